@@ -1,0 +1,5 @@
+//! The edge: argument parsing (clap), `anyhow` error reporting and exit codes.
+//! The library never imports clap; the structs here are turned into library options.
+
+pub mod exit;
+pub mod offserver;

@@ -1,0 +1,35 @@
+//! Errors of the compose loader. Each names the file and, where known, the key path and line.
+
+use std::path::PathBuf;
+
+use super::dotenv::DotenvError;
+use super::interpolate::InterpolationError;
+use super::yaml::YamlError;
+
+/// Why a compose project could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// A file could not be read.
+    #[error("failed to read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML front end rejected a file.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// Interpolation failed.
+    #[error(transparent)]
+    Interpolation(#[from] InterpolationError),
+    /// An env file could not be parsed.
+    #[error(transparent)]
+    Dotenv(#[from] DotenvError),
+    /// The project is invalid (schema, references, semantics).
+    #[error("{message}")]
+    Invalid {
+        /// The reason, naming the file and key path.
+        message: String,
+    },
+}

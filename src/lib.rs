@@ -1,0 +1,12 @@
+//! dokku-compose: deploy docker-compose stacks onto Dokku.
+//!
+//! The crate is the pipeline; the binaries in `src/bin` are thin wrappers.
+//!
+//! `compose` (read files exactly as Docker Compose does) → `model` (Dokku domain model)
+//! → `graph` (service DAG) → `plan` (pure: exact Dokku commands) → `exec` (run, journal,
+//! roll back) → `report` (Dokku-style output).
+//!
+//! Stages depend only on earlier stages. `cli` is the edge: clap, anyhow and exit codes.
+
+pub mod cli;
+pub mod compose;
