@@ -1,0 +1,230 @@
+//! The last stage over the merged canonical project: profiles, `env_file` resolution, the
+//! reference's defaults (command/entrypoint, default network, resource names, secret targets)
+//! and the consistency checks (image or build, undefined references, dependency cycles).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::dotenv;
+use super::merge::strip;
+use super::tree::{Map, Node};
+use super::warning::Warning;
+use super::ComposeError;
+
+fn invalid(message: String) -> ComposeError {
+    ComposeError::Invalid { message }
+}
+
+/// Completes a merged canonical project for project `name` with the active `profiles`.
+pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
+    let Node::Map(mut p) = strip(Node::Map(project)) else { unreachable!("strip keeps a map a map") };
+    p.remove("models");
+    p.remove("include");
+    p.insert("name".into(), Node::Str(name.to_string()));
+    let mut services = match p.remove("services") {
+        Some(Node::Map(m)) => m,
+        _ => Map::new(),
+    };
+    let all_names: BTreeSet<String> = services.keys().cloned().collect();
+    services.retain(|_, svc| enabled(svc, profiles));
+    for (sname, svc) in &mut services {
+        let Node::Map(s) = svc else {
+            *svc = Node::Map(Map::new());
+            continue;
+        };
+        service(sname, s, vars, warnings)?;
+    }
+    check_references(&services, &all_names, &p)?;
+    check_cycles(&services)?;
+
+    let uses_default = services.values().any(|s| s.as_map().and_then(|m| m.get("networks")).and_then(Node::as_map).is_some_and(|n| n.contains_key("default")));
+    if uses_default {
+        let nets = p.entry("networks".to_string()).or_insert_with(|| Node::Map(Map::new()));
+        if let Node::Map(n) = nets {
+            n.entry("default".to_string()).or_insert_with(|| Node::Map(Map::new()));
+        }
+    }
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        let Some(Node::Map(resources)) = p.get_mut(kind) else { continue };
+        for (key, res) in resources.iter_mut() {
+            if !matches!(res, Node::Map(_)) {
+                *res = Node::Map(Map::new());
+            }
+            let Node::Map(r) = res else { continue };
+            let external = matches!(r.get("external"), Some(Node::Bool(true)));
+            if !r.contains_key("name") {
+                let n = if external { key.clone() } else { format!("{name}_{key}") };
+                r.insert("name".into(), Node::Str(n));
+            }
+            if kind == "networks" && !r.contains_key("ipam") {
+                r.insert("ipam".into(), Node::Map(Map::new()));
+            }
+        }
+    }
+    if !services.is_empty() || p.get("services").is_none() {
+        p.insert("services".into(), Node::Map(services));
+    }
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        if matches!(p.get(kind), Some(Node::Map(m)) if m.is_empty()) {
+            p.remove(kind);
+        }
+    }
+    Ok(p)
+}
+
+fn enabled(svc: &Node, active: &[String]) -> bool {
+    let Some(list) = svc.as_map().and_then(|m| m.get("profiles")).and_then(Node::as_seq) else { return true };
+    if list.is_empty() {
+        return true;
+    }
+    active.iter().any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
+}
+
+fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+    if let Some(Node::Seq(files)) = s.remove("env_file") {
+        let mut from_files = Map::new();
+        for f in files {
+            let Some(m) = f.as_map() else { continue };
+            let Some(path) = m.get("path").and_then(Node::as_str) else { continue };
+            let required = !matches!(m.get("required"), Some(Node::Bool(false)));
+            let path = Path::new(path);
+            let src = match std::fs::read_to_string(path) {
+                Ok(src) => src,
+                Err(_) if !required => {
+                    warnings.push(Warning::new(format!("env file {} not found", path.display())));
+                    continue;
+                }
+                Err(e) => return Err(invalid(format!("env file {} not found: {e}", path.display()))),
+            };
+            let lookup = |k: &str| from_files.get(k).and_then(Node::as_str).map(str::to_string).or_else(|| vars.get(k).cloned());
+            let entries = dotenv::parse(&src, path, &lookup)?;
+            for (k, v) in entries {
+                from_files.insert(k, v.map_or(Node::Null, Node::Str));
+            }
+        }
+        let env = s.entry("environment".to_string()).or_insert_with(|| Node::Map(Map::new()));
+        if let Node::Map(e) = env {
+            for (k, v) in from_files {
+                e.entry(k).or_insert(v);
+            }
+        }
+    }
+    s.entry("command".to_string()).or_insert(Node::Null);
+    s.entry("entrypoint".to_string()).or_insert(Node::Null);
+    let has_networks = s.contains_key("networks");
+    if let Some(mode) = s.get("network_mode").and_then(Node::as_str) {
+        if has_networks {
+            return Err(invalid(format!("service {name} declares mutually exclusive `network_mode` and `networks`: invalid compose project")));
+        }
+        let _ = mode;
+    } else if !has_networks {
+        let mut n = Map::new();
+        n.insert("default".into(), Node::Null);
+        s.insert("networks".into(), Node::Map(n));
+    }
+    if let Some(Node::Seq(secrets)) = s.get_mut("secrets") {
+        for sec in secrets {
+            if let Node::Map(m) = sec {
+                if !m.contains_key("target") {
+                    if let Some(src) = m.get("source").and_then(Node::as_str) {
+                        let t = format!("/run/secrets/{src}");
+                        m.insert("target".into(), Node::Str(t));
+                    }
+                }
+            }
+        }
+    }
+    let has_image = s.get("image").and_then(Node::as_str).is_some_and(|i| !i.is_empty());
+    if !has_image && !s.contains_key("build") && !s.contains_key("provider") {
+        return Err(invalid(format!("service {name:?} has neither an image nor a build context specified: invalid compose project")));
+    }
+    // Empty strings are dropped by the reference (Go `omitempty`).
+    s.retain(|_, v| !matches!(v, Node::Str(x) if x.is_empty()));
+    Ok(())
+}
+
+fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(), ComposeError> {
+    let defined = |kind: &str, key: &str| p.get(kind).and_then(Node::as_map).is_some_and(|m| m.contains_key(key));
+    for (name, svc) in services {
+        let Some(s) = svc.as_map() else { continue };
+        if let Some(deps) = s.get("depends_on").and_then(Node::as_map) {
+            for (dep, spec) in deps {
+                let required = !matches!(spec.as_map().and_then(|m| m.get("required")), Some(Node::Bool(false)));
+                if !all.contains(dep) && required {
+                    return Err(invalid(format!("service {name:?} depends on undefined service {dep:?}: invalid compose project")));
+                }
+            }
+        }
+        if let Some(nets) = s.get("networks").and_then(Node::as_map) {
+            for net in nets.keys() {
+                if net != "default" && !defined("networks", net) {
+                    return Err(invalid(format!("service {name:?} refers to undefined network {net}: invalid compose project")));
+                }
+            }
+        }
+        if let Some(vols) = s.get("volumes").and_then(Node::as_seq) {
+            for v in vols {
+                let Some(m) = v.as_map() else { continue };
+                if m.get("type").and_then(Node::as_str) != Some("volume") {
+                    continue;
+                }
+                if let Some(src) = m.get("source").and_then(Node::as_str) {
+                    if !defined("volumes", src) {
+                        return Err(invalid(format!("service {name:?} refers to undefined volume {src}: invalid compose project")));
+                    }
+                }
+            }
+        }
+        for (kind, what) in [("secrets", "secret"), ("configs", "config")] {
+            if let Some(refs) = s.get(kind).and_then(Node::as_seq) {
+                for r in refs {
+                    if let Some(src) = r.as_map().and_then(|m| m.get("source")).and_then(Node::as_str) {
+                        if !defined(kind, src) {
+                            return Err(invalid(format!("service {name:?} refers to undefined {what} {src}: invalid compose project")));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finds a `depends_on` cycle in linear time (iterative depth-first search with colours).
+fn check_cycles(services: &Map) -> Result<(), ComposeError> {
+    let deps = |n: &str| -> Vec<String> {
+        services.get(n).and_then(Node::as_map).and_then(|m| m.get("depends_on")).and_then(Node::as_map).map(|d| d.keys().filter(|k| services.contains_key(*k)).cloned().collect()).unwrap_or_default()
+    };
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = on the stack, 2 = done
+    for start in services.keys() {
+        if state.contains_key(start.as_str()) {
+            continue;
+        }
+        let mut stack: Vec<(String, Vec<String>)> = vec![(start.clone(), deps(start))];
+        state.insert(start, 1);
+        while let Some((node, children)) = stack.last_mut() {
+            if let Some(child) = children.pop() {
+                match state.get(child.as_str()) {
+                    Some(1) => {
+                        let pos = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[pos..].iter().map(|(n, _)| n.clone()).collect();
+                        cycle.push(child);
+                        return Err(invalid(format!("dependency cycle detected: {}", cycle.join(" -> "))));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let key = services.get_key_value(child.as_str()).map(|(k, _)| k.as_str()).unwrap_or_default();
+                        state.insert(key, 1);
+                        let grand = deps(&child);
+                        stack.push((child, grand));
+                    }
+                }
+            } else {
+                let key = services.get_key_value(node.as_str()).map(|(k, _)| k.as_str()).unwrap_or_default();
+                state.insert(key, 2);
+                stack.pop();
+            }
+        }
+    }
+    Ok(())
+}

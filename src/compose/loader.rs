@@ -1,0 +1,321 @@
+//! The loader pipeline: files → YAML trees → interpolation → validation → `include` and
+//! `extends` → canonical long syntax → merge of all files → profiles, defaults and references
+//! (`finalize`). The one entry point is [`load`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::environment::Environment;
+use super::finalize;
+use super::merge;
+use super::normalize::{self, Ctx};
+use super::options::{LoadOptions, Loaded};
+use super::tree::{Map, Node};
+use super::validate;
+use super::warning::Warning;
+use super::{interpolate, yaml, ComposeError};
+
+/// The default compose file names, in the reference's order of preference.
+pub const DEFAULT_FILES: &[&str] = &["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
+const OVERRIDE_FILES: &[&str] = &["compose.override.yaml", "compose.override.yml", "docker-compose.override.yml", "docker-compose.override.yaml"];
+
+/// Loads a compose project as `docker compose config` does.
+pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
+    let wd = &opts.working_dir;
+    let abs = |p: &Path| PathBuf::from(super::syntax::clean(&wd.join(p).to_string_lossy()));
+    let env_files: Vec<PathBuf> = opts.env_files.iter().map(|p| abs(p)).collect();
+    // `COMPOSE_*` settings may come from `.env` of the project (or working) directory.
+    let first_dir = opts.project_directory.as_deref().map_or_else(|| wd.clone(), &abs);
+    let pre_env = Environment::resolve(&opts.environment, &first_dir, &env_files)?;
+    let files: Vec<PathBuf> = if !opts.files.is_empty() {
+        opts.files.iter().map(|p| abs(p)).collect()
+    } else if let Some(list) = pre_env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
+        let sep = pre_env.get("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|| ":".into());
+        list.split(sep.as_str()).filter(|s| !s.is_empty()).map(|p| abs(Path::new(p))).collect()
+    } else {
+        default_files(wd)?
+    };
+    let project_dir = match &opts.project_directory {
+        Some(d) => abs(d),
+        None => files[0].parent().map_or_else(|| wd.clone(), Path::to_path_buf),
+    };
+    let env = if project_dir == first_dir { pre_env } else { Environment::resolve(&opts.environment, &project_dir, &env_files)? };
+    let mut vars = env.vars;
+    let mut warnings = Vec::new();
+
+    let mut name = opts.project_name.clone().or_else(|| vars.get("COMPOSE_PROJECT_NAME").cloned()).filter(|s| !s.is_empty());
+    if let Some(n) = &name {
+        vars.insert("COMPOSE_PROJECT_NAME".into(), n.clone());
+    }
+    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new() };
+    let mut merged = Map::new();
+    for file in &files {
+        for doc in session.raw_file(file, &vars)? {
+            let canonical = session.unit(doc, file, &project_dir, &vars)?;
+            merge::project(&mut merged, canonical);
+        }
+    }
+    if name.is_none() {
+        name = merged.get("name").and_then(Node::as_str).map(str::to_string);
+    }
+    let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    let profiles: Vec<String> = if opts.profiles.is_empty() {
+        vars.get("COMPOSE_PROFILES").map(|p| p.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+    } else {
+        opts.profiles.clone()
+    };
+    let project = finalize::finalize(merged, &name, &profiles, &vars, &mut warnings)?;
+    warnings.sort();
+    warnings.dedup();
+    Ok(Loaded { name, project: Node::Map(project), warnings })
+}
+
+/// The reference's project-name normalisation: lowercase, only `[a-z0-9_-]`, starting with a
+/// letter or digit.
+pub fn normalize_project_name(s: &str) -> String {
+    let lower: String = s.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
+    lower.trim_start_matches(['_', '-']).to_string()
+}
+
+fn default_files(wd: &Path) -> Result<Vec<PathBuf>, ComposeError> {
+    let mut dir = Some(wd);
+    while let Some(d) = dir {
+        if let Some(f) = DEFAULT_FILES.iter().map(|f| d.join(f)).find(|p| p.is_file()) {
+            let mut files = vec![f];
+            if let Some(o) = OVERRIDE_FILES.iter().map(|f| d.join(f)).find(|p| p.is_file()) {
+                files.push(o);
+            }
+            return Ok(files);
+        }
+        dir = d.parent();
+    }
+    Err(ComposeError::Invalid { message: "no configuration file provided: not found".into() })
+}
+
+struct Session<'w> {
+    interpolate: bool,
+    warnings: &'w mut Vec<Warning>,
+    /// The chain of files being included, to detect cycles.
+    includes: Vec<PathBuf>,
+}
+
+impl Session<'_> {
+    /// Reads, parses, interpolates and validates every document of one file.
+    fn raw_file(&mut self, file: &Path, vars: &BTreeMap<String, String>) -> Result<Vec<Map>, ComposeError> {
+        let src = std::fs::read_to_string(file).map_err(|source| ComposeError::Read { path: file.to_path_buf(), source })?;
+        let docs = yaml::parse(&src, file)?;
+        let mut out = Vec::new();
+        for doc in docs {
+            let doc = if self.interpolate {
+                let lookup = |k: &str| vars.get(k).cloned();
+                interpolate::interpolate_node(doc, &lookup, self.warnings)?
+            } else {
+                doc
+            };
+            match doc {
+                Node::Null => {}
+                Node::Map(m) => {
+                    validate::schema(&m, file)?;
+                    out.push(m);
+                }
+                other => {
+                    return Err(ComposeError::Invalid {
+                        message: format!("validating {}: top-level object must be a mapping, not {}", file.display(), other.kind()),
+                    })
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(ComposeError::Invalid { message: format!("empty compose file: `{}`", file.display()) });
+        }
+        Ok(out)
+    }
+
+    /// Turns one validated document into its canonical form: includes loaded, extends
+    /// resolved, short syntaxes expanded.
+    fn unit(&mut self, mut doc: Map, file: &Path, base: &Path, vars: &BTreeMap<String, String>) -> Result<Map, ComposeError> {
+        if doc.remove("version").is_some() {
+            self.warnings.push(Warning::new(format!("{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion", file.display())));
+        }
+        let includes = doc.remove("include");
+        let ctx = Ctx { base, env: vars };
+        let mut out = Map::new();
+        let raw_services = match doc.remove("services") {
+            Some(Node::Map(m)) => m,
+            Some(Node::Null) | None => Map::new(),
+            Some(other) => return Err(ComposeError::Invalid { message: format!("validating {}: services must be a mapping, not {}", file.display(), other.kind()) }),
+        };
+        let mut services = Map::new();
+        for (name, svc) in &raw_services {
+            let tag = match svc {
+                Node::Tagged(t, _) => Some(*t),
+                _ => None,
+            };
+            let resolved = self.extends(name, &raw_services, file, base, vars, &mut Vec::new())?;
+            let resolved = match tag {
+                Some(t) => Node::Tagged(t, Box::new(Node::Map(resolved))),
+                None => Node::Map(resolved),
+            };
+            services.insert(name.clone(), resolved);
+        }
+        out.insert("services".into(), Node::Map(services));
+        for (key, value) in doc {
+            let value = match key.as_str() {
+                "networks" | "volumes" | "secrets" | "configs" => {
+                    let mut m = Map::new();
+                    for (name, v) in into_map(value) {
+                        m.insert(name.clone(), normalize::resource(&key, &name, v, &ctx)?);
+                    }
+                    Node::Map(m)
+                }
+                _ => value,
+            };
+            out.insert(key, value);
+        }
+        if let Some(includes) = includes {
+            self.include(includes, file, base, vars, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Resolves `extends` of service `name` and returns it canonical.
+    fn extends(&mut self, name: &str, services: &Map, file: &Path, base: &Path, vars: &BTreeMap<String, String>, stack: &mut Vec<(PathBuf, String)>) -> Result<Map, ComposeError> {
+        let key = (file.to_path_buf(), name.to_string());
+        if stack.contains(&key) {
+            let chain: Vec<String> = stack.iter().map(|(_, n)| n.clone()).chain([name.to_string()]).collect();
+            return Err(ComposeError::Invalid { message: format!("circular reference with extends: {}", chain.join(" -> ")) });
+        }
+        let raw = services.get(name).ok_or_else(|| ComposeError::Invalid {
+            message: format!("cannot extend service `{name}` in {}: service not found", file.display()),
+        })?;
+        let mut raw = match strip_tag(raw.clone()) {
+            Node::Map(m) => m,
+            Node::Null => Map::new(),
+            other => return Err(ComposeError::Invalid { message: format!("validating {}: services.{name} must be a mapping, not {}", file.display(), other.kind()) }),
+        };
+        let ext = raw.remove("extends");
+        let ctx = Ctx { base, env: vars };
+        let own = normalize::service(name, Node::Map(raw), &ctx)?;
+        let Some(ext) = ext else { return Ok(own) };
+        let (target, other_file) = match ext {
+            Node::Str(s) => (s, None),
+            Node::Map(m) => {
+                let target = m.get("service").and_then(Node::as_str).map(str::to_string).ok_or_else(|| ComposeError::Invalid {
+                    message: format!("extends.{name}.service is required (services.{name}.extends in {})", file.display()),
+                })?;
+                (target, m.get("file").and_then(Node::as_str).map(str::to_string))
+            }
+            other => return Err(ComposeError::Invalid { message: format!("services.{name}.extends must be a string or a mapping, not {}", other.kind()) }),
+        };
+        stack.push(key);
+        let mut merged = match other_file {
+            None => self.extends(&target, services, file, base, vars, stack)?,
+            Some(f) => {
+                let path = PathBuf::from(super::syntax::resolve_path(&f, file.parent().unwrap_or(base), vars.get("HOME").map(String::as_str)));
+                let docs = self.raw_file(&path, vars)?;
+                let mut other = Map::new();
+                for mut d in docs {
+                    if let Some(Node::Map(s)) = d.remove("services") {
+                        other.extend(s);
+                    }
+                }
+                let other_base = path.parent().unwrap_or(base).to_path_buf();
+                self.extends(&target, &other, &path, &other_base, vars, stack)?
+            }
+        };
+        stack.pop();
+        merge::service(&mut merged, own);
+        Ok(merged)
+    }
+
+    /// Loads every `include` entry as its own project and merges it under `out`.
+    fn include(&mut self, includes: Node, file: &Path, base: &Path, vars: &BTreeMap<String, String>, out: &mut Map) -> Result<(), ComposeError> {
+        let entries = match includes {
+            Node::Seq(items) => items,
+            Node::Null => Vec::new(),
+            other => vec![other],
+        };
+        self.includes.push(file.to_path_buf());
+        for (i, entry) in entries.into_iter().enumerate() {
+            let (paths, project_dir, env_files) = match entry {
+                Node::Str(s) => (vec![s], None, Vec::new()),
+                Node::Map(m) => {
+                    let paths = match m.get("path") {
+                        Some(Node::Str(s)) => vec![s.clone()],
+                        Some(Node::Seq(s)) => s.iter().filter_map(Node::as_str).map(str::to_string).collect(),
+                        _ => return Err(ComposeError::Invalid { message: format!("include[{i}].path is required in {}", file.display()) }),
+                    };
+                    let env_files = match m.get("env_file") {
+                        Some(Node::Str(s)) => vec![s.clone()],
+                        Some(Node::Seq(s)) => s.iter().filter_map(Node::as_str).map(str::to_string).collect(),
+                        _ => Vec::new(),
+                    };
+                    (paths, m.get("project_directory").and_then(Node::as_str).map(str::to_string), env_files)
+                }
+                other => return Err(ComposeError::Invalid { message: format!("include[{i}] must be a string or a mapping, not {}", other.kind()) }),
+            };
+            let home = vars.get("HOME").map(String::as_str);
+            let paths: Vec<PathBuf> = paths.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
+            if let Some(p) = paths.iter().find(|p| self.includes.contains(p)) {
+                let chain: Vec<String> = self.includes.iter().chain([p]).map(|p| p.display().to_string()).collect();
+                return Err(ComposeError::Invalid { message: format!("include cycle detected:\n{}", chain.join("\n include ")) });
+            }
+            let inc_dir = match &project_dir {
+                Some(d) => PathBuf::from(super::syntax::resolve_path(d, base, home)),
+                None => paths[0].parent().unwrap_or(base).to_path_buf(),
+            };
+            // The included project sees the including environment, over its own env files.
+            let mut inc_vars = BTreeMap::new();
+            let env_paths: Vec<PathBuf> = env_files.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
+            let inc_env = if env_paths.is_empty() { Environment::resolve(&BTreeMap::new(), &inc_dir, &[])? } else { Environment::resolve(&BTreeMap::new(), &inc_dir, &env_paths)? };
+            inc_vars.extend(inc_env.vars);
+            inc_vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let mut included = Map::new();
+            for path in &paths {
+                for doc in self.raw_file(path, &inc_vars)? {
+                    let canonical = self.unit(doc, path, &inc_dir, &inc_vars)?;
+                    merge::project(&mut included, canonical);
+                }
+            }
+            for (key, value) in included {
+                match (out.get_mut(&key), value) {
+                    (Some(Node::Map(existing)), Node::Map(new)) if matches!(key.as_str(), "services" | "networks" | "volumes" | "secrets" | "configs") => {
+                        for (name, v) in new {
+                            match existing.get(&name) {
+                                Some(e) if *e != v && key == "services" => {
+                                    return Err(ComposeError::Invalid {
+                                        message: format!("services.{name} conflicts with imported resource (included from {})", paths[0].display()),
+                                    })
+                                }
+                                Some(_) => {}
+                                None => {
+                                    existing.insert(name, v);
+                                }
+                            }
+                        }
+                    }
+                    (None, v) => {
+                        out.insert(key, v);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.includes.pop();
+        Ok(())
+    }
+}
+
+fn strip_tag(node: Node) -> Node {
+    match node {
+        Node::Tagged(_, inner) => *inner,
+        other => other,
+    }
+}
+
+fn into_map(node: Node) -> Map {
+    match node {
+        Node::Map(m) => m,
+        _ => Map::new(),
+    }
+}

@@ -1,0 +1,169 @@
+//! Schema validation of one interpolated document, before any normalisation: unknown keys
+//! and wrong shapes, reported with the file and the key path as the reference words them
+//! (`validating FILE: services.web additional properties 'foo' not allowed`).
+
+use std::path::Path;
+
+use super::tree::{Map, Node};
+use super::ComposeError;
+
+const TOP: &[&str] = &["version", "name", "include", "services", "networks", "volumes", "secrets", "configs", "models"];
+
+const SERVICE: &[&str] = &[
+    "develop", "deploy", "annotations", "attach", "build", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent", "command", "configs",
+    "container_name", "cpu_count", "cpu_percent", "cpu_shares", "cpu_quota", "cpu_period", "cpu_rt_period", "cpu_rt_runtime", "cpus", "cpuset",
+    "credential_spec", "depends_on", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname", "entrypoint", "env_file",
+    "label_file", "environment", "expose", "extends", "provider", "external_links", "extra_hosts", "gpus", "group_add", "healthcheck",
+    "hostname", "image", "init", "ipc", "isolation", "labels", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+    "mem_swappiness", "memswap_limit", "network_mode", "models", "networks", "oom_kill_disable", "oom_score_adj", "pid", "pids_limit",
+    "platform", "ports", "post_start", "pre_stop", "privileged", "profiles", "pull_policy", "pull_refresh_after", "read_only", "restart",
+    "runtime", "scale", "security_opt", "shm_size", "secrets", "sysctls", "stdin_open", "stop_grace_period", "stop_signal", "storage_opt",
+    "tmpfs", "tty", "ulimits", "use_api_socket", "user", "uts", "userns_mode", "volumes", "volumes_from", "working_dir",
+];
+
+const BUILD: &[&str] = &[
+    "context", "dockerfile", "dockerfile_inline", "entitlements", "args", "ssh", "labels", "cache_from", "cache_to", "no_cache",
+    "additional_contexts", "network", "provenance", "sbom", "pull", "target", "shm_size", "extra_hosts", "isolation", "privileged",
+    "secrets", "tags", "ulimits", "platforms",
+];
+const DEPLOY: &[&str] = &["mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources", "restart_policy", "placement"];
+const RESOURCES: &[&str] = &["limits", "reservations"];
+const HEALTHCHECK: &[&str] = &["disable", "interval", "retries", "test", "timeout", "start_period", "start_interval"];
+const VOLUME_LONG: &[&str] = &["type", "source", "target", "read_only", "consistency", "bind", "volume", "tmpfs", "image"];
+const PORT_LONG: &[&str] = &["name", "mode", "host_ip", "target", "published", "protocol", "app_protocol"];
+const NETWORK: &[&str] = &["name", "driver", "driver_opts", "ipam", "external", "internal", "enable_ipv4", "enable_ipv6", "attachable", "labels"];
+const VOLUME: &[&str] = &["name", "driver", "driver_opts", "external", "labels"];
+const SECRET: &[&str] = &["name", "environment", "file", "external", "labels", "driver", "driver_opts", "template_driver"];
+const CONFIG: &[&str] = &["name", "content", "environment", "file", "external", "labels", "template_driver"];
+
+fn err(file: &Path, message: String) -> ComposeError {
+    ComposeError::Invalid { message: format!("validating {}: {message}", file.display()) }
+}
+
+fn untag(n: &Node) -> &Node {
+    match n {
+        Node::Tagged(_, inner) => untag(inner),
+        other => other,
+    }
+}
+
+fn keys(m: &Map, allowed: &[&str], path: &str, file: &Path) -> Result<(), ComposeError> {
+    if let Some(k) = m.keys().find(|k| !k.starts_with("x-") && !allowed.contains(&k.as_str())) {
+        let at = if path.is_empty() { String::from("(root)") } else { path.to_string() };
+        return Err(err(file, format!("{at} additional properties '{k}' not allowed")));
+    }
+    Ok(())
+}
+
+fn sub_map<'a>(n: &'a Node, path: &str, file: &Path) -> Result<Option<&'a Map>, ComposeError> {
+    match untag(n) {
+        Node::Map(m) => Ok(Some(m)),
+        Node::Null => Ok(None),
+        other => Err(err(file, format!("{path} must be a mapping, not {}", other.kind()))),
+    }
+}
+
+/// Validates one document of `file` against the compose schema (keys and main shapes).
+pub(crate) fn schema(doc: &Map, file: &Path) -> Result<(), ComposeError> {
+    keys(doc, TOP, "", file)?;
+    if let Some(services) = doc.get("services") {
+        if let Some(services) = sub_map(services, "services", file)? {
+            for (name, svc) in services {
+                let p = format!("services.{name}");
+                match untag(svc) {
+                    Node::Map(s) => service(s, &p, file)?,
+                    other => return Err(err(file, format!("{p} must be a mapping{}", if matches!(other, Node::Null) { String::new() } else { format!(", not {}", other.kind()) }))),
+                }
+            }
+        }
+    }
+    for (kind, allowed) in [("networks", NETWORK), ("volumes", VOLUME), ("secrets", SECRET), ("configs", CONFIG)] {
+        if let Some(res) = doc.get(kind) {
+            if let Some(res) = sub_map(res, kind, file)? {
+                for (name, r) in res {
+                    if let Some(r) = sub_map(r, &format!("{kind}.{name}"), file)? {
+                        keys(r, allowed, &format!("{kind}.{name}"), file)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
+    keys(s, SERVICE, p, file)?;
+    if let Some(Node::Map(b)) = s.get("build").map(untag) {
+        keys(b, BUILD, &format!("{p}.build"), file)?;
+    }
+    if let Some(d) = s.get("deploy") {
+        if let Some(d) = sub_map(d, &format!("{p}.deploy"), file)? {
+            keys(d, DEPLOY, &format!("{p}.deploy"), file)?;
+            if let Some(r) = d.get("resources") {
+                if let Some(r) = sub_map(r, &format!("{p}.deploy.resources"), file)? {
+                    keys(r, RESOURCES, &format!("{p}.deploy.resources"), file)?;
+                }
+            }
+        }
+    }
+    if let Some(h) = s.get("healthcheck") {
+        if let Some(h) = sub_map(h, &format!("{p}.healthcheck"), file)? {
+            keys(h, HEALTHCHECK, &format!("{p}.healthcheck"), file)?;
+        }
+    }
+    if let Some(Node::Map(env)) = s.get("environment").map(untag) {
+        for (k, v) in env {
+            if matches!(untag(v), Node::Map(_) | Node::Seq(_)) {
+                return Err(err(file, format!("{p}.environment.{k} must be a boolean, null, number or string")));
+            }
+        }
+    }
+    if let Some(Node::Seq(vols)) = s.get("volumes").map(untag) {
+        for (i, v) in vols.iter().enumerate() {
+            if let Node::Map(m) = untag(v) {
+                keys(m, VOLUME_LONG, &format!("{p}.volumes.{i}"), file)?;
+                if !m.contains_key("type") {
+                    return Err(err(file, format!("{p}.volumes.{i} missing property 'type'")));
+                }
+            }
+        }
+    }
+    if let Some(Node::Seq(ports)) = s.get("ports").map(untag) {
+        for (i, v) in ports.iter().enumerate() {
+            if let Node::Map(m) = untag(v) {
+                keys(m, PORT_LONG, &format!("{p}.ports.{i}"), file)?;
+            }
+        }
+    }
+    if let Some(Node::Map(e)) = s.get("extends").map(untag) {
+        if !e.contains_key("service") {
+            return Err(err(file, format!("{p}.extends.service is required")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(yaml: &str) -> Map {
+        let nodes = crate::compose::yaml::parse(yaml, Path::new("c.yaml")).unwrap();
+        nodes.into_iter().next().and_then(|n| n.as_map().cloned()).unwrap()
+    }
+
+    #[test]
+    fn unknown_service_key_names_the_path() {
+        let e = schema(&doc("services:\n  web:\n    image: x\n    imagee: y\n"), Path::new("c.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "validating c.yaml: services.web additional properties 'imagee' not allowed");
+    }
+
+    #[test]
+    fn nested_keys_and_shapes_are_checked() {
+        let e = schema(&doc("services:\n  web:\n    image: x\n    deploy:\n      resources:\n        nope: 1\n"), Path::new("c.yaml")).unwrap_err();
+        assert!(e.to_string().contains("services.web.deploy.resources additional properties 'nope'"), "{e}");
+        let e = schema(&doc("services:\n  web:\n"), Path::new("c.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "validating c.yaml: services.web must be a mapping");
+        assert!(schema(&doc("services:\n  web:\n    image: x\n    x-any: 1\n"), Path::new("c.yaml")).is_ok());
+    }
+}
