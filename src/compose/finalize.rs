@@ -35,6 +35,14 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
         service(sname, s, vars, warnings)?;
     }
     check_references(&services, &all_names, &p)?;
+    for svc in services.values_mut() {
+        drop_extensions(svc);
+    }
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        if let Some(Node::Map(m)) = p.get_mut(kind) {
+            m.values_mut().for_each(drop_extensions);
+        }
+    }
     check_cycles(&services)?;
 
     let uses_default = services.values().any(|s| s.as_map().and_then(|m| m.get("networks")).and_then(Node::as_map).is_some_and(|n| n.contains_key("default")));
@@ -44,6 +52,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             n.entry("default".to_string()).or_insert_with(|| Node::Map(Map::new()));
         }
     }
+    drop_unused(&services, &mut p);
     for kind in ["networks", "volumes", "secrets", "configs"] {
         let Some(Node::Map(resources)) = p.get_mut(kind) else { continue };
         for (key, res) in resources.iter_mut() {
@@ -102,13 +111,14 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
                 from_files.insert(k, v.map_or(Node::Null, Node::Str));
             }
         }
-        let env = s.entry("environment".to_string()).or_insert_with(|| Node::Map(Map::new()));
-        if let Node::Map(e) = env {
+        let env = if from_files.is_empty() { None } else { Some(s.entry("environment".to_string()).or_insert_with(|| Node::Map(Map::new()))) };
+        if let Some(Node::Map(e)) = env {
             for (k, v) in from_files {
                 e.entry(k).or_insert(v);
             }
         }
     }
+    implied_dependencies(s);
     s.entry("command".to_string()).or_insert(Node::Null);
     s.entry("entrypoint".to_string()).or_insert(Node::Null);
     let has_networks = s.contains_key("networks");
@@ -117,7 +127,7 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
             return Err(invalid(format!("service {name} declares mutually exclusive `network_mode` and `networks`: invalid compose project")));
         }
         let _ = mode;
-    } else if !has_networks {
+    } else if !has_networks && !s.contains_key("provider") {
         let mut n = Map::new();
         n.insert("default".into(), Node::Null);
         s.insert("networks".into(), Node::Map(n));
@@ -141,6 +151,91 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
     // Empty strings are dropped by the reference (Go `omitempty`).
     s.retain(|_, v| !matches!(v, Node::Str(x) if x.is_empty()));
     Ok(())
+}
+
+/// `links`, `volumes_from` and `network_mode: service:x` imply a `depends_on` entry.
+fn implied_dependencies(s: &mut Map) {
+    let mut implied: Vec<(String, bool)> = Vec::new();
+    for l in s.get("links").and_then(Node::as_seq).unwrap_or_default() {
+        if let Some(l) = l.as_str() {
+            implied.push((l.split(':').next().unwrap_or(l).to_string(), true));
+        }
+    }
+    for v in s.get("volumes_from").and_then(Node::as_seq).unwrap_or_default() {
+        if let Some(v) = v.as_str() {
+            if !v.starts_with("container:") {
+                implied.push((v.split(':').next().unwrap_or(v).to_string(), false));
+            }
+        }
+    }
+    if let Some(svc) = s.get("network_mode").and_then(Node::as_str).and_then(|m| m.strip_prefix("service:")) {
+        implied.push((svc.to_string(), true));
+    }
+    if implied.is_empty() {
+        return;
+    }
+    let deps = s.entry("depends_on".to_string()).or_insert_with(|| Node::Map(Map::new()));
+    if let Node::Map(d) = deps {
+        for (name, restart) in implied {
+            d.entry(name).or_insert_with(|| {
+                let mut m = Map::new();
+                m.insert("condition".into(), Node::Str("service_started".into()));
+                m.insert("required".into(), Node::Bool(true));
+                if restart {
+                    m.insert("restart".into(), Node::Bool(true));
+                }
+                Node::Map(m)
+            });
+        }
+    }
+}
+
+/// Drops top-level networks, volumes, secrets and configs no service uses.
+fn drop_unused(services: &Map, p: &mut Map) {
+    let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for svc in services.values() {
+        let Some(s) = svc.as_map() else { continue };
+        if let Some(n) = s.get("networks").and_then(Node::as_map) {
+            used.entry("networks").or_default().extend(n.keys().cloned());
+        }
+        for v in s.get("volumes").and_then(Node::as_seq).unwrap_or_default() {
+            if let Some(src) = v.as_map().filter(|m| m.get("type").and_then(Node::as_str) == Some("volume")).and_then(|m| m.get("source")).and_then(Node::as_str) {
+                used.entry("volumes").or_default().insert(src.to_string());
+            }
+        }
+        for kind in ["secrets", "configs"] {
+            for r in s.get(kind).and_then(Node::as_seq).unwrap_or_default() {
+                if let Some(src) = r.as_map().and_then(|m| m.get("source")).and_then(Node::as_str) {
+                    used.entry(kind).or_default().insert(src.to_string());
+                }
+            }
+        }
+        if let Some(b) = s.get("build").and_then(Node::as_map) {
+            for r in b.get("secrets").and_then(Node::as_seq).unwrap_or_default() {
+                if let Some(src) = r.as_map().and_then(|m| m.get("source")).and_then(Node::as_str) {
+                    used.entry("secrets").or_default().insert(src.to_string());
+                }
+            }
+        }
+    }
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        if let Some(Node::Map(m)) = p.get_mut(kind) {
+            let keep = used.get(kind);
+            m.retain(|k, _| keep.is_some_and(|u| u.contains(k)));
+        }
+    }
+}
+
+/// Removes `x-*` extension keys below the top level (the reference does not print them).
+fn drop_extensions(node: &mut Node) {
+    match node {
+        Node::Map(m) => {
+            m.retain(|k, _| !k.starts_with("x-"));
+            m.values_mut().for_each(drop_extensions);
+        }
+        Node::Seq(items) => items.iter_mut().for_each(drop_extensions),
+        _ => {}
+    }
 }
 
 fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(), ComposeError> {

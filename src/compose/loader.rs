@@ -50,7 +50,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new() };
     let mut merged = Map::new();
     for file in &files {
-        for doc in session.raw_file(file, &vars)? {
+        for doc in session.raw_file(file, &vars, true)? {
             let canonical = session.unit(doc, file, &project_dir, &vars)?;
             merge::project(&mut merged, canonical);
         }
@@ -101,7 +101,7 @@ struct Session<'w> {
 
 impl Session<'_> {
     /// Reads, parses, interpolates and validates every document of one file.
-    fn raw_file(&mut self, file: &Path, vars: &BTreeMap<String, String>) -> Result<Vec<Map>, ComposeError> {
+    fn raw_file(&mut self, file: &Path, vars: &BTreeMap<String, String>, check: bool) -> Result<Vec<Map>, ComposeError> {
         let src = std::fs::read_to_string(file).map_err(|source| ComposeError::Read { path: file.to_path_buf(), source })?;
         let docs = yaml::parse(&src, file)?;
         let mut out = Vec::new();
@@ -115,7 +115,9 @@ impl Session<'_> {
             match doc {
                 Node::Null => {}
                 Node::Map(m) => {
-                    validate::schema(&m, file)?;
+                    if check {
+                        validate::schema(&m, file)?;
+                    }
                     out.push(m);
                 }
                 other => {
@@ -212,7 +214,7 @@ impl Session<'_> {
             None => self.extends(&target, services, file, base, vars, stack)?,
             Some(f) => {
                 let path = PathBuf::from(super::syntax::resolve_path(&f, file.parent().unwrap_or(base), vars.get("HOME").map(String::as_str)));
-                let docs = self.raw_file(&path, vars)?;
+                let docs = self.raw_file(&path, vars, false)?;
                 let mut other = Map::new();
                 for mut d in docs {
                     if let Some(Node::Map(s)) = d.remove("services") {
@@ -272,7 +274,7 @@ impl Session<'_> {
             inc_vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
             let mut included = Map::new();
             for path in &paths {
-                for doc in self.raw_file(path, &inc_vars)? {
+                for doc in self.raw_file(path, &inc_vars, true)? {
                     let canonical = self.unit(doc, path, &inc_dir, &inc_vars)?;
                     merge::project(&mut included, canonical);
                 }

@@ -151,6 +151,13 @@ fn num(f: f64) -> Node {
     }
 }
 
+fn duration(node: Node, path: &str) -> Result<Node, ComposeError> {
+    match node {
+        Node::Str(s) => syntax::parse_duration(&s).map(|ns| Node::Str(syntax::format_duration(ns))).map_err(|e| invalid(format!("{path}: {e}"))),
+        other => Ok(other),
+    }
+}
+
 fn to_bool(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
         Node::Str(s) => match s.to_ascii_lowercase().as_str() {
@@ -166,7 +173,9 @@ fn to_bool(node: Node, path: &str) -> Result<Node, ComposeError> {
 fn edit(m: &mut Map, key: &str, f: impl FnOnce(Node) -> Result<Node, ComposeError>) -> Result<(), ComposeError> {
     if let Some(v) = m.remove(key) {
         let v = match v {
+            Node::Tagged(t, inner) if matches!(*inner, Node::Null) => Node::Tagged(t, inner),
             Node::Tagged(t, inner) => Node::Tagged(t, Box::new(f(*inner)?)),
+            Node::Null => Node::Null,
             other => f(other)?,
         };
         m.insert(key.to_string(), v);
@@ -223,6 +232,19 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
     edit(&mut m, "gpus", |v| gpus(v, &format!("{p}.gpus")))?;
     edit(&mut m, "develop", |v| develop(v, ctx))?;
     edit(&mut m, "cpus", |v| to_float(v, &format!("{p}.cpus")))?;
+    edit(&mut m, "stop_grace_period", |v| duration(v, &format!("{p}.stop_grace_period")))?;
+    edit(&mut m, "provider", |v| {
+        let mut pr = into_map(v);
+        edit(&mut pr, "options", |o| {
+            let mut out = Map::new();
+            for (k, v) in into_map(o) {
+                let list = seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect();
+                out.insert(k, Node::Seq(list));
+            }
+            Ok(Node::Map(out))
+        })?;
+        Ok(Node::Map(pr))
+    })?;
     edit(&mut m, "blkio_config", |v| blkio(v, &format!("{p}.blkio_config")))?;
     for key in SIZE_KEYS {
         edit(&mut m, key, |v| bytes(v, &format!("{p}.{key}")))?;
@@ -299,7 +321,17 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
     }
     edit(&mut m, "args", |v| list_or_map(v, &format!("{path}.args"), Bare::Lookup, ctx))?;
     edit(&mut m, "labels", |v| list_or_map(v, &format!("{path}.labels"), Bare::Empty, ctx))?;
-    edit(&mut m, "additional_contexts", |v| list_or_map(v, &format!("{path}.additional_contexts"), Bare::Null, ctx))?;
+    edit(&mut m, "additional_contexts", |v| {
+        let m = into_map(list_or_map(v, &format!("{path}.additional_contexts"), Bare::Null, ctx)?);
+        Ok(Node::Map(
+            m.into_iter()
+                .map(|(k, v)| match v {
+                    Node::Str(s) if !s.contains("://") && !s.contains(':') => (k, Node::Str(ctx.path(&s))),
+                    other => (k, other),
+                })
+                .collect(),
+        ))
+    })?;
     edit(&mut m, "extra_hosts", |v| extra_hosts(v, &format!("{path}.extra_hosts")))?;
     edit(&mut m, "secrets", |v| file_refs(v, &format!("{path}.secrets")))?;
     edit(&mut m, "shm_size", |v| bytes(v, &format!("{path}.shm_size")))?;
@@ -399,9 +431,7 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
                     })?;
                     Ok(Node::Map(t))
                 })?;
-                if kind == "volume" && !m.contains_key("volume") {
-                    m.insert("volume".into(), Node::Map(Map::new()));
-                }
+                edit(&mut m, "target", |t| Ok(scalar_string(&t).map_or(t, |s| Node::Str(syntax::clean_target(&s)))))?;
                 out.push(Node::Map(m));
             }
             other => return Err(invalid(format!("{path}[{i}] must be a string or a mapping, not {}", other.kind()))),
@@ -487,7 +517,8 @@ fn file_refs(node: Node, path: &str) -> Result<Node, ComposeError> {
                     edit(&mut m, key, |v| Ok(scalar_string(&v).map_or(v, Node::Str)))?;
                 }
                 edit(&mut m, "mode", |v| match v {
-                    Node::Str(s) => i64::from_str_radix(s.trim_start_matches("0o"), 8).map(Node::Int).map_err(|_| invalid(format!("{path}[{i}].mode: invalid file mode {s:?}"))),
+                    Node::Str(s) => i64::from_str_radix(s.trim_start_matches("0o"), 8).map(|n| Node::Str(format!("0{n:o}"))).map_err(|_| invalid(format!("{path}[{i}].mode: invalid file mode {s:?}"))),
+                    Node::Int(n) => Ok(Node::Str(format!("0{n:o}"))),
                     other => Ok(other),
                 })?;
                 out.push(Node::Map(m));
@@ -505,6 +536,9 @@ fn healthcheck(node: Node, path: &str) -> Result<Node, ComposeError> {
         other => Ok(other),
     })?;
     edit(&mut m, "retries", |v| to_int(v, &format!("{path}.retries")))?;
+    for key in ["interval", "timeout", "start_period", "start_interval"] {
+        edit(&mut m, key, |v| duration(v, &format!("{path}.{key}")))?;
+    }
     edit(&mut m, "disable", |v| to_bool(v, &format!("{path}.disable")))?;
     if matches!(m.get("disable"), Some(Node::Bool(false))) {
         m.remove("disable");
@@ -587,6 +621,8 @@ fn ulimits(node: Node, path: &str) -> Result<Node, ComposeError> {
 
 fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     let mut m = into_map(node);
+    m.entry("placement".to_string()).or_insert_with(|| Node::Map(Map::new()));
+    m.entry("resources".to_string()).or_insert_with(|| Node::Map(Map::new()));
     edit(&mut m, "replicas", |v| to_int(v, &format!("{path}.replicas")))?;
     edit(&mut m, "labels", |v| {
         let env = BTreeMap::new();
@@ -612,6 +648,9 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     edit(&mut m, "restart_policy", |v| {
         let mut r = into_map(v);
         edit(&mut r, "max_attempts", |x| to_int(x, &format!("{path}.restart_policy.max_attempts")))?;
+        for key in ["delay", "window"] {
+            edit(&mut r, key, |x| duration(x, &format!("{path}.restart_policy.{key}")))?;
+        }
         Ok(Node::Map(r))
     })?;
     for key in ["update_config", "rollback_config"] {
@@ -619,6 +658,9 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
             let mut r = into_map(v);
             edit(&mut r, "parallelism", |x| to_int(x, &format!("{path}.{key}.parallelism")))?;
             edit(&mut r, "max_failure_ratio", |x| to_float(x, &format!("{path}.{key}.max_failure_ratio")))?;
+            for d in ["delay", "monitor"] {
+                edit(&mut r, d, |x| duration(x, &format!("{path}.{key}.{d}")))?;
+            }
             Ok(Node::Map(r))
         })?;
     }
@@ -634,6 +676,10 @@ fn gpu(node: Node, path: &str) -> Result<Node, ComposeError> {
     for key in ["capabilities", "device_ids"] {
         edit(&mut d, key, |v| Ok(string_or_list(v)))?;
     }
+    if !d.contains_key("count") && !d.contains_key("device_ids") {
+        d.insert("count".into(), Node::Int(-1));
+    }
+    edit(&mut d, "options", |o| Ok(Node::Map(into_map(o).into_iter().map(|(k, v)| (k, scalar_string(&v).map_or(v, Node::Str))).collect())))?;
     Ok(Node::Map(d))
 }
 
@@ -687,22 +733,28 @@ fn hooks(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
 }
 
 fn blkio(node: Node, path: &str) -> Result<Node, ComposeError> {
+    // The reference prints these entries with Go field names (`Path`, `Rate`, `Weight`).
     let mut m = into_map(node);
-    for key in ["device_read_bps", "device_write_bps"] {
+    for key in ["device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops", "weight_device"] {
         edit(&mut m, key, |v| {
-            Ok(Node::Seq(
-                seq(v)
-                    .into_iter()
-                    .map(|d| {
-                        let mut d = into_map(d);
-                        edit(&mut d, "rate", |r| bytes(r, &format!("{path}.{key}.rate")).map(|n| match n {
-                            Node::Str(s) => s.parse().map_or(Node::Str(s), Node::Int),
-                            other => other,
-                        }))?;
-                        Ok(Node::Map(d))
-                    })
-                    .collect::<Result<_, ComposeError>>()?,
-            ))
+            let mut out = Vec::new();
+            for d in seq(v) {
+                let mut e = Map::new();
+                for (k, v) in into_map(d) {
+                    let v = match k.as_str() {
+                        "rate" if key.ends_with("bps") => bytes(v, &format!("{path}.{key}.rate"))?,
+                        "rate" => Node::Str(scalar_string(&v).unwrap_or_default()),
+                        _ => v,
+                    };
+                    let mut name = k.clone();
+                    if let Some(first) = name.get_mut(0..1) {
+                        first.make_ascii_uppercase();
+                    }
+                    e.insert(name, v);
+                }
+                out.push(Node::Map(e));
+            }
+            Ok(Node::Seq(out))
         })?;
     }
     Ok(Node::Map(m))

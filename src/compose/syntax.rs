@@ -159,7 +159,7 @@ pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, 
         let source = if is_bind { resolve_path(&source, base, home) } else { source };
         m.insert("source".into(), Node::Str(source));
     }
-    m.insert("target".into(), Node::Str(target.unwrap_or_default()));
+    m.insert("target".into(), Node::Str(clean_target(&target.unwrap_or_default())));
     if read_only {
         m.insert("read_only".into(), Node::Bool(true));
     }
@@ -195,12 +195,21 @@ pub fn resolve_path(path: &str, base: &Path, home: Option<&str>) -> String {
         }
     }
     if path.starts_with('/') {
-        return clean(path);
+        return path.to_string();
     }
     if is_file_path(path) && !path.starts_with('.') && !path.starts_with('~') {
         return path.to_string();
     }
     clean(&format!("{}/{path}", base.display()))
+}
+
+/// Cleans a container path as the reference does (`/data/` → `/data`).
+pub fn clean_target(target: &str) -> String {
+    if target.starts_with('/') && target.len() > 1 {
+        clean(target)
+    } else {
+        target.to_string()
+    }
 }
 
 /// Lexically cleans an absolute path (`.`, `..`, doubled and trailing slashes), as Go's
@@ -285,5 +294,96 @@ mod tests {
         assert_eq!(parse_bytes("1.5g"), Ok(1_610_612_736));
         assert_eq!(parse_bytes("100"), Ok(100));
         assert!(parse_bytes("12x").is_err());
+    }
+}
+
+/// Parses a Go duration (`1h30m`, `1.5s`, `500ms`) into nanoseconds.
+pub fn parse_duration(s: &str) -> Result<i128, String> {
+    let err = || format!("invalid duration {s:?}");
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(err());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        if num_end == 0 {
+            return Err(err());
+        }
+        let value: f64 = rest[..num_end].parse().map_err(|_| err())?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(err()),
+        };
+        total += value * mult;
+        rest = &rest[unit_end..];
+    }
+    #[expect(clippy::cast_possible_truncation, reason = "durations are far below 2^127 ns")]
+    let ns = total.round() as i128;
+    Ok(if neg { -ns } else { ns })
+}
+
+/// Formats nanoseconds as Go's `time.Duration.String` does (`1m0s`, `1.5s`, `500ms`).
+pub fn format_duration(ns: i128) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    let frac = |value: u128, unit: u128| -> String {
+        let whole = value / unit;
+        let rem = value % unit;
+        if rem == 0 {
+            whole.to_string()
+        } else {
+            let width = unit.to_string().len() - 1;
+            let digits = format!("{rem:0width$}");
+            format!("{whole}.{}", digits.trim_end_matches('0'))
+        }
+    };
+    if ns < 1_000 {
+        return format!("{sign}{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{sign}{}µs", frac(ns, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{sign}{}ms", frac(ns, 1_000_000));
+    }
+    let hours = ns / 3_600_000_000_000;
+    let minutes = (ns / 60_000_000_000) % 60;
+    let secs = frac(ns % 60_000_000_000, 1_000_000_000);
+    if hours > 0 {
+        format!("{sign}{hours}h{minutes}m{secs}s")
+    } else if minutes > 0 {
+        format!("{sign}{minutes}m{secs}s")
+    } else {
+        format!("{sign}{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_like_go() {
+        for (input, expected) in [("60s", "1m0s"), ("1m", "1m0s"), ("300s", "5m0s"), ("10s", "10s"), ("1.5s", "1.5s"), ("500ms", "500ms"), ("1h", "1h0m0s"), ("90m", "1h30m0s")] {
+            assert_eq!(format_duration(parse_duration(input).unwrap()), expected, "{input}");
+        }
+        assert!(parse_duration("ten").is_err());
     }
 }
