@@ -25,6 +25,12 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
         Some(Node::Map(m)) => m,
         _ => Map::new(),
     };
+    // Keys starting with `x-` in resource maps are extensions, not resources.
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        if let Some(Node::Map(m)) = p.get_mut(kind) {
+            m.retain(|k, _| !k.starts_with("x-"));
+        }
+    }
     let all_names: BTreeSet<String> = services.keys().cloned().collect();
     services.retain(|_, svc| enabled(svc, profiles));
     for (sname, svc) in &mut services {
@@ -148,8 +154,15 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
     if !has_image && !s.contains_key("build") && !s.contains_key("provider") {
         return Err(invalid(format!("service {name:?} has neither an image nor a build context specified: invalid compose project")));
     }
-    // Empty strings are dropped by the reference (Go `omitempty`).
-    s.retain(|_, v| !matches!(v, Node::Str(x) if x.is_empty()));
+    // Empty strings, lists and maps are dropped by the reference (Go `omitempty`), except
+    // for the fields that are structs or always printed.
+    const KEPT: &[&str] = &["develop", "healthcheck", "deploy", "build", "logging", "blkio_config", "credential_spec", "provider", "command", "entrypoint", "networks"];
+    s.retain(|k, v| match v {
+        Node::Str(x) => !x.is_empty(),
+        Node::Map(m) => !m.is_empty() || KEPT.contains(&k.as_str()),
+        Node::Seq(l) => !l.is_empty() || KEPT.contains(&k.as_str()),
+        _ => true,
+    });
     Ok(())
 }
 

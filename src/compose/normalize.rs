@@ -69,6 +69,7 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
         Node::Map(m) => {
             for (k, v) in m {
                 let v = match v {
+                    tagged @ Node::Tagged(..) => tagged,
                     Node::Null => match bare {
                         Bare::Lookup => ctx.env.get(&k).map_or(Node::Null, |s| Node::Str(s.clone())),
                         Bare::Empty => Node::Str(String::new()),
