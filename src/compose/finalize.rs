@@ -125,6 +125,7 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
         }
     }
     implied_dependencies(s);
+    check_limits(name, s)?;
     s.entry("command".to_string()).or_insert(Node::Null);
     s.entry("entrypoint".to_string()).or_insert(Node::Null);
     let has_networks = s.contains_key("networks");
@@ -163,6 +164,28 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
         Node::Seq(l) => !l.is_empty() || KEPT.contains(&k.as_str()),
         _ => true,
     });
+    Ok(())
+}
+
+/// A service-level limit and its `deploy.resources` twin must agree.
+fn check_limits(name: &str, s: &Map) -> Result<(), ComposeError> {
+    let resources = s.get("deploy").and_then(Node::as_map).and_then(|d| d.get("resources")).and_then(Node::as_map);
+    for (key, section, field) in [("cpus", "limits", "cpus"), ("mem_limit", "limits", "memory"), ("mem_reservation", "reservations", "memory"), ("pids_limit", "limits", "pids")] {
+        // A present section with the field missing counts as 0, as in the reference.
+        let zero = Node::Int(0);
+        let other = resources.and_then(|r| r.get(section)).and_then(Node::as_map).map(|l| l.get(field).unwrap_or(&zero));
+        if let (Some(a), Some(b)) = (s.get(key), other) {
+            let num = |n: &Node| match n {
+                Node::Int(i) => Some(*i as f64),
+                Node::Float(f) => Some(*f),
+                Node::Str(s) => s.parse().ok(),
+                _ => None,
+            };
+            if num(a) != num(b) {
+                return Err(invalid(format!("services.{name}: can't set distinct values on '{key}' and 'deploy.resources.{section}.{field}': invalid compose project")));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -426,10 +426,7 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
                 }
                 edit(&mut m, "tmpfs", |v| {
                     let mut t = into_map(v);
-                    edit(&mut t, "size", |s| match s {
-                        Node::Str(s) => syntax::parse_bytes(&s).map(Node::Int).map_err(|e| invalid(format!("{path}[{i}].tmpfs.size: {e}"))),
-                        other => Ok(other),
-                    })?;
+                    edit(&mut t, "size", |s| bytes(s, &format!("{path}[{i}].tmpfs.size")))?;
                     Ok(Node::Map(t))
                 })?;
                 edit(&mut m, "target", |t| Ok(scalar_string(&t).map_or(t, |s| Node::Str(syntax::clean_target(&s)))))?;
