@@ -98,5 +98,7 @@ fn config(args: ConfigArgs) -> anyhow::Result<()> {
         compose::output::render_yaml(&loaded.project, escape)
     };
     print!("{text}");
+    // The process ends here: skip freeing the (possibly large) tree, as compilers do.
+    std::mem::forget(loaded);
     Ok(())
 }

@@ -148,17 +148,25 @@ impl Session<'_> {
             Some(other) => return Err(ComposeError::Invalid { message: format!("validating {}: services must be a mapping, not {}", file.display(), other.kind()) }),
         };
         let mut services = Map::new();
-        for (name, svc) in &raw_services {
-            let tag = match svc {
-                Node::Tagged(t, _) => Some(*t),
-                _ => None,
-            };
-            let resolved = self.extends(name, &raw_services, file, base, vars, &mut Vec::new())?;
-            let resolved = match tag {
-                Some(t) => Node::Tagged(t, Box::new(Node::Map(resolved))),
-                None => Node::Map(resolved),
-            };
-            services.insert(name.clone(), resolved);
+        let any_extends = raw_services.values().any(|s| matches!(untagged(s), Node::Map(m) if m.contains_key("extends")));
+        if any_extends {
+            for (name, svc) in &raw_services {
+                let resolved = Node::Map(self.extends(name, &raw_services, file, base, vars, &mut Vec::new())?);
+                let resolved = match svc {
+                    Node::Tagged(t, _) => Node::Tagged(*t, Box::new(resolved)),
+                    _ => resolved,
+                };
+                services.insert(name.clone(), resolved);
+            }
+        } else {
+            // The common case: normalise each service in place, without copies.
+            for (name, svc) in raw_services {
+                let resolved = match svc {
+                    Node::Tagged(t, inner) => Node::Tagged(t, Box::new(Node::Map(normalize::service(&name, *inner, &ctx)?))),
+                    other => Node::Map(normalize::service(&name, other, &ctx)?),
+                };
+                services.insert(name, resolved);
+            }
         }
         out.insert("services".into(), Node::Map(services));
         for (key, value) in doc {
@@ -305,6 +313,13 @@ impl Session<'_> {
         }
         self.includes.pop();
         Ok(())
+    }
+}
+
+fn untagged(node: &Node) -> &Node {
+    match node {
+        Node::Tagged(_, inner) => inner,
+        other => other,
     }
 }
 

@@ -150,8 +150,21 @@ pub(crate) fn deep(base: &mut Node, over: Node) {
     }
 }
 
+/// Whether a tree holds any merge tag.
+fn has_tags(node: &Node) -> bool {
+    match node {
+        Node::Tagged(..) => true,
+        Node::Map(m) => m.values().any(has_tags),
+        Node::Seq(s) => s.iter().any(has_tags),
+        _ => false,
+    }
+}
+
 /// Removes merge tags: `!reset` entries disappear, `!override` values are unwrapped.
 pub(crate) fn strip(node: Node) -> Node {
+    if !has_tags(&node) {
+        return node;
+    }
     match node {
         Node::Tagged(Tag::Override, v) => strip(*v),
         Node::Tagged(Tag::Reset, _) => Node::Null,

@@ -16,11 +16,87 @@ pub fn to_json(project: &Node, escape: bool) -> serde_json::Value {
     }
 }
 
-/// Pretty JSON text, as `config --format json`.
+/// Pretty JSON text, as `config --format json` (two-space indent, keys in order), written
+/// straight from the tree without an intermediate JSON value.
 pub fn render_json(project: &Node, escape: bool) -> String {
-    let mut s = serde_json::to_string_pretty(&to_json(project, escape)).unwrap_or_default();
-    s.push('\n');
-    s
+    let mut out = String::with_capacity(1 << 16);
+    write_json(project, escape, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn write_str(s: &str, escape: bool, out: &mut String) {
+    let escaped;
+    let s = if escape && s.contains('$') {
+        escaped = s.replace('$', "$$");
+        escaped.as_str()
+    } else {
+        s
+    };
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+fn indent(level: usize, out: &mut String) {
+    out.push('\n');
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+fn write_json(node: &Node, escape: bool, level: usize, out: &mut String) {
+    match node {
+        Node::Str(s) => write_str(s, escape, out),
+        Node::Seq(items) if items.is_empty() => out.push_str("[]"),
+        Node::Seq(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(level + 1, out);
+                write_json(item, escape, level + 1, out);
+            }
+            indent(level, out);
+            out.push(']');
+        }
+        Node::Map(m) if m.is_empty() => out.push_str("{}"),
+        Node::Map(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(level + 1, out);
+                write_str(k, escape, out);
+                out.push_str(": ");
+                write_json(v, escape, level + 1, out);
+            }
+            indent(level, out);
+            out.push('}');
+        }
+        Node::Tagged(_, inner) => write_json(inner, escape, level, out),
+        other => out.push_str(&other.to_json().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::tree::Map;
+
+    #[test]
+    fn streamed_json_equals_serde_pretty_output() {
+        let mut inner = Map::new();
+        inner.insert("a$b".into(), Node::Seq(vec![Node::Int(1), Node::Float(1.5), Node::Bool(true), Node::Null, Node::Str("q\"$x".into())]));
+        inner.insert("empty".into(), Node::Map(Map::new()));
+        inner.insert("none".into(), Node::Seq(Vec::new()));
+        let mut m = Map::new();
+        m.insert("k".into(), Node::Map(inner));
+        let node = Node::Map(m);
+        let expected = serde_json::to_string_pretty(&to_json(&node, true)).unwrap() + "\n";
+        assert_eq!(render_json(&node, true), expected);
+        assert!(render_json(&node, true).contains("\"a$$b\""));
+    }
 }
 
 /// YAML text, as `config --format yaml`.
