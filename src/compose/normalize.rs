@@ -172,15 +172,14 @@ fn to_bool(node: Node, path: &str) -> Result<Node, ComposeError> {
 
 /// Applies `f` to the value under `key`, keeping a merge tag around the result.
 fn edit(m: &mut Map, key: &str, f: impl FnOnce(Node) -> Result<Node, ComposeError>) -> Result<(), ComposeError> {
-    if let Some(v) = m.remove(key) {
-        let v = match v {
-            Node::Tagged(t, inner) if matches!(*inner, Node::Null) => Node::Tagged(t, inner),
-            Node::Tagged(t, inner) => Node::Tagged(t, Box::new(f(*inner)?)),
-            Node::Null => Node::Null,
-            other => f(other)?,
-        };
-        m.insert(key.to_string(), v);
-    }
+    let Some(slot) = m.get_mut(key) else { return Ok(()) };
+    let v = std::mem::replace(slot, Node::Null);
+    *slot = match v {
+        Node::Tagged(t, inner) if matches!(*inner, Node::Null) => Node::Tagged(t, inner),
+        Node::Tagged(t, inner) => Node::Tagged(t, Box::new(f(*inner)?)),
+        Node::Null => Node::Null,
+        other => f(other)?,
+    };
     Ok(())
 }
 
