@@ -24,3 +24,51 @@ fn missing_file_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nope.yaml"), "stderr: {stderr}");
 }
+
+fn config_in(dir: &std::path::Path, yaml: &str) -> std::process::Output {
+    std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+    dokku_compose().current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin").args(["config", "--format", "json"]).output().unwrap()
+}
+
+#[test]
+fn bad_port_error_names_file_key_path_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = config_in(dir.path(), "services:\n  web:\n    image: x\n    ports:\n      - \"80:80\"\n      - \"99999:80\"\n");
+    assert_eq!(out.status.code(), Some(1));
+    let file = dir.path().join("compose.yaml");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(" !     failed to load the compose project\n !     caused by: {}: services.web.ports[1]: invalid hostPort: 99999\n", file.display())
+    );
+}
+
+#[test]
+fn unknown_key_error_names_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = config_in(dir.path(), "services:\n  web:\n    image: x\n    imagee: y\n");
+    assert_eq!(out.status.code(), Some(1));
+    let file = dir.path().join("compose.yaml");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(" !     failed to load the compose project\n !     caused by: validating {}: services.web additional properties 'imagee' not allowed\n", file.display())
+    );
+}
+
+#[test]
+fn dependency_cycle_error_names_the_whole_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = config_in(dir.path(), "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), " !     failed to load the compose project\n !     caused by: dependency cycle detected: a -> b -> a\n");
+}
+
+#[test]
+fn yaml_format_is_the_default_and_escapes_dollars() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), "services:\n  web:\n    image: x\n    command: echo $$HOME\n").unwrap();
+    let out = dokku_compose().current_dir(dir.path()).env_clear().args(["config", "-p", "demo"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(yaml.contains("name: demo"), "{yaml}");
+    assert!(yaml.contains("$$HOME"), "{yaml}");
+}

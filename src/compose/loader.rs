@@ -162,8 +162,8 @@ impl Session<'_> {
             // The common case: normalise each service in place, without copies.
             for (name, svc) in raw_services {
                 let resolved = match svc {
-                    Node::Tagged(t, inner) => Node::Tagged(t, Box::new(Node::Map(normalize::service(&name, *inner, &ctx)?))),
-                    other => Node::Map(normalize::service(&name, other, &ctx)?),
+                    Node::Tagged(t, inner) => Node::Tagged(t, Box::new(Node::Map(normalize::service(&name, *inner, &ctx).map_err(|e| in_file(file, e))?))),
+                    other => Node::Map(normalize::service(&name, other, &ctx).map_err(|e| in_file(file, e))?),
                 };
                 services.insert(name, resolved);
             }
@@ -174,7 +174,7 @@ impl Session<'_> {
                 "networks" | "volumes" | "secrets" | "configs" => {
                     let mut m = Map::new();
                     for (name, v) in into_map(value) {
-                        m.insert(name.clone(), normalize::resource(&key, &name, v, &ctx)?);
+                        m.insert(name.clone(), normalize::resource(&key, &name, v, &ctx).map_err(|e| in_file(file, e))?);
                     }
                     Node::Map(m)
                 }
@@ -205,7 +205,7 @@ impl Session<'_> {
         };
         let ext = raw.remove("extends");
         let ctx = Ctx { base, env: vars };
-        let own = normalize::service(name, Node::Map(raw), &ctx)?;
+        let own = normalize::service(name, Node::Map(raw), &ctx).map_err(|e| in_file(file, e))?;
         let Some(ext) = ext else { return Ok(own) };
         let (target, other_file) = match ext {
             Node::Str(s) => (s, None),
@@ -313,6 +313,14 @@ impl Session<'_> {
         }
         self.includes.pop();
         Ok(())
+    }
+}
+
+/// Names the file in a normalisation error (`FILE: services.web.ports[1]: …`).
+fn in_file(file: &Path, e: ComposeError) -> ComposeError {
+    match e {
+        ComposeError::Invalid { message } => ComposeError::Invalid { message: format!("{}: {message}", file.display()) },
+        other => other,
     }
 }
 

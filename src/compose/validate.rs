@@ -91,8 +91,78 @@ pub(crate) fn schema(doc: &Map, file: &Path) -> Result<(), ComposeError> {
     Ok(())
 }
 
+/// What shape a service key takes, as the schema allows it.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A string (numbers are accepted where the reference casts them).
+    Str,
+    /// A list.
+    List,
+    /// A string or a list.
+    StrOrList,
+    /// A list or a map.
+    ListOrMap,
+    /// A mapping.
+    Map,
+    /// A boolean (or a string the reference casts).
+    Bool,
+    /// A number (or a string the reference casts).
+    Num,
+}
+
+const SHAPES: &[(&str, Shape)] = &[
+    ("image", Shape::Str), ("container_name", Shape::Str), ("hostname", Shape::Str), ("domainname", Shape::Str), ("user", Shape::Str),
+    ("working_dir", Shape::Str), ("restart", Shape::Str), ("platform", Shape::Str), ("pull_policy", Shape::Str), ("network_mode", Shape::Str),
+    ("ipc", Shape::Str), ("pid", Shape::Str), ("stop_signal", Shape::Str), ("stop_grace_period", Shape::Str), ("runtime", Shape::Str),
+    ("ports", Shape::List), ("volumes", Shape::List), ("expose", Shape::List), ("devices", Shape::List), ("cap_add", Shape::List),
+    ("cap_drop", Shape::List), ("secrets", Shape::List), ("configs", Shape::List), ("profiles", Shape::List), ("links", Shape::List),
+    ("external_links", Shape::List), ("volumes_from", Shape::List), ("security_opt", Shape::List), ("group_add", Shape::List),
+    ("command", Shape::StrOrList), ("entrypoint", Shape::StrOrList), ("dns", Shape::StrOrList), ("dns_search", Shape::StrOrList),
+    ("tmpfs", Shape::StrOrList), ("env_file", Shape::StrOrList), ("label_file", Shape::StrOrList),
+    ("environment", Shape::ListOrMap), ("labels", Shape::ListOrMap), ("annotations", Shape::ListOrMap), ("sysctls", Shape::ListOrMap),
+    ("depends_on", Shape::ListOrMap), ("networks", Shape::ListOrMap), ("extra_hosts", Shape::ListOrMap),
+    ("deploy", Shape::Map), ("healthcheck", Shape::Map), ("logging", Shape::Map), ("ulimits", Shape::Map), ("develop", Shape::Map),
+    ("blkio_config", Shape::Map), ("storage_opt", Shape::Map), ("provider", Shape::Map),
+    ("privileged", Shape::Bool), ("read_only", Shape::Bool), ("stdin_open", Shape::Bool), ("tty", Shape::Bool), ("init", Shape::Bool),
+    ("oom_kill_disable", Shape::Bool),
+    ("cpu_shares", Shape::Num), ("cpu_quota", Shape::Num), ("cpu_period", Shape::Num), ("cpus", Shape::Num), ("scale", Shape::Num),
+    ("mem_swappiness", Shape::Num), ("oom_score_adj", Shape::Num), ("pids_limit", Shape::Num),
+];
+
+fn shape_ok(shape: Shape, n: &Node) -> bool {
+    let scalar = matches!(n, Node::Str(_) | Node::Int(_) | Node::Float(_) | Node::Bool(_));
+    match shape {
+        Shape::Str => matches!(n, Node::Str(_) | Node::Int(_) | Node::Float(_)),
+        Shape::List => matches!(n, Node::Seq(_)),
+        Shape::StrOrList => matches!(n, Node::Str(_) | Node::Seq(_)),
+        Shape::ListOrMap => matches!(n, Node::Seq(_) | Node::Map(_)),
+        Shape::Map => matches!(n, Node::Map(_)),
+        Shape::Bool => matches!(n, Node::Bool(_) | Node::Str(_)),
+        Shape::Num => scalar && !matches!(n, Node::Bool(_)),
+    }
+}
+
+fn shape_name(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Str => "a string",
+        Shape::List => "an array",
+        Shape::StrOrList => "a string or an array",
+        Shape::ListOrMap => "an array or a mapping",
+        Shape::Map => "a mapping",
+        Shape::Bool => "a boolean",
+        Shape::Num => "a number",
+    }
+}
+
 fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
     keys(s, SERVICE, p, file)?;
+    for (key, shape) in SHAPES {
+        if let Some(v) = s.get(*key).map(untag) {
+            if !matches!(v, Node::Null) && !shape_ok(*shape, v) {
+                return Err(err(file, format!("{p}.{key} must be {}, not {}", shape_name(*shape), v.kind())));
+            }
+        }
+    }
     if let Some(Node::Map(b)) = s.get("build").map(untag) {
         keys(b, BUILD, &format!("{p}.build"), file)?;
     }
@@ -156,6 +226,16 @@ mod tests {
     fn unknown_service_key_names_the_path() {
         let e = schema(&doc("services:\n  web:\n    image: x\n    imagee: y\n"), Path::new("c.yaml")).unwrap_err();
         assert_eq!(e.to_string(), "validating c.yaml: services.web additional properties 'imagee' not allowed");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_the_expected_shape() {
+        let e = schema(&doc("services:\n  web:\n    image: [a]\n"), Path::new("c.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "validating c.yaml: services.web.image must be a string, not a sequence");
+        let e = schema(&doc("services:\n  web:\n    image: x\n    ports: \"80:80\"\n"), Path::new("c.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "validating c.yaml: services.web.ports must be an array, not a string");
+        let e = schema(&doc("services:\n  web:\n    image: x\n    privileged: 1\n"), Path::new("c.yaml")).unwrap_err();
+        assert!(e.to_string().contains("services.web.privileged must be a boolean"), "{e}");
     }
 
     #[test]
