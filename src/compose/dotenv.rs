@@ -279,7 +279,7 @@ pub fn parse_raw(src: &str, file: &Path, lookup: Lookup<'_>) -> Result<Vec<(Stri
         Err(DotenvError {
             file: file.to_path_buf(),
             line: line_no,
-            message: format!("failed to parse env_file {}: poorly formatted environment: {detail}", file.display()),
+            message: format!("failed to parse env_file {}: {detail}", file.display()),
         })
     };
     let mut lines = src.split('\n').peekable();
@@ -314,4 +314,112 @@ pub fn parse_raw(src: &str, file: &Path, lookup: Lookup<'_>) -> Result<Vec<(Stri
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(src: &str, lookup: Lookup<'_>) -> Result<BTreeMap<String, String>, String> {
+        let mut vars = BTreeMap::new();
+        parse_into(src, Path::new("/p/.env"), lookup, &mut vars, &mut Vec::new()).map_err(|e| e.message)?;
+        Ok(vars)
+    }
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn quoting_comments_and_export() {
+        let src = "A=alpha\nS1='single $A ${A} \\' q \\n'\nS2=\"double ${A}\\tTAB \\\"q\\\" \\\\ \\$x \\0101 \\0 \\c end\"\nS3=unquoted # trailing comment\nexport S4=exported\nS5=\"with # hash\"\nS6=   spaced value   \nS7=a#b\nS8=   # x\nS9: yaml style\nS10=\"multi\nline\"\nS11=\"x\" S12=y\n  # indented comment\nS13=${A:-d}$A\nK.dot-x[1]=v\nS14=\nS16=\"\\a\\b\\f\\v\\r\"\n";
+        let vars = read(src, &none).unwrap();
+        let want = [
+            ("A", "alpha"),
+            ("S1", "single $A ${A} ' q \\n"),
+            ("S2", "double alpha\tTAB \"q\" \\ $x A \\ \\c end"),
+            ("S3", "unquoted"),
+            ("S4", "exported"),
+            ("S5", "with # hash"),
+            ("S6", "spaced value"),
+            ("S7", "a#b"),
+            ("S8", "# x"),
+            ("S9", "yaml style"),
+            ("S10", "multi\nline"),
+            ("S11", "x"),
+            ("S12", "y"),
+            ("S13", "alphaalpha"),
+            ("K.dot-x[1]", "v"),
+            ("S14", ""),
+            ("S16", "\u{7}\u{8}\u{c}\u{b}\r"),
+        ];
+        for (k, v) in want {
+            assert_eq!(vars.get(k).map(String::as_str), Some(v), "{k}");
+        }
+        assert_eq!(vars.len(), want.len());
+    }
+
+    #[test]
+    fn bare_keys_come_from_the_lookup_or_are_left_out() {
+        let lookup = |k: &str| (k == "HOME").then(|| "/home/me".to_string());
+        let vars = read("HOME\nMISSING\nA=1\nLAST", &lookup).unwrap();
+        assert_eq!(vars.get("HOME").map(String::as_str), Some("/home/me"));
+        assert!(!vars.contains_key("MISSING"));
+        // A bare key on the last line without a newline is read as a value for "" (reference quirk).
+        assert_eq!(vars.get("").map(String::as_str), Some("LAST"));
+    }
+
+    #[test]
+    fn lookup_wins_over_earlier_lines_and_values_chain() {
+        let lookup = |k: &str| (k == "A").then(|| "proc".to_string());
+        let vars = read("A=${A:-dotenv_default}\nB=${B:-dotenv_default}\nC=${B}-x\nD=${UNSET:-gamma}\n", &lookup).unwrap();
+        assert_eq!(vars["A"], "proc");
+        assert_eq!(vars["B"], "dotenv_default");
+        assert_eq!(vars["C"], "dotenv_default-x");
+        assert_eq!(vars["D"], "gamma");
+    }
+
+    #[test]
+    fn errors_like_the_reference() {
+        let cases = [
+            ("A=1\n\nB C=1\n", "failed to read /p/.env: line 3: key cannot contain a space"),
+            ("BAD KEY=1\n", "failed to read /p/.env: line 1: key cannot contain a space"),
+            ("A=1\nB@=2\n", "failed to read /p/.env: line 2: unexpected character \"@\" in variable name \"B@=2\""),
+            ("A=1\nB=\"unterminated\nC=2\n", "failed to read /p/.env: line 4: unterminated quoted value \"unterminated"),
+            ("A=${B:?needed}\n", "failed to read /p/.env: required variable B is missing a value: needed"),
+            ("A=${\n", "failed to read /p/.env: Invalid template: \"${\""),
+            ("A='it''s'\n", "failed to read /p/.env: line 1: unexpected character \"'\" in variable name \"'s'\""),
+        ];
+        for (src, want) in cases {
+            assert_eq!(read(src, &none).unwrap_err(), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn unset_variables_warn() {
+        let mut warnings = Vec::new();
+        parse_into("A=${NOPE}\n", Path::new(".env"), &none, &mut BTreeMap::new(), &mut warnings).unwrap();
+        assert_eq!(warnings, vec![Warning::new("The \"NOPE\" variable is not set. Defaulting to a blank string.")]);
+    }
+
+    #[test]
+    fn parse_keeps_file_order_and_repeats() {
+        let entries = parse("DUP=first\nDUP=second\n", Path::new(".env"), &none).unwrap();
+        assert_eq!(entries, vec![("DUP".to_string(), Some("first".to_string())), ("DUP".to_string(), Some("second".to_string()))]);
+    }
+
+    #[test]
+    fn raw_format_keeps_values_verbatim() {
+        let lookup = |k: &str| (k == "PASS").then(|| "through".to_string());
+        let src = "URL=http://${HOST:-localhost}:${PORT}\nQUOTED=\"kept\"\n  # comment\n\nSP= a b # c \r\nPASS\nUNSET\n";
+        let entries = parse_raw(src, Path::new("raw.env"), &lookup).unwrap();
+        let want = [("URL", "http://${HOST:-localhost}:${PORT}"), ("QUOTED", "\"kept\""), ("SP", " a b # c "), ("PASS", "through")];
+        assert_eq!(entries, want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec());
+        let err = parse_raw("A B=1\n", Path::new("raw.env"), &lookup).unwrap_err();
+        assert_eq!(err.message, "failed to parse env_file raw.env: variable 'A B' contains whitespaces");
+        assert_eq!(err.line, 1);
+        let err = parse_raw("x\n=1\n", Path::new("raw.env"), &lookup).unwrap_err();
+        assert_eq!(err.message, "failed to parse env_file raw.env: no variable name on line '=1'");
+        assert_eq!(err.line, 2);
+    }
 }
