@@ -691,7 +691,7 @@ fn go_date(s: &str) -> Option<String> {
 }
 
 /// A string quoted the way Go's `%#v`/`%q` does for the usual printable text.
-fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
