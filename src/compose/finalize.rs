@@ -98,6 +98,7 @@ fn enabled(svc: &Node, active: &[String]) -> bool {
 fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
     if let Some(Node::Seq(files)) = s.remove("env_file") {
         let mut from_files = Map::new();
+        let mut acc: BTreeMap<String, String> = BTreeMap::new();
         for f in files {
             let Some(m) = f.as_map() else { continue };
             let Some(path) = m.get("path").and_then(Node::as_str) else { continue };
@@ -111,10 +112,17 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &
                 }
                 Err(e) => return Err(invalid(format!("env file {} not found: {e}", path.display()))),
             };
-            let lookup = |k: &str| from_files.get(k).and_then(Node::as_str).map(str::to_string).or_else(|| vars.get(k).cloned());
-            let entries = dotenv::parse(&src, path, &lookup)?;
-            for (k, v) in entries {
-                from_files.insert(k, v.map_or(Node::Null, Node::Str));
+            let raw = m.get("format").and_then(Node::as_str) == Some("raw");
+            let lookup = |k: &str| vars.get(k).cloned();
+            if raw {
+                for (k, v) in dotenv::parse_raw(&src, path, &lookup)? {
+                    acc.insert(k.clone(), v.clone());
+                    from_files.insert(k, Node::Str(v));
+                }
+            } else {
+                for (k, v) in dotenv::parse_into(&src, path, &lookup, &mut acc, warnings)? {
+                    from_files.insert(k, Node::Str(v));
+                }
             }
         }
         let env = if from_files.is_empty() { None } else { Some(s.entry("environment".to_string()).or_insert_with(|| Node::Map(Map::new()))) };

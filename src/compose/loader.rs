@@ -41,7 +41,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     };
     let env = if project_dir == first_dir { pre_env } else { Environment::resolve(&opts.environment, &project_dir, &env_files)? };
     let mut vars = env.vars;
-    let mut warnings = Vec::new();
+    let mut warnings = env.warnings;
 
     let mut name = opts.project_name.clone().or_else(|| vars.get("COMPOSE_PROJECT_NAME").cloned()).filter(|s| !s.is_empty());
     if let Some(n) = &name {
