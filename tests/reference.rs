@@ -1,6 +1,7 @@
 //! Side-by-side test against the real reference binary (Docker Compose v2.40.3) on our own
 //! cases in tests/fixtures/config/<case>/: `files` (one compose file per line, may be empty
-//! for the default lookup), optional `env` (the process environment, one `KEY=VALUE` a line).
+//! for the default lookup), optional `env` (the process environment, one `KEY=VALUE` a line),
+//! optional `args` (global flags: `--profile P`, `--env-file F`, `--project-directory D`).
 //! Fails when the binary is missing: set COMPOSE_REF_BIN or run scripts/setup-reference.
 
 use std::collections::BTreeMap;
@@ -37,19 +38,29 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let files: Vec<String> = std::fs::read_to_string(dir.join("files")).unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
     let env = case_env(dir);
+    let args: Vec<String> = std::fs::read_to_string(dir.join("args")).unwrap_or_default().split_whitespace().map(str::to_string).collect();
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir).env_clear().envs(&env);
     for f in &files {
         cmd.args(["-f", f]);
     }
-    let out = cmd.args(["--project-name", &name, "config", "--format", "json"]).output().unwrap();
-    let opts = LoadOptions {
+    cmd.args(&args);
+    let mut opts = LoadOptions {
         files: files.iter().map(PathBuf::from).collect(),
-        project_name: Some(name),
+        project_name: Some(name.clone()),
         environment: env,
         working_dir: dir.to_path_buf(),
         ..LoadOptions::default()
     };
+    for pair in args.chunks(2) {
+        match pair {
+            [flag, value] if flag == "--profile" => opts.profiles.push(value.clone()),
+            [flag, value] if flag == "--env-file" => opts.env_files.push(PathBuf::from(value)),
+            [flag, value] if flag == "--project-directory" => opts.project_directory = Some(PathBuf::from(value)),
+            other => panic!("unsupported args in `{}`: {other:?}", dir.display()),
+        }
+    }
+    let out = cmd.args(["--project-name", &name, "config", "--format", "json"]).output().unwrap();
     match (out.status.success(), compose::load(&opts)) {
         (true, Ok(loaded)) => {
             let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
