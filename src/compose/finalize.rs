@@ -31,8 +31,9 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             m.retain(|k, _| !k.starts_with("x-"));
         }
     }
-    let all_names: BTreeSet<String> = services.keys().cloned().collect();
     services.retain(|_, svc| enabled(svc, profiles));
+    // A dependency on a service disabled by profiles is as undefined as a missing one.
+    let all_names: BTreeSet<String> = services.keys().cloned().collect();
     for (sname, svc) in &mut services {
         let Node::Map(s) = svc else {
             *svc = Node::Map(Map::new());

@@ -25,15 +25,33 @@ pub fn render_json(project: &Node, escape: bool) -> String {
     out
 }
 
+/// Writes a JSON string literal as serde_json does, `$` doubled when `escape` is set.
 fn write_str(s: &str, escape: bool, out: &mut String) {
-    let escaped;
-    let s = if escape && s.contains('$') {
-        escaped = s.replace('$', "$$");
-        escaped.as_str()
-    } else {
-        s
-    };
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let replacement: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'$' if escape => "$$",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if replacement.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(replacement);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 fn indent(level: usize, out: &mut String) {
@@ -87,7 +105,7 @@ mod tests {
     #[test]
     fn streamed_json_equals_serde_pretty_output() {
         let mut inner = Map::new();
-        inner.insert("a$b".into(), Node::Seq(vec![Node::Int(1), Node::Float(1.5), Node::Bool(true), Node::Null, Node::Str("q\"$x".into())]));
+        inner.insert("a$b".into(), Node::Seq(vec![Node::Int(1), Node::Float(1.5), Node::Bool(true), Node::Null, Node::Str("q\"$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓".into())]));
         inner.insert("empty".into(), Node::Map(Map::new()));
         inner.insert("none".into(), Node::Seq(Vec::new()));
         let mut m = Map::new();
