@@ -206,71 +206,17 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
         Node::Null => Map::new(),
         other => return Err(invalid(format!("{p} must be a mapping, not {}", other.kind()))),
     };
-    edit(&mut m, "build", |v| build(v, &format!("{p}.build"), ctx))?;
-    for key in ["command", "entrypoint"] {
-        edit(&mut m, key, |v| command(v, &format!("{p}.{key}")))?;
+    // One pass over the keys present (not one lookup per known key): this runs for every
+    // service of every file.
+    for (key, slot) in &mut m {
+        let v = std::mem::replace(slot, Node::Null);
+        *slot = match v {
+            Node::Tagged(t, inner) if matches!(*inner, Node::Null) => Node::Tagged(t, inner),
+            Node::Tagged(t, inner) => Node::Tagged(t, Box::new(service_key(&p, key, *inner, ctx)?)),
+            Node::Null => Node::Null,
+            other => service_key(&p, key, other, ctx)?,
+        };
     }
-    edit(&mut m, "environment", |v| list_or_map(v, &format!("{p}.environment"), Bare::Lookup, ctx))?;
-    edit(&mut m, "labels", |v| list_or_map(v, &format!("{p}.labels"), Bare::Empty, ctx))?;
-    edit(&mut m, "annotations", |v| list_or_map(v, &format!("{p}.annotations"), Bare::Empty, ctx))?;
-    edit(&mut m, "sysctls", |v| list_or_map(v, &format!("{p}.sysctls"), Bare::Null, ctx))?;
-    edit(&mut m, "env_file", |v| env_file(v, &format!("{p}.env_file"), ctx))?;
-    edit(&mut m, "label_file", |v| Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())))?;
-    edit(&mut m, "ports", |v| ports(v, &format!("{p}.ports")))?;
-    edit(&mut m, "expose", |v| Ok(Node::Seq(seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect())))?;
-    edit(&mut m, "volumes", |v| volumes(v, &format!("{p}.volumes"), ctx))?;
-    edit(&mut m, "depends_on", |v| depends_on(v, &format!("{p}.depends_on")))?;
-    edit(&mut m, "networks", |v| networks(v, &format!("{p}.networks")))?;
-    for key in ["secrets", "configs"] {
-        edit(&mut m, key, |v| file_refs(v, &format!("{p}.{key}")))?;
-    }
-    edit(&mut m, "healthcheck", |v| healthcheck(v, &format!("{p}.healthcheck")))?;
-    edit(&mut m, "devices", |v| devices(v, &format!("{p}.devices")))?;
-    edit(&mut m, "extra_hosts", |v| extra_hosts(v, &format!("{p}.extra_hosts")))?;
-    edit(&mut m, "ulimits", |v| ulimits(v, &format!("{p}.ulimits")))?;
-    edit(&mut m, "deploy", |v| deploy(v, &format!("{p}.deploy")))?;
-    edit(&mut m, "gpus", |v| gpus(v, &format!("{p}.gpus")))?;
-    edit(&mut m, "develop", |v| develop(v, ctx))?;
-    edit(&mut m, "cpus", |v| to_float(v, &format!("{p}.cpus")))?;
-    edit(&mut m, "stop_grace_period", |v| duration(v, &format!("{p}.stop_grace_period")))?;
-    edit(&mut m, "provider", |v| {
-        let mut pr = into_map(v);
-        edit(&mut pr, "options", |o| {
-            let mut out = Map::new();
-            for (k, v) in into_map(o) {
-                let list = seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect();
-                out.insert(k, Node::Seq(list));
-            }
-            Ok(Node::Map(out))
-        })?;
-        Ok(Node::Map(pr))
-    })?;
-    edit(&mut m, "blkio_config", |v| blkio(v, &format!("{p}.blkio_config")))?;
-    for key in SIZE_KEYS {
-        edit(&mut m, key, |v| bytes(v, &format!("{p}.{key}")))?;
-    }
-    for key in INT_KEYS {
-        edit(&mut m, key, |v| to_int(v, &format!("{p}.{key}")))?;
-    }
-    for key in BOOL_KEYS {
-        edit(&mut m, key, |v| to_bool(v, &format!("{p}.{key}")))?;
-    }
-    for key in LIST_KEYS {
-        edit(&mut m, key, |v| Ok(string_or_list(v)))?;
-    }
-    for key in ["post_start", "pre_stop"] {
-        edit(&mut m, key, |v| hooks(v, &format!("{p}.{key}"), ctx))?;
-    }
-    edit(&mut m, "models", |v| match v {
-        Node::Seq(items) => Ok(Node::Map(items.into_iter().filter_map(|n| scalar_string(&n)).map(|s| (s, Node::Null)).collect())),
-        other => Ok(other),
-    })?;
-    edit(&mut m, "logging", |v| {
-        let mut l = into_map(v);
-        edit(&mut l, "options", |o| list_or_map(o, &format!("{p}.logging.options"), Bare::Null, ctx))?;
-        Ok(Node::Map(l))
-    })?;
-    edit(&mut m, "tmpfs", |v| Ok(string_or_list(v)))?;
     // The reference drops `false` for these booleans (Go `omitempty`).
     for key in ["privileged", "read_only", "stdin_open", "tty", "oom_kill_disable"] {
         if matches!(m.get(key), Some(Node::Bool(false))) {
@@ -278,6 +224,64 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
         }
     }
     Ok(m)
+}
+
+/// Rewrites the value of one service key to the long syntax.
+fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
+    let path = || format!("{p}.{key}");
+    match key {
+        "build" => build(v, &path(), ctx),
+        "command" | "entrypoint" => command(v, &path()),
+        "environment" => list_or_map(v, &path(), Bare::Lookup, ctx),
+        "labels" | "annotations" => list_or_map(v, &path(), Bare::Empty, ctx),
+        "sysctls" => list_or_map(v, &path(), Bare::Null, ctx),
+        "env_file" => env_file(v, &path(), ctx),
+        "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
+        "ports" => ports(v, &path()),
+        "expose" => Ok(Node::Seq(seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect())),
+        "volumes" => volumes(v, &path(), ctx),
+        "depends_on" => depends_on(v, &path()),
+        "networks" => networks(v, &path()),
+        "secrets" | "configs" => file_refs(v, &path()),
+        "healthcheck" => healthcheck(v, &path()),
+        "devices" => devices(v, &path()),
+        "extra_hosts" => extra_hosts(v, &path()),
+        "ulimits" => ulimits(v, &path()),
+        "deploy" => deploy(v, &path()),
+        "gpus" => gpus(v, &path()),
+        "develop" => develop(v, ctx),
+        "cpus" => to_float(v, &path()),
+        "stop_grace_period" => duration(v, &path()),
+        "provider" => {
+            let mut pr = into_map(v);
+            edit(&mut pr, "options", |o| {
+                let mut out = Map::new();
+                for (k, v) in into_map(o) {
+                    let list = seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect();
+                    out.insert(k, Node::Seq(list));
+                }
+                Ok(Node::Map(out))
+            })?;
+            Ok(Node::Map(pr))
+        }
+        "blkio_config" => blkio(v, &path()),
+        "post_start" | "pre_stop" => hooks(v, &path(), ctx),
+        "models" => match v {
+            Node::Seq(items) => Ok(Node::Map(items.into_iter().filter_map(|n| scalar_string(&n)).map(|s| (s, Node::Null)).collect())),
+            other => Ok(other),
+        },
+        "logging" => {
+            let mut l = into_map(v);
+            edit(&mut l, "options", |o| list_or_map(o, &format!("{p}.logging.options"), Bare::Null, ctx))?;
+            Ok(Node::Map(l))
+        }
+        "tmpfs" => Ok(string_or_list(v)),
+        k if SIZE_KEYS.contains(&k) => bytes(v, &path()),
+        k if INT_KEYS.contains(&k) => to_int(v, &path()),
+        k if BOOL_KEYS.contains(&k) => to_bool(v, &path()),
+        k if LIST_KEYS.contains(&k) => Ok(string_or_list(v)),
+        _ => Ok(v),
+    }
 }
 
 fn into_map(node: Node) -> Map {

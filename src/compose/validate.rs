@@ -48,7 +48,9 @@ fn untag(n: &Node) -> &Node {
 }
 
 fn keys(m: &Map, allowed: &[&str], path: &str, file: &Path) -> Result<(), ComposeError> {
-    if let Some(k) = m.keys().find(|k| !k.starts_with("x-") && !allowed.contains(&k.as_str())) {
+    // Compare lengths first: most candidates differ in length, which skips the memcmp.
+    let known = |k: &str| allowed.iter().any(|a| a.len() == k.len() && *a == k);
+    if let Some(k) = m.keys().find(|k| !k.starts_with("x-") && !known(k)) {
         let at = if path.is_empty() { String::from("(root)") } else { path.to_string() };
         return Err(err(file, format!("{at} additional properties '{k}' not allowed")));
     }
@@ -156,9 +158,13 @@ fn shape_name(shape: Shape) -> &'static str {
 
 fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
     keys(s, SERVICE, p, file)?;
-    for (key, shape) in SHAPES {
-        if let Some(v) = s.get(*key).map(untag) {
-            if !matches!(v, Node::Null) && !shape_ok(*shape, v) {
+    for (key, v) in s {
+        let v = untag(v);
+        if matches!(v, Node::Null) {
+            continue;
+        }
+        if let Some((_, shape)) = SHAPES.iter().find(|(k, _)| *k == key) {
+            if !shape_ok(*shape, v) {
                 return Err(err(file, format!("{p}.{key} must be {}, not {}", shape_name(*shape), v.kind())));
             }
         }
