@@ -1,7 +1,8 @@
 //! Side-by-side test against the real reference binary (Docker Compose v2.40.3) on our own
 //! cases in tests/fixtures/config/<case>/: `files` (one compose file per line, may be empty
 //! for the default lookup), optional `env` (the process environment, one `KEY=VALUE` a line),
-//! optional `args` (global flags: `--profile P`, `--env-file F`, `--project-directory D`).
+//! optional `args` (global flags: `--profile P`, `--env-file F`, `--project-directory D`);
+//! the project name is the folder name unless a `no-project-name` file is present.
 //! Fails when the binary is missing: set COMPOSE_REF_BIN or run scripts/setup-reference.
 
 use std::collections::BTreeMap;
@@ -45,9 +46,10 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
         cmd.args(["-f", f]);
     }
     cmd.args(&args);
+    let explicit_name = !dir.join("no-project-name").exists();
     let mut opts = LoadOptions {
         files: files.iter().map(PathBuf::from).collect(),
-        project_name: Some(name.clone()),
+        project_name: explicit_name.then(|| name.clone()),
         environment: env,
         working_dir: dir.to_path_buf(),
         ..LoadOptions::default()
@@ -60,7 +62,10 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
             other => panic!("unsupported args in `{}`: {other:?}", dir.display()),
         }
     }
-    let out = cmd.args(["--project-name", &name, "config", "--format", "json"]).output().unwrap();
+    if explicit_name {
+        cmd.args(["--project-name", &name]);
+    }
+    let out = cmd.args(["config", "--format", "json"]).output().unwrap();
     match (out.status.success(), compose::load(&opts)) {
         (true, Ok(loaded)) => {
             let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

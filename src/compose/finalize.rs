@@ -288,9 +288,9 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
     for (name, svc) in services {
         let Some(s) = svc.as_map() else { continue };
         if let Some(deps) = s.get("depends_on").and_then(Node::as_map) {
-            for (dep, spec) in deps {
-                let required = !matches!(spec.as_map().and_then(|m| m.get("required")), Some(Node::Bool(false)));
-                if !all.contains(dep) && required {
+            // The reference rejects an undefined dependency even with `required: false`.
+            for dep in deps.keys() {
+                if !all.contains(dep) {
                     return Err(invalid(format!("service {name:?} depends on undefined service {dep:?}: invalid compose project")));
                 }
             }

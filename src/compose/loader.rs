@@ -45,8 +45,18 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
 
     let mut name = opts.project_name.clone().or_else(|| vars.get("COMPOSE_PROJECT_NAME").cloned()).filter(|s| !s.is_empty());
     if let Some(n) = &name {
-        vars.insert("COMPOSE_PROJECT_NAME".into(), n.clone());
+        if !valid_project_name(n) {
+            return Err(ComposeError::Invalid {
+                message: format!("invalid project name {n:?}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number"),
+            });
+        }
+    } else {
+        // `name:` of the files (the last one wins) names the project, normalised, and is
+        // visible to interpolation as ${COMPOSE_PROJECT_NAME}.
+        name = peek_name(&files, &vars)?.map(|n| normalize_project_name(&n)).filter(|n| !n.is_empty());
     }
+    let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
     let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new() };
     let mut merged = Map::new();
     for file in &files {
@@ -55,10 +65,6 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             merge::project(&mut merged, canonical);
         }
     }
-    if name.is_none() {
-        name = merged.get("name").and_then(Node::as_str).map(str::to_string);
-    }
-    let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
     let profiles: Vec<String> = if opts.profiles.is_empty() {
         vars.get("COMPOSE_PROFILES").map(|p| p.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
     } else {
@@ -75,6 +81,28 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
 pub fn normalize_project_name(s: &str) -> String {
     let lower: String = s.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
     lower.trim_start_matches(['_', '-']).to_string()
+}
+
+/// Whether `name` is a valid explicit project name (`-p`, `COMPOSE_PROJECT_NAME`).
+fn valid_project_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// The interpolated top-level `name:` of the last file that has one.
+fn peek_name(files: &[PathBuf], vars: &BTreeMap<String, String>) -> Result<Option<String>, ComposeError> {
+    let mut name = None;
+    for file in files {
+        let src = std::fs::read_to_string(file).map_err(|source| ComposeError::Read { path: file.clone(), source })?;
+        for doc in yaml::parse(&src, file)? {
+            if let Some(Node::Str(n)) = doc.as_map().and_then(|m| m.get("name")) {
+                let lookup = |k: &str| vars.get(k).cloned();
+                name = Some(interpolate::interpolate_str(n, &lookup, &mut Vec::new())?);
+            }
+        }
+    }
+    Ok(name)
 }
 
 fn default_files(wd: &Path) -> Result<Vec<PathBuf>, ComposeError> {
