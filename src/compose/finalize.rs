@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::dotenv;
-use super::merge::strip;
 use super::tree::{Map, Node};
 use super::warning::Warning;
 use super::ComposeError;
@@ -17,7 +16,8 @@ fn invalid(message: String) -> ComposeError {
 
 /// Completes a merged canonical project for project `name` with the active `profiles`.
 pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
-    let Node::Map(mut p) = strip(Node::Map(project)) else { unreachable!("strip keeps a map a map") };
+    // `merge::project` already removed every merge tag.
+    let mut p = project;
     p.remove("models");
     p.remove("include");
     p.insert("name".into(), Node::Str(name.to_string()));

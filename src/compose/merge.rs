@@ -3,7 +3,7 @@
 
 use super::tree::{Map, Node, Tag};
 
-/// Merges project `over` into `base` (both canonical).
+/// Merges project `over` into `base` (both canonical). The result holds no merge tags.
 pub(crate) fn project(base: &mut Map, over: Map) {
     for (key, value) in over {
         match (key.as_str(), value) {
@@ -11,7 +11,7 @@ pub(crate) fn project(base: &mut Map, over: Map) {
                 base.remove(&key);
             }
             (_, Node::Tagged(Tag::Override, v)) => {
-                base.insert(key, *v);
+                base.insert(key, strip(*v));
             }
             ("services", Node::Map(services)) => {
                 let target = base.entry(key).or_insert_with(|| Node::Map(Map::new()));
