@@ -72,3 +72,21 @@ fn yaml_format_is_the_default_and_escapes_dollars() {
     assert!(yaml.contains("name: demo"), "{yaml}");
     assert!(yaml.contains("$$HOME"), "{yaml}");
 }
+
+#[test]
+fn files_outside_the_project_directory_are_allowed_but_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(dir.path().join("outside.env"), "A=1\n").unwrap();
+    std::fs::write(dir.path().join("secret.env"), "B=2\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.env"), project.join("link.env")).unwrap();
+    let out = config_in(&project, "services:\n  web:\n    image: x\n    env_file: [../outside.env, link.env]\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`services.web.env_file[0]` reads `"), "{stderr}");
+    assert!(stderr.contains("`services.web.env_file[1]` reads `"), "{stderr}");
+    assert!(stderr.contains("outside the project directory"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["services"]["web"]["environment"], serde_json::json!({"A": "1", "B": "2"}));
+}

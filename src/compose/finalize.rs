@@ -15,7 +15,7 @@ fn invalid(message: String) -> ComposeError {
 }
 
 /// Completes a merged canonical project for project `name` with the active `profiles`.
-pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
+pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
     // `merge::project` already removed every merge tag.
     let mut p = project;
     p.remove("models");
@@ -39,7 +39,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             *svc = Node::Map(Map::new());
             continue;
         };
-        service(sname, s, vars, warnings)?;
+        service(sname, s, vars, project_dir, warnings)?;
     }
     check_references(&services, &all_names, &p)?;
     for svc in services.values_mut() {
@@ -96,15 +96,18 @@ fn enabled(svc: &Node, active: &[String]) -> bool {
     active.iter().any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
 }
 
-fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
     if let Some(Node::Seq(files)) = s.remove("env_file") {
         let mut from_files = Map::new();
         let mut acc: BTreeMap<String, String> = BTreeMap::new();
-        for f in files {
+        for (i, f) in files.into_iter().enumerate() {
             let Some(m) = f.as_map() else { continue };
             let Some(path) = m.get("path").and_then(Node::as_str) else { continue };
             let required = !matches!(m.get("required"), Some(Node::Bool(false)));
             let path = Path::new(path);
+            if let Some(w) = super::loader::outside_warning(&format!("services.{name}.env_file[{i}]"), path, project_dir) {
+                warnings.push(w);
+            }
             let src = match std::fs::read_to_string(path) {
                 Ok(src) => src,
                 Err(_) if !required => {

@@ -57,7 +57,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
     vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
-    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new() };
+    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone() };
     let mut merged = Map::new();
     for file in &files {
         for doc in session.raw_file(file, &vars, true)? {
@@ -70,7 +70,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         opts.profiles.clone()
     };
-    let project = finalize::finalize(merged, &name, &profiles, &vars, &mut warnings)?;
+    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, &mut warnings)?;
     warnings.sort();
     warnings.dedup();
     Ok(Loaded { name, project: Node::Map(project), warnings })
@@ -81,6 +81,16 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
 pub fn normalize_project_name(s: &str) -> String {
     let lower: String = s.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
     lower.trim_start_matches(['_', '-']).to_string()
+}
+
+/// A warning when `path` (symlinks resolved) lies outside `project_dir`: the reference
+/// allows such paths, and we allow them too, but a user should know (issue #2, hostile input).
+pub(crate) fn outside_warning(key: &str, path: &Path, project_dir: &Path) -> Option<Warning> {
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let root = project_dir.canonicalize().unwrap_or_else(|_| project_dir.to_path_buf());
+    (!real.starts_with(&root)).then(|| {
+        Warning::new(format!("`{key}` reads `{}`, outside the project directory `{}`", path.display(), project_dir.display()))
+    })
 }
 
 /// Whether `name` is a valid explicit project name (`-p`, `COMPOSE_PROJECT_NAME`).
@@ -125,6 +135,8 @@ struct Session<'w> {
     warnings: &'w mut Vec<Warning>,
     /// The chain of files being included, to detect cycles.
     includes: Vec<PathBuf>,
+    /// The project directory, to report files read from outside it.
+    project_dir: PathBuf,
 }
 
 impl Session<'_> {
@@ -250,6 +262,9 @@ impl Session<'_> {
             None => self.extends(&target, services, file, base, vars, stack)?,
             Some(f) => {
                 let path = PathBuf::from(super::syntax::resolve_path(&f, file.parent().unwrap_or(base), vars.get("HOME").map(String::as_str)));
+                if let Some(w) = outside_warning(&format!("services.{name}.extends.file"), &path, &self.project_dir) {
+                    self.warnings.push(w);
+                }
                 let docs = self.raw_file(&path, vars, false)?;
                 let mut other = Map::new();
                 for mut d in docs {
@@ -294,6 +309,11 @@ impl Session<'_> {
             };
             let home = vars.get("HOME").map(String::as_str);
             let paths: Vec<PathBuf> = paths.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
+            for p in &paths {
+                if let Some(w) = outside_warning(&format!("include[{i}]"), p, &self.project_dir) {
+                    self.warnings.push(w);
+                }
+            }
             if let Some(p) = paths.iter().find(|p| self.includes.contains(p)) {
                 let chain: Vec<String> = self.includes.iter().chain([p]).map(|p| p.display().to_string()).collect();
                 return Err(ComposeError::Invalid { message: format!("include cycle detected:\n{}", chain.join("\n include ")) });
