@@ -198,8 +198,34 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
         for (i, v) in vols.iter().enumerate() {
             if let Node::Map(m) = untag(v) {
                 keys(m, VOLUME_LONG, &format!("{p}.volumes.{i}"), file)?;
-                if !m.contains_key("type") {
-                    return Err(err(file, format!("{p}.volumes.{i} missing property 'type'")));
+                match m.get("type").map(untag) {
+                    None => return Err(err(file, format!("{p}.volumes.{i} missing property 'type'"))),
+                    Some(t) => one_of(t, &["bind", "volume", "tmpfs", "cluster", "npipe", "image"], &format!("{p}.volumes.{i}.type"), file)?,
+                }
+            }
+        }
+    }
+    if let Some(Node::Map(deps)) = s.get("depends_on").map(untag) {
+        for (dep, spec) in deps {
+            if let Some(c) = spec.as_map().and_then(|m| m.get("condition")) {
+                one_of(untag(c), &["service_started", "service_healthy", "service_completed_successfully"], &format!("{p}.depends_on.{dep}.condition"), file)?;
+            }
+        }
+    }
+    if let Some(Node::Str(policy)) = s.get("pull_policy").map(untag) {
+        if !pull_policy_ok(policy) {
+            return Err(err(file, format!("{p}.pull_policy '{policy}' does not match pattern 'always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+'")));
+        }
+    }
+    if let Some(Node::Map(nets)) = s.get("networks").map(untag) {
+        for (net, spec) in nets {
+            if let Some(spec) = untag(spec).as_map() {
+                for key in ["ipv4_address", "ipv6_address", "mac_address", "interface_name"] {
+                    if let Some(v) = spec.get(key).map(untag) {
+                        if !matches!(v, Node::Str(_) | Node::Null) {
+                            return Err(err(file, format!("{p}.networks.{net}.{key} must be a string")));
+                        }
+                    }
                 }
             }
         }
@@ -217,6 +243,28 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
         }
     }
     Ok(())
+}
+
+fn one_of(v: &Node, allowed: &[&str], path: &str, file: &Path) -> Result<(), ComposeError> {
+    if v.as_str().is_some_and(|s| allowed.contains(&s)) {
+        return Ok(());
+    }
+    let list: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+    Err(err(file, format!("{path} value must be one of {}", list.join(", "))))
+}
+
+/// `always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+`,
+/// matched as the reference's unanchored pattern does for the usual values.
+fn pull_policy_ok(policy: &str) -> bool {
+    const WORDS: &[&str] = &["always", "never", "build", "if_not_present", "missing", "refresh", "daily", "weekly"];
+    if WORDS.iter().any(|w| policy.contains(w)) {
+        return true;
+    }
+    policy.match_indices("every_").any(|(i, _)| {
+        let rest = &policy[i + "every_".len()..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        digits > 0 && rest[digits..].starts_with(['w', 'd', 'h', 'm', 's'])
+    })
 }
 
 #[cfg(test)]
@@ -242,6 +290,17 @@ mod tests {
         assert_eq!(e.to_string(), "validating c.yaml: services.web.ports must be an array, not a string");
         let e = schema(&doc("services:\n  web:\n    image: x\n    privileged: 1\n"), Path::new("c.yaml")).unwrap_err();
         assert!(e.to_string().contains("services.web.privileged must be a boolean"), "{e}");
+    }
+
+    #[test]
+    fn enumerated_values_are_checked() {
+        let e = schema(&doc("services:\n  web:\n    image: x\n    volumes:\n      - type: nfs\n        target: /x\n"), Path::new("c.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "validating c.yaml: services.web.volumes.0.type value must be one of 'bind', 'volume', 'tmpfs', 'cluster', 'npipe', 'image'");
+        let e = schema(&doc("services:\n  web:\n    image: x\n    pull_policy: sometimes\n"), Path::new("c.yaml")).unwrap_err();
+        assert!(e.to_string().contains("services.web.pull_policy 'sometimes' does not match pattern"), "{e}");
+        assert!(schema(&doc("services:\n  web:\n    image: x\n    pull_policy: every_12h\n"), Path::new("c.yaml")).is_ok());
+        let e = schema(&doc("services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: whenever\n"), Path::new("c.yaml")).unwrap_err();
+        assert!(e.to_string().contains("services.a.depends_on.b.condition value must be one of"), "{e}");
     }
 
     #[test]
