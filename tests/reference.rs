@@ -65,15 +65,24 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
     if explicit_name {
         cmd.args(["--project-name", &name]);
     }
+    let mut yaml_cmd = Command::new(bin);
+    yaml_cmd.current_dir(dir).env_clear().envs(&opts.environment).args(cmd.get_args());
     let out = cmd.args(["config", "--format", "json"]).output().unwrap();
     match (out.status.success(), compose::load(&opts)) {
         (true, Ok(loaded)) => {
             let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             let ours = output::to_json(&loaded.project, true);
+            if expected != ours {
+                return Err(format!("JSON output differs:\n{}", diff(&expected, &ours, "")));
+            }
+            // The YAML output, parsed, must equal the reference's too.
+            let yaml_out = yaml_cmd.args(["config", "--format", "yaml"]).output().unwrap();
+            let expected: serde_json::Value = serde_yaml::from_slice(&yaml_out.stdout).unwrap();
+            let ours: serde_json::Value = serde_yaml::from_str(&output::render_yaml(&loaded.project, true)).unwrap();
             if expected == ours {
                 Ok(())
             } else {
-                Err(format!("output differs:\n{}", diff(&expected, &ours, "")))
+                Err(format!("YAML output differs:\n{}", diff(&expected, &ours, "")))
             }
         }
         (true, Err(e)) => Err(format!("we reject what the reference accepts: {e}")),

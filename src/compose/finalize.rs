@@ -18,7 +18,7 @@ fn invalid(message: String) -> ComposeError {
 pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
     // `merge::project` already removed every merge tag.
     let mut p = project;
-    p.remove("models");
+    // Top-level `models` stay in the model; the JSON output leaves them out (`output.rs`).
     p.remove("include");
     p.insert("name".into(), Node::Str(name.to_string()));
     let mut services = match p.remove("services") {
@@ -42,14 +42,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
         service(sname, s, vars, project_dir, warnings)?;
     }
     check_references(&services, &all_names, &p)?;
-    for svc in services.values_mut() {
-        drop_extensions(svc);
-    }
-    for kind in ["networks", "volumes", "secrets", "configs"] {
-        if let Some(Node::Map(m)) = p.get_mut(kind) {
-            m.values_mut().for_each(drop_extensions);
-        }
-    }
+    // Nested `x-*` keys stay in the model; the JSON output leaves them out (`output.rs`).
     check_cycles(&services)?;
 
     let uses_default = services.values().any(|s| s.as_map().and_then(|m| m.get("networks")).and_then(Node::as_map).is_some_and(|n| n.contains_key("default")));
@@ -271,18 +264,6 @@ fn drop_unused(services: &Map, p: &mut Map) {
             let keep = used.get(kind);
             m.retain(|k, _| keep.is_some_and(|u| u.contains(k)));
         }
-    }
-}
-
-/// Removes `x-*` extension keys below the top level (the reference does not print them).
-fn drop_extensions(node: &mut Node) {
-    match node {
-        Node::Map(m) => {
-            m.retain(|k, _| !k.starts_with("x-"));
-            m.values_mut().for_each(drop_extensions);
-        }
-        Node::Seq(items) => items.iter_mut().for_each(drop_extensions),
-        _ => {}
     }
 }
 

@@ -734,7 +734,7 @@ fn hooks(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
 }
 
 fn blkio(node: Node, path: &str) -> Result<Node, ComposeError> {
-    // The reference prints these entries with Go field names (`Path`, `Rate`, `Weight`).
+    // (The JSON output prints these entries with Go field names: `Path`, `Rate`, `Weight`.)
     let mut m = into_map(node);
     for key in ["device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops", "weight_device"] {
         edit(&mut m, key, |v| {
@@ -747,11 +747,7 @@ fn blkio(node: Node, path: &str) -> Result<Node, ComposeError> {
                         "rate" => Node::Str(scalar_string(&v).unwrap_or_default()),
                         _ => v,
                     };
-                    let mut name = k.clone();
-                    if let Some(first) = name.get_mut(0..1) {
-                        first.make_ascii_uppercase();
-                    }
-                    e.insert(name, v);
+                    e.insert(k, v);
                 }
                 out.push(Node::Map(e));
             }
