@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use dokku_compose::compose::types::Project;
 use dokku_compose::compose::{self, output, LoadOptions};
 
 fn corpus_root() -> PathBuf {
@@ -48,10 +49,17 @@ pub(crate) fn run_case(dir: &Path, root: &Path) -> Result<(), String> {
             let ours = output::to_json(&loaded.project, true);
             let text = std::fs::read_to_string(dir.join("expected.json")).unwrap().replace("@CORPUS_ROOT@", &root.to_string_lossy());
             let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
-            if ours == expected {
+            if ours != expected {
+                return Err(format!("output differs:\n{}", diff(&expected, &ours, "")));
+            }
+            // The typed model holds the same project: it serialises back to the same JSON.
+            let plain = output::to_json(&loaded.project, false);
+            let typed = Project::from_loaded(&loaded).map_err(|e| format!("typed model: {e}"))?;
+            let back = serde_json::to_value(&typed).unwrap();
+            if back == plain {
                 Ok(())
             } else {
-                Err(format!("output differs:\n{}", diff(&expected, &ours, "")))
+                Err(format!("typed model round trip differs:\n{}", diff(&plain, &back, "")))
             }
         }
         ("0", Err(e)) => Err(format!("rejected an accepted file: {e}")),

@@ -18,6 +18,7 @@ pub mod options;
 pub mod output;
 pub mod syntax;
 pub mod tree;
+pub mod types;
 mod validate;
 pub mod warning;
 pub mod yaml;
