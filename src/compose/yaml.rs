@@ -171,7 +171,7 @@ impl Graph {
         loop {
             let (event, mark) = parser.next_token().map_err(|e| {
                 let line = e.marker().line();
-                YamlError::parse(file, Some(line), format_args!("yaml: line {line}: {}", e.info()))
+                YamlError::parse(file, Some(line), format_args!("yaml: line {line}: {}", libyaml_words(e.info())))
             })?;
             let line = mark.line();
             let is_seq = matches!(event, Event::SequenceStart(..));
@@ -231,6 +231,22 @@ impl Graph {
             }
         }
         Ok(Self { nodes, roots })
+    }
+}
+
+/// A `yaml-rust2` message in libyaml's words where they differ (go-yaml is a libyaml port):
+/// the problem without the "while parsing …" context.
+fn libyaml_words(info: &str) -> String {
+    let problem = match info.strip_prefix("while ") {
+        Some(rest) => rest.split_once(", ").map_or(info, |(_, problem)| problem),
+        None => info,
+    };
+    match problem {
+        "expected ',' or ']'" => "did not find expected ',' or ']'".to_string(),
+        "simple key expect ':'" => "could not find expected ':'".to_string(),
+        "found unknown anchor" => "unknown anchor referenced".to_string(),
+        p if p.starts_with("tabs disallowed") => "found character that cannot start any token".to_string(),
+        p => p.to_string(),
     }
 }
 
@@ -533,7 +549,8 @@ fn resolve_scalar(value: &str, style: TScalarStyle, tag: Option<&str>) -> Result
     let resolved = resolve_plain(value);
     let mismatch = || format!("cannot decode {} `{value}` as a {tag}", kind_tag(&resolved));
     match core {
-        "str" | "binary" | "timestamp" => Ok(Node::Str(value.to_string())),
+        "str" | "timestamp" => Ok(Node::Str(value.to_string())),
+        "binary" => decode_base64(value).map(|bytes| Node::Str(String::from_utf8_lossy(&bytes).into_owned())).ok_or_else(|| "!!binary value contains invalid base64 data".to_string()),
         "int" => match resolved {
             Node::Int(_) => Ok(resolved),
             _ => Err(mismatch()),
@@ -555,6 +572,38 @@ fn resolve_scalar(value: &str, style: TScalarStyle, tag: Option<&str>) -> Result
         // `!!seq`, `!!map`, `!!merge` or an unknown core tag on a scalar: the text.
         _ => Ok(Node::Str(value.to_string())),
     }
+}
+
+/// Standard base64 with padding; line breaks are ignored, as Go's decoder does.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !matches!(b, b'\n' | b'\r')).collect();
+    if digits.len() % 4 != 0 {
+        return None;
+    }
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(u32::from(c - b'A')),
+        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(digits.len() / 4 * 3);
+    let chunks = digits.len() / 4;
+    for (i, chunk) in digits.chunks(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != chunks) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * pad;
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Some(out)
 }
 
 fn kind_tag(node: &Node) -> &'static str {
@@ -921,6 +970,20 @@ mod tests {
     #[test]
     fn self_referencing_anchor_is_an_error() {
         assert!(err("x: &a [*a]\n").contains("cycle detected"));
+    }
+
+    #[test]
+    fn binary_scalars_are_decoded() {
+        assert_eq!(json("a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8h\n"), serde_json::json!({"a": "hello", "b": "hello!"}));
+        assert!(err("a: !!binary '***'\n").contains("!!binary value contains invalid base64 data"));
+    }
+
+    #[test]
+    fn syntax_errors_use_libyaml_words() {
+        assert!(err("services:\n  app:\n    image: [a, b\n").ends_with("did not find expected ',' or ']'"));
+        assert!(err("x: *nope\n").ends_with("unknown anchor referenced"));
+        assert!(err("services:\n\tapp:\n").ends_with("found character that cannot start any token"));
+        assert!(err("services:\n  app:\n    image: a: b\n").ends_with("yaml: line 3: mapping values are not allowed in this context"));
     }
 
     #[test]
