@@ -11,7 +11,7 @@
 //! for error messages and casts strings at the reference's typed paths (`deploy.replicas`,
 //! `privileged`, `ports[].target`, …) to integers, floats and booleans.
 
-use super::tree::{Map, Node};
+use super::tree::{Map, Node, Tag};
 use super::warning::Warning;
 use super::yaml::go_quote;
 
@@ -154,6 +154,8 @@ impl Walker<'_, '_> {
                 }
                 Node::Map(out)
             }
+            // The reference drops `!reset` values before interpolating: nothing in them can fail.
+            Node::Tagged(Tag::Reset, inner) => Node::Tagged(Tag::Reset, inner),
             Node::Tagged(t, inner) => Node::Tagged(t, Box::new(self.walk(*inner)?)),
             other @ (Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_)) => other,
         })
@@ -738,6 +740,15 @@ mod tests {
         assert_eq!(app["read_only"], serde_json::json!(true));
         assert_eq!(app["command"], serde_json::json!(["$HOME", "007"]));
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn reset_values_are_not_interpolated_override_values_are() {
+        let doc = super::super::yaml::parse("a: !reset ${X:?never checked}\nb: !override ${N:-3}\n", std::path::Path::new("c.yml")).unwrap().remove(0);
+        let out = interpolate_node(doc, &env, &mut Vec::new()).unwrap();
+        let m = out.as_map().unwrap();
+        assert_eq!(m["a"], Node::Tagged(Tag::Reset, Box::new(Node::Str("${X:?never checked}".into()))));
+        assert_eq!(m["b"], Node::Tagged(Tag::Override, Box::new(Node::Str("3".into()))));
     }
 
     #[test]
