@@ -4,5 +4,7 @@ mod support;
 
 mod cli;
 mod corpus;
+mod fuzz;
+mod hostile;
 mod reference;
 mod typed;

@@ -121,7 +121,7 @@ impl Parser<'_> {
     fn key_name<'s>(&mut self, src: &'s str) -> Result<(String, &'s str, bool), DotenvError> {
         let mut src = src;
         if let Some(rest) = src.strip_prefix("export") {
-            if rest.starts_with(|c: char| matches!(c, ' ' | '\t' | '\n' | '\u{C}' | '\r')) {
+            if rest.starts_with([' ', '\t', '\n', '\u{C}', '\r']) {
                 src = rest.trim_start_matches(is_blank);
             }
         }

@@ -164,7 +164,7 @@ mod tests {
         let err = Environment::resolve(&BTreeMap::new(), dir.path(), &[]).unwrap_err().to_string();
         assert_eq!(err, format!("failed to read {}: line 1: key cannot contain a space", dir.path().join(".env").display()));
         let missing = dir.path().join("nope.env");
-        let err = Environment::resolve(&BTreeMap::new(), dir.path(), &[missing.clone()]).unwrap_err().to_string();
+        let err = Environment::resolve(&BTreeMap::new(), dir.path(), std::slice::from_ref(&missing)).unwrap_err().to_string();
         assert_eq!(err, format!("couldn't find env file: {}", missing.display()));
         let no_dotenv = tempfile::tempdir().unwrap();
         assert!(Environment::resolve(&BTreeMap::new(), no_dotenv.path(), &[]).unwrap().vars.is_empty());

@@ -11,7 +11,7 @@
 //! for error messages and casts strings at the reference's typed paths (`deploy.replicas`,
 //! `privileged`, `ports[].target`, …) to integers, floats and booleans.
 
-use super::tree::{Map, Node};
+use super::tree::{Map, Node, Tag};
 use super::warning::Warning;
 use super::yaml::go_quote;
 
@@ -154,6 +154,8 @@ impl Walker<'_, '_> {
                 }
                 Node::Map(out)
             }
+            // The reference drops `!reset` values before interpolating: nothing in them can fail.
+            Node::Tagged(Tag::Reset, inner) => Node::Tagged(Tag::Reset, inner),
             Node::Tagged(t, inner) => Node::Tagged(t, Box::new(self.walk(*inner)?)),
             other @ (Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_)) => other,
         })
@@ -177,16 +179,44 @@ enum Match {
     Escaped,
     /// `$NAME`, ending at the given byte.
     Named { end: usize },
-    /// `${…}`: the content between the braces and the end of the whole match.
-    Braced { end: usize },
+    /// `${…}`: the end of the whole match and the operator right after the name, if any.
+    Braced { end: usize, op: Option<Op> },
     /// `${` that is not a valid braced expression.
     Invalid,
     /// No match: the `$` is literal.
     None,
 }
 
+/// The last `}` of the current line, remembered so that a line full of `${A:-x}` is scanned
+/// once, not once per expression.
+#[derive(Default)]
+struct LineCache {
+    /// `[from, line_end)` was scanned; `last_close` is the last `}` in it.
+    from: usize,
+    line_end: usize,
+    last_close: Option<usize>,
+}
+
+impl LineCache {
+    /// The last `}` in `[p, end of line)`, not at or past `limit`.
+    fn last_close(&mut self, s: &[u8], p: usize, limit: usize) -> Option<usize> {
+        if !(self.from..self.line_end).contains(&p) {
+            let line_end = s[p..].iter().position(|&b| b == b'\n').map_or(s.len(), |n| p + n);
+            let last_close = s[p..line_end].iter().rposition(|&b| b == b'}').map(|c| p + c);
+            *self = Self { from: p, line_end, last_close };
+        }
+        match self.last_close {
+            Some(c) if c >= p && c < limit => Some(c),
+            // Inside a remainder that ends before the line's last `}` (not produced by the
+            // reference's own matches, but cheap to answer right).
+            Some(c) if c >= limit => s[p..limit.min(self.line_end)].iter().rposition(|&b| b == b'}').map(|c| p + c),
+            _ => None,
+        }
+    }
+}
+
 /// Matches the reference's pattern at `s[i] == '$'`, not looking past `limit`.
-fn match_at(s: &[u8], i: usize, limit: usize) -> Match {
+fn match_at(s: &[u8], i: usize, limit: usize, lines: &mut LineCache) -> Match {
     let next = if i + 1 < limit { s[i + 1] } else { return Match::None };
     if next == b'$' {
         return Match::Escaped;
@@ -210,19 +240,26 @@ fn match_at(s: &[u8], i: usize, limit: usize) -> Match {
         k += 1;
     }
     // Optional operator `:?[-+?]` followed by a greedy `.*` up to the last `}` of the line.
-    let op_len = match (s.get(k), s.get(k + 1)) {
-        (Some(b':'), Some(b'-' | b'+' | b'?')) => 2,
-        (Some(b'-' | b'+' | b'?'), _) => 1,
-        _ => 0,
+    // The operator right after the name is also the first one in the match, which is how the
+    // reference picks it.
+    let op = match (s.get(k), s.get(k + 1)) {
+        (Some(b':'), Some(b'-')) => Some((Op::DefaultIfEmpty, 2)),
+        (Some(b':'), Some(b'+')) => Some((Op::AltIfNonEmpty, 2)),
+        (Some(b':'), Some(b'?')) => Some((Op::RequiredNonEmpty, 2)),
+        (Some(b'-'), _) => Some((Op::DefaultIfUnset, 1)),
+        (Some(b'+'), _) => Some((Op::AltIfSet, 1)),
+        (Some(b'?'), _) => Some((Op::Required, 1)),
+        _ => None,
     };
-    if op_len > 0 && k + op_len <= limit {
-        let line_end = s[k + op_len..limit].iter().position(|&b| b == b'\n').map_or(limit, |p| k + op_len + p);
-        if let Some(close) = s[k + op_len..line_end].iter().rposition(|&b| b == b'}') {
-            return Match::Braced { end: k + op_len + close + 1 };
+    if let Some((op, len)) = op {
+        if k + len <= limit {
+            if let Some(close) = lines.last_close(s, k + len, limit) {
+                return Match::Braced { end: close + 1, op: Some(op) };
+            }
         }
     }
     if k < limit && s[k] == b'}' {
-        return Match::Braced { end: k + 1 };
+        return Match::Braced { end: k + 1, op: None };
     }
     Match::Invalid
 }
@@ -271,13 +308,6 @@ impl Op {
         }
     }
 
-    fn first_in(text: &str) -> Option<Op> {
-        [Op::RequiredNonEmpty, Op::Required, Op::DefaultIfEmpty, Op::DefaultIfUnset, Op::AltIfNonEmpty, Op::AltIfSet]
-            .into_iter()
-            .filter_map(|op| text.find(op.sep()).map(|at| (at, op)))
-            .min_by_key(|&(at, _)| at)
-            .map(|(_, op)| op)
-    }
 }
 
 fn unset_warning(name: &str) -> Warning {
@@ -300,6 +330,7 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
     let mut segments: Vec<(usize, usize)> = Vec::new();
     let mut i = first;
     let mut first_error: Option<Failure> = None;
+    let mut lines = LineCache::default();
     while i < s.len() {
         while segments.last().is_some_and(|&(_, end)| i >= end) {
             segments.pop();
@@ -311,7 +342,7 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
             i = next;
             continue;
         }
-        match match_at(s, i, limit) {
+        match match_at(s, i, limit, &mut lines) {
             Match::None => {
                 out.push('$');
                 i += 1;
@@ -332,9 +363,8 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
                 first_error.get_or_insert_with(|| Failure::Invalid(template[seg_start..limit].to_string()));
                 i += 2;
             }
-            Match::Braced { end } => {
+            Match::Braced { end, op } => {
                 let whole = &template[i..end];
-                let op = Op::first_in(whole);
                 let cut = first_closing(whole.as_bytes()).map_or(end, |c| i + c + 1);
                 let inner = &template[i + 2..cut - 1];
                 match braced(inner, op, lookup, warnings, depth) {
@@ -710,6 +740,15 @@ mod tests {
         assert_eq!(app["read_only"], serde_json::json!(true));
         assert_eq!(app["command"], serde_json::json!(["$HOME", "007"]));
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn reset_values_are_not_interpolated_override_values_are() {
+        let doc = super::super::yaml::parse("a: !reset ${X:?never checked}\nb: !override ${N:-3}\n", std::path::Path::new("c.yml")).unwrap().remove(0);
+        let out = interpolate_node(doc, &env, &mut Vec::new()).unwrap();
+        let m = out.as_map().unwrap();
+        assert_eq!(m["a"], Node::Tagged(Tag::Reset, Box::new(Node::Str("${X:?never checked}".into()))));
+        assert_eq!(m["b"], Node::Tagged(Tag::Override, Box::new(Node::Str("3".into()))));
     }
 
     #[test]
