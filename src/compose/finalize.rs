@@ -70,9 +70,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             }
         }
     }
-    if !services.is_empty() || p.get("services").is_none() {
-        p.insert("services".into(), Node::Map(services));
-    }
+    p.insert("services".into(), Node::Map(services));
     for kind in ["networks", "volumes", "secrets", "configs"] {
         if matches!(p.get(kind), Some(Node::Map(m)) if m.is_empty()) {
             p.remove(kind);

@@ -137,59 +137,6 @@ fn capitalize(k: &str) -> String {
     c.next().map_or_else(String::new, |f| f.to_ascii_uppercase().to_string() + c.as_str())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::compose::tree::Map;
-
-    #[test]
-    fn streamed_json_equals_serde_pretty_output() {
-        let mut inner = Map::new();
-        inner.insert("a$b".into(), Node::Seq(vec![Node::Int(1), Node::Float(1.5), Node::Bool(true), Node::Null, Node::Str("q\"$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓".into())]));
-        inner.insert("empty".into(), Node::Map(Map::new()));
-        inner.insert("none".into(), Node::Seq(Vec::new()));
-        let mut m = Map::new();
-        m.insert("k".into(), Node::Map(inner));
-        let node = Node::Map(m);
-        let value = to_json(&node, true);
-        assert_eq!(value["k"]["a$$b"][4], serde_json::json!("q\"$$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓"));
-        assert_eq!(value["k"]["empty"], serde_json::json!({}));
-        // The hand-written text is byte for byte what serde_json's pretty printer writes.
-        let expected = serde_json::to_string_pretty(&value).unwrap() + "\n";
-        assert_eq!(render_json(&node, true), expected);
-        let yaml: serde_json::Value = serde_yaml::from_str(&render_yaml(&node, true)).unwrap();
-        assert_eq!(yaml, to_json(&node, true));
-        assert!(render_json(&node, true).contains("\"a$$b\""));
-    }
-
-    #[test]
-    fn nested_extensions_are_left_out_of_json_only() {
-        let mut svc = Map::new();
-        svc.insert("image".into(), Node::Str("x".into()));
-        svc.insert("x-meta".into(), Node::Int(1));
-        let mut services = Map::new();
-        services.insert("web".into(), Node::Map(svc));
-        let mut top = Map::new();
-        top.insert("services".into(), Node::Map(services));
-        top.insert("x-top".into(), Node::Map(std::iter::once(("x-inner".to_string(), Node::Bool(true))).collect()));
-        let node = Node::Map(top);
-        let json = to_json(&node, true);
-        assert_eq!(json, serde_json::json!({"services": {"web": {"image": "x"}}, "x-top": {"x-inner": true}}));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&render_json(&node, true)).unwrap(), json);
-        assert!(render_yaml(&node, true).contains("x-meta: 1"));
-    }
-
-    #[test]
-    fn yaml_quotes_what_a_yaml_reader_would_misread() {
-        for s in ["no", "on", "1.5", "12:30", "", " lead", "a: b", "-x", "null", "0x1f", "line\nbreak"] {
-            assert!(!yaml_plain_ok(s), "{s:?} must be quoted");
-        }
-        for s in ["nginx", "nginx:1.25", "/var/lib/data", "a=b", "service_started"] {
-            assert!(yaml_plain_ok(s), "{s:?} can be plain");
-        }
-    }
-}
-
 /// YAML text, as `config --format yaml` (block style; strings quoted wherever a YAML 1.1
 /// reader could take them for something else).
 pub fn render_yaml(project: &Node, escape: bool) -> String {
@@ -303,4 +250,57 @@ fn yaml_plain_ok(s: &str) -> bool {
     }
     // Digits with separators (`1_000`, `12:30`, `1e3`) read as numbers or sexagesimals in YAML 1.1.
     !s.chars().all(|c| c.is_ascii_digit() || "_:.eE+-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::tree::Map;
+
+    #[test]
+    fn streamed_json_equals_serde_pretty_output() {
+        let mut inner = Map::new();
+        inner.insert("a$b".into(), Node::Seq(vec![Node::Int(1), Node::Float(1.5), Node::Bool(true), Node::Null, Node::Str("q\"$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓".into())]));
+        inner.insert("empty".into(), Node::Map(Map::new()));
+        inner.insert("none".into(), Node::Seq(Vec::new()));
+        let mut m = Map::new();
+        m.insert("k".into(), Node::Map(inner));
+        let node = Node::Map(m);
+        let value = to_json(&node, true);
+        assert_eq!(value["k"]["a$$b"][4], serde_json::json!("q\"$$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓"));
+        assert_eq!(value["k"]["empty"], serde_json::json!({}));
+        // The hand-written text is byte for byte what serde_json's pretty printer writes.
+        let expected = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        assert_eq!(render_json(&node, true), expected);
+        let yaml: serde_json::Value = serde_yaml::from_str(&render_yaml(&node, true)).unwrap();
+        assert_eq!(yaml, to_json(&node, true));
+        assert!(render_json(&node, true).contains("\"a$$b\""));
+    }
+
+    #[test]
+    fn nested_extensions_are_left_out_of_json_only() {
+        let mut svc = Map::new();
+        svc.insert("image".into(), Node::Str("x".into()));
+        svc.insert("x-meta".into(), Node::Int(1));
+        let mut services = Map::new();
+        services.insert("web".into(), Node::Map(svc));
+        let mut top = Map::new();
+        top.insert("services".into(), Node::Map(services));
+        top.insert("x-top".into(), Node::Map(std::iter::once(("x-inner".to_string(), Node::Bool(true))).collect()));
+        let node = Node::Map(top);
+        let json = to_json(&node, true);
+        assert_eq!(json, serde_json::json!({"services": {"web": {"image": "x"}}, "x-top": {"x-inner": true}}));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&render_json(&node, true)).unwrap(), json);
+        assert!(render_yaml(&node, true).contains("x-meta: 1"));
+    }
+
+    #[test]
+    fn yaml_quotes_what_a_yaml_reader_would_misread() {
+        for s in ["no", "on", "1.5", "12:30", "", " lead", "a: b", "-x", "null", "0x1f", "line\nbreak"] {
+            assert!(!yaml_plain_ok(s), "{s:?} must be quoted");
+        }
+        for s in ["nginx", "nginx:1.25", "/var/lib/data", "a=b", "service_started"] {
+            assert!(yaml_plain_ok(s), "{s:?} can be plain");
+        }
+    }
 }
