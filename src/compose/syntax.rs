@@ -232,6 +232,10 @@ pub fn clean(path: &str) -> String {
 /// `RAMInBytes` (binary multipliers).
 pub fn parse_bytes(s: &str) -> Result<i64, String> {
     let t = s.trim().to_ascii_lowercase();
+    // `-1` means unlimited (`memswap_limit`); it is printed as `"-1"` and must read back.
+    if let Some(rest) = t.strip_prefix('-') {
+        return parse_bytes(rest).map(|n| -n);
+    }
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
@@ -293,6 +297,7 @@ mod tests {
         assert_eq!(parse_bytes("512m"), Ok(536_870_912));
         assert_eq!(parse_bytes("1.5g"), Ok(1_610_612_736));
         assert_eq!(parse_bytes("100"), Ok(100));
+        assert_eq!(parse_bytes("-1"), Ok(-1));
         assert!(parse_bytes("12x").is_err());
     }
 }
