@@ -233,8 +233,8 @@ pub fn clean(path: &str) -> String {
 pub fn parse_bytes(s: &str) -> Result<i64, String> {
     let t = s.trim().to_ascii_lowercase();
     // `-1` means unlimited (`memswap_limit`); it is printed as `"-1"` and must read back.
-    if let Some(rest) = t.strip_prefix('-') {
-        return parse_bytes(rest).map(|n| -n);
+    if t == "-1" {
+        return Ok(-1);
     }
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -298,6 +298,7 @@ mod tests {
         assert_eq!(parse_bytes("1.5g"), Ok(1_610_612_736));
         assert_eq!(parse_bytes("100"), Ok(100));
         assert_eq!(parse_bytes("-1"), Ok(-1));
+        assert!(parse_bytes("-5m").is_err());
         assert!(parse_bytes("12x").is_err());
     }
 }
