@@ -90,3 +90,24 @@ fn files_outside_the_project_directory_are_allowed_but_reported() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["services"]["web"]["environment"], serde_json::json!({"A": "1", "B": "2"}));
 }
+
+#[test]
+fn deep_extends_chains_are_a_clear_error_and_wide_ones_stay_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut deep = String::from("services:\n  s0:\n    image: x\n");
+    for i in 1..5000 {
+        deep.push_str(&format!("  s{i}:\n    extends: s{}\n", i - 1));
+    }
+    let out = config_in(dir.path(), &deep);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chain deeper than 64 services"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut wide = String::from("services:\n  base:\n    image: x\n    environment: [A=1]\n");
+    for i in 0..3000 {
+        wide.push_str(&format!("  s{i}:\n    extends: base\n"));
+    }
+    let out = config_in(dir.path(), &wide);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["services"]["s2999"]["environment"]["A"], "1");
+}

@@ -57,7 +57,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
     vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
-    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone() };
+    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new() };
     let mut merged = Map::new();
     for file in &files {
         for doc in session.raw_file(file, &vars, true)? {
@@ -137,7 +137,13 @@ struct Session<'w> {
     includes: Vec<PathBuf>,
     /// The project directory, to report files read from outside it.
     project_dir: PathBuf,
+    /// Services already resolved through `extends`, by file and name: each is resolved once,
+    /// so many services extending one base stay linear.
+    extends_cache: std::collections::HashMap<(PathBuf, String), Map>,
 }
+
+/// Deepest `extends` chain followed; deeper chains are an error, not a stack overflow.
+pub const MAX_EXTENDS_DEPTH: usize = 64;
 
 impl Session<'_> {
     /// Reads, parses, interpolates and validates every document of one file.
@@ -188,6 +194,8 @@ impl Session<'_> {
             Some(other) => return Err(ComposeError::Invalid { message: format!("validating {}: services must be a mapping, not {}", file.display(), other.kind()) }),
         };
         let mut services = Map::new();
+        // Cached resolutions belong to one document (another may define the same names).
+        self.extends_cache.clear();
         let any_extends = raw_services.values().any(|s| matches!(untagged(s), Node::Map(m) if m.contains_key("extends")));
         if any_extends {
             for (name, svc) in &raw_services {
@@ -231,6 +239,14 @@ impl Session<'_> {
     /// Resolves `extends` of service `name` and returns it canonical.
     fn extends(&mut self, name: &str, services: &Map, file: &Path, base: &Path, vars: &BTreeMap<String, String>, stack: &mut Vec<(PathBuf, String)>) -> Result<Map, ComposeError> {
         let key = (file.to_path_buf(), name.to_string());
+        if let Some(done) = self.extends_cache.get(&key) {
+            return Ok(done.clone());
+        }
+        if stack.len() >= MAX_EXTENDS_DEPTH {
+            return Err(ComposeError::Invalid {
+                message: format!("services.{name}.extends in {}: chain deeper than {MAX_EXTENDS_DEPTH} services", file.display()),
+            });
+        }
         if stack.contains(&key) {
             let chain: Vec<String> = stack.iter().map(|(_, n)| n.clone()).chain([name.to_string()]).collect();
             return Err(ComposeError::Invalid { message: format!("circular reference with extends: {}", chain.join(" -> ")) });
@@ -278,6 +294,7 @@ impl Session<'_> {
         };
         stack.pop();
         merge::service(&mut merged, own);
+        self.extends_cache.insert((file.to_path_buf(), name.to_string()), merged.clone());
         Ok(merged)
     }
 
