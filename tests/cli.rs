@@ -111,3 +111,19 @@ fn deep_extends_chains_are_a_clear_error_and_wide_ones_stay_fast() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["services"]["s2999"]["environment"]["A"], "1");
 }
+
+#[test]
+fn port_ranges_cannot_expand_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::from("services:\n");
+    for i in 0..5 {
+        yaml.push_str(&format!("  s{i}:\n    image: x\n    ports: [\"1-65535:1-65535\"]\n"));
+    }
+    let out = config_in(dir.path(), &yaml);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("port ranges expand to more than 262144 mappings"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = config_in(dir.path(), "services:\n  s:\n    image: x\n    ports: [\"8000-8099:8000-8099\"]\n");
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["services"]["s"]["ports"].as_array().map(Vec::len), Some(100));
+}

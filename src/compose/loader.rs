@@ -57,7 +57,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
     vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
-    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new() };
+    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new(), port_count: std::rc::Rc::default() };
     let mut merged = Map::new();
     for file in &files {
         for doc in session.raw_file(file, &vars, true)? {
@@ -140,10 +140,12 @@ struct Session<'w> {
     /// Services already resolved through `extends`, by file and name: each is resolved once,
     /// so many services extending one base stay linear.
     extends_cache: std::collections::HashMap<(PathBuf, String), Map>,
+    /// Port mappings expanded so far in the current document (see `MAX_PORT_MAPPINGS`).
+    port_count: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 /// Deepest `extends` chain followed; deeper chains are an error, not a stack overflow.
-pub const MAX_EXTENDS_DEPTH: usize = 64;
+pub(crate) const MAX_EXTENDS_DEPTH: usize = 64;
 
 impl Session<'_> {
     /// Reads, parses, interpolates and validates every document of one file.
@@ -186,7 +188,8 @@ impl Session<'_> {
             self.warnings.push(Warning::new(format!("{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion", file.display())));
         }
         let includes = doc.remove("include");
-        let ctx = Ctx { base, env: vars };
+        let port_count = std::rc::Rc::clone(&self.port_count);
+        let ctx = Ctx { base, env: vars, ports: &port_count };
         let mut out = Map::new();
         let raw_services = match doc.remove("services") {
             Some(Node::Map(m)) => m,
@@ -196,6 +199,7 @@ impl Session<'_> {
         let mut services = Map::new();
         // Cached resolutions belong to one document (another may define the same names).
         self.extends_cache.clear();
+        self.port_count.set(0);
         let any_extends = raw_services.values().any(|s| matches!(untagged(s), Node::Map(m) if m.contains_key("extends")));
         if any_extends {
             for (name, svc) in &raw_services {
@@ -260,7 +264,8 @@ impl Session<'_> {
             other => return Err(ComposeError::Invalid { message: format!("validating {}: services.{name} must be a mapping, not {}", file.display(), other.kind()) }),
         };
         let ext = raw.remove("extends");
-        let ctx = Ctx { base, env: vars };
+        let port_count = std::rc::Rc::clone(&self.port_count);
+        let ctx = Ctx { base, env: vars, ports: &port_count };
         let own = normalize::service(name, Node::Map(raw), &ctx).map_err(|e| in_file(file, e))?;
         let Some(ext) = ext else { return Ok(own) };
         let (target, other_file) = match ext {
@@ -330,6 +335,9 @@ impl Session<'_> {
                 if let Some(w) = outside_warning(&format!("include[{i}]"), p, &self.project_dir) {
                     self.warnings.push(w);
                 }
+            }
+            if self.includes.len() >= MAX_EXTENDS_DEPTH {
+                return Err(ComposeError::Invalid { message: format!("include[{i}] in {}: includes nested deeper than {MAX_EXTENDS_DEPTH} files", file.display()) });
             }
             if let Some(p) = paths.iter().find(|p| self.includes.contains(p)) {
                 let chain: Vec<String> = self.includes.iter().chain([p]).map(|p| p.display().to_string()).collect();

@@ -15,7 +15,13 @@ pub(crate) struct Ctx<'a> {
     pub base: &'a Path,
     /// The project environment (for `~`, and `KEY` entries without a value).
     pub env: &'a BTreeMap<String, String>,
+    /// Port mappings produced so far in this file (ranges expand to one entry per port).
+    pub ports: &'a std::cell::Cell<usize>,
 }
+
+/// Most port mappings one file may expand to: four full `1-65535` ranges. Far above real
+/// stacks, small enough that a file of range specs cannot exhaust memory.
+pub(crate) const MAX_PORT_MAPPINGS: usize = 4 * 65536;
 
 impl Ctx<'_> {
     fn home(&self) -> Option<&str> {
@@ -237,7 +243,15 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         "sysctls" => list_or_map(v, &path(), Bare::Null, ctx),
         "env_file" => env_file(v, &path(), ctx),
         "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
-        "ports" => ports(v, &path()),
+        "ports" => {
+            let out = ports(v, &path())?;
+            let total = ctx.ports.get() + out.as_seq().map_or(0, <[Node]>::len);
+            if total > MAX_PORT_MAPPINGS {
+                return Err(invalid(format!("{}: port ranges expand to more than {MAX_PORT_MAPPINGS} mappings", path())));
+            }
+            ctx.ports.set(total);
+            Ok(out)
+        }
         "expose" => Ok(Node::Seq(seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect())),
         "volumes" => volumes(v, &path(), ctx),
         "depends_on" => depends_on(v, &path()),
@@ -627,7 +641,7 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     edit(&mut m, "replicas", |v| to_int(v, &format!("{path}.replicas")))?;
     edit(&mut m, "labels", |v| {
         let env = BTreeMap::new();
-        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env })
+        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env, ports: &std::cell::Cell::new(0) })
     })?;
     edit(&mut m, "resources", |v| {
         let mut r = into_map(v);
