@@ -171,6 +171,11 @@ impl Graph {
         loop {
             let (event, mark) = parser.next_token().map_err(|e| {
                 let line = e.marker().line();
+                if e.info() == "while parsing node, found unknown anchor" {
+                    // go-yaml names the anchor and gives no line.
+                    let name = alias_name_at(src, e.marker().index());
+                    return YamlError::parse(file, Some(line), format_args!("yaml: unknown anchor '{name}' referenced"));
+                }
                 YamlError::parse(file, Some(line), format_args!("yaml: line {line}: {}", libyaml_words(e.info())))
             })?;
             let line = mark.line();
@@ -234,6 +239,13 @@ impl Graph {
     }
 }
 
+/// The name of the alias written at character `index` of `src` (`*name`).
+fn alias_name_at(src: &str, index: usize) -> String {
+    let rest: String = src.chars().skip(index).collect::<String>();
+    let rest = rest.strip_prefix('*').unwrap_or(&rest);
+    rest.chars().take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')).collect()
+}
+
 /// A `yaml-rust2` message in libyaml's words where they differ (go-yaml is a libyaml port):
 /// the problem without the "while parsing …" context.
 fn libyaml_words(info: &str) -> String {
@@ -244,7 +256,6 @@ fn libyaml_words(info: &str) -> String {
     match problem {
         "expected ',' or ']'" => "did not find expected ',' or ']'".to_string(),
         "simple key expect ':'" => "could not find expected ':'".to_string(),
-        "found unknown anchor" => "unknown anchor referenced".to_string(),
         p if p.starts_with("tabs disallowed") => "found character that cannot start any token".to_string(),
         p => p.to_string(),
     }
@@ -981,7 +992,7 @@ mod tests {
     #[test]
     fn syntax_errors_use_libyaml_words() {
         assert!(err("services:\n  app:\n    image: [a, b\n").ends_with("did not find expected ',' or ']'"));
-        assert!(err("x: *nope\n").ends_with("unknown anchor referenced"));
+        assert_eq!(err("x: é\ny: [*nope, 1]\n"), "failed to parse c.yml: yaml: unknown anchor 'nope' referenced");
         assert!(err("services:\n\tapp:\n").ends_with("found character that cannot start any token"));
         assert!(err("services:\n  app:\n    image: a: b\n").ends_with("yaml: line 3: mapping values are not allowed in this context"));
     }
