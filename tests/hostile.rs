@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dokku_compose::compose::interpolate::{self, MAX_INTERPOLATED_BYTES};
-use dokku_compose::compose::yaml::{self, MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES};
+use dokku_compose::compose::yaml::{self, MAX_ALIAS_BYTES, MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES};
 use dokku_compose::compose::{dotenv, Node};
 
 use crate::support::shared_dir;
@@ -47,6 +47,19 @@ fn billion_laughs_is_refused_quickly_with_a_clear_error() {
     assert!(err.message.contains("excessive aliasing"), "{err}");
     assert!(err.message.contains(&MAX_ALIAS_NODES.to_string()), "{err}");
     assert!(err.message.starts_with("failed to parse /stack/compose.yml: line "), "{err}");
+}
+
+#[test]
+fn a_large_anchored_string_aliased_many_times_is_refused() {
+    let mut src = format!("x-big: &big \"{}\"\nx-copies:\n", "x".repeat(1 << 20));
+    for _ in 0..100 {
+        src.push_str("  - *big\n");
+    }
+    let err = parse_err(&src);
+    assert!(err.message.contains(&format!("more than {MAX_ALIAS_BYTES} bytes of text copied by aliases")), "{err}");
+    // Fewer copies are fine.
+    let few = src.lines().take(12).collect::<Vec<_>>().join("\n");
+    assert_eq!(yaml::parse(&few, file()).unwrap()[0].as_map().unwrap()["x-copies"].as_seq().unwrap().len(), 10);
 }
 
 #[test]

@@ -38,6 +38,10 @@ pub const MAX_DEPTH: usize = 256;
 /// document does not.
 pub const MAX_ALIAS_NODES: usize = 1_000_000;
 
+/// Most bytes of scalar text that alias expansion may copy in one document (64 MiB): a large
+/// anchored string aliased many times is refused like a billion-laughs document.
+pub const MAX_ALIAS_BYTES: usize = 64 << 20;
+
 /// A file that is not YAML as compose accepts it.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -65,7 +69,7 @@ pub fn parse(src: &str, file: &Path) -> Result<Vec<Node>, YamlError> {
     let graph = Graph::build(src, file)?;
     let mut docs = Vec::with_capacity(graph.roots.len());
     for &root in &graph.roots {
-        let mut decoder = Decoder { graph: &graph, file, path: Vec::new(), alias_nodes: 0 };
+        let mut decoder = Decoder { graph: &graph, file, path: Vec::new(), alias_nodes: 0, alias_bytes: 0 };
         docs.push(decoder.decode(root, Ctx::default())?);
     }
     Ok(docs)
@@ -306,6 +310,7 @@ struct Decoder<'g> {
     file: &'g Path,
     path: Vec<Seg>,
     alias_nodes: usize,
+    alias_bytes: usize,
 }
 
 impl<'g> Decoder<'g> {
@@ -346,6 +351,16 @@ impl<'g> Decoder<'g> {
         }
         if ctx.in_alias {
             self.alias_nodes += 1;
+            if let RawKind::Scalar { value, .. } = &self.node(idx).kind {
+                self.alias_bytes += value.len();
+            }
+            if self.alias_bytes > MAX_ALIAS_BYTES {
+                return Err(YamlError::parse(
+                    self.file,
+                    Some(line),
+                    format_args!("line {line}: document contains excessive aliasing (more than {MAX_ALIAS_BYTES} bytes of text copied by aliases)"),
+                ));
+            }
             if self.alias_nodes > MAX_ALIAS_NODES {
                 return Err(YamlError::parse(
                     self.file,
