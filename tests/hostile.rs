@@ -279,3 +279,80 @@ fn corpus_files_parse_like_the_reference() {
     }
     assert!(checked > 200, "only {checked} corpus files found");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Not hostile, but the front end's own differential check: every `interp__NN` corpus case run
+// through `Environment::resolve` + `yaml::parse_bytes` + `interpolate_node` only. Accepted
+// cases must give exactly the reference's warnings; rejected cases whose error comes from the
+// front end must give exactly its error text.
+
+fn go_quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The front end's result for a case: its warnings (as the reference logs them) or its error.
+fn front_end(case: &Path) -> (Vec<String>, Option<String>) {
+    use dokku_compose::compose::environment::Environment;
+    let mut process = std::collections::BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string()), ("HOME".to_string(), "/home/corpus".to_string())]);
+    if let Ok(env) = std::fs::read_to_string(case.join("env")) {
+        for line in env.lines().filter(|l| !l.is_empty()) {
+            let (k, v) = line.split_once('=').unwrap();
+            process.insert(k.to_string(), v.to_string());
+        }
+    }
+    let env = match Environment::resolve(&process, case, &[]) {
+        Ok(env) => env,
+        Err(e) => return (Vec::new(), Some(e.to_string())),
+    };
+    let mut vars = env.vars.clone();
+    vars.insert("COMPOSE_PROJECT_NAME".into(), case.file_name().unwrap().to_string_lossy().into_owned());
+    let lookup = |k: &str| vars.get(k).cloned();
+    let mut warnings = env.warnings.clone();
+    let files = std::fs::read_to_string(case.join("files")).unwrap();
+    for name in files.lines().filter(|l| !l.is_empty()) {
+        let path = case.join(name);
+        let docs = match yaml::parse_bytes(&std::fs::read(&path).unwrap(), &path) {
+            Ok(docs) => docs,
+            Err(e) => return (Vec::new(), Some(e.to_string())),
+        };
+        for doc in docs {
+            if let Err(e) = interpolate::interpolate_node(doc, &lookup, &mut warnings) {
+                return (Vec::new(), Some(e.to_string()));
+            }
+        }
+    }
+    let mut lines: Vec<String> = warnings.iter().map(|w| format!("level=warning msg={}", go_quoted(&w.message))).collect();
+    lines.sort();
+    (lines, None)
+}
+
+#[test]
+fn interp_cases_match_the_reference_in_the_front_end() {
+    let corpus = shared_dir().join("compose-corpus").canonicalize().expect("the corpus is next to the project (../shared)");
+    let (mut checked, mut errors, mut warned) = (0, 0, 0);
+    for case in std::fs::read_dir(&corpus).unwrap() {
+        let case = case.unwrap().path();
+        if !case.file_name().unwrap().to_string_lossy().starts_with("interp__") {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(case.join("expected.stderr")).unwrap_or_default().replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
+        let accepted = std::fs::read_to_string(case.join("expected.exit")).unwrap().trim() == "0";
+        let (warnings, error) = front_end(&case);
+        let name = case.display();
+        if accepted {
+            assert_eq!(error, None, "{name}");
+            let expected: Vec<&str> = stderr.lines().filter(|l| l.starts_with("level=warning")).collect();
+            assert_eq!(warnings, expected, "{name}");
+            warned += usize::from(!expected.is_empty());
+        } else {
+            let expected = stderr.lines().filter(|l| !l.starts_with("level=")).collect::<Vec<_>>().join("\n");
+            let ours = ["error while interpolating", "invalid interpolation format", "failed to read", "failed to parse"];
+            if ours.iter().any(|p| expected.starts_with(p)) {
+                assert_eq!(error.as_deref(), Some(expected.as_str()), "{name}");
+                errors += 1;
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!((checked, errors, warned), (60, 15, 5), "all interp cases, every rejected one, those with warnings");
+}
