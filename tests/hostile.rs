@@ -356,3 +356,42 @@ fn interp_cases_match_the_reference_in_the_front_end() {
     }
     assert_eq!((checked, errors, warned), (60, 15, 5), "all interp cases, every rejected one, those with warnings");
 }
+
+/// The other corpus cases through the front end alone: its warnings are among the reference's
+/// (which also has the loader's own), and errors that are the front end's are reproduced.
+#[test]
+fn other_corpus_cases_agree_with_the_front_end() {
+    let corpus = shared_dir().join("compose-corpus").canonicalize().expect("the corpus is next to the project (../shared)");
+    let mut compared = 0;
+    for case in std::fs::read_dir(&corpus).unwrap() {
+        let case = case.unwrap().path();
+        if !case.join("files").exists() || case.file_name().unwrap().to_string_lossy().starts_with("interp__") {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(case.join("expected.stderr")).unwrap_or_default().replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
+        let accepted = std::fs::read_to_string(case.join("expected.exit")).unwrap().trim() == "0";
+        let (warnings, error) = front_end(&case);
+        let name = case.display();
+        let expected_error = stderr.lines().filter(|l| !l.starts_with("level=")).collect::<Vec<_>>().join("\n");
+        match error {
+            Some(e) => {
+                assert!(!accepted, "{name}: {e}");
+                assert!(expected_error.starts_with(&e) || e.starts_with(&expected_error), "{name}: {e}\nwanted: {expected_error}");
+            }
+            None if accepted => {
+                let mut expected: Vec<&str> = stderr.lines().filter(|l| l.starts_with("level=warning")).collect();
+                for w in &warnings {
+                    let at = expected.iter().position(|e| e == w);
+                    assert!(at.is_some(), "{name}: unexpected warning {w}");
+                    expected.remove(at.unwrap_or_default());
+                }
+            }
+            None => {
+                let ours = ["error while interpolating", "invalid interpolation format"];
+                assert!(!ours.iter().any(|p| expected_error.starts_with(p)), "{name}: the reference fails in interpolation: {expected_error}");
+            }
+        }
+        compared += 1;
+    }
+    assert!(compared > 130, "only {compared} cases");
+}
