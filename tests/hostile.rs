@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dokku_compose::compose::interpolate::{self, MAX_INTERPOLATED_BYTES};
-use dokku_compose::compose::yaml::{self, MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES};
+use dokku_compose::compose::yaml::{self, MAX_ALIAS_BYTES, MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES};
 use dokku_compose::compose::{dotenv, Node};
 
 use crate::support::shared_dir;
@@ -47,6 +47,19 @@ fn billion_laughs_is_refused_quickly_with_a_clear_error() {
     assert!(err.message.contains("excessive aliasing"), "{err}");
     assert!(err.message.contains(&MAX_ALIAS_NODES.to_string()), "{err}");
     assert!(err.message.starts_with("failed to parse /stack/compose.yml: line "), "{err}");
+}
+
+#[test]
+fn a_large_anchored_string_aliased_many_times_is_refused() {
+    let mut src = format!("x-big: &big \"{}\"\nx-copies:\n", "x".repeat(1 << 20));
+    for _ in 0..100 {
+        src.push_str("  - *big\n");
+    }
+    let err = parse_err(&src);
+    assert!(err.message.contains(&format!("more than {MAX_ALIAS_BYTES} bytes of text copied by aliases")), "{err}");
+    // Fewer copies are fine.
+    let few = src.lines().take(12).collect::<Vec<_>>().join("\n");
+    assert_eq!(yaml::parse(&few, file()).unwrap()[0].as_map().unwrap()["x-copies"].as_seq().unwrap().len(), 10);
 }
 
 #[test]
@@ -265,4 +278,120 @@ fn corpus_files_parse_like_the_reference() {
         }
     }
     assert!(checked > 200, "only {checked} corpus files found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Not hostile, but the front end's own differential check: every `interp__NN` corpus case run
+// through `Environment::resolve` + `yaml::parse_bytes` + `interpolate_node` only. Accepted
+// cases must give exactly the reference's warnings; rejected cases whose error comes from the
+// front end must give exactly its error text.
+
+fn go_quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The front end's result for a case: its warnings (as the reference logs them) or its error.
+fn front_end(case: &Path) -> (Vec<String>, Option<String>) {
+    use dokku_compose::compose::environment::Environment;
+    let mut process = std::collections::BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string()), ("HOME".to_string(), "/home/corpus".to_string())]);
+    if let Ok(env) = std::fs::read_to_string(case.join("env")) {
+        for line in env.lines().filter(|l| !l.is_empty()) {
+            let (k, v) = line.split_once('=').unwrap();
+            process.insert(k.to_string(), v.to_string());
+        }
+    }
+    let env = match Environment::resolve(&process, case, &[]) {
+        Ok(env) => env,
+        Err(e) => return (Vec::new(), Some(e.to_string())),
+    };
+    let mut vars = env.vars.clone();
+    vars.insert("COMPOSE_PROJECT_NAME".into(), case.file_name().unwrap().to_string_lossy().into_owned());
+    let lookup = |k: &str| vars.get(k).cloned();
+    let mut warnings = env.warnings.clone();
+    let files = std::fs::read_to_string(case.join("files")).unwrap();
+    for name in files.lines().filter(|l| !l.is_empty()) {
+        let path = case.join(name);
+        let docs = match yaml::parse_bytes(&std::fs::read(&path).unwrap(), &path) {
+            Ok(docs) => docs,
+            Err(e) => return (Vec::new(), Some(e.to_string())),
+        };
+        for doc in docs {
+            if let Err(e) = interpolate::interpolate_node(doc, &lookup, &mut warnings) {
+                return (Vec::new(), Some(e.to_string()));
+            }
+        }
+    }
+    let mut lines: Vec<String> = warnings.iter().map(|w| format!("level=warning msg={}", go_quoted(&w.message))).collect();
+    lines.sort();
+    (lines, None)
+}
+
+#[test]
+fn interp_cases_match_the_reference_in_the_front_end() {
+    let corpus = shared_dir().join("compose-corpus").canonicalize().expect("the corpus is next to the project (../shared)");
+    let (mut checked, mut errors, mut warned) = (0, 0, 0);
+    for case in std::fs::read_dir(&corpus).unwrap() {
+        let case = case.unwrap().path();
+        if !case.file_name().unwrap().to_string_lossy().starts_with("interp__") {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(case.join("expected.stderr")).unwrap_or_default().replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
+        let accepted = std::fs::read_to_string(case.join("expected.exit")).unwrap().trim() == "0";
+        let (warnings, error) = front_end(&case);
+        let name = case.display();
+        if accepted {
+            assert_eq!(error, None, "{name}");
+            let expected: Vec<&str> = stderr.lines().filter(|l| l.starts_with("level=warning")).collect();
+            assert_eq!(warnings, expected, "{name}");
+            warned += usize::from(!expected.is_empty());
+        } else {
+            let expected = stderr.lines().filter(|l| !l.starts_with("level=")).collect::<Vec<_>>().join("\n");
+            let ours = ["error while interpolating", "invalid interpolation format", "failed to read", "failed to parse"];
+            if ours.iter().any(|p| expected.starts_with(p)) {
+                assert_eq!(error.as_deref(), Some(expected.as_str()), "{name}");
+                errors += 1;
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!((checked, errors, warned), (60, 15, 5), "all interp cases, every rejected one, those with warnings");
+}
+
+/// The other corpus cases through the front end alone: its warnings are among the reference's
+/// (which also has the loader's own), and errors that are the front end's are reproduced.
+#[test]
+fn other_corpus_cases_agree_with_the_front_end() {
+    let corpus = shared_dir().join("compose-corpus").canonicalize().expect("the corpus is next to the project (../shared)");
+    let mut compared = 0;
+    for case in std::fs::read_dir(&corpus).unwrap() {
+        let case = case.unwrap().path();
+        if !case.join("files").exists() || case.file_name().unwrap().to_string_lossy().starts_with("interp__") {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(case.join("expected.stderr")).unwrap_or_default().replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
+        let accepted = std::fs::read_to_string(case.join("expected.exit")).unwrap().trim() == "0";
+        let (warnings, error) = front_end(&case);
+        let name = case.display();
+        let expected_error = stderr.lines().filter(|l| !l.starts_with("level=")).collect::<Vec<_>>().join("\n");
+        match error {
+            Some(e) => {
+                assert!(!accepted, "{name}: {e}");
+                assert!(expected_error.starts_with(&e) || e.starts_with(&expected_error), "{name}: {e}\nwanted: {expected_error}");
+            }
+            None if accepted => {
+                let mut expected: Vec<&str> = stderr.lines().filter(|l| l.starts_with("level=warning")).collect();
+                for w in &warnings {
+                    let at = expected.iter().position(|e| e == w);
+                    assert!(at.is_some(), "{name}: unexpected warning {w}");
+                    expected.remove(at.unwrap_or_default());
+                }
+            }
+            None => {
+                let ours = ["error while interpolating", "invalid interpolation format"];
+                assert!(!ours.iter().any(|p| expected_error.starts_with(p)), "{name}: the reference fails in interpolation: {expected_error}");
+            }
+        }
+        compared += 1;
+    }
+    assert!(compared > 130, "only {compared} cases");
 }

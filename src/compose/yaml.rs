@@ -38,6 +38,10 @@ pub const MAX_DEPTH: usize = 256;
 /// document does not.
 pub const MAX_ALIAS_NODES: usize = 1_000_000;
 
+/// Most bytes of scalar text that alias expansion may copy in one document (64 MiB): a large
+/// anchored string aliased many times is refused like a billion-laughs document.
+pub const MAX_ALIAS_BYTES: usize = 64 << 20;
+
 /// A file that is not YAML as compose accepts it.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -65,7 +69,7 @@ pub fn parse(src: &str, file: &Path) -> Result<Vec<Node>, YamlError> {
     let graph = Graph::build(src, file)?;
     let mut docs = Vec::with_capacity(graph.roots.len());
     for &root in &graph.roots {
-        let mut decoder = Decoder { graph: &graph, file, path: Vec::new(), alias_nodes: 0 };
+        let mut decoder = Decoder { graph: &graph, file, path: Vec::new(), alias_nodes: 0, alias_bytes: 0 };
         docs.push(decoder.decode(root, Ctx::default())?);
     }
     Ok(docs)
@@ -171,6 +175,11 @@ impl Graph {
         loop {
             let (event, mark) = parser.next_token().map_err(|e| {
                 let line = e.marker().line();
+                if e.info() == "while parsing node, found unknown anchor" {
+                    // go-yaml names the anchor and gives no line.
+                    let name = alias_name_at(src, e.marker().index());
+                    return YamlError::parse(file, Some(line), format_args!("yaml: unknown anchor '{name}' referenced"));
+                }
                 YamlError::parse(file, Some(line), format_args!("yaml: line {line}: {}", libyaml_words(e.info())))
             })?;
             let line = mark.line();
@@ -234,6 +243,13 @@ impl Graph {
     }
 }
 
+/// The name of the alias written at character `index` of `src` (`*name`).
+fn alias_name_at(src: &str, index: usize) -> String {
+    let rest: String = src.chars().skip(index).collect::<String>();
+    let rest = rest.strip_prefix('*').unwrap_or(&rest);
+    rest.chars().take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')).collect()
+}
+
 /// A `yaml-rust2` message in libyaml's words where they differ (go-yaml is a libyaml port):
 /// the problem without the "while parsing …" context.
 fn libyaml_words(info: &str) -> String {
@@ -244,7 +260,6 @@ fn libyaml_words(info: &str) -> String {
     match problem {
         "expected ',' or ']'" => "did not find expected ',' or ']'".to_string(),
         "simple key expect ':'" => "could not find expected ':'".to_string(),
-        "found unknown anchor" => "unknown anchor referenced".to_string(),
         p if p.starts_with("tabs disallowed") => "found character that cannot start any token".to_string(),
         p => p.to_string(),
     }
@@ -295,6 +310,7 @@ struct Decoder<'g> {
     file: &'g Path,
     path: Vec<Seg>,
     alias_nodes: usize,
+    alias_bytes: usize,
 }
 
 impl<'g> Decoder<'g> {
@@ -335,6 +351,16 @@ impl<'g> Decoder<'g> {
         }
         if ctx.in_alias {
             self.alias_nodes += 1;
+            if let RawKind::Scalar { value, .. } = &self.node(idx).kind {
+                self.alias_bytes += value.len();
+            }
+            if self.alias_bytes > MAX_ALIAS_BYTES {
+                return Err(YamlError::parse(
+                    self.file,
+                    Some(line),
+                    format_args!("line {line}: document contains excessive aliasing (more than {MAX_ALIAS_BYTES} bytes of text copied by aliases)"),
+                ));
+            }
             if self.alias_nodes > MAX_ALIAS_NODES {
                 return Err(YamlError::parse(
                     self.file,
@@ -981,7 +1007,7 @@ mod tests {
     #[test]
     fn syntax_errors_use_libyaml_words() {
         assert!(err("services:\n  app:\n    image: [a, b\n").ends_with("did not find expected ',' or ']'"));
-        assert!(err("x: *nope\n").ends_with("unknown anchor referenced"));
+        assert_eq!(err("x: é\ny: [*nope, 1]\n"), "failed to parse c.yml: yaml: unknown anchor 'nope' referenced");
         assert!(err("services:\n\tapp:\n").ends_with("found character that cannot start any token"));
         assert!(err("services:\n  app:\n    image: a: b\n").ends_with("yaml: line 3: mapping values are not allowed in this context"));
     }
