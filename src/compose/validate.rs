@@ -131,6 +131,18 @@ const SHAPES: &[(&str, Shape)] = &[
     ("mem_swappiness", Shape::Num), ("oom_score_adj", Shape::Num), ("pids_limit", Shape::Num),
 ];
 
+/// [`SHAPES`] as a map: looked up for every key of every service.
+fn shapes() -> &'static std::collections::HashMap<&'static str, Shape> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, Shape>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| SHAPES.iter().copied().collect())
+}
+
+/// [`SERVICE`] as a set.
+fn service_keys() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| SERVICE.iter().copied().collect())
+}
+
 fn shape_ok(shape: Shape, n: &Node) -> bool {
     let scalar = matches!(n, Node::Str(_) | Node::Int(_) | Node::Float(_) | Node::Bool(_));
     match shape {
@@ -157,13 +169,15 @@ fn shape_name(shape: Shape) -> &'static str {
 }
 
 fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
-    keys(s, SERVICE, p, file)?;
+    if let Some(k) = s.keys().find(|k| !k.starts_with("x-") && !service_keys().contains(k.as_str())) {
+        return Err(err(file, format!("{p} additional properties '{k}' not allowed")));
+    }
     for (key, v) in s {
         let v = untag(v);
         if matches!(v, Node::Null) {
             continue;
         }
-        if let Some((_, shape)) = SHAPES.iter().find(|(k, _)| *k == key) {
+        if let Some(shape) = shapes().get(key.as_str()) {
             if !shape_ok(*shape, v) {
                 return Err(err(file, format!("{p}.{key} must be {}, not {}", shape_name(*shape), v.kind())));
             }
