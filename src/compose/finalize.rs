@@ -127,6 +127,28 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
             }
         }
     }
+    if let Some(Node::Seq(files)) = s.remove("label_file") {
+        // Labels from files, under the explicit ones.
+        let mut from_files = Map::new();
+        for (i, f) in files.into_iter().enumerate() {
+            let Some(path) = f.as_str().map(Path::new) else { continue };
+            if let Some(w) = super::loader::outside_warning(&format!("services.{name}.label_file[{i}]"), path, project_dir) {
+                warnings.push(w);
+            }
+            let src = std::fs::read_to_string(path).map_err(|e| invalid(format!("label file {} not found: {e}", path.display())))?;
+            let lookup = |k: &str| vars.get(k).cloned();
+            for (k, v) in dotenv::parse(&src, path, &lookup)? {
+                from_files.insert(k, v.map_or(Node::Null, Node::Str));
+            }
+        }
+        if !from_files.is_empty() {
+            if let Node::Map(labels) = s.entry("labels".to_string()).or_insert_with(|| Node::Map(Map::new())) {
+                for (k, v) in from_files {
+                    labels.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
     implied_dependencies(s);
     check_limits(name, s)?;
     s.entry("command".to_string()).or_insert(Node::Null);

@@ -196,7 +196,6 @@ const INT_KEYS: &[&str] = &[
     "cpu_shares",
     "cpu_quota",
     "cpu_period",
-    "mem_swappiness",
     "oom_score_adj",
     "pids_limit",
     "scale",
@@ -290,6 +289,8 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
             Ok(Node::Map(l))
         }
         "tmpfs" => Ok(string_or_list(v)),
+        // Printed as a string by the reference.
+        "mem_swappiness" => Ok(scalar_string(&v).map_or(v, Node::Str)),
         k if SIZE_KEYS.contains(&k) => bytes(v, &path()),
         k if INT_KEYS.contains(&k) => to_int(v, &path()),
         k if BOOL_KEYS.contains(&k) => to_bool(v, &path()),
