@@ -448,6 +448,12 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
                     Ok(Node::Map(t))
                 })?;
                 edit(&mut m, "target", |t| Ok(scalar_string(&t).map_or(t, |s| Node::Str(syntax::clean_target(&s)))))?;
+                // `false` options are not printed (Go `omitempty`).
+                for key in ["bind", "volume"] {
+                    if let Some(Node::Map(opts)) = m.get_mut(key) {
+                        opts.retain(|_, v| !matches!(v, Node::Bool(false)));
+                    }
+                }
                 out.push(Node::Map(m));
             }
             other => return Err(invalid(format!("{path}[{i}] must be a string or a mapping, not {}", other.kind()))),
