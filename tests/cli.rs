@@ -127,3 +127,15 @@ fn port_ranges_cannot_expand_without_bound() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["services"]["s"]["ports"].as_array().map(Vec::len), Some(100));
 }
+
+#[test]
+fn empty_file_lists_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), "services:\n  a:\n    image: x\n").unwrap();
+    let out = dokku_compose().current_dir(dir.path()).env_clear().env("COMPOSE_FILE", "::").args(["config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`COMPOSE_FILE` lists no file"));
+    let out = config_in(dir.path(), "include:\n  - path: []\nservices:\n  a:\n    image: x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("include[0].path in"));
+}

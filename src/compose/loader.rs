@@ -35,6 +35,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         default_files(wd)?
     };
+    if files.is_empty() {
+        return Err(ComposeError::Invalid { message: "no configuration file provided: `COMPOSE_FILE` lists no file".into() });
+    }
     let project_dir = match &opts.project_directory {
         Some(d) => abs(d),
         None => files[0].parent().map_or_else(|| wd.clone(), Path::to_path_buf),
@@ -329,6 +332,9 @@ impl Session<'_> {
                 }
                 other => return Err(ComposeError::Invalid { message: format!("include[{i}] must be a string or a mapping, not {}", other.kind()) }),
             };
+            if paths.is_empty() {
+                return Err(ComposeError::Invalid { message: format!("include[{i}].path in {} lists no file", file.display()) });
+            }
             let home = vars.get("HOME").map(String::as_str);
             let paths: Vec<PathBuf> = paths.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
             for p in &paths {
