@@ -91,11 +91,10 @@ fn config(args: ConfigArgs) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         eprintln!(" !     {w}");
     }
-    let escape = !opts.no_interpolate;
-    let text = if args.format == "json" {
-        compose::output::render_json(&loaded.project, escape)
-    } else {
-        compose::output::render_yaml(&loaded.project, escape)
+    let text = match (args.format.as_str(), opts.no_interpolate) {
+        ("json", false) => compose::output::render_json(&loaded.project, true),
+        ("json", true) => compose::output::render_json_untyped(&loaded.project),
+        (_, no_interpolate) => compose::output::render_yaml(&loaded.project, !no_interpolate),
     };
     print!("{text}");
     // The process ends here: skip freeing the (possibly large) tree, as compilers do.

@@ -15,7 +15,10 @@ fn invalid(message: String) -> ComposeError {
 }
 
 /// Completes a merged canonical project for project `name` with the active `profiles`.
-pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
+/// With `untyped` (`--no-interpolate`), the reference prints its untyped model: env files and
+/// label files stay unresolved, no implied dependencies, no `command: null`, no `ipam`, and
+/// nothing is dropped for being empty.
+pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
     // `merge::project` already removed every merge tag.
     let mut p = project;
     // Top-level `models` stay in the model; the JSON output leaves them out (`output.rs`).
@@ -39,7 +42,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             *svc = Node::Map(Map::new());
             continue;
         };
-        service(sname, s, vars, project_dir, warnings)?;
+        service(sname, s, vars, project_dir, untyped, warnings)?;
     }
     check_references(&services, &all_names, &p)?;
     // Nested `x-*` keys stay in the model; the JSON output leaves them out (`output.rs`).
@@ -65,7 +68,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
                 let n = if external { key.clone() } else { format!("{name}_{key}") };
                 r.insert("name".into(), Node::Str(n));
             }
-            if kind == "networks" && !r.contains_key("ipam") {
+            if kind == "networks" && !untyped && !r.contains_key("ipam") {
                 r.insert("ipam".into(), Node::Map(Map::new()));
             }
         }
@@ -87,7 +90,10 @@ fn enabled(svc: &Node, active: &[String]) -> bool {
     active.iter().any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
 }
 
-fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+    if untyped {
+        return untyped_service(name, s);
+    }
     if let Some(Node::Seq(files)) = s.remove("env_file") {
         let mut from_files = Map::new();
         let mut acc: BTreeMap<String, String> = BTreeMap::new();
@@ -164,18 +170,7 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
         n.insert("default".into(), Node::Null);
         s.insert("networks".into(), Node::Map(n));
     }
-    if let Some(Node::Seq(secrets)) = s.get_mut("secrets") {
-        for sec in secrets {
-            if let Node::Map(m) = sec {
-                if !m.contains_key("target") {
-                    if let Some(src) = m.get("source").and_then(Node::as_str) {
-                        let t = format!("/run/secrets/{src}");
-                        m.insert("target".into(), Node::Str(t));
-                    }
-                }
-            }
-        }
-    }
+    default_secret_targets(s);
     let has_image = s.get("image").and_then(Node::as_str).is_some_and(|i| !i.is_empty());
     if !has_image && !s.contains_key("build") && !s.contains_key("provider") {
         return Err(invalid(format!("service {name:?} has neither an image nor a build context specified: invalid compose project")));
@@ -190,6 +185,37 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
         _ => true,
     });
     Ok(())
+}
+
+/// The `--no-interpolate` form of a service: default network and secret targets only.
+fn untyped_service(name: &str, s: &mut Map) -> Result<(), ComposeError> {
+    let has_networks = s.contains_key("networks");
+    if s.get("network_mode").and_then(Node::as_str).is_some() {
+        if has_networks {
+            return Err(invalid(format!("service {name} declares mutually exclusive `network_mode` and `networks`: invalid compose project")));
+        }
+    } else if !has_networks && !s.contains_key("provider") {
+        let mut n = Map::new();
+        n.insert("default".into(), Node::Null);
+        s.insert("networks".into(), Node::Map(n));
+    }
+    default_secret_targets(s);
+    Ok(())
+}
+
+fn default_secret_targets(s: &mut Map) {
+    if let Some(Node::Seq(secrets)) = s.get_mut("secrets") {
+        for sec in secrets {
+            if let Node::Map(m) = sec {
+                if !m.contains_key("target") {
+                    if let Some(src) = m.get("source").and_then(Node::as_str) {
+                        let t = format!("/run/secrets/{src}");
+                        m.insert("target".into(), Node::Str(t));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A service-level limit and its `deploy.resources` twin must agree.

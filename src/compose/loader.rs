@@ -73,7 +73,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         opts.profiles.clone()
     };
-    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, &mut warnings)?;
+    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, &mut warnings)?;
     warnings.sort();
     warnings.dedup();
     Ok(Loaded { name, project: Node::Map(project), warnings })
@@ -192,7 +192,7 @@ impl Session<'_> {
         }
         let includes = doc.remove("include");
         let port_count = std::rc::Rc::clone(&self.port_count);
-        let ctx = Ctx { base, env: vars, ports: &port_count };
+        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate };
         let mut out = Map::new();
         let raw_services = match doc.remove("services") {
             Some(Node::Map(m)) => m,
@@ -268,7 +268,7 @@ impl Session<'_> {
         };
         let ext = raw.remove("extends");
         let port_count = std::rc::Rc::clone(&self.port_count);
-        let ctx = Ctx { base, env: vars, ports: &port_count };
+        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate };
         let own = normalize::service(name, Node::Map(raw), &ctx).map_err(|e| in_file(file, e))?;
         let Some(ext) = ext else { return Ok(own) };
         let (target, other_file) = match ext {

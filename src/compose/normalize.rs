@@ -17,6 +17,9 @@ pub(crate) struct Ctx<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// Port mappings produced so far in this file (ranges expand to one entry per port).
     pub ports: &'a std::cell::Cell<usize>,
+    /// The untyped model of `--no-interpolate`: only the keys the reference canonicalises
+    /// there (build, depends_on, env_file, networks, ports, volumes, secrets, configs).
+    pub untyped: bool,
 }
 
 /// Most port mappings one file may expand to: four full `1-65535` ranges. Far above real
@@ -222,7 +225,10 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
             other => service_key(&p, key, other, ctx)?,
         };
     }
-    // The reference drops `false` for these booleans (Go `omitempty`).
+    // The reference drops `false` for these booleans (Go `omitempty`), in its typed model.
+    if ctx.untyped {
+        return Ok(m);
+    }
     for key in ["privileged", "read_only", "stdin_open", "tty", "oom_kill_disable"] {
         if matches!(m.get(key), Some(Node::Bool(false))) {
             m.remove(key);
@@ -234,6 +240,9 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
 /// Rewrites the value of one service key to the long syntax.
 fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
     let path = || format!("{p}.{key}");
+    if ctx.untyped {
+        return untyped_key(p, key, v, ctx);
+    }
     match key {
         "build" => build(v, &path(), ctx),
         "command" | "entrypoint" => command(v, &path()),
@@ -299,6 +308,105 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
     }
 }
 
+/// The `--no-interpolate` (untyped model) form of one service key: the reference
+/// canonicalises only these keys there, and leaves sizes, durations, modes and lists as
+/// written.
+fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
+    let path = || format!("{p}.{key}");
+    match key {
+        "build" => {
+            let mut m = match v {
+                Node::Str(s) => std::iter::once(("context".to_string(), Node::Str(s))).collect(),
+                other => into_map(other),
+            };
+            let context = m.get("context").and_then(scalar_string).unwrap_or_else(|| ".".into());
+            let context = if is_remote(&context) { context } else { ctx.path(&context) };
+            m.insert("context".into(), Node::Str(context));
+            if !m.contains_key("dockerfile") && !m.contains_key("dockerfile_inline") {
+                m.insert("dockerfile".into(), Node::Str("Dockerfile".into()));
+            }
+            edit(&mut m, "additional_contexts", |v| additional_contexts(v, &format!("{}.additional_contexts", path()), ctx))?;
+            Ok(Node::Map(m))
+        }
+        "ports" => Ok(Node::Seq(
+            seq(v)
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Node::Map(mut m) => {
+                        m.entry("mode".to_string()).or_insert_with(|| Node::Str("ingress".into()));
+                        m.entry("protocol".to_string()).or_insert_with(|| Node::Str("tcp".into()));
+                        Ok(vec![Node::Map(m)])
+                    }
+                    other => ports(Node::Seq(vec![other]), &format!("{}[{i}]", path())).map(seq),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
+        )),
+        "depends_on" => depends_on(v, &path()),
+        "env_file" => env_file(v, &path(), ctx),
+        "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
+        "networks" => networks(v, &path()),
+        "devices" => devices(v, &path()),
+        "models" => match v {
+            Node::Seq(items) => Ok(Node::Map(items.into_iter().filter_map(|n| scalar_string(&n)).map(|s| (s, Node::Null)).collect())),
+            other => Ok(other),
+        },
+        "gpus" => match v {
+            Node::Str(s) => Ok(Node::Seq(vec![Node::Map(std::iter::once(("count".to_string(), Node::Str(s))).collect())])),
+            other => Ok(other),
+        },
+        "develop" => {
+            let mut m = into_map(v);
+            edit(&mut m, "watch", |w| {
+                Ok(Node::Seq(
+                    seq(w)
+                        .into_iter()
+                        .map(|item| {
+                            let mut e = into_map(item);
+                            if let Some(Node::Str(p)) = e.get("path").cloned() {
+                                e.insert("path".into(), Node::Str(ctx.path(&p)));
+                            }
+                            Node::Map(e)
+                        })
+                        .collect(),
+                ))
+            })?;
+            Ok(Node::Map(m))
+        }
+        "volumes" => Ok(Node::Seq(
+            seq(v)
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Node::Str(s) => syntax::parse_volume(&s, ctx.base, ctx.home()).map(Node::Map).map_err(|e| invalid(format!("{}[{i}]: {e}", path()))),
+                    Node::Map(mut m) => {
+                        if m.get("type").and_then(Node::as_str) == Some("bind") {
+                            if let Some(src) = m.get("source").and_then(scalar_string) {
+                                m.insert("source".into(), Node::Str(ctx.path(&src)));
+                            }
+                        }
+                        Ok(Node::Map(m))
+                    }
+                    other => Ok(other),
+                })
+                .collect::<Result<_, _>>()?,
+        )),
+        "secrets" | "configs" => Ok(Node::Seq(
+            seq(v)
+                .into_iter()
+                .map(|item| match item {
+                    Node::Str(s) => Node::Map(std::iter::once(("source".to_string(), Node::Str(s))).collect()),
+                    other => other,
+                })
+                .collect(),
+        )),
+        _ => Ok(v),
+    }
+}
+
 fn into_map(node: Node) -> Map {
     match node {
         Node::Map(m) => m,
@@ -340,17 +448,7 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
     }
     edit(&mut m, "args", |v| list_or_map(v, &format!("{path}.args"), Bare::Lookup, ctx))?;
     edit(&mut m, "labels", |v| list_or_map(v, &format!("{path}.labels"), Bare::Empty, ctx))?;
-    edit(&mut m, "additional_contexts", |v| {
-        let m = into_map(list_or_map(v, &format!("{path}.additional_contexts"), Bare::Null, ctx)?);
-        Ok(Node::Map(
-            m.into_iter()
-                .map(|(k, v)| match v {
-                    Node::Str(s) if !s.contains("://") && !s.contains(':') => (k, Node::Str(ctx.path(&s))),
-                    other => (k, other),
-                })
-                .collect(),
-        ))
-    })?;
+    edit(&mut m, "additional_contexts", |v| additional_contexts(v, &format!("{path}.additional_contexts"), ctx))?;
     edit(&mut m, "extra_hosts", |v| extra_hosts(v, &format!("{path}.extra_hosts")))?;
     edit(&mut m, "secrets", |v| file_refs(v, &format!("{path}.secrets")))?;
     edit(&mut m, "shm_size", |v| bytes(v, &format!("{path}.shm_size")))?;
@@ -369,6 +467,19 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
         }
     }
     Ok(Node::Map(m))
+}
+
+/// `additional_contexts` as a map, local paths made absolute.
+fn additional_contexts(v: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
+    let m = into_map(list_or_map(v, path, Bare::Null, ctx)?);
+    Ok(Node::Map(
+        m.into_iter()
+            .map(|(k, v)| match v {
+                Node::Str(s) if !s.contains("://") && !s.contains(':') => (k, Node::Str(ctx.path(&s))),
+                other => (k, other),
+            })
+            .collect(),
+    ))
 }
 
 fn is_remote(context: &str) -> bool {
@@ -648,7 +759,7 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     edit(&mut m, "replicas", |v| to_int(v, &format!("{path}.replicas")))?;
     edit(&mut m, "labels", |v| {
         let env = BTreeMap::new();
-        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env, ports: &std::cell::Cell::new(0) })
+        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env, ports: &std::cell::Cell::new(0), untyped: false })
     })?;
     edit(&mut m, "resources", |v| {
         let mut r = into_map(v);
@@ -787,6 +898,13 @@ pub(crate) fn resource(kind: &str, name: &str, node: Node, ctx: &Ctx<'_>) -> Res
         Node::Null => Map::new(),
         other => return Err(invalid(format!("{p} must be a mapping, not {}", other.kind()))),
     };
+    if ctx.untyped {
+        // Only file paths are resolved in the untyped model.
+        if kind == "secrets" || kind == "configs" {
+            edit(&mut m, "file", |v| Ok(scalar_string(&v).map_or(v, |s| Node::Str(ctx.path(&s)))))?;
+        }
+        return Ok(Node::Map(m));
+    }
     edit(&mut m, "labels", |v| list_or_map(v, &format!("{p}.labels"), Bare::Empty, ctx))?;
     edit(&mut m, "external", |v| match v {
         Node::Map(e) => {

@@ -26,6 +26,15 @@ pub fn render_json(project: &Node, escape: bool) -> String {
     out
 }
 
+/// JSON of the untyped model (`config --no-interpolate --format json`): printed as it is,
+/// without `$` escaping and without the typed marshaller's quirks.
+pub fn render_json_untyped(project: &Node) -> String {
+    let mut out = String::with_capacity(1 << 16);
+    write_json_q(project, false, 0, Quirk::Untyped, &mut out);
+    out.push('\n');
+    out
+}
+
 /// Writes a JSON string literal as serde_json does, `$` doubled when `escape` is set.
 fn write_str(s: &str, escape: bool, out: &mut String) {
     out.push('"');
@@ -71,6 +80,8 @@ enum Quirk {
     DropExt,
     /// Inside `blkio_config`: list entries print Go field names (`Path`, `Rate`, `Weight`).
     Blkio,
+    /// The untyped model: everything printed as it is.
+    Untyped,
 }
 
 fn write_json(node: &Node, escape: bool, level: usize, drop_ext: bool, out: &mut String) {
@@ -96,10 +107,10 @@ fn write_json_q(node: &Node, escape: bool, level: usize, quirk: Quirk, out: &mut
         Node::Map(m) => {
             let mut first = true;
             for (k, v) in m {
-                if quirk != Quirk::None && level >= 2 && k.starts_with("x-") {
+                if matches!(quirk, Quirk::DropExt | Quirk::Blkio) && level >= 2 && k.starts_with("x-") {
                     continue;
                 }
-                if level == 0 && k == "models" {
+                if level == 0 && k == "models" && quirk != Quirk::Untyped {
                     continue;
                 }
                 out.push_str(if first { "{" } else { "," });
@@ -111,7 +122,9 @@ fn write_json_q(node: &Node, escape: bool, level: usize, quirk: Quirk, out: &mut
                     write_str(k, escape, out);
                 }
                 out.push_str(": ");
-                let child = if level == 0 && RESOURCE_KEYS.contains(&k.as_str()) {
+                let child = if quirk == Quirk::Untyped {
+                    Quirk::Untyped
+                } else if level == 0 && RESOURCE_KEYS.contains(&k.as_str()) {
                     Quirk::DropExt
                 } else if level == 2 && quirk == Quirk::DropExt && k == "blkio_config" {
                     Quirk::Blkio
