@@ -1,7 +1,8 @@
 //! Side-by-side test against the real reference binary (Docker Compose v2.40.3) on our own
 //! cases in tests/fixtures/config/<case>/: `files` (one compose file per line, may be empty
 //! for the default lookup), optional `env` (the process environment, one `KEY=VALUE` a line),
-//! optional `args` (global flags: `--profile P`, `--env-file F`, `--project-directory D`);
+//! optional `args` (global flags: `--profile P`, `--env-file F`, `--project-directory D`,
+//! and `--no-interpolate`, which goes after `config`);
 //! the project name is the folder name unless a `no-project-name` file is present.
 //! Fails when the binary is missing: set COMPOSE_REF_BIN or run scripts/setup-reference.
 
@@ -39,7 +40,9 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let files: Vec<String> = std::fs::read_to_string(dir.join("files")).unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
     let env = case_env(dir);
-    let args: Vec<String> = std::fs::read_to_string(dir.join("args")).unwrap_or_default().split_whitespace().map(str::to_string).collect();
+    let mut args: Vec<String> = std::fs::read_to_string(dir.join("args")).unwrap_or_default().split_whitespace().map(str::to_string).collect();
+    let no_interpolate = args.iter().any(|a| a == "--no-interpolate");
+    args.retain(|a| a != "--no-interpolate");
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir).env_clear().envs(&env);
     for f in &files {
@@ -52,6 +55,7 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
         project_name: explicit_name.then(|| name.clone()),
         environment: env,
         working_dir: dir.to_path_buf(),
+        no_interpolate,
         ..LoadOptions::default()
     };
     for pair in args.chunks(2) {
@@ -67,18 +71,20 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
     }
     let mut yaml_cmd = Command::new(bin);
     yaml_cmd.current_dir(dir).env_clear().envs(&opts.environment).args(cmd.get_args());
-    let out = cmd.args(["config", "--format", "json"]).output().unwrap();
+    let config: &[&str] = if no_interpolate { &["config", "--no-interpolate"] } else { &["config"] };
+    let out = cmd.args(config).args(["--format", "json"]).output().unwrap();
     match (out.status.success(), compose::load(&opts)) {
         (true, Ok(loaded)) => {
             let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let ours = output::to_json(&loaded.project, true);
+            let text = if no_interpolate { output::render_json_untyped(&loaded.project) } else { output::render_json(&loaded.project, true) };
+            let ours: serde_json::Value = serde_json::from_str(&text).unwrap();
             if expected != ours {
                 return Err(format!("JSON output differs:\n{}", diff(&expected, &ours, "")));
             }
             // The YAML output, parsed, must equal the reference's too.
-            let yaml_out = yaml_cmd.args(["config", "--format", "yaml"]).output().unwrap();
+            let yaml_out = yaml_cmd.args(config).args(["--format", "yaml"]).output().unwrap();
             let expected: serde_json::Value = serde_yaml::from_slice(&yaml_out.stdout).unwrap();
-            let ours: serde_json::Value = serde_yaml::from_str(&output::render_yaml(&loaded.project, true)).unwrap();
+            let ours: serde_json::Value = serde_yaml::from_str(&output::render_yaml(&loaded.project, !no_interpolate)).unwrap();
             if expected == ours {
                 Ok(())
             } else {
