@@ -34,3 +34,20 @@ fn typed_project_names_the_fields_the_planner_reads() {
     assert_eq!(project.networks["default"].name, "demo_default");
     assert_eq!(project.services["db"].healthcheck.as_ref().and_then(|h| h.test.clone()), Some(vec!["CMD-SHELL".to_string(), "pg_isready".to_string()]));
 }
+
+#[test]
+fn load_typed_returns_the_project_and_refuses_no_interpolate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/profiles-env");
+    let mut opts = LoadOptions {
+        files: vec!["compose.yaml".into()],
+        project_name: Some("p".into()),
+        profiles: vec!["ops".into()],
+        working_dir: dir,
+        ..LoadOptions::default()
+    };
+    let (project, _warnings) = compose::load_typed(&opts).unwrap();
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["tools", "web"]);
+    assert_eq!(project.services["tools"].profiles, ["tools", "ops"]);
+    opts.no_interpolate = true;
+    assert!(compose::load_typed(&opts).unwrap_err().to_string().contains("needs interpolation"));
+}

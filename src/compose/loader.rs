@@ -79,6 +79,16 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     Ok(Loaded { name, project: Node::Map(project), warnings })
 }
 
+/// Loads a project and decodes it into the typed model the planner reads (interpolation on).
+pub fn load_typed(opts: &LoadOptions) -> Result<(super::types::Project, Vec<Warning>), ComposeError> {
+    if opts.no_interpolate {
+        return Err(ComposeError::Invalid { message: "the typed model needs interpolation: `no_interpolate` is set".into() });
+    }
+    let loaded = load(opts)?;
+    let project = super::types::Project::from_loaded(&loaded)?;
+    Ok((project, loaded.warnings))
+}
+
 /// The reference's project-name normalisation: lowercase, only `[a-z0-9_-]`, starting with a
 /// letter or digit.
 pub fn normalize_project_name(s: &str) -> String {

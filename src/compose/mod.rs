@@ -24,7 +24,7 @@ pub mod warning;
 pub mod yaml;
 
 pub use error::ComposeError;
-pub use loader::{load, normalize_project_name, DEFAULT_FILES};
+pub use loader::{load, load_typed, normalize_project_name, DEFAULT_FILES};
 pub use options::{LoadOptions, Loaded};
 pub use tree::Node;
 pub use warning::Warning;
