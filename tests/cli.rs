@@ -139,3 +139,14 @@ fn empty_file_lists_are_errors_not_panics() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("include[0].path in"));
 }
+
+#[test]
+fn merging_large_port_lists_keeps_every_distinct_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), "services:\n  a:\n    image: x\n    ports: [\"10000-29999:10000-29999\"]\n").unwrap();
+    std::fs::write(dir.path().join("b.yaml"), "services:\n  a:\n    ports: [\"10000-29999:10000-29999\", \"10000-29999:10000-29999/udp\"]\n").unwrap();
+    let out = dokku_compose().current_dir(dir.path()).env_clear().args(["config", "-f", "a.yaml", "-f", "b.yaml", "--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["services"]["a"]["ports"].as_array().map(Vec::len), Some(40_000));
+}

@@ -66,7 +66,7 @@ pub(crate) fn service(base: &mut Map, over: Map) {
             "secrets" | "configs" => keyed(existing, value, &|n| field(n, "target").or_else(|| field(n, "source"))),
             "env_file" => keyed(existing, value, &|n| field(n, "path")),
             "extra_hosts" => keyed(existing, value, &|n| n.as_str().map(str::to_string)),
-            "ports" => keyed(existing, value, &|n| Some(format!("{:?}", n.to_json()))),
+            "ports" => keyed(existing, value, &|n| Some(fingerprint(n))),
             "logging" => {
                 let same_driver = existing.as_map().and_then(|m| m.get("driver")) == value.as_map().and_then(|m| m.get("driver"))
                     || value.as_map().is_some_and(|m| !m.contains_key("driver"));
@@ -102,20 +102,31 @@ fn field(n: &Node, key: &str) -> Option<String> {
 }
 
 /// Appends `over`'s entries to `base`'s; an entry with the key of an earlier one replaces it
-/// in place.
+/// in place. Linear: keys are indexed once (files may carry tens of thousands of ports).
 fn keyed(base: &mut Node, over: Node, key: &dyn Fn(&Node) -> Option<String>) {
     let (Node::Seq(b), Node::Seq(o)) = (&mut *base, over.clone()) else {
         *base = strip(over);
         return;
     };
+    let mut index: std::collections::HashMap<String, usize> = b.iter().enumerate().filter_map(|(i, e)| key(e).map(|k| (k, i))).collect();
     for item in o {
         let item = strip(item);
-        let k = key(&item);
-        match k.and_then(|k| b.iter().position(|e| key(e).as_deref() == Some(k.as_str()))) {
-            Some(i) => b[i] = item,
+        match key(&item) {
+            Some(k) => match index.get(&k) {
+                Some(&i) => b[i] = item,
+                None => {
+                    index.insert(k, b.len());
+                    b.push(item);
+                }
+            },
             None => b.push(item),
         }
     }
+}
+
+/// A text form of a node, for de-duplicating list entries in linear time.
+fn fingerprint(n: &Node) -> String {
+    n.to_json().to_string()
 }
 
 /// The default merge: maps recursively, sequences appended without duplicates, scalars replaced.
@@ -139,9 +150,10 @@ pub(crate) fn deep(base: &mut Node, over: Node) {
             }
         }
         (Node::Seq(b), Node::Seq(o)) => {
+            let mut seen: std::collections::HashSet<String> = b.iter().map(fingerprint).collect();
             for item in o {
                 let item = strip(item);
-                if !b.contains(&item) {
+                if seen.insert(fingerprint(&item)) {
                     b.push(item);
                 }
             }
