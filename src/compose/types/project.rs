@@ -33,9 +33,31 @@ pub struct Project {
 }
 
 impl Project {
+    /// The project as `config --format json` prints it: `$` re-escaped as `$$` when `escape`
+    /// is set (the typed values hold plain dollars).
+    pub fn to_json(&self, escape: bool) -> serde_json::Value {
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if escape {
+            escape_dollars(value)
+        } else {
+            value
+        }
+    }
+
     /// Decodes a loaded project (values unescaped: `$` is a plain dollar here).
     pub fn from_loaded(loaded: &Loaded) -> Result<Self, ComposeError> {
         let value = output::to_json(&loaded.project, false);
         serde_json::from_value(value).map_err(|e| ComposeError::Invalid { message: format!("project `{}` does not fit the typed model: {e}", loaded.name) })
+    }
+}
+
+fn escape_dollars(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let esc = |s: String| if s.contains('$') { s.replace('$', "$$") } else { s };
+    match value {
+        Value::String(s) => Value::String(esc(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(escape_dollars).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (esc(k), escape_dollars(v))).collect()),
+        other => other,
     }
 }
