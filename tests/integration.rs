@@ -3,3 +3,8 @@
 mod support;
 
 mod cli;
+mod corpus;
+mod fuzz;
+mod hostile;
+mod reference;
+mod typed;

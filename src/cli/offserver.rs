@@ -32,9 +32,21 @@ struct ConfigArgs {
     /// Project name
     #[arg(short = 'p', long = "project-name")]
     project_name: Option<String>,
+    /// Alternate working directory (default: the directory of the first file)
+    #[arg(long = "project-directory")]
+    project_directory: Option<PathBuf>,
+    /// Alternate environment file(s)
+    #[arg(long = "env-file")]
+    env_files: Vec<PathBuf>,
+    /// Profile(s) to enable
+    #[arg(long = "profile")]
+    profiles: Vec<String>,
     /// Output format
     #[arg(long, default_value = "yaml", value_parser = ["json", "yaml"])]
     format: String,
+    /// Don't interpolate environment variables
+    #[arg(long = "no-interpolate")]
+    no_interpolate: bool,
 }
 
 /// Runs the off-server command with the given argv and returns the process exit code.
@@ -65,25 +77,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn config(args: ConfigArgs) -> anyhow::Result<()> {
-    let mut warnings = Vec::new();
-    let mut merged = compose::Node::Null;
-    let files = if args.files.is_empty() { vec![PathBuf::from("compose.yaml")] } else { args.files };
-    let env = compose::environment::Environment::resolve(&std::env::vars().collect(), &std::env::current_dir()?, &[])?;
-    for file in &files {
-        let src = std::fs::read_to_string(file).with_context(|| format!("failed to read compose file `{}`", file.display()))?;
-        for doc in compose::yaml::parse(&src, file)? {
-            merged = compose::interpolate::interpolate_node(doc, &|k| env.get(k), &mut warnings)?;
-        }
-    }
-    let _ = args.project_name;
-    for w in &warnings {
+    let opts = compose::LoadOptions {
+        files: args.files,
+        project_name: args.project_name,
+        project_directory: args.project_directory,
+        env_files: args.env_files,
+        profiles: args.profiles,
+        no_interpolate: args.no_interpolate,
+        environment: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+        working_dir: std::env::current_dir().context("failed to read the current directory")?,
+    };
+    let loaded = compose::load(&opts).context("failed to load the compose project")?;
+    for w in &loaded.warnings {
         eprintln!(" !     {w}");
     }
-    let json = merged.to_json();
-    if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&json)?);
-    } else {
-        print!("{}", serde_yaml::to_string(&json)?);
-    }
+    let text = match (args.format.as_str(), opts.no_interpolate) {
+        ("json", false) => compose::output::render_json(&loaded.project, true),
+        ("json", true) => compose::output::render_json_untyped(&loaded.project),
+        (_, no_interpolate) => compose::output::render_yaml(&loaded.project, !no_interpolate),
+    };
+    print!("{text}");
+    // The process ends here: skip freeing the (possibly large) tree, as compilers do.
+    std::mem::forget(loaded);
     Ok(())
 }

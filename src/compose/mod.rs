@@ -1,18 +1,30 @@
 //! Stage 1: read compose files exactly as Docker Compose v2 (`docker compose config`) does.
 //!
 //! Files are parsed into a [`tree::Node`] tree (`yaml`), interpolated against the project
-//! environment (`environment`, `interpolate`, `dotenv`), merged, extended, included and
-//! normalised into the reference's long syntax, validated, and finally decoded into the typed
-//! compose project that `dokku-compose config` prints and the planner reads.
+//! environment (`environment`, `interpolate`, `dotenv`), validated (`validate`), extended and
+//! included (`loader`), rewritten to the reference's long syntax (`normalize`, `syntax`),
+//! merged (`merge`) and completed with defaults and consistency checks (`finalize`).
+//! [`load`] runs the whole pipeline; [`output`] prints the result.
 
 pub mod dotenv;
 pub mod environment;
 pub mod error;
+mod finalize;
 pub mod interpolate;
+mod loader;
+mod merge;
+mod normalize;
+pub mod options;
+pub mod output;
+pub mod syntax;
 pub mod tree;
+pub mod types;
+mod validate;
 pub mod warning;
 pub mod yaml;
 
 pub use error::ComposeError;
+pub use loader::{load, load_typed, normalize_project_name, DEFAULT_FILES};
+pub use options::{LoadOptions, Loaded};
 pub use tree::Node;
 pub use warning::Warning;

@@ -1,0 +1,12 @@
+//! The typed compose project: the loader's normalised tree decoded into serde types in the
+//! reference's long syntax, for the planner. Keys this model does not name are kept in
+//! `other` maps, so a project serialises back to exactly what `config --format json` prints
+//! (with `$` unescaped).
+
+mod project;
+mod resource;
+mod service;
+
+pub use project::Project;
+pub use resource::{Config, Network, Secret, Volume};
+pub use service::{Build, Dependency, FileRef, Healthcheck, Mount, Port, Service, ServiceNetwork};
