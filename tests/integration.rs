@@ -3,3 +3,7 @@
 mod support;
 
 mod cli;
+mod plan_cli;
+mod plan_conformance;
+mod plan_golden;
+mod plan_support;

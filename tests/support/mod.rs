@@ -4,12 +4,16 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The built `dokku-compose` binary.
-pub fn dokku_compose() -> Command {
+pub(crate) fn dokku_compose() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dokku-compose"))
 }
 
 /// The `shared/` folder next to the project root.
-#[allow(dead_code, reason = "used by later test modules")]
-pub fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// The temporary `dokku-compose-plan` binary (until `plan` is wired into `dokku-compose`).
+pub(crate) fn dokku_compose_plan() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dokku-compose-plan"))
 }

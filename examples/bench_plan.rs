@@ -1,0 +1,47 @@
+//! Benchmark: planning the synthetic 1000- and 5000-service projects from their normalised
+//! JSON (parse JSON -> model -> policy -> graph -> plan -> render), printed, never asserted.
+//!
+//! `cargo run --release --example bench_plan -- FILE.json...` (scripts/bench-plan produces
+//! the JSON with the reference binary where the corpus lacks it).
+
+use std::time::Instant;
+
+use dokku_compose::model::{ConvertOptions, StackName};
+use dokku_compose::plan::{self, Options, PlanSettings};
+use dokku_compose::policy::Policy;
+use dokku_compose::state::DokkuState;
+
+fn main() {
+    let files: Vec<String> = std::env::args().skip(1).collect();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable JSON");
+        let runs = 5;
+        let mut best = [f64::MAX; 3];
+        let mut steps = 0;
+        let mut services = 0;
+        for _ in 0..runs {
+            let t0 = Instant::now();
+            let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            let t1 = Instant::now();
+            services = json["services"].as_object().map_or(0, serde_json::Map::len);
+            let opts = Options {
+                convert: ConvertOptions { stack: StackName::parse("bench").unwrap(), project_dir: "/bench".into() },
+                policy: Policy::from_names(["host-path", "sysctls", "cap-add"]).unwrap(),
+                settings: PlanSettings::default(),
+            };
+            let plan = plan::plan_compose_json(&json, &DokkuState::default(), &opts).expect("plan");
+            let t2 = Instant::now();
+            let text = plan.to_string();
+            let t3 = Instant::now();
+            steps = plan.steps.len();
+            std::hint::black_box(text);
+            for (b, d) in best.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+                *b = b.min(d.as_secs_f64() * 1000.0);
+            }
+        }
+        println!(
+            "{file}: {services} services, {steps} steps; best of {runs}: json parse {:.1} ms, plan {:.1} ms, render {:.1} ms",
+            best[0], best[1], best[2]
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Golden plans (style R18 tier 3): every folder under tests/fixtures/plans/ holds either a
+//! `compose.json` (our own stacks, generated once from `compose.yaml` with the reference
+//! binary, paths under the placeholder `@FIXTURE_DIR@`) or a `corpus` file naming a case of
+//! ../shared/compose-corpus, plus optional `allow` (policy rules, one a line) and the expected
+//! `plan.txt`, `plan.json` and `stderr.txt` (warnings, or the error). `UPDATE_GOLDEN=1`
+//! rewrites the expectations. Every plan is also checked against ../shared/dokku-cli.json and
+//! re-planned after a simulated apply, which must be empty.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use dokku_compose::model::{ConvertOptions, StackName};
+use dokku_compose::plan::{self, simulate, Options, Plan, PlanSettings};
+use dokku_compose::policy::Policy;
+use dokku_compose::state::DokkuState;
+
+use crate::plan_conformance::Conformance;
+use crate::support::shared_dir;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans")
+}
+
+/// One golden case, loaded.
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) json: serde_json::Value,
+    pub(crate) opts: Options,
+}
+
+pub(crate) fn load_case(dir: &Path) -> Case {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let (text, project_dir) = if let Ok(corpus) = fs::read_to_string(dir.join("corpus")) {
+        let corpus = corpus.trim();
+        let path = shared_dir().join("compose-corpus").join(corpus).join("expected.json");
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        (text, format!("@CORPUS_ROOT@/{corpus}"))
+    } else {
+        let path = dir.join("compose.json");
+        (fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), "@FIXTURE_DIR@".to_owned())
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let allow = fs::read_to_string(dir.join("allow")).unwrap_or_default();
+    let policy = Policy::from_names(allow.lines()).unwrap();
+    let stack = StackName::sanitise(name.split("__").last().unwrap_or(&name));
+    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: "0000000".into() } };
+    Case { name, dir: dir.to_path_buf(), json, opts }
+}
+
+pub(crate) fn all_cases() -> Vec<Case> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs.iter().map(|d| load_case(d)).collect()
+}
+
+fn check(dir: &Path, file: &str, actual: &str, failures: &mut Vec<String>) {
+    let path = dir.join(file);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        if actual.is_empty() {
+            let _ = fs::remove_file(&path);
+        } else {
+            fs::write(&path, actual).unwrap();
+        }
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        failures.push(format!("{}: differs\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+    }
+}
+
+fn outputs(result: &Result<Plan, plan::PlanError>) -> (String, String, String) {
+    match result {
+        Ok(p) => {
+            let stderr: String = p.warnings.iter().map(|w| format!(" !     {w}\n")).collect();
+            (p.to_string(), serde_json::to_string_pretty(&p.to_json()).unwrap() + "\n", stderr)
+        }
+        Err(e) => (String::new(), String::new(), format!(" !     {e}\n")),
+    }
+}
+
+#[test]
+fn golden_plans() {
+    let cases = all_cases();
+    assert!(cases.len() >= 25, "only {} golden stacks", cases.len());
+    let conformance = Conformance::load();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let result = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts);
+        let (txt, json, stderr) = outputs(&result);
+        check(&case.dir, "plan.txt", &txt, &mut failures);
+        check(&case.dir, "plan.json", &json, &mut failures);
+        check(&case.dir, "stderr.txt", &stderr, &mut failures);
+        if let Ok(p) = &result {
+            for step in &p.steps {
+                let undo = match &step.undo {
+                    plan::Undo::Commands { cmds } => cmds.clone(),
+                    plan::Undo::Irreversible { .. } => Vec::new(),
+                };
+                for cmd in std::iter::once(&step.run).chain(undo.iter()) {
+                    if let Err(e) = conformance.check(&cmd.argv()) {
+                        failures.push(format!("{}: step `{}`: {e}", case.name, step.id));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// The plan for a stack that is deployed as described is empty: apply every golden plan to a
+/// simulated host, then plan again.
+#[test]
+fn replanning_a_converged_stack_is_empty() {
+    let mut checked = 0;
+    for case in all_cases() {
+        let Ok(first) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else { continue };
+        let mut state = DokkuState::default();
+        for step in &first.steps {
+            simulate::apply(&mut state, step);
+        }
+        let again = plan::plan_compose_json(&case.json, &state, &case.opts).unwrap();
+        let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+        assert!(ids.is_empty(), "{}: re-plan is not empty: {ids:?}", case.name);
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} plans checked");
+}
+
+/// A changed value in a converged stack yields exactly the config step and a restart.
+#[test]
+fn changing_one_value_replans_only_that() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    let mut json = case.json.clone();
+    json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("urgent");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["worker/config", "worker/restart"]);
+    assert_eq!(again.steps[0].run.to_string(), "dokku config:set --no-restart web-worker-postgres-redis-worker 'QUEUE=********'");
+}
