@@ -125,13 +125,17 @@ impl fmt::Display for Cmd {
         let words: Vec<String> = self.masked_argv().iter().map(|w| shell_quote(w)).collect();
         f.write_str(&words.join(" "))?;
         if let Some(Stdin::Archive { base, files, copies, digest }) = &self.stdin {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(b) = base {
+                parts.push(format!("source {b}"));
+            }
             let mut names: Vec<&str> = files.keys().map(String::as_str).collect();
             names.extend(copies.keys().map(String::as_str));
-            write!(f, " < archive(")?;
-            if let Some(b) = base {
-                write!(f, "source {b}; ")?;
+            if !names.is_empty() {
+                parts.push(names.join(", "));
             }
-            write!(f, "{}; {})", names.join(", "), &digest[..digest.len().min(19)])?;
+            parts.push(digest[..digest.len().min(19)].to_owned());
+            write!(f, " < archive({})", parts.join("; "))?;
         }
         Ok(())
     }

@@ -112,9 +112,10 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
     if let Some(c) = top.get("configs").and_then(Value::as_object) {
         ctx.configs = c.clone();
     }
+    let empty = Map::new();
     let raw_services = match top.get("services") {
-        Some(Value::Object(s)) => s.clone(),
-        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(s)) => s,
+        None | Some(Value::Null) => &empty,
         Some(_) => return Err(shape("services", "must be a mapping")),
     };
 
@@ -140,7 +141,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         return Err(ModelError::Extension { path: format!("x-dokku.services.{unknown}"), message: "names no service of the project".into() });
     }
     let mut services = BTreeMap::new();
-    for (name, raw) in &raw_services {
+    for (name, raw) in raw_services {
         let svc_name = ServiceName::new(name.as_str());
         let app = app_names[&svc_name].clone();
         let service = convert_service(&mut ctx, &settings, &svc_name, app, raw)?;

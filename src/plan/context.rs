@@ -105,6 +105,10 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
     for (k, v) in &copies {
         h.update(format!("c\0{k}\0{v}\0").as_bytes());
     }
-    let digest = format!("sha256:{}", h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let mut digest = String::with_capacity(71);
+    digest.push_str("sha256:");
+    for b in h.finalize() {
+        let _ = write!(digest, "{b:02x}");
+    }
     Stdin::Archive { base, files, copies, digest }
 }
