@@ -309,6 +309,37 @@ mod tests {
     }
 
     #[test]
+    fn read_queries_only_what_the_project_touches() {
+        let json = serde_json::json!({"services": {"db": {"image": "postgres:16"}, "web": {"image": "nginx", "depends_on": {"db": {"condition": "service_started", "required": true}}}}});
+        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
+        let mut asked = Vec::new();
+        let state = read(&project, &mut |cmd: &Cmd| {
+            let line = cmd.argv().join(" ");
+            asked.push(line.clone());
+            Ok(match line.as_str() {
+                "dokku apps:list --format json" => Some(r#"["s-web","other"]"#.into()),
+                "dokku postgres:list" => Some("=====> Postgres services\ns-db\n".into()),
+                "dokku postgres:links s-db" => Some("s-web\n".into()),
+                "dokku config:export --format json s-web" => Some(r#"{"A":"1"}"#.into()),
+                "dokku ps:report s-web --format json" => Some(r#"{"deployed":"true","restart-policy":"on-failure:10"}"#.into()),
+                "dokku ports:report s-web --format json" => Some(r#"{"map":"http:80:80 http:8080:80"}"#.into()),
+                "dokku letsencrypt:active s-web" => Some("false\n".into()),
+                _ => None,
+            })
+        })
+        .unwrap();
+        assert_eq!(asked.len(), 20, "{asked:#?}");
+        assert!(asked.iter().all(|a| !a.contains("other")));
+        let web = &state.apps["s-web"];
+        assert!(web.deployed);
+        assert_eq!(web.config["A"], "1");
+        assert_eq!(web.ports, ["http:8080:80", "http:80:80"], "sorted as strings, as the planner sorts them");
+        assert_eq!(web.properties["ps:restart-policy"], "on-failure:10");
+        assert!(state.datastores["postgres"]["s-db"].contains("s-web"));
+    }
+
+    #[test]
     fn parsers() {
         assert_eq!(parse_app_list(&c(), "[\"a\",\"b\"]\n").unwrap().len(), 2);
         assert!(parse_app_list(&c(), "nope").unwrap_err().to_string().starts_with("cannot parse the output of `dokku x:report`"));

@@ -279,7 +279,7 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
     }
 
     let kind = match datastore {
-        Some(ds) => Kind::Datastore(convert_datastore(ctx, name, obj, ds)),
+        Some(ds) => Kind::Datastore(Box::new(convert_datastore(ctx, name, obj, ds))),
         None => Kind::App(Box::new(convert_app(ctx, name, app, obj, &settings)?)),
     };
     Ok(Service { name: name.clone(), kind, depends_on, other_edges, settings })
@@ -727,7 +727,7 @@ fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Map<St
     let list = |v: Option<&Value>| -> Vec<String> {
         match v {
             Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a.iter().filter_map(|x| number_text(x)).collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(number_text).collect(),
             _ => Vec::new(),
         }
     };
@@ -974,9 +974,8 @@ fn convert_volume(
         }
         ("bind", Some(src)) => {
             let rel = ctx.relative(src);
-            if src == "/var/run/docker.sock" || src == "/run/docker.sock" || src.ends_with("/docker.sock") {
-                mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path.to_owned() });
-            } else if rel.starts_with('/') || rel.starts_with("..") {
+            // Outside the pushed source (absolute, `~`-expanded, `../`): a host path for the policy.
+            if src.ends_with("/docker.sock") || rel.starts_with('/') || rel.starts_with("..") {
                 mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path.to_owned() });
             } else if read_only && !is_build {
                 files.insert(target, FileSource::Source { path: rel });
@@ -1044,6 +1043,89 @@ mod tests {
         assert_eq!(duration_secs("500ms"), Some(1));
         assert_eq!(duration_secs("10s"), Some(10));
         assert_eq!(duration_secs("x"), None);
+    }
+
+    fn convert(json: serde_json::Value) -> Result<(Project, Vec<Warning>), ModelError> {
+        let opts = ConvertOptions { stack: StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        from_compose_json(&json, &opts)
+    }
+
+    #[test]
+    fn every_key_is_classified() {
+        let (_, warnings) = convert(serde_json::json!({"services": {"web": {
+            "image": "nginx", "labels": {"a": "b"}, "tty": true, "stdin_open": false, "x-anchor": 1
+        }}}))
+        .unwrap();
+        let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["`services.web.labels`: Dokku manages container labels", "`services.web.tty`: Dokku containers run detached"]);
+    }
+
+    #[test]
+    fn unknown_and_rejected_keys_are_errors() {
+        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "imagee": "y"}}})).unwrap_err();
+        assert_eq!(e.to_string(), "`services.web.imagee`: unknown compose key");
+        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "oom_kill_disable": true}}})).unwrap_err();
+        assert_eq!(e.to_string(), "`services.web.oom_kill_disable` is not supported: disabling the OOM killer can take the whole host down");
+        let e = convert(serde_json::json!({"bogus": 1})).unwrap_err();
+        assert_eq!(e.to_string(), "`bogus`: unknown compose key");
+        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "environment": {"spring.datasource.url": "x"}}}})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`services.web.environment.spring.datasource.url`: `spring.datasource.url` is not a valid Dokku config key (must match ^[A-Za-z_][A-Za-z0-9_]*$)"
+        );
+    }
+
+    #[test]
+    fn datastores_and_rewrites() {
+        let (p, _) = convert(serde_json::json!({"services": {
+            "db": {"image": "postgres:16", "environment": {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "appdb"}},
+            "web": {"image": "x", "environment": {
+                "DB_HOST": "db", "DB_ADDR": "db:5432", "DB_USER": "app", "DB_NAME": "appdb", "DB_PASSWORD": "pw",
+                "JDBC": "jdbc:postgresql://db:5432/appdb?ssl=true", "OTHER": "dbx"
+            }}
+        }}))
+        .unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        let v = |k: &str| web.env[k].value.as_str();
+        assert_eq!(v("DB_HOST"), "dokku-postgres-s-db");
+        assert_eq!(v("DB_ADDR"), "dokku-postgres-s-db:5432");
+        assert_eq!(v("DB_USER"), "postgres");
+        assert_eq!(v("DB_NAME"), "s_db");
+        assert_eq!(v("DB_PASSWORD"), "pw");
+        assert_eq!(v("JDBC"), "jdbc:postgresql://postgres:pw@dokku-postgres-s-db:5432/s_db?ssl=true");
+        assert_eq!(v("OTHER"), "dbx");
+        assert!(web.links.contains_key(&ServiceName::new("db")));
+        let db = p.services[&ServiceName::new("db")].datastore().unwrap();
+        assert_eq!((db.plugin, db.version.as_deref(), db.password.as_deref()), ("postgres", Some("16"), Some("pw")));
+    }
+
+    #[test]
+    fn generated_passwords_come_from_the_link() {
+        let (p, warnings) = convert(serde_json::json!({"services": {
+            "cache": {"image": "redis:7"},
+            "web": {"image": "x", "environment": {"REDIS_URL": "redis://cache:6379", "JOBS_URL": "redis://cache:6379/1", "RAW": "redis://cache"}}
+        }}))
+        .unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        assert!(!web.env.contains_key("REDIS_URL"));
+        assert!(!web.env.contains_key("JOBS_URL"));
+        assert_eq!(web.links[&ServiceName::new("cache")].alias.as_deref(), Some("JOBS"));
+        assert_eq!(
+            warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["`services.web.environment.RAW`: points at datastore `cache`, whose password the plugin generates; read `REDIS_URL` set by the link instead"]
+        );
+    }
+
+    #[test]
+    fn x_dokku_in_both_places_is_an_error() {
+        let e = convert(serde_json::json!({
+            "x-dokku": {"services": {"web": {"state": "stopped"}}},
+            "services": {"web": {"image": "x", "x-dokku": {"state": "running"}}}
+        }))
+        .unwrap_err();
+        assert_eq!(e.to_string(), "`services.web.x-dokku`: settings for `web` are also in `x-dokku.services.web`; keep one");
+        let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}})).unwrap_err();
+        assert_eq!(e.to_string(), "`x-dokku.services.nope`: names no service of the project");
     }
 
     #[test]

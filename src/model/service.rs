@@ -95,7 +95,7 @@ pub enum Kind {
     /// A Dokku app.
     App(Box<AppSpec>),
     /// A managed datastore service.
-    Datastore(DatastoreSpec),
+    Datastore(Box<DatastoreSpec>),
 }
 
 /// A datastore service (`<plugin>:create`).
@@ -331,7 +331,7 @@ impl Service {
     /// The datastore spec, if the service is a datastore.
     pub fn datastore(&self) -> Option<&DatastoreSpec> {
         match &self.kind {
-            Kind::Datastore(d) => Some(d),
+            Kind::Datastore(d) => Some(d.as_ref()),
             Kind::App(_) => None,
         }
     }
