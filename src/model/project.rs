@@ -316,6 +316,7 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Va
         }
         let why = match key.as_str() {
             "image" | "environment" | "networks" | "depends_on" | "expose" | "restart" | "container_name" | "hostname" => continue,
+            "command" if config_options(value).is_some() => continue,
             "volumes" => "the plugin keeps the data in its own service directory; the compose volume is not used",
             "ports" => "datastore ports are not published; use `dokku <plugin>:expose` if you must",
             "healthcheck" => "the plugin waits for the datastore itself",
@@ -329,7 +330,7 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Va
     let mut take = |keys: &[&str]| -> Option<String> {
         let mut found = None;
         for k in keys {
-            if let Some(v) = env.remove(*k) {
+            if let Some(v) = env.remove(*k).filter(|v| !v.is_empty()) {
                 found.get_or_insert(v);
             }
         }
@@ -357,6 +358,7 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Va
         hosts.insert(c.to_owned());
     }
     super::service::DatastoreSpec {
+        config_options: obj.get("command").and_then(config_options),
         plugin: ds.plugin,
         name: DatastoreName::for_service(ctx.stack, name),
         image: ds.image,
@@ -369,6 +371,26 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Va
         hosts,
         network: networks.into_iter().next(),
     }
+}
+
+/// A datastore's `command` as the plugin's `--config-options`: the server flags, after an
+/// optional leading server binary (`mysqld --x`, `--x`, `postgres -c a=b`). Shell wrappers
+/// and anything else return `None` (and are warned).
+fn config_options(command: &Value) -> Option<String> {
+    let words = match command {
+        Value::String(s) => split_shell_words(s),
+        Value::Array(a) => a.iter().map(|w| w.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    let first = words.first()?;
+    let flags = if first.starts_with('-') {
+        &words[..]
+    } else if !["sh", "bash", "/bin/sh", "/bin/bash"].contains(&first.as_str()) && words.get(1).is_some_and(|w| w.starts_with('-')) {
+        &words[1..]
+    } else {
+        return None;
+    };
+    Some(flags.join(" "))
 }
 
 /// The service's networks, primary first, and the aliases it answers to on the primary one.

@@ -34,6 +34,9 @@ enum Outcome {
 fn rewrite_value(key: &str, value: &str, ds: &DatastoreSpec) -> Outcome {
     let def = catalog::by_plugin(ds.plugin).expect("datastores come from the catalog");
     let host = datastore_host(ds);
+    if value.is_empty() {
+        return Outcome::Unchanged;
+    }
     let upper = key.to_ascii_uppercase();
     // Rule "host": the bare host name, optionally with a port.
     for h in &ds.hosts {

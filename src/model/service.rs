@@ -117,6 +117,8 @@ pub struct DatastoreSpec {
     pub root_password: Option<String>,
     /// The database it declared (only used to rewrite references).
     pub declared_database: Option<String>,
+    /// Server flags from the compose `command`: `--config-options`.
+    pub config_options: Option<String>,
     /// Other environment: `--custom-env`.
     pub custom_env: BTreeMap<String, String>,
     /// Host names compose would resolve to it: the service name and its network aliases.

@@ -137,6 +137,9 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
     if let Some(pw) = &ds.root_password {
         cmd = cmd.arg("--root-password").secret_arg(pw.clone());
     }
+    if let Some(c) = &ds.config_options {
+        cmd = cmd.flag("--config-options", c.clone());
+    }
     if !ds.custom_env.is_empty() {
         let env: Vec<String> = ds.custom_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         cmd = cmd.arg("--custom-env").secret_arg(env.join(";"));
