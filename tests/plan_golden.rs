@@ -144,3 +144,27 @@ fn changing_one_value_replans_only_that() {
     assert_eq!(ids, ["worker/config", "worker/restart"]);
     assert_eq!(again.steps[0].run.to_string(), "dokku config:set --no-restart web-worker-postgres-redis-worker 'QUEUE=********'");
 }
+
+/// A docker option dropped from the compose file is removed; options added by others stay.
+#[test]
+fn dropped_docker_option_is_removed() {
+    let case = load_case(&fixtures().join("volumes-and-binds"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    state.apps.get_mut("volumes-and-binds-proxy").unwrap().docker_options.get_mut("deploy").unwrap().push("--link x:y".into());
+    let mut json = case.json.clone();
+    json["services"]["proxy"].as_object_mut().unwrap().remove("init");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let shown: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "dokku docker-options:remove volumes-and-binds-proxy deploy --init",
+            "dokku config:set --no-restart volumes-and-binds-proxy 'DOKKU_COMPOSE_OPTIONS=[\"deploy --network-alias proxy\",\"deploy --tmpfs /tmp\",\"deploy --shm-size 67108864\",\"deploy --read-only\",\"deploy --add-host legacy.internal:10.0.0.5\",\"deploy --ulimit nofile=1024:2048\"]'",
+            "dokku ps:restart volumes-and-binds-proxy",
+        ]
+    );
+}

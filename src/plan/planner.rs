@@ -17,6 +17,8 @@ use crate::state::{mount_key, AppState, DokkuState};
 pub const DIGEST_VAR: &str = "DOKKU_COMPOSE_DIGEST";
 /// Config var listing the config keys the stack manages (so removed keys get unset).
 pub const KEYS_VAR: &str = "DOKKU_COMPOSE_KEYS";
+/// Config var listing the docker options the stack manages, as a JSON array of `<phase> <option>`.
+pub const OPTIONS_VAR: &str = "DOKKU_COMPOSE_OPTIONS";
 /// The single process type every app runs.
 pub const PROCESS: &str = "web";
 
@@ -240,6 +242,24 @@ fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Servic
         options.extend(app.aliases.iter().map(|a| ("deploy", format!("--network-alias {a}"))));
     }
     options.extend(app.docker_options.iter().map(|o| (o.phase, o.option.clone())));
+    // Options this stack added before and no longer wants are removed; others' are left alone.
+    let managed_options: Vec<String> = options.iter().map(|(ph, o)| format!("{ph} {o}")).collect();
+    let previous: Vec<String> = cur.config.get(OPTIONS_VAR).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
+    for old in previous.iter().filter(|o| !managed_options.contains(o)) {
+        let Some((phase, option)) = old.split_once(' ') else { continue };
+        if !cur.docker_options.get(phase).is_some_and(|have| have.iter().any(|h| h == option)) {
+            continue;
+        }
+        p.push(
+            Some(ctx),
+            &format!("docker-options-remove/{phase}/{option}"),
+            Action::RemoveDockerOption { app: name.to_owned(), phase: phase.to_owned(), option: option.to_owned() },
+            Cmd::dokku(["docker-options:remove", name, phase, option]),
+            format!("{phase} option `{option}` is no longer in the compose file"),
+            undo(vec![Cmd::dokku(["docker-options:add", name, phase, option])]),
+        );
+        runtime_changed = true;
+    }
     for (phase, option) in options {
         if cur.docker_options.get(phase).is_some_and(|have| have.contains(&option)) {
             continue;
@@ -426,6 +446,7 @@ fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Servic
     let managed: Vec<&str> = app.env.keys().map(String::as_str).collect();
     want.insert(KEYS_VAR.into(), (managed.join(","), false));
     want.insert(DIGEST_VAR.into(), (digest.clone(), false));
+    want.insert(OPTIONS_VAR.into(), (serde_json::to_string(&managed_options).expect("strings serialise"), false));
     let to_set: Vec<(&String, &(String, bool))> = want.iter().filter(|(k, (v, _))| cur.config.get(*k) != Some(v)).collect();
     if !to_set.is_empty() {
         let mut cmd = Cmd::dokku(["config:set", "--no-restart", name]);
@@ -443,7 +464,7 @@ fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Servic
             back.push(new.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg((*k).clone())));
         }
         let keys: Vec<String> = to_set.iter().map(|(k, _)| (*k).clone()).collect();
-        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR);
+        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR);
         runtime_changed |= env_changed;
         p.push(Some(ctx), "config", Action::SetConfig { app: name.to_owned(), keys: keys.clone() }, cmd, format!("config differs in {}", keys.join(", ")), undo(back));
     }

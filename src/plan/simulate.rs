@@ -36,6 +36,11 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         Action::AddDockerOption { app: a, phase, option } => {
             app(state, a).docker_options.entry(phase.clone()).or_default().push(option.clone());
         }
+        Action::RemoveDockerOption { app: a, phase, option } => {
+            if let Some(opts) = app(state, a).docker_options.get_mut(phase) {
+                opts.retain(|o| o != option);
+            }
+        }
         Action::SetPorts { app: a, ports } => app(state, a).ports.clone_from(ports),
         Action::SetProxy { app: a, enabled } => app(state, a).proxy_enabled = *enabled,
         Action::SetDomains { app: a, domains } => app(state, a).domains.clone_from(domains),

@@ -57,6 +57,15 @@ pub enum Action {
         /// Option.
         option: String,
     },
+    /// `docker-options:remove`.
+    RemoveDockerOption {
+        /// App.
+        app: String,
+        /// Phase.
+        phase: String,
+        /// Option.
+        option: String,
+    },
     /// `ports:set`.
     SetPorts {
         /// App.
