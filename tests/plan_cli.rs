@@ -75,7 +75,7 @@ fn state_snapshot_makes_the_plan_empty() {
     let digest = plan["steps"].as_array().unwrap().iter().find(|s| s["action"]["kind"] == "deploy").unwrap()["action"]["digest"].clone();
     let state = serde_json::json!({
         "apps": {"demo-web": {
-            "config": {"DOKKU_COMPOSE_DIGEST": digest, "DOKKU_COMPOSE_KEYS": ""},
+            "config": {"DOKKU_COMPOSE_DIGEST": digest, "DOKKU_COMPOSE_KEYS": "", "DOKKU_COMPOSE_OPTIONS": "[\"deploy --network-alias web\"]"},
             "deployed": true, "ports": ["http:8080:80"], "proxy_enabled": true, "domains": [],
             "docker_options": {"deploy": ["--network-alias web"]}, "mounts": [],
             "properties": {"builder:selected": "dockerfile", "network:initial-network": "demo-default"},
