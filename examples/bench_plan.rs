@@ -11,9 +11,31 @@ use dokku_compose::plan::{self, Options, PlanSettings};
 use dokku_compose::policy::Policy;
 use dokku_compose::state::DokkuState;
 
+/// The part of the loader that exists in this branch (YAML parse + interpolation of the
+/// synthetic compose.yaml next to the JSON's source), as a yardstick for the planner.
+fn loader_yardstick(yaml: &std::path::Path) -> Option<f64> {
+    let src = std::fs::read_to_string(yaml).ok()?;
+    let env = dokku_compose::compose::environment::Environment::resolve(&std::collections::BTreeMap::new(), yaml.parent()?, &[]).ok()?;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut warnings = Vec::new();
+        for doc in dokku_compose::compose::yaml::parse(&src, yaml).ok()? {
+            std::hint::black_box(dokku_compose::compose::interpolate::interpolate_node(doc, &|k| env.get(k), &mut warnings).ok()?);
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Some(best)
+}
+
 fn main() {
     let files: Vec<String> = std::env::args().skip(1).collect();
     for file in files {
+        let stem = std::path::Path::new(&file).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let yaml = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/compose-corpus-synthetic").join(&stem).join("compose.yaml");
+        if let Some(ms) = loader_yardstick(&yaml) {
+            println!("{stem}: loader so far (yaml parse + interpolation, best of 5): {ms:.1} ms");
+        }
         let text = std::fs::read_to_string(&file).expect("readable JSON");
         let runs = 5;
         let mut best = [f64::MAX; 3];

@@ -59,6 +59,12 @@ impl Policy {
         Ok(Self { allow })
     }
 
+    /// The allowed rule names, comma-separated in rule order: the form the plugin stores
+    /// (as a global property) and `from_names` reads back.
+    pub fn to_names(&self) -> String {
+        self.allow.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+    }
+
     /// Checks `project`; `Ok` when nothing needs a rule that is not allowed.
     pub fn check(&self, project: &Project) -> Result<(), PolicyError> {
         let mut violations = Vec::new();
@@ -91,5 +97,19 @@ impl Policy {
         } else {
             Err(PolicyError { violations })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let p = Policy::from_names(["sysctls, privileged", "host-path"]).unwrap();
+        assert_eq!(p.to_names(), "privileged,host-path,sysctls");
+        assert_eq!(Policy::from_names([p.to_names().as_str()]).unwrap(), p);
+        assert_eq!(Policy::from_names([""]).unwrap(), Policy::default());
+        assert!(Policy::from_names(["root"]).unwrap_err().starts_with("unknown policy rule `root`"));
     }
 }
