@@ -404,7 +404,8 @@ fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Val
                 entries.push((-prio, k.clone(), spec));
             }
         }
-        _ if obj.get("network_mode").is_some() => {}
+        // `host`/`none` have no stack network; `service:x` and `bridge` join the default one.
+        _ if matches!(obj.get("network_mode").and_then(Value::as_str), Some("host" | "none")) => {}
         _ => entries.push((0, "default".into(), Map::new())),
     }
     entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -636,7 +637,16 @@ fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Map<St
             ctx.warn(format!("{path}.host_ip"), "the Dokku proxy listens on every address; not applied");
         }
         let host = p.get("published").and_then(Value::as_str).and_then(|s| s.parse::<u16>().ok()).unwrap_or(target);
-        ports.push(Port { scheme: "http".into(), host, container: target });
+        // The scheme comes from `app_protocol` when it is one the nginx proxy speaks.
+        let scheme = match p.get("app_protocol").and_then(Value::as_str) {
+            Some(proto @ ("http" | "https" | "grpc" | "grpcs")) => proto,
+            Some(other) => {
+                ctx.warn(format!("{path}.app_protocol"), format!("the proxy speaks http, https, grpc and grpcs; `{other}` served as http"));
+                "http"
+            }
+            None => "http",
+        };
+        ports.push(Port { scheme: scheme.into(), host, container: target });
     }
     ports.sort_by_key(|p| (p.host, p.container));
     ports.dedup();
