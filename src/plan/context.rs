@@ -112,3 +112,56 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
     }
     Stdin::Archive { base, files, copies, digest }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{from_compose_json, ConvertOptions, StackName};
+
+    fn app(service: serde_json::Value) -> AppSpec {
+        let opts = ConvertOptions { stack: StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let json = serde_json::json!({"services": {"web": service}, "configs": {"motd": {"content": "hi"}}});
+        let (p, _) = from_compose_json(&json, &opts).unwrap();
+        p.services[&ServiceName::new("web")].app().unwrap().clone()
+    }
+
+    #[test]
+    fn image_service_dockerfile() {
+        let a = app(serde_json::json!({
+            "image": "nginx:1.27", "command": ["nginx", "-g", "daemon off;"], "entrypoint": ["/docker-entrypoint.sh"],
+            "working_dir": "/srv", "user": "101",
+            "volumes": [{"type": "bind", "source": "/p/conf/site.conf", "target": "/etc/nginx/conf.d/site.conf", "read_only": true}],
+            "configs": [{"source": "motd", "target": "/etc/motd"}],
+            "healthcheck": {"test": ["CMD-SHELL", "curl -f localhost"], "retries": 3, "interval": "5s"}
+        }));
+        let Stdin::Archive { base, files, copies, digest } = build_context(&ServiceName::new("web"), &a, "rev");
+        assert_eq!(base, None);
+        assert_eq!(
+            files["Dockerfile"],
+            "FROM nginx:1.27\nCOPY \"files/etc/motd\" /etc/motd\nCOPY \"files/etc/nginx/conf.d/site.conf\" /etc/nginx/conf.d/site.conf\nWORKDIR /srv\nUSER 101\nENTRYPOINT [\"/docker-entrypoint.sh\"]\nCMD [\"nginx\",\"-g\",\"daemon off;\"]\n"
+        );
+        assert_eq!(files["files/etc/motd"], "hi");
+        assert_eq!(copies["files/etc/nginx/conf.d/site.conf"], "conf/site.conf");
+        let appjson: serde_json::Value = serde_json::from_str(&files["app.json"]).unwrap();
+        assert_eq!(
+            appjson,
+            serde_json::json!({"healthchecks": {"web": [{"type": "startup", "name": "compose healthcheck", "command": ["/bin/sh", "-c", "curl -f localhost"], "attempts": 3, "wait": 5}]}})
+        );
+        // Image contexts do not depend on the source revision unless they copy source files.
+        let b = app(serde_json::json!({"image": "nginx:1.27"}));
+        let d1 = build_context(&ServiceName::new("web"), &b, "one");
+        let d2 = build_context(&ServiceName::new("web"), &b, "two");
+        assert_eq!(d1, d2);
+        assert!(digest.starts_with("sha256:") && digest.len() == 71);
+    }
+
+    #[test]
+    fn build_service_overlay() {
+        let a = app(serde_json::json!({"build": {"context": "/p/api", "dockerfile": "Dockerfile"}, "command": "bin/server --port 80"}));
+        let Stdin::Archive { base, files, .. } = build_context(&ServiceName::new("web"), &a, "rev");
+        assert_eq!(base.as_deref(), Some("api"));
+        assert_eq!(files[".dokku-compose/web/Procfile"], "web: bin/server --port 80\n");
+        let other = build_context(&ServiceName::new("web"), &a, "rev2");
+        assert_ne!(build_context(&ServiceName::new("web"), &a, "rev"), other, "a new push redeploys build services");
+    }
+}
