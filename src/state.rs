@@ -273,7 +273,7 @@ pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, 
                 a.properties.insert(format!("network:{key}"), v.clone());
             }
         }
-        for (plugin, key) in [("builder", "selected"), ("builder-dockerfile", "dockerfile-path"), ("logs", "max-size"), ("app-json", "appjson-path")] {
+        for (plugin, key) in [("builder", "selected"), ("builder-dockerfile", "dockerfile-path"), ("logs", "max-size"), ("app-json", "appjson-path"), ("letsencrypt", "email")] {
             if let Some(v) = report(plugin)?.get(key).filter(|v| !v.is_empty()) {
                 a.properties.insert(format!("{plugin}:{key}"), v.clone());
             }
@@ -329,7 +329,7 @@ mod tests {
             })
         })
         .unwrap();
-        assert_eq!(asked.len(), 20, "{asked:#?}");
+        assert_eq!(asked.len(), 21, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("other")));
         let web = &state.apps["s-web"];
         assert!(web.deployed);
