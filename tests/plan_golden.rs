@@ -168,3 +168,37 @@ fn dropped_docker_option_is_removed() {
         ]
     );
 }
+
+/// No secret value reaches the printed plan: passwords given to datastores and environment
+/// values whose key names a secret are absent from every golden's text and JSON form.
+#[test]
+fn secrets_never_reach_the_output() {
+    let mut checked = 0;
+    for case in all_cases() {
+        let Ok(p) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else { continue };
+        let out = format!("{p}\n{}", serde_json::to_string(&p.to_json()).unwrap());
+        let mut secrets: Vec<String> = Vec::new();
+        // Values that are also names (a password `nextcloud` in stack `nextcloud`) prove nothing.
+        let services = case.json["services"].as_object().unwrap();
+        let names: Vec<String> = services
+            .iter()
+            .flat_map(|(n, s)| [n.clone(), s["image"].as_str().unwrap_or_default().to_owned()])
+            .chain([case.opts.convert.stack.to_string()])
+            .collect();
+        for svc in services.values() {
+            for (k, v) in svc["environment"].as_object().into_iter().flatten() {
+                let upper = k.to_ascii_uppercase();
+                if ["PASS", "SECRET", "TOKEN", "_KEY"].iter().any(|w| upper.contains(w)) {
+                    if let Some(v) = v.as_str().filter(|v| v.len() >= 6 && !names.iter().any(|n| n.contains(*v))) {
+                        secrets.push(v.to_owned());
+                    }
+                }
+            }
+        }
+        for s in &secrets {
+            assert!(!out.contains(s.as_str()), "{}: secret `{s}` is printed", case.name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} secrets checked");
+}
