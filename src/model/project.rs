@@ -76,6 +76,14 @@ fn is_unset(v: &Value) -> bool {
 /// Converts the compose JSON into a [`Project`], with the warnings for keys that have no
 /// (full) Dokku meaning.
 pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project, Vec<Warning>), ModelError> {
+    // Compose prints a literal `$` as `$$` in every string value; the container sees one `$`.
+    let unescaped;
+    let json = if has_escape(json) {
+        unescaped = unescape_dollars(json);
+        &unescaped
+    } else {
+        json
+    };
     let top = json.as_object().ok_or_else(|| shape("(root)", "must be a mapping"))?;
     let mut ctx = Ctx {
         stack: &opts.stack,
@@ -148,6 +156,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         services.insert(svc_name, service);
     }
     resolve_volumes_from(&mut services);
+    infer_one_shot(&mut services, &mut ctx.warnings);
     let mut rewrites = BTreeMap::new();
     super::rewrite::rewrite_datastore_refs(&mut services, &settings, &mut rewrites, &mut ctx.warnings);
 
@@ -162,6 +171,25 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         rewrites,
     };
     Ok((project, ctx.warnings))
+}
+
+fn has_escape(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("$$"),
+        Value::Array(a) => a.iter().any(has_escape),
+        Value::Object(m) => m.values().any(has_escape),
+        _ => false,
+    }
+}
+
+/// `$$` -> `$` in every string value (keys are left alone: they are not interpolated).
+fn unescape_dollars(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("$$", "$")),
+        Value::Array(a) => Value::Array(a.iter().map(unescape_dollars).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), unescape_dollars(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 fn read_networks(ctx: &mut Ctx<'_>, nets: &Map<String, Value>) {
@@ -1023,6 +1051,37 @@ fn convert_volume(
     Ok(())
 }
 
+/// A service that another one waits for with `service_completed_successfully` is a job:
+/// unless `x-dokku` says otherwise it runs once per deploy (docs/mapping.md "One-shot jobs").
+fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut Vec<Warning>) {
+    let mut jobs: BTreeMap<ServiceName, String> = BTreeMap::new();
+    for (name, svc) in services.iter() {
+        for (dep, spec) in &svc.depends_on {
+            if spec.condition == "service_completed_successfully" {
+                jobs.entry(dep.clone()).or_insert_with(|| format!("services.{name}.depends_on.{dep}"));
+            }
+        }
+    }
+    for (job, path) in jobs {
+        let Some(svc) = services.get_mut(&job) else { continue };
+        if svc.settings.state_given || svc.app().is_none() {
+            continue;
+        }
+        if svc.app().is_some_and(|a| a.command.is_none()) {
+            warnings.push(Warning {
+                path: format!("services.{job}"),
+                message: format!("`{path}` waits for it to complete, but it has no `command` to run as a one-shot job; deployed as a running service"),
+            });
+            continue;
+        }
+        svc.settings.state = super::xdokku::ExpectedState::OneShot;
+        warnings.push(Warning {
+            path: format!("services.{job}"),
+            message: format!("runs as a one-shot job on each deploy, because `{path}` waits for it to complete"),
+        });
+    }
+}
+
 fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
     let shared: BTreeMap<ServiceName, Vec<Mount>> = services
         .iter()
@@ -1158,6 +1217,14 @@ mod tests {
         assert_eq!(e.to_string(), "`services.web.x-dokku`: settings for `web` are also in `x-dokku.services.web`; keep one");
         let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}})).unwrap_err();
         assert_eq!(e.to_string(), "`x-dokku.services.nope`: names no service of the project");
+    }
+
+    #[test]
+    fn dollar_escapes_are_undone() {
+        let (p, _) = convert(serde_json::json!({"services": {"web": {"image": "x", "command": ["sh", "-c", "echo $$HOME"], "environment": {"PRICE": "$$5"}}}})).unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        assert_eq!(web.command.as_deref().unwrap()[2], "echo $HOME");
+        assert_eq!(web.env["PRICE"].value, "$5");
     }
 
     #[test]

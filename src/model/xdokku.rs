@@ -34,6 +34,9 @@ pub struct ServiceSettings {
     pub datastore: Option<bool>,
     /// `state`.
     pub state: ExpectedState,
+    /// Whether `state` was given (otherwise it may be inferred from `depends_on`).
+    #[serde(skip)]
+    pub state_given: bool,
     /// `plain`: environment keys shown unmasked.
     pub plain: BTreeSet<String>,
 }
@@ -106,6 +109,7 @@ impl ServiceSettings {
                 }
                 "datastore" => s.datastore = Some(boolean(v, &p)?),
                 "state" => {
+                    s.state_given = true;
                     s.state = match v.as_str() {
                         Some("running") => ExpectedState::Running,
                         Some("one-shot") => ExpectedState::OneShot,

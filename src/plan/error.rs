@@ -17,7 +17,7 @@ pub enum PlanError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     /// A one-shot service has nothing to run.
-    #[error("service `{service}` is a one-shot job (`services.{service}.x-dokku.state`) but has no `command` or `entrypoint` to run")]
+    #[error("service `{service}` is a one-shot job (`services.{service}.x-dokku.state`) but has no `command` to run (the image's entrypoint runs it)")]
     OneShotWithoutCommand {
         /// The service.
         service: ServiceName,

@@ -499,7 +499,7 @@ fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Servic
         p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), "settings changed without a new build".into(), irreversible("restarting again does not undo a restart"));
     }
     if one_shot && deploy {
-        let command = app.command.clone().or_else(|| app.entrypoint.clone()).ok_or_else(|| PlanError::OneShotWithoutCommand { service: svc.name.clone() })?;
+        let command = app.command.clone().ok_or_else(|| PlanError::OneShotWithoutCommand { service: svc.name.clone() })?;
         let cmd = command.into_iter().fold(Cmd::dokku(["run", "--no-tty", name]), Cmd::arg);
         p.push(Some(ctx), "run", Action::RunOnce { app: name.to_owned() }, cmd, "one-shot job of this deploy (x-dokku.state: one-shot)".into(), irreversible("a job that ran cannot be un-run"));
     }
