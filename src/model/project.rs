@@ -156,6 +156,16 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         services.insert(svc_name, service);
     }
     resolve_volumes_from(&mut services);
+    if settings.letsencrypt_email.is_none() {
+        for (name, svc) in &services {
+            if svc.settings.letsencrypt {
+                ctx.warn(
+                    format!("services.{name}.x-dokku.letsencrypt"),
+                    "no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the global e-mail (`dokku letsencrypt:set --global email …`)",
+                );
+            }
+        }
+    }
     infer_one_shot(&mut services, &mut ctx.warnings);
     let mut rewrites = BTreeMap::new();
     super::rewrite::rewrite_datastore_refs(&mut services, &settings, &mut rewrites, &mut ctx.warnings);
@@ -684,6 +694,9 @@ fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Map<St
         }
     }
 
+    if ports.is_empty() && !settings.domains.is_empty() {
+        ctx.warn(format!("{base}.x-dokku.domains"), "the service publishes no port and has no `proxy_port`, so the proxy is disabled and the domains serve nothing");
+    }
     let (networks, aliases) = service_networks(ctx, name, obj, &base);
 
     let mut mounts = Vec::new();
@@ -1217,6 +1230,23 @@ mod tests {
         assert_eq!(e.to_string(), "`services.web.x-dokku`: settings for `web` are also in `x-dokku.services.web`; keep one");
         let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}})).unwrap_err();
         assert_eq!(e.to_string(), "`x-dokku.services.nope`: names no service of the project");
+    }
+
+    #[test]
+    fn letsencrypt_and_domains_without_their_prerequisites_warn() {
+        let (_, warnings) = convert(serde_json::json!({
+            "x-dokku": {"services": {"web": {"domains": ["a.example.com"], "letsencrypt": true}}},
+            "services": {"web": {"image": "x"}}
+        }))
+        .unwrap();
+        let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "`services.web.x-dokku.domains`: the service publishes no port and has no `proxy_port`, so the proxy is disabled and the domains serve nothing",
+                "`services.web.x-dokku.letsencrypt`: no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the global e-mail (`dokku letsencrypt:set --global email …`)",
+            ]
+        );
     }
 
     #[test]
