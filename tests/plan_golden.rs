@@ -202,3 +202,17 @@ fn secrets_never_reach_the_output() {
     }
     assert!(checked >= 20, "only {checked} secrets checked");
 }
+
+/// Batches for parallel apply keep every step once, stack steps first, levels in order.
+#[test]
+fn batches_cover_every_step_once() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let p = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let b = p.batches();
+    let count = b.stack.len() + b.levels.iter().flat_map(|l| l.values()).map(Vec::len).sum::<usize>();
+    assert_eq!(count, p.steps.len());
+    let level0: Vec<&str> = b.levels[0].keys().map(|s| s.as_str()).collect();
+    let level1: Vec<&str> = b.levels[1].keys().map(|s| s.as_str()).collect();
+    assert_eq!((level0, level1), (vec!["cache", "db"], vec!["web", "worker"]));
+    assert_eq!(b.stack.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["stack/network/web-worker-postgres-redis-default"], "the datastore keeps its own data: no storage entry");
+}

@@ -208,3 +208,32 @@ pub struct Plan {
     /// The steps, in a valid sequential order.
     pub steps: Vec<Step>,
 }
+
+/// Steps grouped for parallel apply: stack steps first (in order), then one group per level
+/// whose services are independent of each other; each service's steps stay in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batches<'a> {
+    /// Stack steps (networks, storage), run first and in order.
+    pub stack: Vec<&'a Step>,
+    /// Per level, per service, the service's steps in order.
+    pub levels: Vec<BTreeMap<&'a ServiceName, Vec<&'a Step>>>,
+}
+
+impl Plan {
+    /// The steps grouped for parallel apply (see [`Batches`]).
+    pub fn batches(&self) -> Batches<'_> {
+        let mut b = Batches { stack: Vec::new(), levels: Vec::new() };
+        for step in &self.steps {
+            match &step.service {
+                None => b.stack.push(step),
+                Some(svc) => {
+                    if b.levels.len() <= step.level {
+                        b.levels.resize_with(step.level + 1, BTreeMap::new);
+                    }
+                    b.levels[step.level].entry(svc).or_default().push(step);
+                }
+            }
+        }
+        b
+    }
+}
