@@ -88,3 +88,20 @@ fn state_snapshot_makes_the_plan_empty() {
     let out = dokku_compose_plan().args(["--stack", "demo", "-f"]).arg(&f).arg("--state").arg(&s).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "# dokku-compose plan for stack `demo`: 0 step(s)\n#   web -> app `demo-web`\n");
 }
+
+#[test]
+fn cycle_error_names_the_whole_path() {
+    let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/cycle/compose.json");
+    let out = dokku_compose_plan().args(["--stack", "demo", "-f"]).arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), " !     service `api` has circular dependency `api -> queue -> worker -> api`\n");
+}
+
+#[test]
+fn unknown_dependency_error() {
+    let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/unknown-dependency/compose.json");
+    let out = dokku_compose_plan().args(["--stack", "demo", "-f"]).arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), " !     service `web` depends on unknown service `dbb` (`services.web.links`)\n");
+}
