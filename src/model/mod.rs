@@ -2,6 +2,7 @@
 //! `docker compose config --format json` prints) into typed services, apps and datastores,
 //! classifying every key as mapped, warned or rejected (style R3, R5).
 
+mod convert_app;
 mod error;
 pub mod keys;
 mod names;
