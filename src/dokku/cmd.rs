@@ -120,24 +120,27 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 impl fmt::Display for Cmd {
-    /// The shell-quoted command with secrets masked.
+    /// The shell-quoted command with secrets masked (stdin is described by [`Stdin::describe`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let words: Vec<String> = self.masked_argv().iter().map(|w| shell_quote(w)).collect();
-        f.write_str(&words.join(" "))?;
-        if let Some(Stdin::Archive { base, files, copies, digest }) = &self.stdin {
-            let mut parts: Vec<String> = Vec::new();
-            if let Some(b) = base {
-                parts.push(format!("source {b}"));
-            }
-            let mut names: Vec<&str> = files.keys().map(String::as_str).collect();
-            names.extend(copies.keys().map(String::as_str));
-            if !names.is_empty() {
-                parts.push(names.join(", "));
-            }
-            parts.push(digest[..digest.len().min(19)].to_owned());
-            write!(f, " < archive({})", parts.join("; "))?;
+        f.write_str(&words.join(" "))
+    }
+}
+
+impl Stdin {
+    /// A one-line description for the text plan: what the archive holds and its digest.
+    pub fn describe(&self) -> String {
+        let Stdin::Archive { base, files, copies, digest } = self;
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(b) = base {
+            parts.push(format!("source directory {b}"));
         }
-        Ok(())
+        let mut names: Vec<&str> = files.keys().map(String::as_str).collect();
+        names.extend(copies.keys().map(String::as_str));
+        if !names.is_empty() {
+            parts.push(names.join(", "));
+        }
+        format!("tar of {}; {digest}", parts.join(" + "))
     }
 }
 

@@ -31,6 +31,9 @@ impl fmt::Display for Plan {
             }
             writeln!(f, "# {}: {}", step.id, step.reason)?;
             writeln!(f, "{}", step.run)?;
+            if let Some(stdin) = &step.run.stdin {
+                writeln!(f, "#   stdin: {}", stdin.describe())?;
+            }
             match &step.undo {
                 Undo::Commands { cmds } => {
                     let shown: Vec<String> = cmds.iter().map(Cmd::to_string).collect();
