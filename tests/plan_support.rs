@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use dokku_compose::model::keys::{KeyRule, SERVICE_KEYS, TOP_LEVEL_KEYS};
+use dokku_compose::model::keys::{KeyRule, Support, SERVICE_KEYS, TOP_LEVEL_KEYS};
 
 use crate::support::shared_dir;
 
@@ -52,10 +52,7 @@ fn compare(heading: &str, table: &[KeyRule], spec: &[String]) -> Vec<String> {
     let rows = doc_table(&doc, heading);
     let mut problems = Vec::new();
     for rule in table {
-        let text = match rule.support {
-            dokku_compose::model::keys::Support::Mapped(t) | dokku_compose::model::keys::Support::Warned(t) | dokku_compose::model::keys::Support::Rejected(t) => t.to_owned(),
-            dokku_compose::model::keys::Support::Policy(r, t) => format!("allowed by rule `{r}`: {t}"),
-        };
+        let text = text_of(rule);
         match rows.get(rule.key) {
             None => problems.push(format!("{heading}: `{}` is in the code table but not in the doc", rule.key)),
             Some((treatment, doc_text)) => {
@@ -86,26 +83,35 @@ fn compare(heading: &str, table: &[KeyRule], spec: &[String]) -> Vec<String> {
     problems
 }
 
+fn text_of(rule: &KeyRule) -> String {
+    match rule.support {
+        Support::Mapped(t) | Support::Warned(t) | Support::Rejected(t) => t.to_owned(),
+        Support::Policy(r, t) => format!("allowed by rule `{r}`: {t}"),
+    }
+}
+
 #[test]
 fn support_matrix_agrees_with_code_and_spec() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/compose-support.md");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let doc = std::fs::read_to_string(path).unwrap();
+        let start = doc.find("## Top-level keys").expect("tables section");
+        std::fs::write(path, format!("{}{}", &doc[..start], render_tables())).unwrap();
+    }
     let mut problems = compare("## Top-level keys", TOP_LEVEL_KEYS, &checklist(0));
     problems.extend(compare("## Service keys", SERVICE_KEYS, &checklist(1)));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Prints the doc tables from the code (run with `--ignored --nocapture` to regenerate).
-#[test]
-#[ignore = "generator, not a check"]
-fn print_support_tables() {
+/// The doc tables as the code has them; `UPDATE_GOLDEN=1` writes them into the doc.
+fn render_tables() -> String {
+    let mut out = String::new();
     for (heading, table) in [("## Top-level keys", TOP_LEVEL_KEYS), ("## Service keys", SERVICE_KEYS)] {
-        println!("{heading}\n\n| key | treatment | how / why |\n|---|---|---|");
+        out.push_str(&format!("{heading}\n\n| key | treatment | how / why |\n|---|---|---|\n"));
         for r in table {
-            let text = match r.support {
-                dokku_compose::model::keys::Support::Mapped(t) | dokku_compose::model::keys::Support::Warned(t) | dokku_compose::model::keys::Support::Rejected(t) => t.to_owned(),
-                dokku_compose::model::keys::Support::Policy(rule, t) => format!("allowed by rule `{rule}`: {t}"),
-            };
-            println!("| `{}` | {} | {text} |", r.key, r.support.word());
+            out.push_str(&format!("| `{}` | {} | {} |\n", r.key, r.support.word(), text_of(r)));
         }
-        println!();
+        out.push('\n');
     }
+    out.trim_end().to_owned() + "\n"
 }
