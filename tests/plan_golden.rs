@@ -216,3 +216,21 @@ fn batches_cover_every_step_once() {
     assert_eq!((level0, level1), (vec!["cache", "db"], vec!["web", "worker"]));
     assert_eq!(b.stack.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["stack/network/web-worker-postgres-redis-default"], "the datastore keeps its own data: no storage entry");
 }
+
+/// A new image tag redeploys exactly that app (new digest), with no restart.
+#[test]
+fn new_image_redeploys_only_that_app() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    let mut json = case.json.clone();
+    json["services"]["worker"]["image"] = serde_json::json!("ghcr.io/example/shop:1.4.3");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["worker/config", "worker/deploy"]);
+    assert_eq!(again.steps[0].reason, "config differs in DOKKU_COMPOSE_DIGEST");
+    assert_eq!(again.steps[1].reason, "the build context changed");
+}
