@@ -112,18 +112,49 @@ impl Cmd {
 
 /// Quotes one word for a POSIX shell, only when needed.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
-        s.to_owned()
-    } else {
+    if needs_quotes(s) {
         format!("'{}'", s.replace('\'', r"'\''"))
+    } else {
+        s.to_owned()
     }
 }
 
 impl fmt::Display for Cmd {
     /// The shell-quoted command with secrets masked (stdin is described by [`Stdin::describe`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<String> = self.masked_argv().iter().map(|w| shell_quote(w)).collect();
-        f.write_str(&words.join(" "))
+        write_quoted(f, &self.program)?;
+        for (i, a) in self.args.iter().enumerate() {
+            f.write_str(" ")?;
+            if self.secret.contains(&i) {
+                let after_flag = i > 0 && self.args[i - 1].starts_with('-');
+                match a.split_once('=') {
+                    Some((k, _)) if !after_flag => write_quoted(f, &format!("{k}={MASK}"))?,
+                    _ => write_quoted(f, MASK)?,
+                }
+            } else {
+                write_quoted(f, a)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn needs_quotes(s: &str) -> bool {
+    s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+}
+
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    if needs_quotes(s) {
+        f.write_str("'")?;
+        for (i, part) in s.split('\'').enumerate() {
+            if i > 0 {
+                f.write_str(r"'\''")?;
+            }
+            f.write_str(part)?;
+        }
+        f.write_str("'")
+    } else {
+        f.write_str(s)
     }
 }
 
