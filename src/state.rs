@@ -190,6 +190,18 @@ pub fn split_docker_options(s: &str) -> Vec<String> {
     out
 }
 
+/// Splits a `resource:report` JSON key into (`limit`|`reserve`, resource). The resource plugin
+/// stores app-wide values as properties `_default_.<limit|reserve>.<resource>`
+/// (dokku `plugins/resource/functions.go` `propertyKey`), which the report shows under that
+/// name; per-process values (`web.limit.cpu`) are not ours. `limit-cpu` is accepted as well.
+pub fn resource_key(key: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = key.strip_prefix("_default_.") {
+        let (which, res) = rest.split_once('.')?;
+        return matches!(which, "limit" | "reserve").then_some((which, res));
+    }
+    key.split_once('-').filter(|(w, _)| matches!(*w, "limit" | "reserve"))
+}
+
 /// The outcome of one query: stdout, or `None` when the command exited non-zero.
 pub type QueryOutput = Option<String>;
 
@@ -279,10 +291,8 @@ pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, 
             }
         }
         for (k, v) in report("resource")? {
-            if let Some(rest) = k.strip_prefix("limit-").map(|r| ("limit", r)).or_else(|| k.strip_prefix("reserve-").map(|r| ("reserve", r))) {
-                if !v.is_empty() {
-                    a.resources.insert(format!("{}:{}", rest.0, rest.1), v);
-                }
+            if let Some((which, res)) = resource_key(&k).filter(|_| !v.is_empty()) {
+                a.resources.insert(format!("{which}:{res}"), v);
             }
         }
         let cmd = q(&["storage:list", app, "--format", "json"]);
@@ -350,6 +360,9 @@ mod tests {
         assert!(m.contains("entry:s-data:/data"));
         assert!(m.contains("/etc/x:/x:ro"));
         assert_eq!(parse_scale(&c(), r#"[{"process_type":"web","quantity":2}]"#).unwrap()["web"], 2);
+        assert_eq!(resource_key("_default_.limit.memory-swap"), Some(("limit", "memory-swap")));
+        assert_eq!(resource_key("reserve-memory"), Some(("reserve", "memory")));
+        assert_eq!(resource_key("web.limit.cpu"), None);
         assert_eq!(split_docker_options("--link a:b --add-host x:1.2.3.4 --init"), ["--link a:b", "--add-host x:1.2.3.4", "--init"]);
     }
 }
