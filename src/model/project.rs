@@ -127,20 +127,22 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
     };
 
     // Names first, so collisions are resolved in name order and reported.
-    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
     let mut app_names: BTreeMap<ServiceName, AppName> = BTreeMap::new();
     for name in raw_services.keys() {
         let svc = ServiceName::new(name.as_str());
         let base = AppName::for_service(&opts.stack, &svc);
         let mut app = base.clone();
         let mut n = 2;
-        while !taken.insert(app.as_str().to_owned()) {
+        while taken.contains_key(app.as_str()) {
             app = base.with_suffix(n);
             n += 1;
         }
         if app != base {
-            ctx.warn(format!("services.{name}"), format!("app name `{base}` is taken by another service; using `{app}`"));
+            let other = &taken[base.as_str()];
+            ctx.warn(format!("services.{name}"), format!("app name `{base}` is already service `{other}`'s; using `{app}`"));
         }
+        taken.insert(app.as_str().to_owned(), name.clone());
         app_names.insert(svc, app);
     }
 
