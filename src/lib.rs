@@ -10,3 +10,9 @@
 
 pub mod cli;
 pub mod compose;
+pub mod dokku;
+pub mod graph;
+pub mod model;
+pub mod plan;
+pub mod policy;
+pub mod state;

@@ -8,3 +8,7 @@ mod fuzz;
 mod hostile;
 mod reference;
 mod typed;
+mod plan_cli;
+mod plan_conformance;
+mod plan_golden;
+mod plan_support;

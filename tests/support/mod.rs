@@ -13,3 +13,8 @@ pub(crate) fn dokku_compose() -> Command {
 pub(crate) fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
+
+/// The temporary `dokku-compose-plan` binary (until `plan` is wired into `dokku-compose`).
+pub(crate) fn dokku_compose_plan() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dokku-compose-plan"))
+}

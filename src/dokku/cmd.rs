@@ -1,0 +1,192 @@
+//! Commands as values (style R9, R15): the argv of one `dokku` call, which arguments are
+//! secret (masked when printed), and what goes to its stdin. The executor is the only place
+//! that runs them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// What a command reads on stdin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Stdin {
+    /// A tar archive for `git:from-archive --archive-type tar <app> --`, built by the executor:
+    /// the `base` directory of the pushed source (none for image services) plus `files`.
+    Archive {
+        /// Directory of the pushed source to include, relative to the project directory.
+        base: Option<String>,
+        /// Generated files: archive path -> content.
+        files: BTreeMap<String, String>,
+        /// Files copied from the pushed source: archive path -> source path.
+        copies: BTreeMap<String, String>,
+        /// sha256 of everything above; stored as `DOKKU_COMPOSE_DIGEST`.
+        digest: String,
+    },
+}
+
+/// One command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cmd {
+    /// Program: always `dokku` for planned steps.
+    pub program: String,
+    /// Arguments after the program.
+    pub args: Vec<String>,
+    /// Indices into `args` whose value part is secret.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret: Vec<usize>,
+    /// stdin, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<Stdin>,
+}
+
+/// The mask printed instead of a secret.
+pub const MASK: &str = "********";
+
+impl Cmd {
+    /// `dokku <args…>`.
+    pub fn dokku<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self { program: "dokku".into(), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None }
+    }
+
+    /// Appends an argument.
+    #[must_use]
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Appends a flag and its value as two arguments.
+    #[must_use]
+    pub fn flag(self, f: &str, v: impl Into<String>) -> Self {
+        self.arg(f).arg(v)
+    }
+
+    /// Appends an argument whose value is secret: after a flag it is masked whole, otherwise
+    /// `KEY=value` keeps the key.
+    #[must_use]
+    pub fn secret_arg(mut self, a: impl Into<String>) -> Self {
+        self.secret.push(self.args.len());
+        self.args.push(a.into());
+        self
+    }
+
+    /// Sets stdin.
+    #[must_use]
+    pub fn with_stdin(mut self, s: Stdin) -> Self {
+        self.stdin = Some(s);
+        self
+    }
+
+    /// The full argv, program first, unmasked: what the executor runs.
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+    }
+
+    /// The argv with secrets masked: what is printed.
+    pub fn masked_argv(&self) -> Vec<String> {
+        let mut out = vec![self.program.clone()];
+        for (i, a) in self.args.iter().enumerate() {
+            if self.secret.contains(&i) {
+                let after_flag = i > 0 && self.args[i - 1].starts_with('-');
+                out.push(match a.split_once('=') {
+                    Some((k, _)) if !after_flag => format!("{k}={MASK}"),
+                    _ => MASK.to_owned(),
+                });
+            } else {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
+    /// The Dokku command word (`apps:create`).
+    pub fn command(&self) -> &str {
+        self.args.first().map_or("", String::as_str)
+    }
+}
+
+/// Quotes one word for a POSIX shell, only when needed.
+pub fn shell_quote(s: &str) -> String {
+    if needs_quotes(s) {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    } else {
+        s.to_owned()
+    }
+}
+
+impl fmt::Display for Cmd {
+    /// The shell-quoted command with secrets masked (stdin is described by [`Stdin::describe`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_quoted(f, &self.program)?;
+        for (i, a) in self.args.iter().enumerate() {
+            f.write_str(" ")?;
+            if self.secret.contains(&i) {
+                let after_flag = i > 0 && self.args[i - 1].starts_with('-');
+                match a.split_once('=') {
+                    Some((k, _)) if !after_flag => write_quoted(f, &format!("{k}={MASK}"))?,
+                    _ => write_quoted(f, MASK)?,
+                }
+            } else {
+                write_quoted(f, a)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn needs_quotes(s: &str) -> bool {
+    s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+}
+
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    if needs_quotes(s) {
+        f.write_str("'")?;
+        for (i, part) in s.split('\'').enumerate() {
+            if i > 0 {
+                f.write_str(r"'\''")?;
+            }
+            f.write_str(part)?;
+        }
+        f.write_str("'")
+    } else {
+        f.write_str(s)
+    }
+}
+
+impl Stdin {
+    /// A one-line description for the text plan: what the archive holds and its digest.
+    pub fn describe(&self) -> String {
+        let Stdin::Archive { base, files, copies, digest } = self;
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(b) = base {
+            parts.push(format!("source directory {b}"));
+        }
+        let mut names: Vec<&str> = files.keys().map(String::as_str).collect();
+        names.extend(copies.keys().map(String::as_str));
+        if !names.is_empty() {
+            parts.push(names.join(", "));
+        }
+        format!("tar of {}; {digest}", parts.join(" + "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_and_quoting() {
+        let c = Cmd::dokku(["config:set", "--no-restart", "app"]).arg("PLAIN=1").secret_arg("PW=it's secret");
+        assert_eq!(c.to_string(), "dokku config:set --no-restart app PLAIN=1 'PW=********'");
+        assert_eq!(c.argv().last().unwrap(), "PW=it's secret");
+        let c = Cmd::dokku(["postgres:create", "db", "--password"]).secret_arg("x=y");
+        assert_eq!(c.to_string(), "dokku postgres:create db --password '********'");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,602 @@
+//! Conversion of one app service (not a datastore): image or build, the container-shaping
+//! keys, ports, volumes, configs, resources and docker options. Called from
+//! [`super::project`] for every service that is not a datastore.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::error::ModelError;
+use super::names::{AppName, ServiceName, StorageName};
+use super::project::{env_map, is_unset, service_networks, shape, Ctx};
+use super::service::{AppSpec, Build, DockerOption, EnvVar, FileSource, Healthcheck, Mount, PolicyRule, Port, Resources, Source};
+use super::xdokku::ServiceSettings;
+
+fn exec_form(v: &Value, path: &str) -> Result<Option<Vec<String>>, ModelError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(split_shell_words(s))),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| shape(path, "must be a list of strings")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        _ => Err(shape(path, "must be a string or a list of strings")),
+    }
+}
+
+/// Splits a command string the way compose does (POSIX shell words: quotes and backslashes).
+pub fn split_shell_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    cur.push(c);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                if !matches!(n, '"' | '\\' | '$' | '`') {
+                                    cur.push('\\');
+                                }
+                                cur.push(n);
+                            }
+                        }
+                        _ => cur.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// Parses a compose duration (`1m30s`, `500ms`, `10s`) into whole seconds, rounding up.
+pub fn duration_secs(s: &str) -> Option<u64> {
+    let mut total_ms: u64 = 0;
+    let mut num = String::new();
+    let mut chars = s.trim().chars().peekable();
+    if s.trim().chars().all(|c| c.is_ascii_digit()) {
+        return s.trim().parse::<u64>().ok().map(|ns| ns.div_ceil(1_000_000_000));
+    }
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphabetic() {
+                unit.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let value: f64 = num.parse().ok()?;
+        num.clear();
+        let ms = match unit.as_str() {
+            "h" => 3_600_000.0,
+            "m" => 60_000.0,
+            "s" => 1_000.0,
+            "ms" => 1.0,
+            "us" | "µs" => 0.001,
+            "ns" => 0.000_001,
+            _ => return None,
+        };
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "durations are small and positive")]
+        {
+            total_ms += (value * ms).ceil() as u64;
+        }
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(total_ms.div_ceil(1000))
+}
+
+fn bytes(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn megabytes(v: &Value) -> Option<u64> {
+    bytes(v).map(|b| b.div_ceil(1024 * 1024))
+}
+
+fn number_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+const DANGEROUS_CAPS: &[&str] = &[
+    "ALL", "AUDIT_CONTROL", "BPF", "DAC_READ_SEARCH", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "NET_ADMIN",
+    "PERFMON", "SYSLOG", "SYS_ADMIN", "SYS_BOOT", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
+];
+
+#[expect(clippy::too_many_lines, reason = "one arm per compose key keeps the mapping readable in one place")]
+pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Map<String, Value>, settings: &ServiceSettings) -> Result<AppSpec, ModelError> {
+    let base = format!("services.{name}");
+    let mut opts: Vec<DockerOption> = Vec::new();
+    let mut opt = |key: &str, option: String, rule: Option<PolicyRule>| {
+        opts.push(DockerOption { phase: "deploy", option, path: format!("{base}.{key}"), rule });
+    };
+
+    let source = match obj.get("build") {
+        Some(b) => Source::Build(convert_build(ctx, b, &format!("{base}.build"))?),
+        None => match obj.get("image").and_then(Value::as_str) {
+            Some(image) => Source::Image { image: image.to_owned() },
+            None => return Err(shape(&base, "has neither `image` nor `build`")),
+        },
+    };
+    let is_build = matches!(source, Source::Build(_));
+    let command = exec_form(obj.get("command").unwrap_or(&Value::Null), &format!("{base}.command"))?;
+    let entrypoint = exec_form(obj.get("entrypoint").unwrap_or(&Value::Null), &format!("{base}.entrypoint"))?;
+    let working_dir = obj.get("working_dir").and_then(Value::as_str).map(str::to_owned);
+    let user = obj.get("user").and_then(Value::as_str).map(str::to_owned);
+    if is_build {
+        if let Some(ep) = &entrypoint {
+            let json = serde_json::to_string(ep).unwrap_or_default();
+            opt("entrypoint", format!("--entrypoint {json}"), None);
+            ctx.warn(format!("{base}.entrypoint"), "set with a docker option, which the k3s scheduler ignores");
+        }
+        if let Some(u) = &user {
+            opt("user", format!("--user {u}"), None);
+        }
+        if let Some(w) = &working_dir {
+            opt("working_dir", format!("--workdir {w}"), None);
+        }
+    }
+
+    let healthcheck = match obj.get("healthcheck").and_then(Value::as_object) {
+        Some(h) if h.get("disable").and_then(Value::as_bool) != Some(true) => convert_healthcheck(ctx, h, &format!("{base}.healthcheck")),
+        _ => None,
+    };
+
+    let env = env_map(obj, &base, true, &mut ctx.warnings)?
+        .into_iter()
+        .map(|(k, v)| {
+            let secret = !settings.plain.contains(&k);
+            (k, EnvVar { value: v, secret })
+        })
+        .collect();
+
+    let mut ports = Vec::new();
+    for (i, p) in obj.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let path = format!("{base}.ports[{i}]");
+        let target = p.get("target").and_then(Value::as_u64).and_then(|t| u16::try_from(t).ok()).ok_or_else(|| shape(&path, "needs a numeric `target`"))?;
+        if p.get("protocol").and_then(Value::as_str) == Some("udp") {
+            ctx.warn(path, "the Dokku proxy forwards HTTP only; UDP ports are not published");
+            continue;
+        }
+        if p.get("host_ip").is_some() {
+            ctx.warn(format!("{path}.host_ip"), "the Dokku proxy listens on every address; not applied");
+        }
+        let host = p.get("published").and_then(Value::as_str).and_then(|s| s.parse::<u16>().ok()).unwrap_or(target);
+        // The scheme comes from `app_protocol` when it is one the nginx proxy speaks.
+        let scheme = match p.get("app_protocol").and_then(Value::as_str) {
+            Some(proto @ ("http" | "https" | "grpc" | "grpcs")) => proto,
+            Some(other) => {
+                ctx.warn(format!("{path}.app_protocol"), format!("the proxy speaks http, https, grpc and grpcs; `{other}` served as http"));
+                "http"
+            }
+            None => "http",
+        };
+        ports.push(Port { scheme: scheme.into(), host, container: target });
+    }
+    ports.sort_by_key(|p| (p.host, p.container));
+    ports.dedup();
+    if ports.is_empty() {
+        if let Some(pp) = settings.proxy_port {
+            ports.push(Port { scheme: "http".into(), host: 80, container: pp });
+        }
+    }
+
+    if ports.is_empty() && !settings.domains.is_empty() {
+        ctx.warn(format!("{base}.x-dokku.domains"), "the service publishes no port and has no `proxy_port`, so the proxy is disabled and the domains serve nothing");
+    }
+    let (networks, aliases) = service_networks(ctx, name, obj, &base);
+
+    let mut mounts = Vec::new();
+    let mut files = BTreeMap::new();
+    for (i, v) in obj.get("volumes").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        convert_volume(ctx, name, v, &format!("{base}.volumes[{i}]"), is_build, &mut mounts, &mut files, &mut opt)?;
+    }
+    if obj.get("use_api_socket").and_then(Value::as_bool) == Some(true) {
+        mounts.push(Mount::HostPath {
+            source: "/var/run/docker.sock".into(),
+            target: "/var/run/docker.sock".into(),
+            read_only: false,
+            path: format!("{base}.use_api_socket"),
+        });
+    }
+    for (i, c) in obj.get("configs").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let path = format!("{base}.configs[{i}]");
+        let src = c.get("source").and_then(Value::as_str).unwrap_or_default();
+        let target = c.get("target").and_then(Value::as_str).map_or_else(|| format!("/{src}"), str::to_owned);
+        if is_build {
+            ctx.warn(path, "configs of build services are not copied; add the file to the build context");
+            continue;
+        }
+        let def = ctx.configs.get(src).cloned().unwrap_or(Value::Null);
+        if let Some(file) = def.get("file").and_then(Value::as_str) {
+            files.insert(target, FileSource::Source { path: ctx.relative(file) });
+        } else if let Some(content) = def.get("content").and_then(Value::as_str) {
+            files.insert(target, FileSource::Content { content: content.to_owned() });
+        } else {
+            ctx.warn(path, "only `file` and `content` configs can be copied into the image; not applied");
+        }
+    }
+
+    let mut replicas = obj.get("scale").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+    let mut limits = Resources {
+        cpu: obj.get("cpus").and_then(number_text),
+        memory_mb: obj.get("mem_limit").and_then(megabytes),
+        memory_swap_mb: obj.get("memswap_limit").and_then(megabytes),
+    };
+    let mut reservations = Resources { memory_mb: obj.get("mem_reservation").and_then(megabytes), ..Resources::default() };
+    let mut restart_policy = obj.get("restart").and_then(Value::as_str).map(|r| match r {
+        "no" => "no".to_owned(),
+        other => other.to_owned(),
+    });
+    if let Some(deploy) = obj.get("deploy").and_then(Value::as_object) {
+        for (k, v) in deploy {
+            let path = format!("{base}.deploy.{k}");
+            match k.as_str() {
+                "replicas" => replicas = v.as_u64().and_then(|n| u32::try_from(n).ok()),
+                "resources" => {
+                    for (which, target) in [("limits", &mut limits), ("reservations", &mut reservations)] {
+                        let Some(r) = v.get(which).and_then(Value::as_object) else { continue };
+                        for (rk, rv) in r {
+                            match rk.as_str() {
+                                "cpus" => target.cpu = number_text(rv),
+                                "memory" => target.memory_mb = megabytes(rv),
+                                "pids" if which == "limits" => opt("deploy.resources.limits.pids", format!("--pids-limit {rv}"), None),
+                                _ => ctx.warn(format!("{path}.{which}.{rk}"), "no Dokku resource setting; not applied"),
+                            }
+                        }
+                    }
+                }
+                "restart_policy" => {
+                    let cond = v.get("condition").and_then(Value::as_str).unwrap_or("any");
+                    restart_policy = Some(match (cond, v.get("max_attempts").and_then(Value::as_u64)) {
+                        ("none", _) => "no".to_owned(),
+                        ("on-failure", Some(n)) => format!("on-failure:{n}"),
+                        ("on-failure", None) => "on-failure".to_owned(),
+                        _ => "always".to_owned(),
+                    });
+                    for extra in ["delay", "window"] {
+                        if v.get(extra).is_some() {
+                            ctx.warn(format!("{path}.{extra}"), "Docker restart policies have no delay or window; not applied");
+                        }
+                    }
+                }
+                "mode" if v.as_str() == Some("replicated") => {}
+                _ if is_unset(v) => {}
+                _ => ctx.warn(path, "Swarm deployment settings have no Dokku equivalent; not applied"),
+            }
+        }
+    }
+    if settings.state == super::xdokku::ExpectedState::Stopped {
+        replicas = Some(0);
+    }
+    let stop_timeout = obj.get("stop_grace_period").and_then(Value::as_str).and_then(duration_secs);
+    let mut log_max_size = None;
+    if let Some(logging) = obj.get("logging").and_then(Value::as_object) {
+        let driver = logging.get("driver").and_then(Value::as_str).unwrap_or("json-file");
+        if matches!(driver, "json-file" | "local") {
+            log_max_size = logging.get("options").and_then(|o| o.get("max-size")).and_then(Value::as_str).map(str::to_owned);
+            if logging.get("options").and_then(Value::as_object).is_some_and(|o| o.keys().any(|k| k != "max-size")) {
+                ctx.warn(format!("{base}.logging.options"), "only `max-size` has a Dokku setting (`logs:set max-size`); other options not applied");
+            }
+        } else {
+            ctx.warn(format!("{base}.logging.driver"), format!("Dokku uses the host's logging driver; `{driver}` not applied"));
+        }
+    }
+
+    // Container shaping through docker options (docker-local; see docs/mapping.md for k3s).
+    let list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(number_text).collect(),
+            _ => Vec::new(),
+        }
+    };
+    if let Some(sig) = obj.get("stop_signal").and_then(Value::as_str) {
+        opt("stop_signal", format!("--stop-signal {sig}"), None);
+    }
+    if let Some(sz) = obj.get("shm_size").and_then(bytes) {
+        opt("shm_size", format!("--shm-size {sz}"), None);
+    }
+    if obj.get("init").and_then(Value::as_bool) == Some(true) {
+        opt("init", "--init".into(), None);
+    }
+    if obj.get("read_only").and_then(Value::as_bool) == Some(true) {
+        opt("read_only", "--read-only".into(), None);
+    }
+    if obj.get("privileged").and_then(Value::as_bool) == Some(true) {
+        opt("privileged", "--privileged".into(), Some(PolicyRule::Privileged));
+    }
+    for t in list(obj.get("tmpfs")) {
+        opt("tmpfs", format!("--tmpfs {t}"), None);
+    }
+    match obj.get("extra_hosts") {
+        Some(Value::Array(a)) => {
+            for h in a.iter().filter_map(Value::as_str) {
+                let (host, ip) = h.split_once('=').or_else(|| h.split_once(':')).unwrap_or((h, ""));
+                opt("extra_hosts", format!("--add-host {host}:{ip}"), None);
+            }
+        }
+        Some(Value::Object(m)) => {
+            for (host, ips) in m {
+                for ip in list(Some(ips)) {
+                    opt("extra_hosts", format!("--add-host {host}:{ip}"), None);
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(u) = obj.get("ulimits").and_then(Value::as_object) {
+        for (k, v) in u {
+            let val = match v {
+                Value::Number(n) => format!("{n}:{n}"),
+                _ => format!(
+                    "{}:{}",
+                    v.get("soft").map(ToString::to_string).unwrap_or_default(),
+                    v.get("hard").map(ToString::to_string).unwrap_or_default()
+                ),
+            };
+            opt("ulimits", format!("--ulimit {k}={val}"), None);
+        }
+    }
+    for cap in list(obj.get("cap_add")) {
+        let bare = cap.trim_start_matches("CAP_").to_ascii_uppercase();
+        let rule = DANGEROUS_CAPS.contains(&bare.as_str()).then_some(PolicyRule::CapAdd);
+        opt("cap_add", format!("--cap-add {bare}"), rule);
+    }
+    for cap in list(obj.get("cap_drop")) {
+        opt("cap_drop", format!("--cap-drop {cap}"), None);
+    }
+    for (i, d) in obj.get("devices").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let spec = match d {
+            Value::String(s) => s.clone(),
+            _ => {
+                let s = d.get("source").and_then(Value::as_str).unwrap_or_default();
+                let t = d.get("target").and_then(Value::as_str).unwrap_or(s);
+                let p = d.get("permissions").and_then(Value::as_str).unwrap_or("rwm");
+                format!("{s}:{t}:{p}")
+            }
+        };
+        opts.push(DockerOption { phase: "deploy", option: format!("--device {spec}"), path: format!("{base}.devices[{i}]"), rule: Some(PolicyRule::Devices) });
+    }
+    let mut opt = |key: &str, option: String, rule: Option<PolicyRule>| {
+        opts.push(DockerOption { phase: "deploy", option, path: format!("{base}.{key}"), rule });
+    };
+    for r in list(obj.get("device_cgroup_rules")) {
+        opt("device_cgroup_rules", format!("--device-cgroup-rule {r}"), Some(PolicyRule::Devices));
+    }
+    for s in list(obj.get("security_opt")) {
+        let harmless = s == "no-new-privileges" || s == "no-new-privileges:true" || s == "no-new-privileges=true";
+        opt("security_opt", format!("--security-opt {s}"), (!harmless).then_some(PolicyRule::SecurityOpt));
+    }
+    match obj.get("sysctls") {
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                opt("sysctls", format!("--sysctl {k}={}", number_text(v).unwrap_or_default()), Some(PolicyRule::Sysctls));
+            }
+        }
+        Some(Value::Array(a)) => {
+            for s in a.iter().filter_map(Value::as_str) {
+                opt("sysctls", format!("--sysctl {s}"), Some(PolicyRule::Sysctls));
+            }
+        }
+        _ => {}
+    }
+    for (key, flag) in [("network_mode", "--network"), ("pid", "--pid"), ("ipc", "--ipc"), ("uts", "--uts"), ("userns_mode", "--userns"), ("cgroup", "--cgroupns")] {
+        match obj.get(key).and_then(Value::as_str) {
+            Some("host") => opt(key, format!("{flag} host"), Some(PolicyRule::HostNamespaces)),
+            Some(m) if m.starts_with("service:") => ctx.warn(format!("{base}.{key}"), "shared namespaces become an ordering edge; the service gets its own namespace on Dokku"),
+            Some(m) if m.starts_with("container:") => {
+                return Err(ModelError::Rejected { path: format!("{base}.{key}"), reason: "containers outside the stack cannot be referenced".into() })
+            }
+            Some("bridge" | "default" | "private") | None => {}
+            Some(m) => opt(key, format!("{flag} {m}"), None),
+        }
+    }
+    for (key, flag) in [("dns", "--dns"), ("dns_opt", "--dns-option"), ("dns_search", "--dns-search"), ("group_add", "--group-add")] {
+        for v in list(obj.get(key)) {
+            opt(key, format!("{flag} {v}"), None);
+        }
+    }
+    for (key, flag) in [("cpu_shares", "--cpu-shares"), ("cpu_quota", "--cpu-quota"), ("cpu_period", "--cpu-period"), ("cpuset", "--cpuset-cpus"), ("mem_swappiness", "--memory-swappiness"), ("oom_score_adj", "--oom-score-adj"), ("pids_limit", "--pids-limit")] {
+        if let Some(v) = obj.get(key).and_then(number_text) {
+            opt(key, format!("{flag} {v}"), None);
+        }
+    }
+    if let Source::Build(b) = &source {
+        for (k, v) in &b.args {
+            opts.push(DockerOption { phase: "build", option: format!("--build-arg {k}={v}"), path: format!("{base}.build.args.{k}"), rule: None });
+        }
+        if let Some(t) = &b.target {
+            opts.push(DockerOption { phase: "build", option: format!("--target {t}"), path: format!("{base}.build.target"), rule: None });
+        }
+    }
+
+    Ok(AppSpec {
+        app,
+        source,
+        command,
+        entrypoint,
+        working_dir,
+        user,
+        healthcheck,
+        env,
+        links: BTreeMap::new(),
+        ports,
+        networks,
+        aliases,
+        mounts,
+        files,
+        replicas,
+        limits,
+        reservations,
+        restart_policy,
+        stop_timeout,
+        log_max_size,
+        docker_options: opts,
+    })
+}
+
+fn convert_build(ctx: &mut Ctx<'_>, b: &Value, path: &str) -> Result<Build, ModelError> {
+    let obj = b.as_object().ok_or_else(|| shape(path, "must be a mapping"))?;
+    let mut build = Build { context: ".".into(), dockerfile: "Dockerfile".into(), target: None, args: BTreeMap::new() };
+    for (k, v) in obj {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "context" => {
+                let c = v.as_str().unwrap_or(".");
+                if c.contains("://") || c.starts_with("git@") {
+                    return Err(ModelError::Rejected { path: p, reason: "remote build contexts are not in the pushed source".into() });
+                }
+                build.context = ctx.relative(c);
+            }
+            "dockerfile" => build.dockerfile = v.as_str().unwrap_or("Dockerfile").to_owned(),
+            "target" => build.target = v.as_str().map(str::to_owned),
+            "args" => {
+                for (ak, av) in v.as_object().into_iter().flatten() {
+                    match av {
+                        Value::Null => ctx.warn(format!("{p}.{ak}"), "has no value; not passed"),
+                        Value::String(s) => {
+                            build.args.insert(ak.clone(), s.clone());
+                        }
+                        other => {
+                            build.args.insert(ak.clone(), other.to_string());
+                        }
+                    }
+                }
+            }
+            "dockerfile_inline" => {
+                return Err(ModelError::Rejected { path: p, reason: "Dokku builds from a Dockerfile in the pushed source; commit the Dockerfile".into() })
+            }
+            "privileged" if v.as_bool() == Some(true) => {
+                return Err(ModelError::Rejected { path: p, reason: "privileged builds would give the pusher root on the host".into() })
+            }
+            _ if is_unset(v) => {}
+            _ => ctx.warn(p, "not supported by Dokku's Dockerfile builder; not applied"),
+        }
+    }
+    if build.context.starts_with("..") {
+        return Err(ModelError::Rejected { path: format!("{path}.context"), reason: "the build context must be inside the pushed source".into() });
+    }
+    Ok(build)
+}
+
+fn convert_healthcheck(ctx: &mut Ctx<'_>, h: &Map<String, Value>, path: &str) -> Option<Healthcheck> {
+    let test: Vec<String> = h.get("test")?.as_array()?.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    let command = match test.first().map(String::as_str) {
+        Some("CMD") => test[1..].to_vec(),
+        Some("CMD-SHELL") => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
+        Some("NONE") | None => return None,
+        Some(_) => test,
+    };
+    let secs = |k: &str| h.get(k).and_then(Value::as_str).and_then(duration_secs);
+    if h.contains_key("start_interval") {
+        ctx.warn(format!("{path}.start_interval"), "Dokku checks have one interval; not applied");
+    }
+    Some(Healthcheck {
+        command,
+        interval: secs("interval"),
+        timeout: secs("timeout"),
+        retries: h.get("retries").and_then(Value::as_u64),
+        start_period: secs("start_period"),
+    })
+}
+
+#[expect(clippy::too_many_arguments, reason = "the volume mapping writes into several parts of the app spec")]
+fn convert_volume(
+    ctx: &mut Ctx<'_>,
+    name: &ServiceName,
+    v: &Value,
+    path: &str,
+    is_build: bool,
+    mounts: &mut Vec<Mount>,
+    files: &mut BTreeMap<String, FileSource>,
+    opt: &mut impl FnMut(&str, String, Option<PolicyRule>),
+) -> Result<(), ModelError> {
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or("volume");
+    let target = v.get("target").and_then(Value::as_str).ok_or_else(|| shape(path, "needs a `target`"))?.to_owned();
+    let read_only = v.get("read_only").and_then(Value::as_bool) == Some(true);
+    let source = v.get("source").and_then(Value::as_str);
+    match (kind, source) {
+        ("volume", Some(src)) => {
+            let (storage, external, docker_name) = ctx.volumes.get(src).cloned().ok_or_else(|| shape(path, "names an undefined volume"))?;
+            if external {
+                mounts.push(Mount::HostPath { source: docker_name, target, read_only, path: path.to_owned() });
+            } else {
+                ctx.storage.entry(storage.clone()).or_insert(None);
+                mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: None });
+            }
+        }
+        ("volume", None) => {
+            let storage = StorageName::for_volume(ctx.stack, &format!("{name}{}", target.replace('/', "-")));
+            ctx.warn(path, format!("anonymous volume kept as storage entry `{storage}`"));
+            ctx.storage.entry(storage.clone()).or_insert(None);
+            mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: None });
+        }
+        ("bind", Some(src)) => {
+            let rel = ctx.relative(src);
+            // Outside the pushed source (absolute, `~`-expanded, `../`): a host path for the policy.
+            if src.ends_with("/docker.sock") || rel.starts_with('/') || rel.starts_with("..") {
+                mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path.to_owned() });
+            } else if read_only && !is_build {
+                files.insert(target, FileSource::Source { path: rel });
+            } else {
+                let storage = StorageName::for_volume(ctx.stack, &rel.replace(['/', '.'], "-"));
+                ctx.storage.insert(storage.clone(), Some(rel.clone()));
+                mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: Some(rel) });
+            }
+        }
+        ("tmpfs", _) => opt("volumes", format!("--tmpfs {target}"), None),
+        _ => ctx.warn(path, format!("`{kind}` mounts have no Dokku equivalent; not applied")),
+    }
+    Ok(())
+}
+

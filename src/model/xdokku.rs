@@ -1,0 +1,187 @@
+//! The `x-dokku` extension: what the mapping needs from the user that compose cannot say.
+//! The schema is documented in docs/mapping.md and validated here key by key.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::ModelError;
+
+/// How a service is expected to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedState {
+    /// A long-running process (the default).
+    #[default]
+    Running,
+    /// A job that runs once per deploy and must exit 0 (`dokku run`), e.g. migrations.
+    OneShot,
+    /// Deployed but scaled to zero.
+    Stopped,
+}
+
+/// Service-level `x-dokku`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceSettings {
+    /// `domains`: `domains:set`.
+    pub domains: Vec<String>,
+    /// `letsencrypt`: `letsencrypt:enable` after the deploy.
+    pub letsencrypt: bool,
+    /// `proxy_port`: the container port the proxy sends HTTP to when `ports` is empty.
+    pub proxy_port: Option<u16>,
+    /// `datastore: false` keeps a datastore image as an ordinary app.
+    pub datastore: Option<bool>,
+    /// `state`.
+    pub state: ExpectedState,
+    /// Whether `state` was given (otherwise it may be inferred from `depends_on`).
+    #[serde(skip)]
+    pub state_given: bool,
+    /// `plain`: environment keys shown unmasked.
+    pub plain: BTreeSet<String>,
+}
+
+/// Top-level `x-dokku`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StackSettings {
+    /// `letsencrypt_email`: `letsencrypt:set <app> email` for apps with letsencrypt.
+    pub letsencrypt_email: Option<String>,
+    /// `plain`: environment keys shown unmasked in every service.
+    pub plain: BTreeSet<String>,
+    /// `services.<name>`: per-service settings. This is the portable place for them: Docker
+    /// Compose v2.40.3 drops service-level `x-*` keys from `config --format json`, so a
+    /// service-level `x-dokku` only survives a loader that keeps it.
+    pub services: BTreeMap<String, ServiceSettings>,
+}
+
+const SERVICE_KEYS: &str = "datastore, domains, letsencrypt, plain, proxy_port, state";
+const STACK_KEYS: &str = "letsencrypt_email, plain, services";
+
+fn err(path: &str, message: String) -> ModelError {
+    ModelError::Extension { path: path.to_owned(), message }
+}
+
+fn string_list(v: &Value, path: &str) -> Result<Vec<String>, ModelError> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| err(path, "must be a list of strings".into())))
+            .collect(),
+        _ => Err(err(path, "must be a string or a list of strings".into())),
+    }
+}
+
+fn boolean(v: &Value, path: &str) -> Result<bool, ModelError> {
+    v.as_bool().ok_or_else(|| err(path, "must be true or false".into()))
+}
+
+fn valid_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+        })
+}
+
+impl ServiceSettings {
+    /// Reads `services.<svc>.x-dokku` at `path`.
+    pub fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
+        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping".into()))?;
+        let mut s = Self::default();
+        for (k, v) in map {
+            let p = format!("{path}.{k}");
+            match k.as_str() {
+                "domains" => {
+                    s.domains = string_list(v, &p)?;
+                    if let Some(bad) = s.domains.iter().find(|d| !valid_domain(d)) {
+                        return Err(err(&p, format!("`{bad}` is not a valid domain")));
+                    }
+                }
+                "letsencrypt" => s.letsencrypt = boolean(v, &p)?,
+                "proxy_port" => {
+                    let n = v.as_u64().filter(|n| (1..=65535).contains(n));
+                    s.proxy_port = Some(n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| err(&p, "must be a port number".into()))?);
+                }
+                "datastore" => s.datastore = Some(boolean(v, &p)?),
+                "state" => {
+                    s.state_given = true;
+                    s.state = match v.as_str() {
+                        Some("running") => ExpectedState::Running,
+                        Some("one-shot") => ExpectedState::OneShot,
+                        Some("stopped") => ExpectedState::Stopped,
+                        _ => return Err(err(&p, "must be one of `running`, `one-shot`, `stopped`".into())),
+                    }
+                }
+                "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
+                _ => return Err(err(&p, format!("unknown setting; valid settings: {SERVICE_KEYS}"))),
+            }
+        }
+        if s.letsencrypt && s.domains.is_empty() {
+            return Err(err(&format!("{path}.letsencrypt"), "needs `domains`".into()));
+        }
+        Ok(s)
+    }
+}
+
+impl StackSettings {
+    /// Reads the top-level `x-dokku`.
+    pub fn from_json(v: &Value) -> Result<Self, ModelError> {
+        let path = "x-dokku";
+        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping".into()))?;
+        let mut s = Self::default();
+        for (k, v) in map {
+            let p = format!("{path}.{k}");
+            match k.as_str() {
+                "letsencrypt_email" => {
+                    let e = v.as_str().filter(|e| e.contains('@')).ok_or_else(|| err(&p, "must be an e-mail address".into()))?;
+                    s.letsencrypt_email = Some(e.to_owned());
+                }
+                "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
+                "services" => {
+                    let map = v.as_object().ok_or_else(|| err(&p, "must be a mapping of service name to settings".into()))?;
+                    for (name, settings) in map {
+                        s.services.insert(name.clone(), ServiceSettings::from_json(settings, &format!("{p}.{name}"))?);
+                    }
+                }
+                _ => return Err(err(&p, format!("unknown setting; valid settings: {STACK_KEYS}"))),
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn service_settings() {
+        let s = ServiceSettings::from_json(
+            &json!({"domains": ["a.example.com"], "letsencrypt": true, "state": "one-shot", "plain": "LOG_LEVEL"}),
+            "services.web.x-dokku",
+        )
+        .unwrap();
+        assert_eq!(s.domains, ["a.example.com"]);
+        assert_eq!(s.state, ExpectedState::OneShot);
+        assert!(s.plain.contains("LOG_LEVEL"));
+    }
+
+    #[test]
+    fn errors_name_the_key_path() {
+        let e = ServiceSettings::from_json(&json!({"domian": "x"}), "services.web.x-dokku").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`services.web.x-dokku.domian`: unknown setting; valid settings: datastore, domains, letsencrypt, plain, proxy_port, state"
+        );
+        let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku").unwrap_err();
+        assert_eq!(e.to_string(), "`services.web.x-dokku.letsencrypt`: needs `domains`");
+        let e = ServiceSettings::from_json(&json!({"domains": "-bad-"}), "s").unwrap_err();
+        assert_eq!(e.to_string(), "`s.domains`: `-bad-` is not a valid domain");
+    }
+}

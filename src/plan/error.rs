@@ -1,0 +1,25 @@
+//! Errors of the pipeline from compose JSON to plan.
+
+use crate::graph::GraphError;
+use crate::model::{ModelError, ServiceName};
+use crate::policy::PolicyError;
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The compose project cannot be mapped.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The services cannot be ordered.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The security policy refuses settings.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A one-shot service has nothing to run.
+    #[error("service `{service}` is a one-shot job (`services.{service}.x-dokku.state`) but has no `command` to run (the image's entrypoint runs it)")]
+    OneShotWithoutCommand {
+        /// The service.
+        service: ServiceName,
+    },
+}

@@ -1,0 +1,37 @@
+//! Stage 4: the plan. A pure function of (compose project, Dokku state, settings) that yields
+//! the exact, ordered `dokku` commands, each with its reason and undo (style R8).
+
+mod context;
+mod error;
+mod planner;
+mod render;
+pub mod simulate;
+mod step;
+
+pub use context::{app_json, build_context, overlay_dir};
+pub use error::PlanError;
+pub use planner::{plan, PlanSettings, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
+pub use step::{Action, Batches, Plan, Step, Undo};
+
+use crate::model::{from_compose_json, ConvertOptions};
+use crate::policy::Policy;
+use crate::state::DokkuState;
+
+/// Everything one planning run needs besides the compose JSON and the state.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Conversion options (stack name, project directory).
+    pub convert: ConvertOptions,
+    /// The security policy.
+    pub policy: Policy,
+    /// Planning settings.
+    pub settings: PlanSettings,
+}
+
+/// The whole pure pipeline: compose JSON -> model -> policy check -> graph -> plan.
+pub fn plan_compose_json(json: &serde_json::Value, state: &DokkuState, opts: &Options) -> Result<Plan, PlanError> {
+    let (project, warnings) = from_compose_json(json, &opts.convert)?;
+    opts.policy.check(&project)?;
+    let graph = crate::graph::build(&project)?;
+    plan(&project, &graph, state, &opts.settings, warnings)
+}

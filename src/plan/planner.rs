@@ -1,0 +1,517 @@
+//! Stage 4, pure: `(Project, ServiceGraph, DokkuState, settings) -> Plan`. Reads the state
+//! snapshot and emits only the commands that must change something, so the plan for a stack
+//! that is deployed as described is empty (docs/mapping.md "Idempotency").
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::context::{build_context, overlay_dir};
+use super::error::PlanError;
+use super::step::{Action, Plan, Step, Undo};
+use crate::dokku::catalog;
+use crate::dokku::{Cmd, Stdin};
+use crate::graph::ServiceGraph;
+use crate::model::{AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, Project, Service, ServiceName, Source, Warning};
+use crate::state::{mount_key, AppState, DokkuState};
+
+/// Config var holding the digest of the deployed build context.
+pub const DIGEST_VAR: &str = "DOKKU_COMPOSE_DIGEST";
+/// Config var listing the config keys the stack manages (so removed keys get unset).
+pub const KEYS_VAR: &str = "DOKKU_COMPOSE_KEYS";
+/// Config var listing the docker options the stack manages, as a JSON array of `<phase> <option>`.
+pub const OPTIONS_VAR: &str = "DOKKU_COMPOSE_OPTIONS";
+/// The single process type every app runs.
+pub const PROCESS: &str = "web";
+
+/// Settings of one planning run besides project and state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// Revision of the pushed source (git sha); build services redeploy when it changes.
+    pub source_rev: String,
+}
+
+struct Planner<'a> {
+    state: &'a DokkuState,
+    steps: Vec<Step>,
+}
+
+fn irreversible(reason: &str) -> Undo {
+    Undo::Irreversible { reason: reason.to_owned() }
+}
+
+fn undo(cmds: Vec<Cmd>) -> Undo {
+    Undo::Commands { cmds }
+}
+
+struct Ctx<'a> {
+    service: &'a ServiceName,
+    level: usize,
+}
+
+impl Planner<'_> {
+    fn push(&mut self, ctx: Option<&Ctx<'_>>, id: &str, action: Action, run: Cmd, reason: String, undo: Undo) {
+        let id = match ctx {
+            Some(c) => format!("{}/{id}", c.service),
+            None => format!("stack/{id}"),
+        };
+        self.steps.push(Step { id, service: ctx.map(|c| c.service.clone()), level: ctx.map_or(0, |c| c.level), action, run, reason, undo });
+    }
+}
+
+/// Plans `project` against `state`.
+pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
+    let mut p = Planner { state, steps: Vec::new() };
+    stack_steps(&mut p, project);
+    for name in &graph.order {
+        let svc = &project.services[name];
+        let ctx = Ctx { service: name, level: graph.levels[name] };
+        match &svc.kind {
+            Kind::Datastore(ds) => datastore_steps(&mut p, &ctx, ds),
+            Kind::App(app) => app_steps(&mut p, &ctx, project, svc, app, settings)?,
+        }
+    }
+    let services = project
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let target = match &s.kind {
+                Kind::App(a) => format!("app `{}`", a.app),
+                Kind::Datastore(d) => format!("{} service `{}`", d.plugin, d.name),
+            };
+            (n.clone(), target)
+        })
+        .collect();
+    Ok(Plan { stack: project.stack.to_string(), services, rewrites: project.rewrites.clone(), warnings, steps: p.steps })
+}
+
+fn stack_steps(p: &mut Planner<'_>, project: &Project) {
+    let mut used: BTreeSet<&str> = BTreeSet::new();
+    for s in project.services.values() {
+        match &s.kind {
+            Kind::App(a) => used.extend(a.networks.iter().map(|n| n.as_str())),
+            Kind::Datastore(d) => used.extend(d.network.iter().map(|n| n.as_str())),
+        }
+    }
+    for net in project.networks.values().filter(|n| used.contains(n.as_str())) {
+        if !p.state.networks.contains(net.as_str()) {
+            p.push(
+                None,
+                &format!("network/{net}"),
+                Action::CreateNetwork { network: net.to_string() },
+                Cmd::dokku(["network:create", net.as_str()]),
+                format!("network `{net}` does not exist"),
+                undo(vec![Cmd::dokku(["network:destroy", "--force", net.as_str()])]),
+            );
+        }
+    }
+    for (name, seed) in &project.storage {
+        if !p.state.storage.contains(name.as_str()) {
+            let reason = match seed {
+                Some(s) => format!("storage entry `{name}` does not exist; seeded from `{s}` in the pushed source"),
+                None => format!("storage entry `{name}` does not exist"),
+            };
+            p.push(
+                None,
+                &format!("storage/{name}"),
+                Action::CreateStorage { name: name.to_string(), seed_from: seed.clone() },
+                Cmd::dokku(["storage:create", name.as_str()]),
+                reason,
+                undo(vec![Cmd::dokku(["storage:destroy", name.as_str(), "--force"])]),
+            );
+        }
+    }
+}
+
+fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
+    let exists = p.state.datastores.get(ds.plugin).is_some_and(|m| m.contains_key(ds.name.as_str()));
+    if exists {
+        return;
+    }
+    let mut cmd = Cmd::dokku([format!("{}:create", ds.plugin), ds.name.to_string()]);
+    if let Some(i) = &ds.image {
+        cmd = cmd.flag("--image", i.clone());
+    }
+    if let Some(v) = &ds.version {
+        cmd = cmd.flag("--image-version", v.clone());
+    }
+    if let Some(pw) = &ds.password {
+        cmd = cmd.arg("--password").secret_arg(pw.clone());
+    }
+    if let Some(pw) = &ds.root_password {
+        cmd = cmd.arg("--root-password").secret_arg(pw.clone());
+    }
+    if let Some(c) = &ds.config_options {
+        cmd = cmd.flag("--config-options", c.clone());
+    }
+    if !ds.custom_env.is_empty() {
+        let env: Vec<String> = ds.custom_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        cmd = cmd.arg("--custom-env").secret_arg(env.join(";"));
+    }
+    if let Some(n) = &ds.network {
+        cmd = cmd.flag("--initial-network", n.to_string());
+    }
+    let image = match (&ds.image, &ds.version) {
+        (Some(i), Some(v)) => format!("{i}:{v}"),
+        (Some(i), None) => i.clone(),
+        (None, Some(v)) => format!("{}:{v}", catalog::by_plugin(ds.plugin).map_or(ds.plugin, |d| d.image)),
+        (None, None) => "the plugin's default image".into(),
+    };
+    p.push(
+        Some(ctx),
+        "create",
+        Action::CreateDatastore { plugin: ds.plugin.to_owned(), name: ds.name.to_string() },
+        cmd,
+        format!("{} service `{}` does not exist ({image})", ds.plugin, ds.name),
+        irreversible("datastore data is never destroyed by an apply"),
+    );
+}
+
+/// Property steps: `<plugin>:set <app> <key> [<value>...]`, only when the value differs.
+fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, plugin: &str, key: &str, want: Option<&str>) -> bool {
+    let prop = format!("{plugin}:{key}");
+    let have = cur.properties.get(&prop).map(String::as_str);
+    if have == want || want.is_none() {
+        return false;
+    }
+    let set = format!("{plugin}:set");
+    let with_value = |v: Option<&str>| {
+        let mut c = Cmd::dokku([set.as_str(), app, key]);
+        for word in v.into_iter().flat_map(str::split_whitespace) {
+            c = c.arg(word);
+        }
+        c
+    };
+    p.push(
+        Some(ctx),
+        &format!("{plugin}/{key}"),
+        Action::SetProperty { app: app.to_owned(), plugin: plugin.to_owned(), key: key.to_owned(), value: want.map(str::to_owned) },
+        with_value(want),
+        match have {
+            Some(h) => format!("{prop} is `{h}`, want `{}`", want.unwrap_or_default()),
+            None => format!("{prop} is unset, want `{}`", want.unwrap_or_default()),
+        },
+        undo(vec![with_value(have)]),
+    );
+    true
+}
+
+#[expect(clippy::too_many_lines, reason = "the steps of one app read best top to bottom in apply order")]
+fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Service, app: &AppSpec, settings: &PlanSettings) -> Result<(), PlanError> {
+    let name = app.app.as_str();
+    let fresh = AppState::default();
+    let existing = p.state.apps.get(name);
+    let cur = existing.unwrap_or(&fresh);
+    let mut runtime_changed = false;
+
+    if existing.is_none() {
+        p.push(
+            Some(ctx),
+            "create",
+            Action::CreateApp { app: name.to_owned() },
+            Cmd::dokku(["apps:create", name]),
+            format!("app `{name}` does not exist"),
+            undo(vec![Cmd::dokku(["apps:destroy", name, "--force"])]),
+        );
+    }
+
+    // How the image is built.
+    set_property(p, ctx, name, cur, "builder", "selected", Some("dockerfile"));
+    if let Source::Build(b) = &app.source {
+        if b.dockerfile != "Dockerfile" {
+            set_property(p, ctx, name, cur, "builder-dockerfile", "dockerfile-path", Some(&b.dockerfile));
+        }
+        if app.command.is_some() {
+            set_property(p, ctx, name, cur, "ps", "procfile-path", Some(&format!("{}/Procfile", overlay_dir(&svc.name))));
+        }
+        if app.healthcheck.is_some() {
+            set_property(p, ctx, name, cur, "app-json", "appjson-path", Some(&format!("{}/app.json", overlay_dir(&svc.name))));
+        }
+    }
+
+    // Networks: the primary one at container creation (so `--network-alias` applies), the rest after.
+    if let Some((primary, rest)) = app.networks.split_first() {
+        runtime_changed |= set_property(p, ctx, name, cur, "network", "initial-network", Some(primary.as_str()));
+        if !rest.is_empty() {
+            let joined: Vec<&str> = rest.iter().map(|n| n.as_str()).collect();
+            runtime_changed |= set_property(p, ctx, name, cur, "network", "attach-post-create", Some(&joined.join(" ")));
+        }
+    }
+
+    // Docker options: network aliases first, then the container-shaping options.
+    let mut options: Vec<(&str, String)> = Vec::new();
+    if !app.networks.is_empty() {
+        options.extend(app.aliases.iter().map(|a| ("deploy", format!("--network-alias {a}"))));
+    }
+    options.extend(app.docker_options.iter().map(|o| (o.phase, o.option.clone())));
+    // Options this stack added before and no longer wants are removed; others' are left alone.
+    let managed_options: Vec<String> = options.iter().map(|(ph, o)| format!("{ph} {o}")).collect();
+    let previous: Vec<String> = cur.config.get(OPTIONS_VAR).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
+    for old in previous.iter().filter(|o| !managed_options.contains(o)) {
+        let Some((phase, option)) = old.split_once(' ') else { continue };
+        if !cur.docker_options.get(phase).is_some_and(|have| have.iter().any(|h| h == option)) {
+            continue;
+        }
+        p.push(
+            Some(ctx),
+            &format!("docker-options-remove/{phase}/{option}"),
+            Action::RemoveDockerOption { app: name.to_owned(), phase: phase.to_owned(), option: option.to_owned() },
+            Cmd::dokku(["docker-options:remove", name, phase, option]),
+            format!("{phase} option `{option}` is no longer in the compose file"),
+            undo(vec![Cmd::dokku(["docker-options:add", name, phase, option])]),
+        );
+        runtime_changed = true;
+    }
+    for (phase, option) in options {
+        if cur.docker_options.get(phase).is_some_and(|have| have.contains(&option)) {
+            continue;
+        }
+        p.push(
+            Some(ctx),
+            &format!("docker-options/{phase}/{option}"),
+            Action::AddDockerOption { app: name.to_owned(), phase: phase.to_owned(), option: option.clone() },
+            Cmd::dokku(["docker-options:add", name, phase]).arg(option.clone()),
+            format!("{phase} option `{option}` is missing"),
+            undo(vec![Cmd::dokku(["docker-options:remove", name, phase]).arg(option.clone())]),
+        );
+        runtime_changed = true;
+    }
+
+    // Storage.
+    for m in &app.mounts {
+        let (key, cmd) = match m {
+            Mount::Entry { name: entry, target, read_only, .. } => {
+                let mut c = Cmd::dokku(["storage:mount", name, entry.as_str(), "--container-dir", target.as_str()]);
+                if *read_only {
+                    c = c.arg("--volume-readonly");
+                }
+                (mount_key(Some(entry.as_str()), "", target, *read_only), c)
+            }
+            Mount::HostPath { source, target, read_only, .. } => {
+                let spec = format!("{source}:{target}{}", if *read_only { ":ro" } else { "" });
+                (mount_key(None, source, target, *read_only), Cmd::dokku(["storage:mount", name, spec.as_str()]))
+            }
+        };
+        if cur.mounts.contains(&key) {
+            continue;
+        }
+        let mut un = cmd.clone();
+        un.args[0] = "storage:unmount".into();
+        un.args.retain(|a| a != "--volume-readonly");
+        p.push(Some(ctx), &format!("mount/{key}"), Action::Mount { app: name.to_owned(), mount: key.clone() }, cmd, format!("mount `{key}` is missing"), undo(vec![un]));
+        runtime_changed = true;
+    }
+
+    // Proxy and ports.
+    let mut want_ports: Vec<String> = app.ports.iter().map(|pt| format!("{}:{}:{}", pt.scheme, pt.host, pt.container)).collect();
+    want_ports.sort();
+    want_ports.dedup();
+    if want_ports.is_empty() {
+        if cur.proxy_enabled {
+            p.push(
+                Some(ctx),
+                "proxy/disable",
+                Action::SetProxy { app: name.to_owned(), enabled: false },
+                Cmd::dokku(["proxy:disable", name]),
+                "the service publishes no port".into(),
+                undo(vec![Cmd::dokku(["proxy:enable", name])]),
+            );
+        }
+    } else {
+        if !cur.proxy_enabled {
+            p.push(
+                Some(ctx),
+                "proxy/enable",
+                Action::SetProxy { app: name.to_owned(), enabled: true },
+                Cmd::dokku(["proxy:enable", name]),
+                "the service publishes ports".into(),
+                undo(vec![Cmd::dokku(["proxy:disable", name])]),
+            );
+        }
+        // Let's Encrypt adds https:443 maps itself; they are not a difference.
+        let have: Vec<String> = cur.ports.iter().filter(|m| !(svc.settings.letsencrypt && m.starts_with("https:443:"))).cloned().collect();
+        if have != want_ports {
+            let back = if cur.ports.is_empty() {
+                Cmd::dokku(["ports:clear", name])
+            } else {
+                cur.ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone()))
+            };
+            p.push(
+                Some(ctx),
+                "ports",
+                Action::SetPorts { app: name.to_owned(), ports: want_ports.clone() },
+                want_ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
+                format!("port maps are `{}`, want `{}`", cur.ports.join(" "), want_ports.join(" ")),
+                undo(vec![back]),
+            );
+        }
+    }
+    let domains = &svc.settings.domains;
+    if !domains.is_empty() && &cur.domains != domains {
+        let back = if cur.domains.is_empty() {
+            Cmd::dokku(["domains:clear", name])
+        } else {
+            cur.domains.iter().fold(Cmd::dokku(["domains:set", name]), |c, d| c.arg(d.clone()))
+        };
+        p.push(
+            Some(ctx),
+            "domains",
+            Action::SetDomains { app: name.to_owned(), domains: domains.clone() },
+            domains.iter().fold(Cmd::dokku(["domains:set", name]), |c, d| c.arg(d.clone())),
+            format!("domains are `{}`, want `{}`", cur.domains.join(" "), domains.join(" ")),
+            undo(vec![back]),
+        );
+    }
+
+    // Resources.
+    for (which, res) in [("limit", &app.limits), ("reserve", &app.reservations)] {
+        let mut want: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(c) = &res.cpu {
+            want.insert("cpu".into(), c.clone());
+        }
+        if let Some(m) = res.memory_mb {
+            want.insert("memory".into(), format!("{m}m"));
+        }
+        if let Some(m) = res.memory_swap_mb {
+            want.insert("memory-swap".into(), format!("{m}m"));
+        }
+        let have: BTreeMap<String, String> = cur
+            .resources
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(&format!("{which}:")).map(|r| (r.to_owned(), v.clone())))
+            .collect();
+        if want.is_empty() || want.iter().all(|(k, v)| have.get(k) == Some(v)) {
+            continue;
+        }
+        let command = format!("resource:{which}");
+        let cmd = want.iter().fold(Cmd::dokku([command.as_str()]), |c, (k, v)| c.flag(&format!("--{k}"), v.clone())).arg(name);
+        let back = if have.is_empty() {
+            Cmd::dokku([format!("resource:{which}-clear"), name.to_owned()])
+        } else {
+            have.iter().fold(Cmd::dokku([command.as_str()]), |c, (k, v)| c.flag(&format!("--{k}"), v.clone())).arg(name)
+        };
+        p.push(Some(ctx), &format!("resource/{which}"), Action::Resources { app: name.to_owned(), which: which.to_owned(), values: want.clone() }, cmd, format!("resource {which}s differ"), undo(vec![back]));
+        runtime_changed = true;
+    }
+
+    // Process settings.
+    runtime_changed |= set_property(p, ctx, name, cur, "ps", "restart-policy", app.restart_policy.as_deref());
+    runtime_changed |= set_property(p, ctx, name, cur, "ps", "stop-timeout-seconds", app.stop_timeout.map(|s| s.to_string()).as_deref());
+    runtime_changed |= set_property(p, ctx, name, cur, "logs", "max-size", app.log_max_size.as_deref());
+    if svc.settings.letsencrypt {
+        set_property(p, ctx, name, cur, "letsencrypt", "email", project.settings.letsencrypt_email.as_deref());
+    }
+    let one_shot = svc.settings.state == ExpectedState::OneShot;
+    let count = if one_shot { Some(0) } else { app.replicas };
+    if let Some(n) = count {
+        let have = cur.scale.get(PROCESS).copied();
+        if have != Some(n) {
+            let back = format!("{PROCESS}={}", have.unwrap_or(1));
+            p.push(
+                Some(ctx),
+                "scale",
+                Action::Scale { app: name.to_owned(), process: PROCESS.into(), count: n },
+                Cmd::dokku(["ps:scale", "--skip-deploy", name]).arg(format!("{PROCESS}={n}")),
+                format!("{PROCESS} scale is {}, want {n}", have.map_or("unset".into(), |h| h.to_string())),
+                undo(vec![Cmd::dokku(["ps:scale", "--skip-deploy", name]).arg(back)]),
+            );
+            runtime_changed = true;
+        }
+    }
+
+    // Datastore links.
+    for link in app.links.values() {
+        let linked = p.state.datastores.get(link.plugin).and_then(|m| m.get(link.datastore.as_str())).is_some_and(|apps| apps.contains(name));
+        if linked {
+            continue;
+        }
+        let mut cmd = Cmd::dokku([format!("{}:link", link.plugin), link.datastore.to_string(), name.to_owned(), "--no-restart".into()]);
+        if let Some(a) = &link.alias {
+            cmd = cmd.flag("--alias", a.clone());
+        }
+        p.push(
+            Some(ctx),
+            &format!("link/{}", link.datastore),
+            Action::Link { plugin: link.plugin.to_owned(), datastore: link.datastore.to_string(), app: name.to_owned() },
+            cmd,
+            format!("`{name}` is not linked to {} service `{}`", link.plugin, link.datastore),
+            undo(vec![Cmd::dokku([format!("{}:unlink", link.plugin), link.datastore.to_string(), name.to_owned(), "--no-restart".into()])]),
+        );
+        runtime_changed = true;
+    }
+
+    // Config: the environment, the list of managed keys, and the build-context digest.
+    let context = build_context(&svc.name, app, &settings.source_rev);
+    let Stdin::Archive { digest, .. } = &context;
+    let digest = digest.clone();
+    let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();
+    let managed: Vec<&str> = app.env.keys().map(String::as_str).collect();
+    want.insert(KEYS_VAR.into(), (managed.join(","), false));
+    want.insert(DIGEST_VAR.into(), (digest.clone(), false));
+    want.insert(OPTIONS_VAR.into(), (serde_json::to_string(&managed_options).expect("strings serialise"), false));
+    let to_set: Vec<(&String, &(String, bool))> = want.iter().filter(|(k, (v, _))| cur.config.get(*k) != Some(v)).collect();
+    if !to_set.is_empty() {
+        let mut cmd = Cmd::dokku(["config:set", "--no-restart", name]);
+        for (k, (v, secret)) in &to_set {
+            let pair = format!("{k}={v}");
+            cmd = if *secret { cmd.secret_arg(pair) } else { cmd.arg(pair) };
+        }
+        let mut back = Vec::new();
+        let old: Vec<(&String, &String)> = to_set.iter().filter_map(|(k, _)| cur.config.get_key_value(*k)).collect();
+        if !old.is_empty() {
+            back.push(old.iter().fold(Cmd::dokku(["config:set", "--no-restart", name]), |c, (k, v)| c.secret_arg(format!("{k}={v}"))));
+        }
+        let new: Vec<&String> = to_set.iter().map(|(k, _)| *k).filter(|k| !cur.config.contains_key(*k)).collect();
+        if !new.is_empty() {
+            back.push(new.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg((*k).clone())));
+        }
+        let keys: Vec<String> = to_set.iter().map(|(k, _)| (*k).clone()).collect();
+        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR);
+        runtime_changed |= env_changed;
+        p.push(Some(ctx), "config", Action::SetConfig { app: name.to_owned(), keys: keys.clone() }, cmd, format!("config differs in {}", keys.join(", ")), undo(back));
+    }
+    let previously: BTreeSet<&str> = cur.config.get(KEYS_VAR).map(|k| k.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let gone: Vec<&str> = previously.into_iter().filter(|k| !want.contains_key(*k) && cur.config.contains_key(*k)).collect();
+    if !gone.is_empty() {
+        let back = gone.iter().fold(Cmd::dokku(["config:set", "--no-restart", name]), |c, k| c.secret_arg(format!("{k}={}", cur.config[*k])));
+        p.push(
+            Some(ctx),
+            "config-unset",
+            Action::UnsetConfig { app: name.to_owned(), keys: gone.iter().map(|k| (*k).to_owned()).collect() },
+            gone.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg(*k)),
+            format!("{} no longer in the compose file", gone.join(", ")),
+            undo(vec![back]),
+        );
+        runtime_changed = true;
+    }
+
+    // Deploy, or restart so that settings changed above take effect.
+    let deploy = !cur.deployed || cur.config.get(DIGEST_VAR) != Some(&digest);
+    if deploy {
+        let reason = if cur.deployed { "the build context changed".to_owned() } else { format!("`{name}` has not been deployed") };
+        p.push(
+            Some(ctx),
+            "deploy",
+            Action::Deploy { app: name.to_owned(), digest: digest.clone() },
+            Cmd::dokku(["git:from-archive", "--archive-type", "tar", name, "--"]).with_stdin(context),
+            reason,
+            irreversible("a failed deploy leaves the previous release serving; a finished one is rolled back by the release history"),
+        );
+    } else if runtime_changed {
+        p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), "settings changed without a new build".into(), irreversible("restarting again does not undo a restart"));
+    }
+    if one_shot && deploy {
+        let command = app.command.clone().ok_or_else(|| PlanError::OneShotWithoutCommand { service: svc.name.clone() })?;
+        let cmd = command.into_iter().fold(Cmd::dokku(["run", "--no-tty", name]), Cmd::arg);
+        p.push(Some(ctx), "run", Action::RunOnce { app: name.to_owned() }, cmd, "one-shot job of this deploy (x-dokku.state: one-shot)".into(), irreversible("a job that ran cannot be un-run"));
+    }
+    if svc.settings.letsencrypt && !cur.letsencrypt {
+        p.push(
+            Some(ctx),
+            "letsencrypt",
+            Action::EnableLetsencrypt { app: name.to_owned() },
+            Cmd::dokku(["letsencrypt:enable", name]),
+            "x-dokku.letsencrypt is true and no certificate is active".into(),
+            undo(vec![Cmd::dokku(["letsencrypt:disable", name])]),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Printing a plan: the text form is the exact shell-quoted `dokku` commands with secrets
+//! masked, one comment line of reason and undo each; the JSON form is the plan data with the
+//! same masking.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+
+use super::step::{Plan, Undo};
+use crate::dokku::Cmd;
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "# dokku-compose plan for stack `{}`: {} step(s)", self.stack, self.steps.len())?;
+        let width = self.services.keys().map(|s| s.as_str().len()).max().unwrap_or(0);
+        for (svc, target) in &self.services {
+            writeln!(f, "#   {:width$} -> {target}", svc.as_str())?;
+        }
+        for (path, rule) in &self.rewrites {
+            writeln!(f, "#   rewritten `{path}`: {rule}")?;
+        }
+        let mut heading: Option<Option<usize>> = None;
+        for step in &self.steps {
+            let this = step.service.as_ref().map(|_| step.level);
+            if heading != Some(this) {
+                match this {
+                    None => writeln!(f, "\n## stack")?,
+                    Some(l) => writeln!(f, "\n## level {l}")?,
+                }
+                heading = Some(this);
+            }
+            writeln!(f, "# {}: {}", step.id, step.reason)?;
+            writeln!(f, "{}", step.run)?;
+            if let Some(stdin) = &step.run.stdin {
+                writeln!(f, "#   stdin: {}", stdin.describe())?;
+            }
+            match &step.undo {
+                Undo::Commands { cmds } => {
+                    let shown: Vec<String> = cmds.iter().map(Cmd::to_string).collect();
+                    writeln!(f, "#   undo: {}", shown.join(" && "))?;
+                }
+                Undo::Irreversible { reason } => writeln!(f, "#   undo: (irreversible) {reason}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn cmd_json(c: &Cmd) -> Value {
+    let mut v = json!({ "argv": c.masked_argv() });
+    if let Some(stdin) = &c.stdin {
+        let mut s = serde_json::to_value(stdin).expect("stdin serialises");
+        // Inline file contents may hold configs; show names only.
+        if let Some(files) = s.get_mut("files").and_then(Value::as_object_mut) {
+            for val in files.values_mut() {
+                *val = json!(format!("({} bytes)", val.as_str().map_or(0, str::len)));
+            }
+        }
+        v["stdin"] = s;
+    }
+    v
+}
+
+impl Plan {
+    /// The JSON form, with secrets masked.
+    pub fn to_json(&self) -> Value {
+        let steps: Vec<Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let undo = match &s.undo {
+                    Undo::Commands { cmds } => json!({ "commands": cmds.iter().map(cmd_json).collect::<Vec<_>>() }),
+                    Undo::Irreversible { reason } => json!({ "irreversible": reason }),
+                };
+                json!({
+                    "id": s.id,
+                    "service": s.service,
+                    "level": s.level,
+                    "action": s.action,
+                    "run": cmd_json(&s.run),
+                    "reason": s.reason,
+                    "undo": undo,
+                })
+            })
+            .collect();
+        json!({
+            "stack": self.stack,
+            "services": self.services,
+            "rewrites": self.rewrites,
+            "warnings": self.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "steps": steps,
+        })
+    }
+}

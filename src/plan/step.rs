@@ -1,0 +1,239 @@
+//! Plan data (style R8): steps with a stable id, a typed action, the exact command, the
+//! reason, and how to undo it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::dokku::Cmd;
+use crate::model::{ServiceName, Warning};
+
+/// What a step changes, as data the executor and the state simulation can read. Values that
+/// may be secret live only in the step's [`Cmd`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// `network:create`.
+    CreateNetwork {
+        /// Network.
+        network: String,
+    },
+    /// `storage:create`, seeded from the pushed source when `seed_from` is set.
+    CreateStorage {
+        /// Entry.
+        name: String,
+        /// Source directory to copy into a new entry.
+        seed_from: Option<String>,
+    },
+    /// `<plugin>:create`.
+    CreateDatastore {
+        /// Plugin.
+        plugin: String,
+        /// Service.
+        name: String,
+    },
+    /// `apps:create`.
+    CreateApp {
+        /// App.
+        app: String,
+    },
+    /// `<plugin>:set <app> <key> [<value>]` for app properties.
+    SetProperty {
+        /// App.
+        app: String,
+        /// `ps`, `network`, `builder`, …
+        plugin: String,
+        /// Key.
+        key: String,
+        /// Value; `None` unsets.
+        value: Option<String>,
+    },
+    /// `docker-options:add`.
+    AddDockerOption {
+        /// App.
+        app: String,
+        /// Phase.
+        phase: String,
+        /// Option.
+        option: String,
+    },
+    /// `docker-options:remove`.
+    RemoveDockerOption {
+        /// App.
+        app: String,
+        /// Phase.
+        phase: String,
+        /// Option.
+        option: String,
+    },
+    /// `ports:set`.
+    SetPorts {
+        /// App.
+        app: String,
+        /// `scheme:host:container` maps.
+        ports: Vec<String>,
+    },
+    /// `proxy:disable` / `proxy:enable`.
+    SetProxy {
+        /// App.
+        app: String,
+        /// Enabled.
+        enabled: bool,
+    },
+    /// `domains:set`.
+    SetDomains {
+        /// App.
+        app: String,
+        /// Domains.
+        domains: Vec<String>,
+    },
+    /// `storage:mount`.
+    Mount {
+        /// App.
+        app: String,
+        /// Canonical mount (see `state::mount_key`).
+        mount: String,
+    },
+    /// `<plugin>:link`.
+    Link {
+        /// Plugin.
+        plugin: String,
+        /// Datastore service.
+        datastore: String,
+        /// App.
+        app: String,
+    },
+    /// `config:set --no-restart` of the listed keys.
+    SetConfig {
+        /// App.
+        app: String,
+        /// Keys set.
+        keys: Vec<String>,
+    },
+    /// `config:unset --no-restart`.
+    UnsetConfig {
+        /// App.
+        app: String,
+        /// Keys.
+        keys: Vec<String>,
+    },
+    /// `ps:scale --skip-deploy`.
+    Scale {
+        /// App.
+        app: String,
+        /// Process type.
+        process: String,
+        /// Count.
+        count: u32,
+    },
+    /// `resource:limit` / `resource:reserve`.
+    Resources {
+        /// App.
+        app: String,
+        /// `limit` or `reserve`.
+        which: String,
+        /// Resource -> value.
+        values: BTreeMap<String, String>,
+    },
+    /// `git:from-archive` of the generated build context.
+    Deploy {
+        /// App.
+        app: String,
+        /// Build context digest.
+        digest: String,
+    },
+    /// `ps:restart` so that settings changed without a deploy take effect.
+    Restart {
+        /// App.
+        app: String,
+    },
+    /// `run --no-tty`: a one-shot job that must exit 0.
+    RunOnce {
+        /// App.
+        app: String,
+    },
+    /// `letsencrypt:enable`.
+    EnableLetsencrypt {
+        /// App.
+        app: String,
+    },
+}
+
+/// How a step is undone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Undo {
+    /// Run these commands in order.
+    Commands {
+        /// The commands.
+        cmds: Vec<Cmd>,
+    },
+    /// It cannot (or must not) be undone.
+    Irreversible {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Stable id: `<service>/<what>` (`db/create`) or `stack/<what>`.
+    pub id: String,
+    /// The service the step belongs to; `None` for stack steps, which come first.
+    pub service: Option<ServiceName>,
+    /// Graph level: steps of different services on one level may run in parallel.
+    pub level: usize,
+    /// The change.
+    pub action: Action,
+    /// The command.
+    pub run: Cmd,
+    /// Why the step is needed.
+    pub reason: String,
+    /// How to undo it.
+    pub undo: Undo,
+}
+
+/// A plan: everything needed to print, review and apply the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The stack.
+    pub stack: String,
+    /// What each compose service became.
+    pub services: BTreeMap<ServiceName, String>,
+    /// Rewritten environment values (key path -> rule).
+    pub rewrites: BTreeMap<String, String>,
+    /// Warnings for keys with no (full) Dokku meaning.
+    pub warnings: Vec<Warning>,
+    /// The steps, in a valid sequential order.
+    pub steps: Vec<Step>,
+}
+
+/// Steps grouped for parallel apply: stack steps first (in order), then one group per level
+/// whose services are independent of each other; each service's steps stay in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batches<'a> {
+    /// Stack steps (networks, storage), run first and in order.
+    pub stack: Vec<&'a Step>,
+    /// Per level, per service, the service's steps in order.
+    pub levels: Vec<BTreeMap<&'a ServiceName, Vec<&'a Step>>>,
+}
+
+impl Plan {
+    /// The steps grouped for parallel apply (see [`Batches`]).
+    pub fn batches(&self) -> Batches<'_> {
+        let mut b = Batches { stack: Vec::new(), levels: Vec::new() };
+        for step in &self.steps {
+            match &step.service {
+                None => b.stack.push(step),
+                Some(svc) => {
+                    if b.levels.len() <= step.level {
+                        b.levels.resize_with(step.level + 1, BTreeMap::new);
+                    }
+                    b.levels[step.level].entry(svc).or_default().push(step);
+                }
+            }
+        }
+        b
+    }
+}

@@ -1,0 +1,368 @@
+//! The current state of the Dokku host, read before planning (style R8): a plain snapshot,
+//! the read-only queries that fill it, and pure parsers of their outputs. Nothing here runs a
+//! process; [`read`] takes the function that does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::dokku::Cmd;
+use crate::model::{Kind, Project};
+
+/// What the host looks like, as far as the stack is concerned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DokkuState {
+    /// Apps by name.
+    pub apps: BTreeMap<String, AppState>,
+    /// Datastore services: plugin -> service -> linked apps.
+    pub datastores: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// Docker networks.
+    pub networks: BTreeSet<String>,
+    /// Storage entries.
+    pub storage: BTreeSet<String>,
+}
+
+/// One app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppState {
+    /// Config vars.
+    pub config: BTreeMap<String, String>,
+    /// Whether it has been deployed.
+    pub deployed: bool,
+    /// Port maps (`http:80:5000`), sorted.
+    pub ports: Vec<String>,
+    /// Proxy enabled.
+    pub proxy_enabled: bool,
+    /// Domains.
+    pub domains: Vec<String>,
+    /// Docker options by phase.
+    pub docker_options: BTreeMap<String, Vec<String>>,
+    /// Mounts, canonical (see [`mount_key`]).
+    pub mounts: BTreeSet<String>,
+    /// Properties: `<plugin>:<key>` -> value (`ps:restart-policy`, `network:initial-network` …).
+    pub properties: BTreeMap<String, String>,
+    /// Scale by process type.
+    pub scale: BTreeMap<String, u32>,
+    /// `resource:limit`/`resource:reserve` values: `<which>:<resource>` -> value.
+    pub resources: BTreeMap<String, String>,
+    /// Let's Encrypt active.
+    pub letsencrypt: bool,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self {
+            config: BTreeMap::new(),
+            deployed: false,
+            ports: Vec::new(),
+            proxy_enabled: true,
+            domains: Vec::new(),
+            docker_options: BTreeMap::new(),
+            mounts: BTreeSet::new(),
+            properties: BTreeMap::new(),
+            scale: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            letsencrypt: false,
+        }
+    }
+}
+
+/// A mount as one comparable string: `entry:<name>:<target>[:ro]` or `<host>:<target>[:ro]`.
+pub fn mount_key(entry: Option<&str>, host: &str, target: &str, read_only: bool) -> String {
+    let ro = if read_only { ":ro" } else { "" };
+    match entry {
+        Some(e) if !e.is_empty() => format!("entry:{e}:{target}{ro}"),
+        _ => format!("{host}:{target}{ro}"),
+    }
+}
+
+/// Reading the state failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// A query's output could not be parsed.
+    #[error("cannot parse the output of `{command}`: {message}")]
+    Parse {
+        /// The query.
+        command: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The runner failed.
+    #[error("`{command}` failed: {message}")]
+    Run {
+        /// The query.
+        command: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+fn parse_err(cmd: &Cmd, message: impl Into<String>) -> StateError {
+    StateError::Parse { command: cmd.masked_argv().join(" "), message: message.into() }
+}
+
+fn json(cmd: &Cmd, out: &str) -> Result<Value, StateError> {
+    serde_json::from_str(out.trim()).map_err(|e| parse_err(cmd, e.to_string()))
+}
+
+/// Parses `apps:list --format json`.
+pub fn parse_app_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
+    match json(cmd, out)? {
+        Value::Array(a) => Ok(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        _ => Err(parse_err(cmd, "expected a JSON array of app names")),
+    }
+}
+
+/// Parses a list of names given as a JSON array of strings or of objects with `name`
+/// (`network:list --format json`, `storage:list-entries --format json`).
+pub fn parse_name_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
+    match json(cmd, out)? {
+        Value::Array(a) => Ok(a
+            .iter()
+            .filter_map(|v| v.as_str().or_else(|| v.get("name").and_then(Value::as_str)))
+            .map(str::to_owned)
+            .collect()),
+        _ => Err(parse_err(cmd, "expected a JSON array")),
+    }
+}
+
+/// Parses line output such as `<plugin>:list` or `<plugin>:links`: one name per line, with
+/// `=====>` headers and ` !     ` warnings skipped.
+pub fn parse_lines(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("=====>") && !l.starts_with('!'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses a `:report --format json` object (a flat object of strings).
+pub fn parse_report(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
+    match json(cmd, out)? {
+        Value::Object(m) => Ok(m.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()),
+        _ => Err(parse_err(cmd, "expected a JSON object")),
+    }
+}
+
+/// Parses `config:export --format json <app>`.
+pub fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
+    parse_report(cmd, out)
+}
+
+/// Parses `storage:list <app> --format json`.
+pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
+    let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
+    Ok(a.iter()
+        .map(|m| {
+            let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
+            let ro = m.get("readonly").and_then(Value::as_bool).unwrap_or(false)
+                || m.get("volume_options").and_then(Value::as_str).is_some_and(|o| o.split(',').any(|p| p == "ro"));
+            mount_key(Some(s("entry_name")), s("host_path"), s("container_path"), ro)
+        })
+        .collect())
+}
+
+/// Parses `ps:scale --format json <app>`.
+pub fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateError> {
+    let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
+    Ok(a.iter()
+        .filter_map(|f| {
+            let p = f.get("process_type")?.as_str()?;
+            let q = u32::try_from(f.get("quantity")?.as_u64()?).ok()?;
+            Some((p.to_owned(), q))
+        })
+        .collect())
+}
+
+/// Splits a docker-options report value (options joined by spaces) back into options.
+pub fn split_docker_options(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in s.split_whitespace() {
+        match out.last_mut() {
+            Some(last) if !word.starts_with("--") => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => out.push(word.to_owned()),
+        }
+    }
+    out
+}
+
+/// Splits a `resource:report` JSON key into (`limit`|`reserve`, resource). The resource plugin
+/// stores app-wide values as properties `_default_.<limit|reserve>.<resource>`
+/// (dokku `plugins/resource/functions.go` `propertyKey`), which the report shows under that
+/// name; per-process values (`web.limit.cpu`) are not ours. `limit-cpu` is accepted as well.
+pub fn resource_key(key: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = key.strip_prefix("_default_.") {
+        let (which, res) = rest.split_once('.')?;
+        return matches!(which, "limit" | "reserve").then_some((which, res));
+    }
+    key.split_once('-').filter(|(w, _)| matches!(*w, "limit" | "reserve"))
+}
+
+/// The outcome of one query: stdout, or `None` when the command exited non-zero.
+pub type QueryOutput = Option<String>;
+
+/// Reads the state of everything `project` touches through read-only Dokku commands.
+/// `run` executes one command and returns its stdout (or `None` on a non-zero exit).
+pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
+    let mut state = DokkuState::default();
+    let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
+
+    let cmd = q(&["apps:list", "--format", "json"]);
+    let existing = match run(&cmd)? {
+        Some(out) => parse_app_list(&cmd, &out)?,
+        None => BTreeSet::new(),
+    };
+    let cmd = q(&["network:list", "--format", "json"]);
+    if let Some(out) = run(&cmd)? {
+        state.networks = parse_name_list(&cmd, &out)?;
+    }
+    let cmd = q(&["storage:list-entries", "--format", "json"]);
+    if let Some(out) = run(&cmd)? {
+        state.storage = parse_name_list(&cmd, &out)?;
+    }
+    let plugins: BTreeSet<&str> = project.services.values().filter_map(|s| s.datastore().map(|d| d.plugin)).collect();
+    for plugin in plugins {
+        let list = format!("{plugin}:list");
+        let cmd = q(&[list.as_str()]);
+        let names = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
+        let mut services = BTreeMap::new();
+        for svc in project.services.values().filter_map(|s| s.datastore()).filter(|d| d.plugin == plugin) {
+            if names.contains(svc.name.as_str()) {
+                let links = format!("{plugin}:links");
+                let cmd = q(&[links.as_str(), svc.name.as_str()]);
+                let linked = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
+                services.insert(svc.name.to_string(), linked);
+            }
+        }
+        state.datastores.insert(plugin.to_owned(), services);
+    }
+    for svc in project.services.values() {
+        let Kind::App(spec) = &svc.kind else { continue };
+        let app = spec.app.as_str();
+        if !existing.contains(app) {
+            continue;
+        }
+        let mut a = AppState::default();
+        let cmd = q(&["config:export", "--format", "json", app]);
+        if let Some(out) = run(&cmd)? {
+            a.config = parse_config(&cmd, &out)?;
+        }
+        let mut report = |plugin: &str| -> Result<BTreeMap<String, String>, StateError> {
+            let r = format!("{plugin}:report");
+            let cmd = q(&[r.as_str(), app, "--format", "json"]);
+            match run(&cmd)? {
+                Some(out) => parse_report(&cmd, &out),
+                None => Ok(BTreeMap::new()),
+            }
+        };
+        let ps = report("ps")?;
+        a.deployed = ps.get("deployed").is_some_and(|v| v == "true");
+        for key in ["restart-policy", "stop-timeout-seconds", "procfile-path"] {
+            if let Some(v) = ps.get(key).filter(|v| !v.is_empty()) {
+                a.properties.insert(format!("ps:{key}"), v.clone());
+            }
+        }
+        a.ports = report("ports")?.get("map").map(|m| {
+            let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
+            p.sort();
+            p
+        }).unwrap_or_default();
+        a.proxy_enabled = report("proxy")?.get("enabled").is_none_or(|v| v != "false");
+        a.domains = report("domains")?.get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+        let opts = report("docker-options")?;
+        for phase in ["build", "deploy", "run"] {
+            if let Some(v) = opts.get(phase) {
+                a.docker_options.insert(phase.to_owned(), split_docker_options(v));
+            }
+        }
+        let net = report("network")?;
+        for key in ["initial-network", "attach-post-create"] {
+            if let Some(v) = net.get(key).filter(|v| !v.is_empty()) {
+                a.properties.insert(format!("network:{key}"), v.clone());
+            }
+        }
+        for (plugin, key) in [("builder", "selected"), ("builder-dockerfile", "dockerfile-path"), ("logs", "max-size"), ("app-json", "appjson-path"), ("letsencrypt", "email")] {
+            if let Some(v) = report(plugin)?.get(key).filter(|v| !v.is_empty()) {
+                a.properties.insert(format!("{plugin}:{key}"), v.clone());
+            }
+        }
+        for (k, v) in report("resource")? {
+            if let Some((which, res)) = resource_key(&k).filter(|_| !v.is_empty()) {
+                a.resources.insert(format!("{which}:{res}"), v);
+            }
+        }
+        let cmd = q(&["storage:list", app, "--format", "json"]);
+        if let Some(out) = run(&cmd)? {
+            a.mounts = parse_mounts(&cmd, &out)?;
+        }
+        let cmd = q(&["ps:scale", "--format", "json", app]);
+        if let Some(out) = run(&cmd)? {
+            a.scale = parse_scale(&cmd, &out)?;
+        }
+        let cmd = q(&["letsencrypt:active", app]);
+        a.letsencrypt = run(&cmd)?.is_some_and(|o| o.trim() == "true");
+        state.apps.insert(app.to_owned(), a);
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c() -> Cmd {
+        Cmd::dokku(["x:report"])
+    }
+
+    #[test]
+    fn read_queries_only_what_the_project_touches() {
+        let json = serde_json::json!({"services": {"db": {"image": "postgres:16"}, "web": {"image": "nginx", "depends_on": {"db": {"condition": "service_started", "required": true}}}}});
+        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
+        let mut asked = Vec::new();
+        let state = read(&project, &mut |cmd: &Cmd| {
+            let line = cmd.argv().join(" ");
+            asked.push(line.clone());
+            Ok(match line.as_str() {
+                "dokku apps:list --format json" => Some(r#"["s-web","other"]"#.into()),
+                "dokku postgres:list" => Some("=====> Postgres services\ns-db\n".into()),
+                "dokku postgres:links s-db" => Some("s-web\n".into()),
+                "dokku config:export --format json s-web" => Some(r#"{"A":"1"}"#.into()),
+                "dokku ps:report s-web --format json" => Some(r#"{"deployed":"true","restart-policy":"on-failure:10"}"#.into()),
+                "dokku ports:report s-web --format json" => Some(r#"{"map":"http:80:80 http:8080:80"}"#.into()),
+                "dokku letsencrypt:active s-web" => Some("false\n".into()),
+                _ => None,
+            })
+        })
+        .unwrap();
+        assert_eq!(asked.len(), 21, "{asked:#?}");
+        assert!(asked.iter().all(|a| !a.contains("other")));
+        let web = &state.apps["s-web"];
+        assert!(web.deployed);
+        assert_eq!(web.config["A"], "1");
+        assert_eq!(web.ports, ["http:8080:80", "http:80:80"], "sorted as strings, as the planner sorts them");
+        assert_eq!(web.properties["ps:restart-policy"], "on-failure:10");
+        assert!(state.datastores["postgres"]["s-db"].contains("s-web"));
+    }
+
+    #[test]
+    fn parsers() {
+        assert_eq!(parse_app_list(&c(), "[\"a\",\"b\"]\n").unwrap().len(), 2);
+        assert!(parse_app_list(&c(), "nope").unwrap_err().to_string().starts_with("cannot parse the output of `dokku x:report`"));
+        assert_eq!(parse_lines("=====> Postgres services\nshop-db\n"), BTreeSet::from(["shop-db".to_owned()]));
+        let r = parse_report(&c(), r#"{"deployed":"true","restart-policy":"always"}"#).unwrap();
+        assert_eq!(r["restart-policy"], "always");
+        let m = parse_mounts(&c(), r#"[{"entry_name":"s-data","host_path":"/var/lib/dokku/data/storage/s-data","container_path":"/data"},{"host_path":"/etc/x","container_path":"/x","readonly":true}]"#).unwrap();
+        assert!(m.contains("entry:s-data:/data"));
+        assert!(m.contains("/etc/x:/x:ro"));
+        assert_eq!(parse_scale(&c(), r#"[{"process_type":"web","quantity":2}]"#).unwrap()["web"], 2);
+        assert_eq!(resource_key("_default_.limit.memory-swap"), Some(("limit", "memory-swap")));
+        assert_eq!(resource_key("reserve-memory"), Some(("reserve", "memory")));
+        assert_eq!(resource_key("web.limit.cpu"), None);
+        assert_eq!(split_docker_options("--link a:b --add-host x:1.2.3.4 --init"), ["--link a:b", "--add-host x:1.2.3.4", "--init"]);
+    }
+}

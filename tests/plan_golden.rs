@@ -1,0 +1,236 @@
+//! Golden plans (style R18 tier 3): every folder under tests/fixtures/plans/ holds either a
+//! `compose.json` (our own stacks, generated once from `compose.yaml` with the reference
+//! binary, paths under the placeholder `@FIXTURE_DIR@`) or a `corpus` file naming a case of
+//! ../shared/compose-corpus, plus optional `allow` (policy rules, one a line) and the expected
+//! `plan.txt`, `plan.json` and `stderr.txt` (warnings, or the error). `UPDATE_GOLDEN=1`
+//! rewrites the expectations. Every plan is also checked against ../shared/dokku-cli.json and
+//! re-planned after a simulated apply, which must be empty.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use dokku_compose::model::{ConvertOptions, StackName};
+use dokku_compose::plan::{self, simulate, Options, Plan, PlanSettings};
+use dokku_compose::policy::Policy;
+use dokku_compose::state::DokkuState;
+
+use crate::plan_conformance::Conformance;
+use crate::support::shared_dir;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans")
+}
+
+/// One golden case, loaded.
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) json: serde_json::Value,
+    pub(crate) opts: Options,
+}
+
+pub(crate) fn load_case(dir: &Path) -> Case {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let (text, project_dir) = if let Ok(corpus) = fs::read_to_string(dir.join("corpus")) {
+        let corpus = corpus.trim();
+        let path = shared_dir().join("compose-corpus").join(corpus).join("expected.json");
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        (text, format!("@CORPUS_ROOT@/{corpus}"))
+    } else {
+        let path = dir.join("compose.json");
+        (fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), "@FIXTURE_DIR@".to_owned())
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let allow = fs::read_to_string(dir.join("allow")).unwrap_or_default();
+    let policy = Policy::from_names(allow.lines()).unwrap();
+    let stack = StackName::sanitise(name.split("__").last().unwrap_or(&name));
+    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: "0000000".into() } };
+    Case { name, dir: dir.to_path_buf(), json, opts }
+}
+
+pub(crate) fn all_cases() -> Vec<Case> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs.iter().map(|d| load_case(d)).collect()
+}
+
+fn check(dir: &Path, file: &str, actual: &str, failures: &mut Vec<String>) {
+    let path = dir.join(file);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        if actual.is_empty() {
+            let _ = fs::remove_file(&path);
+        } else {
+            fs::write(&path, actual).unwrap();
+        }
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        failures.push(format!("{}: differs\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+    }
+}
+
+fn outputs(result: &Result<Plan, plan::PlanError>) -> (String, String, String) {
+    match result {
+        Ok(p) => {
+            let stderr: String = p.warnings.iter().map(|w| format!(" !     {w}\n")).collect();
+            (p.to_string(), serde_json::to_string_pretty(&p.to_json()).unwrap() + "\n", stderr)
+        }
+        Err(e) => (String::new(), String::new(), format!(" !     {e}\n")),
+    }
+}
+
+#[test]
+fn golden_plans() {
+    let cases = all_cases();
+    assert!(cases.len() >= 25, "only {} golden stacks", cases.len());
+    let conformance = Conformance::load();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let result = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts);
+        let (txt, json, stderr) = outputs(&result);
+        check(&case.dir, "plan.txt", &txt, &mut failures);
+        check(&case.dir, "plan.json", &json, &mut failures);
+        check(&case.dir, "stderr.txt", &stderr, &mut failures);
+        if let Ok(p) = &result {
+            for step in &p.steps {
+                let undo = match &step.undo {
+                    plan::Undo::Commands { cmds } => cmds.clone(),
+                    plan::Undo::Irreversible { .. } => Vec::new(),
+                };
+                for cmd in std::iter::once(&step.run).chain(undo.iter()) {
+                    if let Err(e) = conformance.check(&cmd.argv()) {
+                        failures.push(format!("{}: step `{}`: {e}", case.name, step.id));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// The plan for a stack that is deployed as described is empty: apply every golden plan to a
+/// simulated host, then plan again.
+#[test]
+fn replanning_a_converged_stack_is_empty() {
+    let mut checked = 0;
+    for case in all_cases() {
+        let Ok(first) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else { continue };
+        let mut state = DokkuState::default();
+        for step in &first.steps {
+            simulate::apply(&mut state, step);
+        }
+        let again = plan::plan_compose_json(&case.json, &state, &case.opts).unwrap();
+        let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+        assert!(ids.is_empty(), "{}: re-plan is not empty: {ids:?}", case.name);
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} plans checked");
+}
+
+/// A changed value in a converged stack yields exactly the config step and a restart.
+#[test]
+fn changing_one_value_replans_only_that() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    let mut json = case.json.clone();
+    json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("urgent");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["worker/config", "worker/restart"]);
+    assert_eq!(again.steps[0].run.to_string(), "dokku config:set --no-restart web-worker-postgres-redis-worker 'QUEUE=********'");
+}
+
+/// A docker option dropped from the compose file is removed; options added by others stay.
+#[test]
+fn dropped_docker_option_is_removed() {
+    let case = load_case(&fixtures().join("volumes-and-binds"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    state.apps.get_mut("volumes-and-binds-proxy").unwrap().docker_options.get_mut("deploy").unwrap().push("--link x:y".into());
+    let mut json = case.json.clone();
+    json["services"]["proxy"].as_object_mut().unwrap().remove("init");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let shown: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "dokku docker-options:remove volumes-and-binds-proxy deploy --init",
+            "dokku config:set --no-restart volumes-and-binds-proxy 'DOKKU_COMPOSE_OPTIONS=[\"deploy --network-alias proxy\",\"deploy --tmpfs /tmp\",\"deploy --shm-size 67108864\",\"deploy --read-only\",\"deploy --add-host legacy.internal:10.0.0.5\",\"deploy --ulimit nofile=1024:2048\"]'",
+            "dokku ps:restart volumes-and-binds-proxy",
+        ]
+    );
+}
+
+/// No secret value reaches the printed plan: passwords given to datastores and environment
+/// values whose key names a secret are absent from every golden's text and JSON form.
+#[test]
+fn secrets_never_reach_the_output() {
+    let mut checked = 0;
+    for case in all_cases() {
+        let Ok(p) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else { continue };
+        let out = format!("{p}\n{}", serde_json::to_string(&p.to_json()).unwrap());
+        let mut secrets: Vec<String> = Vec::new();
+        // Values that are also names (a password `nextcloud` in stack `nextcloud`) prove nothing.
+        let services = case.json["services"].as_object().unwrap();
+        let names: Vec<String> = services
+            .iter()
+            .flat_map(|(n, s)| [n.clone(), s["image"].as_str().unwrap_or_default().to_owned()])
+            .chain([case.opts.convert.stack.to_string()])
+            .collect();
+        for svc in services.values() {
+            for (k, v) in svc["environment"].as_object().into_iter().flatten() {
+                let upper = k.to_ascii_uppercase();
+                if ["PASS", "SECRET", "TOKEN", "_KEY"].iter().any(|w| upper.contains(w)) {
+                    if let Some(v) = v.as_str().filter(|v| v.len() >= 6 && !names.iter().any(|n| n.contains(*v))) {
+                        secrets.push(v.to_owned());
+                    }
+                }
+            }
+        }
+        for s in &secrets {
+            assert!(!out.contains(s.as_str()), "{}: secret `{s}` is printed", case.name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} secrets checked");
+}
+
+/// Batches for parallel apply keep every step once, stack steps first, levels in order.
+#[test]
+fn batches_cover_every_step_once() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let p = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let b = p.batches();
+    let count = b.stack.len() + b.levels.iter().flat_map(|l| l.values()).map(Vec::len).sum::<usize>();
+    assert_eq!(count, p.steps.len());
+    let level0: Vec<&str> = b.levels[0].keys().map(|s| s.as_str()).collect();
+    let level1: Vec<&str> = b.levels[1].keys().map(|s| s.as_str()).collect();
+    assert_eq!((level0, level1), (vec!["cache", "db"], vec!["web", "worker"]));
+    assert_eq!(b.stack.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["stack/network/web-worker-postgres-redis-default"], "the datastore keeps its own data: no storage entry");
+}
+
+/// A new image tag redeploys exactly that app (new digest), with no restart.
+#[test]
+fn new_image_redeploys_only_that_app() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    let mut json = case.json.clone();
+    json["services"]["worker"]["image"] = serde_json::json!("ghcr.io/example/shop:1.4.3");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["worker/config", "worker/deploy"]);
+    assert_eq!(again.steps[0].reason, "config differs in DOKKU_COMPOSE_DIGEST");
+    assert_eq!(again.steps[1].reason, "the build context changed");
+}
