@@ -1,0 +1,225 @@
+//! `apps:*` (dokku-cli.json `apps:*`; dokku-facts.md §d "App names", "Deploy lock",
+//! "Destructive confirmations"; §b `post-create`, `pre-delete`, `post-delete`).
+
+use std::io::{BufRead, Write};
+
+use crate::args::{parse, spec};
+use crate::ctx::{fail, remove_any, Ctx, Fail, Res};
+use crate::plugins::trigger;
+use crate::store::{is_valid_app_name, rows, Report, Row, APP_NAME_ERROR};
+
+/// Dispatch `apps:<sub>`.
+pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    match sub {
+        "create" => {
+            let p = parse(args, &spec(&[], &[]))?;
+            create(ctx, &p.arg(0), true)
+        }
+        "destroy" => {
+            let p = parse(args, &spec(&[], &["--force"]))?;
+            let app = p.arg(0);
+            ctx.verify_app(&app)?;
+            if !(p.has("--force") || ctx.forced()) {
+                confirm(ctx, "app", &app, false)?;
+            }
+            destroy(ctx, &app)
+        }
+        "exists" => {
+            let p = parse(args, &spec(&[], &[]))?;
+            let app = p.arg(0);
+            if ctx.app_exists(&app) {
+                Ok(())
+            } else {
+                crate::ctx::fail_code(20, format!("App {app} does not exist"))
+            }
+        }
+        "list" => {
+            let p = parse(args, &spec(&["--format"], &[]))?;
+            let apps = ctx.apps()?;
+            if p.get("--format") == Some("json") {
+                ctx.out(serde_json::to_string(&apps).unwrap_or_default());
+                return Ok(());
+            }
+            if apps.is_empty() {
+                ctx.warn("You haven't deployed any applications yet");
+                return Ok(());
+            }
+            ctx.info2("My Apps");
+            for a in apps {
+                ctx.out(a);
+            }
+            Ok(())
+        }
+        "lock" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            let p = ctx.paths.data_dir("apps", &app).join(".deploy.lock");
+            crate::ctx::write_atomic(&p, "")?;
+            ctx.info1("Deploy lock created");
+            Ok(())
+        }
+        "locked" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            if ctx.paths.data_dir("apps", &app).join(".deploy.lock").exists() {
+                ctx.out("Deploy lock exists");
+                Ok(())
+            } else {
+                fail("Deploy lock does not exist")
+            }
+        }
+        "unlock" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            let p = ctx.paths.data_dir("apps", &app).join(".deploy.lock");
+            if !p.exists() {
+                return fail("Unable to remove deploy lock");
+            }
+            ctx.warn("A deploy may be in progress.");
+            ctx.warn("Removing the app lock will not stop in progress deploys.");
+            remove_any(&p)?;
+            ctx.info1("Deploy lock removed");
+            Ok(())
+        }
+        "set" => {
+            let p = parse(args, &spec(&[], &["--global"]))?;
+            let (scope, key, value) = if p.has("--global") {
+                ("--global".to_string(), p.arg(0), p.arg(1))
+            } else {
+                (p.arg(0), p.arg(1), p.arg(2))
+            };
+            if scope != "--global" {
+                ctx.verify_app(&scope)?;
+            }
+            const KEYS: [&str; 3] = ["deploy-source", "deploy-source-metadata", "disable-autocreation"];
+            if !KEYS.contains(&key.as_str()) {
+                return fail(format!("Invalid property specified, valid properties include: {}", KEYS.join(", ")));
+            }
+            if key == "disable-autocreation" && scope != "--global" {
+                return fail("Property can only be specified globally");
+            }
+            crate::cmd::props::set_value(ctx, "apps", &scope, &key, &value)
+        }
+        "report" => Report { plugin: "apps", kind: "app", legacy: true }.run(ctx, args, &report_rows, &|c| {
+            Ok(rows(vec![("app-global-disable-autocreation".into(), c.prop_computed("apps", "--global", "disable-autocreation", "false")?)]))
+        }),
+        "rename" | "clone" => {
+            let p = parse(args, &spec(&[], &["--skip-deploy", "--ignore-existing"]))?;
+            let (old, new) = (p.arg(0), p.arg(1));
+            ctx.verify_app(&old)?;
+            if ctx.app_exists(&new) {
+                if sub == "clone" && p.has("--ignore-existing") {
+                    ctx.warn("Name is already taken");
+                    return Ok(());
+                }
+                return fail("Name is already taken");
+            }
+            create(ctx, &new, false)?;
+            let env = ctx.env(&old)?;
+            ctx.write_env(&new, &env)?;
+            let setup = if sub == "clone" { "post-app-clone-setup" } else { "post-app-rename-setup" };
+            let t = trigger(ctx, setup, &[&old, &new], false, false)?;
+            if t.code != 0 {
+                return Err(Fail::Silent(1));
+            }
+            if sub == "rename" {
+                destroy(ctx, &old)?;
+            }
+            let done = if sub == "clone" { "post-app-clone" } else { "post-app-rename" };
+            let t = trigger(ctx, done, &[&old, &new], false, false)?;
+            if t.code != 0 {
+                return Err(Fail::Silent(1));
+            }
+            Ok(())
+        }
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
+    Ok(rows(vec![
+        ("app-created-at".into(), ctx.prop_or("apps", app, "created-at")?),
+        ("app-deploy-source".into(), ctx.prop_or("apps", app, "deploy-source")?),
+        ("app-deploy-source-metadata".into(), ctx.prop_or("apps", app, "deploy-source-metadata")?),
+        ("app-dir".into(), ctx.paths.app_dir(app).display().to_string()),
+        ("app-locked".into(), ctx.paths.data_dir("apps", app).join(".deploy.lock").exists().to_string()),
+    ]))
+}
+
+/// `apps:create` (and auto-create on first push): validate, make the app dir (a bare git repo
+/// with the pre-receive hook, as the git plugin's `post-create` does), global domains, then the
+/// external `post-create` trigger. A failing trigger exits 1 with no rollback (§b).
+pub fn create(ctx: &mut Ctx, app: &str, verbose: bool) -> Res {
+    if app.is_empty() {
+        return fail("Please specify an app to run the command on");
+    }
+    if !is_valid_app_name(app) {
+        return fail(APP_NAME_ERROR);
+    }
+    if ctx.app_exists(app) {
+        return fail("Name is already taken");
+    }
+    if verbose {
+        ctx.info1(format!("Creating {app}..."));
+    }
+    crate::cmd::git::init_repo(ctx, app)?;
+    ctx.set_prop("apps", app, "created-at", &crate::harness::now_ms().div_euclid(1000).to_string())?;
+    crate::store::mkdirs(&ctx.paths.data_dir("apps", app))?;
+    let global = ctx.read_lines(&ctx.paths.root.join("VHOST"))?;
+    if !global.is_empty() {
+        let v: Vec<String> = global.iter().map(|d| format!("{app}.{d}")).collect();
+        ctx.write_lines(&ctx.paths.app_dir(app).join("VHOST"), &v)?;
+    }
+    let t = trigger(ctx, "post-create", &[app], false, false)?;
+    if t.code != 0 {
+        return Err(Fail::Silent(1));
+    }
+    Ok(())
+}
+
+/// The destructive-action prompt (§d "Destructive confirmations"). `datastore` selects the
+/// datastore plugins' wording of the mismatch line.
+pub fn confirm(ctx: &Ctx, kind: &str, name: &str, datastore: bool) -> Res {
+    ctx.warn("WARNING: Potentially Destructive Action");
+    ctx.warn(format!("This command will destroy {kind} {name}."));
+    ctx.warn(format!("To proceed, type \"{name}\""));
+    print!("> ");
+    drop(std::io::stdout().flush());
+    let mut line = String::new();
+    drop(std::io::stdin().lock().read_line(&mut line));
+    if line.trim_end_matches(['\n', '\r']) == name {
+        return Ok(());
+    }
+    if datastore {
+        fail(format!("Confirmation did not match {name}. Aborted."))
+    } else {
+        Err(Fail::Dokku { code: 1, lines: vec!["Confirmation did not match test. Aborted.".into()], raw: true })
+    }
+}
+
+/// `apps:destroy` after confirmation: `pre-delete`, stop, `post-delete`, remove state. Linked
+/// datastores only lose the app from `LINKS` (§e).
+pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
+    ctx.info1(format!("Destroying {app} (including all add-ons)"));
+    let tag = format!("dokku/{app}:latest");
+    let t = trigger(ctx, "pre-delete", &[app, &tag], false, false)?;
+    if t.code != 0 {
+        return Err(Fail::Silent(1));
+    }
+    crate::datastore::forget_app(ctx, app)?;
+    crate::deploy::stop(ctx, app).ok();
+    let t = trigger(ctx, "post-delete", &[app, &tag], false, false)?;
+    if t.code != 0 {
+        return Err(Fail::Silent(1));
+    }
+    let lib = ctx.paths.lib.clone();
+    remove_any(&lib.join("config").join(app))?;
+    for base in ["config", "data"] {
+        if let Ok(rd) = std::fs::read_dir(lib.join(base)) {
+            for e in rd.flatten() {
+                remove_any(&e.path().join(app))?;
+            }
+        }
+    }
+    remove_any(&ctx.paths.app_dir(app))
+}

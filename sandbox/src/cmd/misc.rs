@@ -1,0 +1,282 @@
+//! `checks:*`, `logs`, `run`, `nginx:*`, `letsencrypt:*` and `report` (dokku-cli.json entries
+//! of the same names; letsencrypt prerequisites from dokku-facts.md §f).
+
+use crate::args::{parse, spec};
+use crate::cmd::props;
+use crate::ctx::{fail, Ctx, Fail, Res};
+use crate::store::{rows, Report};
+
+/// Dispatch `checks:<sub>`.
+pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    let p = props::find("checks").expect("checks table");
+    match sub {
+        "set" => props::set(ctx, p, args),
+        "report" => Report { plugin: "checks", kind: "checks", legacy: false }.run(
+            ctx,
+            args,
+            &|c, a| {
+                let mut r = rows(vec![
+                    ("checks-disabled-list".into(), non_empty(c.prop_or("checks", a, "disabled")?)),
+                    ("checks-skipped-list".into(), non_empty(c.prop_or("checks", a, "skipped")?)),
+                ]);
+                r.extend(props::prop_rows(c, p, a)?);
+                Ok(r)
+            },
+            &|c| props::global_rows(c, p),
+        ),
+        "enable" | "disable" | "skip" | "run" => {
+            let a = parse(args, &spec(&[], &[]))?;
+            let app = a.arg(0);
+            ctx.verify_app(&app)?;
+            let procs: Vec<String> = a.arg(1).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let procs = if procs.is_empty() { vec!["_all_".to_string()] } else { procs };
+            let list = |c: &Ctx, k: &str| -> Res<Vec<String>> { Ok(c.prop_or("checks", &app, k)?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()) };
+            let (mut disabled, mut skipped) = (list(ctx, "disabled")?, list(ctx, "skipped")?);
+            match sub {
+                "enable" => {
+                    ctx.info1(format!("Enabling zero downtime for app ({app}) [{}]", procs.join(",")));
+                    disabled.retain(|x| !procs.contains(x) && !procs.iter().any(|p| p == "_all_"));
+                    skipped.retain(|x| !procs.contains(x) && !procs.iter().any(|p| p == "_all_"));
+                }
+                "disable" => {
+                    ctx.info1(format!("Disabling zero downtime for app ({app}) [{}]", procs.join(",")));
+                    skipped.retain(|x| !procs.contains(x));
+                    procs.iter().for_each(|p| if !disabled.contains(p) { disabled.push(p.clone()) });
+                }
+                "skip" => {
+                    ctx.info1(format!("Skipping zero downtime for app ({app}) [{}]", procs.join(",")));
+                    disabled.retain(|x| !procs.contains(x));
+                    procs.iter().for_each(|p| if !skipped.contains(p) { skipped.push(p.clone()) });
+                }
+                _ => {
+                    let st = crate::deploy::load(ctx, &app)?;
+                    if !st.deployed {
+                        ctx.warn(format!("App {app} has not been deployed"));
+                        return Ok(());
+                    }
+                    let bad: Vec<String> = st.containers.iter().filter(|c| !c.healthy).map(|c| format!("{}.{}", c.proc, c.index)).collect();
+                    if !bad.is_empty() {
+                        return fail(format!("Checks failed for {}", bad.join(", ")));
+                    }
+                    ctx.info1(format!("Checks passed for {app}"));
+                    return Ok(());
+                }
+            }
+            ctx.set_prop("checks", &app, "disabled", &disabled.join(","))?;
+            ctx.set_prop("checks", &app, "skipped", &skipped.join(","))
+        }
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+fn non_empty(s: String) -> String {
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s
+    }
+}
+
+/// Dispatch `logs` and `logs:<sub>`.
+pub fn logs(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    let p = props::find("logs").expect("logs table");
+    match sub {
+        "set" => props::set(ctx, p, args),
+        "report" => Report { plugin: "logs", kind: "logs", legacy: true }.run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| props::global_rows(c, p)),
+        "" => {
+            let a = crate::args::parse(
+                args,
+                &crate::args::Spec { values: &["--num", "--ps"], bools: &["--tail", "--quiet", "--help"], aliases: &[("-n", "--num"), ("-p", "--ps"), ("-t", "--tail"), ("-q", "--quiet"), ("-h", "--help")], stop_at_positional: false, lenient: false },
+            )?;
+            let app = a.arg(0);
+            ctx.verify_app(&app)?;
+            let st = crate::deploy::load(ctx, &app)?;
+            if !st.deployed {
+                return fail(format!("App {app} has not been deployed"));
+            }
+            let b = crate::harness::image_behaviour(&ctx.paths, &app, &st.source_image);
+            let n: usize = a.get("--num").and_then(|v| v.parse().ok()).unwrap_or(100);
+            for c in st.containers.iter().filter(|c| a.get("--ps").is_none_or(|p| p == c.proc)) {
+                for l in b.logs.iter().rev().take(n).rev() {
+                    ctx.out(format!("app[{}.{}]: {l}", c.proc, c.index));
+                }
+            }
+            Ok(())
+        }
+        "failed" => Ok(()),
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+/// `run [-e K=V] [--no-tty] [--ttl-seconds N] <app> <cmd…>`: a one-off container whose exit
+/// status comes from the image catalog's `run_exit` (default 0).
+pub fn run_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    if !sub.is_empty() && sub != "detached" {
+        return match sub {
+            "list" => Ok(()),
+            _ => Err(Fail::Silent(255)),
+        };
+    }
+    let a = crate::args::parse(
+        args,
+        &crate::args::Spec { values: &["--env", "--ttl-seconds"], bools: &["--no-tty", "--force-tty"], aliases: &[("-e", "--env")], stop_at_positional: true, lenient: false },
+    )?;
+    if let Some(t) = a.get("--ttl-seconds") {
+        if t.parse::<u64>().is_err() {
+            return fail(format!("Invalid ttl-seconds value specified: {t}"));
+        }
+    }
+    let app = a.arg(0);
+    ctx.verify_app(&app)?;
+    let st = crate::deploy::load(ctx, &app)?;
+    if !st.deployed {
+        return fail(format!("App image (dokku/{app}:latest) not found"));
+    }
+    let b = crate::harness::image_behaviour(&ctx.paths, &app, &st.source_image);
+    if let Some(o) = &b.run_output {
+        ctx.out(o);
+    }
+    match b.run_exit.unwrap_or(0) {
+        0 => Ok(()),
+        c => Err(Fail::Silent(c.clamp(1, 255) as u8)),
+    }
+}
+
+/// Dispatch `nginx:<sub>`.
+pub fn nginx(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    let p = props::find("nginx").expect("nginx table");
+    match sub {
+        "set" => props::set(ctx, p, args),
+        "report" => Report { plugin: "nginx", kind: "nginx", legacy: false }.run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| props::global_rows(c, p)),
+        "show-config" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            for d in crate::cmd::domains::app_domains(ctx, &app)? {
+                ctx.out(format!("server {{ listen 80; server_name {d}; location / {{ proxy_pass http://{app}-5000; }} }}"));
+            }
+            Ok(())
+        }
+        "validate-config" | "reload" | "start" | "stop" => Ok(()),
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+/// Dispatch `letsencrypt:<sub>` (§f).
+pub fn letsencrypt(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    let p = props::find("letsencrypt").expect("letsencrypt table");
+    match sub {
+        "set" => props::set(ctx, p, args),
+        "report" => Report { plugin: "letsencrypt", kind: "letsencrypt", legacy: false }.run(
+            ctx,
+            args,
+            &|c, a| {
+                let mut r = rows(vec![("letsencrypt-active".into(), active(c, a)?.to_string())]);
+                r.extend(props::prop_rows(c, p, a)?);
+                Ok(r)
+            },
+            &|c| props::global_rows(c, p),
+        ),
+        "enable" => {
+            let a = parse(args, &crate::args::Spec { values: &[], bools: &["--force", "--all"], aliases: &[("-f", "--force")], stop_at_positional: false, lenient: false })?;
+            let apps = if a.has("--all") { ctx.apps()? } else { vec![a.arg(0)] };
+            for app in apps {
+                enable(ctx, &app, a.has("--force") || ctx.forced())?;
+            }
+            Ok(())
+        }
+        "disable" | "revoke" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            ctx.info1(format!("Disabling letsencrypt for {app}"));
+            ctx.unset_prop("letsencrypt", &app, "sandbox-certificate")?;
+            let mut m = crate::cmd::ports::mappings(ctx, &app)?;
+            m.retain(|x| !x.starts_with("https:443:"));
+            ctx.set_prop("ports", &app, "map", &m.join(" "))
+        }
+        "active" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            ctx.out(active(ctx, &app)?.to_string());
+            Ok(())
+        }
+        "list" => {
+            ctx.out(format!("{:<30} {:<25} {:<25}", "-----> App name", "Certificate Expiry", "Time before expiry"));
+            for app in ctx.apps()? {
+                if active(ctx, &app)? {
+                    ctx.out(format!("{app:<30} {:<25} {:<25}", "sandbox", "90d"));
+                }
+            }
+            Ok(())
+        }
+        "cron-job" | "auto-renew" | "cleanup" => Ok(()),
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+fn active(ctx: &Ctx, app: &str) -> Res<bool> {
+    Ok(ctx.prop(p_name(), app, "sandbox-certificate")?.is_some())
+}
+
+fn p_name() -> &'static str {
+    "letsencrypt"
+}
+
+fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
+    ctx.verify_app(app)?;
+    let domains: Vec<String> = crate::cmd::domains::app_domains(ctx, app)?.into_iter().filter(|d| d != "_").collect();
+    if domains.is_empty() {
+        return fail(format!("No domains detected for {app}"));
+    }
+    let email = ctx.prop_computed("letsencrypt", app, "email", "")?;
+    if email.is_empty() {
+        return fail("ERROR: Cannot request a certificate without an e-mail address!");
+    }
+    let st = crate::deploy::load(ctx, app)?;
+    if !st.deployed {
+        return fail(format!("App {app} has not been deployed"));
+    }
+    if ctx.prop_computed("proxy", app, "type", "nginx")? != "nginx" {
+        return fail(format!("Cannot enable letsencrypt for {app}: the sandbox models the nginx proxy only"));
+    }
+    let maps = crate::cmd::ports::mappings(ctx, app)?;
+    let maps = if maps.is_empty() && st.deployed { vec!["http:80:5000".to_string()] } else { maps };
+    let Some(http) = maps.iter().find(|m| m.starts_with("http:") || m.starts_with("https:")) else {
+        return fail(format!("Cannot enable letsencrypt for {app}: no http or https proxy port mapping was found."));
+    };
+    let container_port = http.rsplit(':').next().unwrap_or("5000").to_string();
+    let config = format!("{} {email} {}", domains.join(","), ctx.prop_computed("letsencrypt", app, "server", "default")?);
+    if !force && ctx.prop(p_name(), app, "sandbox-certificate")?.as_deref() == Some(config.as_str()) {
+        ctx.info1(format!("Certificate is still valid for {app}, skipping certificate request"));
+        return Ok(());
+    }
+    ctx.info2(format!("Let's Encrypt {app}"));
+    ctx.info1(format!("Enabling ACME proxy for {app}..."));
+    ctx.info1(format!("Getting letsencrypt certificate for {app} via HTTP-01"));
+    for d in &domains {
+        ctx.verbose(format!("- Domain '{d}'"));
+    }
+    ctx.set_prop(p_name(), app, "sandbox-certificate", &config)?;
+    crate::cmd::ports::ensure_mapping(ctx, app, &format!("http:80:{container_port}"))?;
+    crate::cmd::ports::ensure_mapping(ctx, app, &format!("https:443:{container_port}"))?;
+    ctx.info1("Certificate retrieved successfully.");
+    Ok(())
+}
+
+/// `report [<app>|--all]`: every plugin's `report` trigger per app.
+pub fn report_all(ctx: &mut Ctx, args: &[String]) -> Res {
+    let apps = match args.first().map(String::as_str) {
+        None | Some("--all") => ctx.apps()?,
+        Some(a) => {
+            ctx.verify_app(a)?;
+            vec![a.to_string()]
+        }
+    };
+    ctx.info1("uname: sandbox");
+    for app in apps {
+        let t = crate::plugins::trigger(ctx, "report", &[&app], false, false)?;
+        if t.code != 0 {
+            return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
+        }
+    }
+    Ok(())
+}
