@@ -50,7 +50,6 @@ pub fn urls(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
 
 /// Dispatch `domains:<sub>`.
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
-    let p = parse(args, &spec(&["--format"], &["--global"]))?;
     if sub == "report" {
         return Report { plugin: "domains", kind: "domains", legacy: false }.run(ctx, args, &report_rows, &|c| {
             Ok(rows(vec![
@@ -59,6 +58,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             ]))
         });
     }
+    let p = parse(args, &spec(&[], &[]))?;
     if let Some(g) = sub.strip_suffix("-global") {
         let path = ctx.paths.root.join("VHOST");
         let mut cur = ctx.read_lines(&path)?;

@@ -1,0 +1,258 @@
+//! Core-command facts (dokku-facts.md §a dispatch, §b config restart, §d conventions).
+
+mod support;
+
+use support::Sandbox;
+
+#[test]
+fn unknown_command_fails_like_dokku() {
+    let s = Sandbox::new();
+    let r = s.run(&["nope:cmd", "x"]);
+    r.fails(1, " !     `nope:cmd` is not a dokku command.\n !     See `dokku help` for a list of available commands.\n");
+}
+
+#[test]
+fn real_but_unmodelled_command_is_distinct() {
+    let s = Sandbox::new();
+    s.run(&["cron:list"]).fails(1, "does not model");
+}
+
+#[test]
+fn apps_create_validates_name_and_is_not_idempotent() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    assert!(s.run(&["apps:create", "web"]).fails(1, " !     Name is already taken").stdout.is_empty());
+    for bad in ["Web", "my_app", "_x", ".x"] {
+        s.run(&["apps:create", bad]).fails(1, "App name must begin with lowercase alphanumeric character");
+    }
+    s.run(&["apps:create", "a.b-c"]).ok();
+    assert_eq!(s.json(&["apps:list", "--format", "json"]), serde_json::json!(["a.b-c", "web"]));
+}
+
+#[test]
+fn missing_app_exits_20() {
+    let s = Sandbox::new();
+    s.run(&["config:set", "ghost", "A=1"]).fails(20, " !     App ghost does not exist");
+    s.run(&["apps:exists", "ghost"]).fails(20, "does not exist");
+    s.run(&["domains:add", "ghost", "x.com"]).fails(20, "does not exist");
+}
+
+#[test]
+fn apps_list_empty_warns_and_exits_0() {
+    let s = Sandbox::new();
+    s.run(&["apps:list"]).ok();
+    assert!(s.run(&["apps:list"]).stderr.contains("You haven't deployed any applications yet"));
+    assert_eq!(s.json(&["apps:list", "--format", "json"]), serde_json::json!([]));
+}
+
+#[test]
+fn destroy_needs_confirmation_unless_forced_anywhere() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let r = s.run_stdin(&["apps:destroy", "web"], "wrong\n");
+    r.fails(1, "Confirmation did not match test. Aborted.");
+    assert!(r.stderr.contains(" !     WARNING: Potentially Destructive Action"));
+    assert!(r.stderr.contains(" !     To proceed, type \"web\""));
+    assert!(r.stdout.contains("> "));
+    s.run(&["apps:exists", "web"]).ok();
+    s.run_stdin(&["apps:destroy", "web"], "web\n").ok();
+    s.run(&["apps:create", "web"]).ok();
+    // `--force` after the command is still a global flag (§a step 1).
+    s.run(&["apps:destroy", "web", "--force"]).ok();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["--force", "apps:destroy", "web"]).ok();
+    s.run(&["apps:exists", "web"]).fails(20, "does not exist");
+}
+
+#[test]
+fn config_key_validation_and_get() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["config:set", "web", "a.b=1"]).fails(1, "Invalid key name: 'a.b'");
+    s.run(&["config:set", "web", "1A=1"]).fails(1, "Invalid key name: '1A'");
+    s.run(&["config:set", "web", "NOEQUALS"]).fails(1, "Invalid env pair: NOEQUALS");
+    s.run(&["config:set", "web"]).fails(1, "At least one env pair must be given");
+    let r = s.run(&["config:set", "--no-restart", "web", "B=two words", "A=it's"]);
+    r.ok();
+    assert!(r.stdout.starts_with("-----> Setting config vars\n"));
+    assert_eq!(s.run(&["config:get", "web", "A"]).stdout, "it's\n");
+    let miss = s.run(&["config:get", "web", "NOPE"]);
+    assert_eq!((miss.code, miss.stderr.as_str(), miss.stdout.as_str()), (1, "", ""));
+    assert_eq!(s.json(&["config:export", "web", "--format", "json"]), serde_json::json!({"A": "it's", "B": "two words"}));
+    s.run(&["config:set", "--encoded", "web", "C=aGk="]).ok();
+    assert_eq!(s.run(&["config:get", "web", "C"]).stdout, "hi\n");
+    let u = s.run(&["config:unset", "web", "NOPE"]);
+    assert!(u.stdout.contains("Skipping NOPE, it is not set in the environment"));
+}
+
+#[test]
+fn config_set_restarts_a_deployed_app_unless_no_restart() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let r = s.run(&["config:set", "web", "A=1"]);
+    assert!(!r.stdout.contains("Restarting app"), "not deployed yet: no restart");
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    let r = s.run(&["config:set", "web", "A=2"]);
+    assert!(r.stdout.contains("-----> Restarting app web"), "{}", r.stdout);
+    assert!(r.stdout.contains("Releasing web..."));
+    let r = s.run(&["config:set", "--no-restart", "web", "A=3"]);
+    assert!(!r.stdout.contains("Restarting"));
+    s.run(&["ps:set", "web", "restore", "false"]).ok();
+    assert!(!s.run(&["config:set", "web", "A=4"]).stdout.contains("Restarting"));
+}
+
+#[test]
+fn report_conventions() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let j = s.json(&["apps:report", "web", "--format", "json"]);
+    assert_eq!(j["dir"], j["app-dir"], "legacy prefixed key kept alongside the stripped one");
+    assert_eq!(j["locked"], "false");
+    let one = s.run(&["apps:report", "web", "--app-locked"]);
+    assert_eq!(one.stdout, "false\n");
+    s.run(&["apps:report", "web", "--app-locked", "--app-dir"]).fails(1, "apps:report command allows only a single flag");
+    s.run(&["apps:report", "web", "--app-locked", "--format", "json"]).fails(1, "--format flag cannot be specified when specifying an info flag");
+    s.run(&["apps:report", "web", "--app-nope"]).fails(1, "Invalid flag passed, valid flags: --app-created-at");
+    let std = s.run(&["apps:report", "web"]);
+    assert!(std.stdout.starts_with("=====> web app information\n"));
+    assert!(std.stdout.contains("\n       App locked:                    false\n"), "{}", std.stdout);
+    // Bash plugins have no legacy keys.
+    let g = s.json(&["git:report", "web", "--format", "json"]);
+    assert!(g.get("deploy-branch").is_some() && g.get("git-deploy-branch").is_none());
+}
+
+#[test]
+fn property_set_unset_and_validation() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let r = s.run(&["builder:set", "web", "selected", "dockerfile"]);
+    assert_eq!(r.stdout, "=====> Setting selected to dockerfile\n");
+    assert_eq!(s.run(&["builder:report", "web", "--builder-selected"]).stdout, "dockerfile\n");
+    assert_eq!(s.run(&["builder:set", "web", "selected"]).stdout, "=====> Unsetting selected\n");
+    s.run(&["builder:set", "web", "nope", "x"]).fails(1, "Invalid property specified, valid properties include: selected");
+    s.run(&["nginx:set", "web", "nope", "x"]).fails(1, "Invalid key specified, valid keys include:");
+    s.run(&["ps:set", "--global", "start-cmd", "x"]).fails(1, "Property cannot be specified globally");
+    s.run(&["logs:set", "web", "vector-image", "x"]).fails(1, "Property can only be specified globally");
+    s.run(&["ps:set", "web", "restart-policy", "sometimes"]).fails(1, "Invalid restart-policy");
+    s.run(&["nginx:set", "--global", "client-max-body-size", "50m"]).ok();
+    assert_eq!(s.run(&["nginx:report", "web", "--nginx-computed-client-max-body-size"]).stdout, "50m\n");
+    s.run(&["nginx:set", "web", "client-max-body-size", "10m"]).ok();
+    assert_eq!(s.run(&["nginx:report", "web", "--nginx-computed-client-max-body-size"]).stdout, "10m\n");
+}
+
+#[test]
+fn deploy_lock_commands() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["apps:locked", "web"]).fails(1, " !     Deploy lock does not exist");
+    s.run(&["apps:unlock", "web"]).fails(1, "Unable to remove deploy lock");
+    assert_eq!(s.run(&["apps:lock", "web"]).stdout, "-----> Deploy lock created\n");
+    assert_eq!(s.run(&["apps:locked", "web"]).stdout, "Deploy lock exists\n");
+    assert_eq!(s.run(&["apps:report", "web", "--app-locked"]).stdout, "true\n");
+    let r = s.run(&["apps:unlock", "web"]);
+    r.ok();
+    assert!(r.stderr.contains("A deploy may be in progress."));
+    assert!(r.stdout.contains("-----> Deploy lock removed"));
+}
+
+#[test]
+fn concurrent_deploys_hit_the_flock() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.write("lib/sandbox/images.json", r#"{"slow:1": {"build_ms": 1500}}"#);
+    let mut slow = s.cmd().args(["git:from-image", "web", "slow:1"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+    // Wait until the slow deploy holds the lock (its lock file appears), then collide.
+    let lock = s.lib().join("data/apps/web/.deploy.lock");
+    while !lock.exists() {
+        std::thread::yield_now();
+    }
+    s.run(&["ps:rebuild", "web"]).fails(1, " !     web currently has a deploy lock in place. Exiting...\n !     Run 'apps:unlock' to release the existing deploy lock");
+    assert!(slow.wait().expect("wait").success());
+    assert!(!lock.exists(), "a finished deploy deletes the lock file");
+}
+
+#[test]
+fn domains_and_ports() {
+    let s = Sandbox::new();
+    s.run(&["domains:set-global", "example.test"]).ok();
+    s.run(&["apps:create", "web"]).ok();
+    assert_eq!(s.run(&["domains:report", "web", "--domains-app-vhosts"]).stdout, "web.example.test\n");
+    s.run(&["domains:add", "web", "bad domain"]).fails(1, "bad domain is invalid. exiting...");
+    s.run(&["domains:set", "web", "a.test", "b.test"]).ok();
+    assert_eq!(s.json(&["domains:report", "web", "--format", "json"])["app-vhosts"], "a.test b.test");
+    s.run(&["ports:set", "web", "80:5000"]).fails(1, "Invalid port mapping");
+    s.run(&["ports:set", "web", "http:80:5000", "https:443:5000"]).ok();
+    s.run(&["ports:remove", "web", "443"]).ok();
+    assert_eq!(s.run(&["ports:report", "web", "--ports-map"]).stdout, "http:80:5000\n");
+    s.run(&["proxy:set", "web", "http:80:5000"]).fails(1, "Consider using ports:set command");
+    s.run(&["proxy:set", "web", "caddy"]).ok();
+    assert_eq!(s.json(&["proxy:report", "web", "--format", "json"])["type"], "caddy");
+}
+
+#[test]
+fn docker_options_process_flag_must_precede_app() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["docker-options:add", "web", "deploy,run", "--restart=always", "-v", "/a:/b"]).ok();
+    assert_eq!(s.run(&["docker-options:list", "web", "--phase", "deploy"]).stdout, "--restart=always -v /a:/b\n");
+    s.run(&["docker-options:add", "web", "bogus", "x"]).fails(1, "Phase must be one of");
+    let j = s.json(&["docker-options:report", "web", "--format", "json"]);
+    assert_eq!(j["run"], "--restart=always -v /a:/b");
+    assert_eq!(j["docker-options-run"], j["run"]);
+}
+
+#[test]
+fn storage_rules() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["storage:mount", "web", "/srv/a:/data"]).ok();
+    s.run(&["storage:mount", "web", "/srv/a:/data"]).fails(1, "Mount path already exists.");
+    s.run(&["storage:create", "Bad_Name"]).fails(1, "DNS-1123");
+    s.run(&["storage:create", "uploads"]).ok();
+    s.run(&["storage:mount", "web", "uploads", "--container-dir", "/up"]).ok();
+    s.run(&["storage:mount", "web", "uploads", "--container-dir", "/up"]).ok();
+    let list = s.json(&["storage:list", "web", "--format", "json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "named mounts are idempotent");
+    s.run(&["storage:destroy", "uploads", "--force"]).fails(1, "mounted by app web");
+    s.run(&["storage:unmount", "web", "uploads", "--container-dir", "/up"]).ok();
+    s.run_stdin(&["storage:destroy", "uploads"], "no\n").fails(1, "Confirmation did not match");
+    s.run(&["storage:destroy", "uploads", "--force"]).ok();
+    assert!(s.run(&["storage:report", "web", "--storage-deploy-mounts"]).stdout.contains("-v /srv/a:/data"));
+}
+
+#[test]
+fn network_rules() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["network:exists", "stack"]).fails(1, " !     Network does not exist");
+    s.run(&["network:create", "stack"]).ok();
+    s.run(&["network:create", "stack"]).fails(1, "Unable to create network");
+    assert_eq!(s.run(&["network:exists", "stack"]).stdout, "-----> Network exists\n");
+    s.run(&["network:set", "web", "initial-network", "ghost"]).fails(1, "Network ghost does not exist");
+    s.run(&["network:set", "web", "attach-post-deploy", "stack", "bridge"]).ok();
+    assert_eq!(s.run(&["network:report", "web", "--network-attach-post-deploy"]).stdout, "stack,bridge\n");
+    s.run(&["network:destroy", "stack", "--force"]).ok();
+}
+
+#[test]
+fn checks_resource_scheduler() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["checks:disable", "web", "worker"]).ok();
+    assert_eq!(s.run(&["checks:report", "web", "--checks-disabled-list"]).stdout, "worker\n");
+    s.run(&["checks:set", "web", "wait", "5"]).fails(1, "Invalid key specified");
+    s.run(&["resource:limit", "--memory", "512", "web"]).ok();
+    assert_eq!(s.json(&["resource:report", "web", "--format", "json"])["_default_.limit.memory"], "512");
+    s.run(&["scheduler:set", "web", "selected", "null"]).ok();
+    assert_eq!(s.run(&["scheduler:report", "web", "--scheduler-computed-selected"]).stdout, "null\n");
+}
+
+#[test]
+fn help_and_plugin_help() {
+    let s = Sandbox::new();
+    let r = s.run(&["apps:help"]);
+    r.ok();
+    assert!(r.stdout.starts_with("Usage: dokku apps[:COMMAND]\n"));
+    assert!(r.stdout.contains("apps:create <app>"));
+    assert!(s.run(&["help"]).stdout.contains("postgres"));
+}
