@@ -87,7 +87,7 @@ impl Datastore {
     }
     fn verify(&self, ctx: &Ctx, svc: &str) -> Res {
         if svc.is_empty() {
-            return fail(format!("Please specify a valid name for the service"));
+            return fail("Please specify a valid name for the service");
         }
         if !self.exists(ctx, svc) {
             return fail(format!("{} service {svc} does not exist", self.name));

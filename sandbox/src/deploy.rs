@@ -149,7 +149,7 @@ pub fn extract(ctx: &Ctx, app: &str, rev: &str) -> Res<PathBuf> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(io_err(&repo))?;
-    let out = Command::new("tar").arg("-x").arg("-C").arg(&tmp).stdin(archive.stdout.ok_or_else(|| Fail::Silent(1))?).status().map_err(io_err(&tmp))?;
+    let out = Command::new("tar").arg("-x").arg("-C").arg(&tmp).stdin(archive.stdout.ok_or(Fail::Silent(1))?).status().map_err(io_err(&tmp))?;
     if !out.success() {
         return fail(format!("Unable to extract {rev} of {app}"));
     }

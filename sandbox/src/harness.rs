@@ -234,6 +234,30 @@ mod tests {
     }
 
     #[test]
+    fn latency_model_defaults_to_zero_and_takes_overrides() {
+        let mut r = Rules::default();
+        assert_eq!(r.command_delay("apps:create"), 0);
+        assert_eq!(r.latency.deploy_ms, 0);
+        r.latency.command_ms = 250;
+        r.latency.commands.insert("ps:rebuild".into(), 3000);
+        assert_eq!(r.command_delay("apps:create"), 250);
+        assert_eq!(r.command_delay("ps:rebuild"), 3000);
+        let parsed: Rules = serde_json::from_str(r#"{"latency": {"command_ms": 300, "deploy_ms": 4000}}"#).unwrap();
+        assert_eq!((parsed.latency.command_ms, parsed.latency.deploy_ms), (300, 4000));
+    }
+
+    #[test]
+    fn fault_rules_match_nth_or_pattern_and_deploys_separately() {
+        let r: Rules = serde_json::from_str(r#"{"faults": [{"nth": 3}, {"match": "postgres:link *"}, {"deploy": "web-*"}]}"#).unwrap();
+        let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert!(r.call_fault(3, &argv("apps:list")).is_some());
+        assert!(r.call_fault(4, &argv("apps:list")).is_none());
+        assert!(r.call_fault(9, &argv("postgres:link db web")).is_some());
+        assert!(r.deploy_fault("web-1"));
+        assert!(!r.deploy_fault("api"));
+    }
+
+    #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");

@@ -1,8 +1,8 @@
 //! Datastore facts (dokku-facts.md §e).
 
-mod support;
 
-use support::Sandbox;
+
+use crate::support::Sandbox;
 
 /// (prefix, link var, URL scheme, second-link alias head, default image) for all 18 plugins.
 const TABLE: &[(&str, &str, &str, &str, &str)] = &[

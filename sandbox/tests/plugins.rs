@@ -1,10 +1,10 @@
 //! Plugin host, trigger and `git push` facts (dokku-facts.md §a, §b, §c).
 
-mod support;
+
 
 use std::path::{Path, PathBuf};
 
-use support::{git, repo, Sandbox};
+use crate::support::{git, repo, Sandbox};
 
 const TRIGGERS: &[&str] = &[
     "install", "uninstall", "update", "post-create", "core-post-extract", "post-extract", "builder-detect", "pre-receive-app", "pre-build",

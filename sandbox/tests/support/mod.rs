@@ -45,9 +45,6 @@ impl Sandbox {
     pub fn lib(&self) -> PathBuf {
         self.root().join("lib")
     }
-    pub fn home(&self) -> PathBuf {
-        self.root().join("home")
-    }
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dokku"));
         c.env_clear()

@@ -1,8 +1,8 @@
 //! Core-command facts (dokku-facts.md §a dispatch, §b config restart, §d conventions).
 
-mod support;
 
-use support::Sandbox;
+
+use crate::support::Sandbox;
 
 #[test]
 fn unknown_command_fails_like_dokku() {
@@ -255,4 +255,52 @@ fn help_and_plugin_help() {
     assert!(r.stdout.starts_with("Usage: dokku apps[:COMMAND]\n"));
     assert!(r.stdout.contains("apps:create <app>"));
     assert!(s.run(&["help"]).stdout.contains("postgres"));
+}
+
+#[test]
+fn parallel_commands_do_not_lose_updates() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let kids: Vec<_> = (0..8)
+        .map(|i| {
+            s.cmd()
+                .args(["config:set", "--no-restart", "web", &format!("K{i}={i}")])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut k in kids {
+        assert!(k.wait().expect("wait").success());
+    }
+    let keys = s.run(&["config:keys", "web"]).stdout;
+    assert_eq!(keys.lines().count(), 8, "{keys}");
+}
+
+#[test]
+fn letsencrypt_prerequisites_and_idempotence() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["letsencrypt:enable", "web"]).fails(1, " !     No domains detected for web");
+    s.run(&["domains:set", "web", "web.example.test"]).ok();
+    s.run(&["letsencrypt:enable", "web"]).fails(1, "ERROR: Cannot request a certificate without an e-mail address!");
+    s.run(&["letsencrypt:set", "--global", "email", "ops@example.test"]).ok();
+    s.run(&["letsencrypt:enable", "web"]).fails(1, "has not been deployed");
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    s.run(&["letsencrypt:enable", "web"]).ok();
+    assert_eq!(s.run(&["letsencrypt:active", "web"]).stdout, "true\n");
+    assert!(s.run(&["ports:report", "web", "--ports-map"]).stdout.contains("https:443:5000"));
+    let again = s.run(&["letsencrypt:enable", "web"]);
+    assert!(again.stdout.contains("-----> Certificate is still valid for web, skipping certificate request"));
+    assert!(!s.run(&["letsencrypt:enable", "web", "--force"]).stdout.contains("still valid"));
+    s.run(&["letsencrypt:set", "web", "dns-provider-CF_TOKEN", "x"]).ok();
+    s.run(&["letsencrypt:set", "web", "bogus", "x"]).fails(1, "Invalid key specified");
+}
+
+#[test]
+fn global_app_flag_is_inserted_for_core_commands() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["--app", "web", "config:set", "--no-restart", "A=1"]).ok();
+    assert_eq!(s.run(&["config:get", "web", "A"]).stdout, "1\n");
 }
