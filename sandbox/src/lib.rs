@@ -183,7 +183,11 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
         return f.exit.unwrap_or(1);
     }
     if rest.is_empty() {
-        rest.push("help".into());
+        // Over SSH the command arrives in `SSH_ORIGINAL_COMMAND` (dokku-facts.md §c step 2).
+        match std::env::var("SSH_ORIGINAL_COMMAND") {
+            Ok(c) if !c.trim().is_empty() => rest = c.split_whitespace().map(str::to_string).collect(),
+            _ => rest.push("help".into()),
+        }
     }
     let cmd_name = cmd::alias(&rest[0]);
     rest[0] = cmd_name.clone();

@@ -167,8 +167,10 @@ pub fn dispatch_external(ctx: &mut Ctx, argv: &[String]) -> Res<i32> {
     }
 }
 
-/// Community plugins' `commands help` output (or `help --all` long form), sorted.
-pub fn community_help(ctx: &mut Ctx, all: bool) -> Res<Vec<String>> {
+/// Community plugins' `commands help` output, sorted. A plugin picks the long form by finding
+/// `--all` in its parent's command line (§a "Help conventions"), which is this process when it
+/// runs as `dokku help --all`; nothing extra is passed in argv.
+pub fn community_help(ctx: &mut Ctx) -> Res<Vec<String>> {
     let mut lines = Vec::new();
     for (_, dir) in enabled(ctx) {
         if is_core(&dir) {
@@ -180,9 +182,6 @@ pub fn community_help(ctx: &mut Ctx, all: bool) -> Res<Vec<String>> {
         }
         let mut c = Command::new(&commands);
         c.arg("help");
-        if all {
-            c.arg("--all");
-        }
         let o = ctx.unlocked(|_| c.stderr(Stdio::null()).output())?;
         if let Ok(o) = o {
             lines.extend(String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
@@ -336,8 +335,15 @@ fn install(ctx: &mut Ctx, args: &[String]) -> Res {
     if !skip_trigger {
         run_all(ctx, "install", &[])?;
     }
-    // plugin_prime_bash_completion: every plugin's `commands help --all` runs (§a step 7).
-    community_help(ctx, true)?;
+    prime_completion(ctx)
+}
+
+/// `plugin_prime_bash_completion`: `dokku --quiet help --all` as a child process, so every
+/// plugin's `commands help` runs with `--all` in its parent's command line (§a step 7).
+fn prime_completion(ctx: &mut Ctx) -> Res {
+    let exe = std::env::current_exe().map_err(io_err(Path::new("current_exe")))?;
+    ctx.unlocked(|_| Command::new(exe).args(["--quiet", "help", "--all"]).stdout(Stdio::null()).stderr(Stdio::null()).status())?
+        .map_err(io_err(Path::new("dokku help --all")))?;
     Ok(())
 }
 
@@ -438,8 +444,7 @@ fn update(ctx: &mut Ctx, args: &[String]) -> Res {
         ctx.info1(format!("Plugin ({n}) updated"));
     }
     run_all(ctx, "update", &[])?;
-    community_help(ctx, true)?;
-    Ok(())
+    prime_completion(ctx)
 }
 
 /// Make sure the sandbox plugin dirs exist.

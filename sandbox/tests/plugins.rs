@@ -20,7 +20,7 @@ fn recorder(dir: &Path, name: &str) -> PathBuf {
         "#!/usr/bin/env bash\nt=$(basename \"$0\")\necho \"{name} $t $*\" >> \"$DOKKU_LIB_ROOT/rec.log\"\n[[ -e \"$DOKKU_LIB_ROOT/fail-{name}-$t\" ]] && exit 1\n[[ \"$t\" == install ]] && echo \"{name} config $CONFIG_GREETING\" >> \"$DOKKU_LIB_ROOT/rec.log\"\n[[ \"$t\" == post-deploy && -e \"$DOKKU_LIB_ROOT/nested\" ]] && dokku config:set --no-restart \"$1\" FROM_TRIGGER=1 >/dev/null\nexit 0\n"
     );
     let commands = format!(
-        "#!/usr/bin/env bash\ncase \"$1\" in\n  {name}:hello) echo \"hello $*\" ;;\n  {name}:boom) exit 3 ;;\n  help) echo \"    {name}, Records triggers\" ;;\n  *) exit 10 ;;\nesac\n"
+        "#!/usr/bin/env bash\ncase \"$1\" in\n  {name}:hello) echo \"hello $*\" ;;\n  {name}:boom) exit 3 ;;\n  help) if [[ \"$(ps -o command= $PPID)\" == *--all* ]]; then echo \"    {name}:hello <x>, Say hello\"; else echo \"    {name}, Records triggers\"; fi ;;\n  *) exit 10 ;;\nesac\n"
     );
     let toml = format!("[plugin]\ndescription = \"recorder {name}\"\nversion = \"0.1.0\"\n[plugin.config]\ngreeting = \"hi\"\n");
     let sub = "#!/usr/bin/env bash\necho \"sub argv: $*\"\n".to_string();
@@ -101,6 +101,8 @@ fn dispatch_subcommands_then_commands_loop() {
     let help = s.run(&["help"]);
     assert!(help.stdout.contains("Community plugin commands:"));
     assert!(help.stdout.contains("rec") && help.stdout.contains("Records triggers"));
+    let all = s.run(&["help", "--all"]).stdout;
+    assert!(all.contains("rec:hello <x>") && all.contains("Say hello"), "long form chosen from the parent's --all: {all}");
 }
 
 #[test]

@@ -158,7 +158,7 @@ fn help(ctx: &mut Ctx, args: &[String]) -> Res {
             ctx.out(format!("    {p:<24} Manage {p}"));
         }
     }
-    let community = crate::plugins::community_help(ctx, all)?;
+    let community = crate::plugins::community_help(ctx)?;
     if !community.is_empty() {
         ctx.out("");
         ctx.out("Community plugin commands:");
