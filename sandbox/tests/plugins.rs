@@ -314,3 +314,62 @@ fn no_sandbox_root_refuses_to_run() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("sandbox root not set"));
 }
+
+#[test]
+fn trigger_failures_have_their_documented_effects() {
+    let s = Sandbox::new();
+    install(&s, "rec");
+    // post-create failure: exit 1, but the app exists (no rollback).
+    s.write("lib/fail-rec-post-create", "");
+    assert_eq!(s.run(&["apps:create", "web"]).code, 1);
+    s.run(&["apps:exists", "web"]).ok();
+    std::fs::remove_file(s.lib().join("fail-rec-post-create")).expect("rm");
+    // pre-delete failure: destroy aborts, app intact.
+    s.write("lib/fail-rec-pre-delete", "");
+    assert_eq!(s.run(&["apps:destroy", "web", "--force"]).code, 1);
+    s.run(&["apps:exists", "web"]).ok();
+    std::fs::remove_file(s.lib().join("fail-rec-pre-delete")).expect("rm");
+    // post-deploy failure: reported failed although the containers are live.
+    s.write("lib/fail-rec-post-deploy", "");
+    assert_eq!(s.run(&["git:from-image", "web", "nginx:1"]).code, 1);
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "true");
+    std::fs::remove_file(s.lib().join("fail-rec-post-deploy")).expect("rm");
+    // post-delete failure: destroy aborts half-done (containers stopped, app dir still there).
+    s.write("lib/fail-rec-post-delete", "");
+    assert_eq!(s.run(&["apps:destroy", "web", "--force"]).code, 1);
+    s.run(&["apps:exists", "web"]).ok();
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "false");
+    std::fs::remove_file(s.lib().join("fail-rec-post-delete")).expect("rm");
+    // uninstall failure: the plugin stays.
+    s.write("lib/fail-rec-uninstall", "");
+    assert_eq!(s.run(&["plugin:uninstall", "rec"]).code, 1);
+    s.run(&["plugin:installed", "rec"]).ok();
+}
+
+#[test]
+fn config_restart_failure_is_only_a_warning() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    s.write("lib/sandbox/rules.json", r#"{"faults": [{"deploy": "web"}]}"#);
+    let r = s.run(&["config:set", "web", "A=1"]);
+    r.ok();
+    assert!(r.stderr.contains(" !     Failure while restarting app:"), "{}", r.stderr);
+}
+
+#[test]
+fn rebuild_and_start_edge_cases() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let r = s.run(&["ps:rebuild", "web"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("-----> WARNING: Cannot build from 'master'"), "{}", r.stdout);
+    s.run(&["ps:start", "web"]).fails(0, " !     App web has not been deployed");
+    s.run(&["git:set", "web", "rev-env-var", ""]).ok();
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    assert_eq!(s.run(&["config:get", "web", "GIT_REV"]).code, 1, "an empty rev-env-var disables GIT_REV");
+    s.run(&["ps:stop", "web"]).ok();
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "false");
+    s.run(&["ps:start", "web"]).ok();
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "true");
+}

@@ -136,6 +136,11 @@ pub fn set(ctx: &mut Ctx, p: &PropPlugin, args: &[String]) -> Res {
     if p.name == "nginx" && key == "proxy-keepalive" && !value.is_empty() && value.parse::<u32>().is_err() {
         return fail("Invalid value for proxy-keepalive, must be an integer");
     }
+    if p.name == "git" && key == "rev-env-var" && value.is_empty() {
+        // An empty rev-env-var is stored (it disables GIT_REV) rather than unset (dokku-cli.json git:set).
+        ctx.info2(format!("Setting {key} to "));
+        return ctx.set_prop(p.name, &scope, &key, "");
+    }
     set_value(ctx, p.name, &scope, &key, &value)
 }
 
