@@ -248,7 +248,9 @@ impl Report {
             }
             v
         };
-        for (name, rows) in targets {
+        for (name, mut rows) in targets {
+            // Rows and the valid-flag list are sorted by flag (`ReportSingleApp`).
+            rows.sort_by(|a, b| a.flag.cmp(&b.flag));
             if let Some(flag) = info.first() {
                 let want = flag.trim_start_matches('-');
                 match rows.iter().find(|r| r.flag == want) {
@@ -279,9 +281,11 @@ impl Report {
                 ctx.out(serde_json::to_string(&m).unwrap_or_default());
                 continue;
             }
+            // Padding is the longest `--flag`, at least 31 (`ReportSingleApp`).
+            let width = rows.iter().map(|r| r.flag.len() + 2).max().unwrap_or(0).max(31);
             ctx.info2(format!("{name} {} information", self.kind));
             for r in &rows {
-                ctx.out(format!("       {:<31}{}", format!("{}:", label(&r.flag)), r.value));
+                ctx.out(format!("       {:<width$}{}", format!("{}:", label(&r.flag)), r.value));
             }
         }
         Ok(())

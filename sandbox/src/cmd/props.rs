@@ -110,7 +110,7 @@ pub fn set(ctx: &mut Ctx, p: &PropPlugin, args: &[String]) -> Res {
     let key = rest.first().cloned().unwrap_or_default();
     let value = rest.iter().skip(1).cloned().collect::<Vec<_>>().join(" ");
     if key.is_empty() {
-        return fail("No key specified");
+        return fail(if p.bash { "No key specified" } else { "No property specified" });
     }
     if !valid_key(p, &key) {
         let list: Vec<&str> = p.keys.iter().map(|(k, _)| *k).collect();
@@ -127,10 +127,10 @@ pub fn set(ctx: &mut Ctx, p: &PropPlugin, args: &[String]) -> Res {
         return fail("Property can only be specified globally");
     }
     if p.name == "ps" && key == "restart-policy" && !value.is_empty() {
-        let ok = matches!(value.as_str(), "no" | "always" | "unless-stopped" | "on-failure")
-            || value.strip_prefix("on-failure:").is_some_and(|n| n.parse::<u32>().is_ok());
+        // `isValidRestartPolicy` (plugins/ps/functions.go): any `on-failure:` suffix passes.
+        let ok = matches!(value.as_str(), "no" | "always" | "unless-stopped" | "on-failure") || value.starts_with("on-failure:");
         if !ok {
-            return fail(format!("Invalid restart-policy specified: {value}"));
+            return fail("Invalid restart-policy specified");
         }
     }
     if p.name == "nginx" && key == "proxy-keepalive" && !value.is_empty() && value.parse::<u32>().is_err() {
@@ -148,9 +148,20 @@ pub fn set(ctx: &mut Ctx, p: &PropPlugin, args: &[String]) -> Res {
 pub fn prop_rows(ctx: &Ctx, p: &PropPlugin, app: &str) -> Res<Vec<Row>> {
     let mut v = Vec::new();
     for (k, d) in p.keys {
-        v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, app, k, d)?));
-        v.push((format!("{}-global-{k}", p.kind), ctx.prop_or(p.name, "--global", k)?));
-        v.push((format!("{}-{k}", p.kind), ctx.prop_or(p.name, app, k)?));
+        // ps reports `restore` unprefixed (plugins/ps/report.go), so it is not a property row.
+        if p.name == "ps" && *k == "restore" {
+            continue;
+        }
+        let global_capable = p.global_keys.is_none_or(|g| g.contains(k));
+        if global_capable {
+            v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, app, k, d)?));
+            v.push((format!("{}-global-{k}", p.kind), ctx.prop_or(p.name, "--global", k)?));
+        } else {
+            v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, app, k, d)?));
+        }
+        if !p.global_only.contains(k) {
+            v.push((format!("{}-{k}", p.kind), ctx.prop_or(p.name, app, k)?));
+        }
     }
     Ok(rows(v))
 }
@@ -158,7 +169,11 @@ pub fn prop_rows(ctx: &Ctx, p: &PropPlugin, app: &str) -> Res<Vec<Row>> {
 /// Global rows for `--global`.
 pub fn global_rows(ctx: &Ctx, p: &PropPlugin) -> Res<Vec<Row>> {
     let mut v = Vec::new();
-    for (k, _) in p.keys {
+    for (k, d) in p.keys {
+        if p.global_keys.is_some_and(|g| !g.contains(k)) {
+            continue;
+        }
+        v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, "--global", k, d)?));
         v.push((format!("{}-global-{k}", p.kind), ctx.prop_or(p.name, "--global", k)?));
     }
     Ok(rows(v))

@@ -120,10 +120,10 @@ fn scale(ctx: &mut Ctx, args: &[String]) -> Res {
     }
     for t in &tuples {
         let (k, v) = t.split_once('=').unwrap_or((t, ""));
-        if v.is_empty() {
+        if !t.contains('=') {
             return fail(format!("Missing count for process type {k}"));
         }
-        let Ok(n) = v.parse::<u32>() else { return fail(format!("Invalid count for process type {k}")) };
+        let Ok(n) = v.trim().parse::<u32>() else { return fail(format!("Invalid count for process type {k}")) };
         sc.insert(k.to_string(), n);
     }
     ctx.info1(format!("Scaling {app} processes: {}", tuples.join(" ")));
@@ -149,20 +149,23 @@ pub fn deploy_cmd(ctx: &mut Ctx, args: &[String]) -> Res {
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let st = deploy::load(ctx, app)?;
-    let running = st.running && st.containers.iter().any(|c| c.state == "running");
+    // `scheduler-app-status`: true when every container runs, mixed when some do.
+    let up = st.containers.iter().filter(|c| c.state == "running").count();
+    let running = match (st.running, up) {
+        (false, _) | (_, 0) => "false",
+        _ if up == st.containers.len() => "true",
+        _ => "mixed",
+    };
     let mut v = vec![
         ("deployed".to_string(), st.deployed.to_string()),
         ("processes".to_string(), st.containers.len().to_string()),
-        ("running".to_string(), if st.deployed { running.to_string() } else { "false".into() }),
-        ("restore".to_string(), ctx.prop_computed("ps", app, "restore", "true")?),
+        ("running".to_string(), running.to_string()),
+        ("restore".to_string(), Some(ctx.prop_or("ps", app, "restore")?).filter(|r| !r.is_empty()).unwrap_or_else(|| "true".into())),
     ];
+    // `--status-<proc>.<n>`: `<docker state> (CID: <11 chars>)` (plugins/ps/report.go).
     for c in &st.containers {
-        let short = &c.id[..c.id.len().min(9)];
-        let s = match (c.state.as_str(), c.exit_code) {
-            ("exited", Some(code)) => format!("exited (code {code}) (CID: {short})"),
-            (s, _) => format!("{s} (CID: {short})"),
-        };
-        v.push((format!("status-{}.{}", c.proc, c.index), s));
+        let short = &c.id[..c.id.len().min(11)];
+        v.push((format!("status-{}.{}", c.proc, c.index), format!("{} (CID: {short})", c.state)));
     }
     let mut r = rows(v);
     r.extend(props::prop_rows(ctx, props::find("ps").expect("ps table"), app)?);
