@@ -304,3 +304,51 @@ fn global_app_flag_is_inserted_for_core_commands() {
     s.run(&["--app", "web", "config:set", "--no-restart", "A=1"]).ok();
     assert_eq!(s.run(&["config:get", "web", "A"]).stdout, "1\n");
 }
+
+/// Flag sets copied from the report code of dokku/dokku (plugins/<p>/report.go) at 33896f5d7.
+fn json_keys(s: &Sandbox, args: &[&str]) -> Vec<String> {
+    let v = s.json(args);
+    let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn report_key_sets_match_dokku_source() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    let ps_prefixed = [
+        "can-scale", "computed-dockerfile-start-cmd", "computed-procfile-path", "computed-restart-policy", "computed-skip-deploy", "computed-start-cmd",
+        "computed-stop-timeout-seconds", "dockerfile-start-cmd", "global-procfile-path", "global-restart-policy", "global-skip-deploy",
+        "global-stop-timeout-seconds", "procfile-path", "restart-policy", "skip-deploy", "start-cmd", "stop-timeout-seconds",
+    ];
+    let mut want: Vec<String> = ["deployed", "processes", "restore", "running", "status-web.1"].iter().map(|x| (*x).to_string()).collect();
+    for k in ps_prefixed {
+        want.push(k.to_string());
+        want.push(format!("ps-{k}"));
+    }
+    want.sort();
+    assert_eq!(json_keys(&s, &["ps:report", "web", "--format", "json"]), want);
+    let net = [
+        "attach-post-create", "attach-post-deploy", "bind-all-interfaces", "computed-attach-post-create", "computed-attach-post-deploy",
+        "computed-bind-all-interfaces", "computed-initial-network", "computed-tld", "global-attach-post-create", "global-attach-post-deploy",
+        "global-bind-all-interfaces", "global-initial-network", "global-tld", "initial-network", "static-web-listener", "tld", "web-listeners",
+    ];
+    let mut want: Vec<String> = net.iter().flat_map(|k| [(*k).to_string(), format!("network-{k}")]).collect();
+    want.sort();
+    assert_eq!(json_keys(&s, &["network:report", "web", "--format", "json"]), want);
+    let builder = [
+        "build-dir", "computed-build-dir", "computed-selected", "computed-skip-cleanup", "detected", "global-build-dir", "global-selected",
+        "global-skip-cleanup", "selected", "skip-cleanup",
+    ];
+    let mut want: Vec<String> = builder.iter().flat_map(|k| [(*k).to_string(), format!("builder-{k}")]).collect();
+    want.sort();
+    assert_eq!(json_keys(&s, &["builder:report", "web", "--format", "json"]), want);
+    let mut want: Vec<String> = ["app-enabled", "app-vhosts", "global-enabled", "global-vhosts"].iter().map(|x| (*x).to_string()).collect();
+    want.sort();
+    assert_eq!(json_keys(&s, &["domains:report", "web", "--format", "json"]), want, "domains is not a legacy-prefix plugin");
+    let mut want: Vec<String> = ["computed-wait-to-retire", "disabled-list", "global-wait-to-retire", "skipped-list", "wait-to-retire"].iter().map(|x| (*x).to_string()).collect();
+    want.sort();
+    assert_eq!(json_keys(&s, &["checks:report", "web", "--format", "json"]), want);
+}

@@ -102,6 +102,20 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
         "report" => misc::report_all(ctx, args),
         "plugin" => crate::plugins::plugin_cmd(ctx, sub, args),
         "sandbox" => sandbox::run(ctx, sub, args),
+        "builder" if sub == "report" => {
+            let p = props::find("builder").expect("builder table");
+            let r = crate::store::Report { plugin: "builder", kind: "builder", legacy: true };
+            r.run(
+                ctx,
+                args,
+                &|c, a| {
+                    let mut rows = props::prop_rows(c, p, a)?;
+                    rows.push(crate::store::Row { flag: "builder-detected".into(), value: c.prop_or("builder", a, "detected")? });
+                    Ok(rows)
+                },
+                &|c| props::global_rows(c, p),
+            )
+        }
         "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => match props::find(prefix) {
             Some(p) => props::run(ctx, p, sub, args),
             None => Err(Fail::Silent(255)),

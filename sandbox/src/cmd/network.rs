@@ -125,8 +125,11 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let mut v = Vec::new();
     for k in KEYS {
-        v.push((format!("network-computed-{k}"), ctx.prop_computed("network", app, k, "")?));
-        v.push((format!("network-global-{k}"), ctx.prop_or("network", "--global", k)?));
+        // static-web-listener is app-only: no computed or global key (plugins/network report).
+        if *k != "static-web-listener" {
+            v.push((format!("network-computed-{k}"), ctx.prop_computed("network", app, k, "")?));
+            v.push((format!("network-global-{k}"), ctx.prop_or("network", "--global", k)?));
+        }
         v.push((format!("network-{k}"), ctx.prop_or("network", app, k)?));
     }
     let st = crate::deploy::load(ctx, app)?;

@@ -184,15 +184,20 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 
 fn proxy_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let disabled = ctx.prop_or("proxy", app, "disabled")? == "true";
-    Ok(rows(vec![
-        ("proxy-enabled".into(), (!disabled).to_string()),
-        ("proxy-computed-type".into(), ctx.prop_computed("proxy", app, "type", "nginx")?),
-        ("proxy-global-type".into(), ctx.prop_or("proxy", "--global", "type")?),
-        ("proxy-type".into(), ctx.prop_or("proxy", app, "type")?),
-        ("proxy-disabled".into(), disabled.to_string()),
-        ("proxy-proxy-port".into(), ctx.prop_or("proxy", app, "proxy-port")?),
-        ("proxy-proxy-ssl-port".into(), ctx.prop_or("proxy", app, "proxy-ssl-port")?),
-    ]))
+    let mut v = vec![
+        ("proxy-enabled".to_string(), (!disabled).to_string()),
+        ("proxy-disabled".to_string(), disabled.to_string()),
+        ("proxy-computed-disabled".to_string(), disabled.to_string()),
+        ("proxy-computed-type".to_string(), ctx.prop_computed("proxy", app, "type", "nginx")?),
+        ("proxy-global-type".to_string(), ctx.prop_or("proxy", "--global", "type")?),
+        ("proxy-type".to_string(), ctx.prop_or("proxy", app, "type")?),
+    ];
+    for k in ["proxy-port", "proxy-ssl-port"] {
+        v.push((format!("proxy-{k}"), ctx.prop_or("proxy", app, k)?));
+        v.push((format!("proxy-computed-{k}"), ctx.prop_computed("proxy", app, k, "")?));
+        v.push((format!("proxy-global-{k}"), ctx.prop_or("proxy", "--global", k)?));
+    }
+    Ok(rows(v))
 }
 
 #[cfg(test)]
