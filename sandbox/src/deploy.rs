@@ -174,6 +174,8 @@ pub enum Source {
     Image(String),
     /// `git:sync` of `<remote>#<ref>`.
     Sync(String),
+    /// `git:from-archive` of `(type, url)`.
+    Archive(String, String),
     /// `ps:rebuild` (no `deploy-source-set`).
     Rebuild,
 }
@@ -216,6 +218,15 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
         Source::GitPush(sha) => ("git-push", sha),
         Source::Image(i) => ("docker-image", i),
         Source::Sync(r) => ("git-sync", r),
+        Source::Archive(kind, url) => {
+            ctx.set_prop("apps", app, "deploy-source", &kind)?;
+            ctx.set_prop("apps", app, "deploy-source-metadata", &url)?;
+            let t = trigger(ctx, "deploy-source-set", &[app, &kind, &url], false, false)?;
+            if t.code != 0 {
+                return Err(tfail(t.code));
+            }
+            return Ok(());
+        }
         Source::Rebuild => return Ok(()),
     };
     ctx.set_prop("apps", app, "deploy-source", kind)?;

@@ -352,3 +352,15 @@ fn report_key_sets_match_dokku_source() {
     want.sort();
     assert_eq!(json_keys(&s, &["checks:report", "web", "--format", "json"]), want);
 }
+
+#[test]
+fn config_import_envfile_and_json() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["config:set", "--no-restart", "web", "OLD=1"]).ok();
+    s.run_stdin(&["config:import", "--no-restart", "web"], "A=1\nexport B=\"x y\"\n").ok();
+    assert_eq!(s.json(&["config:export", "web", "--format", "json"]), serde_json::json!({"A": "1", "B": "x y", "OLD": "1"}));
+    s.run_stdin(&["config:import", "--no-restart", "--replace", "--format", "json", "web", "-"], r#"{"C": "3"}"#).ok();
+    assert_eq!(s.json(&["config:export", "web", "--format", "json"]), serde_json::json!({"C": "3"}));
+    s.run_stdin(&["config:import", "web"], "bad-key=1\n").fails(1, "Invalid key name: 'bad-key'");
+}

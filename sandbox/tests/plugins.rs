@@ -374,3 +374,31 @@ fn rebuild_and_start_edge_cases() {
     s.run(&["ps:start", "web"]).ok();
     assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "true");
 }
+
+#[test]
+fn from_archive_deploys_a_tarball_and_records_the_source() {
+    let s = Sandbox::new();
+    install(&s, "rec");
+    s.run(&["apps:create", "web"]).ok();
+    let ctx = s.root().join("ctx/app");
+    std::fs::create_dir_all(&ctx).expect("mkdir");
+    std::fs::write(ctx.join("Dockerfile"), "FROM python:3.12\n").expect("write");
+    std::fs::write(ctx.join("Procfile"), "web: serve\nworker: work\n").expect("write");
+    let tarball = s.root().join("src.tar");
+    let st = std::process::Command::new("tar").arg("-cf").arg(&tarball).arg("-C").arg(s.root().join("ctx")).arg("app").status().expect("tar");
+    assert!(st.success());
+    let url = format!("file://{}", tarball.display());
+    s.run(&["git:from-archive", "web", &url]).ok();
+    assert!(log(&s).contains(&format!("rec deploy-source-set web tar {url}")));
+    let ps = s.json(&["ps:scale", "web", "--format", "json"]);
+    assert_eq!(ps, serde_json::json!([{"process_type": "web", "quantity": 1}, {"process_type": "worker", "quantity": 0}]), "top folder stripped, Procfile read");
+    s.run(&["git:from-archive", "web", &url]).fails(1, "No changes detected, skipping git commit");
+    let bytes = std::fs::read(&tarball).expect("read");
+    let mut child = s.cmd().args(["git:from-archive", "web", "--"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(&bytes).expect("write");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(1), "same content from stdin is unchanged too");
+    s.run(&["git:from-archive", "web"]).fails(1, "Please specify an archive url or -- to fetch the archive from stdin");
+    s.run(&["git:from-archive", "web", "https://example.test/x.tar"]).fails(1, "does not download");
+}

@@ -171,6 +171,49 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             Ok(())
         }
+        "import" => {
+            let p = parse(args, &spec(&["--format"], &["--no-restart", "--replace", "--global"]))?;
+            let (scope, rest) = scope_and_rest(ctx, &p)?;
+            let file = rest.first().cloned().unwrap_or_else(|| "-".into());
+            let text = if file == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map_err(crate::ctx::io_err(std::path::Path::new("-")))?;
+                t
+            } else {
+                std::fs::read_to_string(&file).map_err(crate::ctx::io_err(std::path::Path::new(&file)))?
+            };
+            let entries: BTreeMap<String, String> = match p.get("--format").unwrap_or("envfile") {
+                "json" => match serde_json::from_str::<BTreeMap<String, String>>(&text) {
+                    Ok(m) => m,
+                    Err(e) => return fail(format!("Unable to parse json: {e}")),
+                },
+                "envfile" => parse_envfile(&text),
+                other => return fail(format!("Invalid format specified: {other}")),
+            };
+            for k in entries.keys() {
+                if !is_valid_config_key(k) {
+                    return fail(format!("Invalid key name: '{k}'"));
+                }
+            }
+            let mut env = if p.has("--replace") { BTreeMap::new() } else { ctx.env(&scope)? };
+            env.extend(entries.clone());
+            if !entries.is_empty() {
+                ctx.info1("Setting config vars");
+                let w = entries.keys().map(String::len).max().unwrap_or(0) + 1;
+                for (k, v) in &entries {
+                    ctx.verbose(format!("{:<w$}  {v}", format!("{k}:")));
+                }
+                ctx.write_env(&scope, &env)?;
+                let mut targs = vec![scope.clone(), "set".to_string()];
+                targs.extend(entries.keys().cloned());
+                let a: Vec<&str> = targs.iter().map(String::as_str).collect();
+                trigger(ctx, "post-config-update", &a, false, false)?;
+            }
+            if !p.has("--no-restart") {
+                maybe_restart(ctx, &scope)?;
+            }
+            Ok(())
+        }
         "clear" => {
             let p = parse(args, &spec(&[], &["--no-restart", "--global"]))?;
             let (scope, _) = scope_and_rest(ctx, &p)?;
@@ -184,6 +227,28 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }
         _ => Err(Fail::Silent(255)),
     }
+}
+
+/// `KEY=value` lines with optional `export `, single or double quotes, `#` comments.
+fn parse_envfile(s: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for line in s.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let l = l.strip_prefix("export ").unwrap_or(l);
+        let Some((k, v)) = l.split_once('=') else { continue };
+        let v = v.trim();
+        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+            let inner = &v[1..v.len() - 1];
+            if v.starts_with('"') { inner.replace("\\n", "\n").replace("\\\"", "\"") } else { inner.to_string() }
+        } else {
+            v.to_string()
+        };
+        m.insert(k.trim().to_string(), v);
+    }
+    m
 }
 
 fn export(ctx: &Ctx, env: &BTreeMap<String, String>, format: &str) -> Res {
@@ -207,6 +272,14 @@ fn export(ctx: &Ctx, env: &BTreeMap<String, String>, format: &str) -> Res {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envfile_parsing() {
+        let m = parse_envfile("# c\nexport A=1\nB=\"two\\nlines\"\nC='x y'\n");
+        assert_eq!(m["A"], "1");
+        assert_eq!(m["B"], "two\nlines");
+        assert_eq!(m["C"], "x y");
+    }
 
     #[test]
     fn base64_decodes() {

@@ -114,6 +114,7 @@ pub fn hook(ctx: &mut Ctx, args: &[String]) -> Res {
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
         "from-image" => from_image(ctx, args),
+        "from-archive" => from_archive(ctx, args),
         "set" => props::set(ctx, props::find("git").expect("git table"), args),
         "report" => Report { plugin: "git", kind: "git", legacy: false }.run(ctx, args, &report_rows, &|c| props::global_rows(c, props::find("git").expect("git table"))),
         "initialize" => {
@@ -145,9 +146,11 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     Ok(r)
 }
 
+/// Commit every file of `dir` onto the deploy branch's head (plugins/git `git-from-directory`).
+/// An unchanged tree fails with Dokku's two "No changes detected" lines.
 fn commit_dir(ctx: &Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &str) -> Res<String> {
     let repo = ctx.paths.app_dir(app);
-    let idx = dir.join(".sandbox-index");
+    let idx = dir.with_extension("index");
     let run = |c: &mut Command| -> Res<String> {
         let o = c
             .env("GIT_INDEX_FILE", &idx)
@@ -163,15 +166,47 @@ fn commit_dir(ctx: &Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &s
         }
         Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    run(git_in(&repo).arg("--work-tree").arg(dir).args(["add", "-A", "--", "Dockerfile"]))?;
-    let tree = run(git_in(&repo).arg("write-tree"))?;
+    let added = run(git_in(&repo).arg("--work-tree").arg(dir).args(["add", "-A", "--force", "--", "."]));
+    let tree = added.and_then(|_| run(git_in(&repo).arg("write-tree")));
+    drop(crate::ctx::remove_any(&idx));
+    let tree = tree?;
     let branch = deploy_branch(ctx, app)?;
+    let parent = rev_parse(ctx, app, &format!("refs/heads/{branch}"));
+    if let Some(p) = &parent {
+        if rev_parse(ctx, app, &format!("{p}^{{tree}}")).as_deref() == Some(tree.as_str()) {
+            return fail_lines(&["No changes detected, skipping git commit", "Call 'ps:rebuild' on app to rebuild the app from existing source"]);
+        }
+    }
     let mut c = git_in(&repo);
     c.args(["commit-tree", &tree, "-m", msg]);
-    if let Some(parent) = rev_parse(ctx, app, &format!("refs/heads/{branch}")) {
-        c.args(["-p", &parent]);
+    if let Some(p) = &parent {
+        c.args(["-p", p]);
     }
     run(&mut c)
+}
+
+/// Commit `dir` and run the build chain; on failure the branch goes back where it was.
+fn deploy_dir(ctx: &mut Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &str, source: Source) -> Res {
+    let sha = commit_dir(ctx, app, dir, msg, user, email)?;
+    let reference = format!("refs/heads/{}", deploy_branch(ctx, app)?);
+    let old = rev_parse(ctx, app, &reference);
+    let repo = ctx.paths.app_dir(app);
+    git_in(&repo).args(["update-ref", &reference, &sha]).status().map_err(io_err(&repo))?;
+    if let Err(e) = deploy::build_chain(ctx, app, &sha, source) {
+        // git-from-directory rolls the app repo ref back when the deploy fails (§c step 8).
+        match old {
+            Some(o) => drop(git_in(&repo).args(["update-ref", &reference, &o]).status()),
+            None => drop(git_in(&repo).args(["update-ref", "-d", &reference]).status()),
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn work_dir(ctx: &Ctx, what: &str) -> Res<std::path::PathBuf> {
+    let d = ctx.paths.sandbox_dir().join("tmp").join(format!("dokku-{}-{what}.{}", std::process::id(), crate::harness::now_ms()));
+    crate::store::mkdirs(&d)?;
+    Ok(d)
 }
 
 /// `git:from-image [--build-dir D] [--force] <app> <image> [<user> <email>]` (§b).
@@ -182,38 +217,73 @@ fn from_image(ctx: &mut Ctx, args: &[String]) -> Res {
     if image.is_empty() {
         return fail("Please specify a docker image");
     }
-    if ctx.prop_or("git", &app, "source-image")? == image {
-        return fail_lines(&["No changes detected, skipping git commit", "Call 'ps:rebuild' on app to rebuild the app from existing source"]);
-    }
     let user = p.pos.get(2).cloned().unwrap_or_else(|| "Dokku".into());
     let email = p.pos.get(3).cloned().unwrap_or_else(|| "automated@dokku.sh".into());
-    let tmp = ctx.paths.sandbox_dir().join("tmp").join(format!("from-image-{}-{}", std::process::id(), crate::harness::now_ms()));
-    crate::store::mkdirs(&tmp)?;
+    let tmp = work_dir(ctx, "git-from-image")?;
     write_atomic(&tmp.join("Dockerfile"), &format!("FROM {image}\nLABEL com.dokku.docker-image-labeler/alternate-tags=[\"{image}\"]\n"))?;
-    let sha = commit_dir(ctx, &app, &tmp, &format!("Deploy image {image}"), &user, &email);
-    crate::ctx::remove_any(&tmp)?;
-    let sha = sha?;
-    let branch = deploy_branch(ctx, &app)?;
-    let reference = format!("refs/heads/{branch}");
-    let old = rev_parse(ctx, &app, &reference);
-    let repo = ctx.paths.app_dir(&app);
-    git_in(&repo).args(["update-ref", &reference, &sha]).status().map_err(io_err(&repo))?;
-    ctx.info1(format!("Deploying {image} to {app}"));
     let previous_image = ctx.prop("git", &app, "source-image")?;
     ctx.set_prop("git", &app, "source-image", &image)?;
-    if let Err(e) = deploy::build_chain(ctx, &app, &sha, Source::Image(image.clone())) {
-        // A failed build rolls the app repo ref back (§b "`git:from-image`").
-        match old {
-            Some(o) => drop(git_in(&repo).args(["update-ref", &reference, &o]).status()),
-            None => drop(git_in(&repo).args(["update-ref", "-d", &reference]).status()),
-        }
+    let r = deploy_dir(ctx, &app, &tmp, &format!("Deploy image {image}"), &user, &email, Source::Image(image.clone()));
+    crate::ctx::remove_any(&tmp)?;
+    if r.is_err() {
         match previous_image {
             Some(v) => ctx.set_prop("git", &app, "source-image", &v)?,
             None => ctx.unset_prop("git", &app, "source-image")?,
         }
-        return Err(e);
     }
-    Ok(())
+    r
+}
+
+/// `git:from-archive [--archive-type tar|tar.gz|zip] <app> <url|--> [<user> <email>]`: `--`
+/// reads the archive from stdin; `file://` and plain paths are read locally (no downloads).
+fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
+    let p = parse(args, &spec(&["--archive-type"], &[]))?;
+    let (app, url) = (p.arg(0), p.arg(1));
+    ctx.verify_app(&app)?;
+    if url.is_empty() {
+        return fail("Please specify an archive url or -- to fetch the archive from stdin");
+    }
+    let kind = p.get("--archive-type").unwrap_or("tar").to_string();
+    let user = p.pos.get(2).cloned().unwrap_or_else(|| "Dokku".into());
+    let email = p.pos.get(3).cloned().unwrap_or_else(|| "automated@dokku.sh".into());
+    let src = work_dir(ctx, "git-from-archive-src")?;
+    let archive = src.join(format!("src.{kind}"));
+    if url == "--" {
+        ctx.info1(format!("Fetching {kind} file from stdin"));
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(io_err(&archive))?;
+        std::fs::write(&archive, buf).map_err(io_err(&archive))?;
+    } else {
+        let local = url.strip_prefix("file://").unwrap_or(&url);
+        if !local.starts_with('/') {
+            crate::ctx::remove_any(&src)?;
+            return fail(format!("the dokku sandbox does not download archives; use -- or a file:// url ({url})"));
+        }
+        ctx.info1(format!("Downloading {kind} file from {url}"));
+        std::fs::copy(local, &archive).map_err(io_err(Path::new(local)))?;
+    }
+    ctx.info1("Generating build context");
+    let out = work_dir(ctx, "git-from-archive")?;
+    let flags = match kind.as_str() {
+        "tar" => "-xf",
+        "tar.gz" => "-xzf",
+        other => {
+            crate::ctx::remove_any(&src)?;
+            return fail(format!("the dokku sandbox does not model {other} archives"));
+        }
+    };
+    let st = Command::new("tar").arg(flags).arg(&archive).arg("-C").arg(&out).status().map_err(io_err(&archive))?;
+    crate::ctx::remove_any(&src)?;
+    if !st.success() {
+        crate::ctx::remove_any(&out)?;
+        return fail(format!("Unable to extract {kind} archive"));
+    }
+    // A single top-level folder is stripped.
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&out).map_err(io_err(&out))?.flatten().map(|e| e.path()).collect();
+    let root = if entries.len() == 1 && entries[0].is_dir() { entries[0].clone() } else { out.clone() };
+    let r = deploy_dir(ctx, &app, &root, &format!("Deploy archive {url}"), &user, &email, Source::Archive(kind.clone(), url.clone()));
+    crate::ctx::remove_any(&out)?;
+    r
 }
 
 /// `git:sync [--build|--build-if-changes] <app> <repository> [<ref>]`.
