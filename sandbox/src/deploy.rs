@@ -194,6 +194,9 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
     }
     let dir = extract(ctx, app, rev)?;
     let d = dir.display().to_string();
+    // The caller has `pushd`ed into the work dir before the extract triggers (§a "CWD").
+    let cwd = std::env::current_dir().ok();
+    drop(std::env::set_current_dir(&dir));
     let res = (|| -> Res {
         let t = trigger(ctx, "core-post-extract", &[app, &d, rev], false, true)?;
         if t.code != 0 {
@@ -203,14 +206,18 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
         trigger(ctx, "post-extract", &[app, &d, rev], false, false)?;
         let builder = detect_builder(ctx, app, &dir)?;
         trigger(ctx, "pre-receive-app", &[app, &builder, &d, rev], false, false)?;
-        let image = match &source {
+        // The build context decides (a post-extract edit of the Dockerfile counts).
+        let image = from_image(&dir).unwrap_or_else(|| match &source {
             Source::Image(i) => i.clone(),
-            _ => from_image(&dir).unwrap_or_else(|| format!("dokku/{app}:latest")),
-        };
+            _ => format!("dokku/{app}:latest"),
+        });
         let procfile = read_opt(&dir.join("Procfile"))?.map(|s| parse_procfile(&s)).unwrap_or_default();
         build(ctx, app, &builder, &image, &d)?;
         release_and_deploy_with(ctx, app, &image, rev, Some(procfile))
     })();
+    if let Some(c) = cwd {
+        drop(std::env::set_current_dir(c));
+    }
     drop(remove_any(&dir));
     lock.release();
     res?;

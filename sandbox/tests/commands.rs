@@ -14,7 +14,9 @@ fn unknown_command_fails_like_dokku() {
 #[test]
 fn real_but_unmodelled_command_is_distinct() {
     let s = Sandbox::new();
-    s.run(&["cron:list"]).fails(1, "does not model");
+    let r = s.run(&["cron:list"]);
+    r.fails(1, " !     `cron:list` is not a dokku command.\n !     See `dokku help` for a list of available commands.\n");
+    assert!(r.stderr.contains("does not model"));
 }
 
 #[test]

@@ -402,3 +402,36 @@ fn from_archive_deploys_a_tarball_and_records_the_source() {
     s.run(&["git:from-archive", "web"]).fails(1, "Please specify an archive url or -- to fetch the archive from stdin");
     s.run(&["git:from-archive", "web", "https://example.test/x.tar"]).fails(1, "does not download");
 }
+
+#[test]
+fn git_sync_fetches_and_builds() {
+    let s = Sandbox::new();
+    install(&s, "rec");
+    s.run(&["apps:create", "web"]).ok();
+    let src = s.root().join("upstream");
+    repo(&src, &[("Dockerfile", "FROM python:3.12\n")]);
+    let path = src.display().to_string();
+    s.run(&["git:sync", "web", &path, "main"]).ok();
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "false", "without --build it only fetches");
+    let sha = String::from_utf8_lossy(&git(&src, &["rev-parse", "HEAD"]).stdout).trim().to_string();
+    assert_eq!(s.run(&["git:report", "web", "--git-sha"]).stdout.trim(), sha);
+    s.run(&["git:sync", "--build", "web", &path, "main"]).ok();
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "true");
+    let l = log(&s);
+    assert!(l.contains(&"rec receive-app web main".to_string()), "{l:?}");
+    assert!(l.contains(&format!("rec deploy-source-set web git-sync {path}#main")));
+}
+
+#[test]
+fn extract_triggers_run_inside_the_work_dir() {
+    let s = Sandbox::new();
+    let src = recorder(s.root(), "cwd");
+    std::fs::write(src.join("post-extract"), "#!/usr/bin/env bash\n[[ \"$(pwd)\" == \"$2\" ]] && echo same >> \"$DOKKU_LIB_ROOT/cwd.log\"\necho 'FROM changed:1' > \"$2/Dockerfile\"\n").expect("write");
+    git(&src, &["add", "-A"]);
+    git(&src, &["commit", "-qm", "cwd"]);
+    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    s.write("lib/sandbox/images.json", r#"{"changed:1": {"unhealthy": true}}"#);
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["git:from-image", "web", "nginx:1"]).fails(1, "failed checks");
+    assert_eq!(std::fs::read_to_string(s.lib().join("cwd.log")).unwrap_or_default(), "same\n");
+}

@@ -131,11 +131,12 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
 /// A command the sandbox does not model: the real Dokku error when unknown to Dokku too,
 /// else a distinct sandbox message (so a test never mistakes it for Dokku behaviour).
 pub fn not_modelled(ctx: &Ctx, cmd: &str) -> Res {
-    if in_table(cmd) {
-        return fail(format!("`{cmd}` is a real Dokku command that the dokku sandbox does not model (see docs/sandbox.md)"));
-    }
     ctx.warn(format!("`{cmd}` is not a dokku command."));
-    fail("See `dokku help` for a list of available commands.")
+    ctx.warn("See `dokku help` for a list of available commands.");
+    if in_table(cmd) {
+        return fail(format!("(sandbox) `{cmd}` is a real Dokku command that the dokku sandbox does not model (see docs/sandbox.md)"));
+    }
+    Err(Fail::Silent(1))
 }
 
 /// `dokku <plugin>:help` (§a "Help conventions").
