@@ -362,7 +362,8 @@ fn info_rows(ctx: &Ctx, ds: &Datastore, svc: &str) -> Res<Vec<(&'static str, Str
         ("--id", ds.file(ctx, svc, "ID")?),
         ("--internal-ip", "172.17.0.10".into()),
         ("--initial-network", ctx.prop_or(ds.prefix, svc, "initial-network")?),
-        ("--links", ds.links(ctx, svc)?.join(" ")),
+        // `service_linked_apps`: `-` when nothing is linked.
+        ("--links", Some(ds.links(ctx, svc)?.join(" ")).filter(|l| !l.is_empty()).unwrap_or_else(|| "-".into())),
         ("--post-create-network", ctx.prop_or(ds.prefix, svc, "post-create-network")?),
         ("--post-start-network", ctx.prop_or(ds.prefix, svc, "post-start-network")?),
         ("--service-root", dir.display().to_string()),
@@ -406,80 +407,94 @@ fn no_restart(ctx: &Ctx, p: &crate::args::Parsed) -> bool {
     p.has("--no-restart") || ctx.globals.flags.iter().any(|f| f == "--no-restart")
 }
 
+/// `config_all` lines (`KEY:  value`) that contain `needle`, as `common-functions` greps them.
+fn config_lines_with(env: &BTreeMap<String, String>, needle: &str) -> Vec<String> {
+    env.iter().filter(|(k, v)| format!("{k}:  {v}").contains(needle)).map(|(k, _)| k.clone()).collect()
+}
+
+/// The service URL with the app's `<PLUGIN>_DATABASE_SCHEME` override (`update_plugin_scheme_for_app`).
+fn url_for_app(ctx: &Ctx, ds: &Datastore, svc: &str, env: &BTreeMap<String, String>) -> Res<String> {
+    let url = ds.url(ctx, svc)?;
+    match env.get(&format!("{}_DATABASE_SCHEME", ds.env_prefix())).filter(|s| !s.is_empty()) {
+        Some(scheme) => Ok(url.split_once("://").map_or(url.clone(), |(_, rest)| format!("{scheme}://{rest}"))),
+        None => Ok(url),
+    }
+}
+
+/// `service_link` in `common-functions` (§e): alias checks, then "Already linked", then
+/// `pre-link`, LINKS, the `--link` docker option, `post-link`, `config:set`, `post-link-complete`.
 fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let p = parse(args, &link_spec())?;
     let (svc, app) = (p.arg(0), p.arg(1));
     ds.verify(ctx, &svc)?;
     ctx.verify_app(&app)?;
-    let mut url = ds.url(ctx, &svc)?;
     let env = ctx.env(&app)?;
-    if let Some(scheme) = env.get(&format!("{}_DATABASE_SCHEME", ds.env_prefix())) {
-        if let Some((_, rest)) = url.split_once("://") {
-            url = format!("{scheme}://{rest}");
-        }
-    }
-    if ds.links(ctx, &svc)?.contains(&app) {
-        let var = env.iter().find(|(_, v)| v.split('?').next() == Some(url.as_str())).map_or_else(|| format!("{}_URL", ds.var), |(k, _)| k.clone());
-        return fail(format!("Already linked as {var}"));
-    }
-    let var = match p.get("--alias") {
+    let mut url = url_for_app(ctx, ds, &svc, &env)?;
+    let linked_as = config_lines_with(&env, &url);
+    let alias = match p.get("--alias") {
         Some(a) => {
             let a = a.to_uppercase();
             let a = a.strip_suffix("_URL").unwrap_or(&a).to_string();
-            if env.contains_key(&format!("{a}_URL")) {
+            if !config_lines_with(&env, &format!("{a}_URL")).is_empty() {
                 return fail(format!("Specified alias {a} already in use"));
             }
-            format!("{a}_URL")
+            a
         }
-        None => {
-            let default = format!("{}_URL", ds.var);
-            if env.contains_key(&default) {
-                match COLORS.iter().map(|c| format!("{}_{c}_URL", ds.alt)).find(|k| !env.contains_key(k)) {
-                    Some(k) => k,
-                    None => return fail("No free alias colour left"),
-                }
-            } else {
-                default
-            }
-        }
+        None if config_lines_with(&env, &format!("{}_URL", ds.var)).is_empty() => ds.var.to_string(),
+        None => match COLORS.iter().map(|c| format!("{}_{c}", ds.alt)).find(|a| config_lines_with(&env, &format!("{a}_URL")).is_empty()) {
+            Some(a) => a,
+            None => return fail("Unable to use default or generated URL alias"),
+        },
     };
-    if let Some(q) = p.get("--querystring") {
-        url = format!("{url}?{q}");
+    if !linked_as.is_empty() {
+        return fail(format!("Already linked as {}", linked_as.join("\n")));
     }
     let (pfx, s, a) = (ds.prefix, svc.as_str(), app.as_str());
     crate::plugins::trigger(ctx, "service-action", &["pre-link", pfx, s, a], false, false)?;
-    crate::cmd::options::add_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
     let mut links = ds.links(ctx, &svc)?;
-    links.push(app.clone());
-    links.sort();
+    if !links.contains(&app) {
+        links.push(app.clone());
+        links.sort();
+    }
     ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
+    crate::cmd::options::add_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
+    if let Some(q) = p.get("--querystring") {
+        url = format!("{url}?{q}");
+    }
+    crate::plugins::trigger(ctx, "service-action", &["post-link", pfx, s, a], false, false)?;
+    let var = format!("{alias}_URL");
     ctx.info1("Setting config vars");
     ctx.verbose(format!("{var}:  {url}"));
     crate::cmd::config::set_quiet(ctx, &app, &[(var, url)])?;
-    crate::plugins::trigger(ctx, "service-action", &["post-link", pfx, s, a], false, false)?;
-    if !no_restart(ctx, &p) {
+    if no_restart(ctx, &p) {
+        ctx.verbose("Skipping restart of linked app");
+    } else {
         crate::cmd::config::maybe_restart(ctx, &app)?;
     }
     crate::plugins::trigger(ctx, "service-action", &["post-link-complete", pfx, s, a], false, false)?;
     Ok(())
 }
 
+/// `service_unlink`: LINKS and the docker option go first, then "Not linked" when no config
+/// line holds the service URL, else every such variable is unset (§e).
 fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let p = parse(args, &link_spec())?;
     let (svc, app) = (p.arg(0), p.arg(1));
     ds.verify(ctx, &svc)?;
     ctx.verify_app(&app)?;
-    crate::cmd::options::remove_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
+    let mut env = ctx.env(&app)?;
+    let url = url_for_app(ctx, ds, &svc, &env)?;
+    let keys = config_lines_with(&env, &url);
+    let (pfx, s, a) = (ds.prefix, svc.as_str(), app.as_str());
+    crate::plugins::trigger(ctx, "service-action", &["pre-unlink", pfx, s, a], false, false)?;
     let mut links = ds.links(ctx, &svc)?;
-    if !links.contains(&app) {
+    links.retain(|x| *x != app);
+    ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
+    crate::cmd::options::remove_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
+    if keys.is_empty() {
         return fail(format!("Not linked to app {app}"));
     }
-    links.retain(|a| *a != app);
-    ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
-    let url = ds.url(ctx, &svc)?;
-    let host = ds.host(&svc);
-    let mut env = ctx.env(&app)?;
-    let keys: Vec<String> = env.iter().filter(|(_, v)| **v == url || v.contains(&format!("@{host}:")) || v.contains(&format!("//{host}:"))).map(|(k, _)| k.clone()).collect();
+    crate::plugins::trigger(ctx, "service-action", &["post-unlink", pfx, s, a], false, false)?;
     for k in &keys {
         ctx.info1(format!("Unsetting {k}"));
         env.remove(k);
@@ -487,11 +502,14 @@ fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     ctx.write_env(&app, &env)?;
     let mut targs = vec![app.clone(), "unset".to_string()];
     targs.extend(keys);
-    let a: Vec<&str> = targs.iter().map(String::as_str).collect();
-    crate::plugins::trigger(ctx, "post-config-update", &a, false, false)?;
-    if !no_restart(ctx, &p) {
+    let t: Vec<&str> = targs.iter().map(String::as_str).collect();
+    crate::plugins::trigger(ctx, "post-config-update", &t, false, false)?;
+    if no_restart(ctx, &p) {
+        ctx.verbose("Skipping restart of linked app");
+    } else {
         crate::cmd::config::maybe_restart(ctx, &app)?;
     }
+    crate::plugins::trigger(ctx, "service-action", &["post-unlink-complete", pfx, s, a], false, false)?;
     Ok(())
 }
 

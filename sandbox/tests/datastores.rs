@@ -105,7 +105,7 @@ fn apps_destroy_only_removes_app_from_links() {
     s.run(&["postgres:link", "db", "web", "-n"]).ok();
     s.run(&["apps:destroy", "web", "--force"]).ok();
     assert_eq!(s.run(&["postgres:exists", "db"]).stdout, "-----> Service db exists\n");
-    assert_eq!(s.run(&["postgres:info", "db", "--links"]).stdout, "\n");
+    assert_eq!(s.run(&["postgres:info", "db", "--links"]).stdout, "-\n");
     s.run(&["postgres:destroy", "db", "-f"]).ok();
 }
 
@@ -145,4 +145,24 @@ fn link_restarts_a_deployed_app_unless_no_restart() {
     s.run(&["redis:create", "r"]).ok();
     // `--no-restart true`: getopts ignores the value (§e).
     assert!(!s.run(&["redis:link", "r", "web", "--no-restart", "true"]).stdout.contains("Restarting"));
+}
+
+#[test]
+fn link_follows_service_link_order_and_scheme_override() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["postgres:create", "db"]).ok();
+    s.run(&["config:set", "--no-restart", "web", "POSTGRES_DATABASE_SCHEME=postgresql"]).ok();
+    let r = s.run(&["postgres:link", "db", "web", "-n"]);
+    r.ok();
+    assert!(r.stdout.contains("Skipping restart of linked app"));
+    assert!(s.run(&["config:get", "web", "DATABASE_URL"]).stdout.starts_with("postgresql://postgres:"));
+    // The alias check comes before the already-linked check (`service_link`).
+    s.run(&["postgres:link", "db", "web", "-a", "DATABASE", "-n"]).fails(1, "Specified alias DATABASE already in use");
+    s.run(&["postgres:link", "db", "web", "-n"]).fails(1, "Already linked as DATABASE_URL");
+    // unlink when the variable is gone: LINKS entry and docker option removed, then "Not linked".
+    s.run(&["config:unset", "--no-restart", "web", "DATABASE_URL"]).ok();
+    s.run(&["postgres:unlink", "db", "web", "-n"]).fails(1, " !     Not linked to app web");
+    assert_eq!(s.run(&["postgres:info", "db", "--links"]).stdout, "-\n");
+    assert!(!s.run(&["docker-options:list", "web", "--phase", "build"]).stdout.contains("dokku.postgres.db"));
 }
