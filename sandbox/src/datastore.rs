@@ -173,11 +173,14 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
             ds.verify(ctx, &svc)?;
             let app = args.get(1).cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
-            if ds.links(ctx, &svc)?.contains(&app) {
-                Ok(())
-            } else {
-                Err(Fail::Silent(1))
+            let env = ctx.env(&app)?;
+            let url = url_for_app(ctx, ds, &svc, &env)?;
+            if config_lines_with(&env, &url).is_empty() {
+                ctx.warn(format!("Service {svc} is not linked to {app}"));
+                return Err(Fail::Silent(1));
             }
+            ctx.info1(format!("Service {svc} is linked to {app}"));
+            Ok(())
         }
         "links" => {
             ds.verify(ctx, &svc)?;
@@ -284,9 +287,6 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
 fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let p = parse(args, &Spec { values: CREATE_VALUES, bools: &[], aliases: CREATE_ALIASES, stop_at_positional: false, lenient: false })?;
     let svc = p.arg(0);
-    if svc.is_empty() {
-        return fail("Please specify a valid name for the service");
-    }
     if !is_valid_service_name(&svc) {
         return fail("Please specify a valid name for the service. Valid characters are: [A-Za-z0-9_]+");
     }
@@ -372,6 +372,8 @@ fn info_rows(ctx: &Ctx, ds: &Datastore, svc: &str) -> Res<Vec<(&'static str, Str
     ])
 }
 
+/// `service_info`: `printf "%-20s %-25s"` rows without colons; a single flag prints its value;
+/// an unknown flag lists the valid ones space-separated (dokku-postgres `common-functions`).
 fn print_info(ctx: &Ctx, ds: &Datastore, svc: &str, flag: Option<&str>) -> Res {
     let rows = info_rows(ctx, ds, svc)?;
     if let Some(f) = flag {
@@ -380,12 +382,12 @@ fn print_info(ctx: &Ctx, ds: &Datastore, svc: &str, flag: Option<&str>) -> Res {
                 ctx.out(v);
                 Ok(())
             }
-            None => fail(format!("Invalid flag passed, valid flags: {}", rows.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "))),
+            None => fail(format!("Invalid flag passed, valid flags: {}", rows.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" "))),
         };
     }
     ctx.info2(format!("{svc} {} service information", ds.prefix));
     for (k, v) in rows {
-        ctx.verbose(format!("{:<20}{v}", format!("{}:", crate::store::label(k.trim_start_matches('-')))));
+        ctx.verbose(format!("{:<20} {v:<25}", crate::store::label(k.trim_start_matches('-'))));
     }
     Ok(())
 }
@@ -393,9 +395,7 @@ fn print_info(ctx: &Ctx, ds: &Datastore, svc: &str, flag: Option<&str>) -> Res {
 fn info(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let svc = args.first().cloned().unwrap_or_default();
     ds.verify(ctx, &svc)?;
-    if args.iter().any(|a| a == "--format") {
-        return fail("Invalid flag passed, valid flags: --config-dir, --config-options, --data-dir, --dsn, --exposed-ports, --id, --internal-ip, --initial-network, --links, --post-create-network, --post-start-network, --service-root, --status, --version");
-    }
+    // There is no `--format json`: `--format` is just an unknown info flag.
     print_info(ctx, ds, &svc, args.get(1).map(String::as_str))
 }
 
@@ -521,9 +521,10 @@ fn destroy(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     }
     let forced = matches!(args.get(1).map(String::as_str), Some("-f" | "--force" | "force")) || ctx.forced();
     if !forced {
-        crate::cmd::apps::confirm(ctx, "service", &svc, true)?;
+        crate::cmd::apps::confirm_lines(ctx, &format!("This command will destroy {svc} {} service.", ds.name), &svc, &format!("Confirmation did not match {svc}. Aborted."))?;
     }
-    ctx.info1(format!("Deleting {svc}"));
+    ctx.info2(format!("Deleting {svc}"));
+    ctx.verbose("Removing data");
     remove_any(&ds.dir(ctx, &svc))?;
     remove_any(&ctx.paths.lib.join("config").join(ds.prefix).join(&svc))?;
     ctx.info2(format!("{} container deleted: {svc}", ds.name));
@@ -539,7 +540,8 @@ fn expose(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     }
     let given: Vec<String> = args.iter().skip(1).cloned().collect();
     if !given.is_empty() && given.len() != ds.ports.len() {
-        return fail(format!("{} ports are required, {} given", ds.ports.len(), given.len()));
+        let list: Vec<String> = ds.ports.iter().map(u16::to_string).collect();
+        return fail(format!("{} ports to be exposed need to be provided in the following order: {}", ds.ports.len(), list.join(" ")));
     }
     let ports: Vec<String> = if given.is_empty() {
         let seed: u32 = svc.bytes().map(u32::from).sum();

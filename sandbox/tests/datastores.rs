@@ -90,7 +90,9 @@ fn destroy_refuses_linked_and_confirms() {
     assert_eq!(s.run(&["config:get", "web", "DATABASE_URL"]).code, 1, "unlink unsets the variable");
     assert!(!s.run(&["docker-options:list", "web", "--phase", "deploy"]).stdout.contains("--link"));
     s.run(&["postgres:unlink", "db", "web"]).fails(1, " !     Not linked to app web");
-    s.run_stdin(&["postgres:destroy", "db"], "nope\n").fails(1, " !     Confirmation did not match db. Aborted.");
+    let r = s.run_stdin(&["postgres:destroy", "db"], "nope\n");
+    r.fails(1, " !     Confirmation did not match db. Aborted.");
+    assert!(r.stderr.contains(" !     This command will destroy db Postgres service."));
     let r = s.run(&["postgres:destroy", "db", "force"]);
     r.ok();
     assert!(r.stdout.ends_with("=====> Postgres container deleted: db\n"));
@@ -117,8 +119,13 @@ fn info_list_expose_and_unimplemented() {
     assert_eq!(s.run(&["redis:list"]).stdout, "=====> Redis services\nr1\n");
     assert!(s.run(&["redis:info", "r1"]).stdout.starts_with("=====> r1 redis service information\n"));
     s.run(&["redis:info", "r1", "--format", "json"]).fails(1, "Invalid flag passed");
-    s.run(&["redis:info", "r1", "--nope"]).fails(1, "Invalid flag passed, valid flags: --config-dir");
-    s.run(&["redis:expose", "r1", "1", "2"]).fails(1, "1 ports are required");
+    s.run(&["redis:info", "r1", "--nope"]).fails(1, "Invalid flag passed, valid flags: --config-dir --config-options --data-dir");
+    assert!(s.run(&["redis:info", "r1"]).stdout.contains("\n       Status               running"));
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["redis:linked", "r1", "web"]).fails(1, " !     Service r1 is not linked to web");
+    s.run(&["redis:link", "r1", "web", "-n"]).ok();
+    assert_eq!(s.run(&["redis:linked", "r1", "web"]).stdout, "-----> Service r1 is linked to web\n");
+    s.run(&["redis:expose", "r1", "1", "2"]).fails(1, " !     1 ports to be exposed need to be provided in the following order: 6379");
     s.run(&["redis:expose", "r1", "16379"]).ok();
     s.run(&["redis:expose", "r1"]).fails(1, " !     Service r1 already exposed on port(s) 16379");
     assert_eq!(s.run(&["redis:info", "r1", "--exposed-ports"]).stdout, "6379->16379\n");

@@ -20,7 +20,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let app = p.arg(0);
             ctx.verify_app(&app)?;
             if !(p.has("--force") || ctx.forced()) {
-                confirm(ctx, "app", &app, false)?;
+                confirm(ctx, "app", &app)?;
             }
             destroy(ctx, &app)
         }
@@ -177,11 +177,15 @@ pub fn create(ctx: &mut Ctx, app: &str, verbose: bool) -> Res {
     Ok(())
 }
 
-/// The destructive-action prompt (§d "Destructive confirmations"). `datastore` selects the
-/// datastore plugins' wording of the mismatch line.
-pub fn confirm(ctx: &Ctx, kind: &str, name: &str, datastore: bool) -> Res {
+/// The destructive-action prompt (§d "Destructive confirmations", `AskForDestructiveConfirmation`).
+pub fn confirm(ctx: &Ctx, kind: &str, name: &str) -> Res {
+    confirm_lines(ctx, &format!("This command will destroy {kind} {name}."), name, "Confirmation did not match test. Aborted.")
+}
+
+/// The prompt with a given "will destroy" line and mismatch line (datastores word both differently).
+pub fn confirm_lines(ctx: &Ctx, what: &str, name: &str, mismatch: &str) -> Res {
     ctx.warn("WARNING: Potentially Destructive Action");
-    ctx.warn(format!("This command will destroy {kind} {name}."));
+    ctx.warn(what);
     ctx.warn(format!("To proceed, type \"{name}\""));
     print!("> ");
     drop(std::io::stdout().flush());
@@ -190,11 +194,11 @@ pub fn confirm(ctx: &Ctx, kind: &str, name: &str, datastore: bool) -> Res {
     if line.trim_end_matches(['\n', '\r']) == name {
         return Ok(());
     }
-    if datastore {
-        fail(format!("Confirmation did not match {name}. Aborted."))
-    } else {
-        Err(Fail::Dokku { code: 1, lines: vec!["Confirmation did not match test. Aborted.".into()], raw: true })
+    if mismatch.starts_with("Confirmation did not match test") {
+        // Go's AskForDestructiveConfirmation prints this line without the ` !     ` prefix.
+        return Err(Fail::Dokku { code: 1, lines: vec![mismatch.to_string()], raw: true });
     }
+    fail(mismatch)
 }
 
 /// `apps:destroy` after confirmation: `pre-delete`, stop, `post-delete`, remove state. Linked

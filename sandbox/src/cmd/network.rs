@@ -45,7 +45,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 return fail("Network does not exist");
             }
             if !(p.has("--force") || ctx.forced()) {
-                crate::cmd::apps::confirm(ctx, "network", &n, false)?;
+                crate::cmd::apps::confirm(ctx, "network", &n)?;
             }
             ctx.info1(format!("Destroying network {n}"));
             remove_any(&net_dir(ctx, &n))

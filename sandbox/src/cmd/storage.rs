@@ -106,7 +106,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
             }
             if !(p.has("--force") || ctx.forced()) {
-                crate::cmd::apps::confirm(ctx, "storage entry", &name, false)?;
+                crate::cmd::apps::confirm(ctx, "storage entry", &name)?;
             }
             remove_any(&ep)?;
             ctx.info1(format!("Storage entry {name} destroyed"));
