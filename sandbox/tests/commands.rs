@@ -182,8 +182,15 @@ fn domains_and_ports() {
     s.run(&["domains:add", "web", "bad domain"]).fails(1, "bad domain is invalid. exiting...");
     s.run(&["domains:set", "web", "a.test", "b.test"]).ok();
     assert_eq!(s.json(&["domains:report", "web", "--format", "json"])["app-vhosts"], "a.test b.test");
-    s.run(&["ports:set", "web", "80:5000"]).fails(1, "Invalid port mapping");
+    s.run(&["ports:set", "web", "80:5000"]).fails(1, " !     Invalid port map 80:5000 [len=2]");
+    s.run(&["ports:set", "web", "http:80:5000", "http:80:3000"]).fails(1, "Error validating port mappings: The same scheme:host-port is being reused: http:80");
+    s.run(&["ports:list", "web"]).fails(1, "No port mappings configured for app");
     s.run(&["ports:set", "web", "http:80:5000", "https:443:5000"]).ok();
+    s.run(&["ports:add", "web", "http:80:3000"]).fails(1, "Error validating all port mappings: The same scheme:host-port is being reused: http:80");
+    assert_eq!(
+        s.run(&["ports:list", "web"]).stdout,
+        "-----> Port mappings for web\n    -----> scheme  host port  container port\n    http           80         5000\n    https          443        5000\n"
+    );
     s.run(&["ports:remove", "web", "443"]).ok();
     assert_eq!(s.run(&["ports:report", "web", "--ports-map"]).stdout, "http:80:5000\n");
     s.run(&["proxy:set", "web", "http:80:5000"]).fails(1, "Consider using ports:set command");

@@ -6,12 +6,71 @@ use crate::ctx::{fail, Ctx, Fail, Res};
 use crate::plugins::trigger;
 use crate::store::{rows, Report, Row};
 
-const SCHEMES: &[&str] = &["http", "https", "grpc", "grpcs", "tcp", "udp"];
+/// One parsed mapping (`parsePortMapString` in plugins/ports/functions.go): `None` scheme is a
+/// bare host port, only meaningful for `ports:remove`.
+#[derive(Debug, Clone, PartialEq)]
+struct PortMap {
+    scheme: Option<String>,
+    host: u32,
+    container: u32,
+}
 
-/// Validate `<scheme>:<host-port>:<container-port>` (`parsePortMapString`).
+impl PortMap {
+    fn render(&self) -> String {
+        format!("{}:{}:{}", self.scheme.as_deref().unwrap_or("__internal__"), self.host, self.container)
+    }
+}
+
+fn atoi(v: &str, part: &str) -> Result<u32, String> {
+    part.parse::<i64>().map_err(|_| format!("Invalid port map {v} [err=strconv.Atoi: parsing \"{part}\": invalid syntax]")).map(|n| n.clamp(-1, 1 << 20) as u32)
+}
+
+fn in_range(n: u32) -> bool {
+    n > 0 && n < 65536
+}
+
+fn parse_maps(items: &[String]) -> Result<Vec<PortMap>, String> {
+    let mut out = Vec::new();
+    for v in items.join(" ").split(' ').filter(|x| !x.is_empty()) {
+        let parts: Vec<&str> = v.splitn(3, ':').collect();
+        if parts.len() == 1 {
+            let host = atoi(v, v)?;
+            if !in_range(host) {
+                return Err(format!("Invalid port map {v} [hostPort={host}]"));
+            }
+            out.push(PortMap { scheme: None, host, container: 0 });
+            continue;
+        }
+        if parts.len() != 3 {
+            return Err(format!("Invalid port map {v} [len={}]", parts.len()));
+        }
+        let host = atoi(v, parts[1])?;
+        let container = atoi(v, parts[2])?;
+        if !in_range(host) {
+            return Err(format!("Invalid port map {v} [hostPort={host}]"));
+        }
+        if !in_range(container) {
+            return Err(format!("Invalid port map {v} [containerPort={container}]"));
+        }
+        out.push(PortMap { scheme: Some(parts[0].to_string()), host, container });
+    }
+    Ok(out)
+}
+
+fn reuse(maps: &[PortMap]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for m in maps {
+        let key = format!("{}:{}", m.scheme.as_deref().unwrap_or("__internal__"), m.host);
+        if !seen.insert(key.clone()) {
+            return Err(format!("The same scheme:host-port is being reused: {key}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `<scheme>:<host-port>:<container-port>` parses.
 pub fn valid_map(m: &str) -> bool {
-    let parts: Vec<&str> = m.split(':').collect();
-    parts.len() == 3 && SCHEMES.contains(&parts[0]) && parts[1..].iter().all(|p| p.parse::<u16>().is_ok_and(|n| n > 0))
+    matches!(parse_maps(&[m.to_string()]).as_deref(), Ok([PortMap { scheme: Some(_), .. }]))
 }
 
 /// The app's explicit port mappings.
@@ -37,7 +96,20 @@ pub fn ensure_mapping(ctx: &Ctx, app: &str, m: &str) -> Res {
     Ok(())
 }
 
-/// Dispatch `ports:<sub>`.
+/// Columns split on `:`, padded, glued with two spaces (ryanuber/columnize defaults).
+fn columnize(lines: &[String], prefix: &str) -> Vec<String> {
+    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split(':').collect()).collect();
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|x| x.len()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r.iter().enumerate().map(|(i, c)| if i + 1 == r.len() { (*c).to_string() } else { format!("{c:<w$}", w = widths[i]) }).collect();
+            format!("{prefix}{}", cells.join("  "))
+        })
+        .collect()
+}
+
+/// Dispatch `ports:<sub>` (plugins/ports/subcommands.go: no output on success).
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     if sub == "report" {
         return Report { plugin: "ports", kind: "ports", legacy: true }.run(ctx, args, &report_rows, &|_| Ok(Vec::new()));
@@ -46,60 +118,57 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let app = p.arg(0);
     ctx.verify_app(&app)?;
     let given: Vec<String> = p.pos.iter().skip(1).cloned().collect();
-    let mut cur = mappings(ctx, &app)?;
-    match sub {
-        "add" | "set" => {
+    let cur = parse_maps(&mappings(ctx, &app)?).unwrap_or_default();
+    let next: Vec<PortMap> = match sub {
+        "add" | "set" | "remove" => {
             if given.is_empty() {
                 return fail("No port mapping specified");
             }
-            for m in &given {
-                if !valid_map(m) {
-                    return fail(format!("Invalid port mapping specified: {m}"));
+            let new = match parse_maps(&given) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            match sub {
+                "add" => {
+                    if let Err(e) = reuse(&new) {
+                        return fail(format!("Error validating new port mappings: {e}"));
+                    }
+                    let mut all = cur.clone();
+                    all.extend(new.iter().cloned());
+                    if let Err(e) = reuse(&all) {
+                        return fail(format!("Error validating all port mappings: {e}"));
+                    }
+                    all
                 }
-            }
-            if sub == "set" {
-                cur.clear();
-            }
-            for m in given {
-                if !cur.contains(&m) {
-                    cur.push(m);
+                "set" => {
+                    if let Err(e) = reuse(&new) {
+                        return fail(format!("Error validating port mappings: {e}"));
+                    }
+                    new
                 }
+                _ => cur
+                    .into_iter()
+                    .filter(|m| !new.iter().any(|r| if r.scheme.is_none() { r.host == m.host } else { r == m }))
+                    .collect(),
             }
-            ctx.info1(format!("{} port mapping for {app}", if sub == "set" { "Setting" } else { "Adding" }));
         }
-        "remove" => {
-            if given.is_empty() {
-                return fail("No port mapping specified");
-            }
-            for g in &given {
-                if g.contains(':') {
-                    cur.retain(|m| m != g);
-                } else {
-                    cur.retain(|m| m.split(':').nth(1) != Some(g.as_str()));
-                }
-            }
-            ctx.info1(format!("Removing port mapping for {app}"));
-        }
-        "clear" => {
-            cur.clear();
-            ctx.info1(format!("Clearing port mappings for {app}"));
-        }
+        "clear" => Vec::new(),
         "list" => {
             if cur.is_empty() {
-                ctx.warn(format!("No port mappings configured for app {app}"));
-                return Ok(());
+                return fail("No port mappings configured for app");
             }
+            let mut lines: Vec<String> = cur.iter().map(PortMap::render).collect();
+            if !ctx.globals.quiet {
+                lines.push("-----> scheme:host port:container port".into());
+            }
+            lines.sort();
             ctx.info1(format!("Port mappings for {app}"));
-            ctx.verbose(format!("{:<8} {:<12} {}", "scheme", "host port", "container port"));
-            for m in &cur {
-                let v: Vec<&str> = m.split(':').collect();
-                ctx.verbose(format!("{:<8} {:<12} {}", v[0], v[1], v[2]));
-            }
+            columnize(&lines, "    ").iter().for_each(|l| ctx.out(l));
             return Ok(());
         }
         _ => return Err(Fail::Silent(255)),
-    }
-    write(ctx, &app, &cur)?;
+    };
+    write(ctx, &app, &next.iter().map(PortMap::render).collect::<Vec<_>>())?;
     let t = trigger(ctx, "post-proxy-ports-update", &[&app, sub], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
@@ -202,13 +271,21 @@ fn proxy_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_map;
+    use super::{columnize, parse_maps, valid_map};
 
     #[test]
     fn port_map_syntax() {
         assert!(valid_map("http:80:5000"));
         assert!(!valid_map("80:5000"));
-        assert!(!valid_map("ftp:21:21"));
+        assert!(valid_map("tcp:21:21"), "schemes are not validated by the ports plugin");
         assert!(!valid_map("http:0:5000"));
+        assert_eq!(parse_maps(&["80:5000".into()]).unwrap_err(), "Invalid port map 80:5000 [len=2]");
+        assert_eq!(parse_maps(&["http:x:1".into()]).unwrap_err(), "Invalid port map http:x:1 [err=strconv.Atoi: parsing \"x\": invalid syntax]");
+    }
+
+    #[test]
+    fn columnize_pads_columns() {
+        let l = columnize(&["-----> scheme:host port:container port".into(), "http:80:5000".into()], "    ");
+        assert_eq!(l, vec!["    -----> scheme  host port  container port", "    http           80         5000"]);
     }
 }
