@@ -153,8 +153,10 @@ fn git_push_auto_creates_and_runs_the_trigger_sequence() {
     assert!(err.contains("remote: =====> Application deployed:"));
     let sha = String::from_utf8_lossy(&git(&dir, &["rev-parse", "HEAD"]).stdout).trim().to_string();
     let names: Vec<String> = log(&s).iter().map(|l| l.split(' ').nth(1).unwrap_or("").to_string()).collect();
+    // The first post-config-update is the domains plugin's NO_VHOST=1 (no global domain), fired
+    // inside post-create before community plugins; the second is GIT_REV.
     let expected = [
-        "post-create", "post-config-update", "post-extract", "builder-detect", "pre-receive-app", "pre-build", "post-build",
+        "post-config-update", "post-create", "post-config-update", "post-extract", "builder-detect", "pre-receive-app", "pre-build", "post-build",
         "pre-release-builder", "post-release-builder", "post-deploy", "deploy-source-set",
     ];
     assert_eq!(names, expected, "core-post-extract only reaches core plugins");

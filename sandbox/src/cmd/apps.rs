@@ -165,11 +165,8 @@ pub fn create(ctx: &mut Ctx, app: &str, verbose: bool) -> Res {
     crate::cmd::git::init_repo(ctx, app)?;
     ctx.set_prop("apps", app, "created-at", &crate::harness::now_ms().div_euclid(1000).to_string())?;
     crate::store::mkdirs(&ctx.paths.data_dir("apps", app))?;
-    let global = ctx.read_lines(&ctx.paths.root.join("VHOST"))?;
-    if !global.is_empty() {
-        let v: Vec<String> = global.iter().map(|d| format!("{app}.{d}")).collect();
-        ctx.write_lines(&ctx.paths.app_dir(app).join("VHOST"), &v)?;
-    }
+    // The domains plugin's `post-create` (built in, so it runs before community plugins).
+    crate::cmd::domains::setup(ctx, app)?;
     let t = trigger(ctx, "post-create", &[app], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(1));

@@ -69,7 +69,11 @@ pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
         if ctx.prop_or("apps", "--global", "disable-autocreation")? == "true" {
             return fail(format!("App {app} does not exist and autocreation is disabled"));
         }
-        crate::cmd::apps::create(ctx, &app, false)?;
+        // `app-maybe-create` suppresses the creation output: stdout here is git's protocol pipe.
+        let saved = quiet_stdout()?;
+        let r = crate::cmd::apps::create(ctx, &app, false);
+        restore_stdout(saved)?;
+        r?;
     }
     let dir = ctx.paths.app_dir(&app);
     let sub = which.trim_start_matches("git-");
@@ -79,6 +83,24 @@ pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
     } else {
         Err(Fail::Silent(status.code().unwrap_or(1).clamp(1, 255) as u8))
     }
+}
+
+/// Point fd 1 at /dev/null, returning the original.
+fn quiet_stdout() -> Res<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    drop(std::io::stdout().flush());
+    let dev_null = std::fs::OpenOptions::new().write(true).open("/dev/null").map_err(io_err(Path::new("/dev/null")))?;
+    let stdout = std::io::stdout();
+    let saved = nix::unistd::dup(&stdout).map_err(|e| io_err(Path::new("stdout"))(e.into()))?;
+    nix::unistd::dup2_stdout(&dev_null).map_err(|e| io_err(Path::new("stdout"))(e.into()))?;
+    Ok(saved)
+}
+
+/// Put the original stdout back.
+fn restore_stdout(saved: std::os::fd::OwnedFd) -> Res {
+    use std::io::Write;
+    drop(std::io::stdout().flush());
+    nix::unistd::dup2_stdout(&saved).map_err(|e| io_err(Path::new("stdout"))(e.into()))
 }
 
 /// `git-hook <app>`: the pre-receive hook body (§c step 4). A failed deploy exits non-zero so
