@@ -248,8 +248,16 @@ fn network_rules() {
 fn checks_resource_scheduler() {
     let s = Sandbox::new();
     s.run(&["apps:create", "web"]).ok();
-    s.run(&["checks:disable", "web", "worker"]).ok();
+    assert_eq!(s.run(&["checks:report", "web", "--checks-disabled-list"]).stdout, "none\n");
+    let r = s.run(&["checks:disable", "web", "worker"]);
+    assert_eq!(r.stdout, "-----> Disabling zero downtime for app's (web) proctypes (worker)\n");
     assert_eq!(s.run(&["checks:report", "web", "--checks-disabled-list"]).stdout, "worker\n");
+    s.run(&["checks:skip", "web"]).ok();
+    assert_eq!(s.run(&["checks:report", "web", "--checks-skipped-list"]).stdout, "_all_\n");
+    assert_eq!(s.run(&["checks:report", "web", "--checks-disabled-list"]).stdout, "none\n");
+    assert_eq!(s.run(&["checks:enable", "web"]).stdout, "-----> Enabling zero downtime for app's (web)\n");
+    assert_eq!(s.run(&["checks:report", "web", "--checks-skipped-list"]).stdout, "none\n");
+    s.run(&["checks:disable", "web", "worker"]).ok();
     s.run(&["checks:set", "web", "wait", "5"]).fails(1, "Invalid key specified");
     s.run(&["resource:limit", "--memory", "512", "web"]).ok();
     assert_eq!(s.json(&["resource:report", "web", "--format", "json"])["_default_.limit.memory"], "512");

@@ -24,49 +24,108 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             },
             &|c| props::global_rows(c, p),
         ),
-        "enable" | "disable" | "skip" | "run" => {
+        "enable" | "disable" | "skip" => {
             let a = parse(args, &spec(&[], &[]))?;
             let app = a.arg(0);
             ctx.verify_app(&app)?;
-            let procs: Vec<String> = a.arg(1).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
-            let procs = if procs.is_empty() { vec!["_all_".to_string()] } else { procs };
-            let list = |c: &Ctx, k: &str| -> Res<Vec<String>> { Ok(c.prop_or("checks", &app, k)?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()) };
-            let (mut disabled, mut skipped) = (list(ctx, "disabled")?, list(ctx, "skipped")?);
-            match sub {
-                "enable" => {
-                    ctx.info1(format!("Enabling zero downtime for app ({app}) [{}]", procs.join(",")));
-                    disabled.retain(|x| !procs.contains(x) && !procs.iter().any(|p| p == "_all_"));
-                    skipped.retain(|x| !procs.contains(x) && !procs.iter().any(|p| p == "_all_"));
+            toggle(ctx, sub, &app, &a.pos.get(1).cloned().filter(|p| !p.is_empty()).unwrap_or_else(|| "_all_".into()))
+        }
+        "run" => {
+            let a = parse(args, &spec(&[], &[]))?;
+            let app = a.arg(0);
+            ctx.verify_app(&app)?;
+            let want = a.pos.get(1).cloned();
+            let st = crate::deploy::load(ctx, &app)?;
+            let scale = crate::deploy::scale(ctx, &app, &st)?;
+            let disabled = ctx.prop_or("checks", &app, "disabled")?;
+            let mut valid = false;
+            for proc in scale.keys() {
+                if want.as_ref().is_some_and(|w| w != proc) {
+                    continue;
                 }
-                "disable" => {
-                    ctx.info1(format!("Disabling zero downtime for app ({app}) [{}]", procs.join(",")));
-                    skipped.retain(|x| !procs.contains(x));
-                    procs.iter().for_each(|p| if !disabled.contains(p) { disabled.push(p.clone()) });
+                valid = true;
+                if disabled == "_all_" || disabled.split(',').any(|x| x == proc) {
+                    ctx.info1(format!("Zero downtime is disabled for app ({app}.{proc}). Skipping checks"));
+                    continue;
                 }
-                "skip" => {
-                    ctx.info1(format!("Skipping zero downtime for app ({app}) [{}]", procs.join(",")));
-                    disabled.retain(|x| !procs.contains(x));
-                    procs.iter().for_each(|p| if !skipped.contains(p) { skipped.push(p.clone()) });
-                }
-                _ => {
-                    let st = crate::deploy::load(ctx, &app)?;
-                    if !st.deployed {
-                        ctx.warn(format!("App {app} has not been deployed"));
-                        return Ok(());
-                    }
-                    let bad: Vec<String> = st.containers.iter().filter(|c| !c.healthy).map(|c| format!("{}.{}", c.proc, c.index)).collect();
-                    if !bad.is_empty() {
-                        return fail(format!("Checks failed for {}", bad.join(", ")));
-                    }
-                    ctx.info1(format!("Checks passed for {app}"));
-                    return Ok(());
+                let bad: Vec<String> = st.containers.iter().filter(|c| &c.proc == proc && !c.healthy).map(|c| format!("{}.{}", c.proc, c.index)).collect();
+                if !bad.is_empty() {
+                    return fail(format!("Checks failed for {}", bad.join(", ")));
                 }
             }
-            ctx.set_prop("checks", &app, "disabled", &disabled.join(","))?;
-            ctx.set_prop("checks", &app, "skipped", &skipped.join(","))
+            if !valid {
+                return fail(format!("Invalid process type specified ({app}.{})", want.unwrap_or_default()));
+            }
+            Ok(())
         }
         _ => Err(Fail::Silent(255)),
     }
+}
+
+/// `checks:enable|disable|skip <app> [proctypes]` (plugins/checks/subcommands): `_all_` replaces
+/// the lists; a proctype list edits them and drops `_all_`.
+fn toggle(ctx: &Ctx, sub: &str, app: &str, procs: &str) -> Res {
+    let list = |k: &str| -> Res<Vec<String>> { Ok(ctx.prop_or("checks", app, k)?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()) };
+    let (mut disabled, mut skipped) = (list("disabled")?, list("skipped")?);
+    let verb = match sub {
+        "enable" => "Enabling",
+        "disable" => "Disabling",
+        _ => "Skipping",
+    };
+    if procs == "_all_" {
+        ctx.info1(if sub == "enable" { format!("Enabling zero downtime for app's ({app})") } else { format!("{verb} zero downtime for app ({app})") });
+        match sub {
+            "enable" => {
+                disabled.clear();
+                skipped.clear();
+            }
+            "disable" => {
+                disabled = vec!["_all_".into()];
+                skipped.clear();
+            }
+            _ => {
+                skipped = vec!["_all_".into()];
+                disabled.clear();
+            }
+        }
+    } else {
+        ctx.info1(format!("{verb} zero downtime for app's ({app}) proctypes ({procs})"));
+        for p in procs.split(',') {
+            let p = p.to_string();
+            match sub {
+                "enable" => {
+                    disabled.retain(|x| *x != p);
+                    skipped.retain(|x| *x != p);
+                }
+                "disable" => {
+                    if !disabled.contains(&p) {
+                        disabled.push(p.clone());
+                    }
+                    skipped.retain(|x| *x != p);
+                }
+                _ => {
+                    if !skipped.contains(&p) {
+                        skipped.push(p.clone());
+                    }
+                    disabled.retain(|x| *x != p);
+                }
+            }
+        }
+        if sub == "disable" {
+            disabled.retain(|x| x != "_all_");
+        }
+        if sub == "skip" {
+            skipped.retain(|x| x != "_all_");
+        }
+    }
+    for (k, v) in [("disabled", disabled), ("skipped", skipped)] {
+        if v.is_empty() {
+            ctx.unset_prop("checks", app, k)?;
+        } else {
+            ctx.set_prop("checks", app, k, &v.join(","))?;
+        }
+    }
+    Ok(())
 }
 
 fn non_empty(s: String) -> String {
