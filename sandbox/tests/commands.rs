@@ -238,9 +238,11 @@ fn network_rules() {
     s.run(&["network:create", "stack"]).ok();
     s.run(&["network:create", "stack"]).fails(1, "Unable to create network");
     assert_eq!(s.run(&["network:exists", "stack"]).stdout, "-----> Network exists\n");
-    s.run(&["network:set", "web", "initial-network", "ghost"]).fails(1, "Network ghost does not exist");
-    s.run(&["network:set", "web", "attach-post-deploy", "stack", "bridge"]).ok();
-    assert_eq!(s.run(&["network:report", "web", "--network-attach-post-deploy"]).stdout, "stack,bridge\n");
+    s.run(&["network:set", "web", "attach-post-deploy", "stack", "bridge"]).fails(1, "Invalid network name specified for attach: bridge");
+    s.run(&["network:set", "web", "attach-post-deploy", "stack", "other"]).ok();
+    assert_eq!(s.run(&["network:report", "web", "--network-attach-post-deploy"]).stdout, "stack,other\n");
+    s.run(&["network:set", "web", "attach-post-create", "other"]).ok();
+    s.run(&["network:set", "web", "attach-post-deploy", "other"]).fails(1, "Network name already associated with this app: other");
     s.run(&["network:destroy", "stack", "--force"]).ok();
 }
 

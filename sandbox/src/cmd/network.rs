@@ -108,10 +108,18 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if values.len() > 1 && !key.starts_with("attach-") {
                 return fail(format!("Only one value may be specified for {key}"));
             }
-            if key.ends_with("network") || key.starts_with("attach-") {
+            // `CommandSet` (plugins/network/subcommands.go): attach networks may not be host or
+            // bridge, nor equal the computed value of the other attach property; nothing checks
+            // that the network exists.
+            if key.starts_with("attach-") {
+                let other = if key == "attach-post-create" { "attach-post-deploy" } else { "attach-post-create" };
+                let other_value = ctx.prop_computed("network", &scope, other, "")?;
                 for v in &values {
-                    if !exists(ctx, v) {
-                        return fail(format!("Network {v} does not exist"));
+                    if v == "host" || v == "bridge" {
+                        return fail(format!("Invalid network name specified for attach: {v}"));
+                    }
+                    if !v.is_empty() && *v == other_value {
+                        return fail(format!("Network name already associated with this app: {v}"));
                     }
                 }
             }
