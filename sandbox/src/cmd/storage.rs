@@ -80,15 +80,26 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 &spec(&["--scheduler", "--chown", "--mode", "--reclaim-policy", "--size", "--access-mode", "--storage-class-name", "--namespace", "--annotation", "--label"], &[]),
             )?;
             let name = p.arg(0);
-            if !is_valid_storage_name(&name) {
-                return fail(format!("Invalid storage entry name: {name} (must be a DNS-1123 label of at most 45 characters)"));
+            validate_entry_name(&name)?;
+            if let Some(m) = p.get("--mode") {
+                if !(m.len() == 3 || m.len() == 4) || !m.chars().all(|c| ('0'..='7').contains(&c)) {
+                    return fail(format!("Unsupported directory mode \"{m}\". Value must be a 3 or 4 digit octal mode, such as 0755"));
+                }
             }
             let ep = entry_path(ctx, &name);
-            if ep.exists() {
-                return fail(format!("Storage entry {name} already exists"));
+            let scheduler = p.get("--scheduler").unwrap_or("docker-local");
+            if let Some(existing) = read_opt(&ep)? {
+                let existing: serde_json::Value = serde_json::from_str(&existing).unwrap_or_default();
+                let old = existing["scheduler"].as_str().unwrap_or("docker-local").to_string();
+                if old != scheduler {
+                    return fail(format!("storage entry \"{name}\" already exists with scheduler \"{old}\"; refusing to redefine"));
+                }
+                // Re-creating is idempotent (plugins/storage commands_entries.go).
+                ctx.info1(format!("Storage entry {name} already exists, leaving in place"));
+                return Ok(());
             }
             let path = p.pos.get(1).cloned().unwrap_or_else(|| ctx.paths.lib.join("data/storage").join(&name).display().to_string());
-            let v = serde_json::json!({"name": name, "path": path, "scheduler": p.get("--scheduler").unwrap_or("docker-local"), "chown": p.get("--chown").unwrap_or(""), "mode": p.get("--mode").unwrap_or("")});
+            let v = serde_json::json!({"name": name, "path": path, "scheduler": scheduler, "chown": p.get("--chown").unwrap_or(""), "mode": p.get("--mode").unwrap_or("")});
             write_atomic(&ep, &v.to_string())?;
             ctx.info1(format!("Storage entry {name} created"));
             Ok(())
@@ -96,14 +107,21 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "destroy" => {
             let p = parse(args, &spec(&[], &["--force", "--destroy-host-dir"]))?;
             let name = p.arg(0);
+            if name.is_empty() {
+                return fail("storage entry name is required");
+            }
             let ep = entry_path(ctx, &name);
             if !ep.exists() {
-                return fail(format!("Storage entry {name} does not exist"));
+                return fail(format!("storage entry \"{name}\" does not exist"));
             }
+            let mut using = Vec::new();
             for app in ctx.apps()? {
                 if mounts(ctx, &app)?.iter().any(|m| m.entry_name == name) {
-                    return fail(format!("Storage entry {name} is mounted by app {app}, unmount it first"));
+                    using.push(app);
                 }
+            }
+            if !using.is_empty() {
+                return fail(format!("storage entry \"{name}\" is still mounted by app(s): {}", using.join(", ")));
             }
             if !(p.has("--force") || ctx.forced()) {
                 crate::cmd::apps::confirm(ctx, "storage entry", &name)?;
@@ -115,7 +133,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "info" => {
             let p = parse(args, &spec(&["--format"], &[]))?;
             let name = p.arg(0);
-            let Some(s) = read_opt(&entry_path(ctx, &name))? else { return fail(format!("Storage entry {name} does not exist")) };
+            let Some(s) = read_opt(&entry_path(ctx, &name))? else { return fail(format!("storage entry \"{name}\" does not exist")) };
             ctx.out(s);
             Ok(())
         }
@@ -157,13 +175,29 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         return fail("Please specify a mount");
     }
     let mut all = mounts(ctx, &app)?;
-    if let Some(dir) = p.get("--container-dir") {
-        // Named-entry form: idempotent, re-mount updates attributes.
-        let Some(entry) = read_opt(&entry_path(ctx, &spec_arg))? else { return fail(format!("Storage entry {spec_arg} does not exist")) };
+    if !spec_arg.contains(':') {
+        // Named-entry form (plugins/storage CommandMount): idempotent, a re-mount updates attributes.
+        let Some(entry) = read_opt(&entry_path(ctx, &spec_arg))? else {
+            if sub == "unmount" {
+                return fail(format!("storage entry \"{spec_arg}\" does not exist"));
+            }
+            return fail(format!("storage entry \"{spec_arg}\" does not exist; create it first with `dokku storage:create`"));
+        };
+        let Some(dir) = p.get("--container-dir") else { return fail("--container-dir is required when mounting a named storage entry") };
         let entry: serde_json::Value = serde_json::from_str(&entry).unwrap_or_default();
         let host = entry["path"].as_str().unwrap_or_default().to_string();
+        let before = all.len();
         all.retain(|m| !(m.entry_name == spec_arg && m.container_path == dir));
+        let existed = all.len() != before;
+        if sub == "unmount" && !existed {
+            return fail(format!("storage entry \"{spec_arg}\" is not mounted at {dir} on {app}"));
+        }
         if sub == "mount" {
+            if existed {
+                ctx.info1(format!("Storage entry {spec_arg} mount at {dir} on {app} updated"));
+            } else {
+                ctx.info1(format!("Storage entry {spec_arg} mounted at {dir} on {app}"));
+            }
             let mut opts = p.get("--volume-options").unwrap_or("").to_string();
             if p.has("--volume-readonly") {
                 opts = if opts.is_empty() { "ro".into() } else { format!("{opts},ro") };
@@ -197,6 +231,23 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }
     }
     save(ctx, &app, &all)
+}
+
+/// Entry-name rules from plugins/storage entry.go (DNS-1123 label, at most 45, no `legacy-`).
+fn validate_entry_name(name: &str) -> Res {
+    if name.is_empty() {
+        return fail("storage entry name is required");
+    }
+    if name.len() > 45 {
+        return fail(format!("storage entry name \"{name}\" is too long (max 45 characters); helm release names cap our budget"));
+    }
+    if !is_valid_storage_name(name) {
+        return fail(format!("storage entry name \"{name}\" must be a DNS-1123 label (lowercase letters, digits, and dashes; cannot start or end with a dash)"));
+    }
+    if name.starts_with("legacy-") {
+        return fail(format!("storage entry name \"{name}\" must not start with reserved prefix \"legacy-\""));
+    }
+    Ok(())
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
