@@ -266,8 +266,14 @@ fn checks_resource_scheduler() {
     assert_eq!(s.run(&["checks:report", "web", "--checks-skipped-list"]).stdout, "none\n");
     s.run(&["checks:disable", "web", "worker"]).ok();
     s.run(&["checks:set", "web", "wait", "5"]).fails(1, "Invalid key specified");
-    s.run(&["resource:limit", "--memory", "512", "web"]).ok();
-    assert_eq!(s.json(&["resource:report", "web", "--format", "json"])["_default_.limit.memory"], "512");
+    assert_eq!(s.run(&["resource:limit", "--memory", "512", "web"]).stdout, "=====> Setting resource limits for web\n       memory: 512\n");
+    s.run(&["resource:reserve", "--memory", "256", "--process-type", "worker", "web"]).ok();
+    let j = s.json(&["resource:report", "web", "--format", "json"]);
+    assert_eq!(j["_default_.limit.memory"], "512");
+    assert_eq!(j["resource-worker.reserve.memory"], "256", "legacy prefixed key too");
+    assert!(s.run(&["resource:limit", "web"]).stdout.starts_with("=====> resource limits web information [defaults]\n"));
+    s.run(&["resource:limit-clear", "web"]).ok();
+    assert_eq!(s.json(&["resource:report", "web", "--format", "json"]), serde_json::json!({}), "clear without a process type drops everything");
     s.run(&["scheduler:set", "web", "selected", "null"]).ok();
     assert_eq!(s.run(&["scheduler:report", "web", "--scheduler-computed-selected"]).stdout, "null\n");
 }

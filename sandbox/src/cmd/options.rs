@@ -118,7 +118,7 @@ pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = parse(args, &Spec { values: &vref, bools: &[], aliases: &[], stop_at_positional: false, lenient: false })?;
     let app = p.arg(0);
     ctx.verify_app(&app)?;
-    let proc = p.get("--process-type").unwrap_or("_default_").to_string();
+    let given_proc = p.get("--process-type").unwrap_or("").to_string();
     let (kind, clear) = match sub {
         "limit" => ("limit", false),
         "reserve" => ("reserve", false),
@@ -126,29 +126,46 @@ pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "reserve-clear" => ("reserve", true),
         _ => return Err(Fail::Silent(255)),
     };
-    let scope = format!("{proc}.{kind}");
+    let noun = if kind == "reserve" { "reservation" } else { "limits" };
+    // Messages and storage follow plugins/resource/functions.go; keys are `<proc>.<type>.<resource>`.
     if clear {
-        ctx.info1(format!("Clearing {kind} for {app} ({proc})"));
+        let mut msg = format!("clearing {app} {noun}");
+        if !given_proc.is_empty() && given_proc != "_default_" {
+            msg = format!("{msg} ({given_proc})");
+        }
+        ctx.info2(msg);
+        if given_proc.is_empty() {
+            // No --process-type: every resource property of the app goes (limits and reservations).
+            return crate::ctx::remove_any(&ctx.paths.lib.join("config/resource").join(&app));
+        }
         for r in RESOURCES {
-            ctx.unset_prop("resource", &app, &format!("{scope}.{r}"))?;
+            ctx.unset_prop("resource", &app, &format!("{given_proc}.{kind}.{r}"))?;
         }
         return Ok(());
     }
+    let proc = if given_proc.is_empty() { "_default_".to_string() } else { given_proc };
     let given: Vec<(&str, String)> = RESOURCES.iter().filter_map(|r| p.get(&format!("--{r}")).map(|v| (*r, v.to_string()))).collect();
     if given.is_empty() {
-        ctx.info2(format!("resource {kind}s {app} information [processType={proc}]"));
+        let head = format!("resource {noun} {app} information");
+        ctx.info2(if proc == "_default_" { format!("{head} [defaults]") } else { format!("{head} ({proc})") });
         for r in RESOURCES {
-            ctx.verbose(format!("{:<16}{}", format!("{r}:"), ctx.prop_or("resource", &app, &format!("{scope}.{r}"))?));
+            ctx.verbose(format!("{r}: {}", ctx.prop_or("resource", &app, &format!("{proc}.{kind}.{r}"))?));
         }
         return Ok(());
     }
-    ctx.info1(format!("Setting resource {kind}s for {app} ({proc})"));
+    let mut msg = format!("Setting resource {noun} for {app}");
+    if proc != "_default_" {
+        msg = format!("{msg} ({proc})");
+    }
+    ctx.info2(msg);
     for (r, v) in given {
+        let key = format!("{proc}.{kind}.{r}");
         if v == "clear" {
-            ctx.unset_prop("resource", &app, &format!("{scope}.{r}"))?;
+            ctx.verbose(format!("{r}: cleared"));
+            ctx.unset_prop("resource", &app, &key)?;
         } else {
             ctx.verbose(format!("{r}: {v}"));
-            ctx.set_prop("resource", &app, &format!("{scope}.{r}"), &v)?;
+            ctx.set_prop("resource", &app, &key, &v)?;
         }
     }
     Ok(())
