@@ -213,6 +213,7 @@ pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
     if t.code != 0 {
         return Err(Fail::Silent(1));
     }
+    ctx.info1("Retiring old containers and images");
     let lib = ctx.paths.lib.clone();
     remove_any(&lib.join("config").join(app))?;
     for base in ["config", "data"] {
