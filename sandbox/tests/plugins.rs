@@ -373,8 +373,12 @@ fn rebuild_and_start_edge_cases() {
     assert_eq!(s.run(&["config:get", "web", "GIT_REV"]).code, 1, "an empty rev-env-var disables GIT_REV");
     s.run(&["ps:stop", "web"]).ok();
     assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "false");
-    s.run(&["ps:start", "web"]).ok();
+    let r = s.run(&["ps:start", "web"]);
+    r.ok();
+    assert!(r.stderr.contains(" !     App has been detected as not running, releasing"));
     assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "true");
+    assert!(s.run(&["ps:start", "web"]).stderr.contains(" !     App web already running"));
+    assert_eq!(s.run(&["ps:scale", "web"]).stdout, "-----> Scaling for web\nproctype: qty\n--------: ---\nweb:  1\n");
 }
 
 #[test]

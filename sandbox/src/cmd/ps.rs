@@ -45,10 +45,17 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                             continue;
                         }
                         if sub == "start" {
-                            crate::plugins::trigger(ctx, "pre-start", &[&app], false, false)?;
-                            if st.running {
+                            // `Start` (plugins/ps/ps.go): pre-start, then release unless already running.
+                            let t = crate::plugins::trigger(ctx, "pre-start", &[&app], false, false)?;
+                            if t.code != 0 {
+                                return fail(format!("Failure in pre-start hook: exit status {}", t.code));
+                            }
+                            let up = st.containers.iter().filter(|c| c.state == "running").count();
+                            if st.running && up == st.containers.len() && up > 0 {
+                                ctx.warn(format!("App {app} already running"));
                                 continue;
                             }
+                            ctx.warn(if st.running && up > 0 { "App is running in mixed mode, releasing" } else { "App has been detected as not running, releasing" });
                             let lock = DeployLock::acquire(ctx, &app)?;
                             let r = deploy::release_and_deploy(ctx, &app);
                             lock.release();
@@ -109,11 +116,16 @@ fn scale(ctx: &mut Ctx, args: &[String]) -> Res {
             let v: Vec<serde_json::Value> = sc.iter().map(|(k, n)| serde_json::json!({"process_type": k, "quantity": n})).collect();
             ctx.out(serde_json::to_string(&v).unwrap_or_default());
         } else {
+            // `scaleReport` (plugins/ps/functions.go): `RightPad("<k>:", 5)` then the value.
             ctx.info1(format!("Scaling for {app}"));
-            ctx.out(format!("{:<10} {}", "proctype:", "qty"));
-            ctx.out(format!("{:<10} {}", "--------:", "---"));
-            for (k, n) in &sc {
-                ctx.out(format!("{:<10} {n}", format!("{k}:")));
+            let mut lines: Vec<(String, String)> = Vec::new();
+            if !ctx.globals.quiet {
+                lines.push(("proctype".into(), "qty".into()));
+                lines.push(("--------".into(), "---".into()));
+            }
+            lines.extend(sc.iter().map(|(k, n)| (k.clone(), n.to_string())));
+            for (k, v) in lines {
+                ctx.out(format!("{:<5} {v}", format!("{k}:")));
             }
         }
         return Ok(());
