@@ -161,9 +161,25 @@ fn export_env(paths: &Paths, g: &Globals, n: u64) {
     }
 }
 
+/// The sandbox's stand-in for `core-plugins/available/common/functions`.
+const COMMON_FUNCTIONS: &str = include_str!("../data/common-functions.sh");
+
+/// Make `$PLUGIN_CORE_AVAILABLE_PATH/common/{functions,property-functions}` exist, so bash
+/// plugins that source them work (a small shim, see docs/sandbox.md).
+fn ensure_common_functions(paths: &Paths) -> ctx::Res {
+    let dir = paths.lib.join("core-plugins/available/common");
+    for f in ["functions", "property-functions"] {
+        let p = dir.join(f);
+        if ctx::read_opt(&p)?.as_deref() != Some(COMMON_FUNCTIONS) {
+            ctx::write_atomic(&p, COMMON_FUNCTIONS)?;
+        }
+    }
+    Ok(())
+}
+
 /// Run one invocation; returns the exit status.
 pub fn run(paths: Paths, args: Vec<String>) -> u8 {
-    if let Err(e) = paths.ensure() {
+    if let Err(e) = paths.ensure().and_then(|()| ensure_common_functions(&paths)) {
         eprintln!(" !     {e}");
         return 1;
     }

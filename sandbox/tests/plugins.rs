@@ -441,3 +441,15 @@ fn extract_triggers_run_inside_the_work_dir() {
     s.run(&["git:from-image", "web", "nginx:1"]).fails(1, "failed checks");
     assert_eq!(std::fs::read_to_string(s.lib().join("cwd.log")).unwrap_or_default(), "same\n");
 }
+
+#[test]
+fn bash_plugins_can_source_common_functions() {
+    let s = Sandbox::new();
+    let src = s.root().join("dokku-shim");
+    let cmd = "#!/usr/bin/env bash\nsource \"$PLUGIN_CORE_AVAILABLE_PATH/common/functions\"\ncase \"$1\" in\n  shim:check) verify_app_name \"$2\"; dokku_log_info1 \"ok $2\" ;;\n  *) exit \"$DOKKU_NOT_IMPLEMENTED_EXIT\" ;;\nesac\n";
+    repo(&src, &[("commands", cmd), ("plugin.toml", "[plugin]\ndescription = \"shim\"\nversion = \"0.1.0\"\n[plugin.config]\n")]);
+    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    s.run(&["shim:check", "ghost"]).fails(20, " !     App ghost does not exist");
+    s.run(&["apps:create", "web"]).ok();
+    assert_eq!(s.run(&["shim:check", "web"]).stdout, "-----> ok web\n");
+}
