@@ -345,11 +345,10 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     let disabled = ctx.prop_or("checks", app, "disabled")?;
     let skipped = ctx.prop_or("checks", app, "skipped")?;
     let listed = |list: &str, p: &str| list.split(',').any(|x| x == p || x == "_all_");
-    let mut containers = Vec::new();
-    let mut failed: Vec<String> = Vec::new();
     st.deploys += 1;
-    // The null scheduler starts nothing (dokku-facts.md brief: `null` builder and scheduler).
+    // The null scheduler starts nothing (product brief: `null` builder and scheduler).
     let sc = if scheduler == "null" { BTreeMap::new() } else { scale(ctx, app, &st)? };
+    let mut containers = Vec::new();
     for (proc, count) in sc {
         for i in 1..=count {
             ctx.sleep_ms(b.start_ms)?;
@@ -360,15 +359,17 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
             };
             let no_checks = listed(&disabled, &proc) || listed(&skipped, &proc);
             let healthy = !forced_unhealthy && !b.unhealthy && exit_code.is_none();
-            if !healthy && !no_checks {
-                failed.push(format!("{proc}.{i}"));
+            // plugins/scheduler-docker-local: checks per container; the first failure stops the
+            // deploy and the previous containers keep serving.
+            if !no_checks {
+                ctx.verbose(format!("Attempting pre-flight checks ({proc}.{i})"));
+                if !healthy {
+                    return Err(Fail::Dokku { code: 1, lines: vec![format!("Could not start due to 1 failed checks ({proc}.{i})")], raw: false });
+                }
+                ctx.verbose(format!("All checks successful ({proc}.{i})"));
             }
             containers.push(Container { proc: proc.clone(), index: i, id, state, exit_code, healthy });
         }
-    }
-    if !failed.is_empty() {
-        let lines = vec![format!("Could not start due to {} failed checks ({})", failed.len(), failed.join(", ")), "App deploy failed".to_string()];
-        return Err(Fail::Dokku { code: 1, lines, raw: false });
     }
     st.containers = containers;
     st.deployed = true;

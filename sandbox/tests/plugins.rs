@@ -453,3 +453,19 @@ fn bash_plugins_can_source_common_functions() {
     s.run(&["apps:create", "web"]).ok();
     assert_eq!(s.run(&["shim:check", "web"]).stdout, "-----> ok web\n");
 }
+
+#[test]
+fn null_scheduler_starts_nothing_and_checks_log_per_container() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let r = s.run(&["git:from-image", "web", "nginx:1"]);
+    assert!(r.stdout.contains("       Attempting pre-flight checks (web.1)\n       All checks successful (web.1)\n"), "{}", r.stdout);
+    s.run(&["apps:create", "stack"]).ok();
+    s.run(&["scheduler:set", "stack", "selected", "null"]).ok();
+    s.write("lib/sandbox/images.json", r#"{"bad:1": {"unhealthy": true}}"#);
+    let r = s.run(&["git:from-image", "stack", "bad:1"]);
+    r.ok();
+    assert!(r.stdout.contains("Deploying stack via the null scheduler..."));
+    let ps = s.json(&["ps:report", "stack", "--format", "json"]);
+    assert_eq!((ps["deployed"].as_str(), ps["processes"].as_str()), (Some("true"), Some("0")));
+}
