@@ -361,28 +361,39 @@ fn git_checkout(ctx: &mut Ctx, dir: &Path, r: &str) -> Res {
     }
 }
 
+/// `plugin:list`: plugn `list` (`  %-20s %-5s %-10s %s` over `available/`), or the JSON of
+/// plugins/plugin/plugin.go.
 fn list(ctx: &mut Ctx, args: &[String]) -> Res {
     let p = parse(args, &crate::args::spec(&["--format"], &[]))?;
-    let mut rows = Vec::new();
-    for (name, dir) in enabled(ctx) {
+    let mut avail: Vec<(String, PathBuf)> = fs::read_dir(ctx.paths.available())
+        .map(|rd| rd.flatten().map(|e| (e.file_name().to_string_lossy().to_string(), e.path())).collect())
+        .unwrap_or_default();
+    avail.sort();
+    let mut json = Vec::new();
+    for (name, dir) in avail {
         let toml = read_opt(&dir.join("plugin.toml"))?.unwrap_or_default();
         let field = |k: &str| {
             toml.lines()
                 .find_map(|l| l.trim().strip_prefix(k).and_then(|r| r.trim_start().strip_prefix('=')).map(|v| v.trim().trim_matches('"').to_string()))
                 .unwrap_or_default()
         };
-        rows.push((name, field("version"), field("description")));
+        let link = ctx.paths.enabled().join(&name);
+        let enabled = fs::symlink_metadata(&link).is_ok();
+        let (version, desc) = (field("version"), field("description"));
+        if p.get("--format") == Some("json") {
+            let origin = git(&["config", "--get", "remote.origin.url"], Some(&dir)).ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            let head = git(&["rev-parse", "HEAD"], Some(&dir)).ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"], Some(&dir)).ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            json.push(serde_json::json!({
+                "name": name, "version": version, "enabled": enabled, "core": is_core(&link), "description": desc,
+                "source_url": origin.unwrap_or_default(), "committish": head.unwrap_or_default(), "branch": branch.unwrap_or_default(),
+            }));
+        } else {
+            ctx.out(format!("  {name:<20} {version:<5} {:<10} {desc}", if enabled { "enabled" } else { "disabled" }));
+        }
     }
     if p.get("--format") == Some("json") {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(n, ver, d)| serde_json::json!({"name": n, "version": ver, "enabled": true, "description": d}))
-            .collect();
-        ctx.out(serde_json::to_string(&v).unwrap_or_default());
-    } else {
-        for (n, ver, d) in rows {
-            ctx.out(format!("  {n:<20} {ver:<12} enabled    {d}"));
-        }
+        ctx.out(serde_json::to_string(&json).unwrap_or_default());
     }
     Ok(())
 }

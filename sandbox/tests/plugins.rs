@@ -68,6 +68,10 @@ fn plugin_install_clones_enables_and_runs_every_install_trigger() {
     let list = s.json(&["plugin:list", "--format", "json"]);
     assert_eq!(list[1]["name"], "rec");
     assert_eq!(list[1]["version"], "0.1.0");
+    assert_eq!(list[1]["enabled"], true);
+    assert_eq!(list[1]["source_url"], url.as_str());
+    s.run(&["plugin:disable", "rec"]).ok();
+    assert!(s.run(&["plugin:list"]).stdout.contains("  rec                  0.1.0 disabled   recorder rec\n"));
 }
 
 #[test]
