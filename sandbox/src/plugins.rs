@@ -227,21 +227,28 @@ pub fn plugin_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "uninstall" => uninstall(ctx, args),
         "update" => update(ctx, args),
         "enable" => {
+            // `enable_plugin` (plugins/plugin/functions).
             let n = args.first().cloned().unwrap_or_default();
-            let src = ctx.paths.available().join(&n);
-            if n.is_empty() || !src.is_dir() {
-                return fail(format!("Plugin ({n}) is not currently installed"));
+            if fs::symlink_metadata(ctx.paths.enabled().join(&n)).is_ok() && !n.is_empty() {
+                return fail("Plugin already enabled");
+            }
+            if n.is_empty() || !ctx.paths.available().join(&n).exists() {
+                return fail("Plugin does not exist");
             }
             enable(ctx, &n)
         }
         "disable" => {
+            // `disable_plugin` (plugins/plugin/functions).
             let n = args.first().cloned().unwrap_or_default();
             let link = ctx.paths.enabled().join(&n);
-            if is_core(&link) {
+            if !n.is_empty() && ctx.paths.lib.join("core-plugins/available").join(&n).exists() {
                 return fail("Cannot disable a core plugin");
             }
-            if !link.exists() {
-                return fail(format!("Plugin ({n}) is not currently enabled"));
+            if n.is_empty() || fs::symlink_metadata(&link).is_err() {
+                return fail("Plugin already disabled");
+            }
+            if !ctx.paths.available().join(&n).exists() {
+                return fail("Plugin does not exist");
             }
             remove_any(&link)?;
             ctx.info1(format!("Plugin {n} disabled"));
@@ -311,11 +318,18 @@ fn install(ctx: &mut Ctx, args: &[String]) -> Res {
     ctx.info1(format!("Cloning plugin repo {url} to {}", dest.display()));
     if dest.exists() {
         let origin = git(&["config", "--get", "remote.origin.url"], Some(&dest)).ok().filter(|o| o.status.success());
+        // plugn `install` (bashenv/plugn.bash): raw stderr lines, no ` !     ` prefix.
+        if !dest.join(".git").exists() {
+            return Err(Fail::Dokku { code: 1, lines: vec![format!("{name} is already installed, but it does not seem to be a git repository")], raw: true });
+        }
         match origin {
             Some(o) if String::from_utf8_lossy(&o.stdout).trim() == url => {
                 eprintln!("Plugin '{name}' is already installed.");
             }
-            _ => return fail(format!("Plugin directory {} exists and is not a clone of {url}", dest.display())),
+            _ => {
+                let msg = format!("Plugin '{name}' is already installed, but with a different url. To install anyway, uninstall it first.");
+                return Err(Fail::Dokku { code: 1, lines: vec![msg], raw: true });
+            }
         }
     } else {
         if url.ends_with(".tar.gz") || url.ends_with(".tgz") {
@@ -452,7 +466,7 @@ fn update(ctx: &mut Ctx, args: &[String]) -> Res {
             eprint!("{}", String::from_utf8_lossy(&o.stderr));
             return Err(Fail::Silent(1));
         }
-        ctx.info1(format!("Plugin ({n}) updated"));
+        ctx.out(format!("Plugin ({n}) updated"));
     }
     run_all(ctx, "update", &[])?;
     prime_completion(ctx)

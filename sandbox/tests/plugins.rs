@@ -72,6 +72,11 @@ fn plugin_install_clones_enables_and_runs_every_install_trigger() {
     assert_eq!(list[1]["source_url"], url.as_str());
     s.run(&["plugin:disable", "rec"]).ok();
     assert!(s.run(&["plugin:list"]).stdout.contains("  rec                  0.1.0 disabled   recorder rec\n"));
+    s.run(&["plugin:disable", "rec"]).fails(1, " !     Plugin already disabled");
+    s.run(&["plugin:enable", "ghost"]).fails(1, " !     Plugin does not exist");
+    s.run(&["plugin:enable", "rec"]).ok();
+    let other = recorder(&s.root().join("elsewhere"), "rec");
+    s.run(&["plugin:install", &format!("file://{}", other.display())]).fails(1, "Plugin 'rec' is already installed, but with a different url. To install anyway, uninstall it first.");
 }
 
 #[test]
