@@ -419,3 +419,13 @@ fn domains_follow_the_no_vhost_model() {
     s.run(&["domains:reset", "web"]).ok();
     assert_eq!(s.run(&["domains:report", "web", "--domains-app-vhosts"]).stdout, "web.example.test\n");
 }
+
+#[test]
+fn ssh_original_command_and_quiet() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let r = s.run_env(&[("SSH_ORIGINAL_COMMAND", "apps:list")], &[]);
+    assert_eq!(r.stdout, "=====> My Apps\nweb\n");
+    assert_eq!(s.run(&["--quiet", "apps:list"]).stdout, "web\n", "--quiet drops the header");
+    assert_eq!(s.run(&["apps:create", "api", "--quiet"]).stdout, "", "quiet anywhere in argv");
+}
