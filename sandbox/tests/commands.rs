@@ -200,15 +200,30 @@ fn domains_and_ports() {
 }
 
 #[test]
-fn docker_options_process_flag_must_precede_app() {
+fn docker_options_split_quote_and_scope_like_dokku() {
     let s = Sandbox::new();
     s.run(&["apps:create", "web"]).ok();
-    s.run(&["docker-options:add", "web", "deploy,run", "--restart=always", "-v", "/a:/b"]).ok();
-    assert_eq!(s.run(&["docker-options:list", "web", "--phase", "deploy"]).stdout, "--restart=always -v /a:/b\n");
-    s.run(&["docker-options:add", "web", "bogus", "x"]).fails(1, "Phase must be one of");
+    // One invocation may carry several flags: each becomes its own stored option, sorted. The
+    // argv after the phases is joined with spaces, then shell-split: quote inside one argument.
+    s.run(&["docker-options:add", "web", "deploy,run", "--restart=always", "-v", "/a:/b", "--label 'x=a b'"]).ok();
+    assert_eq!(s.run(&["docker-options:list", "web", "--phase", "deploy"]).stdout, "--label 'x=a b'\n--restart=always\n-v /a:/b\n");
+    s.run(&["docker-options:add", "web", "bogus", "x"]).fails(1, "Phase must be one of [build deploy run]");
+    s.run(&["docker-options:add", "web", "deploy"]).fails(1, "Please specify docker options to add to the phase");
+    // `--process` after the app is lifted out of the option text.
+    s.run(&["docker-options:add", "web", "deploy", "--memory=1g", "--process", "worker"]).ok();
+    assert_eq!(s.run(&["docker-options:list", "web", "--phase", "deploy", "--process", "worker"]).stdout, "--memory=1g\n");
+    s.run(&["docker-options:add", "--process", "worker", "web", "build", "-x"]).fails(1, "--process is only supported for the deploy phase, got \"build\"");
     let j = s.json(&["docker-options:report", "web", "--format", "json"]);
-    assert_eq!(j["run"], "--restart=always -v /a:/b");
+    assert_eq!(j["run"], "--label 'x=a b' --restart=always -v /a:/b");
     assert_eq!(j["docker-options-run"], j["run"]);
+    assert_eq!(j["run-list"], serde_json::json!(["--label 'x=a b'", "--restart=always", "-v /a:/b"]));
+    assert_eq!(j["deploy.worker"], "--memory=1g");
+    assert_eq!(j["deploy.worker-list"], serde_json::json!(["--memory=1g"]));
+    assert_eq!(s.run(&["docker-options:report", "web", "--docker-options-deploy.worker"]).stdout, "--memory=1g\n");
+    s.run(&["docker-options:remove", "web", "run", "-v /a:/b"]).ok();
+    assert_eq!(s.run(&["docker-options:list", "web", "--phase", "run"]).stdout, "--label 'x=a b'\n--restart=always\n");
+    assert_eq!(s.run(&["docker-options:clear", "web"]).stdout, "-----> Clearing docker-options for web on all phases\n");
+    assert_eq!(s.run(&["docker-options:list", "web", "--phase", "run"]).stdout, "");
 }
 
 #[test]
