@@ -444,3 +444,18 @@ fn ssh_original_command_and_quiet() {
     assert_eq!(s.run(&["--quiet", "apps:list"]).stdout, "web\n", "--quiet drops the header");
     assert_eq!(s.run(&["apps:create", "api", "--quiet"]).stdout, "", "quiet anywhere in argv");
 }
+
+#[test]
+fn config_export_formats_follow_env_export() {
+    let s = Sandbox::new();
+    s.run(&["config:set", "--global", "G=1"]).ok();
+    assert_eq!(s.run(&["config:export", "--global", "--format", "exports"]).stdout, "export G='1'\n");
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["config:clear", "--no-restart", "web"]).ok();
+    assert_eq!(s.run(&["config:export", "web", "--format", "json-list"]).stdout, "null\n", "nil slice");
+    s.run(&["config:set", "--no-restart", "web", "A=it's", "B=2"]).ok();
+    assert_eq!(s.run(&["config:export", "web", "--format", "shell"]).stdout, "A='it'\\''s' B='2'\n");
+    assert_eq!(s.run(&["config:export", "web", "--format", "docker-args-keys"]).stdout, "--env=A --env=B\n");
+    assert_eq!(s.json(&["config:export", "--merged", "web", "--format", "json"]), serde_json::json!({"A": "it's", "B": "2", "G": "1"}));
+    s.run(&["config:export", "web", "--format", "yaml"]).fails(1, "Unknown export format: yaml");
+}

@@ -251,21 +251,32 @@ fn parse_envfile(s: &str) -> BTreeMap<String, String> {
     m
 }
 
+/// `Env.Export` (plugins/config/environment.go): one printed string per format.
 fn export(ctx: &Ctx, env: &BTreeMap<String, String>, format: &str) -> Res {
     let q = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
-    match format {
-        "exports" => env.iter().for_each(|(k, v)| ctx.out(format!("export {k}={}", q(v)))),
-        "envfile" => env.iter().for_each(|(k, v)| ctx.out(format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))),
-        "shell" => ctx.out(env.iter().map(|(k, v)| format!("{k}={}", q(v))).collect::<Vec<_>>().join(" ")),
-        "docker-args" => ctx.out(env.iter().map(|(k, v)| format!("--env={k}={}", q(v))).collect::<Vec<_>>().join(" ")),
-        "json" => ctx.out(serde_json::to_string(env).unwrap_or_default()),
+    let joined = |prefix: &str, sep: &str| env.iter().map(|(k, v)| format!("{prefix}{k}={}", q(v))).collect::<Vec<_>>().join(sep);
+    let keys = |prefix: &str| env.keys().map(|k| format!("{prefix}{k}")).collect::<Vec<_>>().join(" ");
+    let text = match format {
+        "exports" => joined("export ", "\n"),
+        "shell" => joined("", " "),
+        "docker-args" => joined("--env=", " "),
+        "docker-args-keys" => keys("--env="),
+        "pack-keys" => keys("--env "),
+        "envfile" => env.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))).collect::<Vec<_>>().join("\n"),
+        "json" => serde_json::to_string(env).unwrap_or_default(),
+        // A nil Go slice marshals to `null` when the env is empty.
+        "json-list" if env.is_empty() => "null".to_string(),
         "json-list" => {
             let v: Vec<serde_json::Value> = env.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect();
-            ctx.out(serde_json::to_string(&v).unwrap_or_default());
+            serde_json::to_string(&v).unwrap_or_default()
         }
-        "pretty" => pretty(ctx, env),
+        "pretty" => {
+            pretty(ctx, env);
+            return Ok(());
+        }
         other => return fail(format!("Unknown export format: {other}")),
-    }
+    };
+    ctx.out(text);
     Ok(())
 }
 
