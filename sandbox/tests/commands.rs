@@ -195,6 +195,9 @@ fn domains_and_ports() {
     s.run(&["ports:remove", "web", "443"]).ok();
     assert_eq!(s.run(&["ports:report", "web", "--ports-map"]).stdout, "http:80:5000\n");
     s.run(&["proxy:set", "web", "http:80:5000"]).fails(1, "Consider using ports:set command");
+    s.run(&["proxy:set", "web", "bogus", "x"]).fails(1, "Invalid property specified, valid properties include: disabled, proxy-port, proxy-ssl-port, type");
+    assert_eq!(s.run(&["proxy:disable", "web"]).stdout, "-----> Disabling proxy for app\n");
+    assert_eq!(s.run(&["proxy:disable", "web"]).stdout, "-----> Proxy is already disable for app\n");
     s.run(&["proxy:set", "web", "caddy"]).ok();
     assert_eq!(s.json(&["proxy:report", "web", "--format", "json"])["type"], "caddy");
 }

@@ -213,14 +213,20 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let apps = if p.has("--all") { ctx.apps()? } else { vec![p.arg(0)] };
             for app in apps {
                 ctx.verify_app(&app)?;
+                // `Enable`/`Disable` in plugins/proxy/proxy.go (message wording included).
+                let enabled = ctx.prop_or("proxy", &app, "disabled")? != "true";
                 match sub {
+                    "enable" if enabled => ctx.info1("Proxy is already enabled for app"),
                     "enable" => {
-                        ctx.info1(format!("Enabling proxy for app ({app})"));
+                        ctx.info1("Enabling proxy for app");
                         ctx.unset_prop("proxy", &app, "disabled")?;
+                        trigger(ctx, "proxy-enable", &[&app], false, false)?;
                     }
+                    "disable" if !enabled => ctx.info1("Proxy is already disable for app"),
                     "disable" => {
-                        ctx.info1(format!("Disabling proxy for app ({app})"));
+                        ctx.info1("Disabling proxy for app");
                         ctx.set_prop("proxy", &app, "disabled", "true")?;
+                        trigger(ctx, "proxy-disable", &[&app], false, false)?;
                     }
                     _ => {}
                 }
@@ -233,14 +239,18 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if scope != "--global" {
                 ctx.verify_app(&scope)?;
             }
-            const KEYS: [&str; 4] = ["type", "proxy-port", "proxy-ssl-port", "disabled"];
-            if !KEYS.contains(&key.as_str()) && p.pos.len() == if scope == "--global" { 1 } else { 2 } {
-                // Legacy two-argument form `proxy:set <app> <type>`.
+            const KEYS: [&str; 4] = ["disabled", "proxy-port", "proxy-ssl-port", "type"];
+            // `CommandSet` (plugins/proxy/subcommands.go): `proxy:set <app> <type>` means `type`.
+            if !KEYS.contains(&key.as_str()) && value.is_empty() {
                 if key.contains(':') {
+                    ctx.warn("Detected potential port mapping instead of proxy type");
                     return fail("Consider using ports:set command or specifying a valid proxy");
                 }
                 value = key;
                 key = "type".into();
+            }
+            if scope == "--global" && key == "disabled" {
+                return fail("Property cannot be specified globally");
             }
             if !KEYS.contains(&key.as_str()) {
                 return fail(format!("Invalid property specified, valid properties include: {}", KEYS.join(", ")));
