@@ -332,9 +332,11 @@ fn letsencrypt_prerequisites_and_idempotence() {
     s.run(&["apps:create", "web"]).ok();
     s.run(&["letsencrypt:enable", "web"]).fails(1, " !     No domains detected for web");
     s.run(&["domains:set", "web", "web.example.test"]).ok();
-    s.run(&["letsencrypt:enable", "web"]).fails(1, "ERROR: Cannot request a certificate without an e-mail address!");
+    s.run(&["letsencrypt:enable", "web"]).fails(1, " !     ERROR: Cannot request a certificate without an e-mail address!\n !       please provide your e-mail address using\n");
     s.run(&["letsencrypt:set", "--global", "email", "ops@example.test"]).ok();
-    s.run(&["letsencrypt:enable", "web"]).fails(1, "has not been deployed");
+    s.run(&["letsencrypt:enable", "web"]).fails(1, "no http or https proxy port mapping was found");
+    s.run(&["ports:set", "web", "http:80:5000"]).ok();
+    s.run(&["letsencrypt:enable", "web"]).fails(1, " !     Failed to setup letsencrypt\n !     Check log output for further information on failure");
     s.run(&["git:from-image", "web", "nginx:1"]).ok();
     s.run(&["letsencrypt:enable", "web"]).ok();
     assert_eq!(s.run(&["letsencrypt:active", "web"]).stdout, "true\n");

@@ -3,7 +3,7 @@
 
 use crate::args::{parse, spec};
 use crate::cmd::props;
-use crate::ctx::{fail, Ctx, Fail, Res};
+use crate::ctx::{fail, fail_lines, Ctx, Fail, Res};
 use crate::store::{rows, Report};
 
 /// Dispatch `checks:<sub>`.
@@ -280,44 +280,51 @@ fn p_name() -> &'static str {
     "letsencrypt"
 }
 
+/// `fn-letsencrypt-enable` (dokku-letsencrypt internal-functions): domains, email, validity
+/// check, http:80 mapping, then the ACME challenge, which needs a deployed app on nginx.
 fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
     ctx.verify_app(app)?;
     let domains: Vec<String> = crate::cmd::domains::app_domains(ctx, app)?.into_iter().filter(|d| d != "_").collect();
     if domains.is_empty() {
         return fail(format!("No domains detected for {app}"));
     }
+    ctx.info2(format!("Enabling letsencrypt for {app}"));
     let email = ctx.prop_computed("letsencrypt", app, "email", "")?;
     if email.is_empty() {
-        return fail("ERROR: Cannot request a certificate without an e-mail address!");
+        return fail_lines(&[
+            "ERROR: Cannot request a certificate without an e-mail address!",
+            "  please provide your e-mail address using",
+            &format!("  dokku letsencrypt:set {app} email <e-mail>"),
+        ]);
+    }
+    let config = format!("{} {email} {}", domains.join(","), ctx.prop_computed("letsencrypt", app, "server", "default")?);
+    if !force && ctx.prop(p_name(), app, "sandbox-certificate")?.as_deref() == Some(config.as_str()) {
+        ctx.info1(format!("Certificate is still valid for {app}, skipping certificate request"));
+        ctx.info1("Pass --force to letsencrypt:enable to request a new certificate anyway");
+        return Ok(());
     }
     let st = crate::deploy::load(ctx, app)?;
-    if !st.deployed {
-        return fail(format!("App {app} has not been deployed"));
-    }
-    if ctx.prop_computed("proxy", app, "type", "nginx")? != "nginx" {
-        return fail(format!("Cannot enable letsencrypt for {app}: the sandbox models the nginx proxy only"));
-    }
     let maps = crate::cmd::ports::mappings(ctx, app)?;
     let maps = if maps.is_empty() && st.deployed { vec!["http:80:5000".to_string()] } else { maps };
     let Some(http) = maps.iter().find(|m| m.starts_with("http:") || m.starts_with("https:")) else {
         return fail(format!("Cannot enable letsencrypt for {app}: no http or https proxy port mapping was found."));
     };
     let container_port = http.rsplit(':').next().unwrap_or("5000").to_string();
-    let config = format!("{} {email} {}", domains.join(","), ctx.prop_computed("letsencrypt", app, "server", "default")?);
-    if !force && ctx.prop(p_name(), app, "sandbox-certificate")?.as_deref() == Some(config.as_str()) {
-        ctx.info1(format!("Certificate is still valid for {app}, skipping certificate request"));
-        return Ok(());
-    }
-    ctx.info2(format!("Let's Encrypt {app}"));
+    crate::cmd::ports::ensure_mapping(ctx, app, &format!("http:80:{container_port}"))?;
     ctx.info1(format!("Enabling ACME proxy for {app}..."));
-    ctx.info1(format!("Getting letsencrypt certificate for {app} via HTTP-01"));
+    // The challenge is served through the app's nginx config, so it needs a deployed app behind
+    // the nginx proxy (dokku-facts.md §f).
+    let nginx = ctx.prop_computed("proxy", app, "type", "nginx")? == "nginx";
+    if !st.deployed || !st.running || !nginx {
+        ctx.warn("Failed to setup letsencrypt");
+        return fail("Check log output for further information on failure");
+    }
     for d in &domains {
         ctx.verbose(format!("- Domain '{d}'"));
     }
     ctx.set_prop(p_name(), app, "sandbox-certificate", &config)?;
-    crate::cmd::ports::ensure_mapping(ctx, app, &format!("http:80:{container_port}"))?;
     crate::cmd::ports::ensure_mapping(ctx, app, &format!("https:443:{container_port}"))?;
-    ctx.info1("Certificate retrieved successfully.");
+    ctx.info1("Done");
     Ok(())
 }
 
