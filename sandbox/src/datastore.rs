@@ -458,7 +458,8 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     }
     ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
     crate::cmd::options::add_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
-    if let Some(q) = p.get("--querystring") {
+    // `-q` drops a leading `?` (`service_parse_args`: `${OPTARG#"?"}`).
+    if let Some(q) = p.get("--querystring").map(|q| q.strip_prefix('?').unwrap_or(q)).filter(|q| !q.is_empty()) {
         url = format!("{url}?{q}");
     }
     crate::plugins::trigger(ctx, "service-action", &["post-link", pfx, s, a], false, false)?;

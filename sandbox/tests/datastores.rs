@@ -74,7 +74,7 @@ fn alias_querystring_and_in_use() {
     s.run(&["apps:create", "web"]).ok();
     s.run(&["redis:create", "cache"]).ok();
     s.run(&["redis:create", "queue"]).ok();
-    s.run(&["redis:link", "cache", "web", "--alias", "cache_url", "-q", "ssl=true", "-n"]).ok();
+    s.run(&["redis:link", "cache", "web", "--alias", "cache_url", "-q", "?ssl=true", "-n"]).ok();
     assert!(s.run(&["config:get", "web", "CACHE_URL"]).stdout.trim_end().ends_with(":6379?ssl=true"));
     s.run(&["redis:link", "queue", "web", "-a", "CACHE", "-n"]).fails(1, " !     Specified alias CACHE already in use");
 }
