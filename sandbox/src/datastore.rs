@@ -16,7 +16,7 @@ use crate::store::{is_valid_service_name, mkdirs};
 pub struct Datastore {
     /// Command prefix (`postgres`).
     pub prefix: &'static str,
-    /// Display name in messages (`Postgres`; non-postgres spellings UNCONFIRMED).
+    /// Display name in messages (`PLUGIN_SERVICE` of each repo's `config`).
     pub name: &'static str,
     /// Default image.
     pub image: &'static str,
@@ -51,11 +51,11 @@ pub const PLUGINS: &[Datastore] = &[
     ds!("couchdb", "CouchDB", "couchdb", "3.5.1", "COUCHDB", "DOKKU_COUCHDB", "http://{svc}:{pw}@{host}:5984/{db}", [5984]),
     ds!("rethinkdb", "RethinkDB", "rethinkdb", "2.4.3", "RETHINKDB", "DOKKU_RETHINKDB", "rethinkdb://{host}:28015/{db}", [28015, 29015, 8080]),
     ds!("clickhouse", "Clickhouse", "clickhouse/clickhouse-server", "26.5.1.882", "CLICKHOUSE", "DOKKU_CLICKHOUSE", "clickhouse://{svc}:{pw}@{host}:9000/{db}", [9000, 8123]),
-    ds!("nats", "NATS", "nats", "2.14.0", "NATS", "DOKKU_NATS", "nats://{svc}:{pw}@{host}:4222", [4222]),
+    ds!("nats", "Nats", "nats", "2.14.0", "NATS", "DOKKU_NATS", "nats://{svc}:{pw}@{host}:4222", [4222]),
     ds!("meilisearch", "Meilisearch", "getmeili/meilisearch", "v1.45.0", "MEILISEARCH", "DOKKU_MEILISEARCH", "http://:{pw}@{host}:7700", [7700]),
     ds!("solr", "Solr", "solr", "9.10.1", "SOLR", "DOKKU_SOLR", "http://{host}:8983/solr/{db}", [8983]),
     ds!("typesense", "Typesense", "typesense/typesense", "30.2", "TYPESENSE", "DOKKU_TYPESENSE", "typesense://:{pw}@{host}:8108", [8108]),
-    ds!("omnisci", "OmniSci", "omnisci/core-os-cpu", "v5.10.2", "OMNISCI", "DOKKU_OMNISCI", "omnisci://{svc}:{pw}@{host}:6274/{db}", [6274, 6278]),
+    ds!("omnisci", "Omnisci", "omnisci/core-os-cpu", "v5.10.2", "OMNISCI", "DOKKU_OMNISCI", "omnisci://{svc}:{pw}@{host}:6274/{db}", [6274, 6278]),
     ds!("pushpin", "Pushpin", "fanout/pushpin", "1.41.0", "WEBSOCKET", "DOKKU_PUSHPIN", "websocket://{host}:5561", [5561, 7999, 5560, 5562, 5563]),
     ds!("graphite", "Graphite", "dokku/docker-grafana-graphite", "6.4.4", "STATSD", "DOKKU_STATSD", "statsd://{host}:8125", [8125, 8126, 80, 81, 2003]),
 ];
@@ -117,8 +117,17 @@ impl Datastore {
     fn link_option(&self, svc: &str) -> String {
         format!("--link dokku.{}.{svc}:{}", self.prefix, self.host(svc))
     }
+    /// `<PREFIX>` of `<PREFIX>_IMAGE`, `<PREFIX>_IMAGE_VERSION`, `<PREFIX>_CUSTOM_ENV`.
     fn env_prefix(&self) -> String {
         self.prefix.to_uppercase()
+    }
+    /// `PLUGIN_VARIABLE` (of `<VAR>_DATABASE_SCHEME`): graphite's is `STATSD`.
+    fn plugin_variable(&self) -> String {
+        if self.prefix == "graphite" {
+            "STATSD".into()
+        } else {
+            self.env_prefix()
+        }
     }
 }
 
@@ -415,7 +424,7 @@ fn config_lines_with(env: &BTreeMap<String, String>, needle: &str) -> Vec<String
 /// The service URL with the app's `<PLUGIN>_DATABASE_SCHEME` override (`update_plugin_scheme_for_app`).
 fn url_for_app(ctx: &Ctx, ds: &Datastore, svc: &str, env: &BTreeMap<String, String>) -> Res<String> {
     let url = ds.url(ctx, svc)?;
-    match env.get(&format!("{}_DATABASE_SCHEME", ds.env_prefix())).filter(|s| !s.is_empty()) {
+    match env.get(&format!("{}_DATABASE_SCHEME", ds.plugin_variable())).filter(|s| !s.is_empty()) {
         Some(scheme) => Ok(url.split_once("://").map_or(url.clone(), |(_, rest)| format!("{scheme}://{rest}"))),
         None => Ok(url),
     }
