@@ -70,8 +70,10 @@ pub fn find(prefix: &str) -> Option<&'static Datastore> {
 }
 
 impl Datastore {
+    /// `$DOKKU_LIB_ROOT/services/<prefix>`; graphite's `GRAPHITE_ROOT` is `grafana-graphite-statsd`.
     fn root(&self, ctx: &Ctx) -> PathBuf {
-        ctx.paths.lib.join("services").join(self.prefix)
+        let dir = if self.prefix == "graphite" { "grafana-graphite-statsd" } else { self.prefix };
+        ctx.paths.lib.join("services").join(dir)
     }
     fn dir(&self, ctx: &Ctx, svc: &str) -> PathBuf {
         self.root(ctx).join(svc)
