@@ -205,6 +205,15 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
             _ => rest.push("help".into()),
         }
     }
+    // `dokku_auth` (plugins/common/functions): the user-auth trigger, when a plugin ships one.
+    match user_auth(&mut ctx, &rest) {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!(" !     Access denied");
+            return 1;
+        }
+        Err(e) => return finish(Err(e)),
+    }
     let cmd_name = cmd::alias(&rest[0]);
     rest[0] = cmd_name.clone();
     ctx.cmd = cmd_name.clone();
@@ -227,6 +236,22 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
         Ok(code) => code.clamp(0, 255) as u8,
         Err(e) => finish(Err(e)),
     }
+}
+
+/// Run `user-auth $SSH_USER $SSH_NAME <argv…>` unless no plugin (other than `20_events`) has it.
+fn user_auth(ctx: &mut Ctx, argv: &[String]) -> ctx::Res<bool> {
+    let user = std::env::var("SSH_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
+    let name = std::env::var("NAME").unwrap_or_else(|_| "default".into());
+    std::env::set_var("SSH_USER", &user);
+    std::env::set_var("SSH_NAME", &name);
+    std::env::set_var("DOKKU_COMMAND", argv.first().map(String::as_str).unwrap_or(""));
+    let implementers: Vec<String> = plugins::enabled(ctx).into_iter().filter(|(_, d)| d.join("user-auth").is_file()).map(|(n, _)| n).collect();
+    if implementers.is_empty() || implementers == ["20_events"] {
+        return Ok(true);
+    }
+    let mut args: Vec<&str> = vec![&user, &name];
+    args.extend(argv.iter().map(String::as_str));
+    Ok(plugins::trigger(ctx, "user-auth", &args, false, false)?.code == 0)
 }
 
 fn finish(res: ctx::Res) -> u8 {

@@ -478,3 +478,16 @@ fn null_scheduler_starts_nothing_and_checks_log_per_container() {
     let ps = s.json(&["ps:report", "stack", "--format", "json"]);
     assert_eq!((ps["deployed"].as_str(), ps["processes"].as_str()), (Some("true"), Some("0")));
 }
+
+#[test]
+fn user_auth_trigger_can_deny() {
+    let s = Sandbox::new();
+    let src = s.root().join("dokku-auth");
+    let auth = "#!/usr/bin/env bash\n[[ \"$3\" == apps:destroy ]] && exit 1\necho \"$1 $2 $3\" >> \"$DOKKU_LIB_ROOT/auth.log\"\nexit 0\n";
+    repo(&src, &[("user-auth", auth), ("plugin.toml", "[plugin]\ndescription = \"auth\"\nversion = \"0.1.0\"\n[plugin.config]\n")]);
+    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    s.run_env(&[("SSH_USER", "alice"), ("NAME", "laptop")], &["apps:create", "web"]).ok();
+    assert!(std::fs::read_to_string(s.lib().join("auth.log")).unwrap_or_default().contains("alice laptop apps:create"));
+    s.run(&["apps:destroy", "web", "--force"]).fails(1, " !     Access denied");
+    s.run(&["apps:exists", "web"]).ok();
+}
