@@ -10,7 +10,6 @@ use std::process::{Command, Stdio};
 
 use crate::args::{parse, Spec};
 use crate::ctx::{fail, io_err, read_opt, remove_any, Ctx, Fail, Res};
-use crate::store::mkdirs;
 
 /// `$DOKKU_NOT_IMPLEMENTED_EXIT`.
 pub const NOT_IMPLEMENTED: i32 = 10;
@@ -470,12 +469,6 @@ fn update(ctx: &mut Ctx, args: &[String]) -> Res {
     }
     run_all(ctx, "update", &[])?;
     prime_completion(ctx)
-}
-
-/// Make sure the sandbox plugin dirs exist.
-pub fn ensure_dirs(ctx: &Ctx) -> Res {
-    mkdirs(&ctx.paths.enabled())?;
-    mkdirs(&ctx.paths.available())
 }
 
 #[cfg(test)]
