@@ -567,6 +567,23 @@ fn expose(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     Ok(())
 }
 
+/// On `apps:rename`, services linked to the old app list the new one instead.
+pub fn rename_link(ctx: &Ctx, ds: &Datastore, old: &str, new: &str) -> Res {
+    for svc in ds.services(ctx) {
+        let mut links = ds.links(ctx, &svc)?;
+        if links.iter().any(|a| a == old) {
+            for a in &mut links {
+                if a == old {
+                    *a = new.to_string();
+                }
+            }
+            links.sort();
+            ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
+        }
+    }
+    Ok(())
+}
+
 /// `pre-delete` of datastores: an app being destroyed is removed from every `LINKS` file (§e).
 pub fn forget_app(ctx: &Ctx, app: &str) -> Res {
     for ds in PLUGINS {

@@ -491,3 +491,26 @@ fn user_auth_trigger_can_deny() {
     s.run(&["apps:destroy", "web", "--force"]).fails(1, " !     Access denied");
     s.run(&["apps:exists", "web"]).ok();
 }
+
+#[test]
+fn rename_and_clone_carry_state_and_rebuild() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "old"]).ok();
+    s.run(&["config:set", "--no-restart", "old", "A=1"]).ok();
+    s.run(&["postgres:create", "db"]).ok();
+    s.run(&["postgres:link", "db", "old", "-n"]).ok();
+    s.run(&["git:from-image", "old", "nginx:1"]).ok();
+    let r = s.run(&["apps:clone", "old", "copy"]);
+    r.ok();
+    assert!(r.stdout.contains("-----> Cloning old to copy"));
+    assert_eq!(s.run(&["config:get", "copy", "A"]).stdout, "1\n");
+    assert_eq!(s.json(&["ps:report", "copy", "--format", "json"])["deployed"], "true", "clone rebuilds");
+    s.run(&["apps:clone", "old", "copy"]).fails(1, "Name is already taken");
+    s.run(&["apps:clone", "--ignore-existing", "old", "copy"]).fails(0, "Name is already taken");
+    s.run(&["apps:rename", "--skip-deploy", "old", "new"]).ok();
+    s.run(&["apps:exists", "old"]).fails(20, "does not exist");
+    assert_eq!(s.run(&["postgres:info", "db", "--links"]).stdout, "new\n");
+    assert!(s.run(&["config:get", "new", "DATABASE_URL"]).stdout.contains("dokku-postgres-db"));
+    assert_eq!(s.json(&["ps:report", "new", "--format", "json"])["deployed"], "true", "deployed state is carried over");
+    assert_eq!(s.run(&["git:report", "new", "--git-sha"]).stdout, s.run(&["git:report", "copy", "--git-sha"]).stdout);
+}

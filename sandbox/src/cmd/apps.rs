@@ -105,34 +105,97 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }),
         "rename" | "clone" => {
             let p = parse(args, &spec(&[], &["--skip-deploy", "--ignore-existing"]))?;
-            let (old, new) = (p.arg(0), p.arg(1));
-            ctx.verify_app(&old)?;
-            if ctx.app_exists(&new) {
-                if sub == "clone" && p.has("--ignore-existing") {
-                    ctx.warn("Name is already taken");
-                    return Ok(());
-                }
-                return fail("Name is already taken");
-            }
-            create(ctx, &new, false)?;
-            let env = ctx.env(&old)?;
-            ctx.write_env(&new, &env)?;
-            let setup = if sub == "clone" { "post-app-clone-setup" } else { "post-app-rename-setup" };
-            let t = trigger(ctx, setup, &[&old, &new], false, false)?;
-            if t.code != 0 {
-                return Err(Fail::Silent(1));
-            }
-            if sub == "rename" {
-                destroy(ctx, &old)?;
-            }
-            let done = if sub == "clone" { "post-app-clone" } else { "post-app-rename" };
-            let t = trigger(ctx, done, &[&old, &new], false, false)?;
-            if t.code != 0 {
-                return Err(Fail::Silent(1));
-            }
-            Ok(())
+            rename_or_clone(ctx, sub, &p.arg(0), &p.arg(1), p.has("--skip-deploy"), p.has("--ignore-existing"))
         }
         _ => Err(Fail::Silent(255)),
+    }
+}
+
+/// `CommandRename` / `CommandClone` (plugins/apps/subcommands.go): create the new app, copy what
+/// the core plugins' `post-app-{rename,clone}-setup` handlers copy (env, properties, data, the
+/// repo, datastore links), destroy the old app on rename, then rebuild unless `--skip-deploy` or
+/// the app has no code (the ps plugin's `post-app-{rename,clone}` handler).
+fn rename_or_clone(ctx: &mut Ctx, sub: &str, old: &str, new: &str, skip_deploy: bool, ignore_existing: bool) -> Res {
+    if old.is_empty() {
+        return fail("Please specify an app to run the command on");
+    }
+    if new.is_empty() {
+        return fail("Please specify an new app name");
+    }
+    ctx.verify_app(old)?;
+    if !is_valid_app_name(new) {
+        return fail(APP_NAME_ERROR);
+    }
+    if ctx.app_exists(new) {
+        if sub == "clone" && ignore_existing {
+            ctx.warn("Name is already taken");
+            return Ok(());
+        }
+        return fail("Name is already taken");
+    }
+    ctx.info1(format!("{} {old} to {new}", if sub == "clone" { "Cloning" } else { "Renaming" }));
+    create(ctx, new, true)?;
+    copy_app_state(ctx, old, new, sub == "rename")?;
+    let (setup, done) = if sub == "clone" { ("post-app-clone-setup", "post-app-clone") } else { ("post-app-rename-setup", "post-app-rename") };
+    if trigger(ctx, setup, &[old, new], false, false)?.code != 0 {
+        return Err(Fail::Silent(1));
+    }
+    if sub == "rename" {
+        destroy(ctx, old)?;
+    }
+    let branch = crate::cmd::git::deploy_branch(ctx, new)?;
+    let has_code = crate::cmd::git::rev_parse(ctx, new, &format!("refs/heads/{branch}")).is_some();
+    if !skip_deploy && has_code {
+        crate::cmd::ps::rebuild(ctx, new)?;
+    }
+    if trigger(ctx, done, &[old, new], false, false)?.code != 0 {
+        return Err(Fail::Silent(1));
+    }
+    Ok(())
+}
+
+/// Copy an app's env, properties, plugin data and git repo to a new app; on rename, datastore
+/// `LINKS` entries move too.
+fn copy_app_state(ctx: &Ctx, old: &str, new: &str, rename: bool) -> Res {
+    let lib = ctx.paths.lib.clone();
+    let env = ctx.env(old)?;
+    let mut new_env = ctx.env(new)?;
+    new_env.extend(env);
+    ctx.write_env(new, &new_env)?;
+    for base in ["config", "data"] {
+        let Ok(rd) = std::fs::read_dir(lib.join(base)) else { continue };
+        for e in rd.flatten() {
+            let from = e.path().join(old);
+            if from.is_dir() && e.file_name() != "apps" {
+                copy_tree(&from, &e.path().join(new))?;
+            }
+        }
+    }
+    let repo_new = ctx.paths.app_dir(new);
+    let repo_old = ctx.paths.app_dir(old);
+    for part in ["objects", "refs", "packed-refs", "VHOST"] {
+        let from = repo_old.join(part);
+        if from.exists() {
+            copy_tree(&from, &repo_new.join(part))?;
+        }
+    }
+    if rename {
+        for ds in crate::datastore::PLUGINS {
+            crate::datastore::rename_link(ctx, ds, old, new)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Res {
+    if from.is_dir() {
+        crate::store::mkdirs(to)?;
+        for e in std::fs::read_dir(from).map_err(crate::ctx::io_err(from))?.flatten() {
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+        Ok(())
+    } else {
+        std::fs::copy(from, to).map(drop).map_err(crate::ctx::io_err(from))
     }
 }
 
