@@ -44,7 +44,7 @@ pub struct AppState {
     pub running: bool,
     /// The image the app runs (`FROM` image, `git:from-image` image, or `dokku/<app>:latest`).
     pub source_image: String,
-    /// The app image tag.
+    /// The image tag (`latest`); the image is `dokku/<app>:<tag>`.
     pub image_tag: String,
     /// The deployed git revision.
     pub rev: String,
@@ -311,14 +311,15 @@ fn release_and_deploy_with(ctx: &mut Ctx, app: &str, image: &str, rev: &str, pro
     let has_pre_deploy = crate::plugins::enabled(ctx).iter().any(|(n, d)| n != "20_events" && d.join("pre-deploy").is_file());
     if has_pre_deploy {
         ctx.warn("Deprecated: please upgrade plugin to use 'pre-release-builder' plugin trigger instead of pre-deploy");
-        let t = trigger(ctx, "pre-deploy", &[app, &tag], false, false)?;
+        // `$IMAGE_TAG` is the tag (`latest`), not the image name.
+        let t = trigger(ctx, "pre-deploy", &[app, "latest"], false, false)?;
         if t.code != 0 {
             return Err(tfail(t.code));
         }
     }
     let mut st = load(ctx, app)?;
     st.source_image = image.to_string();
-    st.image_tag = tag.clone();
+    st.image_tag = "latest".into();
     if !rev.is_empty() {
         st.rev = rev.to_string();
     }

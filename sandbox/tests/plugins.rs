@@ -172,7 +172,8 @@ fn git_push_auto_creates_and_runs_the_trigger_sequence() {
     let l = log(&s);
     assert!(l.contains(&format!("rec deploy-source-set web git-push {sha}")));
     assert!(l.contains(&format!("rec pre-build dockerfile web {}", "")) || l.iter().any(|x| x.starts_with("rec pre-build dockerfile web ")));
-    assert!(l.contains(&"rec post-deploy web   dokku/web:latest".to_string()), "post-deploy gets empty port and ip: {l:?}");
+    assert!(l.contains(&"rec post-deploy web   latest".to_string()), "post-deploy gets empty port and ip and the tag: {l:?}");
+    assert!(l.contains(&"rec pre-release-builder dockerfile web dokku/web:latest".to_string()), "release triggers get the image: {l:?}");
     assert_eq!(s.run(&["config:get", "web", "GIT_REV"]).stdout.trim(), sha);
     let ps = s.json(&["ps:report", "web", "--format", "json"]);
     assert_eq!(ps["deployed"], "true");

@@ -265,14 +265,15 @@ pub fn confirm_lines(ctx: &Ctx, what: &str, name: &str, mismatch: &str) -> Res {
 /// datastores only lose the app from `LINKS` (§e).
 pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
     ctx.info1(format!("Destroying {app} (including all add-ons)"));
-    let tag = format!("dokku/{app}:latest");
-    let t = trigger(ctx, "pre-delete", &[app, &tag], false, false)?;
+    // `$IMAGE_TAG` is the tag, not the image name (plugins/apps destroyApp).
+    let tag = "latest";
+    let t = trigger(ctx, "pre-delete", &[app, tag], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(1));
     }
     crate::datastore::forget_app(ctx, app)?;
     crate::deploy::stop(ctx, app).ok();
-    let t = trigger(ctx, "post-delete", &[app, &tag], false, false)?;
+    let t = trigger(ctx, "post-delete", &[app, tag], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(1));
     }
