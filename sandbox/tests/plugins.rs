@@ -223,7 +223,9 @@ fn pushing_another_branch_after_deploy_branch_is_set_warns() {
     assert!(push(&dir).status.success());
     git(&dir, &["checkout", "-qb", "feature"]);
     let o = std::process::Command::new("git").current_dir(&dir).args(["push", "dokku", "feature"]).output().expect("push");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("WARNING: deploy did not complete, you must push to main."));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("WARNING: deploy did not complete, you must push to main."));
+    assert!(err.contains("for example, try 'git push <dokku> feature:main'"), "{err}");
 }
 
 #[test]
@@ -514,4 +516,19 @@ fn rename_and_clone_carry_state_and_rebuild() {
     assert!(s.run(&["config:get", "new", "DATABASE_URL"]).stdout.contains("dokku-postgres-db"));
     assert_eq!(s.json(&["ps:report", "new", "--format", "json"])["deployed"], "true", "deployed state is carried over");
     assert_eq!(s.run(&["git:report", "new", "--git-sha"]).stdout, s.run(&["git:report", "copy", "--git-sha"]).stdout);
+}
+
+#[test]
+fn a_community_receive_branch_takes_other_branches() {
+    let s = Sandbox::new();
+    let src = s.root().join("dokku-rb");
+    let rb = "#!/usr/bin/env bash\necho \"receive-branch $*\" >> \"$DOKKU_LIB_ROOT/rb.log\"\n";
+    repo(&src, &[("receive-branch", rb), ("plugin.toml", "[plugin]\ndescription = \"rb\"\nversion = \"0.1.0\"\n[plugin.config]\n")]);
+    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    let dir = app_repo(&s, "web", "FROM x:1\n");
+    assert!(push(&dir).status.success());
+    let sha = String::from_utf8_lossy(&git(&dir, &["rev-parse", "HEAD"]).stdout).trim().to_string();
+    let log = std::fs::read_to_string(s.lib().join("rb.log")).unwrap_or_default();
+    assert_eq!(log, format!("receive-branch web {sha} refs/heads/main\n"), "main is not the default deploy branch (master)");
+    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "false");
 }

@@ -117,12 +117,25 @@ pub fn hook(ctx: &mut Ctx, args: &[String]) -> Res {
         }
         let explicit = ctx.prop("git", &app, "deploy-branch")?.is_some() || ctx.prop("git", "--global", "deploy-branch")?.is_some();
         let branch = deploy_branch(ctx, &app)?;
-        let pushed = refname.strip_prefix("refs/heads/").or_else(|| refname.strip_prefix("refs/tags/")).unwrap_or(refname);
-        if pushed != branch {
-            if explicit {
-                ctx.info1(format!("WARNING: deploy did not complete, you must push to {branch}."));
+        if refname != format!("refs/heads/{branch}") && refname != format!("refs/tags/{branch}") {
+            // `cmd-git-hook`: the core 20_events plugin is the one `receive-branch` implementer
+            // the sandbox stands in for; any community one makes the trigger run instead.
+            let community = crate::plugins::enabled(ctx).iter().any(|(_, d)| d.join("receive-branch").is_file());
+            if community {
+                let t = crate::plugins::trigger(ctx, "receive-branch", &[&app, new, refname], false, false)?;
+                if t.code != 0 {
+                    return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
+                }
+                crate::plugins::trigger(ctx, "deploy-source-set", &[&app, "git-push", new], false, false)?;
                 continue;
             }
+            if explicit {
+                let short = refname.strip_prefix("refs/heads/").unwrap_or(refname);
+                ctx.info1(format!("WARNING: deploy did not complete, you must push to {branch}."));
+                ctx.info1(format!("for example, try 'git push <dokku> {short}:{branch}'"));
+                continue;
+            }
+            let pushed = refname.strip_prefix("refs/heads/").or_else(|| refname.strip_prefix("refs/tags/")).unwrap_or(refname);
             ctx.info1(format!("Set {pushed} as deploy-branch"));
             ctx.set_prop("git", &app, "deploy-branch", pushed)?;
         }
