@@ -268,7 +268,12 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
 
 fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res {
     ctx.set_prop("builder", app, "detected", builder)?;
-    ctx.info1(format!("Building {app} from {builder}..."));
+    // Each builder's `builder-build` announces itself (builder-dockerfile: "from Dockerfile").
+    match builder {
+        "dockerfile" => ctx.info1(format!("Building {app} from Dockerfile")),
+        "null" => {}
+        other => ctx.info1(format!("Building {app} from {other}")),
+    }
     let t = trigger(ctx, "pre-build", &[builder, app, dir], false, false)?;
     if t.code != 0 {
         return fail("App build failed");
