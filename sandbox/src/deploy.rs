@@ -207,7 +207,8 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
         let builder = detect_builder(ctx, app, &dir)?;
         trigger(ctx, "pre-receive-app", &[app, &builder, &d, rev], false, false)?;
         // The build context decides (a post-extract edit of the Dockerfile counts).
-        let image = from_image(&dir).unwrap_or_else(|| match &source {
+        let dockerfile = ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+        let image = from_image(&dir.join(&dockerfile)).unwrap_or_else(|| match &source {
             Source::Image(i) => i.clone(),
             _ => format!("dokku/{app}:latest"),
         });
@@ -245,8 +246,9 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
     Ok(())
 }
 
-fn from_image(dir: &Path) -> Option<String> {
-    let df = std::fs::read_to_string(dir.join("Dockerfile")).ok()?;
+/// The first `FROM` image of a Dockerfile.
+fn from_image(dockerfile: &Path) -> Option<String> {
+    let df = std::fs::read_to_string(dockerfile).ok()?;
     df.lines().find_map(|l| l.trim().strip_prefix("FROM ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
 }
 
@@ -263,7 +265,8 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
         return Ok(first.trim().to_string());
     }
     let herokuish_marker = dir.join(".buildpacks").exists() || ctx.env(app)?.contains_key("BUILDPACK_URL");
-    Ok(if dir.join("Dockerfile").exists() && !herokuish_marker { "dockerfile" } else { "herokuish" }.to_string())
+    let dockerfile = ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+    Ok(if dir.join(dockerfile).exists() && !herokuish_marker { "dockerfile" } else { "herokuish" }.to_string())
 }
 
 fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res {

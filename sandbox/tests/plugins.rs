@@ -532,3 +532,19 @@ fn a_community_receive_branch_takes_other_branches() {
     assert_eq!(log, format!("receive-branch web {sha} refs/heads/main\n"), "main is not the default deploy branch (master)");
     assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "false");
 }
+
+#[test]
+fn dockerfile_path_and_builder_selection() {
+    let s = Sandbox::new();
+    s.write("lib/sandbox/images.json", r#"{"bad:1": {"unhealthy": true}}"#);
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["builder-dockerfile:set", "web", "dockerfile-path", "docker/App.Dockerfile"]).ok();
+    let dir = s.root().join("src-web");
+    repo(&dir, &[("Dockerfile", "FROM bad:1\n"), ("docker/App.Dockerfile", "FROM good:1\n")]);
+    s.run(&["sandbox:git-remote", "web", "--repo", &dir.display().to_string()]).ok();
+    let o = push(&dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "the configured Dockerfile (good:1) is built: {err}");
+    assert!(err.contains("Building web from Dockerfile"));
+    assert_eq!(s.run(&["builder:report", "web", "--builder-detected"]).stdout, "dockerfile\n");
+}
