@@ -74,7 +74,11 @@ pub fn parse(args: &[String], spec: &Spec) -> Res<Parsed> {
             Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
             _ => (a.clone(), None),
         };
-        let name = spec.aliases.iter().find(|(s, _)| *s == name).map_or(name, |(_, l)| (*l).to_string());
+        let name = spec
+            .aliases
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map_or(name, |(_, l)| (*l).to_string());
         if spec.values.contains(&name.as_str()) {
             let v = match inline {
                 Some(v) => v,
@@ -83,18 +87,29 @@ pub fn parse(args: &[String], spec: &Spec) -> Res<Parsed> {
                     match args.get(i) {
                         Some(v) => v.clone(),
                         None => {
-                            return Err(Fail::Dokku { code: 2, lines: vec![format!("flag needs an argument: {name}")], raw: false })
+                            return Err(Fail::Dokku {
+                                code: 2,
+                                lines: vec![format!("flag needs an argument: {name}")],
+                                raw: false,
+                            })
                         }
                     }
                 }
             };
             p.flags.entry(name).or_default().push(v);
         } else if spec.bools.contains(&name.as_str()) || GLOBAL.contains(&name.as_str()) {
-            p.flags.entry(name).or_default().push(inline.unwrap_or_else(|| "true".into()));
+            p.flags
+                .entry(name)
+                .or_default()
+                .push(inline.unwrap_or_else(|| "true".into()));
         } else if spec.lenient {
             p.pos.push(a.clone());
         } else {
-            return Err(Fail::Dokku { code: 2, lines: vec![format!("unknown flag: {name}")], raw: false });
+            return Err(Fail::Dokku {
+                code: 2,
+                lines: vec![format!("unknown flag: {name}")],
+                raw: false,
+            });
         }
         i += 1;
     }
@@ -103,7 +118,13 @@ pub fn parse(args: &[String], spec: &Spec) -> Res<Parsed> {
 
 /// Shorthand for a spec with value and bool flags, interspersed, strict.
 pub fn spec<'a>(values: &'a [&'a str], bools: &'a [&'a str]) -> Spec<'a> {
-    Spec { values, bools, aliases: &[], stop_at_positional: false, lenient: false }
+    Spec {
+        values,
+        bools,
+        aliases: &[],
+        stop_at_positional: false,
+        lenient: false,
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +137,13 @@ mod tests {
 
     #[test]
     fn parses_values_bools_and_aliases() {
-        let s = Spec { values: &["--alias"], bools: &["--no-restart"], aliases: &[("-a", "--alias"), ("-n", "--no-restart")], stop_at_positional: false, lenient: false };
+        let s = Spec {
+            values: &["--alias"],
+            bools: &["--no-restart"],
+            aliases: &[("-a", "--alias"), ("-n", "--no-restart")],
+            stop_at_positional: false,
+            lenient: false,
+        };
         let p = parse(&v(&["db", "-a", "X", "web", "-n"]), &s).unwrap();
         assert_eq!(p.pos, v(&["db", "web"]));
         assert_eq!(p.get("--alias"), Some("X"));
@@ -131,8 +158,18 @@ mod tests {
 
     #[test]
     fn stop_at_positional_keeps_option_text() {
-        let s = Spec { values: &["--process"], bools: &[], aliases: &[], stop_at_positional: true, lenient: false };
-        let p = parse(&v(&["--process", "web", "app", "deploy", "--restart=always"]), &s).unwrap();
+        let s = Spec {
+            values: &["--process"],
+            bools: &[],
+            aliases: &[],
+            stop_at_positional: true,
+            lenient: false,
+        };
+        let p = parse(
+            &v(&["--process", "web", "app", "deploy", "--restart=always"]),
+            &s,
+        )
+        .unwrap();
         assert_eq!(p.pos, v(&["app", "deploy", "--restart=always"]));
     }
 }

@@ -51,22 +51,37 @@ pub type Res<T = ()> = Result<T, Fail>;
 
 /// ` !     msg` on stderr and exit 1 (`dokku_log_fail`, dokku-facts.md §d "Log helpers").
 pub fn fail<T>(msg: impl Into<String>) -> Res<T> {
-    Err(Fail::Dokku { code: 1, lines: vec![msg.into()], raw: false })
+    Err(Fail::Dokku {
+        code: 1,
+        lines: vec![msg.into()],
+        raw: false,
+    })
 }
 
 /// ` !     msg` on stderr with a chosen exit code.
 pub fn fail_code<T>(code: u8, msg: impl Into<String>) -> Res<T> {
-    Err(Fail::Dokku { code, lines: vec![msg.into()], raw: false })
+    Err(Fail::Dokku {
+        code,
+        lines: vec![msg.into()],
+        raw: false,
+    })
 }
 
 /// Several ` !     ` lines and exit 1.
 pub fn fail_lines<T>(lines: &[&str]) -> Res<T> {
-    Err(Fail::Dokku { code: 1, lines: lines.iter().map(|l| (*l).to_string()).collect(), raw: false })
+    Err(Fail::Dokku {
+        code: 1,
+        lines: lines.iter().map(|l| (*l).to_string()).collect(),
+        raw: false,
+    })
 }
 
 /// Wrap an io error with its path.
 pub fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Fail + '_ {
-    move |source| Fail::Io { path: path.display().to_string(), source }
+    move |source| Fail::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Sandbox paths, resolved once from the environment.
@@ -82,9 +97,15 @@ impl Paths {
     /// Resolve from `DOKKU_SANDBOX_ROOT` (sets both) or `DOKKU_ROOT` + `DOKKU_LIB_PATH`.
     /// Never falls back to `/home/dokku`: a sandbox must be chosen explicitly.
     pub fn from_env() -> Result<Paths, String> {
-        let sandbox = std::env::var_os("DOKKU_SANDBOX_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let root = std::env::var_os("DOKKU_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let lib = std::env::var_os("DOKKU_LIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let sandbox = std::env::var_os("DOKKU_SANDBOX_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let root = std::env::var_os("DOKKU_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let lib = std::env::var_os("DOKKU_LIB_PATH")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         match (sandbox, root, lib) {
             (Some(s), r, l) => Ok(Paths {
                 root: r.unwrap_or_else(|| s.join("home")),
@@ -170,7 +191,12 @@ pub struct Ctx {
 impl Ctx {
     /// A context with the state lock not yet taken.
     pub fn new(paths: Paths, globals: Globals, cmd: String) -> Ctx {
-        Ctx { paths, globals, cmd, lock: None }
+        Ctx {
+            paths,
+            globals,
+            cmd,
+            lock: None,
+        }
     }
 
     /// Take the sandbox-wide state lock (serialises state changes of parallel commands).
@@ -179,8 +205,16 @@ impl Ctx {
             return Ok(());
         }
         let p = self.paths.sandbox_dir().join("state.lock");
-        let f = OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))?;
-        let l = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Fail::Io { path: p.display().to_string(), source: e.into() })?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
+        let l = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Fail::Io {
+            path: p.display().to_string(),
+            source: e.into(),
+        })?;
         self.lock = Some(l);
         Ok(())
     }
@@ -258,7 +292,11 @@ pub fn read_opt(path: &Path) -> Res<Option<String>> {
 pub fn write_atomic(path: &Path, content: &str) -> Res {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("f"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
+        std::process::id()
+    ));
     fs::write(&tmp, content).map_err(io_err(&tmp))?;
     fs::rename(&tmp, path).map_err(io_err(path))
 }

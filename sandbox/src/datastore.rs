@@ -40,29 +40,193 @@ macro_rules! ds {
 
 /// The table (§e).
 pub const PLUGINS: &[Datastore] = &[
-    ds!("postgres", "Postgres", "postgres", "18.4", "DATABASE", "DOKKU_POSTGRES", "postgres://postgres:{pw}@{host}:5432/{db}", [5432]),
-    ds!("mysql", "MySQL", "mysql", "9.7.0", "DATABASE", "DOKKU_MYSQL", "mysql://mysql:{pw}@{host}:3306/{db}", [3306]),
-    ds!("mariadb", "MariaDB", "mariadb", "12.2.2", "DATABASE", "DOKKU_MARIADB", "mysql://mariadb:{pw}@{host}:3306/{db}", [3306]),
-    ds!("redis", "Redis", "redis", "8.8.0", "REDIS", "DOKKU_REDIS", "redis://:{pw}@{host}:6379", [6379]),
-    ds!("mongo", "Mongo", "mongo", "8.2.9", "MONGO", "DOKKU_MONGO", "mongodb://{svc}:{pw}@{host}:27017/{db}", [27017, 27018, 27019, 28017]),
-    ds!("rabbitmq", "RabbitMQ", "rabbitmq", "4.3.1-management", "RABBITMQ", "DOKKU_RABBITMQ", "amqp://{svc}:{pw}@{host}:5672/{db}", [5672, 4369, 35197, 15672]),
-    ds!("memcached", "Memcached", "memcached", "1.6.42", "MEMCACHED", "DOKKU_MEMCACHED", "memcached://{host}:11211", [11211]),
-    ds!("elasticsearch", "Elasticsearch", "elasticsearch", "9.3.3", "ELASTICSEARCH", "DOKKU_ELASTICSEARCH", "http://{host}:9200", [9200, 9300]),
-    ds!("couchdb", "CouchDB", "couchdb", "3.5.1", "COUCHDB", "DOKKU_COUCHDB", "http://{svc}:{pw}@{host}:5984/{db}", [5984]),
-    ds!("rethinkdb", "RethinkDB", "rethinkdb", "2.4.3", "RETHINKDB", "DOKKU_RETHINKDB", "rethinkdb://{host}:28015/{db}", [28015, 29015, 8080]),
-    ds!("clickhouse", "Clickhouse", "clickhouse/clickhouse-server", "26.5.1.882", "CLICKHOUSE", "DOKKU_CLICKHOUSE", "clickhouse://{svc}:{pw}@{host}:9000/{db}", [9000, 8123]),
-    ds!("nats", "Nats", "nats", "2.14.0", "NATS", "DOKKU_NATS", "nats://{svc}:{pw}@{host}:4222", [4222]),
-    ds!("meilisearch", "Meilisearch", "getmeili/meilisearch", "v1.45.0", "MEILISEARCH", "DOKKU_MEILISEARCH", "http://:{pw}@{host}:7700", [7700]),
-    ds!("solr", "Solr", "solr", "9.10.1", "SOLR", "DOKKU_SOLR", "http://{host}:8983/solr/{db}", [8983]),
-    ds!("typesense", "Typesense", "typesense/typesense", "30.2", "TYPESENSE", "DOKKU_TYPESENSE", "typesense://:{pw}@{host}:8108", [8108]),
-    ds!("omnisci", "Omnisci", "omnisci/core-os-cpu", "v5.10.2", "OMNISCI", "DOKKU_OMNISCI", "omnisci://{svc}:{pw}@{host}:6274/{db}", [6274, 6278]),
-    ds!("pushpin", "Pushpin", "fanout/pushpin", "1.41.0", "WEBSOCKET", "DOKKU_PUSHPIN", "websocket://{host}:5561", [5561, 7999, 5560, 5562, 5563]),
-    ds!("graphite", "Graphite", "dokku/docker-grafana-graphite", "6.4.4", "STATSD", "DOKKU_STATSD", "statsd://{host}:8125", [8125, 8126, 80, 81, 2003]),
+    ds!(
+        "postgres",
+        "Postgres",
+        "postgres",
+        "18.4",
+        "DATABASE",
+        "DOKKU_POSTGRES",
+        "postgres://postgres:{pw}@{host}:5432/{db}",
+        [5432]
+    ),
+    ds!(
+        "mysql",
+        "MySQL",
+        "mysql",
+        "9.7.0",
+        "DATABASE",
+        "DOKKU_MYSQL",
+        "mysql://mysql:{pw}@{host}:3306/{db}",
+        [3306]
+    ),
+    ds!(
+        "mariadb",
+        "MariaDB",
+        "mariadb",
+        "12.2.2",
+        "DATABASE",
+        "DOKKU_MARIADB",
+        "mysql://mariadb:{pw}@{host}:3306/{db}",
+        [3306]
+    ),
+    ds!(
+        "redis",
+        "Redis",
+        "redis",
+        "8.8.0",
+        "REDIS",
+        "DOKKU_REDIS",
+        "redis://:{pw}@{host}:6379",
+        [6379]
+    ),
+    ds!(
+        "mongo",
+        "Mongo",
+        "mongo",
+        "8.2.9",
+        "MONGO",
+        "DOKKU_MONGO",
+        "mongodb://{svc}:{pw}@{host}:27017/{db}",
+        [27017, 27018, 27019, 28017]
+    ),
+    ds!(
+        "rabbitmq",
+        "RabbitMQ",
+        "rabbitmq",
+        "4.3.1-management",
+        "RABBITMQ",
+        "DOKKU_RABBITMQ",
+        "amqp://{svc}:{pw}@{host}:5672/{db}",
+        [5672, 4369, 35197, 15672]
+    ),
+    ds!(
+        "memcached",
+        "Memcached",
+        "memcached",
+        "1.6.42",
+        "MEMCACHED",
+        "DOKKU_MEMCACHED",
+        "memcached://{host}:11211",
+        [11211]
+    ),
+    ds!(
+        "elasticsearch",
+        "Elasticsearch",
+        "elasticsearch",
+        "9.3.3",
+        "ELASTICSEARCH",
+        "DOKKU_ELASTICSEARCH",
+        "http://{host}:9200",
+        [9200, 9300]
+    ),
+    ds!(
+        "couchdb",
+        "CouchDB",
+        "couchdb",
+        "3.5.1",
+        "COUCHDB",
+        "DOKKU_COUCHDB",
+        "http://{svc}:{pw}@{host}:5984/{db}",
+        [5984]
+    ),
+    ds!(
+        "rethinkdb",
+        "RethinkDB",
+        "rethinkdb",
+        "2.4.3",
+        "RETHINKDB",
+        "DOKKU_RETHINKDB",
+        "rethinkdb://{host}:28015/{db}",
+        [28015, 29015, 8080]
+    ),
+    ds!(
+        "clickhouse",
+        "Clickhouse",
+        "clickhouse/clickhouse-server",
+        "26.5.1.882",
+        "CLICKHOUSE",
+        "DOKKU_CLICKHOUSE",
+        "clickhouse://{svc}:{pw}@{host}:9000/{db}",
+        [9000, 8123]
+    ),
+    ds!(
+        "nats",
+        "Nats",
+        "nats",
+        "2.14.0",
+        "NATS",
+        "DOKKU_NATS",
+        "nats://{svc}:{pw}@{host}:4222",
+        [4222]
+    ),
+    ds!(
+        "meilisearch",
+        "Meilisearch",
+        "getmeili/meilisearch",
+        "v1.45.0",
+        "MEILISEARCH",
+        "DOKKU_MEILISEARCH",
+        "http://:{pw}@{host}:7700",
+        [7700]
+    ),
+    ds!(
+        "solr",
+        "Solr",
+        "solr",
+        "9.10.1",
+        "SOLR",
+        "DOKKU_SOLR",
+        "http://{host}:8983/solr/{db}",
+        [8983]
+    ),
+    ds!(
+        "typesense",
+        "Typesense",
+        "typesense/typesense",
+        "30.2",
+        "TYPESENSE",
+        "DOKKU_TYPESENSE",
+        "typesense://:{pw}@{host}:8108",
+        [8108]
+    ),
+    ds!(
+        "omnisci",
+        "Omnisci",
+        "omnisci/core-os-cpu",
+        "v5.10.2",
+        "OMNISCI",
+        "DOKKU_OMNISCI",
+        "omnisci://{svc}:{pw}@{host}:6274/{db}",
+        [6274, 6278]
+    ),
+    ds!(
+        "pushpin",
+        "Pushpin",
+        "fanout/pushpin",
+        "1.41.0",
+        "WEBSOCKET",
+        "DOKKU_PUSHPIN",
+        "websocket://{host}:5561",
+        [5561, 7999, 5560, 5562, 5563]
+    ),
+    ds!(
+        "graphite",
+        "Graphite",
+        "dokku/docker-grafana-graphite",
+        "6.4.4",
+        "STATSD",
+        "DOKKU_STATSD",
+        "statsd://{host}:8125",
+        [8125, 8126, 80, 81, 2003]
+    ),
 ];
 
 /// The colour list for second links (§e).
-pub const COLORS: &[&str] =
-    &["AQUA", "BLACK", "BLUE", "FUCHSIA", "GRAY", "GREEN", "LIME", "MAROON", "NAVY", "OLIVE", "PURPLE", "RED", "SILVER", "TEAL", "WHITE", "YELLOW"];
+pub const COLORS: &[&str] = &[
+    "AQUA", "BLACK", "BLUE", "FUCHSIA", "GRAY", "GREEN", "LIME", "MAROON", "NAVY", "OLIVE",
+    "PURPLE", "RED", "SILVER", "TEAL", "WHITE", "YELLOW",
+];
 
 /// Find a datastore by prefix.
 pub fn find(prefix: &str) -> Option<&'static Datastore> {
@@ -72,14 +236,21 @@ pub fn find(prefix: &str) -> Option<&'static Datastore> {
 impl Datastore {
     /// `$DOKKU_LIB_ROOT/services/<prefix>`; graphite's `GRAPHITE_ROOT` is `grafana-graphite-statsd`.
     fn root(&self, ctx: &Ctx) -> PathBuf {
-        let dir = if self.prefix == "graphite" { "grafana-graphite-statsd" } else { self.prefix };
+        let dir = if self.prefix == "graphite" {
+            "grafana-graphite-statsd"
+        } else {
+            self.prefix
+        };
         ctx.paths.lib.join("services").join(dir)
     }
     fn dir(&self, ctx: &Ctx, svc: &str) -> PathBuf {
         self.root(ctx).join(svc)
     }
     fn file(&self, ctx: &Ctx, svc: &str, f: &str) -> Res<String> {
-        Ok(read_opt(&self.dir(ctx, svc).join(f))?.unwrap_or_default().trim_end_matches('\n').to_string())
+        Ok(read_opt(&self.dir(ctx, svc).join(f))?
+            .unwrap_or_default()
+            .trim_end_matches('\n')
+            .to_string())
     }
     fn put(&self, ctx: &Ctx, svc: &str, f: &str, v: &str) -> Res {
         write_atomic(&self.dir(ctx, svc).join(f), v)
@@ -104,14 +275,24 @@ impl Datastore {
     pub fn url(&self, ctx: &Ctx, svc: &str) -> Res<String> {
         let pw = self.file(ctx, svc, "PASSWORD")?;
         let db = svc.replace(['.', '-'], "_");
-        Ok(self.url.replace("{pw}", &pw).replace("{host}", &self.host(svc)).replace("{db}", &db).replace("{svc}", svc))
+        Ok(self
+            .url
+            .replace("{pw}", &pw)
+            .replace("{host}", &self.host(svc))
+            .replace("{db}", &db)
+            .replace("{svc}", svc))
     }
     fn links(&self, ctx: &Ctx, svc: &str) -> Res<Vec<String>> {
         ctx.read_lines(&self.dir(ctx, svc).join("LINKS"))
     }
     fn services(&self, ctx: &Ctx) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.root(ctx))
-            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| self.exists(ctx, n)).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| self.exists(ctx, n))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -143,19 +324,40 @@ fn random_hex() -> String {
 }
 
 const CREATE_VALUES: &[&str] = &[
-    "--config-options", "--custom-env", "--image", "--image-version", "--memory", "--initial-network", "--password", "--post-create-network",
-    "--root-password", "--post-start-network", "--shm-size",
+    "--config-options",
+    "--custom-env",
+    "--image",
+    "--image-version",
+    "--memory",
+    "--initial-network",
+    "--password",
+    "--post-create-network",
+    "--root-password",
+    "--post-start-network",
+    "--shm-size",
 ];
 const CREATE_ALIASES: &[(&str, &str)] = &[
-    ("-c", "--config-options"), ("-C", "--custom-env"), ("-i", "--image"), ("-I", "--image-version"), ("-m", "--memory"), ("-N", "--initial-network"),
-    ("-p", "--password"), ("-P", "--post-create-network"), ("-r", "--root-password"), ("-S", "--post-start-network"), ("-s", "--shm-size"),
+    ("-c", "--config-options"),
+    ("-C", "--custom-env"),
+    ("-i", "--image"),
+    ("-I", "--image-version"),
+    ("-m", "--memory"),
+    ("-N", "--initial-network"),
+    ("-p", "--password"),
+    ("-P", "--post-create-network"),
+    ("-r", "--root-password"),
+    ("-S", "--post-start-network"),
+    ("-s", "--shm-size"),
     ("-R", "--restart-apps"),
 ];
 
 /// Dispatch `<prefix>:<sub>`.
 pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String]) -> Res {
     let cmd = format!("{}:{sub}", ds.prefix);
-    if crate::cmd::TABLE.lines().any(|l| l.starts_with(&format!("{cmd}\tunimplemented\t"))) {
+    if crate::cmd::TABLE
+        .lines()
+        .any(|l| l.starts_with(&format!("{cmd}\tunimplemented\t")))
+    {
         return fail("Not yet implemented");
     }
     let svc = args.first().cloned().unwrap_or_default();
@@ -219,18 +421,45 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
         }
         "start" | "stop" | "restart" | "pause" => {
             ds.verify(ctx, &svc)?;
-            let status = if sub == "stop" { "exited" } else if sub == "pause" { "paused" } else { "running" };
-            ctx.info1(format!("{} {svc}", match sub { "start" => "Starting container", "stop" => "Stopping container", "pause" => "Pausing container", _ => "Restarting container" }));
+            let status = if sub == "stop" {
+                "exited"
+            } else if sub == "pause" {
+                "paused"
+            } else {
+                "running"
+            };
+            ctx.info1(format!(
+                "{} {svc}",
+                match sub {
+                    "start" => "Starting container",
+                    "stop" => "Stopping container",
+                    "pause" => "Pausing container",
+                    _ => "Restarting container",
+                }
+            ));
             ds.put(ctx, &svc, "STATUS", status)
         }
         "set" => {
             ds.verify(ctx, &svc)?;
             let key = args.get(1).cloned().unwrap_or_default();
-            const KEYS: [&str; 3] = ["initial-network", "post-create-network", "post-start-network"];
+            const KEYS: [&str; 3] = [
+                "initial-network",
+                "post-create-network",
+                "post-start-network",
+            ];
             if !KEYS.contains(&key.as_str()) {
-                return fail(format!("Invalid key specified, valid keys include: {}", KEYS.join(", ")));
+                return fail(format!(
+                    "Invalid key specified, valid keys include: {}",
+                    KEYS.join(", ")
+                ));
             }
-            crate::cmd::props::set_value(ctx, ds.prefix, &svc, &key, &args.get(2).cloned().unwrap_or_default())
+            crate::cmd::props::set_value(
+                ctx,
+                ds.prefix,
+                &svc,
+                &key,
+                &args.get(2).cloned().unwrap_or_default(),
+            )
         }
         "promote" => {
             ds.verify(ctx, &svc)?;
@@ -240,7 +469,9 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
             let env = ctx.env(&app)?;
             let default = format!("{}_URL", ds.var);
             let Some((cur_key, _)) = env.iter().find(|(k, v)| **v == url && **k != default) else {
-                return fail(format!("{svc} is not linked to {app} or is already promoted"));
+                return fail(format!(
+                    "{svc} is not linked to {app} or is already promoted"
+                ));
             };
             let mut pairs = vec![(default.clone(), url.clone())];
             if let Some(old) = env.get(&default) {
@@ -249,7 +480,8 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
             crate::cmd::config::set_quiet(ctx, &app, &pairs)?;
             crate::cmd::config::maybe_restart(ctx, &app)
         }
-        "logs" | "connect" | "enter" | "export" | "import" | "upgrade" | "clone" | "nginx-expose" | "nginx-unexpose" => {
+        "logs" | "connect" | "enter" | "export" | "import" | "upgrade" | "clone"
+        | "nginx-expose" | "nginx-unexpose" => {
             ds.verify(ctx, &svc)?;
             match sub {
                 "logs" => Ok(()),
@@ -263,7 +495,16 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
                     ds.put(ctx, &svc, "DUMP", &s)
                 }
                 "upgrade" => {
-                    let p = parse(&args[1..], &Spec { values: CREATE_VALUES, bools: &["--restart-apps"], aliases: CREATE_ALIASES, stop_at_positional: false, lenient: false })?;
+                    let p = parse(
+                        &args[1..],
+                        &Spec {
+                            values: CREATE_VALUES,
+                            bools: &["--restart-apps"],
+                            aliases: CREATE_ALIASES,
+                            stop_at_positional: false,
+                            lenient: false,
+                        },
+                    )?;
                     if let Some(i) = p.get("--image") {
                         ds.put(ctx, &svc, "IMAGE", i)?;
                     }
@@ -278,7 +519,12 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
                     let mut a = vec![new.clone()];
                     a.extend(args.iter().skip(2).cloned());
                     if !a.iter().any(|x| x == "-i" || x == "--image") {
-                        a.extend(["--image".into(), ds.file(ctx, &svc, "IMAGE")?, "--image-version".into(), ds.file(ctx, &svc, "IMAGE_VERSION")?]);
+                        a.extend([
+                            "--image".into(),
+                            ds.file(ctx, &svc, "IMAGE")?,
+                            "--image-version".into(),
+                            ds.file(ctx, &svc, "IMAGE_VERSION")?,
+                        ]);
                     }
                     create(ctx, ds, &a)?;
                     let dump = ds.file(ctx, &svc, "DUMP")?;
@@ -289,25 +535,48 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
         }
         s if s.starts_with("backup") => {
             ds.verify(ctx, &svc)?;
-            ds.put(ctx, &svc, &format!("SANDBOX_{}", s.to_uppercase().replace('-', "_")), &args[1..].join(" "))
+            ds.put(
+                ctx,
+                &svc,
+                &format!("SANDBOX_{}", s.to_uppercase().replace('-', "_")),
+                &args[1..].join(" "),
+            )
         }
         _ => crate::cmd::not_modelled(ctx, &cmd),
     }
 }
 
 fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
-    let p = parse(args, &Spec { values: CREATE_VALUES, bools: &[], aliases: CREATE_ALIASES, stop_at_positional: false, lenient: false })?;
+    let p = parse(
+        args,
+        &Spec {
+            values: CREATE_VALUES,
+            bools: &[],
+            aliases: CREATE_ALIASES,
+            stop_at_positional: false,
+            lenient: false,
+        },
+    )?;
     let svc = p.arg(0);
     if !is_valid_service_name(&svc) {
-        return fail("Please specify a valid name for the service. Valid characters are: [A-Za-z0-9_]+");
+        return fail(
+            "Please specify a valid name for the service. Valid characters are: [A-Za-z0-9_]+",
+        );
     }
     if ds.exists(ctx, &svc) {
         return fail(format!("{} service {svc} already exists", ds.name));
     }
     let envp = ds.env_prefix();
-    let image = p.get("--image").map(str::to_string).or_else(|| std::env::var(format!("{envp}_IMAGE")).ok()).unwrap_or_else(|| ds.image.to_string());
-    let version =
-        p.get("--image-version").map(str::to_string).or_else(|| std::env::var(format!("{envp}_IMAGE_VERSION")).ok()).unwrap_or_else(|| ds.version.to_string());
+    let image = p
+        .get("--image")
+        .map(str::to_string)
+        .or_else(|| std::env::var(format!("{envp}_IMAGE")).ok())
+        .unwrap_or_else(|| ds.image.to_string());
+    let version = p
+        .get("--image-version")
+        .map(str::to_string)
+        .or_else(|| std::env::var(format!("{envp}_IMAGE_VERSION")).ok())
+        .unwrap_or_else(|| ds.version.to_string());
     if let Some(n) = p.get("--initial-network") {
         if !crate::cmd::network::exists(ctx, n) {
             return fail(format!("Network {n} does not exist"));
@@ -322,8 +591,14 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
         }
         None => random_hex(),
     };
-    let root_pw = p.get("--root-password").map_or_else(random_hex, str::to_string);
-    let custom_env = p.get("--custom-env").map(str::to_string).or_else(|| std::env::var(format!("{envp}_CUSTOM_ENV")).ok()).unwrap_or_default();
+    let root_pw = p
+        .get("--root-password")
+        .map_or_else(random_hex, str::to_string);
+    let custom_env = p
+        .get("--custom-env")
+        .map(str::to_string)
+        .or_else(|| std::env::var(format!("{envp}_CUSTOM_ENV")).ok())
+        .unwrap_or_default();
     let files: BTreeMap<&str, String> = [
         ("PASSWORD", password),
         ("ROOTPASSWORD", root_pw),
@@ -332,8 +607,16 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
         ("IMAGE_VERSION", version.clone()),
         ("DATABASE_NAME", svc.replace(['.', '-'], "_")),
         ("ENV", custom_env.replace(';', "\n")),
-        ("CONFIG_OPTIONS", p.get("--config-options").unwrap_or("").to_string()),
-        ("SERVICE_MEMORY", p.get("--memory").map(|m| format!("--memory={m}m")).unwrap_or_default()),
+        (
+            "CONFIG_OPTIONS",
+            p.get("--config-options").unwrap_or("").to_string(),
+        ),
+        (
+            "SERVICE_MEMORY",
+            p.get("--memory")
+                .map(|m| format!("--memory={m}m"))
+                .unwrap_or_default(),
+        ),
         ("SHM_SIZE", p.get("--shm-size").unwrap_or("").to_string()),
         ("STATUS", "running".into()),
     ]
@@ -342,12 +625,17 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     for (f, v) in &files {
         ds.put(ctx, &svc, f, v)?;
     }
-    for (k, f) in [("initial-network", "--initial-network"), ("post-create-network", "--post-create-network"), ("post-start-network", "--post-start-network")] {
+    for (k, f) in [
+        ("initial-network", "--initial-network"),
+        ("post-create-network", "--post-create-network"),
+        ("post-start-network", "--post-start-network"),
+    ] {
         if let Some(v) = p.get(f) {
             ctx.set_prop(ds.prefix, &svc, k, v)?;
         }
     }
-    let behaviour = crate::harness::image_behaviour(&ctx.paths, &svc, &format!("{image}:{version}"));
+    let behaviour =
+        crate::harness::image_behaviour(&ctx.paths, &svc, &format!("{image}:{version}"));
     ctx.sleep_ms(behaviour.start_ms)?;
     ctx.verbose("Waiting for container to be ready");
     ds.put(ctx, &svc, "ID", &random_hex())?;
@@ -367,19 +655,45 @@ fn info_rows(ctx: &Ctx, ds: &Datastore, svc: &str) -> Res<Vec<(&'static str, Str
             if p.is_empty() {
                 "-".to_string()
             } else {
-                ds.ports.iter().zip(p.split_whitespace()).map(|(c, h)| format!("{c}->{h}")).collect::<Vec<_>>().join(" ")
+                ds.ports
+                    .iter()
+                    .zip(p.split_whitespace())
+                    .map(|(c, h)| format!("{c}->{h}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             }
         }),
         ("--id", ds.file(ctx, svc, "ID")?),
         ("--internal-ip", "172.17.0.10".into()),
-        ("--initial-network", ctx.prop_or(ds.prefix, svc, "initial-network")?),
+        (
+            "--initial-network",
+            ctx.prop_or(ds.prefix, svc, "initial-network")?,
+        ),
         // `service_linked_apps`: `-` when nothing is linked.
-        ("--links", Some(ds.links(ctx, svc)?.join(" ")).filter(|l| !l.is_empty()).unwrap_or_else(|| "-".into())),
-        ("--post-create-network", ctx.prop_or(ds.prefix, svc, "post-create-network")?),
-        ("--post-start-network", ctx.prop_or(ds.prefix, svc, "post-start-network")?),
+        (
+            "--links",
+            Some(ds.links(ctx, svc)?.join(" "))
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "--post-create-network",
+            ctx.prop_or(ds.prefix, svc, "post-create-network")?,
+        ),
+        (
+            "--post-start-network",
+            ctx.prop_or(ds.prefix, svc, "post-start-network")?,
+        ),
         ("--service-root", dir.display().to_string()),
         ("--status", ds.file(ctx, svc, "STATUS")?),
-        ("--version", format!("{}:{}", ds.file(ctx, svc, "IMAGE")?, ds.file(ctx, svc, "IMAGE_VERSION")?)),
+        (
+            "--version",
+            format!(
+                "{}:{}",
+                ds.file(ctx, svc, "IMAGE")?,
+                ds.file(ctx, svc, "IMAGE_VERSION")?
+            ),
+        ),
     ])
 }
 
@@ -393,12 +707,18 @@ fn print_info(ctx: &Ctx, ds: &Datastore, svc: &str, flag: Option<&str>) -> Res {
                 ctx.out(v);
                 Ok(())
             }
-            None => fail(format!("Invalid flag passed, valid flags: {}", rows.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" "))),
+            None => fail(format!(
+                "Invalid flag passed, valid flags: {}",
+                rows.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" ")
+            )),
         };
     }
     ctx.info2(format!("{svc} {} service information", ds.prefix));
     for (k, v) in rows {
-        ctx.verbose(format!("{:<20} {v:<25}", crate::store::label(k.trim_start_matches('-'))));
+        ctx.verbose(format!(
+            "{:<20} {v:<25}",
+            crate::store::label(k.trim_start_matches('-'))
+        ));
     }
     Ok(())
 }
@@ -411,7 +731,17 @@ fn info(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
 }
 
 fn link_spec() -> Spec<'static> {
-    Spec { values: &["--alias", "--querystring"], bools: &["--no-restart"], aliases: &[("-a", "--alias"), ("-q", "--querystring"), ("-n", "--no-restart")], stop_at_positional: false, lenient: true }
+    Spec {
+        values: &["--alias", "--querystring"],
+        bools: &["--no-restart"],
+        aliases: &[
+            ("-a", "--alias"),
+            ("-q", "--querystring"),
+            ("-n", "--no-restart"),
+        ],
+        stop_at_positional: false,
+        lenient: true,
+    }
 }
 
 fn no_restart(ctx: &Ctx, p: &crate::args::Parsed) -> bool {
@@ -420,14 +750,27 @@ fn no_restart(ctx: &Ctx, p: &crate::args::Parsed) -> bool {
 
 /// `config_all` lines (`KEY:  value`) that contain `needle`, as `common-functions` greps them.
 fn config_lines_with(env: &BTreeMap<String, String>, needle: &str) -> Vec<String> {
-    env.iter().filter(|(k, v)| format!("{k}:  {v}").contains(needle)).map(|(k, _)| k.clone()).collect()
+    env.iter()
+        .filter(|(k, v)| format!("{k}:  {v}").contains(needle))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// The service URL with the app's `<PLUGIN>_DATABASE_SCHEME` override (`update_plugin_scheme_for_app`).
-fn url_for_app(ctx: &Ctx, ds: &Datastore, svc: &str, env: &BTreeMap<String, String>) -> Res<String> {
+fn url_for_app(
+    ctx: &Ctx,
+    ds: &Datastore,
+    svc: &str,
+    env: &BTreeMap<String, String>,
+) -> Res<String> {
     let url = ds.url(ctx, svc)?;
-    match env.get(&format!("{}_DATABASE_SCHEME", ds.plugin_variable())).filter(|s| !s.is_empty()) {
-        Some(scheme) => Ok(url.split_once("://").map_or(url.clone(), |(_, rest)| format!("{scheme}://{rest}"))),
+    match env
+        .get(&format!("{}_DATABASE_SCHEME", ds.plugin_variable()))
+        .filter(|s| !s.is_empty())
+    {
+        Some(scheme) => Ok(url
+            .split_once("://")
+            .map_or(url.clone(), |(_, rest)| format!("{scheme}://{rest}"))),
         None => Ok(url),
     }
 }
@@ -451,8 +794,14 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
             }
             a
         }
-        None if config_lines_with(&env, &format!("{}_URL", ds.var)).is_empty() => ds.var.to_string(),
-        None => match COLORS.iter().map(|c| format!("{}_{c}", ds.alt)).find(|a| config_lines_with(&env, &format!("{a}_URL")).is_empty()) {
+        None if config_lines_with(&env, &format!("{}_URL", ds.var)).is_empty() => {
+            ds.var.to_string()
+        }
+        None => match COLORS
+            .iter()
+            .map(|c| format!("{}_{c}", ds.alt))
+            .find(|a| config_lines_with(&env, &format!("{a}_URL")).is_empty())
+        {
             Some(a) => a,
             None => return fail("Unable to use default or generated URL alias"),
         },
@@ -461,19 +810,40 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
         return fail(format!("Already linked as {}", linked_as.join("\n")));
     }
     let (pfx, s, a) = (ds.prefix, svc.as_str(), app.as_str());
-    crate::plugins::trigger(ctx, "service-action", &["pre-link", pfx, s, a], false, false)?;
+    crate::plugins::trigger(
+        ctx,
+        "service-action",
+        &["pre-link", pfx, s, a],
+        false,
+        false,
+    )?;
     let mut links = ds.links(ctx, &svc)?;
     if !links.contains(&app) {
         links.push(app.clone());
         links.sort();
     }
     ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
-    crate::cmd::options::add_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
+    crate::cmd::options::add_option(
+        ctx,
+        &app,
+        &["build", "deploy", "run"],
+        &ds.link_option(&svc),
+    )?;
     // `-q` drops a leading `?` (`service_parse_args`: `${OPTARG#"?"}`).
-    if let Some(q) = p.get("--querystring").map(|q| q.strip_prefix('?').unwrap_or(q)).filter(|q| !q.is_empty()) {
+    if let Some(q) = p
+        .get("--querystring")
+        .map(|q| q.strip_prefix('?').unwrap_or(q))
+        .filter(|q| !q.is_empty())
+    {
         url = format!("{url}?{q}");
     }
-    crate::plugins::trigger(ctx, "service-action", &["post-link", pfx, s, a], false, false)?;
+    crate::plugins::trigger(
+        ctx,
+        "service-action",
+        &["post-link", pfx, s, a],
+        false,
+        false,
+    )?;
     let var = format!("{alias}_URL");
     ctx.info1("Setting config vars");
     ctx.verbose(format!("{var}:  {url}"));
@@ -483,7 +853,13 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     } else {
         crate::cmd::config::maybe_restart(ctx, &app)?;
     }
-    crate::plugins::trigger(ctx, "service-action", &["post-link-complete", pfx, s, a], false, false)?;
+    crate::plugins::trigger(
+        ctx,
+        "service-action",
+        &["post-link-complete", pfx, s, a],
+        false,
+        false,
+    )?;
     Ok(())
 }
 
@@ -498,15 +874,32 @@ fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let url = url_for_app(ctx, ds, &svc, &env)?;
     let keys = config_lines_with(&env, &url);
     let (pfx, s, a) = (ds.prefix, svc.as_str(), app.as_str());
-    crate::plugins::trigger(ctx, "service-action", &["pre-unlink", pfx, s, a], false, false)?;
+    crate::plugins::trigger(
+        ctx,
+        "service-action",
+        &["pre-unlink", pfx, s, a],
+        false,
+        false,
+    )?;
     let mut links = ds.links(ctx, &svc)?;
     links.retain(|x| *x != app);
     ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
-    crate::cmd::options::remove_option(ctx, &app, &["build", "deploy", "run"], &ds.link_option(&svc))?;
+    crate::cmd::options::remove_option(
+        ctx,
+        &app,
+        &["build", "deploy", "run"],
+        &ds.link_option(&svc),
+    )?;
     if keys.is_empty() {
         return fail(format!("Not linked to app {app}"));
     }
-    crate::plugins::trigger(ctx, "service-action", &["post-unlink", pfx, s, a], false, false)?;
+    crate::plugins::trigger(
+        ctx,
+        "service-action",
+        &["post-unlink", pfx, s, a],
+        false,
+        false,
+    )?;
     for k in &keys {
         ctx.info1(format!("Unsetting {k}"));
         env.remove(k);
@@ -521,7 +914,13 @@ fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     } else {
         crate::cmd::config::maybe_restart(ctx, &app)?;
     }
-    crate::plugins::trigger(ctx, "service-action", &["post-unlink-complete", pfx, s, a], false, false)?;
+    crate::plugins::trigger(
+        ctx,
+        "service-action",
+        &["post-unlink-complete", pfx, s, a],
+        false,
+        false,
+    )?;
     Ok(())
 }
 
@@ -531,9 +930,17 @@ fn destroy(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     if !ds.links(ctx, &svc)?.is_empty() {
         return fail("Cannot delete linked service");
     }
-    let forced = matches!(args.get(1).map(String::as_str), Some("-f" | "--force" | "force")) || ctx.forced();
+    let forced = matches!(
+        args.get(1).map(String::as_str),
+        Some("-f" | "--force" | "force")
+    ) || ctx.forced();
     if !forced {
-        crate::cmd::apps::confirm_lines(ctx, &format!("This command will destroy {svc} {} service.", ds.name), &svc, &format!("Confirmation did not match {svc}. Aborted."))?;
+        crate::cmd::apps::confirm_lines(
+            ctx,
+            &format!("This command will destroy {svc} {} service.", ds.name),
+            &svc,
+            &format!("Confirmation did not match {svc}. Aborted."),
+        )?;
     }
     ctx.info2(format!("Deleting {svc}"));
     ctx.verbose("Removing data");
@@ -553,17 +960,33 @@ fn expose(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let given: Vec<String> = args.iter().skip(1).cloned().collect();
     if !given.is_empty() && given.len() != ds.ports.len() {
         let list: Vec<String> = ds.ports.iter().map(u16::to_string).collect();
-        return fail(format!("{} ports to be exposed need to be provided in the following order: {}", ds.ports.len(), list.join(" ")));
+        return fail(format!(
+            "{} ports to be exposed need to be provided in the following order: {}",
+            ds.ports.len(),
+            list.join(" ")
+        ));
     }
     let ports: Vec<String> = if given.is_empty() {
         let seed: u32 = svc.bytes().map(u32::from).sum();
-        ds.ports.iter().enumerate().map(|(i, _)| (20000 + (seed * 7 + i as u32 * 13) % 40000).to_string()).collect()
+        ds.ports
+            .iter()
+            .enumerate()
+            .map(|(i, _)| (20000 + (seed * 7 + i as u32 * 13) % 40000).to_string())
+            .collect()
     } else {
         given
     };
     ds.put(ctx, &svc, "PORT", &ports.join(" "))?;
-    let shown: Vec<String> = ds.ports.iter().zip(&ports).map(|(c, h)| format!("{c}->{h}")).collect();
-    ctx.info1(format!("Service {svc} exposed on port(s) [container->host]: {}", shown.join(" ")));
+    let shown: Vec<String> = ds
+        .ports
+        .iter()
+        .zip(&ports)
+        .map(|(c, h)| format!("{c}->{h}"))
+        .collect();
+    ctx.info1(format!(
+        "Service {svc} exposed on port(s) [container->host]: {}",
+        shown.join(" ")
+    ));
     Ok(())
 }
 

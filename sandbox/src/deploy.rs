@@ -62,12 +62,17 @@ fn state_path(ctx: &Ctx, app: &str) -> PathBuf {
 
 /// Load an app's deployed state.
 pub fn load(ctx: &Ctx, app: &str) -> Res<AppState> {
-    Ok(read_opt(&state_path(ctx, app))?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+    Ok(read_opt(&state_path(ctx, app))?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
 }
 
 /// Save an app's deployed state.
 pub fn save(ctx: &Ctx, app: &str, st: &AppState) -> Res {
-    write_atomic(&state_path(ctx, app), &serde_json::to_string_pretty(st).unwrap_or_default())
+    write_atomic(
+        &state_path(ctx, app),
+        &serde_json::to_string_pretty(st).unwrap_or_default(),
+    )
 }
 
 /// The scale (`proc=count`), `$DOKKU_LIB_ROOT/data/ps/<app>/scale`; web defaults to 1.
@@ -105,13 +110,28 @@ impl DeployLock {
         let dir = ctx.paths.data_dir("apps", app);
         mkdirs(&dir)?;
         let path = dir.join(".deploy.lock");
-        let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
         match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
             Ok(mut l) => {
-                drop(writeln!(l, "{}", std::env::var("DOKKU_PID").unwrap_or_default()));
-                Ok(DeployLock { lock: Some(l), path })
+                drop(writeln!(
+                    l,
+                    "{}",
+                    std::env::var("DOKKU_PID").unwrap_or_default()
+                ));
+                Ok(DeployLock {
+                    lock: Some(l),
+                    path,
+                })
             }
-            Err(_) => fail_lines(&[&format!("{app} currently has a deploy lock in place. Exiting..."), "Run 'apps:unlock' to release the existing deploy lock"]),
+            Err(_) => fail_lines(&[
+                &format!("{app} currently has a deploy lock in place. Exiting..."),
+                "Run 'apps:unlock' to release the existing deploy lock",
+            ]),
         }
     }
     /// Release: unlock and delete the file.
@@ -138,7 +158,11 @@ fn tfail(code: i32) -> Fail {
 
 /// Extract `rev` of the app repo into a fresh temp work dir.
 pub fn extract(ctx: &Ctx, app: &str, rev: &str) -> Res<PathBuf> {
-    let tmp = ctx.paths.sandbox_dir().join("tmp").join(format!("dokku-{}-git_build_app_repo.{}", std::process::id(), crate::harness::now_ms()));
+    let tmp = ctx.paths.sandbox_dir().join("tmp").join(format!(
+        "dokku-{}-git_build_app_repo.{}",
+        std::process::id(),
+        crate::harness::now_ms()
+    ));
     mkdirs(&tmp)?;
     let repo = ctx.paths.app_dir(app);
     let archive = Command::new("git")
@@ -149,7 +173,13 @@ pub fn extract(ctx: &Ctx, app: &str, rev: &str) -> Res<PathBuf> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(io_err(&repo))?;
-    let out = Command::new("tar").arg("-x").arg("-C").arg(&tmp).stdin(archive.stdout.ok_or(Fail::Silent(1))?).status().map_err(io_err(&tmp))?;
+    let out = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(&tmp)
+        .stdin(archive.stdout.ok_or(Fail::Silent(1))?)
+        .status()
+        .map_err(io_err(&tmp))?;
     if !out.success() {
         return fail(format!("Unable to extract {rev} of {app}"));
     }
@@ -187,7 +217,9 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
     let lock = DeployLock::acquire(ctx, app)?;
     let rev_var = match ctx.prop("git", app, "rev-env-var")? {
         Some(v) => v,
-        None => ctx.prop("git", "--global", "rev-env-var")?.unwrap_or_else(|| "GIT_REV".into()),
+        None => ctx
+            .prop("git", "--global", "rev-env-var")?
+            .unwrap_or_else(|| "GIT_REV".into()),
     };
     if !rev_var.is_empty() {
         crate::cmd::config::set_quiet(ctx, app, &[(rev_var, rev.to_string())])?;
@@ -205,14 +237,23 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
         // post-extract: failure does not stop the deploy (§b trigger table; UNCONFIRMED at runtime).
         trigger(ctx, "post-extract", &[app, &d, rev], false, false)?;
         let builder = detect_builder(ctx, app, &dir)?;
-        trigger(ctx, "pre-receive-app", &[app, &builder, &d, rev], false, false)?;
+        trigger(
+            ctx,
+            "pre-receive-app",
+            &[app, &builder, &d, rev],
+            false,
+            false,
+        )?;
         // The build context decides (a post-extract edit of the Dockerfile counts).
-        let dockerfile = ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+        let dockerfile =
+            ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
         let image = from_image(&dir.join(&dockerfile)).unwrap_or_else(|| match &source {
             Source::Image(i) => i.clone(),
             _ => format!("dokku/{app}:latest"),
         });
-        let procfile = read_opt(&dir.join("Procfile"))?.map(|s| parse_procfile(&s)).unwrap_or_default();
+        let procfile = read_opt(&dir.join("Procfile"))?
+            .map(|s| parse_procfile(&s))
+            .unwrap_or_default();
         build(ctx, app, &builder, &image, &d)?;
         release_and_deploy_with(ctx, app, &image, rev, Some(procfile))
     })();
@@ -249,7 +290,11 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
 /// The first `FROM` image of a Dockerfile.
 fn from_image(dockerfile: &Path) -> Option<String> {
     let df = std::fs::read_to_string(dockerfile).ok()?;
-    df.lines().find_map(|l| l.trim().strip_prefix("FROM ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+    df.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("FROM ")
+            .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+    })
 }
 
 /// Builder detection: `builder:set selected`, else `builder-detect` output (`head -n1`), else
@@ -264,9 +309,16 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
     if let Some(first) = out.stdout.lines().next().filter(|l| !l.trim().is_empty()) {
         return Ok(first.trim().to_string());
     }
-    let herokuish_marker = dir.join(".buildpacks").exists() || ctx.env(app)?.contains_key("BUILDPACK_URL");
-    let dockerfile = ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
-    Ok(if dir.join(dockerfile).exists() && !herokuish_marker { "dockerfile" } else { "herokuish" }.to_string())
+    let herokuish_marker =
+        dir.join(".buildpacks").exists() || ctx.env(app)?.contains_key("BUILDPACK_URL");
+    let dockerfile =
+        ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+    Ok(if dir.join(dockerfile).exists() && !herokuish_marker {
+        "dockerfile"
+    } else {
+        "herokuish"
+    }
+    .to_string())
 }
 
 fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res {
@@ -298,25 +350,53 @@ fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res
 /// `release_and_deploy` with the current image (config restarts, `ps:start`): no extract or detect.
 pub fn release_and_deploy(ctx: &mut Ctx, app: &str) -> Res {
     let st = load(ctx, app)?;
-    let image = if st.source_image.is_empty() { format!("dokku/{app}:latest") } else { st.source_image.clone() };
+    let image = if st.source_image.is_empty() {
+        format!("dokku/{app}:latest")
+    } else {
+        st.source_image.clone()
+    };
     release_and_deploy_with(ctx, app, &image, &st.rev, None)
 }
 
-fn release_and_deploy_with(ctx: &mut Ctx, app: &str, image: &str, rev: &str, procfile: Option<BTreeMap<String, String>>) -> Res {
+fn release_and_deploy_with(
+    ctx: &mut Ctx,
+    app: &str,
+    image: &str,
+    rev: &str,
+    procfile: Option<BTreeMap<String, String>>,
+) -> Res {
     let tag = format!("dokku/{app}:latest");
     let builder = ctx.prop_or("builder", app, "detected")?;
-    let builder = if builder.is_empty() { "herokuish".to_string() } else { builder };
+    let builder = if builder.is_empty() {
+        "herokuish".to_string()
+    } else {
+        builder
+    };
     ctx.info1(format!("Releasing {app}..."));
-    let t = trigger(ctx, "pre-release-builder", &[&builder, app, &tag], false, false)?;
+    let t = trigger(
+        ctx,
+        "pre-release-builder",
+        &[&builder, app, &tag],
+        false,
+        false,
+    )?;
     if t.code != 0 {
         return Err(tfail(t.code));
     }
-    let t = trigger(ctx, "post-release-builder", &[&builder, app, &tag], false, false)?;
+    let t = trigger(
+        ctx,
+        "post-release-builder",
+        &[&builder, app, &tag],
+        false,
+        false,
+    )?;
     if t.code != 0 {
         return Err(tfail(t.code));
     }
     // The registry plugin's post-release-builder calls the deprecated pre-deploy (§b).
-    let has_pre_deploy = crate::plugins::enabled(ctx).iter().any(|(n, d)| n != "20_events" && d.join("pre-deploy").is_file());
+    let has_pre_deploy = crate::plugins::enabled(ctx)
+        .iter()
+        .any(|(n, d)| n != "20_events" && d.join("pre-deploy").is_file());
     if has_pre_deploy {
         ctx.warn("Deprecated: please upgrade plugin to use 'pre-release-builder' plugin trigger instead of pre-deploy");
         // `$IMAGE_TAG` is the tag (`latest`), not the image name.
@@ -356,12 +436,22 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     let listed = |list: &str, p: &str| list.split(',').any(|x| x == p || x == "_all_");
     st.deploys += 1;
     // The null scheduler starts nothing (product brief: `null` builder and scheduler).
-    let sc = if scheduler == "null" { BTreeMap::new() } else { scale(ctx, app, &st)? };
+    let sc = if scheduler == "null" {
+        BTreeMap::new()
+    } else {
+        scale(ctx, app, &st)?
+    };
     let mut containers = Vec::new();
     for (proc, count) in sc {
         for i in 1..=count {
             ctx.sleep_ms(b.start_ms)?;
-            let id = format!("{:012x}", (st.deploys << 24) ^ (u64::from(i) << 8) ^ proc.len() as u64 ^ crate::harness::now_ms() as u64);
+            let id = format!(
+                "{:012x}",
+                (st.deploys << 24)
+                    ^ (u64::from(i) << 8)
+                    ^ proc.len() as u64
+                    ^ crate::harness::now_ms() as u64
+            );
             let (state, exit_code) = match b.exit {
                 Some(c) => ("exited".to_string(), Some(c)),
                 None => ("running".to_string(), None),
@@ -373,11 +463,24 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
             if !no_checks {
                 ctx.verbose(format!("Attempting pre-flight checks ({proc}.{i})"));
                 if !healthy {
-                    return Err(Fail::Dokku { code: 1, lines: vec![format!("Could not start due to 1 failed checks ({proc}.{i})")], raw: false });
+                    return Err(Fail::Dokku {
+                        code: 1,
+                        lines: vec![format!(
+                            "Could not start due to 1 failed checks ({proc}.{i})"
+                        )],
+                        raw: false,
+                    });
                 }
                 ctx.verbose(format!("All checks successful ({proc}.{i})"));
             }
-            containers.push(Container { proc: proc.clone(), index: i, id, state, exit_code, healthy });
+            containers.push(Container {
+                proc: proc.clone(),
+                index: i,
+                id,
+                state,
+                exit_code,
+                healthy,
+            });
         }
     }
     st.containers = containers;
@@ -385,7 +488,13 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     st.running = true;
     save(ctx, app, &st)?;
     ctx.info1("Running post-deploy");
-    let t = trigger(ctx, "post-deploy", &[app, "", "", &st.image_tag], false, false)?;
+    let t = trigger(
+        ctx,
+        "post-deploy",
+        &[app, "", "", &st.image_tag],
+        false,
+        false,
+    )?;
     if t.code != 0 {
         return Err(tfail(t.code));
     }

@@ -60,7 +60,11 @@ impl Rules {
     /// `DOKKU_SANDBOX_DEPLOY_MS`, `DOKKU_SANDBOX_FAULTS` (a JSON array of rules, appended).
     pub fn load(paths: &Paths) -> Rules {
         let p = paths.sandbox_dir().join("rules.json");
-        let mut r: Rules = read_opt(&p).ok().flatten().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+        let mut r: Rules = read_opt(&p)
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
         if let Some(v) = env_u64("DOKKU_SANDBOX_LATENCY_MS") {
             r.latency.command_ms = v;
         }
@@ -76,18 +80,25 @@ impl Rules {
     }
     /// The delay for a command.
     pub fn command_delay(&self, cmd: &str) -> u64 {
-        self.latency.commands.get(cmd).copied().unwrap_or(self.latency.command_ms)
+        self.latency
+            .commands
+            .get(cmd)
+            .copied()
+            .unwrap_or(self.latency.command_ms)
     }
     /// The first call-level fault matching this call.
     pub fn call_fault(&self, n: u64, argv: &[String]) -> Option<&Fault> {
         let joined = argv.join(" ");
         self.faults.iter().find(|f| {
-            f.deploy.is_none() && (f.nth == Some(n) || f.pattern.as_deref().is_some_and(|p| glob(p, &joined)))
+            f.deploy.is_none()
+                && (f.nth == Some(n) || f.pattern.as_deref().is_some_and(|p| glob(p, &joined)))
         })
     }
     /// Whether a deploy of `app` must fail its health checks.
     pub fn deploy_fault(&self, app: &str) -> bool {
-        self.faults.iter().any(|f| f.deploy.as_deref().is_some_and(|p| glob(p, app)))
+        self.faults
+            .iter()
+            .any(|f| f.deploy.as_deref().is_some_and(|p| glob(p, app)))
     }
 }
 
@@ -146,17 +157,30 @@ pub struct ImageBehaviour {
 /// Unknown images behave like a healthy server.
 pub fn image_behaviour(paths: &Paths, app: &str, image: &str) -> ImageBehaviour {
     let p = paths.sandbox_dir().join("images.json");
-    let cat: BTreeMap<String, ImageBehaviour> =
-        read_opt(&p).ok().flatten().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
-    let untagged = image.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or(image, |(r, _)| r);
-    cat.get(&format!("app:{app}")).or_else(|| cat.get(image)).or_else(|| cat.get(untagged)).cloned().unwrap_or_default()
+    let cat: BTreeMap<String, ImageBehaviour> = read_opt(&p)
+        .ok()
+        .flatten()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let untagged = image
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or(image, |(r, _)| r);
+    cat.get(&format!("app:{app}"))
+        .or_else(|| cat.get(image))
+        .or_else(|| cat.get(untagged))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Increment and return the call counter (held under the state lock by the caller).
 pub fn next_call_number(ctx: &mut Ctx) -> Res<u64> {
     ctx.lock()?;
     let p = ctx.paths.sandbox_dir().join("counter");
-    let n = read_opt(&p)?.and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) + 1;
+    let n = read_opt(&p)?
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
     write_atomic(&p, &n.to_string())?;
     ctx.unlock();
     Ok(n)
@@ -197,7 +221,10 @@ pub fn log_call(paths: &Paths, rec: &CallRecord) {
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 /// RFC 3339 UTC timestamp with milliseconds, from ms since the epoch.
@@ -217,7 +244,12 @@ pub fn rfc3339(ms: u128) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
 }
 
 #[cfg(test)]
@@ -242,13 +274,20 @@ mod tests {
         r.latency.commands.insert("ps:rebuild".into(), 3000);
         assert_eq!(r.command_delay("apps:create"), 250);
         assert_eq!(r.command_delay("ps:rebuild"), 3000);
-        let parsed: Rules = serde_json::from_str(r#"{"latency": {"command_ms": 300, "deploy_ms": 4000}}"#).unwrap();
-        assert_eq!((parsed.latency.command_ms, parsed.latency.deploy_ms), (300, 4000));
+        let parsed: Rules =
+            serde_json::from_str(r#"{"latency": {"command_ms": 300, "deploy_ms": 4000}}"#).unwrap();
+        assert_eq!(
+            (parsed.latency.command_ms, parsed.latency.deploy_ms),
+            (300, 4000)
+        );
     }
 
     #[test]
     fn fault_rules_match_nth_or_pattern_and_deploys_separately() {
-        let r: Rules = serde_json::from_str(r#"{"faults": [{"nth": 3}, {"match": "postgres:link *"}, {"deploy": "web-*"}]}"#).unwrap();
+        let r: Rules = serde_json::from_str(
+            r#"{"faults": [{"nth": 3}, {"match": "postgres:link *"}, {"deploy": "web-*"}]}"#,
+        )
+        .unwrap();
         let argv = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
         assert!(r.call_fault(3, &argv("apps:list")).is_some());
         assert!(r.call_fault(4, &argv("apps:list")).is_none());

@@ -20,7 +20,10 @@ use ctx::{Ctx, Fail, Globals, Paths};
 
 /// Entry point of the `dokku` binary (also answers to `plugn trigger ...` when invoked as `plugn`).
 pub fn main(argv: Vec<String>) -> ExitCode {
-    let prog = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
+    let prog = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
     let mut rest: Vec<String> = argv.into_iter().skip(1).collect();
     if prog == "plugn" {
         // `plugn trigger <name> args…` → `dokku plugin:trigger <name> args…`.
@@ -53,11 +56,18 @@ pub fn main(argv: Vec<String>) -> ExitCode {
     let log_argv = rest.clone();
     let code = run(paths.clone(), rest);
     let end = harness::now_ms();
-    let depth = std::env::var("DOKKU_SANDBOX_DEPTH").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1).saturating_sub(1);
+    let depth = std::env::var("DOKKU_SANDBOX_DEPTH")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .saturating_sub(1);
     harness::log_call(
         &paths,
         &harness::CallRecord {
-            n: std::env::var("DOKKU_SANDBOX_CALL_N").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+            n: std::env::var("DOKKU_SANDBOX_CALL_N")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             argv: log_argv,
             exit: code,
             start: harness::rfc3339(start),
@@ -117,8 +127,14 @@ fn export_env(paths: &Paths, g: &Globals, n: u64) {
     set("PLUGIN_AVAILABLE_PATH", &format!("{lib}/plugins/available"));
     set("PLUGIN_ENABLED_PATH", &format!("{lib}/plugins/enabled"));
     set("PLUGIN_CORE_PATH", &format!("{lib}/core-plugins"));
-    set("PLUGIN_CORE_AVAILABLE_PATH", &format!("{lib}/core-plugins/available"));
-    set("PLUGIN_CORE_ENABLED_PATH", &format!("{lib}/core-plugins/enabled"));
+    set(
+        "PLUGIN_CORE_AVAILABLE_PATH",
+        &format!("{lib}/core-plugins/available"),
+    );
+    set(
+        "PLUGIN_CORE_ENABLED_PATH",
+        &format!("{lib}/core-plugins/enabled"),
+    );
     set("DOKKU_SYSTEM_USER", "dokku");
     set("DOKKU_SYSTEM_GROUP", "dokku");
     set("DOCKER_BIN", "docker");
@@ -128,7 +144,10 @@ fn export_env(paths: &Paths, g: &Globals, n: u64) {
     set("DOKKU_PID", &std::process::id().to_string());
     set("DOKKU_CONTAINER_LABEL", "dokku");
     set("DOKKU_SANDBOX_CALL_N", &n.to_string());
-    let depth = std::env::var("DOKKU_SANDBOX_DEPTH").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let depth = std::env::var("DOKKU_SANDBOX_DEPTH")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
     set("DOKKU_SANDBOX_DEPTH", &(depth + 1).to_string());
     if g.quiet {
         set("DOKKU_QUIET_OUTPUT", "1");
@@ -179,7 +198,10 @@ fn ensure_common_functions(paths: &Paths) -> ctx::Res {
 
 /// Run one invocation; returns the exit status.
 pub fn run(paths: Paths, args: Vec<String>) -> u8 {
-    if let Err(e) = paths.ensure().and_then(|()| ensure_common_functions(&paths)) {
+    if let Err(e) = paths
+        .ensure()
+        .and_then(|()| ensure_common_functions(&paths))
+    {
         eprintln!(" !     {e}");
         return 1;
     }
@@ -195,13 +217,20 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
     export_env(&paths, &globals, n);
     let rules = harness::Rules::load(&paths);
     if let Some(f) = rules.call_fault(n, &rest) {
-        eprintln!(" !     {}", f.message.clone().unwrap_or_else(|| "Injected failure".into()));
+        eprintln!(
+            " !     {}",
+            f.message
+                .clone()
+                .unwrap_or_else(|| "Injected failure".into())
+        );
         return f.exit.unwrap_or(1);
     }
     if rest.is_empty() {
         // Over SSH the command arrives in `SSH_ORIGINAL_COMMAND` (dokku-facts.md §c step 2).
         match std::env::var("SSH_ORIGINAL_COMMAND") {
-            Ok(c) if !c.trim().is_empty() => rest = c.split_whitespace().map(str::to_string).collect(),
+            Ok(c) if !c.trim().is_empty() => {
+                rest = c.split_whitespace().map(str::to_string).collect()
+            }
             _ => rest.push("help".into()),
         }
     }
@@ -224,11 +253,17 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
             return 1;
         }
         // `--app X` is inserted as the first argument for core plugins (§a step 3).
-        let mut args: Vec<String> = rest[1..].iter().filter(|a| *a != "--quiet" && *a != "--trace").cloned().collect();
+        let mut args: Vec<String> = rest[1..]
+            .iter()
+            .filter(|a| *a != "--quiet" && *a != "--trace")
+            .cloned()
+            .collect();
         if let Some(a) = &globals.app {
             args.insert(0, a.clone());
         }
-        let res = ctx.lock().and_then(|()| cmd::dispatch(&mut ctx, &cmd_name, &args));
+        let res = ctx
+            .lock()
+            .and_then(|()| cmd::dispatch(&mut ctx, &cmd_name, &args));
         ctx.unlock();
         return finish(res);
     }
@@ -240,12 +275,21 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
 
 /// Run `user-auth $SSH_USER $SSH_NAME <argv…>` unless no plugin (other than `20_events`) has it.
 fn user_auth(ctx: &mut Ctx, argv: &[String]) -> ctx::Res<bool> {
-    let user = std::env::var("SSH_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
+    let user = std::env::var("SSH_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_default();
     let name = std::env::var("NAME").unwrap_or_else(|_| "default".into());
     std::env::set_var("SSH_USER", &user);
     std::env::set_var("SSH_NAME", &name);
-    std::env::set_var("DOKKU_COMMAND", argv.first().map(String::as_str).unwrap_or(""));
-    let implementers: Vec<String> = plugins::enabled(ctx).into_iter().filter(|(_, d)| d.join("user-auth").is_file()).map(|(n, _)| n).collect();
+    std::env::set_var(
+        "DOKKU_COMMAND",
+        argv.first().map(String::as_str).unwrap_or(""),
+    );
+    let implementers: Vec<String> = plugins::enabled(ctx)
+        .into_iter()
+        .filter(|(_, d)| d.join("user-auth").is_file())
+        .map(|(n, _)| n)
+        .collect();
     if implementers.is_empty() || implementers == ["20_events"] {
         return Ok(true);
     }

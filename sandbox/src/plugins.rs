@@ -15,13 +15,19 @@ use crate::ctx::{fail, io_err, read_opt, remove_any, Ctx, Fail, Res};
 pub const NOT_IMPLEMENTED: i32 = 10;
 
 fn is_exec(p: &Path) -> bool {
-    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// Enabled plugins in glob (byte) order, as `(name, dir)` (§a "Order").
 pub fn enabled(ctx: &Ctx) -> Vec<(String, PathBuf)> {
     let mut v: Vec<(String, PathBuf)> = fs::read_dir(ctx.paths.enabled())
-        .map(|rd| rd.flatten().map(|e| (e.file_name().to_string_lossy().to_string(), e.path())).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -29,7 +35,9 @@ pub fn enabled(ctx: &Ctx) -> Vec<(String, PathBuf)> {
 
 /// Whether an enabled plugin is core (its path resolves into `core-plugins`, §a "Paths").
 pub fn is_core(path: &Path) -> bool {
-    fs::canonicalize(path).map(|p| p.to_string_lossy().contains("core-plugins")).unwrap_or(false)
+    fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().contains("core-plugins"))
+        .unwrap_or(false)
 }
 
 /// Result of a trigger run.
@@ -45,7 +53,13 @@ pub struct TriggerOut {
 /// order; non-executable files are skipped with a warning; stops at the first non-zero exit.
 /// `capture` collects stdout (otherwise it streams). `core_only` restricts to core plugins
 /// (`core-post-extract`). The state lock is released while plugins run.
-pub fn trigger(ctx: &mut Ctx, name: &str, args: &[&str], capture: bool, core_only: bool) -> Res<TriggerOut> {
+pub fn trigger(
+    ctx: &mut Ctx,
+    name: &str,
+    args: &[&str],
+    capture: bool,
+    core_only: bool,
+) -> Res<TriggerOut> {
     let plugins = enabled(ctx);
     ctx.unlocked(|_| {
         let mut out = TriggerOut::default();
@@ -97,7 +111,10 @@ impl RunExt for Command {
     fn output_or_status(&mut self, capture: bool) -> std::io::Result<(i32, String)> {
         if capture {
             let o = self.stderr(Stdio::inherit()).output()?;
-            Ok((o.status.code().unwrap_or(1), String::from_utf8_lossy(&o.stdout).to_string()))
+            Ok((
+                o.status.code().unwrap_or(1),
+                String::from_utf8_lossy(&o.stdout).to_string(),
+            ))
         } else {
             let s = self.status()?;
             Ok((s.code().unwrap_or(1), String::new()))
@@ -108,7 +125,9 @@ impl RunExt for Command {
 /// `CONFIG_<KEY>` exports from `[plugin.config]` of plugin.toml; the value comes from env
 /// `<PLUGIN>_<KEY>` or `$PLUGIN_PATH/config.toml` (§a "plugin.toml"; simple `k = "v"` lines only).
 fn plugin_config_env(dir: &Path, name: &str) -> Vec<(String, String)> {
-    let Ok(Some(toml)) = read_opt(&dir.join("plugin.toml")) else { return Vec::new() };
+    let Ok(Some(toml)) = read_opt(&dir.join("plugin.toml")) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut in_cfg = false;
     for line in toml.lines() {
@@ -123,7 +142,8 @@ fn plugin_config_env(dir: &Path, name: &str) -> Vec<(String, String)> {
         if let Some((k, v)) = l.split_once('=') {
             let key = k.trim().to_uppercase().replace('-', "_");
             let env_name = format!("{}_{key}", name.to_uppercase().replace('-', "_"));
-            let val = std::env::var(&env_name).unwrap_or_else(|_| v.trim().trim_matches('"').to_string());
+            let val =
+                std::env::var(&env_name).unwrap_or_else(|_| v.trim().trim_matches('"').to_string());
             out.push((format!("CONFIG_{key}"), val));
         }
     }
@@ -135,7 +155,10 @@ fn plugin_config_env(dir: &Path, name: &str) -> Vec<(String, String)> {
 pub fn dispatch_external(ctx: &mut Ctx, argv: &[String]) -> Res<i32> {
     let cmd = argv[0].clone();
     let enabled_dir = ctx.paths.enabled();
-    let mut candidates = vec![enabled_dir.join(&cmd).join("subcommands/default"), enabled_dir.join(&cmd).join("subcommands").join(&cmd)];
+    let mut candidates = vec![
+        enabled_dir.join(&cmd).join("subcommands/default"),
+        enabled_dir.join(&cmd).join("subcommands").join(&cmd),
+    ];
     if let Some((plugin, sub)) = cmd.split_once(':') {
         candidates.push(enabled_dir.join(plugin).join("subcommands").join(sub));
     }
@@ -183,7 +206,12 @@ pub fn community_help(ctx: &mut Ctx) -> Res<Vec<String>> {
         c.arg("help");
         let o = ctx.unlocked(|_| c.stderr(Stdio::null()).output())?;
         if let Ok(o) = o {
-            lines.extend(String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+            lines.extend(
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string),
+            );
         }
     }
     lines.sort();
@@ -192,9 +220,16 @@ pub fn community_help(ctx: &mut Ctx) -> Res<Vec<String>> {
 
 /// Plugin name from a URL: last path segment minus `.git` and a leading `dokku-` (§a step 2).
 pub fn plugin_name_from_url(url: &str) -> String {
-    let last = url.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or(url);
+    let last = url
+        .trim_end_matches('/')
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or(url);
     let n = last.strip_suffix(".git").unwrap_or(last);
-    let n = n.strip_suffix(".tar.gz").or_else(|| n.strip_suffix(".tgz")).unwrap_or(n);
+    let n = n
+        .strip_suffix(".tar.gz")
+        .or_else(|| n.strip_suffix(".tgz"))
+        .unwrap_or(n);
     n.strip_prefix("dokku-").unwrap_or(n).to_string()
 }
 
@@ -240,7 +275,14 @@ pub fn plugin_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             // `disable_plugin` (plugins/plugin/functions).
             let n = args.first().cloned().unwrap_or_default();
             let link = ctx.paths.enabled().join(&n);
-            if !n.is_empty() && ctx.paths.lib.join("core-plugins/available").join(&n).exists() {
+            if !n.is_empty()
+                && ctx
+                    .paths
+                    .lib
+                    .join("core-plugins/available")
+                    .join(&n)
+                    .exists()
+            {
                 return fail("Cannot disable a core plugin");
             }
             if n.is_empty() || fs::symlink_metadata(&link).is_err() {
@@ -254,7 +296,9 @@ pub fn plugin_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             Ok(())
         }
         "trigger" => {
-            let Some(t) = args.first() else { return fail("Please specify a trigger") };
+            let Some(t) = args.first() else {
+                return fail("Please specify a trigger");
+            };
             let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
             let out = trigger(ctx, t, &rest, false, false)?;
             if out.code != 0 {
@@ -296,7 +340,16 @@ fn run_all(ctx: &mut Ctx, t: &str, args: &[&str]) -> Res {
 }
 
 fn install(ctx: &mut Ctx, args: &[String]) -> Res {
-    let p = parse(args, &Spec { values: &["--name", "--committish"], bools: &["--core", "--skip-install-trigger"], aliases: &[], stop_at_positional: false, lenient: false })?;
+    let p = parse(
+        args,
+        &Spec {
+            values: &["--name", "--committish"],
+            bools: &["--core", "--skip-install-trigger"],
+            aliases: &[],
+            stop_at_positional: false,
+            lenient: false,
+        },
+    )?;
     let skip_trigger = p.has("--skip-install-trigger");
     if p.has("--core") || p.pos.is_empty() {
         if !skip_trigger {
@@ -305,21 +358,36 @@ fn install(ctx: &mut Ctx, args: &[String]) -> Res {
         return Ok(());
     }
     let url = p.arg(0);
-    let ok = url.starts_with("https:") || url.starts_with("git") || url.starts_with("ssh:") || url.starts_with("file:") || url.ends_with(".tar.gz") || url.ends_with(".tgz");
+    let ok = url.starts_with("https:")
+        || url.starts_with("git")
+        || url.starts_with("ssh:")
+        || url.starts_with("file:")
+        || url.ends_with(".tar.gz")
+        || url.ends_with(".tgz");
     if !ok {
         return fail("First argument must be --core or url to plugin");
     }
-    let name = p.get("--name").map_or_else(|| plugin_name_from_url(&url), str::to_string);
+    let name = p
+        .get("--name")
+        .map_or_else(|| plugin_name_from_url(&url), str::to_string);
     if !valid_plugin_name(&name) {
         return fail("Invalid plugin name specified");
     }
     let dest = ctx.paths.available().join(&name);
     ctx.info1(format!("Cloning plugin repo {url} to {}", dest.display()));
     if dest.exists() {
-        let origin = git(&["config", "--get", "remote.origin.url"], Some(&dest)).ok().filter(|o| o.status.success());
+        let origin = git(&["config", "--get", "remote.origin.url"], Some(&dest))
+            .ok()
+            .filter(|o| o.status.success());
         // plugn `install` (bashenv/plugn.bash): raw stderr lines, no ` !     ` prefix.
         if !dest.join(".git").exists() {
-            return Err(Fail::Dokku { code: 1, lines: vec![format!("{name} is already installed, but it does not seem to be a git repository")], raw: true });
+            return Err(Fail::Dokku {
+                code: 1,
+                lines: vec![format!(
+                    "{name} is already installed, but it does not seem to be a git repository"
+                )],
+                raw: true,
+            });
         }
         match origin {
             Some(o) if String::from_utf8_lossy(&o.stdout).trim() == url => {
@@ -327,7 +395,11 @@ fn install(ctx: &mut Ctx, args: &[String]) -> Res {
             }
             _ => {
                 let msg = format!("Plugin '{name}' is already installed, but with a different url. To install anyway, uninstall it first.");
-                return Err(Fail::Dokku { code: 1, lines: vec![msg], raw: true });
+                return Err(Fail::Dokku {
+                    code: 1,
+                    lines: vec![msg],
+                    raw: true,
+                });
             }
         }
     } else {
@@ -335,7 +407,9 @@ fn install(ctx: &mut Ctx, args: &[String]) -> Res {
             return fail("the sandbox does not download tarball plugins; use a git or file:// url");
         }
         let d = dest.display().to_string();
-        let o = ctx.unlocked(|_| git(&["clone", "--quiet", &url, &d], None))?.map_err(io_err(&dest))?;
+        let o = ctx
+            .unlocked(|_| git(&["clone", "--quiet", &url, &d], None))?
+            .map_err(io_err(&dest))?;
         if !o.status.success() {
             eprint!("{}", String::from_utf8_lossy(&o.stderr));
             return Err(Fail::Silent(1));
@@ -355,8 +429,14 @@ fn install(ctx: &mut Ctx, args: &[String]) -> Res {
 /// plugin's `commands help` runs with `--all` in its parent's command line (§a step 7).
 fn prime_completion(ctx: &mut Ctx) -> Res {
     let exe = std::env::current_exe().map_err(io_err(Path::new("current_exe")))?;
-    ctx.unlocked(|_| Command::new(exe).args(["--quiet", "help", "--all"]).stdout(Stdio::null()).stderr(Stdio::null()).status())?
-        .map_err(io_err(Path::new("dokku help --all")))?;
+    ctx.unlocked(|_| {
+        Command::new(exe)
+            .args(["--quiet", "help", "--all"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+    })?
+    .map_err(io_err(Path::new("dokku help --all")))?;
     Ok(())
 }
 
@@ -379,7 +459,11 @@ fn git_checkout(ctx: &mut Ctx, dir: &Path, r: &str) -> Res {
 fn list(ctx: &mut Ctx, args: &[String]) -> Res {
     let p = parse(args, &crate::args::spec(&["--format"], &[]))?;
     let mut avail: Vec<(String, PathBuf)> = fs::read_dir(ctx.paths.available())
-        .map(|rd| rd.flatten().map(|e| (e.file_name().to_string_lossy().to_string(), e.path())).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
+                .collect()
+        })
         .unwrap_or_default();
     avail.sort();
     let mut json = Vec::new();
@@ -387,22 +471,39 @@ fn list(ctx: &mut Ctx, args: &[String]) -> Res {
         let toml = read_opt(&dir.join("plugin.toml"))?.unwrap_or_default();
         let field = |k: &str| {
             toml.lines()
-                .find_map(|l| l.trim().strip_prefix(k).and_then(|r| r.trim_start().strip_prefix('=')).map(|v| v.trim().trim_matches('"').to_string()))
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix(k)
+                        .and_then(|r| r.trim_start().strip_prefix('='))
+                        .map(|v| v.trim().trim_matches('"').to_string())
+                })
                 .unwrap_or_default()
         };
         let link = ctx.paths.enabled().join(&name);
         let enabled = fs::symlink_metadata(&link).is_ok();
         let (version, desc) = (field("version"), field("description"));
         if p.get("--format") == Some("json") {
-            let origin = git(&["config", "--get", "remote.origin.url"], Some(&dir)).ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-            let head = git(&["rev-parse", "HEAD"], Some(&dir)).ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-            let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"], Some(&dir)).ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            let origin = git(&["config", "--get", "remote.origin.url"], Some(&dir))
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            let head = git(&["rev-parse", "HEAD"], Some(&dir))
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"], Some(&dir))
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
             json.push(serde_json::json!({
                 "name": name, "version": version, "enabled": enabled, "core": is_core(&link), "description": desc,
                 "source_url": origin.unwrap_or_default(), "committish": head.unwrap_or_default(), "branch": branch.unwrap_or_default(),
             }));
         } else {
-            ctx.out(format!("  {name:<20} {version:<5} {:<10} {desc}", if enabled { "enabled" } else { "disabled" }));
+            ctx.out(format!(
+                "  {name:<20} {version:<5} {:<10} {desc}",
+                if enabled { "enabled" } else { "disabled" }
+            ));
         }
     }
     if p.get("--format") == Some("json") {
@@ -443,7 +544,11 @@ fn update(ctx: &mut Ctx, args: &[String]) -> Res {
             }
             vec![n.clone()]
         }
-        None => enabled(ctx).into_iter().filter(|(_, d)| !is_core(d)).map(|(n, _)| n).collect(),
+        None => enabled(ctx)
+            .into_iter()
+            .filter(|(_, d)| !is_core(d))
+            .map(|(n, _)| n)
+            .collect(),
     };
     for n in names {
         let dir = ctx.paths.available().join(&n);
@@ -457,10 +562,15 @@ fn update(ctx: &mut Ctx, args: &[String]) -> Res {
         }
         let head = git(&["symbolic-ref", "-q", "HEAD"], Some(&dir)).map_err(io_err(&dir))?;
         if !head.status.success() {
-            ctx.out(format!("Plugin pinned to {}", read_opt(&dir.join(".plugin_committish"))?.unwrap_or_default()));
+            ctx.out(format!(
+                "Plugin pinned to {}",
+                read_opt(&dir.join(".plugin_committish"))?.unwrap_or_default()
+            ));
             continue;
         }
-        let o = ctx.unlocked(|_| git(&["pull", "--quiet"], Some(&dir)))?.map_err(io_err(&dir))?;
+        let o = ctx
+            .unlocked(|_| git(&["pull", "--quiet"], Some(&dir)))?
+            .map_err(io_err(&dir))?;
         if !o.status.success() {
             eprint!("{}", String::from_utf8_lossy(&o.stderr));
             return Err(Fail::Silent(1));
@@ -477,8 +587,14 @@ mod tests {
 
     #[test]
     fn plugin_names_strip_git_and_dokku_prefix() {
-        assert_eq!(plugin_name_from_url("https://github.com/x/dokku-compose.git"), "compose");
+        assert_eq!(
+            plugin_name_from_url("https://github.com/x/dokku-compose.git"),
+            "compose"
+        );
         assert_eq!(plugin_name_from_url("file:///tmp/repo/"), "repo");
-        assert_eq!(plugin_name_from_url("git@github.com:x/dokku-letsencrypt.git"), "letsencrypt");
+        assert_eq!(
+            plugin_name_from_url("git@github.com:x/dokku-letsencrypt.git"),
+            "letsencrypt"
+        );
     }
 }

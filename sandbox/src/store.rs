@@ -20,7 +20,10 @@ impl Ctx {
         if let Some(v) = self.prop(plugin, app, key)?.filter(|v| !v.is_empty()) {
             return Ok(v);
         }
-        if let Some(v) = self.prop(plugin, "--global", key)?.filter(|v| !v.is_empty()) {
+        if let Some(v) = self
+            .prop(plugin, "--global", key)?
+            .filter(|v| !v.is_empty())
+        {
             return Ok(v);
         }
         Ok(default.to_string())
@@ -88,7 +91,14 @@ impl Ctx {
 
     /// Lines of a list file (empty when missing).
     pub fn read_lines(&self, path: &std::path::Path) -> Res<Vec<String>> {
-        Ok(read_opt(path)?.map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()).unwrap_or_default())
+        Ok(read_opt(path)?
+            .map(|s| {
+                s.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default())
     }
     /// Write a list file, one entry per line.
     pub fn write_lines(&self, path: &std::path::Path, lines: &[String]) -> Res {
@@ -115,18 +125,23 @@ pub fn is_valid_app_name(s: &str) -> bool {
 pub fn is_valid_app_name_old(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_lowercase() || ch.is_ascii_digit())
-        && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '-' || ch == '_')
+        && c.all(|ch| {
+            ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '-' || ch == '_'
+        })
 }
 
 /// `^[a-zA-Z_][a-zA-Z0-9_]*$` (§d "Other names", `validateKey`).
 pub fn is_valid_config_key(s: &str) -> bool {
     let mut c = s.chars();
-    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_') && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
 }
 
 /// `^[A-Za-z0-9_-]+$` (datastore service names and plugin names, §d).
 pub fn is_valid_service_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
 }
 
 /// DNS-1123 label of at most 45 characters (storage entry names, §d).
@@ -136,7 +151,8 @@ pub fn is_valid_storage_name(s: &str) -> bool {
         && b.len() <= 45
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// Parse an ENV file written by `write_env` (`export K='v'` lines).
@@ -145,7 +161,9 @@ pub fn parse_env(s: &str) -> BTreeMap<String, String> {
     let mut rest = s;
     while !rest.is_empty() {
         let line_start = rest.trim_start_matches('\n');
-        let Some(body) = line_start.strip_prefix("export ") else { break };
+        let Some(body) = line_start.strip_prefix("export ") else {
+            break;
+        };
         let Some(eq) = body.find('=') else { break };
         let key = body[..eq].to_string();
         let mut val = String::new();
@@ -225,7 +243,10 @@ impl Report {
             return fail(format!("Invalid --format value specified: {format}"));
         }
         if info.len() > 1 {
-            return fail(format!("{}:report command allows only a single flag", self.plugin));
+            return fail(format!(
+                "{}:report command allows only a single flag",
+                self.plugin
+            ));
         }
         if !info.is_empty() && format == "json" {
             return fail("--format flag cannot be specified when specifying an info flag");
@@ -256,8 +277,12 @@ impl Report {
                 match rows.iter().find(|r| r.flag == want) {
                     Some(r) => ctx.out(&r.value),
                     None => {
-                        let valid: Vec<String> = rows.iter().map(|r| format!("--{}", r.flag)).collect();
-                        return fail(format!("Invalid flag passed, valid flags: {}", valid.join(", ")));
+                        let valid: Vec<String> =
+                            rows.iter().map(|r| format!("--{}", r.flag)).collect();
+                        return fail(format!(
+                            "Invalid flag passed, valid flags: {}",
+                            valid.join(", ")
+                        ));
                     }
                 }
                 continue;
@@ -282,10 +307,19 @@ impl Report {
                 continue;
             }
             // Padding is the longest `--flag`, at least 31 (`ReportSingleApp`).
-            let width = rows.iter().map(|r| r.flag.len() + 2).max().unwrap_or(0).max(31);
+            let width = rows
+                .iter()
+                .map(|r| r.flag.len() + 2)
+                .max()
+                .unwrap_or(0)
+                .max(31);
             ctx.info2(format!("{name} {} information", self.kind));
             for r in &rows {
-                ctx.out(format!("       {:<width$}{}", format!("{}:", label(&r.flag)), r.value));
+                ctx.out(format!(
+                    "       {:<width$}{}",
+                    format!("{}:", label(&r.flag)),
+                    r.value
+                ));
             }
         }
         Ok(())
@@ -294,7 +328,10 @@ impl Report {
 
 /// Report row label: flag with `-`/`.` as spaces, first letter uppercased (§d).
 pub fn label(flag: &str) -> String {
-    let s: String = flag.chars().map(|c| if c == '-' || c == '.' { ' ' } else { c }).collect();
+    let s: String = flag
+        .chars()
+        .map(|c| if c == '-' || c == '.' { ' ' } else { c })
+        .collect();
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
@@ -304,7 +341,10 @@ pub fn label(flag: &str) -> String {
 
 /// Build rows from `(flag, value)` pairs.
 pub fn rows(pairs: Vec<(String, String)>) -> Vec<Row> {
-    pairs.into_iter().map(|(flag, value)| Row { flag, value }).collect()
+    pairs
+        .into_iter()
+        .map(|(flag, value)| Row { flag, value })
+        .collect()
 }
 
 /// Ensure a directory exists.

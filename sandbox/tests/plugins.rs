@@ -1,15 +1,29 @@
 //! Plugin host, trigger and `git push` facts (dokku-facts.md §a, §b, §c).
 
-
-
 use std::path::{Path, PathBuf};
 
 use crate::support::{git, repo, Sandbox};
 
 const TRIGGERS: &[&str] = &[
-    "install", "uninstall", "update", "post-create", "core-post-extract", "post-extract", "builder-detect", "pre-receive-app", "pre-build",
-    "post-build", "pre-release-builder", "post-release-builder", "post-deploy", "deploy-source-set", "post-config-update", "pre-delete",
-    "post-delete", "custom-x", "receive-app",
+    "install",
+    "uninstall",
+    "update",
+    "post-create",
+    "core-post-extract",
+    "post-extract",
+    "builder-detect",
+    "pre-receive-app",
+    "pre-build",
+    "post-build",
+    "pre-release-builder",
+    "post-release-builder",
+    "post-deploy",
+    "deploy-source-set",
+    "post-config-update",
+    "pre-delete",
+    "post-delete",
+    "custom-x",
+    "receive-app",
 ];
 
 /// A plugin repo that records every trigger call into `$DOKKU_LIB_ROOT/rec.log` and fails a
@@ -24,22 +38,33 @@ fn recorder(dir: &Path, name: &str) -> PathBuf {
     );
     let toml = format!("[plugin]\ndescription = \"recorder {name}\"\nversion = \"0.1.0\"\n[plugin.config]\ngreeting = \"hi\"\n");
     let sub = "#!/usr/bin/env bash\necho \"sub argv: $*\"\n".to_string();
-    let mut files: Vec<(String, String)> = TRIGGERS.iter().map(|t| ((*t).to_string(), rec.clone())).collect();
+    let mut files: Vec<(String, String)> = TRIGGERS
+        .iter()
+        .map(|t| ((*t).to_string(), rec.clone()))
+        .collect();
     files.push(("commands".into(), commands));
     files.push(("plugin.toml".into(), toml));
     files.push(("subcommands/sub".into(), sub));
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     repo(&path, &refs);
     path
 }
 
 fn log(s: &Sandbox) -> Vec<String> {
-    std::fs::read_to_string(s.lib().join("rec.log")).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(s.lib().join("rec.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn install(s: &Sandbox, name: &str) -> PathBuf {
     let src = recorder(s.root(), name);
-    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    s.run(&["plugin:install", &format!("file://{}", src.display())])
+        .ok();
     src
 }
 
@@ -52,28 +77,45 @@ fn plugin_install_clones_enables_and_runs_every_install_trigger() {
     let url = format!("file://{}", src.display());
     let r = s.run(&["plugin:install", &url]);
     r.ok();
-    assert!(r.stdout.contains(&format!("-----> Cloning plugin repo {url} to {}", s.lib().join("plugins/available/rec").display())));
+    assert!(r.stdout.contains(&format!(
+        "-----> Cloning plugin repo {url} to {}",
+        s.lib().join("plugins/available/rec").display()
+    )));
     assert!(r.stdout.contains("-----> Plugin rec enabled"));
     let l = log(&s);
-    assert!(l.contains(&"aa install ".to_string()), "install runs for every enabled plugin: {l:?}");
+    assert!(
+        l.contains(&"aa install ".to_string()),
+        "install runs for every enabled plugin: {l:?}"
+    );
     assert!(l.contains(&"rec install ".to_string()));
-    assert!(l.contains(&"rec config hi".to_string()), "CONFIG_* from [plugin.config]: {l:?}");
-    assert!(std::fs::read_link(s.lib().join("plugins/enabled/rec")).expect("symlink").ends_with("../available/rec"));
+    assert!(
+        l.contains(&"rec config hi".to_string()),
+        "CONFIG_* from [plugin.config]: {l:?}"
+    );
+    assert!(std::fs::read_link(s.lib().join("plugins/enabled/rec"))
+        .expect("symlink")
+        .ends_with("../available/rec"));
     s.run(&["plugin:installed", "rec"]).ok();
     assert_eq!(s.run(&["plugin:installed", "nope"]).code, 1);
     let again = s.run(&["plugin:install", &url]);
     again.fails(1, " !     Plugin already enabled");
     assert!(again.stderr.contains("Plugin 'rec' is already installed."));
-    s.run(&["plugin:install", "/not/a/url"]).fails(1, " !     First argument must be --core or url to plugin");
+    s.run(&["plugin:install", "/not/a/url"])
+        .fails(1, " !     First argument must be --core or url to plugin");
     let list = s.json(&["plugin:list", "--format", "json"]);
     assert_eq!(list[1]["name"], "rec");
     assert_eq!(list[1]["version"], "0.1.0");
     assert_eq!(list[1]["enabled"], true);
     assert_eq!(list[1]["source_url"], url.as_str());
     s.run(&["plugin:disable", "rec"]).ok();
-    assert!(s.run(&["plugin:list"]).stdout.contains("  rec                  0.1.0 disabled   recorder rec\n"));
-    s.run(&["plugin:disable", "rec"]).fails(1, " !     Plugin already disabled");
-    s.run(&["plugin:enable", "ghost"]).fails(1, " !     Plugin does not exist");
+    assert!(s
+        .run(&["plugin:list"])
+        .stdout
+        .contains("  rec                  0.1.0 disabled   recorder rec\n"));
+    s.run(&["plugin:disable", "rec"])
+        .fails(1, " !     Plugin already disabled");
+    s.run(&["plugin:enable", "ghost"])
+        .fails(1, " !     Plugin does not exist");
     s.run(&["plugin:enable", "rec"]).ok();
     let other = recorder(&s.root().join("elsewhere"), "rec");
     s.run(&["plugin:install", &format!("file://{}", other.display())]).fails(1, "Plugin 'rec' is already installed, but with a different url. To install anyway, uninstall it first.");
@@ -84,16 +126,28 @@ fn plugin_name_flag_and_uninstall_trigger_for_all() {
     let s = Sandbox::new();
     install(&s, "aa");
     let src = recorder(s.root(), "rec");
-    s.run(&["plugin:install", &format!("file://{}", src.display()), "--name", "other"]).ok();
+    s.run(&[
+        "plugin:install",
+        &format!("file://{}", src.display()),
+        "--name",
+        "other",
+    ])
+    .ok();
     s.run(&["plugin:installed", "other"]).ok();
     s.run(&["plugin:uninstall", "other"]).ok();
     let l = log(&s);
     assert!(l.contains(&"aa uninstall other".to_string()), "{l:?}");
-    assert!(l.contains(&"rec uninstall other".to_string()), "the plugin's own uninstall runs before removal");
+    assert!(
+        l.contains(&"rec uninstall other".to_string()),
+        "the plugin's own uninstall runs before removal"
+    );
     assert!(!s.lib().join("plugins/available/other").exists());
-    s.run(&["plugin:uninstall", "other"]).fails(1, "Plugin (other) is not currently installed");
-    s.run(&["plugin:update", "bad name"]).fails(1, "Invalid plugin name specified");
-    s.run(&["plugin:update", "ghost"]).fails(1, "Specified plugin not enabled or installed");
+    s.run(&["plugin:uninstall", "other"])
+        .fails(1, "Plugin (other) is not currently installed");
+    s.run(&["plugin:update", "bad name"])
+        .fails(1, "Invalid plugin name specified");
+    s.run(&["plugin:update", "ghost"])
+        .fails(1, "Specified plugin not enabled or installed");
     s.run(&["plugin:update", "aa"]).ok();
     assert!(log(&s).contains(&"aa update ".to_string()));
 }
@@ -103,15 +157,31 @@ fn dispatch_subcommands_then_commands_loop() {
     let s = Sandbox::new();
     install(&s, "aa");
     install(&s, "rec");
-    assert_eq!(s.run(&["rec:sub", "x", "y"]).stdout, "sub argv: rec:sub x y\n", "$1 is the full plugin:cmd");
-    assert_eq!(s.run(&["rec:hello", "a"]).stdout, "hello rec:hello a\n", "aa's commands exits 10, rec's handles it");
-    assert_eq!(s.run(&["rec:boom"]).code, 3, "any other exit aborts with that code");
-    s.run(&["rec:nothing"]).fails(1, "`rec:nothing` is not a dokku command.");
+    assert_eq!(
+        s.run(&["rec:sub", "x", "y"]).stdout,
+        "sub argv: rec:sub x y\n",
+        "$1 is the full plugin:cmd"
+    );
+    assert_eq!(
+        s.run(&["rec:hello", "a"]).stdout,
+        "hello rec:hello a\n",
+        "aa's commands exits 10, rec's handles it"
+    );
+    assert_eq!(
+        s.run(&["rec:boom"]).code,
+        3,
+        "any other exit aborts with that code"
+    );
+    s.run(&["rec:nothing"])
+        .fails(1, "`rec:nothing` is not a dokku command.");
     let help = s.run(&["help"]);
     assert!(help.stdout.contains("Community plugin commands:"));
     assert!(help.stdout.contains("rec") && help.stdout.contains("Records triggers"));
     let all = s.run(&["help", "--all"]).stdout;
-    assert!(all.contains("rec:hello <x>") && all.contains("Say hello"), "long form chosen from the parent's --all: {all}");
+    assert!(
+        all.contains("rec:hello <x>") && all.contains("Say hello"),
+        "long form chosen from the parent's --all: {all}"
+    );
 }
 
 #[test]
@@ -124,29 +194,58 @@ fn trigger_semantics_order_stop_and_non_executable() {
     assert_eq!(r.code, 1);
     let l = log(&s);
     assert!(l.contains(&"aa custom-x 1 2".to_string()));
-    assert!(!l.iter().any(|x| x.starts_with("rec custom-x")), "stops at the first failure: {l:?}");
+    assert!(
+        !l.iter().any(|x| x.starts_with("rec custom-x")),
+        "stops at the first failure: {l:?}"
+    );
     std::fs::remove_file(s.lib().join("fail-aa-custom-x")).expect("rm");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(s.lib().join("plugins/available/aa/custom-x"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::set_permissions(
+        s.lib().join("plugins/available/aa/custom-x"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
     let r = s.run(&["plugin:trigger", "custom-x"]);
     r.ok();
-    assert!(r.stderr.contains("Trigger 'custom-x' is not executable, skipping plugin (aa)"));
+    assert!(r
+        .stderr
+        .contains("Trigger 'custom-x' is not executable, skipping plugin (aa)"));
     // The sandbox also answers as `plugn trigger …` through its PATH shim.
     let shim = s.lib().join("sandbox/bin/plugn");
-    let o = std::process::Command::new(&shim).env("DOKKU_SANDBOX_ROOT", s.root()).args(["trigger", "custom-x", "via-plugn"]).output().expect("plugn");
+    let o = std::process::Command::new(&shim)
+        .env("DOKKU_SANDBOX_ROOT", s.root())
+        .args(["trigger", "custom-x", "via-plugn"])
+        .output()
+        .expect("plugn");
     assert!(o.status.success());
     assert!(log(&s).contains(&"rec custom-x via-plugn".to_string()));
 }
 
 fn app_repo(s: &Sandbox, app: &str, dockerfile: &str) -> PathBuf {
     let dir = s.root().join(format!("src-{app}"));
-    repo(&dir, &[("Dockerfile", dockerfile), ("Procfile", "web: serve\nworker: work\n")]);
-    s.run(&["sandbox:git-remote", app, "--repo", &dir.display().to_string()]).ok();
+    repo(
+        &dir,
+        &[
+            ("Dockerfile", dockerfile),
+            ("Procfile", "web: serve\nworker: work\n"),
+        ],
+    );
+    s.run(&[
+        "sandbox:git-remote",
+        app,
+        "--repo",
+        &dir.display().to_string(),
+    ])
+    .ok();
     dir
 }
 
 fn push(dir: &Path) -> std::process::Output {
-    std::process::Command::new("git").current_dir(dir).args(["push", "dokku", "main"]).output().expect("git push")
+    std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["push", "dokku", "main"])
+        .output()
+        .expect("git push")
 }
 
 #[test]
@@ -158,27 +257,61 @@ fn git_push_auto_creates_and_runs_the_trigger_sequence() {
     let o = push(&dir);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("remote: -----> Set main as deploy-branch"), "{err}");
+    assert!(
+        err.contains("remote: -----> Set main as deploy-branch"),
+        "{err}"
+    );
     assert!(err.contains("remote: =====> Application deployed:"));
-    let sha = String::from_utf8_lossy(&git(&dir, &["rev-parse", "HEAD"]).stdout).trim().to_string();
-    let names: Vec<String> = log(&s).iter().map(|l| l.split(' ').nth(1).unwrap_or("").to_string()).collect();
+    let sha = String::from_utf8_lossy(&git(&dir, &["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_string();
+    let names: Vec<String> = log(&s)
+        .iter()
+        .map(|l| l.split(' ').nth(1).unwrap_or("").to_string())
+        .collect();
     // The first post-config-update is the domains plugin's NO_VHOST=1 (no global domain), fired
     // inside post-create before community plugins; the second is GIT_REV.
     let expected = [
-        "post-config-update", "post-create", "post-config-update", "post-extract", "builder-detect", "pre-receive-app", "pre-build", "post-build",
-        "pre-release-builder", "post-release-builder", "post-deploy", "deploy-source-set",
+        "post-config-update",
+        "post-create",
+        "post-config-update",
+        "post-extract",
+        "builder-detect",
+        "pre-receive-app",
+        "pre-build",
+        "post-build",
+        "pre-release-builder",
+        "post-release-builder",
+        "post-deploy",
+        "deploy-source-set",
     ];
-    assert_eq!(names, expected, "core-post-extract only reaches core plugins");
+    assert_eq!(
+        names, expected,
+        "core-post-extract only reaches core plugins"
+    );
     let l = log(&s);
     assert!(l.contains(&format!("rec deploy-source-set web git-push {sha}")));
-    assert!(l.contains(&format!("rec pre-build dockerfile web {}", "")) || l.iter().any(|x| x.starts_with("rec pre-build dockerfile web ")));
-    assert!(l.contains(&"rec post-deploy web   latest".to_string()), "post-deploy gets empty port and ip and the tag: {l:?}");
-    assert!(l.contains(&"rec pre-release-builder dockerfile web dokku/web:latest".to_string()), "release triggers get the image: {l:?}");
+    assert!(
+        l.contains(&format!("rec pre-build dockerfile web {}", ""))
+            || l.iter()
+                .any(|x| x.starts_with("rec pre-build dockerfile web "))
+    );
+    assert!(
+        l.contains(&"rec post-deploy web   latest".to_string()),
+        "post-deploy gets empty port and ip and the tag: {l:?}"
+    );
+    assert!(
+        l.contains(&"rec pre-release-builder dockerfile web dokku/web:latest".to_string()),
+        "release triggers get the image: {l:?}"
+    );
     assert_eq!(s.run(&["config:get", "web", "GIT_REV"]).stdout.trim(), sha);
     let ps = s.json(&["ps:report", "web", "--format", "json"]);
     assert_eq!(ps["deployed"], "true");
     assert_eq!(ps["processes"], "1", "web=1, worker=0 by default");
-    assert_eq!(s.run(&["git:report", "web", "--git-sha"]).stdout.trim(), sha);
+    assert_eq!(
+        s.run(&["git:report", "web", "--git-sha"]).stdout.trim(),
+        sha
+    );
 }
 
 #[test]
@@ -193,7 +326,10 @@ fn failed_deploy_rejects_the_push_and_keeps_the_branch() {
     std::fs::write(dir.join("a.txt"), "1").expect("write");
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "two"]);
-    assert!(push(&dir).status.success(), "post-extract failure is ignored");
+    assert!(
+        push(&dir).status.success(),
+        "post-extract failure is ignored"
+    );
     let mid = s.run(&["git:report", "web", "--git-sha"]).stdout;
     assert_ne!(mid, old);
     // pre-build failure stops it: push rejected, branch unchanged.
@@ -203,11 +339,17 @@ fn failed_deploy_rejects_the_push_and_keeps_the_branch() {
     let o = push(&dir);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("App build failed") && err.contains("pre-receive hook declined"), "{err}");
+    assert!(
+        err.contains("App build failed") && err.contains("pre-receive hook declined"),
+        "{err}"
+    );
     assert_eq!(s.run(&["git:report", "web", "--git-sha"]).stdout, mid);
     // An unhealthy image fails the health checks, same outcome.
     std::fs::remove_file(s.lib().join("fail-rec-pre-build")).expect("rm");
-    s.write("lib/sandbox/images.json", r#"{"python:3.13": {"unhealthy": true}}"#);
+    s.write(
+        "lib/sandbox/images.json",
+        r#"{"python:3.13": {"unhealthy": true}}"#,
+    );
     std::fs::write(dir.join("Dockerfile"), "FROM python:3.13\n").expect("write");
     git(&dir, &["commit", "-qam", "four"]);
     let o = push(&dir);
@@ -222,10 +364,17 @@ fn pushing_another_branch_after_deploy_branch_is_set_warns() {
     let dir = app_repo(&s, "web", "FROM x:1\n");
     assert!(push(&dir).status.success());
     git(&dir, &["checkout", "-qb", "feature"]);
-    let o = std::process::Command::new("git").current_dir(&dir).args(["push", "dokku", "feature"]).output().expect("push");
+    let o = std::process::Command::new("git")
+        .current_dir(&dir)
+        .args(["push", "dokku", "feature"])
+        .output()
+        .expect("push");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("WARNING: deploy did not complete, you must push to main."));
-    assert!(err.contains("for example, try 'git push <dokku> feature:main'"), "{err}");
+    assert!(
+        err.contains("for example, try 'git push <dokku> feature:main'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -234,10 +383,15 @@ fn deprecated_pre_deploy_warns_on_every_release() {
     let src = recorder(s.root(), "old");
     std::fs::write(src.join("pre-deploy"), "#!/usr/bin/env bash\nexit 0\n").expect("write");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(src.join("pre-deploy"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(
+        src.join("pre-deploy"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
     git(&src, &["add", "-A"]);
     git(&src, &["commit", "-qm", "pre-deploy"]);
-    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    s.run(&["plugin:install", &format!("file://{}", src.display())])
+        .ok();
     s.run(&["apps:create", "web"]).ok();
     let r = s.run(&["git:from-image", "web", "nginx:1"]);
     r.ok();
@@ -249,15 +403,27 @@ fn from_image_unchanged_fails_and_rollback_on_failure() {
     let s = Sandbox::new();
     install(&s, "rec");
     s.run(&["apps:create", "web"]).ok();
-    s.run(&["git:from-image", "ghost", "x"]).fails(20, "App ghost does not exist");
+    s.run(&["git:from-image", "ghost", "x"])
+        .fails(20, "App ghost does not exist");
     s.run(&["git:from-image", "web", "nginx:1"]).ok();
     assert!(log(&s).contains(&"rec deploy-source-set web docker-image nginx:1".to_string()));
     let sha = s.run(&["git:report", "web", "--git-sha"]).stdout;
     s.run(&["git:from-image", "web", "nginx:1"]).fails(1, " !     No changes detected, skipping git commit\n !     Call 'ps:rebuild' on app to rebuild the app from existing source");
-    s.write("lib/sandbox/images.json", r#"{"nginx:2": {"build_fails": true}}"#);
-    s.run(&["git:from-image", "web", "nginx:2"]).fails(1, "App build failed");
-    assert_eq!(s.run(&["git:report", "web", "--git-sha"]).stdout, sha, "ref rolled back");
-    assert_eq!(s.json(&["apps:report", "web", "--format", "json"])["deploy-source-metadata"], "nginx:1");
+    s.write(
+        "lib/sandbox/images.json",
+        r#"{"nginx:2": {"build_fails": true}}"#,
+    );
+    s.run(&["git:from-image", "web", "nginx:2"])
+        .fails(1, "App build failed");
+    assert_eq!(
+        s.run(&["git:report", "web", "--git-sha"]).stdout,
+        sha,
+        "ref rolled back"
+    );
+    assert_eq!(
+        s.json(&["apps:report", "web", "--format", "json"])["deploy-source-metadata"],
+        "nginx:1"
+    );
     s.run(&["ps:rebuild", "web"]).ok();
     assert!(log(&s).contains(&"rec receive-app web".to_string()));
 }
@@ -265,24 +431,42 @@ fn from_image_unchanged_fails_and_rollback_on_failure() {
 #[test]
 fn containers_follow_the_image_catalog() {
     let s = Sandbox::new();
-    s.write("lib/sandbox/images.json", r#"{"job:1": {"exit": 0, "run_exit": 4, "run_output": "ran"}, "crash:1": {"exit": 2}}"#);
+    s.write(
+        "lib/sandbox/images.json",
+        r#"{"job:1": {"exit": 0, "run_exit": 4, "run_output": "ran"}, "crash:1": {"exit": 2}}"#,
+    );
     s.run(&["apps:create", "job"]).ok();
-    s.run(&["git:from-image", "job", "job:1"]).fails(1, "Could not start due to 1 failed checks (web.1)");
+    s.run(&["git:from-image", "job", "job:1"])
+        .fails(1, "Could not start due to 1 failed checks (web.1)");
     s.run(&["checks:skip", "job"]).ok();
     s.run(&["git:from-image", "job", "job:1"]).ok();
     let status = s.run(&["ps:report", "job", "--status-web.1"]).stdout;
-    assert!(status.starts_with("exited (CID: ") && status.len() == "exited (CID: ".len() + 11 + 2, "{status}");
+    assert!(
+        status.starts_with("exited (CID: ") && status.len() == "exited (CID: ".len() + 11 + 2,
+        "{status}"
+    );
     let r = s.run(&["run", "job", "migrate"]);
     assert_eq!((r.code, r.stdout.as_str()), (4, "ran\n"));
     s.run(&["apps:create", "crash"]).ok();
     s.run(&["checks:disable", "crash"]).ok();
     s.run(&["git:from-image", "crash", "crash:1"]).ok();
-    assert_eq!(s.json(&["ps:report", "crash", "--format", "json"])["running"], "false");
+    assert_eq!(
+        s.json(&["ps:report", "crash", "--format", "json"])["running"],
+        "false"
+    );
     s.run(&["ps:scale", "crash", "web=2", "worker=1"]).ok();
-    assert_eq!(s.json(&["ps:scale", "crash", "--format", "json"]), serde_json::json!([{"process_type": "web", "quantity": 2}, {"process_type": "worker", "quantity": 1}]));
-    assert_eq!(s.json(&["ps:report", "crash", "--format", "json"])["processes"], "3");
-    s.run(&["ps:scale", "crash", "web"]).fails(1, "Missing count for process type web");
-    s.run(&["ps:scale", "crash", "web="]).fails(1, "Invalid count for process type web");
+    assert_eq!(
+        s.json(&["ps:scale", "crash", "--format", "json"]),
+        serde_json::json!([{"process_type": "web", "quantity": 2}, {"process_type": "worker", "quantity": 1}])
+    );
+    assert_eq!(
+        s.json(&["ps:report", "crash", "--format", "json"])["processes"],
+        "3"
+    );
+    s.run(&["ps:scale", "crash", "web"])
+        .fails(1, "Missing count for process type web");
+    s.run(&["ps:scale", "crash", "web="])
+        .fails(1, "Invalid count for process type web");
 }
 
 #[test]
@@ -290,22 +474,40 @@ fn fault_injection_and_call_log() {
     let s = Sandbox::new();
     install(&s, "rec");
     s.write("lib/sandbox/rules.json", r#"{"faults": [{"match": "apps:create boom*", "exit": 7, "message": "Name is already taken"}, {"deploy": "sick"}]}"#);
-    s.run(&["apps:create", "boom"]).fails(7, " !     Name is already taken");
+    s.run(&["apps:create", "boom"])
+        .fails(7, " !     Name is already taken");
     s.run(&["apps:create", "sick"]).ok();
-    s.run(&["git:from-image", "sick", "nginx:1"]).fails(1, "failed checks");
+    s.run(&["git:from-image", "sick", "nginx:1"])
+        .fails(1, "failed checks");
     let n = s.calls().len() as u64 + 1;
-    s.run_env(&[("DOKKU_SANDBOX_FAULTS", &format!(r#"[{{"nth": {n}}}]"#))], &["apps:list"]).fails(1, " !     Injected failure");
+    s.run_env(
+        &[("DOKKU_SANDBOX_FAULTS", &format!(r#"[{{"nth": {n}}}]"#))],
+        &["apps:list"],
+    )
+    .fails(1, " !     Injected failure");
     s.run(&["apps:create", "web"]).ok();
     s.write("lib/nested", "");
     s.run(&["git:from-image", "web", "nginx:1"]).ok();
     let calls = s.calls();
-    let boom = calls.iter().find(|c| c["argv"][1] == "boom").expect("boom call");
+    let boom = calls
+        .iter()
+        .find(|c| c["argv"][1] == "boom")
+        .expect("boom call");
     assert_eq!(boom["exit"], 7);
     assert!(boom["start"].as_str().is_some_and(|t| t.ends_with('Z')));
     assert!(boom["duration_ms"].as_f64().is_some());
-    let nested = calls.iter().find(|c| c["argv"][0] == "config:set" && c["argv"][3] == "FROM_TRIGGER=1").expect("nested call");
-    assert_eq!(nested["depth"], 1, "calls made by plugins during a call are nested");
-    let top = calls.iter().find(|c| c["argv"] == serde_json::json!(["git:from-image", "web", "nginx:1"])).expect("top call");
+    let nested = calls
+        .iter()
+        .find(|c| c["argv"][0] == "config:set" && c["argv"][3] == "FROM_TRIGGER=1")
+        .expect("nested call");
+    assert_eq!(
+        nested["depth"], 1,
+        "calls made by plugins during a call are nested"
+    );
+    let top = calls
+        .iter()
+        .find(|c| c["argv"] == serde_json::json!(["git:from-image", "web", "nginx:1"]))
+        .expect("top call");
     assert_eq!(top["depth"], 0);
     assert!(nested["n"].as_u64() > top["n"].as_u64());
 }
@@ -314,18 +516,33 @@ fn fault_injection_and_call_log() {
 fn demo_creates_a_usable_sandbox() {
     let dir = tempfile::tempdir().expect("tmp");
     let target = dir.path().join("demo");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dokku")).args(["sandbox:demo", &target.display().to_string()]).env_remove("DOKKU_SANDBOX_ROOT").output().expect("demo");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dokku"))
+        .args(["sandbox:demo", &target.display().to_string()])
+        .env_remove("DOKKU_SANDBOX_ROOT")
+        .output()
+        .expect("demo");
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains(&format!("export DOKKU_SANDBOX_ROOT={}", target.display())), "{out}");
+    assert!(
+        out.contains(&format!("export DOKKU_SANDBOX_ROOT={}", target.display())),
+        "{out}"
+    );
     assert!(target.join("lib/sandbox/images.json").exists());
-    let o = std::process::Command::new(target.join("lib/sandbox/bin/dokku")).env("DOKKU_SANDBOX_ROOT", &target).args(["apps:create", "demo"]).output().expect("create");
+    let o = std::process::Command::new(target.join("lib/sandbox/bin/dokku"))
+        .env("DOKKU_SANDBOX_ROOT", &target)
+        .args(["apps:create", "demo"])
+        .output()
+        .expect("create");
     assert!(o.status.success());
 }
 
 #[test]
 fn no_sandbox_root_refuses_to_run() {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dokku")).env_clear().args(["apps:list"]).output().expect("run");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dokku"))
+        .env_clear()
+        .args(["apps:list"])
+        .output()
+        .expect("run");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("sandbox root not set"));
 }
@@ -347,13 +564,19 @@ fn trigger_failures_have_their_documented_effects() {
     // post-deploy failure: reported failed although the containers are live.
     s.write("lib/fail-rec-post-deploy", "");
     assert_eq!(s.run(&["git:from-image", "web", "nginx:1"]).code, 1);
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "true");
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["running"],
+        "true"
+    );
     std::fs::remove_file(s.lib().join("fail-rec-post-deploy")).expect("rm");
     // post-delete failure: destroy aborts half-done (containers stopped, app dir still there).
     s.write("lib/fail-rec-post-delete", "");
     assert_eq!(s.run(&["apps:destroy", "web", "--force"]).code, 1);
     s.run(&["apps:exists", "web"]).ok();
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "false");
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["running"],
+        "false"
+    );
     std::fs::remove_file(s.lib().join("fail-rec-post-delete")).expect("rm");
     // uninstall failure: the plugin stays.
     s.write("lib/fail-rec-uninstall", "");
@@ -366,10 +589,17 @@ fn config_restart_failure_is_only_a_warning() {
     let s = Sandbox::new();
     s.run(&["apps:create", "web"]).ok();
     s.run(&["git:from-image", "web", "nginx:1"]).ok();
-    s.write("lib/sandbox/rules.json", r#"{"faults": [{"deploy": "web"}]}"#);
+    s.write(
+        "lib/sandbox/rules.json",
+        r#"{"faults": [{"deploy": "web"}]}"#,
+    );
     let r = s.run(&["config:set", "web", "A=1"]);
     r.ok();
-    assert!(r.stderr.contains(" !     Failure while restarting app:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(" !     Failure while restarting app:"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -378,19 +608,43 @@ fn rebuild_and_start_edge_cases() {
     s.run(&["apps:create", "web"]).ok();
     let r = s.run(&["ps:rebuild", "web"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("-----> WARNING: Cannot build from 'master'"), "{}", r.stdout);
-    s.run(&["ps:start", "web"]).fails(0, " !     App web has not been deployed");
+    assert!(
+        r.stdout
+            .contains("-----> WARNING: Cannot build from 'master'"),
+        "{}",
+        r.stdout
+    );
+    s.run(&["ps:start", "web"])
+        .fails(0, " !     App web has not been deployed");
     s.run(&["git:set", "web", "rev-env-var", ""]).ok();
     s.run(&["git:from-image", "web", "nginx:1"]).ok();
-    assert_eq!(s.run(&["config:get", "web", "GIT_REV"]).code, 1, "an empty rev-env-var disables GIT_REV");
+    assert_eq!(
+        s.run(&["config:get", "web", "GIT_REV"]).code,
+        1,
+        "an empty rev-env-var disables GIT_REV"
+    );
     s.run(&["ps:stop", "web"]).ok();
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "false");
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["running"],
+        "false"
+    );
     let r = s.run(&["ps:start", "web"]);
     r.ok();
-    assert!(r.stderr.contains(" !     App has been detected as not running, releasing"));
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["running"], "true");
-    assert!(s.run(&["ps:start", "web"]).stderr.contains(" !     App web already running"));
-    assert_eq!(s.run(&["ps:scale", "web"]).stdout, "-----> Scaling for web\nproctype: qty\n--------: ---\nweb:  1\n");
+    assert!(r
+        .stderr
+        .contains(" !     App has been detected as not running, releasing"));
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["running"],
+        "true"
+    );
+    assert!(s
+        .run(&["ps:start", "web"])
+        .stderr
+        .contains(" !     App web already running"));
+    assert_eq!(
+        s.run(&["ps:scale", "web"]).stdout,
+        "-----> Scaling for web\nproctype: qty\n--------: ---\nweb:  1\n"
+    );
 }
 
 #[test]
@@ -403,22 +657,54 @@ fn from_archive_deploys_a_tarball_and_records_the_source() {
     std::fs::write(ctx.join("Dockerfile"), "FROM python:3.12\n").expect("write");
     std::fs::write(ctx.join("Procfile"), "web: serve\nworker: work\n").expect("write");
     let tarball = s.root().join("src.tar");
-    let st = std::process::Command::new("tar").arg("-cf").arg(&tarball).arg("-C").arg(s.root().join("ctx")).arg("app").status().expect("tar");
+    let st = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(s.root().join("ctx"))
+        .arg("app")
+        .status()
+        .expect("tar");
     assert!(st.success());
     let url = format!("file://{}", tarball.display());
     s.run(&["git:from-archive", "web", &url]).ok();
     assert!(log(&s).contains(&format!("rec deploy-source-set web tar {url}")));
     let ps = s.json(&["ps:scale", "web", "--format", "json"]);
-    assert_eq!(ps, serde_json::json!([{"process_type": "web", "quantity": 1}, {"process_type": "worker", "quantity": 0}]), "top folder stripped, Procfile read");
-    s.run(&["git:from-archive", "web", &url]).fails(1, "No changes detected, skipping git commit");
+    assert_eq!(
+        ps,
+        serde_json::json!([{"process_type": "web", "quantity": 1}, {"process_type": "worker", "quantity": 0}]),
+        "top folder stripped, Procfile read"
+    );
+    s.run(&["git:from-archive", "web", &url])
+        .fails(1, "No changes detected, skipping git commit");
     let bytes = std::fs::read(&tarball).expect("read");
-    let mut child = s.cmd().args(["git:from-archive", "web", "--"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let mut child = s
+        .cmd()
+        .args(["git:from-archive", "web", "--"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
     use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(&bytes).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("write");
     let o = child.wait_with_output().expect("wait");
-    assert_eq!(o.status.code(), Some(1), "same content from stdin is unchanged too");
-    s.run(&["git:from-archive", "web"]).fails(1, "Please specify an archive url or -- to fetch the archive from stdin");
-    s.run(&["git:from-archive", "web", "https://example.test/x.tar"]).fails(1, "does not download");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "same content from stdin is unchanged too"
+    );
+    s.run(&["git:from-archive", "web"]).fails(
+        1,
+        "Please specify an archive url or -- to fetch the archive from stdin",
+    );
+    s.run(&["git:from-archive", "web", "https://example.test/x.tar"])
+        .fails(1, "does not download");
 }
 
 #[test]
@@ -430,11 +716,23 @@ fn git_sync_fetches_and_builds() {
     repo(&src, &[("Dockerfile", "FROM python:3.12\n")]);
     let path = src.display().to_string();
     s.run(&["git:sync", "web", &path, "main"]).ok();
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "false", "without --build it only fetches");
-    let sha = String::from_utf8_lossy(&git(&src, &["rev-parse", "HEAD"]).stdout).trim().to_string();
-    assert_eq!(s.run(&["git:report", "web", "--git-sha"]).stdout.trim(), sha);
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["deployed"],
+        "false",
+        "without --build it only fetches"
+    );
+    let sha = String::from_utf8_lossy(&git(&src, &["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_string();
+    assert_eq!(
+        s.run(&["git:report", "web", "--git-sha"]).stdout.trim(),
+        sha
+    );
     s.run(&["git:sync", "--build", "web", &path, "main"]).ok();
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "true");
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["deployed"],
+        "true"
+    );
     let l = log(&s);
     assert!(l.contains(&"rec receive-app web main".to_string()), "{l:?}");
     assert!(l.contains(&format!("rec deploy-source-set web git-sync {path}#main")));
@@ -447,11 +745,19 @@ fn extract_triggers_run_inside_the_work_dir() {
     std::fs::write(src.join("post-extract"), "#!/usr/bin/env bash\n[[ \"$(pwd)\" == \"$2\" ]] && echo same >> \"$DOKKU_LIB_ROOT/cwd.log\"\necho 'FROM changed:1' > \"$2/Dockerfile\"\n").expect("write");
     git(&src, &["add", "-A"]);
     git(&src, &["commit", "-qm", "cwd"]);
-    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
-    s.write("lib/sandbox/images.json", r#"{"changed:1": {"unhealthy": true}}"#);
+    s.run(&["plugin:install", &format!("file://{}", src.display())])
+        .ok();
+    s.write(
+        "lib/sandbox/images.json",
+        r#"{"changed:1": {"unhealthy": true}}"#,
+    );
     s.run(&["apps:create", "web"]).ok();
-    s.run(&["git:from-image", "web", "nginx:1"]).fails(1, "failed checks");
-    assert_eq!(std::fs::read_to_string(s.lib().join("cwd.log")).unwrap_or_default(), "same\n");
+    s.run(&["git:from-image", "web", "nginx:1"])
+        .fails(1, "failed checks");
+    assert_eq!(
+        std::fs::read_to_string(s.lib().join("cwd.log")).unwrap_or_default(),
+        "same\n"
+    );
 }
 
 #[test]
@@ -459,9 +765,20 @@ fn bash_plugins_can_source_common_functions() {
     let s = Sandbox::new();
     let src = s.root().join("dokku-shim");
     let cmd = "#!/usr/bin/env bash\nsource \"$PLUGIN_CORE_AVAILABLE_PATH/common/functions\"\ncase \"$1\" in\n  shim:check) verify_app_name \"$2\"; dokku_log_info1 \"ok $2\" ;;\n  *) exit \"$DOKKU_NOT_IMPLEMENTED_EXIT\" ;;\nesac\n";
-    repo(&src, &[("commands", cmd), ("plugin.toml", "[plugin]\ndescription = \"shim\"\nversion = \"0.1.0\"\n[plugin.config]\n")]);
-    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
-    s.run(&["shim:check", "ghost"]).fails(20, " !     App ghost does not exist");
+    repo(
+        &src,
+        &[
+            ("commands", cmd),
+            (
+                "plugin.toml",
+                "[plugin]\ndescription = \"shim\"\nversion = \"0.1.0\"\n[plugin.config]\n",
+            ),
+        ],
+    );
+    s.run(&["plugin:install", &format!("file://{}", src.display())])
+        .ok();
+    s.run(&["shim:check", "ghost"])
+        .fails(20, " !     App ghost does not exist");
     s.run(&["apps:create", "web"]).ok();
     assert_eq!(s.run(&["shim:check", "web"]).stdout, "-----> ok web\n");
 }
@@ -471,15 +788,29 @@ fn null_scheduler_starts_nothing_and_checks_log_per_container() {
     let s = Sandbox::new();
     s.run(&["apps:create", "web"]).ok();
     let r = s.run(&["git:from-image", "web", "nginx:1"]);
-    assert!(r.stdout.contains("       Attempting pre-flight checks (web.1)\n       All checks successful (web.1)\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "       Attempting pre-flight checks (web.1)\n       All checks successful (web.1)\n"
+        ),
+        "{}",
+        r.stdout
+    );
     s.run(&["apps:create", "stack"]).ok();
     s.run(&["scheduler:set", "stack", "selected", "null"]).ok();
-    s.write("lib/sandbox/images.json", r#"{"bad:1": {"unhealthy": true}}"#);
+    s.write(
+        "lib/sandbox/images.json",
+        r#"{"bad:1": {"unhealthy": true}}"#,
+    );
     let r = s.run(&["git:from-image", "stack", "bad:1"]);
     r.ok();
-    assert!(r.stdout.contains("Deploying stack via the null scheduler..."));
+    assert!(r
+        .stdout
+        .contains("Deploying stack via the null scheduler..."));
     let ps = s.json(&["ps:report", "stack", "--format", "json"]);
-    assert_eq!((ps["deployed"].as_str(), ps["processes"].as_str()), (Some("true"), Some("0")));
+    assert_eq!(
+        (ps["deployed"].as_str(), ps["processes"].as_str()),
+        (Some("true"), Some("0"))
+    );
 }
 
 #[test]
@@ -487,11 +818,28 @@ fn user_auth_trigger_can_deny() {
     let s = Sandbox::new();
     let src = s.root().join("dokku-auth");
     let auth = "#!/usr/bin/env bash\n[[ \"$3\" == apps:destroy ]] && exit 1\necho \"$1 $2 $3\" >> \"$DOKKU_LIB_ROOT/auth.log\"\nexit 0\n";
-    repo(&src, &[("user-auth", auth), ("plugin.toml", "[plugin]\ndescription = \"auth\"\nversion = \"0.1.0\"\n[plugin.config]\n")]);
-    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
-    s.run_env(&[("SSH_USER", "alice"), ("NAME", "laptop")], &["apps:create", "web"]).ok();
-    assert!(std::fs::read_to_string(s.lib().join("auth.log")).unwrap_or_default().contains("alice laptop apps:create"));
-    s.run(&["apps:destroy", "web", "--force"]).fails(1, " !     Access denied");
+    repo(
+        &src,
+        &[
+            ("user-auth", auth),
+            (
+                "plugin.toml",
+                "[plugin]\ndescription = \"auth\"\nversion = \"0.1.0\"\n[plugin.config]\n",
+            ),
+        ],
+    );
+    s.run(&["plugin:install", &format!("file://{}", src.display())])
+        .ok();
+    s.run_env(
+        &[("SSH_USER", "alice"), ("NAME", "laptop")],
+        &["apps:create", "web"],
+    )
+    .ok();
+    assert!(std::fs::read_to_string(s.lib().join("auth.log"))
+        .unwrap_or_default()
+        .contains("alice laptop apps:create"));
+    s.run(&["apps:destroy", "web", "--force"])
+        .fails(1, " !     Access denied");
     s.run(&["apps:exists", "web"]).ok();
 }
 
@@ -507,15 +855,31 @@ fn rename_and_clone_carry_state_and_rebuild() {
     r.ok();
     assert!(r.stdout.contains("-----> Cloning old to copy"));
     assert_eq!(s.run(&["config:get", "copy", "A"]).stdout, "1\n");
-    assert_eq!(s.json(&["ps:report", "copy", "--format", "json"])["deployed"], "true", "clone rebuilds");
-    s.run(&["apps:clone", "old", "copy"]).fails(1, "Name is already taken");
-    s.run(&["apps:clone", "--ignore-existing", "old", "copy"]).fails(0, "Name is already taken");
+    assert_eq!(
+        s.json(&["ps:report", "copy", "--format", "json"])["deployed"],
+        "true",
+        "clone rebuilds"
+    );
+    s.run(&["apps:clone", "old", "copy"])
+        .fails(1, "Name is already taken");
+    s.run(&["apps:clone", "--ignore-existing", "old", "copy"])
+        .fails(0, "Name is already taken");
     s.run(&["apps:rename", "--skip-deploy", "old", "new"]).ok();
     s.run(&["apps:exists", "old"]).fails(20, "does not exist");
     assert_eq!(s.run(&["postgres:info", "db", "--links"]).stdout, "new\n");
-    assert!(s.run(&["config:get", "new", "DATABASE_URL"]).stdout.contains("dokku-postgres-db"));
-    assert_eq!(s.json(&["ps:report", "new", "--format", "json"])["deployed"], "true", "deployed state is carried over");
-    assert_eq!(s.run(&["git:report", "new", "--git-sha"]).stdout, s.run(&["git:report", "copy", "--git-sha"]).stdout);
+    assert!(s
+        .run(&["config:get", "new", "DATABASE_URL"])
+        .stdout
+        .contains("dokku-postgres-db"));
+    assert_eq!(
+        s.json(&["ps:report", "new", "--format", "json"])["deployed"],
+        "true",
+        "deployed state is carried over"
+    );
+    assert_eq!(
+        s.run(&["git:report", "new", "--git-sha"]).stdout,
+        s.run(&["git:report", "copy", "--git-sha"]).stdout
+    );
 }
 
 #[test]
@@ -523,28 +887,75 @@ fn a_community_receive_branch_takes_other_branches() {
     let s = Sandbox::new();
     let src = s.root().join("dokku-rb");
     let rb = "#!/usr/bin/env bash\necho \"receive-branch $*\" >> \"$DOKKU_LIB_ROOT/rb.log\"\n";
-    repo(&src, &[("receive-branch", rb), ("plugin.toml", "[plugin]\ndescription = \"rb\"\nversion = \"0.1.0\"\n[plugin.config]\n")]);
-    s.run(&["plugin:install", &format!("file://{}", src.display())]).ok();
+    repo(
+        &src,
+        &[
+            ("receive-branch", rb),
+            (
+                "plugin.toml",
+                "[plugin]\ndescription = \"rb\"\nversion = \"0.1.0\"\n[plugin.config]\n",
+            ),
+        ],
+    );
+    s.run(&["plugin:install", &format!("file://{}", src.display())])
+        .ok();
     let dir = app_repo(&s, "web", "FROM x:1\n");
     assert!(push(&dir).status.success());
-    let sha = String::from_utf8_lossy(&git(&dir, &["rev-parse", "HEAD"]).stdout).trim().to_string();
+    let sha = String::from_utf8_lossy(&git(&dir, &["rev-parse", "HEAD"]).stdout)
+        .trim()
+        .to_string();
     let log = std::fs::read_to_string(s.lib().join("rb.log")).unwrap_or_default();
-    assert_eq!(log, format!("receive-branch web {sha} refs/heads/main\n"), "main is not the default deploy branch (master)");
-    assert_eq!(s.json(&["ps:report", "web", "--format", "json"])["deployed"], "false");
+    assert_eq!(
+        log,
+        format!("receive-branch web {sha} refs/heads/main\n"),
+        "main is not the default deploy branch (master)"
+    );
+    assert_eq!(
+        s.json(&["ps:report", "web", "--format", "json"])["deployed"],
+        "false"
+    );
 }
 
 #[test]
 fn dockerfile_path_and_builder_selection() {
     let s = Sandbox::new();
-    s.write("lib/sandbox/images.json", r#"{"bad:1": {"unhealthy": true}}"#);
+    s.write(
+        "lib/sandbox/images.json",
+        r#"{"bad:1": {"unhealthy": true}}"#,
+    );
     s.run(&["apps:create", "web"]).ok();
-    s.run(&["builder-dockerfile:set", "web", "dockerfile-path", "docker/App.Dockerfile"]).ok();
+    s.run(&[
+        "builder-dockerfile:set",
+        "web",
+        "dockerfile-path",
+        "docker/App.Dockerfile",
+    ])
+    .ok();
     let dir = s.root().join("src-web");
-    repo(&dir, &[("Dockerfile", "FROM bad:1\n"), ("docker/App.Dockerfile", "FROM good:1\n")]);
-    s.run(&["sandbox:git-remote", "web", "--repo", &dir.display().to_string()]).ok();
+    repo(
+        &dir,
+        &[
+            ("Dockerfile", "FROM bad:1\n"),
+            ("docker/App.Dockerfile", "FROM good:1\n"),
+        ],
+    );
+    s.run(&[
+        "sandbox:git-remote",
+        "web",
+        "--repo",
+        &dir.display().to_string(),
+    ])
+    .ok();
     let o = push(&dir);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "the configured Dockerfile (good:1) is built: {err}");
+    assert!(
+        o.status.success(),
+        "the configured Dockerfile (good:1) is built: {err}"
+    );
     assert!(err.contains("Building web from Dockerfile"));
-    assert_eq!(s.run(&["builder:report", "web", "--builder-detected"]).stdout, "dockerfile\n");
+    assert_eq!(
+        s.run(&["builder:report", "web", "--builder-detected"])
+            .stdout,
+        "dockerfile\n"
+    );
 }

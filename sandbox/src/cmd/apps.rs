@@ -61,7 +61,12 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "locked" => {
             let app = args.first().cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
-            if ctx.paths.data_dir("apps", &app).join(".deploy.lock").exists() {
+            if ctx
+                .paths
+                .data_dir("apps", &app)
+                .join(".deploy.lock")
+                .exists()
+            {
                 ctx.out("Deploy lock exists");
                 Ok(())
             } else {
@@ -91,21 +96,43 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if scope != "--global" {
                 ctx.verify_app(&scope)?;
             }
-            const KEYS: [&str; 3] = ["deploy-source", "deploy-source-metadata", "disable-autocreation"];
+            const KEYS: [&str; 3] = [
+                "deploy-source",
+                "deploy-source-metadata",
+                "disable-autocreation",
+            ];
             if !KEYS.contains(&key.as_str()) {
-                return fail(format!("Invalid property specified, valid properties include: {}", KEYS.join(", ")));
+                return fail(format!(
+                    "Invalid property specified, valid properties include: {}",
+                    KEYS.join(", ")
+                ));
             }
             if key == "disable-autocreation" && scope != "--global" {
                 return fail("Property can only be specified globally");
             }
             crate::cmd::props::set_value(ctx, "apps", &scope, &key, &value)
         }
-        "report" => Report { plugin: "apps", kind: "app", legacy: true }.run(ctx, args, &report_rows, &|c| {
-            Ok(rows(vec![("app-global-disable-autocreation".into(), c.prop_computed("apps", "--global", "disable-autocreation", "false")?)]))
+        "report" => Report {
+            plugin: "apps",
+            kind: "app",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|c| {
+            Ok(rows(vec![(
+                "app-global-disable-autocreation".into(),
+                c.prop_computed("apps", "--global", "disable-autocreation", "false")?,
+            )]))
         }),
         "rename" | "clone" => {
             let p = parse(args, &spec(&[], &["--skip-deploy", "--ignore-existing"]))?;
-            rename_or_clone(ctx, sub, &p.arg(0), &p.arg(1), p.has("--skip-deploy"), p.has("--ignore-existing"))
+            rename_or_clone(
+                ctx,
+                sub,
+                &p.arg(0),
+                &p.arg(1),
+                p.has("--skip-deploy"),
+                p.has("--ignore-existing"),
+            )
         }
         _ => Err(Fail::Silent(255)),
     }
@@ -115,7 +142,14 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 /// the core plugins' `post-app-{rename,clone}-setup` handlers copy (env, properties, data, the
 /// repo, datastore links), destroy the old app on rename, then rebuild unless `--skip-deploy` or
 /// the app has no code (the ps plugin's `post-app-{rename,clone}` handler).
-fn rename_or_clone(ctx: &mut Ctx, sub: &str, old: &str, new: &str, skip_deploy: bool, ignore_existing: bool) -> Res {
+fn rename_or_clone(
+    ctx: &mut Ctx,
+    sub: &str,
+    old: &str,
+    new: &str,
+    skip_deploy: bool,
+    ignore_existing: bool,
+) -> Res {
     if old.is_empty() {
         return fail("Please specify an app to run the command on");
     }
@@ -133,10 +167,21 @@ fn rename_or_clone(ctx: &mut Ctx, sub: &str, old: &str, new: &str, skip_deploy: 
         }
         return fail("Name is already taken");
     }
-    ctx.info1(format!("{} {old} to {new}", if sub == "clone" { "Cloning" } else { "Renaming" }));
+    ctx.info1(format!(
+        "{} {old} to {new}",
+        if sub == "clone" {
+            "Cloning"
+        } else {
+            "Renaming"
+        }
+    ));
     create(ctx, new, true)?;
     copy_app_state(ctx, old, new, sub == "rename")?;
-    let (setup, done) = if sub == "clone" { ("post-app-clone-setup", "post-app-clone") } else { ("post-app-rename-setup", "post-app-rename") };
+    let (setup, done) = if sub == "clone" {
+        ("post-app-clone-setup", "post-app-clone")
+    } else {
+        ("post-app-rename-setup", "post-app-rename")
+    };
     if trigger(ctx, setup, &[old, new], false, false)?.code != 0 {
         return Err(Fail::Silent(1));
     }
@@ -163,7 +208,9 @@ fn copy_app_state(ctx: &Ctx, old: &str, new: &str, rename: bool) -> Res {
     new_env.extend(env);
     ctx.write_env(new, &new_env)?;
     for base in ["config", "data"] {
-        let Ok(rd) = std::fs::read_dir(lib.join(base)) else { continue };
+        let Ok(rd) = std::fs::read_dir(lib.join(base)) else {
+            continue;
+        };
         for e in rd.flatten() {
             let from = e.path().join(old);
             if from.is_dir() && e.file_name() != "apps" {
@@ -190,22 +237,46 @@ fn copy_app_state(ctx: &Ctx, old: &str, new: &str, rename: bool) -> Res {
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Res {
     if from.is_dir() {
         crate::store::mkdirs(to)?;
-        for e in std::fs::read_dir(from).map_err(crate::ctx::io_err(from))?.flatten() {
+        for e in std::fs::read_dir(from)
+            .map_err(crate::ctx::io_err(from))?
+            .flatten()
+        {
             copy_tree(&e.path(), &to.join(e.file_name()))?;
         }
         Ok(())
     } else {
-        std::fs::copy(from, to).map(drop).map_err(crate::ctx::io_err(from))
+        std::fs::copy(from, to)
+            .map(drop)
+            .map_err(crate::ctx::io_err(from))
     }
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     Ok(rows(vec![
-        ("app-created-at".into(), ctx.prop_or("apps", app, "created-at")?),
-        ("app-deploy-source".into(), ctx.prop_or("apps", app, "deploy-source")?),
-        ("app-deploy-source-metadata".into(), ctx.prop_or("apps", app, "deploy-source-metadata")?),
-        ("app-dir".into(), ctx.paths.app_dir(app).display().to_string()),
-        ("app-locked".into(), ctx.paths.data_dir("apps", app).join(".deploy.lock").exists().to_string()),
+        (
+            "app-created-at".into(),
+            ctx.prop_or("apps", app, "created-at")?,
+        ),
+        (
+            "app-deploy-source".into(),
+            ctx.prop_or("apps", app, "deploy-source")?,
+        ),
+        (
+            "app-deploy-source-metadata".into(),
+            ctx.prop_or("apps", app, "deploy-source-metadata")?,
+        ),
+        (
+            "app-dir".into(),
+            ctx.paths.app_dir(app).display().to_string(),
+        ),
+        (
+            "app-locked".into(),
+            ctx.paths
+                .data_dir("apps", app)
+                .join(".deploy.lock")
+                .exists()
+                .to_string(),
+        ),
     ]))
 }
 
@@ -226,7 +297,12 @@ pub fn create(ctx: &mut Ctx, app: &str, verbose: bool) -> Res {
         ctx.info1(format!("Creating {app}..."));
     }
     crate::cmd::git::init_repo(ctx, app)?;
-    ctx.set_prop("apps", app, "created-at", &crate::harness::now_ms().div_euclid(1000).to_string())?;
+    ctx.set_prop(
+        "apps",
+        app,
+        "created-at",
+        &crate::harness::now_ms().div_euclid(1000).to_string(),
+    )?;
     crate::store::mkdirs(&ctx.paths.data_dir("apps", app))?;
     // The domains plugin's `post-create` (built in, so it runs before community plugins).
     crate::cmd::domains::setup(ctx, app)?;
@@ -239,7 +315,12 @@ pub fn create(ctx: &mut Ctx, app: &str, verbose: bool) -> Res {
 
 /// The destructive-action prompt (§d "Destructive confirmations", `AskForDestructiveConfirmation`).
 pub fn confirm(ctx: &Ctx, kind: &str, name: &str) -> Res {
-    confirm_lines(ctx, &format!("This command will destroy {kind} {name}."), name, "Confirmation did not match test. Aborted.")
+    confirm_lines(
+        ctx,
+        &format!("This command will destroy {kind} {name}."),
+        name,
+        "Confirmation did not match test. Aborted.",
+    )
 }
 
 /// The prompt with a given "will destroy" line and mismatch line (datastores word both differently).
@@ -256,7 +337,11 @@ pub fn confirm_lines(ctx: &Ctx, what: &str, name: &str, mismatch: &str) -> Res {
     }
     if mismatch.starts_with("Confirmation did not match test") {
         // Go's AskForDestructiveConfirmation prints this line without the ` !     ` prefix.
-        return Err(Fail::Dokku { code: 1, lines: vec![mismatch.to_string()], raw: true });
+        return Err(Fail::Dokku {
+            code: 1,
+            lines: vec![mismatch.to_string()],
+            raw: true,
+        });
     }
     fail(mismatch)
 }

@@ -84,7 +84,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             let mut pairs = Vec::new();
             for kv in &rest {
-                let Some((k, v)) = kv.split_once('=') else { return fail(format!("Invalid env pair: {kv}")) };
+                let Some((k, v)) = kv.split_once('=') else {
+                    return fail(format!("Invalid env pair: {kv}"));
+                };
                 if !is_valid_config_key(k) {
                     return fail(format!("Invalid key name: '{k}'"));
                 }
@@ -142,7 +144,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "get" => {
             let p = parse(args, &spec(&[], &["--quoted", "--global"]))?;
             let (scope, rest) = scope_and_rest(ctx, &p)?;
-            let Some(k) = rest.first() else { return fail("Expected: key") };
+            let Some(k) = rest.first() else {
+                return fail("Expected: key");
+            };
             match ctx.env(&scope)?.get(k) {
                 Some(v) if p.has("--quoted") => {
                     ctx.out(format!("'{}'", v.replace('\'', "'\\''")));
@@ -158,11 +162,22 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "show" | "keys" | "export" | "bundle" => {
             let p = parse(args, &spec(&["--format"], &["--merged", "--global"]))?;
             let (scope, _) = scope_and_rest(ctx, &p)?;
-            let mut env = if p.has("--merged") && scope != "--global" { ctx.env("--global")? } else { BTreeMap::new() };
+            let mut env = if p.has("--merged") && scope != "--global" {
+                ctx.env("--global")?
+            } else {
+                BTreeMap::new()
+            };
             env.extend(ctx.env(&scope)?);
             match sub {
                 "show" => {
-                    ctx.info2(format!("{} env vars", if scope == "--global" { "global" } else { &scope }));
+                    ctx.info2(format!(
+                        "{} env vars",
+                        if scope == "--global" {
+                            "global"
+                        } else {
+                            &scope
+                        }
+                    ));
                     pretty(ctx, &env);
                 }
                 "keys" => env.keys().for_each(|k| ctx.out(k)),
@@ -172,15 +187,20 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             Ok(())
         }
         "import" => {
-            let p = parse(args, &spec(&["--format"], &["--no-restart", "--replace", "--global"]))?;
+            let p = parse(
+                args,
+                &spec(&["--format"], &["--no-restart", "--replace", "--global"]),
+            )?;
             let (scope, rest) = scope_and_rest(ctx, &p)?;
             let file = rest.first().cloned().unwrap_or_else(|| "-".into());
             let text = if file == "-" {
                 let mut t = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map_err(crate::ctx::io_err(std::path::Path::new("-")))?;
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                    .map_err(crate::ctx::io_err(std::path::Path::new("-")))?;
                 t
             } else {
-                std::fs::read_to_string(&file).map_err(crate::ctx::io_err(std::path::Path::new(&file)))?
+                std::fs::read_to_string(&file)
+                    .map_err(crate::ctx::io_err(std::path::Path::new(&file)))?
             };
             let entries: BTreeMap<String, String> = match p.get("--format").unwrap_or("envfile") {
                 "json" => match serde_json::from_str::<BTreeMap<String, String>>(&text) {
@@ -195,7 +215,11 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                     return fail(format!("Invalid key name: '{k}'"));
                 }
             }
-            let mut env = if p.has("--replace") { BTreeMap::new() } else { ctx.env(&scope)? };
+            let mut env = if p.has("--replace") {
+                BTreeMap::new()
+            } else {
+                ctx.env(&scope)?
+            };
             env.extend(entries.clone());
             if !entries.is_empty() {
                 ctx.info1("Setting config vars");
@@ -238,11 +262,20 @@ fn parse_envfile(s: &str) -> BTreeMap<String, String> {
             continue;
         }
         let l = l.strip_prefix("export ").unwrap_or(l);
-        let Some((k, v)) = l.split_once('=') else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
             let inner = &v[1..v.len() - 1];
-            if v.starts_with('"') { inner.replace("\\n", "\n").replace("\\\"", "\"") } else { inner.to_string() }
+            if v.starts_with('"') {
+                inner.replace("\\n", "\n").replace("\\\"", "\"")
+            } else {
+                inner.to_string()
+            }
         } else {
             v.to_string()
         };
@@ -254,20 +287,44 @@ fn parse_envfile(s: &str) -> BTreeMap<String, String> {
 /// `Env.Export` (plugins/config/environment.go): one printed string per format.
 fn export(ctx: &Ctx, env: &BTreeMap<String, String>, format: &str) -> Res {
     let q = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
-    let joined = |prefix: &str, sep: &str| env.iter().map(|(k, v)| format!("{prefix}{k}={}", q(v))).collect::<Vec<_>>().join(sep);
-    let keys = |prefix: &str| env.keys().map(|k| format!("{prefix}{k}")).collect::<Vec<_>>().join(" ");
+    let joined = |prefix: &str, sep: &str| {
+        env.iter()
+            .map(|(k, v)| format!("{prefix}{k}={}", q(v)))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    let keys = |prefix: &str| {
+        env.keys()
+            .map(|k| format!("{prefix}{k}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let text = match format {
         "exports" => joined("export ", "\n"),
         "shell" => joined("", " "),
         "docker-args" => joined("--env=", " "),
         "docker-args-keys" => keys("--env="),
         "pack-keys" => keys("--env "),
-        "envfile" => env.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))).collect::<Vec<_>>().join("\n"),
+        "envfile" => env
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}=\"{}\"",
+                    v.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
         "json" => serde_json::to_string(env).unwrap_or_default(),
         // A nil Go slice marshals to `null` when the env is empty.
         "json-list" if env.is_empty() => "null".to_string(),
         "json-list" => {
-            let v: Vec<serde_json::Value> = env.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect();
+            let v: Vec<serde_json::Value> = env
+                .iter()
+                .map(|(k, v)| serde_json::json!({"name": k, "value": v}))
+                .collect();
             serde_json::to_string(&v).unwrap_or_default()
         }
         "pretty" => {
@@ -294,7 +351,10 @@ mod tests {
 
     #[test]
     fn base64_decodes() {
-        assert_eq!(decode_b64("aGVsbG8gd29ybGQ=").as_deref(), Some("hello world"));
+        assert_eq!(
+            decode_b64("aGVsbG8gd29ybGQ=").as_deref(),
+            Some("hello world")
+        );
         assert_eq!(decode_b64("!!"), None);
     }
 }

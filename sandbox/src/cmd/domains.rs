@@ -12,7 +12,8 @@ fn valid_domain(d: &str) -> bool {
     if d == "_" {
         return true;
     }
-    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '*' || c == '-';
+    let ok =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '*' || c == '-';
     !d.is_empty() && d.chars().all(ok) && !d.ends_with('.')
 }
 
@@ -43,7 +44,17 @@ fn default_vhosts(ctx: &Ctx, app: &str) -> Res<Vec<String>> {
     if !global_enabled(ctx)? {
         return Ok(Vec::new());
     }
-    Ok(global_vhosts(ctx)?.iter().filter(|v| !looks_like_ip(v)).map(|v| if app.contains('.') { app.to_string() } else { format!("{app}.{v}") }).collect())
+    Ok(global_vhosts(ctx)?
+        .iter()
+        .filter(|v| !looks_like_ip(v))
+        .map(|v| {
+            if app.contains('.') {
+                app.to_string()
+            } else {
+                format!("{app}.{v}")
+            }
+        })
+        .collect())
 }
 
 /// The app's domains (`get_app_domains`: only when vhost support is enabled).
@@ -84,7 +95,9 @@ fn disable_vhost(ctx: &mut Ctx, app: &str) -> Res {
 /// `domains_enable <app> --no-restart`.
 fn enable_vhost(ctx: &mut Ctx, app: &str) -> Res {
     if app_vhost_enabled(ctx, app)? {
-        ctx.info1(format!("Domains (VHOST) support is already enabled for app ({app})"));
+        ctx.info1(format!(
+            "Domains (VHOST) support is already enabled for app ({app})"
+        ));
         return Ok(());
     }
     let defaults = default_vhosts(ctx, app)?;
@@ -118,7 +131,9 @@ pub fn setup(ctx: &mut Ctx, app: &str) -> Res {
 /// URLs of an app from its domains and port mappings (`domains-urls`).
 pub fn app_urls(ctx: &Ctx, app: &str) -> Res<Vec<String>> {
     let domains = app_domains(ctx, app)?;
-    let https = crate::cmd::ports::mappings(ctx, app)?.iter().any(|m| m.starts_with("https:"));
+    let https = crate::cmd::ports::mappings(ctx, app)?
+        .iter()
+        .any(|m| m.starts_with("https:"));
     let scheme = if https { "https" } else { "http" };
     if domains.is_empty() {
         return Ok(vec![format!("{scheme}://{app}.sandbox.invalid")]);
@@ -149,11 +164,23 @@ fn validate(domains: &[String]) -> Res {
 /// Dispatch `domains:<sub>` (plugins/domains/functions).
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     if sub == "report" {
-        return Report { plugin: "domains", kind: "domains", legacy: false }.run(ctx, args, &report_rows, &|c| {
+        return Report {
+            plugin: "domains",
+            kind: "domains",
+            legacy: false,
+        }
+        .run(ctx, args, &report_rows, &|c| {
             let g = global_enabled(c)?;
             Ok(rows(vec![
                 ("domains-global-enabled".into(), g.to_string()),
-                ("domains-global-vhosts".into(), if g { global_vhosts(c)?.join(" ") } else { String::new() }),
+                (
+                    "domains-global-vhosts".into(),
+                    if g {
+                        global_vhosts(c)?.join(" ")
+                    } else {
+                        String::new()
+                    },
+                ),
             ]))
         });
     }
@@ -255,7 +282,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if app_vhost_enabled(ctx, &app)? {
                 return disable_vhost(ctx, &app);
             }
-            ctx.info1(format!("Domains (VHOST) support is already disabled for app ({app})"));
+            ctx.info1(format!(
+                "Domains (VHOST) support is already disabled for app ({app})"
+            ));
             return Ok(());
         }
         _ => return Err(Fail::Silent(255)),
@@ -267,10 +296,23 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let g = global_enabled(ctx)?;
     Ok(rows(vec![
-        ("domains-app-enabled".into(), app_vhost_enabled(ctx, app)?.to_string()),
-        ("domains-app-vhosts".into(), ctx.read_lines(&vhost_path(ctx, app))?.join(" ")),
+        (
+            "domains-app-enabled".into(),
+            app_vhost_enabled(ctx, app)?.to_string(),
+        ),
+        (
+            "domains-app-vhosts".into(),
+            ctx.read_lines(&vhost_path(ctx, app))?.join(" "),
+        ),
         ("domains-global-enabled".into(), g.to_string()),
-        ("domains-global-vhosts".into(), if g { global_vhosts(ctx)?.join(" ") } else { String::new() }),
+        (
+            "domains-global-vhosts".into(),
+            if g {
+                global_vhosts(ctx)?.join(" ")
+            } else {
+                String::new()
+            },
+        ),
     ]))
 }
 

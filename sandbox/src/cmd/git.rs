@@ -21,9 +21,16 @@ fn git_in(repo: &Path) -> Command {
 /// `git init --bare` plus the pre-receive hook (what the git plugin's `post-create` does).
 pub fn init_repo(ctx: &Ctx, app: &str) -> Res {
     let dir = ctx.paths.app_dir(app);
-    let o = Command::new("git").args(["init", "--bare", "--quiet", "--initial-branch=master"]).arg(&dir).output().map_err(io_err(&dir))?;
+    let o = Command::new("git")
+        .args(["init", "--bare", "--quiet", "--initial-branch=master"])
+        .arg(&dir)
+        .output()
+        .map_err(io_err(&dir))?;
     if !o.status.success() {
-        return fail(format!("Unable to initialize git repository for {app}: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        return fail(format!(
+            "Unable to initialize git repository for {app}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
     }
     let exe = std::env::current_exe().map_err(io_err(&dir))?;
     let hook = dir.join("hooks/pre-receive");
@@ -46,8 +53,13 @@ pub fn deploy_branch(ctx: &Ctx, app: &str) -> Res<String> {
 
 /// Resolve a ref in the app repo.
 pub fn rev_parse(ctx: &Ctx, app: &str, r: &str) -> Option<String> {
-    let o = git_in(&ctx.paths.app_dir(app)).args(["rev-parse", "--verify", "--quiet", r]).output().ok()?;
-    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    let o = git_in(&ctx.paths.app_dir(app))
+        .args(["rev-parse", "--verify", "--quiet", r])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 /// Whether the app was last deployed from an image.
@@ -58,7 +70,14 @@ pub fn is_image_source(ctx: &Ctx, app: &str) -> Res<bool> {
 /// `git-receive-pack '<app>'` / `git-upload-pack '<app>'` (§c step 3): validate, auto-create on
 /// push unless `disable-autocreation`, then hand over to git.
 pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
-    let app = args.first().map(|a| a.trim_matches(|c| c == '\'' || c == '"').trim_start_matches('/').to_string()).unwrap_or_default();
+    let app = args
+        .first()
+        .map(|a| {
+            a.trim_matches(|c| c == '\'' || c == '"')
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .unwrap_or_default();
     if !is_valid_app_name_old(&app) {
         return fail(crate::store::APP_NAME_ERROR);
     }
@@ -67,7 +86,9 @@ pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
             return crate::ctx::fail_code(20, format!("App {app} does not exist"));
         }
         if ctx.prop_or("apps", "--global", "disable-autocreation")? == "true" {
-            return fail(format!("App {app} does not exist and autocreation is disabled"));
+            return fail(format!(
+                "App {app} does not exist and autocreation is disabled"
+            ));
         }
         // `app-maybe-create` suppresses the creation output: stdout here is git's protocol pipe.
         let saved = quiet_stdout()?;
@@ -77,7 +98,9 @@ pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
     }
     let dir = ctx.paths.app_dir(&app);
     let sub = which.trim_start_matches("git-");
-    let status = ctx.unlocked(|_| Command::new("git").arg(sub).arg(&dir).status())?.map_err(io_err(&dir))?;
+    let status = ctx
+        .unlocked(|_| Command::new("git").arg(sub).arg(&dir).status())?
+        .map_err(io_err(&dir))?;
     if status.success() {
         Ok(())
     } else {
@@ -89,7 +112,10 @@ pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
 fn quiet_stdout() -> Res<std::os::fd::OwnedFd> {
     use std::io::Write;
     drop(std::io::stdout().flush());
-    let dev_null = std::fs::OpenOptions::new().write(true).open("/dev/null").map_err(io_err(Path::new("/dev/null")))?;
+    let dev_null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(io_err(Path::new("/dev/null")))?;
     let stdout = std::io::stdout();
     let saved = nix::unistd::dup(&stdout).map_err(|e| io_err(Path::new("stdout"))(e.into()))?;
     nix::unistd::dup2_stdout(&dev_null).map_err(|e| io_err(Path::new("stdout"))(e.into()))?;
@@ -108,38 +134,71 @@ fn restore_stdout(saved: std::os::fd::OwnedFd) -> Res {
 pub fn hook(ctx: &mut Ctx, args: &[String]) -> Res {
     let app = args.first().cloned().unwrap_or_default();
     ctx.verify_app(&app)?;
-    let lines: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).collect();
+    let lines: Vec<String> = std::io::stdin()
+        .lock()
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     for l in lines {
         let v: Vec<&str> = l.split_whitespace().collect();
-        let [_old, new, refname] = v[..] else { continue };
+        let [_old, new, refname] = v[..] else {
+            continue;
+        };
         if new.chars().all(|c| c == '0') {
             continue;
         }
-        let explicit = ctx.prop("git", &app, "deploy-branch")?.is_some() || ctx.prop("git", "--global", "deploy-branch")?.is_some();
+        let explicit = ctx.prop("git", &app, "deploy-branch")?.is_some()
+            || ctx.prop("git", "--global", "deploy-branch")?.is_some();
         let branch = deploy_branch(ctx, &app)?;
         if refname != format!("refs/heads/{branch}") && refname != format!("refs/tags/{branch}") {
             // `cmd-git-hook`: the core 20_events plugin is the one `receive-branch` implementer
             // the sandbox stands in for; any community one makes the trigger run instead.
-            let community = crate::plugins::enabled(ctx).iter().any(|(_, d)| d.join("receive-branch").is_file());
+            let community = crate::plugins::enabled(ctx)
+                .iter()
+                .any(|(_, d)| d.join("receive-branch").is_file());
             if community {
-                let t = crate::plugins::trigger(ctx, "receive-branch", &[&app, new, refname], false, false)?;
+                let t = crate::plugins::trigger(
+                    ctx,
+                    "receive-branch",
+                    &[&app, new, refname],
+                    false,
+                    false,
+                )?;
                 if t.code != 0 {
                     return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
                 }
-                crate::plugins::trigger(ctx, "deploy-source-set", &[&app, "git-push", new], false, false)?;
+                crate::plugins::trigger(
+                    ctx,
+                    "deploy-source-set",
+                    &[&app, "git-push", new],
+                    false,
+                    false,
+                )?;
                 continue;
             }
             if explicit {
                 let short = refname.strip_prefix("refs/heads/").unwrap_or(refname);
-                ctx.info1(format!("WARNING: deploy did not complete, you must push to {branch}."));
-                ctx.info1(format!("for example, try 'git push <dokku> {short}:{branch}'"));
+                ctx.info1(format!(
+                    "WARNING: deploy did not complete, you must push to {branch}."
+                ));
+                ctx.info1(format!(
+                    "for example, try 'git push <dokku> {short}:{branch}'"
+                ));
                 continue;
             }
-            let pushed = refname.strip_prefix("refs/heads/").or_else(|| refname.strip_prefix("refs/tags/")).unwrap_or(refname);
+            let pushed = refname
+                .strip_prefix("refs/heads/")
+                .or_else(|| refname.strip_prefix("refs/tags/"))
+                .unwrap_or(refname);
             ctx.info1(format!("Set {pushed} as deploy-branch"));
             ctx.set_prop("git", &app, "deploy-branch", pushed)?;
         }
-        ctx.set_prop("git", &app, "last-updated-at", &crate::harness::now_ms().div_euclid(1000).to_string())?;
+        ctx.set_prop(
+            "git",
+            &app,
+            "last-updated-at",
+            &crate::harness::now_ms().div_euclid(1000).to_string(),
+        )?;
         deploy::build_chain(ctx, &app, new, Source::GitPush(new.to_string()))?;
     }
     Ok(())
@@ -151,7 +210,14 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "from-image" => from_image(ctx, args),
         "from-archive" => from_archive(ctx, args),
         "set" => props::set(ctx, props::find("git").expect("git table"), args),
-        "report" => Report { plugin: "git", kind: "git", legacy: false }.run(ctx, args, &report_rows, &|c| props::global_rows(c, props::find("git").expect("git table"))),
+        "report" => Report {
+            plugin: "git",
+            kind: "git",
+            legacy: false,
+        }
+        .run(ctx, args, &report_rows, &|c| {
+            props::global_rows(c, props::find("git").expect("git table"))
+        }),
         "initialize" => {
             let app = args.first().cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
@@ -175,8 +241,14 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let branch = deploy_branch(ctx, app)?;
     let mut r = props::prop_rows(ctx, props::find("git").expect("git table"), app)?;
     r.extend(rows(vec![
-        ("git-sha".into(), rev_parse(ctx, app, &format!("refs/heads/{branch}")).unwrap_or_default()),
-        ("git-last-updated-at".into(), ctx.prop_or("git", app, "last-updated-at")?),
+        (
+            "git-sha".into(),
+            rev_parse(ctx, app, &format!("refs/heads/{branch}")).unwrap_or_default(),
+        ),
+        (
+            "git-last-updated-at".into(),
+            ctx.prop_or("git", app, "last-updated-at")?,
+        ),
     ]));
     Ok(r)
 }
@@ -197,11 +269,17 @@ fn commit_dir(ctx: &Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &s
             .output()
             .map_err(io_err(&repo))?;
         if !o.status.success() {
-            return fail(format!("git failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+            return fail(format!(
+                "git failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
         }
         Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let added = run(git_in(&repo).arg("--work-tree").arg(dir).args(["add", "-A", "--force", "--", "."]));
+    let added = run(git_in(&repo)
+        .arg("--work-tree")
+        .arg(dir)
+        .args(["add", "-A", "--force", "--", "."]));
     let tree = added.and_then(|_| run(git_in(&repo).arg("write-tree")));
     drop(crate::ctx::remove_any(&idx));
     let tree = tree?;
@@ -209,7 +287,10 @@ fn commit_dir(ctx: &Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &s
     let parent = rev_parse(ctx, app, &format!("refs/heads/{branch}"));
     if let Some(p) = &parent {
         if rev_parse(ctx, app, &format!("{p}^{{tree}}")).as_deref() == Some(tree.as_str()) {
-            return fail_lines(&["No changes detected, skipping git commit", "Call 'ps:rebuild' on app to rebuild the app from existing source"]);
+            return fail_lines(&[
+                "No changes detected, skipping git commit",
+                "Call 'ps:rebuild' on app to rebuild the app from existing source",
+            ]);
         }
     }
     let mut c = git_in(&repo);
@@ -221,17 +302,32 @@ fn commit_dir(ctx: &Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &s
 }
 
 /// Commit `dir` and run the build chain; on failure the branch goes back where it was.
-fn deploy_dir(ctx: &mut Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &str, source: Source) -> Res {
+fn deploy_dir(
+    ctx: &mut Ctx,
+    app: &str,
+    dir: &Path,
+    msg: &str,
+    user: &str,
+    email: &str,
+    source: Source,
+) -> Res {
     let sha = commit_dir(ctx, app, dir, msg, user, email)?;
     let reference = format!("refs/heads/{}", deploy_branch(ctx, app)?);
     let old = rev_parse(ctx, app, &reference);
     let repo = ctx.paths.app_dir(app);
-    git_in(&repo).args(["update-ref", &reference, &sha]).status().map_err(io_err(&repo))?;
+    git_in(&repo)
+        .args(["update-ref", &reference, &sha])
+        .status()
+        .map_err(io_err(&repo))?;
     if let Err(e) = deploy::build_chain(ctx, app, &sha, source) {
         // git-from-directory rolls the app repo ref back when the deploy fails (§c step 8).
         match old {
             Some(o) => drop(git_in(&repo).args(["update-ref", &reference, &o]).status()),
-            None => drop(git_in(&repo).args(["update-ref", "-d", &reference]).status()),
+            None => drop(
+                git_in(&repo)
+                    .args(["update-ref", "-d", &reference])
+                    .status(),
+            ),
         }
         return Err(e);
     }
@@ -239,7 +335,11 @@ fn deploy_dir(ctx: &mut Ctx, app: &str, dir: &Path, msg: &str, user: &str, email
 }
 
 fn work_dir(ctx: &Ctx, what: &str) -> Res<std::path::PathBuf> {
-    let d = ctx.paths.sandbox_dir().join("tmp").join(format!("dokku-{}-{what}.{}", std::process::id(), crate::harness::now_ms()));
+    let d = ctx.paths.sandbox_dir().join("tmp").join(format!(
+        "dokku-{}-{what}.{}",
+        std::process::id(),
+        crate::harness::now_ms()
+    ));
     crate::store::mkdirs(&d)?;
     Ok(d)
 }
@@ -253,12 +353,29 @@ fn from_image(ctx: &mut Ctx, args: &[String]) -> Res {
         return fail("Please specify a docker image");
     }
     let user = p.pos.get(2).cloned().unwrap_or_else(|| "Dokku".into());
-    let email = p.pos.get(3).cloned().unwrap_or_else(|| "automated@dokku.sh".into());
+    let email = p
+        .pos
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| "automated@dokku.sh".into());
     let tmp = work_dir(ctx, "git-from-image")?;
-    write_atomic(&tmp.join("Dockerfile"), &format!("FROM {image}\nLABEL com.dokku.docker-image-labeler/alternate-tags=[\"{image}\"]\n"))?;
+    write_atomic(
+        &tmp.join("Dockerfile"),
+        &format!(
+            "FROM {image}\nLABEL com.dokku.docker-image-labeler/alternate-tags=[\"{image}\"]\n"
+        ),
+    )?;
     let previous_image = ctx.prop("git", &app, "source-image")?;
     ctx.set_prop("git", &app, "source-image", &image)?;
-    let r = deploy_dir(ctx, &app, &tmp, &format!("Deploy image {image}"), &user, &email, Source::Image(image.clone()));
+    let r = deploy_dir(
+        ctx,
+        &app,
+        &tmp,
+        &format!("Deploy image {image}"),
+        &user,
+        &email,
+        Source::Image(image.clone()),
+    );
     crate::ctx::remove_any(&tmp)?;
     if r.is_err() {
         match previous_image {
@@ -280,7 +397,11 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
     }
     let kind = p.get("--archive-type").unwrap_or("tar").to_string();
     let user = p.pos.get(2).cloned().unwrap_or_else(|| "Dokku".into());
-    let email = p.pos.get(3).cloned().unwrap_or_else(|| "automated@dokku.sh".into());
+    let email = p
+        .pos
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| "automated@dokku.sh".into());
     let src = work_dir(ctx, "git-from-archive-src")?;
     let archive = src.join(format!("src.{kind}"));
     if url == "--" {
@@ -292,7 +413,9 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
         let local = url.strip_prefix("file://").unwrap_or(&url);
         if !local.starts_with('/') {
             crate::ctx::remove_any(&src)?;
-            return fail(format!("the dokku sandbox does not download archives; use -- or a file:// url ({url})"));
+            return fail(format!(
+                "the dokku sandbox does not download archives; use -- or a file:// url ({url})"
+            ));
         }
         ctx.info1(format!("Downloading {kind} file from {url}"));
         std::fs::copy(local, &archive).map_err(io_err(Path::new(local)))?;
@@ -307,23 +430,51 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
             return fail(format!("the dokku sandbox does not model {other} archives"));
         }
     };
-    let st = Command::new("tar").arg(flags).arg(&archive).arg("-C").arg(&out).status().map_err(io_err(&archive))?;
+    let st = Command::new("tar")
+        .arg(flags)
+        .arg(&archive)
+        .arg("-C")
+        .arg(&out)
+        .status()
+        .map_err(io_err(&archive))?;
     crate::ctx::remove_any(&src)?;
     if !st.success() {
         crate::ctx::remove_any(&out)?;
         return fail(format!("Unable to extract {kind} archive"));
     }
     // A single top-level folder is stripped.
-    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&out).map_err(io_err(&out))?.flatten().map(|e| e.path()).collect();
-    let root = if entries.len() == 1 && entries[0].is_dir() { entries[0].clone() } else { out.clone() };
-    let r = deploy_dir(ctx, &app, &root, &format!("Deploy archive {url}"), &user, &email, Source::Archive(kind.clone(), url.clone()));
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&out)
+        .map_err(io_err(&out))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let root = if entries.len() == 1 && entries[0].is_dir() {
+        entries[0].clone()
+    } else {
+        out.clone()
+    };
+    let r = deploy_dir(
+        ctx,
+        &app,
+        &root,
+        &format!("Deploy archive {url}"),
+        &user,
+        &email,
+        Source::Archive(kind.clone(), url.clone()),
+    );
     crate::ctx::remove_any(&out)?;
     r
 }
 
 /// `git:sync [--build|--build-if-changes] <app> <repository> [<ref>]`.
 fn sync(ctx: &mut Ctx, args: &[String]) -> Res {
-    let p = parse(args, &spec(&[], &["--build", "--build-if-changes", "--skip-deploy-branch"]))?;
+    let p = parse(
+        args,
+        &spec(
+            &[],
+            &["--build", "--build-if-changes", "--skip-deploy-branch"],
+        ),
+    )?;
     let (app, remote) = (p.arg(0), p.arg(1));
     ctx.verify_app(&app)?;
     if remote.is_empty() {
@@ -335,13 +486,27 @@ fn sync(ctx: &mut Ctx, args: &[String]) -> Res {
     let before = rev_parse(ctx, &app, &reference);
     let repo = ctx.paths.app_dir(&app);
     ctx.info1(format!("Syncing {remote} to {app}"));
-    let o = ctx.unlocked(|_| git_in(&repo).args(["fetch", "--quiet", "--force", &remote, &format!("{r}:{reference}")]).stdin(Stdio::null()).output())?.map_err(io_err(&repo))?;
+    let o = ctx
+        .unlocked(|_| {
+            git_in(&repo)
+                .args([
+                    "fetch",
+                    "--quiet",
+                    "--force",
+                    &remote,
+                    &format!("{r}:{reference}"),
+                ])
+                .stdin(Stdio::null())
+                .output()
+        })?
+        .map_err(io_err(&repo))?;
     if !o.status.success() {
         eprint!("{}", String::from_utf8_lossy(&o.stderr));
         return fail(format!("Unable to sync {remote}"));
     }
     let after = rev_parse(ctx, &app, &reference).unwrap_or_default();
-    let build = p.has("--build") || (p.has("--build-if-changes") && before.as_deref() != Some(after.as_str()));
+    let build = p.has("--build")
+        || (p.has("--build-if-changes") && before.as_deref() != Some(after.as_str()));
     if build {
         crate::plugins::trigger(ctx, "receive-app", &[&app, &r], false, false)?;
         deploy::build_chain(ctx, &app, &after, Source::Sync(format!("{remote}#{r}")))?;

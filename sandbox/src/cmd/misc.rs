@@ -11,13 +11,24 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = props::find("checks").expect("checks table");
     match sub {
         "set" => props::set(ctx, p, args),
-        "report" => Report { plugin: "checks", kind: "checks", legacy: false }.run(
+        "report" => Report {
+            plugin: "checks",
+            kind: "checks",
+            legacy: false,
+        }
+        .run(
             ctx,
             args,
             &|c, a| {
                 let mut r = rows(vec![
-                    ("checks-disabled-list".into(), non_empty(c.prop_or("checks", a, "disabled")?)),
-                    ("checks-skipped-list".into(), non_empty(c.prop_or("checks", a, "skipped")?)),
+                    (
+                        "checks-disabled-list".into(),
+                        non_empty(c.prop_or("checks", a, "disabled")?),
+                    ),
+                    (
+                        "checks-skipped-list".into(),
+                        non_empty(c.prop_or("checks", a, "skipped")?),
+                    ),
                 ]);
                 r.extend(props::prop_rows(c, p, a)?);
                 Ok(r)
@@ -28,7 +39,16 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let a = parse(args, &spec(&[], &[]))?;
             let app = a.arg(0);
             ctx.verify_app(&app)?;
-            toggle(ctx, sub, &app, &a.pos.get(1).cloned().filter(|p| !p.is_empty()).unwrap_or_else(|| "_all_".into()))
+            toggle(
+                ctx,
+                sub,
+                &app,
+                &a.pos
+                    .get(1)
+                    .cloned()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "_all_".into()),
+            )
         }
         "run" => {
             let a = parse(args, &spec(&[], &[]))?;
@@ -45,16 +65,26 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
                 valid = true;
                 if disabled == "_all_" || disabled.split(',').any(|x| x == proc) {
-                    ctx.info1(format!("Zero downtime is disabled for app ({app}.{proc}). Skipping checks"));
+                    ctx.info1(format!(
+                        "Zero downtime is disabled for app ({app}.{proc}). Skipping checks"
+                    ));
                     continue;
                 }
-                let bad: Vec<String> = st.containers.iter().filter(|c| &c.proc == proc && !c.healthy).map(|c| format!("{}.{}", c.proc, c.index)).collect();
+                let bad: Vec<String> = st
+                    .containers
+                    .iter()
+                    .filter(|c| &c.proc == proc && !c.healthy)
+                    .map(|c| format!("{}.{}", c.proc, c.index))
+                    .collect();
                 if !bad.is_empty() {
                     return fail(format!("Checks failed for {}", bad.join(", ")));
                 }
             }
             if !valid {
-                return fail(format!("Invalid process type specified ({app}.{})", want.unwrap_or_default()));
+                return fail(format!(
+                    "Invalid process type specified ({app}.{})",
+                    want.unwrap_or_default()
+                ));
             }
             Ok(())
         }
@@ -65,7 +95,14 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 /// `checks:enable|disable|skip <app> [proctypes]` (plugins/checks/subcommands): `_all_` replaces
 /// the lists; a proctype list edits them and drops `_all_`.
 fn toggle(ctx: &Ctx, sub: &str, app: &str, procs: &str) -> Res {
-    let list = |k: &str| -> Res<Vec<String>> { Ok(ctx.prop_or("checks", app, k)?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()) };
+    let list = |k: &str| -> Res<Vec<String>> {
+        Ok(ctx
+            .prop_or("checks", app, k)?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
+    };
     let (mut disabled, mut skipped) = (list("disabled")?, list("skipped")?);
     let verb = match sub {
         "enable" => "Enabling",
@@ -73,7 +110,11 @@ fn toggle(ctx: &Ctx, sub: &str, app: &str, procs: &str) -> Res {
         _ => "Skipping",
     };
     if procs == "_all_" {
-        ctx.info1(if sub == "enable" { format!("Enabling zero downtime for app's ({app})") } else { format!("{verb} zero downtime for app ({app})") });
+        ctx.info1(if sub == "enable" {
+            format!("Enabling zero downtime for app's ({app})")
+        } else {
+            format!("{verb} zero downtime for app ({app})")
+        });
         match sub {
             "enable" => {
                 disabled.clear();
@@ -89,7 +130,9 @@ fn toggle(ctx: &Ctx, sub: &str, app: &str, procs: &str) -> Res {
             }
         }
     } else {
-        ctx.info1(format!("{verb} zero downtime for app's ({app}) proctypes ({procs})"));
+        ctx.info1(format!(
+            "{verb} zero downtime for app's ({app}) proctypes ({procs})"
+        ));
         for p in procs.split(',') {
             let p = p.to_string();
             match sub {
@@ -141,11 +184,30 @@ pub fn logs(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = props::find("logs").expect("logs table");
     match sub {
         "set" => props::set(ctx, p, args),
-        "report" => Report { plugin: "logs", kind: "logs", legacy: true }.run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| props::global_rows(c, p)),
+        "report" => Report {
+            plugin: "logs",
+            kind: "logs",
+            legacy: true,
+        }
+        .run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| {
+            props::global_rows(c, p)
+        }),
         "" => {
             let a = crate::args::parse(
                 args,
-                &crate::args::Spec { values: &["--num", "--ps"], bools: &["--tail", "--quiet", "--help"], aliases: &[("-n", "--num"), ("-p", "--ps"), ("-t", "--tail"), ("-q", "--quiet"), ("-h", "--help")], stop_at_positional: false, lenient: false },
+                &crate::args::Spec {
+                    values: &["--num", "--ps"],
+                    bools: &["--tail", "--quiet", "--help"],
+                    aliases: &[
+                        ("-n", "--num"),
+                        ("-p", "--ps"),
+                        ("-t", "--tail"),
+                        ("-q", "--quiet"),
+                        ("-h", "--help"),
+                    ],
+                    stop_at_positional: false,
+                    lenient: false,
+                },
             )?;
             let app = a.arg(0);
             ctx.verify_app(&app)?;
@@ -155,7 +217,11 @@ pub fn logs(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             let b = crate::harness::image_behaviour(&ctx.paths, &app, &st.source_image);
             let n: usize = a.get("--num").and_then(|v| v.parse().ok()).unwrap_or(100);
-            for c in st.containers.iter().filter(|c| a.get("--ps").is_none_or(|p| p == c.proc)) {
+            for c in st
+                .containers
+                .iter()
+                .filter(|c| a.get("--ps").is_none_or(|p| p == c.proc))
+            {
                 for l in b.logs.iter().rev().take(n).rev() {
                     ctx.out(format!("app[{}.{}]: {l}", c.proc, c.index));
                 }
@@ -178,7 +244,13 @@ pub fn run_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     }
     let a = crate::args::parse(
         args,
-        &crate::args::Spec { values: &["--env", "--ttl-seconds"], bools: &["--no-tty", "--force-tty"], aliases: &[("-e", "--env")], stop_at_positional: true, lenient: false },
+        &crate::args::Spec {
+            values: &["--env", "--ttl-seconds"],
+            bools: &["--no-tty", "--force-tty"],
+            aliases: &[("-e", "--env")],
+            stop_at_positional: true,
+            lenient: false,
+        },
     )?;
     if let Some(t) = a.get("--ttl-seconds") {
         if t.parse::<u64>().is_err() {
@@ -206,7 +278,14 @@ pub fn nginx(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = props::find("nginx").expect("nginx table");
     match sub {
         "set" => props::set(ctx, p, args),
-        "report" => Report { plugin: "nginx", kind: "nginx", legacy: false }.run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| props::global_rows(c, p)),
+        "report" => Report {
+            plugin: "nginx",
+            kind: "nginx",
+            legacy: false,
+        }
+        .run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| {
+            props::global_rows(c, p)
+        }),
         "show-config" => {
             let app = args.first().cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
@@ -225,19 +304,40 @@ pub fn letsencrypt(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = props::find("letsencrypt").expect("letsencrypt table");
     match sub {
         "set" => props::set(ctx, p, args),
-        "report" => Report { plugin: "letsencrypt", kind: "letsencrypt", legacy: false }.run(
+        "report" => Report {
+            plugin: "letsencrypt",
+            kind: "letsencrypt",
+            legacy: false,
+        }
+        .run(
             ctx,
             args,
             &|c, a| {
-                let mut r = rows(vec![("letsencrypt-active".into(), active(c, a)?.to_string())]);
+                let mut r = rows(vec![(
+                    "letsencrypt-active".into(),
+                    active(c, a)?.to_string(),
+                )]);
                 r.extend(props::prop_rows(c, p, a)?);
                 Ok(r)
             },
             &|c| props::global_rows(c, p),
         ),
         "enable" => {
-            let a = parse(args, &crate::args::Spec { values: &[], bools: &["--force", "--all"], aliases: &[("-f", "--force")], stop_at_positional: false, lenient: false })?;
-            let apps = if a.has("--all") { ctx.apps()? } else { vec![a.arg(0)] };
+            let a = parse(
+                args,
+                &crate::args::Spec {
+                    values: &[],
+                    bools: &["--force", "--all"],
+                    aliases: &[("-f", "--force")],
+                    stop_at_positional: false,
+                    lenient: false,
+                },
+            )?;
+            let apps = if a.has("--all") {
+                ctx.apps()?
+            } else {
+                vec![a.arg(0)]
+            };
             for app in apps {
                 enable(ctx, &app, a.has("--force") || ctx.forced())?;
             }
@@ -259,7 +359,10 @@ pub fn letsencrypt(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             Ok(())
         }
         "list" => {
-            ctx.out(format!("{:<30} {:<25} {:<25}", "-----> App name", "Certificate Expiry", "Time before expiry"));
+            ctx.out(format!(
+                "{:<30} {:<25} {:<25}",
+                "-----> App name", "Certificate Expiry", "Time before expiry"
+            ));
             for app in ctx.apps()? {
                 if active(ctx, &app)? {
                     ctx.out(format!("{app:<30} {:<25} {:<25}", "sandbox", "90d"));
@@ -284,7 +387,10 @@ fn p_name() -> &'static str {
 /// check, http:80 mapping, then the ACME challenge, which needs a deployed app on nginx.
 fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
     ctx.verify_app(app)?;
-    let domains: Vec<String> = crate::cmd::domains::app_domains(ctx, app)?.into_iter().filter(|d| d != "_").collect();
+    let domains: Vec<String> = crate::cmd::domains::app_domains(ctx, app)?
+        .into_iter()
+        .filter(|d| d != "_")
+        .collect();
     if domains.is_empty() {
         return fail(format!("No domains detected for {app}"));
     }
@@ -297,17 +403,33 @@ fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
             &format!("  dokku letsencrypt:set {app} email <e-mail>"),
         ]);
     }
-    let config = format!("{} {email} {}", domains.join(","), ctx.prop_computed("letsencrypt", app, "server", "default")?);
-    if !force && ctx.prop(p_name(), app, "sandbox-certificate")?.as_deref() == Some(config.as_str()) {
-        ctx.info1(format!("Certificate is still valid for {app}, skipping certificate request"));
+    let config = format!(
+        "{} {email} {}",
+        domains.join(","),
+        ctx.prop_computed("letsencrypt", app, "server", "default")?
+    );
+    if !force && ctx.prop(p_name(), app, "sandbox-certificate")?.as_deref() == Some(config.as_str())
+    {
+        ctx.info1(format!(
+            "Certificate is still valid for {app}, skipping certificate request"
+        ));
         ctx.info1("Pass --force to letsencrypt:enable to request a new certificate anyway");
         return Ok(());
     }
     let st = crate::deploy::load(ctx, app)?;
     let maps = crate::cmd::ports::mappings(ctx, app)?;
-    let maps = if maps.is_empty() && st.deployed { vec!["http:80:5000".to_string()] } else { maps };
-    let Some(http) = maps.iter().find(|m| m.starts_with("http:") || m.starts_with("https:")) else {
-        return fail(format!("Cannot enable letsencrypt for {app}: no http or https proxy port mapping was found."));
+    let maps = if maps.is_empty() && st.deployed {
+        vec!["http:80:5000".to_string()]
+    } else {
+        maps
+    };
+    let Some(http) = maps
+        .iter()
+        .find(|m| m.starts_with("http:") || m.starts_with("https:"))
+    else {
+        return fail(format!(
+            "Cannot enable letsencrypt for {app}: no http or https proxy port mapping was found."
+        ));
     };
     let container_port = http.rsplit(':').next().unwrap_or("5000").to_string();
     crate::cmd::ports::ensure_mapping(ctx, app, &format!("http:80:{container_port}"))?;

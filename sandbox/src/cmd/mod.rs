@@ -25,9 +25,15 @@ pub fn usages(prefix: &str) -> Vec<(String, String, String)> {
         .lines()
         .filter_map(|l| {
             let mut it = l.splitn(3, '\t');
-            Some((it.next()?.to_string(), it.next()?.to_string(), it.next()?.to_string()))
+            Some((
+                it.next()?.to_string(),
+                it.next()?.to_string(),
+                it.next()?.to_string(),
+            ))
         })
-        .filter(|(c, _, _)| c == prefix || c.strip_prefix(prefix).is_some_and(|r| r.starts_with(':')))
+        .filter(|(c, _, _)| {
+            c == prefix || c.strip_prefix(prefix).is_some_and(|r| r.starts_with(':'))
+        })
         .collect()
 }
 
@@ -45,18 +51,58 @@ pub fn alias(cmd: &str) -> String {
 }
 
 const PREFIXES: &[&str] = &[
-    "apps", "config", "domains", "ports", "proxy", "ps", "git", "builder", "builder-dockerfile", "docker-options", "storage", "network",
-    "checks", "resource", "nginx", "logs", "run", "scheduler", "scheduler-docker-local", "letsencrypt", "plugin", "sandbox",
+    "apps",
+    "config",
+    "domains",
+    "ports",
+    "proxy",
+    "ps",
+    "git",
+    "builder",
+    "builder-dockerfile",
+    "docker-options",
+    "storage",
+    "network",
+    "checks",
+    "resource",
+    "nginx",
+    "logs",
+    "run",
+    "scheduler",
+    "scheduler-docker-local",
+    "letsencrypt",
+    "plugin",
+    "sandbox",
 ];
 
 /// Whether the sandbox implements `cmd` itself (core plugins, letsencrypt, datastores).
 pub fn is_builtin(cmd: &str) -> bool {
     let prefix = cmd.split(':').next().unwrap_or(cmd);
-    if cmd.contains(':') && cmd.ends_with(":help") && !PREFIXES.contains(&prefix) && crate::datastore::find(prefix).is_none() {
+    if cmd.contains(':')
+        && cmd.ends_with(":help")
+        && !PREFIXES.contains(&prefix)
+        && crate::datastore::find(prefix).is_none()
+    {
         return false;
     }
-    matches!(cmd, "help" | "version" | "deploy" | "url" | "urls" | "report" | "git-receive-pack" | "git-upload-pack" | "git-hook" | "logs" | "run" | "config" | "apps" | "domains" | "ps")
-        || (PREFIXES.contains(&prefix) && cmd.contains(':'))
+    matches!(
+        cmd,
+        "help"
+            | "version"
+            | "deploy"
+            | "url"
+            | "urls"
+            | "report"
+            | "git-receive-pack"
+            | "git-upload-pack"
+            | "git-hook"
+            | "logs"
+            | "run"
+            | "config"
+            | "apps"
+            | "domains"
+            | "ps"
+    ) || (PREFIXES.contains(&prefix) && cmd.contains(':'))
         || crate::datastore::find(prefix).is_some()
 }
 
@@ -104,22 +150,31 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
         "sandbox" => sandbox::run(ctx, sub, args),
         "builder" if sub == "report" => {
             let p = props::find("builder").expect("builder table");
-            let r = crate::store::Report { plugin: "builder", kind: "builder", legacy: true };
+            let r = crate::store::Report {
+                plugin: "builder",
+                kind: "builder",
+                legacy: true,
+            };
             r.run(
                 ctx,
                 args,
                 &|c, a| {
                     let mut rows = props::prop_rows(c, p, a)?;
-                    rows.push(crate::store::Row { flag: "builder-detected".into(), value: c.prop_or("builder", a, "detected")? });
+                    rows.push(crate::store::Row {
+                        flag: "builder-detected".into(),
+                        value: c.prop_or("builder", a, "detected")?,
+                    });
                     Ok(rows)
                 },
                 &|c| props::global_rows(c, p),
             )
         }
-        "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => match props::find(prefix) {
-            Some(p) => props::run(ctx, p, sub, args),
-            None => Err(Fail::Silent(255)),
-        },
+        "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => {
+            match props::find(prefix) {
+                Some(p) => props::run(ctx, p, sub, args),
+                None => Err(Fail::Silent(255)),
+            }
+        }
         _ => Err(Fail::Silent(255)),
     };
     match r {
@@ -161,7 +216,11 @@ fn help(ctx: &mut Ctx, args: &[String]) -> Res {
     ctx.out("");
     ctx.out("Commands:");
     ctx.out("");
-    let mut plugins: Vec<&str> = PREFIXES.iter().copied().filter(|p| *p != "sandbox").collect();
+    let mut plugins: Vec<&str> = PREFIXES
+        .iter()
+        .copied()
+        .filter(|p| *p != "sandbox")
+        .collect();
     plugins.extend(crate::datastore::PLUGINS.iter().map(|d| d.prefix));
     plugins.sort_unstable();
     for p in plugins {

@@ -5,7 +5,14 @@ use crate::args::{parse, spec};
 use crate::ctx::{fail, remove_any, Ctx, Fail, Res};
 use crate::store::{mkdirs, rows, Report, Row};
 
-const KEYS: &[&str] = &["attach-post-create", "attach-post-deploy", "bind-all-interfaces", "initial-network", "static-web-listener", "tld"];
+const KEYS: &[&str] = &[
+    "attach-post-create",
+    "attach-post-deploy",
+    "bind-all-interfaces",
+    "initial-network",
+    "static-web-listener",
+    "tld",
+];
 
 fn net_dir(ctx: &Ctx, n: &str) -> std::path::PathBuf {
     ctx.paths.lib.join("data/sandbox-networks").join(n)
@@ -13,7 +20,8 @@ fn net_dir(ctx: &Ctx, n: &str) -> std::path::PathBuf {
 
 fn valid(n: &str) -> bool {
     let mut c = n.chars();
-    matches!(c.next(), Some(ch) if ch.is_ascii_alphanumeric()) && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphanumeric())
+        && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
 }
 
 /// Whether a network exists (built-in `bridge`, `host`, `none` always do).
@@ -24,8 +32,22 @@ pub fn exists(ctx: &Ctx, n: &str) -> bool {
 /// Dispatch `network:<sub>`.
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
-        "report" => Report { plugin: "network", kind: "network", legacy: true }.run(ctx, args, &report_rows, &|c| {
-            Ok(rows(KEYS.iter().map(|k| Ok((format!("network-global-{k}"), c.prop_or("network", "--global", k)?))).collect::<Res<Vec<_>>>()?))
+        "report" => Report {
+            plugin: "network",
+            kind: "network",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|c| {
+            Ok(rows(
+                KEYS.iter()
+                    .map(|k| {
+                        Ok((
+                            format!("network-global-{k}"),
+                            c.prop_or("network", "--global", k)?,
+                        ))
+                    })
+                    .collect::<Res<Vec<_>>>()?,
+            ))
         }),
         "create" => {
             let n = args.first().cloned().unwrap_or_default();
@@ -76,7 +98,11 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "list" => {
             let p = parse(args, &spec(&["--format"], &["--dokku-managed"]))?;
             let mut v: Vec<String> = std::fs::read_dir(ctx.paths.lib.join("data/sandbox-networks"))
-                .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
             if !p.has("--dokku-managed") {
                 v.extend(["bridge", "host", "none"].map(String::from));
@@ -93,13 +119,20 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "set" => {
             let p = parse(args, &spec(&[], &["--global"]))?;
             let global = p.has("--global");
-            let (scope, rest) = if global { ("--global".to_string(), p.pos.clone()) } else { (p.arg(0), p.pos.iter().skip(1).cloned().collect::<Vec<_>>()) };
+            let (scope, rest) = if global {
+                ("--global".to_string(), p.pos.clone())
+            } else {
+                (p.arg(0), p.pos.iter().skip(1).cloned().collect::<Vec<_>>())
+            };
             if !global {
                 ctx.verify_app(&scope)?;
             }
             let key = rest.first().cloned().unwrap_or_default();
             if !KEYS.contains(&key.as_str()) {
-                return fail(format!("Invalid property specified, valid properties include: {}", KEYS.join(", ")));
+                return fail(format!(
+                    "Invalid property specified, valid properties include: {}",
+                    KEYS.join(", ")
+                ));
             }
             if global && key == "static-web-listener" {
                 return fail("Property cannot be specified globally");
@@ -112,14 +145,20 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             // bridge, nor equal the computed value of the other attach property; nothing checks
             // that the network exists.
             if key.starts_with("attach-") {
-                let other = if key == "attach-post-create" { "attach-post-deploy" } else { "attach-post-create" };
+                let other = if key == "attach-post-create" {
+                    "attach-post-deploy"
+                } else {
+                    "attach-post-create"
+                };
                 let other_value = ctx.prop_computed("network", &scope, other, "")?;
                 for v in &values {
                     if v == "host" || v == "bridge" {
                         return fail(format!("Invalid network name specified for attach: {v}"));
                     }
                     if !v.is_empty() && *v == other_value {
-                        return fail(format!("Network name already associated with this app: {v}"));
+                        return fail(format!(
+                            "Network name already associated with this app: {v}"
+                        ));
                     }
                 }
             }
@@ -135,12 +174,25 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     for k in KEYS {
         // static-web-listener is app-only: no computed or global key (plugins/network report).
         if *k != "static-web-listener" {
-            v.push((format!("network-computed-{k}"), ctx.prop_computed("network", app, k, "")?));
-            v.push((format!("network-global-{k}"), ctx.prop_or("network", "--global", k)?));
+            v.push((
+                format!("network-computed-{k}"),
+                ctx.prop_computed("network", app, k, "")?,
+            ));
+            v.push((
+                format!("network-global-{k}"),
+                ctx.prop_or("network", "--global", k)?,
+            ));
         }
         v.push((format!("network-{k}"), ctx.prop_or("network", app, k)?));
     }
     let st = crate::deploy::load(ctx, app)?;
-    v.push(("network-web-listeners".into(), if st.running { "172.17.0.2:5000".into() } else { String::new() }));
+    v.push((
+        "network-web-listeners".into(),
+        if st.running {
+            "172.17.0.2:5000".into()
+        } else {
+            String::new()
+        },
+    ));
     Ok(rows(v))
 }

@@ -12,11 +12,17 @@ const DEFAULT_PROC: &str = "_default_";
 /// `config/docker-options/<app>/<proc>.<phase>`, one option per line (plugins/docker-options
 /// `propertyKey`, `PropertyListGet`).
 fn opt_path(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> std::path::PathBuf {
-    ctx.paths.prop_path("docker-options", app, &format!("{proc}.{phase}"))
+    ctx.paths
+        .prop_path("docker-options", app, &format!("{proc}.{phase}"))
 }
 
 fn read_opts(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Vec<String>> {
-    Ok(ctx.read_lines(&opt_path(ctx, app, proc, phase))?.into_iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect())
+    Ok(ctx
+        .read_lines(&opt_path(ctx, app, proc, phase))?
+        .into_iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// Options of an app's default scope for a phase.
@@ -112,7 +118,9 @@ fn quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s.chars().any(|c| " \t\n\"'$`\\*?[]<>|&;(){}!#~".contains(c)) {
+    if s.chars()
+        .any(|c| " \t\n\"'$`\\*?[]<>|&;(){}!#~".contains(c))
+    {
         format!("'{}'", s.replace('\'', "'\\''"))
     } else {
         s.to_string()
@@ -166,10 +174,14 @@ fn validate_processes(procs: &[String], phases: &[String]) -> Res {
         return Ok(());
     }
     if procs.iter().any(|p| p == DEFAULT_PROC) {
-        return fail(format!("\"{DEFAULT_PROC}\" is reserved and cannot be used as a --process value"));
+        return fail(format!(
+            "\"{DEFAULT_PROC}\" is reserved and cannot be used as a --process value"
+        ));
     }
     match phases.iter().find(|p| *p != "deploy") {
-        Some(p) => fail(format!("--process is only supported for the deploy phase, got \"{p}\"")),
+        Some(p) => fail(format!(
+            "--process is only supported for the deploy phase, got \"{p}\""
+        )),
         None => Ok(()),
     }
 }
@@ -179,7 +191,12 @@ fn processes_with_options(ctx: &Ctx, app: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
-                .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".deploy").map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .strip_suffix(".deploy")
+                        .map(str::to_string)
+                })
                 .filter(|p| p != DEFAULT_PROC && !p.starts_with('.'))
                 .collect()
         })
@@ -194,7 +211,16 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         return docker_options_report(ctx, args);
     }
     let interspersed = sub == "list";
-    let p = parse(args, &Spec { values: &["--process", "--phase"], bools: &[], aliases: &[], stop_at_positional: !interspersed, lenient: false })?;
+    let p = parse(
+        args,
+        &Spec {
+            values: &["--process", "--phase"],
+            bools: &[],
+            aliases: &[],
+            stop_at_positional: !interspersed,
+            lenient: false,
+        },
+    )?;
     let app = p.arg(0);
     ctx.verify_app(&app)?;
     let mut procs = p.all("--process");
@@ -207,7 +233,11 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 Err(e) => return fail(e),
             };
             if opts.is_empty() {
-                return fail(if sub == "add" { "Please specify docker options to add to the phase" } else { "Please specify docker options to remove from the phase" });
+                return fail(if sub == "add" {
+                    "Please specify docker options to add to the phase"
+                } else {
+                    "Please specify docker options to remove from the phase"
+                });
             }
             for l in lifted {
                 if !procs.contains(&l) {
@@ -215,7 +245,11 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
             }
             validate_processes(&procs, &phases)?;
-            let scopes = if procs.is_empty() { vec![DEFAULT_PROC.to_string()] } else { procs };
+            let scopes = if procs.is_empty() {
+                vec![DEFAULT_PROC.to_string()]
+            } else {
+                procs
+            };
             for scope in &scopes {
                 for ph in &phases {
                     let mut v = read_opts(ctx, &app, scope, ph)?;
@@ -248,18 +282,26 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
                 return Ok(());
             }
-            let phases = if phase_arg.is_empty() { vec!["deploy".to_string()] } else { parse_phases(&phase_arg)? };
+            let phases = if phase_arg.is_empty() {
+                vec!["deploy".to_string()]
+            } else {
+                parse_phases(&phase_arg)?
+            };
             validate_processes(&procs, &phases)?;
             for proc in &procs {
                 for ph in &phases {
-                    ctx.info1(format!("Clearing docker-options for {app} on phase {ph} for process {proc}"));
+                    ctx.info1(format!(
+                        "Clearing docker-options for {app} on phase {ph} for process {proc}"
+                    ));
                     crate::ctx::remove_any(&opt_path(ctx, &app, proc, ph))?;
                 }
             }
             Ok(())
         }
         "list" => {
-            let Some(ph) = p.get("--phase") else { return fail("--phase is required") };
+            let Some(ph) = p.get("--phase") else {
+                return fail("--phase is required");
+            };
             if !PHASES.contains(&ph) {
                 return fail(format!("Phase must be one of [{}]", PHASES.join(" ")));
             }
@@ -267,7 +309,11 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if !proc.is_empty() {
                 validate_processes(std::slice::from_ref(&proc), &[ph.to_string()])?;
             }
-            let scope = if proc.is_empty() { DEFAULT_PROC.to_string() } else { proc };
+            let scope = if proc.is_empty() {
+                DEFAULT_PROC.to_string()
+            } else {
+                proc
+            };
             for o in read_opts(ctx, &app, &scope, ph)? {
                 ctx.out(o);
             }
@@ -278,9 +324,20 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
-    let mut v: Vec<(String, String)> = PHASES.iter().map(|ph| Ok((format!("docker-options-{ph}"), options(ctx, app, ph)?.join(" ")))).collect::<Res<Vec<_>>>()?;
+    let mut v: Vec<(String, String)> = PHASES
+        .iter()
+        .map(|ph| {
+            Ok((
+                format!("docker-options-{ph}"),
+                options(ctx, app, ph)?.join(" "),
+            ))
+        })
+        .collect::<Res<Vec<_>>>()?;
     for proc in processes_with_options(ctx, app) {
-        v.push((format!("docker-options-deploy.{proc}"), read_opts(ctx, app, &proc, "deploy")?.join(" ")));
+        v.push((
+            format!("docker-options-deploy.{proc}"),
+            read_opts(ctx, app, &proc, "deploy")?.join(" "),
+        ));
     }
     Ok(rows(v))
 }
@@ -288,11 +345,24 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
 /// The report: string keys as `ReportSingleApp`, and in JSON also `<phase>-list` arrays
 /// (`buildJSONReportData`).
 fn docker_options_report(ctx: &mut Ctx, args: &[String]) -> Res {
-    let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
-    let app = args.iter().find(|a| !a.starts_with("--") && *a != "json" && *a != "stdout").cloned();
-    let info = args.iter().any(|a| a.starts_with("--") && !a.starts_with("--format") && a != "--global");
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
+    let app = args
+        .iter()
+        .find(|a| !a.starts_with("--") && *a != "json" && *a != "stdout")
+        .cloned();
+    let info = args
+        .iter()
+        .any(|a| a.starts_with("--") && !a.starts_with("--format") && a != "--global");
     if !json || info || app.is_none() {
-        return Report { plugin: "docker-options", kind: "docker-options", legacy: true }.run(ctx, args, &report_rows, &|_| Ok(Vec::new()));
+        return Report {
+            plugin: "docker-options",
+            kind: "docker-options",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|_| Ok(Vec::new()));
     }
     let app = app.unwrap_or_default();
     ctx.verify_app(&app)?;
@@ -303,25 +373,55 @@ fn docker_options_report(ctx: &mut Ctx, args: &[String]) -> Res {
         data.insert(r.flag, serde_json::Value::String(r.value));
     }
     for ph in PHASES {
-        data.insert(format!("{ph}-list"), serde_json::json!(options(ctx, &app, ph)?));
+        data.insert(
+            format!("{ph}-list"),
+            serde_json::json!(options(ctx, &app, ph)?),
+        );
     }
     for proc in processes_with_options(ctx, &app) {
-        data.insert(format!("deploy.{proc}-list"), serde_json::json!(read_opts(ctx, &app, &proc, "deploy")?));
+        data.insert(
+            format!("deploy.{proc}-list"),
+            serde_json::json!(read_opts(ctx, &app, &proc, "deploy")?),
+        );
     }
     ctx.out(serde_json::Value::Object(data).to_string());
     Ok(())
 }
 
-const RESOURCES: &[&str] = &["cpu", "memory", "memory-swap", "network", "network-ingress", "network-egress", "nvidia-gpu"];
+const RESOURCES: &[&str] = &[
+    "cpu",
+    "memory",
+    "memory-swap",
+    "network",
+    "network-ingress",
+    "network-egress",
+    "nvidia-gpu",
+];
 
 /// Dispatch `resource:<sub>`.
 pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     if sub == "report" {
-        return Report { plugin: "resource", kind: "resource", legacy: true }.run(ctx, args, &resource_rows, &|_| Ok(Vec::new()));
+        return Report {
+            plugin: "resource",
+            kind: "resource",
+            legacy: true,
+        }
+        .run(ctx, args, &resource_rows, &|_| Ok(Vec::new()));
     }
-    let values: Vec<String> = std::iter::once("--process-type".to_string()).chain(RESOURCES.iter().map(|r| format!("--{r}"))).collect();
+    let values: Vec<String> = std::iter::once("--process-type".to_string())
+        .chain(RESOURCES.iter().map(|r| format!("--{r}")))
+        .collect();
     let vref: Vec<&str> = values.iter().map(String::as_str).collect();
-    let p = parse(args, &Spec { values: &vref, bools: &[], aliases: &[], stop_at_positional: false, lenient: false })?;
+    let p = parse(
+        args,
+        &Spec {
+            values: &vref,
+            bools: &[],
+            aliases: &[],
+            stop_at_positional: false,
+            lenient: false,
+        },
+    )?;
     let app = p.arg(0);
     ctx.verify_app(&app)?;
     let given_proc = p.get("--process-type").unwrap_or("").to_string();
@@ -332,7 +432,11 @@ pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "reserve-clear" => ("reserve", true),
         _ => return Err(Fail::Silent(255)),
     };
-    let noun = if kind == "reserve" { "reservation" } else { "limits" };
+    let noun = if kind == "reserve" {
+        "reservation"
+    } else {
+        "limits"
+    };
     // Messages and storage follow plugins/resource/functions.go; keys are `<proc>.<type>.<resource>`.
     if clear {
         let mut msg = format!("clearing {app} {noun}");
@@ -349,13 +453,27 @@ pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }
         return Ok(());
     }
-    let proc = if given_proc.is_empty() { "_default_".to_string() } else { given_proc };
-    let given: Vec<(&str, String)> = RESOURCES.iter().filter_map(|r| p.get(&format!("--{r}")).map(|v| (*r, v.to_string()))).collect();
+    let proc = if given_proc.is_empty() {
+        "_default_".to_string()
+    } else {
+        given_proc
+    };
+    let given: Vec<(&str, String)> = RESOURCES
+        .iter()
+        .filter_map(|r| p.get(&format!("--{r}")).map(|v| (*r, v.to_string())))
+        .collect();
     if given.is_empty() {
         let head = format!("resource {noun} {app} information");
-        ctx.info2(if proc == "_default_" { format!("{head} [defaults]") } else { format!("{head} ({proc})") });
+        ctx.info2(if proc == "_default_" {
+            format!("{head} [defaults]")
+        } else {
+            format!("{head} ({proc})")
+        });
         for r in RESOURCES {
-            ctx.verbose(format!("{r}: {}", ctx.prop_or("resource", &app, &format!("{proc}.{kind}.{r}"))?));
+            ctx.verbose(format!(
+                "{r}: {}",
+                ctx.prop_or("resource", &app, &format!("{proc}.{kind}.{r}"))?
+            ));
         }
         return Ok(());
     }
@@ -380,7 +498,13 @@ pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 fn resource_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let mut v = Vec::new();
     let dir = ctx.paths.lib.join("config/resource").join(app);
-    let mut keys: Vec<String> = std::fs::read_dir(&dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect()).unwrap_or_default();
+    let mut keys: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     keys.retain(|k| !k.starts_with('.'));
     keys.sort();
     for k in keys {

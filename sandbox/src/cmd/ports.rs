@@ -17,12 +17,21 @@ struct PortMap {
 
 impl PortMap {
     fn render(&self) -> String {
-        format!("{}:{}:{}", self.scheme.as_deref().unwrap_or("__internal__"), self.host, self.container)
+        format!(
+            "{}:{}:{}",
+            self.scheme.as_deref().unwrap_or("__internal__"),
+            self.host,
+            self.container
+        )
     }
 }
 
 fn atoi(v: &str, part: &str) -> Result<u32, String> {
-    part.parse::<i64>().map_err(|_| format!("Invalid port map {v} [err=strconv.Atoi: parsing \"{part}\": invalid syntax]")).map(|n| n.clamp(-1, 1 << 20) as u32)
+    part.parse::<i64>()
+        .map_err(|_| {
+            format!("Invalid port map {v} [err=strconv.Atoi: parsing \"{part}\": invalid syntax]")
+        })
+        .map(|n| n.clamp(-1, 1 << 20) as u32)
 }
 
 fn in_range(n: u32) -> bool {
@@ -38,7 +47,11 @@ fn parse_maps(items: &[String]) -> Result<Vec<PortMap>, String> {
             if !in_range(host) {
                 return Err(format!("Invalid port map {v} [hostPort={host}]"));
             }
-            out.push(PortMap { scheme: None, host, container: 0 });
+            out.push(PortMap {
+                scheme: None,
+                host,
+                container: 0,
+            });
             continue;
         }
         if parts.len() != 3 {
@@ -52,7 +65,11 @@ fn parse_maps(items: &[String]) -> Result<Vec<PortMap>, String> {
         if !in_range(container) {
             return Err(format!("Invalid port map {v} [containerPort={container}]"));
         }
-        out.push(PortMap { scheme: Some(parts[0].to_string()), host, container });
+        out.push(PortMap {
+            scheme: Some(parts[0].to_string()),
+            host,
+            container,
+        });
     }
     Ok(out)
 }
@@ -60,7 +77,11 @@ fn parse_maps(items: &[String]) -> Result<Vec<PortMap>, String> {
 fn reuse(maps: &[PortMap]) -> Result<(), String> {
     let mut seen = std::collections::BTreeSet::new();
     for m in maps {
-        let key = format!("{}:{}", m.scheme.as_deref().unwrap_or("__internal__"), m.host);
+        let key = format!(
+            "{}:{}",
+            m.scheme.as_deref().unwrap_or("__internal__"),
+            m.host
+        );
         if !seen.insert(key.clone()) {
             return Err(format!("The same scheme:host-port is being reused: {key}"));
         }
@@ -70,12 +91,22 @@ fn reuse(maps: &[PortMap]) -> Result<(), String> {
 
 /// Whether `<scheme>:<host-port>:<container-port>` parses.
 pub fn valid_map(m: &str) -> bool {
-    matches!(parse_maps(&[m.to_string()]).as_deref(), Ok([PortMap { scheme: Some(_), .. }]))
+    matches!(
+        parse_maps(&[m.to_string()]).as_deref(),
+        Ok([PortMap {
+            scheme: Some(_),
+            ..
+        }])
+    )
 }
 
 /// The app's explicit port mappings.
 pub fn mappings(ctx: &Ctx, app: &str) -> Res<Vec<String>> {
-    Ok(ctx.prop_or("ports", app, "map")?.split_whitespace().map(str::to_string).collect())
+    Ok(ctx
+        .prop_or("ports", app, "map")?
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
 }
 
 fn write(ctx: &Ctx, app: &str, m: &[String]) -> Res {
@@ -100,10 +131,28 @@ pub fn ensure_mapping(ctx: &Ctx, app: &str, m: &str) -> Res {
 fn columnize(lines: &[String], prefix: &str) -> Vec<String> {
     let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split(':').collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|x| x.len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|x| x.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     rows.iter()
         .map(|r| {
-            let cells: Vec<String> = r.iter().enumerate().map(|(i, c)| if i + 1 == r.len() { (*c).to_string() } else { format!("{c:<w$}", w = widths[i]) }).collect();
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i + 1 == r.len() {
+                        (*c).to_string()
+                    } else {
+                        format!("{c:<w$}", w = widths[i])
+                    }
+                })
+                .collect();
             format!("{prefix}{}", cells.join("  "))
         })
         .collect()
@@ -112,7 +161,12 @@ fn columnize(lines: &[String], prefix: &str) -> Vec<String> {
 /// Dispatch `ports:<sub>` (plugins/ports/subcommands.go: no output on success).
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     if sub == "report" {
-        return Report { plugin: "ports", kind: "ports", legacy: true }.run(ctx, args, &report_rows, &|_| Ok(Vec::new()));
+        return Report {
+            plugin: "ports",
+            kind: "ports",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|_| Ok(Vec::new()));
     }
     let p = parse(args, &spec(&[], &[]))?;
     let app = p.arg(0);
@@ -148,7 +202,15 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
                 _ => cur
                     .into_iter()
-                    .filter(|m| !new.iter().any(|r| if r.scheme.is_none() { r.host == m.host } else { r == m }))
+                    .filter(|m| {
+                        !new.iter().any(|r| {
+                            if r.scheme.is_none() {
+                                r.host == m.host
+                            } else {
+                                r == m
+                            }
+                        })
+                    })
                     .collect(),
             }
         }
@@ -168,7 +230,11 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }
         _ => return Err(Fail::Silent(255)),
     };
-    write(ctx, &app, &next.iter().map(PortMap::render).collect::<Vec<_>>())?;
+    write(
+        ctx,
+        &app,
+        &next.iter().map(PortMap::render).collect::<Vec<_>>(),
+    )?;
     let t = trigger(ctx, "post-proxy-ports-update", &[&app, sub], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
@@ -178,7 +244,11 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 
 fn detected(ctx: &Ctx, app: &str) -> Res<String> {
     let st = crate::deploy::load(ctx, app)?;
-    Ok(if st.deployed { "http:80:5000".into() } else { String::new() })
+    Ok(if st.deployed {
+        "http:80:5000".into()
+    } else {
+        String::new()
+    })
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
@@ -205,12 +275,24 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
 /// Dispatch `proxy:<sub>`.
 pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
-        "report" => Report { plugin: "proxy", kind: "proxy", legacy: true }.run(ctx, args, &proxy_rows, &|c| {
-            Ok(rows(vec![("proxy-global-type".into(), c.prop_or("proxy", "--global", "type")?)]))
+        "report" => Report {
+            plugin: "proxy",
+            kind: "proxy",
+            legacy: true,
+        }
+        .run(ctx, args, &proxy_rows, &|c| {
+            Ok(rows(vec![(
+                "proxy-global-type".into(),
+                c.prop_or("proxy", "--global", "type")?,
+            )]))
         }),
         "enable" | "disable" | "build-config" | "clear-config" => {
             let p = parse(args, &spec(&["--parallel"], &["--all"]))?;
-            let apps = if p.has("--all") { ctx.apps()? } else { vec![p.arg(0)] };
+            let apps = if p.has("--all") {
+                ctx.apps()?
+            } else {
+                vec![p.arg(0)]
+            };
             for app in apps {
                 ctx.verify_app(&app)?;
                 // `Enable`/`Disable` in plugins/proxy/proxy.go (message wording included).
@@ -235,7 +317,11 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }
         "set" => {
             let p = parse(args, &spec(&[], &["--global"]))?;
-            let (scope, mut key, mut value) = if p.has("--global") { ("--global".to_string(), p.arg(0), p.arg(1)) } else { (p.arg(0), p.arg(1), p.arg(2)) };
+            let (scope, mut key, mut value) = if p.has("--global") {
+                ("--global".to_string(), p.arg(0), p.arg(1))
+            } else {
+                (p.arg(0), p.arg(1), p.arg(2))
+            };
             if scope != "--global" {
                 ctx.verify_app(&scope)?;
             }
@@ -253,7 +339,10 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 return fail("Property cannot be specified globally");
             }
             if !KEYS.contains(&key.as_str()) {
-                return fail(format!("Invalid property specified, valid properties include: {}", KEYS.join(", ")));
+                return fail(format!(
+                    "Invalid property specified, valid properties include: {}",
+                    KEYS.join(", ")
+                ));
             }
             crate::cmd::props::set_value(ctx, "proxy", &scope, &key, &value)
         }
@@ -267,14 +356,26 @@ fn proxy_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         ("proxy-enabled".to_string(), (!disabled).to_string()),
         ("proxy-disabled".to_string(), disabled.to_string()),
         ("proxy-computed-disabled".to_string(), disabled.to_string()),
-        ("proxy-computed-type".to_string(), ctx.prop_computed("proxy", app, "type", "nginx")?),
-        ("proxy-global-type".to_string(), ctx.prop_or("proxy", "--global", "type")?),
+        (
+            "proxy-computed-type".to_string(),
+            ctx.prop_computed("proxy", app, "type", "nginx")?,
+        ),
+        (
+            "proxy-global-type".to_string(),
+            ctx.prop_or("proxy", "--global", "type")?,
+        ),
         ("proxy-type".to_string(), ctx.prop_or("proxy", app, "type")?),
     ];
     for k in ["proxy-port", "proxy-ssl-port"] {
         v.push((format!("proxy-{k}"), ctx.prop_or("proxy", app, k)?));
-        v.push((format!("proxy-computed-{k}"), ctx.prop_computed("proxy", app, k, "")?));
-        v.push((format!("proxy-global-{k}"), ctx.prop_or("proxy", "--global", k)?));
+        v.push((
+            format!("proxy-computed-{k}"),
+            ctx.prop_computed("proxy", app, k, "")?,
+        ));
+        v.push((
+            format!("proxy-global-{k}"),
+            ctx.prop_or("proxy", "--global", k)?,
+        ));
     }
     Ok(rows(v))
 }
@@ -287,15 +388,36 @@ mod tests {
     fn port_map_syntax() {
         assert!(valid_map("http:80:5000"));
         assert!(!valid_map("80:5000"));
-        assert!(valid_map("tcp:21:21"), "schemes are not validated by the ports plugin");
+        assert!(
+            valid_map("tcp:21:21"),
+            "schemes are not validated by the ports plugin"
+        );
         assert!(!valid_map("http:0:5000"));
-        assert_eq!(parse_maps(&["80:5000".into()]).unwrap_err(), "Invalid port map 80:5000 [len=2]");
-        assert_eq!(parse_maps(&["http:x:1".into()]).unwrap_err(), "Invalid port map http:x:1 [err=strconv.Atoi: parsing \"x\": invalid syntax]");
+        assert_eq!(
+            parse_maps(&["80:5000".into()]).unwrap_err(),
+            "Invalid port map 80:5000 [len=2]"
+        );
+        assert_eq!(
+            parse_maps(&["http:x:1".into()]).unwrap_err(),
+            "Invalid port map http:x:1 [err=strconv.Atoi: parsing \"x\": invalid syntax]"
+        );
     }
 
     #[test]
     fn columnize_pads_columns() {
-        let l = columnize(&["-----> scheme:host port:container port".into(), "http:80:5000".into()], "    ");
-        assert_eq!(l, vec!["    -----> scheme  host port  container port", "    http           80         5000"]);
+        let l = columnize(
+            &[
+                "-----> scheme:host port:container port".into(),
+                "http:80:5000".into(),
+            ],
+            "    ",
+        );
+        assert_eq!(
+            l,
+            vec![
+                "    -----> scheme  host port  container port",
+                "    http           80         5000"
+            ]
+        );
     }
 }

@@ -24,28 +24,104 @@ pub struct PropPlugin {
 }
 
 const NGINX_KEYS: &[(&str, &str)] = &[
-    ("access-log-format", ""), ("access-log-path", ""), ("bind-address-ipv4", ""), ("bind-address-ipv6", "::"),
-    ("client-body-timeout", "60s"), ("client-header-timeout", "60s"), ("client-max-body-size", "1m"), ("disable-custom-config", "false"),
-    ("error-log-path", ""), ("hsts", "true"), ("hsts-include-subdomains", "true"), ("hsts-preload", "false"), ("hsts-max-age", "15724800"),
-    ("keepalive-timeout", "75s"), ("lingering-timeout", "5s"), ("nginx-conf-sigil-path", "nginx.conf.sigil"), ("nginx-service-command", ""),
-    ("proxy-buffer-size", "4k"), ("proxy-buffering", "on"), ("proxy-buffers", "8 4k"), ("proxy-busy-buffers-size", "8k"),
-    ("proxy-connect-timeout", "60s"), ("proxy-read-timeout", "60s"), ("proxy-send-timeout", "60s"), ("proxy-keepalive", ""),
-    ("send-timeout", "60s"), ("underscore-in-headers", "off"), ("x-forwarded-for-value", "$remote_addr"),
-    ("x-forwarded-port-value", "$server_port"), ("x-forwarded-proto-value", "$scheme"), ("x-forwarded-ssl", ""),
+    ("access-log-format", ""),
+    ("access-log-path", ""),
+    ("bind-address-ipv4", ""),
+    ("bind-address-ipv6", "::"),
+    ("client-body-timeout", "60s"),
+    ("client-header-timeout", "60s"),
+    ("client-max-body-size", "1m"),
+    ("disable-custom-config", "false"),
+    ("error-log-path", ""),
+    ("hsts", "true"),
+    ("hsts-include-subdomains", "true"),
+    ("hsts-preload", "false"),
+    ("hsts-max-age", "15724800"),
+    ("keepalive-timeout", "75s"),
+    ("lingering-timeout", "5s"),
+    ("nginx-conf-sigil-path", "nginx.conf.sigil"),
+    ("nginx-service-command", ""),
+    ("proxy-buffer-size", "4k"),
+    ("proxy-buffering", "on"),
+    ("proxy-buffers", "8 4k"),
+    ("proxy-busy-buffers-size", "8k"),
+    ("proxy-connect-timeout", "60s"),
+    ("proxy-read-timeout", "60s"),
+    ("proxy-send-timeout", "60s"),
+    ("proxy-keepalive", ""),
+    ("send-timeout", "60s"),
+    ("underscore-in-headers", "off"),
+    ("x-forwarded-for-value", "$remote_addr"),
+    ("x-forwarded-port-value", "$server_port"),
+    ("x-forwarded-proto-value", "$scheme"),
+    ("x-forwarded-ssl", ""),
 ];
 
 /// Every property plugin.
 pub const PLUGINS: &[PropPlugin] = &[
-    PropPlugin { name: "builder", kind: "builder", keys: &[("selected", ""), ("build-dir", ""), ("skip-cleanup", "false")], global_keys: None, global_only: &[], bash: false },
-    PropPlugin { name: "builder-dockerfile", kind: "builder-dockerfile", keys: &[("dockerfile-path", "Dockerfile")], global_keys: None, global_only: &[], bash: true },
-    PropPlugin { name: "scheduler", kind: "scheduler", keys: &[("selected", "docker-local"), ("shell", "/bin/bash")], global_keys: None, global_only: &[], bash: false },
-    PropPlugin { name: "scheduler-docker-local", kind: "scheduler-docker-local", keys: &[("init-process", "true"), ("parallel-schedule-count", "1")], global_keys: None, global_only: &[], bash: true },
-    PropPlugin { name: "checks", kind: "checks", keys: &[("wait-to-retire", "60")], global_keys: None, global_only: &[], bash: true },
-    PropPlugin { name: "nginx", kind: "nginx", keys: NGINX_KEYS, global_keys: None, global_only: &[], bash: true },
+    PropPlugin {
+        name: "builder",
+        kind: "builder",
+        keys: &[
+            ("selected", ""),
+            ("build-dir", ""),
+            ("skip-cleanup", "false"),
+        ],
+        global_keys: None,
+        global_only: &[],
+        bash: false,
+    },
+    PropPlugin {
+        name: "builder-dockerfile",
+        kind: "builder-dockerfile",
+        keys: &[("dockerfile-path", "Dockerfile")],
+        global_keys: None,
+        global_only: &[],
+        bash: true,
+    },
+    PropPlugin {
+        name: "scheduler",
+        kind: "scheduler",
+        keys: &[("selected", "docker-local"), ("shell", "/bin/bash")],
+        global_keys: None,
+        global_only: &[],
+        bash: false,
+    },
+    PropPlugin {
+        name: "scheduler-docker-local",
+        kind: "scheduler-docker-local",
+        keys: &[("init-process", "true"), ("parallel-schedule-count", "1")],
+        global_keys: None,
+        global_only: &[],
+        bash: true,
+    },
+    PropPlugin {
+        name: "checks",
+        kind: "checks",
+        keys: &[("wait-to-retire", "60")],
+        global_keys: None,
+        global_only: &[],
+        bash: true,
+    },
+    PropPlugin {
+        name: "nginx",
+        kind: "nginx",
+        keys: NGINX_KEYS,
+        global_keys: None,
+        global_only: &[],
+        bash: true,
+    },
     PropPlugin {
         name: "logs",
         kind: "logs",
-        keys: &[("app-label-alias", ""), ("max-size", "10m"), ("vector-sink", ""), ("vector-cron-sink", ""), ("vector-image", ""), ("vector-networks", "")],
+        keys: &[
+            ("app-label-alias", ""),
+            ("max-size", "10m"),
+            ("vector-sink", ""),
+            ("vector-cron-sink", ""),
+            ("vector-image", ""),
+            ("vector-networks", ""),
+        ],
         global_keys: None,
         global_only: &["vector-image", "vector-networks"],
         bash: false,
@@ -53,7 +129,14 @@ pub const PLUGINS: &[PropPlugin] = &[
     PropPlugin {
         name: "git",
         kind: "git",
-        keys: &[("archive-max-files", ""), ("archive-max-size", ""), ("deploy-branch", "master"), ("keep-git-dir", "false"), ("rev-env-var", "GIT_REV"), ("source-image", "")],
+        keys: &[
+            ("archive-max-files", ""),
+            ("archive-max-size", ""),
+            ("deploy-branch", "master"),
+            ("keep-git-dir", "false"),
+            ("rev-env-var", "GIT_REV"),
+            ("source-image", ""),
+        ],
         global_keys: None,
         global_only: &[],
         bash: true,
@@ -62,17 +145,34 @@ pub const PLUGINS: &[PropPlugin] = &[
         name: "ps",
         kind: "ps",
         keys: &[
-            ("dockerfile-start-cmd", ""), ("procfile-path", "Procfile"), ("restart-policy", "on-failure:10"), ("restore", "true"),
-            ("skip-deploy", "false"), ("start-cmd", ""), ("stop-timeout-seconds", "30"),
+            ("dockerfile-start-cmd", ""),
+            ("procfile-path", "Procfile"),
+            ("restart-policy", "on-failure:10"),
+            ("restore", "true"),
+            ("skip-deploy", "false"),
+            ("start-cmd", ""),
+            ("stop-timeout-seconds", "30"),
         ],
-        global_keys: Some(&["procfile-path", "restart-policy", "skip-deploy", "stop-timeout-seconds"]),
+        global_keys: Some(&[
+            "procfile-path",
+            "restart-policy",
+            "skip-deploy",
+            "stop-timeout-seconds",
+        ]),
         global_only: &[],
         bash: false,
     },
     PropPlugin {
         name: "letsencrypt",
         kind: "letsencrypt",
-        keys: &[("dns-provider", ""), ("email", ""), ("graceperiod", "2592000"), ("server", "default"), ("lego-args", ""), ("lego-docker-options", "")],
+        keys: &[
+            ("dns-provider", ""),
+            ("email", ""),
+            ("graceperiod", "2592000"),
+            ("server", "default"),
+            ("lego-args", ""),
+            ("lego-docker-options", ""),
+        ],
         global_keys: None,
         global_only: &[],
         bash: true,
@@ -96,44 +196,70 @@ pub fn set_value(ctx: &Ctx, plugin: &str, scope: &str, key: &str, value: &str) -
 }
 
 fn valid_key(p: &PropPlugin, key: &str) -> bool {
-    p.keys.iter().any(|(k, _)| *k == key) || (p.name == "letsencrypt" && key.starts_with("dns-provider-"))
+    p.keys.iter().any(|(k, _)| *k == key)
+        || (p.name == "letsencrypt" && key.starts_with("dns-provider-"))
 }
 
 /// `<plugin>:set (<app>|--global) <key> [<value>...]`.
 pub fn set(ctx: &mut Ctx, p: &PropPlugin, args: &[String]) -> Res {
     let a = parse(args, &spec(&[], &["--global"]))?;
     let global = a.has("--global");
-    let (scope, rest) = if global { ("--global".to_string(), a.pos.clone()) } else { (a.arg(0), a.pos.iter().skip(1).cloned().collect::<Vec<_>>()) };
+    let (scope, rest) = if global {
+        ("--global".to_string(), a.pos.clone())
+    } else {
+        (a.arg(0), a.pos.iter().skip(1).cloned().collect::<Vec<_>>())
+    };
     if !global {
         ctx.verify_app(&scope)?;
     }
     let key = rest.first().cloned().unwrap_or_default();
     let value = rest.iter().skip(1).cloned().collect::<Vec<_>>().join(" ");
     if key.is_empty() {
-        return fail(if p.bash { "No key specified" } else { "No property specified" });
+        return fail(if p.bash {
+            "No key specified"
+        } else {
+            "No property specified"
+        });
     }
     if !valid_key(p, &key) {
         let list: Vec<&str> = p.keys.iter().map(|(k, _)| *k).collect();
         return if p.bash {
-            fail(format!("Invalid key specified, valid keys include: {}", list.join(", ")))
+            fail(format!(
+                "Invalid key specified, valid keys include: {}",
+                list.join(", ")
+            ))
         } else {
-            fail(format!("Invalid property specified, valid properties include: {}", list.join(", ")))
+            fail(format!(
+                "Invalid property specified, valid properties include: {}",
+                list.join(", ")
+            ))
         };
     }
     if global && p.global_keys.is_some_and(|g| !g.contains(&key.as_str())) {
-        return if p.bash { fail(format!("The key '{key}' cannot be set globally")) } else { fail("Property cannot be specified globally") };
+        return if p.bash {
+            fail(format!("The key '{key}' cannot be set globally"))
+        } else {
+            fail("Property cannot be specified globally")
+        };
     }
     if !global && p.global_only.contains(&key.as_str()) {
         return fail("Property can only be specified globally");
     }
     if p.name == "ps" && key == "restart-policy" && !value.is_empty() {
         // `isValidRestartPolicy` (plugins/ps/functions.go): any `on-failure:` suffix passes.
-        let ok = matches!(value.as_str(), "no" | "always" | "unless-stopped" | "on-failure") || value.starts_with("on-failure:");
+        let ok = matches!(
+            value.as_str(),
+            "no" | "always" | "unless-stopped" | "on-failure"
+        ) || value.starts_with("on-failure:");
         if !ok {
             return fail("Invalid restart-policy specified");
         }
     }
-    if p.name == "nginx" && key == "proxy-keepalive" && !value.is_empty() && value.parse::<u32>().is_err() {
+    if p.name == "nginx"
+        && key == "proxy-keepalive"
+        && !value.is_empty()
+        && value.parse::<u32>().is_err()
+    {
         return fail("Invalid value for proxy-keepalive, must be an integer");
     }
     if p.name == "git" && key == "rev-env-var" && value.is_empty() {
@@ -154,10 +280,19 @@ pub fn prop_rows(ctx: &Ctx, p: &PropPlugin, app: &str) -> Res<Vec<Row>> {
         }
         let global_capable = p.global_keys.is_none_or(|g| g.contains(k));
         if global_capable {
-            v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, app, k, d)?));
-            v.push((format!("{}-global-{k}", p.kind), ctx.prop_or(p.name, "--global", k)?));
+            v.push((
+                format!("{}-computed-{k}", p.kind),
+                ctx.prop_computed(p.name, app, k, d)?,
+            ));
+            v.push((
+                format!("{}-global-{k}", p.kind),
+                ctx.prop_or(p.name, "--global", k)?,
+            ));
         } else {
-            v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, app, k, d)?));
+            v.push((
+                format!("{}-computed-{k}", p.kind),
+                ctx.prop_computed(p.name, app, k, d)?,
+            ));
         }
         if !p.global_only.contains(k) {
             v.push((format!("{}-{k}", p.kind), ctx.prop_or(p.name, app, k)?));
@@ -173,8 +308,14 @@ pub fn global_rows(ctx: &Ctx, p: &PropPlugin) -> Res<Vec<Row>> {
         if p.global_keys.is_some_and(|g| !g.contains(k)) {
             continue;
         }
-        v.push((format!("{}-computed-{k}", p.kind), ctx.prop_computed(p.name, "--global", k, d)?));
-        v.push((format!("{}-global-{k}", p.kind), ctx.prop_or(p.name, "--global", k)?));
+        v.push((
+            format!("{}-computed-{k}", p.kind),
+            ctx.prop_computed(p.name, "--global", k, d)?,
+        ));
+        v.push((
+            format!("{}-global-{k}", p.kind),
+            ctx.prop_or(p.name, "--global", k)?,
+        ));
     }
     Ok(rows(v))
 }
@@ -183,9 +324,14 @@ pub fn global_rows(ctx: &Ctx, p: &PropPlugin) -> Res<Vec<Row>> {
 pub fn run(ctx: &mut Ctx, p: &'static PropPlugin, sub: &str, args: &[String]) -> Res {
     match sub {
         "set" => set(ctx, p, args),
-        "report" => {
-            Report { plugin: p.name, kind: p.kind, legacy: !p.bash }.run(ctx, args, &|c, a| prop_rows(c, p, a), &|c| global_rows(c, p))
+        "report" => Report {
+            plugin: p.name,
+            kind: p.kind,
+            legacy: !p.bash,
         }
+        .run(ctx, args, &|c, a| prop_rows(c, p, a), &|c| {
+            global_rows(c, p)
+        }),
         _ => Err(Fail::Silent(255)),
     }
 }

@@ -19,7 +19,14 @@ fn apps_arg(ctx: &Ctx, p: &crate::args::Parsed) -> Res<Vec<String>> {
 /// Dispatch `ps:<sub>`.
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
-        "report" => Report { plugin: "ps", kind: "ps", legacy: true }.run(ctx, args, &report_rows, &|c| props::global_rows(c, props::find("ps").expect("ps table"))),
+        "report" => Report {
+            plugin: "ps",
+            kind: "ps",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|c| {
+            props::global_rows(c, props::find("ps").expect("ps table"))
+        }),
         "set" => props::set(ctx, props::find("ps").expect("ps table"), args),
         "scale" => scale(ctx, args),
         "start" | "stop" | "restart" | "rebuild" | "restore" => {
@@ -41,21 +48,35 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                             ctx.warn(format!("App {app} has not been deployed"));
                             continue;
                         }
-                        if sub == "restore" && ctx.prop_computed("ps", &app, "restore", "true")? == "false" {
+                        if sub == "restore"
+                            && ctx.prop_computed("ps", &app, "restore", "true")? == "false"
+                        {
                             continue;
                         }
                         if sub == "start" {
                             // `Start` (plugins/ps/ps.go): pre-start, then release unless already running.
-                            let t = crate::plugins::trigger(ctx, "pre-start", &[&app], false, false)?;
+                            let t =
+                                crate::plugins::trigger(ctx, "pre-start", &[&app], false, false)?;
                             if t.code != 0 {
-                                return fail(format!("Failure in pre-start hook: exit status {}", t.code));
+                                return fail(format!(
+                                    "Failure in pre-start hook: exit status {}",
+                                    t.code
+                                ));
                             }
-                            let up = st.containers.iter().filter(|c| c.state == "running").count();
+                            let up = st
+                                .containers
+                                .iter()
+                                .filter(|c| c.state == "running")
+                                .count();
                             if st.running && up == st.containers.len() && up > 0 {
                                 ctx.warn(format!("App {app} already running"));
                                 continue;
                             }
-                            ctx.warn(if st.running && up > 0 { "App is running in mixed mode, releasing" } else { "App has been detected as not running, releasing" });
+                            ctx.warn(if st.running && up > 0 {
+                                "App is running in mixed mode, releasing"
+                            } else {
+                                "App has been detected as not running, releasing"
+                            });
                             let lock = DeployLock::acquire(ctx, &app)?;
                             let r = deploy::release_and_deploy(ctx, &app);
                             lock.release();
@@ -98,7 +119,9 @@ pub fn rebuild(ctx: &mut Ctx, app: &str) -> Res {
     match crate::cmd::git::rev_parse(ctx, app, &format!("refs/heads/{branch}")) {
         Some(rev) => deploy::build_chain(ctx, app, &rev, deploy::Source::Rebuild),
         None => {
-            ctx.info1(format!("WARNING: Cannot build from '{branch}' as it has no commits"));
+            ctx.info1(format!(
+                "WARNING: Cannot build from '{branch}' as it has no commits"
+            ));
             Err(Fail::Silent(1))
         }
     }
@@ -113,7 +136,10 @@ fn scale(ctx: &mut Ctx, args: &[String]) -> Res {
     let tuples: Vec<String> = p.pos.iter().skip(1).cloned().collect();
     if tuples.is_empty() {
         if p.get("--format") == Some("json") {
-            let v: Vec<serde_json::Value> = sc.iter().map(|(k, n)| serde_json::json!({"process_type": k, "quantity": n})).collect();
+            let v: Vec<serde_json::Value> = sc
+                .iter()
+                .map(|(k, n)| serde_json::json!({"process_type": k, "quantity": n}))
+                .collect();
             ctx.out(serde_json::to_string(&v).unwrap_or_default());
         } else {
             // `scaleReport` (plugins/ps/functions.go): `RightPad("<k>:", 5)` then the value.
@@ -135,7 +161,9 @@ fn scale(ctx: &mut Ctx, args: &[String]) -> Res {
         if !t.contains('=') {
             return fail(format!("Missing count for process type {k}"));
         }
-        let Ok(n) = v.trim().parse::<u32>() else { return fail(format!("Invalid count for process type {k}")) };
+        let Ok(n) = v.trim().parse::<u32>() else {
+            return fail(format!("Invalid count for process type {k}"));
+        };
         sc.insert(k.to_string(), n);
     }
     ctx.info1(format!("Scaling {app} processes: {}", tuples.join(" ")));
@@ -162,7 +190,11 @@ pub fn deploy_cmd(ctx: &mut Ctx, args: &[String]) -> Res {
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let st = deploy::load(ctx, app)?;
     // `scheduler-app-status`: true when every container runs, mixed when some do.
-    let up = st.containers.iter().filter(|c| c.state == "running").count();
+    let up = st
+        .containers
+        .iter()
+        .filter(|c| c.state == "running")
+        .count();
     let running = match (st.running, up) {
         (false, _) | (_, 0) => "false",
         _ if up == st.containers.len() => "true",
@@ -172,15 +204,30 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         ("deployed".to_string(), st.deployed.to_string()),
         ("processes".to_string(), st.containers.len().to_string()),
         ("running".to_string(), running.to_string()),
-        ("restore".to_string(), Some(ctx.prop_or("ps", app, "restore")?).filter(|r| !r.is_empty()).unwrap_or_else(|| "true".into())),
+        (
+            "restore".to_string(),
+            Some(ctx.prop_or("ps", app, "restore")?)
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| "true".into()),
+        ),
     ];
     // `--status-<proc>.<n>`: `<docker state> (CID: <11 chars>)` (plugins/ps/report.go).
     for c in &st.containers {
         let short = &c.id[..c.id.len().min(11)];
-        v.push((format!("status-{}.{}", c.proc, c.index), format!("{} (CID: {short})", c.state)));
+        v.push((
+            format!("status-{}.{}", c.proc, c.index),
+            format!("{} (CID: {short})", c.state),
+        ));
     }
     let mut r = rows(v);
-    r.extend(props::prop_rows(ctx, props::find("ps").expect("ps table"), app)?);
-    r.push(Row { flag: "ps-can-scale".into(), value: "true".into() });
+    r.extend(props::prop_rows(
+        ctx,
+        props::find("ps").expect("ps table"),
+        app,
+    )?);
+    r.push(Row {
+        flag: "ps-can-scale".into(),
+        value: "true".into(),
+    });
     Ok(r)
 }

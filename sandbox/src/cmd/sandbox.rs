@@ -13,16 +13,28 @@ use crate::ctx::{fail, io_err, write_atomic, Ctx, Fail, Paths, Res};
 pub fn init(dir: Option<&str>, demo: bool) -> Result<PathBuf, String> {
     let root = match dir {
         Some(d) => PathBuf::from(d),
-        None => std::env::temp_dir().join(format!("dokku-sandbox-{}-{}", std::process::id(), crate::harness::now_ms())),
+        None => std::env::temp_dir().join(format!(
+            "dokku-sandbox-{}-{}",
+            std::process::id(),
+            crate::harness::now_ms()
+        )),
     };
-    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create `{}`: {e}", root.display()))?;
+    std::fs::create_dir_all(&root)
+        .map_err(|e| format!("cannot create `{}`: {e}", root.display()))?;
     let root = std::fs::canonicalize(&root).map_err(|e| e.to_string())?;
-    let paths = Paths { root: root.join("home"), lib: root.join("lib") };
+    let paths = Paths {
+        root: root.join("home"),
+        lib: root.join("lib"),
+    };
     paths.ensure().map_err(|e| e.to_string())?;
     let rules = paths.sandbox_dir().join("rules.json");
     if !rules.exists() {
         let r = serde_json::json!({"latency": {"command_ms": 0, "commands": {}, "deploy_ms": 0}, "faults": []});
-        write_atomic(&rules, &serde_json::to_string_pretty(&r).unwrap_or_default()).map_err(|e| e.to_string())?;
+        write_atomic(
+            &rules,
+            &serde_json::to_string_pretty(&r).unwrap_or_default(),
+        )
+        .map_err(|e| e.to_string())?;
     }
     let images = paths.sandbox_dir().join("images.json");
     if !images.exists() {
@@ -32,7 +44,11 @@ pub fn init(dir: Option<&str>, demo: bool) -> Result<PathBuf, String> {
             "example/unhealthy:1": {"unhealthy": true},
             "example/slow:1": {"build_ms": 2000, "start_ms": 1500}
         });
-        write_atomic(&images, &serde_json::to_string_pretty(&c).unwrap_or_default()).map_err(|e| e.to_string())?;
+        write_atomic(
+            &images,
+            &serde_json::to_string_pretty(&c).unwrap_or_default(),
+        )
+        .map_err(|e| e.to_string())?;
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = paths.sandbox_dir().join("bin");
@@ -56,8 +72,14 @@ pub fn init(dir: Option<&str>, demo: bool) -> Result<PathBuf, String> {
         println!("       dokku sandbox:git-remote web --repo /path/to/repo   # then: git push dokku main");
         println!();
         println!("-----> Control files:");
-        println!("       call log:      {}", paths.sandbox_dir().join("calls.jsonl").display());
-        println!("       rules:         {} (latency, faults)", rules.display());
+        println!(
+            "       call log:      {}",
+            paths.sandbox_dir().join("calls.jsonl").display()
+        );
+        println!(
+            "       rules:         {} (latency, faults)",
+            rules.display()
+        );
         println!("       image catalog: {}", images.display());
     } else {
         println!("{}", root.display());
@@ -75,7 +97,10 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             ctx.out(format!("DOKKU_LIB_ROOT={}", ctx.paths.lib.display()));
             ctx.out(format!("call log: {}", d.join("calls.jsonl").display()));
             ctx.out(format!("rules: {}", d.join("rules.json").display()));
-            ctx.out(format!("image catalog: {}", d.join("images.json").display()));
+            ctx.out(format!(
+                "image catalog: {}",
+                d.join("images.json").display()
+            ));
             Ok(())
         }
         _ => Err(Fail::Silent(255)),
@@ -85,7 +110,12 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 /// The `ext::` URL that makes `git push` run `dokku git-receive-pack <app>` in this sandbox.
 pub fn remote_url(paths: &Paths, app: &str) -> Res<String> {
     let exe = std::env::current_exe().map_err(io_err(Path::new("current_exe")))?;
-    Ok(format!("ext::env DOKKU_ROOT={} DOKKU_LIB_PATH={} {} %S {app}", paths.root.display(), paths.lib.display(), exe.display()))
+    Ok(format!(
+        "ext::env DOKKU_ROOT={} DOKKU_LIB_PATH={} {} %S {app}",
+        paths.root.display(),
+        paths.lib.display(),
+        exe.display()
+    ))
 }
 
 /// `sandbox:git-remote <app> [--repo DIR] [--name dokku]`: add (or update) the remote and allow
@@ -103,10 +133,16 @@ fn git_remote(ctx: &mut Ctx, args: &[String]) -> Res {
     let _ = git(&["remote", "remove", name]);
     let o = git(&["remote", "add", name, &url]).map_err(io_err(&repo))?;
     if !o.status.success() {
-        return fail(format!("git remote add failed: {}", String::from_utf8_lossy(&o.stderr).trim()));
+        return fail(format!(
+            "git remote add failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
     }
     git(&["config", "protocol.ext.allow", "always"]).map_err(io_err(&repo))?;
-    ctx.info1(format!("Remote `{name}` of {} now pushes to sandbox app {app}", repo.display()));
+    ctx.info1(format!(
+        "Remote `{name}` of {} now pushes to sandbox app {app}",
+        repo.display()
+    ));
     ctx.verbose(format!("git remote add {name} '{url}'"));
     ctx.verbose("git config protocol.ext.allow always");
     Ok(())

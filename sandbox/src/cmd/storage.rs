@@ -32,15 +32,23 @@ fn mounts_path(ctx: &Ctx, app: &str) -> std::path::PathBuf {
 
 /// The mounts of an app.
 pub fn mounts(ctx: &Ctx, app: &str) -> Res<Vec<Mount>> {
-    Ok(read_opt(&mounts_path(ctx, app))?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+    Ok(read_opt(&mounts_path(ctx, app))?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
 }
 
 fn save(ctx: &Ctx, app: &str, m: &[Mount]) -> Res {
-    write_atomic(&mounts_path(ctx, app), &serde_json::to_string_pretty(m).unwrap_or_default())
+    write_atomic(
+        &mounts_path(ctx, app),
+        &serde_json::to_string_pretty(m).unwrap_or_default(),
+    )
 }
 
 fn entry_path(ctx: &Ctx, name: &str) -> std::path::PathBuf {
-    ctx.paths.lib.join("data/storage-entries").join(format!("{name}.json"))
+    ctx.paths
+        .lib
+        .join("data/storage-entries")
+        .join(format!("{name}.json"))
 }
 
 fn mount_arg(m: &Mount) -> String {
@@ -55,7 +63,12 @@ fn mount_arg(m: &Mount) -> String {
 /// Dispatch `storage:<sub>`.
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
-        "report" => Report { plugin: "storage", kind: "storage", legacy: true }.run(ctx, args, &report_rows, &|_| Ok(Vec::new())),
+        "report" => Report {
+            plugin: "storage",
+            kind: "storage",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|_| Ok(Vec::new())),
         "mount" | "unmount" => mount(ctx, sub, args),
         "list" => {
             let p = parse(args, &spec(&["--format"], &[]))?;
@@ -77,7 +90,21 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "create" => {
             let p = parse(
                 args,
-                &spec(&["--scheduler", "--chown", "--mode", "--reclaim-policy", "--size", "--access-mode", "--storage-class-name", "--namespace", "--annotation", "--label"], &[]),
+                &spec(
+                    &[
+                        "--scheduler",
+                        "--chown",
+                        "--mode",
+                        "--reclaim-policy",
+                        "--size",
+                        "--access-mode",
+                        "--storage-class-name",
+                        "--namespace",
+                        "--annotation",
+                        "--label",
+                    ],
+                    &[],
+                ),
             )?;
             let name = p.arg(0);
             validate_entry_name(&name)?;
@@ -89,16 +116,29 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let ep = entry_path(ctx, &name);
             let scheduler = p.get("--scheduler").unwrap_or("docker-local");
             if let Some(existing) = read_opt(&ep)? {
-                let existing: serde_json::Value = serde_json::from_str(&existing).unwrap_or_default();
-                let old = existing["scheduler"].as_str().unwrap_or("docker-local").to_string();
+                let existing: serde_json::Value =
+                    serde_json::from_str(&existing).unwrap_or_default();
+                let old = existing["scheduler"]
+                    .as_str()
+                    .unwrap_or("docker-local")
+                    .to_string();
                 if old != scheduler {
                     return fail(format!("storage entry \"{name}\" already exists with scheduler \"{old}\"; refusing to redefine"));
                 }
                 // Re-creating is idempotent (plugins/storage commands_entries.go).
-                ctx.info1(format!("Storage entry {name} already exists, leaving in place"));
+                ctx.info1(format!(
+                    "Storage entry {name} already exists, leaving in place"
+                ));
                 return Ok(());
             }
-            let path = p.pos.get(1).cloned().unwrap_or_else(|| ctx.paths.lib.join("data/storage").join(&name).display().to_string());
+            let path = p.pos.get(1).cloned().unwrap_or_else(|| {
+                ctx.paths
+                    .lib
+                    .join("data/storage")
+                    .join(&name)
+                    .display()
+                    .to_string()
+            });
             let v = serde_json::json!({"name": name, "path": path, "scheduler": scheduler, "chown": p.get("--chown").unwrap_or(""), "mode": p.get("--mode").unwrap_or("")});
             write_atomic(&ep, &v.to_string())?;
             ctx.info1(format!("Storage entry {name} created"));
@@ -121,7 +161,10 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
             }
             if !using.is_empty() {
-                return fail(format!("storage entry \"{name}\" is still mounted by app(s): {}", using.join(", ")));
+                return fail(format!(
+                    "storage entry \"{name}\" is still mounted by app(s): {}",
+                    using.join(", ")
+                ));
             }
             if !(p.has("--force") || ctx.forced()) {
                 crate::cmd::apps::confirm(ctx, "storage entry", &name)?;
@@ -133,7 +176,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "info" => {
             let p = parse(args, &spec(&["--format"], &[]))?;
             let name = p.arg(0);
-            let Some(s) = read_opt(&entry_path(ctx, &name))? else { return fail(format!("storage entry \"{name}\" does not exist")) };
+            let Some(s) = read_opt(&entry_path(ctx, &name))? else {
+                return fail(format!("storage entry \"{name}\" does not exist"));
+            };
             ctx.out(s);
             Ok(())
         }
@@ -141,7 +186,16 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let p = parse(args, &spec(&["--format", "--scheduler"], &[]))?;
             let dir = ctx.paths.lib.join("data/storage-entries");
             let mut names: Vec<String> = std::fs::read_dir(&dir)
-                .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".json").map(str::to_string)).collect())
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_string_lossy()
+                                .strip_suffix(".json")
+                                .map(str::to_string)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             names.sort();
             if p.get("--format") == Some("json") {
@@ -166,7 +220,17 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = parse(
         args,
-        &spec(&["--container-dir", "--phase", "--process-type", "--volume-subpath", "--volume-chown", "--volume-options"], &["--volume-readonly"]),
+        &spec(
+            &[
+                "--container-dir",
+                "--phase",
+                "--process-type",
+                "--volume-subpath",
+                "--volume-chown",
+                "--volume-options",
+            ],
+            &["--volume-readonly"],
+        ),
     )?;
     let app = p.arg(0);
     ctx.verify_app(&app)?;
@@ -183,27 +247,50 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             return fail(format!("storage entry \"{spec_arg}\" does not exist; create it first with `dokku storage:create`"));
         };
-        let Some(dir) = p.get("--container-dir") else { return fail("--container-dir is required when mounting a named storage entry") };
+        let Some(dir) = p.get("--container-dir") else {
+            return fail("--container-dir is required when mounting a named storage entry");
+        };
         let entry: serde_json::Value = serde_json::from_str(&entry).unwrap_or_default();
         let host = entry["path"].as_str().unwrap_or_default().to_string();
         let before = all.len();
         all.retain(|m| !(m.entry_name == spec_arg && m.container_path == dir));
         let existed = all.len() != before;
         if sub == "unmount" && !existed {
-            return fail(format!("storage entry \"{spec_arg}\" is not mounted at {dir} on {app}"));
+            return fail(format!(
+                "storage entry \"{spec_arg}\" is not mounted at {dir} on {app}"
+            ));
         }
         if sub == "mount" {
             if existed {
-                ctx.info1(format!("Storage entry {spec_arg} mount at {dir} on {app} updated"));
+                ctx.info1(format!(
+                    "Storage entry {spec_arg} mount at {dir} on {app} updated"
+                ));
             } else {
-                ctx.info1(format!("Storage entry {spec_arg} mounted at {dir} on {app}"));
+                ctx.info1(format!(
+                    "Storage entry {spec_arg} mounted at {dir} on {app}"
+                ));
             }
             let mut opts = p.get("--volume-options").unwrap_or("").to_string();
             if p.has("--volume-readonly") {
-                opts = if opts.is_empty() { "ro".into() } else { format!("{opts},ro") };
+                opts = if opts.is_empty() {
+                    "ro".into()
+                } else {
+                    format!("{opts},ro")
+                };
             }
-            let phases = p.get("--phase").unwrap_or("deploy,run").split(',').map(str::to_string).collect();
-            all.push(Mount { entry_name: spec_arg.clone(), host_path: host, container_path: dir.to_string(), volume_options: opts, phases });
+            let phases = p
+                .get("--phase")
+                .unwrap_or("deploy,run")
+                .split(',')
+                .map(str::to_string)
+                .collect();
+            all.push(Mount {
+                entry_name: spec_arg.clone(),
+                host_path: host,
+                container_path: dir.to_string(),
+                volume_options: opts,
+                phases,
+            });
         }
         return save(ctx, &app, &all);
     }
@@ -219,7 +306,10 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         phases: vec!["deploy".into(), "run".into()],
     };
     if sub == "mount" {
-        if all.iter().any(|x| x.entry_name.is_empty() && mount_arg(x) == spec_arg) {
+        if all
+            .iter()
+            .any(|x| x.entry_name.is_empty() && mount_arg(x) == spec_arg)
+        {
             return fail("Mount path already exists.");
         }
         all.push(m);
@@ -245,14 +335,22 @@ fn validate_entry_name(name: &str) -> Res {
         return fail(format!("storage entry name \"{name}\" must be a DNS-1123 label (lowercase letters, digits, and dashes; cannot start or end with a dash)"));
     }
     if name.starts_with("legacy-") {
-        return fail(format!("storage entry name \"{name}\" must not start with reserved prefix \"legacy-\""));
+        return fail(format!(
+            "storage entry name \"{name}\" must not start with reserved prefix \"legacy-\""
+        ));
     }
     Ok(())
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let m = mounts(ctx, app)?;
-    let phase = |ph: &str| m.iter().filter(|x| x.phases.iter().any(|p| p == ph)).map(|x| format!("-v {}", mount_arg(x))).collect::<Vec<_>>().join(" ");
+    let phase = |ph: &str| {
+        m.iter()
+            .filter(|x| x.phases.iter().any(|p| p == ph))
+            .map(|x| format!("-v {}", mount_arg(x)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     Ok(rows(vec![
         ("storage-build-mounts".into(), phase("build")),
         ("storage-deploy-mounts".into(), phase("deploy")),

@@ -20,24 +20,42 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     #[track_caller]
     pub fn fails(&self, code: i32, stderr_has: &str) -> &Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(self.stderr.contains(stderr_has), "stderr lacks {stderr_has:?}:\n{}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(stderr_has),
+            "stderr lacks {stderr_has:?}:\n{}",
+            self.stderr
+        );
         self
     }
 }
 
 fn out(o: Output) -> Run {
-    Run { code: o.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
     pub fn root(&self) -> &Path {
         self.dir.path()
@@ -55,18 +73,39 @@ impl Sandbox {
         c
     }
     pub fn run(&self, args: &[&str]) -> Run {
-        out(self.cmd().args(args).stdin(Stdio::null()).output().expect("spawn dokku"))
+        out(self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn dokku"))
     }
     pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut c = self.cmd();
         for (k, v) in env {
             c.env(k, v);
         }
-        out(c.args(args).stdin(Stdio::null()).output().expect("spawn dokku"))
+        out(c
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn dokku"))
     }
     pub fn run_stdin(&self, args: &[&str], input: &str) -> Run {
-        let mut child = self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
         out(child.wait_with_output().expect("wait"))
     }
     pub fn write(&self, rel: &str, content: &str) {
@@ -84,7 +123,8 @@ impl Sandbox {
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let r = self.run(args);
         r.ok();
-        serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("not json ({e}): {}", r.stdout))
+        serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("not json ({e}): {}", r.stdout))
     }
 }
 
@@ -100,7 +140,11 @@ pub fn git(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("git");
-    assert!(o.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
