@@ -106,12 +106,20 @@ impl Paths {
         let lib = std::env::var_os("DOKKU_LIB_PATH")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
+        // Absolute paths: deploys change the working directory (extract triggers run in the work dir).
+        let abs = |p: PathBuf| {
+            if p.is_absolute() {
+                p
+            } else {
+                std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p)
+            }
+        };
         match (sandbox, root, lib) {
             (Some(s), r, l) => Ok(Paths {
-                root: r.unwrap_or_else(|| s.join("home")),
-                lib: l.unwrap_or_else(|| s.join("lib")),
+                root: abs(r.unwrap_or_else(|| s.join("home"))),
+                lib: abs(l.unwrap_or_else(|| s.join("lib"))),
             }),
-            (None, Some(r), Some(l)) => Ok(Paths { root: r, lib: l }),
+            (None, Some(r), Some(l)) => Ok(Paths { root: abs(r), lib: abs(l) }),
             _ => Err("sandbox root not set: export `DOKKU_SANDBOX_ROOT` (or both `DOKKU_ROOT` and `DOKKU_LIB_PATH`)".into()),
         }
     }
