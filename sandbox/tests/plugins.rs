@@ -447,6 +447,11 @@ fn containers_follow_the_image_catalog() {
     );
     let r = s.run(&["run", "job", "migrate"]);
     assert_eq!((r.code, r.stdout.as_str()), (4, "ran\n"));
+    s.run(&["run", "--ttl-seconds", "x", "job", "ls"])
+        .fails(1, " !     --ttl-seconds must be a positive integer");
+    s.run(&["apps:create", "fresh"]).ok();
+    s.run(&["run", "fresh", "ls"])
+        .fails(1, "Successfully deploy your app to fix dokku run calls");
     s.run(&["apps:create", "crash"]).ok();
     s.run(&["checks:disable", "crash"]).ok();
     s.run(&["git:from-image", "crash", "crash:1"]).ok();

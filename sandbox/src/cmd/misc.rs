@@ -252,16 +252,24 @@ pub fn run_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             lenient: false,
         },
     )?;
+    // Checks and messages from plugins/run internal-functions `fn-run`.
     if let Some(t) = a.get("--ttl-seconds") {
         if t.parse::<u64>().is_err() {
-            return fail(format!("Invalid ttl-seconds value specified: {t}"));
+            return fail("--ttl-seconds must be a positive integer");
         }
+    }
+    if a.has("--no-tty") && a.has("--force-tty") {
+        return fail("Cannot specify both --force-tty and --no-tty");
     }
     let app = a.arg(0);
     ctx.verify_app(&app)?;
     let st = crate::deploy::load(ctx, &app)?;
     if !st.deployed {
-        return fail(format!("App image (dokku/{app}:latest) not found"));
+        // scheduler-docker-local `scheduler-run`: no release image yet.
+        return fail_lines(&[
+            "Invalid image stage detected: expected 'release', got ''",
+            "Successfully deploy your app to fix dokku run calls",
+        ]);
     }
     let b = crate::harness::image_behaviour(&ctx.paths, &app, &st.source_image);
     if let Some(o) = &b.run_output {
