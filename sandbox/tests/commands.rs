@@ -154,6 +154,7 @@ fn report_conventions() {
         "legacy prefixed key kept alongside the stripped one"
     );
     assert_eq!(j["locked"], "false");
+    assert_eq!(j["global-disable-autocreation"], "false");
     let one = s.run(&["apps:report", "web", "--app-locked"]);
     assert_eq!(one.stdout, "false\n");
     s.run(&["apps:report", "web", "--app-locked", "--app-dir"])
