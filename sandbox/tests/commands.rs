@@ -168,12 +168,9 @@ fn report_conventions() {
         .fails(1, "Invalid flag passed, valid flags: --app-created-at");
     let std = s.run(&["apps:report", "web"]);
     assert!(std.stdout.starts_with("=====> web app information\n"));
-    assert!(
-        std.stdout
-            .contains("\n       App locked:                    false\n"),
-        "{}",
-        std.stdout
-    );
+    // Padding is the longest flag (`--app-global-disable-autocreation`, 33), at least 31.
+    let row = format!("\n       {:<33}false\n", "App locked:");
+    assert!(std.stdout.contains(&row), "{}", std.stdout);
     // Bash plugins have no legacy keys.
     let g = s.json(&["git:report", "web", "--format", "json"]);
     assert!(g.get("deploy-branch").is_some() && g.get("git-deploy-branch").is_none());

@@ -270,6 +270,10 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
             ctx.paths.app_dir(app).display().to_string(),
         ),
         (
+            "app-global-disable-autocreation".into(),
+            ctx.prop_computed("apps", "--global", "disable-autocreation", "false")?,
+        ),
+        (
             "app-locked".into(),
             ctx.paths
                 .data_dir("apps", app)
