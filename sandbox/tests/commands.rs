@@ -787,6 +787,29 @@ fn report_key_sets_match_dokku_source() {
         json_keys(&s, &["builder:report", "web", "--format", "json"]),
         want
     );
+    let git = [
+        "computed-archive-max-files",
+        "computed-archive-max-size",
+        "computed-deploy-branch",
+        "computed-keep-git-dir",
+        "deploy-branch",
+        "global-archive-max-files",
+        "global-archive-max-size",
+        "global-deploy-branch",
+        "global-keep-git-dir",
+        "keep-git-dir",
+        "last-updated-at",
+        "rev-env-var",
+        "sha",
+        "source-image",
+    ];
+    let mut want: Vec<String> = git.iter().map(|x| (*x).to_string()).collect();
+    want.sort();
+    assert_eq!(
+        json_keys(&s, &["git:report", "web", "--format", "json"]),
+        want,
+        "git is not a legacy-prefix plugin"
+    );
     let mut want: Vec<String> = [
         "app-enabled",
         "app-vhosts",

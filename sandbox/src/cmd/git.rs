@@ -237,9 +237,43 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     }
 }
 
+/// The flag set of plugins/git/report.go: computed and global values for the archive limits,
+/// deploy-branch and keep-git-dir; app values for deploy-branch, keep-git-dir, rev-env-var and
+/// source-image; the sha and last update.
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let branch = deploy_branch(ctx, app)?;
-    let mut r = props::prop_rows(ctx, props::find("git").expect("git table"), app)?;
+    let p = props::find("git").expect("git table");
+    let default = |k: &str| {
+        p.keys
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map_or("", |(_, d)| *d)
+    };
+    let mut v = Vec::new();
+    for k in [
+        "archive-max-files",
+        "archive-max-size",
+        "deploy-branch",
+        "keep-git-dir",
+    ] {
+        v.push((
+            format!("git-computed-{k}"),
+            ctx.prop_computed("git", app, k, default(k))?,
+        ));
+        v.push((
+            format!("git-global-{k}"),
+            ctx.prop_or("git", "--global", k)?,
+        ));
+    }
+    for k in [
+        "deploy-branch",
+        "keep-git-dir",
+        "rev-env-var",
+        "source-image",
+    ] {
+        v.push((format!("git-{k}"), ctx.prop_or("git", app, k)?));
+    }
+    let mut r = rows(v);
     r.extend(rows(vec![
         (
             "git-sha".into(),
