@@ -672,6 +672,20 @@ fn letsencrypt_prerequisites_and_idempotence() {
         .run(&["letsencrypt:enable", "web", "--force"])
         .stdout
         .contains("still valid"));
+    let j = s.json(&["letsencrypt:report", "web", "--format", "json"]);
+    assert_eq!(
+        (j["active"].as_str(), j["autorenew"].as_str()),
+        (Some("true"), Some("false"))
+    );
+    assert!(j["expiration"]
+        .as_str()
+        .is_some_and(|e| e.parse::<u64>().is_ok()));
+    s.run(&["letsencrypt:cron-job", "--add"]).ok();
+    assert_eq!(
+        s.run(&["letsencrypt:report", "web", "--letsencrypt-autorenew"])
+            .stdout,
+        "true\n"
+    );
     s.run(&["letsencrypt:set", "web", "dns-provider-CF_TOKEN", "x"])
         .ok();
     s.run(&["letsencrypt:set", "web", "bogus", "x"])

@@ -321,10 +321,21 @@ pub fn letsencrypt(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             ctx,
             args,
             &|c, a| {
-                let mut r = rows(vec![(
-                    "letsencrypt-active".into(),
-                    active(c, a)?.to_string(),
-                )]);
+                // `--letsencrypt-active`, `-autorenew`, `-expiration` (dokku-letsencrypt command-functions).
+                let is_active = active(c, a)?;
+                let mut r = rows(vec![
+                    ("letsencrypt-active".into(), is_active.to_string()),
+                    (
+                        "letsencrypt-autorenew".into(),
+                        c.prop_or("letsencrypt", "--global", "sandbox-cron")?
+                            .eq("true")
+                            .to_string(),
+                    ),
+                    (
+                        "letsencrypt-expiration".into(),
+                        c.prop_or(p_name(), a, "sandbox-expiration")?,
+                    ),
+                ]);
                 r.extend(props::prop_rows(c, p, a)?);
                 Ok(r)
             },
@@ -378,7 +389,15 @@ pub fn letsencrypt(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             Ok(())
         }
-        "cron-job" | "auto-renew" | "cleanup" => Ok(()),
+        "cron-job" => {
+            if args.iter().any(|a| a == "--add") {
+                ctx.set_prop("letsencrypt", "--global", "sandbox-cron", "true")?;
+            } else if args.iter().any(|a| a == "--remove") {
+                ctx.unset_prop("letsencrypt", "--global", "sandbox-cron")?;
+            }
+            Ok(())
+        }
+        "auto-renew" | "cleanup" => Ok(()),
         _ => Err(Fail::Silent(255)),
     }
 }
@@ -453,6 +472,9 @@ fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
         ctx.verbose(format!("- Domain '{d}'"));
     }
     ctx.set_prop(p_name(), app, "sandbox-certificate", &config)?;
+    // A 90-day certificate, as Let's Encrypt issues.
+    let expiry = crate::harness::now_ms().div_euclid(1000) + 90 * 86_400;
+    ctx.set_prop(p_name(), app, "sandbox-expiration", &expiry.to_string())?;
     crate::cmd::ports::ensure_mapping(ctx, app, &format!("https:443:{container_port}"))?;
     ctx.info1("Done");
     Ok(())
