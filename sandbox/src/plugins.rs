@@ -60,9 +60,25 @@ pub fn trigger(
     capture: bool,
     core_only: bool,
 ) -> Res<TriggerOut> {
+    // Core plugins' handlers for a few query triggers plugins call (`plugn trigger config-get`
+    // …) run first, as the core plugins sort before community ones.
+    let mut first = TriggerOut::default();
+    if !core_only {
+        if let Some((code, text)) = core_trigger(ctx, name, args)? {
+            if capture {
+                first.stdout.push_str(&text);
+            } else {
+                print!("{text}");
+            }
+            if code != 0 {
+                first.code = code;
+                return Ok(first);
+            }
+        }
+    }
     let plugins = enabled(ctx);
-    ctx.unlocked(|_| {
-        let mut out = TriggerOut::default();
+    ctx.unlocked(move |_| {
+        let mut out = first;
         for (pname, dir) in plugins {
             if core_only && !is_core(&dir) {
                 continue;
@@ -101,6 +117,59 @@ pub fn trigger(
         }
         out
     })
+}
+
+/// Built-in handlers for core query triggers (dokku-facts.md §b "Other triggers useful to a Rust
+/// plugin"): `config-get`, `config-get-global`, `app-exists`, `ps-current-scale`,
+/// `deployed-app-image-tag`, `domains-list`, `git-has-code`. `None` when not one of them.
+fn core_trigger(ctx: &mut Ctx, name: &str, args: &[&str]) -> Res<Option<(i32, String)>> {
+    let arg = |i: usize| args.get(i).copied().unwrap_or("");
+    let line = |v: &str| format!("{v}\n");
+    Ok(Some(match name {
+        "config-get" => match ctx.env(arg(0))?.get(arg(1)) {
+            Some(v) => (0, line(v)),
+            None => (1, String::new()),
+        },
+        "config-get-global" => match ctx.env("--global")?.get(arg(0)) {
+            Some(v) => (0, line(v)),
+            None => (1, String::new()),
+        },
+        "app-exists" => (if ctx.app_exists(arg(0)) { 0 } else { 1 }, String::new()),
+        "ps-current-scale" => {
+            if !ctx.app_exists(arg(0)) {
+                return Ok(None);
+            }
+            let st = crate::deploy::load(ctx, arg(0))?;
+            let sc = crate::deploy::scale(ctx, arg(0), &st)?;
+            (0, sc.iter().map(|(k, v)| format!("{k}={v}\n")).collect())
+        }
+        "deployed-app-image-tag" => {
+            let st = crate::deploy::load(ctx, arg(0))?;
+            (
+                0,
+                if st.deployed {
+                    st.image_tag
+                } else {
+                    String::new()
+                },
+            )
+        }
+        "domains-list" => (
+            0,
+            crate::cmd::domains::app_domains(ctx, arg(0))?
+                .iter()
+                .map(|d| line(d))
+                .collect(),
+        ),
+        "git-has-code" => {
+            let branch = crate::cmd::git::deploy_branch(ctx, arg(0))?;
+            let has = ctx.app_exists(arg(0))
+                && crate::cmd::git::rev_parse(ctx, arg(0), &format!("refs/heads/{branch}"))
+                    .is_some();
+            (if has { 0 } else { 1 }, String::new())
+        }
+        _ => return Ok(None),
+    }))
 }
 
 trait RunExt {

@@ -964,3 +964,41 @@ fn dockerfile_path_and_builder_selection() {
         "dockerfile\n"
     );
 }
+
+#[test]
+fn core_query_triggers_answer_plugins() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["config:set", "--no-restart", "web", "A=1"]).ok();
+    let plugn = s.lib().join("sandbox/bin/plugn");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(&plugn)
+            .env("DOKKU_SANDBOX_ROOT", s.root())
+            .arg("trigger")
+            .args(args)
+            .output()
+            .expect("plugn");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+        )
+    };
+    assert_eq!(
+        run(&["config-get", "web", "A"]),
+        (Some(0), "1\n".to_string())
+    );
+    assert_eq!(run(&["config-get", "web", "NOPE"]).0, Some(1));
+    assert_eq!(run(&["app-exists", "web"]).0, Some(0));
+    assert_eq!(run(&["app-exists", "ghost"]).0, Some(1));
+    assert_eq!(
+        run(&["ps-current-scale", "web"]),
+        (Some(0), "web=1\n".to_string())
+    );
+    assert_eq!(run(&["git-has-code", "web"]).0, Some(1));
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    assert_eq!(run(&["git-has-code", "web"]).0, Some(0));
+    assert_eq!(
+        run(&["deployed-app-image-tag", "web"]),
+        (Some(0), "latest".to_string())
+    );
+}
