@@ -1,0 +1,549 @@
+//! `git:*`, `git-receive-pack`, `git-upload-pack` and `git-hook`: app repos are bare git repos
+//! at `$DOKKU_ROOT/<app>` with a pre-receive hook that runs `dokku git-hook <app>`
+//! (dokku-facts.md §c steps 3-4 and 8; §b "`git:from-image`"; dokku-cli.json `git:*`).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::args::{parse, spec};
+use crate::cmd::props;
+use crate::ctx::{fail, fail_lines, io_err, write_atomic, Ctx, Fail, Res};
+use crate::deploy::{self, Source};
+use crate::store::{is_valid_app_name_old, rows, Report, Row};
+
+fn git_in(repo: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("--git-dir").arg(repo);
+    c
+}
+
+/// `git init --bare` plus the pre-receive hook (what the git plugin's `post-create` does).
+pub fn init_repo(ctx: &Ctx, app: &str) -> Res {
+    let dir = ctx.paths.app_dir(app);
+    let o = Command::new("git")
+        .args(["init", "--bare", "--quiet", "--initial-branch=master"])
+        .arg(&dir)
+        .output()
+        .map_err(io_err(&dir))?;
+    if !o.status.success() {
+        return fail(format!(
+            "Unable to initialize git repository for {app}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    let exe = std::env::current_exe().map_err(io_err(&dir))?;
+    let hook = dir.join("hooks/pre-receive");
+    let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let script = format!(
+        "#!/usr/bin/env bash\nset -e\nexport DOKKU_ROOT={} DOKKU_LIB_PATH={}\ncat | {} git-hook {app}\n",
+        q(&ctx.paths.root),
+        q(&ctx.paths.lib),
+        q(&exe)
+    );
+    write_atomic(&hook, &script)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).map_err(io_err(&hook))
+}
+
+/// The deploy branch: app property, else global, else `master` (§c step 4).
+pub fn deploy_branch(ctx: &Ctx, app: &str) -> Res<String> {
+    ctx.prop_computed("git", app, "deploy-branch", "master")
+}
+
+/// Resolve a ref in the app repo.
+pub fn rev_parse(ctx: &Ctx, app: &str, r: &str) -> Option<String> {
+    let o = git_in(&ctx.paths.app_dir(app))
+        .args(["rev-parse", "--verify", "--quiet", r])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// Whether the app was last deployed from an image.
+pub fn is_image_source(ctx: &Ctx, app: &str) -> Res<bool> {
+    Ok(ctx.prop_or("apps", app, "deploy-source")? == "docker-image")
+}
+
+/// `git-receive-pack '<app>'` / `git-upload-pack '<app>'` (§c step 3): validate, auto-create on
+/// push unless `disable-autocreation`, then hand over to git.
+pub fn receive_pack(ctx: &mut Ctx, which: &str, args: &[String]) -> Res {
+    let app = args
+        .first()
+        .map(|a| {
+            a.trim_matches(|c| c == '\'' || c == '"')
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .unwrap_or_default();
+    if !is_valid_app_name_old(&app) {
+        return fail(crate::store::APP_NAME_ERROR);
+    }
+    if !ctx.app_exists(&app) {
+        if which == "git-upload-pack" {
+            return crate::ctx::fail_code(20, format!("App {app} does not exist"));
+        }
+        if ctx.prop_or("apps", "--global", "disable-autocreation")? == "true" {
+            return fail(format!(
+                "App {app} does not exist and autocreation is disabled"
+            ));
+        }
+        // `app-maybe-create` suppresses the creation output: stdout here is git's protocol pipe.
+        let saved = quiet_stdout()?;
+        let r = crate::cmd::apps::create(ctx, &app, false);
+        restore_stdout(saved)?;
+        r?;
+    }
+    let dir = ctx.paths.app_dir(&app);
+    let sub = which.trim_start_matches("git-");
+    let status = ctx
+        .unlocked(|_| Command::new("git").arg(sub).arg(&dir).status())?
+        .map_err(io_err(&dir))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Fail::Silent(status.code().unwrap_or(1).clamp(1, 255) as u8))
+    }
+}
+
+/// Point fd 1 at /dev/null, returning the original.
+fn quiet_stdout() -> Res<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    drop(std::io::stdout().flush());
+    let dev_null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(io_err(Path::new("/dev/null")))?;
+    let stdout = std::io::stdout();
+    let saved = nix::unistd::dup(&stdout).map_err(|e| io_err(Path::new("stdout"))(e.into()))?;
+    nix::unistd::dup2_stdout(&dev_null).map_err(|e| io_err(Path::new("stdout"))(e.into()))?;
+    Ok(saved)
+}
+
+/// Put the original stdout back.
+fn restore_stdout(saved: std::os::fd::OwnedFd) -> Res {
+    use std::io::Write;
+    drop(std::io::stdout().flush());
+    nix::unistd::dup2_stdout(&saved).map_err(|e| io_err(Path::new("stdout"))(e.into()))
+}
+
+/// `git-hook <app>`: the pre-receive hook body (§c step 4). A failed deploy exits non-zero so
+/// git rejects the push and leaves the branch where it was (§c step 8).
+pub fn hook(ctx: &mut Ctx, args: &[String]) -> Res {
+    let app = args.first().cloned().unwrap_or_default();
+    ctx.verify_app(&app)?;
+    let lines: Vec<String> = std::io::stdin()
+        .lock()
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    for l in lines {
+        let v: Vec<&str> = l.split_whitespace().collect();
+        let [_old, new, refname] = v[..] else {
+            continue;
+        };
+        if new.chars().all(|c| c == '0') {
+            continue;
+        }
+        let explicit = ctx.prop("git", &app, "deploy-branch")?.is_some()
+            || ctx.prop("git", "--global", "deploy-branch")?.is_some();
+        let branch = deploy_branch(ctx, &app)?;
+        if refname != format!("refs/heads/{branch}") && refname != format!("refs/tags/{branch}") {
+            // `cmd-git-hook`: the core 20_events plugin is the one `receive-branch` implementer
+            // the sandbox stands in for; any community one makes the trigger run instead.
+            let community = crate::plugins::enabled(ctx)
+                .iter()
+                .any(|(_, d)| d.join("receive-branch").is_file());
+            if community {
+                let t = crate::plugins::trigger(
+                    ctx,
+                    "receive-branch",
+                    &[&app, new, refname],
+                    false,
+                    false,
+                )?;
+                if t.code != 0 {
+                    return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
+                }
+                crate::plugins::trigger(
+                    ctx,
+                    "deploy-source-set",
+                    &[&app, "git-push", new],
+                    false,
+                    false,
+                )?;
+                continue;
+            }
+            if explicit {
+                let short = refname.strip_prefix("refs/heads/").unwrap_or(refname);
+                ctx.info1(format!(
+                    "WARNING: deploy did not complete, you must push to {branch}."
+                ));
+                ctx.info1(format!(
+                    "for example, try 'git push <dokku> {short}:{branch}'"
+                ));
+                continue;
+            }
+            let pushed = refname
+                .strip_prefix("refs/heads/")
+                .or_else(|| refname.strip_prefix("refs/tags/"))
+                .unwrap_or(refname);
+            ctx.info1(format!("Set {pushed} as deploy-branch"));
+            ctx.set_prop("git", &app, "deploy-branch", pushed)?;
+        }
+        ctx.set_prop(
+            "git",
+            &app,
+            "last-updated-at",
+            &crate::harness::now_ms().div_euclid(1000).to_string(),
+        )?;
+        deploy::build_chain(ctx, &app, new, Source::GitPush(new.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Dispatch `git:<sub>`.
+pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    match sub {
+        "from-image" => from_image(ctx, args),
+        "from-archive" => from_archive(ctx, args),
+        "set" => props::set(ctx, props::find("git").expect("git table"), args),
+        "report" => Report {
+            plugin: "git",
+            kind: "git",
+            legacy: false,
+        }
+        .run(ctx, args, &report_rows, &|c| {
+            props::global_rows(c, props::find("git").expect("git table"))
+        }),
+        "initialize" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            if !ctx.paths.app_dir(&app).join("refs").is_dir() {
+                init_repo(ctx, &app)?;
+            }
+            Ok(())
+        }
+        "sync" => sync(ctx, args),
+        "status" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            ctx.out(format!("On branch {}", deploy_branch(ctx, &app)?));
+            Ok(())
+        }
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+/// The flag set of plugins/git/report.go: computed and global values for the archive limits,
+/// deploy-branch and keep-git-dir; app values for deploy-branch, keep-git-dir, rev-env-var and
+/// source-image; the sha and last update.
+fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
+    let branch = deploy_branch(ctx, app)?;
+    let p = props::find("git").expect("git table");
+    let default = |k: &str| {
+        p.keys
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map_or("", |(_, d)| *d)
+    };
+    let mut v = Vec::new();
+    for k in [
+        "archive-max-files",
+        "archive-max-size",
+        "deploy-branch",
+        "keep-git-dir",
+    ] {
+        v.push((
+            format!("git-computed-{k}"),
+            ctx.prop_computed("git", app, k, default(k))?,
+        ));
+        v.push((
+            format!("git-global-{k}"),
+            ctx.prop_or("git", "--global", k)?,
+        ));
+    }
+    for k in [
+        "deploy-branch",
+        "keep-git-dir",
+        "rev-env-var",
+        "source-image",
+    ] {
+        v.push((format!("git-{k}"), ctx.prop_or("git", app, k)?));
+    }
+    let mut r = rows(v);
+    r.extend(rows(vec![
+        (
+            "git-sha".into(),
+            rev_parse(ctx, app, &format!("refs/heads/{branch}")).unwrap_or_default(),
+        ),
+        (
+            "git-last-updated-at".into(),
+            ctx.prop_or("git", app, "last-updated-at")?,
+        ),
+    ]));
+    Ok(r)
+}
+
+/// Commit every file of `dir` onto the deploy branch's head (plugins/git `git-from-directory`).
+/// An unchanged tree fails with Dokku's two "No changes detected" lines.
+fn commit_dir(ctx: &Ctx, app: &str, dir: &Path, msg: &str, user: &str, email: &str) -> Res<String> {
+    let repo = ctx.paths.app_dir(app);
+    let idx = dir.with_extension("index");
+    let run = |c: &mut Command| -> Res<String> {
+        let o = c
+            .env("GIT_INDEX_FILE", &idx)
+            .env("GIT_AUTHOR_NAME", user)
+            .env("GIT_AUTHOR_EMAIL", email)
+            .env("GIT_COMMITTER_NAME", user)
+            .env("GIT_COMMITTER_EMAIL", email)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io_err(&repo))?;
+        if !o.status.success() {
+            return fail(format!(
+                "git failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let added = run(git_in(&repo)
+        .arg("--work-tree")
+        .arg(dir)
+        .args(["add", "-A", "--force", "--", "."]));
+    let tree = added.and_then(|_| run(git_in(&repo).arg("write-tree")));
+    drop(crate::ctx::remove_any(&idx));
+    let tree = tree?;
+    let branch = deploy_branch(ctx, app)?;
+    let parent = rev_parse(ctx, app, &format!("refs/heads/{branch}"));
+    if let Some(p) = &parent {
+        if rev_parse(ctx, app, &format!("{p}^{{tree}}")).as_deref() == Some(tree.as_str()) {
+            return fail_lines(&[
+                "No changes detected, skipping git commit",
+                "Call 'ps:rebuild' on app to rebuild the app from existing source",
+            ]);
+        }
+    }
+    let mut c = git_in(&repo);
+    c.args(["commit-tree", &tree, "-m", msg]);
+    if let Some(p) = &parent {
+        c.args(["-p", p]);
+    }
+    run(&mut c)
+}
+
+/// Commit `dir` and run the build chain; on failure the branch goes back where it was.
+fn deploy_dir(
+    ctx: &mut Ctx,
+    app: &str,
+    dir: &Path,
+    msg: &str,
+    user: &str,
+    email: &str,
+    source: Source,
+) -> Res {
+    let sha = commit_dir(ctx, app, dir, msg, user, email)?;
+    let reference = format!("refs/heads/{}", deploy_branch(ctx, app)?);
+    let old = rev_parse(ctx, app, &reference);
+    let repo = ctx.paths.app_dir(app);
+    git_in(&repo)
+        .args(["update-ref", &reference, &sha])
+        .status()
+        .map_err(io_err(&repo))?;
+    if let Err(e) = deploy::build_chain(ctx, app, &sha, source) {
+        // git-from-directory rolls the app repo ref back when the deploy fails (§c step 8).
+        match old {
+            Some(o) => drop(git_in(&repo).args(["update-ref", &reference, &o]).status()),
+            None => drop(
+                git_in(&repo)
+                    .args(["update-ref", "-d", &reference])
+                    .status(),
+            ),
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn work_dir(ctx: &Ctx, what: &str) -> Res<std::path::PathBuf> {
+    let d = ctx.paths.sandbox_dir().join("tmp").join(format!(
+        "dokku-{}-{what}.{}",
+        std::process::id(),
+        crate::harness::now_ms()
+    ));
+    crate::store::mkdirs(&d)?;
+    Ok(d)
+}
+
+/// `git:from-image [--build-dir D] [--force] <app> <image> [<user> <email>]` (§b).
+fn from_image(ctx: &mut Ctx, args: &[String]) -> Res {
+    let p = parse(args, &spec(&["--build-dir"], &["--force"]))?;
+    let (app, image) = (p.arg(0), p.arg(1));
+    ctx.verify_app(&app)?;
+    if image.is_empty() {
+        return fail("Please specify a docker image");
+    }
+    let user = p.pos.get(2).cloned().unwrap_or_else(|| "Dokku".into());
+    let email = p
+        .pos
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| "automated@dokku.sh".into());
+    let tmp = work_dir(ctx, "git-from-image")?;
+    write_atomic(
+        &tmp.join("Dockerfile"),
+        &format!(
+            "FROM {image}\nLABEL com.dokku.docker-image-labeler/alternate-tags=[\"{image}\"]\n"
+        ),
+    )?;
+    let previous_image = ctx.prop("git", &app, "source-image")?;
+    ctx.set_prop("git", &app, "source-image", &image)?;
+    let r = deploy_dir(
+        ctx,
+        &app,
+        &tmp,
+        &format!("Deploy image {image}"),
+        &user,
+        &email,
+        Source::Image(image.clone()),
+    );
+    crate::ctx::remove_any(&tmp)?;
+    if r.is_err() {
+        match previous_image {
+            Some(v) => ctx.set_prop("git", &app, "source-image", &v)?,
+            None => ctx.unset_prop("git", &app, "source-image")?,
+        }
+    }
+    r
+}
+
+/// `git:from-archive [--archive-type tar|tar.gz|zip] <app> <url|--> [<user> <email>]`: `--`
+/// reads the archive from stdin; `file://` and plain paths are read locally (no downloads).
+fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
+    let p = parse(args, &spec(&["--archive-type"], &[]))?;
+    let (app, url) = (p.arg(0), p.arg(1));
+    ctx.verify_app(&app)?;
+    if url.is_empty() {
+        return fail("Please specify an archive url or -- to fetch the archive from stdin");
+    }
+    let kind = p.get("--archive-type").unwrap_or("tar").to_string();
+    let user = p.pos.get(2).cloned().unwrap_or_else(|| "Dokku".into());
+    let email = p
+        .pos
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| "automated@dokku.sh".into());
+    let src = work_dir(ctx, "git-from-archive-src")?;
+    let archive = src.join(format!("src.{kind}"));
+    if url == "--" {
+        ctx.info1(format!("Fetching {kind} file from stdin"));
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(io_err(&archive))?;
+        std::fs::write(&archive, buf).map_err(io_err(&archive))?;
+    } else {
+        let local = url.strip_prefix("file://").unwrap_or(&url);
+        if !local.starts_with('/') {
+            crate::ctx::remove_any(&src)?;
+            return fail(format!(
+                "the dokku sandbox does not download archives; use -- or a file:// url ({url})"
+            ));
+        }
+        ctx.info1(format!("Downloading {kind} file from {url}"));
+        std::fs::copy(local, &archive).map_err(io_err(Path::new(local)))?;
+    }
+    ctx.info1("Generating build context");
+    let out = work_dir(ctx, "git-from-archive")?;
+    let flags = match kind.as_str() {
+        "tar" => "-xf",
+        "tar.gz" => "-xzf",
+        other => {
+            crate::ctx::remove_any(&src)?;
+            return fail(format!("the dokku sandbox does not model {other} archives"));
+        }
+    };
+    let st = Command::new("tar")
+        .arg(flags)
+        .arg(&archive)
+        .arg("-C")
+        .arg(&out)
+        .status()
+        .map_err(io_err(&archive))?;
+    crate::ctx::remove_any(&src)?;
+    if !st.success() {
+        crate::ctx::remove_any(&out)?;
+        return fail(format!("Unable to extract {kind} archive"));
+    }
+    // A single top-level folder is stripped.
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&out)
+        .map_err(io_err(&out))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let root = if entries.len() == 1 && entries[0].is_dir() {
+        entries[0].clone()
+    } else {
+        out.clone()
+    };
+    let r = deploy_dir(
+        ctx,
+        &app,
+        &root,
+        &format!("Deploy archive {url}"),
+        &user,
+        &email,
+        Source::Archive(kind.clone(), url.clone()),
+    );
+    crate::ctx::remove_any(&out)?;
+    r
+}
+
+/// `git:sync [--build|--build-if-changes] <app> <repository> [<ref>]`.
+fn sync(ctx: &mut Ctx, args: &[String]) -> Res {
+    let p = parse(
+        args,
+        &spec(
+            &[],
+            &["--build", "--build-if-changes", "--skip-deploy-branch"],
+        ),
+    )?;
+    let (app, remote) = (p.arg(0), p.arg(1));
+    ctx.verify_app(&app)?;
+    if remote.is_empty() {
+        return fail("Please specify a repository");
+    }
+    let r = p.pos.get(2).cloned().unwrap_or_else(|| "HEAD".into());
+    let branch = deploy_branch(ctx, &app)?;
+    let reference = format!("refs/heads/{branch}");
+    let before = rev_parse(ctx, &app, &reference);
+    let repo = ctx.paths.app_dir(&app);
+    ctx.info1(format!("Syncing {remote} to {app}"));
+    let o = ctx
+        .unlocked(|_| {
+            git_in(&repo)
+                .args([
+                    "fetch",
+                    "--quiet",
+                    "--force",
+                    &remote,
+                    &format!("{r}:{reference}"),
+                ])
+                .stdin(Stdio::null())
+                .output()
+        })?
+        .map_err(io_err(&repo))?;
+    if !o.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&o.stderr));
+        return fail(format!("Unable to sync {remote}"));
+    }
+    let after = rev_parse(ctx, &app, &reference).unwrap_or_default();
+    let build = p.has("--build")
+        || (p.has("--build-if-changes") && before.as_deref() != Some(after.as_str()));
+    if build {
+        crate::plugins::trigger(ctx, "receive-app", &[&app, &r], false, false)?;
+        deploy::build_chain(ctx, &app, &after, Source::Sync(format!("{remote}#{r}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! `docker-options:*` and `resource:*` (dokku-cli.json: phases `build,deploy,run`, pflag
+//! `SetInterspersed(false)` so `--process` comes before `<app>`, the option is the rest joined
+//! with spaces; resource limits per process type, `clear` clears one resource).
+
+use crate::args::{parse, Spec};
+use crate::ctx::{fail, Ctx, Fail, Res};
+use crate::store::{rows, Report, Row};
+
+const PHASES: &[&str] = &["build", "deploy", "run"];
+const DEFAULT_PROC: &str = "_default_";
+
+/// `config/docker-options/<app>/<proc>.<phase>`, one option per line (plugins/docker-options
+/// `propertyKey`, `PropertyListGet`).
+fn opt_path(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> std::path::PathBuf {
+    ctx.paths
+        .prop_path("docker-options", app, &format!("{proc}.{phase}"))
+}
+
+fn read_opts(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Vec<String>> {
+    Ok(ctx
+        .read_lines(&opt_path(ctx, app, proc, phase))?
+        .into_iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// Options of an app's default scope for a phase.
+pub fn options(ctx: &Ctx, app: &str, phase: &str) -> Res<Vec<String>> {
+    read_opts(ctx, app, DEFAULT_PROC, phase)
+}
+
+/// Add an option to phases of the default scope unless present (datastore links); no output.
+pub fn add_option(ctx: &Ctx, app: &str, phases: &[&str], opt: &str) -> Res {
+    for ph in phases {
+        let mut v = options(ctx, app, ph)?;
+        if !v.iter().any(|o| o == opt) {
+            v.push(opt.to_string());
+            v.sort();
+            ctx.write_lines(&opt_path(ctx, app, DEFAULT_PROC, ph), &v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove an option from phases of the default scope; no output.
+pub fn remove_option(ctx: &Ctx, app: &str, phases: &[&str], opt: &str) -> Res {
+    for ph in phases {
+        let mut v = options(ctx, app, ph)?;
+        v.retain(|o| o != opt);
+        ctx.write_lines(&opt_path(ctx, app, DEFAULT_PROC, ph), &v)?;
+    }
+    Ok(())
+}
+
+/// Shell-like word splitting without expansion: quotes group, backslash escapes.
+fn shell_words(input: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(ch) => cur.push(ch),
+                        None => return Err("reached EOF without closing quote '".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(n @ ('"' | '\\' | '$' | '`')) => cur.push(n),
+                            Some(n) => {
+                                cur.push('\\');
+                                cur.push(n);
+                            }
+                            None => return Err("reached EOF without closing quote \"".into()),
+                        },
+                        Some(ch) => cur.push(ch),
+                        None => return Err("reached EOF without closing quote \"".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ch => {
+                in_word = true;
+                cur.push(ch);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// `quoteShellArg`: single-quote tokens holding shell-special characters.
+fn quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    if s.chars()
+        .any(|c| " \t\n\"'$`\\*?[]<>|&;(){}!#~".contains(c))
+    {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `SplitOptionString`: tokenize, group on flag boundaries (a token longer than one character
+/// starting with `-`), re-serialize each group, and lift `--process` groups out.
+fn split_options(input: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    let words = shell_words(input).map_err(|e| format!("Unable to parse docker option: {e}"))?;
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for w in words {
+        if (w.len() > 1 && w.starts_with('-')) || groups.is_empty() {
+            groups.push(vec![w]);
+        } else if let Some(g) = groups.last_mut() {
+            g.push(w);
+        }
+    }
+    let (mut opts, mut procs) = (Vec::new(), Vec::new());
+    for g in groups {
+        if g[0] == "--process" {
+            match g.len() {
+                1 => return Err("--process requires a value".into()),
+                2 => procs.push(g[1].clone()),
+                n => return Err(format!("--process accepts a single value, got {}", n - 1)),
+            }
+        } else if let Some(v) = g[0].strip_prefix("--process=") {
+            if g.len() > 1 {
+                return Err("--process=value cannot be followed by additional tokens".into());
+            }
+            procs.push(v.to_string());
+        } else {
+            opts.push(g.iter().map(|t| quote(t)).collect::<Vec<_>>().join(" "));
+        }
+    }
+    Ok((opts, procs))
+}
+
+fn parse_phases(s: &str) -> Res<Vec<String>> {
+    let v: Vec<String> = s.split(',').map(str::to_string).collect();
+    for p in &v {
+        if !PHASES.contains(&p.as_str()) {
+            return fail(format!("Phase must be one of [{}]", PHASES.join(" ")));
+        }
+    }
+    Ok(v)
+}
+
+fn validate_processes(procs: &[String], phases: &[String]) -> Res {
+    if procs.is_empty() {
+        return Ok(());
+    }
+    if procs.iter().any(|p| p == DEFAULT_PROC) {
+        return fail(format!(
+            "\"{DEFAULT_PROC}\" is reserved and cannot be used as a --process value"
+        ));
+    }
+    match phases.iter().find(|p| *p != "deploy") {
+        Some(p) => fail(format!(
+            "--process is only supported for the deploy phase, got \"{p}\""
+        )),
+        None => Ok(()),
+    }
+}
+
+fn processes_with_options(ctx: &Ctx, app: &str) -> Vec<String> {
+    let dir = ctx.paths.lib.join("config/docker-options").join(app);
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .strip_suffix(".deploy")
+                        .map(str::to_string)
+                })
+                .filter(|p| p != DEFAULT_PROC && !p.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Dispatch `docker-options:<sub>` (plugins/docker-options functions.go, report.go).
+pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    if sub == "report" {
+        return docker_options_report(ctx, args);
+    }
+    let interspersed = sub == "list";
+    let p = parse(
+        args,
+        &Spec {
+            values: &["--process", "--phase"],
+            bools: &[],
+            aliases: &[],
+            stop_at_positional: !interspersed,
+            lenient: false,
+        },
+    )?;
+    let app = p.arg(0);
+    ctx.verify_app(&app)?;
+    let mut procs = p.all("--process");
+    match sub {
+        "add" | "remove" => {
+            let phases = parse_phases(&p.arg(1))?;
+            let raw = p.pos.iter().skip(2).cloned().collect::<Vec<_>>().join(" ");
+            let (opts, lifted) = match split_options(&raw) {
+                Ok(x) => x,
+                Err(e) => return fail(e),
+            };
+            if opts.is_empty() {
+                return fail(if sub == "add" {
+                    "Please specify docker options to add to the phase"
+                } else {
+                    "Please specify docker options to remove from the phase"
+                });
+            }
+            for l in lifted {
+                if !procs.contains(&l) {
+                    procs.push(l);
+                }
+            }
+            validate_processes(&procs, &phases)?;
+            let scopes = if procs.is_empty() {
+                vec![DEFAULT_PROC.to_string()]
+            } else {
+                procs
+            };
+            for scope in &scopes {
+                for ph in &phases {
+                    let mut v = read_opts(ctx, &app, scope, ph)?;
+                    for o in &opts {
+                        if sub == "add" {
+                            v.push(o.clone());
+                        } else {
+                            v.retain(|x| x != o);
+                        }
+                    }
+                    v.sort();
+                    ctx.write_lines(&opt_path(ctx, &app, scope, ph), &v)?;
+                }
+            }
+            Ok(())
+        }
+        "clear" => {
+            let phase_arg = p.pos.get(1).cloned().unwrap_or_default();
+            if procs.is_empty() {
+                if phase_arg.is_empty() {
+                    ctx.info1(format!("Clearing docker-options for {app} on all phases"));
+                    for ph in PHASES {
+                        crate::ctx::remove_any(&opt_path(ctx, &app, DEFAULT_PROC, ph))?;
+                    }
+                    return Ok(());
+                }
+                for ph in parse_phases(&phase_arg)? {
+                    ctx.info1(format!("Clearing docker-options for {app} on phase {ph}"));
+                    crate::ctx::remove_any(&opt_path(ctx, &app, DEFAULT_PROC, &ph))?;
+                }
+                return Ok(());
+            }
+            let phases = if phase_arg.is_empty() {
+                vec!["deploy".to_string()]
+            } else {
+                parse_phases(&phase_arg)?
+            };
+            validate_processes(&procs, &phases)?;
+            for proc in &procs {
+                for ph in &phases {
+                    ctx.info1(format!(
+                        "Clearing docker-options for {app} on phase {ph} for process {proc}"
+                    ));
+                    crate::ctx::remove_any(&opt_path(ctx, &app, proc, ph))?;
+                }
+            }
+            Ok(())
+        }
+        "list" => {
+            let Some(ph) = p.get("--phase") else {
+                return fail("--phase is required");
+            };
+            if !PHASES.contains(&ph) {
+                return fail(format!("Phase must be one of [{}]", PHASES.join(" ")));
+            }
+            let proc = p.get("--process").unwrap_or("").to_string();
+            if !proc.is_empty() {
+                validate_processes(std::slice::from_ref(&proc), &[ph.to_string()])?;
+            }
+            let scope = if proc.is_empty() {
+                DEFAULT_PROC.to_string()
+            } else {
+                proc
+            };
+            for o in read_opts(ctx, &app, &scope, ph)? {
+                ctx.out(o);
+            }
+            Ok(())
+        }
+        _ => Err(Fail::Silent(255)),
+    }
+}
+
+fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
+    let mut v: Vec<(String, String)> = PHASES
+        .iter()
+        .map(|ph| {
+            Ok((
+                format!("docker-options-{ph}"),
+                options(ctx, app, ph)?.join(" "),
+            ))
+        })
+        .collect::<Res<Vec<_>>>()?;
+    for proc in processes_with_options(ctx, app) {
+        v.push((
+            format!("docker-options-deploy.{proc}"),
+            read_opts(ctx, app, &proc, "deploy")?.join(" "),
+        ));
+    }
+    Ok(rows(v))
+}
+
+/// The report: string keys as `ReportSingleApp`, and in JSON also `<phase>-list` arrays
+/// (`buildJSONReportData`).
+fn docker_options_report(ctx: &mut Ctx, args: &[String]) -> Res {
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
+    let app = args
+        .iter()
+        .find(|a| !a.starts_with("--") && *a != "json" && *a != "stdout")
+        .cloned();
+    let info = args
+        .iter()
+        .any(|a| a.starts_with("--") && !a.starts_with("--format") && a != "--global");
+    if !json || info || app.is_none() {
+        return Report {
+            plugin: "docker-options",
+            kind: "docker-options",
+            legacy: true,
+        }
+        .run(ctx, args, &report_rows, &|_| Ok(Vec::new()));
+    }
+    let app = app.unwrap_or_default();
+    ctx.verify_app(&app)?;
+    let mut data = serde_json::Map::new();
+    for r in report_rows(ctx, &app)? {
+        let short = r.flag.trim_start_matches("docker-options-").to_string();
+        data.insert(short, serde_json::Value::String(r.value.clone()));
+        data.insert(r.flag, serde_json::Value::String(r.value));
+    }
+    for ph in PHASES {
+        data.insert(
+            format!("{ph}-list"),
+            serde_json::json!(options(ctx, &app, ph)?),
+        );
+    }
+    for proc in processes_with_options(ctx, &app) {
+        data.insert(
+            format!("deploy.{proc}-list"),
+            serde_json::json!(read_opts(ctx, &app, &proc, "deploy")?),
+        );
+    }
+    ctx.out(serde_json::Value::Object(data).to_string());
+    Ok(())
+}
+
+const RESOURCES: &[&str] = &[
+    "cpu",
+    "memory",
+    "memory-swap",
+    "network",
+    "network-ingress",
+    "network-egress",
+    "nvidia-gpu",
+];
+
+/// Dispatch `resource:<sub>`.
+pub fn resource(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    if sub == "report" {
+        return Report {
+            plugin: "resource",
+            kind: "resource",
+            legacy: true,
+        }
+        .run(ctx, args, &resource_rows, &|_| Ok(Vec::new()));
+    }
+    let values: Vec<String> = std::iter::once("--process-type".to_string())
+        .chain(RESOURCES.iter().map(|r| format!("--{r}")))
+        .collect();
+    let vref: Vec<&str> = values.iter().map(String::as_str).collect();
+    let p = parse(
+        args,
+        &Spec {
+            values: &vref,
+            bools: &[],
+            aliases: &[],
+            stop_at_positional: false,
+            lenient: false,
+        },
+    )?;
+    let app = p.arg(0);
+    ctx.verify_app(&app)?;
+    let given_proc = p.get("--process-type").unwrap_or("").to_string();
+    let (kind, clear) = match sub {
+        "limit" => ("limit", false),
+        "reserve" => ("reserve", false),
+        "limit-clear" => ("limit", true),
+        "reserve-clear" => ("reserve", true),
+        _ => return Err(Fail::Silent(255)),
+    };
+    let noun = if kind == "reserve" {
+        "reservation"
+    } else {
+        "limits"
+    };
+    // Messages and storage follow plugins/resource/functions.go; keys are `<proc>.<type>.<resource>`.
+    if clear {
+        let mut msg = format!("clearing {app} {noun}");
+        if !given_proc.is_empty() && given_proc != "_default_" {
+            msg = format!("{msg} ({given_proc})");
+        }
+        ctx.info2(msg);
+        if given_proc.is_empty() {
+            // No --process-type: every resource property of the app goes (limits and reservations).
+            return crate::ctx::remove_any(&ctx.paths.lib.join("config/resource").join(&app));
+        }
+        for r in RESOURCES {
+            ctx.unset_prop("resource", &app, &format!("{given_proc}.{kind}.{r}"))?;
+        }
+        return Ok(());
+    }
+    let proc = if given_proc.is_empty() {
+        "_default_".to_string()
+    } else {
+        given_proc
+    };
+    let given: Vec<(&str, String)> = RESOURCES
+        .iter()
+        .filter_map(|r| p.get(&format!("--{r}")).map(|v| (*r, v.to_string())))
+        .collect();
+    if given.is_empty() {
+        let head = format!("resource {noun} {app} information");
+        ctx.info2(if proc == "_default_" {
+            format!("{head} [defaults]")
+        } else {
+            format!("{head} ({proc})")
+        });
+        for r in RESOURCES {
+            ctx.verbose(format!(
+                "{r}: {}",
+                ctx.prop_or("resource", &app, &format!("{proc}.{kind}.{r}"))?
+            ));
+        }
+        return Ok(());
+    }
+    let mut msg = format!("Setting resource {noun} for {app}");
+    if proc != "_default_" {
+        msg = format!("{msg} ({proc})");
+    }
+    ctx.info2(msg);
+    for (r, v) in given {
+        let key = format!("{proc}.{kind}.{r}");
+        if v == "clear" {
+            ctx.verbose(format!("{r}: cleared"));
+            ctx.unset_prop("resource", &app, &key)?;
+        } else {
+            ctx.verbose(format!("{r}: {v}"));
+            ctx.set_prop("resource", &app, &key, &v)?;
+        }
+    }
+    Ok(())
+}
+
+fn resource_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
+    let mut v = Vec::new();
+    let dir = ctx.paths.lib.join("config/resource").join(app);
+    let mut keys: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.retain(|k| !k.starts_with('.'));
+    keys.sort();
+    for k in keys {
+        v.push((format!("resource-{k}"), ctx.prop_or("resource", app, &k)?));
+    }
+    Ok(rows(v))
+}

@@ -1,0 +1,534 @@
+//! Simulated builds, releases and container deploys, with the trigger sequence of a real
+//! deploy (dokku-facts.md §b "When triggers run", §c steps 5-8) and the per-app deploy lock
+//! (§c step 5, §d "Deploy lock"). Containers are records; the image catalog decides whether they
+//! run, exit or fail health checks (harness.rs).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::ctx::{fail, fail_lines, io_err, read_opt, remove_any, write_atomic, Ctx, Fail, Res};
+use crate::harness::{image_behaviour, Rules};
+use crate::plugins::trigger;
+use crate::store::mkdirs;
+
+/// A simulated container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    /// Process type.
+    pub proc: String,
+    /// 1-based index.
+    pub index: u32,
+    /// Fake container id.
+    pub id: String,
+    /// `running`, `exited` or `restarting`.
+    pub state: String,
+    /// Exit code when exited.
+    pub exit_code: Option<i32>,
+    /// Last health-check result.
+    pub healthy: bool,
+}
+
+/// Deployed state of an app (`$DOKKU_LIB_ROOT/data/ps/<app>/sandbox.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppState {
+    /// Whether the app has ever been deployed successfully.
+    pub deployed: bool,
+    /// Whether containers are running (false after `ps:stop`).
+    pub running: bool,
+    /// The image the app runs (`FROM` image, `git:from-image` image, or `dokku/<app>:latest`).
+    pub source_image: String,
+    /// The image tag (`latest`); the image is `dokku/<app>:<tag>`.
+    pub image_tag: String,
+    /// The deployed git revision.
+    pub rev: String,
+    /// Process types from the Procfile (name → command).
+    pub procfile: BTreeMap<String, String>,
+    /// Containers.
+    pub containers: Vec<Container>,
+    /// Deploy counter.
+    pub deploys: u64,
+}
+
+fn state_path(ctx: &Ctx, app: &str) -> PathBuf {
+    ctx.paths.data_dir("ps", app).join("sandbox.json")
+}
+
+/// Load an app's deployed state.
+pub fn load(ctx: &Ctx, app: &str) -> Res<AppState> {
+    Ok(read_opt(&state_path(ctx, app))?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+/// Save an app's deployed state.
+pub fn save(ctx: &Ctx, app: &str, st: &AppState) -> Res {
+    write_atomic(
+        &state_path(ctx, app),
+        &serde_json::to_string_pretty(st).unwrap_or_default(),
+    )
+}
+
+/// The scale (`proc=count`), `$DOKKU_LIB_ROOT/data/ps/<app>/scale`; web defaults to 1.
+pub fn scale(ctx: &Ctx, app: &str, st: &AppState) -> Res<BTreeMap<String, u32>> {
+    let mut m: BTreeMap<String, u32> = BTreeMap::new();
+    for l in ctx.read_lines(&ctx.paths.data_dir("ps", app).join("scale"))? {
+        if let Some((k, v)) = l.split_once('=') {
+            m.insert(k.to_string(), v.parse().unwrap_or(0));
+        }
+    }
+    if st.procfile.is_empty() {
+        m.entry("web".into()).or_insert(1);
+    }
+    for p in st.procfile.keys() {
+        m.entry(p.clone()).or_insert(u32::from(p == "web"));
+    }
+    Ok(m)
+}
+
+/// Write the scale file.
+pub fn write_scale(ctx: &Ctx, app: &str, m: &BTreeMap<String, u32>) -> Res {
+    let lines: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    ctx.write_lines(&ctx.paths.data_dir("ps", app).join("scale"), &lines)
+}
+
+/// The held per-app deploy lock.
+pub struct DeployLock {
+    lock: Option<Flock<File>>,
+    path: PathBuf,
+}
+
+impl DeployLock {
+    /// `acquire_app_deploy_lock <app> exclusive`: `flock -n` on `.deploy.lock` (§c step 5).
+    pub fn acquire(ctx: &Ctx, app: &str) -> Res<DeployLock> {
+        let dir = ctx.paths.data_dir("apps", app);
+        mkdirs(&dir)?;
+        let path = dir.join(".deploy.lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(mut l) => {
+                drop(writeln!(
+                    l,
+                    "{}",
+                    std::env::var("DOKKU_PID").unwrap_or_default()
+                ));
+                Ok(DeployLock {
+                    lock: Some(l),
+                    path,
+                })
+            }
+            Err(_) => fail_lines(&[
+                &format!("{app} currently has a deploy lock in place. Exiting..."),
+                "Run 'apps:unlock' to release the existing deploy lock",
+            ]),
+        }
+    }
+    /// Release: unlock and delete the file.
+    pub fn release(mut self) {
+        self.finish();
+    }
+    fn finish(&mut self) {
+        if let Some(l) = self.lock.take() {
+            drop(remove_any(&self.path));
+            drop(l.unlock());
+        }
+    }
+}
+
+impl Drop for DeployLock {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn tfail(code: i32) -> Fail {
+    Fail::Silent(code.clamp(1, 255) as u8)
+}
+
+/// Extract `rev` of the app repo into a fresh temp work dir.
+pub fn extract(ctx: &Ctx, app: &str, rev: &str) -> Res<PathBuf> {
+    let tmp = ctx.paths.sandbox_dir().join("tmp").join(format!(
+        "dokku-{}-git_build_app_repo.{}",
+        std::process::id(),
+        crate::harness::now_ms()
+    ));
+    mkdirs(&tmp)?;
+    let repo = ctx.paths.app_dir(app);
+    let archive = Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo)
+        .args(["archive", "--format=tar", rev])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_err(&repo))?;
+    let out = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(&tmp)
+        .stdin(archive.stdout.ok_or(Fail::Silent(1))?)
+        .status()
+        .map_err(io_err(&tmp))?;
+    if !out.success() {
+        return fail(format!("Unable to extract {rev} of {app}"));
+    }
+    Ok(tmp)
+}
+
+/// Parse `name: command` lines of a Procfile.
+pub fn parse_procfile(s: &str) -> BTreeMap<String, String> {
+    s.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| !k.trim().is_empty() && !k.contains(' '))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Where a deploy came from, for `deploy-source-set` (§b trigger table).
+pub enum Source {
+    /// `git push` of a sha.
+    GitPush(String),
+    /// `git:from-image` of an image.
+    Image(String),
+    /// `git:sync` of `<remote>#<ref>`.
+    Sync(String),
+    /// `git:from-archive` of `(type, url)`.
+    Archive(String, String),
+    /// `ps:rebuild` (no `deploy-source-set`).
+    Rebuild,
+}
+
+/// The git build chain: lock, `GIT_REV`, extract, `core-post-extract`, `post-extract` (failure
+/// ignored), `builder-detect`, `pre-receive-app` (ignored), build, release, deploy, then
+/// `deploy-source-set` after success (§c steps 5-7).
+pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
+    let lock = DeployLock::acquire(ctx, app)?;
+    let rev_var = match ctx.prop("git", app, "rev-env-var")? {
+        Some(v) => v,
+        None => ctx
+            .prop("git", "--global", "rev-env-var")?
+            .unwrap_or_else(|| "GIT_REV".into()),
+    };
+    if !rev_var.is_empty() {
+        crate::cmd::config::set_quiet(ctx, app, &[(rev_var, rev.to_string())])?;
+    }
+    let dir = extract(ctx, app, rev)?;
+    let d = dir.display().to_string();
+    // The caller has `pushd`ed into the work dir before the extract triggers (§a "CWD").
+    let cwd = std::env::current_dir().ok();
+    drop(std::env::set_current_dir(&dir));
+    let res = (|| -> Res {
+        let t = trigger(ctx, "core-post-extract", &[app, &d, rev], false, true)?;
+        if t.code != 0 {
+            return Err(tfail(t.code));
+        }
+        // post-extract: failure does not stop the deploy (§b trigger table; UNCONFIRMED at runtime).
+        trigger(ctx, "post-extract", &[app, &d, rev], false, false)?;
+        let builder = detect_builder(ctx, app, &dir)?;
+        trigger(
+            ctx,
+            "pre-receive-app",
+            &[app, &builder, &d, rev],
+            false,
+            false,
+        )?;
+        // The build context decides (a post-extract edit of the Dockerfile counts).
+        let dockerfile =
+            ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+        let image = from_image(&dir.join(&dockerfile)).unwrap_or_else(|| match &source {
+            Source::Image(i) => i.clone(),
+            _ => format!("dokku/{app}:latest"),
+        });
+        let procfile = read_opt(&dir.join("Procfile"))?
+            .map(|s| parse_procfile(&s))
+            .unwrap_or_default();
+        build(ctx, app, &builder, &image, &d)?;
+        release_and_deploy_with(ctx, app, &image, rev, Some(procfile))
+    })();
+    if let Some(c) = cwd {
+        drop(std::env::set_current_dir(c));
+    }
+    drop(remove_any(&dir));
+    lock.release();
+    res?;
+    let (kind, meta) = match source {
+        Source::GitPush(sha) => ("git-push", sha),
+        Source::Image(i) => ("docker-image", i),
+        Source::Sync(r) => ("git-sync", r),
+        Source::Archive(kind, url) => {
+            ctx.set_prop("apps", app, "deploy-source", &kind)?;
+            ctx.set_prop("apps", app, "deploy-source-metadata", &url)?;
+            let t = trigger(ctx, "deploy-source-set", &[app, &kind, &url], false, false)?;
+            if t.code != 0 {
+                return Err(tfail(t.code));
+            }
+            return Ok(());
+        }
+        Source::Rebuild => return Ok(()),
+    };
+    ctx.set_prop("apps", app, "deploy-source", kind)?;
+    ctx.set_prop("apps", app, "deploy-source-metadata", &meta)?;
+    let t = trigger(ctx, "deploy-source-set", &[app, kind, &meta], false, false)?;
+    if t.code != 0 {
+        return Err(tfail(t.code));
+    }
+    Ok(())
+}
+
+/// The first `FROM` image of a Dockerfile.
+fn from_image(dockerfile: &Path) -> Option<String> {
+    let df = std::fs::read_to_string(dockerfile).ok()?;
+    df.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("FROM ")
+            .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+    })
+}
+
+/// Builder detection: `builder:set selected`, else `builder-detect` output (`head -n1`), else
+/// `dockerfile` when a Dockerfile exists, else `herokuish` (§b trigger table).
+fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
+    let selected = ctx.prop_computed("builder", app, "selected", "")?;
+    if !selected.is_empty() {
+        return Ok(selected);
+    }
+    let d = dir.display().to_string();
+    let out = trigger(ctx, "builder-detect", &[app, &d], true, false)?;
+    if let Some(first) = out.stdout.lines().next().filter(|l| !l.trim().is_empty()) {
+        return Ok(first.trim().to_string());
+    }
+    let herokuish_marker =
+        dir.join(".buildpacks").exists() || ctx.env(app)?.contains_key("BUILDPACK_URL");
+    let dockerfile =
+        ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+    Ok(if dir.join(dockerfile).exists() && !herokuish_marker {
+        "dockerfile"
+    } else {
+        "herokuish"
+    }
+    .to_string())
+}
+
+fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res {
+    ctx.set_prop("builder", app, "detected", builder)?;
+    // Each builder's `builder-build` announces itself (builder-dockerfile: "from Dockerfile").
+    match builder {
+        "dockerfile" => ctx.info1(format!("Building {app} from Dockerfile")),
+        "null" => {}
+        other => ctx.info1(format!("Building {app} from {other}")),
+    }
+    let t = trigger(ctx, "pre-build", &[builder, app, dir], false, false)?;
+    if t.code != 0 {
+        return fail("App build failed");
+    }
+    let b = image_behaviour(&ctx.paths, app, image);
+    if builder != "null" {
+        ctx.sleep_ms(b.build_ms)?;
+    }
+    if b.build_fails && builder != "null" {
+        return fail("App build failed");
+    }
+    let t = trigger(ctx, "post-build", &[builder, app, dir], false, false)?;
+    if t.code != 0 {
+        return fail("App build failed");
+    }
+    Ok(())
+}
+
+/// `release_and_deploy` with the current image (config restarts, `ps:start`): no extract or detect.
+pub fn release_and_deploy(ctx: &mut Ctx, app: &str) -> Res {
+    let st = load(ctx, app)?;
+    let image = if st.source_image.is_empty() {
+        format!("dokku/{app}:latest")
+    } else {
+        st.source_image.clone()
+    };
+    release_and_deploy_with(ctx, app, &image, &st.rev, None)
+}
+
+fn release_and_deploy_with(
+    ctx: &mut Ctx,
+    app: &str,
+    image: &str,
+    rev: &str,
+    procfile: Option<BTreeMap<String, String>>,
+) -> Res {
+    let tag = format!("dokku/{app}:latest");
+    let builder = ctx.prop_or("builder", app, "detected")?;
+    let builder = if builder.is_empty() {
+        "herokuish".to_string()
+    } else {
+        builder
+    };
+    ctx.info1(format!("Releasing {app}..."));
+    let t = trigger(
+        ctx,
+        "pre-release-builder",
+        &[&builder, app, &tag],
+        false,
+        false,
+    )?;
+    if t.code != 0 {
+        return Err(tfail(t.code));
+    }
+    let t = trigger(
+        ctx,
+        "post-release-builder",
+        &[&builder, app, &tag],
+        false,
+        false,
+    )?;
+    if t.code != 0 {
+        return Err(tfail(t.code));
+    }
+    // The registry plugin's post-release-builder calls the deprecated pre-deploy (§b).
+    let has_pre_deploy = crate::plugins::enabled(ctx)
+        .iter()
+        .any(|(n, d)| n != "20_events" && d.join("pre-deploy").is_file());
+    if has_pre_deploy {
+        ctx.warn("Deprecated: please upgrade plugin to use 'pre-release-builder' plugin trigger instead of pre-deploy");
+        // `$IMAGE_TAG` is the tag (`latest`), not the image name.
+        let t = trigger(ctx, "pre-deploy", &[app, "latest"], false, false)?;
+        if t.code != 0 {
+            return Err(tfail(t.code));
+        }
+    }
+    let mut st = load(ctx, app)?;
+    st.source_image = image.to_string();
+    st.image_tag = "latest".into();
+    if !rev.is_empty() {
+        st.rev = rev.to_string();
+    }
+    if let Some(p) = procfile {
+        st.procfile = p;
+    }
+    save(ctx, app, &st)?;
+    if ctx.prop_computed("ps", app, "skip-deploy", "false")? == "true" {
+        return Ok(());
+    }
+    deploy_containers(ctx, app)
+}
+
+/// The `deploy` trigger: start containers per process type, health checks, `post-deploy`.
+/// A failed check leaves the previous containers in place and fails the deploy.
+pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
+    let mut st = load(ctx, app)?;
+    let scheduler = ctx.prop_computed("scheduler", app, "selected", "docker-local")?;
+    ctx.info1(format!("Deploying {app} via the {scheduler} scheduler..."));
+    let rules = Rules::load(&ctx.paths);
+    ctx.sleep_ms(rules.latency.deploy_ms)?;
+    let b = image_behaviour(&ctx.paths, app, &st.source_image);
+    let forced_unhealthy = rules.deploy_fault(app);
+    let disabled = ctx.prop_or("checks", app, "disabled")?;
+    let skipped = ctx.prop_or("checks", app, "skipped")?;
+    let listed = |list: &str, p: &str| list.split(',').any(|x| x == p || x == "_all_");
+    st.deploys += 1;
+    // The null scheduler starts nothing (product brief: `null` builder and scheduler).
+    let sc = if scheduler == "null" {
+        BTreeMap::new()
+    } else {
+        scale(ctx, app, &st)?
+    };
+    let mut containers = Vec::new();
+    for (proc, count) in sc {
+        for i in 1..=count {
+            ctx.sleep_ms(b.start_ms)?;
+            let id = format!(
+                "{:012x}",
+                (st.deploys << 24)
+                    ^ (u64::from(i) << 8)
+                    ^ proc.len() as u64
+                    ^ crate::harness::now_ms() as u64
+            );
+            let (state, exit_code) = match b.exit {
+                Some(c) => ("exited".to_string(), Some(c)),
+                None => ("running".to_string(), None),
+            };
+            let no_checks = listed(&disabled, &proc) || listed(&skipped, &proc);
+            let healthy = !forced_unhealthy && !b.unhealthy && exit_code.is_none();
+            // plugins/scheduler-docker-local: checks per container; the first failure stops the
+            // deploy and the previous containers keep serving.
+            if !no_checks {
+                ctx.verbose(format!("Attempting pre-flight checks ({proc}.{i})"));
+                if !healthy {
+                    return Err(Fail::Dokku {
+                        code: 1,
+                        lines: vec![format!(
+                            "Could not start due to 1 failed checks ({proc}.{i})"
+                        )],
+                        raw: false,
+                    });
+                }
+                ctx.verbose(format!("All checks successful ({proc}.{i})"));
+            }
+            containers.push(Container {
+                proc: proc.clone(),
+                index: i,
+                id,
+                state,
+                exit_code,
+                healthy,
+            });
+        }
+    }
+    st.containers = containers;
+    st.deployed = true;
+    st.running = true;
+    save(ctx, app, &st)?;
+    ctx.info1("Running post-deploy");
+    let t = trigger(
+        ctx,
+        "post-deploy",
+        &[app, "", "", &st.image_tag],
+        false,
+        false,
+    )?;
+    if t.code != 0 {
+        return Err(tfail(t.code));
+    }
+    ctx.info2("Application deployed:");
+    for u in crate::cmd::domains::app_urls(ctx, app)? {
+        ctx.verbose(u);
+    }
+    Ok(())
+}
+
+/// Stop containers (`ps:stop`): `scheduler-stop` then `post-stop`.
+pub fn stop(ctx: &mut Ctx, app: &str) -> Res {
+    let mut st = load(ctx, app)?;
+    for c in &mut st.containers {
+        c.state = "exited".into();
+        c.exit_code.get_or_insert(0);
+    }
+    st.running = false;
+    save(ctx, app, &st)?;
+    let t = trigger(ctx, "post-stop", &[app], false, false)?;
+    if t.code != 0 {
+        return Err(tfail(t.code));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn procfile_parsing_skips_comments() {
+        let p = parse_procfile("# c\nweb: run server\nworker: q --x=1\n");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p["worker"], "q --x=1");
+    }
+}
