@@ -11,4 +11,5 @@ mod typed;
 mod plan_cli;
 mod plan_conformance;
 mod plan_golden;
+mod plan_loader;
 mod plan_support;

@@ -3,3 +3,4 @@
 
 pub mod exit;
 pub mod offserver;
+pub mod plan_cmd;

@@ -1,4 +1,4 @@
-//! `dokku-compose`: the off-server command (`config`, later `plan`).
+//! `dokku-compose`: the off-server command (`config`, `plan`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use super::exit;
+use super::plan_cmd;
 use crate::compose;
 
 /// Deploy docker-compose stacks onto Dokku; off-server tools.
@@ -22,10 +23,33 @@ struct Cli {
 enum Command {
     /// Print the normalised compose model, as `docker compose config` does
     Config(ConfigArgs),
+    /// Print the exact Dokku commands that deploy the stack (secrets masked)
+    Plan(PlanCommand),
 }
 
 #[derive(Debug, clap::Args)]
 struct ConfigArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Output format
+    #[arg(long, default_value = "yaml", value_parser = ["json", "yaml"])]
+    format: String,
+    /// Don't interpolate environment variables
+    #[arg(long = "no-interpolate")]
+    no_interpolate: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct PlanCommand {
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    plan: plan_cmd::PlanArgs,
+}
+
+/// How to find and read the compose files, as `docker compose` takes it.
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
     /// Compose file(s); later files override earlier ones
     #[arg(short = 'f', long = "file")]
     files: Vec<PathBuf>,
@@ -41,12 +65,22 @@ struct ConfigArgs {
     /// Profile(s) to enable
     #[arg(long = "profile")]
     profiles: Vec<String>,
-    /// Output format
-    #[arg(long, default_value = "yaml", value_parser = ["json", "yaml"])]
-    format: String,
-    /// Don't interpolate environment variables
-    #[arg(long = "no-interpolate")]
-    no_interpolate: bool,
+}
+
+impl LoadArgs {
+    /// The loader's options, with the process environment passed in (the library never reads it).
+    fn options(self, no_interpolate: bool) -> anyhow::Result<compose::LoadOptions> {
+        Ok(compose::LoadOptions {
+            files: self.files,
+            project_name: self.project_name,
+            project_directory: self.project_directory,
+            env_files: self.env_files,
+            profiles: self.profiles,
+            no_interpolate,
+            environment: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+            working_dir: std::env::current_dir().context("failed to read the current directory")?,
+        })
+    }
 }
 
 /// Runs the off-server command with the given argv and returns the process exit code.
@@ -73,20 +107,43 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config(args) => config(args),
+        Command::Plan(args) => plan(args),
     }
 }
 
-fn config(args: ConfigArgs) -> anyhow::Result<()> {
-    let opts = compose::LoadOptions {
-        files: args.files,
-        project_name: args.project_name,
-        project_directory: args.project_directory,
-        env_files: args.env_files,
-        profiles: args.profiles,
-        no_interpolate: args.no_interpolate,
-        environment: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
-        working_dir: std::env::current_dir().context("failed to read the current directory")?,
+fn plan(args: PlanCommand) -> anyhow::Result<()> {
+    let project = if args.plan.json.is_empty() {
+        let opts = args.load.options(false)?;
+        let loaded = compose::load(&opts).context("failed to load the compose project")?;
+        for w in &loaded.warnings {
+            eprintln!(" !     {w}");
+        }
+        let dir = project_dir(&opts);
+        Some(plan_cmd::LoadedProject::new(&loaded, dir))
+    } else {
+        None
     };
+    let (out, warnings) = plan_cmd::run(&args.plan, project)?;
+    for w in &warnings {
+        eprintln!(" !     {w}");
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// The project directory as the loader resolves it: `--project-directory`, else the directory
+/// of the first file, else the working directory.
+fn project_dir(opts: &compose::LoadOptions) -> PathBuf {
+    let dir = match (&opts.project_directory, opts.files.first()) {
+        (Some(d), _) => opts.working_dir.join(d),
+        (None, Some(f)) => opts.working_dir.join(f).parent().map_or_else(|| opts.working_dir.clone(), PathBuf::from),
+        (None, None) => opts.working_dir.clone(),
+    };
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+fn config(args: ConfigArgs) -> anyhow::Result<()> {
+    let opts = args.load.options(args.no_interpolate)?;
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
     for w in &loaded.warnings {
         eprintln!(" !     {w}");
@@ -100,4 +157,14 @@ fn config(args: ConfigArgs) -> anyhow::Result<()> {
     // The process ends here: skip freeing the (possibly large) tree, as compilers do.
     std::mem::forget(loaded);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

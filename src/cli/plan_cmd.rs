@@ -1,11 +1,8 @@
 //! `dokku-compose plan`: prints the plan for a compose project off-server, with no host
 //! state (a fresh install) unless `--state` gives a snapshot.
 //!
-//! For now it takes the compose project as JSON (what `docker compose config --format json`
-//! and our loader print). Wiring (at merge time): add `pub mod plan_cmd;` to `cli/mod.rs`, a
-//! `Plan(plan_cmd::PlanArgs)` variant to `offserver::Command`, and call
-//! `plan_cmd::run(args)` from `offserver::run`; then delete `src/bin/dokku-compose-plan.rs`.
-//! Once the loader is in, `-f` can read compose YAML through it and fall back to JSON.
+//! The project comes from compose files read by the loader (`-f`, as `config` reads them), or
+//! from already-normalised JSON (`--json`: what `docker compose config --format json` prints).
 
 use std::path::{Path, PathBuf};
 
@@ -19,12 +16,13 @@ use crate::state::DokkuState;
 /// Print the Dokku commands that deploy a compose stack
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
-    /// Normalised compose project as JSON (`docker compose config --format json` output)
-    #[arg(short = 'f', long = "file", required = true)]
-    pub files: Vec<PathBuf>,
-    /// Stack name: apps are named `<stack>-<service>`
+    /// Read the project from normalised compose JSON (`docker compose config --format json`
+    /// output) instead of compose files
+    #[arg(long = "json", value_name = "FILE", conflicts_with_all = ["files", "project_name", "env_files", "profiles"])]
+    pub json: Vec<PathBuf>,
+    /// Stack name: apps are named `<stack>-<service>` (default: the compose project name)
     #[arg(long)]
-    pub stack: String,
+    pub stack: Option<String>,
     /// Output format
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -32,7 +30,8 @@ pub struct PlanArgs {
     /// cap-add, devices, host-namespaces, host-path, docker-socket, security-opt, sysctls
     #[arg(long = "allow", value_name = "RULE")]
     pub allow: Vec<String>,
-    /// Project directory the JSON's absolute paths are relative to (default: the `-f` file's directory)
+    /// Project directory the JSON's absolute paths are relative to (default: the `--json`
+    /// file's directory)
     #[arg(long)]
     pub project_dir: Option<String>,
     /// Current Dokku state as JSON (a `DokkuState` snapshot); default: a fresh host
@@ -43,24 +42,63 @@ pub struct PlanArgs {
     pub source_rev: String,
 }
 
-/// Runs `plan`: returns the text to print on stdout and the warnings for stderr.
-pub fn run(args: &PlanArgs) -> anyhow::Result<(String, Vec<String>)> {
-    let stack = StackName::parse(&args.stack).map_err(anyhow::Error::msg)?;
-    let policy = Policy::from_names(args.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
-    // Later files override earlier ones at the top level of `services`, as a simple merge.
-    let mut json = serde_json::Value::Null;
-    for file in &args.files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("failed to read compose JSON `{}`", file.display()))?;
-        let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", file.display()))?;
-        merge(&mut json, doc);
+/// A compose project already loaded by `compose::load`, as the planner reads it.
+#[derive(Debug, Clone)]
+pub struct LoadedProject {
+    /// The normalised project in the reference's JSON form, plus service-level `x-*` keys.
+    pub json: serde_json::Value,
+    /// The compose project name (the default stack name).
+    pub name: String,
+    /// The project directory (relative paths of the project resolve against it).
+    pub project_dir: PathBuf,
+}
+
+impl LoadedProject {
+    /// Turns the loader's result into the planner's input. The reference's JSON leaves out
+    /// `x-*` keys inside services, but `x-dokku` belongs there, so they are put back.
+    pub fn new(loaded: &crate::compose::Loaded, project_dir: PathBuf) -> Self {
+        let mut json = crate::compose::output::to_json(&loaded.project, true);
+        let services = loaded.project.as_map().and_then(|m| m.get("services")).and_then(crate::compose::Node::as_map);
+        if let (Some(services), Some(out)) = (services, json.get_mut("services").and_then(serde_json::Value::as_object_mut)) {
+            for (name, service) in services {
+                let (Some(service), Some(slot)) = (service.as_map(), out.get_mut(name).and_then(serde_json::Value::as_object_mut)) else { continue };
+                for (key, value) in service.iter().filter(|(k, _)| k.starts_with("x-")) {
+                    slot.insert(key.clone(), value.to_json());
+                }
+            }
+        }
+        Self { json, name: loaded.name.clone(), project_dir }
     }
+}
+
+/// Runs `plan` on a loaded project, or on `--json` files when `project` is `None`: returns
+/// the text to print on stdout and the warnings for stderr.
+pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(String, Vec<String>)> {
+    let policy = Policy::from_names(args.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    let (json, default_dir) = match project {
+        Some(p) => (p.json, p.project_dir),
+        None => {
+            // Later files override earlier ones, as a deep merge of mappings.
+            let mut json = serde_json::Value::Null;
+            for file in &args.json {
+                let text = std::fs::read_to_string(file).with_context(|| format!("failed to read compose JSON `{}`", file.display()))?;
+                let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", file.display()))?;
+                merge(&mut json, doc);
+            }
+            let first = args.json.first().map_or(Path::new("."), PathBuf::as_path);
+            let dir = first.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            (json, dir.to_path_buf())
+        }
+    };
+    let stack_name = match (&args.stack, json.get("name").and_then(serde_json::Value::as_str)) {
+        (Some(s), _) => s.clone(),
+        (None, Some(name)) => name.to_string(),
+        (None, None) => anyhow::bail!("no stack name: pass `--stack NAME`"),
+    };
+    let stack = StackName::parse(&stack_name).map_err(anyhow::Error::msg)?;
     let project_dir = match &args.project_dir {
         Some(d) => d.clone(),
-        None => {
-            let first = args.files.first().map_or(Path::new("."), PathBuf::as_path);
-            let dir = first.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()).display().to_string()
-        }
+        None => std::fs::canonicalize(&default_dir).unwrap_or(default_dir).display().to_string(),
     };
     let state = match &args.state {
         Some(p) => {

@@ -14,7 +14,9 @@ pub(crate) fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// The temporary `dokku-compose-plan` binary (until `plan` is wired into `dokku-compose`).
+/// `dokku-compose plan` (pass `--json FILE` for normalised compose JSON).
 pub(crate) fn dokku_compose_plan() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dokku-compose-plan"))
+    let mut cmd = dokku_compose();
+    cmd.arg("plan");
+    cmd
 }
