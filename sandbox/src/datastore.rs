@@ -810,13 +810,7 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
         return fail(format!("Already linked as {}", linked_as.join("\n")));
     }
     let (pfx, s, a) = (ds.prefix, svc.as_str(), app.as_str());
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &["pre-link", pfx, s, a],
-        false,
-        false,
-    )?;
+    service_action(ctx, "pre-link", pfx, s, a)?;
     let mut links = ds.links(ctx, &svc)?;
     if !links.contains(&app) {
         links.push(app.clone());
@@ -837,13 +831,7 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     {
         url = format!("{url}?{q}");
     }
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &["post-link", pfx, s, a],
-        false,
-        false,
-    )?;
+    service_action(ctx, "post-link", pfx, s, a)?;
     let var = format!("{alias}_URL");
     ctx.info1("Setting config vars");
     ctx.verbose(format!("{var}:  {url}"));
@@ -853,13 +841,13 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     } else {
         crate::cmd::config::maybe_restart(ctx, &app)?;
     }
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &["post-link-complete", pfx, s, a],
-        false,
-        false,
-    )?;
+    service_action(ctx, "post-link-complete", pfx, s, a)?;
+    Ok(())
+}
+
+/// Fires `service-action <phase> <prefix> <service> <app>` (dokku-facts.md §e, link/unlink).
+fn service_action(ctx: &mut Ctx, phase: &str, prefix: &str, service: &str, app: &str) -> Res {
+    crate::plugins::trigger(ctx, "service-action", &[phase, prefix, service, app], false, false)?;
     Ok(())
 }
 
@@ -874,13 +862,7 @@ fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     let url = url_for_app(ctx, ds, &svc, &env)?;
     let keys = config_lines_with(&env, &url);
     let (pfx, s, a) = (ds.prefix, svc.as_str(), app.as_str());
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &["pre-unlink", pfx, s, a],
-        false,
-        false,
-    )?;
+    service_action(ctx, "pre-unlink", pfx, s, a)?;
     let mut links = ds.links(ctx, &svc)?;
     links.retain(|x| *x != app);
     ctx.write_lines(&ds.dir(ctx, &svc).join("LINKS"), &links)?;
@@ -893,13 +875,7 @@ fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     if keys.is_empty() {
         return fail(format!("Not linked to app {app}"));
     }
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &["post-unlink", pfx, s, a],
-        false,
-        false,
-    )?;
+    service_action(ctx, "post-unlink", pfx, s, a)?;
     for k in &keys {
         ctx.info1(format!("Unsetting {k}"));
         env.remove(k);
@@ -914,13 +890,7 @@ fn unlink(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     } else {
         crate::cmd::config::maybe_restart(ctx, &app)?;
     }
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &["post-unlink-complete", pfx, s, a],
-        false,
-        false,
-    )?;
+    service_action(ctx, "post-unlink-complete", pfx, s, a)?;
     Ok(())
 }
 
