@@ -21,6 +21,10 @@ use dokku_compose::plan::{self, PlanSettings};
 use dokku_compose::policy::Policy;
 use dokku_compose::state::DokkuState;
 
+// The same allocator as the `dokku-compose` binary, so the numbers are the command's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

@@ -11,7 +11,7 @@
 //! for error messages and casts strings at the reference's typed paths (`deploy.replicas`,
 //! `privileged`, `ports[].target`, …) to integers, floats and booleans.
 
-use super::tree::{Map, Node, Tag};
+use super::tree::{Node, Tag};
 use super::warning::Warning;
 use super::yaml::go_quote;
 
@@ -103,62 +103,61 @@ pub fn interpolate_node(node: Node, lookup: Lookup<'_>, warnings: &mut Vec<Warni
 
 /// Like [`interpolate_node`] for a value found at `path` (key segments; `[]` for a sequence
 /// item), e.g. `["services", "web"]` for one service.
-pub fn interpolate_at(node: Node, path: &[&str], lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<Node, InterpolationError> {
-    let mut walker = Walker { lookup, warnings, path: path.iter().map(|s| (*s).to_string()).collect(), growth: 0 };
-    walker.walk(node)
+pub fn interpolate_at(mut node: Node, path: &[&str], lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<Node, InterpolationError> {
+    let mut walker = Walker { lookup, warnings, growth: 0 };
+    let mut path = path.to_vec();
+    walker.walk(&mut node, &mut path)?;
+    Ok(node)
 }
 
+/// Walks a tree in place: strings are rewritten only when they hold a `$` or sit at a typed
+/// path, and maps keep their keys (rebuilding them would re-sort and re-allocate every key).
 struct Walker<'a, 'w> {
     lookup: Lookup<'a>,
     warnings: &'w mut Vec<Warning>,
-    path: Vec<String>,
     growth: usize,
 }
 
 impl Walker<'_, '_> {
-    fn path_string(&self) -> String {
-        self.path.join(".")
-    }
-
-    fn walk(&mut self, node: Node) -> Result<Node, InterpolationError> {
-        Ok(match node {
-            Node::Str(s) => {
-                let out = substitute(&s, self.lookup, self.warnings, 0).map_err(|f| f.into_error(&self.path_string()))?;
+    fn walk<'t>(&mut self, node: &'t mut Node, path: &mut Vec<&'t str>) -> Result<(), InterpolationError> {
+        if let Node::Str(s) = node {
+            if s.as_bytes().contains(&b'$') {
+                let out = substitute(s, self.lookup, self.warnings, 0).map_err(|f| f.into_error(&path.join(".")))?;
                 self.growth += out.len().saturating_sub(s.len());
                 if self.growth > MAX_TOTAL_GROWTH_BYTES {
                     let limit = Failure::Limit(format!("interpolation grows the document by more than the limit of {MAX_TOTAL_GROWTH_BYTES} bytes"));
-                    return Err(limit.into_error(&self.path_string()));
+                    return Err(limit.into_error(&path.join(".")));
                 }
-                match cast_for(&self.path) {
-                    None => Node::Str(out),
-                    Some(cast) => cast(&out, self.warnings).map_err(|detail| Failure::Cast(detail).into_error(&self.path_string()))?,
-                }
+                *s = out;
             }
+            if let Some(cast) = cast_for(path) {
+                let value = cast(s, self.warnings).map_err(|detail| Failure::Cast(detail).into_error(&path.join(".")))?;
+                *node = value;
+            }
+            return Ok(());
+        }
+        match node {
             Node::Seq(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    self.path.push("[]".to_string());
-                    let value = self.walk(item);
-                    self.path.pop();
-                    out.push(value?);
+                for item in items.iter_mut() {
+                    path.push("[]");
+                    let result = self.walk(item, path);
+                    path.pop();
+                    result?;
                 }
-                Node::Seq(out)
             }
             Node::Map(m) => {
-                let mut out = Map::new();
-                for (k, v) in m {
-                    self.path.push(k);
-                    let value = self.walk(v);
-                    let k = self.path.pop().unwrap_or_default();
-                    out.insert(k, value?);
+                for (k, v) in m.iter_mut() {
+                    path.push(k.as_str());
+                    let result = self.walk(v, path);
+                    path.pop();
+                    result?;
                 }
-                Node::Map(out)
             }
             // The reference drops `!reset` values before interpolating: nothing in them can fail.
-            Node::Tagged(Tag::Reset, inner) => Node::Tagged(Tag::Reset, inner),
-            Node::Tagged(t, inner) => Node::Tagged(t, Box::new(self.walk(*inner)?)),
-            other @ (Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_)) => other,
-        })
+            Node::Tagged(Tag::Reset, _) | Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) | Node::Str(_) => {}
+            Node::Tagged(_, inner) => self.walk(inner, path)?,
+        }
+        Ok(())
     }
 }
 
@@ -479,7 +478,7 @@ const CASTS: &[(&[&str], Cast)] = &[
     (&["configs", "*", "external"], to_bool),
 ];
 
-fn cast_for(path: &[String]) -> Option<Cast> {
+fn cast_for(path: &[&str]) -> Option<Cast> {
     CASTS.iter().find_map(|(pattern, cast)| {
         (pattern.len() == path.len() && pattern.iter().zip(path).all(|(p, seg)| *p == "*" || p == seg)).then_some(*cast)
     })
@@ -544,6 +543,7 @@ fn to_bool(s: &str, warnings: &mut Vec<Warning>) -> Result<Node, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::tree::Map;
 
     fn env(name: &str) -> Option<String> {
         match name {
@@ -686,9 +686,8 @@ mod tests {
     }
 
     fn cast(path: &[&str], value: &str) -> (Result<Node, String>, Vec<Warning>) {
-        let path: Vec<String> = path.iter().map(|s| (*s).to_string()).collect();
         let mut warnings = Vec::new();
-        let cast = cast_for(&path).expect("a typed path");
+        let cast = cast_for(path).expect("a typed path");
         (cast(value, &mut warnings), warnings)
     }
 
