@@ -11,8 +11,11 @@
 pub mod cli;
 pub mod compose;
 pub mod dokku;
+pub mod exec;
 pub mod graph;
 pub mod model;
 pub mod plan;
+pub mod platform;
 pub mod policy;
+pub mod report;
 pub mod state;

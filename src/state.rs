@@ -211,14 +211,18 @@ pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, 
     let mut state = DokkuState::default();
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
 
+    // These two must answer: planning against an empty host by mistake would re-create
+    // everything (and `create` is not idempotent).
+    let must = |cmd: &Cmd| StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() };
     let cmd = q(&["apps:list", "--format", "json"]);
     let existing = match run(&cmd)? {
         Some(out) => parse_app_list(&cmd, &out)?,
-        None => BTreeSet::new(),
+        None => return Err(must(&cmd)),
     };
     let cmd = q(&["network:list", "--format", "json"]);
-    if let Some(out) = run(&cmd)? {
-        state.networks = parse_name_list(&cmd, &out)?;
+    match run(&cmd)? {
+        Some(out) => state.networks = parse_name_list(&cmd, &out)?,
+        None => return Err(must(&cmd)),
     }
     let cmd = q(&["storage:list-entries", "--format", "json"]);
     if let Some(out) = run(&cmd)? {
@@ -243,69 +247,116 @@ pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, 
     for svc in project.services.values() {
         let Kind::App(spec) = &svc.kind else { continue };
         let app = spec.app.as_str();
-        if !existing.contains(app) {
-            continue;
+        if existing.contains(app) {
+            state.apps.insert(app.to_owned(), read_app(app, run)?);
         }
-        let mut a = AppState::default();
-        let cmd = q(&["config:export", "--format", "json", app]);
-        if let Some(out) = run(&cmd)? {
-            a.config = parse_config(&cmd, &out)?;
+    }
+    Ok(state)
+}
+
+/// Reads one existing app's state (16 read-only queries).
+fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<AppState, StateError> {
+    let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
+    let mut a = AppState::default();
+    let cmd = q(&["config:export", "--format", "json", app]);
+    if let Some(out) = run(&cmd)? {
+        a.config = parse_config(&cmd, &out)?;
+    }
+    let mut report = |plugin: &str| -> Result<BTreeMap<String, String>, StateError> {
+        let r = format!("{plugin}:report");
+        let cmd = q(&[r.as_str(), app, "--format", "json"]);
+        match run(&cmd)? {
+            Some(out) => parse_report(&cmd, &out),
+            None => Ok(BTreeMap::new()),
         }
-        let mut report = |plugin: &str| -> Result<BTreeMap<String, String>, StateError> {
-            let r = format!("{plugin}:report");
-            let cmd = q(&[r.as_str(), app, "--format", "json"]);
-            match run(&cmd)? {
-                Some(out) => parse_report(&cmd, &out),
-                None => Ok(BTreeMap::new()),
-            }
-        };
-        let ps = report("ps")?;
-        a.deployed = ps.get("deployed").is_some_and(|v| v == "true");
-        for key in ["restart-policy", "stop-timeout-seconds", "procfile-path"] {
-            if let Some(v) = ps.get(key).filter(|v| !v.is_empty()) {
-                a.properties.insert(format!("ps:{key}"), v.clone());
-            }
+    };
+    let ps = report("ps")?;
+    a.deployed = ps.get("deployed").is_some_and(|v| v == "true");
+    for key in ["restart-policy", "stop-timeout-seconds", "procfile-path"] {
+        if let Some(v) = ps.get(key).filter(|v| !v.is_empty()) {
+            a.properties.insert(format!("ps:{key}"), v.clone());
         }
-        a.ports = report("ports")?.get("map").map(|m| {
-            let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
-            p.sort();
-            p
-        }).unwrap_or_default();
-        a.proxy_enabled = report("proxy")?.get("enabled").is_none_or(|v| v != "false");
-        a.domains = report("domains")?.get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
-        let opts = report("docker-options")?;
-        for phase in ["build", "deploy", "run"] {
-            if let Some(v) = opts.get(phase) {
-                a.docker_options.insert(phase.to_owned(), split_docker_options(v));
-            }
+    }
+    a.ports = report("ports")?.get("map").map(|m| {
+        let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
+        p.sort();
+        p
+    }).unwrap_or_default();
+    a.proxy_enabled = report("proxy")?.get("enabled").is_none_or(|v| v != "false");
+    a.domains = report("domains")?.get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+    let opts = report("docker-options")?;
+    for phase in ["build", "deploy", "run"] {
+        if let Some(v) = opts.get(phase) {
+            a.docker_options.insert(phase.to_owned(), split_docker_options(v));
         }
-        let net = report("network")?;
-        for key in ["initial-network", "attach-post-create"] {
-            if let Some(v) = net.get(key).filter(|v| !v.is_empty()) {
-                a.properties.insert(format!("network:{key}"), v.clone());
-            }
+    }
+    let net = report("network")?;
+    for key in ["initial-network", "attach-post-create"] {
+        if let Some(v) = net.get(key).filter(|v| !v.is_empty()) {
+            a.properties.insert(format!("network:{key}"), v.clone());
         }
-        for (plugin, key) in [("builder", "selected"), ("builder-dockerfile", "dockerfile-path"), ("logs", "max-size"), ("app-json", "appjson-path"), ("letsencrypt", "email")] {
-            if let Some(v) = report(plugin)?.get(key).filter(|v| !v.is_empty()) {
-                a.properties.insert(format!("{plugin}:{key}"), v.clone());
-            }
+    }
+    for (plugin, key) in [("builder", "selected"), ("builder-dockerfile", "dockerfile-path"), ("logs", "max-size"), ("app-json", "appjson-path"), ("letsencrypt", "email")] {
+        if let Some(v) = report(plugin)?.get(key).filter(|v| !v.is_empty()) {
+            a.properties.insert(format!("{plugin}:{key}"), v.clone());
         }
-        for (k, v) in report("resource")? {
-            if let Some((which, res)) = resource_key(&k).filter(|_| !v.is_empty()) {
-                a.resources.insert(format!("{which}:{res}"), v);
-            }
+    }
+    for (k, v) in report("resource")? {
+        if let Some((which, res)) = resource_key(&k).filter(|_| !v.is_empty()) {
+            a.resources.insert(format!("{which}:{res}"), v);
         }
-        let cmd = q(&["storage:list", app, "--format", "json"]);
-        if let Some(out) = run(&cmd)? {
-            a.mounts = parse_mounts(&cmd, &out)?;
+    }
+    let cmd = q(&["storage:list", app, "--format", "json"]);
+    if let Some(out) = run(&cmd)? {
+        a.mounts = parse_mounts(&cmd, &out)?;
+    }
+    let cmd = q(&["ps:scale", "--format", "json", app]);
+    if let Some(out) = run(&cmd)? {
+        a.scale = parse_scale(&cmd, &out)?;
+    }
+    let cmd = q(&["letsencrypt:active", app]);
+    a.letsencrypt = run(&cmd)?.is_some_and(|o| o.trim() == "true");
+    Ok(a)
+}
+
+/// [`read`], with the per-app queries of up to `concurrency` apps in flight at once: each
+/// query costs a few hundred milliseconds on a real host, and apps are independent.
+pub fn read_parallel(
+    project: &Project,
+    run: &(dyn Fn(&Cmd) -> Result<QueryOutput, StateError> + Sync),
+    concurrency: usize,
+) -> Result<DokkuState, StateError> {
+    let mut apps: Vec<String> = Vec::new();
+    let mut shallow = project.clone();
+    for svc in shallow.services.values_mut() {
+        if let Kind::App(spec) = &svc.kind {
+            apps.push(spec.app.to_string());
         }
-        let cmd = q(&["ps:scale", "--format", "json", app]);
-        if let Some(out) = run(&cmd)? {
-            a.scale = parse_scale(&cmd, &out)?;
+    }
+    // The stack-wide queries, with the apps left out; then the apps in parallel.
+    shallow.services.retain(|_, s| !matches!(s.kind, Kind::App(_)));
+    let mut state = read(&shallow, &mut |c| run(c))?;
+    let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
+    let existing = match run(&cmd)? {
+        Some(out) => parse_app_list(&cmd, &out)?,
+        None => return Err(StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() }),
+    };
+    let todo: Vec<&String> = apps.iter().filter(|a| existing.contains(a.as_str())).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Result<(String, AppState), StateError>>> = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.max(1).min(todo.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(app) = todo.get(i) else { break };
+                let r = read_app(app, &mut |c| run(c)).map(|a| ((*app).clone(), a));
+                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
+            });
         }
-        let cmd = q(&["letsencrypt:active", app]);
-        a.letsencrypt = run(&cmd)?.is_some_and(|o| o.trim() == "true");
-        state.apps.insert(app.to_owned(), a);
+    });
+    for r in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        let (app, a) = r?;
+        state.apps.insert(app, a);
     }
     Ok(state)
 }
@@ -323,12 +374,10 @@ mod tests {
         let json = serde_json::json!({"services": {"db": {"image": "postgres:16"}, "web": {"image": "nginx", "depends_on": {"db": {"condition": "service_started", "required": true}}}}});
         let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
         let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
-        let mut asked = Vec::new();
-        let state = read(&project, &mut |cmd: &Cmd| {
-            let line = cmd.argv().join(" ");
-            asked.push(line.clone());
-            Ok(match line.as_str() {
+        let answer = |line: &str| -> QueryOutput {
+            match line {
                 "dokku apps:list --format json" => Some(r#"["s-web","other"]"#.into()),
+                "dokku network:list --format json" => Some("[]".into()),
                 "dokku postgres:list" => Some("=====> Postgres services\ns-db\n".into()),
                 "dokku postgres:links s-db" => Some("s-web\n".into()),
                 "dokku config:export --format json s-web" => Some(r#"{"A":"1"}"#.into()),
@@ -336,9 +385,21 @@ mod tests {
                 "dokku ports:report s-web --format json" => Some(r#"{"map":"http:80:80 http:8080:80"}"#.into()),
                 "dokku letsencrypt:active s-web" => Some("false\n".into()),
                 _ => None,
-            })
+            }
+        };
+        let mut asked = Vec::new();
+        let state = read(&project, &mut |cmd: &Cmd| {
+            let line = cmd.argv().join(" ");
+            asked.push(line.clone());
+            Ok(answer(&line))
         })
         .unwrap();
+        // The parallel reader sees the same host.
+        let parallel = read_parallel(&project, &|cmd: &Cmd| Ok(answer(&cmd.argv().join(" "))), 4).unwrap();
+        assert_eq!(parallel, state);
+        // A host that does not answer `apps:list` is an error, never an empty host.
+        let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
+        assert!(err.to_string().contains("apps:list"), "{err}");
         assert_eq!(asked.len(), 21, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("other")));
         let web = &state.apps["s-web"];

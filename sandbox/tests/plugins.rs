@@ -704,6 +704,25 @@ fn from_archive_deploys_a_tarball_and_records_the_source() {
         Some(1),
         "same content from stdin is unchanged too"
     );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("No changes detected"),
+        "stdin (`--`) is read, after flags too: {stderr}"
+    );
+    let mut child = s
+        .cmd()
+        .args(["git:from-archive", "--archive-type", "tar", "web", "--"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(&bytes).expect("write");
+    let o = child.wait_with_output().expect("wait");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("No changes detected"),
+        "`--archive-type tar <app> --` reads stdin"
+    );
     s.run(&["git:from-archive", "web"]).fails(
         1,
         "Please specify an archive url or -- to fetch the archive from stdin",

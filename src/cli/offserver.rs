@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use super::apply_cmd;
 use super::exit;
 use super::plan_cmd;
 use crate::compose;
@@ -25,6 +26,54 @@ enum Command {
     Config(ConfigArgs),
     /// Print the exact Dokku commands that deploy the stack (secrets masked)
     Plan(PlanCommand),
+    /// Deploy the stack: plan against the host and apply it transactionally
+    Apply(ApplyCommand),
+    /// List a stack's releases, newest first
+    Releases(ReleasesCommand),
+    /// Show what changed between two releases (secrets masked)
+    Diff(DiffCommand),
+    /// Re-apply an earlier release
+    Rollback(RollbackCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ApplyCommand {
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    apply: apply_cmd::ApplyArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReleasesCommand {
+    #[command(flatten)]
+    stack: apply_cmd::StackArgs,
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffCommand {
+    #[command(flatten)]
+    stack: apply_cmd::StackArgs,
+    /// Older release (default: the one before `to`)
+    from: Option<u64>,
+    /// Newer release (default: the latest)
+    to: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RollbackCommand {
+    #[command(flatten)]
+    stack: apply_cmd::StackArgs,
+    /// The release to go back to (default: the one before the latest)
+    release: Option<u64>,
+    /// Directory the release's build contexts are read from when no saved copy exists
+    #[arg(long, default_value = ".")]
+    project_directory: PathBuf,
+    #[command(flatten)]
+    run: apply_cmd::RunArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +157,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config(args) => config(args),
         Command::Plan(args) => plan(args),
+        Command::Apply(args) => {
+            let opts = args.load.options(false)?;
+            let loaded = compose::load(&opts).context("failed to load the compose project")?;
+            for w in &loaded.warnings {
+                eprintln!(" !     {w}");
+            }
+            let dir = project_dir(&opts);
+            let project = plan_cmd::LoadedProject::new(&loaded, dir.clone());
+            apply_cmd::run_apply(&args.apply, project.json, &project.name, dir)
+        }
+        Command::Releases(args) => apply_cmd::run_releases(&args.stack, args.format == "json"),
+        Command::Diff(args) => apply_cmd::run_diff(&args.stack, args.from, args.to),
+        Command::Rollback(args) => {
+            let dir = std::fs::canonicalize(&args.project_directory).unwrap_or(args.project_directory.clone());
+            apply_cmd::run_rollback(&args.stack, &args.run, args.release, dir)
+        }
     }
 }
 

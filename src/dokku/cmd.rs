@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a command reads on stdin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Stdin {
     /// A tar archive for `git:from-archive --archive-type tar <app> --`, built by the executor:
@@ -23,20 +23,28 @@ pub enum Stdin {
         /// sha256 of everything above; stored as `DOKKU_COMPOSE_DIGEST`.
         digest: String,
     },
+    /// The archive an earlier apply deployed to `app` with this digest, as the executor saved
+    /// it: how a rollback redeploys the previous build context.
+    Saved {
+        /// App.
+        app: String,
+        /// Digest of the saved archive (`DOKKU_COMPOSE_DIGEST` of the release it came from).
+        digest: String,
+    },
 }
 
 /// One command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cmd {
     /// Program: always `dokku` for planned steps.
     pub program: String,
     /// Arguments after the program.
     pub args: Vec<String>,
     /// Indices into `args` whose value part is secret.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret: Vec<usize>,
     /// stdin, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<Stdin>,
 }
 
@@ -161,7 +169,10 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 impl Stdin {
     /// A one-line description for the text plan: what the archive holds and its digest.
     pub fn describe(&self) -> String {
-        let Stdin::Archive { base, files, copies, digest } = self;
+        let (base, files, copies, digest) = match self {
+            Stdin::Archive { base, files, copies, digest } => (base, files, copies, digest),
+            Stdin::Saved { app, digest } => return format!("tar saved when `{app}` was deployed; {digest}"),
+        };
         let mut parts: Vec<String> = Vec::new();
         if let Some(b) = base {
             parts.push(format!("source directory {b}"));

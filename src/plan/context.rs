@@ -134,7 +134,7 @@ mod tests {
             "configs": [{"source": "motd", "target": "/etc/motd"}],
             "healthcheck": {"test": ["CMD-SHELL", "curl -f localhost"], "retries": 3, "interval": "5s"}
         }));
-        let Stdin::Archive { base, files, copies, digest } = build_context(&ServiceName::new("web"), &a, "rev");
+        let Stdin::Archive { base, files, copies, digest } = build_context(&ServiceName::new("web"), &a, "rev") else { panic!("an archive") };
         assert_eq!(base, None);
         assert_eq!(
             files["Dockerfile"],
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn build_service_overlay() {
         let a = app(serde_json::json!({"build": {"context": "/p/api", "dockerfile": "Dockerfile"}, "command": "bin/server --port 80"}));
-        let Stdin::Archive { base, files, .. } = build_context(&ServiceName::new("web"), &a, "rev");
+        let Stdin::Archive { base, files, .. } = build_context(&ServiceName::new("web"), &a, "rev") else { panic!("an archive") };
         assert_eq!(base.as_deref(), Some("api"));
         assert_eq!(files[".dokku-compose/web/Procfile"], "web: bin/server --port 80\n");
         let other = build_context(&ServiceName::new("web"), &a, "rev2");

@@ -61,12 +61,20 @@ impl Planner<'_> {
 pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
     let mut p = Planner { state, steps: Vec::new() };
     stack_steps(&mut p, project);
+    // Services whose containers this plan replaces (deploy, restart or one-shot run): a
+    // dependent that declared `depends_on.<x>.restart: true` restarts with them, as compose does.
+    let mut replaced: BTreeSet<&ServiceName> = BTreeSet::new();
     for name in &graph.order {
         let svc = &project.services[name];
         let ctx = Ctx { service: name, level: graph.levels[name] };
+        let first = p.steps.len();
+        let restart_with = svc.depends_on.iter().find(|(d, spec)| spec.restart && replaced.contains(d)).map(|(d, _)| d);
         match &svc.kind {
             Kind::Datastore(ds) => datastore_steps(&mut p, &ctx, ds),
-            Kind::App(app) => app_steps(&mut p, &ctx, project, svc, app, settings)?,
+            Kind::App(app) => app_steps(&mut p, &ctx, project, svc, app, settings, restart_with)?,
+        }
+        if p.steps[first..].iter().any(|s| matches!(s.action, Action::Deploy { .. } | Action::Restart { .. } | Action::RunOnce { .. })) {
+            replaced.insert(name);
         }
     }
     let services = project
@@ -80,7 +88,14 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
             (n.clone(), target)
         })
         .collect();
-    Ok(Plan { stack: project.stack.to_string(), services, rewrites: project.rewrites.clone(), warnings, steps: p.steps })
+    Ok(Plan {
+        stack: project.stack.to_string(),
+        services,
+        dependencies: graph.dependencies.clone(),
+        rewrites: project.rewrites.clone(),
+        warnings,
+        steps: p.steps,
+    })
 }
 
 fn stack_steps(p: &mut Planner<'_>, project: &Project) {
@@ -195,7 +210,15 @@ fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, p
 }
 
 #[expect(clippy::too_many_lines, reason = "the steps of one app read best top to bottom in apply order")]
-fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Service, app: &AppSpec, settings: &PlanSettings) -> Result<(), PlanError> {
+fn app_steps(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    project: &Project,
+    svc: &Service,
+    app: &AppSpec,
+    settings: &PlanSettings,
+    restart_with: Option<&ServiceName>,
+) -> Result<(), PlanError> {
     let name = app.app.as_str();
     let fresh = AppState::default();
     let existing = p.state.apps.get(name);
@@ -440,7 +463,7 @@ fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Servic
 
     // Config: the environment, the list of managed keys, and the build-context digest.
     let context = build_context(&svc.name, app, &settings.source_rev);
-    let Stdin::Archive { digest, .. } = &context;
+    let Stdin::Archive { digest, .. } = &context else { unreachable!("build_context returns an archive") };
     let digest = digest.clone();
     let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();
     let managed: Vec<&str> = app.env.keys().map(String::as_str).collect();
@@ -487,16 +510,30 @@ fn app_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, project: &Project, svc: &Servic
     let deploy = !cur.deployed || cur.config.get(DIGEST_VAR) != Some(&digest);
     if deploy {
         let reason = if cur.deployed { "the build context changed".to_owned() } else { format!("`{name}` has not been deployed") };
+        // The undo redeploys the build context of the running release, which the executor
+        // saved when it deployed it; the executor runs it after every setting is restored.
+        let back = match (cur.deployed, cur.config.get(DIGEST_VAR)) {
+            (true, Some(old)) => undo(vec![Cmd::dokku(["git:from-archive", "--archive-type", "tar", name, "--"])
+                .with_stdin(Stdin::Saved { app: name.to_owned(), digest: old.clone() })]),
+            (true, None) => irreversible("the running release was not deployed by dokku-compose, so its build context is unknown"),
+            (false, _) if existing.is_none() => irreversible("the app is new: a rollback destroys it"),
+            (false, _) => irreversible("the app had no deployed release to go back to"),
+        };
         p.push(
             Some(ctx),
             "deploy",
             Action::Deploy { app: name.to_owned(), digest: digest.clone() },
             Cmd::dokku(["git:from-archive", "--archive-type", "tar", name, "--"]).with_stdin(context),
             reason,
-            irreversible("a failed deploy leaves the previous release serving; a finished one is rolled back by the release history"),
+            back,
         );
-    } else if runtime_changed {
-        p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), "settings changed without a new build".into(), irreversible("restarting again does not undo a restart"));
+    } else if runtime_changed || restart_with.is_some() {
+        let reason = match restart_with {
+            Some(d) if !runtime_changed => format!("`{d}` was redeployed and `depends_on.{d}.restart` is true"),
+            _ => "settings changed without a new build".into(),
+        };
+        // A rollback restarts the app again once its settings are restored.
+        p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), reason, undo(vec![Cmd::dokku(["ps:restart", name])]));
     }
     if one_shot && deploy {
         let command = app.command.clone().ok_or_else(|| PlanError::OneShotWithoutCommand { service: svc.name.clone() })?;

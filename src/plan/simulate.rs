@@ -76,5 +76,24 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         Action::Deploy { app: a, .. } => app(state, a).deployed = true,
         Action::Restart { .. } | Action::RunOnce { .. } => {}
         Action::EnableLetsencrypt { app: a } => app(state, a).letsencrypt = true,
+        Action::Prune { target } => match argv.get(1).map(String::as_str) {
+            Some("apps:destroy") => {
+                state.apps.remove(target);
+            }
+            Some(c) if c.ends_with(":destroy") => {
+                for services in state.datastores.values_mut() {
+                    services.remove(target);
+                }
+            }
+            Some(c) if c.ends_with(":unlink") => {
+                let app = argv.get(3).cloned().unwrap_or_default();
+                for services in state.datastores.values_mut() {
+                    if let Some(links) = services.get_mut(target) {
+                        links.remove(&app);
+                    }
+                }
+            }
+            _ => {}
+        },
     }
 }

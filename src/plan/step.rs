@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dokku::Cmd;
 use crate::model::{ServiceName, Warning};
@@ -157,10 +157,16 @@ pub enum Action {
         /// App.
         app: String,
     },
+    /// `apps:destroy`, `<plugin>:unlink` or `<plugin>:destroy` of what left the compose file
+    /// (`--prune`; datastores only when named).
+    Prune {
+        /// The app or datastore service.
+        target: String,
+    },
 }
 
 /// How a step is undone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Undo {
     /// Run these commands in order.
@@ -201,6 +207,9 @@ pub struct Plan {
     pub stack: String,
     /// What each compose service became.
     pub services: BTreeMap<ServiceName, String>,
+    /// Direct dependencies of each service (the service graph): a service's steps start only
+    /// after every dependency's steps finished.
+    pub dependencies: BTreeMap<ServiceName, std::collections::BTreeSet<ServiceName>>,
     /// Rewritten environment values (key path -> rule).
     pub rewrites: BTreeMap<String, String>,
     /// Warnings for keys with no (full) Dokku meaning.

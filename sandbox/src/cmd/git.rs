@@ -423,8 +423,13 @@ fn from_image(ctx: &mut Ctx, args: &[String]) -> Res {
 /// `git:from-archive [--archive-type tar|tar.gz|zip] <app> <url|--> [<user> <email>]`: `--`
 /// reads the archive from stdin; `file://` and plain paths are read locally (no downloads).
 fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
-    let p = parse(args, &spec(&["--archive-type"], &[]))?;
+    // The bash argument loop of plugins/git keeps `--` as the archive url (it is not an
+    // end-of-options marker there), after flags too: `--archive-type tar <app> --`.
+    const STDIN: &str = "\u{0}stdin";
+    let args: Vec<String> = args.iter().map(|a| if a == "--" { STDIN.to_owned() } else { a.clone() }).collect();
+    let p = parse(&args, &spec(&["--archive-type"], &[]))?;
     let (app, url) = (p.arg(0), p.arg(1));
+    let url = if url == STDIN { "--".to_owned() } else { url };
     ctx.verify_app(&app)?;
     if url.is_empty() {
         return fail("Please specify an archive url or -- to fetch the archive from stdin");

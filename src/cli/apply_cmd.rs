@@ -1,0 +1,219 @@
+//! `dokku-compose apply | releases | diff | rollback`: run a plan against the `dokku` on
+//! `PATH` (a host, or the Dokku sandbox), and work with the release history.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::exec::apply::{apply, stack_dir, ApplyReport, ApplyRequest};
+use crate::exec::executor::{ExecOptions, DEFAULT_CONCURRENCY};
+use crate::exec::releases::{ReleaseKind, ReleaseStore};
+use crate::exec::runner::DuctRunner;
+use crate::exec::secrets::HostKey;
+use crate::model::{ConvertOptions, StackName};
+use crate::plan::PlanSettings;
+use crate::policy::Policy;
+use crate::report::{self, Style};
+
+/// Where stacks keep their lock, journal, releases and saved build contexts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Data directory (default: `$DOKKU_COMPOSE_DATA_DIR`, else `$DOKKU_LIB_ROOT/data/compose`)
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The data directory.
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        if let Some(d) = std::env::var_os("DOKKU_COMPOSE_DATA_DIR") {
+            return Ok(d.into());
+        }
+        if let Some(d) = std::env::var_os("DOKKU_LIB_ROOT") {
+            return Ok(PathBuf::from(d).join("data/compose"));
+        }
+        anyhow::bail!("no data directory: pass `--data-dir DIR` (or set DOKKU_COMPOSE_DATA_DIR)")
+    }
+}
+
+/// How an apply runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Allow a setting the security policy refuses by default (repeatable)
+    #[arg(long = "allow", value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Services applied at once
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Abort and roll back when the whole apply takes longer (seconds)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Stop a single Dokku command after this long (seconds)
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub step_timeout: u64,
+    /// Wait for another apply of the stack to finish instead of failing
+    #[arg(long)]
+    pub wait: bool,
+    /// Destroy the apps of services that left the compose file
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: also destroy this datastore service (compose name) and its data, if it left the file
+    #[arg(long = "destroy-datastore", value_name = "SERVICE")]
+    pub destroy_datastores: Vec<String>,
+    /// Print the plan against the host's current state and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `apply`'s own arguments (the compose files come from the shared loader flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyArgs {
+    /// Stack name: apps are named `<stack>-<service>` (default: the compose project name)
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Revision of the pushed source (redeploys build services when it changes)
+    #[arg(long, default_value = "")]
+    pub source_rev: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `releases`, `diff` and `rollback` name a stack.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
+    /// The stack
+    #[arg(long)]
+    pub stack: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+fn style() -> Style {
+    Style::from_env(std::env::var("DOKKU_QUIET_OUTPUT").ok().as_deref(), std::env::var("DOKKU_TRACE").ok().as_deref())
+}
+
+fn runner() -> DuctRunner {
+    DuctRunner { dokku: std::env::var_os("DOKKU_COMPOSE_DOKKU_BIN").map(PathBuf::from), env: Vec::new() }
+}
+
+fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: PathBuf, source_rev: String, kind: ReleaseKind, message: String) -> anyhow::Result<ApplyRequest> {
+    let policy = Policy::from_names(run.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    let stack = StackName::parse(stack).map_err(anyhow::Error::msg)?;
+    Ok(ApplyRequest {
+        data_dir: run.data.resolve()?,
+        compose,
+        convert: ConvertOptions { stack, project_dir: project_dir.display().to_string() },
+        policy,
+        settings: PlanSettings { source_rev },
+        exec: ExecOptions {
+            concurrency: run.concurrency.max(1),
+            step_timeout: Some(Duration::from_secs(run.step_timeout)),
+            apply_timeout: run.timeout.map(Duration::from_secs),
+        },
+        wait: run.wait,
+        source_dir: project_dir,
+        prune: run.prune,
+        destroy_datastores: run.destroy_datastores.iter().cloned().collect::<BTreeSet<_>>(),
+        kind,
+        message,
+        dry_run: run.dry_run,
+    })
+}
+
+fn execute(req: &ApplyRequest) -> anyhow::Result<ApplyReport> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
+    let style = style();
+    let report = apply(req, &runner(), &cancel, &|e| report::emit(e, style))?;
+    if let Some(r) = &report.recovered {
+        eprintln!(" !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone", r.what, r.pid, r.steps);
+        for f in &r.undo_failures {
+            eprintln!(" !     undo of `{}` failed: {}", f.step, f.error);
+        }
+    }
+    for w in &report.plan.warnings {
+        eprintln!(" !     {w}");
+    }
+    for k in &report.kept {
+        eprintln!(" !     {k} is no longer in the compose file and was kept; `--prune` removes it");
+    }
+    if req.dry_run {
+        print!("{}", report.plan);
+    } else if let Some(rel) = &report.release {
+        if !style.quiet {
+            println!("=====> Release v{} of stack {}", rel.id, req.convert.stack);
+        }
+    }
+    Ok(report)
+}
+
+/// `apply`: the project was loaded by the caller (normalised JSON and project directory).
+pub fn run_apply(args: &ApplyArgs, compose: serde_json::Value, name: &str, project_dir: PathBuf) -> anyhow::Result<()> {
+    let stack = args.stack.clone().unwrap_or_else(|| name.to_owned());
+    let req = request(&args.run, compose, &stack, project_dir, args.source_rev.clone(), ReleaseKind::Apply, "apply".into())?;
+    execute(&req).map(|_| ())
+}
+
+fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
+    let dir = stack_dir(&args.data.resolve()?, &args.stack);
+    if !dir.releases().exists() {
+        anyhow::bail!("stack `{}` has no releases in `{}`", args.stack, dir.dir().display());
+    }
+    let key = HostKey::load_or_create(&dir.key())?;
+    Ok(ReleaseStore::open(&dir.releases(), key)?)
+}
+
+/// `releases`: newest first.
+pub fn run_releases(args: &StackArgs, json: bool) -> anyhow::Result<()> {
+    let list = store(args)?.list()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!("=====> {} releases", args.stack);
+    for r in list {
+        let rev = if r.source_rev.is_empty() { "-".to_owned() } else { r.source_rev.chars().take(12).collect() };
+        println!("v{:<5} {}  {:<8} {:<12} {} service(s)  {}", r.id, r.time, r.kind, rev, r.services, r.message);
+    }
+    Ok(())
+}
+
+/// `diff`: between two releases (default: the one before the latest, and the latest).
+pub fn run_diff(args: &StackArgs, from: Option<u64>, to: Option<u64>) -> anyhow::Result<()> {
+    let s = store(args)?;
+    let latest = s.latest()?.context("no releases yet")?.id;
+    let to = to.unwrap_or(latest);
+    let from = from.unwrap_or(to.saturating_sub(1).max(1));
+    let d = s.diff(from, to)?;
+    if d.is_empty() {
+        println!("=====> v{from} and v{to} are the same");
+    } else {
+        println!("=====> v{from} -> v{to}");
+        print!("{d}");
+    }
+    Ok(())
+}
+
+/// `rollback`: re-applies an earlier release (default: the one before the latest).
+pub fn run_rollback(args: &StackArgs, run: &RunArgs, to: Option<u64>, project_dir: PathBuf) -> anyhow::Result<()> {
+    let s = store(args)?;
+    let latest = s.latest()?.context("no releases yet")?;
+    let to = match to {
+        Some(t) => t,
+        None => latest.id.checked_sub(1).filter(|t| *t > 0).context("there is no earlier release to roll back to")?,
+    };
+    let info = s.info(to)?;
+    let compose = s.compose(to)?;
+    drop(s);
+    let req = request(run, compose, &args.stack, project_dir, info.source_rev, ReleaseKind::Rollback { to }, format!("rollback to v{to}"))?;
+    execute(&req).map(|_| ())
+}

@@ -1,0 +1,371 @@
+//! One apply of a stack, end to end (issue #5): take the stack lock, finish the rollback of
+//! an apply that was killed, read the host's state, plan, run the plan transactionally, prune
+//! what the compose file no longer has (only when asked), and record the release.
+//!
+//! Per stack, under the data directory (`$DOKKU_LIB_ROOT/data/compose` on a host):
+//! `<stack>/lock`, `<stack>/journal.jsonl`, `<stack>/releases` (git), `<stack>/archives`
+//! (the build contexts deployed, for rollbacks); the host key is `host.key`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::archive::ArchiveStore;
+use super::error::{ExecError, UndoFailure};
+use super::event::Event;
+use super::executor::{execute, rollback, ExecOptions, Outcome};
+use super::journal::{pending, Journal};
+use super::lock::{LockError, StackLock};
+use super::releases::{now_rfc3339, AppFacts, NewRelease, ReleaseError, ReleaseInfo, ReleaseKind, ReleaseStore};
+use super::runner::Runner;
+use super::secrets::{HostKey, SecretError};
+use crate::dokku::Cmd;
+use crate::model::{from_compose_json, ConvertOptions, Kind, Source};
+use crate::plan::{self, Action, Plan, PlanError, PlanSettings, Step, Undo};
+use crate::policy::Policy;
+use crate::state::{self, StateError};
+
+/// Where a stack's files live.
+#[derive(Debug, Clone)]
+pub struct StackDir {
+    /// The data directory shared by all stacks.
+    pub data: PathBuf,
+    /// The stack.
+    pub stack: String,
+}
+
+impl StackDir {
+    /// `<data>/<stack>`.
+    pub fn dir(&self) -> PathBuf {
+        self.data.join(&self.stack)
+    }
+    /// The lock file.
+    pub fn lock(&self) -> PathBuf {
+        self.dir().join("lock")
+    }
+    /// The journal.
+    pub fn journal(&self) -> PathBuf {
+        self.dir().join("journal.jsonl")
+    }
+    /// The release history.
+    pub fn releases(&self) -> PathBuf {
+        self.dir().join("releases")
+    }
+    /// Saved build contexts.
+    pub fn archives(&self) -> PathBuf {
+        self.dir().join("archives")
+    }
+    /// The host key (one per data directory).
+    pub fn key(&self) -> PathBuf {
+        self.data.join("host.key")
+    }
+
+    fn create(&self) -> Result<(), ApplyError> {
+        let dir = self.dir();
+        std::fs::create_dir_all(&dir).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&dir).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?.permissions(), 0o700);
+        Ok(())
+    }
+}
+
+/// Why an apply did not happen or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The stack is locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The host key.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The release history.
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    /// The compose project cannot be planned (invalid, refused by the policy, a cycle…).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The host's state could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The plan failed and was rolled back.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// A file of the stack directory.
+    #[error("`{path}`: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Pruning failed after the rest of the apply succeeded.
+    #[error("the stack was applied, but pruning failed: {0}")]
+    Prune(ExecError),
+}
+
+/// What to apply and how.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    /// Where stacks keep their files.
+    pub data_dir: PathBuf,
+    /// The normalised compose project (the reference's JSON, with `x-dokku`).
+    pub compose: Value,
+    /// Stack name and project directory.
+    pub convert: ConvertOptions,
+    /// The security policy.
+    pub policy: Policy,
+    /// Planning settings (source revision).
+    pub settings: PlanSettings,
+    /// Concurrency and timeouts.
+    pub exec: ExecOptions,
+    /// Wait for the stack lock instead of failing.
+    pub wait: bool,
+    /// The directory build contexts and copied files are read from.
+    pub source_dir: PathBuf,
+    /// Destroy the apps of services the compose file no longer has.
+    pub prune: bool,
+    /// Datastore services (compose names) that may be destroyed when they left the file.
+    pub destroy_datastores: BTreeSet<String>,
+    /// Apply or rollback.
+    pub kind: ReleaseKind,
+    /// The release message.
+    pub message: String,
+    /// Plan only: read the state and return the plan without running it.
+    pub dry_run: bool,
+}
+
+/// What an apply did.
+#[derive(Debug)]
+pub struct ApplyReport {
+    /// The plan (empty for an unchanged stack).
+    pub plan: Plan,
+    /// Timings, when it ran.
+    pub outcome: Option<Outcome>,
+    /// The release recorded, if anything changed.
+    pub release: Option<ReleaseInfo>,
+    /// Services that left the compose file and were kept (no `--prune`).
+    pub kept: Vec<String>,
+    /// An interrupted apply whose rollback this one finished first.
+    pub recovered: Option<Recovered>,
+    /// Wall time of reading the host's state.
+    pub state_read: std::time::Duration,
+}
+
+/// A rollback finished on behalf of a killed apply.
+#[derive(Debug)]
+pub struct Recovered {
+    /// Its process id.
+    pub pid: u32,
+    /// What it was doing.
+    pub what: String,
+    /// Steps undone.
+    pub steps: usize,
+    /// Undo commands that failed.
+    pub undo_failures: Vec<UndoFailure>,
+}
+
+/// Finishes the rollback of an apply that was killed, if its journal is there. The caller
+/// holds the stack lock, so the journal's writer is gone.
+pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &ArchiveStore, events: &(dyn Fn(&Event) + Sync)) -> Result<Option<Recovered>, ApplyError> {
+    let path = dir.journal();
+    let Some(p) = pending(&path, key)? else { return Ok(None) };
+    let steps = p.entries.len();
+    let mut journal = Journal::reopen(&path, key.clone())?;
+    let undo_failures = rollback(p.entries, runner, archives, Some(&mut journal), None, events);
+    Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
+}
+
+fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
+    move |cmd: &Cmd| match runner.run(cmd, None, None) {
+        Ok(out) => Ok(Some(out.stdout)),
+        Err(super::RunError::Status { .. }) => Ok(None),
+        Err(e) => Err(StateError::Run { command: cmd.masked_argv().join(" "), message: e.to_string() }),
+    }
+}
+
+/// Applies a stack. See the module doc for the sequence.
+pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, events: &(dyn Fn(&Event) + Sync)) -> Result<ApplyReport, ApplyError> {
+    let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
+    dir.create()?;
+    let what = match req.kind {
+        ReleaseKind::Apply => "apply".to_owned(),
+        ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
+    };
+    let _lock = StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?;
+    let key = HostKey::load_or_create(&dir.key())?;
+    let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }) };
+    let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
+    let store = ReleaseStore::open(&dir.releases(), key.clone())?;
+    let latest = store.latest()?;
+
+    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
+    req.policy.check(&project).map_err(PlanError::from)?;
+    let graph = crate::graph::build(&project).map_err(PlanError::from)?;
+
+    // Services of the previous release that the file no longer has.
+    let previous = match &latest {
+        Some(l) => removed_services(&store.compose(l.id)?, &req.compose, &req.convert)?,
+        None => Vec::new(),
+    };
+    let started = Instant::now();
+    let q = query(runner);
+    let mut host = state::read_parallel(&project, &q, req.exec.concurrency)?;
+    let state_read = started.elapsed();
+    let plan = plan::plan(&project, &graph, &host, &req.settings, warnings)?;
+    let (prune_steps, kept) = prune_plan(&previous, req, &q, &mut host)?;
+    if req.dry_run {
+        let mut plan = plan;
+        plan.steps.extend(prune_steps);
+        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read });
+    }
+
+    let unchanged_compose = match &latest {
+        Some(l) => store.compose(l.id)? == req.compose,
+        None => false,
+    };
+    if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
+        events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
+        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read });
+    }
+
+    let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
+    let outcome = execute(&plan, runner, &archives, &mut journal, &req.exec, cancel, events)?;
+    journal.finish()?;
+    if !prune_steps.is_empty() {
+        let prune = Plan { steps: prune_steps, ..plan.clone() };
+        let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, "prune")?;
+        execute(&prune, runner, &archives, &mut journal, &req.exec, cancel, events).map_err(ApplyError::Prune)?;
+        journal.finish()?;
+    }
+
+    let apps = app_facts(&project, &req.settings, &key);
+    let plan_json = plan.to_json();
+    let plain: BTreeSet<String> = project.settings.plain.clone();
+    let release = store.record(&NewRelease {
+        stack: &dir.stack,
+        compose: &req.compose,
+        plain_keys: &plain,
+        plan: &plan_json,
+        apps: &apps,
+        source_rev: &req.settings.source_rev,
+        message: &req.message,
+        kind: req.kind,
+        time: &now_rfc3339(),
+    })?;
+    Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read })
+}
+
+/// A service of the previous release that the compose file no longer has.
+#[derive(Debug, Clone)]
+struct Removed {
+    service: String,
+    /// App name, or (plugin, datastore name).
+    app: Option<String>,
+    datastore: Option<(String, String)>,
+}
+
+fn removed_services(old: &Value, new: &Value, convert: &ConvertOptions) -> Result<Vec<Removed>, ApplyError> {
+    let (old_project, _) = from_compose_json(old, convert).map_err(PlanError::from)?;
+    let keep: BTreeSet<&str> = new.get("services").and_then(Value::as_object).map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+    Ok(old_project
+        .services
+        .iter()
+        .filter(|(n, _)| !keep.contains(n.as_str()))
+        .map(|(n, s)| match &s.kind {
+            Kind::App(a) => Removed { service: n.to_string(), app: Some(a.app.to_string()), datastore: None },
+            Kind::Datastore(d) => Removed { service: n.to_string(), app: None, datastore: Some((d.plugin.to_owned(), d.name.to_string())) },
+        })
+        .collect())
+}
+
+/// Steps that destroy what left the compose file (`--prune`); without it, the names are
+/// returned so the caller can warn. Datastores are destroyed only when named.
+fn prune_plan(
+    removed: &[Removed],
+    req: &ApplyRequest,
+    q: &(dyn Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync),
+    host: &mut state::DokkuState,
+) -> Result<(Vec<Step>, Vec<String>), ApplyError> {
+    let mut steps = Vec::new();
+    let mut kept = Vec::new();
+    let apps = {
+        let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
+        match q(&cmd)? {
+            Some(out) => state::parse_app_list(&cmd, &out)?,
+            None => BTreeSet::new(),
+        }
+    };
+    for r in removed {
+        let step = |id: String, action: Action, run: Cmd, reason: String| Step {
+            id,
+            service: None,
+            level: 0,
+            action,
+            run,
+            reason,
+            undo: Undo::Irreversible { reason: "pruning destroys what the compose file no longer has".into() },
+        };
+        match (&r.app, &r.datastore) {
+            (Some(app), _) if apps.contains(app) => {
+                if req.prune {
+                    steps.push(step(
+                        format!("prune/{}", r.service),
+                        Action::Prune { target: app.clone() },
+                        Cmd::dokku(["apps:destroy", app.as_str(), "--force"]),
+                        format!("service `{}` is no longer in the compose file (--prune)", r.service),
+                    ));
+                } else {
+                    kept.push(format!("app `{app}` (service `{}`)", r.service));
+                }
+            }
+            (_, Some((plugin, name))) => {
+                if req.prune && req.destroy_datastores.contains(&r.service) {
+                    let links = q(&Cmd::dokku([format!("{plugin}:links"), name.clone()]))?.map(|o| state::parse_lines(&o)).unwrap_or_default();
+                    for app in links {
+                        steps.push(step(
+                            format!("prune/{}/unlink/{app}", r.service),
+                            Action::Prune { target: name.clone() },
+                            Cmd::dokku([format!("{plugin}:unlink"), name.clone(), app.clone(), "--no-restart".into()]),
+                            format!("{plugin} service `{name}` is being destroyed"),
+                        ));
+                    }
+                    steps.push(step(
+                        format!("prune/{}", r.service),
+                        Action::Prune { target: name.clone() },
+                        Cmd::dokku([format!("{plugin}:destroy"), name.clone(), "--force".into()]),
+                        format!("datastore `{}` left the compose file and --destroy-datastore names it", r.service),
+                    ));
+                } else {
+                    kept.push(format!("{plugin} service `{name}` (service `{}`; its data is kept)", r.service));
+                }
+            }
+            _ => {}
+        }
+    }
+    let _ = host;
+    Ok((steps, kept))
+}
+
+fn app_facts(project: &crate::model::Project, settings: &PlanSettings, key: &HostKey) -> BTreeMap<String, AppFacts> {
+    let mut out = BTreeMap::new();
+    for svc in project.services.values() {
+        let Kind::App(app) = &svc.kind else { continue };
+        let crate::dokku::Stdin::Archive { digest, .. } = plan::build_context(&svc.name, app, &settings.source_rev) else { continue };
+        let env: BTreeMap<&String, &String> = app.env.iter().map(|(k, v)| (k, &v.value)).collect();
+        let config = serde_json::to_vec(&env).unwrap_or_default();
+        let image = match &app.source {
+            Source::Image { image } => Some(image.clone()),
+            Source::Build(_) => None,
+        };
+        let count = if svc.settings.state == crate::model::ExpectedState::OneShot { 0 } else { app.replicas.unwrap_or(1) };
+        out.insert(app.app.to_string(), AppFacts { digest, config_fingerprint: key.fingerprint(&config), scale: BTreeMap::from([(plan::PROCESS.to_owned(), count)]), image });
+    }
+    out
+}
+
+/// The stack directory of `stack` under `data`.
+pub fn stack_dir(data: &Path, stack: &str) -> StackDir {
+    StackDir { data: data.to_path_buf(), stack: stack.to_owned() }
+}

@@ -1,0 +1,112 @@
+//! What can go wrong while applying a plan (style R9, R12). Every message carries the masked
+//! argv, never a secret.
+
+use std::time::Duration;
+
+/// A command that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// It could not be started.
+    #[error("`{argv}` could not be started: {message}")]
+    Spawn {
+        /// The masked command line.
+        argv: String,
+        /// The OS error.
+        message: String,
+    },
+    /// It exited non-zero.
+    #[error("`{argv}` exited with status {status}{}", stderr_suffix(.stderr))]
+    Status {
+        /// The masked command line.
+        argv: String,
+        /// Exit status (-1 when killed by a signal).
+        status: i32,
+        /// Its standard error (and output), trimmed.
+        stderr: String,
+    },
+    /// It ran longer than its timeout and was killed.
+    #[error("`{argv}` did not finish within {}s and was stopped", .timeout.as_secs())]
+    Timeout {
+        /// The masked command line.
+        argv: String,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// Its input could not be prepared (the build context archive).
+    #[error("the input of `{argv}` could not be prepared: {message}")]
+    Input {
+        /// The masked command line.
+        argv: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!(":\n{}", stderr.trim_end())
+    }
+}
+
+/// An undo command that failed during a rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoFailure {
+    /// The step whose undo failed.
+    pub step: String,
+    /// Why.
+    pub error: RunError,
+}
+
+/// Why an apply did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A step failed; the completed steps were rolled back.
+    #[error("step `{step}` failed: {source}{}", undo_suffix(.undo_failures))]
+    StepFailed {
+        /// The step.
+        step: String,
+        /// The original error, reported first.
+        source: RunError,
+        /// Undo commands that failed afterwards.
+        undo_failures: Vec<UndoFailure>,
+    },
+    /// The apply was stopped (SIGTERM/SIGINT or the whole-apply timeout) and rolled back.
+    #[error("apply {reason}; completed steps were rolled back{}", undo_suffix(.undo_failures))]
+    Aborted {
+        /// `interrupted by a signal` or `timed out after Ns`.
+        reason: String,
+        /// Undo commands that failed.
+        undo_failures: Vec<UndoFailure>,
+    },
+    /// The journal could not be written: nothing further runs.
+    #[error("cannot write the apply journal `{path}`: {message}")]
+    Journal {
+        /// The journal file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ExecError {
+    /// The undo failures, if any.
+    pub fn undo_failures(&self) -> &[UndoFailure] {
+        match self {
+            ExecError::StepFailed { undo_failures, .. } | ExecError::Aborted { undo_failures, .. } => undo_failures,
+            ExecError::Journal { .. } => &[],
+        }
+    }
+}
+
+fn undo_suffix(failures: &[UndoFailure]) -> String {
+    if failures.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("\nthe rollback could not undo {} step(s); the host needs attention:", failures.len());
+    for f in failures {
+        s.push_str(&format!("\n  undo of `{}`: {}", f.step, f.error));
+    }
+    s
+}

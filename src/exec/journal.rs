@@ -1,0 +1,259 @@
+//! The apply journal (issue #5 "Transactions"): before a step runs, its undo is appended to
+//! `journal.jsonl` in the stack's data directory and synced to disk; after it ran, its
+//! outcome. Undo commands can carry old config values, so they are sealed with the host key.
+//! A journal left behind by a killed apply is read by the next command on the stack, which
+//! finishes the rollback ([`pending`]). The file is removed when an apply or rollback ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ExecError;
+use super::secrets::HostKey;
+use crate::plan::{Action, Step, Undo};
+
+/// What a step does to containers, which decides when its undo runs in a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// `apps:create`: its undo destroys the app, so the app's redeploy is skipped.
+    CreateApp,
+    /// A deploy: undone (redeploying the previous build context) after every setting is back.
+    Deploy,
+    /// A restart: undone (restarting again) after every setting is back.
+    Restart,
+    /// A datastore link: undone first, while the config vars the link set (which
+    /// `<plugin>:unlink` looks for) are still there.
+    Link,
+    /// A setting or a resource: undone in reverse order.
+    Other,
+}
+
+impl StepKind {
+    /// The kind of a planned step.
+    pub fn of(step: &Step) -> Self {
+        match step.action {
+            Action::CreateApp { .. } => StepKind::CreateApp,
+            Action::Deploy { .. } => StepKind::Deploy,
+            Action::Restart { .. } => StepKind::Restart,
+            Action::Link { .. } => StepKind::Link,
+            _ => StepKind::Other,
+        }
+    }
+}
+
+/// The app a step changes, if any.
+pub fn step_app(step: &Step) -> Option<String> {
+    match &step.action {
+        Action::CreateNetwork { .. } | Action::CreateStorage { .. } | Action::CreateDatastore { .. } | Action::Prune { .. } => None,
+        Action::CreateApp { app }
+        | Action::SetProperty { app, .. }
+        | Action::AddDockerOption { app, .. }
+        | Action::RemoveDockerOption { app, .. }
+        | Action::SetPorts { app, .. }
+        | Action::SetProxy { app, .. }
+        | Action::SetDomains { app, .. }
+        | Action::Mount { app, .. }
+        | Action::Link { app, .. }
+        | Action::SetConfig { app, .. }
+        | Action::UnsetConfig { app, .. }
+        | Action::Scale { app, .. }
+        | Action::Resources { app, .. }
+        | Action::Deploy { app, .. }
+        | Action::Restart { app }
+        | Action::RunOnce { app }
+        | Action::EnableLetsencrypt { app } => Some(app.clone()),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Line {
+    Start { stack: String, pid: u32, what: String },
+    Begin { step: String, app: Option<String>, kind: StepKind, undo: String },
+    Done { step: String },
+    Failed { step: String },
+    Undone { step: String },
+}
+
+/// A journaled step, as a rollback needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Step id.
+    pub step: String,
+    /// The app it changes.
+    pub app: Option<String>,
+    /// Its kind.
+    pub kind: StepKind,
+    /// How to undo it.
+    pub undo: Undo,
+    /// `true` when the step is known to have finished; `false` when it failed or its outcome
+    /// is unknown (the process died while it ran): its undo is then tried, and a failure of
+    /// that undo is not an error (the step may have changed nothing).
+    pub finished: bool,
+}
+
+/// An open journal.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    key: HostKey,
+}
+
+fn err(path: &Path, e: impl std::fmt::Display) -> ExecError {
+    ExecError::Journal { path: path.display().to_string(), message: e.to_string() }
+}
+
+impl Journal {
+    /// Creates the journal of a new apply. Fails if one exists: it must be recovered first.
+    pub fn create(path: &Path, key: HostKey, stack: &str, what: &str) -> Result<Self, ExecError> {
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| err(path, e))?;
+        let mut j = Journal { path: path.to_path_buf(), file, key };
+        j.write(&Line::Start { stack: stack.to_owned(), pid: crate::platform::pid(), what: what.to_owned() })?;
+        Ok(j)
+    }
+
+    /// Opens an existing journal to continue it (recovery).
+    pub fn reopen(path: &Path, key: HostKey) -> Result<Self, ExecError> {
+        let file = OpenOptions::new().append(true).open(path).map_err(|e| err(path, e))?;
+        Ok(Journal { path: path.to_path_buf(), file, key })
+    }
+
+    fn write(&mut self, line: &Line) -> Result<(), ExecError> {
+        let mut text = serde_json::to_string(line).map_err(|e| err(&self.path, e))?;
+        text.push('\n');
+        self.file.write_all(text.as_bytes()).map_err(|e| err(&self.path, e))?;
+        self.file.sync_data().map_err(|e| err(&self.path, e))
+    }
+
+    /// Records a step about to run, with its sealed undo.
+    pub fn begin(&mut self, step: &Step) -> Result<(), ExecError> {
+        let undo = serde_json::to_vec(&step.undo).map_err(|e| err(&self.path, e))?;
+        let undo = self.key.seal(&undo);
+        self.write(&Line::Begin { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo })
+    }
+
+    /// Records that a step finished.
+    pub fn done(&mut self, step: &str) -> Result<(), ExecError> {
+        self.write(&Line::Done { step: step.to_owned() })
+    }
+
+    /// Records that a step failed.
+    pub fn failed(&mut self, step: &str) -> Result<(), ExecError> {
+        self.write(&Line::Failed { step: step.to_owned() })
+    }
+
+    /// Records that a step's undo ran (so a crash during the rollback does not repeat it).
+    pub fn undone(&mut self, step: &str) -> Result<(), ExecError> {
+        self.write(&Line::Undone { step: step.to_owned() })
+    }
+
+    /// Ends the transaction: the journal is removed.
+    pub fn finish(mut self) -> Result<(), ExecError> {
+        self.finish_in_place()
+    }
+
+    /// Removes the journal file (the transaction ended); later writes go nowhere.
+    pub fn finish_in_place(&mut self) -> Result<(), ExecError> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(err(&self.path, e)),
+        }
+    }
+}
+
+/// What a journal left behind by an interrupted apply says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The process that wrote it.
+    pub pid: u32,
+    /// What it was doing (`apply`, `rollback to v3`).
+    pub what: String,
+    /// Steps that began and were not undone yet, in the order they began.
+    pub entries: Vec<Entry>,
+}
+
+/// Reads the journal at `path`, if there is one. A torn last line (the process died while
+/// writing it) is ignored: its step had not started.
+pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(path, e)),
+    };
+    let mut p = Pending { pid: 0, what: String::new(), entries: Vec::new() };
+    let mut undone: Vec<String> = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| err(path, e))?;
+        let Ok(parsed) = serde_json::from_str::<Line>(&line) else { continue };
+        match parsed {
+            Line::Start { pid, what, .. } => {
+                p.pid = pid;
+                p.what = what;
+            }
+            Line::Begin { step, app, kind, undo } => {
+                let plain = key.open(&undo).map_err(|e| err(path, e))?;
+                let undo: Undo = serde_json::from_slice(&plain).map_err(|e| err(path, e))?;
+                p.entries.push(Entry { step, app, kind, undo, finished: false });
+            }
+            Line::Done { step } => {
+                if let Some(e) = p.entries.iter_mut().rev().find(|e| e.step == step) {
+                    e.finished = true;
+                }
+            }
+            Line::Failed { .. } => {}
+            Line::Undone { step } => undone.push(step),
+        }
+    }
+    p.entries.retain(|e| !undone.contains(&e.step));
+    Ok(Some(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dokku::Cmd;
+
+    fn step(id: &str, action: Action, undo: Undo) -> Step {
+        Step { id: id.into(), service: None, level: 0, action, run: Cmd::dokku(["x"]), reason: String::new(), undo }
+    }
+
+    #[test]
+    fn journal_round_trip_seals_undo_and_tracks_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let key = HostKey::from_bytes([7; 32]);
+        let mut j = Journal::create(&path, key.clone(), "shop", "apply").unwrap();
+        assert!(Journal::create(&path, key.clone(), "shop", "apply").is_err(), "a second journal must not replace the first");
+        let secret = Cmd::dokku(["config:set", "--no-restart", "shop-web"]).secret_arg("PW=old-secret-value");
+        let a = step("web/create", Action::CreateApp { app: "shop-web".into() }, Undo::Commands { cmds: vec![Cmd::dokku(["apps:destroy", "shop-web", "--force"])] });
+        let b = step("web/config", Action::SetConfig { app: "shop-web".into(), keys: vec!["PW".into()] }, Undo::Commands { cmds: vec![secret] });
+        let c = step("web/deploy", Action::Deploy { app: "shop-web".into(), digest: "d".into() }, Undo::Irreversible { reason: "r".into() });
+        j.begin(&a).unwrap();
+        j.done(&a.id).unwrap();
+        j.begin(&b).unwrap();
+        j.done(&b.id).unwrap();
+        j.begin(&c).unwrap();
+        j.undone(&a.id).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("old-secret-value"), "undo commands are sealed on disk");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777;
+        assert_eq!(mode, 0o600);
+        // A torn last line is ignored.
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"t\":\"begin\",\"st").unwrap();
+        let p = pending(&path, &key).unwrap().unwrap();
+        assert_eq!(p.pid, std::process::id());
+        assert_eq!(p.what, "apply");
+        let got: Vec<(&str, bool, StepKind)> = p.entries.iter().map(|e| (e.step.as_str(), e.finished, e.kind)).collect();
+        assert_eq!(got, vec![("web/config", true, StepKind::Other), ("web/deploy", false, StepKind::Deploy)]);
+        assert_eq!(p.entries[0].undo, b.undo);
+        assert!(pending(&path, &HostKey::from_bytes([8; 32])).is_err(), "another key cannot read it");
+        j.finish().unwrap();
+        assert_eq!(pending(&path, &key).unwrap(), None);
+    }
+}

@@ -1,0 +1,155 @@
+//! The one place commands become processes (style R9, R10): duct, argv only, never a shell.
+//! Standard output and error are captured; the status is checked here and turned into a
+//! typed error that carries the masked argv, the status and the output.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::error::RunError;
+use crate::dokku::Cmd;
+
+/// What a finished command printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// Runs commands. The executor runs steps of independent services from several threads.
+pub trait Runner: Sync {
+    /// Runs `cmd` with `stdin` (already resolved: the executor packs archives) and stops it
+    /// at `deadline`. A non-zero exit is an error.
+    fn run(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>) -> Result<Output, RunError>;
+}
+
+/// The real runner: `duct`, each command in its own process group so that a timeout kills
+/// everything it started and a terminal's Ctrl-C reaches only dokku-compose, which then
+/// rolls back.
+#[derive(Debug, Clone, Default)]
+pub struct DuctRunner {
+    /// The `dokku` executable; `None` looks it up on `PATH`.
+    pub dokku: Option<PathBuf>,
+    /// Extra environment for every command.
+    pub env: Vec<(String, String)>,
+}
+
+impl Runner for DuctRunner {
+    fn run(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>) -> Result<Output, RunError> {
+        let argv = cmd.masked_argv().join(" ");
+        // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
+        let program: std::ffi::OsString = match (&self.dokku, cmd.program.as_str()) {
+            (Some(p), "dokku") => p.clone().into_os_string(),
+            _ => cmd.program.clone().into(),
+        };
+        let mut expr = duct::cmd(program, &cmd.args).unchecked().stdout_capture().stderr_capture();
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
+        }
+        expr = match stdin {
+            Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
+            None => expr.stdin_null(),
+        };
+        expr = expr.before_spawn(|c| {
+            crate::platform::own_process_group(c);
+            Ok(())
+        });
+        let started = Instant::now();
+        let handle = expr.start().map_err(|e| RunError::Spawn { argv: argv.clone(), message: e.to_string() })?;
+        let waited = match deadline {
+            Some(d) => handle.wait_deadline(d),
+            None => handle.wait().map(Some),
+        };
+        let out = match waited {
+            Ok(Some(out)) => out.clone(),
+            Ok(None) => {
+                for pid in handle.pids() {
+                    crate::platform::kill_group(pid);
+                }
+                let _ = handle.kill();
+                return Err(RunError::Timeout { argv, timeout: deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)) });
+            }
+            Err(e) => return Err(RunError::Spawn { argv, message: e.to_string() }),
+        };
+        let output = Output {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            duration: started.elapsed(),
+        };
+        if out.status.success() {
+            Ok(output)
+        } else {
+            let mut text = output.stderr.clone();
+            if text.trim().is_empty() {
+                text.clone_from(&output.stdout);
+            }
+            Err(RunError::Status { argv, status: out.status.code().unwrap_or(-1), stderr: mask_text(cmd, &text) })
+        }
+    }
+}
+
+/// Removes any secret argument value of `cmd` from text a command printed (Dokku echoes some
+/// values, e.g. in `config:set` errors).
+pub fn mask_text(cmd: &Cmd, text: &str) -> String {
+    let mut out = text.to_owned();
+    for &i in &cmd.secret {
+        let Some(arg) = cmd.args.get(i) else { continue };
+        let value = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
+        if value.len() >= 3 {
+            out = out.replace(value, crate::dokku::cmd::MASK);
+        }
+        if arg.len() >= 3 {
+            out = out.replace(arg.as_str(), crate::dokku::cmd::MASK);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(args: &[&str]) -> Cmd {
+        Cmd { program: "sh".into(), args: args.iter().map(|s| (*s).to_owned()).collect(), secret: Vec::new(), stdin: None }
+    }
+
+    #[test]
+    fn captures_output_and_checks_status() {
+        let r = DuctRunner::default();
+        let out = r.run(&sh(&["-c", "echo out; echo err >&2"]), None, None).unwrap();
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("out\n", "err\n"));
+        let err = r.run(&sh(&["-c", "echo boom >&2; exit 3"]), None, None).unwrap_err();
+        assert_eq!(err, RunError::Status { argv: "sh -c echo boom >&2; exit 3".into(), status: 3, stderr: "boom\n".into() });
+        let out = r.run(&sh(&["-c", "cat"]), Some(b"stdin bytes"), None).unwrap();
+        assert_eq!(out.stdout, "stdin bytes");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let r = DuctRunner::default();
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("late");
+        let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
+        let started = Instant::now();
+        let err = r.run(&sh(&["-c", &script]), None, Some(Instant::now() + Duration::from_millis(200))).unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!marker.exists(), "the background child of a timed-out command must be killed too");
+    }
+
+    #[test]
+    fn secrets_are_masked_in_errors() {
+        let cmd = Cmd::dokku(["config:set", "app"]).secret_arg("PW=hunter22");
+        let masked = mask_text(&cmd, "invalid value hunter22 in PW=hunter22");
+        assert!(!masked.contains("hunter22"), "{masked}");
+        let mut c = sh(&["-c", "echo \"$0\" >&2; exit 1"]);
+        c.args.push("hunter22".into());
+        c.secret.push(2);
+        let err = DuctRunner::default().run(&c, None, None).unwrap_err();
+        assert!(!err.to_string().contains("hunter22"), "{err}");
+    }
+}

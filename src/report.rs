@@ -1,0 +1,124 @@
+//! Stage 6: renders executor events as Dokku's output (style R14): `=====> ` for the stack,
+//! `-----> ` per service, seven spaces for detail, ` !     ` on stderr for failures. Honours
+//! `DOKKU_QUIET_OUTPUT` (only failures) and `DOKKU_TRACE` (every command before it runs,
+//! as Dokku prints ` !     exec: …`).
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use crate::exec::Event;
+
+/// Where a line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Out,
+    /// Standard error.
+    Err,
+}
+
+/// Output settings, read from the environment at the edge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// `DOKKU_QUIET_OUTPUT`: only failures.
+    pub quiet: bool,
+    /// `DOKKU_TRACE`: every command before it runs.
+    pub trace: bool,
+}
+
+impl Style {
+    /// From `DOKKU_QUIET_OUTPUT` and `DOKKU_TRACE` values.
+    pub fn from_env(quiet: Option<&str>, trace: Option<&str>) -> Self {
+        Self { quiet: quiet.is_some_and(|v| !v.is_empty()), trace: trace.is_some_and(|v| v == "1") }
+    }
+}
+
+/// `-----> text`.
+pub fn info1(text: &str) -> String {
+    format!("-----> {text}")
+}
+
+/// `=====> text`.
+pub fn info2(text: &str) -> String {
+    format!("=====> {text}")
+}
+
+/// Seven spaces, then text.
+pub fn verbose(text: &str) -> String {
+    format!("       {text}")
+}
+
+/// ` !     text`, every line of it.
+pub fn fail(text: &str) -> String {
+    text.lines().map(|l| format!(" !     {l}")).collect::<Vec<_>>().join("\n")
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The lines for one event.
+pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
+    let out = |s: String| if style.quiet { Vec::new() } else { vec![(Stream::Out, s)] };
+    match event {
+        Event::Started { stack, steps, services } => {
+            if *steps == 0 {
+                out(info2(&format!("Stack {stack} is up to date: nothing to change")))
+            } else {
+                out(info2(&format!("Applying stack {stack}: {steps} steps for {services} services")))
+            }
+        }
+        Event::ServiceStarted { service, steps } => out(info1(&format!("{service}: {steps} step{}", if *steps == 1 { "" } else { "s" }))),
+        Event::StepStarted { step, command } => {
+            let mut v = out(verbose(&format!("{step}: {command}")));
+            if style.trace {
+                v.push((Stream::Err, fail(&format!("exec: {command}"))));
+            }
+            v
+        }
+        Event::StepFinished { .. } => Vec::new(),
+        Event::ServiceFinished { service, duration } => out(info1(&format!("{service}: done in {}", secs(*duration)))),
+        Event::StepFailed { step, error } => vec![(Stream::Err, fail(&format!("{step} failed: {error}")))],
+        Event::RollbackStarted { steps } => vec![(Stream::Err, fail(&format!("rolling back {steps} completed step(s)")))],
+        Event::Undo { step, command } => out(verbose(&format!("undo {step}: {command}"))),
+        Event::Irreversible { step, reason } => out(verbose(&format!("{step} is not undone: {reason}"))),
+        Event::UndoFailed { step, error } => vec![(Stream::Err, fail(&format!("undo of {step} failed: {error}")))],
+        Event::Finished { ok: true, duration } => out(info2(&format!("Done in {}", secs(*duration)))),
+        Event::Finished { ok: false, duration } => vec![(Stream::Err, fail(&format!("apply failed after {}; the previous release keeps serving", secs(*duration))))],
+    }
+}
+
+/// Writes rendered events to stdout/stderr, whole lines at a time so parallel services do
+/// not interleave within a line.
+pub fn emit(event: &Event, style: Style) {
+    for (stream, line) in render(event, style) {
+        let _ = match stream {
+            Stream::Out => writeln!(std::io::stdout().lock(), "{line}"),
+            Stream::Err => writeln!(std::io::stderr().lock(), "{line}"),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dokku_prefixes_quiet_and_trace() {
+        let started = Event::StepStarted { step: "web/create".into(), command: "dokku apps:create shop-web".into() };
+        assert_eq!(render(&started, Style::default()), vec![(Stream::Out, "       web/create: dokku apps:create shop-web".into())]);
+        assert_eq!(
+            render(&started, Style { quiet: true, trace: true }),
+            vec![(Stream::Err, " !     exec: dokku apps:create shop-web".into())]
+        );
+        let failed = Event::StepFailed { step: "web/deploy".into(), error: "`dokku x` exited with status 1:\nboom".into() };
+        assert_eq!(
+            render(&failed, Style { quiet: true, trace: false }),
+            vec![(Stream::Err, " !     web/deploy failed: `dokku x` exited with status 1:\n !     boom".into())]
+        );
+        let s = Event::ServiceStarted { service: "web".into(), steps: 1 };
+        assert_eq!(render(&s, Style::default()), vec![(Stream::Out, "-----> web: 1 step".into())]);
+        assert_eq!(Style::from_env(Some("1"), Some("1")), Style { quiet: true, trace: true });
+        assert_eq!(Style::from_env(None, Some("0")), Style::default());
+    }
+}
