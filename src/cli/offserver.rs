@@ -65,8 +65,9 @@ struct DiffCommand {
 
 #[derive(Debug, clap::Args)]
 struct RollbackCommand {
-    #[command(flatten)]
-    stack: apply_cmd::StackArgs,
+    /// The stack
+    #[arg(long)]
+    stack: String,
     /// The release to go back to (default: the one before the latest)
     release: Option<u64>,
     /// Directory the release's build contexts are read from when no saved copy exists
@@ -171,7 +172,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(args) => apply_cmd::run_diff(&args.stack, args.from, args.to),
         Command::Rollback(args) => {
             let dir = std::fs::canonicalize(&args.project_directory).unwrap_or(args.project_directory.clone());
-            apply_cmd::run_rollback(&args.stack, &args.run, args.release, dir)
+            let stack = apply_cmd::StackArgs { stack: args.stack, data: args.run.data.clone() };
+            apply_cmd::run_rollback(&stack, &args.run, args.release, dir)
         }
     }
 }
