@@ -395,3 +395,40 @@ fn other_corpus_cases_agree_with_the_front_end() {
     }
     assert!(compared > 130, "only {compared} cases");
 }
+
+/// `include` and `extends.file` paths that leave the project directory, through `..` or a
+/// symlink, are followed as the reference follows them, and each is reported (the `env_file`
+/// case is in tests/cli.rs).
+#[test]
+fn include_and_extends_outside_the_project_directory_are_allowed_but_reported() {
+    use dokku_compose::compose::{self, LoadOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(dir.path().join("included.yaml"), "services:\n  inc:\n    image: busybox\n").unwrap();
+    std::fs::write(elsewhere.join("base.yaml"), "services:\n  base:\n    image: busybox\n    environment: {FROM: base}\n").unwrap();
+    std::fs::write(elsewhere.join("linked.yaml"), "services:\n  lnk:\n    image: alpine\n").unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("linked.yaml"), project.join("linked.yaml")).unwrap();
+    std::fs::write(
+        project.join("compose.yaml"),
+        "include:\n  - ../included.yaml\n  - linked.yaml\nservices:\n  web:\n    extends: {file: ../elsewhere/base.yaml, service: base}\n",
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        files: vec![PathBuf::from("compose.yaml")],
+        project_name: Some("p".into()),
+        working_dir: project.clone(),
+        ..LoadOptions::default()
+    };
+    let loaded = compose::load(&opts).expect("paths outside the project directory are allowed");
+    let json = compose::output::to_json(&loaded.project, false);
+    assert_eq!(json["services"]["web"]["environment"], serde_json::json!({"FROM": "base"}));
+    assert_eq!(json["services"]["inc"]["image"], "busybox");
+    assert_eq!(json["services"]["lnk"]["image"], "alpine");
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    for key in ["`include[0]`", "`include[1]`", "`services.web.extends.file`"] {
+        assert!(warnings.iter().any(|w| w.contains(key) && w.contains("outside the project directory")), "no warning for {key}: {warnings:?}");
+    }
+}

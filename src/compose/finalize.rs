@@ -155,6 +155,19 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
             }
         }
     }
+    if let Some(Node::Map(b)) = s.get_mut("build") {
+        // The reference resolves build args after merging and drops those still unset
+        // (`MappingWithEquals.RemoveEmpty`); every build field is `omitempty`.
+        if let Some(Node::Map(args)) = b.get_mut("args") {
+            args.retain(|_, v| !matches!(v, Node::Null));
+        }
+        b.retain(|_, v| match v {
+            Node::Str(x) => !x.is_empty(),
+            Node::Map(m) => !m.is_empty(),
+            Node::Seq(l) => !l.is_empty(),
+            _ => true,
+        });
+    }
     implied_dependencies(s);
     check_limits(name, s)?;
     s.entry("command".to_string()).or_insert(Node::Null);

@@ -67,6 +67,8 @@ pub(crate) fn service(base: &mut Map, over: Map) {
             "env_file" => keyed(existing, value, &|n| field(n, "path")),
             "extra_hosts" => keyed(existing, value, &|n| n.as_str().map(str::to_string)),
             "ports" => keyed(existing, value, &|n| Some(fingerprint(n))),
+            "environment" | "labels" | "annotations" => mapping(existing, value),
+            "build" => build(existing, value),
             "logging" => {
                 let same_driver = existing.as_map().and_then(|m| m.get("driver")) == value.as_map().and_then(|m| m.get("driver"))
                     || value.as_map().is_some_and(|m| !m.contains_key("driver"));
@@ -121,6 +123,49 @@ fn keyed(base: &mut Node, over: Node, key: &dyn Fn(&Node) -> Option<String>) {
             },
             None => b.push(item),
         }
+    }
+}
+
+/// `KEY=VALUE` mappings, which the reference merges as sequences (`mergeToSequence`): every
+/// entry of `over` replaces the base's, a bare `KEY` (null) included.
+fn mapping(base: &mut Node, over: Node) {
+    match (&mut *base, over) {
+        (_, Node::Null) => {}
+        (Node::Map(b), Node::Map(o)) => {
+            for (k, v) in o {
+                match v {
+                    Node::Tagged(Tag::Reset, _) => {
+                        b.remove(&k);
+                    }
+                    v => {
+                        b.insert(k, strip(v));
+                    }
+                }
+            }
+        }
+        (b, o) => deep(b, o),
+    }
+}
+
+/// `build`: maps recursively, with `args`, `labels` and `additional_contexts` merged as
+/// [`mapping`]s.
+fn build(base: &mut Node, over: Node) {
+    match (&mut *base, over) {
+        (Node::Map(b), Node::Map(o)) => {
+            for (k, v) in o {
+                match (v, b.get_mut(&k)) {
+                    (Node::Tagged(Tag::Reset, _), _) => {
+                        b.remove(&k);
+                    }
+                    (v, Some(e)) if matches!(k.as_str(), "args" | "labels" | "additional_contexts") => mapping(e, v),
+                    (v, Some(e)) => deep(e, v),
+                    (v, None) => {
+                        b.insert(k, strip(v));
+                    }
+                }
+            }
+        }
+        (b, o) => deep(b, o),
     }
 }
 

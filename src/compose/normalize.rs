@@ -65,9 +65,10 @@ fn format_float(f: f64) -> String {
 enum Bare {
     /// From the environment, else null (`environment`, `build.args`).
     Lookup,
-    /// The empty string (`labels`, `annotations`).
+    /// The empty string (`labels`, `annotations`, `sysctls`, `logging.options`: Go
+    /// `map[string]string`).
     Empty,
-    /// Null (`sysctls`…).
+    /// Null (`additional_contexts` maps; a bare list entry is an error there).
     Null,
 }
 
@@ -248,7 +249,7 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         "command" | "entrypoint" => command(v, &path()),
         "environment" => list_or_map(v, &path(), Bare::Lookup, ctx),
         "labels" | "annotations" => list_or_map(v, &path(), Bare::Empty, ctx),
-        "sysctls" => list_or_map(v, &path(), Bare::Null, ctx),
+        "sysctls" => list_or_map(v, &path(), Bare::Empty, ctx),
         "env_file" => env_file(v, &path(), ctx),
         "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
         "ports" => {
@@ -294,7 +295,7 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         },
         "logging" => {
             let mut l = into_map(v);
-            edit(&mut l, "options", |o| list_or_map(o, &format!("{p}.logging.options"), Bare::Null, ctx))?;
+            edit(&mut l, "options", |o| list_or_map(o, &format!("{p}.logging.options"), Bare::Empty, ctx))?;
             Ok(Node::Map(l))
         }
         "tmpfs" => Ok(string_or_list(v)),
@@ -471,6 +472,11 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
 
 /// `additional_contexts` as a map, local paths made absolute.
 fn additional_contexts(v: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
+    if let Node::Seq(items) = &v {
+        if let Some(bare) = items.iter().filter_map(scalar_string).find(|s| !s.contains('=')) {
+            return Err(invalid(format!("{path}: invalid value {bare}, expected key=value")));
+        }
+    }
     let m = into_map(list_or_map(v, path, Bare::Null, ctx)?);
     Ok(Node::Map(
         m.into_iter()

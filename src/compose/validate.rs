@@ -85,9 +85,27 @@ pub(crate) fn schema(doc: &Map, file: &Path) -> Result<(), ComposeError> {
                 for (name, r) in res {
                     if let Some(r) = sub_map(r, &format!("{kind}.{name}"), file)? {
                         keys(r, allowed, &format!("{kind}.{name}"), file)?;
+                        resource_values(r, &format!("{kind}.{name}"), file)?;
                     }
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// The typed values of a top-level resource that the schema constrains: `driver_opts`
+/// values are numbers or strings, `ipam.options` values strings.
+fn resource_values(r: &Map, path: &str, file: &Path) -> Result<(), ComposeError> {
+    if let Some(Node::Map(opts)) = r.get("driver_opts").map(untag) {
+        if let Some((k, _)) = opts.iter().find(|(_, v)| !matches!(untag(v), Node::Str(_) | Node::Int(_) | Node::Float(_))) {
+            return Err(err(file, format!("{path}.driver_opts.{k} must be a number or string")));
+        }
+    }
+    let ipam_options = r.get("ipam").map(untag).and_then(Node::as_map).and_then(|m| m.get("options")).map(untag);
+    if let Some(Node::Map(opts)) = ipam_options {
+        if let Some((k, _)) = opts.iter().find(|(_, v)| !matches!(untag(v), Node::Str(_))) {
+            return Err(err(file, format!("{path}.ipam.options.{k} must be a string")));
         }
     }
     Ok(())
