@@ -33,8 +33,15 @@ pub fn pid() -> u32 {
     std::process::id()
 }
 
-/// Whether a process with this id is alive (signal 0).
+/// Whether a process with this id is alive (signal 0), a zombie counting as gone.
 pub fn alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else { return false };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    let Ok(raw) = i32::try_from(pid) else { return false };
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_err() {
+        return false;
+    }
+    // `/proc/<pid>/stat`: "pid (comm) S ..."; the state follows the last `)`.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|c| c != 'Z' && c != 'X'),
+        Err(_) => true,
+    }
 }

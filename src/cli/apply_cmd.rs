@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Print the plan against the host's current state and stop
     #[arg(long)]
     pub dry_run: bool,
+    /// Format of the `--dry-run` plan
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -129,7 +132,7 @@ fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: 
     })
 }
 
-fn execute(req: &ApplyRequest) -> anyhow::Result<ApplyReport> {
+fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<ApplyReport> {
     let cancel = Arc::new(AtomicBool::new(false));
     crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
     let style = style();
@@ -147,7 +150,11 @@ fn execute(req: &ApplyRequest) -> anyhow::Result<ApplyReport> {
         eprintln!(" !     {k} is no longer in the compose file and was kept; `--prune` removes it");
     }
     if req.dry_run {
-        print!("{}", report.plan);
+        if json_plan {
+            println!("{}", serde_json::to_string_pretty(&report.plan.to_json())?);
+        } else {
+            print!("{}", report.plan);
+        }
     } else if let Some(rel) = &report.release {
         if !style.quiet {
             println!("=====> Release v{} of stack {}", rel.id, req.convert.stack);
@@ -160,7 +167,7 @@ fn execute(req: &ApplyRequest) -> anyhow::Result<ApplyReport> {
 pub fn run_apply(args: &ApplyArgs, compose: serde_json::Value, name: &str, project_dir: PathBuf) -> anyhow::Result<()> {
     let stack = args.stack.clone().unwrap_or_else(|| name.to_owned());
     let req = request(&args.run, compose, &stack, project_dir, args.source_rev.clone(), ReleaseKind::Apply, "apply".into())?;
-    execute(&req).map(|_| ())
+    execute(&req, args.run.format == "json").map(|_| ())
 }
 
 fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
@@ -215,5 +222,5 @@ pub fn run_rollback(args: &StackArgs, run: &RunArgs, to: Option<u64>, project_di
     let compose = s.compose(to)?;
     drop(s);
     let req = request(run, compose, &args.stack, project_dir, info.source_rev, ReleaseKind::Rollback { to }, format!("rollback to v{to}"))?;
-    execute(&req).map(|_| ())
+    execute(&req, run.format == "json").map(|_| ())
 }

@@ -172,6 +172,17 @@ pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &Ar
     let path = dir.journal();
     let Some(p) = pending(&path, key)? else { return Ok(None) };
     let steps = p.entries.len();
+    // Commands the killed apply left running finish first (each had its own deadline).
+    for pid in &p.running {
+        let mut waited = 0u64;
+        while crate::platform::alive(*pid) && waited < 30 * 60 * 10 {
+            if waited == 0 {
+                events(&Event::Irreversible { step: format!("pid {pid}"), reason: "a command of the interrupted apply is still running; waiting for it".into() });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            waited += 1;
+        }
+    }
     let mut journal = Journal::reopen(&path, key.clone())?;
     let undo_failures = rollback(p.entries, runner, archives, Some(&mut journal), None, events);
     Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))

@@ -122,7 +122,10 @@ impl Shared<'_> {
         lock(&self.entries).push(Entry { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo: step.undo.clone(), finished: false });
         (self.events)(&Event::StepStarted { step: step.id.clone(), command: step.run.to_string() });
         let started = Instant::now();
-        let result = run_cmd(self.runner, self.archives, &step.run, self.step_deadline());
+        let on_spawn = |pid: u32| {
+            let _ = self.journal(|j| j.pid(&step.id, pid));
+        };
+        let result = run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn);
         match result {
             Ok(()) => {
                 self.journal(|j| j.done(&step.id))?;
@@ -161,6 +164,10 @@ impl Shared<'_> {
 /// Runs one command, resolving its stdin (packing and saving a build context, or reading a
 /// saved one).
 fn run_cmd(runner: &dyn Runner, archives: &ArchiveStore, cmd: &Cmd, deadline: Option<Instant>) -> Result<(), RunError> {
+    run_cmd_watched(runner, archives, cmd, deadline, &|_| {})
+}
+
+fn run_cmd_watched(runner: &dyn Runner, archives: &ArchiveStore, cmd: &Cmd, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<(), RunError> {
     let stdin = match &cmd.stdin {
         Some(s) => {
             let app = cmd.args.iter().rev().nth(1).cloned().unwrap_or_default();
@@ -168,7 +175,7 @@ fn run_cmd(runner: &dyn Runner, archives: &ArchiveStore, cmd: &Cmd, deadline: Op
         }
         None => None,
     };
-    runner.run(cmd, stdin.as_deref(), deadline).map(|_| ())
+    runner.run_watched(cmd, stdin.as_deref(), deadline, on_spawn).map(|_| ())
 }
 
 /// Applies `plan`. On failure everything it did is rolled back, and the error says what
@@ -317,18 +324,32 @@ pub fn rollback(
     let (links, settings): (Vec<&Entry>, Vec<&Entry>) = settings.into_iter().partition(|e| e.kind == StepKind::Link);
     let containers = containers.into_iter().filter(|e| !e.app.as_deref().is_some_and(|a| destroyed.contains(a)));
     for e in links.into_iter().chain(settings).chain(containers) {
+        // A deploy that did not finish (it failed, or its outcome is unknown) is undone by
+        // redeploying the previous build context; when that finds nothing to change (Dokku
+        // rolled the failed deploy's source back), rebuilding the app's current, previous
+        // source puts the previous image back, so a later restart cannot start the new one.
+        let fallback = match (e.kind, e.finished, e.app.as_deref()) {
+            (StepKind::Deploy, false, Some(app)) => Some(Cmd::dokku(["ps:rebuild", app])),
+            _ => None,
+        };
         match &e.undo {
             Undo::Irreversible { reason } => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
             Undo::Commands { cmds } => {
+                let mut all_ok = true;
                 for cmd in cmds {
                     events(&Event::Undo { step: e.step.clone(), command: cmd.to_string() });
                     let deadline = step_timeout.map(|t| Instant::now() + t);
                     if let Err(error) = run_cmd(runner, archives, cmd, deadline) {
+                        all_ok = false;
                         if e.finished {
                             events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
                             failures.push(UndoFailure { step: e.step.clone(), error });
                         }
                     }
+                }
+                if let (false, Some(cmd)) = (all_ok, fallback) {
+                    events(&Event::Undo { step: e.step.clone(), command: cmd.to_string() });
+                    let _ = run_cmd(runner, archives, &cmd, step_timeout.map(|t| Instant::now() + t));
                 }
             }
         }

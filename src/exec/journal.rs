@@ -74,6 +74,7 @@ pub fn step_app(step: &Step) -> Option<String> {
 enum Line {
     Start { stack: String, pid: u32, what: String },
     Begin { step: String, app: Option<String>, kind: StepKind, undo: String },
+    Pid { step: String, pid: u32 },
     Done { step: String },
     Failed { step: String },
     Undone { step: String },
@@ -137,6 +138,11 @@ impl Journal {
         self.write(&Line::Begin { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo })
     }
 
+    /// Records the process id of a step's running command.
+    pub fn pid(&mut self, step: &str, pid: u32) -> Result<(), ExecError> {
+        self.write(&Line::Pid { step: step.to_owned(), pid })
+    }
+
     /// Records that a step finished.
     pub fn done(&mut self, step: &str) -> Result<(), ExecError> {
         self.write(&Line::Done { step: step.to_owned() })
@@ -176,6 +182,8 @@ pub struct Pending {
     pub what: String,
     /// Steps that began and were not undone yet, in the order they began.
     pub entries: Vec<Entry>,
+    /// Process ids of commands of steps that had not finished: they may still be running.
+    pub running: Vec<u32>,
 }
 
 /// Reads the journal at `path`, if there is one. A torn last line (the process died while
@@ -186,7 +194,8 @@ pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(path, e)),
     };
-    let mut p = Pending { pid: 0, what: String::new(), entries: Vec::new() };
+    let mut p = Pending { pid: 0, what: String::new(), entries: Vec::new(), running: Vec::new() };
+    let mut pids: Vec<(String, u32)> = Vec::new();
     let mut undone: Vec<String> = Vec::new();
     for line in BufReader::new(file).lines() {
         let line = line.map_err(|e| err(path, e))?;
@@ -206,11 +215,13 @@ pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError>
                     e.finished = true;
                 }
             }
+            Line::Pid { step, pid } => pids.push((step, pid)),
             Line::Failed { .. } => {}
             Line::Undone { step } => undone.push(step),
         }
     }
     p.entries.retain(|e| !undone.contains(&e.step));
+    p.running = pids.into_iter().filter(|(s, _)| p.entries.iter().any(|e| &e.step == s && !e.finished)).map(|(_, pid)| pid).collect();
     Ok(Some(p))
 }
 

@@ -23,7 +23,13 @@ pub struct Output {
 pub trait Runner: Sync {
     /// Runs `cmd` with `stdin` (already resolved: the executor packs archives) and stops it
     /// at `deadline`. A non-zero exit is an error.
-    fn run(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>) -> Result<Output, RunError>;
+    fn run(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>) -> Result<Output, RunError> {
+        self.run_watched(cmd, stdin, deadline, &|_| {})
+    }
+
+    /// [`Runner::run`], telling `on_spawn` the process id once the command started (the
+    /// journal records it, so a recovery waits for a command its killed parent left running).
+    fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError>;
 }
 
 /// The real runner: `duct`, each command in its own process group so that a timeout kills
@@ -38,7 +44,7 @@ pub struct DuctRunner {
 }
 
 impl Runner for DuctRunner {
-    fn run(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>) -> Result<Output, RunError> {
+    fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError> {
         let argv = cmd.masked_argv().join(" ");
         // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
         let program: std::ffi::OsString = match (&self.dokku, cmd.program.as_str()) {
@@ -59,6 +65,9 @@ impl Runner for DuctRunner {
         });
         let started = Instant::now();
         let handle = expr.start().map_err(|e| RunError::Spawn { argv: argv.clone(), message: e.to_string() })?;
+        for pid in handle.pids() {
+            on_spawn(pid);
+        }
         let waited = match deadline {
             Some(d) => handle.wait_deadline(d),
             None => handle.wait().map(Some),
