@@ -254,7 +254,18 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
         let procfile = read_opt(&dir.join("Procfile"))?
             .map(|s| parse_procfile(&s))
             .unwrap_or_default();
-        build(ctx, app, &builder, &image, &d)?;
+        if !build(ctx, app, &builder, &image, &d)? {
+            // plugins/common/functions `release_and_deploy`: without the image
+            // `dokku/<app>:latest` (`fn-verify-app-image`) release and deploy are skipped and
+            // the push succeeds. A community builder's docker images are invisible here: the
+            // app keeps the image of an earlier deploy, if it had one.
+            let st = load(ctx, app)?;
+            if st.source_image.is_empty() {
+                return Ok(());
+            }
+            let previous = st.source_image.clone();
+            return release_and_deploy_with(ctx, app, &previous, rev, None);
+        }
         release_and_deploy_with(ctx, app, &image, rev, Some(procfile))
     })();
     if let Some(c) = cwd {
@@ -321,30 +332,46 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
     .to_string())
 }
 
-fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res {
+/// The builders Dokku ships; any other `builder:set selected` value is a community builder
+/// whose `builder-build` trigger does the work.
+const CORE_BUILDERS: &[&str] = &["dockerfile", "herokuish", "pack", "nixpacks", "railpack", "lambda", "null"];
+
+/// plugins/common/functions `dokku_build`: `plugn trigger builder-build <type> <app> <dir>`;
+/// every plugin's trigger runs and ignores other types; a failure is ` !     App build
+/// failed`. Returns whether the build produced the app's image (a core builder did).
+fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res<bool> {
     ctx.set_prop("builder", app, "detected", builder)?;
-    // Each builder's `builder-build` announces itself (builder-dockerfile: "from Dockerfile").
-    match builder {
-        "dockerfile" => ctx.info1(format!("Building {app} from Dockerfile")),
-        "null" => {}
-        other => ctx.info1(format!("Building {app} from {other}")),
+    let core = CORE_BUILDERS.contains(&builder);
+    if core {
+        // The core builders' own `builder-build` (they sort before community plugins): each
+        // announces itself ("from Dockerfile") and fires pre-build and post-build.
+        match builder {
+            "dockerfile" => ctx.info1(format!("Building {app} from Dockerfile")),
+            "null" => {}
+            other => ctx.info1(format!("Building {app} from {other}")),
+        }
+        let t = trigger(ctx, "pre-build", &[builder, app, dir], false, false)?;
+        if t.code != 0 {
+            return fail("App build failed");
+        }
+        let b = image_behaviour(&ctx.paths, app, image);
+        if builder != "null" {
+            ctx.sleep_ms(b.build_ms)?;
+        }
+        if b.build_fails && builder != "null" {
+            return fail("App build failed");
+        }
+        let t = trigger(ctx, "post-build", &[builder, app, dir], false, false)?;
+        if t.code != 0 {
+            return fail("App build failed");
+        }
     }
-    let t = trigger(ctx, "pre-build", &[builder, app, dir], false, false)?;
+    // Community plugins' `builder-build` (a builder that is not ours returns at once).
+    let t = trigger(ctx, "builder-build", &[builder, app, dir], false, false)?;
     if t.code != 0 {
         return fail("App build failed");
     }
-    let b = image_behaviour(&ctx.paths, app, image);
-    if builder != "null" {
-        ctx.sleep_ms(b.build_ms)?;
-    }
-    if b.build_fails && builder != "null" {
-        return fail("App build failed");
-    }
-    let t = trigger(ctx, "post-build", &[builder, app, dir], false, false)?;
-    if t.code != 0 {
-        return fail("App build failed");
-    }
-    Ok(())
+    Ok(core)
 }
 
 /// `release_and_deploy` with the current image (config restarts, `ps:start`): no extract or detect.

@@ -15,6 +15,7 @@ const TRIGGERS: &[&str] = &[
     "pre-receive-app",
     "pre-build",
     "post-build",
+    "builder-build",
     "pre-release-builder",
     "post-release-builder",
     "post-deploy",
@@ -280,6 +281,7 @@ fn git_push_auto_creates_and_runs_the_trigger_sequence() {
         "pre-receive-app",
         "pre-build",
         "post-build",
+        "builder-build",
         "pre-release-builder",
         "post-release-builder",
         "post-deploy",
@@ -356,6 +358,40 @@ fn failed_deploy_rejects_the_push_and_keeps_the_branch() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("failed checks (web.1)"));
     assert_eq!(s.run(&["git:report", "web", "--git-sha"]).stdout, mid);
+}
+
+/// plugins/common/functions `dokku_build` and `release_and_deploy`: a community builder
+/// selected with `builder:set` gets `builder-build <type> <app> <dir>` (core builders fire no
+/// pre-build for it); its failure rejects the push with "App build failed"; when it leaves no
+/// image (`fn-verify-app-image`), release and deploy are skipped and the push succeeds.
+#[test]
+fn a_community_builder_gets_builder_build_and_no_image_skips_the_deploy() {
+    let s = Sandbox::new();
+    install(&s, "rec");
+    let dir = app_repo(&s, "stack", "FROM python:3.12\n");
+    s.run(&["apps:create", "stack"]).ok();
+    s.run(&["builder:set", "stack", "selected", "mybuilder"]).ok();
+    std::fs::remove_file(s.lib().join("rec.log")).expect("log");
+    let o = push(&dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let l = log(&s);
+    assert!(l.iter().any(|x| x.starts_with("rec builder-build mybuilder stack /")), "{l:?}");
+    let names: Vec<&str> = l.iter().map(|x| x.split(' ').nth(1).unwrap_or("")).collect();
+    assert!(!names.contains(&"pre-build") && !names.contains(&"pre-release-builder") && !names.contains(&"post-deploy"), "{names:?}");
+    assert!(names.contains(&"deploy-source-set"), "{names:?}");
+    assert!(!err.contains("Application deployed"), "{err}");
+    assert_eq!(s.json(&["ps:report", "stack", "--format", "json"])["deployed"], "false");
+    // A failing builder-build rejects the push.
+    s.write("lib/fail-rec-builder-build", "");
+    std::fs::write(dir.join("a.txt"), "2").expect("write");
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "two"]);
+    let before = s.run(&["git:report", "stack", "--git-sha"]).stdout;
+    let o = push(&dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("App build failed"), "{err}");
+    assert_eq!(s.run(&["git:report", "stack", "--git-sha"]).stdout, before);
 }
 
 #[test]
