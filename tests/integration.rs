@@ -3,6 +3,7 @@
 mod support;
 
 mod apply;
+mod examples;
 mod cli;
 mod corpus;
 mod fuzz;

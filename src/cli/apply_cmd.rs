@@ -108,7 +108,7 @@ fn runner() -> DuctRunner {
     DuctRunner { dokku: std::env::var_os("DOKKU_COMPOSE_DOKKU_BIN").map(PathBuf::from), env: Vec::new() }
 }
 
-fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: PathBuf, source_rev: String, kind: ReleaseKind, message: String) -> anyhow::Result<ApplyRequest> {
+pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: PathBuf, source_rev: String, kind: ReleaseKind, message: String) -> anyhow::Result<ApplyRequest> {
     let policy = Policy::from_names(run.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
     let stack = StackName::parse(stack).map_err(anyhow::Error::msg)?;
     Ok(ApplyRequest {
@@ -132,7 +132,7 @@ fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: 
     })
 }
 
-fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<ApplyReport> {
+pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<ApplyReport> {
     let cancel = Arc::new(AtomicBool::new(false));
     crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
     let style = style();

@@ -3,5 +3,6 @@
 
 pub mod catalog;
 pub mod cmd;
+pub mod env;
 
 pub use cmd::{Cmd, Stdin};

@@ -100,6 +100,24 @@ impl Runner for DuctRunner {
     }
 }
 
+impl DuctRunner {
+    /// Runs `cmd` with the terminal's stdin, stdout and stderr (`compose:logs`, `compose:run`)
+    /// and returns its exit code.
+    pub fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
+        let argv = cmd.masked_argv().join(" ");
+        let program: std::ffi::OsString = match (&self.dokku, cmd.program.as_str()) {
+            (Some(p), "dokku") => p.clone().into_os_string(),
+            _ => cmd.program.clone().into(),
+        };
+        let mut expr = duct::cmd(program, &cmd.args).unchecked();
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
+        }
+        let out = expr.run().map_err(|e| RunError::Spawn { argv, message: e.to_string() })?;
+        Ok(out.status.code().unwrap_or(1))
+    }
+}
+
 /// Removes any secret argument value of `cmd` from text a command printed (Dokku echoes some
 /// values, e.g. in `config:set` errors).
 pub fn mask_text(cmd: &Cmd, text: &str) -> String {

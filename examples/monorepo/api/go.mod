@@ -1,0 +1,3 @@
+module github.com/example/acme/api
+
+go 1.23

@@ -1,0 +1,72 @@
+//! The Dokku plugin's entry points (issue #6), one multi-call binary dispatched on the
+//! basename of `argv[0]` as Dokku's Go plugins do (dokku-facts §a "Multi-call binaries"):
+//! `commands` (help, and exit 10 for anything else), `subcommands/<verb>` (`compose:<verb>`,
+//! `argv[1]` is the full command), and the triggers at the plugin root.
+
+mod help;
+mod props;
+mod stack;
+mod subcommands;
+mod triggers;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub use help::{help, plugin_help, COMMANDS, DESCRIPTION};
+pub use props::{prop, Prop, Props, PROPS};
+
+use crate::dokku::env::DokkuEnv;
+
+/// The plugin's name (`plugin:install … --name compose`).
+pub const PLUGIN: &str = "compose";
+
+/// Runs the plugin binary with the given argv and returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<String> = args.into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let env = DokkuEnv::from_env();
+    let argv0 = args.first().map_or("", String::as_str);
+    let name = Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let parent = Path::new(argv0).parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("");
+    let rest: Vec<String> = args.iter().skip(1).cloned().collect();
+    let result = if parent == "subcommands" {
+        // `$1` is `compose:<verb>`; the verb is the file name.
+        subcommands::run(name, rest.get(1..).unwrap_or_default(), &env)
+    } else if name == "commands" {
+        return commands(&rest, &env);
+    } else {
+        triggers::run(name, &rest, &env)
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            for (i, cause) in err.chain().enumerate() {
+                eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
+            }
+            ExitCode::from(super::exit::FAILURE)
+        }
+    }
+}
+
+/// `commands`: `help` (short, or long when the parent's command line has `--all`) and
+/// `compose:help`; anything else is not ours, silently and at once.
+fn commands(args: &[String], env: &DokkuEnv) -> ExitCode {
+    match args.first().map(String::as_str) {
+        Some("help") => {
+            print!("{}", help(parent_has_all()));
+            ExitCode::SUCCESS
+        }
+        Some("compose:help" | "compose") => {
+            print!("{}", plugin_help());
+            ExitCode::SUCCESS
+        }
+        _ => ExitCode::from(env.not_implemented_exit),
+    }
+}
+
+/// Whether the parent process (dokku's help) was given `--all` (dokku-facts §a: `ps -o
+/// command= $PPID`), read from `/proc`.
+fn parent_has_all() -> bool {
+    let ppid = nix::unistd::getppid();
+    std::fs::read(format!("/proc/{ppid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
+}

@@ -1,0 +1,105 @@
+//! The plugin's properties, in Dokku's property layout (dokku-facts §a:
+//! `$DOKKU_LIB_ROOT/config/<plugin>/<app|--global>/<property>`, one file per property holding
+//! the raw value), with app values falling back to global ones and then to defaults.
+
+use std::path::{Path, PathBuf};
+
+/// A property the plugin reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prop {
+    /// Key, as given to `compose:set`.
+    pub key: &'static str,
+    /// Default when neither the app nor the global value is set.
+    pub default: &'static str,
+    /// What it does.
+    pub help: &'static str,
+}
+
+/// Every property `compose:set` accepts.
+pub const PROPS: &[Prop] = &[
+    Prop { key: "compose-file", default: "", help: "compose file(s) in the pushed repository, space-separated (default: compose.yaml, docker-compose.yml...)" },
+    Prop { key: "concurrency", default: "4", help: "services applied at once" },
+    Prop { key: "timeout", default: "", help: "seconds after which a whole apply is aborted and rolled back (default: none)" },
+    Prop { key: "step-timeout", default: "1800", help: "seconds a single Dokku command may run" },
+    Prop { key: "allow", default: "", help: "security policy rules the stack may use, space-separated (privileged cap-add devices host-namespaces host-path docker-socket security-opt sysctls)" },
+    Prop { key: "profiles", default: "", help: "compose profiles to enable, space-separated" },
+];
+
+/// Looks a property up.
+pub fn prop(key: &str) -> Option<&'static Prop> {
+    PROPS.iter().find(|p| p.key == key)
+}
+
+/// The property store of the plugin.
+#[derive(Debug, Clone)]
+pub struct Props {
+    dir: PathBuf,
+}
+
+impl Props {
+    /// The store under `dir` (`$DOKKU_LIB_ROOT/config/compose`).
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf() }
+    }
+
+    fn path(&self, scope: &str, key: &str) -> PathBuf {
+        self.dir.join(scope).join(key)
+    }
+
+    /// The value set for `scope` (an app or `--global`), if any.
+    pub fn get(&self, scope: &str, key: &str) -> Option<String> {
+        std::fs::read_to_string(self.path(scope, key)).ok().map(|v| v.trim_end_matches('\n').to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// App value, else global value, else the default.
+    pub fn computed(&self, app: &str, key: &str) -> String {
+        self.get(app, key).or_else(|| self.get("--global", key)).unwrap_or_else(|| prop(key).map_or("", |p| p.default).to_owned())
+    }
+
+    /// Sets (`Some`) or unsets (`None`) a value.
+    pub fn set(&self, scope: &str, key: &str, value: Option<&str>) -> std::io::Result<()> {
+        let path = self.path(scope, key);
+        match value {
+            Some(v) => {
+                std::fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, v)?;
+                std::fs::rename(&tmp, &path)
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Removes every property of `scope` (the app was destroyed).
+    pub fn clear(&self, scope: &str) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(self.dir.join(scope)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_then_global_then_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Props::new(dir.path());
+        assert_eq!(p.computed("shop", "concurrency"), "4");
+        p.set("--global", "concurrency", Some("8")).unwrap();
+        assert_eq!(p.computed("shop", "concurrency"), "8");
+        p.set("shop", "concurrency", Some("2")).unwrap();
+        assert_eq!(p.computed("shop", "concurrency"), "2");
+        assert_eq!(std::fs::read_to_string(dir.path().join("shop/concurrency")).unwrap(), "2", "Dokku's layout: one file per property");
+        p.set("shop", "concurrency", None).unwrap();
+        p.set("shop", "concurrency", None).unwrap();
+        assert_eq!(p.computed("shop", "concurrency"), "8");
+        p.clear("shop").unwrap();
+        assert!(prop("compose-file").is_some() && prop("nope").is_none());
+    }
+}

@@ -1,0 +1,137 @@
+//! A stack on a Dokku host: the pushed app whose repository holds the compose file. Its
+//! source is captured per push under `$DOKKU_LIB_ROOT/data/compose/<app>/source`, and its
+//! compose file is interpolated with the stack app's own config vars (`dokku config:set
+//! <stack> KEY=…`) and the repository's `.env`, never with the host's environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::props::Props;
+use crate::cli::apply_cmd::{DataArgs, RunArgs};
+use crate::cli::plan_cmd::LoadedProject;
+use crate::compose;
+use crate::dokku::env::DokkuEnv;
+use crate::dokku::Cmd;
+use crate::exec::runner::{DuctRunner, Runner};
+
+/// Compose file names looked up in a pushed repository, in the reference's order.
+pub(super) const DEFAULT_FILES: &[&str] = &["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
+
+/// The runner for `dokku` commands on the host.
+pub(super) fn runner() -> DuctRunner {
+    DuctRunner::default()
+}
+
+/// `<data>/<app>`.
+pub(super) fn stack_dir(env: &DokkuEnv, app: &str) -> PathBuf {
+    env.data_dir().join(app)
+}
+
+/// The captured source of the last successful push.
+pub(super) fn source_dir(env: &DokkuEnv, app: &str) -> PathBuf {
+    stack_dir(env, app).join("source")
+}
+
+/// The compose files of `dir` the stack uses: the `compose-file` property, else the first
+/// default name that exists. Empty when the directory has none.
+pub(super) fn compose_files(dir: &Path, props: &Props, app: &str) -> Vec<PathBuf> {
+    let configured = props.computed(app, "compose-file");
+    if !configured.is_empty() {
+        let files: Vec<PathBuf> = configured.split_whitespace().map(|f| dir.join(f)).collect();
+        return if files.iter().all(|f| f.is_file()) { files } else { Vec::new() };
+    }
+    DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()).into_iter().collect()
+}
+
+/// The stack app's config vars: the values the compose file is interpolated with.
+pub(super) fn app_config(runner: &dyn Runner, app: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let cmd = Cmd::dokku(["config:export", "--format", "json", app]);
+    let out = runner.run(&cmd, None, None).with_context(|| format!("cannot read the config of `{app}`"))?;
+    let value: serde_json::Value = serde_json::from_str(out.stdout.trim()).context("`config:export --format json` is not JSON")?;
+    Ok(value.as_object().map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()).unwrap_or_default())
+}
+
+/// Loads the stack's compose project from `dir`.
+pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, environment: BTreeMap<String, String>) -> anyhow::Result<LoadedProject> {
+    if files.is_empty() {
+        anyhow::bail!("no compose file in `{}` (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", dir.display(), DEFAULT_FILES.join(", "));
+    }
+    // Compose project names allow no dots; app names do.
+    let project = app.replace('.', "-");
+    let opts = compose::LoadOptions {
+        files,
+        project_name: Some(project),
+        project_directory: Some(dir.to_path_buf()),
+        env_files: Vec::new(),
+        profiles: props.computed(app, "profiles").split_whitespace().map(str::to_owned).collect(),
+        no_interpolate: false,
+        environment,
+        working_dir: dir.to_path_buf(),
+    };
+    let loaded = compose::load(&opts).context("failed to load the compose project")?;
+    for w in &loaded.warnings {
+        eprintln!(" !     {w}");
+    }
+    Ok(LoadedProject::new(&loaded, dir.to_path_buf()))
+}
+
+/// The apply settings of `app` from its properties.
+pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Result<RunArgs> {
+    let num = |key: &str| -> anyhow::Result<Option<u64>> {
+        let v = props.computed(app, key);
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.parse().map(Some).with_context(|| format!("property `{key}` of `{app}` is `{v}`, not a number"))
+    };
+    Ok(RunArgs {
+        allow: props.computed(app, "allow").split_whitespace().map(str::to_owned).collect(),
+        concurrency: usize::try_from(num("concurrency")?.unwrap_or(4)).unwrap_or(4),
+        timeout: num("timeout")?,
+        step_timeout: num("step-timeout")?.unwrap_or(1800),
+        wait: false,
+        prune: false,
+        destroy_datastores: Vec::new(),
+        dry_run: false,
+        format: "text".into(),
+        data: DataArgs { data_dir: Some(env.data_dir()) },
+    })
+}
+
+/// Copies a directory tree (without `.git`), symlinks as links.
+pub(super) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_name() == ".git" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `to` with a copy of `from`, atomically for readers (copy beside, then rename).
+pub(super) fn capture(from: &Path, to: &Path) -> std::io::Result<()> {
+    let staging = to.with_extension("new");
+    let old = to.with_extension("old");
+    let _ = std::fs::remove_dir_all(&staging);
+    copy_tree(from, &staging)?;
+    let _ = std::fs::remove_dir_all(&old);
+    if to.exists() {
+        std::fs::rename(to, &old)?;
+    }
+    std::fs::rename(&staging, to)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}

@@ -1,0 +1,646 @@
+//! `dokku compose:<verb>`: each verb parses its own arguments (after `compose:<verb>`),
+//! talks to Dokku only through `dokku …` commands, and returns the exit code.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Parser;
+use serde_json::{json, Value};
+
+use super::props::{prop, Props, PROPS};
+use super::stack::{self, app_config, compose_files, runner, source_dir, stack_dir};
+use crate::cli::apply_cmd::{self, DataArgs, StackArgs};
+use crate::dokku::env::DokkuEnv;
+use crate::dokku::Cmd;
+use crate::exec::apply::stack_dir as apply_stack_dir;
+use crate::exec::releases::{ReleaseKind, ReleaseStore};
+use crate::exec::runner::Runner;
+use crate::exec::secrets::HostKey;
+use crate::model::{from_compose_json, ConvertOptions, ExpectedState, Kind, Project, StackName};
+use crate::report::{info1, info2, verbose};
+
+/// Dokku's exit code for a missing app (dokku-facts §d `verify_app_name`).
+const NO_APP: u8 = 20;
+
+/// Runs `verb` with `args` (what follows `compose:<verb>`).
+pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
+    let argv = std::iter::once(format!("compose:{verb}")).chain(args.iter().cloned());
+    match verb {
+        "up" => up(&Up::try_parse_from(argv)?, env),
+        "plan" => plan(&AppFormat::try_parse_from(argv)?, env),
+        "config" => config(&AppOnly::try_parse_from(argv)?, env),
+        "ps" => ps(&AppFormat::try_parse_from(argv)?, env),
+        "status" => status(&Format::try_parse_from(argv)?, env),
+        "list" => list(&Format::try_parse_from(argv)?, env),
+        "logs" => logs(&Logs::try_parse_from(argv)?, env),
+        "run" => run_cmd(&RunArgs::try_parse_from(argv)?, env),
+        "releases" => {
+            let a = AppFormat::try_parse_from(argv)?;
+            with_app(env, &a.app, || apply_cmd::run_releases(&stack_args(env, &a.app), a.format == "json"))
+        }
+        "diff" => {
+            let a = Diff::try_parse_from(argv)?;
+            with_app(env, &a.app, || apply_cmd::run_diff(&stack_args(env, &a.app), a.from, a.to))
+        }
+        "rollback" => rollback(&Rollback::try_parse_from(argv)?, env),
+        "down" => down(&Down::try_parse_from(argv)?, env),
+        "report" => report(&Report::try_parse_from(argv)?, env),
+        "set" => set(&Set::try_parse_from(argv)?, env),
+        "help" => {
+            print!("{}", super::plugin_help());
+            Ok(0)
+        }
+        other => anyhow::bail!("`compose:{other}` is not a compose command; see `dokku compose:help`"),
+    }
+}
+
+#[derive(Debug, Parser)]
+struct AppOnly {
+    /// The stack app
+    app: String,
+}
+
+#[derive(Debug, Parser)]
+struct AppFormat {
+    /// The stack app
+    app: String,
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Debug, Parser)]
+struct Format {
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Debug, Parser)]
+struct Up {
+    /// The stack app
+    app: String,
+    /// `-`: read the compose file from stdin instead of the last push
+    #[arg(long)]
+    file: Option<String>,
+    /// Destroy the apps of services that left the compose file
+    #[arg(long)]
+    prune: bool,
+    /// With --prune: also destroy this datastore service and its data
+    #[arg(long = "destroy-datastore")]
+    destroy_datastores: Vec<String>,
+    /// Wait for a running apply of the stack instead of failing
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Parser)]
+struct Logs {
+    /// The stack app
+    app: String,
+    /// One service (default: all)
+    service: Option<String>,
+    /// Lines per service
+    #[arg(short = 'n', long = "num")]
+    num: Option<u32>,
+}
+
+#[derive(Debug, Parser)]
+#[command(trailing_var_arg = true)]
+struct RunArgs {
+    /// The stack app
+    app: String,
+    /// The compose service
+    service: String,
+    /// The command and its arguments
+    #[arg(required = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Parser)]
+struct Diff {
+    /// The stack app
+    app: String,
+    /// Older release
+    from: Option<u64>,
+    /// Newer release
+    to: Option<u64>,
+}
+
+#[derive(Debug, Parser)]
+struct Rollback {
+    /// The stack app
+    app: String,
+    /// The release to go back to (default: the one before the latest)
+    release: Option<u64>,
+    /// Wait for a running apply of the stack instead of failing
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Parser)]
+struct Down {
+    /// The stack app
+    app: String,
+    /// Skip the confirmation
+    #[arg(long)]
+    force: bool,
+    /// Also destroy the stack's datastore services and their data
+    #[arg(long)]
+    datastores: bool,
+}
+
+#[derive(Debug, Parser)]
+struct Report {
+    /// The stack app (default: every stack)
+    app: Option<String>,
+    /// Output format
+    #[arg(long, default_value = "stdout", value_parser = ["stdout", "json"])]
+    format: String,
+    /// One value only: `--compose-<key>`
+    #[arg(allow_hyphen_values = true, hide = true)]
+    flag: Vec<String>,
+}
+
+#[derive(Debug, Parser)]
+struct Set {
+    /// The stack app, or --global
+    #[arg(allow_hyphen_values = true)]
+    scope: String,
+    /// The property
+    key: String,
+    /// The value; none clears it
+    value: Option<String>,
+}
+
+fn props(env: &DokkuEnv) -> Props {
+    Props::new(&env.config_dir())
+}
+
+fn stack_args(env: &DokkuEnv, app: &str) -> StackArgs {
+    StackArgs { stack: app.to_owned(), data: DataArgs { data_dir: Some(env.data_dir()) } }
+}
+
+/// Runs `f` when the app exists; Dokku's message and exit code otherwise.
+fn with_app(env: &DokkuEnv, app: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<u8> {
+    if !app_exists(app)? {
+        eprintln!(" !     App {app} does not exist");
+        return Ok(NO_APP);
+    }
+    let _ = env;
+    f().map(|()| 0)
+}
+
+fn app_exists(app: &str) -> anyhow::Result<bool> {
+    if !crate::model::is_valid_app_name(app) {
+        anyhow::bail!("Invalid app name `{app}`");
+    }
+    Ok(runner().run(&Cmd::dokku(["apps:exists", app]), None, None).is_ok())
+}
+
+/// The compose project of the last push (or of `file`), ready for an apply.
+fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<(crate::cli::plan_cmd::LoadedProject, PathBuf, String)> {
+    let props = props(env);
+    let source = source_dir(env, app);
+    let config = app_config(&runner(), app)?;
+    let rev = config.get("GIT_REV").cloned().unwrap_or_default();
+    let (dir, files) = match file {
+        Some(f) => (if source.is_dir() { source } else { f.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) }, vec![f.to_path_buf()]),
+        None => {
+            if !source.is_dir() {
+                anyhow::bail!("stack `{app}` has no pushed source yet: `git push` a repository with a compose file, or pass `--file -`");
+            }
+            let files = compose_files(&source, &props, app);
+            (source, files)
+        }
+    };
+    let loaded = stack::load(&dir, files, app, &props, config)?;
+    Ok((loaded, dir, rev))
+}
+
+fn stdin_file(env: &DokkuEnv, app: &str) -> anyhow::Result<PathBuf> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read the compose file from stdin")?;
+    let dir = stack_dir(env, app).join("stdin");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("compose.yaml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let file = match a.file.as_deref() {
+        Some("-") => Some(stdin_file(env, &a.app)?),
+        Some(other) => anyhow::bail!("`--file` takes `-` (stdin); got `{other}`"),
+        None => None,
+    };
+    let (loaded, dir, rev) = load_stack(env, &a.app, file.as_deref())?;
+    let mut run = stack::run_args(env, &props(env), &a.app)?;
+    run.prune = a.prune;
+    run.destroy_datastores.clone_from(&a.destroy_datastores);
+    run.wait = a.wait;
+    let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:up".into())?;
+    apply_cmd::execute(&req, false)?;
+    Ok(0)
+}
+
+fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let (loaded, dir, rev) = load_stack(env, &a.app, None)?;
+    let mut run = stack::run_args(env, &props(env), &a.app)?;
+    run.dry_run = true;
+    run.format.clone_from(&a.format);
+    let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
+    apply_cmd::execute(&req, a.format == "json")?;
+    Ok(0)
+}
+
+fn config(a: &AppOnly, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let (loaded, _, _) = load_stack(env, &a.app, None)?;
+    println!("{}", serde_json::to_string_pretty(&loaded.json)?);
+    Ok(0)
+}
+
+fn store(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<ReleaseStore>> {
+    let dir = apply_stack_dir(&env.data_dir(), app);
+    if !dir.releases().exists() {
+        return Ok(None);
+    }
+    let key = HostKey::load_or_create(&dir.key())?;
+    Ok(Some(ReleaseStore::open(&dir.releases(), key)?))
+}
+
+/// The project of the stack's latest release.
+fn released_project(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<(Project, u64, String)>> {
+    let Some(s) = store(env, app)? else { return Ok(None) };
+    let Some(latest) = s.latest()? else { return Ok(None) };
+    let compose = s.masked_compose(latest.id)?;
+    let stack = StackName::parse(app).map_err(anyhow::Error::msg)?;
+    let (project, _) = from_compose_json(&compose, &ConvertOptions { stack, project_dir: source_dir(env, app).display().to_string() })?;
+    Ok(Some((project, latest.id, latest.time)))
+}
+
+/// One service's expected and actual state.
+fn service_states(project: &Project) -> Vec<Value> {
+    let r = runner();
+    let mut out = Vec::new();
+    for (name, svc) in &project.services {
+        let (target, expected, actual) = match &svc.kind {
+            Kind::App(app) => {
+                let expected = match svc.settings.state {
+                    ExpectedState::Running => "running",
+                    ExpectedState::OneShot => "completed",
+                    ExpectedState::Stopped => "stopped",
+                };
+                let report = r.run(&Cmd::dokku(["ps:report", app.app.as_str(), "--format", "json"]), None, None).ok();
+                let report: Value = report.and_then(|o| serde_json::from_str(o.stdout.trim()).ok()).unwrap_or(Value::Null);
+                let deployed = report["deployed"] == "true";
+                let running = report["running"] == "true";
+                let processes = report["processes"].as_str().and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+                let actual = match (deployed, running, processes) {
+                    (false, ..) if report.is_null() => "missing",
+                    (false, ..) => "not deployed",
+                    (true, _, 0) if svc.settings.state == ExpectedState::OneShot => "completed",
+                    (true, _, 0) => "stopped",
+                    (true, true, _) => "running",
+                    (true, false, _) => "exited",
+                };
+                (app.app.to_string(), expected, actual)
+            }
+            Kind::Datastore(d) => {
+                let status = r.run(&Cmd::dokku([format!("{}:info", d.plugin), d.name.to_string(), "--status".into()]), None, None).ok().map(|o| o.stdout.trim().to_owned());
+                let actual = match status.as_deref() {
+                    None => "missing",
+                    Some("running") => "running",
+                    Some(_) => "exited",
+                };
+                (format!("{} {}", d.plugin, d.name), "running", actual)
+            }
+        };
+        out.push(json!({ "service": name.as_str(), "target": target, "expected": expected, "actual": actual, "ok": expected == actual }));
+    }
+    out
+}
+
+fn print_states(app: &str, states: &[Value]) {
+    println!("{}", info2(&format!("{app} services")));
+    let w = states.iter().filter_map(|s| s["service"].as_str()).map(str::len).max().unwrap_or(7).max(7);
+    let t = states.iter().filter_map(|s| s["target"].as_str()).map(str::len).max().unwrap_or(6).max(6);
+    println!("{}", verbose(&format!("{:<w$}  {:<t$}  {:<10}  {}", "service", "target", "expected", "actual")));
+    for s in states {
+        let mark = if s["ok"] == true { "" } else { "  (!)" };
+        println!("{}", verbose(&format!("{:<w$}  {:<t$}  {:<10}  {}{mark}", s["service"].as_str().unwrap_or(""), s["target"].as_str().unwrap_or(""), s["expected"].as_str().unwrap_or(""), s["actual"].as_str().unwrap_or(""))));
+    }
+}
+
+fn ps(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let Some((project, _, _)) = released_project(env, &a.app)? else {
+        anyhow::bail!("stack `{}` has not been deployed yet", a.app);
+    };
+    let states = service_states(&project);
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&states)?);
+    } else {
+        print_states(&a.app, &states);
+    }
+    Ok(u8::from(states.iter().any(|s| s["ok"] != true)))
+}
+
+/// Every stack with releases, by name.
+fn stacks(env: &DokkuEnv) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(env.data_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("releases").is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    out.sort();
+    out
+}
+
+fn status(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
+    let mut all = serde_json::Map::new();
+    let mut bad = false;
+    for app in stacks(env) {
+        let Some((project, _, _)) = released_project(env, &app)? else { continue };
+        let states = service_states(&project);
+        bad |= states.iter().any(|s| s["ok"] != true);
+        if a.format != "json" {
+            print_states(&app, &states);
+        }
+        all.insert(app, Value::Array(states));
+    }
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&Value::Object(all))?);
+    }
+    Ok(u8::from(bad))
+}
+
+fn list(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
+    let mut rows = Vec::new();
+    for app in stacks(env) {
+        let Some((project, release, time)) = released_project(env, &app)? else { continue };
+        let states = service_states(&project);
+        let down = states.iter().filter(|s| s["ok"] != true).count();
+        rows.push(json!({
+            "stack": app,
+            "services": project.services.keys().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "release": release,
+            "released": time,
+            "state": if down == 0 { "ok".to_owned() } else { format!("{down} not as expected") },
+        }));
+    }
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{}", info2("Compose stacks"));
+        for r in &rows {
+            let services: Vec<&str> = r["services"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            println!("{}", verbose(&format!("{:<24} v{:<4} {:<20} {}", r["stack"].as_str().unwrap_or(""), r["release"], r["state"].as_str().unwrap_or(""), services.join(" "))));
+        }
+    }
+    Ok(0)
+}
+
+/// The Dokku app of a compose service of the latest release.
+fn service_app(project: &Project, service: &str) -> anyhow::Result<String> {
+    let svc = project.services.iter().find(|(n, _)| n.as_str() == service).map(|(_, s)| s).with_context(|| {
+        let names: Vec<&str> = project.services.keys().map(|n| n.as_str()).collect();
+        format!("stack has no service `{service}` (services: {})", names.join(", "))
+    })?;
+    match &svc.kind {
+        Kind::App(a) => Ok(a.app.to_string()),
+        Kind::Datastore(d) => anyhow::bail!("service `{service}` is the {} service `{}`: use `dokku {}:…` commands", d.plugin, d.name, d.plugin),
+    }
+}
+
+fn logs(a: &Logs, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
+    let services: Vec<String> = match &a.service {
+        Some(s) => vec![s.clone()],
+        None => project.services.iter().filter(|(_, s)| matches!(s.kind, Kind::App(_))).map(|(n, _)| n.to_string()).collect(),
+    };
+    let mut code = 0;
+    for s in services {
+        let app = service_app(&project, &s)?;
+        let mut cmd = Cmd::dokku(["logs", app.as_str()]);
+        if let Some(n) = a.num {
+            cmd = cmd.flag("-n", n.to_string());
+        }
+        if a.service.is_none() {
+            println!("{}", info2(&format!("{s} ({app})")));
+        }
+        let c = runner().stream(&cmd)?;
+        if c != 0 && a.service.is_some() {
+            code = u8::try_from(c).unwrap_or(1);
+        }
+    }
+    Ok(code)
+}
+
+fn run_cmd(a: &RunArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
+    let app = service_app(&project, &a.service)?;
+    let cmd = a.command.iter().fold(Cmd::dokku(["run", app.as_str()]), |c, w| c.arg(w.clone()));
+    let code = runner().stream(&cmd)?;
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+fn rollback(a: &Rollback, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let mut run = stack::run_args(env, &props(env), &a.app)?;
+    run.wait = a.wait;
+    apply_cmd::run_rollback(&stack_args(env, &a.app), &run, a.release, source_dir(env, &a.app))?;
+    Ok(0)
+}
+
+/// Dokku's destructive-action confirmation (plugins/common `dokku_confirm` style): type the
+/// app's name, unless `--force`.
+fn confirm(app: &str, what: &str) -> anyhow::Result<bool> {
+    eprintln!(" !     WARNING: Potentially Destructive Action");
+    eprintln!(" !     {what}");
+    eprintln!(" !     To proceed, type \"{app}\"");
+    eprint!("> ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    if line.trim() == app {
+        return Ok(true);
+    }
+    eprintln!(" !     Confirmation did not match {app}. Aborted.");
+    Ok(false)
+}
+
+fn down(a: &Down, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
+    let graph = crate::graph::build(&project)?;
+    let what = if a.datastores { "This command will destroy every service app and datastore of the stack" } else { "This command will destroy every service app of the stack (datastores and volumes stay)" };
+    if !(a.force || env.force) && !confirm(&a.app, what)? {
+        return Ok(1);
+    }
+    let r = runner();
+    let dir = apply_stack_dir(&env.data_dir(), &a.app);
+    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:down", false)?;
+    let mut failed = 0;
+    let mut attempt = |cmd: Cmd| {
+        println!("{}", verbose(&cmd.to_string()));
+        if let Err(e) = r.run(&cmd, None, None) {
+            eprintln!(" !     {e}");
+            failed += 1;
+        }
+    };
+    for name in graph.order.iter().rev() {
+        match &project.services[name].kind {
+            Kind::App(app) => {
+                if r.run(&Cmd::dokku(["apps:exists", app.app.as_str()]), None, None).is_ok() {
+                    println!("{}", info1(&format!("Destroying {name} ({})", app.app)));
+                    attempt(Cmd::dokku(["apps:destroy", app.app.as_str(), "--force"]));
+                }
+            }
+            Kind::Datastore(d) if a.datastores => {
+                let plugin = d.plugin;
+                if r.run(&Cmd::dokku([format!("{plugin}:exists"), d.name.to_string()]), None, None).is_err() {
+                    continue;
+                }
+                println!("{}", info1(&format!("Destroying {name} ({plugin} service {})", d.name)));
+                let links = r.run(&Cmd::dokku([format!("{plugin}:links"), d.name.to_string()]), None, None).map(|o| o.stdout).unwrap_or_default();
+                for linked in links.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    attempt(Cmd::dokku([format!("{plugin}:unlink"), d.name.to_string(), linked.to_owned(), "--no-restart".into()]));
+                }
+                attempt(Cmd::dokku([format!("{plugin}:destroy"), d.name.to_string(), "--force".into()]));
+            }
+            Kind::Datastore(d) => println!("{}", verbose(&format!("keeping {} service {} and its data (--datastores destroys it)", d.plugin, d.name))),
+        }
+    }
+    for net in project.networks.values() {
+        if a.datastores || !project.services.values().any(|s| matches!(&s.kind, Kind::Datastore(d) if d.network.as_ref() == Some(net))) {
+            let _ = r.run(&Cmd::dokku(["network:destroy", "--force", net.as_str()]), None, None);
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} command(s) failed; the stack is partly destroyed");
+    }
+    println!("{}", info2(&format!("Stack {} is down", a.app)));
+    Ok(0)
+}
+
+/// The report of one stack: properties (app, global, computed) and its last release.
+fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let p = props(env);
+    let mut r = BTreeMap::new();
+    for prop in PROPS {
+        r.insert(format!("compose-{}", prop.key), p.get(app, prop.key).unwrap_or_default());
+        r.insert(format!("compose-global-{}", prop.key), p.get("--global", prop.key).unwrap_or_default());
+        r.insert(format!("compose-computed-{}", prop.key), p.computed(app, prop.key));
+    }
+    let (release, time, services) = match released_project(env, app)? {
+        Some((project, id, time)) => (format!("v{id}"), time, project.services.keys().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")),
+        None => (String::new(), String::new(), String::new()),
+    };
+    r.insert("compose-release".into(), release);
+    r.insert("compose-released-at".into(), time);
+    r.insert("compose-services".into(), services);
+    r.insert("compose-source".into(), if source_dir(env, app).is_dir() { source_dir(env, app).display().to_string() } else { String::new() });
+    Ok(r)
+}
+
+fn report(a: &Report, env: &DokkuEnv) -> anyhow::Result<u8> {
+    let apps = match &a.app {
+        Some(app) if !app.starts_with("--") => {
+            if !app_exists(app)? {
+                eprintln!(" !     App {app} does not exist");
+                return Ok(NO_APP);
+            }
+            vec![app.clone()]
+        }
+        _ => stacks(env),
+    };
+    let flag = a.flag.first().cloned().or_else(|| a.app.clone().filter(|x| x.starts_with("--")));
+    if let Some(flag) = flag {
+        let key = flag.trim_start_matches("--");
+        for app in &apps {
+            let r = report_of(env, app)?;
+            let Some(v) = r.get(key) else {
+                let valid: Vec<String> = r.keys().map(|k| format!("--{k}")).collect();
+                anyhow::bail!("Invalid flag passed, valid flags: {}", valid.join(", "));
+            };
+            println!("{v}");
+        }
+        return Ok(0);
+    }
+    for app in &apps {
+        let r = report_of(env, app)?;
+        if a.format == "json" {
+            println!("{}", serde_json::to_string(&r)?);
+            continue;
+        }
+        println!("{}", info2(&format!("{app} compose information")));
+        for (k, v) in &r {
+            let label = k.trim_start_matches("compose-").replace('-', " ");
+            let mut chars = label.chars();
+            let label = chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default();
+            println!("       {:<29}{v}", format!("{label}:"));
+        }
+    }
+    Ok(0)
+}
+
+fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if prop(&a.key).is_none() {
+        let valid: Vec<&str> = PROPS.iter().map(|p| p.key).collect();
+        anyhow::bail!("Invalid key `{}`, valid keys: {}", a.key, valid.join(", "));
+    }
+    if a.scope != "--global" && !app_exists(&a.scope)? {
+        eprintln!(" !     App {} does not exist", a.scope);
+        return Ok(NO_APP);
+    }
+    if let Some(v) = a.value.as_deref().filter(|v| !v.is_empty()) {
+        match a.key.as_str() {
+            "concurrency" | "timeout" | "step-timeout" => {
+                v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| format!("`{}` must be a positive number of {}", a.key, if a.key == "concurrency" { "services" } else { "seconds" }))?;
+            }
+            "allow" => {
+                crate::policy::Policy::from_names(v.split_whitespace()).map_err(anyhow::Error::msg)?;
+            }
+            _ => {}
+        }
+        println!("{}", info1(&format!("Setting {} to {v}", a.key)));
+        props(env).set(&a.scope, &a.key, Some(v))?;
+    } else {
+        println!("{}", info1(&format!("Unsetting {}", a.key)));
+        props(env).set(&a.scope, &a.key, None)?;
+    }
+    Ok(0)
+}

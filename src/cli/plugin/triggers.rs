@@ -1,0 +1,159 @@
+//! The plugin's triggers (docs/architecture.md "How a `git push` deploys a stack"):
+//!
+//! - `post-extract <app> <dir> <rev>`: a pushed repository with a compose file makes the app a
+//!   stack whose builder is `compose`; without one, a builder selection the plugin made is
+//!   undone, so the push behaves as if the plugin were not installed. Never fails the push.
+//! - `builder-build <type> <app> <dir>`: the gate. For type `compose`: capture the source,
+//!   load, check the policy, plan against the host and apply transactionally. Any failure
+//!   exits non-zero, Dokku prints ` !     App build failed` and rejects the push; the apply
+//!   rolled back, so the previous release keeps serving. The stack app gets no image, so
+//!   Dokku skips its release and deploy (`release_and_deploy`, `fn-verify-app-image`).
+//! - `post-delete <app>`: the stack's properties and data go; its service apps stay.
+//! - `uninstall <plugin>`: for this plugin only, builder selections it made are undone.
+
+use anyhow::Context as _;
+
+use super::props::Props;
+use super::stack::{self, app_config, capture, compose_files, runner, source_dir, stack_dir};
+use crate::cli::apply_cmd;
+use crate::dokku::env::DokkuEnv;
+use crate::dokku::Cmd;
+use crate::exec::releases::ReleaseKind;
+use crate::exec::runner::Runner;
+use crate::report::{info1, verbose};
+
+/// The builder name the plugin selects for stack apps.
+pub(super) const BUILDER: &str = "compose";
+/// Internal property: the plugin selected the `compose` builder (and what was selected before).
+const SELECTED_BY_US: &str = "builder-selected-by-compose";
+
+/// Runs trigger `name` with `args`; unknown names do nothing.
+pub(super) fn run(name: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
+    let arg = |i: usize| args.get(i).map_or("", String::as_str);
+    match name {
+        "post-extract" => {
+            // Its failure cannot stop a push (dokku-facts §b): report and carry on.
+            if let Err(e) = post_extract(arg(0), std::path::Path::new(arg(1)), env) {
+                eprintln!(" !     compose: {e:#}");
+            }
+            Ok(0)
+        }
+        "builder-build" => builder_build(arg(0), arg(1), std::path::Path::new(arg(2)), env),
+        "post-delete" => post_delete(arg(0), env),
+        "uninstall" => uninstall(arg(0), env),
+        _ => Ok(0),
+    }
+}
+
+fn selected_builder(app: &str) -> String {
+    runner().run(&Cmd::dokku(["builder:report", app, "--builder-selected"]), None, None).map(|o| o.stdout.trim().to_owned()).unwrap_or_default()
+}
+
+fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<()> {
+    let props = Props::new(&env.config_dir());
+    let has_compose = !compose_files(dir, &props, app).is_empty();
+    let ours = props.get(app, SELECTED_BY_US);
+    let r = runner();
+    if has_compose {
+        let current = selected_builder(app);
+        if current != BUILDER {
+            // Remember what was selected, so a later push without compose file restores it.
+            props.set(app, SELECTED_BY_US, Some(if current.is_empty() { "-" } else { current.as_str() }))?;
+            r.run(&Cmd::dokku(["builder:set", app, "selected", BUILDER]), None, None)?;
+        }
+    } else if let Some(previous) = ours {
+        let mut cmd = Cmd::dokku(["builder:set", app, "selected"]);
+        if previous != "-" {
+            cmd = cmd.arg(previous);
+        }
+        r.run(&cmd, None, None)?;
+        props.set(app, SELECTED_BY_US, None)?;
+    }
+    Ok(())
+}
+
+fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if builder != BUILDER {
+        return Ok(0);
+    }
+    println!("{}", info1(&format!("Deploying compose stack {app}")));
+    let props = Props::new(&env.config_dir());
+    let files = compose_files(dir, &props, app);
+    // The pushed revision's sources (compose files, env files, build contexts) are kept for
+    // the stack; the work dir is removed after the build.
+    let pending = stack_dir(env, app).join("source.pending");
+    capture(dir, &pending).with_context(|| format!("cannot capture the pushed source into `{}`", pending.display()))?;
+    let files: Vec<_> = files.iter().filter_map(|f| f.strip_prefix(dir).ok()).map(|f| pending.join(f)).collect();
+    let config = app_config(&runner(), app)?;
+    let rev = config.get("GIT_REV").cloned().unwrap_or_default();
+    let result = (|| -> anyhow::Result<()> {
+        let loaded = stack::load(&pending, files, app, &props, config)?;
+        let run = stack::run_args(env, &props, app)?;
+        let req = apply_cmd::request(&run, loaded.json, app, pending.clone(), rev.clone(), ReleaseKind::Apply, format!("git push {}", rev.chars().take(12).collect::<String>()))?;
+        apply_cmd::execute(&req, false)?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            capture(&pending, &source_dir(env, app))?;
+            let _ = std::fs::remove_dir_all(&pending);
+            println!("{}", info1(&format!("Stack {app} deployed")));
+            Ok(0)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&pending);
+            for (i, cause) in e.chain().enumerate() {
+                eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
+            }
+            Ok(1)
+        }
+    }
+}
+
+fn post_delete(app: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
+    let dir = stack_dir(env, app);
+    if !dir.exists() {
+        return Ok(0);
+    }
+    if let Ok(Some(apps)) = released_apps(env, app) {
+        if !apps.is_empty() {
+            eprintln!(" !     The service apps of stack {app} remain: {}", apps.join(" "));
+            eprintln!(" !     (`dokku compose:down {app}` destroys them; datastores are never destroyed implicitly)");
+        }
+    }
+    std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove `{}`", dir.display()))?;
+    Props::new(&env.config_dir()).clear(app)?;
+    Ok(0)
+}
+
+fn released_apps(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let d = crate::exec::apply::stack_dir(&env.data_dir(), app);
+    if !d.releases().exists() {
+        return Ok(None);
+    }
+    let key = crate::exec::secrets::HostKey::load_or_create(&d.key())?;
+    let store = crate::exec::releases::ReleaseStore::open(&d.releases(), key)?;
+    let Some(latest) = store.latest()? else { return Ok(None) };
+    Ok(Some(store.apps(latest.id)?.into_keys().collect()))
+}
+
+fn uninstall(plugin: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if plugin != super::PLUGIN {
+        return Ok(0);
+    }
+    let props = Props::new(&env.config_dir());
+    let r = runner();
+    for entry in std::fs::read_dir(env.config_dir()).into_iter().flatten().flatten() {
+        let app = entry.file_name().to_string_lossy().into_owned();
+        if let Some(previous) = props.get(&app, SELECTED_BY_US) {
+            let mut cmd = Cmd::dokku(["builder:set", app.as_str(), "selected"]);
+            if previous != "-" {
+                cmd = cmd.arg(previous);
+            }
+            let _ = r.run(&cmd, None, None);
+            println!("{}", verbose(&format!("{app}: builder selection restored")));
+        }
+    }
+    println!("{}", info1(&format!("Stack data in {} is kept; service apps and datastores are untouched", env.data_dir().display())));
+    Ok(0)
+}
