@@ -553,8 +553,15 @@ fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut 
 }
 
 fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
+    // Only the mounts of services that some `volumes_from` names are copied.
+    let sources: BTreeSet<ServiceName> =
+        services.values().flat_map(|s| s.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone())).collect();
+    if sources.is_empty() {
+        return;
+    }
     let shared: BTreeMap<ServiceName, Vec<Mount>> = services
         .iter()
+        .filter(|(n, _)| sources.contains(*n))
         .filter_map(|(n, s)| s.app().map(|a| (n.clone(), a.mounts.clone())))
         .collect();
     for svc in services.values_mut() {
