@@ -68,23 +68,32 @@ impl ServiceGraph {
 }
 
 /// Builds the graph of `project` and orders it.
+///
+/// Services are numbered in name order (the order of `project.services`), so "smallest
+/// name" is "smallest number" and the bookkeeping lives in vectors.
 pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
-    let mut graph: DiGraph<ServiceName, ()> = DiGraph::with_capacity(project.services.len(), project.services.len());
-    let index: BTreeMap<&ServiceName, NodeIndex> = project.services.keys().map(|n| (n, graph.add_node(n.clone()))).collect();
-    let mut dependencies: BTreeMap<ServiceName, BTreeSet<ServiceName>> = BTreeMap::new();
-    for (name, svc) in &project.services {
+    let names: Vec<&ServiceName> = project.services.keys().collect();
+    let number = |n: &ServiceName| names.binary_search(&n).ok();
+    let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(names.len(), names.len());
+    for _ in &names {
+        graph.add_node(());
+    }
+    // Direct dependencies of each service by number, in name order.
+    let mut deps_of: Vec<Vec<usize>> = Vec::with_capacity(names.len());
+    for (i, (name, svc)) in project.services.iter().enumerate() {
         let mut edges: Vec<(&ServiceName, &str, bool)> = Vec::new();
         edges.extend(svc.depends_on.iter().map(|(d, spec)| (d, "depends_on", spec.required)));
         edges.extend(svc.other_edges.iter().map(|(d, k)| (d, k.as_str(), true)));
         if let Some(app) = svc.app() {
             edges.extend(app.links.keys().map(|d| (d, "environment", true)));
         }
-        let deps = dependencies.entry(name.clone()).or_default();
+        let mut deps: Vec<usize> = Vec::with_capacity(edges.len());
         for (dep, key, required) in edges {
-            match index.get(dep) {
-                Some(&from) => {
-                    if deps.insert(dep.clone()) {
-                        graph.add_edge(from, index[name], ());
+            match number(dep) {
+                Some(from) => {
+                    if !deps.contains(&from) {
+                        deps.push(from);
+                        graph.add_edge(NodeIndex::new(from), NodeIndex::new(i), ());
                     }
                 }
                 None if !required => {}
@@ -93,14 +102,18 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
                 }
             }
         }
+        deps.sort_unstable();
+        deps_of.push(deps);
     }
+    let dependencies: BTreeMap<ServiceName, BTreeSet<ServiceName>> =
+        names.iter().zip(&deps_of).map(|(n, deps)| ((*n).clone(), deps.iter().map(|&d| names[d].clone()).collect())).collect();
 
     // Cycles: the strongly connected components with more than one node, or a self-loop.
     let mut cycles: Vec<Vec<ServiceName>> = Vec::new();
     for scc in tarjan_scc(&graph) {
         let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
         if scc.len() > 1 || self_loop {
-            let members: BTreeSet<&ServiceName> = scc.iter().map(|&i| &graph[i]).collect();
+            let members: BTreeSet<&ServiceName> = scc.iter().map(|i| names[i.index()]).collect();
             cycles.push(cycle_path(&members, &dependencies));
         }
     }
@@ -109,28 +122,27 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
     }
 
     // Kahn's algorithm with a name-ordered ready set.
-    let mut remaining: BTreeMap<&ServiceName, usize> = dependencies.iter().map(|(n, d)| (n, d.len())).collect();
-    let mut dependents: BTreeMap<&ServiceName, Vec<&ServiceName>> = BTreeMap::new();
-    for (n, deps) in &dependencies {
-        for d in deps {
-            dependents.entry(d).or_default().push(n);
+    let mut remaining: Vec<usize> = deps_of.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (n, deps) in deps_of.iter().enumerate() {
+        for &d in deps {
+            dependents[d].push(n);
         }
     }
-    let mut ready: BTreeSet<&ServiceName> = remaining.iter().filter(|(_, &c)| c == 0).map(|(n, _)| *n).collect();
-    let mut order = Vec::with_capacity(project.services.len());
-    let mut levels: BTreeMap<ServiceName, usize> = BTreeMap::new();
+    let mut ready: BTreeSet<usize> = (0..names.len()).filter(|&n| remaining[n] == 0).collect();
+    let mut order = Vec::with_capacity(names.len());
+    let mut level_of = vec![0usize; names.len()];
     while let Some(next) = ready.pop_first() {
-        let level = dependencies[next].iter().map(|d| levels[d] + 1).max().unwrap_or(0);
-        levels.insert(next.clone(), level);
-        order.push(next.clone());
-        for dep in dependents.get(next).into_iter().flatten() {
-            let c = remaining.get_mut(dep).expect("every service has a count");
-            *c -= 1;
-            if *c == 0 {
+        level_of[next] = deps_of[next].iter().map(|&d| level_of[d] + 1).max().unwrap_or(0);
+        order.push(names[next].clone());
+        for &dep in &dependents[next] {
+            remaining[dep] -= 1;
+            if remaining[dep] == 0 {
                 ready.insert(dep);
             }
         }
     }
+    let levels = names.iter().zip(&level_of).map(|(n, &l)| ((*n).clone(), l)).collect();
     Ok(ServiceGraph { order, levels, dependencies })
 }
 

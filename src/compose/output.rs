@@ -12,9 +12,66 @@ const RESOURCE_KEYS: &[&str] = &["services", "networks", "volumes", "secrets", "
 use super::tree::Node;
 
 /// The project as a JSON value, `$` escaped (skipped when `escape` is false).
+///
+/// Built straight from the tree, with the same rules as [`render_json`] (nested `x-*` keys and
+/// top-level `models` left out, `blkio_config` field names, tags dropped): the value equals
+/// what parsing the rendered text gives, without writing and re-reading the text (the plan
+/// command's hand-off from the loader to the model).
 pub fn to_json(project: &Node, escape: bool) -> serde_json::Value {
-    // One writer for both: the text is parsed back (only tests and the corpus use this).
-    serde_json::from_str(&render_json(project, escape)).unwrap_or(serde_json::Value::Null)
+    value_q(project, escape, 0, Quirk::None).unwrap_or(serde_json::Value::Null)
+}
+
+/// serde_json's parser refuses more than this many nested arrays and objects (its recursion
+/// limit); the parsed text then gave `Null`, and so does the direct conversion.
+const JSON_MAX_NESTING: usize = 127;
+
+/// A string, `$` doubled when `escape` is set (as [`write_str`] writes it).
+fn escaped(s: &str, escape: bool) -> String {
+    if escape && s.contains('$') {
+        s.replace('$', "$$")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The value [`write_json_q`] writes for `node`, parsed back; `None` past serde_json's nesting
+/// limit. `level` counts the maps and sequences above `node`.
+fn value_q(node: &Node, escape: bool, level: usize, quirk: Quirk) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    Some(match node {
+        Node::Str(s) => Value::String(escaped(s, escape)),
+        Node::Null => Value::Null,
+        Node::Bool(b) => Value::Bool(*b),
+        Node::Int(i) => Value::from(*i),
+        // Printed and read back, so the number is exactly the one the text gave.
+        Node::Float(_) => serde_json::from_str(&node.to_json().to_string()).ok()?,
+        Node::Tagged(_, inner) => return value_q(inner, escape, level, quirk),
+        Node::Seq(_) | Node::Map(_) if level >= JSON_MAX_NESTING => return None,
+        Node::Seq(items) => Value::Array(items.iter().map(|i| value_q(i, escape, level + 1, quirk)).collect::<Option<_>>()?),
+        Node::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                if matches!(quirk, Quirk::DropExt | Quirk::Blkio) && level >= 2 && k.starts_with("x-") {
+                    continue;
+                }
+                if level == 0 && k == "models" {
+                    continue;
+                }
+                // A key written twice (`blkio_config`'s capitalised names) keeps its last
+                // value, as the parser does.
+                let key = if quirk == Quirk::Blkio && level == 5 { escaped(&capitalize(k), escape) } else { escaped(k, escape) };
+                let child = if level == 0 && RESOURCE_KEYS.contains(&k.as_str()) {
+                    Quirk::DropExt
+                } else if level == 2 && quirk == Quirk::DropExt && k == "blkio_config" {
+                    Quirk::Blkio
+                } else {
+                    quirk
+                };
+                out.insert(key, value_q(v, escape, level + 1, child)?);
+            }
+            Value::Object(out)
+        }
+    })
 }
 
 /// Pretty JSON text, as `config --format json` (two-space indent, keys in order), written
@@ -305,6 +362,38 @@ mod tests {
         assert_eq!(json, serde_json::json!({"services": {"web": {"image": "x"}}, "x-top": {"x-inner": true}}));
         assert_eq!(serde_json::from_str::<serde_json::Value>(&render_json(&node, true)).unwrap(), json);
         assert!(render_yaml(&node, true).contains("x-meta: 1"));
+    }
+
+    #[test]
+    fn direct_value_equals_the_parsed_text() {
+        let parsed = |node: &Node, escape: bool| serde_json::from_str::<serde_json::Value>(&render_json(node, escape)).unwrap_or(serde_json::Value::Null);
+        let mut blkio = Map::new();
+        let mut entry = Map::new();
+        entry.insert("path".into(), Node::Str("/dev/sda".into()));
+        entry.insert("rate".into(), Node::Int(10));
+        entry.insert("x-e".into(), Node::Null);
+        blkio.insert("device_read_bps".into(), Node::Seq(vec![Node::Map(entry)]));
+        let mut svc = Map::new();
+        svc.insert("blkio_config".into(), Node::Map(blkio));
+        svc.insert("x-dokku".into(), Node::Tagged(crate::compose::tree::Tag::Reset, Box::new(Node::Str("$a".into()))));
+        svc.insert("cpus".into(), Node::Float(0.1 + 0.2));
+        svc.insert("nan".into(), Node::Float(f64::NAN));
+        let mut top = Map::new();
+        top.insert("services".into(), Node::Map(std::iter::once(("w$b".to_string(), Node::Map(svc))).collect()));
+        top.insert("models".into(), Node::Map(Map::new()));
+        top.insert("x-top".into(), Node::Map(std::iter::once(("x-inner".to_string(), Node::Str("$$".into()))).collect()));
+        let node = Node::Map(top);
+        for escape in [true, false] {
+            assert_eq!(to_json(&node, escape), parsed(&node, escape));
+        }
+        // Past serde_json's nesting limit the text does not parse back: both give null.
+        for depth in [120, 126, 127, 128, 140] {
+            let mut deep = Node::Null;
+            for _ in 0..depth {
+                deep = Node::Seq(vec![deep]);
+            }
+            assert_eq!(to_json(&deep, true), parsed(&deep, true), "depth {depth}");
+        }
     }
 
     #[test]

@@ -8,20 +8,22 @@ use serde_json::{Map, Value};
 
 use super::error::ModelError;
 use super::names::{AppName, ServiceName, StorageName};
-use super::project::{env_map, is_unset, service_networks, shape, Ctx};
+use super::project::{env_map, is_unset, service_networks, shape, Ctx, Fields};
 use super::service::{AppSpec, Build, DockerOption, EnvVar, FileSource, Healthcheck, Mount, PolicyRule, Port, Resources, Source};
 use super::xdokku::ServiceSettings;
 
-fn exec_form(v: &Value, path: &str) -> Result<Option<Vec<String>>, ModelError> {
+/// `command`/`entrypoint` (`key`) of the service at `base`, as an argv.
+fn exec_form(v: &Value, base: &str, key: &str) -> Result<Option<Vec<String>>, ModelError> {
+    let path = || format!("{base}.{key}");
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(split_shell_words(s))),
         Value::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| shape(path, "must be a list of strings")))
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| shape(&path(), "must be a list of strings")))
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        _ => Err(shape(path, "must be a string or a list of strings")),
+        _ => Err(shape(&path(), "must be a string or a list of strings")),
     }
 }
 
@@ -153,7 +155,7 @@ const DANGEROUS_CAPS: &[&str] = &[
 ];
 
 #[expect(clippy::too_many_lines, reason = "one arm per compose key keeps the mapping readable in one place")]
-pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Map<String, Value>, settings: &ServiceSettings) -> Result<AppSpec, ModelError> {
+pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Fields<'_>, settings: &ServiceSettings) -> Result<AppSpec, ModelError> {
     let base = format!("services.{name}");
     let mut opts: Vec<DockerOption> = Vec::new();
     let mut opt = |key: &str, option: String, rule: Option<PolicyRule>| {
@@ -168,8 +170,8 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         },
     };
     let is_build = matches!(source, Source::Build(_));
-    let command = exec_form(obj.get("command").unwrap_or(&Value::Null), &format!("{base}.command"))?;
-    let entrypoint = exec_form(obj.get("entrypoint").unwrap_or(&Value::Null), &format!("{base}.entrypoint"))?;
+    let command = exec_form(obj.get("command").unwrap_or(&Value::Null), &base, "command")?;
+    let entrypoint = exec_form(obj.get("entrypoint").unwrap_or(&Value::Null), &base, "entrypoint")?;
     let working_dir = obj.get("working_dir").and_then(Value::as_str).map(str::to_owned);
     let user = obj.get("user").and_then(Value::as_str).map(str::to_owned);
     if is_build {
@@ -187,7 +189,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     }
 
     let healthcheck = match obj.get("healthcheck").and_then(Value::as_object) {
-        Some(h) if h.get("disable").and_then(Value::as_bool) != Some(true) => convert_healthcheck(ctx, h, &format!("{base}.healthcheck")),
+        Some(h) if h.get("disable").and_then(Value::as_bool) != Some(true) => convert_healthcheck(ctx, h, &base),
         _ => None,
     };
 
@@ -201,21 +203,21 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
 
     let mut ports = Vec::new();
     for (i, p) in obj.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let path = format!("{base}.ports[{i}]");
-        let target = p.get("target").and_then(Value::as_u64).and_then(|t| u16::try_from(t).ok()).ok_or_else(|| shape(&path, "needs a numeric `target`"))?;
+        let path = || format!("{base}.ports[{i}]");
+        let target = p.get("target").and_then(Value::as_u64).and_then(|t| u16::try_from(t).ok()).ok_or_else(|| shape(&path(), "needs a numeric `target`"))?;
         if p.get("protocol").and_then(Value::as_str) == Some("udp") {
-            ctx.warn(path, "the Dokku proxy forwards HTTP only; UDP ports are not published");
+            ctx.warn(path(), "the Dokku proxy forwards HTTP only; UDP ports are not published");
             continue;
         }
         if p.get("host_ip").is_some() {
-            ctx.warn(format!("{path}.host_ip"), "the Dokku proxy listens on every address; not applied");
+            ctx.warn(format!("{}.host_ip", path()), "the Dokku proxy listens on every address; not applied");
         }
         let host = p.get("published").and_then(Value::as_str).and_then(|s| s.parse::<u16>().ok()).unwrap_or(target);
         // The scheme comes from `app_protocol` when it is one the nginx proxy speaks.
         let scheme = match p.get("app_protocol").and_then(Value::as_str) {
             Some(proto @ ("http" | "https" | "grpc" | "grpcs")) => proto,
             Some(other) => {
-                ctx.warn(format!("{path}.app_protocol"), format!("the proxy speaks http, https, grpc and grpcs; `{other}` served as http"));
+                ctx.warn(format!("{}.app_protocol", path()), format!("the proxy speaks http, https, grpc and grpcs; `{other}` served as http"));
                 "http"
             }
             None => "http",
@@ -238,7 +240,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     let mut mounts = Vec::new();
     let mut files = BTreeMap::new();
     for (i, v) in obj.get("volumes").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        convert_volume(ctx, name, v, &format!("{base}.volumes[{i}]"), is_build, &mut mounts, &mut files, &mut opt)?;
+        convert_volume(ctx, name, v, &|| format!("{base}.volumes[{i}]"), is_build, &mut mounts, &mut files, &mut opt)?;
     }
     if obj.get("use_api_socket").and_then(Value::as_bool) == Some(true) {
         mounts.push(Mount::HostPath {
@@ -249,20 +251,20 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         });
     }
     for (i, c) in obj.get("configs").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let path = format!("{base}.configs[{i}]");
+        let path = || format!("{base}.configs[{i}]");
         let src = c.get("source").and_then(Value::as_str).unwrap_or_default();
         let target = c.get("target").and_then(Value::as_str).map_or_else(|| format!("/{src}"), str::to_owned);
         if is_build {
-            ctx.warn(path, "configs of build services are not copied; add the file to the build context");
+            ctx.warn(path(), "configs of build services are not copied; add the file to the build context");
             continue;
         }
-        let def = ctx.configs.get(src).cloned().unwrap_or(Value::Null);
-        if let Some(file) = def.get("file").and_then(Value::as_str) {
+        let def = ctx.configs.get(src);
+        if let Some(file) = def.and_then(|d| d.get("file")).and_then(Value::as_str) {
             files.insert(target, FileSource::Source { path: ctx.relative(file) });
-        } else if let Some(content) = def.get("content").and_then(Value::as_str) {
+        } else if let Some(content) = def.and_then(|d| d.get("content")).and_then(Value::as_str) {
             files.insert(target, FileSource::Content { content: content.to_owned() });
         } else {
-            ctx.warn(path, "only `file` and `content` configs can be copied into the image; not applied");
+            ctx.warn(path(), "only `file` and `content` configs can be copied into the image; not applied");
         }
     }
 
@@ -279,7 +281,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     });
     if let Some(deploy) = obj.get("deploy").and_then(Value::as_object) {
         for (k, v) in deploy {
-            let path = format!("{base}.deploy.{k}");
+            let path = || format!("{base}.deploy.{k}");
             match k.as_str() {
                 "replicas" => replicas = v.as_u64().and_then(|n| u32::try_from(n).ok()),
                 "resources" => {
@@ -290,7 +292,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
                                 "cpus" => target.cpu = number_text(rv),
                                 "memory" => target.memory_mb = megabytes(rv),
                                 "pids" if which == "limits" => opt("deploy.resources.limits.pids", format!("--pids-limit {rv}"), None),
-                                _ => ctx.warn(format!("{path}.{which}.{rk}"), "no Dokku resource setting; not applied"),
+                                _ => ctx.warn(format!("{}.{which}.{rk}", path()), "no Dokku resource setting; not applied"),
                             }
                         }
                     }
@@ -305,13 +307,13 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
                     });
                     for extra in ["delay", "window"] {
                         if v.get(extra).is_some() {
-                            ctx.warn(format!("{path}.{extra}"), "Docker restart policies have no delay or window; not applied");
+                            ctx.warn(format!("{}.{extra}", path()), "Docker restart policies have no delay or window; not applied");
                         }
                     }
                 }
                 "mode" if v.as_str() == Some("replicated") => {}
                 _ if is_unset(v) => {}
-                _ => ctx.warn(path, "Swarm deployment settings have no Dokku equivalent; not applied"),
+                _ => ctx.warn(path(), "Swarm deployment settings have no Dokku equivalent; not applied"),
             }
         }
     }
@@ -529,7 +531,7 @@ fn convert_build(ctx: &mut Ctx<'_>, b: &Value, path: &str) -> Result<Build, Mode
     Ok(build)
 }
 
-fn convert_healthcheck(ctx: &mut Ctx<'_>, h: &Map<String, Value>, path: &str) -> Option<Healthcheck> {
+fn convert_healthcheck(ctx: &mut Ctx<'_>, h: &Map<String, Value>, base: &str) -> Option<Healthcheck> {
     let test: Vec<String> = h.get("test")?.as_array()?.iter().filter_map(Value::as_str).map(str::to_owned).collect();
     let command = match test.first().map(String::as_str) {
         Some("CMD") => test[1..].to_vec(),
@@ -539,7 +541,7 @@ fn convert_healthcheck(ctx: &mut Ctx<'_>, h: &Map<String, Value>, path: &str) ->
     };
     let secs = |k: &str| h.get(k).and_then(Value::as_str).and_then(duration_secs);
     if h.contains_key("start_interval") {
-        ctx.warn(format!("{path}.start_interval"), "Dokku checks have one interval; not applied");
+        ctx.warn(format!("{base}.healthcheck.start_interval"), "Dokku checks have one interval; not applied");
     }
     Some(Healthcheck {
         command,
@@ -555,21 +557,21 @@ fn convert_volume(
     ctx: &mut Ctx<'_>,
     name: &ServiceName,
     v: &Value,
-    path: &str,
+    path: &dyn Fn() -> String,
     is_build: bool,
     mounts: &mut Vec<Mount>,
     files: &mut BTreeMap<String, FileSource>,
     opt: &mut impl FnMut(&str, String, Option<PolicyRule>),
 ) -> Result<(), ModelError> {
     let kind = v.get("type").and_then(Value::as_str).unwrap_or("volume");
-    let target = v.get("target").and_then(Value::as_str).ok_or_else(|| shape(path, "needs a `target`"))?.to_owned();
+    let target = v.get("target").and_then(Value::as_str).ok_or_else(|| shape(&path(), "needs a `target`"))?.to_owned();
     let read_only = v.get("read_only").and_then(Value::as_bool) == Some(true);
     let source = v.get("source").and_then(Value::as_str);
     match (kind, source) {
         ("volume", Some(src)) => {
-            let (storage, external, docker_name) = ctx.volumes.get(src).cloned().ok_or_else(|| shape(path, "names an undefined volume"))?;
+            let (storage, external, docker_name) = ctx.volumes.get(src).cloned().ok_or_else(|| shape(&path(), "names an undefined volume"))?;
             if external {
-                mounts.push(Mount::HostPath { source: docker_name, target, read_only, path: path.to_owned() });
+                mounts.push(Mount::HostPath { source: docker_name, target, read_only, path: path() });
             } else {
                 ctx.storage.entry(storage.clone()).or_insert(None);
                 mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: None });
@@ -577,7 +579,7 @@ fn convert_volume(
         }
         ("volume", None) => {
             let storage = StorageName::for_volume(ctx.stack, &format!("{name}{}", target.replace('/', "-")));
-            ctx.warn(path, format!("anonymous volume kept as storage entry `{storage}`"));
+            ctx.warn(path(), format!("anonymous volume kept as storage entry `{storage}`"));
             ctx.storage.entry(storage.clone()).or_insert(None);
             mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: None });
         }
@@ -585,7 +587,7 @@ fn convert_volume(
             let rel = ctx.relative(src);
             // Outside the pushed source (absolute, `~`-expanded, `../`): a host path for the policy.
             if src.ends_with("/docker.sock") || rel.starts_with('/') || rel.starts_with("..") {
-                mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path.to_owned() });
+                mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path() });
             } else if read_only && !is_build {
                 files.insert(target, FileSource::Source { path: rel });
             } else {
@@ -595,7 +597,7 @@ fn convert_volume(
             }
         }
         ("tmpfs", _) => opt("volumes", format!("--tmpfs {target}"), None),
-        _ => ctx.warn(path, format!("`{kind}` mounts have no Dokku equivalent; not applied")),
+        _ => ctx.warn(path(), format!("`{kind}` mounts have no Dokku equivalent; not applied")),
     }
     Ok(())
 }

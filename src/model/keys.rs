@@ -163,9 +163,16 @@ pub const SERVICE_KEYS: &[KeyRule] = &[
     m("x-*", "extension fields (the user's anchors); not Dokku settings except `x-dokku`"),
 ];
 
+/// The service table indexed by key, built once (the converter looks up every key of every
+/// service).
+fn service_index() -> &'static std::collections::HashMap<&'static str, Support> {
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, Support>> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| SERVICE_KEYS.iter().map(|r| (r.key, r.support)).collect())
+}
+
 /// Looks a service key up.
 pub fn service_key(key: &str) -> Option<Support> {
-    SERVICE_KEYS.iter().find(|r| r.key == key).map(|r| r.support)
+    service_index().get(key).copied()
 }
 
 /// Looks a top-level key up.

@@ -2,6 +2,7 @@
 //! (docs/dokku-facts.md §d "App names", "Other names").
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -28,10 +29,31 @@ macro_rules! name_type {
     };
 }
 
-name_type!(
-    /// A compose service name, as written in the compose file (`services.<name>`).
-    ServiceName
-);
+/// A compose service name, as written in the compose file (`services.<name>`).
+///
+/// Shared, not owned: the graph and the plan copy it into every step of the service, and a
+/// copy is a reference count. Compares, hashes, prints and serialises as the string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceName(Arc<str>);
+
+impl ServiceName {
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for ServiceName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
 name_type!(
     /// A stack name: the Dokku-side name of one compose project, valid as an app-name prefix.
     StackName
@@ -62,8 +84,8 @@ pub const MAX_STORAGE_NAME: usize = 45;
 
 impl ServiceName {
     /// Wraps a compose service name. Compose already validated it (`[a-zA-Z0-9._-]+`).
-    pub fn new(name: impl Into<String>) -> Self {
-        Self(name.into())
+    pub fn new(name: impl AsRef<str>) -> Self {
+        Self(Arc::from(name.as_ref()))
     }
 }
 
@@ -178,7 +200,9 @@ fn sanitise_label(raw: &str, max: usize) -> String {
         out.push(c);
     }
     out.truncate(max);
-    out.trim_end_matches('-').to_owned()
+    let kept = out.trim_end_matches('-').len();
+    out.truncate(kept);
+    out
 }
 
 fn sanitise_with_hash(raw: &str, max: usize) -> String {

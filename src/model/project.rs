@@ -64,6 +64,49 @@ impl Ctx<'_> {
     }
 }
 
+/// A service's mapping with a one-word summary of its keys: most of the keys the converter
+/// asks for are absent, and the summary answers those without a search of the map.
+pub(super) struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    /// The union of [`key_bit`] over the keys present.
+    bits: u64,
+}
+
+/// A bit standing for `key` (length and first and last byte). With a literal key it folds to
+/// a constant.
+#[inline(always)]
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    1 << ((b.len() * 7 + usize::from(first) * 3 + usize::from(last)) & 63)
+}
+
+impl<'a> Fields<'a> {
+    pub(super) fn new(map: &'a Map<String, Value>) -> Self {
+        Self { map, bits: map.keys().fold(0, |bits, k| bits | key_bit(k)) }
+    }
+
+    /// The value of `key`, as [`Map::get`].
+    #[inline(always)]
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
+        if self.bits & key_bit(key) == 0 {
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    /// Whether `key` is present, as [`Map::contains_key`].
+    #[inline]
+    pub(super) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The entries in key order.
+    pub(super) fn iter(&self) -> serde_json::map::Iter<'a> {
+        self.map.iter()
+    }
+}
+
 pub(super) fn shape(path: &str, message: &str) -> ModelError {
     ModelError::Shape { path: path.to_owned(), message: message.to_owned() }
 }
@@ -128,7 +171,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
 
     // Names first, so collisions are resolved in name order and reported.
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
-    let mut app_names: BTreeMap<ServiceName, AppName> = BTreeMap::new();
+    let mut app_names: Vec<(ServiceName, AppName)> = Vec::with_capacity(raw_services.len());
     for name in raw_services.keys() {
         let svc = ServiceName::new(name.as_str());
         let base = AppName::for_service(&opts.stack, &svc);
@@ -143,16 +186,15 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
             ctx.warn(format!("services.{name}"), format!("app name `{base}` is already service `{other}`'s; using `{app}`"));
         }
         taken.insert(app.as_str().to_owned(), name.clone());
-        app_names.insert(svc, app);
+        app_names.push((svc, app));
     }
 
     if let Some(unknown) = settings.services.keys().find(|s| !raw_services.contains_key(*s)) {
         return Err(ModelError::Extension { path: format!("x-dokku.services.{unknown}"), message: "names no service of the project".into() });
     }
     let mut services = BTreeMap::new();
-    for (name, raw) in raw_services {
-        let svc_name = ServiceName::new(name.as_str());
-        let app = app_names[&svc_name].clone();
+    // `app_names` is in the order of `raw_services`.
+    for ((svc_name, app), raw) in app_names.into_iter().zip(raw_services.values()) {
         let service = convert_service(&mut ctx, &settings, &svc_name, app, raw)?;
         services.insert(svc_name, service);
     }
@@ -186,7 +228,8 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
 
 fn has_escape(v: &Value) -> bool {
     match v {
-        Value::String(s) => s.contains("$$"),
+        // `contains(char)` is a memchr; most strings have no `$` at all.
+        Value::String(s) => s.contains('$') && s.contains("$$"),
         Value::Array(a) => a.iter().any(has_escape),
         Value::Object(m) => m.values().any(has_escape),
         _ => false,
@@ -243,7 +286,7 @@ fn read_volumes(ctx: &mut Ctx<'_>, vols: &Map<String, Value>) {
 
 fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &ServiceName, app: AppName, raw: &Value) -> Result<Service, ModelError> {
     let base = format!("services.{name}");
-    let obj = raw.as_object().ok_or_else(|| shape(&base, "must be a mapping"))?;
+    let obj = &Fields::new(raw.as_object().ok_or_else(|| shape(&base, "must be a mapping"))?);
     let settings = match (obj.get("x-dokku"), stack_settings.services.get(name.as_str())) {
         (Some(_), Some(_)) => {
             return Err(ModelError::Extension {
@@ -267,18 +310,18 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
         });
     }
     // Key table pass: every key is classified.
-    for (key, value) in obj {
-        let path = format!("{base}.{key}");
+    for (key, value) in obj.iter() {
         if key.starts_with("x-") {
             continue;
         }
-        let support = keys::service_key(key).ok_or_else(|| ModelError::UnknownKey { path: path.clone() })?;
+        let path = || format!("{base}.{key}");
+        let support = keys::service_key(key).ok_or_else(|| ModelError::UnknownKey { path: path() })?;
         if is_unset(value) {
             continue;
         }
         match support {
-            Support::Rejected(reason) => return Err(ModelError::Rejected { path, reason: reason.into() }),
-            Support::Warned(reason) => ctx.warn(path, reason),
+            Support::Rejected(reason) => return Err(ModelError::Rejected { path: path(), reason: reason.into() }),
+            Support::Warned(reason) => ctx.warn(path(), reason),
             Support::Mapped(_) | Support::Policy(..) => {}
         }
     }
@@ -324,16 +367,16 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
     Ok(Service { name: name.clone(), kind, depends_on, other_edges, settings })
 }
 
-pub(super) fn env_map(obj: &Map<String, Value>, base: &str, validate: bool, warnings: &mut Vec<Warning>) -> Result<BTreeMap<String, String>, ModelError> {
+pub(super) fn env_map(obj: &Fields<'_>, base: &str, validate: bool, warnings: &mut Vec<Warning>) -> Result<BTreeMap<String, String>, ModelError> {
     let mut env = BTreeMap::new();
     if let Some(map) = obj.get("environment").and_then(Value::as_object) {
         for (k, v) in map {
-            let path = format!("{base}.environment.{k}");
+            let path = || format!("{base}.environment.{k}");
             if validate && !is_valid_config_key(k) {
-                return Err(ModelError::ConfigKey { path, key: k.clone() });
+                return Err(ModelError::ConfigKey { path: path(), key: k.clone() });
             }
             match v {
-                Value::Null => warnings.push(Warning { path, message: "has no value in the environment of the loader; not set".into() }),
+                Value::Null => warnings.push(Warning { path: path(), message: "has no value in the environment of the loader; not set".into() }),
                 Value::String(s) => {
                     env.insert(k.clone(), s.clone());
                 }
@@ -346,10 +389,10 @@ pub(super) fn env_map(obj: &Map<String, Value>, base: &str, validate: bool, warn
     Ok(env)
 }
 
-fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Value>, ds: catalog::DatastoreImage) -> super::service::DatastoreSpec {
+fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds: catalog::DatastoreImage) -> super::service::DatastoreSpec {
     let base = format!("services.{name}");
     let def = catalog::by_plugin(ds.plugin).expect("classify returns catalog plugins");
-    for (key, value) in obj {
+    for (key, value) in obj.iter() {
         if is_unset(value) || key.starts_with("x-") {
             continue;
         }
@@ -433,41 +476,42 @@ fn config_options(command: &Value) -> Option<String> {
 }
 
 /// The service's networks, primary first, and the aliases it answers to on the primary one.
-pub(super) fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Map<String, Value>, base: &str) -> (Vec<NetworkName>, BTreeSet<String>) {
-    let mut entries: Vec<(i64, String, Map<String, Value>)> = Vec::new();
+pub(super) fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, base: &str) -> (Vec<NetworkName>, BTreeSet<String>) {
+    let no_spec = Map::new();
+    let mut entries: Vec<(i64, &str, &Map<String, Value>)> = Vec::new();
     match obj.get("networks") {
         Some(Value::Object(map)) => {
             for (k, v) in map {
-                let spec = v.as_object().cloned().unwrap_or_default();
+                let spec = v.as_object().unwrap_or(&no_spec);
                 let prio = spec.get("priority").and_then(Value::as_i64).unwrap_or(0);
-                entries.push((-prio, k.clone(), spec));
+                entries.push((-prio, k.as_str(), spec));
             }
         }
         // `host`/`none` have no stack network; `service:x` and `bridge` join the default one.
         _ if matches!(obj.get("network_mode").and_then(Value::as_str), Some("host" | "none")) => {}
-        _ => entries.push((0, "default".into(), Map::new())),
+        _ => entries.push((0, "default", &no_spec)),
     }
     entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let mut out = Vec::new();
     let mut aliases = BTreeSet::new();
-    for (i, (_, key, spec)) in entries.iter().enumerate() {
+    for (i, &(_, key, spec)) in entries.iter().enumerate() {
         let net = match (ctx.networks.get(key), ctx.external_networks.get(key)) {
             (Some(n), _) | (None, Some(n)) => n.clone(),
             (None, None) => {
                 let n = NetworkName::for_network(ctx.stack, key);
-                ctx.networks.insert(key.clone(), n.clone());
+                ctx.networks.insert(key.to_owned(), n.clone());
                 n
             }
         };
         out.push(net);
         for (k, v) in spec {
-            let path = format!("{base}.networks.{key}.{k}");
+            let path = || format!("{base}.networks.{key}.{k}");
             match k.as_str() {
                 "aliases" if i == 0 => aliases.extend(v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned)),
-                "aliases" => ctx.warn(path, "aliases resolve only on the service's primary network"),
+                "aliases" => ctx.warn(path(), "aliases resolve only on the service's primary network"),
                 "priority" | "gw_priority" => {}
                 _ if is_unset(v) => {}
-                _ => ctx.warn(path, "Docker assigns addresses on Dokku networks; not applied"),
+                _ => ctx.warn(path(), "Docker assigns addresses on Dokku networks; not applied"),
             }
         }
     }
@@ -509,8 +553,15 @@ fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut 
 }
 
 fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
+    // Only the mounts of services that some `volumes_from` names are copied.
+    let sources: BTreeSet<ServiceName> =
+        services.values().flat_map(|s| s.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone())).collect();
+    if sources.is_empty() {
+        return;
+    }
     let shared: BTreeMap<ServiceName, Vec<Mount>> = services
         .iter()
+        .filter(|(n, _)| sources.contains(*n))
         .filter_map(|(n, s)| s.app().map(|a| (n.clone(), a.mounts.clone())))
         .collect();
     for svc in services.values_mut() {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::dokku::Stdin;
@@ -22,26 +22,46 @@ fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).expect("strings serialise")
 }
 
+/// One startup check of app.json. The fields are in key order, as a JSON object prints them.
+#[derive(Serialize)]
+struct Check<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<u64>,
+    command: &'a [String],
+    #[serde(rename = "initialDelay", skip_serializing_if = "Option::is_none")]
+    initial_delay: Option<u64>,
+    name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout: Option<u64>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wait: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Checks<'a> {
+    web: [Check<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct AppJson<'a> {
+    healthchecks: Checks<'a>,
+}
+
 /// app.json with the compose health check as a Dokku startup check of the `web` process.
 pub fn app_json(app: &AppSpec) -> Option<String> {
     let h = app.healthcheck.as_ref()?;
-    let mut check = serde_json::Map::new();
-    check.insert("type".into(), json!("startup"));
-    check.insert("name".into(), json!("compose healthcheck"));
-    check.insert("command".into(), json!(h.command));
-    if let Some(r) = h.retries {
-        check.insert("attempts".into(), json!(r));
-    }
-    if let Some(t) = h.timeout {
-        check.insert("timeout".into(), json!(t));
-    }
-    if let Some(w) = h.interval {
-        check.insert("wait".into(), json!(w));
-    }
-    if let Some(d) = h.start_period {
-        check.insert("initialDelay".into(), json!(d));
-    }
-    let doc = json!({ "healthchecks": { "web": [check] } });
+    let check = Check {
+        attempts: h.retries,
+        command: &h.command,
+        initial_delay: h.start_period,
+        name: "compose healthcheck",
+        timeout: h.timeout,
+        kind: "startup",
+        wait: h.interval,
+    };
+    let doc = AppJson { healthchecks: Checks { web: [check] } };
     Some(serde_json::to_string_pretty(&doc).expect("json") + "\n")
 }
 
@@ -97,18 +117,29 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
     };
     // Only contexts that read the pushed source change with its revision.
     let rev = if base.is_some() || !copies.is_empty() { source_rev } else { "" };
+    // Hashed piece by piece: the same bytes as `format!("{base:?}\0{rev}\0")`, then
+    // `f\0{k}\0{v}\0` per file and `c\0{k}\0{v}\0` per copy.
     let mut h = Sha256::new();
-    h.update(format!("{base:?}\0{rev}\0").as_bytes());
-    for (k, v) in &files {
-        h.update(format!("f\0{k}\0{v}\0").as_bytes());
+    match &base {
+        None => h.update(b"None"),
+        Some(b) => h.update(format!("Some({b:?})").as_bytes()),
     }
-    for (k, v) in &copies {
-        h.update(format!("c\0{k}\0{v}\0").as_bytes());
+    for part in ["\0", rev, "\0"] {
+        h.update(part.as_bytes());
     }
+    for (tag, map) in [("f", &files), ("c", &copies)] {
+        for (k, v) in map {
+            for part in [tag, "\0", k, "\0", v, "\0"] {
+                h.update(part.as_bytes());
+            }
+        }
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut digest = String::with_capacity(71);
     digest.push_str("sha256:");
     for b in h.finalize() {
-        let _ = write!(digest, "{b:02x}");
+        digest.push(char::from(HEX[usize::from(b >> 4)]));
+        digest.push(char::from(HEX[usize::from(b & 15)]));
     }
     Stdin::Archive { base, files, copies, digest }
 }
