@@ -163,8 +163,19 @@ fn wanted_ports(svc: &Value, xdokku: &Value) -> Vec<String> {
     maps
 }
 
+/// How many of each check ran over all examples, so the test cannot pass vacuously.
+#[derive(Debug, Default)]
+struct Checked {
+    datastores: usize,
+    port_maps: usize,
+    proxy_ports: usize,
+    domains: usize,
+    letsencrypt: usize,
+    one_shots: usize,
+}
+
 /// Applies one example to a fresh sandbox and checks it; returns the problems found.
-fn check_example(dir: &Path) -> Vec<String> {
+fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let mut problems = Vec::new();
     let mut problem = |p: String| problems.push(format!("{name}: {p}"));
@@ -213,6 +224,7 @@ fn check_example(dir: &Path) -> Vec<String> {
         let app = match t {
             Target::Datastore { plugin, name: ds } => {
                 let list = h.read(&[&format!("{plugin}:list")]);
+                checked.datastores += 1;
                 if !list.lines().any(|l| l.trim() == ds) {
                     problem(format!("service `{svc}`: {plugin} service `{ds}` is not in `{plugin}:list`:\n{list}"));
                 }
@@ -227,6 +239,8 @@ fn check_example(dir: &Path) -> Vec<String> {
         let want = wanted_ports(spec, xdokku);
         let ports = h.json(&["ports:report", app, "--format", "json"]);
         let have: BTreeSet<&str> = ports["map"].as_str().unwrap_or("").split_whitespace().collect();
+        checked.port_maps += want.len();
+        checked.proxy_ports += usize::from(xdokku["proxy_port"].is_u64() && spec["ports"].as_array().is_none_or(Vec::is_empty));
         for m in &want {
             if !have.contains(m.as_str()) {
                 problem(format!("app `{app}`: port map `{m}` missing, have {have:?}"));
@@ -244,10 +258,12 @@ fn check_example(dir: &Path) -> Vec<String> {
             xdokku["domains"].as_array().map(|d| d.iter().map(|d| d.as_str().unwrap()).collect()).unwrap_or_default();
         let domains = h.json(&["domains:report", app, "--format", "json"]);
         let have_domains: BTreeSet<&str> = domains["app-vhosts"].as_str().unwrap_or("").split_whitespace().collect();
+        checked.domains += want_domains.len();
         if !want_domains.is_empty() && have_domains != want_domains {
             problem(format!("app `{app}`: domains {have_domains:?}, want {want_domains:?}"));
         }
         if xdokku["letsencrypt"] == Value::Bool(true) {
+            checked.letsencrypt += 1;
             let active = h.read(&["letsencrypt:active", app]);
             if active.trim() != "true" {
                 problem(format!("app `{app}`: letsencrypt:active says {active:?}"));
@@ -262,6 +278,7 @@ fn check_example(dir: &Path) -> Vec<String> {
         } else {
             spec["deploy"]["replicas"].as_u64().or_else(|| spec["scale"].as_u64())
         };
+        checked.one_shots += usize::from(want_scale == Some(0));
         if let Some(n) = want_scale {
             let scale = h.json(&["ps:scale", app, "--format", "json"]);
             let web = scale.as_array().unwrap().iter().find(|p| p["process_type"] == "web").map_or(0, |p| p["quantity"].as_u64().unwrap());
@@ -293,6 +310,10 @@ fn check_example(dir: &Path) -> Vec<String> {
 fn every_example_applies_to_a_fresh_sandbox_and_reapplies_as_a_noop() {
     let dirs = examples();
     assert!(dirs.len() >= 5, "at least five examples, found {dirs:?}");
-    let problems: Vec<String> = dirs.iter().flat_map(|d| check_example(d)).collect();
+    let mut checked = Checked::default();
+    let problems: Vec<String> = dirs.iter().flat_map(|d| check_example(d, &mut checked)).collect();
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n\n"));
+    // The examples between them exercise every kind of check.
+    let Checked { datastores, port_maps, proxy_ports, domains, letsencrypt, one_shots } = checked;
+    assert!(datastores > 0 && port_maps > 0 && proxy_ports > 0 && domains > 0 && letsencrypt > 0 && one_shots > 0, "{checked:?}");
 }

@@ -15,3 +15,4 @@ mod plan_conformance;
 mod plan_golden;
 mod plan_loader;
 mod plan_support;
+mod plugin;

@@ -44,7 +44,7 @@ pub(crate) fn load_case(dir: &Path) -> Case {
     let allow = fs::read_to_string(dir.join("allow")).unwrap_or_default();
     let policy = Policy::from_names(allow.lines()).unwrap();
     let stack = StackName::sanitise(name.split("__").last().unwrap_or(&name));
-    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: "0000000".into() } };
+    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: "0000000".into(), ..PlanSettings::default() } };
     Case { name, dir: dir.to_path_buf(), json, opts }
 }
 

@@ -116,7 +116,7 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         compose,
         convert: ConvertOptions { stack, project_dir: project_dir.display().to_string() },
         policy,
-        settings: PlanSettings { source_rev },
+        settings: PlanSettings { source_rev, source_digests: std::collections::BTreeMap::new() },
         exec: ExecOptions {
             concurrency: run.concurrency.max(1),
             step_timeout: Some(Duration::from_secs(run.step_timeout)),
@@ -221,6 +221,8 @@ pub fn run_rollback(args: &StackArgs, run: &RunArgs, to: Option<u64>, project_di
     let info = s.info(to)?;
     let compose = s.compose(to)?;
     drop(s);
-    let req = request(run, compose, &args.stack, project_dir, info.source_rev, ReleaseKind::Rollback { to }, format!("rollback to v{to}"))?;
+    let mut req = request(run, compose, &args.stack, project_dir, info.source_rev, ReleaseKind::Rollback { to }, format!("rollback to v{to}"))?;
+    // The sources that release read: its build contexts come from the archives saved then.
+    req.settings.source_digests = crate::exec::apply::release_sources(&stack_dir(&args.data.resolve()?, &args.stack), to);
     execute(&req, run.format == "json").map(|_| ())
 }

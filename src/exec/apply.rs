@@ -220,11 +220,22 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         Some(l) => removed_services(&store.compose(l.id)?, &req.compose, &req.convert)?,
         None => Vec::new(),
     };
+    // What each build context and copied file holds, so only changed services redeploy.
+    let mut settings = req.settings.clone();
+    for svc in project.services.values() {
+        let Kind::App(app) = &svc.kind else { continue };
+        for path in PlanSettings::source_paths(app) {
+            if !settings.source_digests.contains_key(&path) {
+                let digest = super::archive::tree_digest(&req.source_dir.join(&path)).map_err(|e| ApplyError::Io { path: req.source_dir.join(&path).display().to_string(), message: e.to_string() })?;
+                settings.source_digests.insert(path, digest);
+            }
+        }
+    }
     let started = Instant::now();
     let q = query(runner);
     let mut host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
-    let plan = plan::plan(&project, &graph, &host, &req.settings, warnings)?;
+    let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q, &mut host)?;
     if req.dry_run {
         let mut plan = plan;
@@ -251,7 +262,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         journal.finish()?;
     }
 
-    let apps = app_facts(&project, &req.settings, &key);
+    let apps = app_facts(&project, &settings, &key);
     let plan_json = plan.to_json();
     let plain: BTreeSet<String> = project.settings.plain.clone();
     let release = store.record(&NewRelease {
@@ -265,7 +276,15 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         kind: req.kind,
         time: &now_rfc3339(),
     })?;
+    let sources = dir.dir().join("release-sources");
+    let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
+    written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
     Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read })
+}
+
+/// The source digests release `id` was planned with (empty when unknown).
+pub fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
+    std::fs::read(dir.dir().join("release-sources").join(format!("v{id}.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 /// A service of the previous release that the compose file no longer has.
@@ -363,7 +382,7 @@ fn app_facts(project: &crate::model::Project, settings: &PlanSettings, key: &Hos
     let mut out = BTreeMap::new();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
-        let crate::dokku::Stdin::Archive { digest, .. } = plan::build_context(&svc.name, app, &settings.source_rev) else { continue };
+        let crate::dokku::Stdin::Archive { digest, .. } = plan::build_context(&svc.name, app, &settings.source_key(app)) else { continue };
         let env: BTreeMap<&String, &String> = app.env.iter().map(|(k, v)| (k, &v.value)).collect();
         let config = serde_json::to_vec(&env).unwrap_or_default();
         let image = match &app.source {

@@ -69,6 +69,33 @@ impl ArchiveStore {
     }
 }
 
+/// A content digest of a file or directory tree (without `.git`): paths, modes, file
+/// contents and symlink targets, in name order.
+pub fn tree_digest(path: &Path) -> io::Result<String> {
+    use sha2::{Digest as _, Sha256};
+    fn walk(h: &mut Sha256, path: &Path, rel: &Path) -> io::Result<()> {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))?;
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111;
+        if meta.file_type().is_symlink() {
+            h.update(format!("l\0{}\0{}\0", rel.display(), std::fs::read_link(path)?.display()).as_bytes());
+        } else if meta.is_dir() {
+            h.update(format!("d\0{}\0", rel.display()).as_bytes());
+            let mut names: Vec<_> = std::fs::read_dir(path)?.collect::<io::Result<Vec<_>>>()?.into_iter().map(|e| e.file_name()).collect();
+            names.sort();
+            for n in names.into_iter().filter(|n| n != ".git") {
+                walk(h, &path.join(&n), &rel.join(&n))?;
+            }
+        } else {
+            h.update(format!("f\0{}\0{mode:o}\0{}\0", rel.display(), meta.len()).as_bytes());
+            h.update(std::fs::read(path)?);
+        }
+        Ok(())
+    }
+    let mut h = Sha256::new();
+    walk(&mut h, path, Path::new(""))?;
+    Ok(format!("sha256:{:x}", h.finalize()))
+}
+
 /// Packs an archive: the base directory of the source (without `.git`), then the copied
 /// source files, then the generated files. Symlinks are stored as links, never followed.
 pub fn pack(stdin: &Stdin, source_dir: &Path) -> io::Result<Vec<u8>> {
@@ -171,6 +198,20 @@ mod tests {
         assert_eq!(again, bytes);
         let missing = store.bytes("shop-api", &Stdin::Saved { app: "shop-api".into(), digest: "sha256:cd".into() }).unwrap_err();
         assert!(missing.to_string().contains("saved archive"), "{missing}");
+    }
+
+    #[test]
+    fn tree_digest_follows_content_not_time() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("api/.git")).unwrap();
+        std::fs::write(dir.path().join("api/app.py"), "v1").unwrap();
+        let d1 = tree_digest(&dir.path().join("api")).unwrap();
+        std::fs::write(dir.path().join("api/.git/HEAD"), "moved").unwrap();
+        std::fs::write(dir.path().join("api/app.py"), "v1").unwrap();
+        assert_eq!(tree_digest(&dir.path().join("api")).unwrap(), d1, "rewriting the same content, or .git, changes nothing");
+        std::fs::write(dir.path().join("api/app.py"), "v2").unwrap();
+        assert_ne!(tree_digest(&dir.path().join("api")).unwrap(), d1);
+        assert!(tree_digest(&dir.path().join("missing")).is_err());
     }
 
     #[test]

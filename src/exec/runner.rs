@@ -32,6 +32,22 @@ pub trait Runner: Sync {
     fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError>;
 }
 
+/// Variables git sets for hooks. A stack deploys inside the pre-receive hook of a push
+/// (dokku-facts §c step 8), and the `dokku` commands it runs create and commit to *other*
+/// apps' repositories: with these inherited, their objects would go to the pushed repository's
+/// quarantine and their ref updates are refused ("ref updates forbidden inside quarantine
+/// environment").
+pub const GIT_HOOK_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_PREFIX",
+    "GIT_QUARANTINE_PATH",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PUSH_OPTION_COUNT",
+];
+
 /// The real runner: `duct`, each command in its own process group so that a timeout kills
 /// everything it started and a terminal's Ctrl-C reaches only dokku-compose, which then
 /// rolls back.
@@ -52,6 +68,9 @@ impl Runner for DuctRunner {
             _ => cmd.program.clone().into(),
         };
         let mut expr = duct::cmd(program, &cmd.args).unchecked().stdout_capture().stderr_capture();
+        for k in GIT_HOOK_VARS {
+            expr = expr.env_remove(k);
+        }
         for (k, v) in &self.env {
             expr = expr.env(k, v);
         }
@@ -110,6 +129,9 @@ impl DuctRunner {
             _ => cmd.program.clone().into(),
         };
         let mut expr = duct::cmd(program, &cmd.args).unchecked();
+        for k in GIT_HOOK_VARS {
+            expr = expr.env_remove(k);
+        }
         for (k, v) in &self.env {
             expr = expr.env(k, v);
         }
@@ -166,6 +188,18 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(1500));
         assert!(!marker.exists(), "the background child of a timed-out command must be killed too");
+    }
+
+    #[test]
+    fn git_hook_variables_do_not_reach_commands() {
+        let r = DuctRunner { dokku: None, env: vec![("KEEP".into(), "1".into())] };
+        // The test process itself may run inside a hook; set one on the runner's side only.
+        let mut c = sh(&["-c", "echo ${GIT_QUARANTINE_PATH:-none} $KEEP"]);
+        c.args.push(String::new());
+        let r2 = DuctRunner { dokku: None, env: vec![("GIT_QUARANTINE_PATH".into(), "/q".into()), ("KEEP".into(), "1".into())] };
+        assert_eq!(r2.run(&c, None, None).unwrap().stdout, "/q 1\n", "explicit env is kept");
+        assert_eq!(r.run(&c, None, None).unwrap().stdout, "none 1\n");
+        assert!(GIT_HOOK_VARS.contains(&"GIT_OBJECT_DIRECTORY"));
     }
 
     #[test]

@@ -25,8 +25,40 @@ pub const PROCESS: &str = "web";
 /// Settings of one planning run besides project and state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanSettings {
-    /// Revision of the pushed source (git sha); build services redeploy when it changes.
+    /// Revision of the pushed source (git sha); build services redeploy when it changes,
+    /// unless `source_digests` says what their sources hold.
     pub source_rev: String,
+    /// Content digests of the source paths build contexts and copied files read (path
+    /// relative to the project directory -> digest). When given, a service is redeployed only
+    /// when what it reads changed: Dokku refuses to deploy an unchanged tree
+    /// (`git:from-archive`: "No changes detected"), and a push that touches one service's
+    /// directory should not rebuild the others.
+    pub source_digests: BTreeMap<String, String>,
+}
+
+impl PlanSettings {
+    /// The source paths `app` reads from the pushed source: its build context and copied files.
+    pub fn source_paths(app: &AppSpec) -> Vec<String> {
+        let mut paths = Vec::new();
+        if let Source::Build(b) = &app.source {
+            paths.push(b.context.clone());
+        }
+        for f in app.files.values() {
+            if let crate::model::FileSource::Source { path } = f {
+                paths.push(path.clone());
+            }
+        }
+        paths
+    }
+
+    /// What identifies the source `app` reads: the digests of its paths when known, else the
+    /// source revision.
+    pub fn source_key(&self, app: &AppSpec) -> String {
+        if self.source_digests.is_empty() {
+            return self.source_rev.clone();
+        }
+        Self::source_paths(app).iter().map(|p| format!("{p}={}", self.source_digests.get(p).map_or("?", String::as_str))).collect::<Vec<_>>().join(";")
+    }
 }
 
 struct Planner<'a> {
@@ -462,7 +494,7 @@ fn app_steps(
     }
 
     // Config: the environment, the list of managed keys, and the build-context digest.
-    let context = build_context(&svc.name, app, &settings.source_rev);
+    let context = build_context(&svc.name, app, &settings.source_key(app));
     let Stdin::Archive { digest, .. } = &context else { unreachable!("build_context returns an archive") };
     let digest = digest.clone();
     let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();

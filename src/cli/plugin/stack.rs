@@ -120,18 +120,3 @@ pub(super) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
-
-/// Replaces `to` with a copy of `from`, atomically for readers (copy beside, then rename).
-pub(super) fn capture(from: &Path, to: &Path) -> std::io::Result<()> {
-    let staging = to.with_extension("new");
-    let old = to.with_extension("old");
-    let _ = std::fs::remove_dir_all(&staging);
-    copy_tree(from, &staging)?;
-    let _ = std::fs::remove_dir_all(&old);
-    if to.exists() {
-        std::fs::rename(to, &old)?;
-    }
-    std::fs::rename(&staging, to)?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
-}

@@ -608,7 +608,7 @@ fn report(a: &Report, env: &DokkuEnv) -> anyhow::Result<u8> {
         }
         println!("{}", info2(&format!("{app} compose information")));
         for (k, v) in &r {
-            let label = k.trim_start_matches("compose-").replace('-', " ");
+            let label = k.strip_prefix("compose-").unwrap_or(k).replace('-', " ");
             let mut chars = label.chars();
             let label = chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default();
             println!("       {:<29}{v}", format!("{label}:"));

@@ -14,7 +14,7 @@
 use anyhow::Context as _;
 
 use super::props::Props;
-use super::stack::{self, app_config, capture, compose_files, runner, source_dir, stack_dir};
+use super::stack::{self, app_config, compose_files, copy_tree, runner, source_dir, stack_dir};
 use crate::cli::apply_cmd;
 use crate::dokku::env::DokkuEnv;
 use crate::dokku::Cmd;
@@ -80,28 +80,42 @@ fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv
     let props = Props::new(&env.config_dir());
     let files = compose_files(dir, &props, app);
     // The pushed revision's sources (compose files, env files, build contexts) are kept for
-    // the stack; the work dir is removed after the build.
-    let pending = stack_dir(env, app).join("source.pending");
-    capture(dir, &pending).with_context(|| format!("cannot capture the pushed source into `{}`", pending.display()))?;
-    let files: Vec<_> = files.iter().filter_map(|f| f.strip_prefix(dir).ok()).map(|f| pending.join(f)).collect();
-    let config = app_config(&runner(), app)?;
-    let rev = config.get("GIT_REV").cloned().unwrap_or_default();
+    // the stack at one stable path (the work dir is removed after the build, and releases
+    // record paths under it); the previous push's copy comes back if this one fails.
+    let source = source_dir(env, app);
+    let previous = source.with_extension("prev");
+    let _ = std::fs::remove_dir_all(&previous);
+    if source.exists() {
+        std::fs::rename(&source, &previous).with_context(|| format!("cannot move `{}` aside", source.display()))?;
+    }
+    let restore = || {
+        let _ = std::fs::remove_dir_all(&source);
+        if previous.exists() {
+            let _ = std::fs::rename(&previous, &source);
+        }
+    };
+    if let Err(e) = copy_tree(dir, &source) {
+        restore();
+        return Err(e).with_context(|| format!("cannot capture the pushed source into `{}`", source.display()));
+    }
+    let files: Vec<_> = files.iter().filter_map(|f| f.strip_prefix(dir).ok()).map(|f| source.join(f)).collect();
     let result = (|| -> anyhow::Result<()> {
-        let loaded = stack::load(&pending, files, app, &props, config)?;
+        let config = app_config(&runner(), app)?;
+        let rev = config.get("GIT_REV").cloned().unwrap_or_default();
+        let loaded = stack::load(&source, files, app, &props, config)?;
         let run = stack::run_args(env, &props, app)?;
-        let req = apply_cmd::request(&run, loaded.json, app, pending.clone(), rev.clone(), ReleaseKind::Apply, format!("git push {}", rev.chars().take(12).collect::<String>()))?;
+        let req = apply_cmd::request(&run, loaded.json, app, source.clone(), rev.clone(), ReleaseKind::Apply, format!("git push {}", rev.chars().take(12).collect::<String>()))?;
         apply_cmd::execute(&req, false)?;
         Ok(())
     })();
     match result {
         Ok(()) => {
-            capture(&pending, &source_dir(env, app))?;
-            let _ = std::fs::remove_dir_all(&pending);
+            let _ = std::fs::remove_dir_all(&previous);
             println!("{}", info1(&format!("Stack {app} deployed")));
             Ok(0)
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&pending);
+            restore();
             for (i, cause) in e.chain().enumerate() {
                 eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
             }

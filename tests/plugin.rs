@@ -1,0 +1,400 @@
+//! The Dokku plugin end to end in the sandbox (issue #6): `plugin:install` from a repository,
+//! `git push` of real stacks, and every `dokku compose:*` subcommand, asserted through the
+//! sandbox's own commands. Names follow style R18: "(compose:up) …" as test names allow.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+
+use serde_json::Value;
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from)
+}
+
+fn sandbox_bin() -> PathBuf {
+    static BUILT: Once = Once::new();
+    BUILT.call_once(|| {
+        let ok = Command::new(env!("CARGO")).args(["build", "-q", "-p", "dokku-sandbox"]).status().expect("cargo build -p dokku-sandbox");
+        assert!(ok.success(), "building the sandbox failed");
+    });
+    target_dir().join("debug/dokku")
+}
+
+fn plugin_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dokku-compose-plugin"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    let o = Command::new("git").current_dir(dir).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.test").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.test").output().unwrap();
+    assert!(o.status.success() || args[0] == "push", "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// A plugin repository made of the working tree's plugin files (install, update,
+/// plugin.toml), committed, as `plugin:install` clones only committed files.
+fn plugin_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("dokku-compose");
+    std::fs::create_dir_all(&repo).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["install", "update", "plugin.toml"] {
+        std::fs::copy(root.join(f), repo.join(f)).unwrap();
+    }
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "plugin"]);
+    repo
+}
+
+struct Host {
+    root: tempfile::TempDir,
+}
+
+impl Host {
+    /// A sandbox with the plugin installed.
+    fn new() -> Self {
+        let h = Host { root: tempfile::tempdir().unwrap() };
+        let repo = plugin_repo(h.root.path());
+        let o = h.dokku(&["plugin:install", &format!("file://{}", repo.display()), "--name", "compose"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        h
+    }
+    fn path(&self) -> &Path {
+        self.root.path()
+    }
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(sandbox_bin());
+        c.env("DOKKU_SANDBOX_ROOT", self.path()).env("DOKKU_COMPOSE_PREBUILT", plugin_bin()).env_remove("DOKKU_QUIET_OUTPUT").env_remove("DOKKU_TRACE");
+        c
+    }
+    fn dokku(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+    fn dokku_in(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let o = self.dokku(args);
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+    }
+    /// A repository with `files`, whose `dokku` remote is `app` of this sandbox.
+    fn repo(&self, app: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path().join(format!("src-{app}"));
+        for (name, content) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        git(&dir, &["init", "-q", "-b", "main"]);
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "one"]);
+        let o = self.dokku(&["sandbox:git-remote", app, "--repo", &dir.display().to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        dir
+    }
+    fn calls(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+fn push(dir: &Path) -> (bool, String) {
+    let o = git(dir, &["push", "dokku", "main"]);
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+fn commit(dir: &Path, file: &str, content: &str) {
+    std::fs::write(dir.join(file), content).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "change"]);
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+const STACK: &str = "services:
+  web:
+    image: nginx:1.27
+    ports: [\"80:80\"]
+    environment:
+      API_URL: http://api:8080
+      GREETING: ${GREETING:-hello}
+    depends_on: [api]
+  api:
+    build: ./api
+    command: [\"serve\", \"--port\", \"8080\"]
+    environment:
+      DATABASE_URL: postgres://postgres:pw-in-compose@db:5432/app
+    depends_on:
+      db:
+        condition: service_started
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_PASSWORD: pw-in-compose
+      POSTGRES_DB: app
+";
+
+fn stack_files() -> Vec<(&'static str, &'static str)> {
+    vec![("compose.yaml", STACK), ("api/Dockerfile", "FROM python:3.12\nCOPY . /app\n"), ("api/app.py", "print('hi')\n")]
+}
+
+#[test]
+fn install_lays_out_the_plugin_and_help_follows_dokku() {
+    let h = Host::new();
+    let dir = h.path().join("lib/plugins/available/compose");
+    for name in ["commands", "subcommands/up", "subcommands/down", "post-extract", "builder-build", "post-delete", "uninstall"] {
+        assert!(dir.join(name).exists(), "{name} is laid out");
+    }
+    // Idempotent: every later plugin install runs our install trigger again.
+    let o = h.dokku(&["plugin:install"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let help = text(&h.dokku(&["help"]));
+    assert!(help.contains("compose") && help.contains("Deploy docker-compose stacks"), "{help}");
+    let all = text(&h.dokku(&["help", "--all"]));
+    assert!(all.contains("compose:up <app>"), "{all}");
+    let ph = h.dokku(&["compose:help"]);
+    assert!(ph.status.success());
+    let ph = String::from_utf8_lossy(&ph.stdout);
+    assert!(ph.starts_with("Usage: dokku compose[:COMMAND]\n\n"), "{ph}");
+    // `commands` answers 10, silently, for commands that are not ours.
+    let c = Command::new(dir.join("commands")).arg("apps:list").env("DOKKU_NOT_IMPLEMENTED_EXIT", "10").output().unwrap();
+    assert_eq!(c.status.code(), Some(10));
+    assert!(c.stdout.is_empty() && c.stderr.is_empty());
+    let o = h.dokku(&["nope:x"]);
+    assert!(text(&o).contains("`nope:x` is not a dokku command"));
+}
+
+#[test]
+fn install_builds_with_cargo_when_nothing_prebuilt_fits() {
+    // A stand-in `cargo` records its arguments and produces the binary where cargo would.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = plugin_repo(dir.path());
+    let fake = dir.path().join("fakebin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let script = format!("#!/usr/bin/env bash\necho \"$@\" >> {log}\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp {bin} \"$CARGO_TARGET_DIR/release/dokku-compose-plugin\"\n", log = dir.path().join("cargo.log").display(), bin = plugin_bin().display());
+    std::fs::write(fake.join("cargo"), script).unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(fake.join("cargo")).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(fake.join("cargo"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let lib = dir.path().join("lib");
+    let run = || {
+        Command::new(repo.join("install"))
+            .env("PATH", format!("{}:{}", fake.display(), std::env::var("PATH").unwrap()))
+            .env("DOKKU_LIB_ROOT", &lib)
+            .env_remove("DOKKU_COMPOSE_PREBUILT")
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert!(o.status.success(), "{}", text(&o));
+    let log = std::fs::read_to_string(dir.path().join("cargo.log")).unwrap();
+    assert!(log.contains("build --quiet --release --locked --manifest-path") && log.contains("--bin dokku-compose-plugin"), "{log}");
+    assert!(repo.join("bin/dokku-compose-plugin").exists() && repo.join("subcommands/up").exists());
+    assert!(lib.join("data/compose").is_dir());
+    // Built from this revision already: the next run does not build again.
+    let o = run();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.path().join("cargo.log")).unwrap().lines().count(), 1);
+    // Without cargo and without a binary, a clear error.
+    std::fs::remove_dir_all(repo.join("bin")).unwrap();
+    let o = Command::new(repo.join("install")).env("PATH", "/usr/bin:/bin").env("DOKKU_LIB_ROOT", &lib).env_remove("DOKKU_COMPOSE_PREBUILT").output().unwrap();
+    assert!(!o.status.success() && text(&o).contains("cargo not found"), "{}", text(&o));
+}
+
+#[test]
+fn git_push_deploys_the_stack_and_an_unchanged_push_changes_nothing() {
+    let h = Host::new();
+    let files = stack_files();
+    let dir = h.repo("shop", &files);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(out.contains("Release v1 of stack shop"), "{out}");
+    let apps = h.json(&["apps:list", "--format", "json"]);
+    for app in ["shop", "shop-web", "shop-api"] {
+        assert!(apps.as_array().unwrap().iter().any(|a| a == app), "{app} in {apps}");
+    }
+    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"], "true");
+    assert_eq!(h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"], "true");
+    assert_eq!(h.json(&["ps:report", "shop", "--format", "json"])["deployed"], "false", "the stack app itself runs nothing");
+    assert!(text(&h.dokku(&["postgres:links", "shop-db"])).contains("shop-api"));
+    let web = h.json(&["config:export", "--format", "json", "shop-web"]);
+    assert_eq!(web["GREETING"], "hello");
+    // The stack app's own config feeds interpolation.
+    assert!(h.dokku(&["config:set", "--no-restart", "shop", "GREETING=bonjour"]).status.success());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "bonjour");
+    // Unchanged: no mutating command for the service apps.
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let before = h.calls().len();
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+    let mutations: Vec<Value> = h.calls().into_iter().skip(before).filter(|c| {
+        let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let cmd = argv.first().copied().unwrap_or("");
+        argv.iter().any(|a| a.starts_with("shop-")) && !(cmd.ends_with(":report") || cmd.ends_with(":list") || cmd.ends_with(":links") || cmd == "config:export" || cmd == "letsencrypt:active" || cmd == "storage:list" || cmd == "ps:scale")
+    }).collect();
+    assert!(mutations.is_empty(), "{mutations:#?}");
+}
+
+#[test]
+fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    let sha = text(&h.dokku(&["git:report", "shop", "--git-sha"]));
+    let web_before = h.json(&["config:export", "--format", "json", "shop-web"]);
+    // Invalid compose: rejected with the loader's error, nothing changed.
+    commit(&dir, "compose.yaml", &STACK.replace("ports: [\"80:80\"]", "ports: [\"80:80:80:80\"]"));
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("services.web.ports") && out.contains("App build failed"), "{out}");
+    // A policy violation: rejected, naming the key.
+    commit(&dir, "compose.yaml", &STACK.replace("image: nginx:1.27", "image: nginx:1.27\n    privileged: true"));
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("privileged"), "{out}");
+    // A failing deploy (the new web image fails its checks): rolled back.
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"nginx:1.28": {"unhealthy": true}}"#).unwrap();
+    commit(&dir, "compose.yaml", &STACK.replace("nginx:1.27", "nginx:1.28").replace("${GREETING:-hello}", "changed"));
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("failed checks") && out.contains("rolling back"), "{out}");
+    assert_eq!(text(&h.dokku(&["git:report", "shop", "--git-sha"])), sha, "the branch stays where it was");
+    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"]), web_before);
+    let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
+    assert_eq!(releases.as_array().unwrap().len(), 1, "failed pushes are no release");
+    // compose:up from the captured source is the last good push.
+    let o = h.dokku(&["compose:up", "shop"]);
+    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+}
+
+#[test]
+fn a_push_without_compose_file_behaves_as_without_the_plugin() {
+    let h = Host::new();
+    let dir = h.repo("plain", &[("Dockerfile", "FROM python:3.12\n")]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("Application deployed"), "{out}");
+    assert_eq!(text(&h.dokku(&["builder:report", "plain", "--builder-selected"])).trim(), "");
+    assert_eq!(h.json(&["ps:report", "plain", "--format", "json"])["deployed"], "true");
+    // An app that became a stack and then drops its compose file gets its builder back.
+    let dir = h.repo("was", &stack_files());
+    assert!(h.dokku(&["apps:create", "was"]).status.success() || true);
+    assert!(h.dokku(&["builder:set", "was", "selected", "dockerfile"]).status.success());
+    assert!(push(&dir).0);
+    assert_eq!(text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(), "compose");
+    git(&dir, &["rm", "-q", "compose.yaml"]);
+    commit(&dir, "Dockerfile", "FROM python:3.12\n");
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("Application deployed"), "{out}");
+    assert_eq!(text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(), "dockerfile");
+}
+
+#[test]
+fn subcommands_report_set_ps_status_list_logs_run() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    // set / report, Dokku's property conventions.
+    let o = h.dokku(&["compose:set", "shop", "concurrency", "2"]);
+    assert!(o.status.success() && text(&o).contains("-----> Setting concurrency to 2"));
+    assert!(!h.dokku(&["compose:set", "shop", "concurrency", "many"]).status.success());
+    assert!(!h.dokku(&["compose:set", "shop", "nope", "1"]).status.success());
+    assert_eq!(h.dokku(&["compose:set", "ghost", "concurrency", "2"]).status.code(), Some(20));
+    assert!(h.dokku(&["compose:set", "--global", "step-timeout", "600"]).status.success());
+    let r = h.json(&["compose:report", "shop", "--format", "json"]);
+    assert_eq!(r["compose-concurrency"], "2");
+    assert_eq!(r["compose-computed-step-timeout"], "600");
+    assert_eq!(r["compose-release"], "v1");
+    assert_eq!(text(&h.dokku(&["compose:report", "shop", "--compose-computed-concurrency"])).trim(), "2");
+    assert!(text(&h.dokku(&["compose:report", "shop"])).contains("=====> shop compose information"));
+    // ps: every service as expected, exit 0; a stopped service makes it exit 1.
+    let ps = h.json(&["compose:ps", "shop", "--format", "json"]);
+    assert!(ps.as_array().unwrap().iter().all(|s| s["ok"] == true), "{ps}");
+    assert!(h.dokku(&["ps:stop", "shop-api"]).status.success());
+    let o = h.dokku(&["compose:ps", "shop"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("api") && text(&o).contains("(!)"));
+    assert_eq!(h.dokku(&["compose:status"]).status.code(), Some(1));
+    assert!(h.dokku(&["ps:start", "shop-api"]).status.success());
+    assert_eq!(h.dokku(&["compose:status"]).status.code(), Some(0));
+    let list = h.json(&["compose:list", "--format", "json"]);
+    assert_eq!(list[0]["stack"], "shop");
+    assert_eq!(list[0]["state"], "ok");
+    // run and logs reach the service's app.
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"nginx:1.27": {"run_output": "ran in web", "run_exit": 3, "logs": ["web log line"]}}"#).unwrap();
+    let o = h.dokku(&["compose:run", "shop", "web", "nginx", "-t"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("ran in web"));
+    let o = h.dokku(&["compose:logs", "shop", "web"]);
+    assert!(text(&o).contains("web log line"), "{}", text(&o));
+    assert!(!h.dokku(&["compose:run", "shop", "nope", "x"]).status.success());
+    assert_eq!(h.dokku(&["compose:ps", "ghost"]).status.code(), Some(20));
+}
+
+#[test]
+fn up_from_stdin_plan_config_releases_diff_rollback() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    let plan = text(&h.dokku(&["compose:plan", "shop"]));
+    assert!(plan.contains("0 step(s)") || plan.contains("nothing to change") || plan.contains("plan for stack"), "{plan}");
+    let config: Value = serde_json::from_slice(&h.dokku(&["compose:config", "shop"]).stdout).unwrap();
+    assert!(config["services"]["web"].is_object());
+    // compose:up --file - applies a compose file from stdin (build contexts from the push).
+    let changed = STACK.replace("nginx:1.27", "nginx:1.27-alpine");
+    let o = h.dokku_in(&["compose:up", "shop", "--file", "-"], &changed);
+    assert!(o.status.success(), "{}", text(&o));
+    let diff = text(&h.dokku(&["compose:diff", "shop"]));
+    assert!(diff.contains("services.web.image: nginx:1.27 -> nginx:1.27-alpine"), "{diff}");
+    assert!(!diff.contains("pw-in-compose"), "secrets are masked: {diff}");
+    let o = h.dokku(&["compose:rollback", "shop"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
+    assert_eq!(releases[0]["kind"], "rollback");
+    assert_eq!(releases.as_array().unwrap().len(), 3);
+    let web: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap()).unwrap();
+    assert_eq!(web["source_image"], "nginx:1.27", "rolled back to the first release's image");
+}
+
+#[test]
+fn down_asks_then_destroys_apps_and_keeps_datastores_unless_named() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    let o = h.dokku_in(&["compose:down", "shop"], "wrong\n");
+    assert!(!o.status.success() && text(&o).contains("Confirmation did not match shop"), "{}", text(&o));
+    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
+    let o = h.dokku_in(&["compose:down", "shop"], "shop\n");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
+    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
+    assert!(h.dokku(&["postgres:exists", "shop-db"]).status.success(), "datastores stay");
+    assert!(h.dokku(&["apps:exists", "shop"]).status.success(), "the stack app stays");
+    // Re-deploy, then down --force --datastores takes the datastore too.
+    assert!(h.dokku(&["compose:up", "shop"]).status.success());
+    let o = h.dokku(&["compose:down", "shop", "--force", "--datastores"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!h.dokku(&["postgres:exists", "shop-db"]).status.success());
+}
+
+#[test]
+fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    let o = h.dokku(&["apps:destroy", "shop", "--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("service apps of stack shop remain"), "{}", text(&o));
+    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
+    assert!(!h.path().join("lib/data/compose/shop").exists());
+    // A stack whose builder the plugin selected gets it back on uninstall.
+    let dir = h.repo("two", &stack_files());
+    assert!(push(&dir).0);
+    let o = h.dokku(&["plugin:uninstall", "compose"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&h.dokku(&["builder:report", "two", "--builder-selected"])).trim(), "");
+    assert!(h.dokku(&["postgres:exists", "two-db"]).status.success());
+    assert!(h.path().join("lib/data/compose/two/releases").exists(), "release history is kept");
+}
