@@ -96,7 +96,11 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
     // Services whose containers this plan replaces (deploy, restart or one-shot run): a
     // dependent that declared `depends_on.<x>.restart: true` restarts with them, as compose does.
     let mut replaced: BTreeSet<&ServiceName> = BTreeSet::new();
-    for name in &graph.order {
+    // Level by level, by name within a level: still dependencies first, and the text plan's
+    // `## level N` sections come out in order.
+    let mut order: Vec<&ServiceName> = graph.order.iter().collect();
+    order.sort_by_key(|n| (graph.levels[*n], *n));
+    for name in order {
         let svc = &project.services[name];
         let ctx = Ctx { service: name, level: graph.levels[name] };
         let first = p.steps.len();

@@ -58,6 +58,7 @@ const PREFIXES: &[&str] = &[
     "proxy",
     "ps",
     "git",
+    "app-json",
     "builder",
     "builder-dockerfile",
     "docker-options",
@@ -169,7 +170,7 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
                 &|c| props::global_rows(c, p),
             )
         }
-        "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => {
+        "app-json" | "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => {
             match props::find(prefix) {
                 Some(p) => props::run(ctx, p, sub, args),
                 None => Err(Fail::Silent(255)),

@@ -59,6 +59,15 @@ const NGINX_KEYS: &[(&str, &str)] = &[
 
 /// Every property plugin.
 pub const PLUGINS: &[PropPlugin] = &[
+    // plugins/app-json (Go): `appjson-path`, default `app.json` (dokku-cli.json `app-json:set`).
+    PropPlugin {
+        name: "app-json",
+        kind: "app-json",
+        keys: &[("appjson-path", "app.json")],
+        global_keys: None,
+        global_only: &[],
+        bash: false,
+    },
     PropPlugin {
         name: "builder",
         kind: "builder",
