@@ -385,3 +385,66 @@ fn sigterm_rolls_back_and_sigkill_is_recovered_by_the_next_command() {
     assert!(text.contains("finished the rollback of an interrupted apply"), "{text}");
     assert_same(&before, &h.snapshot(), &text);
 }
+
+/// Mutating depth-0 calls since `from`, as `command app` strings.
+fn mutations_since(h: &Host, from: usize) -> Vec<String> {
+    h.calls()
+        .into_iter()
+        .skip(from)
+        .filter(|c| c["depth"] == 0 && mutating(c))
+        .map(|c| c["argv"].as_array().unwrap().iter().take(4).filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn one_changed_environment_touches_that_service_and_its_restart_dependents_only() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let from = h.calls().len();
+    ok(&h.apply(&[("API_TOKEN", "tok-rotated-secret")], &[]));
+    let m = mutations_since(&h, from);
+    let apps: std::collections::BTreeSet<&str> = m.iter().filter_map(|c| c.split(' ').find(|w| w.starts_with("txn-"))).collect();
+    assert_eq!(apps, ["txn-api", "txn-web"].into_iter().collect(), "api changed; web declared depends_on.api.restart: true: {m:#?}");
+    assert!(m.iter().any(|c| c.starts_with("config:set --no-restart txn-api")), "{m:#?}");
+    assert!(m.iter().any(|c| c == "ps:restart txn-api") && m.iter().any(|c| c == "ps:restart txn-web"), "{m:#?}");
+    assert!(!m.iter().any(|c| c.starts_with("git:from-archive")), "no rebuild for a config change: {m:#?}");
+}
+
+#[test]
+fn services_that_left_the_file_are_kept_unless_pruned_and_datastores_unless_named() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let dir = tempfile::tempdir().unwrap();
+    let smaller = dir.path().join("compose.yaml");
+    // cron and cache leave the file (api no longer depends on cache).
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let text = text.replace("  cron:\n    image: example/cron:1\n    depends_on: [worker]\n", "").replace("  cache:\n    image: redis:7\n", "").replace("      cache:\n        condition: service_started\n", "");
+    std::fs::write(&smaller, text).unwrap();
+    let apply = |extra: &[&str]| {
+        let mut args = vec!["apply", "-f", smaller.to_str().unwrap(), "--stack", "txn"];
+        args.extend_from_slice(extra);
+        h.compose(&args, &[]).output().unwrap()
+    };
+    let out = ok(&apply(&[]));
+    assert!(out.contains("app `txn-cron` (service `cron`) is no longer in the compose file and was kept"), "{out}");
+    assert!(out.contains("redis service `txn-cache`"), "{out}");
+    assert!(h.dokku(&["apps:exists", "txn-cron"]).status.success());
+    let out = ok(&apply(&["--prune"]));
+    assert!(!h.dokku(&["apps:exists", "txn-cron"]).status.success(), "{out}");
+    assert!(h.dokku(&["redis:exists", "txn-cache"]).status.success(), "a datastore is not destroyed unless named");
+    // The previous release still lists cache; naming it destroys it (after unlinking).
+    let out = ok(&apply(&["--prune", "--destroy-datastore", "cache"]));
+    assert!(!h.dokku(&["redis:exists", "txn-cache"]).status.success(), "{out}");
+}
+
+#[test]
+fn the_whole_apply_timeout_aborts_and_rolls_back() {
+    let h = Host::new();
+    let before = h.snapshot();
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 200}}"#).unwrap();
+    let o = h.apply(&[], &["--timeout", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("timed out after 1s"), "{err}");
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
+    assert_same(&before, &h.snapshot(), &err);
+}

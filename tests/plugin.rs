@@ -398,3 +398,44 @@ fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
     assert!(h.dokku(&["postgres:exists", "two-db"]).status.success());
     assert!(h.path().join("lib/data/compose/two/releases").exists(), "release history is kept");
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// (compose:up by git push) Every example of examples/ deploys by `git push`, every service is
+/// as expected afterwards (`compose:ps` exits 0), and pushing again changes nothing.
+#[test]
+fn every_example_deploys_by_git_push() {
+    let h = Host::new();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&examples).unwrap().flatten().filter(|e| e.path().join("compose.yaml").is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in &names {
+        let app: String = name.replace('_', "-").chars().take(20).collect::<String>().trim_end_matches('-').to_owned();
+        let dir = h.path().join(format!("src-{app}"));
+        copy_dir(&examples.join(name), &dir);
+        git(&dir, &["init", "-q", "-b", "main"]);
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "example"]);
+        assert!(h.dokku(&["sandbox:git-remote", &app, "--repo", &dir.display().to_string()]).status.success());
+        let (ok, out) = push(&dir);
+        assert!(ok && out.contains(&format!("Release v1 of stack {app}")), "{name}: {out}");
+        let ps = h.dokku(&["compose:ps", &app]);
+        assert_eq!(ps.status.code(), Some(0), "{name}: {}", text(&ps));
+        git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+        let (ok, out) = push(&dir);
+        assert!(ok && out.contains("up to date"), "{name}: {out}");
+    }
+    let list = h.json(&["compose:list", "--format", "json"]);
+    assert_eq!(list.as_array().unwrap().len(), names.len());
+}

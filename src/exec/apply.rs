@@ -215,11 +215,16 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     req.policy.check(&project).map_err(PlanError::from)?;
     let graph = crate::graph::build(&project).map_err(PlanError::from)?;
 
-    // Services of the previous release that the file no longer has.
-    let previous = match &latest {
-        Some(l) => removed_services(&store.compose(l.id)?, &req.compose, &req.convert)?,
-        None => Vec::new(),
-    };
+    // Services the stack owns (every service applied and not pruned since) that the file no
+    // longer has: kept and warned about, or pruned with `--prune`.
+    let mut owned = read_owned(&dir);
+    if owned.is_empty() {
+        if let Some(l) = &latest {
+            owned = owned_by(&store.compose(l.id)?, &req.convert)?;
+        }
+    }
+    let current = owned_by(&req.compose, &req.convert)?;
+    let previous: Vec<Removed> = owned.iter().filter(|(n, _)| !current.contains_key(*n)).map(|(_, r)| r.clone()).collect();
     // What each build context and copied file holds, so only changed services redeploy.
     let mut settings = req.settings.clone();
     for svc in project.services.values() {
@@ -252,6 +257,10 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read });
     }
 
+    let prune_targets: Vec<String> = prune_steps.iter().filter(|s| s.run.command().ends_with(":destroy")).filter_map(|s| match &s.action {
+        Action::Prune { target } => Some(target.clone()),
+        _ => None,
+    }).collect();
     let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
     let outcome = execute(&plan, runner, &archives, &mut journal, &req.exec, cancel, events)?;
     journal.finish()?;
@@ -262,6 +271,16 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         journal.finish()?;
     }
 
+    // The stack now owns what it applied plus what it kept; pruned services are gone.
+    let pruned: BTreeSet<String> = prune_targets.iter().cloned().collect();
+    let mut now_owned = current.clone();
+    for r in &previous {
+        let target = r.app.clone().or_else(|| r.datastore.as_ref().map(|(_, n)| n.clone())).unwrap_or_default();
+        if !pruned.contains(&target) {
+            now_owned.insert(r.service.clone(), r.clone());
+        }
+    }
+    write_owned(&dir, &now_owned)?;
     let apps = app_facts(&project, &settings, &key);
     let plan_json = plan.to_json();
     let plain: BTreeSet<String> = project.settings.plain.clone();
@@ -287,27 +306,42 @@ pub fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
     std::fs::read(dir.dir().join("release-sources").join(format!("v{id}.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
-/// A service of the previous release that the compose file no longer has.
-#[derive(Debug, Clone)]
+/// A service the stack owns: its app, or its datastore (plugin, name).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Removed {
     service: String,
-    /// App name, or (plugin, datastore name).
     app: Option<String>,
     datastore: Option<(String, String)>,
 }
 
-fn removed_services(old: &Value, new: &Value, convert: &ConvertOptions) -> Result<Vec<Removed>, ApplyError> {
-    let (old_project, _) = from_compose_json(old, convert).map_err(PlanError::from)?;
-    let keep: BTreeSet<&str> = new.get("services").and_then(Value::as_object).map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
-    Ok(old_project
+/// The services of a compose project, as the stack owns them.
+fn owned_by(compose: &Value, convert: &ConvertOptions) -> Result<BTreeMap<String, Removed>, ApplyError> {
+    let (project, _) = from_compose_json(compose, convert).map_err(PlanError::from)?;
+    Ok(project
         .services
         .iter()
-        .filter(|(n, _)| !keep.contains(n.as_str()))
-        .map(|(n, s)| match &s.kind {
-            Kind::App(a) => Removed { service: n.to_string(), app: Some(a.app.to_string()), datastore: None },
-            Kind::Datastore(d) => Removed { service: n.to_string(), app: None, datastore: Some((d.plugin.to_owned(), d.name.to_string())) },
+        .map(|(n, s)| {
+            let r = match &s.kind {
+                Kind::App(a) => Removed { service: n.to_string(), app: Some(a.app.to_string()), datastore: None },
+                Kind::Datastore(d) => Removed { service: n.to_string(), app: None, datastore: Some((d.plugin.to_owned(), d.name.to_string())) },
+            };
+            (n.to_string(), r)
         })
         .collect())
+}
+
+fn owned_path(dir: &StackDir) -> PathBuf {
+    dir.dir().join("owned.json")
+}
+
+fn read_owned(dir: &StackDir) -> BTreeMap<String, Removed> {
+    std::fs::read(owned_path(dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+}
+
+fn write_owned(dir: &StackDir, owned: &BTreeMap<String, Removed>) -> Result<(), ApplyError> {
+    let path = owned_path(dir);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(owned).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// Steps that destroy what left the compose file (`--prune`); without it, the names are

@@ -139,8 +139,12 @@ impl Shared<'_> {
             }
             Err(e) => {
                 let _ = self.journal(|j| j.failed(&step.id));
-                (self.events)(&Event::StepFailed { step: step.id.clone(), error: e.to_string() });
                 self.stop.store(true, Ordering::SeqCst);
+                // Stopped by the whole-apply deadline: the apply timed out, the step did not fail.
+                if matches!(e, RunError::Timeout { .. }) && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Halt::Stopped);
+                }
+                (self.events)(&Event::StepFailed { step: step.id.clone(), error: e.to_string() });
                 lock(&self.failure).get_or_insert((step.id.clone(), e));
                 Err(Halt::Failed)
             }
