@@ -8,21 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Once;
 
 use serde_json::Value;
 
-fn sandbox_bin() -> PathBuf {
-    static BUILT: Once = Once::new();
-    BUILT.call_once(|| {
-        let ok = Command::new(env!("CARGO")).args(["build", "-q", "-p", "dokku-sandbox"]).status().expect("cargo build -p dokku-sandbox");
-        assert!(ok.success(), "building the sandbox failed");
-    });
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
-    let bin = target.join("debug/dokku");
-    assert!(bin.exists(), "{} is missing", bin.display());
-    bin
-}
+use crate::support::sandbox_bin;
+
 
 /// The example directories: every directory under examples/ with a compose.yaml, by name.
 fn examples() -> Vec<PathBuf> {

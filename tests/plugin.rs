@@ -4,22 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
 
 use serde_json::Value;
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from)
-}
+use crate::support::sandbox_bin;
 
-fn sandbox_bin() -> PathBuf {
-    static BUILT: Once = Once::new();
-    BUILT.call_once(|| {
-        let ok = Command::new(env!("CARGO")).args(["build", "-q", "-p", "dokku-sandbox"]).status().expect("cargo build -p dokku-sandbox");
-        assert!(ok.success(), "building the sandbox failed");
-    });
-    target_dir().join("debug/dokku")
-}
 
 fn plugin_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dokku-compose-plugin"))

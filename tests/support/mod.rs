@@ -20,3 +20,17 @@ pub(crate) fn dokku_compose_plan() -> Command {
     cmd.arg("plan");
     cmd
 }
+
+/// The Dokku sandbox binary (`dokku` of the `dokku-sandbox` crate), built once per test run.
+/// The root crate must not depend on the sandbox, so the tests build it and run it.
+pub(crate) fn sandbox_bin() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let ok = Command::new(env!("CARGO")).args(["build", "-q", "-p", "dokku-sandbox"]).status().expect("cargo build -p dokku-sandbox");
+        assert!(ok.success(), "building the sandbox failed");
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let bin = target.join("debug/dokku");
+    assert!(bin.exists(), "{} is missing", bin.display());
+    bin
+}
