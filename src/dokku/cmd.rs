@@ -36,8 +36,9 @@ pub enum Stdin {
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cmd {
-    /// Program: always `dokku` for planned steps.
-    pub program: String,
+    /// Program: always `dokku` for planned steps (borrowed, so a plan of thousands of steps does
+    /// not allocate it thousands of times).
+    pub program: std::borrow::Cow<'static, str>,
     /// Arguments after the program.
     pub args: Vec<String>,
     /// Indices into `args` whose value part is secret.
@@ -45,7 +46,7 @@ pub struct Cmd {
     pub secret: Vec<usize>,
     /// stdin, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<Stdin>,
+    pub stdin: Option<Box<Stdin>>,
 }
 
 /// The mask printed instead of a secret.
@@ -58,7 +59,7 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self { program: "dokku".into(), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None }
+        Self { program: std::borrow::Cow::Borrowed("dokku"), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None }
     }
 
     /// Appends an argument.
@@ -86,18 +87,18 @@ impl Cmd {
     /// Sets stdin.
     #[must_use]
     pub fn with_stdin(mut self, s: Stdin) -> Self {
-        self.stdin = Some(s);
+        self.stdin = Some(Box::new(s));
         self
     }
 
     /// The full argv, program first, unmasked: what the executor runs.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.program.clone()).chain(self.args.iter().cloned()).collect()
+        std::iter::once(self.program.to_string()).chain(self.args.iter().cloned()).collect()
     }
 
     /// The argv with secrets masked: what is printed.
     pub fn masked_argv(&self) -> Vec<String> {
-        let mut out = vec![self.program.clone()];
+        let mut out = vec![self.program.to_string()];
         for (i, a) in self.args.iter().enumerate() {
             if self.secret.contains(&i) {
                 let after_flag = i > 0 && self.args[i - 1].starts_with('-');

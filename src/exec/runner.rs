@@ -63,9 +63,9 @@ impl Runner for DuctRunner {
     fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError> {
         let argv = cmd.masked_argv().join(" ");
         // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
-        let program: std::ffi::OsString = match (&self.dokku, cmd.program.as_str()) {
+        let program: std::ffi::OsString = match (&self.dokku, &*cmd.program) {
             (Some(p), "dokku") => p.clone().into_os_string(),
-            _ => cmd.program.clone().into(),
+            _ => cmd.program.to_string().into(),
         };
         let mut expr = duct::cmd(program, &cmd.args).unchecked().stdout_capture().stderr_capture();
         for k in GIT_HOOK_VARS {
@@ -124,9 +124,9 @@ impl DuctRunner {
     /// and returns its exit code.
     pub fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
         let argv = cmd.masked_argv().join(" ");
-        let program: std::ffi::OsString = match (&self.dokku, cmd.program.as_str()) {
+        let program: std::ffi::OsString = match (&self.dokku, &*cmd.program) {
             (Some(p), "dokku") => p.clone().into_os_string(),
-            _ => cmd.program.clone().into(),
+            _ => cmd.program.to_string().into(),
         };
         let mut expr = duct::cmd(program, &cmd.args).unchecked();
         for k in GIT_HOOK_VARS {

@@ -81,28 +81,30 @@ struct Ctx<'a> {
 
 impl Planner<'_> {
     fn push(&mut self, ctx: Option<&Ctx<'_>>, id: &str, action: Action, run: Cmd, reason: String, undo: Undo) {
-        let id = match ctx {
-            Some(c) => format!("{}/{id}", c.service),
-            None => format!("stack/{id}"),
-        };
+        let prefix = ctx.map_or("stack", |c| c.service.as_str());
+        let mut full = String::with_capacity(prefix.len() + 1 + id.len());
+        full.push_str(prefix);
+        full.push('/');
+        full.push_str(id);
+        let id = full;
         self.steps.push(Step { id, service: ctx.map(|c| c.service.clone()), level: ctx.map_or(0, |c| c.level), action, run, reason, undo });
     }
 }
 
 /// Plans `project` against `state`.
 pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
-    let mut p = Planner { state, steps: Vec::new() };
+    // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
+    let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8) };
     stack_steps(&mut p, project);
     // Services whose containers this plan replaces (deploy, restart or one-shot run): a
     // dependent that declared `depends_on.<x>.restart: true` restarts with them, as compose does.
     let mut replaced: BTreeSet<&ServiceName> = BTreeSet::new();
     // Level by level, by name within a level: still dependencies first, and the text plan's
     // `## level N` sections come out in order.
-    let mut order: Vec<&ServiceName> = graph.order.iter().collect();
-    order.sort_by_key(|n| (graph.levels[*n], *n));
-    for name in order {
+    let by_level = graph.by_level();
+    for (level, name) in by_level.iter().enumerate().flat_map(|(l, names)| names.iter().map(move |n| (l, n))) {
         let svc = &project.services[name];
-        let ctx = Ctx { service: name, level: graph.levels[name] };
+        let ctx = Ctx { service: name, level };
         let first = p.steps.len();
         let restart_with = svc.depends_on.iter().find(|(d, spec)| spec.restart && replaced.contains(d)).map(|(d, _)| d);
         match &svc.kind {
@@ -218,9 +220,12 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
 
 /// Property steps: `<plugin>:set <app> <key> [<value>...]`, only when the value differs.
 fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, plugin: &str, key: &str, want: Option<&str>) -> bool {
+    if want.is_none() {
+        return false;
+    }
     let prop = format!("{plugin}:{key}");
-    let have = cur.properties.get(&prop).map(String::as_str);
-    if have == want || want.is_none() {
+    let have = if cur.properties.is_empty() { None } else { cur.properties.get(&prop).map(String::as_str) };
+    if have == want {
         return false;
     }
     let set = format!("{plugin}:set");

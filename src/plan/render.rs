@@ -36,8 +36,14 @@ impl fmt::Display for Plan {
             }
             match &step.undo {
                 Undo::Commands { cmds } => {
-                    let shown: Vec<String> = cmds.iter().map(Cmd::to_string).collect();
-                    writeln!(f, "#   undo: {}", shown.join(" && "))?;
+                    f.write_str("#   undo: ")?;
+                    for (i, c) in cmds.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(" && ")?;
+                        }
+                        fmt::Display::fmt(c, f)?;
+                    }
+                    f.write_str("\n")?;
                 }
                 Undo::Irreversible { reason } => writeln!(f, "#   undo: (irreversible) {reason}")?,
             }
