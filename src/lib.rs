@@ -19,3 +19,4 @@ pub mod platform;
 pub mod policy;
 pub mod report;
 pub mod state;
+pub mod vault;

@@ -83,6 +83,7 @@ pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
         Event::Undo { step, command } => out(verbose(&format!("undo {step}: {command}"))),
         Event::Irreversible { step, reason } => out(verbose(&format!("{step} is not undone: {reason}"))),
         Event::UndoFailed { step, error } => vec![(Stream::Err, fail(&format!("undo of {step} failed: {error}")))],
+        Event::Output { line, .. } => out(verbose(line)),
         Event::Finished { ok: true, duration } => out(info2(&format!("Done in {}", secs(*duration)))),
         Event::Finished { ok: false, duration } => vec![(Stream::Err, fail(&format!("apply failed after {}; the previous release keeps serving", secs(*duration))))],
     }

@@ -438,3 +438,79 @@ fn the_whole_apply_timeout_aborts_and_rolls_back() {
     std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
     assert_same(&before, &h.snapshot(), &err);
 }
+
+/// A copy of the fixture with deploy hooks beside it.
+fn with_hooks(hooks: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture(), dir.path().join("compose.yaml")).unwrap();
+    for (name, script) in hooks {
+        let p = dir.path().join("deploy.d").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn deploy_hooks_run_before_and_after_with_their_environment() {
+    let h = Host::new();
+    let marks = h.path().join("marks");
+    let pre = format!("#!/bin/sh\n# dokku-compose: host\necho \"pre $DOKKU_COMPOSE_STACK $DOKKU_COMPOSE_PHASE $DOKKU_COMPOSE_RELEASE $(pwd)\" >> {m}\necho hello from pre\n", m = marks.display());
+    let post = format!("#!/bin/sh\n# dokku-compose: host\necho \"post $DOKKU_COMPOSE_SERVICE_APPS\" >> {m}\nenv | grep -c s3cret >> {m} || true\n", m = marks.display());
+    let dir = with_hooks(&[("pre/10-mark.sh", &pre), ("post/10-mark.sh", &post), ("post/20-in-api.sh", "# dokku-compose: service=api\nbin/notify\n")]);
+    let f = dir.path().join("compose.yaml");
+    let plan = h.compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run"], &[]).output().unwrap();
+    let plan = ok(&plan);
+    assert!(plan.contains("post deploy.d/post/20-in-api.sh (in a container of `api`, app `txn-api`)"), "compose:plan lists the hooks: {plan}");
+    let from = h.calls().len();
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+    assert!(out.contains("       hello from pre"), "hook output is streamed with Dokku's indent: {out}");
+    let text = std::fs::read_to_string(&marks).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("pre txn pre 1 {}", std::fs::canonicalize(dir.path()).unwrap().display()));
+    assert!(lines[1].starts_with("post ") && lines[1].contains("api=txn-api") && lines[1].contains("db=postgres:txn-db"), "{text}");
+    assert_eq!(lines[2], "0", "no secret value reaches a hook's environment");
+    // The container hook ran through `dokku run` in the service's app, after every deploy.
+    let calls: Vec<String> = h.calls().into_iter().skip(from).filter(|c| c["depth"] == 0).map(|c| c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")).collect();
+    let run = calls.iter().position(|c| c.starts_with("run --no-tty") && c.contains("txn-api /bin/sh -c")).expect("the container hook ran");
+    let last_deploy = calls.iter().rposition(|c| c.starts_with("git:from-archive")).unwrap();
+    assert!(run > last_deploy, "post hooks run after every deploy");
+}
+
+#[test]
+fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let before = h.snapshot();
+    let dir = with_hooks(&[("pre/10-check.sh", "#!/bin/sh\n# dokku-compose: host\necho refusing; exit 3\n")]);
+    let f = dir.path().join("compose.yaml");
+    let from = h.calls().len();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
+    let err = text_of(&o);
+    assert!(!o.status.success() && err.contains("deploy hook `deploy.d/pre/10-check.sh` failed") && err.contains("refusing"), "{err}");
+    assert!(mutations_since(&h, from).is_empty(), "{:?}", mutations_since(&h, from));
+    // A post hook in a container whose command exits non-zero: everything rolls back.
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"app:txn-api": {"run_exit": 5, "run_output": "smoke test failed"}}"#).unwrap();
+    let dir = with_hooks(&[("post/90-smoke.sh", "# dokku-compose: service=api\n./smoke\n")]);
+    let f = dir.path().join("compose.yaml");
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
+    let err = text_of(&o);
+    assert!(!o.status.success() && err.contains("smoke test failed") && err.contains("rolling back"), "{err}");
+    assert_same(&before, &h.snapshot(), &err);
+    // A hook that does not say where it runs is refused before anything happens.
+    let dir = with_hooks(&[("post/x.sh", "#!/bin/sh\necho\n")]);
+    let f = dir.path().join("compose.yaml");
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
+    assert!(!o.status.success() && text_of(&o).contains("say where it runs"), "{}", text_of(&o));
+    // A hook past its timeout is stopped and rolls back too.
+    let dir = with_hooks(&[("post/slow.sh", "#!/bin/sh\n# dokku-compose: host\nsleep 30\n")]);
+    let f = dir.path().join("compose.yaml");
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--hook-timeout", "1"], &[("WORKER_TAG", "2")]).output().unwrap();
+    assert!(!o.status.success() && text_of(&o).contains("did not finish within"), "{}", text_of(&o));
+    assert_same(&before, &h.snapshot(), &text_of(&o));
+}
+
+fn text_of(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}

@@ -70,6 +70,12 @@ pub struct RunArgs {
     /// Print the plan against the host's current state and stop
     #[arg(long)]
     pub dry_run: bool,
+    /// Deploy hooks directory in the project (`pre/` and `post/` inside)
+    #[arg(long, default_value = "deploy.d")]
+    pub hooks_dir: String,
+    /// Stop a deploy hook after this long (seconds)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub hook_timeout: u64,
     /// Format of the `--dry-run` plan
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -129,6 +135,8 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         kind,
         message,
         dry_run: run.dry_run,
+        hooks_dir: run.hooks_dir.clone(),
+        hook_timeout: Duration::from_secs(run.hook_timeout),
     })
 }
 
@@ -150,6 +158,12 @@ pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<App
         eprintln!(" !     {k} is no longer in the compose file and was kept; `--prune` removes it");
     }
     if req.dry_run {
+        if !json_plan && !report.hooks.is_empty() {
+            println!("# deploy hooks that run with this plan:");
+            for h in &report.hooks {
+                println!("#   {h}");
+            }
+        }
         if json_plan {
             println!("{}", serde_json::to_string_pretty(&report.plan.to_json())?);
         } else {

@@ -47,6 +47,12 @@ pub struct Cmd {
     /// stdin, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<Box<Stdin>>,
+    /// Extra environment (host deploy hooks only; `dokku` commands get theirs from Dokku).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+    /// Working directory (host deploy hooks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
 }
 
 /// The mask printed instead of a secret.
@@ -59,7 +65,13 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self { program: std::borrow::Cow::Borrowed("dokku"), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None }
+        Self { program: std::borrow::Cow::Borrowed("dokku"), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None, env: Vec::new(), cwd: None }
+    }
+
+    /// A deploy hook run on the host: the executable `path`, in `cwd`, with `env` (style R15:
+    /// the one kind of command that is not `dokku`, visible as such in review).
+    pub fn hook(path: &str, cwd: &str, env: Vec<(String, String)>) -> Self {
+        Self { program: std::borrow::Cow::Owned(path.to_owned()), args: Vec::new(), secret: Vec::new(), stdin: None, env, cwd: Some(cwd.to_owned()) }
     }
 
     /// Appends an argument.

@@ -16,7 +16,8 @@ use serde_json::Value;
 use super::archive::ArchiveStore;
 use super::error::{ExecError, UndoFailure};
 use super::event::Event;
-use super::executor::{execute, rollback, ExecOptions, Outcome};
+use super::executor::{execute, execute_then, rollback, ExecOptions, Outcome};
+use super::hooks::{self, Hook, HookError, Phase, RunIn};
 use super::journal::{pending, Journal};
 use super::lock::{LockError, StackLock};
 use super::releases::{now_rfc3339, AppFacts, NewRelease, ReleaseError, ReleaseInfo, ReleaseKind, ReleaseStore};
@@ -92,6 +93,9 @@ pub enum ApplyError {
     /// The plan failed and was rolled back.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A deploy hook could not run, or a pre-deploy hook failed (nothing changed).
+    #[error(transparent)]
+    Hook(#[from] HookError),
     /// A file of the stack directory.
     #[error("`{path}`: {message}")]
     Io {
@@ -134,6 +138,10 @@ pub struct ApplyRequest {
     pub message: String,
     /// Plan only: read the state and return the plan without running it.
     pub dry_run: bool,
+    /// Deploy hooks directory, relative to `source_dir` (`deploy.d`).
+    pub hooks_dir: String,
+    /// Longest a deploy hook may run.
+    pub hook_timeout: std::time::Duration,
 }
 
 /// What an apply did.
@@ -151,6 +159,8 @@ pub struct ApplyReport {
     pub recovered: Option<Recovered>,
     /// Wall time of reading the host's state.
     pub state_read: std::time::Duration,
+    /// The deploy hooks that run (or, for a dry run, would run) with a changing plan.
+    pub hooks: Vec<Hook>,
 }
 
 /// A rollback finished on behalf of a killed apply.
@@ -242,10 +252,11 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let state_read = started.elapsed();
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q, &mut host)?;
+    let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     if req.dry_run {
         let mut plan = plan;
         plan.steps.extend(prune_steps);
-        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read });
+        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
     let unchanged_compose = match &latest {
@@ -254,15 +265,43 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     };
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
         events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
-        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read });
+        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
     }
+
+    // Pre-deploy hooks: before anything changes. A hook in the container of a service that
+    // is not deployed yet has nothing to run in: it is skipped, and says so.
+    let next_release = latest.as_ref().map_or(1, |l| l.id + 1);
+    let hook_env = |phase: Phase| {
+        let mut env = hooks::environment(&project, phase, &settings.source_rev);
+        env.push(("DOKKU_COMPOSE_RELEASE".into(), next_release.to_string()));
+        env
+    };
+    let runnable: Vec<Hook> = hooks
+        .iter()
+        .filter(|h| {
+            let skip = h.phase == Phase::Pre && matches!(&h.run_in, RunIn::Service { app, .. } if !host.apps.get(app).is_some_and(|a| a.deployed));
+            if skip {
+                events(&Event::Irreversible { step: h.name.clone(), reason: "skipped: its service is not deployed yet".into() });
+            }
+            !skip
+        })
+        .cloned()
+        .collect();
+    hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events)?;
 
     let prune_targets: Vec<String> = prune_steps.iter().filter(|s| s.run.command().ends_with(":destroy")).filter_map(|s| match &s.action {
         Action::Prune { target } => Some(target.clone()),
         _ => None,
     }).collect();
     let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
-    let outcome = execute(&plan, runner, &archives, &mut journal, &req.exec, cancel, events)?;
+    let post_env = hook_env(Phase::Post);
+    let post = || {
+        hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
+            HookError::Failed { name, source } => (name, source),
+            other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
+        })
+    };
+    let outcome = execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post))?;
     journal.finish()?;
     if !prune_steps.is_empty() {
         let prune = Plan { steps: prune_steps, ..plan.clone() };
@@ -298,7 +337,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let sources = dir.dir().join("release-sources");
     let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
     written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
-    Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read })
+    Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
 }
 
 /// The source digests release `id` was planned with (empty when unknown).

@@ -75,6 +75,13 @@ pub enum Event {
         /// The error.
         error: String,
     },
+    /// A line a deploy hook printed.
+    Output {
+        /// The hook.
+        source: String,
+        /// The line (secret arguments masked).
+        line: String,
+    },
     /// The apply ended.
     Finished {
         /// Whether it succeeded.

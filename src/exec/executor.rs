@@ -193,6 +193,25 @@ pub fn execute(
     cancel: &AtomicBool,
     events: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome, ExecError> {
+    execute_then(plan, runner, archives, journal, opts, cancel, events, None)
+}
+
+/// What runs once every step succeeded, still inside the transaction (the post-deploy
+/// hooks): its failure, named, rolls everything back.
+pub type After<'a> = &'a (dyn Fn() -> Result<(), (String, RunError)> + Sync);
+
+/// [`execute`], then `after` inside the transaction.
+#[expect(clippy::too_many_arguments, reason = "the executor's inputs, each distinct")]
+pub fn execute_then(
+    plan: &Plan,
+    runner: &dyn Runner,
+    archives: &ArchiveStore,
+    journal: &mut Journal,
+    opts: &ExecOptions,
+    cancel: &AtomicBool,
+    events: &(dyn Fn(&Event) + Sync),
+    after: Option<After<'_>>,
+) -> Result<Outcome, ExecError> {
     let started = Instant::now();
     let mut by_service: BTreeMap<&ServiceName, Vec<&Step>> = BTreeMap::new();
     let mut stack_steps: Vec<&Step> = Vec::new();
@@ -231,8 +250,17 @@ pub fn execute(
         events(&Event::Finished { ok: false, duration: started.elapsed() });
         return Err(e);
     }
-    let failure = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let aborted = cancel.load(Ordering::SeqCst) || opts.apply_timeout.is_some_and(|t| started.elapsed() >= t);
+    let mut failure = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut aborted = cancel.load(Ordering::SeqCst) || opts.apply_timeout.is_some_and(|t| started.elapsed() >= t);
+    if failure.is_none() && !aborted {
+        if let Some(after) = after {
+            if let Err((name, e)) = after() {
+                events(&Event::StepFailed { step: name.clone(), error: e.to_string() });
+                failure = Some((name, e));
+            }
+            aborted = cancel.load(Ordering::SeqCst);
+        }
+    }
     if failure.is_none() && !aborted {
         events(&Event::Finished { ok: true, duration: started.elapsed() });
         let steps = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -8,6 +8,7 @@ pub mod archive;
 mod error;
 mod event;
 pub mod executor;
+pub mod hooks;
 pub mod journal;
 pub mod lock;
 pub mod releases;

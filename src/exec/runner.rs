@@ -30,6 +30,18 @@ pub trait Runner: Sync {
     /// [`Runner::run`], telling `on_spawn` the process id once the command started (the
     /// journal records it, so a recovery waits for a command its killed parent left running).
     fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError>;
+
+    /// Runs `cmd` and hands each line of its output (stdout and stderr together) to
+    /// `on_line` as it comes (deploy hooks). By default the lines come after the command ends.
+    fn run_streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+        match self.run(cmd, None, deadline) {
+            Ok(out) => {
+                out.stdout.lines().chain(out.stderr.lines()).for_each(on_line);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Variables git sets for hooks. A stack deploys inside the pre-receive hook of a push
@@ -60,6 +72,10 @@ pub struct DuctRunner {
 }
 
 impl Runner for DuctRunner {
+    fn run_streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+        self.streamed(cmd, deadline, on_line)
+    }
+
     fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError> {
         let argv = cmd.masked_argv().join(" ");
         // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
@@ -71,8 +87,11 @@ impl Runner for DuctRunner {
         for k in GIT_HOOK_VARS {
             expr = expr.env_remove(k);
         }
-        for (k, v) in &self.env {
+        for (k, v) in self.env.iter().chain(&cmd.env) {
             expr = expr.env(k, v);
+        }
+        if let Some(dir) = &cmd.cwd {
+            expr = expr.dir(dir);
         }
         expr = match stdin {
             Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
@@ -120,6 +139,76 @@ impl Runner for DuctRunner {
 }
 
 impl DuctRunner {
+    fn streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+        use std::io::BufRead as _;
+        let argv = cmd.masked_argv().join(" ");
+        let program: std::ffi::OsString = match (&self.dokku, &*cmd.program) {
+            (Some(p), "dokku") => p.clone().into_os_string(),
+            _ => cmd.program.to_string().into(),
+        };
+        let mut expr = duct::cmd(program, &cmd.args).unchecked().stderr_to_stdout().stdin_null();
+        for k in GIT_HOOK_VARS {
+            expr = expr.env_remove(k);
+        }
+        for (k, v) in self.env.iter().chain(&cmd.env) {
+            expr = expr.env(k, v);
+        }
+        if let Some(dir) = &cmd.cwd {
+            expr = expr.dir(dir);
+        }
+        expr = expr.before_spawn(|c| {
+            crate::platform::own_process_group(c);
+            Ok(())
+        });
+        let started = Instant::now();
+        let reader = expr.reader().map_err(|e| RunError::Spawn { argv: argv.clone(), message: e.to_string() })?;
+        let pids = reader.pids();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let timed_out = std::sync::atomic::AtomicBool::new(false);
+        let status = std::thread::scope(|scope| {
+            if let Some(d) = deadline {
+                let (done, timed_out, pids) = (&done, &timed_out, &pids);
+                scope.spawn(move || {
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        if Instant::now() >= d {
+                            timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                            for pid in pids {
+                                crate::platform::kill_group(*pid);
+                            }
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                });
+            }
+            let mut lines = std::io::BufReader::new(&reader);
+            let mut line = String::new();
+            let mut failed = None;
+            loop {
+                line.clear();
+                match lines.read_line(&mut line) {
+                    Ok(0) => break,
+                    Ok(_) => on_line(&mask_text(cmd, line.trim_end_matches('\n'))),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            (failed, reader.try_wait().ok().flatten().map(|o| o.status))
+        });
+        if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(RunError::Timeout { argv, timeout: deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)) });
+        }
+        match status {
+            (None, Some(st)) if st.success() => Ok(()),
+            (None, Some(st)) => Err(RunError::Status { argv, status: st.code().unwrap_or(-1), stderr: String::new() }),
+            (Some(e), _) => Err(RunError::Spawn { argv, message: e.to_string() }),
+            (None, None) => Err(RunError::Spawn { argv, message: "the command's status is unknown".into() }),
+        }
+    }
+
     /// Runs `cmd` with the terminal's stdin, stdout and stderr (`compose:logs`, `compose:run`)
     /// and returns its exit code.
     pub fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
@@ -162,7 +251,7 @@ mod tests {
     use super::*;
 
     fn sh(args: &[&str]) -> Cmd {
-        Cmd { program: "sh".into(), args: args.iter().map(|s| (*s).to_owned()).collect(), secret: Vec::new(), stdin: None }
+        Cmd { program: "sh".into(), args: args.iter().map(|s| (*s).to_owned()).collect(), secret: Vec::new(), stdin: None, env: Vec::new(), cwd: None }
     }
 
     #[test]
@@ -201,6 +290,25 @@ mod tests {
         std::env::remove_var("GIT_QUARANTINE_PATH");
         assert_eq!(out, "none 1\n");
         assert!(GIT_HOOK_VARS.contains(&"GIT_OBJECT_DIRECTORY"));
+    }
+
+    #[test]
+    fn streamed_lines_arrive_in_order_with_status_and_timeout() {
+        let r = DuctRunner::default();
+        let lines = std::sync::Mutex::new(Vec::new());
+        r.run_streamed(&sh(&["-c", "echo one; echo two >&2; echo three"]), None, &|l| lines.lock().unwrap().push(l.to_owned())).unwrap();
+        assert_eq!(*lines.lock().unwrap(), ["one", "two", "three"]);
+        let err = r.run_streamed(&sh(&["-c", "echo bad; exit 4"]), None, &|_| {}).unwrap_err();
+        assert!(matches!(err, RunError::Status { status: 4, .. }), "{err:?}");
+        let started = Instant::now();
+        let err = r.run_streamed(&sh(&["-c", "sleep 20"]), Some(Instant::now() + Duration::from_millis(200)), &|_| {}).unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }) && started.elapsed() < Duration::from_secs(10), "{err:?}");
+        let mut c = sh(&["-c", "pwd; echo $HOOK_VAR"]);
+        c.cwd = Some("/tmp".into());
+        c.env = vec![("HOOK_VAR".into(), "set".into())];
+        let lines = std::sync::Mutex::new(Vec::new());
+        r.run_streamed(&c, None, &|l| lines.lock().unwrap().push(l.to_owned())).unwrap();
+        assert_eq!(*lines.lock().unwrap(), ["/tmp", "set"]);
     }
 
     #[test]

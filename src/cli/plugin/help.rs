@@ -14,7 +14,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("compose:report [<app>] [--format json] [--compose-<key>]", "Display the stack's settings and last release"),
     ("compose:rollback <app> [<release>]", "Re-apply an earlier release"),
     ("compose:run <app> <service> <command...>", "Run a one-off command in a service's app"),
-    ("compose:set <app>|--global <key> [<value>]", "Set or clear a property (compose-file concurrency timeout step-timeout allow profiles)"),
+    ("compose:set <app>|--global <key> [<value>]", "Set or clear a property (compose-file concurrency timeout step-timeout allow profiles hooks-dir hook-timeout)"),
     ("compose:status [--format json]", "Show every stack's services; exit non-zero when one is not as expected"),
     ("compose:up <app> [--file -] [--prune] [--destroy-datastore <service>] [--wait]", "Apply the stack from the last push or a compose file on stdin"),
 ];

@@ -96,6 +96,8 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Resu
         destroy_datastores: Vec::new(),
         dry_run: false,
         format: "text".into(),
+        hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
+        hook_timeout: num("hook-timeout")?.unwrap_or(600),
         data: DataArgs { data_dir: Some(env.data_dir()) },
     })
 }

@@ -628,7 +628,7 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     if let Some(v) = a.value.as_deref().filter(|v| !v.is_empty()) {
         match a.key.as_str() {
-            "concurrency" | "timeout" | "step-timeout" => {
+            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" => {
                 v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| format!("`{}` must be a positive number of {}", a.key, if a.key == "concurrency" { "services" } else { "seconds" }))?;
             }
             "allow" => {

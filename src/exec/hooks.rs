@@ -1,0 +1,273 @@
+//! Deploy hooks (issue #8): executables in the pushed repository's `deploy.d/` (or the
+//! directory the `hooks-dir` property names) that run at two points of a stack deploy:
+//!
+//! - `deploy.d/pre/*`: before anything changes; a failure aborts the apply, nothing changed;
+//! - `deploy.d/post/*`: after every service is deployed and healthy, inside the transaction;
+//!   a failure rolls the whole apply back.
+//!
+//! Files run in name order. Where a hook runs is its choice, on its first lines:
+//!
+//! - `# dokku-compose: service=<name>` runs it inside a one-off container of that compose
+//!   service (`dokku run --no-tty -e … <app> /bin/sh -c <script> <hook>`), the safer default:
+//!   it sees what the service sees and nothing of the host;
+//! - `# dokku-compose: host` runs it on the Dokku host as the dokku user, in the captured source
+//!   directory: it can run any `dokku` command and read everything the dokku user can (other
+//!   apps' config included), so only trusted repositories should use it.
+//!
+//! A hook with neither line is an error: the repository must say where its code runs.
+//! Environment: `DOKKU_COMPOSE_STACK`, `DOKKU_COMPOSE_PHASE` (`pre`/`post`),
+//! `DOKKU_COMPOSE_HOOK`, `DOKKU_COMPOSE_SOURCE_REV`, `DOKKU_COMPOSE_SERVICE_APPS` (`web=shop-web
+//! db=postgres:shop-db …`), and every variable the compose file marks plain (`x-dokku.plain`)
+//! with its value; never a secret.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::error::RunError;
+use super::event::Event;
+use super::runner::Runner;
+use crate::dokku::Cmd;
+use crate::model::{Kind, Project};
+
+/// When a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Before any change.
+    Pre,
+    /// After every service is healthy, inside the transaction.
+    Post,
+}
+
+impl Phase {
+    /// `pre` or `post`: the directory and the `DOKKU_COMPOSE_PHASE` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pre => "pre",
+            Phase::Post => "post",
+        }
+    }
+}
+
+/// Where a hook runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunIn {
+    /// On the host, as the dokku user.
+    Host,
+    /// In a one-off container of a compose service.
+    Service {
+        /// The compose service.
+        service: String,
+        /// Its app.
+        app: String,
+    },
+}
+
+/// One hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// Phase.
+    pub phase: Phase,
+    /// `deploy.d/pre/10-backup.sh`, relative to the source.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Where it runs.
+    pub run_in: RunIn,
+}
+
+impl std::fmt::Display for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.run_in {
+            RunIn::Host => write!(f, "{} {} (on the host)", self.phase.as_str(), self.name),
+            RunIn::Service { service, app } => write!(f, "{} {} (in a container of `{service}`, app `{app}`)", self.phase.as_str(), self.name),
+        }
+    }
+}
+
+/// A hook that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// Its directory or file cannot be read.
+    #[error("deploy hook `{name}`: {message}")]
+    Read {
+        /// The hook.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// It does not say where it runs, or names an unknown service.
+    #[error("deploy hook `{name}`: {message}")]
+    Placement {
+        /// The hook.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// It failed.
+    #[error("deploy hook `{name}` failed: {source}")]
+    Failed {
+        /// The hook.
+        name: String,
+        /// The error.
+        source: RunError,
+    },
+}
+
+/// Where a hook says it runs: `# dokku-compose: host` or `# dokku-compose: service=<name>`
+/// within its first five lines.
+fn placement(script: &str) -> Option<Result<Option<String>, String>> {
+    for line in script.lines().take(5) {
+        let Some(rest) = line.trim().strip_prefix('#').map(str::trim).and_then(|l| l.strip_prefix("dokku-compose:")) else { continue };
+        let rest = rest.trim();
+        return Some(match rest.strip_prefix("service=") {
+            Some(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+            _ if rest == "host" => Ok(None),
+            _ => Err(format!("`# dokku-compose: {rest}` is neither `host` nor `service=<name>`")),
+        });
+    }
+    None
+}
+
+/// The hooks of `hooks_dir` (relative to `source`), pre then post, each in name order.
+pub fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec<Hook>, HookError> {
+    let mut hooks = Vec::new();
+    for phase in [Phase::Pre, Phase::Post] {
+        let dir = source.join(hooks_dir).join(phase.as_str());
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+        files.sort();
+        for path in files {
+            let name = format!("{hooks_dir}/{}/{}", phase.as_str(), path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            let script = std::fs::read_to_string(&path).map_err(|e| HookError::Read { name: name.clone(), message: e.to_string() })?;
+            let run_in = match placement(&script) {
+                None => {
+                    return Err(HookError::Placement {
+                        name,
+                        message: "say where it runs on one of its first lines: `# dokku-compose: service=<name>` (in that service's container) or `# dokku-compose: host` (on the Dokku host, as the dokku user)".into(),
+                    })
+                }
+                Some(Err(message)) => return Err(HookError::Placement { name, message }),
+                Some(Ok(None)) => RunIn::Host,
+                Some(Ok(Some(service))) => {
+                    let svc = project.services.iter().find(|(n, _)| n.as_str() == service).map(|(_, s)| s);
+                    match svc.map(|s| &s.kind) {
+                        Some(Kind::App(a)) => RunIn::Service { service, app: a.app.to_string() },
+                        Some(Kind::Datastore(_)) => return Err(HookError::Placement { name, message: format!("service `{service}` is a datastore; hooks run in app services") }),
+                        None => return Err(HookError::Placement { name, message: format!("there is no service `{service}`") }),
+                    }
+                }
+            };
+            hooks.push(Hook { phase, name, path, run_in });
+        }
+    }
+    Ok(hooks)
+}
+
+/// The environment every hook gets.
+pub fn environment(project: &Project, phase: Phase, source_rev: &str) -> Vec<(String, String)> {
+    let apps: Vec<String> = project
+        .services
+        .iter()
+        .map(|(n, s)| match &s.kind {
+            Kind::App(a) => format!("{n}={}", a.app),
+            Kind::Datastore(d) => format!("{n}={}:{}", d.plugin, d.name),
+        })
+        .collect();
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for svc in project.services.values() {
+        let Kind::App(a) = &svc.kind else { continue };
+        for (k, v) in &a.env {
+            if project.settings.plain.contains(k) || svc.settings.plain.contains(k) {
+                env.entry(k.clone()).or_insert_with(|| v.value.clone());
+            }
+        }
+    }
+    env.insert("DOKKU_COMPOSE_STACK".into(), project.stack.to_string());
+    env.insert("DOKKU_COMPOSE_PHASE".into(), phase.as_str().into());
+    env.insert("DOKKU_COMPOSE_SOURCE_REV".into(), source_rev.into());
+    env.insert("DOKKU_COMPOSE_SERVICE_APPS".into(), apps.join(" "));
+    env.into_iter().collect()
+}
+
+/// The command that runs `hook`.
+pub fn command(hook: &Hook, source: &Path, env: &[(String, String)]) -> Result<Cmd, HookError> {
+    let mut env = env.to_vec();
+    env.push(("DOKKU_COMPOSE_HOOK".into(), hook.name.clone()));
+    match &hook.run_in {
+        RunIn::Host => {
+            let path = std::fs::canonicalize(&hook.path).map_err(|e| HookError::Read { name: hook.name.clone(), message: e.to_string() })?;
+            Ok(Cmd::hook(&path.display().to_string(), &source.display().to_string(), env))
+        }
+        RunIn::Service { app, .. } => {
+            let script = std::fs::read_to_string(&hook.path).map_err(|e| HookError::Read { name: hook.name.clone(), message: e.to_string() })?;
+            let mut cmd = Cmd::dokku(["run", "--no-tty"]);
+            for (k, v) in env {
+                cmd = cmd.flag("--env", format!("{k}={v}"));
+            }
+            // The script is the repository's own; it reaches `sh -c` as one argument, never
+            // through a shell of ours.
+            Ok(cmd.arg(app.clone()).arg("/bin/sh").arg("-c").arg(script).arg(hook.name.clone()))
+        }
+    }
+}
+
+/// Runs the hooks of `phase` in order, streaming their output with Dokku's prefixes; the
+/// first failure stops.
+pub fn run_phase(hooks: &[Hook], phase: Phase, source: &Path, env: &[(String, String)], runner: &dyn Runner, timeout: Duration, events: &(dyn Fn(&Event) + Sync)) -> Result<(), HookError> {
+    for hook in hooks.iter().filter(|h| h.phase == phase) {
+        let cmd = command(hook, source, env)?;
+        events(&Event::ServiceStarted { service: format!("hook {}", hook.name), steps: 1 });
+        let started = Instant::now();
+        let name = hook.name.clone();
+        runner
+            .run_streamed(&cmd, Some(Instant::now() + timeout), &|line| events(&Event::Output { source: name.clone(), line: line.to_owned() }))
+            .map_err(|source| HookError::Failed { name: hook.name.clone(), source })?;
+        events(&Event::ServiceFinished { service: format!("hook {}", hook.name), duration: started.elapsed() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_lines() {
+        assert_eq!(placement("#!/bin/sh\n# dokku-compose: host\necho"), Some(Ok(None)));
+        assert_eq!(placement("#!/bin/sh\n#dokku-compose: service=web\n"), Some(Ok(Some("web".into()))));
+        assert!(matches!(placement("# dokku-compose: somewhere"), Some(Err(_))));
+        assert_eq!(placement("#!/bin/sh\necho\n\n\n\n# dokku-compose: host"), None, "only the first five lines count");
+    }
+
+    #[test]
+    fn discover_orders_and_checks_services() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::json!({"services": {"web": {"image": "nginx"}, "db": {"image": "postgres:16"}}});
+        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: dir.path().display().to_string() };
+        let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
+        let pre = dir.path().join("deploy.d/pre");
+        let post = dir.path().join("deploy.d/post");
+        std::fs::create_dir_all(&pre).unwrap();
+        std::fs::create_dir_all(&post).unwrap();
+        std::fs::write(pre.join("20-b.sh"), "# dokku-compose: service=web\necho b").unwrap();
+        std::fs::write(pre.join("10-a.sh"), "#!/bin/sh\n# dokku-compose: host\necho a").unwrap();
+        std::fs::write(post.join("notify"), "# dokku-compose: host\n").unwrap();
+        let hooks = discover(dir.path(), "deploy.d", &project).unwrap();
+        let names: Vec<&str> = hooks.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["deploy.d/pre/10-a.sh", "deploy.d/pre/20-b.sh", "deploy.d/post/notify"]);
+        assert_eq!(hooks[1].run_in, RunIn::Service { service: "web".into(), app: "s-web".into() });
+        let env = environment(&project, Phase::Pre, "abc");
+        let cmd = command(&hooks[1], dir.path(), &env).unwrap();
+        assert_eq!(cmd.args[..3], ["run", "--no-tty", "--env"]);
+        assert!(cmd.args.contains(&"DOKKU_COMPOSE_SERVICE_APPS=db=postgres:s-db web=s-web".to_owned()), "{:?}", cmd.args);
+        assert_eq!(cmd.args[cmd.args.len() - 5..], ["s-web", "/bin/sh", "-c", "# dokku-compose: service=web\necho b", "deploy.d/pre/20-b.sh"]);
+        std::fs::write(post.join("x"), "echo nowhere").unwrap();
+        let err = discover(dir.path(), "deploy.d", &project).unwrap_err().to_string();
+        assert!(err.contains("deploy hook `deploy.d/post/x`: say where it runs"), "{err}");
+        std::fs::write(post.join("x"), "# dokku-compose: service=db\n").unwrap();
+        assert!(discover(dir.path(), "deploy.d", &project).unwrap_err().to_string().contains("is a datastore"));
+        std::fs::write(post.join("x"), "# dokku-compose: service=nope\n").unwrap();
+        assert!(discover(dir.path(), "deploy.d", &project).unwrap_err().to_string().contains("there is no service `nope`"));
+    }
+}
