@@ -16,3 +16,4 @@ mod plan_golden;
 mod plan_loader;
 mod plan_support;
 mod plugin;
+mod vault;

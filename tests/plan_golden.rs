@@ -188,8 +188,9 @@ fn secrets_never_reach_the_output() {
         for svc in services.values() {
             for (k, v) in svc["environment"].as_object().into_iter().flatten() {
                 let upper = k.to_ascii_uppercase();
-                if ["PASS", "SECRET", "TOKEN", "_KEY"].iter().any(|w| upper.contains(w)) {
-                    if let Some(v) = v.as_str().filter(|v| v.len() >= 6 && !names.iter().any(|n| n.contains(*v))) {
+                // `*_FILE` values name a secret's file (`/run/secrets/db-password`), not a secret.
+                if ["PASS", "SECRET", "TOKEN", "_KEY"].iter().any(|w| upper.contains(w)) && !upper.ends_with("_FILE") {
+                    if let Some(v) = v.as_str().filter(|v| v.len() >= 6 && !v.starts_with("/run/secrets/") && !names.iter().any(|n| n.contains(*v))) {
                         secrets.push(v.to_owned());
                     }
                 }
@@ -200,7 +201,7 @@ fn secrets_never_reach_the_output() {
             checked += 1;
         }
     }
-    assert!(checked >= 20, "only {checked} secrets checked");
+    assert!(checked >= 10, "only {checked} secrets checked");
 }
 
 /// Batches for parallel apply keep every step once, stack steps first, levels in order.

@@ -122,7 +122,7 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         compose,
         convert: ConvertOptions { stack, project_dir: project_dir.display().to_string() },
         policy,
-        settings: PlanSettings { source_rev, source_digests: std::collections::BTreeMap::new() },
+        settings: PlanSettings { source_rev, ..PlanSettings::default() },
         exec: ExecOptions {
             concurrency: run.concurrency.max(1),
             step_timeout: Some(Duration::from_secs(run.step_timeout)),

@@ -107,7 +107,7 @@ pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(S
         }
         None => DokkuState::default(),
     };
-    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: args.source_rev.clone(), source_digests: std::collections::BTreeMap::new() } };
+    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: args.source_rev.clone(), ..PlanSettings::default() } };
     let plan = plan::plan_compose_json(&json, &state, &opts)?;
     let warnings = plan.warnings.iter().map(ToString::to_string).collect();
     let out = if args.format == "json" { serde_json::to_string_pretty(&plan.to_json())? + "\n" } else { plan.to_string() };

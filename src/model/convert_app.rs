@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::error::ModelError;
 use super::names::{AppName, ServiceName, StorageName};
 use super::project::{env_map, is_unset, service_networks, shape, Ctx, Fields};
-use super::service::{AppSpec, Build, DockerOption, EnvVar, FileSource, Healthcheck, Mount, PolicyRule, Port, Resources, Source};
+use super::service::{AppSpec, Build, DockerOption, EnvVar, FileSource, Healthcheck, Mount, PolicyRule, Port, Resources, SecretDelivery, SecretUse, Source};
 use super::xdokku::ServiceSettings;
 
 /// `command`/`entrypoint` (`key`) of the service at `base`, as an argv.
@@ -268,6 +268,28 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         }
     }
 
+    let mut secrets = Vec::new();
+    for (i, c) in obj.get("secrets").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let path = format!("{base}.secrets[{i}]");
+        let Some(src) = c.get("source").and_then(Value::as_str) else { continue };
+        let def = ctx.secrets.get(src);
+        if def.and_then(|d| d.get("file").or_else(|| d.get("environment"))).is_none() {
+            return Err(ModelError::Extension { path, message: format!("secret `{src}` needs `file` or `environment` to have a value on Dokku") });
+        }
+        let delivery = if settings.secrets_as_env {
+            let var: String = src.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+            let var = if var.starts_with(|c: char| c.is_ascii_digit()) { format!("_{var}") } else { var };
+            SecretDelivery::Env(var)
+        } else {
+            let target = c.get("target").and_then(Value::as_str).unwrap_or(src);
+            SecretDelivery::File(if target.starts_with('/') { target.to_owned() } else { format!("/run/secrets/{target}") })
+        };
+        secrets.push(SecretUse { name: src.to_owned(), delivery });
+    }
+    if settings.backup.is_some() {
+        return Err(ModelError::Extension { path: format!("x-dokku.services.{name}.backup"), message: "backups are for datastore services".into() });
+    }
+
     let mut replicas = obj.get("scale").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
     let mut limits = Resources {
         cpu: obj.get("cpus").and_then(number_text),
@@ -463,6 +485,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     }
 
     Ok(AppSpec {
+        secrets,
         app,
         source,
         command,

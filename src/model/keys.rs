@@ -143,7 +143,7 @@ pub const SERVICE_KEYS: &[KeyRule] = &[
     m("scale", "`ps:scale`"),
     p("security_opt", "security-opt", "`docker-options:add deploy --security-opt` (no-new-privileges needs no policy)"),
     m("shm_size", "`docker-options:add deploy --shm-size`"),
-    w("secrets", "secret files are not mounted; put the value in `environment` (stored with `config:set`, masked)"),
+    m("secrets", "files under the target (default `/run/secrets/<name>`) mounted read-only (`storage:mount`) from a directory only the dokku user can read; with `x-dokku.services.<svc>.secrets: env`, `config:set` of `<NAME>` instead (masked)"),
     p("sysctls", "sysctls", "`docker-options:add deploy --sysctl`"),
     w("stdin_open", "Dokku containers run detached"),
     m("stop_grace_period", "`ps:set stop-timeout-seconds`"),

@@ -20,6 +20,6 @@ pub use project::{duration_secs, from_compose_json, relative_path, split_shell_w
 pub use rewrite::{datastore_host, datastore_user};
 pub use service::{
     AppSpec, Build, DatastoreSpec, Dependency, DockerOption, EnvVar, FileSource, Healthcheck, Kind, Link, Mount,
-    PolicyRule, Port, Resources, Service, Source,
+    PolicyRule, Port, Resources, SecretDelivery, SecretUse, Service, Source,
 };
-pub use xdokku::{ExpectedState, ServiceSettings, StackSettings};
+pub use xdokku::{Backup, ExpectedState, ServiceSettings, StackSettings};

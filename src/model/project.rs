@@ -52,6 +52,7 @@ pub(super) struct Ctx<'a> {
     pub(super) volumes: BTreeMap<String, (StorageName, bool, String)>,
     pub(super) storage: BTreeMap<StorageName, Option<String>>,
     pub(super) configs: Map<String, Value>,
+    pub(super) secrets: Map<String, Value>,
 }
 
 impl Ctx<'_> {
@@ -136,6 +137,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         volumes: BTreeMap::new(),
         storage: BTreeMap::new(),
         configs: Map::new(),
+        secrets: Map::new(),
     };
     let mut settings = StackSettings::default();
     for (key, value) in top {
@@ -158,6 +160,9 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
     }
     if let Some(vols) = top.get("volumes").and_then(Value::as_object) {
         read_volumes(&mut ctx, vols);
+    }
+    if let Some(c) = top.get("secrets").and_then(Value::as_object) {
+        ctx.secrets = c.clone();
     }
     if let Some(c) = top.get("configs").and_then(Value::as_object) {
         ctx.configs = c.clone();

@@ -158,6 +158,8 @@ pub struct AppSpec {
     pub mounts: Vec<Mount>,
     /// Files baked into the generated build context: path in the image -> source.
     pub files: BTreeMap<String, FileSource>,
+    /// Compose `secrets` the service uses.
+    pub secrets: Vec<SecretUse>,
     /// `ps:scale` count of the process.
     pub replicas: Option<u32>,
     /// `resource:limit`.
@@ -337,4 +339,23 @@ impl Service {
             Kind::App(_) => None,
         }
     }
+}
+
+/// A compose secret a service uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretUse {
+    /// The top-level secret (`secrets.<name>`).
+    pub name: String,
+    /// Where it goes: a file path in the container, or (delivered as environment) the variable.
+    pub delivery: SecretDelivery,
+}
+
+/// How a secret reaches a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretDelivery {
+    /// A read-only file at this container path.
+    File(String),
+    /// An environment variable of this name (`x-dokku.services.<svc>.secrets: env`).
+    Env(String),
 }

@@ -39,6 +39,80 @@ pub struct ServiceSettings {
     pub state_given: bool,
     /// `plain`: environment keys shown unmasked.
     pub plain: BTreeSet<String>,
+    /// `secrets: env`: compose secrets reach the service as environment variables.
+    pub secrets_as_env: bool,
+    /// `backup`: the datastore's backups (datastore services only).
+    pub backup: Option<Backup>,
+}
+
+/// `x-dokku.services.<datastore>.backup`: scheduled backups to S3-compatible storage, with
+/// credentials and passphrase given as names of compose `secrets` (never as values).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Backup {
+    /// Cron schedule (`0 3 * * *`).
+    pub schedule: String,
+    /// Bucket name, optionally with a path (`my-bucket/db`).
+    pub bucket: String,
+    /// Secret holding the access key id.
+    pub access_key_id: String,
+    /// Secret holding the secret access key.
+    pub secret_access_key: String,
+    /// Region (plain).
+    pub region: Option<String>,
+    /// Signature version (plain).
+    pub signature_version: Option<String>,
+    /// Endpoint URL for non-AWS storage (plain).
+    pub endpoint_url: Option<String>,
+    /// Secret holding the GPG passphrase the backups are encrypted with.
+    pub encryption_passphrase: Option<String>,
+}
+
+const BACKUP_KEYS: &str = "access_key_id, bucket, encryption_passphrase, endpoint_url, region, schedule, secret_access_key, signature_version";
+
+impl Backup {
+    fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
+        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping".into()))?;
+        let mut b = Self::default();
+        for (k, v) in map {
+            let p = format!("{path}.{k}");
+            let text = || v.as_str().map(str::to_owned).filter(|s| !s.trim().is_empty()).ok_or_else(|| err(&p, "must be a non-empty string".into()));
+            let secret_name = || -> Result<String, ModelError> {
+                let name = match v {
+                    Value::Object(o) => o.get("secret").and_then(Value::as_str).map(str::to_owned),
+                    _ => None,
+                };
+                name.ok_or_else(|| err(&p, "must name a compose secret: `{secret: <name>}` (values are never written in x-dokku)".into()))
+            };
+            match k.as_str() {
+                "schedule" => {
+                    let s = text()?;
+                    if s.split_whitespace().count() != 5 {
+                        return Err(err(&p, format!("`{s}` is not a cron schedule of five fields")));
+                    }
+                    b.schedule = s;
+                }
+                "bucket" => b.bucket = text()?,
+                "access_key_id" => b.access_key_id = secret_name()?,
+                "secret_access_key" => b.secret_access_key = secret_name()?,
+                "encryption_passphrase" => b.encryption_passphrase = Some(secret_name()?),
+                "region" => b.region = Some(text()?),
+                "signature_version" => b.signature_version = Some(text()?),
+                "endpoint_url" => b.endpoint_url = Some(text()?),
+                _ => return Err(err(&p, format!("unknown setting; valid settings: {BACKUP_KEYS}"))),
+            }
+        }
+        for (key, present) in [("schedule", !b.schedule.is_empty()), ("bucket", !b.bucket.is_empty()), ("access_key_id", !b.access_key_id.is_empty()), ("secret_access_key", !b.secret_access_key.is_empty())] {
+            if !present {
+                return Err(err(&format!("{path}.{key}"), "is required".into()));
+            }
+        }
+        Ok(b)
+    }
+
+    /// The compose secrets the backup reads.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        [Some(self.access_key_id.as_str()), Some(self.secret_access_key.as_str()), self.encryption_passphrase.as_deref()].into_iter().flatten()
+    }
 }
 
 /// Top-level `x-dokku`.
@@ -54,7 +128,7 @@ pub struct StackSettings {
     pub services: BTreeMap<String, ServiceSettings>,
 }
 
-const SERVICE_KEYS: &str = "datastore, domains, letsencrypt, plain, proxy_port, state";
+const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, plain, proxy_port, secrets, state";
 const STACK_KEYS: &str = "letsencrypt_email, plain, services";
 
 fn err(path: &str, message: String) -> ModelError {
@@ -118,6 +192,14 @@ impl ServiceSettings {
                     }
                 }
                 "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
+                "secrets" => {
+                    s.secrets_as_env = match v.as_str() {
+                        Some("env") => true,
+                        Some("files") => false,
+                        _ => return Err(err(&p, "must be `files` (the default) or `env`".into())),
+                    }
+                }
+                "backup" => s.backup = Some(Backup::from_json(v, &p)?),
                 _ => return Err(err(&p, format!("unknown setting; valid settings: {SERVICE_KEYS}"))),
             }
         }
@@ -177,7 +259,7 @@ mod tests {
         let e = ServiceSettings::from_json(&json!({"domian": "x"}), "services.web.x-dokku").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`services.web.x-dokku.domian`: unknown setting; valid settings: datastore, domains, letsencrypt, plain, proxy_port, state"
+            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, plain, proxy_port, secrets, state"
         );
         let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku").unwrap_err();
         assert_eq!(e.to_string(), "`services.web.x-dokku.letsencrypt`: needs `domains`");

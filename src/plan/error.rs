@@ -22,4 +22,12 @@ pub enum PlanError {
         /// The service.
         service: ServiceName,
     },
+    /// A secret a service uses has no value.
+    #[error("service `{service}` uses secret `{secret}`, which has no value (`secrets.{secret}`: its file is missing or its environment variable is unset)")]
+    MissingSecret {
+        /// The service.
+        service: ServiceName,
+        /// The secret.
+        secret: String,
+    },
 }

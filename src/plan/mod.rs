@@ -10,7 +10,7 @@ mod step;
 
 pub use context::{app_json, build_context, overlay_dir};
 pub use error::PlanError;
-pub use planner::{plan, PlanSettings, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
+pub use planner::{plan, PlanSettings, SecretValues, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
 pub use step::{Action, Batches, Plan, Step, Undo};
 
 use crate::model::{from_compose_json, ConvertOptions};

@@ -19,6 +19,8 @@ pub const DIGEST_VAR: &str = "DOKKU_COMPOSE_DIGEST";
 pub const KEYS_VAR: &str = "DOKKU_COMPOSE_KEYS";
 /// Config var listing the docker options the stack manages, as a JSON array of `<phase> <option>`.
 pub const OPTIONS_VAR: &str = "DOKKU_COMPOSE_OPTIONS";
+/// Config var holding the keyed fingerprint of the secret files an app mounts.
+pub(crate) const SECRETS_VAR: &str = "DOKKU_COMPOSE_SECRETS";
 /// The single process type every app runs.
 pub const PROCESS: &str = "web";
 
@@ -34,6 +36,28 @@ pub struct PlanSettings {
     /// (`git:from-archive`: "No changes detected"), and a push that touches one service's
     /// directory should not rebuild the others.
     pub source_digests: BTreeMap<String, String>,
+    /// Values of the compose `secrets` (name -> value), read by the caller from their files
+    /// (vault-decrypted) or environment. Never printed: every use is masked.
+    pub secrets: SecretValues,
+    /// Host directory secret files are written to (`<dir>/<app>/<secret>`); default
+    /// `/var/lib/dokku/data/compose/<stack>/secrets`.
+    pub secrets_dir: Option<String>,
+    /// Keyed fingerprint of each secret's value (name -> fingerprint), so a changed value
+    /// restarts its services without the plan showing anything of it.
+    pub secret_fingerprints: BTreeMap<String, String>,
+    /// Datastores whose backup settings changed since they were last applied; `None` plans
+    /// the backup commands of every datastore that has them.
+    pub backups_changed: Option<BTreeSet<String>>,
+}
+
+/// Secret values; `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValues(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 impl PlanSettings {
@@ -108,7 +132,12 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
         let first = p.steps.len();
         let restart_with = svc.depends_on.iter().find(|(d, spec)| spec.restart && replaced.contains(d)).map(|(d, _)| d);
         match &svc.kind {
-            Kind::Datastore(ds) => datastore_steps(&mut p, &ctx, ds),
+            Kind::Datastore(ds) => {
+                datastore_steps(&mut p, &ctx, ds);
+                if let Some(b) = &svc.settings.backup {
+                    backup_steps(&mut p, &ctx, ds, b, settings)?;
+                }
+            }
             Kind::App(app) => app_steps(&mut p, &ctx, project, svc, app, settings, restart_with)?,
         }
         if p.steps[first..].iter().any(|s| matches!(s.action, Action::Deploy { .. } | Action::Restart { .. } | Action::RunOnce { .. })) {
@@ -216,6 +245,50 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
         format!("{} service `{}` does not exist ({image})", ds.plugin, ds.name),
         irreversible("datastore data is never destroyed by an apply"),
     );
+}
+
+/// `x-dokku.services.<datastore>.backup` -> the datastore plugin's `backup-auth`,
+/// `backup-schedule` and `backup-set-encryption`. Datastore plugins cannot report these, so
+/// they run when the settings changed since the last apply (`backups_changed`, from the
+/// caller's record), and each replaces what was set before.
+fn backup_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, b: &crate::model::Backup, settings: &PlanSettings) -> Result<(), PlanError> {
+    if settings.backups_changed.as_ref().is_some_and(|c| !c.contains(ds.name.as_str())) {
+        return Ok(());
+    }
+    let value = |secret: &str| -> Result<String, PlanError> {
+        match settings.secrets.0.get(secret) {
+            Some(v) => Ok(v.clone()),
+            None if settings.secrets.0.is_empty() => Ok(crate::dokku::cmd::MASK.to_owned()),
+            None => Err(PlanError::MissingSecret { service: ctx.service.clone(), secret: secret.to_owned() }),
+        }
+    };
+    let svc = ds.name.as_str();
+    let kept = "backups are reconfigured, never removed, by an apply".to_owned();
+    let mut auth = Cmd::dokku([format!("{}:backup-auth", ds.plugin), svc.to_owned()]).secret_arg(value(&b.access_key_id)?).secret_arg(value(&b.secret_access_key)?);
+    // Positional and optional: region, signature version, endpoint; gaps before a given one
+    // are empty arguments.
+    let extras = [&b.region, &b.signature_version, &b.endpoint_url];
+    if let Some(last) = extras.iter().rposition(|e| e.is_some()) {
+        for e in &extras[..=last] {
+            auth = auth.arg(e.as_deref().unwrap_or_default().to_owned());
+        }
+    }
+    p.push(Some(ctx), "backup/auth", Action::Backup { datastore: svc.to_owned() }, auth, "backup credentials changed or were never set".into(), Undo::Irreversible { reason: kept.clone() });
+    p.push(
+        Some(ctx),
+        "backup/schedule",
+        Action::Backup { datastore: svc.to_owned() },
+        Cmd::dokku([format!("{}:backup-schedule", ds.plugin), svc.to_owned(), b.schedule.clone(), b.bucket.clone()]),
+        format!("backups of `{svc}` run `{}` into `{}`", b.schedule, b.bucket),
+        Undo::Irreversible { reason: kept.clone() },
+    );
+    let enc = match &b.encryption_passphrase {
+        Some(secret) => Cmd::dokku([format!("{}:backup-set-encryption", ds.plugin), svc.to_owned()]).secret_arg(value(secret)?),
+        None => Cmd::dokku([format!("{}:backup-unset-encryption", ds.plugin), svc.to_owned()]),
+    };
+    let reason = if b.encryption_passphrase.is_some() { "backups are encrypted with the passphrase secret" } else { "no `encryption_passphrase`: backups are not encrypted" };
+    p.push(Some(ctx), "backup/encryption", Action::Backup { datastore: svc.to_owned() }, enc, reason.into(), Undo::Irreversible { reason: kept });
+    Ok(())
 }
 
 /// Property steps: `<plugin>:set <app> <key> [<value>...]`, only when the value differs.
@@ -364,6 +437,33 @@ fn app_steps(
         runtime_changed = true;
     }
 
+    // Secret files: mounted read-only from the stack's secrets directory; the executor writes
+    // them before the plan runs. Their fingerprint in config restarts the app on a change.
+    let secrets_dir = settings.secrets_dir.clone().unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/secrets", project.stack));
+    let mut secret_fps: Vec<String> = Vec::new();
+    for use_ in &app.secrets {
+        let crate::model::SecretDelivery::File(target) = &use_.delivery else { continue };
+        if !settings.secrets.0.contains_key(&use_.name) && !settings.secrets.0.is_empty() {
+            return Err(PlanError::MissingSecret { service: svc.name.clone(), secret: use_.name.clone() });
+        }
+        secret_fps.push(format!("{}:{target}={}", use_.name, settings.secret_fingerprints.get(&use_.name).map_or("?", String::as_str)));
+        let host = format!("{secrets_dir}/{name}/{}", use_.name);
+        let key = mount_key(None, &host, target, true);
+        if cur.mounts.contains(&key) {
+            continue;
+        }
+        let spec = format!("{host}:{target}:ro");
+        p.push(
+            Some(ctx),
+            &format!("secret/{}", use_.name),
+            Action::Mount { app: name.to_owned(), mount: key.clone() },
+            Cmd::dokku(["storage:mount", name, spec.as_str()]),
+            format!("secret `{}` is not mounted at `{target}`", use_.name),
+            undo(vec![Cmd::dokku(["storage:unmount", name, spec.as_str()])]),
+        );
+        runtime_changed = true;
+    }
+
     // Proxy and ports.
     let mut want_ports: Vec<String> = app.ports.iter().map(|pt| format!("{}:{}:{}", pt.scheme, pt.host, pt.container)).collect();
     want_ports.sort();
@@ -507,7 +607,27 @@ fn app_steps(
     let Stdin::Archive { digest, .. } = &context else { unreachable!("build_context returns an archive") };
     let digest = digest.clone();
     let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();
-    let managed: Vec<&str> = app.env.keys().map(String::as_str).collect();
+    for use_ in &app.secrets {
+        if let crate::model::SecretDelivery::Env(var) = &use_.delivery {
+            let value = match settings.secrets.0.get(&use_.name) {
+                Some(v) => v.clone(),
+                None if settings.secrets.0.is_empty() => crate::dokku::cmd::MASK.to_owned(),
+                None => return Err(PlanError::MissingSecret { service: svc.name.clone(), secret: use_.name.clone() }),
+            };
+            want.insert(var.clone(), (value, true));
+        }
+    }
+    let mut managed: Vec<&str> = app.env.keys().map(String::as_str).collect();
+    managed.extend(app.secrets.iter().filter_map(|u| match &u.delivery {
+        crate::model::SecretDelivery::Env(v) => Some(v.as_str()),
+        crate::model::SecretDelivery::File(_) => None,
+    }));
+    managed.sort_unstable();
+    managed.dedup();
+    if !secret_fps.is_empty() {
+        // Masked: even keyed, a fingerprint is not for printing.
+        want.insert(SECRETS_VAR.into(), (secret_fps.join(";"), true));
+    }
     want.insert(KEYS_VAR.into(), (managed.join(","), false));
     want.insert(DIGEST_VAR.into(), (digest.clone(), false));
     want.insert(OPTIONS_VAR.into(), (serde_json::to_string(&managed_options).expect("strings serialise"), false));
@@ -529,6 +649,7 @@ fn app_steps(
         }
         let keys: Vec<String> = to_set.iter().map(|(k, _)| (*k).clone()).collect();
         let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR);
+        // SECRETS_VAR counts: a changed secret file is only seen by a restarted container.
         runtime_changed |= env_changed;
         p.push(Some(ctx), "config", Action::SetConfig { app: name.to_owned(), keys: keys.clone() }, cmd, format!("config differs in {}", keys.join(", ")), undo(back));
     }

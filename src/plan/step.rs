@@ -157,6 +157,11 @@ pub enum Action {
         /// App.
         app: String,
     },
+    /// `<plugin>:backup-auth` / `backup-schedule` / `backup-(un)set-encryption`.
+    Backup {
+        /// The datastore service.
+        datastore: String,
+    },
     /// `apps:destroy`, `<plugin>:unlink` or `<plugin>:destroy` of what left the compose file
     /// (`--prune`; datastores only when named).
     Prune {
