@@ -656,3 +656,44 @@ $ANSIBLE_VAULT;1.2;AES256;prod
         }
     }
 }
+
+/// A vault password; `Debug` never shows it. Password files are read as ansible reads them:
+/// surrounding whitespace stripped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VaultPassword(Vec<u8>);
+
+impl VaultPassword {
+    /// From the bytes of a password file or of stdin, surrounding whitespace stripped.
+    pub fn from_file_bytes(bytes: &[u8]) -> Self {
+        Self(bytes.trim_ascii().to_vec())
+    }
+
+    /// The password.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for VaultPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VaultPassword(********)")
+    }
+}
+
+/// Reads a file that may be vault-encrypted: its plaintext, decrypted with `password` when it
+/// is a vault. A vault without a password is an error that says how to give one.
+pub fn read_maybe_vault(path: &std::path::Path, password: Option<&VaultPassword>) -> Result<Vec<u8>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if !is_vault(&data) {
+        return Ok(data);
+    }
+    let Some(pw) = password.filter(|p| !p.is_empty()) else {
+        return Err(format!("`{}` is encrypted with ansible-vault and no vault password is set (`dokku compose:vault-password <app>`, or `--vault-password-file`)", path.display()));
+    };
+    decrypt(&data, pw.as_bytes()).map_err(|e| format!("cannot decrypt `{}`: {e}", path.display()))
+}

@@ -9,6 +9,7 @@ mod corpus;
 mod fuzz;
 mod hostile;
 mod reference;
+mod secrets;
 mod typed;
 mod plan_cli;
 mod plan_conformance;

@@ -428,3 +428,28 @@ fn every_example_deploys_by_git_push() {
     let list = h.json(&["compose:list", "--format", "json"]);
     assert_eq!(list.as_array().unwrap().len(), names.len());
 }
+
+/// (compose:vault-password) The stack's vault password comes from stdin, is stored readable by
+/// the dokku user only, and decrypts the pushed repository's vault files at deploy time.
+#[test]
+fn vault_password_from_stdin_decrypts_pushed_env_files() {
+    let h = Host::new();
+    let env = dokku_compose::vault::encrypt(b"API_TOKEN=pushed-secret-token\n", b"s3same", None).unwrap();
+    let compose = "services:\n  api:\n    image: example/app:1\n    env_file: [api.env]\n";
+    let dir = h.repo("vlt", &[("compose.yaml", compose), ("api.env", &env)]);
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("no vault password is set (`dokku compose:vault-password <app>`"), "{out}");
+    let o = h.dokku_in(&["compose:vault-password", "vlt"], "s3same\n");
+    assert!(o.status.success() && !text(&o).contains("s3same"), "{}", text(&o));
+    let stored = h.path().join("lib/config/compose/vlt/vault-password");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&stored).unwrap().permissions()) & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(!text(&h.dokku(&["compose:report", "vlt"])).contains("s3same"), "the report never shows it");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(!out.contains("pushed-secret-token"));
+    assert_eq!(h.json(&["config:export", "--format", "json", "vlt-api"])["API_TOKEN"], "pushed-secret-token");
+    assert!(h.dokku(&["compose:vault-password", "vlt", "--unset"]).status.success());
+    assert!(!stored.exists());
+}

@@ -76,6 +76,13 @@ pub struct RunArgs {
     /// Stop a deploy hook after this long (seconds)
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub hook_timeout: u64,
+    /// The environment secrets read (default: this process's); the plugin gives the stack
+    /// app's config.
+    #[arg(skip)]
+    pub environment: Option<std::collections::BTreeMap<String, String>>,
+    /// The vault password, when the caller has it already (the plugin's stored one).
+    #[arg(skip)]
+    pub vault_password: Option<crate::vault::VaultPassword>,
     /// Format of the `--dry-run` plan
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -137,6 +144,8 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         dry_run: run.dry_run,
         hooks_dir: run.hooks_dir.clone(),
         hook_timeout: Duration::from_secs(run.hook_timeout),
+        environment: run.environment.clone().unwrap_or_else(|| std::env::vars().collect()),
+        vault_password: run.vault_password.clone(),
     })
 }
 

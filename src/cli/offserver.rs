@@ -73,6 +73,9 @@ struct RollbackCommand {
     /// Directory the release's build contexts are read from when no saved copy exists
     #[arg(long, default_value = ".")]
     project_directory: PathBuf,
+    /// Password file for secrets encrypted with ansible-vault
+    #[arg(long = "vault-password-file", value_name = "FILE")]
+    vault_password_file: Option<PathBuf>,
     #[command(flatten)]
     run: apply_cmd::RunArgs,
 }
@@ -115,6 +118,9 @@ struct LoadArgs {
     /// Profile(s) to enable
     #[arg(long = "profile")]
     profiles: Vec<String>,
+    /// Password file for env files and secrets encrypted with ansible-vault
+    #[arg(long = "vault-password-file", value_name = "FILE")]
+    vault_password_file: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -129,6 +135,10 @@ impl LoadArgs {
             no_interpolate,
             environment: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
             working_dir: std::env::current_dir().context("failed to read the current directory")?,
+            vault_password: match &self.vault_password_file {
+                Some(f) => Some(crate::vault::VaultPassword::from_file_bytes(&std::fs::read(f).with_context(|| format!("failed to read the vault password file `{}`", f.display()))?)),
+                None => None,
+            },
         })
     }
 }
@@ -166,14 +176,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let dir = project_dir(&opts);
             let project = plan_cmd::LoadedProject::new(&loaded, dir.clone());
-            apply_cmd::run_apply(&args.apply, project.json, &project.name, dir)
+            let mut apply = args.apply;
+            apply.run.vault_password = opts.vault_password.clone();
+            apply_cmd::run_apply(&apply, project.json, &project.name, dir)
         }
         Command::Releases(args) => apply_cmd::run_releases(&args.stack, args.format == "json"),
         Command::Diff(args) => apply_cmd::run_diff(&args.stack, args.from, args.to),
         Command::Rollback(args) => {
             let dir = std::fs::canonicalize(&args.project_directory).unwrap_or(args.project_directory.clone());
             let stack = apply_cmd::StackArgs { stack: args.stack, data: args.run.data.clone() };
-            apply_cmd::run_rollback(&stack, &args.run, args.release, dir)
+            let mut run = args.run;
+            if let Some(f) = &args.vault_password_file {
+                run.vault_password = Some(crate::vault::VaultPassword::from_file_bytes(&std::fs::read(f).with_context(|| format!("failed to read the vault password file `{}`", f.display()))?));
+            }
+            apply_cmd::run_rollback(&stack, &run, args.release, dir)
         }
     }
 }

@@ -18,7 +18,8 @@ fn invalid(message: String) -> ComposeError {
 /// With `untyped` (`--no-interpolate`), the reference prints its untyped model: env files and
 /// label files stay unresolved, no implied dependencies, no `command: null`, no `ipam`, and
 /// nothing is dropped for being empty.
-pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
+#[expect(clippy::too_many_arguments, reason = "the loader's state at this stage")]
+pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
     // `merge::project` already removed every merge tag.
     let mut p = project;
     // Top-level `models` stay in the model; the JSON output leaves them out (`output.rs`).
@@ -42,7 +43,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             *svc = Node::Map(Map::new());
             continue;
         };
-        service(sname, s, vars, project_dir, untyped, warnings)?;
+        service(sname, s, vars, project_dir, untyped, vault, warnings)?;
     }
     check_references(&services, &all_names, &p)?;
     // Nested `x-*` keys stay in the model; the JSON output leaves them out (`output.rs`).
@@ -90,7 +91,7 @@ fn enabled(svc: &Node, active: &[String]) -> bool {
     active.iter().any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
 }
 
-fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
     if untyped {
         return untyped_service(name, s);
     }
@@ -106,6 +107,11 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
                 warnings.push(w);
             }
             let src = match std::fs::read_to_string(path) {
+                // An env file encrypted with ansible-vault (issue #8) is read decrypted.
+                Ok(src) if crate::vault::is_vault(src.as_bytes()) => {
+                    let plain = crate::vault::read_maybe_vault(path, vault).map_err(|e| invalid(format!("services.{name}.env_file[{i}]: {e}")))?;
+                    String::from_utf8(plain).map_err(|_| invalid(format!("services.{name}.env_file[{i}]: the decrypted env file {} is not UTF-8", path.display())))?
+                }
                 Ok(src) => src,
                 Err(_) if !required => {
                     warnings.push(Warning::new(format!("env file {} not found", path.display())));

@@ -73,7 +73,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         opts.profiles.clone()
     };
-    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, &mut warnings)?;
+    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, opts.vault_password.as_ref(), &mut warnings)?;
     warnings.sort();
     warnings.dedup();
     Ok(Loaded { name, project: Node::Map(project), warnings })

@@ -26,6 +26,8 @@ pub struct LoadOptions {
     pub environment: BTreeMap<String, String>,
     /// The directory relative paths given above are resolved against (the caller's cwd).
     pub working_dir: PathBuf,
+    /// Password of `env_file`s encrypted with ansible-vault.
+    pub vault_password: Option<crate::vault::VaultPassword>,
 }
 
 /// A loaded project: the normalised model and the warnings found on the way.

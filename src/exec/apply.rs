@@ -142,6 +142,10 @@ pub struct ApplyRequest {
     pub hooks_dir: String,
     /// Longest a deploy hook may run.
     pub hook_timeout: std::time::Duration,
+    /// The environment `secrets.<x>.environment` reads (the stack app's config on a host).
+    pub environment: BTreeMap<String, String>,
+    /// Password of secret files encrypted with ansible-vault.
+    pub vault_password: Option<crate::vault::VaultPassword>,
 }
 
 /// What an apply did.
@@ -246,6 +250,16 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             }
         }
     }
+    // Secrets: their values (vault-decrypted), keyed fingerprints, and where their files go;
+    // backups whose settings changed since they were applied.
+    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref())?;
+    settings.secrets = plan::SecretValues(secret_bytes.iter().filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?))).collect());
+    settings.secret_fingerprints = secret_bytes.iter().map(|(k, v)| (k.clone(), key.fingerprint(v))).collect();
+    let secrets_dir = dir.dir().join("secrets");
+    settings.secrets_dir = Some(secrets_dir.display().to_string());
+    let backups_wanted = backup_fingerprints(&project, &secret_bytes, &key);
+    let backups_applied = read_json_map(&dir.dir().join("backups.json"));
+    settings.backups_changed = Some(backups_wanted.iter().filter(|(n, fp)| backups_applied.get(*n) != Some(*fp)).map(|(n, _)| n.clone()).collect());
     let started = Instant::now();
     let q = query(runner);
     let mut host = state::read_parallel(&project, &q, req.exec.concurrency)?;
@@ -293,7 +307,16 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         Action::Prune { target } => Some(target.clone()),
         _ => None,
     }).collect();
-    let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
+    // Secret files are written before the plan mounts them; the previous ones come back if
+    // the apply fails.
+    let previous_files = write_secret_files(&project, &secret_bytes, &secrets_dir)?;
+    let mut journal = match Journal::create(&dir.journal(), key.clone(), &dir.stack, &what) {
+        Ok(j) => j,
+        Err(e) => {
+            restore_secret_files(&previous_files);
+            return Err(e.into());
+        }
+    };
     let post_env = hook_env(Phase::Post);
     let post = || {
         hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
@@ -301,8 +324,15 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
         })
     };
-    let outcome = execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post))?;
+    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post)) {
+        Ok(o) => o,
+        Err(e) => {
+            restore_secret_files(&previous_files);
+            return Err(e.into());
+        }
+    };
     journal.finish()?;
+    write_json_map(&dir.dir().join("backups.json"), &backups_wanted)?;
     if !prune_steps.is_empty() {
         let prune = Plan { steps: prune_steps, ..plan.clone() };
         let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, "prune")?;
@@ -338,6 +368,105 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
     written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
     Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
+}
+
+/// The values of the compose `secrets` the services use: a `file` is read (and decrypted when
+/// it is an ansible vault), an `environment` secret comes from `environment`.
+fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vault: Option<&crate::vault::VaultPassword>) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
+    let mut out = BTreeMap::new();
+    for (name, def) in compose.get("secrets").and_then(Value::as_object).into_iter().flatten() {
+        if let Some(file) = def.get("file").and_then(Value::as_str) {
+            match crate::vault::read_maybe_vault(Path::new(file), vault) {
+                Ok(v) => {
+                    out.insert(name.clone(), v);
+                }
+                // A missing file is reported by the planner, naming the service that uses it.
+                Err(_) if !Path::new(file).exists() => {}
+                Err(message) => return Err(ApplyError::Io { path: format!("secrets.{name}.file"), message }),
+            }
+        } else if let Some(var) = def.get("environment").and_then(Value::as_str) {
+            if let Some(v) = environment.get(var) {
+                out.insert(name.clone(), v.clone().into_bytes());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files
+/// 0444); returns what was there before, for [`restore_secret_files`].
+fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<Vec<(PathBuf, Option<Vec<u8>>)>, ApplyError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let io = |p: &Path, e: std::io::Error| ApplyError::Io { path: p.display().to_string(), message: e.to_string() };
+    let mut previous = Vec::new();
+    for svc in project.services.values() {
+        let Kind::App(app) = &svc.kind else { continue };
+        for use_ in &app.secrets {
+            let crate::model::SecretDelivery::File(_) = &use_.delivery else { continue };
+            let Some(value) = values.get(&use_.name) else { continue };
+            let app_dir = dir.join(app.app.as_str());
+            std::fs::create_dir_all(&app_dir).map_err(|e| io(&app_dir, e))?;
+            for d in [dir, app_dir.as_path()] {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(d, e))?;
+            }
+            let path = app_dir.join(&use_.name);
+            let old = std::fs::read(&path).ok();
+            if old.as_deref() == Some(value.as_slice()) {
+                continue;
+            }
+            let tmp = path.with_extension("tmp");
+            let _ = std::fs::remove_file(&tmp);
+            std::fs::write(&tmp, value).map_err(|e| io(&tmp, e))?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444)).map_err(|e| io(&tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+            previous.push((path, old));
+        }
+    }
+    Ok(previous)
+}
+
+fn restore_secret_files(previous: &[(PathBuf, Option<Vec<u8>>)]) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for (path, old) in previous.iter().rev() {
+        match old {
+            Some(bytes) => {
+                let tmp = path.with_extension("tmp");
+                if std::fs::write(&tmp, bytes).is_ok() {
+                    let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444));
+                    let _ = std::fs::rename(&tmp, path);
+                }
+            }
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Keyed fingerprints of each datastore's backup settings, secret values included.
+fn backup_fingerprints(project: &crate::model::Project, secrets: &BTreeMap<String, Vec<u8>>, key: &HostKey) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for svc in project.services.values() {
+        let (Kind::Datastore(ds), Some(b)) = (&svc.kind, &svc.settings.backup) else { continue };
+        let mut material = serde_json::to_vec(b).unwrap_or_default();
+        for name in b.secrets() {
+            material.extend_from_slice(name.as_bytes());
+            material.push(0);
+            material.extend_from_slice(secrets.get(name).map_or(&[][..], Vec::as_slice));
+            material.push(0);
+        }
+        out.insert(ds.name.to_string(), key.fingerprint(&material));
+    }
+    out
+}
+
+fn read_json_map(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+}
+
+fn write_json_map(path: &Path, map: &BTreeMap<String, String>) -> Result<(), ApplyError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(map).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// The source digests release `id` was planned with (empty when unknown).

@@ -23,7 +23,7 @@ pub enum PlanError {
         service: ServiceName,
     },
     /// A secret a service uses has no value.
-    #[error("service `{service}` uses secret `{secret}`, which has no value (`secrets.{secret}`: its file is missing or its environment variable is unset)")]
+    #[error("service `{service}` uses secret `{secret}`, which has no value: its file is missing, its environment variable is unset, or `services.{service}.secrets` does not list it (compose drops secrets no service lists)")]
     MissingSecret {
         /// The service.
         service: ServiceName,

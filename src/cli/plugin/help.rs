@@ -16,6 +16,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("compose:run <app> <service> <command...>", "Run a one-off command in a service's app"),
     ("compose:set <app>|--global <key> [<value>]", "Set or clear a property (compose-file concurrency timeout step-timeout allow profiles hooks-dir hook-timeout)"),
     ("compose:status [--format json]", "Show every stack's services; exit non-zero when one is not as expected"),
+    ("compose:vault-password <app> [--unset]", "Set the stack's ansible-vault password from stdin"),
     ("compose:up <app> [--file -] [--prune] [--destroy-datastore <service>] [--wait]", "Apply the stack from the last push or a compose file on stdin"),
 ];
 

@@ -55,6 +55,7 @@ pub(super) fn app_config(runner: &dyn Runner, app: &str) -> anyhow::Result<BTree
 
 /// Loads the stack's compose project from `dir`.
 pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, environment: BTreeMap<String, String>) -> anyhow::Result<LoadedProject> {
+    let vault_password = vault_password(props, app);
     if files.is_empty() {
         anyhow::bail!("no compose file in `{}` (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", dir.display(), DEFAULT_FILES.join(", "));
     }
@@ -69,6 +70,7 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
         no_interpolate: false,
         environment,
         working_dir: dir.to_path_buf(),
+        vault_password,
     };
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
     for w in &loaded.warnings {
@@ -96,6 +98,8 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Resu
         destroy_datastores: Vec::new(),
         dry_run: false,
         format: "text".into(),
+        environment: Some(app_config(&runner(), app)?),
+        vault_password: vault_password(props, app),
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
         hook_timeout: num("hook-timeout")?.unwrap_or(600),
         data: DataArgs { data_dir: Some(env.data_dir()) },
@@ -121,4 +125,13 @@ pub(super) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Internal property: the stack's ansible-vault password (`compose:vault-password`), in a file
+/// only the dokku user can read.
+pub(super) const VAULT_PASSWORD: &str = "vault-password";
+
+/// The stack's vault password, if set.
+pub(super) fn vault_password(props: &Props, app: &str) -> Option<crate::vault::VaultPassword> {
+    props.get(app, VAULT_PASSWORD).map(|p| crate::vault::VaultPassword::from_file_bytes(p.as_bytes()))
 }

@@ -48,6 +48,7 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
         "down" => down(&Down::try_parse_from(argv)?, env),
         "report" => report(&Report::try_parse_from(argv)?, env),
         "set" => set(&Set::try_parse_from(argv)?, env),
+        "vault-password" => vault_password(&VaultPasswordArgs::try_parse_from(argv)?, env),
         "help" => {
             print!("{}", super::plugin_help());
             Ok(0)
@@ -162,6 +163,15 @@ struct Report {
     /// One value only: `--compose-<key>`
     #[arg(allow_hyphen_values = true, hide = true)]
     flag: Vec<String>,
+}
+
+#[derive(Debug, Parser)]
+struct VaultPasswordArgs {
+    /// The stack app
+    app: String,
+    /// Remove the stored password
+    #[arg(long)]
+    unset: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -565,10 +575,21 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
         r.insert(format!("compose-global-{}", prop.key), p.get("--global", prop.key).unwrap_or_default());
         r.insert(format!("compose-computed-{}", prop.key), p.computed(app, prop.key));
     }
-    let (release, time, services) = match released_project(env, app)? {
-        Some((project, id, time)) => (format!("v{id}"), time, project.services.keys().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")),
-        None => (String::new(), String::new(), String::new()),
+    let (release, time, services, backups) = match released_project(env, app)? {
+        Some((project, id, time)) => {
+            let backups: Vec<String> = project
+                .services
+                .values()
+                .filter_map(|s| match (&s.kind, &s.settings.backup) {
+                    (Kind::Datastore(d), Some(b)) => Some(format!("{}:{} `{}` -> {}{}", d.plugin, d.name, b.schedule, b.bucket, if b.encryption_passphrase.is_some() { " (encrypted)" } else { "" })),
+                    _ => None,
+                })
+                .collect();
+            (format!("v{id}"), time, project.services.keys().map(|s| s.to_string()).collect::<Vec<_>>().join(" "), backups.join("; "))
+        }
+        None => (String::new(), String::new(), String::new(), String::new()),
     };
+    r.insert("compose-backups".into(), backups);
     r.insert("compose-release".into(), release);
     r.insert("compose-released-at".into(), time);
     r.insert("compose-services".into(), services);
@@ -642,5 +663,30 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
         println!("{}", info1(&format!("Unsetting {}", a.key)));
         props(env).set(&a.scope, &a.key, None)?;
     }
+    Ok(0)
+}
+
+/// `compose:vault-password <app> [--unset]`: the stack's ansible-vault password, read from
+/// stdin (never from the command line, never echoed) and stored readable by the dokku user only.
+fn vault_password(a: &VaultPasswordArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let p = props(env);
+    if a.unset {
+        p.set(&a.app, stack::VAULT_PASSWORD, None)?;
+        println!("{}", info1("Removed the vault password"));
+        return Ok(0);
+    }
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input).context("cannot read the vault password from stdin")?;
+    let pw = crate::vault::VaultPassword::from_file_bytes(&input);
+    if pw.is_empty() {
+        anyhow::bail!("no vault password on stdin: `echo -n \"$PASSWORD\" | dokku compose:vault-password {}`", a.app);
+    }
+    let text = String::from_utf8(pw.as_bytes().to_vec()).context("the vault password must be UTF-8 text")?;
+    p.set_private(&a.app, stack::VAULT_PASSWORD, &text)?;
+    println!("{}", info1("Vault password set"));
     Ok(0)
 }
