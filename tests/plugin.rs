@@ -453,3 +453,22 @@ fn vault_password_from_stdin_decrypts_pushed_env_files() {
     assert!(h.dokku(&["compose:vault-password", "vlt", "--unset"]).status.success());
     assert!(!stored.exists());
 }
+
+/// (compose:report) A datastore's backup settings, whose credentials are secrets taken from the
+/// stack app's config, are applied on push and shown by the report; the values never are.
+#[test]
+fn backups_from_secrets_are_applied_and_reported() {
+    let h = Host::new();
+    let compose = "x-dokku:\n  services:\n    db:\n      backup:\n        schedule: \"15 2 * * *\"\n        bucket: nightly/shop\n        access_key_id: {secret: key}\n        secret_access_key: {secret: secret}\nservices:\n  db:\n    image: postgres:16\n    secrets: [key, secret]\nsecrets:\n  key: {environment: BACKUP_KEY_ID}\n  secret: {environment: BACKUP_SECRET}\n";
+    assert!(h.dokku(&["apps:create", "bk"]).status.success());
+    assert!(h.dokku(&["config:set", "--no-restart", "bk", "BACKUP_KEY_ID=AKIDBACKUP", "BACKUP_SECRET=backup-secret-value"]).status.success());
+    let dir = h.repo("bk", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(!out.contains("backup-secret-value"), "{out}");
+    let auth = std::fs::read_to_string(h.path().join("lib/services/postgres/bk-db/SANDBOX_BACKUP_AUTH")).unwrap();
+    assert_eq!(auth, "AKIDBACKUP backup-secret-value");
+    let report = text(&h.dokku(&["compose:report", "bk", "--compose-backups"]));
+    assert_eq!(report.trim(), "postgres:bk-db `15 2 * * *` -> nightly/shop");
+    assert!(!text(&h.dokku(&["compose:report", "bk", "--format", "json"])).contains("backup-secret-value"));
+}
