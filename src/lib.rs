@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod compose;
 pub mod dokku;
+pub mod export;
 pub mod exec;
 pub mod graph;
 pub mod model;
@@ -19,4 +20,6 @@ pub mod platform;
 pub mod policy;
 pub mod report;
 pub mod state;
+pub mod vars;
 pub mod vault;
+pub mod webhook;

@@ -89,6 +89,35 @@ pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
     }
 }
 
+/// An event as one JSON object (`--log-format json`): `event`, `time_ms` (Unix milliseconds),
+/// and the event's fields; durations in milliseconds. Commands and errors are the masked ones.
+pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
+    use serde_json::json;
+    let ms = |d: &Duration| d.as_millis();
+    let mut v = match event {
+        Event::Started { stack, steps, services } => json!({"event": "apply_started", "stack": stack, "steps": steps, "services": services}),
+        Event::ServiceStarted { service, steps } => json!({"event": "service_started", "service": service, "steps": steps}),
+        Event::StepStarted { step, command } => json!({"event": "step_started", "step": step, "command": command}),
+        Event::StepFinished { step, duration } => json!({"event": "step_finished", "step": step, "duration_ms": ms(duration)}),
+        Event::StepFailed { step, error } => json!({"event": "step_failed", "step": step, "error": error}),
+        Event::ServiceFinished { service, duration } => json!({"event": "service_finished", "service": service, "duration_ms": ms(duration)}),
+        Event::RollbackStarted { steps } => json!({"event": "rollback_started", "steps": steps}),
+        Event::Undo { step, command } => json!({"event": "undo", "step": step, "command": command}),
+        Event::Irreversible { step, reason } => json!({"event": "not_undone", "step": step, "reason": reason}),
+        Event::UndoFailed { step, error } => json!({"event": "undo_failed", "step": step, "error": error}),
+        Event::Output { source, line } => json!({"event": "output", "source": source, "line": line}),
+        Event::Finished { ok, duration } => json!({"event": if *ok { "apply_finished" } else { "apply_failed" }, "ok": ok, "duration_ms": ms(duration)}),
+    };
+    v["time_ms"] = json!(time_ms);
+    v
+}
+
+/// Writes an event as a JSON line on stdout.
+pub fn emit_json(event: &Event) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let _ = writeln!(std::io::stdout().lock(), "{}", to_json(event, now));
+}
+
 /// Writes rendered events to stdout/stderr, whole lines at a time so parallel services do
 /// not interleave within a line.
 pub fn emit(event: &Event, style: Style) {
@@ -103,6 +132,15 @@ pub fn emit(event: &Event, style: Style) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_events_carry_durations_and_names() {
+        let v = to_json(&Event::StepFinished { step: "web/deploy".into(), duration: Duration::from_millis(1500) }, 7);
+        assert_eq!(v, serde_json::json!({"event": "step_finished", "step": "web/deploy", "duration_ms": 1500, "time_ms": 7}));
+        let v = to_json(&Event::Finished { ok: false, duration: Duration::from_secs(2) }, 9);
+        assert_eq!(v["event"], "apply_failed");
+        assert_eq!(v["duration_ms"], 2000);
+    }
 
     #[test]
     fn dokku_prefixes_quiet_and_trace() {

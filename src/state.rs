@@ -296,9 +296,13 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
             a.properties.insert(format!("network:{key}"), v.clone());
         }
     }
-    for (plugin, key) in [("builder", "selected"), ("builder-dockerfile", "dockerfile-path"), ("logs", "max-size"), ("app-json", "appjson-path"), ("letsencrypt", "email")] {
-        if let Some(v) = report(plugin)?.get(key).filter(|v| !v.is_empty()) {
-            a.properties.insert(format!("{plugin}:{key}"), v.clone());
+    let wanted: [(&str, &[&str]); 5] = [("builder", &["selected"]), ("builder-dockerfile", &["dockerfile-path"]), ("logs", &["max-size", "vector-sink"]), ("app-json", &["appjson-path"]), ("letsencrypt", &["email"])];
+    for (plugin, keys) in wanted {
+        let r = report(plugin)?;
+        for key in keys {
+            if let Some(v) = r.get(*key).filter(|v| !v.is_empty()) {
+                a.properties.insert(format!("{plugin}:{key}"), v.clone());
+            }
         }
     }
     for (k, v) in report("resource")? {

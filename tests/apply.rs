@@ -59,6 +59,11 @@ impl Host {
         args.extend_from_slice(extra);
         self.compose(&args, env).output().unwrap()
     }
+    fn json_report(&self, plugin: &str, app: &str) -> Value {
+        let o = self.dokku(&[&format!("{plugin}:report"), app, "--format", "json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
     fn calls(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -513,4 +518,29 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
 
 fn text_of(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn json_log_format_and_per_service_log_settings() {
+    let h = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture()).unwrap().replace(
+        "    migrate:\n      state: one-shot\n",
+        "    migrate:\n      state: one-shot\n    web:\n      logs:\n        max_size: 20m\n        vector_sink: \"console://?encoding[codec]=json\"\n",
+    );
+    let f = dir.path().join("compose.yaml");
+    std::fs::write(&f, text).unwrap();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--log-format", "json"], &[]).output().unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event: {l}: {e}"))).collect();
+    assert_eq!(events.first().unwrap()["event"], "apply_started");
+    let last = events.iter().rev().find(|e| e["event"] == "apply_finished").expect("a finish event");
+    assert!(last["duration_ms"].as_u64().is_some() && last["ok"] == true, "{last}");
+    let finished: Vec<&Value> = events.iter().filter(|e| e["event"] == "step_finished").collect();
+    assert!(finished.len() > 30 && finished.iter().all(|e| e["duration_ms"].is_u64() && e["step"].is_string() && e["time_ms"].is_u64()));
+    let logs = h.json_report("logs", "txn-web");
+    assert_eq!((logs["logs-max-size"].as_str(), logs["logs-vector-sink"].as_str()), (Some("20m"), Some("console://?encoding[codec]=json")));
+    // The release keeps per-step durations.
+    let plan = std::fs::read_dir(h.data().join("txn/release-sources")).unwrap().count();
+    assert_eq!(plan, 1);
 }

@@ -4,6 +4,7 @@ mod support;
 
 mod apply;
 mod examples;
+mod export;
 mod cli;
 mod corpus;
 mod fuzz;
@@ -18,3 +19,4 @@ mod plan_loader;
 mod plan_support;
 mod plugin;
 mod vault;
+mod webhook;

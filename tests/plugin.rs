@@ -257,6 +257,12 @@ fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
     // compose:up from the captured source is the last good push.
     let o = h.dokku(&["compose:up", "shop"]);
     assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+    // The report counts the applies that ran: the first push, and the deploy that rolled back
+    // (invalid files and policy violations stop before anything runs).
+    let r = h.json(&["compose:report", "shop", "--format", "json"]);
+    assert_eq!(r["compose-success-rate"], "1/2 (50%)", "{r}");
+    assert!(r["compose-last-failure"].as_str().unwrap().ends_with("at web/deploy"), "{r}");
+    assert!(r["compose-last-apply"].as_str().unwrap().contains("failed in "), "{r}");
 }
 
 #[test]
@@ -471,4 +477,120 @@ fn backups_from_secrets_are_applied_and_reported() {
     let report = text(&h.dokku(&["compose:report", "bk", "--compose-backups"]));
     assert_eq!(report.trim(), "postgres:bk-db `15 2 * * *` -> nightly/shop");
     assert!(!text(&h.dokku(&["compose:report", "bk", "--format", "json"])).contains("backup-secret-value"));
+}
+
+/// (compose:projects:*) Projects with environments and shared variables, `${{…}}` references
+/// resolved at deploy time, the impact of a change, a project-wide redeploy, and stacks made
+/// from a project's template.
+#[test]
+fn projects_variables_and_templates() {
+    let h = Host::new();
+    let ok = |args: &[&str]| {
+        let o = h.dokku(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        text(&o)
+    };
+    ok(&["compose:projects:create", "portal", "--environments", "staging,production"]);
+    assert!(!h.dokku(&["compose:projects:create", "portal"]).status.success(), "create is not idempotent");
+    ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27"]);
+    ok(&["compose:projects:set-var", "portal", "--environment", "staging", "GREETING=hello-staging"]);
+    ok(&["compose:projects:set-var", "--global", "REGISTRY=docker.io/library"]);
+    assert!(!h.dokku(&["compose:projects:set-var", "portal", "--environment", "qa", "X=1"]).status.success());
+    let compose = "services:\n  web:\n    image: ${{global.REGISTRY}}/nginx:${{project.IMAGE_TAG}}\n    environment:\n      GREETING: ${{environment.GREETING}}\n      PLAIN: ${PLAIN:-kept}\n";
+    assert!(h.dokku(&["apps:create", "alice"]).status.success());
+    ok(&["compose:set", "alice", "project", "portal"]);
+    ok(&["compose:set", "alice", "environment", "staging"]);
+    assert!(!h.dokku(&["compose:set", "alice", "environment", "qa"]).status.success());
+    let dir = h.repo("alice", &[("compose.yaml", compose)]);
+    let (pushed, out) = push(&dir);
+    assert!(pushed, "{out}");
+    let web = h.json(&["config:export", "--format", "json", "alice-web"]);
+    assert_eq!((web["GREETING"].as_str(), web["PLAIN"].as_str()), (Some("hello-staging"), Some("kept")));
+    let ps: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap()).unwrap();
+    assert_eq!(ps["source_image"], "docker.io/library/nginx:1.27");
+    // An undefined reference rejects the push, naming file, line and variable.
+    commit(&dir, "compose.yaml", &format!("{compose}      MISSING: ${{{{project.NOPE}}}}\n"));
+    let (pushed, out) = push(&dir);
+    assert!(!pushed && out.contains("compose.yaml:7: `${{project.NOPE}}` is not defined"), "{out}");
+    commit(&dir, "compose.yaml", compose);
+    assert!(push(&dir).0);
+    // Changing a project variable reports the affected stacks; apply redeploys them.
+    let out = ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27-alpine"]);
+    assert!(out.contains("affects alice"), "{out}");
+    let out = ok(&["compose:projects:apply", "portal"]);
+    assert!(out.contains("alice: applied"), "{out}");
+    let ps: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap()).unwrap();
+    assert_eq!(ps["source_image"], "docker.io/library/nginx:1.27-alpine");
+    // A template: one stack per user, parameterised by --set.
+    let template = "services:\n  app:\n    image: nginx:${{project.IMAGE_TAG}}\n    environment:\n      OWNER: ${OWNER}\n";
+    assert!(h.dokku_in(&["compose:projects:template", "portal"], template).status.success());
+    let o = h.dokku(&["compose:up", "bob", "--from-template", "portal", "--set", "OWNER=bob"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(h.json(&["config:export", "--format", "json", "bob-app"])["OWNER"], "bob");
+    // Listing reads the plugin's files only: no Dokku command runs for it.
+    let before = h.calls().len();
+    let list = h.json(&["compose:projects:list", "--format", "json"]);
+    assert_eq!(h.calls().len() - before, 1, "only the listing call itself");
+    let stacks: Vec<&str> = list[0]["stacks"].as_array().unwrap().iter().filter_map(|s| s["stack"].as_str()).collect();
+    assert_eq!(stacks, ["alice", "bob"]);
+    assert!(!text(&h.dokku(&["compose:projects:vars", "portal"])).contains("1.27"), "values are masked without --show");
+}
+
+/// (compose:rotate) Generated values are created once, stable across deploys, masked, and new
+/// only after `compose:rotate`.
+#[test]
+fn generated_values_are_stable_until_rotated() {
+    let h = Host::new();
+    let compose = "services:\n  api:\n    image: example/app:1\n    environment:\n      DB_PASSWORD: ${{generate.DB_PASSWORD:password:24}}\n      SESSION_KEY: ${{generate.SESSION:hex}}\n";
+    let dir = h.repo("gen", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let first = h.json(&["config:export", "--format", "json", "gen-api"]);
+    let pw = first["DB_PASSWORD"].as_str().unwrap().to_owned();
+    assert_eq!((pw.len(), first["SESSION_KEY"].as_str().unwrap().len()), (24, 64));
+    assert!(!out.contains(&pw), "never printed");
+    let stored = std::fs::read_to_string(h.path().join("lib/data/compose/gen/generated.json")).unwrap();
+    assert!(!stored.contains(&pw), "sealed at rest");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+    assert_eq!(h.json(&["config:export", "--format", "json", "gen-api"])["DB_PASSWORD"], pw.as_str());
+    let o = h.dokku(&["compose:rotate", "gen", "DB_PASSWORD"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!h.dokku(&["compose:rotate", "gen", "NOPE"]).status.success());
+    assert!(h.dokku(&["compose:up", "gen"]).status.success());
+    let after = h.json(&["config:export", "--format", "json", "gen-api"]);
+    assert_ne!(after["DB_PASSWORD"], pw.as_str());
+    assert_eq!(after["SESSION_KEY"], first["SESSION_KEY"], "only the rotated one changes");
+}
+
+/// (compose:export, compose:import-apps) A deployed stack exports to a compose file; existing
+/// apps named `<stack>-<service>` are adopted into a new stack whose next apply changes nothing.
+#[test]
+fn export_and_import_apps() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    let o = h.dokku(&["compose:export", "shop"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let exported: serde_yaml::Value = serde_yaml::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    for svc in ["web", "api", "db"] {
+        assert!(exported["services"][svc].is_mapping(), "{svc} in {}", String::from_utf8_lossy(&o.stdout));
+    }
+    assert!(!text(&o).contains("pw-in-compose"), "secret values are not exported");
+    // An app made by hand, adopted into a stack.
+    assert!(h.dokku(&["apps:create", "legacy-web"]).status.success());
+    assert!(h.dokku(&["ports:set", "legacy-web", "http:80:80"]).status.success());
+    assert!(h.dokku(&["git:from-image", "legacy-web", "nginx:1.27"]).status.success());
+    let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(h.dokku(&["apps:exists", "legacy"]).status.success());
+    let o = h.dokku(&["compose:up", "legacy"]);
+    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+    // A name that is not `<stack>-<service>` is refused with the name it should have.
+    assert!(h.dokku(&["apps:create", "oddname"]).status.success());
+    let o = h.dokku(&["compose:import-apps", "other", "oddname"]);
+    assert!(!o.status.success() && text(&o).contains("other-"), "{}", text(&o));
+    let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
+    assert!(!o.status.success() && text(&o).contains("already a stack"), "{}", text(&o));
 }

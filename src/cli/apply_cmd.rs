@@ -83,6 +83,9 @@ pub struct RunArgs {
     /// The vault password, when the caller has it already (the plugin's stored one).
     #[arg(skip)]
     pub vault_password: Option<crate::vault::VaultPassword>,
+    /// Progress output: Dokku-style text, or one JSON event per line
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// Format of the `--dry-run` plan
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -146,6 +149,7 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         hook_timeout: Duration::from_secs(run.hook_timeout),
         environment: run.environment.clone().unwrap_or_else(|| std::env::vars().collect()),
         vault_password: run.vault_password.clone(),
+        log_format: run.log_format.clone(),
     })
 }
 
@@ -153,7 +157,8 @@ pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<App
     let cancel = Arc::new(AtomicBool::new(false));
     crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
     let style = style();
-    let report = apply(req, &runner(), &cancel, &|e| report::emit(e, style))?;
+    let json_log = req.log_format == "json";
+    let report = apply(req, &runner(), &cancel, &|e| if json_log { report::emit_json(e) } else { report::emit(e, style) })?;
     if let Some(r) = &report.recovered {
         eprintln!(" !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone", r.what, r.pid, r.steps);
         for f in &r.undo_failures {
@@ -179,7 +184,7 @@ pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<App
             print!("{}", report.plan);
         }
     } else if let Some(rel) = &report.release {
-        if !style.quiet {
+        if !style.quiet && !json_log {
             println!("=====> Release v{} of stack {}", rel.id, req.convert.stack);
         }
     }

@@ -146,6 +146,8 @@ pub struct ApplyRequest {
     pub environment: BTreeMap<String, String>,
     /// Password of secret files encrypted with ansible-vault.
     pub vault_password: Option<crate::vault::VaultPassword>,
+    /// `text` or `json` progress (read by the caller's event sink; recorded for reports).
+    pub log_format: String,
 }
 
 /// What an apply did.
@@ -301,7 +303,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         })
         .cloned()
         .collect();
-    hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events)?;
+    let pre_started = std::time::SystemTime::now();
+    if let Err(e) = hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events) {
+        let failed_step = match &e {
+            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } => Some(name.clone()),
+        };
+        record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(pre_started), steps: plan.steps.len(), failed_step, release: None });
+        return Err(e.into());
+    }
 
     let prune_targets: Vec<String> = prune_steps.iter().filter(|s| s.run.command().ends_with(":destroy")).filter_map(|s| match &s.action {
         Action::Prune { target } => Some(target.clone()),
@@ -324,10 +333,16 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
         })
     };
+    let apply_started = std::time::SystemTime::now();
     let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post)) {
         Ok(o) => o,
         Err(e) => {
             restore_secret_files(&previous_files);
+            let failed_step = match &e {
+                ExecError::StepFailed { step, .. } => Some(step.clone()),
+                _ => None,
+            };
+            record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(apply_started), steps: plan.steps.len(), failed_step, release: None });
             return Err(e.into());
         }
     };
@@ -351,7 +366,10 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     }
     write_owned(&dir, &now_owned)?;
     let apps = app_facts(&project, &settings, &key);
-    let plan_json = plan.to_json();
+    let mut plan_json = plan.to_json();
+    // The release keeps how long each step took.
+    plan_json["timings_ms"] = serde_json::Value::Object(outcome.steps.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
+    plan_json["duration_ms"] = serde_json::json!(outcome.duration.as_millis());
     let plain: BTreeSet<String> = project.settings.plain.clone();
     let release = store.record(&NewRelease {
         stack: &dir.stack,
@@ -364,6 +382,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         kind: req.kind,
         time: &now_rfc3339(),
     })?;
+    record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
     let sources = dir.dir().join("release-sources");
     let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
     written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
@@ -467,6 +486,44 @@ fn read_json_map(path: &Path) -> BTreeMap<String, String> {
 fn write_json_map(path: &Path, map: &BTreeMap<String, String>) -> Result<(), ApplyError> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(map).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
+}
+
+/// One apply that ran (succeeded or rolled back), as `applies.jsonl` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApplyRecord {
+    /// When it ended (RFC 3339).
+    pub time: String,
+    /// `apply`, `rollback to vN`.
+    pub what: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Wall time.
+    pub duration_ms: u128,
+    /// Steps planned.
+    pub steps: usize,
+    /// The step that failed first, if one did.
+    pub failed_step: Option<String>,
+    /// The release it recorded.
+    pub release: Option<u64>,
+}
+
+fn elapsed_ms(since: std::time::SystemTime) -> u128 {
+    since.elapsed().map_or(0, |d| d.as_millis())
+}
+
+fn record_apply(dir: &StackDir, record: &ApplyRecord) {
+    use std::io::Write as _;
+    let path = dir.dir().join("applies.jsonl");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+        let _ = writeln!(f, "{}", serde_json::to_string(record).unwrap_or_default());
+    }
+}
+
+/// The applies of a stack that ran, oldest first (at most the last `limit`).
+pub fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
+    let text = std::fs::read_to_string(dir.dir().join("applies.jsonl")).unwrap_or_default();
+    let all: Vec<ApplyRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    all[all.len().saturating_sub(limit)..].to_vec()
 }
 
 /// The source digests release `id` was planned with (empty when unknown).

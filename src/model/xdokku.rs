@@ -43,6 +43,10 @@ pub struct ServiceSettings {
     pub secrets_as_env: bool,
     /// `backup`: the datastore's backups (datastore services only).
     pub backup: Option<Backup>,
+    /// `logs.max_size`: `logs:set <app> max-size` (overrides compose `logging`).
+    pub log_max_size: Option<String>,
+    /// `logs.vector_sink`: `logs:set <app> vector-sink` (collect this service's logs).
+    pub log_vector_sink: Option<String>,
 }
 
 /// `x-dokku.services.<datastore>.backup`: scheduled backups to S3-compatible storage, with
@@ -128,7 +132,7 @@ pub struct StackSettings {
     pub services: BTreeMap<String, ServiceSettings>,
 }
 
-const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, plain, proxy_port, secrets, state";
+const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, logs, plain, proxy_port, secrets, state";
 const STACK_KEYS: &str = "letsencrypt_email, plain, services";
 
 fn err(path: &str, message: String) -> ModelError {
@@ -200,6 +204,25 @@ impl ServiceSettings {
                     }
                 }
                 "backup" => s.backup = Some(Backup::from_json(v, &p)?),
+                "logs" => {
+                    let m = v.as_object().ok_or_else(|| err(&p, "must be a mapping of `max_size`, `vector_sink`".into()))?;
+                    for (lk, lv) in m {
+                        let lp = format!("{p}.{lk}");
+                        let text = lv.as_str().filter(|t| !t.trim().is_empty() && !t.contains(char::is_whitespace)).map(str::to_owned).ok_or_else(|| err(&lp, "must be a non-empty string without spaces".into()));
+                        match lk.as_str() {
+                            "max_size" => {
+                                let t = text?;
+                                let ok = t == "unlimited" || t.trim_end_matches(['k', 'm', 'g']).parse::<u64>().is_ok();
+                                if !ok {
+                                    return Err(err(&lp, format!("`{t}` is not a size like `10m` or `unlimited`")));
+                                }
+                                s.log_max_size = Some(t);
+                            }
+                            "vector_sink" => s.log_vector_sink = Some(text?),
+                            _ => return Err(err(&lp, "unknown setting; valid settings: max_size, vector_sink".into())),
+                        }
+                    }
+                }
                 _ => return Err(err(&p, format!("unknown setting; valid settings: {SERVICE_KEYS}"))),
             }
         }
@@ -259,7 +282,7 @@ mod tests {
         let e = ServiceSettings::from_json(&json!({"domian": "x"}), "services.web.x-dokku").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, plain, proxy_port, secrets, state"
+            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, plain, proxy_port, secrets, state"
         );
         let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku").unwrap_err();
         assert_eq!(e.to_string(), "`services.web.x-dokku.letsencrypt`: needs `domains`");

@@ -559,7 +559,10 @@ fn app_steps(
     // Process settings.
     runtime_changed |= set_property(p, ctx, name, cur, "ps", "restart-policy", app.restart_policy.as_deref());
     runtime_changed |= set_property(p, ctx, name, cur, "ps", "stop-timeout-seconds", app.stop_timeout.map(|s| s.to_string()).as_deref());
-    runtime_changed |= set_property(p, ctx, name, cur, "logs", "max-size", app.log_max_size.as_deref());
+    let max_size = svc.settings.log_max_size.as_deref().or(app.log_max_size.as_deref());
+    runtime_changed |= set_property(p, ctx, name, cur, "logs", "max-size", max_size);
+    // Log collection: the vector sink is read by Dokku's log shipper, not by the container.
+    set_property(p, ctx, name, cur, "logs", "vector-sink", svc.settings.log_vector_sink.as_deref());
     if svc.settings.letsencrypt {
         set_property(p, ctx, name, cur, "letsencrypt", "email", project.settings.letsencrypt_email.as_deref());
     }

@@ -3,10 +3,13 @@
 //! `commands` (help, and exit 10 for anything else), `subcommands/<verb>` (`compose:<verb>`,
 //! `argv[1]` is the full command), and the triggers at the plugin root.
 
+mod export_cmd;
 mod help;
+mod projects;
 mod props;
 mod stack;
 mod subcommands;
+mod sync_cmd;
 mod triggers;
 
 use std::ffi::OsString;

@@ -56,6 +56,28 @@ pub(super) fn app_config(runner: &dyn Runner, app: &str) -> anyhow::Result<BTree
 /// Loads the stack's compose project from `dir`.
 pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, environment: BTreeMap<String, String>) -> anyhow::Result<LoadedProject> {
     let vault_password = vault_password(props, app);
+    // Shared variables (`${{project.VAR}}`…) are resolved into hidden copies beside the files,
+    // so relative paths in them keep working; the files themselves keep the references.
+    let mut files = files;
+    let denv = DokkuEnv::from_env();
+    let mut scopes = None;
+    for f in &mut files {
+        let Ok(text) = std::fs::read_to_string(&*f) else { continue };
+        if !crate::vars::has_references(&text) {
+            continue;
+        }
+        if scopes.is_none() {
+            scopes = Some(super::projects::scopes_for(&denv, props, app)?);
+        }
+        let (sc, in_project) = scopes.as_ref().expect("just set");
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut store = Generated::open(&denv, app)?;
+        let resolved = crate::vars::substitute_with(&text, &name, sc, *in_project, &mut |n, kind| store.get_or_create(n, kind))?;
+        store.save()?;
+        let copy = f.with_file_name(format!(".{name}.resolved.yaml"));
+        std::fs::write(&copy, resolved).with_context(|| format!("cannot write `{}`", copy.display()))?;
+        *f = copy;
+    }
     if files.is_empty() {
         anyhow::bail!("no compose file in `{}` (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", dir.display(), DEFAULT_FILES.join(", "));
     }
@@ -98,6 +120,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Resu
         destroy_datastores: Vec::new(),
         dry_run: false,
         format: "text".into(),
+        log_format: { let f = props.computed(app, "log-format"); if f == "json" { f } else { "text".into() } },
         environment: Some(app_config(&runner(), app)?),
         vault_password: vault_password(props, app),
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
@@ -134,4 +157,59 @@ pub(super) const VAULT_PASSWORD: &str = "vault-password";
 /// The stack's vault password, if set.
 pub(super) fn vault_password(props: &Props, app: &str) -> Option<crate::vault::VaultPassword> {
     props.get(app, VAULT_PASSWORD).map(|p| crate::vault::VaultPassword::from_file_bytes(p.as_bytes()))
+}
+
+/// The stack's generated values (`${{generate.NAME:KIND}}`): created once, sealed with the host
+/// key in `<data>/<app>/generated.json` (mode 0600), never regenerated unless rotated.
+pub(super) struct Generated {
+    path: PathBuf,
+    key: crate::exec::secrets::HostKey,
+    sealed: BTreeMap<String, String>,
+    dirty: bool,
+}
+
+impl Generated {
+    pub(super) fn open(env: &DokkuEnv, app: &str) -> anyhow::Result<Self> {
+        let key = crate::exec::secrets::HostKey::load_or_create(&env.data_dir().join("host.key"))?;
+        let path = stack_dir(env, app).join("generated.json");
+        let sealed = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).with_context(|| format!("`{}` is not valid", path.display()))?,
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(Self { path, key, sealed, dirty: false })
+    }
+
+    fn get_or_create(&mut self, name: &str, kind: crate::vars::GenKind) -> Result<String, String> {
+        if let Some(s) = self.sealed.get(name) {
+            let plain = self.key.open(s).map_err(|e| format!("generated value `{name}`: {e}"))?;
+            return String::from_utf8(plain).map_err(|_| format!("generated value `{name}` is not text"));
+        }
+        let value = kind.generate()?;
+        self.sealed.insert(name.to_owned(), self.key.seal(value.as_bytes()));
+        self.dirty = true;
+        Ok(value)
+    }
+
+    /// Forgets values so the next deploy generates new ones; returns the names that existed.
+    pub(super) fn rotate(&mut self, names: &[String]) -> Vec<String> {
+        let gone: Vec<String> = names.iter().filter(|n| self.sealed.remove(*n).is_some()).cloned().collect();
+        self.dirty |= !gone.is_empty();
+        gone
+    }
+
+    pub(super) fn save(&mut self) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        if !self.dirty {
+            return Ok(());
+        }
+        std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
+        let tmp = self.path.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(&self.sealed)?)?;
+        std::fs::rename(&tmp, &self.path)?;
+        self.dirty = false;
+        Ok(())
+    }
 }

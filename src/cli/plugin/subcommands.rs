@@ -48,7 +48,13 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
         "down" => down(&Down::try_parse_from(argv)?, env),
         "report" => report(&Report::try_parse_from(argv)?, env),
         "set" => set(&Set::try_parse_from(argv)?, env),
+        v if v.starts_with("projects:") => super::projects::run(&v["projects:".len()..], args, env),
+        "rotate" => rotate(&Rotate::try_parse_from(argv)?, env),
+        "export" => super::export_cmd::export_cmd(&super::export_cmd::ExportArgs::try_parse_from(argv)?, env),
+        "import-apps" => super::export_cmd::import_apps(&super::export_cmd::ImportArgs::try_parse_from(argv)?, env),
         "vault-password" => vault_password(&VaultPasswordArgs::try_parse_from(argv)?, env),
+        "sync" => super::sync_cmd::sync(args, env),
+        "webhook-secret" => super::sync_cmd::webhook_secret(args, env),
         "help" => {
             print!("{}", super::plugin_help());
             Ok(0)
@@ -95,6 +101,12 @@ struct Up {
     /// Wait for a running apply of the stack instead of failing
     #[arg(long)]
     wait: bool,
+    /// Create the stack from this project's template
+    #[arg(long = "from-template", value_name = "PROJECT")]
+    from_template: Option<String>,
+    /// With --from-template: KEY=VALUE for the stack app's config, which the template reads as `${KEY}`
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -163,6 +175,15 @@ struct Report {
     /// One value only: `--compose-<key>`
     #[arg(allow_hyphen_values = true, hide = true)]
     flag: Vec<String>,
+}
+
+#[derive(Debug, Parser)]
+struct Rotate {
+    /// The stack app
+    app: String,
+    /// Generated values to create anew on the next deploy
+    #[arg(required = true)]
+    names: Vec<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -241,6 +262,14 @@ fn stdin_file(env: &DokkuEnv, app: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if let Some(project) = &a.from_template {
+        if !crate::model::is_valid_app_name(&a.app) {
+            anyhow::bail!("Invalid app name `{}`", a.app);
+        }
+        super::projects::from_template(env, &a.app, project, &a.set)?;
+    } else if !a.set.is_empty() {
+        anyhow::bail!("`--set` goes with `--from-template`; set a stack's values with `dokku config:set`");
+    }
     if !app_exists(&a.app)? {
         eprintln!(" !     App {} does not exist", a.app);
         return Ok(NO_APP);
@@ -590,6 +619,13 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
         None => (String::new(), String::new(), String::new(), String::new()),
     };
     r.insert("compose-backups".into(), backups);
+    // The last applies that ran (succeeded, or failed and rolled back).
+    let history = crate::exec::apply::apply_history(&apply_stack_dir(&env.data_dir(), app), 20);
+    let last = history.last();
+    r.insert("compose-last-apply".into(), last.map(|a| format!("{} {} in {:.1}s", a.time, if a.ok { "succeeded" } else { "failed" }, a.duration_ms as f64 / 1000.0)).unwrap_or_default());
+    r.insert("compose-last-failure".into(), history.iter().rev().find(|a| !a.ok).map(|a| format!("{} at {}", a.time, a.failed_step.as_deref().unwrap_or("(abort)"))).unwrap_or_default());
+    let ok = history.iter().filter(|a| a.ok).count();
+    r.insert("compose-success-rate".into(), if history.is_empty() { String::new() } else { format!("{ok}/{} ({}%)", history.len(), ok * 100 / history.len()) });
     r.insert("compose-release".into(), release);
     r.insert("compose-released-at".into(), time);
     r.insert("compose-services".into(), services);
@@ -655,6 +691,17 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
             "allow" => {
                 crate::policy::Policy::from_names(v.split_whitespace()).map_err(anyhow::Error::msg)?;
             }
+            "log-format" if v != "text" && v != "json" => anyhow::bail!("`log-format` is `text` or `json`"),
+            "project" => {
+                super::projects::load(env, v)?.with_context(|| format!("project `{v}` does not exist (`dokku compose:projects:create {v}`)"))?;
+            }
+            "environment" => {
+                let project = props(env).get(&a.scope, "project").context("set the stack's project first: `dokku compose:set <app> project <project>`")?;
+                let p = super::projects::load(env, &project)?.with_context(|| format!("project `{project}` does not exist"))?;
+                if !p.environments.iter().any(|e| e == v) {
+                    anyhow::bail!("project `{project}` has no environment `{v}` (it has {})", p.environments.join(", "));
+                }
+            }
             _ => {}
         }
         println!("{}", info1(&format!("Setting {} to {v}", a.key)));
@@ -688,5 +735,23 @@ fn vault_password(a: &VaultPasswordArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     let text = String::from_utf8(pw.as_bytes().to_vec()).context("the vault password must be UTF-8 text")?;
     p.set_private(&a.app, stack::VAULT_PASSWORD, &text)?;
     println!("{}", info1("Vault password set"));
+    Ok(0)
+}
+
+/// `compose:rotate <app> <NAME>…`: the only way a generated value changes.
+fn rotate(a: &Rotate, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if !app_exists(&a.app)? {
+        eprintln!(" !     App {} does not exist", a.app);
+        return Ok(NO_APP);
+    }
+    let dir = apply_stack_dir(&env.data_dir(), &a.app);
+    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:rotate", false);
+    let mut store = stack::Generated::open(env, &a.app)?;
+    let gone = store.rotate(&a.names);
+    store.save()?;
+    if gone.is_empty() {
+        anyhow::bail!("no generated value named {} in stack `{}`", a.names.join(", "), a.app);
+    }
+    println!("{}", info1(&format!("Rotated {}; `dokku compose:up {}` deploys the new values", gone.join(", "), a.app)));
     Ok(0)
 }
