@@ -164,7 +164,11 @@ fn install_builds_with_cargo_when_nothing_prebuilt_fits() {
     let repo = plugin_repo(dir.path());
     let fake = dir.path().join("fakebin");
     std::fs::create_dir_all(&fake).unwrap();
-    let script = format!("#!/usr/bin/env bash\necho \"$@\" >> {log}\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp {bin} \"$CARGO_TARGET_DIR/release/dokku-compose-plugin\"\n", log = dir.path().join("cargo.log").display(), bin = plugin_bin().display());
+    let script = format!(
+        "#!/usr/bin/env bash\necho \"$@\" >> {log}\nmkdir -p \"$CARGO_TARGET_DIR/release\"\ncp {bin} \"$CARGO_TARGET_DIR/release/dokku-compose-plugin\"\ncp {bin} \"$CARGO_TARGET_DIR/release/dokku-compose-webhook\"\n",
+        log = dir.path().join("cargo.log").display(),
+        bin = plugin_bin().display()
+    );
     std::fs::write(fake.join("cargo"), script).unwrap();
     std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(fake.join("cargo")).unwrap().permissions(), 0o755);
     std::fs::set_permissions(fake.join("cargo"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -180,7 +184,8 @@ fn install_builds_with_cargo_when_nothing_prebuilt_fits() {
     let o = run();
     assert!(o.status.success(), "{}", text(&o));
     let log = std::fs::read_to_string(dir.path().join("cargo.log")).unwrap();
-    assert!(log.contains("build --quiet --release --locked --manifest-path") && log.contains("--bin dokku-compose-plugin"), "{log}");
+    assert!(log.contains("build --quiet --release --locked --manifest-path") && log.contains("--bin dokku-compose-plugin --bin dokku-compose-webhook"), "{log}");
+    assert!(repo.join("bin/dokku-compose-webhook").exists(), "the webhook receiver is installed beside the plugin");
     assert!(repo.join("bin/dokku-compose-plugin").exists() && repo.join("subcommands/up").exists());
     assert!(lib.join("data/compose").is_dir());
     // Built from this revision already: the next run does not build again.

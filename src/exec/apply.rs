@@ -383,6 +383,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         time: &now_rfc3339(),
     })?;
     record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
+    write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
     let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
     written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
@@ -505,6 +506,51 @@ pub struct ApplyRecord {
     pub failed_step: Option<String>,
     /// The release it recorded.
     pub release: Option<u64>,
+}
+
+/// What listings and reports show of a stack without asking Dokku or opening its history:
+/// written after every successful apply as `<data>/<stack>/summary.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// The latest release.
+    pub release: u64,
+    /// When it was recorded.
+    pub released: String,
+    /// Compose service -> what it became (`app shop-web`, `postgres shop-db`).
+    pub services: BTreeMap<String, String>,
+    /// Backups of its datastores (`postgres:shop-db `0 3 * * *` -> bucket`).
+    pub backups: Vec<String>,
+}
+
+fn write_summary(dir: &StackDir, project: &crate::model::Project, release: &ReleaseInfo) -> Result<(), ApplyError> {
+    let services = project
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let target = match &s.kind {
+                Kind::App(a) => format!("app {}", a.app),
+                Kind::Datastore(d) => format!("{} {}", d.plugin, d.name),
+            };
+            (n.to_string(), target)
+        })
+        .collect();
+    let backups = project
+        .services
+        .values()
+        .filter_map(|s| match (&s.kind, &s.settings.backup) {
+            (Kind::Datastore(d), Some(b)) => Some(format!("{}:{} `{}` -> {}{}", d.plugin, d.name, b.schedule, b.bucket, if b.encryption_passphrase.is_some() { " (encrypted)" } else { "" })),
+            _ => None,
+        })
+        .collect();
+    let summary = Summary { release: release.id, released: release.time.clone(), services, backups };
+    let path = dir.dir().join("summary.json");
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&summary).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
+}
+
+/// A stack's summary, if it has been applied.
+pub fn summary(dir: &StackDir) -> Option<Summary> {
+    std::fs::read(dir.dir().join("summary.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 fn elapsed_ms(since: std::time::SystemTime) -> u128 {

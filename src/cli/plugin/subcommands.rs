@@ -433,18 +433,27 @@ fn status(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
     Ok(u8::from(bad))
 }
 
+/// `compose:list`: from the stacks' summaries and apply logs only (no Dokku command, no
+/// history to open), so it stays fast for hundreds of stacks; `compose:status` checks live.
 fn list(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
+    let p = props(env);
     let mut rows = Vec::new();
     for app in stacks(env) {
-        let Some((project, release, time)) = released_project(env, &app)? else { continue };
-        let states = service_states(&project);
-        let down = states.iter().filter(|s| s["ok"] != true).count();
+        let dir = apply_stack_dir(&env.data_dir(), &app);
+        let Some(summary) = crate::exec::apply::summary(&dir) else { continue };
+        let last = crate::exec::apply::apply_history(&dir, 1).pop();
+        let state = match last {
+            Some(l) if !l.ok => format!("last apply failed ({})", l.time),
+            _ => "ok".to_owned(),
+        };
         rows.push(json!({
             "stack": app,
-            "services": project.services.keys().map(|s| s.as_str()).collect::<Vec<_>>(),
-            "release": release,
-            "released": time,
-            "state": if down == 0 { "ok".to_owned() } else { format!("{down} not as expected") },
+            "project": p.get(&app, "project"),
+            "environment": p.get(&app, "environment"),
+            "services": summary.services.keys().collect::<Vec<_>>(),
+            "release": summary.release,
+            "released": summary.released,
+            "state": state,
         }));
     }
     if a.format == "json" {
@@ -604,7 +613,10 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
         r.insert(format!("compose-global-{}", prop.key), p.get("--global", prop.key).unwrap_or_default());
         r.insert(format!("compose-computed-{}", prop.key), p.computed(app, prop.key));
     }
-    let (release, time, services, backups) = match released_project(env, app)? {
+    let summary = crate::exec::apply::summary(&apply_stack_dir(&env.data_dir(), app));
+    let (release, time, services, backups) = match summary {
+        Some(sm) => (format!("v{}", sm.release), sm.released, sm.services.keys().cloned().collect::<Vec<_>>().join(" "), sm.backups.join("; ")),
+        None => match released_project(env, app)? {
         Some((project, id, time)) => {
             let backups: Vec<String> = project
                 .services
@@ -617,6 +629,7 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
             (format!("v{id}"), time, project.services.keys().map(|s| s.to_string()).collect::<Vec<_>>().join(" "), backups.join("; "))
         }
         None => (String::new(), String::new(), String::new(), String::new()),
+        },
     };
     r.insert("compose-backups".into(), backups);
     // The last applies that ran (succeeded, or failed and rolled back).
@@ -692,6 +705,7 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
                 crate::policy::Policy::from_names(v.split_whitespace()).map_err(anyhow::Error::msg)?;
             }
             "log-format" if v != "text" && v != "json" => anyhow::bail!("`log-format` is `text` or `json`"),
+            "webhook" if v != "true" && v != "false" => anyhow::bail!("`webhook` is `true` or `false`"),
             "project" => {
                 super::projects::load(env, v)?.with_context(|| format!("project `{v}` does not exist (`dokku compose:projects:create {v}`)"))?;
             }
