@@ -79,20 +79,7 @@ impl Runner for DuctRunner {
     fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError> {
         let argv = cmd.masked_argv().join(" ");
         // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
-        let program: std::ffi::OsString = match (&self.dokku, &*cmd.program) {
-            (Some(p), "dokku") => p.clone().into_os_string(),
-            _ => cmd.program.to_string().into(),
-        };
-        let mut expr = duct::cmd(program, &cmd.args).unchecked().stdout_capture().stderr_capture();
-        for k in GIT_HOOK_VARS {
-            expr = expr.env_remove(k);
-        }
-        for (k, v) in self.env.iter().chain(&cmd.env) {
-            expr = expr.env(k, v);
-        }
-        if let Some(dir) = &cmd.cwd {
-            expr = expr.dir(dir);
-        }
+        let mut expr = self.expression(cmd).stdout_capture().stderr_capture();
         expr = match stdin {
             Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
             None => expr.stdin_null(),
@@ -139,14 +126,15 @@ impl Runner for DuctRunner {
 }
 
 impl DuctRunner {
-    fn streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
-        use std::io::BufRead as _;
-        let argv = cmd.masked_argv().join(" ");
+    /// The process for `cmd`: the `dokku` this runner uses, argv as given, git's hook
+    /// variables removed, the runner's and the command's environment, its working directory;
+    /// never a shell. Unchecked: callers read the status.
+    fn expression(&self, cmd: &Cmd) -> duct::Expression {
         let program: std::ffi::OsString = match (&self.dokku, &*cmd.program) {
             (Some(p), "dokku") => p.clone().into_os_string(),
             _ => cmd.program.to_string().into(),
         };
-        let mut expr = duct::cmd(program, &cmd.args).unchecked().stderr_to_stdout().stdin_null();
+        let mut expr = duct::cmd(program, &cmd.args).unchecked();
         for k in GIT_HOOK_VARS {
             expr = expr.env_remove(k);
         }
@@ -156,7 +144,13 @@ impl DuctRunner {
         if let Some(dir) = &cmd.cwd {
             expr = expr.dir(dir);
         }
-        expr = expr.before_spawn(|c| {
+        expr
+    }
+
+    fn streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+        use std::io::BufRead as _;
+        let argv = cmd.masked_argv().join(" ");
+        let expr = self.expression(cmd).stderr_to_stdout().stdin_null().before_spawn(|c| {
             crate::platform::own_process_group(c);
             Ok(())
         });
@@ -213,18 +207,7 @@ impl DuctRunner {
     /// and returns its exit code.
     pub fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
         let argv = cmd.masked_argv().join(" ");
-        let program: std::ffi::OsString = match (&self.dokku, &*cmd.program) {
-            (Some(p), "dokku") => p.clone().into_os_string(),
-            _ => cmd.program.to_string().into(),
-        };
-        let mut expr = duct::cmd(program, &cmd.args).unchecked();
-        for k in GIT_HOOK_VARS {
-            expr = expr.env_remove(k);
-        }
-        for (k, v) in &self.env {
-            expr = expr.env(k, v);
-        }
-        let out = expr.run().map_err(|e| RunError::Spawn { argv, message: e.to_string() })?;
+        let out = self.expression(cmd).run().map_err(|e| RunError::Spawn { argv, message: e.to_string() })?;
         Ok(out.status.code().unwrap_or(1))
     }
 }

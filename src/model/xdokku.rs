@@ -113,6 +113,11 @@ impl Backup {
         Ok(b)
     }
 
+    /// One line for reports: `postgres:shop-db `0 3 * * *` -> bucket (encrypted)`.
+    pub fn describe(&self, plugin: &str, service: &str) -> String {
+        format!("{plugin}:{service} `{}` -> {}{}", self.schedule, self.bucket, if self.encryption_passphrase.is_some() { " (encrypted)" } else { "" })
+    }
+
     /// The compose secrets the backup reads.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         [Some(self.access_key_id.as_str()), Some(self.secret_access_key.as_str()), self.encryption_passphrase.as_deref()].into_iter().flatten()

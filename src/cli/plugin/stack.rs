@@ -213,3 +213,61 @@ impl Generated {
         Ok(())
     }
 }
+
+/// Where a deploy's source revision comes from.
+pub(super) enum Revision<'a> {
+    /// The stack app's `GIT_REV` (a `git push`), with a release message prefix.
+    GitRev(&'a str),
+    /// A known commit (`compose:sync`), with the release message.
+    Known { sha: &'a str, message: String },
+}
+
+/// Captures `dir` (a push's work dir, a fetched checkout) as the stack's source at its one
+/// stable path (releases record paths under it) and applies it. The previous source comes back
+/// if anything fails, so `compose:up` keeps applying the last good one.
+pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &Path, files: &[PathBuf], revision: &Revision<'_>, wait: bool) -> anyhow::Result<()> {
+    let source = source_dir(env, app);
+    let previous = source.with_extension("prev");
+    let _ = std::fs::remove_dir_all(&previous);
+    if source.exists() {
+        std::fs::rename(&source, &previous).with_context(|| format!("cannot move `{}` aside", source.display()))?;
+    }
+    let restore = || {
+        let _ = std::fs::remove_dir_all(&source);
+        if previous.exists() {
+            let _ = std::fs::rename(&previous, &source);
+        }
+    };
+    if let Err(e) = copy_tree(dir, &source) {
+        restore();
+        return Err(e).with_context(|| format!("cannot capture the source into `{}`", source.display()));
+    }
+    let files: Vec<PathBuf> = files.iter().filter_map(|f| f.strip_prefix(dir).ok()).map(|f| source.join(f)).collect();
+    let result = (|| -> anyhow::Result<()> {
+        let config = app_config(&runner(), app)?;
+        let (rev, message) = match revision {
+            Revision::GitRev(prefix) => {
+                let rev = config.get("GIT_REV").cloned().unwrap_or_default();
+                let message = format!("{prefix} {}", rev.chars().take(12).collect::<String>());
+                (rev, message)
+            }
+            Revision::Known { sha, message } => ((*sha).to_owned(), message.clone()),
+        };
+        let loaded = load(&source, files, app, props, config)?;
+        let mut run = run_args(env, props, app)?;
+        run.wait = wait;
+        let req = crate::cli::apply_cmd::request(&run, loaded.json, app, source.clone(), rev, crate::exec::releases::ReleaseKind::Apply, message)?;
+        crate::cli::apply_cmd::execute(&req, false)?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(&previous);
+            Ok(())
+        }
+        Err(e) => {
+            restore();
+            Err(e)
+        }
+    }
+}

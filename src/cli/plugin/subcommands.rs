@@ -622,7 +622,7 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
                 .services
                 .values()
                 .filter_map(|s| match (&s.kind, &s.settings.backup) {
-                    (Kind::Datastore(d), Some(b)) => Some(format!("{}:{} `{}` -> {}{}", d.plugin, d.name, b.schedule, b.bucket, if b.encryption_passphrase.is_some() { " (encrypted)" } else { "" })),
+                    (Kind::Datastore(d), Some(b)) => Some(b.describe(d.plugin, d.name.as_str())),
                     _ => None,
                 })
                 .collect();

@@ -25,11 +25,9 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use super::props::Props;
-use super::stack::{self, app_config, compose_files, copy_tree, runner, source_dir, stack_dir};
-use crate::cli::apply_cmd;
+use super::stack::{self, compose_files, runner, stack_dir};
 use crate::dokku::env::DokkuEnv;
 use crate::dokku::Cmd;
-use crate::exec::releases::ReleaseKind;
 use crate::exec::runner::Runner;
 use crate::report::{info1, verbose};
 
@@ -260,43 +258,9 @@ fn deploy(env: &DokkuEnv, props: &Props, app: &str, dir: &Path, sha: &str, wait:
     if files.is_empty() {
         anyhow::bail!("no compose file at {short} (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", stack::DEFAULT_FILES.join(", "));
     }
-    let source = source_dir(env, app);
-    let previous = source.with_extension("prev");
-    let _ = std::fs::remove_dir_all(&previous);
-    if source.exists() {
-        std::fs::rename(&source, &previous).with_context(|| format!("cannot move `{}` aside", source.display()))?;
-    }
-    let restore = || {
-        let _ = std::fs::remove_dir_all(&source);
-        if previous.exists() {
-            let _ = std::fs::rename(&previous, &source);
-        }
-    };
-    if let Err(e) = copy_tree(dir, &source) {
-        restore();
-        return Err(e).with_context(|| format!("cannot capture the fetched source into `{}`", source.display()));
-    }
-    let files: Vec<_> = files.iter().filter_map(|f| f.strip_prefix(dir).ok()).map(|f| source.join(f)).collect();
-    let result = (|| -> anyhow::Result<()> {
-        let config = app_config(&runner(), app)?;
-        let loaded = stack::load(&source, files, app, props, config)?;
-        let mut run = stack::run_args(env, props, app)?;
-        run.wait = wait;
-        let req = apply_cmd::request(&run, loaded.json, app, source.clone(), sha.to_owned(), ReleaseKind::Apply, format!("compose:sync {short}"))?;
-        apply_cmd::execute(&req, false)?;
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            let _ = std::fs::remove_dir_all(&previous);
-            println!("{}", info1(&format!("Stack {app} deployed")));
-            Ok(0)
-        }
-        Err(e) => {
-            restore();
-            Err(e)
-        }
-    }
+    stack::capture_and_apply(env, props, app, dir, &files, &stack::Revision::Known { sha, message: format!("compose:sync {short}") }, wait)?;
+    println!("{}", info1(&format!("Stack {app} deployed")));
+    Ok(0)
 }
 
 #[cfg(test)]

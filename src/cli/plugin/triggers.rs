@@ -14,11 +14,9 @@
 use anyhow::Context as _;
 
 use super::props::Props;
-use super::stack::{self, app_config, compose_files, copy_tree, runner, source_dir, stack_dir};
-use crate::cli::apply_cmd;
+use super::stack::{self, compose_files, runner, stack_dir};
 use crate::dokku::env::DokkuEnv;
 use crate::dokku::Cmd;
-use crate::exec::releases::ReleaseKind;
 use crate::exec::runner::Runner;
 use crate::report::{info1, verbose};
 
@@ -79,43 +77,13 @@ fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv
     println!("{}", info1(&format!("Deploying compose stack {app}")));
     let props = Props::new(&env.config_dir());
     let files = compose_files(dir, &props, app);
-    // The pushed revision's sources (compose files, env files, build contexts) are kept for
-    // the stack at one stable path (the work dir is removed after the build, and releases
-    // record paths under it); the previous push's copy comes back if this one fails.
-    let source = source_dir(env, app);
-    let previous = source.with_extension("prev");
-    let _ = std::fs::remove_dir_all(&previous);
-    if source.exists() {
-        std::fs::rename(&source, &previous).with_context(|| format!("cannot move `{}` aside", source.display()))?;
-    }
-    let restore = || {
-        let _ = std::fs::remove_dir_all(&source);
-        if previous.exists() {
-            let _ = std::fs::rename(&previous, &source);
-        }
-    };
-    if let Err(e) = copy_tree(dir, &source) {
-        restore();
-        return Err(e).with_context(|| format!("cannot capture the pushed source into `{}`", source.display()));
-    }
-    let files: Vec<_> = files.iter().filter_map(|f| f.strip_prefix(dir).ok()).map(|f| source.join(f)).collect();
-    let result = (|| -> anyhow::Result<()> {
-        let config = app_config(&runner(), app)?;
-        let rev = config.get("GIT_REV").cloned().unwrap_or_default();
-        let loaded = stack::load(&source, files, app, &props, config)?;
-        let run = stack::run_args(env, &props, app)?;
-        let req = apply_cmd::request(&run, loaded.json, app, source.clone(), rev.clone(), ReleaseKind::Apply, format!("git push {}", rev.chars().take(12).collect::<String>()))?;
-        apply_cmd::execute(&req, false)?;
-        Ok(())
-    })();
+    let result = stack::capture_and_apply(env, &props, app, dir, &files, &stack::Revision::GitRev("git push"), false);
     match result {
         Ok(()) => {
-            let _ = std::fs::remove_dir_all(&previous);
             println!("{}", info1(&format!("Stack {app} deployed")));
             Ok(0)
         }
         Err(e) => {
-            restore();
             for (i, cause) in e.chain().enumerate() {
                 eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
             }
