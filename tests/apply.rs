@@ -544,3 +544,27 @@ fn json_log_format_and_per_service_log_settings() {
     let plan = std::fs::read_dir(h.data().join("txn/release-sources")).unwrap().count();
     assert_eq!(plan, 1);
 }
+
+/// A relative bind mount becomes a storage entry seeded from the pushed source once, which
+/// later deploys keep (docs/mapping.md "Volumes").
+#[test]
+fn relative_bind_mounts_are_seeded_once() {
+    let h = Host::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();
+    std::fs::write(dir.path().join("data/seed.txt"), "from the repository").unwrap();
+    std::fs::write(dir.path().join("data/sub/more.txt"), "more").unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), "name: seeded\nservices:\n  app:\n    image: example/app:1\n    volumes:\n      - ./data:/var/lib/app\n").unwrap();
+    let f = dir.path().join("compose.yaml");
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+    let mounts = h.dokku(&["storage:list", "seeded-app", "--format", "json"]);
+    let mounts: Value = serde_json::from_slice(&mounts.stdout).unwrap();
+    let host = PathBuf::from(mounts[0]["host_path"].as_str().unwrap_or_else(|| panic!("{mounts} {out}")));
+    assert_eq!(std::fs::read_to_string(host.join("seed.txt")).unwrap(), "from the repository");
+    assert_eq!(std::fs::read_to_string(host.join("sub/more.txt")).unwrap(), "more");
+    // What the app writes stays; a later apply does not seed again.
+    std::fs::write(host.join("seed.txt"), "written by the app").unwrap();
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(std::fs::read_to_string(host.join("seed.txt")).unwrap(), "written by the app");
+}

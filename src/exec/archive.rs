@@ -69,6 +69,27 @@ impl ArchiveStore {
     }
 }
 
+/// Copies a directory tree (without `.git`), symlinks as links.
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_name() == ".git" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
 /// A content digest of a file or directory tree (without `.git`): paths, modes, file
 /// contents and symlink targets, in name order.
 pub fn tree_digest(path: &Path) -> io::Result<String> {

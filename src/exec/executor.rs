@@ -17,7 +17,7 @@ use super::journal::{step_app, Entry, Journal, StepKind};
 use super::runner::Runner;
 use crate::dokku::Cmd;
 use crate::model::ServiceName;
-use crate::plan::{Plan, Step, Undo};
+use crate::plan::{Action, Plan, Step, Undo};
 
 /// How an apply runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +125,10 @@ impl Shared<'_> {
         let on_spawn = |pid: u32| {
             let _ = self.journal(|j| j.pid(&step.id, pid));
         };
-        let result = run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn);
+        let mut result = run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn);
+        if let (Ok(()), Action::CreateStorage { name, seed_from: Some(seed) }) = (&result, &step.action) {
+            result = seed_storage(self.runner, self.archives, name, seed, self.step_deadline());
+        }
         match result {
             Ok(()) => {
                 self.journal(|j| j.done(&step.id))?;
@@ -163,6 +166,27 @@ impl Shared<'_> {
         (self.events)(&Event::ServiceFinished { service: service.to_owned(), duration: started.elapsed() });
         Ok(())
     }
+}
+
+/// Fills a storage entry created by this step with the pushed source's directory (or file) it
+/// replaces (a relative bind mount, docs/mapping.md "Volumes"), so the first container sees
+/// what compose would have mounted; later deploys keep what the app wrote. The entry's host
+/// path comes from `storage:info`.
+fn seed_storage(runner: &dyn Runner, archives: &ArchiveStore, name: &str, seed: &str, deadline: Option<Instant>) -> Result<(), RunError> {
+    let info = Cmd::dokku(["storage:info", name, "--format", "json"]);
+    let argv = info.masked_argv().join(" ");
+    let out = runner.run(&info, None, deadline)?;
+    let path = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
+        .ok()
+        .and_then(|v| v.get("path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
+        .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `path` in its output".into() })?;
+    let from = archives.source_dir.join(seed);
+    let copied = if from.is_dir() {
+        super::archive::copy_tree(&from, &path)
+    } else {
+        std::fs::create_dir_all(&path).and_then(|()| std::fs::copy(&from, path.join(from.file_name().unwrap_or_default())).map(|_| ()))
+    };
+    copied.map_err(|e| RunError::Input { argv, message: format!("seeding `{}` from `{seed}`: {e}", path.display()) })
 }
 
 /// Runs one command, resolving its stdin (packing and saving a build context, or reading a

@@ -131,23 +131,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Resu
 
 /// Copies a directory tree (without `.git`), symlinks as links.
 pub(super) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        if e.file_name() == ".git" {
-            continue;
-        }
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ty = e.file_type()?;
-        if ty.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else if ty.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
+    crate::exec::archive::copy_tree(from, to)
 }
 
 /// Internal property: the stack's ansible-vault password (`compose:vault-password`), in a file
