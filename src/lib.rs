@@ -19,6 +19,7 @@ pub mod plan;
 pub mod platform;
 pub mod policy;
 pub mod report;
+pub mod routing;
 pub mod state;
 pub mod vars;
 pub mod vault;

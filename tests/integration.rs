@@ -10,6 +10,7 @@ mod corpus;
 mod fuzz;
 mod hostile;
 mod reference;
+mod routing;
 mod secrets;
 mod typed;
 mod plan_cli;

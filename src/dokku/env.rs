@@ -44,3 +44,9 @@ impl DokkuEnv {
         self.lib_root.join("config/compose")
     }
 }
+
+/// `DOKKU_ROOT` (default `/home/dokku`): app directories, where Dokku's nginx includes
+/// `<app>/nginx.conf.d/*.conf` from (issue 7, docs/routing.md).
+pub fn dokku_root() -> PathBuf {
+    std::env::var_os("DOKKU_ROOT").filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from("/home/dokku"), PathBuf::from)
+}

@@ -259,6 +259,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     settings.secret_fingerprints = secret_bytes.iter().map(|(k, v)| (k.clone(), key.fingerprint(v))).collect();
     let secrets_dir = dir.dir().join("secrets");
     settings.secrets_dir = Some(secrets_dir.display().to_string());
+    routing_settings(&project, &dir, &req.source_dir, &mut settings)?;
     let backups_wanted = backup_fingerprints(&project, &secret_bytes, &key);
     let backups_applied = read_json_map(&dir.dir().join("backups.json"));
     settings.backups_changed = Some(backups_wanted.iter().filter(|(n, fp)| backups_applied.get(*n) != Some(*fp)).map(|(n, _)| n.clone()).collect());
@@ -388,6 +389,23 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
     written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
     Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
+}
+
+/// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
+/// what they hold is part of the include's digest.
+fn routing_settings(project: &crate::model::Project, dir: &StackDir, source_dir: &Path, settings: &mut PlanSettings) -> Result<(), ApplyError> {
+    settings.static_dir = Some(dir.dir().join("static").display().to_string());
+    for svc in project.services.values() {
+        for route in &svc.settings.paths {
+            let crate::model::PathTarget::Static { dir: path, .. } = &route.target else { continue };
+            if !settings.source_digests.contains_key(path) {
+                let full = source_dir.join(path);
+                let digest = super::archive::tree_digest(&full).map_err(|e| ApplyError::Io { path: full.display().to_string(), message: e.to_string() })?;
+                settings.source_digests.insert(path.clone(), digest);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The values of the compose `secrets` the services use: a `file` is read (and decrypted when

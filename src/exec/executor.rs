@@ -125,7 +125,7 @@ impl Shared<'_> {
         let on_spawn = |pid: u32| {
             let _ = self.journal(|j| j.pid(&step.id, pid));
         };
-        let mut result = run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn);
+        let mut result = write_nginx_include(self.archives, step).and_then(|()| run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn));
         if let (Ok(()), Action::CreateStorage { name, seed_from: Some(seed) }) = (&result, &step.action) {
             result = seed_storage(self.runner, self.archives, name, seed, self.step_deadline());
         }
@@ -187,6 +187,13 @@ fn seed_storage(runner: &dyn Runner, archives: &ArchiveStore, name: &str, seed: 
         std::fs::create_dir_all(&path).and_then(|()| std::fs::copy(&from, path.join(from.file_name().unwrap_or_default())).map(|_| ()))
     };
     copied.map_err(|e| RunError::Input { argv, message: format!("seeding `{}` from `{seed}`: {e}", path.display()) })
+}
+
+/// Path routing (issue 7): writes the app's nginx include (and copies its static
+/// directories) before the step that rebuilds the app's nginx config.
+fn write_nginx_include(archives: &ArchiveStore, step: &Step) -> Result<(), RunError> {
+    let Action::SetNginxInclude { app, content, statics, .. } = &step.action else { return Ok(()) };
+    crate::routing::install(&crate::dokku::env::dokku_root(), &archives.source_dir, app, content, statics).map_err(|message| RunError::Input { argv: step.run.masked_argv().join(" "), message })
 }
 
 /// Runs one command, resolving its stdin (packing and saving a build context, or reading a
@@ -388,6 +395,14 @@ pub fn rollback(
             (StepKind::Deploy, false, Some(app)) => Some(Cmd::dokku(["ps:rebuild", app])),
             _ => None,
         };
+        if let (StepKind::NginxInclude, Some(app)) = (e.kind, e.app.as_deref()) {
+            // Path routing (issue 7): the previous include is back before the undo rebuilds.
+            if let Err(message) = crate::routing::restore(&crate::dokku::env::dokku_root(), app) {
+                let error = RunError::Input { argv: format!("restore nginx include of `{app}`"), message };
+                events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
+                failures.push(UndoFailure { step: e.step.clone(), error });
+            }
+        }
         match &e.undo {
             Undo::Irreversible { reason } => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
             Undo::Commands { cmds } => {

@@ -28,6 +28,9 @@ pub enum StepKind {
     /// A datastore link: undone first, while the config vars the link set (which
     /// `<plugin>:unlink` looks for) are still there.
     Link,
+    /// Path routing's nginx include (issue 7): the executor restores the previous file
+    /// before the undo rebuilds the app's nginx config.
+    NginxInclude,
     /// A setting or a resource: undone in reverse order.
     Other,
 }
@@ -40,6 +43,7 @@ impl StepKind {
             Action::Deploy { .. } => StepKind::Deploy,
             Action::Restart { .. } => StepKind::Restart,
             Action::Link { .. } => StepKind::Link,
+            Action::SetNginxInclude { .. } => StepKind::NginxInclude,
             _ => StepKind::Other,
         }
     }
@@ -58,6 +62,7 @@ pub fn step_app(step: &Step) -> Option<String> {
         | Action::SetDomains { app, .. }
         | Action::Mount { app, .. }
         | Action::Link { app, .. }
+        | Action::SetNginxInclude { app, .. }
         | Action::SetConfig { app, .. }
         | Action::UnsetConfig { app, .. }
         | Action::Scale { app, .. }

@@ -22,4 +22,4 @@ pub use service::{
     AppSpec, Build, DatastoreSpec, Dependency, DockerOption, EnvVar, FileSource, Healthcheck, Kind, Link, Mount,
     PolicyRule, Port, Resources, SecretDelivery, SecretUse, Service, Source,
 };
-pub use xdokku::{Backup, ExpectedState, ServiceSettings, StackSettings};
+pub use xdokku::{Backup, ExpectedState, PathRoute, PathTarget, ServiceSettings, StackSettings};

@@ -47,6 +47,176 @@ pub struct ServiceSettings {
     pub log_max_size: Option<String>,
     /// `logs.vector_sink`: `logs:set <app> vector-sink` (collect this service's logs).
     pub log_vector_sink: Option<String>,
+    /// `paths`: path resources on the service's domains (issue 7, docs/routing.md).
+    pub paths: Vec<PathRoute>,
+}
+
+/// One entry of `x-dokku.services.<svc>.paths`: what a path of the service's domains serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathRoute {
+    /// The location, starting with `/`.
+    pub path: String,
+    /// What it serves.
+    pub target: PathTarget,
+}
+
+/// What a path serves (exactly one per entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PathTarget {
+    /// `service: <name>`: proxied to another service of the stack, through its Dokku upstream.
+    Service {
+        /// The compose service.
+        service: String,
+    },
+    /// `redirect: <url>`: a 302.
+    Redirect {
+        /// Where to.
+        url: String,
+    },
+    /// `static: <dir>`: a directory of the pushed source (relative to the project directory),
+    /// served by nginx; with `spa`, unknown paths fall back to `/index.html`.
+    Static {
+        /// The directory, normalised (`public`, `web/dist`).
+        dir: String,
+        /// Single-page-app fallback.
+        spa: bool,
+    },
+    /// `nginx: <body>`: a custom location block body, passed through.
+    Nginx {
+        /// The body.
+        body: String,
+    },
+}
+
+const PATH_KEYS: &str = "nginx, path, redirect, service, spa, static";
+
+/// A location or URL an nginx directive can hold as one word.
+fn nginx_word(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || matches!(c, '{' | '}' | ';' | '"' | '\\' | '\''))
+}
+
+/// `dir` relative to the project directory, normalised; `None` when it leaves the project.
+fn inside_project(dir: &str) -> Option<String> {
+    if dir.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in dir.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        Some(".".into())
+    } else {
+        Some(parts.join("/"))
+    }
+}
+
+/// Whether every `{` of `body` is closed by a later `}` and no `}` closes more than was opened
+/// (quoted strings and comments aside).
+fn balanced(body: &str) -> bool {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    for c in body.chars() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '#' => comment = true,
+            '"' | '\'' => quote = Some(c),
+            '{' => depth += 1,
+            '}' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0 && quote.is_none()
+}
+
+impl PathRoute {
+    fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
+        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping with `path` and one of `service`, `redirect`, `static`, `nginx`".into()))?;
+        let mut location = None;
+        let mut targets: Vec<(&str, PathTarget)> = Vec::new();
+        let mut spa = None;
+        for (k, v) in map {
+            let p = format!("{path}.{k}");
+            let text = || v.as_str().map(str::to_owned).filter(|s| !s.trim().is_empty()).ok_or_else(|| err(&p, "must be a non-empty string".into()));
+            match k.as_str() {
+                "path" => {
+                    let l = text()?;
+                    if !l.starts_with('/') {
+                        return Err(err(&p, format!("`{l}` must start with `/`")));
+                    }
+                    if !nginx_word(&l) {
+                        return Err(err(&p, format!("`{l}` must not contain whitespace, quotes, `{{`, `}}` or `;`")));
+                    }
+                    if l == "/" {
+                        return Err(err(&p, "`/` is the app itself (Dokku's own `location /`): route a sub-path".into()));
+                    }
+                    location = Some(l);
+                }
+                "service" => targets.push(("service", PathTarget::Service { service: text()? })),
+                "redirect" => {
+                    let url = text()?;
+                    if !nginx_word(&url) {
+                        return Err(err(&p, format!("`{url}` must not contain whitespace, quotes, `{{`, `}}` or `;`")));
+                    }
+                    targets.push(("redirect", PathTarget::Redirect { url }));
+                }
+                "static" => {
+                    let d = text()?;
+                    let dir = inside_project(&d).ok_or_else(|| err(&p, format!("`{d}` must be a directory inside the project (relative, without leaving it with `..`)")))?;
+                    if !nginx_word(&dir) {
+                        return Err(err(&p, format!("`{d}` must not contain whitespace, quotes, `{{`, `}}` or `;`")));
+                    }
+                    targets.push(("static", PathTarget::Static { dir, spa: false }));
+                }
+                "spa" => spa = Some(boolean(v, &p)?),
+                "nginx" => {
+                    let body = text()?;
+                    if !balanced(&body) {
+                        return Err(err(&p, "has unbalanced braces or quotes: it must be the body of one location block".into()));
+                    }
+                    targets.push(("nginx", PathTarget::Nginx { body }));
+                }
+                _ => return Err(err(&p, format!("unknown setting; valid settings: {PATH_KEYS}"))),
+            }
+        }
+        let location = location.ok_or_else(|| err(&format!("{path}.path"), "is required".into()))?;
+        if targets.len() != 1 {
+            let given: Vec<&str> = targets.iter().map(|(k, _)| *k).collect();
+            return Err(err(path, format!("needs exactly one of `service`, `redirect`, `static`, `nginx` (given: {})", if given.is_empty() { "none".to_owned() } else { given.join(", ") })));
+        }
+        let (_, mut target) = targets.remove(0);
+        match (&mut target, spa) {
+            (PathTarget::Static { spa: s, .. }, Some(v)) => *s = v,
+            (_, Some(_)) => return Err(err(&format!("{path}.spa"), "only applies to `static`".into())),
+            _ => {}
+        }
+        Ok(Self { path: location, target })
+    }
 }
 
 /// `x-dokku.services.<datastore>.backup`: scheduled backups to S3-compatible storage, with
@@ -137,7 +307,7 @@ pub struct StackSettings {
     pub services: BTreeMap<String, ServiceSettings>,
 }
 
-const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, logs, plain, proxy_port, secrets, state";
+const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state";
 const STACK_KEYS: &str = "letsencrypt_email, plain, services";
 
 fn err(path: &str, message: String) -> ModelError {
@@ -228,6 +398,16 @@ impl ServiceSettings {
                         }
                     }
                 }
+                "paths" => {
+                    let items = v.as_array().ok_or_else(|| err(&p, "must be a list of `{path: /…, service|redirect|static|nginx: …}`".into()))?;
+                    for (i, item) in items.iter().enumerate() {
+                        let route = PathRoute::from_json(item, &format!("{p}[{i}]"))?;
+                        if s.paths.iter().any(|r: &PathRoute| r.path == route.path) {
+                            return Err(err(&format!("{p}[{i}].path"), format!("`{}` is listed twice", route.path)));
+                        }
+                        s.paths.push(route);
+                    }
+                }
                 _ => return Err(err(&p, format!("unknown setting; valid settings: {SERVICE_KEYS}"))),
             }
         }
@@ -287,7 +467,7 @@ mod tests {
         let e = ServiceSettings::from_json(&json!({"domian": "x"}), "services.web.x-dokku").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, plain, proxy_port, secrets, state"
+            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state"
         );
         let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku").unwrap_err();
         assert_eq!(e.to_string(), "`services.web.x-dokku.letsencrypt`: needs `domains`");

@@ -11,6 +11,7 @@ use crate::dokku::catalog;
 use crate::dokku::{Cmd, Stdin};
 use crate::graph::ServiceGraph;
 use crate::model::{AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, Project, Service, ServiceName, Source, Warning};
+use crate::routing::PATHS_VAR;
 use crate::state::{mount_key, AppState, DokkuState};
 
 /// Config var holding the digest of the deployed build context.
@@ -48,6 +49,9 @@ pub struct PlanSettings {
     /// Datastores whose backup settings changed since they were last applied; `None` plans
     /// the backup commands of every datastore that has them.
     pub backups_changed: Option<BTreeSet<String>>,
+    /// Host directory `x-dokku` `paths` static directories are served from
+    /// (`<dir>/<app>/<n>`); default `/var/lib/dokku/data/compose/<stack>/static`.
+    pub static_dir: Option<String>,
 }
 
 /// Secret values; `Debug` shows the names only.
@@ -88,6 +92,8 @@ impl PlanSettings {
 struct Planner<'a> {
     state: &'a DokkuState,
     steps: Vec<Step>,
+    /// Path routing (issue 7): each owning service's include, its text and digest.
+    routes: BTreeMap<ServiceName, (crate::routing::Include, String, String)>,
 }
 
 fn irreversible(reason: &str) -> Undo {
@@ -118,7 +124,13 @@ impl Planner<'_> {
 /// Plans `project` against `state`.
 pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
     // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
-    let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8) };
+    let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8), routes: BTreeMap::new() };
+    let static_dir = settings.static_dir.clone().unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/static", project.stack));
+    for (name, inc) in crate::routing::includes(project, graph, &static_dir)? {
+        let text = crate::routing::render(&inc);
+        let digest = crate::routing::digest(&text, &inc.statics, |dir| settings.source_digests.get(dir).cloned().unwrap_or_else(|| settings.source_rev.clone()));
+        p.routes.insert(name, (inc, text, digest));
+    }
     stack_steps(&mut p, project);
     // Services whose containers this plan replaces (deploy, restart or one-shot run): a
     // dependent that declared `depends_on.<x>.restart: true` restarts with them, as compose does.
@@ -634,6 +646,10 @@ fn app_steps(
     want.insert(KEYS_VAR.into(), (managed.join(","), false));
     want.insert(DIGEST_VAR.into(), (digest.clone(), false));
     want.insert(OPTIONS_VAR.into(), (serde_json::to_string(&managed_options).expect("strings serialise"), false));
+    let route = p.routes.get(&svc.name).cloned();
+    if let Some((_, _, d)) = &route {
+        want.insert(PATHS_VAR.into(), (d.clone(), false));
+    }
     let to_set: Vec<(&String, &(String, bool))> = want.iter().filter(|(k, (v, _))| cur.config.get(*k) != Some(v)).collect();
     if !to_set.is_empty() {
         let mut cmd = Cmd::dokku(["config:set", "--no-restart", name]);
@@ -651,13 +667,18 @@ fn app_steps(
             back.push(new.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg((*k).clone())));
         }
         let keys: Vec<String> = to_set.iter().map(|(k, _)| (*k).clone()).collect();
-        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR);
+        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR && k != PATHS_VAR);
         // SECRETS_VAR counts: a changed secret file is only seen by a restarted container.
         runtime_changed |= env_changed;
         p.push(Some(ctx), "config", Action::SetConfig { app: name.to_owned(), keys: keys.clone() }, cmd, format!("config differs in {}", keys.join(", ")), undo(back));
     }
     let previously: BTreeSet<&str> = cur.config.get(KEYS_VAR).map(|k| k.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    let gone: Vec<&str> = previously.into_iter().filter(|k| !want.contains_key(*k) && cur.config.contains_key(*k)).collect();
+    let mut gone: Vec<&str> = previously.into_iter().filter(|k| !want.contains_key(*k) && cur.config.contains_key(*k)).collect();
+    // Paths removed from the compose file: the include goes too (step `paths` below).
+    let paths_gone = route.is_none() && cur.config.contains_key(PATHS_VAR);
+    if paths_gone {
+        gone.push(PATHS_VAR);
+    }
     if !gone.is_empty() {
         let back = gone.iter().fold(Cmd::dokku(["config:set", "--no-restart", name]), |c, k| c.secret_arg(format!("{k}={}", cur.config[*k])));
         p.push(
@@ -668,7 +689,7 @@ fn app_steps(
             format!("{} no longer in the compose file", gone.join(", ")),
             undo(vec![back]),
         );
-        runtime_changed = true;
+        runtime_changed |= gone.iter().any(|k| *k != PATHS_VAR);
     }
 
     // Deploy, or restart so that settings changed above take effect.
@@ -700,6 +721,7 @@ fn app_steps(
         // A rollback restarts the app again once its settings are restored.
         p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), reason, undo(vec![Cmd::dokku(["ps:restart", name])]));
     }
+    paths_step(p, ctx, name, cur, route.as_ref(), paths_gone);
     if one_shot && deploy {
         let command = app.command.clone().ok_or_else(|| PlanError::OneShotWithoutCommand { service: svc.name.clone() })?;
         let cmd = command.into_iter().fold(Cmd::dokku(["run", "--no-tty", name]), Cmd::arg);
@@ -716,4 +738,28 @@ fn app_steps(
         );
     }
     Ok(())
+}
+
+/// Path routing (issue 7, docs/routing.md): the executor writes the include (and copies the
+/// static directories) just before `proxy:build-config` regenerates the app's nginx config;
+/// the undo puts the previous include back (executor) and builds the config again. Planned
+/// when the include's digest differs from `PATHS_VAR`, after the deploy so that the app's
+/// own nginx config exists.
+fn paths_step(p: &mut Planner<'_>, ctx: &Ctx<'_>, name: &str, cur: &AppState, route: Option<&(crate::routing::Include, String, String)>, gone: bool) {
+    let (content, digest, statics, reason) = match route {
+        Some((inc, text, d)) if cur.config.get(PATHS_VAR) != Some(d) => {
+            let reason = if cur.config.contains_key(PATHS_VAR) { "the paths' nginx include changed" } else { "the paths' nginx include is not installed" };
+            (text.clone(), d.clone(), inc.statics.clone(), reason)
+        }
+        None if gone => (String::new(), String::new(), Vec::new(), "`paths` left the compose file: the nginx include is removed"),
+        _ => return,
+    };
+    p.push(
+        Some(ctx),
+        "paths",
+        Action::SetNginxInclude { app: name.to_owned(), digest, content, statics },
+        Cmd::dokku(["proxy:build-config", name]),
+        reason.into(),
+        undo(vec![Cmd::dokku(["proxy:build-config", name])]),
+    );
 }

@@ -74,7 +74,7 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
             }
         }
         Action::Deploy { app: a, .. } => app(state, a).deployed = true,
-        Action::Restart { .. } | Action::RunOnce { .. } | Action::Backup { .. } => {}
+        Action::Restart { .. } | Action::RunOnce { .. } | Action::Backup { .. } | Action::SetNginxInclude { .. } => {}
         Action::EnableLetsencrypt { app: a } => app(state, a).letsencrypt = true,
         Action::Prune { target } => match argv.get(1).map(String::as_str) {
             Some("apps:destroy") => {

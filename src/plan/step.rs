@@ -162,6 +162,18 @@ pub enum Action {
         /// The datastore service.
         datastore: String,
     },
+    /// `proxy:build-config` after the executor wrote the app's path-routing nginx include
+    /// (issue 7); an empty `content` removes it.
+    SetNginxInclude {
+        /// App.
+        app: String,
+        /// Digest of the include (`DOKKU_COMPOSE_PATHS`).
+        digest: String,
+        /// The include's text.
+        content: String,
+        /// Static directories copied first.
+        statics: Vec<crate::routing::StaticCopy>,
+    },
     /// `apps:destroy`, `<plugin>:unlink` or `<plugin>:destroy` of what left the compose file
     /// (`--prune`; datastores only when named).
     Prune {

@@ -1,0 +1,331 @@
+//! Path routing (issue 7, docs/routing.md): `x-dokku.services.<svc>.paths` rendered into the
+//! nginx include Dokku reads for the owning app (`$DOKKU_ROOT/<app>/nginx.conf.d/*.conf`,
+//! included inside each of the app's `server` blocks by `nginx.conf.sigil`).
+//!
+//! [`includes`] checks the paths against the whole project (target services exist, are apps
+//! with a port, and come first in the service graph), [`render`] is the pure tera rendering
+//! (golden-tested in tests/routing.rs and checked there by the real `nginx -t`), and
+//! [`install`] / [`restore`] are the executor's hook that writes the file before the step
+//! that rebuilds the app's nginx config, and puts the previous one back on a rollback.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::graph::ServiceGraph;
+use crate::model::{Kind, ModelError, PathTarget, Project, ServiceName};
+
+/// Config var holding the digest of the include the app was last given (like `DIGEST_VAR`),
+/// so an unchanged stack plans nothing.
+pub const PATHS_VAR: &str = "DOKKU_COMPOSE_PATHS";
+/// The include's file name inside `$DOKKU_ROOT/<app>/nginx.conf.d/`.
+pub const INCLUDE_FILE: &str = "dokku-compose-paths.conf";
+/// The template, embedded (style R20).
+pub const TEMPLATE: &str = include_str!("../templates/nginx-paths.conf.tera");
+
+/// One `location` block, as the template reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The location path.
+    pub path: String,
+    /// `service`, `redirect`, `static` or `nginx`.
+    pub kind: &'static str,
+    /// `service`: the target app's Dokku upstream (`<app>-<container port>`).
+    pub upstream: Option<String>,
+    /// `redirect`: the URL.
+    pub url: Option<String>,
+    /// `static`: the host directory nginx serves (trailing `/` when the path has one).
+    pub alias: Option<String>,
+    /// `static` with `spa`: the `try_files` fallback (`<path>index.html`).
+    pub fallback: Option<String>,
+    /// `nginx`: the body's lines, trimmed.
+    pub body: Vec<String>,
+}
+
+/// A directory of the pushed source the executor copies to where nginx serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticCopy {
+    /// Relative to the pushed source (the project directory).
+    pub from: String,
+    /// Host directory.
+    pub to: String,
+}
+
+/// The include of one owning app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Include {
+    /// The owning app.
+    pub app: String,
+    /// Its compose service.
+    pub service: String,
+    /// The location blocks, in the order of `paths`.
+    pub locations: Vec<Location>,
+    /// Static directories to copy before the include is used.
+    #[serde(skip)]
+    pub statics: Vec<StaticCopy>,
+}
+
+fn err(path: &str, message: String) -> ModelError {
+    ModelError::Extension { path: path.to_owned(), message }
+}
+
+/// `services` that `service` depends on, directly or not.
+fn ancestors<'a>(graph: &'a ServiceGraph, service: &ServiceName) -> BTreeSet<&'a ServiceName> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<&ServiceName> = graph.dependencies.get(service).into_iter().flatten().collect();
+    while let Some(s) = todo.pop() {
+        if seen.insert(s) {
+            todo.extend(graph.dependencies.get(s).into_iter().flatten());
+        }
+    }
+    seen
+}
+
+/// The includes of every service with `paths`, checked against the project. Static
+/// directories are served from `<static_root>/<app>/<n>` (`n` the index in `paths`).
+pub fn includes(project: &Project, graph: &ServiceGraph, static_root: &str) -> Result<BTreeMap<ServiceName, Include>, ModelError> {
+    let mut out = BTreeMap::new();
+    for (name, svc) in &project.services {
+        if svc.settings.paths.is_empty() {
+            continue;
+        }
+        let base = format!("x-dokku.services.{name}.paths");
+        let Kind::App(app) = &svc.kind else {
+            return Err(err(&base, format!("`{name}` is a datastore: only apps serve paths")));
+        };
+        if app.ports.is_empty() {
+            return Err(err(&base, format!("`{name}` publishes no port and has no `proxy_port`: nginx does not serve it, so it cannot serve paths")));
+        }
+        let before = ancestors(graph, name);
+        let mut inc = Include { app: app.app.to_string(), service: name.to_string(), locations: Vec::new(), statics: Vec::new() };
+        for (i, route) in svc.settings.paths.iter().enumerate() {
+            let p = format!("{base}[{i}]");
+            let mut loc = Location { path: route.path.clone(), kind: "nginx", upstream: None, url: None, alias: None, fallback: None, body: Vec::new() };
+            match &route.target {
+                PathTarget::Service { service } => {
+                    let p = format!("{p}.service");
+                    let target = ServiceName::new(service);
+                    let Some(t) = project.services.get(&target) else {
+                        return Err(err(&p, format!("`{service}` is not a service of the stack")));
+                    };
+                    let Kind::App(ta) = &t.kind else {
+                        return Err(err(&p, format!("`{service}` is a datastore: only apps have an nginx upstream")));
+                    };
+                    if &target == name {
+                        return Err(err(&p, format!("`{service}` is the service itself")));
+                    }
+                    let Some(port) = ta.ports.iter().find(|pt| pt.scheme == "http").or_else(|| ta.ports.first()) else {
+                        return Err(err(&p, format!("`{service}` publishes no port and has no `proxy_port`: it has no Dokku nginx upstream to proxy to")));
+                    };
+                    if !before.contains(&target) {
+                        return Err(err(&p, format!("`{name}` must depend on `{service}` (`services.{name}.depends_on`): Dokku defines `{service}`'s upstream when it deploys it, and nginx refuses `{name}`'s config before that")));
+                    }
+                    loc.kind = "service";
+                    loc.upstream = Some(format!("{}-{}", ta.app, port.container));
+                }
+                PathTarget::Redirect { url } => {
+                    loc.kind = "redirect";
+                    loc.url = Some(url.clone());
+                }
+                PathTarget::Static { dir, spa } => {
+                    let to = format!("{}/{}/{i}", static_root.trim_end_matches('/'), app.app);
+                    loc.kind = "static";
+                    loc.alias = Some(if route.path.ends_with('/') { format!("{to}/") } else { to.clone() });
+                    if *spa {
+                        loc.fallback = Some(format!("{}/index.html", route.path.trim_end_matches('/')));
+                    }
+                    inc.statics.push(StaticCopy { from: dir.clone(), to });
+                }
+                PathTarget::Nginx { body } => {
+                    loc.body = body.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+                }
+            }
+            inc.locations.push(loc);
+        }
+        out.insert(name.clone(), inc);
+    }
+    Ok(out)
+}
+
+/// The include's text (pure; golden-tested).
+pub fn render(include: &Include) -> String {
+    let ctx = tera::Context::from_serialize(include).expect("an include serialises");
+    // The template and its inputs are ours and validated: a failure here is a bug.
+    let mut out = tera::Tera::one_off(TEMPLATE, &ctx, false).unwrap_or_else(|e| panic!("templates/nginx-paths.conf.tera: {e:?}"));
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// What `PATHS_VAR` holds: the include's text and what each static directory holds
+/// (`source_key(dir)`), so a change to either rewrites it.
+pub fn digest(content: &str, statics: &[StaticCopy], source_key: impl Fn(&str) -> String) -> String {
+    let mut h = Sha256::new();
+    h.update(content.as_bytes());
+    for s in statics {
+        for part in ["\0", &s.from, "=", &source_key(&s.from), ">", &s.to] {
+            h.update(part.as_bytes());
+        }
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+// ---- Effects: the executor's hook (exec::executor), kept next to the format they write ----
+
+/// `$DOKKU_ROOT/<app>/nginx.conf.d/dokku-compose-paths.conf`.
+pub fn include_path(dokku_root: &Path, app: &str) -> PathBuf {
+    dokku_root.join(app).join("nginx.conf.d").join(INCLUDE_FILE)
+}
+
+fn previous_path(path: &Path) -> PathBuf {
+    path.with_extension("conf.prev")
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type()?;
+        if t.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else if t.is_file() {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the static directories, keeps the current include as `<file>.prev` (nginx reads
+/// only `*.conf`) for [`restore`], and writes `content` (an empty `content` removes the file).
+pub fn install(dokku_root: &Path, source_dir: &Path, app: &str, content: &str, statics: &[StaticCopy]) -> Result<(), String> {
+    let path = include_path(dokku_root, app);
+    let io = |p: &Path, e: std::io::Error| format!("`{}`: {e}", p.display());
+    // First what restore reads, so a failure below is undone to exactly what was there.
+    let dir = path.parent().expect("the include has a directory");
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let prev = previous_path(&path);
+    if path.exists() {
+        std::fs::copy(&path, &prev).map_err(|e| io(&prev, e))?;
+    } else if prev.exists() {
+        std::fs::remove_file(&prev).map_err(|e| io(&prev, e))?;
+    }
+    for s in statics {
+        let (from, to) = (source_dir.join(&s.from), PathBuf::from(&s.to));
+        if !from.is_dir() {
+            return Err(format!("static directory `{}` is not a directory of the pushed source", s.from));
+        }
+        if to.exists() {
+            std::fs::remove_dir_all(&to).map_err(|e| io(&to, e))?;
+        }
+        copy_dir(&from, &to).map_err(|e| io(&to, e))?;
+    }
+    if content.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
+            _ => Ok(()),
+        };
+    }
+    let tmp = path.with_extension("conf.tmp");
+    std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| io(&path, e))
+}
+
+/// Puts back the include [`install`] replaced (or removes the one it created).
+pub fn restore(dokku_root: &Path, app: &str) -> Result<(), String> {
+    let path = include_path(dokku_root, app);
+    let prev = previous_path(&path);
+    let result = if prev.exists() { std::fs::rename(&prev, &path) } else { std::fs::remove_file(&path) };
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", path.display())),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{from_compose_json, ConvertOptions, StackName};
+    use serde_json::json;
+
+    fn includes_of(x: serde_json::Value, services: serde_json::Value) -> Result<BTreeMap<ServiceName, Include>, ModelError> {
+        let opts = ConvertOptions { stack: StackName::parse("shop").unwrap(), project_dir: "/p".into() };
+        let (p, _) = from_compose_json(&json!({"services": services, "x-dokku": {"services": x}}), &opts)?;
+        let g = crate::graph::build(&p).unwrap();
+        includes(&p, &g, "/data/shop/static")
+    }
+
+    #[test]
+    fn routing_renders_every_kind() {
+        let inc = includes_of(
+            json!({"web": {"domains": ["shop.example.com"], "paths": [
+                {"path": "/api/", "service": "api"},
+                {"path": "/old", "redirect": "https://example.com/new"},
+                {"path": "/assets/", "static": "./public", "spa": true},
+                {"path": "/healthz", "nginx": "return 200 'ok';"}
+            ]}}),
+            json!({"web": {"image": "nginx", "ports": [{"target": 80, "published": "80"}], "depends_on": {"api": {"condition": "service_started"}}}, "api": {"image": "api", "ports": [{"target": 5000, "published": "8080"}]}}),
+        )
+        .unwrap();
+        let web = &inc[&ServiceName::new("web")];
+        assert_eq!(web.app, "shop-web");
+        let text = render(web);
+        assert!(text.contains("location /api/ {\n    proxy_pass http://shop-api-5000;"), "{text}");
+        assert!(text.contains("location /old {\n    return 302 https://example.com/new;\n}"), "{text}");
+        assert!(text.contains("    alias /data/shop/static/shop-web/2/;\n    try_files $uri $uri/ /assets/index.html;"), "{text}");
+        assert!(text.contains("location /healthz {\n    return 200 'ok';\n}"), "{text}");
+        assert_eq!(web.statics, [StaticCopy { from: "public".into(), to: "/data/shop/static/shop-web/2".into() }]);
+    }
+
+    #[test]
+    fn routing_errors_name_the_key_path() {
+        let svcs = json!({"web": {"image": "nginx", "ports": [{"target": 80, "published": "80"}]}, "api": {"image": "api", "ports": [{"target": 5000, "published": "8080"}]}, "db": {"image": "postgres:16"}, "bg": {"image": "w"}});
+        let e = |paths: serde_json::Value| includes_of(json!({"web": {"paths": paths}}), svcs.clone()).unwrap_err().to_string();
+        assert_eq!(e(json!([{"path": "api", "service": "api"}])), "`x-dokku.services.web.paths[0].path`: `api` must start with `/`");
+        assert_eq!(e(json!([{"path": "/a b", "service": "api"}])), "`x-dokku.services.web.paths[0].path`: `/a b` must not contain whitespace, quotes, `{`, `}` or `;`");
+        assert_eq!(e(json!([{"path": "/a", "redirect": "https://x/;evil"}])), "`x-dokku.services.web.paths[0].redirect`: `https://x/;evil` must not contain whitespace, quotes, `{`, `}` or `;`");
+        assert_eq!(e(json!([{"path": "/a"}, {"path": "/b", "service": "api", "redirect": "https://x"}])), "`x-dokku.services.web.paths[0]`: needs exactly one of `service`, `redirect`, `static`, `nginx` (given: none)");
+        assert_eq!(e(json!([{"path": "/a", "redirect": "https://x"}, {"path": "/b", "static": "../etc"}])), "`x-dokku.services.web.paths[1].static`: `../etc` must be a directory inside the project (relative, without leaving it with `..`)");
+        assert_eq!(e(json!([{"path": "/b", "static": "/etc"}])), "`x-dokku.services.web.paths[0].static`: `/etc` must be a directory inside the project (relative, without leaving it with `..`)");
+        assert_eq!(e(json!([{"path": "/b", "nginx": "return 200; }"}])), "`x-dokku.services.web.paths[0].nginx`: has unbalanced braces or quotes: it must be the body of one location block");
+        assert_eq!(e(json!([{"path": "/b", "nginx": "if ($x) { return 200;"}])), "`x-dokku.services.web.paths[0].nginx`: has unbalanced braces or quotes: it must be the body of one location block");
+        assert_eq!(e(json!([{"path": "/b", "redirect": "https://x", "spa": true}])), "`x-dokku.services.web.paths[0].spa`: only applies to `static`");
+        assert_eq!(e(json!([{"path": "/", "redirect": "https://x"}])), "`x-dokku.services.web.paths[0].path`: `/` is the app itself (Dokku's own `location /`): route a sub-path");
+        assert_eq!(e(json!([{"path": "/a", "service": "nope"}])), "`x-dokku.services.web.paths[0].service`: `nope` is not a service of the stack");
+        assert_eq!(e(json!([{"path": "/a", "service": "db"}])), "`x-dokku.services.web.paths[0].service`: `db` is a datastore: only apps have an nginx upstream");
+        assert_eq!(e(json!([{"path": "/a", "service": "bg"}])), "`x-dokku.services.web.paths[0].service`: `bg` publishes no port and has no `proxy_port`: it has no Dokku nginx upstream to proxy to");
+        assert!(e(json!([{"path": "/a", "service": "api"}])).starts_with("`x-dokku.services.web.paths[0].service`: `web` must depend on `api`"));
+        let e = includes_of(json!({"bg": {"paths": [{"path": "/a", "redirect": "https://x"}]}}), svcs.clone()).unwrap_err().to_string();
+        assert_eq!(e, "`x-dokku.services.bg.paths`: `bg` publishes no port and has no `proxy_port`: nginx does not serve it, so it cannot serve paths");
+        // Braces inside quotes and comments do not count.
+        assert!(includes_of(json!({"web": {"paths": [{"path": "/b", "nginx": "return 200 '}'; # {"}]}}), svcs).is_ok());
+    }
+
+    #[test]
+    fn routing_install_and_restore() {
+        let root = tempfile_dir();
+        let src = root.join("src");
+        std::fs::create_dir_all(src.join("public/css")).unwrap();
+        std::fs::write(src.join("public/css/a.css"), "a").unwrap();
+        let statics = [StaticCopy { from: "public".into(), to: root.join("static/app/0").display().to_string() }];
+        install(&root, &src, "app", "one\n", &statics).unwrap();
+        assert_eq!(std::fs::read_to_string(include_path(&root, "app")).unwrap(), "one\n");
+        assert_eq!(std::fs::read_to_string(root.join("static/app/0/css/a.css")).unwrap(), "a");
+        install(&root, &src, "app", "two\n", &[]).unwrap();
+        restore(&root, "app").unwrap();
+        assert_eq!(std::fs::read_to_string(include_path(&root, "app")).unwrap(), "one\n");
+        install(&root, &src, "fresh", "x\n", &[]).unwrap();
+        restore(&root, "fresh").unwrap();
+        assert!(!include_path(&root, "fresh").exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dokku-compose-routing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
