@@ -21,6 +21,10 @@ pub struct DokkuState {
     pub networks: BTreeSet<String>,
     /// Storage entries.
     pub storage: BTreeSet<String>,
+    /// The host's global Let's Encrypt e-mail, when the project needs certificates and the host
+    /// was read (`None` in a snapshot that does not say).
+    #[serde(default)]
+    pub letsencrypt_global_email: Option<String>,
 }
 
 /// One app.
@@ -223,6 +227,14 @@ pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, 
     match run(&cmd)? {
         Some(out) => state.networks = parse_name_list(&cmd, &out)?,
         None => return Err(must(&cmd)),
+    }
+    if project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt) {
+        let cmd = q(&["letsencrypt:report", "--global", "--format", "json"]);
+        let email = match run(&cmd)? {
+            Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
+            None => String::new(),
+        };
+        state.letsencrypt_global_email = Some(email);
     }
     let cmd = q(&["storage:list-entries", "--format", "json"]);
     if let Some(out) = run(&cmd)? {

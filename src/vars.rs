@@ -84,6 +84,8 @@ pub enum GenKind {
     Base64(usize),
     /// A random UUID (v4).
     Uuid,
+    /// A host port free when it was chosen (the first deploy), kept after that.
+    Port,
 }
 
 impl GenKind {
@@ -126,6 +128,10 @@ impl GenKind {
             }
             GenKind::Hex(n) => hex::encode(bytes(n)?),
             GenKind::Base64(n) => base64::engine::general_purpose::STANDARD.encode(bytes(n)?),
+            GenKind::Port => {
+                let l = std::net::TcpListener::bind("0.0.0.0:0").map_err(|e| format!("no free port: {e}"))?;
+                l.local_addr().map_err(|e| format!("no free port: {e}"))?.port().to_string()
+            }
             GenKind::Uuid => {
                 let mut b = bytes(16)?;
                 b[6] = (b[6] & 0x0f) | 0x40;
@@ -144,6 +150,24 @@ pub fn substitute(text: &str, file: &str, scopes: &Scopes, in_project: bool) -> 
 
 /// [`substitute`], with `generated(name, kind)` answering `${{generate.NAME:KIND}}`.
 pub fn substitute_with(text: &str, file: &str, scopes: &Scopes, in_project: bool, generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>) -> Result<String, VarError> {
+    substitute_all(text, file, scopes, in_project, generated, &mut |fact| Err(format!("`stack.{fact}` needs the stack's model")))
+}
+
+/// Whether `text` asks for facts of the stack (`${{stack.…}}`).
+pub fn has_facts(text: &str) -> bool {
+    references(text).iter().any(|(s, _)| s == "stack")
+}
+
+/// [`substitute_with`], with `fact(path)` answering `${{stack.<service>.<fact>}}` and
+/// `${{stack.<volume>.host_path}}` (the path after `stack.`).
+pub fn substitute_all(
+    text: &str,
+    file: &str,
+    scopes: &Scopes,
+    in_project: bool,
+    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>,
+    fact: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<String, VarError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let line_of = |consumed: usize| text[..consumed].matches('\n').count() + 1;
@@ -162,6 +186,12 @@ pub fn substitute_with(text: &str, file: &str, scopes: &Scopes, in_project: bool
             return Err(VarError::Syntax { file: file.to_owned(), line: line_of(at), message: "`${{` without a closing `}}`".into() });
         };
         let inner = after[..end].trim();
+        if let Some(path) = inner.strip_prefix("stack.") {
+            let value = fact(path).map_err(|message| VarError::Syntax { file: file.to_owned(), line: line_of(at), message })?;
+            out.push_str(&value);
+            rest = &after[end + 2..];
+            continue;
+        }
         if let Some(spec) = inner.strip_prefix("generate.") {
             let (name, kind) = spec.split_once(':').unwrap_or((spec, "password"));
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

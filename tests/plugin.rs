@@ -599,3 +599,55 @@ fn export_and_import_apps() {
     let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
     assert!(!o.status.success() && text(&o).contains("already a stack"), "{}", text(&o));
 }
+
+/// (compose:set domain-pattern, x-dokku letsencrypt) Default host names from a pattern with
+/// the host's global domain, and stack-wide Let's Encrypt refused with a clear message until
+/// an e-mail exists.
+#[test]
+fn domain_pattern_and_stack_wide_letsencrypt() {
+    let h = Host::new();
+    assert!(h.dokku(&["domains:set-global", "example.test"]).status.success());
+    assert!(h.dokku(&["compose:set", "--global", "domain-pattern", "{service}.{stack}.{global}"]).status.success());
+    assert!(!h.dokku(&["compose:set", "--global", "domain-pattern", "{service}.{nope}"]).status.success());
+    let compose = "x-dokku:\n  letsencrypt: true\nservices:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  api:\n    image: example/api:1\n";
+    let dir = h.repo("site", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("service `web` asks for Let's Encrypt, which needs an e-mail"), "{out}");
+    assert!(h.dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"]).status.success());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(h.json(&["domains:report", "site-web", "--format", "json"])["app-vhosts"], "web.site.example.test");
+    assert_eq!(text(&h.dokku(&["letsencrypt:active", "site-web"])).trim(), "true");
+    // No port: the pattern does not apply (Dokku's own default vhost stays, and no proxy runs).
+    assert_ne!(h.json(&["domains:report", "site-api", "--format", "json"])["app-vhosts"], "api.site.example.test");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+}
+
+/// (typed variables) Facts of the stack: a service's domain, public and internal URL, a kept
+/// free host port, a volume's host path, filled into the compose file at deploy time.
+#[test]
+fn stack_facts_as_variables() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:8080\"]\n    volumes: [uploads:/data]\n    environment:\n      PUBLIC_URL: ${{stack.web.url}}\n      HOST: ${{stack.web.domain}}\n      API: ${{stack.api.internal_url}}\n      METRICS_PORT: ${{stack.api.port}}\n      UPLOADS: ${{stack.uploads.host_path}}\n  api:\n    image: example/api:1\n    ports: [\"8081:3000\"]\nx-dokku:\n  services:\n    web:\n      domains: [shop.example.test]\nvolumes:\n  uploads: {}\n";
+    let dir = h.repo("facts", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let web = h.json(&["config:export", "--format", "json", "facts-web"]);
+    assert_eq!(web["PUBLIC_URL"], "http://shop.example.test");
+    assert_eq!(web["HOST"], "shop.example.test");
+    assert_eq!(web["API"], "http://api:3000");
+    assert!(web["UPLOADS"].as_str().unwrap().ends_with("/lib/data/storage/facts-uploads"), "{web}");
+    let port: u16 = web["METRICS_PORT"].as_str().unwrap().parse().unwrap();
+    assert!(port > 0);
+    // Stable across deploys.
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+    // An unknown service or fact is an error naming the file and line.
+    commit(&dir, "compose.yaml", &compose.replace("${{stack.api.port}}", "${{stack.nope.port}}"));
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("compose.yaml:10:") && out.contains("there is no service `nope`"), "{out}");
+}

@@ -83,6 +83,9 @@ pub struct RunArgs {
     /// The vault password, when the caller has it already (the plugin's stored one).
     #[arg(skip)]
     pub vault_password: Option<crate::vault::VaultPassword>,
+    /// Host names for services with ports and no `domains` (`{service}` filled in per service)
+    #[arg(long = "domain-pattern", value_name = "PATTERN")]
+    pub domain_pattern: Option<String>,
     /// Progress output: Dokku-style text, or one JSON event per line
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -132,7 +135,7 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         compose,
         convert: ConvertOptions { stack, project_dir: project_dir.display().to_string() },
         policy,
-        settings: PlanSettings { source_rev, ..PlanSettings::default() },
+        settings: PlanSettings { source_rev, domain_pattern: run.domain_pattern.clone(), ..PlanSettings::default() },
         exec: ExecOptions {
             concurrency: run.concurrency.max(1),
             step_timeout: Some(Duration::from_secs(run.step_timeout)),

@@ -28,6 +28,9 @@ pub struct ServiceSettings {
     pub domains: Vec<String>,
     /// `letsencrypt`: `letsencrypt:enable` after the deploy.
     pub letsencrypt: bool,
+    /// Whether `letsencrypt` was given (a `false` opts out of the stack-wide setting).
+    #[serde(skip)]
+    pub letsencrypt_given: bool,
     /// `proxy_port`: the container port the proxy sends HTTP to when `ports` is empty.
     pub proxy_port: Option<u16>,
     /// `datastore: false` keeps a datastore image as an ordinary app.
@@ -299,6 +302,9 @@ impl Backup {
 pub struct StackSettings {
     /// `letsencrypt_email`: `letsencrypt:set <app> email` for apps with letsencrypt.
     pub letsencrypt_email: Option<String>,
+    /// `letsencrypt: true`: every service with domains gets a certificate (a service's own
+    /// `letsencrypt: false` opts out).
+    pub letsencrypt: bool,
     /// `plain`: environment keys shown unmasked in every service.
     pub plain: BTreeSet<String>,
     /// `services.<name>`: per-service settings. This is the portable place for them: Docker
@@ -308,7 +314,7 @@ pub struct StackSettings {
 }
 
 const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state";
-const STACK_KEYS: &str = "letsencrypt_email, plain, services";
+const STACK_KEYS: &str = "letsencrypt, letsencrypt_email, plain, services";
 
 fn err(path: &str, message: String) -> ModelError {
     ModelError::Extension { path: path.to_owned(), message }
@@ -355,7 +361,10 @@ impl ServiceSettings {
                         return Err(err(&p, format!("`{bad}` is not a valid domain")));
                     }
                 }
-                "letsencrypt" => s.letsencrypt = boolean(v, &p)?,
+                "letsencrypt" => {
+                    s.letsencrypt = boolean(v, &p)?;
+                    s.letsencrypt_given = true;
+                }
                 "proxy_port" => {
                     let n = v.as_u64().filter(|n| (1..=65535).contains(n));
                     s.proxy_port = Some(n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| err(&p, "must be a port number".into()))?);
@@ -427,6 +436,7 @@ impl StackSettings {
         for (k, v) in map {
             let p = format!("{path}.{k}");
             match k.as_str() {
+                "letsencrypt" => s.letsencrypt = boolean(v, &p)?,
                 "letsencrypt_email" => {
                     let e = v.as_str().filter(|e| e.contains('@')).ok_or_else(|| err(&p, "must be an e-mail address".into()))?;
                     s.letsencrypt_email = Some(e.to_owned());

@@ -30,4 +30,12 @@ pub enum PlanError {
         /// The secret.
         secret: String,
     },
+    /// Let's Encrypt was asked for, and a prerequisite is missing.
+    #[error("service `{service}` asks for Let's Encrypt, which needs {missing}")]
+    Letsencrypt {
+        /// The service.
+        service: ServiceName,
+        /// What is missing.
+        missing: String,
+    },
 }

@@ -49,6 +49,10 @@ pub struct PlanSettings {
     /// Datastores whose backup settings changed since they were last applied; `None` plans
     /// the backup commands of every datastore that has them.
     pub backups_changed: Option<BTreeSet<String>>,
+    /// Host names for services that publish a port and name no `domains`: `{service}` is
+    /// replaced by the compose service (the caller filled in stack, project and the host's
+    /// global domain).
+    pub domain_pattern: Option<String>,
     /// Host directory `x-dokku` `paths` static directories are served from
     /// (`<dir>/<app>/<n>`); default `/var/lib/dokku/data/compose/<stack>/static`.
     pub static_dir: Option<String>,
@@ -503,7 +507,8 @@ fn app_steps(
             );
         }
         // Let's Encrypt adds https:443 maps itself; they are not a difference.
-        let have: Vec<String> = cur.ports.iter().filter(|m| !(svc.settings.letsencrypt && m.starts_with("https:443:"))).cloned().collect();
+        let stack_le = project.settings.letsencrypt && !svc.settings.letsencrypt_given;
+        let have: Vec<String> = cur.ports.iter().filter(|m| !((svc.settings.letsencrypt || stack_le) && m.starts_with("https:443:"))).cloned().collect();
         if have != want_ports {
             let back = if cur.ports.is_empty() {
                 Cmd::dokku(["ports:clear", name])
@@ -520,7 +525,13 @@ fn app_steps(
             );
         }
     }
-    let domains = &svc.settings.domains;
+    let patterned: Vec<String>;
+    let domains = if svc.settings.domains.is_empty() && (!app.ports.is_empty() || svc.settings.proxy_port.is_some()) {
+        patterned = settings.domain_pattern.iter().map(|p| p.replace("{service}", svc.name.as_str())).collect();
+        &patterned
+    } else {
+        &svc.settings.domains
+    };
     if !domains.is_empty() && &cur.domains != domains {
         let back = if cur.domains.is_empty() {
             Cmd::dokku(["domains:clear", name])
@@ -575,7 +586,17 @@ fn app_steps(
     runtime_changed |= set_property(p, ctx, name, cur, "logs", "max-size", max_size);
     // Log collection: the vector sink is read by Dokku's log shipper, not by the container.
     set_property(p, ctx, name, cur, "logs", "vector-sink", svc.settings.log_vector_sink.as_deref());
-    if svc.settings.letsencrypt {
+    // Let's Encrypt: the service's own setting, else the stack's for every service with
+    // domains; Dokku's `letsencrypt:enable` needs an e-mail, checked here when the host was read.
+    let letsencrypt = if svc.settings.letsencrypt_given { svc.settings.letsencrypt } else { svc.settings.letsencrypt || (project.settings.letsencrypt && !domains.is_empty()) };
+    if letsencrypt {
+        if domains.is_empty() {
+            return Err(PlanError::Letsencrypt { service: svc.name.clone(), missing: "domains (`x-dokku.services.<svc>.domains`, or the `domain-pattern` property)".into() });
+        }
+        let have_email = project.settings.letsencrypt_email.is_some() || cur.properties.contains_key("letsencrypt:email");
+        if !have_email && p.state.letsencrypt_global_email.as_deref() == Some("") {
+            return Err(PlanError::Letsencrypt { service: svc.name.clone(), missing: "an e-mail (`x-dokku.letsencrypt_email`, or `dokku letsencrypt:set --global email <address>`)".into() });
+        }
         set_property(p, ctx, name, cur, "letsencrypt", "email", project.settings.letsencrypt_email.as_deref());
     }
     let one_shot = svc.settings.state == ExpectedState::OneShot;
@@ -727,7 +748,7 @@ fn app_steps(
         let cmd = command.into_iter().fold(Cmd::dokku(["run", "--no-tty", name]), Cmd::arg);
         p.push(Some(ctx), "run", Action::RunOnce { app: name.to_owned() }, cmd, "one-shot job of this deploy (x-dokku.state: one-shot)".into(), irreversible("a job that ran cannot be un-run"));
     }
-    if svc.settings.letsencrypt && !cur.letsencrypt {
+    if letsencrypt && !cur.letsencrypt {
         p.push(
             Some(ctx),
             "letsencrypt",

@@ -28,6 +28,7 @@ pub const PROPS: &[Prop] = &[
     Prop { key: "sync-url", default: "", help: "repository `compose:sync <app>` and the webhook fetch the stack from (set by `compose:sync <app> <url>`)" },
     Prop { key: "sync-ref", default: "", help: "branch, tag or commit `compose:sync` checks out (default: the remote's default branch)" },
     Prop { key: "webhook", default: "false", help: "`true` lets the webhook receiver deploy the stack (with its `compose:webhook-secret`)" },
+    Prop { key: "domain-pattern", default: "", help: "host names for services with ports and no domains: {service} {stack} {project} {environment} {global} (the host's global domain)" },
     Prop { key: "project", default: "", help: "the project the stack belongs to (`compose:projects:create`)" },
     Prop { key: "environment", default: "", help: "the stack's environment in its project (dev staging production...)" },
     Prop { key: "log-format", default: "text", help: "progress of applies: `text` (Dokku style) or `json` (one event per line)" },

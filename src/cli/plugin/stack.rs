@@ -58,26 +58,54 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
     let vault_password = vault_password(props, app);
     // Shared variables (`${{project.VAR}}`…) are resolved into hidden copies beside the files,
     // so relative paths in them keep working; the files themselves keep the references.
-    let mut files = files;
     let denv = DokkuEnv::from_env();
-    let mut scopes = None;
-    for f in &mut files {
-        let Ok(text) = std::fs::read_to_string(&*f) else { continue };
-        if !crate::vars::has_references(&text) {
+    let profiles: Vec<String> = props.computed(app, "profiles").split_whitespace().map(str::to_owned).collect();
+    let originals = files;
+    let texts: Vec<Option<String>> = originals.iter().map(|f| std::fs::read_to_string(f).ok()).collect();
+    let needs_facts = texts.iter().flatten().any(|t| crate::vars::has_facts(t));
+    // With `${{stack.…}}` facts the project is read twice: once with placeholders to know its
+    // services, domains and ports, then with the facts filled in.
+    let mut facts: Option<Facts> = None;
+    for pass in 0..=usize::from(needs_facts) {
+        let resolve_facts = pass == 1;
+        let mut files = Vec::with_capacity(originals.len());
+        let mut scopes = None;
+        for (f, text) in originals.iter().zip(&texts) {
+            let Some(text) = text.as_ref().filter(|t| crate::vars::has_references(t)) else {
+                files.push(f.clone());
+                continue;
+            };
+            if scopes.is_none() {
+                scopes = Some(super::projects::scopes_for(&denv, props, app)?);
+            }
+            let (sc, in_project) = scopes.as_ref().expect("just set");
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // One store for generated values and kept ports, shared by both callbacks.
+            let store = std::cell::RefCell::new(Generated::open(&denv, app)?);
+            let mut fact = |path: &str| -> Result<String, String> {
+                match (&facts, resolve_facts) {
+                    (Some(fs), true) => fs.get(path, &mut store.borrow_mut()),
+                    // Placeholder of the first pass: a valid word in every place a fact may stand.
+                    _ => Ok("dokku-compose-fact".to_owned()),
+                }
+            };
+            let resolved = crate::vars::substitute_all(text, &name, sc, *in_project, &mut |n, kind| store.borrow_mut().get_or_create(n, kind), &mut fact)?;
+            store.borrow_mut().save()?;
+            let copy = f.with_file_name(format!(".{name}.resolved.yaml"));
+            std::fs::write(&copy, resolved).with_context(|| format!("cannot write `{}`", copy.display()))?;
+            files.push(copy);
+        }
+        if needs_facts && !resolve_facts {
+            let first = load_files(dir, files, app, profiles.clone(), environment.clone(), vault_password.clone())?;
+            facts = Some(Facts::of(&first, app, props, &denv)?);
             continue;
         }
-        if scopes.is_none() {
-            scopes = Some(super::projects::scopes_for(&denv, props, app)?);
-        }
-        let (sc, in_project) = scopes.as_ref().expect("just set");
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut store = Generated::open(&denv, app)?;
-        let resolved = crate::vars::substitute_with(&text, &name, sc, *in_project, &mut |n, kind| store.get_or_create(n, kind))?;
-        store.save()?;
-        let copy = f.with_file_name(format!(".{name}.resolved.yaml"));
-        std::fs::write(&copy, resolved).with_context(|| format!("cannot write `{}`", copy.display()))?;
-        *f = copy;
+        return load_files(dir, files, app, profiles.clone(), environment.clone(), vault_password.clone());
     }
+    unreachable!("the last pass returns")
+}
+
+fn load_files(dir: &Path, files: Vec<PathBuf>, app: &str, profiles: Vec<String>, environment: BTreeMap<String, String>, vault_password: Option<crate::vault::VaultPassword>) -> anyhow::Result<LoadedProject> {
     if files.is_empty() {
         anyhow::bail!("no compose file in `{}` (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", dir.display(), DEFAULT_FILES.join(", "));
     }
@@ -88,7 +116,7 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
         project_name: Some(project),
         project_directory: Some(dir.to_path_buf()),
         env_files: Vec::new(),
-        profiles: props.computed(app, "profiles").split_whitespace().map(str::to_owned).collect(),
+        profiles,
         no_interpolate: false,
         environment,
         working_dir: dir.to_path_buf(),
@@ -122,6 +150,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Resu
         format: "text".into(),
         log_format: { let f = props.computed(app, "log-format"); if f == "json" { f } else { "text".into() } },
         environment: Some(app_config(&runner(), app)?),
+        domain_pattern: domain_pattern(props, app)?,
         vault_password: vault_password(props, app),
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
         hook_timeout: num("hook-timeout")?.unwrap_or(600),
@@ -252,6 +281,80 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
         Err(e) => {
             restore();
             Err(e)
+        }
+    }
+}
+
+/// The stack's `domain-pattern` with everything but `{service}` filled in.
+fn domain_pattern(props: &Props, app: &str) -> anyhow::Result<Option<String>> {
+    let pattern = props.computed(app, "domain-pattern");
+    if pattern.is_empty() {
+        return Ok(None);
+    }
+    let mut out = pattern.replace("{stack}", app);
+    for key in ["project", "environment"] {
+        let needle = format!("{{{key}}}");
+        if out.contains(&needle) {
+            let v = props.get(app, key).with_context(|| format!("`domain-pattern` uses {needle} but stack `{app}` has no {key}"))?;
+            out = out.replace(&needle, &v);
+        }
+    }
+    if out.contains("{global}") {
+        let cmd = Cmd::dokku(["domains:report", "--global", "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_str(runner().run(&cmd, None, None)?.stdout.trim()).context("`domains:report --global` is not JSON")?;
+        let global = report["global-vhosts"].as_str().and_then(|v| v.split_whitespace().next()).map(str::to_owned);
+        let global = global.with_context(|| "`domain-pattern` uses {global} but the host has no global domain (`dokku domains:set-global <domain>`)".to_owned())?;
+        out = out.replace("{global}", &global);
+    }
+    let sample = out.replace("{service}", "web");
+    if sample.contains('{') || !sample.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')) {
+        anyhow::bail!("`domain-pattern` `{pattern}` does not make a valid host name (placeholders: {{service}} {{stack}} {{project}} {{environment}} {{global}})");
+    }
+    Ok(Some(out))
+}
+
+/// Facts of the stack a compose file may reference (issue #7 "typed variables"):
+/// `${{stack.<service>.domain}}`, `.url`, `.internal_url`, `.port` (a free host port, kept) and
+/// `${{stack.<volume>.host_path}}`.
+struct Facts {
+    project: crate::model::Project,
+    pattern: Option<String>,
+    lib_root: PathBuf,
+}
+
+impl Facts {
+    fn of(loaded: &LoadedProject, app: &str, props: &Props, env: &DokkuEnv) -> anyhow::Result<Self> {
+        let stack = crate::model::StackName::parse(app).map_err(anyhow::Error::msg)?;
+        let (project, _) = crate::model::from_compose_json(&loaded.json, &crate::model::ConvertOptions { stack, project_dir: loaded.project_dir.display().to_string() })?;
+        Ok(Self { project, pattern: domain_pattern(props, app)?, lib_root: env.lib_root.clone() })
+    }
+
+    fn get(&self, path: &str, store: &mut Generated) -> Result<String, String> {
+        let (name, fact) = path.rsplit_once('.').ok_or_else(|| format!("`stack.{path}` needs `<service>.<fact>`"))?;
+        if fact == "host_path" {
+            let storage = crate::model::StorageName::for_volume(&self.project.stack, name);
+            if !self.project.storage.contains_key(&storage) {
+                return Err(format!("`stack.{path}`: there is no volume `{name}`"));
+            }
+            return Ok(self.lib_root.join("data/storage").join(storage.as_str()).display().to_string());
+        }
+        let svc = self.project.services.iter().find(|(n, _)| n.as_str() == name).map(|(_, s)| s).ok_or_else(|| format!("`stack.{path}`: there is no service `{name}`"))?;
+        let crate::model::Kind::App(a) = &svc.kind else { return Err(format!("`stack.{path}`: `{name}` is a datastore; its URL comes with the link")) };
+        let domain = || -> Result<String, String> {
+            svc.settings.domains.first().cloned().or_else(|| self.pattern.as_ref().map(|p| p.replace("{service}", name))).ok_or_else(|| format!("`stack.{path}`: service `{name}` has no domain (`x-dokku.services.{name}.domains`, or the `domain-pattern` property)"))
+        };
+        match fact {
+            "domain" => domain(),
+            "url" => {
+                let tls = svc.settings.letsencrypt || (self.project.settings.letsencrypt && !(svc.settings.letsencrypt_given && !svc.settings.letsencrypt));
+                Ok(format!("{}://{}", if tls { "https" } else { "http" }, domain()?))
+            }
+            "internal_url" => {
+                let port = a.ports.first().map(|p| p.container.to_string()).or_else(|| svc.settings.proxy_port.map(|p| p.to_string())).ok_or_else(|| format!("`stack.{path}`: service `{name}` names no port (`ports` or `x-dokku` `proxy_port`)"))?;
+                Ok(format!("http://{name}:{port}"))
+            }
+            "port" => store.get_or_create(&format!("port.{name}"), crate::vars::GenKind::Port),
+            other => Err(format!("`stack.{path}`: unknown fact `{other}` (domain, url, internal_url, port, host_path)")),
         }
     }
 }

@@ -706,6 +706,15 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
             }
             "log-format" if v != "text" && v != "json" => anyhow::bail!("`log-format` is `text` or `json`"),
             "webhook" if v != "true" && v != "false" => anyhow::bail!("`webhook` is `true` or `false`"),
+            "domain-pattern" => {
+                let mut probe = v.to_owned();
+                for ph in ["{service}", "{stack}", "{project}", "{environment}", "{global}"] {
+                    probe = probe.replace(ph, "x");
+                }
+                if !v.contains("{service}") || !probe.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')) {
+                    anyhow::bail!("`domain-pattern` needs {{service}} and makes host names of lowercase labels; placeholders: {{service}} {{stack}} {{project}} {{environment}} {{global}}");
+                }
+            }
             "project" => {
                 super::projects::load(env, v)?.with_context(|| format!("project `{v}` does not exist (`dokku compose:projects:create {v}`)"))?;
             }
