@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dokku::Cmd;
-use crate::model::{Kind, Project};
+use crate::model::Project;
 
 /// What the host looks like, as far as the stack is concerned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +212,18 @@ pub type QueryOutput = Option<String>;
 /// Reads the state of everything `project` touches through read-only Dokku commands.
 /// `run` executes one command and returns its stdout (or `None` on a non-zero exit).
 pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
+    let (mut state, todo) = read_host(project, run)?;
+    for app in todo {
+        let a = read_app(&app, run)?;
+        state.apps.insert(app, a);
+    }
+    Ok(state)
+}
+
+/// The stack-wide queries (apps, networks, storage, datastores and their links, the global
+/// Let's Encrypt e-mail when needed), and the project's apps that exist, whose own state is
+/// read next.
+fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<(DokkuState, Vec<String>), StateError> {
     let mut state = DokkuState::default();
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
 
@@ -256,14 +268,8 @@ pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, 
         }
         state.datastores.insert(plugin.to_owned(), services);
     }
-    for svc in project.services.values() {
-        let Kind::App(spec) = &svc.kind else { continue };
-        let app = spec.app.as_str();
-        if existing.contains(app) {
-            state.apps.insert(app.to_owned(), read_app(app, run)?);
-        }
-    }
-    Ok(state)
+    let todo = project.services.values().filter_map(|s| s.app()).map(|a| a.app.to_string()).filter(|a| existing.contains(a)).collect();
+    Ok((state, todo))
 }
 
 /// Reads one existing app's state (16 read-only queries).
@@ -342,22 +348,7 @@ pub fn read_parallel(
     run: &(dyn Fn(&Cmd) -> Result<QueryOutput, StateError> + Sync),
     concurrency: usize,
 ) -> Result<DokkuState, StateError> {
-    let mut apps: Vec<String> = Vec::new();
-    let mut shallow = project.clone();
-    for svc in shallow.services.values_mut() {
-        if let Kind::App(spec) = &svc.kind {
-            apps.push(spec.app.to_string());
-        }
-    }
-    // The stack-wide queries, with the apps left out; then the apps in parallel.
-    shallow.services.retain(|_, s| !matches!(s.kind, Kind::App(_)));
-    let mut state = read(&shallow, &mut |c| run(c))?;
-    let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
-    let existing = match run(&cmd)? {
-        Some(out) => parse_app_list(&cmd, &out)?,
-        None => return Err(StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() }),
-    };
-    let todo: Vec<&String> = apps.iter().filter(|a| existing.contains(a.as_str())).collect();
+    let (mut state, todo) = read_host(project, &mut |c| run(c))?;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<Result<(String, AppState), StateError>>> = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
