@@ -45,3 +45,40 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => true,
     }
 }
+
+/// Replaces `path` with `bytes` atomically (a sibling `.tmp` file, synced, then renamed), the
+/// new file created with `mode` (masked by the umask): readers see the old or the new content,
+/// never a part, and a secret is never readable by others in between.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_with_the_mode_given() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::write(dir.path().join("f.tmp"), "stale").unwrap();
+        write_atomic(&p, b"new", 0o600).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!dir.path().join("f.tmp").exists());
+        write_atomic(&p, b"read-only", 0o444).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o444);
+    }
+}

@@ -67,7 +67,7 @@ impl StackDir {
     fn create(&self) -> Result<(), ApplyError> {
         let dir = self.dir();
         std::fs::create_dir_all(&dir).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
-        std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&dir).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?.permissions(), 0o700);
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
         Ok(())
     }
 }
@@ -226,6 +226,12 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
     let store = ReleaseStore::open(&dir.releases(), key.clone())?;
     let latest = store.latest()?;
+    // The latest release's project, decrypted once: what the stack owned, and whether the
+    // file changed.
+    let latest_compose = match &latest {
+        Some(l) => Some(store.compose(l.id)?),
+        None => None,
+    };
 
     let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
     req.policy.check(&project).map_err(PlanError::from)?;
@@ -233,10 +239,10 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
 
     // Services the stack owns (every service applied and not pruned since) that the file no
     // longer has: kept and warned about, or pruned with `--prune`.
-    let mut owned = read_owned(&dir);
+    let mut owned = read_json::<BTreeMap<String, Removed>>(&owned_path(&dir));
     if owned.is_empty() {
-        if let Some(l) = &latest {
-            owned = owned_by(&store.compose(l.id)?, &req.convert)?;
+        if let Some(c) = &latest_compose {
+            owned = owned_by(c, &req.convert)?;
         }
     }
     let current = owned_by(&req.compose, &req.convert)?;
@@ -261,14 +267,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     settings.secrets_dir = Some(secrets_dir.display().to_string());
     routing_settings(&project, &dir, &req.source_dir, &mut settings)?;
     let backups_wanted = backup_fingerprints(&project, &secret_bytes, &key);
-    let backups_applied = read_json_map(&dir.dir().join("backups.json"));
+    let backups_applied = read_json::<BTreeMap<String, String>>(&dir.dir().join("backups.json"));
     settings.backups_changed = Some(backups_wanted.iter().filter(|(n, fp)| backups_applied.get(*n) != Some(*fp)).map(|(n, _)| n.clone()).collect());
     let started = Instant::now();
     let q = query(runner);
-    let mut host = state::read_parallel(&project, &q, req.exec.concurrency)?;
+    let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
-    let (prune_steps, kept) = prune_plan(&previous, req, &q, &mut host)?;
+    let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     if req.dry_run {
         let mut plan = plan;
@@ -276,10 +282,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
-    let unchanged_compose = match &latest {
-        Some(l) => store.compose(l.id)? == req.compose,
-        None => false,
-    };
+    let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
         events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
@@ -348,7 +351,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         }
     };
     journal.finish()?;
-    write_json_map(&dir.dir().join("backups.json"), &backups_wanted)?;
+    write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
     if !prune_steps.is_empty() {
         let prune = Plan { steps: prune_steps, ..plan.clone() };
         let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, "prune")?;
@@ -365,7 +368,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             now_owned.insert(r.service.clone(), r.clone());
         }
     }
-    write_owned(&dir, &now_owned)?;
+    write_json(&owned_path(&dir), &now_owned)?;
     let apps = app_facts(&project, &settings, &key);
     let mut plan_json = plan.to_json();
     // The release keeps how long each step took.
@@ -386,8 +389,8 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
     write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
-    let written = std::fs::create_dir_all(&sources).and_then(|()| std::fs::write(sources.join(format!("v{}.json", release.id)), serde_json::to_vec(&settings.source_digests).unwrap_or_default()));
-    written.map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
+    std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
+    write_json(&sources.join(format!("v{}.json", release.id)), &settings.source_digests)?;
     Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
 }
 
@@ -452,11 +455,7 @@ fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String,
             if old.as_deref() == Some(value.as_slice()) {
                 continue;
             }
-            let tmp = path.with_extension("tmp");
-            let _ = std::fs::remove_file(&tmp);
-            std::fs::write(&tmp, value).map_err(|e| io(&tmp, e))?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444)).map_err(|e| io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+            crate::platform::write_atomic(&path, value, 0o444).map_err(|e| io(&path, e))?;
             previous.push((path, old));
         }
     }
@@ -464,15 +463,10 @@ fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String,
 }
 
 fn restore_secret_files(previous: &[(PathBuf, Option<Vec<u8>>)]) {
-    use std::os::unix::fs::PermissionsExt as _;
     for (path, old) in previous.iter().rev() {
         match old {
             Some(bytes) => {
-                let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, bytes).is_ok() {
-                    let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444));
-                    let _ = std::fs::rename(&tmp, path);
-                }
+                let _ = crate::platform::write_atomic(path, bytes, 0o444);
             }
             None => {
                 let _ = std::fs::remove_file(path);
@@ -498,13 +492,15 @@ fn backup_fingerprints(project: &crate::model::Project, secrets: &BTreeMap<Strin
     out
 }
 
-fn read_json_map(path: &Path) -> BTreeMap<String, String> {
+/// A JSON file of the stack's directory; missing or unreadable reads as empty.
+fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
     std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
-fn write_json_map(path: &Path, map: &BTreeMap<String, String>) -> Result<(), ApplyError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(map).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
+/// Writes a JSON file of the stack's directory atomically.
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApplyError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })?;
+    crate::platform::write_atomic(path, &bytes, 0o644).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// One apply that ran (succeeded or rolled back), as `applies.jsonl` keeps it.
@@ -540,35 +536,40 @@ pub struct Summary {
     pub backups: Vec<String>,
 }
 
+impl Summary {
+    /// The summary of `project` as release `release` of `released`.
+    pub fn of(project: &crate::model::Project, release: u64, released: &str) -> Self {
+        let services = project
+            .services
+            .iter()
+            .map(|(n, s)| {
+                let target = match &s.kind {
+                    Kind::App(a) => format!("app {}", a.app),
+                    Kind::Datastore(d) => format!("{} {}", d.plugin, d.name),
+                };
+                (n.to_string(), target)
+            })
+            .collect();
+        let backups = project
+            .services
+            .values()
+            .filter_map(|s| match (&s.kind, &s.settings.backup) {
+                (Kind::Datastore(d), Some(b)) => Some(b.describe(d.plugin, d.name.as_str())),
+                _ => None,
+            })
+            .collect();
+        Summary { release, released: released.to_owned(), services, backups }
+    }
+}
+
 fn write_summary(dir: &StackDir, project: &crate::model::Project, release: &ReleaseInfo) -> Result<(), ApplyError> {
-    let services = project
-        .services
-        .iter()
-        .map(|(n, s)| {
-            let target = match &s.kind {
-                Kind::App(a) => format!("app {}", a.app),
-                Kind::Datastore(d) => format!("{} {}", d.plugin, d.name),
-            };
-            (n.to_string(), target)
-        })
-        .collect();
-    let backups = project
-        .services
-        .values()
-        .filter_map(|s| match (&s.kind, &s.settings.backup) {
-            (Kind::Datastore(d), Some(b)) => Some(b.describe(d.plugin, d.name.as_str())),
-            _ => None,
-        })
-        .collect();
-    let summary = Summary { release: release.id, released: release.time.clone(), services, backups };
-    let path = dir.dir().join("summary.json");
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&summary).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
+    let summary = Summary::of(project, release.id, &release.time);
+    write_json(&dir.dir().join("summary.json"), &summary)
 }
 
 /// A stack's summary, if it has been applied.
 pub fn summary(dir: &StackDir) -> Option<Summary> {
-    std::fs::read(dir.dir().join("summary.json")).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    read_json::<Option<Summary>>(&dir.dir().join("summary.json"))
 }
 
 fn elapsed_ms(since: std::time::SystemTime) -> u128 {
@@ -592,7 +593,7 @@ pub fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
 
 /// The source digests release `id` was planned with (empty when unknown).
 pub fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
-    std::fs::read(dir.dir().join("release-sources").join(format!("v{id}.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    read_json(&dir.dir().join("release-sources").join(format!("v{id}.json")))
 }
 
 /// A service the stack owns: its app, or its datastore (plugin, name).
@@ -623,15 +624,7 @@ fn owned_path(dir: &StackDir) -> PathBuf {
     dir.dir().join("owned.json")
 }
 
-fn read_owned(dir: &StackDir) -> BTreeMap<String, Removed> {
-    std::fs::read(owned_path(dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
-}
 
-fn write_owned(dir: &StackDir, owned: &BTreeMap<String, Removed>) -> Result<(), ApplyError> {
-    let path = owned_path(dir);
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(owned).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
-}
 
 /// Steps that destroy what left the compose file (`--prune`); without it, the names are
 /// returned so the caller can warn. Datastores are destroyed only when named.
@@ -639,7 +632,6 @@ fn prune_plan(
     removed: &[Removed],
     req: &ApplyRequest,
     q: &(dyn Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync),
-    host: &mut state::DokkuState,
 ) -> Result<(Vec<Step>, Vec<String>), ApplyError> {
     let mut steps = Vec::new();
     let mut kept = Vec::new();
@@ -697,7 +689,6 @@ fn prune_plan(
             _ => {}
         }
     }
-    let _ = host;
     Ok((steps, kept))
 }
 

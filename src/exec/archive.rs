@@ -60,9 +60,7 @@ impl ArchiveStore {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, &bytes)?;
-                std::fs::rename(&tmp, &path)?;
+                crate::platform::write_atomic(&path, &bytes, 0o644)?;
                 Ok(bytes)
             }
         }

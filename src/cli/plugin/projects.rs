@@ -52,15 +52,9 @@ fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Res
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
     // Variables may be secrets: readable by the dokku user only.
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(value)?)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
+    crate::platform::write_atomic(path, &serde_json::to_vec_pretty(value)?, 0o600).with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// A project, if it exists.
@@ -346,9 +340,7 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
 
 fn write_json_text(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
+    crate::platform::write_atomic(path, text.as_bytes(), 0o644).with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// `compose:up <stack> --from-template <project> [--set K=V]…`: makes the stack an app of the

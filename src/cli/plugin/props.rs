@@ -71,9 +71,7 @@ impl Props {
         match value {
             Some(v) => {
                 std::fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
-                let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, v)?;
-                std::fs::rename(&tmp, &path)
+                crate::platform::write_atomic(&path, v.as_bytes(), 0o644)
             }
             None => match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -84,16 +82,9 @@ impl Props {
 
     /// Sets a value only the dokku user may read (mode 0600): the vault password.
     pub fn set_private(&self, scope: &str, key: &str, value: &str) -> std::io::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.path(scope, key);
         std::fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
-        let tmp = path.with_extension("tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(value.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
+        crate::platform::write_atomic(&path, value.as_bytes(), 0o600)
     }
 
     /// Removes every property of `scope` (the app was destroyed).
