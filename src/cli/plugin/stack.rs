@@ -129,8 +129,9 @@ fn load_files(dir: &Path, files: Vec<PathBuf>, app: &str, profiles: Vec<String>,
     Ok(LoadedProject::new(&loaded, dir.to_path_buf()))
 }
 
-/// The apply settings of `app` from its properties.
-pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Result<RunArgs> {
+/// The apply settings of `app` from its properties; `config` is the stack app's config (what
+/// compose `secrets.<x>.environment` reads), fetched once by the caller.
+pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMap<String, String>) -> anyhow::Result<RunArgs> {
     let num = |key: &str| -> anyhow::Result<Option<u64>> {
         let v = props.computed(app, key);
         if v.is_empty() {
@@ -149,7 +150,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Resu
         dry_run: false,
         format: "text".into(),
         log_format: { let f = props.computed(app, "log-format"); if f == "json" { f } else { "text".into() } },
-        environment: Some(app_config(&runner(), app)?),
+        environment: Some(config),
         domain_pattern: domain_pattern(props, app)?,
         vault_password: vault_password(props, app),
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
@@ -211,17 +212,11 @@ impl Generated {
     }
 
     pub(super) fn save(&mut self) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
         if !self.dirty {
             return Ok(());
         }
         std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
-        let tmp = self.path.with_extension("tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(&self.sealed)?)?;
-        std::fs::rename(&tmp, &self.path)?;
+        crate::platform::write_atomic(&self.path, &serde_json::to_vec_pretty(&self.sealed)?, 0o600)?;
         self.dirty = false;
         Ok(())
     }
@@ -266,8 +261,8 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
             }
             Revision::Known { sha, message } => ((*sha).to_owned(), message.clone()),
         };
-        let loaded = load(&source, files, app, props, config)?;
-        let mut run = run_args(env, props, app)?;
+        let loaded = load(&source, files, app, props, config.clone())?;
+        let mut run = run_args(env, props, app, config)?;
         run.wait = wait;
         let req = crate::cli::apply_cmd::request(&run, loaded.json, app, source.clone(), rev, crate::exec::releases::ReleaseKind::Apply, message)?;
         crate::cli::apply_cmd::execute(&req, false)?;

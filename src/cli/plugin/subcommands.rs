@@ -38,11 +38,11 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
         "run" => run_cmd(&RunArgs::try_parse_from(argv)?, env),
         "releases" => {
             let a = AppFormat::try_parse_from(argv)?;
-            with_app(env, &a.app, || apply_cmd::run_releases(&stack_args(env, &a.app), a.format == "json"))
+            with_app(&a.app, || apply_cmd::run_releases(&stack_args(env, &a.app), a.format == "json"))
         }
         "diff" => {
             let a = Diff::try_parse_from(argv)?;
-            with_app(env, &a.app, || apply_cmd::run_diff(&stack_args(env, &a.app), a.from, a.to))
+            with_app(&a.app, || apply_cmd::run_diff(&stack_args(env, &a.app), a.from, a.to))
         }
         "rollback" => rollback(&Rollback::try_parse_from(argv)?, env),
         "down" => down(&Down::try_parse_from(argv)?, env),
@@ -215,13 +215,21 @@ fn stack_args(env: &DokkuEnv, app: &str) -> StackArgs {
 }
 
 /// Runs `f` when the app exists; Dokku's message and exit code otherwise.
-fn with_app(env: &DokkuEnv, app: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<u8> {
-    if !app_exists(app)? {
-        eprintln!(" !     App {app} does not exist");
-        return Ok(NO_APP);
+fn with_app(app: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<u8> {
+    if let Some(code) = missing_app(app)? {
+        return Ok(code);
     }
-    let _ = env;
     f().map(|()| 0)
+}
+
+/// Dokku's answer for an app that does not exist (` !     App x does not exist`, exit 20),
+/// or `None` when it does.
+pub(super) fn missing_app(app: &str) -> anyhow::Result<Option<u8>> {
+    if app_exists(app)? {
+        return Ok(None);
+    }
+    eprintln!(" !     App {app} does not exist");
+    Ok(Some(NO_APP))
 }
 
 fn app_exists(app: &str) -> anyhow::Result<bool> {
@@ -232,7 +240,11 @@ fn app_exists(app: &str) -> anyhow::Result<bool> {
 }
 
 /// The compose project of the last push (or of `file`), ready for an apply.
-fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<(crate::cli::plan_cmd::LoadedProject, PathBuf, String)> {
+/// The stack's project, the directory it was read from, the source revision and the stack
+/// app's config (read once, for interpolation and secrets).
+type LoadedStack = (crate::cli::plan_cmd::LoadedProject, PathBuf, String, BTreeMap<String, String>);
+
+fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<LoadedStack> {
     let props = props(env);
     let source = source_dir(env, app);
     let config = app_config(&runner(), app)?;
@@ -247,8 +259,8 @@ fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<
             (source, files)
         }
     };
-    let loaded = stack::load(&dir, files, app, &props, config)?;
-    Ok((loaded, dir, rev))
+    let loaded = stack::load(&dir, files, app, &props, config.clone())?;
+    Ok((loaded, dir, rev, config))
 }
 
 fn stdin_file(env: &DokkuEnv, app: &str) -> anyhow::Result<PathBuf> {
@@ -270,17 +282,16 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     } else if !a.set.is_empty() {
         anyhow::bail!("`--set` goes with `--from-template`; set a stack's values with `dokku config:set`");
     }
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let file = match a.file.as_deref() {
         Some("-") => Some(stdin_file(env, &a.app)?),
         Some(other) => anyhow::bail!("`--file` takes `-` (stdin); got `{other}`"),
         None => None,
     };
-    let (loaded, dir, rev) = load_stack(env, &a.app, file.as_deref())?;
-    let mut run = stack::run_args(env, &props(env), &a.app)?;
+    let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
+    let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
@@ -290,12 +301,11 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
 }
 
 fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
-    let (loaded, dir, rev) = load_stack(env, &a.app, None)?;
-    let mut run = stack::run_args(env, &props(env), &a.app)?;
+    let (loaded, dir, rev, config) = load_stack(env, &a.app, None)?;
+    let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.dry_run = true;
     run.format.clone_from(&a.format);
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
@@ -304,11 +314,10 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
 }
 
 fn config(a: &AppOnly, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
-    let (loaded, _, _) = load_stack(env, &a.app, None)?;
+    let (loaded, ..) = load_stack(env, &a.app, None)?;
     println!("{}", serde_json::to_string_pretty(&loaded.json)?);
     Ok(0)
 }
@@ -386,9 +395,8 @@ fn print_states(app: &str, states: &[Value]) {
 }
 
 fn ps(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let Some((project, _, _)) = released_project(env, &a.app)? else {
         anyhow::bail!("stack `{}` has not been deployed yet", a.app);
@@ -481,9 +489,8 @@ fn service_app(project: &Project, service: &str) -> anyhow::Result<String> {
 }
 
 fn logs(a: &Logs, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
     let services: Vec<String> = match &a.service {
@@ -509,9 +516,8 @@ fn logs(a: &Logs, env: &DokkuEnv) -> anyhow::Result<u8> {
 }
 
 fn run_cmd(a: &RunArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
     let app = service_app(&project, &a.service)?;
@@ -521,11 +527,10 @@ fn run_cmd(a: &RunArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
 }
 
 fn rollback(a: &Rollback, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
-    let mut run = stack::run_args(env, &props(env), &a.app)?;
+    let mut run = stack::run_args(env, &props(env), &a.app, app_config(&runner(), &a.app)?)?;
     run.wait = a.wait;
     apply_cmd::run_rollback(&stack_args(env, &a.app), &run, a.release, source_dir(env, &a.app))?;
     Ok(0)
@@ -548,9 +553,8 @@ fn confirm(app: &str, what: &str) -> anyhow::Result<bool> {
 }
 
 fn down(a: &Down, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
     let graph = crate::graph::build(&project)?;
@@ -613,23 +617,14 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
         r.insert(format!("compose-global-{}", prop.key), p.get("--global", prop.key).unwrap_or_default());
         r.insert(format!("compose-computed-{}", prop.key), p.computed(app, prop.key));
     }
-    let summary = crate::exec::apply::summary(&apply_stack_dir(&env.data_dir(), app));
+    // Stacks applied before summaries existed are summarised from their latest release.
+    let summary = match crate::exec::apply::summary(&apply_stack_dir(&env.data_dir(), app)) {
+        Some(sm) => Some(sm),
+        None => released_project(env, app)?.map(|(project, id, time)| crate::exec::apply::Summary::of(&project, id, &time)),
+    };
     let (release, time, services, backups) = match summary {
         Some(sm) => (format!("v{}", sm.release), sm.released, sm.services.keys().cloned().collect::<Vec<_>>().join(" "), sm.backups.join("; ")),
-        None => match released_project(env, app)? {
-        Some((project, id, time)) => {
-            let backups: Vec<String> = project
-                .services
-                .values()
-                .filter_map(|s| match (&s.kind, &s.settings.backup) {
-                    (Kind::Datastore(d), Some(b)) => Some(b.describe(d.plugin, d.name.as_str())),
-                    _ => None,
-                })
-                .collect();
-            (format!("v{id}"), time, project.services.keys().map(|s| s.to_string()).collect::<Vec<_>>().join(" "), backups.join("; "))
-        }
         None => (String::new(), String::new(), String::new(), String::new()),
-        },
     };
     r.insert("compose-backups".into(), backups);
     // The last applies that ran (succeeded, or failed and rolled back).
@@ -649,9 +644,8 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
 fn report(a: &Report, env: &DokkuEnv) -> anyhow::Result<u8> {
     let apps = match &a.app {
         Some(app) if !app.starts_with("--") => {
-            if !app_exists(app)? {
-                eprintln!(" !     App {app} does not exist");
-                return Ok(NO_APP);
+            if let Some(code) = missing_app(app)? {
+                return Ok(code);
             }
             vec![app.clone()]
         }
@@ -692,9 +686,10 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
         let valid: Vec<&str> = PROPS.iter().map(|p| p.key).collect();
         anyhow::bail!("Invalid key `{}`, valid keys: {}", a.key, valid.join(", "));
     }
-    if a.scope != "--global" && !app_exists(&a.scope)? {
-        eprintln!(" !     App {} does not exist", a.scope);
-        return Ok(NO_APP);
+    if a.scope != "--global" {
+        if let Some(code) = missing_app(&a.scope)? {
+            return Ok(code);
+        }
     }
     if let Some(v) = a.value.as_deref().filter(|v| !v.is_empty()) {
         match a.key.as_str() {
@@ -739,9 +734,8 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
 /// `compose:vault-password <app> [--unset]`: the stack's ansible-vault password, read from
 /// stdin (never from the command line, never echoed) and stored readable by the dokku user only.
 fn vault_password(a: &VaultPasswordArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let p = props(env);
     if a.unset {
@@ -763,9 +757,8 @@ fn vault_password(a: &VaultPasswordArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
 
 /// `compose:rotate <app> <NAME>…`: the only way a generated value changes.
 fn rotate(a: &Rotate, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = missing_app(&a.app)? {
+        return Ok(code);
     }
     let dir = apply_stack_dir(&env.data_dir(), &a.app);
     let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:rotate", false);

@@ -25,14 +25,10 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use super::props::Props;
-use super::stack::{self, compose_files, runner, stack_dir};
+use super::stack::{self, compose_files, stack_dir};
 use crate::dokku::env::DokkuEnv;
-use crate::dokku::Cmd;
-use crate::exec::runner::Runner;
 use crate::report::{info1, verbose};
 
-/// Dokku's exit code for a missing app (dokku-facts §d `verify_app_name`).
-const NO_APP: u8 = 20;
 /// Property: the repository `compose:sync` fetches from.
 pub(super) const SYNC_URL: &str = "sync-url";
 /// Property: the ref `compose:sync` checks out (empty: the remote's default branch).
@@ -65,9 +61,8 @@ struct SecretArgs {
 /// `compose:sync`.
 pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
     let a = SyncArgs::try_parse_from(std::iter::once("compose:sync".to_owned()).chain(args.iter().cloned()))?;
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = super::subcommands::missing_app(&a.app)? {
+        return Ok(code);
     }
     let props = Props::new(&env.config_dir());
     let (url, git_ref) = match &a.url {
@@ -103,9 +98,8 @@ pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
 /// `compose:webhook-secret`.
 pub(super) fn webhook_secret(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
     let a = SecretArgs::try_parse_from(std::iter::once("compose:webhook-secret".to_owned()).chain(args.iter().cloned()))?;
-    if !app_exists(&a.app)? {
-        eprintln!(" !     App {} does not exist", a.app);
-        return Ok(NO_APP);
+    if let Some(code) = super::subcommands::missing_app(&a.app)? {
+        return Ok(code);
     }
     let props = Props::new(&env.config_dir());
     if props.get(&a.app, WEBHOOK_SECRET).is_some() && !a.rotate {
@@ -123,13 +117,6 @@ pub(super) fn webhook_secret(args: &[String], env: &DokkuEnv) -> anyhow::Result<
     println!("{}", info1(&format!("Webhook secret of stack {} (shown once, keep it in your CI's secrets)", a.app)));
     println!("{secret}");
     Ok(0)
-}
-
-fn app_exists(app: &str) -> anyhow::Result<bool> {
-    if !crate::model::is_valid_app_name(app) {
-        anyhow::bail!("Invalid app name `{app}`");
-    }
-    Ok(runner().run(&Cmd::dokku(["apps:exists", app]), None, None).is_ok())
 }
 
 /// Where a repository is and which transport fetches it.
