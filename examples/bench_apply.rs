@@ -67,8 +67,7 @@ fn apply(bin: &Path, dokku: &Path, root: &Path, file: &Path, concurrency: usize,
 
 fn mutating(c: &Value) -> bool {
     let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    let cmd = argv.first().copied().unwrap_or("");
-    !(cmd.ends_with(":report") || cmd.ends_with(":list") || cmd.ends_with(":links") || cmd.ends_with(":list-entries") || cmd == "config:export" || cmd == "letsencrypt:active" || cmd == "storage:list" || (cmd == "ps:scale" && argv.contains(&"--format")))
+    !dokku_compose::state::is_query(&argv)
 }
 
 fn sandbox(dokku: &Path, command_ms: u64, deploy_ms: u64) -> tempfile::TempDir {

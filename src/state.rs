@@ -206,6 +206,22 @@ pub fn resource_key(key: &str) -> Option<(&str, &str)> {
     key.split_once('-').filter(|(w, _)| matches!(*w, "limit" | "reserve"))
 }
 
+/// Whether a `dokku` argv (without the program) is one of the read-only queries the state
+/// reader runs (`*:report`, `*:list`, `*:links`, `*:list-entries`, `config:export`,
+/// `letsencrypt:active`, `storage:list`, `ps:scale --format json`): what tests and benchmarks
+/// count apart from the commands that change a host.
+pub fn is_query(argv: &[&str]) -> bool {
+    let cmd = argv.first().copied().unwrap_or("");
+    cmd.ends_with(":report")
+        || cmd.ends_with(":list")
+        || cmd.ends_with(":links")
+        || cmd.ends_with(":list-entries")
+        || cmd == "config:export"
+        || cmd == "letsencrypt:active"
+        || cmd == "storage:list"
+        || (cmd == "ps:scale" && argv.contains(&"--format"))
+}
+
 /// The outcome of one query: stdout, or `None` when the command exited non-zero.
 pub type QueryOutput = Option<String>;
 
@@ -371,6 +387,12 @@ pub fn read_parallel(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_told_from_changes() {
+        assert!(is_query(&["ps:report", "a", "--format", "json"]) && is_query(&["ps:scale", "--format", "json", "a"]));
+        assert!(!is_query(&["ps:scale", "--skip-deploy", "a", "web=1"]) && !is_query(&["config:set", "a", "K=V"]) && !is_query(&[]));
+    }
 
     fn c() -> Cmd {
         Cmd::dokku(["x:report"])

@@ -8,8 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::sandbox_bin;
-
+use crate::support::{mutating, sandbox_bin};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apply/compose.yaml")
@@ -139,13 +138,6 @@ fn ok(o: &Output) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{text}");
     text
-}
-
-/// Read-only Dokku commands (the state queries); everything else mutates.
-fn mutating(call: &Value) -> bool {
-    let argv: Vec<&str> = call["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    let cmd = argv.first().copied().unwrap_or("");
-    !(cmd.ends_with(":report") || cmd.ends_with(":list") || cmd.ends_with(":links") || cmd.ends_with(":list-entries") || cmd == "config:export" || cmd == "letsencrypt:active" || (cmd == "ps:scale" && argv.contains(&"--format")) || cmd == "storage:list")
 }
 
 #[test]

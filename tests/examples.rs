@@ -11,8 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::sandbox_bin;
-
+use crate::support::{dotenv_keys, mutating, sandbox_bin};
 
 /// The example directories: every directory under examples/ with a compose.yaml, by name.
 fn examples() -> Vec<PathBuf> {
@@ -24,17 +23,6 @@ fn examples() -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
-}
-
-/// Variables an example's `.env` sets: removed from the environment of every command, so the
-/// caller's environment cannot change what the example interpolates to.
-fn dotenv_keys(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join(".env")).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.trim_start_matches("export ").split_once('=').map(|(k, _)| k.trim().to_owned()))
-        .collect()
 }
 
 /// One fresh sandbox and the data directory of dokku-compose.
@@ -92,20 +80,6 @@ impl Host {
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// Read-only Dokku commands (the state queries); everything else mutates.
-fn mutating(call: &Value) -> bool {
-    let argv: Vec<&str> = call["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    let cmd = argv.first().copied().unwrap_or("");
-    !(cmd.ends_with(":report")
-        || cmd.ends_with(":list")
-        || cmd.ends_with(":links")
-        || cmd.ends_with(":list-entries")
-        || cmd == "config:export"
-        || cmd == "letsencrypt:active"
-        || cmd == "storage:list"
-        || (cmd == "ps:scale" && argv.contains(&"--format")))
 }
 
 /// What a compose service became, from the plan header: ``app `x` `` or ``<plugin> service `x` ``.

@@ -13,7 +13,7 @@ use dokku_compose::state::DokkuState;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::support::sandbox_bin;
+use crate::support::{dotenv_keys, sandbox_bin};
 
 /// A golden case: the pure inputs of [`export::export`].
 #[derive(Deserialize)]
@@ -70,16 +70,6 @@ fn export_golden() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Variables an example's `.env` sets (removed from the environment of every command).
-fn dotenv_keys(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join(".env")).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.trim_start_matches("export ").split_once('=').map(|(k, _)| k.trim().to_owned()))
-        .collect()
 }
 
 fn compose(root: &Path, clear: &[String], args: &[&str]) -> std::process::Output {

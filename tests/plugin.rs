@@ -7,33 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::sandbox_bin;
-
-
-fn plugin_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_dokku-compose-plugin"))
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let o = Command::new("git").current_dir(dir).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.test").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.test").output().unwrap();
-    assert!(o.status.success() || args[0] == "push", "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
-/// A plugin repository made of the working tree's plugin files (install, update,
-/// plugin.toml), committed, as `plugin:install` clones only committed files.
-fn plugin_repo(dir: &Path) -> PathBuf {
-    let repo = dir.join("dokku-compose");
-    std::fs::create_dir_all(&repo).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["install", "update", "plugin.toml"] {
-        std::fs::copy(root.join(f), repo.join(f)).unwrap();
-    }
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "plugin"]);
-    repo
-}
+use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
 
 struct Host {
     root: tempfile::TempDir,
@@ -229,8 +203,7 @@ fn git_push_deploys_the_stack_and_an_unchanged_push_changes_nothing() {
     assert!(ok && out.contains("up to date"), "{out}");
     let mutations: Vec<Value> = h.calls().into_iter().skip(before).filter(|c| {
         let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        let cmd = argv.first().copied().unwrap_or("");
-        argv.iter().any(|a| a.starts_with("shop-")) && !(cmd.ends_with(":report") || cmd.ends_with(":list") || cmd.ends_with(":links") || cmd == "config:export" || cmd == "letsencrypt:active" || cmd == "storage:list" || cmd == "ps:scale")
+        argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
     }).collect();
     assert!(mutations.is_empty(), "{mutations:#?}");
 }

@@ -11,30 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac as _};
 use serde_json::Value;
 
-use crate::support::sandbox_bin;
-
-fn plugin_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_dokku-compose-plugin"))
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let o = Command::new("git").current_dir(dir).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.test").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.test").output().unwrap();
-    assert!(o.status.success() || args[0] == "push", "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
-fn plugin_repo(dir: &Path) -> PathBuf {
-    let repo = dir.join("dokku-compose");
-    std::fs::create_dir_all(&repo).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["install", "update", "plugin.toml"] {
-        std::fs::copy(root.join(f), repo.join(f)).unwrap();
-    }
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "plugin"]);
-    repo
-}
+use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
 
 /// A sandbox with the plugin installed (the harness of tests/plugin.rs).
 struct Host {

@@ -34,3 +34,47 @@ pub(crate) fn sandbox_bin() -> PathBuf {
     assert!(bin.exists(), "{} is missing", bin.display());
     bin
 }
+
+/// A call of the sandbox's call log that changes the host (not one of the state queries).
+pub(crate) fn mutating(call: &serde_json::Value) -> bool {
+    let argv: Vec<&str> = call["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    !dokku_compose::state::is_query(&argv)
+}
+
+/// `git` in `dir` with a fixed identity; any failure but a push's is a test failure.
+pub(crate) fn git(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let o = Command::new("git").current_dir(dir).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.test").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.test").output().unwrap();
+    assert!(o.status.success() || args[0] == "push", "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// The plugin binary the install trigger lays out (given as `DOKKU_COMPOSE_PREBUILT`).
+pub(crate) fn plugin_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dokku-compose-plugin"))
+}
+
+/// A plugin repository made of the working tree's plugin files (install, update,
+/// plugin.toml), committed, as `plugin:install` clones only committed files.
+pub(crate) fn plugin_repo(dir: &std::path::Path) -> PathBuf {
+    let repo = dir.join("dokku-compose");
+    std::fs::create_dir_all(&repo).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["install", "update", "plugin.toml"] {
+        std::fs::copy(root.join(f), repo.join(f)).unwrap();
+    }
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "plugin"]);
+    repo
+}
+
+/// Variables an example's `.env` sets: removed from the environment of every command, so the
+/// caller's environment cannot change what the example interpolates to.
+pub(crate) fn dotenv_keys(dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(".env")).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.trim_start_matches("export ").split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .collect()
+}
