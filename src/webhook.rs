@@ -111,7 +111,7 @@ impl Default for Config {
             max_body: 1024 * 1024,
             replay_window: Duration::from_secs(24 * 3600),
             max_header: 16 * 1024,
-            max_connections: 128,
+            max_connections: 64,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
@@ -579,6 +579,8 @@ const EVICT_AFTER: Duration = Duration::from_millis(500);
 /// unread request does not turn the close into a reset that loses the answer).
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
+/// Longest a request may wait for a worker's answer before its connection is dropped.
+const HANDLING_LIMIT: Duration = Duration::from_secs(60);
 /// Largest chunk-size line (with extensions) of a chunked body.
 const MAX_CHUNK_LINE: usize = 1024;
 const MAX_HEADERS: usize = 64;
@@ -829,7 +831,8 @@ impl Conn {
         match &self.phase {
             Phase::Head => Some(idle.min(self.opened + config.header_timeout)),
             Phase::Body { deadline, .. } => Some(idle.min(*deadline)),
-            Phase::Handling => None,
+            // A worker answers at once; this only frees the slot if one never does.
+            Phase::Handling => Some(self.last + HANDLING_LIMIT),
             Phase::Writing { .. } => Some(idle),
             Phase::Draining { until, .. } => Some(*until),
         }

@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, default_value_t = 16 * 1024)]
     max_header: usize,
     /// Connections open at once (past it the oldest slow one is closed, else 503)
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 64)]
     max_connections: usize,
     /// Seconds the request head may take, from the connection (408 past it)
     #[arg(long, default_value_t = 10)]
