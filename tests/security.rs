@@ -157,7 +157,7 @@ fn files_with(root: &Path, before: &Snapshot, after: &Snapshot, marker: &[u8], e
 /// without `#` comment lines; an `expect` line is taken as it is).
 fn lines(path: &Path) -> Vec<String> {
     let comments = path.file_name().is_some_and(|n| n != "expect");
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty() && !(comments && l.starts_with('#'))).map(str::to_owned).collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::trim).filter(|l| !(l.is_empty() || (comments && l.starts_with('#')))).map(str::to_owned).collect()
 }
 
 /// Copies a case's `repo/` into `dest`, turning `*.symlink` files into symlinks.
@@ -211,7 +211,7 @@ fn run_case(case: &Path) -> Outcome {
     };
     let setup = lines(&case.join("setup"));
     for line in &setup {
-        match shell_words::split(&line) {
+        match shell_words::split(line) {
             Ok(args) if !args.is_empty() => {
                 let (ok, out) = run(&args);
                 if !ok {
