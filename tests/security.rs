@@ -336,3 +336,47 @@ fn security_harness_reports_a_benign_push() {
     std::fs::create_dir_all(bad.join("repo")).unwrap();
     assert!(run_case(&bad).problems[0].starts_with("malformed case"));
 }
+
+/// (security harness) The snapshot sees a changed, added, removed or re-moded entry, and a
+/// symlink retargeted; bookkeeping is left out (but `ENV` only loses its `GIT_REV` line); the
+/// leak scan finds the marker in any file written since, bookkeeping included.
+#[test]
+fn security_harness_snapshot_sees_changes_and_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |rel: &str, content: &str| {
+        std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(root.join(rel), content).unwrap();
+    };
+    write("lib/config/shop/ENV", "export GIT_REV='1'\nexport A='1'\n");
+    write("lib/config/other/ENV", "export A='1'\n");
+    write("lib/data/storage/x", "x");
+    write("lib/sandbox/calls.jsonl", "{}\n");
+    write("host/secret.txt", "MARKER\n");
+    std::os::unix::fs::symlink("/etc", root.join("lib/link")).unwrap();
+    let before = snapshot(root);
+    assert!(changes(&before, &snapshot(root)).is_empty());
+
+    write("lib/config/shop/ENV", "export GIT_REV='2'\nexport A='1'\n");
+    write("lib/sandbox/calls.jsonl", "{}\n{\"argv\": \"MARKER\"}\n");
+    assert!(changes(&before, &snapshot(root)).is_empty(), "a new GIT_REV and the call log are bookkeeping");
+    let after = snapshot(root);
+    assert_eq!(files_with(root, &before, &after, b"MARKER", &root.join("host/secret.txt")), vec!["lib/sandbox/calls.jsonl"], "a leak into a log is still a leak");
+
+    write("lib/config/shop/ENV", "export GIT_REV='2'\nexport A='2'\n");
+    write("lib/config/other/ENV", "export A='1'\nexport B='MARKER'\n");
+    std::fs::remove_file(root.join("lib/data/storage/x")).unwrap();
+    std::fs::create_dir_all(root.join("lib/data/storage/shop-web")).unwrap();
+    std::fs::set_permissions(root.join("lib/sandbox/calls.jsonl").parent().unwrap(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::remove_file(root.join("lib/link")).unwrap();
+    std::os::unix::fs::symlink("/", root.join("lib/link")).unwrap();
+    let after = snapshot(root);
+    let diff = changes(&before, &after);
+    let kinds: Vec<&str> = diff.iter().map(|d| d.split(" (").next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        vec!["changed  lib/config/other/ENV", "changed  lib/config/shop/ENV", "removed  lib/data/storage/x", "changed  lib/link", "changed  lib/sandbox", "added    lib/data/storage/shop-web"],
+        "{diff:#?}"
+    );
+    assert_eq!(files_with(root, &before, &after, b"MARKER", &root.join("host/secret.txt")), vec!["lib/config/other/ENV", "lib/sandbox/calls.jsonl"]);
+}

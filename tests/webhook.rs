@@ -582,7 +582,8 @@ fn webhook_slow_bodies_do_not_block_the_health_check() {
 
 /// (webhook limits) A request head streamed without end is refused with `431` once past the
 /// 16 KiB limit and the connection closed: the client cannot get more than a few MiB in, and the
-/// receiver's memory does not grow with it.
+/// receiver's memory does not grow with it. Ambiguous framing (`Content-Length` with
+/// `Transfer-Encoding`, two lengths, another coding) gets `400`, over 64 headers `431`.
 #[test]
 fn webhook_refuses_an_oversized_head_without_keeping_it() {
     let h = Host::new();
@@ -607,6 +608,20 @@ fn webhook_refuses_an_oversized_head_without_keeping_it() {
         }
         results.push((read.join().unwrap(), sent, t0.elapsed()));
     }
+    // Framing a smuggler could play with, and too many headers.
+    let raw = |req: String| {
+        let mut s = connect(&r, Duration::from_secs(10));
+        s.write_all(req.as_bytes()).unwrap();
+        status_of(&mut s)
+    };
+    let framing = [
+        raw("POST /hooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc".into()),
+        raw("POST /hooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".into()),
+        raw("POST /hooks/shop HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".into()),
+        raw(format!("GET /healthz HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(100))),
+        raw("NOT HTTP\r\n\r\n".into()),
+    ];
+    assert_eq!(framing, [400, 400, 400, 431, 400]);
     let (code, _) = health(&r);
     let after = rss_kib(&r);
     println!("webhook oversized head: {:?} (status, bytes the client got in before the close, time); receiver RSS {before} KiB before, {after} KiB after", results);
