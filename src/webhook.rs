@@ -12,28 +12,36 @@
 //! stack's secret (`compose:webhook-secret`): `Authorization: Bearer`, `X-Dokku-Compose-Token`
 //! or GitLab's `X-Gitlab-Token`, compared in constant time, or an HMAC-SHA256 of the body keyed
 //! with it, GitHub's `X-Hub-Signature-256: sha256=<hex>` or Gitea's `X-Gitea-Signature: <hex>`
-//! (else `401`). Bodies over the limit get `413` without being read further; a delivery id seen
-//! within the replay window (`X-GitHub-Delivery`, `X-Gitea-Delivery`, `X-Gitlab-Event-UUID`,
-//! `X-Dokku-Compose-Delivery`) gets `409`.
+//! (else `401`). Replays within the replay window get `409`: a signed body seen before, whatever
+//! its delivery id, and a delivery id seen before (`X-GitHub-Delivery`, `X-Gitea-Delivery`,
+//! `X-Gitlab-Event-UUID`, `X-Dokku-Compose-Delivery`).
+//!
+//! Hostile clients are bounded: one thread holds every connection (non-blocking sockets) until
+//! its request is read in full, so a slow or idle client never holds a worker. The request head
+//! is limited in size (`431`) and time, the body in size (`413`, by `Content-Length` before it is
+//! read) and time (`408`), silence on a connection closes it, and past the connection limit a new
+//! connection first evicts the oldest one still sending its request, else is refused at once
+//! (`503`). `GET /healthz` is answered by that thread itself. Every answer closes the connection.
 //!
 //! Concurrent calls for one stack coalesce: at most one deploy runs and one waits per stack, and
-//! a call while one waits joins it. Requests are served by a fixed number of threads and deploys
-//! run on a fixed number of deploy workers.
+//! a call while one waits joins it. Complete requests are answered by a fixed number of threads
+//! and deploys run on a fixed number of deploy workers.
 //!
 //! The receiver reads the plugin's properties straight from
 //! `$DOKKU_LIB_ROOT/config/compose/<app>/<key>` (it runs as the dokku user) and never prints or
 //! returns a secret.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac as _};
+use mio::{Events, Interest, Poll, Token, Waker};
 use serde_json::{json, Value};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 /// What can stop the receiver.
@@ -69,14 +77,25 @@ pub struct Config {
     pub deploy_timeout: Duration,
     /// Grace between SIGTERM and SIGKILL when a deploy times out (its apply rolls back).
     pub kill_grace: Duration,
-    /// Threads answering requests.
+    /// Threads answering complete requests.
     pub workers: usize,
     /// Deploys that may run at once (of different stacks).
     pub deploy_workers: usize,
     /// Largest request body accepted, in bytes.
     pub max_body: usize,
-    /// How long a delivery id is remembered.
+    /// How long a signed body and a delivery id are remembered.
     pub replay_window: Duration,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header: usize,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// How long the request head may take to arrive, from the connection.
+    pub header_timeout: Duration,
+    /// How long the body may take to arrive, after the head.
+    pub body_timeout: Duration,
+    /// Longest silence on a connection (before its request is complete, or while the answer
+    /// cannot be written).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -91,6 +110,11 @@ impl Default for Config {
             deploy_workers: 2,
             max_body: 1024 * 1024,
             replay_window: Duration::from_secs(24 * 3600),
+            max_header: 16 * 1024,
+            max_connections: 64,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -273,28 +297,40 @@ fn wait_with_timeout(handle: &duct::Handle, config: &Config, stack: &str) -> (Op
     }
 }
 
-/// Delivery ids seen within the replay window.
+/// Digests of authenticated deliveries (signed bodies and delivery ids) seen within the replay
+/// window. Only digests are kept, never a header or a body.
 #[derive(Debug, Default)]
 struct Replay {
-    seen: Mutex<HashMap<String, Instant>>,
+    seen: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
 impl Replay {
-    /// Records `key`; false when it was seen within `window`.
-    fn fresh(&self, key: String, window: Duration) -> bool {
+    /// Records every key when none of them was seen within `window`; else records nothing and
+    /// returns the index of the first key seen.
+    fn check(&self, keys: &[[u8; 32]], window: Duration) -> Result<(), usize> {
         let now = Instant::now();
         let mut seen = lock(&self.seen);
         if seen.len() > 4096 {
             seen.retain(|_, t| now.duration_since(*t) < window);
         }
-        match seen.get(&key) {
-            Some(t) if now.duration_since(*t) < window => false,
-            _ => {
-                seen.insert(key, now);
-                true
-            }
+        if let Some(i) = keys.iter().position(|k| seen.get(k).is_some_and(|t| now.duration_since(*t) < window)) {
+            return Err(i);
         }
+        for k in keys {
+            seen.insert(*k, now);
+        }
+        Ok(())
     }
+}
+
+/// SHA-256 of length-prefixed parts (so no two lists of parts share a digest).
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
 }
 
 /// One property of the plugin (`config/compose/<scope>/<key>`), if set.
@@ -307,9 +343,19 @@ pub const TOKEN_HEADERS: &[&str] = &["X-Dokku-Compose-Token", "X-Gitlab-Token"];
 /// The headers delivery ids come in.
 pub const DELIVERY_HEADERS: &[&str] = &["X-Dokku-Compose-Delivery", "X-GitHub-Delivery", "X-Gitea-Delivery", "X-Gitlab-Event-UUID"];
 
-/// Whether the request carries `secret`: a token compared in constant time, or a valid
+/// How a request proved it knows the stack's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// The secret itself (bearer or token header).
+    Token,
+    /// An HMAC-SHA256 of the body keyed with the secret (GitHub, Gitea); it wins over a token
+    /// sent alongside, so the signed body is replay-protected.
+    Signature,
+}
+
+/// How the request carries `secret`, if it does: a token compared in constant time, or a valid
 /// HMAC-SHA256 of `body`. `header` looks a header up by name (case-insensitive).
-pub fn authenticate<'h>(header: impl Fn(&str) -> Option<&'h str>, body: &[u8], secret: &str) -> bool {
+pub fn authenticate<'h>(header: impl Fn(&str) -> Option<&'h str>, body: &[u8], secret: &str) -> Option<Credential> {
     let token_ok = |t: &str| bool::from(t.as_bytes().ct_eq(secret.as_bytes()));
     let hmac_ok = |sig: &str| {
         let Ok(sig) = hex::decode(sig.trim()) else { return false };
@@ -317,24 +363,30 @@ pub fn authenticate<'h>(header: impl Fn(&str) -> Option<&'h str>, body: &[u8], s
         mac.update(body);
         mac.verify_slice(&sig).is_ok()
     };
-    let mut ok = false;
+    let (mut token, mut signature) = (false, false);
     if let Some(auth) = header("Authorization") {
         if let Some(t) = auth.strip_prefix("Bearer ") {
-            ok |= token_ok(t.trim());
+            token |= token_ok(t.trim());
         }
     }
     for h in TOKEN_HEADERS {
         if let Some(t) = header(h) {
-            ok |= token_ok(t.trim());
+            token |= token_ok(t.trim());
         }
     }
     if let Some(sig) = header("X-Hub-Signature-256") {
-        ok |= sig.trim().strip_prefix("sha256=").is_some_and(hmac_ok);
+        signature |= sig.trim().strip_prefix("sha256=").is_some_and(hmac_ok);
     }
     if let Some(sig) = header("X-Gitea-Signature") {
-        ok |= hmac_ok(sig);
+        signature |= hmac_ok(sig);
     }
-    ok
+    if signature {
+        Some(Credential::Signature)
+    } else if token {
+        Some(Credential::Token)
+    } else {
+        None
+    }
 }
 
 struct Shared {
@@ -345,7 +397,7 @@ struct Shared {
 
 /// The receiver: bound, not yet serving.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
+    listener: std::net::TcpListener,
     shared: Arc<Shared>,
 }
 
@@ -358,72 +410,101 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Binds the listen address.
     pub fn bind(config: Config) -> Result<Self, WebhookError> {
-        if config.workers == 0 || config.deploy_workers == 0 || config.max_body == 0 {
-            return Err(WebhookError::Config("workers, deploy workers and the body limit must be positive".into()));
+        let zero_time = [config.header_timeout, config.body_timeout, config.idle_timeout].contains(&Duration::ZERO);
+        if config.workers == 0 || config.deploy_workers == 0 || config.max_body == 0 || config.max_connections == 0 || config.max_header < 256 || zero_time {
+            return Err(WebhookError::Config("workers, deploy workers, the connection limit, the body limit and the timeouts must be positive, the header limit at least 256 bytes".into()));
         }
-        let http = tiny_http::Server::http(config.listen.as_str()).map_err(|e| WebhookError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
-        Ok(Self { http: Arc::new(http), shared: Arc::new(Shared { config, deployer: Deployer::default(), replay: Replay::default() }) })
+        let listener = std::net::TcpListener::bind(config.listen.as_str()).map_err(|e| WebhookError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
+        listener.set_nonblocking(true)?;
+        Ok(Self { listener, shared: Arc::new(Shared { config, deployer: Deployer::default(), replay: Replay::default() }) })
     }
 
     /// The address it listens on (the port chosen when the configured one is 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.http.server_addr().to_ip()
+        self.listener.local_addr().ok()
     }
 
-    /// Serves until receiving fails; never returns otherwise.
+    /// Serves until polling the sockets fails; never returns otherwise.
     pub fn run(self) -> Result<(), WebhookError> {
         for _ in 0..self.shared.config.deploy_workers {
             let shared = Arc::clone(&self.shared);
             std::thread::spawn(move || shared.deployer.work(&shared.config));
         }
-        let mut threads = Vec::new();
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
         for _ in 0..self.shared.config.workers {
-            let (http, shared) = (Arc::clone(&self.http), Arc::clone(&self.shared));
-            threads.push(std::thread::spawn(move || -> Result<(), std::io::Error> {
-                loop {
-                    let req = http.recv()?;
-                    handle(&shared, req);
+            let (shared, jobs, done, waker) = (Arc::clone(&self.shared), Arc::clone(&job_rx), done_tx.clone(), Arc::clone(&waker));
+            std::thread::spawn(move || loop {
+                let next = lock(&jobs).recv();
+                let Ok(job) = next else { return };
+                let (code, body) = handle(&shared, &job.request);
+                if done.send(Done { conn: job.conn, code, body }).is_err() {
+                    return;
                 }
-            }));
+                let _ = waker.wake();
+            });
         }
-        for t in threads {
-            if let Ok(Err(e)) = t.join() {
-                return Err(e.into());
-            }
-        }
-        Ok(())
+        let mut listener = mio::net::TcpListener::from_std(self.listener);
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut io = Io { shared: self.shared, poll, listener, conns: HashMap::new(), next: FIRST_CONN, jobs: job_tx, done: done_rx, refused: 0, refused_logged: Instant::now() };
+        Ok(io.serve()?)
     }
 }
 
-fn respond(req: tiny_http::Request, code: u16, body: &Value) {
-    let line = format!("{} {} {code}", req.method(), req.url().split('?').next().unwrap_or(""));
-    eprintln!("{line}");
-    let mut resp = tiny_http::Response::from_string(body.to_string()).with_status_code(code);
-    if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
-        resp.add_header(h);
+/// A request as the handlers see it (read in full, within the limits).
+#[derive(Debug)]
+struct Request {
+    method: String,
+    /// The path, without the query.
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header `name` (case-insensitive).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
-    let _ = req.respond(resp);
 }
 
-fn error(req: tiny_http::Request, code: u16, stack: Option<&str>, message: &str) {
-    respond(req, code, &json!({"error": message, "stack": stack}));
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'p> {
+    Health,
+    Hook(&'p str),
+    Status(&'p str),
+    WrongMethod,
+    NotFound,
 }
 
-fn handle(shared: &Shared, req: tiny_http::Request) {
-    let path = req.url().split('?').next().unwrap_or("").to_owned();
+fn route<'p>(method: &str, path: &'p str) -> Route<'p> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let method = req.method().clone();
-    match (&method, parts.as_slice()) {
-        (tiny_http::Method::Get, ["healthz"]) => respond(req, 200, &json!({"ok": true})),
-        (tiny_http::Method::Post, ["hooks", app]) => hook(shared, req, app),
-        (tiny_http::Method::Get, ["hooks", app, "status"]) => status(shared, req, app),
-        (_, ["hooks", ..]) => error(req, 405, None, "use POST /hooks/<app> or GET /hooks/<app>/status"),
-        _ => error(req, 404, None, "not found"),
+    match (method, parts.as_slice()) {
+        ("GET", ["healthz"]) => Route::Health,
+        ("POST", ["hooks", app]) => Route::Hook(app),
+        ("GET", ["hooks", app, "status"]) => Route::Status(app),
+        (_, ["hooks", ..]) => Route::WrongMethod,
+        _ => Route::NotFound,
     }
 }
 
-fn header<'r>(req: &'r tiny_http::Request, name: &str) -> Option<&'r str> {
-    req.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+fn error(code: u16, stack: Option<&str>, message: &str) -> (u16, Value) {
+    (code, json!({"error": message, "stack": stack}))
+}
+
+/// Answers a request read in full (on a request worker).
+fn handle(shared: &Shared, req: &Request) -> (u16, Value) {
+    match route(&req.method, &req.path) {
+        Route::Health => (200, json!({"ok": true})),
+        Route::Hook(app) => hook(shared, req, app),
+        Route::Status(app) => status(shared, req, app),
+        Route::WrongMethod => error(405, None, "use POST /hooks/<app> or GET /hooks/<app>/status"),
+        Route::NotFound => error(404, None, "not found"),
+    }
 }
 
 /// The checks every `/hooks/<app>` route shares: a stack that exists, has the webhook
@@ -441,45 +522,536 @@ fn stack_secret(shared: &Shared, app: &str, need_enabled: bool) -> Result<String
     prop(root, app, "webhook-secret").ok_or_else(|| (403, format!("stack `{app}` has no webhook secret: `dokku compose:webhook-secret {app}` creates one")))
 }
 
-fn hook(shared: &Shared, mut req: tiny_http::Request, app: &str) {
-    let max = shared.config.max_body;
-    if req.body_length().is_some_and(|n| n > max) {
-        return error(req, 413, Some(app), &format!("the body is larger than {max} bytes"));
-    }
+fn hook(shared: &Shared, req: &Request, app: &str) -> (u16, Value) {
     let secret = match stack_secret(shared, app, true) {
         Ok(s) => s,
-        Err((code, msg)) => return error(req, code, Some(app), &msg),
+        Err((code, msg)) => return error(code, Some(app), &msg),
     };
-    let mut body = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    if let Err(e) = req.as_reader().take(limit).read_to_end(&mut body) {
-        return error(req, 400, Some(app), &format!("cannot read the body: {e}"));
+    let Some(credential) = authenticate(|h| req.header(h), &req.body, &secret) else {
+        return error(401, Some(app), "missing or invalid token or signature");
+    };
+    // A signed body is remembered whatever delivery id comes with it (the signature does not
+    // cover the headers, so a replay could drop or change the id); a delivery id is remembered
+    // for token calls too.
+    let mut keys = Vec::new();
+    if credential == Credential::Signature {
+        keys.push(digest(&[b"signed-body", app.as_bytes(), &Sha256::digest(&req.body)]));
     }
-    if body.len() > max {
-        return error(req, 413, Some(app), &format!("the body is larger than {max} bytes"));
+    let id = DELIVERY_HEADERS.iter().find_map(|h| req.header(h));
+    if let Some(id) = id {
+        keys.push(digest(&[b"delivery-id", app.as_bytes(), id.as_bytes()]));
     }
-    if !authenticate(|h| header(&req, h), &body, &secret) {
-        return error(req, 401, Some(app), "missing or invalid token or signature");
-    }
-    if let Some(id) = DELIVERY_HEADERS.iter().find_map(|h| header(&req, h)).map(str::to_owned) {
-        if !shared.replay.fresh(format!("{app}\n{id}"), shared.config.replay_window) {
-            return error(req, 409, Some(app), &format!("delivery `{id}` was already received"));
-        }
+    if let Err(i) = shared.replay.check(&keys, shared.config.replay_window) {
+        let message = if credential == Credential::Signature && i == 0 {
+            "this signed body was already delivered: a replay is refused whatever its delivery id".to_owned()
+        } else {
+            let id: String = id.unwrap_or_default().chars().take(80).collect();
+            format!("delivery `{id}` was already received")
+        };
+        return error(409, Some(app), &message);
     }
     let t = shared.deployer.trigger(app);
-    respond(req, 202, &json!({"stack": app, "queued": t.queued, "joined": t.joined}));
+    (202, json!({"stack": app, "queued": t.queued, "joined": t.joined}))
 }
 
-fn status(shared: &Shared, req: tiny_http::Request, app: &str) {
+fn status(shared: &Shared, req: &Request, app: &str) -> (u16, Value) {
     let secret = match stack_secret(shared, app, false) {
         Ok(s) => s,
-        Err((code, msg)) => return error(req, code, Some(app), &msg),
+        Err((code, msg)) => return error(code, Some(app), &msg),
     };
-    if !authenticate(|h| header(&req, h), b"", &secret) {
-        return error(req, 401, Some(app), "missing or invalid token or signature");
+    if authenticate(|h| req.header(h), b"", &secret).is_none() {
+        return error(401, Some(app), "missing or invalid token or signature");
     }
-    let body = shared.deployer.status(app);
-    respond(req, 200, &body);
+    (200, shared.deployer.status(app))
+}
+
+// ---- The connection loop: one thread holds every connection (non-blocking sockets, mio) until
+// its request is read in full, within the limits; only complete requests reach the workers, so a
+// slow or idle client never holds a worker, and `GET /healthz` is answered by the loop itself.
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+/// Under a full connection table, a connection still sending its request after this long is
+/// closed to make room for a new one (slow clients cannot starve the health check).
+const EVICT_AFTER: Duration = Duration::from_millis(500);
+/// How long, and how much, input is read and dropped after an answer before closing (so an
+/// unread request does not turn the close into a reset that loses the answer).
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;
+/// Longest a request may wait for a worker's answer before its connection is dropped.
+const HANDLING_LIMIT: Duration = Duration::from_secs(60);
+/// Largest chunk-size line (with extensions) of a chunked body.
+const MAX_CHUNK_LINE: usize = 1024;
+const MAX_HEADERS: usize = 64;
+
+/// A complete request for a worker.
+struct Job {
+    conn: usize,
+    request: Request,
+}
+
+/// A worker's answer.
+struct Done {
+    conn: usize,
+    code: u16,
+    body: Value,
+}
+
+/// How a request body is framed.
+#[derive(Debug)]
+enum Framing {
+    /// `Content-Length` bytes.
+    Length(usize),
+    /// `Transfer-Encoding: chunked`: the undecoded input.
+    Chunked(Vec<u8>),
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Reading the request head (`Conn::buf`).
+    Head,
+    /// Reading the body (decoded into `Conn::buf`) until `deadline`.
+    Body { request: Request, framing: Framing, deadline: Instant },
+    /// A worker has the request.
+    Handling,
+    /// Writing the answer.
+    Writing { out: Vec<u8>, pos: usize },
+    /// Answered: dropping input until the peer closes, `LINGER_BYTES` or `until`.
+    Draining { until: Instant, dropped: usize },
+}
+
+#[derive(Debug)]
+struct Conn {
+    stream: mio::net::TcpStream,
+    opened: Instant,
+    /// The last progress (bytes read or written).
+    last: Instant,
+    buf: Vec<u8>,
+    phase: Phase,
+    /// `METHOD /path` once the head is read, for the log.
+    line: String,
+}
+
+/// What the loop does after a connection made progress.
+enum Step {
+    Wait,
+    Close,
+    Answer(u16, Value),
+    Dispatch(Request),
+}
+
+/// What reading brought.
+enum Fill {
+    /// Nothing more to read now.
+    Blocked,
+    /// The peer closed its side (or the socket failed).
+    Eof,
+    /// The cap was reached.
+    Full,
+}
+
+impl Conn {
+    /// Reads into `buf` until it would block, the peer closes or `buf` holds `cap` bytes.
+    fn fill(stream: &mut mio::net::TcpStream, buf: &mut Vec<u8>, cap: usize, last: &mut Instant) -> Fill {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let room = cap.saturating_sub(buf.len()).min(chunk.len());
+            if room == 0 {
+                return Fill::Full;
+            }
+            match stream.read(&mut chunk[..room]) {
+                Ok(0) => return Fill::Eof,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    *last = Instant::now();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Fill::Blocked,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Fill::Eof,
+            }
+        }
+    }
+
+    /// Moves the connection on as far as its socket allows.
+    fn step(&mut self, config: &Config) -> Step {
+        loop {
+            match &mut self.phase {
+                Phase::Head => {
+                    let fill = Self::fill(&mut self.stream, &mut self.buf, config.max_header + 1, &mut self.last);
+                    match self.parse_head(config) {
+                        Err(step) => return step,
+                        Ok(true) => {} // the phase changed
+                        Ok(false) => match fill {
+                            Fill::Blocked => return Step::Wait,
+                            Fill::Eof => return Step::Close,
+                            Fill::Full => return Step::Answer(431, json!({"error": format!("the request head is larger than {} bytes", config.max_header), "stack": null})),
+                        },
+                    }
+                }
+                Phase::Body { framing: Framing::Length(n), .. } => {
+                    let n = *n;
+                    let fill = Self::fill(&mut self.stream, &mut self.buf, n, &mut self.last);
+                    if self.buf.len() >= n {
+                        return self.dispatch();
+                    }
+                    match fill {
+                        Fill::Eof => return Step::Close,
+                        Fill::Blocked | Fill::Full => return Step::Wait,
+                    }
+                }
+                Phase::Body { framing: Framing::Chunked(raw), .. } => {
+                    let cap = raw.len() + config.max_body + 2 * MAX_CHUNK_LINE;
+                    let fill = Self::fill(&mut self.stream, raw, cap, &mut self.last);
+                    match decode_chunks(raw, &mut self.buf, config.max_body) {
+                        Err(step) => return step,
+                        Ok(true) => return self.dispatch(),
+                        Ok(false) => match fill {
+                            Fill::Eof => return Step::Close,
+                            Fill::Blocked => return Step::Wait,
+                            // More may be waiting (edge-triggered): decoding made room.
+                            Fill::Full => {}
+                        },
+                    }
+                }
+                Phase::Handling => return Step::Wait,
+                Phase::Writing { out, pos } => {
+                    while *pos < out.len() {
+                        match self.stream.write(&out[*pos..]) {
+                            Ok(0) => return Step::Close,
+                            Ok(n) => {
+                                *pos += n;
+                                self.last = Instant::now();
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Wait,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(_) => return Step::Close,
+                        }
+                    }
+                    let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                    self.buf = Vec::new();
+                    self.phase = Phase::Draining { until: Instant::now() + LINGER, dropped: 0 };
+                }
+                Phase::Draining { dropped, .. } => {
+                    let mut sink = [0u8; 16 * 1024];
+                    loop {
+                        match self.stream.read(&mut sink) {
+                            Ok(0) => return Step::Close,
+                            Ok(n) => {
+                                *dropped += n;
+                                if *dropped > LINGER_BYTES {
+                                    return Step::Close;
+                                }
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Wait,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(_) => return Step::Close,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses the head in `buf` if complete: `Ok(true)` when the phase changed, `Ok(false)`
+    /// when more input is needed, `Err` with the step to take.
+    fn parse_head(&mut self, config: &Config) -> Result<bool, Step> {
+        let bad = |code: u16, message: &str| Step::Answer(code, json!({"error": message, "stack": null}));
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut headers);
+        let n = match parsed.parse(&self.buf) {
+            Ok(httparse::Status::Complete(n)) if n <= config.max_header => n,
+            Ok(httparse::Status::Complete(_)) => return Err(bad(431, &format!("the request head is larger than {} bytes", config.max_header))),
+            Ok(httparse::Status::Partial) => return Ok(false),
+            Err(httparse::Error::TooManyHeaders) => return Err(bad(431, &format!("more than {MAX_HEADERS} headers"))),
+            Err(e) => return Err(bad(400, &format!("malformed request: {e}"))),
+        };
+        let method = parsed.method.unwrap_or_default().to_owned();
+        let path = parsed.path.unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
+        let headers: Vec<(String, String)> = parsed.headers.iter().map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).trim().to_owned())).collect();
+        self.line = format!("{method} {}", path.chars().take(200).collect::<String>());
+        let rest = self.buf.split_off(n);
+        self.buf.clear();
+        let request = Request { method, path, headers, body: Vec::new() };
+        match route(&request.method, &request.path) {
+            Route::Health => return Err(Step::Answer(200, json!({"ok": true}))),
+            Route::Hook(_) => {}
+            _ => return Err(Step::Dispatch(request)),
+        }
+        let max = config.max_body;
+        let lengths: Vec<&str> = request.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("Content-Length")).map(|(_, v)| v.as_str()).collect();
+        let chunked = match request.header("Transfer-Encoding") {
+            None => false,
+            Some(te) if te.eq_ignore_ascii_case("chunked") && lengths.is_empty() => true,
+            Some(_) => return Err(bad(400, "only `Transfer-Encoding: chunked`, without `Content-Length`, is accepted")),
+        };
+        let framing = if chunked {
+            Framing::Chunked(rest)
+        } else {
+            let length = match lengths.as_slice() {
+                [] => 0,
+                [first, others @ ..] => match first.parse::<u64>() {
+                    Ok(n) if others.iter().all(|o| o == first) => n,
+                    _ => return Err(bad(400, "invalid `Content-Length`")),
+                },
+            };
+            if length > max as u64 {
+                return Err(bad(413, &format!("the body is larger than {max} bytes")));
+            }
+            let length = usize::try_from(length).unwrap_or(usize::MAX);
+            self.buf = rest;
+            self.buf.truncate(length);
+            Framing::Length(length)
+        };
+        if request.header("Expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
+            // Best effort: a client that does not get it sends the body after its own delay.
+            let _ = self.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        self.phase = Phase::Body { request, framing, deadline: Instant::now() + config.body_timeout };
+        Ok(true)
+    }
+
+    /// The body is complete: the request goes to a worker.
+    fn dispatch(&mut self) -> Step {
+        match std::mem::replace(&mut self.phase, Phase::Handling) {
+            Phase::Body { mut request, .. } => {
+                request.body = std::mem::take(&mut self.buf);
+                Step::Dispatch(request)
+            }
+            other => {
+                self.phase = other;
+                Step::Close
+            }
+        }
+    }
+
+    /// When the connection times out, if it can.
+    fn deadline(&self, config: &Config) -> Option<Instant> {
+        let idle = self.last + config.idle_timeout;
+        match &self.phase {
+            Phase::Head => Some(idle.min(self.opened + config.header_timeout)),
+            Phase::Body { deadline, .. } => Some(idle.min(*deadline)),
+            // A worker answers at once; this only frees the slot if one never does.
+            Phase::Handling => Some(self.last + HANDLING_LIMIT),
+            Phase::Writing { .. } => Some(idle),
+            Phase::Draining { until, .. } => Some(*until),
+        }
+    }
+
+    /// Still sending its request (or lingering): may be closed to make room.
+    fn evictable(&self, now: Instant) -> bool {
+        match self.phase {
+            Phase::Head | Phase::Body { .. } => now.duration_since(self.opened) >= EVICT_AFTER,
+            Phase::Draining { .. } => true,
+            Phase::Handling | Phase::Writing { .. } => false,
+        }
+    }
+}
+
+/// Decodes the complete chunks at the front of `raw` into `body` and drops them from `raw`:
+/// `Ok(true)` once the last chunk (and the trailer) arrived.
+fn decode_chunks(raw: &mut Vec<u8>, body: &mut Vec<u8>, max: usize) -> Result<bool, Step> {
+    let bad = |code: u16, message: String| Step::Answer(code, json!({"error": message, "stack": null}));
+    let mut pos = 0;
+    let done = loop {
+        let rest = &raw[pos..];
+        match httparse::parse_chunk_size(rest) {
+            Ok(httparse::Status::Complete((line, 0))) => {
+                // The trailer: header lines up to an empty line (ignored).
+                let tail = &rest[line..];
+                if tail.starts_with(b"\r\n") || tail.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break true;
+                }
+                if tail.len() > MAX_CHUNK_LINE {
+                    return Err(bad(400, "the chunked body's trailer is too large".into()));
+                }
+                break false;
+            }
+            Ok(httparse::Status::Complete((line, size))) => {
+                if size > (max - body.len().min(max)) as u64 {
+                    return Err(bad(413, format!("the body is larger than {max} bytes")));
+                }
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                if rest.len() < line + size + 2 {
+                    break false;
+                }
+                if &rest[line + size..line + size + 2] != b"\r\n" {
+                    return Err(bad(400, "malformed chunked body".into()));
+                }
+                body.extend_from_slice(&rest[line..line + size]);
+                pos += line + size + 2;
+            }
+            Ok(httparse::Status::Partial) if rest.len() <= MAX_CHUNK_LINE => break false,
+            Ok(httparse::Status::Partial) | Err(_) => return Err(bad(400, "malformed chunked body".into())),
+        }
+    };
+    raw.drain(..pos);
+    Ok(done)
+}
+
+/// An HTTP/1.1 answer with a JSON body; the connection is closed after it.
+fn response(code: u16, body: &Value) -> Vec<u8> {
+    let reason = match code {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "",
+    };
+    let body = body.to_string();
+    let retry = if code == 503 { "Retry-After: 1\r\n" } else { "" };
+    format!("HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+/// The connection loop's state.
+struct Io {
+    shared: Arc<Shared>,
+    poll: Poll,
+    listener: mio::net::TcpListener,
+    conns: HashMap<usize, Conn>,
+    next: usize,
+    jobs: mpsc::Sender<Job>,
+    done: mpsc::Receiver<Done>,
+    /// Connections refused since the last log line about them.
+    refused: u64,
+    refused_logged: Instant,
+}
+
+impl Io {
+    fn serve(&mut self) -> std::io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = self.conns.values().filter_map(|c| c.deadline(&self.shared.config)).min().map(|d| d.saturating_duration_since(now) + Duration::from_millis(1));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(id) => self.progress(id),
+                }
+            }
+            while let Ok(done) = self.done.try_recv() {
+                self.answer(done.conn, done.code, &done.body);
+            }
+            self.expire();
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let (mut stream, _) = match self.listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("accept: {e}");
+                    return;
+                }
+            };
+            if self.conns.len() >= self.shared.config.max_connections && !self.evict() {
+                // Refused at once, without reading: the answer fits the empty send buffer.
+                let _ = stream.write(&response(503, &json!({"error": "too many connections", "stack": null})));
+                self.refused += 1;
+                if self.refused_logged.elapsed() >= Duration::from_secs(1) {
+                    eprintln!("refused {} connections (limit {})", self.refused, self.shared.config.max_connections);
+                    (self.refused, self.refused_logged) = (0, Instant::now());
+                }
+                continue;
+            }
+            let id = self.next;
+            self.next = self.next.checked_add(1).unwrap_or(FIRST_CONN);
+            if self.poll.registry().register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE).is_err() {
+                continue;
+            }
+            let now = Instant::now();
+            self.conns.insert(id, Conn { stream, opened: now, last: now, buf: Vec::new(), phase: Phase::Head, line: "-".into() });
+            self.progress(id);
+        }
+    }
+
+    /// Closes the connection that has been sending its request the longest, if any may be.
+    fn evict(&mut self) -> bool {
+        let now = Instant::now();
+        let oldest = self.conns.iter().filter(|(_, c)| c.evictable(now)).min_by_key(|(_, c)| (!matches!(c.phase, Phase::Draining { .. }), c.opened)).map(|(id, _)| *id);
+        match oldest {
+            Some(id) => {
+                if let Some(c) = self.conns.get(&id) {
+                    if !matches!(c.phase, Phase::Draining { .. }) {
+                        eprintln!("{} evicted after {} ms (connection limit)", c.line, now.duration_since(c.opened).as_millis());
+                    }
+                }
+                self.close(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn progress(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        match conn.step(&self.shared.config) {
+            Step::Wait => {}
+            Step::Close => self.close(id),
+            Step::Answer(code, body) => self.answer(id, code, &body),
+            Step::Dispatch(request) => {
+                conn.phase = Phase::Handling;
+                if self.jobs.send(Job { conn: id, request }).is_err() {
+                    self.close(id);
+                }
+            }
+        }
+    }
+
+    fn answer(&mut self, id: usize, code: u16, body: &Value) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        eprintln!("{} {code}", conn.line);
+        conn.last = Instant::now();
+        conn.phase = Phase::Writing { out: response(code, body), pos: 0 };
+        self.progress(id);
+    }
+
+    fn close(&mut self, id: usize) {
+        if let Some(mut conn) = self.conns.remove(&id) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+    }
+
+    /// Applies the timeouts: an idle connection is closed, a slow request gets `408`.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let due: Vec<(usize, bool)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline(config).is_some_and(|d| d <= now))
+            .map(|(id, c)| (*id, matches!(c.phase, Phase::Body { .. }) || (matches!(c.phase, Phase::Head) && !c.buf.is_empty())))
+            .collect();
+        for (id, started) in due {
+            if started {
+                let (header, body) = (config.header_timeout.as_secs_f64(), config.body_timeout.as_secs_f64());
+                let idle = config.idle_timeout.as_secs_f64();
+                let message = format!("the request was not received in time (head within {header} s, body within {body} s, at most {idle} s without data)");
+                self.answer(id, 408, &json!({"error": message, "stack": null}));
+            } else {
+                self.close(id);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -496,25 +1068,98 @@ mod tests {
     fn tokens_and_signatures() {
         let secret = "s3cret";
         let body = br#"{"ref":"refs/heads/main"}"#;
-        let check = |headers: &[(&str, String)], body: &[u8]| authenticate(|n| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str()), body, secret);
-        assert!(check(&[("Authorization", "Bearer s3cret".into())], body));
-        assert!(check(&[("x-dokku-compose-token", "s3cret".into())], body));
-        assert!(check(&[("X-Gitlab-Token", "s3cret".into())], body));
-        assert!(check(&[("X-Hub-Signature-256", format!("sha256={}", sign(secret, body)))], body));
-        assert!(check(&[("X-Gitea-Signature", sign(secret, body))], body));
-        assert!(!check(&[], body));
-        assert!(!check(&[("Authorization", "Bearer s3cre".into())], body));
-        assert!(!check(&[("Authorization", "Basic s3cret".into())], body));
-        assert!(!check(&[("X-Hub-Signature-256", format!("sha256={}", sign(secret, body)))], b"tampered"));
-        assert!(!check(&[("X-Hub-Signature-256", sign(secret, body))], body), "the sha256= prefix is required");
-        assert!(!check(&[("X-Gitea-Signature", "zz".into())], body));
+        let check = |headers: &[(&str, String)], body: &[u8]| {
+            authenticate(
+                |n| {
+                    headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                        .map(|(_, v)| v.as_str())
+                },
+                body,
+                secret,
+            )
+        };
+        let (token, signed) = (Some(Credential::Token), Some(Credential::Signature));
+        assert_eq!(
+            check(&[("Authorization", "Bearer s3cret".into())], body),
+            token
+        );
+        assert_eq!(
+            check(&[("x-dokku-compose-token", "s3cret".into())], body),
+            token
+        );
+        assert_eq!(check(&[("X-Gitlab-Token", "s3cret".into())], body), token);
+        assert_eq!(
+            check(
+                &[(
+                    "X-Hub-Signature-256",
+                    format!("sha256={}", sign(secret, body))
+                )],
+                body
+            ),
+            signed
+        );
+        assert_eq!(
+            check(&[("X-Gitea-Signature", sign(secret, body))], body),
+            signed
+        );
+        assert_eq!(
+            check(
+                &[
+                    ("Authorization", "Bearer s3cret".into()),
+                    ("X-Gitea-Signature", sign(secret, body))
+                ],
+                body
+            ),
+            signed,
+            "a signature wins, so the body is replay-checked"
+        );
+        assert_eq!(check(&[], body), None);
+        assert_eq!(
+            check(&[("Authorization", "Bearer s3cre".into())], body),
+            None
+        );
+        assert_eq!(
+            check(&[("Authorization", "Basic s3cret".into())], body),
+            None
+        );
+        assert_eq!(
+            check(
+                &[(
+                    "X-Hub-Signature-256",
+                    format!("sha256={}", sign(secret, body))
+                )],
+                b"tampered"
+            ),
+            None
+        );
+        assert_eq!(
+            check(&[("X-Hub-Signature-256", sign(secret, body))], body),
+            None,
+            "the sha256= prefix is required"
+        );
+        assert_eq!(check(&[("X-Gitea-Signature", "zz".into())], body), None);
     }
 
     #[test]
     fn calls_for_one_stack_coalesce() {
         let d = Deployer::default();
-        assert_eq!(d.trigger("a"), Triggered { queued: false, joined: false });
-        assert_eq!(d.trigger("a"), Triggered { queued: true, joined: true }, "not started yet: joins");
+        assert_eq!(
+            d.trigger("a"),
+            Triggered {
+                queued: false,
+                joined: false
+            }
+        );
+        assert_eq!(
+            d.trigger("a"),
+            Triggered {
+                queued: true,
+                joined: true
+            },
+            "not started yet: joins"
+        );
         // A worker takes it: the next call waits behind it, later ones join that one.
         let s = lock(&d.state).ready.pop_front().unwrap();
         {
@@ -523,19 +1168,112 @@ mod tests {
             st.queued = false;
             st.running = true;
         }
-        assert_eq!(d.trigger("a"), Triggered { queued: true, joined: false });
-        assert_eq!(d.trigger("a"), Triggered { queued: true, joined: true });
-        assert!(lock(&d.state).ready.is_empty(), "re-queued by the worker when it finishes, not now");
-        assert_eq!(d.trigger("b"), Triggered { queued: false, joined: false });
+        assert_eq!(
+            d.trigger("a"),
+            Triggered {
+                queued: true,
+                joined: false
+            }
+        );
+        assert_eq!(
+            d.trigger("a"),
+            Triggered {
+                queued: true,
+                joined: true
+            }
+        );
+        assert!(
+            lock(&d.state).ready.is_empty(),
+            "re-queued by the worker when it finishes, not now"
+        );
+        assert_eq!(
+            d.trigger("b"),
+            Triggered {
+                queued: false,
+                joined: false
+            }
+        );
     }
 
     #[test]
-    fn replayed_ids_within_the_window() {
+    fn replayed_keys_within_the_window() {
         let r = Replay::default();
-        assert!(r.fresh("a\n1".into(), Duration::from_secs(60)));
-        assert!(!r.fresh("a\n1".into(), Duration::from_secs(60)));
-        assert!(r.fresh("b\n1".into(), Duration::from_secs(60)));
-        assert!(r.fresh("c\n1".into(), Duration::ZERO));
-        assert!(r.fresh("c\n1".into(), Duration::ZERO));
+        let minute = Duration::from_secs(60);
+        let (body, id1, id2) = (
+            digest(&[b"signed-body", b"a", b"x"]),
+            digest(&[b"delivery-id", b"a", b"1"]),
+            digest(&[b"delivery-id", b"a", b"2"]),
+        );
+        assert_eq!(r.check(&[body, id1], minute), Ok(()));
+        assert_eq!(
+            r.check(&[body, id2], minute),
+            Err(0),
+            "the same signed body under a new id"
+        );
+        assert_eq!(
+            r.check(&[body], minute),
+            Err(0),
+            "the same signed body without id"
+        );
+        assert_eq!(
+            r.check(&[id2], minute),
+            Ok(()),
+            "the refused call recorded nothing"
+        );
+        assert_eq!(r.check(&[id1], minute), Err(0));
+        assert_eq!(
+            r.check(&[digest(&[b"delivery-id", b"b", b"1"])], minute),
+            Ok(()),
+            "per stack"
+        );
+        assert_ne!(
+            digest(&[b"ab", b"c"]),
+            digest(&[b"a", b"bc"]),
+            "parts are length-prefixed"
+        );
+        let c = digest(&[b"c"]);
+        assert_eq!(r.check(&[c], Duration::ZERO), Ok(()));
+        assert_eq!(r.check(&[c], Duration::ZERO), Ok(()));
+    }
+
+    #[test]
+    fn chunked_bodies_decode_within_the_limit() {
+        let (mut raw, mut body) = (b"4\r\nRust\r\n3;ext=1\r\n ok\r\n0\r".to_vec(), Vec::new());
+        assert!(matches!(decode_chunks(&mut raw, &mut body, 100), Ok(false)));
+        assert_eq!(
+            (body.as_slice(), raw.as_slice()),
+            (b"Rust ok".as_slice(), b"0\r".as_slice()),
+            "decoded chunks leave the buffer"
+        );
+        raw.extend_from_slice(b"\n\r\n");
+        assert!(matches!(decode_chunks(&mut raw, &mut body, 100), Ok(true)));
+        let mut big = b"65\r\n".to_vec();
+        assert!(
+            matches!(
+                decode_chunks(&mut big, &mut Vec::new(), 100),
+                Err(Step::Answer(413, _))
+            ),
+            "a chunk past the limit, before its data"
+        );
+        assert!(matches!(
+            decode_chunks(&mut b"zz\r\n".to_vec(), &mut Vec::new(), 100),
+            Err(Step::Answer(400, _))
+        ));
+        assert!(
+            matches!(
+                decode_chunks(&mut b"2\r\nabcd".to_vec(), &mut Vec::new(), 100),
+                Err(Step::Answer(400, _))
+            ),
+            "data longer than its size"
+        );
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/healthz"), Route::Health);
+        assert_eq!(route("POST", "/hooks/shop"), Route::Hook("shop"));
+        assert_eq!(route("GET", "/hooks/shop/status"), Route::Status("shop"));
+        assert_eq!(route("DELETE", "/hooks/shop"), Route::WrongMethod);
+        assert_eq!(route("GET", "/nope"), Route::NotFound);
     }
 }

@@ -12,6 +12,7 @@ mod hostile;
 mod reference;
 mod routing;
 mod secrets;
+mod security;
 mod typed;
 mod plan_cli;
 mod plan_conformance;

@@ -5,71 +5,34 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac as _};
 use serde_json::Value;
 
-use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
+use crate::support::{git, text, Host};
 
-/// A sandbox with the plugin installed (the harness of tests/plugin.rs).
-struct Host {
-    root: tempfile::TempDir,
+/// A repository with `files` in the sandbox; with `remote`, its `dokku` remote is app `name`.
+fn repo(h: &Host, name: &str, files: &[(&str, &str)], remote: bool) -> PathBuf {
+    let dir = h.path().join(format!("src-{name}"));
+    for (f, content) in files {
+        let p = dir.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "one"]);
+    if remote {
+        h.remote(&dir, name);
+    }
+    dir
 }
 
-impl Host {
-    fn new() -> Self {
-        let h = Host { root: tempfile::tempdir().unwrap() };
-        let repo = plugin_repo(h.root.path());
-        let o = h.dokku(&["plugin:install", &format!("file://{}", repo.display()), "--name", "compose"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        h
-    }
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(sandbox_bin());
-        c.env("DOKKU_SANDBOX_ROOT", self.path()).env("DOKKU_COMPOSE_PREBUILT", plugin_bin()).env_remove("DOKKU_QUIET_OUTPUT").env_remove("DOKKU_TRACE");
-        c
-    }
-    fn dokku(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let o = self.dokku(args);
-        assert!(o.status.success(), "{args:?}: {}", text(&o));
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
-    }
-    /// A repository with `files`; with `remote`, its `dokku` remote is that app of this sandbox.
-    fn repo(&self, name: &str, files: &[(&str, &str)], remote: bool) -> PathBuf {
-        let dir = self.path().join(format!("src-{name}"));
-        for (f, content) in files {
-            let p = dir.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, content).unwrap();
-        }
-        git(&dir, &["init", "-q", "-b", "main"]);
-        git(&dir, &["add", "-A"]);
-        git(&dir, &["commit", "-qm", "one"]);
-        if remote {
-            let o = self.dokku(&["sandbox:git-remote", name, "--repo", &dir.display().to_string()]);
-            assert!(o.status.success(), "{}", text(&o));
-        }
-        dir
-    }
-    fn calls(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    }
-    /// Top-level `compose:<verb> <stack>` calls of the call log.
-    fn deploys(&self, verb: &str, stack: &str) -> Vec<Value> {
-        self.calls().into_iter().filter(|c| c["depth"] == 0 && c["argv"][0] == verb && c["argv"][1] == stack).collect()
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+/// Top-level `compose:<verb> <stack>` calls of the sandbox's call log.
+fn deploys(h: &Host, verb: &str, stack: &str) -> Vec<Value> {
+    h.calls().into_iter().filter(|c| c["depth"] == 0 && c["argv"][0] == verb && c["argv"][1] == stack).collect()
 }
 
 fn commit(dir: &Path, file: &str, content: &str) {
@@ -106,7 +69,7 @@ fn bare(src: &Path) -> PathBuf {
 #[test]
 fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
     let h = Host::new();
-    let src = h.repo("shop", &stack_files(), false);
+    let src = repo(&h, "shop", &stack_files(), false);
     let bare = bare(&src);
     let url = format!("file://{}", bare.display());
     assert_eq!(h.dokku(&["compose:sync", "ghost", &url]).status.code(), Some(20));
@@ -165,7 +128,7 @@ fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
     assert!(!Path::new("/tmp/pwned").exists());
 
     // A repository without compose file: a clear error, the stack keeps its source.
-    let plain = h.repo("plain", &[("README", "no stack\n")], false);
+    let plain = repo(&h, "plain", &[("README", "no stack\n")], false);
     let o = h.dokku(&["compose:sync", "shop", &plain.display().to_string()]);
     assert!(!o.status.success() && text(&o).contains("no compose file"), "{}", text(&o));
     assert!(h.path().join("lib/data/compose/shop/source/compose.yaml").is_file());
@@ -182,9 +145,15 @@ struct Receiver {
 
 impl Receiver {
     fn start(h: &Host) -> Self {
+        Self::start_with(h, &[])
+    }
+
+    /// Started with extra flags (limits and timeouts).
+    fn start_with(h: &Host, flags: &[&str]) -> Self {
         let path = format!("{}:{}", h.path().join("lib/sandbox/bin").display(), std::env::var("PATH").unwrap_or_default());
         let mut child = Command::new(env!("CARGO_BIN_EXE_dokku-compose-webhook"))
-            .args(["--listen", "127.0.0.1:0", "--deploy-timeout", "120", "--workers", "4"])
+            .args(["--listen", "127.0.0.1:0", "--deploy-timeout", "120"])
+            .args(flags)
             .arg("--lib-root")
             .arg(h.path().join("lib"))
             .env("PATH", path)
@@ -263,7 +232,7 @@ fn sign(secret: &str, body: &[u8]) -> String {
 /// A sandbox with the stack `shop` pushed and its webhook secret created.
 fn deployed_stack() -> (Host, String) {
     let h = Host::new();
-    let dir = h.repo("shop", &stack_files(), true);
+    let dir = repo(&h, "shop", &stack_files(), true);
     let o = git(&dir, &["push", "dokku", "main"]);
     assert!(o.status.success(), "{}", text(&o));
     let o = h.dokku(&["compose:webhook-secret", "shop"]);
@@ -275,7 +244,8 @@ fn deployed_stack() -> (Host, String) {
 
 /// (webhook) Every answer of the receiver: disabled stack 403, unknown stack 404, no or bad
 /// credentials 401, good bearer token 202 and a real deploy, GitHub and Gitea signatures, a
-/// tampered body 401, a replayed delivery 409, an oversized body 413; the secret is private and
+/// tampered body 401, a replayed delivery 409, a replayed signed body 409 under a new, missing or
+/// other delivery id, an oversized body 413; the secret is private and
 /// shown once.
 #[test]
 fn webhook_authenticates_and_deploys() {
@@ -306,7 +276,7 @@ fn webhook_authenticates_and_deploys() {
     assert_eq!(code, 401, "the status needs the secret too");
 
     // A good token: 202 at once, and a real deploy through the sandbox's dokku.
-    let before = h.deploys("compose:up", "shop").len();
+    let before = deploys(&h, "compose:up", "shop").len();
     let (code, body) = r.request("POST", "/hooks/shop", &[("X-Dokku-Compose-Token", secret.clone())], b"{}");
     assert_eq!(code, 202, "{body}");
     assert_eq!(body["stack"], "shop");
@@ -315,7 +285,7 @@ fn webhook_authenticates_and_deploys() {
     assert_eq!(status["last"]["ok"], true, "{status}");
     assert_eq!(status["last"]["command"], "compose:up");
     assert!(!status.to_string().contains(&secret));
-    assert_eq!(h.deploys("compose:up", "shop").len(), before + 1);
+    assert_eq!(deploys(&h, "compose:up", "shop").len(), before + 1);
 
     // A change to the stack's config is deployed by the next hook: a new release.
     assert!(h.dokku(&["config:set", "--no-restart", "shop", "GREETING=hi"]).status.success());
@@ -335,11 +305,29 @@ fn webhook_authenticates_and_deploys() {
     assert_eq!(code, 401, "tampered body");
     let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-1"), payload);
     assert_eq!(code, 409, "{body}");
-    // Gitea's signature header and delivery id.
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload)), ("X-Gitea-Delivery", "g-1".into())], payload);
+    // The signature covers the body, not the headers: the same signed body is refused whatever
+    // delivery id comes with it (a new one, none, another sender's header).
+    let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-3"), payload);
+    assert_eq!(code, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("whatever its delivery id"), "{body}");
+    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Hub-Signature-256", format!("sha256={}", sign(&secret, payload)))], payload);
+    assert_eq!(code, 409, "replayed without a delivery id");
+    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload)), ("X-Gitea-Delivery", "g-0".into())], payload);
+    assert_eq!(code, 409, "replayed under Gitea's headers");
+    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Hub-Signature-256", format!("sha256={}", sign(&secret, payload))), ("Authorization", format!("Bearer {secret}"))], payload);
+    assert_eq!(code, 409, "a token alongside does not lift the signed body's replay check");
+    // Gitea's signature header and delivery id, with a new body.
+    let payload2 = br#"{"ref":"refs/heads/main","after":"4567"}"#;
+    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload2)), ("X-Gitea-Delivery", "g-1".into())], payload2);
     assert_eq!(code, 202);
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload)), ("X-Gitea-Delivery", "g-1".into())], payload);
+    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload2)), ("X-Gitea-Delivery", "g-1".into())], payload2);
     assert_eq!(code, 409);
+    let payload3 = br#"{"ref":"refs/heads/main","after":"89ab"}"#;
+    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload3)), ("X-Gitea-Delivery", "g-1".into())], payload3);
+    assert_eq!(code, 409, "a new body under a delivery id seen before");
+    // Token calls are not body-checked: the same body with a new id deploys again.
+    let (code, _) = r.request("POST", "/hooks/shop", &[("Authorization", format!("Bearer {secret}")), ("X-Dokku-Compose-Delivery", "ci-1".into())], b"{}");
+    assert_eq!(code, 202);
 
     // Oversized: announced 2 MiB, answered 413 after the headers without reading the body.
     let mut s = TcpStream::connect(r.addr).unwrap();
@@ -366,7 +354,7 @@ fn webhook_authenticates_and_deploys() {
     let status = r.idle("shop", &secret);
     assert_eq!(status["last"]["ok"], true, "{status}");
     // Never two deploys of the stack at once.
-    assert_no_overlap(&h.deploys("compose:up", "shop"));
+    assert_no_overlap(&deploys(&h, "compose:up", "shop"));
 
     // A stack with a sync URL is deployed by `compose:sync`: a new commit on the remote goes live.
     let src = h.path().join("src-shop");
@@ -380,7 +368,7 @@ fn webhook_authenticates_and_deploys() {
     let status = r.idle("shop", &secret);
     assert_eq!((status["last"]["command"].as_str(), status["last"]["ok"].as_bool()), (Some("compose:sync"), Some(true)), "{status}");
     assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "from-git");
-    assert_eq!(h.deploys("compose:sync", "shop").len(), 2);
+    assert_eq!(deploys(&h, "compose:sync", "shop").len(), 2);
 }
 
 /// Asserts that no two calls overlap in time; returns them sorted by start.
@@ -411,7 +399,7 @@ fn webhook_load_coalesces_deploys() {
     // Deploys take a while (each `config:export` 150 ms), so a burst finds one running.
     std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 0, "commands": {"config:export": 150}, "deploy_ms": 0}, "faults": []}"#).unwrap();
     let r = Receiver::start(&h);
-    let before = h.deploys("compose:up", "shop").len();
+    let before = deploys(&h, "compose:up", "shop").len();
     let (bursts, per_burst, threads) = (4usize, 50usize, 8usize);
     let mut answered = 0usize;
     let mut busy = Duration::ZERO;
@@ -444,7 +432,7 @@ fn webhook_load_coalesces_deploys() {
         let s = r.idle("shop", &secret);
         assert_eq!(s["last"]["ok"], true, "{s}");
     }
-    let deploys: Vec<Value> = h.deploys("compose:up", "shop").into_iter().skip(before).collect();
+    let deploys: Vec<Value> = deploys(&h, "compose:up", "shop").into_iter().skip(before).collect();
     let spans = assert_no_overlap(&deploys);
     let rps = answered as f64 / busy.as_secs_f64();
     let shortest = spans.iter().map(|(a, b)| b - a).fold(f64::MAX, f64::min);
@@ -456,4 +444,328 @@ fn webhook_load_coalesces_deploys() {
         let next = last_sent.get(b + 1).map_or(f64::MAX, |(first, _)| *first);
         assert!(spans.iter().any(|(start, _)| *start + 5.0 >= *last && *start < next), "burst {b}: no deploy started after its last request");
     }
+}
+
+// ---- Hostile clients (issue #13): the receiver's limits, on loopback, with bounded loops.
+
+/// A connection to the receiver with a read timeout.
+fn connect(r: &Receiver, timeout: Duration) -> TcpStream {
+    let s = TcpStream::connect_timeout(&r.addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    s
+}
+
+/// `GET /healthz` on a fresh connection: (status, latency).
+fn health(r: &Receiver) -> (u16, Duration) {
+    let t0 = Instant::now();
+    let mut s = connect(r, Duration::from_secs(10));
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let code = String::from_utf8_lossy(&raw)
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, t0.elapsed())
+}
+
+/// The status code at the start of what `s` answers (0 for nothing, within its read timeout).
+fn status_of(s: &mut TcpStream) -> u16 {
+    let mut head = [0u8; 12];
+    match s.read_exact(&mut head) {
+        Ok(()) => String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// The receiver's resident memory in KiB.
+fn rss_kib(r: &Receiver) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", r.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// (webhook limits) Eight clients (twice the request workers) trickle bodies a byte every 200 ms:
+/// the health check keeps answering at once meanwhile, and each slow body gets `408` when the
+/// body timeout (3 s) runs out.
+#[test]
+fn webhook_slow_bodies_do_not_block_the_health_check() {
+    let h = Host::new();
+    let r = Receiver::start_with(
+        &h,
+        &[
+            "--workers",
+            "2",
+            "--body-timeout",
+            "3",
+            "--idle-timeout",
+            "2",
+        ],
+    );
+    let clients = 8;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let (answers, latencies) = std::thread::scope(|scope| {
+        let slow: Vec<_> = (0..clients)
+            .map(|_| {
+                let (r, done) = (&r, &done);
+                scope.spawn(move || {
+                    let mut s = connect(r, Duration::from_secs(15));
+                    let t0 = Instant::now();
+                    s.write_all(
+                        b"POST /hooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+                    )
+                    .unwrap();
+                    let mut reader = s.try_clone().unwrap();
+                    let answer = std::thread::scope(|inner| {
+                        let read = inner.spawn(move || (status_of(&mut reader), t0.elapsed()));
+                        for _ in 0..75 {
+                            if read.is_finished() || s.write_all(b"x").is_err() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                        read.join().unwrap()
+                    });
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    answer
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut latencies = Vec::new();
+        while done.load(std::sync::atomic::Ordering::SeqCst) < clients && latencies.len() < 100 {
+            latencies.push(health(&r));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (
+            slow.into_iter()
+                .map(|t| t.join().unwrap())
+                .collect::<Vec<_>>(),
+            latencies,
+        )
+    });
+    let worst = latencies.iter().map(|(_, d)| *d).max().unwrap();
+    let mut sorted: Vec<Duration> = latencies.iter().map(|(_, d)| *d).collect();
+    sorted.sort();
+    let slowest_408 = answers.iter().map(|(_, d)| *d).max().unwrap();
+    println!(
+        "webhook slow bodies: {clients} clients at 1 byte/200 ms, {} health checks meanwhile: median {:.1} ms, worst {:.1} ms; slow bodies answered {:?} after {:.2}-{:.2} s",
+        latencies.len(),
+        ms(sorted[sorted.len() / 2]),
+        ms(worst),
+        answers.iter().map(|(c, _)| *c).collect::<std::collections::BTreeSet<_>>(),
+        answers.iter().map(|(_, d)| d.as_secs_f64()).fold(f64::MAX, f64::min),
+        slowest_408.as_secs_f64()
+    );
+    assert!(latencies.len() >= 10, "{} health checks", latencies.len());
+    assert!(latencies.iter().all(|(c, _)| *c == 200), "{latencies:?}");
+    assert!(
+        worst < Duration::from_secs(1),
+        "a health check took {worst:?} under slow bodies"
+    );
+    assert!(
+        answers.iter().all(|(c, d)| *c == 408
+            && *d >= Duration::from_millis(2500)
+            && *d < Duration::from_secs(8)),
+        "{answers:?}"
+    );
+}
+
+/// (webhook limits) A request head streamed without end is refused with `431` once past the
+/// 16 KiB limit and the connection closed: the client cannot get more than a few MiB in, and the
+/// receiver's memory does not grow with it. Ambiguous framing (`Content-Length` with
+/// `Transfer-Encoding`, two lengths, another coding) gets `400`, over 64 headers `431`.
+#[test]
+fn webhook_refuses_an_oversized_head_without_keeping_it() {
+    let h = Host::new();
+    let r = Receiver::start(&h);
+    let before = rss_kib(&r);
+    let cap: usize = 64 * 1024 * 1024;
+    let mut results = Vec::new();
+    for header in ["X-Pad", "Authorization"] {
+        let mut s = connect(&r, Duration::from_secs(10));
+        let mut reader = s.try_clone().unwrap();
+        let read = std::thread::spawn(move || status_of(&mut reader));
+        let t0 = Instant::now();
+        let mut sent = 0usize;
+        let _ =
+            s.write_all(format!("POST /hooks/shop HTTP/1.1\r\nHost: x\r\n{header}: ").as_bytes());
+        let chunk = vec![b'a'; 64 * 1024];
+        while sent < cap && t0.elapsed() < Duration::from_secs(20) {
+            match s.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        results.push((read.join().unwrap(), sent, t0.elapsed()));
+    }
+    // Framing a smuggler could play with, and too many headers.
+    let raw = |req: String| {
+        let mut s = connect(&r, Duration::from_secs(10));
+        s.write_all(req.as_bytes()).unwrap();
+        status_of(&mut s)
+    };
+    let framing = [
+        raw("POST /hooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc".into()),
+        raw("POST /hooks/shop HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".into()),
+        raw("POST /hooks/shop HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".into()),
+        raw(format!("GET /healthz HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(100))),
+        raw("NOT HTTP\r\n\r\n".into()),
+    ];
+    assert_eq!(framing, [400, 400, 400, 431, 400]);
+    let (code, _) = health(&r);
+    let after = rss_kib(&r);
+    println!("webhook oversized head: {:?} (status, bytes the client got in before the close, time); receiver RSS {before} KiB before, {after} KiB after", results);
+    for (status, sent, _) in &results {
+        assert_eq!(*status, 431);
+        assert!(
+            *sent < 16 * 1024 * 1024,
+            "the connection stayed open for {sent} bytes"
+        );
+    }
+    assert_eq!(code, 200);
+    assert!(
+        after < before + 8 * 1024,
+        "the receiver grew from {before} KiB to {after} KiB"
+    );
+}
+
+/// (webhook limits) A connection that sends nothing is closed after the idle timeout (1 s); a
+/// half-sent head that goes silent gets `408` then; a head trickled without pause gets `408`
+/// at the head timeout (3 s).
+#[test]
+fn webhook_closes_idle_connections() {
+    let h = Host::new();
+    let r = Receiver::start_with(&h, &["--idle-timeout", "1", "--header-timeout", "3"]);
+    let t0 = Instant::now();
+    let mut silent = connect(&r, Duration::from_secs(10));
+    let mut raw = Vec::new();
+    let closed = silent.read_to_end(&mut raw).is_ok();
+    let idle = t0.elapsed();
+
+    let t0 = Instant::now();
+    let mut half = connect(&r, Duration::from_secs(10));
+    half.write_all(b"POST /hooks/shop HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let half_code = status_of(&mut half);
+    let half_time = t0.elapsed();
+
+    let t0 = Instant::now();
+    let mut trickle = connect(&r, Duration::from_secs(10));
+    let mut reader = trickle.try_clone().unwrap();
+    let read = std::thread::spawn(move || (status_of(&mut reader), t0.elapsed()));
+    let _ = trickle.write_all(b"GET /healthz HTTP/1.1\r\n");
+    for _ in 0..40 {
+        if read.is_finished() || trickle.write_all(b"X-A: b\r\n").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (trickle_code, trickle_time) = read.join().unwrap();
+    println!("webhook idle: silent connection closed after {:.0} ms, half head 408 after {:.0} ms, trickled head {trickle_code} after {:.0} ms", ms(idle), ms(half_time), ms(trickle_time));
+    assert!(
+        closed && raw.is_empty(),
+        "closed without an answer: {raw:?}"
+    );
+    assert!(
+        idle >= Duration::from_millis(900) && idle < Duration::from_secs(4),
+        "{idle:?}"
+    );
+    assert_eq!(half_code, 408);
+    assert!(
+        half_time >= Duration::from_millis(900) && half_time < Duration::from_secs(4),
+        "{half_time:?}"
+    );
+    assert_eq!(trickle_code, 408);
+    assert!(
+        trickle_time >= Duration::from_millis(2900) && trickle_time < Duration::from_secs(7),
+        "{trickle_time:?}"
+    );
+}
+
+/// (webhook limits) With at most 8 connections, 8 idle ones fill the table: 24 more are refused
+/// with `503` at once (none of the 8 is old enough to evict); the receiver never holds more than
+/// 8; once the idle ones are older than the eviction grace, the first health check closes the
+/// oldest one, and every health check is answered `200` at the first try.
+#[test]
+fn webhook_connection_flood_is_refused_while_the_health_check_answers() {
+    let h = Host::new();
+    let r = Receiver::start_with(
+        &h,
+        &[
+            "--max-connections",
+            "8",
+            "--idle-timeout",
+            "60",
+            "--header-timeout",
+            "60",
+        ],
+    );
+    let (limit, extra) = (8usize, 24usize);
+    let held: Vec<TcpStream> = (0..limit)
+        .map(|_| connect(&r, Duration::from_millis(50)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(30));
+    let t0 = Instant::now();
+    let mut refusals = Vec::new();
+    let mut flood = Vec::new();
+    for _ in 0..extra {
+        let t = Instant::now();
+        let mut s = connect(&r, Duration::from_secs(2));
+        refusals.push((status_of(&mut s), t.elapsed()));
+        flood.push(s);
+    }
+    let flood_time = t0.elapsed();
+    // Which connections does the receiver still hold? An open one times out on a short read.
+    let open = |conns: &mut [TcpStream]| {
+        conns
+            .iter_mut()
+            .map(|s| {
+                s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+                let mut b = [0u8; 1];
+                matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut)
+            })
+            .filter(|open| *open)
+            .count()
+    };
+    let mut all: Vec<TcpStream> = held.into_iter().chain(flood).collect();
+    let open_after_flood = open(&mut all);
+    std::thread::sleep(Duration::from_millis(700));
+    let checks: Vec<(u16, Duration)> = (0..5).map(|_| health(&r)).collect();
+    let open_after_checks = open(&mut all);
+    let refused = refusals.iter().filter(|(c, _)| *c == 503).count();
+    let slowest_refusal = refusals.iter().map(|(_, d)| *d).max().unwrap();
+    println!(
+        "webhook flood: limit {limit}, {extra} more connections in {:.0} ms: {refused} refused 503 (slowest {:.1} ms), {open_after_flood} held open; then 5 health checks {:?} in {:?} ms, {open_after_checks} idle still held",
+        ms(flood_time),
+        ms(slowest_refusal),
+        checks.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        checks.iter().map(|(_, d)| ms(*d).round()).collect::<Vec<_>>()
+    );
+    assert_eq!(refused, extra, "{refusals:?}");
+    assert!(slowest_refusal < Duration::from_secs(1));
+    assert_eq!(
+        open_after_flood, limit,
+        "the receiver holds exactly its limit"
+    );
+    assert!(
+        checks
+            .iter()
+            .all(|(c, d)| *c == 200 && *d < Duration::from_secs(1)),
+        "{checks:?}"
+    );
+    assert_eq!(
+        open_after_checks,
+        limit - 1,
+        "the first health check evicted the oldest idle connection; the others reused its slot"
+    );
 }

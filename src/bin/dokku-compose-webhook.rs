@@ -31,7 +31,7 @@ struct Args {
     /// Seconds between SIGTERM and SIGKILL for a deploy that timed out
     #[arg(long, default_value_t = 60)]
     kill_grace: u64,
-    /// Threads answering requests
+    /// Threads answering complete requests (slow clients are held by the connection loop)
     #[arg(long, default_value_t = 4)]
     workers: usize,
     /// Deploys of different stacks that may run at once
@@ -40,9 +40,24 @@ struct Args {
     /// Largest request body, in bytes
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body: usize,
-    /// Seconds a delivery id is remembered (a repeat within it gets 409)
+    /// Seconds a signed body and a delivery id are remembered (a repeat within it gets 409)
     #[arg(long, default_value_t = 86400)]
     replay_window: u64,
+    /// Largest request head (request line and headers), in bytes (431 past it)
+    #[arg(long, default_value_t = 16 * 1024)]
+    max_header: usize,
+    /// Connections open at once (past it the oldest slow one is closed, else 503)
+    #[arg(long, default_value_t = 64)]
+    max_connections: usize,
+    /// Seconds the request head may take, from the connection (408 past it)
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds the body may take, after the head (408 past it)
+    #[arg(long, default_value_t = 10)]
+    body_timeout: u64,
+    /// Seconds of silence after which a connection is closed
+    #[arg(long, default_value_t = 5)]
+    idle_timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -57,6 +72,11 @@ fn main() -> ExitCode {
         deploy_workers: a.deploy_workers,
         max_body: a.max_body,
         replay_window: Duration::from_secs(a.replay_window),
+        max_header: a.max_header,
+        max_connections: a.max_connections,
+        header_timeout: Duration::from_secs(a.header_timeout),
+        body_timeout: Duration::from_secs(a.body_timeout),
+        idle_timeout: Duration::from_secs(a.idle_timeout),
     };
     let result = Server::bind(config).and_then(|server| {
         if let Some(addr) = server.local_addr() {

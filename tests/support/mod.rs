@@ -78,3 +78,52 @@ pub(crate) fn dotenv_keys(dir: &std::path::Path) -> Vec<String> {
         .filter_map(|l| l.trim_start_matches("export ").split_once('=').map(|(k, _)| k.trim().to_owned()))
         .collect()
 }
+
+/// A sandbox with the plugin installed (`plugin:install` from [`plugin_repo`]), in a temporary
+/// directory removed on drop: the harness of the webhook and security tiers.
+pub(crate) struct Host {
+    root: tempfile::TempDir,
+}
+
+impl Host {
+    pub(crate) fn new() -> Self {
+        let h = Host { root: tempfile::tempdir().unwrap() };
+        let repo = plugin_repo(h.root.path());
+        let o = h.dokku(&["plugin:install", &format!("file://{}", repo.display()), "--name", "compose"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        h
+    }
+    /// The sandbox root (`DOKKU_SANDBOX_ROOT`).
+    pub(crate) fn path(&self) -> &std::path::Path {
+        self.root.path()
+    }
+    /// The sandbox's `dokku`, with the prebuilt plugin and no quiet or trace settings inherited.
+    pub(crate) fn cmd(&self) -> Command {
+        let mut c = Command::new(sandbox_bin());
+        c.env("DOKKU_SANDBOX_ROOT", self.path()).env("DOKKU_COMPOSE_PREBUILT", plugin_bin()).env_remove("DOKKU_QUIET_OUTPUT").env_remove("DOKKU_TRACE");
+        c
+    }
+    pub(crate) fn dokku(&self, args: &[&str]) -> std::process::Output {
+        self.cmd().args(args).stdin(std::process::Stdio::null()).output().unwrap()
+    }
+    /// A command's JSON output (the command must succeed).
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
+        let o = self.dokku(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+    }
+    /// Makes `dir` the `dokku` remote of app `app` of this sandbox.
+    pub(crate) fn remote(&self, dir: &std::path::Path, app: &str) {
+        let o = self.dokku(&["sandbox:git-remote", app, "--repo", &dir.display().to_string()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    /// The sandbox's call log.
+    pub(crate) fn calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+/// A command's stdout and stderr.
+pub(crate) fn text(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
