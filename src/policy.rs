@@ -222,3 +222,99 @@ mod tests {
         assert!(Policy::from_names(["root"]).unwrap_err().starts_with("unknown policy rule `root`"));
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::dokku::Cmd;
+    use crate::model::{from_compose_json, ConvertOptions, StackName};
+    use crate::plan::{Action, PlanSettings, Step, Undo};
+    use crate::state::DokkuState;
+
+    fn planned(extra: &[&[&str]]) -> (Project, Plan) {
+        let json = serde_json::json!({"name": "shop", "services": {"web": {"image": "nginx:1"}}});
+        let (project, warnings) = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() }).unwrap();
+        let graph = crate::graph::build(&project).unwrap();
+        let mut plan = crate::plan::plan(&project, &graph, &DokkuState::default(), &PlanSettings::default(), warnings).unwrap();
+        for (i, argv) in extra.iter().enumerate() {
+            plan.steps.push(Step {
+                id: format!("web/extra-{i}"),
+                service: project.services.keys().next().cloned(),
+                level: 0,
+                action: Action::AddDockerOption { app: "shop-web".into(), phase: "deploy".into(), option: String::new() },
+                run: Cmd::dokku(argv.iter().copied()),
+                reason: String::new(),
+                undo: Undo::Irreversible { reason: String::new() },
+            });
+        }
+        (project, plan)
+    }
+
+    fn refused(extra: &[&str], policy: &Policy) -> Vec<Violation> {
+        let (project, plan) = planned(&[extra]);
+        policy.check_plan(&project, &plan).map(|()| Vec::new()).unwrap_or_else(|e| e.violations)
+    }
+
+    #[test]
+    fn plans_the_model_made_pass() {
+        let (project, plan) = planned(&[]);
+        assert_eq!(Policy::default().check_plan(&project, &plan), Ok(()));
+    }
+
+    #[test]
+    fn a_planned_option_dokku_splits_into_two_flags_is_refused() {
+        let v = refused(&["docker-options:add", "shop-web", "deploy", "--stop-signal SIGTERM --privileged"], &Policy::default());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].detail.contains("becomes 2 docker options"), "{}", v[0].detail);
+        // Dokku joins the arguments after the phase with spaces: the same as one argument.
+        let v = refused(&["docker-options:add", "shop-web", "deploy", "--stop-signal", "SIGTERM", "--privileged"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+    }
+
+    #[test]
+    fn flags_outside_the_grammar_are_refused_whatever_the_policy() {
+        for option in ["-v /:/host", "--volume=/:/host", "--mount type=bind,src=/,dst=/h", "--env-file /etc/shadow", "--dns $(id)", "--dns \"1.1.1.1\"", "--sysctl kernel.core_pattern=x"] {
+            let v = refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::all());
+            assert_eq!(v.len(), 1, "{option}: {v:?}");
+            assert_eq!(v[0].rule, None, "{option}");
+        }
+    }
+
+    #[test]
+    fn guarded_flags_need_their_rule_in_any_spelling() {
+        for (option, rule) in [
+            ("--privileged", PolicyRule::Privileged),
+            ("--cap-add cap_sys_admin", PolicyRule::CapAdd),
+            ("--cap-add=all", PolicyRule::CapAdd),
+            ("--pid=host", PolicyRule::HostNamespaces),
+            ("--network host", PolicyRule::HostNamespaces),
+            ("--security-opt seccomp=unconfined", PolicyRule::SecurityOpt),
+            ("--device /dev/mem", PolicyRule::Devices),
+        ] {
+            let v = refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::default());
+            assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), [Some(rule)], "{option}");
+            assert_eq!(refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::all()), [], "{option}");
+        }
+    }
+
+    #[test]
+    fn resource_and_network_values_dokku_prints_into_docker_args_are_checked() {
+        let v = refused(&["resource:limit", "--cpu", "1 --privileged", "shop-web"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(refused(&["resource:limit", "--cpu", "0.5", "--memory", "512m", "shop-web"], &Policy::default()).is_empty());
+        let v = refused(&["network:set", "shop-web", "initial-network", "net --privileged"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+    }
+
+    #[test]
+    fn build_phase_flags_stay_in_the_build_phase() {
+        assert!(refused(&["docker-options:add", "shop-web", "build", "--build-arg 'A=b c'"], &Policy::default()).is_empty());
+        assert_eq!(refused(&["docker-options:add", "shop-web", "deploy", "--build-arg A=b"], &Policy::default()).len(), 1);
+    }
+
+    impl Policy {
+        fn all() -> Self {
+            Self { allow: PolicyRule::ALL.into_iter().collect() }
+        }
+    }
+}

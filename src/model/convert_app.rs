@@ -692,3 +692,81 @@ fn convert_volume(
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::model::{from_compose_json, ConvertOptions, Kind, ModelError, PolicyRule, StackName};
+
+    fn convert(svc: serde_json::Value) -> Result<Vec<(String, String, Option<PolicyRule>)>, ModelError> {
+        let json = json!({"name": "shop", "services": {"web": svc}});
+        let (project, _) = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() })?;
+        let svc = project.services.values().next().unwrap();
+        let Kind::App(app) = &svc.kind else { panic!("not an app") };
+        Ok(app.docker_options.iter().map(|o| (o.path.clone(), o.option.clone(), o.rule)).collect())
+    }
+
+    fn refused(svc: serde_json::Value) -> (String, String) {
+        match convert(svc) {
+            Err(ModelError::Rejected { path, reason }) => (path, reason),
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn injected_flags_are_refused_with_the_key_path() {
+        for (svc, path) in [
+            (json!({"image": "x", "stop_signal": "SIGTERM --privileged"}), "services.web.stop_signal"),
+            (json!({"image": "x", "dns": ["1.1.1.1", "1.1.1.1 -v /:/host"]}), "services.web.dns[1]"),
+            (json!({"image": "x", "extra_hosts": ["db:10.0.0.1 --privileged"]}), "services.web.extra_hosts[0]"),
+            (json!({"image": "x", "extra_hosts": {"db": "10.0.0.1 --pid host"}}), "services.web.extra_hosts.db"),
+            (json!({"image": "x", "tmpfs": "/tmp -v /:/host"}), "services.web.tmpfs"),
+            (json!({"image": "x", "ulimits": {"nofile": {"soft": "1 --privileged", "hard": 2}}}), "services.web.ulimits.nofile"),
+            (json!({"image": "x", "cpuset": "0 --cap-add ALL"}), "services.web.cpuset"),
+            (json!({"image": "x", "network_mode": "x --network host"}), "services.web.network_mode"),
+            (json!({"image": "x", "pid": "ns:/proc/1/ns/pid"}), "services.web.pid"),
+            (json!({"image": "x", "group_add": ["0 --privileged"]}), "services.web.group_add[0]"),
+            (json!({"image": "x", "sysctls": {"kernel.core_pattern": "|/x"}}), "services.web.sysctls.kernel.core_pattern"),
+            (json!({"image": "x", "volumes": [{"type": "tmpfs", "target": "/t -v /:/host"}]}), "services.web.volumes[0]"),
+            (json!({"image": "x", "cpus": "1 --privileged"}), "services.web.cpus"),
+            (json!({"image": "x", "networks": {"default": {"aliases": ["a --privileged"]}}}), "services.web.networks"),
+            (json!({"build": {"context": ".", "target": "t --privileged"}}), "services.web.build.target"),
+            (json!({"build": {"context": "."}, "user": "root --privileged"}), "services.web.user"),
+            (json!({"build": {"context": "."}, "working_dir": "/srv -v /:/host"}), "services.web.working_dir"),
+            (json!({"build": {"context": ".", "args": {"A": "x\n--privileged"}}}), "services.web.build.args.A"),
+        ] {
+            let (p, reason) = refused(svc);
+            assert_eq!(p, path, "{reason}");
+            assert!(reason.contains("Dokku"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn valid_values_render_as_one_flag_each() {
+        let opts = convert(json!({
+            "image": "x",
+            "stop_signal": "SIGQUIT",
+            "dns": ["1.1.1.1"],
+            "cap_add": ["cap_sys_admin", "net_bind_service"],
+            "oom_score_adj": -500,
+            "sysctls": {"net.core.somaxconn": 1024},
+            "device_cgroup_rules": ["c 1:3 mr"],
+        }))
+        .unwrap();
+        let want = [
+            ("services.web.stop_signal", "--stop-signal SIGQUIT", None),
+            ("services.web.cap_add[0]", "--cap-add SYS_ADMIN", Some(PolicyRule::CapAdd)),
+            ("services.web.cap_add[1]", "--cap-add NET_BIND_SERVICE", None),
+            ("services.web.device_cgroup_rules[0]", "--device-cgroup-rule 'c 1:3 mr'", Some(PolicyRule::Devices)),
+            ("services.web.sysctls.net.core.somaxconn", "--sysctl net.core.somaxconn=1024", None),
+            ("services.web.dns[0]", "--dns 1.1.1.1", None),
+            ("services.web.oom_score_adj", "--oom-score-adj=-500", None),
+        ];
+        for w in want {
+            assert!(opts.iter().any(|(p, o, r)| (p.as_str(), o.as_str(), *r) == w), "{w:?} not in {opts:?}");
+        }
+        let build = convert(json!({"build": {"context": ".", "args": {"GREETING": "hello world"}}})).unwrap();
+        assert!(build.iter().any(|(_, o, _)| o == "--build-arg 'GREETING=hello world'"), "{build:?}");
+    }
+}
