@@ -173,9 +173,8 @@ impl Opts {
         let typed = typed.map_err(|problem| ModelError::Rejected {
             path: path.clone(),
             reason: format!(
-                "{problem}. It becomes the docker option `{}`, which must be {}: Dokku splits stored docker options into words, so anything else could add docker flags of its own",
-                flag.name(),
-                flag.expects()
+                "{problem}; it becomes the docker option `{}`, and Dokku splits stored docker options into words, so a value that is not one word of that form could add docker flags of its own",
+                flag.name()
             ),
         })?;
         self.list.push(DockerOption { phase: flag.phase(), option: typed.render(), path, rule: typed.rule() });
@@ -546,7 +545,10 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         // same typed option); refuse here, with the key path, what it could not carry.
         if let Err(problem) = DockerOpt::new(Flag::NetworkAlias, alias.as_str()) {
             let path = if alias == name.as_str() { base.clone() } else { format!("{base}.networks") };
-            return Err(ModelError::Rejected { path, reason: format!("{problem}; a network alias must be {}, since Dokku splits stored docker options into words", Flag::NetworkAlias.expects()) });
+            return Err(ModelError::Rejected {
+                path,
+                reason: format!("{problem}; it becomes the docker option `--network-alias`, and Dokku splits stored docker options into words, so a value that is not one word of that form could add docker flags of its own"),
+            });
         }
     }
     let opts = opts.list;
