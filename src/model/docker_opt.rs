@@ -361,16 +361,16 @@ impl DockerOpt {
     }
 }
 
-/// Characters a word may hold unquoted: none of them is special to the shell-word parser
-/// `docker-options:add` uses, to Dokku's re-quoting, or to `xargs`.
-fn bare_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-_.,:=/+@%^".contains(c)
-}
+/// Characters Dokku quotes when it stores a word (`needsShellQuoting`): whitespace, quotes
+/// and every character the shell-word parser or `xargs` would read specially.
+const SPECIAL: &str = " \t\n\"'$`\\*?[]<>|&;(){}!#~";
 
-/// `s` as one word for Dokku: bare when every character is plain, else single-quoted with an
-/// embedded `'` written `'\''` (the form `quoteShellArg` stores, which `xargs` reads back).
+/// `s` as one word for Dokku, in the canonical form `docker-options:add` stores
+/// (`quoteShellArg`), so that the stored option compares equal to the planned one: bare
+/// unless it is empty or holds a special character, else single-quoted with an embedded `'`
+/// written `'\''`, which both the shell-word parser and `xargs` read back as the word.
 pub fn quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(bare_char) {
+    if !s.is_empty() && !s.contains(|c| SPECIAL.contains(c)) {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
