@@ -1078,7 +1078,11 @@ fn xargs_splitting_matches_gnu_xargs() {
         xargs_split(" a  'b c'\"d e\" f\\ g\n'it'\\''s'").unwrap(),
         ["a", "b cd e", "f g", "it's"]
     );
-    assert!(xargs_split("'a\nb'").unwrap_err().contains("unmatched single quote"));
-    assert!(xargs_split("\"a").unwrap_err().contains("unmatched double quote"));
+    assert!(xargs_split("'a\nb'")
+        .unwrap_err()
+        .contains("unmatched single quote"));
+    assert!(xargs_split("\"a")
+        .unwrap_err()
+        .contains("unmatched double quote"));
     assert_eq!(xargs_split("$(id) ;x").unwrap(), ["$(id)", ";x"]);
 }

@@ -521,9 +521,9 @@ fn resource_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
 /// (nixpacks, railpack) no `--link`/`-v`/`--volume`; each option after one space.
 fn emitted(ctx: &Ctx, app: &str, scope: &str, phase: &str, source_type: &str) -> Res<String> {
     let has_prefix = |o: &str, prefixes: &[&str]| {
-        prefixes.iter().any(|p| {
-            o == *p || o.starts_with(&format!("{p}=")) || o.starts_with(&format!("{p} "))
-        })
+        prefixes
+            .iter()
+            .any(|p| o == *p || o.starts_with(&format!("{p}=")) || o.starts_with(&format!("{p} ")))
     };
     let mut out = String::new();
     for o in read_opts(ctx, app, scope, phase)? {
@@ -675,5 +675,11 @@ pub fn deploy_args(
 /// `builder-build`): the build-phase options (`docker-args-build` with the builder type, so
 /// `-v`/`--link` are dropped) split by `xargs`.
 pub fn build_args(ctx: &Ctx, app: &str, builder: &str) -> Res<Result<Vec<String>, String>> {
-    Ok(xargs_split(&emitted(ctx, app, DEFAULT_PROC, "build", builder)?))
+    Ok(xargs_split(&emitted(
+        ctx,
+        app,
+        DEFAULT_PROC,
+        "build",
+        builder,
+    )?))
 }
