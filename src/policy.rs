@@ -110,9 +110,9 @@ impl Policy {
     /// Checks the planned commands themselves: every `docker-options:add` is split as Dokku
     /// splits it (`docker_opt::dokku_groups`, then `xargs` at deploy) and must be exactly one
     /// docker flag dokku-compose sets, with a value of the flag's grammar, needing no rule
-    /// that is not allowed; the values of `resource:limit`/`resource:reserve` and
-    /// `network:set … initial-network`, which Dokku prints into the `docker run` arguments,
-    /// must be single words of their grammar. Run on every plan that is shown or applied, so
+    /// that is not allowed; the values of `resource:limit`/`resource:reserve`,
+    /// `network:set … initial-network` and `storage:mount`, which Dokku prints into the
+    /// `docker run` arguments unquoted, must be single words of their grammar. Run on every plan that is shown or applied, so
     /// a mapping that forgot to build a typed option cannot pass a flag through.
     pub fn check_plan(&self, project: &Project, plan: &Plan) -> Result<(), PolicyError> {
         let mut violations = Vec::new();
@@ -146,6 +146,23 @@ impl Policy {
                                 detail: format!("`{cmd} --{key} {value}`: `{value}` is not a number, and Dokku prints it into the `docker run` arguments, where it would become extra docker flags"),
                             });
                         }
+                    }
+                }
+                Some("storage:mount") => {
+                    // Dokku prints `-v <host>:<container>[:opts]` unquoted into the arguments
+                    // that `xargs` splits: a blank, quote or backslash would split or re-quote it.
+                    if let Some(bad) = argv.iter().skip(2).find(|a| a.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\".contains(c))) {
+                        violations.push(Violation {
+                            path: step.service.as_ref().map_or_else(
+                                || step.id.clone(),
+                                |s| format!("services.{s}.{}", if step.id.contains("secret/") { "secrets" } else { "volumes" }),
+                            ),
+                            rule: None,
+                            detail: format!(
+                                "`{}` holds a blank, quote or backslash; Dokku prints mounts into the `docker run` arguments as `-v <host>:<container>`, where it would become extra docker flags",
+                                bad.escape_debug()
+                            ),
+                        });
                     }
                 }
                 Some("network:set") if argv.get(2).map(String::as_str) == Some("initial-network") => {
@@ -304,6 +321,11 @@ mod plan_tests {
         assert!(refused(&["resource:limit", "--cpu", "0.5", "--memory", "512m", "shop-web"], &Policy::default()).is_empty());
         let v = refused(&["network:set", "shop-web", "initial-network", "net --privileged"], &Policy::all());
         assert_eq!(v.len(), 1, "{v:?}");
+        let v = refused(&["storage:mount", "shop-web", "shop-data", "--container-dir", "/data -v /:/host"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        let v = refused(&["storage:mount", "shop-web", "/srv/x:/run/secrets/a 'b"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(refused(&["storage:mount", "shop-web", "shop-data", "--container-dir", "/data", "--volume-readonly"], &Policy::default()).is_empty());
     }
 
     #[test]
