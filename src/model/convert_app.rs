@@ -353,7 +353,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         }
     };
     let mut limits = Resources {
-        cpu: obj.get("cpus").map(|v| cpus(v, format!("{base}.cpus"))).transpose()?,
+        cpu: obj.get("cpus").filter(|v| !v.is_null()).map(|v| cpus(v, format!("{base}.cpus"))).transpose()?,
         memory_mb: obj.get("mem_limit").and_then(megabytes),
         memory_swap_mb: obj.get("memswap_limit").and_then(megabytes),
     };
@@ -372,9 +372,10 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
                         let Some(r) = v.get(which).and_then(Value::as_object) else { continue };
                         for (rk, rv) in r {
                             match rk.as_str() {
+                                "cpus" if rv.is_null() => {}
                                 "cpus" => target.cpu = Some(cpus(rv, format!("{}.{which}.cpus", path()))?),
                                 "memory" => target.memory_mb = megabytes(rv),
-                                "pids" if which == "limits" => opts.add("deploy.resources.limits.pids", Flag::PidsLimit, Some(&int_text(rv)))?,
+                                "pids" if which == "limits" && !rv.is_null() => opts.add("deploy.resources.limits.pids", Flag::PidsLimit, Some(&int_text(rv)))?,
                                 _ => ctx.warn(format!("{}.{which}.{rk}", path()), "no Dokku resource setting; not applied"),
                             }
                         }
@@ -418,10 +419,10 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     }
 
     // Container shaping through docker options (docker-local; see docs/mapping.md for k3s).
-    if let Some(sig) = obj.get("stop_signal") {
+    if let Some(sig) = obj.get("stop_signal").filter(|v| !v.is_null()) {
         opts.add("stop_signal", Flag::StopSignal, Some(&int_text(sig)))?;
     }
-    if let Some(sz) = obj.get("shm_size") {
+    if let Some(sz) = obj.get("shm_size").filter(|v| !v.is_null()) {
         let text = bytes(sz).map_or_else(|| int_text(sz), |b| b.to_string());
         opts.add("shm_size", Flag::ShmSize, Some(&text))?;
     }
@@ -768,6 +769,8 @@ mod tests {
         for w in want {
             assert!(opts.iter().any(|(p, o, r)| (p.as_str(), o.as_str(), *r) == w), "{w:?} not in {opts:?}");
         }
+        let none = convert(json!({"image": "x", "stop_signal": null, "shm_size": null, "cpus": null, "pids_limit": null})).unwrap();
+        assert!(none.is_empty(), "{none:?}");
         let build = convert(json!({"build": {"context": ".", "args": {"GREETING": "hello world"}}})).unwrap();
         assert!(build.iter().any(|(_, o, _)| o == "--build-arg 'GREETING=hello world'"), "{build:?}");
     }
