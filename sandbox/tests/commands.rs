@@ -1086,3 +1086,37 @@ fn xargs_splitting_matches_gnu_xargs() {
         .contains("unmatched double quote"));
     assert_eq!(xargs_split("$(id) ;x").unwrap(), ["$(id)", ";x"]);
 }
+
+#[test]
+fn docker_options_add_keeps_substitutions_verbatim_and_refuses_operators() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&[
+        "docker-options:add",
+        "web",
+        "deploy",
+        "--group-add $(getent group docker | cut -d: -f3) --label x=`id -u` # note",
+    ])
+    .ok();
+    assert_eq!(
+        s.run(&["docker-options:list", "web", "--phase", "deploy"])
+            .stdout,
+        "--group-add '$(getent group docker | cut -d: -f3)'\n--label 'x=`id -u`'\n"
+    );
+    s.run(&[
+        "docker-options:add",
+        "web",
+        "deploy",
+        "--dns 1.1.1.1; --privileged",
+    ])
+    .fails(1, "Unable to parse docker option");
+    // Stored verbatim, the substitution reaches docker as one literal word: never run.
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    let args = container_args(&s, "web");
+    let g = args.iter().position(|a| a == "--group-add").unwrap();
+    assert_eq!(
+        args[g + 1],
+        "$(getent group docker | cut -d: -f3)",
+        "{args:?}"
+    );
+}

@@ -55,7 +55,10 @@ pub fn remove_option(ctx: &Ctx, app: &str, phases: &[&str], opt: &str) -> Res {
     Ok(())
 }
 
-/// Shell-like word splitting without expansion: quotes group, backslash escapes.
+/// Shell words without expansion, as `literalFields` (mvdan.cc/sh `WordsSeq`) reads them:
+/// quotes group and are removed, a backslash escapes, `$(…)`, `${…}`, `$NAME` and backticks
+/// stay verbatim (spaces inside included), an unquoted `#` at the start of a word begins a
+/// comment, and an operator (`;`, `|`, `&`, `<`, `>`, `(`, `)`) is a parse error.
 fn shell_words(input: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -67,6 +70,58 @@ fn shell_words(input: &str) -> Result<Vec<String>, String> {
                 if in_word {
                     out.push(std::mem::take(&mut cur));
                     in_word = false;
+                }
+            }
+            '#' if !in_word => {
+                // A comment: the rest of the line is not part of any word.
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            ';' | '|' | '&' | '<' | '>' | '(' | ')' => {
+                return Err(format!("unexpected shell operator `{c}`"));
+            }
+            '$' if matches!(chars.peek(), Some('(') | Some('{')) => {
+                in_word = true;
+                let open = chars.next().unwrap_or('(');
+                let close = if open == '(' { ')' } else { '}' };
+                cur.push('$');
+                cur.push(open);
+                let mut depth = 1;
+                loop {
+                    match chars.next() {
+                        Some(n) if n == open => {
+                            depth += 1;
+                            cur.push(n);
+                        }
+                        Some(n) if n == close => {
+                            cur.push(n);
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        Some(n) => cur.push(n),
+                        None => {
+                            return Err(format!("reached EOF without matching {open} with {close}"))
+                        }
+                    }
+                }
+            }
+            '`' => {
+                in_word = true;
+                cur.push('`');
+                loop {
+                    match chars.next() {
+                        Some('`') => {
+                            cur.push('`');
+                            break;
+                        }
+                        Some(n) => cur.push(n),
+                        None => return Err("reached EOF without closing quote `".into()),
+                    }
                 }
             }
             '\'' => {
@@ -86,6 +141,7 @@ fn shell_words(input: &str) -> Result<Vec<String>, String> {
                         Some('"') => break,
                         Some('\\') => match chars.next() {
                             Some(n @ ('"' | '\\' | '$' | '`')) => cur.push(n),
+                            Some('\n') => {}
                             Some(n) => {
                                 cur.push('\\');
                                 cur.push(n);
@@ -97,12 +153,14 @@ fn shell_words(input: &str) -> Result<Vec<String>, String> {
                     }
                 }
             }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(n) => {
+                    in_word = true;
                     cur.push(n);
                 }
-            }
+                None => {}
+            },
             ch => {
                 in_word = true;
                 cur.push(ch);
