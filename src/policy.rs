@@ -1,12 +1,17 @@
 //! The security policy: compose settings that would give a pusher power over the host are
 //! refused unless the operator allowed their rule (on the server a stored global policy,
-//! off-server `--allow <rule>` flags). Checked before planning; every violation is listed
-//! with its key path.
+//! off-server `--allow <rule>` flags). Checked on the model before planning, and again on
+//! the finished plan ([`Policy::check_plan`]): every `docker-options:add` and every other
+//! command whose values Dokku turns into docker flags is split the way Dokku splits it and
+//! each resulting flag checked, so no mapping can smuggle a flag past the policy. Every
+//! violation is listed with its key path.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::model::docker_opt::{self, Flag};
 use crate::model::{Kind, Mount, PolicyRule, Project};
+use crate::plan::Plan;
 
 /// The operator's policy: the rules that are allowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,8 +25,8 @@ pub struct Policy {
 pub struct Violation {
     /// Key path.
     pub path: String,
-    /// The rule that would allow it.
-    pub rule: PolicyRule,
+    /// The rule that would allow it; `None` when no rule does.
+    pub rule: Option<PolicyRule>,
     /// What it does.
     pub detail: String,
 }
@@ -37,7 +42,10 @@ impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "the security policy refuses {} setting(s):", self.violations.len())?;
         for v in &self.violations {
-            write!(f, "\n  `{}`: {} (allow with `--allow {}`)", v.path, v.detail, v.rule.name())?;
+            match v.rule {
+                Some(rule) => write!(f, "\n  `{}`: {} (allow with `--allow {}`)", v.path, v.detail, rule.name())?,
+                None => write!(f, "\n  `{}`: {} (no policy rule allows this)", v.path, v.detail)?,
+            }
         }
         Ok(())
     }
@@ -72,7 +80,7 @@ impl Policy {
             let Kind::App(app) = &svc.kind else { continue };
             for opt in &app.docker_options {
                 if let Some(rule) = opt.rule.filter(|r| !self.allow.contains(r)) {
-                    violations.push(Violation { path: opt.path.clone(), rule, detail: format!("would run the container with `{}`", opt.option) });
+                    violations.push(Violation { path: opt.path.clone(), rule: Some(rule), detail: format!("would run the container with `{}`", opt.option) });
                 }
             }
             for m in &app.mounts {
@@ -84,7 +92,7 @@ impl Policy {
                     if !self.allow.contains(&rule) {
                         violations.push(Violation {
                             path: path.clone(),
-                            rule,
+                            rule: Some(rule),
                             detail: format!("would mount host path `{source}` into the container"),
                         });
                     }
@@ -98,6 +106,124 @@ impl Policy {
             Err(PolicyError { violations })
         }
     }
+
+    /// Checks the planned commands themselves: every `docker-options:add` is split as Dokku
+    /// splits it (`docker_opt::dokku_groups`, then `xargs` at deploy) and must be exactly one
+    /// docker flag dokku-compose sets, with a value of the flag's grammar, needing no rule
+    /// that is not allowed; the values of `resource:limit`/`resource:reserve`,
+    /// `network:set … initial-network` and `storage:mount`, which Dokku prints into the
+    /// `docker run` arguments unquoted, must be single words of their grammar. Run on every plan that is shown or applied, so
+    /// a mapping that forgot to build a typed option cannot pass a flag through.
+    pub fn check_plan(&self, project: &Project, plan: &Plan) -> Result<(), PolicyError> {
+        let mut violations = Vec::new();
+        for step in &plan.steps {
+            let argv = &step.run.args;
+            if step.run.program != "dokku" {
+                continue;
+            }
+            let path_of = |option: &str| option_path(project, step.service.as_ref().map(|s| s.as_str()), option);
+            match argv.first().map(String::as_str) {
+                Some("docker-options:add") => {
+                    let (Some(phase), Some(_app)) = (argv.get(2), argv.get(1)) else { continue };
+                    // Dokku joins every argument after the phase with spaces.
+                    let option = argv.get(3..).map(|a| a.join(" ")).unwrap_or_default();
+                    self.check_option(&path_of(&option), phase, &option, &mut violations);
+                }
+                Some(cmd @ ("resource:limit" | "resource:reserve")) => {
+                    let mut it = argv.iter().skip(1);
+                    while let Some(a) = it.next() {
+                        let Some(key) = a.strip_prefix("--") else { continue };
+                        let Some(value) = it.next() else { break };
+                        let ok = match key {
+                            "cpu" => value.parse::<f64>().is_ok_and(|c| c > 0.0 && c.is_finite()) && value.chars().all(|c| c.is_ascii_digit() || c == '.'),
+                            _ => value.trim_end_matches(['b', 'k', 'm', 'g']).chars().all(|c| c.is_ascii_digit()) && value.starts_with(|c: char| c.is_ascii_digit()),
+                        };
+                        if !ok {
+                            let which = if cmd == "resource:limit" { "limits" } else { "reservations" };
+                            violations.push(Violation {
+                                path: step.service.as_ref().map_or_else(|| step.id.clone(), |s| format!("services.{s}.deploy.resources.{which}")),
+                                rule: None,
+                                detail: format!("`{cmd} --{key} {value}`: `{value}` is not a number, and Dokku prints it into the `docker run` arguments, where it would become extra docker flags"),
+                            });
+                        }
+                    }
+                }
+                Some("storage:mount") => {
+                    // Dokku prints `-v <host>:<container>[:opts]` unquoted into the arguments
+                    // that `xargs` splits: a blank, quote or backslash would split or re-quote it.
+                    if let Some(bad) = argv.iter().skip(2).find(|a| a.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\".contains(c))) {
+                        violations.push(Violation {
+                            path: step.service.as_ref().map_or_else(
+                                || step.id.clone(),
+                                |s| format!("services.{s}.{}", if step.id.contains("secret/") { "secrets" } else { "volumes" }),
+                            ),
+                            rule: None,
+                            detail: format!(
+                                "`{}` holds a blank, quote or backslash; Dokku prints mounts into the `docker run` arguments as `-v <host>:<container>`, where it would become extra docker flags",
+                                bad.escape_debug()
+                            ),
+                        });
+                    }
+                }
+                Some("network:set") if argv.get(2).map(String::as_str) == Some("initial-network") => {
+                    if let Some(net) = argv.get(3).filter(|n| Flag::Network.check(Some(n)).is_err() || n.as_str() == "host") {
+                        violations.push(Violation {
+                            path: step.service.as_ref().map_or_else(|| step.id.clone(), |s| format!("services.{s}.networks")),
+                            rule: None,
+                            detail: format!("`{net}` is not a network name, and Dokku prints it into the `docker run` arguments as `--network={net}`"),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        violations.sort();
+        violations.dedup();
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError { violations })
+        }
+    }
+
+    /// Checks one `docker-options:add <app> <phase> <option>`.
+    fn check_option(&self, path: &str, phase: &str, option: &str, violations: &mut Vec<Violation>) {
+        let mut refuse = |detail: String| violations.push(Violation { path: path.to_owned(), rule: None, detail });
+        let groups = match docker_opt::dokku_groups(option) {
+            Ok(g) => g,
+            Err(e) => return refuse(format!("docker option {e}; Dokku would not pass it to docker as written")),
+        };
+        if groups.len() != 1 {
+            let flags: Vec<&str> = groups.iter().filter_map(|g| g.first().map(String::as_str)).collect();
+            return refuse(format!("docker option `{option}` becomes {} docker options in Dokku (`{}`), not one", groups.len(), flags.join("`, `")));
+        }
+        let typed = match docker_opt::parse_group(&groups[0]) {
+            Ok(t) => t,
+            Err(e) => return refuse(format!("docker option `{option}`: {e}")),
+        };
+        if typed.flag.phase() != phase {
+            return refuse(format!("docker option `{option}` belongs to the {} phase, not {phase}", typed.flag.phase()));
+        }
+        if let Some(rule) = typed.rule().filter(|r| !self.allow.contains(r)) {
+            violations.push(Violation { path: path.to_owned(), rule: Some(rule), detail: format!("would run the container with `{option}`") });
+        }
+    }
+}
+
+/// The compose key path an emitted docker option came from, when the project says.
+fn option_path(project: &Project, service: Option<&str>, option: &str) -> String {
+    let svc = service.and_then(|s| project.services.values().find(|v| v.name.as_str() == s));
+    let Some(svc) = svc else { return format!("docker option `{option}`") };
+    let base = format!("services.{}", svc.name);
+    if let Kind::App(app) = &svc.kind {
+        if let Some(o) = app.docker_options.iter().find(|o| o.option == option) {
+            return o.path.clone();
+        }
+        if option.starts_with("--network-alias ") {
+            return format!("{base}.networks");
+        }
+    }
+    base
 }
 
 #[cfg(test)]
@@ -111,5 +237,106 @@ mod tests {
         assert_eq!(Policy::from_names([p.to_names().as_str()]).unwrap(), p);
         assert_eq!(Policy::from_names([""]).unwrap(), Policy::default());
         assert!(Policy::from_names(["root"]).unwrap_err().starts_with("unknown policy rule `root`"));
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+    use crate::dokku::Cmd;
+    use crate::model::{from_compose_json, ConvertOptions, StackName};
+    use crate::plan::{Action, PlanSettings, Step, Undo};
+    use crate::state::DokkuState;
+
+    fn planned(extra: &[&[&str]]) -> (Project, Plan) {
+        let json = serde_json::json!({"name": "shop", "services": {"web": {"image": "nginx:1"}}});
+        let (project, warnings) = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() }).unwrap();
+        let graph = crate::graph::build(&project).unwrap();
+        let mut plan = crate::plan::plan(&project, &graph, &DokkuState::default(), &PlanSettings::default(), warnings).unwrap();
+        for (i, argv) in extra.iter().enumerate() {
+            plan.steps.push(Step {
+                id: format!("web/extra-{i}"),
+                service: project.services.keys().next().cloned(),
+                level: 0,
+                action: Action::AddDockerOption { app: "shop-web".into(), phase: "deploy".into(), option: String::new() },
+                run: Cmd::dokku(argv.iter().copied()),
+                reason: String::new(),
+                undo: Undo::Irreversible { reason: String::new() },
+            });
+        }
+        (project, plan)
+    }
+
+    fn refused(extra: &[&str], policy: &Policy) -> Vec<Violation> {
+        let (project, plan) = planned(&[extra]);
+        policy.check_plan(&project, &plan).map(|()| Vec::new()).unwrap_or_else(|e| e.violations)
+    }
+
+    #[test]
+    fn plans_the_model_made_pass() {
+        let (project, plan) = planned(&[]);
+        assert_eq!(Policy::default().check_plan(&project, &plan), Ok(()));
+    }
+
+    #[test]
+    fn a_planned_option_dokku_splits_into_two_flags_is_refused() {
+        let v = refused(&["docker-options:add", "shop-web", "deploy", "--stop-signal SIGTERM --privileged"], &Policy::default());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].detail.contains("becomes 2 docker options"), "{}", v[0].detail);
+        // Dokku joins the arguments after the phase with spaces: the same as one argument.
+        let v = refused(&["docker-options:add", "shop-web", "deploy", "--stop-signal", "SIGTERM", "--privileged"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+    }
+
+    #[test]
+    fn flags_outside_the_grammar_are_refused_whatever_the_policy() {
+        for option in ["-v /:/host", "--volume=/:/host", "--mount type=bind,src=/,dst=/h", "--env-file /etc/shadow", "--dns $(id)", "--dns \"1.1.1.1\"", "--sysctl kernel.core_pattern=x"] {
+            let v = refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::all());
+            assert_eq!(v.len(), 1, "{option}: {v:?}");
+            assert_eq!(v[0].rule, None, "{option}");
+        }
+    }
+
+    #[test]
+    fn guarded_flags_need_their_rule_in_any_spelling() {
+        for (option, rule) in [
+            ("--privileged", PolicyRule::Privileged),
+            ("--cap-add cap_sys_admin", PolicyRule::CapAdd),
+            ("--cap-add=all", PolicyRule::CapAdd),
+            ("--pid=host", PolicyRule::HostNamespaces),
+            ("--network host", PolicyRule::HostNamespaces),
+            ("--security-opt seccomp=unconfined", PolicyRule::SecurityOpt),
+            ("--device /dev/mem", PolicyRule::Devices),
+        ] {
+            let v = refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::default());
+            assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), [Some(rule)], "{option}");
+            assert_eq!(refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::all()), [], "{option}");
+        }
+    }
+
+    #[test]
+    fn resource_and_network_values_dokku_prints_into_docker_args_are_checked() {
+        let v = refused(&["resource:limit", "--cpu", "1 --privileged", "shop-web"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(refused(&["resource:limit", "--cpu", "0.5", "--memory", "512m", "shop-web"], &Policy::default()).is_empty());
+        let v = refused(&["network:set", "shop-web", "initial-network", "net --privileged"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        let v = refused(&["storage:mount", "shop-web", "shop-data", "--container-dir", "/data -v /:/host"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        let v = refused(&["storage:mount", "shop-web", "/srv/x:/run/secrets/a 'b"], &Policy::all());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(refused(&["storage:mount", "shop-web", "shop-data", "--container-dir", "/data", "--volume-readonly"], &Policy::default()).is_empty());
+    }
+
+    #[test]
+    fn build_phase_flags_stay_in_the_build_phase() {
+        assert!(refused(&["docker-options:add", "shop-web", "build", "--build-arg 'A=b c'"], &Policy::default()).is_empty());
+        assert_eq!(refused(&["docker-options:add", "shop-web", "deploy", "--build-arg A=b"], &Policy::default()).len(), 1);
+    }
+
+    impl Policy {
+        fn all() -> Self {
+            Self { allow: PolicyRule::ALL.into_iter().collect() }
+        }
     }
 }

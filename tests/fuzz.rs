@@ -142,3 +142,188 @@ proptest! {
         prop_assert_eq!(parsed, entries);
     }
 }
+
+/// Strings made of what matters to Dokku's option splitting: blanks, quotes, shell
+/// characters, flags, and the characters valid values are made of.
+fn option_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just(" ".to_string()),
+            Just(" --privileged".to_string()),
+            Just("-v /:/host".to_string()),
+            Just("--pid=host".to_string()),
+            Just("-".to_string()),
+            Just("'".to_string()),
+            Just("\"".to_string()),
+            Just("\\".to_string()),
+            Just("$(id)".to_string()),
+            Just(";".to_string()),
+            Just("#".to_string()),
+            Just("\n".to_string()),
+            Just("\t".to_string()),
+            Just("=".to_string()),
+            Just(":".to_string()),
+            Just("/".to_string()),
+            Just(",".to_string()),
+            Just(".".to_string()),
+            "[a-zA-Z0-9_]{1,6}",
+            "[0-9]{1,4}",
+            any::<char>().prop_map(String::from),
+        ],
+        0..8,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// A compose service holding `s` in one key that becomes a docker option, and the docker
+/// arguments that option must become: `(key, service JSON, flag, intended value)`.
+fn option_case(which: usize, s: &str) -> (serde_json::Value, &'static str, String) {
+    use serde_json::json;
+    let image = |extra: serde_json::Value| {
+        let mut svc = json!({"image": "nginx:1"});
+        svc.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        svc
+    };
+    let build = |extra: serde_json::Value| {
+        let mut svc = json!({"build": {"context": "."}});
+        svc.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        svc
+    };
+    let caps = s.to_ascii_uppercase();
+    let cap = caps.strip_prefix("CAP_").unwrap_or(&caps).to_owned();
+    match which {
+        0 => (image(json!({"stop_signal": s})), "--stop-signal", s.to_owned()),
+        1 => (image(json!({"dns": [s]})), "--dns", s.to_owned()),
+        2 => (image(json!({"dns_opt": [s]})), "--dns-option", s.to_owned()),
+        3 => (image(json!({"dns_search": s})), "--dns-search", s.to_owned()),
+        4 => (image(json!({"extra_hosts": {"db": s}})), "--add-host", format!("db:{s}")),
+        5 => (image(json!({"tmpfs": [s]})), "--tmpfs", s.to_owned()),
+        6 => (image(json!({"group_add": [s]})), "--group-add", s.to_owned()),
+        7 => (image(json!({"ulimits": {"nofile": {"soft": s, "hard": 10}}})), "--ulimit", format!("nofile={s}:10")),
+        8 => (image(json!({"ulimits": {s: 5}})), "--ulimit", format!("{s}=5:5")),
+        9 => (image(json!({"cpuset": s})), "--cpuset-cpus", s.to_owned()),
+        10 => (image(json!({"cpu_shares": s})), "--cpu-shares", s.to_owned()),
+        11 => (image(json!({"oom_score_adj": s})), "--oom-score-adj", s.to_owned()),
+        12 => (image(json!({"pid": s})), "--pid", s.to_owned()),
+        13 => (image(json!({"network_mode": s})), "--network", s.to_owned()),
+        14 => (image(json!({"ipc": s})), "--ipc", s.to_owned()),
+        15 => (image(json!({"userns_mode": s})), "--userns", s.to_owned()),
+        16 => (image(json!({"cap_add": [s]})), "--cap-add", cap),
+        17 => (image(json!({"security_opt": [s]})), "--security-opt", s.to_owned()),
+        18 => (image(json!({"sysctls": {"net.core.somaxconn": s}})), "--sysctl", format!("net.core.somaxconn={s}")),
+        19 => (image(json!({"devices": [s]})), "--device", s.to_owned()),
+        20 => (image(json!({"volumes": [{"type": "tmpfs", "target": s}]})), "--tmpfs", s.to_owned()),
+        21 => (image(json!({"networks": {"default": {"aliases": [s]}}})), "--network-alias", s.to_owned()),
+        22 => (build(json!({"user": s})), "--user", s.to_owned()),
+        23 => (build(json!({"working_dir": s})), "--workdir", s.to_owned()),
+        24 => (build(json!({"entrypoint": [s]})), "--entrypoint", s.to_owned()),
+        25 => (json!({"build": {"context": ".", "args": {"ARG": s}}}), "--build-arg", format!("ARG={s}")),
+        26 => (json!({"build": {"context": ".", "args": {s: "1"}}}), "--build-arg", format!("{s}=1")),
+        27 => (json!({"build": {"context": ".", "target": s}}), "--target", s.to_owned()),
+        28 => (image(json!({"device_cgroup_rules": [s]})), "--device-cgroup-rule", s.to_owned()),
+        _ => (image(json!({"mem_swappiness": s})), "--memory-swappiness", s.to_owned()),
+    }
+}
+
+const OPTION_CASES: usize = 30;
+
+/// A value each case accepts, so that mutations of it reach the interesting boundary.
+const OPTION_SAMPLES: [&str; OPTION_CASES] = [
+    "SIGTERM", "1.1.1.1", "ndots:2", "example.com", "10.0.0.2", "/run:size=64k", "audio", "1024", "nofile", "0-3", "512", "-500", "host", "none", "shareable",
+    "host", "cap_sys_admin", "apparmor:unconfined", "1024", "/dev/fuse:/dev/fuse:rwm", "/cache", "api", "1000:1000", "/srv/app", "/entry.sh", "hello world", "RUST_VERSION",
+    "builder", "c 1:3 mr", "60",
+];
+
+/// A case and its value: arbitrary text, the case's valid sample, or the sample with
+/// arbitrary text put in at some place.
+fn option_input() -> impl Strategy<Value = (usize, String)> {
+    (0..OPTION_CASES, 0..3usize, option_text(), any::<proptest::sample::Index>()).prop_map(|(which, mode, noise, at)| {
+        let sample = OPTION_SAMPLES[which];
+        let s = match mode {
+            0 => noise,
+            1 => sample.to_owned(),
+            _ => {
+                let cut = sample.char_indices().map(|(i, _)| i).chain([sample.len()]).collect::<Vec<_>>();
+                let i = cut[at.index(cut.len())];
+                format!("{}{noise}{}", &sample[..i], &sample[i..])
+            }
+        };
+        (which, s)
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever a pusher writes in a key that becomes a docker option, the plan either refuses
+    /// it, or every `docker-options:add` it emits becomes, split as Dokku splits it (shell
+    /// words grouped at flags when stored, `xargs` at deploy), exactly the intended flag with
+    /// the intended value, and nothing else.
+    #[test]
+    fn docker_option_values_are_refused_or_reach_docker_intact((which, s) in option_input()) {
+        use dokku_compose::model::docker_opt::{dokku_argv, dokku_groups};
+        use dokku_compose::model::{ConvertOptions, StackName};
+        use dokku_compose::plan::{self, Options, PlanSettings};
+        use dokku_compose::policy::Policy;
+        use dokku_compose::state::DokkuState;
+
+        let (svc, flag, value) = option_case(which, &s);
+        let json = serde_json::json!({"name": "shop", "services": {"web": svc}});
+        let all = Policy::from_names(["privileged,cap-add,devices,host-namespaces,host-path,docker-socket,security-opt,sysctls"]).unwrap();
+        let opts = Options {
+            convert: ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() },
+            policy: all,
+            settings: PlanSettings { source_rev: "0000000".into(), ..PlanSettings::default() },
+        };
+        let Ok(plan) = plan::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
+        let mut seen = false;
+        for step in &plan.steps {
+            let argv = &step.run.args;
+            if argv.first().map(String::as_str) != Some("docker-options:add") {
+                continue;
+            }
+            let option = argv[3..].join(" ");
+            let groups = dokku_groups(&option).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(groups.len(), 1, "`{}` is stored by Dokku as {:?}", option, groups);
+            let words = dokku_argv(&option).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&words, &groups[0]);
+            if words == ["--network-alias", "web"] {
+                continue; // the service's own name, always an alias
+            }
+            if words[0].split('=').next() == Some(flag) {
+                let intended = [vec![flag.to_owned(), value.clone()], vec![format!("{flag}={value}")]];
+                prop_assert!(intended.contains(&words), "{:?} from `{}` is not {:?}", words, s, intended[0]);
+                seen = true;
+            } else {
+                prop_assert!(false, "unexpected docker option {:?} from `{}`", words, s);
+            }
+        }
+        let _ = seen;
+    }
+
+    /// With the default policy nothing a rule guards reaches a plan, whatever the value.
+    #[test]
+    fn default_policy_plans_carry_no_guarded_flag((which, s) in option_input()) {
+        use dokku_compose::model::docker_opt::{dokku_groups, parse_group};
+        use dokku_compose::model::{ConvertOptions, StackName};
+        use dokku_compose::plan::{self, Options, PlanSettings};
+        use dokku_compose::policy::Policy;
+        use dokku_compose::state::DokkuState;
+
+        let (svc, _, _) = option_case(which, &s);
+        let json = serde_json::json!({"name": "shop", "services": {"web": svc}});
+        let opts = Options {
+            convert: ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() },
+            policy: Policy::default(),
+            settings: PlanSettings { source_rev: "0000000".into(), ..PlanSettings::default() },
+        };
+        let Ok(plan) = plan::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
+        for step in plan.steps.iter().filter(|st| st.run.args.first().map(String::as_str) == Some("docker-options:add")) {
+            let option = step.run.args[3..].join(" ");
+            for g in dokku_groups(&option).map_err(TestCaseError::fail)? {
+                let typed = parse_group(&g).map_err(TestCaseError::fail)?;
+                prop_assert_eq!(typed.rule(), None, "`{}` from `{}`", option, s);
+            }
+        }
+    }
+}

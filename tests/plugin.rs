@@ -624,3 +624,56 @@ fn stack_facts_as_variables() {
     let (ok, out) = push(&dir);
     assert!(!ok && out.contains("compose.yaml:10:") && out.contains("there is no service `nope`"), "{out}");
 }
+
+/// The `docker` arguments the sandbox recorded for `app` (its first container, or its build).
+fn docker_args(h: &Host, app: &str, which: &str) -> Vec<String> {
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps").join(app).join("sandbox.json")).unwrap()).unwrap();
+    let v = if which == "build" { st["build_args"].clone() } else { st["containers"][0]["args"].clone() };
+    serde_json::from_value(v).unwrap()
+}
+
+fn has_words(args: &[String], words: &[&str]) -> bool {
+    args.windows(words.len()).any(|w| w.iter().zip(words).all(|(a, b)| a == b))
+}
+
+/// (compose:up by git push) Docker options reach docker, through Dokku's storage and its
+/// scheduler's and builder's word splitting (as the sandbox models them), as exactly the
+/// flags and values of the compose file: values with spaces and quotes stay one word,
+/// negative numbers stay with their flag.
+#[test]
+fn docker_options_reach_docker_as_one_flag_each() {
+    let h = Host::new();
+    let compose = "services:
+  web:
+    image: nginx:1.27
+    stop_signal: SIGQUIT
+    oom_score_adj: -500
+    dns: [\"1.1.1.1\"]
+    sysctls:
+      net.core.somaxconn: 1024
+    cpus: 0.5
+  api:
+    build:
+      context: ./api
+      args:
+        GREETING: \"hello world and it's $$x\"
+    user: \"1000\"
+    working_dir: /srv
+";
+    let dir = h.repo("shop", &[("compose.yaml", compose), ("api/Dockerfile", "FROM python:3.12\n")]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let web = docker_args(&h, "shop-web", "deploy");
+    for words in [&["--stop-signal", "SIGQUIT"][..], &["--oom-score-adj=-500"], &["--dns", "1.1.1.1"], &["--sysctl", "net.core.somaxconn=1024"], &["--cpus=0.5"], &["nginx:1.27"]] {
+        assert!(has_words(&web, words), "{words:?} in {web:?}");
+    }
+    assert!(!web.iter().any(|a| a == "--privileged" || a == "-500"), "{web:?}");
+    let build = docker_args(&h, "shop-api", "build");
+    assert!(has_words(&build, &["--build-arg", "GREETING=hello world and it's $x"]), "{build:?}");
+    let api = docker_args(&h, "shop-api", "deploy");
+    assert!(has_words(&api, &["--user", "1000"]) && has_words(&api, &["--workdir", "/srv"]), "{api:?}");
+    // The options are stored in the form Dokku stores them, so the next push plans nothing.
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+}

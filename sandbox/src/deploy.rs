@@ -32,6 +32,11 @@ pub struct Container {
     pub exit_code: Option<i32>,
     /// Last health-check result.
     pub healthy: bool,
+    /// The `docker container create` arguments Dokku would run it with: the stored docker
+    /// options, resource limits and Dokku's own arguments joined and split as Dokku splits
+    /// them (`options::deploy_args`), so tests see exactly which docker flags it got.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// Deployed state of an app (`$DOKKU_LIB_ROOT/data/ps/<app>/sandbox.json`).
@@ -54,6 +59,8 @@ pub struct AppState {
     pub containers: Vec<Container>,
     /// Deploy counter.
     pub deploys: u64,
+    /// The `docker build` arguments of the last Dockerfile build (`options::build_args`).
+    pub build_args: Vec<String>,
 }
 
 fn state_path(ctx: &Ctx, app: &str) -> PathBuf {
@@ -354,6 +361,16 @@ fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res
         if t.code != 0 {
             return fail("App build failed");
         }
+        if builder == "dockerfile" {
+            // builder-dockerfile splits the build options before `docker build`.
+            let args = match crate::cmd::options::build_args(ctx, app, builder)? {
+                Ok(a) => a,
+                Err(e) => return fail_lines(&[&e, "App build failed"]),
+            };
+            let mut st = load(ctx, app)?;
+            st.build_args = args;
+            save(ctx, app, &st)?;
+        }
         let b = image_behaviour(&ctx.paths, app, image);
         if builder != "null" {
             ctx.sleep_ms(b.build_ms)?;
@@ -468,6 +485,7 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     } else {
         scale(ctx, app, &st)?
     };
+    let source_type = ctx.prop_or("builder", app, "detected")?;
     let mut containers = Vec::new();
     for (proc, count) in sc {
         for i in 1..=count {
@@ -482,6 +500,23 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
             let (state, exit_code) = match b.exit {
                 Some(c) => ("exited".to_string(), Some(c)),
                 None => ("running".to_string(), None),
+            };
+            let args = match crate::cmd::options::deploy_args(
+                ctx,
+                app,
+                &proc,
+                i,
+                &st.source_image,
+                &source_type,
+            )? {
+                Ok(a) => a,
+                Err(e) => {
+                    return Err(Fail::Dokku {
+                        code: 1,
+                        lines: vec![e],
+                        raw: false,
+                    })
+                }
             };
             let no_checks = listed(&disabled, &proc) || listed(&skipped, &proc);
             let healthy = !forced_unhealthy && !b.unhealthy && exit_code.is_none();
@@ -507,6 +542,7 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
                 state,
                 exit_code,
                 healthy,
+                args,
             });
         }
     }

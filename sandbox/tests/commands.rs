@@ -1017,3 +1017,106 @@ fn app_json_property_set_and_report() {
     assert_eq!(s.run(&["app-json:report", "web", "--app-json-appjson-path"]).stdout.trim(), ".dokku/app.json");
     s.run(&["app-json:set", "web", "nope", "1"]).fails(1, "Invalid property specified, valid properties include: appjson-path");
 }
+
+/// The argv of the first container of `app`, as the sandbox recorded it at deploy.
+fn container_args(s: &Sandbox, app: &str) -> Vec<String> {
+    let path = s.lib().join("data/ps").join(app).join("sandbox.json");
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    serde_json::from_value(st["containers"][0]["args"].clone()).unwrap()
+}
+
+#[test]
+fn deploy_splits_stored_docker_options_like_dokku() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    // A value with a space, unquoted: Dokku stores two options and docker gets two flags.
+    s.run(&[
+        "docker-options:add",
+        "web",
+        "deploy",
+        "--stop-signal SIGTERM --privileged",
+    ])
+    .ok();
+    // Quoted, it stays one word through storage and the scheduler's xargs.
+    s.run(&[
+        "docker-options:add",
+        "web",
+        "deploy",
+        "--dns '1.1.1.1 -v /:/host'",
+    ])
+    .ok();
+    // Resource values are printed into the arguments unquoted.
+    s.run(&["resource:limit", "--cpu", "1 --pid host", "web"])
+        .ok();
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    let args = container_args(&s, "web");
+    let pos = |w: &str| args.iter().position(|a| a == w);
+    assert!(pos("--privileged").is_some(), "{args:?}");
+    let sig = pos("--stop-signal").unwrap();
+    assert_eq!(args[sig + 1], "SIGTERM", "{args:?}");
+    let dns = pos("--dns").unwrap();
+    assert_eq!(args[dns + 1], "1.1.1.1 -v /:/host", "{args:?}");
+    assert!(pos("-v").is_none(), "{args:?}");
+    let cpus = pos("--cpus=1").unwrap();
+    assert_eq!(args[cpus + 1..cpus + 3], ["--pid", "host"], "{args:?}");
+    assert_eq!(args.last().map(String::as_str), Some("nginx:1"), "{args:?}");
+    assert!(args.contains(&"--label=com.dokku.dyno=web.1".to_string()));
+    // A quote inside a value is stored re-quoted (`'a'\''b'`) and reaches docker intact.
+    s.run(&["docker-options:add", "web", "deploy", "--label \"a'b c\""])
+        .ok();
+    s.run(&["ps:rebuild", "web"]).ok();
+    let args = container_args(&s, "web");
+    let label = args.iter().position(|a| a == "--label").unwrap();
+    assert_eq!(args[label + 1], "a'b c", "{args:?}");
+}
+
+#[test]
+fn xargs_splitting_matches_gnu_xargs() {
+    use dokku_sandbox::cmd::options::xargs_split;
+    assert_eq!(
+        xargs_split(" a  'b c'\"d e\" f\\ g\n'it'\\''s'").unwrap(),
+        ["a", "b cd e", "f g", "it's"]
+    );
+    assert!(xargs_split("'a\nb'")
+        .unwrap_err()
+        .contains("unmatched single quote"));
+    assert!(xargs_split("\"a")
+        .unwrap_err()
+        .contains("unmatched double quote"));
+    assert_eq!(xargs_split("$(id) ;x").unwrap(), ["$(id)", ";x"]);
+}
+
+#[test]
+fn docker_options_add_keeps_substitutions_verbatim_and_refuses_operators() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&[
+        "docker-options:add",
+        "web",
+        "deploy",
+        "--group-add $(getent group docker | cut -d: -f3) --label x=`id -u` # note",
+    ])
+    .ok();
+    assert_eq!(
+        s.run(&["docker-options:list", "web", "--phase", "deploy"])
+            .stdout,
+        "--group-add '$(getent group docker | cut -d: -f3)'\n--label 'x=`id -u`'\n"
+    );
+    s.run(&[
+        "docker-options:add",
+        "web",
+        "deploy",
+        "--dns 1.1.1.1; --privileged",
+    ])
+    .fails(1, "Unable to parse docker option");
+    // Stored verbatim, the substitution reaches docker as one literal word: never run.
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    let args = container_args(&s, "web");
+    let g = args.iter().position(|a| a == "--group-add").unwrap();
+    assert_eq!(
+        args[g + 1],
+        "$(getent group docker | cut -d: -f3)",
+        "{args:?}"
+    );
+}

@@ -274,6 +274,8 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
+    // The planned commands themselves, split as Dokku splits them (dry runs included).
+    req.policy.check_plan(&project, &plan).map_err(PlanError::from)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     if req.dry_run {

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::docker_opt::{DockerOpt, Flag};
 use super::error::ModelError;
 use super::names::{AppName, ServiceName, StorageName};
 use super::project::{env_map, is_unset, service_networks, shape, Ctx, Fields};
-use super::service::{AppSpec, Build, DockerOption, EnvVar, FileSource, Healthcheck, Mount, PolicyRule, Port, Resources, SecretDelivery, SecretUse, Source};
+use super::service::{AppSpec, Build, DockerOption, EnvVar, FileSource, Healthcheck, Mount, Port, Resources, SecretDelivery, SecretUse, Source};
 use super::xdokku::ServiceSettings;
 
 /// `command`/`entrypoint` (`key`) of the service at `base`, as an argv.
@@ -149,18 +150,60 @@ fn number_text(v: &Value) -> Option<String> {
     }
 }
 
-const DANGEROUS_CAPS: &[&str] = &[
-    "ALL", "AUDIT_CONTROL", "BPF", "DAC_READ_SEARCH", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "NET_ADMIN",
-    "PERFMON", "SYSLOG", "SYS_ADMIN", "SYS_BOOT", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
-];
+/// The docker options of one service, each built as a typed (flag, value) pair and checked
+/// against the flag's grammar before it is rendered (see [`super::docker_opt`]).
+struct Opts {
+    base: String,
+    list: Vec<DockerOption>,
+}
+
+impl Opts {
+    /// Adds `flag value` from the key at `<base>.<key>`; a value that is not one safe word of
+    /// the flag's grammar is refused with the key path and the reason.
+    fn add(&mut self, key: &str, flag: Flag, value: Option<&str>) -> Result<(), ModelError> {
+        let path = format!("{}.{key}", self.base);
+        self.add_at(path, flag, value)
+    }
+
+    fn add_at(&mut self, path: String, flag: Flag, value: Option<&str>) -> Result<(), ModelError> {
+        let typed = match value {
+            Some(v) => DockerOpt::new(flag, v),
+            None => DockerOpt::bare(flag),
+        };
+        let typed = typed.map_err(|problem| ModelError::Rejected {
+            path: path.clone(),
+            reason: format!(
+                "{problem}; it becomes the docker option `{}`, and Dokku splits stored docker options into words, so a value that is not one word of that form could add docker flags of its own",
+                flag.name()
+            ),
+        })?;
+        self.list.push(DockerOption { phase: flag.phase(), option: typed.render(), path, rule: typed.rule() });
+        Ok(())
+    }
+}
+
+/// A string-or-list key as `(key path, value)` pairs: `key` for a string, `key[i]` for items.
+fn items(obj: &Fields<'_>, key: &str) -> Vec<(String, String)> {
+    match obj.get(key) {
+        Some(Value::String(s)) => vec![(key.to_owned(), s.clone())],
+        Some(Value::Array(a)) => a.iter().enumerate().filter_map(|(i, v)| number_text(v).map(|t| (format!("{key}[{i}]"), t))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A compose integer or numeric string as text; other JSON values as their JSON text (which
+/// the flag grammars then refuse).
+fn int_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
 
 #[expect(clippy::too_many_lines, reason = "one arm per compose key keeps the mapping readable in one place")]
 pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Fields<'_>, settings: &ServiceSettings) -> Result<AppSpec, ModelError> {
     let base = format!("services.{name}");
-    let mut opts: Vec<DockerOption> = Vec::new();
-    let mut opt = |key: &str, option: String, rule: Option<PolicyRule>| {
-        opts.push(DockerOption { phase: "deploy", option, path: format!("{base}.{key}"), rule });
-    };
+    let mut opts = Opts { base: base.clone(), list: Vec::new() };
 
     let source = match obj.get("build") {
         Some(b) => Source::Build(convert_build(ctx, b, &format!("{base}.build"))?),
@@ -176,15 +219,24 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     let user = obj.get("user").and_then(Value::as_str).map(str::to_owned);
     if is_build {
         if let Some(ep) = &entrypoint {
-            let json = serde_json::to_string(ep).unwrap_or_default();
-            opt("entrypoint", format!("--entrypoint {json}"), None);
+            // `docker run --entrypoint` takes one executable; its arguments cannot follow it.
+            match ep.as_slice() {
+                [exe] => opts.add("entrypoint", Flag::Entrypoint, Some(exe))?,
+                [] => {}
+                _ => {
+                    return Err(ModelError::Rejected {
+                        path: format!("{base}.entrypoint"),
+                        reason: "a build service's entrypoint is set with `docker run --entrypoint`, which takes one executable; put its arguments in `command`".into(),
+                    })
+                }
+            }
             ctx.warn(format!("{base}.entrypoint"), "set with a docker option, which the k3s scheduler ignores");
         }
         if let Some(u) = &user {
-            opt("user", format!("--user {u}"), None);
+            opts.add("user", Flag::User, Some(u))?;
         }
         if let Some(w) = &working_dir {
-            opt("working_dir", format!("--workdir {w}"), None);
+            opts.add("working_dir", Flag::Workdir, Some(w))?;
         }
     }
 
@@ -240,7 +292,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     let mut mounts = Vec::new();
     let mut files = BTreeMap::new();
     for (i, v) in obj.get("volumes").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        convert_volume(ctx, name, v, &|| format!("{base}.volumes[{i}]"), is_build, &mut mounts, &mut files, &mut opt)?;
+        convert_volume(ctx, name, v, &|| format!("{base}.volumes[{i}]"), is_build, &mut mounts, &mut files, &mut opts)?;
     }
     if obj.get("use_api_socket").and_then(Value::as_bool) == Some(true) {
         mounts.push(Mount::HostPath {
@@ -291,8 +343,17 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     }
 
     let mut replicas = obj.get("scale").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+    let cpus = |v: &Value, path: String| -> Result<String, ModelError> {
+        let t = number_text(v).unwrap_or_default();
+        // Dokku prints the value into the `docker run` arguments as `--cpus=<value>`.
+        if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') && t.parse::<f64>().is_ok_and(|c| c > 0.0) {
+            Ok(t)
+        } else {
+            Err(ModelError::Rejected { path, reason: format!("`{t}` is not a positive number of CPUs; Dokku passes it to docker as `--cpus={t}`, where anything but a number could add docker flags") })
+        }
+    };
     let mut limits = Resources {
-        cpu: obj.get("cpus").and_then(number_text),
+        cpu: obj.get("cpus").filter(|v| !v.is_null()).map(|v| cpus(v, format!("{base}.cpus"))).transpose()?,
         memory_mb: obj.get("mem_limit").and_then(megabytes),
         memory_swap_mb: obj.get("memswap_limit").and_then(megabytes),
     };
@@ -311,9 +372,10 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
                         let Some(r) = v.get(which).and_then(Value::as_object) else { continue };
                         for (rk, rv) in r {
                             match rk.as_str() {
-                                "cpus" => target.cpu = number_text(rv),
+                                "cpus" if rv.is_null() => {}
+                                "cpus" => target.cpu = Some(cpus(rv, format!("{}.{which}.cpus", path()))?),
                                 "memory" => target.memory_mb = megabytes(rv),
-                                "pids" if which == "limits" => opt("deploy.resources.limits.pids", format!("--pids-limit {rv}"), None),
+                                "pids" if which == "limits" && !rv.is_null() => opts.add("deploy.resources.limits.pids", Flag::PidsLimit, Some(&int_text(rv)))?,
                                 _ => ctx.warn(format!("{}.{which}.{rk}", path()), "no Dokku resource setting; not applied"),
                             }
                         }
@@ -357,42 +419,41 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     }
 
     // Container shaping through docker options (docker-local; see docs/mapping.md for k3s).
-    let list = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a.iter().filter_map(number_text).collect(),
-            _ => Vec::new(),
-        }
-    };
-    if let Some(sig) = obj.get("stop_signal").and_then(Value::as_str) {
-        opt("stop_signal", format!("--stop-signal {sig}"), None);
+    if let Some(sig) = obj.get("stop_signal").filter(|v| !v.is_null()) {
+        opts.add("stop_signal", Flag::StopSignal, Some(&int_text(sig)))?;
     }
-    if let Some(sz) = obj.get("shm_size").and_then(bytes) {
-        opt("shm_size", format!("--shm-size {sz}"), None);
+    if let Some(sz) = obj.get("shm_size").filter(|v| !v.is_null()) {
+        let text = bytes(sz).map_or_else(|| int_text(sz), |b| b.to_string());
+        opts.add("shm_size", Flag::ShmSize, Some(&text))?;
     }
     if obj.get("init").and_then(Value::as_bool) == Some(true) {
-        opt("init", "--init".into(), None);
+        opts.add("init", Flag::Init, None)?;
     }
     if obj.get("read_only").and_then(Value::as_bool) == Some(true) {
-        opt("read_only", "--read-only".into(), None);
+        opts.add("read_only", Flag::ReadOnly, None)?;
     }
     if obj.get("privileged").and_then(Value::as_bool) == Some(true) {
-        opt("privileged", "--privileged".into(), Some(PolicyRule::Privileged));
+        opts.add("privileged", Flag::Privileged, None)?;
     }
-    for t in list(obj.get("tmpfs")) {
-        opt("tmpfs", format!("--tmpfs {t}"), None);
+    for (key, t) in items(obj, "tmpfs") {
+        opts.add(&key, Flag::Tmpfs, Some(&t))?;
     }
     match obj.get("extra_hosts") {
         Some(Value::Array(a)) => {
-            for h in a.iter().filter_map(Value::as_str) {
-                let (host, ip) = h.split_once('=').or_else(|| h.split_once(':')).unwrap_or((h, ""));
-                opt("extra_hosts", format!("--add-host {host}:{ip}"), None);
+            for (i, h) in a.iter().enumerate() {
+                let h = int_text(h);
+                let (host, ip) = h.split_once('=').or_else(|| h.split_once(':')).unwrap_or((&h, ""));
+                opts.add(&format!("extra_hosts[{i}]"), Flag::AddHost, Some(&format!("{host}:{ip}")))?;
             }
         }
         Some(Value::Object(m)) => {
             for (host, ips) in m {
-                for ip in list(Some(ips)) {
-                    opt("extra_hosts", format!("--add-host {host}:{ip}"), None);
+                let ips: Vec<(String, Value)> = match ips {
+                    Value::Array(a) => a.iter().enumerate().map(|(i, v)| (format!("extra_hosts.{host}[{i}]"), v.clone())).collect(),
+                    v => vec![(format!("extra_hosts.{host}"), v.clone())],
+                };
+                for (key, ip) in ips {
+                    opts.add(&key, Flag::AddHost, Some(&format!("{host}:{}", int_text(&ip))))?;
                 }
             }
         }
@@ -402,22 +463,16 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         for (k, v) in u {
             let val = match v {
                 Value::Number(n) => format!("{n}:{n}"),
-                _ => format!(
-                    "{}:{}",
-                    v.get("soft").map(ToString::to_string).unwrap_or_default(),
-                    v.get("hard").map(ToString::to_string).unwrap_or_default()
-                ),
+                _ => format!("{}:{}", v.get("soft").map(int_text).unwrap_or_default(), v.get("hard").map(int_text).unwrap_or_default()),
             };
-            opt("ulimits", format!("--ulimit {k}={val}"), None);
+            opts.add(&format!("ulimits.{k}"), Flag::Ulimit, Some(&format!("{k}={val}")))?;
         }
     }
-    for cap in list(obj.get("cap_add")) {
-        let bare = cap.trim_start_matches("CAP_").to_ascii_uppercase();
-        let rule = DANGEROUS_CAPS.contains(&bare.as_str()).then_some(PolicyRule::CapAdd);
-        opt("cap_add", format!("--cap-add {bare}"), rule);
+    for (key, cap) in items(obj, "cap_add") {
+        opts.add(&key, Flag::CapAdd, Some(&cap))?;
     }
-    for cap in list(obj.get("cap_drop")) {
-        opt("cap_drop", format!("--cap-drop {cap}"), None);
+    for (key, cap) in items(obj, "cap_drop") {
+        opts.add(&key, Flag::CapDrop, Some(&cap))?;
     }
     for (i, d) in obj.get("devices").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let spec = match d {
@@ -429,60 +484,75 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
                 format!("{s}:{t}:{p}")
             }
         };
-        opts.push(DockerOption { phase: "deploy", option: format!("--device {spec}"), path: format!("{base}.devices[{i}]"), rule: Some(PolicyRule::Devices) });
+        opts.add(&format!("devices[{i}]"), Flag::Device, Some(&spec))?;
     }
-    let mut opt = |key: &str, option: String, rule: Option<PolicyRule>| {
-        opts.push(DockerOption { phase: "deploy", option, path: format!("{base}.{key}"), rule });
-    };
-    for r in list(obj.get("device_cgroup_rules")) {
-        opt("device_cgroup_rules", format!("--device-cgroup-rule {r}"), Some(PolicyRule::Devices));
+    for (key, r) in items(obj, "device_cgroup_rules") {
+        opts.add(&key, Flag::DeviceCgroupRule, Some(&r))?;
     }
-    for s in list(obj.get("security_opt")) {
-        let harmless = s == "no-new-privileges" || s == "no-new-privileges:true" || s == "no-new-privileges=true";
-        opt("security_opt", format!("--security-opt {s}"), (!harmless).then_some(PolicyRule::SecurityOpt));
+    for (key, s) in items(obj, "security_opt") {
+        opts.add(&key, Flag::SecurityOpt, Some(&s))?;
     }
     match obj.get("sysctls") {
         Some(Value::Object(m)) => {
             for (k, v) in m {
-                opt("sysctls", format!("--sysctl {k}={}", number_text(v).unwrap_or_default()), Some(PolicyRule::Sysctls));
+                opts.add(&format!("sysctls.{k}"), Flag::Sysctl, Some(&format!("{k}={}", int_text(v))))?;
             }
         }
-        Some(Value::Array(a)) => {
-            for s in a.iter().filter_map(Value::as_str) {
-                opt("sysctls", format!("--sysctl {s}"), Some(PolicyRule::Sysctls));
+        Some(Value::Array(_)) => {
+            for (key, s) in items(obj, "sysctls") {
+                opts.add(&key, Flag::Sysctl, Some(&s))?;
             }
         }
         _ => {}
     }
-    for (key, flag) in [("network_mode", "--network"), ("pid", "--pid"), ("ipc", "--ipc"), ("uts", "--uts"), ("userns_mode", "--userns"), ("cgroup", "--cgroupns")] {
+    for (key, flag) in [("network_mode", Flag::Network), ("pid", Flag::Pid), ("ipc", Flag::Ipc), ("uts", Flag::Uts), ("userns_mode", Flag::Userns), ("cgroup", Flag::Cgroupns)] {
         match obj.get(key).and_then(Value::as_str) {
-            Some("host") => opt(key, format!("{flag} host"), Some(PolicyRule::HostNamespaces)),
             Some(m) if m.starts_with("service:") => ctx.warn(format!("{base}.{key}"), "shared namespaces become an ordering edge; the service gets its own namespace on Dokku"),
             Some(m) if m.starts_with("container:") => {
                 return Err(ModelError::Rejected { path: format!("{base}.{key}"), reason: "containers outside the stack cannot be referenced".into() })
             }
             Some("bridge" | "default" | "private") | None => {}
-            Some(m) => opt(key, format!("{flag} {m}"), None),
+            Some(m) => opts.add(key, flag, Some(m))?,
         }
     }
-    for (key, flag) in [("dns", "--dns"), ("dns_opt", "--dns-option"), ("dns_search", "--dns-search"), ("group_add", "--group-add")] {
-        for v in list(obj.get(key)) {
-            opt(key, format!("{flag} {v}"), None);
+    for (key, flag) in [("dns", Flag::Dns), ("dns_opt", Flag::DnsOption), ("dns_search", Flag::DnsSearch), ("group_add", Flag::GroupAdd)] {
+        for (k, v) in items(obj, key) {
+            opts.add(&k, flag, Some(&v))?;
         }
     }
-    for (key, flag) in [("cpu_shares", "--cpu-shares"), ("cpu_quota", "--cpu-quota"), ("cpu_period", "--cpu-period"), ("cpuset", "--cpuset-cpus"), ("mem_swappiness", "--memory-swappiness"), ("oom_score_adj", "--oom-score-adj"), ("pids_limit", "--pids-limit")] {
-        if let Some(v) = obj.get(key).and_then(number_text) {
-            opt(key, format!("{flag} {v}"), None);
+    for (key, flag) in [
+        ("cpu_shares", Flag::CpuShares),
+        ("cpu_quota", Flag::CpuQuota),
+        ("cpu_period", Flag::CpuPeriod),
+        ("cpuset", Flag::CpusetCpus),
+        ("mem_swappiness", Flag::MemorySwappiness),
+        ("oom_score_adj", Flag::OomScoreAdj),
+        ("pids_limit", Flag::PidsLimit),
+    ] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            opts.add(key, flag, Some(&int_text(v)))?;
         }
     }
     if let Source::Build(b) = &source {
         for (k, v) in &b.args {
-            opts.push(DockerOption { phase: "build", option: format!("--build-arg {k}={v}"), path: format!("{base}.build.args.{k}"), rule: None });
+            opts.add(&format!("build.args.{k}"), Flag::BuildArg, Some(&format!("{k}={v}")))?;
         }
         if let Some(t) = &b.target {
-            opts.push(DockerOption { phase: "build", option: format!("--target {t}"), path: format!("{base}.build.target"), rule: None });
+            opts.add("build.target", Flag::Target, Some(t))?;
         }
     }
+    for alias in &aliases {
+        // The alias becomes `--network-alias <alias>` (the planner renders it through the
+        // same typed option); refuse here, with the key path, what it could not carry.
+        if let Err(problem) = DockerOpt::new(Flag::NetworkAlias, alias.as_str()) {
+            let path = if alias == name.as_str() { base.clone() } else { format!("{base}.networks") };
+            return Err(ModelError::Rejected {
+                path,
+                reason: format!("{problem}; it becomes the docker option `--network-alias`, and Dokku splits stored docker options into words, so a value that is not one word of that form could add docker flags of its own"),
+            });
+        }
+    }
+    let opts = opts.list;
 
     Ok(AppSpec {
         secrets,
@@ -584,7 +654,7 @@ fn convert_volume(
     is_build: bool,
     mounts: &mut Vec<Mount>,
     files: &mut BTreeMap<String, FileSource>,
-    opt: &mut impl FnMut(&str, String, Option<PolicyRule>),
+    opts: &mut Opts,
 ) -> Result<(), ModelError> {
     let kind = v.get("type").and_then(Value::as_str).unwrap_or("volume");
     let target = v.get("target").and_then(Value::as_str).ok_or_else(|| shape(&path(), "needs a `target`"))?.to_owned();
@@ -619,9 +689,89 @@ fn convert_volume(
                 mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: Some(rel) });
             }
         }
-        ("tmpfs", _) => opt("volumes", format!("--tmpfs {target}"), None),
+        ("tmpfs", _) => opts.add_at(path(), Flag::Tmpfs, Some(&target))?,
         _ => ctx.warn(path(), format!("`{kind}` mounts have no Dokku equivalent; not applied")),
     }
     Ok(())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::model::{from_compose_json, ConvertOptions, Kind, ModelError, PolicyRule, StackName};
+
+    fn convert(svc: serde_json::Value) -> Result<Vec<(String, String, Option<PolicyRule>)>, ModelError> {
+        let json = json!({"name": "shop", "services": {"web": svc}});
+        let (project, _) = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() })?;
+        let svc = project.services.values().next().unwrap();
+        let Kind::App(app) = &svc.kind else { panic!("not an app") };
+        Ok(app.docker_options.iter().map(|o| (o.path.clone(), o.option.clone(), o.rule)).collect())
+    }
+
+    fn refused(svc: serde_json::Value) -> (String, String) {
+        match convert(svc) {
+            Err(ModelError::Rejected { path, reason }) => (path, reason),
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn injected_flags_are_refused_with_the_key_path() {
+        for (svc, path) in [
+            (json!({"image": "x", "stop_signal": "SIGTERM --privileged"}), "services.web.stop_signal"),
+            (json!({"image": "x", "dns": ["1.1.1.1", "1.1.1.1 -v /:/host"]}), "services.web.dns[1]"),
+            (json!({"image": "x", "extra_hosts": ["db:10.0.0.1 --privileged"]}), "services.web.extra_hosts[0]"),
+            (json!({"image": "x", "extra_hosts": {"db": "10.0.0.1 --pid host"}}), "services.web.extra_hosts.db"),
+            (json!({"image": "x", "tmpfs": "/tmp -v /:/host"}), "services.web.tmpfs"),
+            (json!({"image": "x", "ulimits": {"nofile": {"soft": "1 --privileged", "hard": 2}}}), "services.web.ulimits.nofile"),
+            (json!({"image": "x", "cpuset": "0 --cap-add ALL"}), "services.web.cpuset"),
+            (json!({"image": "x", "network_mode": "x --network host"}), "services.web.network_mode"),
+            (json!({"image": "x", "pid": "ns:/proc/1/ns/pid"}), "services.web.pid"),
+            (json!({"image": "x", "group_add": ["0 --privileged"]}), "services.web.group_add[0]"),
+            (json!({"image": "x", "sysctls": {"kernel.core_pattern": "|/x"}}), "services.web.sysctls.kernel.core_pattern"),
+            (json!({"image": "x", "volumes": [{"type": "tmpfs", "target": "/t -v /:/host"}]}), "services.web.volumes[0]"),
+            (json!({"image": "x", "cpus": "1 --privileged"}), "services.web.cpus"),
+            (json!({"image": "x", "networks": {"default": {"aliases": ["a --privileged"]}}}), "services.web.networks"),
+            (json!({"build": {"context": ".", "target": "t --privileged"}}), "services.web.build.target"),
+            (json!({"build": {"context": "."}, "user": "root --privileged"}), "services.web.user"),
+            (json!({"build": {"context": "."}, "working_dir": "/srv -v /:/host"}), "services.web.working_dir"),
+            (json!({"build": {"context": ".", "args": {"A": "x\n--privileged"}}}), "services.web.build.args.A"),
+        ] {
+            let (p, reason) = refused(svc);
+            assert_eq!(p, path, "{reason}");
+            assert!(reason.contains("Dokku"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn valid_values_render_as_one_flag_each() {
+        let opts = convert(json!({
+            "image": "x",
+            "stop_signal": "SIGQUIT",
+            "dns": ["1.1.1.1"],
+            "cap_add": ["cap_sys_admin", "net_bind_service"],
+            "oom_score_adj": -500,
+            "sysctls": {"net.core.somaxconn": 1024},
+            "device_cgroup_rules": ["c 1:3 mr"],
+        }))
+        .unwrap();
+        let want = [
+            ("services.web.stop_signal", "--stop-signal SIGQUIT", None),
+            ("services.web.cap_add[0]", "--cap-add SYS_ADMIN", Some(PolicyRule::CapAdd)),
+            ("services.web.cap_add[1]", "--cap-add NET_BIND_SERVICE", None),
+            ("services.web.device_cgroup_rules[0]", "--device-cgroup-rule 'c 1:3 mr'", Some(PolicyRule::Devices)),
+            ("services.web.sysctls.net.core.somaxconn", "--sysctl net.core.somaxconn=1024", None),
+            ("services.web.dns[0]", "--dns 1.1.1.1", None),
+            ("services.web.oom_score_adj", "--oom-score-adj=-500", None),
+        ];
+        for w in want {
+            assert!(opts.iter().any(|(p, o, r)| (p.as_str(), o.as_str(), *r) == w), "{w:?} not in {opts:?}");
+        }
+        let none = convert(json!({"image": "x", "stop_signal": null, "shm_size": null, "cpus": null, "pids_limit": null})).unwrap();
+        assert!(none.is_empty(), "{none:?}");
+        let build = convert(json!({"build": {"context": ".", "args": {"GREETING": "hello world"}}})).unwrap();
+        assert!(build.iter().any(|(_, o, _)| o == "--build-arg 'GREETING=hello world'"), "{build:?}");
+    }
+}

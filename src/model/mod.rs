@@ -3,6 +3,7 @@
 //! classifying every key as mapped, warned or rejected (style R3, R5).
 
 mod convert_app;
+pub mod docker_opt;
 mod error;
 pub mod keys;
 mod names;

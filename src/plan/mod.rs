@@ -28,10 +28,13 @@ pub struct Options {
     pub settings: PlanSettings,
 }
 
-/// The whole pure pipeline: compose JSON -> model -> policy check -> graph -> plan.
+/// The whole pure pipeline: compose JSON -> model -> policy check -> graph -> plan -> policy
+/// check of the planned commands.
 pub fn plan_compose_json(json: &serde_json::Value, state: &DokkuState, opts: &Options) -> Result<Plan, PlanError> {
     let (project, warnings) = from_compose_json(json, &opts.convert)?;
     opts.policy.check(&project)?;
     let graph = crate::graph::build(&project)?;
-    plan(&project, &graph, state, &opts.settings, warnings)
+    let plan = plan(&project, &graph, state, &opts.settings, warnings)?;
+    opts.policy.check_plan(&project, &plan)?;
+    Ok(plan)
 }

@@ -10,6 +10,7 @@ use super::step::{Action, Plan, Step, Undo};
 use crate::dokku::catalog;
 use crate::dokku::{Cmd, Stdin};
 use crate::graph::ServiceGraph;
+use crate::model::docker_opt::{DockerOpt, Flag};
 use crate::model::{AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, Project, Service, ServiceName, Source, Warning};
 use crate::routing::PATHS_VAR;
 use crate::state::{mount_key, AppState, DokkuState};
@@ -392,7 +393,12 @@ fn app_steps(
     // Docker options: network aliases first, then the container-shaping options.
     let mut options: Vec<(&str, String)> = Vec::new();
     if !app.networks.is_empty() {
-        options.extend(app.aliases.iter().map(|a| ("deploy", format!("--network-alias {a}"))));
+        // Rendered through the typed option; an alias it cannot carry (refused by the model)
+        // is rendered as written so the plan check (`Policy::check_plan`) refuses it too.
+        options.extend(app.aliases.iter().map(|a| {
+            let option = DockerOpt::new(Flag::NetworkAlias, a.as_str()).map_or_else(|_| format!("--network-alias {a}"), |o| o.render());
+            ("deploy", option)
+        }));
     }
     options.extend(app.docker_options.iter().map(|o| (o.phase, o.option.clone())));
     // Options this stack added before and no longer wants are removed; others' are left alone.

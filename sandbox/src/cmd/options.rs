@@ -2,6 +2,8 @@
 //! `SetInterspersed(false)` so `--process` comes before `<app>`, the option is the rest joined
 //! with spaces; resource limits per process type, `clear` clears one resource).
 
+use std::collections::BTreeMap;
+
 use crate::args::{parse, Spec};
 use crate::ctx::{fail, Ctx, Fail, Res};
 use crate::store::{rows, Report, Row};
@@ -53,7 +55,10 @@ pub fn remove_option(ctx: &Ctx, app: &str, phases: &[&str], opt: &str) -> Res {
     Ok(())
 }
 
-/// Shell-like word splitting without expansion: quotes group, backslash escapes.
+/// Shell words without expansion, as `literalFields` (mvdan.cc/sh `WordsSeq`) reads them:
+/// quotes group and are removed, a backslash escapes, `$(…)`, `${…}`, `$NAME` and backticks
+/// stay verbatim (spaces inside included), an unquoted `#` at the start of a word begins a
+/// comment, and an operator (`;`, `|`, `&`, `<`, `>`, `(`, `)`) is a parse error.
 fn shell_words(input: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -65,6 +70,58 @@ fn shell_words(input: &str) -> Result<Vec<String>, String> {
                 if in_word {
                     out.push(std::mem::take(&mut cur));
                     in_word = false;
+                }
+            }
+            '#' if !in_word => {
+                // A comment: the rest of the line is not part of any word.
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            ';' | '|' | '&' | '<' | '>' | '(' | ')' => {
+                return Err(format!("unexpected shell operator `{c}`"));
+            }
+            '$' if matches!(chars.peek(), Some('(') | Some('{')) => {
+                in_word = true;
+                let open = chars.next().unwrap_or('(');
+                let close = if open == '(' { ')' } else { '}' };
+                cur.push('$');
+                cur.push(open);
+                let mut depth = 1;
+                loop {
+                    match chars.next() {
+                        Some(n) if n == open => {
+                            depth += 1;
+                            cur.push(n);
+                        }
+                        Some(n) if n == close => {
+                            cur.push(n);
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        Some(n) => cur.push(n),
+                        None => {
+                            return Err(format!("reached EOF without matching {open} with {close}"))
+                        }
+                    }
+                }
+            }
+            '`' => {
+                in_word = true;
+                cur.push('`');
+                loop {
+                    match chars.next() {
+                        Some('`') => {
+                            cur.push('`');
+                            break;
+                        }
+                        Some(n) => cur.push(n),
+                        None => return Err("reached EOF without closing quote `".into()),
+                    }
                 }
             }
             '\'' => {
@@ -84,6 +141,7 @@ fn shell_words(input: &str) -> Result<Vec<String>, String> {
                         Some('"') => break,
                         Some('\\') => match chars.next() {
                             Some(n @ ('"' | '\\' | '$' | '`')) => cur.push(n),
+                            Some('\n') => {}
                             Some(n) => {
                                 cur.push('\\');
                                 cur.push(n);
@@ -95,12 +153,14 @@ fn shell_words(input: &str) -> Result<Vec<String>, String> {
                     }
                 }
             }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(n) => {
+                    in_word = true;
                     cur.push(n);
                 }
-            }
+                None => {}
+            },
             ch => {
                 in_word = true;
                 cur.push(ch);
@@ -511,4 +571,173 @@ fn resource_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         v.push((format!("resource-{k}"), ctx.prop_or("resource", app, &k)?));
     }
     Ok(rows(v))
+}
+
+/// What the docker-options triggers print for one scope and phase (plugins/docker-options
+/// triggers.go `emitFilteredOptions`): each stored option trimmed, blank and `#` lines
+/// skipped, `--restart` only in the deploy phase, and for images built from a Dockerfile
+/// (nixpacks, railpack) no `--link`/`-v`/`--volume`; each option after one space.
+fn emitted(ctx: &Ctx, app: &str, scope: &str, phase: &str, source_type: &str) -> Res<String> {
+    let has_prefix = |o: &str, prefixes: &[&str]| {
+        prefixes
+            .iter()
+            .any(|p| o == *p || o.starts_with(&format!("{p}=")) || o.starts_with(&format!("{p} ")))
+    };
+    let mut out = String::new();
+    for o in read_opts(ctx, app, scope, phase)? {
+        if o.is_empty() || o.starts_with('#') {
+            continue;
+        }
+        let skip = if o.starts_with("--restart") {
+            phase != "deploy"
+        } else {
+            match source_type {
+                "dockerfile" | "nixpacks" | "railpack" => {
+                    has_prefix(&o, &["--link", "-v", "--volume"])
+                }
+                "herokuish" => has_prefix(&o, &["--file", "--build-args"]),
+                _ => false,
+            }
+        };
+        if !skip {
+            out.push(' ');
+            out.push_str(&o);
+        }
+    }
+    Ok(out)
+}
+
+/// The resource plugin's `docker-args-process-deploy` (plugins/resource triggers.go): limits
+/// of the default scope then the process (`--cpus=`, `--memory=`, `--memory-swap=`, `--gpus=`,
+/// a bare memory number gets `m`) and memory reservations, each printed ` --<key>=<value> `.
+/// Go's map order is random; the sandbox sorts.
+fn resource_args(ctx: &Ctx, app: &str, proc: &str) -> Res<String> {
+    let mut limits: BTreeMap<String, String> = BTreeMap::new();
+    let mut reservations: BTreeMap<String, String> = BTreeMap::new();
+    for scope in [DEFAULT_PROC, proc] {
+        for r in ["cpu", "nvidia-gpu", "memory", "memory-swap"] {
+            let v = ctx.prop_or("resource", app, &format!("{scope}.limit.{r}"))?;
+            if !v.is_empty() {
+                let key = match r {
+                    "cpu" => "cpus",
+                    "nvidia-gpu" => "gpus",
+                    other => other,
+                };
+                limits.insert(key.to_string(), v);
+            }
+        }
+        let v = ctx.prop_or("resource", app, &format!("{scope}.reserve.memory"))?;
+        if !v.is_empty() {
+            reservations.insert("memory".to_string(), v);
+        }
+    }
+    let suffix = |k: &str, v: &str| {
+        if k.starts_with("memory") && v.chars().all(|c| c.is_ascii_digit()) {
+            format!("{v}m")
+        } else {
+            v.to_string()
+        }
+    };
+    let mut out = String::new();
+    for (k, v) in &limits {
+        out.push_str(&format!(" --{k}={} ", suffix(k, v)));
+    }
+    for (k, v) in &reservations {
+        out.push_str(&format!(" --{k}-reservation={} ", suffix(k, v)));
+    }
+    Ok(out)
+}
+
+/// `fn-docker-args-split` (plugins/common/functions): `printf "%s" "$DOCKER_ARGS" | xargs -r
+/// printf "%s\0"`. GNU xargs' default word splitting: blanks and newlines separate words,
+/// single and double quotes group (a newline inside quotes is an error; no escapes inside),
+/// a backslash outside quotes takes the next character literally. Nothing is expanded.
+pub fn xargs_split(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\'' | '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some('\n') | None => {
+                            let kind = if c == '"' { "double" } else { "single" };
+                            return Err(format!(
+                                "xargs: unmatched {kind} quote; by default quotes are special to xargs unless you use the -0 option"
+                            ));
+                        }
+                        Some(x) => cur.push(x),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            x => {
+                in_word = true;
+                cur.push(x);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// The `docker container create` arguments of one container, built the way
+/// plugins/scheduler-docker-local `scheduler-deploy-process-container` builds `DOCKER_ARGS`:
+/// the default-scope deploy options (`docker-args-deploy`, called with the image tag where
+/// the trigger expects the source type, so nothing is filtered), Dokku's labels, `DYNO` and
+/// name, the process-scope options and resource limits (`docker-args-process-deploy`) and
+/// the image (the sandbox leaves out `PORT` and the start command); then the whole string
+/// split by `xargs`.
+pub fn deploy_args(
+    ctx: &Ctx,
+    app: &str,
+    proc: &str,
+    index: u32,
+    image: &str,
+    source_type: &str,
+) -> Res<Result<Vec<String>, String>> {
+    let dyno = format!("{proc}.{index}");
+    let mut s = emitted(ctx, app, DEFAULT_PROC, "deploy", "latest")?;
+    s.push_str(&format!(
+        " --label=com.dokku.process-type={proc} --label=com.dokku.dyno={dyno}"
+    ));
+    s.push_str(&format!(" --env=DYNO={dyno}"));
+    s.push_str(&format!(" --name={app}.{dyno}.upcoming"));
+    s.push(' ');
+    if proc != DEFAULT_PROC {
+        s.push_str(&emitted(ctx, app, proc, "deploy", source_type)?);
+    }
+    s.push_str(&resource_args(ctx, app, proc)?);
+    s.push_str(&format!(" {image}"));
+    Ok(xargs_split(&s))
+}
+
+/// The `docker build` arguments of a Dockerfile build (plugins/builder-dockerfile
+/// `builder-build`): the build-phase options (`docker-args-build` with the builder type, so
+/// `-v`/`--link` are dropped) split by `xargs`.
+pub fn build_args(ctx: &Ctx, app: &str, builder: &str) -> Res<Result<Vec<String>, String>> {
+    Ok(xargs_split(&emitted(
+        ctx,
+        app,
+        DEFAULT_PROC,
+        "build",
+        builder,
+    )?))
 }
