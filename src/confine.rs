@@ -64,7 +64,7 @@ impl fmt::Display for PathError {
         let p = &self.path;
         match &self.kind {
             PathErrorKind::Climbs => write!(f, "`{p}` leaves the pushed tree through `..`"),
-            PathErrorKind::Absolute => write!(f, "`{p}` is an absolute path outside the pushed tree"),
+            PathErrorKind::Absolute => write!(f, "`{p}` is outside the pushed tree"),
             PathErrorKind::LinkLeaves { link, target } => write!(f, "`{p}`: `{link}` is a symlink to `{target}`, outside the pushed tree"),
             PathErrorKind::Loop => write!(f, "`{p}`: too many levels of symlinks"),
             PathErrorKind::NotFound => write!(f, "`{p}` does not exist"),
@@ -111,6 +111,27 @@ fn below(root: &Path, canonical: &Path, path: &Path) -> Option<Vec<OsString>> {
     Some(rest.components().map(|c| c.as_os_str().to_owned()).collect())
 }
 
+/// `path` as the pusher wrote it: relative to the root, with `..` when it is a near
+/// neighbour of it (the loader makes paths absolute), else absolute.
+fn display(root: &Path, canonical: &Path, path: &Path) -> String {
+    if !path.is_absolute() {
+        return path.display().to_string();
+    }
+    for base in [canonical, root] {
+        if let Ok(rel) = path.strip_prefix(base) {
+            return rel.display().to_string();
+        }
+    }
+    // A common prefix deeper than `/`: `../x`.
+    let shared = root.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    if shared > 1 {
+        let ups = root.components().count() - shared;
+        let rest: PathBuf = path.components().skip(shared).collect();
+        return format!("{}{}", "../".repeat(ups), rest.display());
+    }
+    path.display().to_string()
+}
+
 /// Resolves `path` (relative to `root`, or absolute below it) inside `root`, following
 /// symlinks only while they stay inside. Returns the resolved path (below the canonical root,
 /// with no symlink left in it). A path that does not exist (or a dangling link inside the
@@ -121,10 +142,7 @@ fn below(root: &Path, canonical: &Path, path: &Path) -> Option<Vec<OsString>> {
 /// When `..`, an absolute path or a symlink leaves the root, or links loop.
 pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
     let canonical = canonical_root(root)?;
-    let named = || match path.strip_prefix(&canonical).or_else(|_| path.strip_prefix(root)) {
-        Ok(rel) => rel.display().to_string(),
-        Err(_) => path.display().to_string(),
-    };
+    let named = || display(root, &canonical, path);
     let fail = |kind| Err(PathError { path: named(), kind });
     let Some(start) = below(root, &canonical, path) else {
         return fail(PathErrorKind::Absolute);
@@ -301,6 +319,32 @@ pub fn check_tree(root: &Path, tree: &Path) -> Result<(), PathError> {
     }
 }
 
+/// The plugin's confinement of a load: files are read only below `root` and only up to
+/// `max_file_size` bytes (the off-server CLI loads without one, as the reference does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jail {
+    /// The pushed tree.
+    pub root: PathBuf,
+    /// The largest file read, in bytes.
+    pub max_file_size: u64,
+}
+
+impl Jail {
+    /// A jail of `root` with the default size limit.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into(), max_file_size: DEFAULT_MAX_FILE_SIZE }
+    }
+
+    /// Reads `path` (see [`read_file`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`read_file`].
+    pub fn read(&self, path: &Path) -> Result<Vec<u8>, PathError> {
+        read_file(&self.root, path, self.max_file_size)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;
@@ -337,7 +381,8 @@ mod tests {
         let root = t.path().join("root");
         assert_eq!(reason(resolve(&root, Path::new("../secret"))), "`../secret` leaves the pushed tree through `..`");
         assert_eq!(reason(resolve(&root, Path::new("a/../../secret"))), "`a/../../secret` leaves the pushed tree through `..`");
-        assert_eq!(reason(resolve(&root, Path::new("/etc/passwd"))), "`/etc/passwd` is an absolute path outside the pushed tree");
+        assert_eq!(reason(resolve(&root, Path::new("/etc/passwd"))), "`/etc/passwd` is outside the pushed tree");
+        assert_eq!(reason(resolve(&root, &t.path().join("secret"))), "`../secret` is outside the pushed tree", "a neighbour, as the pusher wrote it");
     }
 
     #[test]

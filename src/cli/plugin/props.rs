@@ -25,6 +25,7 @@ pub const PROPS: &[Prop] = &[
     Prop { key: "profiles", default: "", help: "compose profiles to enable, space-separated" },
     Prop { key: "hooks-dir", default: "deploy.d", help: "directory of the deploy hooks in the pushed repository (pre/ and post/ inside)" },
     Prop { key: "hook-timeout", default: "600", help: "seconds a deploy hook may run" },
+    Prop { key: "max-file-size", default: "1048576", help: "largest env, secret, config or compose file read from the pushed repository, in bytes" },
     Prop { key: "sync-url", default: "", help: "repository `compose:sync <app>` and the webhook fetch the stack from (set by `compose:sync <app> <url>`)" },
     Prop { key: "sync-ref", default: "", help: "branch, tag or commit `compose:sync` checks out (default: the remote's default branch)" },
     Prop { key: "webhook", default: "false", help: "`true` lets the webhook receiver deploy the stack (with its `compose:webhook-secret`)" },

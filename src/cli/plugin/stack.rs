@@ -36,13 +36,24 @@ pub(super) fn source_dir(env: &DokkuEnv, app: &str) -> PathBuf {
 
 /// The compose files of `dir` the stack uses: the `compose-file` property, else the first
 /// default name that exists. Empty when the directory has none.
+/// A name counts when it is there and not a directory, without following a link: a compose
+/// file that is a symlink is then read through the jail, and refused if it leaves the tree.
 pub(super) fn compose_files(dir: &Path, props: &Props, app: &str) -> Vec<PathBuf> {
+    let present = |f: &PathBuf| std::fs::symlink_metadata(f).is_ok_and(|m| !m.is_dir());
     let configured = props.computed(app, "compose-file");
     if !configured.is_empty() {
         let files: Vec<PathBuf> = configured.split_whitespace().map(|f| dir.join(f)).collect();
-        return if files.iter().all(|f| f.is_file()) { files } else { Vec::new() };
+        return if files.iter().all(present) { files } else { Vec::new() };
     }
-    DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()).into_iter().collect()
+    DEFAULT_FILES.iter().map(|f| dir.join(f)).find(present).into_iter().collect()
+}
+
+/// The confinement of a stack's load to its pushed tree `dir` (issue #13), with the
+/// operator's `max-file-size`.
+pub(super) fn jail(dir: &Path, props: &Props, app: &str) -> anyhow::Result<crate::confine::Jail> {
+    let v = props.computed(app, "max-file-size");
+    let max_file_size = if v.is_empty() { crate::confine::DEFAULT_MAX_FILE_SIZE } else { v.parse().with_context(|| format!("property `max-file-size` of `{app}` is `{v}`, not a number"))? };
+    Ok(crate::confine::Jail { root: dir.to_path_buf(), max_file_size })
 }
 
 /// The stack app's config vars: the values the compose file is interpolated with.
@@ -61,18 +72,27 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
     let denv = DokkuEnv::from_env();
     let profiles: Vec<String> = props.computed(app, "profiles").split_whitespace().map(str::to_owned).collect();
     let originals = files;
-    let texts: Vec<Option<String>> = originals.iter().map(|f| std::fs::read_to_string(f).ok()).collect();
+    let jail = jail(dir, props, app)?;
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(originals.len());
+    for f in &originals {
+        let rel = f.strip_prefix(dir).unwrap_or(f).display().to_string();
+        let bytes = jail.read(f).map_err(|e| anyhow::anyhow!("compose file `{rel}`: {e}"))?;
+        texts.push(String::from_utf8(bytes).ok());
+    }
     let needs_facts = texts.iter().flatten().any(|t| crate::vars::has_facts(t));
     // With `${{stack.…}}` facts the project is read twice: once with placeholders to know its
     // services, domains and ports, then with the facts filled in.
     let mut facts: Option<Facts> = None;
     for pass in 0..=usize::from(needs_facts) {
         let resolve_facts = pass == 1;
-        let mut files = Vec::with_capacity(originals.len());
+        let files = originals.clone();
+        // The resolved texts are given to the loader in memory, in place of their files: the
+        // plugin writes nothing into the pushed tree (issue #13: a symlink named like such a
+        // copy made it write through the link).
+        let mut resolved_texts = BTreeMap::new();
         let mut scopes = None;
         for (f, text) in originals.iter().zip(&texts) {
             let Some(text) = text.as_ref().filter(|t| crate::vars::has_references(t)) else {
-                files.push(f.clone());
                 continue;
             };
             if scopes.is_none() {
@@ -91,21 +111,28 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
             };
             let resolved = crate::vars::substitute_all(text, &name, sc, *in_project, &mut |n, kind| store.borrow_mut().get_or_create(n, kind), &mut fact)?;
             store.borrow_mut().save()?;
-            let copy = f.with_file_name(format!(".{name}.resolved.yaml"));
-            std::fs::write(&copy, resolved).with_context(|| format!("cannot write `{}`", copy.display()))?;
-            files.push(copy);
+            resolved_texts.insert(f.clone(), resolved);
         }
+        let input = Input { files, texts: resolved_texts, jail: jail.clone() };
         if needs_facts && !resolve_facts {
-            let first = load_files(dir, files, app, profiles.clone(), environment.clone(), vault_password.clone())?;
+            let first = load_files(dir, input, app, profiles.clone(), environment.clone(), vault_password.clone())?;
             facts = Some(Facts::of(&first, app, props, &denv)?);
             continue;
         }
-        return load_files(dir, files, app, profiles.clone(), environment.clone(), vault_password.clone());
+        return load_files(dir, input, app, profiles.clone(), environment.clone(), vault_password.clone());
     }
     unreachable!("the last pass returns")
 }
 
-fn load_files(dir: &Path, files: Vec<PathBuf>, app: &str, profiles: Vec<String>, environment: BTreeMap<String, String>, vault_password: Option<crate::vault::VaultPassword>) -> anyhow::Result<LoadedProject> {
+/// The files of one load: their paths, the texts given in their place, the confinement.
+struct Input {
+    files: Vec<PathBuf>,
+    texts: BTreeMap<PathBuf, String>,
+    jail: crate::confine::Jail,
+}
+
+fn load_files(dir: &Path, input: Input, app: &str, profiles: Vec<String>, environment: BTreeMap<String, String>, vault_password: Option<crate::vault::VaultPassword>) -> anyhow::Result<LoadedProject> {
+    let Input { files, texts, jail } = input;
     if files.is_empty() {
         anyhow::bail!("no compose file in `{}` (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", dir.display(), DEFAULT_FILES.join(", "));
     }
@@ -121,6 +148,8 @@ fn load_files(dir: &Path, files: Vec<PathBuf>, app: &str, profiles: Vec<String>,
         environment,
         working_dir: dir.to_path_buf(),
         vault_password,
+        jail: Some(jail),
+        texts,
     };
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
     for w in &loaded.warnings {
