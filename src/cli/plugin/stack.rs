@@ -185,6 +185,8 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
         hook_timeout: num("hook-timeout")?.unwrap_or(600),
         data: DataArgs { data_dir: Some(env.data_dir()) },
+        // Every plugin apply reads the captured source only (issue #13).
+        jail: Some(jail(&source_dir(env, app), props, app)?),
     })
 }
 
