@@ -157,7 +157,7 @@ pub fn includes(project: &Project, graph: &ServiceGraph, static_root: &str) -> R
 const NGINX_ALLOWED: &[&str] = &[
     "add_header", "add_trailer", "allow", "autoindex", "break", "charset", "client_body_buffer_size", "client_max_body_size", "default_type", "deny", "error_page", "etag",
     "expires", "gzip", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_types", "gzip_vary", "if", "if_modified_since", "index", "internal", "keepalive_timeout",
-    "limit_rate", "proxy_buffer_size", "proxy_buffering", "proxy_buffers", "proxy_busy_buffers_size", "proxy_cache_bypass", "proxy_connect_timeout", "proxy_cookie_domain",
+    "limit_rate", "log_not_found", "proxy_buffer_size", "proxy_buffering", "proxy_buffers", "proxy_busy_buffers_size", "proxy_cache_bypass", "proxy_connect_timeout", "proxy_cookie_domain",
     "proxy_cookie_path", "proxy_hide_header", "proxy_http_version", "proxy_ignore_headers", "proxy_intercept_errors", "proxy_next_upstream", "proxy_no_cache", "proxy_pass",
     "proxy_pass_header", "proxy_read_timeout", "proxy_redirect", "proxy_request_buffering", "proxy_send_timeout", "proxy_set_header", "return", "rewrite", "send_timeout", "set",
     "sub_filter", "sub_filter_once", "sub_filter_types", "try_files",
@@ -248,7 +248,12 @@ pub fn nginx_custom_violations(apps: &[String], body: &str) -> Vec<String> {
     };
     let mut out = Vec::new();
     for d in list {
-        if !NGINX_ALLOWED.contains(&d.name.as_str()) {
+        if d.name == "access_log" {
+            // Only `off`: a log path is a file nginx's master process (root) opens.
+            if d.args != ["off"] {
+                out.push("uses `access_log` with a file; only `access_log off` is on the allow-list of custom locations".to_owned());
+            }
+        } else if !NGINX_ALLOWED.contains(&d.name.as_str()) {
             out.push(format!("uses nginx directive `{}`, which is not on the allow-list of custom locations", d.name));
         } else if d.name == "proxy_pass" {
             let target = d.args.first().map_or("", String::as_str);
@@ -377,6 +382,8 @@ mod tests {
         assert_eq!(v("proxy_pass http://shop-api-x-5000;").len(), 1, "another stack's app");
         assert_eq!(v("proxy_pass http://$host;").len(), 1);
         assert_eq!(v("include /etc/passwd;").len(), 1);
+        assert!(v("access_log off;").is_empty());
+        assert_eq!(v("access_log /etc/cron.d/x;").len(), 1);
         assert_eq!(v("access_by_lua_file /tmp/x.lua; perl Module::handler;"), ["uses nginx directive `access_by_lua_file`, which is not on the allow-list of custom locations", "uses nginx directive `perl`, which is not on the allow-list of custom locations"]);
         assert_eq!(v("content_by_lua_block { os.execute('x') }").len(), 1, "not nginx syntax: refused as unparsable");
         assert_eq!(v("return 200; } location /x { alias /etc/; "), ["the nginx body does not parse: a `}` closing more than it opened"]);

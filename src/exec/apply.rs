@@ -217,6 +217,19 @@ fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, Sta
 
 /// Applies a stack. See the module doc for the sequence.
 pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, events: &(dyn Fn(&Event) + Sync)) -> Result<ApplyReport, ApplyError> {
+    // What the pushed project asks for is checked before anything of the stack is created:
+    // a refused push leaves no trace (issue #13).
+    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
+    req.policy.check(&project).map_err(PlanError::from)?;
+    let graph = crate::graph::build(&project).map_err(PlanError::from)?;
+    // On the server, every path of the source stays inside it, checked before anything reads
+    // or copies it.
+    let jail = req.jail.as_ref().map(|j| crate::confine::Jail { root: req.source_dir.clone(), max_file_size: j.max_file_size });
+    if let Some(j) = &jail {
+        confine_sources(&project, j)?;
+    }
+    let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
+    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
     dir.create()?;
     let what = match req.kind {
@@ -236,10 +249,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         None => None,
     };
 
-    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
-    req.policy.check(&project).map_err(PlanError::from)?;
-    let graph = crate::graph::build(&project).map_err(PlanError::from)?;
-
     // Services the stack owns (every service applied and not pruned since) that the file no
     // longer has: kept and warned about, or pruned with `--prune`.
     let mut owned = read_json::<BTreeMap<String, Removed>>(&owned_path(&dir));
@@ -250,12 +259,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     }
     let current = owned_by(&req.compose, &req.convert)?;
     let previous: Vec<Removed> = owned.iter().filter(|(n, _)| !current.contains_key(*n)).map(|(_, r)| r.clone()).collect();
-    // On the server, every path of the source stays inside it (issue #13), checked before
-    // anything reads or copies it.
-    let jail = req.jail.as_ref().map(|j| crate::confine::Jail { root: req.source_dir.clone(), max_file_size: j.max_file_size });
-    if let Some(j) = &jail {
-        confine_sources(&project, j)?;
-    }
     // What each build context and copied file holds, so only changed services redeploy.
     let mut settings = req.settings.clone();
     for svc in project.services.values() {
@@ -269,7 +272,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     }
     // Secrets: their values (vault-decrypted), keyed fingerprints, and where their files go;
     // backups whose settings changed since they were applied.
-    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     settings.secrets = plan::SecretValues(secret_bytes.iter().filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?))).collect());
     settings.secret_fingerprints = secret_bytes.iter().map(|(k, v)| (k.clone(), key.fingerprint(v))).collect();
     let secrets_dir = dir.dir().join("secrets");
@@ -284,7 +286,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let state_read = started.elapsed();
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
-    let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     if req.dry_run {
         let mut plan = plan;
         plan.steps.extend(prune_steps);
@@ -447,13 +448,15 @@ fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail)
         }
         let crate::model::Kind::App(app) = &svc.kind else { continue };
         if let Source::Build(b) = &app.source {
-            file_or_tree(format!("services.{name}.build.context"), &b.context)?;
+            let context = format!("services.{name}.build.context");
+            crate::confine::resolve(root, Path::new(&b.context)).map_err(|e| refuse(context.clone(), e))?;
             let dockerfile = Path::new(&b.context).join(&b.dockerfile);
             let key = format!("services.{name}.build.dockerfile");
             let resolved = crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
             if std::fs::symlink_metadata(&resolved).is_ok_and(|m| !m.is_file()) {
                 return Err(ApplyError::Io { path: key, message: format!("`{}` is not a regular file", dockerfile.display()) });
             }
+            file_or_tree(context, &b.context)?;
         }
         for (target, f) in &app.files {
             if let FileSource::Source { path } = f {

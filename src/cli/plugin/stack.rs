@@ -208,29 +208,39 @@ pub(super) fn vault_password(props: &Props, app: &str) -> Option<crate::vault::V
 /// key in `<data>/<app>/generated.json` (mode 0600), never regenerated unless rotated.
 pub(super) struct Generated {
     path: PathBuf,
-    key: crate::exec::secrets::HostKey,
+    /// The host key's file; the key is loaded (or created) only when a value is sealed or
+    /// opened, so a push refused before that leaves no key behind.
+    key_path: PathBuf,
+    key: Option<crate::exec::secrets::HostKey>,
     sealed: BTreeMap<String, String>,
     dirty: bool,
 }
 
 impl Generated {
     pub(super) fn open(env: &DokkuEnv, app: &str) -> anyhow::Result<Self> {
-        let key = crate::exec::secrets::HostKey::load_or_create(&env.data_dir().join("host.key"))?;
         let path = stack_dir(env, app).join("generated.json");
         let sealed = match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).with_context(|| format!("`{}` is not valid", path.display()))?,
             Err(_) => BTreeMap::new(),
         };
-        Ok(Self { path, key, sealed, dirty: false })
+        Ok(Self { path, key_path: env.data_dir().join("host.key"), key: None, sealed, dirty: false })
+    }
+
+    fn key(&mut self) -> Result<&crate::exec::secrets::HostKey, String> {
+        if self.key.is_none() {
+            self.key = Some(crate::exec::secrets::HostKey::load_or_create(&self.key_path).map_err(|e| e.to_string())?);
+        }
+        Ok(self.key.as_ref().expect("just loaded"))
     }
 
     fn get_or_create(&mut self, name: &str, kind: crate::vars::GenKind) -> Result<String, String> {
-        if let Some(s) = self.sealed.get(name) {
-            let plain = self.key.open(s).map_err(|e| format!("generated value `{name}`: {e}"))?;
+        if let Some(s) = self.sealed.get(name).cloned() {
+            let plain = self.key()?.open(&s).map_err(|e| format!("generated value `{name}`: {e}"))?;
             return String::from_utf8(plain).map_err(|_| format!("generated value `{name}` is not text"));
         }
         let value = kind.generate()?;
-        self.sealed.insert(name.to_owned(), self.key.seal(value.as_bytes()));
+        let sealed = self.key()?.seal(value.as_bytes());
+        self.sealed.insert(name.to_owned(), sealed);
         self.dirty = true;
         Ok(value)
     }
