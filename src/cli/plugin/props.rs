@@ -21,7 +21,7 @@ pub const PROPS: &[Prop] = &[
     Prop { key: "concurrency", default: "4", help: "services applied at once" },
     Prop { key: "timeout", default: "", help: "seconds after which a whole apply is aborted and rolled back (default: none)" },
     Prop { key: "step-timeout", default: "1800", help: "seconds a single Dokku command may run" },
-    Prop { key: "allow", default: "", help: "security policy rules the stack may use, space-separated (privileged cap-add devices host-namespaces host-path docker-socket security-opt sysctls)" },
+    Prop { key: "allow", default: "", help: "security policy rules the stack may use, space-separated (privileged cap-add devices host-namespaces host-path docker-socket security-opt sysctls nginx-custom)" },
     Prop { key: "profiles", default: "", help: "compose profiles to enable, space-separated" },
     Prop { key: "hooks-dir", default: "deploy.d", help: "directory of the deploy hooks in the pushed repository (pre/ and post/ inside)" },
     Prop { key: "hook-timeout", default: "600", help: "seconds a deploy hook may run" },

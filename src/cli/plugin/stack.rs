@@ -75,9 +75,12 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
     let jail = jail(dir, props, app)?;
     let mut texts: Vec<Option<String>> = Vec::with_capacity(originals.len());
     for f in &originals {
-        let rel = f.strip_prefix(dir).unwrap_or(f).display().to_string();
-        let bytes = jail.read(f).map_err(|e| anyhow::anyhow!("compose file `{rel}`: {e}"))?;
-        texts.push(String::from_utf8(bytes).ok());
+        let bytes = match f.strip_prefix(dir) {
+            Ok(rel) => jail.read(f).map_err(|e| anyhow::anyhow!("compose file `{}`: {e}", rel.display()))?,
+            // Not of the pushed tree: the operator's (`compose:up --file -`).
+            Err(_) => std::fs::read(f).with_context(|| format!("cannot read `{}`", f.display()))?,
+        };
+        texts.push(Some(String::from_utf8(bytes).with_context(|| format!("compose file `{}` is not UTF-8", f.display()))?));
     }
     let needs_facts = texts.iter().flatten().any(|t| crate::vars::has_facts(t));
     // With `${{stack.…}}` facts the project is read twice: once with placeholders to know its
@@ -92,7 +95,9 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
         let mut resolved_texts = BTreeMap::new();
         let mut scopes = None;
         for (f, text) in originals.iter().zip(&texts) {
+            // Every text is given to the loader, which then never reads these files again.
             let Some(text) = text.as_ref().filter(|t| crate::vars::has_references(t)) else {
+                resolved_texts.extend(text.as_ref().map(|t| (f.clone(), t.clone())));
                 continue;
             };
             if scopes.is_none() {
