@@ -695,4 +695,16 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    env_file: /dev/zero\n");
     let (ok, out) = push(&dir);
     assert!(!ok && out.contains("`services.web.env_file[0]`: `/dev/zero` is outside the pushed tree"), "{out}");
+    // Files are read up to the operator's `max-file-size`.
+    assert!(h.dokku(&["compose:set", "shop", "max-file-size", "100"]).status.success());
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    env_file: app.env\n");
+    let long = "x".repeat(200);
+    commit(&dir, "app.env", &format!("GREETING={long}\n"));
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("`services.web.env_file[0]`: `app.env` is larger than 100 bytes"), "{out}");
+    assert!(!h.dokku(&["compose:set", "shop", "max-file-size", "lots"]).status.success());
+    assert!(h.dokku(&["compose:set", "shop", "max-file-size", "1024"]).status.success());
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], long.as_str());
 }

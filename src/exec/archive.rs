@@ -63,7 +63,8 @@ impl ArchiveStore {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                crate::platform::write_atomic(&path, &bytes, 0o644)?;
+                // The plugin's own copy: readable by the dokku user only (issue #13).
+                crate::platform::write_atomic(&path, &bytes, 0o600)?;
                 Ok(bytes)
             }
         }
