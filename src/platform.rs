@@ -72,13 +72,6 @@ pub fn open_nofollow(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC).open(path)
 }
 
-/// Creates `dir` (and its parents) and gives it mode 0700: the plugin's own directories.
-pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +89,22 @@ mod tests {
         assert!(!dir.path().join("f.tmp").exists());
         write_atomic(&p, b"read-only", 0o444).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o444);
+    }
+
+    #[test]
+    fn issue_13_links_are_never_written_or_read_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "host file").unwrap();
+        let p = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("state.tmp")).unwrap();
+        write_atomic(&p, b"ours", 0o600).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host file", "the link is replaced, its target untouched");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "ours");
+        assert!(!std::fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+        std::os::unix::fs::symlink(&victim, dir.path().join("link")).unwrap();
+        assert!(open_nofollow(&dir.path().join("link")).is_err());
+        assert!(open_nofollow(&victim).is_ok());
     }
 }

@@ -351,8 +351,8 @@ pub fn install(dokku_root: &Path, source_dir: &Path, app: &str, content: &str, s
             _ => Ok(()),
         };
     }
-    let tmp = path.with_extension("conf.tmp");
-    std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| io(&path, e))
+    // Atomic, never through a link (`dokku-compose-paths.tmp`: nginx reads only `*.conf`).
+    crate::platform::write_atomic(&path, content.as_bytes(), 0o644).map_err(|e| io(&path, e))
 }
 
 /// Puts back the include [`install`] replaced (or removes the one it created).
