@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod compose;
+pub mod confine;
 pub mod dokku;
 pub mod export;
 pub mod exec;

@@ -57,10 +57,19 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io:
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+    // `create_new` refuses an existing name, a symlink included, and O_NOFOLLOW says so twice:
+    // the plugin never writes through a link someone else placed (issue #13).
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(nix::libc::O_NOFOLLOW).open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_data()?;
     std::fs::rename(&tmp, path)
+}
+
+/// Opens `path` for reading without following a symlink at its last component, and without
+/// blocking on a FIFO (whose type the caller then checks and refuses).
+pub fn open_nofollow(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC).open(path)
 }
 
 #[cfg(test)]
@@ -80,5 +89,22 @@ mod tests {
         assert!(!dir.path().join("f.tmp").exists());
         write_atomic(&p, b"read-only", 0o444).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o444);
+    }
+
+    #[test]
+    fn issue_13_links_are_never_written_or_read_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "host file").unwrap();
+        let p = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("state.tmp")).unwrap();
+        write_atomic(&p, b"ours", 0o600).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host file", "the link is replaced, its target untouched");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "ours");
+        assert!(!std::fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+        std::os::unix::fs::symlink(&victim, dir.path().join("link")).unwrap();
+        assert!(open_nofollow(&dir.path().join("link")).is_err());
+        assert!(open_nofollow(&victim).is_ok());
     }
 }

@@ -76,7 +76,18 @@ impl Policy {
     /// Checks `project`; `Ok` when nothing needs a rule that is not allowed.
     pub fn check(&self, project: &Project) -> Result<(), PolicyError> {
         let mut violations = Vec::new();
-        for svc in project.services.values() {
+        let apps: Vec<String> = project.services.values().filter_map(|s| if let Kind::App(a) = &s.kind { Some(a.app.to_string()) } else { None }).collect();
+        for (name, svc) in &project.services {
+            // Custom nginx locations outside the allow-list (issue #13, crate::routing).
+            for (i, route) in svc.settings.paths.iter().enumerate() {
+                let crate::model::PathTarget::Nginx { body } = &route.target else { continue };
+                if self.allow.contains(&PolicyRule::NginxCustom) {
+                    continue;
+                }
+                for detail in crate::routing::nginx_custom_violations(&apps, body) {
+                    violations.push(Violation { path: format!("x-dokku.services.{name}.paths[{i}].nginx"), rule: Some(PolicyRule::NginxCustom), detail });
+                }
+            }
             let Kind::App(app) = &svc.kind else { continue };
             for opt in &app.docker_options {
                 if let Some(rule) = opt.rule.filter(|r| !self.allow.contains(r)) {

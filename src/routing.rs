@@ -149,6 +149,124 @@ pub fn includes(project: &Project, graph: &ServiceGraph, static_root: &str) -> R
     Ok(out)
 }
 
+/// Directives a custom `nginx` location may use without the `nginx-custom` policy rule
+/// (issue #13): headers, redirects, rewrites, timeouts and buffers of the proxied request.
+/// Nothing that names a host file (`alias`, `root`, `include`, `auth_basic_user_file`,
+/// `access_log`), loads code (`load_module`, `*_by_lua*`, `perl`) or proxies outside the
+/// stack (`proxy_pass` is allowed only to an upstream of the stack's own apps).
+const NGINX_ALLOWED: &[&str] = &[
+    "add_header", "add_trailer", "allow", "autoindex", "break", "charset", "client_body_buffer_size", "client_max_body_size", "default_type", "deny", "error_page", "etag",
+    "expires", "gzip", "gzip_comp_level", "gzip_min_length", "gzip_proxied", "gzip_types", "gzip_vary", "if", "if_modified_since", "index", "internal", "keepalive_timeout",
+    "limit_rate", "log_not_found", "proxy_buffer_size", "proxy_buffering", "proxy_buffers", "proxy_busy_buffers_size", "proxy_cache_bypass", "proxy_connect_timeout", "proxy_cookie_domain",
+    "proxy_cookie_path", "proxy_hide_header", "proxy_http_version", "proxy_ignore_headers", "proxy_intercept_errors", "proxy_next_upstream", "proxy_no_cache", "proxy_pass",
+    "proxy_pass_header", "proxy_read_timeout", "proxy_redirect", "proxy_request_buffering", "proxy_send_timeout", "proxy_set_header", "return", "rewrite", "send_timeout", "set",
+    "sub_filter", "sub_filter_once", "sub_filter_types", "try_files",
+];
+
+/// One directive of a custom location body: its name, arguments (quotes removed) and
+/// whether it opens a block.
+struct Directive {
+    name: String,
+    args: Vec<String>,
+}
+
+/// Splits an nginx body into directives (nested blocks flattened); `Err` when it does not
+/// parse (an unbalanced brace or quote could close the location and open another block).
+fn directives(body: &str) -> Result<Vec<Directive>, String> {
+    let mut out = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    let mut chars = body.chars().peekable();
+    let mut word: Option<String> = None;
+    while let Some(c) = chars.next() {
+        match c {
+            '#' if word.is_none() => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' | '\'' if word.is_none() => {
+                let mut w = String::new();
+                let mut closed = false;
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => w.extend(chars.next()),
+                        d if d == c => {
+                            closed = true;
+                            break;
+                        }
+                        d => w.push(d),
+                    }
+                }
+                if !closed {
+                    return Err("an unterminated quote".into());
+                }
+                words.push(w);
+            }
+            ';' | '{' | '}' => {
+                words.extend(word.take());
+                if c == '}' {
+                    if !words.is_empty() {
+                        return Err("a directive without `;` before `}`".into());
+                    }
+                    depth = depth.checked_sub(1).ok_or("a `}` closing more than it opened")?;
+                    continue;
+                }
+                if words.is_empty() {
+                    return Err(format!("an empty statement before `{c}`"));
+                }
+                if c == '{' {
+                    depth += 1;
+                }
+                let name = words.remove(0);
+                out.push(Directive { name, args: std::mem::take(&mut words) });
+            }
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word.take());
+    if !words.is_empty() {
+        return Err("a directive without `;`".into());
+    }
+    if depth != 0 {
+        return Err("an unclosed `{`".into());
+    }
+    Ok(out)
+}
+
+/// What a custom location `body` needs the `nginx-custom` policy rule for: each directive
+/// outside the allow-list, `proxy_pass` anywhere but the Dokku upstream of one of `apps` (the
+/// stack's apps: `http://<app>-<port>`), and a body that does not parse.
+pub fn nginx_custom_violations(apps: &[String], body: &str) -> Vec<String> {
+    let list = match directives(body) {
+        Ok(l) => l,
+        Err(e) => return vec![format!("the nginx body does not parse: {e}")],
+    };
+    let mut out = Vec::new();
+    for d in list {
+        if d.name == "access_log" {
+            // Only `off`: a log path is a file nginx's master process (root) opens.
+            if d.args != ["off"] {
+                out.push("uses `access_log` with a file; only `access_log off` is on the allow-list of custom locations".to_owned());
+            }
+        } else if !NGINX_ALLOWED.contains(&d.name.as_str()) {
+            out.push(format!("uses nginx directive `{}`, which is not on the allow-list of custom locations", d.name));
+        } else if d.name == "proxy_pass" {
+            let target = d.args.first().map_or("", String::as_str);
+            let host = target.strip_prefix("http://").or_else(|| target.strip_prefix("https://")).map(|rest| rest.split(['/', ':']).next().unwrap_or_default());
+            let ours = host.is_some_and(|h| apps.iter().any(|a| h.strip_prefix(a.as_str()).and_then(|r| r.strip_prefix('-')).is_some_and(|port| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()))));
+            if !ours || d.args.len() != 1 {
+                out.push(format!("proxies to `{target}`, not to the upstream of an app of the stack (`http://<app>-<port>`)"));
+            }
+        }
+    }
+    out
+}
+
 /// The include's text (pure; golden-tested).
 pub fn render(include: &Include) -> String {
     let ctx = tera::Context::from_serialize(include).expect("an include serialises");
@@ -214,10 +332,14 @@ pub fn install(dokku_root: &Path, source_dir: &Path, app: &str, content: &str, s
         std::fs::remove_file(&prev).map_err(|e| io(&prev, e))?;
     }
     for s in statics {
-        let (from, to) = (source_dir.join(&s.from), PathBuf::from(&s.to));
+        // Resolved inside the pushed source, and holding no link out of itself: nginx serves
+        // what is copied here to anyone (issue #13).
+        let to = PathBuf::from(&s.to);
+        let from = crate::confine::resolve(source_dir, Path::new(&s.from)).map_err(|e| format!("static directory: {e}"))?;
         if !from.is_dir() {
             return Err(format!("static directory `{}` is not a directory of the pushed source", s.from));
         }
+        crate::confine::check_tree(source_dir, Path::new(&s.from)).map_err(|e| format!("static directory: {e}"))?;
         if to.exists() {
             std::fs::remove_dir_all(&to).map_err(|e| io(&to, e))?;
         }
@@ -229,8 +351,8 @@ pub fn install(dokku_root: &Path, source_dir: &Path, app: &str, content: &str, s
             _ => Ok(()),
         };
     }
-    let tmp = path.with_extension("conf.tmp");
-    std::fs::write(&tmp, content).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| io(&path, e))
+    // Atomic, never through a link (`dokku-compose-paths.tmp`: nginx reads only `*.conf`).
+    crate::platform::write_atomic(&path, content.as_bytes(), 0o644).map_err(|e| io(&path, e))
 }
 
 /// Puts back the include [`install`] replaced (or removes the one it created).
@@ -247,6 +369,27 @@ pub fn restore(dokku_root: &Path, app: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_13_custom_locations_use_an_allow_list() {
+        let v = |body: &str| nginx_custom_violations(&["shop-api".to_owned(), "shop-web".to_owned()], body);
+        assert!(v("proxy_set_header X-A 1;\nadd_header Cache-Control \"no-store; private\";\nexpires 1h;\nif ($x) { return 404; }\n# alias /etc/;\n").is_empty());
+        assert!(v("proxy_pass http://shop-api-5000/v1;").is_empty());
+        assert_eq!(v("alias /etc/;"), ["uses nginx directive `alias`, which is not on the allow-list of custom locations"]);
+        assert_eq!(v("root /;"), ["uses nginx directive `root`, which is not on the allow-list of custom locations"]);
+        assert_eq!(v("proxy_pass http://unix:/var/run/docker.sock:/;"), ["proxies to `http://unix:/var/run/docker.sock:/`, not to the upstream of an app of the stack (`http://<app>-<port>`)"]);
+        assert_eq!(v("proxy_pass http://other-web-5000;").len(), 1);
+        assert_eq!(v("proxy_pass http://shop-api-x-5000;").len(), 1, "another stack's app");
+        assert_eq!(v("proxy_pass http://$host;").len(), 1);
+        assert_eq!(v("include /etc/passwd;").len(), 1);
+        assert!(v("access_log off;").is_empty());
+        assert_eq!(v("access_log /etc/cron.d/x;").len(), 1);
+        assert_eq!(v("access_by_lua_file /tmp/x.lua; perl Module::handler;"), ["uses nginx directive `access_by_lua_file`, which is not on the allow-list of custom locations", "uses nginx directive `perl`, which is not on the allow-list of custom locations"]);
+        assert_eq!(v("content_by_lua_block { os.execute('x') }").len(), 1, "not nginx syntax: refused as unparsable");
+        assert_eq!(v("return 200; } location /x { alias /etc/; "), ["the nginx body does not parse: a `}` closing more than it opened"]);
+        assert_eq!(v("return 200").len(), 1);
+        assert_eq!(v("add_header X \"a;").len(), 1);
+    }
     use crate::model::{from_compose_json, ConvertOptions, StackName};
     use serde_json::json;
 

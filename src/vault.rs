@@ -689,6 +689,12 @@ impl std::fmt::Debug for VaultPassword {
 /// is a vault. A vault without a password is an error that says how to give one.
 pub fn read_maybe_vault(path: &std::path::Path, password: Option<&VaultPassword>) -> Result<Vec<u8>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    plaintext(data, path, password)
+}
+
+/// The plaintext of `data`, read from `path` (named in errors): decrypted with `password`
+/// when it is a vault.
+pub fn plaintext(data: Vec<u8>, path: &std::path::Path, password: Option<&VaultPassword>) -> Result<Vec<u8>, String> {
     if !is_vault(&data) {
         return Ok(data);
     }

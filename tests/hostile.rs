@@ -432,3 +432,52 @@ fn include_and_extends_outside_the_project_directory_are_allowed_but_reported() 
         assert!(warnings.iter().any(|w| w.contains(key) && w.contains("outside the project directory")), "no warning for {key}: {warnings:?}");
     }
 }
+
+/// Issue #13: in the plugin's jail the same paths are refused, each naming its key, and so
+/// are env files and label files that leave the pushed tree, devices, FIFOs and files over
+/// the size limit. Inside the tree, links are followed.
+#[test]
+fn issue_13_the_jail_refuses_every_file_outside_the_pushed_tree() {
+    use dokku_compose::compose::{self, LoadOptions};
+    use dokku_compose::confine::Jail;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("conf")).unwrap();
+    std::fs::write(dir.path().join("secret.env"), "STOLEN=yes\n").unwrap();
+    std::fs::write(dir.path().join("included.yaml"), "services:\n  inc:\n    image: busybox\n").unwrap();
+    std::fs::write(project.join("conf/app.env"), "A=1\n").unwrap();
+    std::os::unix::fs::symlink("conf/app.env", project.join("in.env")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.env"), project.join("out.env")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", project.join("zero.env")).unwrap();
+    let load = |compose: &str, limit: u64| {
+        std::fs::write(project.join("compose.yaml"), compose).unwrap();
+        let opts = LoadOptions { files: vec![PathBuf::from("compose.yaml")], project_name: Some("p".into()), working_dir: project.clone(), jail: Some(Jail { root: project.clone(), max_file_size: limit }), ..LoadOptions::default() };
+        compose::load(&opts).map(|l| compose::output::to_json(&l.project, false)).map_err(|e| e.to_string())
+    };
+    let ok = load("services:\n  web:\n    image: nginx\n    env_file: in.env\n", 100).unwrap();
+    assert_eq!(ok["services"]["web"]["environment"]["A"], "1", "a link inside the tree is followed");
+    let cases = [
+        ("env_file: out.env", "`services.web.env_file[0]`: `out.env`: `out.env` is a symlink to"),
+        ("env_file: ../secret.env", "`services.web.env_file[0]`: `../secret.env` is outside the pushed tree"),
+        ("env_file: /etc/passwd", "`services.web.env_file[0]`: `/etc/passwd` is outside the pushed tree"),
+        ("env_file: zero.env", "`services.web.env_file[0]`: `zero.env`: `zero.env` is a symlink to `/dev/zero`, outside the pushed tree"),
+        ("label_file: out.env", "`services.web.label_file[0]`: `out.env`: `out.env` is a symlink to"),
+        ("extends: {file: ../included.yaml, service: inc}", "`services.web.extends.file`: `../included.yaml` is outside the pushed tree"),
+    ];
+    for (line, want) in cases {
+        let err = load(&format!("services:\n  web:\n    image: nginx\n    {line}\n"), 100).unwrap_err();
+        assert!(err.contains(want), "{line}: {err}");
+        assert!(!err.contains("STOLEN"), "{err}");
+    }
+    let err = load("include:\n  - ../included.yaml\nservices:\n  web:\n    image: nginx\n", 100).unwrap_err();
+    assert!(err.contains("`include[0]`: `../included.yaml` is outside the pushed tree"), "{err}");
+    std::fs::write(project.join("conf/big.env"), format!("B={}\n", "x".repeat(200))).unwrap();
+    let err = load("services:\n  web:\n    image: nginx\n    env_file: conf/big.env\n", 100).unwrap_err();
+    assert!(err.contains("`services.web.env_file[0]`: `conf/big.env` is larger than 100 bytes"), "{err}");
+    nix::unistd::mkfifo(&project.join("fifo.env"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let err = load("services:\n  web:\n    image: nginx\n    env_file: fifo.env\n", 100).unwrap_err();
+    assert!(err.contains("`fifo.env` is a FIFO, not a regular file"), "{err}");
+    std::os::unix::fs::symlink(dir.path().join("secret.env"), project.join(".env")).unwrap();
+    let err = load("services:\n  web:\n    image: nginx\n", 100).unwrap_err();
+    assert!(err.contains("`.env`: `.env`: `.env` is a symlink to"), "{err}");
+}

@@ -60,7 +60,7 @@ fn bad_stack_name_and_unknown_rule() {
     let out = dokku_compose_plan().args(["--stack", "demo", "--allow", "root", "--json"]).arg(&f).output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        " !     unknown policy rule `root`; valid rules: privileged, cap-add, devices, host-namespaces, host-path, docker-socket, security-opt, sysctls\n"
+        " !     unknown policy rule `root`; valid rules: privileged, cap-add, devices, host-namespaces, host-path, docker-socket, security-opt, sysctls, nginx-custom\n"
     );
 }
 

@@ -677,3 +677,87 @@ fn docker_options_reach_docker_as_one_flag_each() {
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("up to date"), "{out}");
 }
+
+/// Issue #13: `build: .` (the compose file inside the build context) deploys, and the service
+/// app's own deploy never runs the stack machinery (it did, recursively: every service app
+/// became a stack whose service apps became stacks…). A rebuild of the service app stays a
+/// Dockerfile build.
+#[test]
+fn issue_13_build_dot_deploys_and_a_service_app_never_becomes_a_stack() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    build: .\n    ports: [\"80:5000\"]\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose), ("Dockerfile", "FROM python:3.12\nCOPY . /app\n"), ("app.py", "print('hi')\n")]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("Deploying compose stack").count(), 1, "one stack deploy: {out}");
+    assert!(out.lines().count() < 400, "{} lines of output", out.lines().count());
+    let apps = h.json(&["apps:list", "--format", "json"]);
+    let mut names: Vec<&str> = apps.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["shop", "shop-web"], "no nested stack");
+    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"], "true");
+    assert_ne!(text(&h.dokku(&["builder:report", "shop-web", "--builder-selected"])).trim(), "compose");
+    assert!(!h.path().join("lib/data/compose/shop-web").exists(), "the service app has no stack data");
+    let o = h.dokku(&["ps:rebuild", "shop-web"]);
+    assert!(o.status.success() && !text(&o).contains("Deploying compose stack"), "{}", text(&o));
+    // A second push of the same stack is still one stack deploy.
+    commit(&dir, "app.py", "print('v2')\n");
+    let (ok, out) = push(&dir);
+    assert!(ok && out.matches("Deploying compose stack").count() == 1, "{out}");
+}
+
+/// Issue #13: paths of the pushed tree that lead out of it are refused on the server, the
+/// refusal names the file, the key and the reason, and the host file's content reaches no
+/// app, output or plugin file. The plugin writes nothing into the pushed tree, so a symlink
+/// named like its old resolved copy is never written through.
+#[test]
+fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
+    let h = Host::new();
+    let secret = h.path().join("host-secret");
+    std::fs::write(&secret, "HOST_SECRET=marker-1f2e3d\n").unwrap();
+    let target = h.path().join("host-target");
+    std::fs::write(&target, "untouched\n").unwrap();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    env_file: app.env\n    environment:\n      TOKEN: ${{generate.TOKEN:hex}}\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose), ("app.env", "A=1\n")]);
+    // The old resolved copy's name, as a link to a host file.
+    std::os::unix::fs::symlink(&target, dir.join(".compose.yaml.resolved.yaml")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "link"]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
+    // env_file through a link to a host file.
+    std::fs::remove_file(dir.join("app.env")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("app.env")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "leak"]);
+    let (ok, out) = push(&dir);
+    assert!(!ok, "{out}");
+    assert!(out.contains("`services.web.env_file[0]`: `app.env`: `app.env` is a symlink to") && out.contains("outside the pushed tree"), "{out}");
+    assert!(!out.contains("marker-1f2e3d"), "{out}");
+    let web = h.json(&["config:export", "--format", "json", "shop-web"]);
+    assert!(web.get("HOST_SECRET").is_none(), "{web}");
+    // A `:ro` bind (copied into the image) and a static directory through links: refused.
+    std::fs::remove_file(dir.join("app.env")).unwrap();
+    std::fs::write(dir.join("app.env"), "A=1\n").unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("conf")).unwrap();
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./conf:/etc/app.conf:ro\"]\n");
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("services.web.configs/volumes") && out.contains("`conf` is a symlink to"), "{out}");
+    // `env_file: /dev/zero` is refused at once instead of read until memory runs out.
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    env_file: /dev/zero\n");
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("`services.web.env_file[0]`: `/dev/zero` is outside the pushed tree"), "{out}");
+    // Files are read up to the operator's `max-file-size`.
+    assert!(h.dokku(&["compose:set", "shop", "max-file-size", "100"]).status.success());
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    env_file: app.env\n");
+    let long = "x".repeat(200);
+    commit(&dir, "app.env", &format!("GREETING={long}\n"));
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("`services.web.env_file[0]`: `app.env` is larger than 100 bytes"), "{out}");
+    assert!(!h.dokku(&["compose:set", "shop", "max-file-size", "lots"]).status.success());
+    assert!(h.dokku(&["compose:set", "shop", "max-file-size", "1024"]).status.success());
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], long.as_str());
+}

@@ -80,6 +80,9 @@ pub struct RunArgs {
     /// app's config.
     #[arg(skip)]
     pub environment: Option<std::collections::BTreeMap<String, String>>,
+    /// The plugin's confinement to the pushed tree (issue #13); off-server, none.
+    #[arg(skip)]
+    pub jail: Option<crate::confine::Jail>,
     /// The vault password, when the caller has it already (the plugin's stored one).
     #[arg(skip)]
     pub vault_password: Option<crate::vault::VaultPassword>,
@@ -153,6 +156,7 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         environment: run.environment.clone().unwrap_or_else(|| std::env::vars().collect()),
         vault_password: run.vault_password.clone(),
         log_format: run.log_format.clone(),
+        jail: run.jail.clone(),
     })
 }
 

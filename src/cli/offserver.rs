@@ -139,6 +139,7 @@ impl LoadArgs {
                 Some(f) => Some(crate::vault::VaultPassword::from_file_bytes(&std::fs::read(f).with_context(|| format!("failed to read the vault password file `{}`", f.display()))?)),
                 None => None,
             },
+            ..compose::LoadOptions::default()
         })
     }
 }

@@ -28,9 +28,17 @@ impl Environment {
     /// `<project_dir>/.env` is read when it exists (and is not a directory). Env file paths
     /// should be absolute: errors name them as given.
     pub fn resolve(process: &BTreeMap<String, String>, project_dir: &Path, env_files: &[PathBuf]) -> Result<Self, ComposeError> {
+        Self::resolve_in(process, project_dir, env_files, None)
+    }
+
+    /// [`Self::resolve`], reading the files inside `jail` when there is one (the plugin).
+    pub fn resolve_in(process: &BTreeMap<String, String>, project_dir: &Path, env_files: &[PathBuf], jail: Option<&crate::confine::Jail>) -> Result<Self, ComposeError> {
         let files: Vec<PathBuf> = if env_files.is_empty() {
             let dot = project_dir.join(".env");
-            if default_env_file_disabled(process)? || !dot.is_file() {
+            // In the jail, `.env` is looked at without following a link: a `.env` that is not
+            // a plain file there is read (and refused) below, never silently skipped.
+            let present = if jail.is_some() { std::fs::symlink_metadata(&dot).is_ok_and(|m| !m.is_dir()) } else { dot.is_file() };
+            if default_env_file_disabled(process)? || !present {
                 Vec::new()
             } else {
                 vec![dot]
@@ -41,16 +49,11 @@ impl Environment {
         let mut from_files = BTreeMap::new();
         let mut warnings = Vec::new();
         for file in files {
-            if file.is_dir() {
+            if jail.is_none() && file.is_dir() {
                 return Err(invalid(format!("{} is a directory", file.display())));
             }
-            let bytes = std::fs::read(&file).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    invalid(format!("couldn't find env file: {}", file.display()))
-                } else {
-                    ComposeError::Read { path: file.clone(), source }
-                }
-            })?;
+            let key = if env_files.is_empty() { ".env".to_owned() } else { format!("env file {}", file.display()) };
+            let bytes = super::loader::read_named(jail, &key, &file)?.ok_or_else(|| invalid(format!("couldn't find env file: {}", file.display())))?;
             let src = String::from_utf8(bytes).map_err(|e| {
                 let offset = e.utf8_error().valid_up_to();
                 let line = e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1;

@@ -19,7 +19,7 @@ fn invalid(message: String) -> ComposeError {
 /// label files stay unresolved, no implied dependencies, no `command: null`, no `ipam`, and
 /// nothing is dropped for being empty.
 #[expect(clippy::too_many_arguments, reason = "the loader's state at this stage")]
-pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
+pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
     // `merge::project` already removed every merge tag.
     let mut p = project;
     // Top-level `models` stay in the model; the JSON output leaves them out (`output.rs`).
@@ -43,7 +43,7 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             *svc = Node::Map(Map::new());
             continue;
         };
-        service(sname, s, vars, project_dir, untyped, vault, warnings)?;
+        service(sname, s, vars, project_dir, untyped, vault, jail, warnings)?;
     }
     check_references(&services, &all_names, &p)?;
     // Nested `x-*` keys stay in the model; the JSON output leaves them out (`output.rs`).
@@ -91,7 +91,8 @@ fn enabled(svc: &Node, active: &[String]) -> bool {
     active.iter().any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
 }
 
-fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+#[expect(clippy::too_many_arguments, reason = "the loader's state at this stage")]
+fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
     if untyped {
         return untyped_service(name, s);
     }
@@ -103,21 +104,28 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
             let Some(path) = m.get("path").and_then(Node::as_str) else { continue };
             let required = !matches!(m.get("required"), Some(Node::Bool(false)));
             let path = Path::new(path);
-            if let Some(w) = super::loader::outside_warning(&format!("services.{name}.env_file[{i}]"), path, project_dir) {
-                warnings.push(w);
-            }
-            let src = match std::fs::read_to_string(path) {
-                // An env file encrypted with ansible-vault (issue #8) is read decrypted.
-                Ok(src) if crate::vault::is_vault(src.as_bytes()) => {
-                    let plain = crate::vault::read_maybe_vault(path, vault).map_err(|e| invalid(format!("services.{name}.env_file[{i}]: {e}")))?;
-                    String::from_utf8(plain).map_err(|_| invalid(format!("services.{name}.env_file[{i}]: the decrypted env file {} is not UTF-8", path.display())))?
+            let key = format!("services.{name}.env_file[{i}]");
+            if jail.is_none() {
+                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
+                    warnings.push(w);
                 }
-                Ok(src) => src,
-                Err(_) if !required => {
+            }
+            let bytes = match super::loader::read_named(jail, &key, path) {
+                Ok(Some(b)) => b,
+                Ok(None) if !required => {
                     warnings.push(Warning::new(format!("env file {} not found", path.display())));
                     continue;
                 }
+                Ok(None) => return Err(invalid(format!("env file {} not found: No such file or directory (os error 2)", path.display()))),
+                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
                 Err(e) => return Err(invalid(format!("env file {} not found: {e}", path.display()))),
+            };
+            let src = if crate::vault::is_vault(&bytes) {
+                // An env file encrypted with ansible-vault (issue #8) is read decrypted.
+                let plain = crate::vault::plaintext(bytes, path, vault).map_err(|e| invalid(format!("{key}: {e}")))?;
+                String::from_utf8(plain).map_err(|_| invalid(format!("{key}: the decrypted env file {} is not UTF-8", path.display())))?
+            } else {
+                String::from_utf8(bytes).map_err(|_| invalid(format!("env file {} not found: stream did not contain valid UTF-8", path.display())))?
             };
             let raw = m.get("format").and_then(Node::as_str) == Some("raw");
             let lookup = |k: &str| vars.get(k).cloned();
@@ -144,10 +152,19 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
         let mut from_files = Map::new();
         for (i, f) in files.into_iter().enumerate() {
             let Some(path) = f.as_str().map(Path::new) else { continue };
-            if let Some(w) = super::loader::outside_warning(&format!("services.{name}.label_file[{i}]"), path, project_dir) {
-                warnings.push(w);
+            let key = format!("services.{name}.label_file[{i}]");
+            if jail.is_none() {
+                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
+                    warnings.push(w);
+                }
             }
-            let src = std::fs::read_to_string(path).map_err(|e| invalid(format!("label file {} not found: {e}", path.display())))?;
+            let bytes = match super::loader::read_named(jail, &key, path) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Err(invalid(format!("label file {} not found: No such file or directory (os error 2)", path.display()))),
+                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
+                Err(e) => return Err(invalid(format!("label file {} not found: {e}", path.display()))),
+            };
+            let src = String::from_utf8(bytes).map_err(|_| invalid(format!("label file {} not found: stream did not contain valid UTF-8", path.display())))?;
             let lookup = |k: &str| vars.get(k).cloned();
             for (k, v) in dotenv::parse(&src, path, &lookup)? {
                 from_files.insert(k, v.map_or(Node::Null, Node::Str));

@@ -24,9 +24,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let wd = &opts.working_dir;
     let abs = |p: &Path| PathBuf::from(super::syntax::clean(&wd.join(p).to_string_lossy()));
     let env_files: Vec<PathBuf> = opts.env_files.iter().map(|p| abs(p)).collect();
+    let texts: BTreeMap<PathBuf, String> = opts.texts.iter().map(|(p, t)| (abs(p), t.clone())).collect();
     // `COMPOSE_*` settings may come from `.env` of the project (or working) directory.
     let first_dir = opts.project_directory.as_deref().map_or_else(|| wd.clone(), &abs);
-    let pre_env = Environment::resolve(&opts.environment, &first_dir, &env_files)?;
+    let pre_env = Environment::resolve_in(&opts.environment, &first_dir, &env_files, opts.jail.as_ref())?;
     let files: Vec<PathBuf> = if !opts.files.is_empty() {
         opts.files.iter().map(|p| abs(p)).collect()
     } else if let Some(list) = pre_env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
@@ -42,7 +43,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
         Some(d) => abs(d),
         None => files[0].parent().map_or_else(|| wd.clone(), Path::to_path_buf),
     };
-    let env = if project_dir == first_dir { pre_env } else { Environment::resolve(&opts.environment, &project_dir, &env_files)? };
+    let env = if project_dir == first_dir { pre_env } else { Environment::resolve_in(&opts.environment, &project_dir, &env_files, opts.jail.as_ref())? };
     let mut vars = env.vars;
     let mut warnings = env.warnings;
 
@@ -56,14 +57,14 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         // `name:` of the files (the last one wins) names the project, normalised, and is
         // visible to interpolation as ${COMPOSE_PROJECT_NAME}.
-        name = peek_name(&files, &vars)?.map(|n| normalize_project_name(&n)).filter(|n| !n.is_empty());
+        name = peek_name(&files, &vars, opts.jail.as_ref(), &texts)?.map(|n| normalize_project_name(&n)).filter(|n| !n.is_empty());
     }
     let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
     vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
-    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new(), port_count: std::rc::Rc::default() };
+    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new(), port_count: std::rc::Rc::default(), jail: opts.jail.clone(), texts };
     let mut merged = Map::new();
     for file in &files {
-        for doc in session.raw_file(file, &vars, true)? {
+        for doc in session.raw_file("compose file", file, &vars, true)? {
             let canonical = session.unit(doc, file, &project_dir, &vars)?;
             merge::project(&mut merged, canonical);
         }
@@ -73,7 +74,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         opts.profiles.clone()
     };
-    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, opts.vault_password.as_ref(), &mut warnings)?;
+    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, opts.vault_password.as_ref(), opts.jail.as_ref(), &mut warnings)?;
     warnings.sort();
     warnings.dedup();
     Ok(Loaded { name, project: Node::Map(project), warnings })
@@ -96,6 +97,33 @@ pub fn normalize_project_name(s: &str) -> String {
     lower.trim_start_matches(['_', '-']).to_string()
 }
 
+/// Reads a file the project names (`key`, its key path, names it in errors): inside the jail
+/// when there is one (the plugin: regular, bounded, never through a link that leaves the
+/// pushed tree), else as the reference does. `Ok(None)` when it does not exist.
+pub(crate) fn read_named(jail: Option<&crate::confine::Jail>, key: &str, path: &Path) -> Result<Option<Vec<u8>>, ComposeError> {
+    match jail {
+        Some(j) => match j.read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(ComposeError::Invalid { message: format!("`{key}`: {e}") }),
+        },
+        None => match std::fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ComposeError::Read { path: path.to_path_buf(), source }),
+        },
+    }
+}
+
+/// [`read_named`] of a compose file, as text; a missing file is an error.
+fn read_compose(jail: Option<&crate::confine::Jail>, texts: &BTreeMap<PathBuf, String>, key: &str, file: &Path) -> Result<String, ComposeError> {
+    if let Some(t) = texts.get(file) {
+        return Ok(t.clone());
+    }
+    let bytes = read_named(jail, key, file)?.ok_or_else(|| ComposeError::Read { path: file.to_path_buf(), source: std::io::Error::from(std::io::ErrorKind::NotFound) })?;
+    String::from_utf8(bytes).map_err(|_| ComposeError::Read { path: file.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8") })
+}
+
 /// A warning when `path` (symlinks resolved) lies outside `project_dir`: the reference
 /// allows such paths, and we allow them too, but a user should know (issue #2, hostile input).
 pub(crate) fn outside_warning(key: &str, path: &Path, project_dir: &Path) -> Option<Warning> {
@@ -114,10 +142,10 @@ fn valid_project_name(name: &str) -> bool {
 }
 
 /// The interpolated top-level `name:` of the last file that has one.
-fn peek_name(files: &[PathBuf], vars: &BTreeMap<String, String>) -> Result<Option<String>, ComposeError> {
+fn peek_name(files: &[PathBuf], vars: &BTreeMap<String, String>, jail: Option<&crate::confine::Jail>, texts: &BTreeMap<PathBuf, String>) -> Result<Option<String>, ComposeError> {
     let mut name = None;
     for file in files {
-        let src = std::fs::read_to_string(file).map_err(|source| ComposeError::Read { path: file.clone(), source })?;
+        let src = read_compose(jail, texts, "compose file", file)?;
         for doc in yaml::parse(&src, file)? {
             if let Some(Node::Str(n)) = doc.as_map().and_then(|m| m.get("name")) {
                 let lookup = |k: &str| vars.get(k).cloned();
@@ -155,15 +183,29 @@ struct Session<'w> {
     extends_cache: std::collections::HashMap<(PathBuf, String), Map>,
     /// Port mappings expanded so far in the current document (see `MAX_PORT_MAPPINGS`).
     port_count: std::rc::Rc<std::cell::Cell<usize>>,
+    /// The plugin's confinement to the pushed tree.
+    jail: Option<crate::confine::Jail>,
+    /// Texts given instead of files.
+    texts: BTreeMap<PathBuf, String>,
 }
 
 /// Deepest `extends` chain followed; deeper chains are an error, not a stack overflow.
 pub(crate) const MAX_EXTENDS_DEPTH: usize = 64;
 
 impl Session<'_> {
+    /// A file outside the project directory: refused in the jail (issue #13), else a warning.
+    fn outside(&mut self, key: &str, path: &Path) -> Result<(), ComposeError> {
+        if let Some(j) = &self.jail {
+            crate::confine::resolve(&j.root, path).map_err(|e| ComposeError::Invalid { message: format!("`{key}`: {e}") })?;
+        } else if let Some(w) = outside_warning(key, path, &self.project_dir) {
+            self.warnings.push(w);
+        }
+        Ok(())
+    }
+
     /// Reads, parses, interpolates and validates every document of one file.
-    fn raw_file(&mut self, file: &Path, vars: &BTreeMap<String, String>, check: bool) -> Result<Vec<Map>, ComposeError> {
-        let src = std::fs::read_to_string(file).map_err(|source| ComposeError::Read { path: file.to_path_buf(), source })?;
+    fn raw_file(&mut self, key: &str, file: &Path, vars: &BTreeMap<String, String>, check: bool) -> Result<Vec<Map>, ComposeError> {
+        let src = read_compose(self.jail.as_ref(), &self.texts, key, file)?;
         let docs = yaml::parse(&src, file)?;
         let mut out = Vec::new();
         for doc in docs {
@@ -296,10 +338,8 @@ impl Session<'_> {
             None => self.extends(&target, services, file, base, vars, stack)?,
             Some(f) => {
                 let path = PathBuf::from(super::syntax::resolve_path(&f, file.parent().unwrap_or(base), vars.get("HOME").map(String::as_str)));
-                if let Some(w) = outside_warning(&format!("services.{name}.extends.file"), &path, &self.project_dir) {
-                    self.warnings.push(w);
-                }
-                let docs = self.raw_file(&path, vars, false)?;
+                self.outside(&format!("services.{name}.extends.file"), &path)?;
+                let docs = self.raw_file(&format!("services.{name}.extends.file"), &path, vars, false)?;
                 let mut other = Map::new();
                 for mut d in docs {
                     if let Some(Node::Map(s)) = d.remove("services") {
@@ -348,9 +388,7 @@ impl Session<'_> {
             let home = vars.get("HOME").map(String::as_str);
             let paths: Vec<PathBuf> = paths.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
             for p in &paths {
-                if let Some(w) = outside_warning(&format!("include[{i}]"), p, &self.project_dir) {
-                    self.warnings.push(w);
-                }
+                self.outside(&format!("include[{i}]"), p)?;
             }
             if self.includes.len() >= MAX_EXTENDS_DEPTH {
                 return Err(ComposeError::Invalid { message: format!("include[{i}] in {}: includes nested deeper than {MAX_EXTENDS_DEPTH} files", file.display()) });
@@ -366,12 +404,12 @@ impl Session<'_> {
             // The included project sees the including environment, over its own env files.
             let mut inc_vars = BTreeMap::new();
             let env_paths: Vec<PathBuf> = env_files.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
-            let inc_env = if env_paths.is_empty() { Environment::resolve(&BTreeMap::new(), &inc_dir, &[])? } else { Environment::resolve(&BTreeMap::new(), &inc_dir, &env_paths)? };
+            let inc_env = Environment::resolve_in(&BTreeMap::new(), &inc_dir, &env_paths, self.jail.as_ref())?;
             inc_vars.extend(inc_env.vars);
             inc_vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
             let mut included = Map::new();
             for path in &paths {
-                for doc in self.raw_file(path, &inc_vars, true)? {
+                for doc in self.raw_file(&format!("include[{i}]"), path, &inc_vars, true)? {
                     let canonical = self.unit(doc, path, &inc_dir, &inc_vars)?;
                     merge::project(&mut included, canonical);
                 }

@@ -28,6 +28,12 @@ pub struct LoadOptions {
     pub working_dir: PathBuf,
     /// Password of `env_file`s encrypted with ansible-vault.
     pub vault_password: Option<crate::vault::VaultPassword>,
+    /// On the server: every file the project names is read inside this pushed tree, regular
+    /// and bounded (issue #13); files outside it are refused instead of warned about.
+    pub jail: Option<crate::confine::Jail>,
+    /// Texts of some of `files`, read instead of the files (the plugin's compose files with
+    /// shared variables resolved: relative paths in them still resolve where the file is).
+    pub texts: BTreeMap<PathBuf, String>,
 }
 
 /// A loaded project: the normalised model and the warnings found on the way.

@@ -148,6 +148,9 @@ pub struct ApplyRequest {
     pub vault_password: Option<crate::vault::VaultPassword>,
     /// `text` or `json` progress (read by the caller's event sink; recorded for reports).
     pub log_format: String,
+    /// On the server: every path of the source (build contexts, copied files, seeds, static
+    /// directories, secret files, hooks) is resolved inside `source_dir` (issue #13).
+    pub jail: Option<crate::confine::Jail>,
 }
 
 /// What an apply did.
@@ -214,6 +217,19 @@ fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, Sta
 
 /// Applies a stack. See the module doc for the sequence.
 pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, events: &(dyn Fn(&Event) + Sync)) -> Result<ApplyReport, ApplyError> {
+    // What the pushed project asks for is checked before anything of the stack is created:
+    // a refused push leaves no trace (issue #13).
+    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
+    req.policy.check(&project).map_err(PlanError::from)?;
+    let graph = crate::graph::build(&project).map_err(PlanError::from)?;
+    // On the server, every path of the source stays inside it, checked before anything reads
+    // or copies it.
+    let jail = req.jail.as_ref().map(|j| crate::confine::Jail { root: req.source_dir.clone(), max_file_size: j.max_file_size });
+    if let Some(j) = &jail {
+        confine_sources(&project, j)?;
+    }
+    let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
+    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
     dir.create()?;
     let what = match req.kind {
@@ -222,7 +238,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     };
     let _lock = StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?;
     let key = HostKey::load_or_create(&dir.key())?;
-    let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }) };
+    let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
     let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
     let store = ReleaseStore::open(&dir.releases(), key.clone())?;
     let latest = store.latest()?;
@@ -232,10 +248,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         Some(l) => Some(store.compose(l.id)?),
         None => None,
     };
-
-    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
-    req.policy.check(&project).map_err(PlanError::from)?;
-    let graph = crate::graph::build(&project).map_err(PlanError::from)?;
 
     // Services the stack owns (every service applied and not pruned since) that the file no
     // longer has: kept and warned about, or pruned with `--prune`.
@@ -260,7 +272,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     }
     // Secrets: their values (vault-decrypted), keyed fingerprints, and where their files go;
     // backups whose settings changed since they were applied.
-    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref())?;
     settings.secrets = plan::SecretValues(secret_bytes.iter().filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?))).collect());
     settings.secret_fingerprints = secret_bytes.iter().map(|(k, v)| (k.clone(), key.fingerprint(v))).collect();
     let secrets_dir = dir.dir().join("secrets");
@@ -277,7 +288,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // The planned commands themselves, split as Dokku splits them (dry runs included).
     req.policy.check_plan(&project, &plan).map_err(PlanError::from)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
-    let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     if req.dry_run {
         let mut plan = plan;
         plan.steps.extend(prune_steps);
@@ -413,12 +423,75 @@ fn routing_settings(project: &crate::model::Project, dir: &StackDir, source_dir:
     Ok(())
 }
 
+/// Checks every path of the pushed source the project uses, before anything reads or copies
+/// it (issue #13): build contexts and static directories are trees whose links stay inside
+/// them, Dockerfiles and copied files (configs, read-only binds) are regular files or such
+/// trees, seeds of relative bind mounts likewise; each inside the pushed tree.
+fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail) -> Result<(), ApplyError> {
+    use crate::model::{FileSource, Mount, PathTarget, Source};
+    let refuse = |key: String, e: crate::confine::PathError| ApplyError::Io { path: key, message: e.to_string() };
+    let root = &jail.root;
+    // A file must be regular; a directory is checked as a tree.
+    let file_or_tree = |key: String, rel: &str| -> Result<(), ApplyError> {
+        let resolved = crate::confine::resolve(root, Path::new(rel)).map_err(|e| refuse(key.clone(), e))?;
+        match std::fs::symlink_metadata(&resolved) {
+            Ok(m) if m.is_dir() => crate::confine::check_tree(root, Path::new(rel)).map_err(|e| refuse(key, e)),
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(ApplyError::Io { path: key, message: format!("`{rel}` is not a regular file or directory") }),
+            // Missing sources are reported where they are used.
+            Err(_) => Ok(()),
+        }
+    };
+    for (name, svc) in &project.services {
+        for (i, route) in svc.settings.paths.iter().enumerate() {
+            if let PathTarget::Static { dir, .. } = &route.target {
+                file_or_tree(format!("x-dokku.services.{name}.paths[{i}].static"), dir)?;
+            }
+        }
+        let crate::model::Kind::App(app) = &svc.kind else { continue };
+        if let Source::Build(b) = &app.source {
+            let context = format!("services.{name}.build.context");
+            crate::confine::resolve(root, Path::new(&b.context)).map_err(|e| refuse(context.clone(), e))?;
+            let dockerfile = Path::new(&b.context).join(&b.dockerfile);
+            let key = format!("services.{name}.build.dockerfile");
+            let resolved = crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
+            if std::fs::symlink_metadata(&resolved).is_ok_and(|m| !m.is_file()) {
+                return Err(ApplyError::Io { path: key, message: format!("`{}` is not a regular file", dockerfile.display()) });
+            }
+            file_or_tree(context, &b.context)?;
+        }
+        for (target, f) in &app.files {
+            if let FileSource::Source { path } = f {
+                file_or_tree(format!("services.{name}.configs/volumes (`{path}` -> `{target}`)"), path)?;
+            }
+        }
+        for m in &app.mounts {
+            if let Mount::Entry { seed_from: Some(seed), target, .. } = m {
+                file_or_tree(format!("services.{name}.volumes (`{seed}:{target}`)"), seed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The values of the compose `secrets` the services use: a `file` is read (and decrypted when
 /// it is an ansible vault), an `environment` secret comes from `environment`.
-fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vault: Option<&crate::vault::VaultPassword>) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
+fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
     let mut out = BTreeMap::new();
     for (name, def) in compose.get("secrets").and_then(Value::as_object).into_iter().flatten() {
         if let Some(file) = def.get("file").and_then(Value::as_str) {
+            if let Some(j) = jail {
+                // In the jail: a regular file of the pushed tree, bounded (issue #13).
+                match j.read(Path::new(file)) {
+                    Ok(bytes) => {
+                        let plain = crate::vault::plaintext(bytes, Path::new(file), vault).map_err(|message| ApplyError::Io { path: format!("secrets.{name}.file"), message })?;
+                        out.insert(name.clone(), plain);
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(ApplyError::Io { path: format!("secrets.{name}.file"), message: e.to_string() }),
+                }
+                continue;
+            }
             match crate::vault::read_maybe_vault(Path::new(file), vault) {
                 Ok(v) => {
                     out.insert(name.clone(), v);

@@ -17,6 +17,9 @@ pub struct ArchiveStore {
     /// Send the saved archive of a digest when there is one instead of packing again: a
     /// rollback redeploys exactly what that release deployed.
     pub prefer_saved: bool,
+    /// The plugin: source paths resolve inside `source_dir` and the trees packed or copied
+    /// hold no link out of themselves (issue #13).
+    pub confined: bool,
 }
 
 fn bad(message: impl Into<String>) -> io::Error {
@@ -56,11 +59,12 @@ impl ArchiveStore {
                         return Ok(bytes);
                     }
                 }
-                let bytes = pack(stdin, &self.source_dir)?;
+                let bytes = pack(stdin, &self.source_dir, self.confined)?;
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                crate::platform::write_atomic(&path, &bytes, 0o644)?;
+                // The plugin's own copy: readable by the dokku user only (issue #13).
+                crate::platform::write_atomic(&path, &bytes, 0o600)?;
                 Ok(bytes)
             }
         }
@@ -115,9 +119,26 @@ pub fn tree_digest(path: &Path) -> io::Result<String> {
     Ok(format!("sha256:{:x}", h.finalize()))
 }
 
+/// A source path for the archive: inside `source_dir`; `confined`, resolved there (links
+/// followed only while they stay inside) and, for a directory, holding no link out of itself.
+pub fn source_path(source_dir: &Path, rel: &str, confined: bool) -> io::Result<PathBuf> {
+    let lexical = inside(source_dir, rel)?;
+    if !confined {
+        return Ok(lexical);
+    }
+    let refused = |e: crate::confine::PathError| io::Error::new(io::ErrorKind::PermissionDenied, e.to_string());
+    let resolved = crate::confine::resolve(source_dir, Path::new(rel)).map_err(refused)?;
+    if resolved.is_dir() {
+        crate::confine::check_tree(source_dir, Path::new(rel)).map_err(refused)?;
+    } else if std::fs::symlink_metadata(&resolved).is_ok_and(|m| !m.is_file()) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("`{rel}` is not a regular file")));
+    }
+    Ok(resolved)
+}
+
 /// Packs an archive: the base directory of the source (without `.git`), then the copied
 /// source files, then the generated files. Symlinks are stored as links, never followed.
-pub fn pack(stdin: &Stdin, source_dir: &Path) -> io::Result<Vec<u8>> {
+pub fn pack(stdin: &Stdin, source_dir: &Path, confined: bool) -> io::Result<Vec<u8>> {
     let Stdin::Archive { base, files, copies, .. } = stdin else {
         return Err(bad("a saved archive is read, not packed"));
     };
@@ -125,11 +146,11 @@ pub fn pack(stdin: &Stdin, source_dir: &Path) -> io::Result<Vec<u8>> {
     b.follow_symlinks(false);
     b.mode(tar::HeaderMode::Deterministic);
     if let Some(base) = base {
-        let dir = inside(source_dir, base)?;
+        let dir = source_path(source_dir, base, confined)?;
         append_tree(&mut b, &dir, Path::new(""))?;
     }
     for (name, src) in copies {
-        let from = inside(source_dir, src)?;
+        let from = source_path(source_dir, src, confined)?;
         inside(Path::new(""), name)?;
         b.append_path_with_name(&from, name).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", from.display())))?;
     }
@@ -161,8 +182,12 @@ fn append_tree(b: &mut tar::Builder<Vec<u8>>, dir: &Path, rel: &Path) -> io::Res
         if ty.is_dir() {
             b.append_dir(&inner, &path)?;
             append_tree(b, &path, &inner)?;
-        } else {
+        } else if ty.is_file() || ty.is_symlink() {
             b.append_path_with_name(&path, &inner)?;
+        } else {
+            // A FIFO would block the packing, a device would be read: neither belongs in a
+            // build context.
+            return Err(bad(format!("`{}` is not a regular file, directory or symlink", inner.display())));
         }
     }
     Ok(())
@@ -202,7 +227,7 @@ mod tests {
             copies: BTreeMap::from([("files/etc/site.conf".to_owned(), "site.conf".to_owned())]),
             digest: "sha256:ab".into(),
         };
-        let store = ArchiveStore { dir: src.path().join("saved"), source_dir: src.path().to_path_buf(), prefer_saved: false };
+        let store = ArchiveStore { dir: src.path().join("saved"), source_dir: src.path().to_path_buf(), prefer_saved: false, confined: true };
         let bytes = store.bytes("shop-api", &stdin).unwrap();
         let got = names(&bytes);
         assert_eq!(
@@ -234,11 +259,38 @@ mod tests {
     }
 
     #[test]
+    fn issue_13_confined_archives_refuse_links_out() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir_all(src.join("api")).unwrap();
+        std::fs::write(t.path().join("secret"), "SECRET").unwrap();
+        std::fs::write(src.join("api/Dockerfile"), "FROM alpine\n").unwrap();
+        std::fs::write(src.join("app.conf"), "conf").unwrap();
+        std::os::unix::fs::symlink(t.path().join("secret"), src.join("leak")).unwrap();
+        std::os::unix::fs::symlink("app.conf", src.join("alias.conf")).unwrap();
+        let archive = |base: Option<&str>, copy: Option<&str>| Stdin::Archive {
+            base: base.map(str::to_owned),
+            files: BTreeMap::new(),
+            copies: copy.map(|c| BTreeMap::from([("files/x".to_owned(), c.to_owned())])).unwrap_or_default(),
+            digest: "sha256:00".into(),
+        };
+        let got = names(&pack(&archive(Some("api"), Some("alias.conf")), &src, true).unwrap());
+        assert_eq!(got[1], ("files/x".to_owned(), "conf".to_owned()), "a link inside the tree is copied as its file");
+        let e = pack(&archive(None, Some("leak")), &src, true).unwrap_err().to_string();
+        assert!(e.contains("`leak` is a symlink to") && e.contains("outside the pushed tree"), "{e}");
+        std::os::unix::fs::symlink("../../secret", src.join("api/leak")).unwrap();
+        let e = pack(&archive(Some("api"), None), &src, true).unwrap_err().to_string();
+        assert!(e.contains("`api/leak`") && e.contains("outside the pushed tree"), "{e}");
+        std::os::unix::fs::symlink(t.path(), src.join("ctx")).unwrap();
+        assert!(pack(&archive(Some("ctx"), None), &src, true).unwrap_err().to_string().contains("outside the pushed tree"));
+    }
+
+    #[test]
     fn paths_cannot_escape() {
         let src = tempfile::tempdir().unwrap();
         let stdin = Stdin::Archive { base: Some("../etc".into()), files: BTreeMap::new(), copies: BTreeMap::new(), digest: "sha256:00".into() };
-        assert!(pack(&stdin, src.path()).unwrap_err().to_string().contains("leaves the project directory"));
+        assert!(pack(&stdin, src.path(), false).unwrap_err().to_string().contains("leaves the project directory"));
         let stdin = Stdin::Archive { base: None, files: BTreeMap::from([("/etc/x".to_owned(), String::new())]), copies: BTreeMap::new(), digest: "sha256:00".into() };
-        assert!(pack(&stdin, src.path()).is_err());
+        assert!(pack(&stdin, src.path(), false).is_err());
     }
 }

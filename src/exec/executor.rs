@@ -180,12 +180,20 @@ fn seed_storage(runner: &dyn Runner, archives: &ArchiveStore, name: &str, seed: 
         .ok()
         .and_then(|v| v.get("path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
         .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `path` in its output".into() })?;
-    let from = archives.source_dir.join(seed);
-    let copied = if from.is_dir() {
-        super::archive::copy_tree(&from, &path)
-    } else {
-        std::fs::create_dir_all(&path).and_then(|()| std::fs::copy(&from, path.join(from.file_name().unwrap_or_default())).map(|_| ()))
-    };
+    // Resolved inside the pushed source, a tree without links out of it (issue #13); a file
+    // is opened without following a link.
+    let copied = super::archive::source_path(&archives.source_dir, seed, archives.confined).and_then(|from| {
+        if from.is_dir() {
+            super::archive::copy_tree(&from, &path)
+        } else {
+            std::fs::create_dir_all(&path)?;
+            let mut src = if archives.confined { crate::platform::open_nofollow(&from)? } else { std::fs::File::open(&from)? };
+            let name = std::path::Path::new(seed).file_name().unwrap_or_default();
+            // Never written through a link the app may have left in its storage.
+            let mut dst = std::os::unix::fs::OpenOptionsExt::custom_flags(std::fs::OpenOptions::new().write(true).create(true).truncate(true), nix::libc::O_NOFOLLOW).open(path.join(name))?;
+            std::io::copy(&mut src, &mut dst).map(|_| ())
+        }
+    });
     copied.map_err(|e| RunError::Input { argv, message: format!("seeding `{}` from `{seed}`: {e}", path.display()) })
 }
 

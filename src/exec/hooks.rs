@@ -133,13 +133,26 @@ fn placement(script: &str) -> Option<Result<Option<String>, String>> {
 pub fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec<Hook>, HookError> {
     let mut hooks = Vec::new();
     for phase in [Phase::Pre, Phase::Post] {
-        let dir = source.join(hooks_dir).join(phase.as_str());
+        // The hooks directory and each hook are resolved inside the pushed source: a link
+        // out of it would run (or send to a container) a file of the host (issue #13).
+        let rel_dir = Path::new(hooks_dir).join(phase.as_str());
+        let dir = match crate::confine::resolve(source, &rel_dir) {
+            Ok(d) => d,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(HookError::Read { name: rel_dir.display().to_string(), message: e.to_string() }),
+        };
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
-        files.sort();
-        for path in files {
-            let name = format!("{hooks_dir}/{}/{}", phase.as_str(), path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-            let script = std::fs::read_to_string(&path).map_err(|e| HookError::Read { name: name.clone(), message: e.to_string() })?;
+        let mut names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+        names.sort();
+        for file in names {
+            let rel = rel_dir.join(&file);
+            let name = format!("{hooks_dir}/{}/{}", phase.as_str(), file.to_string_lossy());
+            let path = crate::confine::resolve(source, &rel).map_err(|e| HookError::Read { name: name.clone(), message: e.to_string() })?;
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let bytes = crate::confine::read_file(source, &rel, crate::confine::DEFAULT_MAX_FILE_SIZE).map_err(|e| HookError::Read { name: name.clone(), message: e.to_string() })?;
+            let script = String::from_utf8(bytes).map_err(|_| HookError::Read { name: name.clone(), message: "not UTF-8 text".into() })?;
             let run_in = match placement(&script) {
                 None => {
                     return Err(HookError::Placement {
@@ -269,5 +282,26 @@ mod tests {
         assert!(discover(dir.path(), "deploy.d", &project).unwrap_err().to_string().contains("is a datastore"));
         std::fs::write(post.join("x"), "# dokku-compose: service=nope\n").unwrap();
         assert!(discover(dir.path(), "deploy.d", &project).unwrap_err().to_string().contains("there is no service `nope`"));
+    }
+
+    #[test]
+    fn issue_13_hooks_are_files_of_the_pushed_tree() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir_all(src.join("deploy.d/pre")).unwrap();
+        std::fs::write(t.path().join("host-script"), "# dokku-compose: host\ncat /etc/shadow").unwrap();
+        let json = serde_json::json!({"services": {"web": {"image": "nginx"}}});
+        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: src.display().to_string() };
+        let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
+        std::fs::write(src.join("real.sh"), "# dokku-compose: host\necho ok").unwrap();
+        std::os::unix::fs::symlink("../../real.sh", src.join("deploy.d/pre/10-in.sh")).unwrap();
+        let hooks = discover(&src, "deploy.d", &project).unwrap();
+        assert_eq!(hooks[0].path, src.canonicalize().unwrap().join("real.sh"), "a link inside the tree is followed");
+        std::os::unix::fs::symlink(t.path().join("host-script"), src.join("deploy.d/pre/20-out.sh")).unwrap();
+        let err = discover(&src, "deploy.d", &project).unwrap_err().to_string();
+        assert!(err.starts_with("deploy hook `deploy.d/pre/20-out.sh`: `deploy.d/pre/20-out.sh`: `deploy.d/pre/20-out.sh` is a symlink to"), "{err}");
+        std::fs::remove_dir_all(src.join("deploy.d")).unwrap();
+        std::os::unix::fs::symlink(t.path(), src.join("deploy.d")).unwrap();
+        assert!(discover(&src, "deploy.d", &project).unwrap_err().to_string().contains("outside the pushed tree"));
     }
 }

@@ -27,11 +27,13 @@ pub enum PolicyRule {
     SecurityOpt,
     /// `sysctls`.
     Sysctls,
+    /// A custom nginx location using directives outside the allow-list (issue #13).
+    NginxCustom,
 }
 
 impl PolicyRule {
     /// Every rule, for help texts and parsing.
-    pub const ALL: [PolicyRule; 8] = [
+    pub const ALL: [PolicyRule; 9] = [
         PolicyRule::Privileged,
         PolicyRule::CapAdd,
         PolicyRule::Devices,
@@ -40,6 +42,7 @@ impl PolicyRule {
         PolicyRule::DockerSocket,
         PolicyRule::SecurityOpt,
         PolicyRule::Sysctls,
+        PolicyRule::NginxCustom,
     ];
 
     /// The name used by `--allow` and the stored policy.
@@ -53,6 +56,7 @@ impl PolicyRule {
             PolicyRule::DockerSocket => "docker-socket",
             PolicyRule::SecurityOpt => "security-opt",
             PolicyRule::Sysctls => "sysctls",
+            PolicyRule::NginxCustom => "nginx-custom",
         }
     }
 

@@ -36,13 +36,24 @@ pub(super) fn source_dir(env: &DokkuEnv, app: &str) -> PathBuf {
 
 /// The compose files of `dir` the stack uses: the `compose-file` property, else the first
 /// default name that exists. Empty when the directory has none.
+/// A name counts when it is there and not a directory, without following a link: a compose
+/// file that is a symlink is then read through the jail, and refused if it leaves the tree.
 pub(super) fn compose_files(dir: &Path, props: &Props, app: &str) -> Vec<PathBuf> {
+    let present = |f: &PathBuf| std::fs::symlink_metadata(f).is_ok_and(|m| !m.is_dir());
     let configured = props.computed(app, "compose-file");
     if !configured.is_empty() {
         let files: Vec<PathBuf> = configured.split_whitespace().map(|f| dir.join(f)).collect();
-        return if files.iter().all(|f| f.is_file()) { files } else { Vec::new() };
+        return if files.iter().all(present) { files } else { Vec::new() };
     }
-    DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|f| f.is_file()).into_iter().collect()
+    DEFAULT_FILES.iter().map(|f| dir.join(f)).find(present).into_iter().collect()
+}
+
+/// The confinement of a stack's load to its pushed tree `dir` (issue #13), with the
+/// operator's `max-file-size`.
+pub(super) fn jail(dir: &Path, props: &Props, app: &str) -> anyhow::Result<crate::confine::Jail> {
+    let v = props.computed(app, "max-file-size");
+    let max_file_size = if v.is_empty() { crate::confine::DEFAULT_MAX_FILE_SIZE } else { v.parse().with_context(|| format!("property `max-file-size` of `{app}` is `{v}`, not a number"))? };
+    Ok(crate::confine::Jail { root: dir.to_path_buf(), max_file_size })
 }
 
 /// The stack app's config vars: the values the compose file is interpolated with.
@@ -61,18 +72,32 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
     let denv = DokkuEnv::from_env();
     let profiles: Vec<String> = props.computed(app, "profiles").split_whitespace().map(str::to_owned).collect();
     let originals = files;
-    let texts: Vec<Option<String>> = originals.iter().map(|f| std::fs::read_to_string(f).ok()).collect();
+    let jail = jail(dir, props, app)?;
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(originals.len());
+    for f in &originals {
+        let bytes = match f.strip_prefix(dir) {
+            Ok(rel) => jail.read(f).map_err(|e| anyhow::anyhow!("compose file `{}`: {e}", rel.display()))?,
+            // Not of the pushed tree: the operator's (`compose:up --file -`).
+            Err(_) => std::fs::read(f).with_context(|| format!("cannot read `{}`", f.display()))?,
+        };
+        texts.push(Some(String::from_utf8(bytes).with_context(|| format!("compose file `{}` is not UTF-8", f.display()))?));
+    }
     let needs_facts = texts.iter().flatten().any(|t| crate::vars::has_facts(t));
     // With `${{stack.…}}` facts the project is read twice: once with placeholders to know its
     // services, domains and ports, then with the facts filled in.
     let mut facts: Option<Facts> = None;
     for pass in 0..=usize::from(needs_facts) {
         let resolve_facts = pass == 1;
-        let mut files = Vec::with_capacity(originals.len());
+        let files = originals.clone();
+        // The resolved texts are given to the loader in memory, in place of their files: the
+        // plugin writes nothing into the pushed tree (issue #13: a symlink named like such a
+        // copy made it write through the link).
+        let mut resolved_texts = BTreeMap::new();
         let mut scopes = None;
         for (f, text) in originals.iter().zip(&texts) {
+            // Every text is given to the loader, which then never reads these files again.
             let Some(text) = text.as_ref().filter(|t| crate::vars::has_references(t)) else {
-                files.push(f.clone());
+                resolved_texts.extend(text.as_ref().map(|t| (f.clone(), t.clone())));
                 continue;
             };
             if scopes.is_none() {
@@ -91,21 +116,28 @@ pub(super) fn load(dir: &Path, files: Vec<PathBuf>, app: &str, props: &Props, en
             };
             let resolved = crate::vars::substitute_all(text, &name, sc, *in_project, &mut |n, kind| store.borrow_mut().get_or_create(n, kind), &mut fact)?;
             store.borrow_mut().save()?;
-            let copy = f.with_file_name(format!(".{name}.resolved.yaml"));
-            std::fs::write(&copy, resolved).with_context(|| format!("cannot write `{}`", copy.display()))?;
-            files.push(copy);
+            resolved_texts.insert(f.clone(), resolved);
         }
+        let input = Input { files, texts: resolved_texts, jail: jail.clone() };
         if needs_facts && !resolve_facts {
-            let first = load_files(dir, files, app, profiles.clone(), environment.clone(), vault_password.clone())?;
+            let first = load_files(dir, input, app, profiles.clone(), environment.clone(), vault_password.clone())?;
             facts = Some(Facts::of(&first, app, props, &denv)?);
             continue;
         }
-        return load_files(dir, files, app, profiles.clone(), environment.clone(), vault_password.clone());
+        return load_files(dir, input, app, profiles.clone(), environment.clone(), vault_password.clone());
     }
     unreachable!("the last pass returns")
 }
 
-fn load_files(dir: &Path, files: Vec<PathBuf>, app: &str, profiles: Vec<String>, environment: BTreeMap<String, String>, vault_password: Option<crate::vault::VaultPassword>) -> anyhow::Result<LoadedProject> {
+/// The files of one load: their paths, the texts given in their place, the confinement.
+struct Input {
+    files: Vec<PathBuf>,
+    texts: BTreeMap<PathBuf, String>,
+    jail: crate::confine::Jail,
+}
+
+fn load_files(dir: &Path, input: Input, app: &str, profiles: Vec<String>, environment: BTreeMap<String, String>, vault_password: Option<crate::vault::VaultPassword>) -> anyhow::Result<LoadedProject> {
+    let Input { files, texts, jail } = input;
     if files.is_empty() {
         anyhow::bail!("no compose file in `{}` (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", dir.display(), DEFAULT_FILES.join(", "));
     }
@@ -121,6 +153,8 @@ fn load_files(dir: &Path, files: Vec<PathBuf>, app: &str, profiles: Vec<String>,
         environment,
         working_dir: dir.to_path_buf(),
         vault_password,
+        jail: Some(jail),
+        texts,
     };
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
     for w in &loaded.warnings {
@@ -156,6 +190,8 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
         hook_timeout: num("hook-timeout")?.unwrap_or(600),
         data: DataArgs { data_dir: Some(env.data_dir()) },
+        // Every plugin apply reads the captured source only (issue #13).
+        jail: Some(jail(&source_dir(env, app), props, app)?),
     })
 }
 
@@ -177,29 +213,39 @@ pub(super) fn vault_password(props: &Props, app: &str) -> Option<crate::vault::V
 /// key in `<data>/<app>/generated.json` (mode 0600), never regenerated unless rotated.
 pub(super) struct Generated {
     path: PathBuf,
-    key: crate::exec::secrets::HostKey,
+    /// The host key's file; the key is loaded (or created) only when a value is sealed or
+    /// opened, so a push refused before that leaves no key behind.
+    key_path: PathBuf,
+    key: Option<crate::exec::secrets::HostKey>,
     sealed: BTreeMap<String, String>,
     dirty: bool,
 }
 
 impl Generated {
     pub(super) fn open(env: &DokkuEnv, app: &str) -> anyhow::Result<Self> {
-        let key = crate::exec::secrets::HostKey::load_or_create(&env.data_dir().join("host.key"))?;
         let path = stack_dir(env, app).join("generated.json");
         let sealed = match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b).with_context(|| format!("`{}` is not valid", path.display()))?,
             Err(_) => BTreeMap::new(),
         };
-        Ok(Self { path, key, sealed, dirty: false })
+        Ok(Self { path, key_path: env.data_dir().join("host.key"), key: None, sealed, dirty: false })
+    }
+
+    fn key(&mut self) -> Result<&crate::exec::secrets::HostKey, String> {
+        if self.key.is_none() {
+            self.key = Some(crate::exec::secrets::HostKey::load_or_create(&self.key_path).map_err(|e| e.to_string())?);
+        }
+        Ok(self.key.as_ref().expect("just loaded"))
     }
 
     fn get_or_create(&mut self, name: &str, kind: crate::vars::GenKind) -> Result<String, String> {
-        if let Some(s) = self.sealed.get(name) {
-            let plain = self.key.open(s).map_err(|e| format!("generated value `{name}`: {e}"))?;
+        if let Some(s) = self.sealed.get(name).cloned() {
+            let plain = self.key()?.open(&s).map_err(|e| format!("generated value `{name}`: {e}"))?;
             return String::from_utf8(plain).map_err(|_| format!("generated value `{name}` is not text"));
         }
         let value = kind.generate()?;
-        self.sealed.insert(name.to_owned(), self.key.seal(value.as_bytes()));
+        let sealed = self.key()?.seal(value.as_bytes());
+        self.sealed.insert(name.to_owned(), sealed);
         self.dirty = true;
         Ok(value)
     }

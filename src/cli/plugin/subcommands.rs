@@ -693,8 +693,13 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     if let Some(v) = a.value.as_deref().filter(|v| !v.is_empty()) {
         match a.key.as_str() {
-            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" => {
-                v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| format!("`{}` must be a positive number of {}", a.key, if a.key == "concurrency" { "services" } else { "seconds" }))?;
+            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" | "max-file-size" => {
+                let unit = match a.key.as_str() {
+                    "concurrency" => "services",
+                    "max-file-size" => "bytes",
+                    _ => "seconds",
+                };
+                v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| format!("`{}` must be a positive number of {unit}", a.key))?;
             }
             "allow" => {
                 crate::policy::Policy::from_names(v.split_whitespace()).map_err(anyhow::Error::msg)?;

@@ -47,9 +47,18 @@ fn selected_builder(app: &str) -> String {
     runner().run(&Cmd::dokku(["builder:report", app, "--builder-selected"]), None, None).map(|o| o.stdout.trim().to_owned()).unwrap_or_default()
 }
 
+/// Whether `app` is a service app of a stack: the plugin gives every app it deploys the
+/// config var `KEYS_VAR` before its first deploy (the plan's `config` step precedes its
+/// `deploy`). Its own deploy (`git:from-archive` of a build context, a `ps:rebuild`) is a
+/// plain Dockerfile build even when the context holds a compose file (`build: .`): running the
+/// stack machinery there deployed every service app as a new stack, recursively (issue #13).
+fn is_service_app(app: &str) -> bool {
+    stack::app_config(&runner(), app).is_ok_and(|c| c.contains_key(crate::plan::KEYS_VAR))
+}
+
 fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<()> {
     let props = Props::new(&env.config_dir());
-    let has_compose = !compose_files(dir, &props, app).is_empty();
+    let has_compose = !compose_files(dir, &props, app).is_empty() && !is_service_app(app);
     let ours = props.get(app, SELECTED_BY_US);
     let r = runner();
     if has_compose {
@@ -73,6 +82,11 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
 fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<u8> {
     if builder != BUILDER {
         return Ok(0);
+    }
+    if is_service_app(app) {
+        // Only reached when the builder was selected by hand: never a stack inside a stack.
+        eprintln!(" !     `{app}` is a service app of a compose stack; it builds from its Dockerfile (`dokku builder:set {app} selected`)");
+        return Ok(1);
     }
     println!("{}", info1(&format!("Deploying compose stack {app}")));
     let props = Props::new(&env.config_dir());
