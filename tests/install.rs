@@ -733,13 +733,29 @@ fn built_release() -> PathBuf {
 /// The highest `GLIBC_x.y[.z]` version a dynamic symbol of `bin` needs (read by `objdump`, the
 /// binutils of the binary's architecture), or None for a static binary.
 fn max_glibc(objdump: &str, bin: &Path) -> Option<Vec<u32>> {
-    let o = Command::new(objdump).arg("-T").arg(bin).output().unwrap_or_else(|e| panic!("{objdump} (binutils): {e}"));
+    let o = Command::new(objdump)
+        .arg("-T")
+        .arg(bin)
+        .output()
+        .unwrap_or_else(|e| panic!("{objdump} (binutils): {e}"));
     if !o.status.success() {
-        assert!(text(&o).contains("not a dynamic object"), "{objdump} -T {}: {}", bin.display(), text(&o));
+        assert!(
+            text(&o).contains("not a dynamic object"),
+            "{objdump} -T {}: {}",
+            bin.display(),
+            text(&o)
+        );
         return None;
     }
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    out.split(|c: char| c.is_whitespace() || c == '(' || c == ')').filter_map(|w| w.strip_prefix("GLIBC_")).filter_map(|v| v.split('.').map(|n| n.parse().ok()).collect::<Option<Vec<u32>>>()).max()
+    out.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            v.split('.')
+                .map(|n| n.parse().ok())
+                .collect::<Option<Vec<u32>>>()
+        })
+        .max()
 }
 
 #[test]
@@ -748,17 +764,37 @@ fn the_release_binaries_need_at_most_glibc_2_31_and_match_their_checksums() {
     let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
     let mut names = Vec::new();
     for line in sums.lines() {
-        let (sum, name) = line.split_once("  ").unwrap_or_else(|| panic!("SHA256SUMS line `{line}`"));
-        assert_eq!(sum, sha256(&std::fs::read(dir.join(name)).unwrap()), "{name}");
+        let (sum, name) = line
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("SHA256SUMS line `{line}`"));
+        assert_eq!(
+            sum,
+            sha256(&std::fs::read(dir.join(name)).unwrap()),
+            "{name}"
+        );
         // x86_64 with the host's binutils; aarch64 (CI's release job) with the cross binutils.
-        let objdump = if name.ends_with(&format!("-{}-linux", std::env::consts::ARCH)) { "objdump".to_owned() } else { format!("{}-linux-gnu-objdump", name.rsplit('-').nth(1).unwrap()) };
+        let objdump = if name.ends_with(&format!("-{}-linux", std::env::consts::ARCH)) {
+            "objdump".to_owned()
+        } else {
+            format!("{}-linux-gnu-objdump", name.rsplit('-').nth(1).unwrap())
+        };
         if let Some(max) = max_glibc(&objdump, &dir.join(name)) {
-            assert!(max <= vec![2, 31], "{name} needs GLIBC_{}", max.iter().map(u32::to_string).collect::<Vec<_>>().join("."));
+            assert!(
+                max <= vec![2, 31],
+                "{name} needs GLIBC_{}",
+                max.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+            );
         }
         names.push(name.to_owned());
     }
-    for name in ["dokku-compose-plugin-x86_64-linux", "dokku-compose-webhook-x86_64-linux"] {
-        assert!(names.iter().any(|n| n == name), "{name} in SHA256SUMS:\n{sums}");
+    for name in [
+        "dokku-compose-plugin-x86_64-linux",
+        "dokku-compose-webhook-x86_64-linux",
+    ] {
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} in SHA256SUMS:\n{sums}"
+        );
     }
     // The check reads real versions: this test binary, linked against the build host's glibc
     // (2.36 here), needs more than 2.31.
@@ -766,9 +802,20 @@ fn the_release_binaries_need_at_most_glibc_2_31_and_match_their_checksums() {
     assert!(host > vec![2, 31], "{host:?}");
     // Under its installed name, the binary answers as this version.
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::copy(dir.join("dokku-compose-plugin-x86_64-linux"), tmp.path().join("dokku-compose-plugin")).unwrap();
-    let o = Command::new(tmp.path().join("dokku-compose-plugin")).arg("--version").output().unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("compose {VERSION} (")), "{}", text(&o));
+    std::fs::copy(
+        dir.join("dokku-compose-plugin-x86_64-linux"),
+        tmp.path().join("dokku-compose-plugin"),
+    )
+    .unwrap();
+    let o = Command::new(tmp.path().join("dokku-compose-plugin"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with(&format!("compose {VERSION} (")),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
