@@ -9,6 +9,7 @@ mod cli;
 mod corpus;
 mod fuzz;
 mod hostile;
+mod install;
 mod reference;
 mod routing;
 mod secrets;

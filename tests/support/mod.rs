@@ -53,13 +53,17 @@ pub(crate) fn plugin_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dokku-compose-plugin"))
 }
 
-/// A plugin repository made of the working tree's plugin files (install, update,
-/// plugin.toml), committed, as `plugin:install` clones only committed files.
+/// The plugin's files that Dokku and the install trigger use (the plugin's surface), and the
+/// .gitignore that keeps what install.sh lays out out of `git status`.
+pub(crate) const PLUGIN_FILES: &[&str] = &[".gitignore", "install", "update", "install.sh", "commands", "plugin.toml", "triggers/post-extract", "triggers/builder-build", "triggers/post-delete", "triggers/uninstall"];
+
+/// A plugin repository made of the working tree's plugin files (PLUGIN_FILES), committed, as
+/// `plugin:install` clones only committed files.
 pub(crate) fn plugin_repo(dir: &std::path::Path) -> PathBuf {
     let repo = dir.join("dokku-compose");
-    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::create_dir_all(repo.join("triggers")).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["install", "update", "plugin.toml"] {
+    for f in PLUGIN_FILES {
         std::fs::copy(root.join(f), repo.join(f)).unwrap();
     }
     git(&repo, &["init", "-q", "-b", "main"]);

@@ -21,6 +21,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("compose:webhook-secret <app> [--rotate]", "Create (or replace) the stack's webhook secret and print it once"),
     ("compose:status [--format json]", "Show every stack's services; exit non-zero when one is not as expected"),
     ("compose:rotate <app> <name>...", "Generate new values for generated variables on the next deploy"),
+    ("compose:version", "Print the plugin's version and the commit it was built from"),
     ("compose:vault-password <app> [--unset]", "Set the stack's ansible-vault password from stdin"),
     ("compose:projects:create <project> [--environments <list>]", "Create a project of stacks with its environments (default: production)"),
     ("compose:projects:list [--format json]", "List projects with their environments and stacks"),

@@ -11,6 +11,7 @@ mod stack;
 mod subcommands;
 mod sync_cmd;
 mod triggers;
+mod version;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 
 pub use help::{help, plugin_help, COMMANDS, DESCRIPTION};
 pub use props::{prop, Prop, Props, PROPS};
+pub use version::{COMMIT, VERSION};
 
 use crate::dokku::env::DokkuEnv;
 
@@ -32,6 +34,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let name = Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("");
     let parent = Path::new(argv0).parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("");
     let rest: Vec<String> = args.iter().skip(1).cloned().collect();
+    // `dokku-compose-plugin --version`: what install.sh runs on a downloaded binary before it
+    // replaces the installed one.
+    if name == "dokku-compose-plugin" && rest == ["--version"] {
+        println!("{}", version::line());
+        return ExitCode::SUCCESS;
+    }
     let result = if parent == "subcommands" {
         // `$1` is `compose:<verb>`; the verb is the file name.
         subcommands::run(name, rest.get(1..).unwrap_or_default(), &env)

@@ -59,6 +59,10 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             print!("{}", super::plugin_help());
             Ok(0)
         }
+        "version" => {
+            println!("{}", super::version::line());
+            Ok(0)
+        }
         other => anyhow::bail!("`compose:{other}` is not a compose command; see `dokku compose:help`"),
     }
 }
@@ -637,6 +641,7 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
     r.insert("compose-release".into(), release);
     r.insert("compose-released-at".into(), time);
     r.insert("compose-services".into(), services);
+    r.insert("compose-plugin-version".into(), super::version::line());
     r.insert("compose-source".into(), if source_dir(env, app).is_dir() { source_dir(env, app).display().to_string() } else { String::new() });
     Ok(r)
 }
