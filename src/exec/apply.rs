@@ -120,6 +120,8 @@ pub struct ApplyRequest {
     pub convert: ConvertOptions,
     /// The security policy.
     pub policy: Policy,
+    /// Replicas, ports and services the stack may have.
+    pub limits: crate::model::Limits,
     /// Planning settings (source revision).
     pub settings: PlanSettings,
     /// Concurrency and timeouts.
@@ -235,6 +237,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
 
     let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
     req.policy.check(&project).map_err(PlanError::from)?;
+    req.limits.check(&project).map_err(PlanError::from)?;
     let graph = crate::graph::build(&project).map_err(PlanError::from)?;
 
     // Services the stack owns (every service applied and not pruned since) that the file no
@@ -273,9 +276,17 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let q = query(runner);
     let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
+    let mut host = host;
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
+    // Ownership (docs/security.md): refused before anything changes.
+    if plan.steps.iter().any(|s| matches!(s.action, Action::SetDomains { .. })) {
+        host.vhosts = state::read_vhosts(&mut |c| q(c))?;
+    }
+    let ownership = plan::Ownership { mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?, others: others_owned(&dir) };
+    plan::check_ownership(&project, &plan, &host, &ownership).map_err(PlanError::from)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
+    hooks::check_placement_allowed(&hooks, &req.policy, &dir.stack)?;
     if req.dry_run {
         let mut plan = plan;
         plan.steps.extend(prune_steps);
@@ -310,7 +321,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let pre_started = std::time::SystemTime::now();
     if let Err(e) = hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events) {
         let failed_step = match &e {
-            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } => Some(name.clone()),
+            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } | HookError::HostNotAllowed { name, .. } => Some(name.clone()),
         };
         record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(pre_started), steps: plan.steps.len(), failed_step, release: None });
         return Err(e.into());
@@ -369,6 +380,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         }
     }
     write_json(&owned_path(&dir), &now_owned)?;
+    let mut mine = ownership.mine.clone();
+    mine.extend(&plan::Owned::of(&project));
+    mine.domains = serving(&project, &plan, &host);
+    for target in &pruned {
+        mine.apps.remove(target);
+        mine.datastores.retain(|d| d.split_once(':').is_none_or(|(_, n)| n != target));
+    }
+    write_json(&ownership_path(&dir), &mine)?;
     let apps = app_facts(&project, &settings, &key);
     let mut plan_json = plan.to_json();
     // The release keeps how long each step took.
@@ -622,6 +641,86 @@ fn owned_by(compose: &Value, convert: &ConvertOptions) -> Result<BTreeMap<String
 
 fn owned_path(dir: &StackDir) -> PathBuf {
     dir.dir().join("owned.json")
+}
+
+/// The stack's ownership record (docs/security.md "Ownership").
+fn ownership_path(dir: &StackDir) -> PathBuf {
+    dir.dir().join("ownership.json")
+}
+
+/// What the stack owns: its record; for a stack applied before records existed, what its
+/// services record (`owned.json`) and its latest release's project say it made.
+fn mine_owned(dir: &StackDir, services: &BTreeMap<String, Removed>, latest: Option<&Value>, convert: &ConvertOptions) -> Result<plan::Owned, ApplyError> {
+    if let Some(o) = read_json::<Option<plan::Owned>>(&ownership_path(dir)) {
+        return Ok(o);
+    }
+    let mut o = owned_of_services(services.values());
+    if let Some(c) = latest {
+        let (project, _) = from_compose_json(c, convert).map_err(PlanError::from)?;
+        o.extend(&plan::Owned::of(&project));
+    }
+    Ok(o)
+}
+
+fn owned_of_services<'a>(services: impl Iterator<Item = &'a Removed>) -> plan::Owned {
+    let mut o = plan::Owned::default();
+    for r in services {
+        o.apps.extend(r.app.iter().cloned());
+        o.datastores.extend(r.datastore.iter().map(|(p, n)| format!("{p}:{n}")));
+    }
+    o
+}
+
+/// Every other stack's record (the host-wide index is the set of stack records; the data
+/// directory is written only by the plugin).
+fn others_owned(dir: &StackDir) -> BTreeMap<String, plan::Owned> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(&dir.data) else { return out };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == dir.stack || name.starts_with('.') || !e.path().is_dir() {
+            continue;
+        }
+        let other = stack_dir(&dir.data, &name);
+        let owned = match read_json::<Option<plan::Owned>>(&ownership_path(&other)) {
+            Some(o) => o,
+            None => owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&other)).values()),
+        };
+        if owned != plan::Owned::default() {
+            out.insert(name, owned);
+        }
+    }
+    out
+}
+
+/// The domains the stack's apps serve once `plan` ran.
+fn serving(project: &crate::model::Project, plan: &Plan, host: &state::DokkuState) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for svc in project.services.values() {
+        let Kind::App(a) = &svc.kind else { continue };
+        let set = plan.steps.iter().find_map(|s| match &s.action {
+            Action::SetDomains { app, domains } if app == a.app.as_str() => Some(domains.clone()),
+            _ => None,
+        });
+        out.extend(set.or_else(|| host.apps.get(a.app.as_str()).map(|s| s.domains.clone())).unwrap_or_default());
+    }
+    out
+}
+
+/// Records `apps` and `datastores` (`<plugin>:<service>`) as `stack`'s, as the operator's
+/// `compose:import-apps` asks; refused when another stack owns one of them.
+pub fn adopt(data: &Path, stack: &str, apps: &[String], datastores: &[String]) -> Result<(), ApplyError> {
+    let dir = stack_dir(data, stack);
+    dir.create()?;
+    for (other, o) in others_owned(&dir) {
+        if let Some(x) = apps.iter().find(|a| o.apps.contains(*a)).or_else(|| datastores.iter().find(|d| o.datastores.contains(*d))) {
+            return Err(ApplyError::Io { path: x.clone(), message: format!("belongs to stack `{other}`; it cannot be adopted by `{stack}`") });
+        }
+    }
+    let mut mine = read_json::<Option<plan::Owned>>(&ownership_path(&dir)).unwrap_or_else(|| owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&dir)).values()));
+    mine.apps.extend(apps.iter().cloned());
+    mine.datastores.extend(datastores.iter().cloned());
+    write_json(&ownership_path(&dir), &mine)
 }
 
 

@@ -27,11 +27,13 @@ pub enum PolicyRule {
     SecurityOpt,
     /// `sysctls`.
     Sysctls,
+    /// A deploy hook that runs on the Dokku host (`# dokku-compose: host`).
+    HostHooks,
 }
 
 impl PolicyRule {
     /// Every rule, for help texts and parsing.
-    pub const ALL: [PolicyRule; 8] = [
+    pub const ALL: [PolicyRule; 9] = [
         PolicyRule::Privileged,
         PolicyRule::CapAdd,
         PolicyRule::Devices,
@@ -40,6 +42,7 @@ impl PolicyRule {
         PolicyRule::DockerSocket,
         PolicyRule::SecurityOpt,
         PolicyRule::Sysctls,
+        PolicyRule::HostHooks,
     ];
 
     /// The name used by `--allow` and the stored policy.
@@ -53,6 +56,7 @@ impl PolicyRule {
             PolicyRule::DockerSocket => "docker-socket",
             PolicyRule::SecurityOpt => "security-opt",
             PolicyRule::Sysctls => "sysctls",
+            PolicyRule::HostHooks => "host-hooks",
         }
     }
 
@@ -162,6 +166,9 @@ pub struct AppSpec {
     pub secrets: Vec<SecretUse>,
     /// `ps:scale` count of the process.
     pub replicas: Option<u32>,
+    /// The key path `replicas` came from (`services.<svc>.deploy.replicas` or `.scale`).
+    #[serde(skip)]
+    pub replicas_path: Option<String>,
     /// `resource:limit`.
     pub limits: Resources,
     /// `resource:reserve`.
