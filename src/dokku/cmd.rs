@@ -259,6 +259,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secrets_on_stdin_and_in_the_environment_stay_out_of_argv() {
+        let values = BTreeMap::from([("PW".to_owned(), "stdin-secret".to_owned()), ("MODE".to_owned(), "prod".to_owned())]);
+        let c = Cmd::config_import("app", values, ["PW".to_owned()].into());
+        assert_eq!(c.argv(), ["dokku", "config:import", "--no-restart", "--format", "json", "app", "-"]);
+        assert_eq!(c.stdin.as_ref().unwrap().describe(), "JSON config vars MODE=prod PW=********");
+        let d = Cmd::dokku(["postgres:create", "db"]).secret_env("SERVICE_PASSWORD", "env-secret");
+        assert!(!d.to_string().contains("env-secret") && !d.argv().iter().any(|a| a.contains("env-secret")));
+        assert_eq!(c.secret_values(), ["stdin-secret"]);
+        assert_eq!(d.secret_values(), ["env-secret"]);
+    }
+
+    #[test]
     fn masking_and_quoting() {
         let c = Cmd::dokku(["config:set", "--no-restart", "app"]).arg("PLAIN=1").secret_arg("PW=it's secret");
         assert_eq!(c.to_string(), "dokku config:set --no-restart app PLAIN=1 'PW=********'");

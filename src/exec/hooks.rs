@@ -263,6 +263,16 @@ mod tests {
     }
 
     #[test]
+    fn host_hooks_need_the_host_hooks_rule() {
+        let hook = |run_in| Hook { phase: Phase::Pre, name: "deploy.d/pre/10.sh".into(), path: "x".into(), run_in };
+        let host = [hook(RunIn::Service { service: "web".into(), app: "shop-web".into() }), hook(RunIn::Host)];
+        let err = check_placement_allowed(&host, &crate::policy::Policy::default(), "shop").unwrap_err().to_string();
+        assert!(err.starts_with("deploy hook `deploy.d/pre/10.sh`: `# dokku-compose: host` would run it on the Dokku host") && err.contains("`dokku compose:set shop allow host-hooks`"), "{err}");
+        assert!(check_placement_allowed(&host, &crate::policy::Policy::from_names(["host-hooks"]).unwrap(), "shop").is_ok());
+        assert!(check_placement_allowed(&host[..1], &crate::policy::Policy::default(), "shop").is_ok(), "container hooks need no rule");
+    }
+
+    #[test]
     fn discover_orders_and_checks_services() {
         let dir = tempfile::tempdir().unwrap();
         let json = serde_json::json!({"services": {"web": {"image": "nginx"}, "db": {"image": "postgres:16"}}});

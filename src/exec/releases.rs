@@ -1676,6 +1676,48 @@ mod tests {
         assert_eq!(f.store.compose(2).unwrap(), c);
     }
 
+    /// examples/django-migrate: a secret defined in an `x-*` block and reached through a YAML
+    /// anchor is a secret there too (the classification looks at the value, not only at where
+    /// it is written).
+    #[test]
+    fn secrets_in_extension_blocks_reached_by_anchors_are_sealed() {
+        let f = fixture();
+        let compose = |key: &str| {
+            json!({
+                "name": "ledger",
+                "x-app": {"image": "ghcr.io/example/ledger:3", "environment": {"DJANGO_SECRET_KEY": key, "DJANGO_SETTINGS_MODULE": "ledger.settings"}, "command-note": key},
+                "x-urls": ["postgres://ledger:pw@db/ledger"],
+                "services": {"web": {"image": "ghcr.io/example/ledger:3", "environment": {"DJANGO_SECRET_KEY": key, "DJANGO_SETTINGS_MODULE": "ledger.settings"}}}
+            })
+        };
+        let plain: BTreeSet<String> = ["DJANGO_SETTINGS_MODULE".to_owned()].into();
+        let rec = |c: &Value, t: &str| {
+            f.store
+                .record(&NewRelease { stack: "shop", compose: c, plain_keys: &plain, plan: &json!({}), apps: &BTreeMap::new(), source_rev: "r", message: "m", kind: ReleaseKind::Apply, time: t })
+                .unwrap()
+        };
+        rec(&compose("anchored-secret-one"), "2025-01-31T12:00:00Z");
+        rec(&compose("anchored-secret-two"), "2025-02-01T12:00:00Z");
+        for id in [1, 2] {
+            for (name, text) in committed_files(&f.store, id) {
+                assert!(!text.contains("anchored-secret"), "{name} of v{id}: {text}");
+            }
+        }
+        assert_eq!(f.store.compose(1).unwrap(), compose("anchored-secret-one"), "sealed values come back exactly");
+        let diff = f.store.diff(1, 2).unwrap();
+        assert!(!diff.contains("anchored-secret"), "{diff}");
+        assert!(diff.contains("~ x-app.environment.DJANGO_SECRET_KEY: secret changed"), "{diff}");
+        assert!(diff.contains("~ x-app.command-note: secret changed"), "same value as a secret: {diff}");
+        // The one classification, as `compose:config` prints it.
+        let masked = mask_secrets(&compose("anchored-secret-one"), &plain);
+        assert_eq!(masked["x-app"]["environment"]["DJANGO_SECRET_KEY"], MASK);
+        assert_eq!(masked["x-app"]["command-note"], MASK);
+        assert_eq!(masked["x-app"]["environment"]["DJANGO_SETTINGS_MODULE"], "ledger.settings");
+        assert_eq!(masked["x-app"]["image"], "ghcr.io/example/ledger:3");
+        assert_eq!(masked["x-urls"][0], "postgres://ledger:pw@db/ledger", "no secret value, no secret key: shown");
+        assert_eq!(masked["services"]["web"]["environment"]["DJANGO_SECRET_KEY"], MASK);
+    }
+
     #[test]
     fn diff_shows_changes_without_secret_values() {
         let f = fixture();
