@@ -711,12 +711,12 @@ fn serving(project: &crate::model::Project, plan: &Plan, host: &state::DokkuStat
 /// `compose:import-apps` asks; refused when another stack owns one of them.
 pub fn adopt(data: &Path, stack: &str, apps: &[String], datastores: &[String]) -> Result<(), ApplyError> {
     let dir = stack_dir(data, stack);
-    dir.create()?;
     for (other, o) in others_owned(&dir) {
         if let Some(x) = apps.iter().find(|a| o.apps.contains(*a)).or_else(|| datastores.iter().find(|d| o.datastores.contains(*d))) {
             return Err(ApplyError::Io { path: x.clone(), message: format!("belongs to stack `{other}`; it cannot be adopted by `{stack}`") });
         }
     }
+    dir.create()?;
     let mut mine = read_json::<Option<plan::Owned>>(&ownership_path(&dir)).unwrap_or_else(|| owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&dir)).values()));
     mine.apps.extend(apps.iter().cloned());
     mine.datastores.extend(datastores.iter().cloned());

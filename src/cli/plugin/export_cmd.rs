@@ -129,12 +129,11 @@ pub(super) fn import_apps(a: &ImportArgs, env: &DokkuEnv) -> anyhow::Result<u8> 
     for app in &apps {
         r.run(&Cmd::dokku(["apps:exists", app.as_str()]), None, None).map_err(|_| anyhow::anyhow!("app `{app}` does not exist"))?;
     }
-    if latest_recipe(env, &a.stack)?.is_some() {
-        crate::exec::apply::adopt(&env.data_dir(), &a.stack, &apps, &datastores)?;
+    crate::exec::apply::adopt(&env.data_dir(), &a.stack, &apps, &datastores)?;
+    if apps.is_empty() || latest_recipe(env, &a.stack)?.is_some() {
         println!("{}", crate::report::info1(&format!("Adopted {} into stack {}; its next push or `compose:up` manages them", a.apps.join(" "), a.stack)));
         return Ok(0);
     }
-    anyhow::ensure!(!apps.is_empty(), "a new stack adopts at least one app");
     let e = export_stack(env, &a.stack, None, &apps)?;
     let yaml = export::render(&e.doc)?;
     let exists = r.run(&Cmd::dokku(["apps:exists", a.stack.as_str()]), None, None).is_ok();
@@ -151,7 +150,6 @@ pub(super) fn import_apps(a: &ImportArgs, env: &DokkuEnv) -> anyhow::Result<u8> 
         let keys = values.keys().cloned().collect();
         r.run(&Cmd::config_import(&a.stack, values, keys), Some(&stdin), None).context("cannot set the stack's variables")?;
     }
-    crate::exec::apply::adopt(&env.data_dir(), &a.stack, &apps, &datastores)?;
     println!("{}", crate::report::info1(&format!("Adopted {} into stack {}; applying", a.apps.join(" "), a.stack)));
     let out = r.run(&Cmd::dokku(["compose:up", a.stack.as_str()]), None, None).context("`compose:up` failed")?;
     print!("{}", out.stdout);
