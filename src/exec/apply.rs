@@ -331,6 +331,11 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         Action::Prune { target } => Some(target.clone()),
         _ => None,
     }).collect();
+    // What this apply may create is the stack's from before its first change: a datastore a
+    // failed apply created stays (irreversible), and the next apply must find it its own.
+    let mut claimed = ownership.mine.clone();
+    claimed.extend(&plan::Owned::of(&project));
+    write_json(&ownership_path(&dir), &claimed)?;
     // Secret files are written before the plan mounts them; the previous ones come back if
     // the apply fails.
     let previous_files = write_secret_files(&project, &secret_bytes, &secrets_dir)?;
