@@ -712,19 +712,26 @@ fn serving(project: &crate::model::Project, plan: &Plan, host: &state::DokkuStat
     out
 }
 
-/// Records `apps` and `datastores` (`<plugin>:<service>`) as `stack`'s, as the operator's
-/// `compose:import-apps` asks; refused when another stack owns one of them.
-pub fn adopt(data: &Path, stack: &str, apps: &[String], datastores: &[String]) -> Result<(), ApplyError> {
+/// Records what the operator's `compose:import-apps` adopts as `stack`'s: apps, datastores
+/// (`<plugin>:<service>`), and the storage entries and networks the adopted apps use. Refused
+/// when another stack owns one of them.
+pub fn adopt(data: &Path, stack: &str, adopted: &plan::Owned) -> Result<(), ApplyError> {
     let dir = stack_dir(data, stack);
     for (other, o) in others_owned(&dir) {
-        if let Some(x) = apps.iter().find(|a| o.apps.contains(*a)).or_else(|| datastores.iter().find(|d| o.datastores.contains(*d))) {
+        let taken = adopted
+            .apps
+            .intersection(&o.apps)
+            .chain(adopted.datastores.intersection(&o.datastores))
+            .chain(adopted.storage.intersection(&o.storage))
+            .chain(adopted.networks.intersection(&o.networks))
+            .next();
+        if let Some(x) = taken {
             return Err(ApplyError::Io { path: x.clone(), message: format!("belongs to stack `{other}`; it cannot be adopted by `{stack}`") });
         }
     }
     dir.create()?;
     let mut mine = read_json::<Option<plan::Owned>>(&ownership_path(&dir)).unwrap_or_else(|| owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&dir)).values()));
-    mine.apps.extend(apps.iter().cloned());
-    mine.datastores.extend(datastores.iter().cloned());
+    mine.extend(adopted);
     write_json(&ownership_path(&dir), &mine)
 }
 

@@ -251,17 +251,22 @@ pub fn check(
             }
         }
     }
+    // Where each storage entry is mounted first, for the key path.
+    let mut mounted: BTreeMap<&str, String> = BTreeMap::new();
+    for (svc, s) in &project.services {
+        let Kind::App(a) = &s.kind else { continue };
+        for m in &a.mounts {
+            if let Mount::Entry { name, .. } = m {
+                mounted.entry(name.as_str()).or_insert_with(|| format!("services.{svc}.volumes"));
+            }
+        }
+    }
     for name in project.storage.keys() {
         let name = name.as_str();
         if state.storage.contains(name) && !own.mine.storage.contains(name) {
             let owner = own.other_owner(|o| o.storage.contains(name));
-            foreign.push(Foreign {
-                path: "volumes".into(),
-                detail: format!(
-                    "storage entry `{name}` already exists and is not this stack's ({})",
-                    owner_text(owner)
-                ),
-            });
+            let path = mounted.get(name).cloned().unwrap_or_else(|| "volumes".into());
+            foreign.push(Foreign { path, detail: format!("storage entry `{name}` already exists and is not this stack's ({})", owner_text(owner)) });
         }
     }
     for step in &plan.steps {
@@ -398,7 +403,7 @@ mod tests {
             "`networks.back`: network `shop-back` already exists and is not this stack's",
             "`services.web.networks`: external network `bank-back` belongs to stack `bank`",
             "`services.web.volumes[1]`: external volume `bank-data` belongs to stack `bank`",
-            "storage entry `shop-data` already exists and is not this stack's",
+            "`services.web.volumes`: storage entry `shop-data` already exists and is not this stack's",
             "`x-dokku.services.web.domains`: domain `bank.example.com` is already served by app `bank-web`, which is not this stack's",
         ] {
             assert!(err.contains(want), "{want}\n{err}");

@@ -129,7 +129,26 @@ pub(super) fn import_apps(a: &ImportArgs, env: &DokkuEnv) -> anyhow::Result<u8> 
     for app in &apps {
         r.run(&Cmd::dokku(["apps:exists", app.as_str()]), None, None).map_err(|_| anyhow::anyhow!("app `{app}` does not exist"))?;
     }
-    crate::exec::apply::adopt(&env.data_dir(), &a.stack, &apps, &datastores)?;
+    // The storage entries and networks the adopted apps use come with them.
+    let mut adopted = crate::plan::Owned { apps: apps.iter().cloned().collect(), datastores: datastores.iter().cloned().collect(), ..crate::plan::Owned::default() };
+    for app in &apps {
+        let cmd = Cmd::dokku(["storage:list", app.as_str(), "--format", "json"]);
+        if let Ok(o) = r.run(&cmd, None, None) {
+            for m in crate::state::parse_mounts(&cmd, &o.stdout)? {
+                if let Some(entry) = m.strip_prefix("entry:").and_then(|rest| rest.split(':').next()) {
+                    adopted.storage.insert(entry.to_owned());
+                }
+            }
+        }
+        let cmd = Cmd::dokku(["network:report", app.as_str(), "--format", "json"]);
+        if let Ok(o) = r.run(&cmd, None, None) {
+            let report = crate::state::parse_report(&cmd, &o.stdout)?;
+            for key in ["initial-network", "attach-post-create", "attach-post-deploy"] {
+                adopted.networks.extend(report.get(key).into_iter().flat_map(|v| v.split([' ', ','])).filter(|n| !n.is_empty()).map(str::to_owned));
+            }
+        }
+    }
+    crate::exec::apply::adopt(&env.data_dir(), &a.stack, &adopted)?;
     if apps.is_empty() || latest_recipe(env, &a.stack)?.is_some() {
         println!("{}", crate::report::info1(&format!("Adopted {} into stack {}; its next push or `compose:up` manages them", a.apps.join(" "), a.stack)));
         return Ok(0);
