@@ -777,3 +777,28 @@ fn no_secret_in_any_argv_and_config_masks_them() {
     let o = h.dokku(&["compose:config", "shop", "--show-secrets"]);
     assert!(o.status.success() && text(&o).contains("second-secret"), "{}", text(&o));
 }
+
+/// (git push, compose:diff, issue #13) A secret defined in an `x-*` block and reached through a
+/// YAML anchor (examples/django-migrate) is a secret: `compose:diff` and `compose:config` do not
+/// print it, and the release store keeps it sealed.
+#[test]
+fn anchored_secrets_of_extension_blocks_are_never_printed() {
+    let h = Host::new();
+    let compose = "x-app: &app\n  image: nginx:1.27\n  environment: &env\n    SECRET_KEY: anchored-secret-one\n    MODE: prod\nx-dokku:\n  plain: [MODE]\nservices:\n  web:\n    <<: *app\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    assert!(push(&dir).0);
+    commit(&dir, "compose.yaml", &compose.replace("anchored-secret-one", "anchored-secret-two"));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let diff = text(&h.dokku(&["compose:diff", "shop"]));
+    assert!(diff.contains("x-app.environment.SECRET_KEY: secret changed") && !diff.contains("anchored-secret"), "{diff}");
+    let config = text(&h.dokku(&["compose:config", "shop"]));
+    assert!(!config.contains("anchored-secret") && config.contains("\"MODE\": \"prod\""), "{config}");
+    // The release store's plain files (git objects are zlib-compressed: read through git).
+    let store = h.path().join("lib/data/compose/shop/releases");
+    for file in ["compose.json", "masked.json", "fingerprints.json", "plan.json"] {
+        let o = git(&store, &["--git-dir", store.to_str().unwrap(), "show", &format!("releases:{file}")]);
+        let shown = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && !shown.contains("anchored-secret"), "{file}: {shown}");
+    }
+}
