@@ -25,6 +25,10 @@ pub struct DokkuState {
     /// was read (`None` in a snapshot that does not say).
     #[serde(default)]
     pub letsencrypt_global_email: Option<String>,
+    /// Domains served on the host -> the app serving them (every app's `domains:report`),
+    /// read only when the plan sets domains ([`read_vhosts`]); empty otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vhosts: BTreeMap<String, String>,
 }
 
 /// One app.
@@ -220,6 +224,34 @@ pub fn is_query(argv: &[&str]) -> bool {
         || cmd == "letsencrypt:active"
         || cmd == "storage:list"
         || (cmd == "ps:scale" && argv.contains(&"--format"))
+}
+
+/// Parses `domains:report` without an app (every app, text form): `=====> <app> domains
+/// information` headers, each followed by rows such as `Domains app vhosts: a.example b.example`.
+/// Gives domain -> app.
+pub fn parse_all_vhosts(out: &str) -> BTreeMap<String, String> {
+    let mut vhosts = BTreeMap::new();
+    let mut app: Option<&str> = None;
+    for line in out.lines() {
+        let line = line.trim();
+        if let Some(head) = line.strip_prefix("=====>") {
+            app = head.trim().strip_suffix("domains information").map(str::trim);
+        } else if let (Some(a), Some(list)) = (app, line.strip_prefix("Domains app vhosts:")) {
+            for d in list.split_whitespace() {
+                vhosts.entry(d.to_owned()).or_insert_with(|| a.to_owned());
+            }
+        }
+    }
+    vhosts
+}
+
+/// Reads which app serves each domain of the host: one `domains:report` for every app.
+pub fn read_vhosts(run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<BTreeMap<String, String>, StateError> {
+    let cmd = Cmd::dokku(["domains:report"]);
+    match run(&cmd)? {
+        Some(out) => Ok(parse_all_vhosts(&out)),
+        None => Err(StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; the domains other apps serve cannot be checked".into() }),
+    }
 }
 
 /// The outcome of one query: stdout, or `None` when the command exited non-zero.
@@ -453,6 +485,10 @@ mod tests {
         assert_eq!(resource_key("_default_.limit.memory-swap"), Some(("limit", "memory-swap")));
         assert_eq!(resource_key("reserve-memory"), Some(("reserve", "memory")));
         assert_eq!(resource_key("web.limit.cpu"), None);
+        let all = "=====> bank-web domains information\n       Domains app enabled:           true\n       Domains app vhosts:            bank.example.com www.bank.example.com\n       Domains global enabled:        false\n=====> empty domains information\n       Domains app vhosts:            \n";
+        let v = parse_all_vhosts(all);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v["www.bank.example.com"], "bank-web");
         assert_eq!(split_docker_options("--link a:b --add-host x:1.2.3.4 --init"), ["--link a:b", "--add-host x:1.2.3.4", "--init"]);
     }
 }

@@ -392,7 +392,7 @@ fn one_changed_environment_touches_that_service_and_its_restart_dependents_only(
     let m = mutations_since(&h, from);
     let apps: std::collections::BTreeSet<&str> = m.iter().filter_map(|c| c.split(' ').find(|w| w.starts_with("txn-"))).collect();
     assert_eq!(apps, ["txn-api", "txn-web"].into_iter().collect(), "api changed; web declared depends_on.api.restart: true: {m:#?}");
-    assert!(m.iter().any(|c| c.starts_with("config:set --no-restart txn-api")), "{m:#?}");
+    assert!(h.calls().iter().skip(from).any(|c| c["argv"] == serde_json::json!(["config:import", "--no-restart", "--format", "json", "txn-api", "-"])), "a secret changed: on stdin, {m:#?}");
     assert!(m.iter().any(|c| c == "ps:restart txn-api") && m.iter().any(|c| c == "ps:restart txn-web"), "{m:#?}");
     assert!(!m.iter().any(|c| c.starts_with("git:from-archive")), "no rebuild for a config change: {m:#?}");
 }
@@ -457,11 +457,17 @@ fn deploy_hooks_run_before_and_after_with_their_environment() {
     let post = format!("#!/bin/sh\n# dokku-compose: host\necho \"post $DOKKU_COMPOSE_SERVICE_APPS\" >> {m}\nenv | grep -c s3cret >> {m} || true\n", m = marks.display());
     let dir = with_hooks(&[("pre/10-mark.sh", &pre), ("post/10-mark.sh", &post), ("post/20-in-api.sh", "# dokku-compose: service=api\nbin/notify\n")]);
     let f = dir.path().join("compose.yaml");
-    let plan = h.compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run"], &[]).output().unwrap();
+    // Host hooks run only where the operator allowed them: refused, naming the hook, the
+    // reason and the rule, before anything changes.
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap();
+    let err = text_of(&o);
+    assert!(!o.status.success() && err.contains("deploy hook `deploy.d/pre/10-mark.sh`") && err.contains("on the Dokku host") && err.contains("allow host-hooks"), "{err}");
+    assert!(h.calls().iter().all(|c| dokku_compose::state::is_query(&c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect::<Vec<_>>())), "nothing changed");
+    let plan = h.compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run", "--allow", "host-hooks"], &[]).output().unwrap();
     let plan = ok(&plan);
     assert!(plan.contains("post deploy.d/post/20-in-api.sh (in a container of `api`, app `txn-api`)"), "compose:plan lists the hooks: {plan}");
     let from = h.calls().len();
-    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap(), "--allow", "host-hooks"], &[]).output().unwrap());
     assert!(out.contains("       hello from pre"), "hook output is streamed with Dokku's indent: {out}");
     let text = std::fs::read_to_string(&marks).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -483,7 +489,7 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
     let dir = with_hooks(&[("pre/10-check.sh", "#!/bin/sh\n# dokku-compose: host\necho refusing; exit 3\n")]);
     let f = dir.path().join("compose.yaml");
     let from = h.calls().len();
-    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--allow", "host-hooks"], &[("WORKER_TAG", "2")]).output().unwrap();
     let err = text_of(&o);
     assert!(!o.status.success() && err.contains("deploy hook `deploy.d/pre/10-check.sh` failed") && err.contains("refusing"), "{err}");
     assert!(mutations_since(&h, from).is_empty(), "{:?}", mutations_since(&h, from));
@@ -503,7 +509,7 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
     // A hook past its timeout is stopped and rolls back too.
     let dir = with_hooks(&[("post/slow.sh", "#!/bin/sh\n# dokku-compose: host\nsleep 30\n")]);
     let f = dir.path().join("compose.yaml");
-    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--hook-timeout", "1"], &[("WORKER_TAG", "2")]).output().unwrap();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--hook-timeout", "1", "--allow", "host-hooks"], &[("WORKER_TAG", "2")]).output().unwrap();
     assert!(!o.status.success() && text_of(&o).contains("did not finish within"), "{}", text_of(&o));
     assert_same(&before, &h.snapshot(), &text_of(&o));
 }

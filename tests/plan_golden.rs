@@ -142,7 +142,10 @@ fn changing_one_value_replans_only_that() {
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["worker/config", "worker/restart"]);
-    assert_eq!(again.steps[0].run.to_string(), "dokku config:set --no-restart web-worker-postgres-redis-worker 'QUEUE=********'");
+    // The secret value goes on stdin, shown masked; never in argv.
+    assert_eq!(again.steps[0].run.to_string(), "dokku config:import --no-restart --format json web-worker-postgres-redis-worker -");
+    assert_eq!(again.steps[0].run.stdin.as_ref().unwrap().describe(), "JSON config vars QUEUE=********");
+    assert!(!again.steps[0].run.argv().iter().any(|a| a.contains("urgent")));
 }
 
 /// A docker option dropped from the compose file is removed; options added by others stay.

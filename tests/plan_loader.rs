@@ -73,7 +73,9 @@ fn service_level_x_dokku_reaches_the_planner() {
     let out = dokku_compose().current_dir(dir.path()).args(["plan", "--stack", "demo"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(" MODE=prod 'TOKEN=********'\n"), "{stdout}");
+    // Secret config goes on stdin (`config:import`), never in argv; the plan masks it there.
+    assert!(stdout.contains("dokku config:import --no-restart --format json demo-web -\n"), "{stdout}");
+    assert!(stdout.contains(" MODE=prod TOKEN=********\n"), "{stdout}");
     assert!(!stdout.contains("s3cret"), "{stdout}");
 }
 

@@ -569,8 +569,12 @@ fn export_and_import_apps() {
     assert!(h.dokku(&["apps:create", "oddname"]).status.success());
     let o = h.dokku(&["compose:import-apps", "other", "oddname"]);
     assert!(!o.status.success() && text(&o).contains("other-"), "{}", text(&o));
+    // Into an existing stack, import-apps adopts (records ownership) and applies nothing;
+    // what another stack owns cannot be adopted.
     let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
-    assert!(!o.status.success() && text(&o).contains("already a stack"), "{}", text(&o));
+    assert!(o.status.success() && text(&o).contains("Adopted legacy-web into stack legacy"), "{}", text(&o));
+    let o = h.dokku(&["compose:import-apps", "legacy", "shop-web"]);
+    assert!(!o.status.success() && text(&o).contains("belongs to stack `shop`"), "{}", text(&o));
 }
 
 /// (compose:set domain-pattern, x-dokku letsencrypt) Default host names from a pattern with
@@ -760,4 +764,178 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], long.as_str());
+}
+
+/// Mutating calls (not read-only queries) recorded by the sandbox since call `from`.
+fn mutations(h: &Host, from: usize) -> Vec<String> {
+    h.calls()
+        .into_iter()
+        .skip(from)
+        .map(|c| c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
+        .filter(|a| {
+            let argv: Vec<&str> = a.iter().map(String::as_str).collect();
+            !dokku_compose::state::is_query(&argv) && !matches!(argv.first().copied(), Some("apps:exists" | "git-hook" | "git-receive-pack" | "git-upload-pack") | None)
+        })
+        .map(|a| a.join(" "))
+        .collect()
+}
+
+/// (git push, issue #13) An existing app or datastore named `<stack>-<service>` that the stack
+/// does not own is refused before any change, naming it and `compose:import-apps`; once the
+/// operator adopts them, the push deploys.
+#[test]
+fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
+    let h = Host::new();
+    assert!(h.dokku(&["apps:create", "shop-web"]).status.success());
+    assert!(h.dokku(&["config:set", "--no-restart", "shop-web", "TENANT_SECRET=theirs"]).status.success());
+    assert!(h.dokku(&["postgres:create", "shop-db"]).status.success());
+    let before = h.json(&["config:export", "--format", "json", "shop-web"]);
+    let dir = h.repo("shop", &stack_files());
+    let from = h.calls().len();
+    let (ok, out) = push(&dir);
+    assert!(!ok, "{out}");
+    for want in [
+        "stack `shop` does not own 2 thing(s)",
+        "`services.web`: app `shop-web` already exists and is not this stack's",
+        "dokku compose:import-apps shop shop-web",
+        "`services.db`: postgres service `shop-db` already exists",
+        "dokku compose:import-apps shop postgres:shop-db",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"]), before);
+    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success(), "nothing was created");
+    let changed: Vec<String> = mutations(&h, from).into_iter().filter(|c| c.contains("shop-")).collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    // Adopted by the operator: the next push deploys.
+    let o = h.dokku(&["compose:import-apps", "shop", "shop-web", "postgres:shop-db"]);
+    assert!(o.status.success(), "{}", text(&o));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    // What `shop` owns cannot be adopted by another stack.
+    let o = h.dokku(&["compose:import-apps", "other", "postgres:shop-db"]);
+    assert!(!o.status.success() && text(&o).contains("belongs to stack `shop`"), "{}", text(&o));
+}
+
+/// (git push, issue #13) Domains served by another app, and external networks and volumes of
+/// another stack, are refused.
+#[test]
+fn foreign_domains_networks_and_volumes_are_refused() {
+    let h = Host::new();
+    let bank = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [vault:/data]\nvolumes:\n  vault: {}\n";
+    let dir = h.repo("bank", &[("compose.yaml", bank)]);
+    assert!(push(&dir).0);
+    assert!(h.dokku(&["apps:create", "blog"]).status.success());
+    assert!(h.dokku(&["domains:set", "blog", "blog.example.test"]).status.success());
+    let shop = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    networks: [theirs]\n    volumes: [loot:/loot]\nnetworks:\n  theirs:\n    external: true\n    name: bank-default\nvolumes:\n  loot:\n    external: true\n    name: bank-vault\nx-dokku:\n  services:\n    web:\n      domains: [blog.example.test]\n";
+    let dir = h.repo("shop", &[("compose.yaml", shop)]);
+    let (ok, out) = push(&dir);
+    assert!(!ok, "{out}");
+    for want in [
+        "`services.web.networks`: external network `bank-default` belongs to stack `bank`",
+        "`services.web.volumes[0]`: external volume `bank-vault` belongs to stack `bank`",
+        "`x-dokku.services.web.domains`: domain `blog.example.test` is already served by app `blog`",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success(), "nothing was created");
+}
+
+/// (git push, issue #13) A host hook runs only when the operator allowed `host-hooks`.
+#[test]
+fn host_hooks_need_the_operators_allow() {
+    let h = Host::new();
+    let mark = h.path().join("host-hook-ran");
+    let hook = format!("#!/bin/sh\n# dokku-compose: host\ntouch {}\n", mark.display());
+    let mut files = stack_files();
+    files.push(("deploy.d/pre/10-host.sh", hook.as_str()));
+    let dir = h.repo("shop", &files);
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("deploy hook `deploy.d/pre/10-host.sh`") && out.contains("dokku compose:set shop allow host-hooks"), "{out}");
+    assert!(!mark.exists() && !h.dokku(&["apps:exists", "shop-web"]).status.success());
+    assert!(h.dokku(&["compose:set", "shop", "allow", "host-hooks"]).status.success());
+    std::fs::set_permissions(dir.join("deploy.d/pre/10-host.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "executable"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && mark.exists(), "{out}");
+}
+
+/// (git push, issue #13) Replicas, published ports and services have limits the operator can
+/// raise; over them, the push is refused before any change, naming the key path.
+#[test]
+fn limits_refuse_and_the_operator_raises_them() {
+    let h = Host::new();
+    let dir = h.repo("shop", &[("compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 4294967295\n")]);
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("`services.web.deploy.replicas`: 4294967295 replicas is over the limit of 20"), "{out}");
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    ports: [\"1-65535:1-65535\"]\n");
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("`services.web.ports`: 65535 published ports") && out.contains("max-ports"), "{out}");
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 21\n");
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("max-replicas"), "{out}");
+    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
+    assert!(!h.dokku(&["compose:set", "shop", "max-replicas", "many"]).status.success());
+    assert!(h.dokku(&["compose:set", "shop", "max-replicas", "21"]).status.success());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+}
+
+/// (git push, issue #13) No secret value is in the argv of any command the push ran: config
+/// goes through `config:import` on stdin, datastore passwords through the environment; and
+/// `compose:config` masks them unless `--show-secrets`.
+#[test]
+fn no_secret_in_any_argv_and_config_masks_them() {
+    let h = Host::new();
+    let mut files = stack_files();
+    let compose = format!("{STACK}x-dokku:\n  plain: [POSTGRES_DB]\n");
+    files[0] = ("compose.yaml", compose.as_str());
+    let dir = h.repo("shop", &files);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
+    assert!(dsn.contains(":pw-in-compose@"), "the datastore got its password through the environment: {dsn}");
+    assert!(h.json(&["config:export", "--format", "json", "shop-api"])["DATABASE_URL"].as_str().unwrap().contains("pw-in-compose"));
+    // A change of a secret value goes through stdin too, and so does its rollback.
+    commit(&dir, "compose.yaml", &compose.replace("pw-in-compose@db", "second-secret@db"));
+    assert!(push(&dir).0);
+    let calls = h.calls();
+    assert!(calls.len() > 20);
+    for c in &calls {
+        let argv = c["argv"].to_string();
+        assert!(!argv.contains("pw-in-compose") && !argv.contains("second-secret"), "a secret in argv: {argv}");
+    }
+    assert!(calls.iter().any(|c| c["argv"][0] == "config:import"), "config went through config:import");
+    let shown = text(&h.dokku(&["compose:config", "shop"]));
+    assert!(!shown.contains("second-secret") && shown.contains("********") && shown.contains("\"POSTGRES_DB\": \"app\""), "{shown}");
+    let o = h.dokku(&["compose:config", "shop", "--show-secrets"]);
+    assert!(o.status.success() && text(&o).contains("second-secret"), "{}", text(&o));
+}
+
+/// (git push, compose:diff, issue #13) A secret defined in an `x-*` block and reached through a
+/// YAML anchor (examples/django-migrate) is a secret: `compose:diff` and `compose:config` do not
+/// print it, and the release store keeps it sealed.
+#[test]
+fn anchored_secrets_of_extension_blocks_are_never_printed() {
+    let h = Host::new();
+    let compose = "x-app: &app\n  image: nginx:1.27\n  environment: &env\n    SECRET_KEY: anchored-secret-one\n    MODE: prod\nx-dokku:\n  plain: [MODE]\nservices:\n  web:\n    <<: *app\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    assert!(push(&dir).0);
+    commit(&dir, "compose.yaml", &compose.replace("anchored-secret-one", "anchored-secret-two"));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let diff = text(&h.dokku(&["compose:diff", "shop"]));
+    assert!(diff.contains("x-app.environment.SECRET_KEY: secret changed") && !diff.contains("anchored-secret"), "{diff}");
+    let config = text(&h.dokku(&["compose:config", "shop"]));
+    assert!(!config.contains("anchored-secret") && config.contains("\"MODE\": \"prod\""), "{config}");
+    // The release store's plain files (git objects are zlib-compressed: read through git).
+    let store = h.path().join("lib/data/compose/shop/releases");
+    for file in ["compose.json", "masked.json", "fingerprints.json", "plan.json"] {
+        let o = git(&store, &["--git-dir", store.to_str().unwrap(), "show", &format!("releases:{file}")]);
+        let shown = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && !shown.contains("anchored-secret"), "{file}: {shown}");
+    }
 }

@@ -584,19 +584,30 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     }
     let dir = ds.dir(ctx, &svc);
     mkdirs(&dir)?;
-    let password = match p.get("--password") {
+    // `service_parse_args` exports `SERVICE_PASSWORD`, `SERVICE_ROOT_PASSWORD` and
+    // `SERVICE_CUSTOM_ENV` for the flags; without a flag, the caller's environment value of
+    // the same name is what `service_create` and `service_commit_config` read.
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let password = match p
+        .get("--password")
+        .map(str::to_string)
+        .or_else(|| from_env("SERVICE_PASSWORD"))
+    {
         Some(pw) => {
             ctx.warn("Specified password may not be as secure as the auto-generated password");
-            pw.to_string()
+            pw
         }
         None => random_hex(),
     };
     let root_pw = p
         .get("--root-password")
-        .map_or_else(random_hex, str::to_string);
+        .map(str::to_string)
+        .or_else(|| from_env("SERVICE_ROOT_PASSWORD"))
+        .unwrap_or_else(random_hex);
     let custom_env = p
         .get("--custom-env")
         .map(str::to_string)
+        .or_else(|| from_env("SERVICE_CUSTOM_ENV"))
         .or_else(|| std::env::var(format!("{envp}_CUSTOM_ENV")).ok())
         .unwrap_or_default();
     let files: BTreeMap<&str, String> = [

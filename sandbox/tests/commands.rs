@@ -861,11 +861,16 @@ fn config_import_envfile_and_json() {
     let s = Sandbox::new();
     s.run(&["apps:create", "web"]).ok();
     s.run(&["config:set", "--no-restart", "web", "OLD=1"]).ok();
-    s.run_stdin(
-        &["config:import", "--no-restart", "web"],
+    let r = s.run_stdin(
+        &["config:import", "--no-restart", "web", "-"],
         "A=1\nexport B=\"x y\"\n",
-    )
-    .ok();
+    );
+    assert!(
+        r.stdout.contains("-----> Reading config vars from stdin\n")
+            && r.stdout.contains("-----> Setting config var A=1\n"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(
         s.json(&["config:export", "web", "--format", "json"]),
         serde_json::json!({"A": "1", "B": "x y", "NO_VHOST": "1", "OLD": "1"})
@@ -887,8 +892,13 @@ fn config_import_envfile_and_json() {
         s.json(&["config:export", "web", "--format", "json"]),
         serde_json::json!({"C": "3"})
     );
-    s.run_stdin(&["config:import", "web"], "bad-key=1\n")
+    s.run_stdin(&["config:import", "web", "-"], "bad-key=1\n")
         .fails(1, "Invalid key name: 'bad-key'");
+    // plugins/config/functions.go SubImport: a file (or `-`) is required, and something to set.
+    s.run_stdin(&["config:import", "web"], "D=4\n")
+        .fails(1, "open : no such file or directory");
+    s.run_stdin(&["config:import", "--format", "json", "web", "-"], "{}")
+        .fails(1, "No config vars to set");
 }
 
 #[test]

@@ -89,6 +89,15 @@ pub struct RunArgs {
     /// Host names for services with ports and no `domains` (`{service}` filled in per service)
     #[arg(long = "domain-pattern", value_name = "PATTERN")]
     pub domain_pattern: Option<String>,
+    /// Most replicas one service may run
+    #[arg(long = "max-replicas", value_name = "N", default_value_t = crate::model::Limits::DEFAULT_REPLICAS)]
+    pub max_replicas: u32,
+    /// Most ports one service may publish (each port of a range counts)
+    #[arg(long = "max-ports", value_name = "N", default_value_t = crate::model::Limits::DEFAULT_PORTS)]
+    pub max_ports: usize,
+    /// Most services one stack may have
+    #[arg(long = "max-services", value_name = "N", default_value_t = crate::model::Limits::DEFAULT_SERVICES)]
+    pub max_services: usize,
     /// Progress output: Dokku-style text, or one JSON event per line
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -138,6 +147,7 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         compose,
         convert: ConvertOptions { stack, project_dir: project_dir.display().to_string() },
         policy,
+        limits: crate::model::Limits { replicas: run.max_replicas, ports: run.max_ports, services: run.max_services },
         settings: PlanSettings { source_rev, domain_pattern: run.domain_pattern.clone(), ..PlanSettings::default() },
         exec: ExecOptions {
             concurrency: run.concurrency.max(1),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// What a command reads on stdin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,14 @@ pub enum Stdin {
         app: String,
         /// Digest of the saved archive (`DOKKU_COMPOSE_DIGEST` of the release it came from).
         digest: String,
+    },
+    /// Config values for `config:import --format json <app> -`, sent as a JSON object: secret
+    /// values stay out of the process list (argv is readable by every user of the host).
+    Config {
+        /// Key -> value.
+        values: BTreeMap<String, String>,
+        /// Keys whose values are masked wherever the command is shown.
+        secret: std::collections::BTreeSet<String>,
     },
 }
 
@@ -94,6 +103,41 @@ impl Cmd {
         self.secret.push(self.args.len());
         self.args.push(a.into());
         self
+    }
+
+    /// `dokku config:import --no-restart --format json <app> -` with `values` on stdin; the
+    /// keys in `secret` are masked wherever the command is shown.
+    pub fn config_import(app: &str, values: BTreeMap<String, String>, secret: std::collections::BTreeSet<String>) -> Self {
+        Self::dokku(["config:import", "--no-restart", "--format", "json", app, "-"]).with_stdin(Stdin::Config { values, secret })
+    }
+
+    /// Adds an environment variable whose value is secret, for plugins that read a setting
+    /// from their environment (`SERVICE_PASSWORD` of the datastore plugins). The environment
+    /// of a `dokku` command is never shown.
+    #[must_use]
+    pub fn secret_env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Every secret value the command carries (arguments, stdin config, environment of a
+    /// `dokku` command): what is scrubbed from its output.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for &i in &self.secret {
+            let Some(arg) = self.args.get(i) else { continue };
+            out.push(arg.as_str());
+            if let Some((_, v)) = arg.split_once('=') {
+                out.push(v);
+            }
+        }
+        if let Some(Stdin::Config { values, secret }) = self.stdin.as_deref() {
+            out.extend(values.iter().filter(|(k, _)| secret.contains(*k)).map(|(_, v)| v.as_str()));
+        }
+        if self.program == "dokku" {
+            out.extend(self.env.iter().map(|(_, v)| v.as_str()));
+        }
+        out
     }
 
     /// Sets stdin.
@@ -180,11 +224,22 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 }
 
 impl Stdin {
+    /// The config values with secret ones masked (`None` for archives).
+    pub fn masked(&self) -> Option<Value> {
+        let Stdin::Config { values, secret } = self else { return None };
+        Some(Value::Object(values.iter().map(|(k, v)| (k.clone(), Value::String(if secret.contains(k) { MASK.to_owned() } else { v.clone() }))).collect()))
+    }
+
     /// A one-line description for the text plan: what the archive holds and its digest.
     pub fn describe(&self) -> String {
         let (base, files, copies, digest) = match self {
             Stdin::Archive { base, files, copies, digest } => (base, files, copies, digest),
             Stdin::Saved { app, digest } => return format!("tar saved when `{app}` was deployed; {digest}"),
+            Stdin::Config { .. } => {
+                let Some(Value::Object(m)) = self.masked() else { return String::new() };
+                let pairs: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+                return format!("JSON config vars {}", pairs.join(" "));
+            }
         };
         let mut parts: Vec<String> = Vec::new();
         if let Some(b) = base {
@@ -202,6 +257,18 @@ impl Stdin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_on_stdin_and_in_the_environment_stay_out_of_argv() {
+        let values = BTreeMap::from([("PW".to_owned(), "stdin-secret".to_owned()), ("MODE".to_owned(), "prod".to_owned())]);
+        let c = Cmd::config_import("app", values, ["PW".to_owned()].into());
+        assert_eq!(c.argv(), ["dokku", "config:import", "--no-restart", "--format", "json", "app", "-"]);
+        assert_eq!(c.stdin.as_ref().unwrap().describe(), "JSON config vars MODE=prod PW=********");
+        let d = Cmd::dokku(["postgres:create", "db"]).secret_env("SERVICE_PASSWORD", "env-secret");
+        assert!(!d.to_string().contains("env-secret") && !d.argv().iter().any(|a| a.contains("env-secret")));
+        assert_eq!(c.secret_values(), ["stdin-secret"]);
+        assert_eq!(d.secret_values(), ["env-secret"]);
+    }
 
     #[test]
     fn masking_and_quoting() {

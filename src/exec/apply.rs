@@ -120,6 +120,8 @@ pub struct ApplyRequest {
     pub convert: ConvertOptions,
     /// The security policy.
     pub policy: Policy,
+    /// Replicas, ports and services the stack may have.
+    pub limits: crate::model::Limits,
     /// Planning settings (source revision).
     pub settings: PlanSettings,
     /// Concurrency and timeouts.
@@ -221,6 +223,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // a refused push leaves no trace (issue #13).
     let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
     req.policy.check(&project).map_err(PlanError::from)?;
+    req.limits.check(&project).map_err(PlanError::from)?;
     let graph = crate::graph::build(&project).map_err(PlanError::from)?;
     // On the server, every path of the source stays inside it, checked before anything reads
     // or copies it.
@@ -229,6 +232,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         confine_sources(&project, j)?;
     }
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
+    hooks::check_placement_allowed(&hooks, &req.policy, &req.convert.stack.to_string())?;
     let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
     dir.create()?;
@@ -284,9 +288,16 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let q = query(runner);
     let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
+    let mut host = host;
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
     // The planned commands themselves, split as Dokku splits them (dry runs included).
     req.policy.check_plan(&project, &plan).map_err(PlanError::from)?;
+    // Ownership (docs/security.md): refused before anything changes.
+    if plan.steps.iter().any(|s| matches!(s.action, Action::SetDomains { .. })) {
+        host.vhosts = state::read_vhosts(&mut |c| q(c))?;
+    }
+    let ownership = plan::Ownership { mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?, others: others_owned(&dir) };
+    plan::check_ownership(&project, &plan, &host, &ownership).map_err(PlanError::from)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     if req.dry_run {
         let mut plan = plan;
@@ -322,7 +333,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let pre_started = std::time::SystemTime::now();
     if let Err(e) = hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events) {
         let failed_step = match &e {
-            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } => Some(name.clone()),
+            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } | HookError::HostNotAllowed { name, .. } => Some(name.clone()),
         };
         record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(pre_started), steps: plan.steps.len(), failed_step, release: None });
         return Err(e.into());
@@ -332,6 +343,11 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         Action::Prune { target } => Some(target.clone()),
         _ => None,
     }).collect();
+    // What this apply may create is the stack's from before its first change: a datastore a
+    // failed apply created stays (irreversible), and the next apply must find it its own.
+    let mut claimed = ownership.mine.clone();
+    claimed.extend(&plan::Owned::of(&project));
+    write_json(&ownership_path(&dir), &claimed)?;
     // Secret files are written before the plan mounts them; the previous ones come back if
     // the apply fails.
     let previous_files = write_secret_files(&project, &secret_bytes, &secrets_dir)?;
@@ -381,6 +397,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         }
     }
     write_json(&owned_path(&dir), &now_owned)?;
+    let mut mine = ownership.mine.clone();
+    mine.extend(&plan::Owned::of(&project));
+    mine.domains = serving(&project, &plan, &host);
+    for target in &pruned {
+        mine.apps.remove(target);
+        mine.datastores.retain(|d| d.split_once(':').is_none_or(|(_, n)| n != target));
+    }
+    write_json(&ownership_path(&dir), &mine)?;
     let apps = app_facts(&project, &settings, &key);
     let mut plan_json = plan.to_json();
     // The release keeps how long each step took.
@@ -697,6 +721,93 @@ fn owned_by(compose: &Value, convert: &ConvertOptions) -> Result<BTreeMap<String
 
 fn owned_path(dir: &StackDir) -> PathBuf {
     dir.dir().join("owned.json")
+}
+
+/// The stack's ownership record (docs/security.md "Ownership").
+fn ownership_path(dir: &StackDir) -> PathBuf {
+    dir.dir().join("ownership.json")
+}
+
+/// What the stack owns: its record; for a stack applied before records existed, what its
+/// services record (`owned.json`) and its latest release's project say it made.
+fn mine_owned(dir: &StackDir, services: &BTreeMap<String, Removed>, latest: Option<&Value>, convert: &ConvertOptions) -> Result<plan::Owned, ApplyError> {
+    if let Some(o) = read_json::<Option<plan::Owned>>(&ownership_path(dir)) {
+        return Ok(o);
+    }
+    let mut o = owned_of_services(services.values());
+    if let Some(c) = latest {
+        let (project, _) = from_compose_json(c, convert).map_err(PlanError::from)?;
+        o.extend(&plan::Owned::of(&project));
+    }
+    Ok(o)
+}
+
+fn owned_of_services<'a>(services: impl Iterator<Item = &'a Removed>) -> plan::Owned {
+    let mut o = plan::Owned::default();
+    for r in services {
+        o.apps.extend(r.app.iter().cloned());
+        o.datastores.extend(r.datastore.iter().map(|(p, n)| format!("{p}:{n}")));
+    }
+    o
+}
+
+/// Every other stack's record (the host-wide index is the set of stack records; the data
+/// directory is written only by the plugin).
+fn others_owned(dir: &StackDir) -> BTreeMap<String, plan::Owned> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(&dir.data) else { return out };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == dir.stack || name.starts_with('.') || !e.path().is_dir() {
+            continue;
+        }
+        let other = stack_dir(&dir.data, &name);
+        let owned = match read_json::<Option<plan::Owned>>(&ownership_path(&other)) {
+            Some(o) => o,
+            None => owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&other)).values()),
+        };
+        if owned != plan::Owned::default() {
+            out.insert(name, owned);
+        }
+    }
+    out
+}
+
+/// The domains the stack's apps serve once `plan` ran.
+fn serving(project: &crate::model::Project, plan: &Plan, host: &state::DokkuState) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for svc in project.services.values() {
+        let Kind::App(a) = &svc.kind else { continue };
+        let set = plan.steps.iter().find_map(|s| match &s.action {
+            Action::SetDomains { app, domains } if app == a.app.as_str() => Some(domains.clone()),
+            _ => None,
+        });
+        out.extend(set.or_else(|| host.apps.get(a.app.as_str()).map(|s| s.domains.clone())).unwrap_or_default());
+    }
+    out
+}
+
+/// Records what the operator's `compose:import-apps` adopts as `stack`'s: apps, datastores
+/// (`<plugin>:<service>`), and the storage entries and networks the adopted apps use. Refused
+/// when another stack owns one of them.
+pub fn adopt(data: &Path, stack: &str, adopted: &plan::Owned) -> Result<(), ApplyError> {
+    let dir = stack_dir(data, stack);
+    for (other, o) in others_owned(&dir) {
+        let taken = adopted
+            .apps
+            .intersection(&o.apps)
+            .chain(adopted.datastores.intersection(&o.datastores))
+            .chain(adopted.storage.intersection(&o.storage))
+            .chain(adopted.networks.intersection(&o.networks))
+            .next();
+        if let Some(x) = taken {
+            return Err(ApplyError::Io { path: x.clone(), message: format!("belongs to stack `{other}`; it cannot be adopted by `{stack}`") });
+        }
+    }
+    dir.create()?;
+    let mut mine = read_json::<Option<plan::Owned>>(&ownership_path(&dir)).unwrap_or_else(|| owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&dir)).values()));
+    mine.extend(adopted);
+    write_json(&ownership_path(&dir), &mine)
 }
 
 

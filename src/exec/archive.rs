@@ -48,6 +48,7 @@ impl ArchiveStore {
     /// saved one.
     pub fn bytes(&self, app: &str, stdin: &Stdin) -> io::Result<Vec<u8>> {
         match stdin {
+            Stdin::Config { values, .. } => serde_json::to_vec(values).map_err(io::Error::other),
             Stdin::Saved { app, digest } => {
                 let path = self.saved_path(app, digest)?;
                 std::fs::read(&path).map_err(|e| io::Error::new(e.kind(), format!("saved archive `{}`: {e}", path.display())))

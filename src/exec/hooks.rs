@@ -104,6 +104,14 @@ pub enum HookError {
         /// What is wrong.
         message: String,
     },
+    /// It would run on the host, and the operator did not allow that.
+    #[error("deploy hook `{name}`: `# dokku-compose: host` would run it on the Dokku host as the dokku user (it could read other apps' config and the plugin's keys), which the security policy refuses; run it in a service's container with `# dokku-compose: service=<name>`, or the operator allows host hooks with `dokku compose:set {stack} allow host-hooks`")]
+    HostNotAllowed {
+        /// The hook.
+        name: String,
+        /// The stack.
+        stack: String,
+    },
     /// It failed.
     #[error("deploy hook `{name}` failed: {source}")]
     Failed {
@@ -112,6 +120,20 @@ pub enum HookError {
         /// The error.
         source: RunError,
     },
+}
+
+/// Refuses the hooks that would run on the host unless the operator allowed the `host-hooks`
+/// rule for the stack (`dokku compose:set <stack> allow host-hooks`): a host hook runs as the
+/// dokku user and can read every app's config and the plugin's host key, so a pusher alone
+/// cannot decide to run one.
+pub fn check_placement_allowed(hooks: &[Hook], policy: &crate::policy::Policy, stack: &str) -> Result<(), HookError> {
+    if policy.allow.contains(&crate::model::PolicyRule::HostHooks) {
+        return Ok(());
+    }
+    match hooks.iter().find(|h| h.run_in == RunIn::Host) {
+        Some(h) => Err(HookError::HostNotAllowed { name: h.name.clone(), stack: stack.to_owned() }),
+        None => Ok(()),
+    }
 }
 
 /// Where a hook says it runs: `# dokku-compose: host` or `# dokku-compose: service=<name>`
@@ -251,6 +273,16 @@ mod tests {
         assert_eq!(placement("#!/bin/sh\n#dokku-compose: service=web\n"), Some(Ok(Some("web".into()))));
         assert!(matches!(placement("# dokku-compose: somewhere"), Some(Err(_))));
         assert_eq!(placement("#!/bin/sh\necho\n\n\n\n# dokku-compose: host"), None, "only the first five lines count");
+    }
+
+    #[test]
+    fn host_hooks_need_the_host_hooks_rule() {
+        let hook = |run_in| Hook { phase: Phase::Pre, name: "deploy.d/pre/10.sh".into(), path: "x".into(), run_in };
+        let host = [hook(RunIn::Service { service: "web".into(), app: "shop-web".into() }), hook(RunIn::Host)];
+        let err = check_placement_allowed(&host, &crate::policy::Policy::default(), "shop").unwrap_err().to_string();
+        assert!(err.starts_with("deploy hook `deploy.d/pre/10.sh`: `# dokku-compose: host` would run it on the Dokku host") && err.contains("`dokku compose:set shop allow host-hooks`"), "{err}");
+        assert!(check_placement_allowed(&host, &crate::policy::Policy::from_names(["host-hooks"]).unwrap(), "shop").is_ok());
+        assert!(check_placement_allowed(&host[..1], &crate::policy::Policy::default(), "shop").is_ok(), "container hooks need no rule");
     }
 
     #[test]

@@ -20,7 +20,10 @@
 //! unless `KEY` is one of the release's plain keys ([`NewRelease::plain_keys`]); and every
 //! non-null scalar under `services.<svc>.x-dokku` that has, on its path below `x-dokku`, a key
 //! containing `password`, `secret`, `token` or `key` (case-insensitive), so
-//! `x-dokku.postgres.password` and every value inside `x-dokku.secrets` are secret. A secret
+//! `x-dokku.postgres.password` and every value inside `x-dokku.secrets` are secret; and, in a
+//! top-level extension block (`x-*`, what YAML anchors copy into services), every environment
+//! value, every scalar below a sensitive key, and every scalar whose value is one of the
+//! secrets above (the value is what it is, wherever an anchor wrote it). A secret
 //! is sealed as its JSON text, so [`ReleaseStore::compose`] gives back exactly the value that
 //! was recorded, whatever its JSON type. Key paths join keys with `.` and array indices are
 //! written as numbers (`services.web.x-dokku.tokens.0`).
@@ -458,10 +461,12 @@ impl ReleaseStore {
         let fingerprints: BTreeMap<String, String> =
             self.read_json(&commit, id, FINGERPRINTS_FILE)?;
         let mut opened = 0usize;
-        for_each_secret(&mut compose, &|_| true, &mut |path, v| {
-            let Some(expected) = fingerprints.get(&path) else {
+        // Every fingerprinted path is opened, whatever classified it when it was recorded.
+        walk_scalars(&mut compose, "", &mut |path, v| {
+            let Some(expected) = fingerprints.get(path) else {
                 return Ok(());
             };
+            let path = path.to_owned();
             let Value::String(sealed) = v else {
                 return Err(ReleaseError::Corrupt {
                     id,
@@ -740,33 +745,168 @@ fn is_sensitive_key(key: &str) -> bool {
 
 /// Calls `f` with the key path and the value of every secret of a compose project (see the
 /// module documentation); `env_is_secret` says which environment keys are secret.
+///
+/// This is the project's one secret classification ([`mask_secrets`] is the same rule): by
+/// position (`services.<svc>.environment.<KEY>`, sensitive keys under `x-dokku`), and by
+/// value: a scalar of a top-level extension block (`x-*`) is secret when it is an
+/// environment value or under a sensitive key there, or when its value is the value of a
+/// secret found by position. An extension block exists to be referenced (a YAML anchor
+/// copies its values into services), so what it holds is what it becomes: the value of
+/// `x-app.environment.SECRET_KEY`, reached through `<<: *app`, is the secret it is in the
+/// service.
 fn for_each_secret(
     compose: &mut Value,
     env_is_secret: &dyn Fn(&str) -> bool,
     f: &mut dyn FnMut(String, &mut Value) -> Result<(), ReleaseError>,
 ) -> Result<(), ReleaseError> {
-    let Some(services) = compose.get_mut("services").and_then(Value::as_object_mut) else {
-        return Ok(());
+    let paths = secret_paths(compose, env_is_secret);
+    walk_scalars(compose, "", &mut |path, v| {
+        if paths.contains(path) {
+            f(path.to_owned(), v)
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// The key paths of every secret of `compose` (see [`for_each_secret`]).
+fn secret_paths(compose: &Value, env_is_secret: &dyn Fn(&str) -> bool) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    let mut values: BTreeSet<String> = BTreeSet::new();
+    let mut note = |paths: &mut BTreeSet<String>, path: String, v: &Value| {
+        values.insert(v.to_string());
+        paths.insert(path);
     };
-    for (svc, service) in services.iter_mut() {
-        let Some(service) = service.as_object_mut() else {
-            continue;
-        };
-        if let Some(env) = service
-            .get_mut("environment")
-            .and_then(Value::as_object_mut)
-        {
-            for (k, v) in env.iter_mut() {
-                if !v.is_null() && env_is_secret(k) {
-                    f(format!("services.{svc}.environment.{k}"), v)?;
+    if let Some(services) = compose.get("services").and_then(Value::as_object) {
+        for (svc, service) in services {
+            if let Some(env) = service.get("environment").and_then(Value::as_object) {
+                for (k, v) in env {
+                    if !v.is_null() && env_is_secret(k) {
+                        note(&mut paths, format!("services.{svc}.environment.{k}"), v);
+                    }
                 }
             }
+            if let Some(x) = service.get("x-dokku") {
+                let mut x = x.clone();
+                let _ = walk_x_dokku(
+                    &mut x,
+                    &format!("services.{svc}.x-dokku"),
+                    false,
+                    &mut |p, v| {
+                        note(&mut paths, p, v);
+                        Ok(())
+                    },
+                );
+            }
         }
-        if let Some(x) = service.get_mut("x-dokku") {
-            walk_x_dokku(x, &format!("services.{svc}.x-dokku"), false, f)?;
+    }
+    let Some(top) = compose.as_object() else {
+        return paths;
+    };
+    for (key, block) in top.iter().filter(|(k, _)| k.starts_with("x-")) {
+        let mut block = block.clone();
+        let _ = walk_extension(&mut block, key, false, false, env_is_secret, &mut |p, v| {
+            note(&mut paths, p, v);
+            Ok(())
+        });
+    }
+    for (key, block) in top.iter().filter(|(k, _)| k.starts_with("x-")) {
+        let mut block = block.clone();
+        let _ = walk_scalars(&mut block, key, &mut |p, v| {
+            if values.contains(&v.to_string()) {
+                paths.insert(p.to_owned());
+            }
+            Ok(())
+        });
+    }
+    paths
+}
+
+/// Every non-null scalar of `v` with its key path (`prefix.key.0`).
+fn walk_scalars(
+    v: &mut Value,
+    path: &str,
+    f: &mut dyn FnMut(&str, &mut Value) -> Result<(), ReleaseError>,
+) -> Result<(), ReleaseError> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                walk_scalars(child, &join(k), f)?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                walk_scalars(child, &join(&i.to_string()), f)?;
+            }
+        }
+        Value::Null => {}
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => f(path, v)?,
+    }
+    Ok(())
+}
+
+/// An extension block's scalars that are secret where they are: values of an `environment`
+/// map (unless plain) and everything below a sensitive key.
+fn walk_extension(
+    v: &mut Value,
+    path: &str,
+    sensitive: bool,
+    in_env: bool,
+    env_is_secret: &dyn Fn(&str) -> bool,
+    f: &mut dyn FnMut(String, &mut Value) -> Result<(), ReleaseError>,
+) -> Result<(), ReleaseError> {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                let secret_env = in_env && env_is_secret(k);
+                walk_extension(
+                    child,
+                    &format!("{path}.{k}"),
+                    sensitive || secret_env || is_sensitive_key(k),
+                    k == "environment",
+                    env_is_secret,
+                    f,
+                )?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                walk_extension(
+                    child,
+                    &format!("{path}.{i}"),
+                    sensitive,
+                    false,
+                    env_is_secret,
+                    f,
+                )?;
+            }
+        }
+        Value::Null => {}
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            if sensitive {
+                f(path.to_owned(), v)?;
+            }
         }
     }
     Ok(())
+}
+
+/// `compose` with every secret (the one classification, [`for_each_secret`]) replaced by
+/// [`MASK`]; keys in `plain_keys` are not secret. What `compose:config` prints.
+pub fn mask_secrets(compose: &Value, plain_keys: &BTreeSet<String>) -> Value {
+    let mut masked = compose.clone();
+    let _ = for_each_secret(&mut masked, &|k| !plain_keys.contains(k), &mut |_, v| {
+        *v = Value::String(MASK.to_owned());
+        Ok(())
+    });
+    masked
 }
 
 /// The `x-dokku` part of [`for_each_secret`]: scalars below a sensitive key are secret.
@@ -1534,6 +1674,48 @@ mod tests {
         assert!(!files["compose.json"].contains("info-level-plain"));
         assert!(files["fingerprints.json"].contains("services.web.environment.LOG_LEVEL"));
         assert_eq!(f.store.compose(2).unwrap(), c);
+    }
+
+    /// examples/django-migrate: a secret defined in an `x-*` block and reached through a YAML
+    /// anchor is a secret there too (the classification looks at the value, not only at where
+    /// it is written).
+    #[test]
+    fn secrets_in_extension_blocks_reached_by_anchors_are_sealed() {
+        let f = fixture();
+        let compose = |key: &str| {
+            json!({
+                "name": "ledger",
+                "x-app": {"image": "ghcr.io/example/ledger:3", "environment": {"DJANGO_SECRET_KEY": key, "DJANGO_SETTINGS_MODULE": "ledger.settings"}, "command-note": key},
+                "x-urls": ["postgres://ledger:pw@db/ledger"],
+                "services": {"web": {"image": "ghcr.io/example/ledger:3", "environment": {"DJANGO_SECRET_KEY": key, "DJANGO_SETTINGS_MODULE": "ledger.settings"}}}
+            })
+        };
+        let plain: BTreeSet<String> = ["DJANGO_SETTINGS_MODULE".to_owned()].into();
+        let rec = |c: &Value, t: &str| {
+            f.store
+                .record(&NewRelease { stack: "shop", compose: c, plain_keys: &plain, plan: &json!({}), apps: &BTreeMap::new(), source_rev: "r", message: "m", kind: ReleaseKind::Apply, time: t })
+                .unwrap()
+        };
+        rec(&compose("anchored-secret-one"), "2025-01-31T12:00:00Z");
+        rec(&compose("anchored-secret-two"), "2025-02-01T12:00:00Z");
+        for id in [1, 2] {
+            for (name, text) in committed_files(&f.store, id) {
+                assert!(!text.contains("anchored-secret"), "{name} of v{id}: {text}");
+            }
+        }
+        assert_eq!(f.store.compose(1).unwrap(), compose("anchored-secret-one"), "sealed values come back exactly");
+        let diff = f.store.diff(1, 2).unwrap();
+        assert!(!diff.contains("anchored-secret"), "{diff}");
+        assert!(diff.contains("~ x-app.environment.DJANGO_SECRET_KEY: secret changed"), "{diff}");
+        assert!(diff.contains("~ x-app.command-note: secret changed"), "same value as a secret: {diff}");
+        // The one classification, as `compose:config` prints it.
+        let masked = mask_secrets(&compose("anchored-secret-one"), &plain);
+        assert_eq!(masked["x-app"]["environment"]["DJANGO_SECRET_KEY"], MASK);
+        assert_eq!(masked["x-app"]["command-note"], MASK);
+        assert_eq!(masked["x-app"]["environment"]["DJANGO_SETTINGS_MODULE"], "ledger.settings");
+        assert_eq!(masked["x-app"]["image"], "ghcr.io/example/ledger:3");
+        assert_eq!(masked["x-urls"][0], "postgres://ledger:pw@db/ledger", "no secret value, no secret key: shown");
+        assert_eq!(masked["services"]["web"]["environment"]["DJANGO_SECRET_KEY"], MASK);
     }
 
     #[test]

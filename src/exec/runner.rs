@@ -216,14 +216,12 @@ impl DuctRunner {
 /// values, e.g. in `config:set` errors).
 pub fn mask_text(cmd: &Cmd, text: &str) -> String {
     let mut out = text.to_owned();
-    for &i in &cmd.secret {
-        let Some(arg) = cmd.args.get(i) else { continue };
-        let value = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
+    let mut values = cmd.secret_values();
+    // Longest first, so a secret that contains another is masked whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for value in values {
         if value.len() >= 3 {
             out = out.replace(value, crate::dokku::cmd::MASK);
-        }
-        if arg.len() >= 3 {
-            out = out.replace(arg.as_str(), crate::dokku::cmd::MASK);
         }
     }
     out

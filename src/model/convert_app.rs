@@ -342,7 +342,9 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         return Err(ModelError::Extension { path: format!("x-dokku.services.{name}.backup"), message: "backups are for datastore services".into() });
     }
 
-    let mut replicas = obj.get("scale").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
+    // Counts beyond u32 saturate, so the stack's limit refuses them instead of ignoring them.
+    let mut replicas = obj.get("scale").and_then(Value::as_u64).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    let mut replicas_path = replicas.map(|_| format!("{base}.scale"));
     let cpus = |v: &Value, path: String| -> Result<String, ModelError> {
         let t = number_text(v).unwrap_or_default();
         // Dokku prints the value into the `docker run` arguments as `--cpus=<value>`.
@@ -366,7 +368,10 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         for (k, v) in deploy {
             let path = || format!("{base}.deploy.{k}");
             match k.as_str() {
-                "replicas" => replicas = v.as_u64().and_then(|n| u32::try_from(n).ok()),
+                "replicas" => {
+                    replicas = v.as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+                    replicas_path = replicas.map(|_| path());
+                }
                 "resources" => {
                     for (which, target) in [("limits", &mut limits), ("reservations", &mut reservations)] {
                         let Some(r) = v.get(which).and_then(Value::as_object) else { continue };
@@ -571,6 +576,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
         mounts,
         files,
         replicas,
+        replicas_path,
         limits,
         reservations,
         restart_policy,

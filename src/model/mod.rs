@@ -6,6 +6,7 @@ mod convert_app;
 pub mod docker_opt;
 mod error;
 pub mod keys;
+mod limits;
 mod names;
 mod project;
 mod rewrite;
@@ -13,6 +14,7 @@ mod service;
 mod xdokku;
 
 pub use error::{ModelError, Warning};
+pub use limits::{Excess, LimitError, Limits};
 pub use names::{
     is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName, StackName, StorageName,
     MAX_APP_NAME, MAX_STORAGE_NAME,

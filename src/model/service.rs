@@ -29,11 +29,13 @@ pub enum PolicyRule {
     Sysctls,
     /// A custom nginx location using directives outside the allow-list (issue #13).
     NginxCustom,
+    /// A deploy hook that runs on the Dokku host (`# dokku-compose: host`).
+    HostHooks,
 }
 
 impl PolicyRule {
     /// Every rule, for help texts and parsing.
-    pub const ALL: [PolicyRule; 9] = [
+    pub const ALL: [PolicyRule; 10] = [
         PolicyRule::Privileged,
         PolicyRule::CapAdd,
         PolicyRule::Devices,
@@ -43,6 +45,7 @@ impl PolicyRule {
         PolicyRule::SecurityOpt,
         PolicyRule::Sysctls,
         PolicyRule::NginxCustom,
+        PolicyRule::HostHooks,
     ];
 
     /// The name used by `--allow` and the stored policy.
@@ -57,6 +60,7 @@ impl PolicyRule {
             PolicyRule::SecurityOpt => "security-opt",
             PolicyRule::Sysctls => "sysctls",
             PolicyRule::NginxCustom => "nginx-custom",
+            PolicyRule::HostHooks => "host-hooks",
         }
     }
 
@@ -166,6 +170,9 @@ pub struct AppSpec {
     pub secrets: Vec<SecretUse>,
     /// `ps:scale` count of the process.
     pub replicas: Option<u32>,
+    /// The key path `replicas` came from (`services.<svc>.deploy.replicas` or `.scale`).
+    #[serde(skip)]
+    pub replicas_path: Option<String>,
     /// `resource:limit`.
     pub limits: Resources,
     /// `resource:reserve`.

@@ -1,7 +1,7 @@
 //! Errors of the pipeline from compose JSON to plan.
 
 use crate::graph::GraphError;
-use crate::model::{ModelError, ServiceName};
+use crate::model::{LimitError, ModelError, ServiceName};
 use crate::policy::PolicyError;
 
 /// Why no plan could be made.
@@ -16,6 +16,12 @@ pub enum PlanError {
     /// The security policy refuses settings.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// Replicas, ports or services over the stack's limits.
+    #[error(transparent)]
+    Limits(#[from] LimitError),
+    /// The stack would change what it does not own.
+    #[error(transparent)]
+    Ownership(#[from] super::OwnershipError),
     /// A one-shot service has nothing to run.
     #[error("service `{service}` is a one-shot job (`services.{service}.x-dokku.state`) but has no `command` to run (the image's entrypoint runs it)")]
     OneShotWithoutCommand {

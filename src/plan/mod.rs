@@ -3,6 +3,7 @@
 
 mod context;
 mod error;
+mod ownership;
 mod planner;
 mod render;
 pub mod simulate;
@@ -10,6 +11,7 @@ mod step;
 
 pub use context::{app_json, build_context, overlay_dir};
 pub use error::PlanError;
+pub use ownership::{check as check_ownership, Foreign, Owned, Ownership, OwnershipError};
 pub use planner::{plan, PlanSettings, SecretValues, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
 pub use step::{Action, Batches, Plan, Step, Undo};
 

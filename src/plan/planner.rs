@@ -232,18 +232,23 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
     if let Some(v) = &ds.version {
         cmd = cmd.flag("--image-version", v.clone());
     }
+    // Passwords and the custom environment go through the environment the datastore plugins
+    // read when the flag is absent (dokku-postgres `common-functions` `service_parse_args`
+    // exports `SERVICE_PASSWORD` only for `--password`; `service_create` and
+    // `service_commit_config` read `SERVICE_PASSWORD`, `SERVICE_ROOT_PASSWORD`,
+    // `SERVICE_CUSTOM_ENV`), so no secret is in the process list.
     if let Some(pw) = &ds.password {
-        cmd = cmd.arg("--password").secret_arg(pw.clone());
+        cmd = cmd.secret_env("SERVICE_PASSWORD", pw.clone());
     }
     if let Some(pw) = &ds.root_password {
-        cmd = cmd.arg("--root-password").secret_arg(pw.clone());
+        cmd = cmd.secret_env("SERVICE_ROOT_PASSWORD", pw.clone());
     }
     if let Some(c) = &ds.config_options {
         cmd = cmd.flag("--config-options", c.clone());
     }
     if !ds.custom_env.is_empty() {
         let env: Vec<String> = ds.custom_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        cmd = cmd.arg("--custom-env").secret_arg(env.join(";"));
+        cmd = cmd.secret_env("SERVICE_CUSTOM_ENV", env.join(";"));
     }
     if let Some(n) = &ds.network {
         cmd = cmd.flag("--initial-network", n.to_string());
@@ -679,15 +684,14 @@ fn app_steps(
     }
     let to_set: Vec<(&String, &(String, bool))> = want.iter().filter(|(k, (v, _))| cur.config.get(*k) != Some(v)).collect();
     if !to_set.is_empty() {
-        let mut cmd = Cmd::dokku(["config:set", "--no-restart", name]);
-        for (k, (v, secret)) in &to_set {
-            let pair = format!("{k}={v}");
-            cmd = if *secret { cmd.secret_arg(pair) } else { cmd.arg(pair) };
-        }
+        let values: BTreeMap<String, String> = to_set.iter().map(|(k, (v, _))| ((*k).clone(), v.clone())).collect();
+        let secret: BTreeSet<String> = to_set.iter().filter(|(_, (_, s))| *s).map(|(k, _)| (*k).clone()).collect();
+        let cmd = set_config(name, values, secret);
         let mut back = Vec::new();
-        let old: Vec<(&String, &String)> = to_set.iter().filter_map(|(k, _)| cur.config.get_key_value(*k)).collect();
+        let old: BTreeMap<String, String> = to_set.iter().filter_map(|(k, _)| cur.config.get_key_value(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !old.is_empty() {
-            back.push(old.iter().fold(Cmd::dokku(["config:set", "--no-restart", name]), |c, (k, v)| c.secret_arg(format!("{k}={v}"))));
+            let keys = old.keys().cloned().collect();
+            back.push(set_config(name, old, keys));
         }
         let new: Vec<&String> = to_set.iter().map(|(k, _)| *k).filter(|k| !cur.config.contains_key(*k)).collect();
         if !new.is_empty() {
@@ -707,7 +711,9 @@ fn app_steps(
         gone.push(PATHS_VAR);
     }
     if !gone.is_empty() {
-        let back = gone.iter().fold(Cmd::dokku(["config:set", "--no-restart", name]), |c, k| c.secret_arg(format!("{k}={}", cur.config[*k])));
+        let old: BTreeMap<String, String> = gone.iter().map(|k| ((*k).to_owned(), cur.config[*k].clone())).collect();
+        let keys = old.keys().cloned().collect();
+        let back = set_config(name, old, keys);
         p.push(
             Some(ctx),
             "config-unset",
@@ -765,6 +771,16 @@ fn app_steps(
         );
     }
     Ok(())
+}
+
+/// Sets config values of `app`: `config:set` when none is secret (the plan shows them),
+/// else `config:import` with the values on stdin, so that no secret is in any argv.
+fn set_config(app: &str, values: BTreeMap<String, String>, secret: BTreeSet<String>) -> Cmd {
+    if secret.is_empty() {
+        values.iter().fold(Cmd::dokku(["config:set", "--no-restart", app]), |c, (k, v)| c.arg(format!("{k}={v}")))
+    } else {
+        Cmd::config_import(app, values, secret)
+    }
 }
 
 /// Path routing (issue 7, docs/routing.md): the executor writes the include (and copies the

@@ -34,6 +34,10 @@ impl fmt::Display for Plan {
             if let Some(stdin) = &step.run.stdin {
                 writeln!(f, "#   stdin: {}", stdin.describe())?;
             }
+            if step.run.program == "dokku" && !step.run.env.is_empty() {
+                let names: Vec<String> = step.run.env.iter().map(|(k, _)| format!("{k}={}", crate::dokku::cmd::MASK)).collect();
+                writeln!(f, "#   environment: {}", names.join(" "))?;
+            }
             match &step.undo {
                 Undo::Commands { cmds } => {
                     f.write_str("#   undo: ")?;
@@ -54,8 +58,15 @@ impl fmt::Display for Plan {
 
 fn cmd_json(c: &Cmd) -> Value {
     let mut v = json!({ "argv": c.masked_argv() });
+    if c.program == "dokku" && !c.env.is_empty() {
+        v["env"] = c.env.iter().map(|(k, _)| (k.clone(), json!(crate::dokku::cmd::MASK))).collect::<serde_json::Map<String, Value>>().into();
+    }
     if let Some(stdin) = &c.stdin {
         let mut s = serde_json::to_value(stdin).expect("stdin serialises");
+        // Config values: secret ones masked.
+        if let Some(masked) = stdin.masked() {
+            s["values"] = masked;
+        }
         // Inline file contents may hold configs; show names only.
         if let Some(files) = s.get_mut("files").and_then(Value::as_object_mut) {
             for val in files.values_mut() {

@@ -52,6 +52,10 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         }
         Action::SetConfig { app: a, .. } => {
             let s = app(state, a);
+            if let Some(crate::dokku::Stdin::Config { values, .. }) = step.run.stdin.as_deref() {
+                s.config.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+                return;
+            }
             for pair in argv.iter().skip(4) {
                 if let Some((k, v)) = pair.split_once('=') {
                     s.config.insert(k.to_owned(), v.to_owned());

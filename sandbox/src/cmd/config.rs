@@ -192,8 +192,14 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 &spec(&["--format"], &["--no-restart", "--replace", "--global"]),
             )?;
             let (scope, rest) = scope_and_rest(ctx, &p)?;
-            let file = rest.first().cloned().unwrap_or_else(|| "-".into());
+            // plugins/config/functions.go SubImport: the file argument is required (`-` is
+            // stdin, announced); every key is printed with its value; nothing to set fails.
+            let file = rest.first().cloned().unwrap_or_default();
+            if file.is_empty() {
+                return fail("open : no such file or directory");
+            }
             let text = if file == "-" {
+                ctx.info1("Reading config vars from stdin");
                 let mut t = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
                     .map_err(crate::ctx::io_err(std::path::Path::new("-")))?;
@@ -220,12 +226,13 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             } else {
                 ctx.env(&scope)?
             };
+            if entries.is_empty() {
+                return fail("No config vars to set");
+            }
             env.extend(entries.clone());
-            if !entries.is_empty() {
-                ctx.info1("Setting config vars");
-                let w = entries.keys().map(String::len).max().unwrap_or(0) + 1;
+            {
                 for (k, v) in &entries {
-                    ctx.verbose(format!("{:<w$}  {v}", format!("{k}:")));
+                    ctx.info1(format!("Setting config var {k}={v}"));
                 }
                 ctx.write_env(&scope, &env)?;
                 let mut targs = vec![scope.clone(), "set".to_string()];

@@ -3,7 +3,7 @@
 
 /// `(command with arguments, description)`; descriptions have no commas (they separate columns).
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("compose:config <app>", "Print the normalised compose project of the last push"),
+    ("compose:config <app> [--show-secrets]", "Print the normalised compose project of the last push (secrets masked unless asked)"),
     ("compose:diff <app> [<from>] [<to>]", "Show what changed between two releases (secrets masked)"),
     ("compose:down <app> [--force] [--datastores]", "Destroy the stack's service apps (datastores only with --datastores)"),
     ("compose:export <app> [--output <file>]", "Write a compose file describing what the stack's apps run now"),

@@ -362,14 +362,15 @@ pub(super) fn from_template(env: &DokkuEnv, app: &str, project: &str, sets: &[St
         }
     }
     if !sets.is_empty() {
-        let mut cmd = Cmd::dokku(["config:set", "--no-restart", app]);
+        // On stdin (`config:import`), never in an argv the host's users can read.
+        let mut values = std::collections::BTreeMap::new();
         for s in sets {
-            if !s.contains('=') {
-                anyhow::bail!("`--set {s}` is not KEY=VALUE");
-            }
-            cmd = cmd.secret_arg(s.clone());
+            let (k, v) = s.split_once('=').with_context(|| format!("`--set {s}` is not KEY=VALUE"))?;
+            values.insert(k.to_owned(), v.to_owned());
         }
-        runner.run(&cmd, None, None)?;
+        let stdin = serde_json::to_vec(&values)?;
+        let keys = values.keys().cloned().collect();
+        runner.run(&Cmd::config_import(app, values, keys), Some(&stdin), None)?;
     }
     let source = super::stack::source_dir(env, app);
     std::fs::create_dir_all(&source)?;

@@ -21,7 +21,7 @@ pub const PROPS: &[Prop] = &[
     Prop { key: "concurrency", default: "4", help: "services applied at once" },
     Prop { key: "timeout", default: "", help: "seconds after which a whole apply is aborted and rolled back (default: none)" },
     Prop { key: "step-timeout", default: "1800", help: "seconds a single Dokku command may run" },
-    Prop { key: "allow", default: "", help: "security policy rules the stack may use, space-separated (privileged cap-add devices host-namespaces host-path docker-socket security-opt sysctls nginx-custom)" },
+    Prop { key: "allow", default: "", help: "security policy rules the stack may use, space-separated (privileged cap-add devices host-namespaces host-path docker-socket security-opt sysctls nginx-custom host-hooks)" },
     Prop { key: "profiles", default: "", help: "compose profiles to enable, space-separated" },
     Prop { key: "hooks-dir", default: "deploy.d", help: "directory of the deploy hooks in the pushed repository (pre/ and post/ inside)" },
     Prop { key: "hook-timeout", default: "600", help: "seconds a deploy hook may run" },
@@ -32,6 +32,9 @@ pub const PROPS: &[Prop] = &[
     Prop { key: "domain-pattern", default: "", help: "host names for services with ports and no domains: {service} {stack} {project} {environment} {global} (the host's global domain)" },
     Prop { key: "project", default: "", help: "the project the stack belongs to (`compose:projects:create`)" },
     Prop { key: "environment", default: "", help: "the stack's environment in its project (dev staging production...)" },
+    Prop { key: "max-replicas", default: "20", help: "most replicas one service may run (`deploy.replicas`, `scale`)" },
+    Prop { key: "max-ports", default: "100", help: "most ports one service may publish (each port of a range counts)" },
+    Prop { key: "max-services", default: "100", help: "most services one stack may have" },
     Prop { key: "log-format", default: "text", help: "progress of applies: `text` (Dokku style) or `json` (one event per line)" },
 ];
 

@@ -189,6 +189,9 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         vault_password: vault_password(props, app),
         hooks_dir: { let d = props.computed(app, "hooks-dir"); if d.is_empty() { "deploy.d".into() } else { d } },
         hook_timeout: num("hook-timeout")?.unwrap_or(600),
+        max_replicas: num("max-replicas")?.map_or(crate::model::Limits::DEFAULT_REPLICAS, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        max_ports: num("max-ports")?.map_or(crate::model::Limits::DEFAULT_PORTS, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        max_services: num("max-services")?.map_or(crate::model::Limits::DEFAULT_SERVICES, |n| usize::try_from(n).unwrap_or(usize::MAX)),
         data: DataArgs { data_dir: Some(env.data_dir()) },
         // Every plugin apply reads the captured source only (issue #13).
         jail: Some(jail(&source_dir(env, app), props, app)?),

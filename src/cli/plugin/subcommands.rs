@@ -30,7 +30,7 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
     match verb {
         "up" => up(&Up::try_parse_from(argv)?, env),
         "plan" => plan(&AppFormat::try_parse_from(argv)?, env),
-        "config" => config(&AppOnly::try_parse_from(argv)?, env),
+        "config" => config(&ConfigArgs::try_parse_from(argv)?, env),
         "ps" => ps(&AppFormat::try_parse_from(argv)?, env),
         "status" => status(&Format::try_parse_from(argv)?, env),
         "list" => list(&Format::try_parse_from(argv)?, env),
@@ -317,12 +317,32 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn config(a: &AppOnly, env: &DokkuEnv) -> anyhow::Result<u8> {
+#[derive(Debug, Parser)]
+struct ConfigArgs {
+    /// The stack app
+    app: String,
+    /// Print secret values (environment values, vault-decrypted and generated ones) instead
+    /// of `********`
+    #[arg(long)]
+    show_secrets: bool,
+}
+
+/// `compose:config <app> [--show-secrets]`: the normalised project of the captured push, with
+/// secrets masked by the release store's classification unless asked.
+fn config(a: &ConfigArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
     let (loaded, ..) = load_stack(env, &a.app, None)?;
-    println!("{}", serde_json::to_string_pretty(&loaded.json)?);
+    if a.show_secrets {
+        println!("{}", serde_json::to_string_pretty(&loaded.json)?);
+        return Ok(0);
+    }
+    // Plain keys as the release store reads them; a project that does not convert masks every
+    // environment value.
+    let stack = StackName::parse(&a.app).map_err(anyhow::Error::msg)?;
+    let plain = from_compose_json(&loaded.json, &ConvertOptions { stack, project_dir: source_dir(env, &a.app).display().to_string() }).map(|(p, _)| p.settings.plain).unwrap_or_default();
+    println!("{}", serde_json::to_string_pretty(&crate::exec::releases::mask_secrets(&loaded.json, &plain))?);
     Ok(0)
 }
 
@@ -698,10 +718,12 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     if let Some(v) = a.value.as_deref().filter(|v| !v.is_empty()) {
         match a.key.as_str() {
-            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" | "max-file-size" => {
+            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" | "max-file-size" | "max-replicas" | "max-ports" | "max-services" => {
                 let unit = match a.key.as_str() {
-                    "concurrency" => "services",
+                    "concurrency" | "max-services" => "services",
                     "max-file-size" => "bytes",
+                    "max-replicas" => "replicas",
+                    "max-ports" => "ports",
                     _ => "seconds",
                 };
                 v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| format!("`{}` must be a positive number of {unit}", a.key))?;
