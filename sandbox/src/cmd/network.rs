@@ -24,6 +24,13 @@ fn valid(n: &str) -> bool {
         && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
 }
 
+/// A stable 12-hex-digit id for a network, as `docker network ls` shows.
+fn network_id(n: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(n.as_bytes());
+    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether a network exists (built-in `bridge`, `host`, `none` always do).
 pub fn exists(ctx: &Ctx, n: &str) -> bool {
     matches!(n, "bridge" | "host" | "none") || net_dir(ctx, n).is_dir()
@@ -109,7 +116,37 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             v.sort();
             if p.get("--format") == Some("json") {
-                ctx.out(serde_json::to_string(&v).unwrap_or_default());
+                // `CommandList` (plugins/network/subcommands.go) marshals `DockerNetwork`
+                // objects, not names. `getNetworks` parses one fixed timestamp for every
+                // network that has a creation time (a Dokku quirk kept here).
+                let objs: Vec<serde_json::Value> = v
+                    .iter()
+                    .map(|n| {
+                        let managed = !matches!(n.as_str(), "bridge" | "host" | "none");
+                        let driver = match n.as_str() {
+                            "host" => "host",
+                            "none" => "null",
+                            _ => "bridge",
+                        };
+                        let labels = if managed {
+                            serde_json::json!({"com.dokku.network-name": n})
+                        } else {
+                            serde_json::json!({})
+                        };
+                        serde_json::json!({
+                            "CreatedAt": "2024-02-25T01:55:24.275184461Z",
+                            "DokkuManaged": managed,
+                            "Driver": driver,
+                            "ID": network_id(n),
+                            "Internal": false,
+                            "IPv6": false,
+                            "Labels": labels,
+                            "Name": n,
+                            "Scope": "local",
+                        })
+                    })
+                    .collect();
+                ctx.out(serde_json::to_string(&objs).unwrap_or_default());
             } else {
                 ctx.info2("Networks");
                 v.iter().for_each(|n| ctx.out(n));

@@ -18,12 +18,72 @@ pub struct Mount {
     pub host_path: String,
     /// Container path.
     pub container_path: String,
-    /// Options (`ro`, …).
+    /// Read-only (`ro` hoisted out of the options, as `ParseMountPath` does).
+    #[serde(default)]
+    pub readonly: bool,
+    /// Other volume options.
     #[serde(default)]
     pub volume_options: String,
     /// Phases (`deploy,run`).
     #[serde(default)]
     pub phases: Vec<String>,
+}
+
+/// A storage entry as `plugins/storage/entry.go` stores and prints it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Entry {
+    /// Entry name.
+    pub name: String,
+    /// `docker-local` or `k3s`.
+    #[serde(default)]
+    pub scheduler: String,
+    /// Host directory (docker-local).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host_path: String,
+    /// `--chown`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chown: String,
+    /// `--mode`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mode: String,
+    /// Always 1.
+    #[serde(default)]
+    pub schema_version: u32,
+}
+
+fn load_entry(ctx: &Ctx, name: &str) -> Res<Option<Entry>> {
+    Ok(read_opt(&entry_path(ctx, name))?.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+fn save_entry(ctx: &Ctx, e: &Entry) -> Res {
+    write_atomic(
+        &entry_path(ctx, &e.name),
+        &serde_json::to_string(e).unwrap_or_default(),
+    )
+}
+
+fn entries(ctx: &Ctx) -> Res<Vec<Entry>> {
+    let dir = ctx.paths.lib.join("data/storage-entries");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .strip_suffix(".json")
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut v = Vec::new();
+    for n in names {
+        if let Some(e) = load_entry(ctx, &n)? {
+            v.push(e);
+        }
+    }
+    Ok(v)
 }
 
 fn mounts_path(ctx: &Ctx, app: &str) -> std::path::PathBuf {
@@ -51,13 +111,57 @@ fn entry_path(ctx: &Ctx, name: &str) -> std::path::PathBuf {
         .join(format!("{name}.json"))
 }
 
+/// `formatStorageListEntry` (plugins/storage/storage.go): `host:container[:ro,<opts>]`.
 fn mount_arg(m: &Mount) -> String {
-    let mut s = format!("{}:{}", m.host_path, m.container_path);
-    if !m.volume_options.is_empty() {
-        s.push(':');
-        s.push_str(&m.volume_options);
+    let opts = match (m.readonly, m.volume_options.is_empty()) {
+        (true, false) => format!("ro,{}", m.volume_options),
+        (true, true) => "ro".to_string(),
+        (false, _) => m.volume_options.clone(),
+    };
+    if opts.is_empty() {
+        format!("{}:{}", m.host_path, m.container_path)
+    } else {
+        format!("{}:{}:{opts}", m.host_path, m.container_path)
     }
-    s
+}
+
+/// `LegacyMountToEntry` (plugins/storage/entry.go): a legacy `host:container` mount is an
+/// entry named `legacy-` + the first 10 hex digits of the SHA-1 of the host path (of
+/// `vol:<name>` for a docker volume), shared by every app mounting that host path.
+pub fn legacy_entry_name(host: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let input = if host.starts_with('/') {
+        host.to_string()
+    } else {
+        format!("vol:{host}")
+    };
+    let hex: String = Sha1::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("legacy-{}", &hex[..10])
+}
+
+/// `ParseMountPath`: host, container, read-only, and the other options.
+fn parse_mount_path(spec: &str) -> (String, String, bool, String) {
+    let parts: Vec<&str> = spec.splitn(3, ':').collect();
+    let mut readonly = false;
+    let mut rest = Vec::new();
+    if let Some(o) = parts.get(2).filter(|o| !o.is_empty()) {
+        for t in o.split(',') {
+            if t == "ro" {
+                readonly = true;
+            } else {
+                rest.push(t);
+            }
+        }
+    }
+    (
+        parts.first().copied().unwrap_or_default().to_string(),
+        parts.get(1).copied().unwrap_or_default().to_string(),
+        readonly,
+        rest.join(","),
+    )
 }
 
 /// Dispatch `storage:<sub>`.
@@ -74,16 +178,44 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let p = parse(args, &spec(&["--format"], &[]))?;
             let app = p.arg(0);
             ctx.verify_app(&app)?;
-            let m = mounts(ctx, &app)?;
-            if p.get("--format") == Some("json") {
+            let format = p.get("--format").unwrap_or("text");
+            if format != "text" && format != "json" {
+                return fail("Invalid --format value specified");
+            }
+            // `CommandList`: the deploy-phase attachments as `StorageListEntry` rows.
+            let m: Vec<Mount> = mounts(ctx, &app)?
+                .into_iter()
+                .filter(|m| m.phases.iter().any(|p| p == "deploy"))
+                .collect();
+            if format == "json" {
                 let v: Vec<serde_json::Value> = m
                     .iter()
-                    .map(|m| serde_json::json!({"entry_name": m.entry_name, "host_path": m.host_path, "container_path": m.container_path, "volume_options": m.volume_options}))
+                    .map(|m| {
+                        let mut o = serde_json::Map::new();
+                        if !m.entry_name.is_empty() {
+                            o.insert("entry_name".into(), m.entry_name.clone().into());
+                        }
+                        o.insert("host_path".into(), m.host_path.clone().into());
+                        o.insert("container_path".into(), m.container_path.clone().into());
+                        if m.readonly {
+                            o.insert("readonly".into(), true.into());
+                        }
+                        if !m.volume_options.is_empty() {
+                            o.insert("volume_options".into(), m.volume_options.clone().into());
+                        }
+                        serde_json::Value::Object(o)
+                    })
                     .collect();
                 ctx.out(serde_json::to_string(&v).unwrap_or_default());
             } else {
                 ctx.info1(format!("{app} volume bind-mounts:"));
-                m.iter().for_each(|m| ctx.verbose(mount_arg(m)));
+                for x in &m {
+                    if ctx.globals.quiet {
+                        ctx.out(mount_arg(x));
+                    } else {
+                        ctx.verbose(mount_arg(x));
+                    }
+                }
             }
             Ok(())
         }
@@ -139,8 +271,17 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                     .display()
                     .to_string()
             });
-            let v = serde_json::json!({"name": name, "path": path, "scheduler": scheduler, "chown": p.get("--chown").unwrap_or(""), "mode": p.get("--mode").unwrap_or("")});
-            write_atomic(&ep, &v.to_string())?;
+            save_entry(
+                ctx,
+                &Entry {
+                    name: name.clone(),
+                    scheduler: scheduler.to_string(),
+                    host_path: path,
+                    chown: p.get("--chown").unwrap_or("").to_string(),
+                    mode: p.get("--mode").unwrap_or("").to_string(),
+                    schema_version: 1,
+                },
+            )?;
             ctx.info1(format!("Storage entry {name} created"));
             Ok(())
         }
@@ -183,25 +324,21 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             Ok(())
         }
         "list-entries" => {
+            // `CommandListEntries` (plugins/storage/commands_entries.go): Entry objects.
             let p = parse(args, &spec(&["--format", "--scheduler"], &[]))?;
-            let dir = ctx.paths.lib.join("data/storage-entries");
-            let mut names: Vec<String> = std::fs::read_dir(&dir)
-                .map(|rd| {
-                    rd.flatten()
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_string_lossy()
-                                .strip_suffix(".json")
-                                .map(str::to_string)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            names.sort();
+            let list: Vec<Entry> = entries(ctx)?
+                .into_iter()
+                .filter(|e| p.get("--scheduler").is_none_or(|s| s == e.scheduler))
+                .collect();
             if p.get("--format") == Some("json") {
-                ctx.out(serde_json::to_string(&names).unwrap_or_default());
+                ctx.out(serde_json::to_string_pretty(&list).unwrap_or_default());
+            } else if list.is_empty() {
+                ctx.info1("No storage entries registered");
             } else {
-                names.iter().for_each(|n| ctx.out(n));
+                ctx.info1("Storage entries:");
+                for e in &list {
+                    ctx.verbose(format!("{}\t{}\t{}", e.name, e.scheduler, e.host_path));
+                }
             }
             Ok(())
         }
@@ -250,8 +387,12 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         let Some(dir) = p.get("--container-dir") else {
             return fail("--container-dir is required when mounting a named storage entry");
         };
-        let entry: serde_json::Value = serde_json::from_str(&entry).unwrap_or_default();
-        let host = entry["path"].as_str().unwrap_or_default().to_string();
+        let entry: Entry = serde_json::from_str(&entry).unwrap_or_default();
+        let host = if entry.host_path.is_empty() {
+            entry.name.clone()
+        } else {
+            entry.host_path.clone()
+        };
         let before = all.len();
         all.retain(|m| !(m.entry_name == spec_arg && m.container_path == dir));
         let existed = all.len() != before;
@@ -270,14 +411,7 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                     "Storage entry {spec_arg} mounted at {dir} on {app}"
                 ));
             }
-            let mut opts = p.get("--volume-options").unwrap_or("").to_string();
-            if p.has("--volume-readonly") {
-                opts = if opts.is_empty() {
-                    "ro".into()
-                } else {
-                    format!("{opts},ro")
-                };
-            }
+            let opts = p.get("--volume-options").unwrap_or("").to_string();
             let phases = p
                 .get("--phase")
                 .unwrap_or("deploy,run")
@@ -288,34 +422,48 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 entry_name: spec_arg.clone(),
                 host_path: host,
                 container_path: dir.to_string(),
+                readonly: p.has("--volume-readonly"),
                 volume_options: opts,
                 phases,
             });
         }
         return save(ctx, &app, &all);
     }
-    let parts: Vec<&str> = spec_arg.splitn(3, ':').collect();
-    if parts.len() < 2 || parts[1].is_empty() || parts[0].is_empty() {
+    // Legacy colon form (`mountLegacyColon` / `unmountLegacyColon`): a synthesized
+    // `legacy-<hash>` entry plus an attachment keyed on (entry, container path).
+    let (host, container, readonly, volume_options) = parse_mount_path(&spec_arg);
+    if host.is_empty() || container.is_empty() {
         return fail("Storage path must be two valid paths divided by colon.");
     }
-    let m = Mount {
-        entry_name: String::new(),
-        host_path: parts[0].to_string(),
-        container_path: parts[1].to_string(),
-        volume_options: parts.get(2).map(|s| (*s).to_string()).unwrap_or_default(),
-        phases: vec!["deploy".into(), "run".into()],
-    };
+    let entry = legacy_entry_name(&host);
+    let same = |x: &Mount| x.entry_name == entry && x.container_path == container;
     if sub == "mount" {
-        if all
-            .iter()
-            .any(|x| x.entry_name.is_empty() && mount_arg(x) == spec_arg)
-        {
+        if all.iter().any(same) {
             return fail("Mount path already exists.");
         }
-        all.push(m);
+        if !entry_path(ctx, &entry).exists() {
+            save_entry(
+                ctx,
+                &Entry {
+                    name: entry.clone(),
+                    scheduler: "docker-local".into(),
+                    host_path: host.clone(),
+                    schema_version: 1,
+                    ..Entry::default()
+                },
+            )?;
+        }
+        all.push(Mount {
+            entry_name: entry,
+            host_path: host,
+            container_path: container,
+            readonly,
+            volume_options,
+            phases: vec!["deploy".into(), "run".into()],
+        });
     } else {
         let before = all.len();
-        all.retain(|x| !(x.entry_name.is_empty() && mount_arg(x) == spec_arg));
+        all.retain(|x| !same(x));
         if all.len() == before {
             return fail("Mount path does not exist.");
         }
