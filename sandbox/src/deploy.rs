@@ -243,7 +243,8 @@ pub fn extract(ctx: &Ctx, app: &str, rev: &str) -> Res<PathBuf> {
 /// - ps `TriggerCorePostExtract`: the Procfile at `procfile-path` (default `Procfile`) is
 ///   validated ("Invalid Procfile: …", as `procfile-util check`) and becomes the app's Procfile;
 ///   a missing one means no Procfile (and the repository's own `Procfile` is removed);
-/// - app-json: the file at `appjson-path` must be valid JSON when it exists.
+/// - app-json: the file at `appjson-path` is extracted when it exists; a missing one is no
+///   error (`CorePostExtract`), and the sandbox does not read app.json (docs/sandbox.md).
 ///
 /// Returns the process types of the extracted Procfile.
 fn core_post_extract(ctx: &Ctx, app: &str, dir: &Path) -> Res<BTreeMap<String, String>> {
@@ -307,18 +308,6 @@ fn core_post_extract(ctx: &Ctx, app: &str, dir: &Path) -> Res<BTreeMap<String, S
             BTreeMap::new()
         }
     };
-    let appjson = ctx.prop_computed("app-json", app, "appjson-path", "")?;
-    let appjson = match appjson.trim_matches('/') {
-        "" => "app.json".to_string(),
-        p => p.to_string(),
-    };
-    let from = dir.join(&appjson);
-    if inside_dir(dir, &from) && from.is_file() {
-        let t = read_opt(&from)?.unwrap_or_default();
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&t) {
-            return fail(format!("Invalid app.json: {e}"));
-        }
-    }
     Ok(procfile)
 }
 

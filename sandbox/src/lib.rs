@@ -205,6 +205,11 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
         eprintln!(" !     {e}");
         return 1;
     }
+    // `dokku -v` and `dokku --version` are `dokku version` (00_dokku-standard).
+    let mut args = args;
+    if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
+        args[0] = "version".into();
+    }
     let (globals, mut rest) = parse_globals(args);
     let mut ctx = Ctx::new(paths.clone(), globals.clone(), String::new());
     let n = match harness::next_call_number(&mut ctx) {

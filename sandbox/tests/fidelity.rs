@@ -141,7 +141,7 @@ fn build_paths_are_applied_at_extract() {
     );
 
     // Each wrong path fails the deploy with Dokku's message.
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 2] = [
         (
             &[
                 "builder-dockerfile:set",
@@ -154,10 +154,6 @@ fn build_paths_are_applied_at_extract() {
         (
             &["builder:set", "web", "build-dir", "missing"],
             "Specified build-dir not found in sourcecode working directory: missing",
-        ),
-        (
-            &["app-json:set", "web", "appjson-path", "Procfile"],
-            "Invalid app.json",
         ),
     ];
     for (set, message) in cases {
@@ -283,4 +279,29 @@ fn ssh_original_command_honours_quotes_like_xargs() {
         dokku_sandbox::ssh_words("git-receive-pack 'web'").expect("split"),
         ["git-receive-pack", "'web'"]
     );
+}
+
+#[test]
+fn plugin_help_and_version_follow_dokku() {
+    let s = Sandbox::new();
+    let help = s.run(&["storage:help"]);
+    help.ok();
+    assert!(
+        help.stdout.contains("\nManage mounted volumes\n"),
+        "{}",
+        help.stdout
+    );
+    assert_eq!(
+        s.run(&["storage"]).stdout,
+        help.stdout,
+        "bare plugin prints its help"
+    );
+    assert_eq!(
+        s.run(&["apps", "--help"]).stdout,
+        s.run(&["apps:help"]).stdout
+    );
+    assert!(s.run(&["ps"]).stdout.contains("Manage app processes"));
+    for v in ["-v", "--version", "version"] {
+        assert!(s.run(&[v]).ok().stdout.starts_with("dokku version "));
+    }
 }
