@@ -305,3 +305,74 @@ fn plugin_help_and_version_follow_dokku() {
         assert!(s.run(&[v]).ok().stdout.starts_with("dokku version "));
     }
 }
+
+#[test]
+fn storage_entries_follow_the_storage_plugin() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["storage:create", "--mode", "750", "data"]).ok();
+    let dir = s.lib().join("data/storage/data");
+    let mode = std::fs::metadata(&dir)
+        .expect("host dir")
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o750);
+    assert_eq!(
+        s.json(&["storage:info", "data", "--format", "json"])["mode"],
+        "0750"
+    );
+    s.run(&["storage:create", "--mode", "0888", "bad"])
+        .fails(1, "Unsupported directory mode");
+    s.run(&["storage:create", "--chown", "65536", "bad"])
+        .fails(1, "Unsupported chown permissions");
+    s.run(&["storage:create", "--mode", "0777", "custom", "/srv/custom"])
+        .fails(
+            1,
+            "--mode is only supported when the storage entry uses the default host path",
+        );
+    s.run(&["storage:set", "data", "mode", "0700"]).ok();
+    assert_eq!(
+        std::fs::metadata(&dir).expect("dir").permissions().mode() & 0o7777,
+        0o700
+    );
+    s.run(&["storage:set", "data", "bogus", "1"])
+        .fails(1, "Invalid property specified, valid properties include:");
+    s.run(&["storage:set", "data", "mode", "0770", "--chown", "heroku"])
+        .fails(1, "either a property and a value or flags, not both");
+    s.run(&["storage:annotations:set", "data", "team", "billing"])
+        .ok();
+    assert_eq!(
+        s.run(&[
+            "storage:annotations:report",
+            "data",
+            "--storage-annotations.team"
+        ])
+        .stdout,
+        "billing\n"
+    );
+    s.run(&[
+        "storage:mount",
+        "web",
+        "data",
+        "--container-dir",
+        "/data",
+        "--volume-subpath",
+        "up",
+    ])
+    .ok();
+    let r = s.json(&["storage:report", "web", "--format", "json"]);
+    assert_eq!(r["attachment.1.entry-name"], "data");
+    assert_eq!(r["storage-attachment.1.subpath"], "up");
+    assert_eq!(r["attachment.1.process-type"], "_default_");
+    s.run(&["storage:destroy", "data", "--force"])
+        .fails(1, "still mounted by app(s): web");
+    s.run(&["storage:unmount", "web", "data"]).ok();
+    s.run(&["storage:destroy", "data", "--force", "--destroy-host-dir"])
+        .ok();
+    assert!(
+        !dir.exists(),
+        "--destroy-host-dir removes the default host path"
+    );
+}

@@ -13,6 +13,7 @@ pub mod props;
 pub mod ps;
 pub mod sandbox;
 pub mod storage;
+pub mod storage_entries;
 
 use crate::ctx::{fail, Ctx, Fail, Res};
 

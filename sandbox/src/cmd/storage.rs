@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{parse, spec};
-use crate::ctx::{fail, read_opt, remove_any, write_atomic, Ctx, Fail, Res};
-use crate::store::{is_valid_storage_name, rows, Report, Row};
+use crate::ctx::{fail, read_opt, write_atomic, Ctx, Fail, Res};
+use crate::store::{rows, Report, Row};
+
+use super::storage_entries;
 
 /// One mount of an app.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,63 +29,15 @@ pub struct Mount {
     /// Phases (`deploy,run`).
     #[serde(default)]
     pub phases: Vec<String>,
-}
-
-/// A storage entry as `plugins/storage/entry.go` stores and prints it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct Entry {
-    /// Entry name.
-    pub name: String,
-    /// `docker-local` or `k3s`.
+    /// Process type (`_default_`).
     #[serde(default)]
-    pub scheduler: String,
-    /// Host directory (docker-local).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub host_path: String,
-    /// `--chown`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub chown: String,
-    /// `--mode`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub mode: String,
-    /// Always 1.
+    pub process_type: String,
+    /// `--volume-subpath`.
     #[serde(default)]
-    pub schema_version: u32,
-}
-
-fn load_entry(ctx: &Ctx, name: &str) -> Res<Option<Entry>> {
-    Ok(read_opt(&entry_path(ctx, name))?.and_then(|s| serde_json::from_str(&s).ok()))
-}
-
-fn save_entry(ctx: &Ctx, e: &Entry) -> Res {
-    write_atomic(
-        &entry_path(ctx, &e.name),
-        &serde_json::to_string(e).unwrap_or_default(),
-    )
-}
-
-fn entries(ctx: &Ctx) -> Res<Vec<Entry>> {
-    let dir = ctx.paths.lib.join("data/storage-entries");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .strip_suffix(".json")
-                        .map(str::to_string)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let mut v = Vec::new();
-    for n in names {
-        if let Some(e) = load_entry(ctx, &n)? {
-            v.push(e);
-        }
-    }
-    Ok(v)
+    pub subpath: String,
+    /// `--volume-chown`.
+    #[serde(default)]
+    pub volume_chown: String,
 }
 
 fn mounts_path(ctx: &Ctx, app: &str) -> std::path::PathBuf {
@@ -102,13 +56,6 @@ fn save(ctx: &Ctx, app: &str, m: &[Mount]) -> Res {
         &mounts_path(ctx, app),
         &serde_json::to_string_pretty(m).unwrap_or_default(),
     )
-}
-
-fn entry_path(ctx: &Ctx, name: &str) -> std::path::PathBuf {
-    ctx.paths
-        .lib
-        .join("data/storage-entries")
-        .join(format!("{name}.json"))
 }
 
 /// `formatStorageListEntry` (plugins/storage/storage.go): `host:container[:ro,<opts>]`.
@@ -219,138 +166,43 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             Ok(())
         }
-        "create" => {
-            let p = parse(
-                args,
-                &spec(
-                    &[
-                        "--scheduler",
-                        "--chown",
-                        "--mode",
-                        "--reclaim-policy",
-                        "--size",
-                        "--access-mode",
-                        "--storage-class-name",
-                        "--namespace",
-                        "--annotation",
-                        "--label",
-                    ],
-                    &[],
-                ),
-            )?;
-            let name = p.arg(0);
-            validate_entry_name(&name)?;
-            if let Some(m) = p.get("--mode") {
-                if !(m.len() == 3 || m.len() == 4) || !m.chars().all(|c| ('0'..='7').contains(&c)) {
-                    return fail(format!("Unsupported directory mode \"{m}\". Value must be a 3 or 4 digit octal mode, such as 0755"));
-                }
-            }
-            let ep = entry_path(ctx, &name);
-            let scheduler = p.get("--scheduler").unwrap_or("docker-local");
-            if let Some(existing) = read_opt(&ep)? {
-                let existing: serde_json::Value =
-                    serde_json::from_str(&existing).unwrap_or_default();
-                let old = existing["scheduler"]
-                    .as_str()
-                    .unwrap_or("docker-local")
-                    .to_string();
-                if old != scheduler {
-                    return fail(format!("storage entry \"{name}\" already exists with scheduler \"{old}\"; refusing to redefine"));
-                }
-                // Re-creating is idempotent (plugins/storage commands_entries.go).
-                ctx.info1(format!(
-                    "Storage entry {name} already exists, leaving in place"
-                ));
-                return Ok(());
-            }
-            let path = p.pos.get(1).cloned().unwrap_or_else(|| {
-                ctx.paths
-                    .lib
-                    .join("data/storage")
-                    .join(&name)
-                    .display()
-                    .to_string()
-            });
-            save_entry(
-                ctx,
-                &Entry {
-                    name: name.clone(),
-                    scheduler: scheduler.to_string(),
-                    host_path: path,
-                    chown: p.get("--chown").unwrap_or("").to_string(),
-                    mode: p.get("--mode").unwrap_or("").to_string(),
-                    schema_version: 1,
-                },
-            )?;
-            ctx.info1(format!("Storage entry {name} created"));
-            Ok(())
-        }
-        "destroy" => {
-            let p = parse(args, &spec(&[], &["--force", "--destroy-host-dir"]))?;
+        "ensure-directory" => {
+            // `CommandEnsureDirectory` (plugins/storage/subcommands.go).
+            let p = parse(args, &spec(&["--chown"], &[]))?;
+            ctx.warn(
+                "Deprecated: please use 'storage:create' instead of 'storage:ensure-directory'",
+            );
             let name = p.arg(0);
             if name.is_empty() {
-                return fail("storage entry name is required");
+                return fail("Please specify a directory to create");
             }
-            let ep = entry_path(ctx, &name);
-            if !ep.exists() {
-                return fail(format!("storage entry \"{name}\" does not exist"));
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return fail(
+                    "Directory can only contain the following set of characters: [A-Za-z0-9_-]",
+                );
             }
-            let mut using = Vec::new();
-            for app in ctx.apps()? {
-                if mounts(ctx, &app)?.iter().any(|m| m.entry_name == name) {
-                    using.push(app);
-                }
-            }
-            if !using.is_empty() {
-                return fail(format!(
-                    "storage entry \"{name}\" is still mounted by app(s): {}",
-                    using.join(", ")
-                ));
-            }
-            if !(p.has("--force") || ctx.forced()) {
-                crate::cmd::apps::confirm(ctx, "storage entry", &name)?;
-            }
-            remove_any(&ep)?;
-            ctx.info1(format!("Storage entry {name} destroyed"));
-            Ok(())
-        }
-        "info" => {
-            let p = parse(args, &spec(&["--format"], &[]))?;
-            let name = p.arg(0);
-            let Some(s) = read_opt(&entry_path(ctx, &name))? else {
-                return fail(format!("storage entry \"{name}\" does not exist"));
-            };
-            ctx.out(s);
-            Ok(())
-        }
-        "list-entries" => {
-            // `CommandListEntries` (plugins/storage/commands_entries.go): Entry objects.
-            let p = parse(args, &spec(&["--format", "--scheduler"], &[]))?;
-            let list: Vec<Entry> = entries(ctx)?
-                .into_iter()
-                .filter(|e| p.get("--scheduler").is_none_or(|s| s == e.scheduler))
-                .collect();
-            if p.get("--format") == Some("json") {
-                ctx.out(serde_json::to_string_pretty(&list).unwrap_or_default());
-            } else if list.is_empty() {
-                ctx.info1("No storage entries registered");
-            } else {
-                ctx.info1("Storage entries:");
-                for e in &list {
-                    ctx.verbose(format!("{}\t{}\t{}", e.name, e.scheduler, e.host_path));
-                }
-            }
-            Ok(())
-        }
-        "ensure-directory" => {
-            let p = parse(args, &spec(&["--chown"], &[]))?;
-            ctx.warn("Deprecated: use storage:create instead");
-            let dir = ctx.paths.lib.join("data/storage").join(p.arg(0));
-            crate::store::mkdirs(&dir)?;
+            let id = storage_entries::resolve_chown(ctx, p.get("--chown").unwrap_or("herokuish"))?;
+            let dir = ctx.paths.lib.join("data/storage").join(&name);
             ctx.info1(format!("Ensuring {} exists", dir.display()));
+            crate::store::mkdirs(&dir)?;
+            if id != "false" {
+                ctx.verbose(format!("Setting directory ownership to {id}:{id}"));
+                let o = std::process::Command::new("chown")
+                    .arg("-R")
+                    .arg(format!("{id}:{id}"))
+                    .arg(&dir)
+                    .output();
+                if !o.is_ok_and(|o| o.status.success()) {
+                    return fail("Unable to set directory ownership");
+                }
+            }
+            ctx.verbose("Directory ready for mounting");
             Ok(())
         }
-        _ => Err(Fail::Silent(255)),
+        _ => storage_entries::run(ctx, sub, args).unwrap_or(Err(Fail::Silent(255))),
     }
 }
 
@@ -378,16 +230,40 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let mut all = mounts(ctx, &app)?;
     if !spec_arg.contains(':') {
         // Named-entry form (plugins/storage CommandMount): idempotent, a re-mount updates attributes.
-        let Some(entry) = read_opt(&entry_path(ctx, &spec_arg))? else {
-            if sub == "unmount" {
-                return fail(format!("storage entry \"{spec_arg}\" does not exist"));
+        if sub == "unmount" {
+            // `RemoveAttachment`: without --container-dir the entry's only attachment goes.
+            let dir = p.get("--container-dir").unwrap_or("");
+            let matches: Vec<String> = all
+                .iter()
+                .filter(|m| m.entry_name == spec_arg && (dir.is_empty() || m.container_path == dir))
+                .map(|m| m.container_path.clone())
+                .collect();
+            if matches.is_empty() {
+                if dir.is_empty() {
+                    return fail(format!(
+                        "storage entry \"{spec_arg}\" is not mounted on app \"{app}\""
+                    ));
+                }
+                return fail(format!(
+                    "storage entry \"{spec_arg}\" is not mounted at \"{dir}\" on app \"{app}\""
+                ));
             }
+            if matches.len() > 1 && dir.is_empty() {
+                let mut paths = matches;
+                paths.sort();
+                return fail(format!("storage entry \"{spec_arg}\" is mounted at multiple paths on app \"{app}\" ({}); pass --container-dir to disambiguate", paths.join(", ")));
+            }
+            all.retain(|m| {
+                !(m.entry_name == spec_arg && (dir.is_empty() || m.container_path == dir))
+            });
+            return save(ctx, &app, &all);
+        }
+        let Some(entry) = storage_entries::load(ctx, &spec_arg)? else {
             return fail(format!("storage entry \"{spec_arg}\" does not exist; create it first with `dokku storage:create`"));
         };
         let Some(dir) = p.get("--container-dir") else {
             return fail("--container-dir is required when mounting a named storage entry");
         };
-        let entry: Entry = serde_json::from_str(&entry).unwrap_or_default();
         let host = if entry.host_path.is_empty() {
             entry.name.clone()
         } else {
@@ -396,12 +272,7 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         let before = all.len();
         all.retain(|m| !(m.entry_name == spec_arg && m.container_path == dir));
         let existed = all.len() != before;
-        if sub == "unmount" && !existed {
-            return fail(format!(
-                "storage entry \"{spec_arg}\" is not mounted at {dir} on {app}"
-            ));
-        }
-        if sub == "mount" {
+        {
             if existed {
                 ctx.info1(format!(
                     "Storage entry {spec_arg} mount at {dir} on {app} updated"
@@ -412,12 +283,15 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 ));
             }
             let opts = p.get("--volume-options").unwrap_or("").to_string();
-            let phases = p
-                .get("--phase")
-                .unwrap_or("deploy,run")
-                .split(',')
-                .map(str::to_string)
+            let mut phases: Vec<String> = p
+                .all("--phase")
+                .iter()
+                .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+                .filter(|v| !v.is_empty())
                 .collect();
+            if phases.is_empty() {
+                phases = vec!["deploy".into(), "run".into()];
+            }
             all.push(Mount {
                 entry_name: spec_arg.clone(),
                 host_path: host,
@@ -425,6 +299,9 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 readonly: p.has("--volume-readonly"),
                 volume_options: opts,
                 phases,
+                process_type: p.get("--process-type").unwrap_or("_default_").to_string(),
+                subpath: p.get("--volume-subpath").unwrap_or("").to_string(),
+                volume_chown: p.get("--volume-chown").unwrap_or("").to_string(),
             });
         }
         return save(ctx, &app, &all);
@@ -441,15 +318,15 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         if all.iter().any(same) {
             return fail("Mount path already exists.");
         }
-        if !entry_path(ctx, &entry).exists() {
-            save_entry(
+        if !storage_entries::exists(ctx, &entry) {
+            storage_entries::save(
                 ctx,
-                &Entry {
+                &storage_entries::Entry {
                     name: entry.clone(),
                     scheduler: "docker-local".into(),
                     host_path: host.clone(),
                     schema_version: 1,
-                    ..Entry::default()
+                    ..storage_entries::Entry::default()
                 },
             )?;
         }
@@ -460,6 +337,9 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             readonly,
             volume_options,
             phases: vec!["deploy".into(), "run".into()],
+            process_type: "_default_".into(),
+            subpath: String::new(),
+            volume_chown: String::new(),
         });
     } else {
         let before = all.len();
@@ -471,25 +351,6 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     save(ctx, &app, &all)
 }
 
-/// Entry-name rules from plugins/storage entry.go (DNS-1123 label, at most 45, no `legacy-`).
-fn validate_entry_name(name: &str) -> Res {
-    if name.is_empty() {
-        return fail("storage entry name is required");
-    }
-    if name.len() > 45 {
-        return fail(format!("storage entry name \"{name}\" is too long (max 45 characters); helm release names cap our budget"));
-    }
-    if !is_valid_storage_name(name) {
-        return fail(format!("storage entry name \"{name}\" must be a DNS-1123 label (lowercase letters, digits, and dashes; cannot start or end with a dash)"));
-    }
-    if name.starts_with("legacy-") {
-        return fail(format!(
-            "storage entry name \"{name}\" must not start with reserved prefix \"legacy-\""
-        ));
-    }
-    Ok(())
-}
-
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let m = mounts(ctx, app)?;
     let phase = |ph: &str| {
@@ -499,9 +360,40 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    Ok(rows(vec![
+    let mut v = vec![
         ("storage-build-mounts".into(), phase("build")),
         ("storage-deploy-mounts".into(), phase("deploy")),
         ("storage-run-mounts".into(), phase("run")),
-    ]))
+    ];
+    // `registerAttachmentFlags` (plugins/storage/report.go): one group of keys per attachment
+    // whose entry loads, numbered from 1.
+    let mut index = 0;
+    for a in &m {
+        let Some(entry) = storage_entries::load(ctx, &a.entry_name)? else {
+            ctx.warn(format!(
+                "Skipping attachment on \"{app}\": missing entry \"{}\" (storage entry \"{}\" does not exist)",
+                a.entry_name, a.entry_name
+            ));
+            continue;
+        };
+        index += 1;
+        let host = if entry.host_path.is_empty() {
+            entry.name.clone()
+        } else {
+            entry.host_path.clone()
+        };
+        let k = |f: &str| format!("storage-attachment.{index}.{f}");
+        v.extend([
+            (k("entry-name"), a.entry_name.clone()),
+            (k("host-path"), host),
+            (k("container-path"), a.container_path.clone()),
+            (k("phases"), a.phases.join(",")),
+            (k("process-type"), a.process_type.clone()),
+            (k("subpath"), a.subpath.clone()),
+            (k("readonly"), a.readonly.to_string()),
+            (k("volume-options"), a.volume_options.clone()),
+            (k("volume-chown"), a.volume_chown.clone()),
+        ]);
+    }
+    Ok(rows(v))
 }
