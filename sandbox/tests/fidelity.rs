@@ -376,3 +376,57 @@ fn storage_entries_follow_the_storage_plugin() {
         "--destroy-host-dir removes the default host path"
     );
 }
+
+#[test]
+fn archives_are_checked_before_extraction_like_dokku() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    let src = s.root().join("ctx");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("Dockerfile"), "FROM x:1\n").expect("write");
+    std::os::unix::fs::symlink("../outside", src.join("up")).expect("symlink");
+    let tar = |name: &str| -> Vec<u8> {
+        let o = std::process::Command::new("tar")
+            .current_dir(&src)
+            .args(["-cf", "-", name])
+            .output()
+            .expect("tar");
+        o.stdout
+    };
+    let from_archive = |bytes: &[u8]| {
+        let mut child = s
+            .cmd()
+            .args(["git:from-archive", "web", "--"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), bytes).expect("write");
+        let o = child.wait_with_output().expect("wait");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (ok, err) = from_archive(&tar("up"));
+    assert!(
+        !ok && err.contains("Archive contains symlinks pointing outside extraction directory"),
+        "{err}"
+    );
+    s.run(&["git:set", "--global", "archive-max-files", "0"])
+        .ok();
+    let (ok, err) = from_archive(&tar("Dockerfile"));
+    assert!(
+        !ok && err.contains("Archive contains 1 entries which exceeds the maximum of 0"),
+        "{err}"
+    );
+    s.run(&["git:set", "--global", "archive-max-files"]).ok();
+    assert_eq!(
+        s.run(&["git:report", "web", "--git-computed-archive-max-files"])
+            .stdout,
+        "10000\n"
+    );
+    let (ok, err) = from_archive(&tar("Dockerfile"));
+    assert!(ok, "{err}");
+}
