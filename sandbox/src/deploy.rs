@@ -132,9 +132,8 @@ pub fn scale(ctx: &Ctx, app: &str, st: &AppState) -> Res<BTreeMap<String, u32>> 
             m.insert(k.to_string(), v.parse().unwrap_or(0));
         }
     }
-    if st.procfile.is_empty() {
-        m.entry("web".into()).or_insert(1);
-    }
+    // plugins/ps `TriggerPostCreate` gives every app `web=1`, Procfile or not.
+    m.entry("web".into()).or_insert(1);
     for p in st.procfile.keys() {
         m.entry(p.clone()).or_insert(u32::from(p == "web"));
     }
@@ -656,6 +655,13 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
         Vec::new()
     };
     for (proc, count) in sc {
+        // scheduler-docker-local `scheduler-deploy`: a scaled type the Procfile lacks.
+        if count > 0 && !st.procfile.is_empty() && !st.procfile.contains_key(&proc) {
+            ctx.warn(format!(
+                "Skipping {proc} as it is missing from the current Procfile"
+            ));
+            continue;
+        }
         for i in 1..=count {
             ctx.sleep_ms(b.start_ms)?;
             let id = format!(

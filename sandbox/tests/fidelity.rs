@@ -430,3 +430,31 @@ fn archives_are_checked_before_extraction_like_dokku() {
     let (ok, err) = from_archive(&tar("Dockerfile"));
     assert!(ok, "{err}");
 }
+
+#[test]
+fn a_scaled_type_missing_from_the_procfile_is_skipped() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    // `TriggerPostCreate` scales web to 1 for every app.
+    assert_eq!(
+        s.json(&["ps:scale", "--format", "json", "web"]),
+        serde_json::json!([{"process_type": "web", "quantity": 1}])
+    );
+    s.run(&["ps:set", "web", "procfile-path", "worker.Procfile"])
+        .ok();
+    let dir = remote(
+        &s,
+        "web",
+        &[
+            ("Dockerfile", "FROM x:1\n"),
+            ("worker.Procfile", "worker: work\n"),
+        ],
+    );
+    let (ok, err) = push(&dir);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("Skipping web as it is missing from the current Procfile"),
+        "{err}"
+    );
+    assert!(containers(&s, "web").is_empty(), "worker defaults to 0");
+}
