@@ -14,6 +14,15 @@ const KEYS: &[&str] = &[
     "tld",
 ];
 
+/// `DefaultProperties` of plugins/network/network.go.
+fn default(key: &str) -> &'static str {
+    if key == "bind-all-interfaces" {
+        "false"
+    } else {
+        ""
+    }
+}
+
 fn net_dir(ctx: &Ctx, n: &str) -> std::path::PathBuf {
     ctx.paths.lib.join("data/sandbox-networks").join(n)
 }
@@ -45,16 +54,20 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             legacy: true,
         }
         .run(ctx, args, &report_rows, &|c| {
-            Ok(rows(
-                KEYS.iter()
-                    .map(|k| {
-                        Ok((
-                            format!("network-global-{k}"),
-                            c.prop_or("network", "--global", k)?,
-                        ))
-                    })
-                    .collect::<Res<Vec<_>>>()?,
-            ))
+            // plugins/network/report.go: the global report has computed and global keys of
+            // every property but static-web-listener.
+            let mut v = Vec::new();
+            for k in KEYS.iter().filter(|k| **k != "static-web-listener") {
+                v.push((
+                    format!("network-computed-{k}"),
+                    c.prop_computed("network", "--global", k, default(k))?,
+                ));
+                v.push((
+                    format!("network-global-{k}"),
+                    c.prop_or("network", "--global", k)?,
+                ));
+            }
+            Ok(rows(v))
         }),
         "create" => {
             let n = args.first().cloned().unwrap_or_default();
@@ -213,7 +226,7 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         if *k != "static-web-listener" {
             v.push((
                 format!("network-computed-{k}"),
-                ctx.prop_computed("network", app, k, "")?,
+                ctx.prop_computed("network", app, k, default(k))?,
             ));
             v.push((
                 format!("network-global-{k}"),
