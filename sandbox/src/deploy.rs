@@ -124,12 +124,16 @@ pub fn save(ctx: &Ctx, app: &str, st: &AppState) -> Res {
     )
 }
 
-/// The scale (`proc=count`), `$DOKKU_LIB_ROOT/data/ps/<app>/scale`; web defaults to 1.
+/// The scale (`proc=count`) of the ps `scale` property; web defaults to 1.
 pub fn scale(ctx: &Ctx, app: &str, st: &AppState) -> Res<BTreeMap<String, u32>> {
     let mut m: BTreeMap<String, u32> = BTreeMap::new();
-    for l in ctx.read_lines(&ctx.paths.data_dir("ps", app).join("scale"))? {
+    // `parseProcessTuples`: trimmed `type=count` lines, the first of a type wins.
+    for l in ctx.read_lines(&scale_path(ctx, app))? {
         if let Some((k, v)) = l.split_once('=') {
-            m.insert(k.to_string(), v.parse().unwrap_or(0));
+            let k = k.trim();
+            if !k.is_empty() && !m.contains_key(k) {
+                m.insert(k.to_string(), v.trim().parse().unwrap_or(0));
+            }
         }
     }
     // plugins/ps `TriggerPostCreate` gives every app `web=1`, Procfile or not.
@@ -143,7 +147,12 @@ pub fn scale(ctx: &Ctx, app: &str, st: &AppState) -> Res<BTreeMap<String, u32>> 
 /// Write the scale file.
 pub fn write_scale(ctx: &Ctx, app: &str, m: &BTreeMap<String, u32>) -> Res {
     let lines: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    ctx.write_lines(&ctx.paths.data_dir("ps", app).join("scale"), &lines)
+    ctx.write_lines(&scale_path(ctx, app), &lines)
+}
+
+/// The ps plugin's `scale` property list (`$DOKKU_LIB_ROOT/config/ps/<app>/scale`).
+fn scale_path(ctx: &Ctx, app: &str) -> PathBuf {
+    ctx.paths.prop_path("ps", app, "scale")
 }
 
 /// The held per-app deploy lock.

@@ -154,6 +154,10 @@ pub fn is_builtin(cmd: &str) -> bool {
 
 /// Run a built-in.
 pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
+    // `apps:` names no subcommand: Dokku finds no plugin command for it.
+    if cmd.ends_with(':') {
+        return not_modelled(ctx, cmd);
+    }
     let (prefix, sub) = cmd.split_once(':').unwrap_or((cmd, ""));
     // `<plugin>:help`, `<plugin> --help`, and a bare `<plugin>` for most plugins print the
     // plugin's help (its `subcommands/default`).

@@ -70,7 +70,7 @@ const SETTABLE: &[&str] = &[
 fn entry_path(ctx: &Ctx, name: &str) -> PathBuf {
     ctx.paths
         .lib
-        .join("data/storage-entries")
+        .join("data/storage-registry/entries")
         .join(format!("{name}.json"))
 }
 
@@ -104,7 +104,7 @@ pub fn save(ctx: &Ctx, e: &Entry) -> Res {
 
 /// Every entry, sorted by name.
 pub fn all(ctx: &Ctx) -> Res<Vec<Entry>> {
-    let dir = ctx.paths.lib.join("data/storage-entries");
+    let dir = ctx.paths.lib.join("data/storage-registry/entries");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()
