@@ -458,3 +458,24 @@ fn a_scaled_type_missing_from_the_procfile_is_skipped() {
     );
     assert!(containers(&s, "web").is_empty(), "worker defaults to 0");
 }
+
+#[test]
+fn port_maps_are_stored_sorted_and_apps_colon_is_no_command() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&[
+        "ports:set",
+        "web",
+        "https:8443:5000",
+        "http:8080:5000",
+        "http:1234:5001",
+    ])
+    .ok();
+    assert_eq!(
+        s.run(&["--quiet", "ports:report", "web", "--ports-map"])
+            .stdout,
+        "http:1234:5001 http:8080:5000 https:8443:5000\n"
+    );
+    s.run(&["apps:"])
+        .fails(1, "`apps:` is not a dokku command.");
+}
