@@ -122,13 +122,15 @@ pub fn parse_app_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateErr
     }
 }
 
-/// Parses a list of names given as a JSON array of strings or of objects with `name`
-/// (`network:list --format json`, `storage:list-entries --format json`).
+/// Parses a list of names given as a JSON array of strings or of objects: Dokku's
+/// `network:list --format json` prints `DockerNetwork` objects named by `Name`
+/// (plugins/network/subcommands.go `CommandList`), `storage:list-entries --format json`
+/// prints entries named by `name`.
 pub fn parse_name_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
     match json(cmd, out)? {
         Value::Array(a) => Ok(a
             .iter()
-            .filter_map(|v| v.as_str().or_else(|| v.get("name").and_then(Value::as_str)))
+            .filter_map(|v| v.as_str().or_else(|| v.get("Name").or_else(|| v.get("name")).and_then(Value::as_str)))
             .map(str::to_owned)
             .collect()),
         _ => Err(parse_err(cmd, "expected a JSON array")),
@@ -158,7 +160,10 @@ pub fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, St
     parse_report(cmd, out)
 }
 
-/// Parses `storage:list <app> --format json`.
+/// Parses `storage:list <app> --format json`. Dokku ≥ 0.38 stores a `host:container` mount
+/// as an attachment of a synthesized entry `legacy-<sha1[:10]>` (plugins/storage
+/// `mountLegacyColon`, `LegacyMountToEntry`; `storage:create` refuses that prefix), so such a
+/// row is a host-path mount, keyed on its host path like the plan's.
 pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
     let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
     Ok(a.iter()
@@ -166,10 +171,14 @@ pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError
             let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
             let ro = m.get("readonly").and_then(Value::as_bool).unwrap_or(false)
                 || m.get("volume_options").and_then(Value::as_str).is_some_and(|o| o.split(',').any(|p| p == "ro"));
-            mount_key(Some(s("entry_name")), s("host_path"), s("container_path"), ro)
+            let entry = Some(s("entry_name")).filter(|e| !e.starts_with(LEGACY_ENTRY_PREFIX));
+            mount_key(entry, s("host_path"), s("container_path"), ro)
         })
         .collect())
 }
+
+/// The prefix of the entries Dokku synthesizes for legacy `host:container` mounts.
+const LEGACY_ENTRY_PREFIX: &str = "legacy-";
 
 /// Parses `ps:scale --format json <app>`.
 pub fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateError> {
@@ -357,7 +366,7 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
         }
     }
     let net = report("network")?;
-    for key in ["initial-network", "attach-post-create"] {
+    for key in ["initial-network", "attach-post-create", "attach-post-deploy"] {
         if let Some(v) = net.get(key).filter(|v| !v.is_empty()) {
             a.properties.insert(format!("network:{key}"), v.clone());
         }
@@ -490,5 +499,23 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v["www.bank.example.com"], "bank-web");
         assert_eq!(split_docker_options("--link a:b --add-host x:1.2.3.4 --init"), ["--link a:b", "--add-host x:1.2.3.4", "--init"]);
+    }
+
+    #[test]
+    fn networks_are_read_from_dokkus_network_objects() {
+        // plugins/network `CommandList` marshals `DockerNetwork` objects.
+        let out = r#"[{"CreatedAt":"2024-02-25T01:55:24.275184461Z","DokkuManaged":true,"Driver":"bridge","ID":"0123456789ab","Internal":false,"IPv6":false,"Labels":{"com.dokku.network-name":"s-back"},"Name":"s-back","Scope":"local"},{"DokkuManaged":false,"Name":"bridge"}]"#;
+        assert_eq!(parse_name_list(&c(), out).unwrap(), BTreeSet::from(["bridge".to_owned(), "s-back".to_owned()]));
+        // storage:list-entries prints entries named by `name`.
+        let out = r#"[{"name":"s-data","scheduler":"docker-local","host_path":"/var/lib/dokku/data/storage/s-data","schema_version":1}]"#;
+        assert_eq!(parse_name_list(&c(), out).unwrap(), BTreeSet::from(["s-data".to_owned()]));
+    }
+
+    #[test]
+    fn legacy_mount_entries_are_host_path_mounts() {
+        // `storage:mount app /etc/x:/x:ro` is stored by Dokku 0.38 as entry `legacy-<sha1[:10]>`.
+        let out = r#"[{"entry_name":"legacy-4f1c8fd4a5","host_path":"/etc/x","container_path":"/x","readonly":true},{"entry_name":"legacy-0123456789","host_path":"/srv/y","container_path":"/y"}]"#;
+        let m = parse_mounts(&c(), out).unwrap();
+        assert_eq!(m, BTreeSet::from([mount_key(None, "/etc/x", "/x", true), mount_key(None, "/srv/y", "/y", false)]));
     }
 }

@@ -38,6 +38,11 @@ impl Host {
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
+    /// `dokku` as Dokku's `authorized_keys` forced command runs it: no arguments, the remote
+    /// command in `SSH_ORIGINAL_COMMAND`.
+    fn ssh(&self, command: &str) -> Output {
+        self.cmd().env("SSH_ORIGINAL_COMMAND", command).stdin(Stdio::null()).output().unwrap()
+    }
     fn json(&self, args: &[&str]) -> Value {
         let o = self.dokku(args);
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
@@ -938,4 +943,77 @@ fn anchored_secrets_of_extension_blocks_are_never_printed() {
         let shown = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success() && !shown.contains("anchored-secret"), "{file}: {shown}");
     }
+}
+
+/// `mutating` calls of the sandbox's call log after the `before`th that touch the stack's apps.
+fn stack_mutations(h: &Host, before: usize) -> Vec<Value> {
+    h.calls().into_iter().skip(before).filter(|c| {
+        let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
+    }).collect()
+}
+
+/// (issue #17) What real Dokku shows on the second deploy: `network:list --format json` prints
+/// objects (`Name`), and a `host:container` mount is an attachment of a `legacy-<sha1>` entry.
+/// A stack with networks, a host path and an external volume re-applies with no change. The
+/// policy is set over SSH (`SSH_ORIGINAL_COMMAND`, split as Dokku's `dokku` script does).
+#[test]
+fn networks_and_host_mounts_reapply_unchanged_on_dokku() {
+    let h = Host::new();
+    assert!(h.dokku(&["apps:create", "shop"]).status.success());
+    let o = h.ssh("compose:set shop allow \"host-path\"");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(h.json(&["compose:report", "shop", "--format", "json"])["compose-allow"], "host-path");
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    networks: [front, back]\n    volumes:\n      - /srv/shop-data:/data:ro\n      - cache:/cache\nnetworks:\n  front: {}\n  back: {}\nvolumes:\n  cache:\n    external: true\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let mounts = h.json(&["storage:list", "shop-web", "--format", "json"]);
+    assert_eq!(mounts.as_array().map(Vec::len), Some(2), "{mounts}");
+    assert!(mounts.as_array().unwrap().iter().all(|m| m["entry_name"].as_str().is_some_and(|e| e.starts_with("legacy-"))), "{mounts}");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let before = h.calls().len();
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+    let mutations = stack_mutations(&h, before);
+    assert!(mutations.is_empty(), "{mutations:#?}");
+}
+
+/// (issue #17) Dokku's `TriggerPostContainerCreate` joins only the first network of
+/// `attach-post-create`: a service on three networks still joins all three (the third through
+/// `attach-post-deploy`), and keeps doing so unchanged. `compose:*` over SSH keeps a quoted
+/// argument one argument down to `dokku run`.
+#[test]
+fn every_network_is_joined_and_compose_runs_over_ssh() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    networks: [front, back, extra, more]\nnetworks:\n  front: {}\n  back: {}\n  extra: {}\n  more: {}\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap()).unwrap();
+    let mut joined: Vec<&str> = state["containers"][0]["networks"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    joined.sort_unstable();
+    assert_eq!(joined, ["shop-back", "shop-extra", "shop-front", "shop-more"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let before = h.calls().len();
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+    let mutations = stack_mutations(&h, before);
+    assert!(mutations.is_empty(), "{mutations:#?}");
+    // Down to three networks: attach-post-deploy is trimmed, every network still joined.
+    commit(&dir, "compose.yaml", &compose.replace(", more]", "]").replace("  more: {}\n", ""));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap()).unwrap();
+    let mut joined: Vec<&str> = state["containers"][0]["networks"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    joined.sort_unstable();
+    assert_eq!(joined, ["shop-back", "shop-extra", "shop-front"]);
+    let report = h.json(&["network:report", "shop-web", "--format", "json"]);
+    assert!(!report["network-attach-post-deploy"].as_str().unwrap().contains("more"), "{report}");
+    let o = h.ssh("compose:run shop web echo \"hello world\"");
+    assert!(o.status.success(), "{}", text(&o));
+    let ran = h.calls().into_iter().rev().find(|c| c["argv"][0] == "run").expect("a run call");
+    assert!(ran["argv"].as_array().unwrap().iter().any(|a| a == "hello world"), "{ran}");
+    let o = h.ssh("compose:ps shop");
+    assert!(o.status.success() && text(&o).contains("web"), "{}", text(&o));
 }

@@ -100,7 +100,7 @@ fn vaulted_secrets_reach_the_services_and_nothing_leaks() {
     let mounted: Vec<(String, String)> = mounts.as_array().unwrap().iter().map(|m| (m["host_path"].as_str().unwrap().to_owned(), m["container_path"].as_str().unwrap().to_owned())).collect();
     assert!(mounted.contains(&(secrets.join("db_password").display().to_string(), "/run/secrets/db_password".to_owned())), "{mounts}");
     assert!(mounted.contains(&(secrets.join("stripe_key").display().to_string(), "/etc/stripe/key".to_owned())), "{mounts}");
-    assert!(mounts.as_array().unwrap().iter().all(|m| m["volume_options"] == "ro"), "{mounts}");
+    assert!(mounts.as_array().unwrap().iter().all(|m| m["readonly"] == true), "{mounts}");
     assert_eq!(std::fs::read_to_string(secrets.join("db_password")).unwrap(), "db-password-from-vault");
     let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
     assert_eq!((mode(&secrets), mode(&secrets.join("db_password"))), (0o700, 0o444));

@@ -37,6 +37,55 @@ pub struct Container {
     /// them (`options::deploy_args`), so tests see exactly which docker flags it got.
     #[serde(default)]
     pub args: Vec<String>,
+    /// The networks the container is connected to, in the order it joined them.
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+/// The networks a new container of `app` joins when it is created: `initial-network` (the
+/// `--network` docker option of `TriggerDockerArgsProcess`, else `bridge`), then only the first
+/// network `attach-post-create` names (`TriggerPostContainerCreate` returns after the first, in
+/// plugins/network/triggers.go). A missing network fails the deploy as in Dokku.
+fn creation_networks(ctx: &Ctx, app: &str) -> Res<Vec<String>> {
+    let initial = ctx.prop_computed("network", app, "initial-network", "")?;
+    let mut v = Vec::new();
+    if initial.is_empty() {
+        v.push("bridge".to_string());
+    } else if crate::cmd::network::exists(ctx, &initial) {
+        v.push(initial);
+    } else {
+        return fail(format!(
+            "docker: Error response from daemon: network {initial} not found."
+        ));
+    }
+    let attach = ctx.prop_computed("network", app, "attach-post-create", "")?;
+    if let Some(first) = attach.split(',').next().filter(|n| !n.is_empty()) {
+        if !crate::cmd::network::exists(ctx, first) {
+            return fail(format!("Network {first} does not exist"));
+        }
+        if !v.iter().any(|n| n == first) {
+            v.push(first.to_string());
+        }
+    }
+    Ok(v)
+}
+
+/// `TriggerCorePostDeploy`: every network of `attach-post-deploy` is connected to every
+/// running container, after the checks; a missing network fails the deploy.
+fn attach_post_deploy(ctx: &Ctx, app: &str, containers: &mut [Container]) -> Res {
+    let list = ctx.prop_computed("network", app, "attach-post-deploy", "")?;
+    for n in list.split(',').filter(|n| !n.is_empty()) {
+        ctx.info1(format!("Associating app with network {n}"));
+        if !crate::cmd::network::exists(ctx, n) {
+            return fail(format!("Network {n} does not exist"));
+        }
+        for c in containers.iter_mut().filter(|c| c.state == "running") {
+            if !c.networks.iter().any(|x| x == n) {
+                c.networks.push(n.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deployed state of an app (`$DOKKU_LIB_ROOT/data/ps/<app>/sandbox.json`).
@@ -82,17 +131,20 @@ pub fn save(ctx: &Ctx, app: &str, st: &AppState) -> Res {
     )
 }
 
-/// The scale (`proc=count`), `$DOKKU_LIB_ROOT/data/ps/<app>/scale`; web defaults to 1.
+/// The scale (`proc=count`) of the ps `scale` property; web defaults to 1.
 pub fn scale(ctx: &Ctx, app: &str, st: &AppState) -> Res<BTreeMap<String, u32>> {
     let mut m: BTreeMap<String, u32> = BTreeMap::new();
-    for l in ctx.read_lines(&ctx.paths.data_dir("ps", app).join("scale"))? {
+    // `parseProcessTuples`: trimmed `type=count` lines, the first of a type wins.
+    for l in ctx.read_lines(&scale_path(ctx, app))? {
         if let Some((k, v)) = l.split_once('=') {
-            m.insert(k.to_string(), v.parse().unwrap_or(0));
+            let k = k.trim();
+            if !k.is_empty() && !m.contains_key(k) {
+                m.insert(k.to_string(), v.trim().parse().unwrap_or(0));
+            }
         }
     }
-    if st.procfile.is_empty() {
-        m.entry("web".into()).or_insert(1);
-    }
+    // plugins/ps `TriggerPostCreate` gives every app `web=1`, Procfile or not.
+    m.entry("web".into()).or_insert(1);
     for p in st.procfile.keys() {
         m.entry(p.clone()).or_insert(u32::from(p == "web"));
     }
@@ -102,7 +154,12 @@ pub fn scale(ctx: &Ctx, app: &str, st: &AppState) -> Res<BTreeMap<String, u32>> 
 /// Write the scale file.
 pub fn write_scale(ctx: &Ctx, app: &str, m: &BTreeMap<String, u32>) -> Res {
     let lines: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    ctx.write_lines(&ctx.paths.data_dir("ps", app).join("scale"), &lines)
+    ctx.write_lines(&scale_path(ctx, app), &lines)
+}
+
+/// The ps plugin's `scale` property list (`$DOKKU_LIB_ROOT/config/ps/<app>/scale`).
+fn scale_path(ctx: &Ctx, app: &str) -> PathBuf {
+    ctx.paths.prop_path("ps", app, "scale")
 }
 
 /// The held per-app deploy lock.
@@ -193,6 +250,131 @@ pub fn extract(ctx: &Ctx, app: &str, rev: &str) -> Res<PathBuf> {
     Ok(tmp)
 }
 
+/// The core plugins' `core-post-extract` steps, in plugin order, on the extracted source:
+/// - builder `TriggerCorePostExtract`: a `build-dir` becomes the root of the work dir, or the
+///   deploy fails with "Specified build-dir not found in sourcecode working directory: <dir>";
+/// - builder-dockerfile `core-post-extract`: a `dockerfile-path` other than `Dockerfile` is
+///   moved to `Dockerfile`, or the deploy fails with "Invalid dockerfile-path specified: <p>";
+/// - ps `TriggerCorePostExtract`: the Procfile at `procfile-path` (default `Procfile`) is
+///   validated ("Invalid Procfile: …", as `procfile-util check`) and becomes the app's Procfile;
+///   a missing one means no Procfile (and the repository's own `Procfile` is removed);
+/// - app-json: the file at `appjson-path` is extracted when it exists; a missing one is no
+///   error (`CorePostExtract`), and the sandbox does not read app.json (docs/sandbox.md).
+///
+/// Returns the process types of the extracted Procfile.
+fn core_post_extract(ctx: &Ctx, app: &str, dir: &Path) -> Res<BTreeMap<String, String>> {
+    let build_dir = ctx.prop_computed("builder", app, "build-dir", "")?;
+    let build_dir = build_dir.trim_matches('/');
+    if !build_dir.is_empty() {
+        let sub = dir.join(build_dir);
+        if !inside_dir(dir, &sub) || !sub.is_dir() {
+            return fail(format!(
+                "Specified build-dir not found in sourcecode working directory: {build_dir}"
+            ));
+        }
+        let tmp = dir.with_extension("build-dir");
+        drop(remove_any(&tmp));
+        std::fs::rename(&sub, &tmp).map_err(io_err(&sub))?;
+        for e in std::fs::read_dir(dir).map_err(io_err(dir))?.flatten() {
+            remove_any(&e.path())?;
+        }
+        for e in std::fs::read_dir(&tmp).map_err(io_err(&tmp))?.flatten() {
+            let to = dir.join(e.file_name());
+            std::fs::rename(e.path(), &to).map_err(io_err(&to))?;
+        }
+        remove_any(&tmp)?;
+    }
+    let dockerfile = ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "")?;
+    if !dockerfile.is_empty() && dockerfile != "Dockerfile" {
+        let from = dir.join(&dockerfile);
+        if !inside_dir(dir, &from) || !from.is_file() {
+            return fail(format!("Invalid dockerfile-path specified: {dockerfile}"));
+        }
+        let to = dir.join("Dockerfile");
+        std::fs::rename(&from, &to).map_err(io_err(&from))?;
+    }
+    let procfile_path = ctx.prop_computed("ps", app, "procfile-path", "")?;
+    let procfile_path = match procfile_path.trim_matches('/') {
+        "" => "Procfile".to_string(),
+        p => p.to_string(),
+    };
+    let from = dir.join(&procfile_path);
+    let text = if inside_dir(dir, &from) && from.is_file() {
+        read_opt(&from)?
+    } else {
+        None
+    };
+    let procfile = match text {
+        Some(t) => {
+            check_procfile(&t).map_err(|e| Fail::Dokku {
+                code: 1,
+                lines: vec![format!("Invalid Procfile: {e}")],
+                raw: false,
+            })?;
+            if procfile_path != "Procfile" {
+                write_atomic(&dir.join("Procfile"), &t)?;
+            }
+            parse_procfile(&t)
+        }
+        None => {
+            if procfile_path != "Procfile" {
+                drop(remove_any(&dir.join("Procfile")));
+            }
+            BTreeMap::new()
+        }
+    };
+    Ok(procfile)
+}
+
+/// Whether `p` stays inside `dir` once `..` is resolved lexically (no symlink is followed out:
+/// the extracted tree is the pushed one).
+fn inside_dir(dir: &Path, p: &Path) -> bool {
+    let Ok(rel) = p.strip_prefix(dir) else {
+        return false;
+    };
+    let mut depth: i64 = 0;
+    for c in rel.components() {
+        match c {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::CurDir => {}
+            _ => return false,
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    match (p.canonicalize(), dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a.starts_with(b),
+        _ => true,
+    }
+}
+
+/// `procfile-util check`: every line that is not blank or a comment is `<name>: <command>`
+/// with a name of letters, digits, `-` and `_`, and no process type appears twice.
+pub fn check_procfile(s: &str) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, line) in s.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let ok = t.split_once(':').filter(|(k, v)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !v.trim().is_empty()
+        });
+        let Some((k, _)) = ok else {
+            return Err(format!("invalid line in procfile, line {}", i + 1));
+        };
+        if !seen.insert(k.to_string()) {
+            return Err(format!("process type {k} specified more than once"));
+        }
+    }
+    Ok(())
+}
+
 /// Parse `name: command` lines of a Procfile.
 pub fn parse_procfile(s: &str) -> BTreeMap<String, String> {
     s.lines()
@@ -237,6 +419,9 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
     let cwd = std::env::current_dir().ok();
     drop(std::env::set_current_dir(&dir));
     let res = (|| -> Res {
+        // The core plugins' own core-post-extract steps (builder, builder-dockerfile, ps,
+        // app-json), then the other plugins' triggers.
+        let procfile = core_post_extract(ctx, app, &dir)?;
         let t = trigger(ctx, "core-post-extract", &[app, &d, rev], false, true)?;
         if t.code != 0 {
             return Err(tfail(t.code));
@@ -251,16 +436,12 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
             false,
             false,
         )?;
-        // The build context decides (a post-extract edit of the Dockerfile counts).
-        let dockerfile =
-            ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
-        let image = from_image(&dir.join(&dockerfile)).unwrap_or_else(|| match &source {
+        // The build context decides (a post-extract edit of the Dockerfile counts); a
+        // `dockerfile-path` was moved to `Dockerfile` by core-post-extract.
+        let image = from_image(&dir.join("Dockerfile")).unwrap_or_else(|| match &source {
             Source::Image(i) => i.clone(),
             _ => format!("dokku/{app}:latest"),
         });
-        let procfile = read_opt(&dir.join("Procfile"))?
-            .map(|s| parse_procfile(&s))
-            .unwrap_or_default();
         if !build(ctx, app, &builder, &image, &d)? {
             // plugins/common/functions `release_and_deploy`: without the image
             // `dokku/<app>:latest` (`fn-verify-app-image`) release and deploy are skipped and
@@ -329,9 +510,9 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
     }
     let herokuish_marker =
         dir.join(".buildpacks").exists() || ctx.env(app)?.contains_key("BUILDPACK_URL");
-    let dockerfile =
-        ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
-    Ok(if dir.join(dockerfile).exists() && !herokuish_marker {
+    // builder-dockerfile `builder-detect`: `Dockerfile` (core-post-extract moved a
+    // `dockerfile-path` there).
+    Ok(if dir.join("Dockerfile").exists() && !herokuish_marker {
         "dockerfile"
     } else {
         "herokuish"
@@ -341,7 +522,15 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
 
 /// The builders Dokku ships; any other `builder:set selected` value is a community builder
 /// whose `builder-build` trigger does the work.
-const CORE_BUILDERS: &[&str] = &["dockerfile", "herokuish", "pack", "nixpacks", "railpack", "lambda", "null"];
+const CORE_BUILDERS: &[&str] = &[
+    "dockerfile",
+    "herokuish",
+    "pack",
+    "nixpacks",
+    "railpack",
+    "lambda",
+    "null",
+];
 
 /// plugins/common/functions `dokku_build`: `plugn trigger builder-build <type> <app> <dir>`;
 /// every plugin's trigger runs and ignores other types; a failure is ` !     App build
@@ -487,7 +676,19 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     };
     let source_type = ctx.prop_or("builder", app, "detected")?;
     let mut containers = Vec::new();
+    let networks = if sc.values().any(|n| *n > 0) {
+        creation_networks(ctx, app)?
+    } else {
+        Vec::new()
+    };
     for (proc, count) in sc {
+        // scheduler-docker-local `scheduler-deploy`: a scaled type the Procfile lacks.
+        if count > 0 && !st.procfile.is_empty() && !st.procfile.contains_key(&proc) {
+            ctx.warn(format!(
+                "Skipping {proc} as it is missing from the current Procfile"
+            ));
+            continue;
+        }
         for i in 1..=count {
             ctx.sleep_ms(b.start_ms)?;
             let id = format!(
@@ -543,9 +744,11 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
                 exit_code,
                 healthy,
                 args,
+                networks: networks.clone(),
             });
         }
     }
+    attach_post_deploy(ctx, app, &mut containers)?;
     st.containers = containers;
     st.deployed = true;
     st.running = true;
@@ -587,6 +790,17 @@ pub fn stop(ctx: &mut Ctx, app: &str) -> Res {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_procfiles_are_refused() {
+        assert!(check_procfile("# c\nweb: run server\n\nworker: q\n").is_ok());
+        assert_eq!(
+            check_procfile("web: a\n<<<<<<< HEAD=0\n").unwrap_err(),
+            "invalid line in procfile, line 2"
+        );
+        assert!(check_procfile("web: a\nweb: b\n").is_err());
+        assert!(check_procfile("web:\n").is_err());
+    }
 
     #[test]
     fn procfile_parsing_skips_comments() {

@@ -205,6 +205,11 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
         eprintln!(" !     {e}");
         return 1;
     }
+    // `dokku -v` and `dokku --version` are `dokku version` (00_dokku-standard).
+    let mut args = args;
+    if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
+        args[0] = "version".into();
+    }
     let (globals, mut rest) = parse_globals(args);
     let mut ctx = Ctx::new(paths.clone(), globals.clone(), String::new());
     let n = match harness::next_call_number(&mut ctx) {
@@ -228,9 +233,13 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
     if rest.is_empty() {
         // Over SSH the command arrives in `SSH_ORIGINAL_COMMAND` (dokku-facts.md §c step 2).
         match std::env::var("SSH_ORIGINAL_COMMAND") {
-            Ok(c) if !c.trim().is_empty() => {
-                rest = c.split_whitespace().map(str::to_string).collect()
-            }
+            Ok(c) if !c.trim().is_empty() => match ssh_words(&c) {
+                Ok(words) => rest = words,
+                Err(e) => {
+                    eprintln!("xargs: {e}");
+                    return 1;
+                }
+            },
             _ => rest.push("help".into()),
         }
     }
@@ -317,4 +326,19 @@ fn finish(res: ctx::Res) -> u8 {
             1
         }
     }
+}
+
+/// How the `dokku` script splits `SSH_ORIGINAL_COMMAND`: when the first word matches the bash
+/// regex `git-*` or `git:*` (unanchored, so any word containing `git`) the command is split on
+/// whitespace (`$0 $SSH_ORIGINAL_COMMAND` under `set -f`); otherwise `xargs -n 1` splits it,
+/// honouring single and double quotes and backslashes, as shell words do.
+pub fn ssh_words(command: &str) -> Result<Vec<String>, String> {
+    let first = command.split_whitespace().next().unwrap_or_default();
+    if first.contains("git") {
+        return Ok(command.split_whitespace().map(str::to_string).collect());
+    }
+    shell_words::split(command).map_err(|_| {
+        "unmatched quote; by default quotes are special to xargs unless you use the -0 option"
+            .to_string()
+    })
 }

@@ -252,7 +252,9 @@ impl Report {
             return fail("--format flag cannot be specified when specifying an info flag");
         }
         let targets: Vec<(String, Vec<Row>)> = if global {
-            vec![("global".to_string(), global_rows(ctx)?)]
+            // Go plugins pass `--global` as the app name to `ReportSingleApp`.
+            let name = if self.legacy { "--global" } else { "global" };
+            vec![(name.to_string(), global_rows(ctx)?)]
         } else if let Some(a) = &app {
             ctx.verify_app(a)?;
             vec![(a.clone(), rows(ctx, a)?)]

@@ -171,15 +171,16 @@ impl Shared<'_> {
 /// Fills a storage entry created by this step with the pushed source's directory (or file) it
 /// replaces (a relative bind mount, docs/mapping.md "Volumes"), so the first container sees
 /// what compose would have mounted; later deploys keep what the app wrote. The entry's host
-/// path comes from `storage:info`.
+/// path is `host_path` of `storage:info --format json` (Dokku's `Entry`, plugins/storage
+/// entry.go).
 fn seed_storage(runner: &dyn Runner, archives: &ArchiveStore, name: &str, seed: &str, deadline: Option<Instant>) -> Result<(), RunError> {
     let info = Cmd::dokku(["storage:info", name, "--format", "json"]);
     let argv = info.masked_argv().join(" ");
     let out = runner.run(&info, None, deadline)?;
     let path = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
         .ok()
-        .and_then(|v| v.get("path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
-        .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `path` in its output".into() })?;
+        .and_then(|v| v.get("host_path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
+        .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `host_path` in its output".into() })?;
     // Resolved inside the pushed source, a tree without links out of it (issue #13); a file
     // is opened without following a link.
     let copied = super::archive::source_path(&archives.source_dir, seed, archives.confined).and_then(|from| {

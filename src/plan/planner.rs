@@ -345,6 +345,22 @@ fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, p
     true
 }
 
+/// Unsets a property the app has and the compose file no longer wants (`<plugin>:set <app> <key>`).
+fn clear_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, plugin: &str, key: &str) -> bool {
+    let prop = format!("{plugin}:{key}");
+    let Some(have) = cur.properties.get(&prop).filter(|h| !h.is_empty()) else { return false };
+    let set = format!("{plugin}:set");
+    p.push(
+        Some(ctx),
+        &format!("{plugin}/{key}"),
+        Action::SetProperty { app: app.to_owned(), plugin: plugin.to_owned(), key: key.to_owned(), value: None },
+        Cmd::dokku([set.as_str(), app, key]),
+        format!("{prop} is `{have}`, want it unset"),
+        undo(vec![Cmd::dokku([set.as_str(), app, key, have.as_str()])]),
+    );
+    true
+}
+
 #[expect(clippy::too_many_lines, reason = "the steps of one app read best top to bottom in apply order")]
 fn app_steps(
     p: &mut Planner<'_>,
@@ -386,12 +402,26 @@ fn app_steps(
         }
     }
 
-    // Networks: the primary one at container creation (so `--network-alias` applies), the rest after.
+    // Networks: the primary one at container creation (so `--network-alias` applies), the
+    // second right after creation, before the checks. Dokku's `TriggerPostContainerCreate`
+    // (plugins/network/triggers.go) connects only the first network `attach-post-create`
+    // names, while `TriggerCorePostDeploy` connects every network of `attach-post-deploy` to
+    // the running containers: the third and later networks go there. Dokku stores and reports
+    // several values joined by `,`, the form compared and set here.
     if let Some((primary, rest)) = app.networks.split_first() {
         runtime_changed |= set_property(p, ctx, name, cur, "network", "initial-network", Some(primary.as_str()));
-        if !rest.is_empty() {
-            let joined: Vec<&str> = rest.iter().map(|n| n.as_str()).collect();
-            runtime_changed |= set_property(p, ctx, name, cur, "network", "attach-post-create", Some(&joined.join(" ")));
+        let post_create = rest.first().map(|n| n.as_str());
+        let post_deploy: Vec<&str> = rest.iter().skip(1).map(|n| n.as_str()).collect();
+        // Cleared first, so that a network moving from one attach list to the other never
+        // trips Dokku's "already associated" check.
+        for (key, want) in [("attach-post-deploy", (!post_deploy.is_empty()).then(|| post_deploy.join(","))), ("attach-post-create", post_create.map(str::to_owned))] {
+            if want.is_none() {
+                runtime_changed |= clear_property(p, ctx, name, cur, "network", key);
+            }
+        }
+        runtime_changed |= set_property(p, ctx, name, cur, "network", "attach-post-create", post_create);
+        if !post_deploy.is_empty() {
+            runtime_changed |= set_property(p, ctx, name, cur, "network", "attach-post-deploy", Some(&post_deploy.join(",")));
         }
     }
 

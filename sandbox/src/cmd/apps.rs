@@ -310,6 +310,12 @@ pub fn create(ctx: &mut Ctx, app: &str, verbose: bool) -> Res {
     crate::store::mkdirs(&ctx.paths.data_dir("apps", app))?;
     // The domains plugin's `post-create` (built in, so it runs before community plugins).
     crate::cmd::domains::setup(ctx, app)?;
+    // The ps plugin's `TriggerPostCreate`: the `scale` property starts at web=1.
+    crate::deploy::write_scale(
+        ctx,
+        app,
+        &std::collections::BTreeMap::from([("web".to_string(), 1)]),
+    )?;
     let t = trigger(ctx, "post-create", &[app], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(1));

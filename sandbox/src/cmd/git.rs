@@ -426,7 +426,16 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
     // The bash argument loop of plugins/git keeps `--` as the archive url (it is not an
     // end-of-options marker there), after flags too: `--archive-type tar <app> --`.
     const STDIN: &str = "\u{0}stdin";
-    let args: Vec<String> = args.iter().map(|a| if a == "--" { STDIN.to_owned() } else { a.clone() }).collect();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a == "--" {
+                STDIN.to_owned()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     let p = parse(&args, &spec(&["--archive-type"], &[]))?;
     let (app, url) = (p.arg(0), p.arg(1));
     let url = if url == STDIN { "--".to_owned() } else { url };
@@ -469,6 +478,11 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
             return fail(format!("the dokku sandbox does not model {other} archives"));
         }
     };
+    if let Err(e) = check_archive(ctx, &archive, &kind) {
+        crate::ctx::remove_any(&src)?;
+        crate::ctx::remove_any(&out)?;
+        return Err(e);
+    }
     let st = Command::new("tar")
         .arg(flags)
         .arg(&archive)
@@ -480,6 +494,10 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
     if !st.success() {
         crate::ctx::remove_any(&out)?;
         return fail(format!("Unable to extract {kind} archive"));
+    }
+    if let Err(e) = check_extracted_symlinks(&out) {
+        crate::ctx::remove_any(&out)?;
+        return Err(e);
     }
     // A single top-level folder is stripped.
     let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&out)
@@ -503,6 +521,88 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
     );
     crate::ctx::remove_any(&out)?;
     r
+}
+
+/// plugins/common/archive-functions `fn-archive-check-bomb-protection` and
+/// `fn-archive-validate-tar-entries`, run before a tar archive is extracted: the size and entry
+/// limits (`git:set --global archive-max-size|archive-max-files`, defaults 1 GiB and 10000),
+/// no absolute or `..` entry names, and no symlink whose target is absolute or contains `..`.
+fn check_archive(ctx: &Ctx, archive: &Path, kind: &str) -> Res {
+    let max_size: u64 = ctx
+        .prop_or("git", "--global", "archive-max-size")?
+        .parse()
+        .unwrap_or(1_073_741_824);
+    let max_files: usize = ctx
+        .prop_or("git", "--global", "archive-max-files")?
+        .parse()
+        .unwrap_or(10_000);
+    let size = std::fs::metadata(archive).map_or(0, |m| m.len());
+    if size > max_size {
+        return fail(format!(
+            "Archive exceeds maximum allowed size of {max_size} bytes"
+        ));
+    }
+    let list = |verbose: bool| -> Res<String> {
+        let mut c = Command::new("tar");
+        if kind == "tar.gz" {
+            c.arg("-z");
+        }
+        c.arg(if verbose { "-tvf" } else { "-tf" }).arg(archive);
+        let o = c.output().map_err(io_err(archive))?;
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let names = list(false)?;
+    let count = names.lines().count();
+    if count > max_files {
+        return fail(format!(
+            "Archive contains {count} entries which exceeds the maximum of {max_files}"
+        ));
+    }
+    if names.lines().any(|n| n.starts_with('/')) {
+        return fail("Archive contains entries with absolute paths");
+    }
+    if names.lines().any(|n| n.split('/').any(|part| part == "..")) {
+        return fail("Archive contains entries with parent directory traversal");
+    }
+    for line in list(true)?.lines().filter(|l| l.starts_with('l')) {
+        let target = line.rsplit_once("-> ").map_or("", |(_, t)| t);
+        if target.starts_with('/') {
+            return fail("Archive contains symlinks with absolute targets");
+        }
+        if target.contains("..") {
+            return fail("Archive contains symlinks pointing outside extraction directory");
+        }
+    }
+    Ok(())
+}
+
+/// `fn-archive-validate-extracted-symlinks`: every extracted symlink resolves inside the
+/// extraction directory.
+fn check_extracted_symlinks(dir: &Path) -> Res {
+    let root = dir.canonicalize().map_err(io_err(dir))?;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_symlink() {
+                // `readlink -f` also resolves a dangling link whose last part is missing.
+                let inside = match path.canonicalize() {
+                    Ok(t) => t.starts_with(&root),
+                    Err(_) => std::fs::read_link(&path).is_ok_and(|t| {
+                        t.is_relative()
+                            && !t.components().any(|c| c == std::path::Component::ParentDir)
+                    }),
+                };
+                if !inside {
+                    return fail("Archive contains symlinks pointing outside extraction directory");
+                }
+            } else if ft.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `git:sync [--build|--build-if-changes] <app> <repository> [<ref>]`.

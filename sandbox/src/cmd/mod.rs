@@ -13,6 +13,7 @@ pub mod props;
 pub mod ps;
 pub mod sandbox;
 pub mod storage;
+pub mod storage_entries;
 
 use crate::ctx::{fail, Ctx, Fail, Res};
 
@@ -76,6 +77,50 @@ const PREFIXES: &[&str] = &[
     "sandbox",
 ];
 
+/// Each core plugin's description, as its help prints it (`plugin_description` of the bash
+/// plugins' help-functions, the Go plugins' `helpHeader`).
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("app-json", "Manage app-json settings for an app"),
+    ("apps", "Manage apps"),
+    ("builder", "Manage builder settings for an app"),
+    (
+        "builder-dockerfile",
+        "Manage the dockerfile builder integration for an app",
+    ),
+    ("checks", "Manage zero-downtime settings"),
+    ("config", "Manage global and app-specific config vars"),
+    ("docker-options", "Manage docker options for an app"),
+    ("domains", "Manage domains used by the proxy"),
+    ("git", "Manage app deploys via git"),
+    ("letsencrypt", "Manage the letsencrypt integration"),
+    ("logs", "Manage log integration for an app"),
+    ("network", "Manage network settings for an app"),
+    ("nginx", "Manage the nginx proxy"),
+    ("plugin", "Manage installed plugins"),
+    ("ports", "Manage ports for an app"),
+    ("proxy", "Manage the proxy integration for an app"),
+    ("ps", "Manage app processes"),
+    ("resource", "Manage resource settings for an app"),
+    ("run", "Run a one-off process inside a container"),
+    ("scheduler", "Manage scheduler settings for an app"),
+    (
+        "scheduler-docker-local",
+        "Manage the docker-local scheduler integration for an app",
+    ),
+    ("storage", "Manage mounted volumes"),
+];
+
+/// A plugin's description for help output.
+fn description(prefix: &str) -> String {
+    DESCRIPTIONS
+        .iter()
+        .find(|(p, _)| *p == prefix)
+        .map_or_else(|| format!("Manage {prefix}"), |(_, d)| (*d).to_string())
+}
+
+/// Plugins whose bare command (no subcommand) runs a command rather than printing help.
+const BARE_RUNS: &[&str] = &["apps", "config", "logs", "run", "sandbox"];
+
 /// Whether the sandbox implements `cmd` itself (core plugins, letsencrypt, datastores).
 pub fn is_builtin(cmd: &str) -> bool {
     let prefix = cmd.split(':').next().unwrap_or(cmd);
@@ -103,14 +148,23 @@ pub fn is_builtin(cmd: &str) -> bool {
             | "apps"
             | "domains"
             | "ps"
-    ) || (PREFIXES.contains(&prefix) && cmd.contains(':'))
+    ) || PREFIXES.contains(&prefix)
         || crate::datastore::find(prefix).is_some()
 }
 
 /// Run a built-in.
 pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
+    // `apps:` names no subcommand: Dokku finds no plugin command for it.
+    if cmd.ends_with(':') {
+        return not_modelled(ctx, cmd);
+    }
     let (prefix, sub) = cmd.split_once(':').unwrap_or((cmd, ""));
-    if sub == "help" {
+    // `<plugin>:help`, `<plugin> --help`, and a bare `<plugin>` for most plugins print the
+    // plugin's help (its `subcommands/default`).
+    let bare_help = sub.is_empty()
+        && PREFIXES.contains(&prefix)
+        && (args.iter().any(|a| a == "--help") || !BARE_RUNS.contains(&prefix));
+    if sub == "help" || bare_help {
         plugin_help(ctx, prefix);
         return Ok(());
     }
@@ -199,7 +253,7 @@ pub fn not_modelled(ctx: &Ctx, cmd: &str) -> Res {
 pub fn plugin_help(ctx: &Ctx, prefix: &str) {
     ctx.out(format!("Usage: dokku {prefix}[:COMMAND]"));
     ctx.out("");
-    ctx.out(format!("Manage {prefix}"));
+    ctx.out(description(prefix));
     ctx.out("");
     ctx.out("Additional commands:");
     let rows = usages(prefix);
@@ -230,7 +284,7 @@ fn help(ctx: &mut Ctx, args: &[String]) -> Res {
                 ctx.out(format!("    {u}"));
             }
         } else {
-            ctx.out(format!("    {p:<24} Manage {p}"));
+            ctx.out(format!("    {p:<24} {}", description(p)));
         }
     }
     let community = crate::plugins::community_help(ctx)?;

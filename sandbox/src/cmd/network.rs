@@ -14,6 +14,15 @@ const KEYS: &[&str] = &[
     "tld",
 ];
 
+/// `DefaultProperties` of plugins/network/network.go.
+fn default(key: &str) -> &'static str {
+    if key == "bind-all-interfaces" {
+        "false"
+    } else {
+        ""
+    }
+}
+
 fn net_dir(ctx: &Ctx, n: &str) -> std::path::PathBuf {
     ctx.paths.lib.join("data/sandbox-networks").join(n)
 }
@@ -22,6 +31,13 @@ fn valid(n: &str) -> bool {
     let mut c = n.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphanumeric())
         && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+}
+
+/// A stable 12-hex-digit id for a network, as `docker network ls` shows.
+fn network_id(n: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(n.as_bytes());
+    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a network exists (built-in `bridge`, `host`, `none` always do).
@@ -38,16 +54,20 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             legacy: true,
         }
         .run(ctx, args, &report_rows, &|c| {
-            Ok(rows(
-                KEYS.iter()
-                    .map(|k| {
-                        Ok((
-                            format!("network-global-{k}"),
-                            c.prop_or("network", "--global", k)?,
-                        ))
-                    })
-                    .collect::<Res<Vec<_>>>()?,
-            ))
+            // plugins/network/report.go: the global report has computed and global keys of
+            // every property but static-web-listener.
+            let mut v = Vec::new();
+            for k in KEYS.iter().filter(|k| **k != "static-web-listener") {
+                v.push((
+                    format!("network-computed-{k}"),
+                    c.prop_computed("network", "--global", k, default(k))?,
+                ));
+                v.push((
+                    format!("network-global-{k}"),
+                    c.prop_or("network", "--global", k)?,
+                ));
+            }
+            Ok(rows(v))
         }),
         "create" => {
             let n = args.first().cloned().unwrap_or_default();
@@ -109,7 +129,37 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             }
             v.sort();
             if p.get("--format") == Some("json") {
-                ctx.out(serde_json::to_string(&v).unwrap_or_default());
+                // `CommandList` (plugins/network/subcommands.go) marshals `DockerNetwork`
+                // objects, not names. `getNetworks` parses one fixed timestamp for every
+                // network that has a creation time (a Dokku quirk kept here).
+                let objs: Vec<serde_json::Value> = v
+                    .iter()
+                    .map(|n| {
+                        let managed = !matches!(n.as_str(), "bridge" | "host" | "none");
+                        let driver = match n.as_str() {
+                            "host" => "host",
+                            "none" => "null",
+                            _ => "bridge",
+                        };
+                        let labels = if managed {
+                            serde_json::json!({"com.dokku.network-name": n})
+                        } else {
+                            serde_json::json!({})
+                        };
+                        serde_json::json!({
+                            "CreatedAt": "2024-02-25T01:55:24.275184461Z",
+                            "DokkuManaged": managed,
+                            "Driver": driver,
+                            "ID": network_id(n),
+                            "Internal": false,
+                            "IPv6": false,
+                            "Labels": labels,
+                            "Name": n,
+                            "Scope": "local",
+                        })
+                    })
+                    .collect();
+                ctx.out(serde_json::to_string(&objs).unwrap_or_default());
             } else {
                 ctx.info2("Networks");
                 v.iter().for_each(|n| ctx.out(n));
@@ -176,7 +226,7 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         if *k != "static-web-listener" {
             v.push((
                 format!("network-computed-{k}"),
-                ctx.prop_computed("network", app, k, "")?,
+                ctx.prop_computed("network", app, k, default(k))?,
             ));
             v.push((
                 format!("network-global-{k}"),

@@ -230,11 +230,10 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         }
         _ => return Err(Fail::Silent(255)),
     };
-    write(
-        ctx,
-        &app,
-        &next.iter().map(PortMap::render).collect::<Vec<_>>(),
-    )?;
+    // plugins/ports `setPortMaps` keeps the map sorted.
+    let mut rendered: Vec<String> = next.iter().map(PortMap::render).collect();
+    rendered.sort();
+    write(ctx, &app, &rendered)?;
     let t = trigger(ctx, "post-proxy-ports-update", &[&app, sub], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(t.code.clamp(1, 255) as u8));

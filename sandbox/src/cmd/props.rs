@@ -139,8 +139,8 @@ pub const PLUGINS: &[PropPlugin] = &[
         name: "git",
         kind: "git",
         keys: &[
-            ("archive-max-files", ""),
-            ("archive-max-size", ""),
+            ("archive-max-files", "10000"),
+            ("archive-max-size", "1073741824"),
             ("deploy-branch", "master"),
             ("keep-git-dir", "false"),
             ("rev-env-var", "GIT_REV"),

@@ -164,6 +164,11 @@ fn scale(ctx: &mut Ctx, args: &[String]) -> Res {
         let Ok(n) = v.trim().parse::<u32>() else {
             return fail(format!("Invalid count for process type {k}"));
         };
+        // `updateScale` (plugins/ps/functions.go): with a Procfile, only its process types
+        // may be scaled above zero, with or without --skip-deploy.
+        if !st.procfile.is_empty() && !st.procfile.contains_key(k) && n != 0 {
+            return fail(format!("{k} is not a valid process name to scale up"));
+        }
         sc.insert(k.to_string(), n);
     }
     ctx.info1(format!("Scaling {app} processes: {}", tuples.join(" ")));

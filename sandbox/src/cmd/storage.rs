@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{parse, spec};
-use crate::ctx::{fail, read_opt, remove_any, write_atomic, Ctx, Fail, Res};
-use crate::store::{is_valid_storage_name, rows, Report, Row};
+use crate::ctx::{fail, read_opt, write_atomic, Ctx, Fail, Res};
+use crate::store::{rows, Report, Row};
+
+use super::storage_entries;
 
 /// One mount of an app.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,12 +20,24 @@ pub struct Mount {
     pub host_path: String,
     /// Container path.
     pub container_path: String,
-    /// Options (`ro`, …).
+    /// Read-only (`ro` hoisted out of the options, as `ParseMountPath` does).
+    #[serde(default)]
+    pub readonly: bool,
+    /// Other volume options.
     #[serde(default)]
     pub volume_options: String,
     /// Phases (`deploy,run`).
     #[serde(default)]
     pub phases: Vec<String>,
+    /// Process type (`_default_`).
+    #[serde(default)]
+    pub process_type: String,
+    /// `--volume-subpath`.
+    #[serde(default)]
+    pub subpath: String,
+    /// `--volume-chown`.
+    #[serde(default)]
+    pub volume_chown: String,
 }
 
 fn mounts_path(ctx: &Ctx, app: &str) -> std::path::PathBuf {
@@ -44,20 +58,57 @@ fn save(ctx: &Ctx, app: &str, m: &[Mount]) -> Res {
     )
 }
 
-fn entry_path(ctx: &Ctx, name: &str) -> std::path::PathBuf {
-    ctx.paths
-        .lib
-        .join("data/storage-entries")
-        .join(format!("{name}.json"))
+/// `formatStorageListEntry` (plugins/storage/storage.go): `host:container[:ro,<opts>]`.
+fn mount_arg(m: &Mount) -> String {
+    let opts = match (m.readonly, m.volume_options.is_empty()) {
+        (true, false) => format!("ro,{}", m.volume_options),
+        (true, true) => "ro".to_string(),
+        (false, _) => m.volume_options.clone(),
+    };
+    if opts.is_empty() {
+        format!("{}:{}", m.host_path, m.container_path)
+    } else {
+        format!("{}:{}:{opts}", m.host_path, m.container_path)
+    }
 }
 
-fn mount_arg(m: &Mount) -> String {
-    let mut s = format!("{}:{}", m.host_path, m.container_path);
-    if !m.volume_options.is_empty() {
-        s.push(':');
-        s.push_str(&m.volume_options);
+/// `LegacyMountToEntry` (plugins/storage/entry.go): a legacy `host:container` mount is an
+/// entry named `legacy-` + the first 10 hex digits of the SHA-1 of the host path (of
+/// `vol:<name>` for a docker volume), shared by every app mounting that host path.
+pub fn legacy_entry_name(host: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let input = if host.starts_with('/') {
+        host.to_string()
+    } else {
+        format!("vol:{host}")
+    };
+    let hex: String = Sha1::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("legacy-{}", &hex[..10])
+}
+
+/// `ParseMountPath`: host, container, read-only, and the other options.
+fn parse_mount_path(spec: &str) -> (String, String, bool, String) {
+    let parts: Vec<&str> = spec.splitn(3, ':').collect();
+    let mut readonly = false;
+    let mut rest = Vec::new();
+    if let Some(o) = parts.get(2).filter(|o| !o.is_empty()) {
+        for t in o.split(',') {
+            if t == "ro" {
+                readonly = true;
+            } else {
+                rest.push(t);
+            }
+        }
     }
-    s
+    (
+        parts.first().copied().unwrap_or_default().to_string(),
+        parts.get(1).copied().unwrap_or_default().to_string(),
+        readonly,
+        rest.join(","),
+    )
 }
 
 /// Dispatch `storage:<sub>`.
@@ -74,146 +125,84 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             let p = parse(args, &spec(&["--format"], &[]))?;
             let app = p.arg(0);
             ctx.verify_app(&app)?;
-            let m = mounts(ctx, &app)?;
-            if p.get("--format") == Some("json") {
+            let format = p.get("--format").unwrap_or("text");
+            if format != "text" && format != "json" {
+                return fail("Invalid --format value specified");
+            }
+            // `CommandList`: the deploy-phase attachments as `StorageListEntry` rows.
+            let m: Vec<Mount> = mounts(ctx, &app)?
+                .into_iter()
+                .filter(|m| m.phases.iter().any(|p| p == "deploy"))
+                .collect();
+            if format == "json" {
                 let v: Vec<serde_json::Value> = m
                     .iter()
-                    .map(|m| serde_json::json!({"entry_name": m.entry_name, "host_path": m.host_path, "container_path": m.container_path, "volume_options": m.volume_options}))
+                    .map(|m| {
+                        let mut o = serde_json::Map::new();
+                        if !m.entry_name.is_empty() {
+                            o.insert("entry_name".into(), m.entry_name.clone().into());
+                        }
+                        o.insert("host_path".into(), m.host_path.clone().into());
+                        o.insert("container_path".into(), m.container_path.clone().into());
+                        if m.readonly {
+                            o.insert("readonly".into(), true.into());
+                        }
+                        if !m.volume_options.is_empty() {
+                            o.insert("volume_options".into(), m.volume_options.clone().into());
+                        }
+                        serde_json::Value::Object(o)
+                    })
                     .collect();
                 ctx.out(serde_json::to_string(&v).unwrap_or_default());
             } else {
                 ctx.info1(format!("{app} volume bind-mounts:"));
-                m.iter().for_each(|m| ctx.verbose(mount_arg(m)));
-            }
-            Ok(())
-        }
-        "create" => {
-            let p = parse(
-                args,
-                &spec(
-                    &[
-                        "--scheduler",
-                        "--chown",
-                        "--mode",
-                        "--reclaim-policy",
-                        "--size",
-                        "--access-mode",
-                        "--storage-class-name",
-                        "--namespace",
-                        "--annotation",
-                        "--label",
-                    ],
-                    &[],
-                ),
-            )?;
-            let name = p.arg(0);
-            validate_entry_name(&name)?;
-            if let Some(m) = p.get("--mode") {
-                if !(m.len() == 3 || m.len() == 4) || !m.chars().all(|c| ('0'..='7').contains(&c)) {
-                    return fail(format!("Unsupported directory mode \"{m}\". Value must be a 3 or 4 digit octal mode, such as 0755"));
+                for x in &m {
+                    if ctx.globals.quiet {
+                        ctx.out(mount_arg(x));
+                    } else {
+                        ctx.verbose(mount_arg(x));
+                    }
                 }
-            }
-            let ep = entry_path(ctx, &name);
-            let scheduler = p.get("--scheduler").unwrap_or("docker-local");
-            if let Some(existing) = read_opt(&ep)? {
-                let existing: serde_json::Value =
-                    serde_json::from_str(&existing).unwrap_or_default();
-                let old = existing["scheduler"]
-                    .as_str()
-                    .unwrap_or("docker-local")
-                    .to_string();
-                if old != scheduler {
-                    return fail(format!("storage entry \"{name}\" already exists with scheduler \"{old}\"; refusing to redefine"));
-                }
-                // Re-creating is idempotent (plugins/storage commands_entries.go).
-                ctx.info1(format!(
-                    "Storage entry {name} already exists, leaving in place"
-                ));
-                return Ok(());
-            }
-            let path = p.pos.get(1).cloned().unwrap_or_else(|| {
-                ctx.paths
-                    .lib
-                    .join("data/storage")
-                    .join(&name)
-                    .display()
-                    .to_string()
-            });
-            let v = serde_json::json!({"name": name, "path": path, "scheduler": scheduler, "chown": p.get("--chown").unwrap_or(""), "mode": p.get("--mode").unwrap_or("")});
-            write_atomic(&ep, &v.to_string())?;
-            ctx.info1(format!("Storage entry {name} created"));
-            Ok(())
-        }
-        "destroy" => {
-            let p = parse(args, &spec(&[], &["--force", "--destroy-host-dir"]))?;
-            let name = p.arg(0);
-            if name.is_empty() {
-                return fail("storage entry name is required");
-            }
-            let ep = entry_path(ctx, &name);
-            if !ep.exists() {
-                return fail(format!("storage entry \"{name}\" does not exist"));
-            }
-            let mut using = Vec::new();
-            for app in ctx.apps()? {
-                if mounts(ctx, &app)?.iter().any(|m| m.entry_name == name) {
-                    using.push(app);
-                }
-            }
-            if !using.is_empty() {
-                return fail(format!(
-                    "storage entry \"{name}\" is still mounted by app(s): {}",
-                    using.join(", ")
-                ));
-            }
-            if !(p.has("--force") || ctx.forced()) {
-                crate::cmd::apps::confirm(ctx, "storage entry", &name)?;
-            }
-            remove_any(&ep)?;
-            ctx.info1(format!("Storage entry {name} destroyed"));
-            Ok(())
-        }
-        "info" => {
-            let p = parse(args, &spec(&["--format"], &[]))?;
-            let name = p.arg(0);
-            let Some(s) = read_opt(&entry_path(ctx, &name))? else {
-                return fail(format!("storage entry \"{name}\" does not exist"));
-            };
-            ctx.out(s);
-            Ok(())
-        }
-        "list-entries" => {
-            let p = parse(args, &spec(&["--format", "--scheduler"], &[]))?;
-            let dir = ctx.paths.lib.join("data/storage-entries");
-            let mut names: Vec<String> = std::fs::read_dir(&dir)
-                .map(|rd| {
-                    rd.flatten()
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_string_lossy()
-                                .strip_suffix(".json")
-                                .map(str::to_string)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            names.sort();
-            if p.get("--format") == Some("json") {
-                ctx.out(serde_json::to_string(&names).unwrap_or_default());
-            } else {
-                names.iter().for_each(|n| ctx.out(n));
             }
             Ok(())
         }
         "ensure-directory" => {
+            // `CommandEnsureDirectory` (plugins/storage/subcommands.go).
             let p = parse(args, &spec(&["--chown"], &[]))?;
-            ctx.warn("Deprecated: use storage:create instead");
-            let dir = ctx.paths.lib.join("data/storage").join(p.arg(0));
-            crate::store::mkdirs(&dir)?;
+            ctx.warn(
+                "Deprecated: please use 'storage:create' instead of 'storage:ensure-directory'",
+            );
+            let name = p.arg(0);
+            if name.is_empty() {
+                return fail("Please specify a directory to create");
+            }
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return fail(
+                    "Directory can only contain the following set of characters: [A-Za-z0-9_-]",
+                );
+            }
+            let id = storage_entries::resolve_chown(ctx, p.get("--chown").unwrap_or("herokuish"))?;
+            let dir = ctx.paths.lib.join("data/storage").join(&name);
             ctx.info1(format!("Ensuring {} exists", dir.display()));
+            crate::store::mkdirs(&dir)?;
+            if id != "false" {
+                ctx.verbose(format!("Setting directory ownership to {id}:{id}"));
+                let o = std::process::Command::new("chown")
+                    .arg("-R")
+                    .arg(format!("{id}:{id}"))
+                    .arg(&dir)
+                    .output();
+                if !o.is_ok_and(|o| o.status.success()) {
+                    return fail("Unable to set directory ownership");
+                }
+            }
+            ctx.verbose("Directory ready for mounting");
             Ok(())
         }
-        _ => Err(Fail::Silent(255)),
+        _ => storage_entries::run(ctx, sub, args).unwrap_or(Err(Fail::Silent(255))),
     }
 }
 
@@ -241,26 +230,49 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let mut all = mounts(ctx, &app)?;
     if !spec_arg.contains(':') {
         // Named-entry form (plugins/storage CommandMount): idempotent, a re-mount updates attributes.
-        let Some(entry) = read_opt(&entry_path(ctx, &spec_arg))? else {
-            if sub == "unmount" {
-                return fail(format!("storage entry \"{spec_arg}\" does not exist"));
+        if sub == "unmount" {
+            // `RemoveAttachment`: without --container-dir the entry's only attachment goes.
+            let dir = p.get("--container-dir").unwrap_or("");
+            let matches: Vec<String> = all
+                .iter()
+                .filter(|m| m.entry_name == spec_arg && (dir.is_empty() || m.container_path == dir))
+                .map(|m| m.container_path.clone())
+                .collect();
+            if matches.is_empty() {
+                if dir.is_empty() {
+                    return fail(format!(
+                        "storage entry \"{spec_arg}\" is not mounted on app \"{app}\""
+                    ));
+                }
+                return fail(format!(
+                    "storage entry \"{spec_arg}\" is not mounted at \"{dir}\" on app \"{app}\""
+                ));
             }
+            if matches.len() > 1 && dir.is_empty() {
+                let mut paths = matches;
+                paths.sort();
+                return fail(format!("storage entry \"{spec_arg}\" is mounted at multiple paths on app \"{app}\" ({}); pass --container-dir to disambiguate", paths.join(", ")));
+            }
+            all.retain(|m| {
+                !(m.entry_name == spec_arg && (dir.is_empty() || m.container_path == dir))
+            });
+            return save(ctx, &app, &all);
+        }
+        let Some(entry) = storage_entries::load(ctx, &spec_arg)? else {
             return fail(format!("storage entry \"{spec_arg}\" does not exist; create it first with `dokku storage:create`"));
         };
         let Some(dir) = p.get("--container-dir") else {
             return fail("--container-dir is required when mounting a named storage entry");
         };
-        let entry: serde_json::Value = serde_json::from_str(&entry).unwrap_or_default();
-        let host = entry["path"].as_str().unwrap_or_default().to_string();
+        let host = if entry.host_path.is_empty() {
+            entry.name.clone()
+        } else {
+            entry.host_path.clone()
+        };
         let before = all.len();
         all.retain(|m| !(m.entry_name == spec_arg && m.container_path == dir));
         let existed = all.len() != before;
-        if sub == "unmount" && !existed {
-            return fail(format!(
-                "storage entry \"{spec_arg}\" is not mounted at {dir} on {app}"
-            ));
-        }
-        if sub == "mount" {
+        {
             if existed {
                 ctx.info1(format!(
                     "Storage entry {spec_arg} mount at {dir} on {app} updated"
@@ -270,76 +282,73 @@ fn mount(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                     "Storage entry {spec_arg} mounted at {dir} on {app}"
                 ));
             }
-            let mut opts = p.get("--volume-options").unwrap_or("").to_string();
-            if p.has("--volume-readonly") {
-                opts = if opts.is_empty() {
-                    "ro".into()
-                } else {
-                    format!("{opts},ro")
-                };
-            }
-            let phases = p
-                .get("--phase")
-                .unwrap_or("deploy,run")
-                .split(',')
-                .map(str::to_string)
+            let opts = p.get("--volume-options").unwrap_or("").to_string();
+            let mut phases: Vec<String> = p
+                .all("--phase")
+                .iter()
+                .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+                .filter(|v| !v.is_empty())
                 .collect();
+            if phases.is_empty() {
+                phases = vec!["deploy".into(), "run".into()];
+            }
             all.push(Mount {
                 entry_name: spec_arg.clone(),
                 host_path: host,
                 container_path: dir.to_string(),
+                readonly: p.has("--volume-readonly"),
                 volume_options: opts,
                 phases,
+                process_type: p.get("--process-type").unwrap_or("_default_").to_string(),
+                subpath: p.get("--volume-subpath").unwrap_or("").to_string(),
+                volume_chown: p.get("--volume-chown").unwrap_or("").to_string(),
             });
         }
         return save(ctx, &app, &all);
     }
-    let parts: Vec<&str> = spec_arg.splitn(3, ':').collect();
-    if parts.len() < 2 || parts[1].is_empty() || parts[0].is_empty() {
+    // Legacy colon form (`mountLegacyColon` / `unmountLegacyColon`): a synthesized
+    // `legacy-<hash>` entry plus an attachment keyed on (entry, container path).
+    let (host, container, readonly, volume_options) = parse_mount_path(&spec_arg);
+    if host.is_empty() || container.is_empty() {
         return fail("Storage path must be two valid paths divided by colon.");
     }
-    let m = Mount {
-        entry_name: String::new(),
-        host_path: parts[0].to_string(),
-        container_path: parts[1].to_string(),
-        volume_options: parts.get(2).map(|s| (*s).to_string()).unwrap_or_default(),
-        phases: vec!["deploy".into(), "run".into()],
-    };
+    let entry = legacy_entry_name(&host);
+    let same = |x: &Mount| x.entry_name == entry && x.container_path == container;
     if sub == "mount" {
-        if all
-            .iter()
-            .any(|x| x.entry_name.is_empty() && mount_arg(x) == spec_arg)
-        {
+        if all.iter().any(same) {
             return fail("Mount path already exists.");
         }
-        all.push(m);
+        if !storage_entries::exists(ctx, &entry) {
+            storage_entries::save(
+                ctx,
+                &storage_entries::Entry {
+                    name: entry.clone(),
+                    scheduler: "docker-local".into(),
+                    host_path: host.clone(),
+                    schema_version: 1,
+                    ..storage_entries::Entry::default()
+                },
+            )?;
+        }
+        all.push(Mount {
+            entry_name: entry,
+            host_path: host,
+            container_path: container,
+            readonly,
+            volume_options,
+            phases: vec!["deploy".into(), "run".into()],
+            process_type: "_default_".into(),
+            subpath: String::new(),
+            volume_chown: String::new(),
+        });
     } else {
         let before = all.len();
-        all.retain(|x| !(x.entry_name.is_empty() && mount_arg(x) == spec_arg));
+        all.retain(|x| !same(x));
         if all.len() == before {
             return fail("Mount path does not exist.");
         }
     }
     save(ctx, &app, &all)
-}
-
-/// Entry-name rules from plugins/storage entry.go (DNS-1123 label, at most 45, no `legacy-`).
-fn validate_entry_name(name: &str) -> Res {
-    if name.is_empty() {
-        return fail("storage entry name is required");
-    }
-    if name.len() > 45 {
-        return fail(format!("storage entry name \"{name}\" is too long (max 45 characters); helm release names cap our budget"));
-    }
-    if !is_valid_storage_name(name) {
-        return fail(format!("storage entry name \"{name}\" must be a DNS-1123 label (lowercase letters, digits, and dashes; cannot start or end with a dash)"));
-    }
-    if name.starts_with("legacy-") {
-        return fail(format!(
-            "storage entry name \"{name}\" must not start with reserved prefix \"legacy-\""
-        ));
-    }
-    Ok(())
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
@@ -351,9 +360,40 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    Ok(rows(vec![
+    let mut v = vec![
         ("storage-build-mounts".into(), phase("build")),
         ("storage-deploy-mounts".into(), phase("deploy")),
         ("storage-run-mounts".into(), phase("run")),
-    ]))
+    ];
+    // `registerAttachmentFlags` (plugins/storage/report.go): one group of keys per attachment
+    // whose entry loads, numbered from 1.
+    let mut index = 0;
+    for a in &m {
+        let Some(entry) = storage_entries::load(ctx, &a.entry_name)? else {
+            ctx.warn(format!(
+                "Skipping attachment on \"{app}\": missing entry \"{}\" (storage entry \"{}\" does not exist)",
+                a.entry_name, a.entry_name
+            ));
+            continue;
+        };
+        index += 1;
+        let host = if entry.host_path.is_empty() {
+            entry.name.clone()
+        } else {
+            entry.host_path.clone()
+        };
+        let k = |f: &str| format!("storage-attachment.{index}.{f}");
+        v.extend([
+            (k("entry-name"), a.entry_name.clone()),
+            (k("host-path"), host),
+            (k("container-path"), a.container_path.clone()),
+            (k("phases"), a.phases.join(",")),
+            (k("process-type"), a.process_type.clone()),
+            (k("subpath"), a.subpath.clone()),
+            (k("readonly"), a.readonly.to_string()),
+            (k("volume-options"), a.volume_options.clone()),
+            (k("volume-chown"), a.volume_chown.clone()),
+        ]);
+    }
+    Ok(rows(v))
 }
