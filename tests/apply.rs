@@ -560,3 +560,21 @@ fn relative_bind_mounts_are_seeded_once() {
     assert!(out.contains("up to date"), "{out}");
     assert_eq!(std::fs::read_to_string(host.join("seed.txt")).unwrap(), "written by the app");
 }
+
+#[test]
+fn a_lost_host_key_with_sealed_releases_is_an_error_not_a_new_key() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let key = h.data().join("host.key");
+    std::fs::remove_file(&key).unwrap();
+    for args in [&["releases", "--stack", "txn"][..], &["rollback", "--stack", "txn"][..]] {
+        let o = h.compose(args, &[]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(err.contains("is missing") && err.contains("txn/releases") && err.contains("Restore the key from a backup"), "{args:?}: {err}");
+    }
+    let o = h.apply(&[("WORKER_TAG", "2")], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is missing"), "{err}");
+    assert!(!key.exists(), "no new key is created silently");
+}
