@@ -578,3 +578,41 @@ fn a_lost_host_key_with_sealed_releases_is_an_error_not_a_new_key() {
     assert!(!o.status.success() && err.contains("is missing"), "{err}");
     assert!(!key.exists(), "no new key is created silently");
 }
+
+#[test]
+fn a_failed_undo_keeps_the_journal_says_incomplete_and_the_next_command_resumes() {
+    let h = Host::new();
+    let before = h.snapshot();
+    let steps = step_patterns(&h, &[]);
+    let (id, last) = steps.last().unwrap().clone();
+    // The last step fails, and so does every `apps:destroy` (the undo of each created app),
+    // as a full disk or a broken Dokku would make them.
+    h.set_faults(&serde_json::json!([{ "match": last, "message": "injected at the last step" }, { "match": "apps:destroy *", "message": "no space left on device" }]));
+    let o = h.apply(&[], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("injected at the last step") && text.contains("rollback is incomplete") && text.contains("no space left on device"), "`{id}`: {text}");
+    assert!(!text.contains("keeps serving"), "never says the previous release serves over a half-restored host: {text}");
+    assert!(h.data().join("txn/journal.jsonl").exists(), "the journal stays for the next command");
+    assert_ne!(h.snapshot(), before, "the apps could not be destroyed");
+    // Still failing: the next command retries the rollback, says it is incomplete, and
+    // applies nothing.
+    let calls = h.calls().len();
+    let o = h.apply(&[], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() && text.contains("is incomplete") && text.contains("journal"), "{text}");
+    let mutations: Vec<String> = mutations_since(&h, calls);
+    assert!(mutations.iter().all(|m| m.starts_with("apps:destroy")), "only the undos are retried: {mutations:?}");
+    assert!(h.data().join("txn/journal.jsonl").exists());
+    // Fixed: the next command finishes the rollback first, then runs (and here fails and
+    // rolls back again): the host is exactly as before.
+    h.set_faults(&serde_json::json!([{ "match": last, "message": "injected at the last step" }]));
+    let o = h.apply(&[], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() && text.contains("undo web/create: dokku apps:destroy txn-web") && !text.contains("incomplete"), "{text}");
+    assert!(!h.data().join("txn/journal.jsonl").exists());
+    for (plugin, name) in [("postgres", "txn-db"), ("redis", "txn-cache")] {
+        let _ = h.dokku(&[&format!("{plugin}:destroy"), name, "--force"]);
+    }
+    assert_same(&before, &h.snapshot(), &text);
+}

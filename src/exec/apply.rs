@@ -104,6 +104,23 @@ pub enum ApplyError {
         /// What went wrong.
         message: String,
     },
+    /// The rollback of an interrupted or failed apply could not undo every step: the journal
+    /// is kept, and nothing else runs on the stack until a later command finishes it.
+    #[error(
+        "the rollback of an interrupted {what} (pid {pid}) is incomplete: {} step(s) could not be undone:{}\nthe journal `{journal}` is kept; fix the cause (disk space, permissions, Dokku) and run the command again: it resumes the rollback first",
+        failures.len(),
+        failures.iter().map(|f| format!("\n  undo of `{}`: {}", f.step, f.error)).collect::<String>()
+    )]
+    RollbackIncomplete {
+        /// The apply whose rollback this was.
+        what: String,
+        /// Its process id.
+        pid: u32,
+        /// The undos that failed.
+        failures: Vec<UndoFailure>,
+        /// The journal kept.
+        journal: String,
+    },
     /// Pruning failed after the rest of the apply succeeded.
     #[error("the stack was applied, but pruning failed: {0}")]
     Prune(ExecError),
@@ -204,6 +221,10 @@ pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &Ar
     }
     let mut journal = Journal::reopen(&path, key.clone())?;
     let undo_failures = rollback(p.entries, runner, archives, Some(&mut journal), None, events);
+    if !undo_failures.is_empty() {
+        // Never reported as finished over a half-restored host: the journal stays.
+        return Err(ApplyError::RollbackIncomplete { what: p.what, pid: p.pid, failures: undo_failures, journal: path.display().to_string() });
+    }
     Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
 }
 

@@ -307,7 +307,12 @@ pub fn execute_then(
     }
     let entries = entries.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let undo_failures = rollback(entries, runner, archives, Some(journal), opts.step_timeout, events);
-    events(&Event::Finished { ok: false, duration: started.elapsed() });
+    if undo_failures.is_empty() {
+        events(&Event::Finished { ok: false, duration: started.elapsed() });
+    } else {
+        let steps = undo_failures.iter().map(|f| f.step.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        events(&Event::RollbackIncomplete { steps, duration: started.elapsed() });
+    }
     Err(match failure {
         Some((step, source)) => ExecError::StepFailed { step, source, undo_failures },
         None => ExecError::Aborted {
@@ -403,6 +408,7 @@ pub fn rollback(
             (StepKind::Deploy, false, Some(app)) => Some(Cmd::dokku(["ps:rebuild", app])),
             _ => None,
         };
+        let failed_before = failures.len();
         if let (StepKind::NginxInclude, Some(app)) = (e.kind, e.app.as_deref()) {
             // Path routing (issue 7): the previous include is back before the undo rebuilds.
             if let Err(message) = crate::routing::restore(&crate::dokku::env::dokku_root(), app) {
@@ -432,13 +438,15 @@ pub fn rollback(
                 }
             }
         }
-        if let Some(j) = journal.as_deref_mut() {
+        // A step whose undo failed stays in the journal, for the next command to retry.
+        if let (Some(j), true) = (journal.as_deref_mut(), failures.len() == failed_before) {
             // Losing this line only means a resumed rollback repeats an undo.
             let _ = j.undone(&e.step);
         }
     }
-    if let Some(j) = journal {
-        // The transaction is over either way; undo failures are reported to the operator.
+    if let (Some(j), true) = (journal, failures.is_empty()) {
+        // The transaction is over. With failed undos the journal stays: the rollback is
+        // incomplete, and the next command on the stack resumes it.
         let _ = j.finish_in_place();
     }
     failures
