@@ -616,3 +616,82 @@ fn a_failed_undo_keeps_the_journal_says_incomplete_and_the_next_command_resumes(
     }
     assert_same(&before, &h.snapshot(), &text);
 }
+
+/// A read-only directory, as a failing disk or a wrong mount makes it: a read-only bind mount
+/// when this runs as root (root ignores file modes), mode 0555 otherwise. Undone on drop.
+struct ReadOnly {
+    dir: PathBuf,
+    mounted: bool,
+}
+
+impl ReadOnly {
+    fn new(dir: &Path) -> Self {
+        let root = nix::unistd::geteuid().is_root();
+        if root {
+            let d = dir.to_str().unwrap();
+            let bind = Command::new("mount").args(["--bind", d, d]).status().unwrap();
+            assert!(bind.success(), "mount --bind {d}");
+            let ro = Command::new("mount").args(["-o", "remount,bind,ro", d]).status().unwrap();
+            assert!(ro.success(), "remount ro {d}");
+        } else {
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+        }
+        ReadOnly { dir: dir.to_path_buf(), mounted: root }
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.dir).status();
+        } else {
+            let _ = std::fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        }
+    }
+}
+
+fn releases_json(h: &Host) -> Value {
+    serde_json::from_str(&ok(&h.compose(&["releases", "--stack", "txn", "--format", "json"], &[]).output().unwrap())).unwrap()
+}
+
+#[test]
+fn a_release_that_cannot_be_recorded_undoes_the_apply() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let before = h.snapshot();
+    let history = releases_json(&h);
+    let update = [("WORKER_TAG", "2"), ("WEB_PORT", "81")];
+    {
+        let _ro = ReadOnly::new(&h.data().join("txn/releases"));
+        let o = h.apply(&update, &[]);
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success() && text.contains("cannot record the release"), "{text}");
+        assert_same(&before, &h.snapshot(), &format!("history and host agree: {text}"));
+    }
+    assert_eq!(releases_json(&h), history, "no release was recorded");
+    assert!(!h.data().join("txn/journal.jsonl").exists());
+    // A kill after the release was recorded, before the transaction ended: the next command
+    // undoes both the host and the release.
+    let mut journal_text = String::new();
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 30}}"#).unwrap();
+    let f = fixture();
+    let mut child = h.compose(&["apply", "-f", f.to_str().unwrap()], &update).env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "release").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    for _ in 0..1500 {
+        journal_text = std::fs::read_to_string(h.data().join("txn/journal.jsonl")).unwrap_or_default();
+        if journal_text.contains("{\"t\":\"done\",\"step\":\"release\"}") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(journal_text.contains("{\"t\":\"done\",\"step\":\"release\"}"), "the release was recorded: {journal_text}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
+    assert_eq!(releases_json(&h).as_array().unwrap().len(), 2, "the killed apply had recorded its release");
+    let o = h.compose(&["rollback", "--stack", "txn", "1"], &[]).output().unwrap();
+    let text = ok(&o);
+    assert!(text.contains("finished the rollback of an interrupted apply"), "{text}");
+    let list = releases_json(&h);
+    assert_eq!(list.as_array().unwrap().len(), 2, "v2 was undone, the rollback recorded a new v2: {list}");
+    assert_same(&before, &h.snapshot(), &text);
+}

@@ -353,28 +353,53 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         Action::Prune { target } => Some(target.clone()),
         _ => None,
     }).collect();
-    // Secret files are written before the plan mounts them; the previous ones come back if
-    // the apply fails.
-    let previous_files = write_secret_files(&project, &secret_bytes, &secrets_dir)?;
-    let mut journal = match Journal::create(&dir.journal(), key.clone(), &dir.stack, &what) {
-        Ok(j) => j,
-        Err(e) => {
-            restore_secret_files(&previous_files);
-            return Err(e.into());
-        }
-    };
+    // One transaction: the secret files (written before the plan mounts them), every step,
+    // the post-deploy hooks and the release record; each effect's undo is journaled first,
+    // so a failure, a signal or a kill leaves host and history as they were (issue #14).
+    let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
+    let mut prior = Vec::new();
+    if let Err((_, e)) = write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior) {
+        let undo_failures = rollback(prior, runner, &archives, Some(&mut journal), None, events);
+        let e = ExecError::StepFailed { step: "secrets".into(), source: e, undo_failures };
+        record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: 0, steps: plan.steps.len(), failed_step: Some("secrets".into()), release: None });
+        return Err(e.into());
+    }
     let post_env = hook_env(Phase::Post);
-    let post = || {
+    let plain: BTreeSet<String> = project.settings.plain.clone();
+    let apps = app_facts(&project, &settings, &key);
+    let recorded: std::cell::RefCell<Option<ReleaseInfo>> = std::cell::RefCell::new(None);
+    let post = |fx: &mut super::executor::Effects<'_>| {
         hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
             HookError::Failed { name, source } => (name, source),
             other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
-        })
+        })?;
+        let mut plan_json = plan.to_json();
+        // The release keeps how long each step took.
+        plan_json["timings_ms"] = serde_json::Value::Object(fx.timings.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
+        plan_json["duration_ms"] = serde_json::json!(fx.started.elapsed().as_millis());
+        let head = store.head().map_err(|e| ("release".to_owned(), super::RunError::Input { argv: "release".into(), message: e.to_string() }))?;
+        let release = fx.run("release", super::journal::Revert::Release { store: dir.releases(), head }, || {
+            store
+                .record(&NewRelease {
+                    stack: &dir.stack,
+                    compose: &req.compose,
+                    plain_keys: &plain,
+                    plan: &plan_json,
+                    apps: &apps,
+                    source_rev: &req.settings.source_rev,
+                    message: &req.message,
+                    kind: req.kind,
+                    time: &now_rfc3339(),
+                })
+                .map_err(|e| format!("cannot record the release: {e}"))
+        })?;
+        *recorded.borrow_mut() = Some(release);
+        Ok(())
     };
     let apply_started = std::time::SystemTime::now();
-    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post)) {
+    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, prior, Some(&post)) {
         Ok(o) => o,
         Err(e) => {
-            restore_secret_files(&previous_files);
             let failed_step = match &e {
                 ExecError::StepFailed { step, .. } => Some(step.clone()),
                 _ => None,
@@ -383,7 +408,9 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             return Err(e.into());
         }
     };
+    // The transaction is committed: host and history both have the new release.
     journal.finish()?;
+    let release = recorded.into_inner().ok_or_else(|| ApplyError::Io { path: dir.releases().display().to_string(), message: "the release was not recorded".into() })?;
     write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
     if !prune_steps.is_empty() {
         let prune = Plan { steps: prune_steps, ..plan.clone() };
@@ -402,23 +429,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         }
     }
     write_json(&owned_path(&dir), &now_owned)?;
-    let apps = app_facts(&project, &settings, &key);
-    let mut plan_json = plan.to_json();
-    // The release keeps how long each step took.
-    plan_json["timings_ms"] = serde_json::Value::Object(outcome.steps.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
-    plan_json["duration_ms"] = serde_json::json!(outcome.duration.as_millis());
-    let plain: BTreeSet<String> = project.settings.plain.clone();
-    let release = store.record(&NewRelease {
-        stack: &dir.stack,
-        compose: &req.compose,
-        plain_keys: &plain,
-        plan: &plan_json,
-        apps: &apps,
-        source_rev: &req.settings.source_rev,
-        message: &req.message,
-        kind: req.kind,
-        time: &now_rfc3339(),
-    })?;
     record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
     write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
@@ -531,44 +541,40 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
 }
 
 /// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files
-/// 0444); returns what was there before, for [`restore_secret_files`].
-fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<Vec<(PathBuf, Option<Vec<u8>>)>, ApplyError> {
+/// 0444), each a journaled effect whose undo puts the previous file back (or removes it, and
+/// the directories it created), pushed to `entries`.
+fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
+    use super::executor::journaled_effect;
+    use super::journal::Revert;
     use std::os::unix::fs::PermissionsExt as _;
-    let io = |p: &Path, e: std::io::Error| ApplyError::Io { path: p.display().to_string(), message: e.to_string() };
-    let mut previous = Vec::new();
+    let mut made_dirs = BTreeSet::new();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for use_ in &app.secrets {
             let crate::model::SecretDelivery::File(_) = &use_.delivery else { continue };
             let Some(value) = values.get(&use_.name) else { continue };
             let app_dir = dir.join(app.app.as_str());
-            std::fs::create_dir_all(&app_dir).map_err(|e| io(&app_dir, e))?;
             for d in [dir, app_dir.as_path()] {
-                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(d, e))?;
+                if made_dirs.contains(d) || std::fs::symlink_metadata(d).is_ok() {
+                    continue;
+                }
+                made_dirs.insert(d.to_path_buf());
+                journaled_effect(journal, entries, &format!("secrets/mkdir {}", d.display()), Revert::Dir { created_dir: d.to_path_buf() }, || {
+                    std::fs::create_dir(d).and_then(|()| std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))).map_err(|e| format!("`{}`: {e}", d.display()))
+                })?;
             }
             let path = app_dir.join(&use_.name);
             let old = std::fs::read(&path).ok();
             if old.as_deref() == Some(value.as_slice()) {
                 continue;
             }
-            crate::platform::write_atomic(&path, value, 0o444).map_err(|e| io(&path, e))?;
-            previous.push((path, old));
+            let previous_mode = std::fs::metadata(&path).map_or(0o444, |m| m.permissions().mode() & 0o7777);
+            journaled_effect(journal, entries, &format!("secrets/{}/{}", app.app, use_.name), Revert::File { file: path.clone(), previous: old, previous_mode }, || {
+                crate::platform::write_atomic(&path, value, 0o444).map_err(|e| format!("`{}`: {e}", path.display()))
+            })?;
         }
     }
-    Ok(previous)
-}
-
-fn restore_secret_files(previous: &[(PathBuf, Option<Vec<u8>>)]) {
-    for (path, old) in previous.iter().rev() {
-        match old {
-            Some(bytes) => {
-                let _ = crate::platform::write_atomic(path, bytes, 0o444);
-            }
-            None => {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-    }
+    Ok(())
 }
 
 /// Keyed fingerprints of each datastore's backup settings, secret values included.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::archive::ArchiveStore;
 use super::error::{ExecError, RunError, UndoFailure};
 use super::event::Event;
-use super::journal::{step_app, Entry, Journal, StepKind};
+use super::journal::{step_app, Entry, Journal, Revert, StepKind};
 use super::runner::Runner;
 use crate::dokku::Cmd;
 use crate::model::ServiceName;
@@ -119,7 +119,7 @@ impl Shared<'_> {
             return Err(Halt::Stopped);
         }
         self.journal(|j| j.begin(step))?;
-        lock(&self.entries).push(Entry { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo: step.undo.clone(), finished: false });
+        lock(&self.entries).push(Entry { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo: Revert::Plan(step.undo.clone()), finished: false });
         (self.events)(&Event::StepStarted { step: step.id.clone(), command: step.run.to_string() });
         let started = Instant::now();
         let on_spawn = |pid: u32| {
@@ -232,12 +232,62 @@ pub fn execute(
     cancel: &AtomicBool,
     events: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome, ExecError> {
-    execute_then(plan, runner, archives, journal, opts, cancel, events, None)
+    execute_then(plan, runner, archives, journal, opts, cancel, events, Vec::new(), None)
 }
 
 /// What runs once every step succeeded, still inside the transaction (the post-deploy
-/// hooks): its failure, named, rolls everything back.
-pub type After<'a> = &'a (dyn Fn() -> Result<(), (String, RunError)> + Sync);
+/// hooks, the release record): its failure, named, rolls everything back. Its own effects
+/// are journaled through [`Effects`], so they are undone with the rest.
+pub type After<'a> = &'a dyn Fn(&mut Effects<'_>) -> Result<(), (String, RunError)>;
+
+/// The journal, as the code that runs after the steps sees it.
+pub struct Effects<'a> {
+    journal: &'a mut Journal,
+    entries: &'a mut Vec<Entry>,
+    /// The steps' timings.
+    pub timings: &'a [StepTiming],
+    /// When the apply started.
+    pub started: Instant,
+}
+
+impl Effects<'_> {
+    /// Journals an effect about to happen (its undo first), then runs it; the effect is
+    /// undone with the rest of the apply if it or anything later fails.
+    pub fn run<T>(&mut self, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
+        journaled_effect(self.journal, self.entries, id, undo, effect)
+    }
+}
+
+/// The fault-injection tests kill the process right after an effect: with
+/// `DOKKU_COMPOSE_PAUSE_AFTER_EFFECT=<id>` the apply waits (up to a minute) once effect `id` is
+/// done, so a `kill -9` lands at that point of the transaction.
+fn pause_for_fault_tests(id: &str) {
+    if std::env::var("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT").is_ok_and(|v| v == id) {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+/// Journals `undo` under `id`, runs `effect`, and records the outcome; the entry is pushed to
+/// `entries` before the effect runs, so a rollback undoes it even when it failed halfway.
+pub fn journaled_effect<T>(journal: &mut Journal, entries: &mut Vec<Entry>, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
+    let fail = |message: String| (id.to_owned(), RunError::Input { argv: id.to_owned(), message });
+    let entry = journal.begin_effect(id, undo).map_err(|e| fail(e.to_string()))?;
+    entries.push(entry);
+    match effect() {
+        Ok(v) => {
+            journal.done(id).map_err(|e| fail(e.to_string()))?;
+            if let Some(e) = entries.last_mut() {
+                e.finished = true;
+            }
+            pause_for_fault_tests(id);
+            Ok(v)
+        }
+        Err(message) => {
+            let _ = journal.failed(id);
+            Err(fail(message))
+        }
+    }
+}
 
 /// [`execute`], then `after` inside the transaction.
 #[expect(clippy::too_many_arguments, reason = "the executor's inputs, each distinct")]
@@ -249,6 +299,7 @@ pub fn execute_then(
     opts: &ExecOptions,
     cancel: &AtomicBool,
     events: &(dyn Fn(&Event) + Sync),
+    prior: Vec<Entry>,
     after: Option<After<'_>>,
 ) -> Result<Outcome, ExecError> {
     let started = Instant::now();
@@ -270,7 +321,7 @@ pub fn execute_then(
         cancel,
         deadline: opts.apply_timeout.map(|t| started + t),
         stop: AtomicBool::new(false),
-        entries: Mutex::new(Vec::new()),
+        entries: Mutex::new(prior),
         timings: Mutex::new(Vec::new()),
         failure: Mutex::new(None),
         journal_error: Mutex::new(None),
@@ -290,10 +341,13 @@ pub fn execute_then(
         return Err(e);
     }
     let mut failure = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut entries = entries.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut aborted = cancel.load(Ordering::SeqCst) || opts.apply_timeout.is_some_and(|t| started.elapsed() >= t);
     if failure.is_none() && !aborted {
         if let Some(after) = after {
-            if let Err((name, e)) = after() {
+            let mut fx = Effects { journal: &mut *journal, entries: &mut entries, timings: &timings, started };
+            if let Err((name, e)) = after(&mut fx) {
                 events(&Event::StepFailed { step: name.clone(), error: e.to_string() });
                 failure = Some((name, e));
             }
@@ -302,10 +356,8 @@ pub fn execute_then(
     }
     if failure.is_none() && !aborted {
         events(&Event::Finished { ok: true, duration: started.elapsed() });
-        let steps = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        return Ok(Outcome { steps, duration: started.elapsed() });
+        return Ok(Outcome { steps: timings, duration: started.elapsed() });
     }
-    let entries = entries.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let undo_failures = rollback(entries, runner, archives, Some(journal), opts.step_timeout, events);
     if undo_failures.is_empty() {
         events(&Event::Finished { ok: false, duration: started.elapsed() });
@@ -380,6 +432,26 @@ fn finish<'a>(waiting: &mut BTreeMap<&'a ServiceName, BTreeSet<&'a ServiceName>>
     }
 }
 
+/// Undoes one of the executor's own effects: puts a file's previous content (and mode) back or
+/// removes it, removes a directory it created if empty, resets the release history. Each is
+/// idempotent, so a resumed rollback may repeat it.
+fn revert_effect(undo: &Revert) -> Result<(), String> {
+    match undo {
+        Revert::File { file, previous: Some(bytes), previous_mode } => crate::platform::write_atomic(file, bytes, *previous_mode).map_err(|e| format!("`{}`: {e}", file.display())),
+        Revert::File { file, previous: None, .. } => match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", file.display())),
+            _ => Ok(()),
+        },
+        Revert::Dir { created_dir } => match std::fs::remove_dir(created_dir) {
+            // Not empty: something else put a file there since; it stays.
+            Err(e) if !matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty) => Err(format!("`{}`: {e}", created_dir.display())),
+            _ => Ok(()),
+        },
+        Revert::Release { store, head } => super::releases::reset_history(store, head.as_deref()).map_err(|e| e.to_string()),
+        Revert::Plan(_) => Ok(()),
+    }
+}
+
 /// Undoes journaled steps, newest first: every setting, then the containers of apps that
 /// still exist (their previous build context redeployed, or a restart). An undo that fails
 /// for a step known to have finished is reported; for a step that failed or whose outcome is
@@ -393,7 +465,7 @@ pub fn rollback(
     events: &(dyn Fn(&Event) + Sync),
 ) -> Vec<UndoFailure> {
     let mut failures = Vec::new();
-    let todo: Vec<&Entry> = entries.iter().rev().filter(|e| !matches!(e.undo, Undo::Irreversible { .. }) || e.finished).collect();
+    let todo: Vec<&Entry> = entries.iter().rev().filter(|e| !e.undo.irreversible() || e.finished).collect();
     events(&Event::RollbackStarted { steps: todo.len() });
     let destroyed: BTreeSet<&str> = entries.iter().filter(|e| e.kind == StepKind::CreateApp).filter_map(|e| e.app.as_deref()).collect();
     let (containers, settings): (Vec<&Entry>, Vec<&Entry>) = todo.into_iter().partition(|e| matches!(e.kind, StepKind::Deploy | StepKind::Restart));
@@ -418,8 +490,16 @@ pub fn rollback(
             }
         }
         match &e.undo {
-            Undo::Irreversible { reason } => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
-            Undo::Commands { cmds } => {
+            Revert::Plan(Undo::Irreversible { reason }) => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
+            Revert::File { .. } | Revert::Dir { .. } | Revert::Release { .. } => {
+                events(&Event::Undo { step: e.step.clone(), command: e.undo.describe() });
+                if let Err(message) = revert_effect(&e.undo) {
+                    let error = RunError::Input { argv: e.undo.describe(), message };
+                    events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
+                    failures.push(UndoFailure { step: e.step.clone(), error });
+                }
+            }
+            Revert::Plan(Undo::Commands { cmds }) => {
                 let mut all_ok = true;
                 for cmd in cmds {
                     events(&Event::Undo { step: e.step.clone(), command: cmd.to_string() });
