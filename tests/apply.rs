@@ -695,3 +695,17 @@ fn a_release_that_cannot_be_recorded_undoes_the_apply() {
     assert_eq!(list.as_array().unwrap().len(), 2, "v2 was undone, the rollback recorded a new v2: {list}");
     assert_same(&before, &h.snapshot(), &text);
 }
+
+#[test]
+fn a_dry_run_creates_nothing_not_even_the_plugins_directories() {
+    let h = Host::new();
+    let o = h.apply(&[], &["--dry-run"]);
+    let text = ok(&o);
+    assert!(text.contains("apps:create txn-api"), "{text}");
+    assert!(!h.data().exists(), "a dry run on a new stack creates no data directory, lock, key or history: {:?}", walk(&h.data()));
+    ok(&h.apply(&[], &[]));
+    let files = |h: &Host| -> Vec<(PathBuf, Vec<u8>)> { walk(&h.data()).into_iter().map(|p| { let b = std::fs::read(&p).unwrap_or_default(); (p, b) }).collect() };
+    let before = files(&h);
+    ok(&h.apply(&[("WORKER_TAG", "2")], &["--dry-run"]));
+    assert_eq!(files(&h), before, "a dry run on an applied stack changes none of its files (the lock's holder included)");
+}

@@ -252,22 +252,28 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
-    dir.create()?;
+    // A dry run creates nothing, not even the plugin's own directories (issue #14).
+    if !req.dry_run {
+        dir.create()?;
+    }
     let what = match req.kind {
         ReleaseKind::Apply => "apply".to_owned(),
         ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
     };
-    let _lock = StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?;
-    let key = HostKey::load_or_create(&dir.key())?;
+    let _lock = if req.dry_run { None } else { Some(StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?) };
+    let key = if req.dry_run { HostKey::load_or_ephemeral(&dir.key())? } else { HostKey::load_or_create(&dir.key())? };
     let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
     let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
-    let store = ReleaseStore::open(&dir.releases(), key.clone())?;
-    let latest = store.latest()?;
+    let store = if req.dry_run && !dir.releases().join("HEAD").exists() { None } else { Some(ReleaseStore::open(&dir.releases(), key.clone())?) };
+    let latest = match &store {
+        Some(s) => s.latest()?,
+        None => None,
+    };
     // The latest release's project, decrypted once: what the stack owned, and whether the
     // file changed.
-    let latest_compose = match &latest {
-        Some(l) => Some(store.compose(l.id)?),
-        None => None,
+    let latest_compose = match (&store, &latest) {
+        (Some(s), Some(l)) => Some(s.compose(l.id)?),
+        _ => None,
     };
 
     // Services the stack owns (every service applied and not pruned since) that the file no
@@ -315,6 +321,10 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
+    let store = match store {
+        Some(s) => s,
+        None => ReleaseStore::open(&dir.releases(), key.clone())?,
+    };
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
         events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
@@ -408,8 +418,13 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             return Err(e.into());
         }
     };
-    // The transaction is committed: host and history both have the new release.
+    // The transaction is committed: host and history both have the new release; the trees
+    // its effects replaced are no longer needed.
     journal.finish()?;
+    let undo_trees = dir.dir().join("undo");
+    if undo_trees.exists() {
+        std::fs::remove_dir_all(&undo_trees).map_err(|e| ApplyError::Io { path: undo_trees.display().to_string(), message: e.to_string() })?;
+    }
     let release = recorded.into_inner().ok_or_else(|| ApplyError::Io { path: dir.releases().display().to_string(), message: "the release was not recorded".into() })?;
     write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
     if !prune_steps.is_empty() {

@@ -106,6 +106,14 @@ pub enum Revert {
         /// The directory.
         created_dir: PathBuf,
     },
+    /// A directory tree replaced (static directories, storage seeds): the new tree is
+    /// removed and the previous one, moved aside to `saved` before, is moved back.
+    Tree {
+        /// The directory.
+        tree: PathBuf,
+        /// Where the previous tree was moved (`None`: there was none).
+        saved: Option<PathBuf>,
+    },
     /// A release recorded: the history's branch goes back to `head` (`None`: no release).
     Release {
         /// The release store.
@@ -129,6 +137,8 @@ impl Revert {
             Revert::File { file, previous: Some(_), .. } => format!("restore `{}`", file.display()),
             Revert::File { file, previous: None, .. } => format!("remove `{}`", file.display()),
             Revert::Dir { created_dir } => format!("remove `{}` if empty", created_dir.display()),
+            Revert::Tree { tree, saved: Some(_) } => format!("put the previous `{}` back", tree.display()),
+            Revert::Tree { tree, saved: None } => format!("remove `{}`", tree.display()),
             Revert::Release { store, head } => format!("reset the history `{}` to {}", store.display(), head.as_deref().unwrap_or("no release")),
         }
     }

@@ -218,6 +218,26 @@ impl HostKey {
         }
     }
 
+    /// Loads the key at `path`; without one (and with nothing sealed by a lost one), a fresh
+    /// random key that is not written anywhere: a dry run changes nothing on the host.
+    ///
+    /// # Errors
+    ///
+    /// As [`HostKey::load_or_create`].
+    pub fn load_or_ephemeral(path: &Path) -> Result<HostKey, SecretError> {
+        match Self::load(path) {
+            Err(SecretError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        let sealed = sealed_data(path.parent().unwrap_or(Path::new(".")));
+        if !sealed.is_empty() {
+            return Err(SecretError::Missing { path: path.to_path_buf(), sealed });
+        }
+        let mut bytes = [0u8; KEY_LEN];
+        getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io { path: path.to_path_buf(), source: io::Error::other(format!("no random bytes for a key: {e}")) })?;
+        Ok(HostKey { bytes })
+    }
+
     /// Loads an existing key file, checking its length and mode.
     fn load(path: &Path) -> Result<HostKey, SecretError> {
         let io_err = |source| SecretError::Io {
