@@ -86,6 +86,10 @@ pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
         Event::Output { line, .. } => out(verbose(line)),
         Event::Finished { ok: true, duration } => out(info2(&format!("Done in {}", secs(*duration)))),
         Event::Finished { ok: false, duration } => vec![(Stream::Err, fail(&format!("apply failed after {}; the previous release keeps serving", secs(*duration))))],
+        Event::RollbackIncomplete { steps, duration } => vec![(
+            Stream::Err,
+            fail(&format!("apply failed after {}; the rollback is incomplete, {} step(s) could not be undone ({}); the next command on the stack resumes it", secs(*duration), steps.len(), steps.join(", "))),
+        )],
     }
 }
 
@@ -107,6 +111,7 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
         Event::UndoFailed { step, error } => json!({"event": "undo_failed", "step": step, "error": error}),
         Event::Output { source, line } => json!({"event": "output", "source": source, "line": line}),
         Event::Finished { ok, duration } => json!({"event": if *ok { "apply_finished" } else { "apply_failed" }, "ok": ok, "duration_ms": ms(duration)}),
+        Event::RollbackIncomplete { steps, duration } => json!({"event": "rollback_incomplete", "ok": false, "steps": steps, "duration_ms": ms(duration)}),
     };
     v["time_ms"] = json!(time_ms);
     v

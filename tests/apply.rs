@@ -566,3 +566,152 @@ fn relative_bind_mounts_are_seeded_once() {
     assert!(out.contains("up to date"), "{out}");
     assert_eq!(std::fs::read_to_string(host.join("seed.txt")).unwrap(), "written by the app");
 }
+
+#[test]
+fn a_lost_host_key_with_sealed_releases_is_an_error_not_a_new_key() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let key = h.data().join("host.key");
+    std::fs::remove_file(&key).unwrap();
+    for args in [&["releases", "--stack", "txn"][..], &["rollback", "--stack", "txn"][..]] {
+        let o = h.compose(args, &[]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(err.contains("is missing") && err.contains("txn/releases") && err.contains("Restore the key from a backup"), "{args:?}: {err}");
+    }
+    let o = h.apply(&[("WORKER_TAG", "2")], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is missing"), "{err}");
+    assert!(!key.exists(), "no new key is created silently");
+}
+
+#[test]
+fn a_failed_undo_keeps_the_journal_says_incomplete_and_the_next_command_resumes() {
+    let h = Host::new();
+    let before = h.snapshot();
+    let steps = step_patterns(&h, &[]);
+    let (id, last) = steps.last().unwrap().clone();
+    // The last step fails, and so does every `apps:destroy` (the undo of each created app),
+    // as a full disk or a broken Dokku would make them.
+    h.set_faults(&serde_json::json!([{ "match": last, "message": "injected at the last step" }, { "match": "apps:destroy *", "message": "no space left on device" }]));
+    let o = h.apply(&[], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("injected at the last step") && text.contains("rollback is incomplete") && text.contains("no space left on device"), "`{id}`: {text}");
+    assert!(!text.contains("keeps serving"), "never says the previous release serves over a half-restored host: {text}");
+    assert!(h.data().join("txn/journal.jsonl").exists(), "the journal stays for the next command");
+    assert_ne!(h.snapshot(), before, "the apps could not be destroyed");
+    // Still failing: the next command retries the rollback, says it is incomplete, and
+    // applies nothing.
+    let calls = h.calls().len();
+    let o = h.apply(&[], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() && text.contains("is incomplete") && text.contains("journal"), "{text}");
+    let mutations: Vec<String> = mutations_since(&h, calls);
+    assert!(mutations.iter().all(|m| m.starts_with("apps:destroy")), "only the undos are retried: {mutations:?}");
+    assert!(h.data().join("txn/journal.jsonl").exists());
+    // Fixed: the next command finishes the rollback first, then runs (and here fails and
+    // rolls back again): the host is exactly as before.
+    h.set_faults(&serde_json::json!([{ "match": last, "message": "injected at the last step" }]));
+    let o = h.apply(&[], &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() && text.contains("undo web/create: dokku apps:destroy txn-web") && !text.contains("incomplete"), "{text}");
+    assert!(!h.data().join("txn/journal.jsonl").exists());
+    for (plugin, name) in [("postgres", "txn-db"), ("redis", "txn-cache")] {
+        let _ = h.dokku(&[&format!("{plugin}:destroy"), name, "--force"]);
+    }
+    assert_same(&before, &h.snapshot(), &text);
+}
+
+/// A read-only directory, as a failing disk or a wrong mount makes it: a read-only bind mount
+/// when this runs as root (root ignores file modes), mode 0555 otherwise. Undone on drop.
+struct ReadOnly {
+    dir: PathBuf,
+    mounted: bool,
+}
+
+impl ReadOnly {
+    fn new(dir: &Path) -> Self {
+        let root = nix::unistd::geteuid().is_root();
+        if root {
+            let d = dir.to_str().unwrap();
+            let bind = Command::new("mount").args(["--bind", d, d]).status().unwrap();
+            assert!(bind.success(), "mount --bind {d}");
+            let ro = Command::new("mount").args(["-o", "remount,bind,ro", d]).status().unwrap();
+            assert!(ro.success(), "remount ro {d}");
+        } else {
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+        }
+        ReadOnly { dir: dir.to_path_buf(), mounted: root }
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.dir).status();
+        } else {
+            let _ = std::fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        }
+    }
+}
+
+fn releases_json(h: &Host) -> Value {
+    serde_json::from_str(&ok(&h.compose(&["releases", "--stack", "txn", "--format", "json"], &[]).output().unwrap())).unwrap()
+}
+
+#[test]
+fn a_release_that_cannot_be_recorded_undoes_the_apply() {
+    let h = Host::new();
+    ok(&h.apply(&[], &[]));
+    let before = h.snapshot();
+    let history = releases_json(&h);
+    let update = [("WORKER_TAG", "2"), ("WEB_PORT", "81")];
+    {
+        let _ro = ReadOnly::new(&h.data().join("txn/releases"));
+        let o = h.apply(&update, &[]);
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success() && text.contains("cannot record the release"), "{text}");
+        assert_same(&before, &h.snapshot(), &format!("history and host agree: {text}"));
+    }
+    assert_eq!(releases_json(&h), history, "no release was recorded");
+    assert!(!h.data().join("txn/journal.jsonl").exists());
+    // A kill after the release was recorded, before the transaction ended: the next command
+    // undoes both the host and the release.
+    let mut journal_text = String::new();
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 30}}"#).unwrap();
+    let f = fixture();
+    let mut child = h.compose(&["apply", "-f", f.to_str().unwrap()], &update).env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "release").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    for _ in 0..1500 {
+        journal_text = std::fs::read_to_string(h.data().join("txn/journal.jsonl")).unwrap_or_default();
+        if journal_text.contains("{\"t\":\"done\",\"step\":\"release\"}") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(journal_text.contains("{\"t\":\"done\",\"step\":\"release\"}"), "the release was recorded: {journal_text}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
+    assert_eq!(releases_json(&h).as_array().unwrap().len(), 2, "the killed apply had recorded its release");
+    let o = h.compose(&["rollback", "--stack", "txn", "1"], &[]).output().unwrap();
+    let text = ok(&o);
+    assert!(text.contains("finished the rollback of an interrupted apply"), "{text}");
+    let list = releases_json(&h);
+    assert_eq!(list.as_array().unwrap().len(), 2, "v2 was undone, the rollback recorded a new v2: {list}");
+    assert_same(&before, &h.snapshot(), &text);
+}
+
+#[test]
+fn a_dry_run_creates_nothing_not_even_the_plugins_directories() {
+    let h = Host::new();
+    let o = h.apply(&[], &["--dry-run"]);
+    let text = ok(&o);
+    assert!(text.contains("apps:create txn-api"), "{text}");
+    assert!(!h.data().exists(), "a dry run on a new stack creates no data directory, lock, key or history: {:?}", walk(&h.data()));
+    ok(&h.apply(&[], &[]));
+    let files = |h: &Host| -> Vec<(PathBuf, Vec<u8>)> { walk(&h.data()).into_iter().map(|p| { let b = std::fs::read(&p).unwrap_or_default(); (p, b) }).collect() };
+    let before = files(&h);
+    ok(&h.apply(&[("WORKER_TAG", "2")], &["--dry-run"]));
+    assert_eq!(files(&h), before, "a dry run on an applied stack changes none of its files (the lock's holder included)");
+}

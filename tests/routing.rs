@@ -202,13 +202,24 @@ fn routing_apply_writes_the_include_is_idempotent_and_rolls_back() {
     assert!(second.contains("location /v2/ {") && !second.contains("location /api/"), "{second}");
     assert_eq!(second, h.expected());
 
-    // A failure at the build-config step puts the previous include back.
+    // A failure at the build-config step puts the previous include back, and the previous
+    // static directory (issue #14).
+    let served = std::fs::read(&copied).unwrap();
+    let index = h.project.path().join("public/index.html");
+    let original = std::fs::read(&index).unwrap();
+    std::fs::write(&index, "changed by the failed apply").unwrap();
+    std::fs::write(h.project.path().join("public/new.html"), "new").unwrap();
     h.set_faults(&serde_json::json!([{ "match": "proxy:build-config rt-web", "message": "injected at build-config" }]));
     let o = h.apply("/v3/");
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     h.set_faults(&serde_json::json!([]));
     assert!(!o.status.success() && text.contains("injected at build-config"), "{text}");
     assert_eq!(h.include().as_deref(), Some(second.as_str()), "the previous include is restored: {text}");
+    assert_eq!(std::fs::read(&copied).unwrap(), served, "the previous static directory is restored: {text}");
+    assert!(!copied.with_file_name("new.html").exists(), "nothing of the failed apply's static directory stays");
+    assert!(!h.root.path().join("compose-data/rt/undo").exists(), "no saved tree is left behind");
+    std::fs::write(&index, original).unwrap();
+    std::fs::remove_file(h.project.path().join("public/new.html")).unwrap();
     let config = String::from_utf8_lossy(&h.dokku(&["config:get", "rt-web", routing::PATHS_VAR]).stdout).into_owned();
     let after = ok(&h.apply("/v2/"));
     assert!(after.contains("up to date"), "the rollback restored {} too: {after}", config.trim());

@@ -769,3 +769,46 @@ fn webhook_connection_flood_is_refused_while_the_health_check_answers() {
         "the first health check evicted the oldest idle connection; the others reused its slot"
     );
 }
+
+/// (issue #14) A sync whose source the policy refuses, a slow push and a rollback on one stack
+/// at once: the stack lock covers each command's capture and apply, so the push deploys its
+/// own source, the refused sync changes nothing, and history and host agree.
+#[test]
+fn sync_push_and_rollback_at_once_never_mix_sources() {
+    let h = Host::new();
+    assert!(h.dokku(&["apps:create", "shop"]).status.success());
+    let src = repo(&h, "shop", &stack_files(), true);
+    let o = git(&src, &["push", "-q", "dokku", "main"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let refused = STACK.replace("GREETING: hello", "GREETING: from-sync").replace("image: nginx:1.27", "image: nginx:1.27\n    privileged: true");
+    let bad = repo(&h, "bad", &[("compose.yaml", refused.as_str()), ("api/Dockerfile", "FROM python:3.12\n"), ("api/app.py", "x\n")], false);
+    let url = format!("file://{}", bare(&bad).display());
+    commit(&src, "compose.yaml", &STACK.replace("GREETING: hello", "GREETING: pushed"));
+    let source = h.path().join("lib/data/compose/shop/source/compose.yaml");
+    for round in 0..3 {
+        if round > 0 {
+            commit(&src, "compose.yaml", &STACK.replace("GREETING: hello", &format!("GREETING: pushed-{round}")));
+        }
+        std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 60}}"#).unwrap();
+        let pusher = Command::new("git").current_dir(&src).args(["push", "-q", "dokku", "main"]).env("DOKKU_SANDBOX_ROOT", h.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        let sync = h.dokku(&["compose:sync", "shop", &url]);
+        let rollback = h.dokku(&["compose:rollback", "shop"]);
+        let pushed = pusher.wait_with_output().unwrap();
+        std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
+        assert!(!sync.status.success(), "round {round}: the sync is refused or finds the stack locked: {}", text(&sync));
+        let greeting = String::from_utf8_lossy(&h.dokku(&["config:get", "shop-web", "GREETING"]).stdout).trim().to_owned();
+        assert_ne!(greeting, "from-sync", "round {round}: the refused source was never deployed");
+        let captured = std::fs::read_to_string(&source).unwrap();
+        assert!(!captured.contains("from-sync") && !captured.contains("privileged"), "round {round}: the refused source was never captured: {captured}");
+        if pushed.status.success() {
+            assert!(captured.contains("GREETING: pushed"), "round {round}: the push's source is kept: {captured}");
+        }
+        assert!(h.dokku(&["compose:report", "shop", "--compose-sync-url"]).stdout.iter().all(u8::is_ascii_whitespace), "round {round}: a refused sync records no sync URL");
+        // History and host agree: the latest release's GREETING is what the host has.
+        let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
+        assert!(!releases.to_string().contains("compose:sync"), "{releases}");
+        let _ = rollback;
+        assert!(!h.path().join("lib/data/compose/shop/journal.jsonl").exists(), "round {round}: no transaction left open");
+    }
+}

@@ -104,6 +104,23 @@ pub enum ApplyError {
         /// What went wrong.
         message: String,
     },
+    /// The rollback of an interrupted or failed apply could not undo every step: the journal
+    /// is kept, and nothing else runs on the stack until a later command finishes it.
+    #[error(
+        "the rollback of an interrupted {what} (pid {pid}) is incomplete: {} step(s) could not be undone:{}\nthe journal `{journal}` is kept; fix the cause (disk space, permissions, Dokku) and run the command again: it resumes the rollback first",
+        failures.len(),
+        failures.iter().map(|f| format!("\n  undo of `{}`: {}", f.step, f.error)).collect::<String>()
+    )]
+    RollbackIncomplete {
+        /// The apply whose rollback this was.
+        what: String,
+        /// Its process id.
+        pid: u32,
+        /// The undos that failed.
+        failures: Vec<UndoFailure>,
+        /// The journal kept.
+        journal: String,
+    },
     /// Pruning failed after the rest of the apply succeeded.
     #[error("the stack was applied, but pruning failed: {0}")]
     Prune(ExecError),
@@ -206,6 +223,10 @@ pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &Ar
     }
     let mut journal = Journal::reopen(&path, key.clone())?;
     let undo_failures = rollback(p.entries, runner, archives, Some(&mut journal), None, events);
+    if !undo_failures.is_empty() {
+        // Never reported as finished over a half-restored host: the journal stays.
+        return Err(ApplyError::RollbackIncomplete { what: p.what, pid: p.pid, failures: undo_failures, journal: path.display().to_string() });
+    }
     Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
 }
 
@@ -235,22 +256,28 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     hooks::check_placement_allowed(&hooks, &req.policy, &req.convert.stack.to_string())?;
     let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
-    dir.create()?;
+    // A dry run creates nothing, not even the plugin's own directories (issue #14).
+    if !req.dry_run {
+        dir.create()?;
+    }
     let what = match req.kind {
         ReleaseKind::Apply => "apply".to_owned(),
         ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
     };
-    let _lock = StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?;
-    let key = HostKey::load_or_create(&dir.key())?;
+    let _lock = if req.dry_run { None } else { Some(StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?) };
+    let key = if req.dry_run { HostKey::load_or_ephemeral(&dir.key())? } else { HostKey::load_or_create(&dir.key())? };
     let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
     let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
-    let store = ReleaseStore::open(&dir.releases(), key.clone())?;
-    let latest = store.latest()?;
+    let store = if req.dry_run && !dir.releases().join("HEAD").exists() { None } else { Some(ReleaseStore::open(&dir.releases(), key.clone())?) };
+    let latest = match &store {
+        Some(s) => s.latest()?,
+        None => None,
+    };
     // The latest release's project, decrypted once: what the stack owned, and whether the
     // file changed.
-    let latest_compose = match &latest {
-        Some(l) => Some(store.compose(l.id)?),
-        None => None,
+    let latest_compose = match (&store, &latest) {
+        (Some(s), Some(l)) => Some(s.compose(l.id)?),
+        _ => None,
     };
 
     // Services the stack owns (every service applied and not pruned since) that the file no
@@ -305,6 +332,10 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
+    let store = match store {
+        Some(s) => s,
+        None => ReleaseStore::open(&dir.releases(), key.clone())?,
+    };
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
         events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
@@ -348,28 +379,53 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let mut claimed = ownership.mine.clone();
     claimed.extend(&plan::Owned::of(&project));
     write_json(&ownership_path(&dir), &claimed)?;
-    // Secret files are written before the plan mounts them; the previous ones come back if
-    // the apply fails.
-    let previous_files = write_secret_files(&project, &secret_bytes, &secrets_dir)?;
-    let mut journal = match Journal::create(&dir.journal(), key.clone(), &dir.stack, &what) {
-        Ok(j) => j,
-        Err(e) => {
-            restore_secret_files(&previous_files);
-            return Err(e.into());
-        }
-    };
+    // One transaction: the secret files (written before the plan mounts them), every step,
+    // the post-deploy hooks and the release record; each effect's undo is journaled first,
+    // so a failure, a signal or a kill leaves host and history as they were (issue #14).
+    let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
+    let mut prior = Vec::new();
+    if let Err((_, e)) = write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior) {
+        let undo_failures = rollback(prior, runner, &archives, Some(&mut journal), None, events);
+        let e = ExecError::StepFailed { step: "secrets".into(), source: e, undo_failures };
+        record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: 0, steps: plan.steps.len(), failed_step: Some("secrets".into()), release: None });
+        return Err(e.into());
+    }
     let post_env = hook_env(Phase::Post);
-    let post = || {
+    let plain: BTreeSet<String> = project.settings.plain.clone();
+    let apps = app_facts(&project, &settings, &key);
+    let recorded: std::cell::RefCell<Option<ReleaseInfo>> = std::cell::RefCell::new(None);
+    let post = |fx: &mut super::executor::Effects<'_>| {
         hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
             HookError::Failed { name, source } => (name, source),
             other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
-        })
+        })?;
+        let mut plan_json = plan.to_json();
+        // The release keeps how long each step took.
+        plan_json["timings_ms"] = serde_json::Value::Object(fx.timings.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
+        plan_json["duration_ms"] = serde_json::json!(fx.started.elapsed().as_millis());
+        let head = store.head().map_err(|e| ("release".to_owned(), super::RunError::Input { argv: "release".into(), message: e.to_string() }))?;
+        let release = fx.run("release", super::journal::Revert::Release { store: dir.releases(), head }, || {
+            store
+                .record(&NewRelease {
+                    stack: &dir.stack,
+                    compose: &req.compose,
+                    plain_keys: &plain,
+                    plan: &plan_json,
+                    apps: &apps,
+                    source_rev: &req.settings.source_rev,
+                    message: &req.message,
+                    kind: req.kind,
+                    time: &now_rfc3339(),
+                })
+                .map_err(|e| format!("cannot record the release: {e}"))
+        })?;
+        *recorded.borrow_mut() = Some(release);
+        Ok(())
     };
     let apply_started = std::time::SystemTime::now();
-    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post)) {
+    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, prior, Some(&post)) {
         Ok(o) => o,
         Err(e) => {
-            restore_secret_files(&previous_files);
             let failed_step = match &e {
                 ExecError::StepFailed { step, .. } => Some(step.clone()),
                 _ => None,
@@ -378,7 +434,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
             return Err(e.into());
         }
     };
+    // The transaction is committed: host and history both have the new release; the trees
+    // its effects replaced are no longer needed.
     journal.finish()?;
+    let undo_trees = dir.dir().join("undo");
+    if undo_trees.exists() {
+        std::fs::remove_dir_all(&undo_trees).map_err(|e| ApplyError::Io { path: undo_trees.display().to_string(), message: e.to_string() })?;
+    }
+    let release = recorded.into_inner().ok_or_else(|| ApplyError::Io { path: dir.releases().display().to_string(), message: "the release was not recorded".into() })?;
     write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
     if !prune_steps.is_empty() {
         let prune = Plan { steps: prune_steps, ..plan.clone() };
@@ -405,23 +468,6 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         mine.datastores.retain(|d| d.split_once(':').is_none_or(|(_, n)| n != target));
     }
     write_json(&ownership_path(&dir), &mine)?;
-    let apps = app_facts(&project, &settings, &key);
-    let mut plan_json = plan.to_json();
-    // The release keeps how long each step took.
-    plan_json["timings_ms"] = serde_json::Value::Object(outcome.steps.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
-    plan_json["duration_ms"] = serde_json::json!(outcome.duration.as_millis());
-    let plain: BTreeSet<String> = project.settings.plain.clone();
-    let release = store.record(&NewRelease {
-        stack: &dir.stack,
-        compose: &req.compose,
-        plain_keys: &plain,
-        plan: &plan_json,
-        apps: &apps,
-        source_rev: &req.settings.source_rev,
-        message: &req.message,
-        kind: req.kind,
-        time: &now_rfc3339(),
-    })?;
     record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
     write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
@@ -534,44 +580,40 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
 }
 
 /// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files
-/// 0444); returns what was there before, for [`restore_secret_files`].
-fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<Vec<(PathBuf, Option<Vec<u8>>)>, ApplyError> {
+/// 0444), each a journaled effect whose undo puts the previous file back (or removes it, and
+/// the directories it created), pushed to `entries`.
+fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
+    use super::executor::journaled_effect;
+    use super::journal::Revert;
     use std::os::unix::fs::PermissionsExt as _;
-    let io = |p: &Path, e: std::io::Error| ApplyError::Io { path: p.display().to_string(), message: e.to_string() };
-    let mut previous = Vec::new();
+    let mut made_dirs = BTreeSet::new();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for use_ in &app.secrets {
             let crate::model::SecretDelivery::File(_) = &use_.delivery else { continue };
             let Some(value) = values.get(&use_.name) else { continue };
             let app_dir = dir.join(app.app.as_str());
-            std::fs::create_dir_all(&app_dir).map_err(|e| io(&app_dir, e))?;
             for d in [dir, app_dir.as_path()] {
-                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(d, e))?;
+                if made_dirs.contains(d) || std::fs::symlink_metadata(d).is_ok() {
+                    continue;
+                }
+                made_dirs.insert(d.to_path_buf());
+                journaled_effect(journal, entries, &format!("secrets/mkdir {}", d.display()), Revert::Dir { created_dir: d.to_path_buf() }, || {
+                    std::fs::create_dir(d).and_then(|()| std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))).map_err(|e| format!("`{}`: {e}", d.display()))
+                })?;
             }
             let path = app_dir.join(&use_.name);
             let old = std::fs::read(&path).ok();
             if old.as_deref() == Some(value.as_slice()) {
                 continue;
             }
-            crate::platform::write_atomic(&path, value, 0o444).map_err(|e| io(&path, e))?;
-            previous.push((path, old));
+            let previous_mode = std::fs::metadata(&path).map_or(0o444, |m| m.permissions().mode() & 0o7777);
+            journaled_effect(journal, entries, &format!("secrets/{}/{}", app.app, use_.name), Revert::File { file: path.clone(), previous: old, previous_mode }, || {
+                crate::platform::write_atomic(&path, value, 0o444).map_err(|e| format!("`{}`: {e}", path.display()))
+            })?;
         }
     }
-    Ok(previous)
-}
-
-fn restore_secret_files(previous: &[(PathBuf, Option<Vec<u8>>)]) {
-    for (path, old) in previous.iter().rev() {
-        match old {
-            Some(bytes) => {
-                let _ = crate::platform::write_atomic(path, bytes, 0o444);
-            }
-            None => {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-    }
+    Ok(())
 }
 
 /// Keyed fingerprints of each datastore's backup settings, secret values included.

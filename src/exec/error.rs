@@ -104,7 +104,10 @@ fn undo_suffix(failures: &[UndoFailure]) -> String {
     if failures.is_empty() {
         return String::new();
     }
-    let mut s = format!("\nthe rollback could not undo {} step(s); the host needs attention:", failures.len());
+    let mut s = format!(
+        "\nthe rollback is incomplete: {} step(s) could not be undone; the journal is kept and the next command on the stack (a push, `compose:up`, `compose:rollback`, `apply`) resumes the rollback before anything else:",
+        failures.len()
+    );
     for f in failures {
         s.push_str(&format!("\n  undo of `{}`: {}", f.step, f.error));
     }

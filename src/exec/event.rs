@@ -89,4 +89,12 @@ pub enum Event {
         /// Wall time.
         duration: Duration,
     },
+    /// The apply failed and its rollback could not undo every step: the journal is kept and
+    /// the next command on the stack resumes the rollback.
+    RollbackIncomplete {
+        /// The steps whose undo failed.
+        steps: Vec<String>,
+        /// Wall time.
+        duration: Duration,
+    },
 }

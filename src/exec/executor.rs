@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::archive::ArchiveStore;
 use super::error::{ExecError, RunError, UndoFailure};
 use super::event::Event;
-use super::journal::{step_app, Entry, Journal, StepKind};
+use super::journal::{step_app, Entry, Journal, Revert, StepKind};
 use super::runner::Runner;
 use crate::dokku::Cmd;
 use crate::model::ServiceName;
@@ -119,15 +119,15 @@ impl Shared<'_> {
             return Err(Halt::Stopped);
         }
         self.journal(|j| j.begin(step))?;
-        lock(&self.entries).push(Entry { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo: step.undo.clone(), finished: false });
+        lock(&self.entries).push(Entry { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo: Revert::Plan(step.undo.clone()), finished: false });
         (self.events)(&Event::StepStarted { step: step.id.clone(), command: step.run.to_string() });
         let started = Instant::now();
         let on_spawn = |pid: u32| {
             let _ = self.journal(|j| j.pid(&step.id, pid));
         };
-        let mut result = write_nginx_include(self.archives, step).and_then(|()| run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn));
+        let mut result = self.write_nginx_include(step).and_then(|()| run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn));
         if let (Ok(()), Action::CreateStorage { name, seed_from: Some(seed) }) = (&result, &step.action) {
-            result = seed_storage(self.runner, self.archives, name, seed, self.step_deadline());
+            result = self.seed_storage(&step.id, name, seed);
         }
         match result {
             Ok(()) => {
@@ -154,6 +154,106 @@ impl Shared<'_> {
         }
     }
 
+    /// One of the executor's own effects, journaled (its undo first) with the step's.
+    fn effect(&self, id: &str, undo: Revert, effect: impl FnOnce() -> Result<(), String>) -> Result<(), RunError> {
+        let mut j = lock(&self.journal);
+        let mut entries = lock(&self.entries);
+        journaled_effect(&mut j, &mut entries, id, undo, effect).map_err(|(_, e)| e)
+    }
+
+    /// Where the trees an effect replaces are kept until the transaction ends.
+    fn saved_tree(&self, id: &str, tree: &std::path::Path) -> Option<std::path::PathBuf> {
+        let name: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        std::fs::symlink_metadata(tree).is_ok().then(|| self.archives.dir.with_file_name("undo").join(name))
+    }
+
+    /// Replaces the tree `to` by `fill`'s, journaled: the previous tree is moved aside first.
+    fn replace_tree(&self, id: &str, to: &std::path::Path, fill: impl FnOnce() -> std::io::Result<()>) -> Result<(), RunError> {
+        let saved = self.saved_tree(id, to);
+        let undo = Revert::Tree { tree: to.to_path_buf(), saved: saved.clone() };
+        self.effect(id, undo, || {
+            let io = |p: &std::path::Path, e: std::io::Error| format!("`{}`: {e}", p.display());
+            if let Some(sv) = &saved {
+                let parent = sv.parent().unwrap_or(sv);
+                std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+                if std::fs::symlink_metadata(sv).is_ok() {
+                    std::fs::remove_dir_all(sv).map_err(|e| io(sv, e))?;
+                }
+                std::fs::rename(to, sv).map_err(|e| io(to, e))?;
+            }
+            fill().map_err(|e| io(to, e))
+        })
+    }
+
+    /// Path routing (issue 7): the static directories are copied and the app's nginx include
+    /// written before the step rebuilds the app's nginx config; each is a journaled effect
+    /// with what was there before (issue #14).
+    fn write_nginx_include(&self, step: &Step) -> Result<(), RunError> {
+        let Action::SetNginxInclude { app, content, statics, .. } = &step.action else { return Ok(()) };
+        let argv = step.run.masked_argv().join(" ");
+        let input = |message: String| RunError::Input { argv: argv.clone(), message };
+        let source = &self.archives.source_dir;
+        for s in statics {
+            // Resolved inside the pushed source, and holding no link out of itself: nginx
+            // serves what is copied here to anyone (issue #13).
+            let from = crate::confine::resolve(source, std::path::Path::new(&s.from)).map_err(|e| input(format!("static directory: {e}")))?;
+            if !from.is_dir() {
+                return Err(input(format!("static directory `{}` is not a directory of the pushed source", s.from)));
+            }
+            crate::confine::check_tree(source, std::path::Path::new(&s.from)).map_err(|e| input(format!("static directory: {e}")))?;
+            let to = std::path::PathBuf::from(&s.to);
+            self.replace_tree(&format!("{}/static {}", step.id, s.to), &to, || copy_plain_tree(&from, &to))?;
+        }
+        let path = crate::routing::include_path(&crate::dokku::env::dokku_root(), app);
+        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+            self.effect(&format!("{}/mkdir", step.id), Revert::Dir { created_dir: dir.to_path_buf() }, || std::fs::create_dir(dir).map_err(|e| format!("`{}`: {e}", dir.display())))?;
+        }
+        let previous = std::fs::read(&path).ok();
+        let previous_mode = std::fs::metadata(&path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+        self.effect(&format!("{}/include", step.id), Revert::File { file: path.clone(), previous, previous_mode }, || {
+            let written = if content.is_empty() {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                    _ => Ok(()),
+                }
+            } else {
+                // Atomic, never through a link.
+                crate::platform::write_atomic(&path, content.as_bytes(), 0o644)
+            };
+            written.map_err(|e| format!("`{}`: {e}", path.display()))
+        })
+    }
+
+    /// Fills a storage entry created by this step with the pushed source's directory (or
+    /// file) it replaces (a relative bind mount, docs/mapping.md "Volumes"), so the first
+    /// container sees what compose would have mounted; later deploys keep what the app wrote.
+    /// The entry's host path comes from `storage:info`; the copy is a journaled effect.
+    fn seed_storage(&self, id: &str, name: &str, seed: &str) -> Result<(), RunError> {
+        let archives = self.archives;
+        let info = Cmd::dokku(["storage:info", name, "--format", "json"]);
+        let argv = info.masked_argv().join(" ");
+        let out = self.runner.run(&info, None, self.step_deadline())?;
+        let path = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
+            .ok()
+            .and_then(|v| v.get("host_path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
+            .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `host_path` in its output".into() })?;
+        // Resolved inside the pushed source, a tree without links out of it (issue #13); a
+        // file is opened without following a link.
+        let from = super::archive::source_path(&archives.source_dir, seed, archives.confined).map_err(|e| RunError::Input { argv: argv.clone(), message: format!("seeding `{}` from `{seed}`: {e}", path.display()) })?;
+        self.replace_tree(&format!("{id}/seed"), &path, || {
+            if from.is_dir() {
+                super::archive::copy_tree(&from, &path)
+            } else {
+                std::fs::create_dir_all(&path)?;
+                let mut src = if archives.confined { crate::platform::open_nofollow(&from)? } else { std::fs::File::open(&from)? };
+                let name = std::path::Path::new(seed).file_name().unwrap_or_default();
+                // Never written through a link the app may have left in its storage.
+                let mut dst = std::os::unix::fs::OpenOptionsExt::custom_flags(std::fs::OpenOptions::new().write(true).create(true).truncate(true), nix::libc::O_NOFOLLOW).open(path.join(name))?;
+                std::io::copy(&mut src, &mut dst).map(|_| ())
+            }
+        })
+    }
+
     fn run_service(&self, service: &str, steps: &[&Step]) -> Result<(), Halt> {
         if self.halted() {
             return Err(Halt::Stopped);
@@ -168,41 +268,20 @@ impl Shared<'_> {
     }
 }
 
-/// Fills a storage entry created by this step with the pushed source's directory (or file) it
-/// replaces (a relative bind mount, docs/mapping.md "Volumes"), so the first container sees
-/// what compose would have mounted; later deploys keep what the app wrote. The entry's host
-/// path is `host_path` of `storage:info --format json` (Dokku's `Entry`, plugins/storage
-/// entry.go).
-fn seed_storage(runner: &dyn Runner, archives: &ArchiveStore, name: &str, seed: &str, deadline: Option<Instant>) -> Result<(), RunError> {
-    let info = Cmd::dokku(["storage:info", name, "--format", "json"]);
-    let argv = info.masked_argv().join(" ");
-    let out = runner.run(&info, None, deadline)?;
-    let path = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
-        .ok()
-        .and_then(|v| v.get("host_path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
-        .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `host_path` in its output".into() })?;
-    // Resolved inside the pushed source, a tree without links out of it (issue #13); a file
-    // is opened without following a link.
-    let copied = super::archive::source_path(&archives.source_dir, seed, archives.confined).and_then(|from| {
-        if from.is_dir() {
-            super::archive::copy_tree(&from, &path)
-        } else {
-            std::fs::create_dir_all(&path)?;
-            let mut src = if archives.confined { crate::platform::open_nofollow(&from)? } else { std::fs::File::open(&from)? };
-            let name = std::path::Path::new(seed).file_name().unwrap_or_default();
-            // Never written through a link the app may have left in its storage.
-            let mut dst = std::os::unix::fs::OpenOptionsExt::custom_flags(std::fs::OpenOptions::new().write(true).create(true).truncate(true), nix::libc::O_NOFOLLOW).open(path.join(name))?;
-            std::io::copy(&mut src, &mut dst).map(|_| ())
+/// Copies a directory tree of regular files (links are not copied: nginx serves the copy).
+fn copy_plain_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type()?;
+        if t.is_dir() {
+            copy_plain_tree(&src, &dst)?;
+        } else if t.is_file() {
+            std::fs::copy(&src, &dst)?;
         }
-    });
-    copied.map_err(|e| RunError::Input { argv, message: format!("seeding `{}` from `{seed}`: {e}", path.display()) })
-}
-
-/// Path routing (issue 7): writes the app's nginx include (and copies its static
-/// directories) before the step that rebuilds the app's nginx config.
-fn write_nginx_include(archives: &ArchiveStore, step: &Step) -> Result<(), RunError> {
-    let Action::SetNginxInclude { app, content, statics, .. } = &step.action else { return Ok(()) };
-    crate::routing::install(&crate::dokku::env::dokku_root(), &archives.source_dir, app, content, statics).map_err(|message| RunError::Input { argv: step.run.masked_argv().join(" "), message })
+    }
+    Ok(())
 }
 
 /// Runs one command, resolving its stdin (packing and saving a build context, or reading a
@@ -233,12 +312,62 @@ pub fn execute(
     cancel: &AtomicBool,
     events: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome, ExecError> {
-    execute_then(plan, runner, archives, journal, opts, cancel, events, None)
+    execute_then(plan, runner, archives, journal, opts, cancel, events, Vec::new(), None)
 }
 
 /// What runs once every step succeeded, still inside the transaction (the post-deploy
-/// hooks): its failure, named, rolls everything back.
-pub type After<'a> = &'a (dyn Fn() -> Result<(), (String, RunError)> + Sync);
+/// hooks, the release record): its failure, named, rolls everything back. Its own effects
+/// are journaled through [`Effects`], so they are undone with the rest.
+pub type After<'a> = &'a dyn Fn(&mut Effects<'_>) -> Result<(), (String, RunError)>;
+
+/// The journal, as the code that runs after the steps sees it.
+pub struct Effects<'a> {
+    journal: &'a mut Journal,
+    entries: &'a mut Vec<Entry>,
+    /// The steps' timings.
+    pub timings: &'a [StepTiming],
+    /// When the apply started.
+    pub started: Instant,
+}
+
+impl Effects<'_> {
+    /// Journals an effect about to happen (its undo first), then runs it; the effect is
+    /// undone with the rest of the apply if it or anything later fails.
+    pub fn run<T>(&mut self, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
+        journaled_effect(self.journal, self.entries, id, undo, effect)
+    }
+}
+
+/// The fault-injection tests kill the process right after an effect: with
+/// `DOKKU_COMPOSE_PAUSE_AFTER_EFFECT=<id>` the apply waits (up to a minute) once effect `id` is
+/// done, so a `kill -9` lands at that point of the transaction.
+fn pause_for_fault_tests(id: &str) {
+    if std::env::var("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT").is_ok_and(|v| v == id) {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+/// Journals `undo` under `id`, runs `effect`, and records the outcome; the entry is pushed to
+/// `entries` before the effect runs, so a rollback undoes it even when it failed halfway.
+pub fn journaled_effect<T>(journal: &mut Journal, entries: &mut Vec<Entry>, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
+    let fail = |message: String| (id.to_owned(), RunError::Input { argv: id.to_owned(), message });
+    let entry = journal.begin_effect(id, undo).map_err(|e| fail(e.to_string()))?;
+    entries.push(entry);
+    match effect() {
+        Ok(v) => {
+            journal.done(id).map_err(|e| fail(e.to_string()))?;
+            if let Some(e) = entries.last_mut() {
+                e.finished = true;
+            }
+            pause_for_fault_tests(id);
+            Ok(v)
+        }
+        Err(message) => {
+            let _ = journal.failed(id);
+            Err(fail(message))
+        }
+    }
+}
 
 /// [`execute`], then `after` inside the transaction.
 #[expect(clippy::too_many_arguments, reason = "the executor's inputs, each distinct")]
@@ -250,6 +379,7 @@ pub fn execute_then(
     opts: &ExecOptions,
     cancel: &AtomicBool,
     events: &(dyn Fn(&Event) + Sync),
+    prior: Vec<Entry>,
     after: Option<After<'_>>,
 ) -> Result<Outcome, ExecError> {
     let started = Instant::now();
@@ -271,7 +401,7 @@ pub fn execute_then(
         cancel,
         deadline: opts.apply_timeout.map(|t| started + t),
         stop: AtomicBool::new(false),
-        entries: Mutex::new(Vec::new()),
+        entries: Mutex::new(prior),
         timings: Mutex::new(Vec::new()),
         failure: Mutex::new(None),
         journal_error: Mutex::new(None),
@@ -291,10 +421,13 @@ pub fn execute_then(
         return Err(e);
     }
     let mut failure = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut entries = entries.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut aborted = cancel.load(Ordering::SeqCst) || opts.apply_timeout.is_some_and(|t| started.elapsed() >= t);
     if failure.is_none() && !aborted {
         if let Some(after) = after {
-            if let Err((name, e)) = after() {
+            let mut fx = Effects { journal: &mut *journal, entries: &mut entries, timings: &timings, started };
+            if let Err((name, e)) = after(&mut fx) {
                 events(&Event::StepFailed { step: name.clone(), error: e.to_string() });
                 failure = Some((name, e));
             }
@@ -303,12 +436,15 @@ pub fn execute_then(
     }
     if failure.is_none() && !aborted {
         events(&Event::Finished { ok: true, duration: started.elapsed() });
-        let steps = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        return Ok(Outcome { steps, duration: started.elapsed() });
+        return Ok(Outcome { steps: timings, duration: started.elapsed() });
     }
-    let entries = entries.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let undo_failures = rollback(entries, runner, archives, Some(journal), opts.step_timeout, events);
-    events(&Event::Finished { ok: false, duration: started.elapsed() });
+    if undo_failures.is_empty() {
+        events(&Event::Finished { ok: false, duration: started.elapsed() });
+    } else {
+        let steps = undo_failures.iter().map(|f| f.step.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        events(&Event::RollbackIncomplete { steps, duration: started.elapsed() });
+    }
     Err(match failure {
         Some((step, source)) => ExecError::StepFailed { step, source, undo_failures },
         None => ExecError::Aborted {
@@ -376,6 +512,42 @@ fn finish<'a>(waiting: &mut BTreeMap<&'a ServiceName, BTreeSet<&'a ServiceName>>
     }
 }
 
+/// Undoes one of the executor's own effects: puts a file's previous content (and mode) back or
+/// removes it, removes a directory it created if empty, resets the release history. Each is
+/// idempotent, so a resumed rollback may repeat it.
+fn revert_effect(undo: &Revert) -> Result<(), String> {
+    match undo {
+        Revert::File { file, previous: Some(bytes), previous_mode } => crate::platform::write_atomic(file, bytes, *previous_mode).map_err(|e| format!("`{}`: {e}", file.display())),
+        Revert::File { file, previous: None, .. } => match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", file.display())),
+            _ => Ok(()),
+        },
+        Revert::Dir { created_dir } => match std::fs::remove_dir(created_dir) {
+            // Not empty: something else put a file there since; it stays.
+            Err(e) if !matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty) => Err(format!("`{}`: {e}", created_dir.display())),
+            _ => Ok(()),
+        },
+        Revert::Tree { tree, saved } => {
+            let io = |p: &std::path::Path, e: std::io::Error| format!("`{}`: {e}", p.display());
+            let remove = |p: &std::path::Path| match std::fs::remove_dir_all(p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(p, e)),
+                _ => Ok(()),
+            };
+            match saved {
+                // Already moved back (a resumed rollback), or never moved (nothing changed).
+                Some(sv) if std::fs::symlink_metadata(sv).is_err() => Ok(()),
+                Some(sv) => {
+                    remove(tree)?;
+                    std::fs::rename(sv, tree).map_err(|e| io(sv, e))
+                }
+                None => remove(tree),
+            }
+        }
+        Revert::Release { store, head } => super::releases::reset_history(store, head.as_deref()).map_err(|e| e.to_string()),
+        Revert::Plan(_) => Ok(()),
+    }
+}
+
 /// Undoes journaled steps, newest first: every setting, then the containers of apps that
 /// still exist (their previous build context redeployed, or a restart). An undo that fails
 /// for a step known to have finished is reported; for a step that failed or whose outcome is
@@ -389,7 +561,7 @@ pub fn rollback(
     events: &(dyn Fn(&Event) + Sync),
 ) -> Vec<UndoFailure> {
     let mut failures = Vec::new();
-    let todo: Vec<&Entry> = entries.iter().rev().filter(|e| !matches!(e.undo, Undo::Irreversible { .. }) || e.finished).collect();
+    let todo: Vec<&Entry> = entries.iter().rev().filter(|e| !e.undo.irreversible() || e.finished).collect();
     events(&Event::RollbackStarted { steps: todo.len() });
     let destroyed: BTreeSet<&str> = entries.iter().filter(|e| e.kind == StepKind::CreateApp).filter_map(|e| e.app.as_deref()).collect();
     let (containers, settings): (Vec<&Entry>, Vec<&Entry>) = todo.into_iter().partition(|e| matches!(e.kind, StepKind::Deploy | StepKind::Restart));
@@ -404,17 +576,20 @@ pub fn rollback(
             (StepKind::Deploy, false, Some(app)) => Some(Cmd::dokku(["ps:rebuild", app])),
             _ => None,
         };
-        if let (StepKind::NginxInclude, Some(app)) = (e.kind, e.app.as_deref()) {
-            // Path routing (issue 7): the previous include is back before the undo rebuilds.
-            if let Err(message) = crate::routing::restore(&crate::dokku::env::dokku_root(), app) {
-                let error = RunError::Input { argv: format!("restore nginx include of `{app}`"), message };
-                events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
-                failures.push(UndoFailure { step: e.step.clone(), error });
-            }
-        }
+        // Path routing's include and static trees are effects journaled after their step:
+        // newer, so they are back before the step's undo rebuilds the nginx config.
+        let failed_before = failures.len();
         match &e.undo {
-            Undo::Irreversible { reason } => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
-            Undo::Commands { cmds } => {
+            Revert::Plan(Undo::Irreversible { reason }) => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
+            Revert::File { .. } | Revert::Dir { .. } | Revert::Tree { .. } | Revert::Release { .. } => {
+                events(&Event::Undo { step: e.step.clone(), command: e.undo.describe() });
+                if let Err(message) = revert_effect(&e.undo) {
+                    let error = RunError::Input { argv: e.undo.describe(), message };
+                    events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
+                    failures.push(UndoFailure { step: e.step.clone(), error });
+                }
+            }
+            Revert::Plan(Undo::Commands { cmds }) => {
                 let mut all_ok = true;
                 for cmd in cmds {
                     events(&Event::Undo { step: e.step.clone(), command: cmd.to_string() });
@@ -433,14 +608,17 @@ pub fn rollback(
                 }
             }
         }
-        if let Some(j) = journal.as_deref_mut() {
+        // A step whose undo failed stays in the journal, for the next command to retry.
+        if let (Some(j), true) = (journal.as_deref_mut(), failures.len() == failed_before) {
             // Losing this line only means a resumed rollback repeats an undo.
             let _ = j.undone(&e.step);
         }
     }
-    if let Some(j) = journal {
-        // The transaction is over either way; undo failures are reported to the operator.
+    if let (Some(j), true) = (journal, failures.is_empty()) {
+        // The transaction is over. With failed undos the journal stays: the rollback is
+        // incomplete, and the next command on the stack resumes it.
         let _ = j.finish_in_place();
+        let _ = std::fs::remove_dir(archives.dir.with_file_name("undo"));
     }
     failures
 }

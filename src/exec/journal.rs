@@ -85,6 +85,65 @@ enum Line {
     Undone { step: String },
 }
 
+/// How a journaled effect is undone: a planned step's undo, or one of the executor's own
+/// effects on files (issue #14), each with what was there before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Revert {
+    /// A planned step's undo (Dokku commands, or nothing for an irreversible step).
+    Plan(Undo),
+    /// A file written: its previous content and mode, or `None` when there was none.
+    File {
+        /// The file.
+        file: PathBuf,
+        /// What it held before (`None`: it did not exist, and is removed).
+        previous: Option<Vec<u8>>,
+        /// Its mode before.
+        previous_mode: u32,
+    },
+    /// A directory created: removed again when empty.
+    Dir {
+        /// The directory.
+        created_dir: PathBuf,
+    },
+    /// A directory tree replaced (static directories, storage seeds): the new tree is
+    /// removed and the previous one, moved aside to `saved` before, is moved back.
+    Tree {
+        /// The directory.
+        tree: PathBuf,
+        /// Where the previous tree was moved (`None`: there was none).
+        saved: Option<PathBuf>,
+    },
+    /// A release recorded: the history's branch goes back to `head` (`None`: no release).
+    Release {
+        /// The release store.
+        store: PathBuf,
+        /// The branch's commit before.
+        head: Option<String>,
+    },
+}
+
+impl Revert {
+    /// Whether it cannot be undone.
+    pub fn irreversible(&self) -> bool {
+        matches!(self, Revert::Plan(Undo::Irreversible { .. }))
+    }
+
+    /// How it is described in events (`restore /x/y`).
+    pub fn describe(&self) -> String {
+        match self {
+            Revert::Plan(Undo::Commands { cmds }) => cmds.iter().map(ToString::to_string).collect::<Vec<_>>().join(" && "),
+            Revert::Plan(Undo::Irreversible { reason }) => format!("(irreversible) {reason}"),
+            Revert::File { file, previous: Some(_), .. } => format!("restore `{}`", file.display()),
+            Revert::File { file, previous: None, .. } => format!("remove `{}`", file.display()),
+            Revert::Dir { created_dir } => format!("remove `{}` if empty", created_dir.display()),
+            Revert::Tree { tree, saved: Some(_) } => format!("put the previous `{}` back", tree.display()),
+            Revert::Tree { tree, saved: None } => format!("remove `{}`", tree.display()),
+            Revert::Release { store, head } => format!("reset the history `{}` to {}", store.display(), head.as_deref().unwrap_or("no release")),
+        }
+    }
+}
+
 /// A journaled step, as a rollback needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -95,7 +154,7 @@ pub struct Entry {
     /// Its kind.
     pub kind: StepKind,
     /// How to undo it.
-    pub undo: Undo,
+    pub undo: Revert,
     /// `true` when the step is known to have finished; `false` when it failed or its outcome
     /// is unknown (the process died while it ran): its undo is then tried, and a failure of
     /// that undo is not an error (the step may have changed nothing).
@@ -138,9 +197,20 @@ impl Journal {
 
     /// Records a step about to run, with its sealed undo.
     pub fn begin(&mut self, step: &Step) -> Result<(), ExecError> {
-        let undo = serde_json::to_vec(&step.undo).map_err(|e| err(&self.path, e))?;
+        self.begin_entry(&step.id, step_app(step), StepKind::of(step), &Revert::Plan(step.undo.clone()))
+    }
+
+    /// Records one of the executor's own effects about to happen (a file written, a
+    /// directory created, a release recorded), with its sealed undo; returns its entry.
+    pub fn begin_effect(&mut self, id: &str, undo: Revert) -> Result<Entry, ExecError> {
+        self.begin_entry(id, None, StepKind::Other, &undo)?;
+        Ok(Entry { step: id.to_owned(), app: None, kind: StepKind::Other, undo, finished: false })
+    }
+
+    fn begin_entry(&mut self, id: &str, app: Option<String>, kind: StepKind, undo: &Revert) -> Result<(), ExecError> {
+        let undo = serde_json::to_vec(undo).map_err(|e| err(&self.path, e))?;
         let undo = self.key.seal(&undo);
-        self.write(&Line::Begin { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo })
+        self.write(&Line::Begin { step: id.to_owned(), app, kind, undo })
     }
 
     /// Records the process id of a step's running command.
@@ -212,7 +282,7 @@ pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError>
             }
             Line::Begin { step, app, kind, undo } => {
                 let plain = key.open(&undo).map_err(|e| err(path, e))?;
-                let undo: Undo = serde_json::from_slice(&plain).map_err(|e| err(path, e))?;
+                let undo: Revert = serde_json::from_slice(&plain).map_err(|e| err(path, e))?;
                 p.entries.push(Entry { step, app, kind, undo, finished: false });
             }
             Line::Done { step } => {
@@ -267,7 +337,7 @@ mod tests {
         assert_eq!(p.what, "apply");
         let got: Vec<(&str, bool, StepKind)> = p.entries.iter().map(|e| (e.step.as_str(), e.finished, e.kind)).collect();
         assert_eq!(got, vec![("web/config", true, StepKind::Other), ("web/deploy", false, StepKind::Deploy)]);
-        assert_eq!(p.entries[0].undo, b.undo);
+        assert_eq!(p.entries[0].undo, Revert::Plan(b.undo.clone()));
         assert!(pending(&path, &HostKey::from_bytes([8; 32])).is_err(), "another key cannot read it");
         j.finish().unwrap();
         assert_eq!(pending(&path, &key).unwrap(), None);

@@ -4,7 +4,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::Path;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -33,13 +35,64 @@ pub enum LockError {
 /// A held stack lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct StackLock {
-    _lock: Flock<File>,
+    _lock: Option<Flock<File>>,
+    /// Set when this guard registered the lock as held by its thread ([`StackLock::hold`]).
+    held: Option<PathBuf>,
+}
+
+thread_local! {
+    /// Locks this thread holds for a whole command ([`StackLock::hold`]), by file.
+    static HELD: RefCell<BTreeMap<PathBuf, usize>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// One name for a lock file however it is spelled (its directory resolved).
+fn identity(path: &Path) -> PathBuf {
+    match (path.parent().and_then(|d| std::fs::canonicalize(d).ok()), path.file_name()) {
+        (Some(d), Some(f)) => d.join(f),
+        _ => path.to_path_buf(),
+    }
+}
+
+impl Drop for StackLock {
+    fn drop(&mut self) {
+        if let Some(p) = &self.held {
+            HELD.with(|h| {
+                let mut h = h.borrow_mut();
+                if let Some(n) = h.get_mut(p) {
+                    *n -= 1;
+                    if *n == 0 {
+                        h.remove(p);
+                    }
+                }
+            });
+        }
+    }
 }
 
 impl StackLock {
     /// Takes the lock of `stack` at `path`. With `wait`, blocks until the holder is done;
     /// otherwise fails at once naming the holder. `holder` describes this process.
     pub fn acquire(path: &Path, stack: &str, holder: &str, wait: bool) -> Result<Self, LockError> {
+        // A command that holds the lock for all it does (source capture, then the apply)
+        // already has it.
+        if HELD.with(|h| h.borrow().contains_key(&identity(path))) {
+            return Ok(StackLock { _lock: None, held: None });
+        }
+        Self::take(path, stack, holder, wait)
+    }
+
+    /// Takes the lock for a whole command that touches a stack's source or state (a push's
+    /// capture then its apply, a sync): [`StackLock::acquire`] of the same lock on this
+    /// thread, by the apply it runs, then finds it held and does not wait for itself.
+    pub fn hold(path: &Path, stack: &str, holder: &str, wait: bool) -> Result<Self, LockError> {
+        let mut lock = Self::acquire(path, stack, holder, wait)?;
+        let id = identity(path);
+        HELD.with(|h| *h.borrow_mut().entry(id.clone()).or_default() += 1);
+        lock.held = Some(id);
+        Ok(lock)
+    }
+
+    fn take(path: &Path, stack: &str, holder: &str, wait: bool) -> Result<Self, LockError> {
         let io = |e: &dyn std::fmt::Display| LockError::Io { path: path.display().to_string(), message: e.to_string() };
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(|e| io(&e))?;
         let arg = if wait { FlockArg::LockExclusive } else { FlockArg::LockExclusiveNonblock };
@@ -57,7 +110,7 @@ impl StackLock {
         lock.rewind().map_err(|e| io(&e))?;
         writeln!(lock, "pid {}: {holder}", crate::platform::pid()).map_err(|e| io(&e))?;
         lock.sync_data().map_err(|e| io(&e))?;
-        Ok(StackLock { _lock: lock })
+        Ok(StackLock { _lock: Some(lock), held: None })
     }
 }
 
@@ -81,5 +134,21 @@ mod tests {
         drop(first);
         waiter.join().unwrap().unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().contains("waiting apply"));
+    }
+
+    #[test]
+    fn a_held_lock_covers_the_apply_it_runs_and_nobody_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = StackLock::hold(&path, "shop", "git push since t0", false).unwrap();
+        // The apply the push runs, on this thread, has it already.
+        let inner = StackLock::acquire(&dir.path().join(".").join("lock"), "shop", "apply", false).unwrap();
+        drop(inner);
+        // Another thread (another command) does not.
+        let p = path.clone();
+        let other = std::thread::spawn(move || StackLock::acquire(&p, "shop", "compose:sync", false).map(|_| ())).join().unwrap();
+        assert!(matches!(other, Err(LockError::Held { .. })), "{other:?}");
+        drop(held);
+        StackLock::acquire(&path, "shop", "next", false).unwrap();
     }
 }

@@ -252,6 +252,33 @@ impl std::fmt::Debug for ReleaseStore {
     }
 }
 
+/// Puts the history in `dir` back to `head` (`None`: no release): the undo of recording a
+/// release whose apply was rolled back (issue #14). Idempotent.
+///
+/// # Errors
+///
+/// [`ReleaseError::Git`] when the repository or its branch cannot be written.
+pub fn reset_history(dir: &Path, head: Option<&str>) -> Result<(), ReleaseError> {
+    let repo = Repository::open_bare(dir).map_err(git(format!("cannot open the repository `{}`", dir.display())))?;
+    let current = repo.find_reference(BRANCH).ok().and_then(|r| r.target()).map(|o| o.to_string());
+    // Already there (the release was never written): nothing to write, even on a read-only store.
+    if current.as_deref() == head {
+        return Ok(());
+    }
+    match head {
+        Some(h) => {
+            let oid = git2::Oid::from_str(h).map_err(git(format!("`{h}` is not a commit id")))?;
+            repo.reference(BRANCH, oid, true, "undo of a rolled-back apply").map_err(git("cannot reset the `releases` branch"))?;
+        }
+        None => match repo.find_reference(BRANCH) {
+            Ok(mut r) => r.delete().map_err(git("cannot remove the `releases` branch"))?,
+            Err(e) if e.code() == ErrorCode::NotFound => {}
+            Err(e) => return Err(ReleaseError::Git { context: "cannot read the `releases` branch".to_owned(), source: e }),
+        },
+    }
+    Ok(())
+}
+
 impl ReleaseStore {
     /// Opens the store in `dir`, creating the directory (mode `0700`) and an empty bare
     /// repository when there is none. `key` seals and opens the secrets.
@@ -293,6 +320,16 @@ impl ReleaseStore {
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The commit the history's branch points at (`None`: no release yet): what
+    /// [`reset_history`] puts back when the apply that records the next release is undone.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseError::Git`] when the branch cannot be read.
+    pub fn head(&self) -> Result<Option<String>, ReleaseError> {
+        Ok(self.tip()?.map(|c| c.id().to_string()))
     }
 
     /// Records a release: the next id, one commit on the `releases` branch.

@@ -77,12 +77,53 @@ pub enum SecretError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The key file is gone while sealed data made with it is still there: a new key would
+    /// make all of it unreadable, so none is created.
+    #[error(
+        "host key `{}` is missing, but sealed data made with it is still there ({}); a new key would make it unreadable, so none is created. \
+         Restore the key from a backup to `{}` (owner root or dokku, mode 0600). \
+         If it is lost for good, move the sealed data aside (each `<stack>/releases` and `<stack>/journal.jsonl` listed), \
+         check the stacks' apps by hand (an interrupted apply cannot be rolled back without the key), and the next apply creates a new key and starts a new history",
+        path.display(),
+        sealed.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "),
+        path.display()
+    )]
+    Missing {
+        /// The key file.
+        path: PathBuf,
+        /// Release histories and journals sealed with it.
+        sealed: Vec<PathBuf>,
+    },
     /// A sealed value could not be opened.
     #[error("cannot open sealed value: {reason}")]
     Open {
         /// What went wrong (never the plaintext).
         reason: String,
     },
+}
+
+/// What is sealed with the host key of data directory `data`: each stack's release history
+/// that holds a release, and each journal of an interrupted apply (`<data>/<stack>/…`).
+fn sealed_data(data: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(data) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let stack = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let releases = stack.join("releases");
+        let packed = fs::read_to_string(releases.join("packed-refs")).unwrap_or_default();
+        if releases.join("refs/heads/releases").is_file() || packed.contains("refs/heads/releases") {
+            out.push(releases);
+        }
+        let journal = stack.join("journal.jsonl");
+        if journal.is_file() {
+            out.push(journal);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The per-host key that seals secrets at rest: 32 random bytes.
@@ -126,6 +167,10 @@ impl HostKey {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
+        let sealed = sealed_data(dir);
+        if !sealed.is_empty() {
+            return Err(SecretError::Missing { path: path.to_path_buf(), sealed });
+        }
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -171,6 +216,26 @@ impl HostKey {
                 source,
             }),
         }
+    }
+
+    /// Loads the key at `path`; without one (and with nothing sealed by a lost one), a fresh
+    /// random key that is not written anywhere: a dry run changes nothing on the host.
+    ///
+    /// # Errors
+    ///
+    /// As [`HostKey::load_or_create`].
+    pub fn load_or_ephemeral(path: &Path) -> Result<HostKey, SecretError> {
+        match Self::load(path) {
+            Err(SecretError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        let sealed = sealed_data(path.parent().unwrap_or(Path::new(".")));
+        if !sealed.is_empty() {
+            return Err(SecretError::Missing { path: path.to_path_buf(), sealed });
+        }
+        let mut bytes = [0u8; KEY_LEN];
+        getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io { path: path.to_path_buf(), source: io::Error::other(format!("no random bytes for a key: {e}")) })?;
+        Ok(HostKey { bytes })
     }
 
     /// Loads an existing key file, checking its length and mode.
@@ -472,6 +537,26 @@ mod tests {
         // A second key elsewhere is different.
         let other = HostKey::load_or_create(&tmp.path().join("other.key")).unwrap();
         assert_ne!(k1, other);
+    }
+
+    #[test]
+    fn a_lost_key_with_sealed_data_is_an_error_never_a_new_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("host.key");
+        // An empty history (no release yet) seals nothing: a key may be created.
+        fs::create_dir_all(tmp.path().join("shop/releases/refs/heads")).unwrap();
+        HostKey::load_or_create(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::write(tmp.path().join("shop/releases/refs/heads/releases"), "0000\n").unwrap();
+        fs::create_dir_all(tmp.path().join("blog")).unwrap();
+        fs::write(tmp.path().join("blog/journal.jsonl"), "{}\n").unwrap();
+        let err = HostKey::load_or_create(&path).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, SecretError::Missing { .. }), "{msg}");
+        for want in ["is missing", "shop/releases", "blog/journal.jsonl", "Restore the key from a backup", "move the sealed data aside"] {
+            assert!(msg.contains(want), "{want} not in {msg}");
+        }
+        assert!(!path.exists(), "no new key is created");
     }
 
     #[test]

@@ -283,6 +283,11 @@ pub(super) enum Revision<'a> {
 /// stable path (releases record paths under it) and applies it. The previous source comes back
 /// if anything fails, so `compose:up` keeps applying the last good one.
 pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &Path, files: &[PathBuf], revision: &Revision<'_>, wait: bool) -> anyhow::Result<()> {
+    // The stack lock covers the capture and the apply (issue #14): another push, a sync or a
+    // rollback never sees, nor replaces, a half-captured source.
+    let lock_dir = crate::exec::apply::stack_dir(&env.data_dir(), app);
+    std::fs::create_dir_all(lock_dir.dir()).with_context(|| format!("cannot create `{}`", lock_dir.dir().display()))?;
+    let _lock = crate::exec::lock::StackLock::hold(&lock_dir.lock(), app, &format!("capturing a push since {}", crate::exec::releases::now_rfc3339()), wait)?;
     let source = source_dir(env, app);
     let previous = source.with_extension("prev");
     let _ = std::fs::remove_dir_all(&previous);

@@ -793,7 +793,8 @@ fn rotate(a: &Rotate, env: &DokkuEnv) -> anyhow::Result<u8> {
         return Ok(code);
     }
     let dir = apply_stack_dir(&env.data_dir(), &a.app);
-    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:rotate", false);
+    std::fs::create_dir_all(dir.dir())?;
+    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:rotate", false)?;
     let mut store = stack::Generated::open(env, &a.app)?;
     let gone = store.rotate(&a.names);
     store.save()?;

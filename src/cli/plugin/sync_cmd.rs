@@ -84,12 +84,14 @@ pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
     let result = (|| {
         println!("{}", info1(&format!("Fetching {} ({})", url, git_ref.as_deref().unwrap_or("default branch"))));
         let sha = checkout(&remote, git_ref.as_deref(), &work.join("repo"))?;
-        // The URL and ref worked: remember them for `compose:sync <app>` and the webhook.
+        let code = deploy(env, &props, &a.app, &work.join("repo"), &sha, a.wait)?;
+        // The URL and ref worked: remember them for `compose:sync <app>` and the webhook. A
+        // refused or failed sync changes nothing, these included (issue #14).
         if a.url.is_some() {
             props.set(&a.app, SYNC_URL, Some(&url))?;
             props.set(&a.app, SYNC_REF, git_ref.as_deref())?;
         }
-        deploy(env, &props, &a.app, &work.join("repo"), &sha, a.wait)
+        Ok(code)
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
