@@ -17,7 +17,8 @@
 //! | `release.json`      | id, stack, time, source revision, message, kind, rollback target     |
 //!
 //! **Which values are secret.** Every non-null value of `services.<svc>.environment.<KEY>`
-//! unless `KEY` is one of the release's plain keys ([`NewRelease::plain_keys`]); and every
+//! that [`crate::model::env_is_secret`] calls secret (the classification plans and output
+//! use; the release's plain keys, [`NewRelease::plain_keys`], are shown); and every
 //! non-null scalar under `services.<svc>.x-dokku` that has, on its path below `x-dokku`, a key
 //! containing `password`, `secret`, `token` or `key` (case-insensitive), so
 //! `x-dokku.postgres.password` and every value inside `x-dokku.secrets` are secret. A secret
@@ -310,7 +311,11 @@ impl ReleaseStore {
             None => 1,
         };
 
-        let env_is_secret = |k: &str| !r.plain_keys.contains(k);
+        // The model's one classification (docs/mapping.md "Secrets and masking").
+        let env_is_secret = |k: &str, v: &Value| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            crate::model::env_is_secret(k, &text, r.plain_keys)
+        };
         let mut sealed = r.compose.clone();
         let mut fingerprints = BTreeMap::new();
         let mut plaintexts = Vec::new();
@@ -458,7 +463,7 @@ impl ReleaseStore {
         let fingerprints: BTreeMap<String, String> =
             self.read_json(&commit, id, FINGERPRINTS_FILE)?;
         let mut opened = 0usize;
-        for_each_secret(&mut compose, &|_| true, &mut |path, v| {
+        for_each_secret(&mut compose, &|_, _| true, &mut |path, v| {
             let Some(expected) = fingerprints.get(&path) else {
                 return Ok(());
             };
@@ -742,7 +747,7 @@ fn is_sensitive_key(key: &str) -> bool {
 /// module documentation); `env_is_secret` says which environment keys are secret.
 fn for_each_secret(
     compose: &mut Value,
-    env_is_secret: &dyn Fn(&str) -> bool,
+    env_is_secret: &dyn Fn(&str, &Value) -> bool,
     f: &mut dyn FnMut(String, &mut Value) -> Result<(), ReleaseError>,
 ) -> Result<(), ReleaseError> {
     let Some(services) = compose.get_mut("services").and_then(Value::as_object_mut) else {
@@ -757,7 +762,7 @@ fn for_each_secret(
             .and_then(Value::as_object_mut)
         {
             for (k, v) in env.iter_mut() {
-                if !v.is_null() && env_is_secret(k) {
+                if !v.is_null() && env_is_secret(k, v) {
                     f(format!("services.{svc}.environment.{k}"), v)?;
                 }
             }
@@ -1093,7 +1098,7 @@ mod tests {
                         "DB_PASSWORD": DB_PASSWORD,
                         "LOG_LEVEL": "info-level-plain",
                         "FROM_HOST": null,
-                        "WORKERS": 4
+                        "TOKEN_TTL": 4
                     },
                     "x-dokku": {
                         "domains": ["shop.example.com"],
@@ -1371,7 +1376,7 @@ mod tests {
                 .unwrap();
             assert!(sealed_pg.starts_with("v1:"));
             // A non-string secret is sealed too, and comes back as a number.
-            assert!(raw["services"]["web"]["environment"]["WORKERS"]
+            assert!(raw["services"]["web"]["environment"]["TOKEN_TTL"]
                 .as_str()
                 .unwrap()
                 .starts_with("v1:"));
@@ -1396,7 +1401,7 @@ mod tests {
                 json!("********")
             );
             assert_eq!(
-                masked["services"]["web"]["environment"]["WORKERS"],
+                masked["services"]["web"]["environment"]["TOKEN_TTL"],
                 json!("********")
             );
             assert_eq!(
@@ -1411,7 +1416,7 @@ mod tests {
                 paths,
                 [
                     "services.web.environment.DB_PASSWORD",
-                    "services.web.environment.WORKERS",
+                    "services.web.environment.TOKEN_TTL",
                     "services.web.x-dokku.postgres.password",
                     "services.web.x-dokku.secrets.API",
                 ]
