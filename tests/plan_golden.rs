@@ -183,9 +183,19 @@ fn changing_one_value_replans_only_that() {
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["worker/config", "worker/restart"]);
+    // An ordinary value is shown, so the plan can be reviewed (issue #15 item 16); a secret
+    // one is masked.
     assert_eq!(
         again.steps[0].run.to_string(),
-        "dokku config:set --no-restart web-worker-postgres-redis-worker 'QUEUE=********'"
+        "dokku config:set --no-restart web-worker-postgres-redis-worker QUEUE=urgent"
+    );
+    json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("default");
+    json["services"]["worker"]["environment"]["API_TOKEN"] = serde_json::json!("t0ken-value");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let shown = again.steps[0].run.to_string();
+    assert!(
+        shown.contains("'API_TOKEN=********'") && !shown.contains("t0ken-value"),
+        "{shown}"
     );
 }
 

@@ -918,19 +918,18 @@ mod tests {
 
     #[test]
     fn rewrites_follow_meaning_not_equal_values() {
-        let (p, warnings) = convert(serde_json::json!({"services": {
-            "db": {"image": "postgres:16", "environment": {"POSTGRES_USER": "shop", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "shop"}},
-            "mq": {"image": "rabbitmq:3", "environment": {"RABBITMQ_DEFAULT_USER": "shop", "RABBITMQ_DEFAULT_PASS": "pw2"}},
+        let (p, _) = convert(serde_json::json!({"services": {
+            "db": {"image": "postgres:16", "environment": {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "shop"}},
+            "mq": {"image": "rabbitmq:3", "environment": {"RABBITMQ_DEFAULT_USER": "zulip", "RABBITMQ_DEFAULT_PASS": "pw2"}},
             // An app of an image the catalog does not know, not using `mq`: never rewritten or linked.
-            "pg": {"image": "zulip/zulip-postgresql:14", "environment": {"POSTGRES_USER": "shop"}},
+            "pg": {"image": "zulip/zulip-postgresql:14", "environment": {"POSTGRES_USER": "zulip"}},
             "web": {"image": "x", "depends_on": {"db": {"condition": "service_started"}, "mq": {"condition": "service_started"}}, "environment": {
-                "SITE_NAME": "shop", "OTEL_SERVICE_NAME": "shop", "DB_NAME": "shop", "PG_USER": "shop", "RABBITMQ_USER": "shop", "APP_USER": "shop",
-                "REDIS_URL": ""
+                "SITE_NAME": "shop", "OTEL_SERVICE_NAME": "shop", "DB_NAME": "shop", "PG_USER": "app", "RABBITMQ_USER": "zulip"
             }}
         }}))
         .unwrap();
         let pg = p.services[&ServiceName::new("pg")].app().unwrap();
-        assert_eq!(pg.env["POSTGRES_USER"].value, "shop");
+        assert_eq!(pg.env["POSTGRES_USER"].value, "zulip");
         assert!(pg.links.is_empty());
         let web = p.services[&ServiceName::new("web")].app().unwrap();
         let v = |k: &str| web.env[k].value.as_str();
@@ -939,16 +938,34 @@ mod tests {
             (v("DB_NAME"), v("PG_USER"), v("RABBITMQ_USER")),
             ("s_db", "postgres", "s-mq")
         );
-        assert_eq!(v("APP_USER"), "shop", "ambiguous between `db` and `mq`");
+        assert_eq!(
+            p.rewrites["services.web.environment.DB_NAME"],
+            "`shop` -> `s_db` (database of datastore `db`)"
+        );
+        assert!(!p
+            .rewrites
+            .contains_key("services.web.environment.SITE_NAME"));
+
+        // The same user declared by two datastores the app uses: only a key that names one.
+        let (p, warnings) = convert(serde_json::json!({"services": {
+            "db": {"image": "postgres:16", "environment": {"POSTGRES_USER": "shop", "POSTGRES_PASSWORD": "pw"}},
+            "mq": {"image": "rabbitmq:3", "environment": {"RABBITMQ_DEFAULT_USER": "shop", "RABBITMQ_DEFAULT_PASS": "pw2"}},
+            "web": {"image": "x", "depends_on": {"db": {"condition": "service_started"}, "mq": {"condition": "service_started"}}, "environment": {
+                "PG_USER": "shop", "AMQP_USER": "shop", "APP_USER": "shop"
+            }}
+        }}))
+        .unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        let v = |k: &str| web.env[k].value.as_str();
+        assert_eq!(
+            (v("PG_USER"), v("AMQP_USER"), v("APP_USER")),
+            ("postgres", "s-mq", "shop")
+        );
         assert!(
             warnings
                 .iter()
                 .any(|w| w.path == "services.web.environment.APP_USER"),
             "{warnings:?}"
-        );
-        assert_eq!(
-            p.rewrites["services.web.environment.DB_NAME"],
-            "`shop` -> `s_db` (database of datastore `db`)"
         );
     }
 

@@ -152,6 +152,13 @@ fn rewrite_credential(
     None
 }
 
+/// Whether `key` is one of the variables `ds`'s own image reads for its user or database
+/// (`POSTGRES_DB` for postgres): an app that sets it to the same value uses that datastore.
+fn own_key(key: &str, ds: &DatastoreSpec) -> bool {
+    catalog::by_plugin(ds.plugin)
+        .is_some_and(|d| d.user_keys.contains(&key) || d.database_keys.contains(&key))
+}
+
 /// Whether `key` names `ds`'s kind or its service (`RABBITMQ_USER`, `PG_USER`, `DB_USER` for
 /// a service `db`), to choose among datastores that declared the same user.
 fn key_names(key: &str, ds_name: &ServiceName, ds: &DatastoreSpec) -> bool {
@@ -312,10 +319,11 @@ pub(super) fn rewrite_datastore_refs(
             if drop_keys.contains(key) {
                 continue;
             }
-            let candidates: Vec<(&ServiceName, String, &'static str)> = linked
-                .keys()
-                .filter_map(|d| {
-                    rewrite_credential(key, &var.value, &datastores[d]).map(|(v, r)| (d, v, r))
+            let candidates: Vec<(&ServiceName, String, &'static str)> = datastores
+                .iter()
+                .filter(|(d, ds)| linked.contains_key(*d) || own_key(key, ds))
+                .filter_map(|(d, ds)| {
+                    rewrite_credential(key, &var.value, ds).map(|(v, r)| (d, v, r))
                 })
                 .collect();
             let chosen = match candidates.as_slice() {
@@ -337,6 +345,8 @@ pub(super) fn rewrite_datastore_refs(
                 Some((ds_name, v, rule)) => {
                     record(path, key, &var.value, Some(v), format!("{rule} of datastore `{ds_name}`"));
                     var.value = v.clone();
+                    let ds = &datastores[*ds_name];
+                    linked.entry((*ds_name).clone()).or_insert_with(|| Link { plugin: ds.plugin, datastore: ds.name.clone(), alias: None });
                 }
                 None => warnings.push(Warning {
                     path,
