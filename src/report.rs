@@ -29,10 +29,7 @@ pub struct Style {
 impl Style {
     /// From `DOKKU_QUIET_OUTPUT` and `DOKKU_TRACE` values.
     pub fn from_env(quiet: Option<&str>, trace: Option<&str>) -> Self {
-        Self {
-            quiet: quiet.is_some_and(|v| !v.is_empty()),
-            trace: trace.is_some_and(|v| v == "1"),
-        }
+        Self { quiet: quiet.is_some_and(|v| !v.is_empty()), trace: trace.is_some_and(|v| v == "1") }
     }
 }
 
@@ -53,10 +50,7 @@ pub fn verbose(text: &str) -> String {
 
 /// ` !     text`, every line of it.
 pub fn fail(text: &str) -> String {
-    text.lines()
-        .map(|l| format!(" !     {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| format!(" !     {l}")).collect::<Vec<_>>().join("\n")
 }
 
 fn secs(d: Duration) -> String {
@@ -65,33 +59,16 @@ fn secs(d: Duration) -> String {
 
 /// The lines for one event.
 pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
-    let out = |s: String| {
-        if style.quiet {
-            Vec::new()
-        } else {
-            vec![(Stream::Out, s)]
-        }
-    };
+    let out = |s: String| if style.quiet { Vec::new() } else { vec![(Stream::Out, s)] };
     match event {
-        Event::Started {
-            stack,
-            steps,
-            services,
-        } => {
+        Event::Started { stack, steps, services } => {
             if *steps == 0 {
-                out(info2(&format!(
-                    "Stack {stack} is up to date: nothing to change"
-                )))
+                out(info2(&format!("Stack {stack} is up to date: nothing to change")))
             } else {
-                out(info2(&format!(
-                    "Applying stack {stack}: {steps} steps for {services} services"
-                )))
+                out(info2(&format!("Applying stack {stack}: {steps} steps for {services} services")))
             }
         }
-        Event::ServiceStarted { service, steps } => out(info1(&format!(
-            "{service}: {steps} step{}",
-            if *steps == 1 { "" } else { "s" }
-        ))),
+        Event::ServiceStarted { service, steps } => out(info1(&format!("{service}: {steps} step{}", if *steps == 1 { "" } else { "s" }))),
         Event::StepStarted { step, command } => {
             let mut v = out(verbose(&format!("{step}: {command}")));
             if style.trace {
@@ -100,38 +77,15 @@ pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
             v
         }
         Event::StepFinished { .. } => Vec::new(),
-        Event::ServiceFinished { service, duration } => {
-            out(info1(&format!("{service}: done in {}", secs(*duration))))
-        }
-        Event::StepFailed { step, error } => {
-            vec![(Stream::Err, fail(&format!("{step} failed: {error}")))]
-        }
-        Event::RollbackStarted { steps } => vec![(
-            Stream::Err,
-            fail(&format!("rolling back {steps} completed step(s)")),
-        )],
+        Event::ServiceFinished { service, duration } => out(info1(&format!("{service}: done in {}", secs(*duration)))),
+        Event::StepFailed { step, error } => vec![(Stream::Err, fail(&format!("{step} failed: {error}")))],
+        Event::RollbackStarted { steps } => vec![(Stream::Err, fail(&format!("rolling back {steps} completed step(s)")))],
         Event::Undo { step, command } => out(verbose(&format!("undo {step}: {command}"))),
-        Event::Irreversible { step, reason } => {
-            out(verbose(&format!("{step} is not undone: {reason}")))
-        }
-        Event::UndoFailed { step, error } => vec![(
-            Stream::Err,
-            fail(&format!("undo of {step} failed: {error}")),
-        )],
+        Event::Irreversible { step, reason } => out(verbose(&format!("{step} is not undone: {reason}"))),
+        Event::UndoFailed { step, error } => vec![(Stream::Err, fail(&format!("undo of {step} failed: {error}")))],
         Event::Output { line, .. } => out(verbose(line)),
-        Event::Finished { ok: true, duration } => {
-            out(info2(&format!("Done in {}", secs(*duration))))
-        }
-        Event::Finished {
-            ok: false,
-            duration,
-        } => vec![(
-            Stream::Err,
-            fail(&format!(
-                "apply failed after {}; the previous release keeps serving",
-                secs(*duration)
-            )),
-        )],
+        Event::Finished { ok: true, duration } => out(info2(&format!("Done in {}", secs(*duration)))),
+        Event::Finished { ok: false, duration } => vec![(Stream::Err, fail(&format!("apply failed after {}; the previous release keeps serving", secs(*duration))))],
     }
 }
 
@@ -141,42 +95,18 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
     use serde_json::json;
     let ms = |d: &Duration| d.as_millis();
     let mut v = match event {
-        Event::Started {
-            stack,
-            steps,
-            services,
-        } => {
-            json!({"event": "apply_started", "stack": stack, "steps": steps, "services": services})
-        }
-        Event::ServiceStarted { service, steps } => {
-            json!({"event": "service_started", "service": service, "steps": steps})
-        }
-        Event::StepStarted { step, command } => {
-            json!({"event": "step_started", "step": step, "command": command})
-        }
-        Event::StepFinished { step, duration } => {
-            json!({"event": "step_finished", "step": step, "duration_ms": ms(duration)})
-        }
-        Event::StepFailed { step, error } => {
-            json!({"event": "step_failed", "step": step, "error": error})
-        }
-        Event::ServiceFinished { service, duration } => {
-            json!({"event": "service_finished", "service": service, "duration_ms": ms(duration)})
-        }
+        Event::Started { stack, steps, services } => json!({"event": "apply_started", "stack": stack, "steps": steps, "services": services}),
+        Event::ServiceStarted { service, steps } => json!({"event": "service_started", "service": service, "steps": steps}),
+        Event::StepStarted { step, command } => json!({"event": "step_started", "step": step, "command": command}),
+        Event::StepFinished { step, duration } => json!({"event": "step_finished", "step": step, "duration_ms": ms(duration)}),
+        Event::StepFailed { step, error } => json!({"event": "step_failed", "step": step, "error": error}),
+        Event::ServiceFinished { service, duration } => json!({"event": "service_finished", "service": service, "duration_ms": ms(duration)}),
         Event::RollbackStarted { steps } => json!({"event": "rollback_started", "steps": steps}),
         Event::Undo { step, command } => json!({"event": "undo", "step": step, "command": command}),
-        Event::Irreversible { step, reason } => {
-            json!({"event": "not_undone", "step": step, "reason": reason})
-        }
-        Event::UndoFailed { step, error } => {
-            json!({"event": "undo_failed", "step": step, "error": error})
-        }
-        Event::Output { source, line } => {
-            json!({"event": "output", "source": source, "line": line})
-        }
-        Event::Finished { ok, duration } => {
-            json!({"event": if *ok { "apply_finished" } else { "apply_failed" }, "ok": ok, "duration_ms": ms(duration)})
-        }
+        Event::Irreversible { step, reason } => json!({"event": "not_undone", "step": step, "reason": reason}),
+        Event::UndoFailed { step, error } => json!({"event": "undo_failed", "step": step, "error": error}),
+        Event::Output { source, line } => json!({"event": "output", "source": source, "line": line}),
+        Event::Finished { ok, duration } => json!({"event": if *ok { "apply_finished" } else { "apply_failed" }, "ok": ok, "duration_ms": ms(duration)}),
     };
     v["time_ms"] = json!(time_ms);
     v
@@ -184,9 +114,7 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
 
 /// Writes an event as a JSON line on stdout.
 pub fn emit_json(event: &Event) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let _ = writeln!(std::io::stdout().lock(), "{}", to_json(event, now));
 }
 
@@ -207,86 +135,29 @@ mod tests {
 
     #[test]
     fn json_events_carry_durations_and_names() {
-        let v = to_json(
-            &Event::StepFinished {
-                step: "web/deploy".into(),
-                duration: Duration::from_millis(1500),
-            },
-            7,
-        );
-        assert_eq!(
-            v,
-            serde_json::json!({"event": "step_finished", "step": "web/deploy", "duration_ms": 1500, "time_ms": 7})
-        );
-        let v = to_json(
-            &Event::Finished {
-                ok: false,
-                duration: Duration::from_secs(2),
-            },
-            9,
-        );
+        let v = to_json(&Event::StepFinished { step: "web/deploy".into(), duration: Duration::from_millis(1500) }, 7);
+        assert_eq!(v, serde_json::json!({"event": "step_finished", "step": "web/deploy", "duration_ms": 1500, "time_ms": 7}));
+        let v = to_json(&Event::Finished { ok: false, duration: Duration::from_secs(2) }, 9);
         assert_eq!(v["event"], "apply_failed");
         assert_eq!(v["duration_ms"], 2000);
     }
 
     #[test]
     fn dokku_prefixes_quiet_and_trace() {
-        let started = Event::StepStarted {
-            step: "web/create".into(),
-            command: "dokku apps:create shop-web".into(),
-        };
+        let started = Event::StepStarted { step: "web/create".into(), command: "dokku apps:create shop-web".into() };
+        assert_eq!(render(&started, Style::default()), vec![(Stream::Out, "       web/create: dokku apps:create shop-web".into())]);
         assert_eq!(
-            render(&started, Style::default()),
-            vec![(
-                Stream::Out,
-                "       web/create: dokku apps:create shop-web".into()
-            )]
+            render(&started, Style { quiet: true, trace: true }),
+            vec![(Stream::Err, " !     exec: dokku apps:create shop-web".into())]
         );
+        let failed = Event::StepFailed { step: "web/deploy".into(), error: "`dokku x` exited with status 1:\nboom".into() };
         assert_eq!(
-            render(
-                &started,
-                Style {
-                    quiet: true,
-                    trace: true
-                }
-            ),
-            vec![(
-                Stream::Err,
-                " !     exec: dokku apps:create shop-web".into()
-            )]
+            render(&failed, Style { quiet: true, trace: false }),
+            vec![(Stream::Err, " !     web/deploy failed: `dokku x` exited with status 1:\n !     boom".into())]
         );
-        let failed = Event::StepFailed {
-            step: "web/deploy".into(),
-            error: "`dokku x` exited with status 1:\nboom".into(),
-        };
-        assert_eq!(
-            render(
-                &failed,
-                Style {
-                    quiet: true,
-                    trace: false
-                }
-            ),
-            vec![(
-                Stream::Err,
-                " !     web/deploy failed: `dokku x` exited with status 1:\n !     boom".into()
-            )]
-        );
-        let s = Event::ServiceStarted {
-            service: "web".into(),
-            steps: 1,
-        };
-        assert_eq!(
-            render(&s, Style::default()),
-            vec![(Stream::Out, "-----> web: 1 step".into())]
-        );
-        assert_eq!(
-            Style::from_env(Some("1"), Some("1")),
-            Style {
-                quiet: true,
-                trace: true
-            }
-        );
+        let s = Event::ServiceStarted { service: "web".into(), steps: 1 };
+        assert_eq!(render(&s, Style::default()), vec![(Stream::Out, "-----> web: 1 step".into())]);
+        assert_eq!(Style::from_env(Some("1"), Some("1")), Style { quiet: true, trace: true });
         assert_eq!(Style::from_env(None, Some("0")), Style::default());
     }
 }

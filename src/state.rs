@@ -103,10 +103,7 @@ pub enum StateError {
 }
 
 fn parse_err(cmd: &Cmd, message: impl Into<String>) -> StateError {
-    StateError::Parse {
-        command: cmd.masked_argv().join(" "),
-        message: message.into(),
-    }
+    StateError::Parse { command: cmd.masked_argv().join(" "), message: message.into() }
 }
 
 fn json(cmd: &Cmd, out: &str) -> Result<Value, StateError> {
@@ -116,11 +113,7 @@ fn json(cmd: &Cmd, out: &str) -> Result<Value, StateError> {
 /// Parses `apps:list --format json`.
 pub fn parse_app_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
     match json(cmd, out)? {
-        Value::Array(a) => Ok(a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()),
+        Value::Array(a) => Ok(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
         _ => Err(parse_err(cmd, "expected a JSON array of app names")),
     }
 }
@@ -151,10 +144,7 @@ pub fn parse_lines(out: &str) -> BTreeSet<String> {
 /// Parses a `:report --format json` object (a flat object of strings).
 pub fn parse_report(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
     match json(cmd, out)? {
-        Value::Object(m) => Ok(m
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-            .collect()),
+        Value::Object(m) => Ok(m.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()),
         _ => Err(parse_err(cmd, "expected a JSON object")),
     }
 }
@@ -166,31 +156,20 @@ pub fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, St
 
 /// Parses `storage:list <app> --format json`.
 pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
-    let Value::Array(a) = json(cmd, out)? else {
-        return Err(parse_err(cmd, "expected a JSON array"));
-    };
+    let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
     Ok(a.iter()
         .map(|m| {
             let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
             let ro = m.get("readonly").and_then(Value::as_bool).unwrap_or(false)
-                || m.get("volume_options")
-                    .and_then(Value::as_str)
-                    .is_some_and(|o| o.split(',').any(|p| p == "ro"));
-            mount_key(
-                Some(s("entry_name")),
-                s("host_path"),
-                s("container_path"),
-                ro,
-            )
+                || m.get("volume_options").and_then(Value::as_str).is_some_and(|o| o.split(',').any(|p| p == "ro"));
+            mount_key(Some(s("entry_name")), s("host_path"), s("container_path"), ro)
         })
         .collect())
 }
 
 /// Parses `ps:scale --format json <app>`.
 pub fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateError> {
-    let Value::Array(a) = json(cmd, out)? else {
-        return Err(parse_err(cmd, "expected a JSON array"));
-    };
+    let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
     Ok(a.iter()
         .filter_map(|f| {
             let p = f.get("process_type")?.as_str()?;
@@ -224,8 +203,7 @@ pub fn resource_key(key: &str) -> Option<(&str, &str)> {
         let (which, res) = rest.split_once('.')?;
         return matches!(which, "limit" | "reserve").then_some((which, res));
     }
-    key.split_once('-')
-        .filter(|(w, _)| matches!(*w, "limit" | "reserve"))
+    key.split_once('-').filter(|(w, _)| matches!(*w, "limit" | "reserve"))
 }
 
 /// Whether a `dokku` argv (without the program) is one of the read-only queries the state
@@ -249,10 +227,7 @@ pub type QueryOutput = Option<String>;
 
 /// Reads the state of everything `project` touches through read-only Dokku commands.
 /// `run` executes one command and returns its stdout (or `None` on a non-zero exit).
-pub fn read(
-    project: &Project,
-    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
-) -> Result<DokkuState, StateError> {
+pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
     let (mut state, todo) = read_host(project, run)?;
     for app in todo {
         let a = read_app(&app, run)?;
@@ -264,19 +239,13 @@ pub fn read(
 /// The stack-wide queries (apps, networks, storage, datastores and their links, the global
 /// Let's Encrypt e-mail when needed), and the project's apps that exist, whose own state is
 /// read next.
-fn read_host(
-    project: &Project,
-    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
-) -> Result<(DokkuState, Vec<String>), StateError> {
+fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<(DokkuState, Vec<String>), StateError> {
     let mut state = DokkuState::default();
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
 
     // These two must answer: planning against an empty host by mistake would re-create
     // everything (and `create` is not idempotent).
-    let must = |cmd: &Cmd| StateError::Run {
-        command: cmd.masked_argv().join(" "),
-        message: "the query failed; is this a Dokku host?".into(),
-    };
+    let must = |cmd: &Cmd| StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() };
     let cmd = q(&["apps:list", "--format", "json"]);
     let existing = match run(&cmd)? {
         Some(out) => parse_app_list(&cmd, &out)?,
@@ -290,10 +259,7 @@ fn read_host(
     if project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt) {
         let cmd = q(&["letsencrypt:report", "--global", "--format", "json"]);
         let email = match run(&cmd)? {
-            Some(out) => parse_report(&cmd, &out)?
-                .get("global-email")
-                .cloned()
-                .unwrap_or_default(),
+            Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
             None => String::new(),
         };
         state.letsencrypt_global_email = Some(email);
@@ -302,22 +268,13 @@ fn read_host(
     if let Some(out) = run(&cmd)? {
         state.storage = parse_name_list(&cmd, &out)?;
     }
-    let plugins: BTreeSet<&str> = project
-        .services
-        .values()
-        .filter_map(|s| s.datastore().map(|d| d.plugin))
-        .collect();
+    let plugins: BTreeSet<&str> = project.services.values().filter_map(|s| s.datastore().map(|d| d.plugin)).collect();
     for plugin in plugins {
         let list = format!("{plugin}:list");
         let cmd = q(&[list.as_str()]);
         let names = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
         let mut services = BTreeMap::new();
-        for svc in project
-            .services
-            .values()
-            .filter_map(|s| s.datastore())
-            .filter(|d| d.plugin == plugin)
-        {
+        for svc in project.services.values().filter_map(|s| s.datastore()).filter(|d| d.plugin == plugin) {
             if names.contains(svc.name.as_str()) {
                 let links = format!("{plugin}:links");
                 let cmd = q(&[links.as_str(), svc.name.as_str()]);
@@ -327,21 +284,12 @@ fn read_host(
         }
         state.datastores.insert(plugin.to_owned(), services);
     }
-    let todo = project
-        .services
-        .values()
-        .filter_map(|s| s.app())
-        .map(|a| a.app.to_string())
-        .filter(|a| existing.contains(a))
-        .collect();
+    let todo = project.services.values().filter_map(|s| s.app()).map(|a| a.app.to_string()).filter(|a| existing.contains(a)).collect();
     Ok((state, todo))
 }
 
 /// Reads one existing app's state (16 read-only queries).
-fn read_app(
-    app: &str,
-    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
-) -> Result<AppState, StateError> {
+fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<AppState, StateError> {
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
     let mut a = AppState::default();
     let cmd = q(&["config:export", "--format", "json", app]);
@@ -363,24 +311,17 @@ fn read_app(
             a.properties.insert(format!("ps:{key}"), v.clone());
         }
     }
-    a.ports = report("ports")?
-        .get("map")
-        .map(|m| {
-            let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
-            p.sort();
-            p
-        })
-        .unwrap_or_default();
+    a.ports = report("ports")?.get("map").map(|m| {
+        let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
+        p.sort();
+        p
+    }).unwrap_or_default();
     a.proxy_enabled = report("proxy")?.get("enabled").is_none_or(|v| v != "false");
-    a.domains = report("domains")?
-        .get("app-vhosts")
-        .map(|v| v.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default();
+    a.domains = report("domains")?.get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
     let opts = report("docker-options")?;
     for phase in ["build", "deploy", "run"] {
         if let Some(v) = opts.get(phase) {
-            a.docker_options
-                .insert(phase.to_owned(), split_docker_options(v));
+            a.docker_options.insert(phase.to_owned(), split_docker_options(v));
         }
     }
     let net = report("network")?;
@@ -389,13 +330,7 @@ fn read_app(
             a.properties.insert(format!("network:{key}"), v.clone());
         }
     }
-    let wanted: [(&str, &[&str]); 5] = [
-        ("builder", &["selected"]),
-        ("builder-dockerfile", &["dockerfile-path"]),
-        ("logs", &["max-size", "vector-sink"]),
-        ("app-json", &["appjson-path"]),
-        ("letsencrypt", &["email"]),
-    ];
+    let wanted: [(&str, &[&str]); 5] = [("builder", &["selected"]), ("builder-dockerfile", &["dockerfile-path"]), ("logs", &["max-size", "vector-sink"]), ("app-json", &["appjson-path"]), ("letsencrypt", &["email"])];
     for (plugin, keys) in wanted {
         let r = report(plugin)?;
         for key in keys {
@@ -431,25 +366,18 @@ pub fn read_parallel(
 ) -> Result<DokkuState, StateError> {
     let (mut state, todo) = read_host(project, &mut |c| run(c))?;
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Result<(String, AppState), StateError>>> =
-        std::sync::Mutex::new(Vec::new());
+    let results: std::sync::Mutex<Vec<Result<(String, AppState), StateError>>> = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..concurrency.max(1).min(todo.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(app) = todo.get(i) else { break };
                 let r = read_app(app, &mut |c| run(c)).map(|a| ((*app).clone(), a));
-                results
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(r);
+                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
             });
         }
     });
-    for r in results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
+    for r in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
         let (app, a) = r?;
         state.apps.insert(app, a);
     }
@@ -462,15 +390,8 @@ mod tests {
 
     #[test]
     fn queries_are_told_from_changes() {
-        assert!(
-            is_query(&["ps:report", "a", "--format", "json"])
-                && is_query(&["ps:scale", "--format", "json", "a"])
-        );
-        assert!(
-            !is_query(&["ps:scale", "--skip-deploy", "a", "web=1"])
-                && !is_query(&["config:set", "a", "K=V"])
-                && !is_query(&[])
-        );
+        assert!(is_query(&["ps:report", "a", "--format", "json"]) && is_query(&["ps:scale", "--format", "json", "a"]));
+        assert!(!is_query(&["ps:scale", "--skip-deploy", "a", "web=1"]) && !is_query(&["config:set", "a", "K=V"]) && !is_query(&[]));
     }
 
     fn c() -> Cmd {
@@ -480,10 +401,7 @@ mod tests {
     #[test]
     fn read_queries_only_what_the_project_touches() {
         let json = serde_json::json!({"services": {"db": {"image": "postgres:16"}, "web": {"image": "nginx", "depends_on": {"db": {"condition": "service_started", "required": true}}}}});
-        let opts = crate::model::ConvertOptions {
-            stack: crate::model::StackName::parse("s").unwrap(),
-            project_dir: "/p".into(),
-        };
+        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
         let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
         let answer = |line: &str| -> QueryOutput {
             match line {
@@ -492,12 +410,8 @@ mod tests {
                 "dokku postgres:list" => Some("=====> Postgres services\ns-db\n".into()),
                 "dokku postgres:links s-db" => Some("s-web\n".into()),
                 "dokku config:export --format json s-web" => Some(r#"{"A":"1"}"#.into()),
-                "dokku ps:report s-web --format json" => {
-                    Some(r#"{"deployed":"true","restart-policy":"on-failure:10"}"#.into())
-                }
-                "dokku ports:report s-web --format json" => {
-                    Some(r#"{"map":"http:80:80 http:8080:80"}"#.into())
-                }
+                "dokku ps:report s-web --format json" => Some(r#"{"deployed":"true","restart-policy":"on-failure:10"}"#.into()),
+                "dokku ports:report s-web --format json" => Some(r#"{"map":"http:80:80 http:8080:80"}"#.into()),
                 "dokku letsencrypt:active s-web" => Some("false\n".into()),
                 _ => None,
             }
@@ -510,8 +424,7 @@ mod tests {
         })
         .unwrap();
         // The parallel reader sees the same host.
-        let parallel =
-            read_parallel(&project, &|cmd: &Cmd| Ok(answer(&cmd.argv().join(" "))), 4).unwrap();
+        let parallel = read_parallel(&project, &|cmd: &Cmd| Ok(answer(&cmd.argv().join(" "))), 4).unwrap();
         assert_eq!(parallel, state);
         // A host that does not answer `apps:list` is an error, never an empty host.
         let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
@@ -521,11 +434,7 @@ mod tests {
         let web = &state.apps["s-web"];
         assert!(web.deployed);
         assert_eq!(web.config["A"], "1");
-        assert_eq!(
-            web.ports,
-            ["http:8080:80", "http:80:80"],
-            "sorted as strings, as the planner sorts them"
-        );
+        assert_eq!(web.ports, ["http:8080:80", "http:80:80"], "sorted as strings, as the planner sorts them");
         assert_eq!(web.properties["ps:restart-policy"], "on-failure:10");
         assert!(state.datastores["postgres"]["s-db"].contains("s-web"));
     }
@@ -533,32 +442,17 @@ mod tests {
     #[test]
     fn parsers() {
         assert_eq!(parse_app_list(&c(), "[\"a\",\"b\"]\n").unwrap().len(), 2);
-        assert!(parse_app_list(&c(), "nope")
-            .unwrap_err()
-            .to_string()
-            .starts_with("cannot parse the output of `dokku x:report`"));
-        assert_eq!(
-            parse_lines("=====> Postgres services\nshop-db\n"),
-            BTreeSet::from(["shop-db".to_owned()])
-        );
+        assert!(parse_app_list(&c(), "nope").unwrap_err().to_string().starts_with("cannot parse the output of `dokku x:report`"));
+        assert_eq!(parse_lines("=====> Postgres services\nshop-db\n"), BTreeSet::from(["shop-db".to_owned()]));
         let r = parse_report(&c(), r#"{"deployed":"true","restart-policy":"always"}"#).unwrap();
         assert_eq!(r["restart-policy"], "always");
         let m = parse_mounts(&c(), r#"[{"entry_name":"s-data","host_path":"/var/lib/dokku/data/storage/s-data","container_path":"/data"},{"host_path":"/etc/x","container_path":"/x","readonly":true}]"#).unwrap();
         assert!(m.contains("entry:s-data:/data"));
         assert!(m.contains("/etc/x:/x:ro"));
-        assert_eq!(
-            parse_scale(&c(), r#"[{"process_type":"web","quantity":2}]"#).unwrap()["web"],
-            2
-        );
-        assert_eq!(
-            resource_key("_default_.limit.memory-swap"),
-            Some(("limit", "memory-swap"))
-        );
+        assert_eq!(parse_scale(&c(), r#"[{"process_type":"web","quantity":2}]"#).unwrap()["web"], 2);
+        assert_eq!(resource_key("_default_.limit.memory-swap"), Some(("limit", "memory-swap")));
         assert_eq!(resource_key("reserve-memory"), Some(("reserve", "memory")));
         assert_eq!(resource_key("web.limit.cpu"), None);
-        assert_eq!(
-            split_docker_options("--link a:b --add-host x:1.2.3.4 --init"),
-            ["--link a:b", "--add-host x:1.2.3.4", "--init"]
-        );
+        assert_eq!(split_docker_options("--link a:b --add-host x:1.2.3.4 --init"), ["--link a:b", "--add-host x:1.2.3.4", "--init"]);
     }
 }

@@ -21,15 +21,9 @@ struct Host {
 
 impl Host {
     fn new() -> Self {
-        let h = Host {
-            root: tempfile::tempdir().unwrap(),
-        };
+        let h = Host { root: tempfile::tempdir().unwrap() };
         let init = h.dokku(&["apps:list"]);
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stderr)
-        );
+        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
         h
     }
     fn path(&self) -> &Path {
@@ -39,11 +33,7 @@ impl Host {
         self.path().join("compose-data")
     }
     fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin())
-            .env("DOKKU_SANDBOX_ROOT", self.path())
-            .args(args)
-            .output()
-            .unwrap()
+        Command::new(sandbox_bin()).env("DOKKU_SANDBOX_ROOT", self.path()).args(args).output().unwrap()
     }
     fn compose(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dokku-compose"));
@@ -74,72 +64,39 @@ impl Host {
         serde_json::from_slice(&o.stdout).unwrap()
     }
     fn calls(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
-            .unwrap_or_default();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
     fn set_faults(&self, faults: &Value) {
         let rules = serde_json::json!({ "faults": faults });
-        std::fs::write(
-            self.path().join("lib/sandbox/rules.json"),
-            rules.to_string(),
-        )
-        .unwrap();
+        std::fs::write(self.path().join("lib/sandbox/rules.json"), rules.to_string()).unwrap();
     }
     /// What the transaction guarantee covers: apps, config, links, ports, mounts, networks,
     /// storage, properties, docker options, scale and the deployed image of every app.
     fn snapshot(&self) -> Value {
         let json = |args: &[&str]| -> Value {
             let o = self.dokku(args);
-            assert!(
-                o.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
             serde_json::from_slice(&o.stdout).unwrap()
         };
         let apps = json(&["apps:list", "--format", "json"]);
         let mut per_app = BTreeMap::new();
-        for app in apps
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_owned())
-        {
+        for app in apps.as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()) {
             let mut a = BTreeMap::new();
             let mut config = json(&["config:export", "--format", "json", &app]);
             // Dokku sets GIT_REV on every deploy, to the new commit of the app's repository.
             config.as_object_mut().unwrap().remove("GIT_REV");
             a.insert("config", config);
-            for plugin in [
-                "ports",
-                "proxy",
-                "domains",
-                "docker-options",
-                "network",
-                "builder",
-                "resource",
-                "ps",
-            ] {
+            for plugin in ["ports", "proxy", "domains", "docker-options", "network", "builder", "resource", "ps"] {
                 let mut r = json(&[&format!("{plugin}:report"), &app, "--format", "json"]);
                 if let Some(m) = r.as_object_mut() {
                     // Counters and timestamps of deploys are not state the transaction restores.
-                    m.retain(|k, _| {
-                        !k.contains("deploy-source")
-                            && !k.contains("restore")
-                            && k != "processes"
-                            && !k.starts_with("status")
-                    });
+                    m.retain(|k, _| !k.contains("deploy-source") && !k.contains("restore") && k != "processes" && !k.starts_with("status"));
                 }
                 a.insert(plugin, r);
             }
             a.insert("mounts", json(&["storage:list", &app, "--format", "json"]));
-            let ps = std::fs::read_to_string(
-                self.path().join(format!("lib/data/ps/{app}/sandbox.json")),
-            )
-            .ok();
+            let ps = std::fs::read_to_string(self.path().join(format!("lib/data/ps/{app}/sandbox.json"))).ok();
             let image = ps.and_then(|t| serde_json::from_str::<Value>(&t).ok()).map(|v| serde_json::json!({"deployed": v["deployed"], "running": v["running"], "image": v["source_image"]}));
             a.insert("image", image.unwrap_or(Value::Null));
             per_app.insert(app, a);
@@ -161,17 +118,8 @@ impl Host {
 fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
-            for k in x
-                .keys()
-                .chain(y.keys())
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                differences(
-                    x.get(k).unwrap_or(&Value::Null),
-                    y.get(k).unwrap_or(&Value::Null),
-                    &format!("{path}.{k}"),
-                    out,
-                );
+            for k in x.keys().chain(y.keys()).collect::<std::collections::BTreeSet<_>>() {
+                differences(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), &format!("{path}.{k}"), out);
             }
         }
         _ if a != b => out.push(format!("{path}: {a} -> {b}")),
@@ -183,19 +131,11 @@ fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
 fn assert_same(before: &Value, after: &Value, context: &str) {
     let mut d = Vec::new();
     differences(before, after, "", &mut d);
-    assert!(
-        d.is_empty(),
-        "{context}\nstate differences (before -> after):\n{}",
-        d.join("\n")
-    );
+    assert!(d.is_empty(), "{context}\nstate differences (before -> after):\n{}", d.join("\n"));
 }
 
 fn ok(o: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{text}");
     text
 }
@@ -207,36 +147,18 @@ fn first_apply_then_a_noop_reapply_runs_no_mutating_command() {
     assert!(out.contains("Release v1 of stack txn"), "{out}");
     let snap = h.snapshot();
     assert_eq!(snap["apps"]["txn-api"]["image"]["image"], "example/app:1");
-    let migrate: Value = serde_json::from_str(
-        &std::fs::read_to_string(h.path().join("lib/data/ps/txn-migrate/sandbox.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        migrate["containers"],
-        serde_json::json!([]),
-        "the one-shot job keeps no container running"
-    );
+    let migrate: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/txn-migrate/sandbox.json")).unwrap()).unwrap();
+    assert_eq!(migrate["containers"], serde_json::json!([]), "the one-shot job keeps no container running");
     let before = h.calls().len();
     let out = ok(&h.apply(&[], &[]));
     assert!(out.contains("up to date"), "{out}");
-    let again: Vec<Value> = h
-        .calls()
-        .into_iter()
-        .skip(before)
-        .filter(|c| c["depth"] == 0)
-        .collect();
+    let again: Vec<Value> = h.calls().into_iter().skip(before).filter(|c| c["depth"] == 0).collect();
     let mutations: Vec<&Value> = again.iter().filter(|c| mutating(c)).collect();
-    assert!(
-        mutations.is_empty(),
-        "a no-op re-apply mutates nothing: {mutations:#?}"
-    );
+    assert!(mutations.is_empty(), "a no-op re-apply mutates nothing: {mutations:#?}");
     assert!(!again.is_empty(), "it does read the host");
     assert_same(&snap, &h.snapshot(), "no-op re-apply");
     // No release for a no-op.
-    let rel = h
-        .compose(&["releases", "--stack", "txn", "--format", "json"], &[])
-        .output()
-        .unwrap();
+    let rel = h.compose(&["releases", "--stack", "txn", "--format", "json"], &[]).output().unwrap();
     let list: Value = serde_json::from_str(&ok(&rel)).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
@@ -245,34 +167,14 @@ fn first_apply_then_a_noop_reapply_runs_no_mutating_command() {
 /// secret values become `*`).
 fn step_patterns(h: &Host, env: &[(&str, &str)]) -> Vec<(String, String)> {
     let f = fixture();
-    let o = h
-        .compose(
-            &[
-                "apply",
-                "-f",
-                f.to_str().unwrap(),
-                "--dry-run",
-                "--format",
-                "json",
-            ],
-            env,
-        )
-        .output()
-        .unwrap();
-    let plan: Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout))
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run", "--format", "json"], env).output().unwrap();
+    let plan: Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     plan["steps"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| {
-            let argv: Vec<String> = s["run"]["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .skip(1)
-                .map(|a| a.as_str().unwrap().replace("********", "*"))
-                .collect();
+            let argv: Vec<String> = s["run"]["argv"].as_array().unwrap().iter().skip(1).map(|a| a.as_str().unwrap().replace("********", "*")).collect();
             (s["id"].as_str().unwrap().to_owned(), argv.join(" "))
         })
         .collect()
@@ -288,11 +190,7 @@ fn inject_at_every_step(h: &Host, env: &[(&str, &str)], label: &str) -> usize {
             .iter()
             .flat_map(|p| {
                 let o = h.dokku(&[&format!("{p}:list")]);
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .skip(1)
-                    .map(|l| ((*p).to_owned(), l.trim().to_owned()))
-                    .collect::<Vec<_>>()
+                String::from_utf8_lossy(&o.stdout).lines().skip(1).map(|l| ((*p).to_owned(), l.trim().to_owned())).collect::<Vec<_>>()
             })
             .collect()
     };
@@ -306,42 +204,17 @@ fn inject_at_every_step(h: &Host, env: &[(&str, &str)], label: &str) -> usize {
         }
         h.set_faults(&serde_json::json!([{ "match": pattern, "message": format!("injected at step {}", k + 1) }]));
         let o = h.apply(env, &[]);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(
-            !o.status.success(),
-            "{label}: step {} `{id}` was made to fail but the apply succeeded:\n{text}",
-            k + 1
-        );
-        assert!(
-            text.contains(&format!("injected at step {}", k + 1)),
-            "{label}: the original error is reported: {text}"
-        );
-        assert!(
-            !text.contains("could not undo"),
-            "{label}: step {} `{id}`: every undo succeeds:\n{text}",
-            k + 1
-        );
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success(), "{label}: step {} `{id}` was made to fail but the apply succeeded:\n{text}", k + 1);
+        assert!(text.contains(&format!("injected at step {}", k + 1)), "{label}: the original error is reported: {text}");
+        assert!(!text.contains("could not undo"), "{label}: step {} `{id}`: every undo succeeds:\n{text}", k + 1);
         let after = h.snapshot();
-        assert_same(
-            &before,
-            &after,
-            &format!("{label}: failure at step {} `{id}`:\n{text}", k + 1),
-        );
-        assert!(
-            !h.data().join("txn/journal.jsonl").exists(),
-            "the journal is gone after the rollback"
-        );
+        assert_same(&before, &after, &format!("{label}: failure at step {} `{id}`:\n{text}", k + 1));
+        assert!(!h.data().join("txn/journal.jsonl").exists(), "the journal is gone after the rollback");
         passed += 1;
     }
     h.set_faults(&serde_json::json!([]));
-    println!(
-        "{label}: rollback restored the state after a failure at {passed}/{} steps",
-        steps.len()
-    );
+    println!("{label}: rollback restored the state after a failure at {passed}/{} steps", steps.len());
     passed
 }
 
@@ -350,19 +223,12 @@ fn a_failure_at_any_step_rolls_the_host_back_exactly() {
     let h = Host::new();
     let first = inject_at_every_step(&h, &[], "first apply");
     ok(&h.apply(&[], &[]));
-    let update = [
-        ("API_TOKEN", "tok-second-very-secret"),
-        ("WORKER_TAG", "2"),
-        ("WEB_PORT", "81"),
-    ];
+    let update = [("API_TOKEN", "tok-second-very-secret"), ("WORKER_TAG", "2"), ("WEB_PORT", "81")];
     let second = inject_at_every_step(&h, &update, "update apply");
     assert!(first >= 40 && second >= 5, "{first} {second}");
     // And without faults the update goes through.
     ok(&h.apply(&update, &[]));
-    assert_eq!(
-        h.snapshot()["apps"]["txn-worker"]["image"]["image"],
-        "example/app:2"
-    );
+    assert_eq!(h.snapshot()["apps"]["txn-worker"]["image"]["image"], "example/app:2");
 }
 
 #[test]
@@ -371,39 +237,19 @@ fn a_failed_health_check_or_migration_rolls_back() {
     ok(&h.apply(&[], &[]));
     let before = h.snapshot();
     // The new worker image fails its health checks: the worker keeps running the old one.
-    std::fs::write(
-        h.path().join("lib/sandbox/images.json"),
-        r#"{"example/app:2": {"unhealthy": true}}"#,
-    )
-    .unwrap();
-    let o = h.apply(
-        &[("WORKER_TAG", "2"), ("API_TOKEN", "rotated-token-value")],
-        &[],
-    );
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"example/app:2": {"unhealthy": true}}"#).unwrap();
+    let o = h.apply(&[("WORKER_TAG", "2"), ("API_TOKEN", "rotated-token-value")], &[]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("failed checks"),
-        "{err}"
-    );
+    assert!(!o.status.success() && err.contains("failed checks"), "{err}");
     assert_same(&before, &h.snapshot(), &err);
     // A migration that exits non-zero fails the apply before any dependent changes.
-    std::fs::write(
-        h.path().join("lib/sandbox/images.json"),
-        r#"{"example/app:3": {"run_exit": 3}}"#,
-    )
-    .unwrap();
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"example/app:3": {"run_exit": 3}}"#).unwrap();
     let f = fixture();
-    let text = std::fs::read_to_string(&f).unwrap().replace(
-        "image: example/app:1\n    command: [\"./migrate\"",
-        "image: example/app:3\n    command: [\"./migrate\"",
-    );
+    let text = std::fs::read_to_string(&f).unwrap().replace("image: example/app:1\n    command: [\"./migrate\"", "image: example/app:3\n    command: [\"./migrate\"");
     let dir = tempfile::tempdir().unwrap();
     let changed = dir.path().join("compose.yaml");
     std::fs::write(&changed, text).unwrap();
-    let o = h
-        .compose(&["apply", "-f", changed.to_str().unwrap()], &[])
-        .output()
-        .unwrap();
+    let o = h.compose(&["apply", "-f", changed.to_str().unwrap()], &[]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("migrate/run"), "{err}");
     assert_same(&before, &h.snapshot(), &err);
@@ -412,34 +258,20 @@ fn a_failed_health_check_or_migration_rolls_back() {
 #[test]
 fn secrets_never_reach_output_journal_or_history() {
     let h = Host::new();
-    let secrets = [
-        "s3cret-db-pw",
-        "tok-first-very-secret",
-        "tok-second-very-secret",
-    ];
+    let secrets = ["s3cret-db-pw", "tok-first-very-secret", "tok-second-very-secret"];
     let mut outputs = ok(&h.apply(&[], &[]));
     outputs += &ok(&h.apply(&[("API_TOKEN", "tok-second-very-secret")], &[]));
     h.set_faults(&serde_json::json!([{ "match": "ps:restart txn-api", "message": "boom" }]));
-    let o = h.apply(
-        &[("API_TOKEN", "tok-first-very-secret")],
-        &["--format", "json"],
-    );
+    let o = h.apply(&[("API_TOKEN", "tok-first-very-secret")], &["--format", "json"]);
     outputs += &String::from_utf8_lossy(&o.stdout);
     outputs += &String::from_utf8_lossy(&o.stderr);
     h.set_faults(&serde_json::json!([]));
-    for args in [
-        vec!["releases", "--stack", "txn"],
-        vec!["diff", "--stack", "txn"],
-        vec!["releases", "--stack", "txn", "--format", "json"],
-    ] {
+    for args in [vec!["releases", "--stack", "txn"], vec!["diff", "--stack", "txn"], vec!["releases", "--stack", "txn", "--format", "json"]] {
         outputs += &ok(&h.compose(&args, &[]).output().unwrap());
     }
     assert!(outputs.contains("secret changed"), "{outputs}");
     for s in secrets {
-        assert!(
-            !outputs.contains(s),
-            "`{s}` leaked into the output:\n{outputs}"
-        );
+        assert!(!outputs.contains(s), "`{s}` leaked into the output:\n{outputs}");
     }
     // Nothing under the data directory holds a secret in clear (git objects are compressed,
     // so the releases are checked through the store's own test; here the plain files).
@@ -474,32 +306,13 @@ fn releases_diff_and_rollback() {
     ok(&h.apply(&[], &[]));
     let v1 = h.snapshot();
     ok(&h.apply(&[("WORKER_TAG", "2"), ("WEB_PORT", "81")], &[]));
-    assert_eq!(
-        h.snapshot()["apps"]["txn-worker"]["image"]["image"],
-        "example/app:2"
-    );
-    let diff = ok(&h
-        .compose(&["diff", "--stack", "txn"], &[])
-        .output()
-        .unwrap());
-    assert!(
-        diff.contains("services.worker.image: example/app:1 -> example/app:2"),
-        "{diff}"
-    );
-    let out = ok(&h
-        .compose(&["rollback", "--stack", "txn"], &[])
-        .output()
-        .unwrap());
+    assert_eq!(h.snapshot()["apps"]["txn-worker"]["image"]["image"], "example/app:2");
+    let diff = ok(&h.compose(&["diff", "--stack", "txn"], &[]).output().unwrap());
+    assert!(diff.contains("services.worker.image: example/app:1 -> example/app:2"), "{diff}");
+    let out = ok(&h.compose(&["rollback", "--stack", "txn"], &[]).output().unwrap());
     assert!(out.contains("Release v3"), "{out}");
-    assert_same(
-        &v1,
-        &h.snapshot(),
-        &format!("a rollback re-applies release v1 exactly: {out}"),
-    );
-    let list = ok(&h
-        .compose(&["releases", "--stack", "txn"], &[])
-        .output()
-        .unwrap());
+    assert_same(&v1, &h.snapshot(), &format!("a rollback re-applies release v1 exactly: {out}"));
+    let list = ok(&h.compose(&["releases", "--stack", "txn"], &[]).output().unwrap());
     assert!(list.contains("rollback to v1"), "{list}");
 }
 
@@ -507,21 +320,10 @@ fn releases_diff_and_rollback() {
 fn a_second_apply_on_the_stack_fails_naming_the_holder() {
     let h = Host::new();
     std::fs::create_dir_all(h.data().join("txn")).unwrap();
-    let holder = dokku_compose::exec::lock::StackLock::acquire(
-        &h.data().join("txn/lock"),
-        "txn",
-        "apply since test",
-        false,
-    )
-    .unwrap();
+    let holder = dokku_compose::exec::lock::StackLock::acquire(&h.data().join("txn/lock"), "txn", "apply since test", false).unwrap();
     let o = h.apply(&[], &[]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success()
-            && err.contains("stack `txn` is locked by pid")
-            && err.contains("apply since test"),
-        "{err}"
-    );
+    assert!(!o.status.success() && err.contains("stack `txn` is locked by pid") && err.contains("apply since test"), "{err}");
     drop(holder);
     ok(&h.apply(&[], &[]));
 }
@@ -529,9 +331,7 @@ fn a_second_apply_on_the_stack_fails_naming_the_holder() {
 fn wait_for_steps(h: &Host, n: usize) {
     let journal = h.data().join("txn/journal.jsonl");
     for _ in 0..600 {
-        let begun = std::fs::read_to_string(&journal)
-            .map(|t| t.matches("\"t\":\"done\"").count())
-            .unwrap_or(0);
+        let begun = std::fs::read_to_string(&journal).map(|t| t.matches("\"t\":\"done\"").count()).unwrap_or(0);
         if begun >= n {
             return;
         }
@@ -546,69 +346,30 @@ fn sigterm_rolls_back_and_sigkill_is_recovered_by_the_next_command() {
     ok(&h.apply(&[], &[]));
     let before = h.snapshot();
     // Slow commands, so a signal lands mid-apply.
-    std::fs::write(
-        h.path().join("lib/sandbox/rules.json"),
-        r#"{"latency": {"command_ms": 150}}"#,
-    )
-    .unwrap();
-    let update = [
-        ("WORKER_TAG", "2"),
-        ("WEB_PORT", "81"),
-        ("API_TOKEN", "tok-second-very-secret"),
-    ];
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 150}}"#).unwrap();
+    let update = [("WORKER_TAG", "2"), ("WEB_PORT", "81"), ("API_TOKEN", "tok-second-very-secret")];
     let f = fixture();
-    let child = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &update)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.compose(&["apply", "-f", f.to_str().unwrap()], &update).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     wait_for_steps(&h, 2);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()), nix::sys::signal::Signal::SIGTERM).unwrap();
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("interrupted by a signal"),
-        "{err}"
-    );
-    assert_same(
-        &before,
-        &h.snapshot(),
-        &format!("SIGTERM rolls back cleanly: {err}"),
-    );
+    assert!(!o.status.success() && err.contains("interrupted by a signal"), "{err}");
+    assert_same(&before, &h.snapshot(), &format!("SIGTERM rolls back cleanly: {err}"));
 
-    let child = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &update)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = h.compose(&["apply", "-f", f.to_str().unwrap()], &update).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     wait_for_steps(&h, 3);
     let mut child = child;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        h.data().join("txn/journal.jsonl").exists(),
-        "a killed apply leaves its journal"
-    );
-    assert_ne!(
-        h.snapshot(),
-        before,
-        "the killed apply had changed the host"
-    );
+    assert!(h.data().join("txn/journal.jsonl").exists(), "a killed apply leaves its journal");
+    assert_ne!(h.snapshot(), before, "the killed apply had changed the host");
     std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
     // The next command on the stack finishes the rollback first; a dry run shows the plan
     // against the restored host, which is exactly the update again.
     let o = h.apply(&[], &[]);
     let text = ok(&o);
-    assert!(
-        text.contains("finished the rollback of an interrupted apply"),
-        "{text}"
-    );
+    assert!(text.contains("finished the rollback of an interrupted apply"), "{text}");
     assert_same(&before, &h.snapshot(), &text);
 }
 
@@ -618,16 +379,7 @@ fn mutations_since(h: &Host, from: usize) -> Vec<String> {
         .into_iter()
         .skip(from)
         .filter(|c| c["depth"] == 0 && mutating(c))
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .take(4)
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|c| c["argv"].as_array().unwrap().iter().take(4).filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
         .collect()
 }
 
@@ -638,28 +390,11 @@ fn one_changed_environment_touches_that_service_and_its_restart_dependents_only(
     let from = h.calls().len();
     ok(&h.apply(&[("API_TOKEN", "tok-rotated-secret")], &[]));
     let m = mutations_since(&h, from);
-    let apps: std::collections::BTreeSet<&str> = m
-        .iter()
-        .filter_map(|c| c.split(' ').find(|w| w.starts_with("txn-")))
-        .collect();
-    assert_eq!(
-        apps,
-        ["txn-api", "txn-web"].into_iter().collect(),
-        "api changed; web declared depends_on.api.restart: true: {m:#?}"
-    );
-    assert!(
-        m.iter()
-            .any(|c| c.starts_with("config:set --no-restart txn-api")),
-        "{m:#?}"
-    );
-    assert!(
-        m.iter().any(|c| c == "ps:restart txn-api") && m.iter().any(|c| c == "ps:restart txn-web"),
-        "{m:#?}"
-    );
-    assert!(
-        !m.iter().any(|c| c.starts_with("git:from-archive")),
-        "no rebuild for a config change: {m:#?}"
-    );
+    let apps: std::collections::BTreeSet<&str> = m.iter().filter_map(|c| c.split(' ').find(|w| w.starts_with("txn-"))).collect();
+    assert_eq!(apps, ["txn-api", "txn-web"].into_iter().collect(), "api changed; web declared depends_on.api.restart: true: {m:#?}");
+    assert!(m.iter().any(|c| c.starts_with("config:set --no-restart txn-api")), "{m:#?}");
+    assert!(m.iter().any(|c| c == "ps:restart txn-api") && m.iter().any(|c| c == "ps:restart txn-web"), "{m:#?}");
+    assert!(!m.iter().any(|c| c.starts_with("git:from-archive")), "no rebuild for a config change: {m:#?}");
 }
 
 #[test]
@@ -670,13 +405,7 @@ fn services_that_left_the_file_are_kept_unless_pruned_and_datastores_unless_name
     let smaller = dir.path().join("compose.yaml");
     // cron and cache leave the file (api no longer depends on cache).
     let text = std::fs::read_to_string(fixture()).unwrap();
-    let text = text
-        .replace(
-            "  cron:\n    image: example/cron:1\n    depends_on: [worker]\n",
-            "",
-        )
-        .replace("  cache:\n    image: redis:7\n", "")
-        .replace("      cache:\n        condition: service_started\n", "");
+    let text = text.replace("  cron:\n    image: example/cron:1\n    depends_on: [worker]\n", "").replace("  cache:\n    image: redis:7\n", "").replace("      cache:\n        condition: service_started\n", "");
     std::fs::write(&smaller, text).unwrap();
     let apply = |extra: &[&str]| {
         let mut args = vec!["apply", "-f", smaller.to_str().unwrap(), "--stack", "txn"];
@@ -684,46 +413,25 @@ fn services_that_left_the_file_are_kept_unless_pruned_and_datastores_unless_name
         h.compose(&args, &[]).output().unwrap()
     };
     let out = ok(&apply(&[]));
-    assert!(
-        out.contains(
-            "app `txn-cron` (service `cron`) is no longer in the compose file and was kept"
-        ),
-        "{out}"
-    );
+    assert!(out.contains("app `txn-cron` (service `cron`) is no longer in the compose file and was kept"), "{out}");
     assert!(out.contains("redis service `txn-cache`"), "{out}");
     assert!(h.dokku(&["apps:exists", "txn-cron"]).status.success());
     let out = ok(&apply(&["--prune"]));
-    assert!(
-        !h.dokku(&["apps:exists", "txn-cron"]).status.success(),
-        "{out}"
-    );
-    assert!(
-        h.dokku(&["redis:exists", "txn-cache"]).status.success(),
-        "a datastore is not destroyed unless named"
-    );
+    assert!(!h.dokku(&["apps:exists", "txn-cron"]).status.success(), "{out}");
+    assert!(h.dokku(&["redis:exists", "txn-cache"]).status.success(), "a datastore is not destroyed unless named");
     // The previous release still lists cache; naming it destroys it (after unlinking).
     let out = ok(&apply(&["--prune", "--destroy-datastore", "cache"]));
-    assert!(
-        !h.dokku(&["redis:exists", "txn-cache"]).status.success(),
-        "{out}"
-    );
+    assert!(!h.dokku(&["redis:exists", "txn-cache"]).status.success(), "{out}");
 }
 
 #[test]
 fn the_whole_apply_timeout_aborts_and_rolls_back() {
     let h = Host::new();
     let before = h.snapshot();
-    std::fs::write(
-        h.path().join("lib/sandbox/rules.json"),
-        r#"{"latency": {"command_ms": 200}}"#,
-    )
-    .unwrap();
+    std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 200}}"#).unwrap();
     let o = h.apply(&[], &["--timeout", "1"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("timed out after 1s"),
-        "{err}"
-    );
+    assert!(!o.status.success() && err.contains("timed out after 1s"), "{err}");
     std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
     assert_same(&before, &h.snapshot(), &err);
 }
@@ -747,76 +455,23 @@ fn deploy_hooks_run_before_and_after_with_their_environment() {
     let marks = h.path().join("marks");
     let pre = format!("#!/bin/sh\n# dokku-compose: host\necho \"pre $DOKKU_COMPOSE_STACK $DOKKU_COMPOSE_PHASE $DOKKU_COMPOSE_RELEASE $(pwd)\" >> {m}\necho hello from pre\n", m = marks.display());
     let post = format!("#!/bin/sh\n# dokku-compose: host\necho \"post $DOKKU_COMPOSE_SERVICE_APPS\" >> {m}\nenv | grep -c s3cret >> {m} || true\n", m = marks.display());
-    let dir = with_hooks(&[
-        ("pre/10-mark.sh", &pre),
-        ("post/10-mark.sh", &post),
-        (
-            "post/20-in-api.sh",
-            "# dokku-compose: service=api\nbin/notify\n",
-        ),
-    ]);
+    let dir = with_hooks(&[("pre/10-mark.sh", &pre), ("post/10-mark.sh", &post), ("post/20-in-api.sh", "# dokku-compose: service=api\nbin/notify\n")]);
     let f = dir.path().join("compose.yaml");
-    let plan = h
-        .compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run"], &[])
-        .output()
-        .unwrap();
+    let plan = h.compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run"], &[]).output().unwrap();
     let plan = ok(&plan);
-    assert!(
-        plan.contains("post deploy.d/post/20-in-api.sh (in a container of `api`, app `txn-api`)"),
-        "compose:plan lists the hooks: {plan}"
-    );
+    assert!(plan.contains("post deploy.d/post/20-in-api.sh (in a container of `api`, app `txn-api`)"), "compose:plan lists the hooks: {plan}");
     let from = h.calls().len();
-    let out = ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
-    assert!(
-        out.contains("       hello from pre"),
-        "hook output is streamed with Dokku's indent: {out}"
-    );
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+    assert!(out.contains("       hello from pre"), "hook output is streamed with Dokku's indent: {out}");
     let text = std::fs::read_to_string(&marks).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines[0],
-        format!(
-            "pre txn pre 1 {}",
-            std::fs::canonicalize(dir.path()).unwrap().display()
-        )
-    );
-    assert!(
-        lines[1].starts_with("post ")
-            && lines[1].contains("api=txn-api")
-            && lines[1].contains("db=postgres:txn-db"),
-        "{text}"
-    );
-    assert_eq!(
-        lines[2], "0",
-        "no secret value reaches a hook's environment"
-    );
+    assert_eq!(lines[0], format!("pre txn pre 1 {}", std::fs::canonicalize(dir.path()).unwrap().display()));
+    assert!(lines[1].starts_with("post ") && lines[1].contains("api=txn-api") && lines[1].contains("db=postgres:txn-db"), "{text}");
+    assert_eq!(lines[2], "0", "no secret value reaches a hook's environment");
     // The container hook ran through `dokku run` in the service's app, after every deploy.
-    let calls: Vec<String> = h
-        .calls()
-        .into_iter()
-        .skip(from)
-        .filter(|c| c["depth"] == 0)
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    let run = calls
-        .iter()
-        .position(|c| c.starts_with("run --no-tty") && c.contains("txn-api /bin/sh -c"))
-        .expect("the container hook ran");
-    let last_deploy = calls
-        .iter()
-        .rposition(|c| c.starts_with("git:from-archive"))
-        .unwrap();
+    let calls: Vec<String> = h.calls().into_iter().skip(from).filter(|c| c["depth"] == 0).map(|c| c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")).collect();
+    let run = calls.iter().position(|c| c.starts_with("run --no-tty") && c.contains("txn-api /bin/sh -c")).expect("the container hook ran");
+    let last_deploy = calls.iter().rposition(|c| c.starts_with("git:from-archive")).unwrap();
     assert!(run > last_deploy, "post hooks run after every deploy");
 }
 
@@ -825,97 +480,36 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
     let h = Host::new();
     ok(&h.apply(&[], &[]));
     let before = h.snapshot();
-    let dir = with_hooks(&[(
-        "pre/10-check.sh",
-        "#!/bin/sh\n# dokku-compose: host\necho refusing; exit 3\n",
-    )]);
+    let dir = with_hooks(&[("pre/10-check.sh", "#!/bin/sh\n# dokku-compose: host\necho refusing; exit 3\n")]);
     let f = dir.path().join("compose.yaml");
     let from = h.calls().len();
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap()],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
     let err = text_of(&o);
-    assert!(
-        !o.status.success()
-            && err.contains("deploy hook `deploy.d/pre/10-check.sh` failed")
-            && err.contains("refusing"),
-        "{err}"
-    );
-    assert!(
-        mutations_since(&h, from).is_empty(),
-        "{:?}",
-        mutations_since(&h, from)
-    );
+    assert!(!o.status.success() && err.contains("deploy hook `deploy.d/pre/10-check.sh` failed") && err.contains("refusing"), "{err}");
+    assert!(mutations_since(&h, from).is_empty(), "{:?}", mutations_since(&h, from));
     // A post hook in a container whose command exits non-zero: everything rolls back.
-    std::fs::write(
-        h.path().join("lib/sandbox/images.json"),
-        r#"{"app:txn-api": {"run_exit": 5, "run_output": "smoke test failed"}}"#,
-    )
-    .unwrap();
-    let dir = with_hooks(&[(
-        "post/90-smoke.sh",
-        "# dokku-compose: service=api\n./smoke\n",
-    )]);
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"app:txn-api": {"run_exit": 5, "run_output": "smoke test failed"}}"#).unwrap();
+    let dir = with_hooks(&[("post/90-smoke.sh", "# dokku-compose: service=api\n./smoke\n")]);
     let f = dir.path().join("compose.yaml");
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap()],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
     let err = text_of(&o);
-    assert!(
-        !o.status.success() && err.contains("smoke test failed") && err.contains("rolling back"),
-        "{err}"
-    );
+    assert!(!o.status.success() && err.contains("smoke test failed") && err.contains("rolling back"), "{err}");
     assert_same(&before, &h.snapshot(), &err);
     // A hook that does not say where it runs is refused before anything happens.
     let dir = with_hooks(&[("post/x.sh", "#!/bin/sh\necho\n")]);
     let f = dir.path().join("compose.yaml");
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap()],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        !o.status.success() && text_of(&o).contains("say where it runs"),
-        "{}",
-        text_of(&o)
-    );
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[("WORKER_TAG", "2")]).output().unwrap();
+    assert!(!o.status.success() && text_of(&o).contains("say where it runs"), "{}", text_of(&o));
     // A hook past its timeout is stopped and rolls back too.
-    let dir = with_hooks(&[(
-        "post/slow.sh",
-        "#!/bin/sh\n# dokku-compose: host\nsleep 30\n",
-    )]);
+    let dir = with_hooks(&[("post/slow.sh", "#!/bin/sh\n# dokku-compose: host\nsleep 30\n")]);
     let f = dir.path().join("compose.yaml");
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap(), "--hook-timeout", "1"],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        !o.status.success() && text_of(&o).contains("did not finish within"),
-        "{}",
-        text_of(&o)
-    );
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--hook-timeout", "1"], &[("WORKER_TAG", "2")]).output().unwrap();
+    assert!(!o.status.success() && text_of(&o).contains("did not finish within"), "{}", text_of(&o));
     assert_same(&before, &h.snapshot(), &text_of(&o));
 }
 
 fn text_of(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[test]
@@ -928,50 +522,18 @@ fn json_log_format_and_per_service_log_settings() {
     );
     let f = dir.path().join("compose.yaml");
     std::fs::write(&f, text).unwrap();
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap(), "--log-format", "json"],
-            &[],
-        )
-        .output()
-        .unwrap();
+    let o = h.compose(&["apply", "-f", f.to_str().unwrap(), "--log-format", "json"], &[]).output().unwrap();
     assert!(o.status.success(), "{}", text_of(&o));
-    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event: {l}: {e}")))
-        .collect();
+    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON event: {l}: {e}"))).collect();
     assert_eq!(events.first().unwrap()["event"], "apply_started");
-    let last = events
-        .iter()
-        .rev()
-        .find(|e| e["event"] == "apply_finished")
-        .expect("a finish event");
-    assert!(
-        last["duration_ms"].as_u64().is_some() && last["ok"] == true,
-        "{last}"
-    );
-    let finished: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["event"] == "step_finished")
-        .collect();
-    assert!(
-        finished.len() > 30
-            && finished.iter().all(|e| e["duration_ms"].is_u64()
-                && e["step"].is_string()
-                && e["time_ms"].is_u64())
-    );
+    let last = events.iter().rev().find(|e| e["event"] == "apply_finished").expect("a finish event");
+    assert!(last["duration_ms"].as_u64().is_some() && last["ok"] == true, "{last}");
+    let finished: Vec<&Value> = events.iter().filter(|e| e["event"] == "step_finished").collect();
+    assert!(finished.len() > 30 && finished.iter().all(|e| e["duration_ms"].is_u64() && e["step"].is_string() && e["time_ms"].is_u64()));
     let logs = h.json_report("logs", "txn-web");
-    assert_eq!(
-        (
-            logs["logs-max-size"].as_str(),
-            logs["logs-vector-sink"].as_str()
-        ),
-        (Some("20m"), Some("console://?encoding[codec]=json"))
-    );
+    assert_eq!((logs["logs-max-size"].as_str(), logs["logs-vector-sink"].as_str()), (Some("20m"), Some("console://?encoding[codec]=json")));
     // The release keeps per-step durations.
-    let plan = std::fs::read_dir(h.data().join("txn/release-sources"))
-        .unwrap()
-        .count();
+    let plan = std::fs::read_dir(h.data().join("txn/release-sources")).unwrap().count();
     assert_eq!(plan, 1);
 }
 
@@ -986,34 +548,15 @@ fn relative_bind_mounts_are_seeded_once() {
     std::fs::write(dir.path().join("data/sub/more.txt"), "more").unwrap();
     std::fs::write(dir.path().join("compose.yaml"), "name: seeded\nservices:\n  app:\n    image: example/app:1\n    volumes:\n      - ./data:/var/lib/app\n").unwrap();
     let f = dir.path().join("compose.yaml");
-    let out = ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
     let mounts = h.dokku(&["storage:list", "seeded-app", "--format", "json"]);
     let mounts: Value = serde_json::from_slice(&mounts.stdout).unwrap();
-    let host = PathBuf::from(
-        mounts[0]["host_path"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{mounts} {out}")),
-    );
-    assert_eq!(
-        std::fs::read_to_string(host.join("seed.txt")).unwrap(),
-        "from the repository"
-    );
-    assert_eq!(
-        std::fs::read_to_string(host.join("sub/more.txt")).unwrap(),
-        "more"
-    );
+    let host = PathBuf::from(mounts[0]["host_path"].as_str().unwrap_or_else(|| panic!("{mounts} {out}")));
+    assert_eq!(std::fs::read_to_string(host.join("seed.txt")).unwrap(), "from the repository");
+    assert_eq!(std::fs::read_to_string(host.join("sub/more.txt")).unwrap(), "more");
     // What the app writes stays; a later apply does not seed again.
     std::fs::write(host.join("seed.txt"), "written by the app").unwrap();
-    let out = ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
+    let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
     assert!(out.contains("up to date"), "{out}");
-    assert_eq!(
-        std::fs::read_to_string(host.join("seed.txt")).unwrap(),
-        "written by the app"
-    );
+    assert_eq!(std::fs::read_to_string(host.join("seed.txt")).unwrap(), "written by the app");
 }

@@ -847,13 +847,7 @@ fn link(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
 
 /// Fires `service-action <phase> <prefix> <service> <app>` (dokku-facts.md §e, link/unlink).
 fn service_action(ctx: &mut Ctx, phase: &str, prefix: &str, service: &str, app: &str) -> Res {
-    crate::plugins::trigger(
-        ctx,
-        "service-action",
-        &[phase, prefix, service, app],
-        false,
-        false,
-    )?;
+    crate::plugins::trigger(ctx, "service-action", &[phase, prefix, service, app], false, false)?;
     Ok(())
 }
 

@@ -341,15 +341,7 @@ fn detect_builder(ctx: &mut Ctx, app: &str, dir: &Path) -> Res<String> {
 
 /// The builders Dokku ships; any other `builder:set selected` value is a community builder
 /// whose `builder-build` trigger does the work.
-const CORE_BUILDERS: &[&str] = &[
-    "dockerfile",
-    "herokuish",
-    "pack",
-    "nixpacks",
-    "railpack",
-    "lambda",
-    "null",
-];
+const CORE_BUILDERS: &[&str] = &["dockerfile", "herokuish", "pack", "nixpacks", "railpack", "lambda", "null"];
 
 /// plugins/common/functions `dokku_build`: `plugn trigger builder-build <type> <app> <dir>`;
 /// every plugin's trigger runs and ignores other types; a failure is ` !     App build

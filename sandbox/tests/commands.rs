@@ -1010,21 +1010,12 @@ fn app_json_property_set_and_report() {
     s.run(&["apps:create", "web"]).ok();
     let r = s.json(&["app-json:report", "web", "--format", "json"]);
     assert_eq!(r["app-json-computed-appjson-path"], "app.json");
-    s.run(&["app-json:set", "web", "appjson-path", ".dokku/app.json"])
-        .ok();
+    s.run(&["app-json:set", "web", "appjson-path", ".dokku/app.json"]).ok();
     let r = s.json(&["app-json:report", "web", "--format", "json"]);
     assert_eq!(r["app-json-appjson-path"], ".dokku/app.json");
     assert_eq!(r["app-json-computed-appjson-path"], ".dokku/app.json");
-    assert_eq!(
-        s.run(&["app-json:report", "web", "--app-json-appjson-path"])
-            .stdout
-            .trim(),
-        ".dokku/app.json"
-    );
-    s.run(&["app-json:set", "web", "nope", "1"]).fails(
-        1,
-        "Invalid property specified, valid properties include: appjson-path",
-    );
+    assert_eq!(s.run(&["app-json:report", "web", "--app-json-appjson-path"]).stdout.trim(), ".dokku/app.json");
+    s.run(&["app-json:set", "web", "nope", "1"]).fails(1, "Invalid property specified, valid properties include: appjson-path");
 }
 
 /// The argv of the first container of `app`, as the sandbox recorded it at deploy.

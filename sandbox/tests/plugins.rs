@@ -370,34 +370,18 @@ fn a_community_builder_gets_builder_build_and_no_image_skips_the_deploy() {
     install(&s, "rec");
     let dir = app_repo(&s, "stack", "FROM python:3.12\n");
     s.run(&["apps:create", "stack"]).ok();
-    s.run(&["builder:set", "stack", "selected", "mybuilder"])
-        .ok();
+    s.run(&["builder:set", "stack", "selected", "mybuilder"]).ok();
     std::fs::remove_file(s.lib().join("rec.log")).expect("log");
     let o = push(&dir);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let l = log(&s);
-    assert!(
-        l.iter()
-            .any(|x| x.starts_with("rec builder-build mybuilder stack /")),
-        "{l:?}"
-    );
-    let names: Vec<&str> = l
-        .iter()
-        .map(|x| x.split(' ').nth(1).unwrap_or(""))
-        .collect();
-    assert!(
-        !names.contains(&"pre-build")
-            && !names.contains(&"pre-release-builder")
-            && !names.contains(&"post-deploy"),
-        "{names:?}"
-    );
+    assert!(l.iter().any(|x| x.starts_with("rec builder-build mybuilder stack /")), "{l:?}");
+    let names: Vec<&str> = l.iter().map(|x| x.split(' ').nth(1).unwrap_or("")).collect();
+    assert!(!names.contains(&"pre-build") && !names.contains(&"pre-release-builder") && !names.contains(&"post-deploy"), "{names:?}");
     assert!(names.contains(&"deploy-source-set"), "{names:?}");
     assert!(!err.contains("Application deployed"), "{err}");
-    assert_eq!(
-        s.json(&["ps:report", "stack", "--format", "json"])["deployed"],
-        "false"
-    );
+    assert_eq!(s.json(&["ps:report", "stack", "--format", "json"])["deployed"], "false");
     // A failing builder-build rejects the push.
     s.write("lib/fail-rec-builder-build", "");
     std::fs::write(dir.join("a.txt"), "2").expect("write");
@@ -406,10 +390,7 @@ fn a_community_builder_gets_builder_build_and_no_image_skips_the_deploy() {
     let before = s.run(&["git:report", "stack", "--git-sha"]).stdout;
     let o = push(&dir);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("App build failed"),
-        "{err}"
-    );
+    assert!(!o.status.success() && err.contains("App build failed"), "{err}");
     assert_eq!(s.run(&["git:report", "stack", "--git-sha"]).stdout, before);
 }
 
@@ -772,12 +753,7 @@ fn from_archive_deploys_a_tarball_and_records_the_source() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&bytes)
-        .expect("write");
+    child.stdin.take().expect("stdin").write_all(&bytes).expect("write");
     let o = child.wait_with_output().expect("wait");
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("No changes detected"),

@@ -65,27 +65,13 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self {
-            program: std::borrow::Cow::Borrowed("dokku"),
-            args: args.into_iter().map(Into::into).collect(),
-            secret: Vec::new(),
-            stdin: None,
-            env: Vec::new(),
-            cwd: None,
-        }
+        Self { program: std::borrow::Cow::Borrowed("dokku"), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None, env: Vec::new(), cwd: None }
     }
 
     /// A deploy hook run on the host: the executable `path`, in `cwd`, with `env` (style R15:
     /// the one kind of command that is not `dokku`, visible as such in review).
     pub fn hook(path: &str, cwd: &str, env: Vec<(String, String)>) -> Self {
-        Self {
-            program: std::borrow::Cow::Owned(path.to_owned()),
-            args: Vec::new(),
-            secret: Vec::new(),
-            stdin: None,
-            env,
-            cwd: Some(cwd.to_owned()),
-        }
+        Self { program: std::borrow::Cow::Owned(path.to_owned()), args: Vec::new(), secret: Vec::new(), stdin: None, env, cwd: Some(cwd.to_owned()) }
     }
 
     /// Appends an argument.
@@ -119,9 +105,7 @@ impl Cmd {
 
     /// The full argv, program first, unmasked: what the executor runs.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.program.to_string())
-            .chain(self.args.iter().cloned())
-            .collect()
+        std::iter::once(self.program.to_string()).chain(self.args.iter().cloned()).collect()
     }
 
     /// The argv with secrets masked: what is printed.
@@ -177,10 +161,7 @@ impl fmt::Display for Cmd {
 }
 
 fn needs_quotes(s: &str) -> bool {
-    s.is_empty()
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+    s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
 }
 
 fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
@@ -202,15 +183,8 @@ impl Stdin {
     /// A one-line description for the text plan: what the archive holds and its digest.
     pub fn describe(&self) -> String {
         let (base, files, copies, digest) = match self {
-            Stdin::Archive {
-                base,
-                files,
-                copies,
-                digest,
-            } => (base, files, copies, digest),
-            Stdin::Saved { app, digest } => {
-                return format!("tar saved when `{app}` was deployed; {digest}")
-            }
+            Stdin::Archive { base, files, copies, digest } => (base, files, copies, digest),
+            Stdin::Saved { app, digest } => return format!("tar saved when `{app}` was deployed; {digest}"),
         };
         let mut parts: Vec<String> = Vec::new();
         if let Some(b) = base {
@@ -231,19 +205,11 @@ mod tests {
 
     #[test]
     fn masking_and_quoting() {
-        let c = Cmd::dokku(["config:set", "--no-restart", "app"])
-            .arg("PLAIN=1")
-            .secret_arg("PW=it's secret");
-        assert_eq!(
-            c.to_string(),
-            "dokku config:set --no-restart app PLAIN=1 'PW=********'"
-        );
+        let c = Cmd::dokku(["config:set", "--no-restart", "app"]).arg("PLAIN=1").secret_arg("PW=it's secret");
+        assert_eq!(c.to_string(), "dokku config:set --no-restart app PLAIN=1 'PW=********'");
         assert_eq!(c.argv().last().unwrap(), "PW=it's secret");
         let c = Cmd::dokku(["postgres:create", "db", "--password"]).secret_arg("x=y");
-        assert_eq!(
-            c.to_string(),
-            "dokku postgres:create db --password '********'"
-        );
+        assert_eq!(c.to_string(), "dokku postgres:create db --password '********'");
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }

@@ -20,9 +20,7 @@ use super::executor::{execute, execute_then, rollback, ExecOptions, Outcome};
 use super::hooks::{self, Hook, HookError, Phase, RunIn};
 use super::journal::{pending, Journal};
 use super::lock::{LockError, StackLock};
-use super::releases::{
-    now_rfc3339, AppFacts, NewRelease, ReleaseError, ReleaseInfo, ReleaseKind, ReleaseStore,
-};
+use super::releases::{now_rfc3339, AppFacts, NewRelease, ReleaseError, ReleaseInfo, ReleaseKind, ReleaseStore};
 use super::runner::Runner;
 use super::secrets::{HostKey, SecretError};
 use crate::dokku::Cmd;
@@ -68,15 +66,8 @@ impl StackDir {
 
     fn create(&self) -> Result<(), ApplyError> {
         let dir = self.dir();
-        std::fs::create_dir_all(&dir).map_err(|e| ApplyError::Io {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .map_err(|e| ApplyError::Io {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
+        std::fs::create_dir_all(&dir).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
         Ok(())
     }
 }
@@ -196,119 +187,59 @@ pub struct Recovered {
 
 /// Finishes the rollback of an apply that was killed, if its journal is there. The caller
 /// holds the stack lock, so the journal's writer is gone.
-pub fn recover(
-    dir: &StackDir,
-    key: &HostKey,
-    runner: &dyn Runner,
-    archives: &ArchiveStore,
-    events: &(dyn Fn(&Event) + Sync),
-) -> Result<Option<Recovered>, ApplyError> {
+pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &ArchiveStore, events: &(dyn Fn(&Event) + Sync)) -> Result<Option<Recovered>, ApplyError> {
     let path = dir.journal();
-    let Some(p) = pending(&path, key)? else {
-        return Ok(None);
-    };
+    let Some(p) = pending(&path, key)? else { return Ok(None) };
     let steps = p.entries.len();
     // Commands the killed apply left running finish first (each had its own deadline).
     for pid in &p.running {
         let mut waited = 0u64;
         while crate::platform::alive(*pid) && waited < 30 * 60 * 10 {
             if waited == 0 {
-                events(&Event::Irreversible {
-                    step: format!("pid {pid}"),
-                    reason: "a command of the interrupted apply is still running; waiting for it"
-                        .into(),
-                });
+                events(&Event::Irreversible { step: format!("pid {pid}"), reason: "a command of the interrupted apply is still running; waiting for it".into() });
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
             waited += 1;
         }
     }
     let mut journal = Journal::reopen(&path, key.clone())?;
-    let undo_failures = rollback(
-        p.entries,
-        runner,
-        archives,
-        Some(&mut journal),
-        None,
-        events,
-    );
-    Ok(Some(Recovered {
-        pid: p.pid,
-        what: p.what,
-        steps,
-        undo_failures,
-    }))
+    let undo_failures = rollback(p.entries, runner, archives, Some(&mut journal), None, events);
+    Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
 }
 
-fn query(
-    runner: &dyn Runner,
-) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
+fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
     move |cmd: &Cmd| match runner.run(cmd, None, None) {
         Ok(out) => Ok(Some(out.stdout)),
         Err(super::RunError::Status { .. }) => Ok(None),
-        Err(e) => Err(StateError::Run {
-            command: cmd.masked_argv().join(" "),
-            message: e.to_string(),
-        }),
+        Err(e) => Err(StateError::Run { command: cmd.masked_argv().join(" "), message: e.to_string() }),
     }
 }
 
 /// Applies a stack. See the module doc for the sequence.
-pub fn apply(
-    req: &ApplyRequest,
-    runner: &dyn Runner,
-    cancel: &AtomicBool,
-    events: &(dyn Fn(&Event) + Sync),
-) -> Result<ApplyReport, ApplyError> {
+pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, events: &(dyn Fn(&Event) + Sync)) -> Result<ApplyReport, ApplyError> {
     // What the pushed project asks for is checked before anything of the stack is created:
     // a refused push leaves no trace (issue #13).
-    let (project, warnings) =
-        from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
+    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
     req.policy.check(&project).map_err(PlanError::from)?;
     let graph = crate::graph::build(&project).map_err(PlanError::from)?;
     // On the server, every path of the source stays inside it, checked before anything reads
     // or copies it.
-    let jail = req.jail.as_ref().map(|j| crate::confine::Jail {
-        root: req.source_dir.clone(),
-        max_file_size: j.max_file_size,
-    });
+    let jail = req.jail.as_ref().map(|j| crate::confine::Jail { root: req.source_dir.clone(), max_file_size: j.max_file_size });
     if let Some(j) = &jail {
         confine_sources(&project, j)?;
     }
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
-    let secret_bytes = resolve_secrets(
-        &req.compose,
-        &req.environment,
-        req.vault_password.as_ref(),
-        jail.as_ref(),
-    )?;
-    let dir = StackDir {
-        data: req.data_dir.clone(),
-        stack: req.convert.stack.to_string(),
-    };
+    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
+    let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
     dir.create()?;
     let what = match req.kind {
         ReleaseKind::Apply => "apply".to_owned(),
         ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
     };
-    let _lock = StackLock::acquire(
-        &dir.lock(),
-        &dir.stack,
-        &format!("{what} since {}", now_rfc3339()),
-        req.wait,
-    )?;
+    let _lock = StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?;
     let key = HostKey::load_or_create(&dir.key())?;
-    let archives = ArchiveStore {
-        dir: dir.archives(),
-        source_dir: req.source_dir.clone(),
-        prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }),
-        confined: req.jail.is_some(),
-    };
-    let recovered = if req.dry_run {
-        None
-    } else {
-        recover(&dir, &key, runner, &archives, events)?
-    };
+    let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
+    let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
     let store = ReleaseStore::open(&dir.releases(), key.clone())?;
     let latest = store.latest()?;
     // The latest release's project, decrypted once: what the stack owned, and whether the
@@ -327,96 +258,46 @@ pub fn apply(
         }
     }
     let current = owned_by(&req.compose, &req.convert)?;
-    let previous: Vec<Removed> = owned
-        .iter()
-        .filter(|(n, _)| !current.contains_key(*n))
-        .map(|(_, r)| r.clone())
-        .collect();
+    let previous: Vec<Removed> = owned.iter().filter(|(n, _)| !current.contains_key(*n)).map(|(_, r)| r.clone()).collect();
     // What each build context and copied file holds, so only changed services redeploy.
     let mut settings = req.settings.clone();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for path in PlanSettings::source_paths(app) {
             if !settings.source_digests.contains_key(&path) {
-                let digest =
-                    super::archive::tree_digest(&req.source_dir.join(&path)).map_err(|e| {
-                        ApplyError::Io {
-                            path: req.source_dir.join(&path).display().to_string(),
-                            message: e.to_string(),
-                        }
-                    })?;
+                let digest = super::archive::tree_digest(&req.source_dir.join(&path)).map_err(|e| ApplyError::Io { path: req.source_dir.join(&path).display().to_string(), message: e.to_string() })?;
                 settings.source_digests.insert(path, digest);
             }
         }
     }
     // Secrets: their values (vault-decrypted), keyed fingerprints, and where their files go;
     // backups whose settings changed since they were applied.
-    settings.secrets = plan::SecretValues(
-        secret_bytes
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?)))
-            .collect(),
-    );
-    settings.secret_fingerprints = secret_bytes
-        .iter()
-        .map(|(k, v)| (k.clone(), key.fingerprint(v)))
-        .collect();
+    settings.secrets = plan::SecretValues(secret_bytes.iter().filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?))).collect());
+    settings.secret_fingerprints = secret_bytes.iter().map(|(k, v)| (k.clone(), key.fingerprint(v))).collect();
     let secrets_dir = dir.dir().join("secrets");
     settings.secrets_dir = Some(secrets_dir.display().to_string());
     routing_settings(&project, &dir, &req.source_dir, &mut settings)?;
     let backups_wanted = backup_fingerprints(&project, &secret_bytes, &key);
     let backups_applied = read_json::<BTreeMap<String, String>>(&dir.dir().join("backups.json"));
-    settings.backups_changed = Some(
-        backups_wanted
-            .iter()
-            .filter(|(n, fp)| backups_applied.get(*n) != Some(*fp))
-            .map(|(n, _)| n.clone())
-            .collect(),
-    );
+    settings.backups_changed = Some(backups_wanted.iter().filter(|(n, fp)| backups_applied.get(*n) != Some(*fp)).map(|(n, _)| n.clone()).collect());
     let started = Instant::now();
     let q = query(runner);
     let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
     let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
     // The planned commands themselves, split as Dokku splits them (dry runs included).
-    req.policy
-        .check_plan(&project, &plan)
-        .map_err(PlanError::from)?;
+    req.policy.check_plan(&project, &plan).map_err(PlanError::from)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     if req.dry_run {
         let mut plan = plan;
         plan.steps.extend(prune_steps);
-        return Ok(ApplyReport {
-            plan,
-            outcome: None,
-            release: None,
-            kept,
-            recovered,
-            state_read,
-            hooks,
-        });
+        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
-    if plan.steps.is_empty()
-        && prune_steps.is_empty()
-        && unchanged_compose
-        && matches!(req.kind, ReleaseKind::Apply)
-    {
-        events(&Event::Started {
-            stack: plan.stack.clone(),
-            steps: 0,
-            services: 0,
-        });
-        return Ok(ApplyReport {
-            plan,
-            outcome: None,
-            release: None,
-            kept,
-            recovered,
-            state_read,
-            hooks: Vec::new(),
-        });
+    if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
+        events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
+        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
     }
 
     // Pre-deploy hooks: before anything changes. A hook in the container of a service that
@@ -439,43 +320,18 @@ pub fn apply(
         .cloned()
         .collect();
     let pre_started = std::time::SystemTime::now();
-    if let Err(e) = hooks::run_phase(
-        &runnable,
-        Phase::Pre,
-        &req.source_dir,
-        &hook_env(Phase::Pre),
-        runner,
-        req.hook_timeout,
-        events,
-    ) {
+    if let Err(e) = hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events) {
         let failed_step = match &e {
-            HookError::Failed { name, .. }
-            | HookError::Read { name, .. }
-            | HookError::Placement { name, .. } => Some(name.clone()),
+            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } => Some(name.clone()),
         };
-        record_apply(
-            &dir,
-            &ApplyRecord {
-                time: now_rfc3339(),
-                what: what.clone(),
-                ok: false,
-                duration_ms: elapsed_ms(pre_started),
-                steps: plan.steps.len(),
-                failed_step,
-                release: None,
-            },
-        );
+        record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(pre_started), steps: plan.steps.len(), failed_step, release: None });
         return Err(e.into());
     }
 
-    let prune_targets: Vec<String> = prune_steps
-        .iter()
-        .filter(|s| s.run.command().ends_with(":destroy"))
-        .filter_map(|s| match &s.action {
-            Action::Prune { target } => Some(target.clone()),
-            _ => None,
-        })
-        .collect();
+    let prune_targets: Vec<String> = prune_steps.iter().filter(|s| s.run.command().ends_with(":destroy")).filter_map(|s| match &s.action {
+        Action::Prune { target } => Some(target.clone()),
+        _ => None,
+    }).collect();
     // Secret files are written before the plan mounts them; the previous ones come back if
     // the apply fails.
     let previous_files = write_secret_files(&project, &secret_bytes, &secrets_dir)?;
@@ -488,37 +344,13 @@ pub fn apply(
     };
     let post_env = hook_env(Phase::Post);
     let post = || {
-        hooks::run_phase(
-            &runnable,
-            Phase::Post,
-            &req.source_dir,
-            &post_env,
-            runner,
-            req.hook_timeout,
-            events,
-        )
-        .map_err(|e| match e {
+        hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
             HookError::Failed { name, source } => (name, source),
-            other => (
-                String::from("deploy hooks"),
-                super::RunError::Input {
-                    argv: String::new(),
-                    message: other.to_string(),
-                },
-            ),
+            other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
         })
     };
     let apply_started = std::time::SystemTime::now();
-    let outcome = match execute_then(
-        &plan,
-        runner,
-        &archives,
-        &mut journal,
-        &req.exec,
-        cancel,
-        events,
-        Some(&post),
-    ) {
+    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, Some(&post)) {
         Ok(o) => o,
         Err(e) => {
             restore_secret_files(&previous_files);
@@ -526,39 +358,16 @@ pub fn apply(
                 ExecError::StepFailed { step, .. } => Some(step.clone()),
                 _ => None,
             };
-            record_apply(
-                &dir,
-                &ApplyRecord {
-                    time: now_rfc3339(),
-                    what: what.clone(),
-                    ok: false,
-                    duration_ms: elapsed_ms(apply_started),
-                    steps: plan.steps.len(),
-                    failed_step,
-                    release: None,
-                },
-            );
+            record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(apply_started), steps: plan.steps.len(), failed_step, release: None });
             return Err(e.into());
         }
     };
     journal.finish()?;
     write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
     if !prune_steps.is_empty() {
-        let prune = Plan {
-            steps: prune_steps,
-            ..plan.clone()
-        };
+        let prune = Plan { steps: prune_steps, ..plan.clone() };
         let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, "prune")?;
-        execute(
-            &prune,
-            runner,
-            &archives,
-            &mut journal,
-            &req.exec,
-            cancel,
-            events,
-        )
-        .map_err(ApplyError::Prune)?;
+        execute(&prune, runner, &archives, &mut journal, &req.exec, cancel, events).map_err(ApplyError::Prune)?;
         journal.finish()?;
     }
 
@@ -566,11 +375,7 @@ pub fn apply(
     let pruned: BTreeSet<String> = prune_targets.iter().cloned().collect();
     let mut now_owned = current.clone();
     for r in &previous {
-        let target = r
-            .app
-            .clone()
-            .or_else(|| r.datastore.as_ref().map(|(_, n)| n.clone()))
-            .unwrap_or_default();
+        let target = r.app.clone().or_else(|| r.datastore.as_ref().map(|(_, n)| n.clone())).unwrap_or_default();
         if !pruned.contains(&target) {
             now_owned.insert(r.service.clone(), r.clone());
         }
@@ -579,13 +384,7 @@ pub fn apply(
     let apps = app_facts(&project, &settings, &key);
     let mut plan_json = plan.to_json();
     // The release keeps how long each step took.
-    plan_json["timings_ms"] = serde_json::Value::Object(
-        outcome
-            .steps
-            .iter()
-            .map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis())))
-            .collect(),
-    );
+    plan_json["timings_ms"] = serde_json::Value::Object(outcome.steps.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
     plan_json["duration_ms"] = serde_json::json!(outcome.duration.as_millis());
     let plain: BTreeSet<String> = project.settings.plain.clone();
     let release = store.record(&NewRelease {
@@ -599,59 +398,24 @@ pub fn apply(
         kind: req.kind,
         time: &now_rfc3339(),
     })?;
-    record_apply(
-        &dir,
-        &ApplyRecord {
-            time: now_rfc3339(),
-            what: what.clone(),
-            ok: true,
-            duration_ms: outcome.duration.as_millis(),
-            steps: plan.steps.len(),
-            failed_step: None,
-            release: Some(release.id),
-        },
-    );
+    record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
     write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
-    std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io {
-        path: sources.display().to_string(),
-        message: e.to_string(),
-    })?;
-    write_json(
-        &sources.join(format!("v{}.json", release.id)),
-        &settings.source_digests,
-    )?;
-    Ok(ApplyReport {
-        plan,
-        outcome: Some(outcome),
-        release: Some(release),
-        kept,
-        recovered,
-        state_read,
-        hooks,
-    })
+    std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
+    write_json(&sources.join(format!("v{}.json", release.id)), &settings.source_digests)?;
+    Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
 }
 
 /// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
 /// what they hold is part of the include's digest.
-fn routing_settings(
-    project: &crate::model::Project,
-    dir: &StackDir,
-    source_dir: &Path,
-    settings: &mut PlanSettings,
-) -> Result<(), ApplyError> {
+fn routing_settings(project: &crate::model::Project, dir: &StackDir, source_dir: &Path, settings: &mut PlanSettings) -> Result<(), ApplyError> {
     settings.static_dir = Some(dir.dir().join("static").display().to_string());
     for svc in project.services.values() {
         for route in &svc.settings.paths {
-            let crate::model::PathTarget::Static { dir: path, .. } = &route.target else {
-                continue;
-            };
+            let crate::model::PathTarget::Static { dir: path, .. } = &route.target else { continue };
             if !settings.source_digests.contains_key(path) {
                 let full = source_dir.join(path);
-                let digest = super::archive::tree_digest(&full).map_err(|e| ApplyError::Io {
-                    path: full.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                let digest = super::archive::tree_digest(&full).map_err(|e| ApplyError::Io { path: full.display().to_string(), message: e.to_string() })?;
                 settings.source_digests.insert(path.clone(), digest);
             }
         }
@@ -663,29 +427,17 @@ fn routing_settings(
 /// it (issue #13): build contexts and static directories are trees whose links stay inside
 /// them, Dockerfiles and copied files (configs, read-only binds) are regular files or such
 /// trees, seeds of relative bind mounts likewise; each inside the pushed tree.
-fn confine_sources(
-    project: &crate::model::Project,
-    jail: &crate::confine::Jail,
-) -> Result<(), ApplyError> {
+fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail) -> Result<(), ApplyError> {
     use crate::model::{FileSource, Mount, PathTarget, Source};
-    let refuse = |key: String, e: crate::confine::PathError| ApplyError::Io {
-        path: key,
-        message: e.to_string(),
-    };
+    let refuse = |key: String, e: crate::confine::PathError| ApplyError::Io { path: key, message: e.to_string() };
     let root = &jail.root;
     // A file must be regular; a directory is checked as a tree.
     let file_or_tree = |key: String, rel: &str| -> Result<(), ApplyError> {
-        let resolved =
-            crate::confine::resolve(root, Path::new(rel)).map_err(|e| refuse(key.clone(), e))?;
+        let resolved = crate::confine::resolve(root, Path::new(rel)).map_err(|e| refuse(key.clone(), e))?;
         match std::fs::symlink_metadata(&resolved) {
-            Ok(m) if m.is_dir() => {
-                crate::confine::check_tree(root, Path::new(rel)).map_err(|e| refuse(key, e))
-            }
+            Ok(m) if m.is_dir() => crate::confine::check_tree(root, Path::new(rel)).map_err(|e| refuse(key, e)),
             Ok(m) if m.is_file() => Ok(()),
-            Ok(_) => Err(ApplyError::Io {
-                path: key,
-                message: format!("`{rel}` is not a regular file or directory"),
-            }),
+            Ok(_) => Err(ApplyError::Io { path: key, message: format!("`{rel}` is not a regular file or directory") }),
             // Missing sources are reported where they are used.
             Err(_) => Ok(()),
         }
@@ -696,40 +448,25 @@ fn confine_sources(
                 file_or_tree(format!("x-dokku.services.{name}.paths[{i}].static"), dir)?;
             }
         }
-        let crate::model::Kind::App(app) = &svc.kind else {
-            continue;
-        };
+        let crate::model::Kind::App(app) = &svc.kind else { continue };
         if let Source::Build(b) = &app.source {
             let context = format!("services.{name}.build.context");
-            crate::confine::resolve(root, Path::new(&b.context))
-                .map_err(|e| refuse(context.clone(), e))?;
+            crate::confine::resolve(root, Path::new(&b.context)).map_err(|e| refuse(context.clone(), e))?;
             let dockerfile = Path::new(&b.context).join(&b.dockerfile);
             let key = format!("services.{name}.build.dockerfile");
-            let resolved =
-                crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
+            let resolved = crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
             if std::fs::symlink_metadata(&resolved).is_ok_and(|m| !m.is_file()) {
-                return Err(ApplyError::Io {
-                    path: key,
-                    message: format!("`{}` is not a regular file", dockerfile.display()),
-                });
+                return Err(ApplyError::Io { path: key, message: format!("`{}` is not a regular file", dockerfile.display()) });
             }
             file_or_tree(context, &b.context)?;
         }
         for (target, f) in &app.files {
             if let FileSource::Source { path } = f {
-                file_or_tree(
-                    format!("services.{name}.configs/volumes (`{path}` -> `{target}`)"),
-                    path,
-                )?;
+                file_or_tree(format!("services.{name}.configs/volumes (`{path}` -> `{target}`)"), path)?;
             }
         }
         for m in &app.mounts {
-            if let Mount::Entry {
-                seed_from: Some(seed),
-                target,
-                ..
-            } = m
-            {
+            if let Mount::Entry { seed_from: Some(seed), target, .. } = m {
                 file_or_tree(format!("services.{name}.volumes (`{seed}:{target}`)"), seed)?;
             }
         }
@@ -739,38 +476,19 @@ fn confine_sources(
 
 /// The values of the compose `secrets` the services use: a `file` is read (and decrypted when
 /// it is an ansible vault), an `environment` secret comes from `environment`.
-fn resolve_secrets(
-    compose: &Value,
-    environment: &BTreeMap<String, String>,
-    vault: Option<&crate::vault::VaultPassword>,
-    jail: Option<&crate::confine::Jail>,
-) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
+fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
     let mut out = BTreeMap::new();
-    for (name, def) in compose
-        .get("secrets")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    for (name, def) in compose.get("secrets").and_then(Value::as_object).into_iter().flatten() {
         if let Some(file) = def.get("file").and_then(Value::as_str) {
             if let Some(j) = jail {
                 // In the jail: a regular file of the pushed tree, bounded (issue #13).
                 match j.read(Path::new(file)) {
                     Ok(bytes) => {
-                        let plain = crate::vault::plaintext(bytes, Path::new(file), vault)
-                            .map_err(|message| ApplyError::Io {
-                                path: format!("secrets.{name}.file"),
-                                message,
-                            })?;
+                        let plain = crate::vault::plaintext(bytes, Path::new(file), vault).map_err(|message| ApplyError::Io { path: format!("secrets.{name}.file"), message })?;
                         out.insert(name.clone(), plain);
                     }
                     Err(e) if e.is_not_found() => {}
-                    Err(e) => {
-                        return Err(ApplyError::Io {
-                            path: format!("secrets.{name}.file"),
-                            message: e.to_string(),
-                        })
-                    }
+                    Err(e) => return Err(ApplyError::Io { path: format!("secrets.{name}.file"), message: e.to_string() }),
                 }
                 continue;
             }
@@ -780,12 +498,7 @@ fn resolve_secrets(
                 }
                 // A missing file is reported by the planner, naming the service that uses it.
                 Err(_) if !Path::new(file).exists() => {}
-                Err(message) => {
-                    return Err(ApplyError::Io {
-                        path: format!("secrets.{name}.file"),
-                        message,
-                    })
-                }
+                Err(message) => return Err(ApplyError::Io { path: format!("secrets.{name}.file"), message }),
             }
         } else if let Some(var) = def.get("environment").and_then(Value::as_str) {
             if let Some(v) = environment.get(var) {
@@ -798,31 +511,19 @@ fn resolve_secrets(
 
 /// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files
 /// 0444); returns what was there before, for [`restore_secret_files`].
-fn write_secret_files(
-    project: &crate::model::Project,
-    values: &BTreeMap<String, Vec<u8>>,
-    dir: &Path,
-) -> Result<Vec<(PathBuf, Option<Vec<u8>>)>, ApplyError> {
+fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<Vec<(PathBuf, Option<Vec<u8>>)>, ApplyError> {
     use std::os::unix::fs::PermissionsExt as _;
-    let io = |p: &Path, e: std::io::Error| ApplyError::Io {
-        path: p.display().to_string(),
-        message: e.to_string(),
-    };
+    let io = |p: &Path, e: std::io::Error| ApplyError::Io { path: p.display().to_string(), message: e.to_string() };
     let mut previous = Vec::new();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for use_ in &app.secrets {
-            let crate::model::SecretDelivery::File(_) = &use_.delivery else {
-                continue;
-            };
-            let Some(value) = values.get(&use_.name) else {
-                continue;
-            };
+            let crate::model::SecretDelivery::File(_) = &use_.delivery else { continue };
+            let Some(value) = values.get(&use_.name) else { continue };
             let app_dir = dir.join(app.app.as_str());
             std::fs::create_dir_all(&app_dir).map_err(|e| io(&app_dir, e))?;
             for d in [dir, app_dir.as_path()] {
-                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| io(d, e))?;
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(d, e))?;
             }
             let path = app_dir.join(&use_.name);
             let old = std::fs::read(&path).ok();
@@ -850,16 +551,10 @@ fn restore_secret_files(previous: &[(PathBuf, Option<Vec<u8>>)]) {
 }
 
 /// Keyed fingerprints of each datastore's backup settings, secret values included.
-fn backup_fingerprints(
-    project: &crate::model::Project,
-    secrets: &BTreeMap<String, Vec<u8>>,
-    key: &HostKey,
-) -> BTreeMap<String, String> {
+fn backup_fingerprints(project: &crate::model::Project, secrets: &BTreeMap<String, Vec<u8>>, key: &HostKey) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for svc in project.services.values() {
-        let (Kind::Datastore(ds), Some(b)) = (&svc.kind, &svc.settings.backup) else {
-            continue;
-        };
+        let (Kind::Datastore(ds), Some(b)) = (&svc.kind, &svc.settings.backup) else { continue };
         let mut material = serde_json::to_vec(b).unwrap_or_default();
         for name in b.secrets() {
             material.extend_from_slice(name.as_bytes());
@@ -874,22 +569,13 @@ fn backup_fingerprints(
 
 /// A JSON file of the stack's directory; missing or unreadable reads as empty.
 fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 /// Writes a JSON file of the stack's directory atomically.
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApplyError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ApplyError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    crate::platform::write_atomic(path, &bytes, 0o644).map_err(|e| ApplyError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })?;
+    crate::platform::write_atomic(path, &bytes, 0o644).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// One apply that ran (succeeded or rolled back), as `applies.jsonl` keeps it.
@@ -947,20 +633,11 @@ impl Summary {
                 _ => None,
             })
             .collect();
-        Summary {
-            release,
-            released: released.to_owned(),
-            services,
-            backups,
-        }
+        Summary { release, released: released.to_owned(), services, backups }
     }
 }
 
-fn write_summary(
-    dir: &StackDir,
-    project: &crate::model::Project,
-    release: &ReleaseInfo,
-) -> Result<(), ApplyError> {
+fn write_summary(dir: &StackDir, project: &crate::model::Project, release: &ReleaseInfo) -> Result<(), ApplyError> {
     let summary = Summary::of(project, release.id, &release.time);
     write_json(&dir.dir().join("summary.json"), &summary)
 }
@@ -977,11 +654,7 @@ fn elapsed_ms(since: std::time::SystemTime) -> u128 {
 fn record_apply(dir: &StackDir, record: &ApplyRecord) {
     use std::io::Write as _;
     let path = dir.dir().join("applies.jsonl");
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
         let _ = writeln!(f, "{}", serde_json::to_string(record).unwrap_or_default());
     }
 }
@@ -989,20 +662,13 @@ fn record_apply(dir: &StackDir, record: &ApplyRecord) {
 /// The applies of a stack that ran, oldest first (at most the last `limit`).
 pub fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
     let text = std::fs::read_to_string(dir.dir().join("applies.jsonl")).unwrap_or_default();
-    let all: Vec<ApplyRecord> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let all: Vec<ApplyRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     all[all.len().saturating_sub(limit)..].to_vec()
 }
 
 /// The source digests release `id` was planned with (empty when unknown).
 pub fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
-    read_json(
-        &dir.dir()
-            .join("release-sources")
-            .join(format!("v{id}.json")),
-    )
+    read_json(&dir.dir().join("release-sources").join(format!("v{id}.json")))
 }
 
 /// A service the stack owns: its app, or its datastore (plugin, name).
@@ -1014,26 +680,15 @@ struct Removed {
 }
 
 /// The services of a compose project, as the stack owns them.
-fn owned_by(
-    compose: &Value,
-    convert: &ConvertOptions,
-) -> Result<BTreeMap<String, Removed>, ApplyError> {
+fn owned_by(compose: &Value, convert: &ConvertOptions) -> Result<BTreeMap<String, Removed>, ApplyError> {
     let (project, _) = from_compose_json(compose, convert).map_err(PlanError::from)?;
     Ok(project
         .services
         .iter()
         .map(|(n, s)| {
             let r = match &s.kind {
-                Kind::App(a) => Removed {
-                    service: n.to_string(),
-                    app: Some(a.app.to_string()),
-                    datastore: None,
-                },
-                Kind::Datastore(d) => Removed {
-                    service: n.to_string(),
-                    app: None,
-                    datastore: Some((d.plugin.to_owned(), d.name.to_string())),
-                },
+                Kind::App(a) => Removed { service: n.to_string(), app: Some(a.app.to_string()), datastore: None },
+                Kind::Datastore(d) => Removed { service: n.to_string(), app: None, datastore: Some((d.plugin.to_owned(), d.name.to_string())) },
             };
             (n.to_string(), r)
         })
@@ -1043,6 +698,8 @@ fn owned_by(
 fn owned_path(dir: &StackDir) -> PathBuf {
     dir.dir().join("owned.json")
 }
+
+
 
 /// Steps that destroy what left the compose file (`--prune`); without it, the names are
 /// returned so the caller can warn. Datastores are destroyed only when named.
@@ -1068,23 +725,16 @@ fn prune_plan(
             action,
             run,
             reason,
-            undo: Undo::Irreversible {
-                reason: "pruning destroys what the compose file no longer has".into(),
-            },
+            undo: Undo::Irreversible { reason: "pruning destroys what the compose file no longer has".into() },
         };
         match (&r.app, &r.datastore) {
             (Some(app), _) if apps.contains(app) => {
                 if req.prune {
                     steps.push(step(
                         format!("prune/{}", r.service),
-                        Action::Prune {
-                            target: app.clone(),
-                        },
+                        Action::Prune { target: app.clone() },
                         Cmd::dokku(["apps:destroy", app.as_str(), "--force"]),
-                        format!(
-                            "service `{}` is no longer in the compose file (--prune)",
-                            r.service
-                        ),
+                        format!("service `{}` is no longer in the compose file (--prune)", r.service),
                     ));
                 } else {
                     kept.push(format!("app `{app}` (service `{}`)", r.service));
@@ -1092,40 +742,23 @@ fn prune_plan(
             }
             (_, Some((plugin, name))) => {
                 if req.prune && req.destroy_datastores.contains(&r.service) {
-                    let links = q(&Cmd::dokku([format!("{plugin}:links"), name.clone()]))?
-                        .map(|o| state::parse_lines(&o))
-                        .unwrap_or_default();
+                    let links = q(&Cmd::dokku([format!("{plugin}:links"), name.clone()]))?.map(|o| state::parse_lines(&o)).unwrap_or_default();
                     for app in links {
                         steps.push(step(
                             format!("prune/{}/unlink/{app}", r.service),
-                            Action::Prune {
-                                target: name.clone(),
-                            },
-                            Cmd::dokku([
-                                format!("{plugin}:unlink"),
-                                name.clone(),
-                                app.clone(),
-                                "--no-restart".into(),
-                            ]),
+                            Action::Prune { target: name.clone() },
+                            Cmd::dokku([format!("{plugin}:unlink"), name.clone(), app.clone(), "--no-restart".into()]),
                             format!("{plugin} service `{name}` is being destroyed"),
                         ));
                     }
                     steps.push(step(
                         format!("prune/{}", r.service),
-                        Action::Prune {
-                            target: name.clone(),
-                        },
+                        Action::Prune { target: name.clone() },
                         Cmd::dokku([format!("{plugin}:destroy"), name.clone(), "--force".into()]),
-                        format!(
-                            "datastore `{}` left the compose file and --destroy-datastore names it",
-                            r.service
-                        ),
+                        format!("datastore `{}` left the compose file and --destroy-datastore names it", r.service),
                     ));
                 } else {
-                    kept.push(format!(
-                        "{plugin} service `{name}` (service `{}`; its data is kept)",
-                        r.service
-                    ));
+                    kept.push(format!("{plugin} service `{name}` (service `{}`; its data is kept)", r.service));
                 }
             }
             _ => {}
@@ -1134,47 +767,24 @@ fn prune_plan(
     Ok((steps, kept))
 }
 
-fn app_facts(
-    project: &crate::model::Project,
-    settings: &PlanSettings,
-    key: &HostKey,
-) -> BTreeMap<String, AppFacts> {
+fn app_facts(project: &crate::model::Project, settings: &PlanSettings, key: &HostKey) -> BTreeMap<String, AppFacts> {
     let mut out = BTreeMap::new();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
-        let crate::dokku::Stdin::Archive { digest, .. } =
-            plan::build_context(&svc.name, app, &settings.source_key(app))
-        else {
-            continue;
-        };
+        let crate::dokku::Stdin::Archive { digest, .. } = plan::build_context(&svc.name, app, &settings.source_key(app)) else { continue };
         let env: BTreeMap<&String, &String> = app.env.iter().map(|(k, v)| (k, &v.value)).collect();
         let config = serde_json::to_vec(&env).unwrap_or_default();
         let image = match &app.source {
             Source::Image { image } => Some(image.clone()),
             Source::Build(_) => None,
         };
-        let count = if svc.settings.state == crate::model::ExpectedState::OneShot {
-            0
-        } else {
-            app.replicas.unwrap_or(1)
-        };
-        out.insert(
-            app.app.to_string(),
-            AppFacts {
-                digest,
-                config_fingerprint: key.fingerprint(&config),
-                scale: BTreeMap::from([(plan::PROCESS.to_owned(), count)]),
-                image,
-            },
-        );
+        let count = if svc.settings.state == crate::model::ExpectedState::OneShot { 0 } else { app.replicas.unwrap_or(1) };
+        out.insert(app.app.to_string(), AppFacts { digest, config_fingerprint: key.fingerprint(&config), scale: BTreeMap::from([(plan::PROCESS.to_owned(), count)]), image });
     }
     out
 }
 
 /// The stack directory of `stack` under `data`.
 pub fn stack_dir(data: &Path, stack: &str) -> StackDir {
-    StackDir {
-        data: data.to_path_buf(),
-        stack: stack.to_owned(),
-    }
+    StackDir { data: data.to_path_buf(), stack: stack.to_owned() }
 }

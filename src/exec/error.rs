@@ -94,8 +94,7 @@ impl ExecError {
     /// The undo failures, if any.
     pub fn undo_failures(&self) -> &[UndoFailure] {
         match self {
-            ExecError::StepFailed { undo_failures, .. }
-            | ExecError::Aborted { undo_failures, .. } => undo_failures,
+            ExecError::StepFailed { undo_failures, .. } | ExecError::Aborted { undo_failures, .. } => undo_failures,
             ExecError::Journal { .. } => &[],
         }
     }
@@ -105,10 +104,7 @@ fn undo_suffix(failures: &[UndoFailure]) -> String {
     if failures.is_empty() {
         return String::new();
     }
-    let mut s = format!(
-        "\nthe rollback could not undo {} step(s); the host needs attention:",
-        failures.len()
-    );
+    let mut s = format!("\nthe rollback could not undo {} step(s); the host needs attention:", failures.len());
     for f in failures {
         s.push_str(&format!("\n  undo of `{}`: {}", f.step, f.error));
     }

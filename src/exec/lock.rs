@@ -40,37 +40,16 @@ impl StackLock {
     /// Takes the lock of `stack` at `path`. With `wait`, blocks until the holder is done;
     /// otherwise fails at once naming the holder. `holder` describes this process.
     pub fn acquire(path: &Path, stack: &str, holder: &str, wait: bool) -> Result<Self, LockError> {
-        let io = |e: &dyn std::fmt::Display| LockError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| io(&e))?;
-        let arg = if wait {
-            FlockArg::LockExclusive
-        } else {
-            FlockArg::LockExclusiveNonblock
-        };
+        let io = |e: &dyn std::fmt::Display| LockError::Io { path: path.display().to_string(), message: e.to_string() };
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(|e| io(&e))?;
+        let arg = if wait { FlockArg::LockExclusive } else { FlockArg::LockExclusiveNonblock };
         let mut lock = match Flock::lock(file, arg) {
             Ok(l) => l,
             Err((mut file, Errno::EWOULDBLOCK)) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
                 let text = text.trim();
-                return Err(LockError::Held {
-                    stack: stack.to_owned(),
-                    holder: if text.is_empty() {
-                        "another process".to_owned()
-                    } else {
-                        text.to_owned()
-                    },
-                });
+                return Err(LockError::Held { stack: stack.to_owned(), holder: if text.is_empty() { "another process".to_owned() } else { text.to_owned() } });
             }
             Err((_, e)) => return Err(io(&e)),
         };
@@ -93,27 +72,14 @@ mod tests {
         let first = StackLock::acquire(&path, "shop", "apply since t0", false).unwrap();
         let err = StackLock::acquire(&path, "shop", "apply since t1", false).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains(&format!(
-                "stack `shop` is locked by pid {}: apply since t0",
-                std::process::id()
-            )),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("stack `shop` is locked by pid {}: apply since t0", std::process::id())), "{msg}");
         // --wait blocks until the holder releases it.
         let p = path.clone();
-        let waiter = std::thread::spawn(move || {
-            StackLock::acquire(&p, "shop", "waiting apply", true).map(|_| ())
-        });
+        let waiter = std::thread::spawn(move || StackLock::acquire(&p, "shop", "waiting apply", true).map(|_| ()));
         std::thread::sleep(std::time::Duration::from_millis(200));
-        assert!(
-            !waiter.is_finished(),
-            "a waiting apply blocks while the lock is held"
-        );
+        assert!(!waiter.is_finished(), "a waiting apply blocks while the lock is held");
         drop(first);
         waiter.join().unwrap().unwrap();
-        assert!(std::fs::read_to_string(&path)
-            .unwrap()
-            .contains("waiting apply"));
+        assert!(std::fs::read_to_string(&path).unwrap().contains("waiting apply"));
     }
 }

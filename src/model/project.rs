@@ -8,15 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::convert_app::convert_app;
-pub use super::convert_app::{duration_secs, split_shell_words};
 use super::error::{ModelError, Warning};
 use super::keys::{self, Support};
-use super::names::{
-    is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName, StackName, StorageName,
-};
+use super::names::{is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName, StackName, StorageName};
 use super::service::{Dependency, Kind, Mount, Service};
 use super::xdokku::{ServiceSettings, StackSettings};
+use super::convert_app::convert_app;
+pub use super::convert_app::{duration_secs, split_shell_words};
 use crate::dokku::catalog;
 
 /// A compose project mapped onto Dokku names.
@@ -59,10 +57,7 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(super) fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(Warning {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.warnings.push(Warning { path: path.into(), message: message.into() });
     }
 
     pub(super) fn relative(&self, abs: &str) -> String {
@@ -83,19 +78,13 @@ pub(super) struct Fields<'a> {
 #[inline(always)]
 fn key_bit(key: &str) -> u64 {
     let b = key.as_bytes();
-    let (first, last) = (
-        b.first().copied().unwrap_or(0),
-        b.last().copied().unwrap_or(0),
-    );
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
     1 << ((b.len() * 7 + usize::from(first) * 3 + usize::from(last)) & 63)
 }
 
 impl<'a> Fields<'a> {
     pub(super) fn new(map: &'a Map<String, Value>) -> Self {
-        Self {
-            map,
-            bits: map.keys().fold(0, |bits, k| bits | key_bit(k)),
-        }
+        Self { map, bits: map.keys().fold(0, |bits, k| bits | key_bit(k)) }
     }
 
     /// The value of `key`, as [`Map::get`].
@@ -120,24 +109,16 @@ impl<'a> Fields<'a> {
 }
 
 pub(super) fn shape(path: &str, message: &str) -> ModelError {
-    ModelError::Shape {
-        path: path.to_owned(),
-        message: message.to_owned(),
-    }
+    ModelError::Shape { path: path.to_owned(), message: message.to_owned() }
 }
 
 pub(super) fn is_unset(v: &Value) -> bool {
-    matches!(v, Value::Null | Value::Bool(false))
-        || v.as_array().is_some_and(Vec::is_empty)
-        || v.as_object().is_some_and(Map::is_empty)
+    matches!(v, Value::Null | Value::Bool(false)) || v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(Map::is_empty)
 }
 
 /// Converts the compose JSON into a [`Project`], with the warnings for keys that have no
 /// (full) Dokku meaning.
-pub fn from_compose_json(
-    json: &Value,
-    opts: &ConvertOptions,
-) -> Result<(Project, Vec<Warning>), ModelError> {
+pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project, Vec<Warning>), ModelError> {
     // Compose prints a literal `$` as `$$` in every string value; the container sees one `$`.
     let unescaped;
     let json = if has_escape(json) {
@@ -146,9 +127,7 @@ pub fn from_compose_json(
     } else {
         json
     };
-    let top = json
-        .as_object()
-        .ok_or_else(|| shape("(root)", "must be a mapping"))?;
+    let top = json.as_object().ok_or_else(|| shape("(root)", "must be a mapping"))?;
     let mut ctx = Ctx {
         stack: &opts.stack,
         project_dir: opts.project_dir.trim_end_matches('/'),
@@ -171,12 +150,7 @@ pub fn from_compose_json(
         }
         match keys::top_level_key(key) {
             None => return Err(ModelError::UnknownKey { path: key.clone() }),
-            Some(Support::Rejected(reason)) => {
-                return Err(ModelError::Rejected {
-                    path: key.clone(),
-                    reason: reason.into(),
-                })
-            }
+            Some(Support::Rejected(reason)) => return Err(ModelError::Rejected { path: key.clone(), reason: reason.into() }),
             Some(Support::Warned(reason)) if !is_unset(value) => ctx.warn(key.clone(), reason),
             _ => {}
         }
@@ -214,24 +188,14 @@ pub fn from_compose_json(
         }
         if app != base {
             let other = &taken[base.as_str()];
-            ctx.warn(
-                format!("services.{name}"),
-                format!("app name `{base}` is already service `{other}`'s; using `{app}`"),
-            );
+            ctx.warn(format!("services.{name}"), format!("app name `{base}` is already service `{other}`'s; using `{app}`"));
         }
         taken.insert(app.as_str().to_owned(), name.clone());
         app_names.push((svc, app));
     }
 
-    if let Some(unknown) = settings
-        .services
-        .keys()
-        .find(|s| !raw_services.contains_key(*s))
-    {
-        return Err(ModelError::Extension {
-            path: format!("x-dokku.services.{unknown}"),
-            message: "names no service of the project".into(),
-        });
+    if let Some(unknown) = settings.services.keys().find(|s| !raw_services.contains_key(*s)) {
+        return Err(ModelError::Extension { path: format!("x-dokku.services.{unknown}"), message: "names no service of the project".into() });
     }
     let mut services = BTreeMap::new();
     // `app_names` is in the order of `raw_services`.
@@ -252,12 +216,7 @@ pub fn from_compose_json(
     }
     infer_one_shot(&mut services, &mut ctx.warnings);
     let mut rewrites = BTreeMap::new();
-    super::rewrite::rewrite_datastore_refs(
-        &mut services,
-        &settings,
-        &mut rewrites,
-        &mut ctx.warnings,
-    )?;
+    super::rewrite::rewrite_datastore_refs(&mut services, &settings, &mut rewrites, &mut ctx.warnings)?;
 
     ctx.warnings.sort();
     ctx.warnings.dedup();
@@ -287,11 +246,7 @@ fn unescape_dollars(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(s.replace("$$", "$")),
         Value::Array(a) => Value::Array(a.iter().map(unescape_dollars).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), unescape_dollars(v)))
-                .collect(),
-        ),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), unescape_dollars(v))).collect()),
         other => other.clone(),
     }
 }
@@ -302,8 +257,7 @@ fn read_networks(ctx: &mut Ctx<'_>, nets: &Map<String, Value>) {
         let def = def.as_object().cloned().unwrap_or_default();
         if def.get("external").and_then(Value::as_bool) == Some(true) {
             let name = def.get("name").and_then(Value::as_str).unwrap_or(key);
-            ctx.external_networks
-                .insert(key.clone(), NetworkName::external(name));
+            ctx.external_networks.insert(key.clone(), NetworkName::external(name));
             continue;
         }
         for (k, v) in &def {
@@ -312,14 +266,10 @@ fn read_networks(ctx: &mut Ctx<'_>, nets: &Map<String, Value>) {
                 "driver" if v.as_str() == Some("bridge") => {}
                 "ipam" if is_unset(v) => {}
                 _ if is_unset(v) => {}
-                _ => ctx.warn(
-                    format!("{path}.{k}"),
-                    "Dokku creates plain attachable bridge networks; not applied",
-                ),
+                _ => ctx.warn(format!("{path}.{k}"), "Dokku creates plain attachable bridge networks; not applied"),
             }
         }
-        ctx.networks
-            .insert(key.clone(), NetworkName::for_network(ctx.stack, key));
+        ctx.networks.insert(key.clone(), NetworkName::for_network(ctx.stack, key));
     }
 }
 
@@ -328,44 +278,25 @@ fn read_volumes(ctx: &mut Ctx<'_>, vols: &Map<String, Value>) {
         let path = format!("volumes.{key}");
         let def = def.as_object().cloned().unwrap_or_default();
         let external = def.get("external").and_then(Value::as_bool) == Some(true);
-        let docker_name = def
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(key)
-            .to_owned();
+        let docker_name = def.get("name").and_then(Value::as_str).unwrap_or(key).to_owned();
         for (k, v) in &def {
             if !matches!(k.as_str(), "name" | "external") && !is_unset(v) {
                 ctx.warn(format!("{path}.{k}"), "Dokku storage entries are host directories; volume drivers and labels are not applied");
             }
         }
         let storage = StorageName::for_volume(ctx.stack, key);
-        ctx.volumes
-            .insert(key.clone(), (storage, external, docker_name));
+        ctx.volumes.insert(key.clone(), (storage, external, docker_name));
     }
 }
 
-fn convert_service(
-    ctx: &mut Ctx<'_>,
-    stack_settings: &StackSettings,
-    name: &ServiceName,
-    app: AppName,
-    raw: &Value,
-) -> Result<Service, ModelError> {
+fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &ServiceName, app: AppName, raw: &Value) -> Result<Service, ModelError> {
     let base = format!("services.{name}");
-    let obj = &Fields::new(
-        raw.as_object()
-            .ok_or_else(|| shape(&base, "must be a mapping"))?,
-    );
-    let settings = match (
-        obj.get("x-dokku"),
-        stack_settings.services.get(name.as_str()),
-    ) {
+    let obj = &Fields::new(raw.as_object().ok_or_else(|| shape(&base, "must be a mapping"))?);
+    let settings = match (obj.get("x-dokku"), stack_settings.services.get(name.as_str())) {
         (Some(_), Some(_)) => {
             return Err(ModelError::Extension {
                 path: format!("{base}.x-dokku"),
-                message: format!(
-                    "settings for `{name}` are also in `x-dokku.services.{name}`; keep one"
-                ),
+                message: format!("settings for `{name}` are also in `x-dokku.services.{name}`; keep one"),
             })
         }
         (Some(v), None) => ServiceSettings::from_json(v, &format!("{base}.x-dokku"))?,
@@ -389,18 +320,12 @@ fn convert_service(
             continue;
         }
         let path = || format!("{base}.{key}");
-        let support =
-            keys::service_key(key).ok_or_else(|| ModelError::UnknownKey { path: path() })?;
+        let support = keys::service_key(key).ok_or_else(|| ModelError::UnknownKey { path: path() })?;
         if is_unset(value) {
             continue;
         }
         match support {
-            Support::Rejected(reason) => {
-                return Err(ModelError::Rejected {
-                    path: path(),
-                    reason: reason.into(),
-                })
-            }
+            Support::Rejected(reason) => return Err(ModelError::Rejected { path: path(), reason: reason.into() }),
             Support::Warned(reason) => ctx.warn(path(), reason),
             Support::Mapped(_) | Support::Policy(..) => {}
         }
@@ -412,62 +337,30 @@ fn convert_service(
             depends_on.insert(
                 ServiceName::new(dep.as_str()),
                 Dependency {
-                    condition: spec
-                        .get("condition")
-                        .and_then(Value::as_str)
-                        .unwrap_or("service_started")
-                        .to_owned(),
-                    required: spec
-                        .get("required")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(true),
-                    restart: spec
-                        .get("restart")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    condition: spec.get("condition").and_then(Value::as_str).unwrap_or("service_started").to_owned(),
+                    required: spec.get("required").and_then(Value::as_bool).unwrap_or(true),
+                    restart: spec.get("restart").and_then(Value::as_bool).unwrap_or(false),
                 },
             );
         }
     }
     let mut other_edges = BTreeMap::new();
-    for link in obj
-        .get("links")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for link in obj.get("links").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         let (target, alias) = link.split_once(':').unwrap_or((link, ""));
         if !alias.is_empty() && alias != target {
-            ctx.warn(
-                format!("{base}.links"),
-                format!("alias `{alias}` of `{target}` is not created; use the service name"),
-            );
+            ctx.warn(format!("{base}.links"), format!("alias `{alias}` of `{target}` is not created; use the service name"));
         }
         other_edges.insert(ServiceName::new(target), "links".to_owned());
     }
-    for from in obj
-        .get("volumes_from")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for from in obj.get("volumes_from").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         let target = from.split(':').next().unwrap_or(from);
         if target == "container" {
-            return Err(ModelError::Rejected {
-                path: format!("{base}.volumes_from"),
-                reason: "containers outside the stack cannot be referenced".into(),
-            });
+            return Err(ModelError::Rejected { path: format!("{base}.volumes_from"), reason: "containers outside the stack cannot be referenced".into() });
         }
         other_edges.insert(ServiceName::new(target), "volumes_from".to_owned());
     }
     for key in ["network_mode", "ipc", "pid"] {
-        if let Some(target) = obj
-            .get(key)
-            .and_then(Value::as_str)
-            .and_then(|m| m.strip_prefix("service:"))
-        {
+        if let Some(target) = obj.get(key).and_then(Value::as_str).and_then(|m| m.strip_prefix("service:")) {
             other_edges.insert(ServiceName::new(target), key.to_owned());
         }
     }
@@ -476,36 +369,19 @@ fn convert_service(
         Some(ds) => Kind::Datastore(Box::new(convert_datastore(ctx, name, obj, ds))),
         None => Kind::App(Box::new(convert_app(ctx, name, app, obj, &settings)?)),
     };
-    Ok(Service {
-        name: name.clone(),
-        kind,
-        depends_on,
-        other_edges,
-        settings,
-    })
+    Ok(Service { name: name.clone(), kind, depends_on, other_edges, settings })
 }
 
-pub(super) fn env_map(
-    obj: &Fields<'_>,
-    base: &str,
-    validate: bool,
-    warnings: &mut Vec<Warning>,
-) -> Result<BTreeMap<String, String>, ModelError> {
+pub(super) fn env_map(obj: &Fields<'_>, base: &str, validate: bool, warnings: &mut Vec<Warning>) -> Result<BTreeMap<String, String>, ModelError> {
     let mut env = BTreeMap::new();
     if let Some(map) = obj.get("environment").and_then(Value::as_object) {
         for (k, v) in map {
             let path = || format!("{base}.environment.{k}");
             if validate && !is_valid_config_key(k) {
-                return Err(ModelError::ConfigKey {
-                    path: path(),
-                    key: k.clone(),
-                });
+                return Err(ModelError::ConfigKey { path: path(), key: k.clone() });
             }
             match v {
-                Value::Null => warnings.push(Warning {
-                    path: path(),
-                    message: "has no value in the environment of the loader; not set".into(),
-                }),
+                Value::Null => warnings.push(Warning { path: path(), message: "has no value in the environment of the loader; not set".into() }),
                 Value::String(s) => {
                     env.insert(k.clone(), s.clone());
                 }
@@ -518,12 +394,7 @@ pub(super) fn env_map(
     Ok(env)
 }
 
-fn convert_datastore(
-    ctx: &mut Ctx<'_>,
-    name: &ServiceName,
-    obj: &Fields<'_>,
-    ds: catalog::DatastoreImage,
-) -> super::service::DatastoreSpec {
+fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds: catalog::DatastoreImage) -> super::service::DatastoreSpec {
     let base = format!("services.{name}");
     let def = catalog::by_plugin(ds.plugin).expect("classify returns catalog plugins");
     for (key, value) in obj.iter() {
@@ -538,9 +409,7 @@ fn convert_datastore(
             "healthcheck" => "the plugin waits for the datastore itself",
             _ => "the datastore plugin manages this container; not applied",
         };
-        if keys::service_key(key)
-            .is_some_and(|s| matches!(s, Support::Mapped(_) | Support::Policy(..)))
-        {
+        if keys::service_key(key).is_some_and(|s| matches!(s, Support::Mapped(_) | Support::Policy(..))) {
             ctx.warn(format!("{base}.{key}"), why.replace("<plugin>", ds.plugin));
         }
     }
@@ -561,10 +430,7 @@ fn convert_datastore(
     let mut custom_env = BTreeMap::new();
     for (k, v) in env {
         if v.contains(';') {
-            ctx.warn(
-                format!("{base}.environment.{k}"),
-                "values with `;` cannot be passed through `--custom-env`; not set",
-            );
+            ctx.warn(format!("{base}.environment.{k}"), "values with `;` cannot be passed through `--custom-env`; not set");
         } else {
             custom_env.insert(k, v);
         }
@@ -600,18 +466,13 @@ fn convert_datastore(
 fn config_options(command: &Value) -> Option<String> {
     let words = match command {
         Value::String(s) => split_shell_words(s),
-        Value::Array(a) => a
-            .iter()
-            .map(|w| w.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()?,
+        Value::Array(a) => a.iter().map(|w| w.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
         _ => return None,
     };
     let first = words.first()?;
     let flags = if first.starts_with('-') {
         &words[..]
-    } else if !["sh", "bash", "/bin/sh", "/bin/bash"].contains(&first.as_str())
-        && words.get(1).is_some_and(|w| w.starts_with('-'))
-    {
+    } else if !["sh", "bash", "/bin/sh", "/bin/bash"].contains(&first.as_str()) && words.get(1).is_some_and(|w| w.starts_with('-')) {
         &words[1..]
     } else {
         return None;
@@ -620,12 +481,7 @@ fn config_options(command: &Value) -> Option<String> {
 }
 
 /// The service's networks, primary first, and the aliases it answers to on the primary one.
-pub(super) fn service_networks(
-    ctx: &mut Ctx<'_>,
-    name: &ServiceName,
-    obj: &Fields<'_>,
-    base: &str,
-) -> (Vec<NetworkName>, BTreeSet<String>) {
+pub(super) fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, base: &str) -> (Vec<NetworkName>, BTreeSet<String>) {
     let no_spec = Map::new();
     let mut entries: Vec<(i64, &str, &Map<String, Value>)> = Vec::new();
     match obj.get("networks") {
@@ -637,10 +493,7 @@ pub(super) fn service_networks(
             }
         }
         // `host`/`none` have no stack network; `service:x` and `bridge` join the default one.
-        _ if matches!(
-            obj.get("network_mode").and_then(Value::as_str),
-            Some("host" | "none")
-        ) => {}
+        _ if matches!(obj.get("network_mode").and_then(Value::as_str), Some("host" | "none")) => {}
         _ => entries.push((0, "default", &no_spec)),
     }
     entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -659,23 +512,11 @@ pub(super) fn service_networks(
         for (k, v) in spec {
             let path = || format!("{base}.networks.{key}.{k}");
             match k.as_str() {
-                "aliases" if i == 0 => aliases.extend(
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned),
-                ),
-                "aliases" => ctx.warn(
-                    path(),
-                    "aliases resolve only on the service's primary network",
-                ),
+                "aliases" if i == 0 => aliases.extend(v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned)),
+                "aliases" => ctx.warn(path(), "aliases resolve only on the service's primary network"),
                 "priority" | "gw_priority" => {}
                 _ if is_unset(v) => {}
-                _ => ctx.warn(
-                    path(),
-                    "Docker assigns addresses on Dokku networks; not applied",
-                ),
+                _ => ctx.warn(path(), "Docker assigns addresses on Dokku networks; not applied"),
             }
         }
     }
@@ -692,15 +533,12 @@ fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut 
     for (name, svc) in services.iter() {
         for (dep, spec) in &svc.depends_on {
             if spec.condition == "service_completed_successfully" {
-                jobs.entry(dep.clone())
-                    .or_insert_with(|| format!("services.{name}.depends_on.{dep}"));
+                jobs.entry(dep.clone()).or_insert_with(|| format!("services.{name}.depends_on.{dep}"));
             }
         }
     }
     for (job, path) in jobs {
-        let Some(svc) = services.get_mut(&job) else {
-            continue;
-        };
+        let Some(svc) = services.get_mut(&job) else { continue };
         if svc.settings.state_given || svc.app().is_none() {
             continue;
         }
@@ -714,24 +552,15 @@ fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut 
         svc.settings.state = super::xdokku::ExpectedState::OneShot;
         warnings.push(Warning {
             path: format!("services.{job}"),
-            message: format!(
-                "runs as a one-shot job on each deploy, because `{path}` waits for it to complete"
-            ),
+            message: format!("runs as a one-shot job on each deploy, because `{path}` waits for it to complete"),
         });
     }
 }
 
 fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
     // Only the mounts of services that some `volumes_from` names are copied.
-    let sources: BTreeSet<ServiceName> = services
-        .values()
-        .flat_map(|s| {
-            s.other_edges
-                .iter()
-                .filter(|(_, k)| *k == "volumes_from")
-                .map(|(n, _)| n.clone())
-        })
-        .collect();
+    let sources: BTreeSet<ServiceName> =
+        services.values().flat_map(|s| s.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone())).collect();
     if sources.is_empty() {
         return;
     }
@@ -741,12 +570,7 @@ fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
         .filter_map(|(n, s)| s.app().map(|a| (n.clone(), a.mounts.clone())))
         .collect();
     for svc in services.values_mut() {
-        let from: Vec<ServiceName> = svc
-            .other_edges
-            .iter()
-            .filter(|(_, k)| *k == "volumes_from")
-            .map(|(n, _)| n.clone())
-            .collect();
+        let from: Vec<ServiceName> = svc.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone()).collect();
         if let Kind::App(app) = &mut svc.kind {
             for f in from {
                 for m in shared.get(&f).into_iter().flatten() {
@@ -782,10 +606,7 @@ mod tests {
 
     #[test]
     fn shell_words() {
-        assert_eq!(
-            split_shell_words(r#"sh -c "echo 'a b'" x\ y"#),
-            ["sh", "-c", "echo 'a b'", "x y"]
-        );
+        assert_eq!(split_shell_words(r#"sh -c "echo 'a b'" x\ y"#), ["sh", "-c", "echo 'a b'", "x y"]);
         assert_eq!(split_shell_words("  "), Vec::<String>::new());
     }
 
@@ -798,10 +619,7 @@ mod tests {
     }
 
     fn convert(json: serde_json::Value) -> Result<(Project, Vec<Warning>), ModelError> {
-        let opts = ConvertOptions {
-            stack: StackName::parse("s").unwrap(),
-            project_dir: "/p".into(),
-        };
+        let opts = ConvertOptions { stack: StackName::parse("s").unwrap(), project_dir: "/p".into() };
         from_compose_json(&json, &opts)
     }
 
@@ -812,24 +630,14 @@ mod tests {
         }}}))
         .unwrap();
         let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            shown,
-            [
-                "`services.web.labels`: Dokku manages container labels",
-                "`services.web.tty`: Dokku containers run detached"
-            ]
-        );
+        assert_eq!(shown, ["`services.web.labels`: Dokku manages container labels", "`services.web.tty`: Dokku containers run detached"]);
     }
 
     #[test]
     fn unknown_and_rejected_keys_are_errors() {
-        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "imagee": "y"}}}))
-            .unwrap_err();
+        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "imagee": "y"}}})).unwrap_err();
         assert_eq!(e.to_string(), "`services.web.imagee`: unknown compose key");
-        let e = convert(
-            serde_json::json!({"services": {"web": {"image": "x", "oom_kill_disable": true}}}),
-        )
-        .unwrap_err();
+        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "oom_kill_disable": true}}})).unwrap_err();
         assert_eq!(e.to_string(), "`services.web.oom_kill_disable` is not supported: disabling the OOM killer can take the whole host down");
         let e = convert(serde_json::json!({"bogus": 1})).unwrap_err();
         assert_eq!(e.to_string(), "`bogus`: unknown compose key");
@@ -857,17 +665,11 @@ mod tests {
         assert_eq!(v("DB_USER"), "postgres");
         assert_eq!(v("DB_NAME"), "s_db");
         assert_eq!(v("DB_PASSWORD"), "pw");
-        assert_eq!(
-            v("JDBC"),
-            "jdbc:postgresql://postgres:pw@dokku-postgres-s-db:5432/s_db?ssl=true"
-        );
+        assert_eq!(v("JDBC"), "jdbc:postgresql://postgres:pw@dokku-postgres-s-db:5432/s_db?ssl=true");
         assert_eq!(v("OTHER"), "dbx");
         assert!(web.links.contains_key(&ServiceName::new("db")));
         let db = p.services[&ServiceName::new("db")].datastore().unwrap();
-        assert_eq!(
-            (db.plugin, db.version.as_deref(), db.password.as_deref()),
-            ("postgres", Some("16"), Some("pw"))
-        );
+        assert_eq!((db.plugin, db.version.as_deref(), db.password.as_deref()), ("postgres", Some("16"), Some("pw")));
     }
 
     #[test]
@@ -880,10 +682,7 @@ mod tests {
         let web = p.services[&ServiceName::new("web")].app().unwrap();
         assert!(!web.env.contains_key("REDIS_URL"));
         assert!(!web.env.contains_key("JOBS_URL"));
-        assert_eq!(
-            web.links[&ServiceName::new("cache")].alias.as_deref(),
-            Some("JOBS")
-        );
+        assert_eq!(web.links[&ServiceName::new("cache")].alias.as_deref(), Some("JOBS"));
         assert_eq!(
             warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["`services.web.environment.RAW`: points at datastore `cache`, whose password the plugin generates; read `REDIS_URL` set by the link instead"]
@@ -989,12 +788,8 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(e.to_string(), "`services.web.x-dokku`: settings for `web` are also in `x-dokku.services.web`; keep one");
-        let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}}))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "`x-dokku.services.nope`: names no service of the project"
-        );
+        let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}})).unwrap_err();
+        assert_eq!(e.to_string(), "`x-dokku.services.nope`: names no service of the project");
     }
 
     #[test]

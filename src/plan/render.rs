@@ -11,18 +11,8 @@ use crate::dokku::Cmd;
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "# dokku-compose plan for stack `{}`: {} step(s)",
-            self.stack,
-            self.steps.len()
-        )?;
-        let width = self
-            .services
-            .keys()
-            .map(|s| s.as_str().len())
-            .max()
-            .unwrap_or(0);
+        writeln!(f, "# dokku-compose plan for stack `{}`: {} step(s)", self.stack, self.steps.len())?;
+        let width = self.services.keys().map(|s| s.as_str().len()).max().unwrap_or(0);
         for (svc, target) in &self.services {
             writeln!(f, "#   {:width$} -> {target}", svc.as_str())?;
         }
@@ -85,9 +75,7 @@ impl Plan {
             .iter()
             .map(|s| {
                 let undo = match &s.undo {
-                    Undo::Commands { cmds } => {
-                        json!({ "commands": cmds.iter().map(cmd_json).collect::<Vec<_>>() })
-                    }
+                    Undo::Commands { cmds } => json!({ "commands": cmds.iter().map(cmd_json).collect::<Vec<_>>() }),
                     Undo::Irreversible { reason } => json!({ "irreversible": reason }),
                 };
                 json!({

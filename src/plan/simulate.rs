@@ -20,22 +20,12 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
             state.storage.insert(name.clone());
         }
         Action::CreateDatastore { plugin, name } => {
-            state
-                .datastores
-                .entry(plugin.clone())
-                .or_default()
-                .entry(name.clone())
-                .or_default();
+            state.datastores.entry(plugin.clone()).or_default().entry(name.clone()).or_default();
         }
         Action::CreateApp { app: a } => {
             app(state, a);
         }
-        Action::SetProperty {
-            app: a,
-            plugin,
-            key,
-            value,
-        } => {
+        Action::SetProperty { app: a, plugin, key, value } => {
             let prop = format!("{plugin}:{key}");
             let s = app(state, a);
             match value {
@@ -43,22 +33,10 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
                 None => s.properties.remove(&prop),
             };
         }
-        Action::AddDockerOption {
-            app: a,
-            phase,
-            option,
-        } => {
-            app(state, a)
-                .docker_options
-                .entry(phase.clone())
-                .or_default()
-                .push(option.clone());
+        Action::AddDockerOption { app: a, phase, option } => {
+            app(state, a).docker_options.entry(phase.clone()).or_default().push(option.clone());
         }
-        Action::RemoveDockerOption {
-            app: a,
-            phase,
-            option,
-        } => {
+        Action::RemoveDockerOption { app: a, phase, option } => {
             if let Some(opts) = app(state, a).docker_options.get_mut(phase) {
                 opts.retain(|o| o != option);
             }
@@ -69,18 +47,8 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         Action::Mount { app: a, mount } => {
             app(state, a).mounts.insert(mount.clone());
         }
-        Action::Link {
-            plugin,
-            datastore,
-            app: a,
-        } => {
-            state
-                .datastores
-                .entry(plugin.clone())
-                .or_default()
-                .entry(datastore.clone())
-                .or_default()
-                .insert(a.clone());
+        Action::Link { plugin, datastore, app: a } => {
+            state.datastores.entry(plugin.clone()).or_default().entry(datastore.clone()).or_default().insert(a.clone());
         }
         Action::SetConfig { app: a, .. } => {
             let s = app(state, a);
@@ -96,28 +64,17 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
                 s.config.remove(k);
             }
         }
-        Action::Scale {
-            app: a,
-            process,
-            count,
-        } => {
+        Action::Scale { app: a, process, count } => {
             app(state, a).scale.insert(process.clone(), *count);
         }
-        Action::Resources {
-            app: a,
-            which,
-            values,
-        } => {
+        Action::Resources { app: a, which, values } => {
             let s = app(state, a);
             for (k, v) in values {
                 s.resources.insert(format!("{which}:{k}"), v.clone());
             }
         }
         Action::Deploy { app: a, .. } => app(state, a).deployed = true,
-        Action::Restart { .. }
-        | Action::RunOnce { .. }
-        | Action::Backup { .. }
-        | Action::SetNginxInclude { .. } => {}
+        Action::Restart { .. } | Action::RunOnce { .. } | Action::Backup { .. } | Action::SetNginxInclude { .. } => {}
         Action::EnableLetsencrypt { app: a } => app(state, a).letsencrypt = true,
         Action::Prune { target } => match argv.get(1).map(String::as_str) {
             Some("apps:destroy") => {

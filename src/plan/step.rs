@@ -248,10 +248,7 @@ pub struct Batches<'a> {
 impl Plan {
     /// The steps grouped for parallel apply (see [`Batches`]).
     pub fn batches(&self) -> Batches<'_> {
-        let mut b = Batches {
-            stack: Vec::new(),
-            levels: Vec::new(),
-        };
+        let mut b = Batches { stack: Vec::new(), levels: Vec::new() };
         for step in &self.steps {
             match &step.service {
                 None => b.stack.push(step),

@@ -426,16 +426,7 @@ fn from_archive(ctx: &mut Ctx, args: &[String]) -> Res {
     // The bash argument loop of plugins/git keeps `--` as the archive url (it is not an
     // end-of-options marker there), after flags too: `--archive-type tar <app> --`.
     const STDIN: &str = "\u{0}stdin";
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if a == "--" {
-                STDIN.to_owned()
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
+    let args: Vec<String> = args.iter().map(|a| if a == "--" { STDIN.to_owned() } else { a.clone() }).collect();
     let p = parse(&args, &spec(&["--archive-type"], &[]))?;
     let (app, url) = (p.arg(0), p.arg(1));
     let url = if url == STDIN { "--".to_owned() } else { url };

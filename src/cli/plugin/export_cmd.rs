@@ -52,19 +52,12 @@ fn latest_recipe(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<Value>> {
         return Ok(None);
     }
     let store = ReleaseStore::open(&dir.releases(), HostKey::load_or_create(&dir.key())?)?;
-    let Some(latest) = store.latest()? else {
-        return Ok(None);
-    };
+    let Some(latest) = store.latest()? else { return Ok(None) };
     Ok(Some(store.masked_compose(latest.id)?))
 }
 
 /// Exports the apps of `stack`: from its latest release, or the given adopted apps.
-fn export_stack(
-    env: &DokkuEnv,
-    stack: &str,
-    recipe: Option<&Value>,
-    adopted: &[String],
-) -> anyhow::Result<export::Export> {
+fn export_stack(env: &DokkuEnv, stack: &str, recipe: Option<&Value>, adopted: &[String]) -> anyhow::Result<export::Export> {
     let project_dir = source_dir(env, stack).display().to_string();
     let synthetic;
     let recipe_json = match recipe {
@@ -83,8 +76,7 @@ fn export_stack(
         }
     };
     let (project, services) = export::members_of(recipe_json, stack, &project_dir)?;
-    let state = crate::state::read_parallel(&project, &query, 4)
-        .context("cannot read the state of the host")?;
+    let state = crate::state::read_parallel(&project, &query, 4).context("cannot read the state of the host")?;
     let mut images = BTreeMap::new();
     for m in services.values() {
         let Member::App(app) = m else { continue };
@@ -99,14 +91,7 @@ fn export_stack(
             }
         }
     }
-    let input = ExportInput {
-        stack,
-        state: &state,
-        services,
-        recipe,
-        project_dir: recipe.map(|_| project_dir.as_str()),
-        images,
-    };
+    let input = ExportInput { stack, state: &state, services, recipe, project_dir: recipe.map(|_| project_dir.as_str()), images };
     Ok(export::export(&input)?)
 }
 
@@ -119,12 +104,8 @@ pub(super) fn export_cmd(a: &ExportArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
         Some(f) => {
             std::fs::write(f, &yaml).with_context(|| format!("cannot write `{}`", f.display()))?;
             let example = PathBuf::from(format!("{}.env.example", f.display()));
-            std::fs::write(&example, export::env_example(&e))
-                .with_context(|| format!("cannot write `{}`", example.display()))?;
-            println!(
-                "{}",
-                crate::report::info1(&format!("Exported stack {} to {}", a.app, f.display()))
-            );
+            std::fs::write(&example, export::env_example(&e)).with_context(|| format!("cannot write `{}`", example.display()))?;
+            println!("{}", crate::report::info1(&format!("Exported stack {} to {}", a.app, f.display())));
         }
         None => print!("{yaml}"),
     }
@@ -136,45 +117,24 @@ pub(super) fn export_cmd(a: &ExportArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
 pub(super) fn import_apps(a: &ImportArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     let r = runner();
     if latest_recipe(env, &a.stack)?.is_some() {
-        anyhow::bail!(
-            "`{}` is already a stack; adopt apps into a new stack",
-            a.stack
-        );
+        anyhow::bail!("`{}` is already a stack; adopt apps into a new stack", a.stack);
     }
     let e = export_stack(env, &a.stack, None, &a.apps)?;
     let yaml = export::render(&e.doc)?;
-    let exists = r
-        .run(&Cmd::dokku(["apps:exists", a.stack.as_str()]), None, None)
-        .is_ok();
+    let exists = r.run(&Cmd::dokku(["apps:exists", a.stack.as_str()]), None, None).is_ok();
     if !exists {
-        r.run(&Cmd::dokku(["apps:create", a.stack.as_str()]), None, None)
-            .with_context(|| format!("cannot create the stack app `{}`", a.stack))?;
+        r.run(&Cmd::dokku(["apps:create", a.stack.as_str()]), None, None).with_context(|| format!("cannot create the stack app `{}`", a.stack))?;
     }
     let src = source_dir(env, &a.stack);
     std::fs::create_dir_all(&src).with_context(|| format!("cannot create `{}`", src.display()))?;
-    std::fs::write(src.join("compose.yaml"), &yaml)
-        .with_context(|| format!("cannot write `{}`", src.display()))?;
+    std::fs::write(src.join("compose.yaml"), &yaml).with_context(|| format!("cannot write `{}`", src.display()))?;
     if !e.variables.is_empty() {
-        let mut args = vec![
-            "config:set".to_owned(),
-            "--no-restart".into(),
-            a.stack.clone(),
-        ];
+        let mut args = vec!["config:set".to_owned(), "--no-restart".into(), a.stack.clone()];
         args.extend(e.variables.iter().map(|(k, v)| format!("{k}={v}")));
-        r.run(&Cmd::dokku(args), None, None)
-            .context("cannot set the stack's variables")?;
+        r.run(&Cmd::dokku(args), None, None).context("cannot set the stack's variables")?;
     }
-    println!(
-        "{}",
-        crate::report::info1(&format!(
-            "Adopted {} into stack {}; applying",
-            a.apps.join(" "),
-            a.stack
-        ))
-    );
-    let out = r
-        .run(&Cmd::dokku(["compose:up", a.stack.as_str()]), None, None)
-        .context("`compose:up` failed")?;
+    println!("{}", crate::report::info1(&format!("Adopted {} into stack {}; applying", a.apps.join(" "), a.stack)));
+    let out = r.run(&Cmd::dokku(["compose:up", a.stack.as_str()]), None, None).context("`compose:up` failed")?;
     print!("{}", out.stdout);
     Ok(0)
 }

@@ -26,21 +26,11 @@ pub const PLUGIN: &str = "compose";
 
 /// Runs the plugin binary with the given argv and returns the process exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let args: Vec<String> = args
-        .into_iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let args: Vec<String> = args.into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let env = DokkuEnv::from_env();
     let argv0 = args.first().map_or("", String::as_str);
-    let name = Path::new(argv0)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
-    let parent = Path::new(argv0)
-        .parent()
-        .and_then(Path::file_name)
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
+    let name = Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let parent = Path::new(argv0).parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("");
     let rest: Vec<String> = args.iter().skip(1).cloned().collect();
     let result = if parent == "subcommands" {
         // `$1` is `compose:<verb>`; the verb is the file name.
@@ -81,6 +71,5 @@ fn commands(args: &[String], env: &DokkuEnv) -> ExitCode {
 /// command= $PPID`), read from `/proc`.
 fn parent_has_all() -> bool {
     let ppid = nix::unistd::getppid();
-    std::fs::read(format!("/proc/{ppid}/cmdline"))
-        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
+    std::fs::read(format!("/proc/{ppid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
 }

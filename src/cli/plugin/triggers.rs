@@ -44,14 +44,7 @@ pub(super) fn run(name: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
 }
 
 fn selected_builder(app: &str) -> String {
-    runner()
-        .run(
-            &Cmd::dokku(["builder:report", app, "--builder-selected"]),
-            None,
-            None,
-        )
-        .map(|o| o.stdout.trim().to_owned())
-        .unwrap_or_default()
+    runner().run(&Cmd::dokku(["builder:report", app, "--builder-selected"]), None, None).map(|o| o.stdout.trim().to_owned()).unwrap_or_default()
 }
 
 /// Whether `app` is a service app of a stack: the plugin gives every app it deploys the
@@ -72,20 +65,8 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
         let current = selected_builder(app);
         if current != BUILDER {
             // Remember what was selected, so a later push without compose file restores it.
-            props.set(
-                app,
-                SELECTED_BY_US,
-                Some(if current.is_empty() {
-                    "-"
-                } else {
-                    current.as_str()
-                }),
-            )?;
-            r.run(
-                &Cmd::dokku(["builder:set", app, "selected", BUILDER]),
-                None,
-                None,
-            )?;
+            props.set(app, SELECTED_BY_US, Some(if current.is_empty() { "-" } else { current.as_str() }))?;
+            r.run(&Cmd::dokku(["builder:set", app, "selected", BUILDER]), None, None)?;
         }
     } else if let Some(previous) = ours {
         let mut cmd = Cmd::dokku(["builder:set", app, "selected"]);
@@ -98,12 +79,7 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
     Ok(())
 }
 
-fn builder_build(
-    builder: &str,
-    app: &str,
-    dir: &std::path::Path,
-    env: &DokkuEnv,
-) -> anyhow::Result<u8> {
+fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<u8> {
     if builder != BUILDER {
         return Ok(0);
     }
@@ -115,15 +91,7 @@ fn builder_build(
     println!("{}", info1(&format!("Deploying compose stack {app}")));
     let props = Props::new(&env.config_dir());
     let files = compose_files(dir, &props, app);
-    let result = stack::capture_and_apply(
-        env,
-        &props,
-        app,
-        dir,
-        &files,
-        &stack::Revision::GitRev("git push"),
-        false,
-    );
+    let result = stack::capture_and_apply(env, &props, app, dir, &files, &stack::Revision::GitRev("git push"), false);
     match result {
         Ok(()) => {
             println!("{}", info1(&format!("Stack {app} deployed")));
@@ -145,10 +113,7 @@ fn post_delete(app: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     if let Ok(Some(apps)) = released_apps(env, app) {
         if !apps.is_empty() {
-            eprintln!(
-                " !     The service apps of stack {app} remain: {}",
-                apps.join(" ")
-            );
+            eprintln!(" !     The service apps of stack {app} remain: {}", apps.join(" "));
             eprintln!(" !     (`dokku compose:down {app}` destroys them; datastores are never destroyed implicitly)");
         }
     }
@@ -164,9 +129,7 @@ fn released_apps(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<Vec<String>
     }
     let key = crate::exec::secrets::HostKey::load_or_create(&d.key())?;
     let store = crate::exec::releases::ReleaseStore::open(&d.releases(), key)?;
-    let Some(latest) = store.latest()? else {
-        return Ok(None);
-    };
+    let Some(latest) = store.latest()? else { return Ok(None) };
     Ok(Some(store.apps(latest.id)?.into_keys().collect()))
 }
 
@@ -176,11 +139,7 @@ fn uninstall(plugin: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let props = Props::new(&env.config_dir());
     let r = runner();
-    for entry in std::fs::read_dir(env.config_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
+    for entry in std::fs::read_dir(env.config_dir()).into_iter().flatten().flatten() {
         let app = entry.file_name().to_string_lossy().into_owned();
         if let Some(previous) = props.get(&app, SELECTED_BY_US) {
             let mut cmd = Cmd::dokku(["builder:set", app.as_str(), "selected"]);
@@ -191,12 +150,6 @@ fn uninstall(plugin: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
             println!("{}", verbose(&format!("{app}: builder selection restored")));
         }
     }
-    println!(
-        "{}",
-        info1(&format!(
-            "Stack data in {} is kept; service apps and datastores are untouched",
-            env.data_dir().display()
-        ))
-    );
+    println!("{}", info1(&format!("Stack data in {} is kept; service apps and datastores are untouched", env.data_dir().display())));
     Ok(0)
 }
