@@ -32,6 +32,15 @@ pub enum Action {
         /// Service.
         name: String,
     },
+    /// `<plugin>:upgrade`: the datastore runs another image.
+    UpgradeDatastore {
+        /// Plugin.
+        plugin: String,
+        /// Service.
+        name: String,
+        /// The image it runs after the step (`postgres:17`).
+        image: String,
+    },
     /// `apps:create`.
     CreateApp {
         /// App.
