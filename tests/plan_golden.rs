@@ -242,3 +242,30 @@ fn new_image_redeploys_only_that_app() {
     assert_eq!(again.steps[0].reason, "config differs in DOKKU_COMPOSE_DIGEST");
     assert_eq!(again.steps[1].reason, "the build context changed");
 }
+
+/// Issue #15 items 1 and 7: a changed datastore password is refused (no plugin can change it,
+/// and apps must only get the one the datastore has); a new image tag is an upgrade step.
+#[test]
+fn datastore_password_change_is_refused_and_version_bump_upgrades() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    let db = "web-worker-postgres-redis-db";
+    state.datastore_info.insert(
+        dokku_compose::state::datastore_key("postgres", db),
+        dokku_compose::state::DatastoreInfo { version: "postgres:16-alpine".into(), dsn: format!("postgres://postgres:hunter2@dokku-postgres-{db}:5432/x") },
+    );
+    assert!(plan::plan_compose_json(&case.json, &state, &case.opts).unwrap().steps.is_empty());
+    let mut json = case.json.clone();
+    json["services"]["db"]["environment"]["POSTGRES_PASSWORD"] = serde_json::json!("changed");
+    let e = plan::plan_compose_json(&json, &state, &case.opts).unwrap_err().to_string();
+    assert!(e.starts_with("`services.db.environment.POSTGRES_PASSWORD`: the postgres service") && e.contains("postgres:info"), "{e}");
+    let mut json = case.json.clone();
+    json["services"]["db"]["image"] = serde_json::json!("postgres:17-alpine");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let runs: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
+    assert_eq!(runs, [format!("dokku postgres:upgrade {db} --image postgres --image-version 17-alpine")]);
+}
