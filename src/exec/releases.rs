@@ -1519,7 +1519,8 @@ mod tests {
         );
         assert!(!files["fingerprints.json"].contains("LOG_LEVEL"));
 
-        // Without the plain list, the same key is sealed.
+        // Without the plain list, an ordinary key stays in clear too (one classification,
+        // `model::env_is_secret`); a secret one is sealed.
         let none = BTreeSet::new();
         let c = compose_v1();
         f.store
@@ -1536,8 +1537,9 @@ mod tests {
             })
             .unwrap();
         let files = committed_files(&f.store, 2);
-        assert!(!files["compose.json"].contains("info-level-plain"));
-        assert!(files["fingerprints.json"].contains("services.web.environment.LOG_LEVEL"));
+        assert!(files["compose.json"].contains("info-level-plain"));
+        assert!(!files["fingerprints.json"].contains("services.web.environment.LOG_LEVEL"));
+        assert!(files["fingerprints.json"].contains("services.web.environment.DB_PASSWORD"));
         assert_eq!(f.store.compose(2).unwrap(), c);
     }
 
