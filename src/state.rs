@@ -29,6 +29,24 @@ pub struct DokkuState {
     /// read only when the plan sets domains ([`read_vhosts`]); empty otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vhosts: BTreeMap<String, String>,
+    /// What the existing datastore services run and the credentials they hold (`<plugin>:info
+    /// --version` and `--dsn`), by [`datastore_key`]; absent when the host was not read.
+    #[serde(default)]
+    pub datastore_info: BTreeMap<String, DatastoreInfo>,
+}
+
+/// One existing datastore service, as its plugin reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatastoreInfo {
+    /// The image it runs (`postgres:16`).
+    pub version: String,
+    /// The URL a link gives apps, with the password the datastore has.
+    pub dsn: String,
+}
+
+/// The key of [`DokkuState::datastore_info`]: `<plugin>:<service>`.
+pub fn datastore_key(plugin: &str, service: &str) -> String {
+    format!("{plugin}:{service}")
 }
 
 /// One app.
@@ -229,6 +247,7 @@ pub fn is_query(argv: &[&str]) -> bool {
         || cmd.ends_with(":list")
         || cmd.ends_with(":links")
         || cmd.ends_with(":list-entries")
+        || cmd.ends_with(":info")
         || cmd == "config:export"
         || cmd == "letsencrypt:active"
         || cmd == "storage:list"
@@ -321,6 +340,14 @@ fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput,
                 let cmd = q(&[links.as_str(), svc.name.as_str()]);
                 let linked = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
                 services.insert(svc.name.to_string(), linked);
+                // `info` has no JSON format; a single flag prints the bare value.
+                let info = format!("{plugin}:info");
+                let mut flag = |f: &str| -> Result<Option<String>, StateError> {
+                    Ok(run(&q(&[info.as_str(), svc.name.as_str(), f]))?.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()))
+                };
+                if let (Some(version), Some(dsn)) = (flag("--version")?, flag("--dsn")?) {
+                    state.datastore_info.insert(datastore_key(plugin, svc.name.as_str()), DatastoreInfo { version, dsn });
+                }
             }
         }
         state.datastores.insert(plugin.to_owned(), services);
@@ -470,7 +497,7 @@ mod tests {
         // A host that does not answer `apps:list` is an error, never an empty host.
         let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
         assert!(err.to_string().contains("apps:list"), "{err}");
-        assert_eq!(asked.len(), 21, "{asked:#?}");
+        assert_eq!(asked.len(), 23, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("other")));
         let web = &state.apps["s-web"];
         assert!(web.deployed);

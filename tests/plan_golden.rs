@@ -142,10 +142,17 @@ fn changing_one_value_replans_only_that() {
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["worker/config", "worker/restart"]);
-    // The secret value goes on stdin, shown masked; never in argv.
-    assert_eq!(again.steps[0].run.to_string(), "dokku config:import --no-restart --format json web-worker-postgres-redis-worker -");
-    assert_eq!(again.steps[0].run.stdin.as_ref().unwrap().describe(), "JSON config vars QUEUE=********");
-    assert!(!again.steps[0].run.argv().iter().any(|a| a.contains("urgent")));
+    // An ordinary value is shown, so the plan can be reviewed (issue #15 item 16); a secret
+    // one is masked.
+    assert_eq!(again.steps[0].run.to_string(), "dokku config:set --no-restart web-worker-postgres-redis-worker QUEUE=urgent");
+    json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("default");
+    json["services"]["worker"]["environment"]["API_TOKEN"] = serde_json::json!("t0ken-value");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    // A secret goes on stdin, masked where it is shown, never in argv.
+    assert!(again.steps[0].run.to_string().starts_with("dokku config:import"), "{}", again.steps[0].run);
+    let shown = again.steps[0].run.stdin.as_ref().unwrap().describe();
+    assert!(shown.contains("API_TOKEN=********") && !shown.contains("t0ken-value"), "{shown}");
+    assert!(!again.steps[0].run.argv().iter().any(|a| a.contains("t0ken-value")));
 }
 
 /// A docker option dropped from the compose file is removed; options added by others stay.
@@ -237,4 +244,31 @@ fn new_image_redeploys_only_that_app() {
     assert_eq!(ids, ["worker/config", "worker/deploy"]);
     assert_eq!(again.steps[0].reason, "config differs in DOKKU_COMPOSE_DIGEST");
     assert_eq!(again.steps[1].reason, "the build context changed");
+}
+
+/// Issue #15 items 1 and 7: a changed datastore password is refused (no plugin can change it,
+/// and apps must only get the one the datastore has); a new image tag is an upgrade step.
+#[test]
+fn datastore_password_change_is_refused_and_version_bump_upgrades() {
+    let case = load_case(&fixtures().join("web-worker-postgres-redis"));
+    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let mut state = DokkuState::default();
+    for step in &first.steps {
+        simulate::apply(&mut state, step);
+    }
+    let db = "web-worker-postgres-redis-db";
+    state.datastore_info.insert(
+        dokku_compose::state::datastore_key("postgres", db),
+        dokku_compose::state::DatastoreInfo { version: "postgres:16-alpine".into(), dsn: format!("postgres://postgres:hunter2@dokku-postgres-{db}:5432/x") },
+    );
+    assert!(plan::plan_compose_json(&case.json, &state, &case.opts).unwrap().steps.is_empty());
+    let mut json = case.json.clone();
+    json["services"]["db"]["environment"]["POSTGRES_PASSWORD"] = serde_json::json!("changed");
+    let e = plan::plan_compose_json(&json, &state, &case.opts).unwrap_err().to_string();
+    assert!(e.starts_with("`services.db.environment.POSTGRES_PASSWORD`: the postgres service") && e.contains("postgres:info"), "{e}");
+    let mut json = case.json.clone();
+    json["services"]["db"]["image"] = serde_json::json!("postgres:17-alpine");
+    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let runs: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
+    assert_eq!(runs, [format!("dokku postgres:upgrade {db} --image postgres --image-version 17-alpine")]);
 }

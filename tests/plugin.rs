@@ -793,7 +793,7 @@ fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
     let h = Host::new();
     assert!(h.dokku(&["apps:create", "shop-web"]).status.success());
     assert!(h.dokku(&["config:set", "--no-restart", "shop-web", "TENANT_SECRET=theirs"]).status.success());
-    assert!(h.dokku(&["postgres:create", "shop-db"]).status.success());
+    assert!(h.dokku(&["postgres:create", "shop-db", "--password", "pw-in-compose"]).status.success());
     let before = h.json(&["config:export", "--format", "json", "shop-web"]);
     let dir = h.repo("shop", &stack_files());
     let from = h.calls().len();

@@ -316,14 +316,21 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
     let mut host = host;
-    let plan = plan::plan(&project, &graph, &host, &settings, warnings)?;
+    // Ownership (docs/security.md): refused before anything changes, and before what the
+    // planner says of a service that is not this stack's (its password, its image).
+    let ownership = plan::Ownership { mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?, others: others_owned(&dir) };
+    let plan = match plan::plan(&project, &graph, &host, &settings, warnings) {
+        Ok(plan) => plan,
+        Err(e) => {
+            plan::check_ownership(&project, &Plan::default(), &host, &ownership).map_err(PlanError::from)?;
+            return Err(e.into());
+        }
+    };
     // The planned commands themselves, split as Dokku splits them (dry runs included).
     req.policy.check_plan(&project, &plan).map_err(PlanError::from)?;
-    // Ownership (docs/security.md): refused before anything changes.
     if plan.steps.iter().any(|s| matches!(s.action, Action::SetDomains { .. })) {
         host.vhosts = state::read_vhosts(&mut |c| q(c))?;
     }
-    let ownership = plan::Ownership { mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?, others: others_owned(&dir) };
     plan::check_ownership(&project, &plan, &host, &ownership).map_err(PlanError::from)?;
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     if req.dry_run {

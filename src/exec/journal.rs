@@ -52,7 +52,7 @@ impl StepKind {
 /// The app a step changes, if any.
 pub fn step_app(step: &Step) -> Option<String> {
     match &step.action {
-        Action::CreateNetwork { .. } | Action::CreateStorage { .. } | Action::CreateDatastore { .. } | Action::Prune { .. } | Action::Backup { .. } => None,
+        Action::CreateNetwork { .. } | Action::CreateStorage { .. } | Action::CreateDatastore { .. } | Action::UpgradeDatastore { .. } | Action::Prune { .. } | Action::Backup { .. } => None,
         Action::CreateApp { app }
         | Action::SetProperty { app, .. }
         | Action::AddDockerOption { app, .. }

@@ -17,7 +17,8 @@
 //! | `release.json`      | id, stack, time, source revision, message, kind, rollback target     |
 //!
 //! **Which values are secret.** Every non-null value of `services.<svc>.environment.<KEY>`
-//! unless `KEY` is one of the release's plain keys ([`NewRelease::plain_keys`]); and every
+//! that [`crate::model::env_is_secret`] calls secret (the classification plans and output
+//! use; the release's plain keys, [`NewRelease::plain_keys`], are shown); and every
 //! non-null scalar under `services.<svc>.x-dokku` that has, on its path below `x-dokku`, a key
 //! containing `password`, `secret`, `token` or `key` (case-insensitive), so
 //! `x-dokku.postgres.password` and every value inside `x-dokku.secrets` are secret; and, in a
@@ -350,7 +351,11 @@ impl ReleaseStore {
             None => 1,
         };
 
-        let env_is_secret = |k: &str| !r.plain_keys.contains(k);
+        // The model's one classification (docs/mapping.md "Secrets and masking").
+        let env_is_secret = |k: &str, v: &Value| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            crate::model::env_is_secret(k, &text, r.plain_keys)
+        };
         let mut sealed = r.compose.clone();
         let mut fingerprints = BTreeMap::new();
         let mut plaintexts = Vec::new();
@@ -793,7 +798,7 @@ fn is_sensitive_key(key: &str) -> bool {
 /// service.
 fn for_each_secret(
     compose: &mut Value,
-    env_is_secret: &dyn Fn(&str) -> bool,
+    env_is_secret: &dyn Fn(&str, &Value) -> bool,
     f: &mut dyn FnMut(String, &mut Value) -> Result<(), ReleaseError>,
 ) -> Result<(), ReleaseError> {
     let paths = secret_paths(compose, env_is_secret);
@@ -807,7 +812,7 @@ fn for_each_secret(
 }
 
 /// The key paths of every secret of `compose` (see [`for_each_secret`]).
-fn secret_paths(compose: &Value, env_is_secret: &dyn Fn(&str) -> bool) -> BTreeSet<String> {
+fn secret_paths(compose: &Value, env_is_secret: &dyn Fn(&str, &Value) -> bool) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     let mut values: BTreeSet<String> = BTreeSet::new();
     let mut note = |paths: &mut BTreeSet<String>, path: String, v: &Value| {
@@ -818,7 +823,7 @@ fn secret_paths(compose: &Value, env_is_secret: &dyn Fn(&str) -> bool) -> BTreeS
         for (svc, service) in services {
             if let Some(env) = service.get("environment").and_then(Value::as_object) {
                 for (k, v) in env {
-                    if !v.is_null() && env_is_secret(k) {
+                    if !v.is_null() && env_is_secret(k, v) {
                         note(&mut paths, format!("services.{svc}.environment.{k}"), v);
                     }
                 }
@@ -896,13 +901,13 @@ fn walk_extension(
     path: &str,
     sensitive: bool,
     in_env: bool,
-    env_is_secret: &dyn Fn(&str) -> bool,
+    env_is_secret: &dyn Fn(&str, &Value) -> bool,
     f: &mut dyn FnMut(String, &mut Value) -> Result<(), ReleaseError>,
 ) -> Result<(), ReleaseError> {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                let secret_env = in_env && env_is_secret(k);
+                let secret_env = in_env && !child.is_null() && env_is_secret(k, child);
                 walk_extension(
                     child,
                     &format!("{path}.{k}"),
@@ -939,7 +944,11 @@ fn walk_extension(
 /// [`MASK`]; keys in `plain_keys` are not secret. What `compose:config` prints.
 pub fn mask_secrets(compose: &Value, plain_keys: &BTreeSet<String>) -> Value {
     let mut masked = compose.clone();
-    let _ = for_each_secret(&mut masked, &|k| !plain_keys.contains(k), &mut |_, v| {
+    let env_is_secret = |k: &str, v: &Value| {
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        crate::model::env_is_secret(k, &text, plain_keys)
+    };
+    let _ = for_each_secret(&mut masked, &env_is_secret, &mut |_, v| {
         *v = Value::String(MASK.to_owned());
         Ok(())
     });
@@ -1270,7 +1279,7 @@ mod tests {
                         "DB_PASSWORD": DB_PASSWORD,
                         "LOG_LEVEL": "info-level-plain",
                         "FROM_HOST": null,
-                        "WORKERS": 4
+                        "TOKEN_TTL": 4
                     },
                     "x-dokku": {
                         "domains": ["shop.example.com"],
@@ -1548,7 +1557,7 @@ mod tests {
                 .unwrap();
             assert!(sealed_pg.starts_with("v1:"));
             // A non-string secret is sealed too, and comes back as a number.
-            assert!(raw["services"]["web"]["environment"]["WORKERS"]
+            assert!(raw["services"]["web"]["environment"]["TOKEN_TTL"]
                 .as_str()
                 .unwrap()
                 .starts_with("v1:"));
@@ -1573,7 +1582,7 @@ mod tests {
                 json!("********")
             );
             assert_eq!(
-                masked["services"]["web"]["environment"]["WORKERS"],
+                masked["services"]["web"]["environment"]["TOKEN_TTL"],
                 json!("********")
             );
             assert_eq!(
@@ -1588,7 +1597,7 @@ mod tests {
                 paths,
                 [
                     "services.web.environment.DB_PASSWORD",
-                    "services.web.environment.WORKERS",
+                    "services.web.environment.TOKEN_TTL",
                     "services.web.x-dokku.postgres.password",
                     "services.web.x-dokku.secrets.API",
                 ]
@@ -1691,7 +1700,8 @@ mod tests {
         );
         assert!(!files["fingerprints.json"].contains("LOG_LEVEL"));
 
-        // Without the plain list, the same key is sealed.
+        // Without the plain list, an ordinary key stays in clear too (one classification,
+        // `model::env_is_secret`); a secret one is sealed.
         let none = BTreeSet::new();
         let c = compose_v1();
         f.store
@@ -1708,8 +1718,9 @@ mod tests {
             })
             .unwrap();
         let files = committed_files(&f.store, 2);
-        assert!(!files["compose.json"].contains("info-level-plain"));
-        assert!(files["fingerprints.json"].contains("services.web.environment.LOG_LEVEL"));
+        assert!(files["compose.json"].contains("info-level-plain"));
+        assert!(!files["fingerprints.json"].contains("services.web.environment.LOG_LEVEL"));
+        assert!(files["fingerprints.json"].contains("services.web.environment.DB_PASSWORD"));
         assert_eq!(f.store.compose(2).unwrap(), c);
     }
 

@@ -248,7 +248,7 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     let env = env_map(obj, &base, true, &mut ctx.warnings)?
         .into_iter()
         .map(|(k, v)| {
-            let secret = !settings.plain.contains(&k);
+            let secret = super::secret::env_is_secret(&k, &v, &settings.plain);
             (k, EnvVar { value: v, secret })
         })
         .collect();

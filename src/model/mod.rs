@@ -10,6 +10,7 @@ mod limits;
 mod names;
 mod project;
 mod rewrite;
+pub mod secret;
 mod service;
 mod xdokku;
 
@@ -21,6 +22,7 @@ pub use names::{
 };
 pub use project::{duration_secs, from_compose_json, relative_path, split_shell_words, ConvertOptions, Project};
 pub use rewrite::{datastore_host, datastore_user};
+pub use secret::env_is_secret;
 pub use service::{
     AppSpec, Build, DatastoreSpec, Dependency, DockerOption, EnvVar, FileSource, Healthcheck, Kind, Link, Mount,
     PolicyRule, Port, Resources, SecretDelivery, SecretUse, Service, Source,

@@ -216,7 +216,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
     }
     infer_one_shot(&mut services, &mut ctx.warnings);
     let mut rewrites = BTreeMap::new();
-    super::rewrite::rewrite_datastore_refs(&mut services, &settings, &mut rewrites, &mut ctx.warnings);
+    super::rewrite::rewrite_datastore_refs(&mut services, &settings, &mut rewrites, &mut ctx.warnings)?;
 
     ctx.warnings.sort();
     ctx.warnings.dedup();
@@ -676,7 +676,7 @@ mod tests {
     fn generated_passwords_come_from_the_link() {
         let (p, warnings) = convert(serde_json::json!({"services": {
             "cache": {"image": "redis:7"},
-            "web": {"image": "x", "environment": {"REDIS_URL": "redis://cache:6379", "JOBS_URL": "redis://cache:6379/1", "RAW": "redis://cache"}}
+            "web": {"image": "x", "environment": {"REDIS_URL": "redis://cache:6379", "JOBS_URL": "redis://cache:6379/0", "RAW": "redis://cache"}}
         }}))
         .unwrap();
         let web = p.services[&ServiceName::new("web")].app().unwrap();
@@ -687,6 +687,97 @@ mod tests {
             warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["`services.web.environment.RAW`: points at datastore `cache`, whose password the plugin generates; read `REDIS_URL` set by the link instead"]
         );
+    }
+
+    #[test]
+    fn a_redis_db_index_the_link_cannot_carry_is_refused() {
+        let e = convert(serde_json::json!({"services": {
+            "cache": {"image": "redis:7"},
+            "web": {"image": "x", "environment": {"JOBS_URL": "redis://cache:6379/1"}}
+        }}))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`services.web.environment.JOBS_URL`: `/1` cannot be kept"),
+            "{e}"
+        );
+        // With the password declared, the URL is written whole, index included.
+        let (p, _) = convert(serde_json::json!({"services": {
+            "cache": {"image": "redis:7", "environment": {"REDIS_PASSWORD": "pw"}},
+            "web": {"image": "x", "environment": {"JOBS_URL": "redis://cache:6379/1"}}
+        }}))
+        .unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        assert_eq!(
+            web.env["JOBS_URL"].value,
+            "redis://:pw@dokku-redis-s-cache:6379/1"
+        );
+        assert!(web.env["JOBS_URL"].secret);
+    }
+
+    #[test]
+    fn rewrites_follow_meaning_not_equal_values() {
+        let (p, _) = convert(serde_json::json!({"services": {
+            "db": {"image": "postgres:16", "environment": {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "pw", "POSTGRES_DB": "shop"}},
+            "mq": {"image": "rabbitmq:3", "environment": {"RABBITMQ_DEFAULT_USER": "zulip", "RABBITMQ_DEFAULT_PASS": "pw2"}},
+            // An app of an image the catalog does not know, not using `mq`: never rewritten or linked.
+            "pg": {"image": "zulip/zulip-postgresql:14", "environment": {"POSTGRES_USER": "zulip"}},
+            "web": {"image": "x", "depends_on": {"db": {"condition": "service_started"}, "mq": {"condition": "service_started"}}, "environment": {
+                "SITE_NAME": "shop", "OTEL_SERVICE_NAME": "shop", "DB_NAME": "shop", "PG_USER": "app", "RABBITMQ_USER": "zulip"
+            }}
+        }}))
+        .unwrap();
+        let pg = p.services[&ServiceName::new("pg")].app().unwrap();
+        assert_eq!(pg.env["POSTGRES_USER"].value, "zulip");
+        assert!(pg.links.is_empty());
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        let v = |k: &str| web.env[k].value.as_str();
+        assert_eq!((v("SITE_NAME"), v("OTEL_SERVICE_NAME")), ("shop", "shop"));
+        assert_eq!(
+            (v("DB_NAME"), v("PG_USER"), v("RABBITMQ_USER")),
+            ("s_db", "postgres", "s-mq")
+        );
+        assert_eq!(
+            p.rewrites["services.web.environment.DB_NAME"],
+            "`shop` -> `s_db` (database of datastore `db`)"
+        );
+        assert!(!p
+            .rewrites
+            .contains_key("services.web.environment.SITE_NAME"));
+
+        // The same user declared by two datastores the app uses: only a key that names one.
+        let (p, warnings) = convert(serde_json::json!({"services": {
+            "db": {"image": "postgres:16", "environment": {"POSTGRES_USER": "shop", "POSTGRES_PASSWORD": "pw"}},
+            "mq": {"image": "rabbitmq:3", "environment": {"RABBITMQ_DEFAULT_USER": "shop", "RABBITMQ_DEFAULT_PASS": "pw2"}},
+            "web": {"image": "x", "depends_on": {"db": {"condition": "service_started"}, "mq": {"condition": "service_started"}}, "environment": {
+                "PG_USER": "shop", "AMQP_USER": "shop", "APP_USER": "shop"
+            }}
+        }}))
+        .unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        let v = |k: &str| web.env[k].value.as_str();
+        assert_eq!(
+            (v("PG_USER"), v("AMQP_USER"), v("APP_USER")),
+            ("postgres", "s-mq", "shop")
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.path == "services.web.environment.APP_USER"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_value_leaves_the_link_variable_alone() {
+        let (p, _) = convert(serde_json::json!({"services": {
+            "cache": {"image": "redis:7"},
+            "web": {"image": "x", "depends_on": {"cache": {"condition": "service_started"}}, "environment": {"REDIS_URL": "", "OTHER": ""}}
+        }}))
+        .unwrap();
+        let web = p.services[&ServiceName::new("web")].app().unwrap();
+        assert!(!web.env.contains_key("REDIS_URL") && web.env.contains_key("OTHER"));
+        assert!(web.links.contains_key(&ServiceName::new("cache")));
     }
 
     #[test]

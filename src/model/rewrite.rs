@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::error::Warning;
+use super::error::{ModelError, Warning};
 use super::names::ServiceName;
 use super::service::{DatastoreSpec, Kind, Link, Service};
 use super::xdokku::StackSettings;
@@ -12,7 +12,11 @@ use crate::dokku::catalog::{self, UrlUser};
 
 /// The host name other containers reach a datastore by (`dokku-<plugin>-<service>`).
 pub fn datastore_host(ds: &DatastoreSpec) -> String {
-    format!("dokku-{}-{}", ds.plugin, ds.name.as_str().replace(['.', '_'], "-"))
+    format!(
+        "dokku-{}-{}",
+        ds.plugin,
+        ds.name.as_str().replace(['.', '_'], "-")
+    )
 }
 
 /// The user in the plugin's link URL.
@@ -25,123 +29,271 @@ pub fn datastore_user(ds: &DatastoreSpec) -> Option<String> {
 }
 
 enum Outcome {
-    Unchanged,
     Rewritten(String, &'static str),
     /// A URL that needs the generated password: provided by the link itself.
     NeedsLinkVar,
+    /// A reference that cannot be carried over without losing part of it.
+    Refused(String),
 }
 
-fn rewrite_value(key: &str, value: &str, ds: &DatastoreSpec) -> Outcome {
+/// Rule "host": the bare host name, optionally with a port.
+fn rewrite_host(value: &str, ds: &DatastoreSpec) -> Option<String> {
     let def = catalog::by_plugin(ds.plugin).expect("datastores come from the catalog");
     let host = datastore_host(ds);
-    if value.is_empty() {
-        return Outcome::Unchanged;
-    }
-    let upper = key.to_ascii_uppercase();
-    // Rule "host": the bare host name, optionally with a port.
     for h in &ds.hosts {
         if value == h {
-            return Outcome::Rewritten(host, "host");
+            return Some(host);
         }
-        if let Some(port) = value.strip_prefix(h.as_str()).and_then(|r| r.strip_prefix(':')) {
+        if let Some(port) = value
+            .strip_prefix(h.as_str())
+            .and_then(|r| r.strip_prefix(':'))
+        {
             if port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty() {
-                return Outcome::Rewritten(format!("{host}:{}", def.port), "host");
+                return Some(format!("{host}:{}", def.port));
             }
         }
     }
-    // Rule "url": scheme://[user[:password]@]host[:port][/path][?query].
-    if let Some(i) = value.find("://") {
-        let (scheme, rest) = (&value[..i], &value[i + 3..]);
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        let h = hostport.split(':').next().unwrap_or(hostport);
-        if ds.hosts.contains(h) {
-            let url_password = userinfo.and_then(|u| u.split_once(':')).map(|(_, p)| p);
-            let password = if def.password {
-                match (&ds.password, url_password) {
-                    (Some(p), _) => Some(p.clone()),
-                    (None, _) => return Outcome::NeedsLinkVar,
-                }
-            } else {
-                None
-            };
-            let user = datastore_user(ds);
-            let userinfo = match (user, password) {
-                (Some(u), Some(p)) => format!("{u}:{p}@"),
-                (Some(u), None) => format!("{u}@"),
-                (None, Some(p)) => format!(":{p}@"),
-                (None, None) => String::new(),
-            };
-            let (path, query) = match tail.find('?') {
-                Some(q) => (&tail[..q], &tail[q..]),
-                None => (tail, ""),
-            };
-            let path = if def.database && path.len() > 1 { format!("/{}", ds.name.database_name()) } else { path.to_owned() };
-            return Outcome::Rewritten(format!("{scheme}://{userinfo}{host}:{}{path}{query}", def.port), "url");
-        }
-        return Outcome::Unchanged;
+    None
+}
+
+/// The rules that find a reference by its form alone: "host" and "url". `None` when the
+/// value does not point at `ds`.
+fn rewrite_reference(value: &str, ds: &DatastoreSpec) -> Option<Outcome> {
+    let def = catalog::by_plugin(ds.plugin).expect("datastores come from the catalog");
+    if value.is_empty() {
+        return None;
     }
-    // Rules "user" and "database": the credentials the datastore declared. Passwords are kept:
-    // the declared password is passed on with `--password`.
-    if ["PASS", "SECRET", "KEY", "TOKEN"].iter().any(|w| upper.contains(w)) {
-        return Outcome::Unchanged;
+    if let Some(h) = rewrite_host(value, ds) {
+        return Some(Outcome::Rewritten(h, "host"));
+    }
+    // Rule "url": scheme://[user[:password]@]host[:port][/path][?query].
+    let i = value.find("://")?;
+    let (scheme, rest) = (&value[..i], &value[i + 3..]);
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let h = hostport.split(':').next().unwrap_or(hostport);
+    if !ds.hosts.contains(h) {
+        return None;
+    }
+    let (path, query) = match tail.find('?') {
+        Some(q) => (&tail[..q], &tail[q..]),
+        None => (tail, ""),
+    };
+    let password = match (def.password, &ds.password) {
+        (false, _) => None,
+        (true, Some(p)) => Some(p.clone()),
+        (true, None) => {
+            // The link's URL is `<scheme>://…@<host>:<port>[/<database>]`: a path that is not
+            // the database (a Redis DB index) or a query would be lost.
+            if (!def.database && !matches!(path, "" | "/" | "/0")) || !query.is_empty() {
+                let kept = if def.database {
+                    query.to_owned()
+                } else {
+                    format!("{path}{query}")
+                };
+                return Some(Outcome::Refused(format!(
+                    "`{kept}` cannot be kept: the {} plugin generates the password of datastore `{}`, so only the link's `{}` (without `{kept}`) can carry it; declare the password on the datastore (`{}`) so the URL can be written with it, or drop `{kept}`",
+                    ds.plugin,
+                    ds.name,
+                    def.link_var,
+                    def.password_keys.first().copied().unwrap_or("its password"),
+                )));
+            }
+            return Some(Outcome::NeedsLinkVar);
+        }
+    };
+    let user = datastore_user(ds);
+    let userinfo = match (user, password) {
+        (Some(u), Some(p)) => format!("{u}:{p}@"),
+        (Some(u), None) => format!("{u}@"),
+        (None, Some(p)) => format!(":{p}@"),
+        (None, None) => String::new(),
+    };
+    let path = if def.database && path.len() > 1 {
+        format!("/{}", ds.name.database_name())
+    } else {
+        path.to_owned()
+    };
+    Some(Outcome::Rewritten(
+        format!(
+            "{scheme}://{userinfo}{host}:{}{path}{query}",
+            def.port,
+            host = datastore_host(ds)
+        ),
+        "url",
+    ))
+}
+
+/// Rules "user" and "database": a value equal to the user or database the datastore declared,
+/// under a key that names that role, in a consumer that uses the datastore. Passwords are
+/// kept: the declared password is passed on with `--password`.
+fn rewrite_credential(
+    key: &str,
+    value: &str,
+    ds: &DatastoreSpec,
+) -> Option<(String, &'static str)> {
+    let def = catalog::by_plugin(ds.plugin).expect("datastores come from the catalog");
+    let upper = key.to_ascii_uppercase();
+    if value.is_empty() || super::secret::env_key_is_secret(key) {
+        return None;
     }
     if ds.declared_user.as_deref() == Some(value) && upper.contains("USER") {
-        if let Some(u) = datastore_user(ds) {
-            return Outcome::Rewritten(u, "user");
+        return datastore_user(ds).map(|u| (u, "user"));
+    }
+    let db_key = upper.contains("DATABASE")
+        || upper
+            .split('_')
+            .any(|w| w.starts_with("DB") || w.ends_with("DB"))
+        || def.database_keys.contains(&key);
+    if def.database && ds.declared_database.as_deref() == Some(value) && db_key {
+        return Some((ds.name.database_name(), "database"));
+    }
+    None
+}
+
+/// Whether `key` is one of the variables `ds`'s own image reads for its user or database
+/// (`POSTGRES_DB` for postgres): an app that sets it to the same value uses that datastore.
+fn own_key(key: &str, ds: &DatastoreSpec) -> bool {
+    catalog::by_plugin(ds.plugin)
+        .is_some_and(|d| d.user_keys.contains(&key) || d.database_keys.contains(&key))
+}
+
+/// Whether `key` names `ds`'s kind or its service (`RABBITMQ_USER`, `PG_USER`, `DB_USER` for
+/// a service `db`), to choose among datastores that declared the same user.
+fn key_names(key: &str, ds_name: &ServiceName, ds: &DatastoreSpec) -> bool {
+    let upper = key.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split('_').collect();
+    let own = ds_name
+        .as_str()
+        .to_ascii_uppercase()
+        .replace(['-', '.'], "_");
+    let kind: &[&str] = match ds.plugin {
+        "postgres" => &["POSTGRES", "POSTGRESQL", "PG", "PSQL"],
+        "mysql" | "mariadb" => &["MYSQL", "MARIADB"],
+        "rabbitmq" => &["RABBITMQ", "RABBIT", "AMQP", "MQ"],
+        "mongo" => &["MONGO", "MONGODB"],
+        other => {
+            return upper.contains(&other.to_ascii_uppercase())
+                || upper.starts_with(&format!("{own}_"))
         }
+    };
+    words.iter().any(|w| kind.contains(w)) || upper.starts_with(&format!("{own}_"))
+}
+
+/// `value` for the plan header: credentials in a URL and secret values masked.
+fn shown(key: &str, value: &str) -> String {
+    if super::secret::env_key_is_secret(key) {
+        return crate::dokku::cmd::MASK.to_owned();
     }
-    if ds.declared_database.as_deref() == Some(value) && (upper.contains("DB") || upper.contains("DATABASE") || upper.contains("NAME")) && def.database {
-        return Outcome::Rewritten(ds.name.database_name(), "database");
+    mask_url_password(value)
+}
+
+/// A URL with the password in its user part replaced by the mask.
+pub(super) fn mask_url_password(value: &str) -> String {
+    if !super::secret::value_has_credentials(value) {
+        return value.to_owned();
     }
-    Outcome::Unchanged
+    let i = value.find("://").map_or(0, |i| i + 3);
+    let rest = &value[i..];
+    let at = rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+        .rfind('@')
+        .unwrap_or(0);
+    let userinfo = &rest[..at];
+    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+    format!(
+        "{}{user}:{}{}",
+        &value[..i],
+        crate::dokku::cmd::MASK,
+        &rest[at..]
+    )
 }
 
 /// Rewrites every app's environment against every datastore, records links (from
-/// `depends_on`, `links` and references), and reports what could not be rewritten.
+/// `depends_on`, `links` and references), and reports what could not be rewritten. Each
+/// rewrite is listed in `rewrites` (key path -> old and new value, rule), values shown unless
+/// secret.
 pub(super) fn rewrite_datastore_refs(
     services: &mut BTreeMap<ServiceName, Service>,
     _settings: &StackSettings,
     rewrites: &mut BTreeMap<String, String>,
     warnings: &mut Vec<Warning>,
-) {
-    let datastores: BTreeMap<ServiceName, DatastoreSpec> =
-        services.iter().filter_map(|(n, s)| s.datastore().map(|d| (n.clone(), d.clone()))).collect();
+) -> Result<(), ModelError> {
+    let datastores: BTreeMap<ServiceName, DatastoreSpec> = services
+        .iter()
+        .filter_map(|(n, s)| s.datastore().map(|d| (n.clone(), d.clone())))
+        .collect();
     if datastores.is_empty() {
-        return;
+        return Ok(());
     }
     for (name, svc) in services.iter_mut() {
         let mut linked: BTreeMap<ServiceName, Link> = BTreeMap::new();
         for dep in svc.depends_on.keys().chain(svc.other_edges.keys()) {
             if let Some(ds) = datastores.get(dep) {
-                linked.insert(dep.clone(), Link { plugin: ds.plugin, datastore: ds.name.clone(), alias: None });
+                linked.insert(
+                    dep.clone(),
+                    Link {
+                        plugin: ds.plugin,
+                        datastore: ds.name.clone(),
+                        alias: None,
+                    },
+                );
             }
         }
-        let Kind::App(app) = &mut svc.kind else { continue };
+        let Kind::App(app) = &mut svc.kind else {
+            continue;
+        };
         let mut drop_keys = Vec::new();
+        let mut record = |path: String, key: &str, old: &str, new: Option<&str>, why: String| {
+            let text = match new {
+                Some(n) => format!("`{}` -> `{}` ({why})", shown(key, old), shown(key, n)),
+                None => format!("`{}` dropped ({why})", shown(key, old)),
+            };
+            rewrites.insert(path, text);
+        };
+        // Pass 1: references by form (host names, URLs); they also make the app a consumer.
         for (key, var) in &mut app.env {
+            let path = format!("services.{name}.environment.{key}");
             for (ds_name, ds) in &datastores {
-                let path = format!("services.{name}.environment.{key}");
-                match rewrite_value(key, &var.value, ds) {
-                    Outcome::Unchanged => continue,
+                let Some(outcome) = rewrite_reference(&var.value, ds) else {
+                    continue;
+                };
+                match outcome {
+                    Outcome::Refused(message) => {
+                        return Err(ModelError::Extension { path, message })
+                    }
                     Outcome::Rewritten(v, rule) => {
+                        record(
+                            path,
+                            key,
+                            &var.value,
+                            Some(&v),
+                            format!("{rule} of datastore `{ds_name}`"),
+                        );
+                        var.secret |= super::secret::value_has_credentials(&v);
                         var.value = v;
-                        rewrites.insert(path, format!("{rule} of datastore `{ds_name}`"));
                     }
                     Outcome::NeedsLinkVar => {
                         let def = catalog::by_plugin(ds.plugin).expect("catalog");
-                        let link = linked.entry(ds_name.clone()).or_insert_with(|| Link { plugin: ds.plugin, datastore: ds.name.clone(), alias: None });
+                        let link = linked.entry(ds_name.clone()).or_insert_with(|| Link {
+                            plugin: ds.plugin,
+                            datastore: ds.name.clone(),
+                            alias: None,
+                        });
                         if key == def.link_var {
                             drop_keys.push(key.clone());
-                            rewrites.insert(path, format!("set by the link to datastore `{ds_name}`"));
-                        } else if let (Some(alias), None) = (key.strip_suffix("_URL"), &link.alias) {
+                            record(
+                                path,
+                                key,
+                                &var.value,
+                                None,
+                                format!("set by the link to datastore `{ds_name}`"),
+                            );
+                        } else if let (Some(alias), None) = (key.strip_suffix("_URL"), &link.alias)
+                        {
                             link.alias = Some(alias.to_owned());
                             drop_keys.push(key.clone());
-                            rewrites.insert(path, format!("set by the link to datastore `{ds_name}` with `--alias {alias}`"));
+                            record(path, key, &var.value, None, format!("set by the link to datastore `{ds_name}` with `--alias {alias}`"));
                         } else {
                             warnings.push(Warning {
                                 path,
@@ -153,8 +305,76 @@ pub(super) fn rewrite_datastore_refs(
                         }
                     }
                 }
-                linked.entry(ds_name.clone()).or_insert_with(|| Link { plugin: ds.plugin, datastore: ds.name.clone(), alias: None });
+                linked.entry(ds_name.clone()).or_insert_with(|| Link {
+                    plugin: ds.plugin,
+                    datastore: ds.name.clone(),
+                    alias: None,
+                });
                 break;
+            }
+        }
+        // Pass 2: declared users and databases, only towards datastores the app uses; when
+        // several declared the same value, the one the key names.
+        for (key, var) in &mut app.env {
+            if drop_keys.contains(key) {
+                continue;
+            }
+            let candidates: Vec<(&ServiceName, String, &'static str)> = datastores
+                .iter()
+                .filter(|(d, ds)| linked.contains_key(*d) || own_key(key, ds))
+                .filter_map(|(d, ds)| {
+                    rewrite_credential(key, &var.value, ds).map(|(v, r)| (d, v, r))
+                })
+                .collect();
+            let chosen = match candidates.as_slice() {
+                [] => continue,
+                [one] => Some(one),
+                many => {
+                    let named: Vec<_> = many
+                        .iter()
+                        .filter(|(d, _, _)| key_names(key, d, &datastores[*d]))
+                        .collect();
+                    match named.as_slice() {
+                        [one] => Some(*one),
+                        _ => None,
+                    }
+                }
+            };
+            let path = format!("services.{name}.environment.{key}");
+            match chosen {
+                Some((ds_name, v, rule)) => {
+                    record(path, key, &var.value, Some(v), format!("{rule} of datastore `{ds_name}`"));
+                    var.value = v.clone();
+                    let ds = &datastores[*ds_name];
+                    linked.entry((*ds_name).clone()).or_insert_with(|| Link { plugin: ds.plugin, datastore: ds.name.clone(), alias: None });
+                }
+                None => warnings.push(Warning {
+                    path,
+                    message: format!(
+                        "`{}` is declared by datastores {}; the key names none of them, so it is not rewritten",
+                        var.value,
+                        candidates.iter().map(|(d, _, _)| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+            }
+        }
+        // An empty value under a key a link sets (`REDIS_URL: ${REDIS_URL:-}`) would overwrite
+        // the link's value: the link wins.
+        for (ds_name, link) in &linked {
+            let def = catalog::by_plugin(link.plugin).expect("catalog");
+            let key = link
+                .alias
+                .as_ref()
+                .map_or_else(|| def.link_var.to_owned(), |a| format!("{a}_URL"));
+            if app.env.get(&key).is_some_and(|v| v.value.is_empty()) && !drop_keys.contains(&key) {
+                record(
+                    format!("services.{name}.environment.{key}"),
+                    &key,
+                    "",
+                    None,
+                    format!("empty; set by the link to datastore `{ds_name}`"),
+                );
+                drop_keys.push(key);
             }
         }
         for k in drop_keys {
@@ -162,4 +382,5 @@ pub(super) fn rewrite_datastore_refs(
         }
         app.links = linked;
     }
+    Ok(())
 }

@@ -218,7 +218,7 @@ pub struct Build {
 pub struct EnvVar {
     /// The value.
     pub value: String,
-    /// Whether it is masked in output (everything unless marked plain in `x-dokku.plain`).
+    /// Whether it is masked in output ([`super::secret::env_is_secret`]).
     pub secret: bool,
 }
 

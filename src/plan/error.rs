@@ -36,6 +36,19 @@ pub enum PlanError {
         /// The secret.
         secret: String,
     },
+    /// The compose file declares a datastore password other than the one the existing
+    /// datastore has; no datastore plugin can change it, and apps must only get the real one.
+    #[error("`services.{service}.environment.{key}`: the {plugin} service `{datastore}` has another password, and the {plugin} plugin has no command to change it; apps would get a password the datastore refuses. Put back the value it was created with (`dokku {plugin}:info {datastore} --dsn` shows it); to move to a new password, recreate the service with its data: `dokku {plugin}:export {datastore} > {datastore}.dump`, unlink its apps and `dokku {plugin}:destroy {datastore}`, push again, then `dokku {plugin}:import {datastore} < {datastore}.dump`")]
+    DatastorePassword {
+        /// The datastore's compose service.
+        service: ServiceName,
+        /// The environment key that declares the password.
+        key: String,
+        /// The plugin.
+        plugin: String,
+        /// The Dokku service.
+        datastore: String,
+    },
     /// Let's Encrypt was asked for, and a prerequisite is missing.
     #[error("service `{service}` asks for Let's Encrypt, which needs {missing}")]
     Letsencrypt {

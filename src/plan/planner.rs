@@ -150,7 +150,7 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
         let restart_with = svc.depends_on.iter().find(|(d, spec)| spec.restart && replaced.contains(d)).map(|(d, _)| d);
         match &svc.kind {
             Kind::Datastore(ds) => {
-                datastore_steps(&mut p, &ctx, ds);
+                datastore_steps(&mut p, &ctx, ds)?;
                 if let Some(b) = &svc.settings.backup {
                     backup_steps(&mut p, &ctx, ds, b, settings)?;
                 }
@@ -220,10 +220,46 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
     }
 }
 
-fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
+/// The password in a URL's user part (`postgres://u:pw@h/x` -> `pw`).
+fn url_password(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    authority.rsplit_once('@')?.0.split_once(':').map(|(_, p)| p)
+}
+
+fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) -> Result<(), PlanError> {
     let exists = p.state.datastores.get(ds.plugin).is_some_and(|m| m.contains_key(ds.name.as_str()));
     if exists {
-        return;
+        let Some(info) = p.state.datastore_info.get(&crate::state::datastore_key(ds.plugin, ds.name.as_str())) else { return Ok(()) };
+        let def = catalog::by_plugin(ds.plugin);
+        // Apps only ever get the password the datastore has: no plugin can change it.
+        if let (Some(want), Some(have)) = (&ds.password, url_password(&info.dsn)) {
+            if want != have {
+                let key = def.and_then(|d| d.password_keys.first()).copied().unwrap_or("PASSWORD");
+                return Err(PlanError::DatastorePassword { service: ctx.service.clone(), key: key.to_owned(), plugin: ds.plugin.to_owned(), datastore: ds.name.to_string() });
+            }
+        }
+        // A new image tag: `<plugin>:upgrade` (the plugin recreates the container on it).
+        if let Some(v) = &ds.version {
+            let image = ds.image.clone().unwrap_or_else(|| def.map_or(ds.plugin, |d| d.image).to_owned());
+            let want = format!("{image}:{v}");
+            if info.version != want {
+                let cmd = Cmd::dokku([format!("{}:upgrade", ds.plugin), ds.name.to_string()]).flag("--image", image).flag("--image-version", v.clone());
+                let back = match info.version.rsplit_once(':') {
+                    Some((i, t)) => undo(vec![Cmd::dokku([format!("{}:upgrade", ds.plugin), ds.name.to_string()]).flag("--image", i.to_owned()).flag("--image-version", t.to_owned())]),
+                    None => irreversible("the image the datastore ran is unknown"),
+                };
+                p.push(
+                    Some(ctx),
+                    "upgrade",
+                    Action::UpgradeDatastore { plugin: ds.plugin.to_owned(), name: ds.name.to_string(), image: want.clone() },
+                    cmd,
+                    format!("{} service `{}` runs `{}`, want `{want}`", ds.plugin, ds.name, info.version),
+                    back,
+                );
+            }
+        }
+        return Ok(());
     }
     let mut cmd = Cmd::dokku([format!("{}:create", ds.plugin), ds.name.to_string()]);
     if let Some(i) = &ds.image {
@@ -267,6 +303,7 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) {
         format!("{} service `{}` does not exist ({image})", ds.plugin, ds.name),
         irreversible("datastore data is never destroyed by an apply"),
     );
+    Ok(())
 }
 
 /// `x-dokku.services.<datastore>.backup` -> the datastore plugin's `backup-auth`,

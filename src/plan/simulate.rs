@@ -22,6 +22,11 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         Action::CreateDatastore { plugin, name } => {
             state.datastores.entry(plugin.clone()).or_default().entry(name.clone()).or_default();
         }
+        Action::UpgradeDatastore { plugin, name, image } => {
+            if let Some(info) = state.datastore_info.get_mut(&crate::state::datastore_key(plugin, name)) {
+                info.version.clone_from(image);
+            }
+        }
         Action::CreateApp { app: a } => {
             app(state, a);
         }

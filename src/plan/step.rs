@@ -32,6 +32,15 @@ pub enum Action {
         /// Service.
         name: String,
     },
+    /// `<plugin>:upgrade`: the datastore runs another image.
+    UpgradeDatastore {
+        /// Plugin.
+        plugin: String,
+        /// Service.
+        name: String,
+        /// The image it runs after the step (`postgres:17`).
+        image: String,
+    },
     /// `apps:create`.
     CreateApp {
         /// App.
@@ -218,7 +227,7 @@ pub struct Step {
 }
 
 /// A plan: everything needed to print, review and apply the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     /// The stack.
     pub stack: String,
