@@ -761,3 +761,29 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     assert!(ok, "{out}");
     assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], long.as_str());
 }
+
+/// Issue #15 item 4: the `http:80`/`https:443` maps Let's Encrypt adds are part of the desired
+/// state; a no-op push keeps them (it ran `ports:set` and dropped them when the published port
+/// was not 80).
+#[test]
+fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
+    let h = Host::new();
+    assert!(h.dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"]).status.success());
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:5000\"]\nx-dokku:\n  services:\n    web:\n      domains: [shop.example.test]\n      letsencrypt: true\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let maps = |h: &Host| h.json(&["ports:report", "shop-web", "--format", "json"])["map"].as_str().unwrap_or_default().to_owned();
+    let first = maps(&h);
+    assert!(first.contains("https:443:5000") && first.contains("http:80:5000") && first.contains("http:8080:5000"), "{first}");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date") && !out.contains("ports:set"), "{out}");
+    assert_eq!(maps(&h), first);
+    // A change of another port keeps them too.
+    commit(&dir, "compose.yaml", &compose.replace("[\"8080:5000\"]", "[\"8080:5000\", \"8081:5000\"]"));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let after = maps(&h);
+    assert!(after.contains("https:443:5000") && after.contains("http:80:5000") && after.contains("http:8081:5000"), "{after}");
+}

@@ -512,20 +512,29 @@ fn app_steps(
                 undo(vec![Cmd::dokku(["proxy:disable", name])]),
             );
         }
-        // Let's Encrypt adds https:443 maps itself; they are not a difference.
+        // Let's Encrypt adds `http:80:<port>` (for the challenge) and `https:443:<port>` maps
+        // itself: they belong to the desired state, are no difference, and a `ports:set` made
+        // for another reason keeps them (issue 15 item 4), while they point at a container
+        // port the stack still serves.
         let stack_le = project.settings.letsencrypt && !svc.settings.letsencrypt_given;
-        let have: Vec<String> = cur.ports.iter().filter(|m| !((svc.settings.letsencrypt || stack_le) && m.starts_with("https:443:"))).cloned().collect();
+        let le = svc.settings.letsencrypt || stack_le || cur.letsencrypt;
+        let served: BTreeSet<&str> = want_ports.iter().filter_map(|m| m.rsplit(':').next()).collect();
+        let le_added = |m: &String| le && !want_ports.contains(m) && (m.starts_with("https:443:") || m.starts_with("http:80:")) && m.rsplit(':').next().is_some_and(|c| served.contains(c));
+        let have: Vec<String> = cur.ports.iter().filter(|m| !le_added(m)).cloned().collect();
         if have != want_ports {
             let back = if cur.ports.is_empty() {
                 Cmd::dokku(["ports:clear", name])
             } else {
                 cur.ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone()))
             };
+            let mut set: Vec<String> = want_ports.iter().cloned().chain(cur.ports.iter().filter(|m| le_added(m)).cloned()).collect();
+            set.sort();
+            set.dedup();
             p.push(
                 Some(ctx),
                 "ports",
-                Action::SetPorts { app: name.to_owned(), ports: want_ports.clone() },
-                want_ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
+                Action::SetPorts { app: name.to_owned(), ports: set.clone() },
+                set.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
                 format!("port maps are `{}`, want `{}`", cur.ports.join(" "), want_ports.join(" ")),
                 undo(vec![back]),
             );
