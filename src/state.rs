@@ -52,6 +52,14 @@ pub struct AppState {
     pub resources: BTreeMap<String, String>,
     /// Let's Encrypt active.
     pub letsencrypt: bool,
+    /// Whether its containers run (`ps:report` `running` is not `false`); `ps:stop` by hand
+    /// makes it false (issue 15 item 17).
+    #[serde(default = "running_default")]
+    pub running: bool,
+}
+
+fn running_default() -> bool {
+    true
 }
 
 impl Default for AppState {
@@ -68,6 +76,7 @@ impl Default for AppState {
             scale: BTreeMap::new(),
             resources: BTreeMap::new(),
             letsencrypt: false,
+            running: true,
         }
     }
 }
@@ -306,6 +315,7 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
     };
     let ps = report("ps")?;
     a.deployed = ps.get("deployed").is_some_and(|v| v == "true");
+    a.running = ps.get("running").is_none_or(|v| v != "false");
     for key in ["restart-policy", "stop-timeout-seconds", "procfile-path"] {
         if let Some(v) = ps.get(key).filter(|v| !v.is_empty()) {
             a.properties.insert(format!("ps:{key}"), v.clone());
