@@ -193,7 +193,8 @@ pub fn split_docker_options(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in s.split_whitespace() {
         match out.last_mut() {
-            Some(last) if !word.starts_with("--") => {
+            // A new option starts at every flag word, as Dokku groups them (`-p` included).
+            Some(last) if !crate::model::docker_opt::is_flag_word(word) => {
                 last.push(' ');
                 last.push_str(word);
             }

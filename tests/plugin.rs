@@ -787,3 +787,48 @@ fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
     let after = maps(&h);
     assert!(after.contains("https:443:5000") && after.contains("http:80:5000") && after.contains("http:8081:5000"), "{after}");
 }
+
+/// Issue #15 item 8: a port whose protocol is not HTTP (MQTT) and one bound to the loopback
+/// address are published by docker (`-p`), not turned into `http:` proxy maps; the HTTP port
+/// of the same file goes through the proxy.
+#[test]
+fn issue_15_non_http_and_loopback_ports_are_published_by_docker() {
+    let h = Host::new();
+    let compose = "services:\n  broker:\n    image: eclipse-mosquitto:2\n    ports: [\"1883:1883\", \"127.0.0.1:9001:9001\"]\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\"]\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let broker = docker_args(&h, "shop-broker", "deploy");
+    assert!(has_words(&broker, &["-p", "1883:1883"]) && has_words(&broker, &["-p", "127.0.0.1:9001:9001"]), "{broker:?}");
+    let maps = h.json(&["ports:report", "shop-broker", "--format", "json"]);
+    assert!(!maps["map"].as_str().unwrap_or_default().contains("http:"), "{maps}");
+    assert_eq!(h.json(&["ports:report", "shop-web", "--format", "json"])["map"], "http:8080:80");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+}
+
+/// Issue #15 item 17: drift of what the stack owns is converged: a mount removed from the
+/// file is unmounted, and a service stopped by hand is started by the next `compose:up`.
+#[test]
+fn issue_15_removed_mounts_and_stopped_services_are_converged() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [uploads:/data, cache:/cache]\nvolumes:\n  uploads: {}\n  cache: {}\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let mounts = |h: &Host| text(&h.dokku(&["storage:list", "shop-web"]));
+    assert!(mounts(&h).contains("/cache"), "{}", mounts(&h));
+    commit(&dir, "compose.yaml", &compose.replace(", cache:/cache", ""));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let now = mounts(&h);
+    assert!(!now.contains("/cache") && now.contains("/data"), "{now}");
+    assert!(h.dokku(&["ps:stop", "shop-web"]).status.success());
+    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["running"], "false");
+    let o = h.dokku(&["compose:up", "shop"]);
+    assert!(o.status.success() && !text(&o).contains("up to date"), "{}", text(&o));
+    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["running"], "true");
+    let o = h.dokku(&["compose:ps", "shop"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
