@@ -362,6 +362,15 @@ fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res
             return fail("App build failed");
         }
         if builder == "dockerfile" {
+            // `docker build` fails when the selected Dockerfile is not in the build directory.
+            let path = ctx.prop_computed("builder-dockerfile", app, "dockerfile-path", "Dockerfile")?;
+            let dockerfile = Path::new(dir).join(&path);
+            if !dockerfile.is_file() {
+                return fail_lines(&[
+                    &format!("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory", dockerfile.display()),
+                    "App build failed",
+                ]);
+            }
             // builder-dockerfile splits the build options before `docker build`.
             let args = match crate::cmd::options::build_args(ctx, app, builder)? {
                 Ok(a) => a,

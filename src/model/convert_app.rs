@@ -663,7 +663,7 @@ fn convert_build(ctx: &mut Ctx<'_>, b: &Value, path: &str) -> Result<Build, Mode
             _ => ctx.warn(p, "not supported by Dokku's Dockerfile builder; not applied"),
         }
     }
-    if build.context.starts_with("..") {
+    if build.context.starts_with("..") || build.context.starts_with('/') {
         return Err(ModelError::Rejected { path: format!("{path}.context"), reason: "the build context must be inside the pushed source".into() });
     }
     Ok(build)
@@ -726,9 +726,15 @@ fn convert_volume(
             // Outside the pushed source (absolute, `~`-expanded, `../`): a host path for the policy.
             if src.ends_with("/docker.sock") || rel.starts_with('/') || rel.starts_with("..") {
                 mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path() });
-            } else if read_only && !is_build {
+            } else if !is_build {
+                // A source mount follows each push: copied into the image at every deploy, a
+                // file stays a file (docs/mapping.md "Source mounts", issue 15 item 5).
+                if !read_only {
+                    ctx.warn(path(), "the pushed source is copied into the image at every deploy, so the service sees each push; writes inside the container are lost at the next deploy and never reach the source (use a named volume for data)");
+                }
                 files.insert(target, FileSource::Source { path: rel });
             } else {
+                ctx.warn(path(), "a build service's image is its own Dockerfile's: the storage entry is seeded from the pushed source when it is created and later pushes do not change it; COPY the source in the Dockerfile to follow pushes");
                 let storage = StorageName::for_volume(ctx.stack, &rel.replace(['/', '.'], "-"));
                 ctx.storage.insert(storage.clone(), Some(rel.clone()));
                 mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: Some(rel) });
