@@ -832,3 +832,54 @@ fn issue_15_removed_mounts_and_stopped_services_are_converged() {
     let o = h.dokku(&["compose:ps", "shop"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// The file `path` of the tree `app` was last deployed from.
+fn deployed_file(h: &Host, app: &str, path: &str) -> Option<String> {
+    let o = Command::new("git").arg("--git-dir").arg(h.path().join("home").join(app)).args(["show", &format!("refs/heads/master:{path}")]).output().unwrap();
+    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Issue #15 item 5: a source bind mount follows each push (it was a storage entry seeded
+/// once), and a bound file stays a file.
+#[test]
+fn issue_15_source_binds_follow_each_push_and_files_stay_files() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [\"./src:/code/src\", \"./conf/app.ini:/etc/app.ini:ro\"]\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose), ("src/app.py", "print('v1')\n"), ("conf/app.ini", "[app]\n")]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(out.contains("services.web.volumes[0]"), "the read-write bind is warned about: {out}");
+    assert_eq!(deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(), Some("print('v1')\n"));
+    assert_eq!(deployed_file(&h, "shop-web", "files/etc/app.ini").as_deref(), Some("[app]\n"), "a file stays a file");
+    commit(&dir, "src/app.py", "print('v2')\n");
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(), Some("print('v2')\n"));
+    let mounts = text(&h.dokku(&["storage:list", "shop-web"]));
+    assert!(!mounts.contains("/code/src"), "{mounts}");
+}
+
+/// Issue #15 item 10: what the plan needs from the pushed tree is checked before the first
+/// change, with the key path: a missing bind source, a build context without its Dockerfile,
+/// a context outside the tree. And the sandbox's Dockerfile build fails without a Dockerfile,
+/// as Dokku's does.
+#[test]
+fn issue_15_missing_sources_are_refused_before_any_change() {
+    let h = Host::new();
+    for (stack, compose, key) in [
+        ("one", "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./missing:/code\"]\n", "services.web"),
+        ("two", "services:\n  web:\n    build: ./api\n", "services.web.build.dockerfile"),
+        ("three", "services:\n  web:\n    build: ..\n", "services.web.build.context"),
+    ] {
+        let dir = h.repo(stack, &[("compose.yaml", compose), ("api/app.py", "print('hi')\n")]);
+        let (ok, out) = push(&dir);
+        assert!(!ok && out.contains(key), "{stack}: {out}");
+        let apps = h.json(&["apps:list", "--format", "json"]);
+        assert!(!apps.as_array().unwrap().iter().any(|a| a.as_str() == Some(&format!("{stack}-web"))), "{stack}: nothing created: {apps}");
+    }
+    assert!(h.dokku(&["apps:create", "plain"]).status.success());
+    assert!(h.dokku(&["builder:set", "plain", "selected", "dockerfile"]).status.success());
+    let dir = h.repo("plain", &[("app.py", "print('hi')\n")]);
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("App build failed"), "{out}");
+}
