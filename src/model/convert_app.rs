@@ -664,7 +664,7 @@ fn convert_build(ctx: &mut Ctx<'_>, b: &Value, path: &str) -> Result<Build, Mode
         }
     }
     if build.context.starts_with("..") || build.context.starts_with('/') {
-        return Err(ModelError::Rejected { path: format!("{path}.context"), reason: "the build context must be inside the pushed source".into() });
+        return Err(ModelError::Rejected { path: format!("{path}.context"), reason: format!("`{}` is outside the pushed tree; the build context must be inside the pushed source", build.context) });
     }
     Ok(build)
 }
