@@ -822,6 +822,10 @@ mod tests {
         assert_eq!(Flag::parse("--publish"), Some(Flag::Publish));
         let group = ["-p".to_owned(), "127.0.0.1:1883:1883".to_owned()];
         assert_eq!(parse_group(&group).map(|o| o.render()), Ok("-p 127.0.0.1:1883:1883".to_owned()));
+        // As the plan check reads a stored option: one group, a strict value.
+        assert_eq!(dokku_groups("-p 1883:1883 --privileged").map(|g| g.len()), Ok(2));
+        assert!(parse_group(&["--publish=0.0.0.0:1:2:3".to_owned()]).is_err());
+        assert!(parse_group(&["-p".to_owned(), "1883".to_owned()]).is_err());
     }
 
     #[test]
