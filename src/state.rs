@@ -74,6 +74,14 @@ pub struct AppState {
     pub resources: BTreeMap<String, String>,
     /// Let's Encrypt active.
     pub letsencrypt: bool,
+    /// Whether its containers run (`ps:report` `running` is not `false`); `ps:stop` by hand
+    /// makes it false (issue 15 item 17).
+    #[serde(default = "running_default")]
+    pub running: bool,
+}
+
+fn running_default() -> bool {
+    true
 }
 
 impl Default for AppState {
@@ -90,6 +98,7 @@ impl Default for AppState {
             scale: BTreeMap::new(),
             resources: BTreeMap::new(),
             letsencrypt: false,
+            running: true,
         }
     }
 }
@@ -215,7 +224,8 @@ pub fn split_docker_options(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in s.split_whitespace() {
         match out.last_mut() {
-            Some(last) if !word.starts_with("--") => {
+            // A new option starts at every flag word, as Dokku groups them (`-p` included).
+            Some(last) if !crate::model::docker_opt::is_flag_word(word) => {
                 last.push(' ');
                 last.push_str(word);
             }
@@ -374,6 +384,7 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
     };
     let ps = report("ps")?;
     a.deployed = ps.get("deployed").is_some_and(|v| v == "true");
+    a.running = ps.get("running").is_none_or(|v| v != "false");
     for key in ["restart-policy", "stop-timeout-seconds", "procfile-path"] {
         if let Some(v) = ps.get(key).filter(|v| !v.is_empty()) {
             a.properties.insert(format!("ps:{key}"), v.clone());

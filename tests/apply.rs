@@ -543,16 +543,19 @@ fn json_log_format_and_per_service_log_settings() {
     assert_eq!(plan, 1);
 }
 
-/// A relative bind mount becomes a storage entry seeded from the pushed source once, which
-/// later deploys keep (docs/mapping.md "Volumes").
+/// A relative bind mount of a build service becomes a storage entry seeded from the pushed
+/// source once, which later deploys keep (docs/mapping.md "Volumes"; an image service's source
+/// mounts are copied into its image instead, issue 15 item 5).
 #[test]
-fn relative_bind_mounts_are_seeded_once() {
+fn relative_bind_mounts_of_build_services_are_seeded_once() {
     let h = Host::new();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();
     std::fs::write(dir.path().join("data/seed.txt"), "from the repository").unwrap();
     std::fs::write(dir.path().join("data/sub/more.txt"), "more").unwrap();
-    std::fs::write(dir.path().join("compose.yaml"), "name: seeded\nservices:\n  app:\n    image: example/app:1\n    volumes:\n      - ./data:/var/lib/app\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    std::fs::write(dir.path().join("app/Dockerfile"), "FROM python:3.12\n").unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), "name: seeded\nservices:\n  app:\n    build: ./app\n    volumes:\n      - ./data:/var/lib/app\n").unwrap();
     let f = dir.path().join("compose.yaml");
     let out = ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
     let mounts = h.dokku(&["storage:list", "seeded-app", "--format", "json"]);

@@ -1017,3 +1017,125 @@ fn every_network_is_joined_and_compose_runs_over_ssh() {
     let o = h.ssh("compose:ps shop");
     assert!(o.status.success() && text(&o).contains("web"), "{}", text(&o));
 }
+
+/// Issue #15 item 4: the `http:80`/`https:443` maps Let's Encrypt adds are part of the desired
+/// state; a no-op push keeps them (it ran `ports:set` and dropped them when the published port
+/// was not 80).
+#[test]
+fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
+    let h = Host::new();
+    assert!(h.dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"]).status.success());
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:5000\"]\nx-dokku:\n  services:\n    web:\n      domains: [shop.example.test]\n      letsencrypt: true\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let maps = |h: &Host| h.json(&["ports:report", "shop-web", "--format", "json"])["map"].as_str().unwrap_or_default().to_owned();
+    let first = maps(&h);
+    assert!(first.contains("https:443:5000") && first.contains("http:80:5000") && first.contains("http:8080:5000"), "{first}");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date") && !out.contains("ports:set"), "{out}");
+    assert_eq!(maps(&h), first);
+    // A change of another port keeps them too.
+    commit(&dir, "compose.yaml", &compose.replace("[\"8080:5000\"]", "[\"8080:5000\", \"8081:5000\"]"));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let after = maps(&h);
+    assert!(after.contains("https:443:5000") && after.contains("http:80:5000") && after.contains("http:8081:5000"), "{after}");
+}
+
+/// Issue #15 item 8: a port whose protocol is not HTTP (MQTT) and one bound to the loopback
+/// address are published by docker (`-p`), not turned into `http:` proxy maps; the HTTP port
+/// of the same file goes through the proxy.
+#[test]
+fn issue_15_non_http_and_loopback_ports_are_published_by_docker() {
+    let h = Host::new();
+    let compose = "services:\n  broker:\n    image: eclipse-mosquitto:2\n    ports: [\"1883:1883\", \"127.0.0.1:9001:9001\"]\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\"]\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let broker = docker_args(&h, "shop-broker", "deploy");
+    assert!(has_words(&broker, &["-p", "1883:1883"]) && has_words(&broker, &["-p", "127.0.0.1:9001:9001"]), "{broker:?}");
+    let maps = h.json(&["ports:report", "shop-broker", "--format", "json"]);
+    assert!(!maps["map"].as_str().unwrap_or_default().contains("http:"), "{maps}");
+    assert_eq!(h.json(&["ports:report", "shop-web", "--format", "json"])["map"], "http:8080:80");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+}
+
+/// Issue #15 item 17: drift of what the stack owns is converged: a mount removed from the
+/// file is unmounted, and a service stopped by hand is started by the next `compose:up`.
+#[test]
+fn issue_15_removed_mounts_and_stopped_services_are_converged() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [uploads:/data, cache:/cache]\nvolumes:\n  uploads: {}\n  cache: {}\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let mounts = |h: &Host| text(&h.dokku(&["storage:list", "shop-web"]));
+    assert!(mounts(&h).contains("/cache"), "{}", mounts(&h));
+    commit(&dir, "compose.yaml", &compose.replace(", cache:/cache", ""));
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let now = mounts(&h);
+    assert!(!now.contains("/cache") && now.contains("/data"), "{now}");
+    assert!(h.dokku(&["ps:stop", "shop-web"]).status.success());
+    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["running"], "false");
+    let o = h.dokku(&["compose:up", "shop"]);
+    assert!(o.status.success() && !text(&o).contains("up to date"), "{}", text(&o));
+    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["running"], "true");
+    let o = h.dokku(&["compose:ps", "shop"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// The file `path` of the tree `app` was last deployed from.
+fn deployed_file(h: &Host, app: &str, path: &str) -> Option<String> {
+    let o = Command::new("git").arg("--git-dir").arg(h.path().join("home").join(app)).args(["show", &format!("refs/heads/master:{path}")]).output().unwrap();
+    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Issue #15 item 5: a source bind mount follows each push (it was a storage entry seeded
+/// once), and a bound file stays a file.
+#[test]
+fn issue_15_source_binds_follow_each_push_and_files_stay_files() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [\"./src:/code/src\", \"./conf/app.ini:/etc/app.ini:ro\"]\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose), ("src/app.py", "print('v1')\n"), ("conf/app.ini", "[app]\n")]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(out.contains("services.web.volumes[0]"), "the read-write bind is warned about: {out}");
+    assert_eq!(deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(), Some("print('v1')\n"));
+    assert_eq!(deployed_file(&h, "shop-web", "files/etc/app.ini").as_deref(), Some("[app]\n"), "a file stays a file");
+    commit(&dir, "src/app.py", "print('v2')\n");
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert_eq!(deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(), Some("print('v2')\n"));
+    let mounts = text(&h.dokku(&["storage:list", "shop-web"]));
+    assert!(!mounts.contains("/code/src"), "{mounts}");
+}
+
+/// Issue #15 item 10: what the plan needs from the pushed tree is checked before the first
+/// change, with the key path: a missing bind source, a build context without its Dockerfile,
+/// a context outside the tree. And the sandbox's Dockerfile build fails without a Dockerfile,
+/// as Dokku's does.
+#[test]
+fn issue_15_missing_sources_are_refused_before_any_change() {
+    let h = Host::new();
+    for (stack, compose, key) in [
+        ("one", "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./missing:/code\"]\n", "services.web"),
+        ("two", "services:\n  web:\n    build: ./api\n", "services.web.build.dockerfile"),
+        ("three", "services:\n  web:\n    build: ..\n", "services.web.build.context"),
+    ] {
+        let dir = h.repo(stack, &[("compose.yaml", compose), ("api/app.py", "print('hi')\n")]);
+        let (ok, out) = push(&dir);
+        assert!(!ok && out.contains(key), "{stack}: {out}");
+        let apps = h.json(&["apps:list", "--format", "json"]);
+        assert!(!apps.as_array().unwrap().iter().any(|a| a.as_str() == Some(&format!("{stack}-web"))), "{stack}: nothing created: {apps}");
+    }
+    assert!(h.dokku(&["apps:create", "plain"]).status.success());
+    assert!(h.dokku(&["builder:set", "plain", "selected", "dockerfile"]).status.success());
+    let dir = h.repo("plain", &[("app.py", "print('hi')\n")]);
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("App build failed"), "{out}");
+}

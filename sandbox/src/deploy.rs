@@ -551,6 +551,15 @@ fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res
             return fail("App build failed");
         }
         if builder == "dockerfile" {
+            // `docker build` fails when there is no Dockerfile in the build directory (a
+            // `dockerfile-path` was moved to `Dockerfile` at extract).
+            let dockerfile = Path::new(dir).join("Dockerfile");
+            if !dockerfile.is_file() {
+                return fail_lines(&[
+                    &format!("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory", dockerfile.display()),
+                    "App build failed",
+                ]);
+            }
             // builder-dockerfile splits the build options before `docker build`.
             let args = match crate::cmd::options::build_args(ctx, app, builder)? {
                 Ok(a) => a,

@@ -515,8 +515,8 @@ fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail)
             Ok(m) if m.is_dir() => crate::confine::check_tree(root, Path::new(rel)).map_err(|e| refuse(key, e)),
             Ok(m) if m.is_file() => Ok(()),
             Ok(_) => Err(ApplyError::Io { path: key, message: format!("`{rel}` is not a regular file or directory") }),
-            // Missing sources are reported where they are used.
-            Err(_) => Ok(()),
+            // Checked here, before the first change (issue 15 item 10), not where it is used.
+            Err(_) => Err(ApplyError::Io { path: key, message: format!("`{rel}` does not exist in the pushed source") }),
         }
     };
     for (name, svc) in &project.services {
@@ -532,8 +532,10 @@ fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail)
             let dockerfile = Path::new(&b.context).join(&b.dockerfile);
             let key = format!("services.{name}.build.dockerfile");
             let resolved = crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
-            if std::fs::symlink_metadata(&resolved).is_ok_and(|m| !m.is_file()) {
-                return Err(ApplyError::Io { path: key, message: format!("`{}` is not a regular file", dockerfile.display()) });
+            match std::fs::symlink_metadata(&resolved) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => return Err(ApplyError::Io { path: key, message: format!("`{}` is not a regular file", dockerfile.display()) }),
+                Err(_) => return Err(ApplyError::Io { path: key, message: format!("`{}` does not exist in the pushed source; Dokku builds the service from it", dockerfile.display()) }),
             }
             file_or_tree(context, &b.context)?;
         }

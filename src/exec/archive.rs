@@ -154,6 +154,10 @@ pub fn pack(stdin: &Stdin, source_dir: &Path, confined: bool) -> io::Result<Vec<
         let from = source_path(source_dir, src, confined)?;
         inside(Path::new(""), name)?;
         b.append_path_with_name(&from, name).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", from.display())))?;
+        // A copied directory (a source bind mount, issue 15 item 5) brings its tree.
+        if from.is_dir() {
+            append_tree(&mut b, &from, Path::new(name))?;
+        }
     }
     for (name, content) in files {
         inside(Path::new(""), name)?;

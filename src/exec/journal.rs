@@ -61,6 +61,7 @@ pub fn step_app(step: &Step) -> Option<String> {
         | Action::SetProxy { app, .. }
         | Action::SetDomains { app, .. }
         | Action::Mount { app, .. }
+        | Action::Unmount { app, .. }
         | Action::Link { app, .. }
         | Action::SetNginxInclude { app, .. }
         | Action::SetConfig { app, .. }

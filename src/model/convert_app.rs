@@ -200,6 +200,46 @@ fn int_text(v: &Value) -> String {
     }
 }
 
+/// How one compose port is published.
+#[derive(Debug, PartialEq, Eq)]
+enum PortRoute<'a> {
+    /// Through Dokku's HTTP proxy, with this scheme (`http`, `https`, `grpc`, `grpcs`).
+    Proxy(&'static str),
+    /// By docker (`-p`), on `ip` when the port is bound to one address.
+    Direct { ip: Option<&'a str>, udp: bool },
+}
+
+/// Container ports whose well-known protocol is not HTTP: mail, DNS, directory, MQTT,
+/// databases, message brokers, game servers, VPNs. Published directly unless `app_protocol`
+/// says HTTP.
+const NON_HTTP_PORTS: &[u16] = &[
+    21, 22, 23, 25, 53, 110, 143, 389, 465, 587, 636, 993, 995, 1194, 1433, 1521, 1883, 2049, 3306, 3478, 4222, 5222, 5269, 5432, 5672, 6379, 6380, 7687, 8883, 9042, 9092,
+    11211, 19132, 25565, 26379, 27015, 27017, 51820,
+];
+
+/// Which way a compose port entry (long form) goes (docs/mapping.md "Ports"): a UDP port or
+/// one bound to one address (`host_ip`) is published by docker; else `app_protocol` decides
+/// when given (the proxy's protocols go through the proxy, any other is published by docker);
+/// else a container port serving TLS itself (443) or one whose well-known protocol is not HTTP
+/// is published by docker, and the rest goes through the proxy as HTTP.
+fn port_route(p: &Value, target: u16) -> PortRoute<'_> {
+    let udp = p.get("protocol").and_then(Value::as_str) == Some("udp");
+    let ip = p.get("host_ip").and_then(Value::as_str).filter(|ip| !matches!(*ip, "" | "0.0.0.0" | "::"));
+    let direct = PortRoute::Direct { ip, udp };
+    if udp || ip.is_some() {
+        return direct;
+    }
+    match p.get("app_protocol").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+        Some("http" | "http1" | "http2" | "ws") => PortRoute::Proxy("http"),
+        Some("https" | "wss") => PortRoute::Proxy("https"),
+        Some("grpc" | "h2c") => PortRoute::Proxy("grpc"),
+        Some("grpcs") => PortRoute::Proxy("grpcs"),
+        Some(_) => direct,
+        None if target == 443 || NON_HTTP_PORTS.contains(&target) => direct,
+        None => PortRoute::Proxy("http"),
+    }
+}
+
 #[expect(clippy::too_many_lines, reason = "one arm per compose key keeps the mapping readable in one place")]
 pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, obj: &Fields<'_>, settings: &ServiceSettings) -> Result<AppSpec, ModelError> {
     let base = format!("services.{name}");
@@ -257,24 +297,29 @@ pub(super) fn convert_app(ctx: &mut Ctx<'_>, name: &ServiceName, app: AppName, o
     for (i, p) in obj.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let path = || format!("{base}.ports[{i}]");
         let target = p.get("target").and_then(Value::as_u64).and_then(|t| u16::try_from(t).ok()).ok_or_else(|| shape(&path(), "needs a numeric `target`"))?;
-        if p.get("protocol").and_then(Value::as_str) == Some("udp") {
-            ctx.warn(path(), "the Dokku proxy forwards HTTP only; UDP ports are not published");
-            continue;
-        }
-        if p.get("host_ip").is_some() {
-            ctx.warn(format!("{}.host_ip", path()), "the Dokku proxy listens on every address; not applied");
-        }
-        let host = p.get("published").and_then(Value::as_str).and_then(|s| s.parse::<u16>().ok()).unwrap_or(target);
-        // The scheme comes from `app_protocol` when it is one the nginx proxy speaks.
-        let scheme = match p.get("app_protocol").and_then(Value::as_str) {
-            Some(proto @ ("http" | "https" | "grpc" | "grpcs")) => proto,
-            Some(other) => {
-                ctx.warn(format!("{}.app_protocol", path()), format!("the proxy speaks http, https, grpc and grpcs; `{other}` served as http"));
-                "http"
-            }
-            None => "http",
+        let host = match p.get("published").and_then(Value::as_str) {
+            None | Some("") => target,
+            Some(s) => s.parse::<u16>().ok().filter(|h| *h > 0).ok_or_else(|| ModelError::Rejected {
+                path: format!("{}.published", path()),
+                reason: format!("`{s}` is not one host port; Dokku publishes fixed ports (no ranges, no random port)"),
+            })?,
         };
-        ports.push(Port { scheme: scheme.into(), host, container: target });
+        match port_route(p, target) {
+            PortRoute::Proxy(scheme) => ports.push(Port { scheme: scheme.into(), host, container: target }),
+            PortRoute::Direct { ip, udp } => {
+                // Published by docker itself (`docker-options` `-p`), as Dokku users publish
+                // TCP/UDP and address-bound ports: the proxy speaks HTTP on every address.
+                let addr = match ip {
+                    Some(ip) if ip.contains(':') => format!("[{ip}]:"),
+                    Some(ip) => format!("{ip}:"),
+                    None => String::new(),
+                };
+                if matches!(host, 80 | 443) && ip.is_none() && !udp {
+                    ctx.warn(path(), format!("published by docker on host port {host}, which Dokku's nginx proxy listens on; the deploy fails while the proxy holds it"));
+                }
+                opts.add_at(path(), Flag::Publish, Some(&format!("{addr}{host}:{target}{}", if udp { "/udp" } else { "" })))?;
+            }
+        }
     }
     ports.sort_by_key(|p| (p.host, p.container));
     ports.dedup();
@@ -624,8 +669,8 @@ fn convert_build(ctx: &mut Ctx<'_>, b: &Value, path: &str) -> Result<Build, Mode
             _ => ctx.warn(p, "not supported by Dokku's Dockerfile builder; not applied"),
         }
     }
-    if build.context.starts_with("..") {
-        return Err(ModelError::Rejected { path: format!("{path}.context"), reason: "the build context must be inside the pushed source".into() });
+    if build.context.starts_with("..") || build.context.starts_with('/') {
+        return Err(ModelError::Rejected { path: format!("{path}.context"), reason: format!("`{}` is outside the pushed tree; the build context must be inside the pushed source", build.context) });
     }
     Ok(build)
 }
@@ -687,9 +732,15 @@ fn convert_volume(
             // Outside the pushed source (absolute, `~`-expanded, `../`): a host path for the policy.
             if src.ends_with("/docker.sock") || rel.starts_with('/') || rel.starts_with("..") {
                 mounts.push(Mount::HostPath { source: src.to_owned(), target, read_only, path: path() });
-            } else if read_only && !is_build {
+            } else if !is_build {
+                // A source mount follows each push: copied into the image at every deploy, a
+                // file stays a file (docs/mapping.md "Source mounts", issue 15 item 5).
+                if !read_only {
+                    ctx.warn(path(), "the pushed source is copied into the image at every deploy, so the service sees each push; writes inside the container are lost at the next deploy and never reach the source (use a named volume for data)");
+                }
                 files.insert(target, FileSource::Source { path: rel });
             } else {
+                ctx.warn(path(), "a build service's image is its own Dockerfile's: the storage entry is seeded from the pushed source when it is created and later pushes do not change it; COPY the source in the Dockerfile to follow pushes");
                 let storage = StorageName::for_volume(ctx.stack, &rel.replace(['/', '.'], "-"));
                 ctx.storage.insert(storage.clone(), Some(rel.clone()));
                 mounts.push(Mount::Entry { name: storage, target, read_only, seed_from: Some(rel) });
@@ -749,6 +800,36 @@ mod tests {
             assert_eq!(p, path, "{reason}");
             assert!(reason.contains("Dokku"), "{reason}");
         }
+    }
+
+    #[test]
+    fn ports_go_through_the_proxy_or_docker_by_protocol() {
+        let port = |p: serde_json::Value| {
+            let json = json!({"name": "shop", "services": {"web": {"image": "x", "ports": [p]}}});
+            let (project, _) = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() }).unwrap();
+            let Kind::App(app) = &project.services.values().next().unwrap().kind else { panic!("not an app") };
+            let proxy: Vec<String> = app.ports.iter().map(|p| format!("{}:{}:{}", p.scheme, p.host, p.container)).collect();
+            let direct: Vec<String> = app.docker_options.iter().map(|o| o.option.clone()).collect();
+            (proxy, direct)
+        };
+        let proxy = |m: &str| (vec![m.to_owned()], Vec::<String>::new());
+        let direct = |o: &str| (Vec::<String>::new(), vec![o.to_owned()]);
+        for (p, want) in [
+            (json!({"target": 5000, "published": "8080", "protocol": "tcp"}), proxy("http:8080:5000")),
+            (json!({"target": 1883, "published": "1883", "protocol": "tcp"}), direct("-p 1883:1883")),
+            (json!({"target": 53, "published": "53", "protocol": "udp"}), direct("-p 53:53/udp")),
+            (json!({"target": 443, "published": "443", "protocol": "tcp"}), direct("-p 443:443")),
+            (json!({"target": 8080, "published": "8443", "protocol": "tcp", "app_protocol": "https"}), proxy("https:8443:8080")),
+            (json!({"target": 8080, "published": "8081", "host_ip": "127.0.0.1", "protocol": "tcp"}), direct("-p 127.0.0.1:8081:8080")),
+            (json!({"target": 8080, "published": "8081", "host_ip": "::1", "protocol": "tcp"}), direct("-p '[::1]:8081:8080'")),
+            (json!({"target": 7777, "published": "7777", "protocol": "tcp", "app_protocol": "tcp"}), direct("-p 7777:7777")),
+            (json!({"target": 25565, "published": "25565", "protocol": "tcp", "app_protocol": "http"}), proxy("http:25565:25565")),
+        ] {
+            assert_eq!(port(p.clone()), want, "{p}");
+        }
+        let json = json!({"name": "shop", "services": {"web": {"image": "x", "ports": [{"target": 80, "published": "8000-8010"}]}}});
+        let err = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() }).unwrap_err();
+        assert!(err.to_string().contains("services.web.ports[0].published"), "{err}");
     }
 
     #[test]

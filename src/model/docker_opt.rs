@@ -73,6 +73,9 @@ pub enum Flag {
     OomScoreAdj,
     /// `--pid host`.
     Pid,
+    /// `-p [ip:]host:container[/tcp|udp]`: a port published on the host by docker itself,
+    /// not through the proxy (TCP/UDP and address-bound ports, issue 15 item 8).
+    Publish,
     /// `--pids-limit N`.
     PidsLimit,
     /// `--privileged`.
@@ -105,7 +108,7 @@ pub enum Flag {
 
 impl Flag {
     /// Every flag, for parsing.
-    pub const ALL: [Flag; 37] = [
+    pub const ALL: [Flag; 38] = [
         Flag::AddHost,
         Flag::BuildArg,
         Flag::CapAdd,
@@ -130,6 +133,7 @@ impl Flag {
         Flag::OomScoreAdj,
         Flag::Pid,
         Flag::PidsLimit,
+        Flag::Publish,
         Flag::Privileged,
         Flag::ReadOnly,
         Flag::SecurityOpt,
@@ -171,6 +175,7 @@ impl Flag {
             Flag::NetworkAlias => "--network-alias",
             Flag::OomScoreAdj => "--oom-score-adj",
             Flag::Pid => "--pid",
+            Flag::Publish => "-p",
             Flag::PidsLimit => "--pids-limit",
             Flag::Privileged => "--privileged",
             Flag::ReadOnly => "--read-only",
@@ -190,6 +195,9 @@ impl Flag {
 
     /// The flag named `name` (`--stop-signal`).
     pub fn parse(name: &str) -> Option<Flag> {
+        if name == "--publish" {
+            return Some(Flag::Publish);
+        }
         Flag::ALL.into_iter().find(|f| f.name() == name)
     }
 
@@ -236,6 +244,7 @@ impl Flag {
             Flag::NetworkAlias => network_name(v),
             Flag::OomScoreAdj => int_in(v, -1000, 1000),
             Flag::Pid | Flag::Uts | Flag::Userns => v == "host",
+            Flag::Publish => return check_publish(v),
             Flag::SecurityOpt => security_opt(v),
             Flag::ShmSize => size(v),
             Flag::StopSignal => signal(v),
@@ -279,6 +288,7 @@ impl Flag {
             Flag::NetworkAlias => "a network alias (letters, digits, `.`, `_`, `-`)",
             Flag::OomScoreAdj => "an integer from -1000 to 1000",
             Flag::Pid => "a PID mode Docker accepts here (`host`)",
+            Flag::Publish => "a port mapping `[ip:]host:container[/tcp|/udp]` with numeric ports",
             Flag::Uts => "a UTS mode Docker accepts here (`host`)",
             Flag::Userns => "a user namespace mode Docker accepts here (`host`)",
             Flag::SecurityOpt => "a security option (`name`, `name=value` or `name:value`)",
@@ -447,6 +457,43 @@ fn user_or_id(v: &str) -> bool {
 /// An absolute container path of plain characters, without `.`/`..` components.
 fn abs_path(v: &str) -> bool {
     v.starts_with('/') && v.len() <= 4096 && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/@+,=".contains(c)) && v.split('/').all(|s| s != "." && s != "..")
+}
+
+/// `-p`: `[ip:]host:container[/tcp|/udp]`; the address an IPv4 address or a bracketed IPv6
+/// one, both ports numbers from 1 to 65535 (no ranges, no random host port), nothing else.
+fn check_publish(v: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{v}` is not a port mapping `[ip:]host:container[/tcp|/udp]`: {why}"));
+    let (spec, proto) = v.rsplit_once('/').unwrap_or((v, "tcp"));
+    if !matches!(proto, "tcp" | "udp") {
+        return bad("the protocol must be `tcp` or `udp`");
+    }
+    let ports = if let Some(rest) = spec.strip_prefix('[') {
+        let Some((ip, ports)) = rest.split_once("]:") else {
+            return bad("an IPv6 address is written `[addr]:host:container`");
+        };
+        if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return bad("the address is not an IPv6 address");
+        }
+        ports
+    } else {
+        match spec.split_once(':') {
+            Some((ip, ports)) if ports.contains(':') => {
+                if ip.parse::<std::net::Ipv4Addr>().is_err() {
+                    return bad("the address is not an IPv4 address");
+                }
+                ports
+            }
+            _ => spec,
+        }
+    };
+    let Some((host, container)) = ports.split_once(':') else {
+        return bad("both the host and the container port are needed");
+    };
+    let port = |p: &str| !p.starts_with('0') && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0);
+    if !port(host) || !port(container) {
+        return bad("ports are numbers from 1 to 65535");
+    }
+    Ok(())
 }
 
 fn check_add_host(v: &str) -> Result<(), String> {
@@ -762,6 +809,23 @@ mod tests {
     }
     fn bad(flag: Flag, v: &str) {
         assert!(flag.check(Some(v)).is_err(), "{} {v} should be refused", flag.name());
+    }
+
+    #[test]
+    fn publish_takes_strict_port_mappings_only() {
+        for ok in ["1883:1883", "127.0.0.1:8080:80", "[::1]:8080:80/tcp", "5353:53/udp", "0.0.0.0:25:25"] {
+            assert_eq!(Flag::Publish.check(Some(ok)), Ok(()), "{ok}");
+        }
+        for bad in ["1883", "80", ":80", "8000-8010:80", "a:1:2", "1.2.3.4.5:1:2", "1:2/sctp", "0:80", "65536:80", "[::1:8080:80", "1:2 -v /:/h", "01:80", "host:1:2", "1:2:3:4", "1:2/"] {
+            assert!(Flag::Publish.check(Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(Flag::parse("--publish"), Some(Flag::Publish));
+        let group = ["-p".to_owned(), "127.0.0.1:1883:1883".to_owned()];
+        assert_eq!(parse_group(&group).map(|o| o.render()), Ok("-p 127.0.0.1:1883:1883".to_owned()));
+        // As the plan check reads a stored option: one group, a strict value.
+        assert_eq!(dokku_groups("-p 1883:1883 --privileged").map(|g| g.len()), Ok(2));
+        assert!(parse_group(&["--publish=0.0.0.0:1:2:3".to_owned()]).is_err());
+        assert!(parse_group(&["-p".to_owned(), "1883".to_owned()]).is_err());
     }
 
     #[test]

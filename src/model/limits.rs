@@ -52,13 +52,17 @@ impl Limits {
                     property: "max-replicas",
                 });
             }
-            if app.ports.len() > self.ports {
+            // Ports the proxy forwards and ports docker publishes itself (`-p`).
+            let published = app.ports.len()
+                + app
+                    .docker_options
+                    .iter()
+                    .filter(|o| o.path.starts_with(&format!("services.{}.ports", svc.name)))
+                    .count();
+            if published > self.ports {
                 over.push(Excess {
                     path: format!("services.{}.ports", svc.name),
-                    what: format!(
-                        "{} published ports (a range counts each port)",
-                        app.ports.len()
-                    ),
+                    what: format!("{published} published ports (a range counts each port)"),
                     limit: self.ports.to_string(),
                     property: "max-ports",
                 });

@@ -569,6 +569,12 @@ fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
         .filter(|(n, _)| sources.contains(*n))
         .filter_map(|(n, s)| s.app().map(|a| (n.clone(), a.mounts.clone())))
         .collect();
+    // Source mounts are copied into the image (issue 15 item 5): into the sharer's too.
+    let shared_files: BTreeMap<ServiceName, Vec<(String, super::service::FileSource)>> = services
+        .iter()
+        .filter(|(n, _)| sources.contains(*n))
+        .filter_map(|(n, s)| s.app().map(|a| (n.clone(), a.files.iter().filter(|(_, f)| matches!(f, super::service::FileSource::Source { .. })).map(|(t, f)| (t.clone(), f.clone())).collect())))
+        .collect();
     for svc in services.values_mut() {
         let from: Vec<ServiceName> = svc.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone()).collect();
         if let Kind::App(app) = &mut svc.kind {
@@ -576,6 +582,11 @@ fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
                 for m in shared.get(&f).into_iter().flatten() {
                     if !app.mounts.contains(m) {
                         app.mounts.push(m.clone());
+                    }
+                }
+                if !matches!(app.source, super::service::Source::Build(_)) {
+                    for (target, file) in shared_files.get(&f).into_iter().flatten() {
+                        app.files.entry(target.clone()).or_insert_with(|| file.clone());
                     }
                 }
             }

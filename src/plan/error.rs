@@ -49,6 +49,17 @@ pub enum PlanError {
         /// The Dokku service.
         datastore: String,
     },
+    /// Two consumers of a service on several networks share none of its networks: Dokku
+    /// gives a service its names on one network only (issue 15 item 6).
+    #[error("services `{first}` and `{second}` both use `{service}` (`depends_on`/`links`), but no network of `{service}` is shared by both: Dokku gives `{service}` its compose name and aliases (`--network-alias`) only on the network its container is created on (`network:set initial-network`), so one of them could not resolve `{service}`; put both on one network of `{service}` (`services.{service}.networks`)")]
+    Unreachable {
+        /// The service on several networks.
+        service: ServiceName,
+        /// One consumer.
+        first: ServiceName,
+        /// Another consumer sharing no network of `service` with `first`.
+        second: ServiceName,
+    },
     /// Let's Encrypt was asked for, and a prerequisite is missing.
     #[error("service `{service}` asks for Let's Encrypt, which needs {missing}")]
     Letsencrypt {

@@ -11,7 +11,7 @@ use crate::dokku::catalog;
 use crate::dokku::{Cmd, Stdin};
 use crate::graph::ServiceGraph;
 use crate::model::docker_opt::{DockerOpt, Flag};
-use crate::model::{AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, Project, Service, ServiceName, Source, Warning};
+use crate::model::{AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, NetworkName, Project, Service, ServiceName, Source, Warning};
 use crate::routing::PATHS_VAR;
 use crate::state::{mount_key, AppState, DokkuState};
 
@@ -23,6 +23,9 @@ pub const KEYS_VAR: &str = "DOKKU_COMPOSE_KEYS";
 pub const OPTIONS_VAR: &str = "DOKKU_COMPOSE_OPTIONS";
 /// Config var holding the keyed fingerprint of the secret files an app mounts.
 pub(crate) const SECRETS_VAR: &str = "DOKKU_COMPOSE_SECRETS";
+/// Config var listing the mounts the stack made, as a JSON array of mount keys (so mounts
+/// removed from the compose file are unmounted, and others' mounts are left alone).
+pub(crate) const MOUNTS_VAR: &str = "DOKKU_COMPOSE_MOUNTS";
 /// The single process type every app runs.
 pub const PROCESS: &str = "web";
 
@@ -99,6 +102,8 @@ struct Planner<'a> {
     steps: Vec<Step>,
     /// Path routing (issue 7): each owning service's include, its text and digest.
     routes: BTreeMap<ServiceName, (crate::routing::Include, String, String)>,
+    /// The network each service on several networks is created on (see [`primary_networks`]).
+    primary: BTreeMap<ServiceName, NetworkName>,
 }
 
 fn irreversible(reason: &str) -> Undo {
@@ -129,7 +134,8 @@ impl Planner<'_> {
 /// Plans `project` against `state`.
 pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
     // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
-    let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8), routes: BTreeMap::new() };
+    let primary = primary_networks(project, graph)?;
+    let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8), routes: BTreeMap::new(), primary };
     let static_dir = settings.static_dir.clone().unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/static", project.stack));
     for (name, inc) in crate::routing::includes(project, graph, &static_dir)? {
         let text = crate::routing::render(&inc);
@@ -180,6 +186,60 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
         warnings,
         steps: p.steps,
     })
+}
+
+/// The networks of a service, app or datastore.
+fn networks_of(svc: &Service) -> Vec<&NetworkName> {
+    match &svc.kind {
+        Kind::App(a) => a.networks.iter().collect(),
+        Kind::Datastore(d) => d.network.iter().collect(),
+    }
+}
+
+/// The network each app on several networks is created on (issue 15 item 6). Dokku sets the
+/// `--network-alias` docker options (the compose name and aliases) only on the network a
+/// container is created on (`network:set initial-network`); `attach-post-create` and
+/// `attach-post-deploy` connect without them. So that every service that uses an app
+/// (`depends_on`, `links` and the other dependency edges) resolves it by name, the app is
+/// created on a network it shares with all of them: its first one (by compose `priority`,
+/// then name) when that one does, else the first that does. When none does, the plan is
+/// refused naming two consumers that share none of its networks.
+fn primary_networks(project: &Project, graph: &ServiceGraph) -> Result<BTreeMap<ServiceName, NetworkName>, PlanError> {
+    let mut out = BTreeMap::new();
+    for (name, svc) in &project.services {
+        let Kind::App(app) = &svc.kind else { continue };
+        if app.networks.len() < 2 {
+            continue;
+        }
+        // Consumers sharing at least one network (one sharing none cannot reach it at all,
+        // as under compose) with the networks of the app they share.
+        let consumers: Vec<(&ServiceName, Vec<&NetworkName>)> = graph
+            .dependencies
+            .iter()
+            .filter(|(c, deps)| *c != name && deps.contains(name))
+            .filter_map(|(c, _)| {
+                let shared: Vec<&NetworkName> = project.services.get(c).map(networks_of).unwrap_or_default().into_iter().filter(|n| app.networks.contains(n)).collect();
+                (!shared.is_empty()).then_some((c, shared))
+            })
+            .collect();
+        let fits = |n: &NetworkName| consumers.iter().all(|(_, shared)| shared.contains(&n));
+        match app.networks.iter().find(|n| fits(n)) {
+            Some(n) => {
+                out.insert(name.clone(), n.clone());
+            }
+            None => {
+                let pair = consumers
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, (a, sa))| consumers[i + 1..].iter().find(|(_, sb)| !sa.iter().any(|n| sb.contains(n))).map(|(b, _)| (*a, *b)))
+                    .or_else(|| consumers.first().zip(consumers.last()).map(|((a, _), (b, _))| (*a, *b)));
+                if let Some((first, second)) = pair {
+                    return Err(PlanError::Unreachable { service: name.clone(), first: first.clone(), second: second.clone() });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn stack_steps(p: &mut Planner<'_>, project: &Project) {
@@ -445,7 +505,12 @@ fn app_steps(
     // names, while `TriggerCorePostDeploy` connects every network of `attach-post-deploy` to
     // the running containers: the third and later networks go there. Dokku stores and reports
     // several values joined by `,`, the form compared and set here.
-    if let Some((primary, rest)) = app.networks.split_first() {
+    // The primary network is the one every consumer shares (`Planner::primary`).
+    let mut networks: Vec<&NetworkName> = app.networks.iter().collect();
+    if let Some(first) = p.primary.get(&svc.name) {
+        networks.sort_by_key(|n| *n != first);
+    }
+    if let Some((primary, rest)) = networks.split_first() {
         runtime_changed |= set_property(p, ctx, name, cur, "network", "initial-network", Some(primary.as_str()));
         let post_create = rest.first().map(|n| n.as_str());
         let post_deploy: Vec<&str> = rest.iter().skip(1).map(|n| n.as_str()).collect();
@@ -507,6 +572,7 @@ fn app_steps(
     }
 
     // Storage.
+    let mut wanted_mounts: BTreeSet<String> = BTreeSet::new();
     for m in &app.mounts {
         let (key, cmd) = match m {
             Mount::Entry { name: entry, target, read_only, .. } => {
@@ -521,6 +587,7 @@ fn app_steps(
                 (mount_key(None, source, target, *read_only), Cmd::dokku(["storage:mount", name, spec.as_str()]))
             }
         };
+        wanted_mounts.insert(key.clone());
         if cur.mounts.contains(&key) {
             continue;
         }
@@ -543,6 +610,7 @@ fn app_steps(
         secret_fps.push(format!("{}:{target}={}", use_.name, settings.secret_fingerprints.get(&use_.name).map_or("?", String::as_str)));
         let host = format!("{secrets_dir}/{name}/{}", use_.name);
         let key = mount_key(None, &host, target, true);
+        wanted_mounts.insert(key.clone());
         if cur.mounts.contains(&key) {
             continue;
         }
@@ -555,6 +623,15 @@ fn app_steps(
             format!("secret `{}` is not mounted at `{target}`", use_.name),
             undo(vec![Cmd::dokku(["storage:unmount", name, spec.as_str()])]),
         );
+        runtime_changed = true;
+    }
+
+    // Mounts this stack made before and no longer wants are unmounted (issue 15 item 17);
+    // others' are left alone.
+    let made: Vec<String> = cur.config.get(MOUNTS_VAR).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
+    for old in made.iter().filter(|m| !wanted_mounts.contains(*m) && cur.mounts.contains(*m)) {
+        let Some((un, back)) = unmount_cmds(name, old) else { continue };
+        p.push(Some(ctx), &format!("unmount/{old}"), Action::Unmount { app: name.to_owned(), mount: old.clone() }, un, format!("mount `{old}` is no longer in the compose file"), undo(vec![back]));
         runtime_changed = true;
     }
 
@@ -584,20 +661,29 @@ fn app_steps(
                 undo(vec![Cmd::dokku(["proxy:disable", name])]),
             );
         }
-        // Let's Encrypt adds https:443 maps itself; they are not a difference.
+        // Let's Encrypt adds `http:80:<port>` (for the challenge) and `https:443:<port>` maps
+        // itself: they belong to the desired state, are no difference, and a `ports:set` made
+        // for another reason keeps them (issue 15 item 4), while they point at a container
+        // port the stack still serves.
         let stack_le = project.settings.letsencrypt && !svc.settings.letsencrypt_given;
-        let have: Vec<String> = cur.ports.iter().filter(|m| !((svc.settings.letsencrypt || stack_le) && m.starts_with("https:443:"))).cloned().collect();
+        let le = svc.settings.letsencrypt || stack_le || cur.letsencrypt;
+        let served: BTreeSet<&str> = want_ports.iter().filter_map(|m| m.rsplit(':').next()).collect();
+        let le_added = |m: &String| le && !want_ports.contains(m) && (m.starts_with("https:443:") || m.starts_with("http:80:")) && m.rsplit(':').next().is_some_and(|c| served.contains(c));
+        let have: Vec<String> = cur.ports.iter().filter(|m| !le_added(m)).cloned().collect();
         if have != want_ports {
             let back = if cur.ports.is_empty() {
                 Cmd::dokku(["ports:clear", name])
             } else {
                 cur.ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone()))
             };
+            let mut set: Vec<String> = want_ports.iter().cloned().chain(cur.ports.iter().filter(|m| le_added(m)).cloned()).collect();
+            set.sort();
+            set.dedup();
             p.push(
                 Some(ctx),
                 "ports",
-                Action::SetPorts { app: name.to_owned(), ports: want_ports.clone() },
-                want_ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
+                Action::SetPorts { app: name.to_owned(), ports: set.clone() },
+                set.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
                 format!("port maps are `{}`, want `{}`", cur.ports.join(" "), want_ports.join(" ")),
                 undo(vec![back]),
             );
@@ -745,6 +831,9 @@ fn app_steps(
     want.insert(KEYS_VAR.into(), (managed.join(","), false));
     want.insert(DIGEST_VAR.into(), (digest.clone(), false));
     want.insert(OPTIONS_VAR.into(), (serde_json::to_string(&managed_options).expect("strings serialise"), false));
+    if !wanted_mounts.is_empty() || cur.config.contains_key(MOUNTS_VAR) {
+        want.insert(MOUNTS_VAR.into(), (serde_json::to_string(&wanted_mounts).expect("strings serialise"), false));
+    }
     let route = p.routes.get(&svc.name).cloned();
     if let Some((_, _, d)) = &route {
         want.insert(PATHS_VAR.into(), (d.clone(), false));
@@ -765,7 +854,7 @@ fn app_steps(
             back.push(new.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg((*k).clone())));
         }
         let keys: Vec<String> = to_set.iter().map(|(k, _)| (*k).clone()).collect();
-        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR && k != PATHS_VAR);
+        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR && k != PATHS_VAR && k != MOUNTS_VAR);
         // SECRETS_VAR counts: a changed secret file is only seen by a restarted container.
         runtime_changed |= env_changed;
         p.push(Some(ctx), "config", Action::SetConfig { app: name.to_owned(), keys: keys.clone() }, cmd, format!("config differs in {}", keys.join(", ")), undo(back));
@@ -820,6 +909,10 @@ fn app_steps(
         };
         // A rollback restarts the app again once its settings are restored.
         p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), reason, undo(vec![Cmd::dokku(["ps:restart", name])]));
+    } else if cur.deployed && !cur.running && !one_shot && count != Some(0) {
+        // Stopped by hand (`ps:stop`): the stack says it runs (issue 15 item 17).
+        p.push(Some(ctx), "start", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:start", name]), format!("`{name}` is deployed but stopped")
+            , undo(vec![Cmd::dokku(["ps:stop", name])]));
     }
     paths_step(p, ctx, name, cur, route.as_ref(), paths_gone);
     if one_shot && deploy {
@@ -848,6 +941,27 @@ fn set_config(app: &str, values: BTreeMap<String, String>, secret: BTreeSet<Stri
     } else {
         Cmd::config_import(app, values, secret)
     }
+}
+
+/// `storage:unmount` for a mount key (see [`mount_key`]) and the `storage:mount` that puts it
+/// back: `entry:<name>:<target>[:ro]` or `<host>:<target>[:ro]`.
+fn unmount_cmds(app: &str, key: &str) -> Option<(Cmd, Cmd)> {
+    let (spec, ro) = match key.strip_suffix(":ro") {
+        Some(s) => (s, true),
+        None => (key, false),
+    };
+    if let Some(rest) = spec.strip_prefix("entry:") {
+        let (entry, target) = rest.split_once(':')?;
+        let un = Cmd::dokku(["storage:unmount", app, entry, "--container-dir", target]);
+        let mut back = Cmd::dokku(["storage:mount", app, entry, "--container-dir", target]);
+        if ro {
+            back = back.arg("--volume-readonly");
+        }
+        return Some((un, back));
+    }
+    let (host, target) = spec.split_once(':')?;
+    let mount = format!("{host}:{target}{}", if ro { ":ro" } else { "" });
+    Some((Cmd::dokku(["storage:unmount", app, mount.as_str()]), Cmd::dokku(["storage:mount", app, mount.as_str()])))
 }
 
 /// Path routing (issue 7, docs/routing.md): the executor writes the include (and copies the

@@ -52,6 +52,9 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         Action::Mount { app: a, mount } => {
             app(state, a).mounts.insert(mount.clone());
         }
+        Action::Unmount { app: a, mount } => {
+            app(state, a).mounts.remove(mount);
+        }
         Action::Link { plugin, datastore, app: a } => {
             state.datastores.entry(plugin.clone()).or_default().entry(datastore.clone()).or_default().insert(a.clone());
         }
@@ -82,8 +85,13 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
                 s.resources.insert(format!("{which}:{k}"), v.clone());
             }
         }
-        Action::Deploy { app: a, .. } => app(state, a).deployed = true,
-        Action::Restart { .. } | Action::RunOnce { .. } | Action::Backup { .. } | Action::SetNginxInclude { .. } => {}
+        Action::Deploy { app: a, .. } => {
+            let s = app(state, a);
+            s.deployed = true;
+            s.running = true;
+        }
+        Action::Restart { app: a } => app(state, a).running = true,
+        Action::RunOnce { .. } | Action::Backup { .. } | Action::SetNginxInclude { .. } => {}
         Action::EnableLetsencrypt { app: a } => app(state, a).letsencrypt = true,
         Action::Prune { target } => match argv.get(1).map(String::as_str) {
             Some("apps:destroy") => {

@@ -103,6 +103,13 @@ pub enum Action {
         /// Canonical mount (see `state::mount_key`).
         mount: String,
     },
+    /// `storage:unmount`: a mount the stack made and no longer wants (issue 15 item 17).
+    Unmount {
+        /// App.
+        app: String,
+        /// Canonical mount (see `state::mount_key`).
+        mount: String,
+    },
     /// `<plugin>:link`.
     Link {
         /// Plugin.
