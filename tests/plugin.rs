@@ -761,3 +761,40 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     assert!(ok, "{out}");
     assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], long.as_str());
 }
+
+#[test]
+fn zz_scratch() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  worker:\n    image: example/api:1\n    deploy:\n      replicas: 0\n  other:\n    image: example/api:1\n    scale: 0\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    eprintln!("=== PUSH1 {ok}\n{out}");
+    eprintln!("=== PS\n{}", text(&h.dokku(&["compose:ps", "shop"])));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    eprintln!("=== PUSH2 {ok}\n{out}");
+    commit(&dir, "compose.yaml", &compose.replace("nginx:1.27", "nginx:1.28"));
+    let (ok, out) = push(&dir);
+    eprintln!("=== PUSH3 {ok}\n{out}");
+    eprintln!("=== RELEASES\n{}", text(&h.dokku(&["compose:releases", "shop"])));
+    eprintln!("=== DIFF\n{}", text(&h.dokku(&["compose:diff", "shop", "v1", "v2"])));
+    eprintln!("=== ROLLBACK\n{}", text(&h.dokku(&["compose:rollback", "shop", "v1"])));
+    commit(&dir, "compose.yaml", &compose.replace("image: nginx:1.27", "image: nginx:1.27\n    privileged: true"));
+    let (ok, out) = push(&dir);
+    eprintln!("=== POLICY {ok}\n{out}");
+    commit(&dir, "compose.yaml", "services:\n  web: [\n");
+    let (ok, out) = push(&dir);
+    eprintln!("=== YAML {ok}\n{out}");
+    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"nginx:1.29": {"unhealthy": true}}"#).unwrap();
+    commit(&dir, "compose.yaml", &compose.replace("nginx:1.27", "nginx:1.29"));
+    let (ok, out) = push(&dir);
+    eprintln!("=== FAIL {ok}\n{out}");
+    commit(&dir, "compose.yaml", &compose.replace("ports: [\"80:80\"]", "ports: [\"80:80\", \"81:81\", \"82-84:82-84\", \"90:90:90\"]"));
+    let (ok, out) = push(&dir);
+    eprintln!("=== PORTS {ok}\n{out}");
+    let dir2 = h.repo("envf", &[(".env", "COMPOSE_FILE=app.yml\n"), ("app.yml", "services:\n  web:\n    image: nginx:1.27\n")]);
+    let (ok, out) = push(&dir2);
+    eprintln!("=== ENVFILE {ok}\n{out}");
+    eprintln!("=== DESTROY\n{}", text(&h.dokku(&["apps:destroy", "shop", "--force"])));
+    eprintln!("=== DOWN\n{}", text(&h.dokku(&["compose:down", "shop", "--force"])));
+}

@@ -43,12 +43,50 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            for (i, cause) in err.chain().enumerate() {
-                eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
-            }
+            eprint_error(&err, None);
             ExitCode::from(super::exit::FAILURE)
         }
     }
+}
+
+/// Prints a failure as Dokku does (` !     ` before every line): each message of the chain
+/// once (a cause that its parent's message already shows is not repeated), paths under the
+/// stack's captured `source` shown as the pusher's repository paths, and nothing for a step
+/// failure the apply's own events reported already (issue #15 item 18).
+pub(super) fn eprint_error(err: &anyhow::Error, source: Option<&Path>) {
+    for line in error_lines(err, source) {
+        eprintln!("{line}");
+    }
+}
+
+/// The lines [`eprint_error`] prints.
+pub(super) fn error_lines(err: &anyhow::Error, source: Option<&Path>) -> Vec<String> {
+    use crate::exec::apply::ApplyError;
+    use crate::exec::ExecError;
+    if matches!(err.downcast_ref::<ApplyError>(), Some(ApplyError::Exec(ExecError::StepFailed { .. }))) {
+        // The step's error, the rollback and its outcome were printed as they happened.
+        return Vec::new();
+    }
+    let mut shown: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let msg = repo_relative(&cause.to_string(), source);
+        if msg.trim().is_empty() || shown.iter().any(|s| s.contains(msg.trim())) {
+            continue;
+        }
+        shown.push(msg);
+    }
+    shown.iter().flat_map(|m| m.lines()).map(|l| crate::report::fail(l.strip_prefix(" !     ").unwrap_or(l))).collect()
+}
+
+/// `text` with the stack's captured source directory (where the server reads a push) written
+/// as the repository paths the pusher knows: `<source>/compose.yaml` is `compose.yaml`.
+pub(super) fn repo_relative(text: &str, source: Option<&Path>) -> String {
+    let Some(source) = source else { return text.to_owned() };
+    let root = source.display().to_string();
+    if root.is_empty() || root == "/" {
+        return text.to_owned();
+    }
+    text.replace(&format!("{root}/"), "").replace(&root, ".")
 }
 
 /// `commands`: `help` (short, or long when the parent's command line has `--all`) and
