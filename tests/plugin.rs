@@ -779,6 +779,9 @@ fn zz_scratch() {
     eprintln!("=== RELEASES\n{}", text(&h.dokku(&["compose:releases", "shop"])));
     eprintln!("=== DIFF\n{}", text(&h.dokku(&["compose:diff", "shop", "v1", "v2"])));
     eprintln!("=== ROLLBACK\n{}", text(&h.dokku(&["compose:rollback", "shop", "v1"])));
+    eprintln!("=== UP\n{}", text(&h.dokku(&["compose:up", "shop"])));
+    eprintln!("=== RELEASES\n{}", text(&h.dokku(&["compose:releases", "shop"])));
+    eprintln!("=== PSJ\n{}", text(&h.dokku(&["compose:ps", "shop"])));
     commit(&dir, "compose.yaml", &compose.replace("image: nginx:1.27", "image: nginx:1.27\n    privileged: true"));
     let (ok, out) = push(&dir);
     eprintln!("=== POLICY {ok}\n{out}");
@@ -797,4 +800,33 @@ fn zz_scratch() {
     eprintln!("=== ENVFILE {ok}\n{out}");
     eprintln!("=== DESTROY\n{}", text(&h.dokku(&["apps:destroy", "shop", "--force"])));
     eprintln!("=== DOWN\n{}", text(&h.dokku(&["compose:down", "shop", "--force"])));
+}
+
+#[test]
+fn zz_scratch2() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  api:\n    image: example/api:1\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    assert!(push(&dir).0);
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n");
+    let (ok, out) = push(&dir);
+    eprintln!("=== PUSH-RM {ok}\n{out}");
+    eprintln!("=== PLAN\n{}", text(&h.dokku(&["compose:plan", "shop"])));
+    eprintln!("=== UP-PRUNE\n{}", text(&h.dokku(&["compose:up", "shop", "--prune"])));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    eprintln!("=== PUSH-AGAIN {ok}\n{out}");
+    eprintln!("=== UP-PRUNE2\n{}", text(&h.dokku(&["compose:up", "shop", "--prune"])));
+    let le = "x-dokku:\n  letsencrypt: true\nservices:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    x-dokku:\n      domains: [a.example.test]\n";
+    commit(&dir, "compose.yaml", le);
+    eprintln!("=== LE-PLAN-OFF\n{}", text(&h.dokku(&["compose:plan", "shop"])));
+    let (ok, out) = push(&dir);
+    eprintln!("=== LE-PUSH {ok}\n{out}");
+    assert!(h.dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"]).status.success());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    eprintln!("=== LE-PUSH2 {ok}\n{out}");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    eprintln!("=== LE-PUSH3 {ok}\n{out}");
 }

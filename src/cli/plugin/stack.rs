@@ -224,6 +224,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         data: DataArgs { data_dir: Some(env.data_dir()) },
         // Every plugin apply reads the captured source only (issue #13).
         jail: Some(jail(&source_dir(env, app), props, app)?),
+        up_command: Some(format!("dokku compose:up {app}")),
     })
 }
 
@@ -355,7 +356,7 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
         let mut run = run_args(env, props, app, config)?;
         run.wait = wait;
         let req = crate::cli::apply_cmd::request(&run, loaded.json, app, source.clone(), rev, crate::exec::releases::ReleaseKind::Apply, message)?;
-        crate::cli::apply_cmd::execute(&req, false).map_err(|e| server_hints(e, app, &run.allow))?;
+        crate::cli::apply_cmd::execute(&req, &run).map_err(|e| server_hints(e, app, &run.allow))?;
         Ok(())
     })();
     match result {

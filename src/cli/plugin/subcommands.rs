@@ -312,7 +312,7 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:up".into())?;
-    apply_cmd::execute(&req, false).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+    apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
 
@@ -325,7 +325,7 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.dry_run = true;
     run.format.clone_from(&a.format);
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
-    apply_cmd::execute(&req, a.format == "json").map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+    apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
 
