@@ -87,6 +87,9 @@ pub struct RunArgs {
     /// server), so advice names flags of a command that takes them; off-server, none.
     #[arg(skip)]
     pub up_command: Option<String>,
+    /// The loader's warnings, printed with the plan's (the plugin loads the project itself).
+    #[arg(skip)]
+    pub load_warnings: Vec<String>,
     /// The vault password, when the caller has it already (the plugin's stored one).
     #[arg(skip)]
     pub vault_password: Option<crate::vault::VaultPassword>,
@@ -164,6 +167,17 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
     })
 }
 
+/// `text` with the stack's source directory (where the server reads a push) written as the
+/// repository paths the pusher knows: `<source>/compose.yaml` is `compose.yaml`.
+pub(crate) fn repo_relative(text: &str, source: Option<&std::path::Path>) -> String {
+    let Some(source) = source else { return text.to_owned() };
+    let root = source.display().to_string();
+    if root.is_empty() || root == "/" {
+        return text.to_owned();
+    }
+    text.replace(&format!("{root}/"), "").replace(&root, ".")
+}
+
 /// Runs `req`; `run` gives the plan's format and where advice points.
 pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<ApplyReport> {
     let json_plan = run.format == "json";
@@ -178,8 +192,13 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
             eprintln!(" !     undo of `{}` failed: {}", f.step, f.error);
         }
     }
-    for w in &report.plan.warnings {
-        eprintln!(" !     {w}");
+    // Warnings are shown with every plan and with every apply that changes the stack; a push
+    // that changes nothing is silent, so they do not repeat on every push (issue #15 item 18).
+    if req.dry_run || report.outcome.is_some() || report.release.is_some() {
+        let source = req.jail.as_ref().map(|_| req.source_dir.as_path());
+        for w in run.load_warnings.iter().cloned().chain(report.plan.warnings.iter().map(ToString::to_string)) {
+            eprintln!("{}", report::fail(&repo_relative(&w, source)));
+        }
     }
     for k in &report.kept {
         let k = match &run.up_command {

@@ -78,16 +78,7 @@ pub(super) fn error_lines(err: &anyhow::Error, source: Option<&Path>) -> Vec<Str
     shown.iter().flat_map(|m| m.lines()).map(|l| crate::report::fail(l.strip_prefix(" !     ").unwrap_or(l))).collect()
 }
 
-/// `text` with the stack's captured source directory (where the server reads a push) written
-/// as the repository paths the pusher knows: `<source>/compose.yaml` is `compose.yaml`.
-pub(super) fn repo_relative(text: &str, source: Option<&Path>) -> String {
-    let Some(source) = source else { return text.to_owned() };
-    let root = source.display().to_string();
-    if root.is_empty() || root == "/" {
-        return text.to_owned();
-    }
-    text.replace(&format!("{root}/"), "").replace(&root, ".")
-}
+pub(super) use crate::cli::apply_cmd::repo_relative;
 
 /// `commands`: `help` (short, or long when the parent's command line has `--all`) and
 /// `compose:help`; anything else is not ours, silently and at once.

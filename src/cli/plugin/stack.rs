@@ -60,6 +60,11 @@ pub(super) fn default_files(dir: &Path) -> Vec<PathBuf> {
     DEFAULT_FILES.iter().map(|f| dir.join(f)).find(present).into_iter().collect()
 }
 
+/// Whether `dir/.env` (read through the jail) mentions `COMPOSE_FILE`.
+pub(super) fn dotenv_mentions_compose_file(dir: &Path, props: &Props, app: &str) -> bool {
+    jail(dir, props, app).ok().and_then(|j| j.read(&dir.join(".env")).ok()).is_some_and(|b| String::from_utf8_lossy(&b).contains("COMPOSE_FILE"))
+}
+
 /// `COMPOSE_FILE` of `dir/.env`, when set: each entry relative to `dir` (issue #15 item 13).
 /// The files are read later through the jail, so `..` out of the tree or a link leaving it is
 /// refused there; an absolute entry is refused here.
@@ -189,9 +194,6 @@ fn load_files(dir: &Path, input: Input, app: &str, profiles: Vec<String>, enviro
         texts,
     };
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
-    for w in &loaded.warnings {
-        eprintln!(" !     {w}");
-    }
     Ok(LoadedProject::new(&loaded, dir.to_path_buf()))
 }
 
@@ -225,6 +227,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         // Every plugin apply reads the captured source only (issue #13).
         jail: Some(jail(&source_dir(env, app), props, app)?),
         up_command: Some(format!("dokku compose:up {app}")),
+        load_warnings: Vec::new(),
     })
 }
 
@@ -355,6 +358,7 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
         let loaded = load(&source, files, app, props, config.clone())?;
         let mut run = run_args(env, props, app, config)?;
         run.wait = wait;
+        run.load_warnings.clone_from(&loaded.warnings);
         let req = crate::cli::apply_cmd::request(&run, loaded.json, app, source.clone(), rev, crate::exec::releases::ReleaseKind::Apply, message)?;
         crate::cli::apply_cmd::execute(&req, &run).map_err(|e| server_hints(e, app, &run.allow))?;
         Ok(())

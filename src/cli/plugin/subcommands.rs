@@ -308,6 +308,7 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
+    run.load_warnings.clone_from(&loaded.warnings);
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
@@ -324,6 +325,7 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.dry_run = true;
     run.format.clone_from(&a.format);
+    run.load_warnings.clone_from(&loaded.warnings);
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
     apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
@@ -333,7 +335,10 @@ fn config(a: &AppOnly, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
-    let (loaded, ..) = load_stack(env, &a.app, None)?;
+    let (loaded, dir, ..) = load_stack(env, &a.app, None)?;
+    for w in &loaded.warnings {
+        eprintln!("{}", crate::report::fail(&super::repo_relative(w, Some(&dir))));
+    }
     println!("{}", serde_json::to_string_pretty(&loaded.json)?);
     Ok(0)
 }

@@ -58,11 +58,14 @@ fn is_service_app(app: &str) -> bool {
 
 fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<()> {
     let props = Props::new(&env.config_dir());
-    // An unreadable `.env` does not make a stack of a repository without compose file; when
-    // the app is one, `builder-build` reports it.
-    let files = compose_files(dir, &props, app).unwrap_or_else(|_| stack::default_files(dir));
-    let has_compose = !files.is_empty() && !is_service_app(app);
     let ours = props.get(app, SELECTED_BY_US);
+    // An unreadable `.env` does not make a stack of a repository without compose file; a
+    // stack, or a `.env` that names compose files, stays one and `builder-build` reports why.
+    let has_files = match compose_files(dir, &props, app) {
+        Ok(files) => !files.is_empty(),
+        Err(_) => ours.is_some() || !stack::default_files(dir).is_empty() || stack::dotenv_mentions_compose_file(dir, &props, app),
+    };
+    let has_compose = has_files && !is_service_app(app);
     let r = runner();
     if has_compose {
         let current = selected_builder(app);
