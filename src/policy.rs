@@ -273,6 +273,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_hint_names_the_fix_that_works_where_the_policy_was_given() {
+        let v = |path: &str, rule| Violation { path: path.into(), rule: Some(rule), detail: "does it".into() };
+        let mut e = PolicyError { violations: vec![v("services.web.privileged", PolicyRule::Privileged)], fix: AllowFix::Flag };
+        assert_eq!(e.to_string(), "the security policy refuses 1 setting(s):\n  `services.web.privileged`: does it (allow with `--allow privileged`)");
+        // On the server the property holds the whole list: the rules allowed now are kept.
+        e.fix = AllowFix::Property { stack: "shop".into(), allowed: vec!["devices".into(), "privileged".into()] };
+        e.violations.push(Violation { path: "services.web.pid".into(), rule: None, detail: "no".into() });
+        assert_eq!(
+            e.to_string(),
+            "the security policy refuses 2 setting(s):\n  `services.web.privileged`: does it (allow with `dokku compose:set shop allow devices,privileged`)\n  `services.web.pid`: no (no policy rule allows this)"
+        );
+    }
+
+    #[test]
     fn names_round_trip() {
         let p = Policy::from_names(["sysctls, privileged", "host-path"]).unwrap();
         assert_eq!(p.to_names(), "privileged,host-path,sysctls");

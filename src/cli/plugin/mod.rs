@@ -102,3 +102,20 @@ fn parent_has_all() -> bool {
     let ppid = nix::unistd::getppid();
     std::fs::read(format!("/proc/{ppid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_told_once_with_repository_paths() {
+        let src = Path::new("/var/lib/dokku/data/compose/shop/source");
+        let inner = anyhow::anyhow!("failed to parse /var/lib/dokku/data/compose/shop/source/compose.yaml: line 3");
+        let outer = anyhow::anyhow!("step failed: {inner}");
+        let err = inner.context(outer.to_string()).context("failed to load the compose project");
+        assert_eq!(error_lines(&err, Some(src)), [" !     failed to load the compose project", " !     step failed: failed to parse compose.yaml: line 3"]);
+        // Lines that carry Dokku's prefix already keep one.
+        let err = anyhow::anyhow!("`dokku x` exited with status 1:\n !     Could not start");
+        assert_eq!(error_lines(&err, None), [" !     `dokku x` exited with status 1:", " !     Could not start"]);
+    }
+}
