@@ -43,7 +43,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprint_error(&err, None);
+            // `compose:<verb> <app> …`: paths of the stack's captured source as repository paths.
+            let source = if parent == "subcommands" { rest.get(1).filter(|a| crate::model::is_valid_app_name(a)).map(|a| stack::source_dir(&env, a)) } else { None };
+            eprint_error(&err, source.as_deref());
             ExitCode::from(super::exit::FAILURE)
         }
     }
