@@ -36,6 +36,37 @@ pub struct Violation {
 pub struct PolicyError {
     /// The violations.
     pub violations: Vec<Violation>,
+    /// How the reader allows a rule: the hint each violation ends with.
+    pub fix: AllowFix,
+}
+
+/// Where the policy was given, so the hint names the fix that works there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AllowFix {
+    /// Off-server: `--allow RULE`.
+    #[default]
+    Flag,
+    /// On the server: `dokku compose:set <stack> allow <rules>`, keeping the rules the stack
+    /// allows already (the property holds the whole list).
+    Property {
+        /// The stack app.
+        stack: String,
+        /// The rules allowed now.
+        allowed: Vec<String>,
+    },
+}
+
+impl AllowFix {
+    fn hint(&self, rule: &str) -> String {
+        match self {
+            AllowFix::Flag => format!("`--allow {rule}`"),
+            AllowFix::Property { stack, allowed } => {
+                let mut rules: Vec<&str> = allowed.iter().map(String::as_str).filter(|r| *r != rule).collect();
+                rules.push(rule);
+                format!("`dokku compose:set {stack} allow {}`", rules.join(","))
+            }
+        }
+    }
 }
 
 impl fmt::Display for PolicyError {
@@ -43,7 +74,7 @@ impl fmt::Display for PolicyError {
         write!(f, "the security policy refuses {} setting(s):", self.violations.len())?;
         for v in &self.violations {
             match v.rule {
-                Some(rule) => write!(f, "\n  `{}`: {} (allow with `--allow {}`)", v.path, v.detail, rule.name())?,
+                Some(rule) => write!(f, "\n  `{}`: {} (allow with {})", v.path, v.detail, self.fix.hint(rule.name()))?,
                 None => write!(f, "\n  `{}`: {} (no policy rule allows this)", v.path, v.detail)?,
             }
         }
@@ -114,7 +145,7 @@ impl Policy {
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(PolicyError { violations })
+            Err(PolicyError { violations, fix: AllowFix::Flag })
         }
     }
 
@@ -193,7 +224,7 @@ impl Policy {
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(PolicyError { violations })
+            Err(PolicyError { violations, fix: AllowFix::Flag })
         }
     }
 
@@ -240,6 +271,20 @@ fn option_path(project: &Project, service: Option<&str>, option: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hint_names_the_fix_that_works_where_the_policy_was_given() {
+        let v = |path: &str, rule| Violation { path: path.into(), rule: Some(rule), detail: "does it".into() };
+        let mut e = PolicyError { violations: vec![v("services.web.privileged", PolicyRule::Privileged)], fix: AllowFix::Flag };
+        assert_eq!(e.to_string(), "the security policy refuses 1 setting(s):\n  `services.web.privileged`: does it (allow with `--allow privileged`)");
+        // On the server the property holds the whole list: the rules allowed now are kept.
+        e.fix = AllowFix::Property { stack: "shop".into(), allowed: vec!["devices".into(), "privileged".into()] };
+        e.violations.push(Violation { path: "services.web.pid".into(), rule: None, detail: "no".into() });
+        assert_eq!(
+            e.to_string(),
+            "the security policy refuses 2 setting(s):\n  `services.web.privileged`: does it (allow with `dokku compose:set shop allow devices,privileged`)\n  `services.web.pid`: no (no policy rule allows this)"
+        );
+    }
 
     #[test]
     fn names_round_trip() {

@@ -48,9 +48,15 @@ pub fn verbose(text: &str) -> String {
     format!("       {text}")
 }
 
-/// ` !     text`, every line of it.
+/// ` !     text`, every line of it; a line that has the prefix already (a Dokku command's own
+/// error output) keeps one.
 pub fn fail(text: &str) -> String {
-    text.lines().map(|l| format!(" !     {l}")).collect::<Vec<_>>().join("\n")
+    text.lines().map(|l| format!(" !     {}", l.strip_prefix(" !     ").unwrap_or(l))).collect::<Vec<_>>().join("\n")
+}
+
+/// `1 step`, `2 steps`.
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn secs(d: Duration) -> String {
@@ -61,13 +67,12 @@ fn secs(d: Duration) -> String {
 pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
     let out = |s: String| if style.quiet { Vec::new() } else { vec![(Stream::Out, s)] };
     match event {
-        Event::Started { stack, steps, services } => {
-            if *steps == 0 {
-                out(info2(&format!("Stack {stack} is up to date: nothing to change")))
-            } else {
-                out(info2(&format!("Applying stack {stack}: {steps} steps for {services} services")))
-            }
-        }
+        Event::UpToDate { stack } => out(info2(&format!("Stack {stack} is up to date: nothing to change"))),
+        // A plan with no command still records a release (the compose file changed, a
+        // service left it); pruning runs as its own plan of stack-level steps.
+        Event::Started { stack, steps: 0, .. } => out(info2(&format!("Applying stack {stack}: no command to run"))),
+        Event::Started { stack, steps, services: 0 } => out(info2(&format!("Applying stack {stack}: {}", plural(*steps, "step")))),
+        Event::Started { stack, steps, services } => out(info2(&format!("Applying stack {stack}: {} for {}", plural(*steps, "step"), plural(*services, "service")))),
         Event::ServiceStarted { service, steps } => out(info1(&format!("{service}: {steps} step{}", if *steps == 1 { "" } else { "s" }))),
         Event::StepStarted { step, command } => {
             let mut v = out(verbose(&format!("{step}: {command}")));
@@ -100,6 +105,7 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
     let ms = |d: &Duration| d.as_millis();
     let mut v = match event {
         Event::Started { stack, steps, services } => json!({"event": "apply_started", "stack": stack, "steps": steps, "services": services}),
+        Event::UpToDate { stack } => json!({"event": "up_to_date", "stack": stack}),
         Event::ServiceStarted { service, steps } => json!({"event": "service_started", "service": service, "steps": steps}),
         Event::StepStarted { step, command } => json!({"event": "step_started", "step": step, "command": command}),
         Event::StepFinished { step, duration } => json!({"event": "step_finished", "step": step, "duration_ms": ms(duration)}),
@@ -160,6 +166,14 @@ mod tests {
             render(&failed, Style { quiet: true, trace: false }),
             vec![(Stream::Err, " !     web/deploy failed: `dokku x` exited with status 1:\n !     boom".into())]
         );
+        let nested = Event::StepFailed { step: "web/deploy".into(), error: "`dokku x` exited with status 1:\n !     Could not start".into() };
+        assert_eq!(render(&nested, Style::default()), vec![(Stream::Err, " !     web/deploy failed: `dokku x` exited with status 1:\n !     Could not start".into())]);
+        let line = |e: Event| render(&e, Style::default()).into_iter().map(|(_, l)| l).collect::<Vec<_>>().join("\n");
+        assert_eq!(line(Event::UpToDate { stack: "shop".into() }), "=====> Stack shop is up to date: nothing to change");
+        // Never "up to date" before work follows (issue #15 item 14).
+        assert_eq!(line(Event::Started { stack: "shop".into(), steps: 0, services: 0 }), "=====> Applying stack shop: no command to run");
+        assert_eq!(line(Event::Started { stack: "shop".into(), steps: 1, services: 0 }), "=====> Applying stack shop: 1 step");
+        assert_eq!(line(Event::Started { stack: "shop".into(), steps: 2, services: 1 }), "=====> Applying stack shop: 2 steps for 1 service");
         let s = Event::ServiceStarted { service: "web".into(), steps: 1 };
         assert_eq!(render(&s, Style::default()), vec![(Stream::Out, "-----> web: 1 step".into())]);
         assert_eq!(Style::from_env(Some("1"), Some("1")), Style { quiet: true, trace: true });

@@ -1139,3 +1139,400 @@ fn issue_15_missing_sources_are_refused_before_any_change() {
     let (ok, out) = push(&dir);
     assert!(!ok && out.contains("App build failed"), "{out}");
 }
+
+
+/// What a pusher sees of the remote: the `remote: ` lines, with durations and digests made
+/// stable, so a golden holds the whole text (nothing repeated, nothing server-internal).
+fn remote_text(out: &str) -> String {
+    let lines = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("remote: "))
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty());
+    lines.map(stable).collect::<Vec<_>>().join("\n")
+}
+
+/// `0.3s` as `N.Ns`, `sha256:<hex>` as `sha256:…`.
+fn stable(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if let Some(hex) = rest.strip_prefix("sha256:") {
+            let n = hex.chars().take_while(char::is_ascii_hexdigit).count();
+            out.push_str("sha256:…");
+            rest = &hex[n..];
+            continue;
+        }
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let prev_is_word = out
+            .chars()
+            .last()
+            .is_some_and(|p| p.is_ascii_alphanumeric());
+        if digits > 0 && !prev_is_word && rest[digits..].starts_with('.') {
+            let frac = rest[digits + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .count();
+            if frac > 0 && rest[digits + 1 + frac..].starts_with('s') {
+                out.push_str("N.Ns");
+                rest = &rest[digits + 2 + frac..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// (issue #15, item 11) Services with `replicas: 0` or `scale: 0` are deployed scaled to zero:
+/// `compose:ps` and `compose:status` expect them stopped and exit 0 right after the deploy.
+#[test]
+fn issue_15_ps_and_status_expect_replicas_zero_stopped() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  worker:\n    image: example/api:1\n    deploy:\n      replicas: 0\n  other:\n    image: example/api:1\n    scale: 0\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let o = h.dokku(&["compose:ps", "shop"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ps = h.json(&["compose:ps", "shop", "--format", "json"]);
+    for (svc, expected) in [
+        ("web", "running"),
+        ("worker", "stopped"),
+        ("other", "stopped"),
+    ] {
+        let s = ps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == svc)
+            .unwrap();
+        assert_eq!(
+            (s["expected"].as_str(), s["actual"].as_str()),
+            (Some(expected), Some(expected)),
+            "{ps}"
+        );
+    }
+    assert_eq!(h.dokku(&["compose:status"]).status.code(), Some(0));
+}
+
+/// (issue #15, items 12 and 15) Release names round-trip: what `compose:releases` prints is
+/// what `compose:diff` and `compose:rollback` take; after a rollback, `compose:up` keeps the
+/// rolled-back release instead of re-applying the push it left.
+#[test]
+fn issue_15_release_names_round_trip_and_up_keeps_a_rollback() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK.replace("nginx:1.27", "nginx:1.28"),
+    );
+    assert!(push(&dir).0);
+    let listing = text(&h.dokku(&["compose:releases", "shop"]));
+    let names: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.starts_with('v'))
+        .collect();
+    assert_eq!(names, ["v2", "v1"], "{listing}");
+    let o = h.dokku(&["compose:diff", "shop", names[1], names[0]]);
+    assert!(
+        o.status.success() && text(&o).contains("services.web.image: nginx:1.27 -> nginx:1.28"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        h.dokku(&["compose:diff", "shop", "1", "2"])
+            .status
+            .success(),
+        "bare numbers still work"
+    );
+    let o = h.dokku(&["compose:diff", "shop", "latest"]);
+    assert!(
+        !o.status.success()
+            && text(&o).contains("`latest` is not a release")
+            && text(&o).contains("`v3`"),
+        "{}",
+        text(&o)
+    );
+    let o = h.dokku(&["compose:rollback", "shop", names[1]]);
+    assert!(o.status.success(), "{}", text(&o));
+    let image = || -> Value {
+        serde_json::from_str::<Value>(
+            &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
+        )
+        .unwrap()["source_image"]
+            .clone()
+    };
+    assert_eq!(image(), "nginx:1.27");
+    let o = h.dokku(&["compose:up", "shop"]);
+    assert!(
+        o.status.success()
+            && text(&o).contains("stands on a rollback to v1")
+            && text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        image(),
+        "nginx:1.27",
+        "compose:up keeps the rolled-back release"
+    );
+    assert_eq!(
+        h.json(&["compose:releases", "shop", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "nothing changed: no release"
+    );
+    // The next push deploys the repository again.
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK.replace("nginx:1.27", "nginx:1.29"),
+    );
+    assert!(push(&dir).0);
+    assert_eq!(image(), "nginx:1.29");
+}
+
+/// (issue #15, item 13) `COMPOSE_FILE` of the repository's `.env` names the compose files, as
+/// `docker compose` and the off-server `plan` read it; an absolute name is refused.
+#[test]
+fn issue_15_compose_file_from_the_repository_dotenv() {
+    let h = Host::new();
+    let files = [
+        (
+            ".env",
+            "COMPOSE_FILE=deploy/app.yml;deploy/extra.yml\nCOMPOSE_PATH_SEPARATOR=;\n",
+        ),
+        (
+            "deploy/app.yml",
+            "services:\n  web:\n    image: nginx:1.27\n",
+        ),
+        (
+            "deploy/extra.yml",
+            "services:\n  worker:\n    image: example/api:1\n",
+        ),
+    ];
+    let dir = h.repo("envf", &files);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("Deploying compose stack envf"), "{out}");
+    assert!(h.dokku(&["apps:exists", "envf-web"]).status.success());
+    assert!(h.dokku(&["apps:exists", "envf-worker"]).status.success());
+    assert_eq!(
+        h.json(&["ps:report", "envf", "--format", "json"])["deployed"],
+        "false",
+        "not deployed as a plain app"
+    );
+    commit(&dir, ".env", "COMPOSE_FILE=/etc/passwd\n");
+    let (ok, out) = push(&dir);
+    assert!(
+        !ok && out.contains(".env: `COMPOSE_FILE` names `/etc/passwd`, outside the pushed tree"),
+        "{out}"
+    );
+}
+
+/// (issue #15, item 15) After `apps:destroy <stack>` the hint names commands that work: the
+/// stack app is gone, so `compose:down` cannot.
+#[test]
+fn issue_15_destroying_the_stack_app_names_commands_that_work() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    let o = h.dokku(&["apps:destroy", "shop", "--force"]);
+    let out = text(&o);
+    assert!(o.status.success() && !out.contains("compose:down"), "{out}");
+    let commands: Vec<Vec<&str>> = out
+        .lines()
+        .filter_map(|l| l.trim_start_matches(" !").trim().strip_prefix("dokku "))
+        .map(|c| c.split_whitespace().collect())
+        .collect();
+    assert_eq!(commands.len(), 2, "{out}");
+    for c in commands {
+        let o = h.dokku(&c);
+        assert!(o.status.success(), "{c:?}: {}", text(&o));
+    }
+    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
+    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
+}
+
+/// (issue #15, item 14) Plan and push agree: a kept datastore's advice names the flags that
+/// remove it (the advice ends once followed), "up to date" is never followed by work, and the
+/// Let's Encrypt e-mail warning goes once the host has the e-mail.
+#[test]
+fn issue_15_advice_ends_and_up_to_date_means_nothing_ran() {
+    let h = Host::new();
+    // A datastore leaves the file: kept with its data, and the advice names the flags that
+    // remove it.
+    let web = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    environment:\n      API_URL: http://api:8080\n      GREETING: ${GREETING:-hello}\n";
+    let api = "  api:\n    build: ./api\n    command: [\"serve\", \"--port\", \"8080\"]\n";
+    let full = format!("{web}{api}  cache:\n    image: redis:7\n");
+    let dir = h.repo(
+        "shop",
+        &[
+            ("compose.yaml", full.as_str()),
+            ("api/Dockerfile", "FROM python:3.12\n"),
+        ],
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(h.dokku(&["redis:exists", "shop-cache"]).status.success());
+    commit(&dir, "compose.yaml", &format!("{web}{api}"));
+    let (ok, out) = push(&dir);
+    assert!(ok && !out.contains("up to date"), "{out}");
+    let advice = "redis service `shop-cache` (service `cache`) is no longer in the compose file and was kept with its data; `dokku compose:up shop --prune --destroy-datastore cache` destroys it and its data";
+    assert!(out.contains(advice), "{out}");
+    let o = h.dokku(&[
+        "compose:up",
+        "shop",
+        "--prune",
+        "--destroy-datastore",
+        "cache",
+    ]);
+    assert!(
+        o.status.success() && !text(&o).contains("was kept"),
+        "{}",
+        text(&o)
+    );
+    assert!(!h.dokku(&["redis:exists", "shop-cache"]).status.success());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(
+        ok && out.contains("up to date") && !out.contains("was kept"),
+        "the advice does not come back: {out}"
+    );
+    // `api` leaves: nothing else changes, so the apply runs no command, then prunes; neither
+    // is announced as "up to date", nor as steps "for 0 services".
+    commit(&dir, "compose.yaml", web);
+    let (ok, out) = push(&dir);
+    assert!(ok && !out.contains("up to date"), "{out}");
+    assert!(out.contains("app `shop-api` (service `api`) is no longer in the compose file and was kept; `dokku compose:up shop --prune` removes it"), "{out}");
+    let o = h.dokku(&["compose:up", "shop", "--prune"]);
+    let up = text(&o);
+    assert!(
+        o.status.success()
+            && !up.contains("up to date")
+            && !up.contains("for 0 services")
+            && up.contains("Applying stack shop: 1 step\n"),
+        "{up}"
+    );
+    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
+    // Let's Encrypt with the host's global e-mail: no warning about the e-mail.
+    assert!(h
+        .dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"])
+        .status
+        .success());
+    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\nx-dokku:\n  services:\n    web:\n      letsencrypt: true\n      domains: [a.example.test]\n");
+    let (ok, out) = push(&dir);
+    assert!(ok && !out.contains("letsencrypt_email"), "{out}");
+}
+
+/// (issue #15, item 18) The whole text of a push the policy refuses: the key path, the fix
+/// that works on the server, and what the refusal means, once each.
+#[test]
+fn issue_15_golden_refused_push() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    assert!(h
+        .dokku(&["compose:set", "shop", "allow", "devices"])
+        .status
+        .success());
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK.replace(
+            "image: nginx:1.27",
+            "image: nginx:1.27\n    privileged: true",
+        ),
+    );
+    let (ok, out) = push(&dir);
+    assert!(!ok);
+    assert_eq!(
+        remote_text(&out),
+        "-----> Deploying compose stack shop
+ !     the security policy refuses 1 setting(s):
+ !       `services.web.privileged`: would run the container with `--privileged` (allow with `dokku compose:set shop allow devices,privileged`)
+ !     Push refused before any change: stack shop keeps running its previous release
+ !     App build failed"
+    );
+    // A file that is not YAML: the repository's path, not the server's.
+    commit(&dir, "compose.yaml", "services:\n  web: [\n");
+    let (ok, out) = push(&dir);
+    assert!(!ok);
+    assert_eq!(
+        remote_text(&out),
+        "-----> Deploying compose stack shop
+ !     failed to load the compose project
+ !     failed to parse compose.yaml: yaml: line 3: did not find expected node content
+ !     Push refused before any change: stack shop keeps running its previous release
+ !     App build failed"
+    );
+}
+
+/// (issue #15, item 18) The whole text of a push whose step fails: the error once, the
+/// rollback, the outcome.
+#[test]
+fn issue_15_golden_failed_step() {
+    let h = Host::new();
+    let dir = h.repo("shop", &stack_files());
+    assert!(push(&dir).0);
+    std::fs::write(
+        h.path().join("lib/sandbox/images.json"),
+        r#"{"nginx:1.28": {"unhealthy": true}}"#,
+    )
+    .unwrap();
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK.replace("nginx:1.27", "nginx:1.28"),
+    );
+    let (ok, out) = push(&dir);
+    assert!(!ok);
+    assert_eq!(
+        remote_text(&out),
+        "-----> Deploying compose stack shop
+=====> Applying stack shop: 2 steps for 1 service
+-----> web: 2 steps
+       web/config: dokku config:set --no-restart shop-web DOKKU_COMPOSE_DIGEST=sha256:…
+       web/deploy: dokku git:from-archive --archive-type tar shop-web --
+ !     web/deploy failed: `dokku git:from-archive --archive-type tar shop-web --` exited with status 1:
+ !     Could not start due to 1 failed checks (web.1)
+ !     rolling back 2 completed step(s)
+       undo web/config: dokku config:set --no-restart shop-web DOKKU_COMPOSE_DIGEST=sha256:…
+       undo web/deploy: dokku git:from-archive --archive-type tar shop-web --
+       undo web/deploy: dokku ps:rebuild shop-web
+ !     apply failed after N.Ns; the previous release keeps serving
+ !     App build failed"
+    );
+}
+
+/// (issue #15, item 18) Warnings are shown with a push that changes the stack, not again on
+/// every push that changes nothing.
+#[test]
+fn issue_15_warnings_print_once_per_change() {
+    let h = Host::new();
+    let compose = STACK.replace("image: nginx:1.27", "image: nginx:1.27\n    deploy:\n      placement:\n        constraints: [node.role==manager]");
+    let dir = h.repo(
+        "shop",
+        &[
+            ("compose.yaml", compose.as_str()),
+            ("api/Dockerfile", "FROM python:3.12\n"),
+            ("api/app.py", ""),
+        ],
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("services.web.deploy.placement"), "{out}");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, out) = push(&dir);
+    assert!(
+        ok && out.contains("up to date") && !out.contains("placement"),
+        "{out}"
+    );
+    // `compose:plan` always shows them.
+    assert!(text(&h.dokku(&["compose:plan", "shop"])).contains("services.web.deploy.placement"));
+}

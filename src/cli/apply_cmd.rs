@@ -83,6 +83,13 @@ pub struct RunArgs {
     /// The plugin's confinement to the pushed tree (issue #13); off-server, none.
     #[arg(skip)]
     pub jail: Option<crate::confine::Jail>,
+    /// The command that applies the stack where this runs (`dokku compose:up <stack>` on the
+    /// server), so advice names flags of a command that takes them; off-server, none.
+    #[arg(skip)]
+    pub up_command: Option<String>,
+    /// The loader's warnings, printed with the plan's (the plugin loads the project itself).
+    #[arg(skip)]
+    pub load_warnings: Vec<String>,
     /// The vault password, when the caller has it already (the plugin's stored one).
     #[arg(skip)]
     pub vault_password: Option<crate::vault::VaultPassword>,
@@ -170,7 +177,20 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
     })
 }
 
-pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<ApplyReport> {
+/// `text` with the stack's source directory (where the server reads a push) written as the
+/// repository paths the pusher knows: `<source>/compose.yaml` is `compose.yaml`.
+pub(crate) fn repo_relative(text: &str, source: Option<&std::path::Path>) -> String {
+    let Some(source) = source else { return text.to_owned() };
+    let root = source.display().to_string();
+    if root.is_empty() || root == "/" {
+        return text.to_owned();
+    }
+    text.replace(&format!("{root}/"), "").replace(&root, ".")
+}
+
+/// Runs `req`; `run` gives the plan's format and where advice points.
+pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<ApplyReport> {
+    let json_plan = run.format == "json";
     let cancel = Arc::new(AtomicBool::new(false));
     crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
     let style = style();
@@ -182,11 +202,20 @@ pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<App
             eprintln!(" !     undo of `{}` failed: {}", f.step, f.error);
         }
     }
-    for w in &report.plan.warnings {
-        eprintln!(" !     {w}");
+    // Warnings are shown with every plan and with every apply that changes the stack; a push
+    // that changes nothing is silent, so they do not repeat on every push (issue #15 item 18).
+    if req.dry_run || report.outcome.is_some() || report.release.is_some() {
+        let source = req.jail.as_ref().map(|_| req.source_dir.as_path());
+        for w in run.load_warnings.iter().cloned().chain(report.plan.warnings.iter().map(ToString::to_string)) {
+            eprintln!("{}", report::fail(&repo_relative(&w, source)));
+        }
     }
     for k in &report.kept {
-        eprintln!(" !     {k} is no longer in the compose file and was kept; `--prune` removes it");
+        let k = match &run.up_command {
+            Some(up) => k.replace("`--prune", &format!("`{up} --prune")),
+            None => k.clone(),
+        };
+        eprintln!(" !     {k}");
     }
     if req.dry_run {
         if !json_plan && !report.hooks.is_empty() {
@@ -212,7 +241,7 @@ pub(crate) fn execute(req: &ApplyRequest, json_plan: bool) -> anyhow::Result<App
 pub fn run_apply(args: &ApplyArgs, compose: serde_json::Value, name: &str, project_dir: PathBuf) -> anyhow::Result<()> {
     let stack = args.stack.clone().unwrap_or_else(|| name.to_owned());
     let req = request(&args.run, compose, &stack, project_dir, args.source_rev.clone(), ReleaseKind::Apply, "apply".into())?;
-    execute(&req, args.run.format == "json").map(|_| ())
+    execute(&req, &args.run).map(|_| ())
 }
 
 fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
@@ -269,5 +298,5 @@ pub fn run_rollback(args: &StackArgs, run: &RunArgs, to: Option<u64>, project_di
     let mut req = request(run, compose, &args.stack, project_dir, info.source_rev, ReleaseKind::Rollback { to }, format!("rollback to v{to}"))?;
     // The sources that release read: its build contexts come from the archives saved then.
     req.settings.source_digests = crate::exec::apply::release_sources(&stack_dir(&args.data.resolve()?, &args.stack), to);
-    execute(&req, run.format == "json").map(|_| ())
+    execute(&req, run).map(|_| ())
 }

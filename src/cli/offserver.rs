@@ -58,8 +58,10 @@ struct DiffCommand {
     #[command(flatten)]
     stack: apply_cmd::StackArgs,
     /// Older release (default: the one before `to`)
+    #[arg(value_parser = crate::exec::releases::parse_release_id)]
     from: Option<u64>,
     /// Newer release (default: the latest)
+    #[arg(value_parser = crate::exec::releases::parse_release_id)]
     to: Option<u64>,
 }
 
@@ -69,6 +71,7 @@ struct RollbackCommand {
     #[arg(long)]
     stack: String,
     /// The release to go back to (default: the one before the latest)
+    #[arg(value_parser = crate::exec::releases::parse_release_id)]
     release: Option<u64>,
     /// Directory the release's build contexts are read from when no saved copy exists
     #[arg(long, default_value = ".")]

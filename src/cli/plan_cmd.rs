@@ -51,6 +51,9 @@ pub struct LoadedProject {
     pub name: String,
     /// The project directory (relative paths of the project resolve against it).
     pub project_dir: PathBuf,
+    /// The loader's warnings, for the caller to print (the plugin prints them only with a
+    /// change).
+    pub warnings: Vec<String>,
 }
 
 impl LoadedProject {
@@ -67,7 +70,7 @@ impl LoadedProject {
                 }
             }
         }
-        Self { json, name: loaded.name.clone(), project_dir }
+        Self { json, name: loaded.name.clone(), project_dir, warnings: loaded.warnings.iter().map(ToString::to_string).collect() }
     }
 }
 

@@ -315,6 +315,12 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let q = query(runner);
     let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
     let state_read = started.elapsed();
+    // The model warns that Let's Encrypt needs the host's global e-mail; the host was read,
+    // so the planner refuses when it is missing and the warning is moot when it is set.
+    let mut warnings = warnings;
+    if host.letsencrypt_global_email.as_deref().is_some_and(|e| !e.is_empty()) {
+        warnings.retain(|w| !w.path.ends_with(".x-dokku.letsencrypt"));
+    }
     let mut host = host;
     // Ownership (docs/security.md): refused before anything changes, and before what the
     // planner says of a service that is not this stack's (its password, its image).
@@ -344,8 +350,17 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         None => ReleaseStore::open(&dir.releases(), key.clone())?,
     };
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
-    if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && matches!(req.kind, ReleaseKind::Apply) {
-        events(&Event::Started { stack: plan.stack.clone(), steps: 0, services: 0 });
+    // A rollback to the release the stack stands on already (a second `compose:rollback`, or
+    // `compose:up` after one) is up to date as an apply is: no new release.
+    let same_kind = match req.kind {
+        ReleaseKind::Apply => true,
+        ReleaseKind::Rollback { to } => match &latest {
+            Some(l) => store.rolled_back_to(l.id)? == Some(to),
+            None => false,
+        },
+    };
+    if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && same_kind {
+        events(&Event::UpToDate { stack: plan.stack.clone() });
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
     }
 
@@ -899,7 +914,7 @@ fn prune_plan(
                         format!("service `{}` is no longer in the compose file (--prune)", r.service),
                     ));
                 } else {
-                    kept.push(format!("app `{app}` (service `{}`)", r.service));
+                    kept.push(format!("app `{app}` (service `{}`) is no longer in the compose file and was kept; `--prune` removes it", r.service));
                 }
             }
             (_, Some((plugin, name))) => {
@@ -920,7 +935,9 @@ fn prune_plan(
                         format!("datastore `{}` left the compose file and --destroy-datastore names it", r.service),
                     ));
                 } else {
-                    kept.push(format!("{plugin} service `{name}` (service `{}`; its data is kept)", r.service));
+                    // `--prune` alone keeps datastores: the advice names the flag that
+                    // destroys one, or it would repeat forever (issue #15 item 14).
+                    kept.push(format!("{plugin} service `{name}` (service `{0}`) is no longer in the compose file and was kept with its data; `--prune --destroy-datastore {0}` destroys it and its data", r.service));
                 }
             }
             _ => {}

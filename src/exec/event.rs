@@ -14,6 +14,11 @@ pub enum Event {
         /// Services with steps.
         services: usize,
     },
+    /// Nothing to do: the host and the release match the compose file; no release is made.
+    UpToDate {
+        /// Stack.
+        stack: String,
+    },
     /// A service's steps start (its dependencies are done).
     ServiceStarted {
         /// Compose service (`stack` for networks and storage).

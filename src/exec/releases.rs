@@ -70,6 +70,16 @@ const PLAN_FILE: &str = "plan.json";
 const APPS_FILE: &str = "apps.json";
 const RELEASE_FILE: &str = "release.json";
 
+/// Parses a release name as `compose:releases` prints it (`v3`) or as a bare number (`3`):
+/// release names round-trip between listing, `diff` and `rollback` (issue #15 item 12).
+pub fn parse_release_id(s: &str) -> Result<u64, String> {
+    let digits = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(format!("`{s}` is not a release: name one as `compose:releases` lists it (`v3`, or `3`)")),
+    }
+}
+
 /// Why the release history could not be read or written.
 ///
 /// No variant carries a secret value: paths are key paths, never values.
@@ -1256,6 +1266,17 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn release_names_round_trip_as_listed() {
+        assert_eq!(super::parse_release_id("v1"), Ok(1));
+        assert_eq!(super::parse_release_id("12"), Ok(12));
+        assert_eq!(super::parse_release_id("V3"), Ok(3));
+        for bad in ["v", "v0", "0", "-1", "v+1", "+1", "v1.2", "latest", ""] {
+            let e = super::parse_release_id(bad).unwrap_err();
+            assert!(e.contains("is not a release") && e.contains("`v3`"), "{bad}: {e}");
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -846,7 +846,8 @@ fn app_steps(
         let mut back = Vec::new();
         let old: BTreeMap<String, String> = to_set.iter().filter_map(|(k, _)| cur.config.get_key_value(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !old.is_empty() {
-            let keys = old.keys().cloned().collect();
+            // The previous values, masked by the same classification as the new ones.
+            let keys = old.iter().filter(|(k, v)| want.get(*k).is_some_and(|(_, s)| *s) || crate::model::env_is_secret(k, v, &project.settings.plain)).map(|(k, _)| k.clone()).collect();
             back.push(set_config(name, old, keys));
         }
         let new: Vec<&String> = to_set.iter().map(|(k, _)| *k).filter(|k| !cur.config.contains_key(*k)).collect();

@@ -51,13 +51,44 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            for (i, cause) in err.chain().enumerate() {
-                eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
-            }
+            // `compose:<verb> <app> …`: paths of the stack's captured source as repository paths.
+            let source = if parent == "subcommands" { rest.get(1).filter(|a| crate::model::is_valid_app_name(a)).map(|a| stack::source_dir(&env, a)) } else { None };
+            eprint_error(&err, source.as_deref());
             ExitCode::from(super::exit::FAILURE)
         }
     }
 }
+
+/// Prints a failure as Dokku does (` !     ` before every line): each message of the chain
+/// once (a cause that its parent's message already shows is not repeated), paths under the
+/// stack's captured `source` shown as the pusher's repository paths, and nothing for a step
+/// failure the apply's own events reported already (issue #15 item 18).
+pub(super) fn eprint_error(err: &anyhow::Error, source: Option<&Path>) {
+    for line in error_lines(err, source) {
+        eprintln!("{line}");
+    }
+}
+
+/// The lines [`eprint_error`] prints.
+pub(super) fn error_lines(err: &anyhow::Error, source: Option<&Path>) -> Vec<String> {
+    use crate::exec::apply::ApplyError;
+    use crate::exec::ExecError;
+    if matches!(err.downcast_ref::<ApplyError>(), Some(ApplyError::Exec(ExecError::StepFailed { .. }))) {
+        // The step's error, the rollback and its outcome were printed as they happened.
+        return Vec::new();
+    }
+    let mut shown: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let msg = repo_relative(&cause.to_string(), source);
+        if msg.trim().is_empty() || shown.iter().any(|s| s.contains(msg.trim())) {
+            continue;
+        }
+        shown.push(msg);
+    }
+    shown.iter().flat_map(|m| m.lines()).map(|l| crate::report::fail(l.strip_prefix(" !     ").unwrap_or(l))).collect()
+}
+
+pub(super) use crate::cli::apply_cmd::repo_relative;
 
 /// `commands`: `help` (short, or long when the parent's command line has `--all`) and
 /// `compose:help`; anything else is not ours, silently and at once.
@@ -80,4 +111,21 @@ fn commands(args: &[String], env: &DokkuEnv) -> ExitCode {
 fn parent_has_all() -> bool {
     let ppid = nix::unistd::getppid();
     std::fs::read(format!("/proc/{ppid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_told_once_with_repository_paths() {
+        let src = Path::new("/var/lib/dokku/data/compose/shop/source");
+        let inner = anyhow::anyhow!("failed to parse /var/lib/dokku/data/compose/shop/source/compose.yaml: line 3");
+        let outer = anyhow::anyhow!("step failed: {inner}");
+        let err = inner.context(outer.to_string()).context("failed to load the compose project");
+        assert_eq!(error_lines(&err, Some(src)), [" !     failed to load the compose project", " !     step failed: failed to parse compose.yaml: line 3"]);
+        // Lines that carry Dokku's prefix already keep one.
+        let err = anyhow::anyhow!("`dokku x` exited with status 1:\n !     Could not start");
+        assert_eq!(error_lines(&err, None), [" !     `dokku x` exited with status 1:", " !     Could not start"]);
+    }
 }

@@ -34,18 +34,55 @@ pub(super) fn source_dir(env: &DokkuEnv, app: &str) -> PathBuf {
     stack_dir(env, app).join("source")
 }
 
-/// The compose files of `dir` the stack uses: the `compose-file` property, else the first
-/// default name that exists. Empty when the directory has none.
+/// The compose files of `dir` the stack uses: the `compose-file` property, else
+/// `COMPOSE_FILE` of the repository's `.env` (read through the jail, split on
+/// `COMPOSE_PATH_SEPARATOR`, as `docker compose` and the off-server `plan` read it), else the
+/// first default name that exists. Empty when the directory has none.
 /// A name counts when it is there and not a directory, without following a link: a compose
 /// file that is a symlink is then read through the jail, and refused if it leaves the tree.
-pub(super) fn compose_files(dir: &Path, props: &Props, app: &str) -> Vec<PathBuf> {
+/// An error when `.env` cannot be read or names a file outside the tree.
+pub(super) fn compose_files(dir: &Path, props: &Props, app: &str) -> anyhow::Result<Vec<PathBuf>> {
     let present = |f: &PathBuf| std::fs::symlink_metadata(f).is_ok_and(|m| !m.is_dir());
     let configured = props.computed(app, "compose-file");
     if !configured.is_empty() {
         let files: Vec<PathBuf> = configured.split_whitespace().map(|f| dir.join(f)).collect();
-        return if files.iter().all(present) { files } else { Vec::new() };
+        return Ok(if files.iter().all(present) { files } else { Vec::new() });
     }
+    if let Some(listed) = dotenv_compose_files(dir, props, app)? {
+        return Ok(listed);
+    }
+    Ok(default_files(dir))
+}
+
+/// The first default compose file name of `dir` that is there.
+pub(super) fn default_files(dir: &Path) -> Vec<PathBuf> {
+    let present = |f: &PathBuf| std::fs::symlink_metadata(f).is_ok_and(|m| !m.is_dir());
     DEFAULT_FILES.iter().map(|f| dir.join(f)).find(present).into_iter().collect()
+}
+
+/// Whether `dir/.env` (read through the jail) mentions `COMPOSE_FILE`.
+pub(super) fn dotenv_mentions_compose_file(dir: &Path, props: &Props, app: &str) -> bool {
+    jail(dir, props, app).ok().and_then(|j| j.read(&dir.join(".env")).ok()).is_some_and(|b| String::from_utf8_lossy(&b).contains("COMPOSE_FILE"))
+}
+
+/// `COMPOSE_FILE` of `dir/.env`, when set: each entry relative to `dir` (issue #15 item 13).
+/// The files are read later through the jail, so `..` out of the tree or a link leaving it is
+/// refused there; an absolute entry is refused here.
+fn dotenv_compose_files(dir: &Path, props: &Props, app: &str) -> anyhow::Result<Option<Vec<PathBuf>>> {
+    let jail = jail(dir, props, app)?;
+    let env = compose::environment::Environment::resolve_in(&BTreeMap::new(), dir, &[], Some(&jail)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(list) = env.compose_files() else { return Ok(None) };
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut files = Vec::with_capacity(list.len());
+    for f in list {
+        if Path::new(&f).is_absolute() {
+            anyhow::bail!(".env: `COMPOSE_FILE` names `{f}`, outside the pushed tree (name files relative to the repository)");
+        }
+        files.push(dir.join(f));
+    }
+    Ok(Some(files))
 }
 
 /// The confinement of a stack's load to its pushed tree `dir` (issue #13), with the
@@ -157,9 +194,6 @@ fn load_files(dir: &Path, input: Input, app: &str, profiles: Vec<String>, enviro
         texts,
     };
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
-    for w in &loaded.warnings {
-        eprintln!(" !     {w}");
-    }
     Ok(LoadedProject::new(&loaded, dir.to_path_buf()))
 }
 
@@ -195,7 +229,21 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         data: DataArgs { data_dir: Some(env.data_dir()) },
         // Every plugin apply reads the captured source only (issue #13).
         jail: Some(jail(&source_dir(env, app), props, app)?),
+        up_command: Some(format!("dokku compose:up {app}")),
+        load_warnings: Vec::new(),
     })
+}
+
+/// `e` with hints that work on the server: a policy refusal names `dokku compose:set <app>
+/// allow …` (keeping the rules allowed now), not the off-server `--allow` flag.
+pub(super) fn server_hints(mut e: anyhow::Error, app: &str, allow: &[String]) -> anyhow::Error {
+    use crate::exec::apply::ApplyError;
+    use crate::plan::PlanError;
+    if let Some(ApplyError::Plan(PlanError::Policy(p))) = e.downcast_mut::<ApplyError>() {
+        let allowed = allow.iter().flat_map(|a| a.split(',')).map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
+        p.fix = crate::policy::AllowFix::Property { stack: app.to_owned(), allowed };
+    }
+    e
 }
 
 /// Copies a directory tree (without `.git`), symlinks as links.
@@ -318,8 +366,9 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
         let loaded = load(&source, files, app, props, config.clone())?;
         let mut run = run_args(env, props, app, config)?;
         run.wait = wait;
+        run.load_warnings.clone_from(&loaded.warnings);
         let req = crate::cli::apply_cmd::request(&run, loaded.json, app, source.clone(), rev, crate::exec::releases::ReleaseKind::Apply, message)?;
-        crate::cli::apply_cmd::execute(&req, false)?;
+        crate::cli::apply_cmd::execute(&req, &run).map_err(|e| server_hints(e, app, &run.allow))?;
         Ok(())
     })();
     match result {

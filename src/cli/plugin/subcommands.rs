@@ -141,8 +141,10 @@ struct Diff {
     /// The stack app
     app: String,
     /// Older release
+    #[arg(value_parser = crate::exec::releases::parse_release_id)]
     from: Option<u64>,
     /// Newer release
+    #[arg(value_parser = crate::exec::releases::parse_release_id)]
     to: Option<u64>,
 }
 
@@ -151,6 +153,7 @@ struct Rollback {
     /// The stack app
     app: String,
     /// The release to go back to (default: the one before the latest)
+    #[arg(value_parser = crate::exec::releases::parse_release_id)]
     release: Option<u64>,
     /// Wait for a running apply of the stack instead of failing
     #[arg(long)]
@@ -259,7 +262,7 @@ fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<
             if !source.is_dir() {
                 anyhow::bail!("stack `{app}` has no pushed source yet: `git push` a repository with a compose file, or pass `--file -`");
             }
-            let files = compose_files(&source, &props, app);
+            let files = compose_files(&source, &props, app)?;
             (source, files)
         }
     };
@@ -294,13 +297,27 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
         Some(other) => anyhow::bail!("`--file` takes `-` (stdin); got `{other}`"),
         None => None,
     };
+    if file.is_none() {
+        // After `compose:rollback` the stack stands on an earlier release: `compose:up`
+        // re-applies that release, not the push it rolled back from (issue #15 item 15).
+        if let Some(to) = store(env, &a.app)?.map(|s| -> anyhow::Result<Option<u64>> { s.latest()?.map_or(Ok(None), |l| Ok(s.rolled_back_to(l.id)?)) }).transpose()?.flatten() {
+            println!("{}", info1(&format!("Stack {} stands on a rollback to v{to}: re-applying v{to} (`git push` deploys the repository again)", a.app)));
+            let mut run = stack::run_args(env, &props(env), &a.app, app_config(&runner(), &a.app)?)?;
+            run.prune = a.prune;
+            run.destroy_datastores.clone_from(&a.destroy_datastores);
+            run.wait = a.wait;
+            apply_cmd::run_rollback(&stack_args(env, &a.app), &run, Some(to), source_dir(env, &a.app)).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+            return Ok(0);
+        }
+    }
     let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
+    run.load_warnings.clone_from(&loaded.warnings);
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:up".into())?;
-    apply_cmd::execute(&req, false)?;
+    apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
 
@@ -312,8 +329,9 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.dry_run = true;
     run.format.clone_from(&a.format);
+    run.load_warnings.clone_from(&loaded.warnings);
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
-    apply_cmd::execute(&req, a.format == "json")?;
+    apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
 
@@ -333,7 +351,10 @@ fn config(a: &ConfigArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
-    let (loaded, ..) = load_stack(env, &a.app, None)?;
+    let (loaded, dir, ..) = load_stack(env, &a.app, None)?;
+    for w in &loaded.warnings {
+        eprintln!("{}", crate::report::fail(&super::repo_relative(w, Some(&dir))));
+    }
     if a.show_secrets {
         println!("{}", serde_json::to_string_pretty(&loaded.json)?);
         return Ok(0);
@@ -373,9 +394,11 @@ fn service_states(project: &Project) -> Vec<Value> {
         let (target, expected, actual) = match &svc.kind {
             Kind::App(app) => {
                 let expected = match svc.settings.state {
-                    ExpectedState::Running => "running",
                     ExpectedState::OneShot => "completed",
                     ExpectedState::Stopped => "stopped",
+                    // `replicas: 0` / `scale: 0` deploy the app scaled to zero (issue #15 item 11).
+                    ExpectedState::Running if app.replicas == Some(0) => "stopped",
+                    ExpectedState::Running => "running",
                 };
                 let report = r.run(&Cmd::dokku(["ps:report", app.app.as_str(), "--format", "json"]), None, None).ok();
                 let report: Value = report.and_then(|o| serde_json::from_str(o.stdout.trim()).ok()).unwrap_or(Value::Null);
@@ -556,7 +579,7 @@ fn rollback(a: &Rollback, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let mut run = stack::run_args(env, &props(env), &a.app, app_config(&runner(), &a.app)?)?;
     run.wait = a.wait;
-    apply_cmd::run_rollback(&stack_args(env, &a.app), &run, a.release, source_dir(env, &a.app))?;
+    apply_cmd::run_rollback(&stack_args(env, &a.app), &run, a.release, source_dir(env, &a.app)).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
 

@@ -243,7 +243,7 @@ fn fetch_network<'r>(repo: &'r git2::Repository, dir: &Path, url: &str, git_ref:
 fn deploy(env: &DokkuEnv, props: &Props, app: &str, dir: &Path, sha: &str, wait: bool) -> anyhow::Result<u8> {
     let short: String = sha.chars().take(12).collect();
     println!("{}", info1(&format!("Deploying compose stack {app} at {short}")));
-    let files = compose_files(dir, props, app);
+    let files = compose_files(dir, props, app)?;
     if files.is_empty() {
         anyhow::bail!("no compose file at {short} (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", stack::DEFAULT_FILES.join(", "));
     }

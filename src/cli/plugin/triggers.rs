@@ -58,8 +58,14 @@ fn is_service_app(app: &str) -> bool {
 
 fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<()> {
     let props = Props::new(&env.config_dir());
-    let has_compose = !compose_files(dir, &props, app).is_empty() && !is_service_app(app);
     let ours = props.get(app, SELECTED_BY_US);
+    // An unreadable `.env` does not make a stack of a repository without compose file; a
+    // stack, or a `.env` that names compose files, stays one and `builder-build` reports why.
+    let has_files = match compose_files(dir, &props, app) {
+        Ok(files) => !files.is_empty(),
+        Err(_) => ours.is_some() || !stack::default_files(dir).is_empty() || stack::dotenv_mentions_compose_file(dir, &props, app),
+    };
+    let has_compose = has_files && !is_service_app(app);
     let r = runner();
     if has_compose {
         let current = selected_builder(app);
@@ -90,19 +96,31 @@ fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv
     }
     println!("{}", info1(&format!("Deploying compose stack {app}")));
     let props = Props::new(&env.config_dir());
-    let files = compose_files(dir, &props, app);
-    let result = stack::capture_and_apply(env, &props, app, dir, &files, &stack::Revision::GitRev("git push"), false);
+    let result = compose_files(dir, &props, app).and_then(|files| stack::capture_and_apply(env, &props, app, dir, &files, &stack::Revision::GitRev("git push"), false));
     match result {
         Ok(()) => {
             println!("{}", info1(&format!("Stack {app} deployed")));
             Ok(0)
         }
         Err(e) => {
-            for (i, cause) in e.chain().enumerate() {
-                eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
+            super::eprint_error(&e, Some(&stack::source_dir(env, app)));
+            if before_any_change(&e) {
+                // Dokku's ` !     App build failed` follows: say what it means here.
+                eprintln!(" !     Push refused before any change: stack {app} keeps running its previous release");
             }
             Ok(1)
         }
+    }
+}
+
+/// Whether a failed push stopped before it changed anything on the host: the project could
+/// not be loaded, was refused or could not be planned, or the stack was busy. (A failed step
+/// reports its rollback itself.)
+fn before_any_change(e: &anyhow::Error) -> bool {
+    use crate::exec::apply::ApplyError;
+    match e.downcast_ref::<ApplyError>() {
+        None => true,
+        Some(a) => matches!(a, ApplyError::Plan(_) | ApplyError::Lock(_) | ApplyError::State(_)),
     }
 }
 
@@ -113,8 +131,13 @@ fn post_delete(app: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     if let Ok(Some(apps)) = released_apps(env, app) {
         if !apps.is_empty() {
+            // `compose:down` needs the stack app, which is gone now: name the commands that
+            // work (issue #15 item 15).
             eprintln!(" !     The service apps of stack {app} remain: {}", apps.join(" "));
-            eprintln!(" !     (`dokku compose:down {app}` destroys them; datastores are never destroyed implicitly)");
+            eprintln!(" !     To destroy them (datastores are never destroyed implicitly):");
+            for a in &apps {
+                eprintln!(" !       dokku apps:destroy {a} --force");
+            }
         }
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove `{}`", dir.display()))?;
