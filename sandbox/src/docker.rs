@@ -175,7 +175,12 @@ pub fn network_destroy(_ctx: &Ctx, name: &str) -> Res {
 /// builder-dockerfile: `docker build` with the build-phase options into `dokku/<app>:latest`.
 pub fn build(ctx: &mut Ctx, app: &str, dir: &Path) -> Res {
     let mut args: Vec<String> = vec!["build".into()];
-    for o in crate::cmd::options::options_for(ctx, app, "", "build")? {
+    // builder-dockerfile: `docker-args-build <app> dockerfile`.
+    for o in filtered(
+        "build",
+        Some("dockerfile"),
+        crate::cmd::options::options(ctx, app, "build")?,
+    ) {
         args.extend(split_words(&o)?);
     }
     args.extend([
@@ -199,13 +204,43 @@ pub fn build(ctx: &mut Ctx, app: &str, dir: &Path) -> Res {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        for l in tail.iter().rev() {
-            ctx.verbose(*l);
-        }
-        return fail("App build failed");
+        // The build output's last lines, then builder-dockerfile's failure line.
+        let mut lines: Vec<String> = text.lines().rev().take(8).map(str::to_string).collect();
+        lines.reverse();
+        lines.push("App build failed".into());
+        return Err(Fail::Dokku {
+            code: 1,
+            lines,
+            raw: false,
+        });
     }
     Ok(())
+}
+
+/// plugins/docker-options `emitFilteredOptions`: `--restart` only in the deploy phase; for a
+/// `dockerfile` image source no `--link`, `-v` or `--volume`. The source type is what the
+/// trigger receives: `docker-args-build` gets `dockerfile`, `docker-args-deploy` gets the
+/// image tag (so nothing is filtered), `docker-args-process-deploy` gets `dockerfile`.
+fn filtered(phase: &str, source: Option<&str>, options: Vec<String>) -> Vec<String> {
+    let has = |o: &str, p: &str| {
+        o == p || o.starts_with(&format!("{p}=")) || o.starts_with(&format!("{p} "))
+    };
+    options
+        .into_iter()
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty() && !o.starts_with('#'))
+        .filter(|o| !has(o, "--restart") || phase == "deploy")
+        .filter(|o| {
+            has(o, "--restart")
+                || match source {
+                    Some("dockerfile" | "nixpacks" | "railpack") => {
+                        !["--link", "-v", "--volume"].iter().any(|p| has(o, p))
+                    }
+                    Some("herokuish") => !["--file", "--build-args"].iter().any(|p| has(o, p)),
+                    _ => true,
+                }
+        })
+        .collect()
 }
 
 fn split_words(s: &str) -> Res<Vec<String>> {
@@ -300,8 +335,21 @@ fn create_args(
     if let Some(n) = network {
         a.push(format!("--network={n}"));
     }
-    for o in crate::cmd::options::options_for(ctx, app, proc, "deploy")? {
+    // `docker-args-deploy` (default scope, unfiltered), then `docker-args-process-deploy`
+    // (the process type's scope, filtered as a dockerfile source); `dokku run` uses the run
+    // phase's default scope.
+    let phase = if proc == "run" { "run" } else { "deploy" };
+    for o in filtered(phase, None, crate::cmd::options::options(ctx, app, phase)?) {
         a.extend(split_words(&o)?);
+    }
+    if proc != "run" {
+        for o in filtered(
+            "deploy",
+            Some("dockerfile"),
+            crate::cmd::options::options_for_process(ctx, app, proc, "deploy")?,
+        ) {
+            a.extend(split_words(&o)?);
+        }
     }
     Ok(a)
 }
@@ -393,9 +441,8 @@ fn run_checks(
             let timeout = c.timeout.unwrap_or(5).max(1).to_string();
             let res = if !c.command.is_empty() {
                 let mut a = vec!["container".to_string(), "exec".into(), id.to_string()];
-                a.extend(["timeout".to_string(), timeout, "--".into()]);
                 a.extend(c.command.iter().cloned());
-                docker(&a)
+                docker_timeout(&a, timeout.parse().unwrap_or(5))
             } else {
                 let p = c.port.map_or_else(|| port.to_string(), |p| p.to_string());
                 let path = if c.path.is_empty() { "/" } else { &c.path };
@@ -426,6 +473,40 @@ fn run_checks(
         }
     }
     None
+}
+
+/// Run docker, killed after `secs` seconds.
+fn docker_timeout(args: &[String], secs: u64) -> Res<String> {
+    let mut child = docker_cmd()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_err(Path::new("docker")))?;
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().map_err(io_err(Path::new("docker")))? {
+            let o = child
+                .wait_with_output()
+                .map_err(io_err(Path::new("docker")))?;
+            let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            return if status.success() {
+                Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+            } else {
+                fail(if err.is_empty() {
+                    format!("exit status {}", status.code().unwrap_or(1))
+                } else {
+                    err
+                })
+            };
+        }
+        if std::time::Instant::now() >= end {
+            drop(child.kill());
+            drop(child.wait());
+            return fail(format!("timed out after {secs} s"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// A plain HTTP GET to `ip:port` from the host; the body on a 2xx/3xx answer.
@@ -584,15 +665,20 @@ pub fn deploy(
                     let failed =
                         ctx.unlocked(|c| run_checks(c, &snapshot, proc, &id, &ip, &port))?;
                     if let Some(why) = failed {
-                        ctx.verbose(why);
+                        // The healthchecker's reason and the container's last output lines, then
+                        // the scheduler's failure line.
                         let logs =
-                            docker(&["container", "logs", "--tail", "10", &id]).unwrap_or_default();
-                        for l in logs.lines() {
-                            ctx.verbose(l);
-                        }
-                        return fail(format!(
+                            docker(&["container", "logs", "--tail", "5", &id]).unwrap_or_default();
+                        let mut lines = vec![why];
+                        lines.extend(logs.lines().map(str::to_string));
+                        lines.push(format!(
                             "Could not start due to 1 failed checks ({proc}.{i})"
                         ));
+                        return Err(Fail::Dokku {
+                            code: 1,
+                            lines,
+                            raw: false,
+                        });
                     }
                     ctx.verbose(format!("All checks successful ({proc}.{i})"));
                 }

@@ -30,14 +30,12 @@ pub fn options(ctx: &Ctx, app: &str, phase: &str) -> Res<Vec<String>> {
     read_opts(ctx, app, DEFAULT_PROC, phase)
 }
 
-/// Options of an app for a process type and phase: the default scope's, then the process
-/// type's (`docker-args-process-<phase>`).
-pub fn options_for(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Vec<String>> {
-    let mut v = read_opts(ctx, app, DEFAULT_PROC, phase)?;
-    if !proc.is_empty() && proc != DEFAULT_PROC {
-        v.extend(read_opts(ctx, app, proc, phase)?);
+/// Options of an app's process-type scope for a phase (none for the default scope).
+pub fn options_for_process(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Vec<String>> {
+    if proc.is_empty() || proc == DEFAULT_PROC {
+        return Ok(Vec::new());
     }
-    Ok(v)
+    read_opts(ctx, app, proc, phase)
 }
 
 /// Add an option to phases of the default scope unless present (datastore links); no output.
