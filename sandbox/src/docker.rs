@@ -292,6 +292,10 @@ fn create_args(
         sandbox_label(&ctx.paths),
         format!("--env=DYNO={dyno}"),
     ];
+    // scheduler-docker-local `init-process` (default true): `--init`.
+    if ctx.prop_computed("scheduler-docker-local", app, "init-process", "true")? == "true" {
+        a.push("--init".into());
+    }
     let restart = ctx.prop_computed("ps", app, "restart-policy", "on-failure:10")?;
     a.push(format!("--restart={restart}"));
     for (k, v) in app_env(ctx, app)? {
@@ -323,7 +327,8 @@ fn create_args(
     }
     for m in crate::cmd::storage::mounts(ctx, app)? {
         let phase_ok = m.phases.is_empty() || m.phases.iter().any(|p| p == "deploy");
-        let proc_ok = m.process_type.is_empty() || m.process_type == proc;
+        let proc_ok =
+            m.process_type.is_empty() || m.process_type == "_default_" || m.process_type == proc;
         if phase_ok && proc_ok {
             let mut spec = format!("{}:{}", m.host_path, m.container_path);
             if m.readonly {
@@ -509,36 +514,18 @@ fn docker_timeout(args: &[String], secs: u64) -> Res<String> {
     }
 }
 
-/// A plain HTTP GET to `ip:port` from the host; the body on a 2xx/3xx answer.
+/// An HTTP GET of `ip:port/path` from the host with `curl` (as the healthchecker checks a
+/// container's address); the body on a 2xx/3xx answer.
 pub fn http_get(ip: &str, port: &str, path: &str, timeout_s: &str) -> Res<String> {
-    use std::io::{Read, Write};
-    let t = std::time::Duration::from_secs(timeout_s.parse().unwrap_or(5));
-    let addr: std::net::SocketAddr = format!("{ip}:{port}")
-        .parse()
-        .map_err(|_| Fail::Silent(1))
-        .or_else(|_| fail(format!("bad address {ip}:{port}")))?;
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr, t).or_else(|e| fail(format!("{addr}: {e}")))?;
-    drop(s.set_read_timeout(Some(t)));
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .or_else(|e| fail(e.to_string()))?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)
-        .or_else(|e| fail(e.to_string()))?;
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .unwrap_or(0);
-    if (200..400).contains(&status) {
-        Ok(buf
-            .split_once("\r\n\r\n")
-            .map_or(String::new(), |(_, b)| b.to_string()))
+    let o = Command::new("curl")
+        .args(["-fsS", "--max-time", timeout_s])
+        .arg(format!("http://{ip}:{port}{path}"))
+        .output()
+        .map_err(io_err(Path::new("curl")))?;
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     } else {
-        fail(format!("HTTP status {status}"))
+        fail(String::from_utf8_lossy(&o.stderr).trim().to_string())
     }
 }
 
@@ -772,8 +759,7 @@ pub fn retire(ctx: &Ctx, app: &str, old: &[Container]) -> Res {
     let script = format!(
         "sleep {wait}; \"$0\" container update --restart=no \"$@\" >/dev/null 2>&1; \"$0\" container stop -t {stop} \"$@\" >/dev/null 2>&1; \"$0\" container rm -f \"$@\" >/dev/null 2>&1"
     );
-    Command::new("sh")
-        .arg("-c")
+    std::os::unix::process::CommandExt::process_group(Command::new("sh").arg("-c"), 0)
         .arg(script)
         .arg(bin)
         .args(&ids)
