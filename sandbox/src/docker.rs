@@ -1079,3 +1079,42 @@ pub fn read_json(path: &Path) -> Res<serde_json::Value> {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(serde_json::Value::Null))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_options_are_filtered_per_phase_like_dokku() {
+        let opts = || {
+            vec![
+                "--link dokku.postgres.db:dokku-postgres-db".to_string(),
+                "--restart=always".into(),
+                "-v /a:/b".into(),
+                "--build-arg X=1".into(),
+                "# comment".into(),
+            ]
+        };
+        // docker-args-build with a dockerfile source: no link, volume or restart.
+        assert_eq!(
+            filtered("build", Some("dockerfile"), opts()),
+            ["--build-arg X=1"]
+        );
+        // docker-args-deploy receives the image tag as the source type: nothing filtered.
+        assert_eq!(
+            filtered("deploy", None, opts()),
+            [
+                "--link dokku.postgres.db:dokku-postgres-db",
+                "--restart=always",
+                "-v /a:/b",
+                "--build-arg X=1"
+            ]
+        );
+        // docker-args-process-deploy with a dockerfile source keeps --restart.
+        assert_eq!(
+            filtered("deploy", Some("dockerfile"), opts()),
+            ["--restart=always", "--build-arg X=1"]
+        );
+        assert_eq!(filtered("run", None, opts()).len(), 3);
+    }
+}

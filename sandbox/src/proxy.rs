@@ -251,3 +251,25 @@ pub fn stop(paths: &Paths) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_ports_are_looked_up_by_map_or_scheme() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            root: dir.path().join("home"),
+            lib: dir.path().join("lib"),
+        };
+        let ports = r#"{"web": {"http:80:5000": 40001, "https:443:5000": 40002}}"#;
+        mkdirs(&paths.sandbox_dir().join("nginx")).unwrap();
+        std::fs::write(paths.sandbox_dir().join("nginx/ports.json"), ports).unwrap();
+        assert_eq!(port_of(&paths, "web", None).unwrap(), 40001);
+        assert_eq!(port_of(&paths, "web", Some("https")).unwrap(), 40002);
+        assert_eq!(port_of(&paths, "web", Some("https:443")).unwrap(), 40002);
+        assert!(port_of(&paths, "web", Some("http:8080")).is_err());
+        assert!(port_of(&paths, "api", None).is_err());
+    }
+}
