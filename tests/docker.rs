@@ -264,9 +264,10 @@ impl Loop {
 /// (issue #16) The default example deploys by `git push` into real containers with Dokku's
 /// names (two web replicas, one worker, `dokku.postgres.*`/`dokku.redis.*` services) and
 /// answers through the proxy that the database (queried with the credentials the link gave),
-/// the cache, the worker peer (by its compose name) and the volume all answer.
+/// the cache, the worker peer (by its compose name) and the volume all answer; both replicas
+/// serve, and a killed process comes back per the restart policy.
 #[test]
-fn docker_example_answers_all_ok_through_the_proxy() {
+fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_process() {
     let h = DockerHost::new();
     let dir = h.example("web-worker-postgres-redis", "dkok");
     let (ok, out) = push(&dir);
@@ -314,6 +315,29 @@ fn docker_example_answers_all_ok_through_the_proxy() {
         })
         .collect();
     assert_eq!(dynos.into_iter().collect::<Vec<_>>(), ["web.1", "web.2"]);
+    // A crashed process comes back per the restart policy (`restart: unless-stopped`).
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.RestartPolicy.Name}}",
+            "dkok-web.web.1"
+        ]),
+        "unless-stopped"
+    );
+    docker(&["exec", "dkok-web.web.1", "sh", "-c", "kill -9 -1"]);
+    let end = Instant::now() + Duration::from_secs(20);
+    while docker(&[
+        "inspect",
+        "--format",
+        "{{.RestartCount}} {{.State.Running}}",
+        "dkok-web.web.1",
+    ]) != "1 true"
+    {
+        assert!(Instant::now() < end, "web.1 did not come back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    all_ok(&h.url("dkok-web", "/"));
 }
 
 /// (issue #16) A code change redeploys while a request loop sees no failed request; the
