@@ -647,15 +647,18 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     if crate::docker::enabled(&ctx.paths) && crate::docker::runs_service(ds.prefix) {
         let pw = ds.file(ctx, &svc, "PASSWORD")?;
         let db = ds.file(ctx, &svc, "DATABASE_NAME")?;
+        let image = format!("{image}:{version}");
         let started = crate::docker::service_start(
             ctx,
-            ds.prefix,
-            &svc,
-            &dir,
-            &format!("{image}:{version}"),
-            &pw,
-            &db,
-            p.get("--initial-network"),
+            &crate::docker::Service {
+                prefix: ds.prefix,
+                name: &svc,
+                dir: &dir,
+                image: &image,
+                password: &pw,
+                db: &db,
+                network: p.get("--initial-network"),
+            },
         );
         if let Err(e) = started {
             drop(crate::docker::service_stop(ds.prefix, &svc, true));

@@ -873,7 +873,7 @@ struct ServiceRecipe {
     extra_volumes: Vec<String>,
 }
 
-fn service_recipe(dir: &Path, prefix: &str, password: &str, db: &str) -> Res<ServiceRecipe> {
+fn service_recipe(dir: &Path, prefix: &str, password: &str) -> Res<ServiceRecipe> {
     Ok(match prefix {
         // dokku-postgres `service_create_container`: POSTGRES_PASSWORD, data mounted at
         // /var/lib/postgresql/data; the database is created with `createdb` once it is up.
@@ -906,26 +906,40 @@ fn service_recipe(dir: &Path, prefix: &str, password: &str, db: &str) -> Res<Ser
             ))
         }
     })
-    .map(|mut r| {
-        let _ = db;
-        r.env.retain(|e| !e.is_empty());
-        r
-    })
+}
+
+/// A datastore service to start.
+#[derive(Clone, Copy)]
+pub struct Service<'a> {
+    /// The plugin (`postgres`).
+    pub prefix: &'a str,
+    /// The service name.
+    pub name: &'a str,
+    /// The service directory (`data/`, `config/`).
+    pub dir: &'a Path,
+    /// `<image>:<version>`.
+    pub image: &'a str,
+    /// The service password.
+    pub password: &'a str,
+    /// The database name.
+    pub db: &'a str,
+    /// `--initial-network`.
+    pub network: Option<&'a str>,
 }
 
 /// Start a service's container (create or restart after a stop) and wait until it answers.
-pub fn service_start(
-    ctx: &mut Ctx,
-    prefix: &str,
-    svc: &str,
-    dir: &Path,
-    image: &str,
-    password: &str,
-    db: &str,
-    network: Option<&str>,
-) -> Res {
+pub fn service_start(ctx: &mut Ctx, svc: &Service<'_>) -> Res {
+    let Service {
+        prefix,
+        name: svc,
+        dir,
+        image,
+        password,
+        db,
+        network,
+    } = *svc;
     let name = service_container(prefix, svc);
-    let recipe = service_recipe(dir, prefix, password, db)?;
+    let recipe = service_recipe(dir, prefix, password)?;
     let data = dir.join("data");
     mkdirs(&data)?;
     if docker(&["container", "inspect", "--format", "{{.Id}}", &name]).is_ok() {
