@@ -462,3 +462,21 @@ fn docker_compose_down_leaves_no_app_container_but_datastore_data() {
         "true"
     );
 }
+
+/// (issue #16) A one-shot migration (`service_completed_successfully`) runs to completion as
+/// `dokku run` before the services that wait for it start: the web process finds the schema
+/// applied before it started, and the worker (which refuses to start on an unmigrated schema)
+/// has written to it; no migration container is left behind.
+#[test]
+fn docker_one_shot_migration_completes_before_the_services_that_wait_for_it() {
+    let h = DockerHost::new();
+    let dir = h.example("django-migrate", "dkmg");
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let v = all_ok(&h.url("dkmg-web", "/"));
+    for k in ["db", "migrations", "migrated_before_start", "worker"] {
+        assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
+    }
+    assert_eq!(h.settled("dkmg-migrate"), Vec::<String>::new());
+    assert_eq!(h.settled("dkmg-worker"), ["dkmg-worker.web.1"]);
+}
