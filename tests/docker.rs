@@ -480,3 +480,60 @@ fn docker_one_shot_migration_completes_before_the_services_that_wait_for_it() {
     assert_eq!(h.settled("dkmg-migrate"), Vec::<String>::new());
     assert_eq!(h.settled("dkmg-worker"), ["dkmg-worker.web.1"]);
 }
+
+/// (issue #16) Path routing for real: through the sandbox's nginx (http, and https with the
+/// self-signed certificate standing in for Let's Encrypt) the gateway sends `/` to the
+/// storefront and `/api/` to the API (prefix stripped), each of which reaches its own
+/// dependencies by compose name; the admin answers on its own domain and port map.
+#[test]
+fn docker_path_routing_answers_as_documented_over_http_and_https() {
+    let h = DockerHost::new();
+    let dir = h.example("path-routing-domains", "dkpr");
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let front = all_ok(&h.url("dkpr-gateway", "/"));
+    assert_eq!(
+        (front["service"].as_str(), front["path"].as_str()),
+        (Some("storefront"), Some("/")),
+        "{front:#}"
+    );
+    let api = all_ok(&h.url("dkpr-gateway", "/api/orders"));
+    assert_eq!(
+        (
+            api["service"].as_str(),
+            api["path"].as_str(),
+            api["prefix"].as_str()
+        ),
+        (Some("api"), Some("/orders"), Some("/api")),
+        "{api:#}"
+    );
+    assert_eq!(
+        get(&h.url("dkpr-gateway", "/healthz")).unwrap().trim(),
+        "ok"
+    );
+    let https = format!(
+        "https://127.0.0.1:{}/api/",
+        h.ok(&["sandbox:proxy-port", "dkpr-gateway", "https"])
+    );
+    let o = Command::new("curl")
+        .args(["-ksS", "--max-time", "5", &https])
+        .output()
+        .unwrap();
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{https}: {e}: {}", text(&o)));
+    assert_eq!(
+        (v["service"].as_str(), v["ok"].as_bool()),
+        (Some("api"), Some(true)),
+        "{v:#}"
+    );
+    let admin = all_ok(&h.url("dkpr-admin", "/"));
+    assert_eq!(admin["service"], "admin");
+    assert!(
+        h.containers("dkpr-storefront").len() == 1
+            && h.dokku(&["sandbox:proxy-port", "dkpr-storefront"])
+                .status
+                .code()
+                == Some(1),
+        "the storefront is not proxied"
+    );
+}

@@ -104,11 +104,35 @@ fn self_signed(d: &Path, app: &str) -> Res<(PathBuf, PathBuf)> {
     Ok((crt, key))
 }
 
+/// In the docker runtime, rebuild the proxy after a change of ports, domains, certificates or
+/// the proxy's state (Dokku's nginx-vhosts rebuilds the app's config on the same events).
+pub fn refresh(ctx: &Ctx) -> Res {
+    if crate::docker::enabled(&ctx.paths) {
+        rebuild(ctx)?;
+    }
+    Ok(())
+}
+
 /// Rewrite every server block from the deployed state and (re)load nginx.
 pub fn rebuild(ctx: &Ctx) -> Res {
     let d = dir(&ctx.paths);
     let conf_d = d.join("conf.d");
     mkdirs(&conf_d)?;
+    // Parallel deploys rebuild one after the other (one nginx is started, never two).
+    let lock_path = d.join("rebuild.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    let _lock =
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+            crate::ctx::Fail::Io {
+                path: lock_path.display().to_string(),
+                source: e.into(),
+            }
+        })?;
     mkdirs(&d.join("tmp"))?;
     let mut ports = load_ports(&ctx.paths)?;
     let mut blocks = String::new();

@@ -483,6 +483,7 @@ fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
     let expiry = crate::harness::now_ms().div_euclid(1000) + 90 * 86_400;
     ctx.set_prop(p_name(), app, "sandbox-expiration", &expiry.to_string())?;
     crate::cmd::ports::ensure_mapping(ctx, app, &format!("https:443:{container_port}"))?;
+    crate::proxy::refresh(ctx)?;
     ctx.info1("Done");
     Ok(())
 }
