@@ -537,3 +537,67 @@ fn docker_path_routing_answers_as_documented_over_http_and_https() {
         "the storefront is not proxied"
     );
 }
+
+const PROBE: &str = r#"import http.server, json, os, urllib.parse
+import pymysql
+
+def probe(url):
+    u = urllib.parse.urlparse(url)
+    try:
+        conn = pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username, password=u.password, database=u.path.lstrip("/"), connect_timeout=3)
+        with conn.cursor() as cur:
+            cur.execute("SELECT DATABASE(), VERSION()")
+            return {"ok": True, "detail": list(cur.fetchone())}
+    except Exception as e:
+        return {"ok": False, "detail": f"{type(e).__name__}: {e}"}
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        checks = {k: probe(v) for k, v in sorted(os.environ.items()) if k.endswith("_URL") and v.startswith("mysql://")}
+        body = json.dumps({"ok": bool(checks) and all(c["ok"] for c in checks.values()), "checks": checks}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), H).serve_forever()
+"#;
+
+/// (issue #16) mysql and mariadb services run as real containers: an app linked to both
+/// reaches each with the URL its link gave (the plugin's user, the service password and
+/// database) over the stack network.
+#[test]
+fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
+    let h = DockerHost::new();
+    let compose = "services:\n  app:\n    build: ./app\n    ports: [\"8000:8000\"]\n    environment:\n      ORDERS_URL: mysql://shop:s3cret@orders:3306/shop\n      LEDGER_URL: mysql://shop:s3cret@ledger:3306/shop\n  orders:\n    image: mysql:8\n    environment:\n      MYSQL_ROOT_PASSWORD: root-s3cret\n      MYSQL_DATABASE: shop\n      MYSQL_USER: shop\n      MYSQL_PASSWORD: s3cret\n  ledger:\n    image: mariadb:11\n    environment:\n      MARIADB_ROOT_PASSWORD: root-s3cret\n      MARIADB_DATABASE: shop\n      MARIADB_USER: shop\n      MARIADB_PASSWORD: s3cret\n";
+    let dir = h.path().join("src-dkmy");
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    std::fs::write(dir.join("app/probe.py"), PROBE).unwrap();
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        "FROM python:3.11-slim\nCOPY probe.py /app/probe.py\nCMD [\"python\", \"/app/probe.py\"]\n",
+    )
+    .unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "mysql"]);
+    h.ok(&[
+        "sandbox:git-remote",
+        "dkmy",
+        "--repo",
+        &dir.display().to_string(),
+    ]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let v = all_ok(&h.url("dkmy-app", "/"));
+    let checks = v["checks"].as_object().unwrap();
+    assert!(checks.contains_key("ORDERS_URL") && checks.contains_key("LEDGER_URL"), "{v:#}");
+    for c in checks.values() {
+        assert_eq!(c["ok"], true, "{v:#}");
+    }
+    for c in ["dokku.mysql.dkmy-orders", "dokku.mariadb.dkmy-ledger"] {
+        assert_eq!(
+            docker(&["inspect", "--format", "{{.State.Running}}", c]),
+            "true",
+            "{c}"
+        );
+    }
+}

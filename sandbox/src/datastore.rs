@@ -647,6 +647,7 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     if crate::docker::enabled(&ctx.paths) && crate::docker::runs_service(ds.prefix) {
         let pw = ds.file(ctx, &svc, "PASSWORD")?;
         let db = ds.file(ctx, &svc, "DATABASE_NAME")?;
+        let root = ds.file(ctx, &svc, "ROOTPASSWORD")?;
         let image = format!("{image}:{version}");
         let started = crate::docker::service_start(
             ctx,
@@ -656,6 +657,7 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
                 dir: &dir,
                 image: &image,
                 password: &pw,
+                root_password: &root,
                 db: &db,
                 network: p.get("--initial-network"),
             },

@@ -873,7 +873,8 @@ struct ServiceRecipe {
     extra_volumes: Vec<String>,
 }
 
-fn service_recipe(dir: &Path, prefix: &str, password: &str) -> Res<ServiceRecipe> {
+fn service_recipe(dir: &Path, svc: &Service<'_>) -> Res<ServiceRecipe> {
+    let (prefix, password) = (svc.prefix, svc.password);
     Ok(match prefix {
         // dokku-postgres `service_create_container`: POSTGRES_PASSWORD, data mounted at
         // /var/lib/postgresql/data; the database is created with `createdb` once it is up.
@@ -900,9 +901,31 @@ fn service_recipe(dir: &Path, prefix: &str, password: &str) -> Res<ServiceRecipe
                 extra_volumes: vec![format!("{}:/usr/local/etc/redis", conf.display())],
             }
         }
+        // dokku-mysql / dokku-mariadb: the root password, the database and the user named
+        // after the plugin (`mysql`, `mariadb`) with the service password, data at
+        // /var/lib/mysql.
+        "mysql" | "mariadb" => ServiceRecipe {
+            data: "/var/lib/mysql",
+            env: vec![
+                format!("MYSQL_ROOT_PASSWORD={}", svc.root_password),
+                format!("MYSQL_DATABASE={}", svc.db),
+                format!("MYSQL_USER={prefix}"),
+                format!("MYSQL_PASSWORD={password}"),
+            ],
+            cmd: vec![],
+            probe: vec![
+                "mariadb".into(),
+                "-h127.0.0.1".into(),
+                "-uroot".into(),
+                format!("-p{}", svc.root_password),
+                "-e".into(),
+                "SELECT 1".into(),
+            ],
+            extra_volumes: vec![],
+        },
         other => {
             return fail(format!(
-                "the docker runtime of the sandbox does not run {other} services (postgres and redis only)"
+                "the docker runtime of the sandbox does not run {other} services (postgres, redis, mysql and mariadb only)"
             ))
         }
     })
@@ -921,6 +944,8 @@ pub struct Service<'a> {
     pub image: &'a str,
     /// The service password.
     pub password: &'a str,
+    /// The root password (mysql, mariadb).
+    pub root_password: &'a str,
     /// The database name.
     pub db: &'a str,
     /// `--initial-network`.
@@ -928,18 +953,18 @@ pub struct Service<'a> {
 }
 
 /// Start a service's container (create or restart after a stop) and wait until it answers.
-pub fn service_start(ctx: &mut Ctx, svc: &Service<'_>) -> Res {
+pub fn service_start(ctx: &mut Ctx, spec: &Service<'_>) -> Res {
     let Service {
         prefix,
         name: svc,
         dir,
         image,
-        password,
         db,
         network,
-    } = *svc;
+        ..
+    } = *spec;
     let name = service_container(prefix, svc);
-    let recipe = service_recipe(dir, prefix, password)?;
+    let recipe = service_recipe(dir, spec)?;
     let data = dir.join("data");
     mkdirs(&data)?;
     if docker(&["container", "inspect", "--format", "{{.Id}}", &name]).is_ok() {
@@ -1033,7 +1058,7 @@ pub fn service_stop(prefix: &str, svc: &str, remove: bool) -> Res {
 
 /// Whether this sandbox runs the datastore `prefix` for real.
 pub fn runs_service(prefix: &str) -> bool {
-    matches!(prefix, "postgres" | "redis")
+    matches!(prefix, "postgres" | "redis" | "mysql" | "mariadb")
 }
 
 // ---------------------------------------------------------------------------------------------
