@@ -341,9 +341,10 @@ fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_proces
 }
 
 /// (issue #16) A code change redeploys while a request loop sees no failed request; the
-/// volume's data survives the redeploy.
+/// volume's data survives the redeploy and a `compose:rollback` to the first release.
 #[test]
-fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data() {
+fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data_through_a_rollback()
+{
     let h = DockerHost::new();
     let dir = h.example("web-worker-postgres-redis", "dkrd");
     let (ok, out) = push(&dir);
@@ -381,6 +382,15 @@ fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data()
         h.settled("dkrd-web"),
         ["dkrd-web.web.1", "dkrd-web.web.2"],
         "the old containers are retired"
+    );
+    // `compose:rollback` re-applies release 1: its code serves again, on the same volume data.
+    let after = hits(&v);
+    h.ok(&["compose:rollback", "dkrd"]);
+    let v = all_ok(&url);
+    assert_eq!(v["release"], "1", "{v:#}");
+    assert!(
+        hits(&v) > after,
+        "the rollback lost the volume's data: {after} then {v:#}"
     );
 }
 
@@ -589,7 +599,10 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
     assert!(ok, "{out}");
     let v = all_ok(&h.url("dkmy-app", "/"));
     let checks = v["checks"].as_object().unwrap();
-    assert!(checks.contains_key("ORDERS_URL") && checks.contains_key("LEDGER_URL"), "{v:#}");
+    assert!(
+        checks.contains_key("ORDERS_URL") && checks.contains_key("LEDGER_URL"),
+        "{v:#}"
+    );
     for c in checks.values() {
         assert_eq!(c["ok"], true, "{v:#}");
     }
