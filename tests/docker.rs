@@ -338,6 +338,18 @@ fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_proces
         std::thread::sleep(Duration::from_millis(200));
     }
     all_ok(&h.url("dkok-web", "/"));
+    // `ps:inspect` reports the containers as Docker sees them now.
+    let state = |app: &str| {
+        let v: Value = serde_json::from_str(&h.ok(&["ps:inspect", app])).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["state"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(state("dkok-worker"), ["running"]);
+    docker(&["stop", "-t", "1", "dkok-worker.web.1"]);
+    assert_eq!(state("dkok-worker"), ["exited"]);
 }
 
 /// (issue #16) A code change redeploys while a request loop sees no failed request; the

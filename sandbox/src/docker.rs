@@ -771,6 +771,34 @@ pub fn retire(ctx: &Ctx, app: &str, old: &[Container]) -> Res {
     Ok(())
 }
 
+/// In the docker runtime, the recorded containers' state as Docker reports it now
+/// (`ps:report` statuses and `ps:inspect`): `running`, `exited` (with the exit code),
+/// `restarting`, …; a container that is gone is `missing`.
+pub fn live_states(ctx: &Ctx, st: &mut AppState) {
+    if !enabled(&ctx.paths) {
+        return;
+    }
+    for c in &mut st.containers {
+        match docker(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &c.id,
+        ]) {
+            Ok(s) => {
+                let (state, code) = s.split_once(' ').unwrap_or((&s, "0"));
+                c.state = state.to_string();
+                c.exit_code = (state != "running").then(|| code.parse().unwrap_or(0));
+            }
+            Err(_) => {
+                c.state = "missing".into();
+                c.exit_code = None;
+            }
+        }
+    }
+}
+
 /// `ps:stop` / `apps:destroy`: every deploy container of the app stops (`scheduler-stop`).
 pub fn stop_app(ctx: &Ctx, app: &str, remove: bool) -> Res {
     let ids = ids(&ctx.paths, &[format!("label=com.dokku.app-name={app}")])?;
