@@ -7,6 +7,7 @@ mod examples;
 mod export;
 mod cli;
 mod corpus;
+mod docker;
 mod fuzz;
 mod hostile;
 mod install;

@@ -437,6 +437,16 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
                     _ => "Restarting container",
                 }
             ));
+            if crate::docker::enabled(&ctx.paths) && crate::docker::runs_service(ds.prefix) {
+                let name = crate::docker::service_container(ds.prefix, &svc);
+                let verb = match sub {
+                    "stop" => "stop",
+                    "pause" => "pause",
+                    "start" => "start",
+                    _ => "restart",
+                };
+                crate::docker::docker(&["container", verb, &name])?;
+            }
             ds.put(ctx, &svc, "STATUS", status)
         }
         "set" => {
@@ -643,6 +653,31 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
     ] {
         if let Some(v) = p.get(f) {
             ctx.set_prop(ds.prefix, &svc, k, v)?;
+        }
+    }
+    if crate::docker::enabled(&ctx.paths) && crate::docker::runs_service(ds.prefix) {
+        let pw = ds.file(ctx, &svc, "PASSWORD")?;
+        let db = ds.file(ctx, &svc, "DATABASE_NAME")?;
+        let root = ds.file(ctx, &svc, "ROOTPASSWORD")?;
+        let image = format!("{image}:{version}");
+        let started = crate::docker::service_start(
+            ctx,
+            &crate::docker::Service {
+                prefix: ds.prefix,
+                name: &svc,
+                dir: &dir,
+                image: &image,
+                password: &pw,
+                root_password: &root,
+                db: &db,
+                network: p.get("--initial-network"),
+            },
+        );
+        if let Err(e) = started {
+            drop(crate::docker::service_stop(ds.prefix, &svc, true));
+            drop(remove_any(&dir));
+            drop(remove_any(&ctx.paths.lib.join("config").join(ds.prefix).join(&svc)));
+            return Err(e);
         }
     }
     let behaviour =
@@ -930,6 +965,9 @@ fn destroy(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
         )?;
     }
     ctx.info2(format!("Deleting {svc}"));
+    if crate::docker::enabled(&ctx.paths) {
+        crate::docker::service_stop(ds.prefix, &svc, true)?;
+    }
     ctx.verbose("Removing data");
     remove_any(&ds.dir(ctx, &svc))?;
     remove_any(&ctx.paths.lib.join("config").join(ds.prefix).join(&svc))?;

@@ -46,7 +46,7 @@ pub struct Container {
 /// `--network` docker option of `TriggerDockerArgsProcess`, else `bridge`), then only the first
 /// network `attach-post-create` names (`TriggerPostContainerCreate` returns after the first, in
 /// plugins/network/triggers.go). A missing network fails the deploy as in Dokku.
-fn creation_networks(ctx: &Ctx, app: &str) -> Res<Vec<String>> {
+pub(crate) fn creation_networks(ctx: &Ctx, app: &str) -> Res<Vec<String>> {
     let initial = ctx.prop_computed("network", app, "initial-network", "")?;
     let mut v = Vec::new();
     if initial.is_empty() {
@@ -110,6 +110,10 @@ pub struct AppState {
     pub deploys: u64,
     /// The `docker build` arguments of the last Dockerfile build (`options::build_args`).
     pub build_args: Vec<String>,
+    /// The deployed app.json (`appjson-path`), read for its health checks by the docker
+    /// runtime.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub app_json: serde_json::Value,
 }
 
 fn state_path(ctx: &Ctx, app: &str) -> PathBuf {
@@ -422,6 +426,13 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
         // The core plugins' own core-post-extract steps (builder, builder-dockerfile, ps,
         // app-json), then the other plugins' triggers.
         let procfile = core_post_extract(ctx, app, &dir)?;
+        let appjson_path = ctx.prop_computed("app-json", app, "appjson-path", "app.json")?;
+        let appjson = dir.join(appjson_path.trim_start_matches('/'));
+        let app_json = if inside_dir(&dir, &appjson) {
+            crate::docker::read_json(&appjson)?
+        } else {
+            serde_json::Value::Null
+        };
         let t = trigger(ctx, "core-post-extract", &[app, &d, rev], false, true)?;
         if t.code != 0 {
             return Err(tfail(t.code));
@@ -454,6 +465,9 @@ pub fn build_chain(ctx: &mut Ctx, app: &str, rev: &str, source: Source) -> Res {
             let previous = st.source_image.clone();
             return release_and_deploy_with(ctx, app, &previous, rev, None);
         }
+        let mut st = load(ctx, app)?;
+        st.app_json = app_json;
+        save(ctx, app, &st)?;
         release_and_deploy_with(ctx, app, &image, rev, Some(procfile))
     })();
     if let Some(c) = cwd {
@@ -576,6 +590,9 @@ fn build(ctx: &mut Ctx, app: &str, builder: &str, image: &str, dir: &str) -> Res
         if b.build_fails && builder != "null" {
             return fail("App build failed");
         }
+        if builder == "dockerfile" && crate::docker::enabled(&ctx.paths) {
+            crate::docker::build(ctx, app, Path::new(dir))?;
+        }
         let t = trigger(ctx, "post-build", &[builder, app, dir], false, false)?;
         if t.code != 0 {
             return fail("App build failed");
@@ -690,6 +707,10 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     } else {
         Vec::new()
     };
+    if crate::docker::enabled(&ctx.paths) {
+        crate::docker::deploy(ctx, app, &mut st, &sc, &networks)?;
+        return finish_deploy(ctx, app, st);
+    }
     for (proc, count) in sc {
         // scheduler-docker-local `scheduler-deploy`: a scaled type the Procfile lacks.
         if count > 0 && !st.procfile.is_empty() && !st.procfile.contains_key(&proc) {
@@ -759,6 +780,11 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     }
     attach_post_deploy(ctx, app, &mut containers)?;
     st.containers = containers;
+    finish_deploy(ctx, app, st)
+}
+
+/// Record a successful deploy, then `post-deploy` and the URLs.
+fn finish_deploy(ctx: &mut Ctx, app: &str, mut st: AppState) -> Res {
     st.deployed = true;
     st.running = true;
     save(ctx, app, &st)?;
@@ -782,6 +808,9 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
 
 /// Stop containers (`ps:stop`): `scheduler-stop` then `post-stop`.
 pub fn stop(ctx: &mut Ctx, app: &str) -> Res {
+    if crate::docker::enabled(&ctx.paths) {
+        crate::docker::stop_app(ctx, app, false)?;
+    }
     let mut st = load(ctx, app)?;
     for c in &mut st.containers {
         c.state = "exited".into();
@@ -789,6 +818,9 @@ pub fn stop(ctx: &mut Ctx, app: &str) -> Res {
     }
     st.running = false;
     save(ctx, app, &st)?;
+    if crate::docker::enabled(&ctx.paths) {
+        crate::proxy::rebuild(ctx)?;
+    }
     let t = trigger(ctx, "post-stop", &[app], false, false)?;
     if t.code != 0 {
         return Err(tfail(t.code));

@@ -10,8 +10,10 @@ pub mod cmd;
 pub mod ctx;
 pub mod datastore;
 pub mod deploy;
+pub mod docker;
 pub mod harness;
 pub mod plugins;
+pub mod proxy;
 pub mod store;
 
 use std::process::ExitCode;
@@ -36,7 +38,18 @@ pub fn main(argv: Vec<String>) -> ExitCode {
     }
     if let Some(which @ ("sandbox:demo" | "sandbox:init")) = rest.first().map(String::as_str) {
         let demo = which == "sandbox:demo";
-        return match cmd::sandbox::init(rest.get(1).map(String::as_str), demo) {
+        // `sandbox:init [DIR] [--runtime state|docker]` (issue #16; `DOKKU_SANDBOX_RUNTIME`).
+        let mut runtime = std::env::var("DOKKU_SANDBOX_RUNTIME").unwrap_or_default();
+        let mut dir = None;
+        let mut it = rest.iter().skip(1);
+        while let Some(a) = it.next() {
+            match a.strip_prefix("--runtime") {
+                Some("") => runtime = it.next().cloned().unwrap_or_default(),
+                Some(v) if v.starts_with('=') => runtime = v[1..].to_string(),
+                _ => dir = Some(a.as_str()),
+            }
+        }
+        return match cmd::sandbox::init(dir, demo, &runtime) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!(" !     {e}");

@@ -1081,3 +1081,45 @@ fn core_query_triggers_answer_plugins() {
         (Some(0), "latest".to_string())
     );
 }
+
+/// issue #16: the runtime is chosen at `sandbox:init` and recorded; `state` is the default, an
+/// unknown runtime is refused, and `docker` is refused with the reason when no daemon answers
+/// (here: a docker CLI that cannot reach one).
+#[test]
+fn runtime_is_chosen_at_init_and_docker_needs_a_daemon() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let init = |name: &str, extra: &[&str], docker: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dokku"))
+            .arg("sandbox:init")
+            .arg(dir.path().join(name))
+            .args(extra)
+            .env_remove("DOKKU_SANDBOX_ROOT")
+            .env_remove("DOKKU_SANDBOX_RUNTIME")
+            .env("DOKKU_SANDBOX_DOCKER_BIN", docker)
+            .output()
+            .expect("init")
+    };
+    let runtime = |name: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dokku"))
+            .env("DOKKU_SANDBOX_ROOT", dir.path().join(name))
+            .arg("sandbox:runtime")
+            .output()
+            .expect("runtime");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert!(init("plain", &[], "false").status.success());
+    assert_eq!(runtime("plain"), "state");
+    assert!(init("state", &["--runtime", "state"], "false").status.success());
+    assert_eq!(runtime("state"), "state");
+    let o = init("bogus", &["--runtime=bogus"], "false");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown runtime `bogus`"));
+    let o = init("nodaemon", &["--runtime", "docker"], "false");
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("needs a running Docker daemon"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(runtime("nodaemon"), "state");
+}

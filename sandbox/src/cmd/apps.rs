@@ -368,6 +368,9 @@ pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
     }
     crate::datastore::forget_app(ctx, app)?;
     crate::deploy::stop(ctx, app).ok();
+    if crate::docker::enabled(&ctx.paths) {
+        crate::docker::stop_app(ctx, app, true)?;
+    }
     let t = trigger(ctx, "post-delete", &[app, tag], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(1));
@@ -382,5 +385,9 @@ pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
             }
         }
     }
-    remove_any(&ctx.paths.app_dir(app))
+    remove_any(&ctx.paths.app_dir(app))?;
+    if crate::docker::enabled(&ctx.paths) {
+        crate::proxy::rebuild(ctx)?;
+    }
+    Ok(())
 }

@@ -215,6 +215,9 @@ pub fn logs(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if !st.deployed {
                 return fail(format!("App {app} has not been deployed"));
             }
+            if crate::docker::enabled(&ctx.paths) {
+                return crate::docker::logs(ctx, &app, a.get("--num").or(Some("100")));
+            }
             let b = crate::harness::image_behaviour(&ctx.paths, &app, &st.source_image);
             let n: usize = a.get("--num").and_then(|v| v.parse().ok()).unwrap_or(100);
             for c in st
@@ -270,6 +273,10 @@ pub fn run_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             "Invalid image stage detected: expected 'release', got ''",
             "Successfully deploy your app to fix dokku run calls",
         ]);
+    }
+    if crate::docker::enabled(&ctx.paths) {
+        let cmd: Vec<String> = a.pos.iter().skip(1).cloned().collect();
+        return crate::docker::run(ctx, &app, &cmd, &a.all("--env"));
     }
     let b = crate::harness::image_behaviour(&ctx.paths, &app, &st.source_image);
     if let Some(o) = &b.run_output {
@@ -476,6 +483,7 @@ fn enable(ctx: &mut Ctx, app: &str, force: bool) -> Res {
     let expiry = crate::harness::now_ms().div_euclid(1000) + 90 * 86_400;
     ctx.set_prop(p_name(), app, "sandbox-expiration", &expiry.to_string())?;
     crate::cmd::ports::ensure_mapping(ctx, app, &format!("https:443:{container_port}"))?;
+    crate::proxy::refresh(ctx)?;
     ctx.info1("Done");
     Ok(())
 }

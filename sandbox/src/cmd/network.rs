@@ -78,6 +78,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 return fail(format!("Unable to create network: Error response from daemon: network with name {n} already exists"));
             }
             ctx.info1(format!("Creating network {n}"));
+            if crate::docker::enabled(&ctx.paths) {
+                crate::docker::network_create(ctx, &n)?;
+            }
             mkdirs(&net_dir(ctx, &n))
         }
         "destroy" => {
@@ -90,6 +93,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 crate::cmd::apps::confirm(ctx, "network", &n)?;
             }
             ctx.info1(format!("Destroying network {n}"));
+            if crate::docker::enabled(&ctx.paths) {
+                crate::docker::network_destroy(ctx, &n)?;
+            }
             remove_any(&net_dir(ctx, &n))
         }
         "exists" => {

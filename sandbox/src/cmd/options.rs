@@ -32,6 +32,14 @@ pub fn options(ctx: &Ctx, app: &str, phase: &str) -> Res<Vec<String>> {
     read_opts(ctx, app, DEFAULT_PROC, phase)
 }
 
+/// Options of an app's process-type scope for a phase (none for the default scope).
+pub fn options_for_process(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Vec<String>> {
+    if proc.is_empty() || proc == DEFAULT_PROC {
+        return Ok(Vec::new());
+    }
+    read_opts(ctx, app, proc, phase)
+}
+
 /// Add an option to phases of the default scope unless present (datastore links); no output.
 pub fn add_option(ctx: &Ctx, app: &str, phases: &[&str], opt: &str) -> Res {
     for ph in phases {
@@ -726,6 +734,20 @@ pub fn deploy_args(
     }
     s.push_str(&resource_args(ctx, app, proc)?);
     s.push_str(&format!(" {image}"));
+    Ok(xargs_split(&s))
+}
+
+/// The docker-options part of one container's `docker container create` arguments, as
+/// scheduler-docker-local joins it: the default scope of `phase` (`docker-args-deploy` or
+/// `docker-args-run`, given the image tag as source type, so unfiltered), then for a deploy
+/// the process type's scope filtered as a Dockerfile source (`docker-args-process-deploy`);
+/// split by `xargs` like the whole `DOCKER_ARGS`.
+pub fn container_option_args(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Result<Vec<String>, String>> {
+    let mut s = emitted(ctx, app, DEFAULT_PROC, phase, "latest")?;
+    if phase == "deploy" && proc != DEFAULT_PROC {
+        s.push(' ');
+        s.push_str(&emitted(ctx, app, proc, "deploy", "dockerfile")?);
+    }
     Ok(xargs_split(&s))
 }
 

@@ -234,6 +234,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let mut rendered: Vec<String> = next.iter().map(PortMap::render).collect();
     rendered.sort();
     write(ctx, &app, &rendered)?;
+    crate::proxy::refresh(ctx)?;
     let t = trigger(ctx, "post-proxy-ports-update", &[&app, sub], false, false)?;
     if t.code != 0 {
         return Err(Fail::Silent(t.code.clamp(1, 255) as u8));
@@ -301,12 +302,14 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                     "enable" => {
                         ctx.info1("Enabling proxy for app");
                         ctx.unset_prop("proxy", &app, "disabled")?;
+                        crate::proxy::refresh(ctx)?;
                         trigger(ctx, "proxy-enable", &[&app], false, false)?;
                     }
                     "disable" if !enabled => ctx.info1("Proxy is already disable for app"),
                     "disable" => {
                         ctx.info1("Disabling proxy for app");
                         ctx.set_prop("proxy", &app, "disabled", "true")?;
+                        crate::proxy::refresh(ctx)?;
                         trigger(ctx, "proxy-disable", &[&app], false, false)?;
                     }
                     _ => {}

@@ -95,7 +95,8 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         "inspect" => {
             let app = args.first().cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
-            let st = deploy::load(ctx, &app)?;
+            let mut st = deploy::load(ctx, &app)?;
+            crate::docker::live_states(ctx, &mut st);
             ctx.out(serde_json::to_string_pretty(&st.containers).unwrap_or_default());
             Ok(())
         }
@@ -193,7 +194,8 @@ pub fn deploy_cmd(ctx: &mut Ctx, args: &[String]) -> Res {
 }
 
 fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
-    let st = deploy::load(ctx, app)?;
+    let mut st = deploy::load(ctx, app)?;
+    crate::docker::live_states(ctx, &mut st);
     // `scheduler-app-status`: true when every container runs, mixed when some do.
     let up = st
         .containers

@@ -10,7 +10,7 @@ use crate::ctx::{fail, io_err, write_atomic, Ctx, Fail, Paths, Res};
 
 /// Create a sandbox at `dir` (or a fresh temp dir) and print how to use it. Runs before any
 /// sandbox root is configured, so it does not take a `Ctx`.
-pub fn init(dir: Option<&str>, demo: bool) -> Result<PathBuf, String> {
+pub fn init(dir: Option<&str>, demo: bool, runtime: &str) -> Result<PathBuf, String> {
     let root = match dir {
         Some(d) => PathBuf::from(d),
         None => std::env::temp_dir().join(format!(
@@ -27,6 +27,9 @@ pub fn init(dir: Option<&str>, demo: bool) -> Result<PathBuf, String> {
         lib: root.join("lib"),
     };
     paths.ensure().map_err(|e| e.to_string())?;
+    if !runtime.is_empty() {
+        crate::docker::set_runtime(&paths, runtime)?;
+    }
     let rules = paths.sandbox_dir().join("rules.json");
     if !rules.exists() {
         let r = serde_json::json!({"latency": {"command_ms": 0, "commands": {}, "deploy_ms": 0}, "faults": []});
@@ -91,6 +94,25 @@ pub fn init(dir: Option<&str>, demo: bool) -> Result<PathBuf, String> {
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
         "git-remote" => git_remote(ctx, args),
+        // Docker runtime (issue #16): the loopback port of an app's proxied map, and removal
+        // of every container, network and image of this sandbox.
+        "proxy-port" => {
+            let app = args.first().cloned().unwrap_or_default();
+            ctx.verify_app(&app)?;
+            let port = crate::proxy::port_of(&ctx.paths, &app, args.get(1).map(String::as_str))?;
+            ctx.out(port.to_string());
+            Ok(())
+        }
+        "teardown" => {
+            if crate::docker::enabled(&ctx.paths) {
+                crate::docker::teardown(ctx)?;
+            }
+            Ok(())
+        }
+        "runtime" => {
+            ctx.out(if crate::docker::enabled(&ctx.paths) { "docker" } else { "state" });
+            Ok(())
+        }
         "info" => {
             let d = ctx.paths.sandbox_dir();
             ctx.out(format!("DOKKU_ROOT={}", ctx.paths.root.display()));
