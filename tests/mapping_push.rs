@@ -1,0 +1,177 @@
+//! Issue #15, the datastore items end to end: each case is a `git push` (or `compose:up`) into
+//! the sandbox with the plugin installed, asserted through the sandbox's own commands.
+
+use crate::plugin::{commit, push, text, Host};
+
+const DB: &str =
+    "  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: first-pw\n";
+const APP: &str = "  app:\n    image: nginx:1.27\n    environment:\n      DATABASE_URL: postgres://postgres:first-pw@db:5432/app\n    depends_on: [db]\n";
+
+fn config(h: &Host, app: &str) -> serde_json::Value {
+    h.json(&["config:export", app, "--format", "json"])
+}
+
+/// Item 1: a changed datastore password is refused with the commands that do change it, and
+/// nothing changes (the app keeps the password the datastore has).
+#[test]
+fn a_changed_datastore_password_is_refused_and_nothing_changes() {
+    let h = Host::new();
+    let dir = h.repo(
+        "shop",
+        &[("compose.yaml", &format!("services:\n{APP}{DB}"))],
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let before = config(&h, "shop-app");
+    assert!(
+        before["DATABASE_URL"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(":first-pw@"),
+        "{before}"
+    );
+    commit(
+        &dir,
+        "compose.yaml",
+        &format!("services:\n{APP}{DB}").replace("first-pw", "second-pw"),
+    );
+    let (ok, out) = push(&dir);
+    assert!(!ok, "{out}");
+    assert!(out.contains("`services.db.environment.POSTGRES_PASSWORD`: the postgres service `shop-db` has another password") && out.contains("dokku postgres:info shop-db --dsn"), "{out}");
+    assert_eq!(config(&h, "shop-app"), before);
+    let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
+    assert!(dsn.contains(":first-pw@"), "{dsn}");
+}
+
+/// Item 7: a new image tag upgrades the datastore (`postgres:upgrade`), and is not "up to
+/// date"; the next push is.
+#[test]
+fn a_datastore_image_bump_runs_the_plugins_upgrade() {
+    let h = Host::new();
+    let dir = h.repo("shop", &[("compose.yaml", &format!("services:\n{DB}"))]);
+    assert!(push(&dir).0);
+    commit(
+        &dir,
+        "compose.yaml",
+        &format!("services:\n{DB}").replace("postgres:16", "postgres:17"),
+    );
+    let (ok, out) = push(&dir);
+    assert!(
+        ok && !out.contains("up to date") && out.contains("postgres:upgrade"),
+        "{out}"
+    );
+    let version = text(&h.dokku(&["postgres:info", "shop-db", "--version"]));
+    assert_eq!(version.trim(), "postgres:17");
+    git_noop(&dir);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+}
+
+fn git_noop(dir: &std::path::Path) {
+    crate::support::git(dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+}
+
+/// Item 7: a Redis DB index the link's `REDIS_URL` cannot carry (the plugin generates the
+/// password) is refused before anything is created.
+#[test]
+fn a_redis_db_index_the_link_cannot_carry_is_refused_before_any_change() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      JOBS_URL: redis://cache:6379/2\n  cache:\n    image: redis:7\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("`services.web.environment.JOBS_URL`: `/2` cannot be kept"),
+        "{out}"
+    );
+    assert!(
+        !h.dokku(&["redis:exists", "shop-cache"]).status.success(),
+        "{out}"
+    );
+    assert!(
+        !h.dokku(&["apps:exists", "shop-web"]).status.success(),
+        "{out}"
+    );
+}
+
+/// Item 3: an empty value under the link's variable (`${REDIS_URL:-}`) is dropped, so the
+/// link's URL stays.
+#[test]
+fn an_empty_link_variable_is_dropped_and_the_links_url_stays() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      REDIS_URL: ${REDIS_URL:-}\n    depends_on: [cache]\n  cache:\n    image: redis:7\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let url = config(&h, "shop-web")["REDIS_URL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("redis://") && url.contains("dokku-redis-shop-cache"),
+        "{url}"
+    );
+    git_noop(&dir);
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("up to date"), "{out}");
+}
+
+/// Item 7: `POSTGRES_PASSWORD_FILE` naming a compose secret the datastore lists gives the
+/// datastore that password; a changed secret is refused like a changed `POSTGRES_PASSWORD`.
+#[test]
+fn a_password_file_secret_is_the_datastores_password() {
+    let h = Host::new();
+    let compose = "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD_FILE: /run/secrets/db_pw\n    secrets: [db_pw]\n  app:\n    image: nginx:1.27\n    depends_on: [db]\nsecrets:\n  db_pw:\n    file: ./db_pw.txt\n";
+    let dir = h.repo(
+        "shop",
+        &[("compose.yaml", compose), ("db_pw.txt", "pw-from-a-secret")],
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    assert!(!out.contains("pw-from-a-secret"), "{out}");
+    let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
+    assert!(dsn.contains(":pw-from-a-secret@"), "{dsn}");
+    let url = config(&h, "shop-app")["DATABASE_URL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.contains(":pw-from-a-secret@"),
+        "the link carries the secret's password: {url}"
+    );
+    commit(&dir, "db_pw.txt", "another-pw");
+    let (ok, out) = push(&dir);
+    assert!(!ok && out.contains("`services.db.environment.POSTGRES_PASSWORD_FILE`: the postgres service `shop-db` has another password"), "{out}");
+    assert!(!out.contains("another-pw"), "{out}");
+}
+
+/// `--prune --destroy-datastore` when a linked app leaves the file with its datastore: the
+/// datastore is unlinked and its consumers gone before `<plugin>:destroy` (the app's
+/// destroy used to run first, and the unlink step then failed on the missing app).
+#[test]
+fn pruning_a_datastore_with_its_consumer_unlinks_before_destroying() {
+    let h = Host::new();
+    let web = "  web:\n    image: nginx:1.27\n";
+    let dir = h.repo(
+        "shop",
+        &[("compose.yaml", &format!("services:\n{web}{APP}{DB}"))],
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    commit(&dir, "compose.yaml", &format!("services:\n{web}"));
+    let (ok, out) = push(&dir);
+    assert!(ok && out.contains("was kept"), "{out}");
+    let o = h.dokku(&["compose:up", "shop", "--prune", "--destroy-datastore", "db"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !h.dokku(&["apps:exists", "shop-app"]).status.success(),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !h.dokku(&["postgres:exists", "shop-db"]).status.success(),
+        "{}",
+        text(&o)
+    );
+    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
+}
