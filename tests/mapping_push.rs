@@ -175,3 +175,42 @@ fn pruning_a_datastore_with_its_consumer_unlinks_before_destroying() {
     );
     assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
 }
+
+/// Item 14 off the server: `dokku-compose plan` cannot see the host's global Let's Encrypt
+/// e-mail, so it warns (saying the push decides); given a host snapshot, a missing e-mail is
+/// refused as the push refuses it and a set one drops the warning.
+#[test]
+fn letsencrypt_email_off_server_warns_and_a_snapshot_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("compose.json");
+    let json = serde_json::json!({"services": {"web": {"image": "nginx:1.27", "ports": [{"target": 80, "published": "80"}],
+        "x-dokku": {"letsencrypt": true, "domains": ["a.example.test"]}}}});
+    std::fs::write(&f, json.to_string()).unwrap();
+    let plan = |state: Option<serde_json::Value>| {
+        let mut c = crate::support::dokku_compose_plan();
+        c.args(["--stack", "demo", "--json"]).arg(&f);
+        if let Some(s) = state {
+            let p = dir.path().join("state.json");
+            let mut full =
+                serde_json::json!({"apps": {}, "datastores": {}, "networks": [], "storage": []});
+            full["letsencrypt_global_email"] = s;
+            std::fs::write(&p, full.to_string()).unwrap();
+            c.arg("--state").arg(p);
+        }
+        c.output().unwrap()
+    };
+    let o = plan(None);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success() && err.contains("`services.web.x-dokku.letsencrypt`: no `x-dokku.letsencrypt_email`") && err.contains("which this plan does not see; the push refuses before any change when it is not set"), "{err}");
+    let o = plan(Some(serde_json::json!("")));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !o.status.success()
+            && err.contains("service `web` asks for Let's Encrypt, which needs an e-mail"),
+        "{err}"
+    );
+    let o = plan(Some(serde_json::json!("ops@example.test")));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success() && !err.contains("letsencrypt"), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("letsencrypt:enable demo-web"));
+}

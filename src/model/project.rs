@@ -209,7 +209,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
             if svc.settings.letsencrypt {
                 ctx.warn(
                     format!("services.{name}.x-dokku.letsencrypt"),
-                    "no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the global e-mail (`dokku letsencrypt:set --global email …`)",
+                    "no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the host's global e-mail, which this plan does not see; the push refuses before any change when it is not set (`dokku letsencrypt:set --global email …`)",
                 );
             }
         }
@@ -886,7 +886,7 @@ mod tests {
             shown,
             [
                 "`services.web.x-dokku.domains`: the service publishes no port and has no `proxy_port`, so the proxy is disabled and the domains serve nothing",
-                "`services.web.x-dokku.letsencrypt`: no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the global e-mail (`dokku letsencrypt:set --global email …`)",
+                "`services.web.x-dokku.letsencrypt`: no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the host's global e-mail, which this plan does not see; the push refuses before any change when it is not set (`dokku letsencrypt:set --global email …`)",
             ]
         );
     }

@@ -132,7 +132,14 @@ impl Planner<'_> {
 }
 
 /// Plans `project` against `state`.
-pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
+pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, mut warnings: Vec<Warning>) -> Result<Plan, PlanError> {
+    // Let's Encrypt without `x-dokku.letsencrypt_email` needs the host's global e-mail. The
+    // model warns; with the host read, a set e-mail makes the warning moot and a missing one
+    // is refused below (issue 15 item 14). Only a plan that cannot see the host (off-server
+    // `compose:plan` without `--state`) keeps the warning, as the push would decide.
+    if state.letsencrypt_global_email.as_deref().is_some_and(|e| !e.is_empty()) {
+        warnings.retain(|w| !w.path.ends_with(".x-dokku.letsencrypt"));
+    }
     // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
     let primary = primary_networks(project, graph)?;
     let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8), routes: BTreeMap::new(), primary };
