@@ -214,3 +214,34 @@ fn letsencrypt_email_off_server_warns_and_a_snapshot_decides() {
     assert!(o.status.success() && !err.contains("letsencrypt"), "{err}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("letsencrypt:enable demo-web"));
 }
+
+/// Item 18: a warning names a list entry by its index in the file, not in the list the loader
+/// expanded (`8000-8002:8000-8002` is one written entry and three expanded ones), off the
+/// server and in a push.
+#[test]
+fn warnings_name_list_entries_as_written() {
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8000-8002:8000-8002\", \"443:443\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), compose).unwrap();
+    let o = crate::support::dokku_compose_plan()
+        .args(["--stack", "shop", "-f"])
+        .arg(dir.path().join("compose.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("`services.web.ports[1]`: published by docker on host port 443")
+            && !err.contains("ports[3]"),
+        "{err}"
+    );
+    let h = Host::new();
+    let repo = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&repo);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("`services.web.ports[1]`: published by docker on host port 443")
+            && !out.contains("ports[3]"),
+        "{out}"
+    );
+}

@@ -445,11 +445,25 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
     let mut env = env_map(obj, &base, false, &mut ctx.warnings).unwrap_or_default();
     let password_secret = take_password_file(&mut env, obj, &base, ds.plugin, def.password_keys)?;
     let root_password_secret = take_password_file(&mut env, obj, &base, ds.plugin, def.root_password_keys)?;
-    // Any other `*_FILE` variable names a file the datastore container never has.
-    if let Some(k) = env.keys().find(|k| k.ends_with("_FILE")) {
+    if password_secret.is_some() || root_password_secret.is_some() {
+        // The secret is applied (as the password), so "not applied" would be wrong.
+        let path = format!("{base}.secrets");
+        ctx.warnings.retain(|w| w.path != path);
+    }
+    // Any other `*_FILE` variable naming a secret's file names a file the datastore container
+    // never has (the plugin mounts no secret into it).
+    let secret_files: Vec<String> = obj.get("secrets").and_then(Value::as_array).into_iter().flatten().filter_map(|c| {
+        let target = c.get("target").or_else(|| c.get("source")).and_then(Value::as_str)?;
+        Some(if target.starts_with('/') { target.to_owned() } else { format!("/run/secrets/{target}") })
+    }).collect();
+    if let Some((k, file)) = env.iter().find(|(k, v)| k.ends_with("_FILE") && (v.starts_with("/run/secrets/") || secret_files.contains(v))) {
+        let read = match def.password_keys.first() {
+            Some(p) => format!("only `{p}_FILE` is read, as the datastore's password"),
+            None => format!("the {} plugin has no password setting", ds.plugin),
+        };
         return Err(ModelError::Extension {
             path: format!("{base}.environment.{k}"),
-            message: format!("the {} plugin runs the datastore container itself and mounts no file into it, so `{k}` would name a file that is not there; write the value itself (only the password keys read a compose secret: `{}_FILE`)", ds.plugin, def.password_keys.first().copied().unwrap_or("PASSWORD")),
+            message: format!("`{file}` is a compose secret's file, and the {} plugin runs the datastore container itself and mounts no secret into it, so the container would not find it; {read}", ds.plugin),
         });
     }
     let mut take = |keys: &[&str]| -> Option<String> {
@@ -744,6 +758,8 @@ mod tests {
         let ds = p.services[&ServiceName::new("db")].datastore().unwrap().clone();
         assert_eq!((ds.password, ds.password_secret.as_deref()), (None, Some("db_pw")));
         assert!(ds.custom_env.is_empty(), "{:?}", ds.custom_env);
+        let (_, warnings) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}), None)).unwrap();
+        assert!(warnings.iter().all(|w| w.path != "services.db.secrets"), "{warnings:?}");
         let (p, _) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/etc/pw"}), Some("/etc/pw"))).unwrap();
         assert_eq!(p.services[&ServiceName::new("db")].datastore().unwrap().password_secret.as_deref(), Some("db_pw"));
         let e = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/other"}), None)).unwrap_err().to_string();
@@ -751,7 +767,7 @@ mod tests {
         let e = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw", "POSTGRES_PASSWORD": "x"}), None)).unwrap_err().to_string();
         assert!(e.contains("`POSTGRES_PASSWORD` and `POSTGRES_PASSWORD_FILE` are both set"), "{e}");
         let e = convert(db(serde_json::json!({"POSTGRES_DB_FILE": "/run/secrets/db_pw"}), None)).unwrap_err().to_string();
-        assert!(e.starts_with("`services.db.environment.POSTGRES_DB_FILE`: the postgres plugin runs the datastore container itself"), "{e}");
+        assert!(e.starts_with("`services.db.environment.POSTGRES_DB_FILE`: `/run/secrets/db_pw` is a compose secret's file, and the postgres plugin runs the datastore container itself"), "{e}");
     }
 
     #[test]
