@@ -245,3 +245,72 @@ fn warnings_name_list_entries_as_written() {
         "{out}"
     );
 }
+
+/// Item 2: rewrites follow meaning: a value equal to the datastore's declared database under
+/// an unrelated key (`SITE_NAME`) stays, the app's `DB_NAME` becomes the plugin's database, and
+/// an app that does not use RabbitMQ keeps its `POSTGRES_USER` and is not linked to it.
+#[test]
+fn rewrites_follow_meaning_in_a_push() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      SITE_NAME: shop\n      OTEL_SERVICE_NAME: shop\n      DB_NAME: shop\n    depends_on: [db]\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: pw\n      POSTGRES_DB: shop\n  other:\n    image: nginx:1.27\n    environment:\n      POSTGRES_USER: zulip\n  mq:\n    image: rabbitmq:4\n    environment:\n      RABBITMQ_DEFAULT_USER: zulip\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let web = config(&h, "shop-web");
+    assert_eq!(
+        (
+            web["SITE_NAME"].as_str(),
+            web["OTEL_SERVICE_NAME"].as_str(),
+            web["DB_NAME"].as_str()
+        ),
+        (Some("shop"), Some("shop"), Some("shop_db")),
+        "{web}"
+    );
+    let other = config(&h, "shop-other");
+    assert_eq!(other["POSTGRES_USER"], "zulip", "{other}");
+    assert!(other.get("RABBITMQ_URL").is_none(), "{other}");
+    let links = text(&h.dokku(&["rabbitmq:links", "shop-mq"]));
+    assert!(!links.contains("shop-other"), "{links}");
+}
+
+/// Item 6: a service on two networks is created on the one its consumer shares, so the
+/// consumer resolves it by name; consumers sharing none of its networks are refused by pair,
+/// before any change.
+#[test]
+fn a_service_is_created_on_the_network_its_consumers_share() {
+    let h = Host::new();
+    let proxy =
+        "  proxy:\n    image: nginx:1.27\n    networks: [front]\n    depends_on: [backend]\n";
+    let backend = "  backend:\n    image: nginx:1.27\n    networks: [back, front]\n";
+    let nets = "networks:\n  front: {}\n  back: {}\n";
+    let dir = h.repo(
+        "shop",
+        &[(
+            "compose.yaml",
+            &format!("services:\n{proxy}{backend}{nets}"),
+        )],
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let report = h.json(&["network:report", "shop-backend", "--format", "json"]);
+    assert_eq!(report["network-initial-network"], "shop-front", "{report}");
+    let worker =
+        "  worker:\n    image: nginx:1.27\n    networks: [back]\n    depends_on: [backend]\n";
+    let h2 = Host::new();
+    let dir = h2.repo(
+        "shop",
+        &[(
+            "compose.yaml",
+            &format!("services:\n{proxy}{backend}{worker}{nets}"),
+        )],
+    );
+    let (ok, out) = push(&dir);
+    assert!(
+        !ok && out.contains("services `proxy` and `worker` both use `backend`"),
+        "{out}"
+    );
+    assert!(
+        !h2.dokku(&["apps:exists", "shop-backend"]).status.success(),
+        "{out}"
+    );
+}
