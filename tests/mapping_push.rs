@@ -314,3 +314,32 @@ fn a_service_is_created_on_the_network_its_consumers_share() {
         "{out}"
     );
 }
+
+/// A secret whose file is missing is refused before any change, also when it is the stack's
+/// only secret (then no secret had a value and the plan used to take the mask as the value:
+/// `API_KEY=********` in the app's config, or a mount of a file never written).
+#[test]
+fn a_secret_without_a_value_is_refused_even_when_it_is_the_only_one() {
+    let h = Host::new();
+    for (stack, delivery) in [
+        ("one", ""),
+        (
+            "two",
+            "x-dokku:\n  services:\n    web:\n      secrets: env\n",
+        ),
+    ] {
+        let compose = format!("services:\n  web:\n    image: nginx:1.27\n    secrets: [api_key]\nsecrets:\n  api_key:\n    file: ./api_key.txt\n{delivery}");
+        let dir = h.repo(stack, &[("compose.yaml", &compose)]);
+        let (ok, out) = push(&dir);
+        assert!(
+            !ok && out.contains("service `web` uses secret `api_key`, which has no value"),
+            "{stack}: {out}"
+        );
+        assert!(
+            !h.dokku(&["apps:exists", &format!("{stack}-web")])
+                .status
+                .success(),
+            "{stack}: {out}"
+        );
+    }
+}

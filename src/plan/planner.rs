@@ -295,8 +295,9 @@ fn url_password(url: &str) -> Option<&str> {
 }
 
 /// The value of compose secret `name` used by `service`. `None` when planning without the
-/// secrets' values (off the server: `compose:plan` from the CLI binary reads no secret); in an
-/// apply (`secrets_dir` set) a secret without a value is refused.
+/// secrets' values (off the server: `dokku-compose plan` reads no secret; shown masked); in an
+/// apply or a server plan (`secrets_dir` set) a secret without a value is refused, even when
+/// no secret has one (a missing file used to be planned as the mask itself).
 fn secret_value(settings: &PlanSettings, service: &ServiceName, name: &str) -> Result<Option<String>, PlanError> {
     match settings.secrets.0.get(name) {
         Some(v) => Ok(Some(v.clone())),
@@ -407,13 +408,7 @@ fn backup_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, b: &crat
     if settings.backups_changed.as_ref().is_some_and(|c| !c.contains(ds.name.as_str())) {
         return Ok(());
     }
-    let value = |secret: &str| -> Result<String, PlanError> {
-        match settings.secrets.0.get(secret) {
-            Some(v) => Ok(v.clone()),
-            None if settings.secrets.0.is_empty() => Ok(crate::dokku::cmd::MASK.to_owned()),
-            None => Err(PlanError::MissingSecret { service: ctx.service.clone(), secret: secret.to_owned() }),
-        }
-    };
+    let value = |secret: &str| -> Result<String, PlanError> { Ok(secret_value(settings, ctx.service, secret)?.unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned())) };
     let svc = ds.name.as_str();
     let kept = "backups are reconfigured, never removed, by an apply".to_owned();
     let mut auth = Cmd::dokku([format!("{}:backup-auth", ds.plugin), svc.to_owned()]).secret_arg(value(&b.access_key_id)?).secret_arg(value(&b.secret_access_key)?);
@@ -637,9 +632,7 @@ fn app_steps(
     let mut secret_fps: Vec<String> = Vec::new();
     for use_ in &app.secrets {
         let crate::model::SecretDelivery::File(target) = &use_.delivery else { continue };
-        if !settings.secrets.0.contains_key(&use_.name) && !settings.secrets.0.is_empty() {
-            return Err(PlanError::MissingSecret { service: svc.name.clone(), secret: use_.name.clone() });
-        }
+        secret_value(settings, &svc.name, &use_.name)?;
         secret_fps.push(format!("{}:{target}={}", use_.name, settings.secret_fingerprints.get(&use_.name).map_or("?", String::as_str)));
         let host = format!("{secrets_dir}/{name}/{}", use_.name);
         let key = mount_key(None, &host, target, true);
@@ -842,11 +835,7 @@ fn app_steps(
     let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();
     for use_ in &app.secrets {
         if let crate::model::SecretDelivery::Env(var) = &use_.delivery {
-            let value = match settings.secrets.0.get(&use_.name) {
-                Some(v) => v.clone(),
-                None if settings.secrets.0.is_empty() => crate::dokku::cmd::MASK.to_owned(),
-                None => return Err(PlanError::MissingSecret { service: svc.name.clone(), secret: use_.name.clone() }),
-            };
+            let value = secret_value(settings, &svc.name, &use_.name)?.unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned());
             want.insert(var.clone(), (value, true));
         }
     }
