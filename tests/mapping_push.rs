@@ -343,3 +343,38 @@ fn a_secret_without_a_value_is_refused_even_when_it_is_the_only_one() {
         );
     }
 }
+
+/// Item 16: only secrets are masked: a push's plan and `compose:diff` show an ordinary value
+/// (`RAILS_ENV`) and its change, and say only "secret changed" of a password.
+#[test]
+fn only_secrets_are_masked_in_a_push_and_its_diff() {
+    let h = Host::new();
+    let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      RAILS_ENV: production\n      WEB_CONCURRENCY: \"2\"\n      DB_PASSWORD: first-secret-pw\n";
+    let dir = h.repo("shop", &[("compose.yaml", compose)]);
+    assert!(push(&dir).0);
+    commit(
+        &dir,
+        "compose.yaml",
+        &compose
+            .replace("production", "staging")
+            .replace("first-secret-pw", "second-secret-pw"),
+    );
+    let (ok, out) = push(&dir);
+    assert!(ok && !out.contains("secret-pw"), "{out}");
+    let config = text(&h.dokku(&["compose:config", "shop"]));
+    assert!(
+        config.contains("staging") && !config.contains("secret-pw"),
+        "{config}"
+    );
+    let diff = text(&h.dokku(&["compose:diff", "shop", "v1", "v2"]));
+    assert!(
+        diff.contains("~ services.web.environment.RAILS_ENV: production -> staging"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("~ services.web.environment.DB_PASSWORD: secret changed")
+            && !diff.contains("secret-pw"),
+        "{diff}"
+    );
+    assert!(!diff.contains("WEB_CONCURRENCY"), "unchanged: {diff}");
+}
