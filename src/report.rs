@@ -50,6 +50,17 @@ pub fn verbose(text: &str) -> String {
 
 /// ` !     text`, every line of it; a line that has the prefix already (a Dokku command's own
 /// error output) keeps one.
+/// A warning as printed, its key path as the file has it: an index into a list the loader
+/// expanded (a port range is one written entry and one expanded entry per port) becomes the
+/// index of the written entry (`services.web.ports[7]` -> `services.web.ports[2]`).
+pub fn as_written(w: &crate::model::Warning, written: &std::collections::BTreeMap<String, String>) -> String {
+    let path = written
+        .iter()
+        .find_map(|(expanded, as_written)| w.path.strip_prefix(expanded.as_str()).map(|rest| format!("{as_written}{rest}")))
+        .unwrap_or_else(|| w.path.clone());
+    crate::model::Warning { path, message: w.message.clone() }.to_string()
+}
+
 pub fn fail(text: &str) -> String {
     text.lines().map(|l| format!(" !     {}", l.strip_prefix(" !     ").unwrap_or(l))).collect::<Vec<_>>().join("\n")
 }

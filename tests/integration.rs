@@ -22,5 +22,6 @@ mod plan_golden;
 mod plan_loader;
 mod plan_support;
 mod plugin;
+mod mapping_push;
 mod vault;
 mod webhook;

@@ -9,13 +9,13 @@ use serde_json::Value;
 
 use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
 
-struct Host {
+pub(crate) struct Host {
     root: tempfile::TempDir,
 }
 
 impl Host {
     /// A sandbox with the plugin installed.
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let h = Host { root: tempfile::tempdir().unwrap() };
         let repo = plugin_repo(h.root.path());
         let o = h.dokku(&["plugin:install", &format!("file://{}", repo.display()), "--name", "compose"]);
@@ -30,7 +30,7 @@ impl Host {
         c.env("DOKKU_SANDBOX_ROOT", self.path()).env("DOKKU_COMPOSE_PREBUILT", plugin_bin()).env_remove("DOKKU_QUIET_OUTPUT").env_remove("DOKKU_TRACE");
         c
     }
-    fn dokku(&self, args: &[&str]) -> Output {
+    pub(crate) fn dokku(&self, args: &[&str]) -> Output {
         self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
     }
     fn dokku_in(&self, args: &[&str], input: &str) -> Output {
@@ -43,13 +43,13 @@ impl Host {
     fn ssh(&self, command: &str) -> Output {
         self.cmd().env("SSH_ORIGINAL_COMMAND", command).stdin(Stdio::null()).output().unwrap()
     }
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let o = self.dokku(args);
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
     }
     /// A repository with `files`, whose `dokku` remote is `app` of this sandbox.
-    fn repo(&self, app: &str, files: &[(&str, &str)]) -> PathBuf {
+    pub(crate) fn repo(&self, app: &str, files: &[(&str, &str)]) -> PathBuf {
         let dir = self.path().join(format!("src-{app}"));
         for (name, content) in files {
             let p = dir.join(name);
@@ -68,18 +68,18 @@ impl Host {
     }
 }
 
-fn push(dir: &Path) -> (bool, String) {
+pub(crate) fn push(dir: &Path) -> (bool, String) {
     let o = git(dir, &["push", "dokku", "main"]);
     (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
-fn commit(dir: &Path, file: &str, content: &str) {
+pub(crate) fn commit(dir: &Path, file: &str, content: &str) {
     std::fs::write(dir.join(file), content).unwrap();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "change"]);
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
@@ -258,7 +258,9 @@ fn a_push_without_compose_file_behaves_as_without_the_plugin() {
     assert_eq!(h.json(&["ps:report", "plain", "--format", "json"])["deployed"], "true");
     // An app that became a stack and then drops its compose file gets its builder back.
     let dir = h.repo("was", &stack_files());
-    assert!(h.dokku(&["apps:create", "was"]).status.success() || true);
+    // The remote may already have created it; either way it exists afterwards.
+    let _ = h.dokku(&["apps:create", "was"]);
+    assert!(h.dokku(&["apps:exists", "was"]).status.success());
     assert!(h.dokku(&["builder:set", "was", "selected", "dockerfile"]).status.success());
     assert!(push(&dir).0);
     assert_eq!(text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(), "compose");

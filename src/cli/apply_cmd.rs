@@ -90,6 +90,10 @@ pub struct RunArgs {
     /// The loader's warnings, printed with the plan's (the plugin loads the project itself).
     #[arg(skip)]
     pub load_warnings: Vec<String>,
+    /// Paths into expanded lists -> as written, for the plan's warnings
+    /// ([`crate::compose::Loaded::written_paths`]).
+    #[arg(skip)]
+    pub written_paths: std::collections::BTreeMap<String, String>,
     /// The vault password, when the caller has it already (the plugin's stored one).
     #[arg(skip)]
     pub vault_password: Option<crate::vault::VaultPassword>,
@@ -206,7 +210,7 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
     // that changes nothing is silent, so they do not repeat on every push (issue #15 item 18).
     if req.dry_run || report.outcome.is_some() || report.release.is_some() {
         let source = req.jail.as_ref().map(|_| req.source_dir.as_path());
-        for w in run.load_warnings.iter().cloned().chain(report.plan.warnings.iter().map(ToString::to_string)) {
+        for w in run.load_warnings.iter().cloned().chain(report.plan.warnings.iter().map(|w| report::as_written(w, &run.written_paths))) {
             eprintln!("{}", report::fail(&repo_relative(&w, source)));
         }
     }

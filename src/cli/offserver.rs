@@ -182,6 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let project = plan_cmd::LoadedProject::new(&loaded, dir.clone());
             let mut apply = args.apply;
             apply.run.vault_password = opts.vault_password.clone();
+            apply.run.written_paths.clone_from(&project.written_paths);
             apply_cmd::run_apply(&apply, project.json, &project.name, dir)
         }
         Command::Releases(args) => apply_cmd::run_releases(&args.stack, args.format == "json"),

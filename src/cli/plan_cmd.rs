@@ -54,6 +54,8 @@ pub struct LoadedProject {
     /// The loader's warnings, for the caller to print (the plugin prints them only with a
     /// change).
     pub warnings: Vec<String>,
+    /// Paths into expanded lists -> as written ([`crate::compose::Loaded::written_paths`]).
+    pub written_paths: std::collections::BTreeMap<String, String>,
 }
 
 impl LoadedProject {
@@ -70,7 +72,7 @@ impl LoadedProject {
                 }
             }
         }
-        Self { json, name: loaded.name.clone(), project_dir, warnings: loaded.warnings.iter().map(ToString::to_string).collect() }
+        Self { json, name: loaded.name.clone(), project_dir, warnings: loaded.warnings.iter().map(ToString::to_string).collect(), written_paths: loaded.written_paths.clone() }
     }
 }
 
@@ -78,8 +80,8 @@ impl LoadedProject {
 /// the text to print on stdout and the warnings for stderr.
 pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(String, Vec<String>)> {
     let policy = Policy::from_names(args.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
-    let (json, default_dir) = match project {
-        Some(p) => (p.json, p.project_dir),
+    let (json, default_dir, written) = match project {
+        Some(p) => (p.json, p.project_dir, p.written_paths),
         None => {
             // Later files override earlier ones, as a deep merge of mappings.
             let mut json = serde_json::Value::Null;
@@ -90,7 +92,7 @@ pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(S
             }
             let first = args.json.first().map_or(Path::new("."), PathBuf::as_path);
             let dir = first.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            (json, dir.to_path_buf())
+            (json, dir.to_path_buf(), std::collections::BTreeMap::new())
         }
     };
     let stack_name = match (&args.stack, json.get("name").and_then(serde_json::Value::as_str)) {
@@ -112,7 +114,7 @@ pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(S
     };
     let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: args.source_rev.clone(), ..PlanSettings::default() } };
     let plan = plan::plan_compose_json(&json, &state, &opts)?;
-    let warnings = plan.warnings.iter().map(ToString::to_string).collect();
+    let warnings = plan.warnings.iter().map(|w| crate::report::as_written(w, &written)).collect();
     let out = if args.format == "json" { serde_json::to_string_pretty(&plan.to_json())? + "\n" } else { plan.to_string() };
     Ok((out, warnings))
 }

@@ -61,7 +61,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
     vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
-    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new(), port_count: std::rc::Rc::default(), jail: opts.jail.clone(), texts };
+    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new(), port_count: std::rc::Rc::default(), jail: opts.jail.clone(), texts, written: std::rc::Rc::default() };
     let mut merged = Map::new();
     for file in &files {
         for doc in session.raw_file("compose file", file, &vars, true)? {
@@ -69,6 +69,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
             merge::project(&mut merged, canonical);
         }
     }
+    let written = std::rc::Rc::clone(&session.written);
     let profiles: Vec<String> = if opts.profiles.is_empty() {
         vars.get("COMPOSE_PROFILES").map(|p| p.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
     } else {
@@ -77,7 +78,28 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, opts.vault_password.as_ref(), opts.jail.as_ref(), &mut warnings)?;
     warnings.sort();
     warnings.dedup();
-    Ok(Loaded { name, project: Node::Map(project), warnings })
+    let written_paths = written_paths(&project, &written.borrow());
+    Ok(Loaded { name, project: Node::Map(project), warnings, written_paths })
+}
+
+/// Key paths of expanded port entries whose written index differs (`services.web.ports[7]`
+/// -> `services.web.ports[2]` when `ports[1]` was a range of six): an entry the merge of
+/// several files or a later stage changed keeps its expanded path.
+fn written_paths(project: &Map, written: &BTreeMap<(String, String), usize>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(Node::Map(services)) = project.get("services") else { return out };
+    for (name, svc) in services {
+        let Some(Node::Seq(ports)) = svc.as_map().and_then(|m| m.get("ports")) else { continue };
+        let path = format!("services.{name}.ports");
+        for (j, entry) in ports.iter().enumerate() {
+            if let Some(&i) = written.get(&(path.clone(), merge::fingerprint(entry))) {
+                if i != j {
+                    out.insert(format!("{path}[{j}]"), format!("{path}[{i}]"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Loads a project and decodes it into the typed model the planner reads (interpolation on).
@@ -183,6 +205,8 @@ struct Session<'w> {
     extends_cache: std::collections::HashMap<(PathBuf, String), Map>,
     /// Port mappings expanded so far in the current document (see `MAX_PORT_MAPPINGS`).
     port_count: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Where expanded port entries were written ([`normalize::Ctx::written`]).
+    written: std::rc::Rc<std::cell::RefCell<BTreeMap<(String, String), usize>>>,
     /// The plugin's confinement to the pushed tree.
     jail: Option<crate::confine::Jail>,
     /// Texts given instead of files.
@@ -244,7 +268,8 @@ impl Session<'_> {
         }
         let includes = doc.remove("include");
         let port_count = std::rc::Rc::clone(&self.port_count);
-        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate };
+        let written = std::rc::Rc::clone(&self.written);
+        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate, written: Some(&written) };
         let mut out = Map::new();
         let raw_services = match doc.remove("services") {
             Some(Node::Map(m)) => m,
@@ -320,7 +345,8 @@ impl Session<'_> {
         };
         let ext = raw.remove("extends");
         let port_count = std::rc::Rc::clone(&self.port_count);
-        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate };
+        let written = std::rc::Rc::clone(&self.written);
+        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate, written: Some(&written) };
         let own = normalize::service(name, Node::Map(raw), &ctx).map_err(|e| in_file(file, e))?;
         let Some(ext) = ext else { return Ok(own) };
         let (target, other_file) = match ext {

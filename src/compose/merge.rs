@@ -170,7 +170,7 @@ fn build(base: &mut Node, over: Node) {
 }
 
 /// A text form of a node, for de-duplicating list entries in linear time.
-fn fingerprint(n: &Node) -> String {
+pub(crate) fn fingerprint(n: &Node) -> String {
     n.to_json().to_string()
 }
 

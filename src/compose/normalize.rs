@@ -20,6 +20,10 @@ pub(crate) struct Ctx<'a> {
     /// The untyped model of `--no-interpolate`: only the keys the reference canonicalises
     /// there (build, depends_on, env_file, networks, ports, volumes, secrets, configs).
     pub untyped: bool,
+    /// Where each expanded port entry was written: `(services.<s>.ports, entry's text)` ->
+    /// index in the written list (a range is one written entry and many expanded ones), so
+    /// messages can name the entry as the file has it.
+    pub written: Option<&'a std::cell::RefCell<BTreeMap<(String, String), usize>>>,
 }
 
 /// Most port mappings one file may expand to: four full `1-65535` ranges. Far above real
@@ -253,7 +257,14 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         "env_file" => env_file(v, &path(), ctx),
         "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
         "ports" => {
-            let out = ports(v, &path())?;
+            let indexed = ports_indexed(v, &path())?;
+            if let Some(w) = ctx.written {
+                let mut w = w.borrow_mut();
+                for (i, n) in &indexed {
+                    w.entry((path(), super::merge::fingerprint(n))).or_insert(*i);
+                }
+            }
+            let out = Node::Seq(indexed.into_iter().map(|(_, n)| n).collect());
             let total = ctx.ports.get() + out.as_seq().map_or(0, <[Node]>::len);
             if total > MAX_PORT_MAPPINGS {
                 return Err(invalid(format!("{}: port ranges expand to more than {MAX_PORT_MAPPINGS} mappings", path())));
@@ -518,11 +529,16 @@ fn env_file(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError>
 }
 
 fn ports(node: Node, path: &str) -> Result<Node, ComposeError> {
+    Ok(Node::Seq(ports_indexed(node, path)?.into_iter().map(|(_, n)| n).collect()))
+}
+
+/// The long-syntax port entries, each with the index of the written entry it came from.
+fn ports_indexed(node: Node, path: &str) -> Result<Vec<(usize, Node)>, ComposeError> {
     let mut out = Vec::new();
     for (i, item) in seq(node).into_iter().enumerate() {
         match item {
-            Node::Int(n) => out.extend(syntax::parse_port(&n.to_string()).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?),
-            Node::Str(s) => out.extend(syntax::parse_port(&s).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?),
+            Node::Int(n) => out.extend(syntax::parse_port(&n.to_string()).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?.into_iter().map(|n| (i, n))),
+            Node::Str(s) => out.extend(syntax::parse_port(&s).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?.into_iter().map(|n| (i, n))),
             Node::Map(mut m) => {
                 if !m.contains_key("mode") {
                     m.insert("mode".into(), Node::Str("ingress".into()));
@@ -532,12 +548,12 @@ fn ports(node: Node, path: &str) -> Result<Node, ComposeError> {
                 }
                 edit(&mut m, "target", |v| to_int(v, &format!("{path}[{i}].target")))?;
                 edit(&mut m, "published", |v| Ok(scalar_string(&v).map_or(v, Node::Str)))?;
-                out.push(Node::Map(m));
+                out.push((i, Node::Map(m)));
             }
             other => return Err(invalid(format!("{path}[{i}] must be a number, a string or a mapping, not {}", other.kind()))),
         }
     }
-    Ok(Node::Seq(out))
+    Ok(out)
 }
 
 fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
@@ -765,7 +781,7 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     edit(&mut m, "replicas", |v| to_int(v, &format!("{path}.replicas")))?;
     edit(&mut m, "labels", |v| {
         let env = BTreeMap::new();
-        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env, ports: &std::cell::Cell::new(0), untyped: false })
+        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env, ports: &std::cell::Cell::new(0), untyped: false, written: None })
     })?;
     edit(&mut m, "resources", |v| {
         let mut r = into_map(v);

@@ -45,4 +45,7 @@ pub struct Loaded {
     pub project: Node,
     /// Non-fatal findings, sorted and deduplicated.
     pub warnings: Vec<Warning>,
+    /// Key paths into expanded lists -> the path of the entry as written
+    /// (`services.web.ports[7]` -> `services.web.ports[2]`), where they differ.
+    pub written_paths: std::collections::BTreeMap<String, String>,
 }

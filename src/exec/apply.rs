@@ -885,7 +885,10 @@ fn prune_plan(
     req: &ApplyRequest,
     q: &(dyn Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync),
 ) -> Result<(Vec<Step>, Vec<String>), ApplyError> {
-    let mut steps = Vec::new();
+    // Unlinks first, then apps, then datastores: an app destroyed before its unlink step
+    // fails that step (the app is gone), and a datastore destroyed before its consumers are
+    // unlinked or gone is refused by the plugin ("Cannot delete linked service").
+    let (mut unlinks, mut app_steps, mut datastore_steps) = (Vec::new(), Vec::new(), Vec::new());
     let mut kept = Vec::new();
     let apps = {
         let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
@@ -907,7 +910,7 @@ fn prune_plan(
         match (&r.app, &r.datastore) {
             (Some(app), _) if apps.contains(app) => {
                 if req.prune {
-                    steps.push(step(
+                    app_steps.push(step(
                         format!("prune/{}", r.service),
                         Action::Prune { target: app.clone() },
                         Cmd::dokku(["apps:destroy", app.as_str(), "--force"]),
@@ -921,14 +924,14 @@ fn prune_plan(
                 if req.prune && req.destroy_datastores.contains(&r.service) {
                     let links = q(&Cmd::dokku([format!("{plugin}:links"), name.clone()]))?.map(|o| state::parse_lines(&o)).unwrap_or_default();
                     for app in links {
-                        steps.push(step(
+                        unlinks.push(step(
                             format!("prune/{}/unlink/{app}", r.service),
                             Action::Prune { target: name.clone() },
                             Cmd::dokku([format!("{plugin}:unlink"), name.clone(), app.clone(), "--no-restart".into()]),
                             format!("{plugin} service `{name}` is being destroyed"),
                         ));
                     }
-                    steps.push(step(
+                    datastore_steps.push(step(
                         format!("prune/{}", r.service),
                         Action::Prune { target: name.clone() },
                         Cmd::dokku([format!("{plugin}:destroy"), name.clone(), "--force".into()]),
@@ -943,6 +946,9 @@ fn prune_plan(
             _ => {}
         }
     }
+    let mut steps = unlinks;
+    steps.append(&mut app_steps);
+    steps.append(&mut datastore_steps);
     Ok((steps, kept))
 }
 

@@ -209,7 +209,7 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
             if svc.settings.letsencrypt {
                 ctx.warn(
                     format!("services.{name}.x-dokku.letsencrypt"),
-                    "no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the global e-mail (`dokku letsencrypt:set --global email …`)",
+                    "no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the host's global e-mail, which this plan does not see; the push refuses before any change when it is not set (`dokku letsencrypt:set --global email …`)",
                 );
             }
         }
@@ -366,7 +366,7 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
     }
 
     let kind = match datastore {
-        Some(ds) => Kind::Datastore(Box::new(convert_datastore(ctx, name, obj, ds))),
+        Some(ds) => Kind::Datastore(Box::new(convert_datastore(ctx, name, obj, ds)?)),
         None => Kind::App(Box::new(convert_app(ctx, name, app, obj, &settings)?)),
     };
     Ok(Service { name: name.clone(), kind, depends_on, other_edges, settings })
@@ -394,7 +394,36 @@ pub(super) fn env_map(obj: &Fields<'_>, base: &str, validate: bool, warnings: &m
     Ok(env)
 }
 
-fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds: catalog::DatastoreImage) -> super::service::DatastoreSpec {
+/// `<KEY>_FILE` for one of `keys` (`POSTGRES_PASSWORD_FILE`, the official images'
+/// convention): the compose secret mounted at that path, which the plugin gets as the
+/// password (docs/mapping.md "Datastore credentials"). The datastore container is the
+/// plugin's, so the file exists only when it is a secret this service lists.
+fn take_password_file(env: &mut BTreeMap<String, String>, obj: &Fields<'_>, base: &str, plugin: &str, keys: &[&str]) -> Result<Option<String>, ModelError> {
+    let mut found = None;
+    for k in keys {
+        let key = format!("{k}_FILE");
+        let Some(file) = env.remove(&key).filter(|v| !v.is_empty()) else { continue };
+        let secret = obj.get("secrets").and_then(Value::as_array).into_iter().flatten().find_map(|c| {
+            let source = c.get("source").and_then(Value::as_str)?;
+            let target = c.get("target").and_then(Value::as_str).unwrap_or(source);
+            let at = if target.starts_with('/') { target.to_owned() } else { format!("/run/secrets/{target}") };
+            (at == file).then(|| source.to_owned())
+        });
+        match secret {
+            Some(s) if found.is_none() => found = Some(s),
+            Some(_) => {}
+            None => {
+                return Err(ModelError::Extension {
+                    path: format!("{base}.environment.{key}"),
+                    message: format!("`{file}` is not where a secret of this service is mounted (`{base}.secrets`): the {plugin} plugin runs the datastore container itself, so the password must come from a compose secret the service lists (its value becomes the datastore's password) or from `{k}`"),
+                })
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds: catalog::DatastoreImage) -> Result<super::service::DatastoreSpec, ModelError> {
     let base = format!("services.{name}");
     let def = catalog::by_plugin(ds.plugin).expect("classify returns catalog plugins");
     for (key, value) in obj.iter() {
@@ -414,6 +443,29 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
         }
     }
     let mut env = env_map(obj, &base, false, &mut ctx.warnings).unwrap_or_default();
+    let password_secret = take_password_file(&mut env, obj, &base, ds.plugin, def.password_keys)?;
+    let root_password_secret = take_password_file(&mut env, obj, &base, ds.plugin, def.root_password_keys)?;
+    if password_secret.is_some() || root_password_secret.is_some() {
+        // The secret is applied (as the password), so "not applied" would be wrong.
+        let path = format!("{base}.secrets");
+        ctx.warnings.retain(|w| w.path != path);
+    }
+    // Any other `*_FILE` variable naming a secret's file names a file the datastore container
+    // never has (the plugin mounts no secret into it).
+    let secret_files: Vec<String> = obj.get("secrets").and_then(Value::as_array).into_iter().flatten().filter_map(|c| {
+        let target = c.get("target").or_else(|| c.get("source")).and_then(Value::as_str)?;
+        Some(if target.starts_with('/') { target.to_owned() } else { format!("/run/secrets/{target}") })
+    }).collect();
+    if let Some((k, file)) = env.iter().find(|(k, v)| k.ends_with("_FILE") && (v.starts_with("/run/secrets/") || secret_files.contains(v))) {
+        let read = match def.password_keys.first() {
+            Some(p) => format!("only `{p}_FILE` is read, as the datastore's password"),
+            None => format!("the {} plugin has no password setting", ds.plugin),
+        };
+        return Err(ModelError::Extension {
+            path: format!("{base}.environment.{k}"),
+            message: format!("`{file}` is a compose secret's file, and the {} plugin runs the datastore container itself and mounts no secret into it, so the container would not find it; {read}", ds.plugin),
+        });
+    }
     let mut take = |keys: &[&str]| -> Option<String> {
         let mut found = None;
         for k in keys {
@@ -426,6 +478,11 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
     let declared_user = take(def.user_keys);
     let password = take(def.password_keys);
     let root_password = take(def.root_password_keys);
+    for (value, secret, keys) in [(&password, &password_secret, def.password_keys), (&root_password, &root_password_secret, def.root_password_keys)] {
+        if let (Some(_), Some(_), Some(k)) = (value, secret, keys.first()) {
+            return Err(ModelError::Extension { path: format!("{base}.environment.{k}_FILE"), message: format!("`{k}` and `{k}_FILE` are both set; the image refuses that, and the datastore can have one password: keep one") });
+        }
+    }
     let declared_database = take(def.database_keys);
     let mut custom_env = BTreeMap::new();
     for (k, v) in env {
@@ -444,7 +501,7 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
     if let Some(c) = obj.get("container_name").and_then(Value::as_str) {
         hosts.insert(c.to_owned());
     }
-    super::service::DatastoreSpec {
+    Ok(super::service::DatastoreSpec {
         config_options: obj.get("command").and_then(config_options),
         plugin: ds.plugin,
         name: DatastoreName::for_service(ctx.stack, name),
@@ -452,12 +509,14 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
         version: ds.version,
         declared_user,
         password,
+        password_secret,
         root_password,
+        root_password_secret,
         declared_database,
         custom_env,
         hosts,
         network: networks.into_iter().next(),
-    }
+    })
 }
 
 /// A datastore's `command` as the plugin's `--config-options`: the server flags, after an
@@ -683,6 +742,34 @@ mod tests {
         assert_eq!((db.plugin, db.version.as_deref(), db.password.as_deref()), ("postgres", Some("16"), Some("pw")));
     }
 
+    /// Issue #15 item 7: `POSTGRES_PASSWORD_FILE` naming a secret the datastore lists makes
+    /// that secret the datastore's password; any other file is refused, as are both keys.
+    #[test]
+    fn a_password_file_from_a_compose_secret_is_the_datastore_password() {
+        let secrets = serde_json::json!({"db_pw": {"file": "/p/db_pw.txt"}});
+        let db = |env: serde_json::Value, target: Option<&str>| {
+            let mut use_ = serde_json::json!({"source": "db_pw"});
+            if let Some(t) = target {
+                use_["target"] = serde_json::json!(t);
+            }
+            serde_json::json!({"services": {"db": {"image": "postgres:16", "environment": env, "secrets": [use_]}}, "secrets": secrets})
+        };
+        let (p, _) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}), None)).unwrap();
+        let ds = p.services[&ServiceName::new("db")].datastore().unwrap().clone();
+        assert_eq!((ds.password, ds.password_secret.as_deref()), (None, Some("db_pw")));
+        assert!(ds.custom_env.is_empty(), "{:?}", ds.custom_env);
+        let (_, warnings) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}), None)).unwrap();
+        assert!(warnings.iter().all(|w| w.path != "services.db.secrets"), "{warnings:?}");
+        let (p, _) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/etc/pw"}), Some("/etc/pw"))).unwrap();
+        assert_eq!(p.services[&ServiceName::new("db")].datastore().unwrap().password_secret.as_deref(), Some("db_pw"));
+        let e = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/other"}), None)).unwrap_err().to_string();
+        assert!(e.starts_with("`services.db.environment.POSTGRES_PASSWORD_FILE`: `/run/secrets/other` is not where a secret of this service is mounted"), "{e}");
+        let e = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw", "POSTGRES_PASSWORD": "x"}), None)).unwrap_err().to_string();
+        assert!(e.contains("`POSTGRES_PASSWORD` and `POSTGRES_PASSWORD_FILE` are both set"), "{e}");
+        let e = convert(db(serde_json::json!({"POSTGRES_DB_FILE": "/run/secrets/db_pw"}), None)).unwrap_err().to_string();
+        assert!(e.starts_with("`services.db.environment.POSTGRES_DB_FILE`: `/run/secrets/db_pw` is a compose secret's file, and the postgres plugin runs the datastore container itself"), "{e}");
+    }
+
     #[test]
     fn generated_passwords_come_from_the_link() {
         let (p, warnings) = convert(serde_json::json!({"services": {
@@ -815,7 +902,7 @@ mod tests {
             shown,
             [
                 "`services.web.x-dokku.domains`: the service publishes no port and has no `proxy_port`, so the proxy is disabled and the domains serve nothing",
-                "`services.web.x-dokku.letsencrypt`: no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the global e-mail (`dokku letsencrypt:set --global email …`)",
+                "`services.web.x-dokku.letsencrypt`: no `x-dokku.letsencrypt_email`: `letsencrypt:enable` needs the host's global e-mail, which this plan does not see; the push refuses before any change when it is not set (`dokku letsencrypt:set --global email …`)",
             ]
         );
     }

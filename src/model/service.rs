@@ -121,8 +121,13 @@ pub struct DatastoreSpec {
     pub declared_user: Option<String>,
     /// The password it declared: passed on as `--password`.
     pub password: Option<String>,
+    /// The compose secret whose value is the password (`<KEY>_FILE` pointing at where the
+    /// service mounts it); the planner reads its value.
+    pub password_secret: Option<String>,
     /// The root password it declared: `--root-password`.
     pub root_password: Option<String>,
+    /// The compose secret whose value is the root password (`<KEY>_FILE`).
+    pub root_password_secret: Option<String>,
     /// The database it declared (only used to rewrite references).
     pub declared_database: Option<String>,
     /// Server flags from the compose `command`: `--config-options`.

@@ -132,7 +132,14 @@ impl Planner<'_> {
 }
 
 /// Plans `project` against `state`.
-pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, warnings: Vec<Warning>) -> Result<Plan, PlanError> {
+pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, mut warnings: Vec<Warning>) -> Result<Plan, PlanError> {
+    // Let's Encrypt without `x-dokku.letsencrypt_email` needs the host's global e-mail. The
+    // model warns; with the host read, a set e-mail makes the warning moot and a missing one
+    // is refused below (issue 15 item 14). Only a plan that cannot see the host (off-server
+    // `compose:plan` without `--state`) keeps the warning, as the push would decide.
+    if state.letsencrypt_global_email.as_deref().is_some_and(|e| !e.is_empty()) {
+        warnings.retain(|w| !w.path.ends_with(".x-dokku.letsencrypt"));
+    }
     // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
     let primary = primary_networks(project, graph)?;
     let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8), routes: BTreeMap::new(), primary };
@@ -156,7 +163,7 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
         let restart_with = svc.depends_on.iter().find(|(d, spec)| spec.restart && replaced.contains(d)).map(|(d, _)| d);
         match &svc.kind {
             Kind::Datastore(ds) => {
-                datastore_steps(&mut p, &ctx, ds)?;
+                datastore_steps(&mut p, &ctx, ds, settings)?;
                 if let Some(b) = &svc.settings.backup {
                     backup_steps(&mut p, &ctx, ds, b, settings)?;
                 }
@@ -287,16 +294,41 @@ fn url_password(url: &str) -> Option<&str> {
     authority.rsplit_once('@')?.0.split_once(':').map(|(_, p)| p)
 }
 
-fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) -> Result<(), PlanError> {
+/// The value of compose secret `name` used by `service`. `None` when planning without the
+/// secrets' values (off the server: `dokku-compose plan` reads no secret; shown masked); in an
+/// apply or a server plan (`secrets_dir` set) a secret without a value is refused, even when
+/// no secret has one (a missing file used to be planned as the mask itself).
+fn secret_value(settings: &PlanSettings, service: &ServiceName, name: &str) -> Result<Option<String>, PlanError> {
+    match settings.secrets.0.get(name) {
+        Some(v) => Ok(Some(v.clone())),
+        None if settings.secrets.0.is_empty() && settings.secrets_dir.is_none() => Ok(None),
+        None => Err(PlanError::MissingSecret { service: service.clone(), secret: name.to_owned() }),
+    }
+}
+
+/// A datastore password: declared (`POSTGRES_PASSWORD`) or the value of the compose secret
+/// `POSTGRES_PASSWORD_FILE` names. `Ok(None)` also when that value is unknown (off-server).
+fn datastore_password(settings: &PlanSettings, service: &ServiceName, declared: &Option<String>, secret: &Option<String>) -> Result<Option<String>, PlanError> {
+    match (declared, secret) {
+        (Some(p), _) => Ok(Some(p.clone())),
+        (None, Some(s)) => secret_value(settings, service, s),
+        (None, None) => Ok(None),
+    }
+}
+
+fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, settings: &PlanSettings) -> Result<(), PlanError> {
     let exists = p.state.datastores.get(ds.plugin).is_some_and(|m| m.contains_key(ds.name.as_str()));
+    let password = datastore_password(settings, ctx.service, &ds.password, &ds.password_secret)?;
+    let root_password = datastore_password(settings, ctx.service, &ds.root_password, &ds.root_password_secret)?;
     if exists {
         let Some(info) = p.state.datastore_info.get(&crate::state::datastore_key(ds.plugin, ds.name.as_str())) else { return Ok(()) };
         let def = catalog::by_plugin(ds.plugin);
         // Apps only ever get the password the datastore has: no plugin can change it.
-        if let (Some(want), Some(have)) = (&ds.password, url_password(&info.dsn)) {
+        if let (Some(want), Some(have)) = (&password, url_password(&info.dsn)) {
             if want != have {
                 let key = def.and_then(|d| d.password_keys.first()).copied().unwrap_or("PASSWORD");
-                return Err(PlanError::DatastorePassword { service: ctx.service.clone(), key: key.to_owned(), plugin: ds.plugin.to_owned(), datastore: ds.name.to_string() });
+                let key = if ds.password.is_none() && ds.password_secret.is_some() { format!("{key}_FILE") } else { key.to_owned() };
+                return Err(PlanError::DatastorePassword { service: ctx.service.clone(), key, plugin: ds.plugin.to_owned(), datastore: ds.name.to_string() });
             }
         }
         // A new image tag: `<plugin>:upgrade` (the plugin recreates the container on it).
@@ -333,11 +365,13 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec) -> Re
     // exports `SERVICE_PASSWORD` only for `--password`; `service_create` and
     // `service_commit_config` read `SERVICE_PASSWORD`, `SERVICE_ROOT_PASSWORD`,
     // `SERVICE_CUSTOM_ENV`), so no secret is in the process list.
-    if let Some(pw) = &ds.password {
-        cmd = cmd.secret_env("SERVICE_PASSWORD", pw.clone());
+    // A password from a secret whose value is unknown here (off-server) shows as masked.
+    let unknown = |secret: &Option<String>| secret.as_ref().map(|_| crate::dokku::cmd::MASK.to_owned());
+    if let Some(pw) = password.or_else(|| unknown(&ds.password_secret)) {
+        cmd = cmd.secret_env("SERVICE_PASSWORD", pw);
     }
-    if let Some(pw) = &ds.root_password {
-        cmd = cmd.secret_env("SERVICE_ROOT_PASSWORD", pw.clone());
+    if let Some(pw) = root_password.or_else(|| unknown(&ds.root_password_secret)) {
+        cmd = cmd.secret_env("SERVICE_ROOT_PASSWORD", pw);
     }
     if let Some(c) = &ds.config_options {
         cmd = cmd.flag("--config-options", c.clone());
@@ -374,13 +408,7 @@ fn backup_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, b: &crat
     if settings.backups_changed.as_ref().is_some_and(|c| !c.contains(ds.name.as_str())) {
         return Ok(());
     }
-    let value = |secret: &str| -> Result<String, PlanError> {
-        match settings.secrets.0.get(secret) {
-            Some(v) => Ok(v.clone()),
-            None if settings.secrets.0.is_empty() => Ok(crate::dokku::cmd::MASK.to_owned()),
-            None => Err(PlanError::MissingSecret { service: ctx.service.clone(), secret: secret.to_owned() }),
-        }
-    };
+    let value = |secret: &str| -> Result<String, PlanError> { Ok(secret_value(settings, ctx.service, secret)?.unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned())) };
     let svc = ds.name.as_str();
     let kept = "backups are reconfigured, never removed, by an apply".to_owned();
     let mut auth = Cmd::dokku([format!("{}:backup-auth", ds.plugin), svc.to_owned()]).secret_arg(value(&b.access_key_id)?).secret_arg(value(&b.secret_access_key)?);
@@ -604,9 +632,7 @@ fn app_steps(
     let mut secret_fps: Vec<String> = Vec::new();
     for use_ in &app.secrets {
         let crate::model::SecretDelivery::File(target) = &use_.delivery else { continue };
-        if !settings.secrets.0.contains_key(&use_.name) && !settings.secrets.0.is_empty() {
-            return Err(PlanError::MissingSecret { service: svc.name.clone(), secret: use_.name.clone() });
-        }
+        secret_value(settings, &svc.name, &use_.name)?;
         secret_fps.push(format!("{}:{target}={}", use_.name, settings.secret_fingerprints.get(&use_.name).map_or("?", String::as_str)));
         let host = format!("{secrets_dir}/{name}/{}", use_.name);
         let key = mount_key(None, &host, target, true);
@@ -809,11 +835,7 @@ fn app_steps(
     let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();
     for use_ in &app.secrets {
         if let crate::model::SecretDelivery::Env(var) = &use_.delivery {
-            let value = match settings.secrets.0.get(&use_.name) {
-                Some(v) => v.clone(),
-                None if settings.secrets.0.is_empty() => crate::dokku::cmd::MASK.to_owned(),
-                None => return Err(PlanError::MissingSecret { service: svc.name.clone(), secret: use_.name.clone() }),
-            };
+            let value = secret_value(settings, &svc.name, &use_.name)?.unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned());
             want.insert(var.clone(), (value, true));
         }
     }

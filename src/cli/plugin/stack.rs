@@ -231,6 +231,7 @@ pub(super) fn run_args(env: &DokkuEnv, props: &Props, app: &str, config: BTreeMa
         jail: Some(jail(&source_dir(env, app), props, app)?),
         up_command: Some(format!("dokku compose:up {app}")),
         load_warnings: Vec::new(),
+        written_paths: BTreeMap::new(),
     })
 }
 
@@ -367,6 +368,7 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
         let mut run = run_args(env, props, app, config)?;
         run.wait = wait;
         run.load_warnings.clone_from(&loaded.warnings);
+        run.written_paths.clone_from(&loaded.written_paths);
         let req = crate::cli::apply_cmd::request(&run, loaded.json, app, source.clone(), rev, crate::exec::releases::ReleaseKind::Apply, message)?;
         crate::cli::apply_cmd::execute(&req, &run).map_err(|e| server_hints(e, app, &run.allow))?;
         Ok(())

@@ -313,6 +313,7 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.load_warnings.clone_from(&loaded.warnings);
+    run.written_paths.clone_from(&loaded.written_paths);
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
@@ -330,6 +331,7 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.dry_run = true;
     run.format.clone_from(&a.format);
     run.load_warnings.clone_from(&loaded.warnings);
+    run.written_paths.clone_from(&loaded.written_paths);
     let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
     apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
