@@ -298,74 +298,6 @@ pub fn include_path(dokku_root: &Path, app: &str) -> PathBuf {
     dokku_root.join(app).join("nginx.conf.d").join(INCLUDE_FILE)
 }
 
-fn previous_path(path: &Path) -> PathBuf {
-    path.with_extension("conf.prev")
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let t = e.file_type()?;
-        if t.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else if t.is_file() {
-            std::fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies the static directories, keeps the current include as `<file>.prev` (nginx reads
-/// only `*.conf`) for [`restore`], and writes `content` (an empty `content` removes the file).
-pub fn install(dokku_root: &Path, source_dir: &Path, app: &str, content: &str, statics: &[StaticCopy]) -> Result<(), String> {
-    let path = include_path(dokku_root, app);
-    let io = |p: &Path, e: std::io::Error| format!("`{}`: {e}", p.display());
-    // First what restore reads, so a failure below is undone to exactly what was there.
-    let dir = path.parent().expect("the include has a directory");
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let prev = previous_path(&path);
-    if path.exists() {
-        std::fs::copy(&path, &prev).map_err(|e| io(&prev, e))?;
-    } else if prev.exists() {
-        std::fs::remove_file(&prev).map_err(|e| io(&prev, e))?;
-    }
-    for s in statics {
-        // Resolved inside the pushed source, and holding no link out of itself: nginx serves
-        // what is copied here to anyone (issue #13).
-        let to = PathBuf::from(&s.to);
-        let from = crate::confine::resolve(source_dir, Path::new(&s.from)).map_err(|e| format!("static directory: {e}"))?;
-        if !from.is_dir() {
-            return Err(format!("static directory `{}` is not a directory of the pushed source", s.from));
-        }
-        crate::confine::check_tree(source_dir, Path::new(&s.from)).map_err(|e| format!("static directory: {e}"))?;
-        if to.exists() {
-            std::fs::remove_dir_all(&to).map_err(|e| io(&to, e))?;
-        }
-        copy_dir(&from, &to).map_err(|e| io(&to, e))?;
-    }
-    if content.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path, e)),
-            _ => Ok(()),
-        };
-    }
-    // Atomic, never through a link (`dokku-compose-paths.tmp`: nginx reads only `*.conf`).
-    crate::platform::write_atomic(&path, content.as_bytes(), 0o644).map_err(|e| io(&path, e))
-}
-
-/// Puts back the include [`install`] replaced (or removes the one it created).
-pub fn restore(dokku_root: &Path, app: &str) -> Result<(), String> {
-    let path = include_path(dokku_root, app);
-    let prev = previous_path(&path);
-    let result = if prev.exists() { std::fs::rename(&prev, &path) } else { std::fs::remove_file(&path) };
-    match result {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", path.display())),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,31 +376,5 @@ mod tests {
         assert_eq!(e, "`x-dokku.services.bg.paths`: `bg` publishes no port and has no `proxy_port`: nginx does not serve it, so it cannot serve paths");
         // Braces inside quotes and comments do not count.
         assert!(includes_of(json!({"web": {"paths": [{"path": "/b", "nginx": "return 200 '}'; # {"}]}}), svcs).is_ok());
-    }
-
-    #[test]
-    fn routing_install_and_restore() {
-        let root = tempfile_dir();
-        let src = root.join("src");
-        std::fs::create_dir_all(src.join("public/css")).unwrap();
-        std::fs::write(src.join("public/css/a.css"), "a").unwrap();
-        let statics = [StaticCopy { from: "public".into(), to: root.join("static/app/0").display().to_string() }];
-        install(&root, &src, "app", "one\n", &statics).unwrap();
-        assert_eq!(std::fs::read_to_string(include_path(&root, "app")).unwrap(), "one\n");
-        assert_eq!(std::fs::read_to_string(root.join("static/app/0/css/a.css")).unwrap(), "a");
-        install(&root, &src, "app", "two\n", &[]).unwrap();
-        restore(&root, "app").unwrap();
-        assert_eq!(std::fs::read_to_string(include_path(&root, "app")).unwrap(), "one\n");
-        install(&root, &src, "fresh", "x\n", &[]).unwrap();
-        restore(&root, "fresh").unwrap();
-        assert!(!include_path(&root, "fresh").exists());
-        let _ = std::fs::remove_dir_all(&root);
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("dokku-compose-routing-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
     }
 }
