@@ -256,19 +256,20 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     hooks::check_placement_allowed(&hooks, &req.policy, &req.convert.stack.to_string())?;
     let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
-    // A dry run creates nothing, not even the plugin's own directories (issue #14).
-    if !req.dry_run {
-        dir.create()?;
-    }
     let what = match req.kind {
         ReleaseKind::Apply => "apply".to_owned(),
         ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
     };
+    // A dry run creates nothing, not even the plugin's own directories (issue #14). An apply
+    // takes the lock (whose file and directory go with it when it is released) and makes the
+    // stack directory, the host key and the release history only just before its first change
+    // ([`materialize`]): one refused before that leaves the host as it was (issue #13).
     let _lock = if req.dry_run { None } else { Some(StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?) };
-    let key = if req.dry_run { HostKey::load_or_ephemeral(&dir.key())? } else { HostKey::load_or_create(&dir.key())? };
+    let key_is_new = !dir.key().exists();
+    let key = HostKey::load_or_ephemeral(&dir.key())?;
     let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
     let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
-    let store = if req.dry_run && !dir.releases().join("HEAD").exists() { None } else { Some(ReleaseStore::open(&dir.releases(), key.clone())?) };
+    let store = if dir.releases().join("HEAD").exists() { Some(ReleaseStore::open(&dir.releases(), key.clone())?) } else { None };
     let latest = match &store {
         Some(s) => s.latest()?,
         None => None,
@@ -345,18 +346,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
-    let store = match store {
-        Some(s) => s,
-        None => ReleaseStore::open(&dir.releases(), key.clone())?,
-    };
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
     // A rollback to the release the stack stands on already (a second `compose:rollback`, or
     // `compose:up` after one) is up to date as an apply is: no new release.
     let same_kind = match req.kind {
         ReleaseKind::Apply => true,
-        ReleaseKind::Rollback { to } => match &latest {
-            Some(l) => store.rolled_back_to(l.id)? == Some(to),
-            None => false,
+        ReleaseKind::Rollback { to } => match (&latest, &store) {
+            (Some(l), Some(store)) => store.rolled_back_to(l.id)? == Some(to),
+            _ => false,
         },
     };
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && same_kind {
@@ -364,6 +361,8 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
     }
 
+    // The first change is next (a pre-deploy hook runs in a container).
+    let store = materialize(&dir, &key, key_is_new, store)?;
     // Pre-deploy hooks: before anything changes. A hook in the container of a service that
     // is not deployed yet has nothing to run in: it is skipped, and says so.
     let next_release = latest.as_ref().map_or(1, |l| l.id + 1);
@@ -496,6 +495,19 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
     write_json(&sources.join(format!("v{}.json", release.id)), &settings.source_digests)?;
     Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
+}
+
+/// Makes what the stack's first change needs and a refused apply must not leave behind: the
+/// stack directory (0700), the host key when there was none, and the release history.
+fn materialize(dir: &StackDir, key: &HostKey, key_is_new: bool, store: Option<ReleaseStore>) -> Result<ReleaseStore, ApplyError> {
+    dir.create()?;
+    if key_is_new {
+        key.persist(&dir.key())?;
+    }
+    Ok(match store {
+        Some(s) => s,
+        None => ReleaseStore::open(&dir.releases(), key.clone())?,
+    })
 }
 
 /// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
