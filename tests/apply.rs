@@ -718,3 +718,187 @@ fn a_dry_run_creates_nothing_not_even_the_plugins_directories() {
     ok(&h.apply(&[("WORKER_TAG", "2")], &["--dry-run"]));
     assert_eq!(files(&h), before, "a dry run on an applied stack changes none of its files (the lock's holder included)");
 }
+
+/// The fault matrix's stack (issue #14): every kind of effect an apply has. A build service
+/// with a file-delivered secret, a relative bind mount seeded from the repository, a static
+/// directory served through the nginx include of another service, a post-deploy hook in a
+/// container, and the release record. `version` changes the secret, the static files, the
+/// build context and the hook.
+fn fault_project(dir: &Path, version: u32) -> PathBuf {
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("app/Dockerfile", &format!("FROM example/app:1\nLABEL version={version}\n"));
+    write("data/seed.txt", "seeded from the repository\n");
+    write("public/index.html", &format!("<p>static v{version}</p>\n"));
+    write("token.txt", &format!("fx-token-{version}\n"));
+    write("deploy.d/post/10-notify.sh", &format!("# dokku-compose: service=api\nbin/notify v{version}\n"));
+    let compose = "name: fx\nx-dokku:\n  services:\n    web:\n      domains: [fx.example.com]\n      paths:\n        - {path: /assets/, static: ./public}\nservices:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    depends_on: [api]\n  api:\n    build: ./app\n    ports: [\"8080:5000\"]\n    secrets: [token]\n    volumes:\n      - ./data:/var/lib/app\nsecrets:\n  token:\n    file: ./token.txt\n";
+    write("compose.yaml", compose);
+    dir.join("compose.yaml")
+}
+
+/// The plugin's files the transaction covers, by path: the data directory (but for the
+/// append-only log of apply attempts, `applies.jsonl`), the nginx includes and the storage
+/// entries (seeds) under the sandbox root; each with its mode and content.
+fn plugin_files(h: &Host) -> BTreeMap<String, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut out = BTreeMap::new();
+    for top in [h.data(), h.path().join("home"), h.path().join("lib/data/storage")] {
+        let mut stack = vec![top];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                let rel = p.strip_prefix(h.path()).unwrap().to_string_lossy().into_owned();
+                let meta = std::fs::symlink_metadata(&p).unwrap();
+                if rel.ends_with("/applies.jsonl") {
+                    continue;
+                }
+                // Under the home directory only the nginx includes are the plugin's; the rest
+                // is Dokku's (compared through its reports).
+                if rel.starts_with("home/") && !rel.contains("nginx.conf.d") {
+                    if meta.is_dir() {
+                        stack.push(p);
+                    }
+                    continue;
+                }
+                let mode = meta.permissions().mode() & 0o7777;
+                if meta.is_dir() {
+                    out.insert(rel, format!("dir {mode:o}"));
+                    stack.push(p);
+                } else if meta.is_file() {
+                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    out.insert(rel, format!("file {mode:o} {}", String::from_utf8_lossy(&bytes)));
+                } else {
+                    out.insert(rel, format!("link {:?}", std::fs::read_link(&p).ok()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Everything a failed, killed or refused apply must leave as it was.
+fn whole_state(h: &Host) -> Value {
+    serde_json::json!({ "dokku": h.snapshot(), "files": plugin_files(h) })
+}
+
+/// The effects of the apply of `f`: the ids its journal begins, read while the apply waits
+/// after its last effect (the release record); it is then killed and recovered.
+fn effect_ids(h: &Host, f: &Path) -> Vec<String> {
+    let journal = h.data().join("fx/journal.jsonl");
+    let mut child = h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "release").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut text = String::new();
+    for _ in 0..3000 {
+        text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("{\"t\":\"done\",\"step\":\"release\"}") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(text.contains("{\"t\":\"done\",\"step\":\"release\"}"), "the apply reached its release: {text}");
+    ok(&h.compose(&["recover", "--stack", "fx"], &[]).output().unwrap());
+    let mut ids = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        if v["t"] == "done" {
+            ids.push(v["step"].as_str().unwrap().to_owned());
+        }
+    }
+    ids
+}
+
+/// Counts of one phase of the matrix.
+#[derive(Default)]
+struct Matrix {
+    effects: usize,
+    failures: usize,
+    kills: usize,
+}
+
+/// For each effect of the apply of `f` over the host as it is: a failure after it (the
+/// apply rolls back), and a `kill -9` after it (`recover` rolls back); each time the whole
+/// state must equal the state before.
+fn fault_matrix(h: &Host, f: &Path, label: &str) -> Matrix {
+    let before = whole_state(h);
+    let ids = effect_ids(h, f);
+    assert_same(&before, &whole_state(h), &format!("{label}: kill after the release, then recover"));
+    let kinds = ["secrets/", "/include", "/static ", "/seed", "release", "hooks/post"];
+    for k in kinds {
+        assert!(ids.iter().any(|i| i.contains(k)) || (k == "/seed" && label != "first apply"), "{label}: the effects include `{k}`: {ids:?}");
+    }
+    assert!(ids.iter().any(|i| !i.contains('/') || i.starts_with("api/") || i.starts_with("web/")), "{label}: Dokku commands: {ids:?}");
+    let mut m = Matrix { effects: ids.len(), ..Matrix::default() };
+    for id in &ids {
+        let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).env("DOKKU_COMPOSE_FAIL_AFTER_EFFECT", id).output().unwrap();
+        let text = text_of(&o);
+        assert!(!o.status.success() && text.contains("injected failure after effect"), "{label}: failure after `{id}`:\n{text}");
+        assert_same(&before, &whole_state(h), &format!("{label}: failure after `{id}`:\n{text}"));
+        m.failures += 1;
+
+        let journal = h.data().join("fx/journal.jsonl");
+        let done = format!("{{\"t\":\"done\",\"step\":{}}}", serde_json::to_string(id).unwrap());
+        let mut child = h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", id).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut reached = false;
+        for _ in 0..3000 {
+            if std::fs::read_to_string(&journal).unwrap_or_default().contains(&done) {
+                reached = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(reached, "{label}: the apply reached `{id}`");
+        let r = h.compose(&["recover", "--stack", "fx"], &[]).output().unwrap();
+        let text = ok(&r);
+        assert!(text.contains("finished the rollback"), "{label}: kill after `{id}`: {text}");
+        assert_same(&before, &whole_state(h), &format!("{label}: kill -9 after `{id}`, then recover:\n{text}"));
+        m.kills += 1;
+    }
+    m
+}
+
+#[test]
+fn every_effect_survives_a_failure_a_kill_and_a_file_system_fault() {
+    let h = Host::new();
+    let repo = tempfile::tempdir().unwrap();
+    let f = fault_project(repo.path(), 1);
+    let first = fault_matrix(&h, &f, "first apply");
+    ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+    fault_project(repo.path(), 2);
+    let update = fault_matrix(&h, &f, "update");
+
+    // File-system faults on the update: a read-only release store, a read-only secrets
+    // directory, a read-only static directory (no space or no permission: the same errors).
+    let mut fs_tried = 0;
+    let mut fs_restored = 0;
+    let before = whole_state(&h);
+    for dir in ["fx/releases", "fx/secrets", "fx/static"] {
+        let path = h.data().join(dir);
+        assert!(path.is_dir(), "{dir}");
+        fs_tried += 1;
+        let o = {
+            let _ro = ReadOnly::new(&path);
+            h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap()
+        };
+        let text = text_of(&o);
+        assert!(!o.status.success(), "{dir} read-only: the apply fails:\n{text}");
+        let mut d = Vec::new();
+        differences(&before, &whole_state(&h), "", &mut d);
+        assert!(d.is_empty(), "{dir} read-only:\n{text}\n{}", d.join("\n"));
+        fs_restored += 1;
+    }
+    let effects = first.effects + update.effects;
+    let failures = first.failures + update.failures;
+    let kills = first.kills + update.kills;
+    println!("effects {effects}, failures restored {failures}/{effects}, kills restored {kills}/{effects}, fs faults {fs_restored}/{fs_tried}");
+    assert!(first.effects >= 15 && update.effects >= 5, "{} {}", first.effects, update.effects);
+    // And without faults the update goes through.
+    ok(&h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap());
+}

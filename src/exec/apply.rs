@@ -230,6 +230,19 @@ pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &Ar
     Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
 }
 
+/// `recover`: finishes the rollback of an interrupted apply of `stack` under `data`, if one
+/// was left, under the stack's lock; nothing else.
+pub fn recover_stack(data: &Path, stack: &str, runner: &dyn Runner, events: &(dyn Fn(&Event) + Sync)) -> Result<Option<Recovered>, ApplyError> {
+    let dir = stack_dir(data, stack);
+    if !dir.journal().exists() {
+        return Ok(None);
+    }
+    let _lock = StackLock::acquire(&dir.lock(), stack, &format!("recover since {}", now_rfc3339()), false)?;
+    let key = HostKey::load_or_ephemeral(&dir.key())?;
+    let archives = ArchiveStore { dir: dir.archives(), source_dir: dir.dir().join("source"), prefer_saved: true, confined: true };
+    recover(&dir, &key, runner, &archives, events)
+}
+
 fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
     move |cmd: &Cmd| match runner.run(cmd, None, None) {
         Ok(out) => Ok(Some(out.stdout)),
@@ -416,10 +429,24 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let apps = app_facts(&project, &settings, &key);
     let recorded: std::cell::RefCell<Option<ReleaseInfo>> = std::cell::RefCell::new(None);
     let post = |fx: &mut super::executor::Effects<'_>| {
-        hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
-            HookError::Failed { name, source } => (name, source),
-            other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
-        })?;
+        // The post-deploy hooks are an effect of the transaction too: what they do inside the
+        // containers is the app's, so their undo is the rest of the apply's.
+        if runnable.iter().any(|h| h.phase == Phase::Post) {
+            let mut failed = None;
+            let ran = fx.run("hooks/post", super::journal::Revert::Plan(Undo::Commands { cmds: Vec::new() }), || {
+                hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| {
+                    let message = e.to_string();
+                    failed = Some(match e {
+                        HookError::Failed { name, source } => (name, source),
+                        other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
+                    });
+                    message
+                })
+            });
+            if let Err(e) = ran {
+                return Err(failed.unwrap_or(e));
+            }
+        }
         let mut plan_json = plan.to_json();
         // The release keeps how long each step took.
         plan_json["timings_ms"] = serde_json::Value::Object(fx.timings.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());

@@ -129,12 +129,16 @@ impl Shared<'_> {
         if let (Ok(()), Action::CreateStorage { name, seed_from: Some(seed) }) = (&result, &step.action) {
             result = self.seed_storage(&step.id, name, seed);
         }
+        if result.is_ok() {
+            result = injected_failure(&step.id).map_or(Ok(()), |message| Err(RunError::Input { argv: step.run.masked_argv().join(" "), message }));
+        }
         match result {
             Ok(()) => {
                 self.journal(|j| j.done(&step.id))?;
                 if let Some(e) = lock(&self.entries).iter_mut().rev().find(|e| e.step == step.id) {
                     e.finished = true;
                 }
+                pause_for_fault_tests(&step.id);
                 let duration = started.elapsed();
                 lock(&self.timings).push(StepTiming { step: step.id.clone(), duration });
                 (self.events)(&Event::StepFinished { step: step.id.clone(), duration });
@@ -347,13 +351,19 @@ fn pause_for_fault_tests(id: &str) {
     }
 }
 
+/// The fault-injection tests fail an effect: with `DOKKU_COMPOSE_FAIL_AFTER_EFFECT=<id>`,
+/// effect `id` is reported failed after it ran (the worst case for its undo: it happened).
+fn injected_failure(id: &str) -> Option<String> {
+    std::env::var("DOKKU_COMPOSE_FAIL_AFTER_EFFECT").is_ok_and(|v| v == id).then(|| format!("injected failure after effect `{id}`"))
+}
+
 /// Journals `undo` under `id`, runs `effect`, and records the outcome; the entry is pushed to
 /// `entries` before the effect runs, so a rollback undoes it even when it failed halfway.
 pub fn journaled_effect<T>(journal: &mut Journal, entries: &mut Vec<Entry>, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
     let fail = |message: String| (id.to_owned(), RunError::Input { argv: id.to_owned(), message });
     let entry = journal.begin_effect(id, undo).map_err(|e| fail(e.to_string()))?;
     entries.push(entry);
-    match effect() {
+    match effect().and_then(|v| injected_failure(id).map_or(Ok(v), Err)) {
         Ok(v) => {
             journal.done(id).map_err(|e| fail(e.to_string()))?;
             if let Some(e) = entries.last_mut() {
