@@ -375,7 +375,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     }
 
     // The first change is next (a pre-deploy hook runs in a container).
-    let store = materialize(&dir, &key, key_is_new, store)?;
+    materialize(&dir, &key, key_is_new)?;
     // Pre-deploy hooks: before anything changes. A hook in the container of a service that
     // is not deployed yet has nothing to run in: it is skipped, and says so.
     let next_release = latest.as_ref().map_or(1, |l| l.id + 1);
@@ -412,13 +412,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // failed apply created stays (irreversible), and the next apply must find it its own.
     let mut claimed = ownership.mine.clone();
     claimed.extend(&plan::Owned::of(&project));
-    write_json(&ownership_path(&dir), &claimed)?;
-    // One transaction: the secret files (written before the plan mounts them), every step,
-    // the post-deploy hooks and the release record; each effect's undo is journaled first,
-    // so a failure, a signal or a kill leaves host and history as they were (issue #14).
+    // One transaction: the ownership claims, the secret files (written before the plan mounts
+    // them), every step, the post-deploy hooks and the release record; each effect's undo is
+    // journaled first, so a failure, a signal or a kill leaves host and history as they were
+    // (issue #14).
     let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
     let mut prior = Vec::new();
-    if let Err((_, e)) = write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior) {
+    let claims = claim_ownership(&ownership_path(&dir), &claimed, &mut journal, &mut prior);
+    if let Err((_, e)) = claims.and_then(|()| write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior)) {
         let undo_failures = rollback(prior, runner, &archives, Some(&mut journal), None, events);
         let e = ExecError::StepFailed { step: "secrets".into(), source: e, undo_failures };
         record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: 0, steps: plan.steps.len(), failed_step: Some("secrets".into()), release: None });
@@ -428,6 +429,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let plain: BTreeSet<String> = project.settings.plain.clone();
     let apps = app_facts(&project, &settings, &key);
     let recorded: std::cell::RefCell<Option<ReleaseInfo>> = std::cell::RefCell::new(None);
+    let new_store: std::cell::OnceCell<ReleaseStore> = std::cell::OnceCell::new();
     let post = |fx: &mut super::executor::Effects<'_>| {
         // The post-deploy hooks are an effect of the transaction too: what they do inside the
         // containers is the app's, so their undo is the rest of the apply's.
@@ -451,6 +453,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         // The release keeps how long each step took.
         plan_json["timings_ms"] = serde_json::Value::Object(fx.timings.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
         plan_json["duration_ms"] = serde_json::json!(fx.started.elapsed().as_millis());
+        // A new stack's history is made here, an effect undone by removing it.
+        let store = match &store {
+            Some(s) => s,
+            None => {
+                let made = fx.run("release/history", super::journal::Revert::Tree { tree: dir.releases(), saved: None }, || ReleaseStore::open(&dir.releases(), key.clone()).map_err(|e| format!("cannot create the release history: {e}")))?;
+                new_store.get_or_init(|| made)
+            }
+        };
         let head = store.head().map_err(|e| ("release".to_owned(), super::RunError::Input { argv: "release".into(), message: e.to_string() }))?;
         let release = fx.run("release", super::journal::Revert::Release { store: dir.releases(), head }, || {
             store
@@ -525,16 +535,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
 }
 
 /// Makes what the stack's first change needs and a refused apply must not leave behind: the
-/// stack directory (0700), the host key when there was none, and the release history.
-fn materialize(dir: &StackDir, key: &HostKey, key_is_new: bool, store: Option<ReleaseStore>) -> Result<ReleaseStore, ApplyError> {
+/// stack directory (0700) and the host key when there was none. (The release history of a
+/// new stack is made inside the transaction, with the release record.)
+fn materialize(dir: &StackDir, key: &HostKey, key_is_new: bool) -> Result<(), ApplyError> {
     dir.create()?;
     if key_is_new {
         key.persist(&dir.key())?;
     }
-    Ok(match store {
-        Some(s) => s,
-        None => ReleaseStore::open(&dir.releases(), key.clone())?,
-    })
+    Ok(())
 }
 
 /// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
@@ -640,6 +648,17 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
         }
     }
     Ok(out)
+}
+
+/// Writes the stack's ownership claims before its first change, a journaled effect whose
+/// undo puts the previous record back (or removes it).
+fn claim_ownership(path: &Path, claimed: &plan::Owned, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
+    let previous = std::fs::read(path).ok();
+    let previous_mode = std::fs::metadata(path).map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+    let text = serde_json::to_vec_pretty(claimed).map_err(|e| ("ownership".to_owned(), super::RunError::Input { argv: "ownership".into(), message: e.to_string() }))?;
+    super::executor::journaled_effect(journal, entries, "ownership", super::journal::Revert::File { file: path.to_path_buf(), previous, previous_mode }, || {
+        crate::platform::write_atomic(path, &text, 0o644).map_err(|e| format!("`{}`: {e}", path.display()))
+    })
 }
 
 /// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files

@@ -173,6 +173,16 @@ impl Shared<'_> {
 
     /// Replaces the tree `to` by `fill`'s, journaled: the previous tree is moved aside first.
     fn replace_tree(&self, id: &str, to: &std::path::Path, fill: impl FnOnce() -> std::io::Result<()>) -> Result<(), RunError> {
+        // Each missing parent directory is an effect of its own, removed by the undo.
+        let mut missing = Vec::new();
+        let mut next = to.parent();
+        while let Some(d) = next.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            next = d.parent();
+        }
+        for d in missing.into_iter().rev() {
+            self.effect(&format!("{id}/mkdir {}", d.display()), Revert::Dir { created_dir: d.clone() }, || std::fs::create_dir(&d).map_err(|e| format!("`{}`: {e}", d.display())))?;
+        }
         let saved = self.saved_tree(id, to);
         let undo = Revert::Tree { tree: to.to_path_buf(), saved: saved.clone() };
         self.effect(id, undo, || {
