@@ -537,6 +537,13 @@ fn finish<'a>(waiting: &mut BTreeMap<&'a ServiceName, BTreeSet<&'a ServiceName>>
 /// idempotent, so a resumed rollback may repeat it.
 fn revert_effect(undo: &Revert) -> Result<(), String> {
     match undo {
+        // Already as it was (the effect never happened, or a resumed rollback did it): done,
+        // even where nothing can be written now.
+        Revert::File { file, previous: Some(bytes), previous_mode }
+            if std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777 == *previous_mode) && std::fs::read(file).is_ok_and(|b| &b == bytes) =>
+        {
+            Ok(())
+        }
         Revert::File { file, previous: Some(bytes), previous_mode } => crate::platform::write_atomic(file, bytes, *previous_mode).map_err(|e| format!("`{}`: {e}", file.display())),
         Revert::File { file, previous: None, .. } => match std::fs::remove_file(file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", file.display())),
