@@ -418,7 +418,14 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // (issue #14).
     let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
     let mut prior = Vec::new();
-    let claims = claim_ownership(&ownership_path(&dir), &claimed, &mut journal, &mut prior);
+    // A rollback never destroys a datastore (irreversible): what the plan creates of those
+    // stays claimed, so the next apply finds it its own; everything else of the claim goes.
+    let mut kept_claims = ownership.mine.clone();
+    if plan.steps.iter().any(|s| matches!(s.action, Action::CreateDatastore { .. })) {
+        kept_claims.datastores.extend(plan::Owned::of(&project).datastores);
+    }
+    let kept_claims = (kept_claims != ownership.mine).then_some(kept_claims);
+    let claims = claim_ownership(&ownership_path(&dir), &claimed, kept_claims.as_ref(), &mut journal, &mut prior);
     if let Err((_, e)) = claims.and_then(|()| write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior)) {
         let undo_failures = rollback(prior, runner, &archives, Some(&mut journal), None, events);
         let e = ExecError::StepFailed { step: "secrets".into(), source: e, undo_failures };
@@ -651,11 +658,16 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
 }
 
 /// Writes the stack's ownership claims before its first change, a journaled effect whose
-/// undo puts the previous record back (or removes it).
-fn claim_ownership(path: &Path, claimed: &plan::Owned, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
-    let previous = std::fs::read(path).ok();
-    let previous_mode = std::fs::metadata(path).map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
-    let text = serde_json::to_vec_pretty(claimed).map_err(|e| ("ownership".to_owned(), super::RunError::Input { argv: "ownership".into(), message: e.to_string() }))?;
+/// undo puts the previous record back (or removes it), or writes `kept` (what survives a
+/// rollback) when given.
+fn claim_ownership(path: &Path, claimed: &plan::Owned, kept: Option<&plan::Owned>, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
+    let fail = |e: serde_json::Error| ("ownership".to_owned(), super::RunError::Input { argv: "ownership".into(), message: e.to_string() });
+    let previous = match kept {
+        Some(k) => Some(serde_json::to_vec_pretty(k).map_err(fail)?),
+        None => std::fs::read(path).ok(),
+    };
+    let previous_mode = std::fs::metadata(path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+    let text = serde_json::to_vec_pretty(claimed).map_err(fail)?;
     super::executor::journaled_effect(journal, entries, "ownership", super::journal::Revert::File { file: path.to_path_buf(), previous, previous_mode }, || {
         crate::platform::write_atomic(path, &text, 0o644).map_err(|e| format!("`{}`: {e}", path.display()))
     })
