@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
+use crate::support::{git, mutating, plugin_bin, plugin_repo, sandbox_bin};
 
 struct Host {
     root: tempfile::TempDir,
@@ -500,8 +500,18 @@ fn projects_variables_and_templates() {
     // Changing a project variable reports the affected stacks; apply redeploys them.
     let out = ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27-alpine"]);
     assert!(out.contains("affects alice"), "{out}");
-    let out = ok(&["compose:projects:apply", "portal"]);
-    assert!(out.contains("alice: applied"), "{out}");
+    // It takes each stack's lock (over reading the source and the apply): while a push of
+    // `alice` holds it, the project's apply of `alice` waits for it.
+    let holder = dokku_compose::exec::lock::StackLock::acquire(&h.path().join("lib/data/compose/alice/lock"), "alice", "a push since test", false).unwrap();
+    let changes_of_alice = |h: &Host| h.calls().iter().filter(|c| c["argv"].to_string().contains("alice-web") && mutating(c)).count();
+    let baseline = changes_of_alice(&h);
+    let waiting = h.cmd().args(["compose:projects:apply", "portal"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(changes_of_alice(&h), baseline, "nothing of alice changes while its lock is held");
+    drop(holder);
+    let o = waiting.wait_with_output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success() && out.contains("alice: applied"), "{out}");
     let ps: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap()).unwrap();
     assert_eq!(ps["source_image"], "docker.io/library/nginx:1.27-alpine");
     // A template: one stack per user, parameterised by --set.
