@@ -857,6 +857,14 @@ fn fault_matrix(h: &Host, f: &Path, label: &str) -> Matrix {
         assert!(ids.iter().any(|i| i.contains(k)) || (k == "/seed" && label != "first apply"), "{label}: the effects include `{k}`: {ids:?}");
     }
     assert!(ids.iter().any(|i| !i.contains('/') || i.starts_with("api/") || i.starts_with("web/")), "{label}: Dokku commands: {ids:?}");
+    // Every effect is in the plan `--dry-run` prints: a step, or one of its file effects
+    // (directories made on the way are parts of the effect that needs them).
+    let dry = h.compose(&["apply", "-f", f.to_str().unwrap(), "--dry-run", "--format", "json"], &[]).output().unwrap();
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap_or_else(|e| panic!("{e}: {}", text_of(&dry)));
+    let planned: Vec<&str> = plan["steps"].as_array().unwrap().iter().chain(plan["files"].as_array().unwrap()).map(|s| s["id"].as_str().unwrap()).collect();
+    for id in &ids {
+        assert!(planned.contains(&id.as_str()) || id.contains("/mkdir"), "{label}: effect `{id}` is in the plan: {planned:?}");
+    }
     let mut m = Matrix { effects: ids.len(), ..Matrix::default() };
     for id in &ids {
         let o = h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).env("DOKKU_COMPOSE_FAIL_AFTER_EFFECT", id).output().unwrap();

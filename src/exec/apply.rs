@@ -352,9 +352,12 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         host.vhosts = state::read_vhosts(&mut |c| q(c))?;
     }
     plan::check_ownership(&project, &plan, &host, &ownership).map_err(PlanError::from)?;
+    // The effects beside the Dokku commands are part of the plan, printed by `compose:plan`
+    // and `--dry-run` like the steps (issue #14).
+    let mut plan = plan;
+    plan.files = file_effects(&project, &plan, &dir, &secret_bytes, &secrets_dir, &hooks, store.is_none());
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     if req.dry_run {
-        let mut plan = plan;
         plan.steps.extend(prune_steps);
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
@@ -655,6 +658,48 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
         }
     }
     Ok(out)
+}
+
+/// The apply's effects beside its Dokku commands, in the order they run: the ownership
+/// claims, the secret files, per step the static trees and nginx include it writes or the
+/// storage seed it copies, the post-deploy hooks and the release record.
+fn file_effects(project: &crate::model::Project, plan: &Plan, dir: &StackDir, secrets: &BTreeMap<String, Vec<u8>>, secrets_dir: &Path, hooks: &[Hook], new_history: bool) -> Vec<plan::FileEffect> {
+    use plan::FileEffect;
+    let mut out = vec![FileEffect::Write { id: "ownership".into(), path: ownership_path(dir).display().to_string(), mode: 0o644, what: "the stack's ownership claims".into() }];
+    for svc in project.services.values() {
+        let Kind::App(app) = &svc.kind else { continue };
+        for use_ in &app.secrets {
+            if matches!(use_.delivery, crate::model::SecretDelivery::File(_)) && secrets.contains_key(&use_.name) {
+                let path = secrets_dir.join(app.app.as_str()).join(&use_.name);
+                out.push(FileEffect::Write { id: format!("secrets/{}/{}", app.app, use_.name), path: path.display().to_string(), mode: 0o444, what: format!("secret `{}` of `{}`", use_.name, app.app) });
+            }
+        }
+    }
+    for step in &plan.steps {
+        match &step.action {
+            Action::SetNginxInclude { app, statics, .. } => {
+                for st in statics {
+                    out.push(FileEffect::Tree { id: format!("{}/static {}", step.id, st.to), from: st.from.clone(), to: format!("`{}`", st.to) });
+                }
+                let path = crate::routing::include_path(&crate::dokku::env::dokku_root(), app);
+                out.push(FileEffect::Write { id: format!("{}/include", step.id), path: path.display().to_string(), mode: 0o644, what: format!("the nginx include of `{app}`") });
+            }
+            Action::CreateStorage { name, seed_from: Some(seed) } => {
+                out.push(FileEffect::Tree { id: format!("{}/seed", step.id), from: seed.clone(), to: format!("storage entry `{name}`") });
+            }
+            _ => {}
+        }
+    }
+    let post: Vec<String> = hooks.iter().filter(|h| h.phase == Phase::Post).map(|h| h.name.clone()).collect();
+    if !post.is_empty() {
+        out.push(FileEffect::Hooks { id: "hooks/post".into(), names: post });
+    }
+    let store = dir.releases().display().to_string();
+    if new_history {
+        out.push(FileEffect::Release { id: "release/history".into(), store: store.clone() });
+    }
+    out.push(FileEffect::Release { id: "release".into(), store });
+    out
 }
 
 /// Writes the stack's ownership claims before its first change, a journaled effect whose
