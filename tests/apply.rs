@@ -660,6 +660,35 @@ impl Drop for ReadOnly {
     }
 }
 
+/// A full disk under `dir`: a small tmpfs over it holding what it held, then filled up
+/// (root only; `None` otherwise). Dropped, what the tmpfs holds goes back into `dir`.
+struct FullDisk {
+    dir: PathBuf,
+}
+
+impl FullDisk {
+    fn new(dir: &Path) -> Option<Self> {
+        if !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        let held = tempfile::tempdir().unwrap();
+        let d = dir.to_str().unwrap();
+        let sh = |script: &str| assert!(Command::new("sh").args(["-c", script, "sh", d, held.path().to_str().unwrap()]).status().unwrap().success(), "{script}");
+        sh(r#"cp -a "$1/." "$2/" && mount -t tmpfs -o size=1m,mode=0700 tmpfs "$1" && cp -a "$2/." "$1/""#);
+        // Fill it: the last write fails with ENOSPC.
+        let _ = Command::new("sh").args(["-c", r#"cat /dev/zero > "$1/.fill" 2>/dev/null"#, "sh", d]).status();
+        Some(FullDisk { dir: dir.to_path_buf() })
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let held = tempfile::tempdir().unwrap();
+        let d = self.dir.to_str().unwrap();
+        let _ = Command::new("sh").args(["-c", r#"rm -f "$1/.fill" && cp -a "$1/." "$2/" && umount "$1" && find "$1" -mindepth 1 -delete && cp -a "$2/." "$1/""#, "sh", d, held.path().to_str().unwrap()]).status();
+    }
+}
+
 fn releases_json(h: &Host) -> Value {
     serde_json::from_str(&ok(&h.compose(&["releases", "--stack", "txn", "--format", "json"], &[]).output().unwrap())).unwrap()
 }
@@ -712,6 +741,8 @@ fn a_dry_run_creates_nothing_not_even_the_plugins_directories() {
     let o = h.apply(&[], &["--dry-run"]);
     let text = ok(&o);
     assert!(text.contains("apps:create txn-api"), "{text}");
+    // The plan shows the effects beside the Dokku commands too (issue #14).
+    assert!(text.contains("## files and records (in the same transaction)") && text.contains("# ownership: write the stack's ownership claims") && text.contains("# release: record the release"), "{text}");
     assert!(!h.data().exists(), "a dry run on a new stack creates no data directory, lock, key or history: {:?}", walk(&h.data()));
     ok(&h.apply(&[], &[]));
     let files = |h: &Host| -> Vec<(PathBuf, Vec<u8>)> { walk(&h.data()).into_iter().map(|p| { let b = std::fs::read(&p).unwrap_or_default(); (p, b) }).collect() };
@@ -911,25 +942,30 @@ fn every_effect_survives_a_failure_a_kill_and_a_file_system_fault() {
     let mut fs_tried = 0;
     let mut fs_restored = 0;
     let before = whole_state(&h);
-    for dir in ["fx/releases", "fx/secrets", "fx/static"] {
+    let faults = [("fx/releases", "read-only"), ("fx/secrets", "read-only"), ("fx/static", "read-only"), ("fx/secrets", "full"), ("fx/releases", "full")];
+    for (dir, fault) in faults {
         let path = h.data().join(dir);
         assert!(path.is_dir(), "{dir}");
-        fs_tried += 1;
-        let o = {
+        let o = if fault == "full" {
+            let Some(_full) = FullDisk::new(&path) else { continue };
+            h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap()
+        } else {
             let _ro = ReadOnly::new(&path);
             h.compose(&["apply", "-f", f.to_str().unwrap()], &[]).output().unwrap()
         };
+        fs_tried += 1;
+        let dir = format!("{dir} {fault}");
         let mut text = text_of(&o);
-        assert!(!o.status.success(), "{dir} read-only: the apply fails:\n{text}");
+        assert!(!o.status.success(), "{dir}: the apply fails:\n{text}");
         // An undo the fault also stopped keeps the journal and says so; the next command on
         // the stack, once the cause is fixed, finishes the rollback.
         if h.data().join("fx/journal.jsonl").exists() {
-            assert!(text.contains("incomplete"), "{dir} read-only: a kept journal is reported:\n{text}");
+            assert!(text.contains("incomplete"), "{dir}: a kept journal is reported:\n{text}");
             text += &ok(&h.compose(&["recover", "--stack", "fx"], &[]).output().unwrap());
         }
         let mut d = Vec::new();
         differences(&before, &whole_state(&h), "", &mut d);
-        assert!(d.is_empty(), "{dir} read-only:\n{text}\n{}", d.join("\n"));
+        assert!(d.is_empty(), "{dir}:\n{text}\n{}", d.join("\n"));
         fs_restored += 1;
     }
     let effects = first.effects + update.effects;
