@@ -60,9 +60,12 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io:
     // `create_new` refuses an existing name, a symlink included, and O_NOFOLLOW says so twice:
     // the plugin never writes through a link someone else placed (issue #13).
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(nix::libc::O_NOFOLLOW).open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_data()?;
-    std::fs::rename(&tmp, path)
+    let written = f.write_all(bytes).and_then(|()| f.sync_data()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk or an I/O error leaves no half-written file behind (issue #14).
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Opens `path` for reading without following a symlink at its last component, and without

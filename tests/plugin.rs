@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
+use crate::support::{git, mutating, plugin_bin, plugin_repo, sandbox_bin};
 
 pub(crate) struct Host {
     root: tempfile::TempDir,
@@ -502,8 +502,18 @@ fn projects_variables_and_templates() {
     // Changing a project variable reports the affected stacks; apply redeploys them.
     let out = ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27-alpine"]);
     assert!(out.contains("affects alice"), "{out}");
-    let out = ok(&["compose:projects:apply", "portal"]);
-    assert!(out.contains("alice: applied"), "{out}");
+    // It takes each stack's lock (over reading the source and the apply): while a push of
+    // `alice` holds it, the project's apply of `alice` waits for it.
+    let holder = dokku_compose::exec::lock::StackLock::acquire(&h.path().join("lib/data/compose/alice/lock"), "alice", "a push since test", false).unwrap();
+    let changes_of_alice = |h: &Host| h.calls().iter().filter(|c| c["argv"].to_string().contains("alice-web") && mutating(c)).count();
+    let baseline = changes_of_alice(&h);
+    let waiting = h.cmd().args(["compose:projects:apply", "portal"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(changes_of_alice(&h), baseline, "nothing of alice changes while its lock is held");
+    drop(holder);
+    let o = waiting.wait_with_output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success() && out.contains("alice: applied"), "{out}");
     let ps: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap()).unwrap();
     assert_eq!(ps["source_image"], "docker.io/library/nginx:1.27-alpine");
     // A template: one stack per user, parameterised by --set.
@@ -1496,7 +1506,7 @@ fn issue_15_golden_failed_step() {
     let (ok, out) = push(&dir);
     assert!(!ok);
     assert_eq!(
-        remote_text(&out),
+        remote_text(&out).replace(&h.path().display().to_string(), "<root>"),
         "-----> Deploying compose stack shop
 =====> Applying stack shop: 2 steps for 1 service
 -----> web: 2 steps
@@ -1504,8 +1514,9 @@ fn issue_15_golden_failed_step() {
        web/deploy: dokku git:from-archive --archive-type tar shop-web --
  !     web/deploy failed: `dokku git:from-archive --archive-type tar shop-web --` exited with status 1:
  !     Could not start due to 1 failed checks (web.1)
- !     rolling back 2 completed step(s)
+ !     rolling back 3 completed step(s)
        undo web/config: dokku config:set --no-restart shop-web DOKKU_COMPOSE_DIGEST=sha256:…
+       undo ownership: restore `<root>/lib/data/compose/shop/ownership.json`
        undo web/deploy: dokku git:from-archive --archive-type tar shop-web --
        undo web/deploy: dokku ps:rebuild shop-web
  !     apply failed after N.Ns; the previous release keeps serving

@@ -33,17 +33,16 @@ use crate::support::{git, text, Host};
 /// in it is compared).
 /// Everything else, including every other file of Dokku's and the plugin's state, is compared.
 const BOOKKEEPING: &[(&str, &str)] = &[
-    ("lib/sandbox/calls.jsonl", "the sandbox's call log (append-only)"),
+    // Only what Dokku (here the sandbox standing for it) writes on any `git push`, whatever
+    // the plugin does; nothing of the plugin's own (issue #13: a refused push leaves the
+    // stack's lock, host key, data directory, release history and builder selection as they
+    // were).
+    ("lib/sandbox/calls.jsonl", "the sandbox's call log (append-only): every command run is logged"),
     ("lib/sandbox/counter", "the sandbox's call counter (the log's sequence)"),
-    ("lib/config/git/shop/last-updated-at", "Dokku's git:receive time of the push, written before any build"),
-    ("lib/config/builder/shop/", "the builder Dokku detected for the pushed tree, before the build"),
-    ("dir:lib/config/builder", "the directory of that detection"),
-    ("lib/config/compose/shop/builder-selected-by-compose", "the plugin's builder-detect answer (constant), before the build"),
-    ("dir:lib/config/compose/shop", "the stack's property directory (its files are compared)"),
-    ("lib/data/compose/host.key", "the host key sealing secrets, made once per host by the first deploy attempt"),
-    ("lib/data/compose/shop/lock", "the stack's apply lock (who holds it, since when)"),
-    ("dir:lib/data/compose/shop", "the stack's data directory (its files are compared)"),
-    ("release-skeleton", "the empty release history repository (any object or ref in it is compared)"),
+    ("lib/config/git/shop/last-updated-at", "Dokku's git:receive time of the push, written before any trigger runs"),
+    ("lib/config/builder/shop/detected", "the builder type Dokku's `dokku_build` records for every build before `builder-build` runs"),
+    ("dir:lib/config/builder/shop", "the app's builder property directory that record is made in (its files are compared)"),
+    ("dir:lib/config/builder", "the builder plugin's property directory, made with it on a host's first build"),
 ];
 /// The variable Dokku's git:receive sets in the app's `ENV` (its line alone is left out).
 const RECEIVE_ENV: &str = "export GIT_REV=";
@@ -54,11 +53,6 @@ fn corpus_dir() -> PathBuf {
 
 /// Whether `rel` (a path under the sandbox root) is receive bookkeeping of [`BOOKKEEPING`].
 fn bookkeeping(rel: &str, is_dir: bool) -> bool {
-    if let Some(rest) = rel.strip_prefix("lib/data/compose/shop/releases") {
-        // An empty repository's skeleton; objects and refs (files) are compared.
-        let rest = rest.trim_start_matches('/');
-        return is_dir || !(rest.starts_with("objects/") || rest.starts_with("refs/") || rest == "packed-refs");
-    }
     BOOKKEEPING.iter().any(|(p, _)| match p.strip_prefix("dir:") {
         Some(d) => is_dir && rel == d,
         None => rel == p.trim_end_matches('/') || (p.ends_with('/') && rel.starts_with(p)),

@@ -257,6 +257,16 @@ fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
     Ok(ReleaseStore::open(&dir.releases(), key)?)
 }
 
+/// `recover`: finishes the rollback an interrupted apply left, and says what it did.
+pub fn run_recover(args: &StackArgs) -> anyhow::Result<()> {
+    let style = style();
+    match crate::exec::apply::recover_stack(&args.data.resolve()?, &args.stack, &runner(), &|e| report::emit(e, style))? {
+        Some(r) => eprintln!(" !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone", r.what, r.pid, r.steps),
+        None => println!("stack `{}` has no interrupted apply", args.stack),
+    }
+    Ok(())
+}
+
 /// `releases`: newest first.
 pub fn run_releases(args: &StackArgs, json: bool) -> anyhow::Result<()> {
     let list = store(args)?.list()?;

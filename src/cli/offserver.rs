@@ -34,6 +34,8 @@ enum Command {
     Diff(DiffCommand),
     /// Re-apply an earlier release
     Rollback(RollbackCommand),
+    /// Finish the rollback of an interrupted apply of the stack, if one was left
+    Recover(apply_cmd::StackArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Releases(args) => apply_cmd::run_releases(&args.stack, args.format == "json"),
         Command::Diff(args) => apply_cmd::run_diff(&args.stack, args.from, args.to),
+        Command::Recover(args) => apply_cmd::run_recover(&args),
         Command::Rollback(args) => {
             let dir = std::fs::canonicalize(&args.project_directory).unwrap_or(args.project_directory.clone());
             let stack = apply_cmd::StackArgs { stack: args.stack, data: args.run.data.clone() };

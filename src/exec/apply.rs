@@ -230,6 +230,19 @@ pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &Ar
     Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
 }
 
+/// `recover`: finishes the rollback of an interrupted apply of `stack` under `data`, if one
+/// was left, under the stack's lock; nothing else.
+pub fn recover_stack(data: &Path, stack: &str, runner: &dyn Runner, events: &(dyn Fn(&Event) + Sync)) -> Result<Option<Recovered>, ApplyError> {
+    let dir = stack_dir(data, stack);
+    if !dir.journal().exists() {
+        return Ok(None);
+    }
+    let _lock = StackLock::acquire(&dir.lock(), stack, &format!("recover since {}", now_rfc3339()), false)?;
+    let key = HostKey::load_or_ephemeral(&dir.key())?;
+    let archives = ArchiveStore { dir: dir.archives(), source_dir: dir.dir().join("source"), prefer_saved: true, confined: true };
+    recover(&dir, &key, runner, &archives, events)
+}
+
 fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
     move |cmd: &Cmd| match runner.run(cmd, None, None) {
         Ok(out) => Ok(Some(out.stdout)),
@@ -256,19 +269,20 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     hooks::check_placement_allowed(&hooks, &req.policy, &req.convert.stack.to_string())?;
     let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
     let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
-    // A dry run creates nothing, not even the plugin's own directories (issue #14).
-    if !req.dry_run {
-        dir.create()?;
-    }
     let what = match req.kind {
         ReleaseKind::Apply => "apply".to_owned(),
         ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
     };
+    // A dry run creates nothing, not even the plugin's own directories (issue #14). An apply
+    // takes the lock (whose file and directory go with it when it is released) and makes the
+    // stack directory, the host key and the release history only just before its first change
+    // ([`materialize`]): one refused before that leaves the host as it was (issue #13).
     let _lock = if req.dry_run { None } else { Some(StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?) };
-    let key = if req.dry_run { HostKey::load_or_ephemeral(&dir.key())? } else { HostKey::load_or_create(&dir.key())? };
+    let key_is_new = !dir.key().exists();
+    let key = HostKey::load_or_ephemeral(&dir.key())?;
     let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
     let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
-    let store = if req.dry_run && !dir.releases().join("HEAD").exists() { None } else { Some(ReleaseStore::open(&dir.releases(), key.clone())?) };
+    let store = if dir.releases().join("HEAD").exists() { Some(ReleaseStore::open(&dir.releases(), key.clone())?) } else { None };
     let latest = match &store {
         Some(s) => s.latest()?,
         None => None,
@@ -338,25 +352,24 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         host.vhosts = state::read_vhosts(&mut |c| q(c))?;
     }
     plan::check_ownership(&project, &plan, &host, &ownership).map_err(PlanError::from)?;
+    // The effects beside the Dokku commands are part of the plan, printed by `compose:plan`
+    // and `--dry-run` like the steps (issue #14).
+    let mut plan = plan;
+    plan.files = file_effects(&project, &plan, &dir, &secret_bytes, &secrets_dir, &hooks, store.is_none());
     let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
     if req.dry_run {
-        let mut plan = plan;
         plan.steps.extend(prune_steps);
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
     }
 
-    let store = match store {
-        Some(s) => s,
-        None => ReleaseStore::open(&dir.releases(), key.clone())?,
-    };
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
     // A rollback to the release the stack stands on already (a second `compose:rollback`, or
     // `compose:up` after one) is up to date as an apply is: no new release.
     let same_kind = match req.kind {
         ReleaseKind::Apply => true,
-        ReleaseKind::Rollback { to } => match &latest {
-            Some(l) => store.rolled_back_to(l.id)? == Some(to),
-            None => false,
+        ReleaseKind::Rollback { to } => match (&latest, &store) {
+            (Some(l), Some(store)) => store.rolled_back_to(l.id)? == Some(to),
+            _ => false,
         },
     };
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && same_kind {
@@ -364,6 +377,8 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
     }
 
+    // The first change is next (a pre-deploy hook runs in a container).
+    materialize(&dir, &key, key_is_new)?;
     // Pre-deploy hooks: before anything changes. A hook in the container of a service that
     // is not deployed yet has nothing to run in: it is skipped, and says so.
     let next_release = latest.as_ref().map_or(1, |l| l.id + 1);
@@ -400,13 +415,21 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // failed apply created stays (irreversible), and the next apply must find it its own.
     let mut claimed = ownership.mine.clone();
     claimed.extend(&plan::Owned::of(&project));
-    write_json(&ownership_path(&dir), &claimed)?;
-    // One transaction: the secret files (written before the plan mounts them), every step,
-    // the post-deploy hooks and the release record; each effect's undo is journaled first,
-    // so a failure, a signal or a kill leaves host and history as they were (issue #14).
+    // One transaction: the ownership claims, the secret files (written before the plan mounts
+    // them), every step, the post-deploy hooks and the release record; each effect's undo is
+    // journaled first, so a failure, a signal or a kill leaves host and history as they were
+    // (issue #14).
     let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, &what)?;
     let mut prior = Vec::new();
-    if let Err((_, e)) = write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior) {
+    // A rollback never destroys a datastore (irreversible): what the plan creates of those
+    // stays claimed, so the next apply finds it its own; everything else of the claim goes.
+    let mut kept_claims = ownership.mine.clone();
+    if plan.steps.iter().any(|s| matches!(s.action, Action::CreateDatastore { .. })) {
+        kept_claims.datastores.extend(plan::Owned::of(&project).datastores);
+    }
+    let kept_claims = (kept_claims != ownership.mine).then_some(kept_claims);
+    let claims = claim_ownership(&ownership_path(&dir), &claimed, kept_claims.as_ref(), &mut journal, &mut prior);
+    if let Err((_, e)) = claims.and_then(|()| write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior)) {
         let undo_failures = rollback(prior, runner, &archives, Some(&mut journal), None, events);
         let e = ExecError::StepFailed { step: "secrets".into(), source: e, undo_failures };
         record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: 0, steps: plan.steps.len(), failed_step: Some("secrets".into()), release: None });
@@ -416,15 +439,38 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let plain: BTreeSet<String> = project.settings.plain.clone();
     let apps = app_facts(&project, &settings, &key);
     let recorded: std::cell::RefCell<Option<ReleaseInfo>> = std::cell::RefCell::new(None);
+    let new_store: std::cell::OnceCell<ReleaseStore> = std::cell::OnceCell::new();
     let post = |fx: &mut super::executor::Effects<'_>| {
-        hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| match e {
-            HookError::Failed { name, source } => (name, source),
-            other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
-        })?;
+        // The post-deploy hooks are an effect of the transaction too: what they do inside the
+        // containers is the app's, so their undo is the rest of the apply's.
+        if runnable.iter().any(|h| h.phase == Phase::Post) {
+            let mut failed = None;
+            let ran = fx.run("hooks/post", super::journal::Revert::Plan(Undo::Commands { cmds: Vec::new() }), || {
+                hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| {
+                    let message = e.to_string();
+                    failed = Some(match e {
+                        HookError::Failed { name, source } => (name, source),
+                        other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
+                    });
+                    message
+                })
+            });
+            if let Err(e) = ran {
+                return Err(failed.unwrap_or(e));
+            }
+        }
         let mut plan_json = plan.to_json();
         // The release keeps how long each step took.
         plan_json["timings_ms"] = serde_json::Value::Object(fx.timings.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
         plan_json["duration_ms"] = serde_json::json!(fx.started.elapsed().as_millis());
+        // A new stack's history is made here, an effect undone by removing it.
+        let store = match &store {
+            Some(s) => s,
+            None => {
+                let made = fx.run("release/history", super::journal::Revert::Tree { tree: dir.releases(), saved: None }, || ReleaseStore::open(&dir.releases(), key.clone()).map_err(|e| format!("cannot create the release history: {e}")))?;
+                new_store.get_or_init(|| made)
+            }
+        };
         let head = store.head().map_err(|e| ("release".to_owned(), super::RunError::Input { argv: "release".into(), message: e.to_string() }))?;
         let release = fx.run("release", super::journal::Revert::Release { store: dir.releases(), head }, || {
             store
@@ -496,6 +542,17 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
     write_json(&sources.join(format!("v{}.json", release.id)), &settings.source_digests)?;
     Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
+}
+
+/// Makes what the stack's first change needs and a refused apply must not leave behind: the
+/// stack directory (0700) and the host key when there was none. (The release history of a
+/// new stack is made inside the transaction, with the release record.)
+fn materialize(dir: &StackDir, key: &HostKey, key_is_new: bool) -> Result<(), ApplyError> {
+    dir.create()?;
+    if key_is_new {
+        key.persist(&dir.key())?;
+    }
+    Ok(())
 }
 
 /// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
@@ -601,6 +658,64 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
         }
     }
     Ok(out)
+}
+
+/// The apply's effects beside its Dokku commands, in the order they run: the ownership
+/// claims, the secret files, per step the static trees and nginx include it writes or the
+/// storage seed it copies, the post-deploy hooks and the release record.
+fn file_effects(project: &crate::model::Project, plan: &Plan, dir: &StackDir, secrets: &BTreeMap<String, Vec<u8>>, secrets_dir: &Path, hooks: &[Hook], new_history: bool) -> Vec<plan::FileEffect> {
+    use plan::FileEffect;
+    let mut out = vec![FileEffect::Write { id: "ownership".into(), path: ownership_path(dir).display().to_string(), mode: 0o644, what: "the stack's ownership claims".into() }];
+    for svc in project.services.values() {
+        let Kind::App(app) = &svc.kind else { continue };
+        for use_ in &app.secrets {
+            if matches!(use_.delivery, crate::model::SecretDelivery::File(_)) && secrets.contains_key(&use_.name) {
+                let path = secrets_dir.join(app.app.as_str()).join(&use_.name);
+                out.push(FileEffect::Write { id: format!("secrets/{}/{}", app.app, use_.name), path: path.display().to_string(), mode: 0o444, what: format!("secret `{}` of `{}`", use_.name, app.app) });
+            }
+        }
+    }
+    for step in &plan.steps {
+        match &step.action {
+            Action::SetNginxInclude { app, statics, .. } => {
+                for st in statics {
+                    out.push(FileEffect::Tree { id: format!("{}/static {}", step.id, st.to), from: st.from.clone(), to: format!("`{}`", st.to) });
+                }
+                let path = crate::routing::include_path(&crate::dokku::env::dokku_root(), app);
+                out.push(FileEffect::Write { id: format!("{}/include", step.id), path: path.display().to_string(), mode: 0o644, what: format!("the nginx include of `{app}`") });
+            }
+            Action::CreateStorage { name, seed_from: Some(seed) } => {
+                out.push(FileEffect::Tree { id: format!("{}/seed", step.id), from: seed.clone(), to: format!("storage entry `{name}`") });
+            }
+            _ => {}
+        }
+    }
+    let post: Vec<String> = hooks.iter().filter(|h| h.phase == Phase::Post).map(|h| h.name.clone()).collect();
+    if !post.is_empty() {
+        out.push(FileEffect::Hooks { id: "hooks/post".into(), names: post });
+    }
+    let store = dir.releases().display().to_string();
+    if new_history {
+        out.push(FileEffect::Release { id: "release/history".into(), store: store.clone() });
+    }
+    out.push(FileEffect::Release { id: "release".into(), store });
+    out
+}
+
+/// Writes the stack's ownership claims before its first change, a journaled effect whose
+/// undo puts the previous record back (or removes it), or writes `kept` (what survives a
+/// rollback) when given.
+fn claim_ownership(path: &Path, claimed: &plan::Owned, kept: Option<&plan::Owned>, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
+    let fail = |e: serde_json::Error| ("ownership".to_owned(), super::RunError::Input { argv: "ownership".into(), message: e.to_string() });
+    let previous = match kept {
+        Some(k) => Some(serde_json::to_vec_pretty(k).map_err(fail)?),
+        None => std::fs::read(path).ok(),
+    };
+    let previous_mode = std::fs::metadata(path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+    let text = serde_json::to_vec_pretty(claimed).map_err(fail)?;
+    super::executor::journaled_effect(journal, entries, "ownership", super::journal::Revert::File { file: path.to_path_buf(), previous, previous_mode }, || {
+        crate::platform::write_atomic(path, &text, 0o644).map_err(|e| format!("`{}`: {e}", path.display()))
+    })
 }
 
 /// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files

@@ -129,12 +129,16 @@ impl Shared<'_> {
         if let (Ok(()), Action::CreateStorage { name, seed_from: Some(seed) }) = (&result, &step.action) {
             result = self.seed_storage(&step.id, name, seed);
         }
+        if result.is_ok() {
+            result = injected_failure(&step.id).map_or(Ok(()), |message| Err(RunError::Input { argv: step.run.masked_argv().join(" "), message }));
+        }
         match result {
             Ok(()) => {
                 self.journal(|j| j.done(&step.id))?;
                 if let Some(e) = lock(&self.entries).iter_mut().rev().find(|e| e.step == step.id) {
                     e.finished = true;
                 }
+                pause_for_fault_tests(&step.id);
                 let duration = started.elapsed();
                 lock(&self.timings).push(StepTiming { step: step.id.clone(), duration });
                 (self.events)(&Event::StepFinished { step: step.id.clone(), duration });
@@ -169,6 +173,16 @@ impl Shared<'_> {
 
     /// Replaces the tree `to` by `fill`'s, journaled: the previous tree is moved aside first.
     fn replace_tree(&self, id: &str, to: &std::path::Path, fill: impl FnOnce() -> std::io::Result<()>) -> Result<(), RunError> {
+        // Each missing parent directory is an effect of its own, removed by the undo.
+        let mut missing = Vec::new();
+        let mut next = to.parent();
+        while let Some(d) = next.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            next = d.parent();
+        }
+        for d in missing.into_iter().rev() {
+            self.effect(&format!("{id}/mkdir {}", d.display()), Revert::Dir { created_dir: d.clone() }, || std::fs::create_dir(&d).map_err(|e| format!("`{}`: {e}", d.display())))?;
+        }
         let saved = self.saved_tree(id, to);
         let undo = Revert::Tree { tree: to.to_path_buf(), saved: saved.clone() };
         self.effect(id, undo, || {
@@ -347,13 +361,19 @@ fn pause_for_fault_tests(id: &str) {
     }
 }
 
+/// The fault-injection tests fail an effect: with `DOKKU_COMPOSE_FAIL_AFTER_EFFECT=<id>`,
+/// effect `id` is reported failed after it ran (the worst case for its undo: it happened).
+fn injected_failure(id: &str) -> Option<String> {
+    std::env::var("DOKKU_COMPOSE_FAIL_AFTER_EFFECT").is_ok_and(|v| v == id).then(|| format!("injected failure after effect `{id}`"))
+}
+
 /// Journals `undo` under `id`, runs `effect`, and records the outcome; the entry is pushed to
 /// `entries` before the effect runs, so a rollback undoes it even when it failed halfway.
 pub fn journaled_effect<T>(journal: &mut Journal, entries: &mut Vec<Entry>, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
     let fail = |message: String| (id.to_owned(), RunError::Input { argv: id.to_owned(), message });
     let entry = journal.begin_effect(id, undo).map_err(|e| fail(e.to_string()))?;
     entries.push(entry);
-    match effect() {
+    match effect().and_then(|v| injected_failure(id).map_or(Ok(v), Err)) {
         Ok(v) => {
             journal.done(id).map_err(|e| fail(e.to_string()))?;
             if let Some(e) = entries.last_mut() {
@@ -517,6 +537,13 @@ fn finish<'a>(waiting: &mut BTreeMap<&'a ServiceName, BTreeSet<&'a ServiceName>>
 /// idempotent, so a resumed rollback may repeat it.
 fn revert_effect(undo: &Revert) -> Result<(), String> {
     match undo {
+        // Already as it was (the effect never happened, or a resumed rollback did it): done,
+        // even where nothing can be written now.
+        Revert::File { file, previous: Some(bytes), previous_mode }
+            if std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777 == *previous_mode) && std::fs::read(file).is_ok_and(|b| &b == bytes) =>
+        {
+            Ok(())
+        }
         Revert::File { file, previous: Some(bytes), previous_mode } => crate::platform::write_atomic(file, bytes, *previous_mode).map_err(|e| format!("`{}`: {e}", file.display())),
         Revert::File { file, previous: None, .. } => match std::fs::remove_file(file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", file.display())),

@@ -159,10 +159,6 @@ impl HostKey {
             Err(SecretError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
             other => return other,
         }
-        let io_err = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| SecretError::Io { path: p, source }
-        };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -171,17 +167,46 @@ impl HostKey {
         if !sealed.is_empty() {
             return Err(SecretError::Missing { path: path.to_path_buf(), sealed });
         }
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io_err(dir))?;
-
         let mut bytes = [0u8; KEY_LEN];
         getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io {
             path: path.to_path_buf(),
             source: io::Error::other(format!("no random bytes for a new key: {e}")),
         })?;
+        Self::install(path, bytes)
+    }
+
+    /// Writes this key (one from [`HostKey::load_or_ephemeral`]) to `path` if there is no key
+    /// there yet: the host key is made just before the first change of the first apply, so a
+    /// refused one leaves none behind (issue #13). When another process made one meanwhile,
+    /// its key wins and this fails: what was computed with this key (fingerprints) is stale,
+    /// and nothing has changed yet, so the command is simply run again.
+    ///
+    /// # Errors
+    ///
+    /// As [`HostKey::load_or_create`], and [`SecretError::Io`] when another key won.
+    pub fn persist(&self, path: &Path) -> Result<(), SecretError> {
+        let stored = Self::install(path, self.bytes)?;
+        if stored.bytes != self.bytes {
+            return Err(SecretError::Io { path: path.to_path_buf(), source: io::Error::other("another apply created the host key at the same time; nothing was changed, run the command again") });
+        }
+        Ok(())
+    }
+
+    /// Puts `bytes` at `path` unless a key is there (then that key is returned).
+    fn install(path: &Path, bytes: [u8; KEY_LEN]) -> Result<HostKey, SecretError> {
+        let io_err = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| SecretError::Io { path: p, source }
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir))?;
 
         let tmp = temp_path(path)?;
         let written = (|| {

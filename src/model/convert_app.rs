@@ -18,7 +18,7 @@ fn exec_form(v: &Value, base: &str, key: &str) -> Result<Option<Vec<String>>, Mo
     let path = || format!("{base}.{key}");
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(split_shell_words(s))),
+        Value::String(s) => split_shell_words(s).map(Some).map_err(|e| shape(&path(), &e)),
         Value::Array(items) => items
             .iter()
             .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| shape(&path(), "must be a list of strings")))
@@ -28,62 +28,10 @@ fn exec_form(v: &Value, base: &str, key: &str) -> Result<Option<Vec<String>>, Mo
     }
 }
 
-/// Splits a command string the way compose does (POSIX shell words: quotes and backslashes).
-pub fn split_shell_words(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                for c in chars.by_ref() {
-                    if c == '\'' {
-                        break;
-                    }
-                    cur.push(c);
-                }
-            }
-            '"' => {
-                in_word = true;
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                if !matches!(n, '"' | '\\' | '$' | '`') {
-                                    cur.push('\\');
-                                }
-                                cur.push(n);
-                            }
-                        }
-                        _ => cur.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
+/// Splits a command string the way compose does (POSIX shell words: quotes and backslashes,
+/// nothing expanded); unbalanced quotes are an error.
+pub fn split_shell_words(s: &str) -> Result<Vec<String>, String> {
+    shell_words::split(s).map_err(|e| format!("`{}` is not a valid command line: {e}", s.escape_debug()))
 }
 
 /// Parses a compose duration (`1m30s`, `500ms`, `10s`) into whole seconds, rounding up.

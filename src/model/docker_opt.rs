@@ -657,50 +657,37 @@ fn split_err(option: &str, what: &str) -> String {
 /// nothing expanded), for the subset of shell syntax that both that parser and `xargs` read
 /// alike: blanks, single quotes and backslash escapes outside quotes. Anything else
 /// (double quotes, `$`, backticks, `;|&<>(){}!#*?[]~`, control characters) is refused, since
-/// Dokku would keep it verbatim in one stage and read it differently in the other.
+/// Dokku would keep it verbatim in one stage and read it differently in the other. The check
+/// is [`check_shell_subset`]; the splitting is the `shell-words` crate's.
 pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
+    check_shell_subset(s)?;
+    shell_words::split(s).map_err(|e| split_err(s, &e.to_string()))
+}
+
+/// Refuses what is outside the shell subset [`shell_words`] accepts: it only follows single
+/// quotes (which escape nothing) and backslashes, to tell quoted characters from bare ones.
+fn check_shell_subset(s: &str) -> Result<(), String> {
+    let mut quoted = false;
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         match c {
-            ' ' | '\t' => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) if c.is_control() => return Err(split_err(s, "holds a control character inside quotes")),
-                        Some(c) => cur.push(c),
-                        None => return Err(split_err(s, "has an unbalanced single quote")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(n) if !n.is_control() => cur.push(n),
-                    _ => return Err(split_err(s, "ends with a backslash or escapes a control character")),
-                }
-            }
+            '\'' => quoted = !quoted,
+            c if quoted && c.is_control() => return Err(split_err(s, "holds a control character inside quotes")),
+            _ if quoted => {}
+            ' ' | '\t' => {}
+            '\\' => match chars.next() {
+                Some(n) if !n.is_control() => {}
+                _ => return Err(split_err(s, "ends with a backslash or escapes a control character")),
+            },
             c if c.is_control() || c.is_whitespace() => return Err(split_err(s, "holds a control or line-break character")),
             c if "\"$`;|&<>(){}!#*?[]~".contains(c) => return Err(split_err(s, &format!("holds the shell character `{c}` unquoted"))),
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
+            _ => {}
         }
     }
-    if in_word {
-        words.push(cur);
+    if quoted {
+        return Err(split_err(s, "has an unbalanced single quote"));
     }
-    Ok(words)
+    Ok(())
 }
 
 /// Dokku's `isFlagToken`: a word of more than one character starting with `-`.

@@ -524,7 +524,7 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
 /// and anything else return `None` (and are warned).
 fn config_options(command: &Value) -> Option<String> {
     let words = match command {
-        Value::String(s) => split_shell_words(s),
+        Value::String(s) => split_shell_words(s).ok()?,
         Value::Array(a) => a.iter().map(|w| w.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
         _ => return None,
     };
@@ -676,8 +676,8 @@ mod tests {
 
     #[test]
     fn shell_words() {
-        assert_eq!(split_shell_words(r#"sh -c "echo 'a b'" x\ y"#), ["sh", "-c", "echo 'a b'", "x y"]);
-        assert_eq!(split_shell_words("  "), Vec::<String>::new());
+        assert_eq!(split_shell_words(r#"sh -c "echo 'a b'" x\ y"#).unwrap(), ["sh", "-c", "echo 'a b'", "x y"]);
+        assert_eq!(split_shell_words("  ").unwrap(), Vec::<String>::new());
     }
 
     #[test]

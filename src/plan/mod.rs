@@ -13,7 +13,7 @@ pub use context::{app_json, build_context, overlay_dir};
 pub use error::PlanError;
 pub use ownership::{check as check_ownership, Foreign, Owned, Ownership, OwnershipError};
 pub use planner::{plan, PlanSettings, SecretValues, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
-pub use step::{Action, Batches, Plan, Step, Undo};
+pub use step::{Action, Batches, FileEffect, Plan, Step, Undo};
 
 use crate::model::{from_compose_json, ConvertOptions};
 use crate::policy::Policy;

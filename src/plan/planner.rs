@@ -192,6 +192,7 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
         rewrites: project.rewrites.clone(),
         warnings,
         steps: p.steps,
+        files: Vec::new(),
     })
 }
 

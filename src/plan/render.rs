@@ -52,6 +52,12 @@ impl fmt::Display for Plan {
                 Undo::Irreversible { reason } => writeln!(f, "#   undo: (irreversible) {reason}")?,
             }
         }
+        if !self.files.is_empty() {
+            writeln!(f, "\n## files and records (in the same transaction)")?;
+            for e in &self.files {
+                writeln!(f, "{e}")?;
+            }
+        }
         Ok(())
     }
 }
@@ -100,12 +106,16 @@ impl Plan {
                 })
             })
             .collect();
-        json!({
+        let mut out = json!({
             "stack": self.stack,
             "services": self.services,
             "rewrites": self.rewrites,
             "warnings": self.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "steps": steps,
-        })
+        });
+        if !self.files.is_empty() {
+            out["files"] = serde_json::to_value(&self.files).expect("file effects serialise");
+        }
+        out
     }
 }

@@ -249,6 +249,77 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// The steps, in a valid sequential order.
     pub steps: Vec<Step>,
+    /// The effects on the host's files and the plugin's records that run in the same
+    /// transaction as the steps (issue #14), in the order they run; each is journaled with
+    /// what was there before and undone with the steps. Filled by the apply (empty for a
+    /// plan made without a stack directory).
+    pub files: Vec<FileEffect>,
+}
+
+/// An effect of an apply beside its Dokku commands: a file written, a tree copied, hooks run
+/// or a release recorded. `id` is the effect's id in the journal (and for
+/// `DOKKU_COMPOSE_PAUSE_AFTER_EFFECT` / `DOKKU_COMPOSE_FAIL_AFTER_EFFECT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FileEffect {
+    /// A file written (or removed); undone by putting back its previous content and mode, or
+    /// removing it when there was none.
+    Write {
+        /// Effect id.
+        id: String,
+        /// The file.
+        path: String,
+        /// Its mode.
+        mode: u32,
+        /// What it is.
+        what: String,
+    },
+    /// A tree replaced by a copy; undone by moving the previous tree back (it is kept aside
+    /// until the transaction ends), or removing the copy.
+    Tree {
+        /// Effect id.
+        id: String,
+        /// What is copied (a path of the pushed source).
+        from: String,
+        /// Where to (a path, or the storage entry whose directory it is).
+        to: String,
+    },
+    /// Post-deploy hooks run; undone with the rest of the apply (what they did inside the
+    /// containers is the app's).
+    Hooks {
+        /// Effect id.
+        id: String,
+        /// The hooks, in order.
+        names: Vec<String>,
+    },
+    /// The release recorded in the stack's history (made first for a new stack); undone by
+    /// resetting the history to its previous head (or removing a history made by it).
+    Release {
+        /// Effect id.
+        id: String,
+        /// The history.
+        store: String,
+    },
+}
+
+impl FileEffect {
+    /// The effect's id in the journal.
+    pub fn id(&self) -> &str {
+        match self {
+            FileEffect::Write { id, .. } | FileEffect::Tree { id, .. } | FileEffect::Hooks { id, .. } | FileEffect::Release { id, .. } => id,
+        }
+    }
+}
+
+impl std::fmt::Display for FileEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileEffect::Write { id, path, mode, what } => write!(f, "# {id}: write {what} `{path}` (mode {mode:04o})\n#   undo: its previous content and mode, or remove it"),
+            FileEffect::Tree { id, from, to } => write!(f, "# {id}: copy `{from}` to {to}\n#   undo: move the previous tree back, or remove the copy"),
+            FileEffect::Hooks { id, names } => write!(f, "# {id}: run {}\n#   undo: with the rest of the apply", names.join(", ")),
+            FileEffect::Release { id, store } => write!(f, "# {id}: record the release in `{store}`\n#   undo: reset the history to its previous head"),
+        }
+    }
 }
 
 /// Steps grouped for parallel apply: stack steps first (in order), then one group per level

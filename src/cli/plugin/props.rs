@@ -79,7 +79,12 @@ impl Props {
             }
             None => match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+                _ => {
+                    // A scope left without properties leaves no directory (issue #13: a
+                    // refused first push leaves the host as it was); fails when not empty.
+                    let _ = std::fs::remove_dir(self.dir.join(scope));
+                    Ok(())
+                }
             },
         }
     }

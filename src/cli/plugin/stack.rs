@@ -335,7 +335,8 @@ pub(super) fn capture_and_apply(env: &DokkuEnv, props: &Props, app: &str, dir: &
     // The stack lock covers the capture and the apply (issue #14): another push, a sync or a
     // rollback never sees, nor replaces, a half-captured source.
     let lock_dir = crate::exec::apply::stack_dir(&env.data_dir(), app);
-    std::fs::create_dir_all(lock_dir.dir()).with_context(|| format!("cannot create `{}`", lock_dir.dir().display()))?;
+    // The lock makes the stack directory if needed, and removes both on release when nothing
+    // else was put there (a refused first push leaves no trace).
     let _lock = crate::exec::lock::StackLock::hold(&lock_dir.lock(), app, &format!("capturing a push since {}", crate::exec::releases::now_rfc3339()), wait)?;
     let source = source_dir(env, app);
     let previous = source.with_extension("prev");

@@ -310,6 +310,11 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
             return Ok(0);
         }
     }
+    // The stack lock covers reading the captured source as well as the apply (issue #14): a
+    // push replacing the source meanwhile is waited for (`--wait`) or refused. This is what
+    // `compose:projects:apply` runs for each stack.
+    let lock_dir = crate::exec::apply::stack_dir(&env.data_dir(), &a.app);
+    let _lock = crate::exec::lock::StackLock::hold(&lock_dir.lock(), &a.app, &format!("compose:up since {}", crate::exec::releases::now_rfc3339()), a.wait)?;
     let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.load_warnings.clone_from(&loaded.warnings);

@@ -74,14 +74,22 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
             props.set(app, SELECTED_BY_US, Some(if current.is_empty() { "-" } else { current.as_str() }))?;
             r.run(&Cmd::dokku(["builder:set", app, "selected", BUILDER]), None, None)?;
         }
-    } else if let Some(previous) = ours {
-        let mut cmd = Cmd::dokku(["builder:set", app, "selected"]);
-        if previous != "-" {
-            cmd = cmd.arg(previous);
-        }
-        r.run(&cmd, None, None)?;
-        props.set(app, SELECTED_BY_US, None)?;
+    } else if ours.is_some() {
+        unselect(app, &props)?;
     }
+    Ok(())
+}
+
+/// Undoes the plugin's builder selection of `app`: the builder selected before comes back
+/// and the property that remembered it goes.
+fn unselect(app: &str, props: &Props) -> anyhow::Result<()> {
+    let Some(previous) = props.get(app, SELECTED_BY_US) else { return Ok(()) };
+    let mut cmd = Cmd::dokku(["builder:set", app, "selected"]);
+    if previous != "-" {
+        cmd = cmd.arg(previous);
+    }
+    runner().run(&cmd, None, None)?;
+    props.set(app, SELECTED_BY_US, None)?;
     Ok(())
 }
 
@@ -104,6 +112,15 @@ fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv
         }
         Err(e) => {
             super::eprint_error(&e, Some(&stack::source_dir(env, app)));
+            // A stack that never deployed is not one yet: its first push failed (refused, or
+            // rolled back), so the builder selection `post-extract` made for it is undone and
+            // the app is left as it was before the push (issue #13). The next push selects it
+            // again.
+            if !stack_dir(env, app).join("releases").join("HEAD").exists() {
+                if let Err(u) = unselect(app, &props) {
+                    eprintln!(" !     compose: {u:#}");
+                }
+            }
             if before_any_change(&e) {
                 // Dokku's ` !     App build failed` follows: say what it means here.
                 eprintln!(" !     Push refused before any change: stack {app} keeps running its previous release");
