@@ -177,6 +177,12 @@ fn rename_or_clone(
     ));
     create(ctx, new, true)?;
     copy_app_state(ctx, old, new, sub == "rename")?;
+    // plugins/logs `TriggerPostAppCloneSetup`/`TriggerPostAppRenameSetup`: the old app's logs
+    // properties leave on rename, and the vector config follows.
+    if sub == "rename" {
+        remove_any(&ctx.paths.lib.join("config/logs").join(old))?;
+    }
+    crate::cmd::vector::regenerate(ctx);
     let (setup, done) = if sub == "clone" {
         ("post-app-clone-setup", "post-app-clone")
     } else {
@@ -382,5 +388,8 @@ pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
             }
         }
     }
-    remove_any(&ctx.paths.app_dir(app))
+    remove_any(&ctx.paths.app_dir(app))?;
+    // plugins/logs `TriggerPostDelete`: the app drops out of the vector config.
+    crate::cmd::vector::regenerate(ctx);
+    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod ps;
 pub mod sandbox;
 pub mod storage;
 pub mod storage_entries;
+pub mod vector;
 
 use crate::ctx::{fail, Ctx, Fail, Res};
 
