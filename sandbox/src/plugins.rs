@@ -409,6 +409,21 @@ fn run_all(ctx: &mut Ctx, t: &str, args: &[&str]) -> Res {
 }
 
 fn install(ctx: &mut Ctx, args: &[String]) -> Res {
+    // plugins/plugin/subcommands/install: the first argument decides, before any flag parsing.
+    if let Some(first) = args.first() {
+        let url_like = first.starts_with("https:")
+            || first.starts_with("git")
+            || first.starts_with("ssh:")
+            || first.starts_with("file:")
+            || first.ends_with(".tar.gz")
+            || first.ends_with(".tgz");
+        if first != "--core" && !url_like && !first.starts_with("--") {
+            ctx.warn("First argument must be --core or url to plugin");
+            ctx.warn("Valid prefixes: https:, git:, ssh:, file:");
+            ctx.warn("Valid suffixes: .tar.gz, .tgz");
+            return fail("Please retry with valid arguments");
+        }
+    }
     let p = parse(
         args,
         &Spec {

@@ -110,6 +110,10 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if key == "disable-autocreation" && scope != "--global" {
                 return fail("Property can only be specified globally");
             }
+            // plugins/apps `GlobalProperties`: only disable-autocreation is global.
+            if key != "disable-autocreation" && scope == "--global" {
+                return fail("Property cannot be specified globally");
+            }
             crate::cmd::props::set_value(ctx, "apps", &scope, &key, &value)
         }
         "report" => Report {
@@ -120,7 +124,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         .run(ctx, args, &report_rows, &|c| {
             Ok(rows(vec![(
                 "app-global-disable-autocreation".into(),
-                c.prop_computed("apps", "--global", "disable-autocreation", "false")?,
+                c.prop_or("apps", "--global", "disable-autocreation")?,
             )]))
         }),
         "rename" | "clone" => {
@@ -277,7 +281,7 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         ),
         (
             "app-global-disable-autocreation".into(),
-            ctx.prop_computed("apps", "--global", "disable-autocreation", "false")?,
+            ctx.prop_or("apps", "--global", "disable-autocreation")?,
         ),
         (
             "app-locked".into(),

@@ -36,7 +36,7 @@ pub fn init_repo(ctx: &Ctx, app: &str) -> Res {
     let hook = dir.join("hooks/pre-receive");
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
     let script = format!(
-        "#!/usr/bin/env bash\nset -e\nexport DOKKU_ROOT={} DOKKU_LIB_PATH={}\ncat | {} git-hook {app}\n",
+        "#!/usr/bin/env bash\nset -e\nset -o pipefail\n\nexport DOKKU_ROOT={} DOKKU_LIB_PATH={}\ncat | {} git-hook \"{app}\"\n",
         q(&ctx.paths.root),
         q(&ctx.paths.lib),
         q(&exe)

@@ -91,7 +91,7 @@ pub const PLUGINS: &[PropPlugin] = &[
     PropPlugin {
         name: "scheduler",
         kind: "scheduler",
-        keys: &[("selected", "docker-local"), ("shell", "/bin/bash")],
+        keys: &[("selected", "docker-local"), ("shell", "")],
         global_keys: None,
         global_only: &[],
         bash: false,
