@@ -63,6 +63,7 @@ const PREFIXES: &[&str] = &[
     "app-json",
     "builder",
     "builder-dockerfile",
+    "builder-herokuish",
     "docker-options",
     "storage",
     "network",
@@ -87,6 +88,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "builder-dockerfile",
         "Manage the dockerfile builder integration for an app",
+    ),
+    (
+        "builder-herokuish",
+        "Manage the herokuish builder integration for an app",
     ),
     ("checks", "Manage zero-downtime settings"),
     ("config", "Manage global and app-specific config vars"),
@@ -225,7 +230,8 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
                 &|c| props::global_rows(c, p),
             )
         }
-        "app-json" | "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => {
+        "app-json" | "builder" | "builder-dockerfile" | "builder-herokuish" | "scheduler"
+        | "scheduler-docker-local" => {
             match props::find(prefix) {
                 Some(p) => props::run(ctx, p, sub, args),
                 None => Err(Fail::Silent(255)),

@@ -88,6 +88,16 @@ pub const PLUGINS: &[PropPlugin] = &[
         global_only: &[],
         bash: true,
     },
+    // plugins/builder-herokuish `cmd-builder-herokuish-set` and report.go; `allowed` computes
+    // to true on amd64 hosts.
+    PropPlugin {
+        name: "builder-herokuish",
+        kind: "builder-herokuish",
+        keys: &[("allowed", "true")],
+        global_keys: None,
+        global_only: &[],
+        bash: true,
+    },
     PropPlugin {
         name: "scheduler",
         kind: "scheduler",
