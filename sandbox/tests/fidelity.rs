@@ -602,6 +602,15 @@ fn raw_report_values_and_export_suffix_follow_dokku() {
     let r = s.run(&["config:export", "--format", "shell", "web"]);
     assert!(r.stdout.starts_with("A='1' B='2' "), "{:?}", r.stdout);
     assert!(r.stdout.ends_with("' "), "{:?}", r.stdout);
+    // plugins/git `fn-git-create-hook` quotes the app; `git_receive_app` names the branch.
+    let hook = std::fs::read_to_string(s.root().join("home/web/hooks/pre-receive")).expect("hook");
+    assert!(hook.contains("git-hook \"web\""), "{hook}");
+    let r = s.run(&["ps:rebuild", "web"]);
+    assert!(
+        r.stdout.contains("Cannot build from 'master' as there are no commits stored at that branch."),
+        "{}",
+        r.stdout
+    );
 }
 
 /// plugins/plugin/subcommands/install argument check; the core plugins' `builder-detect`

@@ -2,6 +2,7 @@
 //! Usage lines come from `data/commands.tsv`, generated from ../shared/dokku-cli.json.
 
 pub mod apps;
+pub mod appjson;
 pub mod config;
 pub mod domains;
 pub mod git;
