@@ -664,3 +664,50 @@ fn postgres_clone_and_promote_follow_the_plugin() {
     assert!(env["DATABASE_URL"].as_str().unwrap_or_default().contains("dokku-postgres-b"), "{env}");
     assert!(!b_url.is_empty() || env.as_object().is_some_and(|m| m.values().any(|v| v.as_str().is_some_and(|u| u.contains("dokku-postgres-a")))), "{env}");
 }
+
+/// plugins/app-json `processAppJSONEnv` (before `pre-release-builder`), docker-options
+/// `WarnIfProcessNotInProcfile`, and `checks:run` with a list of types and containers
+/// (plugins/checks/subcommands/run).
+#[test]
+fn app_json_env_procfile_warning_and_checks_run_lists() {
+    let s = Sandbox::new();
+    let appjson = r#"{"env": {"PLAIN": "v", "GEN": {"generator": "secret"}, "SYNCED": {"value": "s", "sync": true}, "OPT": {"required": false}}}"#;
+    let dir = remote(
+        &s,
+        "web",
+        &[
+            ("Dockerfile", "FROM python:3.12\n"),
+            ("Procfile", "web: serve\nworker: work\n"),
+            ("app.json", appjson),
+        ],
+    );
+    let (ok, err) = push(&dir);
+    assert!(ok, "{err}");
+    assert!(err.contains("Setting 3 env var(s) from app.json"), "{err}");
+    let env = s.json(&["config:export", "--format", "json", "web"]);
+    assert_eq!(env["PLAIN"], "v");
+    assert_eq!(env["GEN"].as_str().map(str::len), Some(64));
+    assert!(env.get("OPT").is_none());
+    s.run(&["config:set", "--no-restart", "web", "PLAIN=mine", "SYNCED=mine"]).ok();
+    s.run(&["ps:rebuild", "web"]).ok();
+    let env2 = s.json(&["config:export", "--format", "json", "web"]);
+    assert_eq!(env2["PLAIN"], "mine", "only sync variables are set again");
+    assert_eq!(env2["SYNCED"], "s");
+    assert_eq!(env2["GEN"], env["GEN"]);
+    let r = s.run(&["docker-options:add", "--process", "nope", "web", "deploy", "-v /tmp:/tmp"]);
+    r.ok();
+    assert!(r.stderr.contains("Process type \"nope\" is not declared in the Procfile for web"), "{}", r.stderr);
+    s.run(&["ps:scale", "web", "worker=1"]).ok();
+    s.run(&["checks:run", "web", "web,worker.1"]).ok();
+    s.run(&["checks:run", "web", "web.2"]).fails(1, "Invalid container index specified (web.web.2)");
+    s.run(&["checks:run", "web", "web2"]).fails(1, "Invalid process type specified (web.web2)");
+    // A required variable without a value fails the deploy.
+    let dir = remote(
+        &s,
+        "req",
+        &[("Dockerfile", "FROM python:3.12\n"), ("app.json", r#"{"env": {"NEED": {"required": true}}}"#)],
+    );
+    let (ok, err) = push(&dir);
+    assert!(!ok);
+    assert!(err.contains("required env var NEED has no value"), "{err}");
+}

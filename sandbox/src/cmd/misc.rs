@@ -51,40 +51,66 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             )
         }
         "run" => {
+            // plugins/checks/subcommands/run: `_all_` or a comma list of `<proc>` and
+            // `<proc>.<index>` items.
             let a = parse(args, &spec(&[], &[]))?;
             let app = a.arg(0);
             ctx.verify_app(&app)?;
-            let want = a.pos.get(1).cloned();
+            let want = a.pos.get(1).cloned().unwrap_or_else(|| "_all_".into());
             let st = crate::deploy::load(ctx, &app)?;
             let scale = crate::deploy::scale(ctx, &app, &st)?;
             let disabled = ctx.prop_or("checks", &app, "disabled")?;
-            let mut valid = false;
-            for proc in scale.keys() {
-                if want.as_ref().is_some_and(|w| w != proc) {
-                    continue;
-                }
-                valid = true;
-                if disabled == "_all_" || disabled.split(',').any(|x| x == proc) {
-                    ctx.info1(format!(
-                        "Zero downtime is disabled for app ({app}.{proc}). Skipping checks"
-                    ));
-                    continue;
-                }
-                let bad: Vec<String> = st
+            ctx.info1("Running pre-flight checks");
+            let check_one = |ctx: &Ctx, proc: &str, index: &str| -> Res {
+                let Some(c) = st
                     .containers
                     .iter()
-                    .filter(|c| &c.proc == proc && !c.healthy)
-                    .map(|c| format!("{}.{}", c.proc, c.index))
-                    .collect();
-                if !bad.is_empty() {
-                    return fail(format!("Checks failed for {}", bad.join(", ")));
+                    .find(|c| c.proc == proc && c.index.to_string() == index)
+                else {
+                    return fail(format!(
+                        "Invalid container index specified ({app}.{proc}.{index})"
+                    ));
+                };
+                ctx.info1(format!("Running checks for app ({app}.{proc}.{index})"));
+                if !c.healthy {
+                    return fail(format!("Checks failed for {proc}.{index}"));
                 }
+                Ok(())
+            };
+            let check_all = |ctx: &Ctx, only: Option<&str>| -> Res {
+                let mut valid = false;
+                for (proc, count) in &scale {
+                    if only.is_some_and(|w| w != proc) {
+                        continue;
+                    }
+                    valid = true;
+                    if disabled == "_all_" || disabled.split(',').any(|x| x == proc) {
+                        ctx.info1(format!(
+                            "Zero downtime is disabled for app ({app}.{proc}). Skipping checks"
+                        ));
+                        continue;
+                    }
+                    for i in 1..=*count {
+                        check_one(ctx, proc, &i.to_string())?;
+                    }
+                }
+                if !valid {
+                    return fail(format!(
+                        "Invalid process type specified ({app}.{})",
+                        only.unwrap_or_default()
+                    ));
+                }
+                Ok(())
+            };
+            if want == "_all_" {
+                return check_all(ctx, None);
             }
-            if !valid {
-                return fail(format!(
-                    "Invalid process type specified ({app}.{})",
-                    want.unwrap_or_default()
-                ));
+            for item in want.split(',') {
+                match item.split_once('.') {
+                    Some((proc, index)) if !index.is_empty() => check_one(ctx, proc, index)?,
+                    Some((proc, _)) => check_all(ctx, Some(proc))?,
+                    None => check_all(ctx, Some(item))?,
+                }
             }
             Ok(())
         }
