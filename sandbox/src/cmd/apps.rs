@@ -230,11 +230,25 @@ fn copy_app_state(ctx: &Ctx, old: &str, new: &str, rename: bool) -> Res {
     }
     let repo_new = ctx.paths.app_dir(new);
     let repo_old = ctx.paths.app_dir(old);
-    for part in ["objects", "refs", "packed-refs", "VHOST"] {
+    for part in ["objects", "refs", "packed-refs"] {
         let from = repo_old.join(part);
         if from.exists() {
             copy_tree(&from, &repo_new.join(part))?;
         }
+    }
+    // plugins/domains `post-app-rename-setup`: the VHOST file moves and `<old>.<global vhost>`
+    // becomes `<new>.<global vhost>` (every other domain is kept); `post-app-clone-setup`
+    // keeps the clone's own default domains.
+    let vhost_old = repo_old.join("VHOST");
+    if rename && vhost_old.is_file() {
+        let mut text = std::fs::read_to_string(&vhost_old).map_err(crate::ctx::io_err(&vhost_old))?;
+        for global in ctx.read_lines(&ctx.paths.root.join("VHOST"))? {
+            let global = global.trim();
+            if !global.is_empty() {
+                text = text.replace(&format!("{old}.{global}"), &format!("{new}.{global}"));
+            }
+        }
+        crate::ctx::write_atomic(&repo_new.join("VHOST"), &text)?;
     }
     if rename {
         for ds in crate::datastore::PLUGINS {
