@@ -711,3 +711,22 @@ fn app_json_env_procfile_warning_and_checks_run_lists() {
     assert!(!ok);
     assert!(err.contains("required env var NEED has no value"), "{err}");
 }
+
+/// plugins/domains `post-app-rename-setup`; plugins/storage `TriggerInstall` (the entry
+/// registry); plugins/git `git-from-directory` on a new repo (HEAD is the deploy branch).
+#[test]
+fn rename_rewrites_global_domains_and_from_image_points_head_at_the_deploy_branch() {
+    let s = Sandbox::new();
+    s.run(&["domains:set-global", "dokku.me"]).ok();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["domains:set", "web", "web.dokku.me", "web.dokku.test", "custom.example.com"]).ok();
+    s.run(&["apps:rename", "--skip-deploy", "web", "other"]).ok();
+    let r = s.run(&["domains:report", "other", "--domains-app-vhosts"]);
+    assert_eq!(r.stdout.trim(), "other.dokku.me web.dokku.test custom.example.com");
+    assert!(s.lib().join("data/storage-registry/entries").is_dir());
+    s.run(&["apps:create", "img"]).ok();
+    s.run(&["git:set", "img", "deploy-branch", "main"]).ok();
+    s.run(&["git:from-image", "img", "python:3.12"]).ok();
+    let head = std::fs::read_to_string(s.root().join("home/img/HEAD")).expect("HEAD");
+    assert_eq!(head.trim(), "ref: refs/heads/main");
+}

@@ -356,6 +356,14 @@ fn deploy_dir(
         .args(["update-ref", &reference, &sha])
         .status()
         .map_err(io_err(&repo))?;
+    if old.is_none() {
+        // `git-from-directory` on an app without code clones a new repository whose HEAD is
+        // the deploy branch (`fn-git-clone`).
+        git_in(&repo)
+            .args(["symbolic-ref", "HEAD", &reference])
+            .status()
+            .map_err(io_err(&repo))?;
+    }
     if let Err(e) = deploy::build_chain(ctx, app, &sha, source) {
         // git-from-directory rolls the app repo ref back when the deploy fails (§c step 8).
         match old {
