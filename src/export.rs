@@ -341,11 +341,17 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                 if !volumes.is_empty() {
                     out.insert("volumes".into(), Value::Array(volumes));
                 }
-                // Networks: the initial network first, then the attached ones; extra aliases.
+                // Networks: the initial network first, then the attached ones (after creation,
+                // then after deploy: the planner puts the third and later networks of a service
+                // in `attach-post-deploy`); extra aliases.
                 let mut nets: Vec<String> = Vec::new();
-                for key in ["network:initial-network", "network:attach-post-create"] {
+                for key in ["network:initial-network", "network:attach-post-create", "network:attach-post-deploy"] {
                     if let Some(v) = a.properties.get(key) {
-                        nets.extend(v.split([' ', ',']).filter(|n| !n.is_empty()).map(str::to_owned));
+                        for n in v.split([' ', ',']).filter(|n| !n.is_empty()) {
+                            if !nets.iter().any(|x| x == n) {
+                                nets.push(n.to_owned());
+                            }
+                        }
                     }
                 }
                 let aliases: Vec<String> = a

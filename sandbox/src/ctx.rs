@@ -163,6 +163,8 @@ impl Paths {
             self.lib.join("core-plugins/enabled"),
             self.sandbox_dir().join("bin"),
             self.sandbox_dir().join("tmp"),
+            // plugins/storage `TriggerInstall`: the entry registry exists on every host.
+            self.lib.join("data/storage-registry/entries"),
         ] {
             fs::create_dir_all(&d).map_err(io_err(&d))?;
         }

@@ -472,21 +472,37 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
             )
         }
         "promote" => {
+            // dokku-postgres `service_promote` (common-functions).
             ds.verify(ctx, &svc)?;
             let app = args.get(1).cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
-            let url = ds.url(ctx, &svc)?;
             let env = ctx.env(&app)?;
             let default = format!("{}_URL", ds.var);
-            let Some((cur_key, _)) = env.iter().find(|(k, v)| **v == url && **k != default) else {
-                return fail(format!(
-                    "{svc} is not linked to {app} or is already promoted"
-                ));
-            };
-            let mut pairs = vec![(default.clone(), url.clone())];
-            if let Some(old) = env.get(&default) {
-                pairs.push((cur_key.clone(), old.clone()));
+            let url = url_for_app(ctx, ds, &svc, &env)?;
+            let vars = config_lines_with(&env, &url);
+            if vars.is_empty() {
+                return fail(format!("Not linked to app {app}"));
             }
+            if vars.join(" ").contains(&default) {
+                return fail(format!("Service {svc} already promoted as {default}"));
+            }
+            let mut pairs = Vec::new();
+            if let Some(prev) = env.get(&default).filter(|v| !v.is_empty()) {
+                let kept = env
+                    .iter()
+                    .any(|(k, v)| format!("{k}:  {v}").contains(prev.as_str()) && !k.contains(&default));
+                if !kept {
+                    let alias = COLORS
+                        .iter()
+                        .map(|c| format!("{}_{c}", ds.alt))
+                        .find(|a| config_lines_with(&env, &format!("{a}_URL")).is_empty());
+                    if let Some(a) = alias {
+                        pairs.push((format!("{a}_URL"), prev.clone()));
+                    }
+                }
+            }
+            let promote = env.get(&vars[0]).cloned().unwrap_or_default();
+            pairs.push((default, promote));
             crate::cmd::config::set_quiet(ctx, &app, &pairs)?;
             crate::cmd::config::maybe_restart(ctx, &app)
         }
@@ -525,7 +541,16 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
                     Ok(())
                 }
                 "clone" => {
+                    // dokku-postgres `service-clone-cmd`.
                     let new = args.get(1).cloned().unwrap_or_default();
+                    if new.is_empty() {
+                        return fail("Please specify a name for the new service");
+                    }
+                    if ds.dir(ctx, &new).is_dir() {
+                        return fail(format!("Invalid service name {new}. Verify the service name is not already in use."));
+                    }
+                    let (image, version) = (ds.file(ctx, &svc, "IMAGE")?, ds.file(ctx, &svc, "IMAGE_VERSION")?);
+                    ctx.info2(format!("Cloning {svc} to {new} @ {image}:{version}"));
                     let mut a = vec![new.clone()];
                     a.extend(args.iter().skip(2).cloned());
                     if !a.iter().any(|x| x == "-i" || x == "--image") {
@@ -537,8 +562,11 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
                         ]);
                     }
                     create(ctx, ds, &a)?;
+                    ctx.info1(format!("Copying data from {svc} to {new}"));
                     let dump = ds.file(ctx, &svc, "DUMP")?;
-                    ds.put(ctx, &new, "DUMP", &dump)
+                    ds.put(ctx, &new, "DUMP", &dump)?;
+                    ctx.info2("Done");
+                    Ok(())
                 }
                 _ => crate::cmd::not_modelled(ctx, &cmd),
             }

@@ -327,6 +327,11 @@ fn core_post_extract(ctx: &Ctx, app: &str, dir: &Path) -> Res<BTreeMap<String, S
             BTreeMap::new()
         }
     };
+    // app-json `CorePostExtract`: the file at `appjson-path` is kept for the release.
+    let appjson = ctx.prop_computed("app-json", app, "appjson-path", "app.json")?;
+    let from = dir.join(appjson.trim_start_matches('/'));
+    let keep = inside_dir(dir, &from) && from.is_file();
+    crate::cmd::appjson::store(ctx, app, keep.then_some(from.as_path()))?;
     Ok(procfile)
 }
 
@@ -632,6 +637,9 @@ fn release_and_deploy_with(
         builder
     };
     ctx.info1(format!("Releasing {app}..."));
+    // app-json `TriggerPreReleaseBuilder`: app.json env first.
+    let first_deploy = !load(ctx, app)?.deployed;
+    crate::cmd::appjson::process_env(ctx, app, first_deploy)?;
     let t = trigger(
         ctx,
         "pre-release-builder",

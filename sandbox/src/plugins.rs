@@ -168,8 +168,46 @@ fn core_trigger(ctx: &mut Ctx, name: &str, args: &[&str]) -> Res<Option<(i32, St
                     .is_some();
             (if has { 0 } else { 1 }, String::new())
         }
+        "builder-detect" => (0, builder_detect(ctx, arg(0), Path::new(arg(1)))?),
         _ => return Ok(None),
     }))
+}
+
+/// The core plugins' `builder-detect` answers in plugn's (sorted) order: builder (the
+/// selected builder), builder-dockerfile (a Dockerfile, unless herokuish or pack detect),
+/// builder-herokuish (`.buildpacks`, `BUILDPACK_URL` in `.env` or the app env),
+/// builder-lambda, builder-nixpacks, builder-pack, builder-railpack (their marker files).
+fn builder_detect(ctx: &Ctx, app: &str, dir: &Path) -> Res<String> {
+    let mut out = String::new();
+    let selected = ctx.prop_computed("builder", app, "selected", "")?;
+    if !selected.is_empty() {
+        out.push_str(&format!("{selected}\n"));
+    }
+    let dotenv = read_opt(&dir.join(".env"))
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("BUILDPACK_URL=")));
+    let herokuish = dir.join(".buildpacks").is_file()
+        || dotenv
+        || ctx.env(app)?.get("BUILDPACK_URL").is_some_and(|v| !v.is_empty());
+    let pack = dir.join("project.toml").is_file();
+    if !herokuish && !pack && dir.join("Dockerfile").is_file() {
+        out.push_str("dockerfile\n");
+    }
+    if herokuish {
+        out.push_str("herokuish\n");
+    }
+    for (file, name) in [
+        ("lambda.yml", "lambda"),
+        ("nixpacks.toml", "nixpacks"),
+        ("project.toml", "pack"),
+        ("railpack.json", "railpack"),
+    ] {
+        if dir.join(file).is_file() {
+            out.push_str(&format!("{name}\n"));
+        }
+    }
+    Ok(out)
 }
 
 trait RunExt {
@@ -409,6 +447,21 @@ fn run_all(ctx: &mut Ctx, t: &str, args: &[&str]) -> Res {
 }
 
 fn install(ctx: &mut Ctx, args: &[String]) -> Res {
+    // plugins/plugin/subcommands/install: the first argument decides, before any flag parsing.
+    if let Some(first) = args.first() {
+        let url_like = first.starts_with("https:")
+            || first.starts_with("git")
+            || first.starts_with("ssh:")
+            || first.starts_with("file:")
+            || first.ends_with(".tar.gz")
+            || first.ends_with(".tgz");
+        if first != "--core" && !url_like && !first.starts_with("--") {
+            ctx.warn("First argument must be --core or url to plugin");
+            ctx.warn("Valid prefixes: https:, git:, ssh:, file:");
+            ctx.warn("Valid suffixes: .tar.gz, .tgz");
+            return fail("Please retry with valid arguments");
+        }
+    }
     let p = parse(
         args,
         &Spec {

@@ -154,7 +154,7 @@ fn report_conventions() {
         "legacy prefixed key kept alongside the stripped one"
     );
     assert_eq!(j["locked"], "false");
-    assert_eq!(j["global-disable-autocreation"], "false");
+    assert_eq!(j["global-disable-autocreation"], "", "the raw global value (plugins/apps report.go)");
     let one = s.run(&["apps:report", "web", "--app-locked"]);
     assert_eq!(one.stdout, "false\n");
     s.run(&["apps:report", "web", "--app-locked", "--app-dir"])
@@ -200,7 +200,7 @@ fn property_set_unset_and_validation() {
     s.run(&["ps:set", "--global", "start-cmd", "x"])
         .fails(1, "Property cannot be specified globally");
     s.run(&["logs:set", "web", "vector-image", "x"])
-        .fails(1, "Property can only be specified globally");
+        .fails(1, "vector-image may only be set globally with --global");
     s.run(&["ps:set", "web", "restart-policy", "sometimes"])
         .fails(1, "Invalid restart-policy");
     s.run(&["nginx:set", "--global", "client-max-body-size", "50m"])
@@ -985,26 +985,26 @@ fn config_export_formats_follow_env_export() {
     assert_eq!(
         s.run(&["config:export", "--global", "--format", "exports"])
             .stdout,
-        "export G='1'\n"
+        "export G='1'"
     );
     s.run(&["apps:create", "web"]).ok();
     s.run(&["config:clear", "--no-restart", "web"]).ok();
     assert_eq!(
         s.run(&["config:export", "web", "--format", "json-list"])
             .stdout,
-        "null\n",
+        "null",
         "nil slice"
     );
     s.run(&["config:set", "--no-restart", "web", "A=it's", "B=2"])
         .ok();
     assert_eq!(
         s.run(&["config:export", "web", "--format", "shell"]).stdout,
-        "A='it'\\''s' B='2'\n"
+        "A='it'\\''s' B='2' "
     );
     assert_eq!(
         s.run(&["config:export", "web", "--format", "docker-args-keys"])
             .stdout,
-        "--env=A --env=B\n"
+        "--env=A --env=B"
     );
     assert_eq!(
         s.json(&["config:export", "--merged", "web", "--format", "json"]),

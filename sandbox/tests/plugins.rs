@@ -818,8 +818,9 @@ fn git_sync_fetches_and_builds() {
         "true"
     );
     let l = log(&s);
-    assert!(l.contains(&"rec receive-app web main".to_string()), "{l:?}");
-    assert!(l.contains(&format!("rec deploy-source-set web git-sync {path}#main")));
+    // `cmd-git-sync` resolves the ref to a commit before `receive-app`.
+    assert!(l.contains(&format!("rec receive-app web {sha}")), "{l:?}");
+    assert!(l.contains(&format!("rec deploy-source-set web git-sync {path}#{sha}")));
 }
 
 #[test]

@@ -110,6 +110,10 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             if key == "disable-autocreation" && scope != "--global" {
                 return fail("Property can only be specified globally");
             }
+            // plugins/apps `GlobalProperties`: only disable-autocreation is global.
+            if key != "disable-autocreation" && scope == "--global" {
+                return fail("Property cannot be specified globally");
+            }
             crate::cmd::props::set_value(ctx, "apps", &scope, &key, &value)
         }
         "report" => Report {
@@ -120,7 +124,7 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
         .run(ctx, args, &report_rows, &|c| {
             Ok(rows(vec![(
                 "app-global-disable-autocreation".into(),
-                c.prop_computed("apps", "--global", "disable-autocreation", "false")?,
+                c.prop_or("apps", "--global", "disable-autocreation")?,
             )]))
         }),
         "rename" | "clone" => {
@@ -177,6 +181,12 @@ fn rename_or_clone(
     ));
     create(ctx, new, true)?;
     copy_app_state(ctx, old, new, sub == "rename")?;
+    // plugins/logs `TriggerPostAppCloneSetup`/`TriggerPostAppRenameSetup`: the old app's logs
+    // properties leave on rename, and the vector config follows.
+    if sub == "rename" {
+        remove_any(&ctx.paths.lib.join("config/logs").join(old))?;
+    }
+    crate::cmd::vector::regenerate(ctx);
     let (setup, done) = if sub == "clone" {
         ("post-app-clone-setup", "post-app-clone")
     } else {
@@ -220,11 +230,25 @@ fn copy_app_state(ctx: &Ctx, old: &str, new: &str, rename: bool) -> Res {
     }
     let repo_new = ctx.paths.app_dir(new);
     let repo_old = ctx.paths.app_dir(old);
-    for part in ["objects", "refs", "packed-refs", "VHOST"] {
+    for part in ["objects", "refs", "packed-refs"] {
         let from = repo_old.join(part);
         if from.exists() {
             copy_tree(&from, &repo_new.join(part))?;
         }
+    }
+    // plugins/domains `post-app-rename-setup`: the VHOST file moves and `<old>.<global vhost>`
+    // becomes `<new>.<global vhost>` (every other domain is kept); `post-app-clone-setup`
+    // keeps the clone's own default domains.
+    let vhost_old = repo_old.join("VHOST");
+    if rename && vhost_old.is_file() {
+        let mut text = std::fs::read_to_string(&vhost_old).map_err(crate::ctx::io_err(&vhost_old))?;
+        for global in ctx.read_lines(&ctx.paths.root.join("VHOST"))? {
+            let global = global.trim();
+            if !global.is_empty() {
+                text = text.replace(&format!("{old}.{global}"), &format!("{new}.{global}"));
+            }
+        }
+        crate::ctx::write_atomic(&repo_new.join("VHOST"), &text)?;
     }
     if rename {
         for ds in crate::datastore::PLUGINS {
@@ -271,7 +295,7 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         ),
         (
             "app-global-disable-autocreation".into(),
-            ctx.prop_computed("apps", "--global", "disable-autocreation", "false")?,
+            ctx.prop_or("apps", "--global", "disable-autocreation")?,
         ),
         (
             "app-locked".into(),
@@ -389,5 +413,7 @@ pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
     if crate::docker::enabled(&ctx.paths) {
         crate::proxy::rebuild(ctx)?;
     }
+    // plugins/logs `TriggerPostDelete`: the app drops out of the vector config.
+    crate::cmd::vector::regenerate(ctx);
     Ok(())
 }

@@ -340,7 +340,13 @@ fn export(ctx: &Ctx, env: &BTreeMap<String, String>, format: &str) -> Res {
         }
         other => return fail(format!("Unknown export format: {other}")),
     };
-    ctx.out(text);
+    // plugins/config `SubExport`: `fmt.Print(exported + suffix)`, no newline; the shell
+    // format ends in a space.
+    let suffix = if format == "shell" { " " } else { "" };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    drop(write!(out, "{text}{suffix}"));
+    drop(out.flush());
     Ok(())
 }
 

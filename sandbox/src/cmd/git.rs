@@ -36,7 +36,7 @@ pub fn init_repo(ctx: &Ctx, app: &str) -> Res {
     let hook = dir.join("hooks/pre-receive");
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
     let script = format!(
-        "#!/usr/bin/env bash\nset -e\nexport DOKKU_ROOT={} DOKKU_LIB_PATH={}\ncat | {} git-hook {app}\n",
+        "#!/usr/bin/env bash\nset -e\nset -o pipefail\n\nexport DOKKU_ROOT={} DOKKU_LIB_PATH={}\ncat | {} git-hook \"{app}\"\n",
         q(&ctx.paths.root),
         q(&ctx.paths.lib),
         q(&exe)
@@ -227,6 +227,9 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             Ok(())
         }
         "sync" => sync(ctx, args),
+        "auth" | "auth-status" | "allow-host" | "public-key" | "generate-deploy-key" => {
+            host_commands(ctx, sub, args)
+        }
         "status" => {
             let app = args.first().cloned().unwrap_or_default();
             ctx.verify_app(&app)?;
@@ -353,6 +356,14 @@ fn deploy_dir(
         .args(["update-ref", &reference, &sha])
         .status()
         .map_err(io_err(&repo))?;
+    if old.is_none() {
+        // `git-from-directory` on an app without code clones a new repository whose HEAD is
+        // the deploy branch (`fn-git-clone`).
+        git_in(&repo)
+            .args(["symbolic-ref", "HEAD", &reference])
+            .status()
+            .map_err(io_err(&repo))?;
+    }
     if let Err(e) = deploy::build_chain(ctx, app, &sha, source) {
         // git-from-directory rolls the app repo ref back when the deploy fails (§c step 8).
         match old {
@@ -605,7 +616,40 @@ fn check_extracted_symlinks(dir: &Path) -> Res {
     Ok(())
 }
 
-/// `git:sync [--build|--build-if-changes] <app> <repository> [<ref>]`.
+/// Run git in `dir` (plugins/git `fn-git-cmd`), its output passed through; the state lock is
+/// released while it runs (it may reach the network).
+fn git_cmd(ctx: &mut Ctx, dir: &Path, args: &[&str], quiet: bool) -> Res<bool> {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_DIR")
+        .stdin(Stdio::null());
+    if quiet {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    let st = ctx.unlocked(|_| c.status())?.map_err(io_err(dir))?;
+    Ok(st.success())
+}
+
+/// `rev-parse <r>` run inside `dir`, as `fn-git-cmd "$APP_ROOT" rev-parse` does (no `--verify`,
+/// so a branch name also finds `refs/remotes/origin/<name>`).
+fn rev_parse_in(dir: &Path, r: &str) -> Option<String> {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .args(["rev-parse", r])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// `git:sync [--build|--build-if-changes] [--skip-deploy-branch] <app> <repository> [<ref>]`
+/// as plugins/git `cmd-git-sync`: clone into a new app (`fn-git-clone`), fetch into an app
+/// with code (`fn-git-fetch`), then build when asked (or when the deploy branch moved).
 fn sync(ctx: &mut Ctx, args: &[String]) -> Res {
     let p = parse(
         args,
@@ -617,38 +661,332 @@ fn sync(ctx: &mut Ctx, args: &[String]) -> Res {
     let (app, remote) = (p.arg(0), p.arg(1));
     ctx.verify_app(&app)?;
     if remote.is_empty() {
-        return fail("Please specify a repository");
+        return fail("Missing GIT_REMOTE parameter");
     }
-    let r = p.pos.get(2).cloned().unwrap_or_else(|| "HEAD".into());
-    let branch = deploy_branch(ctx, &app)?;
-    let reference = format!("refs/heads/{branch}");
-    let before = rev_parse(ctx, &app, &reference);
+    let git_ref = p.pos.get(2).cloned().unwrap_or_default();
     let repo = ctx.paths.app_dir(&app);
-    ctx.info1(format!("Syncing {remote} to {app}"));
-    let o = ctx
-        .unlocked(|_| {
-            git_in(&repo)
-                .args([
-                    "fetch",
-                    "--quiet",
-                    "--force",
-                    &remote,
-                    &format!("{r}:{reference}"),
-                ])
-                .stdin(Stdio::null())
-                .output()
-        })?
-        .map_err(io_err(&repo))?;
-    if !o.status.success() {
-        eprint!("{}", String::from_utf8_lossy(&o.stderr));
-        return fail(format!("Unable to sync {remote}"));
+    // The deploy branch is read once, before a clone may set it (as `cmd-git-sync` does).
+    let branch = deploy_branch(ctx, &app)?;
+    let current = rev_parse_in(&repo, &branch);
+    if current.is_none() {
+        if !ctx.globals.quiet {
+            ctx.info1(format!("Cloning {app} from {remote}#{git_ref}"));
+        }
+        sync_clone(ctx, &app, &remote, &git_ref, p.has("--skip-deploy-branch"))?;
+    } else {
+        ctx.verbose(format!(
+            "Fetching remote code for {app} from {remote}#{git_ref}"
+        ));
+        sync_fetch(ctx, &app, &remote, &git_ref)?;
     }
-    let after = rev_parse(ctx, &app, &reference).unwrap_or_default();
-    let build = p.has("--build")
-        || (p.has("--build-if-changes") && before.as_deref() != Some(after.as_str()));
+    let updated = rev_parse_in(&repo, &branch);
+    let build = if p.has("--build") {
+        true
+    } else if p.has("--build-if-changes") {
+        if current == updated {
+            ctx.verbose("Skipping build as no changes were detected");
+            return Ok(());
+        }
+        true
+    } else {
+        false
+    };
     if build {
-        crate::plugins::trigger(ctx, "receive-app", &[&app, &r], false, false)?;
-        deploy::build_chain(ctx, &app, &after, Source::Sync(format!("{remote}#{r}")))?;
+        let rev = if git_ref.is_empty() {
+            updated.unwrap_or_default()
+        } else {
+            match rev_parse_in(&repo, &git_ref) {
+                Some(r) => r,
+                None => return Err(Fail::Silent(128)),
+            }
+        };
+        crate::plugins::trigger(ctx, "receive-app", &[&app, &rev], false, false)?;
+        deploy::build_chain(ctx, &app, &rev, Source::Sync(format!("{remote}#{rev}")))?;
     }
     Ok(())
+}
+
+/// plugins/git `fn-git-clone`: a branch given as the ref becomes the deploy branch (unless
+/// `--skip-deploy-branch`); a tag or commit is checked out onto the deploy branch.
+fn sync_clone(ctx: &mut Ctx, app: &str, remote: &str, git_ref: &str, skip: bool) -> Res {
+    let repo = ctx.paths.app_dir(app);
+    let git_ref = if git_ref.is_empty() {
+        deploy_branch(ctx, app)?
+    } else {
+        git_ref.to_string()
+    };
+    let probe = work_dir(ctx, "sync-ref")?;
+    let is_ref = !git_cmd(
+        ctx,
+        Path::new("/"),
+        &["clone", "--depth", "1", "-n", "--branch", &git_ref, remote, &probe.display().to_string()],
+        true,
+    )?;
+    drop(std::fs::remove_dir_all(&probe));
+    let tmp = work_dir(ctx, "sync-clone")?;
+    let t = tmp.display().to_string();
+    let res = (|| -> Res {
+        if is_ref {
+            if !git_cmd(ctx, Path::new("/"), &["clone", "-n", remote, &t], true)? {
+                return Err(Fail::Silent(128));
+            }
+            if !git_cmd(ctx, &tmp, &["checkout", "-qq", &git_ref], false)? {
+                return Err(Fail::Silent(1));
+            }
+        } else {
+            if !git_cmd(ctx, Path::new("/"), &["clone", "-n", "--branch", &git_ref, remote, &t], true)? {
+                return Err(Fail::Silent(128));
+            }
+            let head = format!("refs/heads/{git_ref}");
+            if git_cmd(ctx, &tmp, &["show-ref", "--verify", &head], true)? {
+                if skip {
+                    ctx.verbose(format!(
+                        "Detected branch {git_ref}, skipping deploy-branch setting"
+                    ));
+                } else {
+                    ctx.verbose(format!(
+                        "Detected branch, setting deploy-branch to {git_ref}"
+                    ));
+                    ctx.set_prop("git", app, "deploy-branch", &git_ref)?;
+                }
+            }
+        }
+        let branch = deploy_branch(ctx, app)?;
+        if git_ref != branch {
+            if is_ref {
+                git_cmd(ctx, &tmp, &["branch", "-qq", "-D", &branch], true)?;
+            }
+            if !git_cmd(ctx, &tmp, &["checkout", "-qq", "-b", &branch], false)? {
+                return Err(Fail::Silent(1));
+            }
+        }
+        // `rsync -a "$TMP_CLONE_DIR/.git/" "$APP_ROOT"`, then the hook and `core.bare`.
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(tmp.join(".git/."))
+            .arg(&repo)
+            .status()
+            .map_err(io_err(&repo))?;
+        if !st.success() {
+            return fail(format!("Unable to copy the clone of {remote} into {app}"));
+        }
+        init_repo(ctx, app)?;
+        git_cmd(ctx, &repo, &["config", "--add", "core.bare", "true"], true)?;
+        Ok(())
+    })();
+    drop(std::fs::remove_dir_all(&tmp));
+    res
+}
+
+/// plugins/git `fn-git-fetch`: a `remote` mirror, the deploy branch fetched (or every ref,
+/// then the deploy branch set to `<ref>^{commit}`).
+fn sync_fetch(ctx: &mut Ctx, app: &str, remote: &str, git_ref: &str) -> Res {
+    let repo = ctx.paths.app_dir(app);
+    let branch = deploy_branch(ctx, app)?;
+    if !git_cmd(ctx, &repo, &["check-ref-format", "--branch", &branch], true)? {
+        ctx.warn(format!(
+            "Invalid branch name '{branch}' specified via deploy-branch setting."
+        ));
+        ctx.warn("For more details, please see the man page for 'git-check-ref-format.'");
+        return Ok(());
+    }
+    git_cmd(ctx, &repo, &["remote", "rm", "remote"], true)?;
+    if !git_cmd(
+        ctx,
+        &repo,
+        &["remote", "add", "--mirror=fetch", "--no-tags", "remote", remote],
+        false,
+    )? {
+        return Err(Fail::Silent(1));
+    }
+    if git_ref.is_empty() {
+        if !git_cmd(ctx, &repo, &["fetch", "--update-head-ok", "remote", &branch], false)? {
+            return Err(Fail::Silent(1));
+        }
+    } else {
+        if !git_cmd(ctx, &repo, &["fetch", "--update-head-ok", "remote"], false)? {
+            return Err(Fail::Silent(1));
+        }
+        let target = format!("{git_ref}^{{commit}}");
+        let head = format!("refs/heads/{branch}");
+        if !git_cmd(ctx, &repo, &["update-ref", &head, &target], false)? {
+            return Err(Fail::Silent(128));
+        }
+    }
+    git_cmd(ctx, &repo, &["config", "--add", "core.bare", "true"], true)?;
+    Ok(())
+}
+
+/// `$DOKKU_ROOT/.netrc` as (machine, login, password) triples, in file order.
+fn netrc_read(path: &Path) -> Res<Vec<(String, String, String)>> {
+    let text = crate::ctx::read_opt(path)?.unwrap_or_default();
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        match w {
+            "machine" => out.push((
+                words.next().unwrap_or_default().to_string(),
+                String::new(),
+                String::new(),
+            )),
+            "login" | "password" => {
+                let v = words.next().unwrap_or_default().to_string();
+                if let Some(e) = out.last_mut() {
+                    if w == "login" {
+                        e.1 = v;
+                    } else {
+                        e.2 = v;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Write the netrc entries, then `fn-git-auth-secure-netrc` (mode 0600; the sandbox has no
+/// dokku user to chown to).
+fn netrc_write(path: &Path, entries: &[(String, String, String)]) -> Res {
+    let text: String = entries
+        .iter()
+        .map(|(m, l, p)| format!("machine {m}\n  login {l}\n  password {p}\n"))
+        .collect();
+    write_atomic(path, &text)?;
+    netrc_secure(path)
+}
+
+fn netrc_secure(path: &Path) -> Res {
+    use std::os::unix::fs::PermissionsExt;
+    if path.is_file() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+/// `fn-git-auth-read-password`: the password from stdin when a user but no password is given
+/// and stdin is a pipe.
+fn auth_password(user: &str, given: &str) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    if !user.is_empty() && given.is_empty() {
+        let piped = std::fs::metadata("/dev/stdin").is_ok_and(|m| m.file_type().is_fifo());
+        if piped {
+            let mut line = String::new();
+            drop(std::io::stdin().lock().read_line(&mut line));
+            return line.trim_end_matches('\n').to_string();
+        }
+    }
+    given.to_string()
+}
+
+/// `git:auth <host> [<user> [<password>]]`, `git:auth-status`, `git:allow-host`,
+/// `git:public-key` and `git:generate-deploy-key` as in plugins/git `internal-functions`.
+pub fn host_commands(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let ssh = ctx.paths.root.join(".ssh");
+    let netrc = ctx.paths.root.join(".netrc");
+    match sub {
+        "auth" | "auth-status" => {
+            let (host, user) = (arg(0), arg(1));
+            if host.is_empty() {
+                return fail("Please supply a git host");
+            }
+            let password = auth_password(&user, &arg(2));
+            if !user.is_empty() && password.is_empty() {
+                return fail("Missing password for netrc auth entry");
+            }
+            let mut entries = netrc_read(&netrc)?;
+            if sub == "auth-status" {
+                let current = entries
+                    .iter()
+                    .find(|e| e.0 == host)
+                    .map(|e| format!("{}:{}", e.1, e.2));
+                let matches = if user.is_empty() {
+                    current.is_none()
+                } else {
+                    current.as_deref() == Some(format!("{user}:{password}").as_str())
+                };
+                return if matches { Ok(()) } else { Err(Fail::Silent(1)) };
+            }
+            if user.is_empty() {
+                ctx.info1(format!("Removing netrc auth entry for host {host}"));
+                entries.retain(|e| e.0 != host);
+                if netrc.exists() {
+                    netrc_write(&netrc, &entries)?;
+                }
+                return netrc_secure(&netrc);
+            }
+            ctx.info1(format!("Setting netrc auth entry for host {host}"));
+            match entries.iter_mut().find(|e| e.0 == host) {
+                Some(e) => *e = (host.clone(), user, password),
+                None => entries.push((host.clone(), user, password)),
+            }
+            netrc_write(&netrc, &entries)
+        }
+        "allow-host" => {
+            let host = arg(0);
+            if host.is_empty() {
+                return fail("Please supply a git host");
+            }
+            // `ssh-keyscan -t rsa "$HOST" >>"$DOKKU_ROOT/.ssh/known_hosts"`: a real scan, so an
+            // unreachable host adds nothing (ssh-keyscan still exits 0).
+            crate::store::mkdirs(&ssh)?;
+            let known = ssh.join("known_hosts");
+            let o = ctx
+                .unlocked(|_| {
+                    Command::new("ssh-keyscan")
+                        .args(["-t", "rsa", &host])
+                        .stdin(Stdio::null())
+                        .output()
+                })?
+                .map_err(io_err(&known))?;
+            eprint!("{}", String::from_utf8_lossy(&o.stderr));
+            if !o.status.success() {
+                return Err(Fail::Silent(o.status.code().unwrap_or(1).clamp(1, 255) as u8));
+            }
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&known)
+                .map_err(io_err(&known))?;
+            f.write_all(&o.stdout).map_err(io_err(&known))?;
+            ctx.info1(format!("{host} added to known hosts"));
+            Ok(())
+        }
+        "public-key" => {
+            for k in ["id_ed25519.pub", "id_rsa.pub"] {
+                if let Some(text) = crate::ctx::read_opt(&ssh.join(k))? {
+                    print!("{text}");
+                    return Ok(());
+                }
+            }
+            let user = std::env::var("DOKKU_SYSTEM_USER").unwrap_or_else(|_| "dokku".into());
+            ctx.warn(format!("There is no deploy key associated with the {user} user."));
+            ctx.warn("Generate an ssh key with the following command:");
+            ctx.warn("  dokku git:generate-deploy-key");
+            fail("As an alternative, configure the netrc authentication via the git:auth command")
+        }
+        "generate-deploy-key" => {
+            if ssh.join("id_ed25519.pub").is_file() || ssh.join("id_rsa.pub").is_file() {
+                ctx.warn("A deploy key already exists for this host");
+                return Ok(());
+            }
+            crate::store::mkdirs(&ssh)?;
+            let key = ssh.join("id_ed25519");
+            let st = Command::new("ssh-keygen")
+                .args(["-t", "ed25519", "-C", "dokku@sandbox", "-N", "", "-f"])
+                .arg(&key)
+                .stdin(Stdio::null())
+                .status()
+                .map_err(io_err(&key))?;
+            if st.success() {
+                Ok(())
+            } else {
+                Err(Fail::Silent(st.code().unwrap_or(1).clamp(1, 255) as u8))
+            }
+        }
+        _ => Err(Fail::Silent(255)),
+    }
 }

@@ -51,40 +51,66 @@ pub fn checks(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             )
         }
         "run" => {
+            // plugins/checks/subcommands/run: `_all_` or a comma list of `<proc>` and
+            // `<proc>.<index>` items.
             let a = parse(args, &spec(&[], &[]))?;
             let app = a.arg(0);
             ctx.verify_app(&app)?;
-            let want = a.pos.get(1).cloned();
+            let want = a.pos.get(1).cloned().unwrap_or_else(|| "_all_".into());
             let st = crate::deploy::load(ctx, &app)?;
             let scale = crate::deploy::scale(ctx, &app, &st)?;
             let disabled = ctx.prop_or("checks", &app, "disabled")?;
-            let mut valid = false;
-            for proc in scale.keys() {
-                if want.as_ref().is_some_and(|w| w != proc) {
-                    continue;
-                }
-                valid = true;
-                if disabled == "_all_" || disabled.split(',').any(|x| x == proc) {
-                    ctx.info1(format!(
-                        "Zero downtime is disabled for app ({app}.{proc}). Skipping checks"
-                    ));
-                    continue;
-                }
-                let bad: Vec<String> = st
+            ctx.info1("Running pre-flight checks");
+            let check_one = |ctx: &Ctx, proc: &str, index: &str| -> Res {
+                let Some(c) = st
                     .containers
                     .iter()
-                    .filter(|c| &c.proc == proc && !c.healthy)
-                    .map(|c| format!("{}.{}", c.proc, c.index))
-                    .collect();
-                if !bad.is_empty() {
-                    return fail(format!("Checks failed for {}", bad.join(", ")));
+                    .find(|c| c.proc == proc && c.index.to_string() == index)
+                else {
+                    return fail(format!(
+                        "Invalid container index specified ({app}.{proc}.{index})"
+                    ));
+                };
+                ctx.info1(format!("Running checks for app ({app}.{proc}.{index})"));
+                if !c.healthy {
+                    return fail(format!("Checks failed for {proc}.{index}"));
                 }
+                Ok(())
+            };
+            let check_all = |ctx: &Ctx, only: Option<&str>| -> Res {
+                let mut valid = false;
+                for (proc, count) in &scale {
+                    if only.is_some_and(|w| w != proc) {
+                        continue;
+                    }
+                    valid = true;
+                    if disabled == "_all_" || disabled.split(',').any(|x| x == proc) {
+                        ctx.info1(format!(
+                            "Zero downtime is disabled for app ({app}.{proc}). Skipping checks"
+                        ));
+                        continue;
+                    }
+                    for i in 1..=*count {
+                        check_one(ctx, proc, &i.to_string())?;
+                    }
+                }
+                if !valid {
+                    return fail(format!(
+                        "Invalid process type specified ({app}.{})",
+                        only.unwrap_or_default()
+                    ));
+                }
+                Ok(())
+            };
+            if want == "_all_" {
+                return check_all(ctx, None);
             }
-            if !valid {
-                return fail(format!(
-                    "Invalid process type specified ({app}.{})",
-                    want.unwrap_or_default()
-                ));
+            for item in want.split(',') {
+                match item.split_once('.') {
+                    Some((proc, index)) if !index.is_empty() => check_one(ctx, proc, index)?,
+                    Some((proc, _)) => check_all(ctx, Some(proc))?,
+                    None => check_all(ctx, Some(item))?,
+                }
             }
             Ok(())
         }
@@ -189,8 +215,8 @@ pub fn logs(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             kind: "logs",
             legacy: true,
         }
-        .run(ctx, args, &|c, a| props::prop_rows(c, p, a), &|c| {
-            props::global_rows(c, p)
+        .run(ctx, args, &|c, a| logs_rows(c, args, a), &|c| {
+            logs_rows(c, args, "--global")
         }),
         "" => {
             let a = crate::args::parse(
@@ -505,4 +531,70 @@ pub fn report_all(ctx: &mut Ctx, args: &[String]) -> Res {
         }
     }
     Ok(())
+}
+
+/// The vector image of plugins/logs' Dockerfile (`getDefaultVectorImage`).
+const VECTOR_IMAGE: &str = "timberio/vector:0.57.0-debian";
+
+/// plugins/logs `ReportSingleApp`: the app or global flag set, with sink values shown as
+/// `<type>://redacted` in the stdout report unless that exact flag is asked for
+/// (`redactedSink`).
+fn logs_rows(ctx: &Ctx, args: &[String], app: &str) -> Res<Vec<crate::store::Row>> {
+    let mut format = "stdout".to_string();
+    let mut flag = String::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--format" {
+            format = it.next().cloned().unwrap_or_default();
+        } else if let Some(f) = a.strip_prefix("--format=") {
+            format = f.to_string();
+        } else if a.starts_with("--logs-") {
+            flag = a.clone();
+        }
+    }
+    let redact = |value: String, exact: &str| -> String {
+        if value.is_empty() || format != "stdout" || flag == exact {
+            return value;
+        }
+        match crate::cmd::vector::sink_to_config(&value, &[]) {
+            Ok(v) => format!("{}://redacted", v["type"].as_str().unwrap_or_default()),
+            Err(_) => String::new(),
+        }
+    };
+    let get = |scope: &str, k: &str| ctx.prop_or("logs", scope, k);
+    let global = app == "--global";
+    let own = |k: &str| -> Res<String> { if global { Ok(String::new()) } else { get(app, k) } };
+    let first = |a: String, b: String| if a.is_empty() { b } else { a };
+    let sink = redact(own("vector-sink")?, "--logs-vector-sink");
+    let gsink = redact(get("--global", "vector-sink")?, "--logs-global-vector-sink");
+    let cron = redact(own("vector-cron-sink")?, "--logs-vector-cron-sink");
+    let gcron = redact(get("--global", "vector-cron-sink")?, "--logs-global-vector-cron-sink");
+    let galias = get("--global", "app-label-alias")?;
+    let gsize = get("--global", "max-size")?;
+    let gimage = get("--global", "vector-image")?;
+    let gnets = get("--global", "vector-networks")?;
+    let mut v = vec![
+        (
+            "logs-computed-app-label-alias".to_string(),
+            first(first(own("app-label-alias")?, galias.clone()), crate::cmd::vector::APP_LABEL.into()),
+        ),
+        ("logs-computed-max-size".into(), first(first(own("max-size")?, gsize.clone()), "10m".into())),
+        ("logs-computed-vector-cron-sink".into(), first(cron.clone(), gcron.clone())),
+        ("logs-computed-vector-image".into(), first(gimage.clone(), VECTOR_IMAGE.into())),
+        ("logs-computed-vector-networks".into(), gnets.clone()),
+        ("logs-computed-vector-sink".into(), first(sink.clone(), gsink.clone())),
+        ("logs-global-app-label-alias".into(), galias),
+        ("logs-global-max-size".into(), gsize),
+        ("logs-global-vector-cron-sink".into(), gcron),
+        ("logs-global-vector-image".into(), gimage),
+        ("logs-global-vector-networks".into(), gnets),
+        ("logs-global-vector-sink".into(), gsink),
+    ];
+    if !global {
+        v.push(("logs-app-label-alias".into(), own("app-label-alias")?));
+        v.push(("logs-max-size".into(), own("max-size")?));
+        v.push(("logs-vector-cron-sink".into(), cron));
+        v.push(("logs-vector-sink".into(), sink));
+    }
+    Ok(crate::store::rows(v))
 }

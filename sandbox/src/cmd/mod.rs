@@ -2,6 +2,7 @@
 //! Usage lines come from `data/commands.tsv`, generated from ../shared/dokku-cli.json.
 
 pub mod apps;
+pub mod appjson;
 pub mod config;
 pub mod domains;
 pub mod git;
@@ -14,6 +15,7 @@ pub mod ps;
 pub mod sandbox;
 pub mod storage;
 pub mod storage_entries;
+pub mod vector;
 
 use crate::ctx::{fail, Ctx, Fail, Res};
 
@@ -62,6 +64,7 @@ const PREFIXES: &[&str] = &[
     "app-json",
     "builder",
     "builder-dockerfile",
+    "builder-herokuish",
     "docker-options",
     "storage",
     "network",
@@ -86,6 +89,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "builder-dockerfile",
         "Manage the dockerfile builder integration for an app",
+    ),
+    (
+        "builder-herokuish",
+        "Manage the herokuish builder integration for an app",
     ),
     ("checks", "Manage zero-downtime settings"),
     ("config", "Manage global and app-specific config vars"),
@@ -224,7 +231,8 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
                 &|c| props::global_rows(c, p),
             )
         }
-        "app-json" | "builder" | "builder-dockerfile" | "scheduler" | "scheduler-docker-local" => {
+        "app-json" | "builder" | "builder-dockerfile" | "builder-herokuish" | "scheduler"
+        | "scheduler-docker-local" => {
             match props::find(prefix) {
                 Some(p) => props::run(ctx, p, sub, args),
                 None => Err(Fail::Silent(255)),

@@ -313,6 +313,18 @@ pub fn docker_options(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
             }
             validate_processes(&procs, &phases)?;
+            if sub == "add" {
+                // plugins/docker-options `WarnIfProcessNotInProcfile`: only when the app has a
+                // Procfile, a warning and no failure.
+                let st = crate::deploy::load(ctx, &app)?;
+                if !st.procfile.is_empty() {
+                    for proc in procs.iter().filter(|p| !st.procfile.contains_key(*p)) {
+                        ctx.warn(format!(
+                            "Process type {proc:?} is not declared in the Procfile for {app}"
+                        ));
+                    }
+                }
+            }
             let scopes = if procs.is_empty() {
                 vec![DEFAULT_PROC.to_string()]
             } else {

@@ -281,10 +281,23 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             legacy: true,
         }
         .run(ctx, args, &proxy_rows, &|c| {
-            Ok(rows(vec![(
-                "proxy-global-type".into(),
-                c.prop_or("proxy", "--global", "type")?,
-            )]))
+            // plugins/proxy/report.go: the --global flag set.
+            let mut v = vec![
+                (
+                    "proxy-computed-type".to_string(),
+                    c.prop_computed("proxy", "--global", "type", "nginx")?,
+                ),
+                (
+                    "proxy-global-type".to_string(),
+                    c.prop_or("proxy", "--global", "type")?,
+                ),
+            ];
+            for k in ["proxy-port", "proxy-ssl-port"] {
+                let g = c.prop_or("proxy", "--global", k)?;
+                v.push((format!("proxy-computed-{k}"), g.clone()));
+                v.push((format!("proxy-global-{k}"), g));
+            }
+            Ok(rows(v))
         }),
         "enable" | "disable" | "build-config" | "clear-config" => {
             let p = parse(args, &spec(&["--parallel"], &["--all"]))?;
@@ -353,11 +366,13 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 }
 
 fn proxy_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
-    let disabled = ctx.prop_or("proxy", app, "disabled")? == "true";
+    let raw = ctx.prop_or("proxy", app, "disabled")?;
+    let disabled = raw == "true";
+    let computed = if raw.is_empty() { "false".to_string() } else { raw.clone() };
     let mut v = vec![
         ("proxy-enabled".to_string(), (!disabled).to_string()),
-        ("proxy-disabled".to_string(), disabled.to_string()),
-        ("proxy-computed-disabled".to_string(), disabled.to_string()),
+        ("proxy-disabled".to_string(), raw),
+        ("proxy-computed-disabled".to_string(), computed),
         (
             "proxy-computed-type".to_string(),
             ctx.prop_computed("proxy", app, "type", "nginx")?,

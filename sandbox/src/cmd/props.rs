@@ -88,10 +88,20 @@ pub const PLUGINS: &[PropPlugin] = &[
         global_only: &[],
         bash: true,
     },
+    // plugins/builder-herokuish `cmd-builder-herokuish-set` and report.go; `allowed` computes
+    // to true on amd64 hosts.
+    PropPlugin {
+        name: "builder-herokuish",
+        kind: "builder-herokuish",
+        keys: &[("allowed", "true")],
+        global_keys: None,
+        global_only: &[],
+        bash: true,
+    },
     PropPlugin {
         name: "scheduler",
         kind: "scheduler",
-        keys: &[("selected", "docker-local"), ("shell", "/bin/bash")],
+        keys: &[("selected", "docker-local"), ("shell", "")],
         global_keys: None,
         global_only: &[],
         bash: false,
@@ -124,12 +134,12 @@ pub const PLUGINS: &[PropPlugin] = &[
         name: "logs",
         kind: "logs",
         keys: &[
-            ("app-label-alias", ""),
+            ("app-label-alias", "com.dokku.app-name"),
             ("max-size", "10m"),
-            ("vector-sink", ""),
             ("vector-cron-sink", ""),
             ("vector-image", ""),
             ("vector-networks", ""),
+            ("vector-sink", ""),
         ],
         global_keys: None,
         global_only: &["vector-image", "vector-networks"],
@@ -252,7 +262,14 @@ pub fn set(ctx: &mut Ctx, p: &PropPlugin, args: &[String]) -> Res {
         };
     }
     if !global && p.global_only.contains(&key.as_str()) {
+        if p.name == "logs" {
+            // plugins/logs `validateVectorImage`/`validateVectorNetworks`.
+            return fail(format!("{key} may only be set globally with --global"));
+        }
         return fail("Property can only be specified globally");
+    }
+    if p.name == "logs" {
+        return logs_set(ctx, &scope, &key, &value);
     }
     if p.name == "ps" && key == "restart-policy" && !value.is_empty() {
         // `isValidRestartPolicy` (plugins/ps/functions.go): any `on-failure:` suffix passes.
@@ -343,4 +360,62 @@ pub fn run(ctx: &mut Ctx, p: &'static PropPlugin, sub: &str, args: &[String]) ->
         }),
         _ => Err(Fail::Silent(255)),
     }
+}
+
+/// plugins/logs `CommandSet`: `validateSetValue`, the property, then the vector config for the
+/// keys that shape it.
+fn logs_set(ctx: &mut Ctx, scope: &str, key: &str, value: &str) -> Res {
+    if !value.is_empty() {
+        match key {
+            "app-label-alias" => {
+                let ok = value.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                if !ok {
+                    return fail("Invalid app-label-alias value, must start with a letter or number and contain only letters, numbers, and any of [_, ., -]");
+                }
+            }
+            "max-size" if value != "unlimited" => {
+                if !value.ends_with(['k', 'm', 'g']) {
+                    return fail("Invalid max-size unit measure, value must end in any of [k, m, g]");
+                }
+                if value.len() < 2 {
+                    return fail("Invalid max-size value, must be a number followed by a unit of measure [k, m, g]");
+                }
+                let n = &value[..value.len() - 1];
+                if let Err(e) = n.parse::<i64>() {
+                    return fail(format!("Invalid max-size value, unable to convert number to int: strconv.Atoi: parsing {n:?}: {e}"));
+                }
+            }
+            "vector-networks" => {
+                for name in value.split(',').map(str::trim) {
+                    if name.is_empty() {
+                        return fail("Invalid vector-networks value, empty entry in comma-separated list");
+                    }
+                    if name == "bridge" {
+                        return fail("Invalid vector-networks value, \"bridge\" is not a valid entry for vector-networks");
+                    }
+                    if !crate::cmd::network::exists(ctx, name) {
+                        return fail(format!("Network {name:?} does not exist"));
+                    }
+                }
+            }
+            "vector-sink" | "vector-cron-sink" => {
+                if let Err(e) = crate::cmd::vector::sink_to_config(value, &[]) {
+                    return fail(e);
+                }
+            }
+            _ => {}
+        }
+    }
+    set_value(ctx, "logs", scope, key, value)?;
+    if matches!(key, "app-label-alias" | "vector-cron-sink" | "vector-sink") {
+        ctx.verbose(format!(
+            "Writing updated vector config to {}",
+            crate::cmd::vector::path(ctx).display()
+        ));
+        crate::cmd::vector::write(ctx)?;
+    }
+    Ok(())
 }

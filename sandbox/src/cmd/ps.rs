@@ -120,9 +120,10 @@ pub fn rebuild(ctx: &mut Ctx, app: &str) -> Res {
     match crate::cmd::git::rev_parse(ctx, app, &format!("refs/heads/{branch}")) {
         Some(rev) => deploy::build_chain(ctx, app, &rev, deploy::Source::Rebuild),
         None => {
-            ctx.info1(format!(
-                "WARNING: Cannot build from '{branch}' as it has no commits"
-            ));
+            // plugins/git `functions` `git_receive_app`: echoed whatever the quiet flag.
+            println!(
+                "\x1b[1G\x1b[K-----> WARNING: Cannot build from '{branch}' as there are no commits stored at that branch."
+            );
             Err(Fail::Silent(1))
         }
     }
