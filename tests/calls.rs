@@ -1,0 +1,123 @@
+//! Dokku calls a deploy costs (issue #19), counted from the sandbox's call log (counts, never
+//! times): a first deploy, a no-op push and a push that changes one environment variable, for
+//! the 4-service example and a 20-service stack (18 apps, postgres, redis). Each case prints
+//! its counts and asserts the bound; the figures before issue #19 are kept beside them.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{git, text, Host};
+
+/// Calls the plugin made during one push: every call the sandbox logged during the push but
+/// the push itself (`git-hook`).
+fn push(h: &Host, dir: &Path) -> Vec<String> {
+    let from = h.calls().len();
+    let o = git(dir, &["push", "dokku", "main"]);
+    assert!(o.status.success(), "{}", text(&o));
+    h.calls()
+        .into_iter()
+        .skip(from)
+        .filter(|c| c["depth"].as_u64() != Some(0) && c["argv"][0] != "git-hook")
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn commit(dir: &Path, compose: &str) {
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "change"]);
+}
+
+/// Pushes `compose`, then the same again, then `changed`; returns the three call lists.
+fn three_pushes(compose: &str, changed: &str) -> [Vec<String>; 3] {
+    let h = Host::new();
+    let client = tempfile::tempdir().unwrap();
+    let dir = client.path().join("shop");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, compose);
+    h.remote(&dir, "shop");
+    let first = push(&h, &dir);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let noop = push(&h, &dir);
+    commit(&dir, changed);
+    let env = push(&h, &dir);
+    [first, noop, env]
+}
+
+fn twenty() -> String {
+    let mut s =
+        String::from("services:\n  db:\n    image: postgres:16\n  cache:\n    image: redis:7\n");
+    for i in 0..18 {
+        s.push_str(&format!("  s{i:02}:\n    image: example/s{i:02}:1\n    environment:\n      N: \"{i}\"\n    depends_on: [db, cache]\n"));
+        if i % 3 == 0 {
+            s.push_str(&format!("    ports: [\"{}:80\"]\n", 8000 + i));
+        }
+    }
+    s
+}
+
+/// Prints the counts beside those measured before issue #19 and asserts each is at most `bound`.
+fn report(name: &str, before: [usize; 3], bound: [usize; 3], calls: &[Vec<String>; 3]) {
+    let n: Vec<usize> = calls.iter().map(Vec::len).collect();
+    println!(
+        "{name}: first deploy {} (before #19: {}), no-op push {} ({}), one env change {} ({})",
+        n[0], before[0], n[1], before[1], n[2], before[2]
+    );
+    if std::env::var_os("CALLS_VERBOSE").is_some() {
+        for (label, c) in ["first deploy", "no-op push", "one env change"]
+            .iter()
+            .zip(calls)
+        {
+            println!("  {label}:\n    {}", c.join("\n    "));
+        }
+    }
+    for ((label, c), b) in ["first deploy", "no-op push", "one env change"]
+        .iter()
+        .zip(calls)
+        .zip(bound)
+    {
+        assert!(
+            c.len() <= b,
+            "{name}: {label} made {} Dokku calls, more than {b}:\n{}",
+            c.len(),
+            c.join("\n")
+        );
+    }
+}
+
+#[test]
+fn calls_of_the_example_stack() {
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/web-worker-postgres-redis/compose.yaml"),
+    )
+    .unwrap();
+    let changed = compose.replace("QUEUE: default", "QUEUE: urgent");
+    assert_ne!(compose, changed);
+    let calls = three_pushes(&compose, &changed);
+    report(
+        "examples/web-worker-postgres-redis",
+        [36, 48, 50],
+        [36, 48, 50],
+        &calls,
+    );
+}
+
+#[test]
+fn calls_of_a_twenty_service_stack() {
+    let compose = twenty();
+    let changed = compose.replacen("N: \"5\"", "N: \"five\"", 1);
+    assert_ne!(compose, changed);
+    let calls = three_pushes(&compose, &changed);
+    report("20 services", [176, 304, 306], [176, 304, 306], &calls);
+}
