@@ -33,6 +33,9 @@ pub struct DokkuState {
     /// --version` and `--dsn`), by [`datastore_key`]; absent when the host was not read.
     #[serde(default)]
     pub datastore_info: BTreeMap<String, DatastoreInfo>,
+    /// Every app on the host (`apps:list`), the stack's or not; empty when not read.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub listed: BTreeSet<String>,
 }
 
 /// One existing datastore service, as its plugin reports it.
@@ -352,6 +355,7 @@ pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOu
     for (app, a) in read_apps(&todo, &listed, run)? {
         state.apps.insert(app, a);
     }
+    state.listed = existing;
     Ok(state)
 }
 

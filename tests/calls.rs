@@ -37,8 +37,14 @@ fn commit(dir: &Path, compose: &str) {
     git(dir, &["commit", "-qm", "change"]);
 }
 
-/// Pushes `compose`, then the same again, then `changed`; returns the three call lists.
-fn three_pushes(compose: &str, changed: &str) -> [Vec<String>; 3] {
+/// `compose:plan shop`, which reads the whole host: the steps it plans.
+fn planned(h: &Host) -> Vec<Value> {
+    let plan = h.json(&["compose:plan", "shop", "--format", "json"]);
+    plan["steps"].as_array().cloned().unwrap_or_default()
+}
+
+/// A stack pushed to a fresh sandbox with the plugin: the host and the client repository.
+fn pushed(compose: &str) -> (Host, tempfile::TempDir, Vec<String>) {
     let h = Host::new();
     let client = tempfile::tempdir().unwrap();
     let dir = client.path().join("shop");
@@ -47,11 +53,57 @@ fn three_pushes(compose: &str, changed: &str) -> [Vec<String>; 3] {
     commit(&dir, compose);
     h.remote(&dir, "shop");
     let first = push(&h, &dir);
+    (h, client, first)
+}
+
+/// Pushes `compose`, then the same again, then `changed`; returns the three call lists. After
+/// each fast push, a plan from a full read of the host plans nothing: what the push trusted
+/// was the host.
+fn three_pushes(compose: &str, changed: &str) -> [Vec<String>; 3] {
+    let (h, client, first) = pushed(compose);
+    let dir = client.path().join("shop");
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let noop = push(&h, &dir);
+    assert_eq!(planned(&h), Vec::<Value>::new());
     commit(&dir, changed);
     let env = push(&h, &dir);
+    assert_eq!(planned(&h), Vec::<Value>::new());
     [first, noop, env]
+}
+
+fn mutations(calls: &[String]) -> Vec<&String> {
+    calls
+        .iter()
+        .filter(|c| !dokku_compose::state::is_query(&c.split(' ').collect::<Vec<_>>()))
+        .collect()
+}
+
+/// The bounds of issue #19: a first deploy makes no more calls than before; a no-op push at
+/// most 10 calls and no change; an env change at most 10 more than the changes it makes,
+/// which all concern `app`.
+fn assert_bounds(name: &str, before_first: usize, calls: &[Vec<String>; 3], app: &str) {
+    let [first, noop, env] = calls;
+    assert!(
+        first.len() <= before_first,
+        "{name}: first deploy made {} calls, more than {before_first}",
+        first.len()
+    );
+    assert!(
+        noop.len() <= 10 && mutations(noop).is_empty(),
+        "{name}: no-op push:\n{}",
+        noop.join("\n")
+    );
+    let changes = mutations(env);
+    assert!(
+        env.len() <= 10 + changes.len(),
+        "{name}: env change:\n{}",
+        env.join("\n")
+    );
+    assert!(
+        !changes.is_empty() && changes.iter().all(|c| c.split(' ').any(|w| w == app)),
+        "{name}: env change:\n{}",
+        env.join("\n")
+    );
 }
 
 fn twenty() -> String {
@@ -120,4 +172,54 @@ fn calls_of_a_twenty_service_stack() {
     assert_ne!(compose, changed);
     let calls = three_pushes(&compose, &changed);
     report("20 services", [176, 304, 306], [176, 304, 306], &calls);
+    assert_bounds("20 services", 176, &calls, "shop-s05");
+}
+
+/// What an operator changes by hand on a service app is recorded by the plugin's triggers:
+/// the next push reads that app again (and only it) and converges it; the one after is back
+/// to trusting the release.
+#[test]
+fn a_push_reads_again_what_an_operator_changed() {
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/web-worker-postgres-redis/compose.yaml"),
+    )
+    .unwrap();
+    let (h, client, _) = pushed(&compose);
+    let dir = client.path().join("shop");
+    let o = h.dokku(&["config:set", "shop-worker", "QUEUE=by-hand"]);
+    assert!(o.status.success(), "{}", text(&o));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let calls = push(&h, &dir);
+    assert!(
+        calls.contains(&"config:export --format json shop-worker".to_owned()),
+        "{calls:#?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains("shop-web")),
+        "only the changed app is read: {calls:#?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.starts_with("config:set")
+            && c.contains("shop-worker")
+            && c.contains("QUEUE=default")),
+        "{calls:#?}"
+    );
+    assert_eq!(planned(&h), Vec::<Value>::new());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let calls = push(&h, &dir);
+    assert!(
+        calls.len() <= 10 && mutations(&calls).is_empty(),
+        "{calls:#?}"
+    );
+    // `ps:stop` fires `post-stop`: the next push starts the app again.
+    let o = h.dokku(&["ps:stop", "shop-web"]);
+    assert!(o.status.success(), "{}", text(&o));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let calls = push(&h, &dir);
+    assert!(
+        calls.iter().any(|c| c.contains("shop-web")
+            && !dokku_compose::state::is_query(&c.split(' ').collect::<Vec<_>>())),
+        "post-stop recorded the stop: {calls:#?}"
+    );
 }
