@@ -339,6 +339,7 @@ pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOu
     let (mut state, todo) = match known {
         Some(k) => {
             let mut state = DokkuState { apps: BTreeMap::new(), vhosts: BTreeMap::new(), ..k.state.clone() };
+            state.letsencrypt_global_email = read_global_email(project, run)?;
             let mut todo = Vec::new();
             for app in ours {
                 match k.state.apps.get(&app) {
@@ -384,6 +385,20 @@ pub fn parse_bulk_report(cmd: &Cmd, out: &str, apps: &[String]) -> Result<BTreeM
     apps.iter().zip(lines).map(|(app, line)| Ok((app.clone(), parse_report(cmd, line)?))).collect()
 }
 
+/// The host's global Let's Encrypt e-mail, when the project asks for certificates (the
+/// operator's setting: never taken from a record).
+fn read_global_email(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Option<String>, StateError> {
+    if !(project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt)) {
+        return Ok(None);
+    }
+    let cmd = Cmd::dokku(["letsencrypt:report", "--global", "--format", "json"]);
+    let email = match run(&cmd)? {
+        Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(Some(email))
+}
+
 /// The stack-wide queries (networks, storage, datastores and their links, the global Let's
 /// Encrypt e-mail when needed).
 fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
@@ -394,14 +409,7 @@ fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput,
         Some(out) => state.networks = parse_name_list(&cmd, &out)?,
         None => return Err(must_answer(&cmd)),
     }
-    if project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt) {
-        let cmd = q(&["letsencrypt:report", "--global", "--format", "json"]);
-        let email = match run(&cmd)? {
-            Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
-            None => String::new(),
-        };
-        state.letsencrypt_global_email = Some(email);
-    }
+    state.letsencrypt_global_email = read_global_email(project, run)?;
     let cmd = q(&["storage:list-entries", "--format", "json"]);
     if let Some(out) = run(&cmd)? {
         state.storage = parse_name_list(&cmd, &out)?;

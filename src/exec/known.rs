@@ -99,11 +99,19 @@ pub fn settle(data: &Path, seen: &BTreeMap<String, SystemTime>) {
     }
 }
 
-/// The state `state` becomes once `steps` ran.
+/// The state `state` becomes once `steps` ran. An app a step changes in more ways than the
+/// step says (`letsencrypt:enable` adds its own port maps) is left out: the next push reads it.
 pub fn after<'a>(state: &DokkuState, steps: impl IntoIterator<Item = &'a Step>) -> DokkuState {
     let mut s = state.clone();
+    let mut unknown = Vec::new();
     for step in steps {
         crate::plan::simulate::apply(&mut s, step);
+        if let crate::plan::Action::EnableLetsencrypt { app } = &step.action {
+            unknown.push(app.clone());
+        }
+    }
+    for app in unknown {
+        s.apps.remove(&app);
     }
     s
 }
