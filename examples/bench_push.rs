@@ -240,20 +240,19 @@ fn main() {
     let n = usize::try_from(env_u64("STACKS", 50)).unwrap_or(50);
     let h = install(dokku, plugin, root);
     let small = "services:\n  web:\n    image: nginx:1\n  api:\n    image: example/api:1\n  worker:\n    image: example/worker:1\n  cron:\n    image: example/cron:1\n";
+    let client = tempfile::tempdir().expect("temp");
     for i in 0..n {
-        let o = Command::new(&h.dokku)
-            .env("DOKKU_SANDBOX_ROOT", h.root.path())
-            .env("DOKKU_COMPOSE_PREBUILT", &h.plugin)
-            .env("DOKKU_QUIET_OUTPUT", "1")
-            .args(["compose:up", &format!("u{i}"), "--file", "-"])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write as _;
-                c.stdin.take().expect("stdin").write_all(small.as_bytes())?;
-                c.wait_with_output()
-            });
-        assert!(o.is_ok_and(|o| o.status.success()), "compose:up u{i}");
+        let dir = client.path().join(format!("u{i}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        git(&dir, &["init", "-q", "-b", "main"]);
+        commit(&dir, small);
+        h.dokku(&[
+            "sandbox:git-remote",
+            &format!("u{i}"),
+            "--repo",
+            &dir.display().to_string(),
+        ]);
+        git(&dir, &["push", "-q", "dokku", "main"]);
     }
     h.latency(command_ms, cores);
     let from = h.log_len();
