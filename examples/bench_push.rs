@@ -7,7 +7,7 @@
 //! nothing.
 //!
 //! usage: bench_push <sandbox dokku> <dokku-compose-plugin> <repository root>
-//! (env: COMMAND_MS=300 DEPLOY_MS=0 CORES=2 STACKS=50)
+//! (env: COMMAND_MS=300 DEPLOY_MS=0 CORES=2 STACKS=50 ONLY_STATUS=)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -206,7 +206,8 @@ fn main() {
             stack(50).replacen("N: \"5\"", "N: \"five\"", 1),
         ),
     ];
-    for (name, compose, changed) in cases {
+    let only_status = std::env::var_os("ONLY_STATUS").is_some();
+    for (name, compose, changed) in cases.into_iter().filter(|_| !only_status) {
         let h = install(dokku, plugin, root);
         h.latency(command_ms, cores);
         let client = tempfile::tempdir().expect("temp");
