@@ -32,6 +32,8 @@ WEBHOOK="$PLUGIN_DIR/bin/dokku-compose-webhook"
 STAMP="$PLUGIN_DIR/bin/.installed"
 VERBS=(up plan config ps status list logs run releases diff rollback down report set vault-password sync webhook-secret help version rotate projects:create projects:list projects:set-var projects:unset-var projects:vars projects:template projects:apply export import-apps)
 TRIGGERS=(post-extract builder-build post-delete uninstall)
+# Triggers that record a changed app for the next push (triggers/app-changed).
+CHANGE_TRIGGERS=(post-create post-deploy post-config-update post-stop post-app-rename post-domains-update post-proxy-ports-update)
 
 log() { [[ -n "$DOKKU_QUIET_OUTPUT" ]] || echo "-----> $*"; }
 warn() { echo " !     $*" >&2; }
@@ -222,6 +224,9 @@ layout() {
   done
   for trigger in "${TRIGGERS[@]}"; do
     ln -sfn "triggers/$trigger" "$PLUGIN_DIR/$trigger"
+  done
+  for trigger in "${CHANGE_TRIGGERS[@]}"; do
+    ln -sfn triggers/app-changed "$PLUGIN_DIR/$trigger"
   done
 }
 

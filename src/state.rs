@@ -33,6 +33,9 @@ pub struct DokkuState {
     /// --version` and `--dsn`), by [`datastore_key`]; absent when the host was not read.
     #[serde(default)]
     pub datastore_info: BTreeMap<String, DatastoreInfo>,
+    /// Every app on the host (`apps:list`), the stack's or not; empty when not read.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub listed: BTreeSet<String>,
 }
 
 /// One existing datastore service, as its plugin reports it.
@@ -295,45 +298,118 @@ pub fn read_vhosts(run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>)
 /// The outcome of one query: stdout, or `None` when the command exited non-zero.
 pub type QueryOutput = Option<String>;
 
-/// Reads the state of everything `project` touches through read-only Dokku commands.
+/// Reads the state of everything `project` touches through read-only Dokku commands, all of
+/// it from the host (see [`read_stack`]).
 /// `run` executes one command and returns its stdout (or `None` on a non-zero exit).
 pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
-    let (mut state, todo) = read_host(project, run)?;
-    for app in todo {
-        let a = read_app(&app, run)?;
+    read_stack(project, run, None)
+}
+
+/// What a reader may take as known instead of asking the host (docs/performance.md): the
+/// state the stack's last successful apply left (what was read then, with the plan's effects
+/// applied), and the apps Dokku's triggers say changed since, which are read again.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    /// The recorded state.
+    pub state: &'a DokkuState,
+    /// Apps changed on the host since it was recorded.
+    pub changed: &'a BTreeSet<String>,
+}
+
+/// The `:report`s an app's state is read from; each accepts no app and then reports every
+/// app, one JSON object per line, in `apps:list` order (Dokku v0.38 `ReportSingleApp` over
+/// `DokkuApps`; the bash plugins loop over `dokku_apps`).
+pub const REPORTS: [&str; 12] = ["ps", "ports", "proxy", "domains", "docker-options", "network", "builder", "builder-dockerfile", "logs", "app-json", "resource", "letsencrypt"];
+
+/// Reads the state of everything `project` touches. `apps:list` is always asked (an app
+/// destroyed or created by hand is never taken on trust). With `known`, the rest comes from
+/// it, except the project's apps it does not hold or that changed, which are read; without
+/// it, the host-wide lists, the datastores and every existing app of the project are read.
+/// Apps are read through one bulk `:report` per plugin when more than one app is read (one
+/// call per plugin whatever the number of apps), else per app; `config:export`,
+/// `storage:list` and `ps:scale` have no bulk form and are asked per app.
+pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>, known: Option<Known<'_>>) -> Result<DokkuState, StateError> {
+    let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
+    let listed = match run(&cmd)? {
+        Some(out) => parse_app_order(&cmd, &out)?,
+        None => return Err(must_answer(&cmd)),
+    };
+    let existing: BTreeSet<String> = listed.iter().cloned().collect();
+    let ours: Vec<String> = project.services.values().filter_map(|s| s.app()).map(|a| a.app.to_string()).filter(|a| existing.contains(a)).collect();
+    let (mut state, todo) = match known {
+        Some(k) => {
+            let mut state = DokkuState { apps: BTreeMap::new(), vhosts: BTreeMap::new(), ..k.state.clone() };
+            state.letsencrypt_global_email = read_global_email(project, run)?;
+            let mut todo = Vec::new();
+            for app in ours {
+                match k.state.apps.get(&app) {
+                    Some(a) if !k.changed.contains(&app) => {
+                        state.apps.insert(app, a.clone());
+                    }
+                    _ => todo.push(app),
+                }
+            }
+            (state, todo)
+        }
+        None => (read_host(project, run)?, ours),
+    };
+    for (app, a) in read_apps(&todo, &listed, run)? {
         state.apps.insert(app, a);
     }
+    state.listed = existing;
     Ok(state)
 }
 
-/// The stack-wide queries (apps, networks, storage, datastores and their links, the global
-/// Let's Encrypt e-mail when needed), and the project's apps that exist, whose own state is
-/// read next.
-fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<(DokkuState, Vec<String>), StateError> {
+fn must_answer(cmd: &Cmd) -> StateError {
+    // Planning against an empty host by mistake would re-create everything (and `create` is
+    // not idempotent).
+    StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() }
+}
+
+/// Parses `apps:list --format json`, in its order (the order of bulk reports).
+pub fn parse_app_order(cmd: &Cmd, out: &str) -> Result<Vec<String>, StateError> {
+    match json(cmd, out)? {
+        Value::Array(a) => Ok(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        _ => Err(parse_err(cmd, "expected a JSON array of app names")),
+    }
+}
+
+/// Parses a bulk `:report --format json` (no app): one object per line, one line per app of
+/// `apps` in that order. An answer of another length (an app created or destroyed between
+/// the two calls) is an error, and the caller reads per app.
+pub fn parse_bulk_report(cmd: &Cmd, out: &str, apps: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>, StateError> {
+    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| l.starts_with('{')).collect();
+    if lines.len() != apps.len() {
+        return Err(parse_err(cmd, format!("{} report(s) for {} app(s)", lines.len(), apps.len())));
+    }
+    apps.iter().zip(lines).map(|(app, line)| Ok((app.clone(), parse_report(cmd, line)?))).collect()
+}
+
+/// The host's global Let's Encrypt e-mail, when the project asks for certificates (the
+/// operator's setting: never taken from a record).
+fn read_global_email(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Option<String>, StateError> {
+    if !(project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt)) {
+        return Ok(None);
+    }
+    let cmd = Cmd::dokku(["letsencrypt:report", "--global", "--format", "json"]);
+    let email = match run(&cmd)? {
+        Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(Some(email))
+}
+
+/// The stack-wide queries (networks, storage, datastores and their links, the global Let's
+/// Encrypt e-mail when needed).
+fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
     let mut state = DokkuState::default();
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
-
-    // These two must answer: planning against an empty host by mistake would re-create
-    // everything (and `create` is not idempotent).
-    let must = |cmd: &Cmd| StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() };
-    let cmd = q(&["apps:list", "--format", "json"]);
-    let existing = match run(&cmd)? {
-        Some(out) => parse_app_list(&cmd, &out)?,
-        None => return Err(must(&cmd)),
-    };
     let cmd = q(&["network:list", "--format", "json"]);
     match run(&cmd)? {
         Some(out) => state.networks = parse_name_list(&cmd, &out)?,
-        None => return Err(must(&cmd)),
+        None => return Err(must_answer(&cmd)),
     }
-    if project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt) {
-        let cmd = q(&["letsencrypt:report", "--global", "--format", "json"]);
-        let email = match run(&cmd)? {
-            Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
-            None => String::new(),
-        };
-        state.letsencrypt_global_email = Some(email);
-    }
+    state.letsencrypt_global_email = read_global_email(project, run)?;
     let cmd = q(&["storage:list-entries", "--format", "json"]);
     if let Some(out) = run(&cmd)? {
         state.storage = parse_name_list(&cmd, &out)?;
@@ -362,27 +438,60 @@ fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput,
         }
         state.datastores.insert(plugin.to_owned(), services);
     }
-    let todo = project.services.values().filter_map(|s| s.app()).map(|a| a.app.to_string()).filter(|a| existing.contains(a)).collect();
-    Ok((state, todo))
+    Ok(state)
 }
 
-/// Reads one existing app's state (16 read-only queries).
-fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<AppState, StateError> {
+/// Reads the apps `todo` (existing ones; `listed` is `apps:list` in its order): through bulk
+/// reports when more than one is read, else per app.
+fn read_apps(todo: &[String], listed: &[String], run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Vec<(String, AppState)>, StateError> {
+    let mut bulk: BTreeMap<&str, BTreeMap<String, BTreeMap<String, String>>> = BTreeMap::new();
+    if todo.len() > 1 {
+        for plugin in REPORTS {
+            let r = format!("{plugin}:report");
+            let cmd = Cmd::dokku([r.as_str(), "--format", "json"]);
+            let parsed = run(&cmd)?.map(|out| parse_bulk_report(&cmd, &out, listed));
+            match parsed {
+                Some(Ok(m)) => {
+                    bulk.insert(plugin, m);
+                }
+                // Not the apps of `apps:list` (one changed in between): per app instead.
+                _ => {
+                    bulk.clear();
+                    break;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for app in todo {
+        let mut report = |plugin: &str| -> Result<BTreeMap<String, String>, StateError> {
+            if let Some(m) = bulk.get(plugin) {
+                return Ok(m.get(app).cloned().unwrap_or_default());
+            }
+            let r = format!("{plugin}:report");
+            let cmd = Cmd::dokku([r.as_str(), app.as_str(), "--format", "json"]);
+            match run(&cmd)? {
+                Some(out) => parse_report(&cmd, &out),
+                None => Ok(BTreeMap::new()),
+            }
+        };
+        let reports: BTreeMap<&str, BTreeMap<String, String>> = REPORTS.iter().map(|p| Ok((*p, report(p)?))).collect::<Result<_, StateError>>()?;
+        out.push((app.clone(), read_app(app, &reports, run)?));
+    }
+    Ok(out)
+}
+
+/// One existing app's state from its reports (by plugin) and its three per-app queries.
+fn read_app(app: &str, reports: &BTreeMap<&str, BTreeMap<String, String>>, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<AppState, StateError> {
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
+    let empty = BTreeMap::new();
+    let report = |plugin: &str| reports.get(plugin).unwrap_or(&empty);
     let mut a = AppState::default();
     let cmd = q(&["config:export", "--format", "json", app]);
     if let Some(out) = run(&cmd)? {
         a.config = parse_config(&cmd, &out)?;
     }
-    let mut report = |plugin: &str| -> Result<BTreeMap<String, String>, StateError> {
-        let r = format!("{plugin}:report");
-        let cmd = q(&[r.as_str(), app, "--format", "json"]);
-        match run(&cmd)? {
-            Some(out) => parse_report(&cmd, &out),
-            None => Ok(BTreeMap::new()),
-        }
-    };
-    let ps = report("ps")?;
+    let ps = report("ps");
     a.deployed = ps.get("deployed").is_some_and(|v| v == "true");
     a.running = ps.get("running").is_none_or(|v| v != "false");
     for key in ["restart-policy", "stop-timeout-seconds", "procfile-path"] {
@@ -390,20 +499,23 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
             a.properties.insert(format!("ps:{key}"), v.clone());
         }
     }
-    a.ports = report("ports")?.get("map").map(|m| {
-        let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
-        p.sort();
-        p
-    }).unwrap_or_default();
-    a.proxy_enabled = report("proxy")?.get("enabled").is_none_or(|v| v != "false");
-    a.domains = report("domains")?.get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
-    let opts = report("docker-options")?;
+    a.ports = report("ports")
+        .get("map")
+        .map(|m| {
+            let mut p: Vec<String> = m.split_whitespace().map(str::to_owned).collect();
+            p.sort();
+            p
+        })
+        .unwrap_or_default();
+    a.proxy_enabled = report("proxy").get("enabled").is_none_or(|v| v != "false");
+    a.domains = report("domains").get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+    let opts = report("docker-options");
     for phase in ["build", "deploy", "run"] {
         if let Some(v) = opts.get(phase) {
             a.docker_options.insert(phase.to_owned(), split_docker_options(v));
         }
     }
-    let net = report("network")?;
+    let net = report("network");
     for key in ["initial-network", "attach-post-create", "attach-post-deploy"] {
         if let Some(v) = net.get(key).filter(|v| !v.is_empty()) {
             a.properties.insert(format!("network:{key}"), v.clone());
@@ -411,18 +523,20 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
     }
     let wanted: [(&str, &[&str]); 5] = [("builder", &["selected"]), ("builder-dockerfile", &["dockerfile-path"]), ("logs", &["max-size", "vector-sink"]), ("app-json", &["appjson-path"]), ("letsencrypt", &["email"])];
     for (plugin, keys) in wanted {
-        let r = report(plugin)?;
+        let r = report(plugin);
         for key in keys {
             if let Some(v) = r.get(*key).filter(|v| !v.is_empty()) {
                 a.properties.insert(format!("{plugin}:{key}"), v.clone());
             }
         }
     }
-    for (k, v) in report("resource")? {
-        if let Some((which, res)) = resource_key(&k).filter(|_| !v.is_empty()) {
-            a.resources.insert(format!("{which}:{res}"), v);
+    for (k, v) in report("resource") {
+        if let Some((which, res)) = resource_key(k).filter(|_| !v.is_empty()) {
+            a.resources.insert(format!("{which}:{res}"), v.clone());
         }
     }
+    // dokku-letsencrypt's report says whether a certificate is active (`fn-letsencrypt-is-active`).
+    a.letsencrypt = report("letsencrypt").get("active").is_some_and(|v| v == "true");
     let cmd = q(&["storage:list", app, "--format", "json"]);
     if let Some(out) = run(&cmd)? {
         a.mounts = parse_mounts(&cmd, &out)?;
@@ -431,36 +545,14 @@ fn read_app(app: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateErr
     if let Some(out) = run(&cmd)? {
         a.scale = parse_scale(&cmd, &out)?;
     }
-    let cmd = q(&["letsencrypt:active", app]);
-    a.letsencrypt = run(&cmd)?.is_some_and(|o| o.trim() == "true");
     Ok(a)
 }
 
-/// [`read`], with the per-app queries of up to `concurrency` apps in flight at once: each
-/// query costs a few hundred milliseconds on a real host, and apps are independent.
-pub fn read_parallel(
-    project: &Project,
-    run: &(dyn Fn(&Cmd) -> Result<QueryOutput, StateError> + Sync),
-    concurrency: usize,
-) -> Result<DokkuState, StateError> {
-    let (mut state, todo) = read_host(project, &mut |c| run(c))?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Result<(String, AppState), StateError>>> = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..concurrency.max(1).min(todo.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(app) = todo.get(i) else { break };
-                let r = read_app(app, &mut |c| run(c)).map(|a| ((*app).clone(), a));
-                results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
-            });
-        }
-    });
-    for r in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        let (app, a) = r?;
-        state.apps.insert(app, a);
-    }
-    Ok(state)
+/// [`read`] for callers that share the runner between threads. Reads are no longer spread
+/// over threads: each Dokku call is mostly CPU on the host, so overlapping them does not make
+/// a read faster there, and the bulk reports make the count independent of the apps.
+pub fn read_parallel(project: &Project, run: &(dyn Fn(&Cmd) -> Result<QueryOutput, StateError> + Sync), _concurrency: usize) -> Result<DokkuState, StateError> {
+    read_stack(project, &mut |c| run(c), None)
 }
 
 #[cfg(test)]
@@ -508,7 +600,9 @@ mod tests {
         // A host that does not answer `apps:list` is an error, never an empty host.
         let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
         assert!(err.to_string().contains("apps:list"), "{err}");
-        assert_eq!(asked.len(), 23, "{asked:#?}");
+        // apps:list, network:list, storage:list-entries, postgres list/links/info x2; for the
+        // one app: config:export, the 12 reports, storage:list and ps:scale.
+        assert_eq!(asked.len(), 22, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("other")));
         let web = &state.apps["s-web"];
         assert!(web.deployed);
@@ -516,6 +610,64 @@ mod tests {
         assert_eq!(web.ports, ["http:8080:80", "http:80:80"], "sorted as strings, as the planner sorts them");
         assert_eq!(web.properties["ps:restart-policy"], "on-failure:10");
         assert!(state.datastores["postgres"]["s-db"].contains("s-web"));
+    }
+
+    #[test]
+    fn apps_are_read_in_bulk_and_known_state_is_trusted() {
+        let json = serde_json::json!({"services": {"web": {"image": "nginx"}, "api": {"image": "api"}, "worker": {"image": "w"}}});
+        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
+        // `other` sorts between the stack's apps: bulk lines are matched by position.
+        let answer = |line: &str| -> QueryOutput {
+            match line {
+                "dokku apps:list --format json" => Some(r#"["a-other","s-api","s-web"]"#.into()),
+                "dokku network:list --format json" => Some("[]".into()),
+                "dokku ports:report --format json" => Some("{\"map\":\"http:1:1\"}\n{\"map\":\"http:80:8080\"}\n{\"map\":\"http:80:80\"}\n".into()),
+                "dokku letsencrypt:report --format json" => Some("{\"active\":\"false\"}\n{\"active\":\"false\"}\n{\"active\":\"true\"}\n".into()),
+                l if l.ends_with(":report --format json") => Some("{}\n{}\n{}\n".into()),
+                l if l.starts_with("dokku config:export") => Some(format!(r#"{{"APP":"{}"}}"#, l.rsplit(' ').next().unwrap())),
+                _ => None,
+            }
+        };
+        let mut asked = Vec::new();
+        let state = read(&project, &mut |cmd: &Cmd| {
+            let line = cmd.argv().join(" ");
+            asked.push(line.clone());
+            Ok(answer(&line))
+        })
+        .unwrap();
+        // apps:list, network:list, storage:list-entries, 12 bulk reports, 3 per-app queries x2.
+        assert_eq!(asked.len(), 21, "{asked:#?}");
+        assert_eq!(state.apps["s-api"].ports, ["http:80:8080"]);
+        assert_eq!(state.apps["s-web"].ports, ["http:80:80"]);
+        assert!(state.apps["s-web"].letsencrypt && !state.apps["s-api"].letsencrypt);
+        assert_eq!(state.apps["s-api"].config["APP"], "s-api");
+        // A bulk answer that does not match `apps:list` is not trusted: per app instead.
+        let mut asked = Vec::new();
+        let short = read(&project, &mut |cmd: &Cmd| {
+            let line = cmd.argv().join(" ");
+            asked.push(line.clone());
+            Ok(if line == "dokku ports:report --format json" { Some("{}\n".into()) } else { answer(&line) })
+        })
+        .unwrap();
+        assert!(asked.contains(&"dokku ports:report s-api --format json".to_owned()), "{asked:#?}");
+        assert!(short.apps["s-api"].ports.is_empty());
+        // Known state: only apps:list and the changed app, read per app.
+        let changed = BTreeSet::from(["s-web".to_owned()]);
+        let mut recorded = state.clone();
+        recorded.apps.get_mut("s-api").unwrap().config.insert("RECORDED".into(), "1".into());
+        let mut asked = Vec::new();
+        let fast = read_stack(&project, &mut |cmd: &Cmd| {
+            asked.push(cmd.argv().join(" "));
+            Ok(answer(&cmd.argv().join(" ")))
+        }, Some(Known { state: &recorded, changed: &changed }))
+        .unwrap();
+        assert_eq!(asked.len(), 1 + 15, "{asked:#?}");
+        assert!(asked.iter().all(|a| !a.contains("s-api")), "{asked:#?}");
+        assert_eq!(fast.apps["s-api"].config["RECORDED"], "1");
+        // An app of the record that is gone from the host is gone from the state.
+        let gone = read_stack(&project, &mut |cmd: &Cmd| Ok(if cmd.argv().join(" ") == "dokku apps:list --format json" { Some(r#"["s-web"]"#.into()) } else { answer(&cmd.argv().join(" ")) }), Some(Known { state: &recorded, changed: &BTreeSet::new() })).unwrap();
+        assert!(!gone.apps.contains_key("s-api") && gone.apps.contains_key("s-web"));
     }
 
     #[test]

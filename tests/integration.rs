@@ -3,6 +3,7 @@
 mod support;
 
 mod apply;
+mod calls;
 mod examples;
 mod export;
 mod cli;

@@ -248,6 +248,45 @@ impl Ctx {
         Ok(out)
     }
 
+    /// Spend `ms` of CPU on one of the modelled host's `cores` (latency model): without the
+    /// state lock, holding one of `cores` core locks (`sandbox/cpu.<i>.lock`) while it
+    /// sleeps, so no more than `cores` commands spend their time at once. `cores == 0` only
+    /// sleeps.
+    pub fn cpu_ms(&mut self, ms: u64, cores: u64) -> Res {
+        if ms == 0 {
+            return Ok(());
+        }
+        if cores == 0 {
+            return self.sleep_ms(ms);
+        }
+        let dir = self.paths.sandbox_dir();
+        self.unlocked(|_| -> Res {
+            let open = |i: u64| {
+                let p = dir.join(format!("cpu.{i}.lock"));
+                OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))
+            };
+            // A free core if there is one, else wait for one (chosen by pid, so waiters spread).
+            let mut held = None;
+            for i in 0..cores {
+                if let Ok(l) = Flock::lock(open(i)?, FlockArg::LockExclusiveNonblock) {
+                    held = Some(l);
+                    break;
+                }
+            }
+            let core = match held {
+                Some(l) => l,
+                None => {
+                    let i = u64::from(std::process::id()) % cores;
+                    let p = dir.join(format!("cpu.{i}.lock"));
+                    Flock::lock(open(i)?, FlockArg::LockExclusive).map_err(|(_, e)| Fail::Io { path: p.display().to_string(), source: e.into() })?
+                }
+            };
+            std::thread::sleep(Duration::from_millis(ms));
+            drop(core.unlock());
+            Ok(())
+        })?
+    }
+
     /// Sleep without holding the state lock (latency model).
     pub fn sleep_ms(&mut self, ms: u64) -> Res {
         if ms == 0 {

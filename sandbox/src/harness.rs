@@ -24,8 +24,23 @@ pub struct Latency {
     pub command_ms: u64,
     /// Per-command overrides (`"apps:create": 300`).
     pub commands: BTreeMap<String, u64>,
-    /// Delay added to every deploy (on top of the catalog's build/start times).
+    /// Delay added to every deploy (on top of the catalog's build/start times); waited, not
+    /// charged as CPU.
     pub deploy_ms: u64,
+    /// CPU cores of the modelled host (default 2): each command's delay is CPU time on one of
+    /// them, so at most this many delays run at once and parallel calls queue for a core as
+    /// real `dokku` invocations (bash, plugn, Go binaries) do. `0` lets every delay overlap.
+    pub cores: Option<u64>,
+}
+
+/// The cores of [`Latency::cores`] when not set.
+pub const DEFAULT_CORES: u64 = 2;
+
+impl Latency {
+    /// The modelled host's cores (`0`: unlimited).
+    pub fn cores(&self) -> u64 {
+        self.cores.unwrap_or(DEFAULT_CORES)
+    }
 }
 
 /// A fault rule.
@@ -70,6 +85,9 @@ impl Rules {
         }
         if let Some(v) = env_u64("DOKKU_SANDBOX_DEPLOY_MS") {
             r.latency.deploy_ms = v;
+        }
+        if let Some(v) = env_u64("DOKKU_SANDBOX_CORES") {
+            r.latency.cores = Some(v);
         }
         if let Ok(s) = std::env::var("DOKKU_SANDBOX_FAULTS") {
             if let Ok(mut v) = serde_json::from_str::<Vec<Fault>>(&s) {

@@ -270,7 +270,7 @@ pub fn run(paths: Paths, args: Vec<String>) -> u8 {
     ctx.cmd = cmd_name.clone();
     let builtin = cmd::is_builtin(&cmd_name);
     if builtin {
-        if let Err(e) = ctx.sleep_ms(rules.command_delay(&cmd_name)) {
+        if let Err(e) = ctx.cpu_ms(rules.command_delay(&cmd_name), rules.latency.cores()) {
             eprintln!(" !     {e}");
             return 1;
         }

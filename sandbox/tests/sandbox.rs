@@ -6,4 +6,5 @@ mod support;
 mod commands;
 mod datastores;
 mod fidelity;
+mod latency;
 mod plugins;

@@ -147,7 +147,9 @@ fn style() -> Style {
 }
 
 fn runner() -> DuctRunner {
-    DuctRunner { dokku: std::env::var_os("DOKKU_COMPOSE_DOKKU_BIN").map(PathBuf::from), env: Vec::new() }
+    // Changes an apply makes are its own: the plugin's change triggers do not record them
+    // (triggers/app-changed, docs/performance.md).
+    DuctRunner { dokku: std::env::var_os("DOKKU_COMPOSE_DOKKU_BIN").map(PathBuf::from), env: vec![(crate::exec::known::APPLYING_VAR.to_owned(), "1".to_owned())] }
 }
 
 pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: PathBuf, source_rev: String, kind: ReleaseKind, message: String) -> anyhow::Result<ApplyRequest> {

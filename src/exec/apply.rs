@@ -327,15 +327,33 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     settings.backups_changed = Some(backups_wanted.iter().filter(|(n, fp)| backups_applied.get(*n) != Some(*fp)).map(|(n, _)| n.clone()).collect());
     let started = Instant::now();
     let q = query(runner);
-    let host = state::read_parallel(&project, &q, req.exec.concurrency)?;
-    let state_read = started.elapsed();
-    // The model warns that Let's Encrypt needs the host's global e-mail; the host was read,
-    // so the planner refuses when it is missing and the warning is moot when it is set.
-    let mut warnings = warnings;
-    if host.letsencrypt_global_email.as_deref().is_some_and(|e| !e.is_empty()) {
-        warnings.retain(|w| !w.path.ends_with(".x-dokku.letsencrypt"));
+    // A push on the server trusts what the stack's last apply left, except the apps Dokku's
+    // triggers recorded as changed since (docs/performance.md); dry runs (`compose:plan`) and
+    // applies from elsewhere, which cannot see those triggers, read everything.
+    let trust = req.jail.is_some() && !req.dry_run;
+    let record = if trust { super::known::load(&dir.dir(), &key) } else { None };
+    let seen = super::known::changed(&req.data_dir, project.services.values().filter_map(|s| s.app()).map(|a| a.app.as_str()));
+    let changed = super::known::names(&seen);
+    let read = |known: Option<state::Known<'_>>| -> Result<(state::DokkuState, Vec<crate::model::Warning>), StateError> {
+        let host = state::read_stack(&project, &mut |c| q(c), known)?;
+        // The model warns that Let's Encrypt needs the host's global e-mail; the host was
+        // read, so the planner refuses when it is missing and the warning is moot when set.
+        let mut warnings = warnings.clone();
+        if host.letsencrypt_global_email.as_deref().is_some_and(|e| !e.is_empty()) {
+            warnings.retain(|w| !w.path.ends_with(".x-dokku.letsencrypt"));
+        }
+        Ok((host, warnings))
+    };
+    let (mut host, mut warnings) = read(record.as_ref().map(|state| state::Known { state, changed: &changed }))?;
+    if record.is_some() {
+        // What the stack would create or link is checked against the whole host: planned
+        // again from a full read (as is a plan the known state cannot make).
+        let again = plan::plan(&project, &graph, &host, &settings, warnings.clone()).map_or(true, |p| super::known::needs_host(&p.steps));
+        if again {
+            (host, warnings) = read(None)?;
+        }
     }
-    let mut host = host;
+    let state_read = started.elapsed();
     // Ownership (docs/security.md): refused before anything changes, and before what the
     // planner says of a service that is not this stack's (its password, its image).
     let ownership = plan::Ownership { mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?, others: others_owned(&dir) };
@@ -356,7 +374,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // and `--dry-run` like the steps (issue #14).
     let mut plan = plan;
     plan.files = file_effects(&project, &plan, &dir, &secret_bytes, &secrets_dir, &hooks, store.is_none());
-    let (prune_steps, kept) = prune_plan(&previous, req, &q)?;
+    let (prune_steps, kept) = prune_plan(&previous, req, &host.listed, &q)?;
     if req.dry_run {
         plan.steps.extend(prune_steps);
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
@@ -373,6 +391,9 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         },
     };
     if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && same_kind {
+        if trust {
+            remember(&dir, &key, &host, &seen, &req.data_dir);
+        }
         events(&Event::UpToDate { stack: plan.stack.clone() });
         return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
     }
@@ -398,6 +419,8 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         })
         .cloned()
         .collect();
+    // The host is about to change: until this apply succeeds, nothing is known.
+    super::known::forget(&dir.dir()).map_err(|e| ApplyError::Io { path: dir.dir().join(super::known::FILE).display().to_string(), message: e.to_string() })?;
     let pre_started = std::time::SystemTime::now();
     if let Err(e) = hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events) {
         let failed_step = match &e {
@@ -511,6 +534,7 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     }
     let release = recorded.into_inner().ok_or_else(|| ApplyError::Io { path: dir.releases().display().to_string(), message: "the release was not recorded".into() })?;
     write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
+    let pruned_steps = prune_steps.clone();
     if !prune_steps.is_empty() {
         let prune = Plan { steps: prune_steps, ..plan.clone() };
         let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, "prune")?;
@@ -536,6 +560,9 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         mine.datastores.retain(|d| d.split_once(':').is_none_or(|(_, n)| n != target));
     }
     write_json(&ownership_path(&dir), &mine)?;
+    if trust {
+        remember(&dir, &key, &super::known::after(&host, plan.steps.iter().chain(&pruned_steps)), &seen, &req.data_dir);
+    }
     record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
     write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
@@ -553,6 +580,15 @@ fn materialize(dir: &StackDir, key: &HostKey, key_is_new: bool) -> Result<(), Ap
         key.persist(&dir.key())?;
     }
     Ok(())
+}
+
+/// Records `state` as what the host looks like for the stack, and drops the change markers
+/// it took into account. Best effort: a record that cannot be written only makes the next
+/// push read everything.
+fn remember(dir: &StackDir, key: &HostKey, state: &state::DokkuState, seen: &BTreeMap<String, std::time::SystemTime>, data: &Path) {
+    if super::known::save(&dir.dir(), key, state).is_ok() {
+        super::known::settle(data, seen);
+    }
 }
 
 /// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
@@ -998,6 +1034,7 @@ pub fn adopt(data: &Path, stack: &str, adopted: &plan::Owned) -> Result<(), Appl
 fn prune_plan(
     removed: &[Removed],
     req: &ApplyRequest,
+    apps: &BTreeSet<String>,
     q: &(dyn Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync),
 ) -> Result<(Vec<Step>, Vec<String>), ApplyError> {
     // Unlinks first, then apps, then datastores: an app destroyed before its unlink step
@@ -1005,13 +1042,6 @@ fn prune_plan(
     // unlinked or gone is refused by the plugin ("Cannot delete linked service").
     let (mut unlinks, mut app_steps, mut datastore_steps) = (Vec::new(), Vec::new(), Vec::new());
     let mut kept = Vec::new();
-    let apps = {
-        let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
-        match q(&cmd)? {
-            Some(out) => state::parse_app_list(&cmd, &out)?,
-            None => BTreeSet::new(),
-        }
-    };
     for r in removed {
         let step = |id: String, action: Action, run: Cmd, reason: String| Step {
             id,

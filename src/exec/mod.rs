@@ -10,6 +10,7 @@ mod event;
 pub mod executor;
 pub mod hooks;
 pub mod journal;
+pub mod known;
 pub mod lock;
 pub mod releases;
 pub mod runner;

@@ -55,7 +55,7 @@ pub(crate) fn plugin_bin() -> PathBuf {
 
 /// The plugin's files that Dokku and the install trigger use (the plugin's surface), and the
 /// .gitignore that keeps what install.sh lays out out of `git status`.
-pub(crate) const PLUGIN_FILES: &[&str] = &[".gitignore", "install", "update", "install.sh", "commands", "plugin.toml", "triggers/post-extract", "triggers/builder-build", "triggers/post-delete", "triggers/uninstall"];
+pub(crate) const PLUGIN_FILES: &[&str] = &[".gitignore", "install", "update", "install.sh", "commands", "plugin.toml", "triggers/post-extract", "triggers/builder-build", "triggers/post-delete", "triggers/uninstall", "triggers/app-changed"];
 
 /// A plugin repository made of the working tree's plugin files (PLUGIN_FILES), committed, as
 /// `plugin:install` clones only committed files.

@@ -21,7 +21,8 @@ pub(super) const DEFAULT_FILES: &[&str] = &["compose.yaml", "compose.yml", "dock
 
 /// The runner for `dokku` commands on the host.
 pub(super) fn runner() -> DuctRunner {
-    DuctRunner::default()
+    // What the plugin changes is not an operator's change (triggers/app-changed).
+    DuctRunner { env: vec![(crate::exec::known::APPLYING_VAR.to_owned(), "1".to_owned())], ..DuctRunner::default() }
 }
 
 /// `<data>/<app>`.

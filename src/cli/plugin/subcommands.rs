@@ -394,7 +394,29 @@ fn released_project(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<(Project
 }
 
 /// One service's expected and actual state.
-fn service_states(project: &Project) -> Vec<Value> {
+/// `ps:report` of apps, by app: `Some` holds every app of the host, read with one bulk
+/// `ps:report --format json` (issue #19); `None` asks per app.
+type PsReports = Option<std::collections::BTreeMap<String, Value>>;
+
+/// Every app's `ps:report` in two calls (`apps:list`, then `ps:report` without an app: one
+/// JSON object per line in `apps:list` order); `None` when the answers do not match.
+fn bulk_ps_reports() -> PsReports {
+    let r = runner();
+    let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
+    let apps = crate::state::parse_app_order(&cmd, &r.run(&cmd, None, None).ok()?.stdout).ok()?;
+    if apps.is_empty() {
+        return Some(std::collections::BTreeMap::new());
+    }
+    let cmd = Cmd::dokku(["ps:report", "--format", "json"]);
+    let out = r.run(&cmd, None, None).ok()?.stdout;
+    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| l.starts_with('{')).collect();
+    if lines.len() != apps.len() {
+        return None;
+    }
+    apps.into_iter().zip(lines).map(|(a, l)| Some((a, serde_json::from_str(l).ok()?))).collect()
+}
+
+fn service_states(project: &Project, reports: &PsReports) -> Vec<Value> {
     let r = runner();
     let mut out = Vec::new();
     for (name, svc) in &project.services {
@@ -407,8 +429,13 @@ fn service_states(project: &Project) -> Vec<Value> {
                     ExpectedState::Running if app.replicas == Some(0) => "stopped",
                     ExpectedState::Running => "running",
                 };
-                let report = r.run(&Cmd::dokku(["ps:report", app.app.as_str(), "--format", "json"]), None, None).ok();
-                let report: Value = report.and_then(|o| serde_json::from_str(o.stdout.trim()).ok()).unwrap_or(Value::Null);
+                let report: Value = match reports {
+                    Some(all) => all.get(app.app.as_str()).cloned().unwrap_or(Value::Null),
+                    None => {
+                        let report = r.run(&Cmd::dokku(["ps:report", app.app.as_str(), "--format", "json"]), None, None).ok();
+                        report.and_then(|o| serde_json::from_str(o.stdout.trim()).ok()).unwrap_or(Value::Null)
+                    }
+                };
                 let deployed = report["deployed"] == "true";
                 let running = report["running"] == "true";
                 let processes = report["processes"].as_str().and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
@@ -455,7 +482,7 @@ fn ps(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     let Some((project, _, _)) = released_project(env, &a.app)? else {
         anyhow::bail!("stack `{}` has not been deployed yet", a.app);
     };
-    let states = service_states(&project);
+    let states = service_states(&project, &None);
     if a.format == "json" {
         println!("{}", serde_json::to_string_pretty(&states)?);
     } else {
@@ -480,9 +507,15 @@ fn stacks(env: &DokkuEnv) -> Vec<String> {
 fn status(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
     let mut all = serde_json::Map::new();
     let mut bad = false;
+    let mut projects = Vec::new();
     for app in stacks(env) {
         let Some((project, _, _)) = released_project(env, &app)? else { continue };
-        let states = service_states(&project);
+        projects.push((app, project));
+    }
+    // Every stack's apps from one bulk report, whatever the number of stacks.
+    let reports = if projects.is_empty() { None } else { bulk_ps_reports() };
+    for (app, project) in projects {
+        let states = service_states(&project, &reports);
         bad |= states.iter().any(|s| s["ok"] != true);
         if a.format != "json" {
             print_states(&app, &states);

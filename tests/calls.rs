@@ -1,0 +1,225 @@
+//! Dokku calls a deploy costs (issue #19), counted from the sandbox's call log (counts, never
+//! times): a first deploy, a no-op push and a push that changes one environment variable, for
+//! the 4-service example and a 20-service stack (18 apps, postgres, redis). Each case prints
+//! its counts and asserts the bound; the figures before issue #19 are kept beside them.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{git, text, Host};
+
+/// Calls the plugin made during one push: every call the sandbox logged during the push but
+/// the push itself (`git-hook`).
+fn push(h: &Host, dir: &Path) -> Vec<String> {
+    let from = h.calls().len();
+    let o = git(dir, &["push", "dokku", "main"]);
+    assert!(o.status.success(), "{}", text(&o));
+    h.calls()
+        .into_iter()
+        .skip(from)
+        .filter(|c| c["depth"].as_u64() != Some(0) && c["argv"][0] != "git-hook")
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn commit(dir: &Path, compose: &str) {
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "change"]);
+}
+
+/// `compose:plan shop`, which reads the whole host: the steps it plans.
+fn planned(h: &Host) -> Vec<Value> {
+    let plan = h.json(&["compose:plan", "shop", "--format", "json"]);
+    plan["steps"].as_array().cloned().unwrap_or_default()
+}
+
+/// A stack pushed to a fresh sandbox with the plugin: the host and the client repository.
+fn pushed(compose: &str) -> (Host, tempfile::TempDir, Vec<String>) {
+    let h = Host::new();
+    let client = tempfile::tempdir().unwrap();
+    let dir = client.path().join("shop");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, compose);
+    h.remote(&dir, "shop");
+    let first = push(&h, &dir);
+    (h, client, first)
+}
+
+/// Pushes `compose`, then the same again, then `changed`; returns the three call lists. After
+/// each fast push, a plan from a full read of the host plans nothing: what the push trusted
+/// was the host.
+fn three_pushes(compose: &str, changed: &str) -> [Vec<String>; 3] {
+    let (h, client, first) = pushed(compose);
+    let dir = client.path().join("shop");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let noop = push(&h, &dir);
+    assert_eq!(planned(&h), Vec::<Value>::new());
+    commit(&dir, changed);
+    let env = push(&h, &dir);
+    assert_eq!(planned(&h), Vec::<Value>::new());
+    [first, noop, env]
+}
+
+fn mutations(calls: &[String]) -> Vec<&String> {
+    calls
+        .iter()
+        .filter(|c| !dokku_compose::state::is_query(&c.split(' ').collect::<Vec<_>>()))
+        .collect()
+}
+
+/// The bounds of issue #19: a first deploy makes no more calls than before; a no-op push at
+/// most 10 calls and no change; an env change at most 10 more than the changes it makes,
+/// which all concern `app`.
+fn assert_bounds(name: &str, before_first: usize, calls: &[Vec<String>; 3], app: &str) {
+    let [first, noop, env] = calls;
+    assert!(
+        first.len() <= before_first,
+        "{name}: first deploy made {} calls, more than {before_first}",
+        first.len()
+    );
+    assert!(
+        noop.len() <= 10 && mutations(noop).is_empty(),
+        "{name}: no-op push:\n{}",
+        noop.join("\n")
+    );
+    let changes = mutations(env);
+    assert!(
+        env.len() <= 10 + changes.len(),
+        "{name}: env change:\n{}",
+        env.join("\n")
+    );
+    assert!(
+        !changes.is_empty() && changes.iter().all(|c| c.split(' ').any(|w| w == app)),
+        "{name}: env change:\n{}",
+        env.join("\n")
+    );
+}
+
+fn twenty() -> String {
+    let mut s =
+        String::from("services:\n  db:\n    image: postgres:16\n  cache:\n    image: redis:7\n");
+    for i in 0..18 {
+        s.push_str(&format!("  s{i:02}:\n    image: example/s{i:02}:1\n    environment:\n      N: \"{i}\"\n    depends_on: [db, cache]\n"));
+        if i % 3 == 0 {
+            s.push_str(&format!("    ports: [\"{}:80\"]\n", 8000 + i));
+        }
+    }
+    s
+}
+
+/// Prints the counts beside those measured before issue #19 and asserts each is at most `bound`.
+fn report(name: &str, before: [usize; 3], bound: [usize; 3], calls: &[Vec<String>; 3]) {
+    let n: Vec<usize> = calls.iter().map(Vec::len).collect();
+    println!(
+        "{name}: first deploy {} (before #19: {}), no-op push {} ({}), one env change {} ({})",
+        n[0], before[0], n[1], before[1], n[2], before[2]
+    );
+    if std::env::var_os("CALLS_VERBOSE").is_some() {
+        for (label, c) in ["first deploy", "no-op push", "one env change"]
+            .iter()
+            .zip(calls)
+        {
+            println!("  {label}:\n    {}", c.join("\n    "));
+        }
+    }
+    for ((label, c), b) in ["first deploy", "no-op push", "one env change"]
+        .iter()
+        .zip(calls)
+        .zip(bound)
+    {
+        assert!(
+            c.len() <= b,
+            "{name}: {label} made {} Dokku calls, more than {b}:\n{}",
+            c.len(),
+            c.join("\n")
+        );
+    }
+}
+
+#[test]
+fn calls_of_the_example_stack() {
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/web-worker-postgres-redis/compose.yaml"),
+    )
+    .unwrap();
+    let changed = compose.replace("QUEUE: default", "QUEUE: urgent");
+    assert_ne!(compose, changed);
+    let calls = three_pushes(&compose, &changed);
+    report(
+        "examples/web-worker-postgres-redis",
+        [36, 48, 50],
+        [36, 48, 50],
+        &calls,
+    );
+}
+
+#[test]
+fn calls_of_a_twenty_service_stack() {
+    let compose = twenty();
+    let changed = compose.replacen("N: \"5\"", "N: \"five\"", 1);
+    assert_ne!(compose, changed);
+    let calls = three_pushes(&compose, &changed);
+    report("20 services", [176, 304, 306], [176, 304, 306], &calls);
+    assert_bounds("20 services", 176, &calls, "shop-s05");
+}
+
+/// What an operator changes by hand on a service app is recorded by the plugin's triggers:
+/// the next push reads that app again (and only it) and converges it; the one after is back
+/// to trusting the release.
+#[test]
+fn a_push_reads_again_what_an_operator_changed() {
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/web-worker-postgres-redis/compose.yaml"),
+    )
+    .unwrap();
+    let (h, client, _) = pushed(&compose);
+    let dir = client.path().join("shop");
+    let o = h.dokku(&["config:set", "shop-worker", "QUEUE=by-hand"]);
+    assert!(o.status.success(), "{}", text(&o));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let calls = push(&h, &dir);
+    assert!(
+        calls.contains(&"config:export --format json shop-worker".to_owned()),
+        "{calls:#?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains("shop-web")),
+        "only the changed app is read: {calls:#?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.starts_with("config:set")
+            && c.contains("shop-worker")
+            && c.contains("QUEUE=default")),
+        "{calls:#?}"
+    );
+    assert_eq!(planned(&h), Vec::<Value>::new());
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let calls = push(&h, &dir);
+    assert!(
+        calls.len() <= 10 && mutations(&calls).is_empty(),
+        "{calls:#?}"
+    );
+    // `ps:stop` fires `post-stop`: the next push starts the app again.
+    let o = h.dokku(&["ps:stop", "shop-web"]);
+    assert!(o.status.success(), "{}", text(&o));
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let calls = push(&h, &dir);
+    assert!(
+        calls.iter().any(|c| c.contains("shop-web")
+            && !dokku_compose::state::is_query(&c.split(' ').collect::<Vec<_>>())),
+        "post-stop recorded the stop: {calls:#?}"
+    );
+}
