@@ -340,6 +340,18 @@ pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOu
         Some(k) => {
             let mut state = DokkuState { apps: BTreeMap::new(), vhosts: BTreeMap::new(), ..k.state.clone() };
             state.letsencrypt_global_email = read_global_email(project, run)?;
+            // A datastore this stack created is in the record without what its plugin reports
+            // (its image and the password it holds): read once, so the checks of the plan
+            // (password, upgrade) see it.
+            for d in project.services.values().filter_map(|s| s.datastore()) {
+                let key = datastore_key(d.plugin, d.name.as_str());
+                let exists = state.datastores.get(d.plugin).is_some_and(|m| m.contains_key(d.name.as_str()));
+                if exists && !state.datastore_info.contains_key(&key) {
+                    if let Some(info) = read_datastore_info(d.plugin, d.name.as_str(), run)? {
+                        state.datastore_info.insert(key, info);
+                    }
+                }
+            }
             let mut todo = Vec::new();
             for app in ours {
                 match k.state.apps.get(&app) {
@@ -358,6 +370,19 @@ pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOu
     }
     state.listed = existing;
     Ok(state)
+}
+
+/// What `<plugin>:info` says of one datastore service: its image and the URL a link gives
+/// (`info` has no JSON format; a single flag prints the bare value).
+fn read_datastore_info(plugin: &str, name: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Option<DatastoreInfo>, StateError> {
+    let info = format!("{plugin}:info");
+    let mut flag = |f: &str| -> Result<Option<String>, StateError> {
+        Ok(run(&Cmd::dokku([info.as_str(), name, f]))?.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()))
+    };
+    Ok(match (flag("--version")?, flag("--dsn")?) {
+        (Some(version), Some(dsn)) => Some(DatastoreInfo { version, dsn }),
+        _ => None,
+    })
 }
 
 fn must_answer(cmd: &Cmd) -> StateError {
@@ -426,13 +451,8 @@ fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput,
                 let cmd = q(&[links.as_str(), svc.name.as_str()]);
                 let linked = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
                 services.insert(svc.name.to_string(), linked);
-                // `info` has no JSON format; a single flag prints the bare value.
-                let info = format!("{plugin}:info");
-                let mut flag = |f: &str| -> Result<Option<String>, StateError> {
-                    Ok(run(&q(&[info.as_str(), svc.name.as_str(), f]))?.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()))
-                };
-                if let (Some(version), Some(dsn)) = (flag("--version")?, flag("--dsn")?) {
-                    state.datastore_info.insert(datastore_key(plugin, svc.name.as_str()), DatastoreInfo { version, dsn });
+                if let Some(info) = read_datastore_info(plugin, svc.name.as_str(), run)? {
+                    state.datastore_info.insert(datastore_key(plugin, svc.name.as_str()), info);
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{git, mutating, plugin_bin, plugin_repo, sandbox_bin};
+use crate::support::{copy_dir, git, mutating, plugin_bin, plugin_repo, sandbox_bin};
 
 pub(crate) struct Host {
     root: tempfile::TempDir,
@@ -377,18 +377,6 @@ fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
     assert_eq!(text(&h.dokku(&["builder:report", "two", "--builder-selected"])).trim(), "");
     assert!(h.dokku(&["postgres:exists", "two-db"]).status.success());
     assert!(h.path().join("lib/data/compose/two/releases").exists(), "release history is kept");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
 }
 
 /// (compose:up by git push) Every example of examples/ deploys by `git push`, every service is
