@@ -655,9 +655,32 @@ fn docker_monorepo_answers_all_ok_through_the_frontend() {
         ["dkmono-worker.web.1", "dkmono-worker.web.2"]
     );
     assert_eq!(h.containers("dkmono-scheduler"), ["dkmono-scheduler.web.1"]);
+    assert_eq!(
+        v["checks"]["scheduler"]["detail"],
+        serde_json::json!(["web.1"]),
+        "{v:#}"
+    );
+    // The job the scheduler enqueued at its start went through redis to a worker replica.
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs: String = ["dkmono-worker.web.1", "dkmono-worker.web.2"]
+            .iter()
+            .map(|c| text(&Command::new("docker").args(["logs", c]).output().unwrap()))
+            .collect();
+        if logs.contains("running refresh-prices") {
+            break;
+        }
+        assert!(Instant::now() < end, "no worker ran the job: {logs}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     // The API's image is its Dockerfile's `runtime` stage (no Go toolchain), run as `nonroot`.
     assert_eq!(
-        docker(&["inspect", "--format", "{{.Config.User}}", "dkmono-api.web.1"]),
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.Config.User}}",
+            "dkmono-api.web.1"
+        ]),
         "nonroot"
     );
     let o = Command::new("docker")
@@ -706,5 +729,16 @@ fn docker_wordpress_answers_all_ok_with_the_linked_database() {
             "dkwp-wordpress.web.1"
         ]),
         format!("{} unless-stopped", 512 * 1024 * 1024)
+    );
+    // The named volume is the storage mount at wp-content.
+    let mounts = docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{println .Destination}}{{end}}",
+        "dkwp-wordpress.web.1",
+    ]);
+    assert!(
+        mounts.lines().any(|l| l == "/var/www/html/wp-content"),
+        "{mounts}"
     );
 }
