@@ -614,3 +614,119 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
         );
     }
 }
+
+/// (issue #16) The monorepo example: three build contexts (a Node frontend built from
+/// `Dockerfile.prod` with `NODE_VERSION`, a Go API built to its `runtime` target with
+/// `GO_VERSION`, a Python worker) deploy by `git push` and the frontend answers through the
+/// proxy that the API answers and, by the API's report, that the database (queried with the URL
+/// the link gave), redis, both worker replicas and the scheduler (the API's image run with
+/// another command) answer.
+#[test]
+fn docker_monorepo_answers_all_ok_through_the_frontend() {
+    let h = DockerHost::new();
+    let dir = h.example("monorepo", "dkmono");
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let v = all_ok(&h.url("dkmono-frontend", "/"));
+    for k in ["api", "db", "redis", "workers", "scheduler"] {
+        assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
+    }
+    assert_eq!(v["checks"]["db"]["detail"][0], "dkmono_db", "{v:#}");
+    assert_eq!(
+        v["checks"]["workers"]["detail"],
+        serde_json::json!(["web.1", "web.2"]),
+        "{v:#}"
+    );
+    assert_eq!(v["products"][0]["name"], "Anvil", "{v:#}");
+    assert_eq!(
+        h.containers("dkmono-worker"),
+        ["dkmono-worker.web.1", "dkmono-worker.web.2"]
+    );
+    assert_eq!(h.containers("dkmono-scheduler"), ["dkmono-scheduler.web.1"]);
+    assert_eq!(
+        v["checks"]["scheduler"]["detail"],
+        serde_json::json!(["web.1"]),
+        "{v:#}"
+    );
+    // The job the scheduler enqueued at its start went through redis to a worker replica.
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs: String = ["dkmono-worker.web.1", "dkmono-worker.web.2"]
+            .iter()
+            .map(|c| text(&Command::new("docker").args(["logs", c]).output().unwrap()))
+            .collect();
+        if logs.contains("running refresh-prices") {
+            break;
+        }
+        assert!(Instant::now() < end, "no worker ran the job: {logs}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The API's image is its Dockerfile's `runtime` stage (no Go toolchain), run as `nonroot`.
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.Config.User}}",
+            "dkmono-api.web.1"
+        ]),
+        "nonroot"
+    );
+    let o = Command::new("docker")
+        .args(["exec", "dkmono-api.web.1", "sh", "-c", "command -v go"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "go in the runtime image: {}", text(&o));
+    for c in ["dokku.postgres.dkmono-db", "dokku.redis.dkmono-queue"] {
+        assert_eq!(
+            docker(&["inspect", "--format", "{{.State.Running}}", c]),
+            "true",
+            "{c}"
+        );
+    }
+}
+
+/// (issue #16) The WordPress example: the `wordpress` image (a stand-in page on Debian's
+/// apache2 and PHP) answers through the proxy, on its domain, that the MySQL service answers
+/// with the WORDPRESS_DB_* credentials the plan rewrote to the link's; the read-only
+/// `uploads.ini` bind baked into the generated image is read by PHP.
+#[test]
+fn docker_wordpress_answers_all_ok_with_the_linked_database() {
+    let h = DockerHost::new();
+    let dir = h.example("wordpress-mysql", "dkwp");
+    let (ok, out) = push(&dir);
+    assert!(ok, "{out}");
+    let v = all_ok(&h.url("dkwp-wordpress", "/"));
+    assert_eq!(v["service"], "wordpress", "{v:#}");
+    assert_eq!(v["checks"]["db"]["detail"][0], "dkwp_db", "{v:#}");
+    assert_eq!(v["table_prefix"], "wp_", "{v:#}");
+    assert_eq!(v["php_ini"]["upload_max_filesize"], "64M", "{v:#}");
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            "dokku.mysql.dkwp-db"
+        ]),
+        "true"
+    );
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}",
+            "dkwp-wordpress.web.1"
+        ]),
+        format!("{} unless-stopped", 512 * 1024 * 1024)
+    );
+    // The named volume is the storage mount at wp-content.
+    let mounts = docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{println .Destination}}{{end}}",
+        "dkwp-wordpress.web.1",
+    ]);
+    assert!(
+        mounts.lines().any(|l| l == "/var/www/html/wp-content"),
+        "{mounts}"
+    );
+}

@@ -1,17 +1,32 @@
-// The public site: renders the product list it gets from the API (reached as http://api:8080,
-// the compose service name, on Dokku too).
+// The public site. GET / answers in JSON whether the API (reached as http://api:8080, the
+// compose service name, on Dokku too) answers, with the API's own report on the database,
+// redis, the workers and the scheduler, and the product list it serves; GET /healthz is the
+// liveness check.
 const http = require("node:http");
 
 const port = Number(process.env.PORT || 3000);
 const apiUrl = process.env.API_URL || "http://localhost:8080";
 
-async function products() {
-  const res = await fetch(`${apiUrl}/products`);
-  if (!res.ok) throw new Error(`api answered ${res.status}`);
+async function getJson(path) {
+  const res = await fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`api answered ${res.status} to ${path}`);
   return res.json();
 }
 
-const escape = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+async function report() {
+  const checks = {};
+  let products = [];
+  try {
+    const [api, items] = await Promise.all([getJson("/"), getJson("/products")]);
+    checks.api = { ok: true, detail: `${apiUrl} answered` };
+    Object.assign(checks, api.checks || {});
+    products = items;
+  } catch (err) {
+    checks.api = { ok: false, detail: `${apiUrl}: ${err.message}` };
+  }
+  const ok = Object.values(checks).every((c) => c.ok === true);
+  return { service: "frontend", ok, checks, products };
+}
 
 http
   .createServer(async (req, res) => {
@@ -19,13 +34,7 @@ http
       res.writeHead(200).end("ok");
       return;
     }
-    try {
-      const items = await products();
-      const list = items.map((p) => `<li>${escape(p.name)}: ${escape(p.price)}</li>`).join("");
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      res.end(`<!doctype html><title>ACME</title><h1>ACME products</h1><ul>${list}</ul>`);
-    } catch (err) {
-      res.writeHead(502, { "content-type": "text/plain" }).end(`api unavailable: ${err.message}`);
-    }
+    const body = JSON.stringify(await report());
+    res.writeHead(200, { "content-type": "application/json" }).end(body);
   })
   .listen(port, () => console.log(`frontend listening on :${port}`));
