@@ -30,21 +30,34 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 fn main() {
-    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     println!(
         "{:<16} {:>8} {:>8} | {:>9} | {:>9} {:>9} {:>9} {:>9} | {:>9} {:>7} | {:>9} {:>9} {:>7} | {:>11}",
         "case", "services", "steps", "loader", "hand-off", "model", "pol+graph", "planner", "planning", "plan/ld", "render", "+render", "+r/ld", "per service"
     );
     for dir in std::env::args().skip(1).map(PathBuf::from) {
-        let name = dir.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let name = dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let opts = LoadOptions {
             files: vec!["compose.yaml".into()],
             project_name: Some(name.clone()),
-            environment: BTreeMap::from([("PATH".into(), "/usr/bin:/bin".into()), ("HOME".into(), "/home/corpus".into())]),
+            environment: BTreeMap::from([
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("HOME".into(), "/home/corpus".into()),
+            ]),
             working_dir: dir.clone(),
             ..LoadOptions::default()
         };
-        let convert = ConvertOptions { stack: StackName::parse("bench").unwrap(), project_dir: dir.display().to_string() };
+        let convert = ConvertOptions {
+            stack: StackName::parse("bench").unwrap(),
+            project_dir: dir.display().to_string(),
+        };
         let policy = Policy::from_names(["host-path", "sysctls", "cap-add"]).unwrap();
         let mut best = [f64::MAX; 6];
         let (mut services, mut steps) = (0, 0);
@@ -54,18 +67,29 @@ fn main() {
             let t1 = Instant::now();
             let project = LoadedProject::new(&loaded, dir.clone());
             let t2 = Instant::now();
-            let (model, warnings) = dokku_compose::model::from_compose_json(&project.json, &convert).expect("model");
+            let (model, warnings) =
+                dokku_compose::model::from_compose_json(&project.json, &convert).expect("model");
             let t3 = Instant::now();
             policy.check(&model).expect("policy");
             let graph = dokku_compose::graph::build(&model).expect("graph");
             let t4 = Instant::now();
-            let plan = plan::plan(&model, &graph, &DokkuState::default(), &PlanSettings::default(), warnings).expect("plan");
+            let plan = plan::plan(
+                &model,
+                &graph,
+                &DokkuState::default(),
+                &PlanSettings::default(),
+                warnings,
+            )
+            .expect("plan");
             let t5 = Instant::now();
             std::hint::black_box(plan.to_string());
             let t6 = Instant::now();
             services = model.services.len();
             steps = plan.steps.len();
-            for (b, d) in best.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5]) {
+            for (b, d) in
+                best.iter_mut()
+                    .zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5])
+            {
                 *b = b.min(ms(d));
             }
         }

@@ -89,7 +89,11 @@ fn shown(parts: &[OsString]) -> String {
     if parts.is_empty() {
         ".".to_owned()
     } else {
-        parts.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+        parts
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -97,7 +101,11 @@ fn shown(parts: &[OsString]) -> String {
 fn canonical_root(root: &Path) -> Result<PathBuf, PathError> {
     root.canonicalize().map_err(|e| PathError {
         path: ".".to_owned(),
-        kind: if e.kind() == io::ErrorKind::NotFound { PathErrorKind::NotFound } else { PathErrorKind::Io(e) },
+        kind: if e.kind() == io::ErrorKind::NotFound {
+            PathErrorKind::NotFound
+        } else {
+            PathErrorKind::Io(e)
+        },
     })
 }
 
@@ -105,10 +113,21 @@ fn canonical_root(root: &Path) -> Result<PathBuf, PathError> {
 /// absolute and outside.
 fn below(root: &Path, canonical: &Path, path: &Path) -> Option<Vec<OsString>> {
     if !path.is_absolute() {
-        return Some(path.components().map(|c| c.as_os_str().to_owned()).collect());
+        return Some(
+            path.components()
+                .map(|c| c.as_os_str().to_owned())
+                .collect(),
+        );
     }
-    let rest = path.strip_prefix(canonical).or_else(|_| path.strip_prefix(root)).ok()?;
-    Some(rest.components().map(|c| c.as_os_str().to_owned()).collect())
+    let rest = path
+        .strip_prefix(canonical)
+        .or_else(|_| path.strip_prefix(root))
+        .ok()?;
+    Some(
+        rest.components()
+            .map(|c| c.as_os_str().to_owned())
+            .collect(),
+    )
 }
 
 /// `path` as the pusher wrote it: relative to the root, with `..` when it is a near
@@ -123,7 +142,11 @@ fn display(root: &Path, canonical: &Path, path: &Path) -> String {
         }
     }
     // A common prefix deeper than `/`: `../x`.
-    let shared = root.components().zip(path.components()).take_while(|(a, b)| a == b).count();
+    let shared = root
+        .components()
+        .zip(path.components())
+        .take_while(|(a, b)| a == b)
+        .count();
     if shared > 1 {
         let ups = root.components().count() - shared;
         let rest: PathBuf = path.components().skip(shared).collect();
@@ -143,7 +166,12 @@ fn display(root: &Path, canonical: &Path, path: &Path) -> String {
 pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
     let canonical = canonical_root(root)?;
     let named = || display(root, &canonical, path);
-    let fail = |kind| Err(PathError { path: named(), kind });
+    let fail = |kind| {
+        Err(PathError {
+            path: named(),
+            kind,
+        })
+    };
     let Some(start) = below(root, &canonical, path) else {
         return fail(PathErrorKind::Absolute);
     };
@@ -160,10 +188,19 @@ pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
                     return fail(PathErrorKind::Climbs);
                 }
             }
-            Some(Component::RootDir | Component::Prefix(_)) => return fail(PathErrorKind::Absolute),
+            Some(Component::RootDir | Component::Prefix(_)) => {
+                return fail(PathErrorKind::Absolute)
+            }
             Some(Component::Normal(name)) => {
-                let here: PathBuf = parts.iter().chain([&name.to_owned()]).fold(canonical.clone(), |p, c| p.join(c));
-                let meta = if missing { None } else { std::fs::symlink_metadata(&here).ok() };
+                let here: PathBuf = parts
+                    .iter()
+                    .chain([&name.to_owned()])
+                    .fold(canonical.clone(), |p, c| p.join(c));
+                let meta = if missing {
+                    None
+                } else {
+                    std::fs::symlink_metadata(&here).ok()
+                };
                 match meta {
                     Some(m) if m.file_type().is_symlink() => {
                         links += 1;
@@ -189,7 +226,10 @@ pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
                             parts.clear();
                             rest
                         } else {
-                            target.components().map(|c| c.as_os_str().to_owned()).collect()
+                            target
+                                .components()
+                                .map(|c| c.as_os_str().to_owned())
+                                .collect()
                         };
                         // `..` in the target may not climb above the root either.
                         let mut depth = parts.len();
@@ -220,7 +260,10 @@ pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
 /// `resolved` (from [`resolve`]) relative to the root, for messages.
 fn rel_name(root: &Path, resolved: &Path) -> String {
     let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    resolved.strip_prefix(&canonical).map_or_else(|_| resolved.display().to_string(), |r| r.display().to_string())
+    resolved.strip_prefix(&canonical).map_or_else(
+        |_| resolved.display().to_string(),
+        |r| r.display().to_string(),
+    )
 }
 
 fn kind_of(ft: std::fs::FileType) -> &'static str {
@@ -246,8 +289,17 @@ fn kind_of(ft: std::fs::FileType) -> &'static str {
 pub fn read_file(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, PathError> {
     let resolved = resolve(root, path)?;
     let name = rel_name(root, &resolved);
-    let fail = |kind| PathError { path: name.clone(), kind };
-    let mut file = crate::platform::open_nofollow(&resolved).map_err(|e| fail(if e.kind() == io::ErrorKind::NotFound { PathErrorKind::NotFound } else { PathErrorKind::Io(e) }))?;
+    let fail = |kind| PathError {
+        path: name.clone(),
+        kind,
+    };
+    let mut file = crate::platform::open_nofollow(&resolved).map_err(|e| {
+        fail(if e.kind() == io::ErrorKind::NotFound {
+            PathErrorKind::NotFound
+        } else {
+            PathErrorKind::Io(e)
+        })
+    })?;
     let meta = file.metadata().map_err(|e| fail(PathErrorKind::Io(e)))?;
     if !meta.is_file() {
         return Err(fail(PathErrorKind::NotRegular(kind_of(meta.file_type()))));
@@ -256,7 +308,10 @@ pub fn read_file(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, PathEr
         return Err(fail(PathErrorKind::TooLarge { limit }));
     }
     let mut out = Vec::new();
-    (&mut file).take(limit + 1).read_to_end(&mut out).map_err(|e| fail(PathErrorKind::Io(e)))?;
+    (&mut file)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| fail(PathErrorKind::Io(e)))?;
     if out.len() as u64 > limit {
         return Err(fail(PathErrorKind::TooLarge { limit }));
     }
@@ -287,7 +342,10 @@ pub fn check_tree(root: &Path, tree: &Path) -> Result<(), PathError> {
             path: name(rel),
             kind: PathErrorKind::Io(e),
         })?;
-        let mut names: Vec<OsString> = entries.filter_map(Result::ok).map(|e| e.file_name()).collect();
+        let mut names: Vec<OsString> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
         names.sort();
         for n in names.into_iter().filter(|n| n != ".git") {
             let inner = rel.join(&n);
@@ -297,7 +355,10 @@ pub fn check_tree(root: &Path, tree: &Path) -> Result<(), PathError> {
             })?;
             let ft = meta.file_type();
             if ft.is_symlink() {
-                resolve(tree, &inner).map_err(|e| PathError { path: name(&inner), kind: e.kind })?;
+                resolve(tree, &inner).map_err(|e| PathError {
+                    path: name(&inner),
+                    kind: e.kind,
+                })?;
             } else if ft.is_dir() {
                 walk(tree, &inner, name)?;
             } else if !ft.is_file() {
@@ -332,7 +393,10 @@ pub struct Jail {
 impl Jail {
     /// A jail of `root` with the default size limit.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), max_file_size: DEFAULT_MAX_FILE_SIZE }
+        Self {
+            root: root.into(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
     }
 
     /// Reads `path` (see [`read_file`]).
@@ -369,9 +433,19 @@ mod tests {
         let t = tree();
         let root = t.path().join("root");
         let canonical = root.canonicalize().unwrap();
-        assert_eq!(resolve(&root, Path::new("a/b/f.txt")).unwrap(), canonical.join("a/b/f.txt"));
-        assert_eq!(resolve(&root, Path::new("a/../a/./b/f.txt")).unwrap(), canonical.join("a/b/f.txt"));
-        assert_eq!(resolve(&root, &root.join("a/b")).unwrap(), canonical.join("a/b"), "absolute below the root");
+        assert_eq!(
+            resolve(&root, Path::new("a/b/f.txt")).unwrap(),
+            canonical.join("a/b/f.txt")
+        );
+        assert_eq!(
+            resolve(&root, Path::new("a/../a/./b/f.txt")).unwrap(),
+            canonical.join("a/b/f.txt")
+        );
+        assert_eq!(
+            resolve(&root, &root.join("a/b")).unwrap(),
+            canonical.join("a/b"),
+            "absolute below the root"
+        );
         assert_eq!(resolve(&root, Path::new(".")).unwrap(), canonical);
     }
 
@@ -379,10 +453,23 @@ mod tests {
     fn dotdot_and_absolute_outside_are_refused() {
         let t = tree();
         let root = t.path().join("root");
-        assert_eq!(reason(resolve(&root, Path::new("../secret"))), "`../secret` leaves the pushed tree through `..`");
-        assert_eq!(reason(resolve(&root, Path::new("a/../../secret"))), "`a/../../secret` leaves the pushed tree through `..`");
-        assert_eq!(reason(resolve(&root, Path::new("/etc/passwd"))), "`/etc/passwd` is outside the pushed tree");
-        assert_eq!(reason(resolve(&root, &t.path().join("secret"))), "`../secret` is outside the pushed tree", "a neighbour, as the pusher wrote it");
+        assert_eq!(
+            reason(resolve(&root, Path::new("../secret"))),
+            "`../secret` leaves the pushed tree through `..`"
+        );
+        assert_eq!(
+            reason(resolve(&root, Path::new("a/../../secret"))),
+            "`a/../../secret` leaves the pushed tree through `..`"
+        );
+        assert_eq!(
+            reason(resolve(&root, Path::new("/etc/passwd"))),
+            "`/etc/passwd` is outside the pushed tree"
+        );
+        assert_eq!(
+            reason(resolve(&root, &t.path().join("secret"))),
+            "`../secret` is outside the pushed tree",
+            "a neighbour, as the pusher wrote it"
+        );
     }
 
     #[test]
@@ -395,17 +482,36 @@ mod tests {
         symlink("b/f.txt", root.join("a/in")).unwrap();
         symlink(root.join("a/b"), root.join("absin")).unwrap();
         symlink("a", root.join("dir")).unwrap();
-        assert!(reason(resolve(&root, Path::new("abs"))).contains("`abs` is a symlink to"), "absolute link out");
-        assert_eq!(reason(resolve(&root, Path::new("rel"))), "`rel`: `rel` is a symlink to `../secret`, outside the pushed tree");
+        assert!(
+            reason(resolve(&root, Path::new("abs"))).contains("`abs` is a symlink to"),
+            "absolute link out"
+        );
+        assert_eq!(
+            reason(resolve(&root, Path::new("rel"))),
+            "`rel`: `rel` is a symlink to `../secret`, outside the pushed tree"
+        );
         assert_eq!(
             reason(resolve(&root, Path::new("a/b/deep"))),
             "`a/b/deep`: `a/b/deep` is a symlink to `../../../secret`, outside the pushed tree"
         );
         let canonical = root.canonicalize().unwrap();
-        assert_eq!(resolve(&root, Path::new("a/in")).unwrap(), canonical.join("a/b/f.txt"));
-        assert_eq!(resolve(&root, Path::new("absin/f.txt")).unwrap(), canonical.join("a/b/f.txt"));
-        assert_eq!(resolve(&root, Path::new("dir/b/f.txt")).unwrap(), canonical.join("a/b/f.txt"), "a link in the middle");
-        assert_eq!(read_file(&root, Path::new("dir/in"), 100).unwrap(), b"inside");
+        assert_eq!(
+            resolve(&root, Path::new("a/in")).unwrap(),
+            canonical.join("a/b/f.txt")
+        );
+        assert_eq!(
+            resolve(&root, Path::new("absin/f.txt")).unwrap(),
+            canonical.join("a/b/f.txt")
+        );
+        assert_eq!(
+            resolve(&root, Path::new("dir/b/f.txt")).unwrap(),
+            canonical.join("a/b/f.txt"),
+            "a link in the middle"
+        );
+        assert_eq!(
+            read_file(&root, Path::new("dir/in"), 100).unwrap(),
+            b"inside"
+        );
         assert!(read_file(&root, Path::new("rel"), 100).is_err());
     }
 
@@ -418,10 +524,20 @@ mod tests {
         symlink("loop1", root.join("loop2")).unwrap();
         symlink("/nowhere/at/all", root.join("dangling-out")).unwrap();
         let canonical = root.canonicalize().unwrap();
-        assert_eq!(resolve(&root, Path::new("dangling")).unwrap(), canonical.join("nowhere"));
-        assert!(read_file(&root, Path::new("dangling"), 10).unwrap_err().is_not_found());
-        assert_eq!(reason(resolve(&root, Path::new("loop1"))), "`loop1`: too many levels of symlinks");
-        assert!(reason(resolve(&root, Path::new("dangling-out"))).contains("outside the pushed tree"));
+        assert_eq!(
+            resolve(&root, Path::new("dangling")).unwrap(),
+            canonical.join("nowhere")
+        );
+        assert!(read_file(&root, Path::new("dangling"), 10)
+            .unwrap_err()
+            .is_not_found());
+        assert_eq!(
+            reason(resolve(&root, Path::new("loop1"))),
+            "`loop1`: too many levels of symlinks"
+        );
+        assert!(
+            reason(resolve(&root, Path::new("dangling-out"))).contains("outside the pushed tree")
+        );
     }
 
     #[test]
@@ -429,15 +545,29 @@ mod tests {
         let t = tree();
         let root = t.path().join("root");
         symlink("/dev/zero", root.join("zero")).unwrap();
-        assert_eq!(read_file(&root, Path::new("a/b/f.txt"), 6).unwrap(), b"inside");
+        assert_eq!(
+            read_file(&root, Path::new("a/b/f.txt"), 6).unwrap(),
+            b"inside"
+        );
         assert_eq!(
             read_file(&root, Path::new("a/b/f.txt"), 5).unwrap_err().to_string(),
             "`a/b/f.txt` is larger than 5 bytes (raise the limit with `dokku compose:set <app> max-file-size <bytes>`)"
         );
-        assert_eq!(read_file(&root, Path::new("a"), 5).unwrap_err().to_string(), "`a` is a directory, not a regular file");
-        assert!(read_file(&root, Path::new("zero"), 5).unwrap_err().to_string().contains("outside the pushed tree"));
+        assert_eq!(
+            read_file(&root, Path::new("a"), 5).unwrap_err().to_string(),
+            "`a` is a directory, not a regular file"
+        );
+        assert!(read_file(&root, Path::new("zero"), 5)
+            .unwrap_err()
+            .to_string()
+            .contains("outside the pushed tree"));
         nix::unistd::mkfifo(&root.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-        assert_eq!(read_file(&root, Path::new("fifo"), 5).unwrap_err().to_string(), "`fifo` is a FIFO, not a regular file");
+        assert_eq!(
+            read_file(&root, Path::new("fifo"), 5)
+                .unwrap_err()
+                .to_string(),
+            "`fifo` is a FIFO, not a regular file"
+        );
     }
 
     #[test]
@@ -455,6 +585,9 @@ mod tests {
         symlink("../../b", root.join("a/b/up")).unwrap();
         // Inside the pushed tree but outside the copied one: refused too.
         std::fs::create_dir_all(root.join("b")).unwrap();
-        assert!(check_tree(&root, Path::new("a")).unwrap_err().to_string().contains("outside the pushed tree"));
+        assert!(check_tree(&root, Path::new("a"))
+            .unwrap_err()
+            .to_string()
+            .contains("outside the pushed tree"));
     }
 }

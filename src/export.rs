@@ -124,8 +124,22 @@ pub struct Export {
 
 /// Keys of a recipe service that the host state decides (rebuilt from the state).
 const FROM_STATE: &[&str] = &[
-    "environment", "env_file", "ports", "volumes", "networks", "deploy", "restart", "stop_grace_period", "scale", "mem_limit",
-    "memswap_limit", "mem_reservation", "cpus", "depends_on", "links", "x-dokku",
+    "environment",
+    "env_file",
+    "ports",
+    "volumes",
+    "networks",
+    "deploy",
+    "restart",
+    "stop_grace_period",
+    "scale",
+    "mem_limit",
+    "memswap_limit",
+    "mem_reservation",
+    "cpus",
+    "depends_on",
+    "links",
+    "x-dokku",
 ];
 
 /// Config vars Dokku or its plugins set themselves, never exported.
@@ -138,7 +152,10 @@ fn text(v: &Value) -> String {
 }
 
 fn field(key: &str, v: &Value) -> Field {
-    Field { key: key.to_owned(), value: text(v) }
+    Field {
+        key: key.to_owned(),
+        value: text(v),
+    }
 }
 
 /// Every string equal to `dir` or below it becomes relative (`.`, `./x`).
@@ -164,12 +181,28 @@ fn escape(s: &str) -> String {
 
 /// `SERVICE_KEY` for a key whose value differs between services.
 fn scoped_var(service: &str, key: &str) -> String {
-    let svc: String = service.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let svc: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("{svc}_{key}")
 }
 
 fn str_list(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Builds the compose project of the stack's members from the host state and the recipe.
@@ -190,7 +223,9 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
         .services
         .iter()
         .filter_map(|(svc, m)| match m {
-            Member::Datastore { plugin, name } => Some(((plugin.as_str(), name.as_str()), svc.as_str())),
+            Member::Datastore { plugin, name } => {
+                Some(((plugin.as_str(), name.as_str()), svc.as_str()))
+            }
             Member::App(_) => None,
         })
         .collect();
@@ -199,23 +234,44 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
     let mut envs: BTreeMap<&str, Vec<(String, String, bool)>> = BTreeMap::new();
     for (svc, m) in &input.services {
         let Member::App(app) = m else { continue };
-        let a = input.state.apps.get(app).ok_or_else(|| ExportError::MissingApp(app.clone()))?;
+        let a = input
+            .state
+            .apps
+            .get(app)
+            .ok_or_else(|| ExportError::MissingApp(app.clone()))?;
         let mut plain = stack_plain.clone();
         plain.extend(str_list(&recipe_xd["services"][svc]["plain"]));
         let keys: BTreeSet<String> = match a.config.get(crate::plan::KEYS_VAR) {
-            Some(k) => k.split(',').filter(|k| !k.is_empty() && a.config.contains_key(*k)).map(str::to_owned).collect(),
+            Some(k) => k
+                .split(',')
+                .filter(|k| !k.is_empty() && a.config.contains_key(*k))
+                .map(str::to_owned)
+                .collect(),
             None => {
                 let link_vars: BTreeSet<&str> = input
                     .state
                     .datastores
                     .iter()
                     .filter(|(_, svcs)| svcs.values().any(|links| links.contains(app)))
-                    .filter_map(|(plugin, _)| DATASTORES.iter().find(|d| d.plugin == plugin).map(|d| d.link_var))
+                    .filter_map(|(plugin, _)| {
+                        DATASTORES
+                            .iter()
+                            .find(|d| d.plugin == plugin)
+                            .map(|d| d.link_var)
+                    })
                     .collect();
-                a.config.keys().filter(|k| !dokku_own(k) && !link_vars.contains(k.as_str())).cloned().collect()
+                a.config
+                    .keys()
+                    .filter(|k| !dokku_own(k) && !link_vars.contains(k.as_str()))
+                    .cloned()
+                    .collect()
             }
         };
-        let list = keys.into_iter().map(|k| (a.config[&k].clone(), plain.contains(&k), k)).map(|(v, p, k)| (k, v, p)).collect();
+        let list = keys
+            .into_iter()
+            .map(|k| (a.config[&k].clone(), plain.contains(&k), k))
+            .map(|(v, p, k)| (k, v, p))
+            .collect();
         envs.insert(svc.as_str(), list);
     }
     let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -236,12 +292,21 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
     for (svc, member) in &input.services {
         let rsvc = recipe["services"].get(svc).and_then(Value::as_object);
         let mut out: Map<String, Value> = Map::new();
-        let mut xd: Map<String, Value> = recipe_xd["services"][svc].as_object().cloned().unwrap_or_default();
+        let mut xd: Map<String, Value> = recipe_xd["services"][svc]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         match member {
             Member::Datastore { plugin, .. } => {
-                let image = rsvc.and_then(|r| r.get("image")).cloned().unwrap_or_else(|| {
-                    json!(DATASTORES.iter().find(|d| d.plugin == plugin).map_or(plugin.as_str(), |d| d.image))
-                });
+                let image = rsvc
+                    .and_then(|r| r.get("image"))
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        json!(DATASTORES
+                            .iter()
+                            .find(|d| d.plugin == plugin)
+                            .map_or(plugin.as_str(), |d| d.image))
+                    });
                 out.insert("image".into(), image);
                 if let Some(c) = rsvc.and_then(|r| r.get("command")).filter(|c| !c.is_null()) {
                     out.insert("command".into(), c.clone());
@@ -258,12 +323,19 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                     }
                 }
                 if !out.contains_key("image") && !out.contains_key("build") {
-                    let image = input.images.get(app).cloned().unwrap_or_else(|| format!("dokku/{app}:latest"));
+                    let image = input
+                        .images
+                        .get(app)
+                        .cloned()
+                        .unwrap_or_else(|| format!("dokku/{app}:latest"));
                     out.insert("image".into(), json!(image));
                 }
                 // Depends_on: the recipe's (among members), plus every datastore linked.
                 let mut deps: Map<String, Value> = Map::new();
-                if let Some(d) = rsvc.and_then(|r| r.get("depends_on")).and_then(Value::as_object) {
+                if let Some(d) = rsvc
+                    .and_then(|r| r.get("depends_on"))
+                    .and_then(Value::as_object)
+                {
                     for (k, v) in d {
                         if input.services.contains_key(k) {
                             deps.insert(k.clone(), v.clone());
@@ -272,8 +344,13 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                 }
                 for (plugin, svcs) in &input.state.datastores {
                     for (name, links) in svcs {
-                        if let Some(dsvc) = ds_of.get(&(plugin.as_str(), name.as_str())).filter(|_| links.contains(app)) {
-                            deps.entry((*dsvc).to_owned()).or_insert_with(|| json!({"condition": "service_started", "required": true}));
+                        if let Some(dsvc) = ds_of
+                            .get(&(plugin.as_str(), name.as_str()))
+                            .filter(|_| links.contains(app))
+                        {
+                            deps.entry((*dsvc).to_owned()).or_insert_with(
+                                || json!({"condition": "service_started", "required": true}),
+                            );
                         }
                     }
                 }
@@ -284,12 +361,20 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                     .filter_map(|p| p.strip_prefix("http:")?.split_once(':'))
                     .collect();
                 let proxy_port = xd.get("proxy_port").and_then(Value::as_u64);
-                let via_proxy_port = proxy_port.is_some_and(|pp| http == [("80", pp.to_string().as_str())])
-                    && rsvc.is_none_or(|r| r.get("ports").and_then(Value::as_array).is_none_or(Vec::is_empty));
+                let via_proxy_port = proxy_port
+                    .is_some_and(|pp| http == [("80", pp.to_string().as_str())])
+                    && rsvc.is_none_or(|r| {
+                        r.get("ports")
+                            .and_then(Value::as_array)
+                            .is_none_or(Vec::is_empty)
+                    });
                 if !via_proxy_port {
                     xd.remove("proxy_port");
                     if a.proxy_enabled && !http.is_empty() {
-                        let ports: Vec<Value> = http.iter().map(|(h, c)| json!(format!("{h}:{c}"))).collect();
+                        let ports: Vec<Value> = http
+                            .iter()
+                            .map(|(h, c)| json!(format!("{h}:{c}")))
+                            .collect();
                         out.insert("ports".into(), Value::Array(ports));
                     }
                 }
@@ -301,7 +386,9 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                     .mounts
                     .iter()
                     .filter_map(|m| {
-                        let (m, ro) = m.strip_suffix(":ro").map_or((m.as_str(), false), |x| (x, true));
+                        let (m, ro) = m
+                            .strip_suffix(":ro")
+                            .map_or((m.as_str(), false), |x| (x, true));
                         if let Some(rest) = m.strip_prefix("entry:") {
                             let (name, target) = rest.split_once(':')?;
                             Some((Some(name), "", target, ro))
@@ -311,7 +398,12 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                         }
                     })
                     .collect();
-                for v in rsvc.and_then(|r| r.get("volumes")).and_then(Value::as_array).into_iter().flatten() {
+                for v in rsvc
+                    .and_then(|r| r.get("volumes"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let target = v["target"].as_str().unwrap_or_default();
                     let baked = v["type"] == "bind" && v["read_only"] == true;
                     if mounts.iter().any(|m| m.2 == target) || baked {
@@ -345,7 +437,11 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                 // then after deploy: the planner puts the third and later networks of a service
                 // in `attach-post-deploy`); extra aliases.
                 let mut nets: Vec<String> = Vec::new();
-                for key in ["network:initial-network", "network:attach-post-create", "network:attach-post-deploy"] {
+                for key in [
+                    "network:initial-network",
+                    "network:attach-post-create",
+                    "network:attach-post-deploy",
+                ] {
                     if let Some(v) = a.properties.get(key) {
                         for n in v.split([' ', ',']).filter(|n| !n.is_empty()) {
                             if !nets.iter().any(|x| x == n) {
@@ -363,7 +459,10 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                     .map(|x| x.trim().to_owned())
                     .filter(|x| x != svc)
                     .collect();
-                let short: Vec<String> = nets.iter().map(|n| n.strip_prefix(&prefix).unwrap_or(n).to_owned()).collect();
+                let short: Vec<String> = nets
+                    .iter()
+                    .map(|n| n.strip_prefix(&prefix).unwrap_or(n).to_owned())
+                    .collect();
                 if !(short.is_empty() || (short == ["default"] && aliases.is_empty())) {
                     let mut m = Map::new();
                     for (i, (full, n)) in nets.iter().zip(&short).enumerate() {
@@ -377,19 +476,29 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                                 spec.insert("priority".into(), json!(100));
                             }
                         }
-                        m.insert(n.clone(), if spec.is_empty() { Value::Null } else { Value::Object(spec) });
+                        m.insert(
+                            n.clone(),
+                            if spec.is_empty() {
+                                Value::Null
+                            } else {
+                                Value::Object(spec)
+                            },
+                        );
                     }
                     out.insert("networks".into(), Value::Object(m));
                 }
                 // Expected state and scale.
                 let web = a.scale.get("web").copied();
-                let implied = recipe["services"]
-                    .as_object()
-                    .is_some_and(|s| s.values().any(|o| o["depends_on"][svc]["condition"] == "service_completed_successfully"));
+                let implied = recipe["services"].as_object().is_some_and(|s| {
+                    s.values().any(|o| {
+                        o["depends_on"][svc]["condition"] == "service_completed_successfully"
+                    })
+                });
                 if !xd.contains_key("state") && web == Some(0) && !implied {
                     xd.insert("state".into(), json!("stopped"));
                 }
-                let running = xd.get("state").is_none_or(|s| s == "running") && !(implied && web == Some(0));
+                let running =
+                    xd.get("state").is_none_or(|s| s == "running") && !(implied && web == Some(0));
                 let mut deploy = Map::new();
                 if let (true, Some(n)) = (running, web) {
                     deploy.insert("replicas".into(), json!(n));
@@ -466,11 +575,18 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
                 let value = if *plain {
                     escape(v)
                 } else {
-                    let var = if values.get(k.as_str()).is_some_and(|s| s.len() > 1) { scoped_var(svc, k) } else { k.clone() };
+                    let var = if values.get(k.as_str()).is_some_and(|s| s.len() > 1) {
+                        scoped_var(svc, k)
+                    } else {
+                        k.clone()
+                    };
                     variables.insert(var.clone(), v.clone());
                     format!("${{{var}}}")
                 };
-                Field { key: k.clone(), value: text(&json!(value)) }
+                Field {
+                    key: k.clone(),
+                    value: text(&json!(value)),
+                }
             })
             .collect();
         if !xd.is_empty() {
@@ -479,7 +595,11 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
         // `image` and `build` first, the rest by name.
         let mut fields: Vec<Field> = out.iter().map(|(k, v)| field(k, v)).collect();
         fields.sort_by_key(|f| (!matches!(f.key.as_str(), "image" | "build"), f.key.clone()));
-        services.push(ServiceDoc { name: text(&json!(svc)), fields, environment });
+        services.push(ServiceDoc {
+            name: text(&json!(svc)),
+            fields,
+            environment,
+        });
     }
 
     let networks = used_networks
@@ -493,13 +613,20 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
     let volumes = used_volumes
         .iter()
         .map(|v| {
-            let spec = recipe["volumes"].get(v).filter(|s| s["external"] == true).cloned().unwrap_or_else(|| json!({}));
+            let spec = recipe["volumes"]
+                .get(v)
+                .filter(|s| s["external"] == true)
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             field(v, &spec)
         })
         .collect();
     let mut top = Vec::new();
     for key in ["secrets", "configs"] {
-        if let Some(v) = recipe.get(key).filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
+        if let Some(v) = recipe
+            .get(key)
+            .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+        {
             let mut v = v.clone();
             if let Some(dir) = input.project_dir {
                 relativise(&mut v, dir);
@@ -515,8 +642,20 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
     if !xd_services.is_empty() {
         xd_top.insert("services".into(), Value::Object(xd_services));
     }
-    let x_dokku = if xd_top.is_empty() { String::new() } else { text(&Value::Object(xd_top)) };
-    let doc = ComposeDoc { stack: stack.to_owned(), name: text(&json!(stack)), services, networks, volumes, top, x_dokku };
+    let x_dokku = if xd_top.is_empty() {
+        String::new()
+    } else {
+        text(&Value::Object(xd_top))
+    };
+    let doc = ComposeDoc {
+        stack: stack.to_owned(),
+        name: text(&json!(stack)),
+        services,
+        networks,
+        volumes,
+        top,
+        x_dokku,
+    };
     Ok(Export { doc, variables })
 }
 
@@ -526,8 +665,10 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
 ///
 /// [`ExportError::Template`] if the template does not render (a bug).
 pub fn render(doc: &ComposeDoc) -> Result<String, ExportError> {
-    let ctx = tera::Context::from_serialize(doc).map_err(|e| ExportError::Template(e.to_string()))?;
-    let mut out = tera::Tera::one_off(TEMPLATE, &ctx, false).map_err(|e| ExportError::Template(format!("{e:?}")))?;
+    let ctx =
+        tera::Context::from_serialize(doc).map_err(|e| ExportError::Template(e.to_string()))?;
+    let mut out = tera::Tera::one_off(TEMPLATE, &ctx, false)
+        .map_err(|e| ExportError::Template(format!("{e:?}")))?;
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -536,7 +677,9 @@ pub fn render(doc: &ComposeDoc) -> Result<String, ExportError> {
 
 /// `.env.example`: every variable the export refers to, without its value.
 pub fn env_example(export: &Export) -> String {
-    let mut out = String::from("# The variables the exported compose file refers to; their values are not exported.\n");
+    let mut out = String::from(
+        "# The variables the exported compose file refers to; their values are not exported.\n",
+    );
     for k in export.variables.keys() {
         out.push_str(k);
         out.push_str("=\n");
@@ -556,15 +699,27 @@ pub fn members_of(
     project_dir: &str,
 ) -> Result<(crate::model::Project, BTreeMap<String, Member>), crate::model::ModelError> {
     use crate::model::{ConvertOptions, Kind, StackName};
-    let stack = StackName::parse(stack).map_err(|message| crate::model::ModelError::Shape { path: "name".into(), message })?;
-    let (project, _) = crate::model::from_compose_json(recipe, &ConvertOptions { stack, project_dir: project_dir.to_owned() })?;
+    let stack = StackName::parse(stack).map_err(|message| crate::model::ModelError::Shape {
+        path: "name".into(),
+        message,
+    })?;
+    let (project, _) = crate::model::from_compose_json(
+        recipe,
+        &ConvertOptions {
+            stack,
+            project_dir: project_dir.to_owned(),
+        },
+    )?;
     let members = project
         .services
         .iter()
         .map(|(name, svc)| {
             let m = match &svc.kind {
                 Kind::App(a) => Member::App(a.app.to_string()),
-                Kind::Datastore(d) => Member::Datastore { plugin: d.plugin.to_owned(), name: d.name.to_string() },
+                Kind::Datastore(d) => Member::Datastore {
+                    plugin: d.plugin.to_owned(),
+                    name: d.name.to_string(),
+                },
             };
             (name.to_string(), m)
         })

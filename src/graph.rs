@@ -14,7 +14,9 @@ use crate::model::{Project, ServiceName};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     /// A reference to a service that does not exist.
-    #[error("service `{service}` depends on unknown service `{missing}` (`services.{service}.{key}`)")]
+    #[error(
+        "service `{service}` depends on unknown service `{missing}` (`services.{service}.{key}`)"
+    )]
     UnknownDependency {
         /// The dependent.
         service: ServiceName,
@@ -38,7 +40,10 @@ fn cycle_message(service: &ServiceName, cycle: &[ServiceName]) -> String {
         return format!("service `{service}` depends on itself");
     }
     let path: Vec<&str> = cycle.iter().map(ServiceName::as_str).collect();
-    format!("service `{service}` has circular dependency `{}`", path.join(" -> "))
+    format!(
+        "service `{service}` has circular dependency `{}`",
+        path.join(" -> ")
+    )
 }
 
 /// The ordered services.
@@ -82,7 +87,11 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
     let mut deps_of: Vec<Vec<usize>> = Vec::with_capacity(names.len());
     for (i, (name, svc)) in project.services.iter().enumerate() {
         let mut edges: Vec<(&ServiceName, &str, bool)> = Vec::new();
-        edges.extend(svc.depends_on.iter().map(|(d, spec)| (d, "depends_on", spec.required)));
+        edges.extend(
+            svc.depends_on
+                .iter()
+                .map(|(d, spec)| (d, "depends_on", spec.required)),
+        );
         edges.extend(svc.other_edges.iter().map(|(d, k)| (d, k.as_str(), true)));
         if let Some(app) = svc.app() {
             edges.extend(app.links.keys().map(|d| (d, "environment", true)));
@@ -98,15 +107,27 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
                 }
                 None if !required => {}
                 None => {
-                    return Err(GraphError::UnknownDependency { service: name.clone(), missing: dep.to_string(), key: key.to_owned() })
+                    return Err(GraphError::UnknownDependency {
+                        service: name.clone(),
+                        missing: dep.to_string(),
+                        key: key.to_owned(),
+                    })
                 }
             }
         }
         deps.sort_unstable();
         deps_of.push(deps);
     }
-    let dependencies: BTreeMap<ServiceName, BTreeSet<ServiceName>> =
-        names.iter().zip(&deps_of).map(|(n, deps)| ((*n).clone(), deps.iter().map(|&d| names[d].clone()).collect())).collect();
+    let dependencies: BTreeMap<ServiceName, BTreeSet<ServiceName>> = names
+        .iter()
+        .zip(&deps_of)
+        .map(|(n, deps)| {
+            (
+                (*n).clone(),
+                deps.iter().map(|&d| names[d].clone()).collect(),
+            )
+        })
+        .collect();
 
     // Cycles: the strongly connected components with more than one node, or a self-loop.
     let mut cycles: Vec<Vec<ServiceName>> = Vec::new();
@@ -118,7 +139,10 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
         }
     }
     if let Some(cycle) = cycles.into_iter().min() {
-        return Err(GraphError::Cycle { service: cycle[0].clone(), cycle });
+        return Err(GraphError::Cycle {
+            service: cycle[0].clone(),
+            cycle,
+        });
     }
 
     // Kahn's algorithm with a name-ordered ready set.
@@ -133,7 +157,11 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
     let mut order = Vec::with_capacity(names.len());
     let mut level_of = vec![0usize; names.len()];
     while let Some(next) = ready.pop_first() {
-        level_of[next] = deps_of[next].iter().map(|&d| level_of[d] + 1).max().unwrap_or(0);
+        level_of[next] = deps_of[next]
+            .iter()
+            .map(|&d| level_of[d] + 1)
+            .max()
+            .unwrap_or(0);
         order.push(names[next].clone());
         for &dep in &dependents[next] {
             remaining[dep] -= 1;
@@ -142,20 +170,35 @@ pub fn build(project: &Project) -> Result<ServiceGraph, GraphError> {
             }
         }
     }
-    let levels = names.iter().zip(&level_of).map(|(n, &l)| ((*n).clone(), l)).collect();
-    Ok(ServiceGraph { order, levels, dependencies })
+    let levels = names
+        .iter()
+        .zip(&level_of)
+        .map(|(n, &l)| ((*n).clone(), l))
+        .collect();
+    Ok(ServiceGraph {
+        order,
+        levels,
+        dependencies,
+    })
 }
 
 /// A cycle through the component, starting at its smallest name and always following the
 /// smallest-named dependent inside the component, back to the start.
-fn cycle_path(members: &BTreeSet<&ServiceName>, dependencies: &BTreeMap<ServiceName, BTreeSet<ServiceName>>) -> Vec<ServiceName> {
+fn cycle_path(
+    members: &BTreeSet<&ServiceName>,
+    dependencies: &BTreeMap<ServiceName, BTreeSet<ServiceName>>,
+) -> Vec<ServiceName> {
     // `a -> b` reads "`a` depends on `b`", the direction a reader follows in the file.
     let start = *members.iter().next().expect("non-empty component");
     let mut path = vec![start.clone()];
     let mut seen: BTreeSet<&ServiceName> = BTreeSet::from([start]);
     let mut cur = start;
     loop {
-        let next = dependencies[cur].iter().filter(|d| members.contains(d)).min().expect("a cycle member has a dependency in the cycle");
+        let next = dependencies[cur]
+            .iter()
+            .filter(|d| members.contains(d))
+            .min()
+            .expect("a cycle member has a dependency in the cycle");
         path.push(next.clone());
         if next == start {
             return path;
@@ -176,13 +219,25 @@ mod tests {
     use serde_json::json;
 
     fn project(services: serde_json::Value) -> Project {
-        let opts = ConvertOptions { stack: StackName::parse("s").unwrap(), project_dir: "/p".into() };
-        from_compose_json(&json!({ "services": services }), &opts).unwrap().0
+        let opts = ConvertOptions {
+            stack: StackName::parse("s").unwrap(),
+            project_dir: "/p".into(),
+        };
+        from_compose_json(&json!({ "services": services }), &opts)
+            .unwrap()
+            .0
     }
 
     fn svc(deps: &[&str]) -> serde_json::Value {
-        let d: serde_json::Map<String, serde_json::Value> =
-            deps.iter().map(|d| ((*d).to_owned(), json!({"condition": "service_started", "required": true}))).collect();
+        let d: serde_json::Map<String, serde_json::Value> = deps
+            .iter()
+            .map(|d| {
+                (
+                    (*d).to_owned(),
+                    json!({"condition": "service_started", "required": true}),
+                )
+            })
+            .collect();
         json!({"image": "busybox", "depends_on": d})
     }
 
@@ -197,8 +252,14 @@ mod tests {
 
     #[test]
     fn cycle_names_the_whole_path() {
-        let e = build(&project(json!({"a": svc(&["b"]), "b": svc(&["c"]), "c": svc(&["a"]), "d": svc(&[])}))).unwrap_err();
-        assert_eq!(e.to_string(), "service `a` has circular dependency `a -> b -> c -> a`");
+        let e = build(&project(
+            json!({"a": svc(&["b"]), "b": svc(&["c"]), "c": svc(&["a"]), "d": svc(&[])}),
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "service `a` has circular dependency `a -> b -> c -> a`"
+        );
     }
 
     #[test]
@@ -210,12 +271,17 @@ mod tests {
     #[test]
     fn unknown_dependency() {
         let e = build(&project(json!({"web": svc(&["dbb"])}))).unwrap_err();
-        assert_eq!(e.to_string(), "service `web` depends on unknown service `dbb` (`services.web.depends_on`)");
+        assert_eq!(
+            e.to_string(),
+            "service `web` depends on unknown service `dbb` (`services.web.depends_on`)"
+        );
     }
 
     #[test]
     fn optional_unknown_dependency_is_ignored() {
-        let p = project(json!({"web": {"image": "x", "depends_on": {"gone": {"condition": "service_started", "required": false}}}}));
+        let p = project(
+            json!({"web": {"image": "x", "depends_on": {"gone": {"condition": "service_started", "required": false}}}}),
+        );
         assert_eq!(build(&p).unwrap().order.len(), 1);
     }
 }

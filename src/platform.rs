@@ -25,7 +25,10 @@ pub fn own_process_group(cmd: &mut std::process::Command) {
 pub fn kill_group(pid: u32) {
     let Ok(pid) = i32::try_from(pid) else { return };
     // The group may be gone already; there is nothing else to do then.
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 /// This process's id.
@@ -35,13 +38,18 @@ pub fn pid() -> u32 {
 
 /// Whether a process with this id is alive (signal 0), a zombie counting as gone.
 pub fn alive(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else { return false };
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
     if nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_err() {
         return false;
     }
     // `/proc/<pid>/stat`: "pid (comm) S ..."; the state follows the last `)`.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|c| c != 'Z' && c != 'X'),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|c| c != 'Z' && c != 'X'),
         Err(_) => true,
     }
 }
@@ -59,8 +67,16 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io:
     }
     // `create_new` refuses an existing name, a symlink included, and O_NOFOLLOW says so twice:
     // the plugin never writes through a link someone else placed (issue #13).
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(nix::libc::O_NOFOLLOW).open(&tmp)?;
-    let written = f.write_all(bytes).and_then(|()| f.sync_data()).and_then(|()| std::fs::rename(&tmp, path));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_data())
+        .and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         // A full disk or an I/O error leaves no half-written file behind (issue #14).
         let _ = std::fs::remove_file(&tmp);
@@ -72,7 +88,10 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io:
 /// blocking on a FIFO (whose type the caller then checks and refuses).
 pub fn open_nofollow(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC).open(path)
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -88,10 +107,16 @@ mod tests {
         std::fs::write(dir.path().join("f.tmp"), "stale").unwrap();
         write_atomic(&p, b"new", 0o600).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert!(!dir.path().join("f.tmp").exists());
         write_atomic(&p, b"read-only", 0o444).unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o444);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
     }
 
     #[test]
@@ -103,9 +128,16 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &p).unwrap();
         std::os::unix::fs::symlink(&victim, dir.path().join("state.tmp")).unwrap();
         write_atomic(&p, b"ours", 0o600).unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host file", "the link is replaced, its target untouched");
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "host file",
+            "the link is replaced, its target untouched"
+        );
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "ours");
-        assert!(!std::fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+        assert!(!std::fs::symlink_metadata(&p)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         std::os::unix::fs::symlink(&victim, dir.path().join("link")).unwrap();
         assert!(open_nofollow(&dir.path().join("link")).is_err());
         assert!(open_nofollow(&victim).is_ok());

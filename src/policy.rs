@@ -61,7 +61,11 @@ impl AllowFix {
         match self {
             AllowFix::Flag => format!("`--allow {rule}`"),
             AllowFix::Property { stack, allowed } => {
-                let mut rules: Vec<&str> = allowed.iter().map(String::as_str).filter(|r| *r != rule).collect();
+                let mut rules: Vec<&str> = allowed
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| *r != rule)
+                    .collect();
                 rules.push(rule);
                 format!("`dokku compose:set {stack} allow {}`", rules.join(","))
             }
@@ -71,11 +75,25 @@ impl AllowFix {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the security policy refuses {} setting(s):", self.violations.len())?;
+        write!(
+            f,
+            "the security policy refuses {} setting(s):",
+            self.violations.len()
+        )?;
         for v in &self.violations {
             match v.rule {
-                Some(rule) => write!(f, "\n  `{}`: {} (allow with {})", v.path, v.detail, self.fix.hint(rule.name()))?,
-                None => write!(f, "\n  `{}`: {} (no policy rule allows this)", v.path, v.detail)?,
+                Some(rule) => write!(
+                    f,
+                    "\n  `{}`: {} (allow with {})",
+                    v.path,
+                    v.detail,
+                    self.fix.hint(rule.name())
+                )?,
+                None => write!(
+                    f,
+                    "\n  `{}`: {} (no policy rule allows this)",
+                    v.path, v.detail
+                )?,
             }
         }
         Ok(())
@@ -90,7 +108,10 @@ impl Policy {
             for part in n.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let rule = PolicyRule::parse(part).ok_or_else(|| {
                     let valid: Vec<&str> = PolicyRule::ALL.iter().map(|r| r.name()).collect();
-                    format!("unknown policy rule `{part}`; valid rules: {}", valid.join(", "))
+                    format!(
+                        "unknown policy rule `{part}`; valid rules: {}",
+                        valid.join(", ")
+                    )
                 })?;
                 allow.insert(rule);
             }
@@ -101,28 +122,52 @@ impl Policy {
     /// The allowed rule names, comma-separated in rule order: the form the plugin stores
     /// (as a global property) and `from_names` reads back.
     pub fn to_names(&self) -> String {
-        self.allow.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+        self.allow
+            .iter()
+            .map(|r| r.name())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Checks `project`; `Ok` when nothing needs a rule that is not allowed.
     pub fn check(&self, project: &Project) -> Result<(), PolicyError> {
         let mut violations = Vec::new();
-        let apps: Vec<String> = project.services.values().filter_map(|s| if let Kind::App(a) = &s.kind { Some(a.app.to_string()) } else { None }).collect();
+        let apps: Vec<String> = project
+            .services
+            .values()
+            .filter_map(|s| {
+                if let Kind::App(a) = &s.kind {
+                    Some(a.app.to_string())
+                } else {
+                    None
+                }
+            })
+            .collect();
         for (name, svc) in &project.services {
             // Custom nginx locations outside the allow-list (issue #13, crate::routing).
             for (i, route) in svc.settings.paths.iter().enumerate() {
-                let crate::model::PathTarget::Nginx { body } = &route.target else { continue };
+                let crate::model::PathTarget::Nginx { body } = &route.target else {
+                    continue;
+                };
                 if self.allow.contains(&PolicyRule::NginxCustom) {
                     continue;
                 }
                 for detail in crate::routing::nginx_custom_violations(&apps, body) {
-                    violations.push(Violation { path: format!("x-dokku.services.{name}.paths[{i}].nginx"), rule: Some(PolicyRule::NginxCustom), detail });
+                    violations.push(Violation {
+                        path: format!("x-dokku.services.{name}.paths[{i}].nginx"),
+                        rule: Some(PolicyRule::NginxCustom),
+                        detail,
+                    });
                 }
             }
             let Kind::App(app) = &svc.kind else { continue };
             for opt in &app.docker_options {
                 if let Some(rule) = opt.rule.filter(|r| !self.allow.contains(r)) {
-                    violations.push(Violation { path: opt.path.clone(), rule: Some(rule), detail: format!("would run the container with `{}`", opt.option) });
+                    violations.push(Violation {
+                        path: opt.path.clone(),
+                        rule: Some(rule),
+                        detail: format!("would run the container with `{}`", opt.option),
+                    });
                 }
             }
             for m in &app.mounts {
@@ -130,7 +175,11 @@ impl Policy {
                     if !source.starts_with('/') {
                         continue; // an external Docker volume, not a host path
                     }
-                    let rule = if source.ends_with("docker.sock") { PolicyRule::DockerSocket } else { PolicyRule::HostPath };
+                    let rule = if source.ends_with("docker.sock") {
+                        PolicyRule::DockerSocket
+                    } else {
+                        PolicyRule::HostPath
+                    };
                     if !self.allow.contains(&rule) {
                         violations.push(Violation {
                             path: path.clone(),
@@ -145,7 +194,10 @@ impl Policy {
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(PolicyError { violations, fix: AllowFix::Flag })
+            Err(PolicyError {
+                violations,
+                fix: AllowFix::Flag,
+            })
         }
     }
 
@@ -163,10 +215,14 @@ impl Policy {
             if step.run.program != "dokku" {
                 continue;
             }
-            let path_of = |option: &str| option_path(project, step.service.as_ref().map(|s| s.as_str()), option);
+            let path_of = |option: &str| {
+                option_path(project, step.service.as_ref().map(|s| s.as_str()), option)
+            };
             match argv.first().map(String::as_str) {
                 Some("docker-options:add") => {
-                    let (Some(phase), Some(_app)) = (argv.get(2), argv.get(1)) else { continue };
+                    let (Some(phase), Some(_app)) = (argv.get(2), argv.get(1)) else {
+                        continue;
+                    };
                     // Dokku joins every argument after the phase with spaces.
                     let option = argv.get(3..).map(|a| a.join(" ")).unwrap_or_default();
                     self.check_option(&path_of(&option), phase, &option, &mut violations);
@@ -174,14 +230,29 @@ impl Policy {
                 Some(cmd @ ("resource:limit" | "resource:reserve")) => {
                     let mut it = argv.iter().skip(1);
                     while let Some(a) = it.next() {
-                        let Some(key) = a.strip_prefix("--") else { continue };
+                        let Some(key) = a.strip_prefix("--") else {
+                            continue;
+                        };
                         let Some(value) = it.next() else { break };
                         let ok = match key {
-                            "cpu" => value.parse::<f64>().is_ok_and(|c| c > 0.0 && c.is_finite()) && value.chars().all(|c| c.is_ascii_digit() || c == '.'),
-                            _ => value.trim_end_matches(['b', 'k', 'm', 'g']).chars().all(|c| c.is_ascii_digit()) && value.starts_with(|c: char| c.is_ascii_digit()),
+                            "cpu" => {
+                                value.parse::<f64>().is_ok_and(|c| c > 0.0 && c.is_finite())
+                                    && value.chars().all(|c| c.is_ascii_digit() || c == '.')
+                            }
+                            _ => {
+                                value
+                                    .trim_end_matches(['b', 'k', 'm', 'g'])
+                                    .chars()
+                                    .all(|c| c.is_ascii_digit())
+                                    && value.starts_with(|c: char| c.is_ascii_digit())
+                            }
                         };
                         if !ok {
-                            let which = if cmd == "resource:limit" { "limits" } else { "reservations" };
+                            let which = if cmd == "resource:limit" {
+                                "limits"
+                            } else {
+                                "reservations"
+                            };
                             violations.push(Violation {
                                 path: step.service.as_ref().map_or_else(|| step.id.clone(), |s| format!("services.{s}.deploy.resources.{which}")),
                                 rule: None,
@@ -193,7 +264,10 @@ impl Policy {
                 Some("storage:mount") => {
                     // Dokku prints `-v <host>:<container>[:opts]` unquoted into the arguments
                     // that `xargs` splits: a blank, quote or backslash would split or re-quote it.
-                    if let Some(bad) = argv.iter().skip(2).find(|a| a.chars().any(|c| c.is_whitespace() || c.is_control() || "'\"\\".contains(c))) {
+                    if let Some(bad) = argv.iter().skip(2).find(|a| {
+                        a.chars()
+                            .any(|c| c.is_whitespace() || c.is_control() || "'\"\\".contains(c))
+                    }) {
                         violations.push(Violation {
                             path: step.service.as_ref().map_or_else(
                                 || step.id.clone(),
@@ -207,8 +281,13 @@ impl Policy {
                         });
                     }
                 }
-                Some("network:set") if argv.get(2).map(String::as_str) == Some("initial-network") => {
-                    if let Some(net) = argv.get(3).filter(|n| Flag::Network.check(Some(n)).is_err() || n.as_str() == "host") {
+                Some("network:set")
+                    if argv.get(2).map(String::as_str) == Some("initial-network") =>
+                {
+                    if let Some(net) = argv
+                        .get(3)
+                        .filter(|n| Flag::Network.check(Some(n)).is_err() || n.as_str() == "host")
+                    {
                         violations.push(Violation {
                             path: step.service.as_ref().map_or_else(|| step.id.clone(), |s| format!("services.{s}.networks")),
                             rule: None,
@@ -224,30 +303,57 @@ impl Policy {
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(PolicyError { violations, fix: AllowFix::Flag })
+            Err(PolicyError {
+                violations,
+                fix: AllowFix::Flag,
+            })
         }
     }
 
     /// Checks one `docker-options:add <app> <phase> <option>`.
     fn check_option(&self, path: &str, phase: &str, option: &str, violations: &mut Vec<Violation>) {
-        let mut refuse = |detail: String| violations.push(Violation { path: path.to_owned(), rule: None, detail });
+        let mut refuse = |detail: String| {
+            violations.push(Violation {
+                path: path.to_owned(),
+                rule: None,
+                detail,
+            })
+        };
         let groups = match docker_opt::dokku_groups(option) {
             Ok(g) => g,
-            Err(e) => return refuse(format!("docker option {e}; Dokku would not pass it to docker as written")),
+            Err(e) => {
+                return refuse(format!(
+                    "docker option {e}; Dokku would not pass it to docker as written"
+                ))
+            }
         };
         if groups.len() != 1 {
-            let flags: Vec<&str> = groups.iter().filter_map(|g| g.first().map(String::as_str)).collect();
-            return refuse(format!("docker option `{option}` becomes {} docker options in Dokku (`{}`), not one", groups.len(), flags.join("`, `")));
+            let flags: Vec<&str> = groups
+                .iter()
+                .filter_map(|g| g.first().map(String::as_str))
+                .collect();
+            return refuse(format!(
+                "docker option `{option}` becomes {} docker options in Dokku (`{}`), not one",
+                groups.len(),
+                flags.join("`, `")
+            ));
         }
         let typed = match docker_opt::parse_group(&groups[0]) {
             Ok(t) => t,
             Err(e) => return refuse(format!("docker option `{option}`: {e}")),
         };
         if typed.flag.phase() != phase {
-            return refuse(format!("docker option `{option}` belongs to the {} phase, not {phase}", typed.flag.phase()));
+            return refuse(format!(
+                "docker option `{option}` belongs to the {} phase, not {phase}",
+                typed.flag.phase()
+            ));
         }
         if let Some(rule) = typed.rule().filter(|r| !self.allow.contains(r)) {
-            violations.push(Violation { path: path.to_owned(), rule: Some(rule), detail: format!("would run the container with `{option}`") });
+            violations.push(Violation {
+                path: path.to_owned(),
+                rule: Some(rule),
+                detail: format!("would run the container with `{option}`"),
+            });
         }
     }
 }
@@ -255,7 +361,9 @@ impl Policy {
 /// The compose key path an emitted docker option came from, when the project says.
 fn option_path(project: &Project, service: Option<&str>, option: &str) -> String {
     let svc = service.and_then(|s| project.services.values().find(|v| v.name.as_str() == s));
-    let Some(svc) = svc else { return format!("docker option `{option}`") };
+    let Some(svc) = svc else {
+        return format!("docker option `{option}`");
+    };
     let base = format!("services.{}", svc.name);
     if let Kind::App(app) = &svc.kind {
         if let Some(o) = app.docker_options.iter().find(|o| o.option == option) {
@@ -274,12 +382,26 @@ mod tests {
 
     #[test]
     fn the_hint_names_the_fix_that_works_where_the_policy_was_given() {
-        let v = |path: &str, rule| Violation { path: path.into(), rule: Some(rule), detail: "does it".into() };
-        let mut e = PolicyError { violations: vec![v("services.web.privileged", PolicyRule::Privileged)], fix: AllowFix::Flag };
+        let v = |path: &str, rule| Violation {
+            path: path.into(),
+            rule: Some(rule),
+            detail: "does it".into(),
+        };
+        let mut e = PolicyError {
+            violations: vec![v("services.web.privileged", PolicyRule::Privileged)],
+            fix: AllowFix::Flag,
+        };
         assert_eq!(e.to_string(), "the security policy refuses 1 setting(s):\n  `services.web.privileged`: does it (allow with `--allow privileged`)");
         // On the server the property holds the whole list: the rules allowed now are kept.
-        e.fix = AllowFix::Property { stack: "shop".into(), allowed: vec!["devices".into(), "privileged".into()] };
-        e.violations.push(Violation { path: "services.web.pid".into(), rule: None, detail: "no".into() });
+        e.fix = AllowFix::Property {
+            stack: "shop".into(),
+            allowed: vec!["devices".into(), "privileged".into()],
+        };
+        e.violations.push(Violation {
+            path: "services.web.pid".into(),
+            rule: None,
+            detail: "no".into(),
+        });
         assert_eq!(
             e.to_string(),
             "the security policy refuses 2 setting(s):\n  `services.web.privileged`: does it (allow with `dokku compose:set shop allow devices,privileged`)\n  `services.web.pid`: no (no policy rule allows this)"
@@ -292,7 +414,9 @@ mod tests {
         assert_eq!(p.to_names(), "privileged,host-path,sysctls");
         assert_eq!(Policy::from_names([p.to_names().as_str()]).unwrap(), p);
         assert_eq!(Policy::from_names([""]).unwrap(), Policy::default());
-        assert!(Policy::from_names(["root"]).unwrap_err().starts_with("unknown policy rule `root`"));
+        assert!(Policy::from_names(["root"])
+            .unwrap_err()
+            .starts_with("unknown policy rule `root`"));
     }
 }
 
@@ -306,18 +430,38 @@ mod plan_tests {
 
     fn planned(extra: &[&[&str]]) -> (Project, Plan) {
         let json = serde_json::json!({"name": "shop", "services": {"web": {"image": "nginx:1"}}});
-        let (project, warnings) = from_compose_json(&json, &ConvertOptions { stack: StackName::sanitise("shop"), project_dir: "/src".into() }).unwrap();
+        let (project, warnings) = from_compose_json(
+            &json,
+            &ConvertOptions {
+                stack: StackName::sanitise("shop"),
+                project_dir: "/src".into(),
+            },
+        )
+        .unwrap();
         let graph = crate::graph::build(&project).unwrap();
-        let mut plan = crate::plan::plan(&project, &graph, &DokkuState::default(), &PlanSettings::default(), warnings).unwrap();
+        let mut plan = crate::plan::plan(
+            &project,
+            &graph,
+            &DokkuState::default(),
+            &PlanSettings::default(),
+            warnings,
+        )
+        .unwrap();
         for (i, argv) in extra.iter().enumerate() {
             plan.steps.push(Step {
                 id: format!("web/extra-{i}"),
                 service: project.services.keys().next().cloned(),
                 level: 0,
-                action: Action::AddDockerOption { app: "shop-web".into(), phase: "deploy".into(), option: String::new() },
+                action: Action::AddDockerOption {
+                    app: "shop-web".into(),
+                    phase: "deploy".into(),
+                    option: String::new(),
+                },
                 run: Cmd::dokku(argv.iter().copied()),
                 reason: String::new(),
-                undo: Undo::Irreversible { reason: String::new() },
+                undo: Undo::Irreversible {
+                    reason: String::new(),
+                },
             });
         }
         (project, plan)
@@ -325,7 +469,10 @@ mod plan_tests {
 
     fn refused(extra: &[&str], policy: &Policy) -> Vec<Violation> {
         let (project, plan) = planned(&[extra]);
-        policy.check_plan(&project, &plan).map(|()| Vec::new()).unwrap_or_else(|e| e.violations)
+        policy
+            .check_plan(&project, &plan)
+            .map(|()| Vec::new())
+            .unwrap_or_else(|e| e.violations)
     }
 
     #[test]
@@ -336,18 +483,51 @@ mod plan_tests {
 
     #[test]
     fn a_planned_option_dokku_splits_into_two_flags_is_refused() {
-        let v = refused(&["docker-options:add", "shop-web", "deploy", "--stop-signal SIGTERM --privileged"], &Policy::default());
+        let v = refused(
+            &[
+                "docker-options:add",
+                "shop-web",
+                "deploy",
+                "--stop-signal SIGTERM --privileged",
+            ],
+            &Policy::default(),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].detail.contains("becomes 2 docker options"), "{}", v[0].detail);
+        assert!(
+            v[0].detail.contains("becomes 2 docker options"),
+            "{}",
+            v[0].detail
+        );
         // Dokku joins the arguments after the phase with spaces: the same as one argument.
-        let v = refused(&["docker-options:add", "shop-web", "deploy", "--stop-signal", "SIGTERM", "--privileged"], &Policy::all());
+        let v = refused(
+            &[
+                "docker-options:add",
+                "shop-web",
+                "deploy",
+                "--stop-signal",
+                "SIGTERM",
+                "--privileged",
+            ],
+            &Policy::all(),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
     }
 
     #[test]
     fn flags_outside_the_grammar_are_refused_whatever_the_policy() {
-        for option in ["-v /:/host", "--volume=/:/host", "--mount type=bind,src=/,dst=/h", "--env-file /etc/shadow", "--dns $(id)", "--dns \"1.1.1.1\"", "--sysctl kernel.core_pattern=x"] {
-            let v = refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::all());
+        for option in [
+            "-v /:/host",
+            "--volume=/:/host",
+            "--mount type=bind,src=/,dst=/h",
+            "--env-file /etc/shadow",
+            "--dns $(id)",
+            "--dns \"1.1.1.1\"",
+            "--sysctl kernel.core_pattern=x",
+        ] {
+            let v = refused(
+                &["docker-options:add", "shop-web", "deploy", option],
+                &Policy::all(),
+            );
             assert_eq!(v.len(), 1, "{option}: {v:?}");
             assert_eq!(v[0].rule, None, "{option}");
         }
@@ -364,35 +544,117 @@ mod plan_tests {
             ("--security-opt seccomp=unconfined", PolicyRule::SecurityOpt),
             ("--device /dev/mem", PolicyRule::Devices),
         ] {
-            let v = refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::default());
-            assert_eq!(v.iter().map(|v| v.rule).collect::<Vec<_>>(), [Some(rule)], "{option}");
-            assert_eq!(refused(&["docker-options:add", "shop-web", "deploy", option], &Policy::all()), [], "{option}");
+            let v = refused(
+                &["docker-options:add", "shop-web", "deploy", option],
+                &Policy::default(),
+            );
+            assert_eq!(
+                v.iter().map(|v| v.rule).collect::<Vec<_>>(),
+                [Some(rule)],
+                "{option}"
+            );
+            assert_eq!(
+                refused(
+                    &["docker-options:add", "shop-web", "deploy", option],
+                    &Policy::all()
+                ),
+                [],
+                "{option}"
+            );
         }
     }
 
     #[test]
     fn resource_and_network_values_dokku_prints_into_docker_args_are_checked() {
-        let v = refused(&["resource:limit", "--cpu", "1 --privileged", "shop-web"], &Policy::all());
+        let v = refused(
+            &["resource:limit", "--cpu", "1 --privileged", "shop-web"],
+            &Policy::all(),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(refused(&["resource:limit", "--cpu", "0.5", "--memory", "512m", "shop-web"], &Policy::default()).is_empty());
-        let v = refused(&["network:set", "shop-web", "initial-network", "net --privileged"], &Policy::all());
+        assert!(refused(
+            &[
+                "resource:limit",
+                "--cpu",
+                "0.5",
+                "--memory",
+                "512m",
+                "shop-web"
+            ],
+            &Policy::default()
+        )
+        .is_empty());
+        let v = refused(
+            &[
+                "network:set",
+                "shop-web",
+                "initial-network",
+                "net --privileged",
+            ],
+            &Policy::all(),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
-        let v = refused(&["storage:mount", "shop-web", "shop-data", "--container-dir", "/data -v /:/host"], &Policy::all());
+        let v = refused(
+            &[
+                "storage:mount",
+                "shop-web",
+                "shop-data",
+                "--container-dir",
+                "/data -v /:/host",
+            ],
+            &Policy::all(),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
-        let v = refused(&["storage:mount", "shop-web", "/srv/x:/run/secrets/a 'b"], &Policy::all());
+        let v = refused(
+            &["storage:mount", "shop-web", "/srv/x:/run/secrets/a 'b"],
+            &Policy::all(),
+        );
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(refused(&["storage:mount", "shop-web", "shop-data", "--container-dir", "/data", "--volume-readonly"], &Policy::default()).is_empty());
+        assert!(refused(
+            &[
+                "storage:mount",
+                "shop-web",
+                "shop-data",
+                "--container-dir",
+                "/data",
+                "--volume-readonly"
+            ],
+            &Policy::default()
+        )
+        .is_empty());
     }
 
     #[test]
     fn build_phase_flags_stay_in_the_build_phase() {
-        assert!(refused(&["docker-options:add", "shop-web", "build", "--build-arg 'A=b c'"], &Policy::default()).is_empty());
-        assert_eq!(refused(&["docker-options:add", "shop-web", "deploy", "--build-arg A=b"], &Policy::default()).len(), 1);
+        assert!(refused(
+            &[
+                "docker-options:add",
+                "shop-web",
+                "build",
+                "--build-arg 'A=b c'"
+            ],
+            &Policy::default()
+        )
+        .is_empty());
+        assert_eq!(
+            refused(
+                &[
+                    "docker-options:add",
+                    "shop-web",
+                    "deploy",
+                    "--build-arg A=b"
+                ],
+                &Policy::default()
+            )
+            .len(),
+            1
+        );
     }
 
     impl Policy {
         fn all() -> Self {
-            Self { allow: PolicyRule::ALL.into_iter().collect() }
+            Self {
+                allow: PolicyRule::ALL.into_iter().collect(),
+            }
         }
     }
 }

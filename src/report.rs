@@ -29,7 +29,10 @@ pub struct Style {
 impl Style {
     /// From `DOKKU_QUIET_OUTPUT` and `DOKKU_TRACE` values.
     pub fn from_env(quiet: Option<&str>, trace: Option<&str>) -> Self {
-        Self { quiet: quiet.is_some_and(|v| !v.is_empty()), trace: trace.is_some_and(|v| v == "1") }
+        Self {
+            quiet: quiet.is_some_and(|v| !v.is_empty()),
+            trace: trace.is_some_and(|v| v == "1"),
+        }
     }
 }
 
@@ -53,16 +56,30 @@ pub fn verbose(text: &str) -> String {
 /// A warning as printed, its key path as the file has it: an index into a list the loader
 /// expanded (a port range is one written entry and one expanded entry per port) becomes the
 /// index of the written entry (`services.web.ports[7]` -> `services.web.ports[2]`).
-pub fn as_written(w: &crate::model::Warning, written: &std::collections::BTreeMap<String, String>) -> String {
+pub fn as_written(
+    w: &crate::model::Warning,
+    written: &std::collections::BTreeMap<String, String>,
+) -> String {
     let path = written
         .iter()
-        .find_map(|(expanded, as_written)| w.path.strip_prefix(expanded.as_str()).map(|rest| format!("{as_written}{rest}")))
+        .find_map(|(expanded, as_written)| {
+            w.path
+                .strip_prefix(expanded.as_str())
+                .map(|rest| format!("{as_written}{rest}"))
+        })
         .unwrap_or_else(|| w.path.clone());
-    crate::model::Warning { path, message: w.message.clone() }.to_string()
+    crate::model::Warning {
+        path,
+        message: w.message.clone(),
+    }
+    .to_string()
 }
 
 pub fn fail(text: &str) -> String {
-    text.lines().map(|l| format!(" !     {}", l.strip_prefix(" !     ").unwrap_or(l))).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!(" !     {}", l.strip_prefix(" !     ").unwrap_or(l)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `1 step`, `2 steps`.
@@ -76,7 +93,13 @@ fn secs(d: Duration) -> String {
 
 /// The lines for one event.
 pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
-    let out = |s: String| if style.quiet { Vec::new() } else { vec![(Stream::Out, s)] };
+    let out = |s: String| {
+        if style.quiet {
+            Vec::new()
+        } else {
+            vec![(Stream::Out, s)]
+        }
+    };
     match event {
         Event::UpToDate { stack } => out(info2(&format!("Stack {stack} is up to date: nothing to change"))),
         // A plan with no command still records a release (the compose file changed, a
@@ -115,20 +138,46 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
     use serde_json::json;
     let ms = |d: &Duration| d.as_millis();
     let mut v = match event {
-        Event::Started { stack, steps, services } => json!({"event": "apply_started", "stack": stack, "steps": steps, "services": services}),
+        Event::Started {
+            stack,
+            steps,
+            services,
+        } => {
+            json!({"event": "apply_started", "stack": stack, "steps": steps, "services": services})
+        }
         Event::UpToDate { stack } => json!({"event": "up_to_date", "stack": stack}),
-        Event::ServiceStarted { service, steps } => json!({"event": "service_started", "service": service, "steps": steps}),
-        Event::StepStarted { step, command } => json!({"event": "step_started", "step": step, "command": command}),
-        Event::StepFinished { step, duration } => json!({"event": "step_finished", "step": step, "duration_ms": ms(duration)}),
-        Event::StepFailed { step, error } => json!({"event": "step_failed", "step": step, "error": error}),
-        Event::ServiceFinished { service, duration } => json!({"event": "service_finished", "service": service, "duration_ms": ms(duration)}),
+        Event::ServiceStarted { service, steps } => {
+            json!({"event": "service_started", "service": service, "steps": steps})
+        }
+        Event::StepStarted { step, command } => {
+            json!({"event": "step_started", "step": step, "command": command})
+        }
+        Event::StepFinished { step, duration } => {
+            json!({"event": "step_finished", "step": step, "duration_ms": ms(duration)})
+        }
+        Event::StepFailed { step, error } => {
+            json!({"event": "step_failed", "step": step, "error": error})
+        }
+        Event::ServiceFinished { service, duration } => {
+            json!({"event": "service_finished", "service": service, "duration_ms": ms(duration)})
+        }
         Event::RollbackStarted { steps } => json!({"event": "rollback_started", "steps": steps}),
         Event::Undo { step, command } => json!({"event": "undo", "step": step, "command": command}),
-        Event::Irreversible { step, reason } => json!({"event": "not_undone", "step": step, "reason": reason}),
-        Event::UndoFailed { step, error } => json!({"event": "undo_failed", "step": step, "error": error}),
-        Event::Output { source, line } => json!({"event": "output", "source": source, "line": line}),
-        Event::Finished { ok, duration } => json!({"event": if *ok { "apply_finished" } else { "apply_failed" }, "ok": ok, "duration_ms": ms(duration)}),
-        Event::RollbackIncomplete { steps, duration } => json!({"event": "rollback_incomplete", "ok": false, "steps": steps, "duration_ms": ms(duration)}),
+        Event::Irreversible { step, reason } => {
+            json!({"event": "not_undone", "step": step, "reason": reason})
+        }
+        Event::UndoFailed { step, error } => {
+            json!({"event": "undo_failed", "step": step, "error": error})
+        }
+        Event::Output { source, line } => {
+            json!({"event": "output", "source": source, "line": line})
+        }
+        Event::Finished { ok, duration } => {
+            json!({"event": if *ok { "apply_finished" } else { "apply_failed" }, "ok": ok, "duration_ms": ms(duration)})
+        }
+        Event::RollbackIncomplete { steps, duration } => {
+            json!({"event": "rollback_incomplete", "ok": false, "steps": steps, "duration_ms": ms(duration)})
+        }
     };
     v["time_ms"] = json!(time_ms);
     v
@@ -136,7 +185,9 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
 
 /// Writes an event as a JSON line on stdout.
 pub fn emit_json(event: &Event) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let _ = writeln!(std::io::stdout().lock(), "{}", to_json(event, now));
 }
 
@@ -157,37 +208,136 @@ mod tests {
 
     #[test]
     fn json_events_carry_durations_and_names() {
-        let v = to_json(&Event::StepFinished { step: "web/deploy".into(), duration: Duration::from_millis(1500) }, 7);
-        assert_eq!(v, serde_json::json!({"event": "step_finished", "step": "web/deploy", "duration_ms": 1500, "time_ms": 7}));
-        let v = to_json(&Event::Finished { ok: false, duration: Duration::from_secs(2) }, 9);
+        let v = to_json(
+            &Event::StepFinished {
+                step: "web/deploy".into(),
+                duration: Duration::from_millis(1500),
+            },
+            7,
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "step_finished", "step": "web/deploy", "duration_ms": 1500, "time_ms": 7})
+        );
+        let v = to_json(
+            &Event::Finished {
+                ok: false,
+                duration: Duration::from_secs(2),
+            },
+            9,
+        );
         assert_eq!(v["event"], "apply_failed");
         assert_eq!(v["duration_ms"], 2000);
     }
 
     #[test]
     fn dokku_prefixes_quiet_and_trace() {
-        let started = Event::StepStarted { step: "web/create".into(), command: "dokku apps:create shop-web".into() };
-        assert_eq!(render(&started, Style::default()), vec![(Stream::Out, "       web/create: dokku apps:create shop-web".into())]);
+        let started = Event::StepStarted {
+            step: "web/create".into(),
+            command: "dokku apps:create shop-web".into(),
+        };
         assert_eq!(
-            render(&started, Style { quiet: true, trace: true }),
-            vec![(Stream::Err, " !     exec: dokku apps:create shop-web".into())]
+            render(&started, Style::default()),
+            vec![(
+                Stream::Out,
+                "       web/create: dokku apps:create shop-web".into()
+            )]
         );
-        let failed = Event::StepFailed { step: "web/deploy".into(), error: "`dokku x` exited with status 1:\nboom".into() };
         assert_eq!(
-            render(&failed, Style { quiet: true, trace: false }),
-            vec![(Stream::Err, " !     web/deploy failed: `dokku x` exited with status 1:\n !     boom".into())]
+            render(
+                &started,
+                Style {
+                    quiet: true,
+                    trace: true
+                }
+            ),
+            vec![(
+                Stream::Err,
+                " !     exec: dokku apps:create shop-web".into()
+            )]
         );
-        let nested = Event::StepFailed { step: "web/deploy".into(), error: "`dokku x` exited with status 1:\n !     Could not start".into() };
-        assert_eq!(render(&nested, Style::default()), vec![(Stream::Err, " !     web/deploy failed: `dokku x` exited with status 1:\n !     Could not start".into())]);
-        let line = |e: Event| render(&e, Style::default()).into_iter().map(|(_, l)| l).collect::<Vec<_>>().join("\n");
-        assert_eq!(line(Event::UpToDate { stack: "shop".into() }), "=====> Stack shop is up to date: nothing to change");
+        let failed = Event::StepFailed {
+            step: "web/deploy".into(),
+            error: "`dokku x` exited with status 1:\nboom".into(),
+        };
+        assert_eq!(
+            render(
+                &failed,
+                Style {
+                    quiet: true,
+                    trace: false
+                }
+            ),
+            vec![(
+                Stream::Err,
+                " !     web/deploy failed: `dokku x` exited with status 1:\n !     boom".into()
+            )]
+        );
+        let nested = Event::StepFailed {
+            step: "web/deploy".into(),
+            error: "`dokku x` exited with status 1:\n !     Could not start".into(),
+        };
+        assert_eq!(
+            render(&nested, Style::default()),
+            vec![(
+                Stream::Err,
+                " !     web/deploy failed: `dokku x` exited with status 1:\n !     Could not start"
+                    .into()
+            )]
+        );
+        let line = |e: Event| {
+            render(&e, Style::default())
+                .into_iter()
+                .map(|(_, l)| l)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            line(Event::UpToDate {
+                stack: "shop".into()
+            }),
+            "=====> Stack shop is up to date: nothing to change"
+        );
         // Never "up to date" before work follows (issue #15 item 14).
-        assert_eq!(line(Event::Started { stack: "shop".into(), steps: 0, services: 0 }), "=====> Applying stack shop: no command to run");
-        assert_eq!(line(Event::Started { stack: "shop".into(), steps: 1, services: 0 }), "=====> Applying stack shop: 1 step");
-        assert_eq!(line(Event::Started { stack: "shop".into(), steps: 2, services: 1 }), "=====> Applying stack shop: 2 steps for 1 service");
-        let s = Event::ServiceStarted { service: "web".into(), steps: 1 };
-        assert_eq!(render(&s, Style::default()), vec![(Stream::Out, "-----> web: 1 step".into())]);
-        assert_eq!(Style::from_env(Some("1"), Some("1")), Style { quiet: true, trace: true });
+        assert_eq!(
+            line(Event::Started {
+                stack: "shop".into(),
+                steps: 0,
+                services: 0
+            }),
+            "=====> Applying stack shop: no command to run"
+        );
+        assert_eq!(
+            line(Event::Started {
+                stack: "shop".into(),
+                steps: 1,
+                services: 0
+            }),
+            "=====> Applying stack shop: 1 step"
+        );
+        assert_eq!(
+            line(Event::Started {
+                stack: "shop".into(),
+                steps: 2,
+                services: 1
+            }),
+            "=====> Applying stack shop: 2 steps for 1 service"
+        );
+        let s = Event::ServiceStarted {
+            service: "web".into(),
+            steps: 1,
+        };
+        assert_eq!(
+            render(&s, Style::default()),
+            vec![(Stream::Out, "-----> web: 1 step".into())]
+        );
+        assert_eq!(
+            Style::from_env(Some("1"), Some("1")),
+            Style {
+                quiet: true,
+                trace: true
+            }
+        );
         assert_eq!(Style::from_env(None, Some("0")), Style::default());
     }
 }

@@ -137,7 +137,10 @@ pub enum StateError {
 }
 
 fn parse_err(cmd: &Cmd, message: impl Into<String>) -> StateError {
-    StateError::Parse { command: cmd.masked_argv().join(" "), message: message.into() }
+    StateError::Parse {
+        command: cmd.masked_argv().join(" "),
+        message: message.into(),
+    }
 }
 
 fn json(cmd: &Cmd, out: &str) -> Result<Value, StateError> {
@@ -147,7 +150,11 @@ fn json(cmd: &Cmd, out: &str) -> Result<Value, StateError> {
 /// Parses `apps:list --format json`.
 pub fn parse_app_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
     match json(cmd, out)? {
-        Value::Array(a) => Ok(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        Value::Array(a) => Ok(a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()),
         _ => Err(parse_err(cmd, "expected a JSON array of app names")),
     }
 }
@@ -160,7 +167,13 @@ pub fn parse_name_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateEr
     match json(cmd, out)? {
         Value::Array(a) => Ok(a
             .iter()
-            .filter_map(|v| v.as_str().or_else(|| v.get("Name").or_else(|| v.get("name")).and_then(Value::as_str)))
+            .filter_map(|v| {
+                v.as_str().or_else(|| {
+                    v.get("Name")
+                        .or_else(|| v.get("name"))
+                        .and_then(Value::as_str)
+                })
+            })
             .map(str::to_owned)
             .collect()),
         _ => Err(parse_err(cmd, "expected a JSON array")),
@@ -180,7 +193,10 @@ pub fn parse_lines(out: &str) -> BTreeSet<String> {
 /// Parses a `:report --format json` object (a flat object of strings).
 pub fn parse_report(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
     match json(cmd, out)? {
-        Value::Object(m) => Ok(m.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()),
+        Value::Object(m) => Ok(m
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect()),
         _ => Err(parse_err(cmd, "expected a JSON object")),
     }
 }
@@ -195,12 +211,16 @@ pub fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, St
 /// `mountLegacyColon`, `LegacyMountToEntry`; `storage:create` refuses that prefix), so such a
 /// row is a host-path mount, keyed on its host path like the plan's.
 pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
-    let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
+    let Value::Array(a) = json(cmd, out)? else {
+        return Err(parse_err(cmd, "expected a JSON array"));
+    };
     Ok(a.iter()
         .map(|m| {
             let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default();
             let ro = m.get("readonly").and_then(Value::as_bool).unwrap_or(false)
-                || m.get("volume_options").and_then(Value::as_str).is_some_and(|o| o.split(',').any(|p| p == "ro"));
+                || m.get("volume_options")
+                    .and_then(Value::as_str)
+                    .is_some_and(|o| o.split(',').any(|p| p == "ro"));
             let entry = Some(s("entry_name")).filter(|e| !e.starts_with(LEGACY_ENTRY_PREFIX));
             mount_key(entry, s("host_path"), s("container_path"), ro)
         })
@@ -212,7 +232,9 @@ const LEGACY_ENTRY_PREFIX: &str = "legacy-";
 
 /// Parses `ps:scale --format json <app>`.
 pub fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateError> {
-    let Value::Array(a) = json(cmd, out)? else { return Err(parse_err(cmd, "expected a JSON array")) };
+    let Value::Array(a) = json(cmd, out)? else {
+        return Err(parse_err(cmd, "expected a JSON array"));
+    };
     Ok(a.iter()
         .filter_map(|f| {
             let p = f.get("process_type")?.as_str()?;
@@ -247,7 +269,8 @@ pub fn resource_key(key: &str) -> Option<(&str, &str)> {
         let (which, res) = rest.split_once('.')?;
         return matches!(which, "limit" | "reserve").then_some((which, res));
     }
-    key.split_once('-').filter(|(w, _)| matches!(*w, "limit" | "reserve"))
+    key.split_once('-')
+        .filter(|(w, _)| matches!(*w, "limit" | "reserve"))
 }
 
 /// Whether a `dokku` argv (without the program) is one of the read-only queries the state
@@ -276,7 +299,10 @@ pub fn parse_all_vhosts(out: &str) -> BTreeMap<String, String> {
     for line in out.lines() {
         let line = line.trim();
         if let Some(head) = line.strip_prefix("=====>") {
-            app = head.trim().strip_suffix("domains information").map(str::trim);
+            app = head
+                .trim()
+                .strip_suffix("domains information")
+                .map(str::trim);
         } else if let (Some(a), Some(list)) = (app, line.strip_prefix("Domains app vhosts:")) {
             for d in list.split_whitespace() {
                 vhosts.entry(d.to_owned()).or_insert_with(|| a.to_owned());
@@ -287,11 +313,16 @@ pub fn parse_all_vhosts(out: &str) -> BTreeMap<String, String> {
 }
 
 /// Reads which app serves each domain of the host: one `domains:report` for every app.
-pub fn read_vhosts(run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<BTreeMap<String, String>, StateError> {
+pub fn read_vhosts(
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<BTreeMap<String, String>, StateError> {
     let cmd = Cmd::dokku(["domains:report"]);
     match run(&cmd)? {
         Some(out) => Ok(parse_all_vhosts(&out)),
-        None => Err(StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; the domains other apps serve cannot be checked".into() }),
+        None => Err(StateError::Run {
+            command: cmd.masked_argv().join(" "),
+            message: "the query failed; the domains other apps serve cannot be checked".into(),
+        }),
     }
 }
 
@@ -301,7 +332,10 @@ pub type QueryOutput = Option<String>;
 /// Reads the state of everything `project` touches through read-only Dokku commands, all of
 /// it from the host (see [`read_stack`]).
 /// `run` executes one command and returns its stdout (or `None` on a non-zero exit).
-pub fn read(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
+pub fn read(
+    project: &Project,
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<DokkuState, StateError> {
     read_stack(project, run, None)
 }
 
@@ -319,7 +353,20 @@ pub struct Known<'a> {
 /// The `:report`s an app's state is read from; each accepts no app and then reports every
 /// app, one JSON object per line, in `apps:list` order (Dokku v0.38 `ReportSingleApp` over
 /// `DokkuApps`; the bash plugins loop over `dokku_apps`).
-pub const REPORTS: [&str; 12] = ["ps", "ports", "proxy", "domains", "docker-options", "network", "builder", "builder-dockerfile", "logs", "app-json", "resource", "letsencrypt"];
+pub const REPORTS: [&str; 12] = [
+    "ps",
+    "ports",
+    "proxy",
+    "domains",
+    "docker-options",
+    "network",
+    "builder",
+    "builder-dockerfile",
+    "logs",
+    "app-json",
+    "resource",
+    "letsencrypt",
+];
 
 /// Reads the state of everything `project` touches. `apps:list` is always asked (an app
 /// destroyed or created by hand is never taken on trust). With `known`, the rest comes from
@@ -328,24 +375,41 @@ pub const REPORTS: [&str; 12] = ["ps", "ports", "proxy", "domains", "docker-opti
 /// Apps are read through one bulk `:report` per plugin when more than one app is read (one
 /// call per plugin whatever the number of apps), else per app; `config:export`,
 /// `storage:list` and `ps:scale` have no bulk form and are asked per app.
-pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>, known: Option<Known<'_>>) -> Result<DokkuState, StateError> {
+pub fn read_stack(
+    project: &Project,
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+    known: Option<Known<'_>>,
+) -> Result<DokkuState, StateError> {
     let cmd = Cmd::dokku(["apps:list", "--format", "json"]);
     let listed = match run(&cmd)? {
         Some(out) => parse_app_order(&cmd, &out)?,
         None => return Err(must_answer(&cmd)),
     };
     let existing: BTreeSet<String> = listed.iter().cloned().collect();
-    let ours: Vec<String> = project.services.values().filter_map(|s| s.app()).map(|a| a.app.to_string()).filter(|a| existing.contains(a)).collect();
+    let ours: Vec<String> = project
+        .services
+        .values()
+        .filter_map(|s| s.app())
+        .map(|a| a.app.to_string())
+        .filter(|a| existing.contains(a))
+        .collect();
     let (mut state, todo) = match known {
         Some(k) => {
-            let mut state = DokkuState { apps: BTreeMap::new(), vhosts: BTreeMap::new(), ..k.state.clone() };
+            let mut state = DokkuState {
+                apps: BTreeMap::new(),
+                vhosts: BTreeMap::new(),
+                ..k.state.clone()
+            };
             state.letsencrypt_global_email = read_global_email(project, run)?;
             // A datastore this stack created is in the record without what its plugin reports
             // (its image and the password it holds): read once, so the checks of the plan
             // (password, upgrade) see it.
             for d in project.services.values().filter_map(|s| s.datastore()) {
                 let key = datastore_key(d.plugin, d.name.as_str());
-                let exists = state.datastores.get(d.plugin).is_some_and(|m| m.contains_key(d.name.as_str()));
+                let exists = state
+                    .datastores
+                    .get(d.plugin)
+                    .is_some_and(|m| m.contains_key(d.name.as_str()));
                 if exists && !state.datastore_info.contains_key(&key) {
                     if let Some(info) = read_datastore_info(d.plugin, d.name.as_str(), run)? {
                         state.datastore_info.insert(key, info);
@@ -374,10 +438,16 @@ pub fn read_stack(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOu
 
 /// What `<plugin>:info` says of one datastore service: its image and the URL a link gives
 /// (`info` has no JSON format; a single flag prints the bare value).
-fn read_datastore_info(plugin: &str, name: &str, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Option<DatastoreInfo>, StateError> {
+fn read_datastore_info(
+    plugin: &str,
+    name: &str,
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<Option<DatastoreInfo>, StateError> {
     let info = format!("{plugin}:info");
     let mut flag = |f: &str| -> Result<Option<String>, StateError> {
-        Ok(run(&Cmd::dokku([info.as_str(), name, f]))?.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()))
+        Ok(run(&Cmd::dokku([info.as_str(), name, f]))?
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty()))
     };
     Ok(match (flag("--version")?, flag("--dsn")?) {
         (Some(version), Some(dsn)) => Some(DatastoreInfo { version, dsn }),
@@ -388,13 +458,20 @@ fn read_datastore_info(plugin: &str, name: &str, run: &mut dyn FnMut(&Cmd) -> Re
 fn must_answer(cmd: &Cmd) -> StateError {
     // Planning against an empty host by mistake would re-create everything (and `create` is
     // not idempotent).
-    StateError::Run { command: cmd.masked_argv().join(" "), message: "the query failed; is this a Dokku host?".into() }
+    StateError::Run {
+        command: cmd.masked_argv().join(" "),
+        message: "the query failed; is this a Dokku host?".into(),
+    }
 }
 
 /// Parses `apps:list --format json`, in its order (the order of bulk reports).
 pub fn parse_app_order(cmd: &Cmd, out: &str) -> Result<Vec<String>, StateError> {
     match json(cmd, out)? {
-        Value::Array(a) => Ok(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        Value::Array(a) => Ok(a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()),
         _ => Err(parse_err(cmd, "expected a JSON array of app names")),
     }
 }
@@ -402,23 +479,44 @@ pub fn parse_app_order(cmd: &Cmd, out: &str) -> Result<Vec<String>, StateError> 
 /// Parses a bulk `:report --format json` (no app): one object per line, one line per app of
 /// `apps` in that order. An answer of another length (an app created or destroyed between
 /// the two calls) is an error, and the caller reads per app.
-pub fn parse_bulk_report(cmd: &Cmd, out: &str, apps: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>, StateError> {
-    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| l.starts_with('{')).collect();
+pub fn parse_bulk_report(
+    cmd: &Cmd,
+    out: &str,
+    apps: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, StateError> {
+    let lines: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('{'))
+        .collect();
     if lines.len() != apps.len() {
-        return Err(parse_err(cmd, format!("{} report(s) for {} app(s)", lines.len(), apps.len())));
+        return Err(parse_err(
+            cmd,
+            format!("{} report(s) for {} app(s)", lines.len(), apps.len()),
+        ));
     }
-    apps.iter().zip(lines).map(|(app, line)| Ok((app.clone(), parse_report(cmd, line)?))).collect()
+    apps.iter()
+        .zip(lines)
+        .map(|(app, line)| Ok((app.clone(), parse_report(cmd, line)?)))
+        .collect()
 }
 
 /// The host's global Let's Encrypt e-mail, when the project asks for certificates (the
 /// operator's setting: never taken from a record).
-fn read_global_email(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Option<String>, StateError> {
-    if !(project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt)) {
+fn read_global_email(
+    project: &Project,
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<Option<String>, StateError> {
+    if !(project.settings.letsencrypt || project.services.values().any(|s| s.settings.letsencrypt))
+    {
         return Ok(None);
     }
     let cmd = Cmd::dokku(["letsencrypt:report", "--global", "--format", "json"]);
     let email = match run(&cmd)? {
-        Some(out) => parse_report(&cmd, &out)?.get("global-email").cloned().unwrap_or_default(),
+        Some(out) => parse_report(&cmd, &out)?
+            .get("global-email")
+            .cloned()
+            .unwrap_or_default(),
         None => String::new(),
     };
     Ok(Some(email))
@@ -426,7 +524,10 @@ fn read_global_email(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<Quer
 
 /// The stack-wide queries (networks, storage, datastores and their links, the global Let's
 /// Encrypt e-mail when needed).
-fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<DokkuState, StateError> {
+fn read_host(
+    project: &Project,
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<DokkuState, StateError> {
     let mut state = DokkuState::default();
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
     let cmd = q(&["network:list", "--format", "json"]);
@@ -439,20 +540,31 @@ fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput,
     if let Some(out) = run(&cmd)? {
         state.storage = parse_name_list(&cmd, &out)?;
     }
-    let plugins: BTreeSet<&str> = project.services.values().filter_map(|s| s.datastore().map(|d| d.plugin)).collect();
+    let plugins: BTreeSet<&str> = project
+        .services
+        .values()
+        .filter_map(|s| s.datastore().map(|d| d.plugin))
+        .collect();
     for plugin in plugins {
         let list = format!("{plugin}:list");
         let cmd = q(&[list.as_str()]);
         let names = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
         let mut services = BTreeMap::new();
-        for svc in project.services.values().filter_map(|s| s.datastore()).filter(|d| d.plugin == plugin) {
+        for svc in project
+            .services
+            .values()
+            .filter_map(|s| s.datastore())
+            .filter(|d| d.plugin == plugin)
+        {
             if names.contains(svc.name.as_str()) {
                 let links = format!("{plugin}:links");
                 let cmd = q(&[links.as_str(), svc.name.as_str()]);
                 let linked = run(&cmd)?.map(|o| parse_lines(&o)).unwrap_or_default();
                 services.insert(svc.name.to_string(), linked);
                 if let Some(info) = read_datastore_info(plugin, svc.name.as_str(), run)? {
-                    state.datastore_info.insert(datastore_key(plugin, svc.name.as_str()), info);
+                    state
+                        .datastore_info
+                        .insert(datastore_key(plugin, svc.name.as_str()), info);
                 }
             }
         }
@@ -463,7 +575,11 @@ fn read_host(project: &Project, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput,
 
 /// Reads the apps `todo` (existing ones; `listed` is `apps:list` in its order): through bulk
 /// reports when more than one is read, else per app.
-fn read_apps(todo: &[String], listed: &[String], run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<Vec<(String, AppState)>, StateError> {
+fn read_apps(
+    todo: &[String],
+    listed: &[String],
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<Vec<(String, AppState)>, StateError> {
     let mut bulk: BTreeMap<&str, BTreeMap<String, BTreeMap<String, String>>> = BTreeMap::new();
     if todo.len() > 1 {
         for plugin in REPORTS {
@@ -495,14 +611,21 @@ fn read_apps(todo: &[String], listed: &[String], run: &mut dyn FnMut(&Cmd) -> Re
                 None => Ok(BTreeMap::new()),
             }
         };
-        let reports: BTreeMap<&str, BTreeMap<String, String>> = REPORTS.iter().map(|p| Ok((*p, report(p)?))).collect::<Result<_, StateError>>()?;
+        let reports: BTreeMap<&str, BTreeMap<String, String>> = REPORTS
+            .iter()
+            .map(|p| Ok((*p, report(p)?)))
+            .collect::<Result<_, StateError>>()?;
         out.push((app.clone(), read_app(app, &reports, run)?));
     }
     Ok(out)
 }
 
 /// One existing app's state from its reports (by plugin) and its three per-app queries.
-fn read_app(app: &str, reports: &BTreeMap<&str, BTreeMap<String, String>>, run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>) -> Result<AppState, StateError> {
+fn read_app(
+    app: &str,
+    reports: &BTreeMap<&str, BTreeMap<String, String>>,
+    run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+) -> Result<AppState, StateError> {
     let q = |args: &[&str]| Cmd::dokku(args.iter().copied());
     let empty = BTreeMap::new();
     let report = |plugin: &str| reports.get(plugin).unwrap_or(&empty);
@@ -528,20 +651,34 @@ fn read_app(app: &str, reports: &BTreeMap<&str, BTreeMap<String, String>>, run: 
         })
         .unwrap_or_default();
     a.proxy_enabled = report("proxy").get("enabled").is_none_or(|v| v != "false");
-    a.domains = report("domains").get("app-vhosts").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+    a.domains = report("domains")
+        .get("app-vhosts")
+        .map(|v| v.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
     let opts = report("docker-options");
     for phase in ["build", "deploy", "run"] {
         if let Some(v) = opts.get(phase) {
-            a.docker_options.insert(phase.to_owned(), split_docker_options(v));
+            a.docker_options
+                .insert(phase.to_owned(), split_docker_options(v));
         }
     }
     let net = report("network");
-    for key in ["initial-network", "attach-post-create", "attach-post-deploy"] {
+    for key in [
+        "initial-network",
+        "attach-post-create",
+        "attach-post-deploy",
+    ] {
         if let Some(v) = net.get(key).filter(|v| !v.is_empty()) {
             a.properties.insert(format!("network:{key}"), v.clone());
         }
     }
-    let wanted: [(&str, &[&str]); 5] = [("builder", &["selected"]), ("builder-dockerfile", &["dockerfile-path"]), ("logs", &["max-size", "vector-sink"]), ("app-json", &["appjson-path"]), ("letsencrypt", &["email"])];
+    let wanted: [(&str, &[&str]); 5] = [
+        ("builder", &["selected"]),
+        ("builder-dockerfile", &["dockerfile-path"]),
+        ("logs", &["max-size", "vector-sink"]),
+        ("app-json", &["appjson-path"]),
+        ("letsencrypt", &["email"]),
+    ];
     for (plugin, keys) in wanted {
         let r = report(plugin);
         for key in keys {
@@ -556,7 +693,9 @@ fn read_app(app: &str, reports: &BTreeMap<&str, BTreeMap<String, String>>, run: 
         }
     }
     // dokku-letsencrypt's report says whether a certificate is active (`fn-letsencrypt-is-active`).
-    a.letsencrypt = report("letsencrypt").get("active").is_some_and(|v| v == "true");
+    a.letsencrypt = report("letsencrypt")
+        .get("active")
+        .is_some_and(|v| v == "true");
     let cmd = q(&["storage:list", app, "--format", "json"]);
     if let Some(out) = run(&cmd)? {
         a.mounts = parse_mounts(&cmd, &out)?;
@@ -571,7 +710,11 @@ fn read_app(app: &str, reports: &BTreeMap<&str, BTreeMap<String, String>>, run: 
 /// [`read`] for callers that share the runner between threads. Reads are no longer spread
 /// over threads: each Dokku call is mostly CPU on the host, so overlapping them does not make
 /// a read faster there, and the bulk reports make the count independent of the apps.
-pub fn read_parallel(project: &Project, run: &(dyn Fn(&Cmd) -> Result<QueryOutput, StateError> + Sync), _concurrency: usize) -> Result<DokkuState, StateError> {
+pub fn read_parallel(
+    project: &Project,
+    run: &(dyn Fn(&Cmd) -> Result<QueryOutput, StateError> + Sync),
+    _concurrency: usize,
+) -> Result<DokkuState, StateError> {
     read_stack(project, &mut |c| run(c), None)
 }
 
@@ -581,8 +724,15 @@ mod tests {
 
     #[test]
     fn queries_are_told_from_changes() {
-        assert!(is_query(&["ps:report", "a", "--format", "json"]) && is_query(&["ps:scale", "--format", "json", "a"]));
-        assert!(!is_query(&["ps:scale", "--skip-deploy", "a", "web=1"]) && !is_query(&["config:set", "a", "K=V"]) && !is_query(&[]));
+        assert!(
+            is_query(&["ps:report", "a", "--format", "json"])
+                && is_query(&["ps:scale", "--format", "json", "a"])
+        );
+        assert!(
+            !is_query(&["ps:scale", "--skip-deploy", "a", "web=1"])
+                && !is_query(&["config:set", "a", "K=V"])
+                && !is_query(&[])
+        );
     }
 
     fn c() -> Cmd {
@@ -592,7 +742,10 @@ mod tests {
     #[test]
     fn read_queries_only_what_the_project_touches() {
         let json = serde_json::json!({"services": {"db": {"image": "postgres:16"}, "web": {"image": "nginx", "depends_on": {"db": {"condition": "service_started", "required": true}}}}});
-        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let opts = crate::model::ConvertOptions {
+            stack: crate::model::StackName::parse("s").unwrap(),
+            project_dir: "/p".into(),
+        };
         let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
         let answer = |line: &str| -> QueryOutput {
             match line {
@@ -601,8 +754,12 @@ mod tests {
                 "dokku postgres:list" => Some("=====> Postgres services\ns-db\n".into()),
                 "dokku postgres:links s-db" => Some("s-web\n".into()),
                 "dokku config:export --format json s-web" => Some(r#"{"A":"1"}"#.into()),
-                "dokku ps:report s-web --format json" => Some(r#"{"deployed":"true","restart-policy":"on-failure:10"}"#.into()),
-                "dokku ports:report s-web --format json" => Some(r#"{"map":"http:80:80 http:8080:80"}"#.into()),
+                "dokku ps:report s-web --format json" => {
+                    Some(r#"{"deployed":"true","restart-policy":"on-failure:10"}"#.into())
+                }
+                "dokku ports:report s-web --format json" => {
+                    Some(r#"{"map":"http:80:80 http:8080:80"}"#.into())
+                }
                 "dokku letsencrypt:active s-web" => Some("false\n".into()),
                 _ => None,
             }
@@ -615,7 +772,8 @@ mod tests {
         })
         .unwrap();
         // The parallel reader sees the same host.
-        let parallel = read_parallel(&project, &|cmd: &Cmd| Ok(answer(&cmd.argv().join(" "))), 4).unwrap();
+        let parallel =
+            read_parallel(&project, &|cmd: &Cmd| Ok(answer(&cmd.argv().join(" "))), 4).unwrap();
         assert_eq!(parallel, state);
         // A host that does not answer `apps:list` is an error, never an empty host.
         let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
@@ -627,7 +785,11 @@ mod tests {
         let web = &state.apps["s-web"];
         assert!(web.deployed);
         assert_eq!(web.config["A"], "1");
-        assert_eq!(web.ports, ["http:8080:80", "http:80:80"], "sorted as strings, as the planner sorts them");
+        assert_eq!(
+            web.ports,
+            ["http:8080:80", "http:80:80"],
+            "sorted as strings, as the planner sorts them"
+        );
         assert_eq!(web.properties["ps:restart-policy"], "on-failure:10");
         assert!(state.datastores["postgres"]["s-db"].contains("s-web"));
     }
@@ -635,7 +797,10 @@ mod tests {
     #[test]
     fn apps_are_read_in_bulk_and_known_state_is_trusted() {
         let json = serde_json::json!({"services": {"web": {"image": "nginx"}, "api": {"image": "api"}, "worker": {"image": "w"}}});
-        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let opts = crate::model::ConvertOptions {
+            stack: crate::model::StackName::parse("s").unwrap(),
+            project_dir: "/p".into(),
+        };
         let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
         // `other` sorts between the stack's apps: bulk lines are matched by position.
         let answer = |line: &str| -> QueryOutput {
@@ -667,58 +832,112 @@ mod tests {
         let short = read(&project, &mut |cmd: &Cmd| {
             let line = cmd.argv().join(" ");
             asked.push(line.clone());
-            Ok(if line == "dokku ports:report --format json" { Some("{}\n".into()) } else { answer(&line) })
+            Ok(if line == "dokku ports:report --format json" {
+                Some("{}\n".into())
+            } else {
+                answer(&line)
+            })
         })
         .unwrap();
-        assert!(asked.contains(&"dokku ports:report s-api --format json".to_owned()), "{asked:#?}");
+        assert!(
+            asked.contains(&"dokku ports:report s-api --format json".to_owned()),
+            "{asked:#?}"
+        );
         assert!(short.apps["s-api"].ports.is_empty());
         // Known state: only apps:list and the changed app, read per app.
         let changed = BTreeSet::from(["s-web".to_owned()]);
         let mut recorded = state.clone();
-        recorded.apps.get_mut("s-api").unwrap().config.insert("RECORDED".into(), "1".into());
+        recorded
+            .apps
+            .get_mut("s-api")
+            .unwrap()
+            .config
+            .insert("RECORDED".into(), "1".into());
         let mut asked = Vec::new();
-        let fast = read_stack(&project, &mut |cmd: &Cmd| {
-            asked.push(cmd.argv().join(" "));
-            Ok(answer(&cmd.argv().join(" ")))
-        }, Some(Known { state: &recorded, changed: &changed }))
+        let fast = read_stack(
+            &project,
+            &mut |cmd: &Cmd| {
+                asked.push(cmd.argv().join(" "));
+                Ok(answer(&cmd.argv().join(" ")))
+            },
+            Some(Known {
+                state: &recorded,
+                changed: &changed,
+            }),
+        )
         .unwrap();
         assert_eq!(asked.len(), 1 + 15, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("s-api")), "{asked:#?}");
         assert_eq!(fast.apps["s-api"].config["RECORDED"], "1");
         // An app of the record that is gone from the host is gone from the state.
-        let gone = read_stack(&project, &mut |cmd: &Cmd| Ok(if cmd.argv().join(" ") == "dokku apps:list --format json" { Some(r#"["s-web"]"#.into()) } else { answer(&cmd.argv().join(" ")) }), Some(Known { state: &recorded, changed: &BTreeSet::new() })).unwrap();
+        let gone = read_stack(
+            &project,
+            &mut |cmd: &Cmd| {
+                Ok(if cmd.argv().join(" ") == "dokku apps:list --format json" {
+                    Some(r#"["s-web"]"#.into())
+                } else {
+                    answer(&cmd.argv().join(" "))
+                })
+            },
+            Some(Known {
+                state: &recorded,
+                changed: &BTreeSet::new(),
+            }),
+        )
+        .unwrap();
         assert!(!gone.apps.contains_key("s-api") && gone.apps.contains_key("s-web"));
     }
 
     #[test]
     fn parsers() {
         assert_eq!(parse_app_list(&c(), "[\"a\",\"b\"]\n").unwrap().len(), 2);
-        assert!(parse_app_list(&c(), "nope").unwrap_err().to_string().starts_with("cannot parse the output of `dokku x:report`"));
-        assert_eq!(parse_lines("=====> Postgres services\nshop-db\n"), BTreeSet::from(["shop-db".to_owned()]));
+        assert!(parse_app_list(&c(), "nope")
+            .unwrap_err()
+            .to_string()
+            .starts_with("cannot parse the output of `dokku x:report`"));
+        assert_eq!(
+            parse_lines("=====> Postgres services\nshop-db\n"),
+            BTreeSet::from(["shop-db".to_owned()])
+        );
         let r = parse_report(&c(), r#"{"deployed":"true","restart-policy":"always"}"#).unwrap();
         assert_eq!(r["restart-policy"], "always");
         let m = parse_mounts(&c(), r#"[{"entry_name":"s-data","host_path":"/var/lib/dokku/data/storage/s-data","container_path":"/data"},{"host_path":"/etc/x","container_path":"/x","readonly":true}]"#).unwrap();
         assert!(m.contains("entry:s-data:/data"));
         assert!(m.contains("/etc/x:/x:ro"));
-        assert_eq!(parse_scale(&c(), r#"[{"process_type":"web","quantity":2}]"#).unwrap()["web"], 2);
-        assert_eq!(resource_key("_default_.limit.memory-swap"), Some(("limit", "memory-swap")));
+        assert_eq!(
+            parse_scale(&c(), r#"[{"process_type":"web","quantity":2}]"#).unwrap()["web"],
+            2
+        );
+        assert_eq!(
+            resource_key("_default_.limit.memory-swap"),
+            Some(("limit", "memory-swap"))
+        );
         assert_eq!(resource_key("reserve-memory"), Some(("reserve", "memory")));
         assert_eq!(resource_key("web.limit.cpu"), None);
         let all = "=====> bank-web domains information\n       Domains app enabled:           true\n       Domains app vhosts:            bank.example.com www.bank.example.com\n       Domains global enabled:        false\n=====> empty domains information\n       Domains app vhosts:            \n";
         let v = parse_all_vhosts(all);
         assert_eq!(v.len(), 2);
         assert_eq!(v["www.bank.example.com"], "bank-web");
-        assert_eq!(split_docker_options("--link a:b --add-host x:1.2.3.4 --init"), ["--link a:b", "--add-host x:1.2.3.4", "--init"]);
+        assert_eq!(
+            split_docker_options("--link a:b --add-host x:1.2.3.4 --init"),
+            ["--link a:b", "--add-host x:1.2.3.4", "--init"]
+        );
     }
 
     #[test]
     fn networks_are_read_from_dokkus_network_objects() {
         // plugins/network `CommandList` marshals `DockerNetwork` objects.
         let out = r#"[{"CreatedAt":"2024-02-25T01:55:24.275184461Z","DokkuManaged":true,"Driver":"bridge","ID":"0123456789ab","Internal":false,"IPv6":false,"Labels":{"com.dokku.network-name":"s-back"},"Name":"s-back","Scope":"local"},{"DokkuManaged":false,"Name":"bridge"}]"#;
-        assert_eq!(parse_name_list(&c(), out).unwrap(), BTreeSet::from(["bridge".to_owned(), "s-back".to_owned()]));
+        assert_eq!(
+            parse_name_list(&c(), out).unwrap(),
+            BTreeSet::from(["bridge".to_owned(), "s-back".to_owned()])
+        );
         // storage:list-entries prints entries named by `name`.
         let out = r#"[{"name":"s-data","scheduler":"docker-local","host_path":"/var/lib/dokku/data/storage/s-data","schema_version":1}]"#;
-        assert_eq!(parse_name_list(&c(), out).unwrap(), BTreeSet::from(["s-data".to_owned()]));
+        assert_eq!(
+            parse_name_list(&c(), out).unwrap(),
+            BTreeSet::from(["s-data".to_owned()])
+        );
     }
 
     #[test]
@@ -726,6 +945,12 @@ mod tests {
         // `storage:mount app /etc/x:/x:ro` is stored by Dokku 0.38 as entry `legacy-<sha1[:10]>`.
         let out = r#"[{"entry_name":"legacy-4f1c8fd4a5","host_path":"/etc/x","container_path":"/x","readonly":true},{"entry_name":"legacy-0123456789","host_path":"/srv/y","container_path":"/y"}]"#;
         let m = parse_mounts(&c(), out).unwrap();
-        assert_eq!(m, BTreeSet::from([mount_key(None, "/etc/x", "/x", true), mount_key(None, "/srv/y", "/y", false)]));
+        assert_eq!(
+            m,
+            BTreeSet::from([
+                mount_key(None, "/etc/x", "/x", true),
+                mount_key(None, "/srv/y", "/y", false)
+            ])
+        );
     }
 }

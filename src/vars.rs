@@ -92,7 +92,15 @@ impl GenKind {
     /// Parses `KIND[:LENGTH]`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (kind, len) = match spec.split_once(':') {
-            Some((k, l)) => (k, Some(l.parse::<usize>().ok().filter(|n| (8..=256).contains(n)).ok_or_else(|| format!("length `{l}` must be a number from 8 to 256"))?)),
+            Some((k, l)) => (
+                k,
+                Some(
+                    l.parse::<usize>()
+                        .ok()
+                        .filter(|n| (8..=256).contains(n))
+                        .ok_or_else(|| format!("length `{l}` must be a number from 8 to 256"))?,
+                ),
+            ),
             None => (spec, None),
         };
         Ok(match kind {
@@ -100,7 +108,11 @@ impl GenKind {
             "hex" => GenKind::Hex(len.unwrap_or(32)),
             "base64" => GenKind::Base64(len.unwrap_or(32)),
             "uuid" if len.is_none() => GenKind::Uuid,
-            other => return Err(format!("`{other}` is not `password`, `hex`, `base64` or `uuid`")),
+            other => {
+                return Err(format!(
+                    "`{other}` is not `password`, `hex`, `base64` or `uuid`"
+                ))
+            }
         })
     }
 
@@ -114,7 +126,8 @@ impl GenKind {
         };
         Ok(match self {
             GenKind::Password(n) => {
-                const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+                const ALPHABET: &[u8] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
                 // Rejection sampling keeps every character equally likely.
                 let mut out = String::with_capacity(n);
                 while out.len() < n {
@@ -129,28 +142,54 @@ impl GenKind {
             GenKind::Hex(n) => hex::encode(bytes(n)?),
             GenKind::Base64(n) => base64::engine::general_purpose::STANDARD.encode(bytes(n)?),
             GenKind::Port => {
-                let l = std::net::TcpListener::bind("0.0.0.0:0").map_err(|e| format!("no free port: {e}"))?;
-                l.local_addr().map_err(|e| format!("no free port: {e}"))?.port().to_string()
+                let l = std::net::TcpListener::bind("0.0.0.0:0")
+                    .map_err(|e| format!("no free port: {e}"))?;
+                l.local_addr()
+                    .map_err(|e| format!("no free port: {e}"))?
+                    .port()
+                    .to_string()
             }
             GenKind::Uuid => {
                 let mut b = bytes(16)?;
                 b[6] = (b[6] & 0x0f) | 0x40;
                 b[8] = (b[8] & 0x3f) | 0x80;
                 let h = hex::encode(b);
-                format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                )
             }
         })
     }
 }
 
 /// Replaces every `${{scope.NAME}}` of `text` (the file `file`, for messages).
-pub fn substitute(text: &str, file: &str, scopes: &Scopes, in_project: bool) -> Result<String, VarError> {
-    substitute_with(text, file, scopes, in_project, &mut |name, _| Err(format!("generated value `{name}` needs a stack")))
+pub fn substitute(
+    text: &str,
+    file: &str,
+    scopes: &Scopes,
+    in_project: bool,
+) -> Result<String, VarError> {
+    substitute_with(text, file, scopes, in_project, &mut |name, _| {
+        Err(format!("generated value `{name}` needs a stack"))
+    })
 }
 
 /// [`substitute`], with `generated(name, kind)` answering `${{generate.NAME:KIND}}`.
-pub fn substitute_with(text: &str, file: &str, scopes: &Scopes, in_project: bool, generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>) -> Result<String, VarError> {
-    substitute_all(text, file, scopes, in_project, generated, &mut |fact| Err(format!("`stack.{fact}` needs the stack's model")))
+pub fn substitute_with(
+    text: &str,
+    file: &str,
+    scopes: &Scopes,
+    in_project: bool,
+    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>,
+) -> Result<String, VarError> {
+    substitute_all(text, file, scopes, in_project, generated, &mut |fact| {
+        Err(format!("`stack.{fact}` needs the stack's model"))
+    })
 }
 
 /// Whether `text` asks for facts of the stack (`${{stack.…}}`).
@@ -183,11 +222,19 @@ pub fn substitute_all(
         out.push_str(&rest[..i]);
         let after = &rest[i + 3..];
         let Some(end) = after.find("}}") else {
-            return Err(VarError::Syntax { file: file.to_owned(), line: line_of(at), message: "`${{` without a closing `}}`".into() });
+            return Err(VarError::Syntax {
+                file: file.to_owned(),
+                line: line_of(at),
+                message: "`${{` without a closing `}}`".into(),
+            });
         };
         let inner = after[..end].trim();
         if let Some(path) = inner.strip_prefix("stack.") {
-            let value = fact(path).map_err(|message| VarError::Syntax { file: file.to_owned(), line: line_of(at), message })?;
+            let value = fact(path).map_err(|message| VarError::Syntax {
+                file: file.to_owned(),
+                line: line_of(at),
+                message,
+            })?;
             out.push_str(&value);
             rest = &after[end + 2..];
             continue;
@@ -195,25 +242,55 @@ pub fn substitute_all(
         if let Some(spec) = inner.strip_prefix("generate.") {
             let (name, kind) = spec.split_once(':').unwrap_or((spec, "password"));
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(VarError::Syntax { file: file.to_owned(), line: line_of(at), message: format!("`{name}` is not a variable name") });
+                return Err(VarError::Syntax {
+                    file: file.to_owned(),
+                    line: line_of(at),
+                    message: format!("`{name}` is not a variable name"),
+                });
             }
-            let kind = GenKind::parse(kind).map_err(|message| VarError::Syntax { file: file.to_owned(), line: line_of(at), message })?;
-            let value = generated(name, kind).map_err(|message| VarError::Syntax { file: file.to_owned(), line: line_of(at), message })?;
+            let kind = GenKind::parse(kind).map_err(|message| VarError::Syntax {
+                file: file.to_owned(),
+                line: line_of(at),
+                message,
+            })?;
+            let value = generated(name, kind).map_err(|message| VarError::Syntax {
+                file: file.to_owned(),
+                line: line_of(at),
+                message,
+            })?;
             out.push_str(&value);
             rest = &after[end + 2..];
             continue;
         }
         let Some((scope, name)) = inner.split_once('.') else {
-            return Err(VarError::Syntax { file: file.to_owned(), line: line_of(at), message: format!("`${{{{{inner}}}}}` needs a level: `global.`, `project.` or `environment.`") });
+            return Err(VarError::Syntax {
+                file: file.to_owned(),
+                line: line_of(at),
+                message: format!(
+                    "`${{{{{inner}}}}}` needs a level: `global.`, `project.` or `environment.`"
+                ),
+            });
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(VarError::Syntax { file: file.to_owned(), line: line_of(at), message: format!("`{name}` is not a variable name") });
+            return Err(VarError::Syntax {
+                file: file.to_owned(),
+                line: line_of(at),
+                message: format!("`{name}` is not a variable name"),
+            });
         }
         let map = match scope {
             "global" => &scopes.global,
             "project" => &scopes.project,
             "environment" => &scopes.environment,
-            other => return Err(VarError::Syntax { file: file.to_owned(), line: line_of(at), message: format!("unknown level `{other}`: use `global`, `project` or `environment`") }),
+            other => {
+                return Err(VarError::Syntax {
+                    file: file.to_owned(),
+                    line: line_of(at),
+                    message: format!(
+                        "unknown level `{other}`: use `global`, `project` or `environment`"
+                    ),
+                })
+            }
         };
         let Some(value) = map.get(name) else {
             let hint = match (scope, in_project) {
@@ -222,7 +299,13 @@ pub fn substitute_all(
                 ("project", true) => format!(" (`dokku compose:projects:set-var <project> {name}=…`)"),
                 _ => format!(" (`dokku compose:projects:set-var <project> --environment <env> {name}=…`)"),
             };
-            return Err(VarError::Undefined { file: file.to_owned(), line: line_of(at), scope: scope.to_owned(), name: name.to_owned(), hint });
+            return Err(VarError::Undefined {
+                file: file.to_owned(),
+                line: line_of(at),
+                scope: scope.to_owned(),
+                name: name.to_owned(),
+                hint,
+            });
         };
         out.push_str(value);
         rest = &after[end + 2..];
@@ -248,7 +331,14 @@ mod tests {
         let text = "image: ${{global.REGISTRY}}/web:${{ project.IMAGE_TAG }}\nhost: ${{environment.DOMAIN}}\nuser: ${USER:-x}\nlit: $${{project.IMAGE_TAG}}\n";
         let out = substitute(text, "compose.yaml", &scopes(), true).unwrap();
         assert_eq!(out, "image: ghcr.io/acme/web:1.4.2\nhost: staging.example.com\nuser: ${USER:-x}\nlit: ${{project.IMAGE_TAG}}\n");
-        assert_eq!(references(text), [("global".to_owned(), "REGISTRY".to_owned()), ("project".into(), "IMAGE_TAG".into()), ("environment".into(), "DOMAIN".into())]);
+        assert_eq!(
+            references(text),
+            [
+                ("global".to_owned(), "REGISTRY".to_owned()),
+                ("project".into(), "IMAGE_TAG".into()),
+                ("environment".into(), "DOMAIN".into())
+            ]
+        );
     }
 
     #[test]
@@ -257,29 +347,62 @@ mod tests {
         let mut calls = 0;
         let mut gen = |name: &str, kind: GenKind| -> Result<String, String> {
             calls += 1;
-            Ok(store.entry(name.to_owned()).or_insert_with(|| kind.generate().unwrap()).clone())
+            Ok(store
+                .entry(name.to_owned())
+                .or_insert_with(|| kind.generate().unwrap())
+                .clone())
         };
-        let out = substitute_with("a: ${{generate.DB_PW:password:24}}\nb: ${{generate.DB_PW}}\n", "c.yml", &Scopes::default(), false, &mut gen).unwrap();
+        let out = substitute_with(
+            "a: ${{generate.DB_PW:password:24}}\nb: ${{generate.DB_PW}}\n",
+            "c.yml",
+            &Scopes::default(),
+            false,
+            &mut gen,
+        )
+        .unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0].len(), "a: ".len() + 24);
         assert_eq!(lines[0][3..], lines[1][3..], "one name, one value");
         assert_eq!(calls, 2);
-        assert!(GenKind::Password(40).generate().unwrap().chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(GenKind::Password(40)
+            .generate()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(GenKind::Hex(16).generate().unwrap().len(), 32);
         let u = GenKind::Uuid.generate().unwrap();
         assert_eq!((u.len(), &u[14..15]), (36, "4"));
-        assert_ne!(GenKind::Base64(32).generate().unwrap(), GenKind::Base64(32).generate().unwrap());
+        assert_ne!(
+            GenKind::Base64(32).generate().unwrap(),
+            GenKind::Base64(32).generate().unwrap()
+        );
         assert!(GenKind::parse("password:4").is_err() && GenKind::parse("pin").is_err());
     }
 
     #[test]
     fn errors_name_file_line_and_variable() {
-        let err = substitute("a: 1\nb: ${{project.NOPE}}\n", "compose.yaml", &scopes(), true).unwrap_err();
+        let err = substitute(
+            "a: 1\nb: ${{project.NOPE}}\n",
+            "compose.yaml",
+            &scopes(),
+            true,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "compose.yaml:2: `${{project.NOPE}}` is not defined (`dokku compose:projects:set-var <project> NOPE=…`)");
-        let err = substitute("x: ${{project.TAG}}", "c.yml", &Scopes::default(), false).unwrap_err();
+        let err =
+            substitute("x: ${{project.TAG}}", "c.yml", &Scopes::default(), false).unwrap_err();
         assert!(err.to_string().contains("belongs to no project"), "{err}");
-        assert!(substitute("x: ${{TAG}}", "c.yml", &scopes(), true).unwrap_err().to_string().contains("needs a level"));
-        assert!(substitute("x: ${{team.TAG}}", "c.yml", &scopes(), true).unwrap_err().to_string().contains("unknown level `team`"));
-        assert!(substitute("x: ${{project.TAG", "c.yml", &scopes(), true).unwrap_err().to_string().contains("without a closing"));
+        assert!(substitute("x: ${{TAG}}", "c.yml", &scopes(), true)
+            .unwrap_err()
+            .to_string()
+            .contains("needs a level"));
+        assert!(substitute("x: ${{team.TAG}}", "c.yml", &scopes(), true)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown level `team`"));
+        assert!(substitute("x: ${{project.TAG", "c.yml", &scopes(), true)
+            .unwrap_err()
+            .to_string()
+            .contains("without a closing"));
     }
 }

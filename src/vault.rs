@@ -74,7 +74,9 @@ pub enum VaultError {
     WrongPasswordOrTampered,
     /// The HMAC matched but the decrypted data does not end in valid PKCS#7 padding, so the file
     /// was written by something other than ansible-vault.
-    #[error("the decrypted data has invalid PKCS#7 padding (the file was not written by ansible-vault)")]
+    #[error(
+        "the decrypted data has invalid PKCS#7 padding (the file was not written by ansible-vault)"
+    )]
     BadPadding,
     /// The input is over the size limit ([`MAX_VAULT_LEN`] or [`MAX_PLAINTEXT_LEN`]).
     #[error("the {what} is {len} bytes, over the {limit}-byte limit")]
@@ -138,11 +140,18 @@ pub fn header(data: &[u8]) -> Result<VaultHeader, VaultError> {
 pub fn decrypt(data: &[u8], password: &[u8]) -> Result<Vec<u8>, VaultError> {
     let (_, body) = split_envelope(data)?;
     let payload = unhex_body(body)?;
-    let Payload { salt, hmac, mut ciphertext } = Payload::parse(&payload)?;
+    let Payload {
+        salt,
+        hmac,
+        mut ciphertext,
+    } = Payload::parse(&payload)?;
     let keys = Keys::derive(password, &salt);
 
     // Refuse before decrypting: `verify_slice` compares in constant time.
-    keys.mac().chain_update(&ciphertext).verify_slice(&hmac).map_err(|_| VaultError::WrongPasswordOrTampered)?;
+    keys.mac()
+        .chain_update(&ciphertext)
+        .verify_slice(&hmac)
+        .map_err(|_| VaultError::WrongPasswordOrTampered)?;
 
     keys.cipher().apply_keystream(&mut ciphertext);
     let len = unpadded_len(&ciphertext).ok_or(VaultError::BadPadding)?;
@@ -158,9 +167,17 @@ pub fn decrypt(data: &[u8], password: &[u8]) -> Result<Vec<u8>, VaultError> {
 /// [`VaultError::InvalidVaultId`] when `vault_id` is empty, has surrounding whitespace, or
 /// contains `;` or control characters; [`VaultError::TooLarge`] over [`MAX_PLAINTEXT_LEN`];
 /// [`VaultError::Random`] when the system random number generator fails.
-pub fn encrypt(plaintext: &[u8], password: &[u8], vault_id: Option<&str>) -> Result<String, VaultError> {
+pub fn encrypt(
+    plaintext: &[u8],
+    password: &[u8],
+    vault_id: Option<&str>,
+) -> Result<String, VaultError> {
     if plaintext.len() > MAX_PLAINTEXT_LEN {
-        return Err(VaultError::TooLarge { what: "plaintext", len: plaintext.len(), limit: MAX_PLAINTEXT_LEN });
+        return Err(VaultError::TooLarge {
+            what: "plaintext",
+            len: plaintext.len(),
+            limit: MAX_PLAINTEXT_LEN,
+        });
     }
     if let Some(id) = vault_id {
         check_vault_id(id)?;
@@ -173,7 +190,11 @@ pub fn encrypt(plaintext: &[u8], password: &[u8], vault_id: Option<&str>) -> Res
 /// The header of `data` and the rest of the file after the header line.
 fn split_envelope(data: &[u8]) -> Result<(VaultHeader, &[u8]), VaultError> {
     if data.len() > MAX_VAULT_LEN {
-        return Err(VaultError::TooLarge { what: "vault file", len: data.len(), limit: MAX_VAULT_LEN });
+        return Err(VaultError::TooLarge {
+            what: "vault file",
+            len: data.len(),
+            limit: MAX_VAULT_LEN,
+        });
     }
     if !is_vault(data) {
         return Err(VaultError::NotVault);
@@ -208,11 +229,19 @@ fn parse_header(line: &[u8]) -> Result<VaultHeader, VaultError> {
         None | Some([]) => None,
         Some(id) => Some(
             std::str::from_utf8(id)
-                .map_err(|_| VaultError::Malformed("the vault id in the header is not valid UTF-8".to_string()))?
+                .map_err(|_| {
+                    VaultError::Malformed(
+                        "the vault id in the header is not valid UTF-8".to_string(),
+                    )
+                })?
                 .to_string(),
         ),
     };
-    Ok(VaultHeader { version: version.to_string(), cipher: CIPHER.to_string(), vault_id })
+    Ok(VaultHeader {
+        version: version.to_string(),
+        cipher: CIPHER.to_string(),
+        vault_id,
+    })
 }
 
 /// Joins the 80-column lines after the header (tolerating `\r\n` and blank lines) and un-hexes them.
@@ -222,7 +251,9 @@ fn unhex_body(body: &[u8]) -> Result<Vec<u8>, VaultError> {
         joined.extend_from_slice(line.trim_ascii());
     }
     if joined.is_empty() {
-        return Err(VaultError::Malformed("there is no payload after the header".to_string()));
+        return Err(VaultError::Malformed(
+            "there is no payload after the header".to_string(),
+        ));
     }
     unhex(&joined, "payload")
 }
@@ -237,18 +268,29 @@ struct Payload {
 impl Payload {
     fn parse(payload: &[u8]) -> Result<Self, VaultError> {
         let mut lines = payload.splitn(3, |&b| b == b'\n');
-        let (Some(salt), Some(hmac), Some(ciphertext)) = (lines.next(), lines.next(), lines.next()) else {
+        let (Some(salt), Some(hmac), Some(ciphertext)) = (lines.next(), lines.next(), lines.next())
+        else {
             let found = payload.split(|&b| b == b'\n').count();
             return Err(VaultError::Malformed(format!(
                 "the payload has {found} line(s), expected 3 (salt, hmac, ciphertext)"
             )));
         };
-        let (salt, hmac, ciphertext) = (unhex(salt, "salt")?, unhex(hmac, "hmac")?, unhex(ciphertext, "ciphertext")?);
+        let (salt, hmac, ciphertext) = (
+            unhex(salt, "salt")?,
+            unhex(hmac, "hmac")?,
+            unhex(ciphertext, "ciphertext")?,
+        );
         if salt.is_empty() || salt.len() > MAX_SALT_LEN {
-            return Err(VaultError::Malformed(format!("the salt is {} bytes, expected 1 to {MAX_SALT_LEN}", salt.len())));
+            return Err(VaultError::Malformed(format!(
+                "the salt is {} bytes, expected 1 to {MAX_SALT_LEN}",
+                salt.len()
+            )));
         }
         if hmac.len() != HMAC_LEN {
-            return Err(VaultError::Malformed(format!("the hmac is {} bytes, expected {HMAC_LEN}", hmac.len())));
+            return Err(VaultError::Malformed(format!(
+                "the hmac is {} bytes, expected {HMAC_LEN}",
+                hmac.len()
+            )));
         }
         if ciphertext.is_empty() || ciphertext.len() % BLOCK_LEN != 0 {
             return Err(VaultError::Malformed(format!(
@@ -256,7 +298,11 @@ impl Payload {
                 ciphertext.len()
             )));
         }
-        Ok(Self { salt, hmac, ciphertext })
+        Ok(Self {
+            salt,
+            hmac,
+            ciphertext,
+        })
     }
 }
 
@@ -284,7 +330,11 @@ impl Keys {
     fn derive(password: &[u8], salt: &[u8]) -> Self {
         let mut out = [0_u8; 2 * KEY_LEN + IV_LEN];
         pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, PBKDF2_ROUNDS, &mut out);
-        let mut keys = Self { cipher: [0; KEY_LEN], mac: [0; KEY_LEN], iv: [0; IV_LEN] };
+        let mut keys = Self {
+            cipher: [0; KEY_LEN],
+            mac: [0; KEY_LEN],
+            iv: [0; IV_LEN],
+        };
         keys.cipher.copy_from_slice(&out[..KEY_LEN]);
         keys.mac.copy_from_slice(&out[KEY_LEN..2 * KEY_LEN]);
         keys.iv.copy_from_slice(&out[2 * KEY_LEN..]);
@@ -318,7 +368,9 @@ fn unpadded_len(padded: &[u8]) -> Option<usize> {
         return None;
     }
     let (rest, tail) = padded.split_at(padded.len() - n);
-    tail.iter().all(|&b| usize::from(b) == n).then_some(rest.len())
+    tail.iter()
+        .all(|&b| usize::from(b) == n)
+        .then_some(rest.len())
 }
 
 /// Encrypts already padded data with `salt` and formats the file.
@@ -356,13 +408,20 @@ fn check_vault_id(id: &str) -> Result<(), VaultError> {
     } else {
         return Ok(());
     };
-    Err(VaultError::InvalidVaultId(format!("`{}`: {problem}", shown(id.as_bytes()))))
+    Err(VaultError::InvalidVaultId(format!(
+        "`{}`: {problem}",
+        shown(id.as_bytes())
+    )))
 }
 
 /// A short, printable rendering of a hostile header field for an error message.
 fn shown(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text.chars().take(SHOWN_CHARS).flat_map(char::escape_debug).collect();
+    let mut out: String = text
+        .chars()
+        .take(SHOWN_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
     if text.chars().count() > SHOWN_CHARS {
         out.push('…');
     }
@@ -407,8 +466,14 @@ $ANSIBLE_VAULT;1.2;AES256;prod
     fn err(result: Result<Vec<u8>, VaultError>) -> VaultError {
         let e = result.expect_err("expected an error");
         let msg = e.to_string();
-        assert!(!msg.contains("correct horse") && !msg.contains("s3cret"), "message leaks a secret: {msg}");
-        assert!(msg.starts_with(char::is_lowercase), "not a lowercase fragment: {msg}");
+        assert!(
+            !msg.contains("correct horse") && !msg.contains("s3cret"),
+            "message leaks a secret: {msg}"
+        );
+        assert!(
+            msg.starts_with(char::is_lowercase),
+            "not a lowercase fragment: {msg}"
+        );
         e
     }
 
@@ -417,7 +482,12 @@ $ANSIBLE_VAULT;1.2;AES256;prod
         let (head, body) = file.split_once('\n').unwrap();
         let payload = hex::decode(body.replace('\n', "")).unwrap();
         let text = String::from_utf8(payload).unwrap();
-        let mut lines: [String; 3] = text.splitn(3, '\n').map(str::to_string).collect::<Vec<_>>().try_into().unwrap();
+        let mut lines: [String; 3] = text
+            .splitn(3, '\n')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
         edit(&mut lines);
         format!("{head}\n{}\n", hex::encode(lines.join("\n")))
     }
@@ -435,16 +505,32 @@ $ANSIBLE_VAULT;1.2;AES256;prod
         let file = encrypt(PLAINTEXT, PASSWORD, None).unwrap();
         assert!(file.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{file}");
         assert!(file.ends_with('\n'));
-        assert!(file.lines().skip(1).all(|l| l.len() <= LINE_WIDTH && !l.is_empty()));
-        assert_eq!(header(file.as_bytes()).unwrap(), VaultHeader { version: "1.1".into(), cipher: "AES256".into(), vault_id: None });
+        assert!(file
+            .lines()
+            .skip(1)
+            .all(|l| l.len() <= LINE_WIDTH && !l.is_empty()));
+        assert_eq!(
+            header(file.as_bytes()).unwrap(),
+            VaultHeader {
+                version: "1.1".into(),
+                cipher: "AES256".into(),
+                vault_id: None
+            }
+        );
         assert_eq!(decrypt(file.as_bytes(), PASSWORD).unwrap(), PLAINTEXT);
     }
 
     #[test]
     fn round_trip_1_2() {
         let file = encrypt(PLAINTEXT, PASSWORD, Some("prod")).unwrap();
-        assert!(file.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"), "{file}");
-        assert_eq!(header(file.as_bytes()).unwrap().vault_id.as_deref(), Some("prod"));
+        assert!(
+            file.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"),
+            "{file}"
+        );
+        assert_eq!(
+            header(file.as_bytes()).unwrap().vault_id.as_deref(),
+            Some("prod")
+        );
         assert_eq!(decrypt(file.as_bytes(), PASSWORD).unwrap(), PLAINTEXT);
     }
 
@@ -457,14 +543,26 @@ $ANSIBLE_VAULT;1.2;AES256;prod
 
     #[test]
     fn known_answer_from_ansible_vault() {
-        assert_eq!(decrypt(ANSIBLE_1_1.as_bytes(), PASSWORD).unwrap(), PLAINTEXT);
-        assert_eq!(decrypt(ANSIBLE_1_2.as_bytes(), PASSWORD).unwrap(), PLAINTEXT);
-        assert_eq!(header(ANSIBLE_1_2.as_bytes()).unwrap().vault_id.as_deref(), Some("prod"));
+        assert_eq!(
+            decrypt(ANSIBLE_1_1.as_bytes(), PASSWORD).unwrap(),
+            PLAINTEXT
+        );
+        assert_eq!(
+            decrypt(ANSIBLE_1_2.as_bytes(), PASSWORD).unwrap(),
+            PLAINTEXT
+        );
+        assert_eq!(
+            header(ANSIBLE_1_2.as_bytes()).unwrap().vault_id.as_deref(),
+            Some("prod")
+        );
     }
 
     #[test]
     fn known_answer_encryption_matches_ansible_vault_byte_for_byte() {
-        assert_eq!(seal(pad(PLAINTEXT), PASSWORD, ANSIBLE_1_2_SALT, Some("prod")), ANSIBLE_1_2);
+        assert_eq!(
+            seal(pad(PLAINTEXT), PASSWORD, ANSIBLE_1_2_SALT, Some("prod")),
+            ANSIBLE_1_2
+        );
     }
 
     #[test]
@@ -478,10 +576,19 @@ $ANSIBLE_VAULT;1.2;AES256;prod
 
     #[test]
     fn wrong_password() {
-        let e = err(decrypt(ANSIBLE_1_1.as_bytes(), b"correct horse battery stapler"));
+        let e = err(decrypt(
+            ANSIBLE_1_1.as_bytes(),
+            b"correct horse battery stapler",
+        ));
         assert!(matches!(e, VaultError::WrongPasswordOrTampered), "{e:?}");
-        assert_eq!(e.to_string(), "the vault password is wrong or the file was modified (HMAC mismatch)");
-        assert!(matches!(err(decrypt(ANSIBLE_1_1.as_bytes(), b"")), VaultError::WrongPasswordOrTampered));
+        assert_eq!(
+            e.to_string(),
+            "the vault password is wrong or the file was modified (HMAC mismatch)"
+        );
+        assert!(matches!(
+            err(decrypt(ANSIBLE_1_1.as_bytes(), b"")),
+            VaultError::WrongPasswordOrTampered
+        ));
     }
 
     #[test]
@@ -490,12 +597,18 @@ $ANSIBLE_VAULT;1.2;AES256;prod
             for i in [0, 17, 63] {
                 let file = tamper(ANSIBLE_1_1, |lines| flip(&mut lines[field], i));
                 let e = err(decrypt(file.as_bytes(), PASSWORD));
-                assert!(matches!(e, VaultError::WrongPasswordOrTampered), "field {field}, digit {i}: {e:?}");
+                assert!(
+                    matches!(e, VaultError::WrongPasswordOrTampered),
+                    "field {field}, digit {i}: {e:?}"
+                );
             }
         }
         // Dropping a whole ciphertext block keeps the structure valid but breaks the HMAC.
         let file = tamper(ANSIBLE_1_1, |lines| lines[2].truncate(lines[2].len() - 32));
-        assert!(matches!(err(decrypt(file.as_bytes(), PASSWORD)), VaultError::WrongPasswordOrTampered));
+        assert!(matches!(
+            err(decrypt(file.as_bytes(), PASSWORD)),
+            VaultError::WrongPasswordOrTampered
+        ));
     }
 
     #[test]
@@ -509,24 +622,56 @@ $ANSIBLE_VAULT;1.2;AES256;prod
         let body = ANSIBLE_1_1.split_once('\n').unwrap().1;
         let with = |head: &str| format!("{head}\n{body}");
         let v = |head: &str| err(decrypt(with(head).as_bytes(), PASSWORD));
-        assert!(matches!(v("$ANSIBLE_VAULT;1.0;AES256"), VaultError::UnsupportedVersion(s) if s == "1.0"));
-        assert!(matches!(v("$ANSIBLE_VAULT;;AES256"), VaultError::UnsupportedVersion(s) if s.is_empty()));
-        assert!(matches!(v("$ANSIBLE_VAULT;1.1;AES128"), VaultError::UnsupportedCipher(s) if s == "AES128"));
+        assert!(
+            matches!(v("$ANSIBLE_VAULT;1.0;AES256"), VaultError::UnsupportedVersion(s) if s == "1.0")
+        );
+        assert!(
+            matches!(v("$ANSIBLE_VAULT;;AES256"), VaultError::UnsupportedVersion(s) if s.is_empty())
+        );
+        assert!(
+            matches!(v("$ANSIBLE_VAULT;1.1;AES128"), VaultError::UnsupportedCipher(s) if s == "AES128")
+        );
         assert!(matches!(v("$ANSIBLE_VAULT;1.1"), VaultError::Malformed(_)));
-        assert!(matches!(v("$ANSIBLE_VAULT;1.2;AES256;a;b"), VaultError::Malformed(_)));
-        assert!(matches!(v("$ANSIBLE_VAULTX;1.1;AES256"), VaultError::NotVault));
-        let bad_id = [b"$ANSIBLE_VAULT;1.2;AES256;\xff\n".as_slice(), body.as_bytes()].concat();
-        assert!(matches!(err(decrypt(&bad_id, PASSWORD)), VaultError::Malformed(_)));
+        assert!(matches!(
+            v("$ANSIBLE_VAULT;1.2;AES256;a;b"),
+            VaultError::Malformed(_)
+        ));
+        assert!(matches!(
+            v("$ANSIBLE_VAULTX;1.1;AES256"),
+            VaultError::NotVault
+        ));
+        let bad_id = [
+            b"$ANSIBLE_VAULT;1.2;AES256;\xff\n".as_slice(),
+            body.as_bytes(),
+        ]
+        .concat();
+        assert!(matches!(
+            err(decrypt(&bad_id, PASSWORD)),
+            VaultError::Malformed(_)
+        ));
         // A huge hostile field is cut short in the message.
         let long = format!("$ANSIBLE_VAULT;{};AES256", "9".repeat(10_000));
         let msg = v(&long).to_string();
         assert!(msg.len() < 200, "{msg}");
-        assert_eq!(header(with("$ANSIBLE_VAULT; 1.2 ; AES256 ; dev ").as_bytes()).unwrap().vault_id.as_deref(), Some("dev"));
+        assert_eq!(
+            header(with("$ANSIBLE_VAULT; 1.2 ; AES256 ; dev ").as_bytes())
+                .unwrap()
+                .vault_id
+                .as_deref(),
+            Some("dev")
+        );
     }
 
     #[test]
     fn not_a_vault() {
-        for data in [&b""[..], b"   ", b"hello", b"$ANSIBLE_VAULT", b"ANSIBLE_VAULT;1.1;AES256\n00", b"\xef\xbb\xbf$ANSIBLE_VAULT;1.1;AES256\n"] {
+        for data in [
+            &b""[..],
+            b"   ",
+            b"hello",
+            b"$ANSIBLE_VAULT",
+            b"ANSIBLE_VAULT;1.1;AES256\n00",
+            b"\xef\xbb\xbf$ANSIBLE_VAULT;1.1;AES256\n",
+        ] {
             assert!(!is_vault(data));
             assert!(matches!(err(decrypt(data, PASSWORD)), VaultError::NotVault));
             assert!(matches!(header(data), Err(VaultError::NotVault)));
@@ -539,44 +684,88 @@ $ANSIBLE_VAULT;1.2;AES256;prod
         let salt = "ab".repeat(32);
         let hmac = "cd".repeat(32);
         let ct = "ef".repeat(32);
-        let inner = |s: &str, h: &str, c: &str| format!("{head}{}\n", hex::encode(format!("{s}\n{h}\n{c}")));
+        let inner = |s: &str, h: &str, c: &str| {
+            format!("{head}{}\n", hex::encode(format!("{s}\n{h}\n{c}")))
+        };
         let cases: Vec<(String, &str)> = vec![
             (head.to_string(), "no payload"),
             ("$ANSIBLE_VAULT;1.1;AES256".to_string(), "no payload"),
             (format!("{head}\n\n"), "no payload"),
             (format!("{head}abc\n"), "payload has an odd number"),
-            (format!("{head}zz\n"), "payload has a non-hex character at offset 0"),
-            (format!("{head}3031\n3g\n"), "payload has a non-hex character at offset 5"),
-            (format!("{head}{}\n", hex::encode("abcd")), "1 line(s), expected 3"),
-            (format!("{head}{}\n", hex::encode(format!("{salt}\n{hmac}"))), "2 line(s), expected 3"),
+            (
+                format!("{head}zz\n"),
+                "payload has a non-hex character at offset 0",
+            ),
+            (
+                format!("{head}3031\n3g\n"),
+                "payload has a non-hex character at offset 5",
+            ),
+            (
+                format!("{head}{}\n", hex::encode("abcd")),
+                "1 line(s), expected 3",
+            ),
+            (
+                format!("{head}{}\n", hex::encode(format!("{salt}\n{hmac}"))),
+                "2 line(s), expected 3",
+            ),
             (inner(&salt[1..], &hmac, &ct), "salt has an odd number"),
             (inner("", &hmac, &ct), "salt is 0 bytes"),
-            (inner(&"00".repeat(MAX_SALT_LEN + 1), &hmac, &ct), "salt is 1025 bytes"),
+            (
+                inner(&"00".repeat(MAX_SALT_LEN + 1), &hmac, &ct),
+                "salt is 1025 bytes",
+            ),
             (inner(&salt, "xy", &ct), "hmac has a non-hex character"),
             (inner(&salt, &hmac[2..], &ct), "hmac is 31 bytes"),
             (inner(&salt, &hmac, ""), "ciphertext is 0 bytes"),
             (inner(&salt, &hmac, &ct[2..]), "ciphertext is 31 bytes"),
-            (inner(&salt, &hmac, &format!("{ct}\n{ct}0")), "ciphertext has a non-hex character at offset 64"),
+            (
+                inner(&salt, &hmac, &format!("{ct}\n{ct}0")),
+                "ciphertext has a non-hex character at offset 64",
+            ),
         ];
         for (file, want) in cases {
             let e = err(decrypt(file.as_bytes(), PASSWORD));
             assert!(matches!(e, VaultError::Malformed(_)), "{file:?}: {e:?}");
-            assert!(e.to_string().contains(want), "{file:?}: `{e}` lacks `{want}`");
+            assert!(
+                e.to_string().contains(want),
+                "{file:?}: `{e}` lacks `{want}`"
+            );
         }
     }
 
     #[test]
     fn huge_inputs_are_refused_or_cheap() {
         // One huge line of valid hex without newlines inside: bounded, linear work.
-        let file = format!("$ANSIBLE_VAULT;1.1;AES256\n{}\n", "61".repeat(4 * 1024 * 1024));
-        assert!(matches!(err(decrypt(file.as_bytes(), PASSWORD)), VaultError::Malformed(_)));
+        let file = format!(
+            "$ANSIBLE_VAULT;1.1;AES256\n{}\n",
+            "61".repeat(4 * 1024 * 1024)
+        );
+        assert!(matches!(
+            err(decrypt(file.as_bytes(), PASSWORD)),
+            VaultError::Malformed(_)
+        ));
         let mut huge = b"$ANSIBLE_VAULT;1.1;AES256\n".to_vec();
         huge.resize(MAX_VAULT_LEN + 1, b'0');
         let e = err(decrypt(&huge, PASSWORD));
-        assert!(matches!(e, VaultError::TooLarge { what: "vault file", .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                VaultError::TooLarge {
+                    what: "vault file",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(matches!(header(&huge), Err(VaultError::TooLarge { .. })));
         let big = vec![0_u8; MAX_PLAINTEXT_LEN + 1];
-        assert!(matches!(encrypt(&big, PASSWORD, None), Err(VaultError::TooLarge { what: "plaintext", .. })));
+        assert!(matches!(
+            encrypt(&big, PASSWORD, None),
+            Err(VaultError::TooLarge {
+                what: "plaintext",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -597,7 +786,11 @@ $ANSIBLE_VAULT;1.2;AES256;prod
             assert_eq!(padded.len(), blocks * BLOCK_LEN, "len {len}");
             assert_eq!(unpadded_len(&padded), Some(len));
             let file = encrypt(&plaintext, PASSWORD, None).unwrap();
-            assert_eq!(decrypt(file.as_bytes(), PASSWORD).unwrap(), plaintext, "len {len}");
+            assert_eq!(
+                decrypt(file.as_bytes(), PASSWORD).unwrap(),
+                plaintext,
+                "len {len}"
+            );
         }
     }
 
@@ -606,7 +799,12 @@ $ANSIBLE_VAULT;1.2;AES256;prod
         let mut bad_tail = vec![b'x'; 16];
         bad_tail[14] = 3;
         bad_tail[15] = 2;
-        for data in [vec![0_u8; 16], vec![17_u8; 16], [vec![0_u8; 31], vec![16]].concat(), bad_tail] {
+        for data in [
+            vec![0_u8; 16],
+            vec![17_u8; 16],
+            [vec![0_u8; 31], vec![16]].concat(),
+            bad_tail,
+        ] {
             let file = seal(data, PASSWORD, &[7; SALT_LEN], None);
             let e = err(decrypt(file.as_bytes(), PASSWORD));
             assert!(matches!(e, VaultError::BadPadding), "{e:?}");
@@ -623,7 +821,10 @@ $ANSIBLE_VAULT;1.2;AES256;prod
             assert!(matches!(e, VaultError::InvalidVaultId(_)), "{id:?}: {e:?}");
         }
         let file = encrypt(b"x", PASSWORD, Some("team prod/é")).unwrap();
-        assert_eq!(header(file.as_bytes()).unwrap().vault_id.as_deref(), Some("team prod/é"));
+        assert_eq!(
+            header(file.as_bytes()).unwrap().vault_id.as_deref(),
+            Some("team prod/é")
+        );
     }
 
     #[test]
@@ -687,14 +888,21 @@ impl std::fmt::Debug for VaultPassword {
 
 /// Reads a file that may be vault-encrypted: its plaintext, decrypted with `password` when it
 /// is a vault. A vault without a password is an error that says how to give one.
-pub fn read_maybe_vault(path: &std::path::Path, password: Option<&VaultPassword>) -> Result<Vec<u8>, String> {
+pub fn read_maybe_vault(
+    path: &std::path::Path,
+    password: Option<&VaultPassword>,
+) -> Result<Vec<u8>, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     plaintext(data, path, password)
 }
 
 /// The plaintext of `data`, read from `path` (named in errors): decrypted with `password`
 /// when it is a vault.
-pub fn plaintext(data: Vec<u8>, path: &std::path::Path, password: Option<&VaultPassword>) -> Result<Vec<u8>, String> {
+pub fn plaintext(
+    data: Vec<u8>,
+    path: &std::path::Path,
+    password: Option<&VaultPassword>,
+) -> Result<Vec<u8>, String> {
     if !is_vault(&data) {
         return Ok(data);
     }

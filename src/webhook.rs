@@ -181,23 +181,36 @@ impl Deployer {
         let mut q = lock(&self.state);
         let st = q.stacks.entry(stack.to_owned()).or_default();
         if st.queued {
-            return Triggered { queued: true, joined: true };
+            return Triggered {
+                queued: true,
+                joined: true,
+            };
         }
         st.queued = true;
         if st.running {
             // The worker running it re-queues the stack when it finishes.
-            return Triggered { queued: true, joined: false };
+            return Triggered {
+                queued: true,
+                joined: false,
+            };
         }
         q.ready.push_back(stack.to_owned());
         self.wake.notify_one();
-        Triggered { queued: false, joined: false }
+        Triggered {
+            queued: false,
+            joined: false,
+        }
     }
 
     fn status(&self, stack: &str) -> Value {
         let q = lock(&self.state);
         match q.stacks.get(stack) {
-            Some(st) => json!({"stack": stack, "running": st.running, "queued": st.queued, "deploys": st.deploys, "last": st.last.as_ref().map(Outcome::to_json)}),
-            None => json!({"stack": stack, "running": false, "queued": false, "deploys": 0, "last": null}),
+            Some(st) => {
+                json!({"stack": stack, "running": st.running, "queued": st.queued, "deploys": st.deploys, "last": st.last.as_ref().map(Outcome::to_json)})
+            }
+            None => {
+                json!({"stack": stack, "running": false, "queued": false, "deploys": 0, "last": null})
+            }
         }
     }
 
@@ -214,7 +227,10 @@ impl Deployer {
                         st.running = true;
                         break s;
                     }
-                    q = self.wake.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
+                    q = self
+                        .wake
+                        .wait(q)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
             };
             let outcome = deploy(config, &stack);
@@ -233,14 +249,30 @@ impl Deployer {
 
 /// Runs one deploy of `stack` with the timeout; its output goes to the receiver's stderr.
 fn deploy(config: &Config, stack: &str) -> Outcome {
-    let verb = if prop(&config.lib_root, stack, "sync-url").is_some() { "compose:sync" } else { "compose:up" };
-    let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let verb = if prop(&config.lib_root, stack, "sync-url").is_some() {
+        "compose:sync"
+    } else {
+        "compose:up"
+    };
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let t0 = Instant::now();
-    eprintln!("deploy {stack}: {} {verb} {stack} --wait", config.dokku.to_string_lossy());
-    let expr = duct::cmd(&config.dokku, [verb, stack, "--wait"]).stdin_null().stderr_to_stdout().stdout_capture().unchecked();
+    eprintln!(
+        "deploy {stack}: {} {verb} {stack} --wait",
+        config.dokku.to_string_lossy()
+    );
+    let expr = duct::cmd(&config.dokku, [verb, stack, "--wait"])
+        .stdin_null()
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked();
     let (exit, timed_out) = match expr.start() {
         Err(e) => {
-            eprintln!("deploy {stack}: cannot start `{}`: {e}", config.dokku.to_string_lossy());
+            eprintln!(
+                "deploy {stack}: cannot start `{}`: {e}",
+                config.dokku.to_string_lossy()
+            );
             (None, false)
         }
         Ok(handle) => wait_with_timeout(&handle, config, stack),
@@ -253,7 +285,13 @@ fn deploy(config: &Config, stack: &str) -> Outcome {
         ok: exit == Some(0) && !timed_out,
         timed_out,
     };
-    eprintln!("deploy {stack}: {} in {} ms (exit {:?}{})", if outcome.ok { "done" } else { "FAILED" }, outcome.duration_ms, exit, if timed_out { ", timed out" } else { "" });
+    eprintln!(
+        "deploy {stack}: {} in {} ms (exit {:?}{})",
+        if outcome.ok { "done" } else { "FAILED" },
+        outcome.duration_ms,
+        exit,
+        if timed_out { ", timed out" } else { "" }
+    );
     outcome
 }
 
@@ -283,7 +321,10 @@ fn wait_with_timeout(handle: &duct::Handle, config: &Config, stack: &str) -> (Op
                 killed_at = Some(now);
                 for pid in handle.pids() {
                     if let Ok(pid) = i32::try_from(pid) {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGTERM,
+                        );
                     }
                 }
             }
@@ -313,7 +354,10 @@ impl Replay {
         if seen.len() > 4096 {
             seen.retain(|_, t| now.duration_since(*t) < window);
         }
-        if let Some(i) = keys.iter().position(|k| seen.get(k).is_some_and(|t| now.duration_since(*t) < window)) {
+        if let Some(i) = keys
+            .iter()
+            .position(|k| seen.get(k).is_some_and(|t| now.duration_since(*t) < window))
+        {
             return Err(i);
         }
         for k in keys {
@@ -335,13 +379,21 @@ fn digest(parts: &[&[u8]]) -> [u8; 32] {
 
 /// One property of the plugin (`config/compose/<scope>/<key>`), if set.
 fn prop(lib_root: &Path, scope: &str, key: &str) -> Option<String> {
-    std::fs::read_to_string(lib_root.join("config/compose").join(scope).join(key)).ok().map(|v| v.trim_end_matches('\n').to_owned()).filter(|v| !v.is_empty())
+    std::fs::read_to_string(lib_root.join("config/compose").join(scope).join(key))
+        .ok()
+        .map(|v| v.trim_end_matches('\n').to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The headers the credentials come in.
 pub const TOKEN_HEADERS: &[&str] = &["X-Dokku-Compose-Token", "X-Gitlab-Token"];
 /// The headers delivery ids come in.
-pub const DELIVERY_HEADERS: &[&str] = &["X-Dokku-Compose-Delivery", "X-GitHub-Delivery", "X-Gitea-Delivery", "X-Gitlab-Event-UUID"];
+pub const DELIVERY_HEADERS: &[&str] = &[
+    "X-Dokku-Compose-Delivery",
+    "X-GitHub-Delivery",
+    "X-Gitea-Delivery",
+    "X-Gitlab-Event-UUID",
+];
 
 /// How a request proved it knows the stack's secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,11 +407,19 @@ pub enum Credential {
 
 /// How the request carries `secret`, if it does: a token compared in constant time, or a valid
 /// HMAC-SHA256 of `body`. `header` looks a header up by name (case-insensitive).
-pub fn authenticate<'h>(header: impl Fn(&str) -> Option<&'h str>, body: &[u8], secret: &str) -> Option<Credential> {
+pub fn authenticate<'h>(
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+    secret: &str,
+) -> Option<Credential> {
     let token_ok = |t: &str| bool::from(t.as_bytes().ct_eq(secret.as_bytes()));
     let hmac_ok = |sig: &str| {
-        let Ok(sig) = hex::decode(sig.trim()) else { return false };
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+        let Ok(sig) = hex::decode(sig.trim()) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
         mac.update(body);
         mac.verify_slice(&sig).is_ok()
     };
@@ -403,20 +463,45 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("listen", &self.local_addr()).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("listen", &self.local_addr())
+            .finish_non_exhaustive()
     }
 }
 
 impl Server {
     /// Binds the listen address.
     pub fn bind(config: Config) -> Result<Self, WebhookError> {
-        let zero_time = [config.header_timeout, config.body_timeout, config.idle_timeout].contains(&Duration::ZERO);
-        if config.workers == 0 || config.deploy_workers == 0 || config.max_body == 0 || config.max_connections == 0 || config.max_header < 256 || zero_time {
+        let zero_time = [
+            config.header_timeout,
+            config.body_timeout,
+            config.idle_timeout,
+        ]
+        .contains(&Duration::ZERO);
+        if config.workers == 0
+            || config.deploy_workers == 0
+            || config.max_body == 0
+            || config.max_connections == 0
+            || config.max_header < 256
+            || zero_time
+        {
             return Err(WebhookError::Config("workers, deploy workers, the connection limit, the body limit and the timeouts must be positive, the header limit at least 256 bytes".into()));
         }
-        let listener = std::net::TcpListener::bind(config.listen.as_str()).map_err(|e| WebhookError::Bind { addr: config.listen.clone(), reason: e.to_string() })?;
+        let listener = std::net::TcpListener::bind(config.listen.as_str()).map_err(|e| {
+            WebhookError::Bind {
+                addr: config.listen.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         listener.set_nonblocking(true)?;
-        Ok(Self { listener, shared: Arc::new(Shared { config, deployer: Deployer::default(), replay: Replay::default() }) })
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                deployer: Deployer::default(),
+                replay: Replay::default(),
+            }),
+        })
     }
 
     /// The address it listens on (the port chosen when the configured one is 0).
@@ -436,20 +521,43 @@ impl Server {
         let (done_tx, done_rx) = mpsc::channel::<Done>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         for _ in 0..self.shared.config.workers {
-            let (shared, jobs, done, waker) = (Arc::clone(&self.shared), Arc::clone(&job_rx), done_tx.clone(), Arc::clone(&waker));
+            let (shared, jobs, done, waker) = (
+                Arc::clone(&self.shared),
+                Arc::clone(&job_rx),
+                done_tx.clone(),
+                Arc::clone(&waker),
+            );
             std::thread::spawn(move || loop {
                 let next = lock(&jobs).recv();
                 let Ok(job) = next else { return };
                 let (code, body) = handle(&shared, &job.request);
-                if done.send(Done { conn: job.conn, code, body }).is_err() {
+                if done
+                    .send(Done {
+                        conn: job.conn,
+                        code,
+                        body,
+                    })
+                    .is_err()
+                {
                     return;
                 }
                 let _ = waker.wake();
             });
         }
         let mut listener = mio::net::TcpListener::from_std(self.listener);
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let mut io = Io { shared: self.shared, poll, listener, conns: HashMap::new(), next: FIRST_CONN, jobs: job_tx, done: done_rx, refused: 0, refused_logged: Instant::now() };
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut io = Io {
+            shared: self.shared,
+            poll,
+            listener,
+            conns: HashMap::new(),
+            next: FIRST_CONN,
+            jobs: job_tx,
+            done: done_rx,
+            refused: 0,
+            refused_logged: Instant::now(),
+        };
         Ok(io.serve()?)
     }
 }
@@ -467,7 +575,10 @@ struct Request {
 impl Request {
     /// The first header `name` (case-insensitive).
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -502,7 +613,11 @@ fn handle(shared: &Shared, req: &Request) -> (u16, Value) {
         Route::Health => (200, json!({"ok": true})),
         Route::Hook(app) => hook(shared, req, app),
         Route::Status(app) => status(shared, req, app),
-        Route::WrongMethod => error(405, None, "use POST /hooks/<app> or GET /hooks/<app>/status"),
+        Route::WrongMethod => error(
+            405,
+            None,
+            "use POST /hooks/<app> or GET /hooks/<app>/status",
+        ),
         Route::NotFound => error(404, None, "not found"),
     }
 }
@@ -511,11 +626,15 @@ fn handle(shared: &Shared, req: &Request) -> (u16, Value) {
 /// enabled (for deploys) and a secret.
 fn stack_secret(shared: &Shared, app: &str, need_enabled: bool) -> Result<String, (u16, String)> {
     let root = &shared.config.lib_root;
-    let known = crate::model::is_valid_app_name(app) && (root.join("config/compose").join(app).is_dir() || root.join("data/compose").join(app).is_dir());
+    let known = crate::model::is_valid_app_name(app)
+        && (root.join("config/compose").join(app).is_dir()
+            || root.join("data/compose").join(app).is_dir());
     if !known {
         return Err((404, format!("no stack `{app}` on this host")));
     }
-    let enabled = prop(root, app, "webhook").or_else(|| prop(root, "--global", "webhook")).is_some_and(|v| v == "true");
+    let enabled = prop(root, app, "webhook")
+        .or_else(|| prop(root, "--global", "webhook"))
+        .is_some_and(|v| v == "true");
     if need_enabled && !enabled {
         return Err((403, format!("webhook deploys are disabled for stack `{app}`: `dokku compose:set {app} webhook true` enables them")));
     }
@@ -535,7 +654,11 @@ fn hook(shared: &Shared, req: &Request, app: &str) -> (u16, Value) {
     // for token calls too.
     let mut keys = Vec::new();
     if credential == Credential::Signature {
-        keys.push(digest(&[b"signed-body", app.as_bytes(), &Sha256::digest(&req.body)]));
+        keys.push(digest(&[
+            b"signed-body",
+            app.as_bytes(),
+            &Sha256::digest(&req.body),
+        ]));
     }
     let id = DELIVERY_HEADERS.iter().find_map(|h| req.header(h));
     if let Some(id) = id {
@@ -543,7 +666,8 @@ fn hook(shared: &Shared, req: &Request, app: &str) -> (u16, Value) {
     }
     if let Err(i) = shared.replay.check(&keys, shared.config.replay_window) {
         let message = if credential == Credential::Signature && i == 0 {
-            "this signed body was already delivered: a replay is refused whatever its delivery id".to_owned()
+            "this signed body was already delivered: a replay is refused whatever its delivery id"
+                .to_owned()
         } else {
             let id: String = id.unwrap_or_default().chars().take(80).collect();
             format!("delivery `{id}` was already received")
@@ -551,7 +675,10 @@ fn hook(shared: &Shared, req: &Request, app: &str) -> (u16, Value) {
         return error(409, Some(app), &message);
     }
     let t = shared.deployer.trigger(app);
-    (202, json!({"stack": app, "queued": t.queued, "joined": t.joined}))
+    (
+        202,
+        json!({"stack": app, "queued": t.queued, "joined": t.joined}),
+    )
 }
 
 fn status(shared: &Shared, req: &Request, app: &str) -> (u16, Value) {
@@ -612,7 +739,11 @@ enum Phase {
     /// Reading the request head (`Conn::buf`).
     Head,
     /// Reading the body (decoded into `Conn::buf`) until `deadline`.
-    Body { request: Request, framing: Framing, deadline: Instant },
+    Body {
+        request: Request,
+        framing: Framing,
+        deadline: Instant,
+    },
     /// A worker has the request.
     Handling,
     /// Writing the answer.
@@ -653,7 +784,12 @@ enum Fill {
 
 impl Conn {
     /// Reads into `buf` until it would block, the peer closes or `buf` holds `cap` bytes.
-    fn fill(stream: &mut mio::net::TcpStream, buf: &mut Vec<u8>, cap: usize, last: &mut Instant) -> Fill {
+    fn fill(
+        stream: &mut mio::net::TcpStream,
+        buf: &mut Vec<u8>,
+        cap: usize,
+        last: &mut Instant,
+    ) -> Fill {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             let room = cap.saturating_sub(buf.len()).min(chunk.len());
@@ -678,18 +814,31 @@ impl Conn {
         loop {
             match &mut self.phase {
                 Phase::Head => {
-                    let fill = Self::fill(&mut self.stream, &mut self.buf, config.max_header + 1, &mut self.last);
+                    let fill = Self::fill(
+                        &mut self.stream,
+                        &mut self.buf,
+                        config.max_header + 1,
+                        &mut self.last,
+                    );
                     match self.parse_head(config) {
                         Err(step) => return step,
                         Ok(true) => {} // the phase changed
                         Ok(false) => match fill {
                             Fill::Blocked => return Step::Wait,
                             Fill::Eof => return Step::Close,
-                            Fill::Full => return Step::Answer(431, json!({"error": format!("the request head is larger than {} bytes", config.max_header), "stack": null})),
+                            Fill::Full => {
+                                return Step::Answer(
+                                    431,
+                                    json!({"error": format!("the request head is larger than {} bytes", config.max_header), "stack": null}),
+                                )
+                            }
                         },
                     }
                 }
-                Phase::Body { framing: Framing::Length(n), .. } => {
+                Phase::Body {
+                    framing: Framing::Length(n),
+                    ..
+                } => {
                     let n = *n;
                     let fill = Self::fill(&mut self.stream, &mut self.buf, n, &mut self.last);
                     if self.buf.len() >= n {
@@ -700,7 +849,10 @@ impl Conn {
                         Fill::Blocked | Fill::Full => return Step::Wait,
                     }
                 }
-                Phase::Body { framing: Framing::Chunked(raw), .. } => {
+                Phase::Body {
+                    framing: Framing::Chunked(raw),
+                    ..
+                } => {
                     let cap = raw.len() + config.max_body + 2 * MAX_CHUNK_LINE;
                     let fill = Self::fill(&mut self.stream, raw, cap, &mut self.last);
                     match decode_chunks(raw, &mut self.buf, config.max_body) {
@@ -723,14 +875,19 @@ impl Conn {
                                 *pos += n;
                                 self.last = Instant::now();
                             }
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Wait,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                return Step::Wait
+                            }
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                             Err(_) => return Step::Close,
                         }
                     }
                     let _ = self.stream.shutdown(std::net::Shutdown::Write);
                     self.buf = Vec::new();
-                    self.phase = Phase::Draining { until: Instant::now() + LINGER, dropped: 0 };
+                    self.phase = Phase::Draining {
+                        until: Instant::now() + LINGER,
+                        dropped: 0,
+                    };
                 }
                 Phase::Draining { dropped, .. } => {
                     let mut sink = [0u8; 16 * 1024];
@@ -743,7 +900,9 @@ impl Conn {
                                     return Step::Close;
                                 }
                             }
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Step::Wait,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                return Step::Wait
+                            }
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                             Err(_) => return Step::Close,
                         }
@@ -756,34 +915,75 @@ impl Conn {
     /// Parses the head in `buf` if complete: `Ok(true)` when the phase changed, `Ok(false)`
     /// when more input is needed, `Err` with the step to take.
     fn parse_head(&mut self, config: &Config) -> Result<bool, Step> {
-        let bad = |code: u16, message: &str| Step::Answer(code, json!({"error": message, "stack": null}));
+        let bad =
+            |code: u16, message: &str| Step::Answer(code, json!({"error": message, "stack": null}));
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
         let n = match parsed.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) if n <= config.max_header => n,
-            Ok(httparse::Status::Complete(_)) => return Err(bad(431, &format!("the request head is larger than {} bytes", config.max_header))),
+            Ok(httparse::Status::Complete(_)) => {
+                return Err(bad(
+                    431,
+                    &format!(
+                        "the request head is larger than {} bytes",
+                        config.max_header
+                    ),
+                ))
+            }
             Ok(httparse::Status::Partial) => return Ok(false),
-            Err(httparse::Error::TooManyHeaders) => return Err(bad(431, &format!("more than {MAX_HEADERS} headers"))),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(bad(431, &format!("more than {MAX_HEADERS} headers")))
+            }
             Err(e) => return Err(bad(400, &format!("malformed request: {e}"))),
         };
         let method = parsed.method.unwrap_or_default().to_owned();
-        let path = parsed.path.unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
-        let headers: Vec<(String, String)> = parsed.headers.iter().map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).trim().to_owned())).collect();
+        let path = parsed
+            .path
+            .unwrap_or_default()
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let headers: Vec<(String, String)> = parsed
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8_lossy(h.value).trim().to_owned(),
+                )
+            })
+            .collect();
         self.line = format!("{method} {}", path.chars().take(200).collect::<String>());
         let rest = self.buf.split_off(n);
         self.buf.clear();
-        let request = Request { method, path, headers, body: Vec::new() };
+        let request = Request {
+            method,
+            path,
+            headers,
+            body: Vec::new(),
+        };
         match route(&request.method, &request.path) {
             Route::Health => return Err(Step::Answer(200, json!({"ok": true}))),
             Route::Hook(_) => {}
             _ => return Err(Step::Dispatch(request)),
         }
         let max = config.max_body;
-        let lengths: Vec<&str> = request.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("Content-Length")).map(|(_, v)| v.as_str()).collect();
+        let lengths: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
+            .map(|(_, v)| v.as_str())
+            .collect();
         let chunked = match request.header("Transfer-Encoding") {
             None => false,
             Some(te) if te.eq_ignore_ascii_case("chunked") && lengths.is_empty() => true,
-            Some(_) => return Err(bad(400, "only `Transfer-Encoding: chunked`, without `Content-Length`, is accepted")),
+            Some(_) => {
+                return Err(bad(
+                    400,
+                    "only `Transfer-Encoding: chunked`, without `Content-Length`, is accepted",
+                ))
+            }
         };
         let framing = if chunked {
             Framing::Chunked(rest)
@@ -803,11 +1003,18 @@ impl Conn {
             self.buf.truncate(length);
             Framing::Length(length)
         };
-        if request.header("Expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
+        if request
+            .header("Expect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+        {
             // Best effort: a client that does not get it sends the body after its own delay.
             let _ = self.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
-        self.phase = Phase::Body { request, framing, deadline: Instant::now() + config.body_timeout };
+        self.phase = Phase::Body {
+            request,
+            framing,
+            deadline: Instant::now() + config.body_timeout,
+        };
         Ok(true)
     }
 
@@ -851,7 +1058,8 @@ impl Conn {
 /// Decodes the complete chunks at the front of `raw` into `body` and drops them from `raw`:
 /// `Ok(true)` once the last chunk (and the trailer) arrived.
 fn decode_chunks(raw: &mut Vec<u8>, body: &mut Vec<u8>, max: usize) -> Result<bool, Step> {
-    let bad = |code: u16, message: String| Step::Answer(code, json!({"error": message, "stack": null}));
+    let bad =
+        |code: u16, message: String| Step::Answer(code, json!({"error": message, "stack": null}));
     let mut pos = 0;
     let done = loop {
         let rest = &raw[pos..];
@@ -882,7 +1090,9 @@ fn decode_chunks(raw: &mut Vec<u8>, body: &mut Vec<u8>, max: usize) -> Result<bo
                 pos += line + size + 2;
             }
             Ok(httparse::Status::Partial) if rest.len() <= MAX_CHUNK_LINE => break false,
-            Ok(httparse::Status::Partial) | Err(_) => return Err(bad(400, "malformed chunked body".into())),
+            Ok(httparse::Status::Partial) | Err(_) => {
+                return Err(bad(400, "malformed chunked body".into()))
+            }
         }
     };
     raw.drain(..pos);
@@ -907,7 +1117,11 @@ fn response(code: u16, body: &Value) -> Vec<u8> {
         _ => "",
     };
     let body = body.to_string();
-    let retry = if code == 503 { "Retry-After: 1\r\n" } else { "" };
+    let retry = if code == 503 {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
     format!("HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}", body.len()).into_bytes()
 }
 
@@ -930,7 +1144,12 @@ impl Io {
         let mut events = Events::with_capacity(256);
         loop {
             let now = Instant::now();
-            let timeout = self.conns.values().filter_map(|c| c.deadline(&self.shared.config)).min().map(|d| d.saturating_duration_since(now) + Duration::from_millis(1));
+            let timeout = self
+                .conns
+                .values()
+                .filter_map(|c| c.deadline(&self.shared.config))
+                .min()
+                .map(|d| d.saturating_duration_since(now) + Duration::from_millis(1));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -964,21 +1183,46 @@ impl Io {
             };
             if self.conns.len() >= self.shared.config.max_connections && !self.evict() {
                 // Refused at once, without reading: the answer fits the empty send buffer.
-                let _ = stream.write(&response(503, &json!({"error": "too many connections", "stack": null})));
+                let _ = stream.write(&response(
+                    503,
+                    &json!({"error": "too many connections", "stack": null}),
+                ));
                 self.refused += 1;
                 if self.refused_logged.elapsed() >= Duration::from_secs(1) {
-                    eprintln!("refused {} connections (limit {})", self.refused, self.shared.config.max_connections);
+                    eprintln!(
+                        "refused {} connections (limit {})",
+                        self.refused, self.shared.config.max_connections
+                    );
                     (self.refused, self.refused_logged) = (0, Instant::now());
                 }
                 continue;
             }
             let id = self.next;
             self.next = self.next.checked_add(1).unwrap_or(FIRST_CONN);
-            if self.poll.registry().register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE).is_err() {
+            if self
+                .poll
+                .registry()
+                .register(
+                    &mut stream,
+                    Token(id),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
                 continue;
             }
             let now = Instant::now();
-            self.conns.insert(id, Conn { stream, opened: now, last: now, buf: Vec::new(), phase: Phase::Head, line: "-".into() });
+            self.conns.insert(
+                id,
+                Conn {
+                    stream,
+                    opened: now,
+                    last: now,
+                    buf: Vec::new(),
+                    phase: Phase::Head,
+                    line: "-".into(),
+                },
+            );
             self.progress(id);
         }
     }
@@ -986,12 +1230,21 @@ impl Io {
     /// Closes the connection that has been sending its request the longest, if any may be.
     fn evict(&mut self) -> bool {
         let now = Instant::now();
-        let oldest = self.conns.iter().filter(|(_, c)| c.evictable(now)).min_by_key(|(_, c)| (!matches!(c.phase, Phase::Draining { .. }), c.opened)).map(|(id, _)| *id);
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.evictable(now))
+            .min_by_key(|(_, c)| (!matches!(c.phase, Phase::Draining { .. }), c.opened))
+            .map(|(id, _)| *id);
         match oldest {
             Some(id) => {
                 if let Some(c) = self.conns.get(&id) {
                     if !matches!(c.phase, Phase::Draining { .. }) {
-                        eprintln!("{} evicted after {} ms (connection limit)", c.line, now.duration_since(c.opened).as_millis());
+                        eprintln!(
+                            "{} evicted after {} ms (connection limit)",
+                            c.line,
+                            now.duration_since(c.opened).as_millis()
+                        );
                     }
                 }
                 self.close(id);
@@ -1002,7 +1255,9 @@ impl Io {
     }
 
     fn progress(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         match conn.step(&self.shared.config) {
             Step::Wait => {}
             Step::Close => self.close(id),
@@ -1017,10 +1272,15 @@ impl Io {
     }
 
     fn answer(&mut self, id: usize, code: u16, body: &Value) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         eprintln!("{} {code}", conn.line);
         conn.last = Instant::now();
-        conn.phase = Phase::Writing { out: response(code, body), pos: 0 };
+        conn.phase = Phase::Writing {
+            out: response(code, body),
+            pos: 0,
+        };
         self.progress(id);
     }
 
@@ -1039,11 +1299,20 @@ impl Io {
             .conns
             .iter()
             .filter(|(_, c)| c.deadline(config).is_some_and(|d| d <= now))
-            .map(|(id, c)| (*id, matches!(c.phase, Phase::Body { .. }) || (matches!(c.phase, Phase::Head) && !c.buf.is_empty())))
+            .map(|(id, c)| {
+                (
+                    *id,
+                    matches!(c.phase, Phase::Body { .. })
+                        || (matches!(c.phase, Phase::Head) && !c.buf.is_empty()),
+                )
+            })
             .collect();
         for (id, started) in due {
             if started {
-                let (header, body) = (config.header_timeout.as_secs_f64(), config.body_timeout.as_secs_f64());
+                let (header, body) = (
+                    config.header_timeout.as_secs_f64(),
+                    config.body_timeout.as_secs_f64(),
+                );
                 let idle = config.idle_timeout.as_secs_f64();
                 let message = format!("the request was not received in time (head within {header} s, body within {body} s, at most {idle} s without data)");
                 self.answer(id, 408, &json!({"error": message, "stack": null}));

@@ -52,7 +52,10 @@ fn pushed(compose: &str) -> (Host, tempfile::TempDir, Vec<String>) {
     git(&dir, &["init", "-q", "-b", "main"]);
     // The example's build context, when the stack is the example.
     if compose.contains("build: ./app") {
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/web-worker-postgres-redis/app"), &dir.join("app"));
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/web-worker-postgres-redis/app"),
+            &dir.join("app"),
+        );
     }
     commit(&dir, compose);
     h.remote(&dir, "shop");
@@ -170,7 +173,12 @@ fn calls_of_the_example_stack() {
         [40, 48, 50],
         &calls,
     );
-    assert_bounds("examples/web-worker-postgres-redis", 40, &calls, "shop-worker");
+    assert_bounds(
+        "examples/web-worker-postgres-redis",
+        40,
+        &calls,
+        "shop-worker",
+    );
 }
 
 #[test]

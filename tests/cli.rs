@@ -5,13 +5,21 @@ use crate::support::dokku_compose;
 #[test]
 fn config_prints_json_of_a_simple_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.yaml"), "services:\n  web:\n    image: nginx\n").unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: nginx\n",
+    )
+    .unwrap();
     let out = dokku_compose()
         .current_dir(dir.path())
         .args(["config", "--format", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["services"]["web"]["image"], "nginx");
 }
@@ -19,7 +27,11 @@ fn config_prints_json_of_a_simple_file() {
 #[test]
 fn missing_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dokku_compose().current_dir(dir.path()).args(["config", "-f", "nope.yaml"]).output().unwrap();
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .args(["config", "-f", "nope.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("nope.yaml"), "stderr: {stderr}");
@@ -27,13 +39,22 @@ fn missing_file_is_a_clear_error() {
 
 fn config_in(dir: &std::path::Path, yaml: &str) -> std::process::Output {
     std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
-    dokku_compose().current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin").args(["config", "--format", "json"]).output().unwrap()
+    dokku_compose()
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["config", "--format", "json"])
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn bad_port_error_names_file_key_path_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let out = config_in(dir.path(), "services:\n  web:\n    image: x\n    ports:\n      - \"80:80\"\n      - \"99999:80\"\n");
+    let out = config_in(
+        dir.path(),
+        "services:\n  web:\n    image: x\n    ports:\n      - \"80:80\"\n      - \"99999:80\"\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     let file = dir.path().join("compose.yaml");
     assert_eq!(
@@ -45,7 +66,10 @@ fn bad_port_error_names_file_key_path_and_reason() {
 #[test]
 fn unknown_key_error_names_the_service() {
     let dir = tempfile::tempdir().unwrap();
-    let out = config_in(dir.path(), "services:\n  web:\n    image: x\n    imagee: y\n");
+    let out = config_in(
+        dir.path(),
+        "services:\n  web:\n    image: x\n    imagee: y\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     let file = dir.path().join("compose.yaml");
     assert_eq!(
@@ -65,9 +89,22 @@ fn dependency_cycle_error_names_the_whole_path() {
 #[test]
 fn yaml_format_is_the_default_and_escapes_dollars() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.yaml"), "services:\n  web:\n    image: x\n    command: echo $$HOME\n").unwrap();
-    let out = dokku_compose().current_dir(dir.path()).env_clear().args(["config", "-p", "demo"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: x\n    command: echo $$HOME\n",
+    )
+    .unwrap();
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .env_clear()
+        .args(["config", "-p", "demo"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml = String::from_utf8_lossy(&out.stdout);
     assert!(yaml.contains("name: demo"), "{yaml}");
     assert!(yaml.contains("$$HOME"), "{yaml}");
@@ -81,14 +118,30 @@ fn files_outside_the_project_directory_are_allowed_but_reported() {
     std::fs::write(dir.path().join("outside.env"), "A=1\n").unwrap();
     std::fs::write(dir.path().join("secret.env"), "B=2\n").unwrap();
     std::os::unix::fs::symlink(dir.path().join("secret.env"), project.join("link.env")).unwrap();
-    let out = config_in(&project, "services:\n  web:\n    image: x\n    env_file: [../outside.env, link.env]\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = config_in(
+        &project,
+        "services:\n  web:\n    image: x\n    env_file: [../outside.env, link.env]\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`services.web.env_file[0]` reads `"), "{stderr}");
-    assert!(stderr.contains("`services.web.env_file[1]` reads `"), "{stderr}");
+    assert!(
+        stderr.contains("`services.web.env_file[0]` reads `"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`services.web.env_file[1]` reads `"),
+        "{stderr}"
+    );
     assert!(stderr.contains("outside the project directory"), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["services"]["web"]["environment"], serde_json::json!({"A": "1", "B": "2"}));
+    assert_eq!(
+        json["services"]["web"]["environment"],
+        serde_json::json!({"A": "1", "B": "2"})
+    );
 }
 
 #[test]
@@ -100,14 +153,22 @@ fn deep_extends_chains_are_a_clear_error_and_wide_ones_stay_fast() {
     }
     let out = config_in(dir.path(), &deep);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("chain deeper than 64 services"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chain deeper than 64 services"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut wide = String::from("services:\n  base:\n    image: x\n    environment: [A=1]\n");
     for i in 0..3000 {
         wide.push_str(&format!("  s{i}:\n    extends: base\n"));
     }
     let out = config_in(dir.path(), &wide);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["services"]["s2999"]["environment"]["A"], "1");
 }
@@ -117,25 +178,51 @@ fn port_ranges_cannot_expand_without_bound() {
     let dir = tempfile::tempdir().unwrap();
     let mut yaml = String::from("services:\n");
     for i in 0..5 {
-        yaml.push_str(&format!("  s{i}:\n    image: x\n    ports: [\"1-65535:1-65535\"]\n"));
+        yaml.push_str(&format!(
+            "  s{i}:\n    image: x\n    ports: [\"1-65535:1-65535\"]\n"
+        ));
     }
     let out = config_in(dir.path(), &yaml);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("port ranges expand to more than 262144 mappings"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = config_in(dir.path(), "services:\n  s:\n    image: x\n    ports: [\"8000-8099:8000-8099\"]\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("port ranges expand to more than 262144 mappings"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = config_in(
+        dir.path(),
+        "services:\n  s:\n    image: x\n    ports: [\"8000-8099:8000-8099\"]\n",
+    );
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["services"]["s"]["ports"].as_array().map(Vec::len), Some(100));
+    assert_eq!(
+        json["services"]["s"]["ports"].as_array().map(Vec::len),
+        Some(100)
+    );
 }
 
 #[test]
 fn empty_file_lists_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.yaml"), "services:\n  a:\n    image: x\n").unwrap();
-    let out = dokku_compose().current_dir(dir.path()).env_clear().env("COMPOSE_FILE", "::").args(["config"]).output().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  a:\n    image: x\n",
+    )
+    .unwrap();
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .env_clear()
+        .env("COMPOSE_FILE", "::")
+        .args(["config"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`COMPOSE_FILE` lists no file"));
-    let out = config_in(dir.path(), "include:\n  - path: []\nservices:\n  a:\n    image: x\n");
+    let out = config_in(
+        dir.path(),
+        "include:\n  - path: []\nservices:\n  a:\n    image: x\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("include[0].path in"));
 }
@@ -143,10 +230,26 @@ fn empty_file_lists_are_errors_not_panics() {
 #[test]
 fn merging_large_port_lists_keeps_every_distinct_mapping() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.yaml"), "services:\n  a:\n    image: x\n    ports: [\"10000-29999:10000-29999\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "services:\n  a:\n    image: x\n    ports: [\"10000-29999:10000-29999\"]\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("b.yaml"), "services:\n  a:\n    ports: [\"10000-29999:10000-29999\", \"10000-29999:10000-29999/udp\"]\n").unwrap();
-    let out = dokku_compose().current_dir(dir.path()).env_clear().args(["config", "-f", "a.yaml", "-f", "b.yaml", "--format", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .env_clear()
+        .args(["config", "-f", "a.yaml", "-f", "b.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["services"]["a"]["ports"].as_array().map(Vec::len), Some(40_000));
+    assert_eq!(
+        json["services"]["a"]["ports"].as_array().map(Vec::len),
+        Some(40_000)
+    );
 }

@@ -12,17 +12,24 @@ use dokku_compose::compose::{self, output, LoadOptions};
 
 fn corpus_root() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/compose-corpus");
-    p.canonicalize().unwrap_or_else(|e| panic!("compose corpus missing at `{}`: {e}", p.display()))
+    p.canonicalize()
+        .unwrap_or_else(|e| panic!("compose corpus missing at `{}`: {e}", p.display()))
 }
 
 fn known_differences() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-differences.txt")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-differences.txt"),
+    )
+    .unwrap();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
             let (case, reason) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            assert!(!reason.trim().is_empty(), "known difference `{case}` needs a reason");
+            assert!(
+                !reason.trim().is_empty(),
+                "known difference `{case}` needs a reason"
+            );
             (case.to_string(), reason.trim().to_string())
         })
         .collect()
@@ -31,7 +38,12 @@ fn known_differences() -> BTreeMap<String, String> {
 /// The outcome of one case: `Ok(())` when we agree with the reference.
 pub(crate) fn run_case(dir: &Path, root: &Path) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let files: Vec<PathBuf> = std::fs::read_to_string(dir.join("files")).unwrap().lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect();
+    let files: Vec<PathBuf> = std::fs::read_to_string(dir.join("files"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect();
     let mut environment = BTreeMap::new();
     environment.insert("PATH".to_string(), "/usr/bin:/bin".to_string());
     environment.insert("HOME".to_string(), "/home/corpus".to_string());
@@ -41,13 +53,24 @@ pub(crate) fn run_case(dir: &Path, root: &Path) -> Result<(), String> {
             environment.insert(k.to_string(), v.to_string());
         }
     }
-    let opts = LoadOptions { files, project_name: Some(name), environment, working_dir: dir.to_path_buf(), ..LoadOptions::default() };
-    let exit = std::fs::read_to_string(dir.join("expected.exit")).unwrap().trim().to_string();
+    let opts = LoadOptions {
+        files,
+        project_name: Some(name),
+        environment,
+        working_dir: dir.to_path_buf(),
+        ..LoadOptions::default()
+    };
+    let exit = std::fs::read_to_string(dir.join("expected.exit"))
+        .unwrap()
+        .trim()
+        .to_string();
     let result = compose::load(&opts);
     match (exit.as_str(), result) {
         ("0", Ok(loaded)) => {
             let ours = output::to_json(&loaded.project, true);
-            let text = std::fs::read_to_string(dir.join("expected.json")).unwrap().replace("@CORPUS_ROOT@", &root.to_string_lossy());
+            let text = std::fs::read_to_string(dir.join("expected.json"))
+                .unwrap()
+                .replace("@CORPUS_ROOT@", &root.to_string_lossy());
             let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
             if ours != expected {
                 return Err(format!("output differs:\n{}", diff(&expected, &ours, "")));
@@ -57,7 +80,10 @@ pub(crate) fn run_case(dir: &Path, root: &Path) -> Result<(), String> {
             let typed = Project::from_loaded(&loaded).map_err(|e| format!("typed model: {e}"))?;
             let back = typed.to_json(false);
             if back != plain {
-                return Err(format!("typed model round trip differs:\n{}", diff(&plain, &back, "")));
+                return Err(format!(
+                    "typed model round trip differs:\n{}",
+                    diff(&plain, &back, "")
+                ));
             }
             if typed.to_json(true) == expected {
                 Ok(())
@@ -89,7 +115,9 @@ pub(crate) fn diff(expected: &serde_json::Value, ours: &serde_json::Value, path:
                 let p = format!("{path}.{k}");
                 match (a.get(k), b.get(k)) {
                     (Some(x), Some(y)) if x != y => out.push_str(&diff(x, y, &p)),
-                    (Some(x), None) => out.push_str(&format!("  {p}: missing (expected {})\n", short(x))),
+                    (Some(x), None) => {
+                        out.push_str(&format!("  {p}: missing (expected {})\n", short(x)))
+                    }
                     (None, Some(y)) => out.push_str(&format!("  {p}: unexpected {}\n", short(y))),
                     _ => {}
                 }
@@ -102,7 +130,11 @@ pub(crate) fn diff(expected: &serde_json::Value, ours: &serde_json::Value, path:
                 }
             }
         }
-        _ => out.push_str(&format!("  {path}: expected {} got {}\n", short(expected), short(ours))),
+        _ => out.push_str(&format!(
+            "  {path}: expected {} got {}\n",
+            short(expected),
+            short(ours)
+        )),
     }
     out
 }
@@ -110,7 +142,10 @@ pub(crate) fn diff(expected: &serde_json::Value, ours: &serde_json::Value, path:
 fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();
     if s.len() > 300 {
-        format!("{}…", &s[..s.char_indices().nth(300).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(300).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }
@@ -120,16 +155,23 @@ fn short(v: &serde_json::Value) -> String {
 fn corpus_matches_the_reference() {
     let root = corpus_root();
     let known = known_differences();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("files").is_file()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("files").is_file())
+        .collect();
     cases.sort();
     let mut matched = 0;
     let mut failures = Vec::new();
     for dir in &cases {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let outcome = std::panic::catch_unwind(|| run_case(dir, &root)).unwrap_or_else(|_| Err("panicked".into()));
+        let outcome = std::panic::catch_unwind(|| run_case(dir, &root))
+            .unwrap_or_else(|_| Err("panicked".into()));
         match (outcome, known.contains_key(&name)) {
             (Ok(()), false) => matched += 1,
-            (Ok(()), true) => failures.push(format!("{name}: listed in known-differences.txt but now matches; remove it")),
+            (Ok(()), true) => failures.push(format!(
+                "{name}: listed in known-differences.txt but now matches; remove it"
+            )),
             (Err(e), true) => {
                 if std::env::var_os("CORPUS_VERBOSE").is_some() {
                     println!("(known) {name}: {e}");
@@ -139,13 +181,26 @@ fn corpus_matches_the_reference() {
         }
     }
     for name in known.keys() {
-        assert!(cases.iter().any(|c| c.ends_with(name)), "known difference `{name}` is not a corpus case");
+        assert!(
+            cases.iter().any(|c| c.ends_with(name)),
+            "known difference `{name}` is not a corpus case"
+        );
     }
-    println!("corpus: matched {matched}/{} ({} known differences)", cases.len(), known.len());
+    println!(
+        "corpus: matched {matched}/{} ({} known differences)",
+        cases.len(),
+        known.len()
+    );
     if std::env::var_os("CORPUS_VERBOSE").is_some() {
         for f in &failures {
             println!("{f}");
         }
     }
-    assert!(failures.is_empty(), "{} corpus case(s) differ from the reference (matched {matched}/{}):\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} corpus case(s) differ from the reference (matched {matched}/{}):\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -33,21 +33,36 @@ struct Host {
 
 impl Host {
     fn new(clear: Vec<String>) -> Self {
-        let h = Host { root: tempfile::tempdir().unwrap(), clear };
+        let h = Host {
+            root: tempfile::tempdir().unwrap(),
+            clear,
+        };
         let init = h.dokku(&["apps:list"]);
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
         h
     }
     fn path(&self) -> &Path {
         self.root.path()
     }
     fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin()).env("DOKKU_SANDBOX_ROOT", self.path()).args(args).output().unwrap()
+        Command::new(sandbox_bin())
+            .env("DOKKU_SANDBOX_ROOT", self.path())
+            .args(args)
+            .output()
+            .unwrap()
     }
     /// `dokku <args>` that must succeed, its stdout.
     fn read(&self, args: &[&str]) -> String {
         let o = self.dokku(args);
-        assert!(o.status.success(), "dokku {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "dokku {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
     fn json(&self, args: &[&str]) -> Value {
@@ -73,13 +88,20 @@ impl Host {
         c.output().unwrap()
     }
     fn calls(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
+            .unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// What a compose service became, from the plan header: ``app `x` `` or ``<plugin> service `x` ``.
@@ -90,10 +112,17 @@ enum Target {
 }
 
 fn target(desc: &str) -> Target {
-    let name = desc.split('`').nth(1).unwrap_or_else(|| panic!("no name in {desc:?}")).to_owned();
+    let name = desc
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no name in {desc:?}"))
+        .to_owned();
     match desc.split_once(' ') {
         Some(("app", _)) => Target::App(name),
-        Some((plugin, rest)) if rest.starts_with("service ") => Target::Datastore { plugin: plugin.to_owned(), name },
+        Some((plugin, rest)) if rest.starts_with("service ") => Target::Datastore {
+            plugin: plugin.to_owned(),
+            name,
+        },
         _ => panic!("unexpected service mapping {desc:?}"),
     }
 }
@@ -158,12 +187,18 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
     assert!(o.status.success(), "{name}: config failed:\n{}", text(&o));
     let config: Value = serde_json::from_slice(&o.stdout).unwrap();
     let services = config["services"].as_object().unwrap();
-    let mapping: BTreeMap<String, Target> =
-        plan["services"].as_object().unwrap().iter().map(|(svc, desc)| (svc.clone(), target(desc.as_str().unwrap()))).collect();
+    let mapping: BTreeMap<String, Target> = plan["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(svc, desc)| (svc.clone(), target(desc.as_str().unwrap())))
+        .collect();
     let svc_names: BTreeSet<&String> = services.keys().collect();
     let mapped: BTreeSet<&String> = mapping.keys().collect();
     if svc_names != mapped {
-        problem(format!("the plan maps {mapped:?}, the compose file has {svc_names:?}"));
+        problem(format!(
+            "the plan maps {mapped:?}, the compose file has {svc_names:?}"
+        ));
     }
 
     // First apply.
@@ -173,12 +208,27 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
         return problems;
     }
 
-    let apps: BTreeSet<String> =
-        h.json(&["apps:list", "--format", "json"]).as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
-    let planned_apps: BTreeSet<String> =
-        mapping.values().filter_map(|t| if let Target::App(a) = t { Some(a.clone()) } else { None }).collect();
+    let apps: BTreeSet<String> = h
+        .json(&["apps:list", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let planned_apps: BTreeSet<String> = mapping
+        .values()
+        .filter_map(|t| {
+            if let Target::App(a) = t {
+                Some(a.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
     if apps != planned_apps {
-        problem(format!("apps on the host {apps:?}, planned {planned_apps:?}"));
+        problem(format!(
+            "apps on the host {apps:?}, planned {planned_apps:?}"
+        ));
     }
     if planned_apps.is_empty() {
         problem("no service became an app".into());
@@ -202,29 +252,48 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
         // Port maps (letsencrypt adds its https maps: only the wanted ones are required).
         let want = wanted_ports(spec, xdokku);
         let ports = h.json(&["ports:report", app, "--format", "json"]);
-        let have: BTreeSet<&str> = ports["map"].as_str().unwrap_or("").split_whitespace().collect();
+        let have: BTreeSet<&str> = ports["map"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         checked.port_maps += want.len();
-        checked.proxy_ports += usize::from(xdokku["proxy_port"].is_u64() && spec["ports"].as_array().is_none_or(Vec::is_empty));
+        checked.proxy_ports += usize::from(
+            xdokku["proxy_port"].is_u64() && spec["ports"].as_array().is_none_or(Vec::is_empty),
+        );
         for m in &want {
             if !have.contains(m.as_str()) {
-                problem(format!("app `{app}`: port map `{m}` missing, have {have:?}"));
+                problem(format!(
+                    "app `{app}`: port map `{m}` missing, have {have:?}"
+                ));
             }
         }
         // No published port and no proxy_port: the proxy is off.
         let proxy = h.json(&["proxy:report", app, "--format", "json"]);
         let enabled = proxy["enabled"].as_str() == Some("true");
         if enabled == want.is_empty() {
-            problem(format!("app `{app}`: proxy enabled is {enabled}, want {}", !want.is_empty()));
+            problem(format!(
+                "app `{app}`: proxy enabled is {enabled}, want {}",
+                !want.is_empty()
+            ));
         }
 
         // Domains.
-        let want_domains: BTreeSet<&str> =
-            xdokku["domains"].as_array().map(|d| d.iter().map(|d| d.as_str().unwrap()).collect()).unwrap_or_default();
+        let want_domains: BTreeSet<&str> = xdokku["domains"]
+            .as_array()
+            .map(|d| d.iter().map(|d| d.as_str().unwrap()).collect())
+            .unwrap_or_default();
         let domains = h.json(&["domains:report", app, "--format", "json"]);
-        let have_domains: BTreeSet<&str> = domains["app-vhosts"].as_str().unwrap_or("").split_whitespace().collect();
+        let have_domains: BTreeSet<&str> = domains["app-vhosts"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         checked.domains += want_domains.len();
         if !want_domains.is_empty() && have_domains != want_domains {
-            problem(format!("app `{app}`: domains {have_domains:?}, want {want_domains:?}"));
+            problem(format!(
+                "app `{app}`: domains {have_domains:?}, want {want_domains:?}"
+            ));
         }
         if xdokku["letsencrypt"] == Value::Bool(true) {
             checked.letsencrypt += 1;
@@ -236,16 +305,28 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
 
         // Scale: one-shot jobs keep no process, replicas are honoured.
         let state = xdokku["state"].as_str();
-        let completed = services.values().any(|s| s["depends_on"][svc]["condition"] == "service_completed_successfully");
-        let want_scale = if state == Some("one-shot") || state == Some("stopped") || (state.is_none() && completed) {
+        let completed = services
+            .values()
+            .any(|s| s["depends_on"][svc]["condition"] == "service_completed_successfully");
+        let want_scale = if state == Some("one-shot")
+            || state == Some("stopped")
+            || (state.is_none() && completed)
+        {
             Some(0)
         } else {
-            spec["deploy"]["replicas"].as_u64().or_else(|| spec["scale"].as_u64())
+            spec["deploy"]["replicas"]
+                .as_u64()
+                .or_else(|| spec["scale"].as_u64())
         };
         checked.one_shots += usize::from(want_scale == Some(0));
         if let Some(n) = want_scale {
             let scale = h.json(&["ps:scale", app, "--format", "json"]);
-            let web = scale.as_array().unwrap().iter().find(|p| p["process_type"] == "web").map_or(0, |p| p["quantity"].as_u64().unwrap());
+            let web = scale
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["process_type"] == "web")
+                .map_or(0, |p| p["quantity"].as_u64().unwrap());
             if web != n {
                 problem(format!("app `{app}`: web scale {web}, want {n}"));
             }
@@ -259,10 +340,22 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
     if !o.status.success() || !out.contains("up to date") {
         problem(format!("second apply is not \"up to date\":\n{out}"));
     }
-    let again: Vec<Value> = h.calls().into_iter().skip(before).filter(|c| c["depth"] == 0).collect();
-    let mutations: Vec<String> = again.iter().filter(|c| mutating(c)).map(|c| c["argv"].to_string()).collect();
+    let again: Vec<Value> = h
+        .calls()
+        .into_iter()
+        .skip(before)
+        .filter(|c| c["depth"] == 0)
+        .collect();
+    let mutations: Vec<String> = again
+        .iter()
+        .filter(|c| mutating(c))
+        .map(|c| c["argv"].to_string())
+        .collect();
     if !mutations.is_empty() {
-        problem(format!("the second apply ran mutating commands:\n{}", mutations.join("\n")));
+        problem(format!(
+            "the second apply ran mutating commands:\n{}",
+            mutations.join("\n")
+        ));
     }
     if again.is_empty() {
         problem("the second apply did not read the host".into());
@@ -275,9 +368,32 @@ fn every_example_applies_to_a_fresh_sandbox_and_reapplies_as_a_noop() {
     let dirs = examples();
     assert!(dirs.len() >= 5, "at least five examples, found {dirs:?}");
     let mut checked = Checked::default();
-    let problems: Vec<String> = dirs.iter().flat_map(|d| check_example(d, &mut checked)).collect();
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n\n"));
+    let problems: Vec<String> = dirs
+        .iter()
+        .flat_map(|d| check_example(d, &mut checked))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
     // The examples between them exercise every kind of check.
-    let Checked { datastores, port_maps, proxy_ports, domains, letsencrypt, one_shots } = checked;
-    assert!(datastores > 0 && port_maps > 0 && proxy_ports > 0 && domains > 0 && letsencrypt > 0 && one_shots > 0, "{checked:?}");
+    let Checked {
+        datastores,
+        port_maps,
+        proxy_ports,
+        domains,
+        letsencrypt,
+        one_shots,
+    } = checked;
+    assert!(
+        datastores > 0
+            && port_maps > 0
+            && proxy_ports > 0
+            && domains > 0
+            && letsencrypt > 0
+            && one_shots > 0,
+        "{checked:?}"
+    );
 }

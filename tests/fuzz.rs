@@ -9,8 +9,15 @@ use dokku_compose::compose::{dotenv, interpolate, yaml, Node};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 fn lookup(name: &str) -> Option<String> {
@@ -181,47 +188,123 @@ fn option_case(which: usize, s: &str) -> (serde_json::Value, &'static str, Strin
     use serde_json::json;
     let image = |extra: serde_json::Value| {
         let mut svc = json!({"image": "nginx:1"});
-        svc.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        svc.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         svc
     };
     let build = |extra: serde_json::Value| {
         let mut svc = json!({"build": {"context": "."}});
-        svc.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        svc.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         svc
     };
     let caps = s.to_ascii_uppercase();
     let cap = caps.strip_prefix("CAP_").unwrap_or(&caps).to_owned();
     match which {
-        0 => (image(json!({"stop_signal": s})), "--stop-signal", s.to_owned()),
+        0 => (
+            image(json!({"stop_signal": s})),
+            "--stop-signal",
+            s.to_owned(),
+        ),
         1 => (image(json!({"dns": [s]})), "--dns", s.to_owned()),
         2 => (image(json!({"dns_opt": [s]})), "--dns-option", s.to_owned()),
-        3 => (image(json!({"dns_search": s})), "--dns-search", s.to_owned()),
-        4 => (image(json!({"extra_hosts": {"db": s}})), "--add-host", format!("db:{s}")),
+        3 => (
+            image(json!({"dns_search": s})),
+            "--dns-search",
+            s.to_owned(),
+        ),
+        4 => (
+            image(json!({"extra_hosts": {"db": s}})),
+            "--add-host",
+            format!("db:{s}"),
+        ),
         5 => (image(json!({"tmpfs": [s]})), "--tmpfs", s.to_owned()),
-        6 => (image(json!({"group_add": [s]})), "--group-add", s.to_owned()),
-        7 => (image(json!({"ulimits": {"nofile": {"soft": s, "hard": 10}}})), "--ulimit", format!("nofile={s}:10")),
-        8 => (image(json!({"ulimits": {s: 5}})), "--ulimit", format!("{s}=5:5")),
+        6 => (
+            image(json!({"group_add": [s]})),
+            "--group-add",
+            s.to_owned(),
+        ),
+        7 => (
+            image(json!({"ulimits": {"nofile": {"soft": s, "hard": 10}}})),
+            "--ulimit",
+            format!("nofile={s}:10"),
+        ),
+        8 => (
+            image(json!({"ulimits": {s: 5}})),
+            "--ulimit",
+            format!("{s}=5:5"),
+        ),
         9 => (image(json!({"cpuset": s})), "--cpuset-cpus", s.to_owned()),
-        10 => (image(json!({"cpu_shares": s})), "--cpu-shares", s.to_owned()),
-        11 => (image(json!({"oom_score_adj": s})), "--oom-score-adj", s.to_owned()),
+        10 => (
+            image(json!({"cpu_shares": s})),
+            "--cpu-shares",
+            s.to_owned(),
+        ),
+        11 => (
+            image(json!({"oom_score_adj": s})),
+            "--oom-score-adj",
+            s.to_owned(),
+        ),
         12 => (image(json!({"pid": s})), "--pid", s.to_owned()),
         13 => (image(json!({"network_mode": s})), "--network", s.to_owned()),
         14 => (image(json!({"ipc": s})), "--ipc", s.to_owned()),
         15 => (image(json!({"userns_mode": s})), "--userns", s.to_owned()),
         16 => (image(json!({"cap_add": [s]})), "--cap-add", cap),
-        17 => (image(json!({"security_opt": [s]})), "--security-opt", s.to_owned()),
-        18 => (image(json!({"sysctls": {"net.core.somaxconn": s}})), "--sysctl", format!("net.core.somaxconn={s}")),
+        17 => (
+            image(json!({"security_opt": [s]})),
+            "--security-opt",
+            s.to_owned(),
+        ),
+        18 => (
+            image(json!({"sysctls": {"net.core.somaxconn": s}})),
+            "--sysctl",
+            format!("net.core.somaxconn={s}"),
+        ),
         19 => (image(json!({"devices": [s]})), "--device", s.to_owned()),
-        20 => (image(json!({"volumes": [{"type": "tmpfs", "target": s}]})), "--tmpfs", s.to_owned()),
-        21 => (image(json!({"networks": {"default": {"aliases": [s]}}})), "--network-alias", s.to_owned()),
+        20 => (
+            image(json!({"volumes": [{"type": "tmpfs", "target": s}]})),
+            "--tmpfs",
+            s.to_owned(),
+        ),
+        21 => (
+            image(json!({"networks": {"default": {"aliases": [s]}}})),
+            "--network-alias",
+            s.to_owned(),
+        ),
         22 => (build(json!({"user": s})), "--user", s.to_owned()),
         23 => (build(json!({"working_dir": s})), "--workdir", s.to_owned()),
-        24 => (build(json!({"entrypoint": [s]})), "--entrypoint", s.to_owned()),
-        25 => (json!({"build": {"context": ".", "args": {"ARG": s}}}), "--build-arg", format!("ARG={s}")),
-        26 => (json!({"build": {"context": ".", "args": {s: "1"}}}), "--build-arg", format!("{s}=1")),
-        27 => (json!({"build": {"context": ".", "target": s}}), "--target", s.to_owned()),
-        28 => (image(json!({"device_cgroup_rules": [s]})), "--device-cgroup-rule", s.to_owned()),
-        _ => (image(json!({"mem_swappiness": s})), "--memory-swappiness", s.to_owned()),
+        24 => (
+            build(json!({"entrypoint": [s]})),
+            "--entrypoint",
+            s.to_owned(),
+        ),
+        25 => (
+            json!({"build": {"context": ".", "args": {"ARG": s}}}),
+            "--build-arg",
+            format!("ARG={s}"),
+        ),
+        26 => (
+            json!({"build": {"context": ".", "args": {s: "1"}}}),
+            "--build-arg",
+            format!("{s}=1"),
+        ),
+        27 => (
+            json!({"build": {"context": ".", "target": s}}),
+            "--target",
+            s.to_owned(),
+        ),
+        28 => (
+            image(json!({"device_cgroup_rules": [s]})),
+            "--device-cgroup-rule",
+            s.to_owned(),
+        ),
+        _ => (
+            image(json!({"mem_swappiness": s})),
+            "--memory-swappiness",
+            s.to_owned(),
+        ),
     }
 }
 
@@ -229,27 +312,64 @@ const OPTION_CASES: usize = 30;
 
 /// A value each case accepts, so that mutations of it reach the interesting boundary.
 const OPTION_SAMPLES: [&str; OPTION_CASES] = [
-    "SIGTERM", "1.1.1.1", "ndots:2", "example.com", "10.0.0.2", "/run:size=64k", "audio", "1024", "nofile", "0-3", "512", "-500", "host", "none", "shareable",
-    "host", "cap_sys_admin", "apparmor:unconfined", "1024", "/dev/fuse:/dev/fuse:rwm", "/cache", "api", "1000:1000", "/srv/app", "/entry.sh", "hello world", "RUST_VERSION",
-    "builder", "c 1:3 mr", "60",
+    "SIGTERM",
+    "1.1.1.1",
+    "ndots:2",
+    "example.com",
+    "10.0.0.2",
+    "/run:size=64k",
+    "audio",
+    "1024",
+    "nofile",
+    "0-3",
+    "512",
+    "-500",
+    "host",
+    "none",
+    "shareable",
+    "host",
+    "cap_sys_admin",
+    "apparmor:unconfined",
+    "1024",
+    "/dev/fuse:/dev/fuse:rwm",
+    "/cache",
+    "api",
+    "1000:1000",
+    "/srv/app",
+    "/entry.sh",
+    "hello world",
+    "RUST_VERSION",
+    "builder",
+    "c 1:3 mr",
+    "60",
 ];
 
 /// A case and its value: arbitrary text, the case's valid sample, or the sample with
 /// arbitrary text put in at some place.
 fn option_input() -> impl Strategy<Value = (usize, String)> {
-    (0..OPTION_CASES, 0..3usize, option_text(), any::<proptest::sample::Index>()).prop_map(|(which, mode, noise, at)| {
-        let sample = OPTION_SAMPLES[which];
-        let s = match mode {
-            0 => noise,
-            1 => sample.to_owned(),
-            _ => {
-                let cut = sample.char_indices().map(|(i, _)| i).chain([sample.len()]).collect::<Vec<_>>();
-                let i = cut[at.index(cut.len())];
-                format!("{}{noise}{}", &sample[..i], &sample[i..])
-            }
-        };
-        (which, s)
-    })
+    (
+        0..OPTION_CASES,
+        0..3usize,
+        option_text(),
+        any::<proptest::sample::Index>(),
+    )
+        .prop_map(|(which, mode, noise, at)| {
+            let sample = OPTION_SAMPLES[which];
+            let s = match mode {
+                0 => noise,
+                1 => sample.to_owned(),
+                _ => {
+                    let cut = sample
+                        .char_indices()
+                        .map(|(i, _)| i)
+                        .chain([sample.len()])
+                        .collect::<Vec<_>>();
+                    let i = cut[at.index(cut.len())];
+                    format!("{}{noise}{}", &sample[..i], &sample[i..])
+                }
+            };
+            (which, s)
+        })
 }
 
 proptest! {

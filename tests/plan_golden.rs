@@ -33,23 +33,45 @@ pub(crate) fn load_case(dir: &Path) -> Case {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let (text, project_dir) = if let Ok(corpus) = fs::read_to_string(dir.join("corpus")) {
         let corpus = corpus.trim();
-        let path = shared_dir().join("compose-corpus").join(corpus).join("expected.json");
+        let path = shared_dir()
+            .join("compose-corpus")
+            .join(corpus)
+            .join("expected.json");
         let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         (text, format!("@CORPUS_ROOT@/{corpus}"))
     } else {
         let path = dir.join("compose.json");
-        (fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), "@FIXTURE_DIR@".to_owned())
+        (
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            "@FIXTURE_DIR@".to_owned(),
+        )
     };
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let allow = fs::read_to_string(dir.join("allow")).unwrap_or_default();
     let policy = Policy::from_names(allow.lines()).unwrap();
     let stack = StackName::sanitise(name.split("__").last().unwrap_or(&name));
-    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: "0000000".into(), ..PlanSettings::default() } };
-    Case { name, dir: dir.to_path_buf(), json, opts }
+    let opts = Options {
+        convert: ConvertOptions { stack, project_dir },
+        policy,
+        settings: PlanSettings {
+            source_rev: "0000000".into(),
+            ..PlanSettings::default()
+        },
+    };
+    Case {
+        name,
+        dir: dir.to_path_buf(),
+        json,
+        opts,
+    }
 }
 
 pub(crate) fn all_cases() -> Vec<Case> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     dirs.iter().map(|d| load_case(d)).collect()
 }
@@ -66,7 +88,10 @@ fn check(dir: &Path, file: &str, actual: &str, failures: &mut Vec<String>) {
     }
     let expected = fs::read_to_string(&path).unwrap_or_default();
     if expected != actual {
-        failures.push(format!("{}: differs\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+        failures.push(format!(
+            "{}: differs\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        ));
     }
 }
 
@@ -74,7 +99,11 @@ fn outputs(result: &Result<Plan, plan::PlanError>) -> (String, String, String) {
     match result {
         Ok(p) => {
             let stderr: String = p.warnings.iter().map(|w| format!(" !     {w}\n")).collect();
-            (p.to_string(), serde_json::to_string_pretty(&p.to_json()).unwrap() + "\n", stderr)
+            (
+                p.to_string(),
+                serde_json::to_string_pretty(&p.to_json()).unwrap() + "\n",
+                stderr,
+            )
         }
         Err(e) => (String::new(), String::new(), format!(" !     {e}\n")),
     }
@@ -106,7 +135,12 @@ fn golden_plans() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// The plan for a stack that is deployed as described is empty: apply every golden plan to a
@@ -115,14 +149,21 @@ fn golden_plans() {
 fn replanning_a_converged_stack_is_empty() {
     let mut checked = 0;
     for case in all_cases() {
-        let Ok(first) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else { continue };
+        let Ok(first) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts)
+        else {
+            continue;
+        };
         let mut state = DokkuState::default();
         for step in &first.steps {
             simulate::apply(&mut state, step);
         }
         let again = plan::plan_compose_json(&case.json, &state, &case.opts).unwrap();
         let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
-        assert!(ids.is_empty(), "{}: re-plan is not empty: {ids:?}", case.name);
+        assert!(
+            ids.is_empty(),
+            "{}: re-plan is not empty: {ids:?}",
+            case.name
+        );
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} plans checked");
@@ -144,15 +185,32 @@ fn changing_one_value_replans_only_that() {
     assert_eq!(ids, ["worker/config", "worker/restart"]);
     // An ordinary value is shown, so the plan can be reviewed (issue #15 item 16); a secret
     // one is masked.
-    assert_eq!(again.steps[0].run.to_string(), "dokku config:set --no-restart web-worker-postgres-redis-worker QUEUE=urgent");
+    assert_eq!(
+        again.steps[0].run.to_string(),
+        "dokku config:set --no-restart web-worker-postgres-redis-worker QUEUE=urgent"
+    );
     json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("default");
     json["services"]["worker"]["environment"]["API_TOKEN"] = serde_json::json!("t0ken-value");
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     // A secret goes on stdin, masked where it is shown, never in argv.
-    assert!(again.steps[0].run.to_string().starts_with("dokku config:import"), "{}", again.steps[0].run);
+    assert!(
+        again.steps[0]
+            .run
+            .to_string()
+            .starts_with("dokku config:import"),
+        "{}",
+        again.steps[0].run
+    );
     let shown = again.steps[0].run.stdin.as_ref().unwrap().describe();
-    assert!(shown.contains("API_TOKEN=********") && !shown.contains("t0ken-value"), "{shown}");
-    assert!(!again.steps[0].run.argv().iter().any(|a| a.contains("t0ken-value")));
+    assert!(
+        shown.contains("API_TOKEN=********") && !shown.contains("t0ken-value"),
+        "{shown}"
+    );
+    assert!(!again.steps[0]
+        .run
+        .argv()
+        .iter()
+        .any(|a| a.contains("t0ken-value")));
 }
 
 /// A docker option dropped from the compose file is removed; options added by others stay.
@@ -164,9 +222,19 @@ fn dropped_docker_option_is_removed() {
     for step in &first.steps {
         simulate::apply(&mut state, step);
     }
-    state.apps.get_mut("volumes-and-binds-proxy").unwrap().docker_options.get_mut("deploy").unwrap().push("--link x:y".into());
+    state
+        .apps
+        .get_mut("volumes-and-binds-proxy")
+        .unwrap()
+        .docker_options
+        .get_mut("deploy")
+        .unwrap()
+        .push("--link x:y".into());
     let mut json = case.json.clone();
-    json["services"]["proxy"].as_object_mut().unwrap().remove("init");
+    json["services"]["proxy"]
+        .as_object_mut()
+        .unwrap()
+        .remove("init");
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     let shown: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
     assert_eq!(
@@ -185,29 +253,48 @@ fn dropped_docker_option_is_removed() {
 fn secrets_never_reach_the_output() {
     let mut checked = 0;
     for case in all_cases() {
-        let Ok(p) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else { continue };
+        let Ok(p) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else {
+            continue;
+        };
         let out = format!("{p}\n{}", serde_json::to_string(&p.to_json()).unwrap());
         let mut secrets: Vec<String> = Vec::new();
         // Values that are also names (a password `nextcloud` in stack `nextcloud`) prove nothing.
         let services = case.json["services"].as_object().unwrap();
         let names: Vec<String> = services
             .iter()
-            .flat_map(|(n, s)| [n.clone(), s["image"].as_str().unwrap_or_default().to_owned()])
+            .flat_map(|(n, s)| {
+                [
+                    n.clone(),
+                    s["image"].as_str().unwrap_or_default().to_owned(),
+                ]
+            })
             .chain([case.opts.convert.stack.to_string()])
             .collect();
         for svc in services.values() {
             for (k, v) in svc["environment"].as_object().into_iter().flatten() {
                 let upper = k.to_ascii_uppercase();
                 // `*_FILE` values name a secret's file (`/run/secrets/db-password`), not a secret.
-                if ["PASS", "SECRET", "TOKEN", "_KEY"].iter().any(|w| upper.contains(w)) && !upper.ends_with("_FILE") {
-                    if let Some(v) = v.as_str().filter(|v| v.len() >= 6 && !v.starts_with("/run/secrets/") && !names.iter().any(|n| n.contains(*v))) {
+                if ["PASS", "SECRET", "TOKEN", "_KEY"]
+                    .iter()
+                    .any(|w| upper.contains(w))
+                    && !upper.ends_with("_FILE")
+                {
+                    if let Some(v) = v.as_str().filter(|v| {
+                        v.len() >= 6
+                            && !v.starts_with("/run/secrets/")
+                            && !names.iter().any(|n| n.contains(*v))
+                    }) {
                         secrets.push(v.to_owned());
                     }
                 }
             }
         }
         for s in &secrets {
-            assert!(!out.contains(s.as_str()), "{}: secret `{s}` is printed", case.name);
+            assert!(
+                !out.contains(s.as_str()),
+                "{}: secret `{s}` is printed",
+                case.name
+            );
             checked += 1;
         }
     }
@@ -220,12 +307,24 @@ fn batches_cover_every_step_once() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
     let p = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
     let b = p.batches();
-    let count = b.stack.len() + b.levels.iter().flat_map(|l| l.values()).map(Vec::len).sum::<usize>();
+    let count = b.stack.len()
+        + b.levels
+            .iter()
+            .flat_map(|l| l.values())
+            .map(Vec::len)
+            .sum::<usize>();
     assert_eq!(count, p.steps.len());
     let level0: Vec<&str> = b.levels[0].keys().map(|s| s.as_str()).collect();
     let level1: Vec<&str> = b.levels[1].keys().map(|s| s.as_str()).collect();
-    assert_eq!((level0, level1), (vec!["cache", "db"], vec!["web", "worker"]));
-    assert_eq!(b.stack.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["stack/network/web-worker-postgres-redis-default"], "the datastore keeps its own data: no storage entry");
+    assert_eq!(
+        (level0, level1),
+        (vec!["cache", "db"], vec!["web", "worker"])
+    );
+    assert_eq!(
+        b.stack.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["stack/network/web-worker-postgres-redis-default"],
+        "the datastore keeps its own data: no storage entry"
+    );
 }
 
 /// A new image tag redeploys exactly that app (new digest), with no restart.
@@ -242,7 +341,10 @@ fn new_image_redeploys_only_that_app() {
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["worker/config", "worker/deploy"]);
-    assert_eq!(again.steps[0].reason, "config differs in DOKKU_COMPOSE_DIGEST");
+    assert_eq!(
+        again.steps[0].reason,
+        "config differs in DOKKU_COMPOSE_DIGEST"
+    );
     assert_eq!(again.steps[1].reason, "the build context changed");
 }
 
@@ -259,16 +361,33 @@ fn datastore_password_change_is_refused_and_version_bump_upgrades() {
     let db = "web-worker-postgres-redis-db";
     state.datastore_info.insert(
         dokku_compose::state::datastore_key("postgres", db),
-        dokku_compose::state::DatastoreInfo { version: "postgres:16-alpine".into(), dsn: format!("postgres://postgres:hunter2@dokku-postgres-{db}:5432/x") },
+        dokku_compose::state::DatastoreInfo {
+            version: "postgres:16-alpine".into(),
+            dsn: format!("postgres://postgres:hunter2@dokku-postgres-{db}:5432/x"),
+        },
     );
-    assert!(plan::plan_compose_json(&case.json, &state, &case.opts).unwrap().steps.is_empty());
+    assert!(plan::plan_compose_json(&case.json, &state, &case.opts)
+        .unwrap()
+        .steps
+        .is_empty());
     let mut json = case.json.clone();
     json["services"]["db"]["environment"]["POSTGRES_PASSWORD"] = serde_json::json!("changed");
-    let e = plan::plan_compose_json(&json, &state, &case.opts).unwrap_err().to_string();
-    assert!(e.starts_with("`services.db.environment.POSTGRES_PASSWORD`: the postgres service") && e.contains("postgres:info"), "{e}");
+    let e = plan::plan_compose_json(&json, &state, &case.opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("`services.db.environment.POSTGRES_PASSWORD`: the postgres service")
+            && e.contains("postgres:info"),
+        "{e}"
+    );
     let mut json = case.json.clone();
     json["services"]["db"]["image"] = serde_json::json!("postgres:17-alpine");
     let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
     let runs: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
-    assert_eq!(runs, [format!("dokku postgres:upgrade {db} --image postgres --image-version 17-alpine")]);
+    assert_eq!(
+        runs,
+        [format!(
+            "dokku postgres:upgrade {db} --image postgres --image-version 17-alpine"
+        )]
+    );
 }

@@ -14,7 +14,10 @@ use crate::plan_golden::all_cases;
 use crate::support::dokku_compose;
 
 fn load(dir: &Path, name: &str) -> Result<LoadedProject, compose::ComposeError> {
-    let environment = BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string()), ("HOME".to_string(), "/home/corpus".to_string())]);
+    let environment = BTreeMap::from([
+        ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ("HOME".to_string(), "/home/corpus".to_string()),
+    ]);
     let opts = LoadOptions {
         files: vec!["compose.yaml".into()],
         project_name: Some(name.to_string()),
@@ -34,7 +37,11 @@ fn planning_from_compose_files_equals_planning_from_the_reference_json() {
             continue;
         }
         let dir = case.dir.canonicalize().unwrap();
-        let render = |json: &serde_json::Value| match plan::plan_compose_json(json, &DokkuState::default(), &case.opts) {
+        let render = |json: &serde_json::Value| match plan::plan_compose_json(
+            json,
+            &DokkuState::default(),
+            &case.opts,
+        ) {
             Ok(p) => format!("{p}{}", serde_json::to_string_pretty(&p.to_json()).unwrap()),
             Err(e) => format!("error: {e}"),
         };
@@ -45,20 +52,34 @@ fn planning_from_compose_files_equals_planning_from_the_reference_json() {
             // planned from hand-made JSON, must then be an error too.
             Err(e) => {
                 if !render(&case.json).starts_with("error: ") {
-                    failures.push(format!("{}: our loader refuses it ({e}) but the golden plan is not an error", case.name));
+                    failures.push(format!(
+                        "{}: our loader refuses it ({e}) but the golden plan is not an error",
+                        case.name
+                    ));
                 }
                 continue;
             }
         };
-        let text = serde_json::to_string(&ours.json).unwrap().replace(&dir.display().to_string(), "@FIXTURE_DIR@");
+        let text = serde_json::to_string(&ours.json)
+            .unwrap()
+            .replace(&dir.display().to_string(), "@FIXTURE_DIR@");
         let ours: serde_json::Value = serde_json::from_str(&text).unwrap();
         let (expected, actual) = (render(&case.json), render(&ours));
         if expected != actual {
-            failures.push(format!("{}:\n--- from the reference JSON\n{expected}\n--- from our loader\n{actual}", case.name));
+            failures.push(format!(
+                "{}:\n--- from the reference JSON\n{expected}\n--- from our loader\n{actual}",
+                case.name
+            ));
         }
     }
-    println!("plan from compose files == plan from reference JSON: {}/{compared}", compared - failures.len());
-    assert!(compared >= 10, "only {compared} own golden stacks have compose.yaml");
+    println!(
+        "plan from compose files == plan from reference JSON: {}/{compared}",
+        compared - failures.len()
+    );
+    assert!(
+        compared >= 10,
+        "only {compared} own golden stacks have compose.yaml"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
@@ -70,11 +91,23 @@ fn service_level_x_dokku_reaches_the_planner() {
         "services:\n  web:\n    image: nginx:1.27\n    environment:\n      MODE: prod\n      TOKEN: s3cret\n    x-dokku:\n      plain: [MODE]\n",
     )
     .unwrap();
-    let out = dokku_compose().current_dir(dir.path()).args(["plan", "--stack", "demo"]).output().unwrap();
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .args(["plan", "--stack", "demo"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Secret config goes on stdin (`config:import`), never in argv; the plan masks it there.
-    assert!(stdout.contains("dokku config:import --no-restart --format json demo-web -\n"), "{stdout}");
+    assert!(
+        stdout.contains("dokku config:import --no-restart --format json demo-web -\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains(" MODE=prod TOKEN=********\n"), "{stdout}");
     assert!(!stdout.contains("s3cret"), "{stdout}");
 }
@@ -82,18 +115,39 @@ fn service_level_x_dokku_reaches_the_planner() {
 #[test]
 fn stack_name_defaults_to_the_compose_project_name() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.yaml"), "name: shop\nservices:\n  web:\n    image: nginx:1.27\n").unwrap();
-    let out = dokku_compose().current_dir(dir.path()).args(["plan"]).output().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "name: shop\nservices:\n  web:\n    image: nginx:1.27\n",
+    )
+    .unwrap();
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .args(["plan"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("dokku apps:create shop-web\n"), "{stdout}");
 }
 
 #[test]
 fn invalid_compose_fails_the_plan_with_the_loader_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("compose.yaml"), "services:\n  web:\n    image: nginx\n    ports: [\"99999:80\"]\n").unwrap();
-    let out = dokku_compose().current_dir(dir.path()).args(["plan", "--stack", "demo"]).output().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web:\n    image: nginx\n    ports: [\"99999:80\"]\n",
+    )
+    .unwrap();
+    let out = dokku_compose()
+        .current_dir(dir.path())
+        .args(["plan", "--stack", "demo"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);

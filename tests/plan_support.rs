@@ -10,9 +10,14 @@ use crate::support::shared_dir;
 
 /// Rows `| \`key\` | treatment | text |` of the table under `heading`.
 fn doc_table(doc: &str, heading: &str) -> BTreeMap<String, (String, String)> {
-    let start = doc.find(heading).unwrap_or_else(|| panic!("docs/compose-support.md has no `{heading}`"));
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("docs/compose-support.md has no `{heading}`"));
     let mut rows = BTreeMap::new();
-    for line in doc[start + heading.len()..].lines().skip_while(|l| !l.starts_with('|')) {
+    for line in doc[start + heading.len()..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+    {
         if !line.starts_with('|') {
             break;
         }
@@ -48,36 +53,57 @@ fn checklist(n: usize) -> Vec<String> {
 }
 
 fn compare(heading: &str, table: &[KeyRule], spec: &[String]) -> Vec<String> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/compose-support.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/compose-support.md"
+    ))
+    .unwrap();
     let rows = doc_table(&doc, heading);
     let mut problems = Vec::new();
     for rule in table {
         let text = text_of(rule);
         match rows.get(rule.key) {
-            None => problems.push(format!("{heading}: `{}` is in the code table but not in the doc", rule.key)),
+            None => problems.push(format!(
+                "{heading}: `{}` is in the code table but not in the doc",
+                rule.key
+            )),
             Some((treatment, doc_text)) => {
                 if treatment != rule.support.word() {
-                    problems.push(format!("{heading}: `{}` is {} in the code but {treatment} in the doc", rule.key, rule.support.word()));
+                    problems.push(format!(
+                        "{heading}: `{}` is {} in the code but {treatment} in the doc",
+                        rule.key,
+                        rule.support.word()
+                    ));
                 }
                 if doc_text != &text {
-                    problems.push(format!("{heading}: `{}` text differs:\n  code: {text}\n  doc:  {doc_text}", rule.key));
+                    problems.push(format!(
+                        "{heading}: `{}` text differs:\n  code: {text}\n  doc:  {doc_text}",
+                        rule.key
+                    ));
                 }
             }
         }
     }
     for key in rows.keys() {
         if !table.iter().any(|r| r.key == key) {
-            problems.push(format!("{heading}: `{key}` is in the doc but not in the code table"));
+            problems.push(format!(
+                "{heading}: `{key}` is in the doc but not in the code table"
+            ));
         }
     }
     for key in spec {
         if !table.iter().any(|r| r.key == key) {
-            problems.push(format!("{heading}: spec key `{key}` is missing from the code table"));
+            problems.push(format!(
+                "{heading}: spec key `{key}` is missing from the code table"
+            ));
         }
     }
     for rule in table {
         if rule.key != "x-dokku" && !spec.iter().any(|k| k == rule.key) {
-            problems.push(format!("{heading}: `{}` is not a compose spec key", rule.key));
+            problems.push(format!(
+                "{heading}: `{}` is not a compose spec key",
+                rule.key
+            ));
         }
     }
     problems
@@ -106,10 +132,20 @@ fn support_matrix_agrees_with_code_and_spec() {
 /// The doc tables as the code has them; `UPDATE_GOLDEN=1` writes them into the doc.
 fn render_tables() -> String {
     let mut out = String::new();
-    for (heading, table) in [("## Top-level keys", TOP_LEVEL_KEYS), ("## Service keys", SERVICE_KEYS)] {
-        out.push_str(&format!("{heading}\n\n| key | treatment | how / why |\n|---|---|---|\n"));
+    for (heading, table) in [
+        ("## Top-level keys", TOP_LEVEL_KEYS),
+        ("## Service keys", SERVICE_KEYS),
+    ] {
+        out.push_str(&format!(
+            "{heading}\n\n| key | treatment | how / why |\n|---|---|---|\n"
+        ));
         for r in table {
-            out.push_str(&format!("| `{}` | {} | {} |\n", r.key, r.support.word(), text_of(r)));
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                r.key,
+                r.support.word(),
+                text_of(r)
+            ));
         }
         out.push('\n');
     }

@@ -16,9 +16,16 @@ pub(crate) struct Host {
 impl Host {
     /// A sandbox with the plugin installed.
     pub(crate) fn new() -> Self {
-        let h = Host { root: tempfile::tempdir().unwrap() };
+        let h = Host {
+            root: tempfile::tempdir().unwrap(),
+        };
         let repo = plugin_repo(h.root.path());
-        let o = h.dokku(&["plugin:install", &format!("file://{}", repo.display()), "--name", "compose"]);
+        let o = h.dokku(&[
+            "plugin:install",
+            &format!("file://{}", repo.display()),
+            "--name",
+            "compose",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         h
     }
@@ -27,26 +34,45 @@ impl Host {
     }
     fn cmd(&self) -> Command {
         let mut c = Command::new(sandbox_bin());
-        c.env("DOKKU_SANDBOX_ROOT", self.path()).env("DOKKU_COMPOSE_PREBUILT", plugin_bin()).env_remove("DOKKU_QUIET_OUTPUT").env_remove("DOKKU_TRACE");
+        c.env("DOKKU_SANDBOX_ROOT", self.path())
+            .env("DOKKU_COMPOSE_PREBUILT", plugin_bin())
+            .env_remove("DOKKU_QUIET_OUTPUT")
+            .env_remove("DOKKU_TRACE");
         c
     }
     pub(crate) fn dokku(&self, args: &[&str]) -> Output {
         self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
     }
     fn dokku_in(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
     /// `dokku` as Dokku's `authorized_keys` forced command runs it: no arguments, the remote
     /// command in `SSH_ORIGINAL_COMMAND`.
     fn ssh(&self, command: &str) -> Output {
-        self.cmd().env("SSH_ORIGINAL_COMMAND", command).stdin(Stdio::null()).output().unwrap()
+        self.cmd()
+            .env("SSH_ORIGINAL_COMMAND", command)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
     }
     pub(crate) fn json(&self, args: &[&str]) -> Value {
         let o = self.dokku(args);
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
     }
     /// A repository with `files`, whose `dokku` remote is `app` of this sandbox.
     pub(crate) fn repo(&self, app: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -59,18 +85,34 @@ impl Host {
         git(&dir, &["init", "-q", "-b", "main"]);
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", "one"]);
-        let o = self.dokku(&["sandbox:git-remote", app, "--repo", &dir.display().to_string()]);
+        let o = self.dokku(&[
+            "sandbox:git-remote",
+            app,
+            "--repo",
+            &dir.display().to_string(),
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         dir
     }
     fn calls(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
 pub(crate) fn push(dir: &Path) -> (bool, String) {
     let o = git(dir, &["push", "dokku", "main"]);
-    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
 }
 
 pub(crate) fn commit(dir: &Path, file: &str, content: &str) {
@@ -80,7 +122,11 @@ pub(crate) fn commit(dir: &Path, file: &str, content: &str) {
 }
 
 pub(crate) fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 const STACK: &str = "services:
@@ -107,21 +153,36 @@ const STACK: &str = "services:
 ";
 
 fn stack_files() -> Vec<(&'static str, &'static str)> {
-    vec![("compose.yaml", STACK), ("api/Dockerfile", "FROM python:3.12\nCOPY . /app\n"), ("api/app.py", "print('hi')\n")]
+    vec![
+        ("compose.yaml", STACK),
+        ("api/Dockerfile", "FROM python:3.12\nCOPY . /app\n"),
+        ("api/app.py", "print('hi')\n"),
+    ]
 }
 
 #[test]
 fn install_lays_out_the_plugin_and_help_follows_dokku() {
     let h = Host::new();
     let dir = h.path().join("lib/plugins/available/compose");
-    for name in ["commands", "subcommands/up", "subcommands/down", "post-extract", "builder-build", "post-delete", "uninstall"] {
+    for name in [
+        "commands",
+        "subcommands/up",
+        "subcommands/down",
+        "post-extract",
+        "builder-build",
+        "post-delete",
+        "uninstall",
+    ] {
         assert!(dir.join(name).exists(), "{name} is laid out");
     }
     // Idempotent: every later plugin install runs our install trigger again.
     let o = h.dokku(&["plugin:install"]);
     assert!(o.status.success(), "{}", text(&o));
     let help = text(&h.dokku(&["help"]));
-    assert!(help.contains("compose") && help.contains("Deploy docker-compose stacks"), "{help}");
+    assert!(
+        help.contains("compose") && help.contains("Deploy docker-compose stacks"),
+        "{help}"
+    );
     let all = text(&h.dokku(&["help", "--all"]));
     assert!(all.contains("compose:up <app>"), "{all}");
     let ph = h.dokku(&["compose:help"]);
@@ -129,7 +190,11 @@ fn install_lays_out_the_plugin_and_help_follows_dokku() {
     let ph = String::from_utf8_lossy(&ph.stdout);
     assert!(ph.starts_with("Usage: dokku compose[:COMMAND]\n\n"), "{ph}");
     // `commands` answers 10, silently, for commands that are not ours.
-    let c = Command::new(dir.join("commands")).arg("apps:list").env("DOKKU_NOT_IMPLEMENTED_EXIT", "10").output().unwrap();
+    let c = Command::new(dir.join("commands"))
+        .arg("apps:list")
+        .env("DOKKU_NOT_IMPLEMENTED_EXIT", "10")
+        .output()
+        .unwrap();
     assert_eq!(c.status.code(), Some(10));
     assert!(c.stdout.is_empty() && c.stderr.is_empty());
     let o = h.dokku(&["nope:x"]);
@@ -149,12 +214,22 @@ fn install_builds_with_cargo_when_nothing_prebuilt_fits() {
         bin = plugin_bin().display()
     );
     std::fs::write(fake.join("cargo"), script).unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(fake.join("cargo")).unwrap().permissions(), 0o755);
-    std::fs::set_permissions(fake.join("cargo"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(fake.join("cargo")).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(
+        fake.join("cargo"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let lib = dir.path().join("lib");
     let run = || {
         Command::new(repo.join("install"))
-            .env("PATH", format!("{}:{}", fake.display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!("{}:{}", fake.display(), std::env::var("PATH").unwrap()),
+            )
             .env("DOKKU_LIB_ROOT", &lib)
             .env_remove("DOKKU_COMPOSE_PREBUILT")
             .output()
@@ -163,18 +238,40 @@ fn install_builds_with_cargo_when_nothing_prebuilt_fits() {
     let o = run();
     assert!(o.status.success(), "{}", text(&o));
     let log = std::fs::read_to_string(dir.path().join("cargo.log")).unwrap();
-    assert!(log.contains("build --quiet --release --locked --manifest-path") && log.contains("--bin dokku-compose-plugin --bin dokku-compose-webhook"), "{log}");
-    assert!(repo.join("bin/dokku-compose-webhook").exists(), "the webhook receiver is installed beside the plugin");
+    assert!(
+        log.contains("build --quiet --release --locked --manifest-path")
+            && log.contains("--bin dokku-compose-plugin --bin dokku-compose-webhook"),
+        "{log}"
+    );
+    assert!(
+        repo.join("bin/dokku-compose-webhook").exists(),
+        "the webhook receiver is installed beside the plugin"
+    );
     assert!(repo.join("bin/dokku-compose-plugin").exists() && repo.join("subcommands/up").exists());
     assert!(lib.join("data/compose").is_dir());
     // Built from this revision already: the next run does not build again.
     let o = run();
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(dir.path().join("cargo.log")).unwrap().lines().count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cargo.log"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
     // Without cargo and without a binary, a clear error.
     std::fs::remove_dir_all(repo.join("bin")).unwrap();
-    let o = Command::new(repo.join("install")).env("PATH", "/usr/bin:/bin").env("DOKKU_LIB_ROOT", &lib).env_remove("DOKKU_COMPOSE_PREBUILT").output().unwrap();
-    assert!(!o.status.success() && text(&o).contains("cargo not found"), "{}", text(&o));
+    let o = Command::new(repo.join("install"))
+        .env("PATH", "/usr/bin:/bin")
+        .env("DOKKU_LIB_ROOT", &lib)
+        .env_remove("DOKKU_COMPOSE_PREBUILT")
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("cargo not found"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -187,29 +284,58 @@ fn git_push_deploys_the_stack_and_an_unchanged_push_changes_nothing() {
     assert!(out.contains("Release v1 of stack shop"), "{out}");
     let apps = h.json(&["apps:list", "--format", "json"]);
     for app in ["shop", "shop-web", "shop-api"] {
-        assert!(apps.as_array().unwrap().iter().any(|a| a == app), "{app} in {apps}");
+        assert!(
+            apps.as_array().unwrap().iter().any(|a| a == app),
+            "{app} in {apps}"
+        );
     }
-    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"], "true");
-    assert_eq!(h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"], "true");
-    assert_eq!(h.json(&["ps:report", "shop", "--format", "json"])["deployed"], "false", "the stack app itself runs nothing");
+    assert_eq!(
+        h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"],
+        "true"
+    );
+    assert_eq!(
+        h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"],
+        "true"
+    );
+    assert_eq!(
+        h.json(&["ps:report", "shop", "--format", "json"])["deployed"],
+        "false",
+        "the stack app itself runs nothing"
+    );
     assert!(text(&h.dokku(&["postgres:links", "shop-db"])).contains("shop-api"));
     let web = h.json(&["config:export", "--format", "json", "shop-web"]);
     assert_eq!(web["GREETING"], "hello");
     // The stack app's own config feeds interpolation.
-    assert!(h.dokku(&["config:set", "--no-restart", "shop", "GREETING=bonjour"]).status.success());
+    assert!(h
+        .dokku(&["config:set", "--no-restart", "shop", "GREETING=bonjour"])
+        .status
+        .success());
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "bonjour");
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        "bonjour"
+    );
     // Unchanged: no mutating command for the service apps.
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
     let before = h.calls().len();
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("up to date"), "{out}");
-    let mutations: Vec<Value> = h.calls().into_iter().skip(before).filter(|c| {
-        let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
-    }).collect();
+    let mutations: Vec<Value> = h
+        .calls()
+        .into_iter()
+        .skip(before)
+        .filter(|c| {
+            let argv: Vec<&str> = c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
+        })
+        .collect();
     assert!(mutations.is_empty(), "{mutations:#?}");
 }
 
@@ -221,31 +347,85 @@ fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
     let sha = text(&h.dokku(&["git:report", "shop", "--git-sha"]));
     let web_before = h.json(&["config:export", "--format", "json", "shop-web"]);
     // Invalid compose: rejected with the loader's error, nothing changed.
-    commit(&dir, "compose.yaml", &STACK.replace("ports: [\"80:80\"]", "ports: [\"80:80:80:80\"]"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK.replace("ports: [\"80:80\"]", "ports: [\"80:80:80:80\"]"),
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("services.web.ports") && out.contains("App build failed"), "{out}");
+    assert!(
+        !ok && out.contains("services.web.ports") && out.contains("App build failed"),
+        "{out}"
+    );
     // A policy violation: rejected, naming the key.
-    commit(&dir, "compose.yaml", &STACK.replace("image: nginx:1.27", "image: nginx:1.27\n    privileged: true"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK.replace(
+            "image: nginx:1.27",
+            "image: nginx:1.27\n    privileged: true",
+        ),
+    );
     let (ok, out) = push(&dir);
     assert!(!ok && out.contains("privileged"), "{out}");
     // A failing deploy (the new web image fails its checks): rolled back.
-    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"nginx:1.28": {"unhealthy": true}}"#).unwrap();
-    commit(&dir, "compose.yaml", &STACK.replace("nginx:1.27", "nginx:1.28").replace("${GREETING:-hello}", "changed"));
+    std::fs::write(
+        h.path().join("lib/sandbox/images.json"),
+        r#"{"nginx:1.28": {"unhealthy": true}}"#,
+    )
+    .unwrap();
+    commit(
+        &dir,
+        "compose.yaml",
+        &STACK
+            .replace("nginx:1.27", "nginx:1.28")
+            .replace("${GREETING:-hello}", "changed"),
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("failed checks") && out.contains("rolling back"), "{out}");
-    assert_eq!(text(&h.dokku(&["git:report", "shop", "--git-sha"])), sha, "the branch stays where it was");
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"]), web_before);
+    assert!(
+        !ok && out.contains("failed checks") && out.contains("rolling back"),
+        "{out}"
+    );
+    assert_eq!(
+        text(&h.dokku(&["git:report", "shop", "--git-sha"])),
+        sha,
+        "the branch stays where it was"
+    );
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"]),
+        web_before
+    );
     let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
-    assert_eq!(releases.as_array().unwrap().len(), 1, "failed pushes are no release");
+    assert_eq!(
+        releases.as_array().unwrap().len(),
+        1,
+        "failed pushes are no release"
+    );
     // compose:up from the captured source is the last good push.
     let o = h.dokku(&["compose:up", "shop"]);
-    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
     // The report counts the applies that ran: the first push, and the deploy that rolled back
     // (invalid files and policy violations stop before anything runs).
     let r = h.json(&["compose:report", "shop", "--format", "json"]);
     assert_eq!(r["compose-success-rate"], "1/2 (50%)", "{r}");
-    assert!(r["compose-last-failure"].as_str().unwrap().ends_with("at web/deploy"), "{r}");
-    assert!(r["compose-last-apply"].as_str().unwrap().contains("failed in "), "{r}");
+    assert!(
+        r["compose-last-failure"]
+            .as_str()
+            .unwrap()
+            .ends_with("at web/deploy"),
+        "{r}"
+    );
+    assert!(
+        r["compose-last-apply"]
+            .as_str()
+            .unwrap()
+            .contains("failed in "),
+        "{r}"
+    );
 }
 
 #[test]
@@ -254,21 +434,36 @@ fn a_push_without_compose_file_behaves_as_without_the_plugin() {
     let dir = h.repo("plain", &[("Dockerfile", "FROM python:3.12\n")]);
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("Application deployed"), "{out}");
-    assert_eq!(text(&h.dokku(&["builder:report", "plain", "--builder-selected"])).trim(), "");
-    assert_eq!(h.json(&["ps:report", "plain", "--format", "json"])["deployed"], "true");
+    assert_eq!(
+        text(&h.dokku(&["builder:report", "plain", "--builder-selected"])).trim(),
+        ""
+    );
+    assert_eq!(
+        h.json(&["ps:report", "plain", "--format", "json"])["deployed"],
+        "true"
+    );
     // An app that became a stack and then drops its compose file gets its builder back.
     let dir = h.repo("was", &stack_files());
     // The remote may already have created it; either way it exists afterwards.
     let _ = h.dokku(&["apps:create", "was"]);
     assert!(h.dokku(&["apps:exists", "was"]).status.success());
-    assert!(h.dokku(&["builder:set", "was", "selected", "dockerfile"]).status.success());
+    assert!(h
+        .dokku(&["builder:set", "was", "selected", "dockerfile"])
+        .status
+        .success());
     assert!(push(&dir).0);
-    assert_eq!(text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(), "compose");
+    assert_eq!(
+        text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(),
+        "compose"
+    );
     git(&dir, &["rm", "-q", "compose.yaml"]);
     commit(&dir, "Dockerfile", "FROM python:3.12\n");
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("Application deployed"), "{out}");
-    assert_eq!(text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(), "dockerfile");
+    assert_eq!(
+        text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(),
+        "dockerfile"
+    );
 }
 
 #[test]
@@ -279,19 +474,39 @@ fn subcommands_report_set_ps_status_list_logs_run() {
     // set / report, Dokku's property conventions.
     let o = h.dokku(&["compose:set", "shop", "concurrency", "2"]);
     assert!(o.status.success() && text(&o).contains("-----> Setting concurrency to 2"));
-    assert!(!h.dokku(&["compose:set", "shop", "concurrency", "many"]).status.success());
-    assert!(!h.dokku(&["compose:set", "shop", "nope", "1"]).status.success());
-    assert_eq!(h.dokku(&["compose:set", "ghost", "concurrency", "2"]).status.code(), Some(20));
-    assert!(h.dokku(&["compose:set", "--global", "step-timeout", "600"]).status.success());
+    assert!(!h
+        .dokku(&["compose:set", "shop", "concurrency", "many"])
+        .status
+        .success());
+    assert!(!h
+        .dokku(&["compose:set", "shop", "nope", "1"])
+        .status
+        .success());
+    assert_eq!(
+        h.dokku(&["compose:set", "ghost", "concurrency", "2"])
+            .status
+            .code(),
+        Some(20)
+    );
+    assert!(h
+        .dokku(&["compose:set", "--global", "step-timeout", "600"])
+        .status
+        .success());
     let r = h.json(&["compose:report", "shop", "--format", "json"]);
     assert_eq!(r["compose-concurrency"], "2");
     assert_eq!(r["compose-computed-step-timeout"], "600");
     assert_eq!(r["compose-release"], "v1");
-    assert_eq!(text(&h.dokku(&["compose:report", "shop", "--compose-computed-concurrency"])).trim(), "2");
+    assert_eq!(
+        text(&h.dokku(&["compose:report", "shop", "--compose-computed-concurrency"])).trim(),
+        "2"
+    );
     assert!(text(&h.dokku(&["compose:report", "shop"])).contains("=====> shop compose information"));
     // ps: every service as expected, exit 0; a stopped service makes it exit 1.
     let ps = h.json(&["compose:ps", "shop", "--format", "json"]);
-    assert!(ps.as_array().unwrap().iter().all(|s| s["ok"] == true), "{ps}");
+    assert!(
+        ps.as_array().unwrap().iter().all(|s| s["ok"] == true),
+        "{ps}"
+    );
     assert!(h.dokku(&["ps:stop", "shop-api"]).status.success());
     let o = h.dokku(&["compose:ps", "shop"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -303,13 +518,20 @@ fn subcommands_report_set_ps_status_list_logs_run() {
     assert_eq!(list[0]["stack"], "shop");
     assert_eq!(list[0]["state"], "ok");
     // run and logs reach the service's app.
-    std::fs::write(h.path().join("lib/sandbox/images.json"), r#"{"nginx:1.27": {"run_output": "ran in web", "run_exit": 3, "logs": ["web log line"]}}"#).unwrap();
+    std::fs::write(
+        h.path().join("lib/sandbox/images.json"),
+        r#"{"nginx:1.27": {"run_output": "ran in web", "run_exit": 3, "logs": ["web log line"]}}"#,
+    )
+    .unwrap();
     let o = h.dokku(&["compose:run", "shop", "web", "nginx", "-t"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("ran in web"));
     let o = h.dokku(&["compose:logs", "shop", "web"]);
     assert!(text(&o).contains("web log line"), "{}", text(&o));
-    assert!(!h.dokku(&["compose:run", "shop", "nope", "x"]).status.success());
+    assert!(!h
+        .dokku(&["compose:run", "shop", "nope", "x"])
+        .status
+        .success());
     assert_eq!(h.dokku(&["compose:ps", "ghost"]).status.code(), Some(20));
 }
 
@@ -319,23 +541,41 @@ fn up_from_stdin_plan_config_releases_diff_rollback() {
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
     let plan = text(&h.dokku(&["compose:plan", "shop"]));
-    assert!(plan.contains("0 step(s)") || plan.contains("nothing to change") || plan.contains("plan for stack"), "{plan}");
-    let config: Value = serde_json::from_slice(&h.dokku(&["compose:config", "shop"]).stdout).unwrap();
+    assert!(
+        plan.contains("0 step(s)")
+            || plan.contains("nothing to change")
+            || plan.contains("plan for stack"),
+        "{plan}"
+    );
+    let config: Value =
+        serde_json::from_slice(&h.dokku(&["compose:config", "shop"]).stdout).unwrap();
     assert!(config["services"]["web"].is_object());
     // compose:up --file - applies a compose file from stdin (build contexts from the push).
     let changed = STACK.replace("nginx:1.27", "nginx:1.27-alpine");
     let o = h.dokku_in(&["compose:up", "shop", "--file", "-"], &changed);
     assert!(o.status.success(), "{}", text(&o));
     let diff = text(&h.dokku(&["compose:diff", "shop"]));
-    assert!(diff.contains("services.web.image: nginx:1.27 -> nginx:1.27-alpine"), "{diff}");
-    assert!(!diff.contains("pw-in-compose"), "secrets are masked: {diff}");
+    assert!(
+        diff.contains("services.web.image: nginx:1.27 -> nginx:1.27-alpine"),
+        "{diff}"
+    );
+    assert!(
+        !diff.contains("pw-in-compose"),
+        "secrets are masked: {diff}"
+    );
     let o = h.dokku(&["compose:rollback", "shop"]);
     assert!(o.status.success(), "{}", text(&o));
     let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
     assert_eq!(releases[0]["kind"], "rollback");
     assert_eq!(releases.as_array().unwrap().len(), 3);
-    let web: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap()).unwrap();
-    assert_eq!(web["source_image"], "nginx:1.27", "rolled back to the first release's image");
+    let web: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        web["source_image"], "nginx:1.27",
+        "rolled back to the first release's image"
+    );
 }
 
 #[test]
@@ -344,14 +584,24 @@ fn down_asks_then_destroys_apps_and_keeps_datastores_unless_named() {
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
     let o = h.dokku_in(&["compose:down", "shop"], "wrong\n");
-    assert!(!o.status.success() && text(&o).contains("Confirmation did not match shop"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("Confirmation did not match shop"),
+        "{}",
+        text(&o)
+    );
     assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
     let o = h.dokku_in(&["compose:down", "shop"], "shop\n");
     assert!(o.status.success(), "{}", text(&o));
     assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
     assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
-    assert!(h.dokku(&["postgres:exists", "shop-db"]).status.success(), "datastores stay");
-    assert!(h.dokku(&["apps:exists", "shop"]).status.success(), "the stack app stays");
+    assert!(
+        h.dokku(&["postgres:exists", "shop-db"]).status.success(),
+        "datastores stay"
+    );
+    assert!(
+        h.dokku(&["apps:exists", "shop"]).status.success(),
+        "the stack app stays"
+    );
     // Re-deploy, then down --force --datastores takes the datastore too.
     assert!(h.dokku(&["compose:up", "shop"]).status.success());
     let o = h.dokku(&["compose:down", "shop", "--force", "--datastores"]);
@@ -366,7 +616,11 @@ fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
     assert!(push(&dir).0);
     let o = h.dokku(&["apps:destroy", "shop", "--force"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("service apps of stack shop remain"), "{}", text(&o));
+    assert!(
+        text(&o).contains("service apps of stack shop remain"),
+        "{}",
+        text(&o)
+    );
     assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
     assert!(!h.path().join("lib/data/compose/shop").exists());
     // A stack whose builder the plugin selected gets it back on uninstall.
@@ -374,9 +628,15 @@ fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
     assert!(push(&dir).0);
     let o = h.dokku(&["plugin:uninstall", "compose"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(text(&h.dokku(&["builder:report", "two", "--builder-selected"])).trim(), "");
+    assert_eq!(
+        text(&h.dokku(&["builder:report", "two", "--builder-selected"])).trim(),
+        ""
+    );
     assert!(h.dokku(&["postgres:exists", "two-db"]).status.success());
-    assert!(h.path().join("lib/data/compose/two/releases").exists(), "release history is kept");
+    assert!(
+        h.path().join("lib/data/compose/two/releases").exists(),
+        "release history is kept"
+    );
 }
 
 /// (compose:up by git push) Every example of examples/ deploys by `git push`, every service is
@@ -385,19 +645,41 @@ fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
 fn every_example_deploys_by_git_push() {
     let h = Host::new();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut names: Vec<String> = std::fs::read_dir(&examples).unwrap().flatten().filter(|e| e.path().join("compose.yaml").is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&examples)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("compose.yaml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
     for name in &names {
-        let app: String = name.replace('_', "-").chars().take(20).collect::<String>().trim_end_matches('-').to_owned();
+        let app: String = name
+            .replace('_', "-")
+            .chars()
+            .take(20)
+            .collect::<String>()
+            .trim_end_matches('-')
+            .to_owned();
         let dir = h.path().join(format!("src-{app}"));
         copy_dir(&examples.join(name), &dir);
         git(&dir, &["init", "-q", "-b", "main"]);
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", "example"]);
-        assert!(h.dokku(&["sandbox:git-remote", &app, "--repo", &dir.display().to_string()]).status.success());
+        assert!(h
+            .dokku(&[
+                "sandbox:git-remote",
+                &app,
+                "--repo",
+                &dir.display().to_string()
+            ])
+            .status
+            .success());
         let (ok, out) = push(&dir);
-        assert!(ok && out.contains(&format!("Release v1 of stack {app}")), "{name}: {out}");
+        assert!(
+            ok && out.contains(&format!("Release v1 of stack {app}")),
+            "{name}: {out}"
+        );
         let ps = h.dokku(&["compose:ps", &app]);
         assert_eq!(ps.status.code(), Some(0), "{name}: {}", text(&ps));
         git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
@@ -413,23 +695,42 @@ fn every_example_deploys_by_git_push() {
 #[test]
 fn vault_password_from_stdin_decrypts_pushed_env_files() {
     let h = Host::new();
-    let env = dokku_compose::vault::encrypt(b"API_TOKEN=pushed-secret-token\n", b"s3same", None).unwrap();
+    let env =
+        dokku_compose::vault::encrypt(b"API_TOKEN=pushed-secret-token\n", b"s3same", None).unwrap();
     let compose = "services:\n  api:\n    image: example/app:1\n    env_file: [api.env]\n";
     let dir = h.repo("vlt", &[("compose.yaml", compose), ("api.env", &env)]);
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("no vault password is set (`dokku compose:vault-password <app>`"), "{out}");
+    assert!(
+        !ok && out.contains("no vault password is set (`dokku compose:vault-password <app>`"),
+        "{out}"
+    );
     let o = h.dokku_in(&["compose:vault-password", "vlt"], "s3same\n");
-    assert!(o.status.success() && !text(&o).contains("s3same"), "{}", text(&o));
+    assert!(
+        o.status.success() && !text(&o).contains("s3same"),
+        "{}",
+        text(&o)
+    );
     let stored = h.path().join("lib/config/compose/vlt/vault-password");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&stored).unwrap().permissions()) & 0o777;
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&stored).unwrap().permissions())
+            & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(!text(&h.dokku(&["compose:report", "vlt"])).contains("s3same"), "the report never shows it");
+    assert!(
+        !text(&h.dokku(&["compose:report", "vlt"])).contains("s3same"),
+        "the report never shows it"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     assert!(!out.contains("pushed-secret-token"));
-    assert_eq!(h.json(&["config:export", "--format", "json", "vlt-api"])["API_TOKEN"], "pushed-secret-token");
-    assert!(h.dokku(&["compose:vault-password", "vlt", "--unset"]).status.success());
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "vlt-api"])["API_TOKEN"],
+        "pushed-secret-token"
+    );
+    assert!(h
+        .dokku(&["compose:vault-password", "vlt", "--unset"])
+        .status
+        .success());
     assert!(!stored.exists());
 }
 
@@ -440,16 +741,32 @@ fn backups_from_secrets_are_applied_and_reported() {
     let h = Host::new();
     let compose = "x-dokku:\n  services:\n    db:\n      backup:\n        schedule: \"15 2 * * *\"\n        bucket: nightly/shop\n        access_key_id: {secret: key}\n        secret_access_key: {secret: secret}\nservices:\n  db:\n    image: postgres:16\n    secrets: [key, secret]\nsecrets:\n  key: {environment: BACKUP_KEY_ID}\n  secret: {environment: BACKUP_SECRET}\n";
     assert!(h.dokku(&["apps:create", "bk"]).status.success());
-    assert!(h.dokku(&["config:set", "--no-restart", "bk", "BACKUP_KEY_ID=AKIDBACKUP", "BACKUP_SECRET=backup-secret-value"]).status.success());
+    assert!(h
+        .dokku(&[
+            "config:set",
+            "--no-restart",
+            "bk",
+            "BACKUP_KEY_ID=AKIDBACKUP",
+            "BACKUP_SECRET=backup-secret-value"
+        ])
+        .status
+        .success());
     let dir = h.repo("bk", &[("compose.yaml", compose)]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     assert!(!out.contains("backup-secret-value"), "{out}");
-    let auth = std::fs::read_to_string(h.path().join("lib/services/postgres/bk-db/SANDBOX_BACKUP_AUTH")).unwrap();
+    let auth = std::fs::read_to_string(
+        h.path()
+            .join("lib/services/postgres/bk-db/SANDBOX_BACKUP_AUTH"),
+    )
+    .unwrap();
     assert_eq!(auth, "AKIDBACKUP backup-secret-value");
     let report = text(&h.dokku(&["compose:report", "bk", "--compose-backups"]));
     assert_eq!(report.trim(), "postgres:bk-db `15 2 * * *` -> nightly/shop");
-    assert!(!text(&h.dokku(&["compose:report", "bk", "--format", "json"])).contains("backup-secret-value"));
+    assert!(
+        !text(&h.dokku(&["compose:report", "bk", "--format", "json"]))
+            .contains("backup-secret-value")
+    );
 }
 
 /// (compose:projects:*) Projects with environments and shared variables, `${{…}}` references
@@ -463,60 +780,158 @@ fn projects_variables_and_templates() {
         assert!(o.status.success(), "{args:?}: {}", text(&o));
         text(&o)
     };
-    ok(&["compose:projects:create", "portal", "--environments", "staging,production"]);
-    assert!(!h.dokku(&["compose:projects:create", "portal"]).status.success(), "create is not idempotent");
+    ok(&[
+        "compose:projects:create",
+        "portal",
+        "--environments",
+        "staging,production",
+    ]);
+    assert!(
+        !h.dokku(&["compose:projects:create", "portal"])
+            .status
+            .success(),
+        "create is not idempotent"
+    );
     ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27"]);
-    ok(&["compose:projects:set-var", "portal", "--environment", "staging", "GREETING=hello-staging"]);
-    ok(&["compose:projects:set-var", "--global", "REGISTRY=docker.io/library"]);
-    assert!(!h.dokku(&["compose:projects:set-var", "portal", "--environment", "qa", "X=1"]).status.success());
+    ok(&[
+        "compose:projects:set-var",
+        "portal",
+        "--environment",
+        "staging",
+        "GREETING=hello-staging",
+    ]);
+    ok(&[
+        "compose:projects:set-var",
+        "--global",
+        "REGISTRY=docker.io/library",
+    ]);
+    assert!(!h
+        .dokku(&[
+            "compose:projects:set-var",
+            "portal",
+            "--environment",
+            "qa",
+            "X=1"
+        ])
+        .status
+        .success());
     let compose = "services:\n  web:\n    image: ${{global.REGISTRY}}/nginx:${{project.IMAGE_TAG}}\n    environment:\n      GREETING: ${{environment.GREETING}}\n      PLAIN: ${PLAIN:-kept}\n";
     assert!(h.dokku(&["apps:create", "alice"]).status.success());
     ok(&["compose:set", "alice", "project", "portal"]);
     ok(&["compose:set", "alice", "environment", "staging"]);
-    assert!(!h.dokku(&["compose:set", "alice", "environment", "qa"]).status.success());
+    assert!(!h
+        .dokku(&["compose:set", "alice", "environment", "qa"])
+        .status
+        .success());
     let dir = h.repo("alice", &[("compose.yaml", compose)]);
     let (pushed, out) = push(&dir);
     assert!(pushed, "{out}");
     let web = h.json(&["config:export", "--format", "json", "alice-web"]);
-    assert_eq!((web["GREETING"].as_str(), web["PLAIN"].as_str()), (Some("hello-staging"), Some("kept")));
-    let ps: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap()).unwrap();
+    assert_eq!(
+        (web["GREETING"].as_str(), web["PLAIN"].as_str()),
+        (Some("hello-staging"), Some("kept"))
+    );
+    let ps: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(ps["source_image"], "docker.io/library/nginx:1.27");
     // An undefined reference rejects the push, naming file, line and variable.
-    commit(&dir, "compose.yaml", &format!("{compose}      MISSING: ${{{{project.NOPE}}}}\n"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &format!("{compose}      MISSING: ${{{{project.NOPE}}}}\n"),
+    );
     let (pushed, out) = push(&dir);
-    assert!(!pushed && out.contains("compose.yaml:7: `${{project.NOPE}}` is not defined"), "{out}");
+    assert!(
+        !pushed && out.contains("compose.yaml:7: `${{project.NOPE}}` is not defined"),
+        "{out}"
+    );
     commit(&dir, "compose.yaml", compose);
     assert!(push(&dir).0);
     // Changing a project variable reports the affected stacks; apply redeploys them.
-    let out = ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27-alpine"]);
+    let out = ok(&[
+        "compose:projects:set-var",
+        "portal",
+        "IMAGE_TAG=1.27-alpine",
+    ]);
     assert!(out.contains("affects alice"), "{out}");
     // It takes each stack's lock (over reading the source and the apply): while a push of
     // `alice` holds it, the project's apply of `alice` waits for it.
-    let holder = dokku_compose::exec::lock::StackLock::acquire(&h.path().join("lib/data/compose/alice/lock"), "alice", "a push since test", false).unwrap();
-    let changes_of_alice = |h: &Host| h.calls().iter().filter(|c| c["argv"].to_string().contains("alice-web") && mutating(c)).count();
+    let holder = dokku_compose::exec::lock::StackLock::acquire(
+        &h.path().join("lib/data/compose/alice/lock"),
+        "alice",
+        "a push since test",
+        false,
+    )
+    .unwrap();
+    let changes_of_alice = |h: &Host| {
+        h.calls()
+            .iter()
+            .filter(|c| c["argv"].to_string().contains("alice-web") && mutating(c))
+            .count()
+    };
     let baseline = changes_of_alice(&h);
-    let waiting = h.cmd().args(["compose:projects:apply", "portal"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let waiting = h
+        .cmd()
+        .args(["compose:projects:apply", "portal"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(changes_of_alice(&h), baseline, "nothing of alice changes while its lock is held");
+    assert_eq!(
+        changes_of_alice(&h),
+        baseline,
+        "nothing of alice changes while its lock is held"
+    );
     drop(holder);
     let o = waiting.wait_with_output().unwrap();
     let out = text(&o);
-    assert!(o.status.success() && out.contains("alice: applied"), "{out}");
-    let ps: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap()).unwrap();
+    assert!(
+        o.status.success() && out.contains("alice: applied"),
+        "{out}"
+    );
+    let ps: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path().join("lib/data/ps/alice-web/sandbox.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(ps["source_image"], "docker.io/library/nginx:1.27-alpine");
     // A template: one stack per user, parameterised by --set.
     let template = "services:\n  app:\n    image: nginx:${{project.IMAGE_TAG}}\n    environment:\n      OWNER: ${OWNER}\n";
-    assert!(h.dokku_in(&["compose:projects:template", "portal"], template).status.success());
-    let o = h.dokku(&["compose:up", "bob", "--from-template", "portal", "--set", "OWNER=bob"]);
+    assert!(h
+        .dokku_in(&["compose:projects:template", "portal"], template)
+        .status
+        .success());
+    let o = h.dokku(&[
+        "compose:up",
+        "bob",
+        "--from-template",
+        "portal",
+        "--set",
+        "OWNER=bob",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(h.json(&["config:export", "--format", "json", "bob-app"])["OWNER"], "bob");
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "bob-app"])["OWNER"],
+        "bob"
+    );
     // Listing reads the plugin's files only: no Dokku command runs for it.
     let before = h.calls().len();
     let list = h.json(&["compose:projects:list", "--format", "json"]);
     assert_eq!(h.calls().len() - before, 1, "only the listing call itself");
-    let stacks: Vec<&str> = list[0]["stacks"].as_array().unwrap().iter().filter_map(|s| s["stack"].as_str()).collect();
+    let stacks: Vec<&str> = list[0]["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["stack"].as_str())
+        .collect();
     assert_eq!(stacks, ["alice", "bob"]);
-    assert!(!text(&h.dokku(&["compose:projects:vars", "portal"])).contains("1.27"), "values are masked without --show");
+    assert!(
+        !text(&h.dokku(&["compose:projects:vars", "portal"])).contains("1.27"),
+        "values are masked without --show"
+    );
 }
 
 /// (compose:rotate) Generated values are created once, stable across deploys, masked, and new
@@ -530,21 +945,31 @@ fn generated_values_are_stable_until_rotated() {
     assert!(ok, "{out}");
     let first = h.json(&["config:export", "--format", "json", "gen-api"]);
     let pw = first["DB_PASSWORD"].as_str().unwrap().to_owned();
-    assert_eq!((pw.len(), first["SESSION_KEY"].as_str().unwrap().len()), (24, 64));
+    assert_eq!(
+        (pw.len(), first["SESSION_KEY"].as_str().unwrap().len()),
+        (24, 64)
+    );
     assert!(!out.contains(&pw), "never printed");
-    let stored = std::fs::read_to_string(h.path().join("lib/data/compose/gen/generated.json")).unwrap();
+    let stored =
+        std::fs::read_to_string(h.path().join("lib/data/compose/gen/generated.json")).unwrap();
     assert!(!stored.contains(&pw), "sealed at rest");
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("up to date"), "{out}");
-    assert_eq!(h.json(&["config:export", "--format", "json", "gen-api"])["DB_PASSWORD"], pw.as_str());
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "gen-api"])["DB_PASSWORD"],
+        pw.as_str()
+    );
     let o = h.dokku(&["compose:rotate", "gen", "DB_PASSWORD"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(!h.dokku(&["compose:rotate", "gen", "NOPE"]).status.success());
     assert!(h.dokku(&["compose:up", "gen"]).status.success());
     let after = h.json(&["config:export", "--format", "json", "gen-api"]);
     assert_ne!(after["DB_PASSWORD"], pw.as_str());
-    assert_eq!(after["SESSION_KEY"], first["SESSION_KEY"], "only the rotated one changes");
+    assert_eq!(
+        after["SESSION_KEY"], first["SESSION_KEY"],
+        "only the rotated one changes"
+    );
 }
 
 /// (compose:export, compose:import-apps) A deployed stack exports to a compose file; existing
@@ -556,30 +981,60 @@ fn export_and_import_apps() {
     assert!(push(&dir).0);
     let o = h.dokku(&["compose:export", "shop"]);
     assert!(o.status.success(), "{}", text(&o));
-    let exported: serde_yaml::Value = serde_yaml::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let exported: serde_yaml::Value =
+        serde_yaml::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
     for svc in ["web", "api", "db"] {
-        assert!(exported["services"][svc].is_mapping(), "{svc} in {}", String::from_utf8_lossy(&o.stdout));
+        assert!(
+            exported["services"][svc].is_mapping(),
+            "{svc} in {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
     }
-    assert!(!text(&o).contains("pw-in-compose"), "secret values are not exported");
+    assert!(
+        !text(&o).contains("pw-in-compose"),
+        "secret values are not exported"
+    );
     // An app made by hand, adopted into a stack.
     assert!(h.dokku(&["apps:create", "legacy-web"]).status.success());
-    assert!(h.dokku(&["ports:set", "legacy-web", "http:80:80"]).status.success());
-    assert!(h.dokku(&["git:from-image", "legacy-web", "nginx:1.27"]).status.success());
+    assert!(h
+        .dokku(&["ports:set", "legacy-web", "http:80:80"])
+        .status
+        .success());
+    assert!(h
+        .dokku(&["git:from-image", "legacy-web", "nginx:1.27"])
+        .status
+        .success());
     let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(h.dokku(&["apps:exists", "legacy"]).status.success());
     let o = h.dokku(&["compose:up", "legacy"]);
-    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
     // A name that is not `<stack>-<service>` is refused with the name it should have.
     assert!(h.dokku(&["apps:create", "oddname"]).status.success());
     let o = h.dokku(&["compose:import-apps", "other", "oddname"]);
-    assert!(!o.status.success() && text(&o).contains("other-"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("other-"),
+        "{}",
+        text(&o)
+    );
     // Into an existing stack, import-apps adopts (records ownership) and applies nothing;
     // what another stack owns cannot be adopted.
     let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
-    assert!(o.status.success() && text(&o).contains("Adopted legacy-web into stack legacy"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("Adopted legacy-web into stack legacy"),
+        "{}",
+        text(&o)
+    );
     let o = h.dokku(&["compose:import-apps", "legacy", "shop-web"]);
-    assert!(!o.status.success() && text(&o).contains("belongs to stack `shop`"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("belongs to stack `shop`"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// (compose:set domain-pattern, x-dokku letsencrypt) Default host names from a pattern with
@@ -588,21 +1043,55 @@ fn export_and_import_apps() {
 #[test]
 fn domain_pattern_and_stack_wide_letsencrypt() {
     let h = Host::new();
-    assert!(h.dokku(&["domains:set-global", "example.test"]).status.success());
-    assert!(h.dokku(&["compose:set", "--global", "domain-pattern", "{service}.{stack}.{global}"]).status.success());
-    assert!(!h.dokku(&["compose:set", "--global", "domain-pattern", "{service}.{nope}"]).status.success());
+    assert!(h
+        .dokku(&["domains:set-global", "example.test"])
+        .status
+        .success());
+    assert!(h
+        .dokku(&[
+            "compose:set",
+            "--global",
+            "domain-pattern",
+            "{service}.{stack}.{global}"
+        ])
+        .status
+        .success());
+    assert!(!h
+        .dokku(&[
+            "compose:set",
+            "--global",
+            "domain-pattern",
+            "{service}.{nope}"
+        ])
+        .status
+        .success());
     let compose = "x-dokku:\n  letsencrypt: true\nservices:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  api:\n    image: example/api:1\n";
     let dir = h.repo("site", &[("compose.yaml", compose)]);
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("service `web` asks for Let's Encrypt, which needs an e-mail"), "{out}");
-    assert!(h.dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"]).status.success());
+    assert!(
+        !ok && out.contains("service `web` asks for Let's Encrypt, which needs an e-mail"),
+        "{out}"
+    );
+    assert!(h
+        .dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"])
+        .status
+        .success());
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    assert_eq!(h.json(&["domains:report", "site-web", "--format", "json"])["app-vhosts"], "web.site.example.test");
-    assert_eq!(text(&h.dokku(&["letsencrypt:active", "site-web"])).trim(), "true");
+    assert_eq!(
+        h.json(&["domains:report", "site-web", "--format", "json"])["app-vhosts"],
+        "web.site.example.test"
+    );
+    assert_eq!(
+        text(&h.dokku(&["letsencrypt:active", "site-web"])).trim(),
+        "true"
+    );
     // No port: the pattern does not apply (Dokku's own default vhost stays, and no proxy runs).
-    assert_ne!(h.json(&["domains:report", "site-api", "--format", "json"])["app-vhosts"], "api.site.example.test");
+    assert_ne!(
+        h.json(&["domains:report", "site-api", "--format", "json"])["app-vhosts"],
+        "api.site.example.test"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("up to date"), "{out}");
@@ -621,7 +1110,13 @@ fn stack_facts_as_variables() {
     assert_eq!(web["PUBLIC_URL"], "http://shop.example.test");
     assert_eq!(web["HOST"], "shop.example.test");
     assert_eq!(web["API"], "http://api:3000");
-    assert!(web["UPLOADS"].as_str().unwrap().ends_with("/lib/data/storage/facts-uploads"), "{web}");
+    assert!(
+        web["UPLOADS"]
+            .as_str()
+            .unwrap()
+            .ends_with("/lib/data/storage/facts-uploads"),
+        "{web}"
+    );
     let port: u16 = web["METRICS_PORT"].as_str().unwrap().parse().unwrap();
     assert!(port > 0);
     // Stable across deploys.
@@ -629,20 +1124,36 @@ fn stack_facts_as_variables() {
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("up to date"), "{out}");
     // An unknown service or fact is an error naming the file and line.
-    commit(&dir, "compose.yaml", &compose.replace("${{stack.api.port}}", "${{stack.nope.port}}"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &compose.replace("${{stack.api.port}}", "${{stack.nope.port}}"),
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("compose.yaml:10:") && out.contains("there is no service `nope`"), "{out}");
+    assert!(
+        !ok && out.contains("compose.yaml:10:") && out.contains("there is no service `nope`"),
+        "{out}"
+    );
 }
 
 /// The `docker` arguments the sandbox recorded for `app` (its first container, or its build).
 fn docker_args(h: &Host, app: &str, which: &str) -> Vec<String> {
-    let st: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps").join(app).join("sandbox.json")).unwrap()).unwrap();
-    let v = if which == "build" { st["build_args"].clone() } else { st["containers"][0]["args"].clone() };
+    let st: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path().join("lib/data/ps").join(app).join("sandbox.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let v = if which == "build" {
+        st["build_args"].clone()
+    } else {
+        st["containers"][0]["args"].clone()
+    };
     serde_json::from_value(v).unwrap()
 }
 
 fn has_words(args: &[String], words: &[&str]) -> bool {
-    args.windows(words.len()).any(|w| w.iter().zip(words).all(|(a, b)| a == b))
+    args.windows(words.len())
+        .any(|w| w.iter().zip(words).all(|(a, b)| a == b))
 }
 
 /// (compose:up by git push) Docker options reach docker, through Dokku's storage and its
@@ -669,18 +1180,40 @@ fn docker_options_reach_docker_as_one_flag_each() {
     user: \"1000\"
     working_dir: /srv
 ";
-    let dir = h.repo("shop", &[("compose.yaml", compose), ("api/Dockerfile", "FROM python:3.12\n")]);
+    let dir = h.repo(
+        "shop",
+        &[
+            ("compose.yaml", compose),
+            ("api/Dockerfile", "FROM python:3.12\n"),
+        ],
+    );
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     let web = docker_args(&h, "shop-web", "deploy");
-    for words in [&["--stop-signal", "SIGQUIT"][..], &["--oom-score-adj=-500"], &["--dns", "1.1.1.1"], &["--sysctl", "net.core.somaxconn=1024"], &["--cpus=0.5"], &["nginx:1.27"]] {
+    for words in [
+        &["--stop-signal", "SIGQUIT"][..],
+        &["--oom-score-adj=-500"],
+        &["--dns", "1.1.1.1"],
+        &["--sysctl", "net.core.somaxconn=1024"],
+        &["--cpus=0.5"],
+        &["nginx:1.27"],
+    ] {
         assert!(has_words(&web, words), "{words:?} in {web:?}");
     }
-    assert!(!web.iter().any(|a| a == "--privileged" || a == "-500"), "{web:?}");
+    assert!(
+        !web.iter().any(|a| a == "--privileged" || a == "-500"),
+        "{web:?}"
+    );
     let build = docker_args(&h, "shop-api", "build");
-    assert!(has_words(&build, &["--build-arg", "GREETING=hello world and it's $x"]), "{build:?}");
+    assert!(
+        has_words(&build, &["--build-arg", "GREETING=hello world and it's $x"]),
+        "{build:?}"
+    );
     let api = docker_args(&h, "shop-api", "deploy");
-    assert!(has_words(&api, &["--user", "1000"]) && has_words(&api, &["--workdir", "/srv"]), "{api:?}");
+    assert!(
+        has_words(&api, &["--user", "1000"]) && has_words(&api, &["--workdir", "/srv"]),
+        "{api:?}"
+    );
     // The options are stored in the form Dokku stores them, so the next push plans nothing.
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
     let (ok, out) = push(&dir);
@@ -695,24 +1228,60 @@ fn docker_options_reach_docker_as_one_flag_each() {
 fn issue_13_build_dot_deploys_and_a_service_app_never_becomes_a_stack() {
     let h = Host::new();
     let compose = "services:\n  web:\n    build: .\n    ports: [\"80:5000\"]\n";
-    let dir = h.repo("shop", &[("compose.yaml", compose), ("Dockerfile", "FROM python:3.12\nCOPY . /app\n"), ("app.py", "print('hi')\n")]);
+    let dir = h.repo(
+        "shop",
+        &[
+            ("compose.yaml", compose),
+            ("Dockerfile", "FROM python:3.12\nCOPY . /app\n"),
+            ("app.py", "print('hi')\n"),
+        ],
+    );
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    assert_eq!(out.matches("Deploying compose stack").count(), 1, "one stack deploy: {out}");
-    assert!(out.lines().count() < 400, "{} lines of output", out.lines().count());
+    assert_eq!(
+        out.matches("Deploying compose stack").count(),
+        1,
+        "one stack deploy: {out}"
+    );
+    assert!(
+        out.lines().count() < 400,
+        "{} lines of output",
+        out.lines().count()
+    );
     let apps = h.json(&["apps:list", "--format", "json"]);
-    let mut names: Vec<&str> = apps.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let mut names: Vec<&str> = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     names.sort_unstable();
     assert_eq!(names, ["shop", "shop-web"], "no nested stack");
-    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"], "true");
-    assert_ne!(text(&h.dokku(&["builder:report", "shop-web", "--builder-selected"])).trim(), "compose");
-    assert!(!h.path().join("lib/data/compose/shop-web").exists(), "the service app has no stack data");
+    assert_eq!(
+        h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"],
+        "true"
+    );
+    assert_ne!(
+        text(&h.dokku(&["builder:report", "shop-web", "--builder-selected"])).trim(),
+        "compose"
+    );
+    assert!(
+        !h.path().join("lib/data/compose/shop-web").exists(),
+        "the service app has no stack data"
+    );
     let o = h.dokku(&["ps:rebuild", "shop-web"]);
-    assert!(o.status.success() && !text(&o).contains("Deploying compose stack"), "{}", text(&o));
+    assert!(
+        o.status.success() && !text(&o).contains("Deploying compose stack"),
+        "{}",
+        text(&o)
+    );
     // A second push of the same stack is still one stack deploy.
     commit(&dir, "app.py", "print('v2')\n");
     let (ok, out) = push(&dir);
-    assert!(ok && out.matches("Deploying compose stack").count() == 1, "{out}");
+    assert!(
+        ok && out.matches("Deploying compose stack").count() == 1,
+        "{out}"
+    );
 }
 
 /// Issue #13: paths of the pushed tree that lead out of it are refused on the server, the
@@ -742,7 +1311,11 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     git(&dir, &["commit", "-qm", "leak"]);
     let (ok, out) = push(&dir);
     assert!(!ok, "{out}");
-    assert!(out.contains("`services.web.env_file[0]`: `app.env`: `app.env` is a symlink to") && out.contains("outside the pushed tree"), "{out}");
+    assert!(
+        out.contains("`services.web.env_file[0]`: `app.env`: `app.env` is a symlink to")
+            && out.contains("outside the pushed tree"),
+        "{out}"
+    );
     assert!(!out.contains("marker-1f2e3d"), "{out}");
     let web = h.json(&["config:export", "--format", "json", "shop-web"]);
     assert!(web.get("HOST_SECRET").is_none(), "{web}");
@@ -750,25 +1323,59 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     std::fs::remove_file(dir.join("app.env")).unwrap();
     std::fs::write(dir.join("app.env"), "A=1\n").unwrap();
     std::os::unix::fs::symlink(&secret, dir.join("conf")).unwrap();
-    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./conf:/etc/app.conf:ro\"]\n");
+    commit(
+        &dir,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./conf:/etc/app.conf:ro\"]\n",
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("services.web.configs/volumes") && out.contains("`conf` is a symlink to"), "{out}");
+    assert!(
+        !ok && out.contains("services.web.configs/volumes")
+            && out.contains("`conf` is a symlink to"),
+        "{out}"
+    );
     // `env_file: /dev/zero` is refused at once instead of read until memory runs out.
-    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    env_file: /dev/zero\n");
+    commit(
+        &dir,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:1.27\n    env_file: /dev/zero\n",
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("`services.web.env_file[0]`: `/dev/zero` is outside the pushed tree"), "{out}");
+    assert!(
+        !ok && out.contains("`services.web.env_file[0]`: `/dev/zero` is outside the pushed tree"),
+        "{out}"
+    );
     // Files are read up to the operator's `max-file-size`.
-    assert!(h.dokku(&["compose:set", "shop", "max-file-size", "100"]).status.success());
-    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    env_file: app.env\n");
+    assert!(h
+        .dokku(&["compose:set", "shop", "max-file-size", "100"])
+        .status
+        .success());
+    commit(
+        &dir,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:1.27\n    env_file: app.env\n",
+    );
     let long = "x".repeat(200);
     commit(&dir, "app.env", &format!("GREETING={long}\n"));
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("`services.web.env_file[0]`: `app.env` is larger than 100 bytes"), "{out}");
-    assert!(!h.dokku(&["compose:set", "shop", "max-file-size", "lots"]).status.success());
-    assert!(h.dokku(&["compose:set", "shop", "max-file-size", "1024"]).status.success());
+    assert!(
+        !ok && out.contains("`services.web.env_file[0]`: `app.env` is larger than 100 bytes"),
+        "{out}"
+    );
+    assert!(!h
+        .dokku(&["compose:set", "shop", "max-file-size", "lots"])
+        .status
+        .success());
+    assert!(h
+        .dokku(&["compose:set", "shop", "max-file-size", "1024"])
+        .status
+        .success());
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], long.as_str());
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        long.as_str()
+    );
 }
 
 /// Mutating calls (not read-only queries) recorded by the sandbox since call `from`.
@@ -776,10 +1383,23 @@ fn mutations(h: &Host, from: usize) -> Vec<String> {
     h.calls()
         .into_iter()
         .skip(from)
-        .map(|c| c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .filter(|a| {
             let argv: Vec<&str> = a.iter().map(String::as_str).collect();
-            !dokku_compose::state::is_query(&argv) && !matches!(argv.first().copied(), Some("apps:exists" | "git-hook" | "git-receive-pack" | "git-upload-pack") | None)
+            !dokku_compose::state::is_query(&argv)
+                && !matches!(
+                    argv.first().copied(),
+                    Some("apps:exists" | "git-hook" | "git-receive-pack" | "git-upload-pack")
+                        | None
+                )
         })
         .map(|a| a.join(" "))
         .collect()
@@ -792,8 +1412,19 @@ fn mutations(h: &Host, from: usize) -> Vec<String> {
 fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
     let h = Host::new();
     assert!(h.dokku(&["apps:create", "shop-web"]).status.success());
-    assert!(h.dokku(&["config:set", "--no-restart", "shop-web", "TENANT_SECRET=theirs"]).status.success());
-    assert!(h.dokku(&["postgres:create", "shop-db", "--password", "pw-in-compose"]).status.success());
+    assert!(h
+        .dokku(&[
+            "config:set",
+            "--no-restart",
+            "shop-web",
+            "TENANT_SECRET=theirs"
+        ])
+        .status
+        .success());
+    assert!(h
+        .dokku(&["postgres:create", "shop-db", "--password", "pw-in-compose"])
+        .status
+        .success());
     let before = h.json(&["config:export", "--format", "json", "shop-web"]);
     let dir = h.repo("shop", &stack_files());
     let from = h.calls().len();
@@ -808,19 +1439,37 @@ fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
     ] {
         assert!(out.contains(want), "{want}\n{out}");
     }
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"]), before);
-    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success(), "nothing was created");
-    let changed: Vec<String> = mutations(&h, from).into_iter().filter(|c| c.contains("shop-")).collect();
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"]),
+        before
+    );
+    assert!(
+        !h.dokku(&["apps:exists", "shop-api"]).status.success(),
+        "nothing was created"
+    );
+    let changed: Vec<String> = mutations(&h, from)
+        .into_iter()
+        .filter(|c| c.contains("shop-"))
+        .collect();
     assert!(changed.is_empty(), "{changed:?}");
     // Adopted by the operator: the next push deploys.
-    let o = h.dokku(&["compose:import-apps", "shop", "shop-web", "postgres:shop-db"]);
+    let o = h.dokku(&[
+        "compose:import-apps",
+        "shop",
+        "shop-web",
+        "postgres:shop-db",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     // What `shop` owns cannot be adopted by another stack.
     let o = h.dokku(&["compose:import-apps", "other", "postgres:shop-db"]);
-    assert!(!o.status.success() && text(&o).contains("belongs to stack `shop`"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("belongs to stack `shop`"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// (git push, issue #13) Domains served by another app, and external networks and volumes of
@@ -832,7 +1481,10 @@ fn foreign_domains_networks_and_volumes_are_refused() {
     let dir = h.repo("bank", &[("compose.yaml", bank)]);
     assert!(push(&dir).0);
     assert!(h.dokku(&["apps:create", "blog"]).status.success());
-    assert!(h.dokku(&["domains:set", "blog", "blog.example.test"]).status.success());
+    assert!(h
+        .dokku(&["domains:set", "blog", "blog.example.test"])
+        .status
+        .success());
     let shop = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    networks: [theirs]\n    volumes: [loot:/loot]\nnetworks:\n  theirs:\n    external: true\n    name: bank-default\nvolumes:\n  loot:\n    external: true\n    name: bank-vault\nx-dokku:\n  services:\n    web:\n      domains: [blog.example.test]\n";
     let dir = h.repo("shop", &[("compose.yaml", shop)]);
     let (ok, out) = push(&dir);
@@ -844,7 +1496,10 @@ fn foreign_domains_networks_and_volumes_are_refused() {
     ] {
         assert!(out.contains(want), "{want}\n{out}");
     }
-    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success(), "nothing was created");
+    assert!(
+        !h.dokku(&["apps:exists", "shop-web"]).status.success(),
+        "nothing was created"
+    );
 }
 
 /// (git push, issue #13) A host hook runs only when the operator allowed `host-hooks`.
@@ -852,15 +1507,29 @@ fn foreign_domains_networks_and_volumes_are_refused() {
 fn host_hooks_need_the_operators_allow() {
     let h = Host::new();
     let mark = h.path().join("host-hook-ran");
-    let hook = format!("#!/bin/sh\n# dokku-compose: host\ntouch {}\n", mark.display());
+    let hook = format!(
+        "#!/bin/sh\n# dokku-compose: host\ntouch {}\n",
+        mark.display()
+    );
     let mut files = stack_files();
     files.push(("deploy.d/pre/10-host.sh", hook.as_str()));
     let dir = h.repo("shop", &files);
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("deploy hook `deploy.d/pre/10-host.sh`") && out.contains("dokku compose:set shop allow host-hooks"), "{out}");
+    assert!(
+        !ok && out.contains("deploy hook `deploy.d/pre/10-host.sh`")
+            && out.contains("dokku compose:set shop allow host-hooks"),
+        "{out}"
+    );
     assert!(!mark.exists() && !h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(h.dokku(&["compose:set", "shop", "allow", "host-hooks"]).status.success());
-    std::fs::set_permissions(dir.join("deploy.d/pre/10-host.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert!(h
+        .dokku(&["compose:set", "shop", "allow", "host-hooks"])
+        .status
+        .success());
+    std::fs::set_permissions(
+        dir.join("deploy.d/pre/10-host.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-q", "-m", "executable"]);
     let (ok, out) = push(&dir);
@@ -872,18 +1541,47 @@ fn host_hooks_need_the_operators_allow() {
 #[test]
 fn limits_refuse_and_the_operator_raises_them() {
     let h = Host::new();
-    let dir = h.repo("shop", &[("compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 4294967295\n")]);
+    let dir = h.repo(
+        "shop",
+        &[(
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 4294967295\n",
+        )],
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("`services.web.deploy.replicas`: 4294967295 replicas is over the limit of 20"), "{out}");
-    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    ports: [\"1-65535:1-65535\"]\n");
+    assert!(
+        !ok && out.contains(
+            "`services.web.deploy.replicas`: 4294967295 replicas is over the limit of 20"
+        ),
+        "{out}"
+    );
+    commit(
+        &dir,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:1.27\n    ports: [\"1-65535:1-65535\"]\n",
+    );
     let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("`services.web.ports`: 65535 published ports") && out.contains("max-ports"), "{out}");
-    commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 21\n");
+    assert!(
+        !ok && out.contains("`services.web.ports`: 65535 published ports")
+            && out.contains("max-ports"),
+        "{out}"
+    );
+    commit(
+        &dir,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 21\n",
+    );
     let (ok, out) = push(&dir);
     assert!(!ok && out.contains("max-replicas"), "{out}");
     assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(!h.dokku(&["compose:set", "shop", "max-replicas", "many"]).status.success());
-    assert!(h.dokku(&["compose:set", "shop", "max-replicas", "21"]).status.success());
+    assert!(!h
+        .dokku(&["compose:set", "shop", "max-replicas", "many"])
+        .status
+        .success());
+    assert!(h
+        .dokku(&["compose:set", "shop", "max-replicas", "21"])
+        .status
+        .success());
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
@@ -902,22 +1600,49 @@ fn no_secret_in_any_argv_and_config_masks_them() {
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
-    assert!(dsn.contains(":pw-in-compose@"), "the datastore got its password through the environment: {dsn}");
-    assert!(h.json(&["config:export", "--format", "json", "shop-api"])["DATABASE_URL"].as_str().unwrap().contains("pw-in-compose"));
+    assert!(
+        dsn.contains(":pw-in-compose@"),
+        "the datastore got its password through the environment: {dsn}"
+    );
+    assert!(
+        h.json(&["config:export", "--format", "json", "shop-api"])["DATABASE_URL"]
+            .as_str()
+            .unwrap()
+            .contains("pw-in-compose")
+    );
     // A change of a secret value goes through stdin too, and so does its rollback.
-    commit(&dir, "compose.yaml", &compose.replace("pw-in-compose@db", "second-secret@db"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &compose.replace("pw-in-compose@db", "second-secret@db"),
+    );
     assert!(push(&dir).0);
     let calls = h.calls();
     assert!(calls.len() > 20);
     for c in &calls {
         let argv = c["argv"].to_string();
-        assert!(!argv.contains("pw-in-compose") && !argv.contains("second-secret"), "a secret in argv: {argv}");
+        assert!(
+            !argv.contains("pw-in-compose") && !argv.contains("second-secret"),
+            "a secret in argv: {argv}"
+        );
     }
-    assert!(calls.iter().any(|c| c["argv"][0] == "config:import"), "config went through config:import");
+    assert!(
+        calls.iter().any(|c| c["argv"][0] == "config:import"),
+        "config went through config:import"
+    );
     let shown = text(&h.dokku(&["compose:config", "shop"]));
-    assert!(!shown.contains("second-secret") && shown.contains("********") && shown.contains("\"POSTGRES_DB\": \"app\""), "{shown}");
+    assert!(
+        !shown.contains("second-secret")
+            && shown.contains("********")
+            && shown.contains("\"POSTGRES_DB\": \"app\""),
+        "{shown}"
+    );
     let o = h.dokku(&["compose:config", "shop", "--show-secrets"]);
-    assert!(o.status.success() && text(&o).contains("second-secret"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("second-secret"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// (git push, compose:diff, issue #13) A secret defined in an `x-*` block and reached through a
@@ -929,28 +1654,64 @@ fn anchored_secrets_of_extension_blocks_are_never_printed() {
     let compose = "x-app: &app\n  image: nginx:1.27\n  environment: &env\n    SECRET_KEY: anchored-secret-one\n    MODE: prod\nx-dokku:\n  plain: [MODE]\nservices:\n  web:\n    <<: *app\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
     assert!(push(&dir).0);
-    commit(&dir, "compose.yaml", &compose.replace("anchored-secret-one", "anchored-secret-two"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &compose.replace("anchored-secret-one", "anchored-secret-two"),
+    );
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     let diff = text(&h.dokku(&["compose:diff", "shop"]));
-    assert!(diff.contains("x-app.environment.SECRET_KEY: secret changed") && !diff.contains("anchored-secret"), "{diff}");
+    assert!(
+        diff.contains("x-app.environment.SECRET_KEY: secret changed")
+            && !diff.contains("anchored-secret"),
+        "{diff}"
+    );
     let config = text(&h.dokku(&["compose:config", "shop"]));
-    assert!(!config.contains("anchored-secret") && config.contains("\"MODE\": \"prod\""), "{config}");
+    assert!(
+        !config.contains("anchored-secret") && config.contains("\"MODE\": \"prod\""),
+        "{config}"
+    );
     // The release store's plain files (git objects are zlib-compressed: read through git).
     let store = h.path().join("lib/data/compose/shop/releases");
-    for file in ["compose.json", "masked.json", "fingerprints.json", "plan.json"] {
-        let o = git(&store, &["--git-dir", store.to_str().unwrap(), "show", &format!("releases:{file}")]);
+    for file in [
+        "compose.json",
+        "masked.json",
+        "fingerprints.json",
+        "plan.json",
+    ] {
+        let o = git(
+            &store,
+            &[
+                "--git-dir",
+                store.to_str().unwrap(),
+                "show",
+                &format!("releases:{file}"),
+            ],
+        );
         let shown = String::from_utf8_lossy(&o.stdout);
-        assert!(o.status.success() && !shown.contains("anchored-secret"), "{file}: {shown}");
+        assert!(
+            o.status.success() && !shown.contains("anchored-secret"),
+            "{file}: {shown}"
+        );
     }
 }
 
 /// `mutating` calls of the sandbox's call log after the `before`th that touch the stack's apps.
 fn stack_mutations(h: &Host, before: usize) -> Vec<Value> {
-    h.calls().into_iter().skip(before).filter(|c| {
-        let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
-    }).collect()
+    h.calls()
+        .into_iter()
+        .skip(before)
+        .filter(|c| {
+            let argv: Vec<&str> = c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
+        })
+        .collect()
 }
 
 /// (issue #17) What real Dokku shows on the second deploy: `network:list --format json` prints
@@ -963,14 +1724,22 @@ fn networks_and_host_mounts_reapply_unchanged_on_dokku() {
     assert!(h.dokku(&["apps:create", "shop"]).status.success());
     let o = h.ssh("compose:set shop allow \"host-path\"");
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(h.json(&["compose:report", "shop", "--format", "json"])["compose-allow"], "host-path");
+    assert_eq!(
+        h.json(&["compose:report", "shop", "--format", "json"])["compose-allow"],
+        "host-path"
+    );
     let compose = "services:\n  web:\n    image: nginx:1.27\n    networks: [front, back]\n    volumes:\n      - /srv/shop-data:/data:ro\n      - cache:/cache\nnetworks:\n  front: {}\n  back: {}\nvolumes:\n  cache:\n    external: true\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     let mounts = h.json(&["storage:list", "shop-web", "--format", "json"]);
     assert_eq!(mounts.as_array().map(Vec::len), Some(2), "{mounts}");
-    assert!(mounts.as_array().unwrap().iter().all(|m| m["entry_name"].as_str().is_some_and(|e| e.starts_with("legacy-"))), "{mounts}");
+    assert!(
+        mounts.as_array().unwrap().iter().all(|m| m["entry_name"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("legacy-"))),
+        "{mounts}"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let before = h.calls().len();
     let (ok, out) = push(&dir);
@@ -990,10 +1759,21 @@ fn every_network_is_joined_and_compose_runs_over_ssh() {
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap()).unwrap();
-    let mut joined: Vec<&str> = state["containers"][0]["networks"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
+    )
+    .unwrap();
+    let mut joined: Vec<&str> = state["containers"][0]["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     joined.sort_unstable();
-    assert_eq!(joined, ["shop-back", "shop-extra", "shop-front", "shop-more"]);
+    assert_eq!(
+        joined,
+        ["shop-back", "shop-extra", "shop-front", "shop-more"]
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let before = h.calls().len();
     let (ok, out) = push(&dir);
@@ -1001,21 +1781,55 @@ fn every_network_is_joined_and_compose_runs_over_ssh() {
     let mutations = stack_mutations(&h, before);
     assert!(mutations.is_empty(), "{mutations:#?}");
     // Down to three networks: attach-post-deploy is trimmed, every network still joined.
-    commit(&dir, "compose.yaml", &compose.replace(", more]", "]").replace("  more: {}\n", ""));
+    commit(
+        &dir,
+        "compose.yaml",
+        &compose.replace(", more]", "]").replace("  more: {}\n", ""),
+    );
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap()).unwrap();
-    let mut joined: Vec<&str> = state["containers"][0]["networks"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
+    )
+    .unwrap();
+    let mut joined: Vec<&str> = state["containers"][0]["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     joined.sort_unstable();
     assert_eq!(joined, ["shop-back", "shop-extra", "shop-front"]);
     let report = h.json(&["network:report", "shop-web", "--format", "json"]);
-    assert!(!report["network-attach-post-deploy"].as_str().unwrap().contains("more"), "{report}");
+    assert!(
+        !report["network-attach-post-deploy"]
+            .as_str()
+            .unwrap()
+            .contains("more"),
+        "{report}"
+    );
     let o = h.ssh("compose:run shop web echo \"hello world\"");
     assert!(o.status.success(), "{}", text(&o));
-    let ran = h.calls().into_iter().rev().find(|c| c["argv"][0] == "run").expect("a run call");
-    assert!(ran["argv"].as_array().unwrap().iter().any(|a| a == "hello world"), "{ran}");
+    let ran = h
+        .calls()
+        .into_iter()
+        .rev()
+        .find(|c| c["argv"][0] == "run")
+        .expect("a run call");
+    assert!(
+        ran["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "hello world"),
+        "{ran}"
+    );
     let o = h.ssh("compose:ps shop");
-    assert!(o.status.success() && text(&o).contains("web"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("web"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// Issue #15 item 4: the `http:80`/`https:443` maps Let's Encrypt adds are part of the desired
@@ -1024,24 +1838,49 @@ fn every_network_is_joined_and_compose_runs_over_ssh() {
 #[test]
 fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
     let h = Host::new();
-    assert!(h.dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"]).status.success());
+    assert!(h
+        .dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"])
+        .status
+        .success());
     let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:5000\"]\nx-dokku:\n  services:\n    web:\n      domains: [shop.example.test]\n      letsencrypt: true\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    let maps = |h: &Host| h.json(&["ports:report", "shop-web", "--format", "json"])["map"].as_str().unwrap_or_default().to_owned();
+    let maps = |h: &Host| {
+        h.json(&["ports:report", "shop-web", "--format", "json"])["map"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
     let first = maps(&h);
-    assert!(first.contains("https:443:5000") && first.contains("http:80:5000") && first.contains("http:8080:5000"), "{first}");
+    assert!(
+        first.contains("https:443:5000")
+            && first.contains("http:80:5000")
+            && first.contains("http:8080:5000"),
+        "{first}"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
     let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date") && !out.contains("ports:set"), "{out}");
+    assert!(
+        ok && out.contains("up to date") && !out.contains("ports:set"),
+        "{out}"
+    );
     assert_eq!(maps(&h), first);
     // A change of another port keeps them too.
-    commit(&dir, "compose.yaml", &compose.replace("[\"8080:5000\"]", "[\"8080:5000\", \"8081:5000\"]"));
+    commit(
+        &dir,
+        "compose.yaml",
+        &compose.replace("[\"8080:5000\"]", "[\"8080:5000\", \"8081:5000\"]"),
+    );
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     let after = maps(&h);
-    assert!(after.contains("https:443:5000") && after.contains("http:80:5000") && after.contains("http:8081:5000"), "{after}");
+    assert!(
+        after.contains("https:443:5000")
+            && after.contains("http:80:5000")
+            && after.contains("http:8081:5000"),
+        "{after}"
+    );
 }
 
 /// Issue #15 item 8: a port whose protocol is not HTTP (MQTT) and one bound to the loopback
@@ -1055,10 +1894,20 @@ fn issue_15_non_http_and_loopback_ports_are_published_by_docker() {
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
     let broker = docker_args(&h, "shop-broker", "deploy");
-    assert!(has_words(&broker, &["-p", "1883:1883"]) && has_words(&broker, &["-p", "127.0.0.1:9001:9001"]), "{broker:?}");
+    assert!(
+        has_words(&broker, &["-p", "1883:1883"])
+            && has_words(&broker, &["-p", "127.0.0.1:9001:9001"]),
+        "{broker:?}"
+    );
     let maps = h.json(&["ports:report", "shop-broker", "--format", "json"]);
-    assert!(!maps["map"].as_str().unwrap_or_default().contains("http:"), "{maps}");
-    assert_eq!(h.json(&["ports:report", "shop-web", "--format", "json"])["map"], "http:8080:80");
+    assert!(
+        !maps["map"].as_str().unwrap_or_default().contains("http:"),
+        "{maps}"
+    );
+    assert_eq!(
+        h.json(&["ports:report", "shop-web", "--format", "json"])["map"],
+        "http:8080:80"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
     let (ok, out) = push(&dir);
     assert!(ok && out.contains("up to date"), "{out}");
@@ -1081,18 +1930,35 @@ fn issue_15_removed_mounts_and_stopped_services_are_converged() {
     let now = mounts(&h);
     assert!(!now.contains("/cache") && now.contains("/data"), "{now}");
     assert!(h.dokku(&["ps:stop", "shop-web"]).status.success());
-    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["running"], "false");
+    assert_eq!(
+        h.json(&["ps:report", "shop-web", "--format", "json"])["running"],
+        "false"
+    );
     let o = h.dokku(&["compose:up", "shop"]);
-    assert!(o.status.success() && !text(&o).contains("up to date"), "{}", text(&o));
-    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["running"], "true");
+    assert!(
+        o.status.success() && !text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        h.json(&["ps:report", "shop-web", "--format", "json"])["running"],
+        "true"
+    );
     let o = h.dokku(&["compose:ps", "shop"]);
     assert!(o.status.success(), "{}", text(&o));
 }
 
 /// The file `path` of the tree `app` was last deployed from.
 fn deployed_file(h: &Host, app: &str, path: &str) -> Option<String> {
-    let o = Command::new("git").arg("--git-dir").arg(h.path().join("home").join(app)).args(["show", &format!("refs/heads/master:{path}")]).output().unwrap();
-    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    let o = Command::new("git")
+        .arg("--git-dir")
+        .arg(h.path().join("home").join(app))
+        .args(["show", &format!("refs/heads/master:{path}")])
+        .output()
+        .unwrap();
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 /// Issue #15 item 5: a source bind mount follows each push (it was a storage entry seeded
@@ -1101,16 +1967,36 @@ fn deployed_file(h: &Host, app: &str, path: &str) -> Option<String> {
 fn issue_15_source_binds_follow_each_push_and_files_stay_files() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [\"./src:/code/src\", \"./conf/app.ini:/etc/app.ini:ro\"]\n";
-    let dir = h.repo("shop", &[("compose.yaml", compose), ("src/app.py", "print('v1')\n"), ("conf/app.ini", "[app]\n")]);
+    let dir = h.repo(
+        "shop",
+        &[
+            ("compose.yaml", compose),
+            ("src/app.py", "print('v1')\n"),
+            ("conf/app.ini", "[app]\n"),
+        ],
+    );
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    assert!(out.contains("services.web.volumes[0]"), "the read-write bind is warned about: {out}");
-    assert_eq!(deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(), Some("print('v1')\n"));
-    assert_eq!(deployed_file(&h, "shop-web", "files/etc/app.ini").as_deref(), Some("[app]\n"), "a file stays a file");
+    assert!(
+        out.contains("services.web.volumes[0]"),
+        "the read-write bind is warned about: {out}"
+    );
+    assert_eq!(
+        deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(),
+        Some("print('v1')\n")
+    );
+    assert_eq!(
+        deployed_file(&h, "shop-web", "files/etc/app.ini").as_deref(),
+        Some("[app]\n"),
+        "a file stays a file"
+    );
     commit(&dir, "src/app.py", "print('v2')\n");
     let (ok, out) = push(&dir);
     assert!(ok, "{out}");
-    assert_eq!(deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(), Some("print('v2')\n"));
+    assert_eq!(
+        deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(),
+        Some("print('v2')\n")
+    );
     let mounts = text(&h.dokku(&["storage:list", "shop-web"]));
     assert!(!mounts.contains("/code/src"), "{mounts}");
 }
@@ -1123,23 +2009,47 @@ fn issue_15_source_binds_follow_each_push_and_files_stay_files() {
 fn issue_15_missing_sources_are_refused_before_any_change() {
     let h = Host::new();
     for (stack, compose, key) in [
-        ("one", "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./missing:/code\"]\n", "services.web"),
-        ("two", "services:\n  web:\n    build: ./api\n", "services.web.build.dockerfile"),
-        ("three", "services:\n  web:\n    build: ..\n", "services.web.build.context"),
+        (
+            "one",
+            "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./missing:/code\"]\n",
+            "services.web",
+        ),
+        (
+            "two",
+            "services:\n  web:\n    build: ./api\n",
+            "services.web.build.dockerfile",
+        ),
+        (
+            "three",
+            "services:\n  web:\n    build: ..\n",
+            "services.web.build.context",
+        ),
     ] {
-        let dir = h.repo(stack, &[("compose.yaml", compose), ("api/app.py", "print('hi')\n")]);
+        let dir = h.repo(
+            stack,
+            &[("compose.yaml", compose), ("api/app.py", "print('hi')\n")],
+        );
         let (ok, out) = push(&dir);
         assert!(!ok && out.contains(key), "{stack}: {out}");
         let apps = h.json(&["apps:list", "--format", "json"]);
-        assert!(!apps.as_array().unwrap().iter().any(|a| a.as_str() == Some(&format!("{stack}-web"))), "{stack}: nothing created: {apps}");
+        assert!(
+            !apps
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a.as_str() == Some(&format!("{stack}-web"))),
+            "{stack}: nothing created: {apps}"
+        );
     }
     assert!(h.dokku(&["apps:create", "plain"]).status.success());
-    assert!(h.dokku(&["builder:set", "plain", "selected", "dockerfile"]).status.success());
+    assert!(h
+        .dokku(&["builder:set", "plain", "selected", "dockerfile"])
+        .status
+        .success());
     let dir = h.repo("plain", &[("app.py", "print('hi')\n")]);
     let (ok, out) = push(&dir);
     assert!(!ok && out.contains("App build failed"), "{out}");
 }
-
 
 /// What a pusher sees of the remote: the `remote: ` lines, with durations and digests made
 /// stable, so a golden holds the whole text (nothing repeated, nothing server-internal).

@@ -16,7 +16,10 @@ use crate::corpus::diff;
 
 fn reference_bin() -> PathBuf {
     let bin = std::env::var_os("COMPOSE_REF_BIN").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-ref/lib/python3.11/site-packages/compose/docker-compose"),
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join(".venv-ref/lib/python3.11/site-packages/compose/docker-compose")
+        },
         PathBuf::from,
     );
     assert!(bin.is_file(), "reference compose binary missing at `{}`: run scripts/setup-reference or set COMPOSE_REF_BIN", bin.display());
@@ -38,9 +41,18 @@ fn case_env(dir: &Path) -> BTreeMap<String, String> {
 
 fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let files: Vec<String> = std::fs::read_to_string(dir.join("files")).unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let files: Vec<String> = std::fs::read_to_string(dir.join("files"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     let env = case_env(dir);
-    let mut args: Vec<String> = std::fs::read_to_string(dir.join("args")).unwrap_or_default().split_whitespace().map(str::to_string).collect();
+    let mut args: Vec<String> = std::fs::read_to_string(dir.join("args"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     let no_interpolate = args.iter().any(|a| a == "--no-interpolate");
     args.retain(|a| a != "--no-interpolate");
     let mut cmd = Command::new(bin);
@@ -62,7 +74,9 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
         match pair {
             [flag, value] if flag == "--profile" => opts.profiles.push(value.clone()),
             [flag, value] if flag == "--env-file" => opts.env_files.push(PathBuf::from(value)),
-            [flag, value] if flag == "--project-directory" => opts.project_directory = Some(PathBuf::from(value)),
+            [flag, value] if flag == "--project-directory" => {
+                opts.project_directory = Some(PathBuf::from(value))
+            }
             other => panic!("unsupported args in `{}`: {other:?}", dir.display()),
         }
     }
@@ -70,29 +84,60 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
         cmd.args(["--project-name", &name]);
     }
     let mut yaml_cmd = Command::new(bin);
-    yaml_cmd.current_dir(dir).env_clear().envs(&opts.environment).args(cmd.get_args());
-    let config: &[&str] = if no_interpolate { &["config", "--no-interpolate"] } else { &["config"] };
-    let out = cmd.args(config).args(["--format", "json"]).output().unwrap();
+    yaml_cmd
+        .current_dir(dir)
+        .env_clear()
+        .envs(&opts.environment)
+        .args(cmd.get_args());
+    let config: &[&str] = if no_interpolate {
+        &["config", "--no-interpolate"]
+    } else {
+        &["config"]
+    };
+    let out = cmd
+        .args(config)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     match (out.status.success(), compose::load(&opts)) {
         (true, Ok(loaded)) => {
             let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let text = if no_interpolate { output::render_json_untyped(&loaded.project) } else { output::render_json(&loaded.project, true) };
+            let text = if no_interpolate {
+                output::render_json_untyped(&loaded.project)
+            } else {
+                output::render_json(&loaded.project, true)
+            };
             let ours: serde_json::Value = serde_json::from_str(&text).unwrap();
             if expected != ours {
-                return Err(format!("JSON output differs:\n{}", diff(&expected, &ours, "")));
+                return Err(format!(
+                    "JSON output differs:\n{}",
+                    diff(&expected, &ours, "")
+                ));
             }
             // The YAML output, parsed, must equal the reference's too.
-            let yaml_out = yaml_cmd.args(config).args(["--format", "yaml"]).output().unwrap();
+            let yaml_out = yaml_cmd
+                .args(config)
+                .args(["--format", "yaml"])
+                .output()
+                .unwrap();
             let expected: serde_json::Value = serde_yaml::from_slice(&yaml_out.stdout).unwrap();
-            let ours: serde_json::Value = serde_yaml::from_str(&output::render_yaml(&loaded.project, !no_interpolate)).unwrap();
+            let ours: serde_json::Value =
+                serde_yaml::from_str(&output::render_yaml(&loaded.project, !no_interpolate))
+                    .unwrap();
             if expected == ours {
                 Ok(())
             } else {
-                Err(format!("YAML output differs:\n{}", diff(&expected, &ours, "")))
+                Err(format!(
+                    "YAML output differs:\n{}",
+                    diff(&expected, &ours, "")
+                ))
             }
         }
         (true, Err(e)) => Err(format!("we reject what the reference accepts: {e}")),
-        (false, Ok(_)) => Err(format!("we accept what the reference rejects: {}", String::from_utf8_lossy(&out.stderr))),
+        (false, Ok(_)) => Err(format!(
+            "we accept what the reference rejects: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
         (false, Err(e)) => {
             if e.to_string().is_empty() {
                 Err("rejected without a message".into())
@@ -107,10 +152,25 @@ fn compare(dir: &Path, bin: &Path) -> Result<(), String> {
 fn own_cases_match_the_live_reference() {
     let bin = reference_bin();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no cases under `{}`", root.display());
-    let failures: Vec<String> = cases.iter().filter_map(|c| compare(c, &bin).err().map(|e| format!("{}: {e}", c.file_name().unwrap().to_string_lossy()))).collect();
-    println!("live reference: matched {}/{}", cases.len() - failures.len(), cases.len());
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            compare(c, &bin)
+                .err()
+                .map(|e| format!("{}: {e}", c.file_name().unwrap().to_string_lossy()))
+        })
+        .collect();
+    println!(
+        "live reference: matched {}/{}",
+        cases.len() - failures.len(),
+        cases.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -28,20 +28,43 @@ fn includes(dir: &Path) -> Vec<Include> {
     };
     let loaded = LoadedProject::new(&compose::load(&opts).unwrap(), dir.to_path_buf());
     let stack = StackName::sanitise(&loaded.name);
-    let convert = ConvertOptions { stack: stack.clone(), project_dir: dir.display().to_string() };
+    let convert = ConvertOptions {
+        stack: stack.clone(),
+        project_dir: dir.display().to_string(),
+    };
     let (project, _) = from_compose_json(&loaded.json, &convert).unwrap();
     let graph = dokku_compose::graph::build(&project).unwrap();
-    routing::includes(&project, &graph, &format!("/var/lib/dokku/data/compose/{stack}/static")).unwrap().into_values().collect()
+    routing::includes(
+        &project,
+        &graph,
+        &format!("/var/lib/dokku/data/compose/{stack}/static"),
+    )
+    .unwrap()
+    .into_values()
+    .collect()
 }
 
 fn cases() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("expected.conf").exists() || std::env::var_os("UPDATE_GOLDEN").is_some() && p.join("compose.yaml").exists() && !p.ends_with("e2e")).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.join("expected.conf").exists()
+                || std::env::var_os("UPDATE_GOLDEN").is_some()
+                    && p.join("compose.yaml").exists()
+                    && !p.ends_with("e2e")
+        })
+        .collect();
     dirs.sort();
     dirs
 }
 
 fn rendered(dir: &Path) -> String {
-    includes(dir).iter().map(routing::render).collect::<Vec<_>>().join("\n")
+    includes(dir)
+        .iter()
+        .map(routing::render)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -58,7 +81,10 @@ fn routing_golden_includes() {
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         if expected != actual {
-            failures.push(format!("{}: differs\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+            failures.push(format!(
+                "{}: differs\n--- expected\n{expected}\n--- actual\n{actual}",
+                path.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -79,13 +105,20 @@ fn nginx_t(include: &Include, text: &str) -> Output {
     let conf_d = dir.path().join("app/nginx.conf.d");
     std::fs::create_dir_all(&conf_d).unwrap();
     std::fs::write(conf_d.join(routing::INCLUDE_FILE), text).unwrap();
-    let mut upstreams: Vec<String> = include.locations.iter().filter_map(|l| l.upstream.clone()).collect();
+    let mut upstreams: Vec<String> = include
+        .locations
+        .iter()
+        .filter_map(|l| l.upstream.clone())
+        .collect();
     // The owning app's own upstream (a custom block may proxy to it).
     upstreams.push(format!("{}-3000", include.app));
     upstreams.push(format!("{}-80", include.app));
     upstreams.sort();
     upstreams.dedup();
-    let ups: String = upstreams.iter().map(|u| format!("  upstream {u} {{ server 127.0.0.1:9; }}\n")).collect();
+    let ups: String = upstreams
+        .iter()
+        .map(|u| format!("  upstream {u} {{ server 127.0.0.1:9; }}\n"))
+        .collect();
     let p = dir.path().display();
     let conf = format!(
         "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n{ups}  server {{\n    listen 127.0.0.1:18080;\n    server_name example.com;\n    location / {{ proxy_pass http://{}-80; }}\n    include {}/*.conf;\n  }}\n}}\n",
@@ -94,7 +127,16 @@ fn nginx_t(include: &Include, text: &str) -> Output {
     );
     let conf_path = dir.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let out = Command::new(nginx_bin()).arg("-t").arg("-p").arg(dir.path()).arg("-e").arg(dir.path().join("error.log")).arg("-c").arg(&conf_path).output().unwrap();
+    let out = Command::new(nginx_bin())
+        .arg("-t")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .arg("-c")
+        .arg(&conf_path)
+        .output()
+        .unwrap();
     drop(dir);
     out
 }
@@ -107,7 +149,12 @@ fn routing_real_nginx_accepts_every_golden_include() {
             checked += 1;
             let text = routing::render(&inc);
             let out = nginx_t(&inc, &text);
-            assert!(out.status.success(), "{}: nginx -t refused:\n{}\n{text}", dir.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}: nginx -t refused:\n{}\n{text}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     assert!(checked >= 2, "{checked} includes checked");
@@ -125,7 +172,10 @@ fn routing_real_nginx_rejects_a_bad_custom_block() {
     let inc = includes(dir.path()).remove(0);
     let out = nginx_t(&inc, &routing::render(&inc));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("unknown directive \"retrun\""), "{err}");
+    assert!(
+        !out.status.success() && err.contains("unknown directive \"retrun\""),
+        "{err}"
+    );
 }
 
 /// The Dokku sandbox and dokku-compose's data directory (as in tests/apply.rs).
@@ -136,21 +186,44 @@ struct Host {
 
 impl Host {
     fn new() -> Self {
-        let h = Host { root: tempfile::tempdir().unwrap(), project: tempfile::tempdir().unwrap() };
+        let h = Host {
+            root: tempfile::tempdir().unwrap(),
+            project: tempfile::tempdir().unwrap(),
+        };
         let init = h.dokku(&["apps:list"]);
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
         std::fs::create_dir_all(h.project.path().join("public")).unwrap();
-        std::fs::copy(fixtures().join("e2e/public/index.html"), h.project.path().join("public/index.html")).unwrap();
+        std::fs::copy(
+            fixtures().join("e2e/public/index.html"),
+            h.project.path().join("public/index.html"),
+        )
+        .unwrap();
         h
     }
     fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin()).env("DOKKU_SANDBOX_ROOT", self.root.path()).args(args).output().unwrap()
+        Command::new(sandbox_bin())
+            .env("DOKKU_SANDBOX_ROOT", self.root.path())
+            .args(args)
+            .output()
+            .unwrap()
     }
     fn include(&self) -> Option<String> {
-        std::fs::read_to_string(self.root.path().join("home/rt-web/nginx.conf.d").join(routing::INCLUDE_FILE)).ok()
+        std::fs::read_to_string(
+            self.root
+                .path()
+                .join("home/rt-web/nginx.conf.d")
+                .join(routing::INCLUDE_FILE),
+        )
+        .ok()
     }
     fn apply(&self, api_path: &str) -> Output {
-        let text = std::fs::read_to_string(fixtures().join("e2e/compose.yaml")).unwrap().replace("@API_PATH@", api_path);
+        let text = std::fs::read_to_string(fixtures().join("e2e/compose.yaml"))
+            .unwrap()
+            .replace("@API_PATH@", api_path);
         let f = self.project.path().join("compose.yaml");
         std::fs::write(&f, text).unwrap();
         Command::new(env!("CARGO_BIN_EXE_dokku-compose"))
@@ -165,15 +238,31 @@ impl Host {
             .unwrap()
     }
     fn set_faults(&self, faults: &serde_json::Value) {
-        std::fs::write(self.root.path().join("lib/sandbox/rules.json"), serde_json::json!({ "faults": faults }).to_string()).unwrap();
+        std::fs::write(
+            self.root.path().join("lib/sandbox/rules.json"),
+            serde_json::json!({ "faults": faults }).to_string(),
+        )
+        .unwrap();
     }
     fn expected(&self) -> String {
-        includes(self.project.path()).iter().map(routing::render).collect::<Vec<_>>().join("\n").replace("/var/lib/dokku/data/compose", &self.root.path().join("compose-data").display().to_string())
+        includes(self.project.path())
+            .iter()
+            .map(routing::render)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(
+                "/var/lib/dokku/data/compose",
+                &self.root.path().join("compose-data").display().to_string(),
+            )
     }
 }
 
 fn ok(o: &Output) -> String {
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(o.status.success(), "{text}");
     text
 }
@@ -186,9 +275,20 @@ fn routing_apply_writes_the_include_is_idempotent_and_rolls_back() {
     let first = h.include().expect("the include is written");
     assert_eq!(first, h.expected());
     assert!(first.contains("proxy_pass http://rt-api-5000;"), "{first}");
-    let copied = h.root.path().join("compose-data/rt/static/rt-web/1/index.html");
-    assert!(copied.is_file(), "the static directory is copied to {}", copied.display());
-    let config = String::from_utf8_lossy(&h.dokku(&["config:get", "rt-web", routing::PATHS_VAR]).stdout).into_owned();
+    let copied = h
+        .root
+        .path()
+        .join("compose-data/rt/static/rt-web/1/index.html");
+    assert!(
+        copied.is_file(),
+        "the static directory is copied to {}",
+        copied.display()
+    );
+    let config = String::from_utf8_lossy(
+        &h.dokku(&["config:get", "rt-web", routing::PATHS_VAR])
+            .stdout,
+    )
+    .into_owned();
     assert!(config.trim().starts_with("sha256:"), "{config}");
 
     // Unchanged: nothing to do.
@@ -199,7 +299,10 @@ fn routing_apply_writes_the_include_is_idempotent_and_rolls_back() {
     // A changed path rewrites it.
     ok(&h.apply("/v2/"));
     let second = h.include().unwrap();
-    assert!(second.contains("location /v2/ {") && !second.contains("location /api/"), "{second}");
+    assert!(
+        second.contains("location /v2/ {") && !second.contains("location /api/"),
+        "{second}"
+    );
     assert_eq!(second, h.expected());
 
     // A failure at the build-config step puts the previous include back, and the previous
@@ -211,16 +314,45 @@ fn routing_apply_writes_the_include_is_idempotent_and_rolls_back() {
     std::fs::write(h.project.path().join("public/new.html"), "new").unwrap();
     h.set_faults(&serde_json::json!([{ "match": "proxy:build-config rt-web", "message": "injected at build-config" }]));
     let o = h.apply("/v3/");
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     h.set_faults(&serde_json::json!([]));
-    assert!(!o.status.success() && text.contains("injected at build-config"), "{text}");
-    assert_eq!(h.include().as_deref(), Some(second.as_str()), "the previous include is restored: {text}");
-    assert_eq!(std::fs::read(&copied).unwrap(), served, "the previous static directory is restored: {text}");
-    assert!(!copied.with_file_name("new.html").exists(), "nothing of the failed apply's static directory stays");
-    assert!(!h.root.path().join("compose-data/rt/undo").exists(), "no saved tree is left behind");
+    assert!(
+        !o.status.success() && text.contains("injected at build-config"),
+        "{text}"
+    );
+    assert_eq!(
+        h.include().as_deref(),
+        Some(second.as_str()),
+        "the previous include is restored: {text}"
+    );
+    assert_eq!(
+        std::fs::read(&copied).unwrap(),
+        served,
+        "the previous static directory is restored: {text}"
+    );
+    assert!(
+        !copied.with_file_name("new.html").exists(),
+        "nothing of the failed apply's static directory stays"
+    );
+    assert!(
+        !h.root.path().join("compose-data/rt/undo").exists(),
+        "no saved tree is left behind"
+    );
     std::fs::write(&index, original).unwrap();
     std::fs::remove_file(h.project.path().join("public/new.html")).unwrap();
-    let config = String::from_utf8_lossy(&h.dokku(&["config:get", "rt-web", routing::PATHS_VAR]).stdout).into_owned();
+    let config = String::from_utf8_lossy(
+        &h.dokku(&["config:get", "rt-web", routing::PATHS_VAR])
+            .stdout,
+    )
+    .into_owned();
     let after = ok(&h.apply("/v2/"));
-    assert!(after.contains("up to date"), "the rollback restored {} too: {after}", config.trim());
+    assert!(
+        after.contains("up to date"),
+        "the rollback restored {} too: {after}",
+        config.trim()
+    );
 }

@@ -11,7 +11,15 @@ use serde_json::Value;
 use crate::support::sandbox_bin;
 
 const VAULT_PW: &str = "correct horse battery staple";
-const SECRETS: &[&str] = &["api-token-from-vault", "db-password-from-vault", "sk_live_stripe_value", "AKIAEXAMPLEKEY", "aws-secret-value-123", "backup-passphrase-xyz", "db-password-in-compose"];
+const SECRETS: &[&str] = &[
+    "api-token-from-vault",
+    "db-password-from-vault",
+    "sk_live_stripe_value",
+    "AKIAEXAMPLEKEY",
+    "aws-secret-value-123",
+    "backup-passphrase-xyz",
+    "db-password-in-compose",
+];
 
 struct Host {
     root: tempfile::TempDir,
@@ -20,10 +28,21 @@ struct Host {
 
 impl Host {
     fn new() -> Self {
-        let h = Host { root: tempfile::tempdir().unwrap(), project: tempfile::tempdir().unwrap() };
+        let h = Host {
+            root: tempfile::tempdir().unwrap(),
+            project: tempfile::tempdir().unwrap(),
+        };
         assert!(h.dokku(&["apps:list"]).status.success());
-        std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secrets/compose.yaml"), h.project.path().join("compose.yaml")).unwrap();
-        h.write_vault("api.env", "API_TOKEN=api-token-from-vault\nLOG_LEVEL=info\n", VAULT_PW);
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secrets/compose.yaml"),
+            h.project.path().join("compose.yaml"),
+        )
+        .unwrap();
+        h.write_vault(
+            "api.env",
+            "API_TOKEN=api-token-from-vault\nLOG_LEVEL=info\n",
+            VAULT_PW,
+        );
         h.write_vault("db_password.vault", "db-password-from-vault", VAULT_PW);
         std::fs::write(h.project.path().join("vault-pw"), format!("{VAULT_PW}\n")).unwrap();
         std::fs::write(h.project.path().join("wrong-pw"), "not it\n").unwrap();
@@ -37,7 +56,11 @@ impl Host {
         self.root.path().join("compose-data")
     }
     fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin()).env("DOKKU_SANDBOX_ROOT", self.root.path()).args(args).output().unwrap()
+        Command::new(sandbox_bin())
+            .env("DOKKU_SANDBOX_ROOT", self.root.path())
+            .args(args)
+            .output()
+            .unwrap()
     }
     fn compose(&self, args: &[&str], pw: &str) -> Output {
         Command::new(env!("CARGO_BIN_EXE_dokku-compose"))
@@ -51,7 +74,14 @@ impl Host {
             .args(args)
             .arg("--data-dir")
             .arg(self.data())
-            .args(if pw.is_empty() { vec![] } else { vec!["--vault-password-file".to_owned(), self.project.path().join(pw).display().to_string()] })
+            .args(if pw.is_empty() {
+                vec![]
+            } else {
+                vec![
+                    "--vault-password-file".to_owned(),
+                    self.project.path().join(pw).display().to_string(),
+                ]
+            })
             .output()
             .unwrap()
     }
@@ -63,13 +93,21 @@ impl Host {
     }
     fn json(&self, args: &[&str]) -> Value {
         let o = self.dokku(args);
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         serde_json::from_slice(&o.stdout).unwrap()
     }
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -77,10 +115,24 @@ fn vaulted_secrets_reach_the_services_and_nothing_leaks() {
     let h = Host::new();
     // Without the password, or with a wrong one: a clear error and no change.
     let o = h.apply("", &[]);
-    assert!(!o.status.success() && text(&o).contains("encrypted with ansible-vault and no vault password"), "{}", text(&o));
+    assert!(
+        !o.status.success()
+            && text(&o).contains("encrypted with ansible-vault and no vault password"),
+        "{}",
+        text(&o)
+    );
     let o = h.apply("wrong-pw", &[]);
-    assert!(!o.status.success() && text(&o).contains("vault password is wrong or the file was modified"), "{}", text(&o));
-    assert_eq!(h.json(&["apps:list", "--format", "json"]), serde_json::json!([]), "nothing was created");
+    assert!(
+        !o.status.success()
+            && text(&o).contains("vault password is wrong or the file was modified"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        h.json(&["apps:list", "--format", "json"]),
+        serde_json::json!([]),
+        "nothing was created"
+    );
 
     let mut outputs = String::new();
     let plan = h.apply("vault-pw", &["--dry-run"]);
@@ -93,48 +145,126 @@ fn vaulted_secrets_reach_the_services_and_nothing_leaks() {
     // The env file was decrypted into the api's config; the worker gets the secret as a variable.
     let api = h.json(&["config:export", "--format", "json", "vaulted-api"]);
     assert_eq!(api["API_TOKEN"], "api-token-from-vault");
-    assert_eq!(h.json(&["config:export", "--format", "json", "vaulted-worker"])["STRIPE_KEY"], "sk_live_stripe_value");
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "vaulted-worker"])["STRIPE_KEY"],
+        "sk_live_stripe_value"
+    );
     // Secret files: mounted read-only, in a directory only the dokku user can read.
     let mounts = h.json(&["storage:list", "vaulted-api", "--format", "json"]);
     let secrets = h.data().join("vaulted/secrets/vaulted-api");
-    let mounted: Vec<(String, String)> = mounts.as_array().unwrap().iter().map(|m| (m["host_path"].as_str().unwrap().to_owned(), m["container_path"].as_str().unwrap().to_owned())).collect();
-    assert!(mounted.contains(&(secrets.join("db_password").display().to_string(), "/run/secrets/db_password".to_owned())), "{mounts}");
-    assert!(mounted.contains(&(secrets.join("stripe_key").display().to_string(), "/etc/stripe/key".to_owned())), "{mounts}");
-    assert!(mounts.as_array().unwrap().iter().all(|m| m["readonly"] == true), "{mounts}");
-    assert_eq!(std::fs::read_to_string(secrets.join("db_password")).unwrap(), "db-password-from-vault");
-    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
-    assert_eq!((mode(&secrets), mode(&secrets.join("db_password"))), (0o700, 0o444));
+    let mounted: Vec<(String, String)> = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["host_path"].as_str().unwrap().to_owned(),
+                m["container_path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        mounted.contains(&(
+            secrets.join("db_password").display().to_string(),
+            "/run/secrets/db_password".to_owned()
+        )),
+        "{mounts}"
+    );
+    assert!(
+        mounted.contains(&(
+            secrets.join("stripe_key").display().to_string(),
+            "/etc/stripe/key".to_owned()
+        )),
+        "{mounts}"
+    );
+    assert!(
+        mounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["readonly"] == true),
+        "{mounts}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("db_password")).unwrap(),
+        "db-password-from-vault"
+    );
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(
+        (mode(&secrets), mode(&secrets.join("db_password"))),
+        (0o700, 0o444)
+    );
     // Backups: configured from the secrets, through the datastore plugin's commands.
     let svc = h.root.path().join("lib/services/postgres/vaulted-db");
-    assert_eq!(std::fs::read_to_string(svc.join("SANDBOX_BACKUP_AUTH")).unwrap(), "AKIAEXAMPLEKEY aws-secret-value-123 eu-west-1");
-    assert_eq!(std::fs::read_to_string(svc.join("SANDBOX_BACKUP_SCHEDULE")).unwrap(), "0 3 * * * backups/vaulted");
-    assert_eq!(std::fs::read_to_string(svc.join("SANDBOX_BACKUP_SET_ENCRYPTION")).unwrap(), "backup-passphrase-xyz");
+    assert_eq!(
+        std::fs::read_to_string(svc.join("SANDBOX_BACKUP_AUTH")).unwrap(),
+        "AKIAEXAMPLEKEY aws-secret-value-123 eu-west-1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(svc.join("SANDBOX_BACKUP_SCHEDULE")).unwrap(),
+        "0 3 * * * backups/vaulted"
+    );
+    assert_eq!(
+        std::fs::read_to_string(svc.join("SANDBOX_BACKUP_SET_ENCRYPTION")).unwrap(),
+        "backup-passphrase-xyz"
+    );
 
     // Unchanged: nothing runs again, backups included.
     let o = h.apply("vault-pw", &[]);
     outputs += &text(&o);
-    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
 
     // A changed secret file: the file is rewritten and its services restart.
     h.write_vault("db_password.vault", "db-password-rotated", VAULT_PW);
     let o = h.apply("vault-pw", &[]);
     outputs += &text(&o);
-    assert!(o.status.success() && text(&o).contains("ps:restart vaulted-api"), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(secrets.join("db_password")).unwrap(), "db-password-rotated");
+    assert!(
+        o.status.success() && text(&o).contains("ps:restart vaulted-api"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("db_password")).unwrap(),
+        "db-password-rotated"
+    );
     // And a failing apply puts the previous file back.
-    std::fs::write(h.root.path().join("lib/sandbox/rules.json"), r#"{"faults": [{"match": "ps:restart vaulted-api", "message": "boom"}]}"#).unwrap();
+    std::fs::write(
+        h.root.path().join("lib/sandbox/rules.json"),
+        r#"{"faults": [{"match": "ps:restart vaulted-api", "message": "boom"}]}"#,
+    )
+    .unwrap();
     h.write_vault("db_password.vault", "db-password-third", VAULT_PW);
     let o = h.apply("vault-pw", &[]);
     outputs += &text(&o);
     assert!(!o.status.success(), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(secrets.join("db_password")).unwrap(), "db-password-rotated", "rolled back");
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("db_password")).unwrap(),
+        "db-password-rotated",
+        "rolled back"
+    );
     std::fs::write(h.root.path().join("lib/sandbox/rules.json"), "{}").unwrap();
 
-    for args in [vec!["releases", "--stack", "vaulted", "--format", "json"], vec!["diff", "--stack", "vaulted"]] {
+    for args in [
+        vec!["releases", "--stack", "vaulted", "--format", "json"],
+        vec!["diff", "--stack", "vaulted"],
+    ] {
         outputs += &text(&h.compose(&args, ""));
     }
-    for s in SECRETS.iter().chain(["db-password-rotated", "db-password-third", VAULT_PW].iter()) {
-        assert!(!outputs.contains(s), "`{s}` appears in an output:\n{outputs}");
+    for s in SECRETS
+        .iter()
+        .chain(["db-password-rotated", "db-password-third", VAULT_PW].iter())
+    {
+        assert!(
+            !outputs.contains(s),
+            "`{s}` appears in an output:\n{outputs}"
+        );
     }
     // No plain file of the data directory holds one, except the secret files themselves.
     let mut files = vec![h.data()];
@@ -147,7 +277,10 @@ fn vaulted_secrets_reach_the_services_and_nothing_leaks() {
             files.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
         } else {
             let content = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
-            for s in SECRETS.iter().chain(["db-password-rotated", VAULT_PW].iter()) {
+            for s in SECRETS
+                .iter()
+                .chain(["db-password-rotated", VAULT_PW].iter())
+            {
                 assert!(!content.contains(s), "`{s}` in {}", p.display());
             }
             checked += 1;

@@ -53,10 +53,12 @@ fn corpus_dir() -> PathBuf {
 
 /// Whether `rel` (a path under the sandbox root) is receive bookkeeping of [`BOOKKEEPING`].
 fn bookkeeping(rel: &str, is_dir: bool) -> bool {
-    BOOKKEEPING.iter().any(|(p, _)| match p.strip_prefix("dir:") {
-        Some(d) => is_dir && rel == d,
-        None => rel == p.trim_end_matches('/') || (p.ends_with('/') && rel.starts_with(p)),
-    })
+    BOOKKEEPING
+        .iter()
+        .any(|(p, _)| match p.strip_prefix("dir:") {
+            Some(d) => is_dir && rel == d,
+            None => rel == p.trim_end_matches('/') || (p.ends_with('/') && rel.starts_with(p)),
+        })
 }
 
 /// Files larger than this (the plugin's and the sandbox's binaries) are compared by size,
@@ -75,38 +77,77 @@ struct Snapshot {
 /// Every entry under `root`.
 fn snapshot(root: &Path) -> Snapshot {
     use std::os::unix::fs::MetadataExt as _;
-    let mut snap = Snapshot { entries: BTreeMap::new(), files: BTreeMap::new() };
+    let mut snap = Snapshot {
+        entries: BTreeMap::new(),
+        files: BTreeMap::new(),
+    };
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let path = e.path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
             let mode = meta.permissions().mode() & 0o7777;
             let ft = meta.file_type();
             if ft.is_dir() {
                 stack.push(path.clone());
             }
             if ft.is_file() {
-                snap.files.insert(rel.clone(), (meta.len(), meta.ino(), meta.ctime() * 1_000_000_000 + meta.ctime_nsec()));
+                snap.files.insert(
+                    rel.clone(),
+                    (
+                        meta.len(),
+                        meta.ino(),
+                        meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                    ),
+                );
             }
             if bookkeeping(&rel, ft.is_dir()) {
                 continue;
             }
             let value = if ft.is_symlink() {
-                format!("symlink -> {}", std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default())
+                format!(
+                    "symlink -> {}",
+                    std::fs::read_link(&path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default()
+                )
             } else if ft.is_dir() {
                 format!("dir {mode:o}")
             } else if ft.is_file() && meta.len() > HASHED_UP_TO {
-                format!("file {mode:o} {} bytes inode {} mtime {}.{} ctime {}.{}", meta.len(), meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec())
+                format!(
+                    "file {mode:o} {} bytes inode {} mtime {}.{} ctime {}.{}",
+                    meta.len(),
+                    meta.ino(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    meta.ctime(),
+                    meta.ctime_nsec()
+                )
             } else if ft.is_file() {
                 let mut bytes = std::fs::read(&path).unwrap_or_default();
                 if rel.ends_with("/ENV") {
-                    let kept: Vec<&str> = std::str::from_utf8(&bytes).unwrap_or_default().lines().filter(|l| !l.starts_with(RECEIVE_ENV)).collect();
+                    let kept: Vec<&str> = std::str::from_utf8(&bytes)
+                        .unwrap_or_default()
+                        .lines()
+                        .filter(|l| !l.starts_with(RECEIVE_ENV))
+                        .collect();
                     bytes = kept.join("\n").into_bytes();
                 }
-                format!("file {mode:o} {} bytes sha256 {}", bytes.len(), hex::encode(sha2::Sha256::digest(&bytes)))
+                format!(
+                    "file {mode:o} {} bytes sha256 {}",
+                    bytes.len(),
+                    hex::encode(sha2::Sha256::digest(&bytes))
+                )
             } else {
                 format!("special {mode:o}")
             };
@@ -137,12 +178,21 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
 
 /// Files under `root` written since `before` (bookkeeping included) that hold `marker`, but
 /// `except`. The marker is created just before `before`, so no file older can hold it.
-fn files_with(root: &Path, before: &Snapshot, after: &Snapshot, marker: &[u8], except: &Path) -> Vec<String> {
+fn files_with(
+    root: &Path,
+    before: &Snapshot,
+    after: &Snapshot,
+    marker: &[u8],
+    except: &Path,
+) -> Vec<String> {
     after
         .files
         .iter()
         .filter(|(rel, meta)| before.files.get(*rel) != Some(meta) && root.join(rel) != except)
-        .filter(|(rel, _)| std::fs::read(root.join(rel)).is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker)))
+        .filter(|(rel, _)| {
+            std::fs::read(root.join(rel))
+                .is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker))
+        })
         .map(|(rel, _)| rel.clone())
         .collect()
 }
@@ -151,13 +201,22 @@ fn files_with(root: &Path, before: &Snapshot, after: &Snapshot, marker: &[u8], e
 /// without `#` comment lines; an `expect` line is taken as it is).
 fn lines(path: &Path) -> Vec<String> {
     let comments = path.file_name().is_some_and(|n| n != "expect");
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::trim).filter(|l| !(l.is_empty() || (comments && l.starts_with('#')))).map(str::to_owned).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !(l.is_empty() || (comments && l.starts_with('#'))))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Copies a case's `repo/` into `dest`, turning `*.symlink` files into symlinks.
 fn lay_out(src: &Path, dest: &Path, root: &Path, secret: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    let mut entries: Vec<_> = std::fs::read_dir(src).map_err(|e| format!("{}: {e}", src.display()))?.flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .flatten()
+        .collect();
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
         let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
@@ -165,11 +224,17 @@ fn lay_out(src: &Path, dest: &Path, root: &Path, secret: &Path) -> Result<(), St
         if ft.is_dir() {
             lay_out(&path, &dest.join(&name), root, secret)?;
         } else if let Some(link) = name.strip_suffix(".symlink") {
-            let target = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let target = target.trim_end_matches(['\n', '\r']).replace("{root}", &root.display().to_string()).replace("{secret}", &secret.display().to_string());
-            std::os::unix::fs::symlink(&target, dest.join(link)).map_err(|e| format!("{link}: {e}"))?;
+            let target =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let target = target
+                .trim_end_matches(['\n', '\r'])
+                .replace("{root}", &root.display().to_string())
+                .replace("{secret}", &secret.display().to_string());
+            std::os::unix::fs::symlink(&target, dest.join(link))
+                .map_err(|e| format!("{link}: {e}"))?;
         } else {
-            std::fs::copy(&path, dest.join(&name)).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::copy(&path, dest.join(&name))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
     Ok(())
@@ -190,7 +255,10 @@ struct Outcome {
 /// Runs one case directory through a fresh sandbox.
 fn run_case(case: &Path) -> Outcome {
     let name = case.file_name().unwrap().to_string_lossy().into_owned();
-    let mut o = Outcome { name: name.clone(), ..Outcome::default() };
+    let mut o = Outcome {
+        name: name.clone(),
+        ..Outcome::default()
+    };
     let expect = lines(&case.join("expect"));
     if !name.contains("--") || !case.join("repo").is_dir() || expect.is_empty() {
         o.problems.push("malformed case: it needs a `<class>--<name>` directory with `repo/` and a non-empty `expect`".into());
@@ -214,7 +282,8 @@ fn run_case(case: &Path) -> Outcome {
                 }
             }
             _ => {
-                o.problems.push(format!("setup line `{line}` is not shell words"));
+                o.problems
+                    .push(format!("setup line `{line}` is not shell words"));
                 return o;
             }
         }
@@ -225,14 +294,25 @@ fn run_case(case: &Path) -> Outcome {
     }
     // What a first push records anyway ("Set main as deploy-branch"), unless the case chose one.
     if !setup.iter().any(|l| l.contains("deploy-branch")) {
-        let (ok, out) = run(&["git:set".into(), "shop".into(), "deploy-branch".into(), "main".into()]);
+        let (ok, out) = run(&[
+            "git:set".into(),
+            "shop".into(),
+            "deploy-branch".into(),
+            "main".into(),
+        ]);
         assert!(ok, "{name}: git:set: {out}");
     }
     let allow = lines(&case.join("allow")).join(" ");
     if !allow.is_empty() {
-        let (ok, out) = run(&["compose:set".into(), "shop".into(), "allow".into(), allow.clone()]);
+        let (ok, out) = run(&[
+            "compose:set".into(),
+            "shop".into(),
+            "allow".into(),
+            allow.clone(),
+        ]);
         if !ok {
-            o.problems.push(format!("allow `{allow}` could not be set:\n{out}"));
+            o.problems
+                .push(format!("allow `{allow}` could not be set:\n{out}"));
             return o;
         }
     }
@@ -258,7 +338,10 @@ fn run_case(case: &Path) -> Outcome {
     let after = snapshot(&root);
     let output = text(&push);
 
-    let missing: Vec<&String> = expect.iter().filter(|e| !output.contains(e.as_str())).collect();
+    let missing: Vec<&String> = expect
+        .iter()
+        .filter(|e| !output.contains(e.as_str()))
+        .collect();
     if push.status.success() {
         o.problems.push("the push succeeded".into());
     }
@@ -268,18 +351,34 @@ fn run_case(case: &Path) -> Outcome {
     o.refused = !push.status.success() && missing.is_empty();
     let diff = changes(&before, &after);
     if !diff.is_empty() {
-        o.problems.push(format!("the host changed ({} entries):\n    {}", diff.len(), diff.iter().take(30).cloned().collect::<Vec<_>>().join("\n    ")));
+        o.problems.push(format!(
+            "the host changed ({} entries):\n    {}",
+            diff.len(),
+            diff.iter()
+                .take(30)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n    ")
+        ));
     }
     let leaked_files = files_with(&root, &before, &after, marker.as_bytes(), &secret);
     if output.contains(&marker) {
-        o.problems.push("the secret marker is in the push output".into());
+        o.problems
+            .push("the secret marker is in the push output".into());
     }
     if !leaked_files.is_empty() {
-        o.problems.push(format!("the secret marker is in: {}", leaked_files.join(", ")));
+        o.problems.push(format!(
+            "the secret marker is in: {}",
+            leaked_files.join(", ")
+        ));
     }
     o.clean = diff.is_empty() && leaked_files.is_empty() && !output.contains(&marker);
     if !o.problems.is_empty() {
-        let _ = write!(o.problems[0], "\n  push output:\n    {}", output.trim_end().replace('\n', "\n    "));
+        let _ = write!(
+            o.problems[0],
+            "\n  push output:\n    {}",
+            output.trim_end().replace('\n', "\n    ")
+        );
     }
     o
 }
@@ -294,20 +393,62 @@ fn getrandom_bytes() -> [u8; 16] {
 /// unchanged, the pushed secret marker nowhere.
 #[test]
 fn attack_corpus_is_refused_and_leaves_the_host_unchanged() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus_dir()).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect()).unwrap_or_default();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
     cases.sort();
-    assert!(!cases.is_empty(), "the attack corpus {} is empty", corpus_dir().display());
+    assert!(
+        !cases.is_empty(),
+        "the attack corpus {} is empty",
+        corpus_dir().display()
+    );
     let t0 = std::time::Instant::now();
     let outcomes: Vec<Outcome> = cases.iter().map(|c| run_case(c)).collect();
-    println!("security tier: {} cases in {:.1} s", outcomes.len(), t0.elapsed().as_secs_f64());
-    let (refused, clean) = (outcomes.iter().filter(|o| o.refused).count(), outcomes.iter().filter(|o| o.clean).count());
+    println!(
+        "security tier: {} cases in {:.1} s",
+        outcomes.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let (refused, clean) = (
+        outcomes.iter().filter(|o| o.refused).count(),
+        outcomes.iter().filter(|o| o.clean).count(),
+    );
     let mut report = String::new();
     for o in &outcomes {
-        let _ = writeln!(report, "{:<40} {} {}", o.name, if o.refused { "refused" } else { "NOT REFUSED" }, if o.clean { "host unchanged" } else { "HOST CHANGED OR LEAKED" });
+        let _ = writeln!(
+            report,
+            "{:<40} {} {}",
+            o.name,
+            if o.refused { "refused" } else { "NOT REFUSED" },
+            if o.clean {
+                "host unchanged"
+            } else {
+                "HOST CHANGED OR LEAKED"
+            }
+        );
     }
-    println!("{report}attacks tried {}, refused {refused}, host unchanged {clean}", outcomes.len());
-    let failures: Vec<String> = outcomes.iter().filter(|o| !(o.refused && o.clean)).map(|o| format!("case {}:\n  - {}", o.name, o.problems.join("\n  - "))).collect();
-    assert!(failures.is_empty(), "{} of {} attack cases failed (bookkeeping left out of the comparison: {:?}):\n\n{}", failures.len(), outcomes.len(), BOOKKEEPING.iter().map(|(p, _)| *p).collect::<Vec<_>>(), failures.join("\n\n"));
+    println!(
+        "{report}attacks tried {}, refused {refused}, host unchanged {clean}",
+        outcomes.len()
+    );
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !(o.refused && o.clean))
+        .map(|o| format!("case {}:\n  - {}", o.name, o.problems.join("\n  - ")))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} attack cases failed (bookkeeping left out of the comparison: {:?}):\n\n{}",
+        failures.len(),
+        outcomes.len(),
+        BOOKKEEPING.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        failures.join("\n\n")
+    );
 }
 
 /// (security harness) The harness can fail: a benign stack laid out as a case is reported as
@@ -317,14 +458,41 @@ fn security_harness_reports_a_benign_push() {
     let case = tempfile::tempdir().unwrap();
     let dir = case.path().join("misc--benign");
     std::fs::create_dir_all(dir.join("repo")).unwrap();
-    std::fs::write(dir.join("repo/compose.yaml"), "services:\n  web:\n    image: nginx:1.27\n").unwrap();
+    std::fs::write(
+        dir.join("repo/compose.yaml"),
+        "services:\n  web:\n    image: nginx:1.27\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("expect"), "the security policy refuses\n").unwrap();
     let o = run_case(&dir);
-    println!("benign case: refused {}, clean {}, problems:\n{}", o.refused, o.clean, o.problems.join("\n"));
+    println!(
+        "benign case: refused {}, clean {}, problems:\n{}",
+        o.refused,
+        o.clean,
+        o.problems.join("\n")
+    );
     assert!(!o.refused && !o.clean, "{o:?}");
-    assert!(o.problems.iter().any(|p| p.starts_with("the push succeeded")), "{:?}", o.problems);
-    assert!(o.problems.iter().any(|p| p.starts_with("expected in the output: the security policy refuses")), "{:?}", o.problems);
-    assert!(o.problems.iter().any(|p| p.starts_with("the host changed") && p.contains("added    home/shop-web")), "the deployed app is reported: {:?}", o.problems);
+    assert!(
+        o.problems
+            .iter()
+            .any(|p| p.starts_with("the push succeeded")),
+        "{:?}",
+        o.problems
+    );
+    assert!(
+        o.problems
+            .iter()
+            .any(|p| p.starts_with("expected in the output: the security policy refuses")),
+        "{:?}",
+        o.problems
+    );
+    assert!(
+        o.problems
+            .iter()
+            .any(|p| p.starts_with("the host changed") && p.contains("added    home/shop-web")),
+        "the deployed app is reported: {:?}",
+        o.problems
+    );
     // A malformed case is a failure too, not a pass.
     let bad = case.path().join("nodashes");
     std::fs::create_dir_all(bad.join("repo")).unwrap();
@@ -353,15 +521,32 @@ fn security_harness_snapshot_sees_changes_and_leaks() {
 
     write("lib/config/shop/ENV", "export GIT_REV='2'\nexport A='1'\n");
     write("lib/sandbox/calls.jsonl", "{}\n{\"argv\": \"MARKER\"}\n");
-    assert!(changes(&before, &snapshot(root)).is_empty(), "a new GIT_REV and the call log are bookkeeping");
+    assert!(
+        changes(&before, &snapshot(root)).is_empty(),
+        "a new GIT_REV and the call log are bookkeeping"
+    );
     let after = snapshot(root);
-    assert_eq!(files_with(root, &before, &after, b"MARKER", &root.join("host/secret.txt")), vec!["lib/sandbox/calls.jsonl"], "a leak into a log is still a leak");
+    assert_eq!(
+        files_with(
+            root,
+            &before,
+            &after,
+            b"MARKER",
+            &root.join("host/secret.txt")
+        ),
+        vec!["lib/sandbox/calls.jsonl"],
+        "a leak into a log is still a leak"
+    );
 
     write("lib/config/shop/ENV", "export GIT_REV='2'\nexport A='2'\n");
     write("lib/config/other/ENV", "export A='1'\nexport B='MARKER'\n");
     std::fs::remove_file(root.join("lib/data/storage/x")).unwrap();
     std::fs::create_dir_all(root.join("lib/data/storage/shop-web")).unwrap();
-    std::fs::set_permissions(root.join("lib/sandbox/calls.jsonl").parent().unwrap(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(
+        root.join("lib/sandbox/calls.jsonl").parent().unwrap(),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
     std::fs::remove_file(root.join("lib/link")).unwrap();
     std::os::unix::fs::symlink("/", root.join("lib/link")).unwrap();
     let after = snapshot(root);
@@ -369,8 +554,24 @@ fn security_harness_snapshot_sees_changes_and_leaks() {
     let kinds: Vec<&str> = diff.iter().map(|d| d.split(" (").next().unwrap()).collect();
     assert_eq!(
         kinds,
-        vec!["changed  lib/config/other/ENV", "changed  lib/config/shop/ENV", "removed  lib/data/storage/x", "changed  lib/link", "changed  lib/sandbox", "added    lib/data/storage/shop-web"],
+        vec![
+            "changed  lib/config/other/ENV",
+            "changed  lib/config/shop/ENV",
+            "removed  lib/data/storage/x",
+            "changed  lib/link",
+            "changed  lib/sandbox",
+            "added    lib/data/storage/shop-web"
+        ],
         "{diff:#?}"
     );
-    assert_eq!(files_with(root, &before, &after, b"MARKER", &root.join("host/secret.txt")), vec!["lib/config/other/ENV", "lib/sandbox/calls.jsonl"]);
+    assert_eq!(
+        files_with(
+            root,
+            &before,
+            &after,
+            b"MARKER",
+            &root.join("host/secret.txt")
+        ),
+        vec!["lib/config/other/ENV", "lib/sandbox/calls.jsonl"]
+    );
 }

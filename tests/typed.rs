@@ -21,18 +21,41 @@ fn typed_project_names_the_fields_the_planner_reads() {
     assert_eq!(project.name, "demo");
     let web = &project.services["web"];
     assert_eq!(web.image.as_deref(), Some("nginx:1"));
-    assert_eq!(web.command, Some(vec!["nginx".to_string(), "-T".to_string()]));
+    assert_eq!(
+        web.command,
+        Some(vec!["nginx".to_string(), "-T".to_string()])
+    );
     assert_eq!(web.entrypoint, None);
     assert_eq!(web.environment["B"].as_deref(), Some("two"));
-    let ports: Vec<(u32, Option<&str>)> = web.ports.iter().map(|p| (p.target, p.published.as_deref())).collect();
+    let ports: Vec<(u32, Option<&str>)> = web
+        .ports
+        .iter()
+        .map(|p| (p.target, p.published.as_deref()))
+        .collect();
     assert_eq!(ports, vec![(80, Some("8080")), (443, Some("8443"))]);
     assert_eq!(web.depends_on["cache"].condition, "service_healthy");
     assert!(web.depends_on["db"].required);
-    let html = web.volumes.iter().find(|m| m.target == "/usr/share/nginx/html").unwrap();
-    assert_eq!((html.kind.as_str(), html.source.clone()), ("bind", Some(dir.join("other").to_string_lossy().into_owned())));
+    let html = web
+        .volumes
+        .iter()
+        .find(|m| m.target == "/usr/share/nginx/html")
+        .unwrap();
+    assert_eq!(
+        (html.kind.as_str(), html.source.clone()),
+        (
+            "bind",
+            Some(dir.join("other").to_string_lossy().into_owned())
+        )
+    );
     assert_eq!(project.volumes["data"].name, "demo_data");
     assert_eq!(project.networks["default"].name, "demo_default");
-    assert_eq!(project.services["db"].healthcheck.as_ref().and_then(|h| h.test.clone()), Some(vec!["CMD-SHELL".to_string(), "pg_isready".to_string()]));
+    assert_eq!(
+        project.services["db"]
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.test.clone()),
+        Some(vec!["CMD-SHELL".to_string(), "pg_isready".to_string()])
+    );
 }
 
 #[test]
@@ -46,8 +69,14 @@ fn load_typed_returns_the_project_and_refuses_no_interpolate() {
         ..LoadOptions::default()
     };
     let (project, _warnings) = compose::load_typed(&opts).unwrap();
-    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["tools", "web"]);
+    assert_eq!(
+        project.services.keys().collect::<Vec<_>>(),
+        ["tools", "web"]
+    );
     assert_eq!(project.services["tools"].profiles, ["tools", "ops"]);
     opts.no_interpolate = true;
-    assert!(compose::load_typed(&opts).unwrap_err().to_string().contains("needs interpolation"));
+    assert!(compose::load_typed(&opts)
+        .unwrap_err()
+        .to_string()
+        .contains("needs interpolation"));
 }

@@ -46,7 +46,11 @@ impl Real {
             panic!("ANSIBLE_VAULT_BIN is not set: run scripts/setup-vault and export ANSIBLE_VAULT_BIN to the path it prints");
         };
         let bin = PathBuf::from(bin);
-        assert!(bin.is_file(), "ansible-vault missing at `{}` (from ANSIBLE_VAULT_BIN): run scripts/setup-vault", bin.display());
+        assert!(
+            bin.is_file(),
+            "ansible-vault missing at `{}` (from ANSIBLE_VAULT_BIN): run scripts/setup-vault",
+            bin.display()
+        );
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir(dir.path().join("home")).unwrap();
         std::fs::write(dir.path().join("ansible.cfg"), "").unwrap();
@@ -112,7 +116,14 @@ impl Real {
     }
 
     /// Writes `file` and runs `ansible-vault <verb>` on it (`decrypt --output -` or `view`).
-    fn read(&self, verb: &str, name: &str, file: &str, vault_id: Option<&str>, pass: &str) -> Output {
+    fn read(
+        &self,
+        verb: &str,
+        name: &str,
+        file: &str,
+        vault_id: Option<&str>,
+        pass: &str,
+    ) -> Output {
         let path = self.path(&format!("{name}.ours"));
         std::fs::write(&path, file).unwrap();
         let mut args = vec![verb.to_string()];
@@ -144,8 +155,14 @@ fn files_ansible_vault_encrypts_we_decrypt_byte_exactly() {
             assert_eq!(header.cipher, "AES256", "{name}");
             assert_eq!(header.vault_id.as_deref(), vault_id, "{name}");
             assert!(vault::is_vault(&file), "{name} {version}");
-            let ours = vault::decrypt(&file, PASSWORD.as_bytes()).unwrap_or_else(|e| panic!("{name} {version}: {e}"));
-            assert!(ours == plaintext, "{name} {version}: decrypted {:?}, expected {:?}", show(&ours), show(&plaintext));
+            let ours = vault::decrypt(&file, PASSWORD.as_bytes())
+                .unwrap_or_else(|e| panic!("{name} {version}: {e}"));
+            assert!(
+                ours == plaintext,
+                "{name} {version}: decrypted {:?}, expected {:?}",
+                show(&ours),
+                show(&plaintext)
+            );
         }
     }
 }
@@ -158,8 +175,17 @@ fn files_we_encrypt_ansible_vault_decrypts_byte_exactly() {
             let file = vault::encrypt(&plaintext, PASSWORD.as_bytes(), vault_id).unwrap();
             let label = format!("{name}-{version}");
             let out = real.read("decrypt", &label, &file, vault_id, "pass");
-            assert!(out.status.success(), "{label}: ansible-vault decrypt failed:\n{}", show(&out.stderr));
-            assert!(out.stdout == plaintext, "{label}: ansible-vault decrypted {:?}, expected {:?}", show(&out.stdout), show(&plaintext));
+            assert!(
+                out.status.success(),
+                "{label}: ansible-vault decrypt failed:\n{}",
+                show(&out.stderr)
+            );
+            assert!(
+                out.stdout == plaintext,
+                "{label}: ansible-vault decrypted {:?}, expected {:?}",
+                show(&out.stdout),
+                show(&plaintext)
+            );
         }
     }
 }
@@ -170,11 +196,18 @@ fn files_we_encrypt_ansible_vault_views_exactly() {
     // a newline comes back unchanged.
     let real = Real::new();
     for (version, vault_id) in [("1.1", None), ("1.2", Some("prod"))] {
-        for (name, plaintext) in contents().into_iter().filter(|(_, p)| p.ends_with(b"\n") && std::str::from_utf8(p).is_ok()) {
+        for (name, plaintext) in contents()
+            .into_iter()
+            .filter(|(_, p)| p.ends_with(b"\n") && std::str::from_utf8(p).is_ok())
+        {
             let file = vault::encrypt(&plaintext, PASSWORD.as_bytes(), vault_id).unwrap();
             let label = format!("{name}-{version}-view");
             let out = real.read("view", &label, &file, vault_id, "pass");
-            assert!(out.status.success(), "{label}: ansible-vault view failed:\n{}", show(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{label}: ansible-vault view failed:\n{}",
+                show(&out.stderr)
+            );
             assert_eq!(show(&out.stdout), show(&plaintext), "{label}");
         }
     }
@@ -185,15 +218,27 @@ fn wrong_password_gives_our_clear_error() {
     let real = Real::new();
     let file = real.encrypt("wrong-password", b"API_TOKEN=abc123\n", None);
     let err = vault::decrypt(&file, WRONG_PASSWORD.as_bytes()).unwrap_err();
-    assert!(matches!(err, VaultError::WrongPasswordOrTampered), "{err:?}");
+    assert!(
+        matches!(err, VaultError::WrongPasswordOrTampered),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert_eq!(msg, "the vault password is wrong or the file was modified (HMAC mismatch)");
-    assert!(!msg.contains(WRONG_PASSWORD) && !msg.contains("abc123"), "{msg}");
+    assert_eq!(
+        msg,
+        "the vault password is wrong or the file was modified (HMAC mismatch)"
+    );
+    assert!(
+        !msg.contains(WRONG_PASSWORD) && !msg.contains("abc123"),
+        "{msg}"
+    );
 
     // And ansible-vault agrees about the file we write.
     let ours = vault::encrypt(b"API_TOKEN=abc123\n", PASSWORD.as_bytes(), None).unwrap();
     let out = real.read("decrypt", "ours-wrong-password", &ours, None, "wrong-pass");
-    assert!(!out.status.success(), "ansible-vault decrypted with the wrong password");
+    assert!(
+        !out.status.success(),
+        "ansible-vault decrypted with the wrong password"
+    );
 }
 
 /// Flips one hex digit inside field `field` (0 salt, 1 hmac, 2 ciphertext) of the payload and
@@ -206,7 +251,11 @@ fn tamper(file: &[u8], field: usize) -> String {
     let digit = lines[field].remove(10);
     lines[field].insert(10, if digit == '0' { '1' } else { '0' });
     let hexed = hex::encode(lines.join("\n"));
-    let wrapped: Vec<&str> = hexed.as_bytes().chunks(80).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let wrapped: Vec<&str> = hexed
+        .as_bytes()
+        .chunks(80)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
     format!("{head}\n{}\n", wrapped.join("\n"))
 }
 
@@ -214,22 +263,41 @@ fn tamper(file: &[u8], field: usize) -> String {
 fn tampered_files_give_our_clear_error() {
     let real = Real::new();
     for (version, vault_id) in [("1.1", None), ("1.2", Some("prod"))] {
-        let file = real.encrypt(&format!("tamper-{version}"), b"DB_PASSWORD=hunter2\nOTHER=1\n", vault_id);
+        let file = real.encrypt(
+            &format!("tamper-{version}"),
+            b"DB_PASSWORD=hunter2\nOTHER=1\n",
+            vault_id,
+        );
         for (field, what) in [(0, "salt"), (1, "hmac"), (2, "ciphertext")] {
             let tampered = tamper(&file, field);
             let err = vault::decrypt(tampered.as_bytes(), PASSWORD.as_bytes()).unwrap_err();
-            assert!(matches!(err, VaultError::WrongPasswordOrTampered), "{version} {what}: {err:?}");
+            assert!(
+                matches!(err, VaultError::WrongPasswordOrTampered),
+                "{version} {what}: {err:?}"
+            );
             assert!(!err.to_string().contains("hunter2"));
             // The real ansible-vault refuses the same file.
-            let out = real.read("decrypt", &format!("tampered-{version}-{what}"), &tampered, vault_id, "pass");
-            assert!(!out.status.success(), "ansible-vault accepted a tampered {what} ({version})");
+            let out = real.read(
+                "decrypt",
+                &format!("tampered-{version}-{what}"),
+                &tampered,
+                vault_id,
+                "pass",
+            );
+            assert!(
+                !out.status.success(),
+                "ansible-vault accepted a tampered {what} ({version})"
+            );
         }
         // A corrupt (not just tampered) file is named as malformed.
         let mut corrupt = file.clone();
         let at = corrupt.len() - 5;
         corrupt[at] = b'z';
         let err = vault::decrypt(&corrupt, PASSWORD.as_bytes()).unwrap_err();
-        assert!(matches!(err, VaultError::Malformed(_)), "{version}: {err:?}");
+        assert!(
+            matches!(err, VaultError::Malformed(_)),
+            "{version}: {err:?}"
+        );
         assert!(err.to_string().contains("non-hex character"), "{err}");
     }
 }

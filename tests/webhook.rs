@@ -32,7 +32,10 @@ fn repo(h: &Host, name: &str, files: &[(&str, &str)], remote: bool) -> PathBuf {
 
 /// Top-level `compose:<verb> <stack>` calls of the sandbox's call log.
 fn deploys(h: &Host, verb: &str, stack: &str) -> Vec<Value> {
-    h.calls().into_iter().filter(|c| c["depth"] == 0 && c["argv"][0] == verb && c["argv"][1] == stack).collect()
+    h.calls()
+        .into_iter()
+        .filter(|c| c["depth"] == 0 && c["argv"][0] == verb && c["argv"][1] == stack)
+        .collect()
 }
 
 fn commit(dir: &Path, file: &str, content: &str) {
@@ -53,13 +56,26 @@ const STACK: &str = "services:
 ";
 
 fn stack_files() -> Vec<(&'static str, &'static str)> {
-    vec![("compose.yaml", STACK), ("api/Dockerfile", "FROM python:3.12\nCOPY . /app\n"), ("api/app.py", "print('hi')\n")]
+    vec![
+        ("compose.yaml", STACK),
+        ("api/Dockerfile", "FROM python:3.12\nCOPY . /app\n"),
+        ("api/app.py", "print('hi')\n"),
+    ]
 }
 
 /// A bare repository cloned from `src`, as a git host would hold it.
 fn bare(src: &Path) -> PathBuf {
     let bare = src.with_extension("git");
-    git(src.parent().unwrap(), &["clone", "-q", "--bare", &src.display().to_string(), &bare.display().to_string()]);
+    git(
+        src.parent().unwrap(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &src.display().to_string(),
+            &bare.display().to_string(),
+        ],
+    );
     bare
 }
 
@@ -72,68 +88,172 @@ fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
     let src = repo(&h, "shop", &stack_files(), false);
     let bare = bare(&src);
     let url = format!("file://{}", bare.display());
-    assert_eq!(h.dokku(&["compose:sync", "ghost", &url]).status.code(), Some(20));
+    assert_eq!(
+        h.dokku(&["compose:sync", "ghost", &url]).status.code(),
+        Some(20)
+    );
     assert!(h.dokku(&["apps:create", "shop"]).status.success());
     let o = h.dokku(&["compose:sync", "shop"]);
-    assert!(!o.status.success() && text(&o).contains("has no sync URL"), "{}", text(&o));
+    assert!(
+        !o.status.success() && text(&o).contains("has no sync URL"),
+        "{}",
+        text(&o)
+    );
 
-    let sha1 = String::from_utf8(git(&src, &["rev-parse", "HEAD"]).stdout).unwrap().trim().to_owned();
+    let sha1 = String::from_utf8(git(&src, &["rev-parse", "HEAD"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
     let o = h.dokku(&["compose:sync", "shop", &url]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("Release v1 of stack shop"), "{}", text(&o));
-    assert_eq!(h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"], "true");
-    assert_eq!(h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"], "true");
+    assert!(
+        text(&o).contains("Release v1 of stack shop"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"],
+        "true"
+    );
+    assert_eq!(
+        h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"],
+        "true"
+    );
     let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
-    assert!(releases.to_string().contains(&format!("compose:sync {}", &sha1[..12])), "{releases}");
-    assert_eq!(h.dokku(&["compose:report", "shop", "--compose-sync-url"]).stdout, format!("{url}\n").into_bytes());
+    assert!(
+        releases
+            .to_string()
+            .contains(&format!("compose:sync {}", &sha1[..12])),
+        "{releases}"
+    );
+    assert_eq!(
+        h.dokku(&["compose:report", "shop", "--compose-sync-url"])
+            .stdout,
+        format!("{url}\n").into_bytes()
+    );
 
     // The same commit again: up to date, no new release.
     let o = h.dokku(&["compose:sync", "shop"]);
-    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
-    assert_eq!(h.json(&["compose:releases", "shop", "--format", "json"]).as_array().unwrap().len(), 1);
+    assert!(
+        o.status.success() && text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        h.json(&["compose:releases", "shop", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A new commit on the remote redeploys.
-    commit(&src, "compose.yaml", &STACK.replace("GREETING: hello", "GREETING: bonjour"));
+    commit(
+        &src,
+        "compose.yaml",
+        &STACK.replace("GREETING: hello", "GREETING: bonjour"),
+    );
     git(&src, &["tag", "v2"]);
-    git(&src, &["push", "-q", &bare.display().to_string(), "main", "v2"]);
+    git(
+        &src,
+        &["push", "-q", &bare.display().to_string(), "main", "v2"],
+    );
     let o = h.dokku(&["compose:sync", "shop"]);
-    assert!(o.status.success() && text(&o).contains("Release v2 of stack shop"), "{}", text(&o));
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "bonjour");
+    assert!(
+        o.status.success() && text(&o).contains("Release v2 of stack shop"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        "bonjour"
+    );
 
     // A commit (here the first one) and a tag check out; a plain path works as a URL too.
     let o = h.dokku(&["compose:sync", "shop", &bare.display().to_string(), &sha1]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "hello");
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        "hello"
+    );
     let o = h.dokku(&["compose:sync", "shop", &url, "v2"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "bonjour");
-    assert_eq!(String::from_utf8_lossy(&h.dokku(&["compose:report", "shop", "--compose-sync-ref"]).stdout).trim(), "v2");
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        "bonjour"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(
+            &h.dokku(&["compose:report", "shop", "--compose-sync-ref"])
+                .stdout
+        )
+        .trim(),
+        "v2"
+    );
 
     // Bad refs and URLs fail before anything changes, and are not remembered.
-    let before = h.json(&["compose:releases", "shop", "--format", "json"]).as_array().unwrap().len();
+    let before = h
+        .json(&["compose:releases", "shop", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .len();
     for (args, why) in [
-        (vec![url.as_str(), "nope"], "no branch, tag or commit `nope`"),
+        (
+            vec![url.as_str(), "nope"],
+            "no branch, tag or commit `nope`",
+        ),
         (vec![url.as_str(), "a..b"], "invalid git ref `a..b`"),
-        (vec!["ext::sh -c touch% /tmp/pwned", "main"], "unsupported git URL"),
+        (
+            vec!["ext::sh -c touch% /tmp/pwned", "main"],
+            "unsupported git URL",
+        ),
         (vec!["relative/repo"], "unsupported git URL"),
         (vec!["file:///nonexistent/repo.git"], "no git repository"),
     ] {
         let mut argv = vec!["compose:sync", "shop"];
         argv.extend(&args);
         let o = h.dokku(&argv);
-        assert!(!o.status.success() && text(&o).contains(why), "{argv:?}: {}", text(&o));
+        assert!(
+            !o.status.success() && text(&o).contains(why),
+            "{argv:?}: {}",
+            text(&o)
+        );
     }
-    assert_eq!(h.json(&["compose:releases", "shop", "--format", "json"]).as_array().unwrap().len(), before);
-    assert_eq!(String::from_utf8_lossy(&h.dokku(&["compose:report", "shop", "--compose-sync-ref"]).stdout).trim(), "v2");
+    assert_eq!(
+        h.json(&["compose:releases", "shop", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        before
+    );
+    assert_eq!(
+        String::from_utf8_lossy(
+            &h.dokku(&["compose:report", "shop", "--compose-sync-ref"])
+                .stdout
+        )
+        .trim(),
+        "v2"
+    );
     assert!(!Path::new("/tmp/pwned").exists());
 
     // A repository without compose file: a clear error, the stack keeps its source.
     let plain = repo(&h, "plain", &[("README", "no stack\n")], false);
     let o = h.dokku(&["compose:sync", "shop", &plain.display().to_string()]);
-    assert!(!o.status.success() && text(&o).contains("no compose file"), "{}", text(&o));
-    assert!(h.path().join("lib/data/compose/shop/source/compose.yaml").is_file());
+    assert!(
+        !o.status.success() && text(&o).contains("no compose file"),
+        "{}",
+        text(&o)
+    );
+    assert!(h
+        .path()
+        .join("lib/data/compose/shop/source/compose.yaml")
+        .is_file());
     let o = h.dokku(&["compose:up", "shop"]);
-    assert!(o.status.success() && text(&o).contains("up to date"), "{}", text(&o));
+    assert!(
+        o.status.success() && text(&o).contains("up to date"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// The receiver, started on an ephemeral loopback port against the sandbox; killed on drop.
@@ -150,7 +270,11 @@ impl Receiver {
 
     /// Started with extra flags (limits and timeouts).
     fn start_with(h: &Host, flags: &[&str]) -> Self {
-        let path = format!("{}:{}", h.path().join("lib/sandbox/bin").display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            h.path().join("lib/sandbox/bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut child = Command::new(env!("CARGO_BIN_EXE_dokku-compose-webhook"))
             .args(["--listen", "127.0.0.1:0", "--deploy-timeout", "120"])
             .args(flags)
@@ -165,16 +289,37 @@ impl Receiver {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("{line:?}")).parse().unwrap();
-        Receiver { child, addr, log: h.path().join("webhook.log") }
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .parse()
+            .unwrap();
+        Receiver {
+            child,
+            addr,
+            log: h.path().join("webhook.log"),
+        }
     }
 
     /// One request over a fresh connection: (status, body).
-    fn request(&self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, Value) {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> (u16, Value) {
         let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -185,7 +330,12 @@ impl Receiver {
     }
 
     fn status(&self, stack: &str, secret: &str) -> Value {
-        let (code, body) = self.request("GET", &format!("/hooks/{stack}/status"), &[("Authorization", format!("Bearer {secret}"))], b"");
+        let (code, body) = self.request(
+            "GET",
+            &format!("/hooks/{stack}/status"),
+            &[("Authorization", format!("Bearer {secret}"))],
+            b"",
+        );
         assert_eq!(code, 200, "{body}");
         body
     }
@@ -198,7 +348,10 @@ impl Receiver {
             if s["running"] == false && s["queued"] == false {
                 return s;
             }
-            assert!(t0.elapsed() < Duration::from_secs(120), "still deploying: {s}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "still deploying: {s}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -209,7 +362,10 @@ impl Drop for Receiver {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("webhook.log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            eprintln!(
+                "webhook.log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
         }
     }
 }
@@ -218,7 +374,11 @@ fn read_response(s: &mut TcpStream) -> (u16, Value) {
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let raw = String::from_utf8_lossy(&raw).into_owned();
-    let code = raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status line: {raw:?}"));
+    let code = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {raw:?}"));
     let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (code, serde_json::from_str(body).unwrap_or(Value::Null))
 }
@@ -237,7 +397,12 @@ fn deployed_stack() -> (Host, String) {
     assert!(o.status.success(), "{}", text(&o));
     let o = h.dokku(&["compose:webhook-secret", "shop"]);
     assert!(o.status.success(), "{}", text(&o));
-    let secret = String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim().to_owned();
+    let secret = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
     assert_eq!(secret.len(), 64, "{}", text(&o));
     (h, secret)
 }
@@ -251,33 +416,68 @@ fn deployed_stack() -> (Host, String) {
 fn webhook_authenticates_and_deploys() {
     let (h, secret) = deployed_stack();
     let stored = h.path().join("lib/config/compose/shop/webhook-secret");
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&stored).unwrap().permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&stored).unwrap().permissions())
+            & 0o777,
+        0o600
+    );
     let again = h.dokku(&["compose:webhook-secret", "shop"]);
-    assert!(again.status.success() && !text(&again).contains(&secret), "shown once: {}", text(&again));
-    assert!(!text(&h.dokku(&["compose:report", "shop"])).contains(&secret), "never in the report");
+    assert!(
+        again.status.success() && !text(&again).contains(&secret),
+        "shown once: {}",
+        text(&again)
+    );
+    assert!(
+        !text(&h.dokku(&["compose:report", "shop"])).contains(&secret),
+        "never in the report"
+    );
     let r = Receiver::start(&h);
     let bearer = || vec![("Authorization", format!("Bearer {secret}"))];
 
     let (code, body) = r.request("POST", "/hooks/shop", &bearer(), b"{}");
     assert_eq!(code, 403, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("compose:set shop webhook true"), "{body}");
-    assert!(h.dokku(&["compose:set", "shop", "webhook", "true"]).status.success());
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("compose:set shop webhook true"),
+        "{body}"
+    );
+    assert!(h
+        .dokku(&["compose:set", "shop", "webhook", "true"])
+        .status
+        .success());
     let (code, _) = r.request("POST", "/hooks/ghost", &bearer(), b"{}");
     assert_eq!(code, 404);
     let (code, _) = r.request("GET", "/nope", &[], b"");
     assert_eq!(code, 404);
     let (code, body) = r.request("POST", "/hooks/shop", &[], b"{}");
     assert_eq!(code, 401, "{body}");
-    let (code, _) = r.request("POST", "/hooks/shop", &[("Authorization", format!("Bearer {}x", &secret[..63]))], b"{}");
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[("Authorization", format!("Bearer {}x", &secret[..63]))],
+        b"{}",
+    );
     assert_eq!(code, 401);
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitlab-Token", "wrong".into())], b"{}");
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[("X-Gitlab-Token", "wrong".into())],
+        b"{}",
+    );
     assert_eq!(code, 401);
     let (code, _) = r.request("GET", "/hooks/shop/status", &[], b"");
     assert_eq!(code, 401, "the status needs the secret too");
 
     // A good token: 202 at once, and a real deploy through the sandbox's dokku.
     let before = deploys(&h, "compose:up", "shop").len();
-    let (code, body) = r.request("POST", "/hooks/shop", &[("X-Dokku-Compose-Token", secret.clone())], b"{}");
+    let (code, body) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[("X-Dokku-Compose-Token", secret.clone())],
+        b"{}",
+    );
     assert_eq!(code, 202, "{body}");
     assert_eq!(body["stack"], "shop");
     assert_eq!(body["queued"], false);
@@ -288,20 +488,50 @@ fn webhook_authenticates_and_deploys() {
     assert_eq!(deploys(&h, "compose:up", "shop").len(), before + 1);
 
     // A change to the stack's config is deployed by the next hook: a new release.
-    assert!(h.dokku(&["config:set", "--no-restart", "shop", "GREETING=hi"]).status.success());
-    std::fs::write(h.path().join("lib/data/compose/shop/source/compose.yaml"), STACK.replace("GREETING: hello", "GREETING: ${GREETING}")).unwrap();
+    assert!(h
+        .dokku(&["config:set", "--no-restart", "shop", "GREETING=hi"])
+        .status
+        .success());
+    std::fs::write(
+        h.path().join("lib/data/compose/shop/source/compose.yaml"),
+        STACK.replace("GREETING: hello", "GREETING: ${GREETING}"),
+    )
+    .unwrap();
     let (code, _) = r.request("POST", "/hooks/shop", &bearer(), b"{}");
     assert_eq!(code, 202);
     assert_eq!(r.idle("shop", &secret)["last"]["ok"], true);
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "hi");
-    assert_eq!(h.json(&["compose:releases", "shop", "--format", "json"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        "hi"
+    );
+    assert_eq!(
+        h.json(&["compose:releases", "shop", "--format", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // GitHub: a valid signature, the same body tampered, the same delivery replayed.
     let payload = br#"{"ref":"refs/heads/main","after":"0123"}"#;
-    let github = |body: &[u8], id: &str| vec![("X-GitHub-Event", "push".to_owned()), ("X-GitHub-Delivery", id.to_owned()), ("X-Hub-Signature-256", format!("sha256={}", sign(&secret, body)))];
+    let github = |body: &[u8], id: &str| {
+        vec![
+            ("X-GitHub-Event", "push".to_owned()),
+            ("X-GitHub-Delivery", id.to_owned()),
+            (
+                "X-Hub-Signature-256",
+                format!("sha256={}", sign(&secret, body)),
+            ),
+        ]
+    };
     let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-1"), payload);
     assert_eq!(code, 202, "{body}");
-    let (code, _) = r.request("POST", "/hooks/shop", &github(payload, "d-2"), br#"{"ref":"refs/heads/evil","after":"0123"}"#);
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &github(payload, "d-2"),
+        br#"{"ref":"refs/heads/evil","after":"0123"}"#,
+    );
     assert_eq!(code, 401, "tampered body");
     let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-1"), payload);
     assert_eq!(code, 409, "{body}");
@@ -309,24 +539,92 @@ fn webhook_authenticates_and_deploys() {
     // delivery id comes with it (a new one, none, another sender's header).
     let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-3"), payload);
     assert_eq!(code, 409, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("whatever its delivery id"), "{body}");
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Hub-Signature-256", format!("sha256={}", sign(&secret, payload)))], payload);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("whatever its delivery id"),
+        "{body}"
+    );
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[(
+            "X-Hub-Signature-256",
+            format!("sha256={}", sign(&secret, payload)),
+        )],
+        payload,
+    );
     assert_eq!(code, 409, "replayed without a delivery id");
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload)), ("X-Gitea-Delivery", "g-0".into())], payload);
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[
+            ("X-Gitea-Signature", sign(&secret, payload)),
+            ("X-Gitea-Delivery", "g-0".into()),
+        ],
+        payload,
+    );
     assert_eq!(code, 409, "replayed under Gitea's headers");
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Hub-Signature-256", format!("sha256={}", sign(&secret, payload))), ("Authorization", format!("Bearer {secret}"))], payload);
-    assert_eq!(code, 409, "a token alongside does not lift the signed body's replay check");
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[
+            (
+                "X-Hub-Signature-256",
+                format!("sha256={}", sign(&secret, payload)),
+            ),
+            ("Authorization", format!("Bearer {secret}")),
+        ],
+        payload,
+    );
+    assert_eq!(
+        code, 409,
+        "a token alongside does not lift the signed body's replay check"
+    );
     // Gitea's signature header and delivery id, with a new body.
     let payload2 = br#"{"ref":"refs/heads/main","after":"4567"}"#;
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload2)), ("X-Gitea-Delivery", "g-1".into())], payload2);
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[
+            ("X-Gitea-Signature", sign(&secret, payload2)),
+            ("X-Gitea-Delivery", "g-1".into()),
+        ],
+        payload2,
+    );
     assert_eq!(code, 202);
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload2)), ("X-Gitea-Delivery", "g-1".into())], payload2);
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[
+            ("X-Gitea-Signature", sign(&secret, payload2)),
+            ("X-Gitea-Delivery", "g-1".into()),
+        ],
+        payload2,
+    );
     assert_eq!(code, 409);
     let payload3 = br#"{"ref":"refs/heads/main","after":"89ab"}"#;
-    let (code, _) = r.request("POST", "/hooks/shop", &[("X-Gitea-Signature", sign(&secret, payload3)), ("X-Gitea-Delivery", "g-1".into())], payload3);
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[
+            ("X-Gitea-Signature", sign(&secret, payload3)),
+            ("X-Gitea-Delivery", "g-1".into()),
+        ],
+        payload3,
+    );
     assert_eq!(code, 409, "a new body under a delivery id seen before");
     // Token calls are not body-checked: the same body with a new id deploys again.
-    let (code, _) = r.request("POST", "/hooks/shop", &[("Authorization", format!("Bearer {secret}")), ("X-Dokku-Compose-Delivery", "ci-1".into())], b"{}");
+    let (code, _) = r.request(
+        "POST",
+        "/hooks/shop",
+        &[
+            ("Authorization", format!("Bearer {secret}")),
+            ("X-Dokku-Compose-Delivery", "ci-1".into()),
+        ],
+        b"{}",
+    );
     assert_eq!(code, 202);
 
     // Oversized: announced 2 MiB, answered 413 after the headers without reading the body.
@@ -359,24 +657,46 @@ fn webhook_authenticates_and_deploys() {
     // A stack with a sync URL is deployed by `compose:sync`: a new commit on the remote goes live.
     let src = h.path().join("src-shop");
     let remote = bare(&src);
-    let o = h.dokku(&["compose:sync", "shop", &remote.display().to_string(), "main"]);
+    let o = h.dokku(&[
+        "compose:sync",
+        "shop",
+        &remote.display().to_string(),
+        "main",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    commit(&src, "compose.yaml", &STACK.replace("GREETING: hello", "GREETING: from-git"));
+    commit(
+        &src,
+        "compose.yaml",
+        &STACK.replace("GREETING: hello", "GREETING: from-git"),
+    );
     git(&src, &["push", "-q", &remote.display().to_string(), "main"]);
     let (code, _) = r.request("POST", "/hooks/shop", &bearer(), b"{}");
     assert_eq!(code, 202);
     let status = r.idle("shop", &secret);
-    assert_eq!((status["last"]["command"].as_str(), status["last"]["ok"].as_bool()), (Some("compose:sync"), Some(true)), "{status}");
-    assert_eq!(h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"], "from-git");
+    assert_eq!(
+        (
+            status["last"]["command"].as_str(),
+            status["last"]["ok"].as_bool()
+        ),
+        (Some("compose:sync"), Some(true)),
+        "{status}"
+    );
+    assert_eq!(
+        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
+        "from-git"
+    );
     assert_eq!(deploys(&h, "compose:sync", "shop").len(), 2);
 }
 
 /// Asserts that no two calls overlap in time; returns them sorted by start.
 fn assert_no_overlap(calls: &[Value]) -> Vec<(f64, f64)> {
-    let mut spans: Vec<(f64, f64)> = calls.iter().map(|c| {
-        let start = c["start_ms"].as_f64().unwrap();
-        (start, start + c["duration_ms"].as_f64().unwrap())
-    }).collect();
+    let mut spans: Vec<(f64, f64)> = calls
+        .iter()
+        .map(|c| {
+            let start = c["start_ms"].as_f64().unwrap();
+            (start, start + c["duration_ms"].as_f64().unwrap())
+        })
+        .collect();
     spans.sort_by(|a, b| a.0.total_cmp(&b.0));
     for w in spans.windows(2) {
         assert!(w[1].0 >= w[0].1 - 1.0, "overlapping deploys: {w:?}");
@@ -385,7 +705,11 @@ fn assert_no_overlap(calls: &[Value]) -> Vec<(f64, f64)> {
 }
 
 fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// (webhook load) 4 bursts of 50 hooks from 8 client threads, each with its own delivery id:
@@ -395,7 +719,10 @@ fn now_ms() -> f64 {
 #[test]
 fn webhook_load_coalesces_deploys() {
     let (h, secret) = deployed_stack();
-    assert!(h.dokku(&["compose:set", "shop", "webhook", "true"]).status.success());
+    assert!(h
+        .dokku(&["compose:set", "shop", "webhook", "true"])
+        .status
+        .success());
     // Deploys take a while (each `config:export` 150 ms), so a burst finds one running.
     std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 0, "commands": {"config:export": 150}, "deploy_ms": 0}, "faults": []}"#).unwrap();
     let r = Receiver::start(&h);
@@ -414,35 +741,65 @@ fn webhook_load_coalesces_deploys() {
                         let mut out = Vec::new();
                         for i in (t..per_burst).step_by(threads) {
                             let sent = now_ms();
-                            let (code, _) = r.request("POST", "/hooks/shop", &[("Authorization", format!("Bearer {secret}")), ("X-Dokku-Compose-Delivery", format!("load-{b}-{i}"))], b"{}");
+                            let (code, _) = r.request(
+                                "POST",
+                                "/hooks/shop",
+                                &[
+                                    ("Authorization", format!("Bearer {secret}")),
+                                    ("X-Dokku-Compose-Delivery", format!("load-{b}-{i}")),
+                                ],
+                                b"{}",
+                            );
                             out.push((code, sent));
                         }
                         out
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
         });
         busy += t0.elapsed();
         assert_eq!(results.len(), per_burst, "every request got an answer");
-        assert!(results.iter().all(|(c, _)| *c == 202), "{:?}", results.iter().filter(|(c, _)| *c != 202).collect::<Vec<_>>());
+        assert!(
+            results.iter().all(|(c, _)| *c == 202),
+            "{:?}",
+            results
+                .iter()
+                .filter(|(c, _)| *c != 202)
+                .collect::<Vec<_>>()
+        );
         answered += results.len();
         let first = results.iter().map(|(_, t)| *t).fold(f64::MAX, f64::min);
         last_sent.push((first, results.iter().map(|(_, t)| *t).fold(0.0, f64::max)));
         let s = r.idle("shop", &secret);
         assert_eq!(s["last"]["ok"], true, "{s}");
     }
-    let deploys: Vec<Value> = deploys(&h, "compose:up", "shop").into_iter().skip(before).collect();
+    let deploys: Vec<Value> = deploys(&h, "compose:up", "shop")
+        .into_iter()
+        .skip(before)
+        .collect();
     let spans = assert_no_overlap(&deploys);
     let rps = answered as f64 / busy.as_secs_f64();
     let shortest = spans.iter().map(|(a, b)| b - a).fold(f64::MAX, f64::min);
     println!("webhook load: {answered} requests in {:.3} s of bursts ({rps:.0} requests/s), {bursts} bursts, {} deploys (shortest {shortest:.0} ms)", busy.as_secs_f64(), deploys.len());
     assert_eq!(answered, bursts * per_burst);
-    assert!(deploys.len() >= bursts && deploys.len() <= 2 * bursts, "{} deploys for {bursts} bursts", deploys.len());
+    assert!(
+        deploys.len() >= bursts && deploys.len() <= 2 * bursts,
+        "{} deploys for {bursts} bursts",
+        deploys.len()
+    );
     // Nothing lost: after each burst's last request, a deploy started before the next burst.
     for (b, (_, last)) in last_sent.iter().enumerate() {
         let next = last_sent.get(b + 1).map_or(f64::MAX, |(first, _)| *first);
-        assert!(spans.iter().any(|(start, _)| *start + 5.0 >= *last && *start < next), "burst {b}: no deploy started after its last request");
+        assert!(
+            spans
+                .iter()
+                .any(|(start, _)| *start + 5.0 >= *last && *start < next),
+            "burst {b}: no deploy started after its last request"
+        );
     }
 }
 
@@ -780,35 +1137,95 @@ fn sync_push_and_rollback_at_once_never_mix_sources() {
     let src = repo(&h, "shop", &stack_files(), true);
     let o = git(&src, &["push", "-q", "dokku", "main"]);
     assert!(o.status.success(), "{}", text(&o));
-    let refused = STACK.replace("GREETING: hello", "GREETING: from-sync").replace("image: nginx:1.27", "image: nginx:1.27\n    privileged: true");
-    let bad = repo(&h, "bad", &[("compose.yaml", refused.as_str()), ("api/Dockerfile", "FROM python:3.12\n"), ("api/app.py", "x\n")], false);
+    let refused = STACK
+        .replace("GREETING: hello", "GREETING: from-sync")
+        .replace(
+            "image: nginx:1.27",
+            "image: nginx:1.27\n    privileged: true",
+        );
+    let bad = repo(
+        &h,
+        "bad",
+        &[
+            ("compose.yaml", refused.as_str()),
+            ("api/Dockerfile", "FROM python:3.12\n"),
+            ("api/app.py", "x\n"),
+        ],
+        false,
+    );
     let url = format!("file://{}", bare(&bad).display());
-    commit(&src, "compose.yaml", &STACK.replace("GREETING: hello", "GREETING: pushed"));
+    commit(
+        &src,
+        "compose.yaml",
+        &STACK.replace("GREETING: hello", "GREETING: pushed"),
+    );
     let source = h.path().join("lib/data/compose/shop/source/compose.yaml");
     for round in 0..3 {
         if round > 0 {
-            commit(&src, "compose.yaml", &STACK.replace("GREETING: hello", &format!("GREETING: pushed-{round}")));
+            commit(
+                &src,
+                "compose.yaml",
+                &STACK.replace("GREETING: hello", &format!("GREETING: pushed-{round}")),
+            );
         }
-        std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 60}}"#).unwrap();
-        let pusher = Command::new("git").current_dir(&src).args(["push", "-q", "dokku", "main"]).env("DOKKU_SANDBOX_ROOT", h.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        std::fs::write(
+            h.path().join("lib/sandbox/rules.json"),
+            r#"{"latency": {"command_ms": 60}}"#,
+        )
+        .unwrap();
+        let pusher = Command::new("git")
+            .current_dir(&src)
+            .args(["push", "-q", "dokku", "main"])
+            .env("DOKKU_SANDBOX_ROOT", h.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(400));
         let sync = h.dokku(&["compose:sync", "shop", &url]);
         let rollback = h.dokku(&["compose:rollback", "shop"]);
         let pushed = pusher.wait_with_output().unwrap();
         std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
-        assert!(!sync.status.success(), "round {round}: the sync is refused or finds the stack locked: {}", text(&sync));
-        let greeting = String::from_utf8_lossy(&h.dokku(&["config:get", "shop-web", "GREETING"]).stdout).trim().to_owned();
-        assert_ne!(greeting, "from-sync", "round {round}: the refused source was never deployed");
+        assert!(
+            !sync.status.success(),
+            "round {round}: the sync is refused or finds the stack locked: {}",
+            text(&sync)
+        );
+        let greeting =
+            String::from_utf8_lossy(&h.dokku(&["config:get", "shop-web", "GREETING"]).stdout)
+                .trim()
+                .to_owned();
+        assert_ne!(
+            greeting, "from-sync",
+            "round {round}: the refused source was never deployed"
+        );
         let captured = std::fs::read_to_string(&source).unwrap();
-        assert!(!captured.contains("from-sync") && !captured.contains("privileged"), "round {round}: the refused source was never captured: {captured}");
+        assert!(
+            !captured.contains("from-sync") && !captured.contains("privileged"),
+            "round {round}: the refused source was never captured: {captured}"
+        );
         if pushed.status.success() {
-            assert!(captured.contains("GREETING: pushed"), "round {round}: the push's source is kept: {captured}");
+            assert!(
+                captured.contains("GREETING: pushed"),
+                "round {round}: the push's source is kept: {captured}"
+            );
         }
-        assert!(h.dokku(&["compose:report", "shop", "--compose-sync-url"]).stdout.iter().all(u8::is_ascii_whitespace), "round {round}: a refused sync records no sync URL");
+        assert!(
+            h.dokku(&["compose:report", "shop", "--compose-sync-url"])
+                .stdout
+                .iter()
+                .all(u8::is_ascii_whitespace),
+            "round {round}: a refused sync records no sync URL"
+        );
         // History and host agree: the latest release's GREETING is what the host has.
         let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
         assert!(!releases.to_string().contains("compose:sync"), "{releases}");
         let _ = rollback;
-        assert!(!h.path().join("lib/data/compose/shop/journal.jsonl").exists(), "round {round}: no transaction left open");
+        assert!(
+            !h.path()
+                .join("lib/data/compose/shop/journal.jsonl")
+                .exists(),
+            "round {round}: no transaction left open"
+        );
     }
 }

@@ -263,7 +263,12 @@ impl Ctx {
         self.unlocked(|_| -> Res {
             let open = |i: u64| {
                 let p = dir.join(format!("cpu.{i}.lock"));
-                OpenOptions::new().create(true).truncate(false).write(true).open(&p).map_err(io_err(&p))
+                OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&p)
+                    .map_err(io_err(&p))
             };
             // A free core if there is one, else wait for one (chosen by pid, so waiters spread).
             let mut held = None;
@@ -278,7 +283,10 @@ impl Ctx {
                 None => {
                     let i = u64::from(std::process::id()) % cores;
                     let p = dir.join(format!("cpu.{i}.lock"));
-                    Flock::lock(open(i)?, FlockArg::LockExclusive).map_err(|(_, e)| Fail::Io { path: p.display().to_string(), source: e.into() })?
+                    Flock::lock(open(i)?, FlockArg::LockExclusive).map_err(|(_, e)| Fail::Io {
+                        path: p.display().to_string(),
+                        source: e.into(),
+                    })?
                 }
             };
             std::thread::sleep(Duration::from_millis(ms));

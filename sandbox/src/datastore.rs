@@ -488,9 +488,9 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
             }
             let mut pairs = Vec::new();
             if let Some(prev) = env.get(&default).filter(|v| !v.is_empty()) {
-                let kept = env
-                    .iter()
-                    .any(|(k, v)| format!("{k}:  {v}").contains(prev.as_str()) && !k.contains(&default));
+                let kept = env.iter().any(|(k, v)| {
+                    format!("{k}:  {v}").contains(prev.as_str()) && !k.contains(&default)
+                });
                 if !kept {
                     let alias = COLORS
                         .iter()
@@ -549,7 +549,10 @@ pub fn dispatch(ctx: &mut Ctx, ds: &'static Datastore, sub: &str, args: &[String
                     if ds.dir(ctx, &new).is_dir() {
                         return fail(format!("Invalid service name {new}. Verify the service name is not already in use."));
                     }
-                    let (image, version) = (ds.file(ctx, &svc, "IMAGE")?, ds.file(ctx, &svc, "IMAGE_VERSION")?);
+                    let (image, version) = (
+                        ds.file(ctx, &svc, "IMAGE")?,
+                        ds.file(ctx, &svc, "IMAGE_VERSION")?,
+                    );
                     ctx.info2(format!("Cloning {svc} to {new} @ {image}:{version}"));
                     let mut a = vec![new.clone()];
                     a.extend(args.iter().skip(2).cloned());
@@ -704,7 +707,9 @@ fn create(ctx: &mut Ctx, ds: &'static Datastore, args: &[String]) -> Res {
         if let Err(e) = started {
             drop(crate::docker::service_stop(ds.prefix, &svc, true));
             drop(remove_any(&dir));
-            drop(remove_any(&ctx.paths.lib.join("config").join(ds.prefix).join(&svc)));
+            drop(remove_any(
+                &ctx.paths.lib.join("config").join(ds.prefix).join(&svc),
+            ));
             return Err(e);
         }
     }

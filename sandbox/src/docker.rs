@@ -213,7 +213,11 @@ pub fn build(ctx: &mut Ctx, app: &str, dir: &Path) -> Res {
 
 /// xargs refused the joined options (an unmatched quote), as the scheduler's split does.
 fn options_error(e: String) -> Fail {
-    Fail::Dokku { code: 1, lines: vec![e], raw: false }
+    Fail::Dokku {
+        code: 1,
+        lines: vec![e],
+        raw: false,
+    }
 }
 
 fn split_words(s: &str) -> Res<Vec<String>> {
@@ -317,7 +321,10 @@ fn create_args(
     // (the process type's scope, filtered as a dockerfile source); `dokku run` uses the run
     // phase's default scope.
     let phase = if proc == "run" { "run" } else { "deploy" };
-    a.extend(crate::cmd::options::container_option_args(ctx, app, proc, phase)?.map_err(options_error)?);
+    a.extend(
+        crate::cmd::options::container_option_args(ctx, app, proc, phase)?
+            .map_err(options_error)?,
+    );
     Ok(a)
 }
 
@@ -1109,4 +1116,3 @@ pub fn read_json(path: &Path) -> Res<serde_json::Value> {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(serde_json::Value::Null))
 }
-

@@ -183,13 +183,16 @@ fn builder_detect(ctx: &Ctx, app: &str, dir: &Path) -> Res<String> {
     if !selected.is_empty() {
         out.push_str(&format!("{selected}\n"));
     }
-    let dotenv = read_opt(&dir.join(".env"))
-        .ok()
-        .flatten()
-        .is_some_and(|t| t.lines().any(|l| l.trim_start().starts_with("BUILDPACK_URL=")));
+    let dotenv = read_opt(&dir.join(".env")).ok().flatten().is_some_and(|t| {
+        t.lines()
+            .any(|l| l.trim_start().starts_with("BUILDPACK_URL="))
+    });
     let herokuish = dir.join(".buildpacks").is_file()
         || dotenv
-        || ctx.env(app)?.get("BUILDPACK_URL").is_some_and(|v| !v.is_empty());
+        || ctx
+            .env(app)?
+            .get("BUILDPACK_URL")
+            .is_some_and(|v| !v.is_empty());
     let pack = dir.join("project.toml").is_file();
     if !herokuish && !pack && dir.join("Dockerfile").is_file() {
         out.push_str("dockerfile\n");

@@ -154,7 +154,10 @@ fn report_conventions() {
         "legacy prefixed key kept alongside the stripped one"
     );
     assert_eq!(j["locked"], "false");
-    assert_eq!(j["global-disable-autocreation"], "", "the raw global value (plugins/apps report.go)");
+    assert_eq!(
+        j["global-disable-autocreation"], "",
+        "the raw global value (plugins/apps report.go)"
+    );
     let one = s.run(&["apps:report", "web", "--app-locked"]);
     assert_eq!(one.stdout, "false\n");
     s.run(&["apps:report", "web", "--app-locked", "--app-dir"])

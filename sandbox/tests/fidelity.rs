@@ -497,21 +497,42 @@ fn git_sync_clones_a_branch_then_fetches_and_builds_only_on_change() {
     s.run(&["apps:create", "web"]).ok();
     let r = s.run(&["git:sync", "web", &url, "another"]);
     r.ok();
-    assert!(r.stdout.contains("Detected branch, setting deploy-branch to another"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Detected branch, setting deploy-branch to another"),
+        "{}",
+        r.stdout
+    );
     assert!(s.root().join("home/web/refs/heads/another").is_file());
-    assert_eq!(s.run(&["git:report", "web", "--git-deploy-branch"]).stdout.trim(), "another");
+    assert_eq!(
+        s.run(&["git:report", "web", "--git-deploy-branch"])
+            .stdout
+            .trim(),
+        "another"
+    );
     let r = s.run(&["git:sync", "--build-if-changes", "web", &url]);
     r.ok();
-    assert!(r.stdout.contains("Fetching remote code for web from"), "{}", r.stdout);
-    assert!(r.stdout.contains("Skipping build as no changes were detected"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Fetching remote code for web from"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Skipping build as no changes were detected"),
+        "{}",
+        r.stdout
+    );
     // An annotated tag on a new app: checked out onto the default deploy branch, no property.
     s.run(&["apps:create", "tagged"]).ok();
     let r = s.run(&["git:sync", "--skip-deploy-branch", "tagged", &url, "v2"]);
     r.ok();
-    let head = std::fs::read_to_string(s.root().join("home/tagged/refs/heads/master")).expect("master");
+    let head =
+        std::fs::read_to_string(s.root().join("home/tagged/refs/heads/master")).expect("master");
     let want = String::from_utf8_lossy(&git(&src, &["rev-parse", "another"]).stdout).to_string();
     assert_eq!(head.trim(), want.trim());
-    s.run(&["git:sync", "tagged"]).fails(1, "Missing GIT_REMOTE parameter");
+    s.run(&["git:sync", "tagged"])
+        .fails(1, "Missing GIT_REMOTE parameter");
 }
 
 /// plugins/git `cmd-git-auth`, `cmd-git-auth-status`, `cmd-git-public-key`.
@@ -519,22 +540,41 @@ fn git_sync_clones_a_branch_then_fetches_and_builds_only_on_change() {
 fn git_auth_writes_a_private_netrc_and_public_key_explains_itself() {
     let s = Sandbox::new();
     s.run(&["git:auth"]).fails(1, "Please supply a git host");
-    s.run(&["git:auth", "github.com", "user"]).fails(1, "Missing password for netrc auth entry");
+    s.run(&["git:auth", "github.com", "user"])
+        .fails(1, "Missing password for netrc auth entry");
     let r = s.run_stdin(&["git:auth", "github.com", "user"], "piped-secret");
     r.ok();
-    assert!(r.stdout.contains("Setting netrc auth entry for host github.com"));
+    assert!(r
+        .stdout
+        .contains("Setting netrc auth entry for host github.com"));
     let netrc = s.root().join("home/.netrc");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&netrc).expect("netrc").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&netrc)
+        .expect("netrc")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(std::fs::read_to_string(&netrc).expect("netrc").contains("piped-secret"));
-    s.run(&["git:auth-status", "github.com", "user", "piped-secret"]).ok();
-    assert_eq!(s.run(&["git:auth-status", "github.com", "user", "wrong"]).code, 1);
+    assert!(std::fs::read_to_string(&netrc)
+        .expect("netrc")
+        .contains("piped-secret"));
+    s.run(&["git:auth-status", "github.com", "user", "piped-secret"])
+        .ok();
+    assert_eq!(
+        s.run(&["git:auth-status", "github.com", "user", "wrong"])
+            .code,
+        1
+    );
     assert_eq!(s.run(&["git:auth-status", "github.com"]).code, 1);
     let r = s.run(&["git:auth", "github.com"]);
-    assert!(r.stdout.contains("Removing netrc auth entry for host github.com"));
+    assert!(r
+        .stdout
+        .contains("Removing netrc auth entry for host github.com"));
     s.run(&["git:auth-status", "github.com"]).ok();
-    s.run(&["git:public-key"]).fails(1, "configure the netrc authentication via the git:auth command");
+    s.run(&["git:public-key"]).fails(
+        1,
+        "configure the netrc authentication via the git:auth command",
+    );
 }
 
 /// plugins/logs `writeVectorConfig` and `SinkValueToConfig`; `redactedSink` in the report.
@@ -549,7 +589,11 @@ fn logs_sinks_are_written_to_vector_json_and_redacted_in_reports() {
         "loki://?endpoint=https://host&auth[token]=foobar%3D&encoding[codec]=json",
     ]);
     r.ok();
-    assert!(r.stdout.contains("Writing updated vector config to"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Writing updated vector config to"),
+        "{}",
+        r.stdout
+    );
     let path = s.lib().join("data/logs/vector.json");
     let read = || -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(&path).expect("vector.json")).expect("json")
@@ -560,20 +604,36 @@ fn logs_sinks_are_written_to_vector_json_and_redacted_in_reports() {
     assert_eq!(sink["auth"]["token"], "foobar=");
     assert_eq!(sink["encoding"]["codec"], "json");
     assert_eq!(sink["inputs"][0], "docker-source:web");
-    assert_eq!(v["sources"]["docker-source:web"]["include_labels"][0], "com.dokku.app-name=web");
+    assert_eq!(
+        v["sources"]["docker-source:web"]["include_labels"][0],
+        "com.dokku.app-name=web"
+    );
     assert!(v.get("transforms").is_none());
-    s.run(&["logs:set", "web", "vector-cron-sink", "console://?encoding[codec]=text"]).ok();
+    s.run(&[
+        "logs:set",
+        "web",
+        "vector-cron-sink",
+        "console://?encoding[codec]=text",
+    ])
+    .ok();
     let v = read();
     assert_eq!(v["transforms"]["docker-router:web"]["type"], "route");
-    assert_eq!(v["sinks"]["docker-sink:web"]["inputs"][0], "docker-router:web._unmatched");
-    assert_eq!(v["sinks"]["docker-cron-sink:web"]["inputs"][0], "docker-cron-remap:web");
+    assert_eq!(
+        v["sinks"]["docker-sink:web"]["inputs"][0],
+        "docker-router:web._unmatched"
+    );
+    assert_eq!(
+        v["sinks"]["docker-cron-sink:web"]["inputs"][0],
+        "docker-cron-remap:web"
+    );
     let r = s.run(&["logs:report", "web"]);
     assert!(r.stdout.contains("loki://redacted"), "{}", r.stdout);
     let r = s.run(&["logs:report", "web", "--logs-vector-sink"]);
     assert!(r.stdout.contains("auth[token]=foobar%3D"), "{}", r.stdout);
     s.run(&["logs:set", "web", "vector-image", "x"])
         .fails(1, "vector-image may only be set globally with --global");
-    s.run(&["logs:set", "web", "app-label-alias", "bad!"]).fails(1, "Invalid app-label-alias value");
+    s.run(&["logs:set", "web", "app-label-alias", "bad!"])
+        .fails(1, "Invalid app-label-alias value");
     s.run(&["--force", "apps:destroy", "web"]).ok();
     let v = read();
     assert!(v["sources"].get("docker-source:web").is_none());
@@ -598,7 +658,8 @@ fn raw_report_values_and_export_suffix_follow_dokku() {
     assert_eq!(sch["scheduler-computed-shell"], "");
     s.run(&["apps:set", "--global", "deploy-source", "git"])
         .fails(1, "Property cannot be specified globally");
-    s.run(&["config:set", "--no-restart", "web", "A=1", "B=2"]).ok();
+    s.run(&["config:set", "--no-restart", "web", "A=1", "B=2"])
+        .ok();
     let r = s.run(&["config:export", "--format", "shell", "web"]);
     assert!(r.stdout.starts_with("A='1' B='2' "), "{:?}", r.stdout);
     assert!(r.stdout.ends_with("' "), "{:?}", r.stdout);
@@ -607,7 +668,8 @@ fn raw_report_values_and_export_suffix_follow_dokku() {
     assert!(hook.contains("git-hook \"web\""), "{hook}");
     let r = s.run(&["ps:rebuild", "web"]);
     assert!(
-        r.stdout.contains("Cannot build from 'master' as there are no commits stored at that branch."),
+        r.stdout
+            .contains("Cannot build from 'master' as there are no commits stored at that branch."),
         "{}",
         r.stdout
     );
@@ -620,8 +682,17 @@ fn plugin_install_errors_and_core_builder_detect() {
     let s = Sandbox::new();
     let r = s.run(&["plugin:install", "/path/to/nonexistent", "--random-flag"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("Valid prefixes: https:, git:, ssh:, file:"), "{}", r.stderr);
-    assert!(r.stderr.contains("Please retry with valid arguments"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Valid prefixes: https:, git:, ssh:, file:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Please retry with valid arguments"),
+        "{}",
+        r.stderr
+    );
     s.run(&["apps:create", "web"]).ok();
     let dir = s.root().join("detect");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -636,7 +707,8 @@ fn plugin_install_errors_and_core_builder_detect() {
     assert_eq!(first(&s), "herokuish");
     s.run(&["builder:set", "web", "selected", "pack"]).ok();
     assert_eq!(first(&s), "pack");
-    s.run(&["builder-herokuish:set", "web", "allowed", "false"]).ok();
+    s.run(&["builder-herokuish:set", "web", "allowed", "false"])
+        .ok();
     let h = s.json(&["builder-herokuish:report", "web", "--format", "json"]);
     assert_eq!(h["allowed"], "false");
 }
@@ -646,23 +718,47 @@ fn plugin_install_errors_and_core_builder_detect() {
 fn postgres_clone_and_promote_follow_the_plugin() {
     let s = Sandbox::new();
     s.run(&["postgres:create", "a"]).ok();
-    s.run(&["postgres:clone", "a"]).fails(1, "Please specify a name for the new service");
+    s.run(&["postgres:clone", "a"])
+        .fails(1, "Please specify a name for the new service");
     s.run(&["postgres:create", "b"]).ok();
-    s.run(&["postgres:clone", "a", "b"])
-        .fails(1, "Invalid service name b. Verify the service name is not already in use.");
+    s.run(&["postgres:clone", "a", "b"]).fails(
+        1,
+        "Invalid service name b. Verify the service name is not already in use.",
+    );
     let r = s.run(&["postgres:clone", "a", "c"]);
     r.ok();
-    assert!(r.stdout.contains("Copying data from a to c"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Copying data from a to c"),
+        "{}",
+        r.stdout
+    );
     s.run(&["apps:create", "web"]).ok();
     s.run(&["postgres:link", "a", "web"]).ok();
-    s.run(&["postgres:promote", "a", "web"]).fails(1, "Service a already promoted as DATABASE_URL");
-    s.run(&["postgres:promote", "b", "web"]).fails(1, "Not linked to app web");
+    s.run(&["postgres:promote", "a", "web"])
+        .fails(1, "Service a already promoted as DATABASE_URL");
+    s.run(&["postgres:promote", "b", "web"])
+        .fails(1, "Not linked to app web");
     s.run(&["postgres:link", "b", "web"]).ok();
     s.run(&["postgres:promote", "b", "web"]).ok();
     let env = s.json(&["config:export", "--format", "json", "web"]);
-    let b_url = env["DOKKU_POSTGRES_AQUA_URL"].as_str().unwrap_or_default().to_string();
-    assert!(env["DATABASE_URL"].as_str().unwrap_or_default().contains("dokku-postgres-b"), "{env}");
-    assert!(!b_url.is_empty() || env.as_object().is_some_and(|m| m.values().any(|v| v.as_str().is_some_and(|u| u.contains("dokku-postgres-a")))), "{env}");
+    let b_url = env["DOKKU_POSTGRES_AQUA_URL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        env["DATABASE_URL"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dokku-postgres-b"),
+        "{env}"
+    );
+    assert!(
+        !b_url.is_empty()
+            || env.as_object().is_some_and(|m| m
+                .values()
+                .any(|v| v.as_str().is_some_and(|u| u.contains("dokku-postgres-a")))),
+        "{env}"
+    );
 }
 
 /// plugins/app-json `processAppJSONEnv` (before `pre-release-builder`), docker-options
@@ -688,24 +784,48 @@ fn app_json_env_procfile_warning_and_checks_run_lists() {
     assert_eq!(env["PLAIN"], "v");
     assert_eq!(env["GEN"].as_str().map(str::len), Some(64));
     assert!(env.get("OPT").is_none());
-    s.run(&["config:set", "--no-restart", "web", "PLAIN=mine", "SYNCED=mine"]).ok();
+    s.run(&[
+        "config:set",
+        "--no-restart",
+        "web",
+        "PLAIN=mine",
+        "SYNCED=mine",
+    ])
+    .ok();
     s.run(&["ps:rebuild", "web"]).ok();
     let env2 = s.json(&["config:export", "--format", "json", "web"]);
     assert_eq!(env2["PLAIN"], "mine", "only sync variables are set again");
     assert_eq!(env2["SYNCED"], "s");
     assert_eq!(env2["GEN"], env["GEN"]);
-    let r = s.run(&["docker-options:add", "--process", "nope", "web", "deploy", "-v /tmp:/tmp"]);
+    let r = s.run(&[
+        "docker-options:add",
+        "--process",
+        "nope",
+        "web",
+        "deploy",
+        "-v /tmp:/tmp",
+    ]);
     r.ok();
-    assert!(r.stderr.contains("Process type \"nope\" is not declared in the Procfile for web"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Process type \"nope\" is not declared in the Procfile for web"),
+        "{}",
+        r.stderr
+    );
     s.run(&["ps:scale", "web", "worker=1"]).ok();
     s.run(&["checks:run", "web", "web,worker.1"]).ok();
-    s.run(&["checks:run", "web", "web.2"]).fails(1, "Invalid container index specified (web.web.2)");
-    s.run(&["checks:run", "web", "web2"]).fails(1, "Invalid process type specified (web.web2)");
+    s.run(&["checks:run", "web", "web.2"])
+        .fails(1, "Invalid container index specified (web.web.2)");
+    s.run(&["checks:run", "web", "web2"])
+        .fails(1, "Invalid process type specified (web.web2)");
     // A required variable without a value fails the deploy.
     let dir = remote(
         &s,
         "req",
-        &[("Dockerfile", "FROM python:3.12\n"), ("app.json", r#"{"env": {"NEED": {"required": true}}}"#)],
+        &[
+            ("Dockerfile", "FROM python:3.12\n"),
+            ("app.json", r#"{"env": {"NEED": {"required": true}}}"#),
+        ],
     );
     let (ok, err) = push(&dir);
     assert!(!ok);
@@ -719,10 +839,21 @@ fn rename_rewrites_global_domains_and_from_image_points_head_at_the_deploy_branc
     let s = Sandbox::new();
     s.run(&["domains:set-global", "dokku.me"]).ok();
     s.run(&["apps:create", "web"]).ok();
-    s.run(&["domains:set", "web", "web.dokku.me", "web.dokku.test", "custom.example.com"]).ok();
-    s.run(&["apps:rename", "--skip-deploy", "web", "other"]).ok();
+    s.run(&[
+        "domains:set",
+        "web",
+        "web.dokku.me",
+        "web.dokku.test",
+        "custom.example.com",
+    ])
+    .ok();
+    s.run(&["apps:rename", "--skip-deploy", "web", "other"])
+        .ok();
     let r = s.run(&["domains:report", "other", "--domains-app-vhosts"]);
-    assert_eq!(r.stdout.trim(), "other.dokku.me web.dokku.test custom.example.com");
+    assert_eq!(
+        r.stdout.trim(),
+        "other.dokku.me web.dokku.test custom.example.com"
+    );
     assert!(s.lib().join("data/storage-registry/entries").is_dir());
     s.run(&["apps:create", "img"]).ok();
     s.run(&["git:set", "img", "deploy-branch", "main"]).ok();

@@ -1110,7 +1110,9 @@ fn runtime_is_chosen_at_init_and_docker_needs_a_daemon() {
     };
     assert!(init("plain", &[], "false").status.success());
     assert_eq!(runtime("plain"), "state");
-    assert!(init("state", &["--runtime", "state"], "false").status.success());
+    assert!(init("state", &["--runtime", "state"], "false")
+        .status
+        .success());
     assert_eq!(runtime("state"), "state");
     let o = init("bogus", &["--runtime=bogus"], "false");
     assert!(!o.status.success());

@@ -64,7 +64,9 @@ fn main() -> ExitCode {
     let a = Args::parse();
     let config = Config {
         listen: a.listen,
-        lib_root: a.lib_root.unwrap_or_else(|| dokku_compose::dokku::env::DokkuEnv::from_env().lib_root),
+        lib_root: a
+            .lib_root
+            .unwrap_or_else(|| dokku_compose::dokku::env::DokkuEnv::from_env().lib_root),
         dokku: a.dokku,
         deploy_timeout: Duration::from_secs(a.deploy_timeout),
         kill_grace: Duration::from_secs(a.kill_grace),

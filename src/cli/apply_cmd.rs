@@ -143,25 +143,51 @@ pub struct StackArgs {
 }
 
 fn style() -> Style {
-    Style::from_env(std::env::var("DOKKU_QUIET_OUTPUT").ok().as_deref(), std::env::var("DOKKU_TRACE").ok().as_deref())
+    Style::from_env(
+        std::env::var("DOKKU_QUIET_OUTPUT").ok().as_deref(),
+        std::env::var("DOKKU_TRACE").ok().as_deref(),
+    )
 }
 
 fn runner() -> DuctRunner {
     // Changes an apply makes are its own: the plugin's change triggers do not record them
     // (triggers/app-changed, docs/performance.md).
-    DuctRunner { dokku: std::env::var_os("DOKKU_COMPOSE_DOKKU_BIN").map(PathBuf::from), env: vec![(crate::exec::known::APPLYING_VAR.to_owned(), "1".to_owned())] }
+    DuctRunner {
+        dokku: std::env::var_os("DOKKU_COMPOSE_DOKKU_BIN").map(PathBuf::from),
+        env: vec![(crate::exec::known::APPLYING_VAR.to_owned(), "1".to_owned())],
+    }
 }
 
-pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, project_dir: PathBuf, source_rev: String, kind: ReleaseKind, message: String) -> anyhow::Result<ApplyRequest> {
-    let policy = Policy::from_names(run.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+pub(crate) fn request(
+    run: &RunArgs,
+    compose: serde_json::Value,
+    stack: &str,
+    project_dir: PathBuf,
+    source_rev: String,
+    kind: ReleaseKind,
+    message: String,
+) -> anyhow::Result<ApplyRequest> {
+    let policy =
+        Policy::from_names(run.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
     let stack = StackName::parse(stack).map_err(anyhow::Error::msg)?;
     Ok(ApplyRequest {
         data_dir: run.data.resolve()?,
         compose,
-        convert: ConvertOptions { stack, project_dir: project_dir.display().to_string() },
+        convert: ConvertOptions {
+            stack,
+            project_dir: project_dir.display().to_string(),
+        },
         policy,
-        limits: crate::model::Limits { replicas: run.max_replicas, ports: run.max_ports, services: run.max_services },
-        settings: PlanSettings { source_rev, domain_pattern: run.domain_pattern.clone(), ..PlanSettings::default() },
+        limits: crate::model::Limits {
+            replicas: run.max_replicas,
+            ports: run.max_ports,
+            services: run.max_services,
+        },
+        settings: PlanSettings {
+            source_rev,
+            domain_pattern: run.domain_pattern.clone(),
+            ..PlanSettings::default()
+        },
         exec: ExecOptions {
             concurrency: run.concurrency.max(1),
             step_timeout: Some(Duration::from_secs(run.step_timeout)),
@@ -170,13 +196,20 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
         wait: run.wait,
         source_dir: project_dir,
         prune: run.prune,
-        destroy_datastores: run.destroy_datastores.iter().cloned().collect::<BTreeSet<_>>(),
+        destroy_datastores: run
+            .destroy_datastores
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
         kind,
         message,
         dry_run: run.dry_run,
         hooks_dir: run.hooks_dir.clone(),
         hook_timeout: Duration::from_secs(run.hook_timeout),
-        environment: run.environment.clone().unwrap_or_else(|| std::env::vars().collect()),
+        environment: run
+            .environment
+            .clone()
+            .unwrap_or_else(|| std::env::vars().collect()),
         vault_password: run.vault_password.clone(),
         log_format: run.log_format.clone(),
         jail: run.jail.clone(),
@@ -186,7 +219,9 @@ pub(crate) fn request(run: &RunArgs, compose: serde_json::Value, stack: &str, pr
 /// `text` with the stack's source directory (where the server reads a push) written as the
 /// repository paths the pusher knows: `<source>/compose.yaml` is `compose.yaml`.
 pub(crate) fn repo_relative(text: &str, source: Option<&std::path::Path>) -> String {
-    let Some(source) = source else { return text.to_owned() };
+    let Some(source) = source else {
+        return text.to_owned();
+    };
     let root = source.display().to_string();
     if root.is_empty() || root == "/" {
         return text.to_owned();
@@ -201,9 +236,18 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
     crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
     let style = style();
     let json_log = req.log_format == "json";
-    let report = apply(req, &runner(), &cancel, &|e| if json_log { report::emit_json(e) } else { report::emit(e, style) })?;
+    let report = apply(req, &runner(), &cancel, &|e| {
+        if json_log {
+            report::emit_json(e)
+        } else {
+            report::emit(e, style)
+        }
+    })?;
     if let Some(r) = &report.recovered {
-        eprintln!(" !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone", r.what, r.pid, r.steps);
+        eprintln!(
+            " !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone",
+            r.what, r.pid, r.steps
+        );
         for f in &r.undo_failures {
             eprintln!(" !     undo of `{}` failed: {}", f.step, f.error);
         }
@@ -212,7 +256,13 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
     // that changes nothing is silent, so they do not repeat on every push (issue #15 item 18).
     if req.dry_run || report.outcome.is_some() || report.release.is_some() {
         let source = req.jail.as_ref().map(|_| req.source_dir.as_path());
-        for w in run.load_warnings.iter().cloned().chain(report.plan.warnings.iter().map(|w| report::as_written(w, &run.written_paths))) {
+        for w in run.load_warnings.iter().cloned().chain(
+            report
+                .plan
+                .warnings
+                .iter()
+                .map(|w| report::as_written(w, &run.written_paths)),
+        ) {
             eprintln!("{}", report::fail(&repo_relative(&w, source)));
         }
     }
@@ -244,16 +294,33 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
 }
 
 /// `apply`: the project was loaded by the caller (normalised JSON and project directory).
-pub fn run_apply(args: &ApplyArgs, compose: serde_json::Value, name: &str, project_dir: PathBuf) -> anyhow::Result<()> {
+pub fn run_apply(
+    args: &ApplyArgs,
+    compose: serde_json::Value,
+    name: &str,
+    project_dir: PathBuf,
+) -> anyhow::Result<()> {
     let stack = args.stack.clone().unwrap_or_else(|| name.to_owned());
-    let req = request(&args.run, compose, &stack, project_dir, args.source_rev.clone(), ReleaseKind::Apply, "apply".into())?;
+    let req = request(
+        &args.run,
+        compose,
+        &stack,
+        project_dir,
+        args.source_rev.clone(),
+        ReleaseKind::Apply,
+        "apply".into(),
+    )?;
     execute(&req, &args.run).map(|_| ())
 }
 
 fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
     let dir = stack_dir(&args.data.resolve()?, &args.stack);
     if !dir.releases().exists() {
-        anyhow::bail!("stack `{}` has no releases in `{}`", args.stack, dir.dir().display());
+        anyhow::bail!(
+            "stack `{}` has no releases in `{}`",
+            args.stack,
+            dir.dir().display()
+        );
     }
     let key = HostKey::load_or_create(&dir.key())?;
     Ok(ReleaseStore::open(&dir.releases(), key)?)
@@ -262,8 +329,13 @@ fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
 /// `recover`: finishes the rollback an interrupted apply left, and says what it did.
 pub fn run_recover(args: &StackArgs) -> anyhow::Result<()> {
     let style = style();
-    match crate::exec::apply::recover_stack(&args.data.resolve()?, &args.stack, &runner(), &|e| report::emit(e, style))? {
-        Some(r) => eprintln!(" !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone", r.what, r.pid, r.steps),
+    match crate::exec::apply::recover_stack(&args.data.resolve()?, &args.stack, &runner(), &|e| {
+        report::emit(e, style)
+    })? {
+        Some(r) => eprintln!(
+            " !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone",
+            r.what, r.pid, r.steps
+        ),
         None => println!("stack `{}` has no interrupted apply", args.stack),
     }
     Ok(())
@@ -278,8 +350,15 @@ pub fn run_releases(args: &StackArgs, json: bool) -> anyhow::Result<()> {
     }
     println!("=====> {} releases", args.stack);
     for r in list {
-        let rev = if r.source_rev.is_empty() { "-".to_owned() } else { r.source_rev.chars().take(12).collect() };
-        println!("v{:<5} {}  {:<8} {:<12} {} service(s)  {}", r.id, r.time, r.kind, rev, r.services, r.message);
+        let rev = if r.source_rev.is_empty() {
+            "-".to_owned()
+        } else {
+            r.source_rev.chars().take(12).collect()
+        };
+        println!(
+            "v{:<5} {}  {:<8} {:<12} {} service(s)  {}",
+            r.id, r.time, r.kind, rev, r.services, r.message
+        );
     }
     Ok(())
 }
@@ -301,18 +380,36 @@ pub fn run_diff(args: &StackArgs, from: Option<u64>, to: Option<u64>) -> anyhow:
 }
 
 /// `rollback`: re-applies an earlier release (default: the one before the latest).
-pub fn run_rollback(args: &StackArgs, run: &RunArgs, to: Option<u64>, project_dir: PathBuf) -> anyhow::Result<()> {
+pub fn run_rollback(
+    args: &StackArgs,
+    run: &RunArgs,
+    to: Option<u64>,
+    project_dir: PathBuf,
+) -> anyhow::Result<()> {
     let s = store(args)?;
     let latest = s.latest()?.context("no releases yet")?;
     let to = match to {
         Some(t) => t,
-        None => latest.id.checked_sub(1).filter(|t| *t > 0).context("there is no earlier release to roll back to")?,
+        None => latest
+            .id
+            .checked_sub(1)
+            .filter(|t| *t > 0)
+            .context("there is no earlier release to roll back to")?,
     };
     let info = s.info(to)?;
     let compose = s.compose(to)?;
     drop(s);
-    let mut req = request(run, compose, &args.stack, project_dir, info.source_rev, ReleaseKind::Rollback { to }, format!("rollback to v{to}"))?;
+    let mut req = request(
+        run,
+        compose,
+        &args.stack,
+        project_dir,
+        info.source_rev,
+        ReleaseKind::Rollback { to },
+        format!("rollback to v{to}"),
+    )?;
     // The sources that release read: its build contexts come from the archives saved then.
-    req.settings.source_digests = crate::exec::apply::release_sources(&stack_dir(&args.data.resolve()?, &args.stack), to);
+    req.settings.source_digests =
+        crate::exec::apply::release_sources(&stack_dir(&args.data.resolve()?, &args.stack), to);
     execute(&req, run).map(|_| ())
 }

@@ -4,5 +4,5 @@
 pub mod apply_cmd;
 pub mod exit;
 pub mod offserver;
-pub mod plugin;
 pub mod plan_cmd;
+pub mod plugin;

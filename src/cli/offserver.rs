@@ -138,10 +138,16 @@ impl LoadArgs {
             env_files: self.env_files,
             profiles: self.profiles,
             no_interpolate,
-            environment: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect(),
+            environment: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
             working_dir: std::env::current_dir().context("failed to read the current directory")?,
             vault_password: match &self.vault_password_file {
-                Some(f) => Some(crate::vault::VaultPassword::from_file_bytes(&std::fs::read(f).with_context(|| format!("failed to read the vault password file `{}`", f.display()))?)),
+                Some(f) => Some(crate::vault::VaultPassword::from_file_bytes(
+                    &std::fs::read(f).with_context(|| {
+                        format!("failed to read the vault password file `{}`", f.display())
+                    })?,
+                )),
                 None => None,
             },
             ..compose::LoadOptions::default()
@@ -154,7 +160,11 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -191,11 +201,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(args) => apply_cmd::run_diff(&args.stack, args.from, args.to),
         Command::Recover(args) => apply_cmd::run_recover(&args),
         Command::Rollback(args) => {
-            let dir = std::fs::canonicalize(&args.project_directory).unwrap_or(args.project_directory.clone());
-            let stack = apply_cmd::StackArgs { stack: args.stack, data: args.run.data.clone() };
+            let dir = std::fs::canonicalize(&args.project_directory)
+                .unwrap_or(args.project_directory.clone());
+            let stack = apply_cmd::StackArgs {
+                stack: args.stack,
+                data: args.run.data.clone(),
+            };
             let mut run = args.run;
             if let Some(f) = &args.vault_password_file {
-                run.vault_password = Some(crate::vault::VaultPassword::from_file_bytes(&std::fs::read(f).with_context(|| format!("failed to read the vault password file `{}`", f.display()))?));
+                run.vault_password = Some(crate::vault::VaultPassword::from_file_bytes(
+                    &std::fs::read(f).with_context(|| {
+                        format!("failed to read the vault password file `{}`", f.display())
+                    })?,
+                ));
             }
             apply_cmd::run_rollback(&stack, &run, args.release, dir)
         }
@@ -227,7 +245,11 @@ fn plan(args: PlanCommand) -> anyhow::Result<()> {
 fn project_dir(opts: &compose::LoadOptions) -> PathBuf {
     let dir = match (&opts.project_directory, opts.files.first()) {
         (Some(d), _) => opts.working_dir.join(d),
-        (None, Some(f)) => opts.working_dir.join(f).parent().map_or_else(|| opts.working_dir.clone(), PathBuf::from),
+        (None, Some(f)) => opts
+            .working_dir
+            .join(f)
+            .parent()
+            .map_or_else(|| opts.working_dir.clone(), PathBuf::from),
         (None, None) => opts.working_dir.clone(),
     };
     std::fs::canonicalize(&dir).unwrap_or(dir)

@@ -63,39 +63,70 @@ impl LoadedProject {
     /// `x-*` keys inside services, but `x-dokku` belongs there, so they are put back.
     pub fn new(loaded: &crate::compose::Loaded, project_dir: PathBuf) -> Self {
         let mut json = crate::compose::output::to_json(&loaded.project, true);
-        let services = loaded.project.as_map().and_then(|m| m.get("services")).and_then(crate::compose::Node::as_map);
-        if let (Some(services), Some(out)) = (services, json.get_mut("services").and_then(serde_json::Value::as_object_mut)) {
+        let services = loaded
+            .project
+            .as_map()
+            .and_then(|m| m.get("services"))
+            .and_then(crate::compose::Node::as_map);
+        if let (Some(services), Some(out)) = (
+            services,
+            json.get_mut("services")
+                .and_then(serde_json::Value::as_object_mut),
+        ) {
             for (name, service) in services {
-                let (Some(service), Some(slot)) = (service.as_map(), out.get_mut(name).and_then(serde_json::Value::as_object_mut)) else { continue };
+                let (Some(service), Some(slot)) = (
+                    service.as_map(),
+                    out.get_mut(name).and_then(serde_json::Value::as_object_mut),
+                ) else {
+                    continue;
+                };
                 for (key, value) in service.iter().filter(|(k, _)| k.starts_with("x-")) {
                     slot.insert(key.clone(), value.to_json());
                 }
             }
         }
-        Self { json, name: loaded.name.clone(), project_dir, warnings: loaded.warnings.iter().map(ToString::to_string).collect(), written_paths: loaded.written_paths.clone() }
+        Self {
+            json,
+            name: loaded.name.clone(),
+            project_dir,
+            warnings: loaded.warnings.iter().map(ToString::to_string).collect(),
+            written_paths: loaded.written_paths.clone(),
+        }
     }
 }
 
 /// Runs `plan` on a loaded project, or on `--json` files when `project` is `None`: returns
 /// the text to print on stdout and the warnings for stderr.
-pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(String, Vec<String>)> {
-    let policy = Policy::from_names(args.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+pub fn run(
+    args: &PlanArgs,
+    project: Option<LoadedProject>,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let policy =
+        Policy::from_names(args.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
     let (json, default_dir, written) = match project {
         Some(p) => (p.json, p.project_dir, p.written_paths),
         None => {
             // Later files override earlier ones, as a deep merge of mappings.
             let mut json = serde_json::Value::Null;
             for file in &args.json {
-                let text = std::fs::read_to_string(file).with_context(|| format!("failed to read compose JSON `{}`", file.display()))?;
-                let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", file.display()))?;
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("failed to read compose JSON `{}`", file.display()))?;
+                let doc: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("`{}` is not JSON", file.display()))?;
                 merge(&mut json, doc);
             }
             let first = args.json.first().map_or(Path::new("."), PathBuf::as_path);
-            let dir = first.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = first
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             (json, dir.to_path_buf(), std::collections::BTreeMap::new())
         }
     };
-    let stack_name = match (&args.stack, json.get("name").and_then(serde_json::Value::as_str)) {
+    let stack_name = match (
+        &args.stack,
+        json.get("name").and_then(serde_json::Value::as_str),
+    ) {
         (Some(s), _) => s.clone(),
         (None, Some(name)) => name.to_string(),
         (None, None) => anyhow::bail!("no stack name: pass `--stack NAME`"),
@@ -103,19 +134,39 @@ pub fn run(args: &PlanArgs, project: Option<LoadedProject>) -> anyhow::Result<(S
     let stack = StackName::parse(&stack_name).map_err(anyhow::Error::msg)?;
     let project_dir = match &args.project_dir {
         Some(d) => d.clone(),
-        None => std::fs::canonicalize(&default_dir).unwrap_or(default_dir).display().to_string(),
+        None => std::fs::canonicalize(&default_dir)
+            .unwrap_or(default_dir)
+            .display()
+            .to_string(),
     };
     let state = match &args.state {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("failed to read state `{}`", p.display()))?;
-            serde_json::from_str::<DokkuState>(&text).with_context(|| format!("`{}` is not a Dokku state snapshot", p.display()))?
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read state `{}`", p.display()))?;
+            serde_json::from_str::<DokkuState>(&text)
+                .with_context(|| format!("`{}` is not a Dokku state snapshot", p.display()))?
         }
         None => DokkuState::default(),
     };
-    let opts = Options { convert: ConvertOptions { stack, project_dir }, policy, settings: PlanSettings { source_rev: args.source_rev.clone(), ..PlanSettings::default() } };
+    let opts = Options {
+        convert: ConvertOptions { stack, project_dir },
+        policy,
+        settings: PlanSettings {
+            source_rev: args.source_rev.clone(),
+            ..PlanSettings::default()
+        },
+    };
     let plan = plan::plan_compose_json(&json, &state, &opts)?;
-    let warnings = plan.warnings.iter().map(|w| crate::report::as_written(w, &written)).collect();
-    let out = if args.format == "json" { serde_json::to_string_pretty(&plan.to_json())? + "\n" } else { plan.to_string() };
+    let warnings = plan
+        .warnings
+        .iter()
+        .map(|w| crate::report::as_written(w, &written))
+        .collect();
+    let out = if args.format == "json" {
+        serde_json::to_string_pretty(&plan.to_json())? + "\n"
+    } else {
+        plan.to_string()
+    };
     Ok((out, warnings))
 }
 

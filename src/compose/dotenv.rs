@@ -29,7 +29,11 @@ pub struct DotenvError {
 
 impl DotenvError {
     fn new(file: &Path, line: usize, detail: impl std::fmt::Display) -> Self {
-        Self { file: file.to_path_buf(), line, message: format!("failed to read {}: {detail}", file.display()) }
+        Self {
+            file: file.to_path_buf(),
+            line,
+            message: format!("failed to read {}: {detail}", file.display()),
+        }
     }
 }
 
@@ -37,7 +41,11 @@ impl DotenvError {
 /// wins). Bare `KEY` lines take `lookup(KEY)` and are left out when it is unset, as in the
 /// reference, so the value is always `Some`. Interpolation warnings are dropped: use
 /// [`parse_into`] to keep them.
-pub fn parse(src: &str, file: &Path, lookup: Lookup<'_>) -> Result<Vec<(String, Option<String>)>, DotenvError> {
+pub fn parse(
+    src: &str,
+    file: &Path,
+    lookup: Lookup<'_>,
+) -> Result<Vec<(String, Option<String>)>, DotenvError> {
     let mut vars = BTreeMap::new();
     let mut warnings = Vec::new();
     let entries = parse_into(src, file, lookup, &mut vars, &mut warnings)?;
@@ -66,7 +74,11 @@ pub fn parse_into(
         }
         let (key, left, inherited) = p.key_name(cutset)?;
         if key.contains(' ') {
-            return Err(DotenvError::new(file, p.line, format_args!("line {}: key cannot contain a space", p.line)));
+            return Err(DotenvError::new(
+                file,
+                p.line,
+                format_args!("line {}: key cannot contain a space", p.line),
+            ));
         }
         if inherited {
             if let Some(value) = lookup(&key) {
@@ -86,7 +98,10 @@ pub fn parse_into(
 
 /// Blanks that do not end a line (the reference's `isSpace`).
 fn is_blank(c: char) -> bool {
-    matches!(c, '\t' | '\u{B}' | '\u{C}' | '\r' | ' ' | '\u{85}' | '\u{A0}')
+    matches!(
+        c,
+        '\t' | '\u{B}' | '\u{C}' | '\r' | ' ' | '\u{85}' | '\u{A0}'
+    )
 }
 
 struct Parser<'f> {
@@ -210,17 +225,32 @@ impl Parser<'_> {
             }
             // Only ASCII bytes were split off, so the collected bytes are still UTF-8.
             let value = String::from_utf8_lossy(&chars).into_owned();
-            let value = if quote == b'"' { self.expand(&expand_escapes(&value), vars, lookup, warnings)? } else { value };
+            let value = if quote == b'"' {
+                self.expand(&expand_escapes(&value), vars, lookup, warnings)?
+            } else {
+                value
+            };
             return Ok((value, &src[i + 1..]));
         }
         let first_line = src.split('\n').next().unwrap_or_default();
-        Err(DotenvError::new(self.file, self.line, format_args!("line {}: unterminated quoted value {first_line}", self.line)))
+        Err(DotenvError::new(
+            self.file,
+            self.line,
+            format_args!("line {}: unterminated quoted value {first_line}", self.line),
+        ))
     }
 
     /// Interpolates a value: the lookup first, then the values read so far.
-    fn expand(&self, value: &str, vars: &BTreeMap<String, String>, lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<String, DotenvError> {
+    fn expand(
+        &self,
+        value: &str,
+        vars: &BTreeMap<String, String>,
+        lookup: Lookup<'_>,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<String, DotenvError> {
         let chained = |name: &str| lookup(name).or_else(|| vars.get(name).cloned());
-        interpolate_env_value(value, &chained, warnings).map_err(|e| DotenvError::new(self.file, self.line, e))
+        interpolate_env_value(value, &chained, warnings)
+            .map_err(|e| DotenvError::new(self.file, self.line, e))
     }
 }
 
@@ -246,12 +276,21 @@ fn expand_escapes(s: &str) -> String {
             Some('$') => (Some("$$".into()), 1),
             Some('c') => (None, 1),
             Some('0') => {
-                let digits = after[1..].bytes().take(3).take_while(u8::is_ascii_digit).count();
+                let digits = after[1..]
+                    .bytes()
+                    .take(3)
+                    .take_while(u8::is_ascii_digit)
+                    .count();
                 let octal = &after[1..=digits];
-                let value = (digits == 3).then(|| u32::from_str_radix(octal, 8).ok()).flatten().filter(|&v| v <= 0o377);
+                let value = (digits == 3)
+                    .then(|| u32::from_str_radix(octal, 8).ok())
+                    .flatten()
+                    .filter(|&v| v <= 0o377);
                 // The reference drops the `0` before trying the octal escape, and keeps the
                 // shortened text when the escape is not valid (`\0` alone becomes `\`).
-                let text = value.and_then(char::from_u32).map_or_else(|| format!("\\{octal}"), String::from);
+                let text = value
+                    .and_then(char::from_u32)
+                    .map_or_else(|| format!("\\{octal}"), String::from);
                 (Some(text), 1 + digits)
             }
             _ => (None, 0),
@@ -272,7 +311,11 @@ fn expand_escapes(s: &str) -> String {
 /// Parses an env file in the `raw` format (`env_file: {format: raw}`), as `docker run
 /// --env-file` does: `KEY=VALUE` with the value verbatim (no quotes, escapes, comments or
 /// interpolation), `#` comment lines, and bare `KEY` lines taken from `lookup` when set.
-pub fn parse_raw(src: &str, file: &Path, lookup: Lookup<'_>) -> Result<Vec<(String, String)>, DotenvError> {
+pub fn parse_raw(
+    src: &str,
+    file: &Path,
+    lookup: Lookup<'_>,
+) -> Result<Vec<(String, String)>, DotenvError> {
     let src = src.strip_prefix('\u{FEFF}').unwrap_or(src);
     let mut out = Vec::new();
     let bad = |line_no: usize, detail: String| {
@@ -299,7 +342,10 @@ pub fn parse_raw(src: &str, file: &Path, lookup: Lookup<'_>) -> Result<Vec<(Stri
         };
         let variable = variable.trim_start_matches([' ', '\t']);
         if variable.contains([' ', '\t']) {
-            return bad(line_no, format!("variable '{variable}' contains whitespaces"));
+            return bad(
+                line_no,
+                format!("variable '{variable}' contains whitespaces"),
+            );
         }
         if variable.is_empty() {
             return bad(line_no, format!("no variable name on line '{line}'"));
@@ -322,7 +368,14 @@ mod tests {
 
     fn read(src: &str, lookup: Lookup<'_>) -> Result<BTreeMap<String, String>, String> {
         let mut vars = BTreeMap::new();
-        parse_into(src, Path::new("/p/.env"), lookup, &mut vars, &mut Vec::new()).map_err(|e| e.message)?;
+        parse_into(
+            src,
+            Path::new("/p/.env"),
+            lookup,
+            &mut vars,
+            &mut Vec::new(),
+        )
+        .map_err(|e| e.message)?;
         Ok(vars)
     }
 
@@ -372,7 +425,11 @@ mod tests {
     #[test]
     fn lookup_wins_over_earlier_lines_and_values_chain() {
         let lookup = |k: &str| (k == "A").then(|| "proc".to_string());
-        let vars = read("A=${A:-dotenv_default}\nB=${B:-dotenv_default}\nC=${B}-x\nD=${UNSET:-gamma}\n", &lookup).unwrap();
+        let vars = read(
+            "A=${A:-dotenv_default}\nB=${B:-dotenv_default}\nC=${B}-x\nD=${UNSET:-gamma}\n",
+            &lookup,
+        )
+        .unwrap();
         assert_eq!(vars["A"], "proc");
         assert_eq!(vars["B"], "dotenv_default");
         assert_eq!(vars["C"], "dotenv_default-x");
@@ -398,14 +455,32 @@ mod tests {
     #[test]
     fn unset_variables_warn() {
         let mut warnings = Vec::new();
-        parse_into("A=${NOPE}\n", Path::new(".env"), &none, &mut BTreeMap::new(), &mut warnings).unwrap();
-        assert_eq!(warnings, vec![Warning::new("The \"NOPE\" variable is not set. Defaulting to a blank string.")]);
+        parse_into(
+            "A=${NOPE}\n",
+            Path::new(".env"),
+            &none,
+            &mut BTreeMap::new(),
+            &mut warnings,
+        )
+        .unwrap();
+        assert_eq!(
+            warnings,
+            vec![Warning::new(
+                "The \"NOPE\" variable is not set. Defaulting to a blank string."
+            )]
+        );
     }
 
     #[test]
     fn parse_keeps_file_order_and_repeats() {
         let entries = parse("DUP=first\nDUP=second\n", Path::new(".env"), &none).unwrap();
-        assert_eq!(entries, vec![("DUP".to_string(), Some("first".to_string())), ("DUP".to_string(), Some("second".to_string()))]);
+        assert_eq!(
+            entries,
+            vec![
+                ("DUP".to_string(), Some("first".to_string())),
+                ("DUP".to_string(), Some("second".to_string()))
+            ]
+        );
     }
 
     #[test]
@@ -413,13 +488,27 @@ mod tests {
         let lookup = |k: &str| (k == "PASS").then(|| "through".to_string());
         let src = "URL=http://${HOST:-localhost}:${PORT}\nQUOTED=\"kept\"\n  # comment\n\nSP= a b # c \r\nPASS\nUNSET\n";
         let entries = parse_raw(src, Path::new("raw.env"), &lookup).unwrap();
-        let want = [("URL", "http://${HOST:-localhost}:${PORT}"), ("QUOTED", "\"kept\""), ("SP", " a b # c "), ("PASS", "through")];
-        assert_eq!(entries, want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec());
+        let want = [
+            ("URL", "http://${HOST:-localhost}:${PORT}"),
+            ("QUOTED", "\"kept\""),
+            ("SP", " a b # c "),
+            ("PASS", "through"),
+        ];
+        assert_eq!(
+            entries,
+            want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
+        );
         let err = parse_raw("A B=1\n", Path::new("raw.env"), &lookup).unwrap_err();
-        assert_eq!(err.message, "failed to parse env_file raw.env: variable 'A B' contains whitespaces");
+        assert_eq!(
+            err.message,
+            "failed to parse env_file raw.env: variable 'A B' contains whitespaces"
+        );
         assert_eq!(err.line, 1);
         let err = parse_raw("x\n=1\n", Path::new("raw.env"), &lookup).unwrap_err();
-        assert_eq!(err.message, "failed to parse env_file raw.env: no variable name on line '=1'");
+        assert_eq!(
+            err.message,
+            "failed to parse env_file raw.env: no variable name on line '=1'"
+        );
         assert_eq!(err.line, 2);
     }
 }

@@ -18,8 +18,21 @@ fn invalid(message: String) -> ComposeError {
 /// With `untyped` (`--no-interpolate`), the reference prints its untyped model: env files and
 /// label files stay unresolved, no implied dependencies, no `command: null`, no `ipam`, and
 /// nothing is dropped for being empty.
-#[expect(clippy::too_many_arguments, reason = "the loader's state at this stage")]
-pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>, warnings: &mut Vec<Warning>) -> Result<Map, ComposeError> {
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the loader's state at this stage"
+)]
+pub(crate) fn finalize(
+    project: Map,
+    name: &str,
+    profiles: &[String],
+    vars: &BTreeMap<String, String>,
+    project_dir: &Path,
+    untyped: bool,
+    vault: Option<&crate::vault::VaultPassword>,
+    jail: Option<&crate::confine::Jail>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Map, ComposeError> {
     // `merge::project` already removed every merge tag.
     let mut p = project;
     // Top-level `models` stay in the model; the JSON output leaves them out (`output.rs`).
@@ -49,16 +62,26 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
     // Nested `x-*` keys stay in the model; the JSON output leaves them out (`output.rs`).
     check_cycles(&services)?;
 
-    let uses_default = services.values().any(|s| s.as_map().and_then(|m| m.get("networks")).and_then(Node::as_map).is_some_and(|n| n.contains_key("default")));
+    let uses_default = services.values().any(|s| {
+        s.as_map()
+            .and_then(|m| m.get("networks"))
+            .and_then(Node::as_map)
+            .is_some_and(|n| n.contains_key("default"))
+    });
     if uses_default {
-        let nets = p.entry("networks".to_string()).or_insert_with(|| Node::Map(Map::new()));
+        let nets = p
+            .entry("networks".to_string())
+            .or_insert_with(|| Node::Map(Map::new()));
         if let Node::Map(n) = nets {
-            n.entry("default".to_string()).or_insert_with(|| Node::Map(Map::new()));
+            n.entry("default".to_string())
+                .or_insert_with(|| Node::Map(Map::new()));
         }
     }
     drop_unused(&services, &mut p);
     for kind in ["networks", "volumes", "secrets", "configs"] {
-        let Some(Node::Map(resources)) = p.get_mut(kind) else { continue };
+        let Some(Node::Map(resources)) = p.get_mut(kind) else {
+            continue;
+        };
         for (key, res) in resources.iter_mut() {
             if !matches!(res, Node::Map(_)) {
                 *res = Node::Map(Map::new());
@@ -66,7 +89,11 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
             let Node::Map(r) = res else { continue };
             let external = matches!(r.get("external"), Some(Node::Bool(true)));
             if !r.contains_key("name") {
-                let n = if external { key.clone() } else { format!("{name}_{key}") };
+                let n = if external {
+                    key.clone()
+                } else {
+                    format!("{name}_{key}")
+                };
                 r.insert("name".into(), Node::Str(n));
             }
             if kind == "networks" && !untyped && !r.contains_key("ipam") {
@@ -84,15 +111,35 @@ pub(crate) fn finalize(project: Map, name: &str, profiles: &[String], vars: &BTr
 }
 
 fn enabled(svc: &Node, active: &[String]) -> bool {
-    let Some(list) = svc.as_map().and_then(|m| m.get("profiles")).and_then(Node::as_seq) else { return true };
+    let Some(list) = svc
+        .as_map()
+        .and_then(|m| m.get("profiles"))
+        .and_then(Node::as_seq)
+    else {
+        return true;
+    };
     if list.is_empty() {
         return true;
     }
-    active.iter().any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
+    active
+        .iter()
+        .any(|a| a == "*" || list.iter().any(|p| p.as_str() == Some(a.as_str())))
 }
 
-#[expect(clippy::too_many_arguments, reason = "the loader's state at this stage")]
-fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir: &Path, untyped: bool, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>, warnings: &mut Vec<Warning>) -> Result<(), ComposeError> {
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the loader's state at this stage"
+)]
+fn service(
+    name: &str,
+    s: &mut Map,
+    vars: &BTreeMap<String, String>,
+    project_dir: &Path,
+    untyped: bool,
+    vault: Option<&crate::vault::VaultPassword>,
+    jail: Option<&crate::confine::Jail>,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ComposeError> {
     if untyped {
         return untyped_service(name, s);
     }
@@ -101,7 +148,9 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
         let mut acc: BTreeMap<String, String> = BTreeMap::new();
         for (i, f) in files.into_iter().enumerate() {
             let Some(m) = f.as_map() else { continue };
-            let Some(path) = m.get("path").and_then(Node::as_str) else { continue };
+            let Some(path) = m.get("path").and_then(Node::as_str) else {
+                continue;
+            };
             let required = !matches!(m.get("required"), Some(Node::Bool(false)));
             let path = Path::new(path);
             let key = format!("services.{name}.env_file[{i}]");
@@ -113,19 +162,43 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
             let bytes = match super::loader::read_named(jail, &key, path) {
                 Ok(Some(b)) => b,
                 Ok(None) if !required => {
-                    warnings.push(Warning::new(format!("env file {} not found", path.display())));
+                    warnings.push(Warning::new(format!(
+                        "env file {} not found",
+                        path.display()
+                    )));
                     continue;
                 }
-                Ok(None) => return Err(invalid(format!("env file {} not found: No such file or directory (os error 2)", path.display()))),
+                Ok(None) => {
+                    return Err(invalid(format!(
+                        "env file {} not found: No such file or directory (os error 2)",
+                        path.display()
+                    )))
+                }
                 Err(e @ ComposeError::Invalid { .. }) => return Err(e),
-                Err(e) => return Err(invalid(format!("env file {} not found: {e}", path.display()))),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "env file {} not found: {e}",
+                        path.display()
+                    )))
+                }
             };
             let src = if crate::vault::is_vault(&bytes) {
                 // An env file encrypted with ansible-vault (issue #8) is read decrypted.
-                let plain = crate::vault::plaintext(bytes, path, vault).map_err(|e| invalid(format!("{key}: {e}")))?;
-                String::from_utf8(plain).map_err(|_| invalid(format!("{key}: the decrypted env file {} is not UTF-8", path.display())))?
+                let plain = crate::vault::plaintext(bytes, path, vault)
+                    .map_err(|e| invalid(format!("{key}: {e}")))?;
+                String::from_utf8(plain).map_err(|_| {
+                    invalid(format!(
+                        "{key}: the decrypted env file {} is not UTF-8",
+                        path.display()
+                    ))
+                })?
             } else {
-                String::from_utf8(bytes).map_err(|_| invalid(format!("env file {} not found: stream did not contain valid UTF-8", path.display())))?
+                String::from_utf8(bytes).map_err(|_| {
+                    invalid(format!(
+                        "env file {} not found: stream did not contain valid UTF-8",
+                        path.display()
+                    ))
+                })?
             };
             let raw = m.get("format").and_then(Node::as_str) == Some("raw");
             let lookup = |k: &str| vars.get(k).cloned();
@@ -140,7 +213,14 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
                 }
             }
         }
-        let env = if from_files.is_empty() { None } else { Some(s.entry("environment".to_string()).or_insert_with(|| Node::Map(Map::new()))) };
+        let env = if from_files.is_empty() {
+            None
+        } else {
+            Some(
+                s.entry("environment".to_string())
+                    .or_insert_with(|| Node::Map(Map::new())),
+            )
+        };
         if let Some(Node::Map(e)) = env {
             for (k, v) in from_files {
                 e.entry(k).or_insert(v);
@@ -151,7 +231,9 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
         // Labels from files, under the explicit ones.
         let mut from_files = Map::new();
         for (i, f) in files.into_iter().enumerate() {
-            let Some(path) = f.as_str().map(Path::new) else { continue };
+            let Some(path) = f.as_str().map(Path::new) else {
+                continue;
+            };
             let key = format!("services.{name}.label_file[{i}]");
             if jail.is_none() {
                 if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
@@ -160,18 +242,36 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
             }
             let bytes = match super::loader::read_named(jail, &key, path) {
                 Ok(Some(b)) => b,
-                Ok(None) => return Err(invalid(format!("label file {} not found: No such file or directory (os error 2)", path.display()))),
+                Ok(None) => {
+                    return Err(invalid(format!(
+                        "label file {} not found: No such file or directory (os error 2)",
+                        path.display()
+                    )))
+                }
                 Err(e @ ComposeError::Invalid { .. }) => return Err(e),
-                Err(e) => return Err(invalid(format!("label file {} not found: {e}", path.display()))),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "label file {} not found: {e}",
+                        path.display()
+                    )))
+                }
             };
-            let src = String::from_utf8(bytes).map_err(|_| invalid(format!("label file {} not found: stream did not contain valid UTF-8", path.display())))?;
+            let src = String::from_utf8(bytes).map_err(|_| {
+                invalid(format!(
+                    "label file {} not found: stream did not contain valid UTF-8",
+                    path.display()
+                ))
+            })?;
             let lookup = |k: &str| vars.get(k).cloned();
             for (k, v) in dotenv::parse(&src, path, &lookup)? {
                 from_files.insert(k, v.map_or(Node::Null, Node::Str));
             }
         }
         if !from_files.is_empty() {
-            if let Node::Map(labels) = s.entry("labels".to_string()).or_insert_with(|| Node::Map(Map::new())) {
+            if let Node::Map(labels) = s
+                .entry("labels".to_string())
+                .or_insert_with(|| Node::Map(Map::new()))
+            {
                 for (k, v) in from_files {
                     labels.entry(k).or_insert(v);
                 }
@@ -207,13 +307,28 @@ fn service(name: &str, s: &mut Map, vars: &BTreeMap<String, String>, project_dir
         s.insert("networks".into(), Node::Map(n));
     }
     default_secret_targets(s);
-    let has_image = s.get("image").and_then(Node::as_str).is_some_and(|i| !i.is_empty());
+    let has_image = s
+        .get("image")
+        .and_then(Node::as_str)
+        .is_some_and(|i| !i.is_empty());
     if !has_image && !s.contains_key("build") && !s.contains_key("provider") {
         return Err(invalid(format!("service {name:?} has neither an image nor a build context specified: invalid compose project")));
     }
     // Empty strings, lists and maps are dropped by the reference (Go `omitempty`), except
     // for the fields that are structs or always printed.
-    const KEPT: &[&str] = &["develop", "healthcheck", "deploy", "build", "logging", "blkio_config", "credential_spec", "provider", "command", "entrypoint", "networks"];
+    const KEPT: &[&str] = &[
+        "develop",
+        "healthcheck",
+        "deploy",
+        "build",
+        "logging",
+        "blkio_config",
+        "credential_spec",
+        "provider",
+        "command",
+        "entrypoint",
+        "networks",
+    ];
     s.retain(|k, v| match v {
         Node::Str(x) => !x.is_empty(),
         Node::Map(m) => !m.is_empty() || KEPT.contains(&k.as_str()),
@@ -256,11 +371,23 @@ fn default_secret_targets(s: &mut Map) {
 
 /// A service-level limit and its `deploy.resources` twin must agree.
 fn check_limits(name: &str, s: &Map) -> Result<(), ComposeError> {
-    let resources = s.get("deploy").and_then(Node::as_map).and_then(|d| d.get("resources")).and_then(Node::as_map);
-    for (key, section, field) in [("cpus", "limits", "cpus"), ("mem_limit", "limits", "memory"), ("mem_reservation", "reservations", "memory"), ("pids_limit", "limits", "pids")] {
+    let resources = s
+        .get("deploy")
+        .and_then(Node::as_map)
+        .and_then(|d| d.get("resources"))
+        .and_then(Node::as_map);
+    for (key, section, field) in [
+        ("cpus", "limits", "cpus"),
+        ("mem_limit", "limits", "memory"),
+        ("mem_reservation", "reservations", "memory"),
+        ("pids_limit", "limits", "pids"),
+    ] {
         // A present section with the field missing counts as 0, as in the reference.
         let zero = Node::Int(0);
-        let other = resources.and_then(|r| r.get(section)).and_then(Node::as_map).map(|l| l.get(field).unwrap_or(&zero));
+        let other = resources
+            .and_then(|r| r.get(section))
+            .and_then(Node::as_map)
+            .map(|l| l.get(field).unwrap_or(&zero));
         if let (Some(a), Some(b)) = (s.get(key), other) {
             let num = |n: &Node| match n {
                 Node::Int(i) => Some(*i as f64),
@@ -284,20 +411,30 @@ fn implied_dependencies(s: &mut Map) {
             implied.push((l.split(':').next().unwrap_or(l).to_string(), true));
         }
     }
-    for v in s.get("volumes_from").and_then(Node::as_seq).unwrap_or_default() {
+    for v in s
+        .get("volumes_from")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
         if let Some(v) = v.as_str() {
             if !v.starts_with("container:") {
                 implied.push((v.split(':').next().unwrap_or(v).to_string(), false));
             }
         }
     }
-    if let Some(svc) = s.get("network_mode").and_then(Node::as_str).and_then(|m| m.strip_prefix("service:")) {
+    if let Some(svc) = s
+        .get("network_mode")
+        .and_then(Node::as_str)
+        .and_then(|m| m.strip_prefix("service:"))
+    {
         implied.push((svc.to_string(), true));
     }
     if implied.is_empty() {
         return;
     }
-    let deps = s.entry("depends_on".to_string()).or_insert_with(|| Node::Map(Map::new()));
+    let deps = s
+        .entry("depends_on".to_string())
+        .or_insert_with(|| Node::Map(Map::new()));
     if let Node::Map(d) = deps {
         for (name, restart) in implied {
             d.entry(name).or_insert_with(|| {
@@ -319,23 +456,38 @@ fn drop_unused(services: &Map, p: &mut Map) {
     for svc in services.values() {
         let Some(s) = svc.as_map() else { continue };
         if let Some(n) = s.get("networks").and_then(Node::as_map) {
-            used.entry("networks").or_default().extend(n.keys().cloned());
+            used.entry("networks")
+                .or_default()
+                .extend(n.keys().cloned());
         }
         for v in s.get("volumes").and_then(Node::as_seq).unwrap_or_default() {
-            if let Some(src) = v.as_map().filter(|m| m.get("type").and_then(Node::as_str) == Some("volume")).and_then(|m| m.get("source")).and_then(Node::as_str) {
+            if let Some(src) = v
+                .as_map()
+                .filter(|m| m.get("type").and_then(Node::as_str) == Some("volume"))
+                .and_then(|m| m.get("source"))
+                .and_then(Node::as_str)
+            {
                 used.entry("volumes").or_default().insert(src.to_string());
             }
         }
         for kind in ["secrets", "configs"] {
             for r in s.get(kind).and_then(Node::as_seq).unwrap_or_default() {
-                if let Some(src) = r.as_map().and_then(|m| m.get("source")).and_then(Node::as_str) {
+                if let Some(src) = r
+                    .as_map()
+                    .and_then(|m| m.get("source"))
+                    .and_then(Node::as_str)
+                {
                     used.entry(kind).or_default().insert(src.to_string());
                 }
             }
         }
         if let Some(b) = s.get("build").and_then(Node::as_map) {
             for r in b.get("secrets").and_then(Node::as_seq).unwrap_or_default() {
-                if let Some(src) = r.as_map().and_then(|m| m.get("source")).and_then(Node::as_str) {
+                if let Some(src) = r
+                    .as_map()
+                    .and_then(|m| m.get("source"))
+                    .and_then(Node::as_str)
+                {
                     used.entry("secrets").or_default().insert(src.to_string());
                 }
             }
@@ -350,7 +502,11 @@ fn drop_unused(services: &Map, p: &mut Map) {
 }
 
 fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(), ComposeError> {
-    let defined = |kind: &str, key: &str| p.get(kind).and_then(Node::as_map).is_some_and(|m| m.contains_key(key));
+    let defined = |kind: &str, key: &str| {
+        p.get(kind)
+            .and_then(Node::as_map)
+            .is_some_and(|m| m.contains_key(key))
+    };
     for (name, svc) in services {
         let Some(s) = svc.as_map() else { continue };
         if let Some(deps) = s.get("depends_on").and_then(Node::as_map) {
@@ -384,7 +540,11 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
         for (kind, what) in [("secrets", "secret"), ("configs", "config")] {
             if let Some(refs) = s.get(kind).and_then(Node::as_seq) {
                 for r in refs {
-                    if let Some(src) = r.as_map().and_then(|m| m.get("source")).and_then(Node::as_str) {
+                    if let Some(src) = r
+                        .as_map()
+                        .and_then(|m| m.get("source"))
+                        .and_then(Node::as_str)
+                    {
                         if !defined(kind, src) {
                             return Err(invalid(format!("service {name:?} refers to undefined {what} {src}: invalid compose project")));
                         }
@@ -399,7 +559,18 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
 /// Finds a `depends_on` cycle in linear time (iterative depth-first search with colours).
 fn check_cycles(services: &Map) -> Result<(), ComposeError> {
     let deps = |n: &str| -> Vec<String> {
-        services.get(n).and_then(Node::as_map).and_then(|m| m.get("depends_on")).and_then(Node::as_map).map(|d| d.keys().filter(|k| services.contains_key(*k)).cloned().collect()).unwrap_or_default()
+        services
+            .get(n)
+            .and_then(Node::as_map)
+            .and_then(|m| m.get("depends_on"))
+            .and_then(Node::as_map)
+            .map(|d| {
+                d.keys()
+                    .filter(|k| services.contains_key(*k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = on the stack, 2 = done
     for start in services.keys() {
@@ -413,20 +584,30 @@ fn check_cycles(services: &Map) -> Result<(), ComposeError> {
                 match state.get(child.as_str()) {
                     Some(1) => {
                         let pos = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                        let mut cycle: Vec<String> = stack[pos..].iter().map(|(n, _)| n.clone()).collect();
+                        let mut cycle: Vec<String> =
+                            stack[pos..].iter().map(|(n, _)| n.clone()).collect();
                         cycle.push(child);
-                        return Err(invalid(format!("dependency cycle detected: {}", cycle.join(" -> "))));
+                        return Err(invalid(format!(
+                            "dependency cycle detected: {}",
+                            cycle.join(" -> ")
+                        )));
                     }
                     Some(_) => {}
                     None => {
-                        let key = services.get_key_value(child.as_str()).map(|(k, _)| k.as_str()).unwrap_or_default();
+                        let key = services
+                            .get_key_value(child.as_str())
+                            .map(|(k, _)| k.as_str())
+                            .unwrap_or_default();
                         state.insert(key, 1);
                         let grand = deps(&child);
                         stack.push((child, grand));
                     }
                 }
             } else {
-                let key = services.get_key_value(node.as_str()).map(|(k, _)| k.as_str()).unwrap_or_default();
+                let key = services
+                    .get_key_value(node.as_str())
+                    .map(|(k, _)| k.as_str())
+                    .unwrap_or_default();
                 state.insert(key, 2);
                 stack.pop();
             }

@@ -57,8 +57,12 @@ impl Failure {
             Failure::Invalid(template) => {
                 format!("invalid interpolation format in {}: you may need to escape any $ with another $", go_quote(template))
             }
-            Failure::Required { var, reason } if reason.is_empty() => format!("required variable {var} is missing a value"),
-            Failure::Required { var, reason } => format!("required variable {var} is missing a value: {reason}"),
+            Failure::Required { var, reason } if reason.is_empty() => {
+                format!("required variable {var} is missing a value")
+            }
+            Failure::Required { var, reason } => {
+                format!("required variable {var} is missing a value: {reason}")
+            }
             Failure::Limit(what) => what.clone(),
             Failure::Cast(detail) => format!("failed to cast to expected type: {detail}"),
         }
@@ -80,31 +84,55 @@ impl Failure {
             }
             (_, false) => format!("error while interpolating {path}: {}", self.bare()),
         };
-        InterpolationError { path: path.to_string(), message }
+        InterpolationError {
+            path: path.to_string(),
+            message,
+        }
     }
 }
 
 /// Interpolates one string (no key path: errors carry none).
-pub fn interpolate_str(input: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<String, InterpolationError> {
+pub fn interpolate_str(
+    input: &str,
+    lookup: Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<String, InterpolationError> {
     substitute(input, lookup, warnings, 0).map_err(|f| f.into_error(""))
 }
 
 /// Interpolates one string for an env file: errors read like the reference's template errors
 /// (`Invalid template: "${"`, `required variable X is missing a value`).
-pub(crate) fn interpolate_env_value(input: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<String, String> {
+pub(crate) fn interpolate_env_value(
+    input: &str,
+    lookup: Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<String, String> {
     substitute(input, lookup, warnings, 0).map_err(|f| f.template_text())
 }
 
 /// Interpolates every string value (never a key) of a document, casting values at the
 /// reference's typed paths. Paths start at the document's top-level keys.
-pub fn interpolate_node(node: Node, lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<Node, InterpolationError> {
+pub fn interpolate_node(
+    node: Node,
+    lookup: Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Node, InterpolationError> {
     interpolate_at(node, &[], lookup, warnings)
 }
 
 /// Like [`interpolate_node`] for a value found at `path` (key segments; `[]` for a sequence
 /// item), e.g. `["services", "web"]` for one service.
-pub fn interpolate_at(mut node: Node, path: &[&str], lookup: Lookup<'_>, warnings: &mut Vec<Warning>) -> Result<Node, InterpolationError> {
-    let mut walker = Walker { lookup, warnings, growth: 0 };
+pub fn interpolate_at(
+    mut node: Node,
+    path: &[&str],
+    lookup: Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Node, InterpolationError> {
+    let mut walker = Walker {
+        lookup,
+        warnings,
+        growth: 0,
+    };
     let mut path = path.to_vec();
     walker.walk(&mut node, &mut path)?;
     Ok(node)
@@ -119,10 +147,15 @@ struct Walker<'a, 'w> {
 }
 
 impl Walker<'_, '_> {
-    fn walk<'t>(&mut self, node: &'t mut Node, path: &mut Vec<&'t str>) -> Result<(), InterpolationError> {
+    fn walk<'t>(
+        &mut self,
+        node: &'t mut Node,
+        path: &mut Vec<&'t str>,
+    ) -> Result<(), InterpolationError> {
         if let Node::Str(s) = node {
             if s.as_bytes().contains(&b'$') {
-                let out = substitute(s, self.lookup, self.warnings, 0).map_err(|f| f.into_error(&path.join(".")))?;
+                let out = substitute(s, self.lookup, self.warnings, 0)
+                    .map_err(|f| f.into_error(&path.join(".")))?;
                 self.growth += out.len().saturating_sub(s.len());
                 if self.growth > MAX_TOTAL_GROWTH_BYTES {
                     let limit = Failure::Limit(format!("interpolation grows the document by more than the limit of {MAX_TOTAL_GROWTH_BYTES} bytes"));
@@ -131,7 +164,8 @@ impl Walker<'_, '_> {
                 *s = out;
             }
             if let Some(cast) = cast_for(path) {
-                let value = cast(s, self.warnings).map_err(|detail| Failure::Cast(detail).into_error(&path.join(".")))?;
+                let value = cast(s, self.warnings)
+                    .map_err(|detail| Failure::Cast(detail).into_error(&path.join(".")))?;
                 *node = value;
             }
             return Ok(());
@@ -154,7 +188,12 @@ impl Walker<'_, '_> {
                 }
             }
             // The reference drops `!reset` values before interpolating: nothing in them can fail.
-            Node::Tagged(Tag::Reset, _) | Node::Null | Node::Bool(_) | Node::Int(_) | Node::Float(_) | Node::Str(_) => {}
+            Node::Tagged(Tag::Reset, _)
+            | Node::Null
+            | Node::Bool(_)
+            | Node::Int(_)
+            | Node::Float(_)
+            | Node::Str(_) => {}
             Node::Tagged(_, inner) => self.walk(inner, path)?,
         }
         Ok(())
@@ -200,15 +239,28 @@ impl LineCache {
     /// The last `}` in `[p, end of line)`, not at or past `limit`.
     fn last_close(&mut self, s: &[u8], p: usize, limit: usize) -> Option<usize> {
         if !(self.from..self.line_end).contains(&p) {
-            let line_end = s[p..].iter().position(|&b| b == b'\n').map_or(s.len(), |n| p + n);
-            let last_close = s[p..line_end].iter().rposition(|&b| b == b'}').map(|c| p + c);
-            *self = Self { from: p, line_end, last_close };
+            let line_end = s[p..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(s.len(), |n| p + n);
+            let last_close = s[p..line_end]
+                .iter()
+                .rposition(|&b| b == b'}')
+                .map(|c| p + c);
+            *self = Self {
+                from: p,
+                line_end,
+                last_close,
+            };
         }
         match self.last_close {
             Some(c) if c >= p && c < limit => Some(c),
             // Inside a remainder that ends before the line's last `}` (not produced by the
             // reference's own matches, but cheap to answer right).
-            Some(c) if c >= limit => s[p..limit.min(self.line_end)].iter().rposition(|&b| b == b'}').map(|c| p + c),
+            Some(c) if c >= limit => s[p..limit.min(self.line_end)]
+                .iter()
+                .rposition(|&b| b == b'}')
+                .map(|c| p + c),
             _ => None,
         }
     }
@@ -216,7 +268,11 @@ impl LineCache {
 
 /// Matches the reference's pattern at `s[i] == '$'`, not looking past `limit`.
 fn match_at(s: &[u8], i: usize, limit: usize, lines: &mut LineCache) -> Match {
-    let next = if i + 1 < limit { s[i + 1] } else { return Match::None };
+    let next = if i + 1 < limit {
+        s[i + 1]
+    } else {
+        return Match::None;
+    };
     if next == b'$' {
         return Match::Escaped;
     }
@@ -253,12 +309,18 @@ fn match_at(s: &[u8], i: usize, limit: usize, lines: &mut LineCache) -> Match {
     if let Some((op, len)) = op {
         if k + len <= limit {
             if let Some(close) = lines.last_close(s, k + len, limit) {
-                return Match::Braced { end: close + 1, op: Some(op) };
+                return Match::Braced {
+                    end: close + 1,
+                    op: Some(op),
+                };
             }
         }
     }
     if k < limit && s[k] == b'}' {
-        return Match::Braced { end: k + 1, op: None };
+        return Match::Braced {
+            end: k + 1,
+            op: None,
+        };
     }
     Match::Invalid
 }
@@ -306,17 +368,25 @@ impl Op {
             Op::AltIfSet => "+",
         }
     }
-
 }
 
 fn unset_warning(name: &str) -> Warning {
-    Warning::new(format!("The \"{name}\" variable is not set. Defaulting to a blank string."))
+    Warning::new(format!(
+        "The \"{name}\" variable is not set. Defaulting to a blank string."
+    ))
 }
 
 /// Interpolates `template`; `depth` counts nested defaults.
-fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, depth: usize) -> Result<String, Failure> {
+fn substitute(
+    template: &str,
+    lookup: Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+    depth: usize,
+) -> Result<String, Failure> {
     if depth > MAX_NESTING {
-        return Err(Failure::Limit(format!("interpolation nests deeper than the limit of {MAX_NESTING} levels")));
+        return Err(Failure::Limit(format!(
+            "interpolation nests deeper than the limit of {MAX_NESTING} levels"
+        )));
     }
     let s = template.as_bytes();
     let Some(first) = s.iter().position(|&b| b == b'$') else {
@@ -336,7 +406,10 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
         }
         let (seg_start, limit) = segments.last().copied().unwrap_or((0, s.len()));
         if s[i] != b'$' {
-            let next = s[i..limit].iter().position(|&b| b == b'$').map_or(limit, |p| i + p);
+            let next = s[i..limit]
+                .iter()
+                .position(|&b| b == b'$')
+                .map_or(limit, |p| i + p);
             out.push_str(&template[i..next]);
             i = next;
             continue;
@@ -359,7 +432,9 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
                 i = end;
             }
             Match::Invalid => {
-                first_error.get_or_insert_with(|| Failure::Invalid(template[seg_start..limit].to_string()));
+                first_error.get_or_insert_with(|| {
+                    Failure::Invalid(template[seg_start..limit].to_string())
+                });
                 i += 2;
             }
             Match::Braced { end, op } => {
@@ -379,7 +454,9 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
             }
         }
         if out.len() > MAX_INTERPOLATED_BYTES {
-            return Err(Failure::Limit(format!("interpolated value is larger than the limit of {MAX_INTERPOLATED_BYTES} bytes")));
+            return Err(Failure::Limit(format!(
+                "interpolated value is larger than the limit of {MAX_INTERPOLATED_BYTES} bytes"
+            )));
         }
     }
     match first_error {
@@ -389,14 +466,27 @@ fn substitute(template: &str, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, d
 }
 
 /// Evaluates the inside of `${…}` (`NAME`, or `NAME` + operator + argument).
-fn braced(inner: &str, op: Option<Op>, lookup: Lookup<'_>, warnings: &mut Vec<Warning>, depth: usize) -> Result<String, Failure> {
+fn braced(
+    inner: &str,
+    op: Option<Op>,
+    lookup: Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+    depth: usize,
+) -> Result<String, Failure> {
     let bytes = inner.as_bytes();
-    let name_len = bytes.iter().position(|&b| !is_name_char(b)).unwrap_or(bytes.len());
+    let name_len = bytes
+        .iter()
+        .position(|&b| !is_name_char(b))
+        .unwrap_or(bytes.len());
     // After a cut the inside must still read as NAME or NAME + operator.
     if name_len == 0 || !is_name_start(bytes[0]) || (name_len < bytes.len() && op.is_none()) {
         return Err(Failure::Invalid(format!("${{{inner}}}")));
     }
-    let applied = op.and_then(|op| inner.split_once(op.sep()).map(|(name, arg)| (op, name, arg)));
+    let applied = op.and_then(|op| {
+        inner
+            .split_once(op.sep())
+            .map(|(name, arg)| (op, name, arg))
+    });
     let Some((op, name, arg)) = applied else {
         let name = &inner[..name_len];
         return Ok(lookup(name).unwrap_or_else(|| {
@@ -420,11 +510,21 @@ fn braced(inner: &str, op: Option<Op>, lookup: Lookup<'_>, warnings: &mut Vec<Wa
         },
         Op::RequiredNonEmpty => match value {
             Some(v) if !v.is_empty() => v,
-            _ => return Err(Failure::Required { var: name.to_string(), reason: arg }),
+            _ => {
+                return Err(Failure::Required {
+                    var: name.to_string(),
+                    reason: arg,
+                })
+            }
         },
         Op::Required => match value {
             Some(v) => v,
-            None => return Err(Failure::Required { var: name.to_string(), reason: arg }),
+            None => {
+                return Err(Failure::Required {
+                    var: name.to_string(),
+                    reason: arg,
+                })
+            }
         },
     })
 }
@@ -446,12 +546,48 @@ const CASTS: &[(&[&str], Cast)] = &[
     (&["services", "*", "cpu_shares"], to_int64),
     (&["services", "*", "init"], to_bool),
     (&["services", "*", "deploy", "replicas"], to_int),
-    (&["services", "*", "deploy", "update_config", "parallelism"], to_int),
-    (&["services", "*", "deploy", "update_config", "max_failure_ratio"], to_float),
-    (&["services", "*", "deploy", "rollback_config", "parallelism"], to_int),
-    (&["services", "*", "deploy", "rollback_config", "max_failure_ratio"], to_float),
-    (&["services", "*", "deploy", "restart_policy", "max_attempts"], to_int),
-    (&["services", "*", "deploy", "placement", "max_replicas_per_node"], to_int),
+    (
+        &["services", "*", "deploy", "update_config", "parallelism"],
+        to_int,
+    ),
+    (
+        &[
+            "services",
+            "*",
+            "deploy",
+            "update_config",
+            "max_failure_ratio",
+        ],
+        to_float,
+    ),
+    (
+        &["services", "*", "deploy", "rollback_config", "parallelism"],
+        to_int,
+    ),
+    (
+        &[
+            "services",
+            "*",
+            "deploy",
+            "rollback_config",
+            "max_failure_ratio",
+        ],
+        to_float,
+    ),
+    (
+        &["services", "*", "deploy", "restart_policy", "max_attempts"],
+        to_int,
+    ),
+    (
+        &[
+            "services",
+            "*",
+            "deploy",
+            "placement",
+            "max_replicas_per_node",
+        ],
+        to_int,
+    ),
     (&["services", "*", "healthcheck", "retries"], to_int),
     (&["services", "*", "healthcheck", "disable"], to_bool),
     (&["services", "*", "oom_kill_disable"], to_bool),
@@ -467,7 +603,10 @@ const CASTS: &[(&[&str], Cast)] = &[
     (&["services", "*", "ulimits", "*", "hard"], to_int),
     (&["services", "*", "ulimits", "*", "soft"], to_int),
     (&["services", "*", "volumes", "[]", "read_only"], to_bool),
-    (&["services", "*", "volumes", "[]", "volume", "nocopy"], to_bool),
+    (
+        &["services", "*", "volumes", "[]", "volume", "nocopy"],
+        to_bool,
+    ),
     (&["networks", "*", "external"], to_bool),
     (&["networks", "*", "internal"], to_bool),
     (&["networks", "*", "attachable"], to_bool),
@@ -480,7 +619,12 @@ const CASTS: &[(&[&str], Cast)] = &[
 
 fn cast_for(path: &[&str]) -> Option<Cast> {
     CASTS.iter().find_map(|(pattern, cast)| {
-        (pattern.len() == path.len() && pattern.iter().zip(path).all(|(p, seg)| *p == "*" || p == seg)).then_some(*cast)
+        (pattern.len() == path.len()
+            && pattern
+                .iter()
+                .zip(path)
+                .all(|(p, seg)| *p == "*" || p == seg))
+        .then_some(*cast)
     })
 }
 
@@ -488,9 +632,17 @@ fn cast_for(path: &[&str]) -> Option<Cast> {
 fn go_int(s: &str, func: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.{func}: parsing {}: invalid syntax", go_quote(s)));
+        return Err(format!(
+            "strconv.{func}: parsing {}: invalid syntax",
+            go_quote(s)
+        ));
     }
-    s.parse::<i64>().map_err(|_| format!("strconv.{func}: parsing {}: value out of range", go_quote(s)))
+    s.parse::<i64>().map_err(|_| {
+        format!(
+            "strconv.{func}: parsing {}: value out of range",
+            go_quote(s)
+        )
+    })
 }
 
 fn to_int(s: &str, _: &mut Vec<Warning>) -> Result<Node, String> {
@@ -505,12 +657,27 @@ fn to_int64(s: &str, _: &mut Vec<Warning>) -> Result<Node, String> {
 /// not supported); `max` is the largest finite value of the target size.
 fn go_float(s: &str, max: f64) -> Result<f64, String> {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let word = ["inf", "infinity", "nan"].iter().any(|w| body.eq_ignore_ascii_case(w));
-    let decimal = !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
-    let parsed = if word || decimal { s.parse::<f64>().ok() } else { None };
+    let word = ["inf", "infinity", "nan"]
+        .iter()
+        .any(|w| body.eq_ignore_ascii_case(w));
+    let decimal = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    let parsed = if word || decimal {
+        s.parse::<f64>().ok()
+    } else {
+        None
+    };
     match parsed {
-        None => Err(format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(s))),
-        Some(f) if !word && f.abs() > max => Err(format!("strconv.ParseFloat: parsing {}: value out of range", go_quote(s))),
+        None => Err(format!(
+            "strconv.ParseFloat: parsing {}: invalid syntax",
+            go_quote(s)
+        )),
+        Some(f) if !word && f.abs() > max => Err(format!(
+            "strconv.ParseFloat: parsing {}: value out of range",
+            go_quote(s)
+        )),
         Some(f) => Ok(f),
     }
 }
@@ -529,11 +696,17 @@ fn to_bool(s: &str, warnings: &mut Vec<Warning>) -> Result<Node, String> {
         "true" => Ok(Node::Bool(true)),
         "false" => Ok(Node::Bool(false)),
         "y" | "yes" | "on" => {
-            warnings.push(Warning::new(format!("{} for boolean is not supported by YAML 1.2, please use `true`", go_quote(s))));
+            warnings.push(Warning::new(format!(
+                "{} for boolean is not supported by YAML 1.2, please use `true`",
+                go_quote(s)
+            )));
             Ok(Node::Bool(true))
         }
         "n" | "no" | "off" => {
-            warnings.push(Warning::new(format!("{} for boolean is not supported by YAML 1.2, please use `false`", go_quote(s))));
+            warnings.push(Warning::new(format!(
+                "{} for boolean is not supported by YAML 1.2, please use `false`",
+                go_quote(s)
+            )));
             Ok(Node::Bool(false))
         }
         _ => Err(format!("invalid boolean: {s}")),
@@ -562,7 +735,9 @@ mod tests {
     }
 
     fn ok(template: &str) -> String {
-        run(template).0.unwrap_or_else(|e| panic!("{template}: {e}"))
+        run(template)
+            .0
+            .unwrap_or_else(|e| panic!("{template}: {e}"))
     }
 
     fn fails(template: &str) -> String {
@@ -633,20 +808,44 @@ mod tests {
         let one = "The \"NOPE\" variable is not set. Defaulting to a blank string.";
         assert_eq!(warnings, vec![one, one, one]);
         let (_, warnings) = run("<${A:+--flag=${A}}>");
-        assert_eq!(warnings, vec!["The \"A\" variable is not set. Defaulting to a blank string."]);
+        assert_eq!(
+            warnings,
+            vec!["The \"A\" variable is not set. Defaulting to a blank string."]
+        );
         assert!(run("${UNSET:-x}${UNSET-y}${UNSET:+z}").1.is_empty());
     }
 
     #[test]
     fn required_variables() {
-        assert_eq!(fails("${DB:?database password must be set}"), "required variable DB is missing a value: database password must be set");
-        assert_eq!(fails("${BAR:?empty}"), "required variable BAR is missing a value: empty");
-        assert_eq!(fails("${DB?must be defined}"), "required variable DB is missing a value: must be defined");
+        assert_eq!(
+            fails("${DB:?database password must be set}"),
+            "required variable DB is missing a value: database password must be set"
+        );
+        assert_eq!(
+            fails("${BAR:?empty}"),
+            "required variable BAR is missing a value: empty"
+        );
+        assert_eq!(
+            fails("${DB?must be defined}"),
+            "required variable DB is missing a value: must be defined"
+        );
         assert_eq!(fails("${DB:?}"), "required variable DB is missing a value");
-        assert_eq!(fails("${A:?need A (B=${B})}"), "required variable A is missing a value: need A (B=bee)");
-        assert_eq!(fails("${V:?error: missing value for V}"), "required variable V is missing a value: error: missing value for V");
-        assert_eq!(fails("${A:-${C:?C needed}}"), "required variable C is missing a value: C needed");
-        assert_eq!(fails("${UNSET_VAR?bar-baz}"), "required variable UNSET_VAR is missing a value: bar-baz");
+        assert_eq!(
+            fails("${A:?need A (B=${B})}"),
+            "required variable A is missing a value: need A (B=bee)"
+        );
+        assert_eq!(
+            fails("${V:?error: missing value for V}"),
+            "required variable V is missing a value: error: missing value for V"
+        );
+        assert_eq!(
+            fails("${A:-${C:?C needed}}"),
+            "required variable C is missing a value: C needed"
+        );
+        assert_eq!(
+            fails("${UNSET_VAR?bar-baz}"),
+            "required variable UNSET_VAR is missing a value: bar-baz"
+        );
         // The argument is interpolated eagerly: a required variable in a default fails even
         // when the default is not needed, as in the reference.
         assert!(run("${FOO:-${C:?x}}").0.is_err());
@@ -654,17 +853,34 @@ mod tests {
 
     #[test]
     fn invalid_templates() {
-        for template in ["${VAR", "${1VAR}", "${VAR NAME}", "${}", "${VAR:=x}", "x ${", "${A:-x\ny}"] {
-            assert!(fails(template).starts_with("invalid interpolation format in "), "{template}");
+        for template in [
+            "${VAR",
+            "${1VAR}",
+            "${VAR NAME}",
+            "${}",
+            "${VAR:=x}",
+            "x ${",
+            "${A:-x\ny}",
+        ] {
+            assert!(
+                fails(template).starts_with("invalid interpolation format in "),
+                "{template}"
+            );
         }
     }
 
     fn node_err(yaml_path: &[&str], value: &str) -> String {
         let mut node = Node::Str(value.to_string());
         for key in yaml_path.iter().rev() {
-            node = if *key == "[]" { Node::Seq(vec![node]) } else { Node::Map(Map::from([((*key).to_string(), node)])) };
+            node = if *key == "[]" {
+                Node::Seq(vec![node])
+            } else {
+                Node::Map(Map::from([((*key).to_string(), node)]))
+            };
         }
-        interpolate_node(node, &env, &mut Vec::new()).unwrap_err().message
+        interpolate_node(node, &env, &mut Vec::new())
+            .unwrap_err()
+            .message
     }
 
     #[test]
@@ -693,27 +909,69 @@ mod tests {
 
     #[test]
     fn casts_at_typed_paths() {
-        let svc = |rest: &[&'static str]| -> Vec<&'static str> { [&["services", "w"][..], rest].concat() };
+        let svc = |rest: &[&'static str]| -> Vec<&'static str> {
+            [&["services", "w"][..], rest].concat()
+        };
         assert_eq!(cast(&svc(&["deploy", "replicas"]), "2").0, Ok(Node::Int(2)));
-        assert_eq!(cast(&svc(&["deploy", "replicas"]), "two").0, Err("strconv.Atoi: parsing \"two\": invalid syntax".into()));
-        assert_eq!(cast(&svc(&["deploy", "replicas"]), "99999999999999999999").0, Err("strconv.Atoi: parsing \"99999999999999999999\": value out of range".into()));
-        assert_eq!(cast(&svc(&["pids_limit"]), "x").0, Err("strconv.ParseInt: parsing \"x\": invalid syntax".into()));
+        assert_eq!(
+            cast(&svc(&["deploy", "replicas"]), "two").0,
+            Err("strconv.Atoi: parsing \"two\": invalid syntax".into())
+        );
+        assert_eq!(
+            cast(&svc(&["deploy", "replicas"]), "99999999999999999999").0,
+            Err("strconv.Atoi: parsing \"99999999999999999999\": value out of range".into())
+        );
+        assert_eq!(
+            cast(&svc(&["pids_limit"]), "x").0,
+            Err("strconv.ParseInt: parsing \"x\": invalid syntax".into())
+        );
         assert_eq!(cast(&svc(&["cpus"]), "1.5").0, Ok(Node::Float(1.5)));
-        assert_eq!(cast(&svc(&["cpus"]), "1e39").0, Err("strconv.ParseFloat: parsing \"1e39\": value out of range".into()));
-        assert_eq!(cast(&svc(&["cpu_percent"]), "abc").0, Err("strconv.ParseFloat: parsing \"abc\": invalid syntax".into()));
-        assert_eq!(cast(&svc(&["ports", "[]", "target"]), "80").0, Ok(Node::Int(80)));
-        assert_eq!(cast(&svc(&["ulimits", "nofile"]), "65535").0, Ok(Node::Int(65535)));
-        assert_eq!(cast(&svc(&["ulimits", "nofile", "soft"]), "1").0, Ok(Node::Int(1)));
-        assert_eq!(cast(&["networks", "n", "external"], "TRUE").0, Ok(Node::Bool(true)));
-        assert_eq!(cast(&svc(&["read_only"]), "1").0, Err("invalid boolean: 1".into()));
+        assert_eq!(
+            cast(&svc(&["cpus"]), "1e39").0,
+            Err("strconv.ParseFloat: parsing \"1e39\": value out of range".into())
+        );
+        assert_eq!(
+            cast(&svc(&["cpu_percent"]), "abc").0,
+            Err("strconv.ParseFloat: parsing \"abc\": invalid syntax".into())
+        );
+        assert_eq!(
+            cast(&svc(&["ports", "[]", "target"]), "80").0,
+            Ok(Node::Int(80))
+        );
+        assert_eq!(
+            cast(&svc(&["ulimits", "nofile"]), "65535").0,
+            Ok(Node::Int(65535))
+        );
+        assert_eq!(
+            cast(&svc(&["ulimits", "nofile", "soft"]), "1").0,
+            Ok(Node::Int(1))
+        );
+        assert_eq!(
+            cast(&["networks", "n", "external"], "TRUE").0,
+            Ok(Node::Bool(true))
+        );
+        assert_eq!(
+            cast(&svc(&["read_only"]), "1").0,
+            Err("invalid boolean: 1".into())
+        );
         let (value, warnings) = cast(&svc(&["privileged"]), "yes");
         assert_eq!(value, Ok(Node::Bool(true)));
-        assert_eq!(warnings, vec![Warning::new("\"yes\" for boolean is not supported by YAML 1.2, please use `true`")]);
+        assert_eq!(
+            warnings,
+            vec![Warning::new(
+                "\"yes\" for boolean is not supported by YAML 1.2, please use `true`"
+            )]
+        );
         let (value, warnings) = cast(&svc(&["tty"]), "Off");
         assert_eq!(value, Ok(Node::Bool(false)));
-        assert_eq!(warnings, vec![Warning::new("\"Off\" for boolean is not supported by YAML 1.2, please use `false`")]);
-        assert!(cast_for(&["services".into(), "w".into(), "environment".into(), "N".into()]).is_none());
-        assert!(cast_for(&["services".into(), "w".into(), "ports".into(), "[]".into(), "published".into()]).is_none());
+        assert_eq!(
+            warnings,
+            vec![Warning::new(
+                "\"Off\" for boolean is not supported by YAML 1.2, please use `false`"
+            )]
+        );
+        assert!(cast_for(&["services", "w", "environment", "N"]).is_none());
+        assert!(cast_for(&["services", "w", "ports", "[]", "published"]).is_none());
     }
 
     #[test]
@@ -731,10 +989,15 @@ mod tests {
         .unwrap()
         .remove(0);
         let mut warnings = Vec::new();
-        let out = interpolate_node(doc, &lookup, &mut warnings).unwrap().to_json();
+        let out = interpolate_node(doc, &lookup, &mut warnings)
+            .unwrap()
+            .to_json();
         let app = &out["services"]["app"];
         assert_eq!(app["labels"], serde_json::json!({"${KEY}": "v"}));
-        assert_eq!(app["environment"], serde_json::json!({"ZERO": "007", "LIT": 7}));
+        assert_eq!(
+            app["environment"],
+            serde_json::json!({"ZERO": "007", "LIT": 7})
+        );
         assert_eq!(app["deploy"]["replicas"], serde_json::json!(2));
         assert_eq!(app["read_only"], serde_json::json!(true));
         assert_eq!(app["command"], serde_json::json!(["$HOME", "007"]));
@@ -743,11 +1006,25 @@ mod tests {
 
     #[test]
     fn reset_values_are_not_interpolated_override_values_are() {
-        let doc = super::super::yaml::parse("a: !reset ${X:?never checked}\nb: !override ${N:-3}\n", std::path::Path::new("c.yml")).unwrap().remove(0);
+        let doc = super::super::yaml::parse(
+            "a: !reset ${X:?never checked}\nb: !override ${N:-3}\n",
+            std::path::Path::new("c.yml"),
+        )
+        .unwrap()
+        .remove(0);
         let out = interpolate_node(doc, &env, &mut Vec::new()).unwrap();
         let m = out.as_map().unwrap();
-        assert_eq!(m["a"], Node::Tagged(Tag::Reset, Box::new(Node::Str("${X:?never checked}".into()))));
-        assert_eq!(m["b"], Node::Tagged(Tag::Override, Box::new(Node::Str("3".into()))));
+        assert_eq!(
+            m["a"],
+            Node::Tagged(
+                Tag::Reset,
+                Box::new(Node::Str("${X:?never checked}".into()))
+            )
+        );
+        assert_eq!(
+            m["b"],
+            Node::Tagged(Tag::Override, Box::new(Node::Str("3".into())))
+        );
     }
 
     #[test]
@@ -755,10 +1032,20 @@ mod tests {
         let big = "x".repeat(1 << 20);
         let lookup = |name: &str| (name == "BIG").then(|| big.clone());
         let err = interpolate_str(&"${BIG}".repeat(5), &lookup, &mut Vec::new()).unwrap_err();
-        assert!(err.message.contains("limit of 4194304 bytes"), "{}", err.message);
+        assert!(
+            err.message.contains("limit of 4194304 bytes"),
+            "{}",
+            err.message
+        );
         let nested = format!("{}x{}", "${A:-".repeat(100), "}".repeat(100));
-        assert!(interpolate_str(&nested, &lookup, &mut Vec::new()).unwrap_err().message.contains("nests deeper"));
+        assert!(interpolate_str(&nested, &lookup, &mut Vec::new())
+            .unwrap_err()
+            .message
+            .contains("nests deeper"));
         let within = format!("{}x{}", "${A:-".repeat(50), "}".repeat(50));
-        assert_eq!(interpolate_str(&within, &lookup, &mut Vec::new()).unwrap(), "x");
+        assert_eq!(
+            interpolate_str(&within, &lookup, &mut Vec::new()).unwrap(),
+            "x"
+        );
     }
 }

@@ -16,38 +16,82 @@ use super::warning::Warning;
 use super::{interpolate, yaml, ComposeError};
 
 /// The default compose file names, in the reference's order of preference.
-pub const DEFAULT_FILES: &[&str] = &["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
-const OVERRIDE_FILES: &[&str] = &["compose.override.yaml", "compose.override.yml", "docker-compose.override.yml", "docker-compose.override.yaml"];
+pub const DEFAULT_FILES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+const OVERRIDE_FILES: &[&str] = &[
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+];
 
 /// Loads a compose project as `docker compose config` does.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let wd = &opts.working_dir;
     let abs = |p: &Path| PathBuf::from(super::syntax::clean(&wd.join(p).to_string_lossy()));
     let env_files: Vec<PathBuf> = opts.env_files.iter().map(|p| abs(p)).collect();
-    let texts: BTreeMap<PathBuf, String> = opts.texts.iter().map(|(p, t)| (abs(p), t.clone())).collect();
+    let texts: BTreeMap<PathBuf, String> = opts
+        .texts
+        .iter()
+        .map(|(p, t)| (abs(p), t.clone()))
+        .collect();
     // `COMPOSE_*` settings may come from `.env` of the project (or working) directory.
-    let first_dir = opts.project_directory.as_deref().map_or_else(|| wd.clone(), &abs);
-    let pre_env = Environment::resolve_in(&opts.environment, &first_dir, &env_files, opts.jail.as_ref())?;
+    let first_dir = opts
+        .project_directory
+        .as_deref()
+        .map_or_else(|| wd.clone(), &abs);
+    let pre_env = Environment::resolve_in(
+        &opts.environment,
+        &first_dir,
+        &env_files,
+        opts.jail.as_ref(),
+    )?;
     let files: Vec<PathBuf> = if !opts.files.is_empty() {
         opts.files.iter().map(|p| abs(p)).collect()
     } else if let Some(list) = pre_env.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
-        let sep = pre_env.get("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|| ":".into());
-        list.split(sep.as_str()).filter(|s| !s.is_empty()).map(|p| abs(Path::new(p))).collect()
+        let sep = pre_env
+            .get("COMPOSE_PATH_SEPARATOR")
+            .unwrap_or_else(|| ":".into());
+        list.split(sep.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|p| abs(Path::new(p)))
+            .collect()
     } else {
         default_files(wd)?
     };
     if files.is_empty() {
-        return Err(ComposeError::Invalid { message: "no configuration file provided: `COMPOSE_FILE` lists no file".into() });
+        return Err(ComposeError::Invalid {
+            message: "no configuration file provided: `COMPOSE_FILE` lists no file".into(),
+        });
     }
     let project_dir = match &opts.project_directory {
         Some(d) => abs(d),
-        None => files[0].parent().map_or_else(|| wd.clone(), Path::to_path_buf),
+        None => files[0]
+            .parent()
+            .map_or_else(|| wd.clone(), Path::to_path_buf),
     };
-    let env = if project_dir == first_dir { pre_env } else { Environment::resolve_in(&opts.environment, &project_dir, &env_files, opts.jail.as_ref())? };
+    let env = if project_dir == first_dir {
+        pre_env
+    } else {
+        Environment::resolve_in(
+            &opts.environment,
+            &project_dir,
+            &env_files,
+            opts.jail.as_ref(),
+        )?
+    };
     let mut vars = env.vars;
     let mut warnings = env.warnings;
 
-    let mut name = opts.project_name.clone().or_else(|| vars.get("COMPOSE_PROJECT_NAME").cloned()).filter(|s| !s.is_empty());
+    let mut name = opts
+        .project_name
+        .clone()
+        .or_else(|| vars.get("COMPOSE_PROJECT_NAME").cloned())
+        .filter(|s| !s.is_empty());
     if let Some(n) = &name {
         if !valid_project_name(n) {
             return Err(ComposeError::Invalid {
@@ -57,11 +101,30 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     } else {
         // `name:` of the files (the last one wins) names the project, normalised, and is
         // visible to interpolation as ${COMPOSE_PROJECT_NAME}.
-        name = peek_name(&files, &vars, opts.jail.as_ref(), &texts)?.map(|n| normalize_project_name(&n)).filter(|n| !n.is_empty());
+        name = peek_name(&files, &vars, opts.jail.as_ref(), &texts)?
+            .map(|n| normalize_project_name(&n))
+            .filter(|n| !n.is_empty());
     }
-    let name = name.unwrap_or_else(|| normalize_project_name(&project_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    let name = name.unwrap_or_else(|| {
+        normalize_project_name(
+            &project_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    });
     vars.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
-    let mut session = Session { interpolate: !opts.no_interpolate, warnings: &mut warnings, includes: Vec::new(), project_dir: project_dir.clone(), extends_cache: std::collections::HashMap::new(), port_count: std::rc::Rc::default(), jail: opts.jail.clone(), texts, written: std::rc::Rc::default() };
+    let mut session = Session {
+        interpolate: !opts.no_interpolate,
+        warnings: &mut warnings,
+        includes: Vec::new(),
+        project_dir: project_dir.clone(),
+        extends_cache: std::collections::HashMap::new(),
+        port_count: std::rc::Rc::default(),
+        jail: opts.jail.clone(),
+        texts,
+        written: std::rc::Rc::default(),
+    };
     let mut merged = Map::new();
     for file in &files {
         for doc in session.raw_file("compose file", file, &vars, true)? {
@@ -71,25 +134,55 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     }
     let written = std::rc::Rc::clone(&session.written);
     let profiles: Vec<String> = if opts.profiles.is_empty() {
-        vars.get("COMPOSE_PROFILES").map(|p| p.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+        vars.get("COMPOSE_PROFILES")
+            .map(|p| {
+                p.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     } else {
         opts.profiles.clone()
     };
-    let project = finalize::finalize(merged, &name, &profiles, &vars, &project_dir, opts.no_interpolate, opts.vault_password.as_ref(), opts.jail.as_ref(), &mut warnings)?;
+    let project = finalize::finalize(
+        merged,
+        &name,
+        &profiles,
+        &vars,
+        &project_dir,
+        opts.no_interpolate,
+        opts.vault_password.as_ref(),
+        opts.jail.as_ref(),
+        &mut warnings,
+    )?;
     warnings.sort();
     warnings.dedup();
     let written_paths = written_paths(&project, &written.borrow());
-    Ok(Loaded { name, project: Node::Map(project), warnings, written_paths })
+    Ok(Loaded {
+        name,
+        project: Node::Map(project),
+        warnings,
+        written_paths,
+    })
 }
 
 /// Key paths of expanded port entries whose written index differs (`services.web.ports[7]`
 /// -> `services.web.ports[2]` when `ports[1]` was a range of six): an entry the merge of
 /// several files or a later stage changed keeps its expanded path.
-fn written_paths(project: &Map, written: &BTreeMap<(String, String), usize>) -> BTreeMap<String, String> {
+fn written_paths(
+    project: &Map,
+    written: &BTreeMap<(String, String), usize>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(Node::Map(services)) = project.get("services") else { return out };
+    let Some(Node::Map(services)) = project.get("services") else {
+        return out;
+    };
     for (name, svc) in services {
-        let Some(Node::Seq(ports)) = svc.as_map().and_then(|m| m.get("ports")) else { continue };
+        let Some(Node::Seq(ports)) = svc.as_map().and_then(|m| m.get("ports")) else {
+            continue;
+        };
         let path = format!("services.{name}.ports");
         for (j, entry) in ports.iter().enumerate() {
             if let Some(&i) = written.get(&(path.clone(), merge::fingerprint(entry))) {
@@ -103,9 +196,13 @@ fn written_paths(project: &Map, written: &BTreeMap<(String, String), usize>) -> 
 }
 
 /// Loads a project and decodes it into the typed model the planner reads (interpolation on).
-pub fn load_typed(opts: &LoadOptions) -> Result<(super::types::Project, Vec<Warning>), ComposeError> {
+pub fn load_typed(
+    opts: &LoadOptions,
+) -> Result<(super::types::Project, Vec<Warning>), ComposeError> {
     if opts.no_interpolate {
-        return Err(ComposeError::Invalid { message: "the typed model needs interpolation: `no_interpolate` is set".into() });
+        return Err(ComposeError::Invalid {
+            message: "the typed model needs interpolation: `no_interpolate` is set".into(),
+        });
     }
     let loaded = load(opts)?;
     let project = super::types::Project::from_loaded(&loaded)?;
@@ -115,56 +212,96 @@ pub fn load_typed(opts: &LoadOptions) -> Result<(super::types::Project, Vec<Warn
 /// The reference's project-name normalisation: lowercase, only `[a-z0-9_-]`, starting with a
 /// letter or digit.
 pub fn normalize_project_name(s: &str) -> String {
-    let lower: String = s.to_lowercase().chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-').collect();
+    let lower: String = s
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .collect();
     lower.trim_start_matches(['_', '-']).to_string()
 }
 
 /// Reads a file the project names (`key`, its key path, names it in errors): inside the jail
 /// when there is one (the plugin: regular, bounded, never through a link that leaves the
 /// pushed tree), else as the reference does. `Ok(None)` when it does not exist.
-pub(crate) fn read_named(jail: Option<&crate::confine::Jail>, key: &str, path: &Path) -> Result<Option<Vec<u8>>, ComposeError> {
+pub(crate) fn read_named(
+    jail: Option<&crate::confine::Jail>,
+    key: &str,
+    path: &Path,
+) -> Result<Option<Vec<u8>>, ComposeError> {
     match jail {
         Some(j) => match j.read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(ComposeError::Invalid { message: format!("`{key}`: {e}") }),
+            Err(e) => Err(ComposeError::Invalid {
+                message: format!("`{key}`: {e}"),
+            }),
         },
         None => match std::fs::read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ComposeError::Read { path: path.to_path_buf(), source }),
+            Err(source) => Err(ComposeError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
         },
     }
 }
 
 /// [`read_named`] of a compose file, as text; a missing file is an error.
-fn read_compose(jail: Option<&crate::confine::Jail>, texts: &BTreeMap<PathBuf, String>, key: &str, file: &Path) -> Result<String, ComposeError> {
+fn read_compose(
+    jail: Option<&crate::confine::Jail>,
+    texts: &BTreeMap<PathBuf, String>,
+    key: &str,
+    file: &Path,
+) -> Result<String, ComposeError> {
     if let Some(t) = texts.get(file) {
         return Ok(t.clone());
     }
-    let bytes = read_named(jail, key, file)?.ok_or_else(|| ComposeError::Read { path: file.to_path_buf(), source: std::io::Error::from(std::io::ErrorKind::NotFound) })?;
-    String::from_utf8(bytes).map_err(|_| ComposeError::Read { path: file.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8") })
+    let bytes = read_named(jail, key, file)?.ok_or_else(|| ComposeError::Read {
+        path: file.to_path_buf(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    })?;
+    String::from_utf8(bytes).map_err(|_| ComposeError::Read {
+        path: file.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ),
+    })
 }
 
 /// A warning when `path` (symlinks resolved) lies outside `project_dir`: the reference
 /// allows such paths, and we allow them too, but a user should know (issue #2, hostile input).
 pub(crate) fn outside_warning(key: &str, path: &Path, project_dir: &Path) -> Option<Warning> {
     let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let root = project_dir.canonicalize().unwrap_or_else(|_| project_dir.to_path_buf());
+    let root = project_dir
+        .canonicalize()
+        .unwrap_or_else(|_| project_dir.to_path_buf());
     (!real.starts_with(&root)).then(|| {
-        Warning::new(format!("`{key}` reads `{}`, outside the project directory `{}`", path.display(), project_dir.display()))
+        Warning::new(format!(
+            "`{key}` reads `{}`, outside the project directory `{}`",
+            path.display(),
+            project_dir.display()
+        ))
     })
 }
 
 /// Whether `name` is a valid explicit project name (`-p`, `COMPOSE_PROJECT_NAME`).
 fn valid_project_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// The interpolated top-level `name:` of the last file that has one.
-fn peek_name(files: &[PathBuf], vars: &BTreeMap<String, String>, jail: Option<&crate::confine::Jail>, texts: &BTreeMap<PathBuf, String>) -> Result<Option<String>, ComposeError> {
+fn peek_name(
+    files: &[PathBuf],
+    vars: &BTreeMap<String, String>,
+    jail: Option<&crate::confine::Jail>,
+    texts: &BTreeMap<PathBuf, String>,
+) -> Result<Option<String>, ComposeError> {
     let mut name = None;
     for file in files {
         let src = read_compose(jail, texts, "compose file", file)?;
@@ -181,16 +318,26 @@ fn peek_name(files: &[PathBuf], vars: &BTreeMap<String, String>, jail: Option<&c
 fn default_files(wd: &Path) -> Result<Vec<PathBuf>, ComposeError> {
     let mut dir = Some(wd);
     while let Some(d) = dir {
-        if let Some(f) = DEFAULT_FILES.iter().map(|f| d.join(f)).find(|p| p.is_file()) {
+        if let Some(f) = DEFAULT_FILES
+            .iter()
+            .map(|f| d.join(f))
+            .find(|p| p.is_file())
+        {
             let mut files = vec![f];
-            if let Some(o) = OVERRIDE_FILES.iter().map(|f| d.join(f)).find(|p| p.is_file()) {
+            if let Some(o) = OVERRIDE_FILES
+                .iter()
+                .map(|f| d.join(f))
+                .find(|p| p.is_file())
+            {
                 files.push(o);
             }
             return Ok(files);
         }
         dir = d.parent();
     }
-    Err(ComposeError::Invalid { message: "no configuration file provided: not found".into() })
+    Err(ComposeError::Invalid {
+        message: "no configuration file provided: not found".into(),
+    })
 }
 
 struct Session<'w> {
@@ -220,7 +367,9 @@ impl Session<'_> {
     /// A file outside the project directory: refused in the jail (issue #13), else a warning.
     fn outside(&mut self, key: &str, path: &Path) -> Result<(), ComposeError> {
         if let Some(j) = &self.jail {
-            crate::confine::resolve(&j.root, path).map_err(|e| ComposeError::Invalid { message: format!("`{key}`: {e}") })?;
+            crate::confine::resolve(&j.root, path).map_err(|e| ComposeError::Invalid {
+                message: format!("`{key}`: {e}"),
+            })?;
         } else if let Some(w) = outside_warning(key, path, &self.project_dir) {
             self.warnings.push(w);
         }
@@ -228,7 +377,13 @@ impl Session<'_> {
     }
 
     /// Reads, parses, interpolates and validates every document of one file.
-    fn raw_file(&mut self, key: &str, file: &Path, vars: &BTreeMap<String, String>, check: bool) -> Result<Vec<Map>, ComposeError> {
+    fn raw_file(
+        &mut self,
+        key: &str,
+        file: &Path,
+        vars: &BTreeMap<String, String>,
+        check: bool,
+    ) -> Result<Vec<Map>, ComposeError> {
         let src = read_compose(self.jail.as_ref(), &self.texts, key, file)?;
         let docs = yaml::parse(&src, file)?;
         let mut out = Vec::new();
@@ -249,41 +404,76 @@ impl Session<'_> {
                 }
                 other => {
                     return Err(ComposeError::Invalid {
-                        message: format!("validating {}: top-level object must be a mapping, not {}", file.display(), other.kind()),
+                        message: format!(
+                            "validating {}: top-level object must be a mapping, not {}",
+                            file.display(),
+                            other.kind()
+                        ),
                     })
                 }
             }
         }
         if out.is_empty() {
-            return Err(ComposeError::Invalid { message: format!("empty compose file: `{}`", file.display()) });
+            return Err(ComposeError::Invalid {
+                message: format!("empty compose file: `{}`", file.display()),
+            });
         }
         Ok(out)
     }
 
     /// Turns one validated document into its canonical form: includes loaded, extends
     /// resolved, short syntaxes expanded.
-    fn unit(&mut self, mut doc: Map, file: &Path, base: &Path, vars: &BTreeMap<String, String>) -> Result<Map, ComposeError> {
+    fn unit(
+        &mut self,
+        mut doc: Map,
+        file: &Path,
+        base: &Path,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Map, ComposeError> {
         if doc.remove("version").is_some() {
             self.warnings.push(Warning::new(format!("{}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion", file.display())));
         }
         let includes = doc.remove("include");
         let port_count = std::rc::Rc::clone(&self.port_count);
         let written = std::rc::Rc::clone(&self.written);
-        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate, written: Some(&written) };
+        let ctx = Ctx {
+            base,
+            env: vars,
+            ports: &port_count,
+            untyped: !self.interpolate,
+            written: Some(&written),
+        };
         let mut out = Map::new();
         let raw_services = match doc.remove("services") {
             Some(Node::Map(m)) => m,
             Some(Node::Null) | None => Map::new(),
-            Some(other) => return Err(ComposeError::Invalid { message: format!("validating {}: services must be a mapping, not {}", file.display(), other.kind()) }),
+            Some(other) => {
+                return Err(ComposeError::Invalid {
+                    message: format!(
+                        "validating {}: services must be a mapping, not {}",
+                        file.display(),
+                        other.kind()
+                    ),
+                })
+            }
         };
         let mut services = Map::new();
         // Cached resolutions belong to one document (another may define the same names).
         self.extends_cache.clear();
         self.port_count.set(0);
-        let any_extends = raw_services.values().any(|s| matches!(untagged(s), Node::Map(m) if m.contains_key("extends")));
+        let any_extends = raw_services
+            .values()
+            .any(|s| matches!(untagged(s), Node::Map(m) if m.contains_key("extends")));
         if any_extends {
             for (name, svc) in &raw_services {
-                let resolved = Node::Map(self.extends(name, &raw_services, file, base, vars, &mut Vec::new())?);
+                let resolved = Node::Map(self.extends(
+                    name,
+                    &raw_services,
+                    file,
+                    base,
+                    vars,
+                    &mut Vec::new(),
+                )?);
                 let resolved = match svc {
                     Node::Tagged(t, _) => Node::Tagged(*t, Box::new(resolved)),
                     _ => resolved,
@@ -294,8 +484,16 @@ impl Session<'_> {
             // The common case: normalise each service in place, without copies.
             for (name, svc) in raw_services {
                 let resolved = match svc {
-                    Node::Tagged(t, inner) => Node::Tagged(t, Box::new(Node::Map(normalize::service(&name, *inner, &ctx).map_err(|e| in_file(file, e))?))),
-                    other => Node::Map(normalize::service(&name, other, &ctx).map_err(|e| in_file(file, e))?),
+                    Node::Tagged(t, inner) => Node::Tagged(
+                        t,
+                        Box::new(Node::Map(
+                            normalize::service(&name, *inner, &ctx)
+                                .map_err(|e| in_file(file, e))?,
+                        )),
+                    ),
+                    other => Node::Map(
+                        normalize::service(&name, other, &ctx).map_err(|e| in_file(file, e))?,
+                    ),
                 };
                 services.insert(name, resolved);
             }
@@ -306,7 +504,11 @@ impl Session<'_> {
                 "networks" | "volumes" | "secrets" | "configs" => {
                     let mut m = Map::new();
                     for (name, v) in into_map(value) {
-                        m.insert(name.clone(), normalize::resource(&key, &name, v, &ctx).map_err(|e| in_file(file, e))?);
+                        m.insert(
+                            name.clone(),
+                            normalize::resource(&key, &name, v, &ctx)
+                                .map_err(|e| in_file(file, e))?,
+                        );
                     }
                     Node::Map(m)
                 }
@@ -321,51 +523,107 @@ impl Session<'_> {
     }
 
     /// Resolves `extends` of service `name` and returns it canonical.
-    fn extends(&mut self, name: &str, services: &Map, file: &Path, base: &Path, vars: &BTreeMap<String, String>, stack: &mut Vec<(PathBuf, String)>) -> Result<Map, ComposeError> {
+    fn extends(
+        &mut self,
+        name: &str,
+        services: &Map,
+        file: &Path,
+        base: &Path,
+        vars: &BTreeMap<String, String>,
+        stack: &mut Vec<(PathBuf, String)>,
+    ) -> Result<Map, ComposeError> {
         let key = (file.to_path_buf(), name.to_string());
         if let Some(done) = self.extends_cache.get(&key) {
             return Ok(done.clone());
         }
         if stack.len() >= MAX_EXTENDS_DEPTH {
             return Err(ComposeError::Invalid {
-                message: format!("services.{name}.extends in {}: chain deeper than {MAX_EXTENDS_DEPTH} services", file.display()),
+                message: format!(
+                    "services.{name}.extends in {}: chain deeper than {MAX_EXTENDS_DEPTH} services",
+                    file.display()
+                ),
             });
         }
         if stack.contains(&key) {
-            let chain: Vec<String> = stack.iter().map(|(_, n)| n.clone()).chain([name.to_string()]).collect();
-            return Err(ComposeError::Invalid { message: format!("circular reference with extends: {}", chain.join(" -> ")) });
+            let chain: Vec<String> = stack
+                .iter()
+                .map(|(_, n)| n.clone())
+                .chain([name.to_string()])
+                .collect();
+            return Err(ComposeError::Invalid {
+                message: format!("circular reference with extends: {}", chain.join(" -> ")),
+            });
         }
         let raw = services.get(name).ok_or_else(|| ComposeError::Invalid {
-            message: format!("cannot extend service `{name}` in {}: service not found", file.display()),
+            message: format!(
+                "cannot extend service `{name}` in {}: service not found",
+                file.display()
+            ),
         })?;
         let mut raw = match strip_tag(raw.clone()) {
             Node::Map(m) => m,
             Node::Null => Map::new(),
-            other => return Err(ComposeError::Invalid { message: format!("validating {}: services.{name} must be a mapping, not {}", file.display(), other.kind()) }),
+            other => {
+                return Err(ComposeError::Invalid {
+                    message: format!(
+                        "validating {}: services.{name} must be a mapping, not {}",
+                        file.display(),
+                        other.kind()
+                    ),
+                })
+            }
         };
         let ext = raw.remove("extends");
         let port_count = std::rc::Rc::clone(&self.port_count);
         let written = std::rc::Rc::clone(&self.written);
-        let ctx = Ctx { base, env: vars, ports: &port_count, untyped: !self.interpolate, written: Some(&written) };
+        let ctx = Ctx {
+            base,
+            env: vars,
+            ports: &port_count,
+            untyped: !self.interpolate,
+            written: Some(&written),
+        };
         let own = normalize::service(name, Node::Map(raw), &ctx).map_err(|e| in_file(file, e))?;
         let Some(ext) = ext else { return Ok(own) };
         let (target, other_file) = match ext {
             Node::Str(s) => (s, None),
             Node::Map(m) => {
-                let target = m.get("service").and_then(Node::as_str).map(str::to_string).ok_or_else(|| ComposeError::Invalid {
-                    message: format!("extends.{name}.service is required (services.{name}.extends in {})", file.display()),
-                })?;
-                (target, m.get("file").and_then(Node::as_str).map(str::to_string))
+                let target = m
+                    .get("service")
+                    .and_then(Node::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| ComposeError::Invalid {
+                        message: format!(
+                            "extends.{name}.service is required (services.{name}.extends in {})",
+                            file.display()
+                        ),
+                    })?;
+                (
+                    target,
+                    m.get("file").and_then(Node::as_str).map(str::to_string),
+                )
             }
-            other => return Err(ComposeError::Invalid { message: format!("services.{name}.extends must be a string or a mapping, not {}", other.kind()) }),
+            other => {
+                return Err(ComposeError::Invalid {
+                    message: format!(
+                        "services.{name}.extends must be a string or a mapping, not {}",
+                        other.kind()
+                    ),
+                })
+            }
         };
         stack.push(key);
         let mut merged = match other_file {
             None => self.extends(&target, services, file, base, vars, stack)?,
             Some(f) => {
-                let path = PathBuf::from(super::syntax::resolve_path(&f, file.parent().unwrap_or(base), vars.get("HOME").map(String::as_str)));
+                let path = PathBuf::from(super::syntax::resolve_path(
+                    &f,
+                    file.parent().unwrap_or(base),
+                    vars.get("HOME").map(String::as_str),
+                ));
                 self.outside(&format!("services.{name}.extends.file"), &path)?;
-                let docs = self.raw_file(&format!("services.{name}.extends.file"), &path, vars, false)?;
+                let docs =
+                    self.raw_file(&format!("services.{name}.extends.file"), &path, vars, false)?;
                 let mut other = Map::new();
                 for mut d in docs {
                     if let Some(Node::Map(s)) = d.remove("services") {
@@ -378,12 +636,20 @@ impl Session<'_> {
         };
         stack.pop();
         merge::service(&mut merged, own);
-        self.extends_cache.insert((file.to_path_buf(), name.to_string()), merged.clone());
+        self.extends_cache
+            .insert((file.to_path_buf(), name.to_string()), merged.clone());
         Ok(merged)
     }
 
     /// Loads every `include` entry as its own project and merges it under `out`.
-    fn include(&mut self, includes: Node, file: &Path, base: &Path, vars: &BTreeMap<String, String>, out: &mut Map) -> Result<(), ComposeError> {
+    fn include(
+        &mut self,
+        includes: Node,
+        file: &Path,
+        base: &Path,
+        vars: &BTreeMap<String, String>,
+        out: &mut Map,
+    ) -> Result<(), ComposeError> {
         let entries = match includes {
             Node::Seq(items) => items,
             Node::Null => Vec::new(),
@@ -396,32 +662,77 @@ impl Session<'_> {
                 Node::Map(m) => {
                     let paths = match m.get("path") {
                         Some(Node::Str(s)) => vec![s.clone()],
-                        Some(Node::Seq(s)) => s.iter().filter_map(Node::as_str).map(str::to_string).collect(),
-                        _ => return Err(ComposeError::Invalid { message: format!("include[{i}].path is required in {}", file.display()) }),
+                        Some(Node::Seq(s)) => s
+                            .iter()
+                            .filter_map(Node::as_str)
+                            .map(str::to_string)
+                            .collect(),
+                        _ => {
+                            return Err(ComposeError::Invalid {
+                                message: format!(
+                                    "include[{i}].path is required in {}",
+                                    file.display()
+                                ),
+                            })
+                        }
                     };
                     let env_files = match m.get("env_file") {
                         Some(Node::Str(s)) => vec![s.clone()],
-                        Some(Node::Seq(s)) => s.iter().filter_map(Node::as_str).map(str::to_string).collect(),
+                        Some(Node::Seq(s)) => s
+                            .iter()
+                            .filter_map(Node::as_str)
+                            .map(str::to_string)
+                            .collect(),
                         _ => Vec::new(),
                     };
-                    (paths, m.get("project_directory").and_then(Node::as_str).map(str::to_string), env_files)
+                    (
+                        paths,
+                        m.get("project_directory")
+                            .and_then(Node::as_str)
+                            .map(str::to_string),
+                        env_files,
+                    )
                 }
-                other => return Err(ComposeError::Invalid { message: format!("include[{i}] must be a string or a mapping, not {}", other.kind()) }),
+                other => {
+                    return Err(ComposeError::Invalid {
+                        message: format!(
+                            "include[{i}] must be a string or a mapping, not {}",
+                            other.kind()
+                        ),
+                    })
+                }
             };
             if paths.is_empty() {
-                return Err(ComposeError::Invalid { message: format!("include[{i}].path in {} lists no file", file.display()) });
+                return Err(ComposeError::Invalid {
+                    message: format!("include[{i}].path in {} lists no file", file.display()),
+                });
             }
             let home = vars.get("HOME").map(String::as_str);
-            let paths: Vec<PathBuf> = paths.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
+            let paths: Vec<PathBuf> = paths
+                .iter()
+                .map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home)))
+                .collect();
             for p in &paths {
                 self.outside(&format!("include[{i}]"), p)?;
             }
             if self.includes.len() >= MAX_EXTENDS_DEPTH {
-                return Err(ComposeError::Invalid { message: format!("include[{i}] in {}: includes nested deeper than {MAX_EXTENDS_DEPTH} files", file.display()) });
+                return Err(ComposeError::Invalid {
+                    message: format!(
+                        "include[{i}] in {}: includes nested deeper than {MAX_EXTENDS_DEPTH} files",
+                        file.display()
+                    ),
+                });
             }
             if let Some(p) = paths.iter().find(|p| self.includes.contains(p)) {
-                let chain: Vec<String> = self.includes.iter().chain([p]).map(|p| p.display().to_string()).collect();
-                return Err(ComposeError::Invalid { message: format!("include cycle detected:\n{}", chain.join("\n include ")) });
+                let chain: Vec<String> = self
+                    .includes
+                    .iter()
+                    .chain([p])
+                    .map(|p| p.display().to_string())
+                    .collect();
+                return Err(ComposeError::Invalid {
+                    message: format!("include cycle detected:\n{}", chain.join("\n include ")),
+                });
             }
             let inc_dir = match &project_dir {
                 Some(d) => PathBuf::from(super::syntax::resolve_path(d, base, home)),
@@ -429,8 +740,16 @@ impl Session<'_> {
             };
             // The included project sees the including environment, over its own env files.
             let mut inc_vars = BTreeMap::new();
-            let env_paths: Vec<PathBuf> = env_files.iter().map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home))).collect();
-            let inc_env = Environment::resolve_in(&BTreeMap::new(), &inc_dir, &env_paths, self.jail.as_ref())?;
+            let env_paths: Vec<PathBuf> = env_files
+                .iter()
+                .map(|p| PathBuf::from(super::syntax::resolve_path(p, base, home)))
+                .collect();
+            let inc_env = Environment::resolve_in(
+                &BTreeMap::new(),
+                &inc_dir,
+                &env_paths,
+                self.jail.as_ref(),
+            )?;
             inc_vars.extend(inc_env.vars);
             inc_vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
             let mut included = Map::new();
@@ -442,7 +761,12 @@ impl Session<'_> {
             }
             for (key, value) in included {
                 match (out.get_mut(&key), value) {
-                    (Some(Node::Map(existing)), Node::Map(new)) if matches!(key.as_str(), "services" | "networks" | "volumes" | "secrets" | "configs") => {
+                    (Some(Node::Map(existing)), Node::Map(new))
+                        if matches!(
+                            key.as_str(),
+                            "services" | "networks" | "volumes" | "secrets" | "configs"
+                        ) =>
+                    {
                         for (name, v) in new {
                             match existing.get(&name) {
                                 Some(e) if *e != v && key == "services" => {
@@ -472,7 +796,9 @@ impl Session<'_> {
 /// Names the file in a normalisation error (`FILE: services.web.ports[1]: …`).
 fn in_file(file: &Path, e: ComposeError) -> ComposeError {
     match e {
-        ComposeError::Invalid { message } => ComposeError::Invalid { message: format!("{}: {message}", file.display()) },
+        ComposeError::Invalid { message } => ComposeError::Invalid {
+            message: format!("{}: {message}", file.display()),
+        },
         other => other,
     }
 }

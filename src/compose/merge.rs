@@ -63,14 +63,17 @@ pub(crate) fn service(base: &mut Map, over: Map) {
         match key.as_str() {
             "command" | "entrypoint" | "profiles" => *existing = strip(value),
             "volumes" | "devices" => keyed(existing, value, &|n| field(n, "target")),
-            "secrets" | "configs" => keyed(existing, value, &|n| field(n, "target").or_else(|| field(n, "source"))),
+            "secrets" | "configs" => keyed(existing, value, &|n| {
+                field(n, "target").or_else(|| field(n, "source"))
+            }),
             "env_file" => keyed(existing, value, &|n| field(n, "path")),
             "extra_hosts" => keyed(existing, value, &|n| n.as_str().map(str::to_string)),
             "ports" => keyed(existing, value, &|n| Some(fingerprint(n))),
             "environment" | "labels" | "annotations" => mapping(existing, value),
             "build" => build(existing, value),
             "logging" => {
-                let same_driver = existing.as_map().and_then(|m| m.get("driver")) == value.as_map().and_then(|m| m.get("driver"))
+                let same_driver = existing.as_map().and_then(|m| m.get("driver"))
+                    == value.as_map().and_then(|m| m.get("driver"))
                     || value.as_map().is_some_and(|m| !m.contains_key("driver"));
                 if same_driver {
                     deep(existing, value);
@@ -100,7 +103,10 @@ pub(crate) fn service(base: &mut Map, over: Map) {
 }
 
 fn field(n: &Node, key: &str) -> Option<String> {
-    n.as_map().and_then(|m| m.get(key)).and_then(Node::as_str).map(str::to_string)
+    n.as_map()
+        .and_then(|m| m.get(key))
+        .and_then(Node::as_str)
+        .map(str::to_string)
 }
 
 /// Appends `over`'s entries to `base`'s; an entry with the key of an earlier one replaces it
@@ -110,7 +116,11 @@ fn keyed(base: &mut Node, over: Node, key: &dyn Fn(&Node) -> Option<String>) {
         *base = strip(over);
         return;
     };
-    let mut index: std::collections::HashMap<String, usize> = b.iter().enumerate().filter_map(|(i, e)| key(e).map(|k| (k, i))).collect();
+    let mut index: std::collections::HashMap<String, usize> = b
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| key(e).map(|k| (k, i)))
+        .collect();
     for item in o {
         let item = strip(item);
         match key(&item) {
@@ -157,7 +167,11 @@ fn build(base: &mut Node, over: Node) {
                     (Node::Tagged(Tag::Reset, _), _) => {
                         b.remove(&k);
                     }
-                    (v, Some(e)) if matches!(k.as_str(), "args" | "labels" | "additional_contexts") => mapping(e, v),
+                    (v, Some(e))
+                        if matches!(k.as_str(), "args" | "labels" | "additional_contexts") =>
+                    {
+                        mapping(e, v)
+                    }
                     (v, Some(e)) => deep(e, v),
                     (v, None) => {
                         b.insert(k, strip(v));
@@ -225,8 +239,18 @@ pub(crate) fn strip(node: Node) -> Node {
     match node {
         Node::Tagged(Tag::Override, v) => strip(*v),
         Node::Tagged(Tag::Reset, _) => Node::Null,
-        Node::Map(m) => Node::Map(m.into_iter().filter(|(_, v)| !matches!(v, Node::Tagged(Tag::Reset, _))).map(|(k, v)| (k, strip(v))).collect()),
-        Node::Seq(s) => Node::Seq(s.into_iter().filter(|v| !matches!(v, Node::Tagged(Tag::Reset, _))).map(strip).collect()),
+        Node::Map(m) => Node::Map(
+            m.into_iter()
+                .filter(|(_, v)| !matches!(v, Node::Tagged(Tag::Reset, _)))
+                .map(|(k, v)| (k, strip(v)))
+                .collect(),
+        ),
+        Node::Seq(s) => Node::Seq(
+            s.into_iter()
+                .filter(|v| !matches!(v, Node::Tagged(Tag::Reset, _)))
+                .map(strip)
+                .collect(),
+        ),
         other => other,
     }
 }

@@ -85,27 +85,34 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
                 let v = match v {
                     tagged @ Node::Tagged(..) => tagged,
                     Node::Null => match bare {
-                        Bare::Lookup => ctx.env.get(&k).map_or(Node::Null, |s| Node::Str(s.clone())),
+                        Bare::Lookup => {
+                            ctx.env.get(&k).map_or(Node::Null, |s| Node::Str(s.clone()))
+                        }
                         Bare::Empty => Node::Str(String::new()),
                         Bare::Null => Node::Null,
                     },
-                    other => Node::Str(
-                        scalar_string(&other).ok_or_else(|| invalid(format!("{path}.{k} must be a boolean, null, number or string")))?,
-                    ),
+                    other => Node::Str(scalar_string(&other).ok_or_else(|| {
+                        invalid(format!(
+                            "{path}.{k} must be a boolean, null, number or string"
+                        ))
+                    })?),
                 };
                 out.insert(k, v);
             }
         }
         Node::Seq(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let s = scalar_string(&item).ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let s = scalar_string(&item)
+                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
                 match s.split_once('=') {
                     Some((k, v)) => {
                         out.insert(k.to_string(), Node::Str(v.to_string()));
                     }
                     None => {
                         let v = match bare {
-                            Bare::Lookup => ctx.env.get(&s).map_or(Node::Null, |v| Node::Str(v.clone())),
+                            Bare::Lookup => {
+                                ctx.env.get(&s).map_or(Node::Null, |v| Node::Str(v.clone()))
+                            }
                             Bare::Empty => Node::Str(String::new()),
                             Bare::Null => Node::Null,
                         };
@@ -115,7 +122,12 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
             }
         }
         Node::Null => {}
-        other => return Err(invalid(format!("{path} must be a mapping or a list, not {}", other.kind()))),
+        other => {
+            return Err(invalid(format!(
+                "{path} must be a mapping or a list, not {}",
+                other.kind()
+            )))
+        }
     }
     Ok(Node::Map(out))
 }
@@ -124,14 +136,21 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
 fn string_or_list(node: Node) -> Node {
     match node {
         Node::Str(s) => Node::Seq(vec![Node::Str(s)]),
-        Node::Seq(items) => Node::Seq(items.into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect()),
+        Node::Seq(items) => Node::Seq(
+            items
+                .into_iter()
+                .map(|n| scalar_string(&n).map_or(n, Node::Str))
+                .collect(),
+        ),
         other => other,
     }
 }
 
 fn bytes(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
-        Node::Str(s) => syntax::parse_bytes(&s).map(|b| Node::Str(b.to_string())).map_err(|e| invalid(format!("{path}: {e}"))),
+        Node::Str(s) => syntax::parse_bytes(&s)
+            .map(|b| Node::Str(b.to_string()))
+            .map_err(|e| invalid(format!("{path}: {e}"))),
         Node::Int(i) => Ok(Node::Str(i.to_string())),
         Node::Float(f) => Ok(Node::Str(format_float(f.trunc()))),
         other => Ok(other),
@@ -151,14 +170,21 @@ fn to_int(node: Node, path: &str) -> Result<Node, ComposeError> {
 
 fn to_float(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
-        Node::Str(s) => s.trim().parse::<f64>().map(num).map_err(|_| invalid(format!("{path}: invalid number {s:?}"))),
+        Node::Str(s) => s
+            .trim()
+            .parse::<f64>()
+            .map(num)
+            .map_err(|_| invalid(format!("{path}: invalid number {s:?}"))),
         Node::Int(i) => Ok(Node::Int(i)),
         other => Ok(other),
     }
 }
 
 fn num(f: f64) -> Node {
-    #[expect(clippy::cast_possible_truncation, reason = "only whole numbers that fit are converted")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "only whole numbers that fit are converted"
+    )]
     if f.fract() == 0.0 && f.abs() < 9.0e15 {
         Node::Int(f as i64)
     } else {
@@ -168,7 +194,9 @@ fn num(f: f64) -> Node {
 
 fn duration(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
-        Node::Str(s) => syntax::parse_duration(&s).map(|ns| Node::Str(syntax::format_duration(ns))).map_err(|e| invalid(format!("{path}: {e}"))),
+        Node::Str(s) => syntax::parse_duration(&s)
+            .map(|ns| Node::Str(syntax::format_duration(ns)))
+            .map_err(|e| invalid(format!("{path}: {e}"))),
         other => Ok(other),
     }
 }
@@ -178,15 +206,23 @@ fn to_bool(node: Node, path: &str) -> Result<Node, ComposeError> {
         Node::Str(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "y" | "on" => Ok(Node::Bool(true)),
             "false" | "no" | "n" | "off" => Ok(Node::Bool(false)),
-            _ => Err(invalid(format!("{path}: failed to cast to expected type: invalid boolean: {s}"))),
+            _ => Err(invalid(format!(
+                "{path}: failed to cast to expected type: invalid boolean: {s}"
+            ))),
         },
         other => Ok(other),
     }
 }
 
 /// Applies `f` to the value under `key`, keeping a merge tag around the result.
-fn edit(m: &mut Map, key: &str, f: impl FnOnce(Node) -> Result<Node, ComposeError>) -> Result<(), ComposeError> {
-    let Some(slot) = m.get_mut(key) else { return Ok(()) };
+fn edit(
+    m: &mut Map,
+    key: &str,
+    f: impl FnOnce(Node) -> Result<Node, ComposeError>,
+) -> Result<(), ComposeError> {
+    let Some(slot) = m.get_mut(key) else {
+        return Ok(());
+    };
     let v = std::mem::replace(slot, Node::Null);
     *slot = match v {
         Node::Tagged(t, inner) if matches!(*inner, Node::Null) => Node::Tagged(t, inner),
@@ -208,8 +244,31 @@ const INT_KEYS: &[&str] = &[
     "pids_limit",
     "scale",
 ];
-const BOOL_KEYS: &[&str] = &["privileged", "read_only", "stdin_open", "tty", "init", "oom_kill_disable", "attach", "use_api_socket"];
-const LIST_KEYS: &[&str] = &["dns", "dns_search", "tmpfs", "dns_opt", "cap_add", "cap_drop", "security_opt", "group_add", "external_links", "links", "profiles", "volumes_from", "device_cgroup_rules"];
+const BOOL_KEYS: &[&str] = &[
+    "privileged",
+    "read_only",
+    "stdin_open",
+    "tty",
+    "init",
+    "oom_kill_disable",
+    "attach",
+    "use_api_socket",
+];
+const LIST_KEYS: &[&str] = &[
+    "dns",
+    "dns_search",
+    "tmpfs",
+    "dns_opt",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "group_add",
+    "external_links",
+    "links",
+    "profiles",
+    "volumes_from",
+    "device_cgroup_rules",
+];
 
 /// Rewrites one service to the long syntax.
 pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, ComposeError> {
@@ -217,7 +276,12 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
     let mut m = match node {
         Node::Map(m) => m,
         Node::Null => Map::new(),
-        other => return Err(invalid(format!("{p} must be a mapping, not {}", other.kind()))),
+        other => {
+            return Err(invalid(format!(
+                "{p} must be a mapping, not {}",
+                other.kind()
+            )))
+        }
     };
     // One pass over the keys present (not one lookup per known key): this runs for every
     // service of every file.
@@ -234,7 +298,13 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
     if ctx.untyped {
         return Ok(m);
     }
-    for key in ["privileged", "read_only", "stdin_open", "tty", "oom_kill_disable"] {
+    for key in [
+        "privileged",
+        "read_only",
+        "stdin_open",
+        "tty",
+        "oom_kill_disable",
+    ] {
         if matches!(m.get(key), Some(Node::Bool(false))) {
             m.remove(key);
         }
@@ -255,24 +325,38 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         "labels" | "annotations" => list_or_map(v, &path(), Bare::Empty, ctx),
         "sysctls" => list_or_map(v, &path(), Bare::Empty, ctx),
         "env_file" => env_file(v, &path(), ctx),
-        "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
+        "label_file" => Ok(Node::Seq(
+            seq(string_or_list(v))
+                .into_iter()
+                .map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s))))
+                .collect(),
+        )),
         "ports" => {
             let indexed = ports_indexed(v, &path())?;
             if let Some(w) = ctx.written {
                 let mut w = w.borrow_mut();
                 for (i, n) in &indexed {
-                    w.entry((path(), super::merge::fingerprint(n))).or_insert(*i);
+                    w.entry((path(), super::merge::fingerprint(n)))
+                        .or_insert(*i);
                 }
             }
             let out = Node::Seq(indexed.into_iter().map(|(_, n)| n).collect());
             let total = ctx.ports.get() + out.as_seq().map_or(0, <[Node]>::len);
             if total > MAX_PORT_MAPPINGS {
-                return Err(invalid(format!("{}: port ranges expand to more than {MAX_PORT_MAPPINGS} mappings", path())));
+                return Err(invalid(format!(
+                    "{}: port ranges expand to more than {MAX_PORT_MAPPINGS} mappings",
+                    path()
+                )));
             }
             ctx.ports.set(total);
             Ok(out)
         }
-        "expose" => Ok(Node::Seq(seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect())),
+        "expose" => Ok(Node::Seq(
+            seq(v)
+                .into_iter()
+                .map(|n| scalar_string(&n).map_or(n, Node::Str))
+                .collect(),
+        )),
         "volumes" => volumes(v, &path(), ctx),
         "depends_on" => depends_on(v, &path()),
         "networks" => networks(v, &path()),
@@ -291,7 +375,10 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
             edit(&mut pr, "options", |o| {
                 let mut out = Map::new();
                 for (k, v) in into_map(o) {
-                    let list = seq(v).into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect();
+                    let list = seq(v)
+                        .into_iter()
+                        .map(|n| scalar_string(&n).map_or(n, Node::Str))
+                        .collect();
                     out.insert(k, Node::Seq(list));
                 }
                 Ok(Node::Map(out))
@@ -301,12 +388,20 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         "blkio_config" => blkio(v, &path()),
         "post_start" | "pre_stop" => hooks(v, &path(), ctx),
         "models" => match v {
-            Node::Seq(items) => Ok(Node::Map(items.into_iter().filter_map(|n| scalar_string(&n)).map(|s| (s, Node::Null)).collect())),
+            Node::Seq(items) => Ok(Node::Map(
+                items
+                    .into_iter()
+                    .filter_map(|n| scalar_string(&n))
+                    .map(|s| (s, Node::Null))
+                    .collect(),
+            )),
             other => Ok(other),
         },
         "logging" => {
             let mut l = into_map(v);
-            edit(&mut l, "options", |o| list_or_map(o, &format!("{p}.logging.options"), Bare::Empty, ctx))?;
+            edit(&mut l, "options", |o| {
+                list_or_map(o, &format!("{p}.logging.options"), Bare::Empty, ctx)
+            })?;
             Ok(Node::Map(l))
         }
         "tmpfs" => Ok(string_or_list(v)),
@@ -331,13 +426,22 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
                 Node::Str(s) => std::iter::once(("context".to_string(), Node::Str(s))).collect(),
                 other => into_map(other),
             };
-            let context = m.get("context").and_then(scalar_string).unwrap_or_else(|| ".".into());
-            let context = if is_remote(&context) { context } else { ctx.path(&context) };
+            let context = m
+                .get("context")
+                .and_then(scalar_string)
+                .unwrap_or_else(|| ".".into());
+            let context = if is_remote(&context) {
+                context
+            } else {
+                ctx.path(&context)
+            };
             m.insert("context".into(), Node::Str(context));
             if !m.contains_key("dockerfile") && !m.contains_key("dockerfile_inline") {
                 m.insert("dockerfile".into(), Node::Str("Dockerfile".into()));
             }
-            edit(&mut m, "additional_contexts", |v| additional_contexts(v, &format!("{}.additional_contexts", path()), ctx))?;
+            edit(&mut m, "additional_contexts", |v| {
+                additional_contexts(v, &format!("{}.additional_contexts", path()), ctx)
+            })?;
             Ok(Node::Map(m))
         }
         "ports" => Ok(Node::Seq(
@@ -346,8 +450,10 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
                 .enumerate()
                 .map(|(i, item)| match item {
                     Node::Map(mut m) => {
-                        m.entry("mode".to_string()).or_insert_with(|| Node::Str("ingress".into()));
-                        m.entry("protocol".to_string()).or_insert_with(|| Node::Str("tcp".into()));
+                        m.entry("mode".to_string())
+                            .or_insert_with(|| Node::Str("ingress".into()));
+                        m.entry("protocol".to_string())
+                            .or_insert_with(|| Node::Str("tcp".into()));
                         Ok(vec![Node::Map(m)])
                     }
                     other => ports(Node::Seq(vec![other]), &format!("{}[{i}]", path())).map(seq),
@@ -359,15 +465,28 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
         )),
         "depends_on" => depends_on(v, &path()),
         "env_file" => env_file(v, &path(), ctx),
-        "label_file" => Ok(Node::Seq(seq(string_or_list(v)).into_iter().map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s)))).collect())),
+        "label_file" => Ok(Node::Seq(
+            seq(string_or_list(v))
+                .into_iter()
+                .map(|f| scalar_string(&f).map_or(f, |s| Node::Str(ctx.path(&s))))
+                .collect(),
+        )),
         "networks" => networks(v, &path()),
         "devices" => devices(v, &path()),
         "models" => match v {
-            Node::Seq(items) => Ok(Node::Map(items.into_iter().filter_map(|n| scalar_string(&n)).map(|s| (s, Node::Null)).collect())),
+            Node::Seq(items) => Ok(Node::Map(
+                items
+                    .into_iter()
+                    .filter_map(|n| scalar_string(&n))
+                    .map(|s| (s, Node::Null))
+                    .collect(),
+            )),
             other => Ok(other),
         },
         "gpus" => match v {
-            Node::Str(s) => Ok(Node::Seq(vec![Node::Map(std::iter::once(("count".to_string(), Node::Str(s))).collect())])),
+            Node::Str(s) => Ok(Node::Seq(vec![Node::Map(
+                std::iter::once(("count".to_string(), Node::Str(s))).collect(),
+            )])),
             other => Ok(other),
         },
         "develop" => {
@@ -393,7 +512,9 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Node::Str(s) => syntax::parse_volume(&s, ctx.base, ctx.home()).map(Node::Map).map_err(|e| invalid(format!("{}[{i}]: {e}", path()))),
+                    Node::Str(s) => syntax::parse_volume(&s, ctx.base, ctx.home())
+                        .map(Node::Map)
+                        .map_err(|e| invalid(format!("{}[{i}]: {e}", path()))),
                     Node::Map(mut m) => {
                         if m.get("type").and_then(Node::as_str) == Some("bind") {
                             if let Some(src) = m.get("source").and_then(scalar_string) {
@@ -410,7 +531,9 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
             seq(v)
                 .into_iter()
                 .map(|item| match item {
-                    Node::Str(s) => Node::Map(std::iter::once(("source".to_string(), Node::Str(s))).collect()),
+                    Node::Str(s) => {
+                        Node::Map(std::iter::once(("source".to_string(), Node::Str(s))).collect())
+                    }
                     other => other,
                 })
                 .collect(),
@@ -436,8 +559,19 @@ fn seq(node: Node) -> Vec<Node> {
 
 fn command(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
-        Node::Str(s) => Ok(Node::Seq(syntax::split_command(&s).map_err(|e| invalid(format!("{path}: {e}")))?.into_iter().map(Node::Str).collect())),
-        Node::Seq(items) => Ok(Node::Seq(items.into_iter().map(|n| scalar_string(&n).map_or(n, Node::Str)).collect())),
+        Node::Str(s) => Ok(Node::Seq(
+            syntax::split_command(&s)
+                .map_err(|e| invalid(format!("{path}: {e}")))?
+                .into_iter()
+                .map(Node::Str)
+                .collect(),
+        )),
+        Node::Seq(items) => Ok(Node::Seq(
+            items
+                .into_iter()
+                .map(|n| scalar_string(&n).map_or(n, Node::Str))
+                .collect(),
+        )),
         other => Ok(other),
     }
 }
@@ -450,23 +584,53 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
             m
         }
         Node::Map(m) => m,
-        other => return Err(invalid(format!("{path} must be a string or a mapping, not {}", other.kind()))),
+        other => {
+            return Err(invalid(format!(
+                "{path} must be a string or a mapping, not {}",
+                other.kind()
+            )))
+        }
     };
-    let context = m.get("context").and_then(scalar_string).unwrap_or_else(|| ".".into());
-    let context = if is_remote(&context) { context } else { ctx.path(&context) };
+    let context = m
+        .get("context")
+        .and_then(scalar_string)
+        .unwrap_or_else(|| ".".into());
+    let context = if is_remote(&context) {
+        context
+    } else {
+        ctx.path(&context)
+    };
     m.insert("context".into(), Node::Str(context));
     if !m.contains_key("dockerfile") && !m.contains_key("dockerfile_inline") {
         m.insert("dockerfile".into(), Node::Str("Dockerfile".into()));
     }
-    edit(&mut m, "args", |v| list_or_map(v, &format!("{path}.args"), Bare::Lookup, ctx))?;
-    edit(&mut m, "labels", |v| list_or_map(v, &format!("{path}.labels"), Bare::Empty, ctx))?;
-    edit(&mut m, "additional_contexts", |v| additional_contexts(v, &format!("{path}.additional_contexts"), ctx))?;
-    edit(&mut m, "extra_hosts", |v| extra_hosts(v, &format!("{path}.extra_hosts")))?;
-    edit(&mut m, "secrets", |v| file_refs(v, &format!("{path}.secrets")))?;
-    edit(&mut m, "shm_size", |v| bytes(v, &format!("{path}.shm_size")))?;
-    edit(&mut m, "ulimits", |v| ulimits(v, &format!("{path}.ulimits")))?;
+    edit(&mut m, "args", |v| {
+        list_or_map(v, &format!("{path}.args"), Bare::Lookup, ctx)
+    })?;
+    edit(&mut m, "labels", |v| {
+        list_or_map(v, &format!("{path}.labels"), Bare::Empty, ctx)
+    })?;
+    edit(&mut m, "additional_contexts", |v| {
+        additional_contexts(v, &format!("{path}.additional_contexts"), ctx)
+    })?;
+    edit(&mut m, "extra_hosts", |v| {
+        extra_hosts(v, &format!("{path}.extra_hosts"))
+    })?;
+    edit(&mut m, "secrets", |v| {
+        file_refs(v, &format!("{path}.secrets"))
+    })?;
+    edit(&mut m, "shm_size", |v| {
+        bytes(v, &format!("{path}.shm_size"))
+    })?;
+    edit(&mut m, "ulimits", |v| {
+        ulimits(v, &format!("{path}.ulimits"))
+    })?;
     edit(&mut m, "ssh", |v| match v {
-        Node::Map(m) => Ok(Node::Seq(m.into_iter().map(|(k, v)| Node::Str(format!("{k}={}", scalar_string(&v).unwrap_or_default()))).collect())),
+        Node::Map(m) => Ok(Node::Seq(
+            m.into_iter()
+                .map(|(k, v)| Node::Str(format!("{k}={}", scalar_string(&v).unwrap_or_default())))
+                .collect(),
+        )),
         other => Ok(string_or_list(other)),
     })?;
     for key in ["cache_from", "cache_to", "tags", "platforms"] {
@@ -484,15 +648,23 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
 /// `additional_contexts` as a map, local paths made absolute.
 fn additional_contexts(v: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
     if let Node::Seq(items) = &v {
-        if let Some(bare) = items.iter().filter_map(scalar_string).find(|s| !s.contains('=')) {
-            return Err(invalid(format!("{path}: invalid value {bare}, expected key=value")));
+        if let Some(bare) = items
+            .iter()
+            .filter_map(scalar_string)
+            .find(|s| !s.contains('='))
+        {
+            return Err(invalid(format!(
+                "{path}: invalid value {bare}, expected key=value"
+            )));
         }
     }
     let m = into_map(list_or_map(v, path, Bare::Null, ctx)?);
     Ok(Node::Map(
         m.into_iter()
             .map(|(k, v)| match v {
-                Node::Str(s) if !s.contains("://") && !s.contains(':') => (k, Node::Str(ctx.path(&s))),
+                Node::Str(s) if !s.contains("://") && !s.contains(':') => {
+                    (k, Node::Str(ctx.path(&s)))
+                }
                 other => (k, other),
             })
             .collect(),
@@ -513,15 +685,26 @@ fn env_file(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError>
                 m.insert("required".into(), Node::Bool(true));
             }
             Node::Map(mut e) => {
-                let file = e.remove("path").and_then(|p| scalar_string(&p)).ok_or_else(|| invalid(format!("{path}[{i}].path is required")))?;
+                let file = e
+                    .remove("path")
+                    .and_then(|p| scalar_string(&p))
+                    .ok_or_else(|| invalid(format!("{path}[{i}].path is required")))?;
                 m.insert("path".into(), Node::Str(ctx.path(&file)));
-                let required = to_bool(e.remove("required").unwrap_or(Node::Bool(true)), &format!("{path}[{i}].required"))?;
+                let required = to_bool(
+                    e.remove("required").unwrap_or(Node::Bool(true)),
+                    &format!("{path}[{i}].required"),
+                )?;
                 m.insert("required".into(), required);
                 if let Some(f) = e.remove("format") {
                     m.insert("format".into(), f);
                 }
             }
-            other => return Err(invalid(format!("{path}[{i}] must be a string or a mapping, not {}", other.kind()))),
+            other => {
+                return Err(invalid(format!(
+                    "{path}[{i}] must be a string or a mapping, not {}",
+                    other.kind()
+                )))
+            }
         }
         out.push(Node::Map(m));
     }
@@ -529,7 +712,12 @@ fn env_file(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError>
 }
 
 fn ports(node: Node, path: &str) -> Result<Node, ComposeError> {
-    Ok(Node::Seq(ports_indexed(node, path)?.into_iter().map(|(_, n)| n).collect()))
+    Ok(Node::Seq(
+        ports_indexed(node, path)?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect(),
+    ))
 }
 
 /// The long-syntax port entries, each with the index of the written entry it came from.
@@ -537,8 +725,18 @@ fn ports_indexed(node: Node, path: &str) -> Result<Vec<(usize, Node)>, ComposeEr
     let mut out = Vec::new();
     for (i, item) in seq(node).into_iter().enumerate() {
         match item {
-            Node::Int(n) => out.extend(syntax::parse_port(&n.to_string()).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?.into_iter().map(|n| (i, n))),
-            Node::Str(s) => out.extend(syntax::parse_port(&s).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?.into_iter().map(|n| (i, n))),
+            Node::Int(n) => out.extend(
+                syntax::parse_port(&n.to_string())
+                    .map_err(|e| invalid(format!("{path}[{i}]: {e}")))?
+                    .into_iter()
+                    .map(|n| (i, n)),
+            ),
+            Node::Str(s) => out.extend(
+                syntax::parse_port(&s)
+                    .map_err(|e| invalid(format!("{path}[{i}]: {e}")))?
+                    .into_iter()
+                    .map(|n| (i, n)),
+            ),
             Node::Map(mut m) => {
                 if !m.contains_key("mode") {
                     m.insert("mode".into(), Node::Str("ingress".into()));
@@ -546,11 +744,20 @@ fn ports_indexed(node: Node, path: &str) -> Result<Vec<(usize, Node)>, ComposeEr
                 if !m.contains_key("protocol") {
                     m.insert("protocol".into(), Node::Str("tcp".into()));
                 }
-                edit(&mut m, "target", |v| to_int(v, &format!("{path}[{i}].target")))?;
-                edit(&mut m, "published", |v| Ok(scalar_string(&v).map_or(v, Node::Str)))?;
+                edit(&mut m, "target", |v| {
+                    to_int(v, &format!("{path}[{i}].target"))
+                })?;
+                edit(&mut m, "published", |v| {
+                    Ok(scalar_string(&v).map_or(v, Node::Str))
+                })?;
                 out.push((i, Node::Map(m)));
             }
-            other => return Err(invalid(format!("{path}[{i}] must be a number, a string or a mapping, not {}", other.kind()))),
+            other => {
+                return Err(invalid(format!(
+                    "{path}[{i}] must be a number, a string or a mapping, not {}",
+                    other.kind()
+                )))
+            }
         }
     }
     Ok(out)
@@ -560,9 +767,16 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
     let mut out = Vec::new();
     for (i, item) in seq(node).into_iter().enumerate() {
         match item {
-            Node::Str(s) => out.push(Node::Map(syntax::parse_volume(&s, ctx.base, ctx.home()).map_err(|e| invalid(format!("{path}[{i}]: {e}")))?)),
+            Node::Str(s) => out.push(Node::Map(
+                syntax::parse_volume(&s, ctx.base, ctx.home())
+                    .map_err(|e| invalid(format!("{path}[{i}]: {e}")))?,
+            )),
             Node::Map(mut m) => {
-                let kind = m.get("type").and_then(Node::as_str).unwrap_or("volume").to_string();
+                let kind = m
+                    .get("type")
+                    .and_then(Node::as_str)
+                    .unwrap_or("volume")
+                    .to_string();
                 if kind == "bind" {
                     match m.get("source").and_then(scalar_string) {
                         Some(src) if !src.is_empty() => {
@@ -571,16 +785,22 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
                         _ => return Err(invalid(format!("{path}[{i}]: invalid mount config for type \"bind\": field Source must not be empty"))),
                     }
                 }
-                edit(&mut m, "read_only", |v| to_bool(v, &format!("{path}[{i}].read_only")))?;
+                edit(&mut m, "read_only", |v| {
+                    to_bool(v, &format!("{path}[{i}].read_only"))
+                })?;
                 if matches!(m.get("read_only"), Some(Node::Bool(false))) {
                     m.remove("read_only");
                 }
                 edit(&mut m, "tmpfs", |v| {
                     let mut t = into_map(v);
-                    edit(&mut t, "size", |s| bytes(s, &format!("{path}[{i}].tmpfs.size")))?;
+                    edit(&mut t, "size", |s| {
+                        bytes(s, &format!("{path}[{i}].tmpfs.size"))
+                    })?;
                     Ok(Node::Map(t))
                 })?;
-                edit(&mut m, "target", |t| Ok(scalar_string(&t).map_or(t, |s| Node::Str(syntax::clean_target(&s)))))?;
+                edit(&mut m, "target", |t| {
+                    Ok(scalar_string(&t).map_or(t, |s| Node::Str(syntax::clean_target(&s))))
+                })?;
                 // `false` options are not printed (Go `omitempty`).
                 for key in ["bind", "volume"] {
                     if let Some(Node::Map(opts)) = m.get_mut(key) {
@@ -589,7 +809,12 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
                 }
                 out.push(Node::Map(m));
             }
-            other => return Err(invalid(format!("{path}[{i}] must be a string or a mapping, not {}", other.kind()))),
+            other => {
+                return Err(invalid(format!(
+                    "{path}[{i}] must be a string or a mapping, not {}",
+                    other.kind()
+                )))
+            }
         }
     }
     Ok(Node::Seq(out))
@@ -600,7 +825,8 @@ fn depends_on(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
         Node::Seq(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let name = scalar_string(&item).ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let name = scalar_string(&item)
+                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
                 let mut d = Map::new();
                 d.insert("condition".into(), Node::Str("service_started".into()));
                 d.insert("required".into(), Node::Bool(true));
@@ -613,8 +839,12 @@ fn depends_on(node: Node, path: &str) -> Result<Node, ComposeError> {
                 if !d.contains_key("condition") {
                     d.insert("condition".into(), Node::Str("service_started".into()));
                 }
-                edit(&mut d, "required", |v| to_bool(v, &format!("{path}.{name}.required")))?;
-                edit(&mut d, "restart", |v| to_bool(v, &format!("{path}.{name}.restart")))?;
+                edit(&mut d, "required", |v| {
+                    to_bool(v, &format!("{path}.{name}.required"))
+                })?;
+                edit(&mut d, "restart", |v| {
+                    to_bool(v, &format!("{path}.{name}.restart"))
+                })?;
                 if !d.contains_key("required") {
                     d.insert("required".into(), Node::Bool(true));
                 }
@@ -624,7 +854,12 @@ fn depends_on(node: Node, path: &str) -> Result<Node, ComposeError> {
                 out.insert(name, Node::Map(d));
             }
         }
-        other => return Err(invalid(format!("{path} must be a list or a mapping, not {}", other.kind()))),
+        other => {
+            return Err(invalid(format!(
+                "{path} must be a list or a mapping, not {}",
+                other.kind()
+            )))
+        }
     }
     Ok(Node::Map(out))
 }
@@ -634,7 +869,8 @@ fn networks(node: Node, path: &str) -> Result<Node, ComposeError> {
         Node::Seq(items) => {
             let mut out = Map::new();
             for (i, item) in items.into_iter().enumerate() {
-                let name = scalar_string(&item).ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let name = scalar_string(&item)
+                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
                 out.insert(name, Node::Null);
             }
             Ok(Node::Map(out))
@@ -645,7 +881,9 @@ fn networks(node: Node, path: &str) -> Result<Node, ComposeError> {
                 let v = match v {
                     Node::Map(mut n) => {
                         edit(&mut n, "aliases", |a| Ok(string_or_list(a)))?;
-                        edit(&mut n, "priority", |a| to_int(a, &format!("{path}.{k}.priority")))?;
+                        edit(&mut n, "priority", |a| {
+                            to_int(a, &format!("{path}.{k}.priority"))
+                        })?;
                         Node::Map(n)
                     }
                     other => other,
@@ -654,7 +892,10 @@ fn networks(node: Node, path: &str) -> Result<Node, ComposeError> {
             }
             Ok(Node::Map(out))
         }
-        other => Err(invalid(format!("{path} must be a list or a mapping, not {}", other.kind()))),
+        other => Err(invalid(format!(
+            "{path} must be a list or a mapping, not {}",
+            other.kind()
+        ))),
     }
 }
 
@@ -672,13 +913,20 @@ fn file_refs(node: Node, path: &str) -> Result<Node, ComposeError> {
                     edit(&mut m, key, |v| Ok(scalar_string(&v).map_or(v, Node::Str)))?;
                 }
                 edit(&mut m, "mode", |v| match v {
-                    Node::Str(s) => i64::from_str_radix(s.trim_start_matches("0o"), 8).map(|n| Node::Str(format!("0{n:o}"))).map_err(|_| invalid(format!("{path}[{i}].mode: invalid file mode {s:?}"))),
+                    Node::Str(s) => i64::from_str_radix(s.trim_start_matches("0o"), 8)
+                        .map(|n| Node::Str(format!("0{n:o}")))
+                        .map_err(|_| invalid(format!("{path}[{i}].mode: invalid file mode {s:?}"))),
                     Node::Int(n) => Ok(Node::Str(format!("0{n:o}"))),
                     other => Ok(other),
                 })?;
                 out.push(Node::Map(m));
             }
-            other => return Err(invalid(format!("{path}[{i}] must be a string or a mapping, not {}", other.kind()))),
+            other => {
+                return Err(invalid(format!(
+                    "{path}[{i}] must be a string or a mapping, not {}",
+                    other.kind()
+                )))
+            }
         }
     }
     Ok(Node::Seq(out))
@@ -694,7 +942,9 @@ fn healthcheck(node: Node, path: &str) -> Result<Node, ComposeError> {
     for key in ["interval", "timeout", "start_period", "start_interval"] {
         edit(&mut m, key, |v| duration(v, &format!("{path}.{key}")))?;
     }
-    edit(&mut m, "disable", |v| to_bool(v, &format!("{path}.disable")))?;
+    edit(&mut m, "disable", |v| {
+        to_bool(v, &format!("{path}.disable"))
+    })?;
     if matches!(m.get("disable"), Some(Node::Bool(false))) {
         m.remove("disable");
     }
@@ -711,7 +961,11 @@ fn devices(node: Node, path: &str) -> Result<Node, ComposeError> {
                     [a] => (*a, *a, "rwm"),
                     [a, b] => (*a, *b, "rwm"),
                     [a, b, c] => (*a, *b, *c),
-                    _ => return Err(invalid(format!("{path}[{i}]: invalid device specification: {s}"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "{path}[{i}]: invalid device specification: {s}"
+                        )))
+                    }
                 };
                 let mut m = Map::new();
                 m.insert("source".into(), Node::Str(src.into()));
@@ -733,27 +987,43 @@ fn extra_hosts(node: Node, path: &str) -> Result<Node, ComposeError> {
                 match v {
                     Node::Seq(ips) => {
                         for ip in ips {
-                            out.push(Node::Str(format!("{host}={}", scalar_string(&ip).unwrap_or_default())));
+                            out.push(Node::Str(format!(
+                                "{host}={}",
+                                scalar_string(&ip).unwrap_or_default()
+                            )));
                         }
                     }
-                    other => out.push(Node::Str(format!("{host}={}", scalar_string(&other).unwrap_or_default()))),
+                    other => out.push(Node::Str(format!(
+                        "{host}={}",
+                        scalar_string(&other).unwrap_or_default()
+                    ))),
                 }
             }
         }
         Node::Seq(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let s = scalar_string(&item).ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let s = scalar_string(&item)
+                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
                 let entry = match s.split_once('=') {
                     Some((h, ip)) => format!("{h}={ip}"),
                     None => match s.split_once(':') {
                         Some((h, ip)) => format!("{h}={ip}"),
-                        None => return Err(invalid(format!("{path}[{i}]: invalid additional host, missing IP address: {s}"))),
+                        None => {
+                            return Err(invalid(format!(
+                                "{path}[{i}]: invalid additional host, missing IP address: {s}"
+                            )))
+                        }
                     },
                 };
                 out.push(Node::Str(entry));
             }
         }
-        other => return Err(invalid(format!("{path} must be a list or a mapping, not {}", other.kind()))),
+        other => {
+            return Err(invalid(format!(
+                "{path} must be a list or a mapping, not {}",
+                other.kind()
+            )))
+        }
     }
     Ok(Node::Seq(out))
 }
@@ -776,12 +1046,27 @@ fn ulimits(node: Node, path: &str) -> Result<Node, ComposeError> {
 
 fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     let mut m = into_map(node);
-    m.entry("placement".to_string()).or_insert_with(|| Node::Map(Map::new()));
-    m.entry("resources".to_string()).or_insert_with(|| Node::Map(Map::new()));
-    edit(&mut m, "replicas", |v| to_int(v, &format!("{path}.replicas")))?;
+    m.entry("placement".to_string())
+        .or_insert_with(|| Node::Map(Map::new()));
+    m.entry("resources".to_string())
+        .or_insert_with(|| Node::Map(Map::new()));
+    edit(&mut m, "replicas", |v| {
+        to_int(v, &format!("{path}.replicas"))
+    })?;
     edit(&mut m, "labels", |v| {
         let env = BTreeMap::new();
-        list_or_map(v, &format!("{path}.labels"), Bare::Empty, &Ctx { base: Path::new("/"), env: &env, ports: &std::cell::Cell::new(0), untyped: false, written: None })
+        list_or_map(
+            v,
+            &format!("{path}.labels"),
+            Bare::Empty,
+            &Ctx {
+                base: Path::new("/"),
+                env: &env,
+                ports: &std::cell::Cell::new(0),
+                untyped: false,
+                written: None,
+            },
+        )
     })?;
     edit(&mut m, "resources", |v| {
         let mut r = into_map(v);
@@ -793,7 +1078,12 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
                 edit(&mut l, "memory", |x| bytes(x, &format!("{p}.memory")))?;
                 edit(&mut l, "pids", |x| to_int(x, &format!("{p}.pids")))?;
                 edit(&mut l, "devices", |d| {
-                    Ok(Node::Seq(seq(d).into_iter().map(|d| gpu(d, &format!("{p}.devices"))).collect::<Result<_, _>>()?))
+                    Ok(Node::Seq(
+                        seq(d)
+                            .into_iter()
+                            .map(|d| gpu(d, &format!("{p}.devices")))
+                            .collect::<Result<_, _>>()?,
+                    ))
                 })?;
                 Ok(Node::Map(l))
             })?;
@@ -802,17 +1092,25 @@ fn deploy(node: Node, path: &str) -> Result<Node, ComposeError> {
     })?;
     edit(&mut m, "restart_policy", |v| {
         let mut r = into_map(v);
-        edit(&mut r, "max_attempts", |x| to_int(x, &format!("{path}.restart_policy.max_attempts")))?;
+        edit(&mut r, "max_attempts", |x| {
+            to_int(x, &format!("{path}.restart_policy.max_attempts"))
+        })?;
         for key in ["delay", "window"] {
-            edit(&mut r, key, |x| duration(x, &format!("{path}.restart_policy.{key}")))?;
+            edit(&mut r, key, |x| {
+                duration(x, &format!("{path}.restart_policy.{key}"))
+            })?;
         }
         Ok(Node::Map(r))
     })?;
     for key in ["update_config", "rollback_config"] {
         edit(&mut m, key, |v| {
             let mut r = into_map(v);
-            edit(&mut r, "parallelism", |x| to_int(x, &format!("{path}.{key}.parallelism")))?;
-            edit(&mut r, "max_failure_ratio", |x| to_float(x, &format!("{path}.{key}.max_failure_ratio")))?;
+            edit(&mut r, "parallelism", |x| {
+                to_int(x, &format!("{path}.{key}.parallelism"))
+            })?;
+            edit(&mut r, "max_failure_ratio", |x| {
+                to_float(x, &format!("{path}.{key}.max_failure_ratio"))
+            })?;
             for d in ["delay", "monitor"] {
                 edit(&mut r, d, |x| duration(x, &format!("{path}.{key}.{d}")))?;
             }
@@ -834,7 +1132,14 @@ fn gpu(node: Node, path: &str) -> Result<Node, ComposeError> {
     if !d.contains_key("count") && !d.contains_key("device_ids") {
         d.insert("count".into(), Node::Int(-1));
     }
-    edit(&mut d, "options", |o| Ok(Node::Map(into_map(o).into_iter().map(|(k, v)| (k, scalar_string(&v).map_or(v, Node::Str))).collect())))?;
+    edit(&mut d, "options", |o| {
+        Ok(Node::Map(
+            into_map(o)
+                .into_iter()
+                .map(|(k, v)| (k, scalar_string(&v).map_or(v, Node::Str)))
+                .collect(),
+        ))
+    })?;
     Ok(Node::Map(d))
 }
 
@@ -845,7 +1150,12 @@ fn gpus(node: Node, path: &str) -> Result<Node, ComposeError> {
             d.insert("count".into(), Node::Int(-1));
             Ok(Node::Seq(vec![Node::Map(d)]))
         }
-        other => Ok(Node::Seq(seq(other).into_iter().map(|d| gpu(d, path)).collect::<Result<_, _>>()?)),
+        other => Ok(Node::Seq(
+            seq(other)
+                .into_iter()
+                .map(|d| gpu(d, path))
+                .collect::<Result<_, _>>()?,
+        )),
     }
 }
 
@@ -855,9 +1165,13 @@ fn develop(node: Node, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
         let mut out = Vec::new();
         for item in seq(w) {
             let mut e = into_map(item);
-            edit(&mut e, "path", |p| Ok(scalar_string(&p).map_or(p, |s| Node::Str(ctx.path(&s)))))?;
+            edit(&mut e, "path", |p| {
+                Ok(scalar_string(&p).map_or(p, |s| Node::Str(ctx.path(&s))))
+            })?;
             let mut exec = e.remove("exec").map(into_map).unwrap_or_default();
-            edit(&mut exec, "command", |c| command(c, "develop.watch.exec.command"))?;
+            edit(&mut exec, "command", |c| {
+                command(c, "develop.watch.exec.command")
+            })?;
             exec.entry("command".into()).or_insert(Node::Null);
             e.insert("exec".into(), Node::Map(exec));
             for key in ["ignore", "include"] {
@@ -877,8 +1191,12 @@ fn hooks(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
     let mut out = Vec::new();
     for (i, item) in seq(node).into_iter().enumerate() {
         let mut h = into_map(item);
-        edit(&mut h, "command", |c| command(c, &format!("{path}[{i}].command")))?;
-        edit(&mut h, "environment", |e| list_or_map(e, &format!("{path}[{i}].environment"), Bare::Lookup, ctx))?;
+        edit(&mut h, "command", |c| {
+            command(c, &format!("{path}[{i}].command"))
+        })?;
+        edit(&mut h, "environment", |e| {
+            list_or_map(e, &format!("{path}[{i}].environment"), Bare::Lookup, ctx)
+        })?;
         if matches!(h.get("privileged"), Some(Node::Bool(false))) {
             h.remove("privileged");
         }
@@ -890,7 +1208,13 @@ fn hooks(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
 fn blkio(node: Node, path: &str) -> Result<Node, ComposeError> {
     // (The JSON output prints these entries with Go field names: `Path`, `Rate`, `Weight`.)
     let mut m = into_map(node);
-    for key in ["device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops", "weight_device"] {
+    for key in [
+        "device_read_bps",
+        "device_write_bps",
+        "device_read_iops",
+        "device_write_iops",
+        "weight_device",
+    ] {
         edit(&mut m, key, |v| {
             let mut out = Vec::new();
             for d in seq(v) {
@@ -913,21 +1237,35 @@ fn blkio(node: Node, path: &str) -> Result<Node, ComposeError> {
 
 /// Rewrites a top-level `networks`/`volumes`/`secrets`/`configs` entry: labels to a map and
 /// file paths made absolute.
-pub(crate) fn resource(kind: &str, name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
+pub(crate) fn resource(
+    kind: &str,
+    name: &str,
+    node: Node,
+    ctx: &Ctx<'_>,
+) -> Result<Node, ComposeError> {
     let p = format!("{kind}.{name}");
     let mut m = match node {
         Node::Map(m) => m,
         Node::Null => Map::new(),
-        other => return Err(invalid(format!("{p} must be a mapping, not {}", other.kind()))),
+        other => {
+            return Err(invalid(format!(
+                "{p} must be a mapping, not {}",
+                other.kind()
+            )))
+        }
     };
     if ctx.untyped {
         // Only file paths are resolved in the untyped model.
         if kind == "secrets" || kind == "configs" {
-            edit(&mut m, "file", |v| Ok(scalar_string(&v).map_or(v, |s| Node::Str(ctx.path(&s)))))?;
+            edit(&mut m, "file", |v| {
+                Ok(scalar_string(&v).map_or(v, |s| Node::Str(ctx.path(&s))))
+            })?;
         }
         return Ok(Node::Map(m));
     }
-    edit(&mut m, "labels", |v| list_or_map(v, &format!("{p}.labels"), Bare::Empty, ctx))?;
+    edit(&mut m, "labels", |v| {
+        list_or_map(v, &format!("{p}.labels"), Bare::Empty, ctx)
+    })?;
     edit(&mut m, "external", |v| match v {
         Node::Map(e) => {
             // Legacy `external: {name: x}`: the name moves up.
@@ -945,7 +1283,9 @@ pub(crate) fn resource(kind: &str, name: &str, node: Node, ctx: &Ctx<'_>) -> Res
         m.remove("external");
     }
     if kind == "secrets" || kind == "configs" {
-        edit(&mut m, "file", |v| Ok(scalar_string(&v).map_or(v, |s| Node::Str(ctx.path(&s)))))?;
+        edit(&mut m, "file", |v| {
+            Ok(scalar_string(&v).map_or(v, |s| Node::Str(ctx.path(&s))))
+        })?;
     }
     if kind == "networks" {
         for key in ["internal", "attachable", "enable_ipv6", "enable_ipv4"] {

@@ -47,11 +47,19 @@ fn value_q(node: &Node, escape: bool, level: usize, quirk: Quirk) -> Option<serd
         Node::Float(_) => serde_json::from_str(&node.to_json().to_string()).ok()?,
         Node::Tagged(_, inner) => return value_q(inner, escape, level, quirk),
         Node::Seq(_) | Node::Map(_) if level >= JSON_MAX_NESTING => return None,
-        Node::Seq(items) => Value::Array(items.iter().map(|i| value_q(i, escape, level + 1, quirk)).collect::<Option<_>>()?),
+        Node::Seq(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| value_q(i, escape, level + 1, quirk))
+                .collect::<Option<_>>()?,
+        ),
         Node::Map(m) => {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
-                if matches!(quirk, Quirk::DropExt | Quirk::Blkio) && level >= 2 && k.starts_with("x-") {
+                if matches!(quirk, Quirk::DropExt | Quirk::Blkio)
+                    && level >= 2
+                    && k.starts_with("x-")
+                {
                     continue;
                 }
                 if level == 0 && k == "models" {
@@ -59,7 +67,11 @@ fn value_q(node: &Node, escape: bool, level: usize, quirk: Quirk) -> Option<serd
                 }
                 // A key written twice (`blkio_config`'s capitalised names) keeps its last
                 // value, as the parser does.
-                let key = if quirk == Quirk::Blkio && level == 5 { escaped(&capitalize(k), escape) } else { escaped(k, escape) };
+                let key = if quirk == Quirk::Blkio && level == 5 {
+                    escaped(&capitalize(k), escape)
+                } else {
+                    escaped(k, escape)
+                };
                 let child = if level == 0 && RESOURCE_KEYS.contains(&k.as_str()) {
                     Quirk::DropExt
                 } else if level == 2 && quirk == Quirk::DropExt && k == "blkio_config" {
@@ -142,7 +154,17 @@ enum Quirk {
 }
 
 fn write_json(node: &Node, escape: bool, level: usize, drop_ext: bool, out: &mut String) {
-    write_json_q(node, escape, level, if drop_ext { Quirk::DropExt } else { Quirk::None }, out);
+    write_json_q(
+        node,
+        escape,
+        level,
+        if drop_ext {
+            Quirk::DropExt
+        } else {
+            Quirk::None
+        },
+        out,
+    );
 }
 
 fn write_json_q(node: &Node, escape: bool, level: usize, quirk: Quirk, out: &mut String) {
@@ -164,7 +186,10 @@ fn write_json_q(node: &Node, escape: bool, level: usize, quirk: Quirk, out: &mut
         Node::Map(m) => {
             let mut first = true;
             for (k, v) in m {
-                if matches!(quirk, Quirk::DropExt | Quirk::Blkio) && level >= 2 && k.starts_with("x-") {
+                if matches!(quirk, Quirk::DropExt | Quirk::Blkio)
+                    && level >= 2
+                    && k.starts_with("x-")
+                {
                     continue;
                 }
                 if level == 0 && k == "models" && quirk != Quirk::Untyped {
@@ -204,7 +229,9 @@ fn write_json_q(node: &Node, escape: bool, level: usize, quirk: Quirk, out: &mut
 
 fn capitalize(k: &str) -> String {
     let mut c = k.chars();
-    c.next().map_or_else(String::new, |f| f.to_ascii_uppercase().to_string() + c.as_str())
+    c.next().map_or_else(String::new, |f| {
+        f.to_ascii_uppercase().to_string() + c.as_str()
+    })
 }
 
 /// YAML text, as `config --format yaml` (block style; strings quoted wherever a YAML 1.1
@@ -222,8 +249,12 @@ fn yaml_skips(path: &[&str], key: &str, value: &Node) -> bool {
     let empty_map = matches!(value, Node::Map(m) if m.is_empty());
     match (path, key) {
         (["services", _], "command" | "entrypoint") => matches!(value, Node::Null),
-        (["services", _, "deploy"], "placement" | "resources") | (["networks", _], "ipam") => empty_map,
-        (["services", _, "develop", "watch"], "exec") => matches!(value, Node::Map(m) if m.len() == 1 && matches!(m.get("command"), Some(Node::Null))),
+        (["services", _, "deploy"], "placement" | "resources") | (["networks", _], "ipam") => {
+            empty_map
+        }
+        (["services", _, "develop", "watch"], "exec") => {
+            matches!(value, Node::Map(m) if m.len() == 1 && matches!(m.get("command"), Some(Node::Null)))
+        }
         _ => false,
     }
 }
@@ -305,11 +336,19 @@ fn yaml_scalar_str(s: &str, escape: bool, out: &mut String) {
 /// YAML 1.1 and 1.2 readers.
 fn yaml_plain_ok(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off",
-        "OFF", "null", "Null", "NULL", "~", "<<", "=",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "<<",
+        "=",
     ];
-    let Some(first) = s.chars().next() else { return false };
-    if SPECIAL.contains(&s) || s.parse::<f64>().is_ok() || s.starts_with("0x") || s.starts_with("0o") || s.starts_with('.') {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if SPECIAL.contains(&s)
+        || s.parse::<f64>().is_ok()
+        || s.starts_with("0x")
+        || s.starts_with("0o")
+        || s.starts_with('.')
+    {
         return false;
     }
     if "-?:,[]{}#&*!|>'\"%@` \t".contains(first) || s.ends_with([' ', ':']) {
@@ -319,7 +358,8 @@ fn yaml_plain_ok(s: &str) -> bool {
         return false;
     }
     // Digits with separators (`1_000`, `12:30`, `1e3`) read as numbers or sexagesimals in YAML 1.1.
-    !s.chars().all(|c| c.is_ascii_digit() || "_:.eE+-".contains(c))
+    !s.chars()
+        .all(|c| c.is_ascii_digit() || "_:.eE+-".contains(c))
 }
 
 #[cfg(test)]
@@ -330,14 +370,26 @@ mod tests {
     #[test]
     fn streamed_json_equals_serde_pretty_output() {
         let mut inner = Map::new();
-        inner.insert("a$b".into(), Node::Seq(vec![Node::Int(1), Node::Float(1.5), Node::Bool(true), Node::Null, Node::Str("q\"$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓".into())]));
+        inner.insert(
+            "a$b".into(),
+            Node::Seq(vec![
+                Node::Int(1),
+                Node::Float(1.5),
+                Node::Bool(true),
+                Node::Null,
+                Node::Str("q\"$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓".into()),
+            ]),
+        );
         inner.insert("empty".into(), Node::Map(Map::new()));
         inner.insert("none".into(), Node::Seq(Vec::new()));
         let mut m = Map::new();
         m.insert("k".into(), Node::Map(inner));
         let node = Node::Map(m);
         let value = to_json(&node, true);
-        assert_eq!(value["k"]["a$$b"][4], serde_json::json!("q\"$$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓"));
+        assert_eq!(
+            value["k"]["a$$b"][4],
+            serde_json::json!("q\"$$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓")
+        );
         assert_eq!(value["k"]["empty"], serde_json::json!({}));
         // The hand-written text is byte for byte what serde_json's pretty printer writes.
         let expected = serde_json::to_string_pretty(&value).unwrap() + "\n";
@@ -356,17 +408,29 @@ mod tests {
         services.insert("web".into(), Node::Map(svc));
         let mut top = Map::new();
         top.insert("services".into(), Node::Map(services));
-        top.insert("x-top".into(), Node::Map(std::iter::once(("x-inner".to_string(), Node::Bool(true))).collect()));
+        top.insert(
+            "x-top".into(),
+            Node::Map(std::iter::once(("x-inner".to_string(), Node::Bool(true))).collect()),
+        );
         let node = Node::Map(top);
         let json = to_json(&node, true);
-        assert_eq!(json, serde_json::json!({"services": {"web": {"image": "x"}}, "x-top": {"x-inner": true}}));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&render_json(&node, true)).unwrap(), json);
+        assert_eq!(
+            json,
+            serde_json::json!({"services": {"web": {"image": "x"}}, "x-top": {"x-inner": true}})
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&render_json(&node, true)).unwrap(),
+            json
+        );
         assert!(render_yaml(&node, true).contains("x-meta: 1"));
     }
 
     #[test]
     fn direct_value_equals_the_parsed_text() {
-        let parsed = |node: &Node, escape: bool| serde_json::from_str::<serde_json::Value>(&render_json(node, escape)).unwrap_or(serde_json::Value::Null);
+        let parsed = |node: &Node, escape: bool| {
+            serde_json::from_str::<serde_json::Value>(&render_json(node, escape))
+                .unwrap_or(serde_json::Value::Null)
+        };
         let mut blkio = Map::new();
         let mut entry = Map::new();
         entry.insert("path".into(), Node::Str("/dev/sda".into()));
@@ -375,13 +439,25 @@ mod tests {
         blkio.insert("device_read_bps".into(), Node::Seq(vec![Node::Map(entry)]));
         let mut svc = Map::new();
         svc.insert("blkio_config".into(), Node::Map(blkio));
-        svc.insert("x-dokku".into(), Node::Tagged(crate::compose::tree::Tag::Reset, Box::new(Node::Str("$a".into()))));
+        svc.insert(
+            "x-dokku".into(),
+            Node::Tagged(
+                crate::compose::tree::Tag::Reset,
+                Box::new(Node::Str("$a".into())),
+            ),
+        );
         svc.insert("cpus".into(), Node::Float(0.1 + 0.2));
         svc.insert("nan".into(), Node::Float(f64::NAN));
         let mut top = Map::new();
-        top.insert("services".into(), Node::Map(std::iter::once(("w$b".to_string(), Node::Map(svc))).collect()));
+        top.insert(
+            "services".into(),
+            Node::Map(std::iter::once(("w$b".to_string(), Node::Map(svc))).collect()),
+        );
         top.insert("models".into(), Node::Map(Map::new()));
-        top.insert("x-top".into(), Node::Map(std::iter::once(("x-inner".to_string(), Node::Str("$$".into()))).collect()));
+        top.insert(
+            "x-top".into(),
+            Node::Map(std::iter::once(("x-inner".to_string(), Node::Str("$$".into()))).collect()),
+        );
         let node = Node::Map(top);
         for escape in [true, false] {
             assert_eq!(to_json(&node, escape), parsed(&node, escape));
@@ -398,10 +474,28 @@ mod tests {
 
     #[test]
     fn yaml_quotes_what_a_yaml_reader_would_misread() {
-        for s in ["no", "on", "1.5", "12:30", "", " lead", "a: b", "-x", "null", "0x1f", "line\nbreak"] {
+        for s in [
+            "no",
+            "on",
+            "1.5",
+            "12:30",
+            "",
+            " lead",
+            "a: b",
+            "-x",
+            "null",
+            "0x1f",
+            "line\nbreak",
+        ] {
             assert!(!yaml_plain_ok(s), "{s:?} must be quoted");
         }
-        for s in ["nginx", "nginx:1.25", "/var/lib/data", "a=b", "service_started"] {
+        for s in [
+            "nginx",
+            "nginx:1.25",
+            "/var/lib/data",
+            "a=b",
+            "service_started",
+        ] {
             assert!(yaml_plain_ok(s), "{s:?} can be plain");
         }
     }

@@ -16,14 +16,17 @@ pub fn parse_port(spec: &str) -> Result<Vec<Node>, String> {
         return Err(format!("invalid proto: {spec}"));
     }
     let (ip, host, container) = split_port_parts(rest)?;
-    let (c_start, c_end) = parse_range(container).ok_or_else(|| format!("invalid containerPort: {container}"))?;
+    let (c_start, c_end) =
+        parse_range(container).ok_or_else(|| format!("invalid containerPort: {container}"))?;
     let (h_start, h_end) = if host.is_empty() {
         (0, 0)
     } else {
         parse_range(host).ok_or_else(|| format!("invalid hostPort: {host}"))?
     };
     if !host.is_empty() && (c_end - c_start) != (h_end - h_start) && c_end != c_start {
-        return Err(format!("invalid ranges specified for container and host Ports: {container} and {host}"));
+        return Err(format!(
+            "invalid ranges specified for container and host Ports: {container} and {host}"
+        ));
     }
     let mut out = Vec::new();
     for i in 0..=(c_end - c_start) {
@@ -50,8 +53,12 @@ pub fn parse_port(spec: &str) -> Result<Vec<Node>, String> {
 fn split_port_parts(raw: &str) -> Result<(String, &str, &str), String> {
     // A bracketed IPv6 host address may contain colons.
     if let Some(stripped) = raw.strip_prefix('[') {
-        let (ip, rest) = stripped.split_once(']').ok_or_else(|| format!("invalid IP address: {raw}"))?;
-        let rest = rest.strip_prefix(':').ok_or_else(|| format!("invalid port spec: {raw}"))?;
+        let (ip, rest) = stripped
+            .split_once(']')
+            .ok_or_else(|| format!("invalid IP address: {raw}"))?;
+        let rest = rest
+            .strip_prefix(':')
+            .ok_or_else(|| format!("invalid port spec: {raw}"))?;
         let (host, container) = rest.split_once(':').unwrap_or(("", rest));
         return Ok((ip.to_string(), host, container));
     }
@@ -114,13 +121,18 @@ pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, 
     let mut i = 0;
     while i <= n {
         let c = chars.get(i).copied();
-        let windows_drive = c == Some(':') && buf.len() == 1 && buf.chars().all(|c| c.is_ascii_alphabetic()) && source.is_none();
+        let windows_drive = c == Some(':')
+            && buf.len() == 1
+            && buf.chars().all(|c| c.is_ascii_alphabetic())
+            && source.is_none();
         if windows_drive {
             buf.push(':');
         } else if c.is_none() || c == Some(':') {
             let end = c.is_none();
             if buf.is_empty() {
-                return Err(format!("invalid spec: {spec}: empty section between colons"));
+                return Err(format!(
+                    "invalid spec: {spec}: empty section between colons"
+                ));
             }
             if source.is_none() && end {
                 target = Some(std::mem::take(&mut buf));
@@ -154,12 +166,22 @@ pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, 
     }
     let source = source.unwrap_or_default();
     let is_bind = is_file_path(&source);
-    m.insert("type".into(), Node::Str(if is_bind { "bind" } else { "volume" }.into()));
+    m.insert(
+        "type".into(),
+        Node::Str(if is_bind { "bind" } else { "volume" }.into()),
+    );
     if !source.is_empty() {
-        let source = if is_bind { resolve_path(&source, base, home) } else { source };
+        let source = if is_bind {
+            resolve_path(&source, base, home)
+        } else {
+            source
+        };
         m.insert("source".into(), Node::Str(source));
     }
-    m.insert("target".into(), Node::Str(clean_target(&target.unwrap_or_default())));
+    m.insert(
+        "target".into(),
+        Node::Str(clean_target(&target.unwrap_or_default())),
+    );
     if read_only {
         m.insert("read_only".into(), Node::Bool(true));
     }
@@ -236,7 +258,9 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
     if t == "-1" {
         return Ok(-1);
     }
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
     let mult: f64 = match unit.trim() {
@@ -248,7 +272,10 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         "p" | "pb" | "pib" => 1024.0_f64.powi(5),
         _ => return Err(format!("invalid size: '{s}'")),
     };
-    #[expect(clippy::cast_possible_truncation, reason = "sizes are far below 2^63, as in the reference")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "sizes are far below 2^63, as in the reference"
+    )]
     Ok((value * mult) as i64)
 }
 
@@ -262,7 +289,13 @@ mod tests {
     use super::*;
 
     fn port_json(spec: &str) -> serde_json::Value {
-        serde_json::Value::Array(parse_port(spec).unwrap().iter().map(Node::to_json).collect())
+        serde_json::Value::Array(
+            parse_port(spec)
+                .unwrap()
+                .iter()
+                .map(Node::to_json)
+                .collect(),
+        )
     }
 
     #[test]
@@ -274,8 +307,14 @@ mod tests {
                 {"mode": "ingress", "host_ip": "127.0.0.1", "target": 81, "published": "8001", "protocol": "udp"},
             ])
         );
-        assert_eq!(port_json("[::1]:80:8080"), serde_json::json!([{"mode": "ingress", "host_ip": "::1", "target": 8080, "published": "80", "protocol": "tcp"}]));
-        assert_eq!(port_json("8000-8010:80"), serde_json::json!([{"mode": "ingress", "target": 80, "published": "8000-8010", "protocol": "tcp"}]));
+        assert_eq!(
+            port_json("[::1]:80:8080"),
+            serde_json::json!([{"mode": "ingress", "host_ip": "::1", "target": 8080, "published": "80", "protocol": "tcp"}])
+        );
+        assert_eq!(
+            port_json("8000-8010:80"),
+            serde_json::json!([{"mode": "ingress", "target": 80, "published": "8000-8010", "protocol": "tcp"}])
+        );
         assert!(parse_port("80-81:90-99").is_err());
         assert!(parse_port("abc").is_err());
     }
@@ -288,7 +327,10 @@ mod tests {
             serde_json::json!({"type": "bind", "source": "/p/data", "target": "/data", "read_only": true, "bind": {"selinux": "z", "create_host_path": true}})
         );
         let v = parse_volume("db:/var/lib/db", Path::new("/p"), None).unwrap();
-        assert_eq!(Node::Map(v).to_json(), serde_json::json!({"type": "volume", "source": "db", "target": "/var/lib/db", "volume": {}}));
+        assert_eq!(
+            Node::Map(v).to_json(),
+            serde_json::json!({"type": "volume", "source": "db", "target": "/var/lib/db", "volume": {}})
+        );
         assert!(parse_volume(":/x", Path::new("/p"), None).is_err());
     }
 
@@ -318,13 +360,17 @@ pub fn parse_duration(s: &str) -> Result<i128, String> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
         if num_end == 0 {
             return Err(err());
         }
         let value: f64 = rest[..num_end].parse().map_err(|_| err())?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -337,7 +383,10 @@ pub fn parse_duration(s: &str) -> Result<i128, String> {
         total += value * mult;
         rest = &rest[unit_end..];
     }
-    #[expect(clippy::cast_possible_truncation, reason = "durations are far below 2^127 ns")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "durations are far below 2^127 ns"
+    )]
     let ns = total.round() as i128;
     Ok(if neg { -ns } else { ns })
 }
@@ -387,8 +436,21 @@ mod duration_tests {
 
     #[test]
     fn durations_print_like_go() {
-        for (input, expected) in [("60s", "1m0s"), ("1m", "1m0s"), ("300s", "5m0s"), ("10s", "10s"), ("1.5s", "1.5s"), ("500ms", "500ms"), ("1h", "1h0m0s"), ("90m", "1h30m0s")] {
-            assert_eq!(format_duration(parse_duration(input).unwrap()), expected, "{input}");
+        for (input, expected) in [
+            ("60s", "1m0s"),
+            ("1m", "1m0s"),
+            ("300s", "5m0s"),
+            ("10s", "10s"),
+            ("1.5s", "1.5s"),
+            ("500ms", "500ms"),
+            ("1h", "1h0m0s"),
+            ("90m", "1h30m0s"),
+        ] {
+            assert_eq!(
+                format_duration(parse_duration(input).unwrap()),
+                expected,
+                "{input}"
+            );
         }
         assert!(parse_duration("ten").is_err());
     }

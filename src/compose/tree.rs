@@ -95,7 +95,9 @@ impl Node {
             Node::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Node::Str(s) => Value::String(s.clone()),
             Node::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            Node::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Node::Map(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Node::Tagged(_, inner) => inner.to_json(),
         }
     }
@@ -109,7 +111,10 @@ mod tests {
     fn to_json_drops_tags_and_keeps_structure() {
         let mut m = Map::new();
         m.insert("a".into(), Node::Tagged(Tag::Reset, Box::new(Node::Int(1))));
-        m.insert("b".into(), Node::Seq(vec![Node::Str("x".into()), Node::Null]));
+        m.insert(
+            "b".into(),
+            Node::Seq(vec![Node::Str("x".into()), Node::Null]),
+        );
         let json = Node::Map(m).to_json();
         assert_eq!(json, serde_json::json!({"a": 1, "b": ["x", null]}));
     }

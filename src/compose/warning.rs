@@ -12,7 +12,9 @@ pub struct Warning {
 impl Warning {
     /// A warning with the given message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 }
 

@@ -58,7 +58,11 @@ pub struct YamlError {
 impl YamlError {
     /// An error in the reference's `failed to parse <file>: <detail>` form.
     fn parse(file: &Path, line: Option<usize>, detail: impl std::fmt::Display) -> Self {
-        Self { file: file.to_path_buf(), line, message: format!("failed to parse {}: {detail}", file.display()) }
+        Self {
+            file: file.to_path_buf(),
+            line,
+            message: format!("failed to parse {}: {detail}", file.display()),
+        }
     }
 }
 
@@ -69,7 +73,13 @@ pub fn parse(src: &str, file: &Path) -> Result<Vec<Node>, YamlError> {
     let graph = Graph::build(src, file)?;
     let mut docs = Vec::with_capacity(graph.roots.len());
     for &root in &graph.roots {
-        let mut decoder = Decoder { graph: &graph, file, path: Vec::new(), alias_nodes: 0, alias_bytes: 0 };
+        let mut decoder = Decoder {
+            graph: &graph,
+            file,
+            path: Vec::new(),
+            alias_nodes: 0,
+            alias_bytes: 0,
+        };
         docs.push(decoder.decode(root, Ctx::default())?);
     }
     Ok(docs)
@@ -102,7 +112,11 @@ pub fn parse_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Node>, YamlError> {
         Err(e) => {
             let offset = e.valid_up_to();
             let line = line_of(&bytes[..offset]);
-            Err(YamlError::parse(file, Some(line), format_args!("yaml: line {line}: invalid UTF-8 at byte offset {offset}")))
+            Err(YamlError::parse(
+                file,
+                Some(line),
+                format_args!("yaml: line {line}: invalid UTF-8 at byte offset {offset}"),
+            ))
         }
     }
 }
@@ -118,7 +132,10 @@ fn check_text(src: &str, file: &Path) -> Result<(), YamlError> {
         return Err(YamlError::parse(
             file,
             None,
-            format_args!("file is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes", src.len()),
+            format_args!(
+                "file is {} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
+                src.len()
+            ),
         ));
     }
     let allowed = |c: char| {
@@ -150,7 +167,10 @@ struct RawNode {
 
 #[derive(Debug)]
 enum RawKind {
-    Scalar { value: String, style: TScalarStyle },
+    Scalar {
+        value: String,
+        style: TScalarStyle,
+    },
     Seq(Vec<usize>),
     Map(Vec<(usize, usize)>),
     /// An alias: the index of the anchored node.
@@ -178,18 +198,32 @@ impl Graph {
                 if e.info() == "while parsing node, found unknown anchor" {
                     // go-yaml names the anchor and gives no line.
                     let name = alias_name_at(src, e.marker().index());
-                    return YamlError::parse(file, Some(line), format_args!("yaml: unknown anchor '{name}' referenced"));
+                    return YamlError::parse(
+                        file,
+                        Some(line),
+                        format_args!("yaml: unknown anchor '{name}' referenced"),
+                    );
                 }
-                YamlError::parse(file, Some(line), format_args!("yaml: line {line}: {}", libyaml_words(e.info())))
+                YamlError::parse(
+                    file,
+                    Some(line),
+                    format_args!("yaml: line {line}: {}", libyaml_words(e.info())),
+                )
             })?;
             let line = mark.line();
             let is_seq = matches!(event, Event::SequenceStart(..));
             let finished = match event {
                 Event::StreamEnd => break,
-                Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => None,
+                Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => {
+                    None
+                }
                 Event::Alias(id) => {
                     let Some(&target) = anchors.get(&id) else {
-                        return Err(YamlError::parse(file, Some(line), format_args!("yaml: line {line}: unknown anchor referenced")));
+                        return Err(YamlError::parse(
+                            file,
+                            Some(line),
+                            format_args!("yaml: line {line}: unknown anchor referenced"),
+                        ));
                     };
                     if open[target] {
                         return Err(YamlError::parse(
@@ -198,10 +232,26 @@ impl Graph {
                             format_args!("line {line}: cycle detected: alias refers to the node that contains it"),
                         ));
                     }
-                    Some(push(&mut nodes, &mut open, RawNode { line, tag: None, kind: RawKind::Alias(target) }))
+                    Some(push(
+                        &mut nodes,
+                        &mut open,
+                        RawNode {
+                            line,
+                            tag: None,
+                            kind: RawKind::Alias(target),
+                        },
+                    ))
                 }
                 Event::Scalar(value, style, anchor, tag) => {
-                    let idx = push(&mut nodes, &mut open, RawNode { line, tag: tag.map(tag_name), kind: RawKind::Scalar { value, style } });
+                    let idx = push(
+                        &mut nodes,
+                        &mut open,
+                        RawNode {
+                            line,
+                            tag: tag.map(tag_name),
+                            kind: RawKind::Scalar { value, style },
+                        },
+                    );
                     if anchor != 0 {
                         anchors.insert(anchor, idx);
                     }
@@ -211,8 +261,20 @@ impl Graph {
                     if stack.len() >= MAX_DEPTH {
                         return Err(depth_error(file, line));
                     }
-                    let kind = if is_seq { RawKind::Seq(Vec::new()) } else { RawKind::Map(Vec::new()) };
-                    let idx = push(&mut nodes, &mut open, RawNode { line, tag: tag.map(tag_name), kind });
+                    let kind = if is_seq {
+                        RawKind::Seq(Vec::new())
+                    } else {
+                        RawKind::Map(Vec::new())
+                    };
+                    let idx = push(
+                        &mut nodes,
+                        &mut open,
+                        RawNode {
+                            line,
+                            tag: tag.map(tag_name),
+                            kind,
+                        },
+                    );
                     open[idx] = true;
                     if anchor != 0 {
                         anchors.insert(anchor, idx);
@@ -221,7 +283,9 @@ impl Graph {
                     None
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    let (idx, _) = stack.pop().expect("the parser balances start and end events");
+                    let (idx, _) = stack
+                        .pop()
+                        .expect("the parser balances start and end events");
                     open[idx] = false;
                     Some(idx)
                 }
@@ -235,7 +299,9 @@ impl Graph {
                         None => *pending = Some(child),
                         Some(key) => entries.push((key, child)),
                     },
-                    RawKind::Scalar { .. } | RawKind::Alias(_) => unreachable!("only containers are stacked"),
+                    RawKind::Scalar { .. } | RawKind::Alias(_) => {
+                        unreachable!("only containers are stacked")
+                    }
                 },
             }
         }
@@ -247,7 +313,9 @@ impl Graph {
 fn alias_name_at(src: &str, index: usize) -> String {
     let rest: String = src.chars().skip(index).collect::<String>();
     let rest = rest.strip_prefix('*').unwrap_or(&rest);
-    rest.chars().take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')).collect()
+    rest.chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+        .collect()
 }
 
 /// A `yaml-rust2` message in libyaml's words where they differ (go-yaml is a libyaml port):
@@ -260,7 +328,9 @@ fn libyaml_words(info: &str) -> String {
     match problem {
         "expected ',' or ']'" => "did not find expected ',' or ']'".to_string(),
         "simple key expect ':'" => "could not find expected ':'".to_string(),
-        p if p.starts_with("tabs disallowed") => "found character that cannot start any token".to_string(),
+        p if p.starts_with("tabs disallowed") => {
+            "found character that cannot start any token".to_string()
+        }
         p => p.to_string(),
     }
 }
@@ -272,7 +342,11 @@ fn push(nodes: &mut Vec<RawNode>, open: &mut Vec<bool>, node: RawNode) -> usize 
 }
 
 fn depth_error(file: &Path, line: usize) -> YamlError {
-    YamlError::parse(file, Some(line), format_args!("line {line}: document nests deeper than the limit of {MAX_DEPTH} levels"))
+    YamlError::parse(
+        file,
+        Some(line),
+        format_args!("line {line}: document nests deeper than the limit of {MAX_DEPTH} levels"),
+    )
 }
 
 /// The tag as go-yaml spells it: `!!str` for core tags, `!reset` for local ones, `!` alone.
@@ -374,7 +448,13 @@ impl<'g> Decoder<'g> {
             return self.decode(target, ctx);
         }
         if let Some(tag) = self.compose_tag(idx, ctx) {
-            let mut inner = self.decode_plain(idx, Ctx { in_override: true, ..ctx })?;
+            let mut inner = self.decode_plain(
+                idx,
+                Ctx {
+                    in_override: true,
+                    ..ctx
+                },
+            )?;
             if tag == Tag::Reset && inner == Node::Str(String::new()) {
                 // `key: !reset` with no value: go-yaml reads the tagged empty scalar as "", a
                 // null reads better and the value is discarded anyway.
@@ -388,12 +468,26 @@ impl<'g> Decoder<'g> {
     /// Decodes a node, its own compose tag aside.
     fn decode_plain(&mut self, idx: usize, ctx: Ctx) -> Result<Node, YamlError> {
         let node = self.node(idx);
-        let child_ctx = Ctx { depth: ctx.depth + 1, ..ctx };
+        let child_ctx = Ctx {
+            depth: ctx.depth + 1,
+            ..ctx
+        };
         match &node.kind {
-            RawKind::Alias(target) => self.decode(*target, Ctx { in_alias: true, ..ctx }),
-            RawKind::Scalar { value, style } => resolve_scalar(value, *style, node.tag.as_deref()).map_err(|detail| {
-                YamlError::parse(self.file, Some(node.line), format_args!("yaml: line {}: {detail}", node.line))
-            }),
+            RawKind::Alias(target) => self.decode(
+                *target,
+                Ctx {
+                    in_alias: true,
+                    ..ctx
+                },
+            ),
+            RawKind::Scalar { value, style } => resolve_scalar(value, *style, node.tag.as_deref())
+                .map_err(|detail| {
+                    YamlError::parse(
+                        self.file,
+                        Some(node.line),
+                        format_args!("yaml: line {}: {detail}", node.line),
+                    )
+                }),
             RawKind::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, &item) in items.iter().enumerate() {
@@ -415,7 +509,10 @@ impl<'g> Decoder<'g> {
         if !ctx.in_alias {
             self.check_duplicates(entries)?;
         }
-        let child_ctx = Ctx { depth: ctx.depth + 1, ..ctx };
+        let child_ctx = Ctx {
+            depth: ctx.depth + 1,
+            ..ctx
+        };
         let mut out = Map::new();
         let mut merges = Vec::new();
         for &(k, v) in entries {
@@ -445,7 +542,9 @@ impl<'g> Decoder<'g> {
                 RawKind::Map(_) => vec![(merge, via_alias)],
                 // Inside `!override` aliases are not pre-resolved, and go-yaml refuses an
                 // alias to anything but a mapping.
-                RawKind::Seq(_) if ctx.in_override && target != merge => return Err(self.merge_error(line)),
+                RawKind::Seq(_) if ctx.in_override && target != merge => {
+                    return Err(self.merge_error(line))
+                }
                 RawKind::Seq(items) => {
                     let mut sources = Vec::with_capacity(items.len());
                     for &item in items {
@@ -460,7 +559,13 @@ impl<'g> Decoder<'g> {
                 RawKind::Scalar { .. } | RawKind::Alias(_) => return Err(self.merge_error(line)),
             };
             for (source, in_alias) in sources {
-                let merged = self.decode(source, Ctx { in_alias, ..child_ctx })?;
+                let merged = self.decode(
+                    source,
+                    Ctx {
+                        in_alias,
+                        ..child_ctx
+                    },
+                )?;
                 let merged = match merged {
                     Node::Map(m) => m,
                     Node::Tagged(_, inner) => match *inner {
@@ -478,7 +583,11 @@ impl<'g> Decoder<'g> {
     }
 
     fn merge_error(&self, line: usize) -> YamlError {
-        YamlError::parse(self.file, Some(line), "yaml: map merge requires map or sequence of maps as the value")
+        YamlError::parse(
+            self.file,
+            Some(line),
+            "yaml: map merge requires map or sequence of maps as the value",
+        )
     }
 
     /// `<<` written plain (or with the merge tag) is a merge key; quoted it is a plain key.
@@ -499,7 +608,10 @@ impl<'g> Decoder<'g> {
                     return Err(YamlError::parse(
                         self.file,
                         Some(line),
-                        format_args!("line {line}: mapping key {} already defined at line {first}", go_quote(value)),
+                        format_args!(
+                            "line {line}: mapping key {} already defined at line {first}",
+                            go_quote(value)
+                        ),
                     ));
                 }
             }
@@ -513,19 +625,43 @@ impl<'g> Decoder<'g> {
         let node = self.node(target);
         let line = self.node(idx).line;
         let RawKind::Scalar { value, style } = &node.kind else {
-            return Err(YamlError::parse(self.file, Some(line), format_args!("yaml: line {line}: invalid map key: a mapping or sequence")));
+            return Err(YamlError::parse(
+                self.file,
+                Some(line),
+                format_args!("yaml: line {line}: invalid map key: a mapping or sequence"),
+            ));
         };
-        let key = if ctx.in_override { resolve_scalar(value, *style, None) } else { resolve_scalar(value, *style, node.tag.as_deref()) }
-            .map_err(|detail| YamlError::parse(self.file, Some(line), format_args!("yaml: line {line}: {detail}")))?;
+        let key = if ctx.in_override {
+            resolve_scalar(value, *style, None)
+        } else {
+            resolve_scalar(value, *style, node.tag.as_deref())
+        }
+        .map_err(|detail| {
+            YamlError::parse(
+                self.file,
+                Some(line),
+                format_args!("yaml: line {line}: {detail}"),
+            )
+        })?;
         match key {
             Node::Str(s) => Ok(s),
-            Node::Tagged(_, inner) if matches!(*inner, Node::Str(_)) => Ok(inner.as_str().unwrap_or_default().to_string()),
+            Node::Tagged(_, inner) if matches!(*inner, Node::Str(_)) => {
+                Ok(inner.as_str().unwrap_or_default().to_string())
+            }
             other => {
-                let location = if self.path.is_empty() { "at top level".to_string() } else { format!("in {}", self.path_string()) };
+                let location = if self.path.is_empty() {
+                    "at top level".to_string()
+                } else {
+                    format!("in {}", self.path_string())
+                };
                 Err(YamlError {
                     file: self.file.to_path_buf(),
                     line: Some(line),
-                    message: format!("non-string key {location}: {} (`{}`, line {line})", go_value(&other), self.file.display()),
+                    message: format!(
+                        "non-string key {location}: {} (`{}`, line {line})",
+                        go_value(&other),
+                        self.file.display()
+                    ),
                 })
             }
         }
@@ -551,7 +687,6 @@ impl<'g> Decoder<'g> {
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Scalars: go-yaml v3's `resolve`.
 
@@ -576,13 +711,18 @@ fn resolve_scalar(value: &str, style: TScalarStyle, tag: Option<&str>) -> Result
     let mismatch = || format!("cannot decode {} `{value}` as a {tag}", kind_tag(&resolved));
     match core {
         "str" | "timestamp" => Ok(Node::Str(value.to_string())),
-        "binary" => decode_base64(value).map(|bytes| Node::Str(String::from_utf8_lossy(&bytes).into_owned())).ok_or_else(|| "!!binary value contains invalid base64 data".to_string()),
+        "binary" => decode_base64(value)
+            .map(|bytes| Node::Str(String::from_utf8_lossy(&bytes).into_owned()))
+            .ok_or_else(|| "!!binary value contains invalid base64 data".to_string()),
         "int" => match resolved {
             Node::Int(_) => Ok(resolved),
             _ => Err(mismatch()),
         },
         "float" => match resolved {
-            #[expect(clippy::cast_precision_loss, reason = "go-yaml turns an int tagged !!float into a float64 the same way")]
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "go-yaml turns an int tagged !!float into a float64 the same way"
+            )]
             Node::Int(i) => Ok(Node::Float(i as f64)),
             Node::Float(_) => Ok(resolved),
             _ => Err(mismatch()),
@@ -602,7 +742,10 @@ fn resolve_scalar(value: &str, style: TScalarStyle, tag: Option<&str>) -> Result
 
 /// Standard base64 with padding; line breaks are ignored, as Go's decoder does.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !matches!(b, b'\n' | b'\r')).collect();
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b'\n' | b'\r'))
+        .collect();
     if digits.len() % 4 != 0 {
         return None;
     }
@@ -650,7 +793,9 @@ fn resolve_plain(s: &str) -> Node {
         "true" | "True" | "TRUE" => return Node::Bool(true),
         "false" | "False" | "FALSE" => return Node::Bool(false),
         ".nan" | ".NaN" | ".NAN" => return Node::Float(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Node::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Node::Float(f64::INFINITY)
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Node::Float(f64::NEG_INFINITY),
         _ => {}
     }
@@ -669,7 +814,10 @@ fn resolve_plain(s: &str) -> Node {
                 return match i64::try_from(n) {
                     Ok(i) => Node::Int(i),
                     // Above i64::MAX: go-yaml gives a uint64; the tree has no such variant.
-                    #[expect(clippy::cast_precision_loss, reason = "documented limit: integers above i64::MAX become floats")]
+                    #[expect(
+                        clippy::cast_precision_loss,
+                        reason = "documented limit: integers above i64::MAX become floats"
+                    )]
                     Err(_) => Node::Float(n as f64),
                 };
             }
@@ -704,7 +852,11 @@ fn go_parse_int(s: &str) -> Option<i128> {
         return None;
     }
     let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    let value = if negative { -i128::from(magnitude) } else { i128::from(magnitude) };
+    let value = if negative {
+        -i128::from(magnitude)
+    } else {
+        i128::from(magnitude)
+    };
     // ParseInt's range, or ParseUint's (no sign allowed) above it.
     let signed = s.starts_with(['+', '-']);
     let fits = (i128::from(i64::MIN)..=i128::from(i64::MAX)).contains(&value) || !signed;
@@ -751,7 +903,10 @@ fn is_yaml_float(s: &str) -> bool {
 /// Go's `strconv.ParseFloat(s, 64)` for decimal text: finite results only (out of range is an
 /// error there too); `inf`/`nan` spellings are not floats to go-yaml.
 fn go_parse_float(s: &str) -> Option<f64> {
-    if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
         return None;
     }
     s.parse::<f64>().ok().filter(|f| f.is_finite())
@@ -762,7 +917,9 @@ fn go_parse_float(s: &str) -> Option<f64> {
 fn go_date(s: &str) -> Option<String> {
     let mut parts = s.splitn(3, '-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    let ok = |p: &str, lo: usize, hi: usize| (lo..=hi).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit());
+    let ok = |p: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit())
+    };
     if !ok(y, 4, 4) || !ok(m, 1, 2) || !ok(d, 1, 2) {
         return None;
     }
@@ -775,7 +932,9 @@ fn go_date(s: &str) -> Option<String> {
         2 => 28,
         _ => return None,
     };
-    (1..=days).contains(&day).then(|| format!("{year:04}-{month:02}-{day:02}T00:00:00Z"))
+    (1..=days)
+        .contains(&day)
+        .then(|| format!("{year:04}-{month:02}-{day:02}T00:00:00Z"))
 }
 
 /// A string quoted the way Go's `%#v`/`%q` does for the usual printable text.
@@ -818,7 +977,11 @@ fn go_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
@@ -867,7 +1030,10 @@ mod tests {
             ("1e400", Node::Str("1e400".into())),
             ("9223372036854775807", Node::Int(i64::MAX)),
             ("-9223372036854775808", Node::Int(i64::MIN)),
-            ("18446744073709551615", Node::Float(18_446_744_073_709_551_615.0)),
+            (
+                "18446744073709551615",
+                Node::Float(18_446_744_073_709_551_615.0),
+            ),
             ("yes", Node::Str("yes".into())),
             ("on", Node::Str("on".into())),
             ("True", Node::Bool(true)),
@@ -882,7 +1048,11 @@ mod tests {
             ("inf", Node::Str("inf".into())),
         ];
         for (text, want) in cases {
-            assert_eq!(&one(&format!("v: {text}\n")).as_map().unwrap()["v"], want, "{text}");
+            assert_eq!(
+                &one(&format!("v: {text}\n")).as_map().unwrap()["v"],
+                want,
+                "{text}"
+            );
         }
     }
 
@@ -896,8 +1066,14 @@ mod tests {
     fn anchors_aliases_and_merge_keys() {
         let src = "x-base: &base\n  image: nginx\n  restart: always\nservices:\n  a:\n    <<: *base\n    restart: 'no'\n  b:\n    <<: [*base, {restart: unless-stopped, user: me}]\n  c:\n    <<: [{user: first}, {user: second}]\n";
         let v = json(src);
-        assert_eq!(v["services"]["a"], serde_json::json!({"image": "nginx", "restart": "no"}));
-        assert_eq!(v["services"]["b"], serde_json::json!({"image": "nginx", "restart": "always", "user": "me"}));
+        assert_eq!(
+            v["services"]["a"],
+            serde_json::json!({"image": "nginx", "restart": "no"})
+        );
+        assert_eq!(
+            v["services"]["b"],
+            serde_json::json!({"image": "nginx", "restart": "always", "user": "me"})
+        );
         assert_eq!(v["services"]["c"], serde_json::json!({"user": "first"}));
     }
 
@@ -910,7 +1086,10 @@ mod tests {
     #[test]
     fn merge_to_a_scalar_is_rejected_like_the_reference() {
         let e = err("x-scalar: &s \"not-a-map\"\nservices:\n  s1:\n    <<: *s\n");
-        assert_eq!(e, "failed to parse c.yml: yaml: map merge requires map or sequence of maps as the value");
+        assert_eq!(
+            e,
+            "failed to parse c.yml: yaml: map merge requires map or sequence of maps as the value"
+        );
     }
 
     #[test]
@@ -921,22 +1100,37 @@ mod tests {
 
     #[test]
     fn quoted_merge_key_is_a_plain_key() {
-        assert_eq!(json("a: {'<<': {x: 1}}\n")["a"], serde_json::json!({"<<": {"x": 1}}));
+        assert_eq!(
+            json("a: {'<<': {x: 1}}\n")["a"],
+            serde_json::json!({"<<": {"x": 1}})
+        );
     }
 
     #[test]
     fn compose_tags_are_kept() {
         let doc = one("services:\n  foo:\n    build: !reset\n    ports: !override\n      - 80\n    image: !override nginx\n");
-        let foo = doc.as_map().unwrap()["services"].as_map().unwrap()["foo"].as_map().unwrap().clone();
+        let foo = doc.as_map().unwrap()["services"].as_map().unwrap()["foo"]
+            .as_map()
+            .unwrap()
+            .clone();
         assert_eq!(foo["build"], Node::Tagged(Tag::Reset, Box::new(Node::Null)));
-        assert_eq!(foo["ports"], Node::Tagged(Tag::Override, Box::new(Node::Seq(vec![Node::Int(80)]))));
-        assert_eq!(foo["image"], Node::Tagged(Tag::Override, Box::new(Node::Str("nginx".into()))));
+        assert_eq!(
+            foo["ports"],
+            Node::Tagged(Tag::Override, Box::new(Node::Seq(vec![Node::Int(80)])))
+        );
+        assert_eq!(
+            foo["image"],
+            Node::Tagged(Tag::Override, Box::new(Node::Str("nginx".into())))
+        );
     }
 
     #[test]
     fn tagged_scalars_are_strings_like_go_yaml() {
         let doc = one("replicas: !override 3\n");
-        assert_eq!(doc.as_map().unwrap()["replicas"], Node::Tagged(Tag::Override, Box::new(Node::Str("3".into()))));
+        assert_eq!(
+            doc.as_map().unwrap()["replicas"],
+            Node::Tagged(Tag::Override, Box::new(Node::Str("3".into())))
+        );
     }
 
     #[test]
@@ -945,26 +1139,41 @@ mod tests {
         // visit, so aliases see the node without them (testresettagwithsharedalias).
         let doc = one("x-reset-ports: &reset-ports\n  ports: !reset []\nservices:\n  svc1:\n    <<: *reset-ports\n  svc2:\n    <<: *reset-ports\n");
         let m = doc.as_map().unwrap();
-        assert_eq!(m["x-reset-ports"].as_map().unwrap()["ports"], Node::Tagged(Tag::Reset, Box::new(Node::Seq(vec![]))));
-        assert_eq!(doc.to_json()["services"], serde_json::json!({"svc1": {}, "svc2": {}}));
+        assert_eq!(
+            m["x-reset-ports"].as_map().unwrap()["ports"],
+            Node::Tagged(Tag::Reset, Box::new(Node::Seq(vec![])))
+        );
+        assert_eq!(
+            doc.to_json()["services"],
+            serde_json::json!({"svc1": {}, "svc2": {}})
+        );
     }
 
     #[test]
     fn alias_to_a_reset_node_keeps_the_reset() {
         let doc = one("x: &r !reset []\ny: *r\n");
-        assert_eq!(doc.as_map().unwrap()["y"], Node::Tagged(Tag::Reset, Box::new(Node::Seq(vec![]))));
+        assert_eq!(
+            doc.as_map().unwrap()["y"],
+            Node::Tagged(Tag::Reset, Box::new(Node::Seq(vec![])))
+        );
     }
 
     #[test]
     fn duplicate_keys_name_both_lines() {
         let e = err(" name: test\n services:\n   foo:\n     command: hello\n     command: !reset hello world\n");
-        assert_eq!(e, "failed to parse c.yml: line 5: mapping key \"command\" already defined at line 4");
+        assert_eq!(
+            e,
+            "failed to parse c.yml: line 5: mapping key \"command\" already defined at line 4"
+        );
     }
 
     #[test]
     fn non_string_keys_are_rejected_with_their_path() {
         let e = err("services:\n  foo:\n    image: busybox\nnetworks:\n  default:\n    ipam:\n      config:\n        - 123: oh dear\n");
-        assert!(e.starts_with("non-string key in networks.default.ipam.config[0]: 123"), "{e}");
+        assert!(
+            e.starts_with("non-string key in networks.default.ipam.config[0]: 123"),
+            "{e}"
+        );
         assert!(e.contains("c.yml") && e.contains("line 8"), "{e}");
         assert!(err("true: x\n").starts_with("non-string key at top level: true"));
         assert!(err("~: x\n").starts_with("non-string key at top level: <nil>"));
@@ -973,7 +1182,10 @@ mod tests {
 
     #[test]
     fn yes_and_numbers_as_keys() {
-        assert_eq!(json("yes: 1\n'1': 2\n!!str 3: 4\n"), serde_json::json!({"yes": 1, "1": 2, "3": 4}));
+        assert_eq!(
+            json("yes: 1\n'1': 2\n!!str 3: 4\n"),
+            serde_json::json!({"yes": 1, "1": 2, "3": 4})
+        );
     }
 
     #[test]
@@ -982,14 +1194,23 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].to_json(), serde_json::json!({"a": 2}));
         assert!(parse("", Path::new("c.yml")).unwrap().is_empty());
-        assert!(parse("# only a comment\n", Path::new("c.yml")).unwrap().is_empty());
-        assert_eq!(parse("---\n", Path::new("c.yml")).unwrap(), vec![Node::Null]);
+        assert!(parse("# only a comment\n", Path::new("c.yml"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            parse("---\n", Path::new("c.yml")).unwrap(),
+            vec![Node::Null]
+        );
     }
 
     #[test]
     fn syntax_errors_name_file_and_line() {
         let e = parse("services:\n  a: b\n c: [\n", Path::new("/p/c.yml")).unwrap_err();
-        assert!(e.message.starts_with("failed to parse /p/c.yml: yaml: line "), "{e}");
+        assert!(
+            e.message
+                .starts_with("failed to parse /p/c.yml: yaml: line "),
+            "{e}"
+        );
         assert!(e.line.is_some());
     }
 
@@ -1000,16 +1221,24 @@ mod tests {
 
     #[test]
     fn binary_scalars_are_decoded() {
-        assert_eq!(json("a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8h\n"), serde_json::json!({"a": "hello", "b": "hello!"}));
+        assert_eq!(
+            json("a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8h\n"),
+            serde_json::json!({"a": "hello", "b": "hello!"})
+        );
         assert!(err("a: !!binary '***'\n").contains("!!binary value contains invalid base64 data"));
     }
 
     #[test]
     fn syntax_errors_use_libyaml_words() {
-        assert!(err("services:\n  app:\n    image: [a, b\n").ends_with("did not find expected ',' or ']'"));
-        assert_eq!(err("x: é\ny: [*nope, 1]\n"), "failed to parse c.yml: yaml: unknown anchor 'nope' referenced");
+        assert!(err("services:\n  app:\n    image: [a, b\n")
+            .ends_with("did not find expected ',' or ']'"));
+        assert_eq!(
+            err("x: é\ny: [*nope, 1]\n"),
+            "failed to parse c.yml: yaml: unknown anchor 'nope' referenced"
+        );
         assert!(err("services:\n\tapp:\n").ends_with("found character that cannot start any token"));
-        assert!(err("services:\n  app:\n    image: a: b\n").ends_with("yaml: line 3: mapping values are not allowed in this context"));
+        assert!(err("services:\n  app:\n    image: a: b\n")
+            .ends_with("yaml: line 3: mapping values are not allowed in this context"));
     }
 
     #[test]

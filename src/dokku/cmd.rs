@@ -74,13 +74,27 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self { program: std::borrow::Cow::Borrowed("dokku"), args: args.into_iter().map(Into::into).collect(), secret: Vec::new(), stdin: None, env: Vec::new(), cwd: None }
+        Self {
+            program: std::borrow::Cow::Borrowed("dokku"),
+            args: args.into_iter().map(Into::into).collect(),
+            secret: Vec::new(),
+            stdin: None,
+            env: Vec::new(),
+            cwd: None,
+        }
     }
 
     /// A deploy hook run on the host: the executable `path`, in `cwd`, with `env` (style R15:
     /// the one kind of command that is not `dokku`, visible as such in review).
     pub fn hook(path: &str, cwd: &str, env: Vec<(String, String)>) -> Self {
-        Self { program: std::borrow::Cow::Owned(path.to_owned()), args: Vec::new(), secret: Vec::new(), stdin: None, env, cwd: Some(cwd.to_owned()) }
+        Self {
+            program: std::borrow::Cow::Owned(path.to_owned()),
+            args: Vec::new(),
+            secret: Vec::new(),
+            stdin: None,
+            env,
+            cwd: Some(cwd.to_owned()),
+        }
     }
 
     /// Appends an argument.
@@ -107,8 +121,20 @@ impl Cmd {
 
     /// `dokku config:import --no-restart --format json <app> -` with `values` on stdin; the
     /// keys in `secret` are masked wherever the command is shown.
-    pub fn config_import(app: &str, values: BTreeMap<String, String>, secret: std::collections::BTreeSet<String>) -> Self {
-        Self::dokku(["config:import", "--no-restart", "--format", "json", app, "-"]).with_stdin(Stdin::Config { values, secret })
+    pub fn config_import(
+        app: &str,
+        values: BTreeMap<String, String>,
+        secret: std::collections::BTreeSet<String>,
+    ) -> Self {
+        Self::dokku([
+            "config:import",
+            "--no-restart",
+            "--format",
+            "json",
+            app,
+            "-",
+        ])
+        .with_stdin(Stdin::Config { values, secret })
     }
 
     /// Adds an environment variable whose value is secret, for plugins that read a setting
@@ -125,14 +151,21 @@ impl Cmd {
     pub fn secret_values(&self) -> Vec<&str> {
         let mut out = Vec::new();
         for &i in &self.secret {
-            let Some(arg) = self.args.get(i) else { continue };
+            let Some(arg) = self.args.get(i) else {
+                continue;
+            };
             out.push(arg.as_str());
             if let Some((_, v)) = arg.split_once('=') {
                 out.push(v);
             }
         }
         if let Some(Stdin::Config { values, secret }) = self.stdin.as_deref() {
-            out.extend(values.iter().filter(|(k, _)| secret.contains(*k)).map(|(_, v)| v.as_str()));
+            out.extend(
+                values
+                    .iter()
+                    .filter(|(k, _)| secret.contains(*k))
+                    .map(|(_, v)| v.as_str()),
+            );
         }
         if self.program == "dokku" {
             out.extend(self.env.iter().map(|(_, v)| v.as_str()));
@@ -149,7 +182,9 @@ impl Cmd {
 
     /// The full argv, program first, unmasked: what the executor runs.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.program.to_string()).chain(self.args.iter().cloned()).collect()
+        std::iter::once(self.program.to_string())
+            .chain(self.args.iter().cloned())
+            .collect()
     }
 
     /// The argv with secrets masked: what is printed.
@@ -205,7 +240,10 @@ impl fmt::Display for Cmd {
 }
 
 fn needs_quotes(s: &str) -> bool {
-    s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+    s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
 }
 
 fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
@@ -226,18 +264,46 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 impl Stdin {
     /// The config values with secret ones masked (`None` for archives).
     pub fn masked(&self) -> Option<Value> {
-        let Stdin::Config { values, secret } = self else { return None };
-        Some(Value::Object(values.iter().map(|(k, v)| (k.clone(), Value::String(if secret.contains(k) { MASK.to_owned() } else { v.clone() }))).collect()))
+        let Stdin::Config { values, secret } = self else {
+            return None;
+        };
+        Some(Value::Object(
+            values
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::String(if secret.contains(k) {
+                            MASK.to_owned()
+                        } else {
+                            v.clone()
+                        }),
+                    )
+                })
+                .collect(),
+        ))
     }
 
     /// A one-line description for the text plan: what the archive holds and its digest.
     pub fn describe(&self) -> String {
         let (base, files, copies, digest) = match self {
-            Stdin::Archive { base, files, copies, digest } => (base, files, copies, digest),
-            Stdin::Saved { app, digest } => return format!("tar saved when `{app}` was deployed; {digest}"),
+            Stdin::Archive {
+                base,
+                files,
+                copies,
+                digest,
+            } => (base, files, copies, digest),
+            Stdin::Saved { app, digest } => {
+                return format!("tar saved when `{app}` was deployed; {digest}")
+            }
             Stdin::Config { .. } => {
-                let Some(Value::Object(m)) = self.masked() else { return String::new() };
-                let pairs: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+                let Some(Value::Object(m)) = self.masked() else {
+                    return String::new();
+                };
+                let pairs: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect();
                 return format!("JSON config vars {}", pairs.join(" "));
             }
         };
@@ -260,23 +326,51 @@ mod tests {
 
     #[test]
     fn secrets_on_stdin_and_in_the_environment_stay_out_of_argv() {
-        let values = BTreeMap::from([("PW".to_owned(), "stdin-secret".to_owned()), ("MODE".to_owned(), "prod".to_owned())]);
+        let values = BTreeMap::from([
+            ("PW".to_owned(), "stdin-secret".to_owned()),
+            ("MODE".to_owned(), "prod".to_owned()),
+        ]);
         let c = Cmd::config_import("app", values, ["PW".to_owned()].into());
-        assert_eq!(c.argv(), ["dokku", "config:import", "--no-restart", "--format", "json", "app", "-"]);
-        assert_eq!(c.stdin.as_ref().unwrap().describe(), "JSON config vars MODE=prod PW=********");
+        assert_eq!(
+            c.argv(),
+            [
+                "dokku",
+                "config:import",
+                "--no-restart",
+                "--format",
+                "json",
+                "app",
+                "-"
+            ]
+        );
+        assert_eq!(
+            c.stdin.as_ref().unwrap().describe(),
+            "JSON config vars MODE=prod PW=********"
+        );
         let d = Cmd::dokku(["postgres:create", "db"]).secret_env("SERVICE_PASSWORD", "env-secret");
-        assert!(!d.to_string().contains("env-secret") && !d.argv().iter().any(|a| a.contains("env-secret")));
+        assert!(
+            !d.to_string().contains("env-secret")
+                && !d.argv().iter().any(|a| a.contains("env-secret"))
+        );
         assert_eq!(c.secret_values(), ["stdin-secret"]);
         assert_eq!(d.secret_values(), ["env-secret"]);
     }
 
     #[test]
     fn masking_and_quoting() {
-        let c = Cmd::dokku(["config:set", "--no-restart", "app"]).arg("PLAIN=1").secret_arg("PW=it's secret");
-        assert_eq!(c.to_string(), "dokku config:set --no-restart app PLAIN=1 'PW=********'");
+        let c = Cmd::dokku(["config:set", "--no-restart", "app"])
+            .arg("PLAIN=1")
+            .secret_arg("PW=it's secret");
+        assert_eq!(
+            c.to_string(),
+            "dokku config:set --no-restart app PLAIN=1 'PW=********'"
+        );
         assert_eq!(c.argv().last().unwrap(), "PW=it's secret");
         let c = Cmd::dokku(["postgres:create", "db", "--password"]).secret_arg("x=y");
-        assert_eq!(c.to_string(), "dokku postgres:create db --password '********'");
+        assert_eq!(
+            c.to_string(),
+            "dokku postgres:create db --password '********'"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }

@@ -25,8 +25,12 @@ impl DokkuEnv {
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
-            lib_root: var("DOKKU_LIB_ROOT").or_else(|| var("DOKKU_LIB_PATH")).map_or_else(|| PathBuf::from("/var/lib/dokku"), PathBuf::from),
-            not_implemented_exit: var("DOKKU_NOT_IMPLEMENTED_EXIT").and_then(|v| v.parse().ok()).unwrap_or(10),
+            lib_root: var("DOKKU_LIB_ROOT")
+                .or_else(|| var("DOKKU_LIB_PATH"))
+                .map_or_else(|| PathBuf::from("/var/lib/dokku"), PathBuf::from),
+            not_implemented_exit: var("DOKKU_NOT_IMPLEMENTED_EXIT")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
             quiet: var("DOKKU_QUIET_OUTPUT"),
             trace: var("DOKKU_TRACE"),
             force: var("DOKKU_APPS_FORCE_DELETE").is_some_and(|v| v == "1"),
@@ -48,5 +52,7 @@ impl DokkuEnv {
 /// `DOKKU_ROOT` (default `/home/dokku`): app directories, where Dokku's nginx includes
 /// `<app>/nginx.conf.d/*.conf` from (issue 7, docs/routing.md).
 pub fn dokku_root() -> PathBuf {
-    std::env::var_os("DOKKU_ROOT").filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from("/home/dokku"), PathBuf::from)
+    std::env::var_os("DOKKU_ROOT")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/home/dokku"), PathBuf::from)
 }

@@ -20,7 +20,9 @@ use super::executor::{execute, execute_then, rollback, ExecOptions, Outcome};
 use super::hooks::{self, Hook, HookError, Phase, RunIn};
 use super::journal::{pending, Journal};
 use super::lock::{LockError, StackLock};
-use super::releases::{now_rfc3339, AppFacts, NewRelease, ReleaseError, ReleaseInfo, ReleaseKind, ReleaseStore};
+use super::releases::{
+    now_rfc3339, AppFacts, NewRelease, ReleaseError, ReleaseInfo, ReleaseKind, ReleaseStore,
+};
 use super::runner::Runner;
 use super::secrets::{HostKey, SecretError};
 use crate::dokku::Cmd;
@@ -66,8 +68,15 @@ impl StackDir {
 
     fn create(&self) -> Result<(), ApplyError> {
         let dir = self.dir();
-        std::fs::create_dir_all(&dir).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).map_err(|e| ApplyError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        std::fs::create_dir_all(&dir).map_err(|e| ApplyError::Io {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(|e| ApplyError::Io {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
         Ok(())
     }
 }
@@ -206,69 +215,135 @@ pub struct Recovered {
 
 /// Finishes the rollback of an apply that was killed, if its journal is there. The caller
 /// holds the stack lock, so the journal's writer is gone.
-pub fn recover(dir: &StackDir, key: &HostKey, runner: &dyn Runner, archives: &ArchiveStore, events: &(dyn Fn(&Event) + Sync)) -> Result<Option<Recovered>, ApplyError> {
+pub fn recover(
+    dir: &StackDir,
+    key: &HostKey,
+    runner: &dyn Runner,
+    archives: &ArchiveStore,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<Option<Recovered>, ApplyError> {
     let path = dir.journal();
-    let Some(p) = pending(&path, key)? else { return Ok(None) };
+    let Some(p) = pending(&path, key)? else {
+        return Ok(None);
+    };
     let steps = p.entries.len();
     // Commands the killed apply left running finish first (each had its own deadline).
     for pid in &p.running {
         let mut waited = 0u64;
         while crate::platform::alive(*pid) && waited < 30 * 60 * 10 {
             if waited == 0 {
-                events(&Event::Irreversible { step: format!("pid {pid}"), reason: "a command of the interrupted apply is still running; waiting for it".into() });
+                events(&Event::Irreversible {
+                    step: format!("pid {pid}"),
+                    reason: "a command of the interrupted apply is still running; waiting for it"
+                        .into(),
+                });
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
             waited += 1;
         }
     }
     let mut journal = Journal::reopen(&path, key.clone())?;
-    let undo_failures = rollback(p.entries, runner, archives, Some(&mut journal), None, events);
+    let undo_failures = rollback(
+        p.entries,
+        runner,
+        archives,
+        Some(&mut journal),
+        None,
+        events,
+    );
     if !undo_failures.is_empty() {
         // Never reported as finished over a half-restored host: the journal stays.
-        return Err(ApplyError::RollbackIncomplete { what: p.what, pid: p.pid, failures: undo_failures, journal: path.display().to_string() });
+        return Err(ApplyError::RollbackIncomplete {
+            what: p.what,
+            pid: p.pid,
+            failures: undo_failures,
+            journal: path.display().to_string(),
+        });
     }
-    Ok(Some(Recovered { pid: p.pid, what: p.what, steps, undo_failures }))
+    Ok(Some(Recovered {
+        pid: p.pid,
+        what: p.what,
+        steps,
+        undo_failures,
+    }))
 }
 
 /// `recover`: finishes the rollback of an interrupted apply of `stack` under `data`, if one
 /// was left, under the stack's lock; nothing else.
-pub fn recover_stack(data: &Path, stack: &str, runner: &dyn Runner, events: &(dyn Fn(&Event) + Sync)) -> Result<Option<Recovered>, ApplyError> {
+pub fn recover_stack(
+    data: &Path,
+    stack: &str,
+    runner: &dyn Runner,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<Option<Recovered>, ApplyError> {
     let dir = stack_dir(data, stack);
     if !dir.journal().exists() {
         return Ok(None);
     }
-    let _lock = StackLock::acquire(&dir.lock(), stack, &format!("recover since {}", now_rfc3339()), false)?;
+    let _lock = StackLock::acquire(
+        &dir.lock(),
+        stack,
+        &format!("recover since {}", now_rfc3339()),
+        false,
+    )?;
     let key = HostKey::load_or_ephemeral(&dir.key())?;
-    let archives = ArchiveStore { dir: dir.archives(), source_dir: dir.dir().join("source"), prefer_saved: true, confined: true };
+    let archives = ArchiveStore {
+        dir: dir.archives(),
+        source_dir: dir.dir().join("source"),
+        prefer_saved: true,
+        confined: true,
+    };
     recover(&dir, &key, runner, &archives, events)
 }
 
-fn query(runner: &dyn Runner) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
+fn query(
+    runner: &dyn Runner,
+) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
     move |cmd: &Cmd| match runner.run(cmd, None, None) {
         Ok(out) => Ok(Some(out.stdout)),
         Err(super::RunError::Status { .. }) => Ok(None),
-        Err(e) => Err(StateError::Run { command: cmd.masked_argv().join(" "), message: e.to_string() }),
+        Err(e) => Err(StateError::Run {
+            command: cmd.masked_argv().join(" "),
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Applies a stack. See the module doc for the sequence.
-pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, events: &(dyn Fn(&Event) + Sync)) -> Result<ApplyReport, ApplyError> {
+pub fn apply(
+    req: &ApplyRequest,
+    runner: &dyn Runner,
+    cancel: &AtomicBool,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<ApplyReport, ApplyError> {
     // What the pushed project asks for is checked before anything of the stack is created:
     // a refused push leaves no trace (issue #13).
-    let (project, warnings) = from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
+    let (project, warnings) =
+        from_compose_json(&req.compose, &req.convert).map_err(PlanError::from)?;
     req.policy.check(&project).map_err(PlanError::from)?;
     req.limits.check(&project).map_err(PlanError::from)?;
     let graph = crate::graph::build(&project).map_err(PlanError::from)?;
     // On the server, every path of the source stays inside it, checked before anything reads
     // or copies it.
-    let jail = req.jail.as_ref().map(|j| crate::confine::Jail { root: req.source_dir.clone(), max_file_size: j.max_file_size });
+    let jail = req.jail.as_ref().map(|j| crate::confine::Jail {
+        root: req.source_dir.clone(),
+        max_file_size: j.max_file_size,
+    });
     if let Some(j) = &jail {
         confine_sources(&project, j)?;
     }
     let hooks = hooks::discover(&req.source_dir, &req.hooks_dir, &project)?;
     hooks::check_placement_allowed(&hooks, &req.policy, &req.convert.stack.to_string())?;
-    let secret_bytes = resolve_secrets(&req.compose, &req.environment, req.vault_password.as_ref(), jail.as_ref())?;
-    let dir = StackDir { data: req.data_dir.clone(), stack: req.convert.stack.to_string() };
+    let secret_bytes = resolve_secrets(
+        &req.compose,
+        &req.environment,
+        req.vault_password.as_ref(),
+        jail.as_ref(),
+    )?;
+    let dir = StackDir {
+        data: req.data_dir.clone(),
+        stack: req.convert.stack.to_string(),
+    };
     let what = match req.kind {
         ReleaseKind::Apply => "apply".to_owned(),
         ReleaseKind::Rollback { to } => format!("rollback to v{to}"),
@@ -277,12 +352,34 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // takes the lock (whose file and directory go with it when it is released) and makes the
     // stack directory, the host key and the release history only just before its first change
     // ([`materialize`]): one refused before that leaves the host as it was (issue #13).
-    let _lock = if req.dry_run { None } else { Some(StackLock::acquire(&dir.lock(), &dir.stack, &format!("{what} since {}", now_rfc3339()), req.wait)?) };
+    let _lock = if req.dry_run {
+        None
+    } else {
+        Some(StackLock::acquire(
+            &dir.lock(),
+            &dir.stack,
+            &format!("{what} since {}", now_rfc3339()),
+            req.wait,
+        )?)
+    };
     let key_is_new = !dir.key().exists();
     let key = HostKey::load_or_ephemeral(&dir.key())?;
-    let archives = ArchiveStore { dir: dir.archives(), source_dir: req.source_dir.clone(), prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }), confined: req.jail.is_some() };
-    let recovered = if req.dry_run { None } else { recover(&dir, &key, runner, &archives, events)? };
-    let store = if dir.releases().join("HEAD").exists() { Some(ReleaseStore::open(&dir.releases(), key.clone())?) } else { None };
+    let archives = ArchiveStore {
+        dir: dir.archives(),
+        source_dir: req.source_dir.clone(),
+        prefer_saved: matches!(req.kind, ReleaseKind::Rollback { .. }),
+        confined: req.jail.is_some(),
+    };
+    let recovered = if req.dry_run {
+        None
+    } else {
+        recover(&dir, &key, runner, &archives, events)?
+    };
+    let store = if dir.releases().join("HEAD").exists() {
+        Some(ReleaseStore::open(&dir.releases(), key.clone())?)
+    } else {
+        None
+    };
     let latest = match &store {
         Some(s) => s.latest()?,
         None => None,
@@ -303,36 +400,71 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         }
     }
     let current = owned_by(&req.compose, &req.convert)?;
-    let previous: Vec<Removed> = owned.iter().filter(|(n, _)| !current.contains_key(*n)).map(|(_, r)| r.clone()).collect();
+    let previous: Vec<Removed> = owned
+        .iter()
+        .filter(|(n, _)| !current.contains_key(*n))
+        .map(|(_, r)| r.clone())
+        .collect();
     // What each build context and copied file holds, so only changed services redeploy.
     let mut settings = req.settings.clone();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for path in PlanSettings::source_paths(app) {
-            if !settings.source_digests.contains_key(&path) {
-                let digest = super::archive::tree_digest(&req.source_dir.join(&path)).map_err(|e| ApplyError::Io { path: req.source_dir.join(&path).display().to_string(), message: e.to_string() })?;
-                settings.source_digests.insert(path, digest);
+            if let std::collections::btree_map::Entry::Vacant(e) =
+                settings.source_digests.entry(path)
+            {
+                let full = req.source_dir.join(e.key());
+                let digest = super::archive::tree_digest(&full).map_err(|err| ApplyError::Io {
+                    path: full.display().to_string(),
+                    message: err.to_string(),
+                })?;
+                e.insert(digest);
             }
         }
     }
     // Secrets: their values (vault-decrypted), keyed fingerprints, and where their files go;
     // backups whose settings changed since they were applied.
-    settings.secrets = plan::SecretValues(secret_bytes.iter().filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?))).collect());
-    settings.secret_fingerprints = secret_bytes.iter().map(|(k, v)| (k.clone(), key.fingerprint(v))).collect();
+    settings.secrets = plan::SecretValues(
+        secret_bytes
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), String::from_utf8(v.clone()).ok()?)))
+            .collect(),
+    );
+    settings.secret_fingerprints = secret_bytes
+        .iter()
+        .map(|(k, v)| (k.clone(), key.fingerprint(v)))
+        .collect();
     let secrets_dir = dir.dir().join("secrets");
     settings.secrets_dir = Some(secrets_dir.display().to_string());
     routing_settings(&project, &dir, &req.source_dir, &mut settings)?;
     let backups_wanted = backup_fingerprints(&project, &secret_bytes, &key);
     let backups_applied = read_json::<BTreeMap<String, String>>(&dir.dir().join("backups.json"));
-    settings.backups_changed = Some(backups_wanted.iter().filter(|(n, fp)| backups_applied.get(*n) != Some(*fp)).map(|(n, _)| n.clone()).collect());
+    settings.backups_changed = Some(
+        backups_wanted
+            .iter()
+            .filter(|(n, fp)| backups_applied.get(*n) != Some(*fp))
+            .map(|(n, _)| n.clone())
+            .collect(),
+    );
     let started = Instant::now();
     let q = query(runner);
     // A push on the server trusts what the stack's last apply left, except the apps Dokku's
     // triggers recorded as changed since (docs/performance.md); dry runs (`compose:plan`) and
     // applies from elsewhere, which cannot see those triggers, read everything.
     let trust = req.jail.is_some() && !req.dry_run;
-    let record = if trust { super::known::load(&dir.dir(), &key) } else { None };
-    let seen = super::known::changed(&req.data_dir, project.services.values().filter_map(|s| s.app()).map(|a| a.app.as_str()));
+    let record = if trust {
+        super::known::load(&dir.dir(), &key)
+    } else {
+        None
+    };
+    let seen = super::known::changed(
+        &req.data_dir,
+        project
+            .services
+            .values()
+            .filter_map(|s| s.app())
+            .map(|a| a.app.as_str()),
+    );
     let changed = super::known::names(&seen);
     let read = |known: Option<state::Known<'_>>| -> Result<(state::DokkuState, Vec<crate::model::Warning>), StateError> {
         let host = state::read_stack(&project, &mut |c| q(c), known)?;
@@ -344,11 +476,15 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         }
         Ok((host, warnings))
     };
-    let (mut host, mut warnings) = read(record.as_ref().map(|state| state::Known { state, changed: &changed }))?;
+    let (mut host, mut warnings) = read(record.as_ref().map(|state| state::Known {
+        state,
+        changed: &changed,
+    }))?;
     if record.is_some() {
         // What the stack would create or link is checked against the whole host: planned
         // again from a full read (as is a plan the known state cannot make).
-        let again = plan::plan(&project, &graph, &host, &settings, warnings.clone()).map_or(true, |p| super::known::needs_host(&p.steps));
+        let again = plan::plan(&project, &graph, &host, &settings, warnings.clone())
+            .map_or(true, |p| super::known::needs_host(&p.steps));
         if again {
             (host, warnings) = read(None)?;
         }
@@ -356,28 +492,54 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let state_read = started.elapsed();
     // Ownership (docs/security.md): refused before anything changes, and before what the
     // planner says of a service that is not this stack's (its password, its image).
-    let ownership = plan::Ownership { mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?, others: others_owned(&dir) };
+    let ownership = plan::Ownership {
+        mine: mine_owned(&dir, &owned, latest_compose.as_ref(), &req.convert)?,
+        others: others_owned(&dir),
+    };
     let plan = match plan::plan(&project, &graph, &host, &settings, warnings) {
         Ok(plan) => plan,
         Err(e) => {
-            plan::check_ownership(&project, &Plan::default(), &host, &ownership).map_err(PlanError::from)?;
+            plan::check_ownership(&project, &Plan::default(), &host, &ownership)
+                .map_err(PlanError::from)?;
             return Err(e.into());
         }
     };
     // The planned commands themselves, split as Dokku splits them (dry runs included).
-    req.policy.check_plan(&project, &plan).map_err(PlanError::from)?;
-    if plan.steps.iter().any(|s| matches!(s.action, Action::SetDomains { .. })) {
+    req.policy
+        .check_plan(&project, &plan)
+        .map_err(PlanError::from)?;
+    if plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::SetDomains { .. }))
+    {
         host.vhosts = state::read_vhosts(&mut |c| q(c))?;
     }
     plan::check_ownership(&project, &plan, &host, &ownership).map_err(PlanError::from)?;
     // The effects beside the Dokku commands are part of the plan, printed by `compose:plan`
     // and `--dry-run` like the steps (issue #14).
     let mut plan = plan;
-    plan.files = file_effects(&project, &plan, &dir, &secret_bytes, &secrets_dir, &hooks, store.is_none());
+    plan.files = file_effects(
+        &project,
+        &plan,
+        &dir,
+        &secret_bytes,
+        &secrets_dir,
+        &hooks,
+        store.is_none(),
+    );
     let (prune_steps, kept) = prune_plan(&previous, req, &host.listed, &q)?;
     if req.dry_run {
         plan.steps.extend(prune_steps);
-        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks });
+        return Ok(ApplyReport {
+            plan,
+            outcome: None,
+            release: None,
+            kept,
+            recovered,
+            state_read,
+            hooks,
+        });
     }
 
     let unchanged_compose = latest_compose.as_ref() == Some(&req.compose);
@@ -394,8 +556,18 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         if trust {
             remember(&dir, &key, &host, &seen, &req.data_dir);
         }
-        events(&Event::UpToDate { stack: plan.stack.clone() });
-        return Ok(ApplyReport { plan, outcome: None, release: None, kept, recovered, state_read, hooks: Vec::new() });
+        events(&Event::UpToDate {
+            stack: plan.stack.clone(),
+        });
+        return Ok(ApplyReport {
+            plan,
+            outcome: None,
+            release: None,
+            kept,
+            recovered,
+            state_read,
+            hooks: Vec::new(),
+        });
     }
 
     // The first change is next (a pre-deploy hook runs in a container).
@@ -420,20 +592,49 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         .cloned()
         .collect();
     // The host is about to change: until this apply succeeds, nothing is known.
-    super::known::forget(&dir.dir()).map_err(|e| ApplyError::Io { path: dir.dir().join(super::known::FILE).display().to_string(), message: e.to_string() })?;
+    super::known::forget(&dir.dir()).map_err(|e| ApplyError::Io {
+        path: dir.dir().join(super::known::FILE).display().to_string(),
+        message: e.to_string(),
+    })?;
     let pre_started = std::time::SystemTime::now();
-    if let Err(e) = hooks::run_phase(&runnable, Phase::Pre, &req.source_dir, &hook_env(Phase::Pre), runner, req.hook_timeout, events) {
+    if let Err(e) = hooks::run_phase(
+        &runnable,
+        Phase::Pre,
+        &req.source_dir,
+        &hook_env(Phase::Pre),
+        runner,
+        req.hook_timeout,
+        events,
+    ) {
         let failed_step = match &e {
-            HookError::Failed { name, .. } | HookError::Read { name, .. } | HookError::Placement { name, .. } | HookError::HostNotAllowed { name, .. } => Some(name.clone()),
+            HookError::Failed { name, .. }
+            | HookError::Read { name, .. }
+            | HookError::Placement { name, .. }
+            | HookError::HostNotAllowed { name, .. } => Some(name.clone()),
         };
-        record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(pre_started), steps: plan.steps.len(), failed_step, release: None });
+        record_apply(
+            &dir,
+            &ApplyRecord {
+                time: now_rfc3339(),
+                what: what.clone(),
+                ok: false,
+                duration_ms: elapsed_ms(pre_started),
+                steps: plan.steps.len(),
+                failed_step,
+                release: None,
+            },
+        );
         return Err(e.into());
     }
 
-    let prune_targets: Vec<String> = prune_steps.iter().filter(|s| s.run.command().ends_with(":destroy")).filter_map(|s| match &s.action {
-        Action::Prune { target } => Some(target.clone()),
-        _ => None,
-    }).collect();
+    let prune_targets: Vec<String> = prune_steps
+        .iter()
+        .filter(|s| s.run.command().ends_with(":destroy"))
+        .filter_map(|s| match &s.action {
+            Action::Prune { target } => Some(target.clone()),
+            _ => None,
+        })
+        .collect();
     // What this apply may create is the stack's from before its first change: a datastore a
     // failed apply created stays (irreversible), and the next apply must find it its own.
     let mut claimed = ownership.mine.clone();
@@ -447,15 +648,50 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     // A rollback never destroys a datastore (irreversible): what the plan creates of those
     // stays claimed, so the next apply finds it its own; everything else of the claim goes.
     let mut kept_claims = ownership.mine.clone();
-    if plan.steps.iter().any(|s| matches!(s.action, Action::CreateDatastore { .. })) {
-        kept_claims.datastores.extend(plan::Owned::of(&project).datastores);
+    if plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::CreateDatastore { .. }))
+    {
+        kept_claims
+            .datastores
+            .extend(plan::Owned::of(&project).datastores);
     }
     let kept_claims = (kept_claims != ownership.mine).then_some(kept_claims);
-    let claims = claim_ownership(&ownership_path(&dir), &claimed, kept_claims.as_ref(), &mut journal, &mut prior);
-    if let Err((_, e)) = claims.and_then(|()| write_secret_files(&project, &secret_bytes, &secrets_dir, &mut journal, &mut prior)) {
+    let claims = claim_ownership(
+        &ownership_path(&dir),
+        &claimed,
+        kept_claims.as_ref(),
+        &mut journal,
+        &mut prior,
+    );
+    if let Err((_, e)) = claims.and_then(|()| {
+        write_secret_files(
+            &project,
+            &secret_bytes,
+            &secrets_dir,
+            &mut journal,
+            &mut prior,
+        )
+    }) {
         let undo_failures = rollback(prior, runner, &archives, Some(&mut journal), None, events);
-        let e = ExecError::StepFailed { step: "secrets".into(), source: e, undo_failures };
-        record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: 0, steps: plan.steps.len(), failed_step: Some("secrets".into()), release: None });
+        let e = ExecError::StepFailed {
+            step: "secrets".into(),
+            source: e,
+            undo_failures,
+        };
+        record_apply(
+            &dir,
+            &ApplyRecord {
+                time: now_rfc3339(),
+                what: what.clone(),
+                ok: false,
+                duration_ms: 0,
+                steps: plan.steps.len(),
+                failed_step: Some("secrets".into()),
+                release: None,
+            },
+        );
         return Err(e.into());
     }
     let post_env = hook_env(Phase::Post);
@@ -468,60 +704,130 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
         // containers is the app's, so their undo is the rest of the apply's.
         if runnable.iter().any(|h| h.phase == Phase::Post) {
             let mut failed = None;
-            let ran = fx.run("hooks/post", super::journal::Revert::Plan(Undo::Commands { cmds: Vec::new() }), || {
-                hooks::run_phase(&runnable, Phase::Post, &req.source_dir, &post_env, runner, req.hook_timeout, events).map_err(|e| {
-                    let message = e.to_string();
-                    failed = Some(match e {
-                        HookError::Failed { name, source } => (name, source),
-                        other => (String::from("deploy hooks"), super::RunError::Input { argv: String::new(), message: other.to_string() }),
-                    });
-                    message
-                })
-            });
+            let ran = fx.run(
+                "hooks/post",
+                super::journal::Revert::Plan(Undo::Commands { cmds: Vec::new() }),
+                || {
+                    hooks::run_phase(
+                        &runnable,
+                        Phase::Post,
+                        &req.source_dir,
+                        &post_env,
+                        runner,
+                        req.hook_timeout,
+                        events,
+                    )
+                    .map_err(|e| {
+                        let message = e.to_string();
+                        failed = Some(match e {
+                            HookError::Failed { name, source } => (name, source),
+                            other => (
+                                String::from("deploy hooks"),
+                                super::RunError::Input {
+                                    argv: String::new(),
+                                    message: other.to_string(),
+                                },
+                            ),
+                        });
+                        message
+                    })
+                },
+            );
             if let Err(e) = ran {
                 return Err(failed.unwrap_or(e));
             }
         }
         let mut plan_json = plan.to_json();
         // The release keeps how long each step took.
-        plan_json["timings_ms"] = serde_json::Value::Object(fx.timings.iter().map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis()))).collect());
+        plan_json["timings_ms"] = serde_json::Value::Object(
+            fx.timings
+                .iter()
+                .map(|t| (t.step.clone(), serde_json::json!(t.duration.as_millis())))
+                .collect(),
+        );
         plan_json["duration_ms"] = serde_json::json!(fx.started.elapsed().as_millis());
         // A new stack's history is made here, an effect undone by removing it.
         let store = match &store {
             Some(s) => s,
             None => {
-                let made = fx.run("release/history", super::journal::Revert::Tree { tree: dir.releases(), saved: None }, || ReleaseStore::open(&dir.releases(), key.clone()).map_err(|e| format!("cannot create the release history: {e}")))?;
+                let made = fx.run(
+                    "release/history",
+                    super::journal::Revert::Tree {
+                        tree: dir.releases(),
+                        saved: None,
+                    },
+                    || {
+                        ReleaseStore::open(&dir.releases(), key.clone())
+                            .map_err(|e| format!("cannot create the release history: {e}"))
+                    },
+                )?;
                 new_store.get_or_init(|| made)
             }
         };
-        let head = store.head().map_err(|e| ("release".to_owned(), super::RunError::Input { argv: "release".into(), message: e.to_string() }))?;
-        let release = fx.run("release", super::journal::Revert::Release { store: dir.releases(), head }, || {
-            store
-                .record(&NewRelease {
-                    stack: &dir.stack,
-                    compose: &req.compose,
-                    plain_keys: &plain,
-                    plan: &plan_json,
-                    apps: &apps,
-                    source_rev: &req.settings.source_rev,
-                    message: &req.message,
-                    kind: req.kind,
-                    time: &now_rfc3339(),
-                })
-                .map_err(|e| format!("cannot record the release: {e}"))
+        let head = store.head().map_err(|e| {
+            (
+                "release".to_owned(),
+                super::RunError::Input {
+                    argv: "release".into(),
+                    message: e.to_string(),
+                },
+            )
         })?;
+        let release = fx.run(
+            "release",
+            super::journal::Revert::Release {
+                store: dir.releases(),
+                head,
+            },
+            || {
+                store
+                    .record(&NewRelease {
+                        stack: &dir.stack,
+                        compose: &req.compose,
+                        plain_keys: &plain,
+                        plan: &plan_json,
+                        apps: &apps,
+                        source_rev: &req.settings.source_rev,
+                        message: &req.message,
+                        kind: req.kind,
+                        time: &now_rfc3339(),
+                    })
+                    .map_err(|e| format!("cannot record the release: {e}"))
+            },
+        )?;
         *recorded.borrow_mut() = Some(release);
         Ok(())
     };
     let apply_started = std::time::SystemTime::now();
-    let outcome = match execute_then(&plan, runner, &archives, &mut journal, &req.exec, cancel, events, prior, Some(&post)) {
+    let outcome = match execute_then(
+        &plan,
+        runner,
+        &archives,
+        &mut journal,
+        &req.exec,
+        cancel,
+        events,
+        prior,
+        Some(&post),
+    ) {
         Ok(o) => o,
         Err(e) => {
             let failed_step = match &e {
                 ExecError::StepFailed { step, .. } => Some(step.clone()),
                 _ => None,
             };
-            record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: false, duration_ms: elapsed_ms(apply_started), steps: plan.steps.len(), failed_step, release: None });
+            record_apply(
+                &dir,
+                &ApplyRecord {
+                    time: now_rfc3339(),
+                    what: what.clone(),
+                    ok: false,
+                    duration_ms: elapsed_ms(apply_started),
+                    steps: plan.steps.len(),
+                    failed_step,
+                    release: None,
+                },
+            );
             return Err(e.into());
         }
     };
@@ -530,15 +836,33 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     journal.finish()?;
     let undo_trees = dir.dir().join("undo");
     if undo_trees.exists() {
-        std::fs::remove_dir_all(&undo_trees).map_err(|e| ApplyError::Io { path: undo_trees.display().to_string(), message: e.to_string() })?;
+        std::fs::remove_dir_all(&undo_trees).map_err(|e| ApplyError::Io {
+            path: undo_trees.display().to_string(),
+            message: e.to_string(),
+        })?;
     }
-    let release = recorded.into_inner().ok_or_else(|| ApplyError::Io { path: dir.releases().display().to_string(), message: "the release was not recorded".into() })?;
+    let release = recorded.into_inner().ok_or_else(|| ApplyError::Io {
+        path: dir.releases().display().to_string(),
+        message: "the release was not recorded".into(),
+    })?;
     write_json(&dir.dir().join("backups.json"), &backups_wanted)?;
     let pruned_steps = prune_steps.clone();
     if !prune_steps.is_empty() {
-        let prune = Plan { steps: prune_steps, ..plan.clone() };
+        let prune = Plan {
+            steps: prune_steps,
+            ..plan.clone()
+        };
         let mut journal = Journal::create(&dir.journal(), key.clone(), &dir.stack, "prune")?;
-        execute(&prune, runner, &archives, &mut journal, &req.exec, cancel, events).map_err(ApplyError::Prune)?;
+        execute(
+            &prune,
+            runner,
+            &archives,
+            &mut journal,
+            &req.exec,
+            cancel,
+            events,
+        )
+        .map_err(ApplyError::Prune)?;
         journal.finish()?;
     }
 
@@ -546,7 +870,11 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     let pruned: BTreeSet<String> = prune_targets.iter().cloned().collect();
     let mut now_owned = current.clone();
     for r in &previous {
-        let target = r.app.clone().or_else(|| r.datastore.as_ref().map(|(_, n)| n.clone())).unwrap_or_default();
+        let target = r
+            .app
+            .clone()
+            .or_else(|| r.datastore.as_ref().map(|(_, n)| n.clone()))
+            .unwrap_or_default();
         if !pruned.contains(&target) {
             now_owned.insert(r.service.clone(), r.clone());
         }
@@ -557,18 +885,50 @@ pub fn apply(req: &ApplyRequest, runner: &dyn Runner, cancel: &AtomicBool, event
     mine.domains = serving(&project, &plan, &host);
     for target in &pruned {
         mine.apps.remove(target);
-        mine.datastores.retain(|d| d.split_once(':').is_none_or(|(_, n)| n != target));
+        mine.datastores
+            .retain(|d| d.split_once(':').is_none_or(|(_, n)| n != target));
     }
     write_json(&ownership_path(&dir), &mine)?;
     if trust {
-        remember(&dir, &key, &super::known::after(&host, plan.steps.iter().chain(&pruned_steps)), &seen, &req.data_dir);
+        remember(
+            &dir,
+            &key,
+            &super::known::after(&host, plan.steps.iter().chain(&pruned_steps)),
+            &seen,
+            &req.data_dir,
+        );
     }
-    record_apply(&dir, &ApplyRecord { time: now_rfc3339(), what: what.clone(), ok: true, duration_ms: outcome.duration.as_millis(), steps: plan.steps.len(), failed_step: None, release: Some(release.id) });
+    record_apply(
+        &dir,
+        &ApplyRecord {
+            time: now_rfc3339(),
+            what: what.clone(),
+            ok: true,
+            duration_ms: outcome.duration.as_millis(),
+            steps: plan.steps.len(),
+            failed_step: None,
+            release: Some(release.id),
+        },
+    );
     write_summary(&dir, &project, &release)?;
     let sources = dir.dir().join("release-sources");
-    std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io { path: sources.display().to_string(), message: e.to_string() })?;
-    write_json(&sources.join(format!("v{}.json", release.id)), &settings.source_digests)?;
-    Ok(ApplyReport { plan, outcome: Some(outcome), release: Some(release), kept, recovered, state_read, hooks })
+    std::fs::create_dir_all(&sources).map_err(|e| ApplyError::Io {
+        path: sources.display().to_string(),
+        message: e.to_string(),
+    })?;
+    write_json(
+        &sources.join(format!("v{}.json", release.id)),
+        &settings.source_digests,
+    )?;
+    Ok(ApplyReport {
+        plan,
+        outcome: Some(outcome),
+        release: Some(release),
+        kept,
+        recovered,
+        state_read,
+        hooks,
+    })
 }
 
 /// Makes what the stack's first change needs and a refused apply must not leave behind: the
@@ -585,7 +945,13 @@ fn materialize(dir: &StackDir, key: &HostKey, key_is_new: bool) -> Result<(), Ap
 /// Records `state` as what the host looks like for the stack, and drops the change markers
 /// it took into account. Best effort: a record that cannot be written only makes the next
 /// push read everything.
-fn remember(dir: &StackDir, key: &HostKey, state: &state::DokkuState, seen: &BTreeMap<String, std::time::SystemTime>, data: &Path) {
+fn remember(
+    dir: &StackDir,
+    key: &HostKey,
+    state: &state::DokkuState,
+    seen: &BTreeMap<String, std::time::SystemTime>,
+    data: &Path,
+) {
     if super::known::save(&dir.dir(), key, state).is_ok() {
         super::known::settle(data, seen);
     }
@@ -593,14 +959,24 @@ fn remember(dir: &StackDir, key: &HostKey, state: &state::DokkuState, seen: &BTr
 
 /// Path routing (issue 7): static directories are served from `<data>/<stack>/static`, and
 /// what they hold is part of the include's digest.
-fn routing_settings(project: &crate::model::Project, dir: &StackDir, source_dir: &Path, settings: &mut PlanSettings) -> Result<(), ApplyError> {
+fn routing_settings(
+    project: &crate::model::Project,
+    dir: &StackDir,
+    source_dir: &Path,
+    settings: &mut PlanSettings,
+) -> Result<(), ApplyError> {
     settings.static_dir = Some(dir.dir().join("static").display().to_string());
     for svc in project.services.values() {
         for route in &svc.settings.paths {
-            let crate::model::PathTarget::Static { dir: path, .. } = &route.target else { continue };
+            let crate::model::PathTarget::Static { dir: path, .. } = &route.target else {
+                continue;
+            };
             if !settings.source_digests.contains_key(path) {
                 let full = source_dir.join(path);
-                let digest = super::archive::tree_digest(&full).map_err(|e| ApplyError::Io { path: full.display().to_string(), message: e.to_string() })?;
+                let digest = super::archive::tree_digest(&full).map_err(|e| ApplyError::Io {
+                    path: full.display().to_string(),
+                    message: e.to_string(),
+                })?;
                 settings.source_digests.insert(path.clone(), digest);
             }
         }
@@ -612,19 +988,34 @@ fn routing_settings(project: &crate::model::Project, dir: &StackDir, source_dir:
 /// it (issue #13): build contexts and static directories are trees whose links stay inside
 /// them, Dockerfiles and copied files (configs, read-only binds) are regular files or such
 /// trees, seeds of relative bind mounts likewise; each inside the pushed tree.
-fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail) -> Result<(), ApplyError> {
+fn confine_sources(
+    project: &crate::model::Project,
+    jail: &crate::confine::Jail,
+) -> Result<(), ApplyError> {
     use crate::model::{FileSource, Mount, PathTarget, Source};
-    let refuse = |key: String, e: crate::confine::PathError| ApplyError::Io { path: key, message: e.to_string() };
+    let refuse = |key: String, e: crate::confine::PathError| ApplyError::Io {
+        path: key,
+        message: e.to_string(),
+    };
     let root = &jail.root;
     // A file must be regular; a directory is checked as a tree.
     let file_or_tree = |key: String, rel: &str| -> Result<(), ApplyError> {
-        let resolved = crate::confine::resolve(root, Path::new(rel)).map_err(|e| refuse(key.clone(), e))?;
+        let resolved =
+            crate::confine::resolve(root, Path::new(rel)).map_err(|e| refuse(key.clone(), e))?;
         match std::fs::symlink_metadata(&resolved) {
-            Ok(m) if m.is_dir() => crate::confine::check_tree(root, Path::new(rel)).map_err(|e| refuse(key, e)),
+            Ok(m) if m.is_dir() => {
+                crate::confine::check_tree(root, Path::new(rel)).map_err(|e| refuse(key, e))
+            }
             Ok(m) if m.is_file() => Ok(()),
-            Ok(_) => Err(ApplyError::Io { path: key, message: format!("`{rel}` is not a regular file or directory") }),
+            Ok(_) => Err(ApplyError::Io {
+                path: key,
+                message: format!("`{rel}` is not a regular file or directory"),
+            }),
             // Checked here, before the first change (issue 15 item 10), not where it is used.
-            Err(_) => Err(ApplyError::Io { path: key, message: format!("`{rel}` does not exist in the pushed source") }),
+            Err(_) => Err(ApplyError::Io {
+                path: key,
+                message: format!("`{rel}` does not exist in the pushed source"),
+            }),
         }
     };
     for (name, svc) in &project.services {
@@ -633,13 +1024,17 @@ fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail)
                 file_or_tree(format!("x-dokku.services.{name}.paths[{i}].static"), dir)?;
             }
         }
-        let crate::model::Kind::App(app) = &svc.kind else { continue };
+        let crate::model::Kind::App(app) = &svc.kind else {
+            continue;
+        };
         if let Source::Build(b) = &app.source {
             let context = format!("services.{name}.build.context");
-            crate::confine::resolve(root, Path::new(&b.context)).map_err(|e| refuse(context.clone(), e))?;
+            crate::confine::resolve(root, Path::new(&b.context))
+                .map_err(|e| refuse(context.clone(), e))?;
             let dockerfile = Path::new(&b.context).join(&b.dockerfile);
             let key = format!("services.{name}.build.dockerfile");
-            let resolved = crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
+            let resolved =
+                crate::confine::resolve(root, &dockerfile).map_err(|e| refuse(key.clone(), e))?;
             match std::fs::symlink_metadata(&resolved) {
                 Ok(m) if m.is_file() => {}
                 Ok(_) => return Err(ApplyError::Io { path: key, message: format!("`{}` is not a regular file", dockerfile.display()) }),
@@ -649,11 +1044,19 @@ fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail)
         }
         for (target, f) in &app.files {
             if let FileSource::Source { path } = f {
-                file_or_tree(format!("services.{name}.configs/volumes (`{path}` -> `{target}`)"), path)?;
+                file_or_tree(
+                    format!("services.{name}.configs/volumes (`{path}` -> `{target}`)"),
+                    path,
+                )?;
             }
         }
         for m in &app.mounts {
-            if let Mount::Entry { seed_from: Some(seed), target, .. } = m {
+            if let Mount::Entry {
+                seed_from: Some(seed),
+                target,
+                ..
+            } = m
+            {
                 file_or_tree(format!("services.{name}.volumes (`{seed}:{target}`)"), seed)?;
             }
         }
@@ -663,19 +1066,38 @@ fn confine_sources(project: &crate::model::Project, jail: &crate::confine::Jail)
 
 /// The values of the compose `secrets` the services use: a `file` is read (and decrypted when
 /// it is an ansible vault), an `environment` secret comes from `environment`.
-fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vault: Option<&crate::vault::VaultPassword>, jail: Option<&crate::confine::Jail>) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
+fn resolve_secrets(
+    compose: &Value,
+    environment: &BTreeMap<String, String>,
+    vault: Option<&crate::vault::VaultPassword>,
+    jail: Option<&crate::confine::Jail>,
+) -> Result<BTreeMap<String, Vec<u8>>, ApplyError> {
     let mut out = BTreeMap::new();
-    for (name, def) in compose.get("secrets").and_then(Value::as_object).into_iter().flatten() {
+    for (name, def) in compose
+        .get("secrets")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         if let Some(file) = def.get("file").and_then(Value::as_str) {
             if let Some(j) = jail {
                 // In the jail: a regular file of the pushed tree, bounded (issue #13).
                 match j.read(Path::new(file)) {
                     Ok(bytes) => {
-                        let plain = crate::vault::plaintext(bytes, Path::new(file), vault).map_err(|message| ApplyError::Io { path: format!("secrets.{name}.file"), message })?;
+                        let plain = crate::vault::plaintext(bytes, Path::new(file), vault)
+                            .map_err(|message| ApplyError::Io {
+                                path: format!("secrets.{name}.file"),
+                                message,
+                            })?;
                         out.insert(name.clone(), plain);
                     }
                     Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(ApplyError::Io { path: format!("secrets.{name}.file"), message: e.to_string() }),
+                    Err(e) => {
+                        return Err(ApplyError::Io {
+                            path: format!("secrets.{name}.file"),
+                            message: e.to_string(),
+                        })
+                    }
                 }
                 continue;
             }
@@ -685,7 +1107,12 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
                 }
                 // A missing file is reported by the planner, naming the service that uses it.
                 Err(_) if !Path::new(file).exists() => {}
-                Err(message) => return Err(ApplyError::Io { path: format!("secrets.{name}.file"), message }),
+                Err(message) => {
+                    return Err(ApplyError::Io {
+                        path: format!("secrets.{name}.file"),
+                        message,
+                    })
+                }
             }
         } else if let Some(var) = def.get("environment").and_then(Value::as_str) {
             if let Some(v) = environment.get(var) {
@@ -699,15 +1126,35 @@ fn resolve_secrets(compose: &Value, environment: &BTreeMap<String, String>, vaul
 /// The apply's effects beside its Dokku commands, in the order they run: the ownership
 /// claims, the secret files, per step the static trees and nginx include it writes or the
 /// storage seed it copies, the post-deploy hooks and the release record.
-fn file_effects(project: &crate::model::Project, plan: &Plan, dir: &StackDir, secrets: &BTreeMap<String, Vec<u8>>, secrets_dir: &Path, hooks: &[Hook], new_history: bool) -> Vec<plan::FileEffect> {
+fn file_effects(
+    project: &crate::model::Project,
+    plan: &Plan,
+    dir: &StackDir,
+    secrets: &BTreeMap<String, Vec<u8>>,
+    secrets_dir: &Path,
+    hooks: &[Hook],
+    new_history: bool,
+) -> Vec<plan::FileEffect> {
     use plan::FileEffect;
-    let mut out = vec![FileEffect::Write { id: "ownership".into(), path: ownership_path(dir).display().to_string(), mode: 0o644, what: "the stack's ownership claims".into() }];
+    let mut out = vec![FileEffect::Write {
+        id: "ownership".into(),
+        path: ownership_path(dir).display().to_string(),
+        mode: 0o644,
+        what: "the stack's ownership claims".into(),
+    }];
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for use_ in &app.secrets {
-            if matches!(use_.delivery, crate::model::SecretDelivery::File(_)) && secrets.contains_key(&use_.name) {
+            if matches!(use_.delivery, crate::model::SecretDelivery::File(_))
+                && secrets.contains_key(&use_.name)
+            {
                 let path = secrets_dir.join(app.app.as_str()).join(&use_.name);
-                out.push(FileEffect::Write { id: format!("secrets/{}/{}", app.app, use_.name), path: path.display().to_string(), mode: 0o444, what: format!("secret `{}` of `{}`", use_.name, app.app) });
+                out.push(FileEffect::Write {
+                    id: format!("secrets/{}/{}", app.app, use_.name),
+                    path: path.display().to_string(),
+                    mode: 0o444,
+                    what: format!("secret `{}` of `{}`", use_.name, app.app),
+                });
             }
         }
     }
@@ -715,49 +1162,111 @@ fn file_effects(project: &crate::model::Project, plan: &Plan, dir: &StackDir, se
         match &step.action {
             Action::SetNginxInclude { app, statics, .. } => {
                 for st in statics {
-                    out.push(FileEffect::Tree { id: format!("{}/static {}", step.id, st.to), from: st.from.clone(), to: format!("`{}`", st.to) });
+                    out.push(FileEffect::Tree {
+                        id: format!("{}/static {}", step.id, st.to),
+                        from: st.from.clone(),
+                        to: format!("`{}`", st.to),
+                    });
                 }
                 let path = crate::routing::include_path(&crate::dokku::env::dokku_root(), app);
-                out.push(FileEffect::Write { id: format!("{}/include", step.id), path: path.display().to_string(), mode: 0o644, what: format!("the nginx include of `{app}`") });
+                out.push(FileEffect::Write {
+                    id: format!("{}/include", step.id),
+                    path: path.display().to_string(),
+                    mode: 0o644,
+                    what: format!("the nginx include of `{app}`"),
+                });
             }
-            Action::CreateStorage { name, seed_from: Some(seed) } => {
-                out.push(FileEffect::Tree { id: format!("{}/seed", step.id), from: seed.clone(), to: format!("storage entry `{name}`") });
+            Action::CreateStorage {
+                name,
+                seed_from: Some(seed),
+            } => {
+                out.push(FileEffect::Tree {
+                    id: format!("{}/seed", step.id),
+                    from: seed.clone(),
+                    to: format!("storage entry `{name}`"),
+                });
             }
             _ => {}
         }
     }
-    let post: Vec<String> = hooks.iter().filter(|h| h.phase == Phase::Post).map(|h| h.name.clone()).collect();
+    let post: Vec<String> = hooks
+        .iter()
+        .filter(|h| h.phase == Phase::Post)
+        .map(|h| h.name.clone())
+        .collect();
     if !post.is_empty() {
-        out.push(FileEffect::Hooks { id: "hooks/post".into(), names: post });
+        out.push(FileEffect::Hooks {
+            id: "hooks/post".into(),
+            names: post,
+        });
     }
     let store = dir.releases().display().to_string();
     if new_history {
-        out.push(FileEffect::Release { id: "release/history".into(), store: store.clone() });
+        out.push(FileEffect::Release {
+            id: "release/history".into(),
+            store: store.clone(),
+        });
     }
-    out.push(FileEffect::Release { id: "release".into(), store });
+    out.push(FileEffect::Release {
+        id: "release".into(),
+        store,
+    });
     out
 }
 
 /// Writes the stack's ownership claims before its first change, a journaled effect whose
 /// undo puts the previous record back (or removes it), or writes `kept` (what survives a
 /// rollback) when given.
-fn claim_ownership(path: &Path, claimed: &plan::Owned, kept: Option<&plan::Owned>, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
-    let fail = |e: serde_json::Error| ("ownership".to_owned(), super::RunError::Input { argv: "ownership".into(), message: e.to_string() });
+fn claim_ownership(
+    path: &Path,
+    claimed: &plan::Owned,
+    kept: Option<&plan::Owned>,
+    journal: &mut Journal,
+    entries: &mut Vec<super::journal::Entry>,
+) -> Result<(), (String, super::RunError)> {
+    let fail = |e: serde_json::Error| {
+        (
+            "ownership".to_owned(),
+            super::RunError::Input {
+                argv: "ownership".into(),
+                message: e.to_string(),
+            },
+        )
+    };
     let previous = match kept {
         Some(k) => Some(serde_json::to_vec_pretty(k).map_err(fail)?),
         None => std::fs::read(path).ok(),
     };
-    let previous_mode = std::fs::metadata(path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
+    let previous_mode = std::fs::metadata(path).map_or(0o644, |m| {
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+    });
     let text = serde_json::to_vec_pretty(claimed).map_err(fail)?;
-    super::executor::journaled_effect(journal, entries, "ownership", super::journal::Revert::File { file: path.to_path_buf(), previous, previous_mode }, || {
-        crate::platform::write_atomic(path, &text, 0o644).map_err(|e| format!("`{}`: {e}", path.display()))
-    })
+    super::executor::journaled_effect(
+        journal,
+        entries,
+        "ownership",
+        super::journal::Revert::File {
+            file: path.to_path_buf(),
+            previous,
+            previous_mode,
+        },
+        || {
+            crate::platform::write_atomic(path, &text, 0o644)
+                .map_err(|e| format!("`{}`: {e}", path.display()))
+        },
+    )
 }
 
 /// Writes every file-delivered secret to `<dir>/<app>/<secret>` (directories 0700, files
 /// 0444), each a journaled effect whose undo puts the previous file back (or removes it, and
 /// the directories it created), pushed to `entries`.
-fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String, Vec<u8>>, dir: &Path, journal: &mut Journal, entries: &mut Vec<super::journal::Entry>) -> Result<(), (String, super::RunError)> {
+fn write_secret_files(
+    project: &crate::model::Project,
+    values: &BTreeMap<String, Vec<u8>>,
+    dir: &Path,
+    journal: &mut Journal,
+    entries: &mut Vec<super::journal::Entry>,
+) -> Result<(), (String, super::RunError)> {
     use super::executor::journaled_effect;
     use super::journal::Revert;
     use std::os::unix::fs::PermissionsExt as _;
@@ -765,37 +1274,71 @@ fn write_secret_files(project: &crate::model::Project, values: &BTreeMap<String,
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
         for use_ in &app.secrets {
-            let crate::model::SecretDelivery::File(_) = &use_.delivery else { continue };
-            let Some(value) = values.get(&use_.name) else { continue };
+            let crate::model::SecretDelivery::File(_) = &use_.delivery else {
+                continue;
+            };
+            let Some(value) = values.get(&use_.name) else {
+                continue;
+            };
             let app_dir = dir.join(app.app.as_str());
             for d in [dir, app_dir.as_path()] {
                 if made_dirs.contains(d) || std::fs::symlink_metadata(d).is_ok() {
                     continue;
                 }
                 made_dirs.insert(d.to_path_buf());
-                journaled_effect(journal, entries, &format!("secrets/mkdir {}", d.display()), Revert::Dir { created_dir: d.to_path_buf() }, || {
-                    std::fs::create_dir(d).and_then(|()| std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))).map_err(|e| format!("`{}`: {e}", d.display()))
-                })?;
+                journaled_effect(
+                    journal,
+                    entries,
+                    &format!("secrets/mkdir {}", d.display()),
+                    Revert::Dir {
+                        created_dir: d.to_path_buf(),
+                    },
+                    || {
+                        std::fs::create_dir(d)
+                            .and_then(|()| {
+                                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                            })
+                            .map_err(|e| format!("`{}`: {e}", d.display()))
+                    },
+                )?;
             }
             let path = app_dir.join(&use_.name);
             let old = std::fs::read(&path).ok();
             if old.as_deref() == Some(value.as_slice()) {
                 continue;
             }
-            let previous_mode = std::fs::metadata(&path).map_or(0o444, |m| m.permissions().mode() & 0o7777);
-            journaled_effect(journal, entries, &format!("secrets/{}/{}", app.app, use_.name), Revert::File { file: path.clone(), previous: old, previous_mode }, || {
-                crate::platform::write_atomic(&path, value, 0o444).map_err(|e| format!("`{}`: {e}", path.display()))
-            })?;
+            let previous_mode =
+                std::fs::metadata(&path).map_or(0o444, |m| m.permissions().mode() & 0o7777);
+            journaled_effect(
+                journal,
+                entries,
+                &format!("secrets/{}/{}", app.app, use_.name),
+                Revert::File {
+                    file: path.clone(),
+                    previous: old,
+                    previous_mode,
+                },
+                || {
+                    crate::platform::write_atomic(&path, value, 0o444)
+                        .map_err(|e| format!("`{}`: {e}", path.display()))
+                },
+            )?;
         }
     }
     Ok(())
 }
 
 /// Keyed fingerprints of each datastore's backup settings, secret values included.
-fn backup_fingerprints(project: &crate::model::Project, secrets: &BTreeMap<String, Vec<u8>>, key: &HostKey) -> BTreeMap<String, String> {
+fn backup_fingerprints(
+    project: &crate::model::Project,
+    secrets: &BTreeMap<String, Vec<u8>>,
+    key: &HostKey,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for svc in project.services.values() {
-        let (Kind::Datastore(ds), Some(b)) = (&svc.kind, &svc.settings.backup) else { continue };
+        let (Kind::Datastore(ds), Some(b)) = (&svc.kind, &svc.settings.backup) else {
+            continue;
+        };
         let mut material = serde_json::to_vec(b).unwrap_or_default();
         for name in b.secrets() {
             material.extend_from_slice(name.as_bytes());
@@ -810,13 +1353,22 @@ fn backup_fingerprints(project: &crate::model::Project, secrets: &BTreeMap<Strin
 
 /// A JSON file of the stack's directory; missing or unreadable reads as empty.
 fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
-    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
 }
 
 /// Writes a JSON file of the stack's directory atomically.
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApplyError> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })?;
-    crate::platform::write_atomic(path, &bytes, 0o644).map_err(|e| ApplyError::Io { path: path.display().to_string(), message: e.to_string() })
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| ApplyError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    crate::platform::write_atomic(path, &bytes, 0o644).map_err(|e| ApplyError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// One apply that ran (succeeded or rolled back), as `applies.jsonl` keeps it.
@@ -874,11 +1426,20 @@ impl Summary {
                 _ => None,
             })
             .collect();
-        Summary { release, released: released.to_owned(), services, backups }
+        Summary {
+            release,
+            released: released.to_owned(),
+            services,
+            backups,
+        }
     }
 }
 
-fn write_summary(dir: &StackDir, project: &crate::model::Project, release: &ReleaseInfo) -> Result<(), ApplyError> {
+fn write_summary(
+    dir: &StackDir,
+    project: &crate::model::Project,
+    release: &ReleaseInfo,
+) -> Result<(), ApplyError> {
     let summary = Summary::of(project, release.id, &release.time);
     write_json(&dir.dir().join("summary.json"), &summary)
 }
@@ -895,7 +1456,11 @@ fn elapsed_ms(since: std::time::SystemTime) -> u128 {
 fn record_apply(dir: &StackDir, record: &ApplyRecord) {
     use std::io::Write as _;
     let path = dir.dir().join("applies.jsonl");
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
         let _ = writeln!(f, "{}", serde_json::to_string(record).unwrap_or_default());
     }
 }
@@ -903,13 +1468,20 @@ fn record_apply(dir: &StackDir, record: &ApplyRecord) {
 /// The applies of a stack that ran, oldest first (at most the last `limit`).
 pub fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
     let text = std::fs::read_to_string(dir.dir().join("applies.jsonl")).unwrap_or_default();
-    let all: Vec<ApplyRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let all: Vec<ApplyRecord> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     all[all.len().saturating_sub(limit)..].to_vec()
 }
 
 /// The source digests release `id` was planned with (empty when unknown).
 pub fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
-    read_json(&dir.dir().join("release-sources").join(format!("v{id}.json")))
+    read_json(
+        &dir.dir()
+            .join("release-sources")
+            .join(format!("v{id}.json")),
+    )
 }
 
 /// A service the stack owns: its app, or its datastore (plugin, name).
@@ -921,15 +1493,26 @@ struct Removed {
 }
 
 /// The services of a compose project, as the stack owns them.
-fn owned_by(compose: &Value, convert: &ConvertOptions) -> Result<BTreeMap<String, Removed>, ApplyError> {
+fn owned_by(
+    compose: &Value,
+    convert: &ConvertOptions,
+) -> Result<BTreeMap<String, Removed>, ApplyError> {
     let (project, _) = from_compose_json(compose, convert).map_err(PlanError::from)?;
     Ok(project
         .services
         .iter()
         .map(|(n, s)| {
             let r = match &s.kind {
-                Kind::App(a) => Removed { service: n.to_string(), app: Some(a.app.to_string()), datastore: None },
-                Kind::Datastore(d) => Removed { service: n.to_string(), app: None, datastore: Some((d.plugin.to_owned(), d.name.to_string())) },
+                Kind::App(a) => Removed {
+                    service: n.to_string(),
+                    app: Some(a.app.to_string()),
+                    datastore: None,
+                },
+                Kind::Datastore(d) => Removed {
+                    service: n.to_string(),
+                    app: None,
+                    datastore: Some((d.plugin.to_owned(), d.name.to_string())),
+                },
             };
             (n.to_string(), r)
         })
@@ -947,7 +1530,12 @@ fn ownership_path(dir: &StackDir) -> PathBuf {
 
 /// What the stack owns: its record; for a stack applied before records existed, what its
 /// services record (`owned.json`) and its latest release's project say it made.
-fn mine_owned(dir: &StackDir, services: &BTreeMap<String, Removed>, latest: Option<&Value>, convert: &ConvertOptions) -> Result<plan::Owned, ApplyError> {
+fn mine_owned(
+    dir: &StackDir,
+    services: &BTreeMap<String, Removed>,
+    latest: Option<&Value>,
+    convert: &ConvertOptions,
+) -> Result<plan::Owned, ApplyError> {
     if let Some(o) = read_json::<Option<plan::Owned>>(&ownership_path(dir)) {
         return Ok(o);
     }
@@ -963,7 +1551,8 @@ fn owned_of_services<'a>(services: impl Iterator<Item = &'a Removed>) -> plan::O
     let mut o = plan::Owned::default();
     for r in services {
         o.apps.extend(r.app.iter().cloned());
-        o.datastores.extend(r.datastore.iter().map(|(p, n)| format!("{p}:{n}")));
+        o.datastores
+            .extend(r.datastore.iter().map(|(p, n)| format!("{p}:{n}")));
     }
     o
 }
@@ -972,7 +1561,9 @@ fn owned_of_services<'a>(services: impl Iterator<Item = &'a Removed>) -> plan::O
 /// directory is written only by the plugin).
 fn others_owned(dir: &StackDir) -> BTreeMap<String, plan::Owned> {
     let mut out = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(&dir.data) else { return out };
+    let Ok(entries) = std::fs::read_dir(&dir.data) else {
+        return out;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name == dir.stack || name.starts_with('.') || !e.path().is_dir() {
@@ -981,7 +1572,9 @@ fn others_owned(dir: &StackDir) -> BTreeMap<String, plan::Owned> {
         let other = stack_dir(&dir.data, &name);
         let owned = match read_json::<Option<plan::Owned>>(&ownership_path(&other)) {
             Some(o) => o,
-            None => owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&other)).values()),
+            None => owned_of_services(
+                read_json::<BTreeMap<String, Removed>>(&owned_path(&other)).values(),
+            ),
         };
         if owned != plan::Owned::default() {
             out.insert(name, owned);
@@ -991,7 +1584,11 @@ fn others_owned(dir: &StackDir) -> BTreeMap<String, plan::Owned> {
 }
 
 /// The domains the stack's apps serve once `plan` ran.
-fn serving(project: &crate::model::Project, plan: &Plan, host: &state::DokkuState) -> BTreeSet<String> {
+fn serving(
+    project: &crate::model::Project,
+    plan: &Plan,
+    host: &state::DokkuState,
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for svc in project.services.values() {
         let Kind::App(a) = &svc.kind else { continue };
@@ -999,7 +1596,10 @@ fn serving(project: &crate::model::Project, plan: &Plan, host: &state::DokkuStat
             Action::SetDomains { app, domains } if app == a.app.as_str() => Some(domains.clone()),
             _ => None,
         });
-        out.extend(set.or_else(|| host.apps.get(a.app.as_str()).map(|s| s.domains.clone())).unwrap_or_default());
+        out.extend(
+            set.or_else(|| host.apps.get(a.app.as_str()).map(|s| s.domains.clone()))
+                .unwrap_or_default(),
+        );
     }
     out
 }
@@ -1018,16 +1618,19 @@ pub fn adopt(data: &Path, stack: &str, adopted: &plan::Owned) -> Result<(), Appl
             .chain(adopted.networks.intersection(&o.networks))
             .next();
         if let Some(x) = taken {
-            return Err(ApplyError::Io { path: x.clone(), message: format!("belongs to stack `{other}`; it cannot be adopted by `{stack}`") });
+            return Err(ApplyError::Io {
+                path: x.clone(),
+                message: format!("belongs to stack `{other}`; it cannot be adopted by `{stack}`"),
+            });
         }
     }
     dir.create()?;
-    let mut mine = read_json::<Option<plan::Owned>>(&ownership_path(&dir)).unwrap_or_else(|| owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&dir)).values()));
+    let mut mine = read_json::<Option<plan::Owned>>(&ownership_path(&dir)).unwrap_or_else(|| {
+        owned_of_services(read_json::<BTreeMap<String, Removed>>(&owned_path(&dir)).values())
+    });
     mine.extend(adopted);
     write_json(&ownership_path(&dir), &mine)
 }
-
-
 
 /// Steps that destroy what left the compose file (`--prune`); without it, the names are
 /// returned so the caller can warn. Datastores are destroyed only when named.
@@ -1050,16 +1653,23 @@ fn prune_plan(
             action,
             run,
             reason,
-            undo: Undo::Irreversible { reason: "pruning destroys what the compose file no longer has".into() },
+            undo: Undo::Irreversible {
+                reason: "pruning destroys what the compose file no longer has".into(),
+            },
         };
         match (&r.app, &r.datastore) {
             (Some(app), _) if apps.contains(app) => {
                 if req.prune {
                     app_steps.push(step(
                         format!("prune/{}", r.service),
-                        Action::Prune { target: app.clone() },
+                        Action::Prune {
+                            target: app.clone(),
+                        },
                         Cmd::dokku(["apps:destroy", app.as_str(), "--force"]),
-                        format!("service `{}` is no longer in the compose file (--prune)", r.service),
+                        format!(
+                            "service `{}` is no longer in the compose file (--prune)",
+                            r.service
+                        ),
                     ));
                 } else {
                     kept.push(format!("app `{app}` (service `{}`) is no longer in the compose file and was kept; `--prune` removes it", r.service));
@@ -1067,20 +1677,34 @@ fn prune_plan(
             }
             (_, Some((plugin, name))) => {
                 if req.prune && req.destroy_datastores.contains(&r.service) {
-                    let links = q(&Cmd::dokku([format!("{plugin}:links"), name.clone()]))?.map(|o| state::parse_lines(&o)).unwrap_or_default();
+                    let links = q(&Cmd::dokku([format!("{plugin}:links"), name.clone()]))?
+                        .map(|o| state::parse_lines(&o))
+                        .unwrap_or_default();
                     for app in links {
                         unlinks.push(step(
                             format!("prune/{}/unlink/{app}", r.service),
-                            Action::Prune { target: name.clone() },
-                            Cmd::dokku([format!("{plugin}:unlink"), name.clone(), app.clone(), "--no-restart".into()]),
+                            Action::Prune {
+                                target: name.clone(),
+                            },
+                            Cmd::dokku([
+                                format!("{plugin}:unlink"),
+                                name.clone(),
+                                app.clone(),
+                                "--no-restart".into(),
+                            ]),
                             format!("{plugin} service `{name}` is being destroyed"),
                         ));
                     }
                     datastore_steps.push(step(
                         format!("prune/{}", r.service),
-                        Action::Prune { target: name.clone() },
+                        Action::Prune {
+                            target: name.clone(),
+                        },
                         Cmd::dokku([format!("{plugin}:destroy"), name.clone(), "--force".into()]),
-                        format!("datastore `{}` left the compose file and --destroy-datastore names it", r.service),
+                        format!(
+                            "datastore `{}` left the compose file and --destroy-datastore names it",
+                            r.service
+                        ),
                     ));
                 } else {
                     // `--prune` alone keeps datastores: the advice names the flag that
@@ -1097,24 +1721,47 @@ fn prune_plan(
     Ok((steps, kept))
 }
 
-fn app_facts(project: &crate::model::Project, settings: &PlanSettings, key: &HostKey) -> BTreeMap<String, AppFacts> {
+fn app_facts(
+    project: &crate::model::Project,
+    settings: &PlanSettings,
+    key: &HostKey,
+) -> BTreeMap<String, AppFacts> {
     let mut out = BTreeMap::new();
     for svc in project.services.values() {
         let Kind::App(app) = &svc.kind else { continue };
-        let crate::dokku::Stdin::Archive { digest, .. } = plan::build_context(&svc.name, app, &settings.source_key(app)) else { continue };
+        let crate::dokku::Stdin::Archive { digest, .. } =
+            plan::build_context(&svc.name, app, &settings.source_key(app))
+        else {
+            continue;
+        };
         let env: BTreeMap<&String, &String> = app.env.iter().map(|(k, v)| (k, &v.value)).collect();
         let config = serde_json::to_vec(&env).unwrap_or_default();
         let image = match &app.source {
             Source::Image { image } => Some(image.clone()),
             Source::Build(_) => None,
         };
-        let count = if svc.settings.state == crate::model::ExpectedState::OneShot { 0 } else { app.replicas.unwrap_or(1) };
-        out.insert(app.app.to_string(), AppFacts { digest, config_fingerprint: key.fingerprint(&config), scale: BTreeMap::from([(plan::PROCESS.to_owned(), count)]), image });
+        let count = if svc.settings.state == crate::model::ExpectedState::OneShot {
+            0
+        } else {
+            app.replicas.unwrap_or(1)
+        };
+        out.insert(
+            app.app.to_string(),
+            AppFacts {
+                digest,
+                config_fingerprint: key.fingerprint(&config),
+                scale: BTreeMap::from([(plan::PROCESS.to_owned(), count)]),
+                image,
+            },
+        );
     }
     out
 }
 
 /// The stack directory of `stack` under `data`.
 pub fn stack_dir(data: &Path, stack: &str) -> StackDir {
-    StackDir { data: data.to_path_buf(), stack: stack.to_owned() }
+    StackDir {
+        data: data.to_path_buf(),
+        stack: stack.to_owned(),
+    }
 }

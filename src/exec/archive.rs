@@ -29,7 +29,9 @@ fn bad(message: impl Into<String>) -> io::Error {
 /// A relative path that stays inside its base (`..`, absolute paths and prefixes refused).
 fn inside(base: &Path, rel: &str) -> io::Result<PathBuf> {
     let p = Path::new(rel);
-    if p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
         return Err(bad(format!("path `{rel}` leaves the project directory")));
     }
     Ok(base.join(p))
@@ -38,7 +40,10 @@ fn inside(base: &Path, rel: &str) -> io::Result<PathBuf> {
 impl ArchiveStore {
     fn saved_path(&self, app: &str, digest: &str) -> io::Result<PathBuf> {
         let name = digest.replace(':', "-");
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || app.contains('/') || app.starts_with('.') {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || app.contains('/')
+            || app.starts_with('.')
+        {
             return Err(bad(format!("bad archive name `{app}/{digest}`")));
         }
         Ok(self.dir.join(app).join(format!("{name}.tar")))
@@ -51,7 +56,9 @@ impl ArchiveStore {
             Stdin::Config { values, .. } => serde_json::to_vec(values).map_err(io::Error::other),
             Stdin::Saved { app, digest } => {
                 let path = self.saved_path(app, digest)?;
-                std::fs::read(&path).map_err(|e| io::Error::new(e.kind(), format!("saved archive `{}`: {e}", path.display())))
+                std::fs::read(&path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("saved archive `{}`: {e}", path.display()))
+                })
             }
             Stdin::Archive { digest, .. } => {
                 let path = self.saved_path(app, digest)?;
@@ -98,13 +105,25 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 pub fn tree_digest(path: &Path) -> io::Result<String> {
     use sha2::{Digest as _, Sha256};
     fn walk(h: &mut Sha256, path: &Path, rel: &Path) -> io::Result<()> {
-        let meta = std::fs::symlink_metadata(path).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))?;
+        let meta = std::fs::symlink_metadata(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))?;
         let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111;
         if meta.file_type().is_symlink() {
-            h.update(format!("l\0{}\0{}\0", rel.display(), std::fs::read_link(path)?.display()).as_bytes());
+            h.update(
+                format!(
+                    "l\0{}\0{}\0",
+                    rel.display(),
+                    std::fs::read_link(path)?.display()
+                )
+                .as_bytes(),
+            );
         } else if meta.is_dir() {
             h.update(format!("d\0{}\0", rel.display()).as_bytes());
-            let mut names: Vec<_> = std::fs::read_dir(path)?.collect::<io::Result<Vec<_>>>()?.into_iter().map(|e| e.file_name()).collect();
+            let mut names: Vec<_> = std::fs::read_dir(path)?
+                .collect::<io::Result<Vec<_>>>()?
+                .into_iter()
+                .map(|e| e.file_name())
+                .collect();
             names.sort();
             for n in names.into_iter().filter(|n| n != ".git") {
                 walk(h, &path.join(&n), &rel.join(&n))?;
@@ -127,12 +146,17 @@ pub fn source_path(source_dir: &Path, rel: &str, confined: bool) -> io::Result<P
     if !confined {
         return Ok(lexical);
     }
-    let refused = |e: crate::confine::PathError| io::Error::new(io::ErrorKind::PermissionDenied, e.to_string());
+    let refused = |e: crate::confine::PathError| {
+        io::Error::new(io::ErrorKind::PermissionDenied, e.to_string())
+    };
     let resolved = crate::confine::resolve(source_dir, Path::new(rel)).map_err(refused)?;
     if resolved.is_dir() {
         crate::confine::check_tree(source_dir, Path::new(rel)).map_err(refused)?;
     } else if std::fs::symlink_metadata(&resolved).is_ok_and(|m| !m.is_file()) {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("`{rel}` is not a regular file")));
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("`{rel}` is not a regular file"),
+        ));
     }
     Ok(resolved)
 }
@@ -140,7 +164,13 @@ pub fn source_path(source_dir: &Path, rel: &str, confined: bool) -> io::Result<P
 /// Packs an archive: the base directory of the source (without `.git`), then the copied
 /// source files, then the generated files. Symlinks are stored as links, never followed.
 pub fn pack(stdin: &Stdin, source_dir: &Path, confined: bool) -> io::Result<Vec<u8>> {
-    let Stdin::Archive { base, files, copies, .. } = stdin else {
+    let Stdin::Archive {
+        base,
+        files,
+        copies,
+        ..
+    } = stdin
+    else {
         return Err(bad("a saved archive is read, not packed"));
     };
     let mut b = tar::Builder::new(Vec::new());
@@ -153,7 +183,8 @@ pub fn pack(stdin: &Stdin, source_dir: &Path, confined: bool) -> io::Result<Vec<
     for (name, src) in copies {
         let from = source_path(source_dir, src, confined)?;
         inside(Path::new(""), name)?;
-        b.append_path_with_name(&from, name).map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", from.display())))?;
+        b.append_path_with_name(&from, name)
+            .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", from.display())))?;
         // A copied directory (a source bind mount, issue 15 item 5) brings its tree.
         if from.is_dir() {
             append_tree(&mut b, &from, Path::new(name))?;
@@ -192,7 +223,10 @@ fn append_tree(b: &mut tar::Builder<Vec<u8>>, dir: &Path, rel: &Path) -> io::Res
         } else {
             // A FIFO would block the packing, a device would be read: neither belongs in a
             // build context.
-            return Err(bad(format!("`{}` is not a regular file, directory or symlink", inner.display())));
+            return Err(bad(format!(
+                "`{}` is not a regular file, directory or symlink",
+                inner.display()
+            )));
         }
     }
     Ok(())
@@ -232,7 +266,12 @@ mod tests {
             copies: BTreeMap::from([("files/etc/site.conf".to_owned(), "site.conf".to_owned())]),
             digest: "sha256:ab".into(),
         };
-        let store = ArchiveStore { dir: src.path().join("saved"), source_dir: src.path().to_path_buf(), prefer_saved: false, confined: true };
+        let store = ArchiveStore {
+            dir: src.path().join("saved"),
+            source_dir: src.path().to_path_buf(),
+            prefer_saved: false,
+            confined: true,
+        };
         let bytes = store.bytes("shop-api", &stdin).unwrap();
         let got = names(&bytes);
         assert_eq!(
@@ -243,9 +282,25 @@ mod tests {
                 ("Procfile".to_owned(), "web: run\n".to_owned())
             ]
         );
-        let again = store.bytes("shop-api", &Stdin::Saved { app: "shop-api".into(), digest: "sha256:ab".into() }).unwrap();
+        let again = store
+            .bytes(
+                "shop-api",
+                &Stdin::Saved {
+                    app: "shop-api".into(),
+                    digest: "sha256:ab".into(),
+                },
+            )
+            .unwrap();
         assert_eq!(again, bytes);
-        let missing = store.bytes("shop-api", &Stdin::Saved { app: "shop-api".into(), digest: "sha256:cd".into() }).unwrap_err();
+        let missing = store
+            .bytes(
+                "shop-api",
+                &Stdin::Saved {
+                    app: "shop-api".into(),
+                    digest: "sha256:cd".into(),
+                },
+            )
+            .unwrap_err();
         assert!(missing.to_string().contains("saved archive"), "{missing}");
     }
 
@@ -257,7 +312,11 @@ mod tests {
         let d1 = tree_digest(&dir.path().join("api")).unwrap();
         std::fs::write(dir.path().join("api/.git/HEAD"), "moved").unwrap();
         std::fs::write(dir.path().join("api/app.py"), "v1").unwrap();
-        assert_eq!(tree_digest(&dir.path().join("api")).unwrap(), d1, "rewriting the same content, or .git, changes nothing");
+        assert_eq!(
+            tree_digest(&dir.path().join("api")).unwrap(),
+            d1,
+            "rewriting the same content, or .git, changes nothing"
+        );
         std::fs::write(dir.path().join("api/app.py"), "v2").unwrap();
         assert_ne!(tree_digest(&dir.path().join("api")).unwrap(), d1);
         assert!(tree_digest(&dir.path().join("missing")).is_err());
@@ -276,26 +335,58 @@ mod tests {
         let archive = |base: Option<&str>, copy: Option<&str>| Stdin::Archive {
             base: base.map(str::to_owned),
             files: BTreeMap::new(),
-            copies: copy.map(|c| BTreeMap::from([("files/x".to_owned(), c.to_owned())])).unwrap_or_default(),
+            copies: copy
+                .map(|c| BTreeMap::from([("files/x".to_owned(), c.to_owned())]))
+                .unwrap_or_default(),
             digest: "sha256:00".into(),
         };
         let got = names(&pack(&archive(Some("api"), Some("alias.conf")), &src, true).unwrap());
-        assert_eq!(got[1], ("files/x".to_owned(), "conf".to_owned()), "a link inside the tree is copied as its file");
-        let e = pack(&archive(None, Some("leak")), &src, true).unwrap_err().to_string();
-        assert!(e.contains("`leak` is a symlink to") && e.contains("outside the pushed tree"), "{e}");
+        assert_eq!(
+            got[1],
+            ("files/x".to_owned(), "conf".to_owned()),
+            "a link inside the tree is copied as its file"
+        );
+        let e = pack(&archive(None, Some("leak")), &src, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`leak` is a symlink to") && e.contains("outside the pushed tree"),
+            "{e}"
+        );
         std::os::unix::fs::symlink("../../secret", src.join("api/leak")).unwrap();
-        let e = pack(&archive(Some("api"), None), &src, true).unwrap_err().to_string();
-        assert!(e.contains("`api/leak`") && e.contains("outside the pushed tree"), "{e}");
+        let e = pack(&archive(Some("api"), None), &src, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`api/leak`") && e.contains("outside the pushed tree"),
+            "{e}"
+        );
         std::os::unix::fs::symlink(t.path(), src.join("ctx")).unwrap();
-        assert!(pack(&archive(Some("ctx"), None), &src, true).unwrap_err().to_string().contains("outside the pushed tree"));
+        assert!(pack(&archive(Some("ctx"), None), &src, true)
+            .unwrap_err()
+            .to_string()
+            .contains("outside the pushed tree"));
     }
 
     #[test]
     fn paths_cannot_escape() {
         let src = tempfile::tempdir().unwrap();
-        let stdin = Stdin::Archive { base: Some("../etc".into()), files: BTreeMap::new(), copies: BTreeMap::new(), digest: "sha256:00".into() };
-        assert!(pack(&stdin, src.path(), false).unwrap_err().to_string().contains("leaves the project directory"));
-        let stdin = Stdin::Archive { base: None, files: BTreeMap::from([("/etc/x".to_owned(), String::new())]), copies: BTreeMap::new(), digest: "sha256:00".into() };
+        let stdin = Stdin::Archive {
+            base: Some("../etc".into()),
+            files: BTreeMap::new(),
+            copies: BTreeMap::new(),
+            digest: "sha256:00".into(),
+        };
+        assert!(pack(&stdin, src.path(), false)
+            .unwrap_err()
+            .to_string()
+            .contains("leaves the project directory"));
+        let stdin = Stdin::Archive {
+            base: None,
+            files: BTreeMap::from([("/etc/x".to_owned(), String::new())]),
+            copies: BTreeMap::new(),
+            digest: "sha256:00".into(),
+        };
         assert!(pack(&stdin, src.path(), false).is_err());
     }
 }

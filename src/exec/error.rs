@@ -94,7 +94,8 @@ impl ExecError {
     /// The undo failures, if any.
     pub fn undo_failures(&self) -> &[UndoFailure] {
         match self {
-            ExecError::StepFailed { undo_failures, .. } | ExecError::Aborted { undo_failures, .. } => undo_failures,
+            ExecError::StepFailed { undo_failures, .. }
+            | ExecError::Aborted { undo_failures, .. } => undo_failures,
             ExecError::Journal { .. } => &[],
         }
     }

@@ -36,7 +36,11 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        Self { concurrency: DEFAULT_CONCURRENCY, step_timeout: Some(Duration::from_secs(30 * 60)), apply_timeout: None }
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            step_timeout: Some(Duration::from_secs(30 * 60)),
+            apply_timeout: None,
+        }
     }
 }
 
@@ -91,7 +95,8 @@ enum Halt {
 
 impl Shared<'_> {
     fn halted(&self) -> bool {
-        if self.cancel.load(Ordering::SeqCst) || self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.cancel.load(Ordering::SeqCst) || self.deadline.is_some_and(|d| Instant::now() >= d)
+        {
             self.stop.store(true, Ordering::SeqCst);
         }
         self.stop.load(Ordering::SeqCst)
@@ -119,39 +124,83 @@ impl Shared<'_> {
             return Err(Halt::Stopped);
         }
         self.journal(|j| j.begin(step))?;
-        lock(&self.entries).push(Entry { step: step.id.clone(), app: step_app(step), kind: StepKind::of(step), undo: Revert::Plan(step.undo.clone()), finished: false });
-        (self.events)(&Event::StepStarted { step: step.id.clone(), command: step.run.to_string() });
+        lock(&self.entries).push(Entry {
+            step: step.id.clone(),
+            app: step_app(step),
+            kind: StepKind::of(step),
+            undo: Revert::Plan(step.undo.clone()),
+            finished: false,
+        });
+        (self.events)(&Event::StepStarted {
+            step: step.id.clone(),
+            command: step.run.to_string(),
+        });
         let started = Instant::now();
         let on_spawn = |pid: u32| {
             let _ = self.journal(|j| j.pid(&step.id, pid));
         };
-        let mut result = self.write_nginx_include(step).and_then(|()| run_cmd_watched(self.runner, self.archives, &step.run, self.step_deadline(), &on_spawn));
-        if let (Ok(()), Action::CreateStorage { name, seed_from: Some(seed) }) = (&result, &step.action) {
+        let mut result = self.write_nginx_include(step).and_then(|()| {
+            run_cmd_watched(
+                self.runner,
+                self.archives,
+                &step.run,
+                self.step_deadline(),
+                &on_spawn,
+            )
+        });
+        if let (
+            Ok(()),
+            Action::CreateStorage {
+                name,
+                seed_from: Some(seed),
+            },
+        ) = (&result, &step.action)
+        {
             result = self.seed_storage(&step.id, name, seed);
         }
         if result.is_ok() {
-            result = injected_failure(&step.id).map_or(Ok(()), |message| Err(RunError::Input { argv: step.run.masked_argv().join(" "), message }));
+            result = injected_failure(&step.id).map_or(Ok(()), |message| {
+                Err(RunError::Input {
+                    argv: step.run.masked_argv().join(" "),
+                    message,
+                })
+            });
         }
         match result {
             Ok(()) => {
                 self.journal(|j| j.done(&step.id))?;
-                if let Some(e) = lock(&self.entries).iter_mut().rev().find(|e| e.step == step.id) {
+                if let Some(e) = lock(&self.entries)
+                    .iter_mut()
+                    .rev()
+                    .find(|e| e.step == step.id)
+                {
                     e.finished = true;
                 }
                 pause_for_fault_tests(&step.id);
                 let duration = started.elapsed();
-                lock(&self.timings).push(StepTiming { step: step.id.clone(), duration });
-                (self.events)(&Event::StepFinished { step: step.id.clone(), duration });
+                lock(&self.timings).push(StepTiming {
+                    step: step.id.clone(),
+                    duration,
+                });
+                (self.events)(&Event::StepFinished {
+                    step: step.id.clone(),
+                    duration,
+                });
                 Ok(())
             }
             Err(e) => {
                 let _ = self.journal(|j| j.failed(&step.id));
                 self.stop.store(true, Ordering::SeqCst);
                 // Stopped by the whole-apply deadline: the apply timed out, the step did not fail.
-                if matches!(e, RunError::Timeout { .. }) && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                if matches!(e, RunError::Timeout { .. })
+                    && self.deadline.is_some_and(|d| Instant::now() >= d)
+                {
                     return Err(Halt::Stopped);
                 }
-                (self.events)(&Event::StepFailed { step: step.id.clone(), error: e.to_string() });
+                (self.events)(&Event::StepFailed {
+                    step: step.id.clone(),
+                    error: e.to_string(),
+                });
                 lock(&self.failure).get_or_insert((step.id.clone(), e));
                 Err(Halt::Failed)
             }
@@ -159,7 +208,12 @@ impl Shared<'_> {
     }
 
     /// One of the executor's own effects, journaled (its undo first) with the step's.
-    fn effect(&self, id: &str, undo: Revert, effect: impl FnOnce() -> Result<(), String>) -> Result<(), RunError> {
+    fn effect(
+        &self,
+        id: &str,
+        undo: Revert,
+        effect: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), RunError> {
         let mut j = lock(&self.journal);
         let mut entries = lock(&self.entries);
         journaled_effect(&mut j, &mut entries, id, undo, effect).map_err(|(_, e)| e)
@@ -167,12 +221,28 @@ impl Shared<'_> {
 
     /// Where the trees an effect replaces are kept until the transaction ends.
     fn saved_tree(&self, id: &str, tree: &std::path::Path) -> Option<std::path::PathBuf> {
-        let name: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        std::fs::symlink_metadata(tree).is_ok().then(|| self.archives.dir.with_file_name("undo").join(name))
+        let name: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        std::fs::symlink_metadata(tree)
+            .is_ok()
+            .then(|| self.archives.dir.with_file_name("undo").join(name))
     }
 
     /// Replaces the tree `to` by `fill`'s, journaled: the previous tree is moved aside first.
-    fn replace_tree(&self, id: &str, to: &std::path::Path, fill: impl FnOnce() -> std::io::Result<()>) -> Result<(), RunError> {
+    fn replace_tree(
+        &self,
+        id: &str,
+        to: &std::path::Path,
+        fill: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<(), RunError> {
         // Each missing parent directory is an effect of its own, removed by the undo.
         let mut missing = Vec::new();
         let mut next = to.parent();
@@ -181,10 +251,19 @@ impl Shared<'_> {
             next = d.parent();
         }
         for d in missing.into_iter().rev() {
-            self.effect(&format!("{id}/mkdir {}", d.display()), Revert::Dir { created_dir: d.clone() }, || std::fs::create_dir(&d).map_err(|e| format!("`{}`: {e}", d.display())))?;
+            self.effect(
+                &format!("{id}/mkdir {}", d.display()),
+                Revert::Dir {
+                    created_dir: d.clone(),
+                },
+                || std::fs::create_dir(&d).map_err(|e| format!("`{}`: {e}", d.display())),
+            )?;
         }
         let saved = self.saved_tree(id, to);
-        let undo = Revert::Tree { tree: to.to_path_buf(), saved: saved.clone() };
+        let undo = Revert::Tree {
+            tree: to.to_path_buf(),
+            saved: saved.clone(),
+        };
         self.effect(id, undo, || {
             let io = |p: &std::path::Path, e: std::io::Error| format!("`{}`: {e}", p.display());
             if let Some(sv) = &saved {
@@ -203,39 +282,73 @@ impl Shared<'_> {
     /// written before the step rebuilds the app's nginx config; each is a journaled effect
     /// with what was there before (issue #14).
     fn write_nginx_include(&self, step: &Step) -> Result<(), RunError> {
-        let Action::SetNginxInclude { app, content, statics, .. } = &step.action else { return Ok(()) };
+        let Action::SetNginxInclude {
+            app,
+            content,
+            statics,
+            ..
+        } = &step.action
+        else {
+            return Ok(());
+        };
         let argv = step.run.masked_argv().join(" ");
-        let input = |message: String| RunError::Input { argv: argv.clone(), message };
+        let input = |message: String| RunError::Input {
+            argv: argv.clone(),
+            message,
+        };
         let source = &self.archives.source_dir;
         for s in statics {
             // Resolved inside the pushed source, and holding no link out of itself: nginx
             // serves what is copied here to anyone (issue #13).
-            let from = crate::confine::resolve(source, std::path::Path::new(&s.from)).map_err(|e| input(format!("static directory: {e}")))?;
+            let from = crate::confine::resolve(source, std::path::Path::new(&s.from))
+                .map_err(|e| input(format!("static directory: {e}")))?;
             if !from.is_dir() {
-                return Err(input(format!("static directory `{}` is not a directory of the pushed source", s.from)));
+                return Err(input(format!(
+                    "static directory `{}` is not a directory of the pushed source",
+                    s.from
+                )));
             }
-            crate::confine::check_tree(source, std::path::Path::new(&s.from)).map_err(|e| input(format!("static directory: {e}")))?;
+            crate::confine::check_tree(source, std::path::Path::new(&s.from))
+                .map_err(|e| input(format!("static directory: {e}")))?;
             let to = std::path::PathBuf::from(&s.to);
-            self.replace_tree(&format!("{}/static {}", step.id, s.to), &to, || copy_plain_tree(&from, &to))?;
+            self.replace_tree(&format!("{}/static {}", step.id, s.to), &to, || {
+                copy_plain_tree(&from, &to)
+            })?;
         }
         let path = crate::routing::include_path(&crate::dokku::env::dokku_root(), app);
         if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-            self.effect(&format!("{}/mkdir", step.id), Revert::Dir { created_dir: dir.to_path_buf() }, || std::fs::create_dir(dir).map_err(|e| format!("`{}`: {e}", dir.display())))?;
+            self.effect(
+                &format!("{}/mkdir", step.id),
+                Revert::Dir {
+                    created_dir: dir.to_path_buf(),
+                },
+                || std::fs::create_dir(dir).map_err(|e| format!("`{}`: {e}", dir.display())),
+            )?;
         }
         let previous = std::fs::read(&path).ok();
-        let previous_mode = std::fs::metadata(&path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777);
-        self.effect(&format!("{}/include", step.id), Revert::File { file: path.clone(), previous, previous_mode }, || {
-            let written = if content.is_empty() {
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                }
-            } else {
-                // Atomic, never through a link.
-                crate::platform::write_atomic(&path, content.as_bytes(), 0o644)
-            };
-            written.map_err(|e| format!("`{}`: {e}", path.display()))
-        })
+        let previous_mode = std::fs::metadata(&path).map_or(0o644, |m| {
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+        });
+        self.effect(
+            &format!("{}/include", step.id),
+            Revert::File {
+                file: path.clone(),
+                previous,
+                previous_mode,
+            },
+            || {
+                let written = if content.is_empty() {
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    }
+                } else {
+                    // Atomic, never through a link.
+                    crate::platform::write_atomic(&path, content.as_bytes(), 0o644)
+                };
+                written.map_err(|e| format!("`{}`: {e}", path.display()))
+            },
+        )
     }
 
     /// Fills a storage entry created by this step with the pushed source's directory (or
@@ -249,20 +362,42 @@ impl Shared<'_> {
         let out = self.runner.run(&info, None, self.step_deadline())?;
         let path = serde_json::from_str::<serde_json::Value>(out.stdout.trim())
             .ok()
-            .and_then(|v| v.get("host_path").and_then(serde_json::Value::as_str).map(std::path::PathBuf::from))
-            .ok_or_else(|| RunError::Input { argv: argv.clone(), message: "no `host_path` in its output".into() })?;
+            .and_then(|v| {
+                v.get("host_path")
+                    .and_then(serde_json::Value::as_str)
+                    .map(std::path::PathBuf::from)
+            })
+            .ok_or_else(|| RunError::Input {
+                argv: argv.clone(),
+                message: "no `host_path` in its output".into(),
+            })?;
         // Resolved inside the pushed source, a tree without links out of it (issue #13); a
         // file is opened without following a link.
-        let from = super::archive::source_path(&archives.source_dir, seed, archives.confined).map_err(|e| RunError::Input { argv: argv.clone(), message: format!("seeding `{}` from `{seed}`: {e}", path.display()) })?;
+        let from = super::archive::source_path(&archives.source_dir, seed, archives.confined)
+            .map_err(|e| RunError::Input {
+                argv: argv.clone(),
+                message: format!("seeding `{}` from `{seed}`: {e}", path.display()),
+            })?;
         self.replace_tree(&format!("{id}/seed"), &path, || {
             if from.is_dir() {
                 super::archive::copy_tree(&from, &path)
             } else {
                 std::fs::create_dir_all(&path)?;
-                let mut src = if archives.confined { crate::platform::open_nofollow(&from)? } else { std::fs::File::open(&from)? };
+                let mut src = if archives.confined {
+                    crate::platform::open_nofollow(&from)?
+                } else {
+                    std::fs::File::open(&from)?
+                };
                 let name = std::path::Path::new(seed).file_name().unwrap_or_default();
                 // Never written through a link the app may have left in its storage.
-                let mut dst = std::os::unix::fs::OpenOptionsExt::custom_flags(std::fs::OpenOptions::new().write(true).create(true).truncate(true), nix::libc::O_NOFOLLOW).open(path.join(name))?;
+                let mut dst = std::os::unix::fs::OpenOptionsExt::custom_flags(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true),
+                    nix::libc::O_NOFOLLOW,
+                )
+                .open(path.join(name))?;
                 std::io::copy(&mut src, &mut dst).map(|_| ())
             }
         })
@@ -272,12 +407,18 @@ impl Shared<'_> {
         if self.halted() {
             return Err(Halt::Stopped);
         }
-        (self.events)(&Event::ServiceStarted { service: service.to_owned(), steps: steps.len() });
+        (self.events)(&Event::ServiceStarted {
+            service: service.to_owned(),
+            steps: steps.len(),
+        });
         let started = Instant::now();
         for step in steps {
             self.run_step(step)?;
         }
-        (self.events)(&Event::ServiceFinished { service: service.to_owned(), duration: started.elapsed() });
+        (self.events)(&Event::ServiceFinished {
+            service: service.to_owned(),
+            duration: started.elapsed(),
+        });
         Ok(())
     }
 }
@@ -300,19 +441,35 @@ fn copy_plain_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Res
 
 /// Runs one command, resolving its stdin (packing and saving a build context, or reading a
 /// saved one).
-fn run_cmd(runner: &dyn Runner, archives: &ArchiveStore, cmd: &Cmd, deadline: Option<Instant>) -> Result<(), RunError> {
+fn run_cmd(
+    runner: &dyn Runner,
+    archives: &ArchiveStore,
+    cmd: &Cmd,
+    deadline: Option<Instant>,
+) -> Result<(), RunError> {
     run_cmd_watched(runner, archives, cmd, deadline, &|_| {})
 }
 
-fn run_cmd_watched(runner: &dyn Runner, archives: &ArchiveStore, cmd: &Cmd, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<(), RunError> {
+fn run_cmd_watched(
+    runner: &dyn Runner,
+    archives: &ArchiveStore,
+    cmd: &Cmd,
+    deadline: Option<Instant>,
+    on_spawn: &dyn Fn(u32),
+) -> Result<(), RunError> {
     let stdin = match &cmd.stdin {
         Some(s) => {
             let app = cmd.args.iter().rev().nth(1).cloned().unwrap_or_default();
-            Some(archives.bytes(&app, s).map_err(|e| RunError::Input { argv: cmd.masked_argv().join(" "), message: e.to_string() })?)
+            Some(archives.bytes(&app, s).map_err(|e| RunError::Input {
+                argv: cmd.masked_argv().join(" "),
+                message: e.to_string(),
+            })?)
         }
         None => None,
     };
-    runner.run_watched(cmd, stdin.as_deref(), deadline, on_spawn).map(|_| ())
+    runner
+        .run_watched(cmd, stdin.as_deref(), deadline, on_spawn)
+        .map(|_| ())
 }
 
 /// Applies `plan`. On failure everything it did is rolled back, and the error says what
@@ -326,7 +483,17 @@ pub fn execute(
     cancel: &AtomicBool,
     events: &(dyn Fn(&Event) + Sync),
 ) -> Result<Outcome, ExecError> {
-    execute_then(plan, runner, archives, journal, opts, cancel, events, Vec::new(), None)
+    execute_then(
+        plan,
+        runner,
+        archives,
+        journal,
+        opts,
+        cancel,
+        events,
+        Vec::new(),
+        None,
+    )
 }
 
 /// What runs once every step succeeded, still inside the transaction (the post-deploy
@@ -347,7 +514,12 @@ pub struct Effects<'a> {
 impl Effects<'_> {
     /// Journals an effect about to happen (its undo first), then runs it; the effect is
     /// undone with the rest of the apply if it or anything later fails.
-    pub fn run<T>(&mut self, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
+    pub fn run<T>(
+        &mut self,
+        id: &str,
+        undo: Revert,
+        effect: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, (String, RunError)> {
         journaled_effect(self.journal, self.entries, id, undo, effect)
     }
 }
@@ -364,14 +536,32 @@ fn pause_for_fault_tests(id: &str) {
 /// The fault-injection tests fail an effect: with `DOKKU_COMPOSE_FAIL_AFTER_EFFECT=<id>`,
 /// effect `id` is reported failed after it ran (the worst case for its undo: it happened).
 fn injected_failure(id: &str) -> Option<String> {
-    std::env::var("DOKKU_COMPOSE_FAIL_AFTER_EFFECT").is_ok_and(|v| v == id).then(|| format!("injected failure after effect `{id}`"))
+    std::env::var("DOKKU_COMPOSE_FAIL_AFTER_EFFECT")
+        .is_ok_and(|v| v == id)
+        .then(|| format!("injected failure after effect `{id}`"))
 }
 
 /// Journals `undo` under `id`, runs `effect`, and records the outcome; the entry is pushed to
 /// `entries` before the effect runs, so a rollback undoes it even when it failed halfway.
-pub fn journaled_effect<T>(journal: &mut Journal, entries: &mut Vec<Entry>, id: &str, undo: Revert, effect: impl FnOnce() -> Result<T, String>) -> Result<T, (String, RunError)> {
-    let fail = |message: String| (id.to_owned(), RunError::Input { argv: id.to_owned(), message });
-    let entry = journal.begin_effect(id, undo).map_err(|e| fail(e.to_string()))?;
+pub fn journaled_effect<T>(
+    journal: &mut Journal,
+    entries: &mut Vec<Entry>,
+    id: &str,
+    undo: Revert,
+    effect: impl FnOnce() -> Result<T, String>,
+) -> Result<T, (String, RunError)> {
+    let fail = |message: String| {
+        (
+            id.to_owned(),
+            RunError::Input {
+                argv: id.to_owned(),
+                message,
+            },
+        )
+    };
+    let entry = journal
+        .begin_effect(id, undo)
+        .map_err(|e| fail(e.to_string()))?;
     entries.push(entry);
     match effect().and_then(|v| injected_failure(id).map_or(Ok(v), Err)) {
         Ok(v) => {
@@ -390,7 +580,10 @@ pub fn journaled_effect<T>(journal: &mut Journal, entries: &mut Vec<Entry>, id: 
 }
 
 /// [`execute`], then `after` inside the transaction.
-#[expect(clippy::too_many_arguments, reason = "the executor's inputs, each distinct")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the executor's inputs, each distinct"
+)]
 pub fn execute_then(
     plan: &Plan,
     runner: &dyn Runner,
@@ -411,7 +604,11 @@ pub fn execute_then(
             None => stack_steps.push(step),
         }
     }
-    events(&Event::Started { stack: plan.stack.clone(), steps: plan.steps.len(), services: by_service.len() });
+    events(&Event::Started {
+        stack: plan.stack.clone(),
+        steps: plan.steps.len(),
+        services: by_service.len(),
+    });
     let shared = Shared {
         runner,
         archives,
@@ -433,45 +630,106 @@ pub fn execute_then(
         schedule(plan, &by_service, &shared);
     }
 
-    let Shared { journal, entries, timings, failure, journal_error, .. } = shared;
-    let journal = journal.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(e) = journal_error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+    let Shared {
+        journal,
+        entries,
+        timings,
+        failure,
+        journal_error,
+        ..
+    } = shared;
+    let journal = journal
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(e) = journal_error
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         // Without a journal nothing may run, not even a rollback that could not be resumed.
-        events(&Event::Finished { ok: false, duration: started.elapsed() });
+        events(&Event::Finished {
+            ok: false,
+            duration: started.elapsed(),
+        });
         return Err(e);
     }
-    let mut failure = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut entries = entries.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let timings = timings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut aborted = cancel.load(Ordering::SeqCst) || opts.apply_timeout.is_some_and(|t| started.elapsed() >= t);
+    let mut failure = failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut entries = entries
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let timings = timings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut aborted =
+        cancel.load(Ordering::SeqCst) || opts.apply_timeout.is_some_and(|t| started.elapsed() >= t);
     if failure.is_none() && !aborted {
         if let Some(after) = after {
-            let mut fx = Effects { journal: &mut *journal, entries: &mut entries, timings: &timings, started };
+            let mut fx = Effects {
+                journal: &mut *journal,
+                entries: &mut entries,
+                timings: &timings,
+                started,
+            };
             if let Err((name, e)) = after(&mut fx) {
-                events(&Event::StepFailed { step: name.clone(), error: e.to_string() });
+                events(&Event::StepFailed {
+                    step: name.clone(),
+                    error: e.to_string(),
+                });
                 failure = Some((name, e));
             }
             aborted = cancel.load(Ordering::SeqCst);
         }
     }
     if failure.is_none() && !aborted {
-        events(&Event::Finished { ok: true, duration: started.elapsed() });
-        return Ok(Outcome { steps: timings, duration: started.elapsed() });
+        events(&Event::Finished {
+            ok: true,
+            duration: started.elapsed(),
+        });
+        return Ok(Outcome {
+            steps: timings,
+            duration: started.elapsed(),
+        });
     }
-    let undo_failures = rollback(entries, runner, archives, Some(journal), opts.step_timeout, events);
+    let undo_failures = rollback(
+        entries,
+        runner,
+        archives,
+        Some(journal),
+        opts.step_timeout,
+        events,
+    );
     if undo_failures.is_empty() {
-        events(&Event::Finished { ok: false, duration: started.elapsed() });
+        events(&Event::Finished {
+            ok: false,
+            duration: started.elapsed(),
+        });
     } else {
-        let steps = undo_failures.iter().map(|f| f.step.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        events(&Event::RollbackIncomplete { steps, duration: started.elapsed() });
+        let steps = undo_failures
+            .iter()
+            .map(|f| f.step.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        events(&Event::RollbackIncomplete {
+            steps,
+            duration: started.elapsed(),
+        });
     }
     Err(match failure {
-        Some((step, source)) => ExecError::StepFailed { step, source, undo_failures },
+        Some((step, source)) => ExecError::StepFailed {
+            step,
+            source,
+            undo_failures,
+        },
         None => ExecError::Aborted {
             reason: if cancel.load(Ordering::SeqCst) {
                 "interrupted by a signal".to_owned()
             } else {
-                format!("timed out after {}s", opts.apply_timeout.unwrap_or_default().as_secs())
+                format!(
+                    "timed out after {}s",
+                    opts.apply_timeout.unwrap_or_default().as_secs()
+                )
             },
             undo_failures,
         },
@@ -481,10 +739,22 @@ pub fn execute_then(
 /// Starts each service once all its dependencies finished, name-ordered among the ready
 /// ones, at most `concurrency` at a time.
 fn schedule(plan: &Plan, by_service: &BTreeMap<&ServiceName, Vec<&Step>>, shared: &Shared<'_>) {
-    let services: BTreeSet<&ServiceName> = plan.services.keys().chain(by_service.keys().copied()).collect();
+    let services: BTreeSet<&ServiceName> = plan
+        .services
+        .keys()
+        .chain(by_service.keys().copied())
+        .collect();
     let mut waiting: BTreeMap<&ServiceName, BTreeSet<&ServiceName>> = services
         .iter()
-        .map(|s| (*s, plan.dependencies.get(*s).map(|d| d.iter().filter(|x| services.contains(x)).collect()).unwrap_or_default()))
+        .map(|s| {
+            (
+                *s,
+                plan.dependencies
+                    .get(*s)
+                    .map(|d| d.iter().filter(|x| services.contains(x)).collect())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     let no_steps: Vec<&Step> = Vec::new();
     let concurrency = shared.opts.concurrency.max(1);
@@ -496,7 +766,11 @@ fn schedule(plan: &Plan, by_service: &BTreeMap<&ServiceName, Vec<&Step>>, shared
             let mut progressed = true;
             while progressed {
                 progressed = false;
-                let ready: Vec<&ServiceName> = waiting.iter().filter(|(_, d)| d.is_empty()).map(|(s, _)| *s).collect();
+                let ready: Vec<&ServiceName> = waiting
+                    .iter()
+                    .filter(|(_, d)| d.is_empty())
+                    .map(|(s, _)| *s)
+                    .collect();
                 for s in ready {
                     let steps = by_service.get(s).unwrap_or(&no_steps);
                     if steps.is_empty() {
@@ -526,7 +800,10 @@ fn schedule(plan: &Plan, by_service: &BTreeMap<&ServiceName, Vec<&Step>>, shared
     });
 }
 
-fn finish<'a>(waiting: &mut BTreeMap<&'a ServiceName, BTreeSet<&'a ServiceName>>, done: &ServiceName) {
+fn finish<'a>(
+    waiting: &mut BTreeMap<&'a ServiceName, BTreeSet<&'a ServiceName>>,
+    done: &ServiceName,
+) {
     for deps in waiting.values_mut() {
         deps.remove(done);
     }
@@ -539,19 +816,44 @@ fn revert_effect(undo: &Revert) -> Result<(), String> {
     match undo {
         // Already as it was (the effect never happened, or a resumed rollback did it): done,
         // even where nothing can be written now.
-        Revert::File { file, previous: Some(bytes), previous_mode }
-            if std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777 == *previous_mode) && std::fs::read(file).is_ok_and(|b| &b == bytes) =>
+        Revert::File {
+            file,
+            previous: Some(bytes),
+            previous_mode,
+        } if std::fs::symlink_metadata(file).is_ok_and(|m| {
+            m.is_file()
+                && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+                    == *previous_mode
+        }) && std::fs::read(file).is_ok_and(|b| &b == bytes) =>
         {
             Ok(())
         }
-        Revert::File { file, previous: Some(bytes), previous_mode } => crate::platform::write_atomic(file, bytes, *previous_mode).map_err(|e| format!("`{}`: {e}", file.display())),
-        Revert::File { file, previous: None, .. } => match std::fs::remove_file(file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("`{}`: {e}", file.display())),
+        Revert::File {
+            file,
+            previous: Some(bytes),
+            previous_mode,
+        } => crate::platform::write_atomic(file, bytes, *previous_mode)
+            .map_err(|e| format!("`{}`: {e}", file.display())),
+        Revert::File {
+            file,
+            previous: None,
+            ..
+        } => match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("`{}`: {e}", file.display()))
+            }
             _ => Ok(()),
         },
         Revert::Dir { created_dir } => match std::fs::remove_dir(created_dir) {
             // Not empty: something else put a file there since; it stays.
-            Err(e) if !matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty) => Err(format!("`{}`: {e}", created_dir.display())),
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
+                ) =>
+            {
+                Err(format!("`{}`: {e}", created_dir.display()))
+            }
             _ => Ok(()),
         },
         Revert::Tree { tree, saved } => {
@@ -570,7 +872,9 @@ fn revert_effect(undo: &Revert) -> Result<(), String> {
                 None => remove(tree),
             }
         }
-        Revert::Release { store, head } => super::releases::reset_history(store, head.as_deref()).map_err(|e| e.to_string()),
+        Revert::Release { store, head } => {
+            super::releases::reset_history(store, head.as_deref()).map_err(|e| e.to_string())
+        }
         Revert::Plan(_) => Ok(()),
     }
 }
@@ -588,12 +892,25 @@ pub fn rollback(
     events: &(dyn Fn(&Event) + Sync),
 ) -> Vec<UndoFailure> {
     let mut failures = Vec::new();
-    let todo: Vec<&Entry> = entries.iter().rev().filter(|e| !e.undo.irreversible() || e.finished).collect();
+    let todo: Vec<&Entry> = entries
+        .iter()
+        .rev()
+        .filter(|e| !e.undo.irreversible() || e.finished)
+        .collect();
     events(&Event::RollbackStarted { steps: todo.len() });
-    let destroyed: BTreeSet<&str> = entries.iter().filter(|e| e.kind == StepKind::CreateApp).filter_map(|e| e.app.as_deref()).collect();
-    let (containers, settings): (Vec<&Entry>, Vec<&Entry>) = todo.into_iter().partition(|e| matches!(e.kind, StepKind::Deploy | StepKind::Restart));
-    let (links, settings): (Vec<&Entry>, Vec<&Entry>) = settings.into_iter().partition(|e| e.kind == StepKind::Link);
-    let containers = containers.into_iter().filter(|e| !e.app.as_deref().is_some_and(|a| destroyed.contains(a)));
+    let destroyed: BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e.kind == StepKind::CreateApp)
+        .filter_map(|e| e.app.as_deref())
+        .collect();
+    let (containers, settings): (Vec<&Entry>, Vec<&Entry>) = todo
+        .into_iter()
+        .partition(|e| matches!(e.kind, StepKind::Deploy | StepKind::Restart));
+    let (links, settings): (Vec<&Entry>, Vec<&Entry>) =
+        settings.into_iter().partition(|e| e.kind == StepKind::Link);
+    let containers = containers
+        .into_iter()
+        .filter(|e| !e.app.as_deref().is_some_and(|a| destroyed.contains(a)));
     for e in links.into_iter().chain(settings).chain(containers) {
         // A deploy that did not finish (it failed, or its outcome is unknown) is undone by
         // redeploying the previous build context; when that finds nothing to change (Dokku
@@ -607,31 +924,66 @@ pub fn rollback(
         // newer, so they are back before the step's undo rebuilds the nginx config.
         let failed_before = failures.len();
         match &e.undo {
-            Revert::Plan(Undo::Irreversible { reason }) => events(&Event::Irreversible { step: e.step.clone(), reason: reason.clone() }),
-            Revert::File { .. } | Revert::Dir { .. } | Revert::Tree { .. } | Revert::Release { .. } => {
-                events(&Event::Undo { step: e.step.clone(), command: e.undo.describe() });
+            Revert::Plan(Undo::Irreversible { reason }) => events(&Event::Irreversible {
+                step: e.step.clone(),
+                reason: reason.clone(),
+            }),
+            Revert::File { .. }
+            | Revert::Dir { .. }
+            | Revert::Tree { .. }
+            | Revert::Release { .. } => {
+                events(&Event::Undo {
+                    step: e.step.clone(),
+                    command: e.undo.describe(),
+                });
                 if let Err(message) = revert_effect(&e.undo) {
-                    let error = RunError::Input { argv: e.undo.describe(), message };
-                    events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
-                    failures.push(UndoFailure { step: e.step.clone(), error });
+                    let error = RunError::Input {
+                        argv: e.undo.describe(),
+                        message,
+                    };
+                    events(&Event::UndoFailed {
+                        step: e.step.clone(),
+                        error: error.to_string(),
+                    });
+                    failures.push(UndoFailure {
+                        step: e.step.clone(),
+                        error,
+                    });
                 }
             }
             Revert::Plan(Undo::Commands { cmds }) => {
                 let mut all_ok = true;
                 for cmd in cmds {
-                    events(&Event::Undo { step: e.step.clone(), command: cmd.to_string() });
+                    events(&Event::Undo {
+                        step: e.step.clone(),
+                        command: cmd.to_string(),
+                    });
                     let deadline = step_timeout.map(|t| Instant::now() + t);
                     if let Err(error) = run_cmd(runner, archives, cmd, deadline) {
                         all_ok = false;
                         if e.finished {
-                            events(&Event::UndoFailed { step: e.step.clone(), error: error.to_string() });
-                            failures.push(UndoFailure { step: e.step.clone(), error });
+                            events(&Event::UndoFailed {
+                                step: e.step.clone(),
+                                error: error.to_string(),
+                            });
+                            failures.push(UndoFailure {
+                                step: e.step.clone(),
+                                error,
+                            });
                         }
                     }
                 }
                 if let (false, Some(cmd)) = (all_ok, fallback) {
-                    events(&Event::Undo { step: e.step.clone(), command: cmd.to_string() });
-                    let _ = run_cmd(runner, archives, &cmd, step_timeout.map(|t| Instant::now() + t));
+                    events(&Event::Undo {
+                        step: e.step.clone(),
+                        command: cmd.to_string(),
+                    });
+                    let _ = run_cmd(
+                        runner,
+                        archives,
+                        &cmd,
+                        step_timeout.map(|t| Instant::now() + t),
+                    );
                 }
             }
         }

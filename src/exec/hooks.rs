@@ -80,7 +80,12 @@ impl std::fmt::Display for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.run_in {
             RunIn::Host => write!(f, "{} {} (on the host)", self.phase.as_str(), self.name),
-            RunIn::Service { service, app } => write!(f, "{} {} (in a container of `{service}`, app `{app}`)", self.phase.as_str(), self.name),
+            RunIn::Service { service, app } => write!(
+                f,
+                "{} {} (in a container of `{service}`, app `{app}`)",
+                self.phase.as_str(),
+                self.name
+            ),
         }
     }
 }
@@ -126,12 +131,19 @@ pub enum HookError {
 /// rule for the stack (`dokku compose:set <stack> allow host-hooks`): a host hook runs as the
 /// dokku user and can read every app's config and the plugin's host key, so a pusher alone
 /// cannot decide to run one.
-pub fn check_placement_allowed(hooks: &[Hook], policy: &crate::policy::Policy, stack: &str) -> Result<(), HookError> {
+pub fn check_placement_allowed(
+    hooks: &[Hook],
+    policy: &crate::policy::Policy,
+    stack: &str,
+) -> Result<(), HookError> {
     if policy.allow.contains(&crate::model::PolicyRule::HostHooks) {
         return Ok(());
     }
     match hooks.iter().find(|h| h.run_in == RunIn::Host) {
-        Some(h) => Err(HookError::HostNotAllowed { name: h.name.clone(), stack: stack.to_owned() }),
+        Some(h) => Err(HookError::HostNotAllowed {
+            name: h.name.clone(),
+            stack: stack.to_owned(),
+        }),
         None => Ok(()),
     }
 }
@@ -140,12 +152,21 @@ pub fn check_placement_allowed(hooks: &[Hook], policy: &crate::policy::Policy, s
 /// within its first five lines.
 fn placement(script: &str) -> Option<Result<Option<String>, String>> {
     for line in script.lines().take(5) {
-        let Some(rest) = line.trim().strip_prefix('#').map(str::trim).and_then(|l| l.strip_prefix("dokku-compose:")) else { continue };
+        let Some(rest) = line
+            .trim()
+            .strip_prefix('#')
+            .map(str::trim)
+            .and_then(|l| l.strip_prefix("dokku-compose:"))
+        else {
+            continue;
+        };
         let rest = rest.trim();
         return Some(match rest.strip_prefix("service=") {
             Some(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
             _ if rest == "host" => Ok(None),
-            _ => Err(format!("`# dokku-compose: {rest}` is neither `host` nor `service=<name>`")),
+            _ => Err(format!(
+                "`# dokku-compose: {rest}` is neither `host` nor `service=<name>`"
+            )),
         });
     }
     None
@@ -161,20 +182,38 @@ pub fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec
         let dir = match crate::confine::resolve(source, &rel_dir) {
             Ok(d) => d,
             Err(e) if e.is_not_found() => continue,
-            Err(e) => return Err(HookError::Read { name: rel_dir.display().to_string(), message: e.to_string() }),
+            Err(e) => {
+                return Err(HookError::Read {
+                    name: rel_dir.display().to_string(),
+                    message: e.to_string(),
+                })
+            }
         };
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
         names.sort();
         for file in names {
             let rel = rel_dir.join(&file);
             let name = format!("{hooks_dir}/{}/{}", phase.as_str(), file.to_string_lossy());
-            let path = crate::confine::resolve(source, &rel).map_err(|e| HookError::Read { name: name.clone(), message: e.to_string() })?;
+            let path = crate::confine::resolve(source, &rel).map_err(|e| HookError::Read {
+                name: name.clone(),
+                message: e.to_string(),
+            })?;
             if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
                 continue;
             }
-            let bytes = crate::confine::read_file(source, &rel, crate::confine::DEFAULT_MAX_FILE_SIZE).map_err(|e| HookError::Read { name: name.clone(), message: e.to_string() })?;
-            let script = String::from_utf8(bytes).map_err(|_| HookError::Read { name: name.clone(), message: "not UTF-8 text".into() })?;
+            let bytes =
+                crate::confine::read_file(source, &rel, crate::confine::DEFAULT_MAX_FILE_SIZE)
+                    .map_err(|e| HookError::Read {
+                        name: name.clone(),
+                        message: e.to_string(),
+                    })?;
+            let script = String::from_utf8(bytes).map_err(|_| HookError::Read {
+                name: name.clone(),
+                message: "not UTF-8 text".into(),
+            })?;
             let run_in = match placement(&script) {
                 None => {
                     return Err(HookError::Placement {
@@ -193,7 +232,12 @@ pub fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec
                     }
                 }
             };
-            hooks.push(Hook { phase, name, path, run_in });
+            hooks.push(Hook {
+                phase,
+                name,
+                path,
+                run_in,
+            });
         }
     }
     Ok(hooks)
@@ -231,34 +275,71 @@ pub fn command(hook: &Hook, source: &Path, env: &[(String, String)]) -> Result<C
     env.push(("DOKKU_COMPOSE_HOOK".into(), hook.name.clone()));
     match &hook.run_in {
         RunIn::Host => {
-            let path = std::fs::canonicalize(&hook.path).map_err(|e| HookError::Read { name: hook.name.clone(), message: e.to_string() })?;
-            Ok(Cmd::hook(&path.display().to_string(), &source.display().to_string(), env))
+            let path = std::fs::canonicalize(&hook.path).map_err(|e| HookError::Read {
+                name: hook.name.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(Cmd::hook(
+                &path.display().to_string(),
+                &source.display().to_string(),
+                env,
+            ))
         }
         RunIn::Service { app, .. } => {
-            let script = std::fs::read_to_string(&hook.path).map_err(|e| HookError::Read { name: hook.name.clone(), message: e.to_string() })?;
+            let script = std::fs::read_to_string(&hook.path).map_err(|e| HookError::Read {
+                name: hook.name.clone(),
+                message: e.to_string(),
+            })?;
             let mut cmd = Cmd::dokku(["run", "--no-tty"]);
             for (k, v) in env {
                 cmd = cmd.flag("--env", format!("{k}={v}"));
             }
             // The script is the repository's own; it reaches `sh -c` as one argument, never
             // through a shell of ours.
-            Ok(cmd.arg(app.clone()).arg("/bin/sh").arg("-c").arg(script).arg(hook.name.clone()))
+            Ok(cmd
+                .arg(app.clone())
+                .arg("/bin/sh")
+                .arg("-c")
+                .arg(script)
+                .arg(hook.name.clone()))
         }
     }
 }
 
 /// Runs the hooks of `phase` in order, streaming their output with Dokku's prefixes; the
 /// first failure stops.
-pub fn run_phase(hooks: &[Hook], phase: Phase, source: &Path, env: &[(String, String)], runner: &dyn Runner, timeout: Duration, events: &(dyn Fn(&Event) + Sync)) -> Result<(), HookError> {
+pub fn run_phase(
+    hooks: &[Hook],
+    phase: Phase,
+    source: &Path,
+    env: &[(String, String)],
+    runner: &dyn Runner,
+    timeout: Duration,
+    events: &(dyn Fn(&Event) + Sync),
+) -> Result<(), HookError> {
     for hook in hooks.iter().filter(|h| h.phase == phase) {
         let cmd = command(hook, source, env)?;
-        events(&Event::ServiceStarted { service: format!("hook {}", hook.name), steps: 1 });
+        events(&Event::ServiceStarted {
+            service: format!("hook {}", hook.name),
+            steps: 1,
+        });
         let started = Instant::now();
         let name = hook.name.clone();
         runner
-            .run_streamed(&cmd, Some(Instant::now() + timeout), &|line| events(&Event::Output { source: name.clone(), line: line.to_owned() }))
-            .map_err(|source| HookError::Failed { name: hook.name.clone(), source })?;
-        events(&Event::ServiceFinished { service: format!("hook {}", hook.name), duration: started.elapsed() });
+            .run_streamed(&cmd, Some(Instant::now() + timeout), &|line| {
+                events(&Event::Output {
+                    source: name.clone(),
+                    line: line.to_owned(),
+                })
+            })
+            .map_err(|source| HookError::Failed {
+                name: hook.name.clone(),
+                source,
+            })?;
+        events(&Event::ServiceFinished {
+            service: format!("hook {}", hook.name),
+            duration: started.elapsed(),
+        });
     }
     Ok(())
 }
@@ -269,51 +350,130 @@ mod tests {
 
     #[test]
     fn placement_lines() {
-        assert_eq!(placement("#!/bin/sh\n# dokku-compose: host\necho"), Some(Ok(None)));
-        assert_eq!(placement("#!/bin/sh\n#dokku-compose: service=web\n"), Some(Ok(Some("web".into()))));
-        assert!(matches!(placement("# dokku-compose: somewhere"), Some(Err(_))));
-        assert_eq!(placement("#!/bin/sh\necho\n\n\n\n# dokku-compose: host"), None, "only the first five lines count");
+        assert_eq!(
+            placement("#!/bin/sh\n# dokku-compose: host\necho"),
+            Some(Ok(None))
+        );
+        assert_eq!(
+            placement("#!/bin/sh\n#dokku-compose: service=web\n"),
+            Some(Ok(Some("web".into())))
+        );
+        assert!(matches!(
+            placement("# dokku-compose: somewhere"),
+            Some(Err(_))
+        ));
+        assert_eq!(
+            placement("#!/bin/sh\necho\n\n\n\n# dokku-compose: host"),
+            None,
+            "only the first five lines count"
+        );
     }
 
     #[test]
     fn host_hooks_need_the_host_hooks_rule() {
-        let hook = |run_in| Hook { phase: Phase::Pre, name: "deploy.d/pre/10.sh".into(), path: "x".into(), run_in };
-        let host = [hook(RunIn::Service { service: "web".into(), app: "shop-web".into() }), hook(RunIn::Host)];
-        let err = check_placement_allowed(&host, &crate::policy::Policy::default(), "shop").unwrap_err().to_string();
+        let hook = |run_in| Hook {
+            phase: Phase::Pre,
+            name: "deploy.d/pre/10.sh".into(),
+            path: "x".into(),
+            run_in,
+        };
+        let host = [
+            hook(RunIn::Service {
+                service: "web".into(),
+                app: "shop-web".into(),
+            }),
+            hook(RunIn::Host),
+        ];
+        let err = check_placement_allowed(&host, &crate::policy::Policy::default(), "shop")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("deploy hook `deploy.d/pre/10.sh`: `# dokku-compose: host` would run it on the Dokku host") && err.contains("`dokku compose:set shop allow host-hooks`"), "{err}");
-        assert!(check_placement_allowed(&host, &crate::policy::Policy::from_names(["host-hooks"]).unwrap(), "shop").is_ok());
-        assert!(check_placement_allowed(&host[..1], &crate::policy::Policy::default(), "shop").is_ok(), "container hooks need no rule");
+        assert!(check_placement_allowed(
+            &host,
+            &crate::policy::Policy::from_names(["host-hooks"]).unwrap(),
+            "shop"
+        )
+        .is_ok());
+        assert!(
+            check_placement_allowed(&host[..1], &crate::policy::Policy::default(), "shop").is_ok(),
+            "container hooks need no rule"
+        );
     }
 
     #[test]
     fn discover_orders_and_checks_services() {
         let dir = tempfile::tempdir().unwrap();
         let json = serde_json::json!({"services": {"web": {"image": "nginx"}, "db": {"image": "postgres:16"}}});
-        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: dir.path().display().to_string() };
+        let opts = crate::model::ConvertOptions {
+            stack: crate::model::StackName::parse("s").unwrap(),
+            project_dir: dir.path().display().to_string(),
+        };
         let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
         let pre = dir.path().join("deploy.d/pre");
         let post = dir.path().join("deploy.d/post");
         std::fs::create_dir_all(&pre).unwrap();
         std::fs::create_dir_all(&post).unwrap();
         std::fs::write(pre.join("20-b.sh"), "# dokku-compose: service=web\necho b").unwrap();
-        std::fs::write(pre.join("10-a.sh"), "#!/bin/sh\n# dokku-compose: host\necho a").unwrap();
+        std::fs::write(
+            pre.join("10-a.sh"),
+            "#!/bin/sh\n# dokku-compose: host\necho a",
+        )
+        .unwrap();
         std::fs::write(post.join("notify"), "# dokku-compose: host\n").unwrap();
         let hooks = discover(dir.path(), "deploy.d", &project).unwrap();
         let names: Vec<&str> = hooks.iter().map(|h| h.name.as_str()).collect();
-        assert_eq!(names, ["deploy.d/pre/10-a.sh", "deploy.d/pre/20-b.sh", "deploy.d/post/notify"]);
-        assert_eq!(hooks[1].run_in, RunIn::Service { service: "web".into(), app: "s-web".into() });
+        assert_eq!(
+            names,
+            [
+                "deploy.d/pre/10-a.sh",
+                "deploy.d/pre/20-b.sh",
+                "deploy.d/post/notify"
+            ]
+        );
+        assert_eq!(
+            hooks[1].run_in,
+            RunIn::Service {
+                service: "web".into(),
+                app: "s-web".into()
+            }
+        );
         let env = environment(&project, Phase::Pre, "abc");
         let cmd = command(&hooks[1], dir.path(), &env).unwrap();
         assert_eq!(cmd.args[..3], ["run", "--no-tty", "--env"]);
-        assert!(cmd.args.contains(&"DOKKU_COMPOSE_SERVICE_APPS=db=postgres:s-db web=s-web".to_owned()), "{:?}", cmd.args);
-        assert_eq!(cmd.args[cmd.args.len() - 5..], ["s-web", "/bin/sh", "-c", "# dokku-compose: service=web\necho b", "deploy.d/pre/20-b.sh"]);
+        assert!(
+            cmd.args
+                .contains(&"DOKKU_COMPOSE_SERVICE_APPS=db=postgres:s-db web=s-web".to_owned()),
+            "{:?}",
+            cmd.args
+        );
+        assert_eq!(
+            cmd.args[cmd.args.len() - 5..],
+            [
+                "s-web",
+                "/bin/sh",
+                "-c",
+                "# dokku-compose: service=web\necho b",
+                "deploy.d/pre/20-b.sh"
+            ]
+        );
         std::fs::write(post.join("x"), "echo nowhere").unwrap();
-        let err = discover(dir.path(), "deploy.d", &project).unwrap_err().to_string();
-        assert!(err.contains("deploy hook `deploy.d/post/x`: say where it runs"), "{err}");
+        let err = discover(dir.path(), "deploy.d", &project)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("deploy hook `deploy.d/post/x`: say where it runs"),
+            "{err}"
+        );
         std::fs::write(post.join("x"), "# dokku-compose: service=db\n").unwrap();
-        assert!(discover(dir.path(), "deploy.d", &project).unwrap_err().to_string().contains("is a datastore"));
+        assert!(discover(dir.path(), "deploy.d", &project)
+            .unwrap_err()
+            .to_string()
+            .contains("is a datastore"));
         std::fs::write(post.join("x"), "# dokku-compose: service=nope\n").unwrap();
-        assert!(discover(dir.path(), "deploy.d", &project).unwrap_err().to_string().contains("there is no service `nope`"));
+        assert!(discover(dir.path(), "deploy.d", &project)
+            .unwrap_err()
+            .to_string()
+            .contains("there is no service `nope`"));
     }
 
     #[test]
@@ -321,19 +481,39 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let src = t.path().join("src");
         std::fs::create_dir_all(src.join("deploy.d/pre")).unwrap();
-        std::fs::write(t.path().join("host-script"), "# dokku-compose: host\ncat /etc/shadow").unwrap();
+        std::fs::write(
+            t.path().join("host-script"),
+            "# dokku-compose: host\ncat /etc/shadow",
+        )
+        .unwrap();
         let json = serde_json::json!({"services": {"web": {"image": "nginx"}}});
-        let opts = crate::model::ConvertOptions { stack: crate::model::StackName::parse("s").unwrap(), project_dir: src.display().to_string() };
+        let opts = crate::model::ConvertOptions {
+            stack: crate::model::StackName::parse("s").unwrap(),
+            project_dir: src.display().to_string(),
+        };
         let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
         std::fs::write(src.join("real.sh"), "# dokku-compose: host\necho ok").unwrap();
         std::os::unix::fs::symlink("../../real.sh", src.join("deploy.d/pre/10-in.sh")).unwrap();
         let hooks = discover(&src, "deploy.d", &project).unwrap();
-        assert_eq!(hooks[0].path, src.canonicalize().unwrap().join("real.sh"), "a link inside the tree is followed");
-        std::os::unix::fs::symlink(t.path().join("host-script"), src.join("deploy.d/pre/20-out.sh")).unwrap();
-        let err = discover(&src, "deploy.d", &project).unwrap_err().to_string();
+        assert_eq!(
+            hooks[0].path,
+            src.canonicalize().unwrap().join("real.sh"),
+            "a link inside the tree is followed"
+        );
+        std::os::unix::fs::symlink(
+            t.path().join("host-script"),
+            src.join("deploy.d/pre/20-out.sh"),
+        )
+        .unwrap();
+        let err = discover(&src, "deploy.d", &project)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("deploy hook `deploy.d/pre/20-out.sh`: `deploy.d/pre/20-out.sh`: `deploy.d/pre/20-out.sh` is a symlink to"), "{err}");
         std::fs::remove_dir_all(src.join("deploy.d")).unwrap();
         std::os::unix::fs::symlink(t.path(), src.join("deploy.d")).unwrap();
-        assert!(discover(&src, "deploy.d", &project).unwrap_err().to_string().contains("outside the pushed tree"));
+        assert!(discover(&src, "deploy.d", &project)
+            .unwrap_err()
+            .to_string()
+            .contains("outside the pushed tree"));
     }
 }

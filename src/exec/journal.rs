@@ -52,7 +52,12 @@ impl StepKind {
 /// The app a step changes, if any.
 pub fn step_app(step: &Step) -> Option<String> {
     match &step.action {
-        Action::CreateNetwork { .. } | Action::CreateStorage { .. } | Action::CreateDatastore { .. } | Action::UpgradeDatastore { .. } | Action::Prune { .. } | Action::Backup { .. } => None,
+        Action::CreateNetwork { .. }
+        | Action::CreateStorage { .. }
+        | Action::CreateDatastore { .. }
+        | Action::UpgradeDatastore { .. }
+        | Action::Prune { .. }
+        | Action::Backup { .. } => None,
         Action::CreateApp { app }
         | Action::SetProperty { app, .. }
         | Action::AddDockerOption { app, .. }
@@ -78,12 +83,30 @@ pub fn step_app(step: &Step) -> Option<String> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Line {
-    Start { stack: String, pid: u32, what: String },
-    Begin { step: String, app: Option<String>, kind: StepKind, undo: String },
-    Pid { step: String, pid: u32 },
-    Done { step: String },
-    Failed { step: String },
-    Undone { step: String },
+    Start {
+        stack: String,
+        pid: u32,
+        what: String,
+    },
+    Begin {
+        step: String,
+        app: Option<String>,
+        kind: StepKind,
+        undo: String,
+    },
+    Pid {
+        step: String,
+        pid: u32,
+    },
+    Done {
+        step: String,
+    },
+    Failed {
+        step: String,
+    },
+    Undone {
+        step: String,
+    },
 }
 
 /// How a journaled effect is undone: a planned step's undo, or one of the executor's own
@@ -133,14 +156,33 @@ impl Revert {
     /// How it is described in events (`restore /x/y`).
     pub fn describe(&self) -> String {
         match self {
-            Revert::Plan(Undo::Commands { cmds }) => cmds.iter().map(ToString::to_string).collect::<Vec<_>>().join(" && "),
+            Revert::Plan(Undo::Commands { cmds }) => cmds
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" && "),
             Revert::Plan(Undo::Irreversible { reason }) => format!("(irreversible) {reason}"),
-            Revert::File { file, previous: Some(_), .. } => format!("restore `{}`", file.display()),
-            Revert::File { file, previous: None, .. } => format!("remove `{}`", file.display()),
+            Revert::File {
+                file,
+                previous: Some(_),
+                ..
+            } => format!("restore `{}`", file.display()),
+            Revert::File {
+                file,
+                previous: None,
+                ..
+            } => format!("remove `{}`", file.display()),
             Revert::Dir { created_dir } => format!("remove `{}` if empty", created_dir.display()),
-            Revert::Tree { tree, saved: Some(_) } => format!("put the previous `{}` back", tree.display()),
+            Revert::Tree {
+                tree,
+                saved: Some(_),
+            } => format!("put the previous `{}` back", tree.display()),
             Revert::Tree { tree, saved: None } => format!("remove `{}`", tree.display()),
-            Revert::Release { store, head } => format!("reset the history `{}` to {}", store.display(), head.as_deref().unwrap_or("no release")),
+            Revert::Release { store, head } => format!(
+                "reset the history `{}` to {}",
+                store.display(),
+                head.as_deref().unwrap_or("no release")
+            ),
         }
     }
 }
@@ -171,67 +213,123 @@ pub struct Journal {
 }
 
 fn err(path: &Path, e: impl std::fmt::Display) -> ExecError {
-    ExecError::Journal { path: path.display().to_string(), message: e.to_string() }
+    ExecError::Journal {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
 }
 
 impl Journal {
     /// Creates the journal of a new apply. Fails if one exists: it must be recovered first.
     pub fn create(path: &Path, key: HostKey, stack: &str, what: &str) -> Result<Self, ExecError> {
-        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| err(path, e))?;
-        let mut j = Journal { path: path.to_path_buf(), file, key };
-        j.write(&Line::Start { stack: stack.to_owned(), pid: crate::platform::pid(), what: what.to_owned() })?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| err(path, e))?;
+        let mut j = Journal {
+            path: path.to_path_buf(),
+            file,
+            key,
+        };
+        j.write(&Line::Start {
+            stack: stack.to_owned(),
+            pid: crate::platform::pid(),
+            what: what.to_owned(),
+        })?;
         Ok(j)
     }
 
     /// Opens an existing journal to continue it (recovery).
     pub fn reopen(path: &Path, key: HostKey) -> Result<Self, ExecError> {
-        let file = OpenOptions::new().append(true).open(path).map_err(|e| err(path, e))?;
-        Ok(Journal { path: path.to_path_buf(), file, key })
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| err(path, e))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            key,
+        })
     }
 
     fn write(&mut self, line: &Line) -> Result<(), ExecError> {
         let mut text = serde_json::to_string(line).map_err(|e| err(&self.path, e))?;
         text.push('\n');
-        self.file.write_all(text.as_bytes()).map_err(|e| err(&self.path, e))?;
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| err(&self.path, e))?;
         self.file.sync_data().map_err(|e| err(&self.path, e))
     }
 
     /// Records a step about to run, with its sealed undo.
     pub fn begin(&mut self, step: &Step) -> Result<(), ExecError> {
-        self.begin_entry(&step.id, step_app(step), StepKind::of(step), &Revert::Plan(step.undo.clone()))
+        self.begin_entry(
+            &step.id,
+            step_app(step),
+            StepKind::of(step),
+            &Revert::Plan(step.undo.clone()),
+        )
     }
 
     /// Records one of the executor's own effects about to happen (a file written, a
     /// directory created, a release recorded), with its sealed undo; returns its entry.
     pub fn begin_effect(&mut self, id: &str, undo: Revert) -> Result<Entry, ExecError> {
         self.begin_entry(id, None, StepKind::Other, &undo)?;
-        Ok(Entry { step: id.to_owned(), app: None, kind: StepKind::Other, undo, finished: false })
+        Ok(Entry {
+            step: id.to_owned(),
+            app: None,
+            kind: StepKind::Other,
+            undo,
+            finished: false,
+        })
     }
 
-    fn begin_entry(&mut self, id: &str, app: Option<String>, kind: StepKind, undo: &Revert) -> Result<(), ExecError> {
+    fn begin_entry(
+        &mut self,
+        id: &str,
+        app: Option<String>,
+        kind: StepKind,
+        undo: &Revert,
+    ) -> Result<(), ExecError> {
         let undo = serde_json::to_vec(undo).map_err(|e| err(&self.path, e))?;
         let undo = self.key.seal(&undo);
-        self.write(&Line::Begin { step: id.to_owned(), app, kind, undo })
+        self.write(&Line::Begin {
+            step: id.to_owned(),
+            app,
+            kind,
+            undo,
+        })
     }
 
     /// Records the process id of a step's running command.
     pub fn pid(&mut self, step: &str, pid: u32) -> Result<(), ExecError> {
-        self.write(&Line::Pid { step: step.to_owned(), pid })
+        self.write(&Line::Pid {
+            step: step.to_owned(),
+            pid,
+        })
     }
 
     /// Records that a step finished.
     pub fn done(&mut self, step: &str) -> Result<(), ExecError> {
-        self.write(&Line::Done { step: step.to_owned() })
+        self.write(&Line::Done {
+            step: step.to_owned(),
+        })
     }
 
     /// Records that a step failed.
     pub fn failed(&mut self, step: &str) -> Result<(), ExecError> {
-        self.write(&Line::Failed { step: step.to_owned() })
+        self.write(&Line::Failed {
+            step: step.to_owned(),
+        })
     }
 
     /// Records that a step's undo ran (so a crash during the rollback does not repeat it).
     pub fn undone(&mut self, step: &str) -> Result<(), ExecError> {
-        self.write(&Line::Undone { step: step.to_owned() })
+        self.write(&Line::Undone {
+            step: step.to_owned(),
+        })
     }
 
     /// Ends the transaction: the journal is removed.
@@ -270,21 +368,39 @@ pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(path, e)),
     };
-    let mut p = Pending { pid: 0, what: String::new(), entries: Vec::new(), running: Vec::new() };
+    let mut p = Pending {
+        pid: 0,
+        what: String::new(),
+        entries: Vec::new(),
+        running: Vec::new(),
+    };
     let mut pids: Vec<(String, u32)> = Vec::new();
     let mut undone: Vec<String> = Vec::new();
     for line in BufReader::new(file).lines() {
         let line = line.map_err(|e| err(path, e))?;
-        let Ok(parsed) = serde_json::from_str::<Line>(&line) else { continue };
+        let Ok(parsed) = serde_json::from_str::<Line>(&line) else {
+            continue;
+        };
         match parsed {
             Line::Start { pid, what, .. } => {
                 p.pid = pid;
                 p.what = what;
             }
-            Line::Begin { step, app, kind, undo } => {
+            Line::Begin {
+                step,
+                app,
+                kind,
+                undo,
+            } => {
                 let plain = key.open(&undo).map_err(|e| err(path, e))?;
                 let undo: Revert = serde_json::from_slice(&plain).map_err(|e| err(path, e))?;
-                p.entries.push(Entry { step, app, kind, undo, finished: false });
+                p.entries.push(Entry {
+                    step,
+                    app,
+                    kind,
+                    undo,
+                    finished: false,
+                });
             }
             Line::Done { step } => {
                 if let Some(e) = p.entries.iter_mut().rev().find(|e| e.step == step) {
@@ -297,7 +413,11 @@ pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError>
         }
     }
     p.entries.retain(|e| !undone.contains(&e.step));
-    p.running = pids.into_iter().filter(|(s, _)| p.entries.iter().any(|e| &e.step == s && !e.finished)).map(|(_, pid)| pid).collect();
+    p.running = pids
+        .into_iter()
+        .filter(|(s, _)| p.entries.iter().any(|e| &e.step == s && !e.finished))
+        .map(|(_, pid)| pid)
+        .collect();
     Ok(Some(p))
 }
 
@@ -307,7 +427,15 @@ mod tests {
     use crate::dokku::Cmd;
 
     fn step(id: &str, action: Action, undo: Undo) -> Step {
-        Step { id: id.into(), service: None, level: 0, action, run: Cmd::dokku(["x"]), reason: String::new(), undo }
+        Step {
+            id: id.into(),
+            service: None,
+            level: 0,
+            action,
+            run: Cmd::dokku(["x"]),
+            reason: String::new(),
+            undo,
+        }
     }
 
     #[test]
@@ -316,11 +444,37 @@ mod tests {
         let path = dir.path().join("journal.jsonl");
         let key = HostKey::from_bytes([7; 32]);
         let mut j = Journal::create(&path, key.clone(), "shop", "apply").unwrap();
-        assert!(Journal::create(&path, key.clone(), "shop", "apply").is_err(), "a second journal must not replace the first");
-        let secret = Cmd::dokku(["config:set", "--no-restart", "shop-web"]).secret_arg("PW=old-secret-value");
-        let a = step("web/create", Action::CreateApp { app: "shop-web".into() }, Undo::Commands { cmds: vec![Cmd::dokku(["apps:destroy", "shop-web", "--force"])] });
-        let b = step("web/config", Action::SetConfig { app: "shop-web".into(), keys: vec!["PW".into()] }, Undo::Commands { cmds: vec![secret] });
-        let c = step("web/deploy", Action::Deploy { app: "shop-web".into(), digest: "d".into() }, Undo::Irreversible { reason: "r".into() });
+        assert!(
+            Journal::create(&path, key.clone(), "shop", "apply").is_err(),
+            "a second journal must not replace the first"
+        );
+        let secret = Cmd::dokku(["config:set", "--no-restart", "shop-web"])
+            .secret_arg("PW=old-secret-value");
+        let a = step(
+            "web/create",
+            Action::CreateApp {
+                app: "shop-web".into(),
+            },
+            Undo::Commands {
+                cmds: vec![Cmd::dokku(["apps:destroy", "shop-web", "--force"])],
+            },
+        );
+        let b = step(
+            "web/config",
+            Action::SetConfig {
+                app: "shop-web".into(),
+                keys: vec!["PW".into()],
+            },
+            Undo::Commands { cmds: vec![secret] },
+        );
+        let c = step(
+            "web/deploy",
+            Action::Deploy {
+                app: "shop-web".into(),
+                digest: "d".into(),
+            },
+            Undo::Irreversible { reason: "r".into() },
+        );
         j.begin(&a).unwrap();
         j.done(&a.id).unwrap();
         j.begin(&b).unwrap();
@@ -328,18 +482,41 @@ mod tests {
         j.begin(&c).unwrap();
         j.undone(&a.id).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("old-secret-value"), "undo commands are sealed on disk");
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777;
+        assert!(
+            !text.contains("old-secret-value"),
+            "undo commands are sealed on disk"
+        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        ) & 0o777;
         assert_eq!(mode, 0o600);
         // A torn last line is ignored.
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"t\":\"begin\",\"st").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"t\":\"begin\",\"st")
+            .unwrap();
         let p = pending(&path, &key).unwrap().unwrap();
         assert_eq!(p.pid, std::process::id());
         assert_eq!(p.what, "apply");
-        let got: Vec<(&str, bool, StepKind)> = p.entries.iter().map(|e| (e.step.as_str(), e.finished, e.kind)).collect();
-        assert_eq!(got, vec![("web/config", true, StepKind::Other), ("web/deploy", false, StepKind::Deploy)]);
+        let got: Vec<(&str, bool, StepKind)> = p
+            .entries
+            .iter()
+            .map(|e| (e.step.as_str(), e.finished, e.kind))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("web/config", true, StepKind::Other),
+                ("web/deploy", false, StepKind::Deploy)
+            ]
+        );
         assert_eq!(p.entries[0].undo, Revert::Plan(b.undo.clone()));
-        assert!(pending(&path, &HostKey::from_bytes([8; 32])).is_err(), "another key cannot read it");
+        assert!(
+            pending(&path, &HostKey::from_bytes([8; 32])).is_err(),
+            "another key cannot read it"
+        );
         j.finish().unwrap();
         assert_eq!(pending(&path, &key).unwrap(), None);
     }

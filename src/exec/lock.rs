@@ -1,11 +1,11 @@
 //! The per-stack lock (issue #5): an exclusive `flock` on `<stack dir>/lock`, held for the
 //! whole apply. The holder writes who it is into the file, so a second apply can name it.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -56,7 +56,10 @@ thread_local! {
 
 /// One name for a lock file however it is spelled (its directory resolved).
 fn identity(path: &Path) -> PathBuf {
-    match (path.parent().and_then(|d| std::fs::canonicalize(d).ok()), path.file_name()) {
+    match (
+        path.parent().and_then(|d| std::fs::canonicalize(d).ok()),
+        path.file_name(),
+    ) {
         (Some(d), Some(f)) => d.join(f),
         _ => path.to_path_buf(),
     }
@@ -93,7 +96,12 @@ impl StackLock {
         // A command that holds the lock for all it does (source capture, then the apply)
         // already has it.
         if HELD.with(|h| h.borrow().contains_key(&identity(path))) {
-            return Ok(StackLock { _lock: None, held: None, path: None, made: Vec::new() });
+            return Ok(StackLock {
+                _lock: None,
+                held: None,
+                path: None,
+                made: Vec::new(),
+            });
         }
         Self::take(path, stack, holder, wait)
     }
@@ -111,7 +119,10 @@ impl StackLock {
 
     fn take(path: &Path, stack: &str, holder: &str, wait: bool) -> Result<Self, LockError> {
         use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
-        let io = |e: &dyn std::fmt::Display| LockError::Io { path: path.display().to_string(), message: e.to_string() };
+        let io = |e: &dyn std::fmt::Display| LockError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         // The stack directory (and any missing parent) is made for the lock, 0700, and
         // removed with it when nothing else was put there.
         let mut made: Vec<PathBuf> = Vec::new();
@@ -132,10 +143,21 @@ impl StackLock {
             }
             Ok(())
         };
-        let arg = if wait { FlockArg::LockExclusive } else { FlockArg::LockExclusiveNonblock };
+        let arg = if wait {
+            FlockArg::LockExclusive
+        } else {
+            FlockArg::LockExclusiveNonblock
+        };
         let mut lock = loop {
             make_dirs(&mut made)?;
-            let file = match OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path) {
+            let file = match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+            {
                 Ok(f) => f,
                 // A previous holder removed the directory it had made between our two steps.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -147,7 +169,14 @@ impl StackLock {
                     let mut text = String::new();
                     let _ = file.read_to_string(&mut text);
                     let text = text.trim();
-                    return Err(LockError::Held { stack: stack.to_owned(), holder: if text.is_empty() { "another process".to_owned() } else { text.to_owned() } });
+                    return Err(LockError::Held {
+                        stack: stack.to_owned(),
+                        holder: if text.is_empty() {
+                            "another process".to_owned()
+                        } else {
+                            text.to_owned()
+                        },
+                    });
                 }
                 Err((_, e)) => return Err(io(&e)),
             };
@@ -163,7 +192,12 @@ impl StackLock {
         lock.rewind().map_err(|e| io(&e))?;
         writeln!(lock, "pid {}: {holder}", crate::platform::pid()).map_err(|e| io(&e))?;
         lock.sync_data().map_err(|e| io(&e))?;
-        Ok(StackLock { _lock: Some(lock), held: None, path: Some(path.to_path_buf()), made })
+        Ok(StackLock {
+            _lock: Some(lock),
+            held: None,
+            path: Some(path.to_path_buf()),
+            made,
+        })
     }
 }
 
@@ -178,12 +212,24 @@ mod tests {
         let first = StackLock::acquire(&path, "shop", "apply since t0", false).unwrap();
         let err = StackLock::acquire(&path, "shop", "apply since t1", false).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(&format!("stack `shop` is locked by pid {}: apply since t0", std::process::id())), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "stack `shop` is locked by pid {}: apply since t0",
+                std::process::id()
+            )),
+            "{msg}"
+        );
         // --wait blocks until the holder releases it.
         let p = path.clone();
-        let waiter = std::thread::spawn(move || StackLock::acquire(&p, "shop", "waiting apply", true).map(|_l| std::fs::read_to_string(&p).unwrap()));
+        let waiter = std::thread::spawn(move || {
+            StackLock::acquire(&p, "shop", "waiting apply", true)
+                .map(|_l| std::fs::read_to_string(&p).unwrap())
+        });
         std::thread::sleep(std::time::Duration::from_millis(200));
-        assert!(!waiter.is_finished(), "a waiting apply blocks while the lock is held");
+        assert!(
+            !waiter.is_finished(),
+            "a waiting apply blocks while the lock is held"
+        );
         drop(first);
         let holder = waiter.join().unwrap().unwrap();
         assert!(holder.contains("waiting apply"), "{holder}");
@@ -196,9 +242,15 @@ mod tests {
         let path = stack.join("lock");
         let lock = StackLock::acquire(&path, "shop", "apply", false).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&stack).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&stack).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         drop(lock);
-        assert!(!dir.path().join("data").exists(), "the lock's file and directories are gone");
+        assert!(
+            !dir.path().join("data").exists(),
+            "the lock's file and directories are gone"
+        );
         // A directory that holds more than the lock stays.
         let lock = StackLock::acquire(&path, "shop", "apply", false).unwrap();
         std::fs::write(stack.join("journal.jsonl"), "").unwrap();
@@ -217,7 +269,11 @@ mod tests {
                 s.spawn(|| {
                     for _ in 0..50 {
                         let _l = StackLock::acquire(&path, "shop", "apply", true).unwrap();
-                        assert_eq!(inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0, "two holders at once");
+                        assert_eq!(
+                            inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                            0,
+                            "two holders at once"
+                        );
                         std::thread::yield_now();
                         inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     }
@@ -232,11 +288,16 @@ mod tests {
         let path = dir.path().join("lock");
         let held = StackLock::hold(&path, "shop", "git push since t0", false).unwrap();
         // The apply the push runs, on this thread, has it already.
-        let inner = StackLock::acquire(&dir.path().join(".").join("lock"), "shop", "apply", false).unwrap();
+        let inner =
+            StackLock::acquire(&dir.path().join(".").join("lock"), "shop", "apply", false).unwrap();
         drop(inner);
         // Another thread (another command) does not.
         let p = path.clone();
-        let other = std::thread::spawn(move || StackLock::acquire(&p, "shop", "compose:sync", false).map(|_| ())).join().unwrap();
+        let other = std::thread::spawn(move || {
+            StackLock::acquire(&p, "shop", "compose:sync", false).map(|_| ())
+        })
+        .join()
+        .unwrap();
         assert!(matches!(other, Err(LockError::Held { .. })), "{other:?}");
         drop(held);
         StackLock::acquire(&path, "shop", "next", false).unwrap();

@@ -73,10 +73,15 @@ const RELEASE_FILE: &str = "release.json";
 /// Parses a release name as `compose:releases` prints it (`v3`) or as a bare number (`3`):
 /// release names round-trip between listing, `diff` and `rollback` (issue #15 item 12).
 pub fn parse_release_id(s: &str) -> Result<u64, String> {
-    let digits = s.strip_prefix('v').or_else(|| s.strip_prefix('V')).unwrap_or(s);
+    let digits = s
+        .strip_prefix('v')
+        .or_else(|| s.strip_prefix('V'))
+        .unwrap_or(s);
     match digits.parse::<u64>() {
         Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => Err(format!("`{s}` is not a release: name one as `compose:releases` lists it (`v3`, or `3`)")),
+        _ => Err(format!(
+            "`{s}` is not a release: name one as `compose:releases` lists it (`v3`, or `3`)"
+        )),
     }
 }
 
@@ -270,8 +275,15 @@ impl std::fmt::Debug for ReleaseStore {
 ///
 /// [`ReleaseError::Git`] when the repository or its branch cannot be written.
 pub fn reset_history(dir: &Path, head: Option<&str>) -> Result<(), ReleaseError> {
-    let repo = Repository::open_bare(dir).map_err(git(format!("cannot open the repository `{}`", dir.display())))?;
-    let current = repo.find_reference(BRANCH).ok().and_then(|r| r.target()).map(|o| o.to_string());
+    let repo = Repository::open_bare(dir).map_err(git(format!(
+        "cannot open the repository `{}`",
+        dir.display()
+    )))?;
+    let current = repo
+        .find_reference(BRANCH)
+        .ok()
+        .and_then(|r| r.target())
+        .map(|o| o.to_string());
     // Already there (the release was never written): nothing to write, even on a read-only store.
     if current.as_deref() == head {
         return Ok(());
@@ -279,12 +291,20 @@ pub fn reset_history(dir: &Path, head: Option<&str>) -> Result<(), ReleaseError>
     match head {
         Some(h) => {
             let oid = git2::Oid::from_str(h).map_err(git(format!("`{h}` is not a commit id")))?;
-            repo.reference(BRANCH, oid, true, "undo of a rolled-back apply").map_err(git("cannot reset the `releases` branch"))?;
+            repo.reference(BRANCH, oid, true, "undo of a rolled-back apply")
+                .map_err(git("cannot reset the `releases` branch"))?;
         }
         None => match repo.find_reference(BRANCH) {
-            Ok(mut r) => r.delete().map_err(git("cannot remove the `releases` branch"))?,
+            Ok(mut r) => r
+                .delete()
+                .map_err(git("cannot remove the `releases` branch"))?,
             Err(e) if e.code() == ErrorCode::NotFound => {}
-            Err(e) => return Err(ReleaseError::Git { context: "cannot read the `releases` branch".to_owned(), source: e }),
+            Err(e) => {
+                return Err(ReleaseError::Git {
+                    context: "cannot read the `releases` branch".to_owned(),
+                    source: e,
+                })
+            }
         },
     }
     Ok(())
@@ -1161,14 +1181,18 @@ pub fn now_rfc3339() -> String {
 fn format_rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// Parses an RFC 3339 timestamp (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`) into seconds since
 /// the Unix epoch and the offset in minutes; `None` when it is not one.
 fn parse_rfc3339(text: &str) -> Option<(i64, i32)> {
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     Some((t.unix_timestamp(), i32::from(t.offset().whole_minutes())))
 }
 
@@ -1181,7 +1205,10 @@ mod tests {
         assert_eq!(super::parse_release_id("V3"), Ok(3));
         for bad in ["v", "v0", "0", "-1", "v+1", "+1", "v1.2", "latest", ""] {
             let e = super::parse_release_id(bad).unwrap_err();
-            assert!(e.contains("is not a release") && e.contains("`v3`"), "{bad}: {e}");
+            assert!(
+                e.contains("is not a release") && e.contains("`v3`"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -1670,7 +1697,17 @@ mod tests {
         let plain: BTreeSet<String> = ["DJANGO_SETTINGS_MODULE".to_owned()].into();
         let rec = |c: &Value, t: &str| {
             f.store
-                .record(&NewRelease { stack: "shop", compose: c, plain_keys: &plain, plan: &json!({}), apps: &BTreeMap::new(), source_rev: "r", message: "m", kind: ReleaseKind::Apply, time: t })
+                .record(&NewRelease {
+                    stack: "shop",
+                    compose: c,
+                    plain_keys: &plain,
+                    plan: &json!({}),
+                    apps: &BTreeMap::new(),
+                    source_rev: "r",
+                    message: "m",
+                    kind: ReleaseKind::Apply,
+                    time: t,
+                })
                 .unwrap()
         };
         rec(&compose("anchored-secret-one"), "2025-01-31T12:00:00Z");
@@ -1680,19 +1717,38 @@ mod tests {
                 assert!(!text.contains("anchored-secret"), "{name} of v{id}: {text}");
             }
         }
-        assert_eq!(f.store.compose(1).unwrap(), compose("anchored-secret-one"), "sealed values come back exactly");
+        assert_eq!(
+            f.store.compose(1).unwrap(),
+            compose("anchored-secret-one"),
+            "sealed values come back exactly"
+        );
         let diff = f.store.diff(1, 2).unwrap();
         assert!(!diff.contains("anchored-secret"), "{diff}");
-        assert!(diff.contains("~ x-app.environment.DJANGO_SECRET_KEY: secret changed"), "{diff}");
-        assert!(diff.contains("~ x-app.command-note: secret changed"), "same value as a secret: {diff}");
+        assert!(
+            diff.contains("~ x-app.environment.DJANGO_SECRET_KEY: secret changed"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("~ x-app.command-note: secret changed"),
+            "same value as a secret: {diff}"
+        );
         // The one classification, as `compose:config` prints it.
         let masked = mask_secrets(&compose("anchored-secret-one"), &plain);
         assert_eq!(masked["x-app"]["environment"]["DJANGO_SECRET_KEY"], MASK);
         assert_eq!(masked["x-app"]["command-note"], MASK);
-        assert_eq!(masked["x-app"]["environment"]["DJANGO_SETTINGS_MODULE"], "ledger.settings");
+        assert_eq!(
+            masked["x-app"]["environment"]["DJANGO_SETTINGS_MODULE"],
+            "ledger.settings"
+        );
         assert_eq!(masked["x-app"]["image"], "ghcr.io/example/ledger:3");
-        assert_eq!(masked["x-urls"][0], "postgres://ledger:pw@db/ledger", "no secret value, no secret key: shown");
-        assert_eq!(masked["services"]["web"]["environment"]["DJANGO_SECRET_KEY"], MASK);
+        assert_eq!(
+            masked["x-urls"][0], "postgres://ledger:pw@db/ledger",
+            "no secret value, no secret key: shown"
+        );
+        assert_eq!(
+            masked["services"]["web"]["environment"]["DJANGO_SECRET_KEY"],
+            MASK
+        );
     }
 
     #[test]

@@ -23,20 +23,39 @@ pub struct Output {
 pub trait Runner: Sync {
     /// Runs `cmd` with `stdin` (already resolved: the executor packs archives) and stops it
     /// at `deadline`. A non-zero exit is an error.
-    fn run(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>) -> Result<Output, RunError> {
+    fn run(
+        &self,
+        cmd: &Cmd,
+        stdin: Option<&[u8]>,
+        deadline: Option<Instant>,
+    ) -> Result<Output, RunError> {
         self.run_watched(cmd, stdin, deadline, &|_| {})
     }
 
     /// [`Runner::run`], telling `on_spawn` the process id once the command started (the
     /// journal records it, so a recovery waits for a command its killed parent left running).
-    fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError>;
+    fn run_watched(
+        &self,
+        cmd: &Cmd,
+        stdin: Option<&[u8]>,
+        deadline: Option<Instant>,
+        on_spawn: &dyn Fn(u32),
+    ) -> Result<Output, RunError>;
 
     /// Runs `cmd` and hands each line of its output (stdout and stderr together) to
     /// `on_line` as it comes (deploy hooks). By default the lines come after the command ends.
-    fn run_streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+    fn run_streamed(
+        &self,
+        cmd: &Cmd,
+        deadline: Option<Instant>,
+        on_line: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), RunError> {
         match self.run(cmd, None, deadline) {
             Ok(out) => {
-                out.stdout.lines().chain(out.stderr.lines()).for_each(on_line);
+                out.stdout
+                    .lines()
+                    .chain(out.stderr.lines())
+                    .for_each(on_line);
                 Ok(())
             }
             Err(e) => Err(e),
@@ -72,11 +91,22 @@ pub struct DuctRunner {
 }
 
 impl Runner for DuctRunner {
-    fn run_streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+    fn run_streamed(
+        &self,
+        cmd: &Cmd,
+        deadline: Option<Instant>,
+        on_line: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), RunError> {
         self.streamed(cmd, deadline, on_line)
     }
 
-    fn run_watched(&self, cmd: &Cmd, stdin: Option<&[u8]>, deadline: Option<Instant>, on_spawn: &dyn Fn(u32)) -> Result<Output, RunError> {
+    fn run_watched(
+        &self,
+        cmd: &Cmd,
+        stdin: Option<&[u8]>,
+        deadline: Option<Instant>,
+        on_spawn: &dyn Fn(u32),
+    ) -> Result<Output, RunError> {
         let argv = cmd.masked_argv().join(" ");
         // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
         let mut expr = self.expression(cmd).stdout_capture().stderr_capture();
@@ -89,7 +119,10 @@ impl Runner for DuctRunner {
             Ok(())
         });
         let started = Instant::now();
-        let handle = expr.start().map_err(|e| RunError::Spawn { argv: argv.clone(), message: e.to_string() })?;
+        let handle = expr.start().map_err(|e| RunError::Spawn {
+            argv: argv.clone(),
+            message: e.to_string(),
+        })?;
         for pid in handle.pids() {
             on_spawn(pid);
         }
@@ -104,9 +137,18 @@ impl Runner for DuctRunner {
                     crate::platform::kill_group(pid);
                 }
                 let _ = handle.kill();
-                return Err(RunError::Timeout { argv, timeout: deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)) });
+                return Err(RunError::Timeout {
+                    argv,
+                    timeout: deadline
+                        .map_or(Duration::ZERO, |d| d.saturating_duration_since(started)),
+                });
             }
-            Err(e) => return Err(RunError::Spawn { argv, message: e.to_string() }),
+            Err(e) => {
+                return Err(RunError::Spawn {
+                    argv,
+                    message: e.to_string(),
+                })
+            }
         };
         let output = Output {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -120,7 +162,11 @@ impl Runner for DuctRunner {
             if text.trim().is_empty() {
                 text.clone_from(&output.stdout);
             }
-            Err(RunError::Status { argv, status: out.status.code().unwrap_or(-1), stderr: mask_text(cmd, &text) })
+            Err(RunError::Status {
+                argv,
+                status: out.status.code().unwrap_or(-1),
+                stderr: mask_text(cmd, &text),
+            })
         }
     }
 }
@@ -147,15 +193,27 @@ impl DuctRunner {
         expr
     }
 
-    fn streamed(&self, cmd: &Cmd, deadline: Option<Instant>, on_line: &(dyn Fn(&str) + Sync)) -> Result<(), RunError> {
+    fn streamed(
+        &self,
+        cmd: &Cmd,
+        deadline: Option<Instant>,
+        on_line: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), RunError> {
         use std::io::BufRead as _;
         let argv = cmd.masked_argv().join(" ");
-        let expr = self.expression(cmd).stderr_to_stdout().stdin_null().before_spawn(|c| {
-            crate::platform::own_process_group(c);
-            Ok(())
-        });
+        let expr = self
+            .expression(cmd)
+            .stderr_to_stdout()
+            .stdin_null()
+            .before_spawn(|c| {
+                crate::platform::own_process_group(c);
+                Ok(())
+            });
         let started = Instant::now();
-        let reader = expr.reader().map_err(|e| RunError::Spawn { argv: argv.clone(), message: e.to_string() })?;
+        let reader = expr.reader().map_err(|e| RunError::Spawn {
+            argv: argv.clone(),
+            message: e.to_string(),
+        })?;
         let pids = reader.pids();
         let done = std::sync::atomic::AtomicBool::new(false);
         let timed_out = std::sync::atomic::AtomicBool::new(false);
@@ -193,13 +251,26 @@ impl DuctRunner {
             (failed, reader.try_wait().ok().flatten().map(|o| o.status))
         });
         if timed_out.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(RunError::Timeout { argv, timeout: deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)) });
+            return Err(RunError::Timeout {
+                argv,
+                timeout: deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(started)),
+            });
         }
         match status {
             (None, Some(st)) if st.success() => Ok(()),
-            (None, Some(st)) => Err(RunError::Status { argv, status: st.code().unwrap_or(-1), stderr: String::new() }),
-            (Some(e), _) => Err(RunError::Spawn { argv, message: e.to_string() }),
-            (None, None) => Err(RunError::Spawn { argv, message: "the command's status is unknown".into() }),
+            (None, Some(st)) => Err(RunError::Status {
+                argv,
+                status: st.code().unwrap_or(-1),
+                stderr: String::new(),
+            }),
+            (Some(e), _) => Err(RunError::Spawn {
+                argv,
+                message: e.to_string(),
+            }),
+            (None, None) => Err(RunError::Spawn {
+                argv,
+                message: "the command's status is unknown".into(),
+            }),
         }
     }
 
@@ -207,7 +278,10 @@ impl DuctRunner {
     /// and returns its exit code.
     pub fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
         let argv = cmd.masked_argv().join(" ");
-        let out = self.expression(cmd).run().map_err(|e| RunError::Spawn { argv, message: e.to_string() })?;
+        let out = self.expression(cmd).run().map_err(|e| RunError::Spawn {
+            argv,
+            message: e.to_string(),
+        })?;
         Ok(out.status.code().unwrap_or(1))
     }
 }
@@ -232,17 +306,40 @@ mod tests {
     use super::*;
 
     fn sh(args: &[&str]) -> Cmd {
-        Cmd { program: "sh".into(), args: args.iter().map(|s| (*s).to_owned()).collect(), secret: Vec::new(), stdin: None, env: Vec::new(), cwd: None }
+        Cmd {
+            program: "sh".into(),
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            secret: Vec::new(),
+            stdin: None,
+            env: Vec::new(),
+            cwd: None,
+        }
     }
 
     #[test]
     fn captures_output_and_checks_status() {
         let r = DuctRunner::default();
-        let out = r.run(&sh(&["-c", "echo out; echo err >&2"]), None, None).unwrap();
-        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("out\n", "err\n"));
-        let err = r.run(&sh(&["-c", "echo boom >&2; exit 3"]), None, None).unwrap_err();
-        assert_eq!(err, RunError::Status { argv: "sh -c echo boom >&2; exit 3".into(), status: 3, stderr: "boom\n".into() });
-        let out = r.run(&sh(&["-c", "cat"]), Some(b"stdin bytes"), None).unwrap();
+        let out = r
+            .run(&sh(&["-c", "echo out; echo err >&2"]), None, None)
+            .unwrap();
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+        let err = r
+            .run(&sh(&["-c", "echo boom >&2; exit 3"]), None, None)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RunError::Status {
+                argv: "sh -c echo boom >&2; exit 3".into(),
+                status: 3,
+                stderr: "boom\n".into()
+            }
+        );
+        let out = r
+            .run(&sh(&["-c", "cat"]), Some(b"stdin bytes"), None)
+            .unwrap();
         assert_eq!(out.stdout, "stdin bytes");
     }
 
@@ -253,16 +350,28 @@ mod tests {
         let marker = dir.path().join("late");
         let script = format!("(sleep 1; touch {}) & sleep 30", marker.display());
         let started = Instant::now();
-        let err = r.run(&sh(&["-c", &script]), None, Some(Instant::now() + Duration::from_millis(200))).unwrap_err();
+        let err = r
+            .run(
+                &sh(&["-c", &script]),
+                None,
+                Some(Instant::now() + Duration::from_millis(200)),
+            )
+            .unwrap_err();
         assert!(matches!(err, RunError::Timeout { .. }), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(1500));
-        assert!(!marker.exists(), "the background child of a timed-out command must be killed too");
+        assert!(
+            !marker.exists(),
+            "the background child of a timed-out command must be killed too"
+        );
     }
 
     #[test]
     fn git_hook_variables_do_not_reach_commands() {
-        let r = DuctRunner { dokku: None, env: vec![("KEEP".into(), "1".into())] };
+        let r = DuctRunner {
+            dokku: None,
+            env: vec![("KEEP".into(), "1".into())],
+        };
         // Set in this test process as a hook would, it must not reach the command.
         std::env::set_var("GIT_QUARANTINE_PATH", "/quarantine");
         let mut c = sh(&["-c", "echo ${GIT_QUARANTINE_PATH:-none} $KEEP"]);
@@ -277,18 +386,35 @@ mod tests {
     fn streamed_lines_arrive_in_order_with_status_and_timeout() {
         let r = DuctRunner::default();
         let lines = std::sync::Mutex::new(Vec::new());
-        r.run_streamed(&sh(&["-c", "echo one; echo two >&2; echo three"]), None, &|l| lines.lock().unwrap().push(l.to_owned())).unwrap();
+        r.run_streamed(
+            &sh(&["-c", "echo one; echo two >&2; echo three"]),
+            None,
+            &|l| lines.lock().unwrap().push(l.to_owned()),
+        )
+        .unwrap();
         assert_eq!(*lines.lock().unwrap(), ["one", "two", "three"]);
-        let err = r.run_streamed(&sh(&["-c", "echo bad; exit 4"]), None, &|_| {}).unwrap_err();
+        let err = r
+            .run_streamed(&sh(&["-c", "echo bad; exit 4"]), None, &|_| {})
+            .unwrap_err();
         assert!(matches!(err, RunError::Status { status: 4, .. }), "{err:?}");
         let started = Instant::now();
-        let err = r.run_streamed(&sh(&["-c", "sleep 20"]), Some(Instant::now() + Duration::from_millis(200)), &|_| {}).unwrap_err();
-        assert!(matches!(err, RunError::Timeout { .. }) && started.elapsed() < Duration::from_secs(10), "{err:?}");
+        let err = r
+            .run_streamed(
+                &sh(&["-c", "sleep 20"]),
+                Some(Instant::now() + Duration::from_millis(200)),
+                &|_| {},
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, RunError::Timeout { .. }) && started.elapsed() < Duration::from_secs(10),
+            "{err:?}"
+        );
         let mut c = sh(&["-c", "pwd; echo $HOOK_VAR"]);
         c.cwd = Some("/tmp".into());
         c.env = vec![("HOOK_VAR".into(), "set".into())];
         let lines = std::sync::Mutex::new(Vec::new());
-        r.run_streamed(&c, None, &|l| lines.lock().unwrap().push(l.to_owned())).unwrap();
+        r.run_streamed(&c, None, &|l| lines.lock().unwrap().push(l.to_owned()))
+            .unwrap();
         assert_eq!(*lines.lock().unwrap(), ["/tmp", "set"]);
     }
 

@@ -105,7 +105,9 @@ pub enum SecretError {
 /// What is sealed with the host key of data directory `data`: each stack's release history
 /// that holds a release, and each journal of an interrupted apply (`<data>/<stack>/…`).
 fn sealed_data(data: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(data) else { return Vec::new() };
+    let Ok(entries) = fs::read_dir(data) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let stack = entry.path();
@@ -114,7 +116,8 @@ fn sealed_data(data: &Path) -> Vec<PathBuf> {
         }
         let releases = stack.join("releases");
         let packed = fs::read_to_string(releases.join("packed-refs")).unwrap_or_default();
-        if releases.join("refs/heads/releases").is_file() || packed.contains("refs/heads/releases") {
+        if releases.join("refs/heads/releases").is_file() || packed.contains("refs/heads/releases")
+        {
             out.push(releases);
         }
         let journal = stack.join("journal.jsonl");
@@ -165,7 +168,10 @@ impl HostKey {
         };
         let sealed = sealed_data(dir);
         if !sealed.is_empty() {
-            return Err(SecretError::Missing { path: path.to_path_buf(), sealed });
+            return Err(SecretError::Missing {
+                path: path.to_path_buf(),
+                sealed,
+            });
         }
         let mut bytes = [0u8; KEY_LEN];
         getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io {
@@ -256,10 +262,16 @@ impl HostKey {
         }
         let sealed = sealed_data(path.parent().unwrap_or(Path::new(".")));
         if !sealed.is_empty() {
-            return Err(SecretError::Missing { path: path.to_path_buf(), sealed });
+            return Err(SecretError::Missing {
+                path: path.to_path_buf(),
+                sealed,
+            });
         }
         let mut bytes = [0u8; KEY_LEN];
-        getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io { path: path.to_path_buf(), source: io::Error::other(format!("no random bytes for a key: {e}")) })?;
+        getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::other(format!("no random bytes for a key: {e}")),
+        })?;
         Ok(HostKey { bytes })
     }
 
@@ -572,13 +584,23 @@ mod tests {
         fs::create_dir_all(tmp.path().join("shop/releases/refs/heads")).unwrap();
         HostKey::load_or_create(&path).unwrap();
         fs::remove_file(&path).unwrap();
-        fs::write(tmp.path().join("shop/releases/refs/heads/releases"), "0000\n").unwrap();
+        fs::write(
+            tmp.path().join("shop/releases/refs/heads/releases"),
+            "0000\n",
+        )
+        .unwrap();
         fs::create_dir_all(tmp.path().join("blog")).unwrap();
         fs::write(tmp.path().join("blog/journal.jsonl"), "{}\n").unwrap();
         let err = HostKey::load_or_create(&path).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, SecretError::Missing { .. }), "{msg}");
-        for want in ["is missing", "shop/releases", "blog/journal.jsonl", "Restore the key from a backup", "move the sealed data aside"] {
+        for want in [
+            "is missing",
+            "shop/releases",
+            "blog/journal.jsonl",
+            "Restore the key from a backup",
+            "move the sealed data aside",
+        ] {
             assert!(msg.contains(want), "{want} not in {msg}");
         }
         assert!(!path.exists(), "no new key is created");

@@ -236,7 +236,11 @@ impl Flag {
             Flag::Dns => v.parse::<IpAddr>().is_ok(),
             Flag::DnsOption => dns_option(v),
             Flag::DnsSearch => v == "." || dns_name(v),
-            Flag::Entrypoint => !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() || c == ' ') && !v.starts_with([' ', '-']),
+            Flag::Entrypoint => {
+                !v.is_empty()
+                    && v.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+                    && !v.starts_with([' ', '-'])
+            }
             Flag::GroupAdd => user_or_id(v),
             Flag::Ipc => matches!(v, "none" | "private" | "shareable" | "host"),
             Flag::MemorySwappiness => int_in(v, 0, 100),
@@ -257,7 +261,9 @@ impl Flag {
                 user_or_id(u) && (g.is_empty() || user_or_id(g))
             }
             Flag::Workdir => abs_path(v),
-            Flag::Init | Flag::Privileged | Flag::ReadOnly => unreachable!("handled above: flags without a value"),
+            Flag::Init | Flag::Privileged | Flag::ReadOnly => {
+                unreachable!("handled above: flags without a value")
+            }
         };
         if ok {
             Ok(())
@@ -323,7 +329,10 @@ impl DockerOpt {
             Flag::CapAdd | Flag::CapDrop => capability(&value)?,
             _ => value,
         };
-        Ok(Self { flag, value: Some(value) })
+        Ok(Self {
+            flag,
+            value: Some(value),
+        })
     }
 
     /// A flag that takes no value.
@@ -364,8 +373,14 @@ impl DockerOpt {
                 (!HARMLESS_CAPS.contains(&cap.as_str())).then_some(PolicyRule::CapAdd)
             }
             Flag::Device | Flag::DeviceCgroupRule => Some(PolicyRule::Devices),
-            Flag::Network | Flag::Pid | Flag::Ipc | Flag::Uts | Flag::Userns | Flag::Cgroupns => (v == "host").then_some(PolicyRule::HostNamespaces),
-            Flag::SecurityOpt => (!matches!(v, "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true")).then_some(PolicyRule::SecurityOpt),
+            Flag::Network | Flag::Pid | Flag::Ipc | Flag::Uts | Flag::Userns | Flag::Cgroupns => {
+                (v == "host").then_some(PolicyRule::HostNamespaces)
+            }
+            Flag::SecurityOpt => (!matches!(
+                v,
+                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+            ))
+            .then_some(PolicyRule::SecurityOpt),
             _ => None,
         }
     }
@@ -392,7 +407,10 @@ pub fn quote(s: &str) -> String {
 /// no whitespace but the plain space. A leading `-` is for the grammars to refuse: only
 /// numbers may have one (rendered `--flag=-1`).
 fn carriable(v: &str) -> Result<(), String> {
-    if let Some(c) = v.chars().find(|c| c.is_control() || (c.is_whitespace() && *c != ' ')) {
+    if let Some(c) = v
+        .chars()
+        .find(|c| c.is_control() || (c.is_whitespace() && *c != ' '))
+    {
         return Err(format!("`{}` holds the control or line-break character {c:?}, which Dokku's option storage and splitting cannot carry", v.escape_debug()));
     }
     Ok(())
@@ -404,15 +422,18 @@ fn int_in(v: &str, min: i64, max: i64) -> bool {
 
 fn size(v: &str) -> bool {
     let digits = v.trim_end_matches(['b', 'k', 'm', 'g', 'B', 'K', 'M', 'G']);
-    (v.len() - digits.len() <= 1) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+    (v.len() - digits.len() <= 1)
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
 }
 
 fn cpuset(v: &str) -> bool {
     let num = |s: &str| !s.is_empty() && s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit());
-    !v.is_empty() && v.split(',').all(|part| match part.split_once('-') {
-        Some((a, b)) => num(a) && num(b),
-        None => num(part),
-    })
+    !v.is_empty()
+        && v.split(',').all(|part| match part.split_once('-') {
+            Some((a, b)) => num(a) && num(b),
+            None => num(part),
+        })
 }
 
 fn signal(v: &str) -> bool {
@@ -425,11 +446,21 @@ fn signal(v: &str) -> bool {
         Some((b, o)) => (b, Some(o)),
         None => (name, None),
     };
-    !base.is_empty() && base.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) && base.starts_with(|c: char| c.is_ascii_uppercase()) && offset.is_none_or(|o| int_in(o, 0, 64))
+    !base.is_empty()
+        && base
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && base.starts_with(|c: char| c.is_ascii_uppercase())
+        && offset.is_none_or(|o| int_in(o, 0, 64))
 }
 
 fn dns_label(l: &str) -> bool {
-    !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') && !l.starts_with('-') && !l.ends_with('-')
+    !l.is_empty()
+        && l.len() <= 63
+        && l.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !l.starts_with('-')
+        && !l.ends_with('-')
 }
 
 fn dns_name(v: &str) -> bool {
@@ -438,12 +469,20 @@ fn dns_name(v: &str) -> bool {
 }
 
 fn network_name(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 255 && v.starts_with(|c: char| c.is_ascii_alphanumeric()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    !v.is_empty()
+        && v.len() <= 255
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 fn dns_option(v: &str) -> bool {
     let (name, n) = v.split_once(':').unwrap_or((v, "0"));
-    name.starts_with(|c: char| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') && int_in(n, 0, 65535)
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && int_in(n, 0, 65535)
 }
 
 fn user_or_id(v: &str) -> bool {
@@ -451,18 +490,31 @@ fn user_or_id(v: &str) -> bool {
         return !v.is_empty() && v.parse::<u32>().is_ok();
     }
     let body = v.strip_suffix('$').unwrap_or(v);
-    !body.is_empty() && body.len() <= 32 && body.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && body.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    !body.is_empty()
+        && body.len() <= 32
+        && body.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 /// An absolute container path of plain characters, without `.`/`..` components.
 fn abs_path(v: &str) -> bool {
-    v.starts_with('/') && v.len() <= 4096 && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/@+,=".contains(c)) && v.split('/').all(|s| s != "." && s != "..")
+    v.starts_with('/')
+        && v.len() <= 4096
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/@+,=".contains(c))
+        && v.split('/').all(|s| s != "." && s != "..")
 }
 
 /// `-p`: `[ip:]host:container[/tcp|/udp]`; the address an IPv4 address or a bracketed IPv6
 /// one, both ports numbers from 1 to 65535 (no ranges, no random host port), nothing else.
 fn check_publish(v: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{v}` is not a port mapping `[ip:]host:container[/tcp|/udp]`: {why}"));
+    let bad = |why: &str| {
+        Err(format!(
+            "`{v}` is not a port mapping `[ip:]host:container[/tcp|/udp]`: {why}"
+        ))
+    };
     let (spec, proto) = v.rsplit_once('/').unwrap_or((v, "tcp"));
     if !matches!(proto, "tcp" | "udp") {
         return bad("the protocol must be `tcp` or `udp`");
@@ -489,7 +541,12 @@ fn check_publish(v: &str) -> Result<(), String> {
     let Some((host, container)) = ports.split_once(':') else {
         return bad("both the host and the container port are needed");
     };
-    let port = |p: &str| !p.starts_with('0') && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0);
+    let port = |p: &str| {
+        !p.starts_with('0')
+            && p.len() <= 5
+            && p.chars().all(|c| c.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    };
     if !port(host) || !port(container) {
         return bad("ports are numbers from 1 to 65535");
     }
@@ -503,7 +560,10 @@ fn check_add_host(v: &str) -> Result<(), String> {
     if !dns_name(host) {
         return Err(format!("`{v}`: `{host}` is not a DNS host name"));
     }
-    let bare = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')).unwrap_or(ip);
+    let bare = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
     if ip != "host-gateway" && bare.parse::<IpAddr>().is_err() {
         return Err(format!("`{v}`: `{ip}` is not an IP address"));
     }
@@ -514,7 +574,10 @@ fn check_build_arg(v: &str) -> Result<(), String> {
     let Some((k, _)) = v.split_once('=') else {
         return Err(format!("`{v}` is not `KEY=value`"));
     };
-    if k.is_empty() || !k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if k.is_empty()
+        || !k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         return Err(format!("`{k}` is not a build argument name (letters, digits and `_`, not starting with a digit)"));
     }
     Ok(())
@@ -522,17 +585,70 @@ fn check_build_arg(v: &str) -> Result<(), String> {
 
 /// Every Linux capability (capability(7)), without `CAP_`, plus `ALL`.
 const CAPS: &[&str] = &[
-    "ALL", "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK",
-    "IPC_OWNER", "KILL", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "PERFMON", "SETFCAP", "SETGID",
-    "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "SYSLOG",
+    "ALL",
+    "AUDIT_CONTROL",
+    "AUDIT_READ",
+    "AUDIT_WRITE",
+    "BLOCK_SUSPEND",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "KILL",
+    "LEASE",
+    "LINUX_IMMUTABLE",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_RAW",
+    "PERFMON",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_CHROOT",
+    "SYS_MODULE",
+    "SYS_NICE",
+    "SYS_PACCT",
+    "SYS_PTRACE",
+    "SYS_RAWIO",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "SYSLOG",
     "WAKE_ALARM",
 ];
 
 /// Capabilities `cap_add` may add without the `cap-add` rule: Docker's default set and a few
 /// that give no power over the host or other containers. Every other one needs the rule.
 const HARMLESS_CAPS: &[&str] = &[
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "IPC_LOCK", "KILL", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-    "SYS_NICE", "WAKE_ALARM",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+    "SYS_NICE",
+    "WAKE_ALARM",
 ];
 
 /// A capability name in any case, with or without `CAP_`, normalised to `NAME`.
@@ -567,9 +683,17 @@ fn perms(p: &str) -> bool {
 
 fn device_cgroup_rule(v: &str) -> bool {
     let parts: Vec<&str> = v.split(' ').collect();
-    let num = |s: &str| s == "*" || (!s.is_empty() && s.len() <= 10 && s.chars().all(|c| c.is_ascii_digit()));
+    let num = |s: &str| {
+        s == "*" || (!s.is_empty() && s.len() <= 10 && s.chars().all(|c| c.is_ascii_digit()))
+    };
     match parts.as_slice() {
-        [kind, majmin, p] => matches!(*kind, "a" | "b" | "c") && majmin.split_once(':').is_some_and(|(a, b)| num(a) && num(b)) && perms(p),
+        [kind, majmin, p] => {
+            matches!(*kind, "a" | "b" | "c")
+                && majmin
+                    .split_once(':')
+                    .is_some_and(|(a, b)| num(a) && num(b))
+                && perms(p)
+        }
         _ => false,
     }
 }
@@ -581,19 +705,33 @@ fn security_opt(v: &str) -> bool {
     };
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-        && val.is_none_or(|x| !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/:=,".contains(c)))
+        && val.is_none_or(|x| {
+            !x.is_empty()
+                && x.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-/:=,".contains(c))
+        })
 }
 
 /// Whether a sysctl lives in a container's own namespace (Docker allows exactly these).
 pub fn namespaced_sysctl(key: &str) -> bool {
-    key.starts_with("net.") || key.starts_with("kernel.shm") || key.starts_with("kernel.msg") || key == "kernel.sem" || key.starts_with("fs.mqueue.")
+    key.starts_with("net.")
+        || key.starts_with("kernel.shm")
+        || key.starts_with("kernel.msg")
+        || key == "kernel.sem"
+        || key.starts_with("fs.mqueue.")
 }
 
 fn check_sysctl(v: &str) -> Result<(), String> {
     let Some((k, val)) = v.split_once('=') else {
         return Err(format!("`{v}` is not `key=value`"));
     };
-    if k.is_empty() || !k.split(['.', '/']).all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-*".contains(c))) {
+    if k.is_empty()
+        || !k.split(['.', '/']).all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-*".contains(c))
+        })
+    {
         return Err(format!("`{k}` is not a sysctl name"));
     }
     if !namespaced_sysctl(k) {
@@ -602,7 +740,11 @@ fn check_sysctl(v: &str) -> Result<(), String> {
         ));
     }
     // Several numbers are separated by single spaces (`kernel.sem=250 32000 100 128`).
-    if !val.split(' ').all(|w| w.starts_with(|c: char| c.is_ascii_alphanumeric()) && w.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:/,".contains(c))) {
+    if !val.split(' ').all(|w| {
+        w.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-:/,".contains(c))
+    }) {
         return Err(format!("`{val}` is not a sysctl value (words of letters, digits and `_.-:/,`, separated by single spaces)"));
     }
     Ok(())
@@ -612,8 +754,13 @@ fn check_sysctl(v: &str) -> Result<(), String> {
 fn tmpfs_option(o: &str) -> bool {
     let (k, v) = o.split_once('=').unwrap_or((o, ""));
     match k {
-        "rw" | "ro" | "noexec" | "exec" | "nosuid" | "nodev" | "atime" | "noatime" | "relatime" | "strictatime" | "diratime" | "nodiratime" | "tmpcopyup" | "notmpcopyup" => v.is_empty() && !o.contains('='),
-        "size" | "nr_inodes" | "nr_blocks" => size(v) || (v.ends_with('%') && int_in(&v[..v.len() - 1], 0, 100)),
+        "rw" | "ro" | "noexec" | "exec" | "nosuid" | "nodev" | "atime" | "noatime" | "relatime"
+        | "strictatime" | "diratime" | "nodiratime" | "tmpcopyup" | "notmpcopyup" => {
+            v.is_empty() && !o.contains('=')
+        }
+        "size" | "nr_inodes" | "nr_blocks" => {
+            size(v) || (v.ends_with('%') && int_in(&v[..v.len() - 1], 0, 100))
+        }
         "mode" => (3..=4).contains(&v.len()) && v.chars().all(|c| ('0'..='7').contains(&c)),
         "uid" | "gid" => v.parse::<u32>().is_ok() && v.chars().all(|c| c.is_ascii_digit()),
         _ => false,
@@ -623,22 +770,47 @@ fn tmpfs_option(o: &str) -> bool {
 fn check_tmpfs(v: &str) -> Result<(), String> {
     let (path, opts) = v.split_once(':').unwrap_or((v, ""));
     if !abs_path(path) || path == "/" {
-        return Err(format!("`{path}` is not an absolute container path (letters, digits, `_.-/@+`, no `..`)"));
+        return Err(format!(
+            "`{path}` is not an absolute container path (letters, digits, `_.-/@+`, no `..`)"
+        ));
     }
-    if let Some(bad) = opts.split(',').filter(|_| !opts.is_empty()).find(|o| !tmpfs_option(o)) {
+    if let Some(bad) = opts
+        .split(',')
+        .filter(|_| !opts.is_empty())
+        .find(|o| !tmpfs_option(o))
+    {
         return Err(format!("`{bad}` is not an allowed tmpfs option (rw, ro, noexec, exec, nosuid, nodev, *atime, size=, mode=, uid=, gid=, nr_inodes=)"));
     }
     Ok(())
 }
 
-const ULIMITS: &[&str] = &["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"];
+const ULIMITS: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
 
 fn check_ulimit(v: &str) -> Result<(), String> {
     let Some((name, limits)) = v.split_once('=') else {
         return Err(format!("`{v}` is not {}", Flag::Ulimit.expects()));
     };
     if !ULIMITS.contains(&name) {
-        return Err(format!("`{name}` is not a ulimit name ({})", ULIMITS.join(", ")));
+        return Err(format!(
+            "`{name}` is not a ulimit name ({})",
+            ULIMITS.join(", ")
+        ));
     }
     let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
     if !int_in(soft, -1, i64::MAX) || !int_in(hard, -1, i64::MAX) {
@@ -672,15 +844,29 @@ fn check_shell_subset(s: &str) -> Result<(), String> {
     while let Some(c) = chars.next() {
         match c {
             '\'' => quoted = !quoted,
-            c if quoted && c.is_control() => return Err(split_err(s, "holds a control character inside quotes")),
+            c if quoted && c.is_control() => {
+                return Err(split_err(s, "holds a control character inside quotes"))
+            }
             _ if quoted => {}
             ' ' | '\t' => {}
             '\\' => match chars.next() {
                 Some(n) if !n.is_control() => {}
-                _ => return Err(split_err(s, "ends with a backslash or escapes a control character")),
+                _ => {
+                    return Err(split_err(
+                        s,
+                        "ends with a backslash or escapes a control character",
+                    ))
+                }
             },
-            c if c.is_control() || c.is_whitespace() => return Err(split_err(s, "holds a control or line-break character")),
-            c if "\"$`;|&<>(){}!#*?[]~".contains(c) => return Err(split_err(s, &format!("holds the shell character `{c}` unquoted"))),
+            c if c.is_control() || c.is_whitespace() => {
+                return Err(split_err(s, "holds a control or line-break character"))
+            }
+            c if "\"$`;|&<>(){}!#*?[]~".contains(c) => {
+                return Err(split_err(
+                    s,
+                    &format!("holds the shell character `{c}` unquoted"),
+                ))
+            }
             _ => {}
         }
     }
@@ -720,7 +906,13 @@ pub fn parse_group(group: &[String]) -> Result<DockerOpt, String> {
         },
         [flag, value] => (flag.as_str(), Some(value.as_str())),
         [] => return Err("is empty".into()),
-        [flag, rest @ ..] => return Err(format!("gives `{flag}` {} values (`{}`); a docker flag takes one", rest.len(), rest.join("` `"))),
+        [flag, rest @ ..] => {
+            return Err(format!(
+                "gives `{flag}` {} values (`{}`); a docker flag takes one",
+                rest.len(),
+                rest.join("` `")
+            ))
+        }
     };
     if !is_flag_word(name) {
         return Err(format!("`{name}` is not a docker flag"));
@@ -756,7 +948,12 @@ pub fn xargs_split(s: &str) -> Result<Vec<String>, String> {
                 loop {
                     match chars.next() {
                         Some(q) if q == c => break,
-                        Some('\n') | None => return Err(format!("xargs: unmatched {} quote", if c == '\'' { "single" } else { "double" })),
+                        Some('\n') | None => {
+                            return Err(format!(
+                                "xargs: unmatched {} quote",
+                                if c == '\'' { "single" } else { "double" }
+                            ))
+                        }
                         Some(x) => cur.push(x),
                     }
                 }
@@ -783,7 +980,10 @@ pub fn xargs_split(s: &str) -> Result<Vec<String>, String> {
 /// `docker-options:add` stores it, each group re-quoted as Dokku stores it, joined and split
 /// by `xargs` at deploy. Errors when the string holds syntax the two stages read differently.
 pub fn dokku_argv(option: &str) -> Result<Vec<String>, String> {
-    let stored: Vec<String> = dokku_groups(option)?.iter().map(|g| g.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")).collect();
+    let stored: Vec<String> = dokku_groups(option)?
+        .iter()
+        .map(|g| g.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "))
+        .collect();
     xargs_split(&stored.join(" "))
 }
 
@@ -795,22 +995,54 @@ mod tests {
         assert_eq!(flag.check(Some(v)), Ok(()), "{} {v}", flag.name());
     }
     fn bad(flag: Flag, v: &str) {
-        assert!(flag.check(Some(v)).is_err(), "{} {v} should be refused", flag.name());
+        assert!(
+            flag.check(Some(v)).is_err(),
+            "{} {v} should be refused",
+            flag.name()
+        );
     }
 
     #[test]
     fn publish_takes_strict_port_mappings_only() {
-        for ok in ["1883:1883", "127.0.0.1:8080:80", "[::1]:8080:80/tcp", "5353:53/udp", "0.0.0.0:25:25"] {
+        for ok in [
+            "1883:1883",
+            "127.0.0.1:8080:80",
+            "[::1]:8080:80/tcp",
+            "5353:53/udp",
+            "0.0.0.0:25:25",
+        ] {
             assert_eq!(Flag::Publish.check(Some(ok)), Ok(()), "{ok}");
         }
-        for bad in ["1883", "80", ":80", "8000-8010:80", "a:1:2", "1.2.3.4.5:1:2", "1:2/sctp", "0:80", "65536:80", "[::1:8080:80", "1:2 -v /:/h", "01:80", "host:1:2", "1:2:3:4", "1:2/"] {
+        for bad in [
+            "1883",
+            "80",
+            ":80",
+            "8000-8010:80",
+            "a:1:2",
+            "1.2.3.4.5:1:2",
+            "1:2/sctp",
+            "0:80",
+            "65536:80",
+            "[::1:8080:80",
+            "1:2 -v /:/h",
+            "01:80",
+            "host:1:2",
+            "1:2:3:4",
+            "1:2/",
+        ] {
             assert!(Flag::Publish.check(Some(bad)).is_err(), "{bad}");
         }
         assert_eq!(Flag::parse("--publish"), Some(Flag::Publish));
         let group = ["-p".to_owned(), "127.0.0.1:1883:1883".to_owned()];
-        assert_eq!(parse_group(&group).map(|o| o.render()), Ok("-p 127.0.0.1:1883:1883".to_owned()));
+        assert_eq!(
+            parse_group(&group).map(|o| o.render()),
+            Ok("-p 127.0.0.1:1883:1883".to_owned())
+        );
         // As the plan check reads a stored option: one group, a strict value.
-        assert_eq!(dokku_groups("-p 1883:1883 --privileged").map(|g| g.len()), Ok(2));
+        assert_eq!(
+            dokku_groups("-p 1883:1883 --privileged").map(|g| g.len()),
+            Ok(2)
+        );
         assert!(parse_group(&["--publish=0.0.0.0:1:2:3".to_owned()]).is_err());
         assert!(parse_group(&["-p".to_owned(), "1883".to_owned()]).is_err());
     }
@@ -865,8 +1097,20 @@ mod tests {
     #[test]
     fn tmpfs() {
         ok(Flag::Tmpfs, "/tmp");
-        ok(Flag::Tmpfs, "/run:rw,noexec,nosuid,size=65536k,mode=1777,uid=1000");
-        for v in ["tmp", "/", "/tmp -v /:/host", "/tmp:dev", "/tmp:suid", "/a/../b", "/tmp:size=1 --privileged", "/tmp:bogus"] {
+        ok(
+            Flag::Tmpfs,
+            "/run:rw,noexec,nosuid,size=65536k,mode=1777,uid=1000",
+        );
+        for v in [
+            "tmp",
+            "/",
+            "/tmp -v /:/host",
+            "/tmp:dev",
+            "/tmp:suid",
+            "/a/../b",
+            "/tmp:size=1 --privileged",
+            "/tmp:bogus",
+        ] {
             bad(Flag::Tmpfs, v);
         }
     }
@@ -875,7 +1119,12 @@ mod tests {
     fn ulimits_numbers_and_cpusets() {
         ok(Flag::Ulimit, "nofile=1024:2048");
         ok(Flag::Ulimit, "core=-1:-1");
-        for v in ["nofile=1024:2048 --privileged", "bogus=1:1", "nofile=a:b", "nofile"] {
+        for v in [
+            "nofile=1024:2048 --privileged",
+            "bogus=1:1",
+            "nofile=a:b",
+            "nofile",
+        ] {
             bad(Flag::Ulimit, v);
         }
         ok(Flag::CpuShares, "512");
@@ -887,7 +1136,10 @@ mod tests {
         let neg = DockerOpt::new(Flag::OomScoreAdj, "-500").unwrap();
         assert_eq!(neg.render(), "--oom-score-adj=-500");
         assert_eq!(dokku_groups(&neg.render()).unwrap().len(), 1);
-        assert_eq!(parse_group(&dokku_groups(&neg.render()).unwrap()[0]).unwrap(), neg);
+        assert_eq!(
+            parse_group(&dokku_groups(&neg.render()).unwrap()[0]).unwrap(),
+            neg
+        );
         assert_eq!(dokku_argv(&neg.render()).unwrap(), neg.argv());
         bad(Flag::OomScoreAdj, "-5000");
         ok(Flag::MemorySwappiness, "60");
@@ -928,7 +1180,10 @@ mod tests {
         bad(Flag::Pid, "ns:/proc/1/ns/pid");
         ok(Flag::Ipc, "shareable");
         bad(Flag::Ipc, "host --privileged");
-        assert_eq!(DockerOpt::new(Flag::Network, "host").unwrap().rule(), Some(PolicyRule::HostNamespaces));
+        assert_eq!(
+            DockerOpt::new(Flag::Network, "host").unwrap().rule(),
+            Some(PolicyRule::HostNamespaces)
+        );
         assert_eq!(DockerOpt::new(Flag::Network, "none").unwrap().rule(), None);
     }
 
@@ -937,9 +1192,20 @@ mod tests {
         let o = DockerOpt::new(Flag::CapAdd, "cap_sys_admin").unwrap();
         assert_eq!(o.render(), "--cap-add SYS_ADMIN");
         assert_eq!(o.rule(), Some(PolicyRule::CapAdd));
-        assert_eq!(DockerOpt::new(Flag::CapAdd, "Sys_Ptrace").unwrap().rule(), Some(PolicyRule::CapAdd));
-        assert_eq!(DockerOpt::new(Flag::CapAdd, "all").unwrap().rule(), Some(PolicyRule::CapAdd));
-        assert_eq!(DockerOpt::new(Flag::CapAdd, "net_bind_service").unwrap().rule(), None);
+        assert_eq!(
+            DockerOpt::new(Flag::CapAdd, "Sys_Ptrace").unwrap().rule(),
+            Some(PolicyRule::CapAdd)
+        );
+        assert_eq!(
+            DockerOpt::new(Flag::CapAdd, "all").unwrap().rule(),
+            Some(PolicyRule::CapAdd)
+        );
+        assert_eq!(
+            DockerOpt::new(Flag::CapAdd, "net_bind_service")
+                .unwrap()
+                .rule(),
+            None
+        );
         assert!(DockerOpt::new(Flag::CapAdd, "SYS_ADMIN --privileged").is_err());
         assert!(DockerOpt::new(Flag::CapAdd, "BOGUS").is_err());
     }
@@ -950,31 +1216,62 @@ mod tests {
         ok(Flag::Sysctl, "kernel.shmmax=68719476736");
         ok(Flag::Sysctl, "kernel.sem=250 32000 100 128");
         ok(Flag::Sysctl, "fs.mqueue.msg_max=100");
-        let e = Flag::Sysctl.check(Some("kernel.core_pattern=|/tmp/x")).unwrap_err();
+        let e = Flag::Sysctl
+            .check(Some("kernel.core_pattern=|/tmp/x"))
+            .unwrap_err();
         assert!(e.contains("not namespaced"), "{e}");
         bad(Flag::Sysctl, "vm.overcommit_memory=1");
         bad(Flag::Sysctl, "net.core.somaxconn=1 --privileged");
-        assert_eq!(DockerOpt::new(Flag::Sysctl, "net.core.somaxconn=1").unwrap().rule(), None);
+        assert_eq!(
+            DockerOpt::new(Flag::Sysctl, "net.core.somaxconn=1")
+                .unwrap()
+                .rule(),
+            None
+        );
     }
 
     #[test]
     fn security_opts_and_devices() {
-        assert_eq!(DockerOpt::new(Flag::SecurityOpt, "no-new-privileges:true").unwrap().rule(), None);
-        assert_eq!(DockerOpt::new(Flag::SecurityOpt, "apparmor:unconfined").unwrap().rule(), Some(PolicyRule::SecurityOpt));
+        assert_eq!(
+            DockerOpt::new(Flag::SecurityOpt, "no-new-privileges:true")
+                .unwrap()
+                .rule(),
+            None
+        );
+        assert_eq!(
+            DockerOpt::new(Flag::SecurityOpt, "apparmor:unconfined")
+                .unwrap()
+                .rule(),
+            Some(PolicyRule::SecurityOpt)
+        );
         bad(Flag::SecurityOpt, "label=disable --privileged");
         ok(Flag::Device, "/dev/fuse:/dev/fuse:rwm");
         bad(Flag::Device, "/dev/fuse -v /:/host");
         let rule = DockerOpt::new(Flag::DeviceCgroupRule, "c 1:3 mr").unwrap();
         assert_eq!(rule.render(), "--device-cgroup-rule 'c 1:3 mr'");
-        assert_eq!(dokku_argv(&rule.render()).unwrap(), ["--device-cgroup-rule", "c 1:3 mr"]);
+        assert_eq!(
+            dokku_argv(&rule.render()).unwrap(),
+            ["--device-cgroup-rule", "c 1:3 mr"]
+        );
         bad(Flag::DeviceCgroupRule, "c 1:3 mr --privileged");
     }
 
     #[test]
     fn build_args_with_spaces_and_quotes_survive_dokku() {
-        for v in ["GREETING=hello world", "Q=it's", "S=$(id);`x`|&", "E=", "U=héllo"] {
+        for v in [
+            "GREETING=hello world",
+            "Q=it's",
+            "S=$(id);`x`|&",
+            "E=",
+            "U=héllo",
+        ] {
             let o = DockerOpt::new(Flag::BuildArg, v).unwrap();
-            assert_eq!(dokku_argv(&o.render()).unwrap(), ["--build-arg", v], "{}", o.render());
+            assert_eq!(
+                dokku_argv(&o.render()).unwrap(),
+                ["--build-arg", v],
+                "{}",
+                o.render()
+            );
         }
         assert!(DockerOpt::new(Flag::BuildArg, "X=a\nb").is_err());
         assert!(DockerOpt::new(Flag::BuildArg, "1X=a").is_err());
@@ -983,17 +1280,32 @@ mod tests {
 
     #[test]
     fn dokku_splitting_is_modelled() {
-        assert_eq!(dokku_groups("--stop-signal SIGTERM --privileged").unwrap(), [vec!["--stop-signal", "SIGTERM"], vec!["--privileged"]]);
-        assert_eq!(dokku_argv("--dns '1.1.1.1 -v /:/host'").unwrap(), ["--dns", "1.1.1.1 -v /:/host"]);
+        assert_eq!(
+            dokku_groups("--stop-signal SIGTERM --privileged").unwrap(),
+            [vec!["--stop-signal", "SIGTERM"], vec!["--privileged"]]
+        );
+        assert_eq!(
+            dokku_argv("--dns '1.1.1.1 -v /:/host'").unwrap(),
+            ["--dns", "1.1.1.1 -v /:/host"]
+        );
         assert!(shell_words("--dns $(id)").is_err());
         assert!(shell_words("--dns \"x\"").is_err());
         assert!(shell_words("--dns 'x").is_err());
         assert!(shell_words("--dns x;y").is_err());
-        assert_eq!(xargs_split("a 'b c'\"d\" e\\ f").unwrap(), ["a", "b cd", "e f"]);
+        assert_eq!(
+            xargs_split("a 'b c'\"d\" e\\ f").unwrap(),
+            ["a", "b cd", "e f"]
+        );
         assert!(parse_group(&["--stop-signal".into(), "SIGTERM".into(), "x".into()]).is_err());
         assert!(parse_group(&["-v".into(), "/:/host".into()]).is_err());
         assert!(parse_group(&["--mount".into(), "type=bind,src=/,dst=/h".into()]).is_err());
-        assert_eq!(parse_group(&["--shm-size=64m".into()]).unwrap(), DockerOpt::new(Flag::ShmSize, "64m").unwrap());
-        assert_eq!(parse_group(&["--privileged".into()]).unwrap().rule(), Some(PolicyRule::Privileged));
+        assert_eq!(
+            parse_group(&["--shm-size=64m".into()]).unwrap(),
+            DockerOpt::new(Flag::ShmSize, "64m").unwrap()
+        );
+        assert_eq!(
+            parse_group(&["--privileged".into()]).unwrap().rule(),
+            Some(PolicyRule::Privileged)
+        );
     }
 }

@@ -30,7 +30,9 @@ pub enum ModelError {
         reason: String,
     },
     /// An environment key Dokku cannot store.
-    #[error("`{path}`: `{key}` is not a valid Dokku config key (must match ^[A-Za-z_][A-Za-z0-9_]*$)")]
+    #[error(
+        "`{path}`: `{key}` is not a valid Dokku config key (must match ^[A-Za-z_][A-Za-z0-9_]*$)"
+    )]
     ConfigKey {
         /// Key path.
         path: String,

@@ -38,31 +38,61 @@ pub struct KeyRule {
 }
 
 const fn m(key: &'static str, how: &'static str) -> KeyRule {
-    KeyRule { key, support: Support::Mapped(how) }
+    KeyRule {
+        key,
+        support: Support::Mapped(how),
+    }
 }
 const fn w(key: &'static str, why: &'static str) -> KeyRule {
-    KeyRule { key, support: Support::Warned(why) }
+    KeyRule {
+        key,
+        support: Support::Warned(why),
+    }
 }
 const fn r(key: &'static str, why: &'static str) -> KeyRule {
-    KeyRule { key, support: Support::Rejected(why) }
+    KeyRule {
+        key,
+        support: Support::Rejected(why),
+    }
 }
 const fn p(key: &'static str, rule: &'static str, how: &'static str) -> KeyRule {
-    KeyRule { key, support: Support::Policy(rule, how) }
+    KeyRule {
+        key,
+        support: Support::Policy(rule, how),
+    }
 }
 
 /// Top-level keys.
 pub const TOP_LEVEL_KEYS: &[KeyRule] = &[
-    m("version", "obsolete; dropped by the loader with its warning"),
+    m(
+        "version",
+        "obsolete; dropped by the loader with its warning",
+    ),
     m("name", "project name; the stack name comes from `--stack`"),
     m("include", "resolved by the loader"),
     m("services", "one Dokku app or datastore service each"),
     w("models", "AI model runners have no Dokku equivalent"),
-    m("networks", "`network:create <stack>-<network>`; external networks are attached by name"),
-    m("volumes", "`storage:create <stack>-<volume>` + `storage:mount`"),
-    m("secrets", "definitions used by service `secrets` (see there)"),
-    m("configs", "definitions used by service `configs` (see there)"),
+    m(
+        "networks",
+        "`network:create <stack>-<network>`; external networks are attached by name",
+    ),
+    m(
+        "volumes",
+        "`storage:create <stack>-<volume>` + `storage:mount`",
+    ),
+    m(
+        "secrets",
+        "definitions used by service `secrets` (see there)",
+    ),
+    m(
+        "configs",
+        "definitions used by service `configs` (see there)",
+    ),
     m("x-dokku", "stack settings (docs/mapping.md \"x-dokku\")"),
-    m("x-*", "extension fields (the user's anchors); not Dokku settings except `x-dokku`"),
+    m(
+        "x-*",
+        "extension fields (the user's anchors); not Dokku settings except `x-dokku`",
+    ),
 ];
 
 /// Service keys.
@@ -166,7 +196,8 @@ pub const SERVICE_KEYS: &[KeyRule] = &[
 /// The service table indexed by key, built once (the converter looks up every key of every
 /// service).
 fn service_index() -> &'static std::collections::HashMap<&'static str, Support> {
-    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, Support>> = std::sync::OnceLock::new();
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, Support>> =
+        std::sync::OnceLock::new();
     INDEX.get_or_init(|| SERVICE_KEYS.iter().map(|r| (r.key, r.support)).collect())
 }
 
@@ -177,7 +208,10 @@ pub fn service_key(key: &str) -> Option<Support> {
 
 /// Looks a top-level key up.
 pub fn top_level_key(key: &str) -> Option<Support> {
-    TOP_LEVEL_KEYS.iter().find(|r| r.key == key).map(|r| r.support)
+    TOP_LEVEL_KEYS
+        .iter()
+        .find(|r| r.key == key)
+        .map(|r| r.support)
 }
 
 #[cfg(test)]

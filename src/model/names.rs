@@ -154,7 +154,10 @@ impl DatastoreName {
 impl StorageName {
     /// The storage entry for a named volume or relative bind source of `stack`.
     pub fn for_volume(stack: &StackName, volume: &str) -> Self {
-        Self(sanitise_with_hash(&format!("{stack}-{volume}"), MAX_STORAGE_NAME))
+        Self(sanitise_with_hash(
+            &format!("{stack}-{volume}"),
+            MAX_STORAGE_NAME,
+        ))
     }
 
     /// Wraps a name read from Dokku.
@@ -166,7 +169,10 @@ impl StorageName {
 impl NetworkName {
     /// The Docker network for compose network `network` of `stack`: `<stack>-<network>`.
     pub fn for_network(stack: &StackName, network: &str) -> Self {
-        Self(sanitise_with_hash(&format!("{stack}-{network}"), MAX_APP_NAME))
+        Self(sanitise_with_hash(
+            &format!("{stack}-{network}"),
+            MAX_APP_NAME,
+        ))
     }
 
     /// An external network, used by its own name.
@@ -193,7 +199,11 @@ fn sanitise_label(raw: &str, max: usize) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         let c = c.to_ascii_lowercase();
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
         if c == '-' && (out.is_empty() || out.ends_with('-')) {
             continue;
         }
@@ -256,12 +266,21 @@ mod tests {
     fn stack_names() {
         assert!(StackName::parse("shop").is_ok());
         assert!(StackName::parse("Shop").is_err());
-        assert_eq!(StackName::sanitise("awesome-compose__wordpress").as_str(), "awesome-compose-wordpress");
-        assert_eq!(StackName::sanitise("x".repeat(40).as_str()).as_str().len(), 32);
+        assert_eq!(
+            StackName::sanitise("awesome-compose__wordpress").as_str(),
+            "awesome-compose-wordpress"
+        );
+        assert_eq!(
+            StackName::sanitise("x".repeat(40).as_str()).as_str().len(),
+            32
+        );
     }
 
     #[test]
     fn database_name() {
-        assert_eq!(DatastoreName::new_unchecked("shop-db").database_name(), "shop_db");
+        assert_eq!(
+            DatastoreName::new_unchecked("shop-db").database_name(),
+            "shop_db"
+        );
     }
 }

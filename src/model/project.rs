@@ -8,13 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::error::{ModelError, Warning};
-use super::keys::{self, Support};
-use super::names::{is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName, StackName, StorageName};
-use super::service::{Dependency, Kind, Mount, Service};
-use super::xdokku::{ServiceSettings, StackSettings};
 use super::convert_app::convert_app;
 pub use super::convert_app::{duration_secs, split_shell_words};
+use super::error::{ModelError, Warning};
+use super::keys::{self, Support};
+use super::names::{
+    is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName, StackName, StorageName,
+};
+use super::service::{Dependency, Kind, Mount, Service};
+use super::xdokku::{ServiceSettings, StackSettings};
 use crate::dokku::catalog;
 
 /// A compose project mapped onto Dokku names.
@@ -57,7 +59,10 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(super) fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(Warning { path: path.into(), message: message.into() });
+        self.warnings.push(Warning {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     pub(super) fn relative(&self, abs: &str) -> String {
@@ -78,13 +83,19 @@ pub(super) struct Fields<'a> {
 #[inline(always)]
 fn key_bit(key: &str) -> u64 {
     let b = key.as_bytes();
-    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
     1 << ((b.len() * 7 + usize::from(first) * 3 + usize::from(last)) & 63)
 }
 
 impl<'a> Fields<'a> {
     pub(super) fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map, bits: map.keys().fold(0, |bits, k| bits | key_bit(k)) }
+        Self {
+            map,
+            bits: map.keys().fold(0, |bits, k| bits | key_bit(k)),
+        }
     }
 
     /// The value of `key`, as [`Map::get`].
@@ -109,16 +120,24 @@ impl<'a> Fields<'a> {
 }
 
 pub(super) fn shape(path: &str, message: &str) -> ModelError {
-    ModelError::Shape { path: path.to_owned(), message: message.to_owned() }
+    ModelError::Shape {
+        path: path.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 pub(super) fn is_unset(v: &Value) -> bool {
-    matches!(v, Value::Null | Value::Bool(false)) || v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(Map::is_empty)
+    matches!(v, Value::Null | Value::Bool(false))
+        || v.as_array().is_some_and(Vec::is_empty)
+        || v.as_object().is_some_and(Map::is_empty)
 }
 
 /// Converts the compose JSON into a [`Project`], with the warnings for keys that have no
 /// (full) Dokku meaning.
-pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project, Vec<Warning>), ModelError> {
+pub fn from_compose_json(
+    json: &Value,
+    opts: &ConvertOptions,
+) -> Result<(Project, Vec<Warning>), ModelError> {
     // Compose prints a literal `$` as `$$` in every string value; the container sees one `$`.
     let unescaped;
     let json = if has_escape(json) {
@@ -127,7 +146,9 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
     } else {
         json
     };
-    let top = json.as_object().ok_or_else(|| shape("(root)", "must be a mapping"))?;
+    let top = json
+        .as_object()
+        .ok_or_else(|| shape("(root)", "must be a mapping"))?;
     let mut ctx = Ctx {
         stack: &opts.stack,
         project_dir: opts.project_dir.trim_end_matches('/'),
@@ -150,7 +171,12 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         }
         match keys::top_level_key(key) {
             None => return Err(ModelError::UnknownKey { path: key.clone() }),
-            Some(Support::Rejected(reason)) => return Err(ModelError::Rejected { path: key.clone(), reason: reason.into() }),
+            Some(Support::Rejected(reason)) => {
+                return Err(ModelError::Rejected {
+                    path: key.clone(),
+                    reason: reason.into(),
+                })
+            }
             Some(Support::Warned(reason)) if !is_unset(value) => ctx.warn(key.clone(), reason),
             _ => {}
         }
@@ -188,14 +214,24 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
         }
         if app != base {
             let other = &taken[base.as_str()];
-            ctx.warn(format!("services.{name}"), format!("app name `{base}` is already service `{other}`'s; using `{app}`"));
+            ctx.warn(
+                format!("services.{name}"),
+                format!("app name `{base}` is already service `{other}`'s; using `{app}`"),
+            );
         }
         taken.insert(app.as_str().to_owned(), name.clone());
         app_names.push((svc, app));
     }
 
-    if let Some(unknown) = settings.services.keys().find(|s| !raw_services.contains_key(*s)) {
-        return Err(ModelError::Extension { path: format!("x-dokku.services.{unknown}"), message: "names no service of the project".into() });
+    if let Some(unknown) = settings
+        .services
+        .keys()
+        .find(|s| !raw_services.contains_key(*s))
+    {
+        return Err(ModelError::Extension {
+            path: format!("x-dokku.services.{unknown}"),
+            message: "names no service of the project".into(),
+        });
     }
     let mut services = BTreeMap::new();
     // `app_names` is in the order of `raw_services`.
@@ -216,7 +252,12 @@ pub fn from_compose_json(json: &Value, opts: &ConvertOptions) -> Result<(Project
     }
     infer_one_shot(&mut services, &mut ctx.warnings);
     let mut rewrites = BTreeMap::new();
-    super::rewrite::rewrite_datastore_refs(&mut services, &settings, &mut rewrites, &mut ctx.warnings)?;
+    super::rewrite::rewrite_datastore_refs(
+        &mut services,
+        &settings,
+        &mut rewrites,
+        &mut ctx.warnings,
+    )?;
 
     ctx.warnings.sort();
     ctx.warnings.dedup();
@@ -246,7 +287,11 @@ fn unescape_dollars(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(s.replace("$$", "$")),
         Value::Array(a) => Value::Array(a.iter().map(unescape_dollars).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), unescape_dollars(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), unescape_dollars(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -257,7 +302,8 @@ fn read_networks(ctx: &mut Ctx<'_>, nets: &Map<String, Value>) {
         let def = def.as_object().cloned().unwrap_or_default();
         if def.get("external").and_then(Value::as_bool) == Some(true) {
             let name = def.get("name").and_then(Value::as_str).unwrap_or(key);
-            ctx.external_networks.insert(key.clone(), NetworkName::external(name));
+            ctx.external_networks
+                .insert(key.clone(), NetworkName::external(name));
             continue;
         }
         for (k, v) in &def {
@@ -266,10 +312,14 @@ fn read_networks(ctx: &mut Ctx<'_>, nets: &Map<String, Value>) {
                 "driver" if v.as_str() == Some("bridge") => {}
                 "ipam" if is_unset(v) => {}
                 _ if is_unset(v) => {}
-                _ => ctx.warn(format!("{path}.{k}"), "Dokku creates plain attachable bridge networks; not applied"),
+                _ => ctx.warn(
+                    format!("{path}.{k}"),
+                    "Dokku creates plain attachable bridge networks; not applied",
+                ),
             }
         }
-        ctx.networks.insert(key.clone(), NetworkName::for_network(ctx.stack, key));
+        ctx.networks
+            .insert(key.clone(), NetworkName::for_network(ctx.stack, key));
     }
 }
 
@@ -278,25 +328,44 @@ fn read_volumes(ctx: &mut Ctx<'_>, vols: &Map<String, Value>) {
         let path = format!("volumes.{key}");
         let def = def.as_object().cloned().unwrap_or_default();
         let external = def.get("external").and_then(Value::as_bool) == Some(true);
-        let docker_name = def.get("name").and_then(Value::as_str).unwrap_or(key).to_owned();
+        let docker_name = def
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(key)
+            .to_owned();
         for (k, v) in &def {
             if !matches!(k.as_str(), "name" | "external") && !is_unset(v) {
                 ctx.warn(format!("{path}.{k}"), "Dokku storage entries are host directories; volume drivers and labels are not applied");
             }
         }
         let storage = StorageName::for_volume(ctx.stack, key);
-        ctx.volumes.insert(key.clone(), (storage, external, docker_name));
+        ctx.volumes
+            .insert(key.clone(), (storage, external, docker_name));
     }
 }
 
-fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &ServiceName, app: AppName, raw: &Value) -> Result<Service, ModelError> {
+fn convert_service(
+    ctx: &mut Ctx<'_>,
+    stack_settings: &StackSettings,
+    name: &ServiceName,
+    app: AppName,
+    raw: &Value,
+) -> Result<Service, ModelError> {
     let base = format!("services.{name}");
-    let obj = &Fields::new(raw.as_object().ok_or_else(|| shape(&base, "must be a mapping"))?);
-    let settings = match (obj.get("x-dokku"), stack_settings.services.get(name.as_str())) {
+    let obj = &Fields::new(
+        raw.as_object()
+            .ok_or_else(|| shape(&base, "must be a mapping"))?,
+    );
+    let settings = match (
+        obj.get("x-dokku"),
+        stack_settings.services.get(name.as_str()),
+    ) {
         (Some(_), Some(_)) => {
             return Err(ModelError::Extension {
                 path: format!("{base}.x-dokku"),
-                message: format!("settings for `{name}` are also in `x-dokku.services.{name}`; keep one"),
+                message: format!(
+                    "settings for `{name}` are also in `x-dokku.services.{name}`; keep one"
+                ),
             })
         }
         (Some(v), None) => ServiceSettings::from_json(v, &format!("{base}.x-dokku"))?,
@@ -320,12 +389,18 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
             continue;
         }
         let path = || format!("{base}.{key}");
-        let support = keys::service_key(key).ok_or_else(|| ModelError::UnknownKey { path: path() })?;
+        let support =
+            keys::service_key(key).ok_or_else(|| ModelError::UnknownKey { path: path() })?;
         if is_unset(value) {
             continue;
         }
         match support {
-            Support::Rejected(reason) => return Err(ModelError::Rejected { path: path(), reason: reason.into() }),
+            Support::Rejected(reason) => {
+                return Err(ModelError::Rejected {
+                    path: path(),
+                    reason: reason.into(),
+                })
+            }
             Support::Warned(reason) => ctx.warn(path(), reason),
             Support::Mapped(_) | Support::Policy(..) => {}
         }
@@ -337,30 +412,62 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
             depends_on.insert(
                 ServiceName::new(dep.as_str()),
                 Dependency {
-                    condition: spec.get("condition").and_then(Value::as_str).unwrap_or("service_started").to_owned(),
-                    required: spec.get("required").and_then(Value::as_bool).unwrap_or(true),
-                    restart: spec.get("restart").and_then(Value::as_bool).unwrap_or(false),
+                    condition: spec
+                        .get("condition")
+                        .and_then(Value::as_str)
+                        .unwrap_or("service_started")
+                        .to_owned(),
+                    required: spec
+                        .get("required")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                    restart: spec
+                        .get("restart")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                 },
             );
         }
     }
     let mut other_edges = BTreeMap::new();
-    for link in obj.get("links").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for link in obj
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         let (target, alias) = link.split_once(':').unwrap_or((link, ""));
         if !alias.is_empty() && alias != target {
-            ctx.warn(format!("{base}.links"), format!("alias `{alias}` of `{target}` is not created; use the service name"));
+            ctx.warn(
+                format!("{base}.links"),
+                format!("alias `{alias}` of `{target}` is not created; use the service name"),
+            );
         }
         other_edges.insert(ServiceName::new(target), "links".to_owned());
     }
-    for from in obj.get("volumes_from").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for from in obj
+        .get("volumes_from")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         let target = from.split(':').next().unwrap_or(from);
         if target == "container" {
-            return Err(ModelError::Rejected { path: format!("{base}.volumes_from"), reason: "containers outside the stack cannot be referenced".into() });
+            return Err(ModelError::Rejected {
+                path: format!("{base}.volumes_from"),
+                reason: "containers outside the stack cannot be referenced".into(),
+            });
         }
         other_edges.insert(ServiceName::new(target), "volumes_from".to_owned());
     }
     for key in ["network_mode", "ipc", "pid"] {
-        if let Some(target) = obj.get(key).and_then(Value::as_str).and_then(|m| m.strip_prefix("service:")) {
+        if let Some(target) = obj
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(|m| m.strip_prefix("service:"))
+        {
             other_edges.insert(ServiceName::new(target), key.to_owned());
         }
     }
@@ -369,19 +476,36 @@ fn convert_service(ctx: &mut Ctx<'_>, stack_settings: &StackSettings, name: &Ser
         Some(ds) => Kind::Datastore(Box::new(convert_datastore(ctx, name, obj, ds)?)),
         None => Kind::App(Box::new(convert_app(ctx, name, app, obj, &settings)?)),
     };
-    Ok(Service { name: name.clone(), kind, depends_on, other_edges, settings })
+    Ok(Service {
+        name: name.clone(),
+        kind,
+        depends_on,
+        other_edges,
+        settings,
+    })
 }
 
-pub(super) fn env_map(obj: &Fields<'_>, base: &str, validate: bool, warnings: &mut Vec<Warning>) -> Result<BTreeMap<String, String>, ModelError> {
+pub(super) fn env_map(
+    obj: &Fields<'_>,
+    base: &str,
+    validate: bool,
+    warnings: &mut Vec<Warning>,
+) -> Result<BTreeMap<String, String>, ModelError> {
     let mut env = BTreeMap::new();
     if let Some(map) = obj.get("environment").and_then(Value::as_object) {
         for (k, v) in map {
             let path = || format!("{base}.environment.{k}");
             if validate && !is_valid_config_key(k) {
-                return Err(ModelError::ConfigKey { path: path(), key: k.clone() });
+                return Err(ModelError::ConfigKey {
+                    path: path(),
+                    key: k.clone(),
+                });
             }
             match v {
-                Value::Null => warnings.push(Warning { path: path(), message: "has no value in the environment of the loader; not set".into() }),
+                Value::Null => warnings.push(Warning {
+                    path: path(),
+                    message: "has no value in the environment of the loader; not set".into(),
+                }),
                 Value::String(s) => {
                     env.insert(k.clone(), s.clone());
                 }
@@ -398,17 +522,34 @@ pub(super) fn env_map(obj: &Fields<'_>, base: &str, validate: bool, warnings: &m
 /// convention): the compose secret mounted at that path, which the plugin gets as the
 /// password (docs/mapping.md "Datastore credentials"). The datastore container is the
 /// plugin's, so the file exists only when it is a secret this service lists.
-fn take_password_file(env: &mut BTreeMap<String, String>, obj: &Fields<'_>, base: &str, plugin: &str, keys: &[&str]) -> Result<Option<String>, ModelError> {
+fn take_password_file(
+    env: &mut BTreeMap<String, String>,
+    obj: &Fields<'_>,
+    base: &str,
+    plugin: &str,
+    keys: &[&str],
+) -> Result<Option<String>, ModelError> {
     let mut found = None;
     for k in keys {
         let key = format!("{k}_FILE");
-        let Some(file) = env.remove(&key).filter(|v| !v.is_empty()) else { continue };
-        let secret = obj.get("secrets").and_then(Value::as_array).into_iter().flatten().find_map(|c| {
-            let source = c.get("source").and_then(Value::as_str)?;
-            let target = c.get("target").and_then(Value::as_str).unwrap_or(source);
-            let at = if target.starts_with('/') { target.to_owned() } else { format!("/run/secrets/{target}") };
-            (at == file).then(|| source.to_owned())
-        });
+        let Some(file) = env.remove(&key).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let secret = obj
+            .get("secrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|c| {
+                let source = c.get("source").and_then(Value::as_str)?;
+                let target = c.get("target").and_then(Value::as_str).unwrap_or(source);
+                let at = if target.starts_with('/') {
+                    target.to_owned()
+                } else {
+                    format!("/run/secrets/{target}")
+                };
+                (at == file).then(|| source.to_owned())
+            });
         match secret {
             Some(s) if found.is_none() => found = Some(s),
             Some(_) => {}
@@ -423,7 +564,12 @@ fn take_password_file(env: &mut BTreeMap<String, String>, obj: &Fields<'_>, base
     Ok(found)
 }
 
-fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds: catalog::DatastoreImage) -> Result<super::service::DatastoreSpec, ModelError> {
+fn convert_datastore(
+    ctx: &mut Ctx<'_>,
+    name: &ServiceName,
+    obj: &Fields<'_>,
+    ds: catalog::DatastoreImage,
+) -> Result<super::service::DatastoreSpec, ModelError> {
     let base = format!("services.{name}");
     let def = catalog::by_plugin(ds.plugin).expect("classify returns catalog plugins");
     for (key, value) in obj.iter() {
@@ -438,13 +584,16 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
             "healthcheck" => "the plugin waits for the datastore itself",
             _ => "the datastore plugin manages this container; not applied",
         };
-        if keys::service_key(key).is_some_and(|s| matches!(s, Support::Mapped(_) | Support::Policy(..))) {
+        if keys::service_key(key)
+            .is_some_and(|s| matches!(s, Support::Mapped(_) | Support::Policy(..)))
+        {
             ctx.warn(format!("{base}.{key}"), why.replace("<plugin>", ds.plugin));
         }
     }
     let mut env = env_map(obj, &base, false, &mut ctx.warnings).unwrap_or_default();
     let password_secret = take_password_file(&mut env, obj, &base, ds.plugin, def.password_keys)?;
-    let root_password_secret = take_password_file(&mut env, obj, &base, ds.plugin, def.root_password_keys)?;
+    let root_password_secret =
+        take_password_file(&mut env, obj, &base, ds.plugin, def.root_password_keys)?;
     if password_secret.is_some() || root_password_secret.is_some() {
         // The secret is applied (as the password), so "not applied" would be wrong.
         let path = format!("{base}.secrets");
@@ -452,11 +601,26 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
     }
     // Any other `*_FILE` variable naming a secret's file names a file the datastore container
     // never has (the plugin mounts no secret into it).
-    let secret_files: Vec<String> = obj.get("secrets").and_then(Value::as_array).into_iter().flatten().filter_map(|c| {
-        let target = c.get("target").or_else(|| c.get("source")).and_then(Value::as_str)?;
-        Some(if target.starts_with('/') { target.to_owned() } else { format!("/run/secrets/{target}") })
-    }).collect();
-    if let Some((k, file)) = env.iter().find(|(k, v)| k.ends_with("_FILE") && (v.starts_with("/run/secrets/") || secret_files.contains(v))) {
+    let secret_files: Vec<String> = obj
+        .get("secrets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let target = c
+                .get("target")
+                .or_else(|| c.get("source"))
+                .and_then(Value::as_str)?;
+            Some(if target.starts_with('/') {
+                target.to_owned()
+            } else {
+                format!("/run/secrets/{target}")
+            })
+        })
+        .collect();
+    if let Some((k, file)) = env.iter().find(|(k, v)| {
+        k.ends_with("_FILE") && (v.starts_with("/run/secrets/") || secret_files.contains(v))
+    }) {
         let read = match def.password_keys.first() {
             Some(p) => format!("only `{p}_FILE` is read, as the datastore's password"),
             None => format!("the {} plugin has no password setting", ds.plugin),
@@ -478,7 +642,14 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
     let declared_user = take(def.user_keys);
     let password = take(def.password_keys);
     let root_password = take(def.root_password_keys);
-    for (value, secret, keys) in [(&password, &password_secret, def.password_keys), (&root_password, &root_password_secret, def.root_password_keys)] {
+    for (value, secret, keys) in [
+        (&password, &password_secret, def.password_keys),
+        (
+            &root_password,
+            &root_password_secret,
+            def.root_password_keys,
+        ),
+    ] {
         if let (Some(_), Some(_), Some(k)) = (value, secret, keys.first()) {
             return Err(ModelError::Extension { path: format!("{base}.environment.{k}_FILE"), message: format!("`{k}` and `{k}_FILE` are both set; the image refuses that, and the datastore can have one password: keep one") });
         }
@@ -487,7 +658,10 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
     let mut custom_env = BTreeMap::new();
     for (k, v) in env {
         if v.contains(';') {
-            ctx.warn(format!("{base}.environment.{k}"), "values with `;` cannot be passed through `--custom-env`; not set");
+            ctx.warn(
+                format!("{base}.environment.{k}"),
+                "values with `;` cannot be passed through `--custom-env`; not set",
+            );
         } else {
             custom_env.insert(k, v);
         }
@@ -525,13 +699,18 @@ fn convert_datastore(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, ds
 fn config_options(command: &Value) -> Option<String> {
     let words = match command {
         Value::String(s) => split_shell_words(s).ok()?,
-        Value::Array(a) => a.iter().map(|w| w.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
+        Value::Array(a) => a
+            .iter()
+            .map(|w| w.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?,
         _ => return None,
     };
     let first = words.first()?;
     let flags = if first.starts_with('-') {
         &words[..]
-    } else if !["sh", "bash", "/bin/sh", "/bin/bash"].contains(&first.as_str()) && words.get(1).is_some_and(|w| w.starts_with('-')) {
+    } else if !["sh", "bash", "/bin/sh", "/bin/bash"].contains(&first.as_str())
+        && words.get(1).is_some_and(|w| w.starts_with('-'))
+    {
         &words[1..]
     } else {
         return None;
@@ -540,7 +719,12 @@ fn config_options(command: &Value) -> Option<String> {
 }
 
 /// The service's networks, primary first, and the aliases it answers to on the primary one.
-pub(super) fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fields<'_>, base: &str) -> (Vec<NetworkName>, BTreeSet<String>) {
+pub(super) fn service_networks(
+    ctx: &mut Ctx<'_>,
+    name: &ServiceName,
+    obj: &Fields<'_>,
+    base: &str,
+) -> (Vec<NetworkName>, BTreeSet<String>) {
     let no_spec = Map::new();
     let mut entries: Vec<(i64, &str, &Map<String, Value>)> = Vec::new();
     match obj.get("networks") {
@@ -552,7 +736,10 @@ pub(super) fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fiel
             }
         }
         // `host`/`none` have no stack network; `service:x` and `bridge` join the default one.
-        _ if matches!(obj.get("network_mode").and_then(Value::as_str), Some("host" | "none")) => {}
+        _ if matches!(
+            obj.get("network_mode").and_then(Value::as_str),
+            Some("host" | "none")
+        ) => {}
         _ => entries.push((0, "default", &no_spec)),
     }
     entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -571,11 +758,23 @@ pub(super) fn service_networks(ctx: &mut Ctx<'_>, name: &ServiceName, obj: &Fiel
         for (k, v) in spec {
             let path = || format!("{base}.networks.{key}.{k}");
             match k.as_str() {
-                "aliases" if i == 0 => aliases.extend(v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned)),
-                "aliases" => ctx.warn(path(), "aliases resolve only on the service's primary network"),
+                "aliases" if i == 0 => aliases.extend(
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned),
+                ),
+                "aliases" => ctx.warn(
+                    path(),
+                    "aliases resolve only on the service's primary network",
+                ),
                 "priority" | "gw_priority" => {}
                 _ if is_unset(v) => {}
-                _ => ctx.warn(path(), "Docker assigns addresses on Dokku networks; not applied"),
+                _ => ctx.warn(
+                    path(),
+                    "Docker assigns addresses on Dokku networks; not applied",
+                ),
             }
         }
     }
@@ -592,12 +791,15 @@ fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut 
     for (name, svc) in services.iter() {
         for (dep, spec) in &svc.depends_on {
             if spec.condition == "service_completed_successfully" {
-                jobs.entry(dep.clone()).or_insert_with(|| format!("services.{name}.depends_on.{dep}"));
+                jobs.entry(dep.clone())
+                    .or_insert_with(|| format!("services.{name}.depends_on.{dep}"));
             }
         }
     }
     for (job, path) in jobs {
-        let Some(svc) = services.get_mut(&job) else { continue };
+        let Some(svc) = services.get_mut(&job) else {
+            continue;
+        };
         if svc.settings.state_given || svc.app().is_none() {
             continue;
         }
@@ -611,15 +813,24 @@ fn infer_one_shot(services: &mut BTreeMap<ServiceName, Service>, warnings: &mut 
         svc.settings.state = super::xdokku::ExpectedState::OneShot;
         warnings.push(Warning {
             path: format!("services.{job}"),
-            message: format!("runs as a one-shot job on each deploy, because `{path}` waits for it to complete"),
+            message: format!(
+                "runs as a one-shot job on each deploy, because `{path}` waits for it to complete"
+            ),
         });
     }
 }
 
 fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
     // Only the mounts of services that some `volumes_from` names are copied.
-    let sources: BTreeSet<ServiceName> =
-        services.values().flat_map(|s| s.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone())).collect();
+    let sources: BTreeSet<ServiceName> = services
+        .values()
+        .flat_map(|s| {
+            s.other_edges
+                .iter()
+                .filter(|(_, k)| *k == "volumes_from")
+                .map(|(n, _)| n.clone())
+        })
+        .collect();
     if sources.is_empty() {
         return;
     }
@@ -632,10 +843,26 @@ fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
     let shared_files: BTreeMap<ServiceName, Vec<(String, super::service::FileSource)>> = services
         .iter()
         .filter(|(n, _)| sources.contains(*n))
-        .filter_map(|(n, s)| s.app().map(|a| (n.clone(), a.files.iter().filter(|(_, f)| matches!(f, super::service::FileSource::Source { .. })).map(|(t, f)| (t.clone(), f.clone())).collect())))
+        .filter_map(|(n, s)| {
+            s.app().map(|a| {
+                (
+                    n.clone(),
+                    a.files
+                        .iter()
+                        .filter(|(_, f)| matches!(f, super::service::FileSource::Source { .. }))
+                        .map(|(t, f)| (t.clone(), f.clone()))
+                        .collect(),
+                )
+            })
+        })
         .collect();
     for svc in services.values_mut() {
-        let from: Vec<ServiceName> = svc.other_edges.iter().filter(|(_, k)| *k == "volumes_from").map(|(n, _)| n.clone()).collect();
+        let from: Vec<ServiceName> = svc
+            .other_edges
+            .iter()
+            .filter(|(_, k)| *k == "volumes_from")
+            .map(|(n, _)| n.clone())
+            .collect();
         if let Kind::App(app) = &mut svc.kind {
             for f in from {
                 for m in shared.get(&f).into_iter().flatten() {
@@ -645,7 +872,9 @@ fn resolve_volumes_from(services: &mut BTreeMap<ServiceName, Service>) {
                 }
                 if !matches!(app.source, super::service::Source::Build(_)) {
                     for (target, file) in shared_files.get(&f).into_iter().flatten() {
-                        app.files.entry(target.clone()).or_insert_with(|| file.clone());
+                        app.files
+                            .entry(target.clone())
+                            .or_insert_with(|| file.clone());
                     }
                 }
             }
@@ -676,7 +905,10 @@ mod tests {
 
     #[test]
     fn shell_words() {
-        assert_eq!(split_shell_words(r#"sh -c "echo 'a b'" x\ y"#).unwrap(), ["sh", "-c", "echo 'a b'", "x y"]);
+        assert_eq!(
+            split_shell_words(r#"sh -c "echo 'a b'" x\ y"#).unwrap(),
+            ["sh", "-c", "echo 'a b'", "x y"]
+        );
         assert_eq!(split_shell_words("  ").unwrap(), Vec::<String>::new());
     }
 
@@ -689,7 +921,10 @@ mod tests {
     }
 
     fn convert(json: serde_json::Value) -> Result<(Project, Vec<Warning>), ModelError> {
-        let opts = ConvertOptions { stack: StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let opts = ConvertOptions {
+            stack: StackName::parse("s").unwrap(),
+            project_dir: "/p".into(),
+        };
         from_compose_json(&json, &opts)
     }
 
@@ -700,14 +935,24 @@ mod tests {
         }}}))
         .unwrap();
         let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["`services.web.labels`: Dokku manages container labels", "`services.web.tty`: Dokku containers run detached"]);
+        assert_eq!(
+            shown,
+            [
+                "`services.web.labels`: Dokku manages container labels",
+                "`services.web.tty`: Dokku containers run detached"
+            ]
+        );
     }
 
     #[test]
     fn unknown_and_rejected_keys_are_errors() {
-        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "imagee": "y"}}})).unwrap_err();
+        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "imagee": "y"}}}))
+            .unwrap_err();
         assert_eq!(e.to_string(), "`services.web.imagee`: unknown compose key");
-        let e = convert(serde_json::json!({"services": {"web": {"image": "x", "oom_kill_disable": true}}})).unwrap_err();
+        let e = convert(
+            serde_json::json!({"services": {"web": {"image": "x", "oom_kill_disable": true}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "`services.web.oom_kill_disable` is not supported: disabling the OOM killer can take the whole host down");
         let e = convert(serde_json::json!({"bogus": 1})).unwrap_err();
         assert_eq!(e.to_string(), "`bogus`: unknown compose key");
@@ -735,11 +980,17 @@ mod tests {
         assert_eq!(v("DB_USER"), "postgres");
         assert_eq!(v("DB_NAME"), "s_db");
         assert_eq!(v("DB_PASSWORD"), "pw");
-        assert_eq!(v("JDBC"), "jdbc:postgresql://postgres:pw@dokku-postgres-s-db:5432/s_db?ssl=true");
+        assert_eq!(
+            v("JDBC"),
+            "jdbc:postgresql://postgres:pw@dokku-postgres-s-db:5432/s_db?ssl=true"
+        );
         assert_eq!(v("OTHER"), "dbx");
         assert!(web.links.contains_key(&ServiceName::new("db")));
         let db = p.services[&ServiceName::new("db")].datastore().unwrap();
-        assert_eq!((db.plugin, db.version.as_deref(), db.password.as_deref()), ("postgres", Some("16"), Some("pw")));
+        assert_eq!(
+            (db.plugin, db.version.as_deref(), db.password.as_deref()),
+            ("postgres", Some("16"), Some("pw"))
+        );
     }
 
     /// Issue #15 item 7: `POSTGRES_PASSWORD_FILE` naming a secret the datastore lists makes
@@ -754,19 +1005,60 @@ mod tests {
             }
             serde_json::json!({"services": {"db": {"image": "postgres:16", "environment": env, "secrets": [use_]}}, "secrets": secrets})
         };
-        let (p, _) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}), None)).unwrap();
-        let ds = p.services[&ServiceName::new("db")].datastore().unwrap().clone();
-        assert_eq!((ds.password, ds.password_secret.as_deref()), (None, Some("db_pw")));
+        let (p, _) = convert(db(
+            serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}),
+            None,
+        ))
+        .unwrap();
+        let ds = p.services[&ServiceName::new("db")]
+            .datastore()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (ds.password, ds.password_secret.as_deref()),
+            (None, Some("db_pw"))
+        );
         assert!(ds.custom_env.is_empty(), "{:?}", ds.custom_env);
-        let (_, warnings) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}), None)).unwrap();
-        assert!(warnings.iter().all(|w| w.path != "services.db.secrets"), "{warnings:?}");
-        let (p, _) = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/etc/pw"}), Some("/etc/pw"))).unwrap();
-        assert_eq!(p.services[&ServiceName::new("db")].datastore().unwrap().password_secret.as_deref(), Some("db_pw"));
-        let e = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/other"}), None)).unwrap_err().to_string();
+        let (_, warnings) = convert(db(
+            serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw"}),
+            None,
+        ))
+        .unwrap();
+        assert!(
+            warnings.iter().all(|w| w.path != "services.db.secrets"),
+            "{warnings:?}"
+        );
+        let (p, _) = convert(db(
+            serde_json::json!({"POSTGRES_PASSWORD_FILE": "/etc/pw"}),
+            Some("/etc/pw"),
+        ))
+        .unwrap();
+        assert_eq!(
+            p.services[&ServiceName::new("db")]
+                .datastore()
+                .unwrap()
+                .password_secret
+                .as_deref(),
+            Some("db_pw")
+        );
+        let e = convert(db(
+            serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/other"}),
+            None,
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("`services.db.environment.POSTGRES_PASSWORD_FILE`: `/run/secrets/other` is not where a secret of this service is mounted"), "{e}");
         let e = convert(db(serde_json::json!({"POSTGRES_PASSWORD_FILE": "/run/secrets/db_pw", "POSTGRES_PASSWORD": "x"}), None)).unwrap_err().to_string();
-        assert!(e.contains("`POSTGRES_PASSWORD` and `POSTGRES_PASSWORD_FILE` are both set"), "{e}");
-        let e = convert(db(serde_json::json!({"POSTGRES_DB_FILE": "/run/secrets/db_pw"}), None)).unwrap_err().to_string();
+        assert!(
+            e.contains("`POSTGRES_PASSWORD` and `POSTGRES_PASSWORD_FILE` are both set"),
+            "{e}"
+        );
+        let e = convert(db(
+            serde_json::json!({"POSTGRES_DB_FILE": "/run/secrets/db_pw"}),
+            None,
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("`services.db.environment.POSTGRES_DB_FILE`: `/run/secrets/db_pw` is a compose secret's file, and the postgres plugin runs the datastore container itself"), "{e}");
     }
 
@@ -780,7 +1072,10 @@ mod tests {
         let web = p.services[&ServiceName::new("web")].app().unwrap();
         assert!(!web.env.contains_key("REDIS_URL"));
         assert!(!web.env.contains_key("JOBS_URL"));
-        assert_eq!(web.links[&ServiceName::new("cache")].alias.as_deref(), Some("JOBS"));
+        assert_eq!(
+            web.links[&ServiceName::new("cache")].alias.as_deref(),
+            Some("JOBS")
+        );
         assert_eq!(
             warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["`services.web.environment.RAW`: points at datastore `cache`, whose password the plugin generates; read `REDIS_URL` set by the link instead"]
@@ -886,8 +1181,12 @@ mod tests {
         }))
         .unwrap_err();
         assert_eq!(e.to_string(), "`services.web.x-dokku`: settings for `web` are also in `x-dokku.services.web`; keep one");
-        let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}})).unwrap_err();
-        assert_eq!(e.to_string(), "`x-dokku.services.nope`: names no service of the project");
+        let e = convert(serde_json::json!({"x-dokku": {"services": {"nope": {}}}, "services": {}}))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`x-dokku.services.nope`: names no service of the project"
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ const PATH_KEYS: &str = "nginx, path, redirect, service, spa, static";
 
 /// A location or URL an nginx directive can hold as one word.
 fn nginx_word(s: &str) -> bool {
-    !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || matches!(c, '{' | '}' | ';' | '"' | '\\' | '\''))
+    !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '{' | '}' | ';' | '"' | '\\' | '\''))
 }
 
 /// `dir` relative to the project directory, normalised; `None` when it leaves the project.
@@ -159,13 +162,24 @@ fn balanced(body: &str) -> bool {
 
 impl PathRoute {
     fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
-        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping with `path` and one of `service`, `redirect`, `static`, `nginx`".into()))?;
+        let map = v.as_object().ok_or_else(|| {
+            err(
+                path,
+                "must be a mapping with `path` and one of `service`, `redirect`, `static`, `nginx`"
+                    .into(),
+            )
+        })?;
         let mut location = None;
         let mut targets: Vec<(&str, PathTarget)> = Vec::new();
         let mut spa = None;
         for (k, v) in map {
             let p = format!("{path}.{k}");
-            let text = || v.as_str().map(str::to_owned).filter(|s| !s.trim().is_empty()).ok_or_else(|| err(&p, "must be a non-empty string".into()));
+            let text = || {
+                v.as_str()
+                    .map(str::to_owned)
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| err(&p, "must be a non-empty string".into()))
+            };
             match k.as_str() {
                 "path" => {
                     let l = text()?;
@@ -173,10 +187,17 @@ impl PathRoute {
                         return Err(err(&p, format!("`{l}` must start with `/`")));
                     }
                     if !nginx_word(&l) {
-                        return Err(err(&p, format!("`{l}` must not contain whitespace, quotes, `{{`, `}}` or `;`")));
+                        return Err(err(
+                            &p,
+                            format!("`{l}` must not contain whitespace, quotes, `{{`, `}}` or `;`"),
+                        ));
                     }
                     if l == "/" {
-                        return Err(err(&p, "`/` is the app itself (Dokku's own `location /`): route a sub-path".into()));
+                        return Err(err(
+                            &p,
+                            "`/` is the app itself (Dokku's own `location /`): route a sub-path"
+                                .into(),
+                        ));
                     }
                     location = Some(l);
                 }
@@ -184,7 +205,12 @@ impl PathRoute {
                 "redirect" => {
                     let url = text()?;
                     if !nginx_word(&url) {
-                        return Err(err(&p, format!("`{url}` must not contain whitespace, quotes, `{{`, `}}` or `;`")));
+                        return Err(err(
+                            &p,
+                            format!(
+                                "`{url}` must not contain whitespace, quotes, `{{`, `}}` or `;`"
+                            ),
+                        ));
                     }
                     targets.push(("redirect", PathTarget::Redirect { url }));
                 }
@@ -192,7 +218,10 @@ impl PathRoute {
                     let d = text()?;
                     let dir = inside_project(&d).ok_or_else(|| err(&p, format!("`{d}` must be a directory inside the project (relative, without leaving it with `..`)")))?;
                     if !nginx_word(&dir) {
-                        return Err(err(&p, format!("`{d}` must not contain whitespace, quotes, `{{`, `}}` or `;`")));
+                        return Err(err(
+                            &p,
+                            format!("`{d}` must not contain whitespace, quotes, `{{`, `}}` or `;`"),
+                        ));
                     }
                     targets.push(("static", PathTarget::Static { dir, spa: false }));
                 }
@@ -204,21 +233,45 @@ impl PathRoute {
                     }
                     targets.push(("nginx", PathTarget::Nginx { body }));
                 }
-                _ => return Err(err(&p, format!("unknown setting; valid settings: {PATH_KEYS}"))),
+                _ => {
+                    return Err(err(
+                        &p,
+                        format!("unknown setting; valid settings: {PATH_KEYS}"),
+                    ))
+                }
             }
         }
-        let location = location.ok_or_else(|| err(&format!("{path}.path"), "is required".into()))?;
+        let location =
+            location.ok_or_else(|| err(&format!("{path}.path"), "is required".into()))?;
         if targets.len() != 1 {
             let given: Vec<&str> = targets.iter().map(|(k, _)| *k).collect();
-            return Err(err(path, format!("needs exactly one of `service`, `redirect`, `static`, `nginx` (given: {})", if given.is_empty() { "none".to_owned() } else { given.join(", ") })));
+            return Err(err(
+                path,
+                format!(
+                    "needs exactly one of `service`, `redirect`, `static`, `nginx` (given: {})",
+                    if given.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        given.join(", ")
+                    }
+                ),
+            ));
         }
         let (_, mut target) = targets.remove(0);
         match (&mut target, spa) {
             (PathTarget::Static { spa: s, .. }, Some(v)) => *s = v,
-            (_, Some(_)) => return Err(err(&format!("{path}.spa"), "only applies to `static`".into())),
+            (_, Some(_)) => {
+                return Err(err(
+                    &format!("{path}.spa"),
+                    "only applies to `static`".into(),
+                ))
+            }
             _ => {}
         }
-        Ok(Self { path: location, target })
+        Ok(Self {
+            path: location,
+            target,
+        })
     }
 }
 
@@ -248,11 +301,18 @@ const BACKUP_KEYS: &str = "access_key_id, bucket, encryption_passphrase, endpoin
 
 impl Backup {
     fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
-        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping".into()))?;
+        let map = v
+            .as_object()
+            .ok_or_else(|| err(path, "must be a mapping".into()))?;
         let mut b = Self::default();
         for (k, v) in map {
             let p = format!("{path}.{k}");
-            let text = || v.as_str().map(str::to_owned).filter(|s| !s.trim().is_empty()).ok_or_else(|| err(&p, "must be a non-empty string".into()));
+            let text = || {
+                v.as_str()
+                    .map(str::to_owned)
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| err(&p, "must be a non-empty string".into()))
+            };
             let secret_name = || -> Result<String, ModelError> {
                 let name = match v {
                     Value::Object(o) => o.get("secret").and_then(Value::as_str).map(str::to_owned),
@@ -264,7 +324,10 @@ impl Backup {
                 "schedule" => {
                     let s = text()?;
                     if s.split_whitespace().count() != 5 {
-                        return Err(err(&p, format!("`{s}` is not a cron schedule of five fields")));
+                        return Err(err(
+                            &p,
+                            format!("`{s}` is not a cron schedule of five fields"),
+                        ));
                     }
                     b.schedule = s;
                 }
@@ -275,10 +338,20 @@ impl Backup {
                 "region" => b.region = Some(text()?),
                 "signature_version" => b.signature_version = Some(text()?),
                 "endpoint_url" => b.endpoint_url = Some(text()?),
-                _ => return Err(err(&p, format!("unknown setting; valid settings: {BACKUP_KEYS}"))),
+                _ => {
+                    return Err(err(
+                        &p,
+                        format!("unknown setting; valid settings: {BACKUP_KEYS}"),
+                    ))
+                }
             }
         }
-        for (key, present) in [("schedule", !b.schedule.is_empty()), ("bucket", !b.bucket.is_empty()), ("access_key_id", !b.access_key_id.is_empty()), ("secret_access_key", !b.secret_access_key.is_empty())] {
+        for (key, present) in [
+            ("schedule", !b.schedule.is_empty()),
+            ("bucket", !b.bucket.is_empty()),
+            ("access_key_id", !b.access_key_id.is_empty()),
+            ("secret_access_key", !b.secret_access_key.is_empty()),
+        ] {
             if !present {
                 return Err(err(&format!("{path}.{key}"), "is required".into()));
             }
@@ -288,12 +361,27 @@ impl Backup {
 
     /// One line for reports: `postgres:shop-db `0 3 * * *` -> bucket (encrypted)`.
     pub fn describe(&self, plugin: &str, service: &str) -> String {
-        format!("{plugin}:{service} `{}` -> {}{}", self.schedule, self.bucket, if self.encryption_passphrase.is_some() { " (encrypted)" } else { "" })
+        format!(
+            "{plugin}:{service} `{}` -> {}{}",
+            self.schedule,
+            self.bucket,
+            if self.encryption_passphrase.is_some() {
+                " (encrypted)"
+            } else {
+                ""
+            }
+        )
     }
 
     /// The compose secrets the backup reads.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        [Some(self.access_key_id.as_str()), Some(self.secret_access_key.as_str()), self.encryption_passphrase.as_deref()].into_iter().flatten()
+        [
+            Some(self.access_key_id.as_str()),
+            Some(self.secret_access_key.as_str()),
+            self.encryption_passphrase.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -313,11 +401,15 @@ pub struct StackSettings {
     pub services: BTreeMap<String, ServiceSettings>,
 }
 
-const SERVICE_KEYS: &str = "backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state";
+const SERVICE_KEYS: &str =
+    "backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state";
 const STACK_KEYS: &str = "letsencrypt, letsencrypt_email, plain, services";
 
 fn err(path: &str, message: String) -> ModelError {
-    ModelError::Extension { path: path.to_owned(), message }
+    ModelError::Extension {
+        path: path.to_owned(),
+        message,
+    }
 }
 
 fn string_list(v: &Value, path: &str) -> Result<Vec<String>, ModelError> {
@@ -325,14 +417,19 @@ fn string_list(v: &Value, path: &str) -> Result<Vec<String>, ModelError> {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| err(path, "must be a list of strings".into())))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| err(path, "must be a list of strings".into()))
+            })
             .collect(),
         _ => Err(err(path, "must be a string or a list of strings".into())),
     }
 }
 
 fn boolean(v: &Value, path: &str) -> Result<bool, ModelError> {
-    v.as_bool().ok_or_else(|| err(path, "must be true or false".into()))
+    v.as_bool()
+        .ok_or_else(|| err(path, "must be true or false".into()))
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -343,14 +440,17 @@ fn valid_domain(d: &str) -> bool {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
         })
 }
 
 impl ServiceSettings {
     /// Reads `services.<svc>.x-dokku` at `path`.
     pub fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
-        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping".into()))?;
+        let map = v
+            .as_object()
+            .ok_or_else(|| err(path, "must be a mapping".into()))?;
         let mut s = Self::default();
         for (k, v) in map {
             let p = format!("{path}.{k}");
@@ -367,7 +467,10 @@ impl ServiceSettings {
                 }
                 "proxy_port" => {
                     let n = v.as_u64().filter(|n| (1..=65535).contains(n));
-                    s.proxy_port = Some(n.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| err(&p, "must be a port number".into()))?);
+                    s.proxy_port = Some(
+                        n.and_then(|n| u16::try_from(n).ok())
+                            .ok_or_else(|| err(&p, "must be a port number".into()))?,
+                    );
                 }
                 "datastore" => s.datastore = Some(boolean(v, &p)?),
                 "state" => {
@@ -376,7 +479,12 @@ impl ServiceSettings {
                         Some("running") => ExpectedState::Running,
                         Some("one-shot") => ExpectedState::OneShot,
                         Some("stopped") => ExpectedState::Stopped,
-                        _ => return Err(err(&p, "must be one of `running`, `one-shot`, `stopped`".into())),
+                        _ => {
+                            return Err(err(
+                                &p,
+                                "must be one of `running`, `one-shot`, `stopped`".into(),
+                            ))
+                        }
                     }
                 }
                 "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
@@ -389,39 +497,73 @@ impl ServiceSettings {
                 }
                 "backup" => s.backup = Some(Backup::from_json(v, &p)?),
                 "logs" => {
-                    let m = v.as_object().ok_or_else(|| err(&p, "must be a mapping of `max_size`, `vector_sink`".into()))?;
+                    let m = v.as_object().ok_or_else(|| {
+                        err(&p, "must be a mapping of `max_size`, `vector_sink`".into())
+                    })?;
                     for (lk, lv) in m {
                         let lp = format!("{p}.{lk}");
-                        let text = lv.as_str().filter(|t| !t.trim().is_empty() && !t.contains(char::is_whitespace)).map(str::to_owned).ok_or_else(|| err(&lp, "must be a non-empty string without spaces".into()));
+                        let text = lv
+                            .as_str()
+                            .filter(|t| !t.trim().is_empty() && !t.contains(char::is_whitespace))
+                            .map(str::to_owned)
+                            .ok_or_else(|| {
+                                err(&lp, "must be a non-empty string without spaces".into())
+                            });
                         match lk.as_str() {
                             "max_size" => {
                                 let t = text?;
-                                let ok = t == "unlimited" || t.trim_end_matches(['k', 'm', 'g']).parse::<u64>().is_ok();
+                                let ok = t == "unlimited"
+                                    || t.trim_end_matches(['k', 'm', 'g']).parse::<u64>().is_ok();
                                 if !ok {
-                                    return Err(err(&lp, format!("`{t}` is not a size like `10m` or `unlimited`")));
+                                    return Err(err(
+                                        &lp,
+                                        format!("`{t}` is not a size like `10m` or `unlimited`"),
+                                    ));
                                 }
                                 s.log_max_size = Some(t);
                             }
                             "vector_sink" => s.log_vector_sink = Some(text?),
-                            _ => return Err(err(&lp, "unknown setting; valid settings: max_size, vector_sink".into())),
+                            _ => {
+                                return Err(err(
+                                    &lp,
+                                    "unknown setting; valid settings: max_size, vector_sink".into(),
+                                ))
+                            }
                         }
                     }
                 }
                 "paths" => {
-                    let items = v.as_array().ok_or_else(|| err(&p, "must be a list of `{path: /…, service|redirect|static|nginx: …}`".into()))?;
+                    let items = v.as_array().ok_or_else(|| {
+                        err(
+                            &p,
+                            "must be a list of `{path: /…, service|redirect|static|nginx: …}`"
+                                .into(),
+                        )
+                    })?;
                     for (i, item) in items.iter().enumerate() {
                         let route = PathRoute::from_json(item, &format!("{p}[{i}]"))?;
                         if s.paths.iter().any(|r: &PathRoute| r.path == route.path) {
-                            return Err(err(&format!("{p}[{i}].path"), format!("`{}` is listed twice", route.path)));
+                            return Err(err(
+                                &format!("{p}[{i}].path"),
+                                format!("`{}` is listed twice", route.path),
+                            ));
                         }
                         s.paths.push(route);
                     }
                 }
-                _ => return Err(err(&p, format!("unknown setting; valid settings: {SERVICE_KEYS}"))),
+                _ => {
+                    return Err(err(
+                        &p,
+                        format!("unknown setting; valid settings: {SERVICE_KEYS}"),
+                    ))
+                }
             }
         }
         if s.letsencrypt && s.domains.is_empty() {
-            return Err(err(&format!("{path}.letsencrypt"), "needs `domains`".into()));
+            return Err(err(
+                &format!("{path}.letsencrypt"),
+                "needs `domains`".into(),
+            ));
         }
         Ok(s)
     }
@@ -431,24 +573,39 @@ impl StackSettings {
     /// Reads the top-level `x-dokku`.
     pub fn from_json(v: &Value) -> Result<Self, ModelError> {
         let path = "x-dokku";
-        let map = v.as_object().ok_or_else(|| err(path, "must be a mapping".into()))?;
+        let map = v
+            .as_object()
+            .ok_or_else(|| err(path, "must be a mapping".into()))?;
         let mut s = Self::default();
         for (k, v) in map {
             let p = format!("{path}.{k}");
             match k.as_str() {
                 "letsencrypt" => s.letsencrypt = boolean(v, &p)?,
                 "letsencrypt_email" => {
-                    let e = v.as_str().filter(|e| e.contains('@')).ok_or_else(|| err(&p, "must be an e-mail address".into()))?;
+                    let e = v
+                        .as_str()
+                        .filter(|e| e.contains('@'))
+                        .ok_or_else(|| err(&p, "must be an e-mail address".into()))?;
                     s.letsencrypt_email = Some(e.to_owned());
                 }
                 "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
                 "services" => {
-                    let map = v.as_object().ok_or_else(|| err(&p, "must be a mapping of service name to settings".into()))?;
+                    let map = v.as_object().ok_or_else(|| {
+                        err(&p, "must be a mapping of service name to settings".into())
+                    })?;
                     for (name, settings) in map {
-                        s.services.insert(name.clone(), ServiceSettings::from_json(settings, &format!("{p}.{name}"))?);
+                        s.services.insert(
+                            name.clone(),
+                            ServiceSettings::from_json(settings, &format!("{p}.{name}"))?,
+                        );
                     }
                 }
-                _ => return Err(err(&p, format!("unknown setting; valid settings: {STACK_KEYS}"))),
+                _ => {
+                    return Err(err(
+                        &p,
+                        format!("unknown setting; valid settings: {STACK_KEYS}"),
+                    ))
+                }
             }
         }
         Ok(s)
@@ -474,13 +631,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_path() {
-        let e = ServiceSettings::from_json(&json!({"domian": "x"}), "services.web.x-dokku").unwrap_err();
+        let e = ServiceSettings::from_json(&json!({"domian": "x"}), "services.web.x-dokku")
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state"
         );
-        let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku").unwrap_err();
-        assert_eq!(e.to_string(), "`services.web.x-dokku.letsencrypt`: needs `domains`");
+        let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`services.web.x-dokku.letsencrypt`: needs `domains`"
+        );
         let e = ServiceSettings::from_json(&json!({"domains": "-bad-"}), "s").unwrap_err();
         assert_eq!(e.to_string(), "`s.domains`: `-bad-` is not a valid domain");
     }

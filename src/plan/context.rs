@@ -61,7 +61,9 @@ pub fn app_json(app: &AppSpec) -> Option<String> {
         kind: "startup",
         wait: h.interval,
     };
-    let doc = AppJson { healthchecks: Checks { web: [check] } };
+    let doc = AppJson {
+        healthchecks: Checks { web: [check] },
+    };
     Some(serde_json::to_string_pretty(&doc).expect("json") + "\n")
 }
 
@@ -83,7 +85,12 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
                         files.insert(inner.clone(), content.clone());
                     }
                 }
-                let _ = writeln!(df, "COPY {} {}", json_list(&[inner]).trim_matches(['[', ']']), target);
+                let _ = writeln!(
+                    df,
+                    "COPY {} {}",
+                    json_list(&[inner]).trim_matches(['[', ']']),
+                    target
+                );
             }
             if let Some(w) = &app.working_dir {
                 let _ = writeln!(df, "WORKDIR {w}");
@@ -109,14 +116,24 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
                 files.insert(format!("{dir}/app.json"), j);
             }
             if let Some(c) = &app.command {
-                let words: Vec<String> = c.iter().map(|w| crate::dokku::cmd::shell_quote(w)).collect();
-                files.insert(format!("{dir}/Procfile"), format!("web: {}\n", words.join(" ")));
+                let words: Vec<String> = c
+                    .iter()
+                    .map(|w| crate::dokku::cmd::shell_quote(w))
+                    .collect();
+                files.insert(
+                    format!("{dir}/Procfile"),
+                    format!("web: {}\n", words.join(" ")),
+                );
             }
             Some(b.context.clone())
         }
     };
     // Only contexts that read the pushed source change with its revision.
-    let rev = if base.is_some() || !copies.is_empty() { source_rev } else { "" };
+    let rev = if base.is_some() || !copies.is_empty() {
+        source_rev
+    } else {
+        ""
+    };
     // Hashed piece by piece: the same bytes as `format!("{base:?}\0{rev}\0")`, then
     // `f\0{k}\0{v}\0` per file and `c\0{k}\0{v}\0` per copy.
     let mut h = Sha256::new();
@@ -141,7 +158,12 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
         digest.push(char::from(HEX[usize::from(b >> 4)]));
         digest.push(char::from(HEX[usize::from(b & 15)]));
     }
-    Stdin::Archive { base, files, copies, digest }
+    Stdin::Archive {
+        base,
+        files,
+        copies,
+        digest,
+    }
 }
 
 #[cfg(test)]
@@ -150,7 +172,10 @@ mod tests {
     use crate::model::{from_compose_json, ConvertOptions, StackName};
 
     fn app(service: serde_json::Value) -> AppSpec {
-        let opts = ConvertOptions { stack: StackName::parse("s").unwrap(), project_dir: "/p".into() };
+        let opts = ConvertOptions {
+            stack: StackName::parse("s").unwrap(),
+            project_dir: "/p".into(),
+        };
         let json = serde_json::json!({"services": {"web": service}, "configs": {"motd": {"content": "hi"}}});
         let (p, _) = from_compose_json(&json, &opts).unwrap();
         p.services[&ServiceName::new("web")].app().unwrap().clone()
@@ -165,7 +190,15 @@ mod tests {
             "configs": [{"source": "motd", "target": "/etc/motd"}],
             "healthcheck": {"test": ["CMD-SHELL", "curl -f localhost"], "retries": 3, "interval": "5s"}
         }));
-        let Stdin::Archive { base, files, copies, digest } = build_context(&ServiceName::new("web"), &a, "rev") else { panic!("an archive") };
+        let Stdin::Archive {
+            base,
+            files,
+            copies,
+            digest,
+        } = build_context(&ServiceName::new("web"), &a, "rev")
+        else {
+            panic!("an archive")
+        };
         assert_eq!(base, None);
         assert_eq!(
             files["Dockerfile"],
@@ -188,11 +221,23 @@ mod tests {
 
     #[test]
     fn build_service_overlay() {
-        let a = app(serde_json::json!({"build": {"context": "/p/api", "dockerfile": "Dockerfile"}, "command": "bin/server --port 80"}));
-        let Stdin::Archive { base, files, .. } = build_context(&ServiceName::new("web"), &a, "rev") else { panic!("an archive") };
+        let a = app(
+            serde_json::json!({"build": {"context": "/p/api", "dockerfile": "Dockerfile"}, "command": "bin/server --port 80"}),
+        );
+        let Stdin::Archive { base, files, .. } = build_context(&ServiceName::new("web"), &a, "rev")
+        else {
+            panic!("an archive")
+        };
         assert_eq!(base.as_deref(), Some("api"));
-        assert_eq!(files[".dokku-compose/web/Procfile"], "web: bin/server --port 80\n");
+        assert_eq!(
+            files[".dokku-compose/web/Procfile"],
+            "web: bin/server --port 80\n"
+        );
         let other = build_context(&ServiceName::new("web"), &a, "rev2");
-        assert_ne!(build_context(&ServiceName::new("web"), &a, "rev"), other, "a new push redeploys build services");
+        assert_ne!(
+            build_context(&ServiceName::new("web"), &a, "rev"),
+            other,
+            "a new push redeploys build services"
+        );
     }
 }

@@ -32,7 +32,11 @@ pub struct Options {
 
 /// The whole pure pipeline: compose JSON -> model -> policy check -> graph -> plan -> policy
 /// check of the planned commands.
-pub fn plan_compose_json(json: &serde_json::Value, state: &DokkuState, opts: &Options) -> Result<Plan, PlanError> {
+pub fn plan_compose_json(
+    json: &serde_json::Value,
+    state: &DokkuState,
+    opts: &Options,
+) -> Result<Plan, PlanError> {
     let (project, warnings) = from_compose_json(json, &opts.convert)?;
     opts.policy.check(&project)?;
     let graph = crate::graph::build(&project)?;

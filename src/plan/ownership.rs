@@ -257,7 +257,9 @@ pub fn check(
         let Kind::App(a) = &s.kind else { continue };
         for m in &a.mounts {
             if let Mount::Entry { name, .. } = m {
-                mounted.entry(name.as_str()).or_insert_with(|| format!("services.{svc}.volumes"));
+                mounted
+                    .entry(name.as_str())
+                    .or_insert_with(|| format!("services.{svc}.volumes"));
             }
         }
     }
@@ -265,8 +267,17 @@ pub fn check(
         let name = name.as_str();
         if state.storage.contains(name) && !own.mine.storage.contains(name) {
             let owner = own.other_owner(|o| o.storage.contains(name));
-            let path = mounted.get(name).cloned().unwrap_or_else(|| "volumes".into());
-            foreign.push(Foreign { path, detail: format!("storage entry `{name}` already exists and is not this stack's ({})", owner_text(owner)) });
+            let path = mounted
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| "volumes".into());
+            foreign.push(Foreign {
+                path,
+                detail: format!(
+                    "storage entry `{name}` already exists and is not this stack's ({})",
+                    owner_text(owner)
+                ),
+            });
         }
     }
     for step in &plan.steps {

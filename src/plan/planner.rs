@@ -11,7 +11,10 @@ use crate::dokku::catalog;
 use crate::dokku::{Cmd, Stdin};
 use crate::graph::ServiceGraph;
 use crate::model::docker_opt::{DockerOpt, Flag};
-use crate::model::{AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, NetworkName, Project, Service, ServiceName, Source, Warning};
+use crate::model::{
+    AppSpec, DatastoreSpec, ExpectedState, Kind, Mount, NetworkName, Project, Service, ServiceName,
+    Source, Warning,
+};
 use crate::routing::PATHS_VAR;
 use crate::state::{mount_key, AppState, DokkuState};
 
@@ -93,7 +96,16 @@ impl PlanSettings {
         if self.source_digests.is_empty() {
             return self.source_rev.clone();
         }
-        Self::source_paths(app).iter().map(|p| format!("{p}={}", self.source_digests.get(p).map_or("?", String::as_str))).collect::<Vec<_>>().join(";")
+        Self::source_paths(app)
+            .iter()
+            .map(|p| {
+                format!(
+                    "{p}={}",
+                    self.source_digests.get(p).map_or("?", String::as_str)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(";")
     }
 }
 
@@ -107,7 +119,9 @@ struct Planner<'a> {
 }
 
 fn irreversible(reason: &str) -> Undo {
-    Undo::Irreversible { reason: reason.to_owned() }
+    Undo::Irreversible {
+        reason: reason.to_owned(),
+    }
 }
 
 fn undo(cmds: Vec<Cmd>) -> Undo {
@@ -120,33 +134,73 @@ struct Ctx<'a> {
 }
 
 impl Planner<'_> {
-    fn push(&mut self, ctx: Option<&Ctx<'_>>, id: &str, action: Action, run: Cmd, reason: String, undo: Undo) {
+    fn push(
+        &mut self,
+        ctx: Option<&Ctx<'_>>,
+        id: &str,
+        action: Action,
+        run: Cmd,
+        reason: String,
+        undo: Undo,
+    ) {
         let prefix = ctx.map_or("stack", |c| c.service.as_str());
         let mut full = String::with_capacity(prefix.len() + 1 + id.len());
         full.push_str(prefix);
         full.push('/');
         full.push_str(id);
         let id = full;
-        self.steps.push(Step { id, service: ctx.map(|c| c.service.clone()), level: ctx.map_or(0, |c| c.level), action, run, reason, undo });
+        self.steps.push(Step {
+            id,
+            service: ctx.map(|c| c.service.clone()),
+            level: ctx.map_or(0, |c| c.level),
+            action,
+            run,
+            reason,
+            undo,
+        });
     }
 }
 
 /// Plans `project` against `state`.
-pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, settings: &PlanSettings, mut warnings: Vec<Warning>) -> Result<Plan, PlanError> {
+pub fn plan(
+    project: &Project,
+    graph: &ServiceGraph,
+    state: &DokkuState,
+    settings: &PlanSettings,
+    mut warnings: Vec<Warning>,
+) -> Result<Plan, PlanError> {
     // Let's Encrypt without `x-dokku.letsencrypt_email` needs the host's global e-mail. The
     // model warns; with the host read, a set e-mail makes the warning moot and a missing one
     // is refused below (issue 15 item 14). Only a plan that cannot see the host (off-server
     // `compose:plan` without `--state`) keeps the warning, as the push would decide.
-    if state.letsencrypt_global_email.as_deref().is_some_and(|e| !e.is_empty()) {
+    if state
+        .letsencrypt_global_email
+        .as_deref()
+        .is_some_and(|e| !e.is_empty())
+    {
         warnings.retain(|w| !w.path.ends_with(".x-dokku.letsencrypt"));
     }
     // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
     let primary = primary_networks(project, graph)?;
-    let mut p = Planner { state, steps: Vec::with_capacity(project.services.len() * 12 + 8), routes: BTreeMap::new(), primary };
-    let static_dir = settings.static_dir.clone().unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/static", project.stack));
+    let mut p = Planner {
+        state,
+        steps: Vec::with_capacity(project.services.len() * 12 + 8),
+        routes: BTreeMap::new(),
+        primary,
+    };
+    let static_dir = settings
+        .static_dir
+        .clone()
+        .unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/static", project.stack));
     for (name, inc) in crate::routing::includes(project, graph, &static_dir)? {
         let text = crate::routing::render(&inc);
-        let digest = crate::routing::digest(&text, &inc.statics, |dir| settings.source_digests.get(dir).cloned().unwrap_or_else(|| settings.source_rev.clone()));
+        let digest = crate::routing::digest(&text, &inc.statics, |dir| {
+            settings
+                .source_digests
+                .get(dir)
+                .cloned()
+                .unwrap_or_else(|| settings.source_rev.clone())
+        });
         p.routes.insert(name, (inc, text, digest));
     }
     stack_steps(&mut p, project);
@@ -156,11 +210,22 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
     // Level by level, by name within a level: still dependencies first, and the text plan's
     // `## level N` sections come out in order.
     let by_level = graph.by_level();
-    for (level, name) in by_level.iter().enumerate().flat_map(|(l, names)| names.iter().map(move |n| (l, n))) {
+    for (level, name) in by_level
+        .iter()
+        .enumerate()
+        .flat_map(|(l, names)| names.iter().map(move |n| (l, n)))
+    {
         let svc = &project.services[name];
-        let ctx = Ctx { service: name, level };
+        let ctx = Ctx {
+            service: name,
+            level,
+        };
         let first = p.steps.len();
-        let restart_with = svc.depends_on.iter().find(|(d, spec)| spec.restart && replaced.contains(d)).map(|(d, _)| d);
+        let restart_with = svc
+            .depends_on
+            .iter()
+            .find(|(d, spec)| spec.restart && replaced.contains(d))
+            .map(|(d, _)| d);
         match &svc.kind {
             Kind::Datastore(ds) => {
                 datastore_steps(&mut p, &ctx, ds, settings)?;
@@ -170,7 +235,12 @@ pub fn plan(project: &Project, graph: &ServiceGraph, state: &DokkuState, setting
             }
             Kind::App(app) => app_steps(&mut p, &ctx, project, svc, app, settings, restart_with)?,
         }
-        if p.steps[first..].iter().any(|s| matches!(s.action, Action::Deploy { .. } | Action::Restart { .. } | Action::RunOnce { .. })) {
+        if p.steps[first..].iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Deploy { .. } | Action::Restart { .. } | Action::RunOnce { .. }
+            )
+        }) {
             replaced.insert(name);
         }
     }
@@ -212,7 +282,10 @@ fn networks_of(svc: &Service) -> Vec<&NetworkName> {
 /// created on a network it shares with all of them: its first one (by compose `priority`,
 /// then name) when that one does, else the first that does. When none does, the plan is
 /// refused naming two consumers that share none of its networks.
-fn primary_networks(project: &Project, graph: &ServiceGraph) -> Result<BTreeMap<ServiceName, NetworkName>, PlanError> {
+fn primary_networks(
+    project: &Project,
+    graph: &ServiceGraph,
+) -> Result<BTreeMap<ServiceName, NetworkName>, PlanError> {
     let mut out = BTreeMap::new();
     for (name, svc) in &project.services {
         let Kind::App(app) = &svc.kind else { continue };
@@ -226,7 +299,14 @@ fn primary_networks(project: &Project, graph: &ServiceGraph) -> Result<BTreeMap<
             .iter()
             .filter(|(c, deps)| *c != name && deps.contains(name))
             .filter_map(|(c, _)| {
-                let shared: Vec<&NetworkName> = project.services.get(c).map(networks_of).unwrap_or_default().into_iter().filter(|n| app.networks.contains(n)).collect();
+                let shared: Vec<&NetworkName> = project
+                    .services
+                    .get(c)
+                    .map(networks_of)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|n| app.networks.contains(n))
+                    .collect();
                 (!shared.is_empty()).then_some((c, shared))
             })
             .collect();
@@ -239,10 +319,24 @@ fn primary_networks(project: &Project, graph: &ServiceGraph) -> Result<BTreeMap<
                 let pair = consumers
                     .iter()
                     .enumerate()
-                    .find_map(|(i, (a, sa))| consumers[i + 1..].iter().find(|(_, sb)| !sa.iter().any(|n| sb.contains(n))).map(|(b, _)| (*a, *b)))
-                    .or_else(|| consumers.first().zip(consumers.last()).map(|((a, _), (b, _))| (*a, *b)));
+                    .find_map(|(i, (a, sa))| {
+                        consumers[i + 1..]
+                            .iter()
+                            .find(|(_, sb)| !sa.iter().any(|n| sb.contains(n)))
+                            .map(|(b, _)| (*a, *b))
+                    })
+                    .or_else(|| {
+                        consumers
+                            .first()
+                            .zip(consumers.last())
+                            .map(|((a, _), (b, _))| (*a, *b))
+                    });
                 if let Some((first, second)) = pair {
-                    return Err(PlanError::Unreachable { service: name.clone(), first: first.clone(), second: second.clone() });
+                    return Err(PlanError::Unreachable {
+                        service: name.clone(),
+                        first: first.clone(),
+                        second: second.clone(),
+                    });
                 }
             }
         }
@@ -258,31 +352,50 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
             Kind::Datastore(d) => used.extend(d.network.iter().map(|n| n.as_str())),
         }
     }
-    for net in project.networks.values().filter(|n| used.contains(n.as_str())) {
+    for net in project
+        .networks
+        .values()
+        .filter(|n| used.contains(n.as_str()))
+    {
         if !p.state.networks.contains(net.as_str()) {
             p.push(
                 None,
                 &format!("network/{net}"),
-                Action::CreateNetwork { network: net.to_string() },
+                Action::CreateNetwork {
+                    network: net.to_string(),
+                },
                 Cmd::dokku(["network:create", net.as_str()]),
                 format!("network `{net}` does not exist"),
-                undo(vec![Cmd::dokku(["network:destroy", "--force", net.as_str()])]),
+                undo(vec![Cmd::dokku([
+                    "network:destroy",
+                    "--force",
+                    net.as_str(),
+                ])]),
             );
         }
     }
     for (name, seed) in &project.storage {
         if !p.state.storage.contains(name.as_str()) {
             let reason = match seed {
-                Some(s) => format!("storage entry `{name}` does not exist; seeded from `{s}` in the pushed source"),
+                Some(s) => format!(
+                    "storage entry `{name}` does not exist; seeded from `{s}` in the pushed source"
+                ),
                 None => format!("storage entry `{name}` does not exist"),
             };
             p.push(
                 None,
                 &format!("storage/{name}"),
-                Action::CreateStorage { name: name.to_string(), seed_from: seed.clone() },
+                Action::CreateStorage {
+                    name: name.to_string(),
+                    seed_from: seed.clone(),
+                },
                 Cmd::dokku(["storage:create", name.as_str()]),
                 reason,
-                undo(vec![Cmd::dokku(["storage:destroy", name.as_str(), "--force"])]),
+                undo(vec![Cmd::dokku([
+                    "storage:destroy",
+                    name.as_str(),
+                    "--force",
+                ])]),
             );
         }
     }
@@ -292,24 +405,40 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
 fn url_password(url: &str) -> Option<&str> {
     let rest = &url[url.find("://")? + 3..];
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    authority.rsplit_once('@')?.0.split_once(':').map(|(_, p)| p)
+    authority
+        .rsplit_once('@')?
+        .0
+        .split_once(':')
+        .map(|(_, p)| p)
 }
 
 /// The value of compose secret `name` used by `service`. `None` when planning without the
 /// secrets' values (off the server: `dokku-compose plan` reads no secret; shown masked); in an
 /// apply or a server plan (`secrets_dir` set) a secret without a value is refused, even when
 /// no secret has one (a missing file used to be planned as the mask itself).
-fn secret_value(settings: &PlanSettings, service: &ServiceName, name: &str) -> Result<Option<String>, PlanError> {
+fn secret_value(
+    settings: &PlanSettings,
+    service: &ServiceName,
+    name: &str,
+) -> Result<Option<String>, PlanError> {
     match settings.secrets.0.get(name) {
         Some(v) => Ok(Some(v.clone())),
         None if settings.secrets.0.is_empty() && settings.secrets_dir.is_none() => Ok(None),
-        None => Err(PlanError::MissingSecret { service: service.clone(), secret: name.to_owned() }),
+        None => Err(PlanError::MissingSecret {
+            service: service.clone(),
+            secret: name.to_owned(),
+        }),
     }
 }
 
 /// A datastore password: declared (`POSTGRES_PASSWORD`) or the value of the compose secret
 /// `POSTGRES_PASSWORD_FILE` names. `Ok(None)` also when that value is unknown (off-server).
-fn datastore_password(settings: &PlanSettings, service: &ServiceName, declared: &Option<String>, secret: &Option<String>) -> Result<Option<String>, PlanError> {
+fn datastore_password(
+    settings: &PlanSettings,
+    service: &ServiceName,
+    declared: &Option<String>,
+    secret: &Option<String>,
+) -> Result<Option<String>, PlanError> {
     match (declared, secret) {
         (Some(p), _) => Ok(Some(p.clone())),
         (None, Some(s)) => secret_value(settings, service, s),
@@ -317,37 +446,86 @@ fn datastore_password(settings: &PlanSettings, service: &ServiceName, declared: 
     }
 }
 
-fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, settings: &PlanSettings) -> Result<(), PlanError> {
-    let exists = p.state.datastores.get(ds.plugin).is_some_and(|m| m.contains_key(ds.name.as_str()));
+fn datastore_steps(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    ds: &DatastoreSpec,
+    settings: &PlanSettings,
+) -> Result<(), PlanError> {
+    let exists = p
+        .state
+        .datastores
+        .get(ds.plugin)
+        .is_some_and(|m| m.contains_key(ds.name.as_str()));
     let password = datastore_password(settings, ctx.service, &ds.password, &ds.password_secret)?;
-    let root_password = datastore_password(settings, ctx.service, &ds.root_password, &ds.root_password_secret)?;
+    let root_password = datastore_password(
+        settings,
+        ctx.service,
+        &ds.root_password,
+        &ds.root_password_secret,
+    )?;
     if exists {
-        let Some(info) = p.state.datastore_info.get(&crate::state::datastore_key(ds.plugin, ds.name.as_str())) else { return Ok(()) };
+        let Some(info) = p
+            .state
+            .datastore_info
+            .get(&crate::state::datastore_key(ds.plugin, ds.name.as_str()))
+        else {
+            return Ok(());
+        };
         let def = catalog::by_plugin(ds.plugin);
         // Apps only ever get the password the datastore has: no plugin can change it.
         if let (Some(want), Some(have)) = (&password, url_password(&info.dsn)) {
             if want != have {
-                let key = def.and_then(|d| d.password_keys.first()).copied().unwrap_or("PASSWORD");
-                let key = if ds.password.is_none() && ds.password_secret.is_some() { format!("{key}_FILE") } else { key.to_owned() };
-                return Err(PlanError::DatastorePassword { service: ctx.service.clone(), key, plugin: ds.plugin.to_owned(), datastore: ds.name.to_string() });
+                let key = def
+                    .and_then(|d| d.password_keys.first())
+                    .copied()
+                    .unwrap_or("PASSWORD");
+                let key = if ds.password.is_none() && ds.password_secret.is_some() {
+                    format!("{key}_FILE")
+                } else {
+                    key.to_owned()
+                };
+                return Err(PlanError::DatastorePassword {
+                    service: ctx.service.clone(),
+                    key,
+                    plugin: ds.plugin.to_owned(),
+                    datastore: ds.name.to_string(),
+                });
             }
         }
         // A new image tag: `<plugin>:upgrade` (the plugin recreates the container on it).
         if let Some(v) = &ds.version {
-            let image = ds.image.clone().unwrap_or_else(|| def.map_or(ds.plugin, |d| d.image).to_owned());
+            let image = ds
+                .image
+                .clone()
+                .unwrap_or_else(|| def.map_or(ds.plugin, |d| d.image).to_owned());
             let want = format!("{image}:{v}");
             if info.version != want {
-                let cmd = Cmd::dokku([format!("{}:upgrade", ds.plugin), ds.name.to_string()]).flag("--image", image).flag("--image-version", v.clone());
+                let cmd = Cmd::dokku([format!("{}:upgrade", ds.plugin), ds.name.to_string()])
+                    .flag("--image", image)
+                    .flag("--image-version", v.clone());
                 let back = match info.version.rsplit_once(':') {
-                    Some((i, t)) => undo(vec![Cmd::dokku([format!("{}:upgrade", ds.plugin), ds.name.to_string()]).flag("--image", i.to_owned()).flag("--image-version", t.to_owned())]),
+                    Some((i, t)) => undo(vec![Cmd::dokku([
+                        format!("{}:upgrade", ds.plugin),
+                        ds.name.to_string(),
+                    ])
+                    .flag("--image", i.to_owned())
+                    .flag("--image-version", t.to_owned())]),
                     None => irreversible("the image the datastore ran is unknown"),
                 };
                 p.push(
                     Some(ctx),
                     "upgrade",
-                    Action::UpgradeDatastore { plugin: ds.plugin.to_owned(), name: ds.name.to_string(), image: want.clone() },
+                    Action::UpgradeDatastore {
+                        plugin: ds.plugin.to_owned(),
+                        name: ds.name.to_string(),
+                        image: want.clone(),
+                    },
                     cmd,
-                    format!("{} service `{}` runs `{}`, want `{want}`", ds.plugin, ds.name, info.version),
+                    format!(
+                        "{} service `{}` runs `{}`, want `{want}`",
+                        ds.plugin, ds.name, info.version
+                    ),
                     back,
                 );
             }
@@ -367,7 +545,8 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, setti
     // `service_commit_config` read `SERVICE_PASSWORD`, `SERVICE_ROOT_PASSWORD`,
     // `SERVICE_CUSTOM_ENV`), so no secret is in the process list.
     // A password from a secret whose value is unknown here (off-server) shows as masked.
-    let unknown = |secret: &Option<String>| secret.as_ref().map(|_| crate::dokku::cmd::MASK.to_owned());
+    let unknown =
+        |secret: &Option<String>| secret.as_ref().map(|_| crate::dokku::cmd::MASK.to_owned());
     if let Some(pw) = password.or_else(|| unknown(&ds.password_secret)) {
         cmd = cmd.secret_env("SERVICE_PASSWORD", pw);
     }
@@ -378,7 +557,11 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, setti
         cmd = cmd.flag("--config-options", c.clone());
     }
     if !ds.custom_env.is_empty() {
-        let env: Vec<String> = ds.custom_env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let env: Vec<String> = ds
+            .custom_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         cmd = cmd.secret_env("SERVICE_CUSTOM_ENV", env.join(";"));
     }
     if let Some(n) = &ds.network {
@@ -387,15 +570,24 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, setti
     let image = match (&ds.image, &ds.version) {
         (Some(i), Some(v)) => format!("{i}:{v}"),
         (Some(i), None) => i.clone(),
-        (None, Some(v)) => format!("{}:{v}", catalog::by_plugin(ds.plugin).map_or(ds.plugin, |d| d.image)),
+        (None, Some(v)) => format!(
+            "{}:{v}",
+            catalog::by_plugin(ds.plugin).map_or(ds.plugin, |d| d.image)
+        ),
         (None, None) => "the plugin's default image".into(),
     };
     p.push(
         Some(ctx),
         "create",
-        Action::CreateDatastore { plugin: ds.plugin.to_owned(), name: ds.name.to_string() },
+        Action::CreateDatastore {
+            plugin: ds.plugin.to_owned(),
+            name: ds.name.to_string(),
+        },
         cmd,
-        format!("{} service `{}` does not exist ({image})", ds.plugin, ds.name),
+        format!(
+            "{} service `{}` does not exist ({image})",
+            ds.plugin, ds.name
+        ),
         irreversible("datastore data is never destroyed by an apply"),
     );
     Ok(())
@@ -405,14 +597,29 @@ fn datastore_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, setti
 /// `backup-schedule` and `backup-set-encryption`. Datastore plugins cannot report these, so
 /// they run when the settings changed since the last apply (`backups_changed`, from the
 /// caller's record), and each replaces what was set before.
-fn backup_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, b: &crate::model::Backup, settings: &PlanSettings) -> Result<(), PlanError> {
-    if settings.backups_changed.as_ref().is_some_and(|c| !c.contains(ds.name.as_str())) {
+fn backup_steps(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    ds: &DatastoreSpec,
+    b: &crate::model::Backup,
+    settings: &PlanSettings,
+) -> Result<(), PlanError> {
+    if settings
+        .backups_changed
+        .as_ref()
+        .is_some_and(|c| !c.contains(ds.name.as_str()))
+    {
         return Ok(());
     }
-    let value = |secret: &str| -> Result<String, PlanError> { Ok(secret_value(settings, ctx.service, secret)?.unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned())) };
+    let value = |secret: &str| -> Result<String, PlanError> {
+        Ok(secret_value(settings, ctx.service, secret)?
+            .unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned()))
+    };
     let svc = ds.name.as_str();
     let kept = "backups are reconfigured, never removed, by an apply".to_owned();
-    let mut auth = Cmd::dokku([format!("{}:backup-auth", ds.plugin), svc.to_owned()]).secret_arg(value(&b.access_key_id)?).secret_arg(value(&b.secret_access_key)?);
+    let mut auth = Cmd::dokku([format!("{}:backup-auth", ds.plugin), svc.to_owned()])
+        .secret_arg(value(&b.access_key_id)?)
+        .secret_arg(value(&b.secret_access_key)?);
     // Positional and optional: region, signature version, endpoint; gaps before a given one
     // are empty arguments.
     let extras = [&b.region, &b.signature_version, &b.endpoint_url];
@@ -421,31 +628,86 @@ fn backup_steps(p: &mut Planner<'_>, ctx: &Ctx<'_>, ds: &DatastoreSpec, b: &crat
             auth = auth.arg(e.as_deref().unwrap_or_default().to_owned());
         }
     }
-    p.push(Some(ctx), "backup/auth", Action::Backup { datastore: svc.to_owned() }, auth, "backup credentials changed or were never set".into(), Undo::Irreversible { reason: kept.clone() });
+    p.push(
+        Some(ctx),
+        "backup/auth",
+        Action::Backup {
+            datastore: svc.to_owned(),
+        },
+        auth,
+        "backup credentials changed or were never set".into(),
+        Undo::Irreversible {
+            reason: kept.clone(),
+        },
+    );
     p.push(
         Some(ctx),
         "backup/schedule",
-        Action::Backup { datastore: svc.to_owned() },
-        Cmd::dokku([format!("{}:backup-schedule", ds.plugin), svc.to_owned(), b.schedule.clone(), b.bucket.clone()]),
-        format!("backups of `{svc}` run `{}` into `{}`", b.schedule, b.bucket),
-        Undo::Irreversible { reason: kept.clone() },
+        Action::Backup {
+            datastore: svc.to_owned(),
+        },
+        Cmd::dokku([
+            format!("{}:backup-schedule", ds.plugin),
+            svc.to_owned(),
+            b.schedule.clone(),
+            b.bucket.clone(),
+        ]),
+        format!(
+            "backups of `{svc}` run `{}` into `{}`",
+            b.schedule, b.bucket
+        ),
+        Undo::Irreversible {
+            reason: kept.clone(),
+        },
     );
     let enc = match &b.encryption_passphrase {
-        Some(secret) => Cmd::dokku([format!("{}:backup-set-encryption", ds.plugin), svc.to_owned()]).secret_arg(value(secret)?),
-        None => Cmd::dokku([format!("{}:backup-unset-encryption", ds.plugin), svc.to_owned()]),
+        Some(secret) => Cmd::dokku([
+            format!("{}:backup-set-encryption", ds.plugin),
+            svc.to_owned(),
+        ])
+        .secret_arg(value(secret)?),
+        None => Cmd::dokku([
+            format!("{}:backup-unset-encryption", ds.plugin),
+            svc.to_owned(),
+        ]),
     };
-    let reason = if b.encryption_passphrase.is_some() { "backups are encrypted with the passphrase secret" } else { "no `encryption_passphrase`: backups are not encrypted" };
-    p.push(Some(ctx), "backup/encryption", Action::Backup { datastore: svc.to_owned() }, enc, reason.into(), Undo::Irreversible { reason: kept });
+    let reason = if b.encryption_passphrase.is_some() {
+        "backups are encrypted with the passphrase secret"
+    } else {
+        "no `encryption_passphrase`: backups are not encrypted"
+    };
+    p.push(
+        Some(ctx),
+        "backup/encryption",
+        Action::Backup {
+            datastore: svc.to_owned(),
+        },
+        enc,
+        reason.into(),
+        Undo::Irreversible { reason: kept },
+    );
     Ok(())
 }
 
 /// Property steps: `<plugin>:set <app> <key> [<value>...]`, only when the value differs.
-fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, plugin: &str, key: &str, want: Option<&str>) -> bool {
+fn set_property(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    app: &str,
+    cur: &AppState,
+    plugin: &str,
+    key: &str,
+    want: Option<&str>,
+) -> bool {
     if want.is_none() {
         return false;
     }
     let prop = format!("{plugin}:{key}");
-    let have = if cur.properties.is_empty() { None } else { cur.properties.get(&prop).map(String::as_str) };
+    let have = if cur.properties.is_empty() {
+        None
+    } else {
+        cur.properties.get(&prop).map(String::as_str)
+    };
     if have == want {
         return false;
     }
@@ -460,7 +722,12 @@ fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, p
     p.push(
         Some(ctx),
         &format!("{plugin}/{key}"),
-        Action::SetProperty { app: app.to_owned(), plugin: plugin.to_owned(), key: key.to_owned(), value: want.map(str::to_owned) },
+        Action::SetProperty {
+            app: app.to_owned(),
+            plugin: plugin.to_owned(),
+            key: key.to_owned(),
+            value: want.map(str::to_owned),
+        },
         with_value(want),
         match have {
             Some(h) => format!("{prop} is `{h}`, want `{}`", want.unwrap_or_default()),
@@ -472,14 +739,28 @@ fn set_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, p
 }
 
 /// Unsets a property the app has and the compose file no longer wants (`<plugin>:set <app> <key>`).
-fn clear_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState, plugin: &str, key: &str) -> bool {
+fn clear_property(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    app: &str,
+    cur: &AppState,
+    plugin: &str,
+    key: &str,
+) -> bool {
     let prop = format!("{plugin}:{key}");
-    let Some(have) = cur.properties.get(&prop).filter(|h| !h.is_empty()) else { return false };
+    let Some(have) = cur.properties.get(&prop).filter(|h| !h.is_empty()) else {
+        return false;
+    };
     let set = format!("{plugin}:set");
     p.push(
         Some(ctx),
         &format!("{plugin}/{key}"),
-        Action::SetProperty { app: app.to_owned(), plugin: plugin.to_owned(), key: key.to_owned(), value: None },
+        Action::SetProperty {
+            app: app.to_owned(),
+            plugin: plugin.to_owned(),
+            key: key.to_owned(),
+            value: None,
+        },
         Cmd::dokku([set.as_str(), app, key]),
         format!("{prop} is `{have}`, want it unset"),
         undo(vec![Cmd::dokku([set.as_str(), app, key, have.as_str()])]),
@@ -487,7 +768,10 @@ fn clear_property(p: &mut Planner<'_>, ctx: &Ctx<'_>, app: &str, cur: &AppState,
     true
 }
 
-#[expect(clippy::too_many_lines, reason = "the steps of one app read best top to bottom in apply order")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the steps of one app read best top to bottom in apply order"
+)]
 fn app_steps(
     p: &mut Planner<'_>,
     ctx: &Ctx<'_>,
@@ -507,7 +791,9 @@ fn app_steps(
         p.push(
             Some(ctx),
             "create",
-            Action::CreateApp { app: name.to_owned() },
+            Action::CreateApp {
+                app: name.to_owned(),
+            },
             Cmd::dokku(["apps:create", name]),
             format!("app `{name}` does not exist"),
             undo(vec![Cmd::dokku(["apps:destroy", name, "--force"])]),
@@ -518,13 +804,37 @@ fn app_steps(
     set_property(p, ctx, name, cur, "builder", "selected", Some("dockerfile"));
     if let Source::Build(b) = &app.source {
         if b.dockerfile != "Dockerfile" {
-            set_property(p, ctx, name, cur, "builder-dockerfile", "dockerfile-path", Some(&b.dockerfile));
+            set_property(
+                p,
+                ctx,
+                name,
+                cur,
+                "builder-dockerfile",
+                "dockerfile-path",
+                Some(&b.dockerfile),
+            );
         }
         if app.command.is_some() {
-            set_property(p, ctx, name, cur, "ps", "procfile-path", Some(&format!("{}/Procfile", overlay_dir(&svc.name))));
+            set_property(
+                p,
+                ctx,
+                name,
+                cur,
+                "ps",
+                "procfile-path",
+                Some(&format!("{}/Procfile", overlay_dir(&svc.name))),
+            );
         }
         if app.healthcheck.is_some() {
-            set_property(p, ctx, name, cur, "app-json", "appjson-path", Some(&format!("{}/app.json", overlay_dir(&svc.name))));
+            set_property(
+                p,
+                ctx,
+                name,
+                cur,
+                "app-json",
+                "appjson-path",
+                Some(&format!("{}/app.json", overlay_dir(&svc.name))),
+            );
         }
     }
 
@@ -540,19 +850,49 @@ fn app_steps(
         networks.sort_by_key(|n| *n != first);
     }
     if let Some((primary, rest)) = networks.split_first() {
-        runtime_changed |= set_property(p, ctx, name, cur, "network", "initial-network", Some(primary.as_str()));
+        runtime_changed |= set_property(
+            p,
+            ctx,
+            name,
+            cur,
+            "network",
+            "initial-network",
+            Some(primary.as_str()),
+        );
         let post_create = rest.first().map(|n| n.as_str());
         let post_deploy: Vec<&str> = rest.iter().skip(1).map(|n| n.as_str()).collect();
         // Cleared first, so that a network moving from one attach list to the other never
         // trips Dokku's "already associated" check.
-        for (key, want) in [("attach-post-deploy", (!post_deploy.is_empty()).then(|| post_deploy.join(","))), ("attach-post-create", post_create.map(str::to_owned))] {
+        for (key, want) in [
+            (
+                "attach-post-deploy",
+                (!post_deploy.is_empty()).then(|| post_deploy.join(",")),
+            ),
+            ("attach-post-create", post_create.map(str::to_owned)),
+        ] {
             if want.is_none() {
                 runtime_changed |= clear_property(p, ctx, name, cur, "network", key);
             }
         }
-        runtime_changed |= set_property(p, ctx, name, cur, "network", "attach-post-create", post_create);
+        runtime_changed |= set_property(
+            p,
+            ctx,
+            name,
+            cur,
+            "network",
+            "attach-post-create",
+            post_create,
+        );
         if !post_deploy.is_empty() {
-            runtime_changed |= set_property(p, ctx, name, cur, "network", "attach-post-deploy", Some(&post_deploy.join(",")));
+            runtime_changed |= set_property(
+                p,
+                ctx,
+                name,
+                cur,
+                "network",
+                "attach-post-deploy",
+                Some(&post_deploy.join(",")),
+            );
         }
     }
 
@@ -562,40 +902,74 @@ fn app_steps(
         // Rendered through the typed option; an alias it cannot carry (refused by the model)
         // is rendered as written so the plan check (`Policy::check_plan`) refuses it too.
         options.extend(app.aliases.iter().map(|a| {
-            let option = DockerOpt::new(Flag::NetworkAlias, a.as_str()).map_or_else(|_| format!("--network-alias {a}"), |o| o.render());
+            let option = DockerOpt::new(Flag::NetworkAlias, a.as_str())
+                .map_or_else(|_| format!("--network-alias {a}"), |o| o.render());
             ("deploy", option)
         }));
     }
-    options.extend(app.docker_options.iter().map(|o| (o.phase, o.option.clone())));
+    options.extend(
+        app.docker_options
+            .iter()
+            .map(|o| (o.phase, o.option.clone())),
+    );
     // Options this stack added before and no longer wants are removed; others' are left alone.
     let managed_options: Vec<String> = options.iter().map(|(ph, o)| format!("{ph} {o}")).collect();
-    let previous: Vec<String> = cur.config.get(OPTIONS_VAR).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
+    let previous: Vec<String> = cur
+        .config
+        .get(OPTIONS_VAR)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
     for old in previous.iter().filter(|o| !managed_options.contains(o)) {
-        let Some((phase, option)) = old.split_once(' ') else { continue };
-        if !cur.docker_options.get(phase).is_some_and(|have| have.iter().any(|h| h == option)) {
+        let Some((phase, option)) = old.split_once(' ') else {
+            continue;
+        };
+        if !cur
+            .docker_options
+            .get(phase)
+            .is_some_and(|have| have.iter().any(|h| h == option))
+        {
             continue;
         }
         p.push(
             Some(ctx),
             &format!("docker-options-remove/{phase}/{option}"),
-            Action::RemoveDockerOption { app: name.to_owned(), phase: phase.to_owned(), option: option.to_owned() },
+            Action::RemoveDockerOption {
+                app: name.to_owned(),
+                phase: phase.to_owned(),
+                option: option.to_owned(),
+            },
             Cmd::dokku(["docker-options:remove", name, phase, option]),
             format!("{phase} option `{option}` is no longer in the compose file"),
-            undo(vec![Cmd::dokku(["docker-options:add", name, phase, option])]),
+            undo(vec![Cmd::dokku([
+                "docker-options:add",
+                name,
+                phase,
+                option,
+            ])]),
         );
         runtime_changed = true;
     }
     for (phase, option) in options {
-        if cur.docker_options.get(phase).is_some_and(|have| have.contains(&option)) {
+        if cur
+            .docker_options
+            .get(phase)
+            .is_some_and(|have| have.contains(&option))
+        {
             continue;
         }
         p.push(
             Some(ctx),
             &format!("docker-options/{phase}/{option}"),
-            Action::AddDockerOption { app: name.to_owned(), phase: phase.to_owned(), option: option.clone() },
+            Action::AddDockerOption {
+                app: name.to_owned(),
+                phase: phase.to_owned(),
+                option: option.clone(),
+            },
             Cmd::dokku(["docker-options:add", name, phase]).arg(option.clone()),
             format!("{phase} option `{option}` is missing"),
-            undo(vec![Cmd::dokku(["docker-options:remove", name, phase]).arg(option.clone())]),
+            undo(vec![
+                Cmd::dokku(["docker-options:remove", name, phase]).arg(option.clone())
+            ]),
         );
         runtime_changed = true;
     }
@@ -604,16 +978,35 @@ fn app_steps(
     let mut wanted_mounts: BTreeSet<String> = BTreeSet::new();
     for m in &app.mounts {
         let (key, cmd) = match m {
-            Mount::Entry { name: entry, target, read_only, .. } => {
-                let mut c = Cmd::dokku(["storage:mount", name, entry.as_str(), "--container-dir", target.as_str()]);
+            Mount::Entry {
+                name: entry,
+                target,
+                read_only,
+                ..
+            } => {
+                let mut c = Cmd::dokku([
+                    "storage:mount",
+                    name,
+                    entry.as_str(),
+                    "--container-dir",
+                    target.as_str(),
+                ]);
                 if *read_only {
                     c = c.arg("--volume-readonly");
                 }
                 (mount_key(Some(entry.as_str()), "", target, *read_only), c)
             }
-            Mount::HostPath { source, target, read_only, .. } => {
+            Mount::HostPath {
+                source,
+                target,
+                read_only,
+                ..
+            } => {
                 let spec = format!("{source}:{target}{}", if *read_only { ":ro" } else { "" });
-                (mount_key(None, source, target, *read_only), Cmd::dokku(["storage:mount", name, spec.as_str()]))
+                (
+                    mount_key(None, source, target, *read_only),
+                    Cmd::dokku(["storage:mount", name, spec.as_str()]),
+                )
             }
         };
         wanted_mounts.insert(key.clone());
@@ -623,18 +1016,40 @@ fn app_steps(
         let mut un = cmd.clone();
         un.args[0] = "storage:unmount".into();
         un.args.retain(|a| a != "--volume-readonly");
-        p.push(Some(ctx), &format!("mount/{key}"), Action::Mount { app: name.to_owned(), mount: key.clone() }, cmd, format!("mount `{key}` is missing"), undo(vec![un]));
+        p.push(
+            Some(ctx),
+            &format!("mount/{key}"),
+            Action::Mount {
+                app: name.to_owned(),
+                mount: key.clone(),
+            },
+            cmd,
+            format!("mount `{key}` is missing"),
+            undo(vec![un]),
+        );
         runtime_changed = true;
     }
 
     // Secret files: mounted read-only from the stack's secrets directory; the executor writes
     // them before the plan runs. Their fingerprint in config restarts the app on a change.
-    let secrets_dir = settings.secrets_dir.clone().unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/secrets", project.stack));
+    let secrets_dir = settings
+        .secrets_dir
+        .clone()
+        .unwrap_or_else(|| format!("/var/lib/dokku/data/compose/{}/secrets", project.stack));
     let mut secret_fps: Vec<String> = Vec::new();
     for use_ in &app.secrets {
-        let crate::model::SecretDelivery::File(target) = &use_.delivery else { continue };
+        let crate::model::SecretDelivery::File(target) = &use_.delivery else {
+            continue;
+        };
         secret_value(settings, &svc.name, &use_.name)?;
-        secret_fps.push(format!("{}:{target}={}", use_.name, settings.secret_fingerprints.get(&use_.name).map_or("?", String::as_str)));
+        secret_fps.push(format!(
+            "{}:{target}={}",
+            use_.name,
+            settings
+                .secret_fingerprints
+                .get(&use_.name)
+                .map_or("?", String::as_str)
+        ));
         let host = format!("{secrets_dir}/{name}/{}", use_.name);
         let key = mount_key(None, &host, target, true);
         wanted_mounts.insert(key.clone());
@@ -645,7 +1060,10 @@ fn app_steps(
         p.push(
             Some(ctx),
             &format!("secret/{}", use_.name),
-            Action::Mount { app: name.to_owned(), mount: key.clone() },
+            Action::Mount {
+                app: name.to_owned(),
+                mount: key.clone(),
+            },
             Cmd::dokku(["storage:mount", name, spec.as_str()]),
             format!("secret `{}` is not mounted at `{target}`", use_.name),
             undo(vec![Cmd::dokku(["storage:unmount", name, spec.as_str()])]),
@@ -655,15 +1073,38 @@ fn app_steps(
 
     // Mounts this stack made before and no longer wants are unmounted (issue 15 item 17);
     // others' are left alone.
-    let made: Vec<String> = cur.config.get(MOUNTS_VAR).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
-    for old in made.iter().filter(|m| !wanted_mounts.contains(*m) && cur.mounts.contains(*m)) {
-        let Some((un, back)) = unmount_cmds(name, old) else { continue };
-        p.push(Some(ctx), &format!("unmount/{old}"), Action::Unmount { app: name.to_owned(), mount: old.clone() }, un, format!("mount `{old}` is no longer in the compose file"), undo(vec![back]));
+    let made: Vec<String> = cur
+        .config
+        .get(MOUNTS_VAR)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    for old in made
+        .iter()
+        .filter(|m| !wanted_mounts.contains(*m) && cur.mounts.contains(*m))
+    {
+        let Some((un, back)) = unmount_cmds(name, old) else {
+            continue;
+        };
+        p.push(
+            Some(ctx),
+            &format!("unmount/{old}"),
+            Action::Unmount {
+                app: name.to_owned(),
+                mount: old.clone(),
+            },
+            un,
+            format!("mount `{old}` is no longer in the compose file"),
+            undo(vec![back]),
+        );
         runtime_changed = true;
     }
 
     // Proxy and ports.
-    let mut want_ports: Vec<String> = app.ports.iter().map(|pt| format!("{}:{}:{}", pt.scheme, pt.host, pt.container)).collect();
+    let mut want_ports: Vec<String> = app
+        .ports
+        .iter()
+        .map(|pt| format!("{}:{}:{}", pt.scheme, pt.host, pt.container))
+        .collect();
     want_ports.sort();
     want_ports.dedup();
     if want_ports.is_empty() {
@@ -671,7 +1112,10 @@ fn app_steps(
             p.push(
                 Some(ctx),
                 "proxy/disable",
-                Action::SetProxy { app: name.to_owned(), enabled: false },
+                Action::SetProxy {
+                    app: name.to_owned(),
+                    enabled: false,
+                },
                 Cmd::dokku(["proxy:disable", name]),
                 "the service publishes no port".into(),
                 undo(vec![Cmd::dokku(["proxy:enable", name])]),
@@ -682,7 +1126,10 @@ fn app_steps(
             p.push(
                 Some(ctx),
                 "proxy/enable",
-                Action::SetProxy { app: name.to_owned(), enabled: true },
+                Action::SetProxy {
+                    app: name.to_owned(),
+                    enabled: true,
+                },
                 Cmd::dokku(["proxy:enable", name]),
                 "the service publishes ports".into(),
                 undo(vec![Cmd::dokku(["proxy:disable", name])]),
@@ -694,31 +1141,58 @@ fn app_steps(
         // port the stack still serves.
         let stack_le = project.settings.letsencrypt && !svc.settings.letsencrypt_given;
         let le = svc.settings.letsencrypt || stack_le || cur.letsencrypt;
-        let served: BTreeSet<&str> = want_ports.iter().filter_map(|m| m.rsplit(':').next()).collect();
-        let le_added = |m: &String| le && !want_ports.contains(m) && (m.starts_with("https:443:") || m.starts_with("http:80:")) && m.rsplit(':').next().is_some_and(|c| served.contains(c));
+        let served: BTreeSet<&str> = want_ports
+            .iter()
+            .filter_map(|m| m.rsplit(':').next())
+            .collect();
+        let le_added = |m: &String| {
+            le && !want_ports.contains(m)
+                && (m.starts_with("https:443:") || m.starts_with("http:80:"))
+                && m.rsplit(':').next().is_some_and(|c| served.contains(c))
+        };
         let have: Vec<String> = cur.ports.iter().filter(|m| !le_added(m)).cloned().collect();
         if have != want_ports {
             let back = if cur.ports.is_empty() {
                 Cmd::dokku(["ports:clear", name])
             } else {
-                cur.ports.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone()))
+                cur.ports
+                    .iter()
+                    .fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone()))
             };
-            let mut set: Vec<String> = want_ports.iter().cloned().chain(cur.ports.iter().filter(|m| le_added(m)).cloned()).collect();
+            let mut set: Vec<String> = want_ports
+                .iter()
+                .cloned()
+                .chain(cur.ports.iter().filter(|m| le_added(m)).cloned())
+                .collect();
             set.sort();
             set.dedup();
             p.push(
                 Some(ctx),
                 "ports",
-                Action::SetPorts { app: name.to_owned(), ports: set.clone() },
-                set.iter().fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
-                format!("port maps are `{}`, want `{}`", cur.ports.join(" "), want_ports.join(" ")),
+                Action::SetPorts {
+                    app: name.to_owned(),
+                    ports: set.clone(),
+                },
+                set.iter()
+                    .fold(Cmd::dokku(["ports:set", name]), |c, m| c.arg(m.clone())),
+                format!(
+                    "port maps are `{}`, want `{}`",
+                    cur.ports.join(" "),
+                    want_ports.join(" ")
+                ),
                 undo(vec![back]),
             );
         }
     }
     let patterned: Vec<String>;
-    let domains = if svc.settings.domains.is_empty() && (!app.ports.is_empty() || svc.settings.proxy_port.is_some()) {
-        patterned = settings.domain_pattern.iter().map(|p| p.replace("{service}", svc.name.as_str())).collect();
+    let domains = if svc.settings.domains.is_empty()
+        && (!app.ports.is_empty() || svc.settings.proxy_port.is_some())
+    {
+        patterned = settings
+            .domain_pattern
+            .iter()
+            .map(|p| p.replace("{service}", svc.name.as_str()))
+            .collect();
         &patterned
     } else {
         &svc.settings.domains
@@ -727,14 +1201,25 @@ fn app_steps(
         let back = if cur.domains.is_empty() {
             Cmd::dokku(["domains:clear", name])
         } else {
-            cur.domains.iter().fold(Cmd::dokku(["domains:set", name]), |c, d| c.arg(d.clone()))
+            cur.domains
+                .iter()
+                .fold(Cmd::dokku(["domains:set", name]), |c, d| c.arg(d.clone()))
         };
         p.push(
             Some(ctx),
             "domains",
-            Action::SetDomains { app: name.to_owned(), domains: domains.clone() },
-            domains.iter().fold(Cmd::dokku(["domains:set", name]), |c, d| c.arg(d.clone())),
-            format!("domains are `{}`, want `{}`", cur.domains.join(" "), domains.join(" ")),
+            Action::SetDomains {
+                app: name.to_owned(),
+                domains: domains.clone(),
+            },
+            domains
+                .iter()
+                .fold(Cmd::dokku(["domains:set", name]), |c, d| c.arg(d.clone())),
+            format!(
+                "domains are `{}`, want `{}`",
+                cur.domains.join(" "),
+                domains.join(" ")
+            ),
             undo(vec![back]),
         );
     }
@@ -754,41 +1239,110 @@ fn app_steps(
         let have: BTreeMap<String, String> = cur
             .resources
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix(&format!("{which}:")).map(|r| (r.to_owned(), v.clone())))
+            .filter_map(|(k, v)| {
+                k.strip_prefix(&format!("{which}:"))
+                    .map(|r| (r.to_owned(), v.clone()))
+            })
             .collect();
         if want.is_empty() || want.iter().all(|(k, v)| have.get(k) == Some(v)) {
             continue;
         }
         let command = format!("resource:{which}");
-        let cmd = want.iter().fold(Cmd::dokku([command.as_str()]), |c, (k, v)| c.flag(&format!("--{k}"), v.clone())).arg(name);
+        let cmd = want
+            .iter()
+            .fold(Cmd::dokku([command.as_str()]), |c, (k, v)| {
+                c.flag(&format!("--{k}"), v.clone())
+            })
+            .arg(name);
         let back = if have.is_empty() {
             Cmd::dokku([format!("resource:{which}-clear"), name.to_owned()])
         } else {
-            have.iter().fold(Cmd::dokku([command.as_str()]), |c, (k, v)| c.flag(&format!("--{k}"), v.clone())).arg(name)
+            have.iter()
+                .fold(Cmd::dokku([command.as_str()]), |c, (k, v)| {
+                    c.flag(&format!("--{k}"), v.clone())
+                })
+                .arg(name)
         };
-        p.push(Some(ctx), &format!("resource/{which}"), Action::Resources { app: name.to_owned(), which: which.to_owned(), values: want.clone() }, cmd, format!("resource {which}s differ"), undo(vec![back]));
+        p.push(
+            Some(ctx),
+            &format!("resource/{which}"),
+            Action::Resources {
+                app: name.to_owned(),
+                which: which.to_owned(),
+                values: want.clone(),
+            },
+            cmd,
+            format!("resource {which}s differ"),
+            undo(vec![back]),
+        );
         runtime_changed = true;
     }
 
     // Process settings.
-    runtime_changed |= set_property(p, ctx, name, cur, "ps", "restart-policy", app.restart_policy.as_deref());
-    runtime_changed |= set_property(p, ctx, name, cur, "ps", "stop-timeout-seconds", app.stop_timeout.map(|s| s.to_string()).as_deref());
-    let max_size = svc.settings.log_max_size.as_deref().or(app.log_max_size.as_deref());
+    runtime_changed |= set_property(
+        p,
+        ctx,
+        name,
+        cur,
+        "ps",
+        "restart-policy",
+        app.restart_policy.as_deref(),
+    );
+    runtime_changed |= set_property(
+        p,
+        ctx,
+        name,
+        cur,
+        "ps",
+        "stop-timeout-seconds",
+        app.stop_timeout.map(|s| s.to_string()).as_deref(),
+    );
+    let max_size = svc
+        .settings
+        .log_max_size
+        .as_deref()
+        .or(app.log_max_size.as_deref());
     runtime_changed |= set_property(p, ctx, name, cur, "logs", "max-size", max_size);
     // Log collection: the vector sink is read by Dokku's log shipper, not by the container.
-    set_property(p, ctx, name, cur, "logs", "vector-sink", svc.settings.log_vector_sink.as_deref());
+    set_property(
+        p,
+        ctx,
+        name,
+        cur,
+        "logs",
+        "vector-sink",
+        svc.settings.log_vector_sink.as_deref(),
+    );
     // Let's Encrypt: the service's own setting, else the stack's for every service with
     // domains; Dokku's `letsencrypt:enable` needs an e-mail, checked here when the host was read.
-    let letsencrypt = if svc.settings.letsencrypt_given { svc.settings.letsencrypt } else { svc.settings.letsencrypt || (project.settings.letsencrypt && !domains.is_empty()) };
+    let letsencrypt = if svc.settings.letsencrypt_given {
+        svc.settings.letsencrypt
+    } else {
+        svc.settings.letsencrypt || (project.settings.letsencrypt && !domains.is_empty())
+    };
     if letsencrypt {
         if domains.is_empty() {
-            return Err(PlanError::Letsencrypt { service: svc.name.clone(), missing: "domains (`x-dokku.services.<svc>.domains`, or the `domain-pattern` property)".into() });
+            return Err(PlanError::Letsencrypt {
+                service: svc.name.clone(),
+                missing:
+                    "domains (`x-dokku.services.<svc>.domains`, or the `domain-pattern` property)"
+                        .into(),
+            });
         }
-        let have_email = project.settings.letsencrypt_email.is_some() || cur.properties.contains_key("letsencrypt:email");
+        let have_email = project.settings.letsencrypt_email.is_some()
+            || cur.properties.contains_key("letsencrypt:email");
         if !have_email && p.state.letsencrypt_global_email.as_deref() == Some("") {
             return Err(PlanError::Letsencrypt { service: svc.name.clone(), missing: "an e-mail (`x-dokku.letsencrypt_email`, or `dokku letsencrypt:set --global email <address>`)".into() });
         }
-        set_property(p, ctx, name, cur, "letsencrypt", "email", project.settings.letsencrypt_email.as_deref());
+        set_property(
+            p,
+            ctx,
+            name,
+            cur,
+            "letsencrypt",
+            "email",
+            project.settings.letsencrypt_email.as_deref(),
+        );
     }
     let one_shot = svc.settings.state == ExpectedState::OneShot;
     let count = if one_shot { Some(0) } else { app.replicas };
@@ -799,10 +1353,19 @@ fn app_steps(
             p.push(
                 Some(ctx),
                 "scale",
-                Action::Scale { app: name.to_owned(), process: PROCESS.into(), count: n },
+                Action::Scale {
+                    app: name.to_owned(),
+                    process: PROCESS.into(),
+                    count: n,
+                },
                 Cmd::dokku(["ps:scale", "--skip-deploy", name]).arg(format!("{PROCESS}={n}")),
-                format!("{PROCESS} scale is {}, want {n}", have.map_or("unset".into(), |h| h.to_string())),
-                undo(vec![Cmd::dokku(["ps:scale", "--skip-deploy", name]).arg(back)]),
+                format!(
+                    "{PROCESS} scale is {}, want {n}",
+                    have.map_or("unset".into(), |h| h.to_string())
+                ),
+                undo(vec![
+                    Cmd::dokku(["ps:scale", "--skip-deploy", name]).arg(back)
+                ]),
             );
             runtime_changed = true;
         }
@@ -810,33 +1373,70 @@ fn app_steps(
 
     // Datastore links.
     for link in app.links.values() {
-        let linked = p.state.datastores.get(link.plugin).and_then(|m| m.get(link.datastore.as_str())).is_some_and(|apps| apps.contains(name));
+        let linked = p
+            .state
+            .datastores
+            .get(link.plugin)
+            .and_then(|m| m.get(link.datastore.as_str()))
+            .is_some_and(|apps| apps.contains(name));
         if linked {
             continue;
         }
-        let mut cmd = Cmd::dokku([format!("{}:link", link.plugin), link.datastore.to_string(), name.to_owned(), "--no-restart".into()]);
+        let mut cmd = Cmd::dokku([
+            format!("{}:link", link.plugin),
+            link.datastore.to_string(),
+            name.to_owned(),
+            "--no-restart".into(),
+        ]);
         if let Some(a) = &link.alias {
             cmd = cmd.flag("--alias", a.clone());
         }
         p.push(
             Some(ctx),
             &format!("link/{}", link.datastore),
-            Action::Link { plugin: link.plugin.to_owned(), datastore: link.datastore.to_string(), app: name.to_owned() },
+            Action::Link {
+                plugin: link.plugin.to_owned(),
+                datastore: link.datastore.to_string(),
+                app: name.to_owned(),
+            },
             cmd,
-            format!("`{name}` is not linked to {} service `{}`", link.plugin, link.datastore),
-            undo(vec![Cmd::dokku([format!("{}:unlink", link.plugin), link.datastore.to_string(), name.to_owned(), "--no-restart".into()])]),
+            format!(
+                "`{name}` is not linked to {} service `{}`",
+                link.plugin, link.datastore
+            ),
+            undo(vec![Cmd::dokku([
+                format!("{}:unlink", link.plugin),
+                link.datastore.to_string(),
+                name.to_owned(),
+                "--no-restart".into(),
+            ])]),
         );
         runtime_changed = true;
     }
 
     // Config: the environment, the list of managed keys, and the build-context digest.
     let context = build_context(&svc.name, app, &settings.source_key(app));
-    let Stdin::Archive { digest, .. } = &context else { unreachable!("build_context returns an archive") };
+    let Stdin::Archive { digest, .. } = &context else {
+        unreachable!("build_context returns an archive")
+    };
     let digest = digest.clone();
-    let mut want: BTreeMap<String, (String, bool)> = app.env.iter().map(|(k, v)| (k.clone(), (v.value.clone(), v.secret && !project.settings.plain.contains(k)))).collect();
+    let mut want: BTreeMap<String, (String, bool)> = app
+        .env
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (
+                    v.value.clone(),
+                    v.secret && !project.settings.plain.contains(k),
+                ),
+            )
+        })
+        .collect();
     for use_ in &app.secrets {
         if let crate::model::SecretDelivery::Env(var) = &use_.delivery {
-            let value = secret_value(settings, &svc.name, &use_.name)?.unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned());
+            let value = secret_value(settings, &svc.name, &use_.name)?
+                .unwrap_or_else(|| crate::dokku::cmd::MASK.to_owned());
             want.insert(var.clone(), (value, true));
         }
     }
@@ -853,52 +1453,124 @@ fn app_steps(
     }
     want.insert(KEYS_VAR.into(), (managed.join(","), false));
     want.insert(DIGEST_VAR.into(), (digest.clone(), false));
-    want.insert(OPTIONS_VAR.into(), (serde_json::to_string(&managed_options).expect("strings serialise"), false));
+    want.insert(
+        OPTIONS_VAR.into(),
+        (
+            serde_json::to_string(&managed_options).expect("strings serialise"),
+            false,
+        ),
+    );
     if !wanted_mounts.is_empty() || cur.config.contains_key(MOUNTS_VAR) {
-        want.insert(MOUNTS_VAR.into(), (serde_json::to_string(&wanted_mounts).expect("strings serialise"), false));
+        want.insert(
+            MOUNTS_VAR.into(),
+            (
+                serde_json::to_string(&wanted_mounts).expect("strings serialise"),
+                false,
+            ),
+        );
     }
     let route = p.routes.get(&svc.name).cloned();
     if let Some((_, _, d)) = &route {
         want.insert(PATHS_VAR.into(), (d.clone(), false));
     }
-    let to_set: Vec<(&String, &(String, bool))> = want.iter().filter(|(k, (v, _))| cur.config.get(*k) != Some(v)).collect();
+    let to_set: Vec<(&String, &(String, bool))> = want
+        .iter()
+        .filter(|(k, (v, _))| cur.config.get(*k) != Some(v))
+        .collect();
     if !to_set.is_empty() {
-        let values: BTreeMap<String, String> = to_set.iter().map(|(k, (v, _))| ((*k).clone(), v.clone())).collect();
-        let secret: BTreeSet<String> = to_set.iter().filter(|(_, (_, s))| *s).map(|(k, _)| (*k).clone()).collect();
+        let values: BTreeMap<String, String> = to_set
+            .iter()
+            .map(|(k, (v, _))| ((*k).clone(), v.clone()))
+            .collect();
+        let secret: BTreeSet<String> = to_set
+            .iter()
+            .filter(|(_, (_, s))| *s)
+            .map(|(k, _)| (*k).clone())
+            .collect();
         let cmd = set_config(name, values, secret);
         let mut back = Vec::new();
-        let old: BTreeMap<String, String> = to_set.iter().filter_map(|(k, _)| cur.config.get_key_value(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let old: BTreeMap<String, String> = to_set
+            .iter()
+            .filter_map(|(k, _)| cur.config.get_key_value(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if !old.is_empty() {
             // The previous values, masked by the same classification as the new ones.
-            let keys = old.iter().filter(|(k, v)| want.get(*k).is_some_and(|(_, s)| *s) || crate::model::env_is_secret(k, v, &project.settings.plain)).map(|(k, _)| k.clone()).collect();
+            let keys = old
+                .iter()
+                .filter(|(k, v)| {
+                    want.get(*k).is_some_and(|(_, s)| *s)
+                        || crate::model::env_is_secret(k, v, &project.settings.plain)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
             back.push(set_config(name, old, keys));
         }
-        let new: Vec<&String> = to_set.iter().map(|(k, _)| *k).filter(|k| !cur.config.contains_key(*k)).collect();
+        let new: Vec<&String> = to_set
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !cur.config.contains_key(*k))
+            .collect();
         if !new.is_empty() {
-            back.push(new.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg((*k).clone())));
+            back.push(new.iter().fold(
+                Cmd::dokku(["config:unset", "--no-restart", name]),
+                |c, k| c.arg((*k).clone()),
+            ));
         }
         let keys: Vec<String> = to_set.iter().map(|(k, _)| (*k).clone()).collect();
-        let env_changed = keys.iter().any(|k| k != DIGEST_VAR && k != KEYS_VAR && k != OPTIONS_VAR && k != PATHS_VAR && k != MOUNTS_VAR);
+        let env_changed = keys.iter().any(|k| {
+            k != DIGEST_VAR
+                && k != KEYS_VAR
+                && k != OPTIONS_VAR
+                && k != PATHS_VAR
+                && k != MOUNTS_VAR
+        });
         // SECRETS_VAR counts: a changed secret file is only seen by a restarted container.
         runtime_changed |= env_changed;
-        p.push(Some(ctx), "config", Action::SetConfig { app: name.to_owned(), keys: keys.clone() }, cmd, format!("config differs in {}", keys.join(", ")), undo(back));
+        p.push(
+            Some(ctx),
+            "config",
+            Action::SetConfig {
+                app: name.to_owned(),
+                keys: keys.clone(),
+            },
+            cmd,
+            format!("config differs in {}", keys.join(", ")),
+            undo(back),
+        );
     }
-    let previously: BTreeSet<&str> = cur.config.get(KEYS_VAR).map(|k| k.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    let mut gone: Vec<&str> = previously.into_iter().filter(|k| !want.contains_key(*k) && cur.config.contains_key(*k)).collect();
+    let previously: BTreeSet<&str> = cur
+        .config
+        .get(KEYS_VAR)
+        .map(|k| k.split(',').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let mut gone: Vec<&str> = previously
+        .into_iter()
+        .filter(|k| !want.contains_key(*k) && cur.config.contains_key(*k))
+        .collect();
     // Paths removed from the compose file: the include goes too (step `paths` below).
     let paths_gone = route.is_none() && cur.config.contains_key(PATHS_VAR);
     if paths_gone {
         gone.push(PATHS_VAR);
     }
     if !gone.is_empty() {
-        let old: BTreeMap<String, String> = gone.iter().map(|k| ((*k).to_owned(), cur.config[*k].clone())).collect();
+        let old: BTreeMap<String, String> = gone
+            .iter()
+            .map(|k| ((*k).to_owned(), cur.config[*k].clone()))
+            .collect();
         let keys = old.keys().cloned().collect();
         let back = set_config(name, old, keys);
         p.push(
             Some(ctx),
             "config-unset",
-            Action::UnsetConfig { app: name.to_owned(), keys: gone.iter().map(|k| (*k).to_owned()).collect() },
-            gone.iter().fold(Cmd::dokku(["config:unset", "--no-restart", name]), |c, k| c.arg(*k)),
+            Action::UnsetConfig {
+                app: name.to_owned(),
+                keys: gone.iter().map(|k| (*k).to_owned()).collect(),
+            },
+            gone.iter().fold(
+                Cmd::dokku(["config:unset", "--no-restart", name]),
+                |c, k| c.arg(*k),
+            ),
             format!("{} no longer in the compose file", gone.join(", ")),
             undo(vec![back]),
         );
@@ -908,7 +1580,11 @@ fn app_steps(
     // Deploy, or restart so that settings changed above take effect.
     let deploy = !cur.deployed || cur.config.get(DIGEST_VAR) != Some(&digest);
     if deploy {
-        let reason = if cur.deployed { "the build context changed".to_owned() } else { format!("`{name}` has not been deployed") };
+        let reason = if cur.deployed {
+            "the build context changed".to_owned()
+        } else {
+            format!("`{name}` has not been deployed")
+        };
         // The undo redeploys the build context of the running release, which the executor
         // saved when it deployed it; the executor runs it after every setting is restored.
         let back = match (cur.deployed, cur.config.get(DIGEST_VAR)) {
@@ -921,34 +1597,75 @@ fn app_steps(
         p.push(
             Some(ctx),
             "deploy",
-            Action::Deploy { app: name.to_owned(), digest: digest.clone() },
-            Cmd::dokku(["git:from-archive", "--archive-type", "tar", name, "--"]).with_stdin(context),
+            Action::Deploy {
+                app: name.to_owned(),
+                digest: digest.clone(),
+            },
+            Cmd::dokku(["git:from-archive", "--archive-type", "tar", name, "--"])
+                .with_stdin(context),
             reason,
             back,
         );
     } else if runtime_changed || restart_with.is_some() {
         let reason = match restart_with {
-            Some(d) if !runtime_changed => format!("`{d}` was redeployed and `depends_on.{d}.restart` is true"),
+            Some(d) if !runtime_changed => {
+                format!("`{d}` was redeployed and `depends_on.{d}.restart` is true")
+            }
             _ => "settings changed without a new build".into(),
         };
         // A rollback restarts the app again once its settings are restored.
-        p.push(Some(ctx), "restart", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:restart", name]), reason, undo(vec![Cmd::dokku(["ps:restart", name])]));
+        p.push(
+            Some(ctx),
+            "restart",
+            Action::Restart {
+                app: name.to_owned(),
+            },
+            Cmd::dokku(["ps:restart", name]),
+            reason,
+            undo(vec![Cmd::dokku(["ps:restart", name])]),
+        );
     } else if cur.deployed && !cur.running && !one_shot && count != Some(0) {
         // Stopped by hand (`ps:stop`): the stack says it runs (issue 15 item 17).
-        p.push(Some(ctx), "start", Action::Restart { app: name.to_owned() }, Cmd::dokku(["ps:start", name]), format!("`{name}` is deployed but stopped")
-            , undo(vec![Cmd::dokku(["ps:stop", name])]));
+        p.push(
+            Some(ctx),
+            "start",
+            Action::Restart {
+                app: name.to_owned(),
+            },
+            Cmd::dokku(["ps:start", name]),
+            format!("`{name}` is deployed but stopped"),
+            undo(vec![Cmd::dokku(["ps:stop", name])]),
+        );
     }
     paths_step(p, ctx, name, cur, route.as_ref(), paths_gone);
     if one_shot && deploy {
-        let command = app.command.clone().ok_or_else(|| PlanError::OneShotWithoutCommand { service: svc.name.clone() })?;
-        let cmd = command.into_iter().fold(Cmd::dokku(["run", "--no-tty", name]), Cmd::arg);
-        p.push(Some(ctx), "run", Action::RunOnce { app: name.to_owned() }, cmd, "one-shot job of this deploy (x-dokku.state: one-shot)".into(), irreversible("a job that ran cannot be un-run"));
+        let command = app
+            .command
+            .clone()
+            .ok_or_else(|| PlanError::OneShotWithoutCommand {
+                service: svc.name.clone(),
+            })?;
+        let cmd = command
+            .into_iter()
+            .fold(Cmd::dokku(["run", "--no-tty", name]), Cmd::arg);
+        p.push(
+            Some(ctx),
+            "run",
+            Action::RunOnce {
+                app: name.to_owned(),
+            },
+            cmd,
+            "one-shot job of this deploy (x-dokku.state: one-shot)".into(),
+            irreversible("a job that ran cannot be un-run"),
+        );
     }
     if letsencrypt && !cur.letsencrypt {
         p.push(
             Some(ctx),
             "letsencrypt",
-            Action::EnableLetsencrypt { app: name.to_owned() },
+            Action::EnableLetsencrypt {
+                app: name.to_owned(),
+            },
             Cmd::dokku(["letsencrypt:enable", name]),
             "x-dokku.letsencrypt is true and no certificate is active".into(),
             undo(vec![Cmd::dokku(["letsencrypt:disable", name])]),
@@ -961,7 +1678,10 @@ fn app_steps(
 /// else `config:import` with the values on stdin, so that no secret is in any argv.
 fn set_config(app: &str, values: BTreeMap<String, String>, secret: BTreeSet<String>) -> Cmd {
     if secret.is_empty() {
-        values.iter().fold(Cmd::dokku(["config:set", "--no-restart", app]), |c, (k, v)| c.arg(format!("{k}={v}")))
+        values.iter().fold(
+            Cmd::dokku(["config:set", "--no-restart", app]),
+            |c, (k, v)| c.arg(format!("{k}={v}")),
+        )
     } else {
         Cmd::config_import(app, values, secret)
     }
@@ -985,7 +1705,10 @@ fn unmount_cmds(app: &str, key: &str) -> Option<(Cmd, Cmd)> {
     }
     let (host, target) = spec.split_once(':')?;
     let mount = format!("{host}:{target}{}", if ro { ":ro" } else { "" });
-    Some((Cmd::dokku(["storage:unmount", app, mount.as_str()]), Cmd::dokku(["storage:mount", app, mount.as_str()])))
+    Some((
+        Cmd::dokku(["storage:unmount", app, mount.as_str()]),
+        Cmd::dokku(["storage:mount", app, mount.as_str()]),
+    ))
 }
 
 /// Path routing (issue 7, docs/routing.md): the executor writes the include (and copies the
@@ -993,19 +1716,40 @@ fn unmount_cmds(app: &str, key: &str) -> Option<(Cmd, Cmd)> {
 /// the undo puts the previous include back (executor) and builds the config again. Planned
 /// when the include's digest differs from `PATHS_VAR`, after the deploy so that the app's
 /// own nginx config exists.
-fn paths_step(p: &mut Planner<'_>, ctx: &Ctx<'_>, name: &str, cur: &AppState, route: Option<&(crate::routing::Include, String, String)>, gone: bool) {
+fn paths_step(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    name: &str,
+    cur: &AppState,
+    route: Option<&(crate::routing::Include, String, String)>,
+    gone: bool,
+) {
     let (content, digest, statics, reason) = match route {
         Some((inc, text, d)) if cur.config.get(PATHS_VAR) != Some(d) => {
-            let reason = if cur.config.contains_key(PATHS_VAR) { "the paths' nginx include changed" } else { "the paths' nginx include is not installed" };
+            let reason = if cur.config.contains_key(PATHS_VAR) {
+                "the paths' nginx include changed"
+            } else {
+                "the paths' nginx include is not installed"
+            };
             (text.clone(), d.clone(), inc.statics.clone(), reason)
         }
-        None if gone => (String::new(), String::new(), Vec::new(), "`paths` left the compose file: the nginx include is removed"),
+        None if gone => (
+            String::new(),
+            String::new(),
+            Vec::new(),
+            "`paths` left the compose file: the nginx include is removed",
+        ),
         _ => return,
     };
     p.push(
         Some(ctx),
         "paths",
-        Action::SetNginxInclude { app: name.to_owned(), digest, content, statics },
+        Action::SetNginxInclude {
+            app: name.to_owned(),
+            digest,
+            content,
+            statics,
+        },
         Cmd::dokku(["proxy:build-config", name]),
         reason.into(),
         undo(vec![Cmd::dokku(["proxy:build-config", name])]),

@@ -11,8 +11,18 @@ use crate::dokku::Cmd;
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "# dokku-compose plan for stack `{}`: {} step(s)", self.stack, self.steps.len())?;
-        let width = self.services.keys().map(|s| s.as_str().len()).max().unwrap_or(0);
+        writeln!(
+            f,
+            "# dokku-compose plan for stack `{}`: {} step(s)",
+            self.stack,
+            self.steps.len()
+        )?;
+        let width = self
+            .services
+            .keys()
+            .map(|s| s.as_str().len())
+            .max()
+            .unwrap_or(0);
         for (svc, target) in &self.services {
             writeln!(f, "#   {:width$} -> {target}", svc.as_str())?;
         }
@@ -35,7 +45,12 @@ impl fmt::Display for Plan {
                 writeln!(f, "#   stdin: {}", stdin.describe())?;
             }
             if step.run.program == "dokku" && !step.run.env.is_empty() {
-                let names: Vec<String> = step.run.env.iter().map(|(k, _)| format!("{k}={}", crate::dokku::cmd::MASK)).collect();
+                let names: Vec<String> = step
+                    .run
+                    .env
+                    .iter()
+                    .map(|(k, _)| format!("{k}={}", crate::dokku::cmd::MASK))
+                    .collect();
                 writeln!(f, "#   environment: {}", names.join(" "))?;
             }
             match &step.undo {
@@ -65,7 +80,12 @@ impl fmt::Display for Plan {
 fn cmd_json(c: &Cmd) -> Value {
     let mut v = json!({ "argv": c.masked_argv() });
     if c.program == "dokku" && !c.env.is_empty() {
-        v["env"] = c.env.iter().map(|(k, _)| (k.clone(), json!(crate::dokku::cmd::MASK))).collect::<serde_json::Map<String, Value>>().into();
+        v["env"] = c
+            .env
+            .iter()
+            .map(|(k, _)| (k.clone(), json!(crate::dokku::cmd::MASK)))
+            .collect::<serde_json::Map<String, Value>>()
+            .into();
     }
     if let Some(stdin) = &c.stdin {
         let mut s = serde_json::to_value(stdin).expect("stdin serialises");
@@ -92,7 +112,9 @@ impl Plan {
             .iter()
             .map(|s| {
                 let undo = match &s.undo {
-                    Undo::Commands { cmds } => json!({ "commands": cmds.iter().map(cmd_json).collect::<Vec<_>>() }),
+                    Undo::Commands { cmds } => {
+                        json!({ "commands": cmds.iter().map(cmd_json).collect::<Vec<_>>() })
+                    }
                     Undo::Irreversible { reason } => json!({ "irreversible": reason }),
                 };
                 json!({

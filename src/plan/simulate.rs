@@ -20,17 +20,34 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
             state.storage.insert(name.clone());
         }
         Action::CreateDatastore { plugin, name } => {
-            state.datastores.entry(plugin.clone()).or_default().entry(name.clone()).or_default();
+            state
+                .datastores
+                .entry(plugin.clone())
+                .or_default()
+                .entry(name.clone())
+                .or_default();
         }
-        Action::UpgradeDatastore { plugin, name, image } => {
-            if let Some(info) = state.datastore_info.get_mut(&crate::state::datastore_key(plugin, name)) {
+        Action::UpgradeDatastore {
+            plugin,
+            name,
+            image,
+        } => {
+            if let Some(info) = state
+                .datastore_info
+                .get_mut(&crate::state::datastore_key(plugin, name))
+            {
                 info.version.clone_from(image);
             }
         }
         Action::CreateApp { app: a } => {
             app(state, a);
         }
-        Action::SetProperty { app: a, plugin, key, value } => {
+        Action::SetProperty {
+            app: a,
+            plugin,
+            key,
+            value,
+        } => {
             let prop = format!("{plugin}:{key}");
             let s = app(state, a);
             match value {
@@ -38,10 +55,22 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
                 None => s.properties.remove(&prop),
             };
         }
-        Action::AddDockerOption { app: a, phase, option } => {
-            app(state, a).docker_options.entry(phase.clone()).or_default().push(option.clone());
+        Action::AddDockerOption {
+            app: a,
+            phase,
+            option,
+        } => {
+            app(state, a)
+                .docker_options
+                .entry(phase.clone())
+                .or_default()
+                .push(option.clone());
         }
-        Action::RemoveDockerOption { app: a, phase, option } => {
+        Action::RemoveDockerOption {
+            app: a,
+            phase,
+            option,
+        } => {
             if let Some(opts) = app(state, a).docker_options.get_mut(phase) {
                 opts.retain(|o| o != option);
             }
@@ -55,13 +84,24 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
         Action::Unmount { app: a, mount } => {
             app(state, a).mounts.remove(mount);
         }
-        Action::Link { plugin, datastore, app: a } => {
-            state.datastores.entry(plugin.clone()).or_default().entry(datastore.clone()).or_default().insert(a.clone());
+        Action::Link {
+            plugin,
+            datastore,
+            app: a,
+        } => {
+            state
+                .datastores
+                .entry(plugin.clone())
+                .or_default()
+                .entry(datastore.clone())
+                .or_default()
+                .insert(a.clone());
         }
         Action::SetConfig { app: a, .. } => {
             let s = app(state, a);
             if let Some(crate::dokku::Stdin::Config { values, .. }) = step.run.stdin.as_deref() {
-                s.config.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+                s.config
+                    .extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
                 return;
             }
             for pair in argv.iter().skip(4) {
@@ -76,10 +116,18 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
                 s.config.remove(k);
             }
         }
-        Action::Scale { app: a, process, count } => {
+        Action::Scale {
+            app: a,
+            process,
+            count,
+        } => {
             app(state, a).scale.insert(process.clone(), *count);
         }
-        Action::Resources { app: a, which, values } => {
+        Action::Resources {
+            app: a,
+            which,
+            values,
+        } => {
             let s = app(state, a);
             for (k, v) in values {
                 s.resources.insert(format!("{which}:{k}"), v.clone());

@@ -306,7 +306,10 @@ impl FileEffect {
     /// The effect's id in the journal.
     pub fn id(&self) -> &str {
         match self {
-            FileEffect::Write { id, .. } | FileEffect::Tree { id, .. } | FileEffect::Hooks { id, .. } | FileEffect::Release { id, .. } => id,
+            FileEffect::Write { id, .. }
+            | FileEffect::Tree { id, .. }
+            | FileEffect::Hooks { id, .. }
+            | FileEffect::Release { id, .. } => id,
         }
     }
 }
@@ -335,7 +338,10 @@ pub struct Batches<'a> {
 impl Plan {
     /// The steps grouped for parallel apply (see [`Batches`]).
     pub fn batches(&self) -> Batches<'_> {
-        let mut b = Batches { stack: Vec::new(), levels: Vec::new() };
+        let mut b = Batches {
+            stack: Vec::new(),
+            levels: Vec::new(),
+        };
         for step in &self.steps {
             match &step.service {
                 None => b.stack.push(step),

@@ -26,10 +26,16 @@ pub(crate) fn dokku_compose_plan() -> Command {
 pub(crate) fn sandbox_bin() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
-        let ok = Command::new(env!("CARGO")).args(["build", "-q", "-p", "dokku-sandbox"]).status().expect("cargo build -p dokku-sandbox");
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "dokku-sandbox"])
+            .status()
+            .expect("cargo build -p dokku-sandbox");
         assert!(ok.success(), "building the sandbox failed");
     });
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
     let bin = target.join("debug/dokku");
     assert!(bin.exists(), "{} is missing", bin.display());
     bin
@@ -37,14 +43,31 @@ pub(crate) fn sandbox_bin() -> PathBuf {
 
 /// A call of the sandbox's call log that changes the host (not one of the state queries).
 pub(crate) fn mutating(call: &serde_json::Value) -> bool {
-    let argv: Vec<&str> = call["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let argv: Vec<&str> = call["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     !dokku_compose::state::is_query(&argv)
 }
 
 /// `git` in `dir` with a fixed identity; any failure but a push's is a test failure.
 pub(crate) fn git(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let o = Command::new("git").current_dir(dir).args(args).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.test").env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.test").output().unwrap();
-    assert!(o.status.success() || args[0] == "push", "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.test")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.test")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() || args[0] == "push",
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -55,7 +78,19 @@ pub(crate) fn plugin_bin() -> PathBuf {
 
 /// The plugin's files that Dokku and the install trigger use (the plugin's surface), and the
 /// .gitignore that keeps what install.sh lays out out of `git status`.
-pub(crate) const PLUGIN_FILES: &[&str] = &[".gitignore", "install", "update", "install.sh", "commands", "plugin.toml", "triggers/post-extract", "triggers/builder-build", "triggers/post-delete", "triggers/uninstall", "triggers/app-changed"];
+pub(crate) const PLUGIN_FILES: &[&str] = &[
+    ".gitignore",
+    "install",
+    "update",
+    "install.sh",
+    "commands",
+    "plugin.toml",
+    "triggers/post-extract",
+    "triggers/builder-build",
+    "triggers/post-delete",
+    "triggers/uninstall",
+    "triggers/app-changed",
+];
 
 /// A plugin repository made of the working tree's plugin files (PLUGIN_FILES), committed, as
 /// `plugin:install` clones only committed files.
@@ -79,7 +114,11 @@ pub(crate) fn dotenv_keys(dir: &std::path::Path) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.trim_start_matches("export ").split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .filter_map(|l| {
+            l.trim_start_matches("export ")
+                .split_once('=')
+                .map(|(k, _)| k.trim().to_owned())
+        })
         .collect()
 }
 
@@ -91,9 +130,16 @@ pub(crate) struct Host {
 
 impl Host {
     pub(crate) fn new() -> Self {
-        let h = Host { root: tempfile::tempdir().unwrap() };
+        let h = Host {
+            root: tempfile::tempdir().unwrap(),
+        };
         let repo = plugin_repo(h.root.path());
-        let o = h.dokku(&["plugin:install", &format!("file://{}", repo.display()), "--name", "compose"]);
+        let o = h.dokku(&[
+            "plugin:install",
+            &format!("file://{}", repo.display()),
+            "--name",
+            "compose",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         h
     }
@@ -104,32 +150,53 @@ impl Host {
     /// The sandbox's `dokku`, with the prebuilt plugin and no quiet or trace settings inherited.
     pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new(sandbox_bin());
-        c.env("DOKKU_SANDBOX_ROOT", self.path()).env("DOKKU_COMPOSE_PREBUILT", plugin_bin()).env_remove("DOKKU_QUIET_OUTPUT").env_remove("DOKKU_TRACE");
+        c.env("DOKKU_SANDBOX_ROOT", self.path())
+            .env("DOKKU_COMPOSE_PREBUILT", plugin_bin())
+            .env_remove("DOKKU_QUIET_OUTPUT")
+            .env_remove("DOKKU_TRACE");
         c
     }
     pub(crate) fn dokku(&self, args: &[&str]) -> std::process::Output {
-        self.cmd().args(args).stdin(std::process::Stdio::null()).output().unwrap()
+        self.cmd()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
     }
     /// A command's JSON output (the command must succeed).
     pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         let o = self.dokku(args);
         assert!(o.status.success(), "{args:?}: {}", text(&o));
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
     }
     /// Makes `dir` the `dokku` remote of app `app` of this sandbox.
     pub(crate) fn remote(&self, dir: &std::path::Path, app: &str) {
-        let o = self.dokku(&["sandbox:git-remote", app, "--repo", &dir.display().to_string()]);
+        let o = self.dokku(&[
+            "sandbox:git-remote",
+            app,
+            "--repo",
+            &dir.display().to_string(),
+        ]);
         assert!(o.status.success(), "{}", text(&o));
     }
     /// The sandbox's call log.
     pub(crate) fn calls(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
 /// A command's stdout and stderr.
 pub(crate) fn text(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Copies a directory tree of a test fixture or example (plain files only).

@@ -241,7 +241,8 @@ fn copy_app_state(ctx: &Ctx, old: &str, new: &str, rename: bool) -> Res {
     // keeps the clone's own default domains.
     let vhost_old = repo_old.join("VHOST");
     if rename && vhost_old.is_file() {
-        let mut text = std::fs::read_to_string(&vhost_old).map_err(crate::ctx::io_err(&vhost_old))?;
+        let mut text =
+            std::fs::read_to_string(&vhost_old).map_err(crate::ctx::io_err(&vhost_old))?;
         for global in ctx.read_lines(&ctx.paths.root.join("VHOST"))? {
             let global = global.trim();
             if !global.is_empty() {

@@ -719,7 +719,16 @@ fn sync_clone(ctx: &mut Ctx, app: &str, remote: &str, git_ref: &str, skip: bool)
     let is_ref = !git_cmd(
         ctx,
         Path::new("/"),
-        &["clone", "--depth", "1", "-n", "--branch", &git_ref, remote, &probe.display().to_string()],
+        &[
+            "clone",
+            "--depth",
+            "1",
+            "-n",
+            "--branch",
+            &git_ref,
+            remote,
+            &probe.display().to_string(),
+        ],
         true,
     )?;
     drop(std::fs::remove_dir_all(&probe));
@@ -734,7 +743,12 @@ fn sync_clone(ctx: &mut Ctx, app: &str, remote: &str, git_ref: &str, skip: bool)
                 return Err(Fail::Silent(1));
             }
         } else {
-            if !git_cmd(ctx, Path::new("/"), &["clone", "-n", "--branch", &git_ref, remote, &t], true)? {
+            if !git_cmd(
+                ctx,
+                Path::new("/"),
+                &["clone", "-n", "--branch", &git_ref, remote, &t],
+                true,
+            )? {
                 return Err(Fail::Silent(128));
             }
             let head = format!("refs/heads/{git_ref}");
@@ -794,13 +808,25 @@ fn sync_fetch(ctx: &mut Ctx, app: &str, remote: &str, git_ref: &str) -> Res {
     if !git_cmd(
         ctx,
         &repo,
-        &["remote", "add", "--mirror=fetch", "--no-tags", "remote", remote],
+        &[
+            "remote",
+            "add",
+            "--mirror=fetch",
+            "--no-tags",
+            "remote",
+            remote,
+        ],
         false,
     )? {
         return Err(Fail::Silent(1));
     }
     if git_ref.is_empty() {
-        if !git_cmd(ctx, &repo, &["fetch", "--update-head-ok", "remote", &branch], false)? {
+        if !git_cmd(
+            ctx,
+            &repo,
+            &["fetch", "--update-head-ok", "remote", &branch],
+            false,
+        )? {
             return Err(Fail::Silent(1));
         }
     } else {
@@ -907,7 +933,11 @@ pub fn host_commands(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 } else {
                     current.as_deref() == Some(format!("{user}:{password}").as_str())
                 };
-                return if matches { Ok(()) } else { Err(Fail::Silent(1)) };
+                return if matches {
+                    Ok(())
+                } else {
+                    Err(Fail::Silent(1))
+                };
             }
             if user.is_empty() {
                 ctx.info1(format!("Removing netrc auth entry for host {host}"));
@@ -943,7 +973,9 @@ pub fn host_commands(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 .map_err(io_err(&known))?;
             eprint!("{}", String::from_utf8_lossy(&o.stderr));
             if !o.status.success() {
-                return Err(Fail::Silent(o.status.code().unwrap_or(1).clamp(1, 255) as u8));
+                return Err(Fail::Silent(
+                    o.status.code().unwrap_or(1).clamp(1, 255) as u8
+                ));
             }
             use std::io::Write;
             let mut f = std::fs::OpenOptions::new()
@@ -963,7 +995,9 @@ pub fn host_commands(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
                 }
             }
             let user = std::env::var("DOKKU_SYSTEM_USER").unwrap_or_else(|_| "dokku".into());
-            ctx.warn(format!("There is no deploy key associated with the {user} user."));
+            ctx.warn(format!(
+                "There is no deploy key associated with the {user} user."
+            ));
             ctx.warn("Generate an ssh key with the following command:");
             ctx.warn("  dokku git:generate-deploy-key");
             fail("As an alternative, configure the netrc authentication via the git:auth command")

@@ -563,12 +563,21 @@ fn logs_rows(ctx: &Ctx, args: &[String], app: &str) -> Res<Vec<crate::store::Row
     };
     let get = |scope: &str, k: &str| ctx.prop_or("logs", scope, k);
     let global = app == "--global";
-    let own = |k: &str| -> Res<String> { if global { Ok(String::new()) } else { get(app, k) } };
+    let own = |k: &str| -> Res<String> {
+        if global {
+            Ok(String::new())
+        } else {
+            get(app, k)
+        }
+    };
     let first = |a: String, b: String| if a.is_empty() { b } else { a };
     let sink = redact(own("vector-sink")?, "--logs-vector-sink");
     let gsink = redact(get("--global", "vector-sink")?, "--logs-global-vector-sink");
     let cron = redact(own("vector-cron-sink")?, "--logs-vector-cron-sink");
-    let gcron = redact(get("--global", "vector-cron-sink")?, "--logs-global-vector-cron-sink");
+    let gcron = redact(
+        get("--global", "vector-cron-sink")?,
+        "--logs-global-vector-cron-sink",
+    );
     let galias = get("--global", "app-label-alias")?;
     let gsize = get("--global", "max-size")?;
     let gimage = get("--global", "vector-image")?;
@@ -576,13 +585,28 @@ fn logs_rows(ctx: &Ctx, args: &[String], app: &str) -> Res<Vec<crate::store::Row
     let mut v = vec![
         (
             "logs-computed-app-label-alias".to_string(),
-            first(first(own("app-label-alias")?, galias.clone()), crate::cmd::vector::APP_LABEL.into()),
+            first(
+                first(own("app-label-alias")?, galias.clone()),
+                crate::cmd::vector::APP_LABEL.into(),
+            ),
         ),
-        ("logs-computed-max-size".into(), first(first(own("max-size")?, gsize.clone()), "10m".into())),
-        ("logs-computed-vector-cron-sink".into(), first(cron.clone(), gcron.clone())),
-        ("logs-computed-vector-image".into(), first(gimage.clone(), VECTOR_IMAGE.into())),
+        (
+            "logs-computed-max-size".into(),
+            first(first(own("max-size")?, gsize.clone()), "10m".into()),
+        ),
+        (
+            "logs-computed-vector-cron-sink".into(),
+            first(cron.clone(), gcron.clone()),
+        ),
+        (
+            "logs-computed-vector-image".into(),
+            first(gimage.clone(), VECTOR_IMAGE.into()),
+        ),
         ("logs-computed-vector-networks".into(), gnets.clone()),
-        ("logs-computed-vector-sink".into(), first(sink.clone(), gsink.clone())),
+        (
+            "logs-computed-vector-sink".into(),
+            first(sink.clone(), gsink.clone()),
+        ),
         ("logs-global-app-label-alias".into(), galias),
         ("logs-global-max-size".into(), gsize),
         ("logs-global-vector-cron-sink".into(), gcron),

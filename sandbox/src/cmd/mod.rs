@@ -1,8 +1,8 @@
 //! Built-in command table: aliases, which names are built in, and dispatch to handlers.
 //! Usage lines come from `data/commands.tsv`, generated from ../shared/dokku-cli.json.
 
-pub mod apps;
 pub mod appjson;
+pub mod apps;
 pub mod config;
 pub mod domains;
 pub mod git;
@@ -231,13 +231,15 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
                 &|c| props::global_rows(c, p),
             )
         }
-        "app-json" | "builder" | "builder-dockerfile" | "builder-herokuish" | "scheduler"
-        | "scheduler-docker-local" => {
-            match props::find(prefix) {
-                Some(p) => props::run(ctx, p, sub, args),
-                None => Err(Fail::Silent(255)),
-            }
-        }
+        "app-json"
+        | "builder"
+        | "builder-dockerfile"
+        | "builder-herokuish"
+        | "scheduler"
+        | "scheduler-docker-local" => match props::find(prefix) {
+            Some(p) => props::run(ctx, p, sub, args),
+            None => Err(Fail::Silent(255)),
+        },
         _ => Err(Fail::Silent(255)),
     };
     match r {

@@ -754,7 +754,12 @@ pub fn deploy_args(
 /// `docker-args-run`, given the image tag as source type, so unfiltered), then for a deploy
 /// the process type's scope filtered as a Dockerfile source (`docker-args-process-deploy`);
 /// split by `xargs` like the whole `DOCKER_ARGS`.
-pub fn container_option_args(ctx: &Ctx, app: &str, proc: &str, phase: &str) -> Res<Result<Vec<String>, String>> {
+pub fn container_option_args(
+    ctx: &Ctx,
+    app: &str,
+    proc: &str,
+    phase: &str,
+) -> Res<Result<Vec<String>, String>> {
     let mut s = emitted(ctx, app, DEFAULT_PROC, phase, "latest")?;
     if phase == "deploy" && proc != DEFAULT_PROC {
         s.push(' ');

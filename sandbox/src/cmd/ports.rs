@@ -368,7 +368,11 @@ pub fn proxy(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
 fn proxy_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
     let raw = ctx.prop_or("proxy", app, "disabled")?;
     let disabled = raw == "true";
-    let computed = if raw.is_empty() { "false".to_string() } else { raw.clone() };
+    let computed = if raw.is_empty() {
+        "false".to_string()
+    } else {
+        raw.clone()
+    };
     let mut v = vec![
         ("proxy-enabled".to_string(), (!disabled).to_string()),
         ("proxy-disabled".to_string(), raw),

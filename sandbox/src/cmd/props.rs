@@ -378,7 +378,9 @@ fn logs_set(ctx: &mut Ctx, scope: &str, key: &str, value: &str) -> Res {
             }
             "max-size" if value != "unlimited" => {
                 if !value.ends_with(['k', 'm', 'g']) {
-                    return fail("Invalid max-size unit measure, value must end in any of [k, m, g]");
+                    return fail(
+                        "Invalid max-size unit measure, value must end in any of [k, m, g]",
+                    );
                 }
                 if value.len() < 2 {
                     return fail("Invalid max-size value, must be a number followed by a unit of measure [k, m, g]");
@@ -391,7 +393,9 @@ fn logs_set(ctx: &mut Ctx, scope: &str, key: &str, value: &str) -> Res {
             "vector-networks" => {
                 for name in value.split(',').map(str::trim) {
                     if name.is_empty() {
-                        return fail("Invalid vector-networks value, empty entry in comma-separated list");
+                        return fail(
+                            "Invalid vector-networks value, empty entry in comma-separated list",
+                        );
                     }
                     if name == "bridge" {
                         return fail("Invalid vector-networks value, \"bridge\" is not a valid entry for vector-networks");

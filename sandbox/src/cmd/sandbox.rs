@@ -110,7 +110,11 @@ pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             Ok(())
         }
         "runtime" => {
-            ctx.out(if crate::docker::enabled(&ctx.paths) { "docker" } else { "state" });
+            ctx.out(if crate::docker::enabled(&ctx.paths) {
+                "docker"
+            } else {
+                "state"
+            });
             Ok(())
         }
         "info" => {

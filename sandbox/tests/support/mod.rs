@@ -102,7 +102,12 @@ impl Sandbox {
             .expect("spawn");
         // A command that refuses before reading its input closes the pipe first: that is its
         // answer, not a harness failure.
-        if let Err(e) = child.stdin.take().expect("stdin").write_all(input.as_bytes()) {
+        if let Err(e) = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+        {
             assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
         }
         out(child.wait_with_output().expect("wait"))

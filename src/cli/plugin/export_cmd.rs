@@ -52,12 +52,19 @@ fn latest_recipe(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<Value>> {
         return Ok(None);
     }
     let store = ReleaseStore::open(&dir.releases(), HostKey::load_or_create(&dir.key())?)?;
-    let Some(latest) = store.latest()? else { return Ok(None) };
+    let Some(latest) = store.latest()? else {
+        return Ok(None);
+    };
     Ok(Some(store.masked_compose(latest.id)?))
 }
 
 /// Exports the apps of `stack`: from its latest release, or the given adopted apps.
-fn export_stack(env: &DokkuEnv, stack: &str, recipe: Option<&Value>, adopted: &[String]) -> anyhow::Result<export::Export> {
+fn export_stack(
+    env: &DokkuEnv,
+    stack: &str,
+    recipe: Option<&Value>,
+    adopted: &[String],
+) -> anyhow::Result<export::Export> {
     let project_dir = source_dir(env, stack).display().to_string();
     let synthetic;
     let recipe_json = match recipe {
@@ -76,7 +83,8 @@ fn export_stack(env: &DokkuEnv, stack: &str, recipe: Option<&Value>, adopted: &[
         }
     };
     let (project, services) = export::members_of(recipe_json, stack, &project_dir)?;
-    let state = crate::state::read_parallel(&project, &query, 4).context("cannot read the state of the host")?;
+    let state = crate::state::read_parallel(&project, &query, 4)
+        .context("cannot read the state of the host")?;
     let mut images = BTreeMap::new();
     for m in services.values() {
         let Member::App(app) = m else { continue };
@@ -91,7 +99,14 @@ fn export_stack(env: &DokkuEnv, stack: &str, recipe: Option<&Value>, adopted: &[
             }
         }
     }
-    let input = ExportInput { stack, state: &state, services, recipe, project_dir: recipe.map(|_| project_dir.as_str()), images };
+    let input = ExportInput {
+        stack,
+        state: &state,
+        services,
+        recipe,
+        project_dir: recipe.map(|_| project_dir.as_str()),
+        images,
+    };
     Ok(export::export(&input)?)
 }
 
@@ -104,8 +119,12 @@ pub(super) fn export_cmd(a: &ExportArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
         Some(f) => {
             std::fs::write(f, &yaml).with_context(|| format!("cannot write `{}`", f.display()))?;
             let example = PathBuf::from(format!("{}.env.example", f.display()));
-            std::fs::write(&example, export::env_example(&e)).with_context(|| format!("cannot write `{}`", example.display()))?;
-            println!("{}", crate::report::info1(&format!("Exported stack {} to {}", a.app, f.display())));
+            std::fs::write(&example, export::env_example(&e))
+                .with_context(|| format!("cannot write `{}`", example.display()))?;
+            println!(
+                "{}",
+                crate::report::info1(&format!("Exported stack {} to {}", a.app, f.display()))
+            );
         }
         None => print!("{yaml}"),
     }
@@ -120,22 +139,39 @@ pub(super) fn export_cmd(a: &ExportArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
 /// a stack that exists already, that is all, and the next push or `compose:up` manages it.
 pub(super) fn import_apps(a: &ImportArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     let r = runner();
-    let (datastores, apps): (Vec<String>, Vec<String>) = a.apps.iter().cloned().partition(|x| x.contains(':'));
+    let (datastores, apps): (Vec<String>, Vec<String>) =
+        a.apps.iter().cloned().partition(|x| x.contains(':'));
     for d in &datastores {
         let (plugin, name) = d.split_once(':').unwrap_or_default();
-        anyhow::ensure!(crate::dokku::catalog::by_plugin(plugin).is_some(), "`{d}`: `{plugin}` is not a datastore plugin");
-        r.run(&Cmd::dokku([format!("{plugin}:exists"), name.to_owned()]), None, None).map_err(|_| anyhow::anyhow!("{plugin} service `{name}` does not exist"))?;
+        anyhow::ensure!(
+            crate::dokku::catalog::by_plugin(plugin).is_some(),
+            "`{d}`: `{plugin}` is not a datastore plugin"
+        );
+        r.run(
+            &Cmd::dokku([format!("{plugin}:exists"), name.to_owned()]),
+            None,
+            None,
+        )
+        .map_err(|_| anyhow::anyhow!("{plugin} service `{name}` does not exist"))?;
     }
     for app in &apps {
-        r.run(&Cmd::dokku(["apps:exists", app.as_str()]), None, None).map_err(|_| anyhow::anyhow!("app `{app}` does not exist"))?;
+        r.run(&Cmd::dokku(["apps:exists", app.as_str()]), None, None)
+            .map_err(|_| anyhow::anyhow!("app `{app}` does not exist"))?;
     }
     // The storage entries and networks the adopted apps use come with them.
-    let mut adopted = crate::plan::Owned { apps: apps.iter().cloned().collect(), datastores: datastores.iter().cloned().collect(), ..crate::plan::Owned::default() };
+    let mut adopted = crate::plan::Owned {
+        apps: apps.iter().cloned().collect(),
+        datastores: datastores.iter().cloned().collect(),
+        ..crate::plan::Owned::default()
+    };
     for app in &apps {
         let cmd = Cmd::dokku(["storage:list", app.as_str(), "--format", "json"]);
         if let Ok(o) = r.run(&cmd, None, None) {
             for m in crate::state::parse_mounts(&cmd, &o.stdout)? {
-                if let Some(entry) = m.strip_prefix("entry:").and_then(|rest| rest.split(':').next()) {
+                if let Some(entry) = m
+                    .strip_prefix("entry:")
+                    .and_then(|rest| rest.split(':').next())
+                {
                     adopted.storage.insert(entry.to_owned());
                 }
             }
@@ -143,34 +179,74 @@ pub(super) fn import_apps(a: &ImportArgs, env: &DokkuEnv) -> anyhow::Result<u8> 
         let cmd = Cmd::dokku(["network:report", app.as_str(), "--format", "json"]);
         if let Ok(o) = r.run(&cmd, None, None) {
             let report = crate::state::parse_report(&cmd, &o.stdout)?;
-            for key in ["initial-network", "attach-post-create", "attach-post-deploy"] {
-                adopted.networks.extend(report.get(key).into_iter().flat_map(|v| v.split([' ', ','])).filter(|n| !n.is_empty()).map(str::to_owned));
+            for key in [
+                "initial-network",
+                "attach-post-create",
+                "attach-post-deploy",
+            ] {
+                adopted.networks.extend(
+                    report
+                        .get(key)
+                        .into_iter()
+                        .flat_map(|v| v.split([' ', ',']))
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned),
+                );
             }
         }
     }
     crate::exec::apply::adopt(&env.data_dir(), &a.stack, &adopted)?;
     if apps.is_empty() || latest_recipe(env, &a.stack)?.is_some() {
-        println!("{}", crate::report::info1(&format!("Adopted {} into stack {}; its next push or `compose:up` manages them", a.apps.join(" "), a.stack)));
+        println!(
+            "{}",
+            crate::report::info1(&format!(
+                "Adopted {} into stack {}; its next push or `compose:up` manages them",
+                a.apps.join(" "),
+                a.stack
+            ))
+        );
         return Ok(0);
     }
     let e = export_stack(env, &a.stack, None, &apps)?;
     let yaml = export::render(&e.doc)?;
-    let exists = r.run(&Cmd::dokku(["apps:exists", a.stack.as_str()]), None, None).is_ok();
+    let exists = r
+        .run(&Cmd::dokku(["apps:exists", a.stack.as_str()]), None, None)
+        .is_ok();
     if !exists {
-        r.run(&Cmd::dokku(["apps:create", a.stack.as_str()]), None, None).with_context(|| format!("cannot create the stack app `{}`", a.stack))?;
+        r.run(&Cmd::dokku(["apps:create", a.stack.as_str()]), None, None)
+            .with_context(|| format!("cannot create the stack app `{}`", a.stack))?;
     }
     let src = source_dir(env, &a.stack);
     std::fs::create_dir_all(&src).with_context(|| format!("cannot create `{}`", src.display()))?;
-    std::fs::write(src.join("compose.yaml"), &yaml).with_context(|| format!("cannot write `{}`", src.display()))?;
+    std::fs::write(src.join("compose.yaml"), &yaml)
+        .with_context(|| format!("cannot write `{}`", src.display()))?;
     if !e.variables.is_empty() {
         // On stdin (`config:import`): the variables are the adopted apps' secrets.
-        let values: BTreeMap<String, String> = e.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let values: BTreeMap<String, String> = e
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let stdin = serde_json::to_vec(&values)?;
         let keys = values.keys().cloned().collect();
-        r.run(&Cmd::config_import(&a.stack, values, keys), Some(&stdin), None).context("cannot set the stack's variables")?;
+        r.run(
+            &Cmd::config_import(&a.stack, values, keys),
+            Some(&stdin),
+            None,
+        )
+        .context("cannot set the stack's variables")?;
     }
-    println!("{}", crate::report::info1(&format!("Adopted {} into stack {}; applying", a.apps.join(" "), a.stack)));
-    let out = r.run(&Cmd::dokku(["compose:up", a.stack.as_str()]), None, None).context("`compose:up` failed")?;
+    println!(
+        "{}",
+        crate::report::info1(&format!(
+            "Adopted {} into stack {}; applying",
+            a.apps.join(" "),
+            a.stack
+        ))
+    );
+    let out = r
+        .run(&Cmd::dokku(["compose:up", a.stack.as_str()]), None, None)
+        .context("`compose:up` failed")?;
     print!("{}", out.stdout);
     Ok(0)
 }

@@ -34,20 +34,25 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 /// The plugin's one-line description.
-pub const DESCRIPTION: &str = "Deploy docker-compose stacks: one app per service and managed datastores";
+pub const DESCRIPTION: &str =
+    "Deploy docker-compose stacks: one app per service and managed datastores";
 
 /// `commands help`: the short form, or one line per command with `--all`.
 pub fn help(all: bool) -> String {
     if !all {
         return format!("    compose, {DESCRIPTION}\n");
     }
-    COMMANDS.iter().map(|(c, d)| format!("    {c}, {d}\n")).collect()
+    COMMANDS
+        .iter()
+        .map(|(c, d)| format!("    {c}, {d}\n"))
+        .collect()
 }
 
 /// `dokku compose:help`: usage, description, the commands columnised as Dokku does.
 pub fn plugin_help() -> String {
     let width = COMMANDS.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
-    let mut out = format!("Usage: dokku compose[:COMMAND]\n\n{DESCRIPTION}\n\nAdditional commands:\n");
+    let mut out =
+        format!("Usage: dokku compose[:COMMAND]\n\n{DESCRIPTION}\n\nAdditional commands:\n");
     let mut rows: Vec<&(&str, &str)> = COMMANDS.iter().collect();
     rows.sort();
     for (c, d) in rows {
@@ -65,7 +70,11 @@ mod tests {
         assert_eq!(help(false), format!("    compose, {DESCRIPTION}\n"));
         let all = help(true);
         assert_eq!(all.lines().count(), COMMANDS.len());
-        assert!(all.lines().all(|l| l.starts_with("    compose:") && l.matches(',').count() == 1), "one comma per line: {all}");
+        assert!(
+            all.lines()
+                .all(|l| l.starts_with("    compose:") && l.matches(',').count() == 1),
+            "one comma per line: {all}"
+        );
         let p = plugin_help();
         assert!(p.starts_with("Usage: dokku compose[:COMMAND]\n\n"));
         assert!(p.contains("\nAdditional commands:\n    compose:config <app>"));

@@ -28,11 +28,21 @@ pub const PLUGIN: &str = "compose";
 
 /// Runs the plugin binary with the given argv and returns the process exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let args: Vec<String> = args.into_iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let env = DokkuEnv::from_env();
     let argv0 = args.first().map_or("", String::as_str);
-    let name = Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let parent = Path::new(argv0).parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("");
+    let name = Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let parent = Path::new(argv0)
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
     let rest: Vec<String> = args.iter().skip(1).cloned().collect();
     // `dokku-compose-plugin --version`: what install.sh runs on a downloaded binary before it
     // replaces the installed one.
@@ -52,7 +62,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             // `compose:<verb> <app> …`: paths of the stack's captured source as repository paths.
-            let source = if parent == "subcommands" { rest.get(1).filter(|a| crate::model::is_valid_app_name(a)).map(|a| stack::source_dir(&env, a)) } else { None };
+            let source = if parent == "subcommands" {
+                rest.get(1)
+                    .filter(|a| crate::model::is_valid_app_name(a))
+                    .map(|a| stack::source_dir(&env, a))
+            } else {
+                None
+            };
             eprint_error(&err, source.as_deref());
             ExitCode::from(super::exit::FAILURE)
         }
@@ -73,7 +89,10 @@ pub(super) fn eprint_error(err: &anyhow::Error, source: Option<&Path>) {
 pub(super) fn error_lines(err: &anyhow::Error, source: Option<&Path>) -> Vec<String> {
     use crate::exec::apply::ApplyError;
     use crate::exec::ExecError;
-    if matches!(err.downcast_ref::<ApplyError>(), Some(ApplyError::Exec(ExecError::StepFailed { .. }))) {
+    if matches!(
+        err.downcast_ref::<ApplyError>(),
+        Some(ApplyError::Exec(ExecError::StepFailed { .. }))
+    ) {
         // The step's error, the rollback and its outcome were printed as they happened.
         return Vec::new();
     }
@@ -85,7 +104,11 @@ pub(super) fn error_lines(err: &anyhow::Error, source: Option<&Path>) -> Vec<Str
         }
         shown.push(msg);
     }
-    shown.iter().flat_map(|m| m.lines()).map(|l| crate::report::fail(l.strip_prefix(" !     ").unwrap_or(l))).collect()
+    shown
+        .iter()
+        .flat_map(|m| m.lines())
+        .map(|l| crate::report::fail(l.strip_prefix(" !     ").unwrap_or(l)))
+        .collect()
 }
 
 pub(super) use crate::cli::apply_cmd::repo_relative;
@@ -110,7 +133,8 @@ fn commands(args: &[String], env: &DokkuEnv) -> ExitCode {
 /// command= $PPID`), read from `/proc`.
 fn parent_has_all() -> bool {
     let ppid = nix::unistd::getppid();
-    std::fs::read(format!("/proc/{ppid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
+    std::fs::read(format!("/proc/{ppid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--all"))
 }
 
 #[cfg(test)]
@@ -120,12 +144,28 @@ mod tests {
     #[test]
     fn an_error_is_told_once_with_repository_paths() {
         let src = Path::new("/var/lib/dokku/data/compose/shop/source");
-        let inner = anyhow::anyhow!("failed to parse /var/lib/dokku/data/compose/shop/source/compose.yaml: line 3");
+        let inner = anyhow::anyhow!(
+            "failed to parse /var/lib/dokku/data/compose/shop/source/compose.yaml: line 3"
+        );
         let outer = anyhow::anyhow!("step failed: {inner}");
-        let err = inner.context(outer.to_string()).context("failed to load the compose project");
-        assert_eq!(error_lines(&err, Some(src)), [" !     failed to load the compose project", " !     step failed: failed to parse compose.yaml: line 3"]);
+        let err = inner
+            .context(outer.to_string())
+            .context("failed to load the compose project");
+        assert_eq!(
+            error_lines(&err, Some(src)),
+            [
+                " !     failed to load the compose project",
+                " !     step failed: failed to parse compose.yaml: line 3"
+            ]
+        );
         // Lines that carry Dokku's prefix already keep one.
         let err = anyhow::anyhow!("`dokku x` exited with status 1:\n !     Could not start");
-        assert_eq!(error_lines(&err, None), [" !     `dokku x` exited with status 1:", " !     Could not start"]);
+        assert_eq!(
+            error_lines(&err, None),
+            [
+                " !     `dokku x` exited with status 1:",
+                " !     Could not start"
+            ]
+        );
     }
 }

@@ -40,12 +40,18 @@ fn root(env: &DokkuEnv) -> PathBuf {
 }
 
 fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.len() <= 48 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !n.starts_with('-')
+    !n.is_empty()
+        && n.len() <= 48
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !n.starts_with('-')
 }
 
 fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
     match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).with_context(|| format!("`{}` is not valid", path.display())),
+        Ok(b) => {
+            serde_json::from_slice(&b).with_context(|| format!("`{}` is not valid", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
     }
@@ -54,7 +60,8 @@ fn read_json<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Res
 fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     // Variables may be secrets: readable by the dokku user only.
-    crate::platform::write_atomic(path, &serde_json::to_vec_pretty(value)?, 0o600).with_context(|| format!("cannot write `{}`", path.display()))
+    crate::platform::write_atomic(path, &serde_json::to_vec_pretty(value)?, 0o600)
+        .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// A project, if it exists.
@@ -75,10 +82,21 @@ fn global_vars(env: &DokkuEnv) -> anyhow::Result<BTreeMap<String, String>> {
 }
 
 /// The variables a stack sees, and whether it belongs to a project.
-pub(super) fn scopes_for(env: &DokkuEnv, props: &Props, app: &str) -> anyhow::Result<(Scopes, bool)> {
-    let mut scopes = Scopes { global: global_vars(env)?, ..Scopes::default() };
-    let Some(project) = props.get(app, "project") else { return Ok((scopes, false)) };
-    let p = load(env, &project)?.with_context(|| format!("stack `{app}` belongs to project `{project}`, which does not exist"))?;
+pub(super) fn scopes_for(
+    env: &DokkuEnv,
+    props: &Props,
+    app: &str,
+) -> anyhow::Result<(Scopes, bool)> {
+    let mut scopes = Scopes {
+        global: global_vars(env)?,
+        ..Scopes::default()
+    };
+    let Some(project) = props.get(app, "project") else {
+        return Ok((scopes, false));
+    };
+    let p = load(env, &project)?.with_context(|| {
+        format!("stack `{app}` belongs to project `{project}`, which does not exist")
+    })?;
     scopes.project = p.vars.clone();
     if let Some(e) = props.get(app, "environment") {
         scopes.environment = p.env_vars.get(&e).cloned().unwrap_or_default();
@@ -104,16 +122,35 @@ fn members(env: &DokkuEnv, props: &Props) -> Vec<(String, Option<String>, Option
 }
 
 /// The stacks of a project (and environment) whose compose files reference a variable.
-fn affected(env: &DokkuEnv, props: &Props, project: Option<&str>, environment: Option<&str>, key: &str, scope: &str) -> Vec<String> {
+fn affected(
+    env: &DokkuEnv,
+    props: &Props,
+    project: Option<&str>,
+    environment: Option<&str>,
+    key: &str,
+    scope: &str,
+) -> Vec<String> {
     members(env, props)
         .into_iter()
-        .filter(|(_, p, e)| project.is_none_or(|want| p.as_deref() == Some(want)) && environment.is_none_or(|want| e.as_deref() == Some(want)))
+        .filter(|(_, p, e)| {
+            project.is_none_or(|want| p.as_deref() == Some(want))
+                && environment.is_none_or(|want| e.as_deref() == Some(want))
+        })
         .filter(|(app, ..)| {
             let source = super::stack::source_dir(env, app);
-            std::fs::read_dir(&source).into_iter().flatten().flatten().any(|f| {
-                let name = f.file_name().to_string_lossy().into_owned();
-                (name.ends_with(".yaml") || name.ends_with(".yml")) && std::fs::read_to_string(f.path()).is_ok_and(|t| crate::vars::references(&t).iter().any(|(s, n)| s == scope && n == key))
-            })
+            std::fs::read_dir(&source)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|f| {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    (name.ends_with(".yaml") || name.ends_with(".yml"))
+                        && std::fs::read_to_string(f.path()).is_ok_and(|t| {
+                            crate::vars::references(&t)
+                                .iter()
+                                .any(|(s, n)| s == scope && n == key)
+                        })
+                })
         })
         .map(|(a, ..)| a)
         .collect()
@@ -187,7 +224,10 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
         "create" => {
             let a = Create::try_parse_from(argv)?;
             if !valid_name(&a.project) {
-                anyhow::bail!("`{}` is not a valid project name (lowercase letters, digits and `-`)", a.project);
+                anyhow::bail!(
+                    "`{}` is not a valid project name (lowercase letters, digits and `-`)",
+                    a.project
+                );
             }
             if let Some(bad) = a.environments.iter().find(|e| !valid_name(e)) {
                 anyhow::bail!("`{bad}` is not a valid environment name");
@@ -195,19 +235,43 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             if load(env, &a.project)?.is_some() {
                 anyhow::bail!("project `{}` already exists", a.project);
             }
-            save(env, &a.project, &Project { environments: a.environments.clone(), ..Project::default() })?;
-            println!("{}", info1(&format!("Project {} created with environments {}", a.project, a.environments.join(", "))));
+            save(
+                env,
+                &a.project,
+                &Project {
+                    environments: a.environments.clone(),
+                    ..Project::default()
+                },
+            )?;
+            println!(
+                "{}",
+                info1(&format!(
+                    "Project {} created with environments {}",
+                    a.project,
+                    a.environments.join(", ")
+                ))
+            );
             Ok(0)
         }
         "list" => {
             let a = ListArgs::try_parse_from(argv)?;
-            let mut names: Vec<String> = std::fs::read_dir(root(env)).into_iter().flatten().flatten().filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().into_string().ok()).collect();
+            let mut names: Vec<String> = std::fs::read_dir(root(env))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
             names.sort();
             let all = members(env, &props);
             let mut rows = Vec::new();
             for n in names {
                 let Some(p) = load(env, &n)? else { continue };
-                let stacks: Vec<serde_json::Value> = all.iter().filter(|(_, pr, _)| pr.as_deref() == Some(n.as_str())).map(|(a, _, e)| serde_json::json!({"stack": a, "environment": e})).collect();
+                let stacks: Vec<serde_json::Value> = all
+                    .iter()
+                    .filter(|(_, pr, _)| pr.as_deref() == Some(n.as_str()))
+                    .map(|(a, _, e)| serde_json::json!({"stack": a, "environment": e}))
+                    .collect();
                 rows.push(serde_json::json!({"project": n, "environments": p.environments, "variables": p.vars.len(), "stacks": stacks, "template": root(env).join(&n).join("template/compose.yaml").exists()}));
             }
             if a.format == "json" {
@@ -215,7 +279,22 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             } else {
                 println!("{}", info2("Projects"));
                 for r in &rows {
-                    println!("{}", verbose(&format!("{:<24} {:<28} {} stack(s)", r["project"].as_str().unwrap_or(""), r["environments"].as_array().map(|e| e.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default(), r["stacks"].as_array().map_or(0, Vec::len))));
+                    println!(
+                        "{}",
+                        verbose(&format!(
+                            "{:<24} {:<28} {} stack(s)",
+                            r["project"].as_str().unwrap_or(""),
+                            r["environments"]
+                                .as_array()
+                                .map(|e| e
+                                    .iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(","))
+                                .unwrap_or_default(),
+                            r["stacks"].as_array().map_or(0, Vec::len)
+                        ))
+                    );
                 }
             }
             Ok(0)
@@ -224,11 +303,16 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             let a = SetVar::try_parse_from(argv)?;
             let set = verb == "set-var";
             let mut changed: Vec<String> = Vec::new();
-            let apply_to = |map: &mut BTreeMap<String, String>, changed: &mut Vec<String>| -> anyhow::Result<()> {
+            let apply_to = |map: &mut BTreeMap<String, String>,
+                            changed: &mut Vec<String>|
+             -> anyhow::Result<()> {
                 for pair in &a.pairs {
                     if set {
-                        let (k, v) = pair.split_once('=').with_context(|| format!("`{pair}` is not KEY=VALUE"))?;
-                        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        let (k, v) = pair
+                            .split_once('=')
+                            .with_context(|| format!("`{pair}` is not KEY=VALUE"))?;
+                        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        {
                             anyhow::bail!("`{k}` is not a variable name");
                         }
                         map.insert(k.to_owned(), v.to_owned());
@@ -245,26 +329,59 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
                 write_json(&root(env).join("global.json"), &g)?;
                 ("global", None)
             } else {
-                let mut p = load(env, &a.project)?.with_context(|| format!("project `{}` does not exist", a.project))?;
+                let mut p = load(env, &a.project)?
+                    .with_context(|| format!("project `{}` does not exist", a.project))?;
                 match &a.environment {
-                    Some(e) if !p.environments.contains(e) => anyhow::bail!("project `{}` has no environment `{e}` (it has {})", a.project, p.environments.join(", ")),
+                    Some(e) if !p.environments.contains(e) => anyhow::bail!(
+                        "project `{}` has no environment `{e}` (it has {})",
+                        a.project,
+                        p.environments.join(", ")
+                    ),
                     Some(e) => apply_to(p.env_vars.entry(e.clone()).or_default(), &mut changed)?,
                     None => apply_to(&mut p.vars, &mut changed)?,
                 }
                 save(env, &a.project, &p)?;
-                (if a.environment.is_some() { "environment" } else { "project" }, Some(a.project.as_str()))
+                (
+                    if a.environment.is_some() {
+                        "environment"
+                    } else {
+                        "project"
+                    },
+                    Some(a.project.as_str()),
+                )
             };
-            println!("{}", info1(&format!("{} {}", if set { "Set" } else { "Unset" }, changed.join(", "))));
+            println!(
+                "{}",
+                info1(&format!(
+                    "{} {}",
+                    if set { "Set" } else { "Unset" },
+                    changed.join(", ")
+                ))
+            );
             // The impact: which stacks reference what changed.
             let mut stacks: BTreeSet<String> = BTreeSet::new();
             for k in &changed {
-                stacks.extend(affected(env, &props, project, a.environment.as_deref(), k, scope));
+                stacks.extend(affected(
+                    env,
+                    &props,
+                    project,
+                    a.environment.as_deref(),
+                    k,
+                    scope,
+                ));
             }
             if stacks.is_empty() {
                 println!("{}", verbose("no deployed stack references it"));
             } else {
                 let list: Vec<String> = stacks.into_iter().collect();
-                println!("{}", verbose(&format!("affects {}; redeploy with `dokku compose:projects:apply {}`", list.join(", "), project.unwrap_or("<project>"))));
+                println!(
+                    "{}",
+                    verbose(&format!(
+                        "affects {}; redeploy with `dokku compose:projects:apply {}`",
+                        list.join(", "),
+                        project.unwrap_or("<project>")
+                    ))
+                );
             }
             Ok(0)
         }
@@ -273,39 +390,69 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             let map = if a.project == "--global" {
                 global_vars(env)?
             } else {
-                let p = load(env, &a.project)?.with_context(|| format!("project `{}` does not exist", a.project))?;
+                let p = load(env, &a.project)?
+                    .with_context(|| format!("project `{}` does not exist", a.project))?;
                 match &a.environment {
                     Some(e) => p.env_vars.get(e).cloned().unwrap_or_default(),
                     None => p.vars,
                 }
             };
             for (k, v) in map {
-                println!("{k}={}", if a.show { v } else { crate::dokku::cmd::MASK.to_owned() });
+                println!(
+                    "{k}={}",
+                    if a.show {
+                        v
+                    } else {
+                        crate::dokku::cmd::MASK.to_owned()
+                    }
+                );
             }
             Ok(0)
         }
         "template" => {
             let a = ProjectOnly::try_parse_from(argv)?;
-            load(env, &a.project)?.with_context(|| format!("project `{}` does not exist", a.project))?;
+            load(env, &a.project)?
+                .with_context(|| format!("project `{}` does not exist", a.project))?;
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("cannot read the template from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the template from stdin")?;
             if text.trim().is_empty() {
-                anyhow::bail!("no template on stdin: `dokku compose:projects:template {} < compose.yaml`", a.project);
+                anyhow::bail!(
+                    "no template on stdin: `dokku compose:projects:template {} < compose.yaml`",
+                    a.project
+                );
             }
             let path = root(env).join(&a.project).join("template/compose.yaml");
             write_json_text(&path, &text)?;
-            println!("{}", info1(&format!("Template of project {} stored", a.project)));
+            println!(
+                "{}",
+                info1(&format!("Template of project {} stored", a.project))
+            );
             Ok(0)
         }
         "apply" => {
             let a = ApplyAll::try_parse_from(argv)?;
-            load(env, &a.project)?.with_context(|| format!("project `{}` does not exist", a.project))?;
+            load(env, &a.project)?
+                .with_context(|| format!("project `{}` does not exist", a.project))?;
             let stacks: Vec<String> = members(env, &props)
                 .into_iter()
-                .filter(|(_, p, e)| p.as_deref() == Some(a.project.as_str()) && a.environment.as_deref().is_none_or(|want| e.as_deref() == Some(want)))
+                .filter(|(_, p, e)| {
+                    p.as_deref() == Some(a.project.as_str())
+                        && a.environment
+                            .as_deref()
+                            .is_none_or(|want| e.as_deref() == Some(want))
+                })
                 .map(|(s, ..)| s)
                 .collect();
-            println!("{}", info2(&format!("Applying {} stack(s) of project {}", stacks.len(), a.project)));
+            println!(
+                "{}",
+                info2(&format!(
+                    "Applying {} stack(s) of project {}",
+                    stacks.len(),
+                    a.project
+                ))
+            );
             let runner = super::stack::runner();
             let next = std::sync::atomic::AtomicUsize::new(0);
             let results = std::sync::Mutex::new(Vec::new());
@@ -315,17 +462,36 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let Some(stack) = stacks.get(i) else { break };
                         // Each stack's apply is its own transaction (and takes its own lock).
-                        let r = runner.run(&Cmd::dokku(["compose:up", stack.as_str(), "--wait"]), None, None);
-                        results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((stack.clone(), r));
+                        let r = runner.run(
+                            &Cmd::dokku(["compose:up", stack.as_str(), "--wait"]),
+                            None,
+                            None,
+                        );
+                        results
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((stack.clone(), r));
                     });
                 }
             });
-            let mut results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut results = results
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             results.sort_by(|a, b| a.0.cmp(&b.0));
             let mut failed = 0;
             for (stack, r) in &results {
                 match r {
-                    Ok(out) => println!("{}", verbose(&format!("{stack}: {}", if out.stdout.contains("up to date") { "up to date" } else { "applied" }))),
+                    Ok(out) => println!(
+                        "{}",
+                        verbose(&format!(
+                            "{stack}: {}",
+                            if out.stdout.contains("up to date") {
+                                "up to date"
+                            } else {
+                                "applied"
+                            }
+                        ))
+                    ),
                     Err(e) => {
                         failed += 1;
                         eprintln!(" !     {stack}: {e}");
@@ -334,24 +500,35 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             }
             Ok(u8::from(failed > 0))
         }
-        other => anyhow::bail!("`compose:projects:{other}` is not a compose command; see `dokku compose:help`"),
+        other => anyhow::bail!(
+            "`compose:projects:{other}` is not a compose command; see `dokku compose:help`"
+        ),
     }
 }
 
 fn write_json_text(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    crate::platform::write_atomic(path, text.as_bytes(), 0o644).with_context(|| format!("cannot write `{}`", path.display()))
+    crate::platform::write_atomic(path, text.as_bytes(), 0o644)
+        .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// `compose:up <stack> --from-template <project> [--set K=V]…`: makes the stack an app of the
 /// project (created when missing), its `--set` values the stack app's config (which compose
 /// interpolation reads as `${K}`), and the template its source.
-pub(super) fn from_template(env: &DokkuEnv, app: &str, project: &str, sets: &[String]) -> anyhow::Result<()> {
+pub(super) fn from_template(
+    env: &DokkuEnv,
+    app: &str,
+    project: &str,
+    sets: &[String],
+) -> anyhow::Result<()> {
     let template = root(env).join(project).join("template/compose.yaml");
     let p = load(env, project)?.with_context(|| format!("project `{project}` does not exist"))?;
     let text = std::fs::read_to_string(&template).with_context(|| format!("project `{project}` has no template (`dokku compose:projects:template {project} < compose.yaml`)"))?;
     let runner = super::stack::runner();
-    if runner.run(&Cmd::dokku(["apps:exists", app]), None, None).is_err() {
+    if runner
+        .run(&Cmd::dokku(["apps:exists", app]), None, None)
+        .is_err()
+    {
         runner.run(&Cmd::dokku(["apps:create", app]), None, None)?;
     }
     let props = Props::new(&env.config_dir());
@@ -365,7 +542,9 @@ pub(super) fn from_template(env: &DokkuEnv, app: &str, project: &str, sets: &[St
         // On stdin (`config:import`), never in an argv the host's users can read.
         let mut values = std::collections::BTreeMap::new();
         for s in sets {
-            let (k, v) = s.split_once('=').with_context(|| format!("`--set {s}` is not KEY=VALUE"))?;
+            let (k, v) = s
+                .split_once('=')
+                .with_context(|| format!("`--set {s}` is not KEY=VALUE"))?;
             values.insert(k.to_owned(), v.to_owned());
         }
         let stdin = serde_json::to_vec(&values)?;

@@ -52,7 +52,9 @@ pub struct Props {
 impl Props {
     /// The store under `dir` (`$DOKKU_LIB_ROOT/config/compose`).
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
+        Self {
+            dir: dir.to_path_buf(),
+        }
     }
 
     fn path(&self, scope: &str, key: &str) -> PathBuf {
@@ -61,12 +63,17 @@ impl Props {
 
     /// The value set for `scope` (an app or `--global`), if any.
     pub fn get(&self, scope: &str, key: &str) -> Option<String> {
-        std::fs::read_to_string(self.path(scope, key)).ok().map(|v| v.trim_end_matches('\n').to_owned()).filter(|v| !v.is_empty())
+        std::fs::read_to_string(self.path(scope, key))
+            .ok()
+            .map(|v| v.trim_end_matches('\n').to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// App value, else global value, else the default.
     pub fn computed(&self, app: &str, key: &str) -> String {
-        self.get(app, key).or_else(|| self.get("--global", key)).unwrap_or_else(|| prop(key).map_or("", |p| p.default).to_owned())
+        self.get(app, key)
+            .or_else(|| self.get("--global", key))
+            .unwrap_or_else(|| prop(key).map_or("", |p| p.default).to_owned())
     }
 
     /// Sets (`Some`) or unsets (`None`) a value.
@@ -118,7 +125,11 @@ mod tests {
         assert_eq!(p.computed("shop", "concurrency"), "8");
         p.set("shop", "concurrency", Some("2")).unwrap();
         assert_eq!(p.computed("shop", "concurrency"), "2");
-        assert_eq!(std::fs::read_to_string(dir.path().join("shop/concurrency")).unwrap(), "2", "Dokku's layout: one file per property");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("shop/concurrency")).unwrap(),
+            "2",
+            "Dokku's layout: one file per property"
+        );
         p.set("shop", "concurrency", None).unwrap();
         p.set("shop", "concurrency", None).unwrap();
         assert_eq!(p.computed("shop", "concurrency"), "8");

@@ -38,11 +38,15 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
         "run" => run_cmd(&RunArgs::try_parse_from(argv)?, env),
         "releases" => {
             let a = AppFormat::try_parse_from(argv)?;
-            with_app(&a.app, || apply_cmd::run_releases(&stack_args(env, &a.app), a.format == "json"))
+            with_app(&a.app, || {
+                apply_cmd::run_releases(&stack_args(env, &a.app), a.format == "json")
+            })
         }
         "diff" => {
             let a = Diff::try_parse_from(argv)?;
-            with_app(&a.app, || apply_cmd::run_diff(&stack_args(env, &a.app), a.from, a.to))
+            with_app(&a.app, || {
+                apply_cmd::run_diff(&stack_args(env, &a.app), a.from, a.to)
+            })
         }
         "rollback" => rollback(&Rollback::try_parse_from(argv)?, env),
         "down" => down(&Down::try_parse_from(argv)?, env),
@@ -50,8 +54,14 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
         "set" => set(&Set::try_parse_from(argv)?, env),
         v if v.starts_with("projects:") => super::projects::run(&v["projects:".len()..], args, env),
         "rotate" => rotate(&Rotate::try_parse_from(argv)?, env),
-        "export" => super::export_cmd::export_cmd(&super::export_cmd::ExportArgs::try_parse_from(argv)?, env),
-        "import-apps" => super::export_cmd::import_apps(&super::export_cmd::ImportArgs::try_parse_from(argv)?, env),
+        "export" => super::export_cmd::export_cmd(
+            &super::export_cmd::ExportArgs::try_parse_from(argv)?,
+            env,
+        ),
+        "import-apps" => super::export_cmd::import_apps(
+            &super::export_cmd::ImportArgs::try_parse_from(argv)?,
+            env,
+        ),
         "vault-password" => vault_password(&VaultPasswordArgs::try_parse_from(argv)?, env),
         "sync" => super::sync_cmd::sync(args, env),
         "webhook-secret" => super::sync_cmd::webhook_secret(args, env),
@@ -63,7 +73,9 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
             println!("{}", super::version::line());
             Ok(0)
         }
-        other => anyhow::bail!("`compose:{other}` is not a compose command; see `dokku compose:help`"),
+        other => {
+            anyhow::bail!("`compose:{other}` is not a compose command; see `dokku compose:help`")
+        }
     }
 }
 
@@ -218,7 +230,12 @@ fn props(env: &DokkuEnv) -> Props {
 }
 
 fn stack_args(env: &DokkuEnv, app: &str) -> StackArgs {
-    StackArgs { stack: app.to_owned(), data: DataArgs { data_dir: Some(env.data_dir()) } }
+    StackArgs {
+        stack: app.to_owned(),
+        data: DataArgs {
+            data_dir: Some(env.data_dir()),
+        },
+    }
 }
 
 /// Runs `f` when the app exists; Dokku's message and exit code otherwise.
@@ -243,13 +260,20 @@ fn app_exists(app: &str) -> anyhow::Result<bool> {
     if !crate::model::is_valid_app_name(app) {
         anyhow::bail!("Invalid app name `{app}`");
     }
-    Ok(runner().run(&Cmd::dokku(["apps:exists", app]), None, None).is_ok())
+    Ok(runner()
+        .run(&Cmd::dokku(["apps:exists", app]), None, None)
+        .is_ok())
 }
 
 /// The compose project of the last push (or of `file`), ready for an apply.
 /// The stack's project, the directory it was read from, the source revision and the stack
 /// app's config (read once, for interpolation and secrets).
-type LoadedStack = (crate::cli::plan_cmd::LoadedProject, PathBuf, String, BTreeMap<String, String>);
+type LoadedStack = (
+    crate::cli::plan_cmd::LoadedProject,
+    PathBuf,
+    String,
+    BTreeMap<String, String>,
+);
 
 fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<LoadedStack> {
     let props = props(env);
@@ -257,7 +281,15 @@ fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<
     let config = app_config(&runner(), app)?;
     let rev = config.get("GIT_REV").cloned().unwrap_or_default();
     let (dir, files) = match file {
-        Some(f) => (if source.is_dir() { source } else { f.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) }, vec![f.to_path_buf()]),
+        Some(f) => (
+            if source.is_dir() {
+                source
+            } else {
+                f.parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            },
+            vec![f.to_path_buf()],
+        ),
         None => {
             if !source.is_dir() {
                 anyhow::bail!("stack `{app}` has no pushed source yet: `git push` a repository with a compose file, or pass `--file -`");
@@ -272,7 +304,9 @@ fn load_stack(env: &DokkuEnv, app: &str, file: Option<&Path>) -> anyhow::Result<
 
 fn stdin_file(env: &DokkuEnv, app: &str) -> anyhow::Result<PathBuf> {
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("cannot read the compose file from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the compose file from stdin")?;
     let dir = stack_dir(env, app).join("stdin");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("compose.yaml");
@@ -287,7 +321,9 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
         }
         super::projects::from_template(env, &a.app, project, &a.set)?;
     } else if !a.set.is_empty() {
-        anyhow::bail!("`--set` goes with `--from-template`; set a stack's values with `dokku config:set`");
+        anyhow::bail!(
+            "`--set` goes with `--from-template`; set a stack's values with `dokku config:set`"
+        );
     }
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
@@ -300,13 +336,27 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     if file.is_none() {
         // After `compose:rollback` the stack stands on an earlier release: `compose:up`
         // re-applies that release, not the push it rolled back from (issue #15 item 15).
-        if let Some(to) = store(env, &a.app)?.map(|s| -> anyhow::Result<Option<u64>> { s.latest()?.map_or(Ok(None), |l| Ok(s.rolled_back_to(l.id)?)) }).transpose()?.flatten() {
+        if let Some(to) = store(env, &a.app)?
+            .map(|s| -> anyhow::Result<Option<u64>> {
+                s.latest()?
+                    .map_or(Ok(None), |l| Ok(s.rolled_back_to(l.id)?))
+            })
+            .transpose()?
+            .flatten()
+        {
             println!("{}", info1(&format!("Stack {} stands on a rollback to v{to}: re-applying v{to} (`git push` deploys the repository again)", a.app)));
-            let mut run = stack::run_args(env, &props(env), &a.app, app_config(&runner(), &a.app)?)?;
+            let mut run =
+                stack::run_args(env, &props(env), &a.app, app_config(&runner(), &a.app)?)?;
             run.prune = a.prune;
             run.destroy_datastores.clone_from(&a.destroy_datastores);
             run.wait = a.wait;
-            apply_cmd::run_rollback(&stack_args(env, &a.app), &run, Some(to), source_dir(env, &a.app)).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+            apply_cmd::run_rollback(
+                &stack_args(env, &a.app),
+                &run,
+                Some(to),
+                source_dir(env, &a.app),
+            )
+            .map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
             return Ok(0);
         }
     }
@@ -314,7 +364,12 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     // push replacing the source meanwhile is waited for (`--wait`) or refused. This is what
     // `compose:projects:apply` runs for each stack.
     let lock_dir = crate::exec::apply::stack_dir(&env.data_dir(), &a.app);
-    let _lock = crate::exec::lock::StackLock::hold(&lock_dir.lock(), &a.app, &format!("compose:up since {}", crate::exec::releases::now_rfc3339()), a.wait)?;
+    let _lock = crate::exec::lock::StackLock::hold(
+        &lock_dir.lock(),
+        &a.app,
+        &format!("compose:up since {}", crate::exec::releases::now_rfc3339()),
+        a.wait,
+    )?;
     let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.load_warnings.clone_from(&loaded.warnings);
@@ -322,7 +377,15 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
-    let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:up".into())?;
+    let req = apply_cmd::request(
+        &run,
+        loaded.json,
+        &a.app,
+        dir,
+        rev,
+        ReleaseKind::Apply,
+        "compose:up".into(),
+    )?;
     apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
@@ -337,7 +400,15 @@ fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.format.clone_from(&a.format);
     run.load_warnings.clone_from(&loaded.warnings);
     run.written_paths.clone_from(&loaded.written_paths);
-    let req = apply_cmd::request(&run, loaded.json, &a.app, dir, rev, ReleaseKind::Apply, "compose:plan".into())?;
+    let req = apply_cmd::request(
+        &run,
+        loaded.json,
+        &a.app,
+        dir,
+        rev,
+        ReleaseKind::Apply,
+        "compose:plan".into(),
+    )?;
     apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
@@ -360,7 +431,10 @@ fn config(a: &ConfigArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let (loaded, dir, ..) = load_stack(env, &a.app, None)?;
     for w in &loaded.warnings {
-        eprintln!("{}", crate::report::fail(&super::repo_relative(w, Some(&dir))));
+        eprintln!(
+            "{}",
+            crate::report::fail(&super::repo_relative(w, Some(&dir)))
+        );
     }
     if a.show_secrets {
         println!("{}", serde_json::to_string_pretty(&loaded.json)?);
@@ -369,8 +443,19 @@ fn config(a: &ConfigArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     // Plain keys as the release store reads them; a project that does not convert masks every
     // environment value.
     let stack = StackName::parse(&a.app).map_err(anyhow::Error::msg)?;
-    let plain = from_compose_json(&loaded.json, &ConvertOptions { stack, project_dir: source_dir(env, &a.app).display().to_string() }).map(|(p, _)| p.settings.plain).unwrap_or_default();
-    println!("{}", serde_json::to_string_pretty(&crate::exec::releases::mask_secrets(&loaded.json, &plain))?);
+    let plain = from_compose_json(
+        &loaded.json,
+        &ConvertOptions {
+            stack,
+            project_dir: source_dir(env, &a.app).display().to_string(),
+        },
+    )
+    .map(|(p, _)| p.settings.plain)
+    .unwrap_or_default();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&crate::exec::releases::mask_secrets(&loaded.json, &plain))?
+    );
     Ok(0)
 }
 
@@ -385,11 +470,21 @@ fn store(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<ReleaseStore>> {
 
 /// The project of the stack's latest release.
 fn released_project(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<(Project, u64, String)>> {
-    let Some(s) = store(env, app)? else { return Ok(None) };
-    let Some(latest) = s.latest()? else { return Ok(None) };
+    let Some(s) = store(env, app)? else {
+        return Ok(None);
+    };
+    let Some(latest) = s.latest()? else {
+        return Ok(None);
+    };
     let compose = s.masked_compose(latest.id)?;
     let stack = StackName::parse(app).map_err(anyhow::Error::msg)?;
-    let (project, _) = from_compose_json(&compose, &ConvertOptions { stack, project_dir: source_dir(env, app).display().to_string() })?;
+    let (project, _) = from_compose_json(
+        &compose,
+        &ConvertOptions {
+            stack,
+            project_dir: source_dir(env, app).display().to_string(),
+        },
+    )?;
     Ok(Some((project, latest.id, latest.time)))
 }
 
@@ -409,11 +504,18 @@ fn bulk_ps_reports() -> PsReports {
     }
     let cmd = Cmd::dokku(["ps:report", "--format", "json"]);
     let out = r.run(&cmd, None, None).ok()?.stdout;
-    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| l.starts_with('{')).collect();
+    let lines: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('{'))
+        .collect();
     if lines.len() != apps.len() {
         return None;
     }
-    apps.into_iter().zip(lines).map(|(a, l)| Some((a, serde_json::from_str(l).ok()?))).collect()
+    apps.into_iter()
+        .zip(lines)
+        .map(|(a, l)| Some((a, serde_json::from_str(l).ok()?)))
+        .collect()
 }
 
 fn service_states(project: &Project, reports: &PsReports) -> Vec<Value> {
@@ -432,13 +534,24 @@ fn service_states(project: &Project, reports: &PsReports) -> Vec<Value> {
                 let report: Value = match reports {
                     Some(all) => all.get(app.app.as_str()).cloned().unwrap_or(Value::Null),
                     None => {
-                        let report = r.run(&Cmd::dokku(["ps:report", app.app.as_str(), "--format", "json"]), None, None).ok();
-                        report.and_then(|o| serde_json::from_str(o.stdout.trim()).ok()).unwrap_or(Value::Null)
+                        let report = r
+                            .run(
+                                &Cmd::dokku(["ps:report", app.app.as_str(), "--format", "json"]),
+                                None,
+                                None,
+                            )
+                            .ok();
+                        report
+                            .and_then(|o| serde_json::from_str(o.stdout.trim()).ok())
+                            .unwrap_or(Value::Null)
                     }
                 };
                 let deployed = report["deployed"] == "true";
                 let running = report["running"] == "true";
-                let processes = report["processes"].as_str().and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+                let processes = report["processes"]
+                    .as_str()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .unwrap_or(0);
                 let actual = match (deployed, running, processes) {
                     (false, ..) if report.is_null() => "missing",
                     (false, ..) => "not deployed",
@@ -450,7 +563,18 @@ fn service_states(project: &Project, reports: &PsReports) -> Vec<Value> {
                 (app.app.to_string(), expected, actual)
             }
             Kind::Datastore(d) => {
-                let status = r.run(&Cmd::dokku([format!("{}:info", d.plugin), d.name.to_string(), "--status".into()]), None, None).ok().map(|o| o.stdout.trim().to_owned());
+                let status = r
+                    .run(
+                        &Cmd::dokku([
+                            format!("{}:info", d.plugin),
+                            d.name.to_string(),
+                            "--status".into(),
+                        ]),
+                        None,
+                        None,
+                    )
+                    .ok()
+                    .map(|o| o.stdout.trim().to_owned());
                 let actual = match status.as_deref() {
                     None => "missing",
                     Some("running") => "running",
@@ -466,12 +590,39 @@ fn service_states(project: &Project, reports: &PsReports) -> Vec<Value> {
 
 fn print_states(app: &str, states: &[Value]) {
     println!("{}", info2(&format!("{app} services")));
-    let w = states.iter().filter_map(|s| s["service"].as_str()).map(str::len).max().unwrap_or(7).max(7);
-    let t = states.iter().filter_map(|s| s["target"].as_str()).map(str::len).max().unwrap_or(6).max(6);
-    println!("{}", verbose(&format!("{:<w$}  {:<t$}  {:<10}  {}", "service", "target", "expected", "actual")));
+    let w = states
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let t = states
+        .iter()
+        .filter_map(|s| s["target"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{}",
+        verbose(&format!(
+            "{:<w$}  {:<t$}  {:<10}  {}",
+            "service", "target", "expected", "actual"
+        ))
+    );
     for s in states {
         let mark = if s["ok"] == true { "" } else { "  (!)" };
-        println!("{}", verbose(&format!("{:<w$}  {:<t$}  {:<10}  {}{mark}", s["service"].as_str().unwrap_or(""), s["target"].as_str().unwrap_or(""), s["expected"].as_str().unwrap_or(""), s["actual"].as_str().unwrap_or(""))));
+        println!(
+            "{}",
+            verbose(&format!(
+                "{:<w$}  {:<t$}  {:<10}  {}{mark}",
+                s["service"].as_str().unwrap_or(""),
+                s["target"].as_str().unwrap_or(""),
+                s["expected"].as_str().unwrap_or(""),
+                s["actual"].as_str().unwrap_or("")
+            ))
+        );
     }
 }
 
@@ -509,11 +660,17 @@ fn status(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
     let mut bad = false;
     let mut projects = Vec::new();
     for app in stacks(env) {
-        let Some((project, _, _)) = released_project(env, &app)? else { continue };
+        let Some((project, _, _)) = released_project(env, &app)? else {
+            continue;
+        };
         projects.push((app, project));
     }
     // Every stack's apps from one bulk report, whatever the number of stacks.
-    let reports = if projects.is_empty() { None } else { bulk_ps_reports() };
+    let reports = if projects.is_empty() {
+        None
+    } else {
+        bulk_ps_reports()
+    };
     for (app, project) in projects {
         let states = service_states(&project, &reports);
         bad |= states.iter().any(|s| s["ok"] != true);
@@ -535,7 +692,9 @@ fn list(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
     let mut rows = Vec::new();
     for app in stacks(env) {
         let dir = apply_stack_dir(&env.data_dir(), &app);
-        let Some(summary) = crate::exec::apply::summary(&dir) else { continue };
+        let Some(summary) = crate::exec::apply::summary(&dir) else {
+            continue;
+        };
         let last = crate::exec::apply::apply_history(&dir, 1).pop();
         let state = match last {
             Some(l) if !l.ok => format!("last apply failed ({})", l.time),
@@ -556,8 +715,20 @@ fn list(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
     } else {
         println!("{}", info2("Compose stacks"));
         for r in &rows {
-            let services: Vec<&str> = r["services"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            println!("{}", verbose(&format!("{:<24} v{:<4} {:<20} {}", r["stack"].as_str().unwrap_or(""), r["release"], r["state"].as_str().unwrap_or(""), services.join(" "))));
+            let services: Vec<&str> = r["services"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            println!(
+                "{}",
+                verbose(&format!(
+                    "{:<24} v{:<4} {:<20} {}",
+                    r["stack"].as_str().unwrap_or(""),
+                    r["release"],
+                    r["state"].as_str().unwrap_or(""),
+                    services.join(" ")
+                ))
+            );
         }
     }
     Ok(0)
@@ -565,13 +736,26 @@ fn list(a: &Format, env: &DokkuEnv) -> anyhow::Result<u8> {
 
 /// The Dokku app of a compose service of the latest release.
 fn service_app(project: &Project, service: &str) -> anyhow::Result<String> {
-    let svc = project.services.iter().find(|(n, _)| n.as_str() == service).map(|(_, s)| s).with_context(|| {
-        let names: Vec<&str> = project.services.keys().map(|n| n.as_str()).collect();
-        format!("stack has no service `{service}` (services: {})", names.join(", "))
-    })?;
+    let svc = project
+        .services
+        .iter()
+        .find(|(n, _)| n.as_str() == service)
+        .map(|(_, s)| s)
+        .with_context(|| {
+            let names: Vec<&str> = project.services.keys().map(|n| n.as_str()).collect();
+            format!(
+                "stack has no service `{service}` (services: {})",
+                names.join(", ")
+            )
+        })?;
     match &svc.kind {
         Kind::App(a) => Ok(a.app.to_string()),
-        Kind::Datastore(d) => anyhow::bail!("service `{service}` is the {} service `{}`: use `dokku {}:…` commands", d.plugin, d.name, d.plugin),
+        Kind::Datastore(d) => anyhow::bail!(
+            "service `{service}` is the {} service `{}`: use `dokku {}:…` commands",
+            d.plugin,
+            d.name,
+            d.plugin
+        ),
     }
 }
 
@@ -579,10 +763,17 @@ fn logs(a: &Logs, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
-    let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
+    let Some((project, _, _)) = released_project(env, &a.app)? else {
+        anyhow::bail!("stack `{}` has not been deployed yet", a.app)
+    };
     let services: Vec<String> = match &a.service {
         Some(s) => vec![s.clone()],
-        None => project.services.iter().filter(|(_, s)| matches!(s.kind, Kind::App(_))).map(|(n, _)| n.to_string()).collect(),
+        None => project
+            .services
+            .iter()
+            .filter(|(_, s)| matches!(s.kind, Kind::App(_)))
+            .map(|(n, _)| n.to_string())
+            .collect(),
     };
     let mut code = 0;
     for s in services {
@@ -606,9 +797,14 @@ fn run_cmd(a: &RunArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
-    let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
+    let Some((project, _, _)) = released_project(env, &a.app)? else {
+        anyhow::bail!("stack `{}` has not been deployed yet", a.app)
+    };
     let app = service_app(&project, &a.service)?;
-    let cmd = a.command.iter().fold(Cmd::dokku(["run", app.as_str()]), |c, w| c.arg(w.clone()));
+    let cmd = a
+        .command
+        .iter()
+        .fold(Cmd::dokku(["run", app.as_str()]), |c, w| c.arg(w.clone()));
     let code = runner().stream(&cmd)?;
     Ok(u8::try_from(code).unwrap_or(1))
 }
@@ -619,7 +815,13 @@ fn rollback(a: &Rollback, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let mut run = stack::run_args(env, &props(env), &a.app, app_config(&runner(), &a.app)?)?;
     run.wait = a.wait;
-    apply_cmd::run_rollback(&stack_args(env, &a.app), &run, a.release, source_dir(env, &a.app)).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+    apply_cmd::run_rollback(
+        &stack_args(env, &a.app),
+        &run,
+        a.release,
+        source_dir(env, &a.app),
+    )
+    .map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
     Ok(0)
 }
 
@@ -643,10 +845,16 @@ fn down(a: &Down, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
-    let Some((project, _, _)) = released_project(env, &a.app)? else { anyhow::bail!("stack `{}` has not been deployed yet", a.app) };
+    let Some((project, _, _)) = released_project(env, &a.app)? else {
+        anyhow::bail!("stack `{}` has not been deployed yet", a.app)
+    };
     let graph = crate::graph::build(&project)?;
-    let what = if a.datastores { "This command will destroy every service app and datastore of the stack" } else { "This command will destroy every service app of the stack (datastores and volumes stay)" };
-    if !(a.force || env.force) && !confirm(&a.app, what)? {
+    let what = if a.datastores {
+        "This command will destroy every service app and datastore of the stack"
+    } else {
+        "This command will destroy every service app of the stack (datastores and volumes stay)"
+    };
+    if !a.force && !env.force && !confirm(&a.app, what)? {
         return Ok(1);
     }
     let r = runner();
@@ -663,29 +871,71 @@ fn down(a: &Down, env: &DokkuEnv) -> anyhow::Result<u8> {
     for name in graph.order.iter().rev() {
         match &project.services[name].kind {
             Kind::App(app) => {
-                if r.run(&Cmd::dokku(["apps:exists", app.app.as_str()]), None, None).is_ok() {
+                if r.run(&Cmd::dokku(["apps:exists", app.app.as_str()]), None, None)
+                    .is_ok()
+                {
                     println!("{}", info1(&format!("Destroying {name} ({})", app.app)));
                     attempt(Cmd::dokku(["apps:destroy", app.app.as_str(), "--force"]));
                 }
             }
             Kind::Datastore(d) if a.datastores => {
                 let plugin = d.plugin;
-                if r.run(&Cmd::dokku([format!("{plugin}:exists"), d.name.to_string()]), None, None).is_err() {
+                if r.run(
+                    &Cmd::dokku([format!("{plugin}:exists"), d.name.to_string()]),
+                    None,
+                    None,
+                )
+                .is_err()
+                {
                     continue;
                 }
-                println!("{}", info1(&format!("Destroying {name} ({plugin} service {})", d.name)));
-                let links = r.run(&Cmd::dokku([format!("{plugin}:links"), d.name.to_string()]), None, None).map(|o| o.stdout).unwrap_or_default();
+                println!(
+                    "{}",
+                    info1(&format!("Destroying {name} ({plugin} service {})", d.name))
+                );
+                let links = r
+                    .run(
+                        &Cmd::dokku([format!("{plugin}:links"), d.name.to_string()]),
+                        None,
+                        None,
+                    )
+                    .map(|o| o.stdout)
+                    .unwrap_or_default();
                 for linked in links.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                    attempt(Cmd::dokku([format!("{plugin}:unlink"), d.name.to_string(), linked.to_owned(), "--no-restart".into()]));
+                    attempt(Cmd::dokku([
+                        format!("{plugin}:unlink"),
+                        d.name.to_string(),
+                        linked.to_owned(),
+                        "--no-restart".into(),
+                    ]));
                 }
-                attempt(Cmd::dokku([format!("{plugin}:destroy"), d.name.to_string(), "--force".into()]));
+                attempt(Cmd::dokku([
+                    format!("{plugin}:destroy"),
+                    d.name.to_string(),
+                    "--force".into(),
+                ]));
             }
-            Kind::Datastore(d) => println!("{}", verbose(&format!("keeping {} service {} and its data (--datastores destroys it)", d.plugin, d.name))),
+            Kind::Datastore(d) => println!(
+                "{}",
+                verbose(&format!(
+                    "keeping {} service {} and its data (--datastores destroys it)",
+                    d.plugin, d.name
+                ))
+            ),
         }
     }
     for net in project.networks.values() {
-        if a.datastores || !project.services.values().any(|s| matches!(&s.kind, Kind::Datastore(d) if d.network.as_ref() == Some(net))) {
-            let _ = r.run(&Cmd::dokku(["network:destroy", "--force", net.as_str()]), None, None);
+        if a.datastores
+            || !project
+                .services
+                .values()
+                .any(|s| matches!(&s.kind, Kind::Datastore(d) if d.network.as_ref() == Some(net)))
+        {
+            let _ = r.run(
+                &Cmd::dokku(["network:destroy", "--force", net.as_str()]),
+                None,
+                None,
+            );
         }
     }
     if failed > 0 {
@@ -700,32 +950,86 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
     let p = props(env);
     let mut r = BTreeMap::new();
     for prop in PROPS {
-        r.insert(format!("compose-{}", prop.key), p.get(app, prop.key).unwrap_or_default());
-        r.insert(format!("compose-global-{}", prop.key), p.get("--global", prop.key).unwrap_or_default());
-        r.insert(format!("compose-computed-{}", prop.key), p.computed(app, prop.key));
+        r.insert(
+            format!("compose-{}", prop.key),
+            p.get(app, prop.key).unwrap_or_default(),
+        );
+        r.insert(
+            format!("compose-global-{}", prop.key),
+            p.get("--global", prop.key).unwrap_or_default(),
+        );
+        r.insert(
+            format!("compose-computed-{}", prop.key),
+            p.computed(app, prop.key),
+        );
     }
     // Stacks applied before summaries existed are summarised from their latest release.
     let summary = match crate::exec::apply::summary(&apply_stack_dir(&env.data_dir(), app)) {
         Some(sm) => Some(sm),
-        None => released_project(env, app)?.map(|(project, id, time)| crate::exec::apply::Summary::of(&project, id, &time)),
+        None => released_project(env, app)?
+            .map(|(project, id, time)| crate::exec::apply::Summary::of(&project, id, &time)),
     };
     let (release, time, services, backups) = match summary {
-        Some(sm) => (format!("v{}", sm.release), sm.released, sm.services.keys().cloned().collect::<Vec<_>>().join(" "), sm.backups.join("; ")),
+        Some(sm) => (
+            format!("v{}", sm.release),
+            sm.released,
+            sm.services.keys().cloned().collect::<Vec<_>>().join(" "),
+            sm.backups.join("; "),
+        ),
         None => (String::new(), String::new(), String::new(), String::new()),
     };
     r.insert("compose-backups".into(), backups);
     // The last applies that ran (succeeded, or failed and rolled back).
     let history = crate::exec::apply::apply_history(&apply_stack_dir(&env.data_dir(), app), 20);
     let last = history.last();
-    r.insert("compose-last-apply".into(), last.map(|a| format!("{} {} in {:.1}s", a.time, if a.ok { "succeeded" } else { "failed" }, a.duration_ms as f64 / 1000.0)).unwrap_or_default());
-    r.insert("compose-last-failure".into(), history.iter().rev().find(|a| !a.ok).map(|a| format!("{} at {}", a.time, a.failed_step.as_deref().unwrap_or("(abort)"))).unwrap_or_default());
+    r.insert(
+        "compose-last-apply".into(),
+        last.map(|a| {
+            format!(
+                "{} {} in {:.1}s",
+                a.time,
+                if a.ok { "succeeded" } else { "failed" },
+                a.duration_ms as f64 / 1000.0
+            )
+        })
+        .unwrap_or_default(),
+    );
+    r.insert(
+        "compose-last-failure".into(),
+        history
+            .iter()
+            .rev()
+            .find(|a| !a.ok)
+            .map(|a| {
+                format!(
+                    "{} at {}",
+                    a.time,
+                    a.failed_step.as_deref().unwrap_or("(abort)")
+                )
+            })
+            .unwrap_or_default(),
+    );
     let ok = history.iter().filter(|a| a.ok).count();
-    r.insert("compose-success-rate".into(), if history.is_empty() { String::new() } else { format!("{ok}/{} ({}%)", history.len(), ok * 100 / history.len()) });
+    r.insert(
+        "compose-success-rate".into(),
+        if history.is_empty() {
+            String::new()
+        } else {
+            format!("{ok}/{} ({}%)", history.len(), ok * 100 / history.len())
+        },
+    );
     r.insert("compose-release".into(), release);
     r.insert("compose-released-at".into(), time);
     r.insert("compose-services".into(), services);
     r.insert("compose-plugin-version".into(), super::version::line());
-    r.insert("compose-source".into(), if source_dir(env, app).is_dir() { source_dir(env, app).display().to_string() } else { String::new() });
+    r.insert(
+        "compose-source".into(),
+        if source_dir(env, app).is_dir() {
+            source_dir(env, app).display().to_string()
+        } else {
+            String::new()
+        },
+    );
     Ok(r)
 }
 
@@ -739,7 +1043,11 @@ fn report(a: &Report, env: &DokkuEnv) -> anyhow::Result<u8> {
         }
         _ => stacks(env),
     };
-    let flag = a.flag.first().cloned().or_else(|| a.app.clone().filter(|x| x.starts_with("--")));
+    let flag = a
+        .flag
+        .first()
+        .cloned()
+        .or_else(|| a.app.clone().filter(|x| x.starts_with("--")));
     if let Some(flag) = flag {
         let key = flag.trim_start_matches("--");
         for app in &apps {
@@ -762,7 +1070,10 @@ fn report(a: &Report, env: &DokkuEnv) -> anyhow::Result<u8> {
         for (k, v) in &r {
             let label = k.strip_prefix("compose-").unwrap_or(k).replace('-', " ");
             let mut chars = label.chars();
-            let label = chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default();
+            let label = chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default();
             println!("       {:<29}{v}", format!("{label}:"));
         }
     }
@@ -781,7 +1092,8 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     if let Some(v) = a.value.as_deref().filter(|v| !v.is_empty()) {
         match a.key.as_str() {
-            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" | "max-file-size" | "max-replicas" | "max-ports" | "max-services" => {
+            "concurrency" | "timeout" | "step-timeout" | "hook-timeout" | "max-file-size"
+            | "max-replicas" | "max-ports" | "max-services" => {
                 let unit = match a.key.as_str() {
                     "concurrency" | "max-services" => "services",
                     "max-file-size" => "bytes",
@@ -789,30 +1101,58 @@ fn set(a: &Set, env: &DokkuEnv) -> anyhow::Result<u8> {
                     "max-ports" => "ports",
                     _ => "seconds",
                 };
-                v.parse::<u64>().ok().filter(|n| *n > 0).with_context(|| format!("`{}` must be a positive number of {unit}", a.key))?;
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("`{}` must be a positive number of {unit}", a.key))?;
             }
             "allow" => {
-                crate::policy::Policy::from_names(v.split_whitespace()).map_err(anyhow::Error::msg)?;
+                crate::policy::Policy::from_names(v.split_whitespace())
+                    .map_err(anyhow::Error::msg)?;
             }
-            "log-format" if v != "text" && v != "json" => anyhow::bail!("`log-format` is `text` or `json`"),
-            "webhook" if v != "true" && v != "false" => anyhow::bail!("`webhook` is `true` or `false`"),
+            "log-format" if v != "text" && v != "json" => {
+                anyhow::bail!("`log-format` is `text` or `json`")
+            }
+            "webhook" if v != "true" && v != "false" => {
+                anyhow::bail!("`webhook` is `true` or `false`")
+            }
             "domain-pattern" => {
                 let mut probe = v.to_owned();
-                for ph in ["{service}", "{stack}", "{project}", "{environment}", "{global}"] {
+                for ph in [
+                    "{service}",
+                    "{stack}",
+                    "{project}",
+                    "{environment}",
+                    "{global}",
+                ] {
                     probe = probe.replace(ph, "x");
                 }
-                if !v.contains("{service}") || !probe.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')) {
+                if !v.contains("{service}")
+                    || !probe.split('.').all(|l| {
+                        !l.is_empty()
+                            && l.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    })
+                {
                     anyhow::bail!("`domain-pattern` needs {{service}} and makes host names of lowercase labels; placeholders: {{service}} {{stack}} {{project}} {{environment}} {{global}}");
                 }
             }
             "project" => {
-                super::projects::load(env, v)?.with_context(|| format!("project `{v}` does not exist (`dokku compose:projects:create {v}`)"))?;
+                super::projects::load(env, v)?.with_context(|| {
+                    format!("project `{v}` does not exist (`dokku compose:projects:create {v}`)")
+                })?;
             }
             "environment" => {
-                let project = props(env).get(&a.scope, "project").context("set the stack's project first: `dokku compose:set <app> project <project>`")?;
-                let p = super::projects::load(env, &project)?.with_context(|| format!("project `{project}` does not exist"))?;
+                let project = props(env).get(&a.scope, "project").context(
+                    "set the stack's project first: `dokku compose:set <app> project <project>`",
+                )?;
+                let p = super::projects::load(env, &project)?
+                    .with_context(|| format!("project `{project}` does not exist"))?;
                 if !p.environments.iter().any(|e| e == v) {
-                    anyhow::bail!("project `{project}` has no environment `{v}` (it has {})", p.environments.join(", "));
+                    anyhow::bail!(
+                        "project `{project}` has no environment `{v}` (it has {})",
+                        p.environments.join(", ")
+                    );
                 }
             }
             _ => {}
@@ -839,12 +1179,18 @@ fn vault_password(a: &VaultPasswordArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let mut input = Vec::new();
-    std::io::stdin().read_to_end(&mut input).context("cannot read the vault password from stdin")?;
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .context("cannot read the vault password from stdin")?;
     let pw = crate::vault::VaultPassword::from_file_bytes(&input);
     if pw.is_empty() {
-        anyhow::bail!("no vault password on stdin: `echo -n \"$PASSWORD\" | dokku compose:vault-password {}`", a.app);
+        anyhow::bail!(
+            "no vault password on stdin: `echo -n \"$PASSWORD\" | dokku compose:vault-password {}`",
+            a.app
+        );
     }
-    let text = String::from_utf8(pw.as_bytes().to_vec()).context("the vault password must be UTF-8 text")?;
+    let text = String::from_utf8(pw.as_bytes().to_vec())
+        .context("the vault password must be UTF-8 text")?;
     p.set_private(&a.app, stack::VAULT_PASSWORD, &text)?;
     println!("{}", info1("Vault password set"));
     Ok(0)
@@ -857,13 +1203,25 @@ fn rotate(a: &Rotate, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let dir = apply_stack_dir(&env.data_dir(), &a.app);
     std::fs::create_dir_all(dir.dir())?;
-    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:rotate", false)?;
+    let _lock =
+        crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:rotate", false)?;
     let mut store = stack::Generated::open(env, &a.app)?;
     let gone = store.rotate(&a.names);
     store.save()?;
     if gone.is_empty() {
-        anyhow::bail!("no generated value named {} in stack `{}`", a.names.join(", "), a.app);
+        anyhow::bail!(
+            "no generated value named {} in stack `{}`",
+            a.names.join(", "),
+            a.app
+        );
     }
-    println!("{}", info1(&format!("Rotated {}; `dokku compose:up {}` deploys the new values", gone.join(", "), a.app)));
+    println!(
+        "{}",
+        info1(&format!(
+            "Rotated {}; `dokku compose:up {}` deploys the new values",
+            gone.join(", "),
+            a.app
+        ))
+    );
     Ok(0)
 }

@@ -60,7 +60,9 @@ struct SecretArgs {
 
 /// `compose:sync`.
 pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
-    let a = SyncArgs::try_parse_from(std::iter::once("compose:sync".to_owned()).chain(args.iter().cloned()))?;
+    let a = SyncArgs::try_parse_from(
+        std::iter::once("compose:sync".to_owned()).chain(args.iter().cloned()),
+    )?;
     if let Some(code) = super::subcommands::missing_app(&a.app)? {
         return Ok(code);
     }
@@ -69,7 +71,11 @@ pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
         Some(url) => (url.clone(), a.git_ref.clone()),
         None => {
             let Some(url) = props.get(&a.app, SYNC_URL) else {
-                anyhow::bail!("stack `{}` has no sync URL: `dokku compose:sync {} <git-url> [<ref>]`", a.app, a.app);
+                anyhow::bail!(
+                    "stack `{}` has no sync URL: `dokku compose:sync {} <git-url> [<ref>]`",
+                    a.app,
+                    a.app
+                );
             };
             (url, props.get(&a.app, SYNC_REF))
         }
@@ -80,9 +86,17 @@ pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let work = stack_dir(env, &a.app).join(format!("sync.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create `{}`", work.display()))?;
+    std::fs::create_dir_all(&work)
+        .with_context(|| format!("cannot create `{}`", work.display()))?;
     let result = (|| {
-        println!("{}", info1(&format!("Fetching {} ({})", url, git_ref.as_deref().unwrap_or("default branch"))));
+        println!(
+            "{}",
+            info1(&format!(
+                "Fetching {} ({})",
+                url,
+                git_ref.as_deref().unwrap_or("default branch")
+            ))
+        );
         let sha = checkout(&remote, git_ref.as_deref(), &work.join("repo"))?;
         let code = deploy(env, &props, &a.app, &work.join("repo"), &sha, a.wait)?;
         // The URL and ref worked: remember them for `compose:sync <app>` and the webhook. A
@@ -99,7 +113,9 @@ pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
 
 /// `compose:webhook-secret`.
 pub(super) fn webhook_secret(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
-    let a = SecretArgs::try_parse_from(std::iter::once("compose:webhook-secret".to_owned()).chain(args.iter().cloned()))?;
+    let a = SecretArgs::try_parse_from(
+        std::iter::once("compose:webhook-secret".to_owned()).chain(args.iter().cloned()),
+    )?;
     if let Some(code) = super::subcommands::missing_app(&a.app)? {
         return Ok(code);
     }
@@ -109,14 +125,27 @@ pub(super) fn webhook_secret(args: &[String], env: &DokkuEnv) -> anyhow::Result<
         return Ok(0);
     }
     let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the secret: {e}"))?;
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the secret: {e}"))?;
     let secret = hex::encode(bytes);
     props.set_private(&a.app, WEBHOOK_SECRET, &secret)?;
     if props.computed(&a.app, "webhook") != "true" {
-        println!("{}", verbose(&format!("the webhook is disabled: `dokku compose:set {} webhook true` enables it", a.app)));
+        println!(
+            "{}",
+            verbose(&format!(
+                "the webhook is disabled: `dokku compose:set {} webhook true` enables it",
+                a.app
+            ))
+        );
     }
     // The secret alone on the last line, for scripts (`… | tail -n 1`).
-    println!("{}", info1(&format!("Webhook secret of stack {} (shown once, keep it in your CI's secrets)", a.app)));
+    println!(
+        "{}",
+        info1(&format!(
+            "Webhook secret of stack {} (shown once, keep it in your CI's secrets)",
+            a.app
+        ))
+    );
     println!("{secret}");
     Ok(0)
 }
@@ -155,7 +184,11 @@ impl Remote {
         }
         // scp-like `user@host:path` (git's rule: a colon before any slash, no `::`).
         if let Some((host, path)) = url.split_once(':') {
-            let host_ok = !host.is_empty() && !host.contains('/') && host.chars().all(|c| c.is_ascii_alphanumeric() || "@.-_".contains(c));
+            let host_ok = !host.is_empty()
+                && !host.contains('/')
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "@.-_".contains(c));
             if host_ok && !path.is_empty() && !path.starts_with(':') && !url.contains("://") {
                 return Ok(Self::Network(url.to_owned()));
             }
@@ -167,7 +200,10 @@ impl Remote {
 /// Git's ref-name rules (`git check-ref-format`) for a branch, a tag or a commit, and no
 /// leading `-` so that it is never read as an option.
 fn validate_ref(r: &str) -> anyhow::Result<()> {
-    let ok = !r.is_empty() && !r.starts_with('-') && r != "@" && git2::Reference::is_valid_name(&format!("refs/heads/{r}"));
+    let ok = !r.is_empty()
+        && !r.starts_with('-')
+        && r != "@"
+        && git2::Reference::is_valid_name(&format!("refs/heads/{r}"));
     if !ok {
         anyhow::bail!("invalid git ref `{r}`");
     }
@@ -177,77 +213,151 @@ fn validate_ref(r: &str) -> anyhow::Result<()> {
 /// Fetches `git_ref` (default: the remote's default branch) of `remote` into a new repository
 /// at `dir`, checks it out and returns the commit's sha.
 fn checkout(remote: &Remote, git_ref: Option<&str>, dir: &Path) -> anyhow::Result<String> {
-    let repo = git2::Repository::init(dir).with_context(|| format!("cannot create a repository in `{}`", dir.display()))?;
+    let repo = git2::Repository::init(dir)
+        .with_context(|| format!("cannot create a repository in `{}`", dir.display()))?;
     let commit = match remote {
         Remote::Local(path) => fetch_local(&repo, path, git_ref)?,
         Remote::Network(url) => fetch_network(&repo, dir, url, git_ref)?,
     };
     let mut opts = git2::build::CheckoutBuilder::new();
     opts.force();
-    repo.checkout_tree(commit.as_object(), Some(&mut opts)).context("cannot check out the fetched commit")?;
+    repo.checkout_tree(commit.as_object(), Some(&mut opts))
+        .context("cannot check out the fetched commit")?;
     repo.set_head_detached(commit.id())?;
     Ok(commit.id().to_string())
 }
 
-fn fetch_local<'r>(repo: &'r git2::Repository, path: &Path, git_ref: Option<&str>) -> anyhow::Result<git2::Commit<'r>> {
+fn fetch_local<'r>(
+    repo: &'r git2::Repository,
+    path: &Path,
+    git_ref: Option<&str>,
+) -> anyhow::Result<git2::Commit<'r>> {
     if !path.exists() {
         anyhow::bail!("no git repository at `{}`", path.display());
     }
     let url = path.to_str().context("the repository path is not UTF-8")?;
     let mut remote = repo.remote_anonymous(url)?;
     remote
-        .fetch(&["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], None, None)
+        .fetch(
+            &[
+                "+refs/heads/*:refs/remotes/origin/*",
+                "+refs/tags/*:refs/tags/*",
+            ],
+            None,
+            None,
+        )
         .with_context(|| format!("cannot fetch `{}`", path.display()))?;
     let candidates: Vec<String> = match git_ref {
         None => {
-            let head = remote.default_branch().ok().and_then(|b| b.as_str().map(str::to_owned)).context("the repository has no default branch (HEAD); name a ref")?;
+            let head = remote
+                .default_branch()
+                .ok()
+                .and_then(|b| b.as_str().map(str::to_owned))
+                .context("the repository has no default branch (HEAD); name a ref")?;
             vec![head.replacen("refs/heads/", "refs/remotes/origin/", 1)]
         }
         Some(r) => vec![format!("refs/remotes/origin/{r}"), format!("refs/tags/{r}")],
     };
     for name in &candidates {
         if let Ok(reference) = repo.find_reference(name) {
-            return reference.peel_to_commit().with_context(|| format!("`{name}` is not a commit"));
+            return reference
+                .peel_to_commit()
+                .with_context(|| format!("`{name}` is not a commit"));
         }
     }
-    if let Some(r) = git_ref.filter(|r| r.len() >= 4 && r.len() <= 40 && r.chars().all(|c| c.is_ascii_hexdigit())) {
+    if let Some(r) = git_ref
+        .filter(|r| r.len() >= 4 && r.len() <= 40 && r.chars().all(|c| c.is_ascii_hexdigit()))
+    {
         if let Ok(obj) = repo.revparse_single(r) {
             if let Ok(c) = obj.peel_to_commit() {
                 return Ok(c);
             }
         }
     }
-    anyhow::bail!("no branch, tag or commit `{}` in `{}`", git_ref.unwrap_or("HEAD"), path.display())
+    anyhow::bail!(
+        "no branch, tag or commit `{}` in `{}`",
+        git_ref.unwrap_or("HEAD"),
+        path.display()
+    )
 }
 
-fn fetch_network<'r>(repo: &'r git2::Repository, dir: &Path, url: &str, git_ref: Option<&str>) -> anyhow::Result<git2::Commit<'r>> {
+fn fetch_network<'r>(
+    repo: &'r git2::Repository,
+    dir: &Path,
+    url: &str,
+    git_ref: Option<&str>,
+) -> anyhow::Result<git2::Commit<'r>> {
     let what = git_ref.unwrap_or("HEAD");
     let dir = dir.to_str().context("the work directory is not UTF-8")?;
-    let out = duct::cmd("git", ["-C", dir, "-c", "protocol.ext.allow=never", "fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, what])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .context("cannot run `git` (needed for http(s) and ssh remotes)")?;
+    let out = duct::cmd(
+        "git",
+        [
+            "-C",
+            dir,
+            "-c",
+            "protocol.ext.allow=never",
+            "fetch",
+            "--quiet",
+            "--depth",
+            "1",
+            "--no-tags",
+            "--",
+            url,
+            what,
+        ],
+    )
+    .env("GIT_TERMINAL_PROMPT", "0")
+    .stdin_null()
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .context("cannot run `git` (needed for http(s) and ssh remotes)")?;
     if !out.status.success() {
-        anyhow::bail!("`git fetch {url} {what}` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        anyhow::bail!(
+            "`git fetch {url} {what}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
-    let fetched = repo.revparse_single("FETCH_HEAD").context("git fetched nothing")?;
-    fetched.peel_to_commit().with_context(|| format!("`{what}` is not a commit"))
+    let fetched = repo
+        .revparse_single("FETCH_HEAD")
+        .context("git fetched nothing")?;
+    fetched
+        .peel_to_commit()
+        .with_context(|| format!("`{what}` is not a commit"))
 }
 
 /// Captures `dir` as the stack's source and applies it, as `builder-build` does for a push:
 /// the previous source comes back if anything fails.
-fn deploy(env: &DokkuEnv, props: &Props, app: &str, dir: &Path, sha: &str, wait: bool) -> anyhow::Result<u8> {
+fn deploy(
+    env: &DokkuEnv,
+    props: &Props,
+    app: &str,
+    dir: &Path,
+    sha: &str,
+    wait: bool,
+) -> anyhow::Result<u8> {
     let short: String = sha.chars().take(12).collect();
-    println!("{}", info1(&format!("Deploying compose stack {app} at {short}")));
+    println!(
+        "{}",
+        info1(&format!("Deploying compose stack {app} at {short}"))
+    );
     let files = compose_files(dir, props, app)?;
     if files.is_empty() {
         anyhow::bail!("no compose file at {short} (looked for {}; set one with `dokku compose:set {app} compose-file <path>`)", stack::DEFAULT_FILES.join(", "));
     }
-    stack::capture_and_apply(env, props, app, dir, &files, &stack::Revision::Known { sha, message: format!("compose:sync {short}") }, wait)?;
+    stack::capture_and_apply(
+        env,
+        props,
+        app,
+        dir,
+        &files,
+        &stack::Revision::Known {
+            sha,
+            message: format!("compose:sync {short}"),
+        },
+        wait,
+    )?;
     println!("{}", info1(&format!("Stack {app} deployed")));
     Ok(0)
 }
@@ -258,18 +368,57 @@ mod tests {
 
     #[test]
     fn urls_and_refs_are_validated() {
-        assert_eq!(Remote::parse("/srv/repo.git").unwrap(), Remote::Local("/srv/repo.git".into()));
-        assert_eq!(Remote::parse("file:///srv/repo.git").unwrap(), Remote::Local("/srv/repo.git".into()));
-        for ok in ["https://github.com/o/r.git", "http://git.local/r", "ssh://git@host/o/r", "git@github.com:o/r.git"] {
-            assert_eq!(Remote::parse(ok).unwrap(), Remote::Network(ok.into()), "{ok}");
+        assert_eq!(
+            Remote::parse("/srv/repo.git").unwrap(),
+            Remote::Local("/srv/repo.git".into())
+        );
+        assert_eq!(
+            Remote::parse("file:///srv/repo.git").unwrap(),
+            Remote::Local("/srv/repo.git".into())
+        );
+        for ok in [
+            "https://github.com/o/r.git",
+            "http://git.local/r",
+            "ssh://git@host/o/r",
+            "git@github.com:o/r.git",
+        ] {
+            assert_eq!(
+                Remote::parse(ok).unwrap(),
+                Remote::Network(ok.into()),
+                "{ok}"
+            );
         }
-        for bad in ["", "-uhttps://x", "ext::sh -c touch% /tmp/x", "fd::3", "relative/path", "file://relative", "https://", "https://-oProxy/x", "ftp://h/r", "a\nb"] {
+        for bad in [
+            "",
+            "-uhttps://x",
+            "ext::sh -c touch% /tmp/x",
+            "fd::3",
+            "relative/path",
+            "file://relative",
+            "https://",
+            "https://-oProxy/x",
+            "ftp://h/r",
+            "a\nb",
+        ] {
             assert!(Remote::parse(bad).is_err(), "{bad:?}");
         }
         for ok in ["main", "v1.2.3", "release/2024", "0123abcd"] {
             assert!(validate_ref(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-main", "--upload-pack=x", "a..b", "a b", "a~1", "x.lock", "a//b", "@", "a@{1}", "/main", "main/"] {
+        for bad in [
+            "",
+            "-main",
+            "--upload-pack=x",
+            "a..b",
+            "a b",
+            "a~1",
+            "x.lock",
+            "a//b",
+            "@",
+            "a@{1}",
+            "/main",
+            "main/",
+        ] {
             assert!(validate_ref(bad).is_err(), "{bad:?}");
         }
     }

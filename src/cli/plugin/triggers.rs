@@ -44,7 +44,14 @@ pub(super) fn run(name: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
 }
 
 fn selected_builder(app: &str) -> String {
-    runner().run(&Cmd::dokku(["builder:report", app, "--builder-selected"]), None, None).map(|o| o.stdout.trim().to_owned()).unwrap_or_default()
+    runner()
+        .run(
+            &Cmd::dokku(["builder:report", app, "--builder-selected"]),
+            None,
+            None,
+        )
+        .map(|o| o.stdout.trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// Whether `app` is a service app of a stack: the plugin gives every app it deploys the
@@ -63,7 +70,11 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
     // stack, or a `.env` that names compose files, stays one and `builder-build` reports why.
     let has_files = match compose_files(dir, &props, app) {
         Ok(files) => !files.is_empty(),
-        Err(_) => ours.is_some() || !stack::default_files(dir).is_empty() || stack::dotenv_mentions_compose_file(dir, &props, app),
+        Err(_) => {
+            ours.is_some()
+                || !stack::default_files(dir).is_empty()
+                || stack::dotenv_mentions_compose_file(dir, &props, app)
+        }
     };
     let has_compose = has_files && !is_service_app(app);
     let r = runner();
@@ -71,8 +82,20 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
         let current = selected_builder(app);
         if current != BUILDER {
             // Remember what was selected, so a later push without compose file restores it.
-            props.set(app, SELECTED_BY_US, Some(if current.is_empty() { "-" } else { current.as_str() }))?;
-            r.run(&Cmd::dokku(["builder:set", app, "selected", BUILDER]), None, None)?;
+            props.set(
+                app,
+                SELECTED_BY_US,
+                Some(if current.is_empty() {
+                    "-"
+                } else {
+                    current.as_str()
+                }),
+            )?;
+            r.run(
+                &Cmd::dokku(["builder:set", app, "selected", BUILDER]),
+                None,
+                None,
+            )?;
         }
     } else if ours.is_some() {
         unselect(app, &props)?;
@@ -83,7 +106,9 @@ fn post_extract(app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Res
 /// Undoes the plugin's builder selection of `app`: the builder selected before comes back
 /// and the property that remembered it goes.
 fn unselect(app: &str, props: &Props) -> anyhow::Result<()> {
-    let Some(previous) = props.get(app, SELECTED_BY_US) else { return Ok(()) };
+    let Some(previous) = props.get(app, SELECTED_BY_US) else {
+        return Ok(());
+    };
     let mut cmd = Cmd::dokku(["builder:set", app, "selected"]);
     if previous != "-" {
         cmd = cmd.arg(previous);
@@ -93,7 +118,12 @@ fn unselect(app: &str, props: &Props) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv) -> anyhow::Result<u8> {
+fn builder_build(
+    builder: &str,
+    app: &str,
+    dir: &std::path::Path,
+    env: &DokkuEnv,
+) -> anyhow::Result<u8> {
     if builder != BUILDER {
         return Ok(0);
     }
@@ -104,7 +134,17 @@ fn builder_build(builder: &str, app: &str, dir: &std::path::Path, env: &DokkuEnv
     }
     println!("{}", info1(&format!("Deploying compose stack {app}")));
     let props = Props::new(&env.config_dir());
-    let result = compose_files(dir, &props, app).and_then(|files| stack::capture_and_apply(env, &props, app, dir, &files, &stack::Revision::GitRev("git push"), false));
+    let result = compose_files(dir, &props, app).and_then(|files| {
+        stack::capture_and_apply(
+            env,
+            &props,
+            app,
+            dir,
+            &files,
+            &stack::Revision::GitRev("git push"),
+            false,
+        )
+    });
     match result {
         Ok(()) => {
             println!("{}", info1(&format!("Stack {app} deployed")));
@@ -137,7 +177,10 @@ fn before_any_change(e: &anyhow::Error) -> bool {
     use crate::exec::apply::ApplyError;
     match e.downcast_ref::<ApplyError>() {
         None => true,
-        Some(a) => matches!(a, ApplyError::Plan(_) | ApplyError::Lock(_) | ApplyError::State(_)),
+        Some(a) => matches!(
+            a,
+            ApplyError::Plan(_) | ApplyError::Lock(_) | ApplyError::State(_)
+        ),
     }
 }
 
@@ -150,7 +193,10 @@ fn post_delete(app: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
         if !apps.is_empty() {
             // `compose:down` needs the stack app, which is gone now: name the commands that
             // work (issue #15 item 15).
-            eprintln!(" !     The service apps of stack {app} remain: {}", apps.join(" "));
+            eprintln!(
+                " !     The service apps of stack {app} remain: {}",
+                apps.join(" ")
+            );
             eprintln!(" !     To destroy them (datastores are never destroyed implicitly):");
             for a in &apps {
                 eprintln!(" !       dokku apps:destroy {a} --force");
@@ -169,7 +215,9 @@ fn released_apps(env: &DokkuEnv, app: &str) -> anyhow::Result<Option<Vec<String>
     }
     let key = crate::exec::secrets::HostKey::load_or_create(&d.key())?;
     let store = crate::exec::releases::ReleaseStore::open(&d.releases(), key)?;
-    let Some(latest) = store.latest()? else { return Ok(None) };
+    let Some(latest) = store.latest()? else {
+        return Ok(None);
+    };
     Ok(Some(store.apps(latest.id)?.into_keys().collect()))
 }
 
@@ -179,7 +227,11 @@ fn uninstall(plugin: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
     }
     let props = Props::new(&env.config_dir());
     let r = runner();
-    for entry in std::fs::read_dir(env.config_dir()).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(env.config_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let app = entry.file_name().to_string_lossy().into_owned();
         if let Some(previous) = props.get(&app, SELECTED_BY_US) {
             let mut cmd = Cmd::dokku(["builder:set", app.as_str(), "selected"]);
@@ -190,6 +242,12 @@ fn uninstall(plugin: &str, env: &DokkuEnv) -> anyhow::Result<u8> {
             println!("{}", verbose(&format!("{app}: builder selection restored")));
         }
     }
-    println!("{}", info1(&format!("Stack data in {} is kept; service apps and datastores are untouched", env.data_dir().display())));
+    println!(
+        "{}",
+        info1(&format!(
+            "Stack data in {} is kept; service apps and datastores are untouched",
+            env.data_dir().display()
+        ))
+    );
     Ok(0)
 }

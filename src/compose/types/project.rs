@@ -47,17 +47,32 @@ impl Project {
     /// Decodes a loaded project (values unescaped: `$` is a plain dollar here).
     pub fn from_loaded(loaded: &Loaded) -> Result<Self, ComposeError> {
         let value = output::to_json(&loaded.project, false);
-        serde_json::from_value(value).map_err(|e| ComposeError::Invalid { message: format!("project `{}` does not fit the typed model: {e}", loaded.name) })
+        serde_json::from_value(value).map_err(|e| ComposeError::Invalid {
+            message: format!(
+                "project `{}` does not fit the typed model: {e}",
+                loaded.name
+            ),
+        })
     }
 }
 
 fn escape_dollars(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
-    let esc = |s: String| if s.contains('$') { s.replace('$', "$$") } else { s };
+    let esc = |s: String| {
+        if s.contains('$') {
+            s.replace('$', "$$")
+        } else {
+            s
+        }
+    };
     match value {
         Value::String(s) => Value::String(esc(s)),
         Value::Array(items) => Value::Array(items.into_iter().map(escape_dollars).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (esc(k), escape_dollars(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (esc(k), escape_dollars(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
