@@ -326,6 +326,16 @@ fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_proces
         std::thread::sleep(Duration::from_millis(200));
     }
     all_ok(&h.url("dkok-web", "/"));
+    // `enter` runs a command in a running container: of the given type and index, or the
+    // app's only type.
+    assert_eq!(
+        h.ok(&["enter", "dkok-web", "web.2", "--", "sh", "-c", "echo $DYNO"]),
+        "web.2"
+    );
+    assert_eq!(
+        h.ok(&["enter", "dkok-worker", "--", "sh", "-c", "echo $DYNO"]),
+        "web.1"
+    );
     // `ps:inspect` reports the containers as Docker sees them now.
     let state = |app: &str| {
         let v: Value = serde_json::from_str(&h.ok(&["ps:inspect", app])).unwrap();

@@ -826,6 +826,29 @@ pub fn run(ctx: &mut Ctx, app: &str, cmd: &[String], env: &[String]) -> Res {
     }
 }
 
+/// `dokku enter`: `docker container exec` into a running container (`-i -t` when stdin is a
+/// terminal, as scheduler-docker-local's `has_tty`).
+pub fn enter(ctx: &mut Ctx, id: &str, cmd: &[String]) -> Res {
+    let mut a: Vec<String> = vec!["container".into(), "exec".into()];
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        a.extend(["-i".into(), "-t".into()]);
+    }
+    a.push(id.to_string());
+    a.extend(cmd.iter().cloned());
+    let status = ctx.unlocked(|_| {
+        docker_cmd()
+            .args(&a)
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .status()
+            .map_err(io_err(Path::new("docker")))
+    })??;
+    match status.code() {
+        Some(0) => Ok(()),
+        c => Err(Fail::Silent(c.unwrap_or(1).clamp(1, 255) as u8)),
+    }
+}
+
 /// `dokku logs <app>`: the containers' output.
 pub fn logs(ctx: &Ctx, app: &str, tail: Option<&str>) -> Res {
     for id in ids(

@@ -1142,3 +1142,43 @@ fn docker_options_add_keeps_substitutions_verbatim_and_refuses_operators() {
         "{args:?}"
     );
 }
+
+/// `enter` (plugins/enter, scheduler-docker-local `scheduler-enter`): the container is chosen
+/// by type (`web`, `web.2`) or id prefix, must exist and run; the state-only runtime only
+/// checks (the docker tier runs the command in the container).
+#[test]
+fn enter_chooses_a_running_container_as_dokku_does() {
+    let s = Sandbox::new();
+    s.run(&["apps:create", "web"]).ok();
+    s.run(&["enter", "web"])
+        .fails(1, "No containers found for app");
+    s.run(&["git:from-image", "web", "nginx:1"]).ok();
+    s.run(&["ps:scale", "web", "web=2"]).ok();
+    s.run(&["enter", "web"]).ok();
+    s.run(&["enter", "web", "web.2", "--", "ls"]).ok();
+    s.run(&["enter", "web", "worker"])
+        .fails(1, "Available types for app (web): web");
+    let r = s.run(&["enter", "web", "worker"]);
+    assert!(
+        r.stderr.contains("No containers found for type 'worker'"),
+        "{}",
+        r.stderr
+    );
+    let r = s.run(&["enter", "web", "--container-id", "nope"]);
+    assert!(
+        r.code == 1 && r.stderr.contains("Invalid container id for app: nope"),
+        "{}",
+        r.stderr
+    );
+    let st: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.lib().join("data/ps/web/sandbox.json")).unwrap(),
+    )
+    .unwrap();
+    let id = st["containers"][0]["id"].as_str().unwrap().to_owned();
+    s.run(&["enter", "web", "--container-id", &id[..6]]).ok();
+    s.run(&["ps:stop", "web"]).ok();
+    s.run(&["enter", "web", "web.1"])
+        .fails(1, "Container is not running");
+    s.run(&["enter", "nope"])
+        .fails(20, "App nope does not exist");
+}

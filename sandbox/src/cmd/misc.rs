@@ -314,6 +314,107 @@ pub fn run_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     }
 }
 
+/// `enter <app> [<container-type> || --container-id <id>] [-- <cmd…>]` (plugins/enter
+/// `cmd-enter-default`, scheduler-docker-local `scheduler-enter`): the first container of the
+/// type (`web`, or one container as `web.1`), or the one whose id starts with `<id>`; without
+/// either, the only running type. It must be running. The command defaults to the
+/// scheduler's `shell` property (the app's, the global one, else `/bin/bash`). The docker
+/// runtime runs it with `docker container exec`; the state-only runtime has nothing to enter
+/// and only checks.
+pub fn enter(ctx: &mut Ctx, args: &[String]) -> Res {
+    let Some(app) = args.first() else {
+        return fail("Please specify an app to run the command on");
+    };
+    ctx.verify_app(app)?;
+    let mut rest = &args[1..];
+    let (mut id, mut kind): (Option<String>, Option<String>) = (None, None);
+    while let Some(a) = rest.first() {
+        if let Some(v) = a.strip_prefix("--container-id=") {
+            id = Some(v.to_string());
+            rest = &rest[1..];
+        } else if a == "--container-id" {
+            match rest.get(1) {
+                Some(v) => {
+                    id = Some(v.clone());
+                    rest = &rest[2..];
+                }
+                None => {
+                    ctx.warn(format!("expected {a} to have an argument"));
+                    break;
+                }
+            }
+        } else {
+            kind = Some(a.clone());
+            rest = &rest[1..];
+            break;
+        }
+    }
+    if rest.first().is_some_and(|a| a == "--") {
+        rest = &rest[1..];
+    }
+    let st = crate::deploy::load(ctx, app)?;
+    let running: Vec<&crate::deploy::Container> = st
+        .containers
+        .iter()
+        .filter(|c| c.state == "running")
+        .collect();
+    let mut types: Vec<&str> = running.iter().map(|c| c.proc.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let available = format!("Available types for app ({app}): {}", types.join(" "));
+    let container = match id {
+        Some(id) => {
+            let ids: Vec<&str> = st.containers.iter().map(|c| c.id.as_str()).collect();
+            match st.containers.iter().find(|c| c.id.starts_with(&id)) {
+                Some(c) => c,
+                None => {
+                    ctx.warn(format!("Invalid container id for app: {id}"));
+                    return fail(format!("Available ids for app ({app}): {}", ids.join(" ")));
+                }
+            }
+        }
+        None => {
+            let kind = match kind.filter(|k| k != "--") {
+                Some(k) => k,
+                None if types.len() > 1 => {
+                    ctx.warn("No container type specified.");
+                    return fail(available);
+                }
+                None => match types.first() {
+                    Some(t) => (*t).to_string(),
+                    None => return fail("No containers found for app"),
+                },
+            };
+            let found = st.containers.iter().find(|c| {
+                format!("{}.{}", c.proc, c.index) == kind || (!kind.contains('.') && c.proc == kind)
+            });
+            match found {
+                Some(c) => c,
+                None => {
+                    ctx.warn(format!("No containers found for type '{kind}'"));
+                    return fail(available);
+                }
+            }
+        }
+    };
+    if container.state != "running" {
+        return fail("Container is not running");
+    }
+    let shell = match ctx.prop_or("scheduler", app, "shell")? {
+        s if s.is_empty() => ctx.prop_computed("scheduler", "--global", "shell", "/bin/bash")?,
+        s => s,
+    };
+    let cmd: Vec<String> = if rest.is_empty() {
+        vec![shell]
+    } else {
+        rest.to_vec()
+    };
+    if crate::docker::enabled(&ctx.paths) {
+        return crate::docker::enter(ctx, &container.id, &cmd);
+    }
+    Ok(())
+}
+
 /// Dispatch `nginx:<sub>`.
 pub fn nginx(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     let p = props::find("nginx").expect("nginx table");

@@ -73,6 +73,7 @@ const PREFIXES: &[&str] = &[
     "nginx",
     "logs",
     "run",
+    "enter",
     "scheduler",
     "scheduler-docker-local",
     "letsencrypt",
@@ -97,6 +98,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("checks", "Manage zero-downtime settings"),
     ("config", "Manage global and app-specific config vars"),
     ("docker-options", "Manage docker options for an app"),
+    ("enter", "Enter running app containers"),
     ("domains", "Manage domains used by the proxy"),
     ("git", "Manage app deploys via git"),
     ("letsencrypt", "Manage the letsencrypt integration"),
@@ -126,7 +128,7 @@ fn description(prefix: &str) -> String {
 }
 
 /// Plugins whose bare command (no subcommand) runs a command rather than printing help.
-const BARE_RUNS: &[&str] = &["apps", "config", "logs", "run", "sandbox"];
+const BARE_RUNS: &[&str] = &["apps", "config", "enter", "logs", "run", "sandbox"];
 
 /// Whether the sandbox implements `cmd` itself (core plugins, letsencrypt, datastores).
 pub fn is_builtin(cmd: &str) -> bool {
@@ -203,6 +205,7 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
         "checks" => misc::checks(ctx, sub, args),
         "logs" => misc::logs(ctx, sub, args),
         "run" => misc::run_cmd(ctx, sub, args),
+        "enter" => misc::enter(ctx, args),
         "letsencrypt" => misc::letsencrypt(ctx, sub, args),
         "nginx" => misc::nginx(ctx, sub, args),
         "deploy" => ps::deploy_cmd(ctx, args),
