@@ -481,6 +481,16 @@ fn docker_compose_down_leaves_no_app_container_but_datastore_data() {
         ]),
         "true"
     );
+    // `:destroy` removes the datastore's container and its data.
+    let data = h.path().join("lib/services/postgres/dkdn-db");
+    assert!(data.exists(), "{}", data.display());
+    h.ok(&["postgres:destroy", "dkdn-db", "--force"]);
+    assert!(!data.exists(), "{}", data.display());
+    let gone = Command::new("docker")
+        .args(["container", "inspect", "dokku.postgres.dkdn-db"])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the container is removed");
 }
 
 /// (issue #16) A one-shot migration (`service_completed_successfully`) runs to completion as
