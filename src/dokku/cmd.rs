@@ -15,6 +15,10 @@ pub enum Stdin {
     /// A tar archive for `git:from-archive --archive-type tar <app> --`, built by the executor:
     /// the `base` directory of the pushed source (none for image services) plus `files`.
     Archive {
+        /// The app it is deployed to (where the executor saves it for a rollback); part of the
+        /// step, never read back from the command's arguments.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        app: String,
         /// Directory of the pushed source to include, relative to the project directory.
         base: Option<String>,
         /// Generated files: archive path -> content.
@@ -292,6 +296,7 @@ impl Stdin {
                 files,
                 copies,
                 digest,
+                ..
             } => (base, files, copies, digest),
             Stdin::Saved { app, digest } => {
                 return format!("tar saved when `{app}` was deployed; {digest}")

@@ -51,7 +51,7 @@ impl ArchiveStore {
 
     /// The bytes to send for `stdin`: packs an archive (and saves it for `app`) or reads a
     /// saved one.
-    pub fn bytes(&self, app: &str, stdin: &Stdin) -> io::Result<Vec<u8>> {
+    pub fn bytes(&self, stdin: &Stdin) -> io::Result<Vec<u8>> {
         match stdin {
             Stdin::Config { values, .. } => serde_json::to_vec(values).map_err(io::Error::other),
             Stdin::Saved { app, digest } => {
@@ -60,7 +60,7 @@ impl ArchiveStore {
                     io::Error::new(e.kind(), format!("saved archive `{}`: {e}", path.display()))
                 })
             }
-            Stdin::Archive { digest, .. } => {
+            Stdin::Archive { app, digest, .. } => {
                 let path = self.saved_path(app, digest)?;
                 if self.prefer_saved {
                     if let Ok(bytes) = std::fs::read(&path) {
@@ -261,6 +261,7 @@ mod tests {
         std::fs::write(src.path().join("api/Dockerfile"), "FROM alpine\n").unwrap();
         std::fs::write(src.path().join("site.conf"), "conf").unwrap();
         let stdin = Stdin::Archive {
+            app: "shop-api".into(),
             base: Some("api".into()),
             files: BTreeMap::from([("Procfile".to_owned(), "web: run\n".to_owned())]),
             copies: BTreeMap::from([("files/etc/site.conf".to_owned(), "site.conf".to_owned())]),
@@ -272,7 +273,7 @@ mod tests {
             prefer_saved: false,
             confined: true,
         };
-        let bytes = store.bytes("shop-api", &stdin).unwrap();
+        let bytes = store.bytes(&stdin).unwrap();
         let got = names(&bytes);
         assert_eq!(
             got,
@@ -283,23 +284,17 @@ mod tests {
             ]
         );
         let again = store
-            .bytes(
-                "shop-api",
-                &Stdin::Saved {
-                    app: "shop-api".into(),
-                    digest: "sha256:ab".into(),
-                },
-            )
+            .bytes(&Stdin::Saved {
+                app: "shop-api".into(),
+                digest: "sha256:ab".into(),
+            })
             .unwrap();
         assert_eq!(again, bytes);
         let missing = store
-            .bytes(
-                "shop-api",
-                &Stdin::Saved {
-                    app: "shop-api".into(),
-                    digest: "sha256:cd".into(),
-                },
-            )
+            .bytes(&Stdin::Saved {
+                app: "shop-api".into(),
+                digest: "sha256:cd".into(),
+            })
             .unwrap_err();
         assert!(missing.to_string().contains("saved archive"), "{missing}");
     }
@@ -333,6 +328,7 @@ mod tests {
         std::os::unix::fs::symlink(t.path().join("secret"), src.join("leak")).unwrap();
         std::os::unix::fs::symlink("app.conf", src.join("alias.conf")).unwrap();
         let archive = |base: Option<&str>, copy: Option<&str>| Stdin::Archive {
+            app: "shop-api".into(),
             base: base.map(str::to_owned),
             files: BTreeMap::new(),
             copies: copy
@@ -372,6 +368,7 @@ mod tests {
     fn paths_cannot_escape() {
         let src = tempfile::tempdir().unwrap();
         let stdin = Stdin::Archive {
+            app: "shop-api".into(),
             base: Some("../etc".into()),
             files: BTreeMap::new(),
             copies: BTreeMap::new(),
@@ -382,6 +379,7 @@ mod tests {
             .to_string()
             .contains("leaves the project directory"));
         let stdin = Stdin::Archive {
+            app: "shop-api".into(),
             base: None,
             files: BTreeMap::from([("/etc/x".to_owned(), String::new())]),
             copies: BTreeMap::new(),

@@ -458,13 +458,10 @@ fn run_cmd_watched(
     on_spawn: &dyn Fn(u32),
 ) -> Result<(), RunError> {
     let stdin = match &cmd.stdin {
-        Some(s) => {
-            let app = cmd.args.iter().rev().nth(1).cloned().unwrap_or_default();
-            Some(archives.bytes(&app, s).map_err(|e| RunError::Input {
-                argv: cmd.masked_argv().join(" "),
-                message: e.to_string(),
-            })?)
-        }
+        Some(s) => Some(archives.bytes(s).map_err(|e| RunError::Input {
+            argv: cmd.masked_argv().join(" "),
+            message: e.to_string(),
+        })?),
         None => None,
     };
     runner

@@ -151,14 +151,9 @@ pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> 
             }
         }
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digest = String::with_capacity(71);
-    digest.push_str("sha256:");
-    for b in h.finalize() {
-        digest.push(char::from(HEX[usize::from(b >> 4)]));
-        digest.push(char::from(HEX[usize::from(b & 15)]));
-    }
+    let digest = format!("sha256:{}", hex::encode(h.finalize()));
     Stdin::Archive {
+        app: app.app.to_string(),
         base,
         files,
         copies,
@@ -195,6 +190,7 @@ mod tests {
             files,
             copies,
             digest,
+            ..
         } = build_context(&ServiceName::new("web"), &a, "rev")
         else {
             panic!("an archive")
