@@ -812,9 +812,14 @@ pub fn run(ctx: &mut Ctx, app: &str, cmd: &[String], env: &[String]) -> Res {
     }
     a.push(format!("dokku/{app}:latest"));
     a.extend(cmd.iter().cloned());
+    attached(ctx, &a)
+}
+
+/// Runs `docker <a>` with the caller's output, its exit status as the command's.
+fn attached(ctx: &mut Ctx, a: &[String]) -> Res {
     let status = ctx.unlocked(|_| {
         docker_cmd()
-            .args(&a)
+            .args(a)
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .status()
@@ -835,18 +840,7 @@ pub fn enter(ctx: &mut Ctx, id: &str, cmd: &[String]) -> Res {
     }
     a.push(id.to_string());
     a.extend(cmd.iter().cloned());
-    let status = ctx.unlocked(|_| {
-        docker_cmd()
-            .args(&a)
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .status()
-            .map_err(io_err(Path::new("docker")))
-    })??;
-    match status.code() {
-        Some(0) => Ok(()),
-        c => Err(Fail::Silent(c.unwrap_or(1).clamp(1, 255) as u8)),
-    }
+    attached(ctx, &a)
 }
 
 /// `dokku logs <app>`: the containers' output.
