@@ -46,54 +46,14 @@ pub fn split_shell_words(s: &str) -> Result<Vec<String>, String> {
 
 /// Parses a compose duration (`1m30s`, `500ms`, `10s`) into whole seconds, rounding up.
 pub fn duration_secs(s: &str) -> Option<u64> {
-    let mut total_ms: u64 = 0;
-    let mut num = String::new();
-    let mut chars = s.trim().chars().peekable();
-    if s.trim().chars().all(|c| c.is_ascii_digit()) {
-        return s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|ns| ns.div_ceil(1_000_000_000));
-    }
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        while let Some(&n) = chars.peek() {
-            if n.is_ascii_alphabetic() {
-                unit.push(n);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let value: f64 = num.parse().ok()?;
-        num.clear();
-        let ms = match unit.as_str() {
-            "h" => 3_600_000.0,
-            "m" => 60_000.0,
-            "s" => 1_000.0,
-            "ms" => 1.0,
-            "us" | "µs" => 0.001,
-            "ns" => 0.000_001,
-            _ => return None,
-        };
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "durations are small and positive"
-        )]
-        {
-            total_ms += (value * ms).ceil() as u64;
-        }
-    }
-    if !num.is_empty() {
-        return None;
-    }
-    Some(total_ms.div_ceil(1000))
+    let s = s.trim();
+    // The loader prints durations in Go's form; a bare number is nanoseconds.
+    let ns = if s.bytes().all(|c| c.is_ascii_digit()) {
+        s.parse::<i128>().ok()?
+    } else {
+        crate::compose::syntax::parse_duration(s).ok()?
+    };
+    u64::try_from(ns).ok().map(|ns| ns.div_ceil(1_000_000_000))
 }
 
 fn bytes(v: &Value) -> Option<u64> {

@@ -918,6 +918,9 @@ mod tests {
         assert_eq!(duration_secs("500ms"), Some(1));
         assert_eq!(duration_secs("10s"), Some(10));
         assert_eq!(duration_secs("x"), None);
+        assert_eq!(duration_secs("1.5s"), Some(2));
+        assert_eq!(duration_secs("-1s"), None);
+        assert_eq!(duration_secs("2500000000"), Some(3));
     }
 
     fn convert(json: serde_json::Value) -> Result<(Project, Vec<Warning>), ModelError> {
