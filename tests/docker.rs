@@ -750,3 +750,39 @@ fn docker_wordpress_answers_all_ok_with_the_linked_database() {
         "{mounts}"
     );
 }
+
+/// The sandbox's long-lived children (its nginx, the retirement shells) keep none of the
+/// caller's descriptors: a caller that reads a descriptor it passed to its end (bats does, on
+/// fd 3) is not left waiting on the proxy.
+#[test]
+fn docker_sandbox_children_do_not_hold_the_callers_descriptors() {
+    use std::io::Read as _;
+    let h = DockerHost::new();
+    h.ok(&["apps:create", "fdtest"]);
+    // A pipe whose write end the command inherits (not close-on-exec, as a shell's fd 3).
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let o = Command::new(sandbox_bin())
+        .env("DOKKU_SANDBOX_ROOT", h.path())
+        .args(["apps:destroy", "fdtest", "--force"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        h.path().join("lib/sandbox/nginx/nginx.pid").exists(),
+        "the proxy was started"
+    );
+    drop(w);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(r);
+        let mut buf = Vec::new();
+        let _ = f.read_to_end(&mut buf);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "a child of the sandbox still holds the caller's descriptor"
+    );
+    h.ok(&["sandbox:teardown"]);
+}

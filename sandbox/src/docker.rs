@@ -62,6 +62,25 @@ pub fn set_runtime(paths: &Paths, runtime: &str) -> Result<(), String> {
 }
 
 /// The docker CLI (`DOKKU_SANDBOX_DOCKER_BIN`, else `docker` on PATH), legacy builder.
+/// Keeps a long-lived child (the proxy's nginx, a retirement shell) from holding descriptors
+/// the sandbox inherited from its caller (bats keeps fd 3 open and waits for its end): every
+/// descriptor above 2 that would survive `exec` is closed in the child. Descriptors marked
+/// close-on-exec (the standard library's own) are left to `exec`.
+pub fn without_inherited_fds(c: &mut Command) -> &mut Command {
+    // SAFETY: only async-signal-safe calls (fcntl, close) between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(c, || {
+            for fd in 3..1024 {
+                let flags = nix::libc::fcntl(fd, nix::libc::F_GETFD);
+                if flags >= 0 && flags & nix::libc::FD_CLOEXEC == 0 {
+                    nix::libc::close(fd);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
 pub fn docker_cmd() -> Command {
     let bin = std::env::var("DOKKU_SANDBOX_DOCKER_BIN").unwrap_or_else(|_| "docker".into());
     let mut c = Command::new(bin);
@@ -729,7 +748,9 @@ pub fn retire(ctx: &Ctx, app: &str, old: &[Container]) -> Res {
     let script = format!(
         "sleep {wait}; \"$0\" container update --restart=no \"$@\" >/dev/null 2>&1; \"$0\" container stop -t {stop} \"$@\" >/dev/null 2>&1; \"$0\" container rm -f \"$@\" >/dev/null 2>&1"
     );
-    std::os::unix::process::CommandExt::process_group(Command::new("sh").arg("-c"), 0)
+    let mut sh = Command::new("sh");
+    without_inherited_fds(&mut sh);
+    std::os::unix::process::CommandExt::process_group(sh.arg("-c"), 0)
         .arg(script)
         .arg(bin)
         .args(&ids)

@@ -224,6 +224,7 @@ pub fn rebuild(ctx: &Ctx) -> Res {
     write_atomic(&d.join("nginx.conf"), &main)?;
     let nginx = |extra: &[&str]| {
         let mut c = Command::new(nginx_bin());
+        crate::docker::without_inherited_fds(&mut c);
         c.arg("-p")
             .arg(&d)
             .arg("-c")
