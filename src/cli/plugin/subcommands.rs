@@ -123,6 +123,9 @@ struct Up {
     /// With --from-template: KEY=VALUE for the stack app's config, which the template reads as `${KEY}`
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// The run-wide cache of host-wide reads of `compose:projects:apply` (issue #19)
+    #[arg(long = "host-wide", hide = true, value_name = "RUN")]
+    host_wide: Option<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -377,6 +380,10 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
+    run.host_wide = a
+        .host_wide
+        .as_deref()
+        .and_then(|id| crate::exec::host_wide::HostWide::open(&env.data_dir(), id));
     let req = apply_cmd::request(
         &run,
         loaded.json,
