@@ -205,6 +205,14 @@ fn a_push_reads_again_what_an_operator_changed() {
     let dir = client.path().join("shop");
     let o = h.dokku(&["config:set", "shop-worker", "QUEUE=by-hand"]);
     assert!(o.status.success(), "{}", text(&o));
+    // `compose:plan --refresh` reads the host, trusting no record: it sees the drift.
+    let refreshed = h.json(&["compose:plan", "shop", "--refresh", "--format", "json"]);
+    assert!(
+        refreshed["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s.to_string().contains("QUEUE=default"))),
+        "{refreshed:#}"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let calls = push(&h, &dir);
     assert!(

@@ -29,7 +29,7 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
     let argv = std::iter::once(format!("compose:{verb}")).chain(args.iter().cloned());
     match verb {
         "up" => up(&Up::try_parse_from(argv)?, env),
-        "plan" => plan(&AppFormat::try_parse_from(argv)?, env),
+        "plan" => plan(&PlanArgs::try_parse_from(argv)?, env),
         "config" => config(&ConfigArgs::try_parse_from(argv)?, env),
         "ps" => ps(&AppFormat::try_parse_from(argv)?, env),
         "status" => status(&Format::try_parse_from(argv)?, env),
@@ -92,6 +92,19 @@ struct AppFormat {
     /// Output format
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
+}
+
+#[derive(Debug, Parser)]
+struct PlanArgs {
+    /// The stack app
+    app: String,
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Read the whole host, trusting nothing the last release recorded (what `compose:plan`
+    /// always does: the flag says so; issue #19)
+    #[arg(long)]
+    refresh: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -397,10 +410,13 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
+fn plan(a: &PlanArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
+    // A dry run never trusts the stack's record (exec::apply: `trust` needs `!dry_run`), so
+    // every plan is a refresh; `--refresh` is accepted so drift checks can say so.
+    let _ = a.refresh;
     let (loaded, dir, rev, config) = load_stack(env, &a.app, None)?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.dry_run = true;
