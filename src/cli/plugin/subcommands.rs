@@ -366,13 +366,23 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
             run.prune = a.prune;
             run.destroy_datastores.clone_from(&a.destroy_datastores);
             run.wait = a.wait;
-            apply_cmd::run_rollback(
+            let r = apply_cmd::run_rollback(
                 &stack_args(env, &a.app),
                 &run,
                 Some(to),
                 source_dir(env, &a.app),
             )
-            .map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+            .map_err(|e| stack::server_hints(e, &a.app, &run.allow));
+            // Read for itself: what it changed is unknown to the run's cache, which the
+            // run's next stacks then read again.
+            if let Some(h) = a
+                .host_wide
+                .as_deref()
+                .and_then(|id| crate::exec::host_wide::HostWide::open(&env.data_dir(), id))
+            {
+                h.invalidate(None::<Vec<&crate::dokku::Cmd>>);
+            }
+            r?;
             return Ok(0);
         }
     }
