@@ -205,6 +205,14 @@ fn a_push_reads_again_what_an_operator_changed() {
     let dir = client.path().join("shop");
     let o = h.dokku(&["config:set", "shop-worker", "QUEUE=by-hand"]);
     assert!(o.status.success(), "{}", text(&o));
+    // `compose:plan --refresh` reads the host, trusting no record: it sees the drift.
+    let refreshed = h.json(&["compose:plan", "shop", "--refresh", "--format", "json"]);
+    assert!(
+        refreshed["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s.to_string().contains("QUEUE=default"))),
+        "{refreshed:#}"
+    );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let calls = push(&h, &dir);
     assert!(
@@ -238,4 +246,139 @@ fn a_push_reads_again_what_an_operator_changed() {
             && !dokku_compose::state::is_query(&c.split(' ').collect::<Vec<_>>())),
         "post-stop recorded the stop: {calls:#?}"
     );
+}
+
+/// Calls of `compose:projects:apply` (the plugin's and its stacks'), each as one line.
+fn project_apply(h: &Host, args: &[&str]) -> Vec<String> {
+    let from = h.calls().len();
+    let o = h.dokku(&[&["compose:projects:apply"], args].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    h.calls()
+        .into_iter()
+        .skip(from)
+        .filter(|c| c["depth"].as_u64() != Some(0))
+        .map(|c| {
+            c["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// `compose:projects:apply` over N stacks after one project variable changed reads the
+/// host-wide lists once for the run, not once per stack, and costs each stack fewer than 10
+/// calls (issue #19); a stack that creates an app has the run read `apps:list` again for the
+/// stacks after it, and every stack ends as a full read of the host plans it.
+#[test]
+fn calls_of_a_project_apply() {
+    const N: usize = 6;
+    let h = Host::new();
+    let ok = |args: &[&str]| {
+        let o = h.dokku(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    };
+    ok(&["compose:projects:create", "portal"]);
+    ok(&["compose:projects:set-var", "portal", "IMAGE_TAG=1.27"]);
+    let template = "services:\n  web:\n    image: nginx:${{project.IMAGE_TAG}}\n    ports: [\"80:80\"]\n    environment: {OWNER: \"${OWNER}\"}\n    depends_on: [api]\n  api:\n    image: example/api:1\n    environment: {OWNER: \"${OWNER}\"}\n  worker:\n    image: example/worker:1\n  db:\n    image: postgres:16\n";
+    let mut child = h
+        .cmd()
+        .args(["compose:projects:template", "portal"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), template.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stacks: Vec<String> = (1..=N).map(|i| format!("u{i}")).collect();
+    for s in &stacks {
+        let owner = format!("OWNER={s}");
+        ok(&[
+            "compose:up",
+            s,
+            "--from-template",
+            "portal",
+            "--set",
+            &owner,
+        ]);
+    }
+    ok(&[
+        "compose:projects:set-var",
+        "portal",
+        "IMAGE_TAG=1.27-alpine",
+    ]);
+    let calls = project_apply(&h, &["portal"]);
+    if std::env::var_os("CALLS_VERBOSE").is_some() {
+        println!("  {}", calls.join("\n  "));
+    }
+    let count = |prefix: &str| calls.iter().filter(|c| c.starts_with(prefix)).count();
+    let wide = [
+        "apps:list",
+        "network:list",
+        "storage:list-entries",
+        "letsencrypt:report --global",
+        "postgres:list",
+    ];
+    for w in wide {
+        assert!(
+            count(w) <= 1,
+            "`{w}` asked {} times:\n{}",
+            count(w),
+            calls.join("\n")
+        );
+    }
+    assert_eq!(count("apps:list"), 1, "{}", calls.join("\n"));
+    let per_stack = (calls.len() - 1) as f64 / N as f64;
+    println!(
+        "compose:projects:apply over {N} stacks after one variable change: {} calls, {per_stack:.1} per stack (before #19: 73)",
+        calls.len()
+    );
+    assert!(
+        per_stack < 10.0,
+        "{per_stack} per stack:\n{}",
+        calls.join("\n")
+    );
+    for s in &stacks {
+        let web = format!("{s}-web");
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.starts_with("git:from-archive") && c.contains(&web)),
+            "{s} was redeployed:\n{}",
+            calls.join("\n")
+        );
+        let plan = h.json(&["compose:plan", s, "--format", "json"]);
+        assert_eq!(plan["steps"], Value::Array(Vec::new()), "{s}");
+    }
+    // Every stack gains a service: each creates an app, which the next stack's read sees.
+    for s in &stacks {
+        let source = h
+            .path()
+            .join(format!("lib/data/compose/{s}/source/compose.yaml"));
+        let text = std::fs::read_to_string(&source).unwrap();
+        std::fs::write(
+            &source,
+            format!("{text}  extra:\n    image: example/extra:1\n"),
+        )
+        .unwrap();
+    }
+    // One stack at a time, so each stack's read follows the previous one's apply.
+    let calls = project_apply(&h, &["portal", "--concurrency", "1"]);
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("apps:list")).count(),
+        N,
+        "once for the run, then after each of the first N-1 stacks created its app:\n{}",
+        calls.join("\n")
+    );
+    for s in &stacks {
+        let o = h.dokku(&["apps:exists", &format!("{s}-extra")]);
+        assert!(o.status.success(), "{s}-extra: {}", text(&o));
+        let plan = h.json(&["compose:plan", s, "--format", "json"]);
+        assert_eq!(plan["steps"], Value::Array(Vec::new()), "{s}");
+    }
 }

@@ -83,6 +83,9 @@ pub struct RunArgs {
     /// The plugin's confinement to the pushed tree (issue #13); off-server, none.
     #[arg(skip)]
     pub jail: Option<crate::confine::Jail>,
+    /// The run-wide cache of host-wide reads (`compose:projects:apply`'s stacks).
+    #[arg(skip)]
+    pub host_wide: Option<crate::exec::host_wide::HostWide>,
     /// The command that applies the stack where this runs (`dokku compose:up <stack>` on the
     /// server), so advice names flags of a command that takes them; off-server, none.
     #[arg(skip)]
@@ -213,6 +216,7 @@ pub(crate) fn request(
         vault_password: run.vault_password.clone(),
         log_format: run.log_format.clone(),
         jail: run.jail.clone(),
+        host_wide: run.host_wide.clone(),
     })
 }
 
@@ -242,7 +246,15 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
         } else {
             report::emit(e, style)
         }
-    })?;
+    });
+    // What this stack changed on the host is read again by the run's next stacks.
+    if let Some(h) = &req.host_wide {
+        match &report {
+            Ok(r) => h.invalidate(Some(r.plan.steps.iter().map(|s| &s.run))),
+            Err(_) => h.invalidate(None::<Vec<&crate::dokku::Cmd>>),
+        }
+    }
+    let report = report?;
     if let Some(r) = &report.recovered {
         eprintln!(
             " !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone",

@@ -179,6 +179,9 @@ pub struct ApplyRequest {
     /// On the server: every path of the source (build contexts, copied files, seeds, static
     /// directories, secret files, hooks) is resolved inside `source_dir` (issue #13).
     pub jail: Option<crate::confine::Jail>,
+    /// The run-wide cache of host-wide reads `compose:projects:apply` shares between its
+    /// stacks (issue #19); `None` reads them for this stack.
+    pub host_wide: Option<super::host_wide::HostWide>,
 }
 
 /// What an apply did.
@@ -447,7 +450,11 @@ pub fn apply(
             .collect(),
     );
     let started = Instant::now();
-    let q = query(runner);
+    let q0 = query(runner);
+    let q = |c: &Cmd| match &req.host_wide {
+        Some(h) => h.query(c, &q0),
+        None => q0(c),
+    };
     // A push on the server trusts what the stack's last apply left, except the apps Dokku's
     // triggers recorded as changed since (docs/performance.md); dry runs (`compose:plan`) and
     // applies from elsewhere, which cannot see those triggers, read everything.

@@ -9,6 +9,7 @@ mod error;
 mod event;
 pub mod executor;
 pub mod hooks;
+pub mod host_wide;
 pub mod journal;
 pub mod known;
 pub mod lock;

@@ -454,6 +454,27 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
                 ))
             );
             let runner = super::stack::runner();
+            // The host-wide reads (`apps:list`, the networks, the datastores' lists…) are
+            // asked once for the run, not once per stack (issue #19): `apps:list` now, the
+            // others by the first stack that needs them; each stack drops what it changed.
+            let host_wide = crate::exec::host_wide::HostWide::create(&env.data_dir())
+                .context("cannot create the run's cache of host-wide reads")?;
+            if !stacks.is_empty() {
+                let q = |c: &Cmd| match runner.run(c, None, None) {
+                    Ok(out) => Ok(Some(out.stdout)),
+                    Err(crate::exec::RunError::Status { .. }) => Ok(None),
+                    Err(e) => Err(crate::state::StateError::Run {
+                        command: c.masked_argv().join(" "),
+                        message: e.to_string(),
+                    }),
+                };
+                if let Err(e) = host_wide.query(&Cmd::dokku(["apps:list", "--format", "json"]), &q)
+                {
+                    host_wide.remove();
+                    return Err(e.into());
+                }
+            }
+            let run_id = host_wide.id();
             let next = std::sync::atomic::AtomicUsize::new(0);
             let results = std::sync::Mutex::new(Vec::new());
             std::thread::scope(|s| {
@@ -463,7 +484,13 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
                         let Some(stack) = stacks.get(i) else { break };
                         // Each stack's apply is its own transaction (and takes its own lock).
                         let r = runner.run(
-                            &Cmd::dokku(["compose:up", stack.as_str(), "--wait"]),
+                            &Cmd::dokku([
+                                "compose:up",
+                                stack.as_str(),
+                                "--wait",
+                                "--host-wide",
+                                run_id.as_str(),
+                            ]),
                             None,
                             None,
                         );
@@ -474,6 +501,7 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
                     });
                 }
             });
+            host_wide.remove();
             let mut results = results
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -362,6 +362,7 @@ pub(super) fn run_args(
         },
         // Every plugin apply reads the captured source only (issue #13).
         jail: Some(jail(&source_dir(env, app), props, app)?),
+        host_wide: None,
         up_command: Some(format!("dokku compose:up {app}")),
         load_warnings: Vec::new(),
         written_paths: BTreeMap::new(),

@@ -29,7 +29,7 @@ pub(super) fn run(verb: &str, args: &[String], env: &DokkuEnv) -> anyhow::Result
     let argv = std::iter::once(format!("compose:{verb}")).chain(args.iter().cloned());
     match verb {
         "up" => up(&Up::try_parse_from(argv)?, env),
-        "plan" => plan(&AppFormat::try_parse_from(argv)?, env),
+        "plan" => plan(&PlanArgs::try_parse_from(argv)?, env),
         "config" => config(&ConfigArgs::try_parse_from(argv)?, env),
         "ps" => ps(&AppFormat::try_parse_from(argv)?, env),
         "status" => status(&Format::try_parse_from(argv)?, env),
@@ -95,6 +95,19 @@ struct AppFormat {
 }
 
 #[derive(Debug, Parser)]
+struct PlanArgs {
+    /// The stack app
+    app: String,
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Read the whole host, trusting nothing the last release recorded (what `compose:plan`
+    /// always does: the flag says so; issue #19)
+    #[arg(long)]
+    refresh: bool,
+}
+
+#[derive(Debug, Parser)]
 struct Format {
     /// Output format
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
@@ -123,6 +136,9 @@ struct Up {
     /// With --from-template: KEY=VALUE for the stack app's config, which the template reads as `${KEY}`
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// The run-wide cache of host-wide reads of `compose:projects:apply` (issue #19)
+    #[arg(long = "host-wide", hide = true, value_name = "RUN")]
+    host_wide: Option<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -350,13 +366,23 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
             run.prune = a.prune;
             run.destroy_datastores.clone_from(&a.destroy_datastores);
             run.wait = a.wait;
-            apply_cmd::run_rollback(
+            let r = apply_cmd::run_rollback(
                 &stack_args(env, &a.app),
                 &run,
                 Some(to),
                 source_dir(env, &a.app),
             )
-            .map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+            .map_err(|e| stack::server_hints(e, &a.app, &run.allow));
+            // Read for itself: what it changed is unknown to the run's cache, which the
+            // run's next stacks then read again.
+            if let Some(h) = a
+                .host_wide
+                .as_deref()
+                .and_then(|id| crate::exec::host_wide::HostWide::open(&env.data_dir(), id))
+            {
+                h.invalidate(None::<Vec<&crate::dokku::Cmd>>);
+            }
+            r?;
             return Ok(0);
         }
     }
@@ -377,6 +403,10 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
+    run.host_wide = a
+        .host_wide
+        .as_deref()
+        .and_then(|id| crate::exec::host_wide::HostWide::open(&env.data_dir(), id));
     let req = apply_cmd::request(
         &run,
         loaded.json,
@@ -390,10 +420,13 @@ fn up(a: &Up, env: &DokkuEnv) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn plan(a: &AppFormat, env: &DokkuEnv) -> anyhow::Result<u8> {
+fn plan(a: &PlanArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     if let Some(code) = missing_app(&a.app)? {
         return Ok(code);
     }
+    // A dry run never trusts the stack's record (exec::apply: `trust` needs `!dry_run`), so
+    // every plan is a refresh; `--refresh` is accepted so drift checks can say so.
+    let _ = a.refresh;
     let (loaded, dir, rev, config) = load_stack(env, &a.app, None)?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.dry_run = true;
