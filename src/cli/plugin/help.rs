@@ -10,7 +10,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("compose:import-apps <stack> <app>...", "Adopt existing apps named <stack>-<service> into a new stack"),
     ("compose:list [--format json]", "List every stack on the host with its services and state"),
     ("compose:logs <app> [<service>] [-n <lines>]", "Print the logs of one service or of all"),
-    ("compose:plan <app> [--format json] [--refresh]", "Print the Dokku commands an apply would run now, from a full read of the host (`--refresh`: always; the drift check of one stack)"),
+    ("compose:plan <app> [--format json] [--refresh]", "Print the Dokku commands an apply would run now (always from a full read of the host)"),
     ("compose:ps <app> [--format json]", "Show every service with its expected and actual state"),
     ("compose:releases <app> [--format json]", "List the stack's releases newest first"),
     ("compose:report [<app>] [--format json] [--compose-<key>]", "Display the stack's settings and last release"),
