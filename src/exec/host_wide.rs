@@ -69,7 +69,7 @@ impl HostWide {
         let h = Self {
             path: d.join(format!("{}.json", std::process::id())),
         };
-        std::fs::write(&h.path, "{}")?;
+        crate::platform::write_atomic(&h.path, b"{}", 0o600)?;
         Ok(h)
     }
 
@@ -107,9 +107,8 @@ impl HostWide {
     }
 
     fn save(&self, map: &BTreeMap<String, QueryOutput>) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(map)?)?;
-        std::fs::rename(&tmp, &self.path)
+        // Never through a link, like every file of the plugin (docs/security.md).
+        crate::platform::write_atomic(&self.path, &serde_json::to_vec(map)?, 0o600)
     }
 
     /// Answers `cmd` from the cache when it is a host-wide query, else through `run`; a
