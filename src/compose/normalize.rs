@@ -426,19 +426,7 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
                 Node::Str(s) => std::iter::once(("context".to_string(), Node::Str(s))).collect(),
                 other => into_map(other),
             };
-            let context = m
-                .get("context")
-                .and_then(scalar_string)
-                .unwrap_or_else(|| ".".into());
-            let context = if is_remote(&context) {
-                context
-            } else {
-                ctx.path(&context)
-            };
-            m.insert("context".into(), Node::Str(context));
-            if !m.contains_key("dockerfile") && !m.contains_key("dockerfile_inline") {
-                m.insert("dockerfile".into(), Node::Str("Dockerfile".into()));
-            }
+            build_context(&mut m, ctx);
             edit(&mut m, "additional_contexts", |v| {
                 additional_contexts(v, &format!("{}.additional_contexts", path()), ctx)
             })?;
@@ -576,6 +564,24 @@ fn command(node: Node, path: &str) -> Result<Node, ComposeError> {
     }
 }
 
+/// A build's `context` resolved against the project directory (a remote one as written),
+/// and `dockerfile` defaulted to `Dockerfile` unless an inline one is given.
+fn build_context(m: &mut Map, ctx: &Ctx<'_>) {
+    let context = m
+        .get("context")
+        .and_then(scalar_string)
+        .unwrap_or_else(|| ".".into());
+    let context = if is_remote(&context) {
+        context
+    } else {
+        ctx.path(&context)
+    };
+    m.insert("context".into(), Node::Str(context));
+    if !m.contains_key("dockerfile") && !m.contains_key("dockerfile_inline") {
+        m.insert("dockerfile".into(), Node::Str("Dockerfile".into()));
+    }
+}
+
 fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
     let mut m = match node {
         Node::Str(s) => {
@@ -591,19 +597,7 @@ fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> {
             )))
         }
     };
-    let context = m
-        .get("context")
-        .and_then(scalar_string)
-        .unwrap_or_else(|| ".".into());
-    let context = if is_remote(&context) {
-        context
-    } else {
-        ctx.path(&context)
-    };
-    m.insert("context".into(), Node::Str(context));
-    if !m.contains_key("dockerfile") && !m.contains_key("dockerfile_inline") {
-        m.insert("dockerfile".into(), Node::Str("Dockerfile".into()));
-    }
+    build_context(&mut m, ctx);
     edit(&mut m, "args", |v| {
         list_or_map(v, &format!("{path}.args"), Bare::Lookup, ctx)
     })?;
