@@ -303,20 +303,7 @@ fn create_args(
         String::new()
     };
     a.push(format!("--env=PORT={port}"));
-    // plugins/resource: `<proc>.limit.<r>`, else `_default_.limit.<r>`.
-    for (r, flag) in [
-        ("cpu", "--cpus"),
-        ("memory", "--memory"),
-        ("memory-swap", "--memory-swap"),
-    ] {
-        let v = match ctx.prop_or("resource", app, &format!("{proc}.limit.{r}"))? {
-            v if v.is_empty() => ctx.prop_or("resource", app, &format!("_default_.limit.{r}"))?,
-            v => v,
-        };
-        if !v.is_empty() {
-            a.push(format!("{flag}={v}"));
-        }
-    }
+    // Resource limits come with the docker options (`container_option_args`).
     let max_size = ctx.prop_computed("logs", app, "max-size", "10m")?;
     if max_size != "unlimited" && !max_size.is_empty() {
         a.push(format!("--log-opt=max-size={max_size}"));

@@ -752,8 +752,9 @@ pub fn deploy_args(
 /// The docker-options part of one container's `docker container create` arguments, as
 /// scheduler-docker-local joins it: the default scope of `phase` (`docker-args-deploy` or
 /// `docker-args-run`, given the image tag as source type, so unfiltered), then for a deploy
-/// the process type's scope filtered as a Dockerfile source (`docker-args-process-deploy`);
-/// split by `xargs` like the whole `DOCKER_ARGS`.
+/// the process type's scope filtered as a Dockerfile source (`docker-args-process-deploy`),
+/// then the resource plugin's limits of the process type (the same trigger; `run` containers
+/// take the `run` scope over the default one); split by `xargs` like the whole `DOCKER_ARGS`.
 pub fn container_option_args(
     ctx: &Ctx,
     app: &str,
@@ -765,6 +766,7 @@ pub fn container_option_args(
         s.push(' ');
         s.push_str(&emitted(ctx, app, proc, "deploy", "dockerfile")?);
     }
+    s.push_str(&resource_args(ctx, app, proc)?);
     Ok(xargs_split(&s))
 }
 
