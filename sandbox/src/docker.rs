@@ -1101,7 +1101,14 @@ pub fn teardown(ctx: &Ctx) -> Res {
         drop(docker(&["network", "rm", n]));
     }
     let imgs = docker(&["image", "ls", "-q", "--filter", &label_filter(&ctx.paths)])?;
-    let mut a = vec!["image".to_string(), "rm".into(), "-f".into()];
+    // `--no-prune`: the untagged parents stay, as another sandbox's build running now may be
+    // using one as its cache ("failed to set parent … unknown parent image ID").
+    let mut a = vec![
+        "image".to_string(),
+        "rm".into(),
+        "-f".into(),
+        "--no-prune".into(),
+    ];
     let before = a.len();
     a.extend(imgs.lines().map(str::to_string));
     if a.len() > before {
