@@ -12,6 +12,7 @@ pub mod datastore;
 pub mod deploy;
 pub mod docker;
 pub mod harness;
+pub mod k3s;
 pub mod plugins;
 pub mod proxy;
 pub mod store;
