@@ -901,3 +901,27 @@ fn every_object_written_is_a_well_formed_kubernetes_object() {
     );
     let _ = git;
 }
+
+#[test]
+fn a_linked_datastore_keeps_its_docker_host_name_which_nothing_resolves_in_the_cluster() {
+    let s = cluster();
+    let dir = k3s_app(&s, "shop-web", "shop", &[]);
+    s.run(&["postgres:create", "db"]).ok();
+    s.run(&["postgres:link", "db", "shop-web"]).ok();
+    pushed(&dir);
+    let url = s.run(&["config:get", "shop-web", "DATABASE_URL"]);
+    url.ok();
+    assert!(
+        url.stdout.contains("@dokku-postgres-db:5432/db"),
+        "{}",
+        url.stdout
+    );
+    for (p, o) in all_objects(&s) {
+        let text = serde_json::to_string(&o).unwrap();
+        assert!(
+            !text.contains("dokku-postgres-db"),
+            "{p:?} names the link host"
+        );
+        assert!(!text.contains("--link"), "{p:?} carries the link option");
+    }
+}
