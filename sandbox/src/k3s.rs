@@ -41,6 +41,9 @@ pub fn objects_dir(paths: &Paths) -> PathBuf {
 fn ns_dir(ns: &str) -> &str {
     if ns.is_empty() {
         "_cluster"
+    } else if !safe_component(ns) {
+        // A namespace the API would refuse never names a directory (no `..` traversal).
+        "_invalid"
     } else {
         ns
     }
@@ -58,10 +61,21 @@ fn meta<'a>(obj: &'a Value, key: &str) -> &'a str {
     obj["metadata"][key].as_str().unwrap_or("")
 }
 
+/// Whether a path component of the store is safe (no separator, no dot file).
+fn safe_component(s: &str) -> bool {
+    !s.is_empty() && !s.contains('/') && !s.starts_with('.') && !s.contains('\0')
+}
+
 /// Write an object where its kind, namespace and name say.
 pub fn put(paths: &Paths, obj: &Value) -> Res {
     let kind = obj["kind"].as_str().unwrap_or("");
-    let p = object_path(paths, meta(obj, "namespace"), kind, meta(obj, "name"));
+    let (ns, name) = (meta(obj, "namespace"), meta(obj, "name"));
+    if !safe_component(kind) || !safe_component(name) || !(ns.is_empty() || safe_component(ns)) {
+        return Err(err(format!(
+            "(sandbox) refusing to store {kind} {ns}/{name}: not a Kubernetes object name"
+        )));
+    }
+    let p = object_path(paths, ns, kind, name);
     write_atomic(&p, &serde_json::to_string_pretty(obj).unwrap_or_default())
 }
 
@@ -951,6 +965,13 @@ pub fn storage_create(ctx: &Ctx, e: &crate::cmd::storage_entries::Entry) -> Res 
     } else {
         &e.namespace
     };
+    check_namespace(ns).map_err(|e| err(format!("error creating namespace: {e}")))?;
+    if !crate::cmd::k3s::is_dns1123_subdomain(&e.name) {
+        return Err(err(format!(
+            "error installing storage chart: PersistentVolumeClaim \"{}\" is invalid",
+            e.name
+        )));
+    }
     put(&ctx.paths, &namespace_object(ns))?;
     ctx.verbose(format!("Installing storage chart for {}", e.name));
     install_release(
@@ -987,12 +1008,69 @@ fn namespace_object(ns: &str) -> Value {
     })
 }
 
+/// The API's refusal of a namespace name that is not a DNS-1123 label.
+fn check_namespace(ns: &str) -> Res {
+    if crate::cmd::k3s::is_dns1123_label(ns) {
+        return Ok(());
+    }
+    Err(err(format!(
+        "Namespace \"{ns}\" is invalid: metadata.name: Invalid value: \"{ns}\": {DNS1123_LABEL}"
+    )))
+}
+
+const DNS1123_LABEL: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/// A label value the API accepts: at most 63 characters, alphanumerics at both ends and
+/// `-`, `_`, `.` inside.
+fn valid_label_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+}
+
+/// A Service name: a DNS-1035 label (a letter first).
+fn valid_dns1035(v: &str) -> bool {
+    crate::cmd::k3s::is_dns1123_label(v) && v.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
 /// The first Kubernetes API validation error of the rendered objects that the sandbox
 /// checks (what `helm install` would print), if any.
 fn api_errors(objs: &[Value]) -> Option<String> {
     for o in objs {
         let kind = o["kind"].as_str().unwrap_or("");
         let name = meta(o, "name");
+        let api_kind = match kind {
+            "Deployment" => "Deployment.apps",
+            "Ingress" => "Ingress.networking.k8s.io",
+            "ScaledObject" => "ScaledObject.keda.sh",
+            k => k,
+        };
+        let name_ok = if kind == "Service" {
+            valid_dns1035(name)
+        } else {
+            crate::cmd::k3s::is_dns1123_subdomain(name)
+        };
+        if !name_ok {
+            let rule = if kind == "Service" {
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+            } else {
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            };
+            return Some(format!(
+                "{api_kind} \"{name}\" is invalid: metadata.name: Invalid value: \"{name}\": {rule}"
+            ));
+        }
+        if let Some(l) = o["metadata"]["labels"].as_object() {
+            for (k, v) in l {
+                let v = v.as_str().unwrap_or("");
+                if !valid_label_value(v) {
+                    return Some(format!("{api_kind} \"{name}\" is invalid: metadata.labels: Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, and must be no more than 63 characters ({k})"));
+                }
+            }
+        }
         if kind == "Service" {
             let ports = o["spec"]["ports"].as_array().cloned().unwrap_or_default();
             if ports.is_empty() {
@@ -1052,6 +1130,11 @@ pub fn deploy(ctx: &mut Ctx, app: &str, st: &mut AppState) -> Res {
     if !cluster_ready(&ctx.paths) {
         return Err(err("Error creating kubernetes namespace for deployment: kubernetes api not available: stat /etc/rancher/k3s/k3s.yaml: no such file or directory (sandbox: run scheduler-k3s:initialize first)"));
     }
+    check_namespace(&ns).map_err(|e| {
+        err(format!(
+            "Error creating kubernetes namespace for deployment: {e}"
+        ))
+    })?;
     put(&ctx.paths, &namespace_object(&ns))?;
     let scale = crate::deploy::scale(ctx, app, st)?;
     let image = deploying_image(ctx, app)?;

@@ -925,3 +925,45 @@ fn a_linked_datastore_keeps_its_docker_host_name_which_nothing_resolves_in_the_c
         assert!(!text.contains("--link"), "{p:?} carries the link option");
     }
 }
+
+#[test]
+fn names_the_api_refuses_fail_the_deploy_and_never_leave_the_store() {
+    let s = cluster();
+    let dir = k3s_app(&s, "shop-web", "../../escape", &[]);
+    let (ok, err) = push(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains("Namespace \"../../escape\" is invalid: metadata.name"),
+        "{err}"
+    );
+    assert!(!s.root().join("escape").exists());
+    // A process type with `_` names a Deployment the API refuses.
+    s.run(&["scheduler-k3s:set", "shop-web", "namespace", "shop"])
+        .ok();
+    let dir2 = k3s_app(
+        &s,
+        "shop-jobs",
+        "shop",
+        &[("Procfile", "web: serve\nmy_worker: work\n")],
+    );
+    let (ok, err) = push(&dir2);
+    assert!(!ok);
+    assert!(
+        err.contains("Deployment.apps \"shop-jobs-my_worker\" is invalid: metadata.name"),
+        "{err}"
+    );
+    // A Service name must start with a letter (DNS-1035); Dokku app names may not.
+    let dir3 = k3s_app(&s, "1shop", "shop", &[]);
+    let (ok, err) = push(&dir3);
+    assert!(!ok);
+    assert!(err.contains("Service \"1shop-web\" is invalid"), "{err}");
+    // Label values are at most 63 characters: `<app>-<proc>` of a long app name is not.
+    let long = "a-very-long-stack-name-for-a-shop-with-a-long-service-name-x";
+    let dir4 = k3s_app(&s, long, "shop", &[]);
+    let (ok, err) = push(&dir4);
+    assert!(!ok);
+    assert!(err.contains("must be no more than 63 characters"), "{err}");
+    assert!(obj(&s, "shop", "Deployment", &format!("{long}-web")).is_none());
+    pushed(&dir);
+    must(&s, "shop", "Deployment", "shop-web-web");
+}
