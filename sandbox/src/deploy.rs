@@ -332,6 +332,8 @@ fn core_post_extract(ctx: &Ctx, app: &str, dir: &Path) -> Res<BTreeMap<String, S
     let from = dir.join(appjson.trim_start_matches('/'));
     let keep = inside_dir(dir, &from) && from.is_file();
     crate::cmd::appjson::store(ctx, app, keep.then_some(from.as_path()))?;
+    // scheduler-k3s `TriggerCorePostExtract`: the `kustomize-root-path` directory is kept.
+    crate::k3s_kustomize::extract(ctx, app, dir)?;
     Ok(procfile)
 }
 

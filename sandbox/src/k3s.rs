@@ -1215,7 +1215,6 @@ pub fn deploy(ctx: &mut Ctx, app: &str, st: &mut AppState) -> Res {
             "namespace": ns,
         }
     })];
-    let mut wants_pods = false;
     for (proc, replicas) in &scale {
         let full = format!("{app}-{proc}");
         let lbl = labels(app, proc);
@@ -1382,13 +1381,6 @@ pub fn deploy(ctx: &mut Ctx, app: &str, st: &mut AppState) -> Res {
             "metadata": {"annotations": annotations, "labels": lbl, "name": full, "namespace": ns},
             "spec": Value::Object(spec),
         }));
-        let min = scaling
-            .as_ref()
-            .and_then(|s| s["min"].as_i64())
-            .unwrap_or(0);
-        if (!keda && *replicas > 0) || (keda && min > 0) {
-            wants_pods = true;
-        }
         if let Some(s) = scaling.as_ref().filter(|_| keda) {
             let triggers = s["triggers"].as_array().cloned().unwrap_or_default();
             let fallback = triggers
@@ -1471,11 +1463,35 @@ pub fn deploy(ctx: &mut Ctx, app: &str, st: &mut AppState) -> Res {
         }
     }
     ctx.info2(format!("Installing {app}"));
+    // Helm's post-renderer: the app's kustomization (`KustomizeRenderer`).
+    let objs = crate::k3s_kustomize::apply(ctx, app, objs)?;
     if let Some(e) = api_errors(&objs) {
         return Err(err(format!("Error deploying: {e}")));
     }
     // What keeps pods from getting ready, so that `helm upgrade --wait` times out.
     let mut stuck = Vec::new();
+    let cluster_nodes = nodes(&ctx.paths)?;
+    let mut wants_pods = false;
+    for d in objs.iter().filter(|o| o["kind"] == "Deployment") {
+        let name = meta(d, "name");
+        // Without `replicas` KEDA's minimum holds (the API's default is 1).
+        let replicas = d["spec"]["replicas"].as_i64().unwrap_or_else(|| {
+            objs.iter()
+                .find(|o| o["kind"] == "ScaledObject" && meta(o, "name") == name)
+                .and_then(|o| o["spec"]["minReplicaCount"].as_i64())
+                .unwrap_or(1)
+        });
+        if replicas < 1 {
+            continue;
+        }
+        wants_pods = true;
+        if !crate::k3s_kustomize::schedulable(&d["spec"]["template"]["spec"], &cluster_nodes) {
+            stuck.push(format!(
+                "0/{} nodes are available for {name}: none matches the pod's node selector and tolerates its taints",
+                cluster_nodes.len()
+            ));
+        }
+    }
     if wants_pods {
         let pushed = crate::cmd::k3s::registry_push_on_release(ctx, app)?
             && !crate::cmd::k3s::registry_server(ctx, app)?.is_empty();

@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod docker;
 pub mod harness;
 pub mod k3s;
+pub mod k3s_kustomize;
 pub mod plugins;
 pub mod proxy;
 pub mod store;

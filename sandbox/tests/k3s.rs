@@ -162,6 +162,8 @@ fn cluster_nodes_and_profiles_are_recorded_as_dokku_labels_them() {
     s.run(&["scheduler-k3s:initialize", "--ingress-class", "haproxy"])
         .fails(1, "Invalid ingress-class: haproxy");
     s.run(&["scheduler-k3s:initialize"]).ok();
+    s.run(&["scheduler-k3s:initialize"])
+        .fails(1, "k3s already installed, cannot re-initialize k3s");
     s.run(&["scheduler-k3s:profiles:add", "edge-"]).fails(
         1,
         "Invalid profile name, must only contain alphanumeric characters and dashes",
@@ -966,4 +968,82 @@ fn names_the_api_refuses_fail_the_deploy_and_never_leave_the_store() {
     assert!(obj(&s, "shop", "Deployment", &format!("{long}-web")).is_none());
     pushed(&dir);
     must(&s, "shop", "Deployment", "shop-web-web");
+}
+
+#[test]
+fn placement_goes_through_kustomize_onto_profiled_nodes() {
+    let s = cluster();
+    s.run(&["scheduler-k3s:profiles:add", "edge"]).ok();
+    s.run(&[
+        "scheduler-k3s:cluster:add",
+        "--profile",
+        "edge",
+        "ssh://root@edge1.example.com",
+    ])
+    .ok();
+    let kustomization = |profile: &str| {
+        format!(
+            "resources:\n- rendered.yaml\npatches:\n- patch: |-\n    - op: add\n      path: /spec/template/spec/nodeSelector\n      value:\n        dokku.com/node-profile: {profile}\n  target:\n    group: apps\n    version: v1\n    kind: Deployment\n    name: shop-web-web\n"
+        )
+    };
+    let k = kustomization("edge");
+    let dir = k3s_app(
+        &s,
+        "shop-web",
+        "shop",
+        &[("config/kustomize/kustomization.yaml", &k)],
+    );
+    let (ok, err) = push(&dir);
+    assert!(ok, "{err}");
+    let d = must(&s, "shop", "Deployment", "shop-web-web");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["nodeSelector"],
+        json!({"dokku.com/node-profile": "edge"})
+    );
+    // Only the targeted Deployment is patched.
+    let w = must(&s, "shop", "Deployment", "shop-web-worker");
+    assert!(w["spec"]["template"]["spec"].get("nodeSelector").is_none());
+    // No node carries the profile: the pods stay pending and the deploy times out.
+    std::fs::write(
+        dir.join("config/kustomize/kustomization.yaml"),
+        kustomization("gpu"),
+    )
+    .unwrap();
+    git(&dir, &["commit", "-qam", "gpu"]);
+    let (ok, err) = push(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains("0/2 nodes are available for shop-web-web"),
+        "{err}"
+    );
+    // A Kustomization feature the sandbox does not model is refused, not ignored.
+    std::fs::write(
+        dir.join("config/kustomize/kustomization.yaml"),
+        "resources:\n- rendered.yaml\nnamePrefix: x-\n",
+    )
+    .unwrap();
+    git(&dir, &["commit", "-qam", "prefix"]);
+    let (ok, err) = push(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains("(sandbox) Kustomization field `namePrefix` is not modelled"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cluster_whose_only_node_is_tainted_runs_no_app_pods() {
+    let s = Sandbox::new();
+    s.run(&["scheduler-k3s:initialize", "--taint-scheduling"])
+        .ok();
+    let dir = k3s_app(&s, "shop-web", "shop", &[]);
+    let (ok, err) = push(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains("0/1 nodes are available for shop-web-web"),
+        "{err}"
+    );
+    s.run(&["scheduler-k3s:cluster:add", "ssh://root@w1.example.com"])
+        .ok();
+    pushed(&dir);
 }

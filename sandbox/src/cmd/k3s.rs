@@ -383,6 +383,9 @@ fn initialize(ctx: &mut Ctx, args: &[String]) -> Res {
     if class != "nginx" && class != "traefik" {
         return fail(format!("Invalid ingress-class: {class}"));
     }
+    if crate::k3s::cluster_ready(&ctx.paths) {
+        return fail("k3s already installed, cannot re-initialize k3s");
+    }
     ctx.info1("Initializing k3s");
     if ctx
         .prop_or("scheduler-k3s", "--global", "token")?
