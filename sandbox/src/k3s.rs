@@ -187,6 +187,59 @@ fn installed_namespace(paths: &Paths, release: &str) -> Option<String> {
 /// had that this one lacks, record the list.
 fn install_release(paths: &Paths, ns: &str, release: &str, objs: &[Value]) -> Res {
     let old = release_objects(paths, ns, release)?;
+    let mut objs = objs.to_vec();
+    for o in &mut objs {
+        // Helm's `setMetadataVisitor`: the release owns what it installs; a namespaced
+        // object without a namespace lands in the release's.
+        let kind = o["kind"].as_str().unwrap_or("").to_string();
+        let cluster_scoped = matches!(
+            kind.as_str(),
+            "Namespace"
+                | "PersistentVolume"
+                | "Node"
+                | "StorageClass"
+                | "ClusterRole"
+                | "ClusterRoleBinding"
+                | "ClusterIssuer"
+                | "ClusterTriggerAuthentication"
+        );
+        if !o["metadata"].is_object() {
+            o["metadata"] = json!({});
+        }
+        if !cluster_scoped && meta(o, "namespace").is_empty() {
+            o["metadata"]["namespace"] = json!(ns);
+        }
+        if !o["metadata"]["labels"].is_object() {
+            o["metadata"]["labels"] = json!({});
+        }
+        o["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("Helm");
+        if !o["metadata"]["annotations"].is_object() {
+            o["metadata"]["annotations"] = json!({});
+        }
+        o["metadata"]["annotations"]["meta.helm.sh/release-name"] = json!(release);
+        o["metadata"]["annotations"]["meta.helm.sh/release-namespace"] = json!(ns);
+    }
+    let objs = &objs;
+    // An object that exists outside this release (another app's, or one applied with
+    // kubectl) is not adopted: Helm refuses the install before changing anything.
+    for o in objs {
+        let (ons, kind, name) = (
+            meta(o, "namespace"),
+            o["kind"].as_str().unwrap_or(""),
+            meta(o, "name"),
+        );
+        if old.iter().any(|k| k.0 == ons && k.1 == kind && k.2 == name) {
+            continue;
+        }
+        if let Some(cur) = get(paths, ons, kind, name)? {
+            let a = &cur["metadata"]["annotations"];
+            let owned = a["meta.helm.sh/release-name"].as_str() == Some(release)
+                && a["meta.helm.sh/release-namespace"].as_str() == Some(ns);
+            if !owned {
+                return Err(err(format!("Error deploying: rendered manifests contain a resource that already exists. Unable to continue with install: {kind} \"{name}\" in namespace \"{ons}\" exists and cannot be imported into the current release: invalid ownership metadata")));
+            }
+        }
+    }
     let new: Vec<(String, String, String)> = objs
         .iter()
         .map(|o| {

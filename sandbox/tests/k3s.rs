@@ -311,7 +311,18 @@ fn chart_labels_selectors_and_service_follow_the_contract() {
     });
     let d = must(&s, "shop", "Deployment", "shop-web-web");
     assert_eq!(d["metadata"]["namespace"], "shop");
-    assert_eq!(d["metadata"]["labels"], labels);
+    // Helm adds its ownership label and annotations to the object, not to the selector.
+    let mut owned = labels.clone();
+    owned["app.kubernetes.io/managed-by"] = json!("Helm");
+    assert_eq!(d["metadata"]["labels"], owned);
+    assert_eq!(
+        d["metadata"]["annotations"]["meta.helm.sh/release-name"],
+        "shop-web"
+    );
+    assert_eq!(
+        d["metadata"]["annotations"]["meta.helm.sh/release-namespace"],
+        "shop"
+    );
     assert_eq!(d["spec"]["selector"]["matchLabels"], labels);
     assert_eq!(d["spec"]["template"]["metadata"]["labels"], labels);
     let svc = must(&s, "shop", "Service", "shop-web-web");
@@ -1046,4 +1057,41 @@ fn a_cluster_whose_only_node_is_tainted_runs_no_app_pods() {
     s.run(&["scheduler-k3s:cluster:add", "ssh://root@w1.example.com"])
         .ok();
     pushed(&dir);
+}
+
+#[test]
+fn an_object_another_release_owns_is_not_taken_over() {
+    let s = cluster();
+    // Another app's kustomization renders a Service named like this app's.
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: shop-web-web\nspec:\n  ports:\n  - port: 80\n  selector:\n    app: x\n";
+    let other = k3s_app(
+        &s,
+        "shop-other",
+        "shop",
+        &[
+            (
+                "config/kustomize/kustomization.yaml",
+                "resources:\n- rendered.yaml\n- svc.yaml\n",
+            ),
+            ("config/kustomize/svc.yaml", svc),
+        ],
+    );
+    pushed(&other);
+    let taken = must(&s, "shop", "Service", "shop-web-web");
+    assert_eq!(
+        taken["metadata"]["annotations"]["meta.helm.sh/release-name"],
+        "shop-other"
+    );
+    let dir = k3s_app(&s, "shop-web", "shop", &[]);
+    let (ok, err) = push(&dir);
+    assert!(!ok);
+    assert!(
+        err.contains("Service \"shop-web-web\" in namespace \"shop\" exists and cannot be imported into the current release"),
+        "{err}"
+    );
+    assert!(
+        obj(&s, "shop", "Deployment", "shop-web-web").is_none(),
+        "nothing of the release was written"
+    );
+    assert_eq!(must(&s, "shop", "Service", "shop-web-web"), taken);
 }
