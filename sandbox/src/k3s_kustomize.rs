@@ -29,9 +29,14 @@ pub fn dir(ctx: &Ctx, app: &str) -> PathBuf {
 /// `CorePostExtract` for `config/kustomize`: copy the directory (regular files and
 /// directories only: a symlink in the pushed tree is not followed) or forget the old one.
 pub fn extract(ctx: &Ctx, app: &str, work: &Path) -> Res {
-    let root = crate::cmd::k3s::k3s_computed(ctx, app, "kustomize-root-path")?;
     let to = dir(ctx, app);
     remove_any(&to)?;
+    // Dokku copies it for every app; the sandbox only for k3s apps, so that a docker-local
+    // push leaves no scheduler-k3s state behind.
+    if ctx.prop_computed("scheduler", app, "selected", "docker-local")? != "k3s" {
+        return Ok(());
+    }
+    let root = crate::cmd::k3s::k3s_computed(ctx, app, "kustomize-root-path")?;
     let rel = root.trim_matches('/');
     if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
         return Ok(());
