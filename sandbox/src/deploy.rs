@@ -332,6 +332,8 @@ fn core_post_extract(ctx: &Ctx, app: &str, dir: &Path) -> Res<BTreeMap<String, S
     let from = dir.join(appjson.trim_start_matches('/'));
     let keep = inside_dir(dir, &from) && from.is_file();
     crate::cmd::appjson::store(ctx, app, keep.then_some(from.as_path()))?;
+    // scheduler-k3s `TriggerCorePostExtract`: the `kustomize-root-path` directory is kept.
+    crate::k3s_kustomize::extract(ctx, app, dir)?;
     Ok(procfile)
 }
 
@@ -672,6 +674,8 @@ fn release_and_deploy_with(
             return Err(tfail(t.code));
         }
     }
+    // The registry plugin's post-release-builder: tag and push with `push-on-release`.
+    crate::k3s::registry_push(ctx, app)?;
     let mut st = load(ctx, app)?;
     st.source_image = image.to_string();
     st.image_tag = "latest".into();
@@ -702,6 +706,12 @@ pub fn deploy_containers(ctx: &mut Ctx, app: &str) -> Res {
     let skipped = ctx.prop_or("checks", app, "skipped")?;
     let listed = |list: &str, p: &str| list.split(',').any(|x| x == p || x == "_all_");
     st.deploys += 1;
+    // scheduler-k3s `TriggerSchedulerDeploy`: the chart's objects in the cluster store; no
+    // container, network, restart policy or docker-local check is involved.
+    if scheduler == "k3s" {
+        crate::k3s::deploy(ctx, app, &mut st)?;
+        return finish_deploy(ctx, app, st);
+    }
     // The null scheduler starts nothing (product brief: `null` builder and scheduler).
     let sc = if scheduler == "null" {
         BTreeMap::new()
@@ -816,7 +826,9 @@ fn finish_deploy(ctx: &mut Ctx, app: &str, mut st: AppState) -> Res {
 
 /// Stop containers (`ps:stop`): `scheduler-stop` then `post-stop`.
 pub fn stop(ctx: &mut Ctx, app: &str) -> Res {
-    if crate::docker::enabled(&ctx.paths) {
+    if ctx.prop_computed("scheduler", app, "selected", "docker-local")? == "k3s" {
+        crate::k3s::stop(ctx, app)?;
+    } else if crate::docker::enabled(&ctx.paths) {
         crate::docker::stop_app(ctx, app, false)?;
     }
     let mut st = load(ctx, app)?;

@@ -12,6 +12,8 @@ pub mod datastore;
 pub mod deploy;
 pub mod docker;
 pub mod harness;
+pub mod k3s;
+pub mod k3s_kustomize;
 pub mod plugins;
 pub mod proxy;
 pub mod store;

@@ -6,5 +6,6 @@ mod support;
 mod commands;
 mod datastores;
 mod fidelity;
+mod k3s;
 mod latency;
 mod plugins;

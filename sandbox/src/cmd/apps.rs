@@ -393,6 +393,10 @@ pub fn destroy(ctx: &mut Ctx, app: &str) -> Res {
     }
     crate::datastore::forget_app(ctx, app)?;
     crate::deploy::stop(ctx, app).ok();
+    // scheduler-k3s `TriggerSchedulerPostDelete`: the app's release is uninstalled.
+    if ctx.prop_computed("scheduler", app, "selected", "docker-local")? == "k3s" {
+        crate::k3s::destroy(ctx, app)?;
+    }
     if crate::docker::enabled(&ctx.paths) {
         crate::docker::stop_app(ctx, app, true)?;
     }

@@ -300,7 +300,12 @@ pub fn run_cmd(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
             "Successfully deploy your app to fix dokku run calls",
         ]);
     }
-    if crate::docker::enabled(&ctx.paths) {
+    let k3s = ctx.prop_computed("scheduler", &app, "selected", "docker-local")? == "k3s";
+    if k3s {
+        // scheduler-k3s `TriggerSchedulerRun`: a Job in the cluster, without the app's volumes.
+        let cmd: Vec<String> = a.pos.iter().skip(1).cloned().collect();
+        crate::k3s::run_job(ctx, &app, &cmd)?;
+    } else if crate::docker::enabled(&ctx.paths) {
         let cmd: Vec<String> = a.pos.iter().skip(1).cloned().collect();
         return crate::docker::run(ctx, &app, &cmd, &a.all("--env"));
     }

@@ -6,6 +6,7 @@ pub mod apps;
 pub mod config;
 pub mod domains;
 pub mod git;
+pub mod k3s;
 pub mod misc;
 pub mod network;
 pub mod options;
@@ -76,6 +77,8 @@ const PREFIXES: &[&str] = &[
     "enter",
     "scheduler",
     "scheduler-docker-local",
+    "scheduler-k3s",
+    "registry",
     "letsencrypt",
     "plugin",
     "sandbox",
@@ -109,12 +112,17 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("ports", "Manage ports for an app"),
     ("proxy", "Manage the proxy integration for an app"),
     ("ps", "Manage app processes"),
+    ("registry", "Manage registry settings for an app"),
     ("resource", "Manage resource settings for an app"),
     ("run", "Run a one-off process inside a container"),
     ("scheduler", "Manage scheduler settings for an app"),
     (
         "scheduler-docker-local",
         "Manage the docker-local scheduler integration for an app",
+    ),
+    (
+        "scheduler-k3s",
+        "Manage the k3s scheduler integration for an app",
     ),
     ("storage", "Manage mounted volumes"),
 ];
@@ -213,6 +221,8 @@ pub fn dispatch(ctx: &mut Ctx, cmd: &str, args: &[String]) -> Res {
         "report" => misc::report_all(ctx, args),
         "plugin" => crate::plugins::plugin_cmd(ctx, sub, args),
         "sandbox" => sandbox::run(ctx, sub, args),
+        "scheduler-k3s" => k3s::scheduler_k3s(ctx, sub, args),
+        "registry" => k3s::registry(ctx, sub, args),
         "builder" if sub == "report" => {
             let p = props::find("builder").expect("builder table");
             let r = crate::store::Report {

@@ -431,6 +431,12 @@ fn create(ctx: &mut Ctx, args: &[String]) -> Res {
         ensure_dir(ctx, &e)?;
     }
     save(ctx, &e)?;
+    // plugins/storage `CommandCreate`: the k3s scheduler's `storage-create` provisions the
+    // PVC (and PV); a refusal removes the entry again.
+    if let Err(err) = crate::k3s::storage_create(ctx, &e) {
+        remove_any(&entry_path(ctx, &name))?;
+        return fail(format!("scheduler refused storage entry \"{name}\": {err}"));
+    }
     ctx.info1(format!("Storage entry {name} created"));
     Ok(())
 }
@@ -490,6 +496,11 @@ fn destroy(ctx: &mut Ctx, args: &[String]) -> Res {
             ));
         }
         crate::cmd::apps::confirm(ctx, "storage entry", &name)?;
+    }
+    if let Err(err) = crate::k3s::storage_destroy(ctx, &e) {
+        return fail(format!(
+            "scheduler refused to remove storage entry \"{name}\": {err}"
+        ));
     }
     if remove_dir {
         let dir = Path::new(&e.host_path);
@@ -632,6 +643,11 @@ fn set(ctx: &mut Ctx, args: &[String]) -> Res {
     save(ctx, &e)?;
     if e.scheduler == "docker-local" && touches_dir {
         ensure_dir(ctx, &e)?;
+    }
+    if let Err(err) = crate::k3s::storage_create(ctx, &e) {
+        return fail(format!(
+            "scheduler refused storage:set for \"{name}\": {err}"
+        ));
     }
     ctx.info1(format!("Storage entry {name} updated"));
     Ok(())
