@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use super::error::{ModelError, Warning};
 use super::names::ServiceName;
 use super::service::{DatastoreSpec, Kind, Link, Service};
-use super::xdokku::StackSettings;
 use crate::dokku::catalog::{self, UrlUser};
 
 /// The host name other containers reach a datastore by (`dokku-<plugin>-<service>`).
@@ -215,7 +214,6 @@ pub(super) fn mask_url_password(value: &str) -> String {
 /// secret.
 pub(super) fn rewrite_datastore_refs(
     services: &mut BTreeMap<ServiceName, Service>,
-    _settings: &StackSettings,
     rewrites: &mut BTreeMap<String, String>,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ModelError> {
