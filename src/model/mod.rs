@@ -35,6 +35,7 @@ mod source;
 mod storage;
 mod toplevel;
 mod xdokku;
+mod xdokku_paths;
 
 #[cfg(test)]
 mod app_tests;
