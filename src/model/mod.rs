@@ -46,8 +46,8 @@ pub use ctx::relative_path;
 pub use error::{ModelError, Warning};
 pub use limits::{Excess, LimitError, Limits};
 pub use names::{
-    is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName,
-    StackName, StorageName, MAX_APP_NAME, MAX_STORAGE_NAME,
+    is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NameError, NetworkName,
+    ServiceName, StackName, StorageName, MAX_APP_NAME, MAX_STORAGE_NAME,
 };
 pub use project::{from_compose, from_compose_json, ConvertOptions, Project};
 pub use rewrite::{datastore_host, datastore_user};

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::Flag;
+use super::{Flag, OptionError};
 
 /// Characters Dokku quotes when it stores a word (`needsShellQuoting`): whitespace, quotes
 /// and every character the shell-word parser or `xargs` would read specially.
@@ -25,12 +25,15 @@ pub fn quote(s: &str) -> String {
 /// breaks (stored options are one a line, and `xargs` refuses a newline inside quotes) and
 /// no whitespace but the plain space. A leading `-` is for the grammars to refuse: only
 /// numbers may have one (rendered `--flag=-1`).
-pub(super) fn carriable(v: &str) -> Result<(), String> {
+pub(super) fn carriable(v: &str) -> Result<(), OptionError> {
     if let Some(c) = v
         .chars()
         .find(|c| c.is_control() || (c.is_whitespace() && *c != ' '))
     {
-        return Err(format!("`{}` holds the control or line-break character {c:?}, which Dokku's option storage and splitting cannot carry", v.escape_debug()));
+        return Err(OptionError::NotCarriable {
+            value: v.escape_debug().to_string(),
+            ch: c,
+        });
     }
     Ok(())
 }
@@ -128,11 +131,11 @@ pub(super) fn abs_path(v: &str) -> bool {
 
 /// `-p`: `[ip:]host:container[/tcp|/udp]`; the address an IPv4 address or a bracketed IPv6
 /// one, both ports numbers from 1 to 65535 (no ranges, no random host port), nothing else.
-pub(super) fn check_publish(v: &str) -> Result<(), String> {
+pub(super) fn check_publish(v: &str) -> Result<(), OptionError> {
     let bad = |why: &str| {
-        Err(format!(
+        Err(OptionError::part(format!(
             "`{v}` is not a port mapping `[ip:]host:container[/tcp|/udp]`: {why}"
-        ))
+        )))
     };
     let (spec, proto) = v.rsplit_once('/').unwrap_or((v, "tcp"));
     if !matches!(proto, "tcp" | "udp") {
@@ -172,32 +175,39 @@ pub(super) fn check_publish(v: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn check_add_host(v: &str) -> Result<(), String> {
+pub(super) fn check_add_host(v: &str) -> Result<(), OptionError> {
     let Some((host, ip)) = v.split_once(':') else {
-        return Err(format!("`{v}` is not {} (no `:`)", Flag::AddHost.expects()));
+        return Err(OptionError::part(format!(
+            "`{v}` is not {} (no `:`)",
+            Flag::AddHost.expects()
+        )));
     };
     if !dns_name(host) {
-        return Err(format!("`{v}`: `{host}` is not a DNS host name"));
+        return Err(OptionError::part(format!(
+            "`{v}`: `{host}` is not a DNS host name"
+        )));
     }
     let bare = ip
         .strip_prefix('[')
         .and_then(|i| i.strip_suffix(']'))
         .unwrap_or(ip);
     if ip != "host-gateway" && bare.parse::<IpAddr>().is_err() {
-        return Err(format!("`{v}`: `{ip}` is not an IP address"));
+        return Err(OptionError::part(format!(
+            "`{v}`: `{ip}` is not an IP address"
+        )));
     }
     Ok(())
 }
 
-pub(super) fn check_build_arg(v: &str) -> Result<(), String> {
+pub(super) fn check_build_arg(v: &str) -> Result<(), OptionError> {
     let Some((k, _)) = v.split_once('=') else {
-        return Err(format!("`{v}` is not `KEY=value`"));
+        return Err(OptionError::part(format!("`{v}` is not `KEY=value`")));
     };
     if k.is_empty()
         || !k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
-        return Err(format!("`{k}` is not a build argument name (letters, digits and `_`, not starting with a digit)"));
+        return Err(OptionError::part(format!("`{k}` is not a build argument name (letters, digits and `_`, not starting with a digit)")));
     }
     Ok(())
 }
@@ -271,17 +281,19 @@ pub(super) const HARMLESS_CAPS: &[&str] = &[
 ];
 
 /// A capability name in any case, with or without `CAP_`, normalised to `NAME`.
-pub fn capability(v: &str) -> Result<String, String> {
+pub fn capability(v: &str) -> Result<String, OptionError> {
     let upper = v.to_ascii_uppercase();
     let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
     if CAPS.contains(&bare) {
         Ok(bare.to_owned())
     } else {
-        Err(format!("`{v}` is not a Linux capability name"))
+        Err(OptionError::part(format!(
+            "`{v}` is not a Linux capability name"
+        )))
     }
 }
 
-pub(super) fn check_device(v: &str) -> Result<(), String> {
+pub(super) fn check_device(v: &str) -> Result<(), OptionError> {
     let parts: Vec<&str> = v.split(':').collect();
     let ok = match parts.as_slice() {
         [src] => abs_path(src),
@@ -292,7 +304,10 @@ pub(super) fn check_device(v: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{v}` is not {}", Flag::Device.expects()))
+        Err(OptionError::Grammar {
+            value: v.to_owned(),
+            expects: Flag::Device.expects(),
+        })
     }
 }
 
@@ -340,9 +355,9 @@ pub fn namespaced_sysctl(key: &str) -> bool {
         || key.starts_with("fs.mqueue.")
 }
 
-pub(super) fn check_sysctl(v: &str) -> Result<(), String> {
+pub(super) fn check_sysctl(v: &str) -> Result<(), OptionError> {
     let Some((k, val)) = v.split_once('=') else {
-        return Err(format!("`{v}` is not `key=value`"));
+        return Err(OptionError::part(format!("`{v}` is not `key=value`")));
     };
     if k.is_empty()
         || !k.split(['.', '/']).all(|s| {
@@ -351,12 +366,12 @@ pub(super) fn check_sysctl(v: &str) -> Result<(), String> {
                     .all(|c| c.is_ascii_alphanumeric() || "_-*".contains(c))
         })
     {
-        return Err(format!("`{k}` is not a sysctl name"));
+        return Err(OptionError::part(format!("`{k}` is not a sysctl name")));
     }
     if !namespaced_sysctl(k) {
-        return Err(format!(
+        return Err(OptionError::part(format!(
             "`{k}` is not namespaced: it would change the host's kernel, and Docker refuses it (only `net.*`, `kernel.shm*`, `kernel.msg*`, `kernel.sem` and `fs.mqueue.*` are per container)"
-        ));
+        )));
     }
     // Several numbers are separated by single spaces (`kernel.sem=250 32000 100 128`).
     if !val.split(' ').all(|w| {
@@ -364,7 +379,7 @@ pub(super) fn check_sysctl(v: &str) -> Result<(), String> {
             && w.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-:/,".contains(c))
     }) {
-        return Err(format!("`{val}` is not a sysctl value (words of letters, digits and `_.-:/,`, separated by single spaces)"));
+        return Err(OptionError::part(format!("`{val}` is not a sysctl value (words of letters, digits and `_.-:/,`, separated by single spaces)")));
     }
     Ok(())
 }
@@ -386,19 +401,19 @@ pub(super) fn tmpfs_option(o: &str) -> bool {
     }
 }
 
-pub(super) fn check_tmpfs(v: &str) -> Result<(), String> {
+pub(super) fn check_tmpfs(v: &str) -> Result<(), OptionError> {
     let (path, opts) = v.split_once(':').unwrap_or((v, ""));
     if !abs_path(path) || path == "/" {
-        return Err(format!(
+        return Err(OptionError::part(format!(
             "`{path}` is not an absolute container path (letters, digits, `_.-/@+`, no `..`)"
-        ));
+        )));
     }
     if let Some(bad) = opts
         .split(',')
         .filter(|_| !opts.is_empty())
         .find(|o| !tmpfs_option(o))
     {
-        return Err(format!("`{bad}` is not an allowed tmpfs option (rw, ro, noexec, exec, nosuid, nodev, *atime, size=, mode=, uid=, gid=, nr_inodes=)"));
+        return Err(OptionError::part(format!("`{bad}` is not an allowed tmpfs option (rw, ro, noexec, exec, nosuid, nodev, *atime, size=, mode=, uid=, gid=, nr_inodes=)")));
     }
     Ok(())
 }
@@ -421,19 +436,24 @@ pub(super) const ULIMITS: &[&str] = &[
     "stack",
 ];
 
-pub(super) fn check_ulimit(v: &str) -> Result<(), String> {
+pub(super) fn check_ulimit(v: &str) -> Result<(), OptionError> {
     let Some((name, limits)) = v.split_once('=') else {
-        return Err(format!("`{v}` is not {}", Flag::Ulimit.expects()));
+        return Err(OptionError::Grammar {
+            value: v.to_owned(),
+            expects: Flag::Ulimit.expects(),
+        });
     };
     if !ULIMITS.contains(&name) {
-        return Err(format!(
+        return Err(OptionError::part(format!(
             "`{name}` is not a ulimit name ({})",
             ULIMITS.join(", ")
-        ));
+        )));
     }
     let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
     if !int_in(soft, -1, i64::MAX) || !int_in(hard, -1, i64::MAX) {
-        return Err(format!("`{limits}` is not `soft:hard` with integers"));
+        return Err(OptionError::part(format!(
+            "`{limits}` is not `soft:hard` with integers"
+        )));
     }
     Ok(())
 }

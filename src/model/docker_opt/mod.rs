@@ -24,11 +24,13 @@ use std::net::IpAddr;
 
 use super::service::PolicyRule;
 
+mod error;
 mod grammar;
 mod split;
 #[cfg(test)]
 mod tests;
 
+pub use error::OptionError;
 use grammar::{
     abs_path, carriable, check_add_host, check_build_arg, check_device, check_publish,
     check_sysctl, check_tmpfs, check_ulimit, cpuset, device_cgroup_rule, dns_name, dns_option,
@@ -228,11 +230,16 @@ impl Flag {
     }
 
     /// Checks `value` against the flag's grammar; the error says what is wrong with it.
-    pub fn check(self, value: Option<&str>) -> Result<(), String> {
+    pub fn check(self, value: Option<&str>) -> Result<(), OptionError> {
         let v = match (self.takes_value(), value) {
             (false, None) => return Ok(()),
-            (false, Some(v)) => return Err(format!("`{}` takes no value, got `{v}`", self.name())),
-            (true, None) => return Err(format!("`{}` needs a value", self.name())),
+            (false, Some(v)) => {
+                return Err(OptionError::NoValueTaken {
+                    flag: self.name(),
+                    value: v.to_owned(),
+                })
+            }
+            (true, None) => return Err(OptionError::ValueNeeded { flag: self.name() }),
             (true, Some(v)) => v,
         };
         carriable(v)?;
@@ -281,7 +288,10 @@ impl Flag {
         if ok {
             Ok(())
         } else {
-            Err(format!("`{v}` is not {}", self.expects()))
+            Err(OptionError::Grammar {
+                value: v.to_owned(),
+                expects: self.expects(),
+            })
         }
     }
 
@@ -335,7 +345,7 @@ pub struct DockerOpt {
 
 impl DockerOpt {
     /// A flag with a value, checked (capability names are normalised to `NAME`).
-    pub fn new(flag: Flag, value: impl Into<String>) -> Result<Self, String> {
+    pub fn new(flag: Flag, value: impl Into<String>) -> Result<Self, OptionError> {
         let value = value.into();
         flag.check(Some(&value))?;
         let value = match flag {
@@ -349,7 +359,7 @@ impl DockerOpt {
     }
 
     /// A flag that takes no value.
-    pub fn bare(flag: Flag) -> Result<Self, String> {
+    pub fn bare(flag: Flag) -> Result<Self, OptionError> {
         flag.check(None)?;
         Ok(Self { flag, value: None })
     }

@@ -2,12 +2,15 @@
 //! at flag words, and `xargs` at deploy; parsing a stored group back into a typed option.
 
 use super::grammar::quote;
-use super::{DockerOpt, Flag};
+use super::{DockerOpt, Flag, OptionError};
 
 /// Why Dokku could not be trusted to split an option string: it holds shell syntax the
 /// words parser would keep verbatim, or unbalanced quotes.
-pub(super) fn split_err(option: &str, what: &str) -> String {
-    format!("`{}` {what}", option.escape_debug())
+pub(super) fn split_err(option: &str, what: &str) -> OptionError {
+    OptionError::Split {
+        option: option.escape_debug().to_string(),
+        problem: what.to_owned(),
+    }
 }
 
 /// Splits `s` into words the way `docker-options:add` does (shell words, quotes removed,
@@ -16,14 +19,14 @@ pub(super) fn split_err(option: &str, what: &str) -> String {
 /// (double quotes, `$`, backticks, `;|&<>(){}!#*?[]~`, control characters) is refused, since
 /// Dokku would keep it verbatim in one stage and read it differently in the other. The check
 /// is [`check_shell_subset`]; the splitting is the `shell-words` crate's.
-pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+pub fn shell_words(s: &str) -> Result<Vec<String>, OptionError> {
     check_shell_subset(s)?;
     shell_words::split(s).map_err(|e| split_err(s, &e.to_string()))
 }
 
 /// Refuses what is outside the shell subset [`shell_words`] accepts: it only follows single
 /// quotes (which escape nothing) and backslashes, to tell quoted characters from bare ones.
-pub(super) fn check_shell_subset(s: &str) -> Result<(), String> {
+pub(super) fn check_shell_subset(s: &str) -> Result<(), OptionError> {
     let mut quoted = false;
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -70,7 +73,7 @@ pub fn is_flag_word(w: &str) -> bool {
 /// the option split into words, grouped at flag words (one stored option per group, as
 /// `groupOptionTokens`). Each group is one docker flag and its values, in order; the stored
 /// groups are sorted among the app's other options, so only a whole group keeps its meaning.
-pub fn dokku_groups(option: &str) -> Result<Vec<Vec<String>>, String> {
+pub fn dokku_groups(option: &str) -> Result<Vec<Vec<String>>, OptionError> {
     let mut groups: Vec<Vec<String>> = Vec::new();
     for w in shell_words(option)? {
         match groups.last_mut() {
@@ -83,27 +86,27 @@ pub fn dokku_groups(option: &str) -> Result<Vec<Vec<String>>, String> {
 
 /// Parses one stored group (`["--flag", "value"]`, `["--flag=value"]` or `["--flag"]`) as a
 /// typed option, checking the value's grammar.
-pub fn parse_group(group: &[String]) -> Result<DockerOpt, String> {
+pub fn parse_group(group: &[String]) -> Result<DockerOpt, OptionError> {
     let (name, value) = match group {
         [one] => match one.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n, Some(v)),
             _ => (one.as_str(), None),
         },
         [flag, value] => (flag.as_str(), Some(value.as_str())),
-        [] => return Err("is empty".into()),
+        [] => return Err(OptionError::EmptyGroup),
         [flag, rest @ ..] => {
-            return Err(format!(
-                "gives `{flag}` {} values (`{}`); a docker flag takes one",
-                rest.len(),
-                rest.join("` `")
-            ))
+            return Err(OptionError::ManyValues {
+                flag: flag.clone(),
+                count: rest.len(),
+                values: rest.join("` `"),
+            })
         }
     };
     if !is_flag_word(name) {
-        return Err(format!("`{name}` is not a docker flag"));
+        return Err(OptionError::NotAFlag(name.to_owned()));
     }
     let Some(flag) = Flag::parse(name) else {
-        return Err(format!("`{name}` is not a docker option dokku-compose sets (volumes, mounts, networks and the like go through their own Dokku commands)"));
+        return Err(OptionError::UnknownFlag(name.to_owned()));
     };
     match value {
         Some(v) => DockerOpt::new(flag, v),
@@ -115,7 +118,7 @@ pub fn parse_group(group: &[String]) -> Result<DockerOpt, String> {
 /// newlines separate, single and double quotes group (no escapes inside), a backslash outside
 /// quotes escapes the next character. This is how the scheduler and builders split the
 /// joined options (`fn-docker-args-split`).
-pub fn xargs_split(s: &str) -> Result<Vec<String>, String> {
+pub fn xargs_split(s: &str) -> Result<Vec<String>, OptionError> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -134,10 +137,11 @@ pub fn xargs_split(s: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some(q) if q == c => break,
                         Some('\n') | None => {
-                            return Err(format!(
-                                "xargs: unmatched {} quote",
-                                if c == '\'' { "single" } else { "double" }
-                            ))
+                            return Err(OptionError::Xargs(if c == '\'' {
+                                "single"
+                            } else {
+                                "double"
+                            }))
                         }
                         Some(x) => cur.push(x),
                     }
@@ -164,7 +168,7 @@ pub fn xargs_split(s: &str) -> Result<Vec<String>, String> {
 /// The docker arguments one `docker-options:add` option string ends as: split and grouped as
 /// `docker-options:add` stores it, each group re-quoted as Dokku stores it, joined and split
 /// by `xargs` at deploy. Errors when the string holds syntax the two stages read differently.
-pub fn dokku_argv(option: &str) -> Result<Vec<String>, String> {
+pub fn dokku_argv(option: &str) -> Result<Vec<String>, OptionError> {
     let stored: Vec<String> = dokku_groups(option)?
         .iter()
         .map(|g| g.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "))

@@ -230,7 +230,7 @@ fn sysctls_namespaced_only() {
     let e = Flag::Sysctl
         .check(Some("kernel.core_pattern=|/tmp/x"))
         .unwrap_err();
-    assert!(e.contains("not namespaced"), "{e}");
+    assert!(e.to_string().contains("not namespaced"), "{e}");
     bad(Flag::Sysctl, "vm.overcommit_memory=1");
     bad(Flag::Sysctl, "net.core.somaxconn=1 --privileged");
     assert_eq!(
