@@ -2,8 +2,8 @@
 //! Printed, never asserted.
 //!
 //! For each file: `compose::load` (the loader, as `config` runs it), then what `plan` adds on
-//! top: the hand-off to the planner (`LoadedProject::new`: the normalised JSON plus service
-//! extensions), model conversion, policy, graph, planner, and rendering the text plan. Best of
+//! top: the hand-off to the planner (`LoadedProject::new`: the typed project, with service
+//! extensions, and its stored JSON), model conversion, policy, graph, planner, and rendering the text plan. Best of
 //! RUNS runs each; the ratio planning / loader is the issue's yardstick ("planning must add no
 //! more than the loader's own time"), and the per-service times show linearity.
 //!
@@ -65,10 +65,10 @@ fn main() {
             let t0 = Instant::now();
             let loaded = compose::load(&opts).expect("load");
             let t1 = Instant::now();
-            let project = LoadedProject::new(&loaded, dir.clone());
+            let project = LoadedProject::new(&loaded, dir.clone()).expect("typed project");
             let t2 = Instant::now();
             let (model, warnings) =
-                dokku_compose::model::from_compose_json(&project.json, &convert).expect("model");
+                dokku_compose::model::from_compose(&project.project, &convert).expect("model");
             let t3 = Instant::now();
             policy.check(&model).expect("policy");
             let graph = dokku_compose::graph::build(&model).expect("graph");

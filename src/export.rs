@@ -699,9 +699,9 @@ pub fn members_of(
     project_dir: &str,
 ) -> Result<(crate::model::Project, BTreeMap<String, Member>), crate::model::ModelError> {
     use crate::model::{ConvertOptions, Kind, StackName};
-    let stack = StackName::parse(stack).map_err(|message| crate::model::ModelError::Shape {
+    let stack = StackName::parse(stack).map_err(|e| crate::model::ModelError::Shape {
         path: "name".into(),
-        message,
+        message: e.to_string(),
     })?;
     let (project, _) = crate::model::from_compose_json(
         recipe,

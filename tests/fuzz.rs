@@ -403,9 +403,9 @@ proptest! {
                 continue;
             }
             let option = argv[3..].join(" ");
-            let groups = dokku_groups(&option).map_err(TestCaseError::fail)?;
+            let groups = dokku_groups(&option).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(groups.len(), 1, "`{}` is stored by Dokku as {:?}", option, groups);
-            let words = dokku_argv(&option).map_err(TestCaseError::fail)?;
+            let words = dokku_argv(&option).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(&words, &groups[0]);
             if words == ["--network-alias", "web"] {
                 continue; // the service's own name, always an alias
@@ -440,8 +440,8 @@ proptest! {
         let Ok(plan) = plan::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
         for step in plan.steps.iter().filter(|st| st.run.args.first().map(String::as_str) == Some("docker-options:add")) {
             let option = step.run.args[3..].join(" ");
-            for g in dokku_groups(&option).map_err(TestCaseError::fail)? {
-                let typed = parse_group(&g).map_err(TestCaseError::fail)?;
+            for g in dokku_groups(&option).map_err(|e| TestCaseError::fail(e.to_string()))? {
+                let typed = parse_group(&g).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(typed.rule(), None, "`{}` from `{}`", option, s);
             }
         }

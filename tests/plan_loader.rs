@@ -25,7 +25,7 @@ fn load(dir: &Path, name: &str) -> Result<LoadedProject, compose::ComposeError> 
         working_dir: dir.to_path_buf(),
         ..LoadOptions::default()
     };
-    compose::load(&opts).map(|loaded| LoadedProject::new(&loaded, dir.to_path_buf()))
+    compose::load(&opts).and_then(|loaded| LoadedProject::new(&loaded, dir.to_path_buf()))
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn includes(dir: &Path) -> Vec<Include> {
         working_dir: dir.to_path_buf(),
         ..LoadOptions::default()
     };
-    let loaded = LoadedProject::new(&compose::load(&opts).unwrap(), dir.to_path_buf());
+    let loaded = LoadedProject::new(&compose::load(&opts).unwrap(), dir.to_path_buf()).unwrap();
     let stack = StackName::sanitise(&loaded.name);
     let convert = ConvertOptions {
         stack: stack.clone(),

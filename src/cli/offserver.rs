@@ -191,7 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!(" !     {w}");
             }
             let dir = project_dir(&opts);
-            let project = plan_cmd::LoadedProject::new(&loaded, dir.clone());
+            let project = plan_cmd::LoadedProject::new(&loaded, dir.clone())?;
             let mut apply = args.apply;
             apply.run.vault_password = opts.vault_password.clone();
             apply.run.written_paths.clone_from(&project.written_paths);
@@ -228,7 +228,7 @@ fn plan(args: PlanCommand) -> anyhow::Result<()> {
             eprintln!(" !     {w}");
         }
         let dir = project_dir(&opts);
-        Some(plan_cmd::LoadedProject::new(&loaded, dir))
+        Some(plan_cmd::LoadedProject::new(&loaded, dir)?)
     } else {
         None
     };

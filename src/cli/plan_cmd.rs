@@ -45,7 +45,10 @@ pub struct PlanArgs {
 /// A compose project already loaded by `compose::load`, as the planner reads it.
 #[derive(Debug, Clone)]
 pub struct LoadedProject {
-    /// The normalised project in the reference's JSON form, plus service-level `x-*` keys.
+    /// The typed project, service-level `x-*` keys (`x-dokku`) included.
+    pub project: crate::compose::types::Project,
+    /// The same project as stored with a release and handed to the executor
+    /// ([`crate::compose::types::Project::to_stored_json`], `$` escaped as `$$`).
     pub json: serde_json::Value,
     /// The compose project name (the default stack name).
     pub name: String,
@@ -59,39 +62,20 @@ pub struct LoadedProject {
 }
 
 impl LoadedProject {
-    /// Turns the loader's result into the planner's input. The reference's JSON leaves out
-    /// `x-*` keys inside services, but `x-dokku` belongs there, so they are put back.
-    pub fn new(loaded: &crate::compose::Loaded, project_dir: PathBuf) -> Self {
-        let mut json = crate::compose::output::to_json(&loaded.project, true);
-        let services = loaded
-            .project
-            .as_map()
-            .and_then(|m| m.get("services"))
-            .and_then(crate::compose::Node::as_map);
-        if let (Some(services), Some(out)) = (
-            services,
-            json.get_mut("services")
-                .and_then(serde_json::Value::as_object_mut),
-        ) {
-            for (name, service) in services {
-                let (Some(service), Some(slot)) = (
-                    service.as_map(),
-                    out.get_mut(name).and_then(serde_json::Value::as_object_mut),
-                ) else {
-                    continue;
-                };
-                for (key, value) in service.iter().filter(|(k, _)| k.starts_with("x-")) {
-                    slot.insert(key.clone(), value.to_json());
-                }
-            }
-        }
-        Self {
-            json,
+    /// Turns the loader's result into the planner's input.
+    pub fn new(
+        loaded: &crate::compose::Loaded,
+        project_dir: PathBuf,
+    ) -> Result<Self, crate::compose::ComposeError> {
+        let project = crate::compose::types::Project::from_loaded(loaded)?;
+        Ok(Self {
+            json: project.to_stored_json(true),
+            project,
             name: loaded.name.clone(),
             project_dir,
             warnings: loaded.warnings.iter().map(ToString::to_string).collect(),
             written_paths: loaded.written_paths.clone(),
-        }
+        })
     }
 }
 
@@ -103,8 +87,8 @@ pub fn run(
 ) -> anyhow::Result<(String, Vec<String>)> {
     let policy =
         Policy::from_names(args.allow.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
-    let (json, default_dir, written) = match project {
-        Some(p) => (p.json, p.project_dir, p.written_paths),
+    let (project, default_dir, written) = match project {
+        Some(p) => (p.project, p.project_dir, p.written_paths),
         None => {
             // Later files override earlier ones, as a deep merge of mappings.
             let mut json = serde_json::Value::Null;
@@ -120,16 +104,19 @@ pub fn run(
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            (json, dir.to_path_buf(), std::collections::BTreeMap::new())
+            let project = crate::compose::types::Project::from_json(&json)
+                .map_err(|e| plan::PlanError::from(crate::model::ModelError::from(e)))?;
+            (
+                project,
+                dir.to_path_buf(),
+                std::collections::BTreeMap::new(),
+            )
         }
     };
-    let stack_name = match (
-        &args.stack,
-        json.get("name").and_then(serde_json::Value::as_str),
-    ) {
+    let stack_name = match (&args.stack, project.name.as_str()) {
         (Some(s), _) => s.clone(),
-        (None, Some(name)) => name.to_string(),
-        (None, None) => anyhow::bail!("no stack name: pass `--stack NAME`"),
+        (None, "") => anyhow::bail!("no stack name: pass `--stack NAME`"),
+        (None, name) => name.to_string(),
     };
     let stack = StackName::parse(&stack_name).map_err(anyhow::Error::msg)?;
     let project_dir = match &args.project_dir {
@@ -156,7 +143,7 @@ pub fn run(
             ..PlanSettings::default()
         },
     };
-    let plan = plan::plan_compose_json(&json, &state, &opts)?;
+    let plan = plan::plan_compose(&project, &state, &opts)?;
     let warnings = plan
         .warnings
         .iter()

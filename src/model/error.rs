@@ -39,6 +39,14 @@ pub enum ModelError {
         /// The key.
         key: String,
     },
+    /// A command line that does not split into shell words.
+    #[error("`{line}` is not a valid command line: {reason}")]
+    CommandLine {
+        /// The line, escaped.
+        line: String,
+        /// Why it does not split.
+        reason: String,
+    },
     /// A bad `x-dokku` setting.
     #[error("`{path}`: {message}")]
     Extension {
@@ -47,6 +55,15 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<crate::compose::types::DecodeError> for ModelError {
+    fn from(e: crate::compose::types::DecodeError) -> Self {
+        ModelError::Shape {
+            path: e.path,
+            message: e.message,
+        }
+    }
 }
 
 /// A key that is accepted but has no (full) Dokku meaning.

@@ -1,32 +1,60 @@
-//! Stage 2: the Dokku domain model. Converts the normalised compose project (the JSON
-//! `docker compose config --format json` prints) into typed services, apps and datastores,
-//! classifying every key as mapped, warned or rejected (style R3, R5).
+//! Stage 2: the Dokku domain model. Converts the typed compose project
+//! ([`crate::compose::types::Project`], from the loader or decoded from compose JSON) into
+//! typed services, apps and datastores, classifying every key as mapped, warned or rejected
+//! (style R3, R5).
+//!
+//! Where a compose key becomes model fields: `project.rs` (top level, app names),
+//! `toplevel.rs` (`networks`, `volumes`), `convert_service.rs` (`x-dokku`, the key table,
+//! `depends_on`/`links`/`volumes_from`), `datastore.rs` (datastore services), `app.rs` (app
+//! services; its header lists the file of each key), `derive.rs` (one-shot jobs,
+//! `volumes_from` mounts), `rewrite.rs` (environment values pointing at datastores),
+//! `xdokku.rs` (the `x-dokku` schema).
 
-mod convert_app;
+mod app;
+mod container;
+mod convert_service;
+mod ctx;
+mod datastore;
+mod derive;
 pub mod docker_opt;
+mod env;
 mod error;
+mod files;
+mod health;
 pub mod keys;
 mod limits;
 mod names;
+mod networks;
+mod ports;
 mod project;
+mod resources;
 mod rewrite;
 pub mod secret;
 mod service;
+mod source;
+mod storage;
+mod toplevel;
 mod xdokku;
+mod xdokku_paths;
 
+#[cfg(test)]
+mod app_tests;
+#[cfg(test)]
+mod project_tests;
+
+pub use ctx::relative_path;
 pub use error::{ModelError, Warning};
 pub use limits::{Excess, LimitError, Limits};
 pub use names::{
-    is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NetworkName, ServiceName,
-    StackName, StorageName, MAX_APP_NAME, MAX_STORAGE_NAME,
+    is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NameError, NetworkName,
+    ServiceName, StackName, StorageName, MAX_APP_NAME, MAX_STORAGE_NAME,
 };
-pub use project::{
-    duration_secs, from_compose_json, relative_path, split_shell_words, ConvertOptions, Project,
-};
+pub use project::{from_compose, from_compose_json, ConvertOptions, Project};
 pub use rewrite::{datastore_host, datastore_user};
 pub use secret::env_is_secret;
 pub use service::{
     AppSpec, Build, DatastoreSpec, Dependency, DockerOption, EnvVar, FileSource, Healthcheck, Kind,
     Link, Mount, PolicyRule, Port, Resources, SecretDelivery, SecretUse, Service, Source,
 };
+pub use source::{duration_secs, split_shell_words};
 pub use xdokku::{Backup, ExpectedState, PathRoute, PathTarget, ServiceSettings, StackSettings};

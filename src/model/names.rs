@@ -89,17 +89,26 @@ impl ServiceName {
     }
 }
 
+/// A name Dokku would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// A stack name that is empty or longer than 32 characters.
+    #[error("stack name `{0}` must have 1 to 32 characters")]
+    StackLength(String),
+    /// A stack name with characters an app name cannot have.
+    #[error("stack name `{0}` must begin with a lowercase alphanumeric character and contain only lowercase alphanumerics and hyphens")]
+    StackCharacters(String),
+}
+
 impl StackName {
     /// Validates a stack name: it must already be a valid Dokku app name of at most 32 characters,
     /// so that `<stack>-<service>` stays readable. Returns the reason when it is not.
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, NameError> {
         if name.is_empty() || name.len() > 32 {
-            return Err(format!("stack name `{name}` must have 1 to 32 characters"));
+            return Err(NameError::StackLength(name.to_owned()));
         }
         if !is_valid_app_name(name) {
-            return Err(format!(
-                "stack name `{name}` must begin with a lowercase alphanumeric character and contain only lowercase alphanumerics and hyphens"
-            ));
+            return Err(NameError::StackCharacters(name.to_owned()));
         }
         Ok(Self(name.to_owned()))
     }

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::{ModelError, Warning};
 use super::names::ServiceName;
-use super::service::{DatastoreSpec, Kind, Link, Service};
-use super::xdokku::StackSettings;
+use super::service::{DatastoreSpec, EnvVar, Kind, Link, Service};
 use crate::dokku::catalog::{self, UrlUser};
 
 /// The host name other containers reach a datastore by (`dokku-<plugin>-<service>`).
@@ -215,7 +214,6 @@ pub(super) fn mask_url_password(value: &str) -> String {
 /// secret.
 pub(super) fn rewrite_datastore_refs(
     services: &mut BTreeMap<ServiceName, Service>,
-    _settings: &StackSettings,
     rewrites: &mut BTreeMap<String, String>,
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ModelError> {
@@ -227,101 +225,140 @@ pub(super) fn rewrite_datastore_refs(
         return Ok(());
     }
     for (name, svc) in services.iter_mut() {
-        let mut linked: BTreeMap<ServiceName, Link> = BTreeMap::new();
-        for dep in svc.depends_on.keys().chain(svc.other_edges.keys()) {
-            if let Some(ds) = datastores.get(dep) {
-                linked.insert(
-                    dep.clone(),
-                    Link {
-                        plugin: ds.plugin,
-                        datastore: ds.name.clone(),
-                        alias: None,
-                    },
-                );
-            }
-        }
+        let linked: BTreeMap<ServiceName, Link> = svc
+            .depends_on
+            .keys()
+            .chain(svc.other_edges.keys())
+            .filter_map(|dep| datastores.get(dep).map(|ds| (dep.clone(), link_to(ds))))
+            .collect();
         let Kind::App(app) = &mut svc.kind else {
             continue;
         };
-        let mut drop_keys = Vec::new();
-        let mut record = |path: String, key: &str, old: &str, new: Option<&str>, why: String| {
-            let text = match new {
-                Some(n) => format!("`{}` -> `{}` ({why})", shown(key, old), shown(key, n)),
-                None => format!("`{}` dropped ({why})", shown(key, old)),
-            };
-            rewrites.insert(path, text);
+        let mut r = AppRewrite {
+            name,
+            datastores: &datastores,
+            linked,
+            drop_keys: Vec::new(),
+            rewrites,
+            warnings,
         };
-        // Pass 1: references by form (host names, URLs); they also make the app a consumer.
-        for (key, var) in &mut app.env {
-            let path = format!("services.{name}.environment.{key}");
-            for (ds_name, ds) in &datastores {
+        r.references(&mut app.env)?;
+        r.credentials(&mut app.env);
+        r.empty_link_vars(&app.env);
+        for k in &r.drop_keys {
+            app.env.remove(k);
+        }
+        app.links = r.linked;
+    }
+    Ok(())
+}
+
+fn link_to(ds: &DatastoreSpec) -> Link {
+    Link {
+        plugin: ds.plugin,
+        datastore: ds.name.clone(),
+        alias: None,
+    }
+}
+
+/// The rewriting of one app's environment.
+struct AppRewrite<'a> {
+    name: &'a ServiceName,
+    datastores: &'a BTreeMap<ServiceName, DatastoreSpec>,
+    /// The datastores the app is linked to, with the link's alias.
+    linked: BTreeMap<ServiceName, Link>,
+    /// Keys the link sets, removed from the environment at the end.
+    drop_keys: Vec<String>,
+    rewrites: &'a mut BTreeMap<String, String>,
+    warnings: &'a mut Vec<Warning>,
+}
+
+impl AppRewrite<'_> {
+    fn path(&self, key: &str) -> String {
+        format!("services.{}.environment.{key}", self.name)
+    }
+
+    fn record(&mut self, key: &str, old: &str, new: Option<&str>, why: String) {
+        let text = match new {
+            Some(n) => format!("`{}` -> `{}` ({why})", shown(key, old), shown(key, n)),
+            None => format!("`{}` dropped ({why})", shown(key, old)),
+        };
+        self.rewrites.insert(self.path(key), text);
+    }
+
+    fn link(&mut self, ds_name: &ServiceName) -> &mut Link {
+        let ds = &self.datastores[ds_name];
+        self.linked
+            .entry(ds_name.clone())
+            .or_insert_with(|| link_to(ds))
+    }
+
+    /// Pass 1: references by form (host names, URLs); they also make the app a consumer.
+    fn references(&mut self, env: &mut BTreeMap<String, EnvVar>) -> Result<(), ModelError> {
+        let datastores = self.datastores;
+        for (key, var) in env.iter_mut() {
+            for (ds_name, ds) in datastores {
                 let Some(outcome) = rewrite_reference(&var.value, ds) else {
                     continue;
                 };
                 match outcome {
                     Outcome::Refused(message) => {
-                        return Err(ModelError::Extension { path, message })
+                        return Err(ModelError::Extension {
+                            path: self.path(key),
+                            message,
+                        })
                     }
                     Outcome::Rewritten(v, rule) => {
-                        record(
-                            path,
-                            key,
-                            &var.value,
-                            Some(&v),
-                            format!("{rule} of datastore `{ds_name}`"),
-                        );
+                        let why = format!("{rule} of datastore `{ds_name}`");
+                        self.record(key, &var.value, Some(&v), why);
                         var.secret |= super::secret::value_has_credentials(&v);
                         var.value = v;
                     }
-                    Outcome::NeedsLinkVar => {
-                        let def = catalog::by_plugin(ds.plugin).expect("catalog");
-                        let link = linked.entry(ds_name.clone()).or_insert_with(|| Link {
-                            plugin: ds.plugin,
-                            datastore: ds.name.clone(),
-                            alias: None,
-                        });
-                        if key == def.link_var {
-                            drop_keys.push(key.clone());
-                            record(
-                                path,
-                                key,
-                                &var.value,
-                                None,
-                                format!("set by the link to datastore `{ds_name}`"),
-                            );
-                        } else if let (Some(alias), None) = (key.strip_suffix("_URL"), &link.alias)
-                        {
-                            link.alias = Some(alias.to_owned());
-                            drop_keys.push(key.clone());
-                            record(path, key, &var.value, None, format!("set by the link to datastore `{ds_name}` with `--alias {alias}`"));
-                        } else {
-                            warnings.push(Warning {
-                                path,
-                                message: format!(
-                                    "points at datastore `{ds_name}`, whose password the plugin generates; read `{}` set by the link instead",
-                                    def.link_var
-                                ),
-                            });
-                        }
-                    }
+                    Outcome::NeedsLinkVar => self.link_var(key, &var.value, ds_name, ds),
                 }
-                linked.entry(ds_name.clone()).or_insert_with(|| Link {
-                    plugin: ds.plugin,
-                    datastore: ds.name.clone(),
-                    alias: None,
-                });
+                self.link(ds_name);
                 break;
             }
         }
-        // Pass 2: declared users and databases, only towards datastores the app uses; when
-        // several declared the same value, the one the key names.
-        for (key, var) in &mut app.env {
-            if drop_keys.contains(key) {
+        Ok(())
+    }
+
+    /// A URL with the generated password: the link's own variable (or one with an alias)
+    /// replaces it.
+    fn link_var(&mut self, key: &str, value: &str, ds_name: &ServiceName, ds: &DatastoreSpec) {
+        let def = catalog::by_plugin(ds.plugin).expect("catalog");
+        let alias_free = self.link(ds_name).alias.is_none();
+        if key == def.link_var {
+            self.drop_keys.push(key.to_owned());
+            let why = format!("set by the link to datastore `{ds_name}`");
+            self.record(key, value, None, why);
+        } else if let (Some(alias), true) = (key.strip_suffix("_URL"), alias_free) {
+            self.link(ds_name).alias = Some(alias.to_owned());
+            self.drop_keys.push(key.to_owned());
+            let why = format!("set by the link to datastore `{ds_name}` with `--alias {alias}`");
+            self.record(key, value, None, why);
+        } else {
+            self.warnings.push(Warning {
+                path: self.path(key),
+                message: format!(
+                    "points at datastore `{ds_name}`, whose password the plugin generates; read `{}` set by the link instead",
+                    def.link_var
+                ),
+            });
+        }
+    }
+
+    /// Pass 2: declared users and databases, only towards datastores the app uses; when
+    /// several declared the same value, the one the key names.
+    fn credentials(&mut self, env: &mut BTreeMap<String, EnvVar>) {
+        let datastores = self.datastores;
+        for (key, var) in env.iter_mut() {
+            if self.drop_keys.contains(key) {
                 continue;
             }
             let candidates: Vec<(&ServiceName, String, &'static str)> = datastores
                 .iter()
-                .filter(|(d, ds)| linked.contains_key(*d) || own_key(key, ds))
+                .filter(|(d, ds)| self.linked.contains_key(*d) || own_key(key, ds))
                 .filter_map(|(d, ds)| {
                     rewrite_credential(key, &var.value, ds).map(|(v, r)| (d, v, r))
                 })
@@ -340,16 +377,15 @@ pub(super) fn rewrite_datastore_refs(
                     }
                 }
             };
-            let path = format!("services.{name}.environment.{key}");
             match chosen {
                 Some((ds_name, v, rule)) => {
-                    record(path, key, &var.value, Some(v), format!("{rule} of datastore `{ds_name}`"));
+                    let why = format!("{rule} of datastore `{ds_name}`");
+                    self.record(key, &var.value, Some(v), why);
                     var.value = v.clone();
-                    let ds = &datastores[*ds_name];
-                    linked.entry((*ds_name).clone()).or_insert_with(|| Link { plugin: ds.plugin, datastore: ds.name.clone(), alias: None });
+                    self.link(ds_name);
                 }
-                None => warnings.push(Warning {
-                    path,
+                None => self.warnings.push(Warning {
+                    path: self.path(key),
                     message: format!(
                         "`{}` is declared by datastores {}; the key names none of them, so it is not rewritten",
                         var.value,
@@ -358,29 +394,29 @@ pub(super) fn rewrite_datastore_refs(
                 }),
             }
         }
-        // An empty value under a key a link sets (`REDIS_URL: ${REDIS_URL:-}`) would overwrite
-        // the link's value: the link wins.
-        for (ds_name, link) in &linked {
-            let def = catalog::by_plugin(link.plugin).expect("catalog");
-            let key = link
-                .alias
-                .as_ref()
-                .map_or_else(|| def.link_var.to_owned(), |a| format!("{a}_URL"));
-            if app.env.get(&key).is_some_and(|v| v.value.is_empty()) && !drop_keys.contains(&key) {
-                record(
-                    format!("services.{name}.environment.{key}"),
-                    &key,
-                    "",
-                    None,
-                    format!("empty; set by the link to datastore `{ds_name}`"),
-                );
-                drop_keys.push(key);
+    }
+
+    /// An empty value under a key a link sets (`REDIS_URL: ${REDIS_URL:-}`) would overwrite
+    /// the link's value: the link wins.
+    fn empty_link_vars(&mut self, env: &BTreeMap<String, EnvVar>) {
+        let keys: Vec<(ServiceName, String)> = self
+            .linked
+            .iter()
+            .map(|(ds_name, link)| {
+                let def = catalog::by_plugin(link.plugin).expect("catalog");
+                let key = link
+                    .alias
+                    .as_ref()
+                    .map_or_else(|| def.link_var.to_owned(), |a| format!("{a}_URL"));
+                (ds_name.clone(), key)
+            })
+            .collect();
+        for (ds_name, key) in keys {
+            if env.get(&key).is_some_and(|v| v.value.is_empty()) && !self.drop_keys.contains(&key) {
+                let why = format!("empty; set by the link to datastore `{ds_name}`");
+                self.record(&key, "", None, why);
+                self.drop_keys.push(key);
             }
         }
-        for k in drop_keys {
-            app.env.remove(&k);
-        }
-        app.links = linked;
     }
-    Ok(())
 }

@@ -1,15 +1,19 @@
 //! The `x-dokku` extension: what the mapping needs from the user that compose cannot say.
-//! The schema is documented in docs/mapping.md and validated here key by key.
+//! The schema is documented in docs/mapping.md; it is decoded with serde (unknown keys refused
+//! with their key path) into the `Raw*` forms, then checked into the settings types.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ModelError;
+use super::xdokku_paths::RawPath;
+pub use super::xdokku_paths::{PathRoute, PathTarget};
 
 /// How a service is expected to run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExpectedState {
     /// A long-running process (the default).
@@ -54,227 +58,6 @@ pub struct ServiceSettings {
     pub paths: Vec<PathRoute>,
 }
 
-/// One entry of `x-dokku.services.<svc>.paths`: what a path of the service's domains serves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PathRoute {
-    /// The location, starting with `/`.
-    pub path: String,
-    /// What it serves.
-    pub target: PathTarget,
-}
-
-/// What a path serves (exactly one per entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PathTarget {
-    /// `service: <name>`: proxied to another service of the stack, through its Dokku upstream.
-    Service {
-        /// The compose service.
-        service: String,
-    },
-    /// `redirect: <url>`: a 302.
-    Redirect {
-        /// Where to.
-        url: String,
-    },
-    /// `static: <dir>`: a directory of the pushed source (relative to the project directory),
-    /// served by nginx; with `spa`, unknown paths fall back to `/index.html`.
-    Static {
-        /// The directory, normalised (`public`, `web/dist`).
-        dir: String,
-        /// Single-page-app fallback.
-        spa: bool,
-    },
-    /// `nginx: <body>`: a custom location block body, passed through.
-    Nginx {
-        /// The body.
-        body: String,
-    },
-}
-
-const PATH_KEYS: &str = "nginx, path, redirect, service, spa, static";
-
-/// A location or URL an nginx directive can hold as one word.
-fn nginx_word(s: &str) -> bool {
-    !s.is_empty()
-        && !s
-            .chars()
-            .any(|c| c.is_whitespace() || matches!(c, '{' | '}' | ';' | '"' | '\\' | '\''))
-}
-
-/// `dir` relative to the project directory, normalised; `None` when it leaves the project.
-fn inside_project(dir: &str) -> Option<String> {
-    if dir.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for c in dir.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            c => parts.push(c),
-        }
-    }
-    if parts.is_empty() {
-        Some(".".into())
-    } else {
-        Some(parts.join("/"))
-    }
-}
-
-/// Whether every `{` of `body` is closed by a later `}` and no `}` closes more than was opened
-/// (quoted strings and comments aside).
-fn balanced(body: &str) -> bool {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut comment = false;
-    for c in body.chars() {
-        if comment {
-            comment = c != '\n';
-            continue;
-        }
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '#' => comment = true,
-            '"' | '\'' => quote = Some(c),
-            '{' => depth += 1,
-            '}' => match depth.checked_sub(1) {
-                Some(d) => depth = d,
-                None => return false,
-            },
-            _ => {}
-        }
-    }
-    depth == 0 && quote.is_none()
-}
-
-impl PathRoute {
-    fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
-        let map = v.as_object().ok_or_else(|| {
-            err(
-                path,
-                "must be a mapping with `path` and one of `service`, `redirect`, `static`, `nginx`"
-                    .into(),
-            )
-        })?;
-        let mut location = None;
-        let mut targets: Vec<(&str, PathTarget)> = Vec::new();
-        let mut spa = None;
-        for (k, v) in map {
-            let p = format!("{path}.{k}");
-            let text = || {
-                v.as_str()
-                    .map(str::to_owned)
-                    .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| err(&p, "must be a non-empty string".into()))
-            };
-            match k.as_str() {
-                "path" => {
-                    let l = text()?;
-                    if !l.starts_with('/') {
-                        return Err(err(&p, format!("`{l}` must start with `/`")));
-                    }
-                    if !nginx_word(&l) {
-                        return Err(err(
-                            &p,
-                            format!("`{l}` must not contain whitespace, quotes, `{{`, `}}` or `;`"),
-                        ));
-                    }
-                    if l == "/" {
-                        return Err(err(
-                            &p,
-                            "`/` is the app itself (Dokku's own `location /`): route a sub-path"
-                                .into(),
-                        ));
-                    }
-                    location = Some(l);
-                }
-                "service" => targets.push(("service", PathTarget::Service { service: text()? })),
-                "redirect" => {
-                    let url = text()?;
-                    if !nginx_word(&url) {
-                        return Err(err(
-                            &p,
-                            format!(
-                                "`{url}` must not contain whitespace, quotes, `{{`, `}}` or `;`"
-                            ),
-                        ));
-                    }
-                    targets.push(("redirect", PathTarget::Redirect { url }));
-                }
-                "static" => {
-                    let d = text()?;
-                    let dir = inside_project(&d).ok_or_else(|| err(&p, format!("`{d}` must be a directory inside the project (relative, without leaving it with `..`)")))?;
-                    if !nginx_word(&dir) {
-                        return Err(err(
-                            &p,
-                            format!("`{d}` must not contain whitespace, quotes, `{{`, `}}` or `;`"),
-                        ));
-                    }
-                    targets.push(("static", PathTarget::Static { dir, spa: false }));
-                }
-                "spa" => spa = Some(boolean(v, &p)?),
-                "nginx" => {
-                    let body = text()?;
-                    if !balanced(&body) {
-                        return Err(err(&p, "has unbalanced braces or quotes: it must be the body of one location block".into()));
-                    }
-                    targets.push(("nginx", PathTarget::Nginx { body }));
-                }
-                _ => {
-                    return Err(err(
-                        &p,
-                        format!("unknown setting; valid settings: {PATH_KEYS}"),
-                    ))
-                }
-            }
-        }
-        let location =
-            location.ok_or_else(|| err(&format!("{path}.path"), "is required".into()))?;
-        if targets.len() != 1 {
-            let given: Vec<&str> = targets.iter().map(|(k, _)| *k).collect();
-            return Err(err(
-                path,
-                format!(
-                    "needs exactly one of `service`, `redirect`, `static`, `nginx` (given: {})",
-                    if given.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        given.join(", ")
-                    }
-                ),
-            ));
-        }
-        let (_, mut target) = targets.remove(0);
-        match (&mut target, spa) {
-            (PathTarget::Static { spa: s, .. }, Some(v)) => *s = v,
-            (_, Some(_)) => {
-                return Err(err(
-                    &format!("{path}.spa"),
-                    "only applies to `static`".into(),
-                ))
-            }
-            _ => {}
-        }
-        Ok(Self {
-            path: location,
-            target,
-        })
-    }
-}
-
 /// `x-dokku.services.<datastore>.backup`: scheduled backups to S3-compatible storage, with
 /// credentials and passphrase given as names of compose `secrets` (never as values).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -297,68 +80,7 @@ pub struct Backup {
     pub encryption_passphrase: Option<String>,
 }
 
-const BACKUP_KEYS: &str = "access_key_id, bucket, encryption_passphrase, endpoint_url, region, schedule, secret_access_key, signature_version";
-
 impl Backup {
-    fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
-        let map = v
-            .as_object()
-            .ok_or_else(|| err(path, "must be a mapping".into()))?;
-        let mut b = Self::default();
-        for (k, v) in map {
-            let p = format!("{path}.{k}");
-            let text = || {
-                v.as_str()
-                    .map(str::to_owned)
-                    .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| err(&p, "must be a non-empty string".into()))
-            };
-            let secret_name = || -> Result<String, ModelError> {
-                let name = match v {
-                    Value::Object(o) => o.get("secret").and_then(Value::as_str).map(str::to_owned),
-                    _ => None,
-                };
-                name.ok_or_else(|| err(&p, "must name a compose secret: `{secret: <name>}` (values are never written in x-dokku)".into()))
-            };
-            match k.as_str() {
-                "schedule" => {
-                    let s = text()?;
-                    if s.split_whitespace().count() != 5 {
-                        return Err(err(
-                            &p,
-                            format!("`{s}` is not a cron schedule of five fields"),
-                        ));
-                    }
-                    b.schedule = s;
-                }
-                "bucket" => b.bucket = text()?,
-                "access_key_id" => b.access_key_id = secret_name()?,
-                "secret_access_key" => b.secret_access_key = secret_name()?,
-                "encryption_passphrase" => b.encryption_passphrase = Some(secret_name()?),
-                "region" => b.region = Some(text()?),
-                "signature_version" => b.signature_version = Some(text()?),
-                "endpoint_url" => b.endpoint_url = Some(text()?),
-                _ => {
-                    return Err(err(
-                        &p,
-                        format!("unknown setting; valid settings: {BACKUP_KEYS}"),
-                    ))
-                }
-            }
-        }
-        for (key, present) in [
-            ("schedule", !b.schedule.is_empty()),
-            ("bucket", !b.bucket.is_empty()),
-            ("access_key_id", !b.access_key_id.is_empty()),
-            ("secret_access_key", !b.secret_access_key.is_empty()),
-        ] {
-            if !present {
-                return Err(err(&format!("{path}.{key}"), "is required".into()));
-            }
-        }
-        Ok(b)
-    }
-
     /// One line for reports: `postgres:shop-db `0 3 * * *` -> bucket (encrypted)`.
     pub fn describe(&self, plugin: &str, service: &str) -> String {
         format!(
@@ -401,9 +123,188 @@ pub struct StackSettings {
     pub services: BTreeMap<String, ServiceSettings>,
 }
 
-const SERVICE_KEYS: &str =
-    "backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state";
-const STACK_KEYS: &str = "letsencrypt, letsencrypt_email, plain, services";
+/// Service-level `x-dokku` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+struct RawService {
+    backup: Option<RawBackup>,
+    datastore: Option<bool>,
+    #[serde(default, deserialize_with = "string_list")]
+    domains: Option<Vec<String>>,
+    letsencrypt: Option<bool>,
+    logs: Option<RawLogs>,
+    #[serde(default, deserialize_with = "paths")]
+    paths: Option<Vec<RawPath>>,
+    #[serde(default, deserialize_with = "string_list")]
+    plain: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "port")]
+    proxy_port: Option<u16>,
+    secrets: Option<SecretsMode>,
+    state: Option<ExpectedState>,
+}
+
+/// `secrets`: how compose secrets reach the service.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SecretsMode {
+    Files,
+    Env,
+}
+
+/// `logs` as written.
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of `max_size`, `vector_sink`"
+)]
+struct RawLogs {
+    max_size: Option<String>,
+    vector_sink: Option<String>,
+}
+
+/// `backup` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+struct RawBackup {
+    #[serde(default, deserialize_with = "secret_ref")]
+    access_key_id: Option<String>,
+    bucket: Option<String>,
+    #[serde(default, deserialize_with = "secret_ref")]
+    encryption_passphrase: Option<String>,
+    endpoint_url: Option<String>,
+    region: Option<String>,
+    schedule: Option<String>,
+    #[serde(default, deserialize_with = "secret_ref")]
+    secret_access_key: Option<String>,
+    signature_version: Option<String>,
+}
+
+/// Top-level `x-dokku` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+struct RawStack {
+    letsencrypt: Option<bool>,
+    letsencrypt_email: Option<String>,
+    #[serde(default, deserialize_with = "string_list")]
+    plain: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "services")]
+    services: Option<BTreeMap<String, RawService>>,
+}
+
+fn custom<E: serde::de::Error>(message: &str) -> E {
+    E::custom(message)
+}
+
+/// A string or a list of strings.
+fn string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(Some(vec![s])),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                _ => Err(custom("must be a list of strings")),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        _ => Err(custom("must be a string or a list of strings")),
+    }
+}
+
+/// A port number, 1 to 65535.
+fn port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let n = Value::deserialize(d)?.as_u64().filter(|n| *n > 0);
+    n.and_then(|n| u16::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| custom("must be a port number"))
+}
+
+/// `{secret: <name>}`: a compose secret's name (values are never written in x-dokku).
+fn secret_ref<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Value::deserialize(d)?;
+    let name = v.get("secret").and_then(Value::as_str).map(str::to_owned);
+    name.map(Some).ok_or_else(|| {
+        custom(
+            "must name a compose secret: `{secret: <name>}` (values are never written in x-dokku)",
+        )
+    })
+}
+
+/// `paths`: a list of entries.
+fn paths<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<RawPath>>, D::Error> {
+    struct Paths;
+    impl<'de> serde::de::Visitor<'de> for Paths {
+        type Value = Vec<RawPath>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of `{path: /…, service|redirect|static|nginx: …}`")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(p) = seq.next_element()? {
+                out.push(p);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Paths).map(Some)
+}
+
+/// `services`: service name -> settings.
+fn services<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, RawService>>, D::Error> {
+    struct Services;
+    impl<'de> serde::de::Visitor<'de> for Services {
+        type Value = BTreeMap<String, RawService>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a mapping of service name to settings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry()? {
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Services).map(Some)
+}
+
+/// Decodes `v` (the value at `prefix`) into `T`; an error names its key path, an unknown key
+/// the settings that are valid there.
+fn decode<T: DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, ModelError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let inner = e.path().to_string();
+        // serde_path_to_error's path ends with an unknown key itself.
+        let path = match inner.as_str() {
+            "." => prefix.to_owned(),
+            p if p.starts_with('[') => format!("{prefix}{p}"),
+            p => format!("{prefix}.{p}"),
+        };
+        let message = e.into_inner().to_string();
+        let message = match unknown_field(&message) {
+            Some(valid) => format!("unknown setting; valid settings: {valid}"),
+            None => message,
+        };
+        err(&path, message)
+    })
+}
+
+/// serde's "unknown field `k`, expected one of `a`, `b`" as `a, b`.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (_, rest) = rest.split_once('`')?;
+    let expected = rest
+        .trim_start_matches(", expected one of ")
+        .trim_start_matches(", expected ");
+    Some(expected.replace("` or `", ", ").replace('`', ""))
+}
 
 fn err(path: &str, message: String) -> ModelError {
     ModelError::Extension {
@@ -412,24 +313,12 @@ fn err(path: &str, message: String) -> ModelError {
     }
 }
 
-fn string_list(v: &Value, path: &str) -> Result<Vec<String>, ModelError> {
+/// A string at `path` that is not blank.
+fn non_empty(v: Option<String>, path: &str) -> Result<Option<String>, ModelError> {
     match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| err(path, "must be a list of strings".into()))
-            })
-            .collect(),
-        _ => Err(err(path, "must be a string or a list of strings".into())),
+        Some(s) if s.trim().is_empty() => Err(err(path, "must be a non-empty string".into())),
+        other => Ok(other),
     }
-}
-
-fn boolean(v: &Value, path: &str) -> Result<bool, ModelError> {
-    v.as_bool()
-        .ok_or_else(|| err(path, "must be true or false".into()))
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -448,124 +337,103 @@ fn valid_domain(d: &str) -> bool {
 impl ServiceSettings {
     /// Reads `services.<svc>.x-dokku` at `path`.
     pub fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
-        let map = v
-            .as_object()
-            .ok_or_else(|| err(path, "must be a mapping".into()))?;
-        let mut s = Self::default();
-        for (k, v) in map {
-            let p = format!("{path}.{k}");
-            match k.as_str() {
-                "domains" => {
-                    s.domains = string_list(v, &p)?;
-                    if let Some(bad) = s.domains.iter().find(|d| !valid_domain(d)) {
-                        return Err(err(&p, format!("`{bad}` is not a valid domain")));
-                    }
-                }
-                "letsencrypt" => {
-                    s.letsencrypt = boolean(v, &p)?;
-                    s.letsencrypt_given = true;
-                }
-                "proxy_port" => {
-                    let n = v.as_u64().filter(|n| (1..=65535).contains(n));
-                    s.proxy_port = Some(
-                        n.and_then(|n| u16::try_from(n).ok())
-                            .ok_or_else(|| err(&p, "must be a port number".into()))?,
-                    );
-                }
-                "datastore" => s.datastore = Some(boolean(v, &p)?),
-                "state" => {
-                    s.state_given = true;
-                    s.state = match v.as_str() {
-                        Some("running") => ExpectedState::Running,
-                        Some("one-shot") => ExpectedState::OneShot,
-                        Some("stopped") => ExpectedState::Stopped,
-                        _ => {
-                            return Err(err(
-                                &p,
-                                "must be one of `running`, `one-shot`, `stopped`".into(),
-                            ))
-                        }
-                    }
-                }
-                "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
-                "secrets" => {
-                    s.secrets_as_env = match v.as_str() {
-                        Some("env") => true,
-                        Some("files") => false,
-                        _ => return Err(err(&p, "must be `files` (the default) or `env`".into())),
-                    }
-                }
-                "backup" => s.backup = Some(Backup::from_json(v, &p)?),
-                "logs" => {
-                    let m = v.as_object().ok_or_else(|| {
-                        err(&p, "must be a mapping of `max_size`, `vector_sink`".into())
-                    })?;
-                    for (lk, lv) in m {
-                        let lp = format!("{p}.{lk}");
-                        let text = lv
-                            .as_str()
-                            .filter(|t| !t.trim().is_empty() && !t.contains(char::is_whitespace))
-                            .map(str::to_owned)
-                            .ok_or_else(|| {
-                                err(&lp, "must be a non-empty string without spaces".into())
-                            });
-                        match lk.as_str() {
-                            "max_size" => {
-                                let t = text?;
-                                let ok = t == "unlimited"
-                                    || t.trim_end_matches(['k', 'm', 'g']).parse::<u64>().is_ok();
-                                if !ok {
-                                    return Err(err(
-                                        &lp,
-                                        format!("`{t}` is not a size like `10m` or `unlimited`"),
-                                    ));
-                                }
-                                s.log_max_size = Some(t);
-                            }
-                            "vector_sink" => s.log_vector_sink = Some(text?),
-                            _ => {
-                                return Err(err(
-                                    &lp,
-                                    "unknown setting; valid settings: max_size, vector_sink".into(),
-                                ))
-                            }
-                        }
-                    }
-                }
-                "paths" => {
-                    let items = v.as_array().ok_or_else(|| {
-                        err(
-                            &p,
-                            "must be a list of `{path: /…, service|redirect|static|nginx: …}`"
-                                .into(),
-                        )
-                    })?;
-                    for (i, item) in items.iter().enumerate() {
-                        let route = PathRoute::from_json(item, &format!("{p}[{i}]"))?;
-                        if s.paths.iter().any(|r: &PathRoute| r.path == route.path) {
-                            return Err(err(
-                                &format!("{p}[{i}].path"),
-                                format!("`{}` is listed twice", route.path),
-                            ));
-                        }
-                        s.paths.push(route);
-                    }
-                }
-                _ => {
-                    return Err(err(
-                        &p,
-                        format!("unknown setting; valid settings: {SERVICE_KEYS}"),
-                    ))
-                }
-            }
+        decode::<RawService>(v, path)?.check(path)
+    }
+}
+
+impl RawService {
+    fn check(self, path: &str) -> Result<ServiceSettings, ModelError> {
+        let p = |k: &str| format!("{path}.{k}");
+        let domains = self.domains.unwrap_or_default();
+        if let Some(bad) = domains.iter().find(|d| !valid_domain(d)) {
+            return Err(err(&p("domains"), format!("`{bad}` is not a valid domain")));
         }
+        let (log_max_size, log_vector_sink) = match self.logs {
+            Some(l) => l.check(&p("logs"))?,
+            None => (None, None),
+        };
+        let mut routes: Vec<PathRoute> = Vec::new();
+        for (i, raw) in self.paths.into_iter().flatten().enumerate() {
+            let route = raw.check(&format!("{path}.paths[{i}]"))?;
+            if routes.iter().any(|r| r.path == route.path) {
+                return Err(err(
+                    &format!("{path}.paths[{i}].path"),
+                    format!("`{}` is listed twice", route.path),
+                ));
+            }
+            routes.push(route);
+        }
+        let s = ServiceSettings {
+            letsencrypt: self.letsencrypt.unwrap_or(false),
+            letsencrypt_given: self.letsencrypt.is_some(),
+            domains,
+            proxy_port: self.proxy_port,
+            datastore: self.datastore,
+            state: self.state.unwrap_or_default(),
+            state_given: self.state.is_some(),
+            plain: self.plain.into_iter().flatten().collect(),
+            secrets_as_env: matches!(self.secrets, Some(SecretsMode::Env)),
+            backup: self.backup.map(|b| b.check(&p("backup"))).transpose()?,
+            log_max_size,
+            log_vector_sink,
+            paths: routes,
+        };
         if s.letsencrypt && s.domains.is_empty() {
-            return Err(err(
-                &format!("{path}.letsencrypt"),
-                "needs `domains`".into(),
-            ));
+            return Err(err(&p("letsencrypt"), "needs `domains`".into()));
         }
         Ok(s)
+    }
+}
+
+impl RawLogs {
+    fn check(self, path: &str) -> Result<(Option<String>, Option<String>), ModelError> {
+        let word = |v: Option<String>, key: &str| match v {
+            Some(t) if t.trim().is_empty() || t.contains(char::is_whitespace) => Err(err(
+                &format!("{path}.{key}"),
+                "must be a non-empty string without spaces".into(),
+            )),
+            other => Ok(other),
+        };
+        let max_size = word(self.max_size, "max_size")?;
+        if let Some(t) = &max_size {
+            let ok = t == "unlimited" || t.trim_end_matches(['k', 'm', 'g']).parse::<u64>().is_ok();
+            if !ok {
+                return Err(err(
+                    &format!("{path}.max_size"),
+                    format!("`{t}` is not a size like `10m` or `unlimited`"),
+                ));
+            }
+        }
+        Ok((max_size, word(self.vector_sink, "vector_sink")?))
+    }
+}
+
+impl RawBackup {
+    fn check(self, path: &str) -> Result<Backup, ModelError> {
+        let p = |k: &str| format!("{path}.{k}");
+        let schedule = non_empty(self.schedule, &p("schedule"))?;
+        if let Some(s) = &schedule {
+            if s.split_whitespace().count() != 5 {
+                return Err(err(
+                    &p("schedule"),
+                    format!("`{s}` is not a cron schedule of five fields"),
+                ));
+            }
+        }
+        let required = |v: Option<String>, key: &str| {
+            v.filter(|s| !s.is_empty())
+                .ok_or_else(|| err(&p(key), "is required".into()))
+        };
+        Ok(Backup {
+            schedule: required(schedule, "schedule")?,
+            bucket: required(non_empty(self.bucket, &p("bucket"))?, "bucket")?,
+            access_key_id: required(self.access_key_id, "access_key_id")?,
+            secret_access_key: required(self.secret_access_key, "secret_access_key")?,
+            region: non_empty(self.region, &p("region"))?,
+            signature_version: non_empty(self.signature_version, &p("signature_version"))?,
+            endpoint_url: non_empty(self.endpoint_url, &p("endpoint_url"))?,
+            encryption_passphrase: self.encryption_passphrase,
+        })
     }
 }
 
@@ -573,42 +441,27 @@ impl StackSettings {
     /// Reads the top-level `x-dokku`.
     pub fn from_json(v: &Value) -> Result<Self, ModelError> {
         let path = "x-dokku";
-        let map = v
-            .as_object()
-            .ok_or_else(|| err(path, "must be a mapping".into()))?;
-        let mut s = Self::default();
-        for (k, v) in map {
-            let p = format!("{path}.{k}");
-            match k.as_str() {
-                "letsencrypt" => s.letsencrypt = boolean(v, &p)?,
-                "letsencrypt_email" => {
-                    let e = v
-                        .as_str()
-                        .filter(|e| e.contains('@'))
-                        .ok_or_else(|| err(&p, "must be an e-mail address".into()))?;
-                    s.letsencrypt_email = Some(e.to_owned());
-                }
-                "plain" => s.plain = string_list(v, &p)?.into_iter().collect(),
-                "services" => {
-                    let map = v.as_object().ok_or_else(|| {
-                        err(&p, "must be a mapping of service name to settings".into())
-                    })?;
-                    for (name, settings) in map {
-                        s.services.insert(
-                            name.clone(),
-                            ServiceSettings::from_json(settings, &format!("{p}.{name}"))?,
-                        );
-                    }
-                }
-                _ => {
-                    return Err(err(
-                        &p,
-                        format!("unknown setting; valid settings: {STACK_KEYS}"),
-                    ))
-                }
+        let raw: RawStack = decode(v, path)?;
+        let letsencrypt_email = match raw.letsencrypt_email {
+            Some(e) if !e.contains('@') => {
+                return Err(err(
+                    &format!("{path}.letsencrypt_email"),
+                    "must be an e-mail address".into(),
+                ))
             }
+            e => e,
+        };
+        let mut services = BTreeMap::new();
+        for (name, settings) in raw.services.into_iter().flatten() {
+            let settings = settings.check(&format!("{path}.services.{name}"))?;
+            services.insert(name, settings);
         }
-        Ok(s)
+        Ok(Self {
+            letsencrypt_email,
+            letsencrypt: raw.letsencrypt.unwrap_or(false),
+            plain: raw.plain.into_iter().flatten().collect::<BTreeSet<_>>(),
+            services,
+        })
     }
 }
 
@@ -645,5 +498,53 @@ mod tests {
         );
         let e = ServiceSettings::from_json(&json!({"domains": "-bad-"}), "s").unwrap_err();
         assert_eq!(e.to_string(), "`s.domains`: `-bad-` is not a valid domain");
+    }
+
+    #[test]
+    fn serde_errors_name_the_key_path() {
+        let e = ServiceSettings::from_json(
+            &json!({"paths": [{"path": "/a", "service": "api", "extra": 1}]}),
+            "s",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`s.paths[0].extra`: unknown setting; valid settings: nginx, path, redirect, service, spa, static"
+        );
+        let e =
+            StackSettings::from_json(&json!({"services": {"web": {"domainz": "x"}}})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`x-dokku.services.web.domainz`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state"
+        );
+        let e = ServiceSettings::from_json(&json!({"letsencrypt": "yes"}), "s").unwrap_err();
+        assert!(
+            e.to_string().starts_with("`s.letsencrypt`: invalid type"),
+            "{e}"
+        );
+        let e = ServiceSettings::from_json(&json!({"proxy_port": 70000}), "s").unwrap_err();
+        assert_eq!(e.to_string(), "`s.proxy_port`: must be a port number");
+        let e = ServiceSettings::from_json(
+            &json!({"backup": {"schedule": "0 3 * * *", "bucket": "b", "access_key_id": "AKIA", "secret_access_key": {"secret": "k"}}}),
+            "s",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`s.backup.access_key_id`: must name a compose secret"),
+            "{e}"
+        );
+        let e = ServiceSettings::from_json(&json!({"logs": {"max_size": "10m", "x": 1}}), "s")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`s.logs.x`: unknown setting; valid settings: max_size, vector_sink"
+        );
+        let e = StackSettings::from_json(&json!({"services": []})).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`x-dokku.services`: invalid type"),
+            "{e}"
+        );
     }
 }

@@ -15,7 +15,7 @@ pub use ownership::{check as check_ownership, Foreign, Owned, Ownership, Ownersh
 pub use planner::{plan, PlanSettings, SecretValues, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
 pub use step::{Action, Batches, FileEffect, Plan, Step, Undo};
 
-use crate::model::{from_compose_json, ConvertOptions};
+use crate::model::{from_compose, from_compose_json, ConvertOptions};
 use crate::policy::Policy;
 use crate::state::DokkuState;
 
@@ -38,6 +38,25 @@ pub fn plan_compose_json(
     opts: &Options,
 ) -> Result<Plan, PlanError> {
     let (project, warnings) = from_compose_json(json, &opts.convert)?;
+    plan_model(project, warnings, state, opts)
+}
+
+/// [`plan_compose_json`] for a typed compose project (the loader's output).
+pub fn plan_compose(
+    compose: &crate::compose::types::Project,
+    state: &DokkuState,
+    opts: &Options,
+) -> Result<Plan, PlanError> {
+    let (project, warnings) = from_compose(compose, &opts.convert)?;
+    plan_model(project, warnings, state, opts)
+}
+
+fn plan_model(
+    project: crate::model::Project,
+    warnings: Vec<crate::model::Warning>,
+    state: &DokkuState,
+    opts: &Options,
+) -> Result<Plan, PlanError> {
     opts.policy.check(&project)?;
     let graph = crate::graph::build(&project)?;
     let plan = plan(&project, &graph, state, &opts.settings, warnings)?;

@@ -294,7 +294,7 @@ fn load_files(
         texts,
     };
     let loaded = compose::load(&opts).context("failed to load the compose project")?;
-    Ok(LoadedProject::new(&loaded, dir.to_path_buf()))
+    LoadedProject::new(&loaded, dir.to_path_buf()).context("failed to load the compose project")
 }
 
 /// The apply settings of `app` from its properties; `config` is the stack app's config (what

@@ -3,10 +3,12 @@
 //! `other` maps, so a project serialises back to exactly what `config --format json` prints
 //! (with `$` unescaped).
 
+mod decode;
 mod project;
 mod resource;
 mod service;
 
+pub use decode::DecodeError;
 pub use project::Project;
 pub use resource::{Config, Network, Secret, Volume};
 pub use service::{Build, Dependency, FileRef, Healthcheck, Mount, Port, Service, ServiceNetwork};

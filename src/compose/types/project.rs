@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Config, Network, Secret, Service, Volume};
-use crate::compose::{output, ComposeError, Loaded};
 
 /// A normalised compose project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     /// The project name.
+    #[serde(default)]
     pub name: String,
     /// Services by name.
     #[serde(default)]
@@ -43,20 +43,9 @@ impl Project {
             value
         }
     }
-
-    /// Decodes a loaded project (values unescaped: `$` is a plain dollar here).
-    pub fn from_loaded(loaded: &Loaded) -> Result<Self, ComposeError> {
-        let value = output::to_json(&loaded.project, false);
-        serde_json::from_value(value).map_err(|e| ComposeError::Invalid {
-            message: format!(
-                "project `{}` does not fit the typed model: {e}",
-                loaded.name
-            ),
-        })
-    }
 }
 
-fn escape_dollars(value: serde_json::Value) -> serde_json::Value {
+pub(super) fn escape_dollars(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     let esc = |s: String| {
         if s.contains('$') {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Network {
     /// The Docker name (`<project>_<key>` unless set or external).
+    #[serde(default)]
     pub name: String,
     /// Whether the network exists outside the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +25,7 @@ pub struct Network {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Volume {
     /// The Docker name.
+    #[serde(default)]
     pub name: String,
     /// Whether the volume exists outside the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +42,7 @@ pub struct Volume {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Secret {
     /// The Docker name.
+    #[serde(default)]
     pub name: String,
     /// The absolute file it is read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,7 @@ pub struct Secret {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// The Docker name.
+    #[serde(default)]
     pub name: String,
     /// The absolute file it is read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -17,10 +17,10 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<Build>,
     /// The command (`null` when the image's is used).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exec_form")]
     pub command: Option<Vec<String>>,
     /// The entrypoint (`null` when the image's is used).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exec_form")]
     pub entrypoint: Option<Vec<String>>,
     /// The container environment (`null`: a name without a value).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -61,6 +61,17 @@ pub struct Service {
     /// Every other key (deploy, logging, resources…), verbatim.
     #[serde(flatten)]
     pub other: Other,
+    /// Service-level `x-*` keys (`x-dokku`). The reference's JSON leaves them out, so they are
+    /// not serialised with the service; [`super::Project::to_stored_json`] writes them.
+    #[serde(skip)]
+    pub extensions: Other,
+}
+
+impl Service {
+    /// A key the typed fields do not name (`cpus`, `deploy`, `ulimits`…), as written.
+    pub fn key(&self, key: &str) -> Option<&serde_json::Value> {
+        self.other.get(key)
+    }
 }
 
 /// `build` in the long syntax.
@@ -94,7 +105,11 @@ pub struct Port {
     /// The container port.
     pub target: u32,
     /// The host port or range, as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "string_or_number"
+    )]
     pub published: Option<String>,
     /// `tcp` or `udp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +123,7 @@ pub struct Port {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mount {
     /// `bind`, `volume`, `tmpfs`, `npipe`, `cluster` or `image`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default = "volume_kind")]
     pub kind: String,
     /// The host path or volume name (absent for anonymous volumes and tmpfs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,8 +142,10 @@ pub struct Mount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dependency {
     /// `service_started`, `service_healthy` or `service_completed_successfully`.
+    #[serde(default = "started")]
     pub condition: String,
     /// Whether the dependency must exist.
+    #[serde(default = "yes")]
     pub required: bool,
     /// Restart this service when the dependency restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,4 +188,47 @@ pub struct Healthcheck {
     /// Go-formatted durations and counts, disable…
     #[serde(flatten)]
     pub other: Other,
+}
+
+fn volume_kind() -> String {
+    "volume".to_owned()
+}
+
+fn started() -> String {
+    "service_started".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A published port as text: the reference prints a string, hand-written JSON may hold a
+/// number.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "must be a port or a range, not {other}"
+        ))),
+    }
+}
+
+/// `command`/`entrypoint`: a list, or (in hand-written JSON) a string split into shell words
+/// as compose splits it.
+fn exec_form<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    use serde::de::Error as _;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => shell_words::split(&s).map(Some).map_err(|e| {
+            D::Error::custom(format!(
+                "`{}` is not a valid command line: {e}",
+                s.escape_debug()
+            ))
+        }),
+        Some(v) => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|_| D::Error::custom("must be a string or a list of strings")),
+    }
 }

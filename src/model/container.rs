@@ -1,0 +1,310 @@
+//! Container shaping through docker options (`docker-options:add`, docker-local; see
+//! docs/mapping.md for k3s): `stop_signal`, `shm_size`, `init`, `read_only`, `privileged`,
+//! `tmpfs`, `extra_hosts`, `ulimits`, `cap_add`/`cap_drop`, `devices`,
+//! `device_cgroup_rules`, `security_opt`, `sysctls`, the namespace modes, `dns*`,
+//! `group_add`, the CPU and memory knobs. Each option is a typed (flag, value) pair checked
+//! against the flag's grammar ([`super::docker_opt`]) before it is rendered.
+
+use serde_json::Value;
+
+use super::ctx::Ctx;
+use super::docker_opt::{DockerOpt, Flag};
+use super::error::ModelError;
+use super::service::DockerOption;
+use crate::compose::types;
+
+/// The docker options of one service, each refused with its key path when it is not one safe
+/// word of its flag's grammar.
+pub(super) struct Opts {
+    pub(super) base: String,
+    pub(super) list: Vec<DockerOption>,
+}
+
+impl Opts {
+    pub(super) fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            list: Vec::new(),
+        }
+    }
+
+    /// Adds `flag value` from the key at `<base>.<key>`.
+    pub(super) fn add(
+        &mut self,
+        key: &str,
+        flag: Flag,
+        value: Option<&str>,
+    ) -> Result<(), ModelError> {
+        let path = format!("{}.{key}", self.base);
+        self.add_at(path, flag, value)
+    }
+
+    /// Adds `flag value` from the key at `path`.
+    pub(super) fn add_at(
+        &mut self,
+        path: String,
+        flag: Flag,
+        value: Option<&str>,
+    ) -> Result<(), ModelError> {
+        let typed = match value {
+            Some(v) => DockerOpt::new(flag, v),
+            None => DockerOpt::bare(flag),
+        };
+        let typed = typed.map_err(|problem| carried(path.clone(), &problem, flag.name()))?;
+        self.list.push(DockerOption {
+            phase: flag.phase(),
+            option: typed.render(),
+            path,
+            rule: typed.rule(),
+        });
+        Ok(())
+    }
+}
+
+/// The refusal of a value a docker option cannot carry.
+pub(super) fn carried(path: String, problem: &dyn std::fmt::Display, flag: &str) -> ModelError {
+    ModelError::Rejected {
+        path,
+        reason: format!(
+            "{problem}; it becomes the docker option `{flag}`, and Dokku splits stored docker options into words, so a value that is not one word of that form could add docker flags of its own"
+        ),
+    }
+}
+
+/// A JSON number or string as text.
+pub(super) fn number_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A compose integer or numeric string as text; other JSON values as their JSON text (which
+/// the flag grammars then refuse).
+pub(super) fn int_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A byte count (number or numeric string).
+pub(super) fn bytes(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A string-or-list key as `(key path, value)` pairs: `key` for a string, `key[i]` for items.
+fn items(raw: &types::Service, key: &str) -> Vec<(String, String)> {
+    match raw.key(key) {
+        Some(Value::String(s)) => vec![(key.to_owned(), s.clone())],
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| number_text(v).map(|t| (format!("{key}[{i}]"), t)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every container-shaping key of the service, in this order.
+pub(super) fn container_options(
+    ctx: &mut Ctx<'_>,
+    raw: &types::Service,
+    opts: &mut Opts,
+) -> Result<(), ModelError> {
+    process_flags(raw, opts)?;
+    extra_hosts(raw, opts)?;
+    ulimits(raw, opts)?;
+    privileges(raw, opts)?;
+    namespaces(ctx, raw, opts)?;
+    for (key, flag) in [
+        ("dns", Flag::Dns),
+        ("dns_opt", Flag::DnsOption),
+        ("dns_search", Flag::DnsSearch),
+        ("group_add", Flag::GroupAdd),
+    ] {
+        for (k, v) in items(raw, key) {
+            opts.add(&k, flag, Some(&v))?;
+        }
+    }
+    for (key, flag) in [
+        ("cpu_shares", Flag::CpuShares),
+        ("cpu_quota", Flag::CpuQuota),
+        ("cpu_period", Flag::CpuPeriod),
+        ("cpuset", Flag::CpusetCpus),
+        ("mem_swappiness", Flag::MemorySwappiness),
+        ("oom_score_adj", Flag::OomScoreAdj),
+        ("pids_limit", Flag::PidsLimit),
+    ] {
+        if let Some(v) = raw.key(key).filter(|v| !v.is_null()) {
+            opts.add(key, flag, Some(&int_text(v)))?;
+        }
+    }
+    Ok(())
+}
+
+/// `stop_signal`, `shm_size`, `init`, `read_only`, `privileged`, `tmpfs`.
+fn process_flags(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
+    if let Some(sig) = raw.key("stop_signal").filter(|v| !v.is_null()) {
+        opts.add("stop_signal", Flag::StopSignal, Some(&int_text(sig)))?;
+    }
+    if let Some(sz) = raw.key("shm_size").filter(|v| !v.is_null()) {
+        let text = bytes(sz).map_or_else(|| int_text(sz), |b| b.to_string());
+        opts.add("shm_size", Flag::ShmSize, Some(&text))?;
+    }
+    for (key, flag) in [
+        ("init", Flag::Init),
+        ("read_only", Flag::ReadOnly),
+        ("privileged", Flag::Privileged),
+    ] {
+        if raw.key(key).and_then(Value::as_bool) == Some(true) {
+            opts.add(key, flag, None)?;
+        }
+    }
+    for (key, t) in items(raw, "tmpfs") {
+        opts.add(&key, Flag::Tmpfs, Some(&t))?;
+    }
+    Ok(())
+}
+
+/// `extra_hosts`, as a list (`host=ip`, `host:ip`) or a mapping (host -> ip or ips).
+fn extra_hosts(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
+    match raw.key("extra_hosts") {
+        Some(Value::Array(a)) => {
+            for (i, h) in a.iter().enumerate() {
+                let h = int_text(h);
+                let (host, ip) = h
+                    .split_once('=')
+                    .or_else(|| h.split_once(':'))
+                    .unwrap_or((&h, ""));
+                opts.add(
+                    &format!("extra_hosts[{i}]"),
+                    Flag::AddHost,
+                    Some(&format!("{host}:{ip}")),
+                )?;
+            }
+        }
+        Some(Value::Object(m)) => {
+            for (host, ips) in m {
+                let ips: Vec<(String, &Value)> = match ips {
+                    Value::Array(a) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("extra_hosts.{host}[{i}]"), v))
+                        .collect(),
+                    v => vec![(format!("extra_hosts.{host}"), v)],
+                };
+                for (key, ip) in ips {
+                    let value = format!("{host}:{}", int_text(ip));
+                    opts.add(&key, Flag::AddHost, Some(&value))?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `ulimits`: a number (soft = hard) or `{soft, hard}` per limit.
+fn ulimits(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
+    for (k, v) in raw
+        .key("ulimits")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let val = match v {
+            Value::Number(n) => format!("{n}:{n}"),
+            _ => format!(
+                "{}:{}",
+                v.get("soft").map(int_text).unwrap_or_default(),
+                v.get("hard").map(int_text).unwrap_or_default()
+            ),
+        };
+        opts.add(
+            &format!("ulimits.{k}"),
+            Flag::Ulimit,
+            Some(&format!("{k}={val}")),
+        )?;
+    }
+    Ok(())
+}
+
+/// `cap_add`, `cap_drop`, `devices`, `device_cgroup_rules`, `security_opt`, `sysctls`.
+fn privileges(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
+    for (key, cap) in items(raw, "cap_add") {
+        opts.add(&key, Flag::CapAdd, Some(&cap))?;
+    }
+    for (key, cap) in items(raw, "cap_drop") {
+        opts.add(&key, Flag::CapDrop, Some(&cap))?;
+    }
+    let devices = raw.key("devices").and_then(Value::as_array);
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        let spec = match d {
+            Value::String(s) => s.clone(),
+            _ => {
+                let s = d.get("source").and_then(Value::as_str).unwrap_or_default();
+                let t = d.get("target").and_then(Value::as_str).unwrap_or(s);
+                let p = d
+                    .get("permissions")
+                    .and_then(Value::as_str)
+                    .unwrap_or("rwm");
+                format!("{s}:{t}:{p}")
+            }
+        };
+        opts.add(&format!("devices[{i}]"), Flag::Device, Some(&spec))?;
+    }
+    for (key, r) in items(raw, "device_cgroup_rules") {
+        opts.add(&key, Flag::DeviceCgroupRule, Some(&r))?;
+    }
+    for (key, s) in items(raw, "security_opt") {
+        opts.add(&key, Flag::SecurityOpt, Some(&s))?;
+    }
+    match raw.key("sysctls") {
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                opts.add(
+                    &format!("sysctls.{k}"),
+                    Flag::Sysctl,
+                    Some(&format!("{k}={}", int_text(v))),
+                )?;
+            }
+        }
+        Some(Value::Array(_)) => {
+            for (key, s) in items(raw, "sysctls") {
+                opts.add(&key, Flag::Sysctl, Some(&s))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `network_mode`, `pid`, `ipc`, `uts`, `userns_mode`, `cgroup`: `service:x` is a graph edge
+/// (warned here), `container:x` is refused, the rest a docker option.
+fn namespaces(ctx: &mut Ctx<'_>, raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
+    let base = opts.base.clone();
+    for (key, flag) in [
+        ("network_mode", Flag::Network),
+        ("pid", Flag::Pid),
+        ("ipc", Flag::Ipc),
+        ("uts", Flag::Uts),
+        ("userns_mode", Flag::Userns),
+        ("cgroup", Flag::Cgroupns),
+    ] {
+        match raw.key(key).and_then(Value::as_str) {
+            Some(m) if m.starts_with("service:") => ctx.warn(format!("{base}.{key}"), "shared namespaces become an ordering edge; the service gets its own namespace on Dokku"),
+            Some(m) if m.starts_with("container:") => {
+                return Err(ModelError::Rejected { path: format!("{base}.{key}"), reason: "containers outside the stack cannot be referenced".into() })
+            }
+            Some("bridge" | "default" | "private") | None => {}
+            Some(m) => opts.add(key, flag, Some(m))?,
+        }
+    }
+    Ok(())
+}
