@@ -725,7 +725,7 @@ pub fn apply(
     let new_store: std::cell::OnceCell<ReleaseStore> = std::cell::OnceCell::new();
     let post = |fx: &mut super::executor::Effects<'_>| {
         // The cluster's objects, once the apps they select are deployed, before the hooks.
-        super::kube::run(fx, &plan.kube, &kubectl)?;
+        super::kube::run(fx, &plan.kube, &kubectl, events)?;
         // The post-deploy hooks are an effect of the transaction too: what they do inside the
         // containers is the app's, so their undo is the rest of the apply's.
         if runnable.iter().any(|h| h.phase == Phase::Post) {

@@ -219,10 +219,26 @@ pub fn run(
     fx: &mut Effects<'_>,
     effects: &[KubeEffect],
     kubectl: &Kubectl,
+    events: &(dyn Fn(&super::Event) + Sync),
 ) -> Result<(), (String, RunError)> {
     if effects.is_empty() {
         return Ok(());
     }
+    let started = std::time::Instant::now();
+    let listed: Vec<String> = effects
+        .iter()
+        .map(|e| {
+            let (kind, ns, name) = e.key();
+            match e {
+                KubeEffect::Apply { .. } => format!("apply {kind} {ns}/{name}"),
+                KubeEffect::Delete { .. } => format!("delete {kind} {ns}/{name}"),
+            }
+        })
+        .collect();
+    events(&super::Event::StepStarted {
+        step: EFFECT_ID.to_owned(),
+        command: format!("{} ({})", kubectl.program, listed.join(", ")),
+    });
     let fail = |e: KubeError| {
         (
             EFFECT_ID.to_owned(),
@@ -279,7 +295,12 @@ pub fn run(
             }
         }
         Ok(())
-    })
+    })?;
+    events(&super::Event::StepFinished {
+        step: EFFECT_ID.to_owned(),
+        duration: started.elapsed(),
+    });
+    Ok(())
 }
 
 /// Puts every object back as it was: the previous ones applied again (Services first), the
