@@ -82,6 +82,9 @@ fn exposed(text: &str) -> Vec<(u16, Option<String>, u16)> {
         .collect()
 }
 
+/// The cluster part of a plan: the expose steps and the object changes.
+pub type KubePlan = (Vec<Step>, Vec<KubeEffect>);
+
 /// What the stack needs on the cluster: the `<plugin>:expose` steps of datastores not yet
 /// exposed on the private address, and the object changes. Nothing for a stack that is not on
 /// k3s. `q` runs read-only Dokku commands (`None`: the command failed).
@@ -91,7 +94,7 @@ pub fn plan(
     settings: &KubeSettings,
     q: &dyn Fn(&Cmd) -> Result<QueryOutput, crate::state::StateError>,
     kubectl: &Kubectl,
-) -> Result<Option<(Vec<Step>, Vec<KubeEffect>)>, KubeError> {
+) -> Result<Option<KubePlan>, KubeError> {
     let global = q(&Cmd::dokku([
         "scheduler:report",
         "--global",

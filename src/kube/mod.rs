@@ -397,7 +397,7 @@ pub fn desired(
             }
         }
     }
-    out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    out.sort_by_key(sort_key);
     Ok(out)
 }
 
