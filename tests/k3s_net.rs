@@ -264,6 +264,30 @@ fn k3s_every_compose_name_alias_and_datastore_host_resolves_with_its_ports() {
         None,
     );
     assert!(ok, "{out}");
+    // `compose:plan` shows it, as text and JSON.
+    let plan = |format: &str| {
+        let o = h
+            .cmd()
+            .args(["compose:plan", "shop", "--format", format])
+            .env("DOKKU_COMPOSE_KUBECTL", &k)
+            .env("KUBE_VALIDATE_BIN", validator())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = plan("text");
+    assert!(
+        shown.contains("## cluster objects (in the same transaction)")
+            && shown
+                .contains("# kube: apply Service shop/backend (ports 3000/TCP -> app shop-api)"),
+        "{shown}"
+    );
+    let json: Value = serde_json::from_str(&plan("json")).unwrap();
+    assert_eq!(json["kube"].as_array().map(Vec::len), Some(1), "{json:#}");
+    assert_eq!(json["kube"][0]["op"], "apply");
+    assert_eq!(json["kube"][0]["object"]["metadata"]["name"], "backend");
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
     let (ok, out) = push(&dir, &k, &[]);
     assert!(ok && out.contains("apply Service shop/backend"), "{out}");

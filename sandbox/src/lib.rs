@@ -29,7 +29,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
         .unwrap_or_default();
     let mut rest: Vec<String> = argv.into_iter().skip(1).collect();
-    // The kubectl stand-in (docs/sandbox.md "kubectl"): the binary run through a link named
+    // The kubectl stand-in (docs/k3s-discovery.md "The sandbox's kubectl"): the binary run through a link named
     // `kubectl`.
     if prog == "kubectl" {
         return ExitCode::from(kubectl::main(rest));

@@ -94,7 +94,7 @@ pub fn init(dir: Option<&str>, demo: bool, runtime: &str) -> Result<PathBuf, Str
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
         "git-remote" => git_remote(ctx, args),
-        // The cluster's name resolution, on the object store (docs/sandbox.md "kubectl").
+        // The cluster's name resolution, on the object store (docs/k3s-discovery.md "The sandbox's kubectl").
         "k3s-resolve" => {
             let (ns, host, port) = match args {
                 [ns, host, port] => (ns, host, port),

@@ -1,4 +1,4 @@
-//! The cluster object store as the kubectl stand-in sees it (docs/sandbox.md "kubectl"):
+//! The cluster object store as the kubectl stand-in sees it (docs/k3s-discovery.md "The sandbox's kubectl"):
 //! `<root>/k3s/objects/<namespace>/<Kind>/<name>.json`, one object per file, pretty JSON as the
 //! API server stores it (the root is the parent of `DOKKU_LIB_ROOT`, i.e. `DOKKU_SANDBOX_ROOT`;
 //! the same store the sandbox's scheduler-k3s writes Dokku's chart objects to).
