@@ -166,6 +166,14 @@ pub enum KubeError {
         /// The value.
         value: String,
     },
+    /// More container ports than one Service carries.
+    #[error("`{path}`: {count} container ports; a Service of the stack carries at most {MAX_PORTS} (narrow the `expose` ranges)")]
+    TooManyPorts {
+        /// Key path.
+        path: String,
+        /// How many.
+        count: usize,
+    },
     /// The name is taken by an object the stack does not own.
     #[error("`{path}`: {kind} `{name}` exists in namespace `{namespace}` and is not this stack's (no `{STACK_LABEL}: {stack}` label); dokku-compose does not replace it")]
     NotOwned {
@@ -242,6 +250,10 @@ pub fn valid_name(name: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// The most container ports one Service carries (an `expose: ["1-65535"]` would otherwise make
+/// an object of 65535 ports).
+pub const MAX_PORTS: usize = 100;
+
 /// A port the service listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ContainerPort {
@@ -287,6 +299,12 @@ pub fn container_ports(
         if lo == 0 || hi < lo {
             return Err(bad());
         }
+        if usize::from(hi - lo) >= MAX_PORTS {
+            return Err(KubeError::TooManyPorts {
+                path,
+                count: usize::from(hi - lo) + 1,
+            });
+        }
         for port in lo..=hi {
             out.insert(ContainerPort {
                 port,
@@ -309,6 +327,12 @@ pub fn container_ports(
         out.insert(ContainerPort {
             port,
             protocol: proto,
+        });
+    }
+    if out.len() > MAX_PORTS {
+        return Err(KubeError::TooManyPorts {
+            path: format!("services.{service}"),
+            count: out.len(),
         });
     }
     Ok(out)

@@ -113,6 +113,14 @@ fn names_the_cluster_cannot_have_and_collisions_are_refused() {
     let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
     assert!(matches!(e, KubeError::Collision { .. }), "{e}");
     let mut c = compose();
+    c["services"]["api"]["expose"] = json!(["1-65535"]);
+    let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("`services.api.expose[0]`: 65535 container ports"),
+        "{e}"
+    );
+    let mut c = compose();
     c["services"]["api"]["expose"] = json!(["30x0"]);
     let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
     assert!(
