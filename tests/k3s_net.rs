@@ -470,3 +470,75 @@ fn k3s_the_kubectl_stand_in_refuses_objects_the_api_server_would() {
         .unwrap();
     assert!(!o.status.success(), "{}", text(&o));
 }
+
+/// The off-server `dokku-compose` against the sandbox, with the kubectl stand-in.
+fn offserver(h: &Host, k: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dokku-compose"));
+    c.env("DOKKU_SANDBOX_ROOT", h.path())
+        .env("DOKKU_ROOT", h.path().join("home"))
+        .env("DOKKU_COMPOSE_DOKKU_BIN", sandbox_bin())
+        .env("DOKKU_COMPOSE_KUBECTL", k)
+        .env("KUBE_VALIDATE_BIN", validator())
+        .env_remove("DOKKU_QUIET_OUTPUT")
+        .env_remove("DOKKU_TRACE")
+        .args(args)
+        .arg("--data-dir")
+        .arg(h.path().join("compose-data"));
+    c
+}
+
+#[test]
+fn k3s_a_kill_after_the_services_are_applied_is_rolled_back_by_recover() {
+    let (h, k) = k3s_host();
+    let dir = h.path().join("shop");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("compose.yaml");
+    std::fs::write(&f, STACK).unwrap();
+    let file = f.to_str().unwrap();
+    let apply = ["apply", "-f", file, "--k3s-datastore-address", ADDRESS];
+    let o = offserver(&h, &k, &apply).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let before = store(&h);
+    assert!(
+        before.contains_key("shop/Service/backend.json"),
+        "{before:?}"
+    );
+    std::fs::write(
+        &f,
+        STACK
+            .replace("expose: ['3000']", "expose: ['3001']")
+            .replace("aliases: [backend]", "aliases: [svc-api]"),
+    )
+    .unwrap();
+    let journal = h.path().join("compose-data/shop/journal.jsonl");
+    let mut child = offserver(&h, &k, &apply)
+        .env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "kube")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reached = false;
+    for _ in 0..3000 {
+        if std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .contains("{\"t\":\"done\",\"step\":\"kube\"}")
+        {
+            reached = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(reached, "the apply reached the `kube` effect");
+    assert!(store(&h).contains_key("shop/Service/svc-api.json"));
+    let o = offserver(&h, &k, &["recover", "--stack", "shop"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && text(&o).contains("finished the rollback"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(without_identity(&store(&h)), without_identity(&before));
+}
