@@ -15,6 +15,7 @@ pub mod dokku;
 pub mod exec;
 pub mod export;
 pub mod graph;
+pub mod kube;
 pub mod model;
 pub mod plan;
 pub mod platform;

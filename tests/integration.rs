@@ -12,6 +12,7 @@ mod export;
 mod fuzz;
 mod hostile;
 mod install;
+mod k3s_net;
 mod mapping_push;
 mod plan_cli;
 mod plan_conformance;

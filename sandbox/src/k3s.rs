@@ -1629,6 +1629,19 @@ pub fn stop(ctx: &Ctx, app: &str) -> Res {
     Ok(())
 }
 
+/// `TriggerSchedulerAppStatus`: the process count and running state of a k3s app, from its
+/// Deployments' replicas (the sandbox's pods are available as soon as a deploy succeeds).
+pub fn app_status(ctx: &Ctx, app: &str) -> Res<(usize, &'static str)> {
+    let ns = crate::cmd::k3s::k3s_computed(ctx, app, "namespace")?;
+    let mut replicas = 0usize;
+    for d in list(&ctx.paths, &ns, "Deployment")? {
+        if d["metadata"]["labels"]["app.kubernetes.io/part-of"].as_str() == Some(app) {
+            replicas += d["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
+        }
+    }
+    Ok((replicas, if replicas == 0 { "false" } else { "true" }))
+}
+
 /// `TriggerSchedulerPostDelete`: uninstall the app's release (its Deployments, Services,
 /// Ingresses, ScaledObjects, ServiceAccount). Storage releases stay.
 pub fn destroy(ctx: &Ctx, app: &str) -> Res {

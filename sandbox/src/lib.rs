@@ -14,6 +14,8 @@ pub mod docker;
 pub mod harness;
 pub mod k3s;
 pub mod k3s_kustomize;
+pub mod kube;
+pub mod kubectl;
 pub mod plugins;
 pub mod proxy;
 pub mod store;
@@ -29,6 +31,11 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
         .unwrap_or_default();
     let mut rest: Vec<String> = argv.into_iter().skip(1).collect();
+    // The kubectl stand-in (docs/k3s-discovery.md "The sandbox's kubectl"): the binary run through a link named
+    // `kubectl`.
+    if prog == "kubectl" {
+        return ExitCode::from(kubectl::main(rest));
+    }
     if prog == "plugn" {
         // `plugn trigger <name> args…` → `dokku plugin:trigger <name> args…`.
         if rest.first().map(String::as_str) == Some("trigger") {

@@ -86,6 +86,10 @@ pub struct RunArgs {
     /// The run-wide cache of host-wide reads (`compose:projects:apply`'s stacks).
     #[arg(skip)]
     pub host_wide: Option<crate::exec::host_wide::HostWide>,
+    /// The Dokku host's private address datastores are exposed on for a stack on k3s
+    /// (issue 21; the plugin's `k3s-datastore-address` property).
+    #[arg(long, value_name = "IPV4")]
+    pub k3s_datastore_address: Option<String>,
     /// The command that applies the stack where this runs (`dokku compose:up <stack>` on the
     /// server), so advice names flags of a command that takes them; off-server, none.
     #[arg(skip)]
@@ -217,6 +221,9 @@ pub(crate) fn request(
         log_format: run.log_format.clone(),
         jail: run.jail.clone(),
         host_wide: run.host_wide.clone(),
+        kube: crate::exec::kube::KubeSettings {
+            datastore_address: run.k3s_datastore_address.clone(),
+        },
     })
 }
 

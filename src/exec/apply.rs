@@ -130,6 +130,9 @@ pub enum ApplyError {
         /// The journal kept.
         journal: String,
     },
+    /// The stack's Kubernetes objects cannot be planned (issue 21).
+    #[error(transparent)]
+    Kube(#[from] crate::kube::KubeError),
     /// Pruning failed after the rest of the apply succeeded.
     #[error("the stack was applied, but pruning failed: {0}")]
     Prune(ExecError),
@@ -182,6 +185,8 @@ pub struct ApplyRequest {
     /// The run-wide cache of host-wide reads `compose:projects:apply` shares between its
     /// stacks (issue #19); `None` reads them for this stack.
     pub host_wide: Option<super::host_wide::HostWide>,
+    /// The cluster's settings for a stack on k3s (issue 21).
+    pub kube: super::kube::KubeSettings,
 }
 
 /// What an apply did.
@@ -535,6 +540,13 @@ pub fn apply(
         &hooks,
         store.is_none(),
     );
+    // On k3s: the datastores' expose steps and the plugin-owned Services (issue 21).
+    let kubectl = crate::kube::kubectl::Kubectl::from_env();
+    if let Some((steps, effects)) =
+        super::kube::plan(&project, &req.compose, &req.kube, &|c| q(c), &kubectl)?
+    {
+        super::kube::extend(&mut plan, steps, effects);
+    }
     let (prune_steps, kept) = prune_plan(&previous, req, &host.listed, &q)?;
     if req.dry_run {
         plan.steps.extend(prune_steps);
@@ -559,7 +571,12 @@ pub fn apply(
             _ => false,
         },
     };
-    if plan.steps.is_empty() && prune_steps.is_empty() && unchanged_compose && same_kind {
+    if plan.steps.is_empty()
+        && plan.kube.is_empty()
+        && prune_steps.is_empty()
+        && unchanged_compose
+        && same_kind
+    {
         if trust {
             remember(&dir, &key, &host, &seen, &req.data_dir);
         }
@@ -707,6 +724,8 @@ pub fn apply(
     let recorded: std::cell::RefCell<Option<ReleaseInfo>> = std::cell::RefCell::new(None);
     let new_store: std::cell::OnceCell<ReleaseStore> = std::cell::OnceCell::new();
     let post = |fx: &mut super::executor::Effects<'_>| {
+        // The cluster's objects, once the apps they select are deployed, before the hooks.
+        super::kube::run(fx, &plan.kube, &kubectl, events)?;
         // The post-deploy hooks are an effect of the transaction too: what they do inside the
         // containers is the app's, so their undo is the rest of the apply's.
         if runnable.iter().any(|h| h.phase == Phase::Post) {

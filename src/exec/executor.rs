@@ -869,6 +869,7 @@ fn revert_effect(undo: &Revert) -> Result<(), String> {
                 None => remove(tree),
             }
         }
+        Revert::Kube { kube } => super::kube::revert(kube),
         Revert::Release { store, head } => {
             super::releases::reset_history(store, head.as_deref()).map_err(|e| e.to_string())
         }
@@ -928,6 +929,7 @@ pub fn rollback(
             Revert::File { .. }
             | Revert::Dir { .. }
             | Revert::Tree { .. }
+            | Revert::Kube { .. }
             | Revert::Release { .. } => {
                 events(&Event::Undo {
                     step: e.step.clone(),

@@ -56,6 +56,7 @@ pub fn step_app(step: &Step) -> Option<String> {
         | Action::CreateStorage { .. }
         | Action::CreateDatastore { .. }
         | Action::UpgradeDatastore { .. }
+        | Action::ExposeDatastore { .. }
         | Action::Prune { .. }
         | Action::Backup { .. } => None,
         Action::CreateApp { app }
@@ -138,6 +139,12 @@ pub enum Revert {
         /// Where the previous tree was moved (`None`: there was none).
         saved: Option<PathBuf>,
     },
+    /// The plugin-owned Kubernetes objects changed (issue 21): each put back as it was, or
+    /// deleted when it did not exist (`exec::kube::revert`).
+    Kube {
+        /// The objects, as they were.
+        kube: Vec<super::kube::KubeItem>,
+    },
     /// A release recorded: the history's branch goes back to `head` (`None`: no release).
     Release {
         /// The release store.
@@ -178,6 +185,14 @@ impl Revert {
                 saved: Some(_),
             } => format!("put the previous `{}` back", tree.display()),
             Revert::Tree { tree, saved: None } => format!("remove `{}`", tree.display()),
+            Revert::Kube { kube } => format!(
+                "put back {} cluster object(s): {}",
+                kube.len(),
+                kube.iter()
+                    .map(|i| format!("{}/{}/{}", i.namespace, i.kind, i.name))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Revert::Release { store, head } => format!(
                 "reset the history `{}` to {}",
                 store.display(),

@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod host_wide;
 pub mod journal;
 pub mod known;
+pub mod kube;
 pub mod lock;
 pub mod releases;
 pub mod runner;

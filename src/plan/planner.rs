@@ -263,6 +263,7 @@ pub fn plan(
         warnings,
         steps: p.steps,
         files: Vec::new(),
+        kube: Vec::new(),
     })
 }
 

@@ -73,6 +73,12 @@ impl fmt::Display for Plan {
                 writeln!(f, "{e}")?;
             }
         }
+        if !self.kube.is_empty() {
+            writeln!(f, "\n## cluster objects (in the same transaction)")?;
+            for e in &self.kube {
+                writeln!(f, "{e}")?;
+            }
+        }
         Ok(())
     }
 }
@@ -137,6 +143,9 @@ impl Plan {
         });
         if !self.files.is_empty() {
             out["files"] = serde_json::to_value(&self.files).expect("file effects serialise");
+        }
+        if !self.kube.is_empty() {
+            out["kube"] = serde_json::to_value(&self.kube).expect("cluster effects serialise");
         }
         out
     }

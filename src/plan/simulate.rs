@@ -39,6 +39,8 @@ pub fn apply(state: &mut DokkuState, step: &Step) {
                 info.version.clone_from(image);
             }
         }
+        // The host state the planner reads has no exposed ports.
+        Action::ExposeDatastore { .. } => {}
         Action::CreateApp { app: a } => {
             app(state, a);
         }

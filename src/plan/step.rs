@@ -41,6 +41,16 @@ pub enum Action {
         /// The image it runs after the step (`postgres:17`).
         image: String,
     },
+    /// `<plugin>:expose` on the Dokku host's private address, so the cluster reaches the
+    /// datastore (issue 21, stacks on k3s).
+    ExposeDatastore {
+        /// Plugin.
+        plugin: String,
+        /// Service.
+        name: String,
+        /// `address:port` per plugin port.
+        ports: Vec<String>,
+    },
     /// `apps:create`.
     CreateApp {
         /// App.
@@ -254,6 +264,9 @@ pub struct Plan {
     /// what was there before and undone with the steps. Filled by the apply (empty for a
     /// plan made without a stack directory).
     pub files: Vec<FileEffect>,
+    /// The plugin-owned Kubernetes objects changed in the same transaction, for a stack on
+    /// k3s (issue 21, `exec::kube`); empty otherwise.
+    pub kube: Vec<crate::kube::KubeEffect>,
 }
 
 /// An effect of an apply beside its Dokku commands: a file written, a tree copied, hooks run

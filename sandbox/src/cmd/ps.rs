@@ -208,9 +208,16 @@ fn report_rows(ctx: &Ctx, app: &str) -> Res<Vec<Row>> {
         _ if up == st.containers.len() => "true",
         _ => "mixed",
     };
+    // On k3s the status comes from the app's Deployments (`TriggerSchedulerAppStatus`).
+    let (processes, running) =
+        if ctx.prop_computed("scheduler", app, "selected", "docker-local")? == "k3s" {
+            crate::k3s::app_status(ctx, app)?
+        } else {
+            (st.containers.len(), running)
+        };
     let mut v = vec![
         ("deployed".to_string(), st.deployed.to_string()),
-        ("processes".to_string(), st.containers.len().to_string()),
+        ("processes".to_string(), processes.to_string()),
         ("running".to_string(), running.to_string()),
         (
             "restore".to_string(),

@@ -94,6 +94,23 @@ pub fn init(dir: Option<&str>, demo: bool, runtime: &str) -> Result<PathBuf, Str
 pub fn run(ctx: &mut Ctx, sub: &str, args: &[String]) -> Res {
     match sub {
         "git-remote" => git_remote(ctx, args),
+        // The cluster's name resolution, on the object store (docs/k3s-discovery.md "The sandbox's kubectl").
+        "k3s-resolve" => {
+            let (ns, host, port) = match args {
+                [ns, host, port] => (ns, host, port),
+                _ => return fail("usage: sandbox:k3s-resolve <namespace> <host> <port>"),
+            };
+            let Ok(port) = port.parse::<u16>() else {
+                return fail(format!("`{port}` is not a port"));
+            };
+            match crate::kube::resolve::resolve(&ctx.paths, ns, host, port) {
+                Ok(line) => {
+                    ctx.out(line);
+                    Ok(())
+                }
+                Err(e) => fail(e),
+            }
+        }
         // Docker runtime (issue #16): the loopback port of an app's proxied map, and removal
         // of every container, network and image of this sandbox.
         "proxy-port" => {

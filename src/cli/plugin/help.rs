@@ -16,7 +16,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("compose:report [<app>] [--format json] [--compose-<key>]", "Display the stack's settings and last release"),
     ("compose:rollback <app> [<release>]", "Re-apply an earlier release"),
     ("compose:run <app> <service> <command...>", "Run a one-off command in a service's app"),
-    ("compose:set <app>|--global <key> [<value>]", "Set or clear a property (compose-file concurrency timeout step-timeout allow profiles hooks-dir hook-timeout)"),
+    ("compose:set <app>|--global <key> [<value>]", "Set or clear a property (compose-file concurrency timeout step-timeout allow profiles hooks-dir hook-timeout k3s-datastore-address)"),
     ("compose:sync <app> [<git-url> [<ref>]]", "Fetch the stack from a git repository and apply it (repeats the last URL and ref)"),
     ("compose:webhook-secret <app> [--rotate]", "Create (or replace) the stack's webhook secret and print it once"),
     ("compose:status [--format json]", "Show every stack's services; exit non-zero when one is not as expected"),

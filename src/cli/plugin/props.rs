@@ -35,6 +35,7 @@ pub const PROPS: &[Prop] = &[
     Prop { key: "max-replicas", default: "20", help: "most replicas one service may run (`deploy.replicas`, `scale`)" },
     Prop { key: "max-ports", default: "100", help: "most ports one service may publish (each port of a range counts)" },
     Prop { key: "max-services", default: "100", help: "most services one stack may have" },
+    Prop { key: "k3s-datastore-address", default: "", help: "the Dokku host's private IPv4 address the k3s cluster reaches datastores on (docs/k3s-discovery.md)" },
     Prop { key: "log-format", default: "text", help: "progress of applies: `text` (Dokku style) or `json` (one event per line)" },
 ];
 

@@ -363,6 +363,8 @@ pub(super) fn run_args(
         // Every plugin apply reads the captured source only (issue #13).
         jail: Some(jail(&source_dir(env, app), props, app)?),
         host_wide: None,
+        k3s_datastore_address: Some(props.computed(app, "k3s-datastore-address"))
+            .filter(|v| !v.is_empty()),
         up_command: Some(format!("dokku compose:up {app}")),
         load_warnings: Vec::new(),
         written_paths: BTreeMap::new(),

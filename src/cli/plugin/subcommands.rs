@@ -894,6 +894,25 @@ fn down(a: &Down, env: &DokkuEnv) -> anyhow::Result<u8> {
     let dir = apply_stack_dir(&env.data_dir(), &a.app);
     let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:down", false)?;
     let mut failed = 0;
+    // On k3s, the stack's Services and EndpointSlices go first (issue 21).
+    let compose = store(env, &a.app)?
+        .and_then(|s| {
+            let l = s.latest().ok().flatten()?;
+            s.masked_compose(l.id).ok()
+        })
+        .unwrap_or(Value::Null);
+    let query = |c: &Cmd| r.run(c, None, None).ok().map(|o| o.stdout);
+    match crate::exec::kube::down(&a.app, &compose, &query) {
+        Ok(gone) => {
+            for o in gone {
+                println!("{}", verbose(&format!("deleted {o} from the cluster")));
+            }
+        }
+        Err(e) => {
+            eprintln!(" !     {e}");
+            failed += 1;
+        }
+    }
     let mut attempt = |cmd: Cmd| {
         println!("{}", verbose(&cmd.to_string()));
         if let Err(e) = r.run(&cmd, None, None) {
