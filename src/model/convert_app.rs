@@ -809,6 +809,7 @@ pub(super) fn convert_app(
         stop_timeout,
         log_max_size,
         docker_options: opts,
+        autoscaling: settings.k3s.autoscaling.clone(),
     })
 }
 

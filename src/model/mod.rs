@@ -5,6 +5,7 @@
 mod convert_app;
 pub mod docker_opt;
 mod error;
+pub mod k3s;
 pub mod keys;
 mod limits;
 mod names;

@@ -34,6 +34,8 @@ pub struct Project {
     pub settings: StackSettings,
     /// Environment values rewritten to reach datastores (key path -> rule), for the plan header.
     pub rewrites: BTreeMap<String, String>,
+    /// The claims of the storage entries on k3s (issue 21, [`super::k3s::claims`]).
+    pub claims: BTreeMap<StorageName, super::k3s::Claim>,
 }
 
 /// Inputs of the conversion besides the JSON.
@@ -259,9 +261,15 @@ pub fn from_compose_json(
         &mut ctx.warnings,
     )?;
 
+    let claims = super::k3s::claims(
+        &settings.k3s,
+        &ctx.volumes,
+        top.get("volumes").and_then(Value::as_object),
+    )?;
     ctx.warnings.sort();
     ctx.warnings.dedup();
     let project = Project {
+        claims,
         stack: opts.stack.clone(),
         services,
         networks: ctx.networks,

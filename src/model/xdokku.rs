@@ -52,6 +52,8 @@ pub struct ServiceSettings {
     pub log_vector_sink: Option<String>,
     /// `paths`: path resources on the service's domains (issue 7, docs/routing.md).
     pub paths: Vec<PathRoute>,
+    /// `scheduler`, `autoscaling`: the k3s scheduler (issue 21, [`super::k3s`]).
+    pub k3s: super::k3s::ServiceK3s,
 }
 
 /// One entry of `x-dokku.services.<svc>.paths`: what a path of the service's domains serves.
@@ -399,11 +401,14 @@ pub struct StackSettings {
     /// Compose v2.40.3 drops service-level `x-*` keys from `config --format json`, so a
     /// service-level `x-dokku` only survives a loader that keeps it.
     pub services: BTreeMap<String, ServiceSettings>,
+    /// `scheduler`, `registry`, `volumes`: the k3s scheduler (issue 21, [`super::k3s`]).
+    pub k3s: super::k3s::StackK3s,
 }
 
 const SERVICE_KEYS: &str =
-    "backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state";
-const STACK_KEYS: &str = "letsencrypt, letsencrypt_email, plain, services";
+    "autoscaling, backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, scheduler, secrets, state";
+const STACK_KEYS: &str =
+    "letsencrypt, letsencrypt_email, plain, registry, scheduler, services, volumes";
 
 fn err(path: &str, message: String) -> ModelError {
     ModelError::Extension {
@@ -551,6 +556,7 @@ impl ServiceSettings {
                         s.paths.push(route);
                     }
                 }
+                k if super::k3s::SERVICE_KEYS.contains(&k) => s.k3s.read(k, v, &p)?,
                 _ => {
                     return Err(err(
                         &p,
@@ -600,6 +606,7 @@ impl StackSettings {
                         );
                     }
                 }
+                k if super::k3s::STACK_KEYS.contains(&k) => s.k3s.read(k, v, &p)?,
                 _ => {
                     return Err(err(
                         &p,
@@ -635,7 +642,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state"
+            "`services.web.x-dokku.domian`: unknown setting; valid settings: autoscaling, backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, scheduler, secrets, state"
         );
         let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku")
             .unwrap_err();
