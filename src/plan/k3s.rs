@@ -1,0 +1,387 @@
+//! The plan for apps on Dokku's k3s scheduler (issue 21, docs/multi-server.md): which
+//! scheduler each app runs on, the refusals made before any change (every compose setting
+//! k3s would ignore or fail on), and the k3s steps (scheduler, namespace, registry, storage
+//! claims, resources in Kubernetes units). A child of the planner: the steps are pushed with
+//! its helpers.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{set_property, Ctx, Planner};
+use crate::dokku::Cmd;
+use crate::model::k3s::{cpu_quantity, memory_quantity, Scheduler, DEFAULT_SIZE};
+use crate::model::{
+    AppSpec, ExpectedState, ModelError, Mount, Project, Resources, SecretDelivery, Service,
+    ServiceName, StorageName, Warning,
+};
+use crate::plan::PlanError;
+use crate::state::{AppState, DokkuState};
+
+/// Docker options the k3s scheduler turns into their Kubernetes equivalents (Dokku's
+/// scheduler-k3s docs, "Implemented Commands and Triggers"); every other deploy or run option
+/// is ignored there.
+const HONOURED: [&str; 4] = ["--cap-add", "--cap-drop", "--privileged", "--sysctl"];
+
+/// The scheduler of every app of the stack.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Schedulers {
+    /// Apps (by service) on k3s.
+    k3s: BTreeSet<ServiceName>,
+    /// Storage entries mounted by an app on k3s.
+    claimed: BTreeSet<StorageName>,
+}
+
+impl Schedulers {
+    /// Whether the service's app runs on k3s.
+    pub(super) fn is_k3s(&self, svc: &ServiceName) -> bool {
+        self.k3s.contains(svc)
+    }
+}
+
+/// The scheduler the compose file names for a service (its own, else the stack's).
+fn explicit(project: &Project, svc: &Service) -> Option<Scheduler> {
+    svc.settings
+        .k3s
+        .scheduler
+        .or(project.settings.k3s.scheduler)
+}
+
+/// A service's scheduler: the compose file's, else the host's global one.
+pub(super) fn scheduler_of(project: &Project, svc: &Service, state: &DokkuState) -> Scheduler {
+    explicit(project, svc).unwrap_or_else(|| {
+        state
+            .scheduler_global
+            .as_deref()
+            .and_then(Scheduler::parse)
+            .unwrap_or(Scheduler::DockerLocal)
+    })
+}
+
+fn refuse(path: impl Into<String>, reason: impl Into<String>) -> PlanError {
+    PlanError::Model(ModelError::Rejected {
+        path: path.into(),
+        reason: reason.into(),
+    })
+}
+
+/// Decides every app's scheduler and checks the stack against k3s: a setting k3s cannot
+/// honour is refused (the error names the key path and why) before any change; a setting it
+/// ignores harmlessly is warned.
+pub(super) fn check(
+    project: &Project,
+    state: &DokkuState,
+    warnings: &mut Vec<Warning>,
+) -> Result<Schedulers, PlanError> {
+    let mut out = Schedulers::default();
+    let mut local_entries: BTreeMap<StorageName, ServiceName> = BTreeMap::new();
+    let mut k3s_entries: BTreeMap<StorageName, Vec<ServiceName>> = BTreeMap::new();
+    for (name, svc) in &project.services {
+        let Some(app) = svc.app() else {
+            continue;
+        };
+        let on_k3s = scheduler_of(project, svc, state) == Scheduler::K3s;
+        let entries = app.mounts.iter().filter_map(|m| match m {
+            Mount::Entry { name, .. } => Some(name.clone()),
+            Mount::HostPath { .. } => None,
+        });
+        if on_k3s {
+            for e in entries {
+                k3s_entries.entry(e).or_default().push(name.clone());
+            }
+            check_app(project, name, svc, app, warnings)?;
+            out.k3s.insert(name.clone());
+        } else {
+            for e in entries {
+                local_entries.entry(e).or_insert_with(|| name.clone());
+            }
+            if app.autoscaling.is_some() {
+                return Err(refuse(
+                    format!("x-dokku.services.{name}.autoscaling"),
+                    "KEDA autoscaling (app.json `formation.web.autoscaling`) needs the k3s scheduler; this service runs on docker-local (set `x-dokku.scheduler: k3s`)",
+                ));
+            }
+        }
+    }
+    for (entry, users) in &k3s_entries {
+        if let Some(local) = local_entries.get(entry) {
+            return Err(refuse(
+                format!("services.{local}.volumes"),
+                format!("storage entry `{entry}` is mounted by `{local}` on docker-local and by `{}` on k3s: a k3s entry is a PersistentVolumeClaim in the cluster, not the host directory docker-local mounts; put both services on one scheduler", users[0]),
+            ));
+        }
+        let mode = project
+            .claims
+            .get(entry)
+            .and_then(|c| c.access_mode.as_deref())
+            .unwrap_or("ReadWriteOnce");
+        if users.len() > 1 && matches!(mode, "ReadWriteOnce" | "ReadWriteOncePod") {
+            return Err(refuse(
+                "x-dokku.volumes",
+                format!("storage entry `{entry}` is mounted by {} apps on k3s (`{}`), but its claim is {mode}: a ReadWriteOnce volume attaches to one node, so pods scheduled elsewhere would not start; set `x-dokku.volumes.<volume>.access_mode: ReadWriteMany` (with a storage class that provides it) or mount it in one service", users.len(), users.iter().map(ServiceName::as_str).collect::<Vec<_>>().join("`, `")),
+            ));
+        }
+        out.claimed.insert(entry.clone());
+    }
+    if !out.k3s.is_empty() {
+        let have_registry = project.settings.k3s.registry.is_some()
+            || state
+                .registry_global
+                .as_deref()
+                .is_some_and(|r| !r.is_empty())
+            || out.k3s.iter().all(|s| {
+                project.services[s]
+                    .app()
+                    .and_then(|a| state.apps.get(a.app.as_str()))
+                    .is_some_and(|a| a.properties.contains_key("registry:server"))
+            });
+        // A plan that did not read the host (`registry_global` unknown) cannot tell.
+        if !have_registry && state.registry_global.is_some() {
+            return Err(refuse(
+                "x-dokku.registry",
+                format!("the k3s scheduler pulls every image from a registry, and none is set for `{}`: set `x-dokku.registry: <host>` or `dokku registry:set --global server <host>` (and `registry:login`)", out.k3s.iter().map(ServiceName::as_str).collect::<Vec<_>>().join("`, `")),
+            ));
+        }
+        if project.networks.len() > 1 {
+            warnings.push(Warning {
+                path: "networks".into(),
+                message: "on k3s every app of the stack is in one namespace and reaches every other: the compose networks' separation is not enforced".into(),
+            });
+        }
+    }
+    // A key the conversion warned about as a Swarm setting is refused on k3s when Dokku's
+    // chart has no place for it.
+    for w in warnings.iter() {
+        let Some(rest) = w.path.strip_prefix("services.") else {
+            continue;
+        };
+        let Some((svc, key)) = rest.split_once('.') else {
+            continue;
+        };
+        if out.k3s.contains(&ServiceName::new(svc)) && key.starts_with("deploy.placement") {
+            return Err(refuse(
+                w.path.clone(),
+                "Dokku's k3s chart sets no node selector or affinity on an app's pods (node profiles label nodes `dokku.com/node-profile`, but an app cannot select them), so placement constraints would be ignored",
+            ));
+        }
+    }
+    warnings.sort();
+    warnings.dedup();
+    Ok(out)
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "one refusal per compose setting, in key order"
+)]
+fn check_app(
+    project: &Project,
+    name: &ServiceName,
+    svc: &Service,
+    app: &AppSpec,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), PlanError> {
+    let base = format!("services.{name}");
+    for o in app.docker_options.iter().filter(|o| o.phase != "build") {
+        let flag = o.option.split_whitespace().next().unwrap_or_default();
+        if o.phase == "deploy" && HONOURED.contains(&flag) {
+            continue;
+        }
+        let reason = match flag {
+            "-p" | "--publish" => "only http and https port maps reach the k3s ingress; a tcp/udp port (published by docker on docker-local) would be dropped silently. Serve it over http(s), or keep the service on docker-local (`x-dokku.services.<svc>.scheduler: docker-local`)".to_owned(),
+            "--network" => "the k3s scheduler has no docker networks: `network_mode` cannot be honoured".to_owned(),
+            "--entrypoint" => "the k3s scheduler ignores `--entrypoint`; set the ENTRYPOINT in the service's Dockerfile".to_owned(),
+            _ => format!("it becomes the docker option `{}`, which the k3s scheduler ignores (it honours only {})", o.option, HONOURED.join(", ")),
+        };
+        return Err(refuse(o.path.clone(), reason));
+    }
+    if let Some(p) = app
+        .ports
+        .iter()
+        .find(|p| !matches!(p.scheme.as_str(), "http" | "https"))
+    {
+        return Err(refuse(
+            format!("{base}.ports"),
+            format!("`{}:{}:{}`: only http and https port maps reach the k3s ingress (Dokku drops other schemes silently)", p.scheme, p.host, p.container),
+        ));
+    }
+    let targets: BTreeSet<u16> = app.ports.iter().map(|p| p.container).collect();
+    if targets.len() > 1 {
+        return Err(refuse(
+            format!("{base}.ports"),
+            format!("the port maps reach container ports {}: the k3s scheduler takes one of them, picked at random on every deploy, as the pods' primary port (probes, Service target); publish one container port", targets.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
+        ));
+    }
+    for m in &app.mounts {
+        match m {
+            Mount::HostPath { path, source, .. } => {
+                return Err(refuse(
+                    path.clone(),
+                    format!("the k3s scheduler rejects host-path mounts (`{source}`: `storage:mount <app> <host>:<container>`), and a host directory exists on one node only; use a named volume, which becomes a PersistentVolumeClaim"),
+                ));
+            }
+            Mount::Entry {
+                seed_from: Some(seed),
+                target,
+                ..
+            } => {
+                return Err(refuse(
+                    format!("{base}.volumes"),
+                    format!("`{target}` would be seeded from `{seed}` in the pushed source, which writes the entry's host directory; on k3s the entry is a PersistentVolumeClaim in the cluster. Mount it read-only (the files are baked into the image) or fill the volume from the app"),
+                ));
+            }
+            Mount::Entry { .. } => {}
+        }
+    }
+    if app
+        .secrets
+        .iter()
+        .any(|s| matches!(s.delivery, SecretDelivery::File(_)))
+    {
+        return Err(refuse(
+            format!("{base}.secrets"),
+            format!("secret files are mounted from a directory on the Dokku host, which pods on k3s cannot mount; deliver them as environment variables (`x-dokku.services.{name}.secrets: env`)"),
+        ));
+    }
+    if svc.settings.state == ExpectedState::OneShot && !app.mounts.is_empty() {
+        return Err(refuse(
+            format!("{base}.x-dokku.state"),
+            "a one-shot job runs as `dokku run`, which on k3s starts a pod without the app's volumes; it would not see its data",
+        ));
+    }
+    let stack_le = project.settings.letsencrypt
+        && !svc.settings.letsencrypt_given
+        && (!svc.settings.domains.is_empty() || !app.ports.is_empty());
+    if svc.settings.letsencrypt || stack_le {
+        let path = if stack_le {
+            "x-dokku.letsencrypt".to_owned()
+        } else {
+            format!("x-dokku.services.{name}.letsencrypt")
+        };
+        return Err(refuse(path, "on k3s certificates come from cert-manager through the ingress (`dokku scheduler-k3s:set --global letsencrypt-email-prod <address>`), not the letsencrypt plugin"));
+    }
+    if !svc.settings.paths.is_empty() {
+        return Err(refuse(
+            format!("x-dokku.services.{name}.paths"),
+            "path routes are nginx includes on the Dokku host; the k3s ingress does not read them",
+        ));
+    }
+    if let Some(policy) = app.restart_policy.as_deref() {
+        if policy == "no" || policy.starts_with("on-failure") {
+            warnings.push(Warning {
+                path: format!("{base}.restart"),
+                message: format!("`{policy}` is ignored on k3s: Kubernetes restarts a Deployment's pods whatever their exit status"),
+            });
+        }
+    }
+    if app.limits.memory_swap_mb.is_some() {
+        warnings.push(Warning {
+            path: format!("{base}.memswap_limit"),
+            message: "Kubernetes has no memory+swap limit; not applied on k3s".into(),
+        });
+    }
+    for (r, which) in [(&app.limits, "limits"), (&app.reservations, "reservations")] {
+        if let Some(c) = r.cpu.as_deref().filter(|c| cpu_quantity(c).is_none()) {
+            return Err(refuse(
+                format!("{base}.deploy.resources.{which}.cpus"),
+                format!("`{c}` has no Kubernetes CPU quantity (whole millicores)"),
+            ));
+        }
+    }
+    if app.log_max_size.is_some() || svc.settings.log_max_size.is_some() {
+        warnings.push(Warning {
+            path: format!("{base}.logging"),
+            message: "`max-size` is a docker log setting; on k3s the node's kubelet rotates container logs".into(),
+        });
+    }
+    if svc.settings.log_vector_sink.is_some() {
+        warnings.push(Warning {
+            path: format!("x-dokku.services.{name}.logs.vector_sink"),
+            message: "the k3s scheduler ships logs only to the global vector sink (`logs:set --global vector-sink`, then `scheduler-k3s:ensure-charts --charts vector`)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The k3s settings of one app: the scheduler the compose file names, the stack's
+/// namespace, the registry and pushing the image on release. Returns whether one changed.
+pub(super) fn app_steps(
+    p: &mut Planner<'_>,
+    ctx: &Ctx<'_>,
+    project: &Project,
+    svc: &Service,
+    app: &AppSpec,
+    cur: &AppState,
+) -> bool {
+    let name = app.app.as_str();
+    let mut changed = false;
+    if let Some(s) = explicit(project, svc) {
+        changed |= set_property(p, ctx, name, cur, "scheduler", "selected", Some(s.name()));
+    }
+    if !p.k3s.is_k3s(&svc.name) {
+        return changed;
+    }
+    changed |= set_property(
+        p,
+        ctx,
+        name,
+        cur,
+        "scheduler-k3s",
+        "namespace",
+        Some(project.stack.as_str()),
+    );
+    if let Some(r) = &project.settings.k3s.registry {
+        changed |= set_property(p, ctx, name, cur, "registry", "server", Some(&r.server));
+        changed |= set_property(
+            p,
+            ctx,
+            name,
+            cur,
+            "registry",
+            "image-repo-template",
+            r.image_repo_template.as_deref(),
+        );
+    }
+    changed |= set_property(
+        p,
+        ctx,
+        name,
+        cur,
+        "registry",
+        "push-on-release",
+        Some("true"),
+    );
+    changed
+}
+
+/// `storage:create` of an entry: on k3s with its claim (`--scheduler k3s --size …
+/// [--access-mode …] [--storage-class-name …] --namespace <stack>`).
+pub(super) fn storage_create(p: &Planner<'_>, project: &Project, name: &StorageName) -> Cmd {
+    let cmd = Cmd::dokku(["storage:create", name.as_str()]);
+    if !p.k3s.claimed.contains(name) {
+        return cmd;
+    }
+    let claim = project.claims.get(name).cloned().unwrap_or_default();
+    let mut cmd = cmd.flag("--scheduler", "k3s").flag(
+        "--size",
+        claim.size.unwrap_or_else(|| DEFAULT_SIZE.to_owned()),
+    );
+    if let Some(m) = claim.access_mode {
+        cmd = cmd.flag("--access-mode", m);
+    }
+    if let Some(c) = claim.storage_class {
+        cmd = cmd.flag("--storage-class-name", c);
+    }
+    cmd.flag("--namespace", project.stack.to_string())
+}
+
+/// `resource:limit`/`resource:reserve` values on k3s: memory in `Mi` (Kubernetes reads `m`
+/// as milli-bytes), CPUs in millicores, no memory+swap (Kubernetes has none).
+pub(super) fn resource_values(res: &Resources) -> BTreeMap<String, String> {
+    let mut want = BTreeMap::new();
+    if let Some(c) = res.cpu.as_deref().and_then(cpu_quantity) {
+        want.insert("cpu".into(), c);
+    }
+    if let Some(m) = res.memory_mb {
+        want.insert("memory".into(), memory_quantity(m));
+    }
+    want
+}
