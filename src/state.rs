@@ -794,9 +794,10 @@ mod tests {
         // A host that does not answer `apps:list` is an error, never an empty host.
         let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
         assert!(err.to_string().contains("apps:list"), "{err}");
-        // apps:list, network:list, storage:list-entries, postgres list/links/info x2; for the
-        // one app: config:export, the 12 reports, storage:list and ps:scale.
-        assert_eq!(asked.len(), 22, "{asked:#?}");
+        // apps:list, scheduler:report --global, network:list, storage:list-entries, postgres
+        // list/links/info x2; for the one app: config:export, the 12 reports, storage:list
+        // and ps:scale.
+        assert_eq!(asked.len(), 23, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("other")));
         let web = &state.apps["s-web"];
         assert!(web.deployed);
@@ -837,8 +838,9 @@ mod tests {
             Ok(answer(&line))
         })
         .unwrap();
-        // apps:list, network:list, storage:list-entries, 12 bulk reports, 3 per-app queries x2.
-        assert_eq!(asked.len(), 21, "{asked:#?}");
+        // apps:list, scheduler:report --global, network:list, storage:list-entries, 12 bulk
+        // reports, 3 per-app queries x2.
+        assert_eq!(asked.len(), 22, "{asked:#?}");
         assert_eq!(state.apps["s-api"].ports, ["http:80:8080"]);
         assert_eq!(state.apps["s-web"].ports, ["http:80:80"]);
         assert!(state.apps["s-web"].letsencrypt && !state.apps["s-api"].letsencrypt);
@@ -882,7 +884,7 @@ mod tests {
             }),
         )
         .unwrap();
-        assert_eq!(asked.len(), 1 + 15, "{asked:#?}");
+        assert_eq!(asked.len(), 2 + 15, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("s-api")), "{asked:#?}");
         assert_eq!(fast.apps["s-api"].config["RECORDED"], "1");
         // An app of the record that is gone from the host is gone from the state.

@@ -3,6 +3,7 @@
 
 mod context;
 mod error;
+mod k3s_appjson;
 mod ownership;
 mod planner;
 mod render;

@@ -834,7 +834,7 @@ fn app_steps(
                 Some(&format!("{}/Procfile", overlay_dir(&svc.name))),
             );
         }
-        if app.healthcheck.is_some() {
+        if app.healthcheck.is_some() || app.autoscaling.is_some() {
             set_property(
                 p,
                 ctx,

@@ -106,3 +106,73 @@ pub(super) fn app_properties(reports: &BTreeMap<&str, BTreeMap<String, String>>,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::dokku::Cmd;
+    use crate::state::{read, QueryOutput};
+
+    #[test]
+    fn k3s_reports_are_read_only_when_k3s_is_involved() {
+        let json =
+            serde_json::json!({"services": {"web": {"image": "nginx"}, "api": {"image": "api"}}});
+        let opts = crate::model::ConvertOptions {
+            stack: crate::model::StackName::parse("s").unwrap(),
+            project_dir: "/p".into(),
+        };
+        let (project, _) = crate::model::from_compose_json(&json, &opts).unwrap();
+        for global in ["", "k3s"] {
+            let answer = |line: &str| -> QueryOutput {
+                match line {
+                    "dokku apps:list --format json" => Some(r#"["s-api","s-web"]"#.into()),
+                    "dokku scheduler:report --global --format json" => {
+                        Some(format!(r#"{{"global-selected":"{global}"}}"#))
+                    }
+                    "dokku registry:report --global --format json" => {
+                        Some(r#"{"global-server":"registry.example.com"}"#.into())
+                    }
+                    "dokku scheduler-k3s:report --format json" => {
+                        Some("{\"namespace\":\"s\"}\n{\"namespace\":\"\"}\n".into())
+                    }
+                    "dokku network:list --format json" => Some("[]".into()),
+                    l if l.ends_with(":report --format json") => Some("{}\n{}\n".into()),
+                    _ => None,
+                }
+            };
+            let mut asked = Vec::new();
+            let state = read(&project, &mut |cmd: &Cmd| {
+                let line = cmd.argv().join(" ");
+                asked.push(line.clone());
+                Ok(answer(&line))
+            })
+            .unwrap();
+            let k3s_reads = asked
+                .iter()
+                .filter(|a| {
+                    a.contains("registry:report")
+                        || a.contains("scheduler-k3s:report")
+                        || a.starts_with("dokku scheduler:report --format")
+                })
+                .count();
+            assert_eq!(state.scheduler_global.as_deref(), Some(global));
+            if global.is_empty() {
+                assert_eq!(k3s_reads, 0, "{asked:#?}");
+                assert_eq!(state.registry_global, None);
+            } else {
+                // The global registry and one bulk report per k3s plugin.
+                assert_eq!(k3s_reads, 4, "{asked:#?}");
+                assert_eq!(
+                    state.registry_global.as_deref(),
+                    Some("registry.example.com")
+                );
+                assert_eq!(
+                    state.apps["s-api"].properties["scheduler-k3s:namespace"],
+                    "s"
+                );
+                assert!(!state.apps["s-web"]
+                    .properties
+                    .contains_key("scheduler-k3s:namespace"));
+            }
+        }
+    }
+}
