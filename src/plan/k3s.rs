@@ -272,6 +272,12 @@ fn check_app(
             });
         }
     }
+    if app.stop_timeout.is_some() {
+        warnings.push(Warning {
+            path: format!("{base}.stop_grace_period"),
+            message: "Dokku's k3s chart sets no termination grace period: pods get Kubernetes' 30 seconds".into(),
+        });
+    }
     if app.limits.memory_swap_mb.is_some() {
         warnings.push(Warning {
             path: format!("{base}.memswap_limit"),
@@ -628,8 +634,9 @@ mod tests {
 
     #[test]
     fn ignored_settings_are_warned() {
-        let j =
-            web(json!({"restart": "no", "memswap_limit": "1073741824", "mem_limit": "536870912"}));
+        let j = web(
+            json!({"restart": "no", "memswap_limit": "1073741824", "mem_limit": "536870912", "stop_grace_period": "1m"}),
+        );
         let p = plan_with(&j, &k3s_host(), &[]).unwrap();
         let w: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
         assert!(
@@ -642,6 +649,7 @@ mod tests {
                 .starts_with("`services.web.memswap_limit`: Kubernetes has no memory+swap limit")),
             "{w:?}"
         );
+        assert!(w.iter().any(|w| w.starts_with("`services.web.stop_grace_period`: Dokku's k3s chart sets no termination grace period")), "{w:?}");
         // No memory-swap on k3s.
         assert!(commands(&p)
             .iter()
