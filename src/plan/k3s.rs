@@ -28,6 +28,9 @@ pub(super) struct Schedulers {
     k3s: BTreeSet<ServiceName>,
     /// Storage entries mounted by an app on k3s.
     claimed: BTreeSet<StorageName>,
+    /// Host paths (allowed by the policy's `host-path`) of apps on k3s: the hostPath-backed
+    /// storage entry each becomes, with the host path.
+    host_paths: BTreeMap<StorageName, String>,
 }
 
 impl Schedulers {
@@ -81,7 +84,7 @@ pub(super) fn check(
         let on_k3s = scheduler_of(project, svc, state) == Scheduler::K3s;
         let entries = app.mounts.iter().filter_map(|m| match m {
             Mount::Entry { name, .. } => Some(name.clone()),
-            Mount::HostPath { .. } => None,
+            Mount::HostPath { source, .. } => on_k3s.then(|| host_entry(project, source)),
         });
         if on_k3s {
             for e in entries {
@@ -89,6 +92,12 @@ pub(super) fn check(
             }
             check_app(project, name, svc, app, warnings)?;
             out.k3s.insert(name.clone());
+            for m in &app.mounts {
+                if let Mount::HostPath { source, .. } = m {
+                    out.host_paths
+                        .insert(host_entry(project, source), source.clone());
+                }
+            }
         } else {
             for e in entries {
                 local_entries.entry(e).or_insert_with(|| name.clone());
@@ -212,11 +221,19 @@ fn check_app(
     }
     for m in &app.mounts {
         match m {
-            Mount::HostPath { path, source, .. } => {
+            Mount::HostPath { path, source, .. } if source.ends_with("docker.sock") => {
                 return Err(refuse(
                     path.clone(),
-                    format!("the k3s scheduler rejects host-path mounts (`{source}`: `storage:mount <app> <host>:<container>`), and a host directory exists on one node only; use a named volume, which becomes a PersistentVolumeClaim"),
+                    format!("`{source}`: k3s nodes run containerd, and a Docker socket would be the Dokku host's only; an app on k3s cannot drive Docker"),
                 ));
+            }
+            Mount::HostPath { path, source, .. } => {
+                // Allowed by the policy (`host-path`, checked before planning): Dokku rejects
+                // the `host:container` form on k3s, so it becomes a hostPath-backed entry.
+                warnings.push(Warning {
+                    path: path.clone(),
+                    message: format!("on k3s `{source}` is a hostPath volume: the directory of whichever node the pod runs on, not the Dokku host's; keep such an app on a single-node cluster or use a named volume"),
+                });
             }
             Mount::Entry {
                 seed_from: Some(seed),
@@ -358,6 +375,83 @@ pub(super) fn app_steps(
     changed
 }
 
+/// The storage entry a host path of an app on k3s becomes (`<stack>-host-<path>-<hash>`: the
+/// hash keeps `/srv/a_b` and `/srv/a-b` apart).
+fn host_entry(project: &Project, source: &str) -> StorageName {
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(source.as_bytes())
+        .iter()
+        .take(3)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    StorageName::for_volume(&project.stack, &format!("host{source}-{hash}"))
+}
+
+/// The mounts of an app as the plan makes them: on k3s a host path is mounted through its
+/// hostPath-backed entry ([`host_path_steps`]), as Dokku accepts only named entries there.
+pub(super) fn mounts<'a>(
+    p: &Planner<'_>,
+    project: &Project,
+    svc: &ServiceName,
+    mounts: &'a [Mount],
+) -> std::borrow::Cow<'a, [Mount]> {
+    if !p.k3s.is_k3s(svc) || !mounts.iter().any(|m| matches!(m, Mount::HostPath { .. })) {
+        return std::borrow::Cow::Borrowed(mounts);
+    }
+    mounts
+        .iter()
+        .map(|m| match m {
+            Mount::HostPath {
+                source,
+                target,
+                read_only,
+                ..
+            } => Mount::Entry {
+                name: host_entry(project, source),
+                target: target.clone(),
+                read_only: *read_only,
+                seed_from: None,
+            },
+            other => other.clone(),
+        })
+        .collect()
+}
+
+/// `storage:create <entry> <host path> --scheduler k3s …` for the host paths of apps on k3s:
+/// a hostPath PersistentVolume (kept on `storage:destroy`: `--reclaim-policy Retain`) and its
+/// claim in the stack's namespace.
+pub(super) fn host_path_steps(p: &mut Planner<'_>, project: &Project) {
+    let wanted: Vec<(StorageName, String)> = p
+        .k3s
+        .host_paths
+        .iter()
+        .filter(|(name, _)| !p.state.storage.contains(name.as_str()))
+        .map(|(n, s)| (n.clone(), s.clone()))
+        .collect();
+    for (name, source) in wanted {
+        let cmd = Cmd::dokku(["storage:create", name.as_str(), source.as_str()])
+            .flag("--scheduler", "k3s")
+            .flag("--size", DEFAULT_SIZE)
+            .flag("--reclaim-policy", "Retain")
+            .flag("--namespace", project.stack.to_string());
+        p.push(
+            None,
+            &format!("storage/{name}"),
+            super::Action::CreateStorage {
+                name: name.to_string(),
+                seed_from: None,
+            },
+            cmd,
+            format!("storage entry `{name}` (hostPath `{source}` on k3s) does not exist"),
+            super::undo(vec![Cmd::dokku([
+                "storage:destroy",
+                name.as_str(),
+                "--force",
+            ])]),
+        );
+    }
+}
+
 /// `storage:create` of an entry: on k3s with its claim (`--scheduler k3s --size …
 /// [--access-mode …] [--storage-class-name …] --namespace <stack>`).
 pub(super) fn storage_create(p: &Planner<'_>, project: &Project, name: &StorageName) -> Cmd {
@@ -393,15 +487,17 @@ pub(super) fn resource_values(res: &Resources) -> BTreeMap<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::{json, Value};
-
+mod tests_support {
     use crate::model::{ConvertOptions, StackName};
     use crate::plan::{plan_compose_json, Options, Plan, PlanError, PlanSettings};
     use crate::policy::Policy;
     use crate::state::DokkuState;
 
-    fn plan_with(json: &Value, state: &DokkuState, allow: &[&str]) -> Result<Plan, PlanError> {
+    pub(super) fn plan_with(
+        json: &serde_json::Value,
+        state: &DokkuState,
+        allow: &[&str],
+    ) -> Result<Plan, PlanError> {
         let opts = Options {
             convert: ConvertOptions {
                 stack: StackName::parse("shop").unwrap(),
@@ -416,17 +512,26 @@ mod tests {
         plan_compose_json(json, state, &opts)
     }
 
-    fn commands(p: &Plan) -> Vec<String> {
-        p.steps.iter().map(|s| s.run.to_string()).collect()
-    }
-
     /// A host whose global scheduler is k3s, with a global registry.
-    fn k3s_host() -> DokkuState {
+    pub(super) fn k3s_host() -> DokkuState {
         DokkuState {
             scheduler_global: Some("k3s".into()),
             registry_global: Some("registry.example.com".into()),
             ..DokkuState::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::tests_support::{k3s_host, plan_with};
+    use crate::plan::{Plan, PlanError};
+    use crate::state::DokkuState;
+
+    fn commands(p: &Plan) -> Vec<String> {
+        p.steps.iter().map(|s| s.run.to_string()).collect()
     }
 
     fn web(extra: Value) -> Value {
@@ -568,9 +673,9 @@ mod tests {
                 "`services.web.init` is not supported: it becomes the docker option `--init`, which the k3s scheduler ignores",
             ),
             (
-                web(json!({"volumes": [{"type": "bind", "source": "/srv/data", "target": "/data"}]})),
-                &["host-path"],
-                "`services.web.volumes[0]` is not supported: the k3s scheduler rejects host-path mounts",
+                web(json!({"volumes": [{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}]})),
+                &["docker-socket"],
+                "`services.web.volumes[0]` is not supported: `/var/run/docker.sock`: k3s nodes run containerd",
             ),
             (
                 web(json!({"secrets": [{"source": "token", "target": "/run/secrets/token"}]})),
@@ -654,5 +759,46 @@ mod tests {
         assert!(commands(&p)
             .iter()
             .any(|x| x == "dokku resource:limit --memory 512Mi shop-web"));
+    }
+}
+
+#[cfg(test)]
+mod host_path_tests {
+    use serde_json::json;
+
+    use super::tests_support::*;
+
+    #[test]
+    fn an_allowed_host_path_becomes_a_host_path_entry_on_k3s() {
+        let j = json!({"name": "shop", "services": {"web": {"image": "nginx", "volumes": [{"type": "bind", "source": "/srv/data", "target": "/data", "read_only": true}]}}});
+        // Without the policy's `host-path`: refused by the policy, on either scheduler.
+        assert!(plan_with(&j, &k3s_host(), &[])
+            .unwrap_err()
+            .to_string()
+            .contains("allow with `--allow host-path`"));
+        let p = plan_with(&j, &k3s_host(), &["host-path"]).unwrap();
+        let c: Vec<String> = p.steps.iter().map(|s| s.run.to_string()).collect();
+        let create = c
+            .iter()
+            .find(|x| x.starts_with("dokku storage:create shop-host-srv-data-"))
+            .unwrap_or_else(|| panic!("{c:#?}"));
+        assert!(
+            create.ends_with(
+                " /srv/data --scheduler k3s --size 1Gi --reclaim-policy Retain --namespace shop"
+            ),
+            "{create}"
+        );
+        let entry = create.split(' ').nth(2).unwrap();
+        assert!(
+            c.contains(&format!(
+                "dokku storage:mount shop-web {entry} --container-dir /data --volume-readonly"
+            )),
+            "{c:#?}"
+        );
+        assert!(!c.iter().any(|x| x.contains("/srv/data:/data")), "{c:#?}");
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.path == "services.web.volumes[0]" && w.message.contains("hostPath volume")));
     }
 }

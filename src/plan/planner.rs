@@ -407,6 +407,7 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
             );
         }
     }
+    k3s::host_path_steps(p, project);
 }
 
 /// The password in a URL's user part (`postgres://u:pw@h/x` -> `pw`).
@@ -985,7 +986,7 @@ fn app_steps(
 
     // Storage.
     let mut wanted_mounts: BTreeSet<String> = BTreeSet::new();
-    for m in &app.mounts {
+    for m in k3s::mounts(p, project, &svc.name, &app.mounts).iter() {
         let (key, cmd) = match m {
             Mount::Entry {
                 name: entry,
