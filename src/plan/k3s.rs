@@ -156,6 +156,19 @@ pub(super) fn check(
             });
         }
     }
+    // A volume's `driver_opts.size` is the claim's size on k3s: not the warned "not applied".
+    warnings.retain(|w| {
+        let Some(volume) = w
+            .path
+            .strip_prefix("volumes.")
+            .and_then(|v| v.strip_suffix(".driver_opts"))
+        else {
+            return true;
+        };
+        let entry = StorageName::for_volume(&project.stack, volume);
+        !(out.claimed.contains(&entry)
+            && project.claims.get(&entry).is_some_and(|c| c.size.is_some()))
+    });
     // A key the conversion warned about as a Swarm setting is refused on k3s when Dokku's
     // chart has no place for it.
     for w in warnings.iter() {
