@@ -48,9 +48,19 @@ fn explicit(project: &Project, svc: &Service) -> Option<Scheduler> {
         .or(project.settings.k3s.scheduler)
 }
 
-/// A service's scheduler: the compose file's, else the host's global one.
+/// A service's scheduler: the compose file's, else the app's own selection when the state
+/// holds it (Dokku's computed value: the app's over the global), else the host's global one.
 pub(super) fn scheduler_of(project: &Project, svc: &Service, state: &DokkuState) -> Scheduler {
-    explicit(project, svc).unwrap_or_else(|| {
+    let own = || {
+        let app = svc.app()?;
+        let selected = state
+            .apps
+            .get(app.app.as_str())?
+            .properties
+            .get("scheduler:selected")?;
+        Scheduler::parse(selected).filter(|_| !selected.trim().is_empty())
+    };
+    explicit(project, svc).or_else(own).unwrap_or_else(|| {
         state
             .scheduler_global
             .as_deref()
@@ -616,6 +626,25 @@ mod tests {
         assert!(c
             .iter()
             .any(|x| x == "dokku resource:limit --memory 512m shop-web"));
+    }
+
+    #[test]
+    fn an_apps_own_selection_wins_over_the_global_one() {
+        let j = web(json!({}));
+        let mut host = DokkuState {
+            registry_global: Some("registry.example.com".into()),
+            ..DokkuState::default()
+        };
+        let mut app = crate::state::AppState::default();
+        app.properties
+            .insert("scheduler:selected".into(), "k3s".into());
+        host.apps.insert("shop-web".into(), app);
+        let c = commands(&plan_with(&j, &host, &[]).unwrap());
+        assert!(
+            c.iter()
+                .any(|x| x == "dokku scheduler-k3s:set shop-web namespace shop"),
+            "{c:?}"
+        );
     }
 
     #[test]
