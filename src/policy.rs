@@ -234,14 +234,21 @@ impl Policy {
                             continue;
                         };
                         let Some(value) = it.next() else { break };
+                        // Kubernetes quantities (k3s apps, issue 21): `500m` CPUs, `512Mi`.
+                        let k8s = ["Ki", "Mi", "Gi"]
+                            .iter()
+                            .find_map(|u| value.strip_suffix(u))
+                            .unwrap_or(value);
                         let ok = match key {
                             "cpu" => {
-                                value.parse::<f64>().is_ok_and(|c| c > 0.0 && c.is_finite())
-                                    && value.chars().all(|c| c.is_ascii_digit() || c == '.')
+                                (value.parse::<f64>().is_ok_and(|c| c > 0.0 && c.is_finite())
+                                    && value.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                                    || value.strip_suffix('m').is_some_and(|d| {
+                                        !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())
+                                    })
                             }
                             _ => {
-                                value
-                                    .trim_end_matches(['b', 'k', 'm', 'g'])
+                                k8s.trim_end_matches(['b', 'k', 'm', 'g'])
                                     .chars()
                                     .all(|c| c.is_ascii_digit())
                                     && value.starts_with(|c: char| c.is_ascii_digit())

@@ -10,6 +10,8 @@ use serde_json::Value;
 use crate::dokku::Cmd;
 use crate::model::Project;
 
+mod k3s;
+
 /// What the host looks like, as far as the stack is concerned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DokkuState {
@@ -36,6 +38,14 @@ pub struct DokkuState {
     /// Every app on the host (`apps:list`), the stack's or not; empty when not read.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub listed: BTreeSet<String>,
+    /// The host's global scheduler (`scheduler:report --global`: `global-selected`, empty
+    /// for Dokku's default `docker-local`); `None` when the host was not read (issue 21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_global: Option<String>,
+    /// The host's global registry server (`registry:report --global`: `global-server`),
+    /// read when the stack uses k3s; `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_global: Option<String>,
 }
 
 /// One existing datastore service, as its plugin reports it.
@@ -393,6 +403,7 @@ pub fn read_stack(
         .map(|a| a.app.to_string())
         .filter(|a| existing.contains(a))
         .collect();
+    let k3s_globals = k3s::read_globals(project, run)?;
     let (mut state, todo) = match known {
         Some(k) => {
             let mut state = DokkuState {
@@ -429,10 +440,11 @@ pub fn read_stack(
         }
         None => (read_host(project, run)?, ours),
     };
-    for (app, a) in read_apps(&todo, &listed, run)? {
+    for (app, a) in read_apps(&todo, &listed, run, k3s_globals.reports())? {
         state.apps.insert(app, a);
     }
     state.listed = existing;
+    k3s_globals.store(&mut state);
     Ok(state)
 }
 
@@ -579,10 +591,12 @@ fn read_apps(
     todo: &[String],
     listed: &[String],
     run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
+    extra: &[&'static str],
 ) -> Result<Vec<(String, AppState)>, StateError> {
+    let reports: Vec<&str> = REPORTS.iter().chain(extra).copied().collect();
     let mut bulk: BTreeMap<&str, BTreeMap<String, BTreeMap<String, String>>> = BTreeMap::new();
     if todo.len() > 1 {
-        for plugin in REPORTS {
+        for plugin in reports.iter().copied() {
             let r = format!("{plugin}:report");
             let cmd = Cmd::dokku([r.as_str(), "--format", "json"]);
             let parsed = run(&cmd)?.map(|out| parse_bulk_report(&cmd, &out, listed));
@@ -611,11 +625,13 @@ fn read_apps(
                 None => Ok(BTreeMap::new()),
             }
         };
-        let reports: BTreeMap<&str, BTreeMap<String, String>> = REPORTS
+        let reports: BTreeMap<&str, BTreeMap<String, String>> = reports
             .iter()
             .map(|p| Ok((*p, report(p)?)))
             .collect::<Result<_, StateError>>()?;
-        out.push((app.clone(), read_app(app, &reports, run)?));
+        let mut a = read_app(app, &reports, run)?;
+        k3s::app_properties(&reports, &mut a);
+        out.push((app.clone(), a));
     }
     Ok(out)
 }
@@ -778,9 +794,10 @@ mod tests {
         // A host that does not answer `apps:list` is an error, never an empty host.
         let err = read(&project, &mut |_: &Cmd| Ok(None)).unwrap_err();
         assert!(err.to_string().contains("apps:list"), "{err}");
-        // apps:list, network:list, storage:list-entries, postgres list/links/info x2; for the
-        // one app: config:export, the 12 reports, storage:list and ps:scale.
-        assert_eq!(asked.len(), 22, "{asked:#?}");
+        // apps:list, scheduler:report --global, network:list, storage:list-entries, postgres
+        // list/links/info x2; for the one app: config:export, the 12 reports, storage:list
+        // and ps:scale.
+        assert_eq!(asked.len(), 23, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("other")));
         let web = &state.apps["s-web"];
         assert!(web.deployed);
@@ -821,8 +838,9 @@ mod tests {
             Ok(answer(&line))
         })
         .unwrap();
-        // apps:list, network:list, storage:list-entries, 12 bulk reports, 3 per-app queries x2.
-        assert_eq!(asked.len(), 21, "{asked:#?}");
+        // apps:list, scheduler:report --global, network:list, storage:list-entries, 12 bulk
+        // reports, 3 per-app queries x2.
+        assert_eq!(asked.len(), 22, "{asked:#?}");
         assert_eq!(state.apps["s-api"].ports, ["http:80:8080"]);
         assert_eq!(state.apps["s-web"].ports, ["http:80:80"]);
         assert!(state.apps["s-web"].letsencrypt && !state.apps["s-api"].letsencrypt);
@@ -866,7 +884,7 @@ mod tests {
             }),
         )
         .unwrap();
-        assert_eq!(asked.len(), 1 + 15, "{asked:#?}");
+        assert_eq!(asked.len(), 2 + 15, "{asked:#?}");
         assert!(asked.iter().all(|a| !a.contains("s-api")), "{asked:#?}");
         assert_eq!(fast.apps["s-api"].config["RECORDED"], "1");
         // An app of the record that is gone from the host is gone from the state.

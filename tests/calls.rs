@@ -167,8 +167,8 @@ fn calls_of_the_example_stack() {
     // Issue #16 made the example a working app (two build contexts, an uploads volume): its
     // first deploy has 4 more changes than when the "before" figures were measured (36, on
     // the older example); the reads of a first deploy stayed 9. Issue 21 adds one read to
-    // every apply, the host's global scheduler (`scheduler:report --global`: a stack on k3s
-    // gets its Services), so 41.
+    // every push, the host's global scheduler (`scheduler:report --global`), which decides
+    // whether the stack's apps run on docker-local or k3s: 41.
     report(
         "examples/web-worker-postgres-redis",
         [36, 48, 50],
@@ -324,6 +324,7 @@ fn calls_of_a_project_apply() {
         "network:list",
         "storage:list-entries",
         "letsencrypt:report --global",
+        "scheduler:report --global",
         "postgres:list",
     ];
     for w in wide {

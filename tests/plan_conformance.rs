@@ -56,6 +56,11 @@ const VALUE_FLAGS: &[&str] = &[
     "--mode",
     "--reclaim-policy",
     "--size",
+    // `storage:create --scheduler k3s` (Dokku docs/deployment/schedulers/k3s.md "Persistent
+    // storage": `--access-mode ReadWriteOnce --storage-class-name longhorn`).
+    "--access-mode",
+    "--storage-class-name",
+    "--namespace",
     "--index",
     "--ttl-seconds",
     "-e",

@@ -109,6 +109,18 @@ fn outputs(result: &Result<Plan, plan::PlanError>) -> (String, String, String) {
     }
 }
 
+/// The host every golden case is planned against: a fresh docker-local host, and (issue 21)
+/// a fresh host whose global scheduler is k3s with a global registry, whose expectations are
+/// the `*.k3s.*` files beside the others.
+pub(crate) fn hosts() -> [(&'static str, DokkuState); 2] {
+    let k3s = DokkuState {
+        scheduler_global: Some("k3s".into()),
+        registry_global: Some("registry.example.com".into()),
+        ..DokkuState::default()
+    };
+    [("", DokkuState::default()), (".k3s", k3s)]
+}
+
 #[test]
 fn golden_plans() {
     let cases = all_cases();
@@ -116,20 +128,33 @@ fn golden_plans() {
     let conformance = Conformance::load();
     let mut failures = Vec::new();
     for case in &cases {
-        let result = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts);
-        let (txt, json, stderr) = outputs(&result);
-        check(&case.dir, "plan.txt", &txt, &mut failures);
-        check(&case.dir, "plan.json", &json, &mut failures);
-        check(&case.dir, "stderr.txt", &stderr, &mut failures);
-        if let Ok(p) = &result {
-            for step in &p.steps {
-                let undo = match &step.undo {
-                    plan::Undo::Commands { cmds } => cmds.clone(),
-                    plan::Undo::Irreversible { .. } => Vec::new(),
-                };
-                for cmd in std::iter::once(&step.run).chain(undo.iter()) {
-                    if let Err(e) = conformance.check(&cmd.argv()) {
-                        failures.push(format!("{}: step `{}`: {e}", case.name, step.id));
+        for (suffix, host) in hosts() {
+            let result = plan::plan_compose_json(&case.json, &host, &case.opts);
+            let (txt, json, stderr) = outputs(&result);
+            check(&case.dir, &format!("plan{suffix}.txt"), &txt, &mut failures);
+            check(
+                &case.dir,
+                &format!("plan{suffix}.json"),
+                &json,
+                &mut failures,
+            );
+            check(
+                &case.dir,
+                &format!("stderr{suffix}.txt"),
+                &stderr,
+                &mut failures,
+            );
+            if let Ok(p) = &result {
+                for step in &p.steps {
+                    let undo = match &step.undo {
+                        plan::Undo::Commands { cmds } => cmds.clone(),
+                        plan::Undo::Irreversible { .. } => Vec::new(),
+                    };
+                    for cmd in std::iter::once(&step.run).chain(undo.iter()) {
+                        if let Err(e) = conformance.check(&cmd.argv()) {
+                            failures
+                                .push(format!("{}{suffix}: step `{}`: {e}", case.name, step.id));
+                        }
                     }
                 }
             }
@@ -149,22 +174,23 @@ fn golden_plans() {
 fn replanning_a_converged_stack_is_empty() {
     let mut checked = 0;
     for case in all_cases() {
-        let Ok(first) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts)
-        else {
-            continue;
-        };
-        let mut state = DokkuState::default();
-        for step in &first.steps {
-            simulate::apply(&mut state, step);
+        for (suffix, host) in hosts() {
+            let Ok(first) = plan::plan_compose_json(&case.json, &host, &case.opts) else {
+                continue;
+            };
+            let mut state = host.clone();
+            for step in &first.steps {
+                simulate::apply(&mut state, step);
+            }
+            let again = plan::plan_compose_json(&case.json, &state, &case.opts).unwrap();
+            let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+            assert!(
+                ids.is_empty(),
+                "{}{suffix}: re-plan is not empty: {ids:?}",
+                case.name
+            );
+            checked += 1;
         }
-        let again = plan::plan_compose_json(&case.json, &state, &case.opts).unwrap();
-        let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
-        assert!(
-            ids.is_empty(),
-            "{}: re-plan is not empty: {ids:?}",
-            case.name
-        );
-        checked += 1;
     }
     assert!(checked >= 20, "only {checked} plans checked");
 }

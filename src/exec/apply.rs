@@ -542,9 +542,14 @@ pub fn apply(
     );
     // On k3s: the datastores' expose steps and the plugin-owned Services (issue 21).
     let kubectl = crate::kube::kubectl::Kubectl::from_env();
-    if let Some((steps, effects)) =
-        super::kube::plan(&project, &req.compose, &req.kube, &|c| q(c), &kubectl)?
-    {
+    if let Some((steps, effects)) = super::kube::plan(
+        &project,
+        &req.compose,
+        crate::plan::stack_on_k3s(&project, &host),
+        &req.kube,
+        &|c| q(c),
+        &kubectl,
+    )? {
         super::kube::extend(&mut plan, steps, effects);
     }
     let (prune_steps, kept) = prune_plan(&previous, req, &host.listed, &q)?;

@@ -37,6 +37,12 @@ pub fn key(cmd: &Cmd) -> Option<String> {
             | ["network:list", "--format", "json"]
             | ["storage:list-entries", "--format", "json"]
             | ["letsencrypt:report", "--global", "--format", "json"]
+            | [
+                "scheduler:report" | "registry:report",
+                "--global",
+                "--format",
+                "json"
+            ]
     ) || matches!(a.as_slice(), [list] if list.ends_with(":list") && !list.starts_with(':'));
     (cmd.program == "dokku" && wide).then(|| a.join(" "))
 }
@@ -56,6 +62,11 @@ fn stale(cmd: &Cmd) -> Vec<String> {
             vec!["storage:list-entries --format json".into()]
         }
         ("letsencrypt", "set") => vec!["letsencrypt:report --global --format json".into()],
+        (p @ ("scheduler" | "registry"), "set")
+            if cmd.args.get(1).is_some_and(|a| a == "--global") =>
+        {
+            vec![format!("{p}:report --global --format json")]
+        }
         (p, "create" | "destroy" | "clone" | "rename") => vec![format!("{p}:list")],
         _ => Vec::new(),
     }
@@ -183,6 +194,32 @@ mod tests {
         assert!(key(&Cmd::dokku(["postgres:list"])).is_some());
         assert!(key(&Cmd::dokku(["config:export", "--format", "json", "a"])).is_none());
         assert!(key(&Cmd::dokku(["storage:list", "a", "--format", "json"])).is_none());
+        // The global scheduler and registry (issue 21), not an app's.
+        assert!(key(&Cmd::dokku([
+            "scheduler:report",
+            "--global",
+            "--format",
+            "json"
+        ]))
+        .is_some());
+        assert!(key(&Cmd::dokku([
+            "registry:report",
+            "--global",
+            "--format",
+            "json"
+        ]))
+        .is_some());
+        assert!(key(&Cmd::dokku(["scheduler:report", "a", "--format", "json"])).is_none());
+        assert_eq!(
+            stale(&Cmd::dokku([
+                "scheduler:set",
+                "--global",
+                "selected",
+                "k3s"
+            ])),
+            ["scheduler:report --global --format json"]
+        );
+        assert!(stale(&Cmd::dokku(["scheduler:set", "a", "selected", "k3s"])).is_empty());
     }
 
     #[test]

@@ -91,18 +91,12 @@ pub type KubePlan = (Vec<Step>, Vec<KubeEffect>);
 pub fn plan(
     project: &Project,
     compose: &Value,
+    on_k3s: bool,
     settings: &KubeSettings,
     q: &dyn Fn(&Cmd) -> Result<QueryOutput, crate::state::StateError>,
     kubectl: &Kubectl,
 ) -> Result<Option<KubePlan>, KubeError> {
-    let global = q(&Cmd::dokku([
-        "scheduler:report",
-        "--global",
-        "--scheduler-global-selected",
-    ]))
-    .map_err(|e| KubeError::Kubectl(e.to_string()))?
-    .unwrap_or_default();
-    if !crate::kube::on_k3s(compose, &global) {
+    if !on_k3s {
         return Ok(None);
     }
     let mut steps = Vec::new();

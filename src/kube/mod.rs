@@ -203,8 +203,9 @@ pub enum KubeError {
 
 /// Whether the stack deploys on the k3s scheduler.
 ///
-/// Stand-in until the model knows each app's scheduler (k3s-map): the top-level
-/// `x-dokku.scheduler` of the compose file, else the host's global `scheduler:set` value.
+/// For `compose:down`, which reads no live state: the top-level `x-dokku.scheduler` of the
+/// compose file, else the host's global `scheduler:set` value. An apply decides with the model
+/// and the live state instead (`plan::stack_on_k3s`: any app of the stack on k3s).
 pub fn on_k3s(compose: &Value, global_scheduler: &str) -> bool {
     match compose["x-dokku"]["scheduler"].as_str() {
         Some(s) => s == "k3s",

@@ -75,5 +75,6 @@ pub(super) fn convert_app(
         stop_timeout: process.stop_timeout,
         log_max_size: process.log_max_size,
         docker_options: opts.list,
+        autoscaling: settings.k3s.autoscaling.clone(),
     })
 }

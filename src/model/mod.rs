@@ -21,6 +21,7 @@ mod env;
 mod error;
 mod files;
 mod health;
+pub mod k3s;
 pub mod keys;
 mod limits;
 mod names;

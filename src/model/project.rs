@@ -31,6 +31,8 @@ pub struct Project {
     pub settings: StackSettings,
     /// Environment values rewritten to reach datastores (key path -> rule), for the plan header.
     pub rewrites: BTreeMap<String, String>,
+    /// The claims of the storage entries on k3s (issue 21, [`super::k3s::claims`]).
+    pub claims: BTreeMap<StorageName, super::k3s::Claim>,
 }
 
 /// Inputs of the conversion besides the project.
@@ -100,9 +102,11 @@ pub fn from_compose(
     let mut rewrites = BTreeMap::new();
     super::rewrite::rewrite_datastore_refs(&mut services, &mut rewrites, &mut ctx.warnings)?;
 
+    let claims = super::k3s::claims(&settings.k3s, &ctx.volumes, &compose.volumes)?;
     ctx.warnings.sort();
     ctx.warnings.dedup();
     let project = Project {
+        claims,
         stack: opts.stack.clone(),
         services,
         networks: ctx.networks,

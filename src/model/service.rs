@@ -190,6 +190,8 @@ pub struct AppSpec {
     pub log_max_size: Option<String>,
     /// `docker-options:add` options, by phase.
     pub docker_options: Vec<DockerOption>,
+    /// app.json `formation.web.autoscaling` (KEDA; k3s only, `x-dokku.services.<svc>.autoscaling`).
+    pub autoscaling: Option<super::k3s::Autoscaling>,
 }
 
 /// How the image is obtained.

@@ -56,6 +56,8 @@ pub struct ServiceSettings {
     pub log_vector_sink: Option<String>,
     /// `paths`: path resources on the service's domains (issue 7, docs/routing.md).
     pub paths: Vec<PathRoute>,
+    /// `scheduler`, `autoscaling`: the k3s scheduler (issue 21, [`super::k3s`]).
+    pub k3s: super::k3s::ServiceK3s,
 }
 
 /// `x-dokku.services.<datastore>.backup`: scheduled backups to S3-compatible storage, with
@@ -121,12 +123,15 @@ pub struct StackSettings {
     /// Compose v2.40.3 drops service-level `x-*` keys from `config --format json`, so a
     /// service-level `x-dokku` only survives a loader that keeps it.
     pub services: BTreeMap<String, ServiceSettings>,
+    /// `scheduler`, `registry`, `volumes`: the k3s scheduler (issue 21, [`super::k3s`]).
+    pub k3s: super::k3s::StackK3s,
 }
 
 /// Service-level `x-dokku` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping")]
 struct RawService {
+    autoscaling: Option<Value>,
     backup: Option<RawBackup>,
     datastore: Option<bool>,
     #[serde(default, deserialize_with = "string_list")]
@@ -139,6 +144,7 @@ struct RawService {
     plain: Option<Vec<String>>,
     #[serde(default, deserialize_with = "port")]
     proxy_port: Option<u16>,
+    scheduler: Option<Value>,
     secrets: Option<SecretsMode>,
     state: Option<ExpectedState>,
 }
@@ -187,8 +193,11 @@ struct RawStack {
     letsencrypt_email: Option<String>,
     #[serde(default, deserialize_with = "string_list")]
     plain: Option<Vec<String>>,
+    registry: Option<Value>,
+    scheduler: Option<Value>,
     #[serde(default, deserialize_with = "services")]
     services: Option<BTreeMap<String, RawService>>,
+    volumes: Option<Value>,
 }
 
 fn custom<E: serde::de::Error>(message: &str) -> E {
@@ -363,7 +372,17 @@ impl RawService {
             }
             routes.push(route);
         }
+        let mut k3s = super::k3s::ServiceK3s::default();
+        for (key, v) in [
+            ("autoscaling", &self.autoscaling),
+            ("scheduler", &self.scheduler),
+        ] {
+            if let Some(v) = v {
+                k3s.read(key, v, &p(key))?;
+            }
+        }
         let s = ServiceSettings {
+            k3s,
             letsencrypt: self.letsencrypt.unwrap_or(false),
             letsencrypt_given: self.letsencrypt.is_some(),
             domains,
@@ -456,7 +475,18 @@ impl StackSettings {
             let settings = settings.check(&format!("{path}.services.{name}"))?;
             services.insert(name, settings);
         }
+        let mut k3s = super::k3s::StackK3s::default();
+        for (key, v) in [
+            ("registry", &raw.registry),
+            ("scheduler", &raw.scheduler),
+            ("volumes", &raw.volumes),
+        ] {
+            if let Some(v) = v {
+                k3s.read(key, v, &format!("{path}.{key}"))?;
+            }
+        }
         Ok(Self {
+            k3s,
             letsencrypt_email,
             letsencrypt: raw.letsencrypt.unwrap_or(false),
             plain: raw.plain.into_iter().flatten().collect::<BTreeSet<_>>(),
@@ -488,7 +518,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`services.web.x-dokku.domian`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state"
+            "`services.web.x-dokku.domian`: unknown setting; valid settings: autoscaling, backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, scheduler, secrets, state"
         );
         let e = ServiceSettings::from_json(&json!({"letsencrypt": true}), "services.web.x-dokku")
             .unwrap_err();
@@ -515,7 +545,7 @@ mod tests {
             StackSettings::from_json(&json!({"services": {"web": {"domainz": "x"}}})).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`x-dokku.services.web.domainz`: unknown setting; valid settings: backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, secrets, state"
+            "`x-dokku.services.web.domainz`: unknown setting; valid settings: autoscaling, backup, datastore, domains, letsencrypt, logs, paths, plain, proxy_port, scheduler, secrets, state"
         );
         let e = ServiceSettings::from_json(&json!({"letsencrypt": "yes"}), "s").unwrap_err();
         assert!(

@@ -46,12 +46,23 @@ struct Checks<'a> {
 
 #[derive(Serialize)]
 struct AppJson<'a> {
-    healthchecks: Checks<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    formation: Option<super::k3s_appjson::Formation<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthchecks: Option<Checks<'a>>,
 }
 
-/// app.json with the compose health check as a Dokku startup check of the `web` process.
+/// app.json with the compose health check as a Dokku startup check of the `web` process (on
+/// k3s, the pods' startup probe), and the KEDA autoscaling of `x-dokku` (k3s only).
 pub fn app_json(app: &AppSpec) -> Option<String> {
-    let h = app.healthcheck.as_ref()?;
+    let formation = super::k3s_appjson::formation(app);
+    let Some(h) = app.healthcheck.as_ref() else {
+        let doc = AppJson {
+            formation: Some(formation?),
+            healthchecks: None,
+        };
+        return Some(serde_json::to_string_pretty(&doc).expect("json") + "\n");
+    };
     let check = Check {
         attempts: h.retries,
         command: &h.command,
@@ -62,7 +73,8 @@ pub fn app_json(app: &AppSpec) -> Option<String> {
         wait: h.interval,
     };
     let doc = AppJson {
-        healthchecks: Checks { web: [check] },
+        formation,
+        healthchecks: Some(Checks { web: [check] }),
     };
     Some(serde_json::to_string_pretty(&doc).expect("json") + "\n")
 }

@@ -18,6 +18,9 @@ use crate::model::{
 use crate::routing::PATHS_VAR;
 use crate::state::{mount_key, AppState, DokkuState};
 
+#[path = "k3s.rs"]
+pub(super) mod k3s;
+
 /// Config var holding the digest of the deployed build context.
 pub const DIGEST_VAR: &str = "DOKKU_COMPOSE_DIGEST";
 /// Config var listing the config keys the stack manages (so removed keys get unset).
@@ -116,6 +119,8 @@ struct Planner<'a> {
     routes: BTreeMap<ServiceName, (crate::routing::Include, String, String)>,
     /// The network each service on several networks is created on (see [`primary_networks`]).
     primary: BTreeMap<ServiceName, NetworkName>,
+    /// The scheduler of each app (issue 21, [`k3s`]).
+    k3s: k3s::Schedulers,
 }
 
 fn irreversible(reason: &str) -> Undo {
@@ -182,7 +187,9 @@ pub fn plan(
     }
     // About a dozen steps per service on a fresh host; growing a vector of large steps copies.
     let primary = primary_networks(project, graph)?;
+    let k3s = k3s::check(project, state, &mut warnings)?;
     let mut p = Planner {
+        k3s,
         state,
         steps: Vec::with_capacity(project.services.len() * 12 + 8),
         routes: BTreeMap::new(),
@@ -383,6 +390,7 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
                 ),
                 None => format!("storage entry `{name}` does not exist"),
             };
+            let create = k3s::storage_create(p, project, name);
             p.push(
                 None,
                 &format!("storage/{name}"),
@@ -390,7 +398,7 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
                     name: name.to_string(),
                     seed_from: seed.clone(),
                 },
-                Cmd::dokku(["storage:create", name.as_str()]),
+                create,
                 reason,
                 undo(vec![Cmd::dokku([
                     "storage:destroy",
@@ -400,6 +408,7 @@ fn stack_steps(p: &mut Planner<'_>, project: &Project) {
             );
         }
     }
+    k3s::host_path_steps(p, project);
 }
 
 /// The password in a URL's user part (`postgres://u:pw@h/x` -> `pw`).
@@ -800,6 +809,7 @@ fn app_steps(
             undo(vec![Cmd::dokku(["apps:destroy", name, "--force"])]),
         );
     }
+    runtime_changed |= k3s::app_steps(p, ctx, project, svc, app, cur);
 
     // How the image is built.
     set_property(p, ctx, name, cur, "builder", "selected", Some("dockerfile"));
@@ -826,7 +836,7 @@ fn app_steps(
                 Some(&format!("{}/Procfile", overlay_dir(&svc.name))),
             );
         }
-        if app.healthcheck.is_some() {
+        if app.healthcheck.is_some() || app.autoscaling.is_some() {
             set_property(
                 p,
                 ctx,
@@ -977,7 +987,7 @@ fn app_steps(
 
     // Storage.
     let mut wanted_mounts: BTreeSet<String> = BTreeSet::new();
-    for m in &app.mounts {
+    for m in k3s::mounts(p, project, &svc.name, &app.mounts).iter() {
         let (key, cmd) = match m {
             Mount::Entry {
                 name: entry,
@@ -1236,6 +1246,9 @@ fn app_steps(
         }
         if let Some(m) = res.memory_swap_mb {
             want.insert("memory-swap".into(), format!("{m}m"));
+        }
+        if p.k3s.is_k3s(&svc.name) {
+            want = k3s::resource_values(res);
         }
         let have: BTreeMap<String, String> = cur
             .resources
