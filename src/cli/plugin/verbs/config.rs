@@ -52,7 +52,9 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     .unwrap_or_default();
     println!(
         "{}",
-        serde_json::to_string_pretty(&crate::exec::releases::mask_secrets(&loaded.json, &plain))?
+        serde_json::to_string_pretty(
+            &crate::exec::releases::SecretRule::new(&plain).mask(&loaded.json)
+        )?
     );
     Ok(0)
 }
