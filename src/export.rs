@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::dokku::catalog::DATASTORES;
-use crate::state::DokkuState;
+use crate::state::{AppState, DokkuState};
 
 /// The template, embedded (style R20).
 pub const TEMPLATE: &str = include_str!("../templates/export.compose.yaml.tera");
@@ -205,6 +205,27 @@ fn str_list(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// One app's environment: `(key, value, plain)` by key.
+type Env = Vec<(String, String, bool)>;
+
+/// What the services of an export share while they are built.
+struct Ctx<'a> {
+    input: &'a ExportInput<'a>,
+    recipe: &'a Value,
+    /// `<stack>-`, the prefix of the stack's apps, networks and volumes.
+    prefix: String,
+    /// Datastore service `(plugin, name)` → compose service.
+    ds_of: BTreeMap<(&'a str, &'a str), &'a str>,
+}
+
+/// What the services use, for the top-level keys.
+#[derive(Default)]
+struct Used {
+    networks: BTreeSet<String>,
+    volumes: BTreeSet<String>,
+    le_email: Option<String>,
+}
+
 /// Builds the compose project of the stack's members from the host state and the recipe.
 ///
 /// # Errors
@@ -212,26 +233,85 @@ fn str_list(v: &Value) -> Vec<String> {
 /// [`ExportError::MissingApp`] when an app member is not in the state.
 pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
     let stack = input.stack;
-    let prefix = format!("{stack}-");
     let empty = Value::Null;
     let recipe = input.recipe.unwrap_or(&empty);
-    let recipe_xd = &recipe["x-dokku"];
-    let stack_plain: BTreeSet<String> = str_list(&recipe_xd["plain"]).into_iter().collect();
-
-    // Datastore service → app links.
-    let ds_of: BTreeMap<(&str, &str), &str> = input
-        .services
-        .iter()
-        .filter_map(|(svc, m)| match m {
-            Member::Datastore { plugin, name } => {
-                Some(((plugin.as_str(), name.as_str()), svc.as_str()))
-            }
-            Member::App(_) => None,
-        })
-        .collect();
-
+    let ctx = Ctx {
+        input,
+        recipe,
+        prefix: format!("{stack}-"),
+        ds_of: input
+            .services
+            .iter()
+            .filter_map(|(svc, m)| match m {
+                Member::Datastore { plugin, name } => {
+                    Some(((plugin.as_str(), name.as_str()), svc.as_str()))
+                }
+                Member::App(_) => None,
+            })
+            .collect(),
+    };
     // Pass 1: environment of every app, to name variables consistently.
-    let mut envs: BTreeMap<&str, Vec<(String, String, bool)>> = BTreeMap::new();
+    let envs = app_envs(input, &recipe["x-dokku"])?;
+    let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for list in envs.values() {
+        for (k, v, plain) in list {
+            if !plain {
+                values.entry(k.as_str()).or_default().insert(v.as_str());
+            }
+        }
+    }
+    let mut variables = BTreeMap::new();
+    let mut services = Vec::new();
+    let mut used = Used::default();
+    let mut xd_services = Map::new();
+    for (svc, member) in &input.services {
+        let (out, xd) = service_fields(&ctx, svc, member, &mut used);
+        let environment = envs
+            .get(svc.as_str())
+            .into_iter()
+            .flatten()
+            .map(|(k, v, plain)| {
+                let value = if *plain {
+                    escape(v)
+                } else {
+                    let var = if values.get(k.as_str()).is_some_and(|s| s.len() > 1) {
+                        scoped_var(svc, k)
+                    } else {
+                        k.clone()
+                    };
+                    variables.insert(var.clone(), v.clone());
+                    format!("${{{var}}}")
+                };
+                Field {
+                    key: k.clone(),
+                    value: text(&json!(value)),
+                }
+            })
+            .collect();
+        if !xd.is_empty() {
+            xd_services.insert(svc.clone(), Value::Object(xd));
+        }
+        // `image` and `build` first, the rest by name.
+        let mut fields: Vec<Field> = out.iter().map(|(k, v)| field(k, v)).collect();
+        fields.sort_by_key(|f| (!matches!(f.key.as_str(), "image" | "build"), f.key.clone()));
+        services.push(ServiceDoc {
+            name: text(&json!(svc)),
+            fields,
+            environment,
+        });
+    }
+    let doc = document(&ctx, services, used, xd_services);
+    Ok(Export { doc, variables })
+}
+
+/// The environment of every app member: the keys the stack manages (`DOKKU_COMPOSE_KEYS`),
+/// else every key but Dokku's own and link variables; plain when `x-dokku.plain` says so.
+fn app_envs<'i>(
+    input: &'i ExportInput<'_>,
+    recipe_xd: &Value,
+) -> Result<BTreeMap<&'i str, Env>, ExportError> {
+    let stack_plain: BTreeSet<String> = str_list(&recipe_xd["plain"]).into_iter().collect();
+    let mut envs = BTreeMap::new();
     for (svc, m) in &input.services {
         let Member::App(app) = m else { continue };
         let a = input
@@ -274,343 +354,365 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
             .collect();
         envs.insert(svc.as_str(), list);
     }
-    let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for list in envs.values() {
-        for (k, v, plain) in list {
-            if !plain {
-                values.entry(k.as_str()).or_default().insert(v.as_str());
-            }
-        }
-    }
-    let mut variables = BTreeMap::new();
+    Ok(envs)
+}
 
-    let mut services = Vec::new();
-    let mut used_networks: BTreeSet<String> = BTreeSet::new();
-    let mut used_volumes: BTreeSet<String> = BTreeSet::new();
-    let mut xd_services = Map::new();
-    let mut le_email: Option<String> = None;
-    for (svc, member) in &input.services {
-        let rsvc = recipe["services"].get(svc).and_then(Value::as_object);
-        let mut out: Map<String, Value> = Map::new();
-        let mut xd: Map<String, Value> = recipe_xd["services"][svc]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        match member {
-            Member::Datastore { plugin, .. } => {
-                let image = rsvc
-                    .and_then(|r| r.get("image"))
-                    .cloned()
-                    .unwrap_or_else(|| {
-                        json!(DATASTORES
-                            .iter()
-                            .find(|d| d.plugin == plugin)
-                            .map_or(plugin.as_str(), |d| d.image))
-                    });
-                out.insert("image".into(), image);
-                if let Some(c) = rsvc.and_then(|r| r.get("command")).filter(|c| !c.is_null()) {
-                    out.insert("command".into(), c.clone());
-                }
-            }
-            Member::App(app) => {
-                let a = &input.state.apps[app];
-                // The recipe: what the host cannot tell.
-                if let Some(r) = rsvc {
-                    for (k, v) in r {
-                        if !FROM_STATE.contains(&k.as_str()) && !v.is_null() {
-                            out.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                if !out.contains_key("image") && !out.contains_key("build") {
-                    let image = input
-                        .images
-                        .get(app)
-                        .cloned()
-                        .unwrap_or_else(|| format!("dokku/{app}:latest"));
-                    out.insert("image".into(), json!(image));
-                }
-                // Depends_on: the recipe's (among members), plus every datastore linked.
-                let mut deps: Map<String, Value> = Map::new();
-                if let Some(d) = rsvc
-                    .and_then(|r| r.get("depends_on"))
-                    .and_then(Value::as_object)
-                {
-                    for (k, v) in d {
-                        if input.services.contains_key(k) {
-                            deps.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                for (plugin, svcs) in &input.state.datastores {
-                    for (name, links) in svcs {
-                        if let Some(dsvc) = ds_of
-                            .get(&(plugin.as_str(), name.as_str()))
-                            .filter(|_| links.contains(app))
-                        {
-                            deps.entry((*dsvc).to_owned()).or_insert_with(
-                                || json!({"condition": "service_started", "required": true}),
-                            );
-                        }
-                    }
-                }
-                // Ports: the http maps (Let's Encrypt adds its https maps itself).
-                let http: Vec<(&str, &str)> = a
-                    .ports
-                    .iter()
-                    .filter_map(|p| p.strip_prefix("http:")?.split_once(':'))
-                    .collect();
-                let proxy_port = xd.get("proxy_port").and_then(Value::as_u64);
-                let via_proxy_port = proxy_port
-                    .is_some_and(|pp| http == [("80", pp.to_string().as_str())])
-                    && rsvc.is_none_or(|r| {
-                        r.get("ports")
-                            .and_then(Value::as_array)
-                            .is_none_or(Vec::is_empty)
-                    });
-                if !via_proxy_port {
-                    xd.remove("proxy_port");
-                    if a.proxy_enabled && !http.is_empty() {
-                        let ports: Vec<Value> = http
-                            .iter()
-                            .map(|(h, c)| json!(format!("{h}:{c}")))
-                            .collect();
-                        out.insert("ports".into(), Value::Array(ports));
-                    }
-                }
-                // Volumes: recipe volumes the host still mounts (or baked into the image),
-                // then the host's other mounts.
-                let mut volumes: Vec<Value> = Vec::new();
-                let mut covered: BTreeSet<String> = BTreeSet::new();
-                let mounts: Vec<(Option<&str>, &str, &str, bool)> = a
-                    .mounts
-                    .iter()
-                    .filter_map(|m| {
-                        let (m, ro) = m
-                            .strip_suffix(":ro")
-                            .map_or((m.as_str(), false), |x| (x, true));
-                        if let Some(rest) = m.strip_prefix("entry:") {
-                            let (name, target) = rest.split_once(':')?;
-                            Some((Some(name), "", target, ro))
-                        } else {
-                            let (host, target) = m.split_once(':')?;
-                            Some((None, host, target, ro))
-                        }
-                    })
-                    .collect();
-                for v in rsvc
-                    .and_then(|r| r.get("volumes"))
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let target = v["target"].as_str().unwrap_or_default();
-                    let baked = v["type"] == "bind" && v["read_only"] == true;
-                    if mounts.iter().any(|m| m.2 == target) || baked {
-                        covered.insert(target.to_owned());
-                        if v["type"] == "volume" {
-                            if let Some(s) = v["source"].as_str() {
-                                used_volumes.insert(s.to_owned());
-                            }
-                        }
-                        volumes.push(v.clone());
-                    }
-                }
-                for (entry, host, target, ro) in mounts {
-                    if covered.contains(target) {
-                        continue;
-                    }
-                    let ro = if ro { ":ro" } else { "" };
-                    match entry {
-                        Some(e) => {
-                            let vol = e.strip_prefix(&prefix).unwrap_or(e).to_owned();
-                            volumes.push(json!(format!("{vol}:{target}{ro}")));
-                            used_volumes.insert(vol);
-                        }
-                        None => volumes.push(json!(format!("{host}:{target}{ro}"))),
-                    }
-                }
-                if !volumes.is_empty() {
-                    out.insert("volumes".into(), Value::Array(volumes));
-                }
-                // Networks: the initial network first, then the attached ones (after creation,
-                // then after deploy: the planner puts the third and later networks of a service
-                // in `attach-post-deploy`); extra aliases.
-                let mut nets: Vec<String> = Vec::new();
-                for key in [
-                    "network:initial-network",
-                    "network:attach-post-create",
-                    "network:attach-post-deploy",
-                ] {
-                    if let Some(v) = a.properties.get(key) {
-                        for n in v.split([' ', ',']).filter(|n| !n.is_empty()) {
-                            if !nets.iter().any(|x| x == n) {
-                                nets.push(n.to_owned());
-                            }
-                        }
-                    }
-                }
-                let aliases: Vec<String> = a
-                    .docker_options
-                    .get("deploy")
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|o| o.strip_prefix("--network-alias "))
-                    .map(|x| x.trim().to_owned())
-                    .filter(|x| x != svc)
-                    .collect();
-                let short: Vec<String> = nets
-                    .iter()
-                    .map(|n| n.strip_prefix(&prefix).unwrap_or(n).to_owned())
-                    .collect();
-                if !(short.is_empty() || (short == ["default"] && aliases.is_empty())) {
-                    let mut m = Map::new();
-                    for (i, (full, n)) in nets.iter().zip(&short).enumerate() {
-                        used_networks.insert(full.clone());
-                        let mut spec = Map::new();
-                        if i == 0 {
-                            if !aliases.is_empty() {
-                                spec.insert("aliases".into(), json!(aliases));
-                            }
-                            if nets.len() > 1 {
-                                spec.insert("priority".into(), json!(100));
-                            }
-                        }
-                        m.insert(
-                            n.clone(),
-                            if spec.is_empty() {
-                                Value::Null
-                            } else {
-                                Value::Object(spec)
-                            },
-                        );
-                    }
-                    out.insert("networks".into(), Value::Object(m));
-                }
-                // Expected state and scale.
-                let web = a.scale.get("web").copied();
-                let implied = recipe["services"].as_object().is_some_and(|s| {
-                    s.values().any(|o| {
-                        o["depends_on"][svc]["condition"] == "service_completed_successfully"
-                    })
+/// A service's compose keys and its `x-dokku` block (paths relative to the project
+/// directory, when known).
+fn service_fields(
+    ctx: &Ctx<'_>,
+    svc: &str,
+    member: &Member,
+    used: &mut Used,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let rsvc = ctx.recipe["services"].get(svc).and_then(Value::as_object);
+    let mut out: Map<String, Value> = Map::new();
+    let mut xd: Map<String, Value> = ctx.recipe["x-dokku"]["services"][svc]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    match member {
+        Member::Datastore { plugin, .. } => {
+            let image = rsvc
+                .and_then(|r| r.get("image"))
+                .cloned()
+                .unwrap_or_else(|| {
+                    json!(DATASTORES
+                        .iter()
+                        .find(|d| d.plugin == plugin)
+                        .map_or(plugin.as_str(), |d| d.image))
                 });
-                if !xd.contains_key("state") && web == Some(0) && !implied {
-                    xd.insert("state".into(), json!("stopped"));
-                }
-                let running =
-                    xd.get("state").is_none_or(|s| s == "running") && !(implied && web == Some(0));
-                let mut deploy = Map::new();
-                if let (true, Some(n)) = (running, web) {
-                    deploy.insert("replicas".into(), json!(n));
-                }
-                let mut limits = Map::new();
-                let mut reservations = Map::new();
-                for (k, v) in &a.resources {
-                    match k.as_str() {
-                        "limit:cpu" => {
-                            limits.insert("cpus".into(), json!(v));
-                        }
-                        "limit:memory" => {
-                            limits.insert("memory".into(), json!(v));
-                        }
-                        "limit:memory-swap" => {
-                            out.insert("memswap_limit".into(), json!(v));
-                        }
-                        "reserve:memory" => {
-                            reservations.insert("memory".into(), json!(v));
-                        }
-                        _ => {}
-                    }
-                }
-                let mut res = Map::new();
-                if !limits.is_empty() {
-                    res.insert("limits".into(), Value::Object(limits));
-                }
-                if !reservations.is_empty() {
-                    res.insert("reservations".into(), Value::Object(reservations));
-                }
-                if !res.is_empty() {
-                    deploy.insert("resources".into(), Value::Object(res));
-                }
-                if !deploy.is_empty() {
-                    out.insert("deploy".into(), Value::Object(deploy));
-                }
-                if let Some(p) = a.properties.get("ps:restart-policy") {
-                    out.insert("restart".into(), json!(p));
-                }
-                if let Some(t) = a.properties.get("ps:stop-timeout-seconds") {
-                    out.insert("stop_grace_period".into(), json!(format!("{t}s")));
-                }
-                if !deps.is_empty() {
-                    out.insert("depends_on".into(), Value::Object(deps));
-                }
-                // Domains and certificates.
-                if a.domains.is_empty() {
-                    xd.remove("domains");
-                } else {
-                    xd.insert("domains".into(), json!(a.domains));
-                }
-                if a.letsencrypt {
-                    xd.insert("letsencrypt".into(), json!(true));
-                    if le_email.is_none() {
-                        le_email = a.properties.get("letsencrypt:email").cloned();
-                    }
-                } else {
-                    xd.remove("letsencrypt");
-                }
+            out.insert("image".into(), image);
+            if let Some(c) = rsvc.and_then(|r| r.get("command")).filter(|c| !c.is_null()) {
+                out.insert("command".into(), c.clone());
             }
         }
-        if let Some(dir) = input.project_dir {
-            let mut v = Value::Object(std::mem::take(&mut out));
-            relativise(&mut v, dir);
-            if let Value::Object(m) = v {
-                out = m;
-            }
-        }
-        let environment = envs
-            .get(svc.as_str())
-            .into_iter()
-            .flatten()
-            .map(|(k, v, plain)| {
-                let value = if *plain {
-                    escape(v)
-                } else {
-                    let var = if values.get(k.as_str()).is_some_and(|s| s.len() > 1) {
-                        scoped_var(svc, k)
-                    } else {
-                        k.clone()
-                    };
-                    variables.insert(var.clone(), v.clone());
-                    format!("${{{var}}}")
-                };
-                Field {
-                    key: k.clone(),
-                    value: text(&json!(value)),
-                }
-            })
-            .collect();
-        if !xd.is_empty() {
-            xd_services.insert(svc.clone(), Value::Object(xd));
-        }
-        // `image` and `build` first, the rest by name.
-        let mut fields: Vec<Field> = out.iter().map(|(k, v)| field(k, v)).collect();
-        fields.sort_by_key(|f| (!matches!(f.key.as_str(), "image" | "build"), f.key.clone()));
-        services.push(ServiceDoc {
-            name: text(&json!(svc)),
-            fields,
-            environment,
-        });
+        Member::App(app) => app_fields(ctx, svc, app, rsvc, &mut out, &mut xd, used),
     }
+    if let Some(dir) = ctx.input.project_dir {
+        let mut v = Value::Object(std::mem::take(&mut out));
+        relativise(&mut v, dir);
+        if let Value::Object(m) = v {
+            out = m;
+        }
+    }
+    (out, xd)
+}
 
-    let networks = used_networks
+/// An app member's keys: the recipe (what the host cannot tell), then what the host runs.
+fn app_fields(
+    ctx: &Ctx<'_>,
+    svc: &str,
+    app: &str,
+    rsvc: Option<&Map<String, Value>>,
+    out: &mut Map<String, Value>,
+    xd: &mut Map<String, Value>,
+    used: &mut Used,
+) {
+    let a = &ctx.input.state.apps[app];
+    if let Some(r) = rsvc {
+        for (k, v) in r {
+            if !FROM_STATE.contains(&k.as_str()) && !v.is_null() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if !out.contains_key("image") && !out.contains_key("build") {
+        let image = ctx
+            .input
+            .images
+            .get(app)
+            .cloned()
+            .unwrap_or_else(|| format!("dokku/{app}:latest"));
+        out.insert("image".into(), json!(image));
+    }
+    let deps = depends_on(ctx, app, rsvc);
+    ports(a, rsvc, out, xd);
+    volumes(ctx, a, rsvc, out, used);
+    networks(ctx, svc, a, out, used);
+    state_and_deploy(ctx.recipe, svc, a, out, xd);
+    if !deps.is_empty() {
+        out.insert("depends_on".into(), Value::Object(deps));
+    }
+    // Domains and certificates.
+    if a.domains.is_empty() {
+        xd.remove("domains");
+    } else {
+        xd.insert("domains".into(), json!(a.domains));
+    }
+    if a.letsencrypt {
+        xd.insert("letsencrypt".into(), json!(true));
+        if used.le_email.is_none() {
+            used.le_email = a.properties.get("letsencrypt:email").cloned();
+        }
+    } else {
+        xd.remove("letsencrypt");
+    }
+}
+
+/// `depends_on`: the recipe's (among members), plus every datastore linked.
+fn depends_on(ctx: &Ctx<'_>, app: &str, rsvc: Option<&Map<String, Value>>) -> Map<String, Value> {
+    let mut deps: Map<String, Value> = Map::new();
+    if let Some(d) = rsvc
+        .and_then(|r| r.get("depends_on"))
+        .and_then(Value::as_object)
+    {
+        for (k, v) in d {
+            if ctx.input.services.contains_key(k) {
+                deps.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for (plugin, svcs) in &ctx.input.state.datastores {
+        for (name, links) in svcs {
+            if let Some(dsvc) = ctx
+                .ds_of
+                .get(&(plugin.as_str(), name.as_str()))
+                .filter(|_| links.iter().any(|l| l == app))
+            {
+                deps.entry((*dsvc).to_owned())
+                    .or_insert_with(|| json!({"condition": "service_started", "required": true}));
+            }
+        }
+    }
+    deps
+}
+
+/// Ports: the http maps (Let's Encrypt adds its https maps itself), or `x-dokku.proxy_port`
+/// when that is all they say.
+fn ports(
+    a: &AppState,
+    rsvc: Option<&Map<String, Value>>,
+    out: &mut Map<String, Value>,
+    xd: &mut Map<String, Value>,
+) {
+    let http: Vec<(&str, &str)> = a
+        .ports
+        .iter()
+        .filter_map(|p| p.strip_prefix("http:")?.split_once(':'))
+        .collect();
+    let proxy_port = xd.get("proxy_port").and_then(Value::as_u64);
+    let via_proxy_port = proxy_port.is_some_and(|pp| http == [("80", pp.to_string().as_str())])
+        && rsvc.is_none_or(|r| {
+            r.get("ports")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+        });
+    if !via_proxy_port {
+        xd.remove("proxy_port");
+        if a.proxy_enabled && !http.is_empty() {
+            let ports: Vec<Value> = http
+                .iter()
+                .map(|(h, c)| json!(format!("{h}:{c}")))
+                .collect();
+            out.insert("ports".into(), Value::Array(ports));
+        }
+    }
+}
+
+/// Volumes: recipe volumes the host still mounts (or baked into the image), then the host's
+/// other mounts.
+fn volumes(
+    ctx: &Ctx<'_>,
+    a: &AppState,
+    rsvc: Option<&Map<String, Value>>,
+    out: &mut Map<String, Value>,
+    used: &mut Used,
+) {
+    let mut volumes: Vec<Value> = Vec::new();
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    let mounts: Vec<(Option<&str>, &str, &str, bool)> = a
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let (m, ro) = m
+                .strip_suffix(":ro")
+                .map_or((m.as_str(), false), |x| (x, true));
+            if let Some(rest) = m.strip_prefix("entry:") {
+                let (name, target) = rest.split_once(':')?;
+                Some((Some(name), "", target, ro))
+            } else {
+                let (host, target) = m.split_once(':')?;
+                Some((None, host, target, ro))
+            }
+        })
+        .collect();
+    for v in rsvc
+        .and_then(|r| r.get("volumes"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let target = v["target"].as_str().unwrap_or_default();
+        let baked = v["type"] == "bind" && v["read_only"] == true;
+        if mounts.iter().any(|m| m.2 == target) || baked {
+            covered.insert(target.to_owned());
+            if v["type"] == "volume" {
+                if let Some(s) = v["source"].as_str() {
+                    used.volumes.insert(s.to_owned());
+                }
+            }
+            volumes.push(v.clone());
+        }
+    }
+    for (entry, host, target, ro) in mounts {
+        if covered.contains(target) {
+            continue;
+        }
+        let ro = if ro { ":ro" } else { "" };
+        match entry {
+            Some(e) => {
+                let vol = e.strip_prefix(&ctx.prefix).unwrap_or(e).to_owned();
+                volumes.push(json!(format!("{vol}:{target}{ro}")));
+                used.volumes.insert(vol);
+            }
+            None => volumes.push(json!(format!("{host}:{target}{ro}"))),
+        }
+    }
+    if !volumes.is_empty() {
+        out.insert("volumes".into(), Value::Array(volumes));
+    }
+}
+
+/// Networks: the initial network first, then the attached ones (after creation, then after
+/// deploy: the planner puts the third and later networks of a service in
+/// `attach-post-deploy`); extra aliases.
+fn networks(ctx: &Ctx<'_>, svc: &str, a: &AppState, out: &mut Map<String, Value>, used: &mut Used) {
+    let mut nets: Vec<String> = Vec::new();
+    for key in [
+        "network:initial-network",
+        "network:attach-post-create",
+        "network:attach-post-deploy",
+    ] {
+        if let Some(v) = a.properties.get(key) {
+            for n in v.split([' ', ',']).filter(|n| !n.is_empty()) {
+                if !nets.iter().any(|x| x == n) {
+                    nets.push(n.to_owned());
+                }
+            }
+        }
+    }
+    let aliases: Vec<String> = a
+        .docker_options
+        .get("deploy")
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.strip_prefix("--network-alias "))
+        .map(|x| x.trim().to_owned())
+        .filter(|x| x != svc)
+        .collect();
+    let short: Vec<String> = nets
+        .iter()
+        .map(|n| n.strip_prefix(&ctx.prefix).unwrap_or(n).to_owned())
+        .collect();
+    if short.is_empty() || (short == ["default"] && aliases.is_empty()) {
+        return;
+    }
+    let mut m = Map::new();
+    for (i, (full, n)) in nets.iter().zip(&short).enumerate() {
+        used.networks.insert(full.clone());
+        let mut spec = Map::new();
+        if i == 0 {
+            if !aliases.is_empty() {
+                spec.insert("aliases".into(), json!(aliases));
+            }
+            if nets.len() > 1 {
+                spec.insert("priority".into(), json!(100));
+            }
+        }
+        m.insert(
+            n.clone(),
+            if spec.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(spec)
+            },
+        );
+    }
+    out.insert("networks".into(), Value::Object(m));
+}
+
+/// Expected state and scale, resources, restart policy and stop timeout.
+fn state_and_deploy(
+    recipe: &Value,
+    svc: &str,
+    a: &AppState,
+    out: &mut Map<String, Value>,
+    xd: &mut Map<String, Value>,
+) {
+    let web = a.scale.get("web").copied();
+    let implied = recipe["services"].as_object().is_some_and(|s| {
+        s.values()
+            .any(|o| o["depends_on"][svc]["condition"] == "service_completed_successfully")
+    });
+    if !xd.contains_key("state") && web == Some(0) && !implied {
+        xd.insert("state".into(), json!("stopped"));
+    }
+    let running = xd.get("state").is_none_or(|s| s == "running") && !(implied && web == Some(0));
+    let mut deploy = Map::new();
+    if let (true, Some(n)) = (running, web) {
+        deploy.insert("replicas".into(), json!(n));
+    }
+    let mut limits = Map::new();
+    let mut reservations = Map::new();
+    for (k, v) in &a.resources {
+        match k.as_str() {
+            "limit:cpu" => {
+                limits.insert("cpus".into(), json!(v));
+            }
+            "limit:memory" => {
+                limits.insert("memory".into(), json!(v));
+            }
+            "limit:memory-swap" => {
+                out.insert("memswap_limit".into(), json!(v));
+            }
+            "reserve:memory" => {
+                reservations.insert("memory".into(), json!(v));
+            }
+            _ => {}
+        }
+    }
+    let mut res = Map::new();
+    if !limits.is_empty() {
+        res.insert("limits".into(), Value::Object(limits));
+    }
+    if !reservations.is_empty() {
+        res.insert("reservations".into(), Value::Object(reservations));
+    }
+    if !res.is_empty() {
+        deploy.insert("resources".into(), Value::Object(res));
+    }
+    if !deploy.is_empty() {
+        out.insert("deploy".into(), Value::Object(deploy));
+    }
+    if let Some(p) = a.properties.get("ps:restart-policy") {
+        out.insert("restart".into(), json!(p));
+    }
+    if let Some(t) = a.properties.get("ps:stop-timeout-seconds") {
+        out.insert("stop_grace_period".into(), json!(format!("{t}s")));
+    }
+}
+
+/// The document: the services, then the networks and volumes they use, the recipe's
+/// `secrets` and `configs`, and the top-level `x-dokku`.
+fn document(
+    ctx: &Ctx<'_>,
+    services: Vec<ServiceDoc>,
+    used: Used,
+    xd_services: Map<String, Value>,
+) -> ComposeDoc {
+    let (recipe, prefix) = (ctx.recipe, &ctx.prefix);
+    let networks = used
+        .networks
         .iter()
         .filter(|n| *n != &format!("{prefix}default"))
-        .map(|full| match full.strip_prefix(&prefix) {
+        .map(|full| match full.strip_prefix(prefix.as_str()) {
             Some(n) => field(n, &json!({})),
             None => field(full, &json!({"external": true, "name": full})),
         })
         .collect();
-    let volumes = used_volumes
+    let volumes = used
+        .volumes
         .iter()
         .map(|v| {
             let spec = recipe["volumes"]
@@ -628,15 +730,18 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
             .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
         {
             let mut v = v.clone();
-            if let Some(dir) = input.project_dir {
+            if let Some(dir) = ctx.input.project_dir {
                 relativise(&mut v, dir);
             }
             top.push(field(key, &v));
         }
     }
-    let mut xd_top: Map<String, Value> = recipe_xd.as_object().cloned().unwrap_or_default();
+    let mut xd_top: Map<String, Value> = recipe["x-dokku"].as_object().cloned().unwrap_or_default();
     xd_top.remove("services");
-    if let Some(e) = le_email.filter(|_| !xd_top.contains_key("letsencrypt_email")) {
+    if let Some(e) = used
+        .le_email
+        .filter(|_| !xd_top.contains_key("letsencrypt_email"))
+    {
         xd_top.insert("letsencrypt_email".into(), json!(e));
     }
     if !xd_services.is_empty() {
@@ -647,16 +752,15 @@ pub fn export(input: &ExportInput<'_>) -> Result<Export, ExportError> {
     } else {
         text(&Value::Object(xd_top))
     };
-    let doc = ComposeDoc {
-        stack: stack.to_owned(),
-        name: text(&json!(stack)),
+    ComposeDoc {
+        stack: ctx.input.stack.to_owned(),
+        name: text(&json!(ctx.input.stack)),
         services,
         networks,
         volumes,
         top,
         x_dokku,
-    };
-    Ok(Export { doc, variables })
+    }
 }
 
 /// Renders the compose file (pure; golden-tested in tests/export.rs).
