@@ -302,3 +302,38 @@ pub(super) fn service_app(project: &Project, service: &str) -> anyhow::Result<St
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `install.sh` links `subcommands/<verb>` for each verb it lists: the same verbs as
+    /// [`VERBS`], or a verb would be missing from Dokku (or a link would answer "not a compose
+    /// command").
+    #[test]
+    fn install_links_every_verb_and_no_other() {
+        let script = include_str!("../../../../install.sh");
+        let line = script
+            .lines()
+            .find_map(|l| l.strip_prefix("VERBS=("))
+            .and_then(|l| l.strip_suffix(')'));
+        let installed: BTreeSet<&str> = line.unwrap_or_default().split_whitespace().collect();
+        let defined: BTreeSet<&str> = VERBS.iter().map(|v| v.name).collect();
+        assert_eq!(installed, defined);
+        assert_eq!(defined.len(), VERBS.len(), "each verb once");
+    }
+
+    #[test]
+    fn an_unknown_verb_is_refused_with_the_help_named() {
+        let env = DokkuEnv::from_env();
+        for verb in ["nope", "projects:nope"] {
+            let err = run(verb, &[], &env).map(|_| ()).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("`compose:{verb}` is not a compose command; see `dokku compose:help`")
+            );
+        }
+    }
+}
