@@ -21,23 +21,29 @@ use crate::state::{QueryOutput, StateError};
 
 /// `compose:export`.
 #[derive(Parser)]
-#[command(name = "compose:export")]
+#[command(
+    about = "Write a compose file of the stack",
+    long_about = "Write a compose file describing what the stack's apps run now"
+)]
 pub(super) struct ExportArgs {
     /// The stack app.
     app: String,
     /// Write the compose file here (and `<FILE>.env.example` beside it) instead of stdout.
-    #[arg(long, short = 'o')]
+    #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
 }
 
 /// `compose:import-apps`.
 #[derive(Parser)]
-#[command(name = "compose:import-apps")]
+#[command(
+    about = "Adopt existing apps into a new stack",
+    long_about = "Adopt existing apps named <stack>-<service> into a new stack"
+)]
 pub(super) struct ImportArgs {
     /// The new stack (an app; created when missing).
     stack: String,
     /// Existing apps, each named `<stack>-<service>`, and datastores as `<plugin>:<service>`.
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "APP")]
     apps: Vec<String>,
 }
 

@@ -8,16 +8,16 @@ mod help;
 mod projects;
 mod props;
 mod stack;
-mod subcommands;
 mod sync_cmd;
 mod triggers;
+mod verbs;
 mod version;
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub use help::{help, plugin_help, COMMANDS, DESCRIPTION};
+pub use help::{help, plugin_help, DESCRIPTION};
 pub use props::{prop, Prop, Props, PROPS};
 pub use version::{COMMIT, VERSION};
 
@@ -52,7 +52,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
     let result = if parent == "subcommands" {
         // `$1` is `compose:<verb>`; the verb is the file name.
-        subcommands::run(name, rest.get(1..).unwrap_or_default(), &env)
+        verbs::run(name, rest.get(1..).unwrap_or_default(), &env)
     } else if name == "commands" {
         return commands(&rest, &env);
     } else {

@@ -37,12 +37,18 @@ pub(super) const SYNC_REF: &str = "sync-ref";
 pub(super) const WEBHOOK_SECRET: &str = "webhook-secret";
 
 #[derive(Debug, Parser)]
-struct SyncArgs {
+#[command(
+    about = "Apply the stack from git",
+    long_about = "Fetch the stack from a git repository and apply it (repeats the last URL and ref)"
+)]
+pub(super) struct SyncArgs {
     /// The stack app
     app: String,
     /// The repository: an absolute path, file://, http(s)://, ssh:// or user@host:path
+    #[arg(value_name = "GIT-URL")]
     url: Option<String>,
     /// Branch, tag or commit (default: the remote's default branch)
+    #[arg(value_name = "REF")]
     git_ref: Option<String>,
     /// Wait for a running apply of the stack instead of failing
     #[arg(long)]
@@ -50,7 +56,11 @@ struct SyncArgs {
 }
 
 #[derive(Debug, Parser)]
-struct SecretArgs {
+#[command(
+    about = "Create the stack's webhook secret",
+    long_about = "Create (or with --rotate replace) the stack's webhook secret and print it once"
+)]
+pub(super) struct SecretArgs {
     /// The stack app
     app: String,
     /// Replace the existing secret with a new one
@@ -59,11 +69,8 @@ struct SecretArgs {
 }
 
 /// `compose:sync`.
-pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
-    let a = SyncArgs::try_parse_from(
-        std::iter::once("compose:sync".to_owned()).chain(args.iter().cloned()),
-    )?;
-    if let Some(code) = super::subcommands::missing_app(&a.app)? {
+pub(super) fn sync(a: &SyncArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if let Some(code) = super::verbs::missing_app(&a.app)? {
         return Ok(code);
     }
     let props = Props::new(&env.config_dir());
@@ -112,11 +119,8 @@ pub(super) fn sync(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
 }
 
 /// `compose:webhook-secret`.
-pub(super) fn webhook_secret(args: &[String], env: &DokkuEnv) -> anyhow::Result<u8> {
-    let a = SecretArgs::try_parse_from(
-        std::iter::once("compose:webhook-secret".to_owned()).chain(args.iter().cloned()),
-    )?;
-    if let Some(code) = super::subcommands::missing_app(&a.app)? {
+pub(super) fn webhook_secret(a: &SecretArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if let Some(code) = super::verbs::missing_app(&a.app)? {
         return Ok(code);
     }
     let props = Props::new(&env.config_dir());

@@ -15,3 +15,18 @@ pub const COMMIT: &str = match option_env!("DOKKU_COMPOSE_COMMIT") {
 pub(super) fn line() -> String {
     format!("compose {VERSION} ({COMMIT})")
 }
+
+/// `compose:version` takes no argument (any given is ignored, as before).
+#[derive(Debug, clap::Parser)]
+#[command(about = "Print the plugin's version and the commit it was built from")]
+pub(super) struct Args {
+    #[arg(hide = true, allow_hyphen_values = true, trailing_var_arg = true)]
+    _ignored: Vec<String>,
+}
+
+/// Prints [`line`].
+#[allow(clippy::unnecessary_wraps)]
+pub(super) fn run(_: &Args, _: &crate::dokku::env::DokkuEnv) -> anyhow::Result<u8> {
+    println!("{}", line());
+    Ok(0)
+}
