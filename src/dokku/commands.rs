@@ -392,3 +392,31 @@ pub fn backup_set_encryption(plugin: &str, name: &str, passphrase: String) -> Cm
 pub fn backup_unset_encryption(plugin: &str, name: &str) -> Cmd {
     Cmd::dokku([format!("{plugin}:backup-unset-encryption"), name.to_owned()])
 }
+
+#[cfg(test)]
+mod tests {
+    /// The planner builds commands only through the constructors above (which
+    /// tests/plan_conformance.rs checks against dokku-cli.json), never from literal argv.
+    #[test]
+    fn the_planner_builds_commands_only_through_the_constructors() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if text.contains("Cmd::dokku(") {
+                        out.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/plan"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "`Cmd::dokku(` in {found:?}");
+    }
+}
