@@ -19,6 +19,8 @@ use crate::state::DokkuState;
 pub(crate) mod app;
 pub(crate) mod backup;
 pub(crate) mod datastore;
+#[cfg(test)]
+mod key_table;
 pub(crate) mod properties;
 pub(crate) mod secrets;
 pub(crate) mod stack;
