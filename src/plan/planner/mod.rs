@@ -317,7 +317,7 @@ fn service_steps(
                     route: routes.get(name),
                     restart_with,
                 };
-                app::steps(&app::DockerLocal, &a, &mut out)?;
+                app::steps(app::concerns(settings), &a, &mut out)?;
             }
         }
         if steps[first..].iter().any(|s| {

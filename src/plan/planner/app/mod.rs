@@ -157,6 +157,12 @@ pub(crate) struct DockerLocal;
 
 impl Concerns for DockerLocal {}
 
+/// The concerns of the scheduler the apps run on: the one place a scheduler-specific
+/// mapping is chosen (docker-local is the only one so far).
+pub(crate) fn concerns(_settings: &PlanSettings) -> &'static dyn Concerns {
+    &DockerLocal
+}
+
 /// The steps of app `a`, concern by concern in apply order.
 pub(crate) fn steps(c: &dyn Concerns, a: &App<'_>, out: &mut Steps<'_>) -> Result<(), PlanError> {
     c.create(a, out);
