@@ -40,6 +40,20 @@ pub struct PolicyError {
     pub fix: AllowFix,
 }
 
+/// A rule name (of `--allow` or the `allow` property) that is no policy rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy rule `{rule}`; valid rules: {}", valid_rules())]
+pub struct UnknownRule {
+    /// The name as given.
+    pub rule: String,
+}
+
+/// Every rule name, comma-separated.
+fn valid_rules() -> String {
+    let valid: Vec<&str> = PolicyRule::ALL.iter().map(|r| r.name()).collect();
+    valid.join(", ")
+}
+
 /// Where the policy was given, so the hint names the fix that works there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AllowFix {
@@ -101,17 +115,14 @@ impl fmt::Display for PolicyError {
 }
 
 impl Policy {
-    /// A policy allowing the given rule names; unknown names are returned as the error.
-    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+    /// A policy allowing the given rule names (each a comma-separated list); the first
+    /// unknown name is the error.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, UnknownRule> {
         let mut allow = BTreeSet::new();
         for n in names {
             for part in n.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let rule = PolicyRule::parse(part).ok_or_else(|| {
-                    let valid: Vec<&str> = PolicyRule::ALL.iter().map(|r| r.name()).collect();
-                    format!(
-                        "unknown policy rule `{part}`; valid rules: {}",
-                        valid.join(", ")
-                    )
+                let rule = PolicyRule::parse(part).ok_or_else(|| UnknownRule {
+                    rule: part.to_owned(),
                 })?;
                 allow.insert(rule);
             }
@@ -421,9 +432,16 @@ mod tests {
         assert_eq!(p.to_names(), "privileged,host-path,sysctls");
         assert_eq!(Policy::from_names([p.to_names().as_str()]).unwrap(), p);
         assert_eq!(Policy::from_names([""]).unwrap(), Policy::default());
-        assert!(Policy::from_names(["root"])
-            .unwrap_err()
-            .starts_with("unknown policy rule `root`"));
+        let err = Policy::from_names(["privileged, root"]).unwrap_err();
+        assert_eq!(
+            err,
+            UnknownRule {
+                rule: "root".into()
+            }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("unknown policy rule `root`; valid rules: privileged, cap-add,"));
     }
 }
 

@@ -44,6 +44,21 @@ pub struct Datastore {
     pub root_password_keys: &'static [&'static str],
     /// Environment keys naming its database.
     pub database_keys: &'static [&'static str],
+    /// Which backup commands the plugin implements (the others fail with "Not yet
+    /// implemented", dokku-cli.json).
+    pub backups: Backups,
+}
+
+/// The backup commands a datastore plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backups {
+    /// None.
+    None,
+    /// `backup-auth` and `backup-schedule`, but not `backup-set-encryption` nor
+    /// `backup-unset-encryption` (rabbitmq).
+    Unencrypted,
+    /// All of them.
+    Encrypted,
 }
 
 const NONE: &[&str] = &[];
@@ -65,6 +80,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["CLICKHOUSE_PASSWORD"],
         root_password_keys: NONE,
         database_keys: &["CLICKHOUSE_DB"],
+        backups: Backups::None,
     },
     Datastore {
         plugin: "couchdb",
@@ -81,6 +97,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["COUCHDB_PASSWORD"],
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::Encrypted,
     },
     Datastore {
         plugin: "elasticsearch",
@@ -97,6 +114,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "graphite",
@@ -113,6 +131,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "mariadb",
@@ -129,6 +148,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["MARIADB_PASSWORD", "MYSQL_PASSWORD"],
         root_password_keys: &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"],
         database_keys: &["MARIADB_DATABASE", "MYSQL_DATABASE"],
+        backups: Backups::Encrypted,
     },
     Datastore {
         plugin: "meilisearch",
@@ -145,6 +165,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["MEILI_MASTER_KEY"],
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "memcached",
@@ -161,6 +182,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "mongo",
@@ -177,6 +199,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["MONGO_INITDB_ROOT_PASSWORD"],
         root_password_keys: NONE,
         database_keys: &["MONGO_INITDB_DATABASE"],
+        backups: Backups::Encrypted,
     },
     Datastore {
         plugin: "mysql",
@@ -193,6 +216,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["MYSQL_PASSWORD"],
         root_password_keys: &["MYSQL_ROOT_PASSWORD"],
         database_keys: &["MYSQL_DATABASE"],
+        backups: Backups::Encrypted,
     },
     Datastore {
         plugin: "nats",
@@ -209,6 +233,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "omnisci",
@@ -225,6 +250,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "postgres",
@@ -247,6 +273,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["POSTGRES_PASSWORD", "POSTGRESQL_PASSWORD"],
         root_password_keys: NONE,
         database_keys: &["POSTGRES_DB", "POSTGRESQL_DATABASE"],
+        backups: Backups::Encrypted,
     },
     Datastore {
         plugin: "pushpin",
@@ -263,6 +290,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "rabbitmq",
@@ -279,6 +307,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["RABBITMQ_DEFAULT_PASS"],
         root_password_keys: NONE,
         database_keys: &["RABBITMQ_DEFAULT_VHOST"],
+        backups: Backups::Unencrypted,
     },
     Datastore {
         plugin: "redis",
@@ -295,6 +324,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["REDIS_PASSWORD"],
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::Encrypted,
     },
     Datastore {
         plugin: "rethinkdb",
@@ -311,6 +341,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "solr",
@@ -327,6 +358,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: NONE,
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
     Datastore {
         plugin: "typesense",
@@ -343,6 +375,7 @@ pub const DATASTORES: &[Datastore] = &[
         password_keys: &["TYPESENSE_API_KEY"],
         root_password_keys: NONE,
         database_keys: NONE,
+        backups: Backups::None,
     },
 ];
 

@@ -124,21 +124,14 @@ impl Cmd {
     }
 
     /// `dokku config:import --no-restart --format json <app> -` with `values` on stdin; the
-    /// keys in `secret` are masked wherever the command is shown.
+    /// keys in `secret` are masked wherever the command is shown (see
+    /// [`super::commands::config_import`]).
     pub fn config_import(
         app: &str,
         values: BTreeMap<String, String>,
         secret: std::collections::BTreeSet<String>,
     ) -> Self {
-        Self::dokku([
-            "config:import",
-            "--no-restart",
-            "--format",
-            "json",
-            app,
-            "-",
-        ])
-        .with_stdin(Stdin::Config { values, secret })
+        super::commands::config_import(app, values, secret)
     }
 
     /// Adds an environment variable whose value is secret, for plugins that read a setting

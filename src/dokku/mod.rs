@@ -1,8 +1,10 @@
-//! What we know about Dokku: the datastore catalog and the argv builders of every command
-//! the planner emits (style R15: one place builds `dokku` argv).
+//! What we know about Dokku: the datastore catalog, commands as values, and the typed
+//! constructor of every command the planner emits (style R15: one place builds `dokku` argv).
 
 pub mod catalog;
 pub mod cmd;
+pub mod commands;
 pub mod env;
 
 pub use cmd::{Cmd, Stdin};
+pub use commands::*;

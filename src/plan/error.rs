@@ -68,4 +68,19 @@ pub enum PlanError {
         /// What is missing.
         missing: String,
     },
+    /// A backup setting needs a command the datastore's plugin does not implement.
+    #[error("`x-dokku.services.{service}.{key}`: the {plugin} plugin does not implement `dokku {plugin}:{command}` (it fails with \"Not yet implemented\"); the {supported} plugins do")]
+    Backups {
+        /// The datastore's compose service.
+        service: ServiceName,
+        /// The setting under `x-dokku.services.<service>` (`backup`,
+        /// `backup.encryption_passphrase`).
+        key: &'static str,
+        /// The plugin.
+        plugin: String,
+        /// The command it lacks (`backup-auth`).
+        command: &'static str,
+        /// The plugins that implement it, comma-separated.
+        supported: String,
+    },
 }

@@ -22,7 +22,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::step::{Action, Plan};
-use crate::model::{Kind, Mount, Project};
+use crate::model::{AppSpec, DatastoreSpec, Kind, Mount, Project};
 use crate::state::DokkuState;
 
 /// What one stack owns.
@@ -144,74 +144,26 @@ pub fn check(
     state: &DokkuState,
     own: &Ownership,
 ) -> Result<(), OwnershipError> {
-    let stack = project.stack.to_string();
-    let adopt = |name: &str| {
-        format!("the operator adopts it with `dokku compose:import-apps {stack} {name}`")
+    let mut c = Checker {
+        stack: project.stack.to_string(),
+        state,
+        own,
+        foreign: Vec::new(),
     };
-    let mut foreign = Vec::new();
     let mut used_networks: BTreeMap<String, String> = BTreeMap::new();
     for (name, svc) in &project.services {
         let path = format!("services.{name}");
         match &svc.kind {
             Kind::App(a) => {
-                let app = a.app.as_str();
-                if state.apps.contains_key(app) && !own.mine.apps.contains(app) {
-                    let owner = own.other_owner(|o| o.apps.contains(app));
-                    foreign.push(Foreign {
-                        path: path.clone(),
-                        detail: format!(
-                            "app `{app}` already exists and is not this stack's ({}); {}",
-                            owner_text(owner),
-                            adopt(app)
-                        ),
-                    });
-                }
+                c.app(&path, a);
                 for n in &a.networks {
                     used_networks
                         .entry(n.to_string())
                         .or_insert_with(|| format!("{path}.networks"));
                 }
-                for m in &a.mounts {
-                    if let Mount::HostPath {
-                        source, path: key, ..
-                    } = m
-                    {
-                        if source.starts_with('/') {
-                            continue;
-                        }
-                        if let Some(owner) = own
-                            .other_owner(|o| o.storage.contains(source))
-                            .filter(|_| !own.mine.storage.contains(source))
-                        {
-                            foreign.push(Foreign {
-                                path: key.clone(),
-                                detail: format!(
-                                    "external volume `{source}` belongs to stack `{owner}`"
-                                ),
-                            });
-                        }
-                    }
-                }
             }
             Kind::Datastore(d) => {
-                let id = format!("{}:{}", d.plugin, d.name);
-                let exists = state
-                    .datastores
-                    .get(d.plugin)
-                    .is_some_and(|m| m.contains_key(d.name.as_str()));
-                if exists && !own.mine.datastores.contains(&id) {
-                    let owner = own.other_owner(|o| o.datastores.contains(&id));
-                    foreign.push(Foreign {
-                        path: path.clone(),
-                        detail: format!(
-                            "{} service `{}` already exists and is not this stack's ({}); {}",
-                            d.plugin,
-                            d.name,
-                            owner_text(owner),
-                            adopt(&id)
-                        ),
-                    });
-                }
+                c.datastore(&path, d);
                 if let Some(n) = &d.network {
                     used_networks
                         .entry(n.to_string())
@@ -220,101 +172,201 @@ pub fn check(
             }
         }
     }
-    let created: BTreeMap<String, &String> = project
-        .networks
-        .iter()
-        .map(|(k, n)| (n.to_string(), k))
-        .collect();
-    for (net, path) in &used_networks {
-        if own.mine.networks.contains(net) {
-            continue;
-        }
-        let owner = own.other_owner(|o| o.networks.contains(net));
-        match created.get(net) {
-            Some(key) if state.networks.contains(net) => {
-                foreign.push(Foreign {
-                    path: format!("networks.{key}"),
-                    detail: format!(
-                        "network `{net}` already exists and is not this stack's ({})",
-                        owner_text(owner)
-                    ),
-                });
-            }
-            Some(_) => {}
-            None => {
-                if let Some(owner) = owner {
-                    foreign.push(Foreign {
-                        path: path.clone(),
-                        detail: format!("external network `{net}` belongs to stack `{owner}`"),
-                    });
-                }
-            }
-        }
-    }
-    // Where each storage entry is mounted first, for the key path.
-    let mut mounted: BTreeMap<&str, String> = BTreeMap::new();
-    for (svc, s) in &project.services {
-        let Kind::App(a) = &s.kind else { continue };
-        for m in &a.mounts {
-            if let Mount::Entry { name, .. } = m {
-                mounted
-                    .entry(name.as_str())
-                    .or_insert_with(|| format!("services.{svc}.volumes"));
-            }
-        }
-    }
-    for name in project.storage.keys() {
-        let name = name.as_str();
-        if state.storage.contains(name) && !own.mine.storage.contains(name) {
-            let owner = own.other_owner(|o| o.storage.contains(name));
-            let path = mounted
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| "volumes".into());
-            foreign.push(Foreign {
-                path,
-                detail: format!(
-                    "storage entry `{name}` already exists and is not this stack's ({})",
-                    owner_text(owner)
-                ),
-            });
-        }
-    }
-    for step in &plan.steps {
-        let Action::SetDomains { app, domains } = &step.action else {
-            continue;
-        };
-        let service = step
-            .service
-            .as_ref()
-            .map_or_else(String::new, ToString::to_string);
-        for d in domains {
-            let served_by = state
-                .vhosts
-                .get(d)
-                .filter(|other| *other != app && !own.mine.apps.contains(*other));
-            let recorded = own
-                .other_owner(|o| o.domains.contains(d))
-                .filter(|_| !own.mine.domains.contains(d));
-            let why = match (served_by, recorded) {
-                (Some(other), _) => format!(
-                    "domain `{d}` is already served by app `{other}`, which is not this stack's"
-                ),
-                (None, Some(owner)) => format!("domain `{d}` belongs to stack `{owner}`"),
-                (None, None) => continue,
-            };
-            foreign.push(Foreign {
-                path: format!("x-dokku.services.{service}.domains"),
-                detail: why,
-            });
-        }
-    }
+    c.networks(project, &used_networks);
+    c.storage(project);
+    c.domains(plan);
+    let Checker {
+        stack, mut foreign, ..
+    } = c;
     foreign.sort();
     foreign.dedup();
     if foreign.is_empty() {
         Ok(())
     } else {
         Err(OwnershipError { stack, foreign })
+    }
+}
+
+/// One check's inputs and the refusals found so far.
+struct Checker<'a> {
+    stack: String,
+    state: &'a DokkuState,
+    own: &'a Ownership,
+    foreign: Vec<Foreign>,
+}
+
+impl Checker<'_> {
+    /// How the operator adopts `name`.
+    fn adopt(&self, name: &str) -> String {
+        format!(
+            "the operator adopts it with `dokku compose:import-apps {} {name}`",
+            self.stack
+        )
+    }
+
+    /// An existing app that is not the stack's; external volumes of other stacks it mounts.
+    fn app(&mut self, path: &str, a: &AppSpec) {
+        let (state, own) = (self.state, self.own);
+        let app = a.app.as_str();
+        if state.apps.contains_key(app) && !own.mine.apps.contains(app) {
+            let owner = own.other_owner(|o| o.apps.contains(app));
+            self.foreign.push(Foreign {
+                path: path.to_owned(),
+                detail: format!(
+                    "app `{app}` already exists and is not this stack's ({}); {}",
+                    owner_text(owner),
+                    self.adopt(app)
+                ),
+            });
+        }
+        for m in &a.mounts {
+            let Mount::HostPath {
+                source, path: key, ..
+            } = m
+            else {
+                continue;
+            };
+            if source.starts_with('/') {
+                continue;
+            }
+            if let Some(owner) = own
+                .other_owner(|o| o.storage.contains(source))
+                .filter(|_| !own.mine.storage.contains(source))
+            {
+                self.foreign.push(Foreign {
+                    path: key.clone(),
+                    detail: format!("external volume `{source}` belongs to stack `{owner}`"),
+                });
+            }
+        }
+    }
+
+    /// An existing datastore that is not the stack's.
+    fn datastore(&mut self, path: &str, d: &DatastoreSpec) {
+        let id = format!("{}:{}", d.plugin, d.name);
+        let exists = self
+            .state
+            .datastores
+            .get(d.plugin)
+            .is_some_and(|m| m.contains_key(d.name.as_str()));
+        if exists && !self.own.mine.datastores.contains(&id) {
+            let owner = self.own.other_owner(|o| o.datastores.contains(&id));
+            self.foreign.push(Foreign {
+                path: path.to_owned(),
+                detail: format!(
+                    "{} service `{}` already exists and is not this stack's ({}); {}",
+                    d.plugin,
+                    d.name,
+                    owner_text(owner),
+                    self.adopt(&id)
+                ),
+            });
+        }
+    }
+
+    /// Networks the stack creates that exist and are not its own; external networks of other
+    /// stacks. `used` maps each network a service uses to the first key path using it.
+    fn networks(&mut self, project: &Project, used: &BTreeMap<String, String>) {
+        let own = self.own;
+        let created: BTreeMap<String, &String> = project
+            .networks
+            .iter()
+            .map(|(k, n)| (n.to_string(), k))
+            .collect();
+        for (net, path) in used {
+            if own.mine.networks.contains(net) {
+                continue;
+            }
+            let owner = own.other_owner(|o| o.networks.contains(net));
+            match created.get(net) {
+                Some(key) if self.state.networks.contains(net) => {
+                    self.foreign.push(Foreign {
+                        path: format!("networks.{key}"),
+                        detail: format!(
+                            "network `{net}` already exists and is not this stack's ({})",
+                            owner_text(owner)
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(owner) = owner {
+                        self.foreign.push(Foreign {
+                            path: path.clone(),
+                            detail: format!("external network `{net}` belongs to stack `{owner}`"),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Storage entries the stack creates that exist and are not its own, named by the key
+    /// path of their first mount.
+    fn storage(&mut self, project: &Project) {
+        let own = self.own;
+        let mut mounted: BTreeMap<&str, String> = BTreeMap::new();
+        for (svc, s) in &project.services {
+            let Kind::App(a) = &s.kind else { continue };
+            for m in &a.mounts {
+                if let Mount::Entry { name, .. } = m {
+                    mounted
+                        .entry(name.as_str())
+                        .or_insert_with(|| format!("services.{svc}.volumes"));
+                }
+            }
+        }
+        for name in project.storage.keys() {
+            let name = name.as_str();
+            if self.state.storage.contains(name) && !own.mine.storage.contains(name) {
+                let owner = own.other_owner(|o| o.storage.contains(name));
+                let path = mounted
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "volumes".into());
+                self.foreign.push(Foreign {
+                    path,
+                    detail: format!(
+                        "storage entry `{name}` already exists and is not this stack's ({})",
+                        owner_text(owner)
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Domains the plan sets that an app not the stack's serves, or another stack recorded.
+    fn domains(&mut self, plan: &Plan) {
+        let (state, own) = (self.state, self.own);
+        for step in &plan.steps {
+            let Action::SetDomains { app, domains } = &step.action else {
+                continue;
+            };
+            let service = step
+                .service
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string);
+            for d in domains {
+                let served_by = state
+                    .vhosts
+                    .get(d)
+                    .filter(|other| *other != app && !own.mine.apps.contains(*other));
+                let recorded = own
+                    .other_owner(|o| o.domains.contains(d))
+                    .filter(|_| !own.mine.domains.contains(d));
+                let why = match (served_by, recorded) {
+                    (Some(other), _) => format!(
+                        "domain `{d}` is already served by app `{other}`, which is not this stack's"
+                    ),
+                    (None, Some(owner)) => format!("domain `{d}` belongs to stack `{owner}`"),
+                    (None, None) => continue,
+                };
+                self.foreign.push(Foreign {
+                    path: format!("x-dokku.services.{service}.domains"),
+                    detail: why,
+                });
+            }
+        }
     }
 }
 

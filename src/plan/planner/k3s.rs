@@ -6,15 +6,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{set_property, Ctx, Planner};
-use crate::dokku::Cmd;
+use std::borrow::Cow;
+
+use super::app::App;
+use super::{properties, undo, Steps};
+use crate::dokku::{self, Cmd, K3sClaim, PropertyPlugin};
 use crate::model::k3s::{cpu_quantity, memory_quantity, Scheduler, DEFAULT_SIZE};
 use crate::model::{
     AppSpec, ExpectedState, ModelError, Mount, Project, Resources, SecretDelivery, Service,
     ServiceName, StorageName, Warning,
 };
+use crate::plan::step::Action;
 use crate::plan::PlanError;
-use crate::state::{AppState, DokkuState};
+use crate::state::DokkuState;
 
 /// Docker options the k3s scheduler turns into their Kubernetes equivalents (Dokku's
 /// scheduler-k3s docs, "Implemented Commands and Triggers"); every other deploy or run option
@@ -23,7 +27,7 @@ const HONOURED: [&str; 4] = ["--cap-add", "--cap-drop", "--privileged", "--sysct
 
 /// The scheduler of every app of the stack.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Schedulers {
+pub(crate) struct Schedulers {
     /// Apps (by service) on k3s.
     k3s: BTreeSet<ServiceName>,
     /// Storage entries mounted by an app on k3s.
@@ -35,7 +39,7 @@ pub(super) struct Schedulers {
 
 impl Schedulers {
     /// Whether the service's app runs on k3s.
-    pub(super) fn is_k3s(&self, svc: &ServiceName) -> bool {
+    pub(crate) fn is_k3s(&self, svc: &ServiceName) -> bool {
         self.k3s.contains(svc)
     }
 }
@@ -50,7 +54,7 @@ fn explicit(project: &Project, svc: &Service) -> Option<Scheduler> {
 
 /// A service's scheduler: the compose file's, else the app's own selection when the state
 /// holds it (Dokku's computed value: the app's over the global), else the host's global one.
-pub(super) fn scheduler_of(project: &Project, svc: &Service, state: &DokkuState) -> Scheduler {
+pub(crate) fn scheduler_of(project: &Project, svc: &Service, state: &DokkuState) -> Scheduler {
     let own = || {
         let app = svc.app()?;
         let selected = state
@@ -89,7 +93,7 @@ fn refuse(path: impl Into<String>, reason: impl Into<String>) -> PlanError {
 /// Decides every app's scheduler and checks the stack against k3s: a setting k3s cannot
 /// honour is refused (the error names the key path and why) before any change; a setting it
 /// ignores harmlessly is warned.
-pub(super) fn check(
+pub(crate) fn check(
     project: &Project,
     state: &DokkuState,
     warnings: &mut Vec<Warning>,
@@ -359,49 +363,53 @@ fn check_app(
 
 /// The k3s settings of one app: the scheduler the compose file names, the stack's
 /// namespace, the registry and pushing the image on release. Returns whether one changed.
-pub(super) fn app_steps(
-    p: &mut Planner<'_>,
-    ctx: &Ctx<'_>,
-    project: &Project,
-    svc: &Service,
-    app: &AppSpec,
-    cur: &AppState,
-) -> bool {
-    let name = app.app.as_str();
+pub(crate) fn app_steps(a: &App<'_>, on_k3s: bool, out: &mut Steps<'_>) -> bool {
+    let (name, cur) = (a.name, a.cur);
     let mut changed = false;
-    if let Some(s) = explicit(project, svc) {
-        changed |= set_property(p, ctx, name, cur, "scheduler", "selected", Some(s.name()));
-    }
-    if !p.k3s.is_k3s(&svc.name) {
-        return changed;
-    }
-    changed |= set_property(
-        p,
-        ctx,
-        name,
-        cur,
-        "scheduler-k3s",
-        "namespace",
-        Some(project.stack.as_str()),
-    );
-    if let Some(r) = &project.settings.k3s.registry {
-        changed |= set_property(p, ctx, name, cur, "registry", "server", Some(&r.server));
-        changed |= set_property(
-            p,
-            ctx,
+    if let Some(s) = explicit(a.project, a.svc) {
+        changed |= properties::set(
+            out,
             name,
             cur,
-            "registry",
+            PropertyPlugin::Scheduler,
+            "selected",
+            Some(s.name()),
+        );
+    }
+    if !on_k3s {
+        return changed;
+    }
+    changed |= properties::set(
+        out,
+        name,
+        cur,
+        PropertyPlugin::SchedulerK3s,
+        "namespace",
+        Some(a.project.stack.as_str()),
+    );
+    if let Some(r) = &a.project.settings.k3s.registry {
+        changed |= properties::set(
+            out,
+            name,
+            cur,
+            PropertyPlugin::Registry,
+            "server",
+            Some(&r.server),
+        );
+        changed |= properties::set(
+            out,
+            name,
+            cur,
+            PropertyPlugin::Registry,
             "image-repo-template",
             r.image_repo_template.as_deref(),
         );
     }
-    changed |= set_property(
-        p,
-        ctx,
+    changed |= properties::set(
+        out,
         name,
         cur,
-        "registry",
+        PropertyPlugin::Registry,
         "push-on-release",
         Some("true"),
     );
@@ -412,24 +420,15 @@ pub(super) fn app_steps(
 /// hash keeps `/srv/a_b` and `/srv/a-b` apart).
 fn host_entry(project: &Project, source: &str) -> StorageName {
     use sha2::{Digest, Sha256};
-    let hash: String = Sha256::digest(source.as_bytes())
-        .iter()
-        .take(3)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = hex::encode(&Sha256::digest(source.as_bytes())[..3]);
     StorageName::for_volume(&project.stack, &format!("host{source}-{hash}"))
 }
 
-/// The mounts of an app as the plan makes them: on k3s a host path is mounted through its
+/// The mounts of an app on k3s as the plan makes them: a host path is mounted through its
 /// hostPath-backed entry ([`host_path_steps`]), as Dokku accepts only named entries there.
-pub(super) fn mounts<'a>(
-    p: &Planner<'_>,
-    project: &Project,
-    svc: &ServiceName,
-    mounts: &'a [Mount],
-) -> std::borrow::Cow<'a, [Mount]> {
-    if !p.k3s.is_k3s(svc) || !mounts.iter().any(|m| matches!(m, Mount::HostPath { .. })) {
-        return std::borrow::Cow::Borrowed(mounts);
+pub(crate) fn mounts<'a>(project: &Project, mounts: &'a [Mount]) -> Cow<'a, [Mount]> {
+    if !mounts.iter().any(|m| matches!(m, Mount::HostPath { .. })) {
+        return Cow::Borrowed(mounts);
     }
     mounts
         .iter()
@@ -453,62 +452,57 @@ pub(super) fn mounts<'a>(
 /// `storage:create <entry> <host path> --scheduler k3s …` for the host paths of apps on k3s:
 /// a hostPath PersistentVolume (kept on `storage:destroy`: `--reclaim-policy Retain`) and its
 /// claim in the stack's namespace.
-pub(super) fn host_path_steps(p: &mut Planner<'_>, project: &Project) {
-    let wanted: Vec<(StorageName, String)> = p
-        .k3s
-        .host_paths
-        .iter()
-        .filter(|(name, _)| !p.state.storage.contains(name.as_str()))
-        .map(|(n, s)| (n.clone(), s.clone()))
-        .collect();
-    for (name, source) in wanted {
-        let cmd = Cmd::dokku(["storage:create", name.as_str(), source.as_str()])
-            .flag("--scheduler", "k3s")
-            .flag("--size", DEFAULT_SIZE)
-            .flag("--reclaim-policy", "Retain")
-            .flag("--namespace", project.stack.to_string());
-        p.push(
-            None,
+pub(crate) fn host_path_steps(
+    k3s: &Schedulers,
+    project: &Project,
+    state: &DokkuState,
+    out: &mut Steps<'_>,
+) {
+    for (name, source) in &k3s.host_paths {
+        if state.storage.contains(name.as_str()) {
+            continue;
+        }
+        let claim = K3sClaim {
+            size: DEFAULT_SIZE,
+            host_path: Some(source),
+            namespace: project.stack.as_str(),
+            ..K3sClaim::default()
+        };
+        out.push(
             &format!("storage/{name}"),
-            super::Action::CreateStorage {
+            Action::CreateStorage {
                 name: name.to_string(),
                 seed_from: None,
             },
-            cmd,
+            dokku::storage_create_k3s(name.as_str(), &claim),
             format!("storage entry `{name}` (hostPath `{source}` on k3s) does not exist"),
-            super::undo(vec![Cmd::dokku([
-                "storage:destroy",
-                name.as_str(),
-                "--force",
-            ])]),
+            undo(vec![dokku::storage_destroy(name.as_str())]),
         );
     }
 }
 
 /// `storage:create` of an entry: on k3s with its claim (`--scheduler k3s --size …
 /// [--access-mode …] [--storage-class-name …] --namespace <stack>`).
-pub(super) fn storage_create(p: &Planner<'_>, project: &Project, name: &StorageName) -> Cmd {
-    let cmd = Cmd::dokku(["storage:create", name.as_str()]);
-    if !p.k3s.claimed.contains(name) {
-        return cmd;
+pub(crate) fn storage_create(k3s: &Schedulers, project: &Project, name: &StorageName) -> Cmd {
+    if !k3s.claimed.contains(name) {
+        return dokku::storage_create(name.as_str());
     }
     let claim = project.claims.get(name).cloned().unwrap_or_default();
-    let mut cmd = cmd.flag("--scheduler", "k3s").flag(
-        "--size",
-        claim.size.unwrap_or_else(|| DEFAULT_SIZE.to_owned()),
-    );
-    if let Some(m) = claim.access_mode {
-        cmd = cmd.flag("--access-mode", m);
-    }
-    if let Some(c) = claim.storage_class {
-        cmd = cmd.flag("--storage-class-name", c);
-    }
-    cmd.flag("--namespace", project.stack.to_string())
+    dokku::storage_create_k3s(
+        name.as_str(),
+        &K3sClaim {
+            size: claim.size.as_deref().unwrap_or(DEFAULT_SIZE),
+            access_mode: claim.access_mode.as_deref(),
+            storage_class: claim.storage_class.as_deref(),
+            host_path: None,
+            namespace: project.stack.as_str(),
+        },
+    )
 }
 
 /// `resource:limit`/`resource:reserve` values on k3s: memory in `Mi` (Kubernetes reads `m`
 /// as milli-bytes), CPUs in millicores, no memory+swap (Kubernetes has none).
-pub(super) fn resource_values(res: &Resources) -> BTreeMap<String, String> {
+pub(crate) fn resource_values(res: &Resources) -> BTreeMap<String, String> {
     let mut want = BTreeMap::new();
     if let Some(c) = res.cpu.as_deref().and_then(cpu_quantity) {
         want.insert("cpu".into(), c);
@@ -526,7 +520,7 @@ mod tests_support {
     use crate::policy::Policy;
     use crate::state::DokkuState;
 
-    pub(super) fn plan_with(
+    pub(crate) fn plan_with(
         json: &serde_json::Value,
         state: &DokkuState,
         allow: &[&str],
@@ -546,7 +540,7 @@ mod tests_support {
     }
 
     /// A host whose global scheduler is k3s, with a global registry.
-    pub(super) fn k3s_host() -> DokkuState {
+    pub(crate) fn k3s_host() -> DokkuState {
         DokkuState {
             scheduler_global: Some("k3s".into()),
             registry_global: Some("registry.example.com".into()),
