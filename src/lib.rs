@@ -25,3 +25,4 @@ pub mod state;
 pub mod vars;
 pub mod vault;
 pub mod webhook;
+pub mod workflow;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::model::{ConvertOptions, StackName};
-use crate::plan::{self, Options, PlanSettings};
+use crate::plan::{Options, PlanSettings};
 use crate::policy::Policy;
 use crate::state::DokkuState;
 
@@ -156,7 +156,7 @@ pub fn run(
             ..PlanSettings::default()
         },
     };
-    let plan = plan::plan_compose_json(&json, &state, &opts)?;
+    let plan = crate::workflow::plan_compose_json(&json, &state, &opts)?;
     let warnings = plan
         .warnings
         .iter()

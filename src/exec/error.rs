@@ -63,12 +63,15 @@ pub struct UndoFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// A step failed; the completed steps were rolled back.
-    #[error("step `{step}` failed: {source}{}", undo_suffix(.undo_failures))]
+    ///
+    /// The message shows the command's error (with Dokku's output) itself, so it is not also
+    /// a `source()`: a chain printed cause by cause shows it once.
+    #[error("step `{step}` failed: {error}{}", undo_suffix(.undo_failures))]
     StepFailed {
         /// The step.
         step: String,
         /// The original error, reported first.
-        source: RunError,
+        error: RunError,
         /// Undo commands that failed afterwards.
         undo_failures: Vec<UndoFailure>,
     },

@@ -714,9 +714,9 @@ pub fn execute_then(
         });
     }
     Err(match failure {
-        Some((step, source)) => ExecError::StepFailed {
+        Some((step, error)) => ExecError::StepFailed {
             step,
-            source,
+            error,
             undo_failures,
         },
         None => ExecError::Aborted {

@@ -198,6 +198,9 @@ struct Down {
     /// Also destroy the stack's datastore services and their data
     #[arg(long)]
     datastores: bool,
+    /// Print the teardown plan against the host's current state and stop
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -881,100 +884,31 @@ fn down(a: &Down, env: &DokkuEnv) -> anyhow::Result<u8> {
     let Some((project, _, _)) = released_project(env, &a.app)? else {
         anyhow::bail!("stack `{}` has not been deployed yet", a.app)
     };
-    let graph = crate::graph::build(&project)?;
     let what = if a.datastores {
         "This command will destroy every service app and datastore of the stack"
     } else {
         "This command will destroy every service app of the stack (datastores and volumes stay)"
     };
-    if !a.force && !env.force && !confirm(&a.app, what)? {
+    if !a.dry_run && !a.force && !env.force && !confirm(&a.app, what)? {
         return Ok(1);
     }
-    let r = runner();
-    let dir = apply_stack_dir(&env.data_dir(), &a.app);
-    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:down", false)?;
-    let mut failed = 0;
-    let mut attempt = |cmd: Cmd| {
-        println!("{}", verbose(&cmd.to_string()));
-        if let Err(e) = r.run(&cmd, None, None) {
-            eprintln!(" !     {e}");
-            failed += 1;
-        }
+    let run = stack::run_args(env, &props(env), &a.app, BTreeMap::new())?;
+    let req = crate::workflow::teardown::DownRequest {
+        data_dir: env.data_dir(),
+        stack: a.app.clone(),
+        project,
+        datastores: a.datastores,
+        exec: crate::exec::executor::ExecOptions {
+            concurrency: 1,
+            step_timeout: Some(std::time::Duration::from_secs(run.step_timeout)),
+            apply_timeout: None,
+        },
+        dry_run: a.dry_run,
     };
-    for name in graph.order.iter().rev() {
-        match &project.services[name].kind {
-            Kind::App(app) => {
-                if r.run(&Cmd::dokku(["apps:exists", app.app.as_str()]), None, None)
-                    .is_ok()
-                {
-                    println!("{}", info1(&format!("Destroying {name} ({})", app.app)));
-                    attempt(Cmd::dokku(["apps:destroy", app.app.as_str(), "--force"]));
-                }
-            }
-            Kind::Datastore(d) if a.datastores => {
-                let plugin = d.plugin;
-                if r.run(
-                    &Cmd::dokku([format!("{plugin}:exists"), d.name.to_string()]),
-                    None,
-                    None,
-                )
-                .is_err()
-                {
-                    continue;
-                }
-                println!(
-                    "{}",
-                    info1(&format!("Destroying {name} ({plugin} service {})", d.name))
-                );
-                let links = r
-                    .run(
-                        &Cmd::dokku([format!("{plugin}:links"), d.name.to_string()]),
-                        None,
-                        None,
-                    )
-                    .map(|o| o.stdout)
-                    .unwrap_or_default();
-                for linked in links.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                    attempt(Cmd::dokku([
-                        format!("{plugin}:unlink"),
-                        d.name.to_string(),
-                        linked.to_owned(),
-                        "--no-restart".into(),
-                    ]));
-                }
-                attempt(Cmd::dokku([
-                    format!("{plugin}:destroy"),
-                    d.name.to_string(),
-                    "--force".into(),
-                ]));
-            }
-            Kind::Datastore(d) => println!(
-                "{}",
-                verbose(&format!(
-                    "keeping {} service {} and its data (--datastores destroys it)",
-                    d.plugin, d.name
-                ))
-            ),
-        }
+    apply_cmd::run_down(&req)?;
+    if !a.dry_run {
+        println!("{}", info2(&format!("Stack {} is down", a.app)));
     }
-    for net in project.networks.values() {
-        if a.datastores
-            || !project
-                .services
-                .values()
-                .any(|s| matches!(&s.kind, Kind::Datastore(d) if d.network.as_ref() == Some(net)))
-        {
-            let _ = r.run(
-                &Cmd::dokku(["network:destroy", "--force", net.as_str()]),
-                None,
-                None,
-            );
-        }
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} command(s) failed; the stack is partly destroyed");
-    }
-    println!("{}", info2(&format!("Stack {} is down", a.app)));
     Ok(0)
 }
 
