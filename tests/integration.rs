@@ -26,3 +26,4 @@ mod security;
 mod typed;
 mod vault;
 mod webhook;
+mod workflow;

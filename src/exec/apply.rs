@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::archive::ArchiveStore;
-use super::error::{ExecError, UndoFailure};
+use super::error::{EffectError, ExecError, UndoFailure};
 use super::event::Event;
 use super::executor::rollback;
 use super::hooks::HookError;
@@ -293,10 +293,7 @@ pub(crate) fn claim_ownership(
             previous,
             previous_mode,
         },
-        || {
-            crate::platform::write_atomic(path, &text, 0o644)
-                .map_err(|e| format!("`{}`: {e}", path.display()))
-        },
+        || crate::platform::write_atomic(path, &text, 0o644).map_err(|e| EffectError::io(path, e)),
     )
 }
 
@@ -341,7 +338,7 @@ pub(crate) fn write_secret_files(
                             .and_then(|()| {
                                 std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
                             })
-                            .map_err(|e| format!("`{}`: {e}", d.display()))
+                            .map_err(|e| EffectError::io(d, e))
                     },
                 )?;
             }
@@ -363,7 +360,7 @@ pub(crate) fn write_secret_files(
                 },
                 || {
                     crate::platform::write_atomic(&path, value, 0o444)
-                        .map_err(|e| format!("`{}`: {e}", path.display()))
+                        .map_err(|e| EffectError::io(&path, e))
                 },
             )?;
         }

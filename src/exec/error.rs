@@ -1,6 +1,7 @@
 //! What can go wrong while applying a plan (style R9, R12). Every message carries the masked
 //! argv, never a secret.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A command that did not succeed.
@@ -47,6 +48,51 @@ fn stderr_suffix(stderr: &str) -> String {
         String::new()
     } else {
         format!(":\n{}", stderr.trim_end())
+    }
+}
+
+/// One of the apply's own effects beside its Dokku commands (a file, a tree, the release
+/// history, the post-deploy hooks) that failed, or its undo. Each variant shows its cause in
+/// its own message (none is also a `source()`).
+#[derive(Debug, thiserror::Error)]
+pub enum EffectError {
+    /// A file or directory operation.
+    #[error("`{}`: {error}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The release history, doing `context`.
+    #[error("{context}: {error}")]
+    Release {
+        /// What was being done (`cannot record the release`).
+        context: &'static str,
+        /// The store's error.
+        error: super::releases::ReleaseError,
+    },
+    /// The release history could not be reset (an undo).
+    #[error("{0}")]
+    History(super::releases::ReleaseError),
+    /// A post-deploy hook.
+    #[error("{0}")]
+    Hook(super::hooks::HookError),
+    /// `DOKKU_COMPOSE_FAIL_AFTER_EFFECT` (the fault-injection tests).
+    #[error("injected failure after effect `{id}`")]
+    Injected {
+        /// The effect.
+        id: String,
+    },
+}
+
+impl EffectError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
+        EffectError::Io {
+            path: path.to_path_buf(),
+            error,
+        }
     }
 }
 

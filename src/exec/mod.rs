@@ -5,17 +5,20 @@
 
 pub mod apply;
 pub mod archive;
+mod effects;
 mod error;
 mod event;
 pub mod executor;
+mod files;
 pub mod hooks;
 pub mod host_wide;
 pub mod journal;
 pub mod known;
 pub mod lock;
 pub mod releases;
+mod rollback;
 pub mod runner;
 pub mod secrets;
 
-pub use error::{ExecError, RunError, UndoFailure};
+pub use error::{EffectError, ExecError, RunError, UndoFailure};
 pub use event::Event;

@@ -26,7 +26,7 @@ use crate::exec::releases::{
 };
 use crate::exec::runner::Runner;
 use crate::exec::secrets::HostKey;
-use crate::exec::{Event, ExecError, RunError};
+use crate::exec::{EffectError, Event, ExecError, RunError};
 use crate::model::{Kind, Source};
 use crate::plan::{self, Action, Plan, PlanSettings, Undo};
 
@@ -348,9 +348,8 @@ fn post_hooks(
                 run.events,
             )
             .map_err(|e| {
-                let message = e.to_string();
-                failed = Some(match e {
-                    HookError::Failed { name, error } => (name, error),
+                let (name, error) = match &e {
+                    HookError::Failed { name, error } => (name.clone(), error.clone()),
                     other => (
                         String::from("deploy hooks"),
                         RunError::Input {
@@ -358,8 +357,9 @@ fn post_hooks(
                             message: other.to_string(),
                         },
                     ),
-                });
-                message
+                };
+                failed = Some((name, error));
+                EffectError::Hook(e)
             })
         },
     );
@@ -398,8 +398,12 @@ fn record_release(
                     saved: None,
                 },
                 || {
-                    ReleaseStore::open(&dir.releases(), run.session.key.clone())
-                        .map_err(|e| format!("cannot create the release history: {e}"))
+                    ReleaseStore::open(&dir.releases(), run.session.key.clone()).map_err(|error| {
+                        EffectError::Release {
+                            context: "cannot create the release history",
+                            error,
+                        }
+                    })
                 },
             )?;
             new_store.get_or_init(|| made)
@@ -434,7 +438,10 @@ fn record_release(
                     kind: req.kind,
                     time: &now_rfc3339(),
                 })
-                .map_err(|e| format!("cannot record the release: {e}"))
+                .map_err(|error| EffectError::Release {
+                    context: "cannot record the release",
+                    error,
+                })
         },
     )
 }
