@@ -163,3 +163,69 @@ fn undo_suffix(failures: &[UndoFailure]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No error of the chain repeats its cause: each either shows it or exposes it as
+    /// `source()`, so a chain printed cause by cause shows Dokku's output once.
+    fn assert_chain_once(err: &(dyn std::error::Error + 'static), marker: &str) {
+        let mut next = Some(err);
+        while let Some(e) = next {
+            if let Some(s) = e.source() {
+                assert!(
+                    !e.to_string().contains(&s.to_string()),
+                    "`{e}` shows its source `{s}` and exposes it too"
+                );
+            }
+            next = e.source();
+        }
+        let printed: String = std::iter::successors(Some(err), |e| e.source())
+            .map(|e| format!("{e}\n"))
+            .collect();
+        assert_eq!(printed.matches(marker).count(), 1, "{printed}");
+    }
+
+    fn dokku_failed() -> RunError {
+        RunError::Status {
+            argv: "dokku git:from-archive shop-web".into(),
+            status: 1,
+            stderr: "Could not start due to 1 failed checks".into(),
+        }
+    }
+
+    #[test]
+    fn a_failed_step_shows_dokkus_output_once() {
+        let e = ExecError::StepFailed {
+            step: "web/deploy".into(),
+            error: dokku_failed(),
+            undo_failures: Vec::new(),
+        };
+        assert_chain_once(&e, "failed checks");
+        let applied = crate::exec::apply::ApplyError::from(e);
+        assert_chain_once(&applied, "failed checks");
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(applied))
+                .matches("failed checks")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_failed_hook_and_an_unreadable_key_show_their_cause_once() {
+        let hook = crate::exec::hooks::HookError::Failed {
+            name: "post/10-migrate".into(),
+            error: dokku_failed(),
+        };
+        assert_chain_once(&hook, "failed checks");
+        let key = crate::exec::secrets::SecretError::Io {
+            path: "/x/host.key".into(),
+            error: std::io::Error::other("disk on fire"),
+        };
+        assert_chain_once(&key, "disk on fire");
+        let release = crate::exec::releases::ReleaseError::Secret(key);
+        assert_chain_once(&release, "disk on fire");
+    }
+}
