@@ -260,8 +260,31 @@ fn claims_and_secrets(
             &mut prior,
         )
     }) {
+        // Reported as the executor reports a failed step: the error, the rollback, the
+        // outcome (the final error is not printed again).
+        let started = std::time::Instant::now();
+        (run.events)(&Event::StepFailed {
+            step: "secrets".into(),
+            error: e.to_string(),
+        });
         let archives = &run.session.archives;
         let undo_failures = rollback(prior, run.runner, archives, Some(journal), None, run.events);
+        if undo_failures.is_empty() {
+            (run.events)(&Event::Finished {
+                ok: false,
+                duration: started.elapsed(),
+            });
+        } else {
+            (run.events)(&Event::RollbackIncomplete {
+                steps: undo_failures
+                    .iter()
+                    .map(|f| f.step.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                duration: started.elapsed(),
+            });
+        }
         record_failure(run, plan, Some("secrets".into()), 0);
         return Err(ExecError::StepFailed {
             step: "secrets".into(),

@@ -26,7 +26,7 @@ pub mod teardown;
 use std::sync::atomic::AtomicBool;
 
 pub use plan::{plan_apply, plan_checked, Planned};
-pub use prepare::{prepare, History, Prepared, Session};
+pub use prepare::{prepare, query, History, Prepared, Session};
 pub use project::{check, load, Checked, Loaded};
 pub use request::{ApplyReport, ApplyRequest};
 

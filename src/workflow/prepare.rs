@@ -187,8 +187,8 @@ pub fn prepare(
         .collect();
     let project = &loaded.checked.project;
     let secrets_dir = dir.dir().join("secrets");
-    let settings = settings(req, loaded, session, &secrets_dir)?;
     let backups_wanted = backup_fingerprints(project, &loaded.secrets, &session.key);
+    let settings = settings(req, loaded, session, &secrets_dir, &backups_wanted)?;
     let started = Instant::now();
     let live = read_live(req, loaded, session, &settings, runner)?;
     let state_read = started.elapsed();
@@ -223,6 +223,7 @@ fn settings(
     loaded: &Loaded,
     session: &Session,
     secrets_dir: &Path,
+    backups_wanted: &BTreeMap<String, String>,
 ) -> Result<PlanSettings, ApplyError> {
     let project = &loaded.checked.project;
     let dir = &session.dir;
@@ -252,7 +253,6 @@ fn settings(
         .collect();
     settings.secrets_dir = Some(secrets_dir.display().to_string());
     routing_settings(project, dir, &req.source_dir, &mut settings)?;
-    let backups_wanted = backup_fingerprints(project, &loaded.secrets, &session.key);
     let backups_applied = read_json::<BTreeMap<String, String>>(&dir.dir().join("backups.json"));
     settings.backups_changed = Some(
         backups_wanted
@@ -357,15 +357,15 @@ pub(crate) fn reader<'a>(
 }
 
 /// One read-only query through `runner`: its output, or `None` when the command failed.
-pub(crate) fn query(
+pub fn query(
     runner: &dyn Runner,
 ) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
     move |cmd: &Cmd| match runner.run(cmd, None, None) {
         Ok(out) => Ok(Some(out.stdout)),
         Err(RunError::Status { .. }) => Ok(None),
-        Err(e) => Err(StateError::Run {
+        Err(error) => Err(StateError::Run {
             command: cmd.masked_argv().join(" "),
-            message: e.to_string(),
+            error,
         }),
     }
 }

@@ -5,7 +5,7 @@
 pub const COMMANDS: &[(&str, &str)] = &[
     ("compose:config <app> [--show-secrets]", "Print the normalised compose project of the last push (secrets masked unless asked)"),
     ("compose:diff <app> [<from>] [<to>]", "Show what changed between two releases (secrets masked)"),
-    ("compose:down <app> [--force] [--datastores]", "Destroy the stack's service apps (datastores only with --datastores)"),
+    ("compose:down <app> [--force] [--datastores] [--dry-run]", "Destroy the stack's service apps (datastores only with --datastores)"),
     ("compose:export <app> [--output <file>]", "Write a compose file describing what the stack's apps run now"),
     ("compose:import-apps <stack> <app>...", "Adopt existing apps named <stack>-<service> into a new stack"),
     ("compose:list [--format json]", "List every stack on the host with its services and state"),
