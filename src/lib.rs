@@ -26,3 +26,4 @@ pub mod state;
 pub mod vars;
 pub mod vault;
 pub mod webhook;
+pub mod workflow;

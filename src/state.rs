@@ -126,7 +126,7 @@ pub fn mount_key(entry: Option<&str>, host: &str, target: &str, read_only: bool)
 }
 
 /// Reading the state failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StateError {
     /// A query's output could not be parsed.
     #[error("cannot parse the output of `{command}`: {message}")]
@@ -136,13 +136,29 @@ pub enum StateError {
         /// What is wrong.
         message: String,
     },
-    /// The runner failed.
-    #[error("`{command}` failed: {message}")]
+    /// The runner failed (not a non-zero exit: that reads as no answer).
+    #[error("`{command}` failed: {error}")]
     Run {
         /// The query.
         command: String,
         /// What happened.
-        message: String,
+        error: crate::exec::RunError,
+    },
+    /// A query the plan cannot do without failed.
+    #[error("`{command}` failed: {reason}")]
+    NoAnswer {
+        /// The query.
+        command: String,
+        /// Why its answer is needed.
+        reason: &'static str,
+    },
+    /// The run's cache of host-wide reads (`compose:projects:apply`) failed.
+    #[error("`{command}` failed: the run's cache of host-wide reads: {error}")]
+    Cache {
+        /// The query.
+        command: String,
+        /// The OS error.
+        error: std::sync::Arc<std::io::Error>,
     },
 }
 
@@ -329,9 +345,9 @@ pub fn read_vhosts(
     let cmd = Cmd::dokku(["domains:report"]);
     match run(&cmd)? {
         Some(out) => Ok(parse_all_vhosts(&out)),
-        None => Err(StateError::Run {
+        None => Err(StateError::NoAnswer {
             command: cmd.masked_argv().join(" "),
-            message: "the query failed; the domains other apps serve cannot be checked".into(),
+            reason: "the query failed; the domains other apps serve cannot be checked",
         }),
     }
 }
@@ -470,9 +486,9 @@ fn read_datastore_info(
 fn must_answer(cmd: &Cmd) -> StateError {
     // Planning against an empty host by mistake would re-create everything (and `create` is
     // not idempotent).
-    StateError::Run {
+    StateError::NoAnswer {
         command: cmd.masked_argv().join(" "),
-        message: "the query failed; is this a Dokku host?".into(),
+        reason: "the query failed; is this a Dokku host?",
     }
 }
 

@@ -383,7 +383,8 @@ proptest! {
     fn docker_option_values_are_refused_or_reach_docker_intact((which, s) in option_input()) {
         use dokku_compose::model::docker_opt::{dokku_argv, dokku_groups};
         use dokku_compose::model::{ConvertOptions, StackName};
-        use dokku_compose::plan::{self, Options, PlanSettings};
+        use dokku_compose::plan::{Options, PlanSettings};
+        use dokku_compose::workflow;
         use dokku_compose::policy::Policy;
         use dokku_compose::state::DokkuState;
 
@@ -395,7 +396,7 @@ proptest! {
             policy: all,
             settings: PlanSettings { source_rev: "0000000".into(), ..PlanSettings::default() },
         };
-        let Ok(plan) = plan::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
+        let Ok(plan) = workflow::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
         let mut seen = false;
         for step in &plan.steps {
             let argv = &step.run.args;
@@ -426,7 +427,8 @@ proptest! {
     fn default_policy_plans_carry_no_guarded_flag((which, s) in option_input()) {
         use dokku_compose::model::docker_opt::{dokku_groups, parse_group};
         use dokku_compose::model::{ConvertOptions, StackName};
-        use dokku_compose::plan::{self, Options, PlanSettings};
+        use dokku_compose::plan::{Options, PlanSettings};
+        use dokku_compose::workflow;
         use dokku_compose::policy::Policy;
         use dokku_compose::state::DokkuState;
 
@@ -437,7 +439,7 @@ proptest! {
             policy: Policy::default(),
             settings: PlanSettings { source_rev: "0000000".into(), ..PlanSettings::default() },
         };
-        let Ok(plan) = plan::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
+        let Ok(plan) = workflow::plan_compose_json(&json, &DokkuState::default(), &opts) else { return Ok(()) };
         for step in plan.steps.iter().filter(|st| st.run.args.first().map(String::as_str) == Some("docker-options:add")) {
             let option = step.run.args[3..].join(" ");
             for g in dokku_groups(&option).map_err(|e| TestCaseError::fail(e.to_string()))? {

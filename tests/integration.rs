@@ -27,3 +27,4 @@ mod security;
 mod typed;
 mod vault;
 mod webhook;
+mod workflow;

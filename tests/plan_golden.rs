@@ -13,6 +13,7 @@ use dokku_compose::model::{ConvertOptions, StackName};
 use dokku_compose::plan::{self, simulate, Options, Plan, PlanSettings};
 use dokku_compose::policy::Policy;
 use dokku_compose::state::DokkuState;
+use dokku_compose::workflow;
 
 use crate::plan_conformance::Conformance;
 use crate::support::shared_dir;
@@ -129,7 +130,7 @@ fn golden_plans() {
     let mut failures = Vec::new();
     for case in &cases {
         for (suffix, host) in hosts() {
-            let result = plan::plan_compose_json(&case.json, &host, &case.opts);
+            let result = workflow::plan_compose_json(&case.json, &host, &case.opts);
             let (txt, json, stderr) = outputs(&result);
             check(&case.dir, &format!("plan{suffix}.txt"), &txt, &mut failures);
             check(
@@ -175,14 +176,14 @@ fn replanning_a_converged_stack_is_empty() {
     let mut checked = 0;
     for case in all_cases() {
         for (suffix, host) in hosts() {
-            let Ok(first) = plan::plan_compose_json(&case.json, &host, &case.opts) else {
+            let Ok(first) = workflow::plan_compose_json(&case.json, &host, &case.opts) else {
                 continue;
             };
             let mut state = host.clone();
             for step in &first.steps {
                 simulate::apply(&mut state, step);
             }
-            let again = plan::plan_compose_json(&case.json, &state, &case.opts).unwrap();
+            let again = workflow::plan_compose_json(&case.json, &state, &case.opts).unwrap();
             let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
             assert!(
                 ids.is_empty(),
@@ -199,14 +200,15 @@ fn replanning_a_converged_stack_is_empty() {
 #[test]
 fn changing_one_value_replans_only_that() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let first =
+        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
     let mut state = DokkuState::default();
     for step in &first.steps {
         simulate::apply(&mut state, step);
     }
     let mut json = case.json.clone();
     json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("urgent");
-    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
     let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["worker/config", "worker/restart"]);
     // An ordinary value is shown, so the plan can be reviewed (issue #15 item 16); a secret
@@ -217,7 +219,7 @@ fn changing_one_value_replans_only_that() {
     );
     json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("default");
     json["services"]["worker"]["environment"]["API_TOKEN"] = serde_json::json!("t0ken-value");
-    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
     // A secret goes on stdin, masked where it is shown, never in argv.
     assert!(
         again.steps[0]
@@ -243,7 +245,8 @@ fn changing_one_value_replans_only_that() {
 #[test]
 fn dropped_docker_option_is_removed() {
     let case = load_case(&fixtures().join("volumes-and-binds"));
-    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let first =
+        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
     let mut state = DokkuState::default();
     for step in &first.steps {
         simulate::apply(&mut state, step);
@@ -261,7 +264,7 @@ fn dropped_docker_option_is_removed() {
         .as_object_mut()
         .unwrap()
         .remove("init");
-    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
     let shown: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
     assert_eq!(
         shown,
@@ -279,7 +282,8 @@ fn dropped_docker_option_is_removed() {
 fn secrets_never_reach_the_output() {
     let mut checked = 0;
     for case in all_cases() {
-        let Ok(p) = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts) else {
+        let Ok(p) = workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts)
+        else {
             continue;
         };
         let out = format!("{p}\n{}", serde_json::to_string(&p.to_json()).unwrap());
@@ -331,7 +335,7 @@ fn secrets_never_reach_the_output() {
 #[test]
 fn batches_cover_every_step_once() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let p = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let p = workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
     let b = p.batches();
     let count = b.stack.len()
         + b.levels
@@ -357,14 +361,15 @@ fn batches_cover_every_step_once() {
 #[test]
 fn new_image_redeploys_only_that_app() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let first =
+        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
     let mut state = DokkuState::default();
     for step in &first.steps {
         simulate::apply(&mut state, step);
     }
     let mut json = case.json.clone();
     json["services"]["worker"]["image"] = serde_json::json!("ghcr.io/example/shop:1.4.3");
-    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
     let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["worker/config", "worker/deploy"]);
     assert_eq!(
@@ -379,7 +384,8 @@ fn new_image_redeploys_only_that_app() {
 #[test]
 fn datastore_password_change_is_refused_and_version_bump_upgrades() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let first = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
+    let first =
+        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
     let mut state = DokkuState::default();
     for step in &first.steps {
         simulate::apply(&mut state, step);
@@ -392,13 +398,13 @@ fn datastore_password_change_is_refused_and_version_bump_upgrades() {
             dsn: format!("postgres://postgres:hunter2@dokku-postgres-{db}:5432/x"),
         },
     );
-    assert!(plan::plan_compose_json(&case.json, &state, &case.opts)
+    assert!(workflow::plan_compose_json(&case.json, &state, &case.opts)
         .unwrap()
         .steps
         .is_empty());
     let mut json = case.json.clone();
     json["services"]["db"]["environment"]["POSTGRES_PASSWORD"] = serde_json::json!("changed");
-    let e = plan::plan_compose_json(&json, &state, &case.opts)
+    let e = workflow::plan_compose_json(&json, &state, &case.opts)
         .unwrap_err()
         .to_string();
     assert!(
@@ -408,7 +414,7 @@ fn datastore_password_change_is_refused_and_version_bump_upgrades() {
     );
     let mut json = case.json.clone();
     json["services"]["db"]["image"] = serde_json::json!("postgres:17-alpine");
-    let again = plan::plan_compose_json(&json, &state, &case.opts).unwrap();
+    let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
     let runs: Vec<String> = again.steps.iter().map(|s| s.run.to_string()).collect();
     assert_eq!(
         runs,

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use dokku_compose::cli::plan_cmd::LoadedProject;
 use dokku_compose::compose::{self, LoadOptions};
-use dokku_compose::plan;
 use dokku_compose::state::DokkuState;
+use dokku_compose::workflow;
 
 use crate::plan_golden::all_cases;
 use crate::support::dokku_compose;
@@ -37,7 +37,7 @@ fn planning_from_compose_files_equals_planning_from_the_reference_json() {
             continue;
         }
         let dir = case.dir.canonicalize().unwrap();
-        let render = |json: &serde_json::Value| match plan::plan_compose_json(
+        let render = |json: &serde_json::Value| match workflow::plan_compose_json(
             json,
             &DokkuState::default(),
             &case.opts,

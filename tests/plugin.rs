@@ -29,10 +29,10 @@ impl Host {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         h
     }
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.root.path()
     }
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new(sandbox_bin());
         c.env("DOKKU_SANDBOX_ROOT", self.path())
             .env("DOKKU_COMPOSE_PREBUILT", plugin_bin())
@@ -129,7 +129,7 @@ pub(crate) fn text(o: &Output) -> String {
     )
 }
 
-const STACK: &str = "services:
+pub(crate) const STACK: &str = "services:
   web:
     image: nginx:1.27
     ports: [\"80:80\"]
@@ -152,7 +152,7 @@ const STACK: &str = "services:
       POSTGRES_DB: app
 ";
 
-fn stack_files() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn stack_files() -> Vec<(&'static str, &'static str)> {
     vec![
         ("compose.yaml", STACK),
         ("api/Dockerfile", "FROM python:3.12\nCOPY . /app\n"),

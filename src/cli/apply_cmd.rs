@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::exec::apply::{apply, stack_dir, ApplyReport, ApplyRequest};
+use crate::exec::apply::stack_dir;
 use crate::exec::executor::{ExecOptions, DEFAULT_CONCURRENCY};
 use crate::exec::releases::{ReleaseKind, ReleaseStore};
 use crate::exec::runner::DuctRunner;
@@ -18,6 +18,7 @@ use crate::model::{ConvertOptions, StackName};
 use crate::plan::PlanSettings;
 use crate::policy::Policy;
 use crate::report::{self, Style};
+use crate::workflow::{apply, ApplyReport, ApplyRequest};
 
 /// Where stacks keep their lock, journal, releases and saved build contexts.
 #[derive(Debug, Clone, clap::Args)]
@@ -262,15 +263,7 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
         }
     }
     let report = report?;
-    if let Some(r) = &report.recovered {
-        eprintln!(
-            " !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone",
-            r.what, r.pid, r.steps
-        );
-        for f in &r.undo_failures {
-            eprintln!(" !     undo of `{}` failed: {}", f.step, f.error);
-        }
-    }
+    print_recovered(report.recovered.as_ref());
     // Warnings are shown with every plan and with every apply that changes the stack; a push
     // that changes nothing is silent, so they do not repeat on every push (issue #15 item 18).
     if req.dry_run || report.outcome.is_some() || report.release.is_some() {
@@ -310,6 +303,35 @@ pub(crate) fn execute(req: &ApplyRequest, run: &RunArgs) -> anyhow::Result<Apply
         }
     }
     Ok(report)
+}
+
+/// Runs a teardown (`compose:down`): the plan for a dry run, else its progress as an apply's.
+pub(crate) fn run_down(req: &crate::workflow::teardown::DownRequest) -> anyhow::Result<()> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    crate::platform::cancel_on_signals(&cancel).context("cannot install the signal handlers")?;
+    let style = style();
+    let report =
+        crate::workflow::teardown::down(req, &runner(), &cancel, &|e| report::emit(e, style))?;
+    print_recovered(report.recovered.as_ref());
+    for k in &report.kept {
+        println!("{}", report::verbose(k));
+    }
+    if req.dry_run {
+        print!("{}", report.plan);
+    }
+    Ok(())
+}
+
+fn print_recovered(recovered: Option<&crate::exec::apply::Recovered>) {
+    if let Some(r) = recovered {
+        eprintln!(
+            " !     finished the rollback of an interrupted {} (pid {}): {} step(s) undone",
+            r.what, r.pid, r.steps
+        );
+        for f in &r.undo_failures {
+            eprintln!(" !     undo of `{}` failed: {}", f.step, f.error);
+        }
+    }
 }
 
 /// `apply`: the project was loaded by the caller (normalised JSON and project directory).

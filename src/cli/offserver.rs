@@ -172,8 +172,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(err) => {
-            for (i, cause) in err.chain().enumerate() {
-                eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
+            if !exit::reported_as_it_happened(&err) {
+                for (i, cause) in err.chain().enumerate() {
+                    eprintln!(" !     {}{cause}", if i == 0 { "" } else { "caused by: " });
+                }
             }
             ExitCode::from(exit::FAILURE)
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::model::{ConvertOptions, StackName};
-use crate::plan::{self, Options, PlanSettings};
+use crate::plan::{Options, PlanSettings};
 use crate::policy::Policy;
 use crate::state::DokkuState;
 
@@ -105,7 +105,7 @@ pub fn run(
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let project = crate::compose::types::Project::from_json(&json)
-                .map_err(|e| plan::PlanError::from(crate::model::ModelError::from(e)))?;
+                .map_err(|e| crate::plan::PlanError::from(crate::model::ModelError::from(e)))?;
             (
                 project,
                 dir.to_path_buf(),
@@ -143,7 +143,7 @@ pub fn run(
             ..PlanSettings::default()
         },
     };
-    let plan = plan::plan_compose(&project, &state, &opts)?;
+    let plan = crate::workflow::plan_compose(&project, &state, &opts)?;
     let warnings = plan
         .warnings
         .iter()

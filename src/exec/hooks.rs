@@ -117,13 +117,13 @@ pub enum HookError {
         /// The stack.
         stack: String,
     },
-    /// It failed.
-    #[error("deploy hook `{name}` failed: {source}")]
+    /// It failed. The message shows the command's error itself (not also as a `source()`).
+    #[error("deploy hook `{name}` failed: {error}")]
     Failed {
         /// The hook.
         name: String,
         /// The error.
-        source: RunError,
+        error: RunError,
     },
 }
 
@@ -332,9 +332,9 @@ pub fn run_phase(
                     line: line.to_owned(),
                 })
             })
-            .map_err(|source| HookError::Failed {
+            .map_err(|error| HookError::Failed {
                 name: hook.name.clone(),
-                source,
+                error,
             })?;
         events(&Event::ServiceFinished {
             service: format!("hook {}", hook.name),

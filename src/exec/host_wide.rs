@@ -132,9 +132,9 @@ impl HostWide {
         let Some(k) = key(cmd) else {
             return run(cmd);
         };
-        let io = |e: std::io::Error| StateError::Run {
+        let io = |e: std::io::Error| StateError::Cache {
             command: cmd.masked_argv().join(" "),
-            message: format!("the run's cache of host-wide reads: {e}"),
+            error: std::sync::Arc::new(e),
         };
         // Held while the query runs, so concurrent stacks ask it once.
         let _lock = self.locked().map_err(io)?;

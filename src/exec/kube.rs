@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::RunError;
+use super::error::{EffectError, RunError};
 use super::executor::Effects;
 use super::journal::Revert;
 use crate::dokku::Cmd;
@@ -278,7 +278,9 @@ pub fn run(
                 KubeEffect::Delete { .. } => None,
             })
             .collect();
-        kubectl.apply(&objects).map_err(|e| e.to_string())?;
+        kubectl
+            .apply(&objects)
+            .map_err(|e| EffectError::Kube(e.to_string()))?;
         for e in effects {
             if let KubeEffect::Delete {
                 kind,
@@ -288,7 +290,7 @@ pub fn run(
             {
                 kubectl
                     .delete(&resource(kind), namespace, name)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| EffectError::Kube(e.to_string()))?;
             }
         }
         Ok(())
@@ -302,19 +304,17 @@ pub fn run(
 
 /// Puts every object back as it was: the previous ones applied again (Services first), the
 /// new ones deleted (slices first). Idempotent, so a resumed rollback may repeat it.
-pub fn revert(items: &[KubeItem]) -> Result<(), String> {
+pub fn revert(items: &[KubeItem]) -> Result<(), KubeError> {
     let kubectl = Kubectl::from_env();
     let rank = |k: &str| KINDS.iter().position(|x| *x == k).unwrap_or(KINDS.len());
     let mut back: Vec<&KubeItem> = items.iter().filter(|i| i.previous.is_some()).collect();
     back.sort_by_key(|i| rank(&i.kind));
     let objects: Vec<Value> = back.iter().filter_map(|i| i.previous.clone()).collect();
-    kubectl.apply(&objects).map_err(|e| e.to_string())?;
+    kubectl.apply(&objects)?;
     let mut gone: Vec<&KubeItem> = items.iter().filter(|i| i.previous.is_none()).collect();
     gone.sort_by_key(|i| std::cmp::Reverse(rank(&i.kind)));
     for i in gone {
-        kubectl
-            .delete(&resource(&i.kind), &i.namespace, &i.name)
-            .map_err(|e| e.to_string())?;
+        kubectl.delete(&resource(&i.kind), &i.namespace, &i.name)?;
     }
     Ok(())
 }

@@ -5,9 +5,11 @@
 
 pub mod apply;
 pub mod archive;
+mod effects;
 mod error;
 mod event;
 pub mod executor;
+mod files;
 pub mod hooks;
 pub mod host_wide;
 pub mod journal;
@@ -15,8 +17,9 @@ pub mod known;
 pub mod kube;
 pub mod lock;
 pub mod releases;
+mod rollback;
 pub mod runner;
 pub mod secrets;
 
-pub use error::{ExecError, RunError, UndoFailure};
+pub use error::{EffectError, ExecError, RunError, UndoFailure};
 pub use event::Event;

@@ -61,13 +61,13 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// Reading or writing the key file (or its directory) failed.
-    #[error("host key `{}`: {source}", path.display())]
+    /// The message shows the OS error itself (it is not also a `source()`).
+    #[error("host key `{}`: {error}", path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The key file exists but cannot be used as it is.
     #[error("host key `{}` is unusable: {reason}", path.display())]
@@ -159,7 +159,7 @@ impl HostKey {
     /// the group or others access it.
     pub fn load_or_create(path: &Path) -> Result<HostKey, SecretError> {
         match Self::load(path) {
-            Err(SecretError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            Err(SecretError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {}
             other => return other,
         }
         let dir = match path.parent() {
@@ -176,7 +176,7 @@ impl HostKey {
         let mut bytes = [0u8; KEY_LEN];
         getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io {
             path: path.to_path_buf(),
-            source: io::Error::other(format!("no random bytes for a new key: {e}")),
+            error: io::Error::other(format!("no random bytes for a new key: {e}")),
         })?;
         Self::install(path, bytes)
     }
@@ -193,7 +193,7 @@ impl HostKey {
     pub fn persist(&self, path: &Path) -> Result<(), SecretError> {
         let stored = Self::install(path, self.bytes)?;
         if stored.bytes != self.bytes {
-            return Err(SecretError::Io { path: path.to_path_buf(), source: io::Error::other("another apply created the host key at the same time; nothing was changed, run the command again") });
+            return Err(SecretError::Io { path: path.to_path_buf(), error: io::Error::other("another apply created the host key at the same time; nothing was changed, run the command again") });
         }
         Ok(())
     }
@@ -202,7 +202,7 @@ impl HostKey {
     fn install(path: &Path, bytes: [u8; KEY_LEN]) -> Result<HostKey, SecretError> {
         let io_err = |p: &Path| {
             let p = p.to_path_buf();
-            move |source| SecretError::Io { path: p, source }
+            move |error| SecretError::Io { path: p, error }
         };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -224,9 +224,9 @@ impl HostKey {
             file.write_all(&bytes)?;
             file.sync_all()
         })();
-        if let Err(source) = written {
+        if let Err(error) = written {
             let _ = fs::remove_file(&tmp);
-            return Err(SecretError::Io { path: tmp, source });
+            return Err(SecretError::Io { path: tmp, error });
         }
         // `link` fails if `path` exists, unlike `rename`: an existing key is never replaced,
         // and the key appears at `path` complete or not at all.
@@ -242,9 +242,9 @@ impl HostKey {
             }
             // Another process won the race: use its key.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::load(path),
-            Err(source) => Err(SecretError::Io {
+            Err(error) => Err(SecretError::Io {
                 path: path.to_path_buf(),
-                source,
+                error,
             }),
         }
     }
@@ -257,7 +257,7 @@ impl HostKey {
     /// As [`HostKey::load_or_create`].
     pub fn load_or_ephemeral(path: &Path) -> Result<HostKey, SecretError> {
         match Self::load(path) {
-            Err(SecretError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            Err(SecretError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {}
             other => return other,
         }
         let sealed = sealed_data(path.parent().unwrap_or(Path::new(".")));
@@ -270,16 +270,16 @@ impl HostKey {
         let mut bytes = [0u8; KEY_LEN];
         getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io {
             path: path.to_path_buf(),
-            source: io::Error::other(format!("no random bytes for a key: {e}")),
+            error: io::Error::other(format!("no random bytes for a key: {e}")),
         })?;
         Ok(HostKey { bytes })
     }
 
     /// Loads an existing key file, checking its length and mode.
     fn load(path: &Path) -> Result<HostKey, SecretError> {
-        let io_err = |source| SecretError::Io {
+        let io_err = |error| SecretError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let mut file = fs::File::open(path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
@@ -432,7 +432,7 @@ fn temp_path(path: &Path) -> Result<PathBuf, SecretError> {
     let mut tag = [0u8; 8];
     getrandom::getrandom(&mut tag).map_err(|e| SecretError::Io {
         path: path.to_path_buf(),
-        source: io::Error::other(format!("no random bytes for a temporary name: {e}")),
+        error: io::Error::other(format!("no random bytes for a temporary name: {e}")),
     })?;
     let name = path
         .file_name()

@@ -516,9 +516,10 @@ pub(crate) fn resource_values(res: &Resources) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests_support {
     use crate::model::{ConvertOptions, StackName};
-    use crate::plan::{plan_compose_json, Options, Plan, PlanError, PlanSettings};
+    use crate::plan::{Options, Plan, PlanError, PlanSettings};
     use crate::policy::Policy;
     use crate::state::DokkuState;
+    use crate::workflow::plan_compose_json;
 
     pub(crate) fn plan_with(
         json: &serde_json::Value,

@@ -241,9 +241,12 @@ pub fn plan(
             level: 0,
         },
     );
-    service_steps(
-        project, graph, state, settings, &k3s, &primary, &routes, &mut steps,
-    )?;
+    let stack = StackWide {
+        k3s: &k3s,
+        primary: &primary,
+        routes: &routes,
+    };
+    service_steps(project, graph, state, settings, &stack, &mut steps)?;
     let services = project
         .services
         .iter()
@@ -267,6 +270,13 @@ pub fn plan(
     })
 }
 
+/// What the stack decides for every app: its scheduler, its primary network, its routes.
+struct StackWide<'a> {
+    k3s: &'a k3s::Schedulers,
+    primary: &'a BTreeMap<ServiceName, NetworkName>,
+    routes: &'a BTreeMap<ServiceName, Route>,
+}
+
 /// The steps of every service, level by level and by name within a level: still dependencies
 /// first, and the text plan's `## level N` sections come out in order.
 fn service_steps(
@@ -274,11 +284,14 @@ fn service_steps(
     graph: &ServiceGraph,
     state: &DokkuState,
     settings: &PlanSettings,
-    k3s: &k3s::Schedulers,
-    primary: &BTreeMap<ServiceName, NetworkName>,
-    routes: &BTreeMap<ServiceName, Route>,
+    stack: &StackWide<'_>,
     steps: &mut Vec<Step>,
 ) -> Result<(), PlanError> {
+    let StackWide {
+        k3s,
+        primary,
+        routes,
+    } = stack;
     // Services whose containers this plan replaces (deploy, restart or one-shot run): a
     // dependent that declared `depends_on.<x>.restart: true` restarts with them, as compose does.
     let mut replaced: BTreeSet<&ServiceName> = BTreeSet::new();

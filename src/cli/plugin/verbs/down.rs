@@ -1,15 +1,17 @@
 //! `compose:down`: destroy the stack's service apps (and with `--datastores` its datastores).
 
+use std::collections::BTreeMap;
+
 use clap::Parser;
 
-use super::{missing_app, released_project};
-use crate::cli::plugin::stack::runner;
+use super::{missing_app, props, released_project};
+use crate::cli::apply_cmd;
+use crate::cli::plugin::stack::{self, runner};
 use crate::dokku::env::DokkuEnv;
 use crate::dokku::Cmd;
 use crate::exec::apply::stack_dir as apply_stack_dir;
 use crate::exec::runner::Runner;
-use crate::model::Kind;
-use crate::report::{info1, info2, verbose};
+use crate::report::{info2, verbose};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +27,9 @@ pub(super) struct Args {
     /// Also destroy the stack's datastore services and their data
     #[arg(long)]
     datastores: bool,
+    /// Print the teardown plan against the host's current state and stop
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Dokku's destructive-action confirmation (plugins/common `dokku_confirm` style): type the
@@ -50,118 +55,52 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     let Some((project, _, _)) = released_project(env, &a.app)? else {
         anyhow::bail!("stack `{}` has not been deployed yet", a.app)
     };
-    let graph = crate::graph::build(&project)?;
     let what = if a.datastores {
         "This command will destroy every service app and datastore of the stack"
     } else {
         "This command will destroy every service app of the stack (datastores and volumes stay)"
     };
-    if !a.force && !env.force && !confirm(&a.app, what)? {
+    if !a.dry_run && !a.force && !env.force && !confirm(&a.app, what)? {
         return Ok(1);
     }
-    let r = runner();
+    if !a.dry_run {
+        cluster_down(a, env)?;
+    }
+    let run = stack::run_args(env, &props(env), &a.app, BTreeMap::new())?;
+    let req = crate::workflow::teardown::DownRequest {
+        data_dir: env.data_dir(),
+        stack: a.app.clone(),
+        project,
+        datastores: a.datastores,
+        exec: crate::exec::executor::ExecOptions {
+            concurrency: 1,
+            step_timeout: Some(std::time::Duration::from_secs(run.step_timeout)),
+            apply_timeout: None,
+        },
+        dry_run: a.dry_run,
+    };
+    apply_cmd::run_down(&req)?;
+    if !a.dry_run {
+        println!("{}", info2(&format!("Stack {} is down", a.app)));
+    }
+    Ok(0)
+}
+
+/// On k3s, the stack's Services and EndpointSlices go first (issue 21), under the stack's
+/// lock.
+fn cluster_down(a: &Args, env: &DokkuEnv) -> anyhow::Result<()> {
     let dir = apply_stack_dir(&env.data_dir(), &a.app);
     let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:down", false)?;
-    let mut failed = 0;
-    // On k3s, the stack's Services and EndpointSlices go first (issue 21).
     let compose = super::store(env, &a.app)?
         .and_then(|s| {
             let l = s.latest().ok().flatten()?;
             s.masked_compose(l.id).ok()
         })
         .unwrap_or(serde_json::Value::Null);
+    let r = runner();
     let query = |c: &Cmd| r.run(c, None, None).ok().map(|o| o.stdout);
-    match crate::exec::kube::down(&a.app, &compose, &query) {
-        Ok(gone) => {
-            for o in gone {
-                println!("{}", verbose(&format!("deleted {o} from the cluster")));
-            }
-        }
-        Err(e) => {
-            eprintln!(" !     {e}");
-            failed += 1;
-        }
+    for o in crate::exec::kube::down(&a.app, &compose, &query)? {
+        println!("{}", verbose(&format!("deleted {o} from the cluster")));
     }
-    let mut attempt = |cmd: Cmd| {
-        println!("{}", verbose(&cmd.to_string()));
-        if let Err(e) = r.run(&cmd, None, None) {
-            eprintln!(" !     {e}");
-            failed += 1;
-        }
-    };
-    for name in graph.order.iter().rev() {
-        match &project.services[name].kind {
-            Kind::App(app) => {
-                if r.run(&Cmd::dokku(["apps:exists", app.app.as_str()]), None, None)
-                    .is_ok()
-                {
-                    println!("{}", info1(&format!("Destroying {name} ({})", app.app)));
-                    attempt(Cmd::dokku(["apps:destroy", app.app.as_str(), "--force"]));
-                }
-            }
-            Kind::Datastore(d) if a.datastores => {
-                let plugin = d.plugin;
-                if r.run(
-                    &Cmd::dokku([format!("{plugin}:exists"), d.name.to_string()]),
-                    None,
-                    None,
-                )
-                .is_err()
-                {
-                    continue;
-                }
-                println!(
-                    "{}",
-                    info1(&format!("Destroying {name} ({plugin} service {})", d.name))
-                );
-                let links = r
-                    .run(
-                        &Cmd::dokku([format!("{plugin}:links"), d.name.to_string()]),
-                        None,
-                        None,
-                    )
-                    .map(|o| o.stdout)
-                    .unwrap_or_default();
-                for linked in links.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                    attempt(Cmd::dokku([
-                        format!("{plugin}:unlink"),
-                        d.name.to_string(),
-                        linked.to_owned(),
-                        "--no-restart".into(),
-                    ]));
-                }
-                attempt(Cmd::dokku([
-                    format!("{plugin}:destroy"),
-                    d.name.to_string(),
-                    "--force".into(),
-                ]));
-            }
-            Kind::Datastore(d) => println!(
-                "{}",
-                verbose(&format!(
-                    "keeping {} service {} and its data (--datastores destroys it)",
-                    d.plugin, d.name
-                ))
-            ),
-        }
-    }
-    for net in project.networks.values() {
-        if a.datastores
-            || !project
-                .services
-                .values()
-                .any(|s| matches!(&s.kind, Kind::Datastore(d) if d.network.as_ref() == Some(net)))
-        {
-            let _ = r.run(
-                &Cmd::dokku(["network:destroy", "--force", net.as_str()]),
-                None,
-                None,
-            );
-        }
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} command(s) failed; the stack is partly destroyed");
-    }
-    println!("{}", info2(&format!("Stack {} is down", a.app)));
-    Ok(0)
+    Ok(())
 }

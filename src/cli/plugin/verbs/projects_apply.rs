@@ -54,14 +54,7 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     let host_wide = crate::exec::host_wide::HostWide::create(&env.data_dir())
         .context("cannot create the run's cache of host-wide reads")?;
     if !stacks.is_empty() {
-        let q = |c: &Cmd| match runner.run(c, None, None) {
-            Ok(out) => Ok(Some(out.stdout)),
-            Err(crate::exec::RunError::Status { .. }) => Ok(None),
-            Err(e) => Err(crate::state::StateError::Run {
-                command: c.masked_argv().join(" "),
-                message: e.to_string(),
-            }),
-        };
+        let q = crate::workflow::query(&runner);
         if let Err(e) = host_wide.query(&Cmd::dokku(["apps:list", "--format", "json"]), &q) {
             host_wide.remove();
             return Err(e.into());
