@@ -15,7 +15,7 @@ use dokku_compose::policy::Policy;
 use dokku_compose::state::DokkuState;
 
 use crate::plan_conformance::Conformance;
-use crate::support::shared_dir;
+use crate::support::{golden, shared_dir};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans")
@@ -76,25 +76,6 @@ pub(crate) fn all_cases() -> Vec<Case> {
     dirs.iter().map(|d| load_case(d)).collect()
 }
 
-fn check(dir: &Path, file: &str, actual: &str, failures: &mut Vec<String>) {
-    let path = dir.join(file);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        if actual.is_empty() {
-            let _ = fs::remove_file(&path);
-        } else {
-            fs::write(&path, actual).unwrap();
-        }
-        return;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_default();
-    if expected != actual {
-        failures.push(format!(
-            "{}: differs\n--- expected\n{expected}\n--- actual\n{actual}",
-            path.display()
-        ));
-    }
-}
-
 fn outputs(result: &Result<Plan, plan::PlanError>) -> (String, String, String) {
     match result {
         Ok(p) => {
@@ -118,9 +99,9 @@ fn golden_plans() {
     for case in &cases {
         let result = plan::plan_compose_json(&case.json, &DokkuState::default(), &case.opts);
         let (txt, json, stderr) = outputs(&result);
-        check(&case.dir, "plan.txt", &txt, &mut failures);
-        check(&case.dir, "plan.json", &json, &mut failures);
-        check(&case.dir, "stderr.txt", &stderr, &mut failures);
+        golden(&case.dir.join("plan.txt"), &txt, &mut failures);
+        golden(&case.dir.join("plan.json"), &json, &mut failures);
+        golden(&case.dir.join("stderr.txt"), &stderr, &mut failures);
         if let Ok(p) = &result {
             for step in &p.steps {
                 let undo = match &step.undo {
