@@ -44,6 +44,13 @@ fn invalid(message: String) -> ComposeError {
     ComposeError::Invalid { message }
 }
 
+fn syntax_error(path: &str, reason: syntax::SyntaxError) -> ComposeError {
+    ComposeError::Syntax {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
 /// A scalar rendered as the reference renders it in a string position.
 pub(crate) fn scalar_string(node: &Node) -> Option<String> {
     match node {
@@ -150,7 +157,7 @@ fn bytes(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
         Node::Str(s) => syntax::parse_bytes(&s)
             .map(|b| Node::Str(b.to_string()))
-            .map_err(|e| invalid(format!("{path}: {e}"))),
+            .map_err(|reason| syntax_error(path, reason)),
         Node::Int(i) => Ok(Node::Str(i.to_string())),
         Node::Float(f) => Ok(Node::Str(format_float(f.trunc()))),
         other => Ok(other),
@@ -196,7 +203,7 @@ fn duration(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
         Node::Str(s) => syntax::parse_duration(&s)
             .map(|ns| Node::Str(syntax::format_duration(ns)))
-            .map_err(|e| invalid(format!("{path}: {e}"))),
+            .map_err(|reason| syntax_error(path, reason)),
         other => Ok(other),
     }
 }
@@ -502,7 +509,7 @@ fn untyped_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
                 .map(|(i, item)| match item {
                     Node::Str(s) => syntax::parse_volume(&s, ctx.base, ctx.home())
                         .map(Node::Map)
-                        .map_err(|e| invalid(format!("{}[{i}]: {e}", path()))),
+                        .map_err(|reason| syntax_error(&format!("{}[{i}]", path()), reason)),
                     Node::Map(mut m) => {
                         if m.get("type").and_then(Node::as_str) == Some("bind") {
                             if let Some(src) = m.get("source").and_then(scalar_string) {
@@ -549,7 +556,7 @@ fn command(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
         Node::Str(s) => Ok(Node::Seq(
             syntax::split_command(&s)
-                .map_err(|e| invalid(format!("{path}: {e}")))?
+                .map_err(|reason| syntax_error(path, reason))?
                 .into_iter()
                 .map(Node::Str)
                 .collect(),
@@ -721,13 +728,13 @@ fn ports_indexed(node: Node, path: &str) -> Result<Vec<(usize, Node)>, ComposeEr
         match item {
             Node::Int(n) => out.extend(
                 syntax::parse_port(&n.to_string())
-                    .map_err(|e| invalid(format!("{path}[{i}]: {e}")))?
+                    .map_err(|reason| syntax_error(&format!("{path}[{i}]"), reason))?
                     .into_iter()
                     .map(|n| (i, n)),
             ),
             Node::Str(s) => out.extend(
                 syntax::parse_port(&s)
-                    .map_err(|e| invalid(format!("{path}[{i}]: {e}")))?
+                    .map_err(|reason| syntax_error(&format!("{path}[{i}]"), reason))?
                     .into_iter()
                     .map(|n| (i, n)),
             ),
@@ -763,7 +770,7 @@ fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, ComposeError> 
         match item {
             Node::Str(s) => out.push(Node::Map(
                 syntax::parse_volume(&s, ctx.base, ctx.home())
-                    .map_err(|e| invalid(format!("{path}[{i}]: {e}")))?,
+                    .map_err(|reason| syntax_error(&format!("{path}[{i}]"), reason))?,
             )),
             Node::Map(mut m) => {
                 let kind = m
