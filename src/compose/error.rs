@@ -28,8 +28,10 @@ pub enum ComposeError {
     #[error(transparent)]
     Dotenv(#[from] DotenvError),
     /// A short-syntax string (port, volume, size, command, duration) does not parse.
-    #[error("{path}: {reason}")]
+    #[error("{}{path}: {reason}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
     Syntax {
+        /// The file, once the loader knows it.
+        file: Option<PathBuf>,
         /// The key path (`services.web.ports[0]`).
         path: String,
         /// What is wrong with the string.
