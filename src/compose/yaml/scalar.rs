@@ -9,13 +9,31 @@ use crate::compose::tree::Node;
 
 pub(super) const CORE: &str = "!!";
 
+/// A scalar whose explicit tag does not fit its text (the decoder adds the file and line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ScalarError {
+    /// `!!int`, `!!float`, `!!bool` or `!!null` on text of another kind.
+    #[error("cannot decode {kind} `{value}` as a {tag}")]
+    Mismatch {
+        /// The kind the text resolves to (`!!str`, `!!int`…).
+        kind: &'static str,
+        /// The text.
+        value: String,
+        /// The tag written.
+        tag: String,
+    },
+    /// `!!binary` text that is not base64.
+    #[error("!!binary value contains invalid base64 data")]
+    Base64,
+}
+
 /// Resolves a scalar as go-yaml does: plain scalars by their text, quoted and block scalars as
 /// strings, explicitly tagged ones by their tag (unknown tags such as `!reset` give strings).
 pub(super) fn resolve_scalar(
     value: &str,
     style: TScalarStyle,
     tag: Option<&str>,
-) -> Result<Node, String> {
+) -> Result<Node, ScalarError> {
     let tag = match tag {
         Some("!") | None => {
             if style != TScalarStyle::Plain {
@@ -29,12 +47,16 @@ pub(super) fn resolve_scalar(
         return Ok(Node::Str(value.to_string()));
     };
     let resolved = resolve_plain(value);
-    let mismatch = || format!("cannot decode {} `{value}` as a {tag}", kind_tag(&resolved));
+    let mismatch = || ScalarError::Mismatch {
+        kind: kind_tag(&resolved),
+        value: value.to_owned(),
+        tag: tag.to_owned(),
+    };
     match core {
         "str" | "timestamp" => Ok(Node::Str(value.to_string())),
         "binary" => decode_base64(value)
             .map(|bytes| Node::Str(String::from_utf8_lossy(&bytes).into_owned()))
-            .ok_or_else(|| "!!binary value contains invalid base64 data".to_string()),
+            .ok_or(ScalarError::Base64),
         "int" => match resolved {
             Node::Int(_) => Ok(resolved),
             _ => Err(mismatch()),
