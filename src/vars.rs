@@ -181,6 +181,17 @@ impl GenKind {
     }
 }
 
+/// Why a `generate.` or `stack.` reference has no value where no stack is at hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswerable {
+    /// `${{generate.NAME}}` outside a stack.
+    #[error("generated value `{0}` needs a stack")]
+    Generated(String),
+    /// `${{stack.PATH}}` without the stack's model.
+    #[error("`stack.{0}` needs the stack's model")]
+    Fact(String),
+}
+
 /// Replaces every `${{scope.NAME}}` of `text` (the file `file`, for messages).
 pub fn substitute(
     text: &str,
@@ -189,20 +200,20 @@ pub fn substitute(
     in_project: bool,
 ) -> Result<String, VarError> {
     substitute_with(text, file, scopes, in_project, &mut |name, _| {
-        Err(format!("generated value `{name}` needs a stack"))
+        Err(Unanswerable::Generated(name.to_owned()))
     })
 }
 
 /// [`substitute`], with `generated(name, kind)` answering `${{generate.NAME:KIND}}`.
-pub fn substitute_with(
+pub fn substitute_with<E: std::fmt::Display>(
     text: &str,
     file: &str,
     scopes: &Scopes,
     in_project: bool,
-    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>,
+    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, E>,
 ) -> Result<String, VarError> {
     substitute_all(text, file, scopes, in_project, generated, &mut |fact| {
-        Err(format!("`stack.{fact}` needs the stack's model"))
+        Err(Unanswerable::Fact(fact.to_owned()))
     })
 }
 
@@ -213,13 +224,13 @@ pub fn has_facts(text: &str) -> bool {
 
 /// [`substitute_with`], with `fact(path)` answering `${{stack.<service>.<fact>}}` and
 /// `${{stack.<volume>.host_path}}` (the path after `stack.`).
-pub fn substitute_all(
+pub fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
     text: &str,
     file: &str,
     scopes: &Scopes,
     in_project: bool,
-    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>,
-    fact: &mut dyn FnMut(&str) -> Result<String, String>,
+    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, G>,
+    fact: &mut dyn FnMut(&str) -> Result<String, F>,
 ) -> Result<String, VarError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -244,10 +255,10 @@ pub fn substitute_all(
         };
         let inner = after[..end].trim();
         if let Some(path) = inner.strip_prefix("stack.") {
-            let value = fact(path).map_err(|message| VarError::Syntax {
+            let value = fact(path).map_err(|e| VarError::Syntax {
                 file: file.to_owned(),
                 line: line_of(at),
-                message,
+                message: e.to_string(),
             })?;
             out.push_str(&value);
             rest = &after[end + 2..];
@@ -267,10 +278,10 @@ pub fn substitute_all(
                 line: line_of(at),
                 message: e.to_string(),
             })?;
-            let value = generated(name, kind).map_err(|message| VarError::Syntax {
+            let value = generated(name, kind).map_err(|e| VarError::Syntax {
                 file: file.to_owned(),
                 line: line_of(at),
-                message,
+                message: e.to_string(),
             })?;
             out.push_str(&value);
             rest = &after[end + 2..];
@@ -359,7 +370,7 @@ mod tests {
     fn generated_values_come_from_the_generator_once_per_name() {
         let mut store: BTreeMap<String, String> = BTreeMap::new();
         let mut calls = 0;
-        let mut gen = |name: &str, kind: GenKind| -> Result<String, String> {
+        let mut gen = |name: &str, kind: GenKind| -> Result<String, GenError> {
             calls += 1;
             Ok(store
                 .entry(name.to_owned())
