@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{self, mutating};
+use crate::support::{self, mutating, ok};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apply/compose.yaml")
@@ -143,16 +143,6 @@ fn assert_same(before: &Value, after: &Value, context: &str) {
         "{context}\nstate differences (before -> after):\n{}",
         d.join("\n")
     );
-}
-
-fn ok(o: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{text}");
-    text
 }
 
 #[test]

@@ -12,7 +12,7 @@ use dokku_compose::compose::{self, LoadOptions};
 use dokku_compose::model::{from_compose_json, ConvertOptions, StackName};
 use dokku_compose::routing::{self, Include};
 
-use crate::support::{self, golden, updating};
+use crate::support::{self, golden, ok, updating};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routing")
@@ -225,16 +225,6 @@ impl Host {
                 &self.root.path().join("compose-data").display().to_string(),
             )
     }
-}
-
-fn ok(o: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{text}");
-    text
 }
 
 #[test]

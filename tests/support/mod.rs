@@ -118,6 +118,13 @@ pub(crate) fn text(o: &std::process::Output) -> String {
     )
 }
 
+/// A command's stdout and stderr; the command must have succeeded.
+pub(crate) fn ok(o: &std::process::Output) -> String {
+    let text = text(o);
+    assert!(o.status.success(), "{text}");
+    text
+}
+
 /// Copies a directory tree of a test fixture or example (plain files only).
 pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
