@@ -73,6 +73,28 @@ pub fn references(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// A `generate.NAME:KIND[:LENGTH]` spec that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenSpecError {
+    /// The length is not a number from 8 to 256.
+    #[error("length `{0}` must be a number from 8 to 256")]
+    Length(String),
+    /// The kind is not one we generate.
+    #[error("`{0}` is not `password`, `hex`, `base64` or `uuid`")]
+    Kind(String),
+}
+
+/// Why a value could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// The system's random source failed.
+    #[error("no randomness: {0}")]
+    Random(getrandom::Error),
+    /// No free host port could be bound.
+    #[error("no free port: {0}")]
+    Port(std::io::Error),
+}
+
 /// What a `generate.` reference asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GenKind {
@@ -90,7 +112,7 @@ pub enum GenKind {
 
 impl GenKind {
     /// Parses `KIND[:LENGTH]`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, GenSpecError> {
         let (kind, len) = match spec.split_once(':') {
             Some((k, l)) => (
                 k,
@@ -98,7 +120,7 @@ impl GenKind {
                     l.parse::<usize>()
                         .ok()
                         .filter(|n| (8..=256).contains(n))
-                        .ok_or_else(|| format!("length `{l}` must be a number from 8 to 256"))?,
+                        .ok_or_else(|| GenSpecError::Length(l.to_owned()))?,
                 ),
             ),
             None => (spec, None),
@@ -108,20 +130,16 @@ impl GenKind {
             "hex" => GenKind::Hex(len.unwrap_or(32)),
             "base64" => GenKind::Base64(len.unwrap_or(32)),
             "uuid" if len.is_none() => GenKind::Uuid,
-            other => {
-                return Err(format!(
-                    "`{other}` is not `password`, `hex`, `base64` or `uuid`"
-                ))
-            }
+            other => return Err(GenSpecError::Kind(other.to_owned())),
         })
     }
 
     /// A new random value.
-    pub fn generate(self) -> Result<String, String> {
+    pub fn generate(self) -> Result<String, GenError> {
         use base64::Engine as _;
-        let bytes = |n: usize| -> Result<Vec<u8>, String> {
+        let bytes = |n: usize| -> Result<Vec<u8>, GenError> {
             let mut b = vec![0u8; n];
-            getrandom::getrandom(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+            getrandom::getrandom(&mut b).map_err(GenError::Random)?;
             Ok(b)
         };
         Ok(match self {
@@ -142,12 +160,8 @@ impl GenKind {
             GenKind::Hex(n) => hex::encode(bytes(n)?),
             GenKind::Base64(n) => base64::engine::general_purpose::STANDARD.encode(bytes(n)?),
             GenKind::Port => {
-                let l = std::net::TcpListener::bind("0.0.0.0:0")
-                    .map_err(|e| format!("no free port: {e}"))?;
-                l.local_addr()
-                    .map_err(|e| format!("no free port: {e}"))?
-                    .port()
-                    .to_string()
+                let l = std::net::TcpListener::bind("0.0.0.0:0").map_err(GenError::Port)?;
+                l.local_addr().map_err(GenError::Port)?.port().to_string()
             }
             GenKind::Uuid => {
                 let mut b = bytes(16)?;
@@ -167,6 +181,17 @@ impl GenKind {
     }
 }
 
+/// Why a `generate.` or `stack.` reference has no value where no stack is at hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswerable {
+    /// `${{generate.NAME}}` outside a stack.
+    #[error("generated value `{0}` needs a stack")]
+    Generated(String),
+    /// `${{stack.PATH}}` without the stack's model.
+    #[error("`stack.{0}` needs the stack's model")]
+    Fact(String),
+}
+
 /// Replaces every `${{scope.NAME}}` of `text` (the file `file`, for messages).
 pub fn substitute(
     text: &str,
@@ -175,20 +200,20 @@ pub fn substitute(
     in_project: bool,
 ) -> Result<String, VarError> {
     substitute_with(text, file, scopes, in_project, &mut |name, _| {
-        Err(format!("generated value `{name}` needs a stack"))
+        Err(Unanswerable::Generated(name.to_owned()))
     })
 }
 
 /// [`substitute`], with `generated(name, kind)` answering `${{generate.NAME:KIND}}`.
-pub fn substitute_with(
+pub fn substitute_with<E: std::fmt::Display>(
     text: &str,
     file: &str,
     scopes: &Scopes,
     in_project: bool,
-    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>,
+    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, E>,
 ) -> Result<String, VarError> {
     substitute_all(text, file, scopes, in_project, generated, &mut |fact| {
-        Err(format!("`stack.{fact}` needs the stack's model"))
+        Err(Unanswerable::Fact(fact.to_owned()))
     })
 }
 
@@ -199,13 +224,13 @@ pub fn has_facts(text: &str) -> bool {
 
 /// [`substitute_with`], with `fact(path)` answering `${{stack.<service>.<fact>}}` and
 /// `${{stack.<volume>.host_path}}` (the path after `stack.`).
-pub fn substitute_all(
+pub fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
     text: &str,
     file: &str,
     scopes: &Scopes,
     in_project: bool,
-    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, String>,
-    fact: &mut dyn FnMut(&str) -> Result<String, String>,
+    generated: &mut dyn FnMut(&str, GenKind) -> Result<String, G>,
+    fact: &mut dyn FnMut(&str) -> Result<String, F>,
 ) -> Result<String, VarError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -230,10 +255,10 @@ pub fn substitute_all(
         };
         let inner = after[..end].trim();
         if let Some(path) = inner.strip_prefix("stack.") {
-            let value = fact(path).map_err(|message| VarError::Syntax {
+            let value = fact(path).map_err(|e| VarError::Syntax {
                 file: file.to_owned(),
                 line: line_of(at),
-                message,
+                message: e.to_string(),
             })?;
             out.push_str(&value);
             rest = &after[end + 2..];
@@ -248,15 +273,15 @@ pub fn substitute_all(
                     message: format!("`{name}` is not a variable name"),
                 });
             }
-            let kind = GenKind::parse(kind).map_err(|message| VarError::Syntax {
+            let kind = GenKind::parse(kind).map_err(|e| VarError::Syntax {
                 file: file.to_owned(),
                 line: line_of(at),
-                message,
+                message: e.to_string(),
             })?;
-            let value = generated(name, kind).map_err(|message| VarError::Syntax {
+            let value = generated(name, kind).map_err(|e| VarError::Syntax {
                 file: file.to_owned(),
                 line: line_of(at),
-                message,
+                message: e.to_string(),
             })?;
             out.push_str(&value);
             rest = &after[end + 2..];
@@ -345,7 +370,7 @@ mod tests {
     fn generated_values_come_from_the_generator_once_per_name() {
         let mut store: BTreeMap<String, String> = BTreeMap::new();
         let mut calls = 0;
-        let mut gen = |name: &str, kind: GenKind| -> Result<String, String> {
+        let mut gen = |name: &str, kind: GenKind| -> Result<String, GenError> {
             calls += 1;
             Ok(store
                 .entry(name.to_owned())

@@ -8,50 +8,29 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{mutating, sandbox_bin};
+use crate::support::{self, mutating, ok};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apply/compose.yaml")
 }
 
-/// One sandbox and the data directory of dokku-compose.
-struct Host {
-    root: tempfile::TempDir,
+/// One sandbox and the data directory of dokku-compose, applying the fixture.
+struct Host(support::Host);
+
+impl std::ops::Deref for Host {
+    type Target = support::Host;
+    fn deref(&self) -> &support::Host {
+        &self.0
+    }
 }
 
 impl Host {
     fn new() -> Self {
-        let h = Host {
-            root: tempfile::tempdir().unwrap(),
-        };
-        let init = h.dokku(&["apps:list"]);
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        h
-    }
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-    fn data(&self) -> PathBuf {
-        self.path().join("compose-data")
-    }
-    fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin())
-            .env("DOKKU_SANDBOX_ROOT", self.path())
-            .args(args)
-            .output()
-            .unwrap()
+        Host(support::Host::bare())
     }
     fn compose(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dokku-compose"));
-        c.env("DOKKU_SANDBOX_ROOT", self.path())
-            .env("DOKKU_ROOT", self.path().join("home"))
-            .env("DOKKU_COMPOSE_DOKKU_BIN", sandbox_bin())
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .env_remove("DOKKU_TRACE")
+        let mut c = self.0.compose();
+        c.env("DOKKU_ROOT", self.path().join("home"))
             .env_remove("API_TOKEN")
             .env_remove("WORKER_TAG")
             .env_remove("WEB_PORT")
@@ -70,37 +49,12 @@ impl Host {
         self.compose(&args, env).output().unwrap()
     }
     fn json_report(&self, plugin: &str, app: &str) -> Value {
-        let o = self.dokku(&[&format!("{plugin}:report"), app, "--format", "json"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-    fn calls(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
-            .unwrap_or_default();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-    fn set_faults(&self, faults: &Value) {
-        let rules = serde_json::json!({ "faults": faults });
-        std::fs::write(
-            self.path().join("lib/sandbox/rules.json"),
-            rules.to_string(),
-        )
-        .unwrap();
+        self.json(&[&format!("{plugin}:report"), app, "--format", "json"])
     }
     /// What the transaction guarantee covers: apps, config, links, ports, mounts, networks,
     /// storage, properties, docker options, scale and the deployed image of every app.
     fn snapshot(&self) -> Value {
-        let json = |args: &[&str]| -> Value {
-            let o = self.dokku(args);
-            assert!(
-                o.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            serde_json::from_slice(&o.stdout).unwrap()
-        };
+        let json = |args: &[&str]| self.json(args);
         let apps = json(&["apps:list", "--format", "json"]);
         let mut per_app = BTreeMap::new();
         for app in apps
@@ -189,16 +143,6 @@ fn assert_same(before: &Value, after: &Value, context: &str) {
         "{context}\nstate differences (before -> after):\n{}",
         d.join("\n")
     );
-}
-
-fn ok(o: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{text}");
-    text
 }
 
 #[test]

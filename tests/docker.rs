@@ -8,14 +8,14 @@
 //! Container names are global to the daemon, so every test uses its own stack name.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{copy_dir, git, plugin_bin, plugin_repo, sandbox_bin};
+use crate::support::{copy_dir, git, push, sandbox_bin, text, Host};
 
 /// Docker running and the images built (once per test run).
 fn docker_ready() {
@@ -38,16 +38,19 @@ fn docker_ready() {
 
 /// A docker-runtime sandbox with the plugin installed; torn down (containers, networks,
 /// nginx) when dropped.
-struct DockerHost {
-    root: tempfile::TempDir,
+struct DockerHost(Host);
+
+impl std::ops::Deref for DockerHost {
+    type Target = Host;
+    fn deref(&self) -> &Host {
+        &self.0
+    }
 }
 
 impl DockerHost {
     fn new() -> Self {
         docker_ready();
-        let h = DockerHost {
-            root: tempfile::tempdir().unwrap(),
-        };
+        let h = DockerHost(Host::empty());
         let o = Command::new(sandbox_bin())
             .args([
                 "sandbox:init",
@@ -66,33 +69,8 @@ impl DockerHost {
             "DOKKU_DEFAULT_CHECKS_WAIT=1",
         ]);
         h.ok(&["checks:set", "--global", "wait-to-retire", "2"]);
-        let repo = plugin_repo(h.path());
-        h.ok(&[
-            "plugin:install",
-            &format!("file://{}", repo.display()),
-            "--name",
-            "compose",
-        ]);
+        h.install_plugin();
         h
-    }
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-    fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin())
-            .env("DOKKU_SANDBOX_ROOT", self.path())
-            .env("DOKKU_COMPOSE_PREBUILT", plugin_bin())
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .env_remove("DOKKU_TRACE")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.dokku(args);
-        assert!(o.status.success(), "dokku {args:?}: {}", text(&o));
-        String::from_utf8_lossy(&o.stdout).trim().to_owned()
     }
     /// The example `name` as a repository whose `dokku` remote is the stack app `stack`.
     fn example(&self, name: &str, stack: &str) -> PathBuf {
@@ -106,12 +84,7 @@ impl DockerHost {
         git(&dir, &["init", "-q", "-b", "main"]);
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", "example"]);
-        self.ok(&[
-            "sandbox:git-remote",
-            stack,
-            "--repo",
-            &dir.display().to_string(),
-        ]);
+        self.remote(&dir, stack);
         dir
     }
     /// `http://127.0.0.1:<proxy port of app>/path`.
@@ -164,19 +137,6 @@ fn docker(args: &[&str]) -> String {
     let o = Command::new("docker").args(args).output().unwrap();
     assert!(o.status.success(), "docker {args:?}: {}", text(&o));
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn push(dir: &Path) -> (bool, String) {
-    let o = git(dir, &["push", "dokku", "main"]);
-    (o.status.success(), text(&o))
 }
 
 fn commit_edit(dir: &Path, file: &str, from: &str, to: &str) {

@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{dotenv_keys, mutating, sandbox_bin};
+use crate::support::{self, dotenv_keys, mutating, text};
 
 /// The example directories: every directory under examples/ with a compose.yaml, by name.
 fn examples() -> Vec<PathBuf> {
@@ -25,83 +25,38 @@ fn examples() -> Vec<PathBuf> {
     dirs
 }
 
-/// One fresh sandbox and the data directory of dokku-compose.
+/// One fresh sandbox and the data directory of dokku-compose; `clear` are the variables the
+/// example's `.env` sets, removed from dokku-compose's environment.
 struct Host {
-    root: tempfile::TempDir,
+    host: support::Host,
     clear: Vec<String>,
+}
+
+impl std::ops::Deref for Host {
+    type Target = support::Host;
+    fn deref(&self) -> &support::Host {
+        &self.host
+    }
 }
 
 impl Host {
     fn new(clear: Vec<String>) -> Self {
-        let h = Host {
-            root: tempfile::tempdir().unwrap(),
+        Host {
+            host: support::Host::bare(),
             clear,
-        };
-        let init = h.dokku(&["apps:list"]);
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        h
-    }
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-    fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin())
-            .env("DOKKU_SANDBOX_ROOT", self.path())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-    /// `dokku <args>` that must succeed, its stdout.
-    fn read(&self, args: &[&str]) -> String {
-        let o = self.dokku(args);
-        assert!(
-            o.status.success(),
-            "dokku {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.read(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("dokku {args:?}: {e}: {out}"))
+        }
     }
     fn compose(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dokku-compose"));
-        c.env("DOKKU_SANDBOX_ROOT", self.path())
-            .env("DOKKU_COMPOSE_DOKKU_BIN", sandbox_bin())
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .env_remove("DOKKU_TRACE")
-            .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .env_remove("COMPOSE_PROFILES");
+        let mut c = self.host.compose();
         for k in &self.clear {
             c.env_remove(k);
         }
         c.args(args);
         if args.first() == Some(&"apply") {
-            c.arg("--data-dir").arg(self.path().join("compose-data"));
+            c.arg("--data-dir").arg(self.data());
         }
         c.output().unwrap()
     }
-    fn calls(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
-            .unwrap_or_default();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// What a compose service became, from the plan header: ``app `x` `` or ``<plugin> service `x` ``.

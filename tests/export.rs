@@ -6,14 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use dokku_compose::export::{self, ExportInput, Member};
 use dokku_compose::state::DokkuState;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::support::{dotenv_keys, sandbox_bin};
+use crate::support::{dotenv_keys, golden, text, Host};
 
 /// A golden case: the pure inputs of [`export::export`].
 #[derive(Deserialize)]
@@ -80,40 +79,18 @@ fn export_golden() {
         // The output is YAML that reads back.
         let _: serde_yaml::Value =
             serde_yaml::from_str(got.split("---\n").next().unwrap()).unwrap();
-        let golden = dir.join("compose.yaml");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&golden, &got).unwrap();
-        } else if std::fs::read_to_string(&golden).unwrap_or_default() != got {
-            failures.push(format!("{}: differs; got:\n{got}", dir.display()));
-        }
+        golden(&dir.join("compose.yaml"), &got, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn compose(root: &Path, clear: &[String], args: &[&str]) -> std::process::Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dokku-compose"));
-    c.env("DOKKU_SANDBOX_ROOT", root)
-        .env("DOKKU_COMPOSE_DOKKU_BIN", sandbox_bin())
-        .env_remove("DOKKU_QUIET_OUTPUT")
-        .env_remove("DOKKU_TRACE")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES");
+fn compose(h: &Host, clear: &[String], args: &[&str]) -> std::process::Output {
+    let mut c = h.compose();
     for k in clear {
         c.env_remove(k);
     }
-    c.args(args)
-        .arg("--data-dir")
-        .arg(root.join("compose-data"));
+    c.args(args).arg("--data-dir").arg(h.data());
     c.output().unwrap()
-}
-
-fn out(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A `.env` line with a literal value.
@@ -128,13 +105,13 @@ fn env_line(k: &str, v: &str) -> String {
 /// Deploys `dir`, exports it, plans the export: the plan's steps (empty when the round trip holds).
 fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
+    let h = Host::empty();
+    let root = h.path();
     let clear = dotenv_keys(dir);
     let file = dir.join("compose.yaml");
-    let o = compose(root, &clear, &["apply", "-f", file.to_str().unwrap()]);
+    let o = compose(&h, &clear, &["apply", "-f", file.to_str().unwrap()]);
     if !o.status.success() {
-        return Err(format!("{name}: apply failed:\n{}", out(&o)));
+        return Err(format!("{name}: apply failed:\n{}", text(&o)));
     }
     // The stack: the one directory the apply made in the data dir.
     let data = root.join("compose-data");
@@ -154,10 +131,9 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
     let project_dir = dir.to_str().unwrap();
     let (project, services) =
         export::members_of(&recipe, &stack, project_dir).map_err(|e| e.to_string())?;
-    let bin = sandbox_bin();
     let run = |cmd: &dokku_compose::dokku::Cmd| -> Result<Option<String>, dokku_compose::state::StateError> {
         let argv = cmd.argv();
-        let o = Command::new(&bin).env("DOKKU_SANDBOX_ROOT", root).args(&argv[1..]).output().unwrap();
+        let o = h.dokku(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>());
         Ok(o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned()))
     };
     let state =
@@ -191,7 +167,7 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
     }
     let env_file = root.join("exported.env");
     let o = compose(
-        root,
+        &h,
         &clear,
         &[
             "apply",
@@ -211,11 +187,11 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
     if !o.status.success() {
         return Err(format!(
             "{name}: planning the export failed:\n{}\n--- exported:\n{yaml}",
-            out(&o)
+            text(&o)
         ));
     }
     let plan: Value =
-        serde_json::from_slice(&o.stdout).map_err(|err| format!("{name}: {err}: {}", out(&o)))?;
+        serde_json::from_slice(&o.stdout).map_err(|err| format!("{name}: {err}: {}", text(&o)))?;
     let steps = plan["steps"]
         .as_array()
         .cloned()
@@ -230,7 +206,7 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
                 .collect();
             std::fs::write(&env_file, env).unwrap();
             let o = compose(
-                root,
+                &h,
                 &clear,
                 &[
                     "apply",
@@ -248,7 +224,7 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
                 ],
             );
             let plan: Value = serde_json::from_slice(&o.stdout)
-                .map_err(|err| format!("{name}: {err}: {}", out(&o)))?;
+                .map_err(|err| format!("{name}: {err}: {}", text(&o)))?;
             if plan["steps"].as_array().is_none_or(Vec::is_empty) {
                 return Err(format!("{name}: changing `{k}` gives an empty plan too"));
             }

@@ -11,20 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use sha2::Digest as _;
 
-use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin};
+use crate::support::{git, plugin_bin, plugin_repo, sandbox_bin, text};
 
 /// The version in Cargo.toml (and so in plugin.toml).
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// PATH for the install trigger: the tools a Dokku host has (curl, git, coreutils), no cargo.
 const HOST_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn write_exec(path: &Path, content: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

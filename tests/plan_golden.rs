@@ -16,7 +16,7 @@ use dokku_compose::state::DokkuState;
 use dokku_compose::workflow;
 
 use crate::plan_conformance::Conformance;
-use crate::support::shared_dir;
+use crate::support::{golden, shared_dir};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans")
@@ -77,25 +77,6 @@ pub(crate) fn all_cases() -> Vec<Case> {
     dirs.iter().map(|d| load_case(d)).collect()
 }
 
-fn check(dir: &Path, file: &str, actual: &str, failures: &mut Vec<String>) {
-    let path = dir.join(file);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        if actual.is_empty() {
-            let _ = fs::remove_file(&path);
-        } else {
-            fs::write(&path, actual).unwrap();
-        }
-        return;
-    }
-    let expected = fs::read_to_string(&path).unwrap_or_default();
-    if expected != actual {
-        failures.push(format!(
-            "{}: differs\n--- expected\n{expected}\n--- actual\n{actual}",
-            path.display()
-        ));
-    }
-}
-
 fn outputs(result: &Result<Plan, plan::PlanError>) -> (String, String, String) {
     match result {
         Ok(p) => {
@@ -132,16 +113,18 @@ fn golden_plans() {
         for (suffix, host) in hosts() {
             let result = workflow::plan_compose_json(&case.json, &host, &case.opts);
             let (txt, json, stderr) = outputs(&result);
-            check(&case.dir, &format!("plan{suffix}.txt"), &txt, &mut failures);
-            check(
-                &case.dir,
-                &format!("plan{suffix}.json"),
+            golden(
+                &case.dir.join(format!("plan{suffix}.txt")),
+                &txt,
+                &mut failures,
+            );
+            golden(
+                &case.dir.join(format!("plan{suffix}.json")),
                 &json,
                 &mut failures,
             );
-            check(
-                &case.dir,
-                &format!("stderr{suffix}.txt"),
+            golden(
+                &case.dir.join(format!("stderr{suffix}.txt")),
                 &stderr,
                 &mut failures,
             );

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use dokku_compose::model::keys::{KeyRule, Support, SERVICE_KEYS, TOP_LEVEL_KEYS};
 
-use crate::support::shared_dir;
+use crate::support::{shared_dir, updating};
 
 /// Rows `| \`key\` | treatment | text |` of the table under `heading`.
 fn doc_table(doc: &str, heading: &str) -> BTreeMap<String, (String, String)> {
@@ -119,7 +119,7 @@ fn text_of(rule: &KeyRule) -> String {
 #[test]
 fn support_matrix_agrees_with_code_and_spec() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/compose-support.md");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if updating() {
         let doc = std::fs::read_to_string(path).unwrap();
         let start = doc.find("## Top-level keys").expect("tables section");
         std::fs::write(path, format!("{}{}", &doc[..start], render_tables())).unwrap();

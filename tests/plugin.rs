@@ -2,132 +2,13 @@
 //! `git push` of real stacks, and every `dokku compose:*` subcommand, asserted through the
 //! sandbox's own commands. Names follow style R18: "(compose:up) …" as test names allow.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{copy_dir, git, mutating, plugin_bin, plugin_repo, sandbox_bin};
-
-pub(crate) struct Host {
-    root: tempfile::TempDir,
-}
-
-impl Host {
-    /// A sandbox with the plugin installed.
-    pub(crate) fn new() -> Self {
-        let h = Host {
-            root: tempfile::tempdir().unwrap(),
-        };
-        let repo = plugin_repo(h.root.path());
-        let o = h.dokku(&[
-            "plugin:install",
-            &format!("file://{}", repo.display()),
-            "--name",
-            "compose",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        h
-    }
-    pub(crate) fn path(&self) -> &Path {
-        self.root.path()
-    }
-    pub(crate) fn cmd(&self) -> Command {
-        let mut c = Command::new(sandbox_bin());
-        c.env("DOKKU_SANDBOX_ROOT", self.path())
-            .env("DOKKU_COMPOSE_PREBUILT", plugin_bin())
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .env_remove("DOKKU_TRACE");
-        c
-    }
-    pub(crate) fn dokku(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
-    }
-    fn dokku_in(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cmd()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-    /// `dokku` as Dokku's `authorized_keys` forced command runs it: no arguments, the remote
-    /// command in `SSH_ORIGINAL_COMMAND`.
-    fn ssh(&self, command: &str) -> Output {
-        self.cmd()
-            .env("SSH_ORIGINAL_COMMAND", command)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-    pub(crate) fn json(&self, args: &[&str]) -> Value {
-        let o = self.dokku(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
-    }
-    /// A repository with `files`, whose `dokku` remote is `app` of this sandbox.
-    pub(crate) fn repo(&self, app: &str, files: &[(&str, &str)]) -> PathBuf {
-        let dir = self.path().join(format!("src-{app}"));
-        for (name, content) in files {
-            let p = dir.join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, content).unwrap();
-        }
-        git(&dir, &["init", "-q", "-b", "main"]);
-        git(&dir, &["add", "-A"]);
-        git(&dir, &["commit", "-qm", "one"]);
-        let o = self.dokku(&[
-            "sandbox:git-remote",
-            app,
-            "--repo",
-            &dir.display().to_string(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        dir
-    }
-    fn calls(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-pub(crate) fn push(dir: &Path) -> (bool, String) {
-    let o = git(dir, &["push", "dokku", "main"]);
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
-}
-
-pub(crate) fn commit(dir: &Path, file: &str, content: &str) {
-    std::fs::write(dir.join(file), content).unwrap();
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-qm", "change"]);
-}
-
-pub(crate) fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+pub(crate) use crate::support::{commit, push, text, Host};
+use crate::support::{copy_dir, git, mutating, plugin_bin, plugin_repo};
 
 pub(crate) const STACK: &str = "services:
   web:

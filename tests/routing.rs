@@ -12,7 +12,7 @@ use dokku_compose::compose::{self, LoadOptions};
 use dokku_compose::model::{from_compose_json, ConvertOptions, StackName};
 use dokku_compose::routing::{self, Include};
 
-use crate::support::sandbox_bin;
+use crate::support::{self, golden, ok, updating};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/routing")
@@ -50,9 +50,7 @@ fn cases() -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             p.join("expected.conf").exists()
-                || std::env::var_os("UPDATE_GOLDEN").is_some()
-                    && p.join("compose.yaml").exists()
-                    && !p.ends_with("e2e")
+                || updating() && p.join("compose.yaml").exists() && !p.ends_with("e2e")
         })
         .collect();
     dirs.sort();
@@ -73,19 +71,7 @@ fn routing_golden_includes() {
     let all = cases();
     assert!(all.len() >= 2, "{all:?}");
     for dir in all {
-        let actual = rendered(&dir);
-        let path = dir.join("expected.conf");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&path, &actual).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        if expected != actual {
-            failures.push(format!(
-                "{}: differs\n--- expected\n{expected}\n--- actual\n{actual}",
-                path.display()
-            ));
-        }
+        golden(&dir.join("expected.conf"), &rendered(&dir), &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -178,24 +164,25 @@ fn routing_real_nginx_rejects_a_bad_custom_block() {
     );
 }
 
-/// The Dokku sandbox and dokku-compose's data directory (as in tests/apply.rs).
+/// The Dokku sandbox (`root`) and the project directory of the e2e fixture.
 struct Host {
-    root: tempfile::TempDir,
+    root: support::Host,
     project: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Host {
+    type Target = support::Host;
+    fn deref(&self) -> &support::Host {
+        &self.root
+    }
 }
 
 impl Host {
     fn new() -> Self {
         let h = Host {
-            root: tempfile::tempdir().unwrap(),
+            root: support::Host::bare(),
             project: tempfile::tempdir().unwrap(),
         };
-        let init = h.dokku(&["apps:list"]);
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stderr)
-        );
         std::fs::create_dir_all(h.project.path().join("public")).unwrap();
         std::fs::copy(
             fixtures().join("e2e/public/index.html"),
@@ -203,13 +190,6 @@ impl Host {
         )
         .unwrap();
         h
-    }
-    fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin())
-            .env("DOKKU_SANDBOX_ROOT", self.root.path())
-            .args(args)
-            .output()
-            .unwrap()
     }
     fn include(&self) -> Option<String> {
         std::fs::read_to_string(
@@ -226,23 +206,13 @@ impl Host {
             .replace("@API_PATH@", api_path);
         let f = self.project.path().join("compose.yaml");
         std::fs::write(&f, text).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_dokku-compose"))
-            .env("DOKKU_SANDBOX_ROOT", self.root.path())
+        self.root
+            .compose()
             .env("DOKKU_ROOT", self.root.path().join("home"))
-            .env("DOKKU_COMPOSE_DOKKU_BIN", sandbox_bin())
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .env_remove("DOKKU_TRACE")
             .args(["apply", "-f", f.to_str().unwrap(), "--data-dir"])
-            .arg(self.root.path().join("compose-data"))
+            .arg(self.data())
             .output()
             .unwrap()
-    }
-    fn set_faults(&self, faults: &serde_json::Value) {
-        std::fs::write(
-            self.root.path().join("lib/sandbox/rules.json"),
-            serde_json::json!({ "faults": faults }).to_string(),
-        )
-        .unwrap();
     }
     fn expected(&self) -> String {
         includes(self.project.path())
@@ -255,16 +225,6 @@ impl Host {
                 &self.root.path().join("compose-data").display().to_string(),
             )
     }
-}
-
-fn ok(o: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{text}");
-    text
 }
 
 #[test]

@@ -3,12 +3,10 @@
 //! compose `secrets` reach the services as read-only files or variables, backups are
 //! configured from secrets, and no secret value appears in any output or plain file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-use serde_json::Value;
-
-use crate::support::sandbox_bin;
+use crate::support::{self, text};
 
 const VAULT_PW: &str = "correct horse battery staple";
 const SECRETS: &[&str] = &[
@@ -21,18 +19,25 @@ const SECRETS: &[&str] = &[
     "db-password-in-compose",
 ];
 
+/// The sandbox (`root`) and the project directory holding the fixture and its vault files.
 struct Host {
-    root: tempfile::TempDir,
+    root: support::Host,
     project: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Host {
+    type Target = support::Host;
+    fn deref(&self) -> &support::Host {
+        &self.root
+    }
 }
 
 impl Host {
     fn new() -> Self {
         let h = Host {
-            root: tempfile::tempdir().unwrap(),
+            root: support::Host::bare(),
             project: tempfile::tempdir().unwrap(),
         };
-        assert!(h.dokku(&["apps:list"]).status.success());
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secrets/compose.yaml"),
             h.project.path().join("compose.yaml"),
@@ -52,25 +57,13 @@ impl Host {
         let text = dokku_compose::vault::encrypt(plain.as_bytes(), pw.as_bytes(), None).unwrap();
         std::fs::write(self.project.path().join(name), text).unwrap();
     }
-    fn data(&self) -> PathBuf {
-        self.root.path().join("compose-data")
-    }
-    fn dokku(&self, args: &[&str]) -> Output {
-        Command::new(sandbox_bin())
-            .env("DOKKU_SANDBOX_ROOT", self.root.path())
-            .args(args)
-            .output()
-            .unwrap()
-    }
     fn compose(&self, args: &[&str], pw: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dokku-compose"))
-            .env("DOKKU_SANDBOX_ROOT", self.root.path())
-            .env("DOKKU_COMPOSE_DOKKU_BIN", sandbox_bin())
+        self.root
+            .compose()
             .env("STRIPE_KEY", "sk_live_stripe_value")
             .env("AWS_KEY", "AKIAEXAMPLEKEY")
             .env("AWS_SECRET", "aws-secret-value-123")
             .env("BACKUP_PASS", "backup-passphrase-xyz")
-            .env_remove("DOKKU_QUIET_OUTPUT")
             .args(args)
             .arg("--data-dir")
             .arg(self.data())
@@ -91,23 +84,6 @@ impl Host {
         args.extend_from_slice(extra);
         self.compose(&args, pw)
     }
-    fn json(&self, args: &[&str]) -> Value {
-        let o = self.dokku(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use crate::plugin::{commit, stack_files, text, Host, STACK};
-use crate::support::{git, sandbox_bin};
+use crate::support::{git, golden as golden_file, sandbox_bin, updating};
 
 fn push_output(dir: &Path) -> Output {
     git(dir, &["push", "dokku", "main"])
@@ -75,17 +75,14 @@ fn golden(case: &str, o: &Output, root: &Path) {
             normalise(&String::from_utf8_lossy(&o.stderr), root),
         ),
     ];
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if updating() {
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in &got {
-            std::fs::write(dir.join(name), text).unwrap();
-        }
     }
+    let mut failures = Vec::new();
     for (name, text) in &got {
-        let want = std::fs::read_to_string(dir.join(name))
-            .unwrap_or_else(|e| panic!("{case}/{name}: {e} (UPDATE_GOLDEN=1 writes it)"));
-        assert_eq!(text, &want, "{case}/{name}");
+        golden_file(&dir.join(name), text, &mut failures);
     }
+    assert!(failures.is_empty(), "{case}: {}", failures.join("\n"));
 }
 
 /// (issue 18) A push whose deploy step fails: the whole output, with Dokku's error (the

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::dotenv::DotenvError;
 use super::interpolate::InterpolationError;
+use super::syntax::SyntaxError;
 use super::yaml::YamlError;
 
 /// Why a compose project could not be loaded.
@@ -26,6 +27,16 @@ pub enum ComposeError {
     /// An env file could not be parsed.
     #[error(transparent)]
     Dotenv(#[from] DotenvError),
+    /// A short-syntax string (port, volume, size, command, duration) does not parse.
+    #[error("{}{path}: {reason}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    Syntax {
+        /// The file, once the loader knows it.
+        file: Option<PathBuf>,
+        /// The key path (`services.web.ports[0]`).
+        path: String,
+        /// What is wrong with the string.
+        reason: SyntaxError,
+    },
     /// The project is invalid (schema, references, semantics).
     #[error("{message}")]
     Invalid {

@@ -143,76 +143,15 @@ fn service(
     if untyped {
         return untyped_service(name, s);
     }
-    if let Some(Node::Seq(files)) = s.remove("env_file") {
-        let mut from_files = Map::new();
-        let mut acc: BTreeMap<String, String> = BTreeMap::new();
-        for (i, f) in files.into_iter().enumerate() {
-            let Some(m) = f.as_map() else { continue };
-            let Some(path) = m.get("path").and_then(Node::as_str) else {
-                continue;
-            };
-            let required = !matches!(m.get("required"), Some(Node::Bool(false)));
-            let path = Path::new(path);
-            let key = format!("services.{name}.env_file[{i}]");
-            if jail.is_none() {
-                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
-                    warnings.push(w);
-                }
-            }
-            let bytes = match super::loader::read_named(jail, &key, path) {
-                Ok(Some(b)) => b,
-                Ok(None) if !required => {
-                    warnings.push(Warning::new(format!(
-                        "env file {} not found",
-                        path.display()
-                    )));
-                    continue;
-                }
-                Ok(None) => {
-                    return Err(invalid(format!(
-                        "env file {} not found: No such file or directory (os error 2)",
-                        path.display()
-                    )))
-                }
-                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "env file {} not found: {e}",
-                        path.display()
-                    )))
-                }
-            };
-            let src = if crate::vault::is_vault(&bytes) {
-                // An env file encrypted with ansible-vault (issue #8) is read decrypted.
-                let plain = crate::vault::plaintext(bytes, path, vault)
-                    .map_err(|e| invalid(format!("{key}: {e}")))?;
-                String::from_utf8(plain).map_err(|_| {
-                    invalid(format!(
-                        "{key}: the decrypted env file {} is not UTF-8",
-                        path.display()
-                    ))
-                })?
-            } else {
-                String::from_utf8(bytes).map_err(|_| {
-                    invalid(format!(
-                        "env file {} not found: stream did not contain valid UTF-8",
-                        path.display()
-                    ))
-                })?
-            };
-            let raw = m.get("format").and_then(Node::as_str) == Some("raw");
-            let lookup = |k: &str| vars.get(k).cloned();
-            if raw {
-                for (k, v) in dotenv::parse_raw(&src, path, &lookup)? {
-                    acc.insert(k.clone(), v.clone());
-                    from_files.insert(k, Node::Str(v));
-                }
-            } else {
-                for (k, v) in dotenv::parse_into(&src, path, &lookup, &mut acc, warnings)? {
-                    from_files.insert(k, Node::Str(v));
-                }
-            }
-        }
+    let files = ServiceFiles {
+        name,
+        vars,
+        project_dir,
+        vault,
+        jail,
+    };
+    if let Some(Node::Seq(list)) = s.remove("env_file") {
+        let from_files = files.env_files(list, warnings)?;
         let env = if from_files.is_empty() {
             None
         } else {
@@ -227,46 +166,9 @@ fn service(
             }
         }
     }
-    if let Some(Node::Seq(files)) = s.remove("label_file") {
+    if let Some(Node::Seq(list)) = s.remove("label_file") {
         // Labels from files, under the explicit ones.
-        let mut from_files = Map::new();
-        for (i, f) in files.into_iter().enumerate() {
-            let Some(path) = f.as_str().map(Path::new) else {
-                continue;
-            };
-            let key = format!("services.{name}.label_file[{i}]");
-            if jail.is_none() {
-                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
-                    warnings.push(w);
-                }
-            }
-            let bytes = match super::loader::read_named(jail, &key, path) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    return Err(invalid(format!(
-                        "label file {} not found: No such file or directory (os error 2)",
-                        path.display()
-                    )))
-                }
-                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "label file {} not found: {e}",
-                        path.display()
-                    )))
-                }
-            };
-            let src = String::from_utf8(bytes).map_err(|_| {
-                invalid(format!(
-                    "label file {} not found: stream did not contain valid UTF-8",
-                    path.display()
-                ))
-            })?;
-            let lookup = |k: &str| vars.get(k).cloned();
-            for (k, v) in dotenv::parse(&src, path, &lookup)? {
-                from_files.insert(k, v.map_or(Node::Null, Node::Str));
-            }
-        }
+        let from_files = files.label_files(list, warnings)?;
         if !from_files.is_empty() {
             if let Node::Map(labels) = s
                 .entry("labels".to_string())
@@ -336,6 +238,151 @@ fn service(
         _ => true,
     });
     Ok(())
+}
+
+/// Where a service's `env_file` and `label_file` entries are read from.
+struct ServiceFiles<'a> {
+    name: &'a str,
+    vars: &'a BTreeMap<String, String>,
+    project_dir: &'a Path,
+    vault: Option<&'a crate::vault::VaultPassword>,
+    jail: Option<&'a crate::confine::Jail>,
+}
+
+impl ServiceFiles<'_> {
+    /// The variables of a service's env files, in order (a later file wins; ansible-vault
+    /// files are read decrypted, `format: raw` files verbatim).
+    fn env_files(
+        &self,
+        files: Vec<Node>,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Map, ComposeError> {
+        let (name, vars, project_dir, vault, jail) = (
+            self.name,
+            self.vars,
+            self.project_dir,
+            self.vault,
+            self.jail,
+        );
+        let mut from_files = Map::new();
+        let mut acc: BTreeMap<String, String> = BTreeMap::new();
+        for (i, f) in files.into_iter().enumerate() {
+            let Some(m) = f.as_map() else { continue };
+            let Some(path) = m.get("path").and_then(Node::as_str) else {
+                continue;
+            };
+            let required = !matches!(m.get("required"), Some(Node::Bool(false)));
+            let path = Path::new(path);
+            let key = format!("services.{name}.env_file[{i}]");
+            if jail.is_none() {
+                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
+                    warnings.push(w);
+                }
+            }
+            let bytes = match super::loader::read_named(jail, &key, path) {
+                Ok(Some(b)) => b,
+                Ok(None) if !required => {
+                    warnings.push(Warning::new(format!(
+                        "env file {} not found",
+                        path.display()
+                    )));
+                    continue;
+                }
+                Ok(None) => {
+                    return Err(invalid(format!(
+                        "env file {} not found: No such file or directory (os error 2)",
+                        path.display()
+                    )))
+                }
+                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "env file {} not found: {e}",
+                        path.display()
+                    )))
+                }
+            };
+            let src = if crate::vault::is_vault(&bytes) {
+                // An env file encrypted with ansible-vault (issue #8) is read decrypted.
+                let plain = crate::vault::plaintext(bytes, path, vault)
+                    .map_err(|e| invalid(format!("{key}: {e}")))?;
+                String::from_utf8(plain).map_err(|_| {
+                    invalid(format!(
+                        "{key}: the decrypted env file {} is not UTF-8",
+                        path.display()
+                    ))
+                })?
+            } else {
+                String::from_utf8(bytes).map_err(|_| {
+                    invalid(format!(
+                        "env file {} not found: stream did not contain valid UTF-8",
+                        path.display()
+                    ))
+                })?
+            };
+            let raw = m.get("format").and_then(Node::as_str) == Some("raw");
+            let lookup = |k: &str| vars.get(k).cloned();
+            if raw {
+                for (k, v) in dotenv::parse_raw(&src, path, &lookup)? {
+                    acc.insert(k.clone(), v.clone());
+                    from_files.insert(k, Node::Str(v));
+                }
+            } else {
+                for (k, v) in dotenv::parse_into(&src, path, &lookup, &mut acc, warnings)? {
+                    from_files.insert(k, Node::Str(v));
+                }
+            }
+        }
+        Ok(from_files)
+    }
+
+    /// The labels of a service's label files.
+    fn label_files(
+        &self,
+        files: Vec<Node>,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Map, ComposeError> {
+        let (name, vars, project_dir, jail) = (self.name, self.vars, self.project_dir, self.jail);
+        let mut from_files = Map::new();
+        for (i, f) in files.into_iter().enumerate() {
+            let Some(path) = f.as_str().map(Path::new) else {
+                continue;
+            };
+            let key = format!("services.{name}.label_file[{i}]");
+            if jail.is_none() {
+                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
+                    warnings.push(w);
+                }
+            }
+            let bytes = match super::loader::read_named(jail, &key, path) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    return Err(invalid(format!(
+                        "label file {} not found: No such file or directory (os error 2)",
+                        path.display()
+                    )))
+                }
+                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "label file {} not found: {e}",
+                        path.display()
+                    )))
+                }
+            };
+            let src = String::from_utf8(bytes).map_err(|_| {
+                invalid(format!(
+                    "label file {} not found: stream did not contain valid UTF-8",
+                    path.display()
+                ))
+            })?;
+            let lookup = |k: &str| vars.get(k).cloned();
+            for (k, v) in dotenv::parse(&src, path, &lookup)? {
+                from_files.insert(k, v.map_or(Node::Null, Node::Str));
+            }
+        }
+        Ok(from_files)
+    }
 }
 
 /// The `--no-interpolate` form of a service: default network and secret targets only.

@@ -18,129 +18,41 @@ use super::tree::Node;
 /// what parsing the rendered text gives, without writing and re-reading the text (the plan
 /// command's hand-off from the loader to the model).
 pub fn to_json(project: &Node, escape: bool) -> serde_json::Value {
-    value_q(project, escape, 0, Quirk::None).unwrap_or(serde_json::Value::Null)
+    serde_json::to_value(JsonView::top(project, escape, Quirk::None, true))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Pretty JSON text, as `config --format json` (two-space indent, keys in order), serialized
+/// straight from the tree without an intermediate JSON value.
+pub fn render_json(project: &Node, escape: bool) -> String {
+    pretty(&JsonView::top(project, escape, Quirk::None, false))
+}
+
+/// JSON of the untyped model (`config --no-interpolate --format json`): printed as it is,
+/// without `$` escaping and without the typed marshaller's quirks.
+pub fn render_json_untyped(project: &Node) -> String {
+    pretty(&JsonView::top(project, false, Quirk::Untyped, false))
+}
+
+fn pretty(view: &JsonView<'_>) -> String {
+    // The view serializes every node, so only an I/O error of the buffer could fail it.
+    serde_json::to_string_pretty(view).unwrap_or_default() + "\n"
 }
 
 /// serde_json's parser refuses more than this many nested arrays and objects (its recursion
 /// limit); the parsed text then gave `Null`, and so does the direct conversion.
 const JSON_MAX_NESTING: usize = 127;
 
-/// A string, `$` doubled when `escape` is set (as [`write_str`] writes it).
-fn escaped(s: &str, escape: bool) -> String {
+/// A string, `$` doubled when `escape` is set.
+fn escaped(s: &str, escape: bool) -> std::borrow::Cow<'_, str> {
     if escape && s.contains('$') {
-        s.replace('$', "$$")
+        s.replace('$', "$$").into()
     } else {
-        s.to_owned()
+        s.into()
     }
 }
 
-/// The value [`write_json_q`] writes for `node`, parsed back; `None` past serde_json's nesting
-/// limit. `level` counts the maps and sequences above `node`.
-fn value_q(node: &Node, escape: bool, level: usize, quirk: Quirk) -> Option<serde_json::Value> {
-    use serde_json::Value;
-    Some(match node {
-        Node::Str(s) => Value::String(escaped(s, escape)),
-        Node::Null => Value::Null,
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::from(*i),
-        // Printed and read back, so the number is exactly the one the text gave.
-        Node::Float(_) => serde_json::from_str(&node.to_json().to_string()).ok()?,
-        Node::Tagged(_, inner) => return value_q(inner, escape, level, quirk),
-        Node::Seq(_) | Node::Map(_) if level >= JSON_MAX_NESTING => return None,
-        Node::Seq(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| value_q(i, escape, level + 1, quirk))
-                .collect::<Option<_>>()?,
-        ),
-        Node::Map(m) => {
-            let mut out = serde_json::Map::new();
-            for (k, v) in m {
-                if matches!(quirk, Quirk::DropExt | Quirk::Blkio)
-                    && level >= 2
-                    && k.starts_with("x-")
-                {
-                    continue;
-                }
-                if level == 0 && k == "models" {
-                    continue;
-                }
-                // A key written twice (`blkio_config`'s capitalised names) keeps its last
-                // value, as the parser does.
-                let key = if quirk == Quirk::Blkio && level == 5 {
-                    escaped(&capitalize(k), escape)
-                } else {
-                    escaped(k, escape)
-                };
-                let child = if level == 0 && RESOURCE_KEYS.contains(&k.as_str()) {
-                    Quirk::DropExt
-                } else if level == 2 && quirk == Quirk::DropExt && k == "blkio_config" {
-                    Quirk::Blkio
-                } else {
-                    quirk
-                };
-                out.insert(key, value_q(v, escape, level + 1, child)?);
-            }
-            Value::Object(out)
-        }
-    })
-}
-
-/// Pretty JSON text, as `config --format json` (two-space indent, keys in order), written
-/// straight from the tree without an intermediate JSON value.
-pub fn render_json(project: &Node, escape: bool) -> String {
-    let mut out = String::with_capacity(1 << 16);
-    write_json(project, escape, 0, false, &mut out);
-    out.push('\n');
-    out
-}
-
-/// JSON of the untyped model (`config --no-interpolate --format json`): printed as it is,
-/// without `$` escaping and without the typed marshaller's quirks.
-pub fn render_json_untyped(project: &Node) -> String {
-    let mut out = String::with_capacity(1 << 16);
-    write_json_q(project, false, 0, Quirk::Untyped, &mut out);
-    out.push('\n');
-    out
-}
-
-/// Writes a JSON string literal as serde_json does, `$` doubled when `escape` is set.
-fn write_str(s: &str, escape: bool, out: &mut String) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let replacement: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            b'$' if escape => "$$",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if replacement.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
-        } else {
-            out.push_str(replacement);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
-
-fn indent(level: usize, out: &mut String) {
-    out.push('\n');
-    for _ in 0..level {
-        out.push_str("  ");
-    }
-}
-
-/// How the JSON writer bends a subtree to the reference's JSON marshaller.
+/// How the JSON view bends a subtree to the reference's JSON marshaller.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Quirk {
     /// Nothing special.
@@ -153,77 +65,100 @@ enum Quirk {
     Untyped,
 }
 
-fn write_json(node: &Node, escape: bool, level: usize, drop_ext: bool, out: &mut String) {
-    write_json_q(
-        node,
-        escape,
-        level,
-        if drop_ext {
-            Quirk::DropExt
-        } else {
-            Quirk::None
-        },
-        out,
-    );
+/// A node as the reference's JSON marshaller prints it: tags dropped, `$` escaped when
+/// `escape` is set, and the [`Quirk`] of its place in the tree. `level` counts the maps and
+/// sequences above the node; with `limit`, nesting past [`JSON_MAX_NESTING`] is an error (the
+/// text would not parse back).
+#[derive(Clone, Copy)]
+struct JsonView<'a> {
+    node: &'a Node,
+    escape: bool,
+    level: usize,
+    quirk: Quirk,
+    limit: bool,
 }
 
-fn write_json_q(node: &Node, escape: bool, level: usize, quirk: Quirk, out: &mut String) {
-    match node {
-        Node::Str(s) => write_str(s, escape, out),
-        Node::Seq(items) if items.is_empty() => out.push_str("[]"),
-        Node::Seq(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                indent(level + 1, out);
-                write_json_q(item, escape, level + 1, quirk, out);
-            }
-            indent(level, out);
-            out.push(']');
+impl<'a> JsonView<'a> {
+    fn top(node: &'a Node, escape: bool, quirk: Quirk, limit: bool) -> Self {
+        JsonView {
+            node,
+            escape,
+            level: 0,
+            quirk,
+            limit,
         }
-        Node::Map(m) => {
-            let mut first = true;
-            for (k, v) in m {
-                if matches!(quirk, Quirk::DropExt | Quirk::Blkio)
-                    && level >= 2
-                    && k.starts_with("x-")
-                {
-                    continue;
-                }
-                if level == 0 && k == "models" && quirk != Quirk::Untyped {
-                    continue;
-                }
-                out.push_str(if first { "{" } else { "," });
-                first = false;
-                indent(level + 1, out);
-                if quirk == Quirk::Blkio && level == 5 {
-                    write_str(&capitalize(k), escape, out);
-                } else {
-                    write_str(k, escape, out);
-                }
-                out.push_str(": ");
-                let child = if quirk == Quirk::Untyped {
-                    Quirk::Untyped
-                } else if level == 0 && RESOURCE_KEYS.contains(&k.as_str()) {
-                    Quirk::DropExt
-                } else if level == 2 && quirk == Quirk::DropExt && k == "blkio_config" {
-                    Quirk::Blkio
-                } else {
-                    quirk
-                };
-                write_json_q(v, escape, level + 1, child, out);
-            }
-            if first {
-                out.push_str("{}");
-            } else {
-                indent(level, out);
-                out.push('}');
-            }
+    }
+
+    fn child(&self, node: &'a Node, quirk: Quirk) -> Self {
+        JsonView {
+            node,
+            level: self.level + 1,
+            quirk,
+            ..*self
         }
-        Node::Tagged(_, inner) => write_json_q(inner, escape, level, quirk, out),
-        other => out.push_str(&other.to_json().to_string()),
+    }
+
+    /// Whether the map entry `key` of this node is left out.
+    fn skips(&self, key: &str) -> bool {
+        let nested_ext = matches!(self.quirk, Quirk::DropExt | Quirk::Blkio)
+            && self.level >= 2
+            && key.starts_with("x-");
+        let models = self.level == 0 && key == "models" && self.quirk != Quirk::Untyped;
+        nested_ext || models
+    }
+
+    /// The quirk of the value of map entry `key` of this node.
+    fn child_quirk(&self, key: &str) -> Quirk {
+        if self.quirk == Quirk::Untyped {
+            Quirk::Untyped
+        } else if self.level == 0 && RESOURCE_KEYS.contains(&key) {
+            Quirk::DropExt
+        } else if self.level == 2 && self.quirk == Quirk::DropExt && key == "blkio_config" {
+            Quirk::Blkio
+        } else {
+            self.quirk
+        }
+    }
+}
+
+impl serde::Serialize for JsonView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap as _, SerializeSeq as _};
+        match self.node {
+            Node::Str(v) => s.serialize_str(&escaped(v, self.escape)),
+            Node::Tagged(_, inner) => JsonView {
+                node: inner,
+                ..*self
+            }
+            .serialize(s),
+            Node::Seq(_) | Node::Map(_) if self.limit && self.level >= JSON_MAX_NESTING => {
+                Err(S::Error::custom("nested deeper than serde_json parses"))
+            }
+            Node::Seq(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&self.child(item, self.quirk))?;
+                }
+                seq.end()
+            }
+            Node::Map(m) => {
+                let mut map = s.serialize_map(None)?;
+                for (k, v) in m.iter().filter(|(k, _)| !self.skips(k)) {
+                    // A key written twice (`blkio_config`'s capitalised names) is written
+                    // twice, and a parser keeps its last value.
+                    let key = if self.quirk == Quirk::Blkio && self.level == 5 {
+                        escaped(&capitalize(k), self.escape).into_owned()
+                    } else {
+                        escaped(k, self.escape).into_owned()
+                    };
+                    map.serialize_entry(&key, &self.child(v, self.child_quirk(k)))?;
+                }
+                map.end()
+            }
+            // Null, booleans and numbers, as serde_json prints them (a float as its shortest
+            // round-tripping text, a non-finite one as null).
+            other => other.to_json().serialize(s),
+        }
     }
 }
 
@@ -318,17 +253,12 @@ fn push_indent(indent: usize, out: &mut String) {
 }
 
 fn yaml_scalar_str(s: &str, escape: bool, out: &mut String) {
-    let escaped;
-    let s = if escape && s.contains('$') {
-        escaped = s.replace('$', "$$");
-        escaped.as_str()
+    let s = escaped(s, escape);
+    if yaml_plain_ok(&s) {
+        out.push_str(&s);
     } else {
-        s
-    };
-    if yaml_plain_ok(s) {
-        out.push_str(s);
-    } else {
-        write_str(s, false, out);
+        // A double-quoted YAML scalar: JSON's string syntax is a subset.
+        out.push_str(&serde_json::Value::from(s.as_ref()).to_string());
     }
 }
 
@@ -368,7 +298,7 @@ mod tests {
     use crate::compose::tree::Map;
 
     #[test]
-    fn streamed_json_equals_serde_pretty_output() {
+    fn rendered_json_equals_the_pretty_printed_value() {
         let mut inner = Map::new();
         inner.insert(
             "a$b".into(),
@@ -391,7 +321,7 @@ mod tests {
             serde_json::json!("q\"$$x\\ \n\t\r\u{8}\u{c}\u{1}\u{1f} é ✓")
         );
         assert_eq!(value["k"]["empty"], serde_json::json!({}));
-        // The hand-written text is byte for byte what serde_json's pretty printer writes.
+        // The text serialized from the tree is what printing its JSON value gives.
         let expected = serde_json::to_string_pretty(&value).unwrap() + "\n";
         assert_eq!(render_json(&node, true), expected);
         let yaml: serde_json::Value = serde_yaml::from_str(&render_yaml(&node, true)).unwrap();

@@ -5,28 +5,81 @@ use std::path::Path;
 
 use super::tree::{Map, Node};
 
+/// A short-syntax string that does not parse, worded as the reference words it (the caller
+/// adds the key path: [`super::ComposeError::Syntax`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    /// A port spec with an empty protocol.
+    #[error("invalid proto: {0}")]
+    Proto(String),
+    /// A container port or range that is not one.
+    #[error("invalid containerPort: {0}")]
+    ContainerPort(String),
+    /// A host port or range that is not one.
+    #[error("invalid hostPort: {0}")]
+    HostPort(String),
+    /// Container and host ranges of different lengths.
+    #[error("invalid ranges specified for container and host Ports: {container} and {host}")]
+    Ranges {
+        /// The container range.
+        container: String,
+        /// The host range.
+        host: String,
+    },
+    /// A host IP that is not an address.
+    #[error("invalid IP address: {0}")]
+    Ip(String),
+    /// A bracketed IPv6 address not followed by `:`.
+    #[error("invalid port spec: {0}")]
+    PortSpec(String),
+    /// An empty volume spec.
+    #[error("invalid empty volume spec")]
+    EmptyVolume,
+    /// A volume spec with `::`.
+    #[error("invalid spec: {0}: empty section between colons")]
+    EmptySection(String),
+    /// A volume spec with more than three parts.
+    #[error("invalid spec: {0}: too many colons")]
+    TooManyColons(String),
+    /// A byte size that is not one.
+    #[error("invalid size: '{0}'")]
+    Size(String),
+    /// A command string that does not split into shell words.
+    #[error("invalid command line {text:?}: {reason}")]
+    Command {
+        /// The command string.
+        text: String,
+        /// Why it does not split.
+        reason: String,
+    },
+    /// A Go duration that is not one.
+    #[error("invalid duration {0:?}")]
+    Duration(String),
+}
+
 /// Parses a short port spec (`[ip:][host[-range]:]container[-range][/proto]`) into one long
 /// entry per container port, as the reference does.
-pub fn parse_port(spec: &str) -> Result<Vec<Node>, String> {
+pub fn parse_port(spec: &str) -> Result<Vec<Node>, SyntaxError> {
     let (rest, proto) = match spec.rsplit_once('/') {
         Some((r, p)) if !p.contains(':') => (r, p),
         _ => (spec, "tcp"),
     };
     if proto.is_empty() {
-        return Err(format!("invalid proto: {spec}"));
+        return Err(SyntaxError::Proto(spec.to_owned()));
     }
     let (ip, host, container) = split_port_parts(rest)?;
     let (c_start, c_end) =
-        parse_range(container).ok_or_else(|| format!("invalid containerPort: {container}"))?;
+        parse_range(container).ok_or_else(|| SyntaxError::ContainerPort(container.to_owned()))?;
     let (h_start, h_end) = if host.is_empty() {
         (0, 0)
     } else {
-        parse_range(host).ok_or_else(|| format!("invalid hostPort: {host}"))?
+        parse_range(host).ok_or_else(|| SyntaxError::HostPort(host.to_owned()))?
     };
     if !host.is_empty() && (c_end - c_start) != (h_end - h_start) && c_end != c_start {
-        return Err(format!(
-            "invalid ranges specified for container and host Ports: {container} and {host}"
-        ));
+        return Err(SyntaxError::Ranges {
+            container: container.to_owned(),
+            host: host.to_owned(),
+        });
     }
     let mut out = Vec::new();
     for i in 0..=(c_end - c_start) {
@@ -50,15 +103,15 @@ pub fn parse_port(spec: &str) -> Result<Vec<Node>, String> {
     Ok(out)
 }
 
-fn split_port_parts(raw: &str) -> Result<(String, &str, &str), String> {
+fn split_port_parts(raw: &str) -> Result<(String, &str, &str), SyntaxError> {
     // A bracketed IPv6 host address may contain colons.
     if let Some(stripped) = raw.strip_prefix('[') {
         let (ip, rest) = stripped
             .split_once(']')
-            .ok_or_else(|| format!("invalid IP address: {raw}"))?;
+            .ok_or_else(|| SyntaxError::Ip(raw.to_owned()))?;
         let rest = rest
             .strip_prefix(':')
-            .ok_or_else(|| format!("invalid port spec: {raw}"))?;
+            .ok_or_else(|| SyntaxError::PortSpec(raw.to_owned()))?;
         let (host, container) = rest.split_once(':').unwrap_or(("", rest));
         return Ok((ip.to_string(), host, container));
     }
@@ -78,11 +131,11 @@ fn split_port_parts(raw: &str) -> Result<(String, &str, &str), String> {
     }
 }
 
-fn check_ip(ip: &str) -> Result<(), String> {
+fn check_ip(ip: &str) -> Result<(), SyntaxError> {
     if ip.is_empty() || ip.parse::<std::net::IpAddr>().is_ok() {
         Ok(())
     } else {
-        Err(format!("invalid IP address: {ip}"))
+        Err(SyntaxError::Ip(ip.to_owned()))
     }
 }
 
@@ -99,10 +152,10 @@ fn parse_range(s: &str) -> Option<(u32, u32)> {
 
 /// Parses a short volume spec (`[source:]target[:options]`) into the long syntax, resolving
 /// a relative or `~` bind source against `base` and `home`.
-pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, String> {
+pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, SyntaxError> {
     let mut m = Map::new();
     if spec.is_empty() {
-        return Err("invalid empty volume spec".into());
+        return Err(SyntaxError::EmptyVolume);
     }
     if spec.len() <= 2 {
         m.insert("type".into(), Node::Str("volume".into()));
@@ -130,9 +183,7 @@ pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, 
         } else if c.is_none() || c == Some(':') {
             let end = c.is_none();
             if buf.is_empty() {
-                return Err(format!(
-                    "invalid spec: {spec}: empty section between colons"
-                ));
+                return Err(SyntaxError::EmptySection(spec.to_owned()));
             }
             if source.is_none() && end {
                 target = Some(std::mem::take(&mut buf));
@@ -141,7 +192,7 @@ pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, 
             } else if target.is_none() {
                 target = Some(std::mem::take(&mut buf));
             } else if !end {
-                return Err(format!("invalid spec: {spec}: too many colons"));
+                return Err(SyntaxError::TooManyColons(spec.to_owned()));
             } else {
                 for opt in buf.split(',') {
                     match opt {
@@ -252,7 +303,7 @@ pub fn clean(path: &str) -> String {
 
 /// Parses a byte size (`512m`, `1.5g`, `1024`) into a byte count, as docker's
 /// `RAMInBytes` (binary multipliers).
-pub fn parse_bytes(s: &str) -> Result<i64, String> {
+pub fn parse_bytes(s: &str) -> Result<i64, SyntaxError> {
     let t = s.trim().to_ascii_lowercase();
     // `-1` means unlimited (`memswap_limit`); it is printed as `"-1"` and must read back.
     if t == "-1" {
@@ -262,7 +313,7 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    let value: f64 = num.parse().map_err(|_| SyntaxError::Size(s.to_owned()))?;
     let mult: f64 = match unit.trim() {
         "" | "b" => 1.0,
         "k" | "kb" | "kib" => 1024.0,
@@ -270,7 +321,7 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
         "t" | "tb" | "tib" => 1024.0_f64.powi(4),
         "p" | "pb" | "pib" => 1024.0_f64.powi(5),
-        _ => return Err(format!("invalid size: '{s}'")),
+        _ => return Err(SyntaxError::Size(s.to_owned())),
     };
     #[expect(
         clippy::cast_possible_truncation,
@@ -280,8 +331,11 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
 }
 
 /// Splits a command string the way the reference does (POSIX shell words, no expansion).
-pub fn split_command(s: &str) -> Result<Vec<String>, String> {
-    shell_words::split(s).map_err(|e| format!("invalid command line {s:?}: {e}"))
+pub fn split_command(s: &str) -> Result<Vec<String>, SyntaxError> {
+    shell_words::split(s).map_err(|e| SyntaxError::Command {
+        text: s.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -346,8 +400,8 @@ mod tests {
 }
 
 /// Parses a Go duration (`1h30m`, `1.5s`, `500ms`) into nanoseconds.
-pub fn parse_duration(s: &str) -> Result<i128, String> {
-    let err = || format!("invalid duration {s:?}");
+pub fn parse_duration(s: &str) -> Result<i128, SyntaxError> {
+    let err = || SyntaxError::Duration(s.to_owned());
     let (neg, mut rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),

@@ -505,6 +505,18 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
             }
         }
     }
+    entries(s, p, file)?;
+    if let Some(Node::Map(e)) = s.get("extends").map(untag) {
+        if !e.contains_key("service") {
+            return Err(err(file, format!("{p}.extends.service is required")));
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a service's lists and maps: long volume and port entries, dependency
+/// conditions, the pull policy and per-network addresses.
+fn entries(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
     if let Some(Node::Seq(vols)) = s.get("volumes").map(untag) {
         for (i, v) in vols.iter().enumerate() {
             if let Node::Map(m) = untag(v) {
@@ -573,11 +585,6 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
             if let Node::Map(m) = untag(v) {
                 keys(m, PORT_LONG, &format!("{p}.ports.{i}"), file)?;
             }
-        }
-    }
-    if let Some(Node::Map(e)) = s.get("extends").map(untag) {
-        if !e.contains_key("service") {
-            return Err(err(file, format!("{p}.extends.service is required")));
         }
     }
     Ok(())

@@ -1,4 +1,11 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the sandbox harness ([`Host`]), the golden-file
+//! updater ([`golden`]) and small process and fixture helpers.
+
+mod golden;
+mod host;
+
+pub(crate) use golden::{golden, updating};
+pub(crate) use host::{sandbox_bin, Host};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,26 +26,6 @@ pub(crate) fn dokku_compose_plan() -> Command {
     let mut cmd = dokku_compose();
     cmd.arg("plan");
     cmd
-}
-
-/// The Dokku sandbox binary (`dokku` of the `dokku-sandbox` crate), built once per test run.
-/// The root crate must not depend on the sandbox, so the tests build it and run it.
-pub(crate) fn sandbox_bin() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "dokku-sandbox"])
-            .status()
-            .expect("cargo build -p dokku-sandbox");
-        assert!(ok.success(), "building the sandbox failed");
-    });
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
-    let bin = target.join("debug/dokku");
-    assert!(bin.exists(), "{} is missing", bin.display());
-    bin
 }
 
 /// A call of the sandbox's call log that changes the host (not one of the state queries).
@@ -122,74 +109,6 @@ pub(crate) fn dotenv_keys(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// A sandbox with the plugin installed (`plugin:install` from [`plugin_repo`]), in a temporary
-/// directory removed on drop: the harness of the webhook and security tiers.
-pub(crate) struct Host {
-    root: tempfile::TempDir,
-}
-
-impl Host {
-    pub(crate) fn new() -> Self {
-        let h = Host {
-            root: tempfile::tempdir().unwrap(),
-        };
-        let repo = plugin_repo(h.root.path());
-        let o = h.dokku(&[
-            "plugin:install",
-            &format!("file://{}", repo.display()),
-            "--name",
-            "compose",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        h
-    }
-    /// The sandbox root (`DOKKU_SANDBOX_ROOT`).
-    pub(crate) fn path(&self) -> &std::path::Path {
-        self.root.path()
-    }
-    /// The sandbox's `dokku`, with the prebuilt plugin and no quiet or trace settings inherited.
-    pub(crate) fn cmd(&self) -> Command {
-        let mut c = Command::new(sandbox_bin());
-        c.env("DOKKU_SANDBOX_ROOT", self.path())
-            .env("DOKKU_COMPOSE_PREBUILT", plugin_bin())
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .env_remove("DOKKU_TRACE");
-        c
-    }
-    pub(crate) fn dokku(&self, args: &[&str]) -> std::process::Output {
-        self.cmd()
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    }
-    /// A command's JSON output (the command must succeed).
-    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
-        let o = self.dokku(args);
-        assert!(o.status.success(), "{args:?}: {}", text(&o));
-        serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
-    }
-    /// Makes `dir` the `dokku` remote of app `app` of this sandbox.
-    pub(crate) fn remote(&self, dir: &std::path::Path, app: &str) {
-        let o = self.dokku(&[
-            "sandbox:git-remote",
-            app,
-            "--repo",
-            &dir.display().to_string(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
-    }
-    /// The sandbox's call log.
-    pub(crate) fn calls(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.path().join("lib/sandbox/calls.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
 /// A command's stdout and stderr.
 pub(crate) fn text(o: &std::process::Output) -> String {
     format!(
@@ -197,6 +116,13 @@ pub(crate) fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// A command's stdout and stderr; the command must have succeeded.
+pub(crate) fn ok(o: &std::process::Output) -> String {
+    let text = text(o);
+    assert!(o.status.success(), "{text}");
+    text
 }
 
 /// Copies a directory tree of a test fixture or example (plain files only).
@@ -210,4 +136,17 @@ pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(&src, &dst).unwrap();
         }
     }
+}
+
+/// `git push dokku main` from `dir`: whether it succeeded, and its output.
+pub(crate) fn push(dir: &std::path::Path) -> (bool, String) {
+    let o = git(dir, &["push", "dokku", "main"]);
+    (o.status.success(), text(&o))
+}
+
+/// Writes `file` in the repository `dir` and commits every change.
+pub(crate) fn commit(dir: &std::path::Path, file: &str, content: &str) {
+    std::fs::write(dir.join(file), content).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "change"]);
 }

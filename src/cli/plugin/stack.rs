@@ -456,7 +456,7 @@ impl Generated {
             return String::from_utf8(plain)
                 .map_err(|_| format!("generated value `{name}` is not text"));
         }
-        let value = kind.generate()?;
+        let value = kind.generate().map_err(|e| e.to_string())?;
         let sealed = self.key()?.seal(value.as_bytes());
         self.sealed.insert(name.to_owned(), sealed);
         self.dirty = true;

@@ -1,0 +1,190 @@
+//! `include`: every entry loaded as its own project (its own directory and env files, the
+//! including environment over them) and merged under the including file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::session::{Session, MAX_EXTENDS_DEPTH};
+use crate::compose::environment::Environment;
+use crate::compose::merge;
+use crate::compose::tree::{Map, Node};
+use crate::compose::ComposeError;
+
+impl Session<'_> {
+    /// Loads every `include` entry as its own project and merges it under `out`.
+    pub(super) fn include(
+        &mut self,
+        includes: Node,
+        file: &Path,
+        base: &Path,
+        vars: &BTreeMap<String, String>,
+        out: &mut Map,
+    ) -> Result<(), ComposeError> {
+        let entries = match includes {
+            Node::Seq(items) => items,
+            Node::Null => Vec::new(),
+            other => vec![other],
+        };
+        self.includes.push(file.to_path_buf());
+        for (i, entry) in entries.into_iter().enumerate() {
+            let IncludeEntry {
+                paths,
+                project_dir,
+                env_files,
+            } = include_entry(entry, i, file)?;
+            if paths.is_empty() {
+                return Err(ComposeError::Invalid {
+                    message: format!("include[{i}].path in {} lists no file", file.display()),
+                });
+            }
+            let home = vars.get("HOME").map(String::as_str);
+            let paths: Vec<PathBuf> = paths
+                .iter()
+                .map(|p| PathBuf::from(crate::compose::syntax::resolve_path(p, base, home)))
+                .collect();
+            for p in &paths {
+                self.outside(&format!("include[{i}]"), p)?;
+            }
+            if self.includes.len() >= MAX_EXTENDS_DEPTH {
+                return Err(ComposeError::Invalid {
+                    message: format!(
+                        "include[{i}] in {}: includes nested deeper than {MAX_EXTENDS_DEPTH} files",
+                        file.display()
+                    ),
+                });
+            }
+            if let Some(p) = paths.iter().find(|p| self.includes.contains(p)) {
+                let chain: Vec<String> = self
+                    .includes
+                    .iter()
+                    .chain([p])
+                    .map(|p| p.display().to_string())
+                    .collect();
+                return Err(ComposeError::Invalid {
+                    message: format!("include cycle detected:\n{}", chain.join("\n include ")),
+                });
+            }
+            let inc_dir = match &project_dir {
+                Some(d) => PathBuf::from(crate::compose::syntax::resolve_path(d, base, home)),
+                None => paths[0].parent().unwrap_or(base).to_path_buf(),
+            };
+            // The included project sees the including environment, over its own env files.
+            let mut inc_vars = BTreeMap::new();
+            let env_paths: Vec<PathBuf> = env_files
+                .iter()
+                .map(|p| PathBuf::from(crate::compose::syntax::resolve_path(p, base, home)))
+                .collect();
+            let inc_env = Environment::resolve_in(
+                &BTreeMap::new(),
+                &inc_dir,
+                &env_paths,
+                self.jail.as_ref(),
+            )?;
+            inc_vars.extend(inc_env.vars);
+            inc_vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let mut included = Map::new();
+            for path in &paths {
+                for doc in self.raw_file(&format!("include[{i}]"), path, &inc_vars, true)? {
+                    let canonical = self.unit(doc, path, &inc_dir, &inc_vars)?;
+                    merge::project(&mut included, canonical);
+                }
+            }
+            merge_included(out, included, &paths[0])?;
+        }
+        self.includes.pop();
+        Ok(())
+    }
+}
+
+/// One `include` entry as written: its files, project directory and env files.
+struct IncludeEntry {
+    paths: Vec<String>,
+    project_dir: Option<String>,
+    env_files: Vec<String>,
+}
+
+/// Reads `include[i]`: a path, or a mapping with `path` (one or a list), `project_directory`
+/// and `env_file`.
+fn include_entry(entry: Node, i: usize, file: &Path) -> Result<IncludeEntry, ComposeError> {
+    Ok(match entry {
+        Node::Str(s) => IncludeEntry {
+            paths: vec![s],
+            project_dir: None,
+            env_files: Vec::new(),
+        },
+        Node::Map(m) => {
+            let paths = match m.get("path") {
+                Some(Node::Str(s)) => vec![s.clone()],
+                Some(Node::Seq(s)) => s
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ => {
+                    return Err(ComposeError::Invalid {
+                        message: format!("include[{i}].path is required in {}", file.display()),
+                    })
+                }
+            };
+            let env_files = match m.get("env_file") {
+                Some(Node::Str(s)) => vec![s.clone()],
+                Some(Node::Seq(s)) => s
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            IncludeEntry {
+                paths,
+                project_dir: m
+                    .get("project_directory")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                env_files,
+            }
+        }
+        other => {
+            return Err(ComposeError::Invalid {
+                message: format!(
+                    "include[{i}] must be a string or a mapping, not {}",
+                    other.kind()
+                ),
+            })
+        }
+    })
+}
+
+/// Merges an included project under `out`: new resources are added, an existing one is kept,
+/// and a service defined differently on both sides is a conflict (`first` names the include).
+fn merge_included(out: &mut Map, included: Map, first: &Path) -> Result<(), ComposeError> {
+    for (key, value) in included {
+        match (out.get_mut(&key), value) {
+            (Some(Node::Map(existing)), Node::Map(new))
+                if matches!(
+                    key.as_str(),
+                    "services" | "networks" | "volumes" | "secrets" | "configs"
+                ) =>
+            {
+                for (name, v) in new {
+                    match existing.get(&name) {
+                        Some(e) if *e != v && key == "services" => {
+                            return Err(ComposeError::Invalid {
+                                message: format!("services.{name} conflicts with imported resource (included from {})", first.display()),
+                            })
+                        }
+                        Some(_) => {}
+                        None => {
+                            existing.insert(name, v);
+                        }
+                    }
+                }
+            }
+            (None, v) => {
+                out.insert(key, v);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
