@@ -86,10 +86,17 @@ fn apps_are_read_in_bulk_and_known_state_is_trusted() {
         match line {
             "dokku apps:list --format json" => Some(r#"["a-other","s-api","s-web"]"#.into()),
             "dokku network:list --format json" => Some("[]".into()),
-            "dokku ports:report --format json" => Some("{\"map\":\"http:1:1\"}\n{\"map\":\"http:80:8080\"}\n{\"map\":\"http:80:80\"}\n".into()),
-            "dokku letsencrypt:report --format json" => Some("{\"active\":\"false\"}\n{\"active\":\"false\"}\n{\"active\":\"true\"}\n".into()),
+            "dokku ports:report --format json" => Some(
+                "{\"map\":\"http:1:1\"}\n{\"map\":\"http:80:8080\"}\n{\"map\":\"http:80:80\"}\n"
+                    .into(),
+            ),
+            "dokku letsencrypt:report --format json" => Some(
+                "{\"active\":\"false\"}\n{\"active\":\"false\"}\n{\"active\":\"true\"}\n".into(),
+            ),
             l if l.ends_with(":report --format json") => Some("{}\n{}\n{}\n".into()),
-            l if l.starts_with("dokku config:export") => Some(format!(r#"{{"APP":"{}"}}"#, l.rsplit(' ').next().unwrap())),
+            l if l.starts_with("dokku config:export") => {
+                Some(format!(r#"{{"APP":"{}"}}"#, l.rsplit(' ').next().unwrap()))
+            }
             _ => None,
         }
     };
