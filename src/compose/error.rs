@@ -11,12 +11,13 @@ use super::yaml::YamlError;
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
     /// A file could not be read.
-    #[error("failed to read `{}`: {source}", path.display())]
+    #[error("failed to read `{}`: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error, shown in the message (so not also a `source()`: a chain prints it
+        /// once).
+        error: std::io::Error,
     },
     /// The YAML front end rejected a file.
     #[error(transparent)]
@@ -43,4 +44,22 @@ pub enum ComposeError {
         /// The reason, naming the file and key path.
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read error names the file and the OS error once, also through an error chain.
+    #[test]
+    fn a_read_error_prints_its_cause_once() {
+        let e = ComposeError::Read {
+            path: "/p/compose.yaml".into(),
+            error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(std::error::Error::source(&e).is_none());
+        let chain = format!("{:#}", anyhow::Error::new(e));
+        assert_eq!(chain.matches("permission denied").count(), 1, "{chain}");
+        assert!(chain.contains("/p/compose.yaml"), "{chain}");
+    }
 }

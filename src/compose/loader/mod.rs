@@ -270,9 +270,9 @@ pub(crate) fn read_named(
         None => match std::fs::read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ComposeError::Read {
+            Err(error) => Err(ComposeError::Read {
                 path: path.to_path_buf(),
-                source,
+                error,
             }),
         },
     }
@@ -290,11 +290,11 @@ fn read_compose(
     }
     let bytes = read_named(jail, key, file)?.ok_or_else(|| ComposeError::Read {
         path: file.to_path_buf(),
-        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        error: std::io::Error::from(std::io::ErrorKind::NotFound),
     })?;
     String::from_utf8(bytes).map_err(|_| ComposeError::Read {
         path: file.to_path_buf(),
-        source: std::io::Error::new(
+        error: std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "stream did not contain valid UTF-8",
         ),
