@@ -12,14 +12,9 @@ use serde_json::Value;
 
 use crate::ctx::{read_opt, remove_any, write_atomic, Paths};
 
-/// `<root>/k3s/objects`.
+/// `<root>/k3s/objects`: the store the sandbox's scheduler-k3s writes ([`crate::k3s`]).
 pub fn objects_dir(paths: &Paths) -> PathBuf {
-    paths
-        .lib
-        .parent()
-        .unwrap_or(&paths.lib)
-        .join("k3s")
-        .join("objects")
+    crate::k3s::objects_dir(paths)
 }
 
 /// The kinds the stand-in serves: (resource names kubectl accepts, apiVersion, Kind,
@@ -68,20 +63,10 @@ pub fn served(
         .find(|(_, v, k, _)| *v == api_version && *k == kind)
 }
 
-fn ns_dir(ns: &str) -> &str {
-    if ns.is_empty() {
-        "_cluster"
-    } else {
-        ns
-    }
-}
-
-/// The file of one object.
+/// The file of one object: where [`crate::k3s::object_path`] puts it (a namespace the API
+/// would refuse never names a directory).
 pub fn object_path(paths: &Paths, ns: &str, kind: &str, name: &str) -> PathBuf {
-    objects_dir(paths)
-        .join(ns_dir(ns))
-        .join(kind)
-        .join(format!("{name}.json"))
+    crate::k3s::object_path(paths, ns, kind, name)
 }
 
 /// One object, if stored.
@@ -97,8 +82,12 @@ pub fn get(paths: &Paths, ns: &str, kind: &str, name: &str) -> Result<Option<Val
 
 /// Every object of `kind` in `ns`, by name.
 pub fn list(paths: &Paths, ns: &str, kind: &str) -> Result<Vec<Value>, String> {
-    let dir = objects_dir(paths).join(ns_dir(ns)).join(kind);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    // The kind's directory: the parent of any object's file.
+    let file = object_path(paths, ns, kind, "_");
+    let Some(dir) = file.parent() else {
+        return Ok(Vec::new());
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(Vec::new());
     };
     let mut names: Vec<String> = entries
