@@ -190,35 +190,24 @@ fn owned(h: &Host, kind: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `web` Deployment Dokku's scheduler-k3s chart renders for `app` (labels of
-/// templates/chart/deployment.yaml), applied through the stand-in when the sandbox's deploy
-/// did not write it.
-fn chart_deployment(h: &Host, k: &Path, app: &str) {
-    if h.path()
-        .join(format!("k3s/objects/shop/Deployment/{app}-web.json"))
-        .exists()
-    {
-        return;
-    }
-    let labels = json!({
-        "app.kubernetes.io/instance": format!("{app}-web"),
-        "app.kubernetes.io/name": "web",
-        "app.kubernetes.io/part-of": app,
-    });
-    let d = json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": format!("{app}-web"), "namespace": "shop", "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": format!("{app}-web"), "image": "registry.test/x:1"}]}
-            }
-        }
-    });
-    let (ok, out) = kubectl(h, k, &["apply", "-f", "-"], Some(&d));
-    assert!(ok, "{out}");
+/// The `web` Deployment Dokku's scheduler-k3s chart rendered for `app` in the stack's
+/// namespace (the sandbox's k3s deploy writes it; the plan set `scheduler-k3s:set <app>
+/// namespace shop`): the pods the plugin's Services select.
+fn chart_deployment(h: &Host, app: &str) {
+    let file = h
+        .path()
+        .join(format!("k3s/objects/shop/Deployment/{app}-web.json"));
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: the deploy did not render the app's Deployment",
+            file.display()
+        )
+    }))
+    .unwrap();
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        app
+    );
 }
 
 fn resolve(h: &Host, host: &str, port: u16) -> (bool, String) {
@@ -238,8 +227,8 @@ fn k3s_every_compose_name_alias_and_datastore_host_resolves_with_its_ports() {
         ["api", "backend", "db", "dokku-postgres-shop-db", "web"]
     );
     assert_eq!(owned(&h, "EndpointSlice"), ["db", "dokku-postgres-shop-db"]);
-    chart_deployment(&h, &k, "shop-web");
-    chart_deployment(&h, &k, "shop-api");
+    chart_deployment(&h, "shop-web");
+    chart_deployment(&h, "shop-api");
     // The linked URL's host, unchanged, and the compose names, from each consumer.
     let config = h.json(&["config:export", "shop-web", "--format", "json"]);
     let url = config["DATABASE_URL"].as_str().unwrap();
