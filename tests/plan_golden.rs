@@ -406,3 +406,56 @@ fn datastore_password_change_is_refused_and_version_bump_upgrades() {
         )]
     );
 }
+
+/// (issue 21) Every stack of examples/ planned on a fresh host under both schedulers, through
+/// the off-server `dokku-compose plan` of its compose files: the whole output (and exit code)
+/// compared with tests/fixtures/example-plans/<example>/plan{,.k3s}.txt (`UPDATE_GOLDEN=1`
+/// rewrites them). On k3s an example either plans or is refused with its key path and reason.
+#[test]
+fn example_plans_under_both_schedulers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut examples: Vec<PathBuf> = fs::read_dir(root.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("compose.yaml").is_file())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 5, "only {} examples", examples.len());
+    let states = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut refused_on_k3s = 0;
+    for (suffix, host) in hosts() {
+        let state = states.path().join(format!("state{suffix}.json"));
+        fs::write(&state, serde_json::to_string(&host).unwrap()).unwrap();
+        for ex in &examples {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_dokku-compose"))
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .arg("plan")
+                .arg("-f")
+                .arg(ex.join("compose.yaml"))
+                .arg("--state")
+                .arg(&state)
+                .output()
+                .unwrap();
+            if suffix == ".k3s" && !o.status.success() {
+                refused_on_k3s += 1;
+            }
+            let text = format!(
+                "{}{}exit: {}\n",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr),
+                o.status.code().unwrap_or(-1)
+            )
+            .replace(&root.display().to_string(), "<repo>");
+            let name = ex.file_name().unwrap().to_string_lossy().into_owned();
+            let dir = root.join("tests/fixtures/example-plans").join(&name);
+            fs::create_dir_all(&dir).unwrap();
+            golden(&dir.join(format!("plan{suffix}.txt")), &text, &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Some examples plan on k3s and some are refused (Let's Encrypt, path routes): both kinds
+    // are covered.
+    assert!(refused_on_k3s > 0 && refused_on_k3s < examples.len());
+}
