@@ -66,18 +66,21 @@ const PLAN_FILE: &str = "plan.json";
 const APPS_FILE: &str = "apps.json";
 const RELEASE_FILE: &str = "release.json";
 
+/// A name that is not a release (`compose:rollback x`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a release: name one as `compose:releases` lists it (`v3`, or `3`)")]
+pub struct NotARelease(pub String);
+
 /// Parses a release name as `compose:releases` prints it (`v3`) or as a bare number (`3`):
 /// release names round-trip between listing, `diff` and `rollback` (issue #15 item 12).
-pub fn parse_release_id(s: &str) -> Result<u64, String> {
+pub fn parse_release_id(s: &str) -> Result<u64, NotARelease> {
     let digits = s
         .strip_prefix('v')
         .or_else(|| s.strip_prefix('V'))
         .unwrap_or(s);
     match digits.parse::<u64>() {
         Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => Err(format!(
-            "`{s}` is not a release: name one as `compose:releases` lists it (`v3`, or `3`)"
-        )),
+        _ => Err(NotARelease(s.to_owned())),
     }
 }
 

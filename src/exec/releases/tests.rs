@@ -10,7 +10,7 @@ fn release_names_round_trip_as_listed() {
     assert_eq!(super::parse_release_id("12"), Ok(12));
     assert_eq!(super::parse_release_id("V3"), Ok(3));
     for bad in ["v", "v0", "0", "-1", "v+1", "+1", "v1.2", "latest", ""] {
-        let e = super::parse_release_id(bad).unwrap_err();
+        let e = super::parse_release_id(bad).unwrap_err().to_string();
         assert!(
             e.contains("is not a release") && e.contains("`v3`"),
             "{bad}: {e}"
