@@ -79,7 +79,7 @@ impl std::error::Error for PathError {}
 
 impl PathError {
     /// Whether the path simply does not exist (optional files may be skipped).
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self.kind, PathErrorKind::NotFound)
     }
 }
@@ -286,7 +286,7 @@ fn kind_of(ft: std::fs::FileType) -> &'static str {
 /// # Errors
 ///
 /// When the path leaves the root, is missing, is not a regular file or is larger.
-pub fn read_file(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, PathError> {
+pub(crate) fn read_file(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, PathError> {
     let resolved = resolve(root, path)?;
     let name = rel_name(root, &resolved);
     let fail = |kind| PathError {
@@ -326,7 +326,7 @@ pub fn read_file(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, PathEr
 /// # Errors
 ///
 /// The first offending entry, named relative to `root` (the pushed tree).
-pub fn check_tree(root: &Path, tree: &Path) -> Result<(), PathError> {
+pub(crate) fn check_tree(root: &Path, tree: &Path) -> Result<(), PathError> {
     let tree = resolve(root, tree)?;
     let prefix = rel_name(root, &tree);
     let name = |rel: &Path| {

@@ -60,7 +60,7 @@ pub struct ServiceGraph {
 
 impl ServiceGraph {
     /// The services of each level, in name order.
-    pub fn by_level(&self) -> Vec<Vec<ServiceName>> {
+    pub(crate) fn by_level(&self) -> Vec<Vec<ServiceName>> {
         let mut out: Vec<Vec<ServiceName>> = Vec::new();
         for (name, &level) in &self.levels {
             if out.len() <= level {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 /// can stop starting steps and roll back cleanly. The commands it runs are in their own
 /// process group (see [`own_process_group`]), so a terminal's Ctrl-C does not kill them
 /// half-way through.
-pub fn cancel_on_signals(flag: &Arc<AtomicBool>) -> std::io::Result<()> {
+pub(crate) fn cancel_on_signals(flag: &Arc<AtomicBool>) -> std::io::Result<()> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(flag))?;
     }
@@ -16,13 +16,13 @@ pub fn cancel_on_signals(flag: &Arc<AtomicBool>) -> std::io::Result<()> {
 }
 
 /// Puts a command about to be spawned into a new process group of its own.
-pub fn own_process_group(cmd: &mut std::process::Command) {
+pub(crate) fn own_process_group(cmd: &mut std::process::Command) {
     std::os::unix::process::CommandExt::process_group(cmd, 0);
 }
 
 /// Kills the process group led by `pid` (a command spawned with [`own_process_group`]) and
 /// with it every process the command started.
-pub fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     let Ok(pid) = i32::try_from(pid) else { return };
     // The group may be gone already; there is nothing else to do then.
     let _ = nix::sys::signal::killpg(
@@ -86,7 +86,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io:
 
 /// Opens `path` for reading without following a symlink at its last component, and without
 /// blocking on a FIFO (whose type the caller then checks and refuses).
-pub fn open_nofollow(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_nofollow(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
         .read(true)

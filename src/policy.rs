@@ -219,7 +219,7 @@ impl Policy {
     /// `network:set … initial-network` and `storage:mount`, which Dokku prints into the
     /// `docker run` arguments unquoted, must be single words of their grammar. Run on every plan that is shown or applied, so
     /// a mapping that forgot to build a typed option cannot pass a flag through.
-    pub fn check_plan(&self, project: &Project, plan: &Plan) -> Result<(), PolicyError> {
+    pub(crate) fn check_plan(&self, project: &Project, plan: &Plan) -> Result<(), PolicyError> {
         let mut violations = Vec::new();
         for step in &plan.steps {
             let argv = &step.run.args;

@@ -56,7 +56,7 @@ pub fn verbose(text: &str) -> String {
 /// A warning as printed, its key path as the file has it: an index into a list the loader
 /// expanded (a port range is one written entry and one expanded entry per port) becomes the
 /// index of the written entry (`services.web.ports[7]` -> `services.web.ports[2]`).
-pub fn as_written(
+pub(crate) fn as_written(
     w: &crate::model::Warning,
     written: &std::collections::BTreeMap<String, String>,
 ) -> String {
@@ -184,7 +184,7 @@ pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
 }
 
 /// Writes an event as a JSON line on stdout.
-pub fn emit_json(event: &Event) {
+pub(crate) fn emit_json(event: &Event) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
@@ -193,7 +193,7 @@ pub fn emit_json(event: &Event) {
 
 /// Writes rendered events to stdout/stderr, whole lines at a time so parallel services do
 /// not interleave within a line.
-pub fn emit(event: &Event, style: Style) {
+pub(crate) fn emit(event: &Event, style: Style) {
     for (stream, line) in render(event, style) {
         let _ = match stream {
             Stream::Out => writeln!(std::io::stdout().lock(), "{line}"),

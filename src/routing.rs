@@ -347,7 +347,7 @@ fn directives(body: &str) -> Result<Vec<Directive>, String> {
 /// What a custom location `body` needs the `nginx-custom` policy rule for: each directive
 /// outside the allow-list, `proxy_pass` anywhere but the Dokku upstream of one of `apps` (the
 /// stack's apps: `http://<app>-<port>`), and a body that does not parse.
-pub fn nginx_custom_violations(apps: &[String], body: &str) -> Vec<String> {
+pub(crate) fn nginx_custom_violations(apps: &[String], body: &str) -> Vec<String> {
     let list = match directives(body) {
         Ok(l) => l,
         Err(e) => return vec![format!("the nginx body does not parse: {e}")],
@@ -419,7 +419,7 @@ pub fn digest(
 // ---- Effects: the executor's hook (exec::executor), kept next to the format they write ----
 
 /// `$DOKKU_ROOT/<app>/nginx.conf.d/dokku-compose-paths.conf`.
-pub fn include_path(dokku_root: &Path, app: &str) -> PathBuf {
+pub(crate) fn include_path(dokku_root: &Path, app: &str) -> PathBuf {
     dokku_root.join(app).join("nginx.conf.d").join(INCLUDE_FILE)
 }
 

@@ -117,7 +117,7 @@ impl Default for AppState {
 }
 
 /// A mount as one comparable string: `entry:<name>:<target>[:ro]` or `<host>:<target>[:ro]`.
-pub fn mount_key(entry: Option<&str>, host: &str, target: &str, read_only: bool) -> String {
+pub(crate) fn mount_key(entry: Option<&str>, host: &str, target: &str, read_only: bool) -> String {
     let ro = if read_only { ":ro" } else { "" };
     match entry {
         Some(e) if !e.is_empty() => format!("entry:{e}:{target}{ro}"),
@@ -189,7 +189,7 @@ pub fn parse_app_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateErr
 /// `network:list --format json` prints `DockerNetwork` objects named by `Name`
 /// (plugins/network/subcommands.go `CommandList`), `storage:list-entries --format json`
 /// prints entries named by `name`.
-pub fn parse_name_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
+pub(crate) fn parse_name_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
     match json(cmd, out)? {
         Value::Array(a) => Ok(a
             .iter()
@@ -208,7 +208,7 @@ pub fn parse_name_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateEr
 
 /// Parses line output such as `<plugin>:list` or `<plugin>:links`: one name per line, with
 /// `=====>` headers and ` !     ` warnings skipped.
-pub fn parse_lines(out: &str) -> BTreeSet<String> {
+pub(crate) fn parse_lines(out: &str) -> BTreeSet<String> {
     out.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("=====>") && !l.starts_with('!'))
@@ -217,7 +217,7 @@ pub fn parse_lines(out: &str) -> BTreeSet<String> {
 }
 
 /// Parses a `:report --format json` object (a flat object of strings).
-pub fn parse_report(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
+pub(crate) fn parse_report(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
     match json(cmd, out)? {
         Value::Object(m) => Ok(m
             .into_iter()
@@ -228,7 +228,7 @@ pub fn parse_report(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, St
 }
 
 /// Parses `config:export --format json <app>`.
-pub fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
+pub(crate) fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, StateError> {
     parse_report(cmd, out)
 }
 
@@ -236,7 +236,7 @@ pub fn parse_config(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, String>, St
 /// as an attachment of a synthesized entry `legacy-<sha1[:10]>` (plugins/storage
 /// `mountLegacyColon`, `LegacyMountToEntry`; `storage:create` refuses that prefix), so such a
 /// row is a host-path mount, keyed on its host path like the plan's.
-pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
+pub(crate) fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
     let Value::Array(a) = json(cmd, out)? else {
         return Err(parse_err(cmd, "expected a JSON array"));
     };
@@ -257,7 +257,7 @@ pub fn parse_mounts(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError
 const LEGACY_ENTRY_PREFIX: &str = "legacy-";
 
 /// Parses `ps:scale --format json <app>`.
-pub fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateError> {
+pub(crate) fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateError> {
     let Value::Array(a) = json(cmd, out)? else {
         return Err(parse_err(cmd, "expected a JSON array"));
     };
@@ -271,7 +271,7 @@ pub fn parse_scale(cmd: &Cmd, out: &str) -> Result<BTreeMap<String, u32>, StateE
 }
 
 /// Splits a docker-options report value (options joined by spaces) back into options.
-pub fn split_docker_options(s: &str) -> Vec<String> {
+pub(crate) fn split_docker_options(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in s.split_whitespace() {
         match out.last_mut() {
@@ -290,7 +290,7 @@ pub fn split_docker_options(s: &str) -> Vec<String> {
 /// stores app-wide values as properties `_default_.<limit|reserve>.<resource>`
 /// (dokku `plugins/resource/functions.go` `propertyKey`), which the report shows under that
 /// name; per-process values (`web.limit.cpu`) are not ours. `limit-cpu` is accepted as well.
-pub fn resource_key(key: &str) -> Option<(&str, &str)> {
+pub(crate) fn resource_key(key: &str) -> Option<(&str, &str)> {
     if let Some(rest) = key.strip_prefix("_default_.") {
         let (which, res) = rest.split_once('.')?;
         return matches!(which, "limit" | "reserve").then_some((which, res));
@@ -319,7 +319,7 @@ pub fn is_query(argv: &[&str]) -> bool {
 /// Parses `domains:report` without an app (every app, text form): `=====> <app> domains
 /// information` headers, each followed by rows such as `Domains app vhosts: a.example b.example`.
 /// Gives domain -> app.
-pub fn parse_all_vhosts(out: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_all_vhosts(out: &str) -> BTreeMap<String, String> {
     let mut vhosts = BTreeMap::new();
     let mut app: Option<&str> = None;
     for line in out.lines() {
@@ -339,7 +339,7 @@ pub fn parse_all_vhosts(out: &str) -> BTreeMap<String, String> {
 }
 
 /// Reads which app serves each domain of the host: one `domains:report` for every app.
-pub fn read_vhosts(
+pub(crate) fn read_vhosts(
     run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
 ) -> Result<BTreeMap<String, String>, StateError> {
     let cmd = Cmd::dokku(["domains:report"]);
@@ -401,7 +401,7 @@ pub const REPORTS: [&str; 12] = [
 /// Apps are read through one bulk `:report` per plugin when more than one app is read (one
 /// call per plugin whatever the number of apps), else per app; `config:export`,
 /// `storage:list` and `ps:scale` have no bulk form and are asked per app.
-pub fn read_stack(
+pub(crate) fn read_stack(
     project: &Project,
     run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
     known: Option<Known<'_>>,
@@ -493,7 +493,7 @@ fn must_answer(cmd: &Cmd) -> StateError {
 }
 
 /// Parses `apps:list --format json`, in its order (the order of bulk reports).
-pub fn parse_app_order(cmd: &Cmd, out: &str) -> Result<Vec<String>, StateError> {
+pub(crate) fn parse_app_order(cmd: &Cmd, out: &str) -> Result<Vec<String>, StateError> {
     match json(cmd, out)? {
         Value::Array(a) => Ok(a
             .iter()
@@ -507,7 +507,7 @@ pub fn parse_app_order(cmd: &Cmd, out: &str) -> Result<Vec<String>, StateError> 
 /// Parses a bulk `:report --format json` (no app): one object per line, one line per app of
 /// `apps` in that order. An answer of another length (an app created or destroyed between
 /// the two calls) is an error, and the caller reads per app.
-pub fn parse_bulk_report(
+pub(crate) fn parse_bulk_report(
     cmd: &Cmd,
     out: &str,
     apps: &[String],

@@ -51,7 +51,7 @@ pub enum VarError {
 }
 
 /// Whether `text` references shared variables at all.
-pub fn has_references(text: &str) -> bool {
+pub(crate) fn has_references(text: &str) -> bool {
     text.contains("${{")
 }
 
@@ -218,13 +218,13 @@ pub fn substitute_with<E: std::fmt::Display>(
 }
 
 /// Whether `text` asks for facts of the stack (`${{stack.…}}`).
-pub fn has_facts(text: &str) -> bool {
+pub(crate) fn has_facts(text: &str) -> bool {
     references(text).iter().any(|(s, _)| s == "stack")
 }
 
 /// [`substitute_with`], with `fact(path)` answering `${{stack.<service>.<fact>}}` and
 /// `${{stack.<volume>.host_path}}` (the path after `stack.`).
-pub fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
+pub(crate) fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
     text: &str,
     file: &str,
     scopes: &Scopes,

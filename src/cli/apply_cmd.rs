@@ -335,7 +335,7 @@ fn print_recovered(recovered: Option<&crate::exec::apply::Recovered>) {
 }
 
 /// `apply`: the project was loaded by the caller (normalised JSON and project directory).
-pub fn run_apply(
+pub(crate) fn run_apply(
     args: &ApplyArgs,
     compose: serde_json::Value,
     name: &str,
@@ -368,7 +368,7 @@ fn store(args: &StackArgs) -> anyhow::Result<ReleaseStore> {
 }
 
 /// `recover`: finishes the rollback an interrupted apply left, and says what it did.
-pub fn run_recover(args: &StackArgs) -> anyhow::Result<()> {
+pub(crate) fn run_recover(args: &StackArgs) -> anyhow::Result<()> {
     let style = style();
     match crate::exec::apply::recover_stack(&args.data.resolve()?, &args.stack, &runner(), &|e| {
         report::emit(e, style)
@@ -383,7 +383,7 @@ pub fn run_recover(args: &StackArgs) -> anyhow::Result<()> {
 }
 
 /// `releases`: newest first.
-pub fn run_releases(args: &StackArgs, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run_releases(args: &StackArgs, json: bool) -> anyhow::Result<()> {
     let list = store(args)?.list()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -405,7 +405,7 @@ pub fn run_releases(args: &StackArgs, json: bool) -> anyhow::Result<()> {
 }
 
 /// `diff`: between two releases (default: the one before the latest, and the latest).
-pub fn run_diff(args: &StackArgs, from: Option<u64>, to: Option<u64>) -> anyhow::Result<()> {
+pub(crate) fn run_diff(args: &StackArgs, from: Option<u64>, to: Option<u64>) -> anyhow::Result<()> {
     let s = store(args)?;
     let latest = s.latest()?.context("no releases yet")?.id;
     let to = to.unwrap_or(latest);
@@ -421,7 +421,7 @@ pub fn run_diff(args: &StackArgs, from: Option<u64>, to: Option<u64>) -> anyhow:
 }
 
 /// `rollback`: re-applies an earlier release (default: the one before the latest).
-pub fn run_rollback(
+pub(crate) fn run_rollback(
     args: &StackArgs,
     run: &RunArgs,
     to: Option<u64>,

@@ -10,7 +10,7 @@ pub const USAGE: u8 = 2;
 /// Whether `err` was reported as it happened: a failed step, its rollback and the outcome
 /// are printed by the apply's progress (`StepFailed`, `Undo…`, `Finished` events), so the
 /// final error would only repeat Dokku's output.
-pub fn reported_as_it_happened(err: &anyhow::Error) -> bool {
+pub(crate) fn reported_as_it_happened(err: &anyhow::Error) -> bool {
     use crate::exec::apply::ApplyError;
     use crate::exec::ExecError;
     matches!(

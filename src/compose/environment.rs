@@ -36,7 +36,7 @@ impl Environment {
     }
 
     /// [`Self::resolve`], reading the files inside `jail` when there is one (the plugin).
-    pub fn resolve_in(
+    pub(crate) fn resolve_in(
         process: &BTreeMap<String, String>,
         project_dir: &Path,
         env_files: &[PathBuf],
@@ -120,7 +120,7 @@ impl Environment {
 
     /// `COMPOSE_FILE` split on `COMPOSE_PATH_SEPARATOR` (`:` by default), empty parts dropped;
     /// `None` when unset.
-    pub fn compose_files(&self) -> Option<Vec<String>> {
+    pub(crate) fn compose_files(&self) -> Option<Vec<String>> {
         let list = self.vars.get("COMPOSE_FILE")?;
         let sep = self
             .vars

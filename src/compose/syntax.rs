@@ -59,7 +59,7 @@ pub enum SyntaxError {
 
 /// Parses a short port spec (`[ip:][host[-range]:]container[-range][/proto]`) into one long
 /// entry per container port, as the reference does.
-pub fn parse_port(spec: &str) -> Result<Vec<Node>, SyntaxError> {
+pub(crate) fn parse_port(spec: &str) -> Result<Vec<Node>, SyntaxError> {
     let (rest, proto) = match spec.rsplit_once('/') {
         Some((r, p)) if !p.contains(':') => (r, p),
         _ => (spec, "tcp"),
@@ -152,7 +152,7 @@ fn parse_range(s: &str) -> Option<(u32, u32)> {
 
 /// Parses a short volume spec (`[source:]target[:options]`) into the long syntax, resolving
 /// a relative or `~` bind source against `base` and `home`.
-pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, SyntaxError> {
+pub(crate) fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, SyntaxError> {
     let mut m = Map::new();
     if spec.is_empty() {
         return Err(SyntaxError::EmptyVolume);
@@ -250,7 +250,7 @@ pub fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, 
 }
 
 /// Whether a volume source names a host path rather than a named volume.
-pub fn is_file_path(source: &str) -> bool {
+pub(crate) fn is_file_path(source: &str) -> bool {
     let mut chars = source.chars();
     match chars.next() {
         None => false,
@@ -261,7 +261,7 @@ pub fn is_file_path(source: &str) -> bool {
 }
 
 /// Resolves a path against `base`, expanding a leading `~` with `home`; keeps absolute paths.
-pub fn resolve_path(path: &str, base: &Path, home: Option<&str>) -> String {
+pub(crate) fn resolve_path(path: &str, base: &Path, home: Option<&str>) -> String {
     if let (Some(rest), Some(home)) = (path.strip_prefix('~'), home) {
         if rest.is_empty() || rest.starts_with('/') {
             return clean(&format!("{home}{rest}"));
@@ -277,7 +277,7 @@ pub fn resolve_path(path: &str, base: &Path, home: Option<&str>) -> String {
 }
 
 /// Cleans a container path as the reference does (`/data/` → `/data`).
-pub fn clean_target(target: &str) -> String {
+pub(crate) fn clean_target(target: &str) -> String {
     if target.starts_with('/') && target.len() > 1 {
         clean(target)
     } else {
@@ -331,7 +331,7 @@ pub fn parse_bytes(s: &str) -> Result<i64, SyntaxError> {
 }
 
 /// Splits a command string the way the reference does (POSIX shell words, no expansion).
-pub fn split_command(s: &str) -> Result<Vec<String>, SyntaxError> {
+pub(crate) fn split_command(s: &str) -> Result<Vec<String>, SyntaxError> {
     shell_words::split(s).map_err(|e| SyntaxError::Command {
         text: s.to_owned(),
         reason: e.to_string(),
@@ -400,7 +400,7 @@ mod tests {
 }
 
 /// Parses a Go duration (`1h30m`, `1.5s`, `500ms`) into nanoseconds.
-pub fn parse_duration(s: &str) -> Result<i128, SyntaxError> {
+pub(crate) fn parse_duration(s: &str) -> Result<i128, SyntaxError> {
     let err = || SyntaxError::Duration(s.to_owned());
     let (neg, mut rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
@@ -446,7 +446,7 @@ pub fn parse_duration(s: &str) -> Result<i128, SyntaxError> {
 }
 
 /// Formats nanoseconds as Go's `time.Duration.String` does (`1m0s`, `1.5s`, `500ms`).
-pub fn format_duration(ns: i128) -> String {
+pub(crate) fn format_duration(ns: i128) -> String {
     if ns == 0 {
         return "0s".into();
     }

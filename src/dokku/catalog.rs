@@ -430,7 +430,7 @@ pub struct DatastoreImage {
 }
 
 /// Finds the plugin whose image (or a compatible one) `image` is.
-pub fn classify(image: &str) -> Option<DatastoreImage> {
+pub(crate) fn classify(image: &str) -> Option<DatastoreImage> {
     let r = ImageRef::parse(image);
     let ds = DATASTORES
         .iter()
@@ -448,7 +448,7 @@ pub fn classify(image: &str) -> Option<DatastoreImage> {
 }
 
 /// Looks a plugin up by name.
-pub fn by_plugin(plugin: &str) -> Option<&'static Datastore> {
+pub(crate) fn by_plugin(plugin: &str) -> Option<&'static Datastore> {
     DATASTORES.iter().find(|d| d.plugin == plugin)
 }
 

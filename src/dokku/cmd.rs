@@ -117,7 +117,7 @@ impl Cmd {
     /// Appends an argument whose value is secret: after a flag it is masked whole, otherwise
     /// `KEY=value` keeps the key.
     #[must_use]
-    pub fn secret_arg(mut self, a: impl Into<String>) -> Self {
+    pub(crate) fn secret_arg(mut self, a: impl Into<String>) -> Self {
         self.secret.push(self.args.len());
         self.args.push(a.into());
         self
@@ -138,14 +138,14 @@ impl Cmd {
     /// from their environment (`SERVICE_PASSWORD` of the datastore plugins). The environment
     /// of a `dokku` command is never shown.
     #[must_use]
-    pub fn secret_env(mut self, key: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn secret_env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.push((key.to_owned(), value.into()));
         self
     }
 
     /// Every secret value the command carries (arguments, stdin config, environment of a
     /// `dokku` command): what is scrubbed from its output.
-    pub fn secret_values(&self) -> Vec<&str> {
+    pub(crate) fn secret_values(&self) -> Vec<&str> {
         let mut out = Vec::new();
         for &i in &self.secret {
             let Some(arg) = self.args.get(i) else {
@@ -172,7 +172,7 @@ impl Cmd {
 
     /// Sets stdin.
     #[must_use]
-    pub fn with_stdin(mut self, s: Stdin) -> Self {
+    pub(crate) fn with_stdin(mut self, s: Stdin) -> Self {
         self.stdin = Some(Box::new(s));
         self
     }
@@ -185,7 +185,7 @@ impl Cmd {
     }
 
     /// The argv with secrets masked: what is printed.
-    pub fn masked_argv(&self) -> Vec<String> {
+    pub(crate) fn masked_argv(&self) -> Vec<String> {
         let mut out = vec![self.program.to_string()];
         for (i, a) in self.args.iter().enumerate() {
             if self.secret.contains(&i) {
@@ -208,7 +208,7 @@ impl Cmd {
 }
 
 /// Quotes one word for a POSIX shell, only when needed.
-pub fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     if needs_quotes(s) {
         format!("'{}'", s.replace('\'', r"'\''"))
     } else {

@@ -44,14 +44,14 @@ impl DokkuEnv {
     }
 
     /// `$DOKKU_LIB_ROOT/config/compose`: the plugin's properties (dokku-facts §a "Paths").
-    pub fn config_dir(&self) -> PathBuf {
+    pub(crate) fn config_dir(&self) -> PathBuf {
         self.lib_root.join("config/compose")
     }
 }
 
 /// `DOKKU_ROOT` (default `/home/dokku`): app directories, where Dokku's nginx includes
 /// `<app>/nginx.conf.d/*.conf` from (issue 7, docs/routing.md).
-pub fn dokku_root() -> PathBuf {
+pub(crate) fn dokku_root() -> PathBuf {
     std::env::var_os("DOKKU_ROOT")
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from("/home/dokku"), PathBuf::from)

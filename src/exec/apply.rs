@@ -204,7 +204,7 @@ pub fn recover(
 
 /// `recover`: finishes the rollback of an interrupted apply of `stack` under `data`, if one
 /// was left, under the stack's lock; nothing else.
-pub fn recover_stack(
+pub(crate) fn recover_stack(
     data: &Path,
     stack: &str,
     runner: &dyn Runner,
@@ -465,7 +465,7 @@ pub(crate) fn write_summary(
 }
 
 /// A stack's summary, if it has been applied.
-pub fn summary(dir: &StackDir) -> Option<Summary> {
+pub(crate) fn summary(dir: &StackDir) -> Option<Summary> {
     read_json::<Option<Summary>>(&dir.dir().join("summary.json"))
 }
 
@@ -486,7 +486,7 @@ pub(crate) fn record_apply(dir: &StackDir, record: &ApplyRecord) {
 }
 
 /// The applies of a stack that ran, oldest first (at most the last `limit`).
-pub fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
+pub(crate) fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
     let text = std::fs::read_to_string(dir.dir().join("applies.jsonl")).unwrap_or_default();
     let all: Vec<ApplyRecord> = text
         .lines()
@@ -496,7 +496,7 @@ pub fn apply_history(dir: &StackDir, limit: usize) -> Vec<ApplyRecord> {
 }
 
 /// The source digests release `id` was planned with (empty when unknown).
-pub fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
+pub(crate) fn release_sources(dir: &StackDir, id: u64) -> BTreeMap<String, String> {
     read_json(
         &dir.dir()
             .join("release-sources")
@@ -627,7 +627,7 @@ pub(crate) fn serving(
 /// Records what the operator's `compose:import-apps` adopts as `stack`'s: apps, datastores
 /// (`<plugin>:<service>`), and the storage entries and networks the adopted apps use. Refused
 /// when another stack owns one of them.
-pub fn adopt(data: &Path, stack: &str, adopted: &plan::Owned) -> Result<(), ApplyError> {
+pub(crate) fn adopt(data: &Path, stack: &str, adopted: &plan::Owned) -> Result<(), ApplyError> {
     let dir = stack_dir(data, stack);
     for (other, o) in others_owned(&dir) {
         let taken = adopted

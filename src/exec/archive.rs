@@ -102,7 +102,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 
 /// A content digest of a file or directory tree (without `.git`): paths, modes, file
 /// contents and symlink targets, in name order.
-pub fn tree_digest(path: &Path) -> io::Result<String> {
+pub(crate) fn tree_digest(path: &Path) -> io::Result<String> {
     use sha2::{Digest as _, Sha256};
     fn walk(h: &mut Sha256, path: &Path, rel: &Path) -> io::Result<()> {
         let meta = std::fs::symlink_metadata(path)
@@ -141,7 +141,7 @@ pub fn tree_digest(path: &Path) -> io::Result<String> {
 
 /// A source path for the archive: inside `source_dir`; `confined`, resolved there (links
 /// followed only while they stay inside) and, for a directory, holding no link out of itself.
-pub fn source_path(source_dir: &Path, rel: &str, confined: bool) -> io::Result<PathBuf> {
+pub(crate) fn source_path(source_dir: &Path, rel: &str, confined: bool) -> io::Result<PathBuf> {
     let lexical = inside(source_dir, rel)?;
     if !confined {
         return Ok(lexical);

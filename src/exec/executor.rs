@@ -289,7 +289,7 @@ pub fn execute(
     clippy::too_many_arguments,
     reason = "the executor's inputs, each distinct"
 )]
-pub fn execute_then(
+pub(crate) fn execute_then(
     plan: &Plan,
     runner: &dyn Runner,
     archives: &ArchiveStore,

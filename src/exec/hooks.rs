@@ -131,7 +131,7 @@ pub enum HookError {
 /// rule for the stack (`dokku compose:set <stack> allow host-hooks`): a host hook runs as the
 /// dokku user and can read every app's config and the plugin's host key, so a pusher alone
 /// cannot decide to run one.
-pub fn check_placement_allowed(
+pub(crate) fn check_placement_allowed(
     hooks: &[Hook],
     policy: &crate::policy::Policy,
     stack: &str,
@@ -173,7 +173,7 @@ fn placement(script: &str) -> Option<Result<Option<String>, String>> {
 }
 
 /// The hooks of `hooks_dir` (relative to `source`), pre then post, each in name order.
-pub fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec<Hook>, HookError> {
+pub(crate) fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec<Hook>, HookError> {
     let mut hooks = Vec::new();
     for phase in [Phase::Pre, Phase::Post] {
         // The hooks directory and each hook are resolved inside the pushed source: a link
@@ -308,7 +308,7 @@ pub fn command(hook: &Hook, source: &Path, env: &[(String, String)]) -> Result<C
 
 /// Runs the hooks of `phase` in order, streaming their output with Dokku's prefixes; the
 /// first failure stops.
-pub fn run_phase(
+pub(crate) fn run_phase(
     hooks: &[Hook],
     phase: Phase,
     source: &Path,

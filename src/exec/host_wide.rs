@@ -150,7 +150,7 @@ impl HostWide {
 
     /// Drops what `ran` (the commands an apply ran) made stale; `None` (an apply that failed
     /// somewhere) drops everything.
-    pub fn invalidate<'a>(&self, ran: Option<impl IntoIterator<Item = &'a Cmd>>) {
+    pub(crate) fn invalidate<'a>(&self, ran: Option<impl IntoIterator<Item = &'a Cmd>>) {
         let Ok(_lock) = self.locked() else {
             let _ = std::fs::remove_file(&self.path);
             return;

@@ -50,7 +50,7 @@ impl StepKind {
 }
 
 /// The app a step changes, if any.
-pub fn step_app(step: &Step) -> Option<String> {
+pub(crate) fn step_app(step: &Step) -> Option<String> {
     match &step.action {
         Action::CreateNetwork { .. }
         | Action::CreateStorage { .. }
@@ -257,7 +257,7 @@ impl Journal {
     }
 
     /// Opens an existing journal to continue it (recovery).
-    pub fn reopen(path: &Path, key: HostKey) -> Result<Self, ExecError> {
+    pub(crate) fn reopen(path: &Path, key: HostKey) -> Result<Self, ExecError> {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
@@ -290,7 +290,7 @@ impl Journal {
 
     /// Records one of the executor's own effects about to happen (a file written, a
     /// directory created, a release recorded), with its sealed undo; returns its entry.
-    pub fn begin_effect(&mut self, id: &str, undo: Revert) -> Result<Entry, ExecError> {
+    pub(crate) fn begin_effect(&mut self, id: &str, undo: Revert) -> Result<Entry, ExecError> {
         self.begin_entry(id, None, StepKind::Other, &undo)?;
         Ok(Entry {
             step: id.to_owned(),
@@ -353,7 +353,7 @@ impl Journal {
     }
 
     /// Removes the journal file (the transaction ended); later writes go nowhere.
-    pub fn finish_in_place(&mut self) -> Result<(), ExecError> {
+    pub(crate) fn finish_in_place(&mut self) -> Result<(), ExecError> {
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

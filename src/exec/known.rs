@@ -87,7 +87,7 @@ pub fn names(changed: &BTreeMap<String, SystemTime>) -> BTreeSet<String> {
 
 /// Removes the markers `seen` once their apps were read and the result recorded; a marker
 /// written again since (an operator's command during the apply) stays for the next push.
-pub fn settle(data: &Path, seen: &BTreeMap<String, SystemTime>) {
+pub(crate) fn settle(data: &Path, seen: &BTreeMap<String, SystemTime>) {
     for (app, t) in seen {
         let path = marker(data, app);
         let same = std::fs::metadata(&path)
@@ -119,7 +119,7 @@ pub fn after<'a>(state: &DokkuState, steps: impl IntoIterator<Item = &'a Step>) 
 /// Whether the plan made from known state has a step that creates or links something shared
 /// with the rest of the host (an app, a network, a storage entry, a datastore): those are
 /// planned again from a full read, as what exists on the host is not this stack's to know.
-pub fn needs_host(steps: &[Step]) -> bool {
+pub(crate) fn needs_host(steps: &[Step]) -> bool {
     use crate::plan::Action;
     steps.iter().any(|s| {
         matches!(

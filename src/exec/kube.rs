@@ -44,7 +44,7 @@ pub struct KubeItem {
 
 /// The ports a datastore plugin exposes, in the order `<plugin>:expose` takes them
 /// (the plugins' `PLUGIN_DATASTORE_PORTS`); the first is the link URL's port.
-pub fn datastore_ports(plugin: &str) -> Vec<u16> {
+pub(crate) fn datastore_ports(plugin: &str) -> Vec<u16> {
     match plugin {
         "mongo" => vec![27017, 27018, 27019, 28017],
         "rabbitmq" => vec![5672, 4369, 35197, 15672],
@@ -304,7 +304,7 @@ pub fn run(
 
 /// Puts every object back as it was: the previous ones applied again (Services first), the
 /// new ones deleted (slices first). Idempotent, so a resumed rollback may repeat it.
-pub fn revert(items: &[KubeItem]) -> Result<(), KubeError> {
+pub(crate) fn revert(items: &[KubeItem]) -> Result<(), KubeError> {
     let kubectl = Kubectl::from_env();
     let rank = |k: &str| KINDS.iter().position(|x| *x == k).unwrap_or(KINDS.len());
     let mut back: Vec<&KubeItem> = items.iter().filter(|i| i.previous.is_some()).collect();

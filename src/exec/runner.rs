@@ -276,7 +276,7 @@ impl DuctRunner {
 
     /// Runs `cmd` with the terminal's stdin, stdout and stderr (`compose:logs`, `compose:run`)
     /// and returns its exit code.
-    pub fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
+    pub(crate) fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
         let argv = cmd.masked_argv().join(" ");
         let out = self.expression(cmd).run().map_err(|e| RunError::Spawn {
             argv,
@@ -288,7 +288,7 @@ impl DuctRunner {
 
 /// Removes any secret argument value of `cmd` from text a command printed (Dokku echoes some
 /// values, e.g. in `config:set` errors).
-pub fn mask_text(cmd: &Cmd, text: &str) -> String {
+pub(crate) fn mask_text(cmd: &Cmd, text: &str) -> String {
     let mut out = text.to_owned();
     let mut values = cmd.secret_values();
     // Longest first, so a secret that contains another is masked whole.

@@ -190,7 +190,7 @@ impl HostKey {
     /// # Errors
     ///
     /// As [`HostKey::load_or_create`], and [`SecretError::Io`] when another key won.
-    pub fn persist(&self, path: &Path) -> Result<(), SecretError> {
+    pub(crate) fn persist(&self, path: &Path) -> Result<(), SecretError> {
         let stored = Self::install(path, self.bytes)?;
         if stored.bytes != self.bytes {
             return Err(SecretError::Io { path: path.to_path_buf(), error: io::Error::other("another apply created the host key at the same time; nothing was changed, run the command again") });
@@ -255,7 +255,7 @@ impl HostKey {
     /// # Errors
     ///
     /// As [`HostKey::load_or_create`].
-    pub fn load_or_ephemeral(path: &Path) -> Result<HostKey, SecretError> {
+    pub(crate) fn load_or_ephemeral(path: &Path) -> Result<HostKey, SecretError> {
         match Self::load(path) {
             Err(SecretError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {}
             other => return other,
@@ -333,7 +333,7 @@ impl HostKey {
     /// If the operating system cannot provide 12 random bytes, which would make every nonce
     /// unsafe; there is no sensible fallback.
     #[must_use]
-    pub fn seal(&self, plaintext: &[u8]) -> String {
+    pub(crate) fn seal(&self, plaintext: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::getrandom(&mut nonce).expect("the OS random source failed; cannot seal");
         let ciphertext = self
@@ -392,7 +392,7 @@ impl HostKey {
     /// Equal data gives equal fingerprints under one host key, so a diff can say a secret
     /// changed; without the key, a fingerprint cannot be used to guess a low-entropy value.
     #[must_use]
-    pub fn fingerprint(&self, data: &[u8]) -> String {
+    pub(crate) fn fingerprint(&self, data: &[u8]) -> String {
         let key = self.derive(FINGERPRINT_LABEL);
         let mac = hmac_sha256(&key, data);
         mac[..FINGERPRINT_LEN].iter().fold(

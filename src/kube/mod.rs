@@ -206,7 +206,7 @@ pub enum KubeError {
 /// For `compose:down`, which reads no live state: the top-level `x-dokku.scheduler` of the
 /// compose file, else the host's global `scheduler:set` value. An apply decides with the model
 /// and the live state instead (`plan::stack_on_k3s`: any app of the stack on k3s).
-pub fn on_k3s(compose: &Value, global_scheduler: &str) -> bool {
+pub(crate) fn on_k3s(compose: &Value, global_scheduler: &str) -> bool {
     match compose["x-dokku"]["scheduler"].as_str() {
         Some(s) => s == "k3s",
         None => global_scheduler.trim() == "k3s",
@@ -224,7 +224,7 @@ pub struct DatastoreEndpoint {
 }
 
 /// The labels of every object the stack owns.
-pub fn owned_labels(stack: &str) -> BTreeMap<String, String> {
+pub(crate) fn owned_labels(stack: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_owned(),
@@ -235,13 +235,13 @@ pub fn owned_labels(stack: &str) -> BTreeMap<String, String> {
 }
 
 /// Whether `object` carries the stack's ownership labels.
-pub fn owned_by(object: &Value, stack: &str) -> bool {
+pub(crate) fn owned_by(object: &Value, stack: &str) -> bool {
     let labels = &object["metadata"]["labels"];
     labels["app.kubernetes.io/managed-by"] == MANAGED_BY && labels[STACK_LABEL] == stack
 }
 
 /// A Kubernetes Service name (RFC 1035 label).
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 63
@@ -275,7 +275,7 @@ fn protocol(p: &str) -> Option<&'static str> {
 
 /// The container ports of a compose service: `expose` (`3000`, `3000-3002`, `53/udp`) and the
 /// targets of `ports`, in order, once each.
-pub fn container_ports(
+pub(crate) fn container_ports(
     service: &str,
     compose: &Value,
 ) -> Result<BTreeSet<ContainerPort>, KubeError> {
@@ -510,7 +510,7 @@ pub fn diff(stack: &str, want: &[Value], live: &[Value]) -> Result<Vec<KubeEffec
 
 /// The fields of a stored object that make it applicable again (what the API server added
 /// removed), for undo.
-pub fn applicable(object: &Value) -> Value {
+pub(crate) fn applicable(object: &Value) -> Value {
     let mut o = object.clone();
     if let Some(m) = o.as_object_mut() {
         m.remove("status");

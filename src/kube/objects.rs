@@ -46,7 +46,7 @@ fn to_value<T: serde::Serialize>(o: &T) -> Value {
 
 /// The Service `name` reaching the `web` pods of `app` (Dokku's chart labels:
 /// `app.kubernetes.io/part-of: <app>`, `app.kubernetes.io/name: web`) on the compose ports.
-pub fn app_service(
+pub(crate) fn app_service(
     stack: &str,
     name: &str,
     service: &str,
@@ -82,7 +82,7 @@ pub fn app_service(
 
 /// The selector-less Service `name` of a datastore: the link URL's host and port resolve to
 /// it; its EndpointSlice ([`datastore_slice`]) says where the datastore is.
-pub fn datastore_service(stack: &str, name: &str, service: &str, ep: &DatastoreEndpoint) -> Value {
+pub(crate) fn datastore_service(stack: &str, name: &str, service: &str, ep: &DatastoreEndpoint) -> Value {
     let svc = Service {
         metadata: meta(stack, name, service, &[]),
         spec: Some(ServiceSpec {
@@ -107,7 +107,7 @@ pub fn datastore_service(stack: &str, name: &str, service: &str, ep: &DatastoreE
 
 /// The EndpointSlice of a datastore's Service (named like it; `kubernetes.io/service-name`
 /// ties them): the Dokku host's private address and the host ports the datastore is exposed on.
-pub fn datastore_slice(stack: &str, name: &str, service: &str, ep: &DatastoreEndpoint) -> Value {
+pub(crate) fn datastore_slice(stack: &str, name: &str, service: &str, ep: &DatastoreEndpoint) -> Value {
     let slice = EndpointSlice {
         metadata: meta(
             stack,

@@ -393,7 +393,7 @@ pub fn claims(
 
 /// A size as a Kubernetes quantity: `10Gi`/`512Mi` as written, Docker-style `10g`/`10G`/
 /// `10GB`/`512m` as binary units (Docker's sizes are powers of 1024), a bare number as bytes.
-pub fn size_quantity(s: &str) -> Option<String> {
+pub(crate) fn size_quantity(s: &str) -> Option<String> {
     let s = s.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(digits);
@@ -418,7 +418,7 @@ pub fn memory_quantity(mib: u64) -> String {
 /// CPUs in Kubernetes units: whole CPUs as they are, fractions in millicores (`0.5` ->
 /// `500m`, `1.25` -> `1250m`). `None` for a value that is not a decimal number or is finer
 /// than a millicore.
-pub fn cpu_quantity(cpus: &str) -> Option<String> {
+pub(crate) fn cpu_quantity(cpus: &str) -> Option<String> {
     let cpus = cpus.trim();
     let (whole, frac) = cpus.split_once('.').unwrap_or((cpus, ""));
     if whole.is_empty() && frac.is_empty() {

@@ -202,12 +202,12 @@ fn service_index() -> &'static std::collections::HashMap<&'static str, Support> 
 }
 
 /// Looks a service key up.
-pub fn service_key(key: &str) -> Option<Support> {
+pub(crate) fn service_key(key: &str) -> Option<Support> {
     service_index().get(key).copied()
 }
 
 /// Looks a top-level key up.
-pub fn top_level_key(key: &str) -> Option<Support> {
+pub(crate) fn top_level_key(key: &str) -> Option<Support> {
     TOP_LEVEL_KEYS
         .iter()
         .find(|r| r.key == key)

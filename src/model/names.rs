@@ -129,13 +129,13 @@ impl AppName {
     /// The app for `service` in `stack`: `<stack>-<service>`, lowercased, every character outside
     /// `[a-z0-9-]` turned into `-`, runs of `-` collapsed, and cut to [`MAX_APP_NAME`] with a
     /// short hash of the full name so that two long names never collide after the cut.
-    pub fn for_service(stack: &StackName, service: &ServiceName) -> Self {
+    pub(crate) fn for_service(stack: &StackName, service: &ServiceName) -> Self {
         let full = format!("{stack}-{}", service.as_str());
         Self(sanitise_with_hash(&full, MAX_APP_NAME))
     }
 
     /// Appends `-<n>` to resolve a collision, keeping the length limit.
-    pub fn with_suffix(&self, n: usize) -> Self {
+    pub(crate) fn with_suffix(&self, n: usize) -> Self {
         let suffix = format!("-{n}");
         let keep = MAX_APP_NAME.saturating_sub(suffix.len()).min(self.0.len());
         Self(format!("{}{suffix}", self.0[..keep].trim_end_matches('-')))
@@ -145,7 +145,7 @@ impl AppName {
 impl DatastoreName {
     /// The datastore service for `service` in `stack`: same rules as [`AppName::for_service`]
     /// (a subset of `^[A-Za-z0-9_-]+$`), so the container alias `dokku-<plugin>-<name>` is stable.
-    pub fn for_service(stack: &StackName, service: &ServiceName) -> Self {
+    pub(crate) fn for_service(stack: &StackName, service: &ServiceName) -> Self {
         Self(AppName::for_service(stack, service).0)
     }
 
@@ -155,14 +155,14 @@ impl DatastoreName {
     }
 
     /// The database name the plugin creates: the service name with `.` and `-` as `_`.
-    pub fn database_name(&self) -> String {
+    pub(crate) fn database_name(&self) -> String {
         self.0.replace(['.', '-'], "_")
     }
 }
 
 impl StorageName {
     /// The storage entry for a named volume or relative bind source of `stack`.
-    pub fn for_volume(stack: &StackName, volume: &str) -> Self {
+    pub(crate) fn for_volume(stack: &StackName, volume: &str) -> Self {
         Self(sanitise_with_hash(
             &format!("{stack}-{volume}"),
             MAX_STORAGE_NAME,
@@ -177,7 +177,7 @@ impl StorageName {
 
 impl NetworkName {
     /// The Docker network for compose network `network` of `stack`: `<stack>-<network>`.
-    pub fn for_network(stack: &StackName, network: &str) -> Self {
+    pub(crate) fn for_network(stack: &StackName, network: &str) -> Self {
         Self(sanitise_with_hash(
             &format!("{stack}-{network}"),
             MAX_APP_NAME,

@@ -22,14 +22,14 @@ pub const SECRET_KEY_WORDS: [&str; 11] = [
 ];
 
 /// Whether the key alone marks a value as secret.
-pub fn env_key_is_secret(key: &str) -> bool {
+pub(crate) fn env_key_is_secret(key: &str) -> bool {
     let upper = key.to_ascii_uppercase();
     SECRET_KEY_WORDS.iter().any(|w| upper.contains(w))
 }
 
 /// Whether a value carries a credential whatever its key: a URL with a password in its
 /// user part (`postgres://u:pw@db/x`, `redis://:pw@cache`).
-pub fn value_has_credentials(value: &str) -> bool {
+pub(crate) fn value_has_credentials(value: &str) -> bool {
     let Some(i) = value.find("://") else {
         return false;
     };

@@ -345,7 +345,7 @@ fn valid_domain(d: &str) -> bool {
 
 impl ServiceSettings {
     /// Reads `services.<svc>.x-dokku` at `path`.
-    pub fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
+    pub(crate) fn from_json(v: &Value, path: &str) -> Result<Self, ModelError> {
         decode::<RawService>(v, path)?.check(path)
     }
 }
@@ -458,7 +458,7 @@ impl RawBackup {
 
 impl StackSettings {
     /// Reads the top-level `x-dokku`.
-    pub fn from_json(v: &Value) -> Result<Self, ModelError> {
+    pub(crate) fn from_json(v: &Value) -> Result<Self, ModelError> {
         let path = "x-dokku";
         let raw: RawStack = decode(v, path)?;
         let letsencrypt_email = match raw.letsencrypt_email {

@@ -435,7 +435,7 @@ pub struct VaultPassword(Vec<u8>);
 
 impl VaultPassword {
     /// From the bytes of a password file or of stdin, surrounding whitespace stripped.
-    pub fn from_file_bytes(bytes: &[u8]) -> Self {
+    pub(crate) fn from_file_bytes(bytes: &[u8]) -> Self {
         Self(bytes.trim_ascii().to_vec())
     }
 
@@ -458,7 +458,7 @@ impl std::fmt::Debug for VaultPassword {
 
 /// Reads a file that may be vault-encrypted: its plaintext, decrypted with `password` when it
 /// is a vault. A vault without a password is an error that says how to give one.
-pub fn read_maybe_vault(
+pub(crate) fn read_maybe_vault(
     path: &std::path::Path,
     password: Option<&VaultPassword>,
 ) -> Result<Vec<u8>, String> {

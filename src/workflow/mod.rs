@@ -96,7 +96,7 @@ pub fn plan_compose_json(
 }
 
 /// [`plan_compose_json`] for a typed compose project (the loader's output).
-pub fn plan_compose(
+pub(crate) fn plan_compose(
     compose: &crate::compose::types::Project,
     state: &DokkuState,
     opts: &Options,

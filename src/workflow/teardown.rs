@@ -58,7 +58,7 @@ pub const WHAT: &str = "compose:down";
 /// exists is destroyed; with `datastores`, each datastore that exists is unlinked from the
 /// consumers this plan does not destroy, and destroyed (else it is kept, and said so); then the stack's networks that
 /// exist, except one a kept datastore is attached to. Every step is irreversible.
-pub fn plan_down(
+pub(crate) fn plan_down(
     stack: &str,
     project: &Project,
     datastores: bool,

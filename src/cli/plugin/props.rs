@@ -98,7 +98,7 @@ impl Props {
     }
 
     /// Sets a value only the dokku user may read (mode 0600): the vault password.
-    pub fn set_private(&self, scope: &str, key: &str, value: &str) -> std::io::Result<()> {
+    pub(crate) fn set_private(&self, scope: &str, key: &str, value: &str) -> std::io::Result<()> {
         let path = self.path(scope, key);
         std::fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
         crate::platform::write_atomic(&path, value.as_bytes(), 0o600)

@@ -134,7 +134,7 @@ pub fn interpolate_node(
 
 /// Like [`interpolate_node`] for a value found at `path` (key segments; `[]` for a sequence
 /// item), e.g. `["services", "web"]` for one service.
-pub fn interpolate_at(
+pub(crate) fn interpolate_at(
     mut node: Node,
     path: &[&str],
     lookup: Lookup<'_>,

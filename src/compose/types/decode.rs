@@ -50,7 +50,7 @@ impl Project {
 
     /// Decodes compose JSON as `config --format json` prints it (`$$` is one dollar); the
     /// service-level `x-*` keys go to [`super::Service::extensions`].
-    pub fn from_json(json: &Value) -> Result<Self, DecodeError> {
+    pub(crate) fn from_json(json: &Value) -> Result<Self, DecodeError> {
         let value = if has_escape(json) {
             unescape_dollars(json)
         } else {
@@ -75,7 +75,7 @@ impl Project {
 
     /// The JSON kept with a release and read back by [`Project::from_json`]: the reference's
     /// form plus each service's `x-*` keys, `$` escaped as `$$` when `escape` is set.
-    pub fn to_stored_json(&self, escape: bool) -> Value {
+    pub(crate) fn to_stored_json(&self, escape: bool) -> Value {
         let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(out) = value.get_mut("services").and_then(Value::as_object_mut) {
             for (name, service) in &self.services {

@@ -39,7 +39,7 @@ impl<'a> SecretRule<'a> {
     /// Whether an environment value is secret ([`env_is_secret`]; a non-string value is judged
     /// by its JSON text, a null is no value).
     #[must_use]
-    pub fn env_value(&self, key: &str, value: &Value) -> bool {
+    pub(crate) fn env_value(&self, key: &str, value: &Value) -> bool {
         if value.is_null() {
             return false;
         }
@@ -53,7 +53,7 @@ impl<'a> SecretRule<'a> {
     /// below it secret: the same words as an environment key ([`env_key_is_secret`]), so
     /// `password`, `encryption_passphrase`, `secret_access_key`, `secrets`, `token`.
     #[must_use]
-    pub fn sensitive_key(key: &str) -> bool {
+    pub(crate) fn sensitive_key(key: &str) -> bool {
         env_key_is_secret(key)
     }
 

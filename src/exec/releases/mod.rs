@@ -73,7 +73,7 @@ pub struct NotARelease(pub String);
 
 /// Parses a release name as `compose:releases` prints it (`v3`) or as a bare number (`3`):
 /// release names round-trip between listing, `diff` and `rollback` (issue #15 item 12).
-pub fn parse_release_id(s: &str) -> Result<u64, NotARelease> {
+pub(crate) fn parse_release_id(s: &str) -> Result<u64, NotARelease> {
     let digits = s
         .strip_prefix('v')
         .or_else(|| s.strip_prefix('V'))
@@ -254,7 +254,7 @@ struct ReleaseRecord {
 
 /// The current time as RFC 3339 UTC with second precision, such as `2025-01-31T12:00:00Z`.
 #[must_use]
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));

@@ -270,7 +270,7 @@ impl ReleaseStore {
     /// # Errors
     ///
     /// As for [`ReleaseStore::info`].
-    pub fn rolled_back_to(&self, id: u64) -> Result<Option<u64>, ReleaseError> {
+    pub(crate) fn rolled_back_to(&self, id: u64) -> Result<Option<u64>, ReleaseError> {
         let commit = self.release_commit(id)?;
         Ok(self.record_of(&commit, Some(id))?.rolled_back_to)
     }

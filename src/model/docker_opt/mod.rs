@@ -217,7 +217,7 @@ impl Flag {
     }
 
     /// Whether the flag takes a value.
-    pub fn takes_value(self) -> bool {
+    pub(crate) fn takes_value(self) -> bool {
         !matches!(self, Flag::Init | Flag::Privileged | Flag::ReadOnly)
     }
 

@@ -87,7 +87,7 @@ impl std::fmt::Debug for SecretValues {
 
 impl PlanSettings {
     /// The source paths `app` reads from the pushed source: its build context and copied files.
-    pub fn source_paths(app: &AppSpec) -> Vec<String> {
+    pub(crate) fn source_paths(app: &AppSpec) -> Vec<String> {
         let mut paths = Vec::new();
         if let Source::Build(b) = &app.source {
             paths.push(b.context.clone());
@@ -102,7 +102,7 @@ impl PlanSettings {
 
     /// What identifies the source `app` reads: the digests of its paths when known, else the
     /// source revision.
-    pub fn source_key(&self, app: &AppSpec) -> String {
+    pub(crate) fn source_key(&self, app: &AppSpec) -> String {
         if self.source_digests.is_empty() {
             return self.source_rev.clone();
         }
