@@ -152,7 +152,11 @@ fn parse_range(s: &str) -> Option<(u32, u32)> {
 
 /// Parses a short volume spec (`[source:]target[:options]`) into the long syntax, resolving
 /// a relative or `~` bind source against `base` and `home`.
-pub(crate) fn parse_volume(spec: &str, base: &Path, home: Option<&str>) -> Result<Map, SyntaxError> {
+pub(crate) fn parse_volume(
+    spec: &str,
+    base: &Path,
+    home: Option<&str>,
+) -> Result<Map, SyntaxError> {
     let mut m = Map::new();
     if spec.is_empty() {
         return Err(SyntaxError::EmptyVolume);

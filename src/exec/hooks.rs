@@ -173,7 +173,11 @@ fn placement(script: &str) -> Option<Result<Option<String>, String>> {
 }
 
 /// The hooks of `hooks_dir` (relative to `source`), pre then post, each in name order.
-pub(crate) fn discover(source: &Path, hooks_dir: &str, project: &Project) -> Result<Vec<Hook>, HookError> {
+pub(crate) fn discover(
+    source: &Path,
+    hooks_dir: &str,
+    project: &Project,
+) -> Result<Vec<Hook>, HookError> {
     let mut hooks = Vec::new();
     for phase in [Phase::Pre, Phase::Post] {
         // The hooks directory and each hook are resolved inside the pushed source: a link

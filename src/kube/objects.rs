@@ -82,7 +82,12 @@ pub(crate) fn app_service(
 
 /// The selector-less Service `name` of a datastore: the link URL's host and port resolve to
 /// it; its EndpointSlice ([`datastore_slice`]) says where the datastore is.
-pub(crate) fn datastore_service(stack: &str, name: &str, service: &str, ep: &DatastoreEndpoint) -> Value {
+pub(crate) fn datastore_service(
+    stack: &str,
+    name: &str,
+    service: &str,
+    ep: &DatastoreEndpoint,
+) -> Value {
     let svc = Service {
         metadata: meta(stack, name, service, &[]),
         spec: Some(ServiceSpec {
@@ -107,7 +112,12 @@ pub(crate) fn datastore_service(stack: &str, name: &str, service: &str, ep: &Dat
 
 /// The EndpointSlice of a datastore's Service (named like it; `kubernetes.io/service-name`
 /// ties them): the Dokku host's private address and the host ports the datastore is exposed on.
-pub(crate) fn datastore_slice(stack: &str, name: &str, service: &str, ep: &DatastoreEndpoint) -> Value {
+pub(crate) fn datastore_slice(
+    stack: &str,
+    name: &str,
+    service: &str,
+    ep: &DatastoreEndpoint,
+) -> Value {
     let slice = EndpointSlice {
         metadata: meta(
             stack,
