@@ -145,17 +145,24 @@ fn scheduler(v: &Value, path: &str) -> Result<Scheduler, ModelError> {
         .ok_or_else(|| err(path, "must be `docker-local` or `k3s`"))
 }
 
-/// A non-empty string without whitespace or shell-significant characters (it becomes one
-/// word of a Dokku command).
+/// A non-empty string without whitespace or shell-significant characters that does not start
+/// with `-`: it becomes one word of a Dokku command, the value after a flag or a property key,
+/// where a leading `-` would be read as another flag (`--storage-class-name --reclaim-policy`).
 fn word(v: &Value, path: &str) -> Result<String, ModelError> {
     v.as_str()
         .filter(|s| {
             !s.is_empty()
+                && !s.starts_with('-')
                 && s.chars()
                     .all(|c| c.is_ascii_graphic() && !matches!(c, '\'' | '"' | '`' | '\\' | '$'))
         })
         .map(str::to_owned)
-        .ok_or_else(|| err(path, "must be one word (no spaces or quotes)"))
+        .ok_or_else(|| {
+            err(
+                path,
+                "must be one word (no spaces or quotes) that does not start with `-`",
+            )
+        })
 }
 
 fn count(v: &Value, path: &str) -> Result<u32, ModelError> {
