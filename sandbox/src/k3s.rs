@@ -27,6 +27,9 @@ pub fn err(msg: impl Into<String>) -> Fail {
     }
 }
 
+/// A parser of one resource value into a Kubernetes quantity.
+type Quantity = fn(&str) -> Result<String, String>;
+
 /// `<root>/k3s` (the root is the parent of `DOKKU_LIB_ROOT`, i.e. `DOKKU_SANDBOX_ROOT`).
 pub fn dir(paths: &Paths) -> PathBuf {
     paths.lib.parent().unwrap_or(&paths.lib).join("k3s")
@@ -414,30 +417,22 @@ fn process_resources(ctx: &Ctx, app: &str, proc: &str) -> Res<Value> {
         ("limit", &mut limits, "limit"),
         ("reserve", &mut requests, "request"),
     ] {
-        let cpu = get(kind, "cpu")?;
-        if !cpu.is_empty() && cpu != "0" {
-            let q = canonical_quantity(&cpu).map_err(|e| {
-                err(format!(
-                    "Error getting process resources: Error parsing cpu {what}: {e}"
-                ))
-            })?;
-            if q == "0" {
-                map.remove("cpu");
-            } else {
-                map.insert("cpu".into(), json!(q));
+        let parsers: [(&str, Quantity); 2] =
+            [("cpu", canonical_quantity), ("memory", memory_quantity)];
+        for (resource, parse) in parsers {
+            let value = get(kind, resource)?;
+            if value.is_empty() || value == "0" {
+                continue;
             }
-        }
-        let mem = get(kind, "memory")?;
-        if !mem.is_empty() && mem != "0" {
-            let q = memory_quantity(&mem).map_err(|e| {
+            let q = parse(&value).map_err(|e| {
                 err(format!(
-                    "Error getting process resources: Error parsing memory {what}: {e}"
+                    "Error getting process resources: Error parsing {resource} {what}: {e}"
                 ))
             })?;
             if q == "0" {
-                map.remove("memory");
+                map.remove(resource);
             } else {
-                map.insert("memory".into(), json!(q));
+                map.insert(resource.into(), json!(q));
             }
         }
         if kind == "limit" {
