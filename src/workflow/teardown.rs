@@ -30,6 +30,9 @@ pub struct DownRequest {
     pub stack: String,
     /// The stack's released project (what it deployed).
     pub project: Project,
+    /// Its released compose JSON, masked (the top-level `x-dokku.scheduler` decides whether
+    /// the stack's cluster objects are looked for; issue 21).
+    pub compose: serde_json::Value,
     /// Also destroy the datastore services and their data.
     pub datastores: bool,
     /// How the steps run.
@@ -47,6 +50,8 @@ pub struct DownReport {
     pub kept: Vec<String>,
     /// An interrupted apply or down whose journal this one finished first.
     pub recovered: Option<Recovered>,
+    /// The cluster objects deleted (`Kind/name`; a stack on k3s).
+    pub cluster: Vec<String>,
     /// Timings, when it ran.
     pub outcome: Option<Outcome>,
 }
@@ -173,6 +178,7 @@ pub fn down(
             plan,
             kept,
             recovered: None,
+            cluster: Vec::new(),
             outcome: None,
         });
     }
@@ -191,6 +197,9 @@ pub fn down(
         confined: true,
     };
     let recovered = recover(&dir, &key, runner, &archives, events)?;
+    // On k3s, the stack's Services and EndpointSlices go first, under the same lock (their
+    // deletion is as irreversible as the destroys that follow).
+    let cluster = crate::exec::kube::down(&req.stack, &req.compose, &|c| q(c).ok().flatten())?;
     let (plan, kept) = plan_down(&req.stack, &req.project, req.datastores, &q)?;
     let outcome = if plan.steps.is_empty() {
         None
@@ -213,6 +222,7 @@ pub fn down(
         plan,
         kept,
         recovered,
+        cluster,
         outcome,
     })
 }

@@ -6,12 +6,9 @@ use clap::Parser;
 
 use super::{missing_app, props, released_project};
 use crate::cli::apply_cmd;
-use crate::cli::plugin::stack::{self, runner};
+use crate::cli::plugin::stack;
 use crate::dokku::env::DokkuEnv;
-use crate::dokku::Cmd;
-use crate::exec::apply::stack_dir as apply_stack_dir;
-use crate::exec::runner::Runner;
-use crate::report::{info2, verbose};
+use crate::report::info2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,14 +60,17 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     if !a.dry_run && !a.force && !env.force && !confirm(&a.app, what)? {
         return Ok(1);
     }
-    if !a.dry_run {
-        cluster_down(a, env)?;
-    }
     let run = stack::run_args(env, &props(env), &a.app, BTreeMap::new())?;
     let req = crate::workflow::teardown::DownRequest {
         data_dir: env.data_dir(),
         stack: a.app.clone(),
         project,
+        compose: super::store(env, &a.app)?
+            .and_then(|s| {
+                let l = s.latest().ok().flatten()?;
+                s.masked_compose(l.id).ok()
+            })
+            .unwrap_or(serde_json::Value::Null),
         datastores: a.datastores,
         exec: crate::exec::executor::ExecOptions {
             concurrency: 1,
@@ -84,23 +84,4 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
         println!("{}", info2(&format!("Stack {} is down", a.app)));
     }
     Ok(0)
-}
-
-/// On k3s, the stack's Services and EndpointSlices go first (issue 21), under the stack's
-/// lock.
-fn cluster_down(a: &Args, env: &DokkuEnv) -> anyhow::Result<()> {
-    let dir = apply_stack_dir(&env.data_dir(), &a.app);
-    let _lock = crate::exec::lock::StackLock::acquire(&dir.lock(), &a.app, "compose:down", false)?;
-    let compose = super::store(env, &a.app)?
-        .and_then(|s| {
-            let l = s.latest().ok().flatten()?;
-            s.masked_compose(l.id).ok()
-        })
-        .unwrap_or(serde_json::Value::Null);
-    let r = runner();
-    let query = |c: &Cmd| r.run(c, None, None).ok().map(|o| o.stdout);
-    for o in crate::exec::kube::down(&a.app, &compose, &query)? {
-        println!("{}", verbose(&format!("deleted {o} from the cluster")));
-    }
-    Ok(())
 }
