@@ -686,6 +686,15 @@ fn projects_variables_and_templates() {
         "--global",
         "REGISTRY=docker.io/library",
     ]);
+    // `unset-var` removes what `set-var` set, and only that.
+    ok(&["compose:projects:set-var", "portal", "DROPPED=1"]);
+    assert!(ok(&["compose:projects:vars", "portal"]).contains("DROPPED"));
+    ok(&["compose:projects:unset-var", "portal", "DROPPED"]);
+    let vars = ok(&["compose:projects:vars", "portal"]);
+    assert!(
+        !vars.contains("DROPPED") && vars.contains("IMAGE_TAG"),
+        "{vars}"
+    );
     assert!(!h
         .dokku(&[
             "compose:projects:set-var",

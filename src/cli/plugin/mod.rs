@@ -3,15 +3,12 @@
 //! `commands` (help, and exit 10 for anything else), `subcommands/<verb>` (`compose:<verb>`,
 //! `argv[1]` is the full command), and the triggers at the plugin root.
 
-mod export_cmd;
 mod help;
 mod projects;
 mod props;
 mod stack;
-mod sync_cmd;
 mod triggers;
 mod verbs;
-mod version;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -19,7 +16,7 @@ use std::process::ExitCode;
 
 pub use help::{help, plugin_help, DESCRIPTION};
 pub use props::{prop, Prop, Props, PROPS};
-pub use version::{COMMIT, VERSION};
+pub use verbs::version::{COMMIT, VERSION};
 
 use crate::dokku::env::DokkuEnv;
 
@@ -47,7 +44,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     // `dokku-compose-plugin --version`: what install.sh runs on a downloaded binary before it
     // replaces the installed one.
     if name == "dokku-compose-plugin" && rest == ["--version"] {
-        println!("{}", version::line());
+        println!("{}", verbs::version::line());
         return ExitCode::SUCCESS;
     }
     let result = if parent == "subcommands" {

@@ -6,6 +6,8 @@
 mod config;
 mod diff;
 mod down;
+mod export;
+mod import_apps;
 mod list;
 mod logs;
 mod plan;
@@ -14,6 +16,7 @@ mod projects_create;
 mod projects_list;
 mod projects_set_var;
 mod projects_template;
+mod projects_unset_var;
 mod projects_vars;
 mod ps;
 mod releases;
@@ -23,9 +26,12 @@ mod rotate;
 mod run;
 mod set;
 mod status;
+mod sync;
 mod table;
 mod up;
 mod vault_password;
+pub(super) mod version;
+mod webhook_secret;
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -70,17 +76,9 @@ pub(super) const VERBS: &[Verb] = &[
     verb!("config", config::Args, config::run),
     verb!("diff", diff::Args, diff::run),
     verb!("down", down::Args, down::run),
-    verb!(
-        "export",
-        super::export_cmd::ExportArgs,
-        super::export_cmd::export_cmd
-    ),
+    verb!("export", export::Args, export::run),
     verb!("help", super::help::Args, super::help::run),
-    verb!(
-        "import-apps",
-        super::export_cmd::ImportArgs,
-        super::export_cmd::import_apps
-    ),
+    verb!("import-apps", import_apps::Args, import_apps::run),
     verb!("list", list::Args, list::run),
     verb!("logs", logs::Args, logs::run),
     verb!("plan", plan::Args, plan::run),
@@ -93,8 +91,8 @@ pub(super) const VERBS: &[Verb] = &[
     verb!("projects:list", projects_list::Args, projects_list::run),
     verb!(
         "projects:set-var",
-        projects_set_var::SetArgs,
-        projects_set_var::set
+        projects_set_var::Args,
+        projects_set_var::run
     ),
     verb!(
         "projects:template",
@@ -103,8 +101,8 @@ pub(super) const VERBS: &[Verb] = &[
     ),
     verb!(
         "projects:unset-var",
-        projects_set_var::UnsetArgs,
-        projects_set_var::unset
+        projects_unset_var::Args,
+        projects_unset_var::run
     ),
     verb!("projects:vars", projects_vars::Args, projects_vars::run),
     verb!("ps", ps::Args, ps::run),
@@ -115,15 +113,11 @@ pub(super) const VERBS: &[Verb] = &[
     verb!("run", run::Args, run::run),
     verb!("set", set::Args, set::run),
     verb!("status", status::Args, status::run),
-    verb!("sync", super::sync_cmd::SyncArgs, super::sync_cmd::sync),
+    verb!("sync", sync::Args, sync::run),
     verb!("up", up::Args, up::run),
     verb!("vault-password", vault_password::Args, vault_password::run),
-    verb!("version", super::version::Args, super::version::run),
-    verb!(
-        "webhook-secret",
-        super::sync_cmd::SecretArgs,
-        super::sync_cmd::webhook_secret
-    ),
+    verb!("version", version::Args, version::run),
+    verb!("webhook-secret", webhook_secret::Args, webhook_secret::run),
 ];
 
 /// Runs `verb` with `args` (what follows `compose:<verb>`).

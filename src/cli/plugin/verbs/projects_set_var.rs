@@ -1,5 +1,5 @@
-//! `compose:projects:set-var` and `compose:projects:unset-var`: change shared variables and
-//! tell which stacks they affect.
+//! `compose:projects:set-var`: change shared variables and tell which stacks they affect
+//! ([`change`] also serves `compose:projects:unset-var`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,36 +16,19 @@ use crate::report::{info1, verbose};
     about = "Set variables",
     long_about = "Set shared variables and show which stacks they affect"
 )]
-pub(super) struct SetArgs {
+pub(super) struct Args {
     /// The project (or --global)
     #[arg(allow_hyphen_values = true, value_name = "<project>|--global")]
-    project: String,
+    pub(super) project: String,
     /// The environment (default: the project level)
     #[arg(long, value_name = "ENV")]
-    environment: Option<String>,
+    pub(super) environment: Option<String>,
     /// KEY=VALUE pairs
     #[arg(required = true, value_name = "VAR=VALUE")]
-    pairs: Vec<String>,
+    pub(super) pairs: Vec<String>,
 }
 
-#[derive(Debug, Parser)]
-#[command(
-    about = "Unset variables",
-    long_about = "Remove shared variables and show which stacks they affect"
-)]
-pub(super) struct UnsetArgs {
-    /// The project (or --global)
-    #[arg(allow_hyphen_values = true, value_name = "<project>|--global")]
-    project: String,
-    /// The environment (default: the project level)
-    #[arg(long, value_name = "ENV")]
-    environment: Option<String>,
-    /// The variables' names
-    #[arg(required = true, value_name = "VAR")]
-    pairs: Vec<String>,
-}
-
-pub(super) fn change(a: &SetArgs, set: bool, env: &DokkuEnv) -> anyhow::Result<u8> {
+pub(super) fn change(a: &Args, set: bool, env: &DokkuEnv) -> anyhow::Result<u8> {
     let props = Props::new(&env.config_dir());
     let mut changed: Vec<String> = Vec::new();
     let apply_to =
@@ -130,16 +113,6 @@ pub(super) fn change(a: &SetArgs, set: bool, env: &DokkuEnv) -> anyhow::Result<u
 }
 
 /// `compose:projects:set-var`.
-pub(super) fn set(a: &SetArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
+pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     change(a, true, env)
-}
-
-/// `compose:projects:unset-var`: the same change, removing.
-pub(super) fn unset(a: &UnsetArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
-    let a = SetArgs {
-        project: a.project.clone(),
-        environment: a.environment.clone(),
-        pairs: a.pairs.clone(),
-    };
-    change(&a, false, env)
 }

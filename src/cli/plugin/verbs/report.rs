@@ -103,10 +103,7 @@ fn report_of(env: &DokkuEnv, app: &str) -> anyhow::Result<BTreeMap<String, Strin
     r.insert("compose-release".into(), release);
     r.insert("compose-released-at".into(), time);
     r.insert("compose-services".into(), services);
-    r.insert(
-        "compose-plugin-version".into(),
-        crate::cli::plugin::version::line(),
-    );
+    r.insert("compose-plugin-version".into(), super::version::line());
     r.insert(
         "compose-source".into(),
         if source_dir(env, app).is_dir() {

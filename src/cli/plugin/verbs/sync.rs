@@ -1,4 +1,4 @@
-//! Deploys from a git remote and from CI (issue #9): `compose:sync` and `compose:webhook-secret`.
+//! `compose:sync` (issue #9): deploys a stack from a git remote.
 //!
 //! `compose:sync <app> [<git-url> [<ref>]]` is Dokku's `git:sync` for stacks: it fetches the
 //! stack's source from a repository, checks out the ref (a branch, a tag or a commit; default:
@@ -15,33 +15,28 @@
 //! `GIT_TERMINAL_PROMPT=0`) and checked out with git2. The URL's scheme and the ref (git's
 //! ref-name rules, no leading `-`) are validated first, so neither can be read as an option
 //! or reach one of git's command-running transports (`ext::`).
-//!
-//! `compose:webhook-secret <app> [--rotate]` creates the stack's webhook secret (32 random
-//! bytes, hex), stores it readable by the dokku user only and prints it once.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Parser;
 
-use super::props::Props;
-use super::stack::{self, compose_files, stack_dir};
+use crate::cli::plugin::props::Props;
+use crate::cli::plugin::stack::{self, compose_files, stack_dir};
 use crate::dokku::env::DokkuEnv;
-use crate::report::{info1, verbose};
+use crate::report::info1;
 
 /// Property: the repository `compose:sync` fetches from.
-pub(super) const SYNC_URL: &str = "sync-url";
+const SYNC_URL: &str = "sync-url";
 /// Property: the ref `compose:sync` checks out (empty: the remote's default branch).
-pub(super) const SYNC_REF: &str = "sync-ref";
-/// Internal property: the stack's webhook secret (`compose:webhook-secret`), mode 0600.
-pub(super) const WEBHOOK_SECRET: &str = "webhook-secret";
+const SYNC_REF: &str = "sync-ref";
 
 #[derive(Debug, Parser)]
 #[command(
     about = "Apply the stack from git",
     long_about = "Fetch the stack from a git repository and apply it (repeats the last URL and ref)"
 )]
-pub(super) struct SyncArgs {
+pub(super) struct Args {
     /// The stack app
     app: String,
     /// The repository: an absolute path, file://, http(s)://, ssh:// or user@host:path
@@ -55,22 +50,9 @@ pub(super) struct SyncArgs {
     wait: bool,
 }
 
-#[derive(Debug, Parser)]
-#[command(
-    about = "Create the stack's webhook secret",
-    long_about = "Create (or with --rotate replace) the stack's webhook secret and print it once"
-)]
-pub(super) struct SecretArgs {
-    /// The stack app
-    app: String,
-    /// Replace the existing secret with a new one
-    #[arg(long)]
-    rotate: bool,
-}
-
 /// `compose:sync`.
-pub(super) fn sync(a: &SyncArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if let Some(code) = super::verbs::missing_app(&a.app)? {
+pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
+    if let Some(code) = super::missing_app(&a.app)? {
         return Ok(code);
     }
     let props = Props::new(&env.config_dir());
@@ -116,42 +98,6 @@ pub(super) fn sync(a: &SyncArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
-}
-
-/// `compose:webhook-secret`.
-pub(super) fn webhook_secret(a: &SecretArgs, env: &DokkuEnv) -> anyhow::Result<u8> {
-    if let Some(code) = super::verbs::missing_app(&a.app)? {
-        return Ok(code);
-    }
-    let props = Props::new(&env.config_dir());
-    if props.get(&a.app, WEBHOOK_SECRET).is_some() && !a.rotate {
-        println!("{}", info1(&format!("Stack {} has a webhook secret; it is shown only when created (`--rotate` replaces it)", a.app)));
-        return Ok(0);
-    }
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness for the secret: {e}"))?;
-    let secret = hex::encode(bytes);
-    props.set_private(&a.app, WEBHOOK_SECRET, &secret)?;
-    if props.computed(&a.app, "webhook") != "true" {
-        println!(
-            "{}",
-            verbose(&format!(
-                "the webhook is disabled: `dokku compose:set {} webhook true` enables it",
-                a.app
-            ))
-        );
-    }
-    // The secret alone on the last line, for scripts (`… | tail -n 1`).
-    println!(
-        "{}",
-        info1(&format!(
-            "Webhook secret of stack {} (shown once, keep it in your CI's secrets)",
-            a.app
-        ))
-    );
-    println!("{secret}");
-    Ok(0)
 }
 
 /// Where a repository is and which transport fetches it.

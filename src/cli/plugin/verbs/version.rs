@@ -12,7 +12,7 @@ pub const COMMIT: &str = match option_env!("DOKKU_COMPOSE_COMMIT") {
 };
 
 /// `compose <version> (<commit>)`, the line `compose:version` prints.
-pub(super) fn line() -> String {
+pub(in crate::cli::plugin) fn line() -> String {
     format!("compose {VERSION} ({COMMIT})")
 }
 
