@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// The default size limit of a file read from the pushed tree (env, secret and config
 /// files): 1 MiB. The operator changes it with `dokku compose:set <app> max-file-size <bytes>`.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
 
 /// Symlinks followed while resolving one path; more is a loop.
 const MAX_LINKS: usize = 40;
@@ -23,7 +23,7 @@ const MAX_LINKS: usize = 40;
 /// Why a path of the pushed tree is refused. `path` is relative to the root (what the pusher
 /// sees in their repository).
 #[derive(Debug)]
-pub struct PathError {
+pub(crate) struct PathError {
     /// The path as named, relative to the root when it was below it.
     pub path: String,
     /// What is wrong.
@@ -32,7 +32,7 @@ pub struct PathError {
 
 /// The reasons a path is refused.
 #[derive(Debug)]
-pub enum PathErrorKind {
+pub(crate) enum PathErrorKind {
     /// `..` climbs above the root.
     Climbs,
     /// An absolute path outside the root.
@@ -163,7 +163,7 @@ fn display(root: &Path, canonical: &Path, path: &Path) -> String {
 /// # Errors
 ///
 /// When `..`, an absolute path or a symlink leaves the root, or links loop.
-pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
+pub(crate) fn resolve(root: &Path, path: &Path) -> Result<PathBuf, PathError> {
     let canonical = canonical_root(root)?;
     let named = || display(root, &canonical, path);
     let fail = |kind| {
@@ -404,7 +404,7 @@ impl Jail {
     /// # Errors
     ///
     /// As [`read_file`].
-    pub fn read(&self, path: &Path) -> Result<Vec<u8>, PathError> {
+    pub(crate) fn read(&self, path: &Path) -> Result<Vec<u8>, PathError> {
         read_file(&self.root, path, self.max_file_size)
     }
 }

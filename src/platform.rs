@@ -32,12 +32,12 @@ pub(crate) fn kill_group(pid: u32) {
 }
 
 /// This process's id.
-pub fn pid() -> u32 {
+pub(crate) fn pid() -> u32 {
     std::process::id()
 }
 
 /// Whether a process with this id is alive (signal 0), a zombie counting as gone.
-pub fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
@@ -57,7 +57,7 @@ pub fn alive(pid: u32) -> bool {
 /// Replaces `path` with `bytes` atomically (a sibling `.tmp` file, synced, then renamed), the
 /// new file created with `mode` (masked by the umask): readers see the old or the new content,
 /// never a part, and a secret is never readable by others in between.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("tmp");

@@ -131,8 +131,9 @@ impl Policy {
     }
 
     /// The allowed rule names, comma-separated in rule order: the form the plugin stores
-    /// (as a global property) and `from_names` reads back.
-    pub fn to_names(&self) -> String {
+    /// (as a global property) and `from_names` reads back (tests check the round trip).
+    #[cfg(test)]
+    pub(crate) fn to_names(&self) -> String {
         self.allow
             .iter()
             .map(|r| r.name())

@@ -10,7 +10,7 @@ use crate::exec::Event;
 
 /// Where a line goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     /// Standard output.
     Out,
     /// Standard error.
@@ -19,7 +19,7 @@ pub enum Stream {
 
 /// Output settings, read from the environment at the edge.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Style {
+pub(crate) struct Style {
     /// `DOKKU_QUIET_OUTPUT`: only failures.
     pub quiet: bool,
     /// `DOKKU_TRACE`: every command before it runs.
@@ -28,7 +28,7 @@ pub struct Style {
 
 impl Style {
     /// From `DOKKU_QUIET_OUTPUT` and `DOKKU_TRACE` values.
-    pub fn from_env(quiet: Option<&str>, trace: Option<&str>) -> Self {
+    pub(crate) fn from_env(quiet: Option<&str>, trace: Option<&str>) -> Self {
         Self {
             quiet: quiet.is_some_and(|v| !v.is_empty()),
             trace: trace.is_some_and(|v| v == "1"),
@@ -37,17 +37,17 @@ impl Style {
 }
 
 /// `-----> text`.
-pub fn info1(text: &str) -> String {
+pub(crate) fn info1(text: &str) -> String {
     format!("-----> {text}")
 }
 
 /// `=====> text`.
-pub fn info2(text: &str) -> String {
+pub(crate) fn info2(text: &str) -> String {
     format!("=====> {text}")
 }
 
 /// Seven spaces, then text.
-pub fn verbose(text: &str) -> String {
+pub(crate) fn verbose(text: &str) -> String {
     format!("       {text}")
 }
 
@@ -75,7 +75,7 @@ pub(crate) fn as_written(
     .to_string()
 }
 
-pub fn fail(text: &str) -> String {
+pub(crate) fn fail(text: &str) -> String {
     text.lines()
         .map(|l| format!(" !     {}", l.strip_prefix(" !     ").unwrap_or(l)))
         .collect::<Vec<_>>()
@@ -92,7 +92,7 @@ fn secs(d: Duration) -> String {
 }
 
 /// The lines for one event.
-pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
+pub(crate) fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
     let out = |s: String| {
         if style.quiet {
             Vec::new()
@@ -134,7 +134,7 @@ pub fn render(event: &Event, style: Style) -> Vec<(Stream, String)> {
 
 /// An event as one JSON object (`--log-format json`): `event`, `time_ms` (Unix milliseconds),
 /// and the event's fields; durations in milliseconds. Commands and errors are the masked ones.
-pub fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
+pub(crate) fn to_json(event: &Event, time_ms: u128) -> serde_json::Value {
     use serde_json::json;
     let ms = |d: &Duration| d.as_millis();
     let mut v = match event {

@@ -23,7 +23,7 @@ pub const PATHS_VAR: &str = "DOKKU_COMPOSE_PATHS";
 /// The include's file name inside `$DOKKU_ROOT/<app>/nginx.conf.d/`.
 pub const INCLUDE_FILE: &str = "dokku-compose-paths.conf";
 /// The template, embedded (style R20).
-pub const TEMPLATE: &str = include_str!("../templates/nginx-paths.conf.tera");
+pub(crate) const TEMPLATE: &str = include_str!("../templates/nginx-paths.conf.tera");
 
 /// One `location` block, as the template reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -401,7 +401,7 @@ pub fn render(include: &Include) -> String {
 
 /// What `PATHS_VAR` holds: the include's text and what each static directory holds
 /// (`source_key(dir)`), so a change to either rewrites it.
-pub fn digest(
+pub(crate) fn digest(
     content: &str,
     statics: &[StaticCopy],
     source_key: impl Fn(&str) -> String,

@@ -173,18 +173,6 @@ fn json(cmd: &Cmd, out: &str) -> Result<Value, StateError> {
     serde_json::from_str(out.trim()).map_err(|e| parse_err(cmd, e.to_string()))
 }
 
-/// Parses `apps:list --format json`.
-pub fn parse_app_list(cmd: &Cmd, out: &str) -> Result<BTreeSet<String>, StateError> {
-    match json(cmd, out)? {
-        Value::Array(a) => Ok(a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()),
-        _ => Err(parse_err(cmd, "expected a JSON array of app names")),
-    }
-}
-
 /// Parses a list of names given as a JSON array of strings or of objects: Dokku's
 /// `network:list --format json` prints `DockerNetwork` objects named by `Name`
 /// (plugins/network/subcommands.go `CommandList`), `storage:list-entries --format json`
@@ -353,12 +341,13 @@ pub(crate) fn read_vhosts(
 }
 
 /// The outcome of one query: stdout, or `None` when the command exited non-zero.
-pub type QueryOutput = Option<String>;
+pub(crate) type QueryOutput = Option<String>;
 
 /// Reads the state of everything `project` touches through read-only Dokku commands, all of
 /// it from the host (see [`read_stack`]).
 /// `run` executes one command and returns its stdout (or `None` on a non-zero exit).
-pub fn read(
+#[cfg(test)]
+pub(crate) fn read(
     project: &Project,
     run: &mut dyn FnMut(&Cmd) -> Result<QueryOutput, StateError>,
 ) -> Result<DokkuState, StateError> {
@@ -369,7 +358,7 @@ pub fn read(
 /// state the stack's last successful apply left (what was read then, with the plan's effects
 /// applied), and the apps Dokku's triggers say changed since, which are read again.
 #[derive(Debug, Clone, Copy)]
-pub struct Known<'a> {
+pub(crate) struct Known<'a> {
     /// The recorded state.
     pub state: &'a DokkuState,
     /// Apps changed on the host since it was recorded.
@@ -379,7 +368,7 @@ pub struct Known<'a> {
 /// The `:report`s an app's state is read from; each accepts no app and then reports every
 /// app, one JSON object per line, in `apps:list` order (Dokku v0.38 `ReportSingleApp` over
 /// `DokkuApps`; the bash plugins loop over `dokku_apps`).
-pub const REPORTS: [&str; 12] = [
+pub(crate) const REPORTS: [&str; 12] = [
     "ps",
     "ports",
     "proxy",

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// The variables of the three levels a stack sees.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scopes {
+pub(crate) struct Scopes {
     /// Host-wide.
     pub global: BTreeMap<String, String>,
     /// The stack's project.
@@ -23,7 +23,7 @@ pub struct Scopes {
 
 /// A reference that cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VarError {
+pub(crate) enum VarError {
     /// The variable is not defined at that level.
     #[error("{file}:{line}: `${{{{{scope}.{name}}}}}` is not defined{hint}")]
     Undefined {
@@ -56,7 +56,7 @@ pub(crate) fn has_references(text: &str) -> bool {
 }
 
 /// The references in `text`, as `(scope, name)`.
-pub fn references(text: &str) -> Vec<(String, String)> {
+pub(crate) fn references(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("${{") {
@@ -75,7 +75,7 @@ pub fn references(text: &str) -> Vec<(String, String)> {
 
 /// A `generate.NAME:KIND[:LENGTH]` spec that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GenSpecError {
+pub(crate) enum GenSpecError {
     /// The length is not a number from 8 to 256.
     #[error("length `{0}` must be a number from 8 to 256")]
     Length(String),
@@ -86,7 +86,7 @@ pub enum GenSpecError {
 
 /// Why a value could not be generated.
 #[derive(Debug, thiserror::Error)]
-pub enum GenError {
+pub(crate) enum GenError {
     /// The system's random source failed.
     #[error("no randomness: {0}")]
     Random(getrandom::Error),
@@ -97,7 +97,7 @@ pub enum GenError {
 
 /// What a `generate.` reference asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GenKind {
+pub(crate) enum GenKind {
     /// Letters and digits.
     Password(usize),
     /// Random bytes, hex-encoded.
@@ -112,7 +112,7 @@ pub enum GenKind {
 
 impl GenKind {
     /// Parses `KIND[:LENGTH]`.
-    pub fn parse(spec: &str) -> Result<Self, GenSpecError> {
+    pub(crate) fn parse(spec: &str) -> Result<Self, GenSpecError> {
         let (kind, len) = match spec.split_once(':') {
             Some((k, l)) => (
                 k,
@@ -135,7 +135,7 @@ impl GenKind {
     }
 
     /// A new random value.
-    pub fn generate(self) -> Result<String, GenError> {
+    pub(crate) fn generate(self) -> Result<String, GenError> {
         use base64::Engine as _;
         let bytes = |n: usize| -> Result<Vec<u8>, GenError> {
             let mut b = vec![0u8; n];
@@ -182,8 +182,9 @@ impl GenKind {
 }
 
 /// Why a `generate.` or `stack.` reference has no value where no stack is at hand.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unanswerable {
+pub(crate) enum Unanswerable {
     /// `${{generate.NAME}}` outside a stack.
     #[error("generated value `{0}` needs a stack")]
     Generated(String),
@@ -192,8 +193,10 @@ pub enum Unanswerable {
     Fact(String),
 }
 
-/// Replaces every `${{scope.NAME}}` of `text` (the file `file`, for messages).
-pub fn substitute(
+/// Replaces every `${{scope.NAME}}` of `text` (the file `file`, for messages): the tests'
+/// entry to [`substitute_all`] without generated values or stack facts.
+#[cfg(test)]
+pub(crate) fn substitute(
     text: &str,
     file: &str,
     scopes: &Scopes,
@@ -205,7 +208,8 @@ pub fn substitute(
 }
 
 /// [`substitute`], with `generated(name, kind)` answering `${{generate.NAME:KIND}}`.
-pub fn substitute_with<E: std::fmt::Display>(
+#[cfg(test)]
+pub(crate) fn substitute_with<E: std::fmt::Display>(
     text: &str,
     file: &str,
     scopes: &Scopes,

@@ -22,7 +22,7 @@ use crate::workflow::{apply, ApplyReport, ApplyRequest};
 
 /// Where stacks keep their lock, journal, releases and saved build contexts.
 #[derive(Debug, Clone, clap::Args)]
-pub struct DataArgs {
+pub(crate) struct DataArgs {
     /// Data directory (default: `$DOKKU_COMPOSE_DATA_DIR`, else `$DOKKU_LIB_ROOT/data/compose`)
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -30,7 +30,7 @@ pub struct DataArgs {
 
 impl DataArgs {
     /// The data directory.
-    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<PathBuf> {
         if let Some(d) = &self.data_dir {
             return Ok(d.clone());
         }
@@ -46,7 +46,7 @@ impl DataArgs {
 
 /// How an apply runs.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Allow a setting the security policy refuses by default (repeatable)
     #[arg(long = "allow", value_name = "RULE")]
     pub allow: Vec<String>,
@@ -129,7 +129,7 @@ pub struct RunArgs {
 
 /// `apply`'s own arguments (the compose files come from the shared loader flags).
 #[derive(Debug, Clone, clap::Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Stack name: apps are named `<stack>-<service>` (default: the compose project name)
     #[arg(long)]
     pub stack: Option<String>,
@@ -142,7 +142,7 @@ pub struct ApplyArgs {
 
 /// `releases`, `diff` and `rollback` name a stack.
 #[derive(Debug, Clone, clap::Args)]
-pub struct StackArgs {
+pub(crate) struct StackArgs {
     /// The stack
     #[arg(long)]
     pub stack: String,

@@ -1,11 +1,11 @@
 //! Exit codes, named as Dokku names them (dokku-facts.md §d "Exit codes").
 
 /// Success.
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// Generic failure, including bad input.
-pub const FAILURE: u8 = 1;
+pub(crate) const FAILURE: u8 = 1;
 /// Usage error (clap), as Go's pflag `ExitOnError`.
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 
 /// Whether `err` was reported as it happened: a failed step, its rollback and the outcome
 /// are printed by the apply's progress (`StepFailed`, `Undo…`, `Finished` events), so the

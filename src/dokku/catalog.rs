@@ -381,7 +381,7 @@ pub const DATASTORES: &[Datastore] = &[
 
 /// A parsed image reference: repository without the Docker Hub prefixes, and the tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
+pub(crate) struct ImageRef {
     /// `postgres`, `bitnami/redis`, `ghcr.io/x/y`.
     pub repository: String,
     /// The tag, if any (`16-alpine`).
@@ -392,7 +392,7 @@ pub struct ImageRef {
 
 impl ImageRef {
     /// Splits `[registry/]repo[:tag][@digest]`; `docker.io/` and `library/` are dropped.
-    pub fn parse(image: &str) -> Self {
+    pub(crate) fn parse(image: &str) -> Self {
         let (rest, digest) = match image.split_once('@') {
             Some((r, d)) => (r, Some(d.to_owned())),
             None => (image, None),
@@ -420,7 +420,7 @@ impl ImageRef {
 
 /// How a datastore image maps onto its plugin's `create` flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatastoreImage {
+pub(crate) struct DatastoreImage {
     /// The plugin.
     pub plugin: &'static str,
     /// `--image` when the repository is not the plugin's default one.

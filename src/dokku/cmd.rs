@@ -69,7 +69,7 @@ pub struct Cmd {
 }
 
 /// The mask printed instead of a secret.
-pub const MASK: &str = "********";
+pub(crate) const MASK: &str = "********";
 
 impl Cmd {
     /// `dokku <args…>`.
@@ -90,7 +90,7 @@ impl Cmd {
 
     /// A deploy hook run on the host: the executable `path`, in `cwd`, with `env` (style R15:
     /// the one kind of command that is not `dokku`, visible as such in review).
-    pub fn hook(path: &str, cwd: &str, env: Vec<(String, String)>) -> Self {
+    pub(crate) fn hook(path: &str, cwd: &str, env: Vec<(String, String)>) -> Self {
         Self {
             program: std::borrow::Cow::Owned(path.to_owned()),
             args: Vec::new(),
@@ -103,14 +103,14 @@ impl Cmd {
 
     /// Appends an argument.
     #[must_use]
-    pub fn arg(mut self, a: impl Into<String>) -> Self {
+    pub(crate) fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
         self
     }
 
     /// Appends a flag and its value as two arguments.
     #[must_use]
-    pub fn flag(self, f: &str, v: impl Into<String>) -> Self {
+    pub(crate) fn flag(self, f: &str, v: impl Into<String>) -> Self {
         self.arg(f).arg(v)
     }
 
@@ -202,7 +202,7 @@ impl Cmd {
     }
 
     /// The Dokku command word (`apps:create`).
-    pub fn command(&self) -> &str {
+    pub(crate) fn command(&self) -> &str {
         self.args.first().map_or("", String::as_str)
     }
 }
@@ -260,7 +260,7 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 
 impl Stdin {
     /// The config values with secret ones masked (`None` for archives).
-    pub fn masked(&self) -> Option<Value> {
+    pub(crate) fn masked(&self) -> Option<Value> {
         let Stdin::Config { values, secret } = self else {
             return None;
         };

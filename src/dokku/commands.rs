@@ -49,7 +49,7 @@ impl PropertyPlugin {
     ];
 
     /// The plugin's command prefix (`builder-dockerfile`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::AppJson => "app-json",
             Self::Builder => "builder",
@@ -76,7 +76,7 @@ pub enum Resource {
 
 impl Resource {
     /// `limit` or `reserve`: the command suffix and the state's key prefix.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Limit => "limit",
             Self::Reserve => "reserve",

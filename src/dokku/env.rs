@@ -39,7 +39,7 @@ impl DokkuEnv {
     }
 
     /// `$DOKKU_LIB_ROOT/data/compose`: stacks' locks, journals, releases, sources.
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.lib_root.join("data/compose")
     }
 

@@ -2,8 +2,8 @@
 //! constructor of every command the planner emits (style R15: one place builds `dokku` argv).
 
 pub mod catalog;
-pub mod cmd;
-pub mod commands;
+pub(crate) mod cmd;
+pub(crate) mod commands;
 pub mod env;
 
 pub use cmd::{Cmd, Stdin};

@@ -38,7 +38,7 @@ pub struct StackDir {
 
 impl StackDir {
     /// `<data>/<stack>`.
-    pub fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         self.data.join(&self.stack)
     }
     /// The lock file.
@@ -46,7 +46,7 @@ impl StackDir {
         self.dir().join("lock")
     }
     /// The journal.
-    pub fn journal(&self) -> PathBuf {
+    pub(crate) fn journal(&self) -> PathBuf {
         self.dir().join("journal.jsonl")
     }
     /// The release history.
@@ -54,7 +54,7 @@ impl StackDir {
         self.dir().join("releases")
     }
     /// Saved build contexts.
-    pub fn archives(&self) -> PathBuf {
+    pub(crate) fn archives(&self) -> PathBuf {
         self.dir().join("archives")
     }
     /// The host key (one per data directory).
@@ -149,7 +149,7 @@ pub struct Recovered {
 
 /// Finishes the rollback of an apply that was killed, if its journal is there. The caller
 /// holds the stack lock, so the journal's writer is gone.
-pub fn recover(
+pub(crate) fn recover(
     dir: &StackDir,
     key: &HostKey,
     runner: &dyn Runner,
@@ -393,7 +393,7 @@ pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<
 
 /// One apply that ran (succeeded or rolled back), as `applies.jsonl` keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ApplyRecord {
+pub(crate) struct ApplyRecord {
     /// When it ended (RFC 3339).
     pub time: String,
     /// `apply`, `rollback to vN`.
@@ -413,7 +413,7 @@ pub struct ApplyRecord {
 /// What listings and reports show of a stack without asking Dokku or opening its history:
 /// written after every successful apply as `<data>/<stack>/summary.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The latest release.
     pub release: u64,
     /// When it was recorded.
@@ -426,7 +426,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of `project` as release `release` of `released`.
-    pub fn of(project: &crate::model::Project, release: u64, released: &str) -> Self {
+    pub(crate) fn of(project: &crate::model::Project, release: u64, released: &str) -> Self {
         let services = project
             .services
             .iter()

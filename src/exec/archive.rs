@@ -51,7 +51,7 @@ impl ArchiveStore {
 
     /// The bytes to send for `stdin`: packs an archive (and saves it for `app`) or reads a
     /// saved one.
-    pub fn bytes(&self, stdin: &Stdin) -> io::Result<Vec<u8>> {
+    pub(crate) fn bytes(&self, stdin: &Stdin) -> io::Result<Vec<u8>> {
         match stdin {
             Stdin::Config { values, .. } => serde_json::to_vec(values).map_err(io::Error::other),
             Stdin::Saved { app, digest } => {
@@ -80,7 +80,7 @@ impl ArchiveStore {
 }
 
 /// Copies a directory tree (without `.git`), symlinks as links.
-pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
@@ -163,7 +163,7 @@ pub(crate) fn source_path(source_dir: &Path, rel: &str, confined: bool) -> io::R
 
 /// Packs an archive: the base directory of the source (without `.git`), then the copied
 /// source files, then the generated files. Symlinks are stored as links, never followed.
-pub fn pack(stdin: &Stdin, source_dir: &Path, confined: bool) -> io::Result<Vec<u8>> {
+pub(crate) fn pack(stdin: &Stdin, source_dir: &Path, confined: bool) -> io::Result<Vec<u8>> {
     let Stdin::Archive {
         base,
         files,

@@ -12,10 +12,10 @@ use super::journal::{Entry, Journal, Revert};
 /// What runs once every step succeeded, still inside the transaction (the post-deploy
 /// hooks, the release record): its failure, named, rolls everything back. Its own effects
 /// are journaled through [`Effects`], so they are undone with the rest.
-pub type After<'a> = &'a dyn Fn(&mut Effects<'_>) -> Result<(), (String, RunError)>;
+pub(crate) type After<'a> = &'a dyn Fn(&mut Effects<'_>) -> Result<(), (String, RunError)>;
 
 /// The journal, as the code that runs after the steps sees it.
-pub struct Effects<'a> {
+pub(crate) struct Effects<'a> {
     pub(super) journal: &'a mut Journal,
     pub(super) entries: &'a mut Vec<Entry>,
     /// The steps' timings.
@@ -27,7 +27,7 @@ pub struct Effects<'a> {
 impl Effects<'_> {
     /// Journals an effect about to happen (its undo first), then runs it; the effect is
     /// undone with the rest of the apply if it or anything later fails.
-    pub fn run<T>(
+    pub(crate) fn run<T>(
         &mut self,
         id: &str,
         undo: Revert,
@@ -56,7 +56,7 @@ pub(super) fn injected_failure(id: &str) -> Option<EffectError> {
 
 /// Journals `undo` under `id`, runs `effect`, and records the outcome; the entry is pushed to
 /// `entries` before the effect runs, so a rollback undoes it even when it failed halfway.
-pub fn journaled_effect<T>(
+pub(crate) fn journaled_effect<T>(
     journal: &mut Journal,
     entries: &mut Vec<Entry>,
     id: &str,

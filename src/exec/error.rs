@@ -55,7 +55,7 @@ fn stderr_suffix(stderr: &str) -> String {
 /// history, the post-deploy hooks) that failed, or its undo. Each variant shows its cause in
 /// its own message (none is also a `source()`).
 #[derive(Debug, thiserror::Error)]
-pub enum EffectError {
+pub(crate) enum EffectError {
     /// A file or directory operation.
     #[error("`{}`: {error}", path.display())]
     Io {
@@ -91,7 +91,7 @@ pub enum EffectError {
 
 impl EffectError {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, error: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, error: std::io::Error) -> Self {
         EffectError::Io {
             path: path.to_path_buf(),
             error,
@@ -140,17 +140,6 @@ pub enum ExecError {
         /// What went wrong.
         message: String,
     },
-}
-
-impl ExecError {
-    /// The undo failures, if any.
-    pub fn undo_failures(&self) -> &[UndoFailure] {
-        match self {
-            ExecError::StepFailed { undo_failures, .. }
-            | ExecError::Aborted { undo_failures, .. } => undo_failures,
-            ExecError::Journal { .. } => &[],
-        }
-    }
 }
 
 fn undo_suffix(failures: &[UndoFailure]) -> String {

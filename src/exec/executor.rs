@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use super::archive::ArchiveStore;
 use super::effects::{injected_failure, pause_for_fault_tests};
-pub use super::effects::{journaled_effect, After, Effects};
+pub(crate) use super::effects::{journaled_effect, After, Effects};
 use super::error::{ExecError, RunError};
 use super::event::Event;
 use super::journal::{step_app, Entry, Journal, Revert, StepKind};
-pub use super::rollback::rollback;
+pub(crate) use super::rollback::rollback;
 use super::runner::Runner;
 use crate::dokku::Cmd;
 use crate::model::ServiceName;
@@ -35,7 +35,7 @@ pub struct ExecOptions {
 
 /// The default number of services applied at once: enough to overlap Dokku's per-command
 /// latency, few enough not to swamp a small host with parallel builds.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 4;
 
 impl Default for ExecOptions {
     fn default() -> Self {
@@ -262,7 +262,7 @@ fn run_cmd_watched(
 
 /// Applies `plan`. On failure everything it did is rolled back, and the error says what
 /// failed first and then which undo commands failed, if any.
-pub fn execute(
+pub(crate) fn execute(
     plan: &Plan,
     runner: &dyn Runner,
     archives: &ArchiveStore,

@@ -41,7 +41,7 @@ pub enum Phase {
 
 impl Phase {
     /// `pre` or `post`: the directory and the `DOKKU_COMPOSE_PHASE` value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Phase::Pre => "pre",
             Phase::Post => "post",
@@ -248,7 +248,11 @@ pub(crate) fn discover(
 }
 
 /// The environment every hook gets.
-pub fn environment(project: &Project, phase: Phase, source_rev: &str) -> Vec<(String, String)> {
+pub(crate) fn environment(
+    project: &Project,
+    phase: Phase,
+    source_rev: &str,
+) -> Vec<(String, String)> {
     let apps: Vec<String> = project
         .services
         .iter()
@@ -274,7 +278,11 @@ pub fn environment(project: &Project, phase: Phase, source_rev: &str) -> Vec<(St
 }
 
 /// The command that runs `hook`.
-pub fn command(hook: &Hook, source: &Path, env: &[(String, String)]) -> Result<Cmd, HookError> {
+pub(crate) fn command(
+    hook: &Hook,
+    source: &Path,
+    env: &[(String, String)],
+) -> Result<Cmd, HookError> {
     let mut env = env.to_vec();
     env.push(("DOKKU_COMPOSE_HOOK".into(), hook.name.clone()));
     match &hook.run_in {

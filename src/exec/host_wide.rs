@@ -29,7 +29,7 @@ fn dir(data_dir: &Path) -> PathBuf {
 }
 
 /// The cache's key of a query, if it is a host-wide one.
-pub fn key(cmd: &Cmd) -> Option<String> {
+pub(crate) fn key(cmd: &Cmd) -> Option<String> {
     let a: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
     let wide = matches!(
         a.as_slice(),
@@ -74,7 +74,7 @@ fn stale(cmd: &Cmd) -> Vec<String> {
 
 impl HostWide {
     /// A new, empty cache for one run (named by the process id of the run).
-    pub fn create(data_dir: &Path) -> std::io::Result<Self> {
+    pub(crate) fn create(data_dir: &Path) -> std::io::Result<Self> {
         let d = dir(data_dir);
         std::fs::create_dir_all(&d)?;
         let h = Self {
@@ -85,7 +85,7 @@ impl HostWide {
     }
 
     /// The run `id`'s cache, if it exists (`id` is the number [`HostWide::id`] gave).
-    pub fn open(data_dir: &Path, id: &str) -> Option<Self> {
+    pub(crate) fn open(data_dir: &Path, id: &str) -> Option<Self> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -94,7 +94,7 @@ impl HostWide {
     }
 
     /// The name `compose:up --host-wide` takes.
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -124,7 +124,7 @@ impl HostWide {
 
     /// Answers `cmd` from the cache when it is a host-wide query, else through `run`; a
     /// host-wide answer `run` gives is kept for the run's next stacks.
-    pub fn query(
+    pub(crate) fn query(
         &self,
         cmd: &Cmd,
         run: &dyn Fn(&Cmd) -> Result<QueryOutput, StateError>,
@@ -173,7 +173,7 @@ impl HostWide {
     }
 
     /// Removes the cache (end of the run).
-    pub fn remove(&self) {
+    pub(crate) fn remove(&self) {
         for p in [
             self.path.clone(),
             self.path.with_extension("lock"),

@@ -18,7 +18,7 @@ use crate::plan::{Action, Step, Undo};
 /// What a step does to containers, which decides when its undo runs in a rollback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StepKind {
+pub(crate) enum StepKind {
     /// `apps:create`: its undo destroys the app, so the app's redeploy is skipped.
     CreateApp,
     /// A deploy: undone (redeploying the previous build context) after every setting is back.
@@ -37,7 +37,7 @@ pub enum StepKind {
 
 impl StepKind {
     /// The kind of a planned step.
-    pub fn of(step: &Step) -> Self {
+    pub(crate) fn of(step: &Step) -> Self {
         match step.action {
             Action::CreateApp { .. } => StepKind::CreateApp,
             Action::Deploy { .. } => StepKind::Deploy,
@@ -114,7 +114,7 @@ enum Line {
 /// effects on files (issue #14), each with what was there before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Revert {
+pub(crate) enum Revert {
     /// A planned step's undo (Dokku commands, or nothing for an irreversible step).
     Plan(Undo),
     /// A file written: its previous content and mode, or `None` when there was none.
@@ -156,12 +156,12 @@ pub enum Revert {
 
 impl Revert {
     /// Whether it cannot be undone.
-    pub fn irreversible(&self) -> bool {
+    pub(crate) fn irreversible(&self) -> bool {
         matches!(self, Revert::Plan(Undo::Irreversible { .. }))
     }
 
     /// How it is described in events (`restore /x/y`).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Revert::Plan(Undo::Commands { cmds }) => cmds
                 .iter()
@@ -204,7 +204,7 @@ impl Revert {
 
 /// A journaled step, as a rollback needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Step id.
     pub step: String,
     /// The app it changes.
@@ -221,7 +221,7 @@ pub struct Entry {
 
 /// An open journal.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     file: File,
     key: HostKey,
@@ -236,7 +236,12 @@ fn err(path: &Path, e: impl std::fmt::Display) -> ExecError {
 
 impl Journal {
     /// Creates the journal of a new apply. Fails if one exists: it must be recovered first.
-    pub fn create(path: &Path, key: HostKey, stack: &str, what: &str) -> Result<Self, ExecError> {
+    pub(crate) fn create(
+        path: &Path,
+        key: HostKey,
+        stack: &str,
+        what: &str,
+    ) -> Result<Self, ExecError> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -279,7 +284,7 @@ impl Journal {
     }
 
     /// Records a step about to run, with its sealed undo.
-    pub fn begin(&mut self, step: &Step) -> Result<(), ExecError> {
+    pub(crate) fn begin(&mut self, step: &Step) -> Result<(), ExecError> {
         self.begin_entry(
             &step.id,
             step_app(step),
@@ -319,7 +324,7 @@ impl Journal {
     }
 
     /// Records the process id of a step's running command.
-    pub fn pid(&mut self, step: &str, pid: u32) -> Result<(), ExecError> {
+    pub(crate) fn pid(&mut self, step: &str, pid: u32) -> Result<(), ExecError> {
         self.write(&Line::Pid {
             step: step.to_owned(),
             pid,
@@ -327,28 +332,28 @@ impl Journal {
     }
 
     /// Records that a step finished.
-    pub fn done(&mut self, step: &str) -> Result<(), ExecError> {
+    pub(crate) fn done(&mut self, step: &str) -> Result<(), ExecError> {
         self.write(&Line::Done {
             step: step.to_owned(),
         })
     }
 
     /// Records that a step failed.
-    pub fn failed(&mut self, step: &str) -> Result<(), ExecError> {
+    pub(crate) fn failed(&mut self, step: &str) -> Result<(), ExecError> {
         self.write(&Line::Failed {
             step: step.to_owned(),
         })
     }
 
     /// Records that a step's undo ran (so a crash during the rollback does not repeat it).
-    pub fn undone(&mut self, step: &str) -> Result<(), ExecError> {
+    pub(crate) fn undone(&mut self, step: &str) -> Result<(), ExecError> {
         self.write(&Line::Undone {
             step: step.to_owned(),
         })
     }
 
     /// Ends the transaction: the journal is removed.
-    pub fn finish(mut self) -> Result<(), ExecError> {
+    pub(crate) fn finish(mut self) -> Result<(), ExecError> {
         self.finish_in_place()
     }
 
@@ -364,7 +369,7 @@ impl Journal {
 
 /// What a journal left behind by an interrupted apply says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// The process that wrote it.
     pub pid: u32,
     /// What it was doing (`apply`, `rollback to v3`).
@@ -377,7 +382,7 @@ pub struct Pending {
 
 /// Reads the journal at `path`, if there is one. A torn last line (the process died while
 /// writing it) is ignored: its step had not started.
-pub fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError> {
+pub(crate) fn pending(path: &Path, key: &HostKey) -> Result<Option<Pending>, ExecError> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -13,13 +13,13 @@ use crate::plan::Step;
 use crate::state::DokkuState;
 
 /// The file of a stack directory holding the known state.
-pub const FILE: &str = "known-state";
+pub(crate) const FILE: &str = "known-state";
 
 /// The directory of the change markers, under the data directory.
-pub const CHANGED_DIR: &str = ".changed";
+pub(crate) const CHANGED_DIR: &str = ".changed";
 
 /// Set on every command the plugin runs: `triggers/app-changed` records nothing for them.
-pub const APPLYING_VAR: &str = "DOKKU_COMPOSE_APPLYING";
+pub(crate) const APPLYING_VAR: &str = "DOKKU_COMPOSE_APPLYING";
 
 /// What the record holds: its format, and the state.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -32,7 +32,7 @@ const FORMAT: u32 = 1;
 
 /// The known state of the stack whose directory is `stack_dir`; `None` when there is none,
 /// or it cannot be read or opened (then everything is read from the host).
-pub fn load(stack_dir: &Path, key: &HostKey) -> Option<DokkuState> {
+pub(crate) fn load(stack_dir: &Path, key: &HostKey) -> Option<DokkuState> {
     let sealed = std::fs::read_to_string(stack_dir.join(FILE)).ok()?;
     let plain = key.open(sealed.trim()).ok()?;
     let record: Record = serde_json::from_slice(&plain).ok()?;
@@ -40,7 +40,7 @@ pub fn load(stack_dir: &Path, key: &HostKey) -> Option<DokkuState> {
 }
 
 /// Records `state` as the known state (sealed: config values may be secrets).
-pub fn save(stack_dir: &Path, key: &HostKey, state: &DokkuState) -> std::io::Result<()> {
+pub(crate) fn save(stack_dir: &Path, key: &HostKey, state: &DokkuState) -> std::io::Result<()> {
     let mut state = state.clone();
     // Which app serves each domain of the host is read when a plan sets domains, never kept.
     state.vhosts.clear();
@@ -54,7 +54,7 @@ pub fn save(stack_dir: &Path, key: &HostKey, state: &DokkuState) -> std::io::Res
 
 /// Drops the known state: before an apply changes anything, so a failed or interrupted one
 /// leaves the next push reading everything.
-pub fn forget(stack_dir: &Path) -> std::io::Result<()> {
+pub(crate) fn forget(stack_dir: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(stack_dir.join(FILE)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -66,7 +66,7 @@ fn marker(data: &Path, app: &str) -> PathBuf {
 }
 
 /// The apps of `apps` Dokku's triggers recorded as changed, with the time of the record.
-pub fn changed<'a>(
+pub(crate) fn changed<'a>(
     data: &Path,
     apps: impl IntoIterator<Item = &'a str>,
 ) -> BTreeMap<String, SystemTime> {
@@ -81,7 +81,7 @@ pub fn changed<'a>(
 }
 
 /// The names of [`changed`].
-pub fn names(changed: &BTreeMap<String, SystemTime>) -> BTreeSet<String> {
+pub(crate) fn names(changed: &BTreeMap<String, SystemTime>) -> BTreeSet<String> {
     changed.keys().cloned().collect()
 }
 
@@ -101,7 +101,10 @@ pub(crate) fn settle(data: &Path, seen: &BTreeMap<String, SystemTime>) {
 
 /// The state `state` becomes once `steps` ran. An app a step changes in more ways than the
 /// step says (`letsencrypt:enable` adds its own port maps) is left out: the next push reads it.
-pub fn after<'a>(state: &DokkuState, steps: impl IntoIterator<Item = &'a Step>) -> DokkuState {
+pub(crate) fn after<'a>(
+    state: &DokkuState,
+    steps: impl IntoIterator<Item = &'a Step>,
+) -> DokkuState {
     let mut s = state.clone();
     let mut unknown = Vec::new();
     for step in steps {

@@ -19,7 +19,7 @@ use crate::plan::{Action, Plan, Step, Undo};
 use crate::state::QueryOutput;
 
 /// The journal id of the cluster effect (and for `DOKKU_COMPOSE_FAIL_AFTER_EFFECT`).
-pub const EFFECT_ID: &str = "kube";
+pub(crate) const EFFECT_ID: &str = "kube";
 
 /// What the operator set for the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct KubeSettings {
 
 /// One object as it was before the apply, for undo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KubeItem {
+pub(crate) struct KubeItem {
     /// Kind.
     pub kind: String,
     /// Namespace.
@@ -83,12 +83,12 @@ fn exposed(text: &str) -> Vec<(u16, Option<String>, u16)> {
 }
 
 /// The cluster part of a plan: the expose steps and the object changes.
-pub type KubePlan = (Vec<Step>, Vec<KubeEffect>);
+pub(crate) type KubePlan = (Vec<Step>, Vec<KubeEffect>);
 
 /// What the stack needs on the cluster: the `<plugin>:expose` steps of datastores not yet
 /// exposed on the private address, and the object changes. Nothing for a stack that is not on
 /// k3s. `q` runs read-only Dokku commands (`None`: the command failed).
-pub fn plan(
+pub(crate) fn plan(
     project: &Project,
     compose: &Value,
     on_k3s: bool,
@@ -193,7 +193,7 @@ pub fn plan(
 
 /// Adds the cluster part to `plan`: the expose steps after the datastore's own steps, the
 /// object changes in `plan.kube`.
-pub fn extend(plan: &mut Plan, steps: Vec<Step>, effects: Vec<KubeEffect>) {
+pub(crate) fn extend(plan: &mut Plan, steps: Vec<Step>, effects: Vec<KubeEffect>) {
     for step in steps {
         let at = plan
             .steps
@@ -212,7 +212,7 @@ pub fn extend(plan: &mut Plan, steps: Vec<Step>, effects: Vec<KubeEffect>) {
 }
 
 /// Runs the object changes as one journaled effect whose undo is every object as it was.
-pub fn run(
+pub(crate) fn run(
     fx: &mut Effects<'_>,
     effects: &[KubeEffect],
     kubectl: &Kubectl,
@@ -321,7 +321,7 @@ pub(crate) fn revert(items: &[KubeItem]) -> Result<(), KubeError> {
 
 /// `compose:down`: deletes every object the stack owns in its namespace (slices first) when
 /// the stack is on k3s; returns what was deleted (`Kind/name`).
-pub fn down(
+pub(crate) fn down(
     stack: &str,
     compose: &Value,
     q: &dyn Fn(&Cmd) -> Option<String>,

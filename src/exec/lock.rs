@@ -109,7 +109,12 @@ impl StackLock {
     /// Takes the lock for a whole command that touches a stack's source or state (a push's
     /// capture then its apply, a sync): [`StackLock::acquire`] of the same lock on this
     /// thread, by the apply it runs, then finds it held and does not wait for itself.
-    pub fn hold(path: &Path, stack: &str, holder: &str, wait: bool) -> Result<Self, LockError> {
+    pub(crate) fn hold(
+        path: &Path,
+        stack: &str,
+        holder: &str,
+        wait: bool,
+    ) -> Result<Self, LockError> {
         let mut lock = Self::acquire(path, stack, holder, wait)?;
         let id = identity(path);
         HELD.with(|h| *h.borrow_mut().entry(id.clone()).or_default() += 1);

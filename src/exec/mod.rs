@@ -4,22 +4,22 @@
 //! rest (`releases`, `secrets`).
 
 pub mod apply;
-pub mod archive;
+pub(crate) mod archive;
 mod effects;
 mod error;
 mod event;
-pub mod executor;
+pub(crate) mod executor;
 mod files;
-pub mod hooks;
-pub mod host_wide;
-pub mod journal;
-pub mod known;
-pub mod kube;
+pub(crate) mod hooks;
+pub(crate) mod host_wide;
+pub(crate) mod journal;
+pub(crate) mod known;
+pub(crate) mod kube;
 pub mod lock;
 pub mod releases;
 mod rollback;
-pub mod runner;
+pub(crate) mod runner;
 pub mod secrets;
 
-pub use error::{EffectError, ExecError, RunError, UndoFailure};
-pub use event::Event;
+pub(crate) use error::{EffectError, ExecError, RunError};
+pub(crate) use event::Event;

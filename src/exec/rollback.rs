@@ -87,7 +87,7 @@ fn revert_effect(undo: &Revert) -> Result<(), EffectError> {
 /// still exist (their previous build context redeployed, or a restart). An undo that fails
 /// for a step known to have finished is reported; for a step that failed or whose outcome is
 /// unknown, a failing undo only means it had changed nothing.
-pub fn rollback(
+pub(crate) fn rollback(
     entries: Vec<Entry>,
     runner: &dyn Runner,
     archives: &ArchiveStore,

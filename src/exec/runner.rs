@@ -68,7 +68,7 @@ pub trait Runner: Sync {
 /// apps' repositories: with these inherited, their objects would go to the pushed repository's
 /// quarantine and their ref updates are refused ("ref updates forbidden inside quarantine
 /// environment").
-pub const GIT_HOOK_VARS: &[&str] = &[
+pub(crate) const GIT_HOOK_VARS: &[&str] = &[
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -83,7 +83,7 @@ pub const GIT_HOOK_VARS: &[&str] = &[
 /// everything it started and a terminal's Ctrl-C reaches only dokku-compose, which then
 /// rolls back.
 #[derive(Debug, Clone, Default)]
-pub struct DuctRunner {
+pub(crate) struct DuctRunner {
     /// The `dokku` executable; `None` looks it up on `PATH`.
     pub dokku: Option<PathBuf>,
     /// Extra environment for every command.

@@ -29,10 +29,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// The prefix of every sealed string; the version of the sealing format.
-pub const SEALED_PREFIX: &str = "v1:";
+pub(crate) const SEALED_PREFIX: &str = "v1:";
 
 /// Length in bytes of a host key.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 
 /// Length in bytes of the random nonce at the start of a sealed payload.
 const NONCE_LEN: usize = 12;
@@ -318,9 +318,10 @@ impl HostKey {
         Ok(HostKey { bytes })
     }
 
-    /// A key from bytes (tests, or a key kept elsewhere).
+    /// A key from bytes (tests).
+    #[cfg(test)]
     #[must_use]
-    pub fn from_bytes(b: [u8; KEY_LEN]) -> HostKey {
+    pub(crate) fn from_bytes(b: [u8; KEY_LEN]) -> HostKey {
         HostKey { bytes: b }
     }
 
@@ -359,7 +360,7 @@ impl HostKey {
     /// [`SecretError::Open`] when the string is not a sealed value, is truncated or not valid
     /// base64, or fails authentication (sealed with another key, or tampered with). The message
     /// never includes the plaintext.
-    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, SecretError> {
+    pub(crate) fn open(&self, sealed: &str) -> Result<Vec<u8>, SecretError> {
         let fail = |reason: &str| SecretError::Open {
             reason: reason.to_owned(),
         };

@@ -30,7 +30,7 @@ use crate::dokku::catalog::DATASTORES;
 use crate::state::DokkuState;
 
 /// The template, embedded (style R20).
-pub const TEMPLATE: &str = include_str!("../../templates/export.compose.yaml.tera");
+pub(crate) const TEMPLATE: &str = include_str!("../../templates/export.compose.yaml.tera");
 
 /// Exporting failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,18 +8,18 @@ use serde_json::{json, Value};
 use super::KubeError;
 
 /// k3s's kubeconfig, as Dokku's scheduler-k3s uses it.
-pub const KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
+pub(crate) const KUBECONFIG: &str = "/etc/rancher/k3s/k3s.yaml";
 
 /// The kubectl the plugin runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kubectl {
+pub(crate) struct Kubectl {
     /// The program.
     pub program: String,
 }
 
 impl Kubectl {
     /// `$DOKKU_COMPOSE_KUBECTL`, else `kubectl` on the `PATH`.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Kubectl {
             program: std::env::var("DOKKU_COMPOSE_KUBECTL")
                 .ok()
@@ -57,7 +57,7 @@ impl Kubectl {
     }
 
     /// The objects of `kind` in `namespace` (matching `selector`, when given).
-    pub fn get(
+    pub(crate) fn get(
         &self,
         kind: &str,
         namespace: &str,
@@ -80,7 +80,7 @@ impl Kubectl {
     }
 
     /// Creates or updates `objects` (one `List`).
-    pub fn apply(&self, objects: &[Value]) -> Result<(), KubeError> {
+    pub(crate) fn apply(&self, objects: &[Value]) -> Result<(), KubeError> {
         if objects.is_empty() {
             return Ok(());
         }
@@ -90,7 +90,7 @@ impl Kubectl {
     }
 
     /// Deletes one object (nothing when it is gone already).
-    pub fn delete(&self, kind: &str, namespace: &str, name: &str) -> Result<(), KubeError> {
+    pub(crate) fn delete(&self, kind: &str, namespace: &str, name: &str) -> Result<(), KubeError> {
         self.run(
             &["delete", kind, name, "-n", namespace, "--ignore-not-found"],
             None,
@@ -100,6 +100,6 @@ impl Kubectl {
 }
 
 /// `kubectl`'s resource name of a kind (`Service` -> `service`).
-pub fn resource(kind: &str) -> String {
+pub(crate) fn resource(kind: &str) -> String {
     kind.to_ascii_lowercase()
 }

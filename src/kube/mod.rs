@@ -13,8 +13,8 @@
 //! objects the cluster has and yields the [`KubeEffect`]s the executor runs through kubectl
 //! (`exec::kube`), journaled and undone with the rest of the apply.
 
-pub mod kubectl;
-pub mod objects;
+pub(crate) mod kubectl;
+pub(crate) mod objects;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,11 +24,11 @@ use serde_json::Value;
 use crate::model::{Kind, Project};
 
 /// `app.kubernetes.io/managed-by` of every object the plugin owns.
-pub const MANAGED_BY: &str = "dokku-compose";
+pub(crate) const MANAGED_BY: &str = "dokku-compose";
 /// The label naming the stack an object belongs to.
-pub const STACK_LABEL: &str = "dokku-compose.io/stack";
+pub(crate) const STACK_LABEL: &str = "dokku-compose.io/stack";
 /// The kinds the plugin owns, in the order they are applied (a Service before its slices).
-pub const KINDS: [&str; 2] = ["Service", "EndpointSlice"];
+pub(crate) const KINDS: [&str; 2] = ["Service", "EndpointSlice"];
 
 /// A change to the cluster, run in the apply's transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,7 +59,7 @@ pub enum KubeEffect {
 
 impl KubeEffect {
     /// (kind, namespace, name).
-    pub fn key(&self) -> (&str, &str, &str) {
+    pub(crate) fn key(&self) -> (&str, &str, &str) {
         match self {
             KubeEffect::Apply {
                 kind,
@@ -216,7 +216,7 @@ pub(crate) fn on_k3s(compose: &Value, global_scheduler: &str) -> bool {
 /// Where a datastore is reached from the cluster: the Dokku host's private address and the
 /// host ports its plugin exposed there, in the plugin's port order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatastoreEndpoint {
+pub(crate) struct DatastoreEndpoint {
     /// The address (IPv4).
     pub address: String,
     /// Container port -> host port.
@@ -253,11 +253,11 @@ pub(crate) fn valid_name(name: &str) -> bool {
 
 /// The most container ports one Service carries (an `expose: ["1-65535"]` would otherwise make
 /// an object of 65535 ports).
-pub const MAX_PORTS: usize = 100;
+pub(crate) const MAX_PORTS: usize = 100;
 
 /// A port the service listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ContainerPort {
+pub(crate) struct ContainerPort {
     /// The number.
     pub port: u16,
     /// `TCP` or `UDP`.
@@ -360,7 +360,7 @@ fn names_of(service: &str, compose: &Value, extra: &BTreeSet<String>) -> BTreeSe
 /// The objects the stack needs in its namespace (the stack name), sorted by kind then name.
 /// `endpoints` says where each datastore (by compose name) is reached; a datastore missing
 /// there gets no objects (the caller refuses it first).
-pub fn desired(
+pub(crate) fn desired(
     project: &Project,
     compose: &Value,
     endpoints: &BTreeMap<String, DatastoreEndpoint>,
@@ -436,7 +436,7 @@ fn sort_key(o: &Value) -> (usize, String) {
 
 /// Whether every field `want` sets has the same value in `have` (the API server adds its own:
 /// cluster IPs, defaults, status, metadata).
-pub fn subset(want: &Value, have: &Value) -> bool {
+pub(crate) fn subset(want: &Value, have: &Value) -> bool {
     match (want, have) {
         (Value::Object(w), Value::Object(h)) => w
             .iter()
@@ -452,7 +452,11 @@ pub fn subset(want: &Value, have: &Value) -> bool {
 /// deletes of the stack's objects no longer wanted; refused when a wanted name is taken by an
 /// object the stack does not own. `live` are the namespace's objects of the kinds in
 /// [`KINDS`].
-pub fn diff(stack: &str, want: &[Value], live: &[Value]) -> Result<Vec<KubeEffect>, KubeError> {
+pub(crate) fn diff(
+    stack: &str,
+    want: &[Value],
+    live: &[Value],
+) -> Result<Vec<KubeEffect>, KubeError> {
     let key = |o: &Value| {
         (
             o["kind"].as_str().unwrap_or("").to_owned(),

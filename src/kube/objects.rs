@@ -12,11 +12,11 @@ use serde_json::Value;
 use super::{owned_labels, ContainerPort, DatastoreEndpoint};
 
 /// The annotation naming the compose service an object serves (for messages).
-pub const SERVICE_ANNOTATION: &str = "dokku-compose.io/service";
+pub(crate) const SERVICE_ANNOTATION: &str = "dokku-compose.io/service";
 
 /// The process type whose pods serve a compose service: the plugin runs each service as the
 /// app's `web` process (its generated Procfile / image command).
-pub const PROCESS: &str = "web";
+pub(crate) const PROCESS: &str = "web";
 
 fn meta(stack: &str, name: &str, service: &str, extra: &[(&str, &str)]) -> ObjectMeta {
     let mut labels = owned_labels(stack);

@@ -14,7 +14,7 @@ use crate::dokku::Stdin;
 use crate::model::{AppSpec, FileSource, ServiceName, Source};
 
 /// The overlay directory of a build service inside its context.
-pub fn overlay_dir(service: &ServiceName) -> String {
+pub(crate) fn overlay_dir(service: &ServiceName) -> String {
     format!(".dokku-compose/{service}")
 }
 
@@ -54,7 +54,7 @@ struct AppJson<'a> {
 
 /// app.json with the compose health check as a Dokku startup check of the `web` process (on
 /// k3s, the pods' startup probe), and the KEDA autoscaling of `x-dokku` (k3s only).
-pub fn app_json(app: &AppSpec) -> Option<String> {
+pub(crate) fn app_json(app: &AppSpec) -> Option<String> {
     let formation = super::k3s_appjson::formation(app);
     let Some(h) = app.healthcheck.as_ref() else {
         let doc = AppJson {
@@ -81,7 +81,7 @@ pub fn app_json(app: &AppSpec) -> Option<String> {
 
 /// The archive for `git:from-archive`, with its digest. `source_rev` identifies the pushed
 /// source for build services (a git revision), so that a new push redeploys them.
-pub fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> Stdin {
+pub(crate) fn build_context(service: &ServiceName, app: &AppSpec, source_rev: &str) -> Stdin {
     let mut files = BTreeMap::new();
     let mut copies = BTreeMap::new();
     let base = match &app.source {

@@ -10,9 +10,9 @@ mod render;
 pub mod simulate;
 mod step;
 
-pub use context::{app_json, build_context, overlay_dir};
+pub(crate) use context::{build_context, overlay_dir};
 pub use error::PlanError;
-pub use ownership::{check as check_ownership, Foreign, Owned, Ownership, OwnershipError};
+pub(crate) use ownership::{check as check_ownership, Owned, Ownership, OwnershipError};
 pub(crate) use planner::k3s::stack_on_k3s;
 pub use planner::{plan, PlanSettings, SecretValues, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
 pub use step::{Action, Batches, FileEffect, Plan, Step, Undo};

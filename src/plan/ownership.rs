@@ -49,7 +49,7 @@ impl Owned {
     /// Everything `project` makes its stack own once applied: its apps, datastores, and the
     /// networks and storage entries it creates (externals excluded). Domains are added by the
     /// caller from what the apps serve after the apply.
-    pub fn of(project: &Project) -> Self {
+    pub(crate) fn of(project: &Project) -> Self {
         let mut o = Owned::default();
         for svc in project.services.values() {
             match &svc.kind {
@@ -69,7 +69,7 @@ impl Owned {
     }
 
     /// Adds everything of `other`.
-    pub fn extend(&mut self, other: &Owned) {
+    pub(crate) fn extend(&mut self, other: &Owned) {
         self.apps.extend(other.apps.iter().cloned());
         self.datastores.extend(other.datastores.iter().cloned());
         self.networks.extend(other.networks.iter().cloned());
@@ -138,7 +138,7 @@ fn owner_text(owner: Option<&str>) -> String {
 
 /// Checks `project` and its `plan` against the host `state` and the ownership records (see
 /// the module documentation). `state.vhosts` must have been read when the plan sets domains.
-pub fn check(
+pub(crate) fn check(
     project: &Project,
     plan: &Plan,
     state: &DokkuState,

@@ -315,18 +315,6 @@ pub enum FileEffect {
     },
 }
 
-impl FileEffect {
-    /// The effect's id in the journal.
-    pub fn id(&self) -> &str {
-        match self {
-            FileEffect::Write { id, .. }
-            | FileEffect::Tree { id, .. }
-            | FileEffect::Hooks { id, .. }
-            | FileEffect::Release { id, .. } => id,
-        }
-    }
-}
-
 impl std::fmt::Display for FileEffect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -177,8 +177,8 @@ fn apps_are_read_in_bulk_and_known_state_is_trusted() {
 
 #[test]
 fn parsers() {
-    assert_eq!(parse_app_list(&c(), "[\"a\",\"b\"]\n").unwrap().len(), 2);
-    assert!(parse_app_list(&c(), "nope")
+    assert_eq!(parse_name_list(&c(), "[\"a\",\"b\"]\n").unwrap().len(), 2);
+    assert!(parse_name_list(&c(), "nope")
         .unwrap_err()
         .to_string()
         .starts_with("cannot parse the output of `dokku x:report`"));

@@ -26,11 +26,11 @@ use sha2::Sha256;
 
 /// The largest vault file [`decrypt`] and [`header`] accept, in bytes (64 MiB). Secret files are
 /// small; the cap bounds the memory and time a hostile file can cost.
-pub const MAX_VAULT_LEN: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_VAULT_LEN: usize = 64 * 1024 * 1024;
 
 /// The largest plaintext [`encrypt`] accepts, in bytes: the hex-in-hex encoding with its line
 /// breaks is just over four times larger, so what [`encrypt`] writes [`decrypt`] always reads.
-pub const MAX_PLAINTEXT_LEN: usize = MAX_VAULT_LEN / 5;
+pub(crate) const MAX_PLAINTEXT_LEN: usize = MAX_VAULT_LEN / 5;
 
 /// The first header field.
 const MAGIC: &[u8] = b"$ANSIBLE_VAULT";
@@ -440,12 +440,12 @@ impl VaultPassword {
     }
 
     /// The password.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -468,7 +468,7 @@ pub(crate) fn read_maybe_vault(
 
 /// The plaintext of `data`, read from `path` (named in errors): decrypted with `password`
 /// when it is a vault.
-pub fn plaintext(
+pub(crate) fn plaintext(
     data: Vec<u8>,
     path: &std::path::Path,
     password: Option<&VaultPassword>,

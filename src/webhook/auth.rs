@@ -40,9 +40,9 @@ pub(super) fn digest(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// The headers the credentials come in.
-pub const TOKEN_HEADERS: &[&str] = &["X-Dokku-Compose-Token", "X-Gitlab-Token"];
+pub(crate) const TOKEN_HEADERS: &[&str] = &["X-Dokku-Compose-Token", "X-Gitlab-Token"];
 /// The headers delivery ids come in.
-pub const DELIVERY_HEADERS: &[&str] = &[
+pub(crate) const DELIVERY_HEADERS: &[&str] = &[
     "X-Dokku-Compose-Delivery",
     "X-GitHub-Delivery",
     "X-Gitea-Delivery",
@@ -51,7 +51,7 @@ pub const DELIVERY_HEADERS: &[&str] = &[
 
 /// How a request proved it knows the stack's secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// The secret itself (bearer or token header).
     Token,
     /// An HMAC-SHA256 of the body keyed with the secret (GitHub, Gitea); it wins over a token
@@ -61,7 +61,7 @@ pub enum Credential {
 
 /// How the request carries `secret`, if it does: a token compared in constant time, or a valid
 /// HMAC-SHA256 of `body`. `header` looks a header up by name (case-insensitive).
-pub fn authenticate<'h>(
+pub(crate) fn authenticate<'h>(
     header: impl Fn(&str) -> Option<&'h str>,
     body: &[u8],
     secret: &str,

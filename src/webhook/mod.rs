@@ -121,7 +121,7 @@ impl Default for Config {
 
 /// The outcome of one deploy, as `GET /hooks/<app>/status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// `compose:sync` or `compose:up`.
     pub command: String,
     /// Start, seconds since the epoch.
@@ -163,7 +163,7 @@ mod server;
 mod tests;
 
 use auth::*;
-pub use auth::{authenticate, Credential, DELIVERY_HEADERS, TOKEN_HEADERS};
+pub(crate) use auth::{authenticate, Credential, DELIVERY_HEADERS};
 use conn::*;
 use deploy::*;
 use io::*;

@@ -21,14 +21,14 @@ mod plan;
 mod prepare;
 mod project;
 mod request;
-pub mod teardown;
+pub(crate) mod teardown;
 
 use std::sync::atomic::AtomicBool;
 
 pub use plan::{plan_apply, plan_checked, Planned};
-pub use prepare::{prepare, query, History, Prepared, Session};
+pub(crate) use prepare::{prepare, query, Session};
 pub use project::{check, check_typed, load, Checked, Loaded};
-pub use request::{ApplyReport, ApplyRequest};
+pub(crate) use request::{ApplyReport, ApplyRequest};
 
 use crate::exec::apply::ApplyError;
 use crate::exec::runner::Runner;

@@ -52,7 +52,7 @@ impl Session {
     /// directories (issue #14). An apply takes the lock (whose file and directory go with it
     /// when it is released) and finishes the rollback of a killed apply; the stack directory,
     /// the host key and the release history are made only just before its first change.
-    pub fn open(
+    pub(crate) fn open(
         req: &ApplyRequest,
         runner: &dyn Runner,
         events: &(dyn Fn(&Event) + Sync),
@@ -163,7 +163,7 @@ pub struct Prepared {
 }
 
 /// Reads what the planner needs: history, ownership, settings, live state.
-pub fn prepare(
+pub(crate) fn prepare(
     req: &ApplyRequest,
     loaded: &Loaded,
     session: &Session,
@@ -357,7 +357,7 @@ pub(crate) fn reader<'a>(
 }
 
 /// One read-only query through `runner`: its output, or `None` when the command failed.
-pub fn query(
+pub(crate) fn query(
     runner: &dyn Runner,
 ) -> impl Fn(&Cmd) -> Result<state::QueryOutput, StateError> + Sync + '_ {
     move |cmd: &Cmd| match runner.run(cmd, None, None) {

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use crate::dokku::Cmd;
 use crate::exec::apply::{materialize, recover, stack_dir, ApplyError, Recovered};
 use crate::exec::archive::ArchiveStore;
-use crate::exec::executor::{execute, ExecOptions, Outcome};
+use crate::exec::executor::{execute, ExecOptions};
 use crate::exec::journal::Journal;
 use crate::exec::lock::StackLock;
 use crate::exec::releases::now_rfc3339;
@@ -23,7 +23,7 @@ use crate::state::{parse_lines, QueryOutput, StateError};
 
 /// What `compose:down` is asked to do.
 #[derive(Debug, Clone)]
-pub struct DownRequest {
+pub(crate) struct DownRequest {
     /// Where stacks keep their files.
     pub data_dir: PathBuf,
     /// The stack app.
@@ -43,7 +43,7 @@ pub struct DownRequest {
 
 /// What a teardown did (or, for a dry run, would do).
 #[derive(Debug)]
-pub struct DownReport {
+pub(crate) struct DownReport {
     /// The teardown plan.
     pub plan: Plan,
     /// Datastores kept with their data (without `--datastores`).
@@ -52,12 +52,10 @@ pub struct DownReport {
     pub recovered: Option<Recovered>,
     /// The cluster objects deleted (`Kind/name`; a stack on k3s).
     pub cluster: Vec<String>,
-    /// Timings, when it ran.
-    pub outcome: Option<Outcome>,
 }
 
 /// What the journal and the lock call a down.
-pub const WHAT: &str = "compose:down";
+pub(crate) const WHAT: &str = "compose:down";
 
 /// The teardown plan of `project`: in reverse dependency order, each service app that
 /// exists is destroyed; with `datastores`, each datastore that exists is unlinked from the
@@ -164,7 +162,7 @@ fn step(id: String, target: &str, run: Cmd, reason: String) -> Step {
 
 /// Tears the stack down: under its lock, finishes what an interrupted apply or down left,
 /// plans against the live state and runs the plan under a journal. A dry run only plans.
-pub fn down(
+pub(crate) fn down(
     req: &DownRequest,
     runner: &dyn Runner,
     cancel: &AtomicBool,
@@ -179,7 +177,6 @@ pub fn down(
             kept,
             recovered: None,
             cluster: Vec::new(),
-            outcome: None,
         });
     }
     let _lock = StackLock::acquire(
@@ -201,12 +198,10 @@ pub fn down(
     // deletion is as irreversible as the destroys that follow).
     let cluster = crate::exec::kube::down(&req.stack, &req.compose, &|c| q(c).ok().flatten())?;
     let (plan, kept) = plan_down(&req.stack, &req.project, req.datastores, &q)?;
-    let outcome = if plan.steps.is_empty() {
-        None
-    } else {
+    if !plan.steps.is_empty() {
         materialize(&dir, &key, key_is_new)?;
         let mut journal = Journal::create(&dir.journal(), key, &req.stack, WHAT)?;
-        let outcome = execute(
+        execute(
             &plan,
             runner,
             &archives,
@@ -216,13 +211,11 @@ pub fn down(
             events,
         )?;
         journal.finish()?;
-        Some(outcome)
-    };
+    }
     Ok(DownReport {
         plan,
         kept,
         recovered,
         cluster,
-        outcome,
     })
 }

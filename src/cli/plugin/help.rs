@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, Command};
 use super::verbs::VERBS;
 
 /// The plugin's one-line description.
-pub const DESCRIPTION: &str = "Deploy docker-compose stacks as Dokku apps and datastores";
+pub(crate) const DESCRIPTION: &str = "Deploy docker-compose stacks as Dokku apps and datastores";
 
 /// The width every help line fits in, as Dokku's own help.
 pub(super) const WIDTH: usize = 80;
@@ -29,7 +29,7 @@ pub(super) fn run(_: &Args, _: &crate::dokku::env::DokkuEnv) -> anyhow::Result<u
 
 /// `commands help`: the short form, or with `--all` one Dokku line per command,
 /// `    compose:<verb> <args>, <description>` (flags shown as `[--flags]` when they do not fit).
-pub fn help(all: bool) -> String {
+pub(crate) fn help(all: bool) -> String {
     if !all {
         return format!("    compose, {DESCRIPTION}\n");
     }
@@ -41,7 +41,7 @@ pub fn help(all: bool) -> String {
 
 /// `dokku compose:help`: usage, description, then every command with all its arguments and
 /// flags (wrapped at [`WIDTH`]) and its description, sorted.
-pub fn plugin_help() -> String {
+pub(crate) fn plugin_help() -> String {
     let mut out =
         format!("Usage: dokku compose[:COMMAND]\n\n{DESCRIPTION}\n\nAdditional commands:\n");
     let mut cmds = commands();

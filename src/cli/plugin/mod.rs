@@ -14,14 +14,12 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub use help::{help, plugin_help, DESCRIPTION};
-pub use props::{prop, Prop, Props, PROPS};
-pub use verbs::version::{COMMIT, VERSION};
+pub(crate) use help::{help, plugin_help};
 
 use crate::dokku::env::DokkuEnv;
 
 /// The plugin's name (`plugin:install … --name compose`).
-pub const PLUGIN: &str = "compose";
+pub(crate) const PLUGIN: &str = "compose";
 
 /// Runs the plugin binary with the given argv and returns the process exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {

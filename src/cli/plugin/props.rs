@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// A property the plugin reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prop {
+pub(crate) struct Prop {
     /// Key, as given to `compose:set`.
     pub key: &'static str,
     /// Default when neither the app nor the global value is set.
@@ -16,7 +16,7 @@ pub struct Prop {
 }
 
 /// Every property `compose:set` accepts.
-pub const PROPS: &[Prop] = &[
+pub(crate) const PROPS: &[Prop] = &[
     Prop { key: "compose-file", default: "", help: "compose file(s) in the pushed repository, space-separated (default: compose.yaml, docker-compose.yml...)" },
     Prop { key: "concurrency", default: "4", help: "services applied at once" },
     Prop { key: "timeout", default: "", help: "seconds after which a whole apply is aborted and rolled back (default: none)" },
@@ -40,19 +40,19 @@ pub const PROPS: &[Prop] = &[
 ];
 
 /// Looks a property up.
-pub fn prop(key: &str) -> Option<&'static Prop> {
+pub(crate) fn prop(key: &str) -> Option<&'static Prop> {
     PROPS.iter().find(|p| p.key == key)
 }
 
 /// The property store of the plugin.
 #[derive(Debug, Clone)]
-pub struct Props {
+pub(crate) struct Props {
     dir: PathBuf,
 }
 
 impl Props {
     /// The store under `dir` (`$DOKKU_LIB_ROOT/config/compose`).
-    pub fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
         }
@@ -63,7 +63,7 @@ impl Props {
     }
 
     /// The value set for `scope` (an app or `--global`), if any.
-    pub fn get(&self, scope: &str, key: &str) -> Option<String> {
+    pub(crate) fn get(&self, scope: &str, key: &str) -> Option<String> {
         std::fs::read_to_string(self.path(scope, key))
             .ok()
             .map(|v| v.trim_end_matches('\n').to_owned())
@@ -71,14 +71,14 @@ impl Props {
     }
 
     /// App value, else global value, else the default.
-    pub fn computed(&self, app: &str, key: &str) -> String {
+    pub(crate) fn computed(&self, app: &str, key: &str) -> String {
         self.get(app, key)
             .or_else(|| self.get("--global", key))
             .unwrap_or_else(|| prop(key).map_or("", |p| p.default).to_owned())
     }
 
     /// Sets (`Some`) or unsets (`None`) a value.
-    pub fn set(&self, scope: &str, key: &str, value: Option<&str>) -> std::io::Result<()> {
+    pub(crate) fn set(&self, scope: &str, key: &str, value: Option<&str>) -> std::io::Result<()> {
         let path = self.path(scope, key);
         match value {
             Some(v) => {
@@ -105,7 +105,7 @@ impl Props {
     }
 
     /// Removes every property of `scope` (the app was destroyed).
-    pub fn clear(&self, scope: &str) -> std::io::Result<()> {
+    pub(crate) fn clear(&self, scope: &str) -> std::io::Result<()> {
         match std::fs::remove_dir_all(self.dir.join(scope)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),

@@ -24,7 +24,7 @@ use crate::model::secret::{env_is_secret, env_key_is_secret};
 /// `x-app.environment.SECRET_KEY`, reached through `<<: *app`, is the secret it is in the
 /// service.
 #[derive(Debug, Clone, Copy)]
-pub struct SecretRule<'a> {
+pub(crate) struct SecretRule<'a> {
     plain: &'a BTreeSet<String>,
 }
 
@@ -32,7 +32,7 @@ impl<'a> SecretRule<'a> {
     /// The rule with the project's plain keys (`x-dokku.plain`: shown even when they look
     /// secret).
     #[must_use]
-    pub fn new(plain: &'a BTreeSet<String>) -> Self {
+    pub(crate) fn new(plain: &'a BTreeSet<String>) -> Self {
         SecretRule { plain }
     }
 
@@ -59,7 +59,7 @@ impl<'a> SecretRule<'a> {
 
     /// The key paths (keys joined with `.`, array indices as numbers) of every secret.
     #[must_use]
-    pub fn paths(&self, compose: &Value) -> BTreeSet<String> {
+    pub(crate) fn paths(&self, compose: &Value) -> BTreeSet<String> {
         let mut paths = BTreeSet::new();
         let mut values: BTreeSet<String> = BTreeSet::new();
         let mut note = |paths: &mut BTreeSet<String>, path: String, v: &Value| {
@@ -103,7 +103,7 @@ impl<'a> SecretRule<'a> {
     /// # Errors
     ///
     /// The first error of `f`.
-    pub fn for_each<E>(
+    pub(crate) fn for_each<E>(
         &self,
         compose: &mut Value,
         f: &mut dyn FnMut(&str, &mut Value) -> Result<(), E>,
@@ -121,7 +121,7 @@ impl<'a> SecretRule<'a> {
     /// `compose` with every secret replaced by [`MASK`]: what `compose:config` prints and a
     /// release stores as `masked.json`.
     #[must_use]
-    pub fn mask(&self, compose: &Value) -> Value {
+    pub(crate) fn mask(&self, compose: &Value) -> Value {
         let mut masked = compose.clone();
         let _ = self.for_each(&mut masked, &mut |_, v| {
             *v = Value::String(MASK.to_owned());

@@ -23,7 +23,7 @@ impl ReleaseStore {
     /// # Errors
     ///
     /// As for [`ReleaseStore::info`], for either release.
-    pub fn diff(&self, from: u64, to: u64) -> Result<String, ReleaseError> {
+    pub(crate) fn diff(&self, from: u64, to: u64) -> Result<String, ReleaseError> {
         let a = self.release_commit(from)?;
         let b = self.release_commit(to)?;
         let a_masked: Value = self.read_json(&a, from, MASKED_FILE)?;

@@ -49,12 +49,12 @@ use serde_json::Value;
 
 use super::secrets::SecretError;
 
-pub use crate::dokku::cmd::MASK;
-pub use classify::SecretRule;
+pub(crate) use crate::dokku::cmd::MASK;
+pub(crate) use classify::SecretRule;
 pub use store::{reset_history, ReleaseStore};
 
 /// The branch that holds the releases, one commit each.
-pub const BRANCH: &str = "refs/heads/releases";
+pub(crate) const BRANCH: &str = "refs/heads/releases";
 
 /// Name and e-mail of the author and committer of every release commit.
 const AUTHOR: (&str, &str) = ("dokku-compose", "dokku-compose@localhost");
@@ -69,7 +69,7 @@ const RELEASE_FILE: &str = "release.json";
 /// A name that is not a release (`compose:rollback x`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a release: name one as `compose:releases` lists it (`v3`, or `3`)")]
-pub struct NotARelease(pub String);
+pub(crate) struct NotARelease(pub String);
 
 /// Parses a release name as `compose:releases` prints it (`v3`) or as a bare number (`3`):
 /// release names round-trip between listing, `diff` and `rollback` (issue #15 item 12).
@@ -164,7 +164,7 @@ fn latest_hint(latest: Option<u64>) -> String {
 
 /// Facts about one Dokku app of a release, given by the caller and stored in `apps.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppFacts {
+pub(crate) struct AppFacts {
     /// Digest of the build context (or of the image reference) that was deployed.
     pub digest: String,
     /// Keyed fingerprint of the app's config (never the config itself).
@@ -190,7 +190,7 @@ pub enum ReleaseKind {
 impl ReleaseKind {
     /// `"apply"` or `"rollback"`, as stored in `release.json` and shown in listings.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReleaseKind::Apply => "apply",
             ReleaseKind::Rollback { .. } => "rollback",
@@ -200,7 +200,7 @@ impl ReleaseKind {
 
 /// Everything [`ReleaseStore::record`] needs to write a release.
 #[derive(Debug, Clone, Copy)]
-pub struct NewRelease<'a> {
+pub(crate) struct NewRelease<'a> {
     /// The stack name.
     pub stack: &'a str,
     /// The normalised compose project JSON that was applied, secrets in clear.

@@ -26,7 +26,7 @@ impl ReleaseStore {
     /// [`ReleaseError::InvalidTime`] when `r.time` is not RFC 3339, [`ReleaseError::Git`] when
     /// the commit cannot be written (also when another process recorded a release at the same
     /// time; callers hold the stack lock), and the read errors of the current latest release.
-    pub fn record(&self, r: &NewRelease<'_>) -> Result<ReleaseInfo, ReleaseError> {
+    pub(crate) fn record(&self, r: &NewRelease<'_>) -> Result<ReleaseInfo, ReleaseError> {
         let (epoch, offset_minutes) =
             parse_rfc3339(r.time).ok_or_else(|| ReleaseError::InvalidTime {
                 time: r.time.to_owned(),

@@ -112,19 +112,13 @@ impl ReleaseStore {
         })
     }
 
-    /// The store directory.
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The commit the history's branch points at (`None`: no release yet): what
     /// [`reset_history`] puts back when the apply that records the next release is undone.
     ///
     /// # Errors
     ///
     /// [`ReleaseError::Git`] when the branch cannot be read.
-    pub fn head(&self) -> Result<Option<String>, ReleaseError> {
+    pub(crate) fn head(&self) -> Result<Option<String>, ReleaseError> {
         Ok(self.tip()?.map(|c| c.id().to_string()))
     }
 
@@ -134,7 +128,7 @@ impl ReleaseStore {
     ///
     /// [`ReleaseError::Git`], [`ReleaseError::Json`] or [`ReleaseError::Corrupt`] when the
     /// history cannot be read or its ids are not consecutive.
-    pub fn list(&self) -> Result<Vec<ReleaseInfo>, ReleaseError> {
+    pub(crate) fn list(&self) -> Result<Vec<ReleaseInfo>, ReleaseError> {
         let mut out = Vec::new();
         let mut next = self.tip()?;
         while let Some(commit) = next {
@@ -171,7 +165,7 @@ impl ReleaseStore {
     ///
     /// [`ReleaseError::Unknown`] when there is no such release, and the read errors of
     /// [`ReleaseStore::list`].
-    pub fn info(&self, id: u64) -> Result<ReleaseInfo, ReleaseError> {
+    pub(crate) fn info(&self, id: u64) -> Result<ReleaseInfo, ReleaseError> {
         let commit = self.release_commit(id)?;
         self.info_of(&commit, Some(id))
     }
@@ -250,7 +244,7 @@ impl ReleaseStore {
     /// # Errors
     ///
     /// As for [`ReleaseStore::info`].
-    pub fn apps(&self, id: u64) -> Result<BTreeMap<String, AppFacts>, ReleaseError> {
+    pub(crate) fn apps(&self, id: u64) -> Result<BTreeMap<String, AppFacts>, ReleaseError> {
         let commit = self.release_commit(id)?;
         self.read_json(&commit, id, APPS_FILE)
     }

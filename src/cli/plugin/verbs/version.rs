@@ -2,11 +2,11 @@
 //! plugin.toml's, which `dokku plugin:list` shows) and the commit it was built from.
 
 /// The version this binary was built as.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The commit the binary was built from: `DOKKU_COMPOSE_COMMIT` at build time (set by
 /// `install.sh`'s cargo build and by scripts/build-release), `unknown` otherwise.
-pub const COMMIT: &str = match option_env!("DOKKU_COMPOSE_COMMIT") {
+pub(crate) const COMMIT: &str = match option_env!("DOKKU_COMPOSE_COMMIT") {
     Some(c) => c,
     None => "unknown",
 };
