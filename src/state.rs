@@ -354,6 +354,23 @@ pub(crate) fn read(
     read_stack(project, run, None)
 }
 
+/// [`read`] from a host whose answer to each command line is `answer(line)`; the state and
+/// the command lines asked, in order.
+#[cfg(test)]
+pub(crate) fn read_answering(
+    project: &Project,
+    answer: impl Fn(&str) -> QueryOutput,
+) -> (DokkuState, Vec<String>) {
+    let mut asked = Vec::new();
+    let state = read(project, &mut |cmd: &Cmd| {
+        let line = cmd.argv().join(" ");
+        asked.push(line.clone());
+        Ok(answer(&line))
+    })
+    .unwrap();
+    (state, asked)
+}
+
 /// What a reader may take as known instead of asking the host (docs/performance.md): the
 /// state the stack's last successful apply left (what was read then, with the plan's effects
 /// applied), and the apps Dokku's triggers say changed since, which are read again.
@@ -501,6 +518,18 @@ pub(crate) fn parse_bulk_report(
     out: &str,
     apps: &[String],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, StateError> {
+    bulk_lines(cmd, out, apps)?
+        .map(|(app, line)| Ok((app.clone(), parse_report(cmd, line)?)))
+        .collect()
+}
+
+/// The lines of a bulk `:report --format json`, each with its app of `apps`; an error when
+/// their numbers differ.
+pub(crate) fn bulk_lines<'a, 'o>(
+    cmd: &Cmd,
+    out: &'o str,
+    apps: &'a [String],
+) -> Result<impl Iterator<Item = (&'a String, &'o str)>, StateError> {
     let lines: Vec<&str> = out
         .lines()
         .map(str::trim)
@@ -512,10 +541,7 @@ pub(crate) fn parse_bulk_report(
             format!("{} report(s) for {} app(s)", lines.len(), apps.len()),
         ));
     }
-    apps.iter()
-        .zip(lines)
-        .map(|(app, line)| Ok((app.clone(), parse_report(cmd, line)?)))
-        .collect()
+    Ok(apps.iter().zip(lines))
 }
 
 /// The host's global Let's Encrypt e-mail, when the project asks for certificates (the

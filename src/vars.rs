@@ -239,6 +239,11 @@ pub(crate) fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let line_of = |consumed: usize| text[..consumed].matches('\n').count() + 1;
+    let syntax = |at: usize, message: String| VarError::Syntax {
+        file: file.to_owned(),
+        line: line_of(at),
+        message,
+    };
     while let Some(i) = rest.find("${{") {
         let at = text.len() - rest.len() + i;
         if rest[..i].ends_with('$') {
@@ -251,19 +256,11 @@ pub(crate) fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
         out.push_str(&rest[..i]);
         let after = &rest[i + 3..];
         let Some(end) = after.find("}}") else {
-            return Err(VarError::Syntax {
-                file: file.to_owned(),
-                line: line_of(at),
-                message: "`${{` without a closing `}}`".into(),
-            });
+            return Err(syntax(at, "`${{` without a closing `}}`".into()));
         };
         let inner = after[..end].trim();
         if let Some(path) = inner.strip_prefix("stack.") {
-            let value = fact(path).map_err(|e| VarError::Syntax {
-                file: file.to_owned(),
-                line: line_of(at),
-                message: e.to_string(),
-            })?;
+            let value = fact(path).map_err(|e| syntax(at, e.to_string()))?;
             out.push_str(&value);
             rest = &after[end + 2..];
             continue;
@@ -271,54 +268,34 @@ pub(crate) fn substitute_all<G: std::fmt::Display, F: std::fmt::Display>(
         if let Some(spec) = inner.strip_prefix("generate.") {
             let (name, kind) = spec.split_once(':').unwrap_or((spec, "password"));
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(VarError::Syntax {
-                    file: file.to_owned(),
-                    line: line_of(at),
-                    message: format!("`{name}` is not a variable name"),
-                });
+                return Err(syntax(at, format!("`{name}` is not a variable name")));
             }
-            let kind = GenKind::parse(kind).map_err(|e| VarError::Syntax {
-                file: file.to_owned(),
-                line: line_of(at),
-                message: e.to_string(),
-            })?;
-            let value = generated(name, kind).map_err(|e| VarError::Syntax {
-                file: file.to_owned(),
-                line: line_of(at),
-                message: e.to_string(),
-            })?;
+            let kind = GenKind::parse(kind).map_err(|e| syntax(at, e.to_string()))?;
+            let value = generated(name, kind).map_err(|e| syntax(at, e.to_string()))?;
             out.push_str(&value);
             rest = &after[end + 2..];
             continue;
         }
         let Some((scope, name)) = inner.split_once('.') else {
-            return Err(VarError::Syntax {
-                file: file.to_owned(),
-                line: line_of(at),
-                message: format!(
+            return Err(syntax(
+                at,
+                format!(
                     "`${{{{{inner}}}}}` needs a level: `global.`, `project.` or `environment.`"
                 ),
-            });
+            ));
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(VarError::Syntax {
-                file: file.to_owned(),
-                line: line_of(at),
-                message: format!("`{name}` is not a variable name"),
-            });
+            return Err(syntax(at, format!("`{name}` is not a variable name")));
         }
         let map = match scope {
             "global" => &scopes.global,
             "project" => &scopes.project,
             "environment" => &scopes.environment,
             other => {
-                return Err(VarError::Syntax {
-                    file: file.to_owned(),
-                    line: line_of(at),
-                    message: format!(
-                        "unknown level `{other}`: use `global`, `project` or `environment`"
-                    ),
-                })
+                return Err(syntax(
+                    at,
+                    format!("unknown level `{other}`: use `global`, `project` or `environment`"),
+                ))
             }
         };
         let Some(value) = map.get(name) else {

@@ -57,6 +57,16 @@ impl StackDir {
     pub(crate) fn archives(&self) -> PathBuf {
         self.dir().join("archives")
     }
+    /// The archives a recovery or a teardown sends: the saved ones first (what the
+    /// interrupted apply sent), any other packed from the stack's captured source.
+    pub(crate) fn saved_archives(&self) -> ArchiveStore {
+        ArchiveStore {
+            dir: self.archives(),
+            source_dir: self.dir().join("source"),
+            prefer_saved: true,
+            confined: true,
+        }
+    }
     /// The host key (one per data directory).
     pub fn key(&self) -> PathBuf {
         self.data.join("host.key")
@@ -221,13 +231,7 @@ pub(crate) fn recover_stack(
         false,
     )?;
     let key = HostKey::load_or_ephemeral(&dir.key())?;
-    let archives = ArchiveStore {
-        dir: dir.archives(),
-        source_dir: dir.dir().join("source"),
-        prefer_saved: true,
-        confined: true,
-    };
-    recover(&dir, &key, runner, &archives, events)
+    recover(&dir, &key, runner, &dir.saved_archives(), events)
 }
 
 /// Makes what the stack's first change needs and a refused apply must not leave behind: the

@@ -146,14 +146,7 @@ pub(crate) fn rollback(
                         argv: e.undo.describe(),
                         message: error.to_string(),
                     };
-                    events(&Event::UndoFailed {
-                        step: e.step.clone(),
-                        error: error.to_string(),
-                    });
-                    failures.push(UndoFailure {
-                        step: e.step.clone(),
-                        error,
-                    });
+                    failures.push(undo_failed(&e.step, error, events));
                 }
             }
             Revert::Plan(Undo::Commands { cmds }) => {
@@ -167,14 +160,7 @@ pub(crate) fn rollback(
                     if let Err(error) = run_cmd(runner, archives, cmd, deadline) {
                         all_ok = false;
                         if e.finished {
-                            events(&Event::UndoFailed {
-                                step: e.step.clone(),
-                                error: error.to_string(),
-                            });
-                            failures.push(UndoFailure {
-                                step: e.step.clone(),
-                                error,
-                            });
+                            failures.push(undo_failed(&e.step, error, events));
                         }
                     }
                 }
@@ -205,4 +191,16 @@ pub(crate) fn rollback(
         let _ = std::fs::remove_dir(archives.dir.with_file_name("undo"));
     }
     failures
+}
+
+/// Reports the failed undo of `step` and returns it.
+fn undo_failed(step: &str, error: RunError, events: &(dyn Fn(&Event) + Sync)) -> UndoFailure {
+    events(&Event::UndoFailed {
+        step: step.to_owned(),
+        error: error.to_string(),
+    });
+    UndoFailure {
+        step: step.to_owned(),
+        error,
+    }
 }

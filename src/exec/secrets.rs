@@ -143,6 +143,14 @@ impl fmt::Debug for HostKey {
     }
 }
 
+/// What [`HostKey::load_or_new`] found.
+enum Loaded {
+    /// The key file.
+    Existing(HostKey),
+    /// No key file: bytes for a new key.
+    New([u8; KEY_LEN]),
+}
+
 impl HostKey {
     /// Loads the key at `path`, or creates it if there is no file there.
     ///
@@ -158,9 +166,18 @@ impl HostKey {
     /// [`SecretError::BadKeyFile`] when the file is not exactly 32 bytes long or its mode lets
     /// the group or others access it.
     pub fn load_or_create(path: &Path) -> Result<HostKey, SecretError> {
+        match Self::load_or_new(path)? {
+            Loaded::Existing(key) => Ok(key),
+            Loaded::New(bytes) => Self::install(path, bytes),
+        }
+    }
+
+    /// The key at `path`, or, when there is none, new random bytes for one: refused when
+    /// data sealed by a lost key lies beside `path` (a new key could not open it).
+    fn load_or_new(path: &Path) -> Result<Loaded, SecretError> {
         match Self::load(path) {
             Err(SecretError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {}
-            other => return other,
+            other => return other.map(Loaded::Existing),
         }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -178,7 +195,7 @@ impl HostKey {
             path: path.to_path_buf(),
             error: io::Error::other(format!("no random bytes for a new key: {e}")),
         })?;
-        Self::install(path, bytes)
+        Ok(Loaded::New(bytes))
     }
 
     /// Writes this key (one from [`HostKey::load_or_ephemeral`]) to `path` if there is no key
@@ -256,23 +273,10 @@ impl HostKey {
     ///
     /// As [`HostKey::load_or_create`].
     pub(crate) fn load_or_ephemeral(path: &Path) -> Result<HostKey, SecretError> {
-        match Self::load(path) {
-            Err(SecretError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {}
-            other => return other,
-        }
-        let sealed = sealed_data(path.parent().unwrap_or(Path::new(".")));
-        if !sealed.is_empty() {
-            return Err(SecretError::Missing {
-                path: path.to_path_buf(),
-                sealed,
-            });
-        }
-        let mut bytes = [0u8; KEY_LEN];
-        getrandom::getrandom(&mut bytes).map_err(|e| SecretError::Io {
-            path: path.to_path_buf(),
-            error: io::Error::other(format!("no random bytes for a key: {e}")),
-        })?;
-        Ok(HostKey { bytes })
+        Ok(match Self::load_or_new(path)? {
+            Loaded::Existing(key) => key,
+            Loaded::New(bytes) => HostKey { bytes },
+        })
     }
 
     /// Loads an existing key file, checking its length and mode.

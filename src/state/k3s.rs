@@ -109,8 +109,7 @@ pub(super) fn app_properties(reports: &BTreeMap<&str, BTreeMap<String, String>>,
 
 #[cfg(test)]
 mod tests {
-    use crate::dokku::Cmd;
-    use crate::state::{read, QueryOutput};
+    use crate::state::{read_answering, QueryOutput};
 
     #[test]
     fn k3s_reports_are_read_only_when_k3s_is_involved() {
@@ -139,13 +138,7 @@ mod tests {
                     _ => None,
                 }
             };
-            let mut asked = Vec::new();
-            let state = read(&project, &mut |cmd: &Cmd| {
-                let line = cmd.argv().join(" ");
-                asked.push(line.clone());
-                Ok(answer(&line))
-            })
-            .unwrap();
+            let (state, asked) = read_answering(&project, answer);
             let k3s_reads = asked
                 .iter()
                 .filter(|a| {

@@ -42,13 +42,7 @@ fn read_queries_only_what_the_project_touches() {
             _ => None,
         }
     };
-    let mut asked = Vec::new();
-    let state = read(&project, &mut |cmd: &Cmd| {
-        let line = cmd.argv().join(" ");
-        asked.push(line.clone());
-        Ok(answer(&line))
-    })
-    .unwrap();
+    let (state, asked) = read_answering(&project, answer);
     // The parallel reader sees the same host.
     let parallel =
         read_parallel(&project, &|cmd: &Cmd| Ok(answer(&cmd.argv().join(" "))), 4).unwrap();
@@ -100,13 +94,7 @@ fn apps_are_read_in_bulk_and_known_state_is_trusted() {
             _ => None,
         }
     };
-    let mut asked = Vec::new();
-    let state = read(&project, &mut |cmd: &Cmd| {
-        let line = cmd.argv().join(" ");
-        asked.push(line.clone());
-        Ok(answer(&line))
-    })
-    .unwrap();
+    let (state, asked) = read_answering(&project, answer);
     // apps:list, scheduler:report --global, network:list, storage:list-entries, 12 bulk
     // reports, 3 per-app queries x2.
     assert_eq!(asked.len(), 22, "{asked:#?}");
@@ -115,17 +103,13 @@ fn apps_are_read_in_bulk_and_known_state_is_trusted() {
     assert!(state.apps["s-web"].letsencrypt && !state.apps["s-api"].letsencrypt);
     assert_eq!(state.apps["s-api"].config["APP"], "s-api");
     // A bulk answer that does not match `apps:list` is not trusted: per app instead.
-    let mut asked = Vec::new();
-    let short = read(&project, &mut |cmd: &Cmd| {
-        let line = cmd.argv().join(" ");
-        asked.push(line.clone());
-        Ok(if line == "dokku ports:report --format json" {
+    let (short, asked) = read_answering(&project, |line| {
+        if line == "dokku ports:report --format json" {
             Some("{}\n".into())
         } else {
-            answer(&line)
-        })
-    })
-    .unwrap();
+            answer(line)
+        }
+    });
     assert!(
         asked.contains(&"dokku ports:report s-api --format json".to_owned()),
         "{asked:#?}"

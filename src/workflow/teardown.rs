@@ -9,7 +9,6 @@ use std::sync::atomic::AtomicBool;
 
 use crate::dokku::Cmd;
 use crate::exec::apply::{materialize, recover, stack_dir, ApplyError, Recovered};
-use crate::exec::archive::ArchiveStore;
 use crate::exec::executor::{execute, ExecOptions};
 use crate::exec::journal::Journal;
 use crate::exec::lock::StackLock;
@@ -187,12 +186,7 @@ pub(crate) fn down(
     )?;
     let key_is_new = !dir.key().exists();
     let key = HostKey::load_or_ephemeral(&dir.key())?;
-    let archives = ArchiveStore {
-        dir: dir.archives(),
-        source_dir: dir.dir().join("source"),
-        prefer_saved: true,
-        confined: true,
-    };
+    let archives = dir.saved_archives();
     let recovered = recover(&dir, &key, runner, &archives, events)?;
     // On k3s, the stack's Services and EndpointSlices go first, under the same lock (their
     // deletion is as irreversible as the destroys that follow).

@@ -235,26 +235,20 @@ pub(super) fn load(
             texts: resolved_texts,
             jail: jail.clone(),
         };
-        if needs_facts && !resolve_facts {
-            let first = load_files(
-                dir,
-                input,
-                app,
-                profiles.clone(),
-                environment.clone(),
-                vault_password.clone(),
-            )?;
-            facts = Some(Facts::of(&first, app, props, &denv)?);
-            continue;
-        }
-        return load_files(
+        let loaded = load_files(
             dir,
             input,
             app,
             profiles.clone(),
             environment.clone(),
             vault_password.clone(),
-        );
+        )?;
+        if needs_facts && !resolve_facts {
+            // The first pass: the stack's facts, for the second.
+            facts = Some(Facts::of(&loaded, app, props, &denv)?);
+            continue;
+        }
+        return Ok(loaded);
     }
     unreachable!("the last pass returns")
 }

@@ -101,6 +101,18 @@ fn fixture() -> Fixture {
     }
 }
 
+/// The first release of the fixtures: `compose_v1`, apps at `d1`.
+fn record_first(store: &ReleaseStore) -> ReleaseInfo {
+    record(
+        store,
+        &compose_v1(),
+        &apps("d1"),
+        "first",
+        ReleaseKind::Apply,
+        "2025-01-31T12:00:00Z",
+    )
+}
+
 fn record(
     store: &ReleaseStore,
     compose: &Value,
@@ -170,14 +182,7 @@ fn store_dir_is_private_bare_repo_on_releases_branch() {
     let mode = std::fs::metadata(&f.dir).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
     assert!(f.store.repo.is_bare());
-    record(
-        &f.store,
-        &compose_v1(),
-        &apps("d1"),
-        "first",
-        ReleaseKind::Apply,
-        "2025-01-31T12:00:00Z",
-    );
+    record_first(&f.store);
     let head = f.store.repo.head().unwrap();
     assert_eq!(head.name(), Some(BRANCH));
 }
@@ -263,14 +268,7 @@ fn three_releases_listed_newest_first() {
 #[test]
 fn unknown_release_id() {
     let f = fixture();
-    record(
-        &f.store,
-        &compose_v1(),
-        &apps("d1"),
-        "first",
-        ReleaseKind::Apply,
-        "2025-01-31T12:00:00Z",
-    );
+    record_first(&f.store);
     record(
         &f.store,
         &compose_v1(),
@@ -361,14 +359,7 @@ fn secrets_leaked_by_caller_into_message_and_plan_are_redacted() {
 #[test]
 fn wrong_host_key_cannot_open_and_does_not_leak() {
     let f = fixture();
-    record(
-        &f.store,
-        &compose_v1(),
-        &apps("d1"),
-        "first",
-        ReleaseKind::Apply,
-        "2025-01-31T12:00:00Z",
-    );
+    record_first(&f.store);
     let other = ReleaseStore::open(&f.dir, HostKey::from_bytes([1; 32])).unwrap();
     // Listing and masked views need no key.
     assert_eq!(other.list().unwrap().len(), 1);

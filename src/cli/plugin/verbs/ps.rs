@@ -40,18 +40,11 @@ pub(super) fn bulk_ps_reports() -> PsReports {
     }
     let cmd = Cmd::dokku(["ps:report", "--format", "json"]);
     let out = r.run(&cmd, None, None).ok()?.stdout;
-    let lines: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with('{'))
+    let reports = crate::state::bulk_lines(&cmd, &out, &apps)
+        .ok()?
+        .map(|(a, l)| Some((a.clone(), serde_json::from_str(l).ok()?)))
         .collect();
-    if lines.len() != apps.len() {
-        return None;
-    }
-    apps.into_iter()
-        .zip(lines)
-        .map(|(a, l)| Some((a, serde_json::from_str(l).ok()?)))
-        .collect()
+    reports
 }
 
 pub(super) fn service_states(project: &Project, reports: &PsReports) -> Vec<Value> {

@@ -11,14 +11,7 @@ fn diff_shows_changes_without_secret_values() {
         .unwrap()
         .scale
         .insert("web".into(), 2);
-    record(
-        &f.store,
-        &compose_v1(),
-        &apps("d1"),
-        "first",
-        ReleaseKind::Apply,
-        "2025-01-31T12:00:00Z",
-    );
+    record_first(&f.store);
     record(
         &f.store,
         &compose_v2(),

@@ -184,14 +184,7 @@ fn compose_round_trips_and_no_plaintext_is_stored() {
 #[test]
 fn plain_keys_are_stored_in_clear() {
     let f = fixture();
-    record(
-        &f.store,
-        &compose_v1(),
-        &apps("d1"),
-        "first",
-        ReleaseKind::Apply,
-        "2025-01-31T12:00:00Z",
-    );
+    record_first(&f.store);
     let files = committed_files(&f.store, 1);
     let raw: Value = serde_json::from_str(&files["compose.json"]).unwrap();
     assert_eq!(
