@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::environment::Environment;
+use super::error::NoConfigFile;
 use super::finalize;
 use super::merge;
 use super::options::{LoadOptions, Loaded};
@@ -138,8 +139,8 @@ fn config_files(
         default_files(&opts.working_dir)?
     };
     if files.is_empty() {
-        return Err(ComposeError::Invalid {
-            message: "no configuration file provided: `COMPOSE_FILE` lists no file".into(),
+        return Err(ComposeError::NoConfigFile {
+            reason: NoConfigFile::EmptyComposeFile,
         });
     }
     Ok(files)
@@ -161,9 +162,7 @@ fn project_name(
         .filter(|s| !s.is_empty());
     if let Some(n) = &name {
         if !valid_project_name(n) {
-            return Err(ComposeError::Invalid {
-                message: format!("invalid project name {n:?}: must consist only of lowercase alphanumeric characters, hyphens, and underscores as well as start with a letter or number"),
-            });
+            return Err(ComposeError::ProjectName { name: n.clone() });
         }
     } else {
         // `name:` of the files (the last one wins) names the project, normalised, and is
@@ -231,9 +230,7 @@ pub fn load_typed(
     opts: &LoadOptions,
 ) -> Result<(super::types::Project, Vec<Warning>), ComposeError> {
     if opts.no_interpolate {
-        return Err(ComposeError::Invalid {
-            message: "the typed model needs interpolation: `no_interpolate` is set".into(),
-        });
+        return Err(ComposeError::NeedsInterpolation);
     }
     let loaded = load(opts)?;
     let project = super::types::Project::from_loaded(&loaded)?;
@@ -263,8 +260,10 @@ pub(crate) fn read_named(
         Some(j) => match j.read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(ComposeError::Invalid {
-                message: format!("`{key}`: {e}"),
+            Err(error) => Err(ComposeError::Confined {
+                file: path.to_path_buf(),
+                path: key.to_owned(),
+                error,
             }),
         },
         None => match std::fs::read(path) {
@@ -366,16 +365,22 @@ fn default_files(wd: &Path) -> Result<Vec<PathBuf>, ComposeError> {
         }
         dir = d.parent();
     }
-    Err(ComposeError::Invalid {
-        message: "no configuration file provided: not found".into(),
+    Err(ComposeError::NoConfigFile {
+        reason: NoConfigFile::NotFound,
     })
 }
 
 /// Names the file in a normalisation error (`FILE: services.web.ports[1]: …`).
 fn in_file(file: &Path, e: ComposeError) -> ComposeError {
     match e {
-        ComposeError::Invalid { message } => ComposeError::Invalid {
-            message: format!("{}: {message}", file.display()),
+        ComposeError::Key {
+            file: None,
+            path,
+            problem,
+        } => ComposeError::Key {
+            file: Some(file.to_path_buf()),
+            path,
+            problem,
         },
         ComposeError::Syntax {
             file: None,
