@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::error::EnvFileProblem;
 use super::warning::Warning;
 use super::{dotenv, ComposeError};
 
@@ -63,15 +64,22 @@ impl Environment {
         let mut warnings = Vec::new();
         for file in files {
             if jail.is_none() && file.is_dir() {
-                return Err(invalid(format!("{} is a directory", file.display())));
+                return Err(ComposeError::EnvFile {
+                    file,
+                    problem: EnvFileProblem::Directory,
+                });
             }
             let key = if env_files.is_empty() {
                 ".env".to_owned()
             } else {
                 format!("env file {}", file.display())
             };
-            let bytes = super::loader::read_named(jail, &key, &file)?
-                .ok_or_else(|| invalid(format!("couldn't find env file: {}", file.display())))?;
+            let bytes = super::loader::read_named(jail, &key, &file)?.ok_or_else(|| {
+                ComposeError::EnvFile {
+                    file: file.clone(),
+                    problem: EnvFileProblem::NotFound,
+                }
+            })?;
             let src = String::from_utf8(bytes).map_err(|e| {
                 let offset = e.utf8_error().valid_up_to();
                 let line = e.as_bytes()[..offset]
@@ -79,10 +87,10 @@ impl Environment {
                     .filter(|&&b| b == b'\n')
                     .count()
                     + 1;
-                invalid(format!(
-                    "failed to read {}: line {line}: invalid UTF-8 at byte offset {offset}",
-                    file.display()
-                ))
+                ComposeError::EnvFile {
+                    file: file.clone(),
+                    problem: EnvFileProblem::InvalidUtf8 { line, offset },
+                }
             })?;
             let snapshot_lookup = |k: &str| process.get(k).cloned();
             dotenv::parse_into(
@@ -150,10 +158,6 @@ impl Environment {
     }
 }
 
-fn invalid(message: String) -> ComposeError {
-    ComposeError::Invalid { message }
-}
-
 /// `COMPOSE_DISABLE_ENV_FILE` read like Go's `strconv.ParseBool`.
 fn default_env_file_disabled(process: &BTreeMap<String, String>) -> Result<bool, ComposeError> {
     let Some(value) = process.get("COMPOSE_DISABLE_ENV_FILE") else {
@@ -162,10 +166,10 @@ fn default_env_file_disabled(process: &BTreeMap<String, String>) -> Result<bool,
     match value.as_str() {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        other => Err(invalid(format!(
-            "strconv.ParseBool: parsing {}: invalid syntax",
-            super::yaml::go_quote(other)
-        ))),
+        other => Err(ComposeError::NotBool {
+            variable: "COMPOSE_DISABLE_ENV_FILE",
+            value: other.to_owned(),
+        }),
     }
 }
 

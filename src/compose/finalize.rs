@@ -6,13 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::dotenv;
+use super::error::{FileKind, FileProblem, KeyProblem, RefKind};
 use super::tree::{Map, Node};
 use super::warning::Warning;
 use super::ComposeError;
-
-fn invalid(message: String) -> ComposeError {
-    ComposeError::Invalid { message }
-}
 
 /// Completes a merged canonical project for project `name` with the active `profiles`.
 /// With `untyped` (`--no-interpolate`), the reference prints its untyped model: env files and
@@ -200,7 +197,11 @@ fn service(
     let has_networks = s.contains_key("networks");
     if let Some(mode) = s.get("network_mode").and_then(Node::as_str) {
         if has_networks {
-            return Err(invalid(format!("service {name} declares mutually exclusive `network_mode` and `networks`: invalid compose project")));
+            return Err(ComposeError::Exclusive {
+                service: name.to_owned(),
+                first: "network_mode",
+                second: "networks",
+            });
         }
         let _ = mode;
     } else if !has_networks && !s.contains_key("provider") {
@@ -214,7 +215,9 @@ fn service(
         .and_then(Node::as_str)
         .is_some_and(|i| !i.is_empty());
     if !has_image && !s.contains_key("build") && !s.contains_key("provider") {
-        return Err(invalid(format!("service {name:?} has neither an image nor a build context specified: invalid compose project")));
+        return Err(ComposeError::NoImage {
+            service: name.to_owned(),
+        });
     }
     // Empty strings, lists and maps are dropped by the reference (Go `omitempty`), except
     // for the fields that are structs or always printed.
@@ -288,36 +291,33 @@ impl ServiceFiles<'_> {
                     )));
                     continue;
                 }
-                Ok(None) => {
-                    return Err(invalid(format!(
-                        "env file {} not found: No such file or directory (os error 2)",
-                        path.display()
-                    )))
+                Ok(None) => return Err(file_error(key, FileKind::Env, path, FileProblem::Missing)),
+                Err(ComposeError::Read { error, .. }) => {
+                    return Err(file_error(
+                        key,
+                        FileKind::Env,
+                        path,
+                        FileProblem::Unreadable(error),
+                    ))
                 }
-                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "env file {} not found: {e}",
-                        path.display()
-                    )))
-                }
+                Err(e) => return Err(e),
             };
             let src = if crate::vault::is_vault(&bytes) {
                 // An env file encrypted with ansible-vault (issue #8) is read decrypted.
-                let plain = crate::vault::plaintext(bytes, path, vault)
-                    .map_err(|e| invalid(format!("{key}: {e}")))?;
-                String::from_utf8(plain).map_err(|_| {
-                    invalid(format!(
-                        "{key}: the decrypted env file {} is not UTF-8",
-                        path.display()
-                    ))
+                let plain =
+                    crate::vault::plaintext(bytes, path, vault).map_err(|e| ComposeError::Key {
+                        file: None,
+                        path: key.clone(),
+                        problem: KeyProblem::Vault(e),
+                    })?;
+                String::from_utf8(plain).map_err(|_| ComposeError::Key {
+                    file: None,
+                    path: key.clone(),
+                    problem: KeyProblem::DecryptedNotUtf8(path.to_path_buf()),
                 })?
             } else {
                 String::from_utf8(bytes).map_err(|_| {
-                    invalid(format!(
-                        "env file {} not found: stream did not contain valid UTF-8",
-                        path.display()
-                    ))
+                    file_error(key.clone(), FileKind::Env, path, FileProblem::NotUtf8)
                 })?
             };
             let raw = m.get("format").and_then(Node::as_str) == Some("raw");
@@ -357,25 +357,20 @@ impl ServiceFiles<'_> {
             let bytes = match super::loader::read_named(jail, &key, path) {
                 Ok(Some(b)) => b,
                 Ok(None) => {
-                    return Err(invalid(format!(
-                        "label file {} not found: No such file or directory (os error 2)",
-                        path.display()
-                    )))
+                    return Err(file_error(key, FileKind::Label, path, FileProblem::Missing))
                 }
-                Err(e @ ComposeError::Invalid { .. }) => return Err(e),
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "label file {} not found: {e}",
-                        path.display()
-                    )))
+                Err(ComposeError::Read { error, .. }) => {
+                    return Err(file_error(
+                        key,
+                        FileKind::Label,
+                        path,
+                        FileProblem::Unreadable(error),
+                    ))
                 }
+                Err(e) => return Err(e),
             };
-            let src = String::from_utf8(bytes).map_err(|_| {
-                invalid(format!(
-                    "label file {} not found: stream did not contain valid UTF-8",
-                    path.display()
-                ))
-            })?;
+            let src = String::from_utf8(bytes)
+                .map_err(|_| file_error(key, FileKind::Label, path, FileProblem::NotUtf8))?;
             let lookup = |k: &str| vars.get(k).cloned();
             for (k, v) in dotenv::parse(&src, path, &lookup)? {
                 from_files.insert(k, v.map_or(Node::Null, Node::Str));
@@ -385,12 +380,26 @@ impl ServiceFiles<'_> {
     }
 }
 
+/// An unreadable env or label file of a service (`key`: `services.web.env_file[0]`).
+fn file_error(key: String, kind: FileKind, file: &Path, problem: FileProblem) -> ComposeError {
+    ComposeError::ServiceFile {
+        path: key,
+        kind,
+        file: file.to_path_buf(),
+        problem,
+    }
+}
+
 /// The `--no-interpolate` form of a service: default network and secret targets only.
 fn untyped_service(name: &str, s: &mut Map) -> Result<(), ComposeError> {
     let has_networks = s.contains_key("networks");
     if s.get("network_mode").and_then(Node::as_str).is_some() {
         if has_networks {
-            return Err(invalid(format!("service {name} declares mutually exclusive `network_mode` and `networks`: invalid compose project")));
+            return Err(ComposeError::Exclusive {
+                service: name.to_owned(),
+                first: "network_mode",
+                second: "networks",
+            });
         }
     } else if !has_networks && !s.contains_key("provider") {
         let mut n = Map::new();
@@ -443,7 +452,15 @@ fn check_limits(name: &str, s: &Map) -> Result<(), ComposeError> {
                 _ => None,
             };
             if num(a) != num(b) {
-                return Err(invalid(format!("services.{name}: can't set distinct values on '{key}' and 'deploy.resources.{section}.{field}': invalid compose project")));
+                return Err(ComposeError::Key {
+                    file: None,
+                    path: format!("services.{name}"),
+                    problem: KeyProblem::DistinctValues {
+                        key,
+                        section,
+                        field,
+                    },
+                });
             }
         }
     }
@@ -560,14 +577,14 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
             // The reference rejects an undefined dependency even with `required: false`.
             for dep in deps.keys() {
                 if !all.contains(dep) {
-                    return Err(invalid(format!("service {name:?} depends on undefined service {dep:?}: invalid compose project")));
+                    return Err(undefined(name, RefKind::Service, dep));
                 }
             }
         }
         if let Some(nets) = s.get("networks").and_then(Node::as_map) {
             for net in nets.keys() {
                 if net != "default" && !defined("networks", net) {
-                    return Err(invalid(format!("service {name:?} refers to undefined network {net}: invalid compose project")));
+                    return Err(undefined(name, RefKind::Network, net));
                 }
             }
         }
@@ -579,12 +596,12 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
                 }
                 if let Some(src) = m.get("source").and_then(Node::as_str) {
                     if !defined("volumes", src) {
-                        return Err(invalid(format!("service {name:?} refers to undefined volume {src}: invalid compose project")));
+                        return Err(undefined(name, RefKind::Volume, src));
                     }
                 }
             }
         }
-        for (kind, what) in [("secrets", "secret"), ("configs", "config")] {
+        for (kind, what) in [("secrets", RefKind::Secret), ("configs", RefKind::Config)] {
             if let Some(refs) = s.get(kind).and_then(Node::as_seq) {
                 for r in refs {
                     if let Some(src) = r
@@ -593,7 +610,7 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
                         .and_then(Node::as_str)
                     {
                         if !defined(kind, src) {
-                            return Err(invalid(format!("service {name:?} refers to undefined {what} {src}: invalid compose project")));
+                            return Err(undefined(name, what, src));
                         }
                     }
                 }
@@ -601,6 +618,14 @@ fn check_references(services: &Map, all: &BTreeSet<String>, p: &Map) -> Result<(
         }
     }
     Ok(())
+}
+
+fn undefined(service: &str, kind: RefKind, name: &str) -> ComposeError {
+    ComposeError::Undefined {
+        service: service.to_owned(),
+        kind,
+        name: name.to_owned(),
+    }
 }
 
 /// Finds a `depends_on` cycle in linear time (iterative depth-first search with colours).
@@ -634,10 +659,7 @@ fn check_cycles(services: &Map) -> Result<(), ComposeError> {
                         let mut cycle: Vec<String> =
                             stack[pos..].iter().map(|(n, _)| n.clone()).collect();
                         cycle.push(child);
-                        return Err(invalid(format!(
-                            "dependency cycle detected: {}",
-                            cycle.join(" -> ")
-                        )));
+                        return Err(ComposeError::Cycle { chain: cycle });
                     }
                     Some(_) => {}
                     None => {

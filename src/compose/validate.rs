@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::error::{Expected, KeyProblem};
 use super::tree::{Map, Node};
 use super::ComposeError;
 
@@ -206,9 +207,11 @@ const CONFIG: &[&str] = &[
     "template_driver",
 ];
 
-fn err(file: &Path, message: String) -> ComposeError {
-    ComposeError::Invalid {
-        message: format!("validating {}: {message}", file.display()),
+fn err(file: &Path, path: impl Into<String>, problem: KeyProblem) -> ComposeError {
+    ComposeError::Schema {
+        file: file.to_path_buf(),
+        path: path.into(),
+        problem,
     }
 }
 
@@ -228,10 +231,7 @@ fn keys(m: &Map, allowed: &[&str], path: &str, file: &Path) -> Result<(), Compos
         } else {
             path.to_string()
         };
-        return Err(err(
-            file,
-            format!("{at} additional properties '{k}' not allowed"),
-        ));
+        return Err(err(file, at, KeyProblem::UnknownKey(k.clone())));
     }
     Ok(())
 }
@@ -242,7 +242,8 @@ fn sub_map<'a>(n: &'a Node, path: &str, file: &Path) -> Result<Option<&'a Map>, 
         Node::Null => Ok(None),
         other => Err(err(
             file,
-            format!("{path} must be a mapping, not {}", other.kind()),
+            path,
+            KeyProblem::wrong(Expected::Mapping, other.kind()),
         )),
     }
 }
@@ -259,14 +260,11 @@ pub(crate) fn schema(doc: &Map, file: &Path) -> Result<(), ComposeError> {
                     other => {
                         return Err(err(
                             file,
-                            format!(
-                                "{p} must be a mapping{}",
-                                if matches!(other, Node::Null) {
-                                    String::new()
-                                } else {
-                                    format!(", not {}", other.kind())
-                                }
-                            ),
+                            p,
+                            KeyProblem::WrongType {
+                                expected: Expected::Mapping,
+                                found: (!matches!(other, Node::Null)).then(|| other.kind()),
+                            },
                         ))
                     }
                 }
@@ -303,7 +301,8 @@ fn resource_values(r: &Map, path: &str, file: &Path) -> Result<(), ComposeError>
         {
             return Err(err(
                 file,
-                format!("{path}.driver_opts.{k} must be a number or string"),
+                format!("{path}.driver_opts.{k}"),
+                KeyProblem::must_be(Expected::NumberOrString),
             ));
         }
     }
@@ -317,7 +316,8 @@ fn resource_values(r: &Map, path: &str, file: &Path) -> Result<(), ComposeError>
         if let Some((k, _)) = opts.iter().find(|(_, v)| !matches!(untag(v), Node::Str(_))) {
             return Err(err(
                 file,
-                format!("{path}.ipam.options.{k} must be a string"),
+                format!("{path}.ipam.options.{k}"),
+                KeyProblem::must_be(Expected::String),
             ));
         }
     }
@@ -441,15 +441,15 @@ fn shape_ok(shape: Shape, n: &Node) -> bool {
     }
 }
 
-fn shape_name(shape: Shape) -> &'static str {
+fn expected(shape: Shape) -> Expected {
     match shape {
-        Shape::Str => "a string",
-        Shape::List => "an array",
-        Shape::StrOrList => "a string or an array",
-        Shape::ListOrMap => "an array or a mapping",
-        Shape::Map => "a mapping",
-        Shape::Bool => "a boolean",
-        Shape::Num => "a number",
+        Shape::Str => Expected::String,
+        Shape::List => Expected::Array,
+        Shape::StrOrList => Expected::StringOrArray,
+        Shape::ListOrMap => Expected::ArrayOrMapping,
+        Shape::Map => Expected::Mapping,
+        Shape::Bool => Expected::Boolean,
+        Shape::Num => Expected::Number,
     }
 }
 
@@ -458,10 +458,7 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
         .keys()
         .find(|k| !k.starts_with("x-") && !service_keys().contains(k.as_str()))
     {
-        return Err(err(
-            file,
-            format!("{p} additional properties '{k}' not allowed"),
-        ));
+        return Err(err(file, p, KeyProblem::UnknownKey(k.clone())));
     }
     for (key, v) in s {
         let v = untag(v);
@@ -472,7 +469,8 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
             if !shape_ok(*shape, v) {
                 return Err(err(
                     file,
-                    format!("{p}.{key} must be {}, not {}", shape_name(*shape), v.kind()),
+                    format!("{p}.{key}"),
+                    KeyProblem::wrong(expected(*shape), v.kind()),
                 ));
             }
         }
@@ -500,7 +498,8 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
             if matches!(untag(v), Node::Map(_) | Node::Seq(_)) {
                 return Err(err(
                     file,
-                    format!("{p}.environment.{k} must be a boolean, null, number or string"),
+                    format!("{p}.environment.{k}"),
+                    KeyProblem::must_be(Expected::Scalar),
                 ));
             }
         }
@@ -508,7 +507,11 @@ fn service(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
     entries(s, p, file)?;
     if let Some(Node::Map(e)) = s.get("extends").map(untag) {
         if !e.contains_key("service") {
-            return Err(err(file, format!("{p}.extends.service is required")));
+            return Err(err(
+                file,
+                format!("{p}.extends.service"),
+                KeyProblem::Required,
+            ));
         }
     }
     Ok(())
@@ -525,7 +528,8 @@ fn entries(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
                     None => {
                         return Err(err(
                             file,
-                            format!("{p}.volumes.{i} missing property 'type'"),
+                            format!("{p}.volumes.{i}"),
+                            KeyProblem::MissingProperty("type"),
                         ))
                     }
                     Some(t) => one_of(
@@ -556,7 +560,11 @@ fn entries(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
     }
     if let Some(Node::Str(policy)) = s.get("pull_policy").map(untag) {
         if !pull_policy_ok(policy) {
-            return Err(err(file, format!("{p}.pull_policy '{policy}' does not match pattern 'always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+'")));
+            return Err(err(
+                file,
+                format!("{p}.pull_policy"),
+                KeyProblem::PullPolicy(policy.clone()),
+            ));
         }
     }
     if let Some(Node::Map(nets)) = s.get("networks").map(untag) {
@@ -572,7 +580,8 @@ fn entries(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
                         if !matches!(v, Node::Str(_) | Node::Null) {
                             return Err(err(
                                 file,
-                                format!("{p}.networks.{net}.{key} must be a string"),
+                                format!("{p}.networks.{net}.{key}"),
+                                KeyProblem::must_be(Expected::String),
                             ));
                         }
                     }
@@ -590,15 +599,16 @@ fn entries(s: &Map, p: &str, file: &Path) -> Result<(), ComposeError> {
     Ok(())
 }
 
-fn one_of(v: &Node, allowed: &[&str], path: &str, file: &Path) -> Result<(), ComposeError> {
+fn one_of(
+    v: &Node,
+    allowed: &'static [&'static str],
+    path: &str,
+    file: &Path,
+) -> Result<(), ComposeError> {
     if v.as_str().is_some_and(|s| allowed.contains(&s)) {
         return Ok(());
     }
-    let list: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
-    Err(err(
-        file,
-        format!("{path} value must be one of {}", list.join(", ")),
-    ))
+    Err(err(file, path, KeyProblem::NotOneOf(allowed)))
 }
 
 /// `always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+`,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::session::{Session, MAX_EXTENDS_DEPTH};
 use crate::compose::environment::Environment;
+use crate::compose::error::IncludeProblem;
 use crate::compose::merge;
 use crate::compose::tree::{Map, Node};
 use crate::compose::ComposeError;
@@ -33,9 +34,7 @@ impl Session<'_> {
                 env_files,
             } = include_entry(entry, i, file)?;
             if paths.is_empty() {
-                return Err(ComposeError::Invalid {
-                    message: format!("include[{i}].path in {} lists no file", file.display()),
-                });
+                return Err(include_error(file, i, IncludeProblem::NoFile));
             }
             let home = vars.get("HOME").map(String::as_str);
             let paths: Vec<PathBuf> = paths
@@ -46,23 +45,17 @@ impl Session<'_> {
                 self.outside(&format!("include[{i}]"), p)?;
             }
             if self.includes.len() >= MAX_EXTENDS_DEPTH {
-                return Err(ComposeError::Invalid {
-                    message: format!(
-                        "include[{i}] in {}: includes nested deeper than {MAX_EXTENDS_DEPTH} files",
-                        file.display()
-                    ),
-                });
+                return Err(include_error(
+                    file,
+                    i,
+                    IncludeProblem::TooDeep {
+                        limit: MAX_EXTENDS_DEPTH,
+                    },
+                ));
             }
             if let Some(p) = paths.iter().find(|p| self.includes.contains(p)) {
-                let chain: Vec<String> = self
-                    .includes
-                    .iter()
-                    .chain([p])
-                    .map(|p| p.display().to_string())
-                    .collect();
-                return Err(ComposeError::Invalid {
-                    message: format!("include cycle detected:\n{}", chain.join("\n include ")),
-                });
+                let chain = self.includes.iter().chain([p]).cloned().collect();
+                return Err(include_error(file, i, IncludeProblem::Cycle { chain }));
             }
             let inc_dir = match &project_dir {
                 Some(d) => PathBuf::from(crate::compose::syntax::resolve_path(d, base, home)),
@@ -120,11 +113,7 @@ fn include_entry(entry: Node, i: usize, file: &Path) -> Result<IncludeEntry, Com
                     .filter_map(Node::as_str)
                     .map(str::to_string)
                     .collect(),
-                _ => {
-                    return Err(ComposeError::Invalid {
-                        message: format!("include[{i}].path is required in {}", file.display()),
-                    })
-                }
+                _ => return Err(include_error(file, i, IncludeProblem::PathRequired)),
             };
             let env_files = match m.get("env_file") {
                 Some(Node::Str(s)) => vec![s.clone()],
@@ -145,12 +134,13 @@ fn include_entry(entry: Node, i: usize, file: &Path) -> Result<IncludeEntry, Com
             }
         }
         other => {
-            return Err(ComposeError::Invalid {
-                message: format!(
-                    "include[{i}] must be a string or a mapping, not {}",
-                    other.kind()
-                ),
-            })
+            return Err(include_error(
+                file,
+                i,
+                IncludeProblem::WrongType {
+                    found: other.kind(),
+                },
+            ))
         }
     })
 }
@@ -169,8 +159,9 @@ fn merge_included(out: &mut Map, included: Map, first: &Path) -> Result<(), Comp
                 for (name, v) in new {
                     match existing.get(&name) {
                         Some(e) if *e != v && key == "services" => {
-                            return Err(ComposeError::Invalid {
-                                message: format!("services.{name} conflicts with imported resource (included from {})", first.display()),
+                            return Err(ComposeError::Conflict {
+                                service: name,
+                                included: first.to_path_buf(),
                             })
                         }
                         Some(_) => {}
@@ -187,4 +178,12 @@ fn merge_included(out: &mut Map, included: Map, first: &Path) -> Result<(), Comp
         }
     }
     Ok(())
+}
+
+fn include_error(file: &Path, index: usize, problem: IncludeProblem) -> ComposeError {
+    ComposeError::Include {
+        file: file.to_path_buf(),
+        index,
+        problem,
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{in_file, into_map, outside_warning, read_compose, strip_tag, untagged};
+use crate::compose::error::{Expected, ExtendsProblem, KeyProblem};
 use crate::compose::merge;
 use crate::compose::normalize::{self, Ctx};
 use crate::compose::tree::{Map, Node};
@@ -39,8 +40,10 @@ impl Session<'_> {
     /// A file outside the project directory: refused in the jail (issue #13), else a warning.
     pub(super) fn outside(&mut self, key: &str, path: &Path) -> Result<(), ComposeError> {
         if let Some(j) = &self.jail {
-            crate::confine::resolve(&j.root, path).map_err(|e| ComposeError::Invalid {
-                message: format!("`{key}`: {e}"),
+            crate::confine::resolve(&j.root, path).map_err(|error| ComposeError::Confined {
+                file: path.to_path_buf(),
+                path: key.to_owned(),
+                error,
             })?;
         } else if let Some(w) = outside_warning(key, path, &self.project_dir) {
             self.warnings.push(w);
@@ -75,19 +78,16 @@ impl Session<'_> {
                     out.push(m);
                 }
                 other => {
-                    return Err(ComposeError::Invalid {
-                        message: format!(
-                            "validating {}: top-level object must be a mapping, not {}",
-                            file.display(),
-                            other.kind()
-                        ),
+                    return Err(ComposeError::NotMapping {
+                        file: file.to_path_buf(),
+                        found: other.kind(),
                     })
                 }
             }
         }
         if out.is_empty() {
-            return Err(ComposeError::Invalid {
-                message: format!("empty compose file: `{}`", file.display()),
+            return Err(ComposeError::Empty {
+                file: file.to_path_buf(),
             });
         }
         Ok(out)
@@ -120,12 +120,10 @@ impl Session<'_> {
             Some(Node::Map(m)) => m,
             Some(Node::Null) | None => Map::new(),
             Some(other) => {
-                return Err(ComposeError::Invalid {
-                    message: format!(
-                        "validating {}: services must be a mapping, not {}",
-                        file.display(),
-                        other.kind()
-                    ),
+                return Err(ComposeError::Schema {
+                    file: file.to_path_buf(),
+                    path: "services".into(),
+                    problem: KeyProblem::wrong(Expected::Mapping, other.kind()),
                 })
             }
         };
@@ -209,12 +207,13 @@ impl Session<'_> {
             return Ok(done.clone());
         }
         if stack.len() >= MAX_EXTENDS_DEPTH {
-            return Err(ComposeError::Invalid {
-                message: format!(
-                    "services.{name}.extends in {}: chain deeper than {MAX_EXTENDS_DEPTH} services",
-                    file.display()
-                ),
-            });
+            return Err(extends_error(
+                file,
+                name,
+                ExtendsProblem::TooDeep {
+                    limit: MAX_EXTENDS_DEPTH,
+                },
+            ));
         }
         if stack.contains(&key) {
             let chain: Vec<String> = stack
@@ -222,26 +221,19 @@ impl Session<'_> {
                 .map(|(_, n)| n.clone())
                 .chain([name.to_string()])
                 .collect();
-            return Err(ComposeError::Invalid {
-                message: format!("circular reference with extends: {}", chain.join(" -> ")),
-            });
+            return Err(extends_error(file, name, ExtendsProblem::Cycle { chain }));
         }
-        let raw = services.get(name).ok_or_else(|| ComposeError::Invalid {
-            message: format!(
-                "cannot extend service `{name}` in {}: service not found",
-                file.display()
-            ),
-        })?;
+        let raw = services
+            .get(name)
+            .ok_or_else(|| extends_error(file, name, ExtendsProblem::NotFound))?;
         let mut raw = match strip_tag(raw.clone()) {
             Node::Map(m) => m,
             Node::Null => Map::new(),
             other => {
-                return Err(ComposeError::Invalid {
-                    message: format!(
-                        "validating {}: services.{name} must be a mapping, not {}",
-                        file.display(),
-                        other.kind()
-                    ),
+                return Err(ComposeError::Schema {
+                    file: file.to_path_buf(),
+                    path: format!("services.{name}"),
+                    problem: KeyProblem::wrong(Expected::Mapping, other.kind()),
                 })
             }
         };
@@ -264,24 +256,20 @@ impl Session<'_> {
                     .get("service")
                     .and_then(Node::as_str)
                     .map(str::to_string)
-                    .ok_or_else(|| ComposeError::Invalid {
-                        message: format!(
-                            "extends.{name}.service is required (services.{name}.extends in {})",
-                            file.display()
-                        ),
-                    })?;
+                    .ok_or_else(|| extends_error(file, name, ExtendsProblem::ServiceRequired))?;
                 (
                     target,
                     m.get("file").and_then(Node::as_str).map(str::to_string),
                 )
             }
             other => {
-                return Err(ComposeError::Invalid {
-                    message: format!(
-                        "services.{name}.extends must be a string or a mapping, not {}",
-                        other.kind()
-                    ),
-                })
+                return Err(extends_error(
+                    file,
+                    name,
+                    ExtendsProblem::WrongType {
+                        found: other.kind(),
+                    },
+                ))
             }
         };
         stack.push(key);
@@ -311,5 +299,13 @@ impl Session<'_> {
         self.extends_cache
             .insert((file.to_path_buf(), name.to_string()), merged.clone());
         Ok(merged)
+    }
+}
+
+fn extends_error(file: &Path, service: &str, problem: ExtendsProblem) -> ComposeError {
+    ComposeError::Extends {
+        file: file.to_path_buf(),
+        service: service.to_owned(),
+        problem,
     }
 }

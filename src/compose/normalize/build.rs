@@ -49,10 +49,10 @@ pub(super) fn build(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, Compo
         }
         Node::Map(m) => m,
         other => {
-            return Err(invalid(format!(
-                "{path} must be a string or a mapping, not {}",
-                other.kind()
-            )))
+            return Err(key_error(
+                path,
+                KeyProblem::wrong(Expected::StringOrMapping, other.kind()),
+            ))
         }
     };
     build_context(&mut m, ctx);
@@ -109,9 +109,7 @@ pub(super) fn additional_contexts(
             .filter_map(scalar_string)
             .find(|s| !s.contains('='))
         {
-            return Err(invalid(format!(
-                "{path}: invalid value {bare}, expected key=value"
-            )));
+            return Err(key_error(path, KeyProblem::NotKeyValue(bare)));
         }
     }
     let m = into_map(list_or_map(v, path, Bare::Null, ctx)?);
@@ -144,7 +142,7 @@ pub(super) fn env_file(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, Co
                 let file = e
                     .remove("path")
                     .and_then(|p| scalar_string(&p))
-                    .ok_or_else(|| invalid(format!("{path}[{i}].path is required")))?;
+                    .ok_or_else(|| key_error(format!("{path}[{i}].path"), KeyProblem::Required))?;
                 m.insert("path".into(), Node::Str(ctx.path(&file)));
                 let required = to_bool(
                     e.remove("required").unwrap_or(Node::Bool(true)),
@@ -156,10 +154,10 @@ pub(super) fn env_file(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, Co
                 }
             }
             other => {
-                return Err(invalid(format!(
-                    "{path}[{i}] must be a string or a mapping, not {}",
-                    other.kind()
-                )))
+                return Err(key_error(
+                    format!("{path}[{i}]"),
+                    KeyProblem::wrong(Expected::StringOrMapping, other.kind()),
+                ))
             }
         }
         out.push(Node::Map(m));

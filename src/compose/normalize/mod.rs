@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::error::{Expected, KeyProblem};
 use super::syntax;
 use super::tree::{Map, Node};
 use super::ComposeError;
@@ -50,8 +51,12 @@ impl Ctx<'_> {
     }
 }
 
-fn invalid(message: String) -> ComposeError {
-    ComposeError::Invalid { message }
+fn key_error(path: impl Into<String>, problem: KeyProblem) -> ComposeError {
+    ComposeError::Key {
+        file: None,
+        path: path.into(),
+        problem,
+    }
 }
 
 fn syntax_error(path: &str, reason: syntax::SyntaxError) -> ComposeError {
@@ -110,9 +115,7 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
                         Bare::Null => Node::Null,
                     },
                     other => Node::Str(scalar_string(&other).ok_or_else(|| {
-                        invalid(format!(
-                            "{path}.{k} must be a boolean, null, number or string"
-                        ))
+                        key_error(format!("{path}.{k}"), KeyProblem::must_be(Expected::Scalar))
                     })?),
                 };
                 out.insert(k, v);
@@ -120,8 +123,12 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
         }
         Node::Seq(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let s = scalar_string(&item)
-                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let s = scalar_string(&item).ok_or_else(|| {
+                    key_error(
+                        format!("{path}[{i}]"),
+                        KeyProblem::must_be(Expected::String),
+                    )
+                })?;
                 match s.split_once('=') {
                     Some((k, v)) => {
                         out.insert(k.to_string(), Node::Str(v.to_string()));
@@ -141,10 +148,10 @@ fn list_or_map(node: Node, path: &str, bare: Bare, ctx: &Ctx<'_>) -> Result<Node
         }
         Node::Null => {}
         other => {
-            return Err(invalid(format!(
-                "{path} must be a mapping or a list, not {}",
-                other.kind()
-            )))
+            return Err(key_error(
+                path,
+                KeyProblem::wrong(Expected::MappingOrList, other.kind()),
+            ))
         }
     }
     Ok(Node::Map(out))
@@ -181,7 +188,7 @@ fn to_int(node: Node, path: &str) -> Result<Node, ComposeError> {
             .trim()
             .parse::<i64>()
             .map(Node::Int)
-            .map_err(|_| invalid(format!("{path}: failed to cast to expected type: strconv.Atoi: parsing {s:?}: invalid syntax"))),
+            .map_err(|_| key_error(path, KeyProblem::NotInteger(s))),
         other => Ok(other),
     }
 }
@@ -192,7 +199,7 @@ fn to_float(node: Node, path: &str) -> Result<Node, ComposeError> {
             .trim()
             .parse::<f64>()
             .map(num)
-            .map_err(|_| invalid(format!("{path}: invalid number {s:?}"))),
+            .map_err(|_| key_error(path, KeyProblem::InvalidNumber(s))),
         Node::Int(i) => Ok(Node::Int(i)),
         other => Ok(other),
     }
@@ -224,9 +231,7 @@ fn to_bool(node: Node, path: &str) -> Result<Node, ComposeError> {
         Node::Str(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "y" | "on" => Ok(Node::Bool(true)),
             "false" | "no" | "n" | "off" => Ok(Node::Bool(false)),
-            _ => Err(invalid(format!(
-                "{path}: failed to cast to expected type: invalid boolean: {s}"
-            ))),
+            _ => Err(key_error(path, KeyProblem::NotBoolean(s))),
         },
         other => Ok(other),
     }
@@ -295,10 +300,10 @@ pub(crate) fn service(name: &str, node: Node, ctx: &Ctx<'_>) -> Result<Map, Comp
         Node::Map(m) => m,
         Node::Null => Map::new(),
         other => {
-            return Err(invalid(format!(
-                "{p} must be a mapping, not {}",
-                other.kind()
-            )))
+            return Err(key_error(
+                p,
+                KeyProblem::wrong(Expected::Mapping, other.kind()),
+            ))
         }
     };
     // One pass over the keys present (not one lookup per known key): this runs for every
@@ -361,10 +366,12 @@ fn service_key(p: &str, key: &str, v: Node, ctx: &Ctx<'_>) -> Result<Node, Compo
             let out = Node::Seq(indexed.into_iter().map(|(_, n)| n).collect());
             let total = ctx.ports.get() + out.as_seq().map_or(0, <[Node]>::len);
             if total > MAX_PORT_MAPPINGS {
-                return Err(invalid(format!(
-                    "{}: port ranges expand to more than {MAX_PORT_MAPPINGS} mappings",
-                    path()
-                )));
+                return Err(key_error(
+                    path(),
+                    KeyProblem::TooManyPorts {
+                        limit: MAX_PORT_MAPPINGS,
+                    },
+                ));
             }
             ctx.ports.set(total);
             Ok(out)
@@ -576,10 +583,10 @@ pub(crate) fn resource(
         Node::Map(m) => m,
         Node::Null => Map::new(),
         other => {
-            return Err(invalid(format!(
-                "{p} must be a mapping, not {}",
-                other.kind()
-            )))
+            return Err(key_error(
+                p,
+                KeyProblem::wrong(Expected::Mapping, other.kind()),
+            ))
         }
     };
     if ctx.untyped {

@@ -19,17 +19,22 @@ pub(super) fn file_refs(node: Node, path: &str) -> Result<Node, ComposeError> {
                 edit(&mut m, "mode", |v| match v {
                     Node::Str(s) => i64::from_str_radix(s.trim_start_matches("0o"), 8)
                         .map(|n| Node::Str(format!("0{n:o}")))
-                        .map_err(|_| invalid(format!("{path}[{i}].mode: invalid file mode {s:?}"))),
+                        .map_err(|_| {
+                            key_error(
+                                format!("{path}[{i}].mode"),
+                                KeyProblem::InvalidFileMode(s.clone()),
+                            )
+                        }),
                     Node::Int(n) => Ok(Node::Str(format!("0{n:o}"))),
                     other => Ok(other),
                 })?;
                 out.push(Node::Map(m));
             }
             other => {
-                return Err(invalid(format!(
-                    "{path}[{i}] must be a string or a mapping, not {}",
-                    other.kind()
-                )))
+                return Err(key_error(
+                    format!("{path}[{i}]"),
+                    KeyProblem::wrong(Expected::StringOrMapping, other.kind()),
+                ))
             }
         }
     }
@@ -66,9 +71,10 @@ pub(super) fn devices(node: Node, path: &str) -> Result<Node, ComposeError> {
                     [a, b] => (*a, *b, "rwm"),
                     [a, b, c] => (*a, *b, *c),
                     _ => {
-                        return Err(invalid(format!(
-                            "{path}[{i}]: invalid device specification: {s}"
-                        )))
+                        return Err(key_error(
+                            format!("{path}[{i}]"),
+                            KeyProblem::InvalidDevice(s.clone()),
+                        ))
                     }
                 };
                 let mut m = Map::new();
@@ -106,16 +112,21 @@ pub(super) fn extra_hosts(node: Node, path: &str) -> Result<Node, ComposeError> 
         }
         Node::Seq(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let s = scalar_string(&item)
-                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let s = scalar_string(&item).ok_or_else(|| {
+                    key_error(
+                        format!("{path}[{i}]"),
+                        KeyProblem::must_be(Expected::String),
+                    )
+                })?;
                 let entry = match s.split_once('=') {
                     Some((h, ip)) => format!("{h}={ip}"),
                     None => match s.split_once(':') {
                         Some((h, ip)) => format!("{h}={ip}"),
                         None => {
-                            return Err(invalid(format!(
-                                "{path}[{i}]: invalid additional host, missing IP address: {s}"
-                            )))
+                            return Err(key_error(
+                                format!("{path}[{i}]"),
+                                KeyProblem::MissingHostIp(s),
+                            ))
                         }
                     },
                 };
@@ -123,10 +134,10 @@ pub(super) fn extra_hosts(node: Node, path: &str) -> Result<Node, ComposeError> 
             }
         }
         other => {
-            return Err(invalid(format!(
-                "{path} must be a list or a mapping, not {}",
-                other.kind()
-            )))
+            return Err(key_error(
+                path,
+                KeyProblem::wrong(Expected::ListOrMapping, other.kind()),
+            ))
         }
     }
     Ok(Node::Seq(out))

@@ -45,10 +45,10 @@ pub(super) fn ports_indexed(node: Node, path: &str) -> Result<Vec<(usize, Node)>
                 out.push((i, Node::Map(m)));
             }
             other => {
-                return Err(invalid(format!(
-                    "{path}[{i}] must be a number, a string or a mapping, not {}",
-                    other.kind()
-                )))
+                return Err(key_error(
+                    format!("{path}[{i}]"),
+                    KeyProblem::wrong(Expected::NumberStringOrMapping, other.kind()),
+                ))
             }
         }
     }
@@ -74,7 +74,12 @@ pub(super) fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, Com
                         Some(src) if !src.is_empty() => {
                             m.insert("source".into(), Node::Str(ctx.path(&src)));
                         }
-                        _ => return Err(invalid(format!("{path}[{i}]: invalid mount config for type \"bind\": field Source must not be empty"))),
+                        _ => {
+                            return Err(key_error(
+                                format!("{path}[{i}]"),
+                                KeyProblem::EmptyBindSource,
+                            ))
+                        }
                     }
                 }
                 edit(&mut m, "read_only", |v| {
@@ -102,10 +107,10 @@ pub(super) fn volumes(node: Node, path: &str, ctx: &Ctx<'_>) -> Result<Node, Com
                 out.push(Node::Map(m));
             }
             other => {
-                return Err(invalid(format!(
-                    "{path}[{i}] must be a string or a mapping, not {}",
-                    other.kind()
-                )))
+                return Err(key_error(
+                    format!("{path}[{i}]"),
+                    KeyProblem::wrong(Expected::StringOrMapping, other.kind()),
+                ))
             }
         }
     }
@@ -117,8 +122,12 @@ pub(super) fn depends_on(node: Node, path: &str) -> Result<Node, ComposeError> {
     match node {
         Node::Seq(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                let name = scalar_string(&item)
-                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let name = scalar_string(&item).ok_or_else(|| {
+                    key_error(
+                        format!("{path}[{i}]"),
+                        KeyProblem::must_be(Expected::String),
+                    )
+                })?;
                 let mut d = Map::new();
                 d.insert("condition".into(), Node::Str("service_started".into()));
                 d.insert("required".into(), Node::Bool(true));
@@ -147,10 +156,10 @@ pub(super) fn depends_on(node: Node, path: &str) -> Result<Node, ComposeError> {
             }
         }
         other => {
-            return Err(invalid(format!(
-                "{path} must be a list or a mapping, not {}",
-                other.kind()
-            )))
+            return Err(key_error(
+                path,
+                KeyProblem::wrong(Expected::ListOrMapping, other.kind()),
+            ))
         }
     }
     Ok(Node::Map(out))
@@ -161,8 +170,12 @@ pub(super) fn networks(node: Node, path: &str) -> Result<Node, ComposeError> {
         Node::Seq(items) => {
             let mut out = Map::new();
             for (i, item) in items.into_iter().enumerate() {
-                let name = scalar_string(&item)
-                    .ok_or_else(|| invalid(format!("{path}[{i}] must be a string")))?;
+                let name = scalar_string(&item).ok_or_else(|| {
+                    key_error(
+                        format!("{path}[{i}]"),
+                        KeyProblem::must_be(Expected::String),
+                    )
+                })?;
                 out.insert(name, Node::Null);
             }
             Ok(Node::Map(out))
@@ -184,9 +197,9 @@ pub(super) fn networks(node: Node, path: &str) -> Result<Node, ComposeError> {
             }
             Ok(Node::Map(out))
         }
-        other => Err(invalid(format!(
-            "{path} must be a list or a mapping, not {}",
-            other.kind()
-        ))),
+        other => Err(key_error(
+            path,
+            KeyProblem::wrong(Expected::ListOrMapping, other.kind()),
+        )),
     }
 }

@@ -25,11 +25,9 @@ impl Project {
     /// service's `x-*` keys in [`super::Service::extensions`].
     pub fn from_loaded(loaded: &Loaded) -> Result<Self, ComposeError> {
         let value = output::to_json(&loaded.project, false);
-        let mut project = decode(value).map_err(|e| ComposeError::Invalid {
-            message: format!(
-                "project `{}` does not fit the typed model: {e}",
-                loaded.name
-            ),
+        let mut project = decode(value).map_err(|error| ComposeError::Decode {
+            project: loaded.name.clone(),
+            error,
         })?;
         let services = loaded
             .project
