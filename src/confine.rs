@@ -23,7 +23,7 @@ const MAX_LINKS: usize = 40;
 /// Why a path of the pushed tree is refused. `path` is relative to the root (what the pusher
 /// sees in their repository).
 #[derive(Debug)]
-pub(crate) struct PathError {
+pub struct PathError {
     /// The path as named, relative to the root when it was below it.
     pub path: String,
     /// What is wrong.
@@ -32,7 +32,7 @@ pub(crate) struct PathError {
 
 /// The reasons a path is refused.
 #[derive(Debug)]
-pub(crate) enum PathErrorKind {
+pub enum PathErrorKind {
     /// `..` climbs above the root.
     Climbs,
     /// An absolute path outside the root.
