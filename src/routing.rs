@@ -271,9 +271,26 @@ struct Directive {
     args: Vec<String>,
 }
 
+/// Why an nginx body does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum BodyError {
+    #[error("an unterminated quote")]
+    UnterminatedQuote,
+    #[error("a directive without `;` before `}}`")]
+    UnterminatedBeforeClose,
+    #[error("a `}}` closing more than it opened")]
+    UnbalancedClose,
+    #[error("an empty statement before `{0}`")]
+    EmptyStatement(char),
+    #[error("a directive without `;`")]
+    Unterminated,
+    #[error("an unclosed `{{`")]
+    Unclosed,
+}
+
 /// Splits an nginx body into directives (nested blocks flattened); `Err` when it does not
 /// parse (an unbalanced brace or quote could close the location and open another block).
-fn directives(body: &str) -> Result<Vec<Directive>, String> {
+fn directives(body: &str) -> Result<Vec<Directive>, BodyError> {
     let mut out = Vec::new();
     let mut words: Vec<String> = Vec::new();
     let mut depth = 0usize;
@@ -302,7 +319,7 @@ fn directives(body: &str) -> Result<Vec<Directive>, String> {
                     }
                 }
                 if !closed {
-                    return Err("an unterminated quote".into());
+                    return Err(BodyError::UnterminatedQuote);
                 }
                 words.push(w);
             }
@@ -310,15 +327,13 @@ fn directives(body: &str) -> Result<Vec<Directive>, String> {
                 words.extend(word.take());
                 if c == '}' {
                     if !words.is_empty() {
-                        return Err("a directive without `;` before `}`".into());
+                        return Err(BodyError::UnterminatedBeforeClose);
                     }
-                    depth = depth
-                        .checked_sub(1)
-                        .ok_or("a `}` closing more than it opened")?;
+                    depth = depth.checked_sub(1).ok_or(BodyError::UnbalancedClose)?;
                     continue;
                 }
                 if words.is_empty() {
-                    return Err(format!("an empty statement before `{c}`"));
+                    return Err(BodyError::EmptyStatement(c));
                 }
                 if c == '{' {
                     depth += 1;
@@ -336,10 +351,10 @@ fn directives(body: &str) -> Result<Vec<Directive>, String> {
     }
     words.extend(word.take());
     if !words.is_empty() {
-        return Err("a directive without `;`".into());
+        return Err(BodyError::Unterminated);
     }
     if depth != 0 {
-        return Err("an unclosed `{`".into());
+        return Err(BodyError::Unclosed);
     }
     Ok(out)
 }

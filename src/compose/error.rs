@@ -276,7 +276,7 @@ pub enum KeyProblem {
     /// An ansible-vault env file cannot be decrypted: the vault module's reason (no password
     /// set, a wrong password), which names the file.
     #[error(": {0}")]
-    Vault(String),
+    Vault(crate::vault::VaultFileError),
     /// A decrypted ansible-vault env file is not UTF-8.
     #[error(": the decrypted env file {} is not UTF-8", .0.display())]
     DecryptedNotUtf8(PathBuf),

@@ -94,20 +94,20 @@ impl std::fmt::Display for Hook {
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     /// Its directory or file cannot be read.
-    #[error("deploy hook `{name}`: {message}")]
+    #[error("deploy hook `{name}`: {problem}")]
     Read {
         /// The hook.
         name: String,
         /// What went wrong.
-        message: String,
+        problem: ReadProblem,
     },
     /// It does not say where it runs, or names an unknown service.
-    #[error("deploy hook `{name}`: {message}")]
+    #[error("deploy hook `{name}`: {problem}")]
     Placement {
         /// The hook.
         name: String,
         /// What is wrong.
-        message: String,
+        problem: PlacementProblem,
     },
     /// It would run on the host, and the operator did not allow that.
     #[error("deploy hook `{name}`: `# dokku-compose: host` would run it on the Dokku host as the dokku user (it could read other apps' config and the plugin's keys), which the security policy refuses; run it in a service's container with `# dokku-compose: service=<name>`, or the operator allows host hooks with `dokku compose:set {stack} allow host-hooks`")]
@@ -125,6 +125,37 @@ pub enum HookError {
         /// The error.
         error: RunError,
     },
+}
+
+/// Why a hook cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadProblem {
+    /// It leaves the pushed tree, or is not a regular file (issue #13).
+    #[error("{0}")]
+    Confined(crate::confine::PathError),
+    /// The file system refused.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// It is not text.
+    #[error("not UTF-8 text")]
+    NotUtf8,
+}
+
+/// Why a hook's placement line (`# dokku-compose: …`) is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementProblem {
+    /// No placement line among the first five.
+    #[error("say where it runs on one of its first lines: `# dokku-compose: service=<name>` (in that service's container) or `# dokku-compose: host` (on the Dokku host, as the dokku user)")]
+    Missing,
+    /// The line says neither `host` nor `service=<name>`.
+    #[error("`# dokku-compose: {0}` is neither `host` nor `service=<name>`")]
+    Unknown(String),
+    /// It names a datastore.
+    #[error("service `{0}` is a datastore; hooks run in app services")]
+    Datastore(String),
+    /// It names no service of the stack.
+    #[error("there is no service `{0}`")]
+    NoService(String),
 }
 
 /// Refuses the hooks that would run on the host unless the operator allowed the `host-hooks`
@@ -150,7 +181,7 @@ pub(crate) fn check_placement_allowed(
 
 /// Where a hook says it runs: `# dokku-compose: host` or `# dokku-compose: service=<name>`
 /// within its first five lines.
-fn placement(script: &str) -> Option<Result<Option<String>, String>> {
+fn placement(script: &str) -> Option<Result<Option<String>, PlacementProblem>> {
     for line in script.lines().take(5) {
         let Some(rest) = line
             .trim()
@@ -164,9 +195,7 @@ fn placement(script: &str) -> Option<Result<Option<String>, String>> {
         return Some(match rest.strip_prefix("service=") {
             Some(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
             _ if rest == "host" => Ok(None),
-            _ => Err(format!(
-                "`# dokku-compose: {rest}` is neither `host` nor `service=<name>`"
-            )),
+            _ => Err(PlacementProblem::Unknown(rest.to_owned())),
         });
     }
     None
@@ -189,7 +218,7 @@ pub(crate) fn discover(
             Err(e) => {
                 return Err(HookError::Read {
                     name: rel_dir.display().to_string(),
-                    message: e.to_string(),
+                    problem: ReadProblem::Confined(e),
                 })
             }
         };
@@ -203,7 +232,7 @@ pub(crate) fn discover(
             let name = format!("{hooks_dir}/{}/{}", phase.as_str(), file.to_string_lossy());
             let path = crate::confine::resolve(source, &rel).map_err(|e| HookError::Read {
                 name: name.clone(),
-                message: e.to_string(),
+                problem: ReadProblem::Confined(e),
             })?;
             if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
                 continue;
@@ -212,27 +241,44 @@ pub(crate) fn discover(
                 crate::confine::read_file(source, &rel, crate::confine::DEFAULT_MAX_FILE_SIZE)
                     .map_err(|e| HookError::Read {
                         name: name.clone(),
-                        message: e.to_string(),
+                        problem: ReadProblem::Confined(e),
                     })?;
             let script = String::from_utf8(bytes).map_err(|_| HookError::Read {
                 name: name.clone(),
-                message: "not UTF-8 text".into(),
+                problem: ReadProblem::NotUtf8,
             })?;
             let run_in = match placement(&script) {
                 None => {
                     return Err(HookError::Placement {
                         name,
-                        message: "say where it runs on one of its first lines: `# dokku-compose: service=<name>` (in that service's container) or `# dokku-compose: host` (on the Dokku host, as the dokku user)".into(),
+                        problem: PlacementProblem::Missing,
                     })
                 }
-                Some(Err(message)) => return Err(HookError::Placement { name, message }),
+                Some(Err(problem)) => return Err(HookError::Placement { name, problem }),
                 Some(Ok(None)) => RunIn::Host,
                 Some(Ok(Some(service))) => {
-                    let svc = project.services.iter().find(|(n, _)| n.as_str() == service).map(|(_, s)| s);
+                    let svc = project
+                        .services
+                        .iter()
+                        .find(|(n, _)| n.as_str() == service)
+                        .map(|(_, s)| s);
                     match svc.map(|s| &s.kind) {
-                        Some(Kind::App(a)) => RunIn::Service { service, app: a.app.to_string() },
-                        Some(Kind::Datastore(_)) => return Err(HookError::Placement { name, message: format!("service `{service}` is a datastore; hooks run in app services") }),
-                        None => return Err(HookError::Placement { name, message: format!("there is no service `{service}`") }),
+                        Some(Kind::App(a)) => RunIn::Service {
+                            service,
+                            app: a.app.to_string(),
+                        },
+                        Some(Kind::Datastore(_)) => {
+                            return Err(HookError::Placement {
+                                name,
+                                problem: PlacementProblem::Datastore(service),
+                            })
+                        }
+                        None => {
+                            return Err(HookError::Placement {
+                                name,
+                                problem: PlacementProblem::NoService(service),
+                            })
+                        }
                     }
                 }
             };
@@ -289,7 +335,7 @@ pub(crate) fn command(
         RunIn::Host => {
             let path = std::fs::canonicalize(&hook.path).map_err(|e| HookError::Read {
                 name: hook.name.clone(),
-                message: e.to_string(),
+                problem: ReadProblem::Io(e),
             })?;
             Ok(Cmd::hook(
                 &path.display().to_string(),
@@ -300,7 +346,7 @@ pub(crate) fn command(
         RunIn::Service { app, .. } => {
             let script = std::fs::read_to_string(&hook.path).map_err(|e| HookError::Read {
                 name: hook.name.clone(),
-                message: e.to_string(),
+                problem: ReadProblem::Io(e),
             })?;
             let mut cmd = Cmd::dokku(["run", "--no-tty"]);
             for (k, v) in env {
@@ -370,10 +416,10 @@ mod tests {
             placement("#!/bin/sh\n#dokku-compose: service=web\n"),
             Some(Ok(Some("web".into())))
         );
-        assert!(matches!(
+        assert_eq!(
             placement("# dokku-compose: somewhere"),
-            Some(Err(_))
-        ));
+            Some(Err(PlacementProblem::Unknown("somewhere".into())))
+        );
         assert_eq!(
             placement("#!/bin/sh\necho\n\n\n\n# dokku-compose: host"),
             None,

@@ -456,13 +456,50 @@ impl std::fmt::Debug for VaultPassword {
     }
 }
 
+/// Why a file that may be a vault has no plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultFileError {
+    /// The file cannot be read.
+    #[error("cannot read `{}`: {error}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file is a vault and no password is set.
+    #[error("`{}` is encrypted with ansible-vault and no vault password is set (`dokku compose:vault-password <app>`, or `--vault-password-file`)", path.display())]
+    NoPassword {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The vault does not decrypt.
+    #[error("cannot decrypt `{}`: {error}", path.display())]
+    Decrypt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: VaultError,
+    },
+}
+
+impl VaultFileError {
+    /// Whether the file does not exist.
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, Self::Read { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
 /// Reads a file that may be vault-encrypted: its plaintext, decrypted with `password` when it
 /// is a vault. A vault without a password is an error that says how to give one.
 pub(crate) fn read_maybe_vault(
     path: &std::path::Path,
     password: Option<&VaultPassword>,
-) -> Result<Vec<u8>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+) -> Result<Vec<u8>, VaultFileError> {
+    let data = std::fs::read(path).map_err(|error| VaultFileError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
     plaintext(data, path, password)
 }
 
@@ -472,14 +509,19 @@ pub(crate) fn plaintext(
     data: Vec<u8>,
     path: &std::path::Path,
     password: Option<&VaultPassword>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, VaultFileError> {
     if !is_vault(&data) {
         return Ok(data);
     }
     let Some(pw) = password.filter(|p| !p.is_empty()) else {
-        return Err(format!("`{}` is encrypted with ansible-vault and no vault password is set (`dokku compose:vault-password <app>`, or `--vault-password-file`)", path.display()));
+        return Err(VaultFileError::NoPassword {
+            path: path.to_path_buf(),
+        });
     };
-    decrypt(&data, pw.as_bytes()).map_err(|e| format!("cannot decrypt `{}`: {e}", path.display()))
+    decrypt(&data, pw.as_bytes()).map_err(|error| VaultFileError::Decrypt {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 #[cfg(test)]

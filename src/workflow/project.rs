@@ -208,9 +208,9 @@ fn resolve_secrets(
                 match j.read(Path::new(file)) {
                     Ok(bytes) => {
                         let plain = crate::vault::plaintext(bytes, Path::new(file), vault)
-                            .map_err(|message| ApplyError::Io {
+                            .map_err(|e| ApplyError::Io {
                                 path: format!("secrets.{name}.file"),
-                                message,
+                                message: e.to_string(),
                             })?;
                         out.insert(name.clone(), plain);
                     }
@@ -229,11 +229,11 @@ fn resolve_secrets(
                     out.insert(name.clone(), v);
                 }
                 // A missing file is reported by the planner, naming the service that uses it.
-                Err(_) if !Path::new(file).exists() => {}
-                Err(message) => {
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
                     return Err(ApplyError::Io {
                         path: format!("secrets.{name}.file"),
-                        message,
+                        message: e.to_string(),
                     })
                 }
             }
