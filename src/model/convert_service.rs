@@ -102,19 +102,58 @@ pub(super) fn present_keys(raw: &types::Service) -> Vec<(&str, bool)> {
         ("configs", !raw.configs.is_empty()),
         (
             "healthcheck",
-            raw.healthcheck
-                .as_ref()
-                .is_some_and(|h| h.test.is_some() || !h.other.is_empty()),
+            raw.healthcheck.as_ref().is_some_and(|h| {
+                h.test.is_some()
+                    || h.disable.is_some()
+                    || h.interval.is_some()
+                    || h.timeout.is_some()
+                    || h.retries.is_some()
+                    || h.start_period.is_some()
+                    || h.start_interval.is_some()
+                    || !h.other.is_empty()
+            }),
         ),
         ("restart", raw.restart.is_some()),
         ("profiles", !raw.profiles.is_empty()),
     ];
     // Typed keys hold no value when unset, and unset keys are skipped after the lookup.
     let mut out: Vec<(&str, bool)> = typed.into_iter().filter(|(_, set)| *set).collect();
+    // Typed runtime keys: listed when present, set unless `null`, `false` or empty.
+    let runtime = [
+        ("scale", written(&raw.scale)),
+        ("cpus", written(&raw.cpus)),
+        ("mem_limit", written(&raw.mem_limit)),
+        ("memswap_limit", written(&raw.memswap_limit)),
+        ("mem_reservation", written(&raw.mem_reservation)),
+        ("stop_grace_period", written(&raw.stop_grace_period)),
+        ("stop_signal", written(&raw.stop_signal)),
+        ("shm_size", written(&raw.shm_size)),
+        ("deploy", written(&raw.deploy)),
+        ("logging", written(&raw.logging)),
+        ("extra_hosts", written(&raw.extra_hosts)),
+        ("ulimits", written(&raw.ulimits)),
+        ("devices", written(&raw.devices)),
+        ("sysctls", written(&raw.sysctls)),
+        ("working_dir", written(&raw.working_dir)),
+        ("user", written(&raw.user)),
+        ("use_api_socket", written(&raw.use_api_socket)),
+        ("network_mode", written(&raw.network_mode)),
+    ];
+    out.extend(
+        runtime
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, !is_unset(&v?)))),
+    );
     let other = raw.other.iter().filter(|(k, _)| !k.starts_with("x-"));
     out.extend(other.map(|(k, v)| (k.as_str(), !is_unset(v))));
     out.sort_unstable();
     out
+}
+
+/// A typed key as the JSON it was written as (`None` when absent).
+fn written<T: serde::Serialize>(v: &types::Opt<T>) -> Option<Value> {
+    v.as_ref()
+        .map(|v| serde_json::to_value(v).unwrap_or(Value::Null))
 }
 
 /// The key-table pass: every key is classified; unknown and rejected keys are errors.

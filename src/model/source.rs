@@ -5,14 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::container::Opts;
 use super::ctx::{is_unset, shape, Ctx};
 use super::docker_opt::Flag;
 use super::error::ModelError;
 use super::service::{Build, Source};
-use crate::compose::types;
+use crate::compose::types::{self, set, Scalar};
 
 /// Splits a command string the way compose does (POSIX shell words: quotes and backslashes,
 /// nothing expanded); unbalanced quotes are an error.
@@ -64,11 +62,10 @@ pub(super) fn start(
         source,
         command: raw.command.clone(),
         entrypoint: raw.entrypoint.clone(),
-        working_dir: raw
-            .key("working_dir")
-            .and_then(Value::as_str)
+        working_dir: set(&raw.working_dir)
+            .and_then(Scalar::as_str)
             .map(str::to_owned),
-        user: raw.key("user").and_then(Value::as_str).map(str::to_owned),
+        user: set(&raw.user).and_then(Scalar::as_str).map(str::to_owned),
     };
     if !matches!(start.source, Source::Build(_)) {
         return Ok(start);

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Every other key of a typed part, kept verbatim.
-type Other = BTreeMap<String, serde_json::Value>;
+use super::runtime::{
+    nullable, Deploy, Device, ExtraHosts, Logging, Opt, Other, Scalar, Sysctls, Ulimit,
+};
 
 /// One service, in the long syntax.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +59,133 @@ pub struct Service {
     /// Profiles the service belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
-    /// Every other key (deploy, logging, resources…), verbatim.
+    /// The process count.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub scale: Opt<serde_json::Number>,
+    /// The CPU limit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpus: Opt<Scalar>,
+    /// The memory limit, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub mem_limit: Opt<Scalar>,
+    /// The memory + swap limit, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub memswap_limit: Opt<Scalar>,
+    /// The memory reservation, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub mem_reservation: Opt<Scalar>,
+    /// The stop timeout (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub stop_grace_period: Opt<Scalar>,
+    /// The stop signal.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub stop_signal: Opt<Scalar>,
+    /// The size of `/dev/shm`, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub shm_size: Opt<Scalar>,
+    /// The `deploy` section.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub deploy: Opt<Deploy>,
+    /// The logging driver and options.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub logging: Opt<Logging>,
+    /// Extra `/etc/hosts` entries.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub extra_hosts: Opt<ExtraHosts>,
+    /// Resource limits, by name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub ulimits: Opt<BTreeMap<String, Ulimit>>,
+    /// Host devices.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub devices: Opt<Vec<Device>>,
+    /// Kernel parameters.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub sysctls: Opt<Sysctls>,
+    /// The working directory.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub working_dir: Opt<Scalar>,
+    /// The user (name or uid).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub user: Opt<Scalar>,
+    /// Whether the Docker socket is mounted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub use_api_socket: Opt<bool>,
+    /// The network mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub network_mode: Opt<Scalar>,
+    /// Every other key, verbatim.
     #[serde(flatten)]
     pub other: Other,
     /// Service-level `x-*` keys (`x-dokku`). The reference's JSON leaves them out, so they are
@@ -68,7 +195,7 @@ pub struct Service {
 }
 
 impl Service {
-    /// A key the typed fields do not name (`cpus`, `deploy`, `ulimits`…), as written.
+    /// A key the typed fields do not name (`cap_add`, `dns`, `pid`…), as written.
     pub fn key(&self, key: &str) -> Option<&serde_json::Value> {
         self.other.get(key)
     }
@@ -161,6 +288,13 @@ pub struct ServiceNetwork {
     /// Extra names on the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// The order the networks are joined in (highest first).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub priority: Opt<serde_json::Number>,
     /// Every other key.
     #[serde(flatten)]
     pub other: Other,
@@ -185,7 +319,49 @@ pub struct Healthcheck {
     /// The test (`["CMD", …]`, `["CMD-SHELL", "…"]`, `["NONE"]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<Vec<String>>,
-    /// Go-formatted durations and counts, disable…
+    /// Disables the image's check.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub disable: Opt<bool>,
+    /// Time between checks (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub interval: Opt<Scalar>,
+    /// Time a check may take (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub timeout: Opt<Scalar>,
+    /// Failures before unhealthy.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub retries: Opt<serde_json::Number>,
+    /// Grace period after start (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub start_period: Opt<Scalar>,
+    /// Time between checks in the start period (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub start_interval: Opt<Scalar>,
+    /// Every other key.
     #[serde(flatten)]
     pub other: Other,
 }
