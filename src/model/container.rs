@@ -5,14 +5,12 @@
 //! `group_add`, the CPU and memory knobs. Each option is a typed (flag, value) pair checked
 //! against the flag's grammar ([`super::docker_opt`]) before it is rendered.
 
-use serde_json::Value;
-
 use super::ctx::Ctx;
 use super::docker_opt::{DockerOpt, Flag};
 use super::error::ModelError;
 use super::service::DockerOption;
 use crate::compose::types::{
-    self, set, Device, ExtraHosts, HostAddresses, Opt, Scalar, Sysctls, Ulimit,
+    self, set, Device, ExtraHosts, HostAddresses, Opt, Scalar, StringOrList, Sysctls, Ulimit,
 };
 
 /// The docker options of one service, each refused with its key path when it is not one safe
@@ -73,34 +71,16 @@ pub(super) fn carried(path: String, problem: &dyn std::fmt::Display, flag: &str)
     }
 }
 
-/// A JSON number or string as text.
-pub(super) fn number_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-/// A compose integer or numeric string as text; other JSON values as their JSON text (which
-/// the flag grammars then refuse).
-pub(super) fn int_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// A string-or-list key as `(key path, value)` pairs: `key` for a string, `key[i]` for items.
-fn items(raw: &types::Service, key: &str) -> Vec<(String, String)> {
-    match raw.key(key) {
-        Some(Value::String(s)) => vec![(key.to_owned(), s.clone())],
-        Some(Value::Array(a)) => a
+fn items(v: &Opt<StringOrList>, key: &str) -> Vec<(String, String)> {
+    match set(v) {
+        Some(StringOrList::One(s)) => vec![(key.to_owned(), s.clone())],
+        Some(StringOrList::Many(a)) => a
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| number_text(v).map(|t| (format!("{key}[{i}]"), t)))
+            .filter_map(|(i, v)| Some((format!("{key}[{i}]"), v.as_ref()?.text())))
             .collect(),
-        _ => Vec::new(),
+        None => Vec::new(),
     }
 }
 
@@ -115,27 +95,31 @@ pub(super) fn container_options(
     ulimits(raw, opts)?;
     privileges(raw, opts)?;
     namespaces(ctx, raw, opts)?;
-    for (key, flag) in [
-        ("dns", Flag::Dns),
-        ("dns_opt", Flag::DnsOption),
-        ("dns_search", Flag::DnsSearch),
-        ("group_add", Flag::GroupAdd),
+    for (key, flag, v) in [
+        ("dns", Flag::Dns, &raw.dns),
+        ("dns_opt", Flag::DnsOption, &raw.dns_opt),
+        ("dns_search", Flag::DnsSearch, &raw.dns_search),
+        ("group_add", Flag::GroupAdd, &raw.group_add),
     ] {
-        for (k, v) in items(raw, key) {
+        for (k, v) in items(v, key) {
             opts.add(&k, flag, Some(&v))?;
         }
     }
-    for (key, flag) in [
-        ("cpu_shares", Flag::CpuShares),
-        ("cpu_quota", Flag::CpuQuota),
-        ("cpu_period", Flag::CpuPeriod),
-        ("cpuset", Flag::CpusetCpus),
-        ("mem_swappiness", Flag::MemorySwappiness),
-        ("oom_score_adj", Flag::OomScoreAdj),
-        ("pids_limit", Flag::PidsLimit),
+    for (key, flag, v) in [
+        ("cpu_shares", Flag::CpuShares, &raw.cpu_shares),
+        ("cpu_quota", Flag::CpuQuota, &raw.cpu_quota),
+        ("cpu_period", Flag::CpuPeriod, &raw.cpu_period),
+        ("cpuset", Flag::CpusetCpus, &raw.cpuset),
+        (
+            "mem_swappiness",
+            Flag::MemorySwappiness,
+            &raw.mem_swappiness,
+        ),
+        ("oom_score_adj", Flag::OomScoreAdj, &raw.oom_score_adj),
+        ("pids_limit", Flag::PidsLimit, &raw.pids_limit),
     ] {
-        if let Some(v) = raw.key(key).filter(|v| !v.is_null()) {
-            opts.add(key, flag, Some(&int_text(v)))?;
+        if let Some(v) = set(v) {
+            opts.add(key, flag, Some(&v.text()))?;
         }
     }
     Ok(())
@@ -150,16 +134,16 @@ fn process_flags(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError
         let text = sz.bytes().map_or_else(|| sz.text(), |b| b.to_string());
         opts.add("shm_size", Flag::ShmSize, Some(&text))?;
     }
-    for (key, flag) in [
-        ("init", Flag::Init),
-        ("read_only", Flag::ReadOnly),
-        ("privileged", Flag::Privileged),
+    for (key, flag, v) in [
+        ("init", Flag::Init, &raw.init),
+        ("read_only", Flag::ReadOnly, &raw.read_only),
+        ("privileged", Flag::Privileged, &raw.privileged),
     ] {
-        if raw.key(key).and_then(Value::as_bool) == Some(true) {
+        if set(v) == Some(&true) {
             opts.add(key, flag, None)?;
         }
     }
-    for (key, t) in items(raw, "tmpfs") {
+    for (key, t) in items(&raw.tmpfs, "tmpfs") {
         opts.add(&key, Flag::Tmpfs, Some(&t))?;
     }
     Ok(())
@@ -231,10 +215,10 @@ fn limit_text(v: &Opt<Scalar>) -> String {
 
 /// `cap_add`, `cap_drop`, `devices`, `device_cgroup_rules`, `security_opt`, `sysctls`.
 fn privileges(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
-    for (key, cap) in items(raw, "cap_add") {
+    for (key, cap) in items(&raw.cap_add, "cap_add") {
         opts.add(&key, Flag::CapAdd, Some(&cap))?;
     }
-    for (key, cap) in items(raw, "cap_drop") {
+    for (key, cap) in items(&raw.cap_drop, "cap_drop") {
         opts.add(&key, Flag::CapDrop, Some(&cap))?;
     }
     for (i, d) in set(&raw.devices).into_iter().flatten().enumerate() {
@@ -249,10 +233,10 @@ fn privileges(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
         };
         opts.add(&format!("devices[{i}]"), Flag::Device, Some(&spec))?;
     }
-    for (key, r) in items(raw, "device_cgroup_rules") {
+    for (key, r) in items(&raw.device_cgroup_rules, "device_cgroup_rules") {
         opts.add(&key, Flag::DeviceCgroupRule, Some(&r))?;
     }
-    for (key, s) in items(raw, "security_opt") {
+    for (key, s) in items(&raw.security_opt, "security_opt") {
         opts.add(&key, Flag::SecurityOpt, Some(&s))?;
     }
     match set(&raw.sysctls) {
@@ -279,21 +263,15 @@ fn privileges(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
 /// (warned here), `container:x` is refused, the rest a docker option.
 fn namespaces(ctx: &mut Ctx<'_>, raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
     let base = opts.base.clone();
-    let network_mode = set(&raw.network_mode).and_then(Scalar::as_str);
-    for (key, flag) in [
-        ("network_mode", Flag::Network),
-        ("pid", Flag::Pid),
-        ("ipc", Flag::Ipc),
-        ("uts", Flag::Uts),
-        ("userns_mode", Flag::Userns),
-        ("cgroup", Flag::Cgroupns),
+    for (key, flag, v) in [
+        ("network_mode", Flag::Network, &raw.network_mode),
+        ("pid", Flag::Pid, &raw.pid),
+        ("ipc", Flag::Ipc, &raw.ipc),
+        ("uts", Flag::Uts, &raw.uts),
+        ("userns_mode", Flag::Userns, &raw.userns_mode),
+        ("cgroup", Flag::Cgroupns, &raw.cgroup),
     ] {
-        let mode = if key == "network_mode" {
-            network_mode
-        } else {
-            raw.key(key).and_then(Value::as_str)
-        };
-        match mode {
+        match set(v).and_then(Scalar::as_str) {
             Some(m) if m.starts_with("service:") => ctx.warn(format!("{base}.{key}"), "shared namespaces become an ordering edge; the service gets its own namespace on Dokku"),
             Some(m) if m.starts_with("container:") => {
                 return Err(ModelError::Rejected { path: format!("{base}.{key}"), reason: "containers outside the stack cannot be referenced".into() })

@@ -138,6 +138,34 @@ pub(super) fn present_keys(raw: &types::Service) -> Vec<(&str, bool)> {
         ("user", written(&raw.user)),
         ("use_api_socket", written(&raw.use_api_socket)),
         ("network_mode", written(&raw.network_mode)),
+        ("cpu_shares", written(&raw.cpu_shares)),
+        ("cpu_quota", written(&raw.cpu_quota)),
+        ("cpu_period", written(&raw.cpu_period)),
+        ("cpuset", written(&raw.cpuset)),
+        ("mem_swappiness", written(&raw.mem_swappiness)),
+        ("oom_score_adj", written(&raw.oom_score_adj)),
+        ("pids_limit", written(&raw.pids_limit)),
+        ("init", written(&raw.init)),
+        ("read_only", written(&raw.read_only)),
+        ("privileged", written(&raw.privileged)),
+        ("tmpfs", written(&raw.tmpfs)),
+        ("cap_add", written(&raw.cap_add)),
+        ("cap_drop", written(&raw.cap_drop)),
+        ("device_cgroup_rules", written(&raw.device_cgroup_rules)),
+        ("security_opt", written(&raw.security_opt)),
+        ("dns", written(&raw.dns)),
+        ("dns_opt", written(&raw.dns_opt)),
+        ("dns_search", written(&raw.dns_search)),
+        ("group_add", written(&raw.group_add)),
+        ("links", written(&raw.links)),
+        ("volumes_from", written(&raw.volumes_from)),
+        ("pid", written(&raw.pid)),
+        ("ipc", written(&raw.ipc)),
+        ("uts", written(&raw.uts)),
+        ("userns_mode", written(&raw.userns_mode)),
+        ("cgroup", written(&raw.cgroup)),
+        ("hostname", written(&raw.hostname)),
+        ("container_name", written(&raw.container_name)),
     ];
     out.extend(
         runtime
@@ -195,21 +223,20 @@ fn depends_on(raw: &types::Service) -> BTreeMap<ServiceName, Dependency> {
 
 /// Edges other than `depends_on`: `links`, `volumes_from`, and namespaces shared with
 /// another service (`network_mode`/`ipc`/`pid: service:x`).
-fn other_edges(
+fn other_edges<'a>(
     ctx: &mut Ctx<'_>,
-    raw: &types::Service,
+    raw: &'a types::Service,
     base: &str,
 ) -> Result<BTreeMap<ServiceName, String>, ModelError> {
-    let strings = |key: &str| -> Vec<&str> {
-        raw.key(key)
-            .and_then(Value::as_array)
+    let strings = |v: &'a types::Opt<Vec<Option<types::Scalar>>>| -> Vec<&'a str> {
+        types::set(v)
             .into_iter()
             .flatten()
-            .filter_map(Value::as_str)
+            .filter_map(|s| s.as_ref()?.as_str())
             .collect()
     };
     let mut edges = BTreeMap::new();
-    for link in strings("links") {
+    for link in strings(&raw.links) {
         let (target, alias) = link.split_once(':').unwrap_or((link, ""));
         if !alias.is_empty() && alias != target {
             ctx.warn(
@@ -219,7 +246,7 @@ fn other_edges(
         }
         edges.insert(ServiceName::new(target), "links".to_owned());
     }
-    for from in strings("volumes_from") {
+    for from in strings(&raw.volumes_from) {
         let target = from.split(':').next().unwrap_or(from);
         if target == "container" {
             return Err(ModelError::Rejected {
@@ -229,10 +256,13 @@ fn other_edges(
         }
         edges.insert(ServiceName::new(target), "volumes_from".to_owned());
     }
-    for key in ["network_mode", "ipc", "pid"] {
-        if let Some(target) = raw
-            .key(key)
-            .and_then(Value::as_str)
+    for (key, v) in [
+        ("network_mode", &raw.network_mode),
+        ("ipc", &raw.ipc),
+        ("pid", &raw.pid),
+    ] {
+        if let Some(target) = types::set(v)
+            .and_then(types::Scalar::as_str)
             .and_then(|m| m.strip_prefix("service:"))
         {
             edges.insert(ServiceName::new(target), key.to_owned());

@@ -161,7 +161,11 @@ fn deploy(
                     _ => "always".to_owned(),
                 });
                 for extra in ["delay", "window"] {
-                    if v.is_some_and(|r| r.other.contains_key(extra)) {
+                    let written = |r: &types::RestartPolicy| match extra {
+                        "delay" => r.delay.is_some(),
+                        _ => r.window.is_some(),
+                    };
+                    if v.is_some_and(written) {
                         ctx.warn(
                             format!("{}.{extra}", path()),
                             "Docker restart policies have no delay or window; not applied",

@@ -135,28 +135,25 @@ fn convert_build(ctx: &mut Ctx<'_>, b: &types::Build, path: &str) -> Result<Buil
             }
         }
     }
+    if b.dockerfile_inline.is_some() {
+        return Err(ModelError::Rejected {
+            path: format!("{path}.dockerfile_inline"),
+            reason: "Dokku builds from a Dockerfile in the pushed source; commit the Dockerfile"
+                .into(),
+        });
+    }
+    if set(&b.privileged) == Some(&true) {
+        return Err(ModelError::Rejected {
+            path: format!("{path}.privileged"),
+            reason: "privileged builds would give the pusher root on the host".into(),
+        });
+    }
     for (k, v) in &b.other {
-        let p = format!("{path}.{k}");
-        match k.as_str() {
-            "dockerfile_inline" => {
-                return Err(ModelError::Rejected {
-                    path: p,
-                    reason:
-                        "Dokku builds from a Dockerfile in the pushed source; commit the Dockerfile"
-                            .into(),
-                })
-            }
-            "privileged" if v.as_bool() == Some(true) => {
-                return Err(ModelError::Rejected {
-                    path: p,
-                    reason: "privileged builds would give the pusher root on the host".into(),
-                })
-            }
-            _ if is_unset(v) => {}
-            _ => ctx.warn(
-                p,
+        if !is_unset(v) {
+            ctx.warn(
+                format!("{path}.{k}"),
                 "not supported by Dokku's Dockerfile builder; not applied",
-            ),
+            );
         }
     }
     if build.context.starts_with("..") || build.context.starts_with('/') {

@@ -218,7 +218,21 @@ pub struct RestartPolicy {
         deserialize_with = "nullable"
     )]
     pub max_attempts: Opt<serde_json::Number>,
-    /// Every other key (delay, window).
+    /// Time between attempts (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub delay: Opt<Scalar>,
+    /// Time to wait before deciding a restart worked (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub window: Opt<Scalar>,
+    /// Every other key.
     #[serde(flatten)]
     pub other: Other,
 }
@@ -351,4 +365,195 @@ pub enum Sysctls {
     Map(BTreeMap<String, Scalar>),
     /// `name=value` items.
     List(Vec<Scalar>),
+}
+
+/// A string-or-list key (`dns`, `cap_add`, `tmpfs`…): the loader prints a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, expecting = "a string or a list")]
+pub enum StringOrList {
+    /// One value.
+    One(String),
+    /// Several (`null` items are skipped).
+    Many(Vec<Option<Scalar>>),
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::compose::types::Project;
+
+    fn web(service: serde_json::Value) -> Result<super::super::Service, super::super::DecodeError> {
+        let p = Project::from_json(&json!({"name": "p", "services": {"web": service}}))?;
+        Ok(p.services["web"].clone())
+    }
+
+    #[test]
+    fn runtime_keys_decode_to_typed_values() {
+        let s = web(json!({
+            "image": "x",
+            "cpus": 0.5,
+            "mem_limit": "536870912",
+            "scale": 2,
+            "stop_grace_period": "1m30s",
+            "ulimits": {"nofile": {"soft": 10, "hard": 20}, "nproc": 65535},
+            "extra_hosts": ["db=10.0.0.1"],
+            "devices": [{"source": "/dev/fuse", "target": "/dev/fuse", "permissions": "rwm"}],
+            "sysctls": {"net.core.somaxconn": "1024"},
+            "deploy": {"replicas": 3, "resources": {"limits": {"cpus": 1.5, "memory": "1048576"}}, "placement": {}},
+            "logging": {"driver": "json-file", "options": {"max-size": "10m"}},
+            "healthcheck": {"test": ["CMD", "true"], "interval": "30s", "retries": 3},
+            "dns": ["1.1.1.1"],
+            "privileged": true,
+            "links": ["db:database"],
+        }))
+        .unwrap();
+        assert_eq!(
+            set(&s.cpus),
+            Some(&Scalar::Number(serde_json::Number::from_f64(0.5).unwrap()))
+        );
+        assert_eq!(set(&s.mem_limit).and_then(Scalar::bytes), Some(536_870_912));
+        assert_eq!(set(&s.scale).and_then(serde_json::Number::as_u64), Some(2));
+        assert_eq!(
+            set(&s.stop_grace_period).and_then(Scalar::as_str),
+            Some("1m30s")
+        );
+        let ulimits = set(&s.ulimits).unwrap();
+        let Ulimit::Pair(nofile) = &ulimits["nofile"] else {
+            panic!("{ulimits:?}")
+        };
+        assert_eq!(
+            (
+                set(&nofile.soft).map(Scalar::text),
+                set(&nofile.hard).map(Scalar::text)
+            ),
+            (Some("10".into()), Some("20".into()))
+        );
+        assert_eq!(ulimits["nproc"], Ulimit::Single(65535.into()));
+        assert!(
+            matches!(set(&s.extra_hosts), Some(ExtraHosts::List(l)) if l == &[Scalar::Text("db=10.0.0.1".into())])
+        );
+        assert!(
+            matches!(set(&s.devices).map(Vec::as_slice), Some([Device::Long(d)]) if d.permissions.as_deref() == Some("rwm"))
+        );
+        assert!(
+            matches!(set(&s.sysctls), Some(Sysctls::Map(m)) if m["net.core.somaxconn"] == Scalar::Text("1024".into()))
+        );
+        let deploy = set(&s.deploy).unwrap();
+        assert_eq!(
+            set(&deploy.replicas).and_then(serde_json::Number::as_u64),
+            Some(3)
+        );
+        let limits = set(&deploy.resources).and_then(|r| set(&r.limits)).unwrap();
+        assert_eq!(set(&limits.memory).and_then(Scalar::bytes), Some(1_048_576));
+        assert_eq!(deploy.other.keys().collect::<Vec<_>>(), ["placement"]);
+        let logging = set(&s.logging).unwrap();
+        assert_eq!(
+            set(&logging.driver).and_then(Scalar::as_str),
+            Some("json-file")
+        );
+        let h = s.healthcheck.as_ref().unwrap();
+        assert_eq!(set(&h.interval).and_then(Scalar::as_str), Some("30s"));
+        assert_eq!(
+            set(&h.retries).and_then(serde_json::Number::as_u64),
+            Some(3)
+        );
+        assert!(
+            matches!(set(&s.dns), Some(StringOrList::Many(d)) if d == &[Some(Scalar::Text("1.1.1.1".into()))])
+        );
+        assert_eq!(set(&s.privileged), Some(&true));
+        // None of them is left in `other`.
+        assert!(s.other.is_empty(), "{:?}", s.other);
+    }
+
+    #[test]
+    fn typed_keys_serialise_back_to_what_was_decoded() {
+        let json = json!({"name": "p", "services": {"web": {
+            "image": "x",
+            "cpus": 2,
+            "mem_reservation": 1024,
+            "stop_signal": null,
+            "ulimits": {"nofile": {"soft": 10, "hard": 20, "extra": true}, "core": 0},
+            "extra_hosts": {"db": ["10.0.0.1", "10.0.0.2"], "cache": "10.0.0.3"},
+            "devices": ["/dev/fuse", {"source": "/dev/kvm", "x": 1}],
+            "sysctls": ["a=1", 2],
+            "deploy": {"mode": "replicated", "replicas": null, "restart_policy": {"condition": "on-failure", "max_attempts": 3, "delay": "5s"}, "labels": {"a": "b"}},
+            "logging": {"options": ["max-size=1m"], "x": 1},
+            "healthcheck": {"disable": true, "start_interval": null, "y": 2},
+            "networks": {"front": {"priority": 10, "gw_priority": 1}},
+            "command": null,
+            "entrypoint": null,
+            "tmpfs": "/tmp",
+            "links": ["db", null],
+            "use_api_socket": false,
+            "ports": [{"target": 80, "app_protocol": "http"}],
+            "pid": "host",
+            "cap_add": [],
+        }}, "volumes": {"data": {"name": "p_data", "driver_opts": {"size": "10G", "n": 1, "z": null}}}});
+        let p = Project::from_json(&json).unwrap();
+        assert_eq!(p.to_json(false), json);
+        assert_eq!(p.to_stored_json(false), json);
+        assert_eq!(Project::from_json(&p.to_stored_json(true)).unwrap(), p);
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_shape_is_refused_with_its_path() {
+        for (service, path) in [
+            (
+                json!({"ulimits": {"nofile": "many"}}),
+                "services.web.ulimits.nofile",
+            ),
+            (
+                json!({"ulimits": {"nofile": {"soft": [1]}}}),
+                "services.web.ulimits.nofile",
+            ),
+            (json!({"cpus": true}), "services.web.cpus"),
+            (json!({"scale": "3"}), "services.web.scale"),
+            (
+                json!({"deploy": {"resources": {"limits": {"memory": {}}}}}),
+                "services.web.deploy.resources.limits.memory",
+            ),
+            (
+                json!({"deploy": {"restart_policy": {"max_attempts": "x"}}}),
+                "services.web.deploy.restart_policy.max_attempts",
+            ),
+            (json!({"deploy": []}), "services.web.deploy"),
+            (
+                json!({"logging": {"driver": {}}}),
+                "services.web.logging.driver",
+            ),
+            (
+                json!({"extra_hosts": "db=1.2.3.4"}),
+                "services.web.extra_hosts",
+            ),
+            (json!({"devices": [1]}), "services.web.devices[0]"),
+            (
+                json!({"use_api_socket": "yes"}),
+                "services.web.use_api_socket",
+            ),
+            (
+                json!({"healthcheck": {"retries": "3"}}),
+                "services.web.healthcheck.retries",
+            ),
+            (
+                json!({"networks": {"front": {"priority": "high"}}}),
+                "services.web.networks.front.priority",
+            ),
+            (json!({"dns": 1}), "services.web.dns"),
+            (
+                json!({"build": {"context": ".", "privileged": "yes"}}),
+                "services.web.build.privileged",
+            ),
+        ] {
+            let e = web(service.clone()).unwrap_err();
+            assert_eq!(e.path, path, "{service}: {e}");
+        }
+        let e = web(json!({"ulimits": {"nofile": "many"}})).unwrap_err();
+        assert!(
+            e.message
+                .contains("a number or a mapping of `soft` and `hard`"),
+            "{e}"
+        );
+    }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::runtime::{
-    nullable, Deploy, Device, ExtraHosts, Logging, Opt, Other, Scalar, Sysctls, Ulimit,
+    nullable, Deploy, Device, ExtraHosts, Logging, Opt, Other, Scalar, StringOrList, Sysctls,
+    Ulimit,
 };
 
 /// One service, in the long syntax.
@@ -185,6 +186,202 @@ pub struct Service {
         deserialize_with = "nullable"
     )]
     pub network_mode: Opt<Scalar>,
+    /// The relative CPU weight.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpu_shares: Opt<Scalar>,
+    /// The CFS quota, in microseconds.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpu_quota: Opt<Scalar>,
+    /// The CFS period, in microseconds.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpu_period: Opt<Scalar>,
+    /// The CPUs the container may use.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpuset: Opt<Scalar>,
+    /// The swappiness (the reference prints a string).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub mem_swappiness: Opt<Scalar>,
+    /// The OOM score adjustment.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub oom_score_adj: Opt<Scalar>,
+    /// The process count limit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub pids_limit: Opt<Scalar>,
+    /// Whether an init process runs as PID 1.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub init: Opt<bool>,
+    /// Whether the root filesystem is read-only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub read_only: Opt<bool>,
+    /// Whether the container is privileged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub privileged: Opt<bool>,
+    /// tmpfs mounts.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub tmpfs: Opt<StringOrList>,
+    /// Capabilities added.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cap_add: Opt<StringOrList>,
+    /// Capabilities dropped.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cap_drop: Opt<StringOrList>,
+    /// Device cgroup rules.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub device_cgroup_rules: Opt<StringOrList>,
+    /// Security options.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub security_opt: Opt<StringOrList>,
+    /// DNS servers.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dns: Opt<StringOrList>,
+    /// DNS resolver options.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dns_opt: Opt<StringOrList>,
+    /// DNS search domains.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dns_search: Opt<StringOrList>,
+    /// Extra groups.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub group_add: Opt<StringOrList>,
+    /// Links to other services (`service[:alias]`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub links: Opt<Vec<Option<Scalar>>>,
+    /// Services (or containers) whose volumes are mounted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub volumes_from: Opt<Vec<Option<Scalar>>>,
+    /// The PID namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub pid: Opt<Scalar>,
+    /// The IPC namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub ipc: Opt<Scalar>,
+    /// The UTS namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub uts: Opt<Scalar>,
+    /// The user namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub userns_mode: Opt<Scalar>,
+    /// The cgroup namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cgroup: Opt<Scalar>,
+    /// The container host name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub hostname: Opt<Scalar>,
+    /// The container name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub container_name: Opt<Scalar>,
     /// Every other key, verbatim.
     #[serde(flatten)]
     pub other: Other,
@@ -192,13 +389,6 @@ pub struct Service {
     /// not serialised with the service; [`super::Project::to_stored_json`] writes them.
     #[serde(skip)]
     pub extensions: Other,
-}
-
-impl Service {
-    /// A key the typed fields do not name (`cap_add`, `dns`, `pid`…), as written.
-    pub fn key(&self, key: &str) -> Option<&serde_json::Value> {
-        self.other.get(key)
-    }
 }
 
 /// `build` in the long syntax.
@@ -215,6 +405,20 @@ pub struct Build {
     /// The build stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// An inline Dockerfile.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dockerfile_inline: Opt<Scalar>,
+    /// Whether the build runs privileged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub privileged: Opt<bool>,
     /// Every other key.
     #[serde(flatten)]
     pub other: Other,
@@ -241,6 +445,13 @@ pub struct Port {
     /// `tcp` or `udp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// The application protocol (`http`, `grpc`…).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub app_protocol: Opt<Scalar>,
     /// Every other key.
     #[serde(flatten)]
     pub other: Other,
