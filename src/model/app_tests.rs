@@ -254,3 +254,155 @@ fn valid_values_render_as_one_flag_each() {
         "{build:?}"
     );
 }
+
+fn project(
+    services: serde_json::Value,
+) -> Result<(crate::model::Project, Vec<String>), ModelError> {
+    let json = json!({"name": "shop", "services": services});
+    let (project, warnings) = from_compose_json(
+        &json,
+        &ConvertOptions {
+            stack: StackName::sanitise("shop"),
+            project_dir: "/src".into(),
+        },
+    )?;
+    Ok((project, warnings.into_iter().map(|w| w.path).collect()))
+}
+
+fn app<'a>(project: &'a crate::model::Project, name: &str) -> &'a crate::model::AppSpec {
+    let svc = project
+        .services
+        .values()
+        .find(|s| s.name.as_str() == name)
+        .unwrap();
+    let Kind::App(app) = &svc.kind else {
+        panic!("not an app")
+    };
+    app
+}
+
+#[test]
+fn typed_ulimits_map_to_one_ulimit_option_each() {
+    let opts = convert(
+        json!({"image": "x", "ulimits": {"nofile": {"soft": 10, "hard": 20}, "nproc": 512}}),
+    )
+    .unwrap();
+    let got: Vec<(&str, &str)> = opts
+        .iter()
+        .map(|(p, o, _)| (p.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("services.web.ulimits.nofile", "--ulimit nofile=10:20"),
+            ("services.web.ulimits.nproc", "--ulimit nproc=512:512"),
+        ]
+    );
+    match convert(json!({"image": "x", "ulimits": {"nofile": "lots"}})) {
+        Err(ModelError::Shape { path, message }) => {
+            assert_eq!(path, "services.web.ulimits.nofile", "{message}");
+        }
+        other => panic!("not a shape error: {other:?}"),
+    }
+}
+
+#[test]
+fn shared_namespaces_links_and_volumes_from_are_edges() {
+    let (p, warnings) = project(json!({
+        "db": {"image": "x"},
+        "cache": {"image": "x"},
+        "files": {"image": "x"},
+        "web": {"image": "x", "network_mode": "service:db", "ipc": "service:cache", "links": ["files:f"]},
+        "worker": {"image": "x", "pid": "service:db", "volumes_from": ["files:ro"]},
+    }))
+    .unwrap();
+    let edges = |name: &str| -> Vec<(String, String)> {
+        let svc = p
+            .services
+            .values()
+            .find(|s| s.name.as_str() == name)
+            .unwrap();
+        svc.other_edges
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect()
+    };
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        edges("web"),
+        [
+            pair("cache", "ipc"),
+            pair("db", "network_mode"),
+            pair("files", "links")
+        ]
+    );
+    assert_eq!(
+        edges("worker"),
+        [pair("db", "pid"), pair("files", "volumes_from")]
+    );
+    for w in [
+        "services.web.network_mode",
+        "services.web.ipc",
+        "services.web.links",
+        "services.worker.pid",
+    ] {
+        assert!(warnings.iter().any(|p| p == w), "{w} not in {warnings:?}");
+    }
+}
+
+#[test]
+fn typed_deploy_and_logging_map_as_before() {
+    let (p, warnings) = project(json!({"web": {
+        "image": "x",
+        "scale": 2,
+        "mem_limit": "536870912",
+        "stop_grace_period": "1m30s",
+        "deploy": {
+            "mode": "replicated",
+            "replicas": 3,
+            "placement": {"constraints": ["node.role==manager"]},
+            "resources": {
+                "limits": {"cpus": 1.5, "memory": "1048576", "pids": 100},
+                "reservations": {"memory": "2097152", "pids": 5},
+            },
+            "restart_policy": {"condition": "on-failure", "max_attempts": 4, "window": "10s"},
+            "update_config": {"parallelism": 1},
+        },
+        "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
+    }}))
+    .unwrap();
+    let web = app(&p, "web");
+    assert_eq!(
+        (web.replicas, web.replicas_path.as_deref()),
+        (Some(3), Some("services.web.deploy.replicas"))
+    );
+    assert_eq!(web.limits.cpu.as_deref(), Some("1.5"));
+    assert_eq!(
+        (web.limits.memory_mb, web.reservations.memory_mb),
+        (Some(1), Some(2))
+    );
+    assert_eq!(web.restart_policy.as_deref(), Some("on-failure:4"));
+    assert_eq!(web.stop_timeout, Some(90));
+    assert_eq!(web.log_max_size.as_deref(), Some("10m"));
+    assert!(
+        web.docker_options
+            .iter()
+            .any(|o| o.option == "--pids-limit=100" || o.option == "--pids-limit 100"),
+        "{:?}",
+        web.docker_options
+    );
+    assert_eq!(
+        warnings,
+        [
+            "services.web.deploy.placement",
+            "services.web.deploy.resources.reservations.pids",
+            "services.web.deploy.restart_policy.window",
+            "services.web.deploy.update_config",
+            "services.web.logging.options",
+        ]
+    );
+    // `deploy.replicas: null` still clears `scale` (as when it was read from raw JSON).
+    let (p, _) =
+        project(json!({"web": {"image": "x", "scale": 2, "deploy": {"replicas": null}}})).unwrap();
+    assert_eq!(app(&p, "web").replicas, None);
+}

@@ -5,13 +5,13 @@
 //! `group_add`, the CPU and memory knobs. Each option is a typed (flag, value) pair checked
 //! against the flag's grammar ([`super::docker_opt`]) before it is rendered.
 
-use serde_json::Value;
-
 use super::ctx::Ctx;
 use super::docker_opt::{DockerOpt, Flag};
 use super::error::ModelError;
 use super::service::DockerOption;
-use crate::compose::types;
+use crate::compose::types::{
+    self, set, Device, ExtraHosts, HostAddresses, Opt, Scalar, StringOrList, Sysctls, Ulimit,
+};
 
 /// The docker options of one service, each refused with its key path when it is not one safe
 /// word of its flag's grammar.
@@ -71,43 +71,16 @@ pub(super) fn carried(path: String, problem: &dyn std::fmt::Display, flag: &str)
     }
 }
 
-/// A JSON number or string as text.
-pub(super) fn number_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-/// A compose integer or numeric string as text; other JSON values as their JSON text (which
-/// the flag grammars then refuse).
-pub(super) fn int_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A byte count (number or numeric string).
-pub(super) fn bytes(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
 /// A string-or-list key as `(key path, value)` pairs: `key` for a string, `key[i]` for items.
-fn items(raw: &types::Service, key: &str) -> Vec<(String, String)> {
-    match raw.key(key) {
-        Some(Value::String(s)) => vec![(key.to_owned(), s.clone())],
-        Some(Value::Array(a)) => a
+fn items(v: &Opt<StringOrList>, key: &str) -> Vec<(String, String)> {
+    match set(v) {
+        Some(StringOrList::One(s)) => vec![(key.to_owned(), s.clone())],
+        Some(StringOrList::Many(a)) => a
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| number_text(v).map(|t| (format!("{key}[{i}]"), t)))
+            .filter_map(|(i, v)| Some((format!("{key}[{i}]"), v.as_ref()?.text())))
             .collect(),
-        _ => Vec::new(),
+        None => Vec::new(),
     }
 }
 
@@ -122,27 +95,31 @@ pub(super) fn container_options(
     ulimits(raw, opts)?;
     privileges(raw, opts)?;
     namespaces(ctx, raw, opts)?;
-    for (key, flag) in [
-        ("dns", Flag::Dns),
-        ("dns_opt", Flag::DnsOption),
-        ("dns_search", Flag::DnsSearch),
-        ("group_add", Flag::GroupAdd),
+    for (key, flag, v) in [
+        ("dns", Flag::Dns, &raw.dns),
+        ("dns_opt", Flag::DnsOption, &raw.dns_opt),
+        ("dns_search", Flag::DnsSearch, &raw.dns_search),
+        ("group_add", Flag::GroupAdd, &raw.group_add),
     ] {
-        for (k, v) in items(raw, key) {
+        for (k, v) in items(v, key) {
             opts.add(&k, flag, Some(&v))?;
         }
     }
-    for (key, flag) in [
-        ("cpu_shares", Flag::CpuShares),
-        ("cpu_quota", Flag::CpuQuota),
-        ("cpu_period", Flag::CpuPeriod),
-        ("cpuset", Flag::CpusetCpus),
-        ("mem_swappiness", Flag::MemorySwappiness),
-        ("oom_score_adj", Flag::OomScoreAdj),
-        ("pids_limit", Flag::PidsLimit),
+    for (key, flag, v) in [
+        ("cpu_shares", Flag::CpuShares, &raw.cpu_shares),
+        ("cpu_quota", Flag::CpuQuota, &raw.cpu_quota),
+        ("cpu_period", Flag::CpuPeriod, &raw.cpu_period),
+        ("cpuset", Flag::CpusetCpus, &raw.cpuset),
+        (
+            "mem_swappiness",
+            Flag::MemorySwappiness,
+            &raw.mem_swappiness,
+        ),
+        ("oom_score_adj", Flag::OomScoreAdj, &raw.oom_score_adj),
+        ("pids_limit", Flag::PidsLimit, &raw.pids_limit),
     ] {
-        if let Some(v) = raw.key(key).filter(|v| !v.is_null()) {
-            opts.add(key, flag, Some(&int_text(v)))?;
+        if let Some(v) = set(v) {
+            opts.add(key, flag, Some(&v.text()))?;
         }
     }
     Ok(())
@@ -150,23 +127,23 @@ pub(super) fn container_options(
 
 /// `stop_signal`, `shm_size`, `init`, `read_only`, `privileged`, `tmpfs`.
 fn process_flags(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
-    if let Some(sig) = raw.key("stop_signal").filter(|v| !v.is_null()) {
-        opts.add("stop_signal", Flag::StopSignal, Some(&int_text(sig)))?;
+    if let Some(sig) = set(&raw.stop_signal) {
+        opts.add("stop_signal", Flag::StopSignal, Some(&sig.text()))?;
     }
-    if let Some(sz) = raw.key("shm_size").filter(|v| !v.is_null()) {
-        let text = bytes(sz).map_or_else(|| int_text(sz), |b| b.to_string());
+    if let Some(sz) = set(&raw.shm_size) {
+        let text = sz.bytes().map_or_else(|| sz.text(), |b| b.to_string());
         opts.add("shm_size", Flag::ShmSize, Some(&text))?;
     }
-    for (key, flag) in [
-        ("init", Flag::Init),
-        ("read_only", Flag::ReadOnly),
-        ("privileged", Flag::Privileged),
+    for (key, flag, v) in [
+        ("init", Flag::Init, &raw.init),
+        ("read_only", Flag::ReadOnly, &raw.read_only),
+        ("privileged", Flag::Privileged, &raw.privileged),
     ] {
-        if raw.key(key).and_then(Value::as_bool) == Some(true) {
+        if set(v) == Some(&true) {
             opts.add(key, flag, None)?;
         }
     }
-    for (key, t) in items(raw, "tmpfs") {
+    for (key, t) in items(&raw.tmpfs, "tmpfs") {
         opts.add(&key, Flag::Tmpfs, Some(&t))?;
     }
     Ok(())
@@ -174,10 +151,10 @@ fn process_flags(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError
 
 /// `extra_hosts`, as a list (`host=ip`, `host:ip`) or a mapping (host -> ip or ips).
 fn extra_hosts(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
-    match raw.key("extra_hosts") {
-        Some(Value::Array(a)) => {
+    match set(&raw.extra_hosts) {
+        Some(ExtraHosts::List(a)) => {
             for (i, h) in a.iter().enumerate() {
-                let h = int_text(h);
+                let h = h.text();
                 let (host, ip) = h
                     .split_once('=')
                     .or_else(|| h.split_once(':'))
@@ -189,42 +166,33 @@ fn extra_hosts(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> 
                 )?;
             }
         }
-        Some(Value::Object(m)) => {
+        Some(ExtraHosts::Map(m)) => {
             for (host, ips) in m {
-                let ips: Vec<(String, &Value)> = match ips {
-                    Value::Array(a) => a
+                let ips: Vec<(String, &Scalar)> = match ips {
+                    HostAddresses::Many(a) => a
                         .iter()
                         .enumerate()
                         .map(|(i, v)| (format!("extra_hosts.{host}[{i}]"), v))
                         .collect(),
-                    v => vec![(format!("extra_hosts.{host}"), v)],
+                    HostAddresses::One(v) => vec![(format!("extra_hosts.{host}"), v)],
                 };
                 for (key, ip) in ips {
-                    let value = format!("{host}:{}", int_text(ip));
+                    let value = format!("{host}:{}", ip.text());
                     opts.add(&key, Flag::AddHost, Some(&value))?;
                 }
             }
         }
-        _ => {}
+        None => {}
     }
     Ok(())
 }
 
 /// `ulimits`: a number (soft = hard) or `{soft, hard}` per limit.
 fn ulimits(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
-    for (k, v) in raw
-        .key("ulimits")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
+    for (k, v) in set(&raw.ulimits).into_iter().flatten() {
         let val = match v {
-            Value::Number(n) => format!("{n}:{n}"),
-            _ => format!(
-                "{}:{}",
-                v.get("soft").map(int_text).unwrap_or_default(),
-                v.get("hard").map(int_text).unwrap_or_default()
-            ),
+            Ulimit::Single(n) => format!("{n}:{n}"),
+            Ulimit::Pair(p) => format!("{}:{}", limit_text(&p.soft), limit_text(&p.hard)),
         };
         opts.add(
             &format!("ulimits.{k}"),
@@ -235,52 +203,58 @@ fn ulimits(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// A `soft`/`hard` limit as text: empty when absent, `null` when written so (which the
+/// `--ulimit` grammar refuses).
+fn limit_text(v: &Opt<Scalar>) -> String {
+    match v {
+        None => String::new(),
+        Some(None) => "null".to_owned(),
+        Some(Some(s)) => s.text(),
+    }
+}
+
 /// `cap_add`, `cap_drop`, `devices`, `device_cgroup_rules`, `security_opt`, `sysctls`.
 fn privileges(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
-    for (key, cap) in items(raw, "cap_add") {
+    for (key, cap) in items(&raw.cap_add, "cap_add") {
         opts.add(&key, Flag::CapAdd, Some(&cap))?;
     }
-    for (key, cap) in items(raw, "cap_drop") {
+    for (key, cap) in items(&raw.cap_drop, "cap_drop") {
         opts.add(&key, Flag::CapDrop, Some(&cap))?;
     }
-    let devices = raw.key("devices").and_then(Value::as_array);
-    for (i, d) in devices.into_iter().flatten().enumerate() {
+    for (i, d) in set(&raw.devices).into_iter().flatten().enumerate() {
         let spec = match d {
-            Value::String(s) => s.clone(),
-            _ => {
-                let s = d.get("source").and_then(Value::as_str).unwrap_or_default();
-                let t = d.get("target").and_then(Value::as_str).unwrap_or(s);
-                let p = d
-                    .get("permissions")
-                    .and_then(Value::as_str)
-                    .unwrap_or("rwm");
+            Device::Spec(s) => s.clone(),
+            Device::Long(d) => {
+                let s = d.source.as_deref().unwrap_or_default();
+                let t = d.target.as_deref().unwrap_or(s);
+                let p = d.permissions.as_deref().unwrap_or("rwm");
                 format!("{s}:{t}:{p}")
             }
         };
         opts.add(&format!("devices[{i}]"), Flag::Device, Some(&spec))?;
     }
-    for (key, r) in items(raw, "device_cgroup_rules") {
+    for (key, r) in items(&raw.device_cgroup_rules, "device_cgroup_rules") {
         opts.add(&key, Flag::DeviceCgroupRule, Some(&r))?;
     }
-    for (key, s) in items(raw, "security_opt") {
+    for (key, s) in items(&raw.security_opt, "security_opt") {
         opts.add(&key, Flag::SecurityOpt, Some(&s))?;
     }
-    match raw.key("sysctls") {
-        Some(Value::Object(m)) => {
+    match set(&raw.sysctls) {
+        Some(Sysctls::Map(m)) => {
             for (k, v) in m {
                 opts.add(
                     &format!("sysctls.{k}"),
                     Flag::Sysctl,
-                    Some(&format!("{k}={}", int_text(v))),
+                    Some(&format!("{k}={}", v.text())),
                 )?;
             }
         }
-        Some(Value::Array(_)) => {
-            for (key, s) in items(raw, "sysctls") {
-                opts.add(&key, Flag::Sysctl, Some(&s))?;
+        Some(Sysctls::List(a)) => {
+            for (i, s) in a.iter().enumerate() {
+                opts.add(&format!("sysctls[{i}]"), Flag::Sysctl, Some(&s.text()))?;
             }
         }
-        _ => {}
+        None => {}
     }
     Ok(())
 }
@@ -289,15 +263,15 @@ fn privileges(raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
 /// (warned here), `container:x` is refused, the rest a docker option.
 fn namespaces(ctx: &mut Ctx<'_>, raw: &types::Service, opts: &mut Opts) -> Result<(), ModelError> {
     let base = opts.base.clone();
-    for (key, flag) in [
-        ("network_mode", Flag::Network),
-        ("pid", Flag::Pid),
-        ("ipc", Flag::Ipc),
-        ("uts", Flag::Uts),
-        ("userns_mode", Flag::Userns),
-        ("cgroup", Flag::Cgroupns),
+    for (key, flag, v) in [
+        ("network_mode", Flag::Network, &raw.network_mode),
+        ("pid", Flag::Pid, &raw.pid),
+        ("ipc", Flag::Ipc, &raw.ipc),
+        ("uts", Flag::Uts, &raw.uts),
+        ("userns_mode", Flag::Userns, &raw.userns_mode),
+        ("cgroup", Flag::Cgroupns, &raw.cgroup),
     ] {
-        match raw.key(key).and_then(Value::as_str) {
+        match set(v).and_then(Scalar::as_str) {
             Some(m) if m.starts_with("service:") => ctx.warn(format!("{base}.{key}"), "shared namespaces become an ordering edge; the service gets its own namespace on Dokku"),
             Some(m) if m.starts_with("container:") => {
                 return Err(ModelError::Rejected { path: format!("{base}.{key}"), reason: "containers outside the stack cannot be referenced".into() })

@@ -102,19 +102,86 @@ pub(super) fn present_keys(raw: &types::Service) -> Vec<(&str, bool)> {
         ("configs", !raw.configs.is_empty()),
         (
             "healthcheck",
-            raw.healthcheck
-                .as_ref()
-                .is_some_and(|h| h.test.is_some() || !h.other.is_empty()),
+            raw.healthcheck.as_ref().is_some_and(|h| {
+                h.test.is_some()
+                    || h.disable.is_some()
+                    || h.interval.is_some()
+                    || h.timeout.is_some()
+                    || h.retries.is_some()
+                    || h.start_period.is_some()
+                    || h.start_interval.is_some()
+                    || !h.other.is_empty()
+            }),
         ),
         ("restart", raw.restart.is_some()),
         ("profiles", !raw.profiles.is_empty()),
     ];
     // Typed keys hold no value when unset, and unset keys are skipped after the lookup.
     let mut out: Vec<(&str, bool)> = typed.into_iter().filter(|(_, set)| *set).collect();
+    // Typed runtime keys: listed when present, set unless `null`, `false` or empty.
+    let runtime = [
+        ("scale", written(&raw.scale)),
+        ("cpus", written(&raw.cpus)),
+        ("mem_limit", written(&raw.mem_limit)),
+        ("memswap_limit", written(&raw.memswap_limit)),
+        ("mem_reservation", written(&raw.mem_reservation)),
+        ("stop_grace_period", written(&raw.stop_grace_period)),
+        ("stop_signal", written(&raw.stop_signal)),
+        ("shm_size", written(&raw.shm_size)),
+        ("deploy", written(&raw.deploy)),
+        ("logging", written(&raw.logging)),
+        ("extra_hosts", written(&raw.extra_hosts)),
+        ("ulimits", written(&raw.ulimits)),
+        ("devices", written(&raw.devices)),
+        ("sysctls", written(&raw.sysctls)),
+        ("working_dir", written(&raw.working_dir)),
+        ("user", written(&raw.user)),
+        ("use_api_socket", written(&raw.use_api_socket)),
+        ("network_mode", written(&raw.network_mode)),
+        ("cpu_shares", written(&raw.cpu_shares)),
+        ("cpu_quota", written(&raw.cpu_quota)),
+        ("cpu_period", written(&raw.cpu_period)),
+        ("cpuset", written(&raw.cpuset)),
+        ("mem_swappiness", written(&raw.mem_swappiness)),
+        ("oom_score_adj", written(&raw.oom_score_adj)),
+        ("pids_limit", written(&raw.pids_limit)),
+        ("init", written(&raw.init)),
+        ("read_only", written(&raw.read_only)),
+        ("privileged", written(&raw.privileged)),
+        ("tmpfs", written(&raw.tmpfs)),
+        ("cap_add", written(&raw.cap_add)),
+        ("cap_drop", written(&raw.cap_drop)),
+        ("device_cgroup_rules", written(&raw.device_cgroup_rules)),
+        ("security_opt", written(&raw.security_opt)),
+        ("dns", written(&raw.dns)),
+        ("dns_opt", written(&raw.dns_opt)),
+        ("dns_search", written(&raw.dns_search)),
+        ("group_add", written(&raw.group_add)),
+        ("links", written(&raw.links)),
+        ("volumes_from", written(&raw.volumes_from)),
+        ("pid", written(&raw.pid)),
+        ("ipc", written(&raw.ipc)),
+        ("uts", written(&raw.uts)),
+        ("userns_mode", written(&raw.userns_mode)),
+        ("cgroup", written(&raw.cgroup)),
+        ("hostname", written(&raw.hostname)),
+        ("container_name", written(&raw.container_name)),
+    ];
+    out.extend(
+        runtime
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, !is_unset(&v?)))),
+    );
     let other = raw.other.iter().filter(|(k, _)| !k.starts_with("x-"));
     out.extend(other.map(|(k, v)| (k.as_str(), !is_unset(v))));
     out.sort_unstable();
     out
+}
+
+/// A typed key as the JSON it was written as (`None` when absent).
+fn written<T: serde::Serialize>(v: &types::Opt<T>) -> Option<Value> {
+    v.as_ref()
+        .map(|v| serde_json::to_value(v).unwrap_or(Value::Null))
 }
 
 /// The key-table pass: every key is classified; unknown and rejected keys are errors.
@@ -156,21 +223,20 @@ fn depends_on(raw: &types::Service) -> BTreeMap<ServiceName, Dependency> {
 
 /// Edges other than `depends_on`: `links`, `volumes_from`, and namespaces shared with
 /// another service (`network_mode`/`ipc`/`pid: service:x`).
-fn other_edges(
+fn other_edges<'a>(
     ctx: &mut Ctx<'_>,
-    raw: &types::Service,
+    raw: &'a types::Service,
     base: &str,
 ) -> Result<BTreeMap<ServiceName, String>, ModelError> {
-    let strings = |key: &str| -> Vec<&str> {
-        raw.key(key)
-            .and_then(Value::as_array)
+    let strings = |v: &'a types::Opt<Vec<Option<types::Scalar>>>| -> Vec<&'a str> {
+        types::set(v)
             .into_iter()
             .flatten()
-            .filter_map(Value::as_str)
+            .filter_map(|s| s.as_ref()?.as_str())
             .collect()
     };
     let mut edges = BTreeMap::new();
-    for link in strings("links") {
+    for link in strings(&raw.links) {
         let (target, alias) = link.split_once(':').unwrap_or((link, ""));
         if !alias.is_empty() && alias != target {
             ctx.warn(
@@ -180,7 +246,7 @@ fn other_edges(
         }
         edges.insert(ServiceName::new(target), "links".to_owned());
     }
-    for from in strings("volumes_from") {
+    for from in strings(&raw.volumes_from) {
         let target = from.split(':').next().unwrap_or(from);
         if target == "container" {
             return Err(ModelError::Rejected {
@@ -190,10 +256,13 @@ fn other_edges(
         }
         edges.insert(ServiceName::new(target), "volumes_from".to_owned());
     }
-    for key in ["network_mode", "ipc", "pid"] {
-        if let Some(target) = raw
-            .key(key)
-            .and_then(Value::as_str)
+    for (key, v) in [
+        ("network_mode", &raw.network_mode),
+        ("ipc", &raw.ipc),
+        ("pid", &raw.pid),
+    ] {
+        if let Some(target) = types::set(v)
+            .and_then(types::Scalar::as_str)
             .and_then(|m| m.strip_prefix("service:"))
         {
             edges.insert(ServiceName::new(target), key.to_owned());

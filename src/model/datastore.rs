@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use super::ctx::Ctx;
 use super::error::ModelError;
 use super::keys::{self, Support};
@@ -63,8 +61,8 @@ pub(super) fn convert_datastore(
     let (networks, aliases) = super::networks::service_networks(ctx, name, raw, &base);
     let mut hosts: BTreeSet<String> = aliases;
     hosts.insert(name.as_str().to_owned());
-    for key in ["hostname", "container_name"] {
-        if let Some(h) = raw.key(key).and_then(Value::as_str) {
+    for v in [&raw.hostname, &raw.container_name] {
+        if let Some(h) = types::set(v).and_then(types::Scalar::as_str) {
             hosts.insert(h.to_owned());
         }
     }

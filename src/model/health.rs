@@ -1,11 +1,9 @@
 //! `healthcheck` -> the app's Dokku health check (`app.json` `healthchecks`).
 
-use serde_json::Value;
-
 use super::ctx::Ctx;
 use super::service::Healthcheck;
 use super::source::duration_secs;
-use crate::compose::types;
+use crate::compose::types::{self, set, Opt, Scalar};
 
 /// The service's check; `None` when disabled, absent or `NONE`.
 pub(super) fn healthcheck(
@@ -14,7 +12,7 @@ pub(super) fn healthcheck(
     base: &str,
 ) -> Option<Healthcheck> {
     let h = raw.healthcheck.as_ref()?;
-    if h.other.get("disable").and_then(Value::as_bool) == Some(true) {
+    if set(&h.disable) == Some(&true) {
         return None;
     }
     let test = h.test.as_ref()?;
@@ -24,13 +22,8 @@ pub(super) fn healthcheck(
         Some("NONE") | None => return None,
         Some(_) => test.clone(),
     };
-    let secs = |k: &str| {
-        h.other
-            .get(k)
-            .and_then(Value::as_str)
-            .and_then(duration_secs)
-    };
-    if h.other.contains_key("start_interval") {
+    let secs = |v: &Opt<Scalar>| set(v).and_then(Scalar::as_str).and_then(duration_secs);
+    if h.start_interval.is_some() {
         ctx.warn(
             format!("{base}.healthcheck.start_interval"),
             "Dokku checks have one interval; not applied",
@@ -38,9 +31,9 @@ pub(super) fn healthcheck(
     }
     Some(Healthcheck {
         command,
-        interval: secs("interval"),
-        timeout: secs("timeout"),
-        retries: h.other.get("retries").and_then(Value::as_u64),
-        start_period: secs("start_period"),
+        interval: secs(&h.interval),
+        timeout: secs(&h.timeout),
+        retries: set(&h.retries).and_then(serde_json::Number::as_u64),
+        start_period: secs(&h.start_period),
     })
 }

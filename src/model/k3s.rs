@@ -385,13 +385,10 @@ pub fn claims(
         if c.size.is_none() {
             c.size = top_volumes
                 .get(key)
-                .and_then(|d| d.other.get("driver_opts"))
+                .and_then(|d| crate::compose::types::set(&d.driver_opts))
                 .and_then(|o| o.get("size"))
-                .and_then(|s| match s {
-                    Value::String(s) => size_quantity(s),
-                    Value::Number(n) => size_quantity(&n.to_string()),
-                    _ => None,
-                });
+                .and_then(Option::as_ref)
+                .and_then(|s| size_quantity(&s.text()));
         }
         out.insert(storage.clone(), c);
     }

@@ -3,8 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use super::container::carried;
 use super::ctx::{is_unset, Ctx};
 use super::docker_opt::{DockerOpt, Flag};
@@ -24,13 +22,13 @@ pub(super) fn service_networks(
         for (k, spec) in &raw.networks {
             let prio = spec
                 .as_ref()
-                .and_then(|s| s.other.get("priority"))
-                .and_then(Value::as_i64)
+                .and_then(|s| types::set(&s.priority))
+                .and_then(serde_json::Number::as_i64)
                 .unwrap_or(0);
             entries.push((-prio, k.as_str(), spec.as_ref()));
         }
     } else if !matches!(
-        raw.key("network_mode").and_then(Value::as_str),
+        types::set(&raw.network_mode).and_then(types::Scalar::as_str),
         Some("host" | "none")
     ) {
         // `host`/`none` have no stack network; `service:x` and `bridge` join the default one.
@@ -62,7 +60,7 @@ pub(super) fn service_networks(
             }
         }
         for (k, v) in &spec.other {
-            if !matches!(k.as_str(), "priority" | "gw_priority") && !is_unset(v) {
+            if k != "gw_priority" && !is_unset(v) {
                 ctx.warn(
                     path(k),
                     "Docker assigns addresses on Dokku networks; not applied",

@@ -1,8 +1,6 @@
 //! `ports` (and `x-dokku.proxy_port`): through Dokku's HTTP proxy (`ports:set`) or published
 //! by docker (`-p`) for UDP, address-bound and non-HTTP ports (docs/mapping.md "Ports").
 
-use serde_json::Value;
-
 use super::container::Opts;
 use super::ctx::{shape, Ctx};
 use super::docker_opt::Flag;
@@ -44,10 +42,8 @@ fn port_route(p: &types::Port, target: u16) -> PortRoute<'_> {
     if udp || ip.is_some() {
         return direct;
     }
-    match p
-        .other
-        .get("app_protocol")
-        .and_then(Value::as_str)
+    match types::set(&p.app_protocol)
+        .and_then(types::Scalar::as_str)
         .map(str::to_ascii_lowercase)
         .as_deref()
     {

@@ -5,14 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::container::Opts;
 use super::ctx::{is_unset, shape, Ctx};
 use super::docker_opt::Flag;
 use super::error::ModelError;
 use super::service::{Build, Source};
-use crate::compose::types;
+use crate::compose::types::{self, set, Scalar};
 
 /// Splits a command string the way compose does (POSIX shell words: quotes and backslashes,
 /// nothing expanded); unbalanced quotes are an error.
@@ -64,11 +62,10 @@ pub(super) fn start(
         source,
         command: raw.command.clone(),
         entrypoint: raw.entrypoint.clone(),
-        working_dir: raw
-            .key("working_dir")
-            .and_then(Value::as_str)
+        working_dir: set(&raw.working_dir)
+            .and_then(Scalar::as_str)
             .map(str::to_owned),
-        user: raw.key("user").and_then(Value::as_str).map(str::to_owned),
+        user: set(&raw.user).and_then(Scalar::as_str).map(str::to_owned),
     };
     if !matches!(start.source, Source::Build(_)) {
         return Ok(start);
@@ -138,28 +135,25 @@ fn convert_build(ctx: &mut Ctx<'_>, b: &types::Build, path: &str) -> Result<Buil
             }
         }
     }
+    if b.dockerfile_inline.is_some() {
+        return Err(ModelError::Rejected {
+            path: format!("{path}.dockerfile_inline"),
+            reason: "Dokku builds from a Dockerfile in the pushed source; commit the Dockerfile"
+                .into(),
+        });
+    }
+    if set(&b.privileged) == Some(&true) {
+        return Err(ModelError::Rejected {
+            path: format!("{path}.privileged"),
+            reason: "privileged builds would give the pusher root on the host".into(),
+        });
+    }
     for (k, v) in &b.other {
-        let p = format!("{path}.{k}");
-        match k.as_str() {
-            "dockerfile_inline" => {
-                return Err(ModelError::Rejected {
-                    path: p,
-                    reason:
-                        "Dokku builds from a Dockerfile in the pushed source; commit the Dockerfile"
-                            .into(),
-                })
-            }
-            "privileged" if v.as_bool() == Some(true) => {
-                return Err(ModelError::Rejected {
-                    path: p,
-                    reason: "privileged builds would give the pusher root on the host".into(),
-                })
-            }
-            _ if is_unset(v) => {}
-            _ => ctx.warn(
-                p,
+        if !is_unset(v) {
+            ctx.warn(
+                format!("{path}.{k}"),
                 "not supported by Dokku's Dockerfile builder; not applied",
-            ),
+            );
         }
     }
     if build.context.starts_with("..") || build.context.starts_with('/') {

@@ -33,10 +33,7 @@ pub(super) fn storage(
         let path = format!("{base}.volumes[{i}]");
         convert_volume(ctx, name, v, path, is_build, &mut out, opts)?;
     }
-    let socket = raw
-        .key("use_api_socket")
-        .and_then(serde_json::Value::as_bool);
-    if socket == Some(true) {
+    if types::set(&raw.use_api_socket) == Some(&true) {
         out.mounts.push(Mount::HostPath {
             source: "/var/run/docker.sock".into(),
             target: "/var/run/docker.sock".into(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::ctx::{is_unset, Ctx};
 use super::names::{NetworkName, StorageName};
-use crate::compose::types::{Network, Volume};
+use crate::compose::types::{set, Network, Volume};
 
 /// `networks.<key>` -> `network:create <stack>-<key>`, or an external network by name.
 pub(super) fn read_networks(ctx: &mut Ctx<'_>, nets: &BTreeMap<String, Network>) {
@@ -47,8 +47,17 @@ pub(super) fn read_volumes(ctx: &mut Ctx<'_>, vols: &BTreeMap<String, Volume>) {
             def.name.clone()
         };
         let driver = def.driver.as_ref().map(|_| "driver");
-        let other = def.other.iter().filter(|(_, v)| !is_unset(v));
-        for k in driver.into_iter().chain(other.map(|(k, _)| k.as_str())) {
+        let mut other: Vec<&str> = def
+            .other
+            .iter()
+            .filter(|(_, v)| !is_unset(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if set(&def.driver_opts).is_some_and(|o| !o.is_empty()) {
+            other.push("driver_opts");
+            other.sort_unstable();
+        }
+        for k in driver.into_iter().chain(other) {
             ctx.warn(format!("{path}.{k}"), "Dokku storage entries are host directories; volume drivers and labels are not applied");
         }
         let storage = StorageName::for_volume(ctx.stack, key);

@@ -6,9 +6,14 @@
 mod decode;
 mod project;
 mod resource;
+mod runtime;
 mod service;
 
 pub use decode::DecodeError;
 pub use project::Project;
 pub use resource::{Config, Network, Secret, Volume};
+pub use runtime::{
+    set, Deploy, DeployResources, Device, DeviceLong, ExtraHosts, HostAddresses, LogOptions,
+    Logging, Opt, ResourceSet, RestartPolicy, Scalar, StringOrList, Sysctls, Ulimit, UlimitPair,
+};
 pub use service::{Build, Dependency, FileRef, Healthcheck, Mount, Port, Service, ServiceNetwork};

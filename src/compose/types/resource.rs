@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::runtime::{nullable, Opt, Scalar};
+
 /// A network of the project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Network {
@@ -33,6 +35,13 @@ pub struct Volume {
     /// The driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
+    /// The driver's options (`size`…).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub driver_opts: Opt<BTreeMap<String, Option<Scalar>>>,
     /// Every other key.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Every other key of a typed part, kept verbatim.
-type Other = BTreeMap<String, serde_json::Value>;
+use super::runtime::{
+    nullable, Deploy, Device, ExtraHosts, Logging, Opt, Other, Scalar, StringOrList, Sysctls,
+    Ulimit,
+};
 
 /// One service, in the long syntax.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,20 +60,335 @@ pub struct Service {
     /// Profiles the service belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
-    /// Every other key (deploy, logging, resources…), verbatim.
+    /// The process count.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub scale: Opt<serde_json::Number>,
+    /// The CPU limit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpus: Opt<Scalar>,
+    /// The memory limit, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub mem_limit: Opt<Scalar>,
+    /// The memory + swap limit, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub memswap_limit: Opt<Scalar>,
+    /// The memory reservation, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub mem_reservation: Opt<Scalar>,
+    /// The stop timeout (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub stop_grace_period: Opt<Scalar>,
+    /// The stop signal.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub stop_signal: Opt<Scalar>,
+    /// The size of `/dev/shm`, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub shm_size: Opt<Scalar>,
+    /// The `deploy` section.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub deploy: Opt<Deploy>,
+    /// The logging driver and options.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub logging: Opt<Logging>,
+    /// Extra `/etc/hosts` entries.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub extra_hosts: Opt<ExtraHosts>,
+    /// Resource limits, by name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub ulimits: Opt<BTreeMap<String, Ulimit>>,
+    /// Host devices.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub devices: Opt<Vec<Device>>,
+    /// Kernel parameters.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub sysctls: Opt<Sysctls>,
+    /// The working directory.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub working_dir: Opt<Scalar>,
+    /// The user (name or uid).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub user: Opt<Scalar>,
+    /// Whether the Docker socket is mounted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub use_api_socket: Opt<bool>,
+    /// The network mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub network_mode: Opt<Scalar>,
+    /// The relative CPU weight.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpu_shares: Opt<Scalar>,
+    /// The CFS quota, in microseconds.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpu_quota: Opt<Scalar>,
+    /// The CFS period, in microseconds.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpu_period: Opt<Scalar>,
+    /// The CPUs the container may use.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cpuset: Opt<Scalar>,
+    /// The swappiness (the reference prints a string).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub mem_swappiness: Opt<Scalar>,
+    /// The OOM score adjustment.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub oom_score_adj: Opt<Scalar>,
+    /// The process count limit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub pids_limit: Opt<Scalar>,
+    /// Whether an init process runs as PID 1.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub init: Opt<bool>,
+    /// Whether the root filesystem is read-only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub read_only: Opt<bool>,
+    /// Whether the container is privileged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub privileged: Opt<bool>,
+    /// tmpfs mounts.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub tmpfs: Opt<StringOrList>,
+    /// Capabilities added.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cap_add: Opt<StringOrList>,
+    /// Capabilities dropped.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cap_drop: Opt<StringOrList>,
+    /// Device cgroup rules.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub device_cgroup_rules: Opt<StringOrList>,
+    /// Security options.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub security_opt: Opt<StringOrList>,
+    /// DNS servers.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dns: Opt<StringOrList>,
+    /// DNS resolver options.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dns_opt: Opt<StringOrList>,
+    /// DNS search domains.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dns_search: Opt<StringOrList>,
+    /// Extra groups.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub group_add: Opt<StringOrList>,
+    /// Links to other services (`service[:alias]`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub links: Opt<Vec<Option<Scalar>>>,
+    /// Services (or containers) whose volumes are mounted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub volumes_from: Opt<Vec<Option<Scalar>>>,
+    /// The PID namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub pid: Opt<Scalar>,
+    /// The IPC namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub ipc: Opt<Scalar>,
+    /// The UTS namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub uts: Opt<Scalar>,
+    /// The user namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub userns_mode: Opt<Scalar>,
+    /// The cgroup namespace mode.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub cgroup: Opt<Scalar>,
+    /// The container host name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub hostname: Opt<Scalar>,
+    /// The container name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub container_name: Opt<Scalar>,
+    /// Every other key, verbatim.
     #[serde(flatten)]
     pub other: Other,
     /// Service-level `x-*` keys (`x-dokku`). The reference's JSON leaves them out, so they are
     /// not serialised with the service; [`super::Project::to_stored_json`] writes them.
     #[serde(skip)]
     pub extensions: Other,
-}
-
-impl Service {
-    /// A key the typed fields do not name (`cpus`, `deploy`, `ulimits`…), as written.
-    pub fn key(&self, key: &str) -> Option<&serde_json::Value> {
-        self.other.get(key)
-    }
 }
 
 /// `build` in the long syntax.
@@ -88,6 +405,20 @@ pub struct Build {
     /// The build stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// An inline Dockerfile.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub dockerfile_inline: Opt<Scalar>,
+    /// Whether the build runs privileged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub privileged: Opt<bool>,
     /// Every other key.
     #[serde(flatten)]
     pub other: Other,
@@ -114,6 +445,13 @@ pub struct Port {
     /// `tcp` or `udp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// The application protocol (`http`, `grpc`…).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub app_protocol: Opt<Scalar>,
     /// Every other key.
     #[serde(flatten)]
     pub other: Other,
@@ -161,6 +499,13 @@ pub struct ServiceNetwork {
     /// Extra names on the network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// The order the networks are joined in (highest first).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub priority: Opt<serde_json::Number>,
     /// Every other key.
     #[serde(flatten)]
     pub other: Other,
@@ -185,7 +530,49 @@ pub struct Healthcheck {
     /// The test (`["CMD", …]`, `["CMD-SHELL", "…"]`, `["NONE"]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<Vec<String>>,
-    /// Go-formatted durations and counts, disable…
+    /// Disables the image's check.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub disable: Opt<bool>,
+    /// Time between checks (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub interval: Opt<Scalar>,
+    /// Time a check may take (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub timeout: Opt<Scalar>,
+    /// Failures before unhealthy.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub retries: Opt<serde_json::Number>,
+    /// Grace period after start (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub start_period: Opt<Scalar>,
+    /// Time between checks in the start period (a Go duration).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    pub start_interval: Opt<Scalar>,
+    /// Every other key.
     #[serde(flatten)]
     pub other: Other,
 }
