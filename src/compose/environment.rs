@@ -109,17 +109,13 @@ impl Environment {
     }
 
     /// The value of `name`, if set.
-    pub fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         self.vars.get(name).cloned()
     }
 
-    /// The interpolation lookup over these variables.
-    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
-        |name| self.vars.get(name).cloned()
-    }
-
     /// `COMPOSE_PROJECT_NAME`, when set and not empty.
-    pub fn project_name(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn project_name(&self) -> Option<&str> {
         self.vars
             .get("COMPOSE_PROJECT_NAME")
             .map(String::as_str)
@@ -144,7 +140,8 @@ impl Environment {
     }
 
     /// `COMPOSE_PROFILES` split on commas and trimmed, empty names dropped.
-    pub fn profiles(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn profiles(&self) -> Vec<String> {
         self.vars
             .get("COMPOSE_PROFILES")
             .map(|s| {
@@ -285,10 +282,6 @@ mod tests {
         assert_eq!(
             env.compose_files(),
             Some(vec!["a.yml".to_string(), "b.yml".to_string()])
-        );
-        assert_eq!(
-            (env.lookup())("COMPOSE_PROJECT_NAME").as_deref(),
-            Some("proj")
         );
     }
 

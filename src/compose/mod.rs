@@ -8,23 +8,22 @@
 
 pub mod dotenv;
 pub mod environment;
-pub mod error;
+pub(crate) mod error;
 mod finalize;
 pub mod interpolate;
 mod loader;
 mod merge;
 mod normalize;
-pub mod options;
+pub(crate) mod options;
 pub mod output;
-pub mod syntax;
-pub mod tree;
+pub(crate) mod syntax;
+pub(crate) mod tree;
 pub mod types;
 mod validate;
-pub mod warning;
+pub(crate) mod warning;
 pub mod yaml;
 
 pub use error::ComposeError;
 pub use loader::{load, load_typed, normalize_project_name, DEFAULT_FILES};
 pub use options::{LoadOptions, Loaded};
 pub use tree::Node;
-pub use warning::Warning;

@@ -291,7 +291,7 @@ pub(crate) fn clean_target(target: &str) -> String {
 
 /// Lexically cleans an absolute path (`.`, `..`, doubled and trailing slashes), as Go's
 /// `filepath.Clean`.
-pub fn clean(path: &str) -> String {
+pub(crate) fn clean(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for p in path.split('/') {
         match p {
@@ -307,7 +307,7 @@ pub fn clean(path: &str) -> String {
 
 /// Parses a byte size (`512m`, `1.5g`, `1024`) into a byte count, as docker's
 /// `RAMInBytes` (binary multipliers).
-pub fn parse_bytes(s: &str) -> Result<i64, SyntaxError> {
+pub(crate) fn parse_bytes(s: &str) -> Result<i64, SyntaxError> {
     let t = s.trim().to_ascii_lowercase();
     // `-1` means unlimited (`memswap_limit`); it is printed as `"-1"` and must read back.
     if t == "-1" {

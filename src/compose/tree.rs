@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 /// A mapping of a compose document.
-pub type Map = BTreeMap<String, Node>;
+pub(crate) type Map = BTreeMap<String, Node>;
 
 /// A compose YAML tag that changes how a value merges with an earlier one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +48,6 @@ impl Node {
         }
     }
 
-    /// The mutable mapping inside this node, if it is one.
-    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
-        match self {
-            Node::Map(m) => Some(m),
-            _ => None,
-        }
-    }
-
     /// The string inside this node, if it is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -73,7 +65,7 @@ impl Node {
     }
 
     /// A short name of the node's kind, for error messages (`a string`, `a mapping`…).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Node::Null => "null",
             Node::Bool(_) => "a boolean",

@@ -57,7 +57,7 @@ pub(super) fn is_unset(v: &Value) -> bool {
 
 /// `abs` relative to `dir` (`.` for the directory itself); `abs` unchanged when it is not below it
 /// and not a sibling (then `../x`).
-pub fn relative_path(dir: &str, abs: &str) -> String {
+pub(crate) fn relative_path(dir: &str, abs: &str) -> String {
     if abs == dir {
         return ".".into();
     }

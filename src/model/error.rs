@@ -39,14 +39,6 @@ pub enum ModelError {
         /// The key.
         key: String,
     },
-    /// A command line that does not split into shell words.
-    #[error("`{line}` is not a valid command line: {reason}")]
-    CommandLine {
-        /// The line, escaped.
-        line: String,
-        /// Why it does not split.
-        reason: String,
-    },
     /// A bad `x-dokku` setting.
     #[error("`{path}`: {message}")]
     Extension {

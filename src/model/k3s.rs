@@ -24,7 +24,7 @@ pub enum Scheduler {
 
 impl Scheduler {
     /// The value of `scheduler:set <app> selected`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Scheduler::DockerLocal => "docker-local",
             Scheduler::K3s => "k3s",
@@ -63,7 +63,7 @@ pub struct Claim {
 }
 
 /// The size of a claim that names none.
-pub const DEFAULT_SIZE: &str = "1Gi";
+pub(crate) const DEFAULT_SIZE: &str = "1Gi";
 
 const ACCESS_MODES: [&str; 4] = [
     "ReadWriteOnce",
@@ -126,11 +126,6 @@ pub struct ServiceK3s {
     pub autoscaling: Option<Autoscaling>,
 }
 
-/// Top-level `x-dokku` keys read here.
-pub const STACK_KEYS: [&str; 3] = ["registry", "scheduler", "volumes"];
-/// Service `x-dokku` keys read here.
-pub const SERVICE_KEYS: [&str; 2] = ["autoscaling", "scheduler"];
-
 fn err(path: &str, message: impl Into<String>) -> ModelError {
     ModelError::Extension {
         path: path.to_owned(),
@@ -172,8 +167,8 @@ fn count(v: &Value, path: &str) -> Result<u32, ModelError> {
 }
 
 impl StackK3s {
-    /// Reads top-level `x-dokku.<key>` (one of [`STACK_KEYS`]).
-    pub fn read(&mut self, key: &str, v: &Value, path: &str) -> Result<(), ModelError> {
+    /// Reads top-level `x-dokku.<key>` (`registry`, `scheduler` or `volumes`).
+    pub(crate) fn read(&mut self, key: &str, v: &Value, path: &str) -> Result<(), ModelError> {
         match key {
             "scheduler" => self.scheduler = Some(scheduler(v, path)?),
             "registry" => self.registry = Some(registry(v, path)?),
@@ -196,8 +191,8 @@ impl StackK3s {
 }
 
 impl ServiceK3s {
-    /// Reads `x-dokku.services.<svc>.<key>` (one of [`SERVICE_KEYS`]).
-    pub fn read(&mut self, key: &str, v: &Value, path: &str) -> Result<(), ModelError> {
+    /// Reads `x-dokku.services.<svc>.<key>` (`autoscaling` or `scheduler`).
+    pub(crate) fn read(&mut self, key: &str, v: &Value, path: &str) -> Result<(), ModelError> {
         match key {
             "scheduler" => self.scheduler = Some(scheduler(v, path)?),
             "autoscaling" => self.autoscaling = Some(autoscaling(v, path)?),
@@ -365,7 +360,7 @@ fn trigger(v: &Value, path: &str) -> Result<Trigger, ModelError> {
 /// volume's `driver_opts.size` (the size Docker's `local` driver ignores, but a volume
 /// plugin or a Kubernetes claim honours). Errors for an `x-dokku.volumes` key that names no
 /// volume of the project.
-pub fn claims(
+pub(crate) fn claims(
     settings: &StackK3s,
     volumes: &BTreeMap<String, (StorageName, bool, String)>,
     top_volumes: &BTreeMap<String, crate::compose::types::Volume>,
@@ -415,7 +410,7 @@ pub(crate) fn size_quantity(s: &str) -> Option<String> {
 
 /// Memory in Kubernetes units. The model holds compose memory in MiB (Docker's `512m` is
 /// 512 × 1024² bytes); Kubernetes reads `512m` as 0.512 bytes, so the unit is written `Mi`.
-pub fn memory_quantity(mib: u64) -> String {
+pub(crate) fn memory_quantity(mib: u64) -> String {
     format!("{mib}Mi")
 }
 

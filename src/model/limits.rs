@@ -21,11 +21,11 @@ pub struct Limits {
 
 impl Limits {
     /// 20 replicas: more than one host runs usefully for one process type.
-    pub const DEFAULT_REPLICAS: u32 = 20;
+    pub(crate) const DEFAULT_REPLICAS: u32 = 20;
     /// 100 ports: each is a proxy listener and an nginx server block.
-    pub const DEFAULT_PORTS: usize = 100;
+    pub(crate) const DEFAULT_PORTS: usize = 100;
     /// 100 services: each is a Dokku app or datastore, read and planned on every push.
-    pub const DEFAULT_SERVICES: usize = 100;
+    pub(crate) const DEFAULT_SERVICES: usize = 100;
 
     /// Every service and port of `project` within the limits; else every excess, by key path.
     pub fn check(&self, project: &Project) -> Result<(), LimitError> {

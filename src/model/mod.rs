@@ -21,7 +21,7 @@ mod env;
 mod error;
 mod files;
 mod health;
-pub mod k3s;
+pub(crate) mod k3s;
 pub mod keys;
 mod limits;
 mod names;
@@ -30,7 +30,7 @@ mod ports;
 mod project;
 mod resources;
 mod rewrite;
-pub mod secret;
+pub(crate) mod secret;
 mod service;
 mod source;
 mod storage;
@@ -43,19 +43,17 @@ mod app_tests;
 #[cfg(test)]
 mod project_tests;
 
-pub use ctx::relative_path;
-pub use error::{ModelError, Warning};
-pub use limits::{Excess, LimitError, Limits};
+pub(crate) use error::{ModelError, Warning};
+pub(crate) use limits::{LimitError, Limits};
 pub use names::{
     is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NameError, NetworkName,
     ServiceName, StackName, StorageName, MAX_APP_NAME, MAX_STORAGE_NAME,
 };
 pub use project::{from_compose, from_compose_json, ConvertOptions, Project};
-pub use rewrite::{datastore_host, datastore_user};
-pub use secret::env_is_secret;
-pub use service::{
-    AppSpec, Build, DatastoreSpec, Dependency, DockerOption, EnvVar, FileSource, Healthcheck, Kind,
-    Link, Mount, PolicyRule, Port, Resources, SecretDelivery, SecretUse, Service, Source,
+pub(crate) use rewrite::datastore_host;
+pub(crate) use secret::env_is_secret;
+pub(crate) use service::{
+    AppSpec, DatastoreSpec, FileSource, Kind, Mount, PolicyRule, Resources, SecretDelivery,
+    Service, Source,
 };
-pub use source::{duration_secs, split_shell_words};
-pub use xdokku::{Backup, ExpectedState, PathRoute, PathTarget, ServiceSettings, StackSettings};
+pub(crate) use xdokku::{Backup, ExpectedState, PathTarget};

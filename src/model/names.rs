@@ -121,11 +121,6 @@ impl StackName {
 }
 
 impl AppName {
-    /// Wraps a string already known to be a valid app name (for example read from Dokku).
-    pub fn new_unchecked(name: impl Into<String>) -> Self {
-        Self(name.into())
-    }
-
     /// The app for `service` in `stack`: `<stack>-<service>`, lowercased, every character outside
     /// `[a-z0-9-]` turned into `-`, runs of `-` collapsed, and cut to [`MAX_APP_NAME`] with a
     /// short hash of the full name so that two long names never collide after the cut.
@@ -149,8 +144,9 @@ impl DatastoreName {
         Self(AppName::for_service(stack, service).0)
     }
 
-    /// Wraps a name read from Dokku.
-    pub fn new_unchecked(name: impl Into<String>) -> Self {
+    /// Wraps a name read from Dokku (tests).
+    #[cfg(test)]
+    pub(crate) fn new_unchecked(name: impl Into<String>) -> Self {
         Self(name.into())
     }
 
@@ -168,11 +164,6 @@ impl StorageName {
             MAX_STORAGE_NAME,
         ))
     }
-
-    /// Wraps a name read from Dokku.
-    pub fn new_unchecked(name: impl Into<String>) -> Self {
-        Self(name.into())
-    }
 }
 
 impl NetworkName {
@@ -185,7 +176,7 @@ impl NetworkName {
     }
 
     /// An external network, used by its own name.
-    pub fn external(name: &str) -> Self {
+    pub(crate) fn external(name: &str) -> Self {
         Self(name.to_owned())
     }
 }

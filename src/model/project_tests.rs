@@ -1,15 +1,8 @@
 //! Tests of the conversion from compose JSON: key classification, names, datastores, volumes.
 
+use super::ctx::relative_path;
+use super::source::duration_secs;
 use super::*;
-
-#[test]
-fn shell_words() {
-    assert_eq!(
-        split_shell_words(r#"sh -c "echo 'a b'" x\ y"#).unwrap(),
-        ["sh", "-c", "echo 'a b'", "x y"]
-    );
-    assert_eq!(split_shell_words("  ").unwrap(), Vec::<String>::new());
-}
 
 #[test]
 fn durations() {

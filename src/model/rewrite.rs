@@ -10,7 +10,7 @@ use super::service::{DatastoreSpec, EnvVar, Kind, Link, Service};
 use crate::dokku::catalog::{self, UrlUser};
 
 /// The host name other containers reach a datastore by (`dokku-<plugin>-<service>`).
-pub fn datastore_host(ds: &DatastoreSpec) -> String {
+pub(crate) fn datastore_host(ds: &DatastoreSpec) -> String {
     format!(
         "dokku-{}-{}",
         ds.plugin,
@@ -19,7 +19,7 @@ pub fn datastore_host(ds: &DatastoreSpec) -> String {
 }
 
 /// The user in the plugin's link URL.
-pub fn datastore_user(ds: &DatastoreSpec) -> Option<String> {
+pub(crate) fn datastore_user(ds: &DatastoreSpec) -> Option<String> {
     match catalog::by_plugin(ds.plugin)?.user {
         UrlUser::None => None,
         UrlUser::Fixed(u) => Some(u.to_owned()),

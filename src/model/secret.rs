@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 /// Words that make an environment key secret wherever they appear in it (case-insensitive):
 /// `DB_PASSWORD`, `SECRET_KEY_BASE`, `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, `SENTRY_DSN`.
-pub const SECRET_KEY_WORDS: [&str; 11] = [
+pub(crate) const SECRET_KEY_WORDS: [&str; 11] = [
     "PASS",
     "SECRET",
     "TOKEN",
@@ -44,7 +44,7 @@ pub(crate) fn value_has_credentials(value: &str) -> bool {
 
 /// The classification: secret when the key says so or the value holds credentials, unless the
 /// key is in `plain` (`x-dokku.plain`, stack-wide or per service).
-pub fn env_is_secret(key: &str, value: &str, plain: &BTreeSet<String>) -> bool {
+pub(crate) fn env_is_secret(key: &str, value: &str, plain: &BTreeSet<String>) -> bool {
     !plain.contains(key) && (env_key_is_secret(key) || value_has_credentials(value))
 }
 

@@ -35,7 +35,7 @@ pub enum PolicyRule {
 
 impl PolicyRule {
     /// Every rule, for help texts and parsing.
-    pub const ALL: [PolicyRule; 10] = [
+    pub(crate) const ALL: [PolicyRule; 10] = [
         PolicyRule::Privileged,
         PolicyRule::CapAdd,
         PolicyRule::Devices,
@@ -49,7 +49,7 @@ impl PolicyRule {
     ];
 
     /// The name used by `--allow` and the stored policy.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PolicyRule::Privileged => "privileged",
             PolicyRule::CapAdd => "cap-add",
@@ -306,13 +306,6 @@ pub struct Resources {
     pub memory_swap_mb: Option<u64>,
 }
 
-impl Resources {
-    /// No value set.
-    pub fn is_empty(&self) -> bool {
-        self.cpu.is_none() && self.memory_mb.is_none() && self.memory_swap_mb.is_none()
-    }
-}
-
 /// A `docker-options:add` option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DockerOption {
@@ -343,7 +336,7 @@ pub struct Healthcheck {
 
 impl Service {
     /// The app spec, if the service is an app.
-    pub fn app(&self) -> Option<&AppSpec> {
+    pub(crate) fn app(&self) -> Option<&AppSpec> {
         match &self.kind {
             Kind::App(a) => Some(a),
             Kind::Datastore(_) => None,
@@ -351,7 +344,7 @@ impl Service {
     }
 
     /// The datastore spec, if the service is a datastore.
-    pub fn datastore(&self) -> Option<&DatastoreSpec> {
+    pub(crate) fn datastore(&self) -> Option<&DatastoreSpec> {
         match &self.kind {
             Kind::Datastore(d) => Some(d.as_ref()),
             Kind::App(_) => None,

@@ -12,17 +12,8 @@ use super::error::ModelError;
 use super::service::{Build, Source};
 use crate::compose::types::{self, set, Scalar};
 
-/// Splits a command string the way compose does (POSIX shell words: quotes and backslashes,
-/// nothing expanded); unbalanced quotes are an error.
-pub fn split_shell_words(s: &str) -> Result<Vec<String>, ModelError> {
-    shell_words::split(s).map_err(|e| ModelError::CommandLine {
-        line: s.escape_debug().to_string(),
-        reason: e.to_string(),
-    })
-}
-
 /// Parses a compose duration (`1m30s`, `500ms`, `10s`) into whole seconds, rounding up.
-pub fn duration_secs(s: &str) -> Option<u64> {
+pub(crate) fn duration_secs(s: &str) -> Option<u64> {
     let s = s.trim();
     // The loader prints durations in Go's form; a bare number is nanoseconds.
     let ns = if s.bytes().all(|c| c.is_ascii_digit()) {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::ModelError;
 use super::xdokku_paths::RawPath;
-pub use super::xdokku_paths::{PathRoute, PathTarget};
+pub(crate) use super::xdokku_paths::{PathRoute, PathTarget};
 
 /// How a service is expected to run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,7 +84,7 @@ pub struct Backup {
 
 impl Backup {
     /// One line for reports: `postgres:shop-db `0 3 * * *` -> bucket (encrypted)`.
-    pub fn describe(&self, plugin: &str, service: &str) -> String {
+    pub(crate) fn describe(&self, plugin: &str, service: &str) -> String {
         format!(
             "{plugin}:{service} `{}` -> {}{}",
             self.schedule,
@@ -98,7 +98,7 @@ impl Backup {
     }
 
     /// The compose secrets the backup reads.
-    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &str> {
         [
             Some(self.access_key_id.as_str()),
             Some(self.secret_access_key.as_str()),

@@ -8,7 +8,7 @@ use crate::compose::yaml::go_quote;
 
 /// Why a value at a typed path does not convert, worded as Go's `strconv` says it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CastError {
+pub(crate) enum CastError {
     /// Not a number at all (`strconv.Atoi: parsing "two": invalid syntax`).
     #[error("strconv.{func}: parsing {}: invalid syntax", go_quote(text))]
     Syntax {

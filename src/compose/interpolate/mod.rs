@@ -20,20 +20,20 @@ mod cast;
 mod tests;
 
 use cast::cast_for;
-pub use cast::CastError;
+pub(crate) use cast::CastError;
 
 /// Looks a variable up in the project environment.
-pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Largest string one interpolation may produce (4 MiB): far above any real value, small
 /// enough that `${BIG}${BIG}…` cannot exhaust memory.
 pub const MAX_INTERPOLATED_BYTES: usize = 4 << 20;
 
 /// Most bytes interpolation may add to one document in total (64 MiB).
-pub const MAX_TOTAL_GROWTH_BYTES: usize = 64 << 20;
+pub(crate) const MAX_TOTAL_GROWTH_BYTES: usize = 64 << 20;
 
 /// Deepest nesting of `${A:-${B:-…}}` defaults, alternatives and messages.
-pub const MAX_NESTING: usize = 64;
+pub(crate) const MAX_NESTING: usize = 64;
 
 /// An interpolation failure, naming the key path and the offending text.
 #[derive(Debug, thiserror::Error)]

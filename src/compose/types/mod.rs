@@ -9,11 +9,11 @@ mod resource;
 mod runtime;
 mod service;
 
-pub use decode::DecodeError;
+pub(crate) use decode::DecodeError;
 pub use project::Project;
-pub use resource::{Config, Network, Secret, Volume};
-pub use runtime::{
-    set, Deploy, DeployResources, Device, DeviceLong, ExtraHosts, HostAddresses, LogOptions,
-    Logging, Opt, ResourceSet, RestartPolicy, Scalar, StringOrList, Sysctls, Ulimit, UlimitPair,
+pub(crate) use resource::{Config, Network, Secret, Volume};
+pub(crate) use runtime::{
+    set, Deploy, DeployResources, Device, ExtraHosts, HostAddresses, LogOptions, Logging, Opt,
+    RestartPolicy, Scalar, StringOrList, Sysctls, Ulimit,
 };
-pub use service::{Build, Dependency, FileRef, Healthcheck, Mount, Port, Service, ServiceNetwork};
+pub(crate) use service::{Build, FileRef, Mount, Port, Service, ServiceNetwork};

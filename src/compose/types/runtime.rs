@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize, Serializer};
 pub(super) type Other = BTreeMap<String, serde_json::Value>;
 
 /// A key that may be absent (`None`) or `null` (`Some(None)`).
-pub type Opt<T> = Option<Option<T>>;
+pub(crate) type Opt<T> = Option<Option<T>>;
 
 /// The value of an [`Opt`] key, `None` when absent or `null`.
-pub fn set<T>(v: &Opt<T>) -> Option<&T> {
+pub(crate) fn set<T>(v: &Opt<T>) -> Option<&T> {
     v.as_ref().and_then(Option::as_ref)
 }
 
@@ -42,7 +42,7 @@ pub enum Scalar {
 
 impl Scalar {
     /// The text: the string itself, or the number as JSON prints it.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             Self::Number(n) => n.to_string(),
             Self::Text(s) => s.clone(),
@@ -57,16 +57,8 @@ impl Scalar {
         }
     }
 
-    /// The number, when it is a non-negative integer.
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Self::Number(n) => n.as_u64(),
-            Self::Text(_) => None,
-        }
-    }
-
     /// A byte count: a non-negative integer or a string of digits.
-    pub fn bytes(&self) -> Option<u64> {
+    pub(crate) fn bytes(&self) -> Option<u64> {
         match self {
             Self::Number(n) => n.as_u64(),
             Self::Text(s) => s.parse().ok(),

@@ -13,7 +13,7 @@ pub(super) const SPECIAL: &str = " \t\n\"'$`\\*?[]<>|&;(){}!#~";
 /// (`quoteShellArg`), so that the stored option compares equal to the planned one: bare
 /// unless it is empty or holds a special character, else single-quoted with an embedded `'`
 /// written `'\''`, which both the shell-word parser and `xargs` read back as the word.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if !s.is_empty() && !s.contains(|c| SPECIAL.contains(c)) {
         s.to_owned()
     } else {
@@ -281,7 +281,7 @@ pub(super) const HARMLESS_CAPS: &[&str] = &[
 ];
 
 /// A capability name in any case, with or without `CAP_`, normalised to `NAME`.
-pub fn capability(v: &str) -> Result<String, OptionError> {
+pub(crate) fn capability(v: &str) -> Result<String, OptionError> {
     let upper = v.to_ascii_uppercase();
     let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
     if CAPS.contains(&bare) {
@@ -347,7 +347,7 @@ pub(super) fn security_opt(v: &str) -> bool {
 }
 
 /// Whether a sysctl lives in a container's own namespace (Docker allows exactly these).
-pub fn namespaced_sysctl(key: &str) -> bool {
+pub(crate) fn namespaced_sysctl(key: &str) -> bool {
     key.starts_with("net.")
         || key.starts_with("kernel.shm")
         || key.starts_with("kernel.msg")
