@@ -183,17 +183,7 @@ fn escape(s: &str) -> String {
 
 /// `SERVICE_KEY` for a key whose value differs between services.
 fn scoped_var(service: &str, key: &str) -> String {
-    let svc: String = service
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{svc}_{key}")
+    format!("{}_{key}", crate::model::upper_snake(service))
 }
 
 fn str_list(v: &Value) -> Vec<String> {

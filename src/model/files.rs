@@ -80,11 +80,9 @@ pub(super) fn secrets(
     Ok(secrets)
 }
 
-/// The environment variable a secret is delivered in: upper case, `_` for other characters,
-/// never starting with a digit.
-fn env_name(src: &str) -> String {
-    let var: String = src
-        .chars()
+/// `s` upper-cased, with `_` for every character that is not an ASCII letter or digit.
+pub(crate) fn upper_snake(s: &str) -> String {
+    s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()
@@ -92,7 +90,13 @@ fn env_name(src: &str) -> String {
                 '_'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The environment variable a secret is delivered in: upper case, `_` for other characters,
+/// never starting with a digit.
+fn env_name(src: &str) -> String {
+    let var = upper_snake(src);
     if var.starts_with(|c: char| c.is_ascii_digit()) {
         format!("_{var}")
     } else {

@@ -44,6 +44,7 @@ mod app_tests;
 mod project_tests;
 
 pub(crate) use error::{ModelError, Warning};
+pub(crate) use files::upper_snake;
 pub(crate) use limits::{LimitError, Limits};
 pub use names::{
     is_valid_app_name, is_valid_config_key, AppName, DatastoreName, NameError, NetworkName,
