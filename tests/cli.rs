@@ -1,6 +1,6 @@
 //! Binary tests of `dokku-compose` (tier 4 of docs/style.md R18).
 
-use crate::support::dokku_compose;
+use crate::support::{dokku_compose, stderr_failed};
 
 #[test]
 fn config_prints_json_of_a_simple_file() {
@@ -27,7 +27,7 @@ fn missing_file_is_a_clear_error() {
         .args(["config", "-f", "nope.yaml"])
         .output()
         .unwrap();
-    let stderr = failure(&out);
+    let stderr = stderr_failed(&out);
     assert!(stderr.contains("nope.yaml"), "stderr: {stderr}");
 }
 
@@ -52,12 +52,6 @@ fn config_json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The stderr of a command that must have failed with exit code 1.
-fn failure(out: &std::process::Output) -> String {
-    assert_eq!(out.status.code(), Some(1));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// `config` of `yaml` fails to load, its whole stderr naming `cause` (`{file}` in it stands
 /// for the compose file's path).
 fn assert_load_error(yaml: &str, cause: &str) {
@@ -65,7 +59,7 @@ fn assert_load_error(yaml: &str, cause: &str) {
     let out = config_in(dir.path(), yaml);
     let file = dir.path().join("compose.yaml");
     assert_eq!(
-        failure(&out),
+        stderr_failed(&out),
         format!(
             " !     failed to load the compose project\n !     caused by: {}\n",
             cause.replace("{file}", &file.display().to_string())
@@ -158,7 +152,7 @@ fn deep_extends_chains_are_a_clear_error_and_wide_ones_stay_fast() {
         deep.push_str(&format!("  s{i}:\n    extends: s{}\n", i - 1));
     }
     let out = config_in(dir.path(), &deep);
-    let stderr = failure(&out);
+    let stderr = stderr_failed(&out);
     assert!(stderr.contains("chain deeper than 64 services"), "{stderr}");
 
     let mut wide = String::from("services:\n  base:\n    image: x\n    environment: [A=1]\n");
@@ -180,7 +174,7 @@ fn port_ranges_cannot_expand_without_bound() {
         ));
     }
     let out = config_in(dir.path(), &yaml);
-    let stderr = failure(&out);
+    let stderr = stderr_failed(&out);
     assert!(
         stderr.contains("port ranges expand to more than 262144 mappings"),
         "{stderr}"
@@ -211,12 +205,12 @@ fn empty_file_lists_are_errors_not_panics() {
         .args(["config"])
         .output()
         .unwrap();
-    assert!(failure(&out).contains("`COMPOSE_FILE` lists no file"));
+    assert!(stderr_failed(&out).contains("`COMPOSE_FILE` lists no file"));
     let out = config_in(
         dir.path(),
         "include:\n  - path: []\nservices:\n  a:\n    image: x\n",
     );
-    assert!(failure(&out).contains("include[0].path in"));
+    assert!(stderr_failed(&out).contains("include[0].path in"));
 }
 
 #[test]

@@ -125,6 +125,28 @@ pub(crate) fn ok(o: &std::process::Output) -> String {
     text
 }
 
+/// A command's stdout; the command must have succeeded (its stderr is the failure message).
+pub(crate) fn stdout_ok(o: &std::process::Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's stderr; the command must have failed with exit code 1.
+pub(crate) fn stderr_failed(o: &std::process::Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Copies a directory tree of a test fixture or example (plain files only).
 pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
