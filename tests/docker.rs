@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{copy_dir, git, push, sandbox_bin, text, Host};
+use crate::support::{copy_dir, git, push, push_ok, push_refused, sandbox_bin, text, Host};
 
 /// Docker running and the images built (once per test run).
 fn docker_ready() {
@@ -218,8 +218,8 @@ impl Loop {
 fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_process() {
     let h = DockerHost::new();
     let dir = h.example("web-worker-postgres-redis", "dkok");
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("Release v1 of stack dkok"), "{out}");
+    let out = push_ok(&dir);
+    assert!(out.contains("Release v1 of stack dkok"), "{out}");
     assert_eq!(
         h.containers("dkok-web"),
         ["dkok-web.web.1", "dkok-web.web.2"]
@@ -317,8 +317,7 @@ fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data_t
 {
     let h = DockerHost::new();
     let dir = h.example("web-worker-postgres-redis", "dkrd");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let url = h.url("dkrd-web", "/");
     let hits = |v: &Value| {
         v["checks"]["volume"]["detail"]
@@ -332,8 +331,7 @@ fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data_t
     let requests = Loop::start(url.clone(), |v| v["ok"] == true);
     std::thread::sleep(Duration::from_millis(500));
     commit_edit(&dir, "app/app.py", "RELEASE = \"1\"", "RELEASE = \"2\"");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     std::thread::sleep(Duration::from_secs(3)); // past the old containers' retirement
     let (n, failures) = requests.finish();
     assert!(n > 20, "only {n} requests");
@@ -386,9 +384,9 @@ fn docker_failing_health_check_keeps_the_previous_release_serving() {
         "RELEASE = \"1\"",
         "RELEASE = \"broken\"",
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("Could not start due to 1 failed checks (web.1)"),
+        out.contains("Could not start due to 1 failed checks (web.1)"),
         "{out}"
     );
     let (n, failures) = requests.finish();
@@ -461,8 +459,7 @@ fn docker_compose_down_leaves_no_app_container_but_datastore_data() {
 fn docker_one_shot_migration_completes_before_the_services_that_wait_for_it() {
     let h = DockerHost::new();
     let dir = h.example("django-migrate", "dkmg");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkmg-web", "/"));
     for k in ["db", "migrations", "migrated_before_start", "worker"] {
         assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
@@ -479,8 +476,7 @@ fn docker_one_shot_migration_completes_before_the_services_that_wait_for_it() {
 fn docker_path_routing_answers_as_documented_over_http_and_https() {
     let h = DockerHost::new();
     let dir = h.example("path-routing-domains", "dkpr");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let front = all_ok(&h.url("dkpr-gateway", "/"));
     assert_eq!(
         (front["service"].as_str(), front["path"].as_str()),
@@ -575,8 +571,7 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
         "--repo",
         &dir.display().to_string(),
     ]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkmy-app", "/"));
     let checks = v["checks"].as_object().unwrap();
     assert!(
@@ -605,8 +600,7 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
 fn docker_monorepo_answers_all_ok_through_the_frontend() {
     let h = DockerHost::new();
     let dir = h.example("monorepo", "dkmono");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkmono-frontend", "/"));
     for k in ["api", "db", "redis", "workers", "scheduler"] {
         assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
@@ -673,8 +667,7 @@ fn docker_monorepo_answers_all_ok_through_the_frontend() {
 fn docker_wordpress_answers_all_ok_with_the_linked_database() {
     let h = DockerHost::new();
     let dir = h.example("wordpress-mysql", "dkwp");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkwp-wordpress", "/"));
     assert_eq!(v["service"], "wordpress", "{v:#}");
     assert_eq!(v["checks"]["db"]["detail"][0], "dkwp_db", "{v:#}");
