@@ -139,6 +139,17 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
+/// Each of `containers` is running.
+fn assert_running(containers: &[&str]) {
+    for c in containers {
+        assert_eq!(
+            docker(&["inspect", "--format", "{{.State.Running}}", c]),
+            "true",
+            "{c}"
+        );
+    }
+}
+
 fn commit_edit(dir: &Path, file: &str, from: &str, to: &str) {
     let p = dir.join(file);
     let before = std::fs::read_to_string(&p).unwrap();
@@ -225,13 +236,7 @@ fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_proces
         ["dkok-web.web.1", "dkok-web.web.2"]
     );
     assert_eq!(h.containers("dkok-worker"), ["dkok-worker.web.1"]);
-    for c in ["dokku.postgres.dkok-db", "dokku.redis.dkok-cache"] {
-        assert_eq!(
-            docker(&["inspect", "--format", "{{.State.Running}}", c]),
-            "true",
-            "{c}"
-        );
-    }
+    assert_running(&["dokku.postgres.dkok-db", "dokku.redis.dkok-cache"]);
     let v = all_ok(&h.url("dkok-web", "/"));
     for k in ["db", "cache", "worker", "volume"] {
         assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
@@ -430,15 +435,7 @@ fn docker_compose_down_leaves_no_app_container_but_datastore_data() {
         visits.starts_with(&format!("{count} ")) || count.parse::<u64>().unwrap() >= 1,
         "{count} vs {visits}"
     );
-    assert_eq!(
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.Running}}",
-            "dokku.redis.dkdn-cache"
-        ]),
-        "true"
-    );
+    assert_running(&["dokku.redis.dkdn-cache"]);
     // `:destroy` removes the datastore's container and its data.
     let data = h.path().join("lib/services/postgres/dkdn-db");
     assert!(data.exists(), "{}", data.display());
@@ -581,13 +578,7 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
     for c in checks.values() {
         assert_eq!(c["ok"], true, "{v:#}");
     }
-    for c in ["dokku.mysql.dkmy-orders", "dokku.mariadb.dkmy-ledger"] {
-        assert_eq!(
-            docker(&["inspect", "--format", "{{.State.Running}}", c]),
-            "true",
-            "{c}"
-        );
-    }
+    assert_running(&["dokku.mysql.dkmy-orders", "dokku.mariadb.dkmy-ledger"]);
 }
 
 /// (issue #16) The monorepo example: three build contexts (a Node frontend built from
@@ -650,13 +641,7 @@ fn docker_monorepo_answers_all_ok_through_the_frontend() {
         .output()
         .unwrap();
     assert!(!o.status.success(), "go in the runtime image: {}", text(&o));
-    for c in ["dokku.postgres.dkmono-db", "dokku.redis.dkmono-queue"] {
-        assert_eq!(
-            docker(&["inspect", "--format", "{{.State.Running}}", c]),
-            "true",
-            "{c}"
-        );
-    }
+    assert_running(&["dokku.postgres.dkmono-db", "dokku.redis.dkmono-queue"]);
 }
 
 /// (issue #16) The WordPress example: the `wordpress` image (a stand-in page on Debian's
@@ -673,15 +658,7 @@ fn docker_wordpress_answers_all_ok_with_the_linked_database() {
     assert_eq!(v["checks"]["db"]["detail"][0], "dkwp_db", "{v:#}");
     assert_eq!(v["table_prefix"], "wp_", "{v:#}");
     assert_eq!(v["php_ini"]["upload_max_filesize"], "64M", "{v:#}");
-    assert_eq!(
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.Running}}",
-            "dokku.mysql.dkwp-db"
-        ]),
-        "true"
-    );
+    assert_running(&["dokku.mysql.dkwp-db"]);
     assert_eq!(
         docker(&[
             "inspect",
