@@ -31,11 +31,16 @@ fn missing_file_is_a_clear_error() {
     assert!(stderr.contains("nope.yaml"), "stderr: {stderr}");
 }
 
-fn config_in(dir: &std::path::Path, yaml: &str) -> std::process::Output {
+/// `dokku-compose` in `dir`, whose compose.yaml is now `yaml`, with an empty environment.
+fn compose_in(dir: &std::path::Path, yaml: &str) -> std::process::Command {
     std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
-    dokku_compose()
-        .current_dir(dir)
-        .env_clear()
+    let mut c = dokku_compose();
+    c.current_dir(dir).env_clear();
+    c
+}
+
+fn config_in(dir: &std::path::Path, yaml: &str) -> std::process::Output {
+    compose_in(dir, yaml)
         .env("PATH", "/usr/bin:/bin")
         .args(["config", "--format", "json"])
         .output()
@@ -94,14 +99,8 @@ fn dependency_cycle_error_names_the_whole_path() {
 #[test]
 fn yaml_format_is_the_default_and_escapes_dollars() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
-        "services:\n  web:\n    image: x\n    command: echo $$HOME\n",
-    )
-    .unwrap();
-    let out = dokku_compose()
-        .current_dir(dir.path())
-        .env_clear()
+    let yaml = "services:\n  web:\n    image: x\n    command: echo $$HOME\n";
+    let out = compose_in(dir.path(), yaml)
         .args(["config", "-p", "demo"])
         .output()
         .unwrap();
@@ -193,14 +192,7 @@ fn port_ranges_cannot_expand_without_bound() {
 #[test]
 fn empty_file_lists_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
-        "services:\n  a:\n    image: x\n",
-    )
-    .unwrap();
-    let out = dokku_compose()
-        .current_dir(dir.path())
-        .env_clear()
+    let out = compose_in(dir.path(), "services:\n  a:\n    image: x\n")
         .env("COMPOSE_FILE", "::")
         .args(["config"])
         .output()
