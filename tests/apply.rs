@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{self, mutating, ok};
+use crate::support::text as text_of;
+use crate::support::{self, argv_text, mutating, ok, spawn_paused, wait_for_done};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apply/compose.yaml")
@@ -42,14 +43,24 @@ impl Host {
         }
         c
     }
-    fn apply(&self, env: &[(&str, &str)], extra: &[&str]) -> Output {
-        let f = fixture();
+    /// `dokku-compose apply -f <f> <extra>` with `env`, to be run.
+    fn apply_cmd(&self, f: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
         let mut args = vec!["apply", "-f", f.to_str().unwrap()];
         args.extend_from_slice(extra);
-        self.compose(&args, env).output().unwrap()
+        self.compose(&args, env)
     }
-    fn json_report(&self, plugin: &str, app: &str) -> Value {
-        self.json(&[&format!("{plugin}:report"), app, "--format", "json"])
+    /// `dokku-compose apply -f <f> <extra>` with `env`, run.
+    fn apply_file(&self, f: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        self.apply_cmd(f, extra, env).output().unwrap()
+    }
+    /// `apply` of the fixture.
+    fn apply(&self, env: &[(&str, &str)], extra: &[&str]) -> Output {
+        self.apply_file(&fixture(), extra, env)
+    }
+    /// The plan `apply --dry-run --format json` of `f` prints.
+    fn dry_run_plan(&self, f: &Path, env: &[(&str, &str)]) -> Value {
+        let o = self.apply_file(f, &["--dry-run", "--format", "json"], env);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text_of(&o)))
     }
     /// What the transaction guarantee covers: apps, config, links, ports, mounts, networks,
     /// storage, properties, docker options, scale and the deployed image of every app.
@@ -165,9 +176,8 @@ fn first_apply_then_a_noop_reapply_runs_no_mutating_command() {
     let out = ok(&h.apply(&[], &[]));
     assert!(out.contains("up to date"), "{out}");
     let again: Vec<Value> = h
-        .calls()
+        .calls_since(before)
         .into_iter()
-        .skip(before)
         .filter(|c| c["depth"] == 0)
         .collect();
     let mutations: Vec<&Value> = again.iter().filter(|c| mutating(c)).collect();
@@ -189,23 +199,7 @@ fn first_apply_then_a_noop_reapply_runs_no_mutating_command() {
 /// The steps of the plan `apply --dry-run` prints, as sandbox fault patterns (masked
 /// secret values become `*`).
 fn step_patterns(h: &Host, env: &[(&str, &str)]) -> Vec<(String, String)> {
-    let f = fixture();
-    let o = h
-        .compose(
-            &[
-                "apply",
-                "-f",
-                f.to_str().unwrap(),
-                "--dry-run",
-                "--format",
-                "json",
-            ],
-            env,
-        )
-        .output()
-        .unwrap();
-    let plan: Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout))
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let plan = h.dry_run_plan(&fixture(), env);
     plan["steps"]
         .as_array()
         .unwrap()
@@ -251,11 +245,7 @@ fn inject_at_every_step(h: &Host, env: &[(&str, &str)], label: &str) -> usize {
         }
         h.set_faults(&serde_json::json!([{ "match": pattern, "message": format!("injected at step {}", k + 1) }]));
         let o = h.apply(env, &[]);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let text = text_of(&o);
         assert!(
             !o.status.success(),
             "{label}: step {} `{id}` was made to fail but the apply succeeded:\n{text}",
@@ -345,10 +335,7 @@ fn a_failed_health_check_or_migration_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
     let changed = dir.path().join("compose.yaml");
     std::fs::write(&changed, text).unwrap();
-    let o = h
-        .compose(&["apply", "-f", changed.to_str().unwrap()], &[])
-        .output()
-        .unwrap();
+    let o = h.apply_file(&changed, &[], &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("migrate/run"), "{err}");
     assert_same(&before, &h.snapshot(), &err);
@@ -503,7 +490,7 @@ fn sigterm_rolls_back_and_sigkill_is_recovered_by_the_next_command() {
     ];
     let f = fixture();
     let child = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &update)
+        .apply_cmd(&f, &[], &update)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -527,7 +514,7 @@ fn sigterm_rolls_back_and_sigkill_is_recovered_by_the_next_command() {
     );
 
     let child = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &update)
+        .apply_cmd(&f, &[], &update)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -559,9 +546,8 @@ fn sigterm_rolls_back_and_sigkill_is_recovered_by_the_next_command() {
 
 /// Mutating depth-0 calls since `from`, as `command app` strings.
 fn mutations_since(h: &Host, from: usize) -> Vec<String> {
-    h.calls()
+    h.calls_since(from)
         .into_iter()
-        .skip(from)
         .filter(|c| c["depth"] == 0 && mutating(c))
         .map(|c| {
             c["argv"]
@@ -710,10 +696,7 @@ fn deploy_hooks_run_before_and_after_with_their_environment() {
     let f = dir.path().join("compose.yaml");
     // Host hooks run only where the operator allowed them: refused, naming the hook, the
     // reason and the rule, before anything changes.
-    let o = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap();
+    let o = h.apply_file(&f, &[], &[]);
     let err = text_of(&o);
     assert!(
         !o.status.success()
@@ -733,33 +716,14 @@ fn deploy_hooks_run_before_and_after_with_their_environment() {
         )),
         "nothing changed"
     );
-    let plan = h
-        .compose(
-            &[
-                "apply",
-                "-f",
-                f.to_str().unwrap(),
-                "--dry-run",
-                "--allow",
-                "host-hooks",
-            ],
-            &[],
-        )
-        .output()
-        .unwrap();
+    let plan = h.apply_file(&f, &["--dry-run", "--allow", "host-hooks"], &[]);
     let plan = ok(&plan);
     assert!(
         plan.contains("post deploy.d/post/20-in-api.sh (in a container of `api`, app `txn-api`)"),
         "compose:plan lists the hooks: {plan}"
     );
     let from = h.calls().len();
-    let out = ok(&h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap(), "--allow", "host-hooks"],
-            &[],
-        )
-        .output()
-        .unwrap());
+    let out = ok(&h.apply_file(&f, &["--allow", "host-hooks"], &[]));
     assert!(
         out.contains("       hello from pre"),
         "hook output is streamed with Dokku's indent: {out}"
@@ -785,19 +749,10 @@ fn deploy_hooks_run_before_and_after_with_their_environment() {
     );
     // The container hook ran through `dokku run` in the service's app, after every deploy.
     let calls: Vec<String> = h
-        .calls()
+        .calls_since(from)
         .into_iter()
-        .skip(from)
         .filter(|c| c["depth"] == 0)
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|c| argv_text(&c))
         .collect();
     let run = calls
         .iter()
@@ -821,13 +776,7 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
     )]);
     let f = dir.path().join("compose.yaml");
     let from = h.calls().len();
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap(), "--allow", "host-hooks"],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
+    let o = h.apply_file(&f, &["--allow", "host-hooks"], &[("WORKER_TAG", "2")]);
     let err = text_of(&o);
     assert!(
         !o.status.success()
@@ -851,13 +800,7 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
         "# dokku-compose: service=api\n./smoke\n",
     )]);
     let f = dir.path().join("compose.yaml");
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap()],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
+    let o = h.apply_file(&f, &[], &[("WORKER_TAG", "2")]);
     let err = text_of(&o);
     assert!(
         !o.status.success() && err.contains("smoke test failed") && err.contains("rolling back"),
@@ -867,13 +810,7 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
     // A hook that does not say where it runs is refused before anything happens.
     let dir = with_hooks(&[("post/x.sh", "#!/bin/sh\necho\n")]);
     let f = dir.path().join("compose.yaml");
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap()],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
+    let o = h.apply_file(&f, &[], &[("WORKER_TAG", "2")]);
     assert!(
         !o.status.success() && text_of(&o).contains("say where it runs"),
         "{}",
@@ -885,35 +822,17 @@ fn a_failing_pre_hook_changes_nothing_and_a_failing_post_hook_rolls_back() {
         "#!/bin/sh\n# dokku-compose: host\nsleep 30\n",
     )]);
     let f = dir.path().join("compose.yaml");
-    let o = h
-        .compose(
-            &[
-                "apply",
-                "-f",
-                f.to_str().unwrap(),
-                "--hook-timeout",
-                "1",
-                "--allow",
-                "host-hooks",
-            ],
-            &[("WORKER_TAG", "2")],
-        )
-        .output()
-        .unwrap();
+    let o = h.apply_file(
+        &f,
+        &["--hook-timeout", "1", "--allow", "host-hooks"],
+        &[("WORKER_TAG", "2")],
+    );
     assert!(
         !o.status.success() && text_of(&o).contains("did not finish within"),
         "{}",
         text_of(&o)
     );
     assert_same(&before, &h.snapshot(), &text_of(&o));
-}
-
-fn text_of(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -926,13 +845,7 @@ fn json_log_format_and_per_service_log_settings() {
     );
     let f = dir.path().join("compose.yaml");
     std::fs::write(&f, text).unwrap();
-    let o = h
-        .compose(
-            &["apply", "-f", f.to_str().unwrap(), "--log-format", "json"],
-            &[],
-        )
-        .output()
-        .unwrap();
+    let o = h.apply_file(&f, &["--log-format", "json"], &[]);
     assert!(o.status.success(), "{}", text_of(&o));
     let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -958,7 +871,7 @@ fn json_log_format_and_per_service_log_settings() {
                 && e["step"].is_string()
                 && e["time_ms"].is_u64())
     );
-    let logs = h.json_report("logs", "txn-web");
+    let logs = h.report("logs", "txn-web");
     assert_eq!(
         (
             logs["logs-max-size"].as_str(),
@@ -987,10 +900,7 @@ fn relative_bind_mounts_of_build_services_are_seeded_once() {
     std::fs::write(dir.path().join("app/Dockerfile"), "FROM python:3.12\n").unwrap();
     std::fs::write(dir.path().join("compose.yaml"), "name: seeded\nservices:\n  app:\n    build: ./app\n    volumes:\n      - ./data:/var/lib/app\n").unwrap();
     let f = dir.path().join("compose.yaml");
-    let out = ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
+    let out = ok(&h.apply_file(&f, &[], &[]));
     let mounts = h.dokku(&["storage:list", "seeded-app", "--format", "json"]);
     let mounts: Value = serde_json::from_slice(&mounts.stdout).unwrap();
     let host = PathBuf::from(
@@ -1008,10 +918,7 @@ fn relative_bind_mounts_of_build_services_are_seeded_once() {
     );
     // What the app writes stays; a later apply does not seed again.
     std::fs::write(host.join("seed.txt"), "written by the app").unwrap();
-    let out = ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
+    let out = ok(&h.apply_file(&f, &[], &[]));
     assert!(out.contains("up to date"), "{out}");
     assert_eq!(
         std::fs::read_to_string(host.join("seed.txt")).unwrap(),
@@ -1055,11 +962,7 @@ fn a_failed_undo_keeps_the_journal_says_incomplete_and_the_next_command_resumes(
     // as a full disk or a broken Dokku would make them.
     h.set_faults(&serde_json::json!([{ "match": last, "message": "injected at the last step" }, { "match": "apps:destroy *", "message": "no space left on device" }]));
     let o = h.apply(&[], &[]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = text_of(&o);
     assert!(!o.status.success(), "{text}");
     assert!(
         text.contains("injected at the last step")
@@ -1080,11 +983,7 @@ fn a_failed_undo_keeps_the_journal_says_incomplete_and_the_next_command_resumes(
     // applies nothing.
     let calls = h.calls().len();
     let o = h.apply(&[], &[]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = text_of(&o);
     assert!(
         !o.status.success() && text.contains("is incomplete") && text.contains("journal"),
         "{text}"
@@ -1099,11 +998,7 @@ fn a_failed_undo_keeps_the_journal_says_incomplete_and_the_next_command_resumes(
     // rolls back again): the host is exactly as before.
     h.set_faults(&serde_json::json!([{ "match": last, "message": "injected at the last step" }]));
     let o = h.apply(&[], &[]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = text_of(&o);
     assert!(
         !o.status.success()
             && text.contains("undo web/create: dokku apps:destroy txn-web")
@@ -1225,11 +1120,7 @@ fn a_release_that_cannot_be_recorded_undoes_the_apply() {
     {
         let _ro = ReadOnly::new(&h.data().join("txn/releases"));
         let o = h.apply(&update, &[]);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let text = text_of(&o);
         assert!(
             !o.status.success() && text.contains("cannot record the release"),
             "{text}"
@@ -1244,32 +1135,14 @@ fn a_release_that_cannot_be_recorded_undoes_the_apply() {
     assert!(!h.data().join("txn/journal.jsonl").exists());
     // A kill after the release was recorded, before the transaction ended: the next command
     // undoes both the host and the release.
-    let mut journal_text = String::new();
     std::fs::write(
         h.path().join("lib/sandbox/rules.json"),
         r#"{"latency": {"command_ms": 30}}"#,
     )
     .unwrap();
-    let f = fixture();
-    let mut child = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &update)
-        .env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "release")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..1500 {
-        journal_text =
-            std::fs::read_to_string(h.data().join("txn/journal.jsonl")).unwrap_or_default();
-        if journal_text.contains("{\"t\":\"done\",\"step\":\"release\"}") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(
-        journal_text.contains("{\"t\":\"done\",\"step\":\"release\"}"),
-        "the release was recorded: {journal_text}"
-    );
+    let mut child = spawn_paused(&mut h.apply_cmd(&fixture(), &[], &update), "release");
+    let (reached, journal_text) = wait_for_done(&h.data().join("txn/journal.jsonl"), "release");
+    assert!(reached, "the release was recorded: {journal_text}");
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::write(h.path().join("lib/sandbox/rules.json"), "{}").unwrap();
@@ -1462,27 +1335,11 @@ fn whole_state(h: &Host) -> Value {
 /// after its last effect (the release record); it is then killed and recovered.
 fn effect_ids(h: &Host, f: &Path) -> Vec<String> {
     let journal = h.data().join("fx/journal.jsonl");
-    let mut child = h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "release")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut text = String::new();
-    for _ in 0..3000 {
-        text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("{\"t\":\"done\",\"step\":\"release\"}") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut child = spawn_paused(&mut h.apply_cmd(f, &[], &[]), "release");
+    let (reached, text) = wait_for_done(&journal, "release");
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        text.contains("{\"t\":\"done\",\"step\":\"release\"}"),
-        "the apply reached its release: {text}"
-    );
+    assert!(reached, "the apply reached its release: {text}");
     ok(&h
         .compose(&["recover", "--stack", "fx"], &[])
         .output()
@@ -1539,22 +1396,7 @@ fn fault_matrix(h: &Host, f: &Path, label: &str) -> Matrix {
     );
     // Every effect is in the plan `--dry-run` prints: a step, or one of its file effects
     // (directories made on the way are parts of the effect that needs them).
-    let dry = h
-        .compose(
-            &[
-                "apply",
-                "-f",
-                f.to_str().unwrap(),
-                "--dry-run",
-                "--format",
-                "json",
-            ],
-            &[],
-        )
-        .output()
-        .unwrap();
-    let plan: Value =
-        serde_json::from_slice(&dry.stdout).unwrap_or_else(|e| panic!("{e}: {}", text_of(&dry)));
+    let plan = h.dry_run_plan(f, &[]);
     let planned: Vec<&str> = plan["steps"]
         .as_array()
         .unwrap()
@@ -1574,7 +1416,7 @@ fn fault_matrix(h: &Host, f: &Path, label: &str) -> Matrix {
     };
     for id in &ids {
         let o = h
-            .compose(&["apply", "-f", f.to_str().unwrap()], &[])
+            .apply_cmd(f, &[], &[])
             .env("DOKKU_COMPOSE_FAIL_AFTER_EFFECT", id)
             .output()
             .unwrap();
@@ -1591,28 +1433,8 @@ fn fault_matrix(h: &Host, f: &Path, label: &str) -> Matrix {
         m.failures += 1;
 
         let journal = h.data().join("fx/journal.jsonl");
-        let done = format!(
-            "{{\"t\":\"done\",\"step\":{}}}",
-            serde_json::to_string(id).unwrap()
-        );
-        let mut child = h
-            .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-            .env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", id)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut reached = false;
-        for _ in 0..3000 {
-            if std::fs::read_to_string(&journal)
-                .unwrap_or_default()
-                .contains(&done)
-            {
-                reached = true;
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let mut child = spawn_paused(&mut h.apply_cmd(f, &[], &[]), id);
+        let (reached, _) = wait_for_done(&journal, id);
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(reached, "{label}: the apply reached `{id}`");
@@ -1641,10 +1463,7 @@ fn every_effect_survives_a_failure_a_kill_and_a_file_system_fault() {
     let repo = tempfile::tempdir().unwrap();
     let f = fault_project(repo.path(), 1);
     let first = fault_matrix(&h, &f, "first apply");
-    ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
+    ok(&h.apply_file(&f, &[], &[]));
     fault_project(repo.path(), 2);
     let update = fault_matrix(&h, &f, "update");
 
@@ -1667,14 +1486,10 @@ fn every_effect_survives_a_failure_a_kill_and_a_file_system_fault() {
             let Some(_full) = FullDisk::new(&path) else {
                 continue;
             };
-            h.compose(&["apply", "-f", f.to_str().unwrap()], &[])
-                .output()
-                .unwrap()
+            h.apply_file(&f, &[], &[])
         } else {
             let _ro = ReadOnly::new(&path);
-            h.compose(&["apply", "-f", f.to_str().unwrap()], &[])
-                .output()
-                .unwrap()
+            h.apply_file(&f, &[], &[])
         };
         fs_tried += 1;
         let dir = format!("{dir} {fault}");
@@ -1708,8 +1523,5 @@ fn every_effect_survives_a_failure_a_kill_and_a_file_system_fault() {
         update.effects
     );
     // And without faults the update goes through.
-    ok(&h
-        .compose(&["apply", "-f", f.to_str().unwrap()], &[])
-        .output()
-        .unwrap());
+    ok(&h.apply_file(&f, &[], &[]));
 }

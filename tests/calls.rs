@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{copy_dir, git, text, Host};
+use crate::support::{argv_text, copy_dir, git, text, Host};
 
 /// Calls the plugin made during one push: every call the sandbox logged during the push but
 /// the push itself (`git-hook`).
@@ -15,19 +15,10 @@ fn push(h: &Host, dir: &Path) -> Vec<String> {
     let from = h.calls().len();
     let o = git(dir, &["push", "dokku", "main"]);
     assert!(o.status.success(), "{}", text(&o));
-    h.calls()
+    h.calls_since(from)
         .into_iter()
-        .skip(from)
         .filter(|c| c["depth"].as_u64() != Some(0) && c["argv"][0] != "git-hook")
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|c| argv_text(&c))
         .collect()
 }
 
@@ -205,8 +196,7 @@ fn a_push_reads_again_what_an_operator_changed() {
     .unwrap();
     let (h, client, _) = pushed(&compose);
     let dir = client.path().join("shop");
-    let o = h.dokku(&["config:set", "shop-worker", "QUEUE=by-hand"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["config:set", "shop-worker", "QUEUE=by-hand"]);
     // `compose:plan --refresh` reads the host, trusting no record: it sees the drift.
     let refreshed = h.json(&["compose:plan", "shop", "--refresh", "--format", "json"]);
     assert!(
@@ -239,8 +229,7 @@ fn a_push_reads_again_what_an_operator_changed() {
         "{calls:#?}"
     );
     // `ps:stop` fires `post-stop`: the next push starts the app again.
-    let o = h.dokku(&["ps:stop", "shop-web"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["ps:stop", "shop-web"]);
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let calls = push(&h, &dir);
     assert!(
@@ -253,21 +242,11 @@ fn a_push_reads_again_what_an_operator_changed() {
 /// Calls of `compose:projects:apply` (the plugin's and its stacks'), each as one line.
 fn project_apply(h: &Host, args: &[&str]) -> Vec<String> {
     let from = h.calls().len();
-    let o = h.dokku(&[&["compose:projects:apply"], args].concat());
-    assert!(o.status.success(), "{}", text(&o));
-    h.calls()
+    h.succeeds(&[&["compose:projects:apply"], args].concat());
+    h.calls_since(from)
         .into_iter()
-        .skip(from)
         .filter(|c| c["depth"].as_u64() != Some(0))
-        .map(|c| {
-            c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|c| argv_text(&c))
         .collect()
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{copy_dir, git, push, sandbox_bin, text, Host};
+use crate::support::{copy_dir, git, push, push_ok, push_refused, sandbox_bin, text, Host};
 
 /// Docker running and the images built (once per test run).
 fn docker_ready() {
@@ -139,6 +139,17 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
+/// Each of `containers` is running.
+fn assert_running(containers: &[&str]) {
+    for c in containers {
+        assert_eq!(
+            docker(&["inspect", "--format", "{{.State.Running}}", c]),
+            "true",
+            "{c}"
+        );
+    }
+}
+
 fn commit_edit(dir: &Path, file: &str, from: &str, to: &str) {
     let p = dir.join(file);
     let before = std::fs::read_to_string(&p).unwrap();
@@ -218,20 +229,14 @@ impl Loop {
 fn docker_example_answers_all_ok_through_the_proxy_and_restarts_a_crashed_process() {
     let h = DockerHost::new();
     let dir = h.example("web-worker-postgres-redis", "dkok");
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("Release v1 of stack dkok"), "{out}");
+    let out = push_ok(&dir);
+    assert!(out.contains("Release v1 of stack dkok"), "{out}");
     assert_eq!(
         h.containers("dkok-web"),
         ["dkok-web.web.1", "dkok-web.web.2"]
     );
     assert_eq!(h.containers("dkok-worker"), ["dkok-worker.web.1"]);
-    for c in ["dokku.postgres.dkok-db", "dokku.redis.dkok-cache"] {
-        assert_eq!(
-            docker(&["inspect", "--format", "{{.State.Running}}", c]),
-            "true",
-            "{c}"
-        );
-    }
+    assert_running(&["dokku.postgres.dkok-db", "dokku.redis.dkok-cache"]);
     let v = all_ok(&h.url("dkok-web", "/"));
     for k in ["db", "cache", "worker", "volume"] {
         assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
@@ -317,8 +322,7 @@ fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data_t
 {
     let h = DockerHost::new();
     let dir = h.example("web-worker-postgres-redis", "dkrd");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let url = h.url("dkrd-web", "/");
     let hits = |v: &Value| {
         v["checks"]["volume"]["detail"]
@@ -332,8 +336,7 @@ fn docker_code_change_redeploys_without_a_failed_request_and_keeps_volume_data_t
     let requests = Loop::start(url.clone(), |v| v["ok"] == true);
     std::thread::sleep(Duration::from_millis(500));
     commit_edit(&dir, "app/app.py", "RELEASE = \"1\"", "RELEASE = \"2\"");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     std::thread::sleep(Duration::from_secs(3)); // past the old containers' retirement
     let (n, failures) = requests.finish();
     assert!(n > 20, "only {n} requests");
@@ -386,9 +389,9 @@ fn docker_failing_health_check_keeps_the_previous_release_serving() {
         "RELEASE = \"1\"",
         "RELEASE = \"broken\"",
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("Could not start due to 1 failed checks (web.1)"),
+        out.contains("Could not start due to 1 failed checks (web.1)"),
         "{out}"
     );
     let (n, failures) = requests.finish();
@@ -432,15 +435,7 @@ fn docker_compose_down_leaves_no_app_container_but_datastore_data() {
         visits.starts_with(&format!("{count} ")) || count.parse::<u64>().unwrap() >= 1,
         "{count} vs {visits}"
     );
-    assert_eq!(
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.Running}}",
-            "dokku.redis.dkdn-cache"
-        ]),
-        "true"
-    );
+    assert_running(&["dokku.redis.dkdn-cache"]);
     // `:destroy` removes the datastore's container and its data.
     let data = h.path().join("lib/services/postgres/dkdn-db");
     assert!(data.exists(), "{}", data.display());
@@ -461,8 +456,7 @@ fn docker_compose_down_leaves_no_app_container_but_datastore_data() {
 fn docker_one_shot_migration_completes_before_the_services_that_wait_for_it() {
     let h = DockerHost::new();
     let dir = h.example("django-migrate", "dkmg");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkmg-web", "/"));
     for k in ["db", "migrations", "migrated_before_start", "worker"] {
         assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
@@ -479,8 +473,7 @@ fn docker_one_shot_migration_completes_before_the_services_that_wait_for_it() {
 fn docker_path_routing_answers_as_documented_over_http_and_https() {
     let h = DockerHost::new();
     let dir = h.example("path-routing-domains", "dkpr");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let front = all_ok(&h.url("dkpr-gateway", "/"));
     assert_eq!(
         (front["service"].as_str(), front["path"].as_str()),
@@ -575,8 +568,7 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
         "--repo",
         &dir.display().to_string(),
     ]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkmy-app", "/"));
     let checks = v["checks"].as_object().unwrap();
     assert!(
@@ -586,13 +578,7 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
     for c in checks.values() {
         assert_eq!(c["ok"], true, "{v:#}");
     }
-    for c in ["dokku.mysql.dkmy-orders", "dokku.mariadb.dkmy-ledger"] {
-        assert_eq!(
-            docker(&["inspect", "--format", "{{.State.Running}}", c]),
-            "true",
-            "{c}"
-        );
-    }
+    assert_running(&["dokku.mysql.dkmy-orders", "dokku.mariadb.dkmy-ledger"]);
 }
 
 /// (issue #16) The monorepo example: three build contexts (a Node frontend built from
@@ -605,8 +591,7 @@ fn docker_mysql_and_mariadb_services_answer_with_the_linked_credentials() {
 fn docker_monorepo_answers_all_ok_through_the_frontend() {
     let h = DockerHost::new();
     let dir = h.example("monorepo", "dkmono");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkmono-frontend", "/"));
     for k in ["api", "db", "redis", "workers", "scheduler"] {
         assert_eq!(v["checks"][k]["ok"], true, "{k}: {v:#}");
@@ -656,13 +641,7 @@ fn docker_monorepo_answers_all_ok_through_the_frontend() {
         .output()
         .unwrap();
     assert!(!o.status.success(), "go in the runtime image: {}", text(&o));
-    for c in ["dokku.postgres.dkmono-db", "dokku.redis.dkmono-queue"] {
-        assert_eq!(
-            docker(&["inspect", "--format", "{{.State.Running}}", c]),
-            "true",
-            "{c}"
-        );
-    }
+    assert_running(&["dokku.postgres.dkmono-db", "dokku.redis.dkmono-queue"]);
 }
 
 /// (issue #16) The WordPress example: the `wordpress` image (a stand-in page on Debian's
@@ -673,22 +652,13 @@ fn docker_monorepo_answers_all_ok_through_the_frontend() {
 fn docker_wordpress_answers_all_ok_with_the_linked_database() {
     let h = DockerHost::new();
     let dir = h.example("wordpress-mysql", "dkwp");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let v = all_ok(&h.url("dkwp-wordpress", "/"));
     assert_eq!(v["service"], "wordpress", "{v:#}");
     assert_eq!(v["checks"]["db"]["detail"][0], "dkwp_db", "{v:#}");
     assert_eq!(v["table_prefix"], "wp_", "{v:#}");
     assert_eq!(v["php_ini"]["upload_max_filesize"], "64M", "{v:#}");
-    assert_eq!(
-        docker(&[
-            "inspect",
-            "--format",
-            "{{.State.Running}}",
-            "dokku.mysql.dkwp-db"
-        ]),
-        "true"
-    );
+    assert_running(&["dokku.mysql.dkwp-db"]);
     assert_eq!(
         docker(&[
             "inspect",

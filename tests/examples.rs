@@ -206,7 +206,7 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
 
         // Port maps (letsencrypt adds its https maps: only the wanted ones are required).
         let want = wanted_ports(spec, xdokku);
-        let ports = h.json(&["ports:report", app, "--format", "json"]);
+        let ports = h.report("ports", app);
         let have: BTreeSet<&str> = ports["map"]
             .as_str()
             .unwrap_or("")
@@ -224,7 +224,7 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
             }
         }
         // No published port and no proxy_port: the proxy is off.
-        let proxy = h.json(&["proxy:report", app, "--format", "json"]);
+        let proxy = h.report("proxy", app);
         let enabled = proxy["enabled"].as_str() == Some("true");
         if enabled == want.is_empty() {
             problem(format!(
@@ -238,7 +238,7 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
             .as_array()
             .map(|d| d.iter().map(|d| d.as_str().unwrap()).collect())
             .unwrap_or_default();
-        let domains = h.json(&["domains:report", app, "--format", "json"]);
+        let domains = h.report("domains", app);
         let have_domains: BTreeSet<&str> = domains["app-vhosts"]
             .as_str()
             .unwrap_or("")
@@ -296,9 +296,8 @@ fn check_example(dir: &Path, checked: &mut Checked) -> Vec<String> {
         problem(format!("second apply is not \"up to date\":\n{out}"));
     }
     let again: Vec<Value> = h
-        .calls()
+        .calls_since(before)
         .into_iter()
-        .skip(before)
         .filter(|c| c["depth"] == 0)
         .collect();
     let mutations: Vec<String> = again

@@ -166,24 +166,28 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
         .unwrap();
     }
     let env_file = root.join("exported.env");
-    let o = compose(
-        &h,
-        &clear,
-        &[
-            "apply",
-            "--dry-run",
-            "--format",
-            "json",
-            "-f",
-            exported.to_str().unwrap(),
-            "--stack",
-            &stack,
-            "--project-directory",
-            project_dir,
-            "--env-file",
-            env_file.to_str().unwrap(),
-        ],
-    );
+    // The export planned by `apply --dry-run` with the variables of `env_file`.
+    let dry_run = || {
+        compose(
+            &h,
+            &clear,
+            &[
+                "apply",
+                "--dry-run",
+                "--format",
+                "json",
+                "-f",
+                exported.to_str().unwrap(),
+                "--stack",
+                &stack,
+                "--project-directory",
+                project_dir,
+                "--env-file",
+                env_file.to_str().unwrap(),
+            ],
+        )
+    };
+    let o = dry_run();
     if !o.status.success() {
         return Err(format!(
             "{name}: planning the export failed:\n{}\n--- exported:\n{yaml}",
@@ -205,24 +209,7 @@ fn round_trip(dir: &Path, keep: Option<&Path>) -> Result<Vec<Value>, String> {
                 .map(|(k2, v)| env_line(k2, if k2 == k { "changed-value" } else { v }))
                 .collect();
             std::fs::write(&env_file, env).unwrap();
-            let o = compose(
-                &h,
-                &clear,
-                &[
-                    "apply",
-                    "--dry-run",
-                    "--format",
-                    "json",
-                    "-f",
-                    exported.to_str().unwrap(),
-                    "--stack",
-                    &stack,
-                    "--project-directory",
-                    project_dir,
-                    "--env-file",
-                    env_file.to_str().unwrap(),
-                ],
-            );
+            let o = dry_run();
             let plan: Value = serde_json::from_slice(&o.stdout)
                 .map_err(|err| format!("{name}: {err}: {}", text(&o)))?;
             if plan["steps"].as_array().is_none_or(Vec::is_empty) {

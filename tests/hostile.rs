@@ -430,30 +430,50 @@ fn front_end(case: &Path) -> (Vec<String>, Option<String>) {
     (lines, None)
 }
 
-#[test]
-fn interp_cases_match_the_reference_in_the_front_end() {
+/// The compose corpus (../shared/compose-corpus) and its cases, each with whether it is an
+/// interpolation case (`interp__*`).
+fn corpus_cases() -> (PathBuf, Vec<(PathBuf, bool)>) {
     let corpus = shared_dir()
         .join("compose-corpus")
         .canonicalize()
         .expect("the corpus is next to the project (../shared)");
+    let cases = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|case| {
+            let case = case.unwrap().path();
+            let interp = case
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("interp__");
+            (case, interp)
+        })
+        .collect();
+    (corpus, cases)
+}
+
+/// What the reference did with a corpus case: whether it accepted it, and its stderr (with the
+/// corpus's path in place).
+fn reference_result(corpus: &Path, case: &Path) -> (bool, String) {
+    let stderr = std::fs::read_to_string(case.join("expected.stderr"))
+        .unwrap_or_default()
+        .replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
+    let accepted = std::fs::read_to_string(case.join("expected.exit"))
+        .unwrap()
+        .trim()
+        == "0";
+    (accepted, stderr)
+}
+
+#[test]
+fn interp_cases_match_the_reference_in_the_front_end() {
+    let (corpus, cases) = corpus_cases();
     let (mut checked, mut errors, mut warned) = (0, 0, 0);
-    for case in std::fs::read_dir(&corpus).unwrap() {
-        let case = case.unwrap().path();
-        if !case
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("interp__")
-        {
+    for (case, interp) in cases {
+        if !interp {
             continue;
         }
-        let stderr = std::fs::read_to_string(case.join("expected.stderr"))
-            .unwrap_or_default()
-            .replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
-        let accepted = std::fs::read_to_string(case.join("expected.exit"))
-            .unwrap()
-            .trim()
-            == "0";
+        let (accepted, stderr) = reference_result(&corpus, &case);
         let (warnings, error) = front_end(&case);
         let name = case.display();
         if accepted {
@@ -494,29 +514,13 @@ fn interp_cases_match_the_reference_in_the_front_end() {
 /// (which also has the loader's own), and errors that are the front end's are reproduced.
 #[test]
 fn other_corpus_cases_agree_with_the_front_end() {
-    let corpus = shared_dir()
-        .join("compose-corpus")
-        .canonicalize()
-        .expect("the corpus is next to the project (../shared)");
+    let (corpus, cases) = corpus_cases();
     let mut compared = 0;
-    for case in std::fs::read_dir(&corpus).unwrap() {
-        let case = case.unwrap().path();
-        if !case.join("files").exists()
-            || case
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("interp__")
-        {
+    for (case, interp) in cases {
+        if !case.join("files").exists() || interp {
             continue;
         }
-        let stderr = std::fs::read_to_string(case.join("expected.stderr"))
-            .unwrap_or_default()
-            .replace("@CORPUS_ROOT@", &corpus.to_string_lossy());
-        let accepted = std::fs::read_to_string(case.join("expected.exit"))
-            .unwrap()
-            .trim()
-            == "0";
+        let (accepted, stderr) = reference_result(&corpus, &case);
         let (warnings, error) = front_end(&case);
         let name = case.display();
         let expected_error = stderr

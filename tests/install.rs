@@ -77,6 +77,37 @@ fn release_files(version: &str) -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// A release folder `<dir>/v<version>/` with the right files and checksums.
+fn write_good_release(dir: &Path, version: &str) {
+    write_release(dir, version, &release_files(version), &BTreeMap::new());
+}
+
+/// A good release of this version in a temporary folder (removed when the first is dropped),
+/// served.
+fn serve_good_release() -> (tempfile::TempDir, Server) {
+    let releases = tempfile::tempdir().unwrap();
+    write_good_release(releases.path(), VERSION);
+    let server = Server::serve(releases.path());
+    (releases, server)
+}
+
+/// Keeps the settings of the caller's environment that change what the install trigger does
+/// (a prebuilt binary, a release URL, trace and quiet output) out of `c`, and the webhook
+/// service off.
+fn isolated(c: &mut Command) -> &mut Command {
+    c.env("DOKKU_COMPOSE_NO_WEBHOOK_SERVICE", "1");
+    for v in [
+        "DOKKU_COMPOSE_PREBUILT",
+        "DOKKU_COMPOSE_WEBHOOK_PREBUILT",
+        "DOKKU_COMPOSE_RELEASE_URL",
+        "DOKKU_TRACE",
+        "DOKKU_QUIET_OUTPUT",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
 /// A static file server on 127.0.0.1 over `dir`, recording every requested path.
 struct Server {
     http: Arc<tiny_http::Server>,
@@ -144,18 +175,9 @@ impl Checkout {
     /// Runs the install trigger with `path` as PATH and the given variables.
     fn install(&self, path: &str, vars: &[(&str, &str)]) -> Output {
         let mut c = Command::new(self.repo.join("install"));
-        c.env("PATH", path)
-            .env("DOKKU_LIB_ROOT", self.dir.path().join("lib"))
-            .env("DOKKU_COMPOSE_NO_WEBHOOK_SERVICE", "1");
-        for v in [
-            "DOKKU_COMPOSE_PREBUILT",
-            "DOKKU_COMPOSE_WEBHOOK_PREBUILT",
-            "DOKKU_COMPOSE_RELEASE_URL",
-            "DOKKU_TRACE",
-            "DOKKU_QUIET_OUTPUT",
-        ] {
-            c.env_remove(v);
-        }
+        isolated(&mut c)
+            .env("PATH", path)
+            .env("DOKKU_LIB_ROOT", self.dir.path().join("lib"));
         c.envs(vars.iter().copied())
             .stdin(Stdio::null())
             .output()
@@ -198,14 +220,7 @@ impl Checkout {
 
 #[test]
 fn install_downloads_the_release_for_the_host_architecture_once() {
-    let releases = tempfile::tempdir().unwrap();
-    write_release(
-        releases.path(),
-        VERSION,
-        &release_files(VERSION),
-        &BTreeMap::new(),
-    );
-    let server = Server::serve(releases.path());
+    let (_releases, server) = serve_good_release();
     let c = Checkout::new();
     let o = c.install(HOST_PATH, &[("DOKKU_COMPOSE_RELEASE_URL", &server.url)]);
     assert!(o.status.success(), "{}", text(&o));
@@ -276,14 +291,7 @@ fn install_downloads_the_release_for_the_host_architecture_once() {
 
 #[test]
 fn a_wrong_checksum_a_truncated_file_or_a_wrong_binary_is_refused_and_the_old_binary_kept() {
-    let releases = tempfile::tempdir().unwrap();
-    write_release(
-        releases.path(),
-        VERSION,
-        &release_files(VERSION),
-        &BTreeMap::new(),
-    );
-    let server = Server::serve(releases.path());
+    let (releases, server) = serve_good_release();
     let url = [("DOKKU_COMPOSE_RELEASE_URL", server.url.as_str())];
     let c = Checkout::new();
     assert!(c.install(HOST_PATH, &url).status.success());
@@ -345,12 +353,7 @@ fn a_wrong_checksum_a_truncated_file_or_a_wrong_binary_is_refused_and_the_old_bi
         "does not run here as version 0.2.2",
     );
     // And a good release of a new version replaces it.
-    write_release(
-        releases.path(),
-        "0.3.0",
-        &release_files("0.3.0"),
-        &BTreeMap::new(),
-    );
+    write_good_release(releases.path(), "0.3.0");
     c.set_version("0.3.0");
     let o = c.install(HOST_PATH, &url);
     assert!(o.status.success(), "{}", text(&o));
@@ -478,18 +481,9 @@ struct Sandbox {
 impl Sandbox {
     fn dokku(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let mut c = Command::new(sandbox_bin());
-        c.env("DOKKU_SANDBOX_ROOT", self.root.path())
-            .env("PATH", HOST_PATH)
-            .env("DOKKU_COMPOSE_NO_WEBHOOK_SERVICE", "1");
-        for v in [
-            "DOKKU_COMPOSE_PREBUILT",
-            "DOKKU_COMPOSE_WEBHOOK_PREBUILT",
-            "DOKKU_COMPOSE_RELEASE_URL",
-            "DOKKU_TRACE",
-            "DOKKU_QUIET_OUTPUT",
-        ] {
-            c.env_remove(v);
-        }
+        isolated(&mut c)
+            .env("DOKKU_SANDBOX_ROOT", self.root.path())
+            .env("PATH", HOST_PATH);
         c.args(args)
             .envs(vars.iter().copied())
             .stdin(Stdio::null())
@@ -520,14 +514,7 @@ impl Sandbox {
 
 #[test]
 fn plugin_update_swaps_in_the_new_version_and_other_plugins_installs_do_nothing() {
-    let releases = tempfile::tempdir().unwrap();
-    write_release(
-        releases.path(),
-        VERSION,
-        &release_files(VERSION),
-        &BTreeMap::new(),
-    );
-    let server = Server::serve(releases.path());
+    let (releases, server) = serve_good_release();
     let url = [("DOKKU_COMPOSE_RELEASE_URL", server.url.as_str())];
     let s = Sandbox {
         root: tempfile::tempdir().unwrap(),
@@ -578,12 +565,7 @@ fn plugin_update_swaps_in_the_new_version_and_other_plugins_installs_do_nothing(
     assert!(s.dokku(&["plugin:update", "other"], &[]).status.success());
     assert_eq!(server.requests().len(), 3, "{:?}", server.requests());
     // A new version pushed to the plugin's repository: plugin:update swaps the binary.
-    write_release(
-        releases.path(),
-        "0.9.0",
-        &release_files("0.9.0"),
-        &BTreeMap::new(),
-    );
+    write_good_release(releases.path(), "0.9.0");
     let toml = std::fs::read_to_string(repo.join("plugin.toml")).unwrap();
     std::fs::write(
         repo.join("plugin.toml"),

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::support::{git, sandbox_bin, text, Host};
+use crate::support::{git, sandbox_bin, spawn_paused, text, wait_for_done, Host};
 
 const ADDRESS: &str = "10.0.0.5";
 
@@ -91,6 +91,17 @@ fn push(dir: &Path, kubectl: &Path, extra: &[(&str, &str)]) -> (bool, String) {
     }
     let o = c.output().unwrap();
     (o.status.success(), text(&o))
+}
+
+/// `dokku <args>` in the sandbox with the kubectl stand-in `kubectl` and the validator.
+fn dokku(h: &Host, kubectl: &Path, args: &[&str]) -> std::process::Output {
+    h.cmd()
+        .args(args)
+        .env("DOKKU_COMPOSE_KUBECTL", kubectl)
+        .env("KUBE_VALIDATE_BIN", validator())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn commit(dir: &Path, content: &str) {
@@ -277,14 +288,7 @@ fn k3s_every_compose_name_alias_and_datastore_host_resolves_with_its_ports() {
     assert!(ok, "{out}");
     // `compose:plan` shows it, as text and JSON.
     let plan = |format: &str| {
-        let o = h
-            .cmd()
-            .args(["compose:plan", "shop", "--format", format])
-            .env("DOKKU_COMPOSE_KUBECTL", &k)
-            .env("KUBE_VALIDATE_BIN", validator())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let o = dokku(&h, &k, &["compose:plan", "shop", "--format", format]);
         assert!(o.status.success(), "{}", text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
@@ -330,14 +334,7 @@ fn k3s_services_of_a_removed_compose_service_go_and_compose_down_removes_them_al
         "{out}"
     );
     assert!(!resolve(&h, "backend", 3000).0);
-    let o = h
-        .cmd()
-        .args(["compose:down", "shop", "--force"])
-        .env("DOKKU_COMPOSE_KUBECTL", &k)
-        .env("KUBE_VALIDATE_BIN", validator())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = dokku(&h, &k, &["compose:down", "shop", "--force"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(owned(&h, "Service"), Vec::<String>::new(), "{}", text(&o));
     assert_eq!(owned(&h, "EndpointSlice"), Vec::<String>::new());
@@ -410,8 +407,7 @@ fn k3s_a_name_the_cluster_cannot_serve_or_a_missing_datastore_address_is_refused
         "{out}"
     );
     assert!(store(&h).is_empty());
-    let o = h.dokku(&["compose:set", "--global", "k3s-datastore-address"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["compose:set", "--global", "k3s-datastore-address"]);
     commit(&dir, STACK);
     let (ok, out) = push(&dir, &k, &[]);
     assert!(!ok, "{out}");
@@ -524,23 +520,8 @@ fn k3s_a_kill_after_the_services_are_applied_is_rolled_back_by_recover() {
     )
     .unwrap();
     let journal = h.path().join("compose-data/shop/journal.jsonl");
-    let mut child = offserver(&h, &k, &apply)
-        .env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "kube")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reached = false;
-    for _ in 0..3000 {
-        if std::fs::read_to_string(&journal)
-            .unwrap_or_default()
-            .contains("{\"t\":\"done\",\"step\":\"kube\"}")
-        {
-            reached = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut child = spawn_paused(&mut offserver(&h, &k, &apply), "kube");
+    let (reached, _) = wait_for_done(&journal, "kube");
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(reached, "the apply reached the `kube` effect");

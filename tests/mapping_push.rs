@@ -2,14 +2,11 @@
 //! the sandbox with the plugin installed, asserted through the sandbox's own commands.
 
 use crate::plugin::{commit, push, text, Host};
+use crate::support::{assert_repush_up_to_date, push_ok, push_refused};
 
 const DB: &str =
     "  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: first-pw\n";
 const APP: &str = "  app:\n    image: nginx:1.27\n    environment:\n      DATABASE_URL: postgres://postgres:first-pw@db:5432/app\n    depends_on: [db]\n";
-
-fn config(h: &Host, app: &str) -> serde_json::Value {
-    h.json(&["config:export", app, "--format", "json"])
-}
 
 /// Item 1: a changed datastore password is refused with the commands that do change it, and
 /// nothing changes (the app keeps the password the datastore has).
@@ -20,9 +17,8 @@ fn a_changed_datastore_password_is_refused_and_nothing_changes() {
         "shop",
         &[("compose.yaml", &format!("services:\n{APP}{DB}"))],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let before = config(&h, "shop-app");
+    push_ok(&dir);
+    let before = h.config("shop-app");
     assert!(
         before["DATABASE_URL"]
             .as_str()
@@ -35,10 +31,9 @@ fn a_changed_datastore_password_is_refused_and_nothing_changes() {
         "compose.yaml",
         &format!("services:\n{APP}{DB}").replace("first-pw", "second-pw"),
     );
-    let (ok, out) = push(&dir);
-    assert!(!ok, "{out}");
+    let out = push_refused(&dir);
     assert!(out.contains("`services.db.environment.POSTGRES_PASSWORD`: the postgres service `shop-db` has another password") && out.contains("dokku postgres:info shop-db --dsn"), "{out}");
-    assert_eq!(config(&h, "shop-app"), before);
+    assert_eq!(h.config("shop-app"), before);
     let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
     assert!(dsn.contains(":first-pw@"), "{dsn}");
 }
@@ -55,20 +50,14 @@ fn a_datastore_image_bump_runs_the_plugins_upgrade() {
         "compose.yaml",
         &format!("services:\n{DB}").replace("postgres:16", "postgres:17"),
     );
-    let (ok, out) = push(&dir);
+    let out = push_ok(&dir);
     assert!(
-        ok && !out.contains("up to date") && out.contains("postgres:upgrade"),
+        !out.contains("up to date") && out.contains("postgres:upgrade"),
         "{out}"
     );
     let version = text(&h.dokku(&["postgres:info", "shop-db", "--version"]));
     assert_eq!(version.trim(), "postgres:17");
-    git_noop(&dir);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
-}
-
-fn git_noop(dir: &std::path::Path) {
-    crate::support::git(dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    assert_repush_up_to_date(&dir);
 }
 
 /// Item 7: a Redis DB index the link's `REDIS_URL` cannot carry (the plugin generates the
@@ -78,8 +67,7 @@ fn a_redis_db_index_the_link_cannot_carry_is_refused_before_any_change() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      JOBS_URL: redis://cache:6379/2\n  cache:\n    image: redis:7\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(!ok, "{out}");
+    let out = push_refused(&dir);
     assert!(
         out.contains("`services.web.environment.JOBS_URL`: `/2` cannot be kept"),
         "{out}"
@@ -101,9 +89,8 @@ fn an_empty_link_variable_is_dropped_and_the_links_url_stays() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      REDIS_URL: ${REDIS_URL:-}\n    depends_on: [cache]\n  cache:\n    image: redis:7\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let url = config(&h, "shop-web")["REDIS_URL"]
+    push_ok(&dir);
+    let url = h.config("shop-web")["REDIS_URL"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -111,9 +98,7 @@ fn an_empty_link_variable_is_dropped_and_the_links_url_stays() {
         url.starts_with("redis://") && url.contains("dokku-redis-shop-cache"),
         "{url}"
     );
-    git_noop(&dir);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
+    assert_repush_up_to_date(&dir);
 }
 
 /// Item 7: `POSTGRES_PASSWORD_FILE` naming a compose secret the datastore lists gives the
@@ -126,12 +111,11 @@ fn a_password_file_secret_is_the_datastores_password() {
         "shop",
         &[("compose.yaml", compose), ("db_pw.txt", "pw-from-a-secret")],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    let out = push_ok(&dir);
     assert!(!out.contains("pw-from-a-secret"), "{out}");
     let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
     assert!(dsn.contains(":pw-from-a-secret@"), "{dsn}");
-    let url = config(&h, "shop-app")["DATABASE_URL"]
+    let url = h.config("shop-app")["DATABASE_URL"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -140,8 +124,8 @@ fn a_password_file_secret_is_the_datastores_password() {
         "the link carries the secret's password: {url}"
     );
     commit(&dir, "db_pw.txt", "another-pw");
-    let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("`services.db.environment.POSTGRES_PASSWORD_FILE`: the postgres service `shop-db` has another password"), "{out}");
+    let out = push_refused(&dir);
+    assert!(out.contains("`services.db.environment.POSTGRES_PASSWORD_FILE`: the postgres service `shop-db` has another password"), "{out}");
     assert!(!out.contains("another-pw"), "{out}");
 }
 
@@ -156,24 +140,20 @@ fn pruning_a_datastore_with_its_consumer_unlinks_before_destroying() {
         "shop",
         &[("compose.yaml", &format!("services:\n{web}{APP}{DB}"))],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     commit(&dir, "compose.yaml", &format!("services:\n{web}"));
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("was kept"), "{out}");
-    let o = h.dokku(&["compose:up", "shop", "--prune", "--destroy-datastore", "db"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let out = push_ok(&dir);
+    assert!(out.contains("was kept"), "{out}");
+    let out = h.succeeds(&["compose:up", "shop", "--prune", "--destroy-datastore", "db"]);
     assert!(
         !h.dokku(&["apps:exists", "shop-app"]).status.success(),
-        "{}",
-        text(&o)
+        "{out}"
     );
     assert!(
         !h.dokku(&["postgres:exists", "shop-db"]).status.success(),
-        "{}",
-        text(&o)
+        "{out}"
     );
-    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
+    h.succeeds(&["apps:exists", "shop-web"]);
 }
 
 /// Item 14 off the server: `dokku-compose plan` cannot see the host's global Let's Encrypt
@@ -237,8 +217,7 @@ fn warnings_name_list_entries_as_written() {
     );
     let h = Host::new();
     let repo = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&repo);
-    assert!(ok, "{out}");
+    let out = push_ok(&repo);
     assert!(
         out.contains("`services.web.ports[1]`: published by docker on host port 443")
             && !out.contains("ports[3]"),
@@ -254,9 +233,8 @@ fn rewrites_follow_meaning_in_a_push() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    environment:\n      SITE_NAME: shop\n      OTEL_SERVICE_NAME: shop\n      DB_NAME: shop\n    depends_on: [db]\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: pw\n      POSTGRES_DB: shop\n  other:\n    image: nginx:1.27\n    environment:\n      POSTGRES_USER: zulip\n  mq:\n    image: rabbitmq:4\n    environment:\n      RABBITMQ_DEFAULT_USER: zulip\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let web = config(&h, "shop-web");
+    push_ok(&dir);
+    let web = h.config("shop-web");
     assert_eq!(
         (
             web["SITE_NAME"].as_str(),
@@ -266,7 +244,7 @@ fn rewrites_follow_meaning_in_a_push() {
         (Some("shop"), Some("shop"), Some("shop_db")),
         "{web}"
     );
-    let other = config(&h, "shop-other");
+    let other = h.config("shop-other");
     assert_eq!(other["POSTGRES_USER"], "zulip", "{other}");
     assert!(other.get("RABBITMQ_URL").is_none(), "{other}");
     let links = text(&h.dokku(&["rabbitmq:links", "shop-mq"]));
@@ -290,9 +268,8 @@ fn a_service_is_created_on_the_network_its_consumers_share() {
             &format!("services:\n{proxy}{backend}{nets}"),
         )],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let report = h.json(&["network:report", "shop-backend", "--format", "json"]);
+    push_ok(&dir);
+    let report = h.report("network", "shop-backend");
     assert_eq!(report["network-initial-network"], "shop-front", "{report}");
     let worker =
         "  worker:\n    image: nginx:1.27\n    networks: [back]\n    depends_on: [backend]\n";
@@ -304,9 +281,9 @@ fn a_service_is_created_on_the_network_its_consumers_share() {
             &format!("services:\n{proxy}{backend}{worker}{nets}"),
         )],
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("services `proxy` and `worker` both use `backend`"),
+        out.contains("services `proxy` and `worker` both use `backend`"),
         "{out}"
     );
     assert!(
@@ -359,8 +336,8 @@ fn only_secrets_are_masked_in_a_push_and_its_diff() {
             .replace("production", "staging")
             .replace("first-secret-pw", "second-secret-pw"),
     );
-    let (ok, out) = push(&dir);
-    assert!(ok && !out.contains("secret-pw"), "{out}");
+    let out = push_ok(&dir);
+    assert!(!out.contains("secret-pw"), "{out}");
     let config = text(&h.dokku(&["compose:config", "shop"]));
     assert!(
         config.contains("staging") && !config.contains("secret-pw"),

@@ -67,6 +67,28 @@ pub(crate) fn load_case(dir: &Path) -> Case {
     }
 }
 
+impl Case {
+    /// The host this case converges to: its plan on a fresh host, applied in the simulator.
+    fn converged(&self) -> DokkuState {
+        let host = DokkuState::default();
+        let first = workflow::plan_compose_json(&self.json, &host, &self.opts).unwrap();
+        applied(host, &first)
+    }
+}
+
+/// `host` after every step of `plan` is applied to it in the simulator.
+fn applied(mut host: DokkuState, plan: &Plan) -> DokkuState {
+    for step in &plan.steps {
+        simulate::apply(&mut host, step);
+    }
+    host
+}
+
+/// The ids of a plan's steps, in order.
+fn step_ids(plan: &Plan) -> Vec<&str> {
+    plan.steps.iter().map(|s| s.id.as_str()).collect()
+}
+
 pub(crate) fn all_cases() -> Vec<Case> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(fixtures())
         .unwrap()
@@ -113,21 +135,13 @@ fn golden_plans() {
         for (suffix, host) in hosts() {
             let result = workflow::plan_compose_json(&case.json, &host, &case.opts);
             let (txt, json, stderr) = outputs(&result);
-            golden(
-                &case.dir.join(format!("plan{suffix}.txt")),
-                &txt,
-                &mut failures,
-            );
-            golden(
-                &case.dir.join(format!("plan{suffix}.json")),
-                &json,
-                &mut failures,
-            );
-            golden(
-                &case.dir.join(format!("stderr{suffix}.txt")),
-                &stderr,
-                &mut failures,
-            );
+            for (file, actual) in [
+                (format!("plan{suffix}.txt"), &txt),
+                (format!("plan{suffix}.json"), &json),
+                (format!("stderr{suffix}.txt"), &stderr),
+            ] {
+                golden(&case.dir.join(file), actual, &mut failures);
+            }
             if let Ok(p) = &result {
                 for step in &p.steps {
                     let undo = match &step.undo {
@@ -162,12 +176,9 @@ fn replanning_a_converged_stack_is_empty() {
             let Ok(first) = workflow::plan_compose_json(&case.json, &host, &case.opts) else {
                 continue;
             };
-            let mut state = host.clone();
-            for step in &first.steps {
-                simulate::apply(&mut state, step);
-            }
+            let state = applied(host, &first);
             let again = workflow::plan_compose_json(&case.json, &state, &case.opts).unwrap();
-            let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+            let ids = step_ids(&again);
             assert!(
                 ids.is_empty(),
                 "{}{suffix}: re-plan is not empty: {ids:?}",
@@ -183,16 +194,11 @@ fn replanning_a_converged_stack_is_empty() {
 #[test]
 fn changing_one_value_replans_only_that() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let first =
-        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
-    let mut state = DokkuState::default();
-    for step in &first.steps {
-        simulate::apply(&mut state, step);
-    }
+    let state = case.converged();
     let mut json = case.json.clone();
     json["services"]["worker"]["environment"]["QUEUE"] = serde_json::json!("urgent");
     let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
-    let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+    let ids = step_ids(&again);
     assert_eq!(ids, ["worker/config", "worker/restart"]);
     // An ordinary value is shown, so the plan can be reviewed (issue #15 item 16); a secret
     // one is masked.
@@ -228,12 +234,7 @@ fn changing_one_value_replans_only_that() {
 #[test]
 fn dropped_docker_option_is_removed() {
     let case = load_case(&fixtures().join("volumes-and-binds"));
-    let first =
-        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
-    let mut state = DokkuState::default();
-    for step in &first.steps {
-        simulate::apply(&mut state, step);
-    }
+    let mut state = case.converged();
     state
         .apps
         .get_mut("volumes-and-binds-proxy")
@@ -344,16 +345,11 @@ fn batches_cover_every_step_once() {
 #[test]
 fn new_image_redeploys_only_that_app() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let first =
-        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
-    let mut state = DokkuState::default();
-    for step in &first.steps {
-        simulate::apply(&mut state, step);
-    }
+    let state = case.converged();
     let mut json = case.json.clone();
     json["services"]["worker"]["image"] = serde_json::json!("ghcr.io/example/shop:1.4.3");
     let again = workflow::plan_compose_json(&json, &state, &case.opts).unwrap();
-    let ids: Vec<&str> = again.steps.iter().map(|s| s.id.as_str()).collect();
+    let ids = step_ids(&again);
     assert_eq!(ids, ["worker/config", "worker/deploy"]);
     assert_eq!(
         again.steps[0].reason,
@@ -367,12 +363,7 @@ fn new_image_redeploys_only_that_app() {
 #[test]
 fn datastore_password_change_is_refused_and_version_bump_upgrades() {
     let case = load_case(&fixtures().join("web-worker-postgres-redis"));
-    let first =
-        workflow::plan_compose_json(&case.json, &DokkuState::default(), &case.opts).unwrap();
-    let mut state = DokkuState::default();
-    for step in &first.steps {
-        simulate::apply(&mut state, step);
-    }
+    let mut state = case.converged();
     let db = "web-worker-postgres-redis-db";
     state.datastore_info.insert(
         dokku_compose::state::datastore_key("postgres", db),

@@ -10,8 +10,9 @@ use dokku_compose::compose::{self, LoadOptions};
 use dokku_compose::state::DokkuState;
 use dokku_compose::workflow;
 
+use crate::plan_cli::assert_secret_config_masked;
 use crate::plan_golden::all_cases;
-use crate::support::dokku_compose;
+use crate::support::{dokku_compose, stderr_failed, stdout_ok};
 
 fn load(dir: &Path, name: &str) -> Result<LoadedProject, compose::ComposeError> {
     let environment = BTreeMap::from([
@@ -83,73 +84,44 @@ fn planning_from_compose_files_equals_planning_from_the_reference_json() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// `dokku-compose plan <args>` in a directory whose compose.yaml is `yaml`.
+fn plan_in(yaml: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
+    dokku_compose()
+        .current_dir(dir.path())
+        .arg("plan")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn service_level_x_dokku_reaches_the_planner() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
+    let out = plan_in(
         "services:\n  web:\n    image: nginx:1.27\n    environment:\n      MODE: prod\n      TOKEN: s3cret\n    x-dokku:\n      plain: [MODE]\n",
-    )
-    .unwrap();
-    let out = dokku_compose()
-        .current_dir(dir.path())
-        .args(["plan", "--stack", "demo"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
+        &["--stack", "demo"],
     );
-    // Secret config goes on stdin (`config:import`), never in argv; the plan masks it there.
-    assert!(
-        stdout.contains("dokku config:import --no-restart --format json demo-web -\n"),
-        "{stdout}"
-    );
-    assert!(stdout.contains(" MODE=prod TOKEN=********\n"), "{stdout}");
-    assert!(!stdout.contains("s3cret"), "{stdout}");
+    assert_secret_config_masked(&stdout_ok(&out));
 }
 
 #[test]
 fn stack_name_defaults_to_the_compose_project_name() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
+    let out = plan_in(
         "name: shop\nservices:\n  web:\n    image: nginx:1.27\n",
-    )
-    .unwrap();
-    let out = dokku_compose()
-        .current_dir(dir.path())
-        .args(["plan"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
+        &[],
     );
+    let stdout = stdout_ok(&out);
     assert!(stdout.contains("dokku apps:create shop-web\n"), "{stdout}");
 }
 
 #[test]
 fn invalid_compose_fails_the_plan_with_the_loader_error() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
+    let out = plan_in(
         "services:\n  web:\n    image: nginx\n    ports: [\"99999:80\"]\n",
-    )
-    .unwrap();
-    let out = dokku_compose()
-        .current_dir(dir.path())
-        .args(["plan", "--stack", "demo"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        &["--stack", "demo"],
+    );
+    let stderr = stderr_failed(&out);
     assert!(out.stdout.is_empty());
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("services.web.ports"), "{stderr}");
 }

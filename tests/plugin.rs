@@ -7,8 +7,11 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use crate::support::{
+    assert_repush_up_to_date, copy_dir, git, mutating, plugin_bin, plugin_repo, push_ok,
+    push_refused,
+};
 pub(crate) use crate::support::{commit, push, text, Host};
-use crate::support::{copy_dir, git, mutating, plugin_bin, plugin_repo};
 
 pub(crate) const STACK: &str = "services:
   web:
@@ -32,6 +35,29 @@ pub(crate) const STACK: &str = "services:
       POSTGRES_PASSWORD: pw-in-compose
       POSTGRES_DB: app
 ";
+
+/// [`STACK`] with its web service privileged (which the security policy refuses).
+pub(crate) fn privileged_stack() -> String {
+    STACK.replace(
+        "image: nginx:1.27",
+        "image: nginx:1.27\n    privileged: true",
+    )
+}
+
+/// Commits `stack` with the web image moved to `nginx:1.28`, an image the sandbox makes fail
+/// its checks: the push's deploy step fails.
+pub(crate) fn commit_unhealthy_web(h: &Host, dir: &Path, stack: &str) {
+    std::fs::write(
+        h.path().join("lib/sandbox/images.json"),
+        r#"{"nginx:1.28": {"unhealthy": true}}"#,
+    )
+    .unwrap();
+    commit(
+        dir,
+        "compose.yaml",
+        &stack.replace("nginx:1.27", "nginx:1.28"),
+    );
+}
 
 pub(crate) fn stack_files() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -57,8 +83,7 @@ fn install_lays_out_the_plugin_and_help_follows_dokku() {
         assert!(dir.join(name).exists(), "{name} is laid out");
     }
     // Idempotent: every later plugin install runs our install trigger again.
-    let o = h.dokku(&["plugin:install"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["plugin:install"]);
     let help = text(&h.dokku(&["help"]));
     assert!(
         help.contains("compose") && help.contains("Deploy docker-compose stacks"),
@@ -160,8 +185,7 @@ fn git_push_deploys_the_stack_and_an_unchanged_push_changes_nothing() {
     let h = Host::new();
     let files = stack_files();
     let dir = h.repo("shop", &files);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    let out = push_ok(&dir);
     assert!(out.contains("Release v1 of stack shop"), "{out}");
     let apps = h.json(&["apps:list", "--format", "json"]);
     for app in ["shop", "shop-web", "shop-api"] {
@@ -170,54 +194,23 @@ fn git_push_deploys_the_stack_and_an_unchanged_push_changes_nothing() {
             "{app} in {apps}"
         );
     }
+    assert_eq!(h.report("ps", "shop-web")["deployed"], "true");
+    assert_eq!(h.report("ps", "shop-api")["deployed"], "true");
     assert_eq!(
-        h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"],
-        "true"
-    );
-    assert_eq!(
-        h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"],
-        "true"
-    );
-    assert_eq!(
-        h.json(&["ps:report", "shop", "--format", "json"])["deployed"],
+        h.report("ps", "shop")["deployed"],
         "false",
         "the stack app itself runs nothing"
     );
     assert!(text(&h.dokku(&["postgres:links", "shop-db"])).contains("shop-api"));
-    let web = h.json(&["config:export", "--format", "json", "shop-web"]);
+    let web = h.config("shop-web");
     assert_eq!(web["GREETING"], "hello");
     // The stack app's own config feeds interpolation.
-    assert!(h
-        .dokku(&["config:set", "--no-restart", "shop", "GREETING=bonjour"])
-        .status
-        .success());
+    h.succeeds(&["config:set", "--no-restart", "shop", "GREETING=bonjour"]);
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        "bonjour"
-    );
+    push_ok(&dir);
+    assert_eq!(h.config("shop-web")["GREETING"], "bonjour");
     // Unchanged: no mutating command for the service apps.
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
-    let before = h.calls().len();
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
-    let mutations: Vec<Value> = h
-        .calls()
-        .into_iter()
-        .skip(before)
-        .filter(|c| {
-            let argv: Vec<&str> = c["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            argv.iter().any(|a| a.starts_with("shop-")) && !dokku_compose::state::is_query(&argv)
-        })
-        .collect();
-    assert!(mutations.is_empty(), "{mutations:#?}");
+    assert_repush_changes_nothing(&h, &dir);
 }
 
 #[test]
@@ -226,45 +219,27 @@ fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
     let sha = text(&h.dokku(&["git:report", "shop", "--git-sha"]));
-    let web_before = h.json(&["config:export", "--format", "json", "shop-web"]);
+    let web_before = h.config("shop-web");
     // Invalid compose: rejected with the loader's error, nothing changed.
     commit(
         &dir,
         "compose.yaml",
         &STACK.replace("ports: [\"80:80\"]", "ports: [\"80:80:80:80\"]"),
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("services.web.ports") && out.contains("App build failed"),
+        out.contains("services.web.ports") && out.contains("App build failed"),
         "{out}"
     );
     // A policy violation: rejected, naming the key.
-    commit(
-        &dir,
-        "compose.yaml",
-        &STACK.replace(
-            "image: nginx:1.27",
-            "image: nginx:1.27\n    privileged: true",
-        ),
-    );
-    let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("privileged"), "{out}");
+    commit(&dir, "compose.yaml", &privileged_stack());
+    let out = push_refused(&dir);
+    assert!(out.contains("privileged"), "{out}");
     // A failing deploy (the new web image fails its checks): rolled back.
-    std::fs::write(
-        h.path().join("lib/sandbox/images.json"),
-        r#"{"nginx:1.28": {"unhealthy": true}}"#,
-    )
-    .unwrap();
-    commit(
-        &dir,
-        "compose.yaml",
-        &STACK
-            .replace("nginx:1.27", "nginx:1.28")
-            .replace("${GREETING:-hello}", "changed"),
-    );
-    let (ok, out) = push(&dir);
+    commit_unhealthy_web(&h, &dir, &STACK.replace("${GREETING:-hello}", "changed"));
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("failed checks") && out.contains("rolling back"),
+        out.contains("failed checks") && out.contains("rolling back"),
         "{out}"
     );
     assert_eq!(
@@ -272,10 +247,7 @@ fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
         sha,
         "the branch stays where it was"
     );
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"]),
-        web_before
-    );
+    assert_eq!(h.config("shop-web"), web_before);
     let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
     assert_eq!(
         releases.as_array().unwrap().len(),
@@ -283,15 +255,11 @@ fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
         "failed pushes are no release"
     );
     // compose:up from the captured source is the last good push.
-    let o = h.dokku(&["compose:up", "shop"]);
-    assert!(
-        o.status.success() && text(&o).contains("up to date"),
-        "{}",
-        text(&o)
-    );
+    let out = h.succeeds(&["compose:up", "shop"]);
+    assert!(out.contains("up to date"), "{out}");
     // The report counts the applies that ran: the first push, and the deploy that rolled back
     // (invalid files and policy violations stop before anything runs).
-    let r = h.json(&["compose:report", "shop", "--format", "json"]);
+    let r = h.report("compose", "shop");
     assert_eq!(r["compose-success-rate"], "1/2 (50%)", "{r}");
     assert!(
         r["compose-last-failure"]
@@ -313,25 +281,19 @@ fn a_bad_push_is_rejected_and_the_previous_release_keeps_serving() {
 fn a_push_without_compose_file_behaves_as_without_the_plugin() {
     let h = Host::new();
     let dir = h.repo("plain", &[("Dockerfile", "FROM python:3.12\n")]);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("Application deployed"), "{out}");
+    let out = push_ok(&dir);
+    assert!(out.contains("Application deployed"), "{out}");
     assert_eq!(
         text(&h.dokku(&["builder:report", "plain", "--builder-selected"])).trim(),
         ""
     );
-    assert_eq!(
-        h.json(&["ps:report", "plain", "--format", "json"])["deployed"],
-        "true"
-    );
+    assert_eq!(h.report("ps", "plain")["deployed"], "true");
     // An app that became a stack and then drops its compose file gets its builder back.
     let dir = h.repo("was", &stack_files());
     // The remote may already have created it; either way it exists afterwards.
     let _ = h.dokku(&["apps:create", "was"]);
-    assert!(h.dokku(&["apps:exists", "was"]).status.success());
-    assert!(h
-        .dokku(&["builder:set", "was", "selected", "dockerfile"])
-        .status
-        .success());
+    h.succeeds(&["apps:exists", "was"]);
+    h.succeeds(&["builder:set", "was", "selected", "dockerfile"]);
     assert!(push(&dir).0);
     assert_eq!(
         text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(),
@@ -339,8 +301,8 @@ fn a_push_without_compose_file_behaves_as_without_the_plugin() {
     );
     git(&dir, &["rm", "-q", "compose.yaml"]);
     commit(&dir, "Dockerfile", "FROM python:3.12\n");
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("Application deployed"), "{out}");
+    let out = push_ok(&dir);
+    assert!(out.contains("Application deployed"), "{out}");
     assert_eq!(
         text(&h.dokku(&["builder:report", "was", "--builder-selected"])).trim(),
         "dockerfile"
@@ -353,27 +315,18 @@ fn subcommands_report_set_ps_status_list_logs_run() {
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
     // set / report, Dokku's property conventions.
-    let o = h.dokku(&["compose:set", "shop", "concurrency", "2"]);
-    assert!(o.status.success() && text(&o).contains("-----> Setting concurrency to 2"));
-    assert!(!h
-        .dokku(&["compose:set", "shop", "concurrency", "many"])
-        .status
-        .success());
-    assert!(!h
-        .dokku(&["compose:set", "shop", "nope", "1"])
-        .status
-        .success());
+    let out = h.succeeds(&["compose:set", "shop", "concurrency", "2"]);
+    assert!(out.contains("-----> Setting concurrency to 2"), "{out}");
+    h.fails(&["compose:set", "shop", "concurrency", "many"]);
+    h.fails(&["compose:set", "shop", "nope", "1"]);
     assert_eq!(
         h.dokku(&["compose:set", "ghost", "concurrency", "2"])
             .status
             .code(),
         Some(20)
     );
-    assert!(h
-        .dokku(&["compose:set", "--global", "step-timeout", "600"])
-        .status
-        .success());
-    let r = h.json(&["compose:report", "shop", "--format", "json"]);
+    h.succeeds(&["compose:set", "--global", "step-timeout", "600"]);
+    let r = h.report("compose", "shop");
     assert_eq!(r["compose-concurrency"], "2");
     assert_eq!(r["compose-computed-step-timeout"], "600");
     assert_eq!(r["compose-release"], "v1");
@@ -388,12 +341,12 @@ fn subcommands_report_set_ps_status_list_logs_run() {
         ps.as_array().unwrap().iter().all(|s| s["ok"] == true),
         "{ps}"
     );
-    assert!(h.dokku(&["ps:stop", "shop-api"]).status.success());
+    h.succeeds(&["ps:stop", "shop-api"]);
     let o = h.dokku(&["compose:ps", "shop"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("api") && text(&o).contains("(!)"));
     assert_eq!(h.dokku(&["compose:status"]).status.code(), Some(1));
-    assert!(h.dokku(&["ps:start", "shop-api"]).status.success());
+    h.succeeds(&["ps:start", "shop-api"]);
     assert_eq!(h.dokku(&["compose:status"]).status.code(), Some(0));
     let list = h.json(&["compose:list", "--format", "json"]);
     assert_eq!(list[0]["stack"], "shop");
@@ -409,10 +362,7 @@ fn subcommands_report_set_ps_status_list_logs_run() {
     assert!(text(&o).contains("ran in web"));
     let o = h.dokku(&["compose:logs", "shop", "web"]);
     assert!(text(&o).contains("web log line"), "{}", text(&o));
-    assert!(!h
-        .dokku(&["compose:run", "shop", "nope", "x"])
-        .status
-        .success());
+    h.fails(&["compose:run", "shop", "nope", "x"]);
     assert_eq!(h.dokku(&["compose:ps", "ghost"]).status.code(), Some(20));
 }
 
@@ -444,8 +394,7 @@ fn up_from_stdin_plan_config_releases_diff_rollback() {
         !diff.contains("pw-in-compose"),
         "secrets are masked: {diff}"
     );
-    let o = h.dokku(&["compose:rollback", "shop"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["compose:rollback", "shop"]);
     let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
     assert_eq!(releases[0]["kind"], "rollback");
     assert_eq!(releases.as_array().unwrap().len(), 3);
@@ -470,11 +419,11 @@ fn down_asks_then_destroys_apps_and_keeps_datastores_unless_named() {
         "{}",
         text(&o)
     );
-    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
+    h.succeeds(&["apps:exists", "shop-web"]);
     let o = h.dokku_in(&["compose:down", "shop"], "shop\n");
     assert!(o.status.success(), "{}", text(&o));
-    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
+    h.fails(&["apps:exists", "shop-web"]);
+    h.fails(&["apps:exists", "shop-api"]);
     assert!(
         h.dokku(&["postgres:exists", "shop-db"]).status.success(),
         "datastores stay"
@@ -484,10 +433,9 @@ fn down_asks_then_destroys_apps_and_keeps_datastores_unless_named() {
         "the stack app stays"
     );
     // Re-deploy, then down --force --datastores takes the datastore too.
-    assert!(h.dokku(&["compose:up", "shop"]).status.success());
-    let o = h.dokku(&["compose:down", "shop", "--force", "--datastores"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(!h.dokku(&["postgres:exists", "shop-db"]).status.success());
+    h.succeeds(&["compose:up", "shop"]);
+    h.succeeds(&["compose:down", "shop", "--force", "--datastores"]);
+    h.fails(&["postgres:exists", "shop-db"]);
 }
 
 #[test]
@@ -495,25 +443,19 @@ fn deleting_the_stack_app_and_uninstalling_leave_service_apps_and_data() {
     let h = Host::new();
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
-    let o = h.dokku(&["apps:destroy", "shop", "--force"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("service apps of stack shop remain"),
-        "{}",
-        text(&o)
-    );
-    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
+    let out = h.succeeds(&["apps:destroy", "shop", "--force"]);
+    assert!(out.contains("service apps of stack shop remain"), "{out}");
+    h.succeeds(&["apps:exists", "shop-web"]);
     assert!(!h.path().join("lib/data/compose/shop").exists());
     // A stack whose builder the plugin selected gets it back on uninstall.
     let dir = h.repo("two", &stack_files());
     assert!(push(&dir).0);
-    let o = h.dokku(&["plugin:uninstall", "compose"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["plugin:uninstall", "compose"]);
     assert_eq!(
         text(&h.dokku(&["builder:report", "two", "--builder-selected"])).trim(),
         ""
     );
-    assert!(h.dokku(&["postgres:exists", "two-db"]).status.success());
+    h.succeeds(&["postgres:exists", "two-db"]);
     assert!(
         h.path().join("lib/data/compose/two/releases").exists(),
         "release history is kept"
@@ -547,15 +489,12 @@ fn every_example_deploys_by_git_push() {
         git(&dir, &["init", "-q", "-b", "main"]);
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-qm", "example"]);
-        assert!(h
-            .dokku(&[
-                "sandbox:git-remote",
-                &app,
-                "--repo",
-                &dir.display().to_string()
-            ])
-            .status
-            .success());
+        h.succeeds(&[
+            "sandbox:git-remote",
+            &app,
+            "--repo",
+            &dir.display().to_string(),
+        ]);
         let (ok, out) = push(&dir);
         assert!(
             ok && out.contains(&format!("Release v1 of stack {app}")),
@@ -580,9 +519,9 @@ fn vault_password_from_stdin_decrypts_pushed_env_files() {
         dokku_compose::vault::encrypt(b"API_TOKEN=pushed-secret-token\n", b"s3same", None).unwrap();
     let compose = "services:\n  api:\n    image: example/app:1\n    env_file: [api.env]\n";
     let dir = h.repo("vlt", &[("compose.yaml", compose), ("api.env", &env)]);
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("no vault password is set (`dokku compose:vault-password <app>`"),
+        out.contains("no vault password is set (`dokku compose:vault-password <app>`"),
         "{out}"
     );
     let o = h.dokku_in(&["compose:vault-password", "vlt"], "s3same\n");
@@ -601,17 +540,10 @@ fn vault_password_from_stdin_decrypts_pushed_env_files() {
         "the report never shows it"
     );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    let out = push_ok(&dir);
     assert!(!out.contains("pushed-secret-token"));
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "vlt-api"])["API_TOKEN"],
-        "pushed-secret-token"
-    );
-    assert!(h
-        .dokku(&["compose:vault-password", "vlt", "--unset"])
-        .status
-        .success());
+    assert_eq!(h.config("vlt-api")["API_TOKEN"], "pushed-secret-token");
+    h.succeeds(&["compose:vault-password", "vlt", "--unset"]);
     assert!(!stored.exists());
 }
 
@@ -621,20 +553,16 @@ fn vault_password_from_stdin_decrypts_pushed_env_files() {
 fn backups_from_secrets_are_applied_and_reported() {
     let h = Host::new();
     let compose = "x-dokku:\n  services:\n    db:\n      backup:\n        schedule: \"15 2 * * *\"\n        bucket: nightly/shop\n        access_key_id: {secret: key}\n        secret_access_key: {secret: secret}\nservices:\n  db:\n    image: postgres:16\n    secrets: [key, secret]\nsecrets:\n  key: {environment: BACKUP_KEY_ID}\n  secret: {environment: BACKUP_SECRET}\n";
-    assert!(h.dokku(&["apps:create", "bk"]).status.success());
-    assert!(h
-        .dokku(&[
-            "config:set",
-            "--no-restart",
-            "bk",
-            "BACKUP_KEY_ID=AKIDBACKUP",
-            "BACKUP_SECRET=backup-secret-value"
-        ])
-        .status
-        .success());
+    h.succeeds(&["apps:create", "bk"]);
+    h.succeeds(&[
+        "config:set",
+        "--no-restart",
+        "bk",
+        "BACKUP_KEY_ID=AKIDBACKUP",
+        "BACKUP_SECRET=backup-secret-value",
+    ]);
     let dir = h.repo("bk", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    let out = push_ok(&dir);
     assert!(!out.contains("backup-secret-value"), "{out}");
     let auth = std::fs::read_to_string(
         h.path()
@@ -695,28 +623,22 @@ fn projects_variables_and_templates() {
         !vars.contains("DROPPED") && vars.contains("IMAGE_TAG"),
         "{vars}"
     );
-    assert!(!h
-        .dokku(&[
-            "compose:projects:set-var",
-            "portal",
-            "--environment",
-            "qa",
-            "X=1"
-        ])
-        .status
-        .success());
+    h.fails(&[
+        "compose:projects:set-var",
+        "portal",
+        "--environment",
+        "qa",
+        "X=1",
+    ]);
     let compose = "services:\n  web:\n    image: ${{global.REGISTRY}}/nginx:${{project.IMAGE_TAG}}\n    environment:\n      GREETING: ${{environment.GREETING}}\n      PLAIN: ${PLAIN:-kept}\n";
-    assert!(h.dokku(&["apps:create", "alice"]).status.success());
+    h.succeeds(&["apps:create", "alice"]);
     ok(&["compose:set", "alice", "project", "portal"]);
     ok(&["compose:set", "alice", "environment", "staging"]);
-    assert!(!h
-        .dokku(&["compose:set", "alice", "environment", "qa"])
-        .status
-        .success());
+    h.fails(&["compose:set", "alice", "environment", "qa"]);
     let dir = h.repo("alice", &[("compose.yaml", compose)]);
     let (pushed, out) = push(&dir);
     assert!(pushed, "{out}");
-    let web = h.json(&["config:export", "--format", "json", "alice-web"]);
+    let web = h.config("alice-web");
     assert_eq!(
         (web["GREETING"].as_str(), web["PLAIN"].as_str()),
         (Some("hello-staging"), Some("kept"))
@@ -794,7 +716,7 @@ fn projects_variables_and_templates() {
         .dokku_in(&["compose:projects:template", "portal"], template)
         .status
         .success());
-    let o = h.dokku(&[
+    h.succeeds(&[
         "compose:up",
         "bob",
         "--from-template",
@@ -802,11 +724,7 @@ fn projects_variables_and_templates() {
         "--set",
         "OWNER=bob",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "bob-app"])["OWNER"],
-        "bob"
-    );
+    assert_eq!(h.config("bob-app")["OWNER"], "bob");
     // Listing reads the plugin's files only: no Dokku command runs for it.
     let before = h.calls().len();
     let list = h.json(&["compose:projects:list", "--format", "json"]);
@@ -831,9 +749,8 @@ fn generated_values_are_stable_until_rotated() {
     let h = Host::new();
     let compose = "services:\n  api:\n    image: example/app:1\n    environment:\n      DB_PASSWORD: ${{generate.DB_PASSWORD:password:24}}\n      SESSION_KEY: ${{generate.SESSION:hex}}\n";
     let dir = h.repo("gen", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let first = h.json(&["config:export", "--format", "json", "gen-api"]);
+    let out = push_ok(&dir);
+    let first = h.config("gen-api");
     let pw = first["DB_PASSWORD"].as_str().unwrap().to_owned();
     assert_eq!(
         (pw.len(), first["SESSION_KEY"].as_str().unwrap().len()),
@@ -844,17 +761,13 @@ fn generated_values_are_stable_until_rotated() {
         std::fs::read_to_string(h.path().join("lib/data/compose/gen/generated.json")).unwrap();
     assert!(!stored.contains(&pw), "sealed at rest");
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "gen-api"])["DB_PASSWORD"],
-        pw.as_str()
-    );
-    let o = h.dokku(&["compose:rotate", "gen", "DB_PASSWORD"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(!h.dokku(&["compose:rotate", "gen", "NOPE"]).status.success());
-    assert!(h.dokku(&["compose:up", "gen"]).status.success());
-    let after = h.json(&["config:export", "--format", "json", "gen-api"]);
+    let out = push_ok(&dir);
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(h.config("gen-api")["DB_PASSWORD"], pw.as_str());
+    h.succeeds(&["compose:rotate", "gen", "DB_PASSWORD"]);
+    h.fails(&["compose:rotate", "gen", "NOPE"]);
+    h.succeeds(&["compose:up", "gen"]);
+    let after = h.config("gen-api");
     assert_ne!(after["DB_PASSWORD"], pw.as_str());
     assert_eq!(
         after["SESSION_KEY"], first["SESSION_KEY"],
@@ -885,46 +798,26 @@ fn export_and_import_apps() {
         "secret values are not exported"
     );
     // An app made by hand, adopted into a stack.
-    assert!(h.dokku(&["apps:create", "legacy-web"]).status.success());
-    assert!(h
-        .dokku(&["ports:set", "legacy-web", "http:80:80"])
-        .status
-        .success());
-    assert!(h
-        .dokku(&["git:from-image", "legacy-web", "nginx:1.27"])
-        .status
-        .success());
-    let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(h.dokku(&["apps:exists", "legacy"]).status.success());
-    let o = h.dokku(&["compose:up", "legacy"]);
-    assert!(
-        o.status.success() && text(&o).contains("up to date"),
-        "{}",
-        text(&o)
-    );
+    h.succeeds(&["apps:create", "legacy-web"]);
+    h.succeeds(&["ports:set", "legacy-web", "http:80:80"]);
+    h.succeeds(&["git:from-image", "legacy-web", "nginx:1.27"]);
+    h.succeeds(&["compose:import-apps", "legacy", "legacy-web"]);
+    h.succeeds(&["apps:exists", "legacy"]);
+    let out = h.succeeds(&["compose:up", "legacy"]);
+    assert!(out.contains("up to date"), "{out}");
     // A name that is not `<stack>-<service>` is refused with the name it should have.
-    assert!(h.dokku(&["apps:create", "oddname"]).status.success());
-    let o = h.dokku(&["compose:import-apps", "other", "oddname"]);
-    assert!(
-        !o.status.success() && text(&o).contains("other-"),
-        "{}",
-        text(&o)
-    );
+    h.succeeds(&["apps:create", "oddname"]);
+    let out = h.fails(&["compose:import-apps", "other", "oddname"]);
+    assert!(out.contains("other-"), "{out}");
     // Into an existing stack, import-apps adopts (records ownership) and applies nothing;
     // what another stack owns cannot be adopted.
-    let o = h.dokku(&["compose:import-apps", "legacy", "legacy-web"]);
+    let out = h.succeeds(&["compose:import-apps", "legacy", "legacy-web"]);
     assert!(
-        o.status.success() && text(&o).contains("Adopted legacy-web into stack legacy"),
-        "{}",
-        text(&o)
+        out.contains("Adopted legacy-web into stack legacy"),
+        "{out}"
     );
-    let o = h.dokku(&["compose:import-apps", "legacy", "shop-web"]);
-    assert!(
-        !o.status.success() && text(&o).contains("belongs to stack `shop`"),
-        "{}",
-        text(&o)
-    );
+    let out = h.fails(&["compose:import-apps", "legacy", "shop-web"]);
+    assert!(out.contains("belongs to stack `shop`"), "{out}");
 }
 
 /// (compose:set domain-pattern, x-dokku letsencrypt) Default host names from a pattern with
@@ -933,44 +826,31 @@ fn export_and_import_apps() {
 #[test]
 fn domain_pattern_and_stack_wide_letsencrypt() {
     let h = Host::new();
-    assert!(h
-        .dokku(&["domains:set-global", "example.test"])
-        .status
-        .success());
-    assert!(h
-        .dokku(&[
-            "compose:set",
-            "--global",
-            "domain-pattern",
-            "{service}.{stack}.{global}"
-        ])
-        .status
-        .success());
-    assert!(!h
-        .dokku(&[
-            "compose:set",
-            "--global",
-            "domain-pattern",
-            "{service}.{nope}"
-        ])
-        .status
-        .success());
+    h.succeeds(&["domains:set-global", "example.test"]);
+    h.succeeds(&[
+        "compose:set",
+        "--global",
+        "domain-pattern",
+        "{service}.{stack}.{global}",
+    ]);
+    h.fails(&[
+        "compose:set",
+        "--global",
+        "domain-pattern",
+        "{service}.{nope}",
+    ]);
     let compose = "x-dokku:\n  letsencrypt: true\nservices:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  api:\n    image: example/api:1\n";
     let dir = h.repo("site", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("service `web` asks for Let's Encrypt, which needs an e-mail"),
+        out.contains("service `web` asks for Let's Encrypt, which needs an e-mail"),
         "{out}"
     );
-    assert!(h
-        .dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"])
-        .status
-        .success());
+    h.succeeds(&["letsencrypt:set", "--global", "email", "ops@example.test"]);
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     assert_eq!(
-        h.json(&["domains:report", "site-web", "--format", "json"])["app-vhosts"],
+        h.report("domains", "site-web")["app-vhosts"],
         "web.site.example.test"
     );
     assert_eq!(
@@ -979,12 +859,10 @@ fn domain_pattern_and_stack_wide_letsencrypt() {
     );
     // No port: the pattern does not apply (Dokku's own default vhost stays, and no proxy runs).
     assert_ne!(
-        h.json(&["domains:report", "site-api", "--format", "json"])["app-vhosts"],
+        h.report("domains", "site-api")["app-vhosts"],
         "api.site.example.test"
     );
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
+    assert_repush_up_to_date(&dir);
 }
 
 /// (typed variables) Facts of the stack: a service's domain, public and internal URL, a kept
@@ -994,9 +872,8 @@ fn stack_facts_as_variables() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:8080\"]\n    volumes: [uploads:/data]\n    environment:\n      PUBLIC_URL: ${{stack.web.url}}\n      HOST: ${{stack.web.domain}}\n      API: ${{stack.api.internal_url}}\n      METRICS_PORT: ${{stack.api.port}}\n      UPLOADS: ${{stack.uploads.host_path}}\n  api:\n    image: example/api:1\n    ports: [\"8081:3000\"]\nx-dokku:\n  services:\n    web:\n      domains: [shop.example.test]\nvolumes:\n  uploads: {}\n";
     let dir = h.repo("facts", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let web = h.json(&["config:export", "--format", "json", "facts-web"]);
+    push_ok(&dir);
+    let web = h.config("facts-web");
     assert_eq!(web["PUBLIC_URL"], "http://shop.example.test");
     assert_eq!(web["HOST"], "shop.example.test");
     assert_eq!(web["API"], "http://api:3000");
@@ -1011,17 +888,17 @@ fn stack_facts_as_variables() {
     assert!(port > 0);
     // Stable across deploys.
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
+    let out = push_ok(&dir);
+    assert!(out.contains("up to date"), "{out}");
     // An unknown service or fact is an error naming the file and line.
     commit(
         &dir,
         "compose.yaml",
         &compose.replace("${{stack.api.port}}", "${{stack.nope.port}}"),
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("compose.yaml:10:") && out.contains("there is no service `nope`"),
+        out.contains("compose.yaml:10:") && out.contains("there is no service `nope`"),
         "{out}"
     );
 }
@@ -1077,8 +954,7 @@ fn docker_options_reach_docker_as_one_flag_each() {
             ("api/Dockerfile", "FROM python:3.12\n"),
         ],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let web = docker_args(&h, "shop-web", "deploy");
     for words in [
         &["--stop-signal", "SIGQUIT"][..],
@@ -1105,9 +981,7 @@ fn docker_options_reach_docker_as_one_flag_each() {
         "{api:?}"
     );
     // The options are stored in the form Dokku stores them, so the next push plans nothing.
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
+    assert_repush_up_to_date(&dir);
 }
 
 /// Issue #13: `build: .` (the compose file inside the build context) deploys, and the service
@@ -1126,8 +1000,7 @@ fn issue_13_build_dot_deploys_and_a_service_app_never_becomes_a_stack() {
             ("app.py", "print('hi')\n"),
         ],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    let out = push_ok(&dir);
     assert_eq!(
         out.matches("Deploying compose stack").count(),
         1,
@@ -1147,10 +1020,7 @@ fn issue_13_build_dot_deploys_and_a_service_app_never_becomes_a_stack() {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["shop", "shop-web"], "no nested stack");
-    assert_eq!(
-        h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"],
-        "true"
-    );
+    assert_eq!(h.report("ps", "shop-web")["deployed"], "true");
     assert_ne!(
         text(&h.dokku(&["builder:report", "shop-web", "--builder-selected"])).trim(),
         "compose"
@@ -1159,19 +1029,12 @@ fn issue_13_build_dot_deploys_and_a_service_app_never_becomes_a_stack() {
         !h.path().join("lib/data/compose/shop-web").exists(),
         "the service app has no stack data"
     );
-    let o = h.dokku(&["ps:rebuild", "shop-web"]);
-    assert!(
-        o.status.success() && !text(&o).contains("Deploying compose stack"),
-        "{}",
-        text(&o)
-    );
+    let out = h.succeeds(&["ps:rebuild", "shop-web"]);
+    assert!(!out.contains("Deploying compose stack"), "{out}");
     // A second push of the same stack is still one stack deploy.
     commit(&dir, "app.py", "print('v2')\n");
-    let (ok, out) = push(&dir);
-    assert!(
-        ok && out.matches("Deploying compose stack").count() == 1,
-        "{out}"
-    );
+    let out = push_ok(&dir);
+    assert!(out.matches("Deploying compose stack").count() == 1, "{out}");
 }
 
 /// Issue #13: paths of the pushed tree that lead out of it are refused on the server, the
@@ -1191,23 +1054,21 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     std::os::unix::fs::symlink(&target, dir.join(".compose.yaml.resolved.yaml")).unwrap();
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "link"]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
     // env_file through a link to a host file.
     std::fs::remove_file(dir.join("app.env")).unwrap();
     std::os::unix::fs::symlink(&secret, dir.join("app.env")).unwrap();
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "leak"]);
-    let (ok, out) = push(&dir);
-    assert!(!ok, "{out}");
+    let out = push_refused(&dir);
     assert!(
         out.contains("`services.web.env_file[0]`: `app.env`: `app.env` is a symlink to")
             && out.contains("outside the pushed tree"),
         "{out}"
     );
     assert!(!out.contains("marker-1f2e3d"), "{out}");
-    let web = h.json(&["config:export", "--format", "json", "shop-web"]);
+    let web = h.config("shop-web");
     assert!(web.get("HOST_SECRET").is_none(), "{web}");
     // A `:ro` bind (copied into the image) and a static directory through links: refused.
     std::fs::remove_file(dir.join("app.env")).unwrap();
@@ -1218,10 +1079,9 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
         "compose.yaml",
         "services:\n  web:\n    image: nginx:1.27\n    volumes: [\"./conf:/etc/app.conf:ro\"]\n",
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("services.web.configs/volumes")
-            && out.contains("`conf` is a symlink to"),
+        out.contains("services.web.configs/volumes") && out.contains("`conf` is a symlink to"),
         "{out}"
     );
     // `env_file: /dev/zero` is refused at once instead of read until memory runs out.
@@ -1230,16 +1090,13 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
         "compose.yaml",
         "services:\n  web:\n    image: nginx:1.27\n    env_file: /dev/zero\n",
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("`services.web.env_file[0]`: `/dev/zero` is outside the pushed tree"),
+        out.contains("`services.web.env_file[0]`: `/dev/zero` is outside the pushed tree"),
         "{out}"
     );
     // Files are read up to the operator's `max-file-size`.
-    assert!(h
-        .dokku(&["compose:set", "shop", "max-file-size", "100"])
-        .status
-        .success());
+    h.succeeds(&["compose:set", "shop", "max-file-size", "100"]);
     commit(
         &dir,
         "compose.yaml",
@@ -1247,32 +1104,21 @@ fn issue_13_a_push_cannot_read_or_write_outside_its_tree() {
     );
     let long = "x".repeat(200);
     commit(&dir, "app.env", &format!("GREETING={long}\n"));
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("`services.web.env_file[0]`: `app.env` is larger than 100 bytes"),
+        out.contains("`services.web.env_file[0]`: `app.env` is larger than 100 bytes"),
         "{out}"
     );
-    assert!(!h
-        .dokku(&["compose:set", "shop", "max-file-size", "lots"])
-        .status
-        .success());
-    assert!(h
-        .dokku(&["compose:set", "shop", "max-file-size", "1024"])
-        .status
-        .success());
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        long.as_str()
-    );
+    h.fails(&["compose:set", "shop", "max-file-size", "lots"]);
+    h.succeeds(&["compose:set", "shop", "max-file-size", "1024"]);
+    push_ok(&dir);
+    assert_eq!(h.config("shop-web")["GREETING"], long.as_str());
 }
 
 /// Mutating calls (not read-only queries) recorded by the sandbox since call `from`.
 fn mutations(h: &Host, from: usize) -> Vec<String> {
-    h.calls()
+    h.calls_since(from)
         .into_iter()
-        .skip(from)
         .map(|c| {
             c["argv"]
                 .as_array()
@@ -1301,25 +1147,18 @@ fn mutations(h: &Host, from: usize) -> Vec<String> {
 #[test]
 fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
     let h = Host::new();
-    assert!(h.dokku(&["apps:create", "shop-web"]).status.success());
-    assert!(h
-        .dokku(&[
-            "config:set",
-            "--no-restart",
-            "shop-web",
-            "TENANT_SECRET=theirs"
-        ])
-        .status
-        .success());
-    assert!(h
-        .dokku(&["postgres:create", "shop-db", "--password", "pw-in-compose"])
-        .status
-        .success());
-    let before = h.json(&["config:export", "--format", "json", "shop-web"]);
+    h.succeeds(&["apps:create", "shop-web"]);
+    h.succeeds(&[
+        "config:set",
+        "--no-restart",
+        "shop-web",
+        "TENANT_SECRET=theirs",
+    ]);
+    h.succeeds(&["postgres:create", "shop-db", "--password", "pw-in-compose"]);
+    let before = h.config("shop-web");
     let dir = h.repo("shop", &stack_files());
     let from = h.calls().len();
-    let (ok, out) = push(&dir);
-    assert!(!ok, "{out}");
+    let out = push_refused(&dir);
     for want in [
         "stack `shop` does not own 2 thing(s)",
         "`services.web`: app `shop-web` already exists and is not this stack's",
@@ -1329,10 +1168,7 @@ fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
     ] {
         assert!(out.contains(want), "{want}\n{out}");
     }
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"]),
-        before
-    );
+    assert_eq!(h.config("shop-web"), before);
     assert!(
         !h.dokku(&["apps:exists", "shop-api"]).status.success(),
         "nothing was created"
@@ -1343,23 +1179,17 @@ fn takeover_of_existing_apps_and_datastores_is_refused_until_adopted() {
         .collect();
     assert!(changed.is_empty(), "{changed:?}");
     // Adopted by the operator: the next push deploys.
-    let o = h.dokku(&[
+    h.succeeds(&[
         "compose:import-apps",
         "shop",
         "shop-web",
         "postgres:shop-db",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     // What `shop` owns cannot be adopted by another stack.
-    let o = h.dokku(&["compose:import-apps", "other", "postgres:shop-db"]);
-    assert!(
-        !o.status.success() && text(&o).contains("belongs to stack `shop`"),
-        "{}",
-        text(&o)
-    );
+    let out = h.fails(&["compose:import-apps", "other", "postgres:shop-db"]);
+    assert!(out.contains("belongs to stack `shop`"), "{out}");
 }
 
 /// (git push, issue #13) Domains served by another app, and external networks and volumes of
@@ -1370,15 +1200,11 @@ fn foreign_domains_networks_and_volumes_are_refused() {
     let bank = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [vault:/data]\nvolumes:\n  vault: {}\n";
     let dir = h.repo("bank", &[("compose.yaml", bank)]);
     assert!(push(&dir).0);
-    assert!(h.dokku(&["apps:create", "blog"]).status.success());
-    assert!(h
-        .dokku(&["domains:set", "blog", "blog.example.test"])
-        .status
-        .success());
+    h.succeeds(&["apps:create", "blog"]);
+    h.succeeds(&["domains:set", "blog", "blog.example.test"]);
     let shop = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    networks: [theirs]\n    volumes: [loot:/loot]\nnetworks:\n  theirs:\n    external: true\n    name: bank-default\nvolumes:\n  loot:\n    external: true\n    name: bank-vault\nx-dokku:\n  services:\n    web:\n      domains: [blog.example.test]\n";
     let dir = h.repo("shop", &[("compose.yaml", shop)]);
-    let (ok, out) = push(&dir);
-    assert!(!ok, "{out}");
+    let out = push_refused(&dir);
     for want in [
         "`services.web.networks`: external network `bank-default` belongs to stack `bank`",
         "`services.web.volumes[0]`: external volume `bank-vault` belongs to stack `bank`",
@@ -1404,17 +1230,14 @@ fn host_hooks_need_the_operators_allow() {
     let mut files = stack_files();
     files.push(("deploy.d/pre/10-host.sh", hook.as_str()));
     let dir = h.repo("shop", &files);
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("deploy hook `deploy.d/pre/10-host.sh`")
+        out.contains("deploy hook `deploy.d/pre/10-host.sh`")
             && out.contains("dokku compose:set shop allow host-hooks"),
         "{out}"
     );
     assert!(!mark.exists() && !h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(h
-        .dokku(&["compose:set", "shop", "allow", "host-hooks"])
-        .status
-        .success());
+    h.succeeds(&["compose:set", "shop", "allow", "host-hooks"]);
     std::fs::set_permissions(
         dir.join("deploy.d/pre/10-host.sh"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -1422,8 +1245,8 @@ fn host_hooks_need_the_operators_allow() {
     .unwrap();
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-q", "-m", "executable"]);
-    let (ok, out) = push(&dir);
-    assert!(ok && mark.exists(), "{out}");
+    let out = push_ok(&dir);
+    assert!(mark.exists(), "{out}");
 }
 
 /// (git push, issue #13) Replicas, published ports and services have limits the operator can
@@ -1438,11 +1261,9 @@ fn limits_refuse_and_the_operator_raises_them() {
             "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 4294967295\n",
         )],
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains(
-            "`services.web.deploy.replicas`: 4294967295 replicas is over the limit of 20"
-        ),
+        out.contains("`services.web.deploy.replicas`: 4294967295 replicas is over the limit of 20"),
         "{out}"
     );
     commit(
@@ -1450,10 +1271,9 @@ fn limits_refuse_and_the_operator_raises_them() {
         "compose.yaml",
         "services:\n  web:\n    image: nginx:1.27\n    ports: [\"1-65535:1-65535\"]\n",
     );
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains("`services.web.ports`: 65535 published ports")
-            && out.contains("max-ports"),
+        out.contains("`services.web.ports`: 65535 published ports") && out.contains("max-ports"),
         "{out}"
     );
     commit(
@@ -1461,20 +1281,13 @@ fn limits_refuse_and_the_operator_raises_them() {
         "compose.yaml",
         "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      replicas: 21\n",
     );
-    let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("max-replicas"), "{out}");
-    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(!h
-        .dokku(&["compose:set", "shop", "max-replicas", "many"])
-        .status
-        .success());
-    assert!(h
-        .dokku(&["compose:set", "shop", "max-replicas", "21"])
-        .status
-        .success());
+    let out = push_refused(&dir);
+    assert!(out.contains("max-replicas"), "{out}");
+    h.fails(&["apps:exists", "shop-web"]);
+    h.fails(&["compose:set", "shop", "max-replicas", "many"]);
+    h.succeeds(&["compose:set", "shop", "max-replicas", "21"]);
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
 }
 
 /// (git push, issue #13) No secret value is in the argv of any command the push ran: config
@@ -1487,19 +1300,16 @@ fn no_secret_in_any_argv_and_config_masks_them() {
     let compose = format!("{STACK}x-dokku:\n  plain: [POSTGRES_DB]\n");
     files[0] = ("compose.yaml", compose.as_str());
     let dir = h.repo("shop", &files);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let dsn = text(&h.dokku(&["postgres:info", "shop-db", "--dsn"]));
     assert!(
         dsn.contains(":pw-in-compose@"),
         "the datastore got its password through the environment: {dsn}"
     );
-    assert!(
-        h.json(&["config:export", "--format", "json", "shop-api"])["DATABASE_URL"]
-            .as_str()
-            .unwrap()
-            .contains("pw-in-compose")
-    );
+    assert!(h.config("shop-api")["DATABASE_URL"]
+        .as_str()
+        .unwrap()
+        .contains("pw-in-compose"));
     // A change of a secret value goes through stdin too, and so does its rollback.
     commit(
         &dir,
@@ -1527,12 +1337,8 @@ fn no_secret_in_any_argv_and_config_masks_them() {
             && shown.contains("\"POSTGRES_DB\": \"app\""),
         "{shown}"
     );
-    let o = h.dokku(&["compose:config", "shop", "--show-secrets"]);
-    assert!(
-        o.status.success() && text(&o).contains("second-secret"),
-        "{}",
-        text(&o)
-    );
+    let out = h.succeeds(&["compose:config", "shop", "--show-secrets"]);
+    assert!(out.contains("second-secret"), "{out}");
 }
 
 /// (git push, compose:diff, issue #13) A secret defined in an `x-*` block and reached through a
@@ -1549,8 +1355,7 @@ fn anchored_secrets_of_extension_blocks_are_never_printed() {
         "compose.yaml",
         &compose.replace("anchored-secret-one", "anchored-secret-two"),
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let diff = text(&h.dokku(&["compose:diff", "shop"]));
     assert!(
         diff.contains("x-app.environment.SECRET_KEY: secret changed")
@@ -1587,11 +1392,19 @@ fn anchored_secrets_of_extension_blocks_are_never_printed() {
     }
 }
 
+/// An empty commit pushed again is "up to date" and runs no mutating command on the stack's
+/// apps.
+fn assert_repush_changes_nothing(h: &Host, dir: &Path) {
+    let before = h.calls().len();
+    assert_repush_up_to_date(dir);
+    let mutations = stack_mutations(h, before);
+    assert!(mutations.is_empty(), "{mutations:#?}");
+}
+
 /// `mutating` calls of the sandbox's call log after the `before`th that touch the stack's apps.
 fn stack_mutations(h: &Host, before: usize) -> Vec<Value> {
-    h.calls()
+    h.calls_since(before)
         .into_iter()
-        .skip(before)
         .filter(|c| {
             let argv: Vec<&str> = c["argv"]
                 .as_array()
@@ -1611,17 +1424,13 @@ fn stack_mutations(h: &Host, before: usize) -> Vec<Value> {
 #[test]
 fn networks_and_host_mounts_reapply_unchanged_on_dokku() {
     let h = Host::new();
-    assert!(h.dokku(&["apps:create", "shop"]).status.success());
+    h.succeeds(&["apps:create", "shop"]);
     let o = h.ssh("compose:set shop allow \"host-path\"");
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        h.json(&["compose:report", "shop", "--format", "json"])["compose-allow"],
-        "host-path"
-    );
+    assert_eq!(h.report("compose", "shop")["compose-allow"], "host-path");
     let compose = "services:\n  web:\n    image: nginx:1.27\n    networks: [front, back]\n    volumes:\n      - /srv/shop-data:/data:ro\n      - cache:/cache\nnetworks:\n  front: {}\n  back: {}\nvolumes:\n  cache:\n    external: true\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let mounts = h.json(&["storage:list", "shop-web", "--format", "json"]);
     assert_eq!(mounts.as_array().map(Vec::len), Some(2), "{mounts}");
     assert!(
@@ -1630,12 +1439,7 @@ fn networks_and_host_mounts_reapply_unchanged_on_dokku() {
             .is_some_and(|e| e.starts_with("legacy-"))),
         "{mounts}"
     );
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let before = h.calls().len();
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
-    let mutations = stack_mutations(&h, before);
-    assert!(mutations.is_empty(), "{mutations:#?}");
+    assert_repush_changes_nothing(&h, &dir);
 }
 
 /// (issue #17) Dokku's `TriggerPostContainerCreate` joins only the first network of
@@ -1647,50 +1451,37 @@ fn every_network_is_joined_and_compose_runs_over_ssh() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    networks: [front, back, extra, more]\nnetworks:\n  front: {}\n  back: {}\n  extra: {}\n  more: {}\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let state: Value = serde_json::from_str(
-        &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
-    )
-    .unwrap();
-    let mut joined: Vec<&str> = state["containers"][0]["networks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    joined.sort_unstable();
+    push_ok(&dir);
+    // The networks the web container joined, sorted.
+    let joined = || {
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
+        )
+        .unwrap();
+        let mut joined: Vec<String> = state["containers"][0]["networks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        joined.sort_unstable();
+        joined
+    };
     assert_eq!(
-        joined,
+        joined(),
         ["shop-back", "shop-extra", "shop-front", "shop-more"]
     );
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let before = h.calls().len();
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
-    let mutations = stack_mutations(&h, before);
-    assert!(mutations.is_empty(), "{mutations:#?}");
+    assert_repush_changes_nothing(&h, &dir);
     // Down to three networks: attach-post-deploy is trimmed, every network still joined.
     commit(
         &dir,
         "compose.yaml",
         &compose.replace(", more]", "]").replace("  more: {}\n", ""),
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    let state: Value = serde_json::from_str(
-        &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
-    )
-    .unwrap();
-    let mut joined: Vec<&str> = state["containers"][0]["networks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    joined.sort_unstable();
-    assert_eq!(joined, ["shop-back", "shop-extra", "shop-front"]);
-    let report = h.json(&["network:report", "shop-web", "--format", "json"]);
+    push_ok(&dir);
+    assert_eq!(joined(), ["shop-back", "shop-extra", "shop-front"]);
+    let report = h.report("network", "shop-web");
     assert!(
         !report["network-attach-post-deploy"]
             .as_str()
@@ -1728,16 +1519,12 @@ fn every_network_is_joined_and_compose_runs_over_ssh() {
 #[test]
 fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
     let h = Host::new();
-    assert!(h
-        .dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"])
-        .status
-        .success());
+    h.succeeds(&["letsencrypt:set", "--global", "email", "ops@example.test"]);
     let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:5000\"]\nx-dokku:\n  services:\n    web:\n      domains: [shop.example.test]\n      letsencrypt: true\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let maps = |h: &Host| {
-        h.json(&["ports:report", "shop-web", "--format", "json"])["map"]
+        h.report("ports", "shop-web")["map"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
@@ -1750,9 +1537,9 @@ fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
         "{first}"
     );
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
-    let (ok, out) = push(&dir);
+    let out = push_ok(&dir);
     assert!(
-        ok && out.contains("up to date") && !out.contains("ports:set"),
+        out.contains("up to date") && !out.contains("ports:set"),
         "{out}"
     );
     assert_eq!(maps(&h), first);
@@ -1762,8 +1549,7 @@ fn issue_15_letsencrypt_port_maps_survive_a_noop_push() {
         "compose.yaml",
         &compose.replace("[\"8080:5000\"]", "[\"8080:5000\", \"8081:5000\"]"),
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let after = maps(&h);
     assert!(
         after.contains("https:443:5000")
@@ -1781,26 +1567,20 @@ fn issue_15_non_http_and_loopback_ports_are_published_by_docker() {
     let h = Host::new();
     let compose = "services:\n  broker:\n    image: eclipse-mosquitto:2\n    ports: [\"1883:1883\", \"127.0.0.1:9001:9001\"]\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\"]\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let broker = docker_args(&h, "shop-broker", "deploy");
     assert!(
         has_words(&broker, &["-p", "1883:1883"])
             && has_words(&broker, &["-p", "127.0.0.1:9001:9001"]),
         "{broker:?}"
     );
-    let maps = h.json(&["ports:report", "shop-broker", "--format", "json"]);
+    let maps = h.report("ports", "shop-broker");
     assert!(
         !maps["map"].as_str().unwrap_or_default().contains("http:"),
         "{maps}"
     );
-    assert_eq!(
-        h.json(&["ports:report", "shop-web", "--format", "json"])["map"],
-        "http:8080:80"
-    );
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("up to date"), "{out}");
+    assert_eq!(h.report("ports", "shop-web")["map"], "http:8080:80");
+    assert_repush_up_to_date(&dir);
 }
 
 /// Issue #15 item 17: drift of what the stack owns is converged: a mount removed from the
@@ -1810,32 +1590,19 @@ fn issue_15_removed_mounts_and_stopped_services_are_converged() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n    volumes: [uploads:/data, cache:/cache]\nvolumes:\n  uploads: {}\n  cache: {}\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let mounts = |h: &Host| text(&h.dokku(&["storage:list", "shop-web"]));
     assert!(mounts(&h).contains("/cache"), "{}", mounts(&h));
     commit(&dir, "compose.yaml", &compose.replace(", cache:/cache", ""));
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let now = mounts(&h);
     assert!(!now.contains("/cache") && now.contains("/data"), "{now}");
-    assert!(h.dokku(&["ps:stop", "shop-web"]).status.success());
-    assert_eq!(
-        h.json(&["ps:report", "shop-web", "--format", "json"])["running"],
-        "false"
-    );
-    let o = h.dokku(&["compose:up", "shop"]);
-    assert!(
-        o.status.success() && !text(&o).contains("up to date"),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(
-        h.json(&["ps:report", "shop-web", "--format", "json"])["running"],
-        "true"
-    );
-    let o = h.dokku(&["compose:ps", "shop"]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["ps:stop", "shop-web"]);
+    assert_eq!(h.report("ps", "shop-web")["running"], "false");
+    let out = h.succeeds(&["compose:up", "shop"]);
+    assert!(!out.contains("up to date"), "{out}");
+    assert_eq!(h.report("ps", "shop-web")["running"], "true");
+    h.succeeds(&["compose:ps", "shop"]);
 }
 
 /// The file `path` of the tree `app` was last deployed from.
@@ -1865,8 +1632,7 @@ fn issue_15_source_binds_follow_each_push_and_files_stay_files() {
             ("conf/app.ini", "[app]\n"),
         ],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    let out = push_ok(&dir);
     assert!(
         out.contains("services.web.volumes[0]"),
         "the read-write bind is warned about: {out}"
@@ -1881,8 +1647,7 @@ fn issue_15_source_binds_follow_each_push_and_files_stay_files() {
         "a file stays a file"
     );
     commit(&dir, "src/app.py", "print('v2')\n");
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     assert_eq!(
         deployed_file(&h, "shop-web", "files/code/src/app.py").as_deref(),
         Some("print('v2')\n")
@@ -1931,14 +1696,11 @@ fn issue_15_missing_sources_are_refused_before_any_change() {
             "{stack}: nothing created: {apps}"
         );
     }
-    assert!(h.dokku(&["apps:create", "plain"]).status.success());
-    assert!(h
-        .dokku(&["builder:set", "plain", "selected", "dockerfile"])
-        .status
-        .success());
+    h.succeeds(&["apps:create", "plain"]);
+    h.succeeds(&["builder:set", "plain", "selected", "dockerfile"]);
     let dir = h.repo("plain", &[("app.py", "print('hi')\n")]);
-    let (ok, out) = push(&dir);
-    assert!(!ok && out.contains("App build failed"), "{out}");
+    let out = push_refused(&dir);
+    assert!(out.contains("App build failed"), "{out}");
 }
 
 /// What a pusher sees of the remote: the `remote: ` lines, with durations and digests made
@@ -1992,8 +1754,7 @@ fn issue_15_ps_and_status_expect_replicas_zero_stopped() {
     let h = Host::new();
     let compose = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\n  worker:\n    image: example/api:1\n    deploy:\n      replicas: 0\n  other:\n    image: example/api:1\n    scale: 0\n";
     let dir = h.repo("shop", &[("compose.yaml", compose)]);
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
+    push_ok(&dir);
     let o = h.dokku(&["compose:ps", "shop"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let ps = h.json(&["compose:ps", "shop", "--format", "json"]);
@@ -2038,11 +1799,10 @@ fn issue_15_release_names_round_trip_and_up_keeps_a_rollback() {
         .filter(|w| w.starts_with('v'))
         .collect();
     assert_eq!(names, ["v2", "v1"], "{listing}");
-    let o = h.dokku(&["compose:diff", "shop", names[1], names[0]]);
+    let out = h.succeeds(&["compose:diff", "shop", names[1], names[0]]);
     assert!(
-        o.status.success() && text(&o).contains("services.web.image: nginx:1.27 -> nginx:1.28"),
-        "{}",
-        text(&o)
+        out.contains("services.web.image: nginx:1.27 -> nginx:1.28"),
+        "{out}"
     );
     assert!(
         h.dokku(&["compose:diff", "shop", "1", "2"])
@@ -2050,16 +1810,12 @@ fn issue_15_release_names_round_trip_and_up_keeps_a_rollback() {
             .success(),
         "bare numbers still work"
     );
-    let o = h.dokku(&["compose:diff", "shop", "latest"]);
+    let out = h.fails(&["compose:diff", "shop", "latest"]);
     assert!(
-        !o.status.success()
-            && text(&o).contains("`latest` is not a release")
-            && text(&o).contains("`v3`"),
-        "{}",
-        text(&o)
+        out.contains("`latest` is not a release") && out.contains("`v3`"),
+        "{out}"
     );
-    let o = h.dokku(&["compose:rollback", "shop", names[1]]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["compose:rollback", "shop", names[1]]);
     let image = || -> Value {
         serde_json::from_str::<Value>(
             &std::fs::read_to_string(h.path().join("lib/data/ps/shop-web/sandbox.json")).unwrap(),
@@ -2068,13 +1824,10 @@ fn issue_15_release_names_round_trip_and_up_keeps_a_rollback() {
             .clone()
     };
     assert_eq!(image(), "nginx:1.27");
-    let o = h.dokku(&["compose:up", "shop"]);
+    let out = h.succeeds(&["compose:up", "shop"]);
     assert!(
-        o.status.success()
-            && text(&o).contains("stands on a rollback to v1")
-            && text(&o).contains("up to date"),
-        "{}",
-        text(&o)
+        out.contains("stands on a rollback to v1") && out.contains("up to date"),
+        "{out}"
     );
     assert_eq!(
         image(),
@@ -2119,19 +1872,19 @@ fn issue_15_compose_file_from_the_repository_dotenv() {
         ),
     ];
     let dir = h.repo("envf", &files);
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("Deploying compose stack envf"), "{out}");
-    assert!(h.dokku(&["apps:exists", "envf-web"]).status.success());
-    assert!(h.dokku(&["apps:exists", "envf-worker"]).status.success());
+    let out = push_ok(&dir);
+    assert!(out.contains("Deploying compose stack envf"), "{out}");
+    h.succeeds(&["apps:exists", "envf-web"]);
+    h.succeeds(&["apps:exists", "envf-worker"]);
     assert_eq!(
-        h.json(&["ps:report", "envf", "--format", "json"])["deployed"],
+        h.report("ps", "envf")["deployed"],
         "false",
         "not deployed as a plain app"
     );
     commit(&dir, ".env", "COMPOSE_FILE=/etc/passwd\n");
-    let (ok, out) = push(&dir);
+    let out = push_refused(&dir);
     assert!(
-        !ok && out.contains(".env: `COMPOSE_FILE` names `/etc/passwd`, outside the pushed tree"),
+        out.contains(".env: `COMPOSE_FILE` names `/etc/passwd`, outside the pushed tree"),
         "{out}"
     );
 }
@@ -2156,8 +1909,8 @@ fn issue_15_destroying_the_stack_app_names_commands_that_work() {
         let o = h.dokku(&c);
         assert!(o.status.success(), "{c:?}: {}", text(&o));
     }
-    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
+    h.fails(&["apps:exists", "shop-web"]);
+    h.fails(&["apps:exists", "shop-api"]);
 }
 
 /// (issue #15, item 14) Plan and push agree: a kept datastore's advice names the flags that
@@ -2178,27 +1931,22 @@ fn issue_15_advice_ends_and_up_to_date_means_nothing_ran() {
             ("api/Dockerfile", "FROM python:3.12\n"),
         ],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok, "{out}");
-    assert!(h.dokku(&["redis:exists", "shop-cache"]).status.success());
+    push_ok(&dir);
+    h.succeeds(&["redis:exists", "shop-cache"]);
     commit(&dir, "compose.yaml", &format!("{web}{api}"));
-    let (ok, out) = push(&dir);
-    assert!(ok && !out.contains("up to date"), "{out}");
+    let out = push_ok(&dir);
+    assert!(!out.contains("up to date"), "{out}");
     let advice = "redis service `shop-cache` (service `cache`) is no longer in the compose file and was kept with its data; `dokku compose:up shop --prune --destroy-datastore cache` destroys it and its data";
     assert!(out.contains(advice), "{out}");
-    let o = h.dokku(&[
+    let out = h.succeeds(&[
         "compose:up",
         "shop",
         "--prune",
         "--destroy-datastore",
         "cache",
     ]);
-    assert!(
-        o.status.success() && !text(&o).contains("was kept"),
-        "{}",
-        text(&o)
-    );
-    assert!(!h.dokku(&["redis:exists", "shop-cache"]).status.success());
+    assert!(!out.contains("was kept"), "{out}");
+    h.fails(&["redis:exists", "shop-cache"]);
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
     let (ok, out) = push(&dir);
     assert!(
@@ -2208,8 +1956,8 @@ fn issue_15_advice_ends_and_up_to_date_means_nothing_ran() {
     // `api` leaves: nothing else changes, so the apply runs no command, then prunes; neither
     // is announced as "up to date", nor as steps "for 0 services".
     commit(&dir, "compose.yaml", web);
-    let (ok, out) = push(&dir);
-    assert!(ok && !out.contains("up to date"), "{out}");
+    let out = push_ok(&dir);
+    assert!(!out.contains("up to date"), "{out}");
     assert!(out.contains("app `shop-api` (service `api`) is no longer in the compose file and was kept; `dokku compose:up shop --prune` removes it"), "{out}");
     let o = h.dokku(&["compose:up", "shop", "--prune"]);
     let up = text(&o);
@@ -2220,15 +1968,12 @@ fn issue_15_advice_ends_and_up_to_date_means_nothing_ran() {
             && up.contains("Applying stack shop: 1 step\n"),
         "{up}"
     );
-    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
+    h.fails(&["apps:exists", "shop-api"]);
     // Let's Encrypt with the host's global e-mail: no warning about the e-mail.
-    assert!(h
-        .dokku(&["letsencrypt:set", "--global", "email", "ops@example.test"])
-        .status
-        .success());
+    h.succeeds(&["letsencrypt:set", "--global", "email", "ops@example.test"]);
     commit(&dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    ports: [\"80:80\"]\nx-dokku:\n  services:\n    web:\n      letsencrypt: true\n      domains: [a.example.test]\n");
-    let (ok, out) = push(&dir);
-    assert!(ok && !out.contains("letsencrypt_email"), "{out}");
+    let out = push_ok(&dir);
+    assert!(!out.contains("letsencrypt_email"), "{out}");
 }
 
 /// (issue #15, item 18) The whole text of a push the policy refuses: the key path, the fix
@@ -2238,20 +1983,9 @@ fn issue_15_golden_refused_push() {
     let h = Host::new();
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
-    assert!(h
-        .dokku(&["compose:set", "shop", "allow", "devices"])
-        .status
-        .success());
-    commit(
-        &dir,
-        "compose.yaml",
-        &STACK.replace(
-            "image: nginx:1.27",
-            "image: nginx:1.27\n    privileged: true",
-        ),
-    );
-    let (ok, out) = push(&dir);
-    assert!(!ok);
+    h.succeeds(&["compose:set", "shop", "allow", "devices"]);
+    commit(&dir, "compose.yaml", &privileged_stack());
+    let out = push_refused(&dir);
     assert_eq!(
         remote_text(&out),
         "-----> Deploying compose stack shop
@@ -2262,8 +1996,7 @@ fn issue_15_golden_refused_push() {
     );
     // A file that is not YAML: the repository's path, not the server's.
     commit(&dir, "compose.yaml", "services:\n  web: [\n");
-    let (ok, out) = push(&dir);
-    assert!(!ok);
+    let out = push_refused(&dir);
     assert_eq!(
         remote_text(&out),
         "-----> Deploying compose stack shop
@@ -2281,18 +2014,8 @@ fn issue_15_golden_failed_step() {
     let h = Host::new();
     let dir = h.repo("shop", &stack_files());
     assert!(push(&dir).0);
-    std::fs::write(
-        h.path().join("lib/sandbox/images.json"),
-        r#"{"nginx:1.28": {"unhealthy": true}}"#,
-    )
-    .unwrap();
-    commit(
-        &dir,
-        "compose.yaml",
-        &STACK.replace("nginx:1.27", "nginx:1.28"),
-    );
-    let (ok, out) = push(&dir);
-    assert!(!ok);
+    commit_unhealthy_web(&h, &dir, STACK);
+    let out = push_refused(&dir);
     assert_eq!(
         remote_text(&out).replace(&h.path().display().to_string(), "<root>"),
         "-----> Deploying compose stack shop
@@ -2326,12 +2049,12 @@ fn issue_15_warnings_print_once_per_change() {
             ("api/app.py", ""),
         ],
     );
-    let (ok, out) = push(&dir);
-    assert!(ok && out.contains("services.web.deploy.placement"), "{out}");
+    let out = push_ok(&dir);
+    assert!(out.contains("services.web.deploy.placement"), "{out}");
     git(&dir, &["commit", "-q", "--allow-empty", "-m", "again"]);
-    let (ok, out) = push(&dir);
+    let out = push_ok(&dir);
     assert!(
-        ok && out.contains("up to date") && !out.contains("placement"),
+        out.contains("up to date") && !out.contains("placement"),
         "{out}"
     );
     // `compose:plan` always shows them.

@@ -165,24 +165,18 @@ fn routing_real_nginx_rejects_a_bad_custom_block() {
 }
 
 /// The Dokku sandbox (`root`) and the project directory of the e2e fixture.
-struct Host {
-    root: support::Host,
-    project: tempfile::TempDir,
-}
+struct Host(support::ProjectHost);
 
 impl std::ops::Deref for Host {
-    type Target = support::Host;
-    fn deref(&self) -> &support::Host {
-        &self.root
+    type Target = support::ProjectHost;
+    fn deref(&self) -> &support::ProjectHost {
+        &self.0
     }
 }
 
 impl Host {
     fn new() -> Self {
-        let h = Host {
-            root: support::Host::bare(),
-            project: tempfile::tempdir().unwrap(),
-        };
+        let h = Host(support::ProjectHost::new());
         std::fs::create_dir_all(h.project.path().join("public")).unwrap();
         std::fs::copy(
             fixtures().join("e2e/public/index.html"),

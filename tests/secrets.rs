@@ -20,24 +20,18 @@ const SECRETS: &[&str] = &[
 ];
 
 /// The sandbox (`root`) and the project directory holding the fixture and its vault files.
-struct Host {
-    root: support::Host,
-    project: tempfile::TempDir,
-}
+struct Host(support::ProjectHost);
 
 impl std::ops::Deref for Host {
-    type Target = support::Host;
-    fn deref(&self) -> &support::Host {
-        &self.root
+    type Target = support::ProjectHost;
+    fn deref(&self) -> &support::ProjectHost {
+        &self.0
     }
 }
 
 impl Host {
     fn new() -> Self {
-        let h = Host {
-            root: support::Host::bare(),
-            project: tempfile::tempdir().unwrap(),
-        };
+        let h = Host(support::ProjectHost::new());
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secrets/compose.yaml"),
             h.project.path().join("compose.yaml"),
@@ -119,10 +113,10 @@ fn vaulted_secrets_reach_the_services_and_nothing_leaks() {
     assert!(o.status.success(), "{}", text(&o));
 
     // The env file was decrypted into the api's config; the worker gets the secret as a variable.
-    let api = h.json(&["config:export", "--format", "json", "vaulted-api"]);
+    let api = h.config("vaulted-api");
     assert_eq!(api["API_TOKEN"], "api-token-from-vault");
     assert_eq!(
-        h.json(&["config:export", "--format", "json", "vaulted-worker"])["STRIPE_KEY"],
+        h.config("vaulted-worker")["STRIPE_KEY"],
         "sk_live_stripe_value"
     );
     // Secret files: mounted read-only, in a directory only the dokku user can read.

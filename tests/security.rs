@@ -472,20 +472,16 @@ fn security_harness_reports_a_benign_push() {
         o.problems.join("\n")
     );
     assert!(!o.refused && !o.clean, "{o:?}");
-    assert!(
-        o.problems
-            .iter()
-            .any(|p| p.starts_with("the push succeeded")),
-        "{:?}",
-        o.problems
-    );
-    assert!(
-        o.problems
-            .iter()
-            .any(|p| p.starts_with("expected in the output: the security policy refuses")),
-        "{:?}",
-        o.problems
-    );
+    for problem in [
+        "the push succeeded",
+        "expected in the output: the security policy refuses",
+    ] {
+        assert!(
+            o.problems.iter().any(|p| p.starts_with(problem)),
+            "{problem}: {:?}",
+            o.problems
+        );
+    }
     assert!(
         o.problems
             .iter()
@@ -518,6 +514,16 @@ fn security_harness_snapshot_sees_changes_and_leaks() {
     std::os::unix::fs::symlink("/etc", root.join("lib/link")).unwrap();
     let before = snapshot(root);
     assert!(changes(&before, &snapshot(root)).is_empty());
+    // The files written since `before` that hold the marker of host/secret.txt.
+    let leaked = |after| {
+        files_with(
+            root,
+            &before,
+            after,
+            b"MARKER",
+            &root.join("host/secret.txt"),
+        )
+    };
 
     write("lib/config/shop/ENV", "export GIT_REV='2'\nexport A='1'\n");
     write("lib/sandbox/calls.jsonl", "{}\n{\"argv\": \"MARKER\"}\n");
@@ -527,13 +533,7 @@ fn security_harness_snapshot_sees_changes_and_leaks() {
     );
     let after = snapshot(root);
     assert_eq!(
-        files_with(
-            root,
-            &before,
-            &after,
-            b"MARKER",
-            &root.join("host/secret.txt")
-        ),
+        leaked(&after),
         vec!["lib/sandbox/calls.jsonl"],
         "a leak into a log is still a leak"
     );
@@ -565,13 +565,7 @@ fn security_harness_snapshot_sees_changes_and_leaks() {
         "{diff:#?}"
     );
     assert_eq!(
-        files_with(
-            root,
-            &before,
-            &after,
-            b"MARKER",
-            &root.join("host/secret.txt")
-        ),
+        leaked(&after),
         vec!["lib/config/other/ENV", "lib/sandbox/calls.jsonl"]
     );
 }

@@ -64,6 +64,14 @@ fn stack_files() -> Vec<(&'static str, &'static str)> {
 }
 
 /// A bare repository cloned from `src`, as a git host would hold it.
+/// How many releases `h`'s stack `shop` has.
+fn release_count(h: &Host) -> usize {
+    h.json(&["compose:releases", "shop", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 fn bare(src: &Path) -> PathBuf {
     let bare = src.with_extension("git");
     git(
@@ -92,33 +100,18 @@ fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
         h.dokku(&["compose:sync", "ghost", &url]).status.code(),
         Some(20)
     );
-    assert!(h.dokku(&["apps:create", "shop"]).status.success());
-    let o = h.dokku(&["compose:sync", "shop"]);
-    assert!(
-        !o.status.success() && text(&o).contains("has no sync URL"),
-        "{}",
-        text(&o)
-    );
+    h.succeeds(&["apps:create", "shop"]);
+    let out = h.fails(&["compose:sync", "shop"]);
+    assert!(out.contains("has no sync URL"), "{out}");
 
     let sha1 = String::from_utf8(git(&src, &["rev-parse", "HEAD"]).stdout)
         .unwrap()
         .trim()
         .to_owned();
-    let o = h.dokku(&["compose:sync", "shop", &url]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("Release v1 of stack shop"),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(
-        h.json(&["ps:report", "shop-web", "--format", "json"])["deployed"],
-        "true"
-    );
-    assert_eq!(
-        h.json(&["ps:report", "shop-api", "--format", "json"])["deployed"],
-        "true"
-    );
+    let out = h.succeeds(&["compose:sync", "shop", &url]);
+    assert!(out.contains("Release v1 of stack shop"), "{out}");
+    assert_eq!(h.report("ps", "shop-web")["deployed"], "true");
+    assert_eq!(h.report("ps", "shop-api")["deployed"], "true");
     let releases = h.json(&["compose:releases", "shop", "--format", "json"]);
     assert!(
         releases
@@ -133,19 +126,9 @@ fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
     );
 
     // The same commit again: up to date, no new release.
-    let o = h.dokku(&["compose:sync", "shop"]);
-    assert!(
-        o.status.success() && text(&o).contains("up to date"),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(
-        h.json(&["compose:releases", "shop", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    let out = h.succeeds(&["compose:sync", "shop"]);
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(release_count(&h), 1);
 
     // A new commit on the remote redeploys.
     commit(
@@ -158,45 +141,22 @@ fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
         &src,
         &["push", "-q", &bare.display().to_string(), "main", "v2"],
     );
-    let o = h.dokku(&["compose:sync", "shop"]);
-    assert!(
-        o.status.success() && text(&o).contains("Release v2 of stack shop"),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        "bonjour"
-    );
+    let out = h.succeeds(&["compose:sync", "shop"]);
+    assert!(out.contains("Release v2 of stack shop"), "{out}");
+    assert_eq!(h.config("shop-web")["GREETING"], "bonjour");
 
     // A commit (here the first one) and a tag check out; a plain path works as a URL too.
-    let o = h.dokku(&["compose:sync", "shop", &bare.display().to_string(), &sha1]);
-    assert!(o.status.success(), "{}", text(&o));
+    h.succeeds(&["compose:sync", "shop", &bare.display().to_string(), &sha1]);
+    assert_eq!(h.config("shop-web")["GREETING"], "hello");
+    h.succeeds(&["compose:sync", "shop", &url, "v2"]);
+    assert_eq!(h.config("shop-web")["GREETING"], "bonjour");
     assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        "hello"
-    );
-    let o = h.dokku(&["compose:sync", "shop", &url, "v2"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        "bonjour"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(
-            &h.dokku(&["compose:report", "shop", "--compose-sync-ref"])
-                .stdout
-        )
-        .trim(),
+        h.ok(&["compose:report", "shop", "--compose-sync-ref"]),
         "v2"
     );
 
     // Bad refs and URLs fail before anything changes, and are not remembered.
-    let before = h
-        .json(&["compose:releases", "shop", "--format", "json"])
-        .as_array()
-        .unwrap()
-        .len();
+    let before = release_count(&h);
     for (args, why) in [
         (
             vec![url.as_str(), "nope"],
@@ -219,41 +179,23 @@ fn sync_fetches_a_stack_from_a_git_repository_and_applies_it() {
             text(&o)
         );
     }
+    assert_eq!(release_count(&h), before);
     assert_eq!(
-        h.json(&["compose:releases", "shop", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        before
-    );
-    assert_eq!(
-        String::from_utf8_lossy(
-            &h.dokku(&["compose:report", "shop", "--compose-sync-ref"])
-                .stdout
-        )
-        .trim(),
+        h.ok(&["compose:report", "shop", "--compose-sync-ref"]),
         "v2"
     );
     assert!(!Path::new("/tmp/pwned").exists());
 
     // A repository without compose file: a clear error, the stack keeps its source.
     let plain = repo(&h, "plain", &[("README", "no stack\n")], false);
-    let o = h.dokku(&["compose:sync", "shop", &plain.display().to_string()]);
-    assert!(
-        !o.status.success() && text(&o).contains("no compose file"),
-        "{}",
-        text(&o)
-    );
+    let out = h.fails(&["compose:sync", "shop", &plain.display().to_string()]);
+    assert!(out.contains("no compose file"), "{out}");
     assert!(h
         .path()
         .join("lib/data/compose/shop/source/compose.yaml")
         .is_file());
-    let o = h.dokku(&["compose:up", "shop"]);
-    assert!(
-        o.status.success() && text(&o).contains("up to date"),
-        "{}",
-        text(&o)
-    );
+    let out = h.succeeds(&["compose:up", "shop"]);
+    assert!(out.contains("up to date"), "{out}");
 }
 
 /// The receiver, started on an ephemeral loopback port against the sandbox; killed on drop.
@@ -327,6 +269,11 @@ impl Receiver {
         s.write_all(req.as_bytes()).unwrap();
         s.write_all(body).unwrap();
         read_response(&mut s)
+    }
+
+    /// A POST to stack `shop`'s hook: the status.
+    fn post(&self, headers: &[(&str, String)], body: &[u8]) -> u16 {
+        self.request("POST", "/hooks/shop", headers, body).0
     }
 
     fn status(&self, stack: &str, secret: &str) -> Value {
@@ -443,30 +390,21 @@ fn webhook_authenticates_and_deploys() {
             .contains("compose:set shop webhook true"),
         "{body}"
     );
-    assert!(h
-        .dokku(&["compose:set", "shop", "webhook", "true"])
-        .status
-        .success());
+    h.succeeds(&["compose:set", "shop", "webhook", "true"]);
     let (code, _) = r.request("POST", "/hooks/ghost", &bearer(), b"{}");
     assert_eq!(code, 404);
     let (code, _) = r.request("GET", "/nope", &[], b"");
     assert_eq!(code, 404);
     let (code, body) = r.request("POST", "/hooks/shop", &[], b"{}");
     assert_eq!(code, 401, "{body}");
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[("Authorization", format!("Bearer {}x", &secret[..63]))],
-        b"{}",
+    assert_eq!(
+        r.post(
+            &[("Authorization", format!("Bearer {}x", &secret[..63]))],
+            b"{}"
+        ),
+        401
     );
-    assert_eq!(code, 401);
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[("X-Gitlab-Token", "wrong".into())],
-        b"{}",
-    );
-    assert_eq!(code, 401);
+    assert_eq!(r.post(&[("X-Gitlab-Token", "wrong".into())], b"{}"), 401);
     let (code, _) = r.request("GET", "/hooks/shop/status", &[], b"");
     assert_eq!(code, 401, "the status needs the secret too");
 
@@ -488,29 +426,16 @@ fn webhook_authenticates_and_deploys() {
     assert_eq!(deploys(&h, "compose:up", "shop").len(), before + 1);
 
     // A change to the stack's config is deployed by the next hook: a new release.
-    assert!(h
-        .dokku(&["config:set", "--no-restart", "shop", "GREETING=hi"])
-        .status
-        .success());
+    h.succeeds(&["config:set", "--no-restart", "shop", "GREETING=hi"]);
     std::fs::write(
         h.path().join("lib/data/compose/shop/source/compose.yaml"),
         STACK.replace("GREETING: hello", "GREETING: ${GREETING}"),
     )
     .unwrap();
-    let (code, _) = r.request("POST", "/hooks/shop", &bearer(), b"{}");
-    assert_eq!(code, 202);
+    assert_eq!(r.post(&bearer(), b"{}"), 202);
     assert_eq!(r.idle("shop", &secret)["last"]["ok"], true);
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        "hi"
-    );
-    assert_eq!(
-        h.json(&["compose:releases", "shop", "--format", "json"])
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(h.config("shop-web")["GREETING"], "hi");
+    assert_eq!(release_count(&h), 2);
 
     // GitHub: a valid signature, the same body tampered, the same delivery replayed.
     let payload = br#"{"ref":"refs/heads/main","after":"0123"}"#;
@@ -524,15 +449,22 @@ fn webhook_authenticates_and_deploys() {
             ),
         ]
     };
+    let gitea = |body: &[u8], id: &str| {
+        vec![
+            ("X-Gitea-Signature", sign(&secret, body)),
+            ("X-Gitea-Delivery", id.to_owned()),
+        ]
+    };
     let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-1"), payload);
     assert_eq!(code, 202, "{body}");
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &github(payload, "d-2"),
-        br#"{"ref":"refs/heads/evil","after":"0123"}"#,
+    assert_eq!(
+        r.post(
+            &github(payload, "d-2"),
+            br#"{"ref":"refs/heads/evil","after":"0123"}"#
+        ),
+        401,
+        "tampered body"
     );
-    assert_eq!(code, 401, "tampered body");
     let (code, body) = r.request("POST", "/hooks/shop", &github(payload, "d-1"), payload);
     assert_eq!(code, 409, "{body}");
     // The signature covers the body, not the headers: the same signed body is refused whatever
@@ -546,86 +478,57 @@ fn webhook_authenticates_and_deploys() {
             .contains("whatever its delivery id"),
         "{body}"
     );
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[(
-            "X-Hub-Signature-256",
-            format!("sha256={}", sign(&secret, payload)),
-        )],
-        payload,
-    );
-    assert_eq!(code, 409, "replayed without a delivery id");
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[
-            ("X-Gitea-Signature", sign(&secret, payload)),
-            ("X-Gitea-Delivery", "g-0".into()),
-        ],
-        payload,
-    );
-    assert_eq!(code, 409, "replayed under Gitea's headers");
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[
-            (
+    assert_eq!(
+        r.post(
+            &[(
                 "X-Hub-Signature-256",
                 format!("sha256={}", sign(&secret, payload)),
-            ),
-            ("Authorization", format!("Bearer {secret}")),
-        ],
-        payload,
+            )],
+            payload
+        ),
+        409,
+        "replayed without a delivery id"
     );
     assert_eq!(
-        code, 409,
+        r.post(&gitea(payload, "g-0"), payload),
+        409,
+        "replayed under Gitea's headers"
+    );
+    assert_eq!(
+        r.post(
+            &[
+                (
+                    "X-Hub-Signature-256",
+                    format!("sha256={}", sign(&secret, payload)),
+                ),
+                ("Authorization", format!("Bearer {secret}")),
+            ],
+            payload
+        ),
+        409,
         "a token alongside does not lift the signed body's replay check"
     );
     // Gitea's signature header and delivery id, with a new body.
     let payload2 = br#"{"ref":"refs/heads/main","after":"4567"}"#;
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[
-            ("X-Gitea-Signature", sign(&secret, payload2)),
-            ("X-Gitea-Delivery", "g-1".into()),
-        ],
-        payload2,
-    );
-    assert_eq!(code, 202);
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[
-            ("X-Gitea-Signature", sign(&secret, payload2)),
-            ("X-Gitea-Delivery", "g-1".into()),
-        ],
-        payload2,
-    );
-    assert_eq!(code, 409);
+    assert_eq!(r.post(&gitea(payload2, "g-1"), payload2), 202);
+    assert_eq!(r.post(&gitea(payload2, "g-1"), payload2), 409);
     let payload3 = br#"{"ref":"refs/heads/main","after":"89ab"}"#;
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[
-            ("X-Gitea-Signature", sign(&secret, payload3)),
-            ("X-Gitea-Delivery", "g-1".into()),
-        ],
-        payload3,
+    assert_eq!(
+        r.post(&gitea(payload3, "g-1"), payload3),
+        409,
+        "a new body under a delivery id seen before"
     );
-    assert_eq!(code, 409, "a new body under a delivery id seen before");
     // Token calls are not body-checked: the same body with a new id deploys again.
-    let (code, _) = r.request(
-        "POST",
-        "/hooks/shop",
-        &[
-            ("Authorization", format!("Bearer {secret}")),
-            ("X-Dokku-Compose-Delivery", "ci-1".into()),
-        ],
-        b"{}",
+    assert_eq!(
+        r.post(
+            &[
+                ("Authorization", format!("Bearer {secret}")),
+                ("X-Dokku-Compose-Delivery", "ci-1".into()),
+            ],
+            b"{}"
+        ),
+        202
     );
-    assert_eq!(code, 202);
 
     // Oversized: announced 2 MiB, answered 413 after the headers without reading the body.
     let mut s = TcpStream::connect(r.addr).unwrap();
@@ -657,21 +560,19 @@ fn webhook_authenticates_and_deploys() {
     // A stack with a sync URL is deployed by `compose:sync`: a new commit on the remote goes live.
     let src = h.path().join("src-shop");
     let remote = bare(&src);
-    let o = h.dokku(&[
+    h.succeeds(&[
         "compose:sync",
         "shop",
         &remote.display().to_string(),
         "main",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
     commit(
         &src,
         "compose.yaml",
         &STACK.replace("GREETING: hello", "GREETING: from-git"),
     );
     git(&src, &["push", "-q", &remote.display().to_string(), "main"]);
-    let (code, _) = r.request("POST", "/hooks/shop", &bearer(), b"{}");
-    assert_eq!(code, 202);
+    assert_eq!(r.post(&bearer(), b"{}"), 202);
     let status = r.idle("shop", &secret);
     assert_eq!(
         (
@@ -681,10 +582,7 @@ fn webhook_authenticates_and_deploys() {
         (Some("compose:sync"), Some(true)),
         "{status}"
     );
-    assert_eq!(
-        h.json(&["config:export", "--format", "json", "shop-web"])["GREETING"],
-        "from-git"
-    );
+    assert_eq!(h.config("shop-web")["GREETING"], "from-git");
     assert_eq!(deploys(&h, "compose:sync", "shop").len(), 2);
 }
 
@@ -719,10 +617,7 @@ fn now_ms() -> f64 {
 #[test]
 fn webhook_load_coalesces_deploys() {
     let (h, secret) = deployed_stack();
-    assert!(h
-        .dokku(&["compose:set", "shop", "webhook", "true"])
-        .status
-        .success());
+    h.succeeds(&["compose:set", "shop", "webhook", "true"]);
     // Deploys take a while (each `config:export` 150 ms), so a burst finds one running.
     std::fs::write(h.path().join("lib/sandbox/rules.json"), r#"{"latency": {"command_ms": 0, "commands": {"config:export": 150}, "deploy_ms": 0}, "faults": []}"#).unwrap();
     let r = Receiver::start(&h);
@@ -1133,7 +1028,7 @@ fn webhook_connection_flood_is_refused_while_the_health_check_answers() {
 #[test]
 fn sync_push_and_rollback_at_once_never_mix_sources() {
     let h = Host::new();
-    assert!(h.dokku(&["apps:create", "shop"]).status.success());
+    h.succeeds(&["apps:create", "shop"]);
     let src = repo(&h, "shop", &stack_files(), true);
     let o = git(&src, &["push", "-q", "dokku", "main"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -5,10 +5,14 @@
 
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use crate::plugin::{commit, stack_files, text, Host, STACK};
-use crate::support::{git, golden as golden_file, sandbox_bin, updating};
+use crate::plugin::{
+    commit, commit_unhealthy_web, privileged_stack, stack_files, text, Host, STACK,
+};
+use crate::support::{
+    git, golden as golden_file, sandbox_bin, spawn_paused, updating, wait_for_done,
+};
 
 fn push_output(dir: &Path) -> Output {
     git(dir, &["push", "dokku", "main"])
@@ -92,16 +96,7 @@ fn golden_push_whose_step_fails() {
     let h = Host::new();
     let dir = h.repo("shop", &stack_files());
     assert!(push_output(&dir).status.success());
-    std::fs::write(
-        h.path().join("lib/sandbox/images.json"),
-        r#"{"nginx:1.28": {"unhealthy": true}}"#,
-    )
-    .unwrap();
-    commit(
-        &dir,
-        "compose.yaml",
-        &STACK.replace("nginx:1.27", "nginx:1.28"),
-    );
+    commit_unhealthy_web(&h, &dir, STACK);
     let o = push_output(&dir);
     assert!(!o.status.success());
     let all = text(&o);
@@ -120,19 +115,12 @@ fn golden_push_whose_step_fails() {
 fn golden_refused_pushes() {
     let h = Host::new();
     let dir = h.repo("shop", &stack_files());
-    commit(
-        &dir,
-        "compose.yaml",
-        &STACK.replace(
-            "image: nginx:1.27",
-            "image: nginx:1.27\n    privileged: true",
-        ),
-    );
+    commit(&dir, "compose.yaml", &privileged_stack());
     let o = push_output(&dir);
     assert!(!o.status.success());
     golden("push-refused-policy", &o, h.path());
     commit(&dir, "compose.yaml", STACK);
-    assert!(h.dokku(&["apps:create", "shop-web"]).status.success());
+    h.succeeds(&["apps:create", "shop-web"]);
     let o = push_output(&dir);
     assert!(!o.status.success());
     golden("push-refused-ownership", &o, h.path());
@@ -160,8 +148,8 @@ fn down_dry_run_prints_the_teardown_plan() {
         out.find("shop-web --force") < out.find("shop-api --force"),
         "{out}"
     );
-    assert!(h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(h.dokku(&["postgres:exists", "shop-db"]).status.success());
+    h.succeeds(&["apps:exists", "shop-web"]);
+    h.succeeds(&["postgres:exists", "shop-db"]);
     assert!(!h
         .path()
         .join("lib/data/compose/shop/journal.jsonl")
@@ -177,33 +165,19 @@ fn a_down_killed_halfway_is_finished_by_the_next() {
     let dir = h.repo("shop", &stack_files());
     assert!(push_output(&dir).status.success());
     let journal = h.path().join("lib/data/compose/shop/journal.jsonl");
-    let mut child = h
-        .cmd()
-        .args(["compose:down", "shop", "--force"])
-        .env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", "down/web")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let mut journal_text = String::new();
-    for _ in 0..3000 {
-        journal_text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if journal_text.contains("{\"t\":\"done\",\"step\":\"down/web\"}") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(
-        journal_text.contains("{\"t\":\"done\",\"step\":\"down/web\"}"),
-        "the down journals its steps: {journal_text}"
+    let mut child = spawn_paused(
+        h.cmd()
+            .args(["compose:down", "shop", "--force"])
+            .process_group(0),
+        "down/web",
     );
+    let (reached, journal_text) = wait_for_done(&journal, "down/web");
+    assert!(reached, "the down journals its steps: {journal_text}");
     let pgid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
     child.wait().unwrap();
-    assert!(!h.dokku(&["apps:exists", "shop-web"]).status.success());
-    assert!(h.dokku(&["apps:exists", "shop-api"]).status.success());
+    h.fails(&["apps:exists", "shop-web"]);
+    h.succeeds(&["apps:exists", "shop-api"]);
     assert!(journal.exists(), "the killed down left its journal");
     let o = h.dokku(&["compose:down", "shop", "--force"]);
     let out = text(&o);
@@ -213,7 +187,7 @@ fn a_down_killed_halfway_is_finished_by_the_next() {
         "{out}"
     );
     assert!(out.contains("down/web is not undone"), "{out}");
-    assert!(!h.dokku(&["apps:exists", "shop-api"]).status.success());
-    assert!(h.dokku(&["postgres:exists", "shop-db"]).status.success());
+    h.fails(&["apps:exists", "shop-api"]);
+    h.succeeds(&["postgres:exists", "shop-db"]);
     assert!(!journal.exists());
 }

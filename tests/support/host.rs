@@ -86,6 +86,20 @@ impl Host {
     pub(crate) fn dokku(&self, args: &[&str]) -> Output {
         self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
     }
+    /// `dokku <args>` that must succeed: its stdout and stderr.
+    pub(crate) fn succeeds(&self, args: &[&str]) -> String {
+        let o = self.dokku(args);
+        let out = text(&o);
+        assert!(o.status.success(), "dokku {args:?}: {out}");
+        out
+    }
+    /// `dokku <args>` that must fail: its stdout and stderr.
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
+        let o = self.dokku(args);
+        let out = text(&o);
+        assert!(!o.status.success(), "dokku {args:?} succeeded: {out}");
+        out
+    }
     /// `dokku <args>` with `input` on its stdin.
     pub(crate) fn dokku_in(&self, args: &[&str], input: &str) -> Output {
         let mut child = self
@@ -123,6 +137,14 @@ impl Host {
         let out = self.read(args);
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
+    /// `dokku <plugin>:report <app> --format json`.
+    pub(crate) fn report(&self, plugin: &str, app: &str) -> Value {
+        self.json(&[&format!("{plugin}:report"), app, "--format", "json"])
+    }
+    /// An app's config (`dokku config:export --format json <app>`).
+    pub(crate) fn config(&self, app: &str) -> Value {
+        self.json(&["config:export", "--format", "json", app])
+    }
     /// Makes `dir` the `dokku` remote of app `app` of this sandbox.
     pub(crate) fn remote(&self, dir: &Path, app: &str) {
         self.read(&[
@@ -154,6 +176,10 @@ impl Host {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+    /// The calls of the sandbox's call log after the first `from`.
+    pub(crate) fn calls_since(&self, from: usize) -> Vec<Value> {
+        self.calls().into_iter().skip(from).collect()
+    }
     /// Makes the sandbox fail the commands `faults` match (`lib/sandbox/rules.json`).
     pub(crate) fn set_faults(&self, faults: &Value) {
         std::fs::write(
@@ -174,5 +200,28 @@ impl Host {
             .env_remove("COMPOSE_PROJECT_NAME")
             .env_remove("COMPOSE_PROFILES");
         c
+    }
+}
+
+/// A bare sandbox (`root`) and, outside it, the project directory `dokku-compose` runs on:
+/// the harness of the routing and secrets tiers, which add their fixture's steps.
+pub(crate) struct ProjectHost {
+    pub(crate) root: Host,
+    pub(crate) project: tempfile::TempDir,
+}
+
+impl std::ops::Deref for ProjectHost {
+    type Target = Host;
+    fn deref(&self) -> &Host {
+        &self.root
+    }
+}
+
+impl ProjectHost {
+    pub(crate) fn new() -> Self {
+        ProjectHost {
+            root: Host::bare(),
+            project: tempfile::tempdir().unwrap(),
+        }
     }
 }

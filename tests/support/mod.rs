@@ -5,7 +5,7 @@ mod golden;
 mod host;
 
 pub(crate) use golden::{golden, updating};
-pub(crate) use host::{sandbox_bin, Host};
+pub(crate) use host::{sandbox_bin, Host, ProjectHost};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -37,6 +37,17 @@ pub(crate) fn mutating(call: &serde_json::Value) -> bool {
         .map(|a| a.as_str().unwrap())
         .collect();
     !dokku_compose::state::is_query(&argv)
+}
+
+/// A call of the sandbox's call log as one line: its argv joined by spaces.
+pub(crate) fn argv_text(call: &serde_json::Value) -> String {
+    call["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `git` in `dir` with a fixed identity; any failure but a push's is a test failure.
@@ -125,6 +136,28 @@ pub(crate) fn ok(o: &std::process::Output) -> String {
     text
 }
 
+/// A command's stdout; the command must have succeeded (its stderr is the failure message).
+pub(crate) fn stdout_ok(o: &std::process::Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's stderr; the command must have failed with exit code 1.
+pub(crate) fn stderr_failed(o: &std::process::Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Copies a directory tree of a test fixture or example (plain files only).
 pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -138,10 +171,60 @@ pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Starts `cmd` to stop after its effect `step` (`DOKKU_COMPOSE_PAUSE_AFTER_EFFECT`, so that
+/// the test can kill it there), with no input and its output discarded.
+pub(crate) fn spawn_paused(cmd: &mut Command, step: &str) -> std::process::Child {
+    cmd.env("DOKKU_COMPOSE_PAUSE_AFTER_EFFECT", step)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (30 s at most) until the journal `journal` records the effect `step` done: whether
+/// it did, and the journal's text then.
+pub(crate) fn wait_for_done(journal: &std::path::Path, step: &str) -> (bool, String) {
+    let done = format!(
+        "{{\"t\":\"done\",\"step\":{}}}",
+        serde_json::to_string(step).unwrap()
+    );
+    let mut text = String::new();
+    for _ in 0..3000 {
+        text = std::fs::read_to_string(journal).unwrap_or_default();
+        if text.contains(&done) {
+            return (true, text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (false, text)
+}
+
 /// `git push dokku main` from `dir`: whether it succeeded, and its output.
 pub(crate) fn push(dir: &std::path::Path) -> (bool, String) {
     let o = git(dir, &["push", "dokku", "main"]);
     (o.status.success(), text(&o))
+}
+
+/// `git push dokku main` from `dir` that must succeed: its output.
+pub(crate) fn push_ok(dir: &std::path::Path) -> String {
+    let (ok, out) = push(dir);
+    assert!(ok, "{out}");
+    out
+}
+
+/// `git push dokku main` from `dir` that must be refused: its output.
+pub(crate) fn push_refused(dir: &std::path::Path) -> String {
+    let (ok, out) = push(dir);
+    assert!(!ok, "{out}");
+    out
+}
+
+/// An empty commit pushed again from `dir` succeeds and changes nothing ("up to date").
+pub(crate) fn assert_repush_up_to_date(dir: &std::path::Path) {
+    git(dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let out = push_ok(dir);
+    assert!(out.contains("up to date"), "{out}");
 }
 
 /// Writes `file` in the repository `dir` and commits every change.
