@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// One thing that happened during an apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// The apply starts.
     Started {
         /// Stack.

@@ -49,7 +49,7 @@ impl Default for ExecOptions {
 
 /// Timing of one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepTiming {
+pub(crate) struct StepTiming {
     /// Step id.
     pub step: String,
     /// How long it ran.
@@ -58,7 +58,7 @@ pub struct StepTiming {
 
 /// A finished apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Steps in the order they finished.
     pub steps: Vec<StepTiming>,
     /// Wall time.

@@ -38,7 +38,7 @@ use crate::state::DokkuState;
 
 /// Applies a stack (or, with `req.dry_run`, plans it): project → session → prepare → plan →
 /// apply.
-pub fn apply(
+pub(crate) fn apply(
     req: &ApplyRequest,
     runner: &dyn Runner,
     cancel: &AtomicBool,
@@ -59,7 +59,6 @@ pub fn apply(
             release: None,
             kept: planned.kept,
             recovered,
-            state_read: prepared.state_read,
             hooks: loaded.hooks,
         });
     }
@@ -79,7 +78,6 @@ pub fn apply(
         release: done.release,
         kept: planned.kept,
         recovered,
-        state_read: prepared.state_read,
         hooks: done.hooks,
     })
 }

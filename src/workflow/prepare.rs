@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -158,8 +158,6 @@ pub struct Prepared {
     pub trust: bool,
     /// The change markers the state read took into account.
     pub seen: BTreeMap<String, SystemTime>,
-    /// Wall time of reading the host's state.
-    pub state_read: Duration,
 }
 
 /// Reads what the planner needs: history, ownership, settings, live state.
@@ -189,9 +187,7 @@ pub(crate) fn prepare(
     let secrets_dir = dir.dir().join("secrets");
     let backups_wanted = backup_fingerprints(project, &loaded.secrets, &session.key);
     let settings = settings(req, loaded, session, &secrets_dir, &backups_wanted)?;
-    let started = Instant::now();
     let live = read_live(req, loaded, session, &settings, runner)?;
-    let state_read = started.elapsed();
     // Ownership (docs/security.md): refused before anything changes, and before what the
     // planner says of a service that is not this stack's (its password, its image).
     let ownership = plan::Ownership {
@@ -210,7 +206,6 @@ pub(crate) fn prepare(
         warnings: live.warnings,
         trust: live.trust,
         seen: live.seen,
-        state_read,
     })
 }
 

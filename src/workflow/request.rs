@@ -66,7 +66,7 @@ pub struct ApplyRequest {
 
 /// What an apply did.
 #[derive(Debug)]
-pub struct ApplyReport {
+pub(crate) struct ApplyReport {
     /// The plan (empty for an unchanged stack).
     pub plan: Plan,
     /// Timings, when it ran.
@@ -77,8 +77,6 @@ pub struct ApplyReport {
     pub kept: Vec<String>,
     /// An interrupted apply whose rollback this one finished first.
     pub recovered: Option<Recovered>,
-    /// Wall time of reading the host's state.
-    pub state_read: std::time::Duration,
     /// The deploy hooks that run (or, for a dry run, would run) with a changing plan.
     pub hooks: Vec<Hook>,
 }
