@@ -277,31 +277,18 @@ impl ServiceFiles<'_> {
             let required = !matches!(m.get("required"), Some(Node::Bool(false)));
             let path = Path::new(path);
             let key = format!("services.{name}.env_file[{i}]");
-            if jail.is_none() {
-                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
-                    warnings.push(w);
-                }
-            }
-            let bytes = match super::loader::read_named(jail, &key, path) {
-                Ok(Some(b)) => b,
-                Ok(None) if !required => {
-                    warnings.push(Warning::new(format!(
-                        "env file {} not found",
-                        path.display()
-                    )));
-                    continue;
-                }
-                Ok(None) => return Err(file_error(key, FileKind::Env, path, FileProblem::Missing)),
-                Err(ComposeError::Read { error, .. }) => {
-                    return Err(file_error(
-                        key,
-                        FileKind::Env,
-                        path,
-                        FileProblem::Unreadable(error),
-                    ))
-                }
-                Err(e) => return Err(e),
-            };
+            let bytes =
+                match read_service_file(jail, &key, FileKind::Env, path, project_dir, warnings)? {
+                    Some(b) => b,
+                    None if !required => {
+                        warnings.push(Warning::new(format!(
+                            "env file {} not found",
+                            path.display()
+                        )));
+                        continue;
+                    }
+                    None => return Err(file_error(key, FileKind::Env, path, FileProblem::Missing)),
+                };
             let src = if crate::vault::is_vault(&bytes) {
                 // An env file encrypted with ansible-vault (issue #8) is read decrypted.
                 let plain =
@@ -349,25 +336,10 @@ impl ServiceFiles<'_> {
                 continue;
             };
             let key = format!("services.{name}.label_file[{i}]");
-            if jail.is_none() {
-                if let Some(w) = super::loader::outside_warning(&key, path, project_dir) {
-                    warnings.push(w);
-                }
-            }
-            let bytes = match super::loader::read_named(jail, &key, path) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    return Err(file_error(key, FileKind::Label, path, FileProblem::Missing))
-                }
-                Err(ComposeError::Read { error, .. }) => {
-                    return Err(file_error(
-                        key,
-                        FileKind::Label,
-                        path,
-                        FileProblem::Unreadable(error),
-                    ))
-                }
-                Err(e) => return Err(e),
+            let Some(bytes) =
+                read_service_file(jail, &key, FileKind::Label, path, project_dir, warnings)?
+            else {
+                return Err(file_error(key, FileKind::Label, path, FileProblem::Missing));
             };
             let src = String::from_utf8(bytes)
                 .map_err(|_| file_error(key, FileKind::Label, path, FileProblem::NotUtf8))?;
@@ -381,6 +353,32 @@ impl ServiceFiles<'_> {
 }
 
 /// An unreadable env or label file of a service (`key`: `services.web.env_file[0]`).
+/// The bytes of a service's env or label file `path` (named at `key`), `None` when it does not
+/// exist; out of the jail, a file outside the project directory is warned about.
+fn read_service_file(
+    jail: Option<&crate::confine::Jail>,
+    key: &str,
+    kind: FileKind,
+    path: &Path,
+    project_dir: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<Vec<u8>>, ComposeError> {
+    if jail.is_none() {
+        if let Some(w) = super::loader::outside_warning(key, path, project_dir) {
+            warnings.push(w);
+        }
+    }
+    match super::loader::read_named(jail, key, path) {
+        Err(ComposeError::Read { error, .. }) => Err(file_error(
+            key.to_owned(),
+            kind,
+            path,
+            FileProblem::Unreadable(error),
+        )),
+        other => other,
+    }
+}
+
 fn file_error(key: String, kind: FileKind, file: &Path, problem: FileProblem) -> ComposeError {
     ComposeError::ServiceFile {
         path: key,

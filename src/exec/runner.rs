@@ -109,20 +109,13 @@ impl Runner for DuctRunner {
     ) -> Result<Output, RunError> {
         let argv = cmd.masked_argv().join(" ");
         // An OsString, not a Path: duct runs a relative Path as `./name` instead of a PATH lookup.
-        let mut expr = self.expression(cmd).stdout_capture().stderr_capture();
+        let mut expr = self.grouped(cmd).stdout_capture().stderr_capture();
         expr = match stdin {
             Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
             None => expr.stdin_null(),
         };
-        expr = expr.before_spawn(|c| {
-            crate::platform::own_process_group(c);
-            Ok(())
-        });
         let started = Instant::now();
-        let handle = expr.start().map_err(|e| RunError::Spawn {
-            argv: argv.clone(),
-            message: e.to_string(),
-        })?;
+        let handle = expr.start().map_err(|e| spawn_error(&argv, &e))?;
         for pid in handle.pids() {
             on_spawn(pid);
         }
@@ -193,6 +186,15 @@ impl DuctRunner {
         expr
     }
 
+    /// [`Self::expression`] in a process group of its own, so that a timeout or a cancel
+    /// stops the command and everything it started.
+    fn grouped(&self, cmd: &Cmd) -> duct::Expression {
+        self.expression(cmd).before_spawn(|c| {
+            crate::platform::own_process_group(c);
+            Ok(())
+        })
+    }
+
     fn streamed(
         &self,
         cmd: &Cmd,
@@ -201,19 +203,9 @@ impl DuctRunner {
     ) -> Result<(), RunError> {
         use std::io::BufRead as _;
         let argv = cmd.masked_argv().join(" ");
-        let expr = self
-            .expression(cmd)
-            .stderr_to_stdout()
-            .stdin_null()
-            .before_spawn(|c| {
-                crate::platform::own_process_group(c);
-                Ok(())
-            });
+        let expr = self.grouped(cmd).stderr_to_stdout().stdin_null();
         let started = Instant::now();
-        let reader = expr.reader().map_err(|e| RunError::Spawn {
-            argv: argv.clone(),
-            message: e.to_string(),
-        })?;
+        let reader = expr.reader().map_err(|e| spawn_error(&argv, &e))?;
         let pids = reader.pids();
         let done = std::sync::atomic::AtomicBool::new(false);
         let timed_out = std::sync::atomic::AtomicBool::new(false);
@@ -278,11 +270,19 @@ impl DuctRunner {
     /// and returns its exit code.
     pub(crate) fn stream(&self, cmd: &Cmd) -> Result<i32, RunError> {
         let argv = cmd.masked_argv().join(" ");
-        let out = self.expression(cmd).run().map_err(|e| RunError::Spawn {
-            argv,
-            message: e.to_string(),
-        })?;
+        let out = self
+            .expression(cmd)
+            .run()
+            .map_err(|e| spawn_error(&argv, &e))?;
         Ok(out.status.code().unwrap_or(1))
+    }
+}
+
+/// The command `argv` (masked) could not be started.
+fn spawn_error(argv: &str, e: &std::io::Error) -> RunError {
+    RunError::Spawn {
+        argv: argv.to_owned(),
+        message: e.to_string(),
     }
 }
 

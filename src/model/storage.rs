@@ -44,6 +44,23 @@ pub(super) fn storage(
     Ok(out)
 }
 
+/// Mounts the storage entry `name` (created by the stack, not seeded) at `target`.
+fn entry_mount(
+    ctx: &mut Ctx<'_>,
+    out: &mut Storage,
+    name: StorageName,
+    target: String,
+    read_only: bool,
+) {
+    ctx.storage.entry(name.clone()).or_insert(None);
+    out.mounts.push(Mount::Entry {
+        name,
+        target,
+        read_only,
+        seed_from: None,
+    });
+}
+
 fn convert_volume(
     ctx: &mut Ctx<'_>,
     name: &ServiceName,
@@ -71,13 +88,7 @@ fn convert_volume(
                     path,
                 });
             } else {
-                ctx.storage.entry(storage.clone()).or_insert(None);
-                out.mounts.push(Mount::Entry {
-                    name: storage,
-                    target,
-                    read_only,
-                    seed_from: None,
-                });
+                entry_mount(ctx, out, storage, target, read_only);
             }
         }
         ("volume", None) => {
@@ -87,13 +98,7 @@ fn convert_volume(
                 path,
                 format!("anonymous volume kept as storage entry `{storage}`"),
             );
-            ctx.storage.entry(storage.clone()).or_insert(None);
-            out.mounts.push(Mount::Entry {
-                name: storage,
-                target,
-                read_only,
-                seed_from: None,
-            });
+            entry_mount(ctx, out, storage, target, read_only);
         }
         ("bind", Some(src)) => bind(ctx, src, target, read_only, path, is_build, out),
         ("tmpfs", _) => opts.add_at(path, Flag::Tmpfs, Some(&target))?,

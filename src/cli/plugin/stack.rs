@@ -367,6 +367,31 @@ pub(super) fn run_args(
 
 /// `e` with hints that work on the server: a policy refusal names `dokku compose:set <app>
 /// allow …` (keeping the rules allowed now), not the off-server `--allow` flag.
+/// Applies `loaded`, the project of stack `app` read from `dir` at revision `rev`, with `run`'s
+/// settings (its load warnings and written paths added); `message` names the release.
+pub(super) fn apply_loaded(
+    run: &mut RunArgs,
+    loaded: LoadedProject,
+    app: &str,
+    dir: PathBuf,
+    rev: String,
+    message: &str,
+) -> anyhow::Result<()> {
+    run.load_warnings.clone_from(&loaded.warnings);
+    run.written_paths.clone_from(&loaded.written_paths);
+    let req = crate::cli::apply_cmd::request(
+        run,
+        loaded.json,
+        app,
+        dir,
+        rev,
+        crate::exec::releases::ReleaseKind::Apply,
+        message.to_owned(),
+    )?;
+    crate::cli::apply_cmd::execute(&req, run).map_err(|e| server_hints(e, app, &run.allow))?;
+    Ok(())
+}
+
 pub(super) fn server_hints(mut e: anyhow::Error, app: &str, allow: &[String]) -> anyhow::Error {
     use crate::exec::apply::ApplyError;
     use crate::plan::PlanError;
@@ -553,19 +578,7 @@ pub(super) fn capture_and_apply(
         let loaded = load(&source, files, app, props, config.clone())?;
         let mut run = run_args(env, props, app, config)?;
         run.wait = wait;
-        run.load_warnings.clone_from(&loaded.warnings);
-        run.written_paths.clone_from(&loaded.written_paths);
-        let req = crate::cli::apply_cmd::request(
-            &run,
-            loaded.json,
-            app,
-            source.clone(),
-            rev,
-            crate::exec::releases::ReleaseKind::Apply,
-            message,
-        )?;
-        crate::cli::apply_cmd::execute(&req, &run).map_err(|e| server_hints(e, app, &run.allow))?;
-        Ok(())
+        apply_loaded(&mut run, loaded, app, source.clone(), rev, &message)
     })();
     match result {
         Ok(()) => {

@@ -96,6 +96,20 @@ struct IncludeEntry {
     env_files: Vec<String>,
 }
 
+/// A string or a list of strings (the list's other items skipped); `None` for anything else.
+fn strings(node: Option<&Node>) -> Option<Vec<String>> {
+    match node? {
+        Node::Str(s) => Some(vec![s.clone()]),
+        Node::Seq(s) => Some(
+            s.iter()
+                .filter_map(Node::as_str)
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// Reads `include[i]`: a path, or a mapping with `path` (one or a list), `project_directory`
 /// and `env_file`.
 fn include_entry(entry: Node, i: usize, file: &Path) -> Result<IncludeEntry, ComposeError> {
@@ -106,24 +120,10 @@ fn include_entry(entry: Node, i: usize, file: &Path) -> Result<IncludeEntry, Com
             env_files: Vec::new(),
         },
         Node::Map(m) => {
-            let paths = match m.get("path") {
-                Some(Node::Str(s)) => vec![s.clone()],
-                Some(Node::Seq(s)) => s
-                    .iter()
-                    .filter_map(Node::as_str)
-                    .map(str::to_string)
-                    .collect(),
-                _ => return Err(include_error(file, i, IncludeProblem::PathRequired)),
+            let Some(paths) = strings(m.get("path")) else {
+                return Err(include_error(file, i, IncludeProblem::PathRequired));
             };
-            let env_files = match m.get("env_file") {
-                Some(Node::Str(s)) => vec![s.clone()],
-                Some(Node::Seq(s)) => s
-                    .iter()
-                    .filter_map(Node::as_str)
-                    .map(str::to_string)
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let env_files = strings(m.get("env_file")).unwrap_or_default();
             IncludeEntry {
                 paths,
                 project_dir: m

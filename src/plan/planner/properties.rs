@@ -38,12 +38,7 @@ pub(crate) fn set(
     };
     out.push(
         &format!("{}/{key}", plugin.name()),
-        Action::SetProperty {
-            app: app.to_owned(),
-            plugin: plugin.name().to_owned(),
-            key: key.to_owned(),
-            value: want.map(str::to_owned),
-        },
+        action(app, plugin, key, want),
         with_value(want),
         match have {
             Some(h) => format!("{prop} is `{h}`, want `{}`", want.unwrap_or_default()),
@@ -69,15 +64,19 @@ pub(crate) fn clear(
     };
     out.push(
         &format!("{}/{key}", plugin.name()),
-        Action::SetProperty {
-            app: app.to_owned(),
-            plugin: plugin.name().to_owned(),
-            key: key.to_owned(),
-            value: None,
-        },
+        action(app, plugin, key, None),
         dokku::property_set(plugin, app, key, []),
         format!("{prop} is `{have}`, want it unset"),
         undo(vec![dokku::property_set(plugin, app, key, [have.as_str()])]),
     );
     true
+}
+
+fn action(app: &str, plugin: PropertyPlugin, key: &str, value: Option<&str>) -> Action {
+    Action::SetProperty {
+        app: app.to_owned(),
+        plugin: plugin.name().to_owned(),
+        key: key.to_owned(),
+        value: value.map(str::to_owned),
+    }
 }

@@ -3,10 +3,8 @@
 use clap::Parser;
 
 use super::{load_stack, missing_app, props};
-use crate::cli::apply_cmd;
 use crate::cli::plugin::stack;
 use crate::dokku::env::DokkuEnv;
-use crate::exec::releases::ReleaseKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,17 +34,6 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
     run.dry_run = true;
     run.format.clone_from(&a.format);
-    run.load_warnings.clone_from(&loaded.warnings);
-    run.written_paths.clone_from(&loaded.written_paths);
-    let req = apply_cmd::request(
-        &run,
-        loaded.json,
-        &a.app,
-        dir,
-        rev,
-        ReleaseKind::Apply,
-        "compose:plan".into(),
-    )?;
-    apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+    stack::apply_loaded(&mut run, loaded, &a.app, dir, rev, "compose:plan")?;
     Ok(0)
 }

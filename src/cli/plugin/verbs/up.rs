@@ -7,7 +7,6 @@ use super::{load_stack, missing_app, props, stack_args, stdin_file, store};
 use crate::cli::apply_cmd;
 use crate::cli::plugin::stack::{self, app_config, runner, source_dir};
 use crate::dokku::env::DokkuEnv;
-use crate::exec::releases::ReleaseKind;
 use crate::report::info1;
 
 #[derive(Debug, Parser)]
@@ -109,8 +108,6 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
     )?;
     let (loaded, dir, rev, config) = load_stack(env, &a.app, file.as_deref())?;
     let mut run = stack::run_args(env, &props(env), &a.app, config)?;
-    run.load_warnings.clone_from(&loaded.warnings);
-    run.written_paths.clone_from(&loaded.written_paths);
     run.prune = a.prune;
     run.destroy_datastores.clone_from(&a.destroy_datastores);
     run.wait = a.wait;
@@ -118,15 +115,6 @@ pub(super) fn run(a: &Args, env: &DokkuEnv) -> anyhow::Result<u8> {
         .host_wide
         .as_deref()
         .and_then(|id| crate::exec::host_wide::HostWide::open(&env.data_dir(), id));
-    let req = apply_cmd::request(
-        &run,
-        loaded.json,
-        &a.app,
-        dir,
-        rev,
-        ReleaseKind::Apply,
-        "compose:up".into(),
-    )?;
-    apply_cmd::execute(&req, &run).map_err(|e| stack::server_hints(e, &a.app, &run.allow))?;
+    stack::apply_loaded(&mut run, loaded, &a.app, dir, rev, "compose:up")?;
     Ok(0)
 }
