@@ -314,12 +314,23 @@ fn hostile_env_files_are_errors_or_values() {
     let unterminated = format!("A=\"never closed\n{}", "B=1\n".repeat(1000));
     let err = dotenv::parse(&unterminated, &path, &lookup).unwrap_err();
     assert_eq!(
-        err.message,
+        err.to_string(),
         "failed to read /stack/.env: line 1002: unterminated quoted value \"never closed"
+    );
+    assert!(
+        matches!(
+            err.problem,
+            dotenv::DotenvProblem::UnterminatedQuote { line: 1002, .. }
+        ),
+        "{err:?}"
     );
     let nested = format!("A={}x{}\n", "${B:-".repeat(1000), "}".repeat(1000));
     let err = dotenv::parse(&nested, &path, &lookup).unwrap_err();
-    assert!(err.message.contains("nests deeper than the limit"), "{err}");
+    assert!(
+        matches!(err.problem, dotenv::DotenvProblem::Interpolation(_))
+            && err.to_string().contains("nests deeper than the limit"),
+        "{err}"
+    );
     let long = format!("A={}\n", "v".repeat(1 << 20));
     assert_eq!(
         dotenv::parse(&long, &path, &lookup).unwrap()[0]

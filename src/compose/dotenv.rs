@@ -14,25 +14,76 @@ use super::interpolate::{interpolate_env_value, Lookup};
 use super::warning::Warning;
 use super::yaml::go_quote;
 
-/// An env file that could not be parsed.
+/// An env file that could not be parsed. The message is worded like the reference's and names
+/// the file (`failed to read /p/.env: line 1: key cannot contain a space`).
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[error("{} {}: {problem}", problem.verb(), file.display())]
 pub struct DotenvError {
     /// The file.
     pub file: PathBuf,
     /// The 1-based line (where the reference counts it).
     pub line: usize,
-    /// The whole message, worded like the reference's and naming the file
-    /// (`failed to read /p/.env: line 1: key cannot contain a space`).
-    pub message: String,
+    /// What is wrong.
+    pub problem: DotenvProblem,
+}
+
+/// What is wrong in an env file.
+#[derive(Debug, thiserror::Error)]
+pub enum DotenvProblem {
+    /// A key holds a space.
+    #[error("line {line}: key cannot contain a space")]
+    KeySpace {
+        /// The line.
+        line: usize,
+    },
+    /// A key holds a character variable names cannot.
+    #[error("line {line}: unexpected character {} in variable name {}", go_quote(&found.to_string()), go_quote(text))]
+    UnexpectedCharacter {
+        /// The line.
+        line: usize,
+        /// The character.
+        found: char,
+        /// The statement's first line.
+        text: String,
+    },
+    /// A statement with no key.
+    #[error("zero length string")]
+    ZeroLength,
+    /// A quoted value without its closing quote.
+    #[error("line {line}: unterminated quoted value {text}")]
+    UnterminatedQuote {
+        /// The line.
+        line: usize,
+        /// The statement's first line.
+        text: String,
+    },
+    /// A value does not interpolate.
+    #[error("{0}")]
+    Interpolation(super::interpolate::EnvValueError),
+    /// `format: raw`: a variable name with white space.
+    #[error("variable '{0}' contains whitespaces")]
+    RawWhitespace(String),
+    /// `format: raw`: a line without a variable name.
+    #[error("no variable name on line '{0}'")]
+    RawNoName(String),
+}
+
+impl DotenvProblem {
+    /// How the reference's message begins: the raw format's errors are parse errors.
+    fn verb(&self) -> &'static str {
+        match self {
+            Self::RawWhitespace(_) | Self::RawNoName(_) => "failed to parse env_file",
+            _ => "failed to read",
+        }
+    }
 }
 
 impl DotenvError {
-    fn new(file: &Path, line: usize, detail: impl std::fmt::Display) -> Self {
+    fn new(file: &Path, line: usize, problem: DotenvProblem) -> Self {
         Self {
             file: file.to_path_buf(),
             line,
-            message: format!("failed to read {}: {detail}", file.display()),
+            problem,
         }
     }
 }
@@ -77,7 +128,7 @@ pub fn parse_into(
             return Err(DotenvError::new(
                 file,
                 p.line,
-                format_args!("line {}: key cannot contain a space", p.line),
+                DotenvProblem::KeySpace { line: p.line },
             ));
         }
         if inherited {
@@ -161,18 +212,21 @@ impl Parser<'_> {
                     return Err(DotenvError::new(
                         self.file,
                         self.line,
-                        format_args!(
-                            "line {}: unexpected character {} in variable name {}",
-                            self.line,
-                            go_quote(&c.to_string()),
-                            go_quote(first_line)
-                        ),
+                        DotenvProblem::UnexpectedCharacter {
+                            line: self.line,
+                            found: c,
+                            text: first_line.to_owned(),
+                        },
                     ));
                 }
             }
         }
         if src.is_empty() {
-            return Err(DotenvError::new(self.file, self.line, "zero length string"));
+            return Err(DotenvError::new(
+                self.file,
+                self.line,
+                DotenvProblem::ZeroLength,
+            ));
         }
         if inherited && !key.contains(' ') {
             self.line += 1;
@@ -236,7 +290,10 @@ impl Parser<'_> {
         Err(DotenvError::new(
             self.file,
             self.line,
-            format_args!("line {}: unterminated quoted value {first_line}", self.line),
+            DotenvProblem::UnterminatedQuote {
+                line: self.line,
+                text: first_line.to_owned(),
+            },
         ))
     }
 
@@ -250,7 +307,7 @@ impl Parser<'_> {
     ) -> Result<String, DotenvError> {
         let chained = |name: &str| lookup(name).or_else(|| vars.get(name).cloned());
         interpolate_env_value(value, &chained, warnings)
-            .map_err(|e| DotenvError::new(self.file, self.line, e))
+            .map_err(|e| DotenvError::new(self.file, self.line, DotenvProblem::Interpolation(e)))
     }
 }
 
@@ -318,13 +375,8 @@ pub fn parse_raw(
 ) -> Result<Vec<(String, String)>, DotenvError> {
     let src = src.strip_prefix('\u{FEFF}').unwrap_or(src);
     let mut out = Vec::new();
-    let bad = |line_no: usize, detail: String| {
-        Err(DotenvError {
-            file: file.to_path_buf(),
-            line: line_no,
-            message: format!("failed to parse env_file {}: {detail}", file.display()),
-        })
-    };
+    let bad =
+        |line_no: usize, problem: DotenvProblem| Err(DotenvError::new(file, line_no, problem));
     let mut lines = src.split('\n').peekable();
     let mut line_no = 0;
     while let Some(raw) = lines.next() {
@@ -342,13 +394,10 @@ pub fn parse_raw(
         };
         let variable = variable.trim_start_matches([' ', '\t']);
         if variable.contains([' ', '\t']) {
-            return bad(
-                line_no,
-                format!("variable '{variable}' contains whitespaces"),
-            );
+            return bad(line_no, DotenvProblem::RawWhitespace(variable.to_owned()));
         }
         if variable.is_empty() {
-            return bad(line_no, format!("no variable name on line '{line}'"));
+            return bad(line_no, DotenvProblem::RawNoName(line.to_owned()));
         }
         match value {
             Some(v) => out.push((variable.to_string(), v.to_string())),
@@ -375,7 +424,7 @@ mod tests {
             &mut vars,
             &mut Vec::new(),
         )
-        .map_err(|e| e.message)?;
+        .map_err(|e| e.to_string())?;
         Ok(vars)
     }
 
@@ -500,13 +549,13 @@ mod tests {
         );
         let err = parse_raw("A B=1\n", Path::new("raw.env"), &lookup).unwrap_err();
         assert_eq!(
-            err.message,
+            err.to_string(),
             "failed to parse env_file raw.env: variable 'A B' contains whitespaces"
         );
         assert_eq!(err.line, 1);
         let err = parse_raw("x\n=1\n", Path::new("raw.env"), &lookup).unwrap_err();
         assert_eq!(
-            err.message,
+            err.to_string(),
             "failed to parse env_file raw.env: no variable name on line '=1'"
         );
         assert_eq!(err.line, 2);

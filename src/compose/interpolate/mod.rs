@@ -111,7 +111,7 @@ pub fn interpolate_str(
 /// (`Invalid template: "${"`, `required variable X is missing a value`).
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.template_text())]
-pub(crate) struct EnvValueError(Failure);
+pub struct EnvValueError(Failure);
 
 /// Interpolates one string for an env file (the caller names the file and line).
 pub(crate) fn interpolate_env_value(
