@@ -334,8 +334,26 @@ fn k3s_services_of_a_removed_compose_service_go_and_compose_down_removes_them_al
         "{out}"
     );
     assert!(!resolve(&h, "backend", 3000).0);
+    // A dry run shows the deletions in the teardown plan and changes nothing.
+    let cluster = store(&h);
+    let o = dokku(&h, &k, &["compose:down", "shop", "--dry-run"]);
+    let shown = text(&o);
+    assert!(o.status.success(), "{shown}");
+    assert!(
+        shown.contains("## cluster objects (in the same transaction)")
+            && shown.contains("delete Service shop/web")
+            && shown.contains("delete EndpointSlice shop/dokku-postgres-shop-db")
+            && !shown.contains("shop/theirs"),
+        "{shown}"
+    );
+    assert_eq!(store(&h), cluster, "a dry run changed the cluster");
     let o = dokku(&h, &k, &["compose:down", "shop", "--force"]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("deleted Service/web from the cluster"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(owned(&h, "Service"), Vec::<String>::new(), "{}", text(&o));
     assert_eq!(owned(&h, "EndpointSlice"), Vec::<String>::new());
     assert!(store(&h).contains_key("shop/Service/theirs.json"));
@@ -543,4 +561,35 @@ fn k3s_a_kill_after_the_services_are_applied_is_rolled_back_by_recover() {
         after.keys().collect::<Vec<_>>(),
         before.keys().collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn k3s_a_down_that_fails_after_deleting_the_cluster_objects_puts_them_back() {
+    let (h, k) = k3s_host();
+    let dir = repo(&h, &[("compose.yaml", STACK)]);
+    assert!(push(&dir, &k, &[]).0);
+    let services = owned(&h, "Service");
+    assert!(!services.is_empty());
+    // The deletion is a journaled effect of the teardown: a failure right after it undoes it.
+    let o = h
+        .cmd()
+        .args(["compose:down", "shop", "--force"])
+        .env("DOKKU_COMPOSE_KUBECTL", &k)
+        .env("KUBE_VALIDATE_BIN", validator())
+        .env("DOKKU_COMPOSE_FAIL_AFTER_EFFECT", "kube")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("injected failure after effect `kube`"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(owned(&h, "Service"), services, "{}", text(&o));
+    // The next down finishes the job.
+    let o = dokku(&h, &k, &["compose:down", "shop", "--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(owned(&h, "Service"), Vec::<String>::new(), "{}", text(&o));
+    assert_eq!(owned(&h, "EndpointSlice"), Vec::<String>::new());
 }

@@ -313,11 +313,14 @@ pub(crate) fn run_down(req: &crate::workflow::teardown::DownRequest) -> anyhow::
     let report =
         crate::workflow::teardown::down(req, &runner(), &cancel, &|e| report::emit(e, style))?;
     print_recovered(report.recovered.as_ref());
-    for o in &report.cluster {
-        println!(
-            "{}",
-            report::verbose(&format!("deleted {o} from the cluster"))
-        );
+    if !req.dry_run {
+        for e in &report.plan.kube {
+            let (kind, _, name) = e.key();
+            println!(
+                "{}",
+                report::verbose(&format!("deleted {kind}/{name} from the cluster"))
+            );
+        }
     }
     for k in &report.kept {
         println!("{}", report::verbose(k));

@@ -319,13 +319,15 @@ pub(crate) fn revert(items: &[KubeItem]) -> Result<(), KubeError> {
     Ok(())
 }
 
-/// `compose:down`: deletes every object the stack owns in its namespace (slices first) when
-/// the stack is on k3s; returns what was deleted (`Kind/name`).
+/// `compose:down`: the deletion of every object the stack owns in its namespace (slices
+/// first), when the stack is on k3s. Read-only: the teardown runs them as one journaled effect
+/// after its steps, and a dry run shows them.
 pub(crate) fn down(
     stack: &str,
     compose: &Value,
     q: &dyn Fn(&Cmd) -> Option<String>,
-) -> Result<Vec<String>, KubeError> {
+    kubectl: &Kubectl,
+) -> Result<Vec<KubeEffect>, KubeError> {
     let global = q(&Cmd::dokku([
         "scheduler:report",
         "--global",
@@ -335,22 +337,23 @@ pub(crate) fn down(
     if !crate::kube::on_k3s(compose, &global) {
         return Ok(Vec::new());
     }
-    let kubectl = Kubectl::from_env();
     let selector = format!(
         "app.kubernetes.io/managed-by={},{}={stack}",
         crate::kube::MANAGED_BY,
         crate::kube::STACK_LABEL
     );
-    let mut deleted = Vec::new();
+    let mut deletions = Vec::new();
     for kind in KINDS.iter().rev() {
         for o in kubectl.get(&resource(kind), stack, Some(&selector))? {
             if !crate::kube::owned_by(&o, stack) {
                 continue;
             }
-            let name = o["metadata"]["name"].as_str().unwrap_or("");
-            kubectl.delete(&resource(kind), stack, name)?;
-            deleted.push(format!("{kind}/{name}"));
+            deletions.push(KubeEffect::Delete {
+                kind: (*kind).to_owned(),
+                namespace: stack.to_owned(),
+                name: o["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+            });
         }
     }
-    Ok(deleted)
+    Ok(deletions)
 }

@@ -2,20 +2,22 @@
 //! live state (what still exists) and run by the same executor as an apply, under the stack
 //! lock and a journal. A dry run prints the plan; a down killed halfway is recovered as an
 //! apply is (its steps are irreversible: the next command on the stack finishes the journal,
-//! and the next `compose:down` plans what is left).
+//! and the next `compose:down` plans what is left). On k3s the plan also deletes the stack's
+//! cluster objects: one journaled effect after the steps (`plan.kube`), shown by a dry run.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use crate::dokku::Cmd;
 use crate::exec::apply::{materialize, recover, stack_dir, ApplyError, Recovered};
-use crate::exec::executor::{execute, ExecOptions};
+use crate::exec::executor::{execute_then, Effects, ExecOptions};
 use crate::exec::journal::Journal;
 use crate::exec::lock::StackLock;
 use crate::exec::releases::now_rfc3339;
 use crate::exec::runner::Runner;
 use crate::exec::secrets::HostKey;
 use crate::exec::Event;
+use crate::kube::kubectl::Kubectl;
 use crate::model::{Kind, Project};
 use crate::plan::{Action, Plan, Step, Undo};
 use crate::state::{parse_lines, QueryOutput, StateError};
@@ -49,8 +51,6 @@ pub(crate) struct DownReport {
     pub kept: Vec<String>,
     /// An interrupted apply or down whose journal this one finished first.
     pub recovered: Option<Recovered>,
-    /// The cluster objects deleted (`Kind/name`; a stack on k3s).
-    pub cluster: Vec<String>,
 }
 
 /// What the journal and the lock call a down.
@@ -169,13 +169,19 @@ pub(crate) fn down(
 ) -> Result<DownReport, ApplyError> {
     let dir = stack_dir(&req.data_dir, &req.stack);
     let q = super::prepare::query(runner);
+    let kubectl = Kubectl::from_env();
+    let plan = || -> Result<(Plan, Vec<String>), ApplyError> {
+        let (mut plan, kept) = plan_down(&req.stack, &req.project, req.datastores, &q)?;
+        plan.kube =
+            crate::exec::kube::down(&req.stack, &req.compose, &|c| q(c).ok().flatten(), &kubectl)?;
+        Ok((plan, kept))
+    };
     if req.dry_run {
-        let (plan, kept) = plan_down(&req.stack, &req.project, req.datastores, &q)?;
+        let (plan, kept) = plan()?;
         return Ok(DownReport {
             plan,
             kept,
             recovered: None,
-            cluster: Vec::new(),
         });
     }
     let _lock = StackLock::acquire(
@@ -188,14 +194,15 @@ pub(crate) fn down(
     let key = HostKey::load_or_ephemeral(&dir.key())?;
     let archives = dir.saved_archives();
     let recovered = recover(&dir, &key, runner, &archives, events)?;
-    // On k3s, the stack's Services and EndpointSlices go first, under the same lock (their
-    // deletion is as irreversible as the destroys that follow).
-    let cluster = crate::exec::kube::down(&req.stack, &req.compose, &|c| q(c).ok().flatten())?;
-    let (plan, kept) = plan_down(&req.stack, &req.project, req.datastores, &q)?;
-    if !plan.steps.is_empty() {
+    let (plan, kept) = plan()?;
+    if !plan.steps.is_empty() || !plan.kube.is_empty() {
         materialize(&dir, &key, key_is_new)?;
         let mut journal = Journal::create(&dir.journal(), key, &req.stack, WHAT)?;
-        execute(
+        // On k3s the stack's Services and EndpointSlices go once its apps are destroyed, in
+        // the same transaction: a failed deletion puts back those it deleted.
+        let cluster =
+            |fx: &mut Effects<'_>| crate::exec::kube::run(fx, &plan.kube, &kubectl, events);
+        execute_then(
             &plan,
             runner,
             &archives,
@@ -203,6 +210,8 @@ pub(crate) fn down(
             &req.exec,
             cancel,
             events,
+            Vec::new(),
+            Some(&cluster),
         )?;
         journal.finish()?;
     }
@@ -210,6 +219,5 @@ pub(crate) fn down(
         plan,
         kept,
         recovered,
-        cluster,
     })
 }
