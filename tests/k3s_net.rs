@@ -593,3 +593,59 @@ fn k3s_a_down_that_fails_after_deleting_the_cluster_objects_puts_them_back() {
     assert_eq!(owned(&h, "Service"), Vec::<String>::new(), "{}", text(&o));
     assert_eq!(owned(&h, "EndpointSlice"), Vec::<String>::new());
 }
+
+#[test]
+fn k3s_an_app_kept_on_docker_local_is_reached_on_the_host_address_at_the_ports_it_publishes() {
+    let (h, k) = k3s_host();
+    let stack = format!(
+        "{STACK}  broker:
+    image: eclipse-mosquitto:2
+    ports: ['1883:1883']
+    networks:
+      default:
+        aliases: [mqtt]
+  cron:
+    image: busybox:1
+    expose: ['9999']
+x-dokku:
+  services:
+    broker: {{scheduler: docker-local}}
+    cron: {{scheduler: docker-local}}
+"
+    );
+    let dir = repo(&h, &[("compose.yaml", &stack)]);
+    let (ok, out) = push(&dir, &k, &[]);
+    assert!(ok, "{out}");
+    // The broker runs with Docker on the Dokku host: its names point at the host's private
+    // address and the port it publishes there, not at pods that do not exist.
+    assert_eq!(
+        owned(&h, "Service"),
+        [
+            "api",
+            "backend",
+            "broker",
+            "db",
+            "dokku-postgres-shop-db",
+            "mqtt",
+            "web"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        owned(&h, "EndpointSlice"),
+        ["broker", "db", "dokku-postgres-shop-db", "mqtt"]
+    );
+    for name in ["broker", "mqtt"] {
+        let (ok, out) = resolve(&h, name, 1883);
+        assert!(
+            ok && out.contains(&format!("{ADDRESS}:1883")),
+            "{name}: {out}"
+        );
+    }
+    // A host app that publishes nothing is not reachable from the cluster: no Service.
+    let (ok, out) = resolve(&h, "cron", 9999);
+    assert!(!ok, "{out}");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "noop"]);
+    let (ok, out) = push(&dir, &k, &[]);
+    assert!(ok && out.contains("up to date"), "{out}");
+}

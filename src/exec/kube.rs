@@ -3,7 +3,7 @@
 //! effect whose undo holds every object as it was ([`run`], [`revert`]), and removed by
 //! `compose:down` ([`down`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -87,11 +87,14 @@ pub(crate) type KubePlan = (Vec<Step>, Vec<KubeEffect>);
 
 /// What the stack needs on the cluster: the `<plugin>:expose` steps of datastores not yet
 /// exposed on the private address, and the object changes. Nothing for a stack that is not on
-/// k3s. `q` runs read-only Dokku commands (`None`: the command failed).
+/// k3s. `on_host` are its app services that run on the Dokku host (docker-local): the cluster
+/// reaches the ports they publish on the private address. `q` runs read-only Dokku commands
+/// (`None`: the command failed).
 pub(crate) fn plan(
     project: &Project,
     compose: &Value,
     on_k3s: bool,
+    on_host: &BTreeSet<String>,
     settings: &KubeSettings,
     q: &dyn Fn(&Cmd) -> Result<QueryOutput, crate::state::StateError>,
     kubectl: &Kubectl,
@@ -106,22 +109,12 @@ pub(crate) fn plan(
             continue;
         };
         let path = format!("services.{sname}");
-        let Some(address) = settings.datastore_address.as_deref() else {
-            return Err(KubeError::Datastore {
-                path,
-                message: format!("on k3s the {} service `{}` runs on the Dokku host, and the cluster reaches it on the host's private address: set it with `dokku compose:set --global k3s-datastore-address <private IPv4>` (docs/k3s-discovery.md)", ds.plugin, ds.name),
-            });
-        };
-        let ip: std::net::Ipv4Addr = address.parse().map_err(|_| KubeError::Datastore {
-            path: path.clone(),
-            message: format!("k3s-datastore-address `{address}` is not an IPv4 address"),
-        })?;
-        if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
-            return Err(KubeError::Datastore {
-                path,
-                message: format!("k3s-datastore-address `{address}` is not an address pods reach the Dokku host on (loopback, unspecified or broadcast)"),
-            });
-        }
+        let address = host_address(
+            settings,
+            &path,
+            &format!("the {} service `{}`", ds.plugin, ds.name),
+        )?;
+        let address = address.as_str();
         let ports = datastore_ports(ds.plugin);
         if ports.is_empty() {
             return Err(KubeError::Datastore {
@@ -182,13 +175,93 @@ pub(crate) fn plan(
             },
         );
     }
-    let want = crate::kube::desired(project, compose, &endpoints)?;
+    for (sname, svc) in &project.services {
+        let Kind::App(app) = &svc.kind else {
+            continue;
+        };
+        if !on_host.contains(sname.as_str()) {
+            continue;
+        }
+        let published = published_tcp(app);
+        if published.is_empty() {
+            continue;
+        }
+        let path = format!("services.{sname}");
+        let address = host_address(
+            settings,
+            &path,
+            &format!("the app `{}` (scheduler docker-local)", app.app),
+        )?;
+        // A port bound to another address of the host is not one the cluster reaches.
+        let ports: Vec<(u16, u16)> = published
+            .into_iter()
+            .filter(|(ip, _, _)| {
+                ip.as_deref()
+                    .is_none_or(|ip| ip == address || ip == "0.0.0.0")
+            })
+            .map(|(_, host, container)| (container, host))
+            .collect();
+        if !ports.is_empty() {
+            endpoints.insert(
+                sname.as_str().to_owned(),
+                DatastoreEndpoint { address, ports },
+            );
+        }
+    }
+    let want = crate::kube::desired(project, compose, on_host, &endpoints)?;
     let ns = project.stack.as_str();
     let mut live = Vec::new();
     for kind in KINDS {
         live.extend(kubectl.get(&resource(kind), ns, None)?);
     }
     Ok(Some((steps, crate::kube::diff(ns, &want, &live)?)))
+}
+
+/// The Dokku host's private address the cluster reaches `what` (a datastore, an app on
+/// docker-local) on: `k3s-datastore-address`, required, an IPv4 address pods can route to.
+fn host_address(settings: &KubeSettings, path: &str, what: &str) -> Result<String, KubeError> {
+    let Some(address) = settings.datastore_address.as_deref() else {
+        return Err(KubeError::Datastore {
+            path: path.to_owned(),
+            message: format!("on k3s {what} runs on the Dokku host, and the cluster reaches it on the host's private address: set it with `dokku compose:set --global k3s-datastore-address <private IPv4>` (docs/k3s-discovery.md)"),
+        });
+    };
+    let ip: std::net::Ipv4Addr = address.parse().map_err(|_| KubeError::Datastore {
+        path: path.to_owned(),
+        message: format!("k3s-datastore-address `{address}` is not an IPv4 address"),
+    })?;
+    if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+        return Err(KubeError::Datastore {
+            path: path.to_owned(),
+            message: format!("k3s-datastore-address `{address}` is not an address pods reach the Dokku host on (loopback, unspecified or broadcast)"),
+        });
+    }
+    Ok(address.to_owned())
+}
+
+/// The tcp ports an app publishes on the host with docker (`-p [ip:]host:container`, the
+/// model's validated form): (bind address, host port, container port).
+fn published_tcp(app: &crate::model::AppSpec) -> Vec<(Option<String>, u16, u16)> {
+    app.docker_options
+        .iter()
+        .filter_map(|o| o.option.strip_prefix("-p "))
+        .filter_map(|spec| {
+            let spec = spec.trim_matches('\'');
+            let spec = match spec.rsplit_once('/') {
+                Some((s, "tcp")) => s,
+                Some(_) => return None,
+                None => spec,
+            };
+            let parts: Vec<&str> = spec.split(':').collect();
+            let (ip, host, container) = match parts.as_slice() {
+                [host, container] => (None, *host, *container),
+                [ip, host, container] => (Some((*ip).to_owned()), *host, *container),
+                // IPv6 binds: not the IPv4 address the cluster reaches.
+                _ => return None,
+            };
+            Some((ip, host.parse().ok()?, container.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Adds the cluster part to `plan`: the expose steps after the datastore's own steps, the

@@ -363,6 +363,7 @@ fn names_of(service: &str, compose: &Value, extra: &BTreeSet<String>) -> BTreeSe
 pub(crate) fn desired(
     project: &Project,
     compose: &Value,
+    on_host: &BTreeSet<String>,
     endpoints: &BTreeMap<String, DatastoreEndpoint>,
 ) -> Result<Vec<Value>, KubeError> {
     let stack = project.stack.as_str();
@@ -392,6 +393,18 @@ pub(crate) fn desired(
         let service = sname.as_str();
         let path = format!("services.{service}");
         match &svc.kind {
+            // An app on the Dokku host is reached as a datastore is, on the ports it publishes
+            // (none: no Service, which would select pods that do not exist).
+            Kind::App(app) if on_host.contains(service) => {
+                let Some(ep) = endpoints.get(service) else {
+                    continue;
+                };
+                for name in names_of(service, compose, &app.aliases) {
+                    claim(&name, service, &path)?;
+                    out.push(objects::datastore_service(stack, &name, service, ep));
+                    out.push(objects::datastore_slice(stack, &name, service, ep));
+                }
+            }
             Kind::App(app) => {
                 let ports = container_ports(service, compose)?;
                 if ports.is_empty() {

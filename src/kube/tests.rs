@@ -49,7 +49,7 @@ fn names(objs: &[Value]) -> Vec<String> {
 #[test]
 fn every_name_and_alias_gets_a_service_with_the_compose_ports() {
     let c = compose();
-    let objs = desired(&project(&c), &c, &endpoint()).unwrap();
+    let objs = desired(&project(&c), &c, &BTreeSet::new(), &endpoint()).unwrap();
     assert_eq!(
         names(&objs),
         [
@@ -102,7 +102,7 @@ fn every_name_and_alias_gets_a_service_with_the_compose_ports() {
 fn names_the_cluster_cannot_have_and_collisions_are_refused() {
     let mut c = compose();
     c["services"]["api"]["networks"]["default"]["aliases"] = json!(["Back_End"]);
-    let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
+    let e = desired(&project(&c), &c, &BTreeSet::new(), &endpoint()).unwrap_err();
     assert!(
         e.to_string()
             .contains("`services.api`: `Back_End` cannot be a Kubernetes Service name"),
@@ -110,11 +110,11 @@ fn names_the_cluster_cannot_have_and_collisions_are_refused() {
     );
     let mut c = compose();
     c["services"]["api"]["networks"]["default"]["aliases"] = json!(["web"]);
-    let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
+    let e = desired(&project(&c), &c, &BTreeSet::new(), &endpoint()).unwrap_err();
     assert!(matches!(e, KubeError::Collision { .. }), "{e}");
     let mut c = compose();
     c["services"]["api"]["expose"] = json!(["1-65535"]);
-    let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
+    let e = desired(&project(&c), &c, &BTreeSet::new(), &endpoint()).unwrap_err();
     assert!(
         e.to_string()
             .contains("`services.api.expose[0]`: 65535 container ports"),
@@ -122,7 +122,7 @@ fn names_the_cluster_cannot_have_and_collisions_are_refused() {
     );
     let mut c = compose();
     c["services"]["api"]["expose"] = json!(["30x0"]);
-    let e = desired(&project(&c), &c, &endpoint()).unwrap_err();
+    let e = desired(&project(&c), &c, &BTreeSet::new(), &endpoint()).unwrap_err();
     assert!(
         e.to_string()
             .contains("`services.api.expose[0]`: `30x0` is not a port"),
@@ -133,7 +133,7 @@ fn names_the_cluster_cannot_have_and_collisions_are_refused() {
 #[test]
 fn diff_applies_what_changed_deletes_what_left_and_refuses_foreign_objects() {
     let c = compose();
-    let want = desired(&project(&c), &c, &endpoint()).unwrap();
+    let want = desired(&project(&c), &c, &BTreeSet::new(), &endpoint()).unwrap();
     assert_eq!(diff("shop", &want, &[]).unwrap().len(), want.len());
     // What the API server stored (with its own fields) is unchanged.
     let mut live: Vec<Value> = want.clone();

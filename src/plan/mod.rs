@@ -13,7 +13,7 @@ mod step;
 pub(crate) use context::{build_context, overlay_dir};
 pub use error::PlanError;
 pub(crate) use ownership::{check as check_ownership, Owned, Ownership, OwnershipError};
-pub(crate) use planner::k3s::stack_on_k3s;
+pub(crate) use planner::k3s::{services_on_host, stack_on_k3s};
 pub use planner::{plan, PlanSettings, SecretValues, DIGEST_VAR, KEYS_VAR, OPTIONS_VAR, PROCESS};
 pub use step::{Action, Batches, FileEffect, Plan, Step, Undo};
 

@@ -107,6 +107,7 @@ pub fn plan_apply(
         project,
         &req.compose,
         plan::stack_on_k3s(project, host),
+        &plan::services_on_host(project, host),
         &req.kube,
         &|c| q(c),
         &kubectl,

@@ -83,6 +83,18 @@ pub(crate) fn stack_on_k3s(project: &Project, state: &DokkuState) -> bool {
         .any(|svc| scheduler_of(project, svc, state) == Scheduler::K3s)
 }
 
+/// The app services of a stack on k3s that run on the Dokku host (docker-local): the cluster
+/// reaches them on the host's private address, as it reaches the datastores.
+pub(crate) fn services_on_host(project: &Project, state: &DokkuState) -> BTreeSet<String> {
+    project
+        .services
+        .iter()
+        .filter(|(_, svc)| svc.app().is_some())
+        .filter(|(_, svc)| scheduler_of(project, svc, state) != Scheduler::K3s)
+        .map(|(name, _)| name.as_str().to_owned())
+        .collect()
+}
+
 fn refuse(path: impl Into<String>, reason: impl Into<String>) -> PlanError {
     PlanError::Model(ModelError::Rejected {
         path: path.into(),
