@@ -185,6 +185,19 @@ pub(crate) fn check(
                 format!("the k3s scheduler pulls every image from a registry, and none is set for `{}`: set `x-dokku.registry: <host>` or `dokku registry:set --global server <host>` (and `registry:login`)", out.k3s.iter().map(ServiceName::as_str).collect::<Vec<_>>().join("`, `")),
             ));
         }
+        // Containers on the Dokku host resolve names on its Docker networks, where the k3s
+        // apps are not: a dependency of a host app on a k3s app is one its name cannot reach.
+        for (name, svc) in &project.services {
+            if svc.app().is_none() || out.k3s.contains(name) {
+                continue;
+            }
+            for dep in svc.depends_on.keys().filter(|d| out.k3s.contains(*d)) {
+                warnings.push(Warning {
+                    path: format!("services.{name}.depends_on"),
+                    message: format!("`{name}` runs on the Dokku host (docker-local) and `{dep}` on k3s: the name `{dep}` does not resolve in `{name}`'s containers; reach it through its domain, or put both on one scheduler"),
+                });
+            }
+        }
         if project.networks.len() > 1 {
             warnings.push(Warning {
                 path: "networks".into(),

@@ -270,6 +270,26 @@ mod planning {
     }
 
     #[test]
+    fn a_host_app_depending_on_a_k3s_app_is_warned_that_the_name_does_not_resolve() {
+        let j = json!({"name": "shop", "services": {
+            "api": {"image": "nginx:1.27", "expose": ["3000"]},
+            "broker": {"image": "eclipse-mosquitto:2", "depends_on": {"api": {"condition": "service_started", "required": true}}},
+            "web": {"image": "nginx:1.27", "depends_on": {"broker": {"condition": "service_started", "required": true}}},
+        }, "x-dokku": {"services": {"broker": {"scheduler": "docker-local"}}}});
+        let p = plan_with(&j, &k3s_host(), &[]).unwrap();
+        let w: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+        let unresolved: Vec<&String> = w
+            .iter()
+            .filter(|w| w.contains("does not resolve"))
+            .collect();
+        assert_eq!(unresolved.len(), 1, "{w:?}");
+        assert!(
+            unresolved[0].starts_with("`services.broker.depends_on`: `broker` runs on the Dokku host (docker-local) and `api` on k3s"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
     fn ignored_settings_are_warned() {
         let j = web(
             json!({"restart": "no", "memswap_limit": "1073741824", "mem_limit": "536870912", "stop_grace_period": "1m"}),
