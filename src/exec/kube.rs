@@ -175,6 +175,46 @@ pub(crate) fn plan(
             },
         );
     }
+    endpoints.extend(host_app_endpoints(project, on_host, settings)?);
+    let want = crate::kube::desired(project, compose, on_host, &endpoints)?;
+    let ns = project.stack.as_str();
+    let mut live = Vec::new();
+    for kind in KINDS {
+        live.extend(kubectl.get(&resource(kind), ns, None)?);
+    }
+    Ok(Some((steps, crate::kube::diff(ns, &want, &live)?)))
+}
+
+/// The Dokku host's private address the cluster reaches `what` (a datastore, an app on
+/// docker-local) on: `k3s-datastore-address`, required, an IPv4 address pods can route to.
+fn host_address(settings: &KubeSettings, path: &str, what: &str) -> Result<String, KubeError> {
+    let Some(address) = settings.datastore_address.as_deref() else {
+        return Err(KubeError::Datastore {
+            path: path.to_owned(),
+            message: format!("on k3s {what} runs on the Dokku host, and the cluster reaches it on the host's private address: set it with `dokku compose:set --global k3s-datastore-address <private IPv4>` (docs/k3s-discovery.md)"),
+        });
+    };
+    let ip: std::net::Ipv4Addr = address.parse().map_err(|_| KubeError::Datastore {
+        path: path.to_owned(),
+        message: format!("k3s-datastore-address `{address}` is not an IPv4 address"),
+    })?;
+    if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+        return Err(KubeError::Datastore {
+            path: path.to_owned(),
+            message: format!("k3s-datastore-address `{address}` is not an address pods reach the Dokku host on (loopback, unspecified or broadcast)"),
+        });
+    }
+    Ok(address.to_owned())
+}
+
+/// Where the cluster reaches the apps of `on_host` (on the Dokku host): the private address
+/// and each tcp port they publish there, by service; none for an app that publishes nothing.
+fn host_app_endpoints(
+    project: &Project,
+    on_host: &BTreeSet<String>,
+    settings: &KubeSettings,
+) -> Result<BTreeMap<String, DatastoreEndpoint>, KubeError> {
+    let mut endpoints = BTreeMap::new();
     for (sname, svc) in &project.services {
         let Kind::App(app) = &svc.kind else {
             continue;
@@ -208,35 +248,7 @@ pub(crate) fn plan(
             );
         }
     }
-    let want = crate::kube::desired(project, compose, on_host, &endpoints)?;
-    let ns = project.stack.as_str();
-    let mut live = Vec::new();
-    for kind in KINDS {
-        live.extend(kubectl.get(&resource(kind), ns, None)?);
-    }
-    Ok(Some((steps, crate::kube::diff(ns, &want, &live)?)))
-}
-
-/// The Dokku host's private address the cluster reaches `what` (a datastore, an app on
-/// docker-local) on: `k3s-datastore-address`, required, an IPv4 address pods can route to.
-fn host_address(settings: &KubeSettings, path: &str, what: &str) -> Result<String, KubeError> {
-    let Some(address) = settings.datastore_address.as_deref() else {
-        return Err(KubeError::Datastore {
-            path: path.to_owned(),
-            message: format!("on k3s {what} runs on the Dokku host, and the cluster reaches it on the host's private address: set it with `dokku compose:set --global k3s-datastore-address <private IPv4>` (docs/k3s-discovery.md)"),
-        });
-    };
-    let ip: std::net::Ipv4Addr = address.parse().map_err(|_| KubeError::Datastore {
-        path: path.to_owned(),
-        message: format!("k3s-datastore-address `{address}` is not an IPv4 address"),
-    })?;
-    if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
-        return Err(KubeError::Datastore {
-            path: path.to_owned(),
-            message: format!("k3s-datastore-address `{address}` is not an address pods reach the Dokku host on (loopback, unspecified or broadcast)"),
-        });
-    }
-    Ok(address.to_owned())
+    Ok(endpoints)
 }
 
 /// The tcp ports an app publishes on the host with docker (`-p [ip:]host:container`, the

@@ -167,37 +167,8 @@ pub(crate) fn check(
         out.claimed.insert(entry.clone());
     }
     if !out.k3s.is_empty() {
-        let have_registry = project.settings.k3s.registry.is_some()
-            || state
-                .registry_global
-                .as_deref()
-                .is_some_and(|r| !r.is_empty())
-            || out.k3s.iter().all(|s| {
-                project.services[s]
-                    .app()
-                    .and_then(|a| state.apps.get(a.app.as_str()))
-                    .is_some_and(|a| a.properties.contains_key("registry:server"))
-            });
-        // A plan that did not read the host (`registry_global` unknown) cannot tell.
-        if !have_registry && state.registry_global.is_some() {
-            return Err(refuse(
-                "x-dokku.registry",
-                format!("the k3s scheduler pulls every image from a registry, and none is set for `{}`: set `x-dokku.registry: <host>` or `dokku registry:set --global server <host>` (and `registry:login`)", out.k3s.iter().map(ServiceName::as_str).collect::<Vec<_>>().join("`, `")),
-            ));
-        }
-        // Containers on the Dokku host resolve names on its Docker networks, where the k3s
-        // apps are not: a dependency of a host app on a k3s app is one its name cannot reach.
-        for (name, svc) in &project.services {
-            if svc.app().is_none() || out.k3s.contains(name) {
-                continue;
-            }
-            for dep in svc.depends_on.keys().filter(|d| out.k3s.contains(*d)) {
-                warnings.push(Warning {
-                    path: format!("services.{name}.depends_on"),
-                    message: format!("`{name}` runs on the Dokku host (docker-local) and `{dep}` on k3s: the name `{dep}` does not resolve in `{name}`'s containers; reach it through its domain, or put both on one scheduler"),
-                });
-            }
-        }
+        check_registry(project, state, &out.k3s)?;
+        warn_host_dependencies(project, &out.k3s, warnings);
         if project.networks.len() > 1 {
             warnings.push(Warning {
                 path: "networks".into(),
@@ -237,6 +208,54 @@ pub(crate) fn check(
     warnings.sort();
     warnings.dedup();
     Ok(out)
+}
+
+/// The k3s scheduler pulls every image from a registry: refused when none is set for the
+/// `k3s` apps (in the compose file, globally or on each app).
+fn check_registry(
+    project: &Project,
+    state: &DokkuState,
+    k3s: &BTreeSet<ServiceName>,
+) -> Result<(), PlanError> {
+    let have_registry = project.settings.k3s.registry.is_some()
+        || state
+            .registry_global
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+        || k3s.iter().all(|s| {
+            project.services[s]
+                .app()
+                .and_then(|a| state.apps.get(a.app.as_str()))
+                .is_some_and(|a| a.properties.contains_key("registry:server"))
+        });
+    // A plan that did not read the host (`registry_global` unknown) cannot tell.
+    if !have_registry && state.registry_global.is_some() {
+        return Err(refuse(
+            "x-dokku.registry",
+            format!("the k3s scheduler pulls every image from a registry, and none is set for `{}`: set `x-dokku.registry: <host>` or `dokku registry:set --global server <host>` (and `registry:login`)", k3s.iter().map(ServiceName::as_str).collect::<Vec<_>>().join("`, `")),
+        ));
+    }
+    Ok(())
+}
+
+/// Containers on the Dokku host resolve names on its Docker networks, where the k3s apps are
+/// not: a dependency of a host app on a k3s app is one its name cannot reach (warned).
+fn warn_host_dependencies(
+    project: &Project,
+    k3s: &BTreeSet<ServiceName>,
+    warnings: &mut Vec<Warning>,
+) {
+    for (name, svc) in &project.services {
+        if svc.app().is_none() || k3s.contains(name) {
+            continue;
+        }
+        for dep in svc.depends_on.keys().filter(|d| k3s.contains(*d)) {
+            warnings.push(Warning {
+                path: format!("services.{name}.depends_on"),
+                message: format!("`{name}` runs on the Dokku host (docker-local) and `{dep}` on k3s: the name `{dep}` does not resolve in `{name}`'s containers; reach it through its domain, or put both on one scheduler"),
+            });
+        }
+    }
 }
 
 /// Refuses what k3s cannot honour in one app's settings (the error names the key path and
