@@ -171,6 +171,12 @@ impl Concerns for K3s {
     fn scheduler(&self, a: &App<'_>, out: &mut Steps<'_>) -> bool {
         super::k3s::app_steps(a, true, out)
     }
+    /// Nothing: scheduler-k3s ignores an app's `network:set` properties (its pods are in the
+    /// stack's namespace, reached through the plugin's Services), so setting them would only
+    /// cost Dokku calls.
+    fn networks(&self, _: &App<'_>, _: &mut Steps<'_>) -> bool {
+        false
+    }
     fn storage(&self, a: &App<'_>, out: &mut Steps<'_>) -> Result<storage::Mounts, PlanError> {
         match super::k3s::mounts(a.project, &a.spec.mounts) {
             Cow::Borrowed(_) => storage::steps(a, out),

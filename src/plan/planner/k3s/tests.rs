@@ -270,6 +270,23 @@ mod planning {
     }
 
     #[test]
+    fn network_properties_are_set_only_for_the_apps_on_docker_local() {
+        let j = json!({"name": "shop", "services": {
+            "api": {"image": "nginx:1.27", "expose": ["3000"]},
+            "broker": {"image": "eclipse-mosquitto:2"},
+        }, "x-dokku": {"services": {"broker": {"scheduler": "docker-local"}}}});
+        let p = plan_with(&j, &k3s_host(), &[]).unwrap();
+        let network: Vec<String> = commands(&p)
+            .into_iter()
+            .filter(|c| c.starts_with("dokku network:set"))
+            .collect();
+        assert_eq!(
+            network,
+            ["dokku network:set shop-broker initial-network shop-default"]
+        );
+    }
+
+    #[test]
     fn a_host_app_depending_on_a_k3s_app_is_warned_that_the_name_does_not_resolve() {
         let j = json!({"name": "shop", "services": {
             "api": {"image": "nginx:1.27", "expose": ["3000"]},
