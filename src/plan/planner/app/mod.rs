@@ -177,6 +177,15 @@ impl Concerns for K3s {
     fn networks(&self, _: &App<'_>, _: &mut Steps<'_>) -> bool {
         false
     }
+    /// The container-shaping options only: `--network-alias` is a Docker network's, which
+    /// the pods are not on (their names are the plugin's Services).
+    fn docker_options(&self, a: &App<'_>, out: &mut Steps<'_>) -> docker_options::Managed {
+        let spec = AppSpec {
+            networks: Vec::new(),
+            ..a.spec.clone()
+        };
+        docker_options::steps(&App { spec: &spec, ..*a }, out)
+    }
     fn storage(&self, a: &App<'_>, out: &mut Steps<'_>) -> Result<storage::Mounts, PlanError> {
         match super::k3s::mounts(a.project, &a.spec.mounts) {
             Cow::Borrowed(_) => storage::steps(a, out),

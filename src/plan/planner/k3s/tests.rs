@@ -270,7 +270,7 @@ mod planning {
     }
 
     #[test]
-    fn network_properties_are_set_only_for_the_apps_on_docker_local() {
+    fn network_properties_and_aliases_are_set_only_for_the_apps_on_docker_local() {
         let j = json!({"name": "shop", "services": {
             "api": {"image": "nginx:1.27", "expose": ["3000"]},
             "broker": {"image": "eclipse-mosquitto:2"},
@@ -283,6 +283,14 @@ mod planning {
         assert_eq!(
             network,
             ["dokku network:set shop-broker initial-network shop-default"]
+        );
+        let aliases: Vec<String> = commands(&p)
+            .into_iter()
+            .filter(|c| c.starts_with("dokku docker-options:add") && c.contains("--network-alias"))
+            .collect();
+        assert_eq!(
+            aliases,
+            ["dokku docker-options:add shop-broker deploy '--network-alias broker'"]
         );
     }
 
