@@ -11,7 +11,7 @@
 //! renders, an uninstall removes the list).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
@@ -94,8 +94,13 @@ pub fn delete(paths: &Paths, ns: &str, kind: &str, name: &str) -> Res {
 
 /// Every object of a kind in a namespace, by name.
 pub fn list(paths: &Paths, ns: &str, kind: &str) -> Res<Vec<Value>> {
-    let d = objects_dir(paths).join(ns_dir(ns)).join(kind);
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&d)
+    json_files(&objects_dir(paths).join(ns_dir(ns)).join(kind))
+}
+
+/// The JSON documents of the files of `dir`, in file-name order (none when it is missing;
+/// a file that is not JSON is skipped).
+fn json_files(dir: &Path) -> Res<Vec<Value>> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     names.sort();
@@ -131,17 +136,7 @@ pub fn node(paths: &Paths, name: &str) -> Res<Option<Value>> {
 
 /// Every node, by name.
 pub fn nodes(paths: &Paths) -> Res<Vec<Value>> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(nodes_dir(paths))
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    names.sort();
-    let mut v = Vec::new();
-    for p in names {
-        if let Some(o) = read_opt(&p)?.and_then(|s| serde_json::from_str(&s).ok()) {
-            v.push(o);
-        }
-    }
-    Ok(v)
+    json_files(&nodes_dir(paths))
 }
 
 /// Remove a node.

@@ -222,8 +222,7 @@ fn host_app_endpoints(
         if !on_host.contains(sname.as_str()) {
             continue;
         }
-        let published = published_tcp(app);
-        if published.is_empty() {
+        if !app.published.iter().any(|p| !p.udp) {
             continue;
         }
         let path = format!("services.{sname}");
@@ -232,14 +231,13 @@ fn host_app_endpoints(
             &path,
             &format!("the app `{}` (scheduler docker-local)", app.app),
         )?;
-        // A port bound to another address of the host is not one the cluster reaches.
-        let ports: Vec<(u16, u16)> = published
-            .into_iter()
-            .filter(|(ip, _, _)| {
-                ip.as_deref()
-                    .is_none_or(|ip| ip == address || ip == "0.0.0.0")
-            })
-            .map(|(_, host, container)| (container, host))
+        // A udp port, or one bound to another address of the host, is not one the cluster
+        // reaches through the Service's tcp endpoint.
+        let ports: Vec<(u16, u16)> = app
+            .published
+            .iter()
+            .filter(|p| !p.udp && p.ip.as_deref().is_none_or(|ip| ip == address))
+            .map(|p| (p.container, p.host))
             .collect();
         if !ports.is_empty() {
             endpoints.insert(
@@ -249,31 +247,6 @@ fn host_app_endpoints(
         }
     }
     Ok(endpoints)
-}
-
-/// The tcp ports an app publishes on the host with docker (`-p [ip:]host:container`, the
-/// model's validated form): (bind address, host port, container port).
-fn published_tcp(app: &crate::model::AppSpec) -> Vec<(Option<String>, u16, u16)> {
-    app.docker_options
-        .iter()
-        .filter_map(|o| o.option.strip_prefix("-p "))
-        .filter_map(|spec| {
-            let spec = spec.trim_matches('\'');
-            let spec = match spec.rsplit_once('/') {
-                Some((s, "tcp")) => s,
-                Some(_) => return None,
-                None => spec,
-            };
-            let parts: Vec<&str> = spec.split(':').collect();
-            let (ip, host, container) = match parts.as_slice() {
-                [host, container] => (None, *host, *container),
-                [ip, host, container] => (Some((*ip).to_owned()), *host, *container),
-                // IPv6 binds: not the IPv4 address the cluster reaches.
-                _ => return None,
-            };
-            Some((ip, host.parse().ok()?, container.parse().ok()?))
-        })
-        .collect()
 }
 
 /// Adds the cluster part to `plan`: the expose steps after the datastore's own steps, the

@@ -36,7 +36,7 @@ pub(super) fn convert_app(
     let is_build = matches!(start.source, Source::Build(_));
     let healthcheck = super::health::healthcheck(ctx, raw, &base);
     let env = super::env::app_env(raw, &base, settings, &mut ctx.warnings)?;
-    let ports = super::ports::ports(ctx, raw, settings, &mut opts)?;
+    let (ports, published) = super::ports::ports(ctx, raw, settings, &mut opts)?;
     let (networks, aliases) = super::networks::service_networks(ctx, name, raw, &base);
     let mut storage = super::storage::storage(ctx, name, raw, is_build, &mut opts)?;
     super::files::configs(ctx, raw, &base, is_build, &mut storage.files);
@@ -63,6 +63,7 @@ pub(super) fn convert_app(
         env,
         links: BTreeMap::new(),
         ports,
+        published,
         networks,
         aliases,
         mounts: storage.mounts,

@@ -406,3 +406,38 @@ fn typed_deploy_and_logging_map_as_before() {
         project(json!({"web": {"image": "x", "scale": 2, "deploy": {"replicas": null}}})).unwrap();
     assert_eq!(app(&p, "web").replicas, None);
 }
+
+#[test]
+fn ports_docker_publishes_are_recorded_typed_beside_their_options() {
+    let (p, _) = project(json!({"broker": {"image": "x", "ports": [
+        {"target": 1883, "published": "1883", "protocol": "tcp", "app_protocol": "mqtt"},
+        {"target": 5432, "published": "15432", "protocol": "tcp", "host_ip": "127.0.0.1"},
+        {"target": 53, "published": "53", "protocol": "udp"},
+        {"target": 8080, "published": "80", "protocol": "tcp"}
+    ]}}))
+    .unwrap();
+    let a = app(&p, "broker");
+    let published: Vec<(Option<&str>, u16, u16, bool)> = a
+        .published
+        .iter()
+        .map(|x| (x.ip.as_deref(), x.host, x.container, x.udp))
+        .collect();
+    assert_eq!(
+        published,
+        [
+            (None, 1883, 1883, false),
+            (Some("127.0.0.1"), 15432, 5432, false),
+            (None, 53, 53, true)
+        ]
+    );
+    let options: Vec<&str> = a
+        .docker_options
+        .iter()
+        .map(|o| o.option.as_str())
+        .filter(|o| o.starts_with("-p "))
+        .collect();
+    assert_eq!(
+        options,
+        ["-p 1883:1883", "-p 127.0.0.1:15432:5432", "-p 53:53/udp"]
+    );
+}

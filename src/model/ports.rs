@@ -5,7 +5,7 @@ use super::container::Opts;
 use super::ctx::{shape, Ctx};
 use super::docker_opt::Flag;
 use super::error::ModelError;
-use super::service::Port;
+use super::service::{Port, Published};
 use super::xdokku::ServiceSettings;
 use crate::compose::types;
 
@@ -57,15 +57,17 @@ fn port_route(p: &types::Port, target: u16) -> PortRoute<'_> {
     }
 }
 
-/// The proxied ports, sorted; the directly published ones become `-p` docker options.
+/// The proxied ports, sorted, and the ones docker publishes directly, which also become `-p`
+/// docker options.
 pub(super) fn ports(
     ctx: &mut Ctx<'_>,
     raw: &types::Service,
     settings: &ServiceSettings,
     opts: &mut Opts,
-) -> Result<Vec<Port>, ModelError> {
+) -> Result<(Vec<Port>, Vec<Published>), ModelError> {
     let base = opts.base.clone();
     let mut ports = Vec::new();
+    let mut published = Vec::new();
     for (i, p) in raw.ports.iter().enumerate() {
         let path = || format!("{base}.ports[{i}]");
         let target =
@@ -94,9 +96,15 @@ pub(super) fn ports(
                 if matches!(host, 80 | 443) && ip.is_none() && !udp {
                     ctx.warn(path(), format!("published by docker on host port {host}, which Dokku's nginx proxy listens on; the deploy fails while the proxy holds it"));
                 }
-                let udp = if udp { "/udp" } else { "" };
-                let value = format!("{addr}{host}:{target}{udp}");
+                let proto = if udp { "/udp" } else { "" };
+                let value = format!("{addr}{host}:{target}{proto}");
                 opts.add_at(path(), Flag::Publish, Some(&value))?;
+                published.push(Published {
+                    ip: ip.map(str::to_owned),
+                    host,
+                    container: target,
+                    udp,
+                });
             }
         }
     }
@@ -114,5 +122,5 @@ pub(super) fn ports(
     if ports.is_empty() && !settings.domains.is_empty() {
         ctx.warn(format!("{base}.x-dokku.domains"), "the service publishes no port and has no `proxy_port`, so the proxy is disabled and the domains serve nothing");
     }
-    Ok(ports)
+    Ok((ports, published))
 }

@@ -163,6 +163,9 @@ pub struct AppSpec {
     pub links: BTreeMap<ServiceName, Link>,
     /// Published ports.
     pub ports: Vec<Port>,
+    /// Ports docker publishes on the host itself (each also a `-p` docker option).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<Published>,
     /// Networks, the primary one first.
     pub networks: Vec<NetworkName>,
     /// Names this service answers to on its primary network (service name + aliases).
@@ -249,6 +252,20 @@ pub struct Port {
     pub host: u16,
     /// Container port.
     pub container: u16,
+}
+
+/// A port docker publishes on the host (`-p [ip:]host:container[/udp]`): tcp/udp and
+/// address-bound ports, which the HTTP proxy does not carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Published {
+    /// The host address it is bound to (`None`: every address).
+    pub ip: Option<String>,
+    /// Host port.
+    pub host: u16,
+    /// Container port.
+    pub container: u16,
+    /// UDP (else TCP).
+    pub udp: bool,
 }
 
 /// A storage mount.
