@@ -649,3 +649,45 @@ x-dokku:
     let (ok, out) = push(&dir, &k, &[]);
     assert!(ok && out.contains("up to date"), "{out}");
 }
+
+#[test]
+fn k3s_a_host_app_name_taken_by_another_owner_or_not_a_service_name_is_refused_before_any_change() {
+    let (h, k) = k3s_host();
+    let foreign = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "mqtt", "namespace": "shop"},
+        "spec": {"ports": [{"port": 1}]}});
+    assert!(kubectl(&h, &k, &["apply", "-f", "-"], Some(&foreign)).0);
+    let host_app = |alias: &str| {
+        format!(
+            "{STACK}  broker:
+    image: eclipse-mosquitto:2
+    ports: ['1883:1883']
+    networks:
+      default:
+        aliases: [{alias}]
+x-dokku:
+  services:
+    broker: {{scheduler: docker-local}}
+"
+        )
+    };
+    let dir = repo(&h, &[("compose.yaml", &host_app("mqtt"))]);
+    let before = store(&h);
+    let (ok, out) = push(&dir, &k, &[]);
+    assert!(
+        !ok && out.contains("services.broker") && out.contains("`mqtt`"),
+        "{out}"
+    );
+    assert_eq!(store(&h), before, "a refused push changed the cluster");
+    assert!(
+        !h.dokku(&["apps:exists", "shop-broker"]).status.success(),
+        "a refused push created an app"
+    );
+    commit(&dir, &host_app("mq_tt"));
+    let (ok, out) = push(&dir, &k, &[]);
+    assert!(
+        !ok && out.contains("services.broker") && out.contains("`mq_tt`"),
+        "{out}"
+    );
+    assert_eq!(store(&h), before, "a refused push changed the cluster");
+}
